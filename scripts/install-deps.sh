@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian tools the tests and benchmarks drive (fuse3, acl, bindfs, fio, iproute2, nftables, git, attr).
+# Idempotent: installs only what is missing. Needs root (or sudo) and the Debian package registry.
+set -euo pipefail
+need=()
+for pair in fusermount3:fuse3 setfacl:acl bindfs:bindfs fio:fio ip:iproute2 nft:nftables git:git getfattr:attr; do
+  cmd=${pair%%:*}; pkg=${pair##*:}
+  command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
+done
+[ ${#need[@]} -eq 0 ] && exit 0
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "install-deps: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -1,0 +1,16 @@
+namespace DinoMesh.Fuse;
+
+/// <summary>How to mount. Defaults follow DESIGN: allow_other + default_permissions, big writes, writeback cache.</summary>
+public sealed record FuseMountOptions
+{
+    public string FileSystemName { get; init; } = "dinomesh";
+    public string SubType { get; init; } = "dinomesh";
+    public bool AllowOther { get; init; } = true;
+    public bool DefaultPermissions { get; init; } = true;
+    public bool WritebackCache { get; init; } = true;
+    public bool PosixAcl { get; init; } = true;
+    /// <summary>Largest WRITE payload the kernel may send (max_write). At least 1 MiB.</summary>
+    public uint MaxWrite { get; init; } = 1024 * 1024;
+    /// <summary>Number of threads reading /dev/fuse.</summary>
+    public int ReaderThreads { get; init; } = Math.Max(2, Environment.ProcessorCount);
+}
