@@ -1,0 +1,38 @@
+namespace DinoMesh.Core.Metadata;
+
+/// <summary>A name that appeared, disappeared or now points elsewhere.</summary>
+public readonly record struct EntryChange(ulong Parent, FileName Name, ulong OldChild, ulong NewChild);
+
+/// <summary>
+/// What one applied mutation changed: enough for the caller to answer the syscall (the inode it created) and to
+/// invalidate kernel caches on nodes that did not make the change.
+/// </summary>
+public sealed record Effect
+{
+    public static readonly Effect None = new();
+
+    /// <summary>The inode a create or link produced or referenced.</summary>
+    public ulong Ino { get; init; }
+
+    /// <summary>Inodes whose attributes (or contents) changed.</summary>
+    public IReadOnlyList<ulong> Touched { get; init; } = [];
+
+    /// <summary>Inodes whose file contents changed (page caches to drop).</summary>
+    public IReadOnlyList<ulong> ContentChanged { get; init; } = [];
+
+    public IReadOnlyList<EntryChange> Entries { get; init; } = [];
+
+    /// <summary>Inodes that left the tree (directory removed, last link of a file gone and reclaimed).</summary>
+    public IReadOnlyList<ulong> Removed { get; init; } = [];
+
+    /// <summary>True when the mutation's op id had already been applied: nothing changed.</summary>
+    public bool Duplicate { get; init; }
+}
+
+/// <summary>The outcome of <see cref="FileSystemState.Apply"/>: the next state, or an error and the state unchanged.</summary>
+public readonly record struct ApplyResult(FsError Error, FileSystemState State, Effect Effect)
+{
+    public bool Ok => Error == FsError.None;
+
+    public static ApplyResult Fail(FsError error, FileSystemState unchanged) => new(error, unchanged, Effect.None);
+}

@@ -1,0 +1,18 @@
+using DinoMesh.Core.Chunks;
+
+namespace DinoMesh.Core.Metadata;
+
+/// <summary>Bytes [Offset, Offset+Length) of a file are bytes [ChunkOffset, ChunkOffset+Length) of Chunk.</summary>
+public readonly record struct Extent(long Offset, long Length, ChunkId Chunk, long ChunkOffset)
+{
+    public long End => Offset + Length;
+
+    /// <summary>The part of this extent inside [from, to), or null when they do not overlap.</summary>
+    public Extent? Clip(long from, long to)
+    {
+        var start = Math.Max(from, Offset);
+        var end = Math.Min(to, End);
+        if (start >= end) return null;
+        return new Extent(start, end - start, Chunk, ChunkOffset + (start - Offset));
+    }
+}

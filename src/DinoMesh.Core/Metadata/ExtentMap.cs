@@ -1,0 +1,123 @@
+using System.Collections;
+using System.Collections.Immutable;
+
+namespace DinoMesh.Core.Metadata;
+
+/// <summary>
+/// Where a regular file's bytes live: non-overlapping extents sorted by offset. Anything not covered is a hole and
+/// reads as zeros. Immutable: every change returns a new map sharing structure with the old one, so a reader holding
+/// an older state keeps a consistent view while commits go on.
+/// </summary>
+public sealed class ExtentMap : IEnumerable<Extent>
+{
+    public static readonly ExtentMap Empty = new(ImmutableList<Extent>.Empty, 0);
+
+    private readonly ImmutableList<Extent> _extents;
+
+    private ExtentMap(ImmutableList<Extent> extents, long allocatedBytes)
+    {
+        _extents = extents;
+        AllocatedBytes = allocatedBytes;
+    }
+
+    public int Count => _extents.Count;
+
+    /// <summary>Bytes backed by chunks (what st_blocks reports).</summary>
+    public long AllocatedBytes { get; }
+
+    /// <summary>Lays <paramref name="extent"/> over the map: whatever it overlaps is cut away.</summary>
+    public ExtentMap Write(Extent extent)
+    {
+        if (extent.Length <= 0) return this;
+        var builder = _extents.ToBuilder();
+        var allocated = AllocatedBytes;
+        var index = FirstEndingAfter(extent.Offset);
+        var replaced = new List<Extent>(2);
+        while (index < builder.Count && builder[index].Offset < extent.End)
+        {
+            var old = builder[index];
+            allocated -= old.Length;
+            if (old.Offset < extent.Offset) replaced.Add(old.Clip(old.Offset, extent.Offset)!.Value);
+            if (old.End > extent.End) replaced.Add(old.Clip(extent.End, old.End)!.Value);
+            builder.RemoveAt(index);
+        }
+        replaced.Add(extent);
+        replaced.Sort((a, b) => a.Offset.CompareTo(b.Offset));
+        foreach (var piece in replaced) allocated += piece.Length;
+        builder.InsertRange(index, replaced);
+        return new ExtentMap(builder.ToImmutable(), allocated);
+    }
+
+    /// <summary>Drops everything at or past <paramref name="size"/>.</summary>
+    public ExtentMap Truncate(long size)
+    {
+        var index = FirstEndingAfter(size);
+        if (index >= _extents.Count) return this;
+        var builder = _extents.ToBuilder();
+        var allocated = AllocatedBytes;
+        var first = builder[index];
+        if (first.Offset < size)
+        {
+            allocated -= first.End - size;
+            builder[index] = first.Clip(first.Offset, size)!.Value;
+            index++;
+        }
+        while (builder.Count > index)
+        {
+            allocated -= builder[^1].Length;
+            builder.RemoveAt(builder.Count - 1);
+        }
+        return new ExtentMap(builder.ToImmutable(), allocated);
+    }
+
+    /// <summary>The extents overlapping [from, to), clipped to it, in offset order. Gaps between them are holes.</summary>
+    public IEnumerable<Extent> Overlapping(long from, long to)
+    {
+        for (var i = FirstEndingAfter(from); i < _extents.Count && _extents[i].Offset < to; i++)
+        {
+            yield return _extents[i].Clip(from, to)!.Value;
+        }
+    }
+
+    /// <summary>First data at or after <paramref name="offset"/> (SEEK_DATA), or -1 when only holes follow.</summary>
+    public long NextData(long offset)
+    {
+        var i = FirstEndingAfter(offset);
+        return i < _extents.Count ? Math.Max(offset, _extents[i].Offset) : -1;
+    }
+
+    /// <summary>First hole at or after <paramref name="offset"/> (SEEK_HOLE); the file's end counts as a hole.</summary>
+    public long NextHole(long offset, long size)
+    {
+        var position = offset;
+        for (var i = FirstEndingAfter(offset); i < _extents.Count; i++)
+        {
+            if (_extents[i].Offset > position) return position;
+            position = _extents[i].End;
+        }
+        return Math.Min(Math.Max(position, offset), size);
+    }
+
+    /// <summary>Index of the first extent whose end lies after <paramref name="offset"/>.</summary>
+    private int FirstEndingAfter(long offset)
+    {
+        int lo = 0, hi = _extents.Count;
+        while (lo < hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (_extents[mid].End <= offset) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo;
+    }
+
+    public static ExtentMap FromSorted(IEnumerable<Extent> extents)
+    {
+        var list = ImmutableList.CreateRange(extents);
+        return new ExtentMap(list, list.Sum(e => e.Length));
+    }
+
+    public IEnumerator<Extent> GetEnumerator() => _extents.GetEnumerator();
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+}
