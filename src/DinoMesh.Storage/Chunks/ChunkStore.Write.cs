@@ -1,0 +1,118 @@
+using DinoMesh.Core.Chunks;
+using DinoMesh.Storage.Native;
+using Microsoft.Extensions.Logging;
+
+namespace DinoMesh.Storage.Chunks;
+
+public sealed partial class ChunkStore
+{
+    /// <summary>
+    /// Stores the content under its SHA-256 unless already present. The bytes go to a temp file that is renamed into
+    /// place, so a reader or a crash never sees a partial chunk; on failure (e.g. <see cref="ChunkWriteStatus.NoSpace"/>)
+    /// nothing is left behind. Durable at once only with <see cref="ChunkStoreOptions.SyncEachChunk"/>, otherwise at the
+    /// next <see cref="SyncAll"/>.
+    /// </summary>
+    public ChunkWriteResult Put(ReadOnlySpan<byte> content)
+    {
+        var id = ChunkId.Of(content);
+        string hex = id.ToString();
+        string path = PathOf(hex);
+        string temp = NewTempPath(hex);
+        try
+        {
+            if (IsPresent(path, content.Length)) return new ChunkWriteResult(id, ChunkWriteStatus.AlreadyPresent);
+            using (var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                RandomAccess.Write(handle, content, 0);
+                if (_options.SyncEachChunk) RandomAccess.FlushToDisk(handle);
+            }
+            Publish(hex, temp, path);
+            return new ChunkWriteResult(id, ChunkWriteStatus.Stored);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return Fail(id, temp, e);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Put"/> without blocking the caller's thread on the write. The memory must stay unchanged until the
+    /// returned task completes. Cancellation removes the temp file and throws <see cref="OperationCanceledException"/>.
+    /// </summary>
+    public async ValueTask<ChunkWriteResult> PutAsync(ReadOnlyMemory<byte> content, CancellationToken ct = default)
+    {
+        ct.ThrowIfCancellationRequested();
+        var id = ChunkId.Of(content.Span);
+        string hex = id.ToString();
+        string path = PathOf(hex);
+        string temp = NewTempPath(hex);
+        try
+        {
+            if (IsPresent(path, content.Length)) return new ChunkWriteResult(id, ChunkWriteStatus.AlreadyPresent);
+            using (var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous))
+            {
+                await RandomAccess.WriteAsync(handle, content, 0, ct);
+                if (_options.SyncEachChunk) await Task.Run(() => RandomAccess.FlushToDisk(handle), ct);
+            }
+            ct.ThrowIfCancellationRequested();
+            Publish(hex, temp, path);
+            return new ChunkWriteResult(id, ChunkWriteStatus.Stored);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return Fail(id, temp, e);
+        }
+        catch (OperationCanceledException)
+        {
+            TryDelete(temp);
+            throw;
+        }
+    }
+
+    private string PathOf(string hex) => Path.Combine(_chunkDirectory, hex[..2], hex);
+
+    /// <summary>Unique per process, and the data directory lock makes the process unique.</summary>
+    private string NewTempPath(string hex) =>
+        Path.Combine(_tempDirectory, $"{hex}.{Interlocked.Increment(ref _tempCounter)}{TempSuffix}");
+
+    /// <summary>
+    /// A file of the right length is taken as the chunk (a file of the wrong length is certainly not, and is replaced).
+    /// Rehashing here would make every duplicate write read the whole chunk; reads verify anyway, and a corrupt file
+    /// found there is quarantined, after which a Put writes it afresh.
+    /// </summary>
+    private static bool IsPresent(string path, int length) => FileIdentity.OfPath(path) is { } file && file.Length == length;
+
+    private void Publish(string hex, string temp, string path)
+    {
+        string directory = Path.GetDirectoryName(path)!;
+        EnsureFanOut(hex, directory);
+        // rename(2) replaces atomically: concurrent Puts of the same chunk both succeed with identical bytes.
+        File.Move(temp, path, overwrite: true);
+        if (_options.SyncEachChunk) Durability.FsyncDirectory(directory);
+        else PublishedIn(directory);
+    }
+
+    private void PublishedIn(string directory)
+    {
+        if (_options.SyncEachChunk) return;
+        _touchedDirectories.TryAdd(directory, 0);
+    }
+
+    private ChunkWriteResult Fail(ChunkId id, string temp, Exception e)
+    {
+        TryDelete(temp);
+        if (IsNoSpace(e))
+        {
+            _logger.LogWarning("No space left to store chunk {Chunk} in {Directory}", id, _chunkDirectory);
+            return new ChunkWriteResult(id, ChunkWriteStatus.NoSpace, $"no space left on device for chunk {id}");
+        }
+        _logger.LogError(e, "Cannot store chunk {Chunk} in {Directory}", id, _chunkDirectory);
+        return new ChunkWriteResult(id, ChunkWriteStatus.Io, e.Message);
+    }
+
+    /// <summary>On Unix, .NET puts the errno into HResult; the message check covers wrappers that do not.</summary>
+    private static bool IsNoSpace(Exception e) =>
+        e.HResult is LibC.ENOSPC or LibC.EDQUOT
+        || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase)
+        || e.Message.Contains("disk was full", StringComparison.OrdinalIgnoreCase);
+}

@@ -1,0 +1,25 @@
+namespace DinoMesh.Storage.Chunks;
+
+/// <summary>How a <see cref="ChunkStore"/> trades durability against throughput.</summary>
+public sealed record ChunkStoreOptions
+{
+    /// <summary>
+    /// fsync every chunk (and its directory) before <see cref="ChunkStore.Put"/> returns. Off by default:
+    /// <list type="bullet">
+    /// <item>an fsync costs a device flush (hundreds of microseconds to milliseconds); one per 4 KiB chunk would cap
+    /// small-file throughput at a few thousand chunks per second, far below what the page cache can absorb;</item>
+    /// <item>a process crash, even kill -9, loses nothing that write(2) accepted: the page cache belongs to the kernel;</item>
+    /// <item>power loss is covered by durability points: the filesystem calls <see cref="ChunkStore.SyncAll"/> on
+    /// fsync(2)/close, and a commit is acknowledged to peers only after it, so one syncfs covers a whole batch. A chunk torn by a power cut before
+    /// that point is still never served: reads verify the hash and quarantine it, and it is fetched again.</item>
+    /// </list>
+    /// Turn it on where each chunk must be durable on its own (e.g. a replica receiving chunks it must vouch for at once).
+    /// </summary>
+    public bool SyncEachChunk { get; init; }
+
+    /// <summary>
+    /// How many "this chunk file was verified" entries to remember. A hit skips rehashing a whole chunk for a small read;
+    /// 64 Ki entries cost a few MiB and cover 256 GiB of 4 MiB chunks.
+    /// </summary>
+    public int VerifiedCacheCapacity { get; init; } = 65_536;
+}

@@ -1,0 +1,72 @@
+using System.Runtime.InteropServices;
+
+namespace DinoMesh.Storage.Native;
+
+/// <summary>The few libc calls .NET does not expose: advisory locks, syncfs, statx, statvfs, directory fsync.</summary>
+internal static unsafe partial class LibC
+{
+    private const string Library = "libc";
+
+    public const int ENOENT = 2;
+    public const int EACCES = 13;
+    public const int EWOULDBLOCK = 11;
+    public const int ENOTDIR = 20;
+    public const int EROFS = 30;
+    public const int ENOSPC = 28;
+    public const int EDQUOT = 122;
+    public const int EPERM = 1;
+
+    public const int O_RDONLY = 0x0;
+    public const int O_RDWR = 0x2;
+    public const int O_CREAT = 0x40;
+    public const int O_CLOEXEC = 0x80000;
+    public const int O_DIRECTORY = 0x10000;
+
+    public const int LOCK_EX = 2;
+    public const int LOCK_NB = 4;
+
+    public const int AT_FDCWD = -100;
+    public const int AT_EMPTY_PATH = 0x1000;
+    public const int AT_SYMLINK_NOFOLLOW = 0x100;
+    public const uint STATX_BASIC_STATS = 0x7ff;
+
+    [LibraryImport(Library, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Open(string path, int flags, uint mode);
+
+    [LibraryImport(Library, EntryPoint = "close", SetLastError = true)]
+    public static partial int Close(int fd);
+
+    [LibraryImport(Library, EntryPoint = "flock", SetLastError = true)]
+    public static partial int Flock(int fd, int operation);
+
+    [LibraryImport(Library, EntryPoint = "ftruncate", SetLastError = true)]
+    public static partial int Ftruncate(int fd, long length);
+
+    [LibraryImport(Library, EntryPoint = "pread", SetLastError = true)]
+    public static partial nint Pread(int fd, byte* buffer, nuint count, long offset);
+
+    [LibraryImport(Library, EntryPoint = "pwrite", SetLastError = true)]
+    public static partial nint Pwrite(int fd, byte* buffer, nuint count, long offset);
+
+    [LibraryImport(Library, EntryPoint = "fsync", SetLastError = true)]
+    public static partial int Fsync(int fd);
+
+    [LibraryImport(Library, EntryPoint = "syncfs", SetLastError = true)]
+    public static partial int Syncfs(int fd);
+
+    [LibraryImport(Library, EntryPoint = "unlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Unlink(string path);
+
+    [LibraryImport(Library, EntryPoint = "geteuid")]
+    public static partial uint Geteuid();
+
+    /// <summary>statx has the same layout on every Linux architecture (unlike struct stat); 256 bytes.</summary>
+    [LibraryImport(Library, EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
+
+    /// <summary>struct statvfs on 64-bit Linux: eleven 8-byte fields then six ints of padding (112 bytes).</summary>
+    [LibraryImport(Library, EntryPoint = "statvfs", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Statvfs(string path, ulong* buffer);
+
+    public static string Describe(int errno) => $"{Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})";
+}
