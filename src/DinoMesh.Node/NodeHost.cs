@@ -1,0 +1,38 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace DinoMesh.Node;
+
+/// <summary>Runs the node under the Generic Host: structured console logs on stderr, SIGINT/SIGTERM handling.</summary>
+public static class NodeHost
+{
+    public static async Task<int> RunAsync(NodeOptions options, LogLevel level, CancellationToken cancellationToken)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(level);
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        builder.Logging.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton<VolumeService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<VolumeService>());
+        using var host = builder.Build();
+        try
+        {
+            await host.RunAsync(cancellationToken);
+            return 0;
+        }
+        catch (StartupException e)
+        {
+            await Console.Error.WriteLineAsync($"dino-node: error: {e.Message}");
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,82 @@
+using DinoMesh.Core.Metadata;
+using DinoMesh.Fuse;
+
+namespace DinoMesh.Volume;
+
+// Directory listing, statfs, access.
+public sealed partial class DinoFileSystem
+{
+    private static readonly byte[] Dot = "."u8.ToArray();
+    private static readonly byte[] DotDot = ".."u8.ToArray();
+
+    public override ValueTask<FuseResult<OpenReply>> OpenDirAsync(FuseContext ctx, ulong ino, int flags)
+    {
+        var inode = _meta.Current.Find(ino);
+        if (inode is null) return ValueTask.FromResult(Fail<OpenReply>(FsError.Stale));
+        if (!inode.IsDirectory) return ValueTask.FromResult(Fail<OpenReply>(FsError.NotADirectory));
+        var handle = new OpenHandle(ino, flags) { Listing = Listing(inode) };
+        return ValueTask.FromResult<FuseResult<OpenReply>>(new OpenReply(AddHandle(handle), OpenReplyFlags.None));
+    }
+
+    private static (byte[] Name, ulong Ino)[] Listing(Inode dir)
+    {
+        var listing = new (byte[], ulong)[dir.Entries.Count + 2];
+        listing[0] = (Dot, dir.Ino);
+        listing[1] = (DotDot, dir.Parent);
+        var i = 2;
+        foreach (var (name, child) in dir.Entries) listing[i++] = (name.ToBytes(), child);
+        return listing;
+    }
+
+    public override ValueTask<int> ReadDirAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, DirectoryWriter writer)
+    {
+        var state = _meta.Current;
+        var dir = state.Find(ino);
+        if (dir is null) return ValueTask.FromResult(Errno(FsError.Stale));
+        var handle = Handle(fileHandle);
+        // Offsets index the listing taken at opendir; offset 0 (rewinddir) takes a fresh one.
+        if (handle is null || offset == 0 || handle.Listing is null)
+        {
+            handle ??= new OpenHandle(ino, 0);
+            handle.Listing = Listing(dir);
+        }
+        var listing = handle.Listing;
+        for (var i = (int)Math.Max(0, offset); i < listing.Length; i++)
+        {
+            var (name, child) = listing[i];
+            var isDotOrDotDot = i < 2;
+            var inode = isDotOrDotDot ? state.Find(child) ?? dir : state.Find(child);
+            if (inode is null) continue;  // removed since opendir
+            EntryReply? entry = writer.IsPlus && !isDotOrDotDot ? Entry(inode) : null;
+            if (!writer.TryAdd(new DirectoryEntry(name, inode.Ino, inode.Mode, i + 1), entry)) break;
+        }
+        return ValueTask.FromResult(0);
+    }
+
+    public override ValueTask<int> ReleaseDirAsync(FuseContext ctx, ulong ino, ulong fileHandle)
+    {
+        _handles.TryRemove(fileHandle, out _);
+        return ValueTask.FromResult(0);
+    }
+
+    public override async ValueTask<int> FsyncDirAsync(FuseContext ctx, ulong ino, ulong fileHandle, bool dataOnly)
+    {
+        await _meta.SyncAsync(ctx.Cancellation);
+        return 0;
+    }
+
+    public override ValueTask<FuseResult<StatFsReply>> StatFsAsync(FuseContext ctx, ulong ino)
+    {
+        const uint blockSize = 4096;
+        var (total, free) = _chunks.Capacity();
+        var files = (ulong)_meta.Current.Inodes.Count;
+        const ulong fileLimit = 1UL << 32;
+        return ValueTask.FromResult<FuseResult<StatFsReply>>(new StatFsReply(
+            (ulong)total / blockSize, (ulong)free / blockSize, (ulong)free / blockSize,
+            fileLimit, fileLimit - files, blockSize, FileName.MaxBytes, blockSize));
+    }
+
+    public override ValueTask<int> AccessAsync(FuseContext ctx, ulong ino, int mask) =>
+        // With default_permissions the kernel has already checked the mode bits and ACLs.
+        ValueTask.FromResult(_meta.Current.Find(ino) is null ? Errno(FsError.Stale) : 0);
+}

@@ -1,0 +1,236 @@
+using System.Collections.Concurrent;
+using DinoMesh.Core.Chunks;
+using DinoMesh.Core.Metadata;
+using DinoMesh.Core.Wire;
+using Google.Protobuf;
+using Extent = DinoMesh.Core.Metadata.Extent;
+
+namespace DinoMesh.Volume;
+
+/// <summary>
+/// The data path: writes are staged per inode in chunk-aligned memory blocks; a block that fills up becomes a chunk
+/// at once (so a streaming write never piles up in memory), and flush/fsync/release turn whatever is left into chunks
+/// and commit all new extents in one range-based mutation. Reads merge committed extents, extents chunked but not
+/// yet committed, and staged bytes, so a writer always reads its own writes.
+/// </summary>
+internal sealed class FileContents
+{
+    private readonly ConcurrentDictionary<ulong, StagedFile> _staged = new();
+    private readonly ChunkAccess _chunks;
+    private readonly VolumeOptions _options;
+
+    public FileContents(ChunkAccess chunks, VolumeOptions options)
+    {
+        _chunks = chunks;
+        _options = options;
+    }
+
+    /// <summary>What a file has that is not committed yet.</summary>
+    private sealed class StagedFile
+    {
+        public readonly Lock Gate = new();
+        public readonly SortedDictionary<long, DirtyBlock> Blocks = [];
+        public readonly List<Extent> Pending = [];
+        public long End;           // largest offset written since the last commit
+        public long LastWriteNs;
+        public FsError Error;      // a failed chunk write, reported to the next write/flush
+        public bool IsClean => Blocks.Count == 0 && Pending.Count == 0 && End == 0;
+    }
+
+    /// <summary>The size a reader on this node sees: the committed size or the end of staged writes.</summary>
+    public long VisibleSize(Inode inode)
+    {
+        if (!_staged.TryGetValue(inode.Ino, out var staged)) return inode.Size;
+        lock (staged.Gate) return Math.Max(inode.Size, staged.End);
+    }
+
+    public FsError Write(ulong ino, long offset, ReadOnlySpan<byte> data, long nowNs)
+    {
+        if (offset < 0 || data.Length > FileSystemState.MaxFileSize - offset) return FsError.TooBig;
+        var staged = _staged.GetOrAdd(ino, static _ => new StagedFile());
+        var size = _options.ChunkSize;
+        lock (staged.Gate)
+        {
+            if (staged.Error != FsError.None) return TakeError(staged);
+            var position = offset;
+            while (!data.IsEmpty)
+            {
+                var index = position / size;
+                var within = (int)(position % size);
+                var count = Math.Min(size - within, data.Length);
+                if (!staged.Blocks.TryGetValue(index, out var block))
+                {
+                    block = new DirtyBlock(index, size);
+                    staged.Blocks.Add(index, block);
+                }
+                block.Write(within, data[..count]);
+                if (block.Covers(size) && Seal(staged, block) is var e and not FsError.None) return e;
+                data = data[count..];
+                position += count;
+            }
+            staged.End = Math.Max(staged.End, position);
+            staged.LastWriteNs = nowNs;
+            while (staged.Blocks.Count > _options.MaxDirtyBlocksPerFile)
+            {
+                if (Seal(staged, staged.Blocks.First().Value) is var e and not FsError.None) return e;
+            }
+            return FsError.None;
+        }
+    }
+
+    /// <summary>Fills <paramref name="buffer"/> from <paramref name="offset"/>; returns the byte count (short only at end of file).</summary>
+    public (FsError Error, int Count) Read(Inode inode, long offset, Span<byte> buffer)
+    {
+        if (!_staged.TryGetValue(inode.Ino, out var staged)) return ReadCommitted(inode.Extents, inode.Size, offset, buffer);
+        lock (staged.Gate)
+        {
+            var extents = inode.Extents;
+            foreach (var e in staged.Pending) extents = extents.Write(e);
+            var (error, count) = ReadCommitted(extents, Math.Max(inode.Size, staged.End), offset, buffer);
+            if (error != FsError.None) return (error, 0);
+            var end = offset + count;
+            foreach (var block in staged.Blocks.Values)
+            {
+                var blockStart = block.Index * _options.ChunkSize;
+                foreach (var (s, e) in block.Ranges)
+                {
+                    var from = Math.Max(offset, blockStart + s);
+                    var to = Math.Min(end, blockStart + e);
+                    if (from < to) block.Buffer.AsSpan((int)(from - blockStart), (int)(to - from)).CopyTo(buffer[(int)(from - offset)..]);
+                }
+            }
+            return (FsError.None, count);
+        }
+    }
+
+    private (FsError, int) ReadCommitted(ExtentMap extents, long size, long offset, Span<byte> buffer)
+    {
+        if (offset >= size) return (FsError.None, 0);
+        var count = (int)Math.Min(buffer.Length, size - offset);
+        var output = buffer[..count];
+        var position = offset;
+        foreach (var extent in extents.Overlapping(offset, offset + count))
+        {
+            if (extent.Offset > position) output.Slice((int)(position - offset), (int)(extent.Offset - position)).Clear();
+            var error = _chunks.Load(extent.Chunk, extent.ChunkOffset, output.Slice((int)(extent.Offset - offset), (int)extent.Length));
+            if (error != FsError.None) return (error, 0);
+            position = extent.End;
+        }
+        if (position < offset + count) output[(int)(position - offset)..].Clear();
+        return (FsError.None, count);
+    }
+
+    /// <summary>
+    /// Turns everything staged for <paramref name="ino"/> into chunks and hands back the one mutation that commits it
+    /// (null when nothing is staged). <paramref name="commit"/> runs under the file's lock so two flushes of one file
+    /// commit in write order.
+    /// </summary>
+    public async ValueTask<FsError> FlushAsync(ulong ino, Func<Mutation, ValueTask<FsError>> commit)
+    {
+        if (!_staged.TryGetValue(ino, out var staged)) return FsError.None;
+        Mutation? mutation;
+        lock (staged.Gate)
+        {
+            if (staged.Error != FsError.None) return TakeError(staged);
+            foreach (var block in staged.Blocks.Values.ToList())
+            {
+                if (Seal(staged, block) is var e and not FsError.None) return e;
+            }
+            if (staged.IsClean)
+            {
+                _staged.TryRemove(new KeyValuePair<ulong, StagedFile>(ino, staged));
+                return FsError.None;
+            }
+            var write = new WriteExtents { Ino = ino, MinSize = (ulong)staged.End, MtimeNs = staged.LastWriteNs };
+            foreach (var e in staged.Pending)
+            {
+                write.Extents.Add(new Core.Wire.Extent
+                {
+                    Offset = (ulong)e.Offset,
+                    Length = (ulong)e.Length,
+                    Chunk = UnsafeByteOperations.UnsafeWrap(e.Chunk.ToBytes()),
+                    ChunkOffset = (ulong)e.ChunkOffset,
+                });
+            }
+            mutation = new Mutation { Write = write };
+        }
+        // The commit itself runs outside the lock (it may wait on the network); a write racing with it stays staged
+        // and is committed by the next flush, because only what was captured above is removed below.
+        var pendingCount = mutation.Write.Extents.Count;
+        var result = await commit(mutation).ConfigureAwait(false);
+        lock (staged.Gate)
+        {
+            if (result != FsError.None) return result;
+            staged.Pending.RemoveRange(0, Math.Min(pendingCount, staged.Pending.Count));
+            if (staged.End <= (long)mutation.Write.MinSize) staged.End = 0;
+            if (staged.IsClean) _staged.TryRemove(new KeyValuePair<ulong, StagedFile>(ino, staged));
+        }
+        return FsError.None;
+    }
+
+    /// <summary>Forgets staged bytes at or past <paramref name="size"/> (truncate, O_TRUNC).</summary>
+    public void Truncate(ulong ino, long size)
+    {
+        if (!_staged.TryGetValue(ino, out var staged)) return;
+        lock (staged.Gate)
+        {
+            foreach (var block in staged.Blocks.Values.ToList())
+            {
+                var start = block.Index * _options.ChunkSize;
+                if (start >= size)
+                {
+                    staged.Blocks.Remove(block.Index);
+                    block.Dispose();
+                }
+                else if (start + _options.ChunkSize > size) block.CutAt((int)(size - start));
+            }
+            for (var i = staged.Pending.Count - 1; i >= 0; i--)
+            {
+                var e = staged.Pending[i];
+                if (e.Offset >= size) staged.Pending.RemoveAt(i);
+                else if (e.End > size) staged.Pending[i] = e.Clip(e.Offset, size)!.Value;
+            }
+            staged.End = Math.Min(staged.End, size);
+        }
+    }
+
+    /// <summary>Drops all staged data of a file that no longer exists.</summary>
+    public void Discard(ulong ino)
+    {
+        if (!_staged.TryRemove(ino, out var staged)) return;
+        lock (staged.Gate)
+        {
+            foreach (var block in staged.Blocks.Values) block.Dispose();
+            staged.Blocks.Clear();
+            staged.Pending.Clear();
+        }
+    }
+
+    public bool HasStaged(ulong ino) => _staged.ContainsKey(ino);
+
+    /// <summary>Writes the block's written ranges as chunks (one per range) and queues their extents.</summary>
+    private FsError Seal(StagedFile staged, DirtyBlock block)
+    {
+        var blockStart = block.Index * _options.ChunkSize;
+        foreach (var (s, e) in block.Ranges)
+        {
+            var (error, id) = _chunks.Store(block.Buffer.AsSpan(s, e - s));
+            if (error != FsError.None)
+            {
+                staged.Error = error;
+                return TakeError(staged);
+            }
+            staged.Pending.Add(new Extent(blockStart + s, e - s, id, 0));
+        }
+        staged.Blocks.Remove(block.Index);
+        block.Dispose();
+        return FsError.None;
+    }
+
+    private static FsError TakeError(StagedFile staged)
+    {
+        var error = staged.Error;
+        staged.Error = FsError.None;
+        return error;
+    }
+}

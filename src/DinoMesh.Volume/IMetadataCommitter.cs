@@ -1,0 +1,24 @@
+using DinoMesh.Core.Metadata;
+using DinoMesh.Core.Wire;
+
+namespace DinoMesh.Volume;
+
+/// <summary>
+/// Where the volume sends metadata changes. On one node the log is local (<see cref="LocalCommitter"/>); in a
+/// cluster the same call goes to the lease holder, which gives the change the next version. Either way the returned
+/// state already contains the change, so the caller reads its own writes.
+/// </summary>
+public interface IMetadataCommitter
+{
+    /// <summary>The newest state this node has applied.</summary>
+    FileSystemState Current { get; }
+
+    /// <summary>Checks and commits one mutation; on error nothing was committed.</summary>
+    ValueTask<ApplyResult> CommitAsync(Mutation mutation, CancellationToken cancellationToken);
+
+    /// <summary>Makes every change committed so far durable against power loss (fsync semantics).</summary>
+    ValueTask SyncAsync(CancellationToken cancellationToken);
+
+    /// <summary>Raised after a change made elsewhere (another node) was applied here, for cache invalidation.</summary>
+    event Action<ApplyResult>? AppliedRemotely;
+}

@@ -1,0 +1,20 @@
+namespace DinoMesh.Volume;
+
+/// <summary>Tunables of the mounted volume.</summary>
+public sealed record VolumeOptions
+{
+    /// <summary>Files are cut into chunks at multiples of this size (a full aligned block becomes one chunk).</summary>
+    public int ChunkSize { get; init; } = 1024 * 1024;
+
+    /// <summary>Dirty blocks one file may hold in memory before the oldest is turned into chunks early.</summary>
+    public int MaxDirtyBlocksPerFile { get; init; } = 16;
+
+    /// <summary>How long the kernel may cache names and attributes. Changes made on this node invalidate them at once;
+    /// changes from peers are pushed with explicit notifications, so this is only a backstop.</summary>
+    public TimeSpan EntryTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    public TimeSpan AttrTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Block size reported in st_blksize (the I/O size tools such as cp use).</summary>
+    public uint PreferredIoSize { get; init; } = 128 * 1024;
+}
