@@ -36,4 +36,6 @@ public static class Errno
     public const int ETIMEDOUT = 110;
     public const int ESTALE = 116;
     public const int EINTR = 4;
+    public const int EPROTO = 71;
+    public const int ENOTCONN = 107;
 }

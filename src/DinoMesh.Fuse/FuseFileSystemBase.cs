@@ -34,6 +34,7 @@ public abstract class FuseFileSystemBase : IFuseFileSystem
     public virtual ValueTask<int> FsyncDirAsync(FuseContext ctx, ulong ino, ulong fileHandle, bool dataOnly) => NotImplementedErrno;
     public virtual ValueTask<FuseResult<StatFsReply>> StatFsAsync(FuseContext ctx, ulong ino) => NotImplemented<StatFsReply>();
     public virtual ValueTask<int> SetXattrAsync(FuseContext ctx, ulong ino, ReadOnlyMemory<byte> name, ReadOnlyMemory<byte> value, int flags) => NotImplementedErrno;
+    public virtual ValueTask<int> SetXattrAsync(FuseContext ctx, ulong ino, ReadOnlyMemory<byte> name, ReadOnlyMemory<byte> value, int flags, uint setXattrFlags) => SetXattrAsync(ctx, ino, name, value, flags);
     public virtual ValueTask<FuseResult<byte[]>> GetXattrAsync(FuseContext ctx, ulong ino, ReadOnlyMemory<byte> name) => NotImplemented<byte[]>();
     public virtual ValueTask<FuseResult<byte[]>> ListXattrAsync(FuseContext ctx, ulong ino) => NotImplemented<byte[]>();
     public virtual ValueTask<int> RemoveXattrAsync(FuseContext ctx, ulong ino, ReadOnlyMemory<byte> name) => NotImplementedErrno;

@@ -72,6 +72,15 @@ public interface IFuseFileSystem
     /// <summary>flags: XATTR_CREATE (1), XATTR_REPLACE (2).</summary>
     ValueTask<int> SetXattrAsync(FuseContext ctx, ulong ino, ReadOnlyMemory<byte> name, ReadOnlyMemory<byte> value, int flags);
 
+    /// <summary>
+    /// SETXATTR with the extended flags of FUSE_SETXATTR_EXT: <paramref name="setXattrFlags"/> bit 0 is
+    /// FUSE_SETXATTR_ACL_KILL_SGID (setting a system.posix_acl_access by a caller outside the file's group, without
+    /// CAP_FSETID, must clear S_ISGID). The protocol layer always calls this overload; by default it forwards to the
+    /// one without the extended flags.
+    /// </summary>
+    ValueTask<int> SetXattrAsync(FuseContext ctx, ulong ino, ReadOnlyMemory<byte> name, ReadOnlyMemory<byte> value, int flags, uint setXattrFlags) =>
+        SetXattrAsync(ctx, ino, name, value, flags);
+
     /// <summary>Returns the whole value; the protocol layer handles the size probe (size 0) and ERANGE.</summary>
     ValueTask<FuseResult<byte[]>> GetXattrAsync(FuseContext ctx, ulong ino, ReadOnlyMemory<byte> name);
 

@@ -1,0 +1,122 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using DinoMesh.Fuse.Protocol;
+
+namespace DinoMesh.Fuse.Session;
+
+internal sealed partial class FuseDispatcher
+{
+    /// <summary>A READ larger than this is refused rather than allocated (the kernel never asks for more than max_pages).</summary>
+    private const int MaxReadSize = 64 * 1024 * 1024;
+
+    private async ValueTask Open(FuseRequest request)
+    {
+        var open = Wire.Read<FuseOpenIn>(request.Args.Span);
+        var result = await fs.OpenAsync(request.Context, request.NodeId, (int)open.Flags);
+        if (result.Ok)
+            Reply(request, Wire.ToOpenOut(result.Value));
+        else
+            Reply(request, result.Errno);
+    }
+
+    private async ValueTask Create(FuseRequest request)
+    {
+        var create = Wire.Read<FuseCreateIn>(request.Args.Span);
+        var args = Wire.After<FuseCreateIn>(request.Args);
+        if (!Wire.TakeName(ref args, out var name))
+        {
+            Reply(request, Errno.EINVAL);
+            return;
+        }
+        var result = await fs.CreateAsync(request.Context, request.NodeId, name, create.Mode, (int)create.Flags, create.Umask);
+        if (result.Ok)
+            ReplyCreate(request, result.Value);
+        else
+            Reply(request, result.Errno);
+    }
+
+    /// <summary>CREATE answers fuse_entry_out immediately followed by fuse_open_out.</summary>
+    private void ReplyCreate(FuseRequest request, in CreateReply created)
+    {
+        int entrySize = Unsafe.SizeOf<FuseEntryOut>();
+        Span<byte> message = stackalloc byte[Wire.OutHeaderSize + entrySize + Unsafe.SizeOf<FuseOpenOut>()];
+        Wire.Write(message[Wire.OutHeaderSize..], Wire.ToEntryOut(created.Entry));
+        Wire.Write(message[(Wire.OutHeaderSize + entrySize)..], Wire.ToOpenOut(created.Open));
+        Send(request, message, 0);
+    }
+
+    private async ValueTask Read(FuseRequest request)
+    {
+        var read = Wire.Read<FuseReadIn>(request.Args.Span);
+        if (read.Size > MaxReadSize)
+        {
+            Reply(request, Errno.EINVAL);
+            return;
+        }
+        int size = (int)read.Size;
+        // The data is read straight into the reply message, behind room for the out header: one copy, one write.
+        byte[] message = ArrayPool<byte>.Shared.Rent(Wire.OutHeaderSize + size);
+        try
+        {
+            var result = await fs.ReadAsync(request.Context, request.NodeId, read.Fh, (long)read.Offset, message.AsMemory(Wire.OutHeaderSize, size));
+            if (!result.Ok)
+            {
+                Reply(request, result.Errno);
+                return;
+            }
+            int count = Math.Clamp(result.Value, 0, size);
+            Send(request, message.AsSpan(0, Wire.OutHeaderSize + count), 0);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(message);
+        }
+    }
+
+    private async ValueTask Write(FuseRequest request)
+    {
+        var write = Wire.Read<FuseWriteIn>(request.Args.Span);
+        var payload = Wire.After<FuseWriteIn>(request.Args);
+        var data = payload[..(int)Math.Min(write.Size, (uint)payload.Length)];
+        var result = await fs.WriteAsync(request.Context, request.NodeId, write.Fh, (long)write.Offset, data, write.WriteFlags);
+        if (result.Ok)
+            Reply(request, new FuseWriteOut { Size = (uint)Math.Clamp(result.Value, 0, data.Length) });
+        else
+            Reply(request, result.Errno);
+    }
+
+    private async ValueTask Flush(FuseRequest request)
+    {
+        var flush = Wire.Read<FuseFlushIn>(request.Args.Span);
+        Reply(request, await fs.FlushAsync(request.Context, request.NodeId, flush.Fh, flush.LockOwner));
+    }
+
+    private async ValueTask Release(FuseRequest request)
+    {
+        var release = Wire.Read<FuseReleaseIn>(request.Args.Span);
+        Reply(request, await fs.ReleaseAsync(request.Context, request.NodeId, release.Fh, (int)release.Flags));
+    }
+
+    private async ValueTask Fsync(FuseRequest request)
+    {
+        var fsync = Wire.Read<FuseFsyncIn>(request.Args.Span);
+        bool dataOnly = (fsync.FsyncFlags & FuseFsyncIn.FlagDataSync) != 0;
+        Reply(request, await fs.FsyncAsync(request.Context, request.NodeId, fsync.Fh, dataOnly));
+    }
+
+    private async ValueTask Fallocate(FuseRequest request)
+    {
+        var f = Wire.Read<FuseFallocateIn>(request.Args.Span);
+        Reply(request, await fs.FallocateAsync(request.Context, request.NodeId, f.Fh, (long)f.Offset, (long)f.Length, (int)f.Mode));
+    }
+
+    private async ValueTask Lseek(FuseRequest request)
+    {
+        var lseek = Wire.Read<FuseLseekIn>(request.Args.Span);
+        var result = await fs.LseekAsync(request.Context, request.NodeId, lseek.Fh, (long)lseek.Offset, (int)lseek.Whence);
+        if (result.Ok)
+            Reply(request, new FuseLseekOut { Offset = (ulong)result.Value });
+        else
+            Reply(request, result.Errno);
+    }
+}

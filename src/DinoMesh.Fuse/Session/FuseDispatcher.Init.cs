@@ -1,0 +1,33 @@
+using DinoMesh.Fuse.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace DinoMesh.Fuse.Session;
+
+internal sealed partial class FuseDispatcher
+{
+    private ValueTask Init(FuseRequest request)
+    {
+        var init = Wire.Read<FuseInitIn>(request.Args.Span);
+        var (errno, reply, info) = InitNegotiation.Negotiate(init, options);
+        if (errno != 0)
+        {
+            logger.LogError("FUSE INIT: kernel protocol {Major}.{Minor} is not supported (need 7.{Min} or later)",
+                init.Major, init.Minor, InitNegotiation.MinimumMinor);
+            Reply(request, errno);
+            return default;
+        }
+        if (info is null)
+        {
+            logger.LogInformation("FUSE INIT: kernel major {Major} is newer than ours; offering 7.{Minor}", init.Major, reply.Minor);
+            Reply(request, reply);
+            return default;
+        }
+        Reply(request, reply);
+        Volatile.Write(ref _connection, info);
+        logger.LogInformation(
+            "FUSE session: kernel 7.{KernelMinor}, speaking 7.{Minor}; max_write {MaxWrite}, max_pages {MaxPages}, max_readahead {Readahead}; flags {Flags}",
+            info.KernelMinor, info.ProtocolMinor, info.MaxWrite, info.MaxPages, info.MaxReadahead, info.FlagNames);
+        Initialized?.Invoke(info);
+        return default;
+    }
+}
