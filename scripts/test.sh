@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests drive (Debian packages), builds Release, runs every test project one
+# after another (FUSE mounts and clusters need the machine's two cores to themselves), and ends with one line:
+#   N passed, N failed, N skipped
+# Extra arguments go to every `dotnet test` call (for example: --filter "Category!=Large").
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+bash scripts/install-deps.sh || { echo "test: installing Debian packages failed" >&2; }
+
+if ! dotnet build -c Release DinoMesh.sln -nologo -v q 2>&1 | tail -n 30; then :; fi
+if [ "${PIPESTATUS[0]}" != 0 ] || ! [ -f src/DinoMesh.Node/bin/Release/net10.0/dino-node.dll ]; then
+  echo "test: build failed" >&2
+  echo "0 passed, 1 failed, 0 skipped"
+  exit 1
+fi
+
+passed=0 failed=0 skipped=0
+results=$(mktemp -d)
+for project in tests/*/*.csproj; do
+  name=$(basename "$project" .csproj)
+  echo "=== $name"
+  log="$results/$name.log"
+  timeout --kill-after=30 "${DINOMESH_TEST_TIMEOUT:-1500}" \
+    dotnet test "$project" -c Release --no-build -nologo --logger "console;verbosity=normal" "$@" >"$log" 2>&1
+  rc=$?
+  grep -E '^\s*(Passed|Failed|Skipped) [A-Za-z]|\[FAIL\]|Error Message|Skipped .*:|^\s+(Failed|Passed|Skipped|Total)!? ' "$log" | grep -vE '^\s*Passed ' | head -n 200
+  summary=$(grep -E '(Passed|Failed)!\s+- Failed:' "$log" | tail -n 1)
+  if [ -n "$summary" ]; then
+    f=$(sed -E 's/.*Failed:\s*([0-9]+).*/\1/' <<<"$summary")
+    p=$(sed -E 's/.*Passed:\s*([0-9]+).*/\1/' <<<"$summary")
+    s=$(sed -E 's/.*Skipped:\s*([0-9]+).*/\1/' <<<"$summary")
+    echo "$summary"
+    passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+      echo "test: $name exited with $rc (test host crash or timeout)"; tail -n 40 "$log"; failed=$((failed + 1))
+    fi
+  else
+    echo "test: $name produced no summary (exit $rc):"; tail -n 60 "$log"
+    failed=$((failed + 1))
+  fi
+done
+# Nothing may be left mounted or running by the suite.
+leftover=$(grep -E ' fuse(\.[a-z]+)? ' /proc/self/mounts | grep -E '/tmp/' || true)
+[ -n "$leftover" ] && echo "test: mounts left behind:" && echo "$leftover"
+rm -rf "$results"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]
