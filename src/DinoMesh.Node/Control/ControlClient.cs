@@ -1,0 +1,53 @@
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+
+namespace DinoMesh.Node.Control;
+
+/// <summary>Asks the running node (found through its data directory) one control command.</summary>
+public static class ControlClient
+{
+    public static async Task<JsonElement> CallAsync(string dataDirectory, string command, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var path = ControlProtocol.SocketPath(dataDirectory);
+        if (!File.Exists(path))
+        {
+            throw new ControlCommandException($"no dino-node is running with data directory {dataDirectory} (no control socket {path}); start one with: dino-node --mount DIR --data-dir {dataDirectory}");
+        }
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), deadline.Token);
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionRefused or SocketError.AddressNotAvailable)
+        {
+            throw new ControlCommandException($"no dino-node is running with data directory {dataDirectory} (stale control socket {path})");
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AccessDenied)
+        {
+            throw new ControlCommandException($"permission denied on {path}: run as the user that runs dino-node");
+        }
+        catch (OperationCanceledException)
+        {
+            throw new ControlCommandException($"dino-node at {dataDirectory} did not answer within {timeout.TotalSeconds:F0} s");
+        }
+        await using var stream = new NetworkStream(socket, ownsSocket: false);
+        try
+        {
+            var request = JsonSerializer.SerializeToUtf8Bytes(new ControlRequest(command), ControlProtocol.Json);
+            await stream.WriteAsync(request, deadline.Token);
+            await stream.WriteAsync("\n"u8.ToArray(), deadline.Token);
+            var line = await ControlServer.ReadLineAsync(stream, deadline.Token);
+            var response = JsonSerializer.Deserialize<ControlResponse>(line, ControlProtocol.Json)
+                ?? throw new ControlCommandException("dino-node sent an empty answer");
+            if (!response.Ok) throw new ControlCommandException(response.Error ?? "command failed");
+            return response.Result ?? default;
+        }
+        catch (OperationCanceledException)
+        {
+            throw new ControlCommandException($"dino-node at {dataDirectory} did not answer within {timeout.TotalSeconds:F0} s");
+        }
+    }
+}

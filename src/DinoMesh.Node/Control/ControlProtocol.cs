@@ -1,0 +1,56 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace DinoMesh.Node.Control;
+
+/// <summary>
+/// The local control API: one JSON request line, one JSON response line, over a Unix socket in the data directory
+/// (mode 0600, so only the node's owner can talk to it).
+/// </summary>
+public static class ControlProtocol
+{
+    public const string SocketName = "control.sock";
+
+    /// <summary>Longest request or response line accepted.</summary>
+    public const int MaxLineBytes = 4 * 1024 * 1024;
+
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        WriteIndented = false,
+    };
+
+    public static string SocketPath(string dataDirectory) => Path.Combine(dataDirectory, SocketName);
+}
+
+public sealed record ControlRequest(string Command);
+
+public sealed record ControlResponse(bool Ok, string? Error = null, JsonElement? Result = null);
+
+/// <summary>One row of `dino-node peers`.</summary>
+public sealed record PeerRow(
+    string Id,
+    string Address,
+    string State,
+    string Role,
+    double? RttMs,
+    DateTimeOffset? LastSeen,
+    string Transport,
+    long? AppliedVersion = null,
+    long? Lag = null,
+    bool Self = false);
+
+/// <summary>`dino-node status`.</summary>
+public sealed record NodeStatus(
+    string PeerId,
+    string MountPoint,
+    string DataDirectory,
+    string? Listen,
+    string? ClusterId,
+    long AppliedVersion,
+    long Inodes,
+    string Quorum,
+    int PeersAlive,
+    int PeersTotal,
+    TimeSpan Uptime,
+    long ChunkBytesFree);
