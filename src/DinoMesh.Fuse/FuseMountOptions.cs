@@ -13,4 +13,13 @@ public sealed record FuseMountOptions
     public uint MaxWrite { get; init; } = 1024 * 1024;
     /// <summary>Number of threads reading /dev/fuse.</summary>
     public int ReaderThreads { get; init; } = Math.Max(2, Environment.ProcessorCount);
+
+    /// <summary>Mount through fusermount3 even as root (the path an unprivileged user takes; used to test it).</summary>
+    public bool UseFusermount { get; init; }
+
+    /// <summary>How long <see cref="FuseMount.Mount"/> waits for the kernel's INIT after mounting.</summary>
+    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long UnmountAsync waits for the session to end before aborting the connection (and once more after).</summary>
+    public TimeSpan UnmountTimeout { get; init; } = TimeSpan.FromSeconds(5);
 }

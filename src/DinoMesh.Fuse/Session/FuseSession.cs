@@ -1,0 +1,168 @@
+using DinoMesh.Fuse.Interop;
+using Microsoft.Extensions.Logging;
+
+namespace DinoMesh.Fuse.Session;
+
+/// <summary>
+/// One FUSE connection: dedicated reader threads, each blocking in read(2) on /dev/fuse with its own pooled buffer.
+/// A request whose handler completes synchronously is answered on the reader thread and the buffer is reused at once.
+/// A handler that goes asynchronous keeps the buffer (its arguments point into it) until it has replied; the thread
+/// takes a fresh buffer and reads on. The session ends when every reader has seen ENODEV (unmounted or aborted).
+/// </summary>
+internal sealed class FuseSession
+{
+    /// <summary>How long the end of a session waits for asynchronous handlers still running.</summary>
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly FuseDevice _device;
+    private readonly FuseDispatcher _dispatcher;
+    private readonly RequestBufferPool _pool;
+    private readonly IFuseFileSystem _fs;
+    private readonly FuseMountOptions _options;
+    private readonly ILogger _logger;
+    private readonly TaskCompletionSource<FuseConnectionInfo> _initialized = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _runningReaders;
+    private int _pendingAsync;
+    private int _started;
+
+    public FuseSession(FuseDeviceHandle handle, IFuseFileSystem fs, FuseMountOptions options, ILogger logger)
+    {
+        _device = new FuseDevice(handle);
+        _fs = fs;
+        _options = options;
+        _logger = logger;
+        // Room for the largest WRITE: max_write of data plus the request and write headers (well within one page).
+        _pool = new RequestBufferPool(checked((int)options.MaxWrite + Protocol.InitNegotiation.PageSize), Math.Max(1, options.ReaderThreads) * 2 + 4);
+        _dispatcher = new FuseDispatcher(fs, _device, options, logger);
+        Notifier = new FuseNotifier(_device, () => _dispatcher.Connection is not null);
+        _dispatcher.Initialized += OnInitialized;
+    }
+
+    public IFuseNotifier Notifier { get; }
+
+    /// <summary>Completes once INIT has been answered and the filesystem told it is mounted.</summary>
+    public Task<FuseConnectionInfo> Initialized => _initialized.Task;
+
+    /// <summary>Completes when the session has ended and the filesystem has been told.</summary>
+    public Task Completion => _completion.Task;
+
+    public void Start()
+    {
+        if (Interlocked.Exchange(ref _started, 1) != 0)
+            throw new InvalidOperationException("The FUSE session is already running.");
+        int readers = Math.Max(1, _options.ReaderThreads);
+        _runningReaders = readers;
+        for (int i = 0; i < readers; i++)
+        {
+            var thread = new Thread(ReadLoop) { IsBackground = true, Name = $"fuse-reader-{i}" };
+            thread.Start();
+        }
+    }
+
+    /// <summary>Closes the device without ever having started (the mount itself failed).</summary>
+    public void Abandon()
+    {
+        _device.Dispose();
+        _initialized.TrySetException(new InvalidOperationException("The FUSE session was abandoned before INIT."));
+        _completion.TrySetResult();
+    }
+
+    private void OnInitialized(FuseConnectionInfo info)
+    {
+        try
+        {
+            _fs.Mounted(Notifier);
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "FUSE: the filesystem's Mounted callback failed");
+        }
+        _initialized.TrySetResult(info);
+    }
+
+    private void ReadLoop()
+    {
+        var buffer = _pool.Rent();
+        try
+        {
+            while (true)
+            {
+                int length = _device.Read(buffer, out int errno);
+                if (length < 0)
+                {
+                    // EINTR: a signal; EAGAIN: spurious wake-up; ENOENT: the request was interrupted before we read it.
+                    if (errno is Errno.EINTR or Errno.EAGAIN or Errno.ENOENT)
+                        continue;
+                    if (errno == Errno.ENODEV)
+                        _logger.LogDebug("FUSE reader {Thread}: connection closed", Environment.CurrentManagedThreadId);
+                    else
+                        _logger.LogError("FUSE reader {Thread}: read from /dev/fuse failed with errno {Errno}; stopping", Environment.CurrentManagedThreadId, errno);
+                    return;
+                }
+                if (length == 0)
+                    return;
+
+                var pending = _dispatcher.DispatchAsync(buffer.AsMemory(0, length));
+                if (pending.IsCompleted)
+                {
+                    pending.GetAwaiter().GetResult();
+                    continue;
+                }
+                Interlocked.Increment(ref _pendingAsync);
+                _ = ReturnWhenDoneAsync(pending, buffer);
+                buffer = _pool.Rent();
+            }
+        }
+        catch (Exception e)
+        {
+            // DispatchAsync never throws; this guards the loop itself so a bug cannot leave the mount hanging silently.
+            _logger.LogCritical(e, "FUSE reader crashed");
+        }
+        finally
+        {
+            _pool.Return(buffer);
+            if (Interlocked.Decrement(ref _runningReaders) == 0)
+                _ = EndAsync();
+        }
+    }
+
+    private async Task ReturnWhenDoneAsync(ValueTask pending, byte[] buffer)
+    {
+        try
+        {
+            await pending;
+        }
+        finally
+        {
+            _pool.Return(buffer);
+            Interlocked.Decrement(ref _pendingAsync);
+        }
+    }
+
+    private async Task EndAsync()
+    {
+        var deadline = DateTime.UtcNow + DrainTimeout;
+        while (Volatile.Read(ref _pendingAsync) > 0 && DateTime.UtcNow < deadline)
+            await Task.Delay(10);
+        if (Volatile.Read(ref _pendingAsync) > 0)
+            _logger.LogWarning("FUSE session ended with {Count} requests still running", Volatile.Read(ref _pendingAsync));
+
+        bool wasMounted = _initialized.Task.IsCompletedSuccessfully;
+        _initialized.TrySetException(new InvalidOperationException("The FUSE connection closed before INIT completed."));
+        if (wasMounted)
+        {
+            try
+            {
+                _fs.Unmounted();
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "FUSE: the filesystem's Unmounted callback failed");
+            }
+        }
+        _device.Dispose();
+        _logger.LogInformation("FUSE session ended");
+        _completion.TrySetResult();
+    }
+}
