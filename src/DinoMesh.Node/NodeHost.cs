@@ -12,6 +12,8 @@ public static class NodeHost
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(level);
+        // A start-up failure is reported as one line by the caller, not as the host's stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         builder.Logging.AddSimpleConsole(o =>
         {
             o.SingleLine = true;
