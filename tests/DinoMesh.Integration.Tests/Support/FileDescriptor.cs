@@ -58,6 +58,15 @@ public sealed class FileDescriptor(int fd, string path) : IDisposable
         return total;
     }
 
+    /// <summary>One read(2) (for pipes, where pread is not allowed); returns the byte count.</summary>
+    public int Read(Span<byte> buffer)
+    {
+        var e = Posix.Read(_fd, buffer, out var n);
+        return e == Errno.OK ? (int)n : throw new IOException($"read {path}: {e}");
+    }
+
+    public Errno DropCache() => Posix.DropCache(_fd);
+
     public Errno Fsync() => Posix.Fsync(_fd);
 
     public Errno Ftruncate(long length) => Posix.Ftruncate(_fd, length);

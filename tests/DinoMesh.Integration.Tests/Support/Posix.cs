@@ -166,6 +166,18 @@ public static partial class Posix
         return Result(read);
     }
 
+    internal static unsafe Errno Read(int fd, Span<byte> buffer, out long read)
+    {
+        fixed (byte* p = buffer)
+        {
+            read = Posix.read(fd, p, (nuint)buffer.Length);
+        }
+        return Result(read);
+    }
+
+    /// <summary>Drops the file's clean cached pages so the next read reaches the file system (POSIX_FADV_DONTNEED).</summary>
+    internal static Errno DropCache(int fd) => posix_fadvise(fd, 0, 0, 4) is var rc && rc == 0 ? Errno.OK : (Errno)rc;
+
     internal static Errno Fsync(int fd) => Result(fsync(fd));
     internal static Errno Ftruncate(int fd, long length) => Result(ftruncate(fd, length));
     internal static Errno Fallocate(int fd, int mode, long offset, long length) => Result(fallocate(fd, mode, offset, length));
@@ -233,6 +245,10 @@ public static partial class Posix
     private static unsafe partial nint write(int fd, byte* buf, nuint count);
     [LibraryImport("libc", SetLastError = true)]
     private static unsafe partial nint pread(int fd, byte* buf, nuint count, long offset);
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial nint read(int fd, byte* buf, nuint count);
+    [LibraryImport("libc")]
+    private static partial int posix_fadvise(int fd, long offset, long len, int advice);
     [LibraryImport("libc", SetLastError = true)]
     private static partial int fsync(int fd);
     [LibraryImport("libc", SetLastError = true)]

@@ -1,6 +1,6 @@
 using DinoMesh.Integration.Tests.Targets;
 
-namespace DinoMesh.Integration.Tests.Posix;
+namespace DinoMesh.Integration.Tests.Conformance;
 
 /// <summary>The suite on a plain local directory: the reference.</summary>
 public sealed class Native_PosixTests(NativeFixture fixture) : PosixTests(fixture), IClassFixture<NativeFixture>;
