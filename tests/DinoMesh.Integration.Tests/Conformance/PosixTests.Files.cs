@@ -1,5 +1,6 @@
 using System.Text;
 using DinoMesh.Integration.Tests.Support;
+using DinoMesh.Integration.Tests.Targets;
 
 namespace DinoMesh.Integration.Tests.Conformance;
 
@@ -107,6 +108,7 @@ public abstract partial class PosixTests
     [Fact]
     public void Fallocate_mode_0_extends_the_size_with_zeros()
     {
+        Needs(Feature.Fallocate);
         Write(P("f"), "abc");
         using (var fd = Posix.Open(P("f"), Posix.O_RDWR))
         {

@@ -1,4 +1,5 @@
 using DinoMesh.Integration.Tests.Support;
+using DinoMesh.Integration.Tests.Targets;
 
 namespace DinoMesh.Integration.Tests.Conformance;
 
@@ -7,6 +8,7 @@ public abstract partial class PosixTests
     [Fact]
     public void Hard_link_shares_the_inode_and_counts_nlink()
     {
+        Needs(Feature.HardLinksShareOneInode);
         Write(P("a"), "shared");
         Assert.Equal(1u, Posix.Stat(P("a")).Nlink);
 

@@ -1,4 +1,5 @@
 using DinoMesh.Integration.Tests.Support;
+using DinoMesh.Integration.Tests.Targets;
 
 namespace DinoMesh.Integration.Tests.Conformance;
 
@@ -57,6 +58,7 @@ public abstract partial class PosixTests
     [Fact]
     public void Rename_noreplace_refuses_an_existing_target_with_EEXIST()
     {
+        Needs(Feature.RenameFlags);
         Write(P("a"), "a");
         Write(P("b"), "b");
         Assert.Equal(Errno.EEXIST, Posix.Rename2(P("a"), P("b"), Posix.RENAME_NOREPLACE));
@@ -70,6 +72,7 @@ public abstract partial class PosixTests
     [Fact]
     public void Rename_exchange_swaps_two_files()
     {
+        Needs(Feature.RenameFlags);
         Write(P("a"), "A");
         Write(P("b"), "B");
         var (ia, ib) = (Posix.Stat(P("a")).Inode, Posix.Stat(P("b")).Inode);
@@ -83,6 +86,7 @@ public abstract partial class PosixTests
     [Fact]
     public void Rename_exchange_swaps_a_file_and_a_directory_across_parents()
     {
+        Needs(Feature.RenameFlags);
         AssertOk(Posix.Mkdir(P("p"), Oct(755)), "mkdir");
         Write(P("f"), "file");
         AssertOk(Posix.Mkdir(P("p", "d"), Oct(755)), "mkdir");

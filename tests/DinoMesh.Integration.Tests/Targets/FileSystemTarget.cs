@@ -11,6 +11,18 @@ public enum Feature
 
     /// <summary>A FUSE daemon process whose behaviour (memory, exit) the test can observe.</summary>
     Daemon,
+
+    /// <summary>renameat2 with RENAME_NOREPLACE and RENAME_EXCHANGE.</summary>
+    RenameFlags,
+
+    /// <summary>All names of a hard-linked file are one kernel inode, so a change through one name shows through the others at once.</summary>
+    HardLinksShareOneInode,
+
+    /// <summary>utimensat with UTIME_OMIT for one of the two times.</summary>
+    UtimeOmit,
+
+    /// <summary>fallocate(2).</summary>
+    Fallocate,
 }
 
 /// <summary>
