@@ -1,0 +1,123 @@
+using System.Text;
+using DinoMesh.Integration.Tests.Support;
+using DinoMesh.Integration.Tests.Targets;
+
+namespace DinoMesh.Integration.Tests.Conformance;
+
+public abstract partial class PosixTests
+{
+    [Fact]
+    public void User_xattrs_set_get_list_and_remove()
+    {
+        Touch(P("f"));
+        AssertOk(Posix.Mkdir(P("d"), Oct(755)), "mkdir");
+        byte[] binary = [0, 1, 2, 255, 0, 42];
+        var big = Enumerable.Range(0, 4000).Select(i => (byte)i).ToArray();
+        foreach (var path in new[] { P("f"), P("d") })
+        {
+            AssertOk(Posix.SetXattr(path, "user.plain", "value"u8.ToArray()), "setxattr");
+            AssertOk(Posix.SetXattr(path, "user.binary", binary), "setxattr binary");
+            AssertOk(Posix.SetXattr(path, "user.big", big), "setxattr 4000 bytes");
+            AssertOk(Posix.SetXattr(path, "user.empty", []), "setxattr empty");
+
+            Assert.Equal(Errno.OK, Posix.GetXattr(path, "user.plain", out var v));
+            Assert.Equal("value", Encoding.UTF8.GetString(v));
+            Assert.Equal(Errno.OK, Posix.GetXattr(path, "user.binary", out v));
+            Assert.Equal(binary, v);
+            Assert.Equal(Errno.OK, Posix.GetXattr(path, "user.big", out v));
+            Assert.Equal(big, v);
+            Assert.Equal(Errno.OK, Posix.GetXattr(path, "user.empty", out v));
+            Assert.Empty(v);
+
+            Assert.Equal(Errno.OK, Posix.ListXattr(path, out var names));
+            Assert.Equal(["user.big", "user.binary", "user.empty", "user.plain"], names.Where(n => n.StartsWith("user.", StringComparison.Ordinal)).Order());
+
+            AssertOk(Posix.SetXattr(path, "user.plain", "changed"u8.ToArray()), "setxattr overwrite");
+            Assert.Equal(Errno.OK, Posix.GetXattr(path, "user.plain", out v));
+            Assert.Equal("changed", Encoding.UTF8.GetString(v));
+
+            AssertOk(Posix.RemoveXattr(path, "user.plain"), "removexattr");
+            Assert.Equal(Errno.ENODATA, Posix.GetXattr(path, "user.plain", out _));
+            Assert.Equal(Errno.OK, Posix.ListXattr(path, out names));
+            Assert.DoesNotContain("user.plain", names);
+        }
+    }
+
+    [Fact]
+    public void Xattr_create_and_replace_flags_give_EEXIST_and_ENODATA()
+    {
+        Touch(P("f"));
+        Assert.Equal(Errno.ENODATA, Posix.SetXattr(P("f"), "user.k", "1"u8.ToArray(), Posix.XATTR_REPLACE));
+        AssertOk(Posix.SetXattr(P("f"), "user.k", "1"u8.ToArray(), Posix.XATTR_CREATE), "setxattr create");
+        Assert.Equal(Errno.EEXIST, Posix.SetXattr(P("f"), "user.k", "2"u8.ToArray(), Posix.XATTR_CREATE));
+        AssertOk(Posix.SetXattr(P("f"), "user.k", "3"u8.ToArray(), Posix.XATTR_REPLACE), "setxattr replace");
+        Assert.Equal(Errno.OK, Posix.GetXattr(P("f"), "user.k", out var v));
+        Assert.Equal("3", Encoding.UTF8.GetString(v));
+    }
+
+    [Fact]
+    public void Missing_xattr_is_ENODATA_and_a_small_buffer_is_ERANGE()
+    {
+        Touch(P("f"));
+        Assert.Equal(Errno.ENODATA, Posix.GetXattr(P("f"), "user.none", out _));
+        Assert.Equal(Errno.ENODATA, Posix.RemoveXattr(P("f"), "user.none"));
+
+        AssertOk(Posix.SetXattr(P("f"), "user.ten", "0123456789"u8.ToArray()), "setxattr");
+        Assert.Equal(Errno.OK, Posix.GetXattr(P("f"), "user.ten", 0, out _, out var size));
+        Assert.Equal(10, size);
+        Assert.Equal(Errno.ERANGE, Posix.GetXattr(P("f"), "user.ten", 4, out _, out _));
+        Assert.Equal(Errno.OK, Posix.GetXattr(P("f"), "user.ten", 10, out var exact, out _));
+        Assert.Equal("0123456789", Encoding.UTF8.GetString(exact));
+    }
+
+    [Fact]
+    public void Acl_entry_for_nobody_is_shown_and_enforced()
+    {
+        Needs(Feature.PosixAcl);
+        Write(P("f"), "for nobody");
+        AssertOk(Posix.Chmod(P("f"), Oct(600)), "chmod");
+        Nobody.AssertFailedWith(Nobody.Run("cat", P("f")), Errno.EACCES);
+
+        Tool.Run("setfacl", "-m", "u:nobody:rw", P("f"));
+        var acl = Tool.Run("getfacl", "-cp", P("f")).Stdout;
+        Assert.Contains("user:nobody:rw-", acl, StringComparison.Ordinal);
+        Assert.Contains("mask::rw-", acl, StringComparison.Ordinal);
+        // The group bits of the mode show the ACL mask.
+        Assert.Equal(Oct(660), Posix.Stat(P("f")).Permissions);
+
+        var read = Nobody.Run("cat", P("f"));
+        Nobody.AssertSucceeded(read);
+        Assert.Equal("for nobody", read.Stdout);
+        Nobody.AssertSucceeded(Nobody.Run("sh", "-c", $"echo more >> '{P("f")}'"));
+
+        Tool.Run("setfacl", "-x", "u:nobody", P("f"));
+        Assert.DoesNotContain("user:nobody", Tool.Run("getfacl", "-cp", P("f")).Stdout, StringComparison.Ordinal);
+        Nobody.AssertFailedWith(Nobody.Run("cat", P("f")), Errno.EACCES);
+    }
+
+    [Fact]
+    public void Default_acl_of_a_directory_is_inherited_by_new_entries()
+    {
+        Needs(Feature.PosixAcl);
+        AssertOk(Posix.Mkdir(P("d"), Oct(755)), "mkdir");
+        Tool.Run("setfacl", "-d", "-m", "u:nobody:rwx", P("d"));
+        Tool.Run("setfacl", "-m", "u:nobody:rwx", P("d"));
+
+        using (Posix.Open(P("d", "f"), Posix.O_CREAT | Posix.O_EXCL | Posix.O_WRONLY, Oct(660)))
+        {
+        }
+        AssertOk(Posix.Mkdir(P("d", "sub"), Oct(770)), "mkdir");
+
+        var fileAcl = Tool.Run("getfacl", "-cp", P("d", "f")).Stdout;
+        Assert.Contains("user:nobody:rwx", fileAcl, StringComparison.Ordinal);
+        var subAcl = Tool.Run("getfacl", "-cp", P("d", "sub")).Stdout;
+        Assert.Contains("default:user:nobody:rwx", subAcl, StringComparison.Ordinal);
+
+        // With a default ACL the umask is ignored and the create mode's group bits (rw-) become the mask,
+        // so the inherited rwx entry grants nobody rw-.
+        Assert.Contains("mask::rw-", fileAcl, StringComparison.Ordinal);
+        Nobody.AssertSucceeded(Nobody.Run("sh", "-c", $"echo by-nobody >> '{P("d", "f")}'"));
+        Assert.Equal("by-nobody\n", Read(P("d", "f")));
+        Nobody.AssertSucceeded(Nobody.Run("touch", P("d", "sub", "made-by-nobody")));
+    }
+}

@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace DinoMesh.Integration.Tests.Support;
+
+/// <summary>
+/// A long-running child (bindfs, dino-node) whose stdout and stderr go to a log file, stopped with
+/// real signals: SIGTERM, then SIGKILL after a grace period. (Process.Kill(false) sends SIGKILL.)
+/// </summary>
+public sealed class DaemonProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StreamWriter _log;
+    private readonly StringBuilder _stderr = new();
+    private readonly object _gate = new();
+
+    private DaemonProcess(Process process, StreamWriter log)
+    {
+        _process = process;
+        _log = log;
+    }
+
+    public int Pid => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Everything the process wrote to stderr so far.</summary>
+    public string Stderr
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _stderr.ToString();
+            }
+        }
+    }
+
+    /// <summary>Starts the program, appending its output to <paramref name="logPath"/> (stderr lines prefixed "E ").</summary>
+    public static DaemonProcess Start(string file, IEnumerable<string> args, string logPath)
+    {
+        var psi = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        psi.Environment["LC_ALL"] = "C";
+        var log = new StreamWriter(new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+        log.WriteLine($"=== {DateTime.UtcNow:O} start: {file} {string.Join(' ', psi.ArgumentList)}");
+        var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
+        var daemon = new DaemonProcess(process, log);
+        process.OutputDataReceived += (_, e) => daemon.Append(e.Data, isError: false);
+        process.ErrorDataReceived += (_, e) => daemon.Append(e.Data, isError: true);
+        if (!process.Start())
+        {
+            throw new InvalidOperationException($"cannot start {file}");
+        }
+        process.StandardInput.Close();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return daemon;
+    }
+
+    private void Append(string? line, bool isError)
+    {
+        if (line is null)
+        {
+            return;
+        }
+        lock (_gate)
+        {
+            if (isError)
+            {
+                _stderr.AppendLine(line);
+            }
+            try
+            {
+                _log.WriteLine(isError ? "E " + line : "  " + line);
+            }
+            catch (ObjectDisposedException)
+            {
+                // Output that arrives after the test let go of the log is dropped on purpose.
+            }
+        }
+    }
+
+    /// <summary>Waits for exit and returns the exit code, or null when it is still running at the deadline.</summary>
+    public int? WaitForExit(TimeSpan timeout)
+    {
+        if (!_process.WaitForExit(timeout))
+        {
+            return null;
+        }
+        // The parameterless overload waits until the output pipes are drained, bounded here.
+        using var drained = Task.Run(() => _process.WaitForExit());
+        drained.Wait(TimeSpan.FromSeconds(5));
+        return _process.ExitCode;
+    }
+
+    /// <summary>SIGTERM, up to <paramref name="grace"/> for a clean exit, then SIGKILL. Returns the exit code if it exited cleanly.</summary>
+    public int? Terminate(TimeSpan grace)
+    {
+        if (_process.HasExited)
+        {
+            return WaitForExit(TimeSpan.Zero);
+        }
+        Posix.Kill(_process.Id, Posix.SIGTERM);
+        var code = WaitForExit(grace);
+        if (code is null)
+        {
+            Note($"did not exit within {grace.TotalSeconds:F0} s of SIGTERM; sending SIGKILL");
+            Kill9();
+        }
+        return code;
+    }
+
+    /// <summary>SIGKILL and wait (bounded) until the kernel has reaped it.</summary>
+    public void Kill9()
+    {
+        if (!_process.HasExited)
+        {
+            Posix.Kill(_process.Id, Posix.SIGKILL);
+        }
+        WaitForExit(TimeSpan.FromSeconds(15));
+    }
+
+    public void Note(string text) => Append($"=== {DateTime.UtcNow:O} {text}", isError: false);
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            Kill9();
+        }
+        lock (_gate)
+        {
+            _log.Dispose();
+        }
+        _process.Dispose();
+    }
+}

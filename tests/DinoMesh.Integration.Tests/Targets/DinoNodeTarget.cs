@@ -1,0 +1,87 @@
+using System.Reflection;
+using DinoMesh.Integration.Tests.Support;
+
+namespace DinoMesh.Integration.Tests.Targets;
+
+/// <summary>
+/// The real daemon: <c>dotnet src/DinoMesh.Node/bin/&lt;Configuration&gt;/net10.0/dino-node.dll
+/// --mount &lt;tmp&gt;/mnt --data-dir &lt;tmp&gt;/data</c>, built by the solution with the same
+/// configuration as this test assembly.
+/// </summary>
+public sealed class DinoNodeTarget : MountedTarget
+{
+    private DinoNodeTarget(string? mountPoint, string? dataDir)
+        : base("dinomesh-node-")
+    {
+        DataDir = dataDir ?? Path.Combine(TempDir, "data");
+        EffectiveMountPoint = mountPoint ?? MountPoint;
+    }
+
+    public string DataDir { get; }
+
+    /// <summary>Where this daemon is told to mount; differs from <see cref="MountedTarget.MountPoint"/> only in start-up error tests.</summary>
+    public string EffectiveMountPoint { get; }
+
+    public override string Name => "dino-node";
+
+    /// <summary>The built daemon; throws with instructions when the solution has not been built.</summary>
+    public static string DaemonDll
+    {
+        get
+        {
+            var configuration = typeof(DinoNodeTarget).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
+            var dll = Path.Combine(RepoRoot, "src", "DinoMesh.Node", "bin", configuration, "net10.0", "dino-node.dll");
+            return File.Exists(dll)
+                ? dll
+                : throw new FileNotFoundException(
+                    $"dino-node is not built: {dll} does not exist. Build the solution first: dotnet build {Path.Combine(RepoRoot, "DinoMesh.sln")} -c {configuration}");
+        }
+    }
+
+    private static string RepoRoot
+    {
+        get
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "DinoMesh.sln")))
+                {
+                    return dir.FullName;
+                }
+            }
+            throw new InvalidOperationException($"no DinoMesh.sln above {AppContext.BaseDirectory}");
+        }
+    }
+
+    /// <summary>Creates the target and starts the daemon, waiting for the mount.</summary>
+    public static DinoNodeTarget Mount() => Create(start: true);
+
+    /// <summary>
+    /// Creates the target without starting it. <paramref name="mountPoint"/> and <paramref name="dataDir"/>
+    /// override the defaults for tests that point a daemon at another daemon's directories.
+    /// </summary>
+    public static DinoNodeTarget Create(bool start = false, string? mountPoint = null, string? dataDir = null)
+    {
+        _ = DaemonDll;
+        var target = new DinoNodeTarget(mountPoint, dataDir);
+        try
+        {
+            if (start)
+            {
+                target.Start();
+            }
+            return target;
+        }
+        catch
+        {
+            target.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Starts the daemon without waiting for a mount, for start-up error tests.</summary>
+    public DaemonProcess Launch() => LaunchDaemon();
+
+    protected override DaemonProcess LaunchDaemon() =>
+        DaemonProcess.Start("dotnet", [DaemonDll, "--mount", EffectiveMountPoint, "--data-dir", DataDir], LogPath);
+}

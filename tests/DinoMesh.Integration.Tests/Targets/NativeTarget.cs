@@ -1,0 +1,13 @@
+namespace DinoMesh.Integration.Tests.Targets;
+
+/// <summary>A plain directory on the local disk: the reference every other target is compared with.</summary>
+public sealed class NativeTarget : FileSystemTarget
+{
+    private readonly string _root = MakeTempRoot("dinomesh-native-");
+
+    public override string Name => "native";
+
+    public override string Root => _root;
+
+    public override void Dispose() => DeleteTree(_root);
+}
