@@ -22,8 +22,10 @@ internal sealed partial class FuseDispatcher
             Reply(request, reply);
             return default;
         }
-        Reply(request, reply);
+        // The connection must be visible before the reply: the kernel sends requests the moment INIT is answered,
+        // and a reader thread seeing no connection yet would refuse them.
         Volatile.Write(ref _connection, info);
+        Reply(request, reply);
         logger.LogInformation(
             "FUSE session: kernel 7.{KernelMinor}, speaking 7.{Minor}; max_write {MaxWrite}, max_pages {MaxPages}, max_readahead {Readahead}; flags {Flags}",
             info.KernelMinor, info.ProtocolMinor, info.MaxWrite, info.MaxPages, info.MaxReadahead, info.FlagNames);
