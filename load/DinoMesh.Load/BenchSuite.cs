@@ -120,6 +120,7 @@ public sealed class BenchSuite(BenchOptions options, TextWriter console)
         var sequential = new SequentialScenarios(workload, payload, caches);
         var small = new SmallFileScenarios(workload, payload, caches);
         var runner = new ScenarioRunner();
+        await WarmUpAsync(targets, runner, cancellationToken);
         for (var run = 1; run <= options.Runs; run++)
         {
             foreach (var target in targets.Where(t => !_targetErrors.ContainsKey(t.Name)))
@@ -147,6 +148,39 @@ public sealed class BenchSuite(BenchOptions options, TextWriter console)
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Runs every scenario once on every target with a tiny workload and discards the numbers, so that JIT
+    /// compilation and first-touch costs are not charged to whichever target happens to run first.
+    /// </summary>
+    private async Task WarmUpAsync(List<BenchTarget> targets, ScenarioRunner runner, CancellationToken cancellationToken)
+    {
+        var workload = new FsWorkload(Math.Min(options.FileSize, 4L * options.BlockSize), options.BlockSize, Math.Min(options.SmallFiles, 50),
+            options.SmallFileSize, options.Copies, options.ScenarioTimeLimit);
+        var payload = new Payload(options.BlockSize);
+        var caches = new CacheControl(Warn) { Enabled = false };
+        foreach (var target in targets.Where(t => !_targetErrors.ContainsKey(t.Name)))
+        {
+            var directory = Path.Combine(target.Root, "warm-up");
+            var scenarios = new SequentialScenarios(workload, payload, caches).Build(directory)
+                .Concat(new SmallFileScenarios(workload, payload, caches).Build(directory));
+            var failed = new List<string>();
+            foreach (var scenario in scenarios)
+            {
+                try
+                {
+                    var result = await runner.RunAsync(scenario, cancellationToken);
+                    if (!result.IsValid) failed.Add(scenario.Name);
+                }
+                catch (ScenarioHungException e)
+                {
+                    _targetErrors[target.Name] = $"warm-up: {e.Message}";
+                    break;
+                }
+            }
+            console.WriteLine($"warm-up {target.Name,-7} {(failed.Count == 0 ? "ok" : "failed: " + string.Join(", ", failed))}");
         }
     }
 

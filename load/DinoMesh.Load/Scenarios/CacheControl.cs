@@ -8,9 +8,13 @@ namespace DinoMesh.Load.Scenarios;
 /// </summary>
 public sealed class CacheControl(Action<string> warn)
 {
+    /// <summary>False for the warm-up pass, whose numbers are thrown away and which need not wait for the disk.</summary>
+    public bool Enabled { get; init; } = true;
+
     /// <summary>Drops caches before a scenario that must read from the file system, not memory.</summary>
     public async Task DropAsync(string scenario, CancellationToken cancellationToken)
     {
+        if (!Enabled) return;
         var problem = await PageCache.DropAsync(cancellationToken);
         if (problem is not null) warn($"{scenario}: caches not dropped: {problem}");
     }
