@@ -14,7 +14,7 @@ void Cancel(PosixSignalContext context)
 using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
 using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
 
-var command = BenchCommand.Create(async (options, cancellationToken) =>
+var command = new BenchCommand().Create(async (options, cancellationToken) =>
 {
     var problems = BenchSuite.Preflight(options);
     if (problems.Count > 0)
