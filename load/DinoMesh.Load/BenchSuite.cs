@@ -40,6 +40,7 @@ public sealed class BenchSuite(BenchOptions options, TextWriter console)
     {
         var started = DateTimeOffset.Now;
         var clock = System.Diagnostics.Stopwatch.StartNew();
+        var loadAtStart = MachineInfo.LoadAverage();
         if (!Posix.IsRoot) Warn("not running as root: caches cannot be dropped, so seq-read-cold is not cold");
         var caches = new CacheControl(Warn);
         var workRoot = Path.Combine(options.WorkDirectory, $"dinomesh-bench-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}");
@@ -69,6 +70,8 @@ public sealed class BenchSuite(BenchOptions options, TextWriter console)
             clock.Elapsed.TotalSeconds,
             options.Command,
             MachineInfo.Collect(options.WorkDirectory),
+            loadAtStart,
+            MachineInfo.LoadAverage(),
             new WorkloadInfo(options.FileSize, options.BlockSize, options.SmallFiles, options.SmallFileSize, options.Copies, options.Runs),
             targets.Select(t => new TargetInfo(t.Name, t.Description, _targetErrors.GetValueOrDefault(t.Name), (t as FuseDaemonTarget)?.StopNote)).ToList(),
             series.Build(names),

@@ -8,6 +8,8 @@ public sealed record BenchReport(
     double DurationSeconds,
     string Command,
     MachineInfo Machine,
+    string LoadAverageAtStart,
+    string LoadAverageAtEnd,
     WorkloadInfo Workload,
     IReadOnlyList<TargetInfo> Targets,
     IReadOnlyList<ScenarioSummary> Scenarios,

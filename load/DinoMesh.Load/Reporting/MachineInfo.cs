@@ -7,6 +7,10 @@ namespace DinoMesh.Load.Reporting;
 public sealed record MachineInfo(
     string CpuModel, int Cores, double MemoryGiB, string Kernel, string OperatingSystem, string Runtime, string WorkDirFileSystem)
 {
+    /// <summary>The 1, 5 and 15 minute load averages: other work on the machine skews every number.</summary>
+    public static string LoadAverage() =>
+        string.Join(' ', (TryRead("/proc/loadavg") ?? "? ? ?").Split(' ').Take(3));
+
     public static MachineInfo Collect(string workDirectory)
     {
         var cpu = ReadField("/proc/cpuinfo", "model name", ':') ?? "unknown";

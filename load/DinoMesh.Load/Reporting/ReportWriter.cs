@@ -42,6 +42,7 @@ public static class ReportWriter
         var text = new StringBuilder();
         text.AppendLine($"DinoMesh file-system benchmark, {report.Started:yyyy-MM-dd HH:mm:ss zzz}, {report.DurationSeconds:0} s");
         text.AppendLine($"command: {report.Command}");
+        text.AppendLine($"load average (1/5/15 min): {report.LoadAverageAtStart} at start, {report.LoadAverageAtEnd} at end");
         AppendWorkload(text, report, "");
         text.AppendLine();
         text.AppendLine($"Median of {report.Workload.Runs} run(s) (MB = 10^6 bytes):");
@@ -69,7 +70,7 @@ public static class ReportWriter
         text.AppendLine($"- machine: {m.CpuModel}, {m.Cores} cores, {m.MemoryGiB} GiB RAM, kernel {m.Kernel}, {m.OperatingSystem}, {m.Runtime}");
         text.AppendLine($"- work directory file system: {m.WorkDirFileSystem}");
         AppendWorkload(text, report, "- ");
-        text.AppendLine($"- duration: {report.DurationSeconds:0} s");
+        text.AppendLine($"- duration: {report.DurationSeconds:0} s; load average (1/5/15 min) {report.LoadAverageAtStart} at start, {report.LoadAverageAtEnd} at end ({m.Cores} cores)");
         text.AppendLine();
         text.AppendLine($"## Median of {report.Workload.Runs} run(s)");
         text.AppendLine();
