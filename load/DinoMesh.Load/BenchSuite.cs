@@ -131,6 +131,7 @@ public sealed class BenchSuite(BenchOptions options, TextWriter console)
                 var runDirectory = Path.Combine(target.Root, $"run-{run}");
                 foreach (var scenario in sequential.Build(runDirectory).Concat(small.Build(runDirectory)))
                 {
+                    cancellationToken.ThrowIfCancellationRequested();
                     ScenarioResult result;
                     try
                     {
