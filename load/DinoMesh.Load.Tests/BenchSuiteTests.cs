@@ -18,12 +18,14 @@ public sealed class BenchSuiteTests : IDisposable
         var options = new BenchOptions(["native", "bindfs"], Runs: 2, FileSize: 4L << 20, BlockSize: 1 << 20, SmallFiles: 60,
             SmallFileSize: 4096, Copies: 2, ScenarioTimeLimit: TimeSpan.FromSeconds(60), Fio: false, FioSize: 1 << 20,
             FioRuntime: TimeSpan.FromSeconds(1), WorkDirectory: work, OutputDirectory: output, DinoDll: "/nonexistent",
-            MountTimeout: TimeSpan.FromSeconds(20), StopTimeout: TimeSpan.FromSeconds(10), Command: "test");
+            MountTimeout: TimeSpan.FromSeconds(20), StopTimeout: TimeSpan.FromSeconds(10), Command: "test",
+            DropCaches: false); // drop_caches is machine-wide: a unit test must not take other work's cache away
 
         var report = await new BenchSuite(options, TextWriter.Null).RunAsync(TestContext.Current.CancellationToken);
         var paths = ReportWriter.Save(report, output);
 
         Assert.All(report.Targets, t => Assert.Null(t.Error));
+        Assert.Contains(report.Warnings, w => w.Contains("--no-drop-caches", StringComparison.Ordinal));
         Assert.Equal(ScenarioNames.All, report.Scenarios.Select(s => s.Name));
         foreach (var series in report.Scenarios.SelectMany(s => s.Targets))
         {

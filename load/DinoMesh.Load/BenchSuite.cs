@@ -41,8 +41,9 @@ public sealed class BenchSuite(BenchOptions options, TextWriter console)
         var started = DateTimeOffset.Now;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var loadAtStart = MachineInfo.LoadAverage();
-        if (!Posix.IsRoot) Warn("not running as root: caches cannot be dropped, so seq-read-cold is not cold");
-        var caches = new CacheControl(Warn);
+        if (!options.DropCaches) Warn("--no-drop-caches: caches are not dropped, so seq-read-cold is not cold");
+        else if (!Posix.IsRoot) Warn("not running as root: caches cannot be dropped, so seq-read-cold is not cold");
+        var caches = new CacheControl(Warn) { Enabled = options.DropCaches };
         var workRoot = Path.Combine(options.WorkDirectory, $"dinomesh-bench-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}");
         Directory.CreateDirectory(workRoot);
         var targets = CreateTargets(workRoot, started);

@@ -27,6 +27,11 @@ public sealed class BenchCommand
     private readonly Option<string?> _out = new("--out") { Description = "Directory for the reports (default <repo>/load/results)" };
     private readonly Option<string?> _dinoDll = new("--dino-dll") { Description = "Path of dino-node.dll (default <repo>/src/DinoMesh.Node/bin/Release/net10.0/dino-node.dll)" };
     private readonly Option<int> _mountTimeout = new("--mount-timeout") { Description = "Seconds to wait for a FUSE target to mount", DefaultValueFactory = _ => 30 };
+    private readonly Option<bool> _noDropCaches = new("--no-drop-caches")
+    {
+        Description = "Do not sync + drop the kernel caches before scenarios (they are global: other work on the machine loses its cache too)",
+    };
+
     private readonly Option<int> _stopTimeout = new("--stop-timeout") { Description = "Seconds to wait after SIGTERM before SIGKILL", DefaultValueFactory = _ => 15 };
 
     public RootCommand Create(Func<BenchOptions, CancellationToken, Task<int>> run)
@@ -34,7 +39,7 @@ public sealed class BenchCommand
         var root = new RootCommand("DinoMesh file-system benchmark: the same scenarios on native disk, bindfs and dino-node, side by side")
         {
             _targets, _runs, _fileSize, _blockSize, _smallFiles, _smallFileSize, _copies, _quick, _timeLimit,
-            _fio, _fioSize, _fioRuntime, _workDir, _out, _dinoDll, _mountTimeout, _stopTimeout,
+            _fio, _fioSize, _fioRuntime, _workDir, _out, _dinoDll, _mountTimeout, _stopTimeout, _noDropCaches,
         };
         root.SetAction(async (result, cancellationToken) =>
         {
@@ -98,7 +103,8 @@ public sealed class BenchCommand
             Path.GetFullPath(result.GetValue(_out) ?? RepositoryLayout.DefaultOutput(repo)),
             Path.GetFullPath(result.GetValue(_dinoDll) ?? RepositoryLayout.DefaultDinoDll(repo)),
             TimeSpan.FromSeconds(mountTimeout), TimeSpan.FromSeconds(stopTimeout),
-            "dino-load " + string.Join(' ', result.Tokens.Select(t => t.Value)));
+            "dino-load " + string.Join(' ', result.Tokens.Select(t => t.Value)),
+            DropCaches: !result.GetValue(_noDropCaches));
         return (options, []);
     }
 }

@@ -18,7 +18,8 @@ public sealed record BenchOptions(
     string DinoDll,
     TimeSpan MountTimeout,
     TimeSpan StopTimeout,
-    string Command)
+    string Command,
+    bool DropCaches = true)
 {
     public static IReadOnlyList<string> KnownTargets { get; } = ["native", "bindfs", "dino"];
 }
