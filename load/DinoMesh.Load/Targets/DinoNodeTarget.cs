@@ -1,0 +1,21 @@
+namespace DinoMesh.Load.Targets;
+
+/// <summary>
+/// A single dino-node serving a fresh data directory: `dotnet dino-node.dll --mount M --data-dir D`. The daemon is
+/// expected to unmount and exit on SIGTERM; it is killed if it does not within the stop timeout.
+/// </summary>
+public sealed class DinoNodeTarget(string dll, string mountPoint, string dataDir, TargetTimeouts timeouts, string? logPath)
+    : FuseDaemonTarget(mountPoint, timeouts, logPath)
+{
+    public override string Name => "dino";
+
+    public override string Description => $"dotnet {dll} --mount {Root} --data-dir {dataDir}";
+
+    protected override bool SignalFirst => true;
+
+    protected override string FileName => "dotnet";
+
+    protected override IEnumerable<string> Arguments => [dll, "--mount", Root, "--data-dir", dataDir];
+
+    protected override void Prepare() => Directory.CreateDirectory(dataDir);
+}
