@@ -8,6 +8,8 @@ namespace DinoMesh.Storage;
 /// An exclusive flock(2) on <c>&lt;dir&gt;/lock</c>, holding our pid for the error message of the next contender.
 /// flock rather than the pid alone: the kernel drops the lock when the process dies, even on kill -9, so a stale
 /// pid file never blocks a restart. The descriptor stays open for as long as the node runs.
+/// Raw libc calls, not FileStream: .NET takes its own flock on every file it opens, which would clash with this one
+/// (for the same reason, .NET code cannot read the lock file while a node runs; `cat` can).
 /// </summary>
 internal sealed class DataDirectoryLock : IDisposable
 {

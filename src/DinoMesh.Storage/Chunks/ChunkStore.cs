@@ -10,7 +10,8 @@ namespace DinoMesh.Storage.Chunks;
 /// <summary>
 /// Content-addressed chunks on local disk: <c>chunks/ab/abcdef…</c> (fan-out by the first two hex characters keeps
 /// directories small). Chunks are immutable: written once through a temp file and a rename, verified against their id on
-/// read, never modified in place. Corrupt files go to <c>chunks/quarantine/</c>. Safe for concurrent use.
+/// read, never modified in place. Corrupt files go to <c>chunks/quarantine/</c>. Safe for concurrent use; one store per
+/// data directory (opening one sweeps leftover temp files, which would include another store's writes in flight).
 /// </summary>
 public sealed partial class ChunkStore
 {

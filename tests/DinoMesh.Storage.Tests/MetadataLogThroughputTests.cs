@@ -1,0 +1,66 @@
+using System.Diagnostics;
+using DinoMesh.Storage.Metadata;
+using DinoMesh.Storage.Tests.Support;
+
+namespace DinoMesh.Storage.Tests;
+
+/// <summary>Measurements printed to the test output; the assertions check only correctness.</summary>
+public sealed class MetadataLogThroughputTests
+{
+    private static readonly TimeSpan Budget = TimeSpan.FromSeconds(1.5);
+
+    [Fact]
+    public void Appends_PerSecond()
+    {
+        using var fixture = new LogFixture();
+        byte[] payload = LogFixture.Payload(0, 200);
+
+        long single = 0;
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < Budget && single < 200_000) fixture.Log.Append(++single, 1, payload);
+        double singlePerSecond = single / clock.Elapsed.TotalSeconds;
+
+        long batched = 0;
+        clock.Restart();
+        while (clock.Elapsed < Budget && batched < 1_000_000)
+        {
+            long first = fixture.Log.LastVersion + 1;
+            fixture.Log.AppendBatch(Enumerable.Range(0, 100).Select(i => new LogRecord(first + i, 1, payload)).ToList());
+            batched += 100;
+        }
+        double batchedPerSecond = batched / clock.Elapsed.TotalSeconds;
+
+        TestContext.Current.TestOutputHelper!.WriteLine(
+            $"metadata log appends/s (200-byte payloads): single {singlePerSecond:F0}, batches of 100 {batchedPerSecond:F0}");
+        Assert.Equal(single + batched, fixture.Log.LastVersion);
+    }
+
+    [Fact]
+    public void Sync_ByFullCommit_AndByCheckpoint()
+    {
+        using var fixture = new LogFixture();
+        const int rounds = 30;
+
+        var fullCommit = Stopwatch.StartNew();
+        for (int round = 0; round < rounds; round++)
+        {
+            fixture.AppendRange(fixture.Log.LastVersion + 1, fixture.Log.LastVersion + 10);
+            fixture.Log.Sync();
+        }
+        fullCommit.Stop();
+
+        var checkpoint = Stopwatch.StartNew();
+        for (int round = 0; round < rounds; round++)
+        {
+            fixture.AppendRange(fixture.Log.LastVersion + 1, fixture.Log.LastVersion + 10);
+            fixture.Log.SyncByCheckpoint();
+        }
+        checkpoint.Stop();
+
+        TestContext.Current.TestOutputHelper!.WriteLine(
+            $"metadata log Sync() after 10 appends: commit under synchronous=FULL {fullCommit.Elapsed.TotalMilliseconds / rounds:F2} ms, " +
+            $"wal_checkpoint(FULL) {checkpoint.Elapsed.TotalMilliseconds / rounds:F2} ms");
+        Assert.Equal(2 * rounds * 10, fixture.Log.LastVersion);
+        Assert.Equal(2 * rounds * 10, fixture.Reopen().ReadFrom(1).Count());
+    }
+}
