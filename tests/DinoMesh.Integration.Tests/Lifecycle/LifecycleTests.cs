@@ -181,6 +181,15 @@ public abstract class LifecycleTests : TrackedTargets
     }
 
     [Fact]
+    public void Mount_is_shared_with_other_users_and_permission_checked_by_the_kernel()
+    {
+        // Without these the non-root permission tests would pass or fail for the wrong reason.
+        var options = MountTable.SuperOptionsAt(Target.MountPoint);
+        Assert.Contains("allow_other", options);
+        Assert.Contains("default_permissions", options);
+    }
+
+    [Fact]
     public void Unmount_from_outside_makes_the_daemon_exit_0()
     {
         File.WriteAllText(P("before-unmount"), "x");

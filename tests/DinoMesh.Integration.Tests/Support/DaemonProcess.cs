@@ -97,9 +97,16 @@ public sealed class DaemonProcess : IDisposable
         {
             return null;
         }
-        // The parameterless overload waits until the output pipes are drained, bounded here.
-        using var drained = Task.Run(() => _process.WaitForExit());
-        drained.Wait(TimeSpan.FromSeconds(5));
+        // Let the output pipes drain, bounded: a child of the daemon (fusermount3, a helper) may hold them open.
+        using var drain = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            _process.WaitForExitAsync(drain.Token).GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException)
+        {
+            Note("output pipes still open 5 s after exit (held by a child process?)");
+        }
         return _process.ExitCode;
     }
 

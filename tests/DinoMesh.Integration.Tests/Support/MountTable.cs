@@ -6,10 +6,16 @@ namespace DinoMesh.Integration.Tests.Support;
 public static class MountTable
 {
     /// <summary>The fstype of the topmost mount at <paramref name="mountPoint"/>, or null when nothing is mounted there.</summary>
-    public static string? FsTypeAt(string mountPoint)
+    public static string? FsTypeAt(string mountPoint) => EntryAt(mountPoint)?.FsType;
+
+    /// <summary>The per-superblock options of the topmost mount (for FUSE: allow_other, default_permissions, user_id...).</summary>
+    public static IReadOnlyList<string> SuperOptionsAt(string mountPoint) =>
+        EntryAt(mountPoint)?.SuperOptions.Split(',') ?? [];
+
+    private static (string FsType, string SuperOptions)? EntryAt(string mountPoint)
     {
         var wanted = Path.GetFullPath(mountPoint).TrimEnd('/');
-        string? found = null;
+        (string, string)? found = null;
         foreach (var line in File.ReadLines("/proc/self/mountinfo"))
         {
             // "36 35 98:0 /root /mnt/point rw,noatime master:1 - fuse.bindfs src rw"; later lines stack on earlier ones.
@@ -21,7 +27,7 @@ public static class MountTable
             }
             if (Unescape(fields[4]) == wanted)
             {
-                found = fields[dash + 1];
+                found = (fields[dash + 1], dash + 3 < fields.Length ? fields[dash + 3] : "");
             }
         }
         return found;
