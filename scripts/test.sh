@@ -18,7 +18,7 @@ fi
 
 passed=0 failed=0 skipped=0
 results=$(mktemp -d)
-for project in tests/*/*.csproj; do
+for project in tests/*/*.csproj load/*.Tests/*.csproj; do
   name=$(basename "$project" .csproj)
   echo "=== $name"
   log="$results/$name.log"

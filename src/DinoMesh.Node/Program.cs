@@ -30,4 +30,5 @@ root.SetAction(async (parse, cancellationToken) =>
     };
     return await NodeHost.RunAsync(options, parse.GetValue(logLevel), cancellationToken);
 });
-return await root.Parse(args).InvokeAsync();
+// The host handles SIGINT/SIGTERM itself (unmount, then exit 0); System.CommandLine must not turn them into exit code 130/143.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

@@ -25,8 +25,13 @@ public sealed partial record FileSystemState
 
     public ImmutableDictionary<ulong, Inode> Inodes { get; init; } = ImmutableDictionary<ulong, Inode>.Empty;
 
-    /// <summary>Highest op sequence applied per client, so a retried mutation is applied once.</summary>
-    public ImmutableDictionary<string, ulong> Clients { get; init; } = ImmutableDictionary<string, ulong>.Empty;
+    /// <summary>How many recent op sequences are remembered per client. A client has at most this many mutations in
+    /// flight, so a retry always finds its first attempt here; anything older than the window counts as applied.</summary>
+    public const int OpWindow = 1024;
+
+    /// <summary>The recently applied op sequences per client, so a retried mutation is applied once. A set, not a
+    /// high-water mark: one client's concurrent mutations may commit in any order.</summary>
+    public ImmutableDictionary<string, ImmutableSortedSet<ulong>> Clients { get; init; } = ImmutableDictionary<string, ImmutableSortedSet<ulong>>.Empty;
 
     /// <summary>The state before any mutation: an empty root directory owned by root, mode 0755.</summary>
     public static FileSystemState Genesis(long timeNs) => new()
@@ -59,7 +64,8 @@ public sealed partial record FileSystemState
 
     /// <summary>True when <paramref name="mutation"/> carries an op id this state has already applied.</summary>
     public bool IsDuplicate(Mutation mutation) =>
-        mutation.Op is { } op && Clients.TryGetValue(ClientKey(op), out var last) && op.Seq <= last;
+        mutation.Op is { } op && Clients.TryGetValue(ClientKey(op), out var seen)
+        && (seen.Contains(op.Seq) || (seen.Count >= OpWindow && op.Seq < seen.Min));
 
     /// <summary>
     /// Checks <paramref name="mutation"/> against this state and returns the next state (Version + 1) or an errno with
@@ -84,8 +90,14 @@ public sealed partial record FileSystemState
         };
         if (!result.Ok) return ApplyResult.Fail(result.Error, this);
         var next = result.State with { Version = Version + 1 };
-        if (mutation.Op is { } opId) next = next with { Clients = next.Clients.SetItem(ClientKey(opId), opId.Seq) };
+        if (mutation.Op is { } opId) next = next with { Clients = next.Clients.SetItem(ClientKey(opId), Remember(next.Clients, ClientKey(opId), opId.Seq)) };
         return result with { State = next };
+    }
+
+    private static ImmutableSortedSet<ulong> Remember(ImmutableDictionary<string, ImmutableSortedSet<ulong>> clients, string client, ulong seq)
+    {
+        var seen = clients.GetValueOrDefault(client, ImmutableSortedSet<ulong>.Empty).Add(seq);
+        return seen.Count > OpWindow ? seen.Remove(seen.Min) : seen;
     }
 
     private static string ClientKey(OpId op) => Convert.ToHexStringLower(op.Client.Span);

@@ -12,9 +12,11 @@ public static class StateSnapshotCodec
     {
         var snapshot = new StateSnapshot { Version = state.Version, NextIno = state.NextIno };
         foreach (var inode in state.Inodes.Values.OrderBy(i => i.Ino)) snapshot.Inodes.Add(ToRecord(inode));
-        foreach (var (client, seq) in state.Clients.OrderBy(c => c.Key, StringComparer.Ordinal))
+        foreach (var (client, seen) in state.Clients.OrderBy(c => c.Key, StringComparer.Ordinal))
         {
-            snapshot.Clients.Add(new ClientSequence { Client = ByteString.CopyFrom(Convert.FromHexString(client)), Seq = seq });
+            var record = new ClientSequence { Client = ByteString.CopyFrom(Convert.FromHexString(client)) };
+            record.Recent.AddRange(seen);
+            snapshot.Clients.Add(record);
         }
         return snapshot;
     }
@@ -23,8 +25,8 @@ public static class StateSnapshotCodec
     {
         var inodes = ImmutableDictionary.CreateBuilder<ulong, Inode>();
         foreach (var record in snapshot.Inodes) inodes[record.Ino] = FromRecord(record);
-        var clients = ImmutableDictionary.CreateBuilder<string, ulong>();
-        foreach (var c in snapshot.Clients) clients[Convert.ToHexStringLower(c.Client.Span)] = c.Seq;
+        var clients = ImmutableDictionary.CreateBuilder<string, ImmutableSortedSet<ulong>>();
+        foreach (var c in snapshot.Clients) clients[Convert.ToHexStringLower(c.Client.Span)] = ImmutableSortedSet.CreateRange(c.Recent);
         return new FileSystemState
         {
             Version = snapshot.Version,
