@@ -41,6 +41,21 @@ public sealed class FuseMount : IAsyncDisposable
     public FuseConnectionInfo Connection { get; }
 
     /// <summary>
+    /// Checks that <paramref name="mountPoint"/> can be mounted on (exists, is a directory, nothing mounted there, /dev/fuse
+    /// present) without mounting, so a caller can fail before it opens anything else. Throws <see cref="FuseMountException"/>.
+    /// </summary>
+    public static string CheckMountPoint(string mountPoint)
+    {
+        var resolved = Mounting.MountPointCheck.Resolve(mountPoint);
+        if (!File.Exists(Mounting.MountPointCheck.DevicePath))
+        {
+            throw new FuseMountException(FuseMountError.DeviceMissing, Mounting.MountPointCheck.DevicePath,
+                "/dev/fuse is missing: load the fuse module (modprobe fuse) or give the container the device");
+        }
+        return resolved;
+    }
+
+    /// <summary>
     /// Mounts <paramref name="fs"/> at <paramref name="mountPoint"/>: with mount(2) as root, through fusermount3
     /// otherwise (or when <see cref="FuseMountOptions.UseFusermount"/> is set). Throws <see cref="FuseMountException"/>.
     /// </summary>

@@ -33,8 +33,16 @@ public sealed class VolumeService : IHostedService, IAsyncDisposable
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var mountPoint = Path.GetFullPath(_options.MountPoint);
-        CheckMountPoint(mountPoint);
+        string mountPoint;
+        try
+        {
+            // Before the data directory is touched: a bad mount point must not leave a new data directory behind.
+            mountPoint = FuseMount.CheckMountPoint(_options.MountPoint);
+        }
+        catch (FuseMountException e)
+        {
+            throw new StartupException(e.Message, e);
+        }
         try
         {
             _data = DataDirectory.Open(_options.DataDirectory);
@@ -71,13 +79,6 @@ public sealed class VolumeService : IHostedService, IAsyncDisposable
             _logger.LogInformation("{MountPoint} was unmounted from outside; stopping", mount.MountPoint);
             _lifetime.StopApplication();
         }
-    }
-
-    private static void CheckMountPoint(string path)
-    {
-        if (File.Exists(path)) throw new StartupException($"mountpoint {path} is not a directory");
-        if (!Directory.Exists(path)) throw new StartupException($"mountpoint {path} does not exist (create it with: mkdir -p {path})");
-        if (!File.Exists("/dev/fuse")) throw new StartupException("/dev/fuse is missing: load the fuse module (modprobe fuse) or give the container the device");
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
