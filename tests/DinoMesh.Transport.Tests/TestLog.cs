@@ -7,8 +7,14 @@ namespace DinoMesh.Transport.Tests;
 internal sealed class TestLog : ILoggerFactory, ILoggerProvider
 {
     private readonly string _name;
+    private readonly ITestOutputHelper? _output;
 
-    public TestLog(string name) => _name = name;
+    // Captured here: server threads do not flow the test's context, so TestContext.Current is not theirs.
+    public TestLog(string name)
+    {
+        _name = name;
+        _output = TestContext.Current.TestOutputHelper;
+    }
 
     public ConcurrentQueue<string> Lines { get; } = new();
 
@@ -35,7 +41,7 @@ internal sealed class TestLog : ILoggerFactory, ILoggerProvider
             owner.Lines.Enqueue(line);
             try
             {
-                TestContext.Current.TestOutputHelper?.WriteLine(line);
+                owner._output?.WriteLine(line);
             }
             catch (InvalidOperationException)
             {
