@@ -46,6 +46,15 @@ public sealed class PeerStream : IAsyncDisposable
     /// <summary>The frame read by the last successful <see cref="ReceiveAsync"/>; valid until the next one.</summary>
     public ReadOnlyMemory<byte> Current => _responses.Current;
 
+    /// <summary>Reads the server's accept marker, the empty frame that starts every streaming response.</summary>
+    internal async Task AcceptAsync(CancellationToken ct)
+    {
+        if (!await _responses.ReadAsync(ct) || !_responses.Current.IsEmpty)
+        {
+            throw new PeerCallException(CallFailure.BadResponse, "stream did not start with the accept marker");
+        }
+    }
+
     /// <summary>Sends one request frame.</summary>
     public async ValueTask SendAsync(ReadOnlyMemory<byte> frame, CancellationToken ct = default)
     {
@@ -69,12 +78,20 @@ public sealed class PeerStream : IAsyncDisposable
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, _deadline.Token);
         try
         {
-            return await _responses.ReadAsync(linked.Token);
+            if (await _responses.ReadAsync(linked.Token)) return true;
         }
         catch (Exception e) when (e is not PeerCallException)
         {
             throw Fail(e, ct);
         }
+        if (_response.TrailingHeaders.TryGetValues(WireHeaders.Failure, out var failures))
+        {
+            var failure = Enum.TryParse<CallFailure>(failures.First(), out var f) && Enum.IsDefined(f) && f != CallFailure.None ? f : CallFailure.RemoteError;
+            var detail = _response.TrailingHeaders.TryGetValues(WireHeaders.Error, out var details) ? string.Join(' ', details) : "stream failed";
+            _link.RecordFailure(failure);
+            throw new PeerCallException(failure, detail);
+        }
+        return false;
     }
 
     private PeerCallException Fail(Exception e, CancellationToken ct)

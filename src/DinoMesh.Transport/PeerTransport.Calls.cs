@@ -92,8 +92,9 @@ public sealed partial class PeerTransport
             }
             var responseBody = await response.Content.ReadAsStreamAsync(timer.Token);
             var requestBody = await content.BodyStream.WaitAsync(timer.Token);
-            link.RecordSuccess(response.Version, rtt: null);
             var stream = new PeerStream(response, content, requestBody, responseBody, maxFrame, timer, ct, link, since);
+            await stream.AcceptAsync(timer.Token);
+            link.RecordSuccess(response.Version, rtt: null);
             return CallResult<PeerStream>.Success(stream, link.Seen, Stopwatch.GetElapsedTime(since));
         }
         catch (Exception e)

@@ -9,6 +9,12 @@ internal static class WireHeaders
     /// <summary>Response header on a failure status: a one-line reason.</summary>
     public const string Error = "dm-error";
 
+    /// <summary>
+    /// Trailer of a stream that failed after its 200 status: the <see cref="CallFailure"/> name (with
+    /// <see cref="Error"/> as the reason). A stream that ends without it succeeded.
+    /// </summary>
+    public const string Failure = "dm-failure";
+
     public const string ContentType = "application/x-dinomesh-frames";
 
     public const string H2 = "h2/tls1.3";

@@ -22,6 +22,9 @@ internal sealed class PushContent : HttpContent
 
     protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
     {
+        // SocketsHttpHandler holds the HEADERS frame back until the body's first flush; without this the server
+        // would not see the request until the caller's first frame.
+        await stream.FlushAsync(cancellationToken);
         _stream.TrySetResult(stream);
         try
         {

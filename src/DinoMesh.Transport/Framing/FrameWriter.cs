@@ -10,6 +10,9 @@ public sealed class FrameWriter
 
     public FrameWriter(Stream stream) => _stream = stream;
 
+    /// <summary>True while a frame is partly written: the stream cannot carry anything else until it completes.</summary>
+    public bool InFrame { get; private set; }
+
     public async ValueTask WriteAsync(ReadOnlyMemory<byte> frame, CancellationToken ct)
     {
         if (frame.Length > ProtocolIds.MaxFrameBytesLimit)
@@ -17,9 +20,11 @@ public sealed class FrameWriter
             throw new FrameException(FrameError.TooLarge, $"frame of {frame.Length} bytes exceeds the transport limit of {ProtocolIds.MaxFrameBytesLimit}");
         }
         BinaryPrimitives.WriteUInt32BigEndian(_header, (uint)frame.Length);
+        InFrame = true;
         await _stream.WriteAsync(_header, ct);
         await _stream.WriteAsync(frame, ct);
         await _stream.FlushAsync(ct);
+        InFrame = false;
     }
 
     /// <summary>One frame as a standalone byte array (prefix + payload), for request bodies.</summary>

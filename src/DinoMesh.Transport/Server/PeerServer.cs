@@ -166,20 +166,32 @@ internal sealed class PeerServer : IAsyncDisposable
 
     private async Task ServeStreamAsync(HttpContext http, PeerContext peer, ProtocolRegistration registration, CancellationToken ct)
     {
+        var writer = new FrameWriter(http.Response.Body);
         try
         {
-            // Headers go out before the handler runs so the caller's open completes and both directions can flow.
+            // The accept marker (an empty frame) goes out before the handler runs, so the caller's open completes and
+            // both directions can flow. A data frame is needed: Kestrel may hold back HTTP/2 headers flushed alone.
             http.Response.StatusCode = StatusCodes.Status200OK;
             http.Response.ContentType = WireHeaders.ContentType;
-            await http.Response.StartAsync(ct);
+            await writer.WriteAsync(ReadOnlyMemory<byte>.Empty, ct);
             var reader = new FrameReader(http.Request.Body, registration.MaxRequestBytes);
-            await registration.Stream!(peer, reader, new FrameWriter(http.Response.Body), ct);
+            await registration.Stream!(peer, reader, writer, ct);
         }
         catch (Exception e)
         {
             LogFailure(peer, e, ct);
-            // The status is already sent: resetting the stream is how the caller learns the answer is incomplete.
-            http.Abort();
+            // The status is already sent. At a frame boundary the failure travels as trailers (typed, as for a unary
+            // call); mid-frame, or with the caller gone, a stream reset is the only honest signal left.
+            if (!writer.InFrame && !http.RequestAborted.IsCancellationRequested && http.Response.SupportsTrailers())
+            {
+                var (failure, detail) = Classify(e, ct);
+                http.Response.AppendTrailer(WireHeaders.Failure, failure.ToString());
+                http.Response.AppendTrailer(WireHeaders.Error, HeaderSafe(detail));
+            }
+            else
+            {
+                http.Abort();
+            }
         }
     }
 
@@ -239,10 +251,13 @@ internal sealed class PeerServer : IAsyncDisposable
     {
         http.Response.StatusCode = WireHeaders.StatusOf(failure);
         // Header values must stay single-line ASCII.
-        http.Response.Headers[WireHeaders.Error] = new string(detail.Select(c => c is >= ' ' and <= '~' ? c : '?').Take(200).ToArray());
+        http.Response.Headers[WireHeaders.Error] = HeaderSafe(detail);
         http.Response.ContentLength = 0;
         await http.Response.CompleteAsync();
     }
+
+    private static string HeaderSafe(string detail) =>
+        new(detail.Select(c => c is >= ' ' and <= '~' ? c : '?').Take(200).ToArray());
 
     private static void CloseConnection(HttpContext http)
     {
