@@ -64,9 +64,7 @@ internal sealed class TestNode : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        var sw = System.Diagnostics.Stopwatch.StartNew();
         await Transport.DisposeAsync();
-        TestContext.Current.TestOutputHelper?.WriteLine($"[{Name}] transport disposed in {sw.ElapsedMilliseconds} ms");
         Identity.Dispose();
         _dir.Dispose();
     }
