@@ -1,0 +1,175 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using DinoMesh.Core.Identity;
+using DinoMesh.Transport.Client;
+using DinoMesh.Transport.Framing;
+using Google.Protobuf;
+
+namespace DinoMesh.Transport;
+
+public sealed partial class PeerTransport
+{
+    /// <summary>
+    /// Calls a unary protocol on the peer at <paramref name="address"/> (host:port). When
+    /// <paramref name="expectedPeer"/> is given, the peer's key must hash to it; when null, the peer must be admitted
+    /// here (or, for <see cref="ProtocolIds.Join"/> only, may be anyone). Never throws for peer or network failures:
+    /// they come back as a typed <see cref="CallResult{T}"/>. Finishes by <paramref name="deadline"/>.
+    /// </summary>
+    /// <param name="maxResponseBytes">Bound on the answer; 0 means <see cref="TransportOptions.DefaultMaxResponseBytes"/>.</param>
+    public async Task<CallResult<byte[]>> CallAsync(
+        string address, PeerId? expectedPeer, string protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline,
+        CancellationToken ct = default, int maxResponseBytes = 0)
+    {
+        if (!ProtocolIds.IsValid(protocolId)) throw new ArgumentException($"bad protocol id '{protocolId}'", nameof(protocolId));
+        if (!TryMakeLink(address, expectedPeer, protocolId, out var link, out var badAddress)) return badAddress;
+        var maxResponse = maxResponseBytes > 0 ? maxResponseBytes : _options.DefaultMaxResponseBytes;
+
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct, _disposing.Token);
+        timer.CancelAfter(deadline);
+        var since = Stopwatch.GetTimestamp();
+        var body = FrameWriter.Encode(request.Span);
+        for (var attempt = 0; ; attempt++)
+        {
+            var version = link.RequestVersion;
+            try
+            {
+                using var message = NewRequest(link, protocolId, deadline, since, version);
+                message.Content = new ByteArrayContent(body);
+                message.Content.Headers.ContentType = new(WireHeaders.ContentType);
+                using var response = await link.Invoker.SendAsync(message, timer.Token);
+                var failure = WireHeaders.FailureOf((int)response.StatusCode);
+                if (failure != CallFailure.None) return Failed(link, failure, ErrorDetail(response), since);
+
+                await using var stream = await response.Content.ReadAsStreamAsync(timer.Token);
+                var answer = await new FrameReader(stream, maxResponse).ReadSingleAsync(timer.Token);
+                var elapsed = Stopwatch.GetElapsedTime(since);
+                link.RecordSuccess(response.Version, elapsed);
+                return CallResult<byte[]>.Success(answer.ToArray(), link.Seen, elapsed);
+            }
+            catch (Exception e) when (attempt == 0 && version.Major == 3 && ClientFailures.IsConnectFailure(e) && link.MismatchSince(since) is null)
+            {
+                // QUIC blocked or not served there: the request never left, so HTTP/2 may carry it.
+                link.Http3Failed();
+            }
+            catch (Exception e)
+            {
+                var (failure, detail) = ClientFailures.Classify(e, ct, timer, link, since);
+                return Failed(link, failure, detail, since);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Opens a duplex stream to a streaming protocol (e.g. chunk transfer). Same identity rules as
+    /// <see cref="CallAsync"/>; <paramref name="deadline"/> covers the whole life of the stream.
+    /// </summary>
+    /// <param name="maxResponseFrameBytes">Bound on each response frame; 0 means <see cref="TransportOptions.DefaultMaxResponseBytes"/>.</param>
+    public async Task<CallResult<PeerStream>> OpenStreamAsync(
+        string address, PeerId? expectedPeer, string protocolId, TimeSpan deadline, CancellationToken ct = default, int maxResponseFrameBytes = 0)
+    {
+        if (!ProtocolIds.IsValid(protocolId)) throw new ArgumentException($"bad protocol id '{protocolId}'", nameof(protocolId));
+        if (!TryMakeLink(address, expectedPeer, protocolId, out var link, out var badAddress)) return badAddress.As<PeerStream>();
+        var maxFrame = maxResponseFrameBytes > 0 ? maxResponseFrameBytes : _options.DefaultMaxResponseBytes;
+
+        var timer = CancellationTokenSource.CreateLinkedTokenSource(ct, _disposing.Token);
+        timer.CancelAfter(deadline);
+        var since = Stopwatch.GetTimestamp();
+        var content = new PushContent();
+        HttpResponseMessage? response = null;
+        try
+        {
+            var message = NewRequest(link, protocolId, deadline, since, link.RequestVersion);
+            message.Content = content;
+            response = await link.Invoker.SendAsync(message, timer.Token);
+            var failure = WireHeaders.FailureOf((int)response.StatusCode);
+            if (failure != CallFailure.None)
+            {
+                var detail = ErrorDetail(response);
+                Release(response, content, timer);
+                return Failed(link, failure, detail, since).As<PeerStream>();
+            }
+            var responseBody = await response.Content.ReadAsStreamAsync(timer.Token);
+            var requestBody = await content.BodyStream.WaitAsync(timer.Token);
+            var stream = new PeerStream(response, content, requestBody, responseBody, maxFrame, timer, ct, link, since);
+            await stream.AcceptAsync(timer.Token);
+            link.RecordSuccess(response.Version, rtt: null);
+            return CallResult<PeerStream>.Success(stream, link.Seen, Stopwatch.GetElapsedTime(since));
+        }
+        catch (Exception e)
+        {
+            var (failure, detail) = ClientFailures.Classify(e, ct, timer, link, since);
+            Release(response, content, timer);
+            return Failed(link, failure, detail, since).As<PeerStream>();
+        }
+    }
+
+    /// <summary>Measures the round trip to a peer over <see cref="ProtocolIds.Ping"/>; updates its link's RTT.</summary>
+    public async Task<CallResult<TimeSpan>> PingAsync(string address, PeerId? expectedPeer, TimeSpan deadline, CancellationToken ct = default)
+    {
+        var nonce = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+        var result = await CallAsync(address, expectedPeer, ProtocolIds.Ping, new Wire.Ping { Nonce = nonce }.ToByteArray(), deadline, ct, 64);
+        if (!result.Ok) return result.As<TimeSpan>();
+        try
+        {
+            if (Wire.Ping.Parser.ParseFrom(result.Value).Nonce != nonce) return CallResult<TimeSpan>.Fail(CallFailure.BadResponse, "ping answer echoes the wrong nonce", result.Peer);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            return CallResult<TimeSpan>.Fail(CallFailure.BadResponse, "undecodable ping answer: " + e.Message, result.Peer);
+        }
+        return CallResult<TimeSpan>.Success(result.Elapsed, result.Peer, result.Elapsed);
+    }
+
+    private bool TryMakeLink(string address, PeerId? expectedPeer, string protocolId, out OutboundLink link, out CallResult<byte[]> failure)
+    {
+        link = null!;
+        failure = default;
+        if (!Uri.TryCreate("https://" + address, UriKind.Absolute, out var uri) || uri.IsDefaultPort || uri.PathAndQuery != "/")
+        {
+            failure = CallResult<byte[]>.Fail(CallFailure.Unreachable, $"'{address}' is not a host:port address");
+            return false;
+        }
+        if (_state == 2)
+        {
+            failure = CallResult<byte[]>.Fail(CallFailure.Cancelled, "transport disposed");
+            return false;
+        }
+        link = LinkFor(address, expectedPeer, anyPeer: expectedPeer is null && protocolId == ProtocolIds.Join);
+        return true;
+    }
+
+    private static HttpRequestMessage NewRequest(OutboundLink link, string protocolId, TimeSpan deadline, long since, Version version)
+    {
+        var message = new HttpRequestMessage(HttpMethod.Post, new Uri(link.BaseUri, protocolId))
+        {
+            Version = version,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+        // What is left of the deadline, so the server stops working on an answer nobody waits for.
+        var remaining = deadline - Stopwatch.GetElapsedTime(since);
+        var ms = Math.Max(1, (long)remaining.TotalMilliseconds);
+        message.Headers.TryAddWithoutValidation(WireHeaders.DeadlineMs, ms.ToString(CultureInfo.InvariantCulture));
+        return message;
+    }
+
+    private static CallResult<byte[]> Failed(OutboundLink link, CallFailure failure, string detail, long since)
+    {
+        link.RecordFailure(failure);
+        return CallResult<byte[]>.Fail(failure, detail, link.Seen, Stopwatch.GetElapsedTime(since));
+    }
+
+    private static string ErrorDetail(HttpResponseMessage response) =>
+        response.Headers.TryGetValues(WireHeaders.Error, out var values)
+            ? $"{(int)response.StatusCode}: {string.Join(' ', values)}"
+            : $"HTTP status {(int)response.StatusCode}";
+
+    private static void Release(HttpResponseMessage? response, PushContent content, CancellationTokenSource timer)
+    {
+        content.Complete();
+        response?.Dispose();
+        content.Dispose();
+        timer.Dispose();
+    }
+}

@@ -1,0 +1,133 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Quic;
+using DinoMesh.Core.Identity;
+using DinoMesh.Transport.Client;
+using DinoMesh.Transport.Identity;
+using DinoMesh.Transport.Server;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging;
+
+namespace DinoMesh.Transport;
+
+/// <summary>
+/// The node's peer-to-peer endpoint: serves the registered protocols to admitted peers (and the join protocol to
+/// anyone with a valid credential) over mutual TLS 1.3, and calls other peers' protocols. Each call is one stream
+/// of a multiplexed connection (HTTP/2, or HTTP/3 over QUIC where available), so a bulk transfer never queues a
+/// small message behind it. Register protocols before <see cref="StartAsync"/>.
+/// </summary>
+public sealed partial class PeerTransport : IAsyncDisposable
+{
+    private readonly NodeIdentity _identity;
+    private readonly TransportOptions _options;
+    private readonly IAdmission _admission;
+    private readonly ILogger _log;
+    private readonly ProtocolTable _protocols = new();
+    private readonly PeerServer _server;
+    private readonly ConcurrentDictionary<LinkKey, OutboundLink> _links = new();
+    private readonly CancellationTokenSource _disposing = new();
+    private readonly bool _quic;
+    private int _state; // 0 new, 1 started, 2 disposed
+
+    public PeerTransport(NodeIdentity identity, TransportOptions options, IAdmission admission, ILoggerFactory loggerFactory)
+    {
+        _identity = identity;
+        _options = options;
+        _admission = admission;
+        _log = loggerFactory.CreateLogger("DinoMesh.Transport");
+        _server = new PeerServer(identity, options, admission, _protocols, loggerFactory);
+#pragma warning disable CA1416 // IsSupported is itself the platform check
+        _quic = options.EnableQuic && QuicConnection.IsSupported;
+#pragma warning restore CA1416
+        RegisterUnary(ProtocolIds.Ping, 64, AnswerPing);
+    }
+
+    /// <summary>This node's PeerId.</summary>
+    public PeerId Self => _identity.PeerId;
+
+    /// <summary>The bound listen address (valid after <see cref="StartAsync"/>; resolves port 0).</summary>
+    public IPEndPoint? ListenEndPoint { get; private set; }
+
+    /// <summary>host:port peers should dial: <see cref="TransportOptions.Advertise"/> or the bound address.</summary>
+    public string Advertise => _options.Advertise ?? (ListenEndPoint is { } ep ? ep.ToString() : "");
+
+    /// <summary>"h3/quic" when this platform has QUIC (libmsquic), else "h2/tls1.3": what new links will use.</summary>
+    public string PreferredTransport => _quic ? WireHeaders.H3 : WireHeaders.H2;
+
+    /// <summary>Outgoing links with their transport and last round trip.</summary>
+    public IReadOnlyCollection<PeerLink> Links => _links.Values.Select(l => l.Snapshot()).ToArray();
+
+    /// <summary>Serves a request/response protocol; requests above <paramref name="maxRequestBytes"/> are refused with TooLarge.</summary>
+    public void RegisterUnary(string protocolId, int maxRequestBytes, UnaryHandler handler)
+    {
+        ThrowIfStarted();
+        _protocols.Add(new ProtocolRegistration(protocolId, maxRequestBytes, OpenToNonMembers: false, handler, null));
+    }
+
+    /// <summary>Serves a duplex streaming protocol; each request frame is bounded by <paramref name="maxRequestFrameBytes"/>.</summary>
+    public void RegisterStream(string protocolId, int maxRequestFrameBytes, StreamHandler handler)
+    {
+        ThrowIfStarted();
+        _protocols.Add(new ProtocolRegistration(protocolId, maxRequestFrameBytes, OpenToNonMembers: false, null, handler));
+    }
+
+    /// <summary>
+    /// Serves <see cref="ProtocolIds.Join"/>, the one protocol a peer that is not admitted may call. The gate checks
+    /// the credential and asks the node to admit the peer.
+    /// </summary>
+    public void RegisterJoin(Join.JoinGate gate)
+    {
+        ThrowIfStarted();
+        _protocols.Add(new ProtocolRegistration(ProtocolIds.Join, Join.JoinGate.MaxRequestBytes, OpenToNonMembers: true, gate.HandleAsync, null));
+    }
+
+    /// <summary>Binds the listener and starts serving. Throws <see cref="IOException"/> when the address is taken.</summary>
+    public async Task StartAsync(CancellationToken ct = default)
+    {
+        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0) throw new InvalidOperationException("the transport was already started or disposed");
+        ListenEndPoint = await _server.StartAsync(ct);
+        _log.LogInformation("peer {Peer} listening on {Endpoint} (mutual TLS 1.3, {Transport}), advertising {Advertise}",
+            Self, ListenEndPoint, _server.QuicEnabled ? "h2/tls1.3 + h3/quic" : WireHeaders.H2, Advertise);
+    }
+
+    /// <summary>Forgets the connection pools to <paramref name="address"/> (after a peer left or moved).</summary>
+    public void DropLinks(string address)
+    {
+        foreach (var key in _links.Keys.Where(k => k.Address == address))
+        {
+            if (_links.TryRemove(key, out var link)) link.Dispose();
+        }
+    }
+
+    private OutboundLink LinkFor(string address, PeerId? expected, bool anyPeer)
+    {
+        ObjectDisposedException.ThrowIf(_state == 2, this);
+        var key = new LinkKey(address, expected, anyPeer);
+        if (_links.TryGetValue(key, out var existing)) return existing;
+        var created = new OutboundLink(key, _identity, _options, _admission, _quic);
+        if (_links.TryAdd(key, created)) return created;
+        created.Dispose();
+        return _links[key];
+    }
+
+    private static ValueTask<byte[]> AnswerPing(PeerContext peer, ReadOnlyMemory<byte> request, CancellationToken ct)
+    {
+        var ping = Wire.Ping.Parser.ParseFrom(request.Span);
+        return ValueTask.FromResult(ping.ToByteArray());
+    }
+
+    private void ThrowIfStarted()
+    {
+        if (_state != 0) throw new InvalidOperationException("register protocols before StartAsync");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _state, 2) == 2) return;
+        await _disposing.CancelAsync();
+        await _server.DisposeAsync();
+        foreach (var link in _links.Values) link.Dispose();
+        _links.Clear();
+        _disposing.Dispose();
+    }
+}

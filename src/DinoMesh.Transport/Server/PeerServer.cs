@@ -1,0 +1,297 @@
+using System.Net;
+using System.Net.Quic;
+using System.Net.Security;
+using System.Security.Authentication;
+using DinoMesh.Core.Identity;
+using DinoMesh.Transport.Framing;
+using DinoMesh.Transport.Identity;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace DinoMesh.Transport.Server;
+
+/// <summary>
+/// The listening side: Kestrel with TLS 1.3 only and a required client certificate, HTTP/2 (and HTTP/3 where QUIC
+/// works). Every request is one stream; this class decides per request whether the caller may use the protocol
+/// and hands the stream to its handler.
+/// </summary>
+internal sealed class PeerServer : IAsyncDisposable
+{
+    private readonly NodeIdentity _identity;
+    private readonly TransportOptions _options;
+    private readonly IAdmission _admission;
+    private readonly ProtocolTable _protocols;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _log;
+    private WebApplication? _app;
+
+    public PeerServer(NodeIdentity identity, TransportOptions options, IAdmission admission, ProtocolTable protocols, ILoggerFactory loggerFactory)
+    {
+        _identity = identity;
+        _options = options;
+        _admission = admission;
+        _protocols = protocols;
+        _loggerFactory = loggerFactory;
+        _log = loggerFactory.CreateLogger("DinoMesh.Transport.Server");
+    }
+
+    /// <summary>True when incoming connections may also use HTTP/3 over QUIC.</summary>
+    public bool QuicEnabled { get; private set; }
+
+    public async Task<IPEndPoint> StartAsync(CancellationToken ct)
+    {
+#pragma warning disable CA1416 // IsSupported is itself the platform check
+        QuicEnabled = _options.EnableQuic && QuicListener.IsSupported;
+#pragma warning restore CA1416
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.Services.AddSingleton(_loggerFactory);
+        builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
+        builder.WebHost.UseKestrelCore();
+        builder.WebHost.ConfigureKestrel(ConfigureKestrel);
+        var app = builder.Build();
+        app.Run(HandleAsync);
+        await app.StartAsync(ct);
+        _app = app;
+
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var port = new Uri(address).Port;
+        return new IPEndPoint(_options.Listen.Address, port);
+    }
+
+    private void ConfigureKestrel(KestrelServerOptions kestrel)
+    {
+        kestrel.AddServerHeader = false;
+        var limits = kestrel.Limits;
+        // Frames are bounded per protocol; a stream may be long (chunk transfer) and idle (waiting on a disk), so
+        // byte-count and data-rate limits would only break legitimate transfers. Deadlines bound time instead.
+        limits.MaxRequestBodySize = null;
+        limits.MinRequestBodyDataRate = null;
+        limits.MinResponseDataRate = null;
+        limits.Http2.MaxStreamsPerConnection = 512;
+        limits.Http2.InitialConnectionWindowSize = 8 * 1024 * 1024;
+        limits.Http2.InitialStreamWindowSize = 1024 * 1024;
+        limits.Http2.KeepAlivePingDelay = _options.KeepAlivePingDelay;
+        limits.Http2.KeepAlivePingTimeout = _options.KeepAlivePingTimeout;
+        limits.KeepAliveTimeout = TimeSpan.FromMinutes(5);
+        limits.RequestHeadersTimeout = _options.ConnectTimeout;
+
+        kestrel.Listen(_options.Listen, listen =>
+        {
+            listen.Protocols = QuicEnabled ? HttpProtocols.Http2 | HttpProtocols.Http3 : HttpProtocols.Http2;
+            listen.UseHttps(new HttpsConnectionAdapterOptions
+            {
+                ServerCertificate = _identity.Certificate,
+                SslProtocols = SslProtocols.Tls13,
+                ClientCertificateMode = ClientCertificateMode.RequireCertificate,
+                CheckCertificateRevocation = false,
+                HandshakeTimeout = _options.ConnectTimeout,
+                // Self-signed by design: who the caller is (and whether it is admitted) is decided per request from
+                // its key, because a not-yet-admitted peer may still call the join protocol on this connection.
+                ClientCertificateValidation = static (certificate, _, _) => certificate is not null,
+            });
+        });
+    }
+
+    private async Task HandleAsync(HttpContext http)
+    {
+        var certificate = http.Connection.ClientCertificate;
+        var path = http.Request.Path.Value ?? "";
+        var remote = http.Connection.RemoteIpAddress is { } ip ? new IPEndPoint(ip, http.Connection.RemotePort) : null;
+        if (certificate is null)
+        {
+            await RefuseAsync(http, default, path, "no client certificate");
+            return;
+        }
+
+        var peer = PeerCertificate.PeerIdOf(certificate);
+        var registration = _protocols.Find(path);
+        var admitted = _admission.IsAdmitted(peer);
+        if (!admitted && registration is not { OpenToNonMembers: true })
+        {
+            await RefuseAsync(http, peer, path, "not an admitted member");
+            return;
+        }
+        if (registration is null)
+        {
+            _log.LogInformation("peer {Peer} called unknown protocol {Path}", peer, path);
+            await FailAsync(http, CallFailure.UnknownProtocol, $"protocol {path} is not served here");
+            return;
+        }
+        if (!HttpMethods.IsPost(http.Request.Method))
+        {
+            await FailAsync(http, CallFailure.BadRequest, "method must be POST");
+            return;
+        }
+
+        var transport = http.Request.Protocol == "HTTP/3" ? WireHeaders.H3 : WireHeaders.H2;
+        var context = new PeerContext(peer, admitted, remote, registration.ProtocolId, transport);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+        deadline.CancelAfter(DeadlineOf(http.Request));
+        if (registration.Unary is not null)
+        {
+            await ServeUnaryAsync(http, context, registration, deadline.Token);
+        }
+        else
+        {
+            await ServeStreamAsync(http, context, registration, deadline.Token);
+        }
+    }
+
+    private async Task ServeUnaryAsync(HttpContext http, PeerContext peer, ProtocolRegistration registration, CancellationToken ct)
+    {
+        try
+        {
+            var reader = new FrameReader(http.Request.Body, registration.MaxRequestBytes);
+            var request = await reader.ReadSingleAsync(ct);
+            var response = await registration.Unary!(peer, request, ct);
+            http.Response.StatusCode = StatusCodes.Status200OK;
+            http.Response.ContentType = WireHeaders.ContentType;
+            http.Response.ContentLength = FrameReader.HeaderSize + response.Length;
+            await new FrameWriter(http.Response.Body).WriteAsync(response, ct);
+        }
+        catch (Exception e)
+        {
+            await AnswerFailureAsync(http, peer, e, ct);
+        }
+    }
+
+    private async Task ServeStreamAsync(HttpContext http, PeerContext peer, ProtocolRegistration registration, CancellationToken ct)
+    {
+        var writer = new FrameWriter(http.Response.Body);
+        try
+        {
+            // The accept marker (an empty frame) goes out before the handler runs, so the caller's open completes and
+            // both directions can flow. A data frame is needed: Kestrel may hold back HTTP/2 headers flushed alone.
+            http.Response.StatusCode = StatusCodes.Status200OK;
+            http.Response.ContentType = WireHeaders.ContentType;
+            await writer.WriteAsync(ReadOnlyMemory<byte>.Empty, ct);
+            var reader = new FrameReader(http.Request.Body, registration.MaxRequestBytes);
+            await registration.Stream!(peer, reader, writer, ct);
+        }
+        catch (Exception e)
+        {
+            LogFailure(peer, e, ct);
+            // The status is already sent. At a frame boundary the failure travels as trailers (typed, as for a unary
+            // call); mid-frame, or with the caller gone, a stream reset is the only honest signal left.
+            if (!writer.InFrame && !http.RequestAborted.IsCancellationRequested && http.Response.SupportsTrailers())
+            {
+                var (failure, detail) = Classify(e, ct);
+                http.Response.AppendTrailer(WireHeaders.Failure, failure.ToString());
+                http.Response.AppendTrailer(WireHeaders.Error, HeaderSafe(detail));
+            }
+            else
+            {
+                http.Abort();
+            }
+        }
+    }
+
+    private async Task AnswerFailureAsync(HttpContext http, PeerContext peer, Exception e, CancellationToken ct)
+    {
+        LogFailure(peer, e, ct);
+        var (failure, detail) = Classify(e, ct);
+        if (http.RequestAborted.IsCancellationRequested || http.Response.HasStarted)
+        {
+            http.Abort();
+            return;
+        }
+        await FailAsync(http, failure, detail);
+        if (failure == CallFailure.Refused && !peer.Admitted) CloseConnection(http);
+    }
+
+    private static (CallFailure, string) Classify(Exception e, CancellationToken ct) => e switch
+    {
+        FrameException { Error: FrameError.TooLarge } => (CallFailure.TooLarge, e.Message),
+        FrameException => (CallFailure.BadRequest, e.Message),
+        PeerCallException p => (p.Failure, p.Message),
+        // A handler that parses the request with protobuf may simply let a malformed message throw.
+        Google.Protobuf.InvalidProtocolBufferException => (CallFailure.BadRequest, "undecodable message: " + e.Message),
+        OperationCanceledException when ct.IsCancellationRequested => (CallFailure.Timeout, "deadline passed"),
+        _ => (CallFailure.RemoteError, "handler failed"),
+    };
+
+    private void LogFailure(PeerContext peer, Exception e, CancellationToken ct)
+    {
+        switch (e)
+        {
+            case FrameException { Error: FrameError.TooLarge }:
+                _log.LogWarning("rejected oversized message from {Peer} on {Protocol}: {Reason}", peer.Peer, peer.ProtocolId, e.Message);
+                break;
+            case FrameException or PeerCallException or Google.Protobuf.InvalidProtocolBufferException:
+                _log.LogInformation("rejected request from {Peer} on {Protocol}: {Reason}", peer.Peer, peer.ProtocolId, e.Message);
+                break;
+            case OperationCanceledException when ct.IsCancellationRequested:
+                _log.LogInformation("request from {Peer} on {Protocol} cancelled (deadline or caller gone)", peer.Peer, peer.ProtocolId);
+                break;
+            case IOException or ConnectionAbortedException:
+                _log.LogInformation("stream from {Peer} on {Protocol} broke: {Reason}", peer.Peer, peer.ProtocolId, e.Message);
+                break;
+            default:
+                _log.LogError(e, "handler for {Protocol} failed serving {Peer}", peer.ProtocolId, peer.Peer);
+                break;
+        }
+    }
+
+    private async Task RefuseAsync(HttpContext http, PeerId peer, string path, string reason)
+    {
+        _log.LogWarning("refused {Peer} from {Remote} for {Path}: {Reason}; closing the connection",
+            peer.IsEmpty ? "(no identity)" : peer.Hex, http.Connection.RemoteIpAddress, path, reason);
+        await FailAsync(http, CallFailure.Refused, reason);
+        CloseConnection(http);
+    }
+
+    private static async Task FailAsync(HttpContext http, CallFailure failure, string detail)
+    {
+        http.Response.StatusCode = WireHeaders.StatusOf(failure);
+        // Header values must stay single-line ASCII.
+        http.Response.Headers[WireHeaders.Error] = HeaderSafe(detail);
+        http.Response.ContentLength = 0;
+        await http.Response.CompleteAsync();
+    }
+
+    private static string HeaderSafe(string detail) =>
+        new(detail.Select(c => c is >= ' ' and <= '~' ? c : '?').Take(200).ToArray());
+
+    private static void CloseConnection(HttpContext http)
+    {
+        // HTTP/2: GOAWAY after the in-flight streams; the refused caller must reconnect (and be refused again).
+        if (http.Features.Get<IConnectionLifetimeNotificationFeature>() is { } lifetime) lifetime.RequestClose();
+        else http.Abort();
+    }
+
+    private TimeSpan DeadlineOf(HttpRequest request)
+    {
+        if (request.Headers.TryGetValue(WireHeaders.DeadlineMs, out var value) &&
+            long.TryParse(value.ToString(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ms) &&
+            ms > 0)
+        {
+            return TimeSpan.FromMilliseconds(Math.Min(ms, (long)WireHeaders.MaxDeadline.TotalMilliseconds));
+        }
+        return _options.DefaultDeadline;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is null) return;
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        try
+        {
+            await _app.StopAsync(stop.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // Streams still running after the grace period are cut; that is what stopping means.
+        }
+        await _app.DisposeAsync();
+        _app = null;
+    }
+}

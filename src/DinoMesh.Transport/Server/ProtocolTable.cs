@@ -1,0 +1,40 @@
+using System.Collections.Concurrent;
+
+namespace DinoMesh.Transport.Server;
+
+/// <summary>One registered protocol: its bound and its handler (exactly one of the two handler kinds).</summary>
+internal sealed record ProtocolRegistration(
+    string ProtocolId,
+    int MaxRequestBytes,
+    bool OpenToNonMembers,
+    UnaryHandler? Unary,
+    StreamHandler? Stream);
+
+/// <summary>The protocols this node serves, by id (= request path).</summary>
+internal sealed class ProtocolTable
+{
+    private readonly ConcurrentDictionary<string, ProtocolRegistration> _byId = new(StringComparer.Ordinal);
+
+    public void Add(ProtocolRegistration registration)
+    {
+        if (!ProtocolIds.IsValid(registration.ProtocolId))
+        {
+            throw new ArgumentException($"protocol id '{registration.ProtocolId}' is not of the form /name/.../version", nameof(registration));
+        }
+        if (registration.MaxRequestBytes <= 0 || registration.MaxRequestBytes > ProtocolIds.MaxFrameBytesLimit)
+        {
+            throw new ArgumentOutOfRangeException(nameof(registration), $"max message size must be in 1..{ProtocolIds.MaxFrameBytesLimit}");
+        }
+        if (registration.OpenToNonMembers && registration.ProtocolId != ProtocolIds.Join)
+        {
+            throw new ArgumentException("only the join protocol may be open to peers that are not admitted", nameof(registration));
+        }
+        if (!_byId.TryAdd(registration.ProtocolId, registration))
+        {
+            throw new InvalidOperationException($"protocol {registration.ProtocolId} is already registered");
+        }
+    }
+
+    public ProtocolRegistration? Find(string? protocolId) =>
+        protocolId is not null && _byId.TryGetValue(protocolId, out var r) ? r : null;
+}

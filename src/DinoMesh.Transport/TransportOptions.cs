@@ -1,0 +1,36 @@
+using System.Net;
+
+namespace DinoMesh.Transport;
+
+/// <summary>Settings of a <see cref="PeerTransport"/>.</summary>
+public sealed record TransportOptions
+{
+    /// <summary>Where to accept peer connections (TLS only). Port 0 picks a free port; see <see cref="PeerTransport.ListenEndPoint"/>.</summary>
+    public IPEndPoint Listen { get; init; } = new(IPAddress.Any, 7946);
+
+    /// <summary>host:port other peers should dial; defaults to the bound listen address.</summary>
+    public string? Advertise { get; init; }
+
+    /// <summary>Bound on TCP connect plus TLS handshake, for outgoing and incoming connections.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Deadline of a call that does not give one.</summary>
+    public TimeSpan DefaultDeadline { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Use HTTP/3 over QUIC where the platform supports it (libmsquic present); HTTP/2 over TLS 1.3 otherwise.
+    /// </summary>
+    public bool EnableQuic { get; init; } = true;
+
+    /// <summary>
+    /// Idle time after which the client pings a connection and the timeout after which it is dropped, so a dead
+    /// peer is noticed by the connection pool even when no call is in flight.
+    /// </summary>
+    public TimeSpan KeepAlivePingDelay { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>See <see cref="KeepAlivePingDelay"/>.</summary>
+    public TimeSpan KeepAlivePingTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Largest response message a unary call accepts unless the call says otherwise.</summary>
+    public int DefaultMaxResponseBytes { get; init; } = 16 * 1024 * 1024;
+}

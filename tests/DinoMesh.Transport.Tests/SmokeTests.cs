@@ -1,7 +1,0 @@
-namespace DinoMesh.Transport.Tests;
-
-public class SmokeTests
-{
-    [Fact]
-    public void Builds() => Assert.True(true);
-}

@@ -1,0 +1,71 @@
+using System.Collections.Concurrent;
+using System.Net;
+using DinoMesh.Core.Identity;
+using DinoMesh.Transport.Identity;
+
+namespace DinoMesh.Transport.Tests;
+
+/// <summary>Membership as a plain set, as the node would answer from its committed log.</summary>
+internal sealed class SetAdmission : IAdmission
+{
+    private readonly ConcurrentDictionary<PeerId, bool> _members = new();
+
+    public void Admit(PeerId peer) => _members[peer] = true;
+
+    public bool IsAdmitted(PeerId peer) => _members.ContainsKey(peer);
+}
+
+/// <summary>One node's identity and transport on 127.0.0.1 with an ephemeral port, in its own temp directory.</summary>
+internal sealed class TestNode : IAsyncDisposable
+{
+    public const string Echo = "/test/echo/1";
+
+    private readonly TempDirectory _dir = new();
+
+    public TestNode(string name, TransportOptions? options = null)
+    {
+        Name = name;
+        Log = new TestLog(name);
+        Identity = NodeIdentity.LoadOrCreate(_dir.Path);
+        Admission.Admit(Identity.PeerId);
+        Transport = new PeerTransport(
+            Identity,
+            options ?? new TransportOptions
+            {
+                Listen = new IPEndPoint(IPAddress.Loopback, 0),
+                ConnectTimeout = TimeSpan.FromSeconds(3),
+                DefaultDeadline = TimeSpan.FromSeconds(5),
+            },
+            Admission,
+            Log);
+    }
+
+    public string Name { get; }
+
+    public TestLog Log { get; }
+
+    public NodeIdentity Identity { get; }
+
+    public SetAdmission Admission { get; } = new();
+
+    public PeerTransport Transport { get; }
+
+    public PeerId Id => Identity.PeerId;
+
+    public string Address => Transport.ListenEndPoint!.ToString();
+
+    /// <summary>Registers an echo protocol (bounded to <paramref name="maxBytes"/>) and starts listening.</summary>
+    public async Task<TestNode> StartWithEchoAsync(int maxBytes = 1024 * 1024)
+    {
+        Transport.RegisterUnary(Echo, maxBytes, static (_, request, _) => ValueTask.FromResult(request.ToArray()));
+        await Transport.StartAsync(TestContext.Current.CancellationToken);
+        return this;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Transport.DisposeAsync();
+        Identity.Dispose();
+        _dir.Dispose();
+    }
+}
