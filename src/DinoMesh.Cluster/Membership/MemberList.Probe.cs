@@ -48,7 +48,7 @@ public sealed partial class MemberList
             case Ping ping: OnPing(now, from, ping); break;
             case Ack ack: OnAck(now, from, ack); break;
             case PingReq request: OnPingReq(now, from, request); break;
-            case Gossip gossip: Merge(now, gossip.Updates); break;
+            case Gossip gossip: Merge(now, from, gossip.Updates); break;
             case Sync sync: OnSync(now, from, sync); break;
         }
         return TakeOutput();
@@ -60,10 +60,30 @@ public sealed partial class MemberList
         return next > now ? next : now + interval;
     }
 
-    private void Merge(TimeSpan now, IReadOnlyList<MemberUpdate> updates)
+    // Apply piggybacked updates. One older than what we know (a lower incarnation) means the sender missed news it
+    // may be about to act on (a refutation it never heard, so it would declare a live member dead): answer it
+    // directly with our newer view. The retransmit budget of an update can run out before every node has it; this
+    // closes those gaps at the cost of one message to a node that demonstrably needs it.
+    private void Merge(TimeSpan now, PeerId from, IReadOnlyList<MemberUpdate> updates)
     {
-        foreach (var update in updates) Apply(now, update, rebroadcast: true);
+        List<MemberUpdate>? corrections = null;
+        foreach (var update in updates)
+        {
+            if (_members.TryGetValue(update.Id, out var known) && update.Incarnation < known.Incarnation)
+            {
+                (corrections ??= []).Add(CurrentUpdate(known));
+                continue;
+            }
+            Apply(now, update, rebroadcast: true);
+        }
+        if (corrections is not null && !from.IsEmpty) Send(from, AddressOf(from), new Gossip(corrections));
     }
+
+    private MemberUpdate CurrentUpdate(Member member) => member.Status switch
+    {
+        MemberStatus.Alive => new Alive(member.Id, member.Incarnation, member.Address, member.Meta),
+        _ => ViewOf(member)!,
+    };
 
     private IReadOnlyList<MemberUpdate> Piggyback() =>
         _broadcasts.Take(_config.MaxPiggyback, _config.RetransmitLimit(ReachableCount));
@@ -75,7 +95,10 @@ public sealed partial class MemberList
         if (target is not { } id) return;
         var probe = new Probe(id, _nextSeq++, now);
         _probe = probe;
-        Send(id, AddressOf(id), new Ping(probe.Seq, id, Piggyback()));
+        var updates = Piggyback();
+        // Probing a member we suspect: tell it, so it can refute even if the gossip about it never reached it.
+        if (ViewOf(_members[id]) is { } view) updates = [.. updates, view];
+        Send(id, AddressOf(id), new Ping(probe.Seq, id, updates));
     }
 
     private void SendIndirectProbes(Probe probe)
@@ -117,7 +140,7 @@ public sealed partial class MemberList
     private void OnPing(TimeSpan now, PeerId from, Ping ping)
     {
         if (ping.Target != Self.Id) return;
-        Merge(now, ping.Updates);
+        Merge(now, from, ping.Updates);
         var updates = Piggyback();
         // A member we hold as not alive is talking to us: tell it at once, so it can refute (or learn it was
         // declared dead while partitioned) instead of waiting for gossip to find it.
@@ -135,7 +158,7 @@ public sealed partial class MemberList
 
     private void OnAck(TimeSpan now, PeerId from, Ack ack)
     {
-        Merge(now, ack.Updates);
+        Merge(now, from, ack.Updates);
         if (_probe is { } probe && probe.Seq == ack.Seq)
         {
             probe.Acked = true;
@@ -153,7 +176,7 @@ public sealed partial class MemberList
 
     private void OnPingReq(TimeSpan now, PeerId from, PingReq request)
     {
-        Merge(now, request.Updates);
+        Merge(now, from, request.Updates);
         if (request.Target == Self.Id || string.IsNullOrEmpty(request.TargetAddress)) return;
         ExpireIndirect(now);
         var seq = _nextSeq++;
