@@ -28,18 +28,17 @@ internal sealed class BroadcastQueue
     public IReadOnlyList<MemberUpdate> Take(int max, int limit)
     {
         if (_bySendOrder.Count == 0 || max <= 0) return [];
-        var picked = new List<Entry>(Math.Min(max, _bySendOrder.Count));
-        foreach (var entry in _bySendOrder)
+        var picked = new Entry[Math.Min(max, _bySendOrder.Count)];
+        for (var i = 0; i < picked.Length; i++)
         {
-            picked.Add(entry);
-            if (picked.Count == max) break;
+            picked[i] = _bySendOrder.Min!;
+            _bySendOrder.Remove(picked[i]);
         }
-        var updates = new MemberUpdate[picked.Count];
-        for (var i = 0; i < picked.Count; i++)
+        var updates = new MemberUpdate[picked.Length];
+        for (var i = 0; i < picked.Length; i++)
         {
             var entry = picked[i];
             updates[i] = entry.Update;
-            _bySendOrder.Remove(entry);
             entry.Transmits++;
             if (entry.Transmits >= limit) _byMember.Remove(entry.Update.Id);
             else _bySendOrder.Add(entry);

@@ -148,8 +148,7 @@ public sealed partial class MemberList
                 break;
             case MemberStatus.Dead or MemberStatus.Left when !string.IsNullOrEmpty(state.Address):
                 // Unknown and already gone: keep the record (for peers, and as a sync target) without any event.
-                _members.Add(state.Id, new Member(state.Id, state.Address, state.Status, state.Incarnation, state.Meta, now));
-                _probeOrder.Add(state.Id);
+                Put(new Member(state.Id, state.Address, state.Status, state.Incarnation, state.Meta, now));
                 break;
         }
     }
@@ -162,10 +161,6 @@ public sealed partial class MemberList
             if (member.Id != Self.Id && !member.IsReachable && now - member.StatusSince >= _config.DeadRetention) (gone ??= []).Add(member.Id);
         }
         if (gone is null) return;
-        foreach (var id in gone)
-        {
-            _members.Remove(id);
-            _probeOrder.Remove(id);
-        }
+        foreach (var id in gone) Forget(id);
     }
 }

@@ -19,7 +19,9 @@ public sealed partial class MemberList
     private readonly ProbeOrder _probeOrder;
     private readonly List<Outbound> _outbound = [];
     private readonly List<MemberEvent> _events = [];
+    private readonly List<PeerId> _ids = [];
     private readonly List<Member> _scratch = [];
+    private int _reachable;
     private bool _leaving;
 
     /// <summary>
@@ -34,7 +36,7 @@ public sealed partial class MemberList
         _random = random;
         _probeOrder = new ProbeOrder(random);
         Self = new Member(id, address, MemberStatus.Alive, incarnation, meta, now);
-        _members.Add(id, Self);
+        Put(Self);
         // Announce ourselves to whoever we talk to first: this is how a joiner becomes known beyond its seed.
         _broadcasts.Enqueue(SelfAlive());
     }
@@ -49,15 +51,7 @@ public sealed partial class MemberList
     public IReadOnlyList<Member> Members => [.. _members.Values];
 
     /// <summary>Members currently alive or suspect, this node included: the N the protocol scales with.</summary>
-    public int ReachableCount
-    {
-        get
-        {
-            var count = 0;
-            foreach (var member in _members.Values) if (member.IsReachable) count++;
-            return count;
-        }
-    }
+    public int ReachableCount => _reachable;
 
     /// <summary>The record for <paramref name="id"/>, if known.</summary>
     public Member? Find(PeerId id) => _members.GetValueOrDefault(id);
@@ -67,7 +61,32 @@ public sealed partial class MemberList
     private void SetSelf(Member self)
     {
         Self = self;
-        _members[self.Id] = self;
+        Put(self);
+    }
+
+    // Every write to the member table goes through Put and Forget, which keep the reachable count and the id list
+    // (used to sample random members without scanning the table) in step.
+    private void Put(Member member)
+    {
+        if (_members.TryGetValue(member.Id, out var old))
+        {
+            if (old.IsReachable) _reachable--;
+        }
+        else
+        {
+            _ids.Add(member.Id);
+            if (member.Id != Self.Id) _probeOrder.Add(member.Id);
+        }
+        if (member.IsReachable) _reachable++;
+        _members[member.Id] = member;
+    }
+
+    private void Forget(PeerId id)
+    {
+        if (!_members.Remove(id, out var old)) return;
+        if (old.IsReachable) _reachable--;
+        _ids.Remove(id);
+        _probeOrder.Remove(id);
     }
 
     private void Emit(TimeSpan now, MemberEventKind kind, Member member) => _events.Add(new MemberEvent(now, kind, member));
@@ -115,8 +134,7 @@ public sealed partial class MemberList
         if (!_members.TryGetValue(alive.Id, out var known))
         {
             var added = new Member(alive.Id, alive.Address, MemberStatus.Alive, alive.Incarnation, alive.Meta, now);
-            _members.Add(alive.Id, added);
-            _probeOrder.Add(alive.Id);
+            Put(added);
             Emit(now, MemberEventKind.Joined, added);
             if (rebroadcast) _broadcasts.Enqueue(alive);
             return;
@@ -132,7 +150,7 @@ public sealed partial class MemberList
             Incarnation = alive.Incarnation,
             StatusSince = known.Status == MemberStatus.Alive ? known.StatusSince : now,
         };
-        _members[alive.Id] = updated;
+        Put(updated);
         switch (known.Status)
         {
             case MemberStatus.Suspect: Emit(now, MemberEventKind.Refuted, updated); break;
@@ -161,7 +179,7 @@ public sealed partial class MemberList
             return;
         }
         var suspected = known with { Status = MemberStatus.Suspect, Incarnation = suspect.Incarnation, StatusSince = now };
-        _members[suspect.Id] = suspected;
+        Put(suspected);
         var n = ReachableCount;
         var min = _config.SuspicionTimeout(n);
         var expected = n - 2 < _config.SuspicionMult - 2 ? 0 : _config.SuspicionMult - 2;
@@ -182,7 +200,7 @@ public sealed partial class MemberList
         if (dead.Incarnation < known.Incarnation) return;
         _suspicions.Remove(dead.Id);
         var updated = known with { Status = MemberStatus.Dead, Incarnation = dead.Incarnation, StatusSince = now };
-        _members[dead.Id] = updated;
+        Put(updated);
         Emit(now, MemberEventKind.Dead, updated);
         if (rebroadcast) _broadcasts.Enqueue(dead);
     }
@@ -200,7 +218,7 @@ public sealed partial class MemberList
         if (left.Incarnation < known.Incarnation) return;
         _suspicions.Remove(left.Id);
         var updated = known with { Status = MemberStatus.Left, Incarnation = left.Incarnation, StatusSince = now };
-        _members[left.Id] = updated;
+        Put(updated);
         Emit(now, MemberEventKind.Left, updated);
         if (rebroadcast) _broadcasts.Enqueue(left);
     }
@@ -214,13 +232,23 @@ public sealed partial class MemberList
         Emit(now, MemberEventKind.Refuted, Self);
     }
 
-    // Up to count random members matching the filter, this node and exclude left out (a partial Fisher-Yates).
+    // Up to count distinct random members matching the filter, this node and exclude left out. Samples the id list
+    // (cheap when most members match, the common case) and falls back to a scan when sampling keeps missing.
     // The result is reused scratch space: consume it before the next call.
     private List<Member> RandomMembers(int count, Func<Member, bool> filter, PeerId exclude = default)
     {
         _scratch.Clear();
-        foreach (var member in _members.Values)
+        if (count <= 0) return _scratch;
+        for (var attempt = 0; attempt < count * 4 && _scratch.Count < count; attempt++)
         {
+            var member = _members[_ids[_random.Next(_ids.Count)]];
+            if (member.Id != Self.Id && member.Id != exclude && filter(member) && !_scratch.Contains(member)) _scratch.Add(member);
+        }
+        if (_scratch.Count == count) return _scratch;
+        _scratch.Clear();
+        foreach (var id in _ids)
+        {
+            var member = _members[id];
             if (member.Id != Self.Id && member.Id != exclude && filter(member)) _scratch.Add(member);
         }
         var take = Math.Min(count, _scratch.Count);
