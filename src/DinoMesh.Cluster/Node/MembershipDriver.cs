@@ -1,0 +1,167 @@
+using System.Diagnostics;
+using DinoMesh.Cluster.Membership;
+using DinoMesh.Transport;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging;
+using W = DinoMesh.Cluster.Wire;
+
+namespace DinoMesh.Cluster.Node;
+
+/// <summary>
+/// Runs the pure membership machine (<see cref="MemberList"/>) on real time and the real transport: clock ticks and
+/// received messages go in under one lock, the messages it hands out go to the transport as one-way calls (SWIM
+/// tolerates loss, so a failed send is only logged), and the events it hands out go to <see cref="MemberEvent"/>
+/// listeners outside the lock.
+/// </summary>
+public sealed class MembershipDriver : IAsyncDisposable
+{
+    /// <summary>Largest membership message accepted (a full-state sync of a big cluster).</summary>
+    public const int MaxMessageBytes = 4 * 1024 * 1024;
+
+    private readonly Lock _gate = new();
+    private readonly MemberList _members;
+    private readonly PeerTransport _transport;
+    private readonly ILogger _logger;
+    private readonly Action<MemberEvent> _onEvent;
+    private readonly Stopwatch _clock;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TimeSpan _tick;
+    private Task? _loop;
+
+    /// <param name="clock">The machine's time base: the same stopwatch the <see cref="MemberList"/> was created with.</param>
+    public MembershipDriver(MemberList members, Stopwatch clock, PeerTransport transport, ILogger logger, Action<MemberEvent> onEvent)
+    {
+        _members = members;
+        _clock = clock;
+        _transport = transport;
+        _logger = logger;
+        _onEvent = onEvent;
+        // Ticks a few times per probe timeout so timeouts fire close to when they are due.
+        _tick = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(10).Ticks, members.Config.ProbeTimeout.Ticks / 4));
+    }
+
+    public TimeSpan Now => _clock.Elapsed;
+
+    /// <summary>Registers the membership protocol with the transport (before it starts).</summary>
+    public void Register() => _transport.RegisterUnary(ProtocolIds.Membership, MaxMessageBytes, HandleAsync);
+
+    public void Start() => _loop = Task.Run(LoopAsync);
+
+    public IReadOnlyList<Member> Members
+    {
+        get
+        {
+            lock (_gate) return [_members.Self, .. _members.Members];
+        }
+    }
+
+    public Member Self
+    {
+        get
+        {
+            lock (_gate) return _members.Self;
+        }
+    }
+
+    /// <summary>Feeds the machine and sends what it answers.</summary>
+    public void Apply(Func<MemberList, MembershipOutput> input)
+    {
+        MembershipOutput output;
+        lock (_gate) output = input(_members);
+        Dispatch(output);
+    }
+
+    /// <summary>Announces a graceful leave and gives the announcement a moment to spread.</summary>
+    public async Task LeaveAsync(TimeSpan linger, CancellationToken cancellationToken)
+    {
+        Apply(m => m.Leave(Now));
+        try
+        {
+            await Task.Delay(linger, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task LoopAsync()
+    {
+        using var timer = new PeriodicTimer(_tick);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stop.Token))
+            {
+                Apply(m => m.Tick(Now));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception e)
+        {
+            _logger.LogCritical(e, "membership loop stopped");
+        }
+    }
+
+    private ValueTask<byte[]> HandleAsync(PeerContext peer, ReadOnlyMemory<byte> request, CancellationToken cancellationToken)
+    {
+        W.SwimEnvelope envelope;
+        try
+        {
+            envelope = W.SwimEnvelope.Parser.ParseFrom(request.Span);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new PeerCallException(CallFailure.BadRequest, $"undecodable membership message: {e.Message}");
+        }
+        if (!MembershipWire.TryFromWire(envelope, out var message, out var error))
+        {
+            throw new PeerCallException(CallFailure.BadRequest, $"invalid membership message: {error}");
+        }
+        Apply(m => m.Receive(Now, peer.Peer, message));
+        return ValueTask.FromResult(Array.Empty<byte>());
+    }
+
+    private void Dispatch(MembershipOutput output)
+    {
+        foreach (var outbound in output.Messages) _ = SendAsync(outbound);
+        foreach (var e in output.Events)
+        {
+            try
+            {
+                _onEvent(e);
+            }
+            catch (Exception ex)
+            {
+                _logger.LogError(ex, "membership event handler failed for {Kind} {Member}", e.Kind, e.Member.Id);
+            }
+        }
+    }
+
+    private async Task SendAsync(Outbound outbound)
+    {
+        try
+        {
+            var bytes = MembershipWire.ToWire(outbound.Message).ToByteArray();
+            // Pinning the expected PeerId makes a machine that took over the address unable to pose as the member.
+            var expected = outbound.To.IsEmpty ? (Core.Identity.PeerId?)null : outbound.To;
+            var deadline = _members.Config.ProbeInterval * 2;
+            var result = await _transport.CallAsync(outbound.Address, expected, ProtocolIds.Membership, bytes, deadline, _stop.Token);
+            if (!result.Ok) _logger.LogDebug("membership {Message} to {Address} failed: {Failure}", outbound.Message.GetType().Name, outbound.Address, result);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception e) when (e is ObjectDisposedException or PeerCallException or IOException)
+        {
+            _logger.LogDebug("membership send to {Address} failed: {Error}", outbound.Address, e.Message);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        if (_loop is not null) await _loop;
+        _stop.Dispose();
+    }
+}
