@@ -66,7 +66,7 @@ internal sealed partial class FuseDispatcher(IFuseFileSystem fs, IFuseDevice dev
         }
 
         var cancellation = new CancellationTokenSource();
-        var request = new FuseRequest(header, args, cancellation.Token);
+        var request = new FuseRequest(header, args, cancellation.Token) { Source = cancellation };
         _inFlight[header.Unique] = cancellation;
         ValueTask pending;
         try
@@ -132,7 +132,9 @@ internal sealed partial class FuseDispatcher(IFuseFileSystem fs, IFuseDevice dev
                 Operation(request.Header.Opcode).Name, request.Unique);
             Reply(request, Errno.EIO);
         }
-        _inFlight.TryRemove(request.Unique, out _);
+        // Only our own entry: once the reply is out the kernel may already reuse this unique for a new request.
+        if (request.Source is { } source)
+            _inFlight.TryRemove(KeyValuePair.Create(request.Unique, source));
     }
 
     // ---- replies: each is exactly one write of header + payload ----

@@ -18,6 +18,7 @@ internal sealed class MemoryFileSystem : FuseFileSystemBase
     private ulong _nextIno = RootIno + 1;
     private long _maxWrite;
     private long _writeCount;
+    private long _readDirCount;
 
     public MemoryFileSystem()
     {
@@ -43,6 +44,19 @@ internal sealed class MemoryFileSystem : FuseFileSystemBase
     public long MaxWriteSize => Interlocked.Read(ref _maxWrite);
 
     public long WriteCount => Interlocked.Read(ref _writeCount);
+
+    /// <summary>READDIR/READDIRPLUS requests served.</summary>
+    public long ReadDirCount => Interlocked.Read(ref _readDirCount);
+
+    /// <summary>Sum of the lookups the kernel holds over all inodes.</summary>
+    public ulong TotalLookups
+    {
+        get
+        {
+            lock (_gate)
+                return (ulong)_nodes.Values.Sum(n => (decimal)n.Lookups);
+        }
+    }
 
     /// <summary>Completes when a LOOKUP of <see cref="SlowLookupName"/> is waiting.</summary>
     public TaskCompletionSource SlowLookupStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -316,6 +330,7 @@ internal sealed class MemoryFileSystem : FuseFileSystemBase
 
     public override ValueTask<int> ReadDirAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, DirectoryWriter writer)
     {
+        Interlocked.Increment(ref _readDirCount);
         lock (_gate)
         {
             if (!_nodes.TryGetValue(ino, out var dir) || dir.Children is null)
