@@ -153,14 +153,6 @@ internal sealed partial class FuseDispatcher(IFuseFileSystem fs, IFuseDevice dev
         Send(request, message, 0);
     }
 
-    /// <summary>Answers with a struct cut to <paramref name="length"/> bytes (the shorter layouts of older minors).</summary>
-    public void ReplyPrefix<T>(FuseRequest request, in T payload, int length) where T : unmanaged
-    {
-        Span<byte> message = stackalloc byte[Wire.OutHeaderSize + Unsafe.SizeOf<T>()];
-        Wire.Write(message[Wire.OutHeaderSize..], payload);
-        Send(request, message[..(Wire.OutHeaderSize + length)], 0);
-    }
-
     public void ReplyBytes(FuseRequest request, ReadOnlySpan<byte> payload)
     {
         byte[] rented = ArrayPool<byte>.Shared.Rent(Wire.OutHeaderSize + payload.Length);
