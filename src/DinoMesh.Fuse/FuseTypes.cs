@@ -84,8 +84,11 @@ public readonly record struct DirectoryEntry(ReadOnlyMemory<byte> Name, ulong In
 
 /// <summary>
 /// Packs READDIR / READDIRPLUS answers into the reply buffer. The filesystem calls <see cref="TryAdd"/> until it
-/// returns false (buffer full). For READDIRPLUS the entry carries attributes and counts as a LOOKUP (the kernel will
-/// FORGET it later) — except for "." and "..", which the protocol layer does not count.
+/// returns false (buffer full; that entry was not sent and must come first in the next call, at its offset).
+/// For READDIRPLUS an entry added with a non-null <see cref="EntryReply"/> counts as one LOOKUP in the kernel, which
+/// will FORGET it later: the filesystem must count that lookup itself when <see cref="TryAdd"/> returned true —
+/// except for "." and "..", which the kernel never counts. An entry added with a null reply is sent with node id 0
+/// ("no attributes") and is not counted.
 /// </summary>
 public abstract class DirectoryWriter
 {

@@ -137,7 +137,12 @@ internal sealed unsafe class FusermountMounter : IMounter
             _ when detail.Contains("Not a directory", StringComparison.OrdinalIgnoreCase) => FuseMountError.NotADirectory,
             _ => FuseMountError.MountFailed,
         };
+        string hint = detail.Contains("failed to open /dev/fuse", StringComparison.Ordinal)
+            ? " Make /dev/fuse usable by this user (mode 0666, as the fuse3 udev rule sets it) or run as root."
+            : detail.Contains("user_allow_other", StringComparison.Ordinal)
+                ? " Add user_allow_other to /etc/fuse.conf or mount with AllowOther = false."
+                : "";
         return new FuseMountException(error, mountPoint,
-            $"Cannot mount at '{mountPoint}': {ProgramName} failed (exit {exitCode}): {detail}");
+            $"Cannot mount at '{mountPoint}': {ProgramName} failed (exit {exitCode}): {detail}{hint}");
     }
 }

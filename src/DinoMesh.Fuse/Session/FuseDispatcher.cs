@@ -66,7 +66,7 @@ internal sealed partial class FuseDispatcher(IFuseFileSystem fs, IFuseDevice dev
         }
 
         var cancellation = new CancellationTokenSource();
-        var request = new FuseRequest(header, args, cancellation.Token);
+        var request = new FuseRequest(header, args, cancellation.Token) { Source = cancellation };
         _inFlight[header.Unique] = cancellation;
         ValueTask pending;
         try
@@ -132,7 +132,9 @@ internal sealed partial class FuseDispatcher(IFuseFileSystem fs, IFuseDevice dev
                 Operation(request.Header.Opcode).Name, request.Unique);
             Reply(request, Errno.EIO);
         }
-        _inFlight.TryRemove(request.Unique, out _);
+        // Only our own entry: once the reply is out the kernel may already reuse this unique for a new request.
+        if (request.Source is { } source)
+            _inFlight.TryRemove(KeyValuePair.Create(request.Unique, source));
     }
 
     // ---- replies: each is exactly one write of header + payload ----
@@ -149,14 +151,6 @@ internal sealed partial class FuseDispatcher(IFuseFileSystem fs, IFuseDevice dev
         Span<byte> message = stackalloc byte[Wire.OutHeaderSize + Unsafe.SizeOf<T>()];
         Wire.Write(message[Wire.OutHeaderSize..], payload);
         Send(request, message, 0);
-    }
-
-    /// <summary>Answers with a struct cut to <paramref name="length"/> bytes (the shorter layouts of older minors).</summary>
-    public void ReplyPrefix<T>(FuseRequest request, in T payload, int length) where T : unmanaged
-    {
-        Span<byte> message = stackalloc byte[Wire.OutHeaderSize + Unsafe.SizeOf<T>()];
-        Wire.Write(message[Wire.OutHeaderSize..], payload);
-        Send(request, message[..(Wire.OutHeaderSize + length)], 0);
     }
 
     public void ReplyBytes(FuseRequest request, ReadOnlySpan<byte> payload)

@@ -25,4 +25,7 @@ internal sealed class FuseRequest(FuseInHeader header, ReadOnlyMemory<byte> args
     public FuseContext Context => new(Header.Uid, Header.Gid, Header.Pid, Header.Unique, cancellation);
 
     public CancellationToken Cancellation => cancellation;
+
+    /// <summary>The source behind <see cref="Cancellation"/>, registered for INTERRUPT while the request runs.</summary>
+    public CancellationTokenSource? Source { get; init; }
 }

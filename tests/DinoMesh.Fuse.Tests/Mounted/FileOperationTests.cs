@@ -1,4 +1,3 @@
-using System.Text;
 using DinoMesh.Fuse.Tests.Support;
 
 namespace DinoMesh.Fuse.Tests.Mounted;
@@ -118,9 +117,12 @@ public sealed class FileOperationTests
         for (int i = 0; i < count; i++)
             await File.WriteAllBytesAsync(mount[$"many/file-{i:D5}-with-a-longer-name"], [], TestContext.Current.CancellationToken);
 
+        long before = fs.ReadDirCount;
         var names = Directory.GetFiles(mount["many"]).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        long requests = fs.ReadDirCount - before;
         var ls = await ProcessRunner.RunCheckedAsync("ls", "-f", mount["many"]);
 
+        Assert.True(requests > 10, $"expected the listing to continue over many READDIR replies, saw {requests}");
         Assert.Equal(count, names.Count);
         Assert.Equal(Enumerable.Range(0, count).Select(i => $"file-{i:D5}-with-a-longer-name"), names);
         Assert.Equal(count + 2, ls.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
@@ -195,5 +197,24 @@ public sealed class FileOperationTests
         Assert.Equal($"4096 {1 << 20} {1 << 19} 255", df.StdOut.Trim());
     }
 
-    private static string Utf8(byte[] bytes) => Encoding.UTF8.GetString(bytes);
+    [Fact]
+    public async Task ReaddirPlusLookups_AreGivenBackByForget()
+    {
+        var fs = new MemoryFileSystem();
+        await using var mount = TestMount.Start(fs);
+        Directory.CreateDirectory(mount["d"]);
+        for (int i = 0; i < 200; i++)
+            await File.WriteAllBytesAsync(mount[$"d/f{i}"], [], TestContext.Current.CancellationToken);
+        await ProcessRunner.RunCheckedAsync("ls", "-l", mount["d"]);
+        ulong held = fs.TotalLookups;
+
+        // Reclaiming dentries and inodes makes the kernel FORGET (in BATCH_FORGETs) everything not in use.
+        await File.WriteAllTextAsync("/proc/sys/vm/drop_caches", "2", TestContext.Current.CancellationToken);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (fs.TotalLookups > 0 && DateTime.UtcNow < deadline)
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+
+        Assert.True(held >= 200, $"expected at least one lookup per entry, the kernel held {held}");
+        Assert.Equal(0ul, fs.TotalLookups);
+    }
 }

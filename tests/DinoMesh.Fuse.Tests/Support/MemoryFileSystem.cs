@@ -18,6 +18,7 @@ internal sealed class MemoryFileSystem : FuseFileSystemBase
     private ulong _nextIno = RootIno + 1;
     private long _maxWrite;
     private long _writeCount;
+    private long _readDirCount;
 
     public MemoryFileSystem()
     {
@@ -33,8 +34,8 @@ internal sealed class MemoryFileSystem : FuseFileSystemBase
     /// <summary>Open flags handed out on OPEN/CREATE (e.g. KeepCache for the invalidation tests).</summary>
     public OpenReplyFlags OpenFlags { get; init; }
 
-    /// <summary>Names whose READ waits until the kernel interrupts it (or 30 s pass), then answers EINTR.</summary>
-    public string? SlowFileName { get; init; }
+    /// <summary>A name whose LOOKUP waits until the kernel interrupts it (or 30 s pass), then answers EINTR.</summary>
+    public string? SlowLookupName { get; init; }
 
     public IFuseNotifier? Notifier { get; private set; }
 
@@ -44,11 +45,24 @@ internal sealed class MemoryFileSystem : FuseFileSystemBase
 
     public long WriteCount => Interlocked.Read(ref _writeCount);
 
-    /// <summary>Completes when a READ of <see cref="SlowFileName"/> is waiting.</summary>
-    public TaskCompletionSource SlowReadStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>READDIR/READDIRPLUS requests served.</summary>
+    public long ReadDirCount => Interlocked.Read(ref _readDirCount);
 
-    /// <summary>Completes when that READ saw the kernel's INTERRUPT.</summary>
-    public TaskCompletionSource SlowReadInterrupted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>Sum of the lookups the kernel holds over all inodes.</summary>
+    public ulong TotalLookups
+    {
+        get
+        {
+            lock (_gate)
+                return (ulong)_nodes.Values.Sum(n => (decimal)n.Lookups);
+        }
+    }
+
+    /// <summary>Completes when a LOOKUP of <see cref="SlowLookupName"/> is waiting.</summary>
+    public TaskCompletionSource SlowLookupStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes when that LOOKUP saw the kernel's INTERRUPT.</summary>
+    public TaskCompletionSource SlowLookupInterrupted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Lookups the kernel holds per inode (LOOKUP/CREATE/... and READDIRPLUS minus FORGET).</summary>
     public ulong LookupCount(ulong ino)
@@ -100,6 +114,8 @@ internal sealed class MemoryFileSystem : FuseFileSystemBase
 
     public override ValueTask<FuseResult<EntryReply>> LookupAsync(FuseContext ctx, ulong parent, ReadOnlyMemory<byte> name)
     {
+        if (SlowLookupName is not null && Key(name) == SlowLookupName)
+            return SlowLookup(ctx);
         lock (_gate)
         {
             if (!_nodes.TryGetValue(parent, out var dir) || dir.Children is null)
@@ -259,31 +275,29 @@ internal sealed class MemoryFileSystem : FuseFileSystemBase
         }
     }
 
-    public override async ValueTask<FuseResult<int>> ReadAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, Memory<byte> buffer)
+    public override ValueTask<FuseResult<int>> ReadAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, Memory<byte> buffer)
     {
-        if (SlowFileName is not null && IsNamed(ino, SlowFileName))
-            return await SlowRead(ctx);
         lock (_gate)
         {
             var node = _nodes[ino];
             int count = (int)Math.Clamp(node.Length - offset, 0, buffer.Length);
             node.Data.AsSpan((int)offset, count).CopyTo(buffer.Span);
-            return count;
+            return Ok(count);
         }
     }
 
-    private async ValueTask<FuseResult<int>> SlowRead(FuseContext ctx)
+    private async ValueTask<FuseResult<EntryReply>> SlowLookup(FuseContext ctx)
     {
-        SlowReadStarted.TrySetResult();
+        SlowLookupStarted.TrySetResult();
         try
         {
             await Task.Delay(TimeSpan.FromSeconds(30), ctx.Cancellation);
-            return 0;
+            return FuseResult<EntryReply>.Fail(Errno.ENOENT);
         }
         catch (OperationCanceledException)
         {
-            SlowReadInterrupted.TrySetResult();
-            return FuseResult<int>.Fail(Errno.EINTR);
+            SlowLookupInterrupted.TrySetResult();
+            return FuseResult<EntryReply>.Fail(Errno.EINTR);
         }
     }
 
@@ -316,6 +330,7 @@ internal sealed class MemoryFileSystem : FuseFileSystemBase
 
     public override ValueTask<int> ReadDirAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, DirectoryWriter writer)
     {
+        Interlocked.Increment(ref _readDirCount);
         lock (_gate)
         {
             if (!_nodes.TryGetValue(ino, out var dir) || dir.Children is null)
@@ -436,12 +451,6 @@ internal sealed class MemoryFileSystem : FuseFileSystemBase
             dir.Touch(DateTimeOffset.UtcNow, content: true);
             return ValueTask.FromResult(0);
         }
-    }
-
-    private bool IsNamed(ulong ino, string name)
-    {
-        lock (_gate)
-            return _nodes.Values.Any(n => n.Children is not null && n.Children.TryGetValue(name, out var i) && i == ino);
     }
 
     private EntryReply Entry(Node node, bool countLookup)

@@ -1,0 +1,48 @@
+using System.Collections.Concurrent;
+
+namespace DinoMesh.Fuse.Tests.Protocol;
+
+/// <summary>A filesystem whose answers each test scripts; everything else answers ENOSYS from the base class.</summary>
+internal sealed class ScriptedFileSystem : FuseFileSystemBase
+{
+    public Func<FuseContext, ulong, ValueTask<FuseResult<AttrReply>>>? GetAttr { get; init; }
+    public Func<FuseContext, ulong, string, ValueTask<FuseResult<EntryReply>>>? Lookup { get; init; }
+    public Func<ulong, string, ValueTask<FuseResult<byte[]>>>? GetXattr { get; init; }
+    public Func<ulong, ValueTask<FuseResult<byte[]>>>? ListXattr { get; init; }
+    public Func<FuseContext, long, Memory<byte>, ValueTask<FuseResult<int>>>? Read { get; init; }
+
+    public ConcurrentQueue<(ulong Ino, ulong NLookup)> Forgets { get; } = new();
+
+    public ConcurrentQueue<(string Name, byte[] Value, int Flags, uint SetXattrFlags)> SetXattrs { get; } = new();
+
+    public ConcurrentQueue<(ulong Ino, ulong Fh, long Offset, byte[] Data)> Writes { get; } = new();
+
+    public override void Forget(ulong ino, ulong nlookup) => Forgets.Enqueue((ino, nlookup));
+
+    public override ValueTask<FuseResult<AttrReply>> GetAttrAsync(FuseContext ctx, ulong ino, ulong? fileHandle) =>
+        GetAttr?.Invoke(ctx, ino) ?? base.GetAttrAsync(ctx, ino, fileHandle);
+
+    public override ValueTask<FuseResult<EntryReply>> LookupAsync(FuseContext ctx, ulong parent, ReadOnlyMemory<byte> name) =>
+        Lookup?.Invoke(ctx, parent, System.Text.Encoding.UTF8.GetString(name.Span)) ?? base.LookupAsync(ctx, parent, name);
+
+    public override ValueTask<FuseResult<byte[]>> GetXattrAsync(FuseContext ctx, ulong ino, ReadOnlyMemory<byte> name) =>
+        GetXattr?.Invoke(ino, System.Text.Encoding.UTF8.GetString(name.Span)) ?? base.GetXattrAsync(ctx, ino, name);
+
+    public override ValueTask<FuseResult<byte[]>> ListXattrAsync(FuseContext ctx, ulong ino) =>
+        ListXattr?.Invoke(ino) ?? base.ListXattrAsync(ctx, ino);
+
+    public override ValueTask<FuseResult<int>> ReadAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, Memory<byte> buffer) =>
+        Read?.Invoke(ctx, offset, buffer) ?? base.ReadAsync(ctx, ino, fileHandle, offset, buffer);
+
+    public override ValueTask<int> SetXattrAsync(FuseContext ctx, ulong ino, ReadOnlyMemory<byte> name, ReadOnlyMemory<byte> value, int flags, uint setXattrFlags)
+    {
+        SetXattrs.Enqueue((System.Text.Encoding.UTF8.GetString(name.Span), value.ToArray(), flags, setXattrFlags));
+        return ValueTask.FromResult(0);
+    }
+
+    public override ValueTask<FuseResult<int>> WriteAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data, uint writeFlags)
+    {
+        Writes.Enqueue((ino, fileHandle, offset, data.ToArray()));
+        return ValueTask.FromResult<FuseResult<int>>(data.Length);
+    }
+}
