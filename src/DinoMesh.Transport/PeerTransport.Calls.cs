@@ -23,6 +23,7 @@ public sealed partial class PeerTransport
         CancellationToken ct = default, int maxResponseBytes = 0)
     {
         if (!ProtocolIds.IsValid(protocolId)) throw new ArgumentException($"bad protocol id '{protocolId}'", nameof(protocolId));
+        CheckDeadline(deadline);
         if (!TryMakeLink(address, expectedPeer, protocolId, out var link, out var badAddress)) return badAddress;
         var maxResponse = maxResponseBytes > 0 ? maxResponseBytes : _options.DefaultMaxResponseBytes;
 
@@ -70,6 +71,7 @@ public sealed partial class PeerTransport
         string address, PeerId? expectedPeer, string protocolId, TimeSpan deadline, CancellationToken ct = default, int maxResponseFrameBytes = 0)
     {
         if (!ProtocolIds.IsValid(protocolId)) throw new ArgumentException($"bad protocol id '{protocolId}'", nameof(protocolId));
+        CheckDeadline(deadline);
         if (!TryMakeLink(address, expectedPeer, protocolId, out var link, out var badAddress)) return badAddress.As<PeerStream>();
         var maxFrame = maxResponseFrameBytes > 0 ? maxResponseFrameBytes : _options.DefaultMaxResponseBytes;
 
@@ -120,6 +122,15 @@ public sealed partial class PeerTransport
             return CallResult<TimeSpan>.Fail(CallFailure.BadResponse, "undecodable ping answer: " + e.Message, result.Peer);
         }
         return CallResult<TimeSpan>.Success(result.Elapsed, result.Peer, result.Elapsed);
+    }
+
+    // Every call has a finite deadline: "no deadline" is how a daemon ends up with hung calls.
+    private static void CheckDeadline(TimeSpan deadline)
+    {
+        if (deadline <= TimeSpan.Zero || deadline > WireHeaders.MaxDeadline)
+        {
+            throw new ArgumentOutOfRangeException(nameof(deadline), deadline, $"a deadline must be positive and at most {WireHeaders.MaxDeadline}");
+        }
     }
 
     private bool TryMakeLink(string address, PeerId? expectedPeer, string protocolId, out OutboundLink link, out CallResult<byte[]> failure)

@@ -42,6 +42,9 @@ public sealed partial class PeerTransport : IAsyncDisposable
         RegisterUnary(ProtocolIds.Ping, 64, AnswerPing);
     }
 
+    /// <summary>The settings this transport runs with (e.g. <see cref="TransportOptions.DefaultDeadline"/> for callers).</summary>
+    public TransportOptions Options => _options;
+
     /// <summary>This node's PeerId.</summary>
     public PeerId Self => _identity.PeerId;
 
@@ -85,7 +88,14 @@ public sealed partial class PeerTransport : IAsyncDisposable
     public async Task StartAsync(CancellationToken ct = default)
     {
         if (Interlocked.CompareExchange(ref _state, 1, 0) != 0) throw new InvalidOperationException("the transport was already started or disposed");
-        ListenEndPoint = await _server.StartAsync(ct);
+        try
+        {
+            ListenEndPoint = await _server.StartAsync(ct);
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"cannot listen on {_options.Listen}: {e.Message}", e);
+        }
         _log.LogInformation("peer {Peer} listening on {Endpoint} (mutual TLS 1.3, {Transport}), advertising {Advertise}",
             Self, ListenEndPoint, _server.QuicEnabled ? "h2/tls1.3 + h3/quic" : WireHeaders.H2, Advertise);
     }

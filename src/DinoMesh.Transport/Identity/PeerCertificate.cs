@@ -14,6 +14,10 @@ public static class PeerCertificate
         PeerId.FromPublicKey(certificate.PublicKey.ExportSubjectPublicKeyInfo());
 
     /// <summary>Same as <see cref="PeerIdOf(X509Certificate2)"/> for the base type TLS callbacks hand out.</summary>
-    public static PeerId PeerIdOf(X509Certificate certificate) =>
-        certificate is X509Certificate2 c2 ? PeerIdOf(c2) : PeerIdOf(X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
+    public static PeerId PeerIdOf(X509Certificate certificate)
+    {
+        if (certificate is X509Certificate2 c2) return PeerIdOf(c2);
+        using var loaded = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+        return PeerIdOf(loaded);
+    }
 }
