@@ -23,8 +23,8 @@ public static class NodeHost
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton<VolumeService>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<VolumeService>());
+        builder.Services.AddSingleton<NodeService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<NodeService>());
         using var host = builder.Build();
         try
         {

@@ -1,3 +1,6 @@
+using System.Net;
+using DinoMesh.Cluster.Membership;
+
 namespace DinoMesh.Node;
 
 /// <summary>What `dino-node --mount ...` was asked to do.</summary>
@@ -6,4 +9,9 @@ public sealed record NodeOptions
     public required string MountPoint { get; init; }
     public required string DataDirectory { get; init; }
     public bool AllowOther { get; init; } = true;
+    public IPEndPoint Listen { get; init; } = new(IPAddress.Any, Cluster.Node.ClusterOptions.DefaultPort);
+    public string? Advertise { get; init; }
+    public string? Join { get; init; }
+    public string? Token { get; init; }
+    public MembershipConfig Membership { get; init; } = MembershipConfig.Lan();
 }

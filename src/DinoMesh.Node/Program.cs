@@ -1,34 +1,114 @@
 using System.CommandLine;
+using System.Net;
+using DinoMesh.Cluster.Membership;
+using DinoMesh.Cluster.Node;
 using DinoMesh.Node;
+using DinoMesh.Node.Control;
 using DinoMesh.Storage;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 var mount = new Option<string>("--mount") { Description = "Directory to mount the shared volume on" };
-var dataDir = new Option<string>("--data-dir") { Description = "Where this node keeps chunks, the metadata log and its key (default: /var/lib/dinomesh as root, ~/.local/share/dinomesh otherwise)" };
+var dataDir = new Option<string>("--data-dir") { Description = "Where this node keeps chunks, the metadata log and its key (default: /var/lib/dinomesh as root, ~/.local/share/dinomesh otherwise)", Recursive = true };
 var logLevel = new Option<LogLevel>("--log-level") { Description = "Trace, Debug, Information, Warning, Error", DefaultValueFactory = _ => LogLevel.Information };
 var noAllowOther = new Option<bool>("--no-allow-other") { Description = "Mount without allow_other (only the mounting user sees the volume)" };
+var join = new Option<string>("--join") { Description = "HOST:PORT of a member of the cluster to join" };
+var token = new Option<string>("--token") { Description = "The cluster's join credential (or set DINOMESH_TOKEN, or use --token-file)" };
+var tokenFile = new Option<FileInfo>("--token-file") { Description = "A file holding the join credential" };
+var listen = new Option<string>("--listen") { Description = $"HOST:PORT to accept peer connections on (default 0.0.0.0:{ClusterOptions.DefaultPort})" };
+var advertise = new Option<string>("--advertise") { Description = "HOST:PORT other nodes should dial (default: the listen address, or this host's first IPv4 address)" };
+var profile = new Option<string>("--membership-profile") { Description = "lan (1 s probes, default) or local (200 ms probes, for one machine)", DefaultValueFactory = _ => "lan" };
+var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
 
-var root = new RootCommand("dino-node: one daemon per machine of a DinoMesh peer-to-peer filesystem")
+var root = new RootCommand("dino-node: the daemon of a DinoMesh peer-to-peer filesystem; one per machine")
 {
-    mount, dataDir, logLevel, noAllowOther,
+    mount, dataDir, logLevel, noAllowOther, join, token, tokenFile, listen, advertise, profile,
 };
 root.SetAction(async (parse, cancellationToken) =>
 {
-    var mountPoint = parse.GetValue(mount);
-    if (string.IsNullOrWhiteSpace(mountPoint))
+    try
     {
-        Console.Error.WriteLine("dino-node: error: --mount DIR is required (for example: dino-node --mount /mnt/dino)");
+        var mountPoint = parse.GetValue(mount);
+        if (string.IsNullOrWhiteSpace(mountPoint)) throw new StartupException("--mount DIR is required (for example: dino-node --mount /mnt/dino)");
+        var options = new NodeOptions
+        {
+            MountPoint = mountPoint,
+            DataDirectory = parse.GetValue(dataDir) ?? DataDirectory.DefaultPath(),
+            AllowOther = !parse.GetValue(noAllowOther),
+            Listen = ParseEndPoint(parse.GetValue(listen), "--listen") ?? new IPEndPoint(IPAddress.Any, ClusterOptions.DefaultPort),
+            Advertise = parse.GetValue(advertise),
+            Join = parse.GetValue(join),
+            Token = Credential(parse.GetValue(token), parse.GetValue(tokenFile)),
+            Membership = parse.GetValue(profile) switch
+            {
+                "lan" => MembershipConfig.Lan(),
+                "local" => MembershipConfig.Local(),
+                var other => throw new StartupException($"unknown --membership-profile '{other}' (lan or local)"),
+            },
+        };
+        if (options.Join is { } seed) ParseEndPoint(seed, "--join", allowHostName: true);
+        return await NodeHost.RunAsync(options, parse.GetValue(logLevel), cancellationToken);
+    }
+    catch (StartupException e)
+    {
+        await Console.Error.WriteLineAsync($"dino-node: error: {e.Message}");
         return 2;
     }
-    var options = new NodeOptions
-    {
-        MountPoint = mountPoint,
-        DataDirectory = parse.GetValue(dataDir) ?? DataDirectory.DefaultPath(),
-        AllowOther = !parse.GetValue(noAllowOther),
-    };
-    return await NodeHost.RunAsync(options, parse.GetValue(logLevel), cancellationToken);
 });
+
+var jsonCommands = new (string Name, string Description)[]
+{
+    ("peers", "List the cluster's members as this node sees them"),
+    ("status", "Summarize the running node"),
+};
+foreach (var (name, description) in jsonCommands)
+{
+    var command = new Command(name, description) { json };
+    command.SetAction((parse, ct) => ControlCommandAsync(name, parse.GetValue(dataDir), parse.GetValue(json), ct));
+    root.Subcommands.Add(command);
+}
+var tokenCommand = new Command("token", "Print the running cluster's join credential");
+tokenCommand.SetAction((parse, ct) => ControlCommandAsync("token", parse.GetValue(dataDir), false, ct));
+root.Subcommands.Add(tokenCommand);
+var leaveCommand = new Command("leave", "Leave the cluster gracefully and stop the node");
+leaveCommand.SetAction((parse, ct) => ControlCommandAsync("leave", parse.GetValue(dataDir), false, ct));
+root.Subcommands.Add(leaveCommand);
+
 // The host handles SIGINT/SIGTERM itself (unmount, then exit 0); System.CommandLine must not turn them into exit code 130/143.
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+
+static async Task<int> ControlCommandAsync(string command, string? dataDirectory, bool asJson, CancellationToken cancellationToken)
+{
+    var directory = dataDirectory ?? DataDirectory.DefaultPath();
+    try
+    {
+        var result = await ControlClient.CallAsync(directory, command, TimeSpan.FromSeconds(10), cancellationToken);
+        Console.Out.WriteLine(ControlOutput.Render(command, result, asJson));
+        return 0;
+    }
+    catch (ControlCommandException e)
+    {
+        await Console.Error.WriteLineAsync($"dino-node {command}: error: {e.Message}");
+        return 1;
+    }
+}
+
+static string? Credential(string? token, FileInfo? file)
+{
+    if (!string.IsNullOrWhiteSpace(token)) return token.Trim();
+    if (file is not null)
+    {
+        if (!file.Exists) throw new StartupException($"--token-file {file.FullName} does not exist");
+        return File.ReadAllText(file.FullName).Trim();
+    }
+    var fromEnvironment = Environment.GetEnvironmentVariable("DINOMESH_TOKEN");
+    return string.IsNullOrWhiteSpace(fromEnvironment) ? null : fromEnvironment.Trim();
+}
+
+static IPEndPoint? ParseEndPoint(string? text, string option, bool allowHostName = false)
+{
+    if (text is null) return null;
+    if (IPEndPoint.TryParse(text, out var endPoint) && endPoint.Port != 0) return endPoint;
+    var colon = text.LastIndexOf(':');
+    if (allowHostName && colon > 0 && int.TryParse(text[(colon + 1)..], out var port) && port is > 0 and < 65536) return null;
+    throw new StartupException($"{option} expects HOST:PORT (for example 10.0.0.5:{ClusterOptions.DefaultPort}), got '{text}'");
+}

@@ -15,7 +15,7 @@ public sealed class DinoNodeTarget(string dll, string mountPoint, string dataDir
 
     protected override string FileName => "dotnet";
 
-    protected override IEnumerable<string> Arguments => [dll, "--mount", Root, "--data-dir", dataDir];
+    protected override IEnumerable<string> Arguments => [dll, "--mount", Root, "--data-dir", dataDir, "--listen", "127.0.0.1:0"];
 
     protected override void Prepare() => Directory.CreateDirectory(dataDir);
 }

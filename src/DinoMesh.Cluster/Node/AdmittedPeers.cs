@@ -22,6 +22,8 @@ public sealed class AdmittedPeers : IAdmission
 
     public bool IsAdmitted(PeerId peer) => _peers.ContainsKey(peer);
 
+    public string? AddressOf(PeerId peer) => _peers.GetValueOrDefault(peer);
+
     /// <summary>Admits <paramref name="peer"/> or updates its address; true when something changed.</summary>
     public bool Admit(PeerId peer, string address)
     {

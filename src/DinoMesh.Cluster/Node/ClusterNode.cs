@@ -88,15 +88,12 @@ public sealed partial class ClusterNode : IAsyncDisposable
         }
 
         var admitted = new AdmittedPeers(record?.Peers ?? []);
-        var advertise = options.Advertise ?? DefaultAdvertise(options.Listen);
-        var transport = new PeerTransport(identity, new TransportOptions { Listen = options.Listen, Advertise = advertise }, admitted, loggers);
-        var clock = Stopwatch.StartNew();
-        var list = new MemberList(identity.PeerId, advertise, options.Membership, new Random(), clock.Elapsed, meta: "member");
-        ClusterNode? node = null;
-        var membership = new MembershipDriver(list, clock, transport, loggers.CreateLogger("membership"), e => node?.OnMemberEvent(e));
-        membership.Register();
-        // Handlers registered before the listener starts reach the node through this holder once it exists.
+        var listen = options.Listen.Port != 0 ? options.Listen : new IPEndPoint(options.Listen.Address, FreePort(options.Listen.Address));
+        var advertise = options.Advertise ?? DefaultAdvertise(listen);
+        var transport = new PeerTransport(identity, new TransportOptions { Listen = listen, Advertise = advertise }, admitted, loggers);
+        // Handlers must be registered before the listener starts; they reach the node through this once it exists.
         var pending = new TaskCompletionSource<ClusterNode>(TaskCreationOptions.RunContinuationsAsynchronously);
+        transport.RegisterUnary(ProtocolIds.Membership, MembershipDriver.MaxMessageBytes, async (peer, body, ct) => (await pending.Task).Membership.Handle(peer, body));
         transport.RegisterUnary(AdmitProtocol, 64 * 1024, async (peer, body, ct) => (await pending.Task).HandleAdmit(peer, body));
         var joinToken = record is not null ? JoinToken.Parse(record.Token) : presented;
         var founding = record is null && options.Join is null ? JoinToken.Create() : null;
@@ -110,7 +107,7 @@ public sealed partial class ClusterNode : IAsyncDisposable
         catch (IOException e)
         {
             await transport.DisposeAsync();
-            throw new ClusterStartException($"cannot listen on {options.Listen}: {e.Message} (is another dino-node using the port? pick one with --listen HOST:PORT)", e);
+            throw new ClusterStartException($"cannot listen on {listen}: {e.Message} (is another dino-node using the port? pick one with --listen HOST:PORT)", e);
         }
 
         try
@@ -145,6 +142,10 @@ public sealed partial class ClusterNode : IAsyncDisposable
             throw;
         }
 
+        var clock = Stopwatch.StartNew();
+        var list = new MemberList(identity.PeerId, advertise, options.Membership, new Random(), clock.Elapsed, meta: "member");
+        ClusterNode? node = null;
+        var membership = new MembershipDriver(list, clock, transport, loggers.CreateLogger("membership"), e => node?.OnMemberEvent(e), admitted.AddressOf);
         node = new ClusterNode(options, identity, transport, admitted, record, membership, logger, founding is not null);
         pending.SetResult(node);
         membership.Start();
@@ -162,6 +163,14 @@ public sealed partial class ClusterNode : IAsyncDisposable
         CallFailure.IdentityMismatch => $"{seed} could not prove it belongs to the cluster of this credential ({result.Detail})",
         _ => $"joining through {seed} failed: {result.Failure} ({result.Detail})",
     };
+
+    /// <summary>Port 0 asks for any free port; it is chosen here so the advertised address is known before the listener starts.</summary>
+    private static int FreePort(IPAddress address)
+    {
+        using var probe = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new IPEndPoint(address, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+    }
 
     /// <summary>The address to advertise when none is given: the listen address, or this host's first non-loopback IPv4.</summary>
     private static string DefaultAdvertise(IPEndPoint listen)

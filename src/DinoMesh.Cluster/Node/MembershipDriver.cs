@@ -26,11 +26,13 @@ public sealed class MembershipDriver : IAsyncDisposable
     private readonly Stopwatch _clock;
     private readonly CancellationTokenSource _stop = new();
     private readonly TimeSpan _tick;
+    private readonly Func<Core.Identity.PeerId, string?> _addressOf;
     private Task? _loop;
 
     /// <param name="clock">The machine's time base: the same stopwatch the <see cref="MemberList"/> was created with.</param>
-    public MembershipDriver(MemberList members, Stopwatch clock, PeerTransport transport, ILogger logger, Action<MemberEvent> onEvent)
+    public MembershipDriver(MemberList members, Stopwatch clock, PeerTransport transport, ILogger logger, Action<MemberEvent> onEvent, Func<Core.Identity.PeerId, string?> addressOf)
     {
+        _addressOf = addressOf;
         _members = members;
         _clock = clock;
         _transport = transport;
@@ -41,9 +43,6 @@ public sealed class MembershipDriver : IAsyncDisposable
     }
 
     public TimeSpan Now => _clock.Elapsed;
-
-    /// <summary>Registers the membership protocol with the transport (before it starts).</summary>
-    public void Register() => _transport.RegisterUnary(ProtocolIds.Membership, MaxMessageBytes, HandleAsync);
 
     public void Start() => _loop = Task.Run(LoopAsync);
 
@@ -103,7 +102,8 @@ public sealed class MembershipDriver : IAsyncDisposable
         }
     }
 
-    private ValueTask<byte[]> HandleAsync(PeerContext peer, ReadOnlyMemory<byte> request, CancellationToken cancellationToken)
+    /// <summary>One membership message from an authenticated peer (the transport's handler for the membership protocol).</summary>
+    public byte[] Handle(PeerContext peer, ReadOnlyMemory<byte> request)
     {
         W.SwimEnvelope envelope;
         try
@@ -119,7 +119,7 @@ public sealed class MembershipDriver : IAsyncDisposable
             throw new PeerCallException(CallFailure.BadRequest, $"invalid membership message: {error}");
         }
         Apply(m => m.Receive(Now, peer.Peer, message));
-        return ValueTask.FromResult(Array.Empty<byte>());
+        return [];
     }
 
     private void Dispatch(MembershipOutput output)
@@ -142,12 +142,16 @@ public sealed class MembershipDriver : IAsyncDisposable
     {
         try
         {
+            // The machine leaves the address empty when it answers a peer it has no address for yet: every admitted
+            // peer's address is known from admission, so dial that.
+            var address = string.IsNullOrEmpty(outbound.Address) ? _addressOf(outbound.To) : outbound.Address;
+            if (string.IsNullOrEmpty(address)) return;
             var bytes = MembershipWire.ToWire(outbound.Message).ToByteArray();
             // Pinning the expected PeerId makes a machine that took over the address unable to pose as the member.
             var expected = outbound.To.IsEmpty ? (Core.Identity.PeerId?)null : outbound.To;
             var deadline = _members.Config.ProbeInterval * 2;
-            var result = await _transport.CallAsync(outbound.Address, expected, ProtocolIds.Membership, bytes, deadline, _stop.Token);
-            if (!result.Ok) _logger.LogDebug("membership {Message} to {Address} failed: {Failure}", outbound.Message.GetType().Name, outbound.Address, result);
+            var result = await _transport.CallAsync(address, expected, ProtocolIds.Membership, bytes, deadline, _stop.Token);
+            if (!result.Ok) _logger.LogDebug("membership {Message} to {Address} failed: {Failure}", outbound.Message.GetType().Name, address, result);
         }
         catch (OperationCanceledException)
         {

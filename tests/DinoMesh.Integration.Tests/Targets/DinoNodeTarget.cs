@@ -83,5 +83,6 @@ public sealed class DinoNodeTarget : MountedTarget
     public DaemonProcess Launch() => LaunchDaemon();
 
     protected override DaemonProcess LaunchDaemon() =>
-        DaemonProcess.Start("dotnet", [DaemonDll, "--mount", EffectiveMountPoint, "--data-dir", DataDir], LogPath);
+        // Any free loopback port: several daemons run side by side in one test run.
+        DaemonProcess.Start("dotnet", [DaemonDll, "--mount", EffectiveMountPoint, "--data-dir", DataDir, "--listen", "127.0.0.1:0"], LogPath);
 }

@@ -1,0 +1,156 @@
+using System.Diagnostics;
+using DinoMesh.Cluster.Node;
+using DinoMesh.Fuse;
+using DinoMesh.Node.Control;
+using DinoMesh.Storage;
+using DinoMesh.Storage.Chunks;
+using DinoMesh.Storage.Metadata;
+using DinoMesh.Volume;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace DinoMesh.Node;
+
+/// <summary>
+/// The running node: takes the data directory, joins (or founds, or rejoins) the cluster, replays the metadata log,
+/// mounts the volume and serves the control socket — and undoes it all in reverse on SIGINT/SIGTERM, `dino-node
+/// leave`, or when someone unmounts the volume from outside (then it exits 0).
+/// </summary>
+public sealed partial class NodeService : IHostedService, IAsyncDisposable
+{
+    private readonly NodeOptions _options;
+    private readonly ILoggerFactory _loggers;
+    private readonly ILogger _logger;
+    private readonly IHostApplicationLifetime _lifetime;
+    private readonly Stopwatch _uptime = Stopwatch.StartNew();
+    private DataDirectory? _data;
+    private ClusterNode? _cluster;
+    private MetadataLog? _log;
+    private ChunkStore? _chunks;
+    private LocalCommitter? _committer;
+    private FuseMount? _mount;
+    private ControlServer? _control;
+    private bool _leaving;
+
+    public NodeService(NodeOptions options, ILoggerFactory loggers, IHostApplicationLifetime lifetime)
+    {
+        _options = options;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger("dino-node");
+        _lifetime = lifetime;
+    }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        string mountPoint;
+        try
+        {
+            // Before the data directory is touched: a bad mount point must not leave a new data directory behind.
+            mountPoint = FuseMount.CheckMountPoint(_options.MountPoint);
+            _data = DataDirectory.Open(_options.DataDirectory);
+        }
+        catch (Exception e) when (e is FuseMountException or DataDirectoryException)
+        {
+            throw new StartupException(e.Message, e);
+        }
+        _logger.LogInformation("data directory {Path}", _data.Root);
+
+        try
+        {
+            _cluster = await ClusterNode.StartAsync(new ClusterOptions
+            {
+                DataDirectory = _data.Root,
+                Listen = _options.Listen,
+                Advertise = _options.Advertise,
+                Join = _options.Join,
+                Token = _options.Token,
+                Membership = _options.Membership,
+            }, _loggers, cancellationToken);
+        }
+        catch (ClusterStartException e)
+        {
+            await DisposeAsync();
+            throw new StartupException(e.Message, e);
+        }
+        AnnounceJoinCommand(mountPoint);
+
+        _log = MetadataLog.Open(_data.MetadataPath);
+        _chunks = new ChunkStore(_data, new ChunkStoreOptions(), _loggers.CreateLogger("chunks"));
+        var clock = new MutationClock(TimeProvider.System);
+        _committer = LocalCommitter.Open(_log, _chunks, clock, _loggers.CreateLogger("metadata"));
+        var volumeLogger = _loggers.CreateLogger("volume");
+        var fs = new DinoFileSystem(_committer, new ChunkAccess(_chunks, volumeLogger), clock, new VolumeOptions(), volumeLogger);
+        await fs.ReclaimOrphansAsync(cancellationToken);
+        try
+        {
+            _mount = FuseMount.Mount(mountPoint, fs, new FuseMountOptions { AllowOther = _options.AllowOther }, _loggers.CreateLogger("fuse"));
+        }
+        catch (FuseMountException e)
+        {
+            await DisposeAsync();
+            throw new StartupException(e.Message, e);
+        }
+        _logger.LogInformation("mounted {MountPoint} (inodes {Inodes}, log version {Version})", mountPoint, _committer.Current.Inodes.Count, _committer.Current.Version);
+        _control = ControlServer.Start(ControlProtocol.SocketPath(_data.Root), HandleControlAsync, _loggers.CreateLogger("control"));
+        _ = WatchForExternalUnmountAsync(_mount);
+    }
+
+    /// <summary>Prints, on stdout, the command that adds another machine to this cluster.</summary>
+    private void AnnounceJoinCommand(string mountPoint)
+    {
+        var c = _cluster!;
+        if (c.Founded) Console.Out.WriteLine($"dino-node: founded cluster {c.ClusterId[..12]}; this node is {c.Self}.");
+        Console.Out.WriteLine("dino-node: to add a machine, run there:");
+        Console.Out.WriteLine($"  dino-node --join {c.Advertise} --token {c.Token} --mount {mountPoint}");
+        Console.Out.Flush();
+        _logger.LogInformation("peer {Peer} in cluster {Cluster}, listening on {Listen} ({Transport}), advertising {Advertise}",
+            c.Self, c.ClusterId[..12], c.Transport.ListenEndPoint, c.Transport.PreferredTransport, c.Advertise);
+    }
+
+    private async Task WatchForExternalUnmountAsync(FuseMount mount)
+    {
+        await mount.WaitForUnmountAsync();
+        if (!_lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            _logger.LogInformation("{MountPoint} was unmounted from outside; stopping", mount.MountPoint);
+            _lifetime.StopApplication();
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_mount is not null)
+        {
+            _logger.LogInformation("unmounting {MountPoint}", _mount.MountPoint);
+            await _mount.UnmountAsync();
+        }
+        // A stopping node tells the cluster, so it is listed as left instead of being suspected and declared dead.
+        if (_cluster is not null && !_leaving) await _cluster.LeaveAsync(cancellationToken);
+        await DisposeAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_control is not null)
+        {
+            await _control.DisposeAsync();
+            _control = null;
+        }
+        if (_mount is not null)
+        {
+            await _mount.DisposeAsync();
+            _mount = null;
+        }
+        _committer?.Dispose();
+        _committer = null;
+        _log?.Dispose();
+        _log = null;
+        if (_cluster is not null)
+        {
+            await _cluster.DisposeAsync();
+            _cluster = null;
+        }
+        _data?.Dispose();
+        _data = null;
+    }
+}
