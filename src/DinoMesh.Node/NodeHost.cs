@@ -14,6 +14,9 @@ public static class NodeHost
         builder.Logging.SetMinimumLevel(level);
         // A start-up failure is reported as one line by the caller, not as the host's stack trace.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
+        // The peer transport runs an embedded Kestrel; its start-up chatter says nothing a user needs.
+        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddSimpleConsole(o =>
         {
             o.SingleLine = true;

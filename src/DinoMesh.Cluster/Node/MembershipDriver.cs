@@ -46,11 +46,12 @@ public sealed class MembershipDriver : IAsyncDisposable
 
     public void Start() => _loop = Task.Run(LoopAsync);
 
+    /// <summary>Every known member, this node included.</summary>
     public IReadOnlyList<Member> Members
     {
         get
         {
-            lock (_gate) return [_members.Self, .. _members.Members];
+            lock (_gate) return [.. _members.Members];
         }
     }
 
