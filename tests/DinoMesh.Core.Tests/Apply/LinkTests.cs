@@ -49,6 +49,15 @@ public class LinkTests
         s.Fails(Link(f, Root, "f"), FsError.Exists);
     }
 
+    // Found by the disk model: Linux looks the new name up before it looks at the inode.
+    [Fact]
+    public void Link_onto_an_existing_name_is_EEXIST_even_for_a_directory_or_an_orphan()
+    {
+        var s = StateAssert.Fresh().Ok(Mkdir(Root, "d"), out ulong d).Ok(File(Root, "o"), out ulong o).Ok(Unlink(Root, "o")).Ok(File(Root, "f"));
+        s.Fails(Link(d, Root, "f"), FsError.Exists);
+        s.Fails(Link(o, Root, "f"), FsError.Exists);
+    }
+
     [Fact]
     public void Link_to_an_orphan_is_ENOENT()
     {

@@ -140,6 +140,17 @@ public class RenameTests
         s.Ok(Rename(Root, "a", c, "a"));
     }
 
+    // Found by the disk model: Linux checks "target is an ancestor of the source" before the types.
+    [Fact]
+    public void Rename_over_an_ancestor_directory_of_the_source_is_ENOTEMPTY()
+    {
+        var s = StateAssert.Fresh().Ok(Mkdir(Root, "a"), out ulong a).Ok(Mkdir(a, "b"), out ulong b).Ok(File(b, "f")).Ok(Mkdir(b, "sub"));
+        s.Fails(Rename(b, "f", Root, "a"), FsError.NotEmpty);
+        s.Fails(Rename(b, "f", a, "b"), FsError.NotEmpty);
+        s.Fails(Rename(b, "sub", Root, "a"), FsError.NotEmpty);
+        s.Fails(Rename(b, "f", Root, "a", FileSystemState.RenameExchange), FsError.Invalid);
+    }
+
     [Fact]
     public void Directory_next_to_itself_and_into_a_sibling_is_fine()
     {
