@@ -132,4 +132,17 @@ public class WriteTests
         s.Fails(Write(l, 0, [1]), FsError.Invalid);
         s.Fails(Write(31337, 0, [1]), FsError.Stale);
     }
+
+    // CORE BUG (reported): chunk_offset is not validated, so a peer's ulong.MaxValue becomes ChunkOffset -1 and the
+    // read path would index a chunk at a negative position.
+    [Fact]
+    public void Chunk_offset_that_does_not_fit_is_EINVAL()
+    {
+        var (s, f) = NewFile();
+        var extent = Extent(0, [1, 2]);
+        extent.ChunkOffset = ulong.MaxValue;
+        s.Fails(Write(f, 1, extent), FsError.Invalid);
+        extent.ChunkOffset = long.MaxValue;                             // fits, but offset + length does not
+        s.Fails(Write(f, 1, extent), FsError.Invalid);
+    }
 }
