@@ -101,14 +101,15 @@ public sealed partial record FileSystemState
     private ApplyResult ApplyLink(Mutation m, Link l)
     {
         if (Find(l.Ino) is not { } inode) return Fail(FsError.Stale);
-        if (inode.IsDirectory) return Fail(FsError.NotPermitted);
-        if (inode.NLink == 0) return Fail(FsError.NoEntry);
-        if (inode.NLink >= MaxLinks) return Fail(FsError.TooManyLinks);
+        // Linux's order: the new name is checked (EEXIST) before the inode (EPERM for a directory, ENOENT for an orphan).
         var (error, dir) = Directory(l.NewParent);
         if (dir is null) return Fail(error);
         var name = FileName.FromBytes(l.NewName.Span);
         if (name.Validate() is var invalid and not FsError.None) return Fail(invalid);
         if (dir.Entries.ContainsKey(name)) return Fail(FsError.Exists);
+        if (inode.IsDirectory) return Fail(FsError.NotPermitted);
+        if (inode.NLink == 0) return Fail(FsError.NoEntry);
+        if (inode.NLink >= MaxLinks) return Fail(FsError.TooManyLinks);
         var newDir = dir with { Entries = dir.Entries.Add(name, l.Ino), MTime = m.TimeNs, CTime = m.TimeNs };
         return Done(With(inode with { NLink = inode.NLink + 1, CTime = m.TimeNs }, newDir), new Effect
         {

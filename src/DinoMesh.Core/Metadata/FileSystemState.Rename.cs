@@ -28,7 +28,9 @@ public sealed partial record FileSystemState
         // Two names for the same inode: POSIX says rename does nothing and succeeds.
         if (dst is not null && dst.Ino == src.Ino) return Done(this, Effect.None);
         if (src.IsDirectory && IsWithin(r.NewParent, src.Ino)) return Fail(FsError.Invalid);
-        if (exchange && dst!.IsDirectory && IsWithin(r.Parent, dst.Ino)) return Fail(FsError.Invalid);
+        // The target an ancestor of the source: Linux answers EINVAL for an exchange and ENOTEMPTY otherwise, before
+        // any type check (so a file renamed over its own ancestor directory is ENOTEMPTY, not EISDIR).
+        if (dst is not null && dst.IsDirectory && IsWithin(r.Parent, dst.Ino)) return Fail(exchange ? FsError.Invalid : FsError.NotEmpty);
 
         var inodes = Inodes.ToBuilder();
         var removed = new List<ulong>();

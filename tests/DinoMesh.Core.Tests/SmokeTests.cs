@@ -1,7 +1,0 @@
-namespace DinoMesh.Core.Tests;
-
-public class SmokeTests
-{
-    [Fact]
-    public void Builds() => Assert.True(true);
-}

@@ -1,0 +1,94 @@
+using DinoMesh.Core.Metadata;
+using DinoMesh.Core.Tests.Support;
+using static DinoMesh.Core.Tests.Support.Mutations;
+
+namespace DinoMesh.Core.Tests.Versions;
+
+/// <summary>Regression: a retried request (the reply was lost, the client sent it again) was applied twice.</summary>
+public class DuplicateOpTests
+{
+    private const ulong Root = FileSystemState.RootIno;
+    private static readonly byte[] ClientA = [.. Enumerable.Range(1, 16).Select(i => (byte)i)];
+    private static readonly byte[] ClientB = [.. Enumerable.Range(101, 16).Select(i => (byte)i)];
+
+    [Fact]
+    public void Retried_create_is_a_duplicate_not_EEXIST_and_creates_nothing()
+    {
+        var s = StateAssert.Fresh().Ok(File(Root, "f").WithOp(ClientA, 1));
+        var retry = s.Apply(File(Root, "f").WithOp(ClientA, 1));
+        Assert.True(retry.Ok);
+        Assert.True(retry.Effect.Duplicate);
+        Assert.Equal(s.Version + 1, retry.State.Version);               // the log entry still takes its version
+        Assert.Equal(s.NextIno, retry.State.NextIno);
+        Assert.Single(retry.State.Get(Root).Entries);
+    }
+
+    [Fact]
+    public void Retried_exchange_does_not_swap_back()
+    {
+        var s = StateAssert.Fresh().Ok(File(Root, "a"), out ulong a).Ok(File(Root, "b"), out ulong b);
+        var swap = Rename(Root, "a", Root, "b", FileSystemState.RenameExchange).WithOp(ClientA, 7);
+        s = s.Ok(swap).Ok(swap.Clone());
+        Assert.Equal((b, a), (s.At("a").Ino, s.At("b").Ino));
+    }
+
+    [Fact]
+    public void Retried_write_and_link_count_once()
+    {
+        var s = StateAssert.Fresh().Ok(File(Root, "f"), out ulong f);
+        var link = Link(f, Root, "g").WithOp(ClientA, 3);
+        s = s.Ok(link).Ok(link.Clone());
+        Assert.Equal(2u, s.Get(f).NLink);
+    }
+
+    [Fact]
+    public void Older_sequence_from_the_same_client_is_a_duplicate()
+    {
+        var s = StateAssert.Fresh().Ok(File(Root, "x").WithOp(ClientA, 10));
+        var late = s.Apply(File(Root, "y").WithOp(ClientA, 9));
+        Assert.True(late.Effect.Duplicate);
+        Assert.False(late.State.Has(Root, "y"));
+    }
+
+    [Fact]
+    public void Next_sequence_and_other_clients_are_applied()
+    {
+        var s = StateAssert.Fresh().Ok(File(Root, "x").WithOp(ClientA, 1));
+        s = s.OkWith(File(Root, "y").WithOp(ClientA, 2), out var next);
+        s = s.OkWith(File(Root, "z").WithOp(ClientB, 1), out var other);
+        Assert.False(next.Duplicate);
+        Assert.False(other.Duplicate);
+        Assert.True(s.Has(Root, "y") && s.Has(Root, "z"));
+    }
+
+    [Fact]
+    public void Entries_without_an_op_id_are_never_duplicates()
+    {
+        var s = StateAssert.Fresh().Ok(File(Root, "f"), out ulong f);
+        var write = Write(f, 0, [1]);
+        s = s.OkWith(write, out var first).OkWith(write.Clone(), out var second);
+        Assert.False(first.Duplicate || second.Duplicate);
+    }
+
+    [Fact]
+    public void A_retry_after_a_restart_from_a_snapshot_is_still_a_duplicate()
+    {
+        var s = StateAssert.Fresh().Ok(Mkdir(Root, "d").WithOp(ClientA, 42));
+        var restored = Snapshots.RoundTrip(s);
+        var retry = restored.Apply(Mkdir(Root, "d").WithOp(ClientA, 42));
+        Assert.True(retry.Ok);
+        Assert.True(retry.Effect.Duplicate);
+    }
+
+    [Fact]
+    public void Failed_entry_does_not_consume_its_sequence()
+    {
+        // The lease holder never logs a refused entry, so the client's next try with the same id must be checked again.
+        var s = StateAssert.Fresh().Ok(Mkdir(Root, "d"));
+        s.Fails(File(Root, "d").WithOp(ClientA, 5), FsError.Exists);
+        var s2 = s.Ok(Rmdir(Root, "d"));
+        var retry = s2.Apply(File(Root, "d").WithOp(ClientA, 5));
+        Assert.False(retry.Effect.Duplicate);
+        Assert.True(retry.State.Get(retry.Effect.Ino).IsRegular);
+    }
+}
