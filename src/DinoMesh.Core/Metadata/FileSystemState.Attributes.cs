@@ -46,6 +46,7 @@ public sealed partial record FileSystemState
         {
             if (e.Length == 0 || e.Chunk.Length != ChunkId.Size) return Fail(FsError.Invalid);
             if (e.Offset > MaxFileSize || e.Length > MaxFileSize - e.Offset) return Fail(FsError.TooBig);
+            if (e.ChunkOffset > long.MaxValue - e.Length) return Fail(FsError.Invalid);
             var extent = new Extent((long)e.Offset, (long)e.Length, ChunkId.FromBytes(e.Chunk.Span), (long)e.ChunkOffset);
             extents = extents.Write(extent);
             size = Math.Max(size, extent.End);

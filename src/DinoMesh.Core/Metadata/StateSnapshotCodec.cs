@@ -91,8 +91,8 @@ public static class StateSnapshotCodec
     /// <summary>SHA-256 over the canonical snapshot: equal on every node that applied the same log.</summary>
     public static string StateHash(FileSystemState state)
     {
+        // The duplicate table is state too: two nodes that disagree on it would apply a retry differently.
         var snapshot = ToSnapshot(state);
-        snapshot.Clients.Clear();
         return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(snapshot.ToByteArray()));
     }
 }

@@ -41,13 +41,25 @@ public class DuplicateOpTests
         Assert.Equal(2u, s.Get(f).NLink);
     }
 
+    // One client's concurrent mutations may reach the log in any order: a lower sequence not yet seen is new.
     [Fact]
-    public void Older_sequence_from_the_same_client_is_a_duplicate()
+    public void Older_sequence_not_yet_applied_is_applied_once()
     {
         var s = StateAssert.Fresh().Ok(File(Root, "x").WithOp(ClientA, 10));
         var late = s.Apply(File(Root, "y").WithOp(ClientA, 9));
-        Assert.True(late.Effect.Duplicate);
-        Assert.False(late.State.Has(Root, "y"));
+        Assert.False(late.Effect.Duplicate);
+        Assert.True(late.State.Has(Root, "y"));
+        Assert.True(late.State.Apply(File(Root, "z").WithOp(ClientA, 9)).Effect.Duplicate);
+    }
+
+    [Fact]
+    public void Sequence_older_than_the_window_is_a_duplicate()
+    {
+        var s = StateAssert.Fresh();
+        for (var seq = 1UL; seq <= FileSystemState.OpWindow + 1; seq++) s = s.Ok(File(Root, $"f{seq}").WithOp(ClientA, seq + 100));
+        var ancient = s.Apply(File(Root, "old").WithOp(ClientA, 50));
+        Assert.True(ancient.Effect.Duplicate);
+        Assert.False(ancient.State.Has(Root, "old"));
     }
 
     [Fact]
