@@ -107,7 +107,8 @@ static string? Credential(string? token, FileInfo? file)
 static IPEndPoint? ParseEndPoint(string? text, string option, bool allowHostName = false)
 {
     if (text is null) return null;
-    if (IPEndPoint.TryParse(text, out var endPoint) && endPoint.Port != 0) return endPoint;
+    // Port 0 (any free port) is fine to listen on, never to dial.
+    if (IPEndPoint.TryParse(text, out var endPoint) && (endPoint.Port != 0 || !allowHostName) && text.Contains(':', StringComparison.Ordinal)) return endPoint;
     var colon = text.LastIndexOf(':');
     if (allowHostName && colon > 0 && int.TryParse(text[(colon + 1)..], out var port) && port is > 0 and < 65536) return null;
     throw new StartupException($"{option} expects HOST:PORT (for example 10.0.0.5:{ClusterOptions.DefaultPort}), got '{text}'");
