@@ -9,6 +9,7 @@ public sealed record NodeOptions
     public required string MountPoint { get; init; }
     public required string DataDirectory { get; init; }
     public bool AllowOther { get; init; } = true;
+    public bool WritebackCache { get; init; }
     public IPEndPoint Listen { get; init; } = new(IPAddress.Any, Cluster.Node.ClusterOptions.DefaultPort);
     public string? Advertise { get; init; }
     public string? Join { get; init; }

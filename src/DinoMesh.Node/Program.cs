@@ -17,11 +17,12 @@ var tokenFile = new Option<FileInfo>("--token-file") { Description = "A file hol
 var listen = new Option<string>("--listen") { Description = $"HOST:PORT to accept peer connections on (default 0.0.0.0:{ClusterOptions.DefaultPort})" };
 var advertise = new Option<string>("--advertise") { Description = "HOST:PORT other nodes should dial (default: the listen address, or this host's first IPv4 address)" };
 var profile = new Option<string>("--membership-profile") { Description = "lan (1 s probes, default) or local (200 ms probes, for one machine)", DefaultValueFactory = _ => "lan" };
+var writeback = new Option<bool>("--writeback-cache") { Description = "Let the kernel cache writes (faster small writes; sizes changed on other nodes show late on open files)" };
 var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
 
 var root = new RootCommand("dino-node: the daemon of a DinoMesh peer-to-peer filesystem; one per machine")
 {
-    mount, dataDir, logLevel, noAllowOther, join, token, tokenFile, listen, advertise, profile,
+    mount, dataDir, logLevel, noAllowOther, join, token, tokenFile, listen, advertise, profile, writeback,
 };
 root.SetAction(async (parse, cancellationToken) =>
 {
@@ -34,6 +35,7 @@ root.SetAction(async (parse, cancellationToken) =>
             MountPoint = mountPoint,
             DataDirectory = parse.GetValue(dataDir) ?? DataDirectory.DefaultPath(),
             AllowOther = !parse.GetValue(noAllowOther),
+            WritebackCache = parse.GetValue(writeback),
             Listen = ParseEndPoint(parse.GetValue(listen), "--listen") ?? new IPEndPoint(IPAddress.Any, ClusterOptions.DefaultPort),
             Advertise = parse.GetValue(advertise),
             Join = parse.GetValue(join),

@@ -20,12 +20,17 @@ public sealed class LocalCommitter : IMetadataCommitter, IDisposable
     /// <summary>Entries between snapshots: bounds replay time at start-up.</summary>
     private const int SnapshotEvery = 100_000;
 
+    /// <summary>Entries between checkpoints of the log's WAL (each one syncs the chunk store first).</summary>
+    private const int CheckpointEvery = 8192;
+
     private readonly Lock _gate = new();
     private readonly MetadataLog _log;
     private readonly ChunkStore _chunks;
     private readonly ILogger _logger;
     private FileSystemState _state;
     private long _sinceSnapshot;
+    private long _sinceCheckpoint;
+    private int _checkpointing;
 
     private LocalCommitter(MetadataLog log, ChunkStore chunks, FileSystemState state, ILogger logger)
     {
@@ -80,6 +85,11 @@ public sealed class LocalCommitter : IMetadataCommitter, IDisposable
             _log.Append(result.State.Version, 0, mutation.ToByteArray());
             Volatile.Write(ref _state, result.State);
             if (++_sinceSnapshot >= SnapshotEvery) SnapshotLocked();
+            if (++_sinceCheckpoint >= CheckpointEvery && Interlocked.Exchange(ref _checkpointing, 1) == 0)
+            {
+                _sinceCheckpoint = 0;
+                _ = Task.Run(Checkpoint, CancellationToken.None);
+            }
             return ValueTask.FromResult(result);
         }
     }
@@ -90,6 +100,24 @@ public sealed class LocalCommitter : IMetadataCommitter, IDisposable
         _chunks.SyncAll();
         _log.Sync();
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Keeps the WAL bounded. Chunks are synced first, so a durable entry never points at a chunk a power cut could lose.</summary>
+    private void Checkpoint()
+    {
+        try
+        {
+            _chunks.SyncAll();
+            _log.Checkpoint();
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            _logger.LogWarning("metadata: checkpoint failed: {Error}", e.Message);
+        }
+        finally
+        {
+            Volatile.Write(ref _checkpointing, 0);
+        }
     }
 
     /// <summary>Writes a snapshot of the current state so the next start replays little.</summary>

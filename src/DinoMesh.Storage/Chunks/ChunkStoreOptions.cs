@@ -9,9 +9,9 @@ public sealed record ChunkStoreOptions
     /// <item>an fsync costs a device flush (hundreds of microseconds to milliseconds); one per 4 KiB chunk would cap
     /// small-file throughput at a few thousand chunks per second, far below what the page cache can absorb;</item>
     /// <item>a process crash, even kill -9, loses nothing that write(2) accepted: the page cache belongs to the kernel;</item>
-    /// <item>power loss is covered by durability points: the filesystem calls <see cref="ChunkStore.SyncAll"/> on
-    /// fsync(2)/close, and a commit is acknowledged to peers only after it, so one syncfs covers a whole batch. A chunk torn by a power cut before
-    /// that point is still never served: reads verify the hash and quarantine it, and it is fetched again.</item>
+    /// <item>power loss is covered by durability points: the volume calls <see cref="ChunkStore.SyncAll"/> on fsync(2)
+    /// and before every checkpoint of the metadata log, so one syncfs covers a whole batch. A chunk torn by a power cut
+    /// before that point is still never served: reads verify the hash and quarantine it.</item>
     /// </list>
     /// Turn it on where each chunk must be durable on its own (e.g. a replica receiving chunks it must vouch for at once).
     /// </summary>

@@ -21,6 +21,20 @@ public sealed partial class MetadataLog
         }
     }
 
+    /// <summary>
+    /// Copies the WAL into the database and restarts it, so the WAL stays small. It fsyncs: call it only after
+    /// whatever the entries refer to (chunks) is durable. Automatic checkpoints are off for that reason.
+    /// </summary>
+    public void Checkpoint()
+    {
+        lock (_writeLock)
+        {
+            ThrowIfDisposed();
+            Schema.Execute(_writer, "PRAGMA wal_checkpoint(RESTART)");
+            _unsynced = false;
+        }
+    }
+
     private void SyncByFullCommit()
     {
         Schema.Execute(_writer, "PRAGMA synchronous=FULL");

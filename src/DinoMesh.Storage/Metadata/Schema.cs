@@ -31,6 +31,9 @@ internal static class Schema
         // NORMAL in WAL mode: a commit is a write(2) to the WAL, no fsync. It survives a process crash; Sync() and
         // checkpoints (which fsync) make it survive power loss.
         Execute(writer, "PRAGMA synchronous=NORMAL");
+        // No automatic checkpoints: a checkpoint fsyncs the WAL, and the owner must first make the chunks that
+        // those entries point at durable (see MetadataLog.Checkpoint).
+        Execute(writer, "PRAGMA wal_autocheckpoint=0");
         Execute(writer, Tables);
     }
 
