@@ -21,6 +21,9 @@ public sealed partial class DinoFileSystem
         var inode = _meta.Current.Find(ino);
         if (inode is null) return Fail<AttrReply>(FsError.Stale);
         var valid = request.Valid;
+        // Staged writes land first: their commit stamps mtime, which must not override a time set here (cp -a, tar).
+        var flushed = await FlushInodeAsync(ctx, ino);
+        if (flushed != FsError.None) return Fail<AttrReply>(flushed);
         var set = new SetAttributes { Ino = ino };
         if (valid.HasFlag(SetAttrValid.Mode)) set.Mode = request.Mode;
         if (valid.HasFlag(SetAttrValid.Uid)) set.Uid = request.Uid;
@@ -41,9 +44,6 @@ public sealed partial class DinoFileSystem
         {
             if (inode.IsDirectory) return Fail<AttrReply>(FsError.IsADirectory);
             if (!inode.IsRegular) return Fail<AttrReply>(FsError.Invalid);
-            // Staged writes below the new size must land first; the rest is cut away.
-            var flushed = await FlushInodeAsync(ctx, ino);
-            if (flushed != FsError.None) return Fail<AttrReply>(flushed);
             _contents.Truncate(ino, (long)request.Size);
             set.Size = request.Size;
         }

@@ -31,11 +31,18 @@ internal sealed class FileContents
         public readonly Lock Gate = new();
         public readonly SortedDictionary<long, DirtyBlock> Blocks = [];
         public readonly List<Extent> Pending = [];
+        public readonly List<Sealing> InFlight = [];   // full blocks being hashed and stored, oldest first
         public long End;           // largest offset written since the last commit
         public long LastWriteNs;
         public FsError Error;      // a failed chunk write, reported to the next write/flush
-        public bool IsClean => Blocks.Count == 0 && Pending.Count == 0 && End == 0;
+        public bool IsClean => Blocks.Count == 0 && Pending.Count == 0 && InFlight.Count == 0 && End == 0;
     }
+
+    /// <summary>A block handed to a worker to become chunks; its buffer stays readable until the result is reaped.</summary>
+    private sealed record Sealing(DirtyBlock Block, Task<(FsError Error, List<Extent> Extents)> Work);
+
+    /// <summary>Blocks one file may have in flight before a writer waits: bounds memory, keeps both cores busy.</summary>
+    private const int MaxInFlight = 4;
 
     /// <summary>The size a reader on this node sees: the committed size or the end of staged writes.</summary>
     public long VisibleSize(Inode inode)
@@ -64,17 +71,21 @@ internal sealed class FileContents
                     staged.Blocks.Add(index, block);
                 }
                 block.Write(within, data[..count]);
-                if (block.Covers(size) && Seal(staged, block) is var e and not FsError.None) return e;
+                // A full block becomes a chunk on another core while the writer goes on.
+                if (block.Covers(size)) StartSeal(staged, block);
                 data = data[count..];
                 position += count;
             }
             staged.End = Math.Max(staged.End, position);
             staged.LastWriteNs = nowNs;
-            while (staged.Blocks.Count > _options.MaxDirtyBlocksPerFile)
+            while (staged.Blocks.Count > _options.MaxDirtyBlocksPerFile) StartSeal(staged, staged.Blocks.First().Value);
+            Reap(staged);
+            while (staged.InFlight.Count > MaxInFlight)
             {
-                if (Seal(staged, staged.Blocks.First().Value) is var e and not FsError.None) return e;
+                staged.InFlight[0].Work.Wait();
+                Reap(staged);
             }
-            return FsError.None;
+            return TakeError(staged);
         }
     }
 
@@ -84,12 +95,13 @@ internal sealed class FileContents
         if (!_staged.TryGetValue(inode.Ino, out var staged)) return ReadCommitted(inode.Extents, inode.Size, offset, buffer);
         lock (staged.Gate)
         {
+            Reap(staged);
             var extents = inode.Extents;
             foreach (var e in staged.Pending) extents = extents.Write(e);
             var (error, count) = ReadCommitted(extents, Math.Max(inode.Size, staged.End), offset, buffer);
             if (error != FsError.None) return (error, 0);
             var end = offset + count;
-            foreach (var block in staged.Blocks.Values)
+            foreach (var block in staged.InFlight.Select(f => f.Block).Concat(staged.Blocks.Values))
             {
                 var blockStart = block.Index * _options.ChunkSize;
                 foreach (var (s, e) in block.Ranges)
@@ -128,14 +140,18 @@ internal sealed class FileContents
     public async ValueTask<FsError> FlushAsync(ulong ino, Func<Mutation, ValueTask<FsError>> commit)
     {
         if (!_staged.TryGetValue(ino, out var staged)) return FsError.None;
+        Task[] sealing;
+        lock (staged.Gate)
+        {
+            foreach (var block in staged.Blocks.Values.ToList()) StartSeal(staged, block);
+            sealing = [.. staged.InFlight.Select(f => f.Work)];
+        }
+        await Task.WhenAll(sealing).ConfigureAwait(false);
         Mutation? mutation;
         lock (staged.Gate)
         {
+            Reap(staged);
             if (staged.Error != FsError.None) return TakeError(staged);
-            foreach (var block in staged.Blocks.Values.ToList())
-            {
-                if (Seal(staged, block) is var e and not FsError.None) return e;
-            }
             if (staged.IsClean)
             {
                 _staged.TryRemove(new KeyValuePair<ulong, StagedFile>(ino, staged));
@@ -174,6 +190,7 @@ internal sealed class FileContents
         if (!_staged.TryGetValue(ino, out var staged)) return;
         lock (staged.Gate)
         {
+            DrainInFlight(staged);
             foreach (var block in staged.Blocks.Values.ToList())
             {
                 var start = block.Index * _options.ChunkSize;
@@ -200,6 +217,7 @@ internal sealed class FileContents
         if (!_staged.TryRemove(ino, out var staged)) return;
         lock (staged.Gate)
         {
+            DrainInFlight(staged);
             foreach (var block in staged.Blocks.Values) block.Dispose();
             staged.Blocks.Clear();
             staged.Pending.Clear();
@@ -208,23 +226,44 @@ internal sealed class FileContents
 
     public bool HasStaged(ulong ino) => _staged.ContainsKey(ino);
 
-    /// <summary>Writes the block's written ranges as chunks (one per range) and queues their extents.</summary>
-    private FsError Seal(StagedFile staged, DirtyBlock block)
+    /// <summary>Hands a block to a worker that turns its written ranges into chunks (one per range).</summary>
+    private void StartSeal(StagedFile staged, DirtyBlock block)
+    {
+        staged.Blocks.Remove(block.Index);
+        staged.InFlight.Add(new Sealing(block, Task.Run(() => ChunkBlock(block))));
+    }
+
+    private (FsError, List<Extent>) ChunkBlock(DirtyBlock block)
     {
         var blockStart = block.Index * _options.ChunkSize;
+        var extents = new List<Extent>(block.Ranges.Count);
         foreach (var (s, e) in block.Ranges)
         {
             var (error, id) = _chunks.Store(block.Buffer.AsSpan(s, e - s));
-            if (error != FsError.None)
-            {
-                staged.Error = error;
-                return TakeError(staged);
-            }
-            staged.Pending.Add(new Extent(blockStart + s, e - s, id, 0));
+            if (error != FsError.None) return (error, extents);
+            extents.Add(new Extent(blockStart + s, e - s, id, 0));
         }
-        staged.Blocks.Remove(block.Index);
-        block.Dispose();
-        return FsError.None;
+        return (FsError.None, extents);
+    }
+
+    /// <summary>Moves finished blocks, oldest first, into the pending extents (order matters: later writes win).</summary>
+    private static void Reap(StagedFile staged)
+    {
+        while (staged.InFlight.Count > 0 && staged.InFlight[0].Work.IsCompleted)
+        {
+            var (block, work) = staged.InFlight[0];
+            staged.InFlight.RemoveAt(0);
+            var (error, extents) = work.Result;
+            if (error != FsError.None && staged.Error == FsError.None) staged.Error = error;
+            staged.Pending.AddRange(extents);
+            block.Dispose();
+        }
+    }
+
+    private static void DrainInFlight(StagedFile staged)
+    {
+        foreach (var sealing in staged.InFlight) sealing.Work.Wait();
+        Reap(staged);
     }
 
     private static FsError TakeError(StagedFile staged)
