@@ -151,7 +151,14 @@ public sealed class DinoNode_EnospcTests : DurabilityHarness
 
         // kill -9, not SIGTERM: this test is about starting on a full disk, whatever a clean stop does there.
         node.Kill9();
-        node.Start();
+        try
+        {
+            node.Start();
+        }
+        catch (InvalidOperationException e)
+        {
+            Assert.Fail($"dino-node does not start on its full data disk, so the committed files cannot be read: {e.Message.Split('\n')[0]}");
+        }
 
         var problems = new List<string>();
         CheckCommitted(fill.Files, problems);
