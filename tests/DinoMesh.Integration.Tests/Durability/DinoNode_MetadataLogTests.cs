@@ -59,6 +59,7 @@ public sealed class DinoNode_MetadataLogTests : DurabilityHarness
         }
 
         var versions = ReplayedVersions(node);
+        TestContext.Current.TestOutputHelper?.WriteLine($"log versions at each start: {string.Join(" -> ", versions)}");
         Assert.True(versions.Count == Cycles + 1,
             $"expected {Cycles + 1} 'state at version N' lines (one per start), found {versions.Count}: {string.Join(", ", versions)}");
         for (var i = 1; i < versions.Count; i++)
