@@ -99,6 +99,71 @@ public sealed class DinoNode_CorruptChunkTests : DurabilityHarness
         AssertNoProblems(problems, "corrupt chunk found at start");
     }
 
+    /// <summary>How a chunk file can be damaged besides a flipped bit.</summary>
+    public enum Damage
+    {
+        Truncated,
+        Emptied,
+        Deleted,
+        Extended,
+    }
+
+    [Theory]
+    [InlineData(Damage.Truncated)]
+    [InlineData(Damage.Emptied)]
+    [InlineData(Damage.Deleted)]
+    [InlineData(Damage.Extended)]
+    public void Damaged_chunk_file_reads_as_EIO_never_as_short_or_zeroed_data_and_a_rewrite_heals_it(Damage damage)
+    {
+        var node = StartNode();
+        var victim = KnownContent.Bytes(31, 2 * Mi);
+        var victimPath = Path.Combine(node.Root, "victim");
+        Write(victimPath, victim);
+        node.Stop();
+
+        var chunk = ChunkFiles.PathOfBlock(node.DataDir, victim, 1);
+        Assert.True(File.Exists(chunk), $"expected the victim's second block in {chunk}");
+        switch (damage)
+        {
+            case Damage.Truncated:
+                File.SetUnixFileMode(chunk, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                using (var f = new FileStream(chunk, FileMode.Open, FileAccess.Write))
+                {
+                    f.SetLength(Mi / 2);
+                }
+                break;
+            case Damage.Emptied:
+                File.WriteAllBytes(chunk, []);
+                break;
+            case Damage.Deleted:
+                File.Delete(chunk);
+                break;
+            case Damage.Extended:
+                using (var f = new FileStream(chunk, FileMode.Append, FileAccess.Write))
+                {
+                    f.Write(new byte[4096]);
+                }
+                break;
+        }
+        node.Start();
+
+        var problems = new List<string>();
+        var failed = ReadEveryPiece(victimPath, victim, problems);
+        if (!failed.Any(o => o >= Mi))
+        {
+            problems.Add($"no read of the damaged second block failed with EIO (failed reads at: {string.Join(",", failed)})");
+        }
+        // The same bytes written again (another file) put a good copy of the chunk back, which heals the victim.
+        Write(Path.Combine(node.Root, "same-content"), victim);
+        KnownContent.DropKernelCaches();
+        var (e, data, at) = KnownContent.ReadFile(victimPath);
+        if (e != Errno.OK || !data.AsSpan().SequenceEqual(victim))
+        {
+            problems.Add($"after the same content was written again, the victim reads {e} at {at} ({data.Length} bytes)");
+        }
+        AssertNoProblems(problems, $"chunk {damage}");
+    }
+
     [Fact]
     public void Chunk_corrupted_under_a_running_daemon_reads_as_EIO_once_the_page_cache_is_dropped()
     {

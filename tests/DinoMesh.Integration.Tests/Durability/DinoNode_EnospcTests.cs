@@ -57,8 +57,13 @@ public sealed class DinoNode_EnospcTests : DurabilityHarness
         return new Fill(files, failures, sawEnospc, slowest);
     }
 
-    private Fill FillBounded(DinoNodeTarget node) =>
-        Bounded(() => FillUntilFull(Path.Combine(node.Root, "fill")), FillLimit, "filling the disk");
+    private Fill FillBounded(DinoNodeTarget node)
+    {
+        var fill = Bounded(() => FillUntilFull(Path.Combine(node.Root, "fill")), FillLimit, "filling the disk");
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"{fill.Files.Count} files committed; slowest call {fill.Slowest.TotalMilliseconds:F0} ms; failures: {string.Join("; ", fill.Failures)}");
+        return fill;
+    }
 
     /// <summary>Every committed file reads back with its exact content.</summary>
     private static void CheckCommitted(IEnumerable<Committed> files, List<string> problems)
@@ -126,6 +131,32 @@ public sealed class DinoNode_EnospcTests : DurabilityHarness
             problems.Add("the daemon died after the deletes");
         }
         AssertNoProblems(problems, "full disk");
+    }
+
+    [Fact]
+    public void Once_the_disk_has_room_again_the_running_daemon_takes_writes_without_a_restart()
+    {
+        var disk = MountTmpfs(DiskMiB);
+        var node = StartNode(Path.Combine(disk.Path, "data"));
+        var fill = FillBounded(node);
+        Assert.True(fill.Failures.Count > 0, "the disk never filled up");
+
+        disk.Resize(DiskMiB * 2);
+
+        var problems = new List<string>();
+        var after = Enumerable.Range(0, 4).Select(i => (Path: Path.Combine(node.Root, $"after-{i}"), Data: KnownContent.Bytes(500 + i, BigFile))).ToList();
+        foreach (var (path, data) in after)
+        {
+            var outcome = Bounded(() => KnownContent.WriteFile(path, data), FillLimit, $"writing {path}");
+            if (!outcome.Ok)
+            {
+                problems.Add($"{Path.GetFileName(path)} with room on the disk again: {outcome}");
+            }
+        }
+        CheckCommitted(after.Select(a => new Committed(a.Path, KnownContent.Sha(a.Data), a.Data.Length)), problems);
+        CheckCommitted(fill.Files, problems);
+        problems.AddRange(TreeCheck.Walk(node.Root).Problems);
+        AssertNoProblems(problems, "after making room");
     }
 
     [Fact]
