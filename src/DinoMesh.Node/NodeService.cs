@@ -54,6 +54,7 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
             throw new StartupException(e.Message, e);
         }
         _logger.LogInformation("data directory {Path}", _data.Root);
+        if (_data.IsFull) _logger.LogWarning("the disk under {Path} is full: what is stored can be read, writes will fail with ENOSPC", _data.Root);
 
         try
         {
@@ -131,26 +132,30 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_control is not null)
-        {
-            await _control.DisposeAsync();
-            _control = null;
-        }
-        if (_mount is not null)
-        {
-            await _mount.DisposeAsync();
-            _mount = null;
-        }
-        _committer?.Dispose();
+        // Each step runs even when an earlier one failed: a full disk must not keep the lock or the mount behind.
+        if (_control is { } control) await Step("control socket", () => control.DisposeAsync().AsTask());
+        _control = null;
+        if (_mount is { } mount) await Step("unmount", () => mount.DisposeAsync().AsTask());
+        _mount = null;
+        if (_committer is { } committer) await Step("metadata snapshot", () => { committer.Dispose(); return Task.CompletedTask; });
         _committer = null;
-        _log?.Dispose();
+        if (_log is { } log) await Step("metadata log", () => { log.Dispose(); return Task.CompletedTask; });
         _log = null;
-        if (_cluster is not null)
-        {
-            await _cluster.DisposeAsync();
-            _cluster = null;
-        }
+        if (_cluster is { } cluster) await Step("cluster", () => cluster.DisposeAsync().AsTask());
+        _cluster = null;
         _data?.Dispose();
         _data = null;
+    }
+
+    private async Task Step(string what, Func<Task> action)
+    {
+        try
+        {
+            await action();
+        }
+        catch (Exception e)
+        {
+            _logger.LogError("stopping: {What} failed: {Error}", what, e.Message);
+        }
     }
 }

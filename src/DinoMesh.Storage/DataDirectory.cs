@@ -125,6 +125,9 @@ public sealed class DataDirectory : IDisposable
     /// The lock file was opened for writing, but a directory can still refuse new files (e.g. its mode changed);
     /// finding out now beats failing on the first chunk write.
     /// </summary>
+    /// <summary>True when the start-up write probe found the disk full (the node still starts; writes answer ENOSPC).</summary>
+    public bool IsFull { get; private set; }
+
     private void ProbeWritable()
     {
         foreach (string dir in new[] { ChunkDirectory, MetadataDirectory, TempDirectory })
@@ -134,6 +137,12 @@ public sealed class DataDirectory : IDisposable
             {
                 File.WriteAllBytes(probe, [1]);
                 File.Delete(probe);
+            }
+            catch (IOException e) when (e.HResult is LibC.ENOSPC or LibC.EDQUOT)
+            {
+                // A full disk must not lock the owner out of what is already stored: start, and let writes fail with ENOSPC.
+                try { File.Delete(probe); } catch (IOException) { }
+                IsFull = true;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

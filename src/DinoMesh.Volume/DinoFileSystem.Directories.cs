@@ -61,8 +61,7 @@ public sealed partial class DinoFileSystem
 
     public override async ValueTask<int> FsyncDirAsync(FuseContext ctx, ulong ino, ulong fileHandle, bool dataOnly)
     {
-        await _meta.SyncAsync(ctx.Cancellation);
-        return 0;
+        return Errno(await _meta.SyncAsync(ctx.Cancellation));
     }
 
     public override ValueTask<FuseResult<StatFsReply>> StatFsAsync(FuseContext ctx, ulong ino)

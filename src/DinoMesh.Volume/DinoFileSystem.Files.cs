@@ -126,8 +126,7 @@ public sealed partial class DinoFileSystem
     {
         var error = await FlushInodeAsync(ctx, ino);
         if (error != FsError.None) return Errno(error);
-        await _meta.SyncAsync(ctx.Cancellation);
-        return 0;
+        return Errno(await _meta.SyncAsync(ctx.Cancellation));
     }
 
     /// <summary>Commits the inode's staged writes as one range-based mutation.</summary>

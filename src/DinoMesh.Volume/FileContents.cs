@@ -143,10 +143,19 @@ internal sealed class FileContents
         Task[] sealing;
         lock (staged.Gate)
         {
-            foreach (var block in staged.Blocks.Values.ToList()) StartSeal(staged, block);
+            Reap(staged);
+            if (staged.InFlight.Count == 0)
+            {
+                // Nothing in flight (the small-file case): chunk the rest here rather than pay a thread hop.
+                foreach (var block in staged.Blocks.Values.ToList()) SealNow(staged, block);
+            }
+            else
+            {
+                foreach (var block in staged.Blocks.Values.ToList()) StartSeal(staged, block);
+            }
             sealing = [.. staged.InFlight.Select(f => f.Work)];
         }
-        await Task.WhenAll(sealing).ConfigureAwait(false);
+        if (sealing.Length > 0) await Task.WhenAll(sealing).ConfigureAwait(false);
         Mutation? mutation;
         lock (staged.Gate)
         {
@@ -231,6 +240,15 @@ internal sealed class FileContents
     {
         staged.Blocks.Remove(block.Index);
         staged.InFlight.Add(new Sealing(block, Task.Run(() => ChunkBlock(block))));
+    }
+
+    private void SealNow(StagedFile staged, DirtyBlock block)
+    {
+        staged.Blocks.Remove(block.Index);
+        var (error, extents) = ChunkBlock(block);
+        if (error != FsError.None && staged.Error == FsError.None) staged.Error = error;
+        staged.Pending.AddRange(extents);
+        block.Dispose();
     }
 
     private (FsError, List<Extent>) ChunkBlock(DirtyBlock block)

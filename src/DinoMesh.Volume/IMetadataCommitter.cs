@@ -17,7 +17,7 @@ public interface IMetadataCommitter
     ValueTask<ApplyResult> CommitAsync(Mutation mutation, CancellationToken cancellationToken);
 
     /// <summary>Makes every change committed so far durable against power loss (fsync semantics).</summary>
-    ValueTask SyncAsync(CancellationToken cancellationToken);
+    ValueTask<FsError> SyncAsync(CancellationToken cancellationToken);
 
     /// <summary>Raised after a change made elsewhere (another node) was applied here, for cache invalidation.</summary>
     event Action<ApplyResult>? AppliedRemotely;

@@ -82,7 +82,16 @@ public sealed class LocalCommitter : IMetadataCommitter, IDisposable
         {
             var result = _state.Apply(mutation);
             if (!result.Ok || result.Effect.Duplicate) return ValueTask.FromResult(result);
-            _log.Append(result.State.Version, 0, mutation.ToByteArray());
+            try
+            {
+                _log.Append(result.State.Version, 0, mutation.ToByteArray());
+            }
+            catch (IOException e)
+            {
+                // Not appended, so not applied: the state stays as it was and the caller gets an errno.
+                _logger.LogError("metadata: cannot append version {Version}: {Error}", result.State.Version, e.Message);
+                return ValueTask.FromResult(ApplyResult.Fail(e is LogFullException ? FsError.NoSpace : FsError.Io, _state));
+            }
             Volatile.Write(ref _state, result.State);
             if (++_sinceSnapshot >= SnapshotEvery) SnapshotLocked();
             if (++_sinceCheckpoint >= CheckpointEvery && Interlocked.Exchange(ref _checkpointing, 1) == 0)
@@ -94,12 +103,20 @@ public sealed class LocalCommitter : IMetadataCommitter, IDisposable
         }
     }
 
-    public ValueTask SyncAsync(CancellationToken cancellationToken)
+    public ValueTask<FsError> SyncAsync(CancellationToken cancellationToken)
     {
-        // Chunks first: a durable log entry must never point at a chunk that a power cut could lose.
-        _chunks.SyncAll();
-        _log.Sync();
-        return ValueTask.CompletedTask;
+        try
+        {
+            // Chunks first: a durable log entry must never point at a chunk that a power cut could lose.
+            _chunks.SyncAll();
+            _log.Sync();
+            return ValueTask.FromResult(FsError.None);
+        }
+        catch (IOException e)
+        {
+            _logger.LogError("metadata: sync failed: {Error}", e.Message);
+            return ValueTask.FromResult(e is LogFullException || e.HResult == (int)FsError.NoSpace ? FsError.NoSpace : FsError.Io);
+        }
     }
 
     /// <summary>Keeps the WAL bounded. Chunks are synced first, so a durable entry never points at a chunk a power cut could lose.</summary>
@@ -110,7 +127,7 @@ public sealed class LocalCommitter : IMetadataCommitter, IDisposable
             _chunks.SyncAll();
             _log.Checkpoint();
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException or Microsoft.Data.Sqlite.SqliteException)
         {
             _logger.LogWarning("metadata: checkpoint failed: {Error}", e.Message);
         }
@@ -138,7 +155,16 @@ public sealed class LocalCommitter : IMetadataCommitter, IDisposable
     {
         lock (_gate)
         {
-            if (_sinceSnapshot > 0) SnapshotLocked();
+            if (_sinceSnapshot == 0) return;
+            try
+            {
+                SnapshotLocked();
+            }
+            catch (Exception e) when (e is IOException or Microsoft.Data.Sqlite.SqliteException)
+            {
+                // The log is complete without it; a snapshot only shortens the next start's replay.
+                _logger.LogWarning("metadata: final snapshot skipped: {Error}", e.Message);
+            }
         }
     }
 }

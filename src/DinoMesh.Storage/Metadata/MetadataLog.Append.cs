@@ -13,7 +13,8 @@ public sealed partial class MetadataLog
         {
             ThrowIfDisposed();
             CheckFollows(version, term, _lastVersion, _lastTerm);
-            Insert(version, term, payload.ToArray());
+            var bytes = payload.ToArray();
+            LogFullException.Guard(_path, () => Insert(version, term, bytes));
             Committed(version, term);
         }
     }
@@ -36,6 +37,8 @@ public sealed partial class MetadataLog
                 (version, term) = (record.Version, record.Term);
             }
 
+            LogFullException.Guard(_path, () =>
+            {
             using (var transaction = _writer.BeginTransaction())
             {
                 _append.Transaction = transaction;
@@ -49,6 +52,7 @@ public sealed partial class MetadataLog
                     _append.Transaction = null;
                 }
             }
+            });
             Committed(version, term);
         }
     }

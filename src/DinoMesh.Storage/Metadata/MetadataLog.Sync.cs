@@ -16,7 +16,7 @@ public sealed partial class MetadataLog
         {
             ThrowIfDisposed();
             if (!_unsynced) return;
-            SyncByFullCommit();
+            LogFullException.Guard(_path, SyncByFullCommit);
             _unsynced = false;
         }
     }
@@ -30,7 +30,7 @@ public sealed partial class MetadataLog
         lock (_writeLock)
         {
             ThrowIfDisposed();
-            Schema.Execute(_writer, "PRAGMA wal_checkpoint(RESTART)");
+            LogFullException.Guard(_path, () => Schema.Execute(_writer, "PRAGMA wal_checkpoint(RESTART)"));
             _unsynced = false;
         }
     }
