@@ -13,10 +13,14 @@ namespace DinoMesh.Node.Tests.Cluster;
 public sealed class TestCluster : IDisposable
 {
     private readonly List<NodeProcess> _nodes = [];
-    private readonly ITestOutputHelper _output;
+    private readonly ITestOutputHelper? _output;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
 
-    public TestCluster(ITestOutputHelper output, int? port = null, IReadOnlyList<string>? hostsToCheck = null)
+    /// <summary>
+    /// A cluster for one test (<paramref name="output"/> given: node logs are printed when the test fails) or for a
+    /// class fixture (null: lines go to the current test's output, and <see cref="Diagnostics"/> is for the test to print).
+    /// </summary>
+    public TestCluster(ITestOutputHelper? output, int? port = null, IReadOnlyList<string>? hostsToCheck = null)
     {
         _output = output;
         Root = Directory.CreateTempSubdirectory("dinomesh-cluster-").FullName;
@@ -97,7 +101,12 @@ public sealed class TestCluster : IDisposable
     }
 
     /// <summary>Writes a timestamped line to the test output (measured times go here).</summary>
-    public void Log(string line) => _output.WriteLine($"[{_clock.Elapsed.TotalSeconds,7:F2} s] {line}");
+    public void Log(string line) => Output?.WriteLine($"[{_clock.Elapsed.TotalSeconds,7:F2} s] {line}");
+
+    private ITestOutputHelper? Output => _output ?? TestContext.Current.TestOutputHelper;
+
+    /// <summary>Every node's recent log lines.</summary>
+    public string Diagnostics() => string.Join('\n', _nodes.Select(n => n.Diagnostics()));
 
     /// <summary>A port free on every loopback address the nodes use, outside the kernel's ephemeral range.</summary>
     private static int FreePort(IReadOnlyList<string> hosts)
@@ -129,20 +138,20 @@ public sealed class TestCluster : IDisposable
 
     public void Dispose()
     {
-        var failed = TestContext.Current.TestState?.Result is not TestResult.Passed and not TestResult.Skipped;
+        var failed = _output is not null && TestContext.Current.TestState?.Result is not TestResult.Passed and not TestResult.Skipped;
         foreach (var n in _nodes)
         {
             try
             {
                 if (failed)
                 {
-                    _output.WriteLine(n.Diagnostics());
+                    _output!.WriteLine(n.Diagnostics());
                 }
                 n.Dispose();
             }
             catch (Exception e)
             {
-                _output.WriteLine($"clean-up of {n.Name} failed: {e.Message}");
+                Output?.WriteLine($"clean-up of {n.Name} failed: {e.Message}");
             }
         }
         var stillMounted = _nodes.Where(n => MountTable.FsTypeAt(n.MountPoint) is not null).Select(n => n.MountPoint).ToList();
@@ -153,7 +162,7 @@ public sealed class TestCluster : IDisposable
         else
         {
             // Never recurse into a live mount: that would delete another node's files through it.
-            _output.WriteLine($"left {Root} in place: still mounted: {string.Join(", ", stillMounted)}");
+            Output?.WriteLine($"left {Root} in place: still mounted: {string.Join(", ", stillMounted)}");
         }
     }
 }
