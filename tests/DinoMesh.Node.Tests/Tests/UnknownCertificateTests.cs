@@ -80,6 +80,29 @@ public sealed class UnknownCertificateTests : IDisposable
         _fixture.AssertOnlyTheMembers();
     }
 
+    [Fact]
+    public async Task Hundred_random_join_requests_from_a_stranger_are_answered_4xx_and_change_nothing()
+    {
+        // The join protocol is the one path open to non-members: its input validation faces the whole network.
+        var seed = int.TryParse(Environment.GetEnvironmentVariable("DINOMESH_FUZZ_SEED"), out var s) ? s : Random.Shared.Next();
+        _output.WriteLine($"fuzz seed {seed} (replay with DINOMESH_FUZZ_SEED={seed})");
+        var random = new Random(seed);
+        using var rogue = new RogueClient();
+        var statuses = new Dictionary<HttpStatusCode, int>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (var i = 0; i < 100 && clock.Elapsed < TimeSpan.FromSeconds(10); i++)
+        {
+            var body = new byte[random.Next(0, 1200)];
+            random.NextBytes(body);
+            using var response = await rogue.CallAsync(_fixture.A.Endpoint, "/dinomesh/join/1", body, TestContext.Current.CancellationToken);
+            statuses[response.StatusCode] = statuses.GetValueOrDefault(response.StatusCode) + 1;
+        }
+        _output.WriteLine($"{statuses.Values.Sum()} random join requests in {clock.Elapsed.TotalSeconds:F2} s: {string.Join(", ", statuses.Select(kv => $"{(int)kv.Key} x{kv.Value}"))}");
+        Assert.Equal(100, statuses.Values.Sum());
+        Assert.All(statuses.Keys, code => Assert.True((int)code is >= 400 and < 500, $"a random join request was answered {(int)code}"));
+        _fixture.AssertOnlyTheMembers();
+    }
+
     public void Dispose()
     {
         if (TestContext.Current.TestState?.Result is TestResult.Failed)
