@@ -7,7 +7,11 @@ namespace DinoMesh.Node.Tests.Cluster;
 /// by a veth pair (the node side is <c>eth0</c> with 10.99.0.N/24, the bridge side <c>vN</c>). Nothing is created
 /// in the host's namespace, so the addresses cannot clash with the machine's. A node runs inside its namespace
 /// through <see cref="Launcher"/> (<c>nsenter --net</c> only: unlike <c>ip netns exec</c> it keeps the host's mount
-/// namespace, so the node's FUSE mount is visible to the test). Disposing deletes every namespace created.
+/// namespace, so the node's FUSE mount is visible to the test). A cut is an nftables rule in the bridge namespace
+/// that drops every frame to and from the node's port: pure loss, as on a real network. (Taking the veth down
+/// instead changes the carrier, and Linux applies a returning carrier through linkwatch up to a second late: the
+/// node stays mute for ~0.8 s after "the link is back", which measures the kernel, not the protocol.)
+/// Disposing deletes every namespace created, which also removes the rules.
 /// </summary>
 public sealed class NetworkLab : IDisposable
 {
@@ -23,6 +27,8 @@ public sealed class NetworkLab : IDisposable
             CreateNamespace(Bridge);
             Ip(Bridge, "link", "add", "br0", "type", "bridge");
             Ip(Bridge, "link", "set", "br0", "up");
+            Nft("add table bridge cut");
+            Nft("add chain bridge cut forward { type filter hook forward priority 0 ; policy accept ; }");
         }
         catch
         {
@@ -44,6 +50,10 @@ public sealed class NetworkLab : IDisposable
         if (Requirement.Which("nsenter") is null)
         {
             return "nsenter (util-linux) is not installed";
+        }
+        if (Requirement.Which("nft") is null)
+        {
+            return "nftables (nft) is not installed";
         }
         var probe = $"ns-dm-probe-{Guid.NewGuid().ToString("N")[..6]}";
         var r = Tool.TryRun("ip", ["netns", "add", probe], IpTimeout);
@@ -77,11 +87,12 @@ public sealed class NetworkLab : IDisposable
     /// <summary>The command prefix that runs a program in the namespace's network (and only there).</summary>
     public static IReadOnlyList<string> Launcher(string ns) => ["nsenter", $"--net=/run/netns/{ns}", "--"];
 
-    /// <summary>Cuts node <paramref name="index"/> off the bridge (its eth0 loses carrier; its sockets stay open).</summary>
-    public void Cut(int index) => Ip(Bridge, "link", "set", $"v{index}", "down");
+    /// <summary>Drops every frame to and from node <paramref name="index"/> at the bridge (its link stays up).</summary>
+    public void Cut(int index) =>
+        Nft($"add rule bridge cut forward iifname \"v{index}\" drop comment \"v{index}\" ; add rule bridge cut forward oifname \"v{index}\" drop comment \"v{index}\"");
 
-    /// <summary>Reconnects node <paramref name="index"/>.</summary>
-    public void Restore(int index) => Ip(Bridge, "link", "set", $"v{index}", "up");
+    /// <summary>Lets node <paramref name="index"/>'s frames through again.</summary>
+    public void Restore(int index) => Nft("flush chain bridge cut forward");
 
     private void CreateNamespace(string ns)
     {
@@ -90,6 +101,8 @@ public sealed class NetworkLab : IDisposable
     }
 
     private static void Ip(string ns, params string[] args) => Tool.Run("ip", ["-n", ns, .. args], IpTimeout);
+
+    private void Nft(string commands) => Tool.Run("nsenter", [$"--net=/run/netns/{Bridge}", "--", "nft", commands], IpTimeout);
 
     public void Dispose()
     {

@@ -30,8 +30,12 @@ public sealed partial class PartitionTests : IDisposable
 
     private TestCluster Cluster => _cluster!;
 
-    /// <summary>Half the base suspicion timeout: the node is reachable again well before any suspicion can expire.</summary>
-    private static TimeSpan Brief => MembershipBounds.SuspicionTimeout(3) / 2;
+    /// <summary>
+    /// Two probe intervals: long enough that the others usually suspect the node (a probe and its indirect round
+    /// fail), yet shorter than the base suspicion timeout (600 ms), so no suspicion can expire before the node can
+    /// answer again.
+    /// </summary>
+    private static TimeSpan Brief => MembershipBounds.ProbeInterval * 2;
 
     private static TimeSpan HealDeadline => MembershipBounds.Deadline(MembershipBounds.PartitionHeal(3));
 
@@ -44,7 +48,7 @@ public sealed partial class PartitionTests : IDisposable
         // 1. Brief: the others may suspect n3 (or, see the next test, even declare it dead); it must refute and end
         //    alive everywhere, at a higher incarnation whenever it was suspected.
         var before = new[] { a, b }.Max(o => LastIncarnation(o, victim) ?? 0);
-        var cutAt = CutFor(3, Brief);
+        var (cutAt, _) = CutFor(3, Brief);
         var settled = Cluster.WaitForViews(nodes, v => TestCluster.AllAlive(v, nodes), HealDeadline, $"after a {Brief.TotalMilliseconds:F0} ms cut every node lists all alive");
         foreach (var o in new[] { a, b })
         {
@@ -89,17 +93,20 @@ public sealed partial class PartitionTests : IDisposable
     public void Cut_shorter_than_the_suspicion_timeout_does_not_get_the_node_declared_dead()
     {
         var (nodes, victim) = FormThree();
-        var cutAt = CutFor(3, Brief);
-        Cluster.WaitForViews(nodes, v => TestCluster.AllAlive(v, nodes), HealDeadline, $"after a {Brief.TotalMilliseconds:F0} ms cut every node lists all alive");
+        var (cutAt, actual) = CutFor(3, Brief);
+        Assert.True(actual < MembershipBounds.SuspicionTimeout(3),
+            $"setting up the cut took too long on this machine ({actual.TotalMilliseconds:F0} ms): it is no longer shorter than the suspicion timeout");
+        Cluster.WaitForViews(nodes, v => TestCluster.AllAlive(v, nodes), HealDeadline, $"after a {actual.TotalMilliseconds:F0} ms cut every node lists all alive");
         foreach (var o in nodes.Take(2))
         {
             var suspected = o.Daemon!.FindLine(l => About(l, victim, "is suspected"), cutAt);
             var dead = o.Daemon.FindLine(l => About(l, victim, "is dead"), cutAt);
             var back = o.Daemon.FindLine(l => About(l, victim, "refuted the suspicion") || About(l, victim, "is alive"), cutAt);
-            Cluster.Log($"{o.Name}: suspected n3 {At(cutAt, suspected)}, dead {At(cutAt, dead)}, back {At(cutAt, back)}");
+            var margin = suspected is not null && back is not null ? $"; refuted {(suspected.ReceivedUtc + MembershipBounds.SuspicionTimeout(3) - back.ReceivedUtc).TotalMilliseconds:F0} ms before the base suspicion would expire" : "";
+            Cluster.Log($"{o.Name}: suspected n3 {At(cutAt, suspected)}, dead {At(cutAt, dead)}, back {At(cutAt, back)}{margin}");
             // SWIM's promise: a member that can answer again before the suspicion expires refutes in time.
             Assert.True(dead is null,
-                $"{o.Name} declared n3 dead {At(cutAt, dead)} after a {Brief.TotalMilliseconds:F0} ms cut (base suspicion {MembershipBounds.SuspicionTimeout(3).TotalMilliseconds:F0} ms); " +
+                $"{o.Name} declared n3 dead {At(cutAt, dead)} after a {actual.TotalMilliseconds:F0} ms cut (base suspicion {MembershipBounds.SuspicionTimeout(3).TotalMilliseconds:F0} ms); " +
                 $"n3's refutation arrived {At(cutAt, back)}");
         }
     }
@@ -112,15 +119,16 @@ public sealed partial class PartitionTests : IDisposable
         return (nodes, nodes[2].PeerId!);
     }
 
-    /// <summary>Cuts node <paramref name="index"/> off for <paramref name="length"/> and returns when the cut began.</summary>
-    private DateTime CutFor(int index, TimeSpan length)
+    /// <summary>Cuts node <paramref name="index"/> off for <paramref name="length"/>; returns when the cut began and how long it really lasted.</summary>
+    private (DateTime At, TimeSpan Lasted) CutFor(int index, TimeSpan length)
     {
         var at = DateTime.UtcNow;
         Lab.Cut(index);
         Thread.Sleep(length); // the cut's length is the stimulus, not a wait for a condition
         Lab.Restore(index);
-        Cluster.Log($"n{index} cut off for {(DateTime.UtcNow - at).TotalMilliseconds:F0} ms (asked {length.TotalMilliseconds:F0} ms; ip(8) runs included)");
-        return at;
+        var lasted = DateTime.UtcNow - at;
+        Cluster.Log($"n{index} cut off for {lasted.TotalMilliseconds:F0} ms (asked {length.TotalMilliseconds:F0} ms; ip(8) runs included)");
+        return (at, lasted);
     }
 
     private static bool About(string line, string peerId, string what) =>
