@@ -93,9 +93,21 @@ public sealed partial class PartitionTests : IDisposable
     public void Cut_shorter_than_the_suspicion_timeout_does_not_get_the_node_declared_dead()
     {
         var (nodes, victim) = FormThree();
-        var (cutAt, actual) = CutFor(3, Brief);
-        Assert.True(actual < MembershipBounds.SuspicionTimeout(3),
-            $"setting up the cut took too long on this machine ({actual.TotalMilliseconds:F0} ms): it is no longer shorter than the suspicion timeout");
+        // The cut is made by short-lived ip/nft processes; when the loaded machine stalls them past the suspicion
+        // timeout the stimulus is wrong, not the node: let the cluster settle and cut again (bounded).
+        var (cutAt, actual) = (DateTime.MinValue, TimeSpan.MaxValue);
+        for (var attempt = 0; attempt < 3 && actual >= MembershipBounds.SuspicionTimeout(3) * 0.9; attempt++)
+        {
+            if (attempt > 0)
+            {
+                Cluster.WaitForViews(nodes, v => TestCluster.AllAlive(v, nodes), HealDeadline, "settled before cutting again");
+            }
+            (cutAt, actual) = CutFor(3, Brief);
+        }
+        if (actual >= MembershipBounds.SuspicionTimeout(3) * 0.9)
+        {
+            Requirement.Unavailable($"three tries to cut a link for {Brief.TotalMilliseconds:F0} ms took up to {actual.TotalMilliseconds:F0} ms on this loaded machine: not shorter than the suspicion timeout");
+        }
         Cluster.WaitForViews(nodes, v => TestCluster.AllAlive(v, nodes), HealDeadline, $"after a {actual.TotalMilliseconds:F0} ms cut every node lists all alive");
         foreach (var o in nodes.Take(2))
         {
