@@ -1,0 +1,168 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using DinoMesh.Node.Tests.Support;
+
+namespace DinoMesh.Node.Tests.Cluster;
+
+/// <summary>
+/// The nodes of one test, under one temp dir, all on one port (each node has its own address). Disposing stops every
+/// node (SIGTERM, then SIGKILL), lazily unmounts every mount, prints the node logs when the test failed and deletes
+/// the temp dir, whatever state the test left.
+/// </summary>
+public sealed class TestCluster : IDisposable
+{
+    private readonly List<NodeProcess> _nodes = [];
+    private readonly ITestOutputHelper? _output;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+    /// <summary>
+    /// A cluster for one test (<paramref name="output"/> given: node logs are printed when the test fails) or for a
+    /// class fixture (null: lines go to the current test's output, and <see cref="Diagnostics"/> is for the test to print).
+    /// </summary>
+    public TestCluster(ITestOutputHelper? output, int? port = null, IReadOnlyList<string>? hostsToCheck = null)
+    {
+        _output = output;
+        Root = Directory.CreateTempSubdirectory("dinomesh-cluster-").FullName;
+        Port = port ?? FreePort(hostsToCheck ?? ["127.0.0.11", "127.0.0.12", "127.0.0.13", "127.0.0.14"]);
+    }
+
+    public string Root { get; }
+
+    /// <summary>The peer port every node of this cluster listens on (at its own address).</summary>
+    public int Port { get; }
+
+    public IReadOnlyList<NodeProcess> Nodes => _nodes;
+
+    /// <summary>A node at <paramref name="host"/>, not started; <paramref name="launcher"/> prefixes the command (e.g. nsenter).</summary>
+    public NodeProcess Add(string name, string host, IReadOnlyList<string>? launcher = null)
+    {
+        var node = new NodeProcess(name, Root, host, Port, launcher);
+        _nodes.Add(node);
+        return node;
+    }
+
+    /// <summary>
+    /// Founds a cluster on the first node and joins the others through it with the printed credential (started
+    /// together, then awaited), and returns the credential.
+    /// </summary>
+    public string Form(params NodeProcess[] nodes)
+    {
+        var founder = nodes[0];
+        founder.Start();
+        var token = founder.PrintedToken();
+        foreach (var n in nodes.Skip(1))
+        {
+            n.Launch(join: founder.Endpoint, token: token);
+        }
+        foreach (var n in nodes.Skip(1))
+        {
+            n.WaitUntilUp();
+        }
+        Log($"formed {string.Join(", ", nodes.Select(n => $"{n.Name}={n.Endpoint}/{n.PeerId![..12]}"))}");
+        return token;
+    }
+
+    /// <summary>
+    /// Polls <c>peers --json</c> on each observer until <paramref name="holds"/> is true for all of them, and returns
+    /// how long that took; fails with every observer's last view at the deadline. <paramref name="onView"/> sees every
+    /// view read on the way (to catch a state that must never appear).
+    /// </summary>
+    public TimeSpan WaitForViews(IEnumerable<NodeProcess> observers, Func<IReadOnlyList<PeerEntry>, bool> holds, TimeSpan timeout,
+        string what, Action<NodeProcess, IReadOnlyList<PeerEntry>>? onView = null)
+    {
+        var watched = observers.ToList();
+        var last = new Dictionary<string, IReadOnlyList<PeerEntry>>();
+        var took = Poll.Until(() =>
+        {
+            var all = true;
+            foreach (var o in watched)
+            {
+                var view = o.Peers();
+                last[o.Name] = view;
+                onView?.Invoke(o, view);
+                all &= holds(view);
+            }
+            return all;
+        }, timeout);
+        if (took is null)
+        {
+            Assert.Fail($"not within {timeout.TotalSeconds:F1} s: {what}\n" +
+                string.Join('\n', last.Select(kv => $"  {kv.Key} sees: {string.Join(", ", kv.Value)}")));
+        }
+        return took.Value;
+    }
+
+    /// <summary>True when the view lists exactly <paramref name="members"/> and all are alive.</summary>
+    public static bool AllAlive(IReadOnlyList<PeerEntry> view, IEnumerable<NodeProcess> members)
+    {
+        var ids = members.Select(m => m.PeerId).ToHashSet();
+        return view.Count == ids.Count && view.All(p => ids.Contains(p.Id) && p.State == "alive");
+    }
+
+    /// <summary>Writes a timestamped line to the test output (measured times go here).</summary>
+    public void Log(string line) => Output?.WriteLine($"[{_clock.Elapsed.TotalSeconds,7:F2} s] {line}");
+
+    private ITestOutputHelper? Output => _output ?? TestContext.Current.TestOutputHelper;
+
+    /// <summary>Every node's recent log lines.</summary>
+    public string Diagnostics() => string.Join('\n', _nodes.Select(n => n.Diagnostics()));
+
+    /// <summary>A port free on every loopback address the nodes use, outside the kernel's ephemeral range.</summary>
+    private static int FreePort(IReadOnlyList<string> hosts)
+    {
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            var port = Random.Shared.Next(20000, 32000);
+            if (hosts.All(h => CanBind(IPAddress.Parse(h), port)))
+            {
+                return port;
+            }
+        }
+        throw new InvalidOperationException("no free port in 20000-32000 on the test addresses after 50 tries");
+    }
+
+    private static bool CanBind(IPAddress address, int port)
+    {
+        try
+        {
+            using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            s.Bind(new IPEndPoint(address, port));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    public void Dispose()
+    {
+        var failed = _output is not null && TestContext.Current.TestState?.Result is not TestResult.Passed and not TestResult.Skipped;
+        foreach (var n in _nodes)
+        {
+            try
+            {
+                if (failed)
+                {
+                    _output!.WriteLine(n.Diagnostics());
+                }
+                n.Dispose();
+            }
+            catch (Exception e)
+            {
+                Output?.WriteLine($"clean-up of {n.Name} failed: {e.Message}");
+            }
+        }
+        var stillMounted = _nodes.Where(n => MountTable.FsTypeAt(n.MountPoint) is not null).Select(n => n.MountPoint).ToList();
+        if (stillMounted.Count == 0)
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        else
+        {
+            // Never recurse into a live mount: that would delete another node's files through it.
+            Output?.WriteLine($"left {Root} in place: still mounted: {string.Join(", ", stillMounted)}");
+        }
+    }
+}

@@ -1,0 +1,64 @@
+using System.Text;
+
+namespace DinoMesh.Node.Tests.Support;
+
+/// <summary>Reads /proc/self/mountinfo to tell whether a FUSE file system is mounted at a path.</summary>
+public static class MountTable
+{
+    /// <summary>The fstype of the topmost mount at <paramref name="mountPoint"/>, or null when nothing is mounted there.</summary>
+    public static string? FsTypeAt(string mountPoint)
+    {
+        var wanted = Path.GetFullPath(mountPoint).TrimEnd('/');
+        string? found = null;
+        foreach (var line in File.ReadLines("/proc/self/mountinfo"))
+        {
+            // "36 35 98:0 /root /mnt/point rw,noatime master:1 - fuse.dinomesh src rw"; later lines stack on earlier ones.
+            var fields = line.Split(' ');
+            var dash = Array.IndexOf(fields, "-");
+            if (fields.Length < 5 || dash < 0 || dash + 1 >= fields.Length)
+            {
+                continue;
+            }
+            if (Unescape(fields[4]) == wanted)
+            {
+                found = fields[dash + 1];
+            }
+        }
+        return found;
+    }
+
+    public static bool IsFuseMounted(string mountPoint) =>
+        FsTypeAt(mountPoint)?.StartsWith("fuse", StringComparison.Ordinal) == true;
+
+    /// <summary>Lazily unmounts whatever is at the path; harmless when nothing is.</summary>
+    public static void LazyUnmount(string mountPoint)
+    {
+        for (var i = 0; i < 5 && FsTypeAt(mountPoint) is not null; i++)
+        {
+            Tool.TryRun("umount", ["-l", mountPoint], TimeSpan.FromSeconds(15));
+        }
+    }
+
+    // mountinfo escapes space, tab, newline and backslash as \ooo.
+    private static string Unescape(string s)
+    {
+        if (!s.Contains('\\', StringComparison.Ordinal))
+        {
+            return s;
+        }
+        var bytes = new List<byte>();
+        for (var i = 0; i < s.Length; i++)
+        {
+            if (s[i] == '\\' && i + 3 < s.Length)
+            {
+                bytes.Add(Convert.ToByte(s.Substring(i + 1, 3), 8));
+                i += 3;
+            }
+            else
+            {
+                bytes.Add((byte)s[i]);
+            }
+        }
+        return Encoding.UTF8.GetString([.. bytes]);
+    }
+}

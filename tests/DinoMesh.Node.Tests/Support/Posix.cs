@@ -1,0 +1,15 @@
+using System.Runtime.InteropServices;
+
+namespace DinoMesh.Node.Tests.Support;
+
+/// <summary>Signals, sent with kill(2) (Process.Kill only knows SIGKILL).</summary>
+public static partial class Posix
+{
+    public const int SIGKILL = 9, SIGTERM = 15;
+
+    /// <summary>kill(2); returns 0 or the errno.</summary>
+    public static int Kill(int pid, int signal) => kill(pid, signal) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int kill(int pid, int sig);
+}
