@@ -53,7 +53,6 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         {
             throw new StartupException(e.Message, e);
         }
-        _logger.LogInformation("data directory {Path}", _data.Root);
         if (_data.IsFull) _logger.LogWarning("the disk under {Path} is full: what is stored can be read, writes will fail with ENOSPC", _data.Root);
 
         try
@@ -73,6 +72,7 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
             await DisposeAsync();
             throw new StartupException(e.Message, e);
         }
+        _logger.LogInformation("data directory {Path}", _data.Root);
         AnnounceJoinCommand(mountPoint);
 
         _log = MetadataLog.Open(_data.MetadataPath);

@@ -96,14 +96,24 @@ static async Task<int> ControlCommandAsync(string command, string? dataDirectory
 
 static string? Credential(string? token, FileInfo? file)
 {
-    if (!string.IsNullOrWhiteSpace(token)) return token.Trim();
-    if (file is not null)
+    string? text;
+    if (!string.IsNullOrWhiteSpace(token)) text = token.Trim();
+    else if (file is not null)
     {
         if (!file.Exists) throw new StartupException($"--token-file {file.FullName} does not exist");
-        return File.ReadAllText(file.FullName).Trim();
+        text = File.ReadAllText(file.FullName).Trim();
     }
-    var fromEnvironment = Environment.GetEnvironmentVariable("DINOMESH_TOKEN");
-    return string.IsNullOrWhiteSpace(fromEnvironment) ? null : fromEnvironment.Trim();
+    else
+    {
+        var fromEnvironment = Environment.GetEnvironmentVariable("DINOMESH_TOKEN");
+        text = string.IsNullOrWhiteSpace(fromEnvironment) ? null : fromEnvironment.Trim();
+    }
+    // Checked before anything starts, so a typo costs one line and nothing else.
+    if (text is not null && !DinoMesh.Transport.Identity.JoinToken.TryParse(text, out _))
+    {
+        throw new StartupException("the join credential is malformed (expected dmt1.<cluster>.<secret>, as printed by `dino-node token`)");
+    }
+    return text;
 }
 
 static IPEndPoint? ParseEndPoint(string? text, string option, bool allowHostName = false)

@@ -96,7 +96,8 @@ public sealed partial class PeerTransport : IAsyncDisposable
         {
             throw new IOException($"cannot listen on {_options.Listen}: {e.Message}", e);
         }
-        _log.LogInformation("peer {Peer} listening on {Endpoint} (mutual TLS 1.3, {Transport}), advertising {Advertise}",
+        // Debug: the node logs one summary line once it is in its cluster; a refused join must print only its error.
+        _log.LogDebug("peer {Peer} listening on {Endpoint} (mutual TLS 1.3, {Transport}), advertising {Advertise}",
             Self, ListenEndPoint, _server.QuicEnabled ? "h2/tls1.3 + h3/quic" : WireHeaders.H2, Advertise);
     }
 

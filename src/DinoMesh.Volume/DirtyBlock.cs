@@ -11,10 +11,16 @@ internal sealed class DirtyBlock : IDisposable
 {
     private readonly List<(int Start, int End)> _ranges = new(2);
 
+    /// <summary>Smallest buffer a block starts with: a 4 KiB file must not cost a 1 MiB (large-object) buffer.</summary>
+    private const int MinimumBuffer = 64 * 1024;
+
+    private readonly int _size;
+
     public DirtyBlock(long index, int size)
     {
         Index = index;
-        Buffer = ArrayPool<byte>.Shared.Rent(size);
+        _size = size;
+        Buffer = [];
     }
 
     public long Index { get; }
@@ -25,8 +31,20 @@ internal sealed class DirtyBlock : IDisposable
 
     public void Write(int offset, ReadOnlySpan<byte> data)
     {
+        Reserve(offset + data.Length);
         data.CopyTo(Buffer.AsSpan(offset));
         Add(offset, offset + data.Length);
+    }
+
+    /// <summary>Grows the buffer (doubling, up to the block size) so that bytes up to <paramref name="end"/> fit.</summary>
+    private void Reserve(int end)
+    {
+        if (end <= Buffer.Length) return;
+        var length = Math.Min(_size, Math.Max(MinimumBuffer, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)end)));
+        var grown = ArrayPool<byte>.Shared.Rent(length);
+        foreach (var (start, stop) in _ranges) Buffer.AsSpan(start, stop - start).CopyTo(grown.AsSpan(start));
+        if (Buffer.Length > 0) ArrayPool<byte>.Shared.Return(Buffer);
+        Buffer = grown;
     }
 
     public bool Covers(int size) => _ranges.Count == 1 && _ranges[0].Start == 0 && _ranges[0].End >= size;

@@ -49,6 +49,7 @@ internal sealed partial class FuseDispatcher(IFuseFileSystem fs, IFuseDevice dev
         int end = Math.Min((int)header.Len, message.Length) - header.TotalExtLen * 8;
         var args = end > Wire.InHeaderSize ? message[Wire.InHeaderSize..end] : ReadOnlyMemory<byte>.Empty;
         var operation = Operation(header.Opcode);
+        if (logger.IsEnabled(LogLevel.Trace)) logger.LogTrace("FUSE {Operation} #{Unique} inode {Ino}", operation.Name, header.Unique, header.NodeId);
 
         if (!operation.Replies)
         {
