@@ -25,13 +25,14 @@ for project in tests/*/*.csproj load/*.Tests/*.csproj; do
   timeout --kill-after=30 "${DINOMESH_TEST_TIMEOUT:-1500}" \
     dotnet test "$project" -c Release --no-build -nologo --logger "console;verbosity=normal" "$@" >"$log" 2>&1
   rc=$?
-  grep -E '^\s*(Passed|Failed|Skipped) [A-Za-z]|\[FAIL\]|Error Message|Skipped .*:|^\s+(Failed|Passed|Skipped|Total)!? ' "$log" | grep -vE '^\s*Passed ' | head -n 200
-  summary=$(grep -E '(Passed|Failed)!\s+- Failed:' "$log" | tail -n 1)
-  if [ -n "$summary" ]; then
-    f=$(sed -E 's/.*Failed:\s*([0-9]+).*/\1/' <<<"$summary")
-    p=$(sed -E 's/.*Passed:\s*([0-9]+).*/\1/' <<<"$summary")
-    s=$(sed -E 's/.*Skipped:\s*([0-9]+).*/\1/' <<<"$summary")
-    echo "$summary"
+  # Failures with their messages (the console logger's normal verbosity), then the run's summary lines.
+  grep -E -A12 '^\s+Failed [A-Za-z]' "$log" | grep -vE '^\s+at |^\s+[0-9:.]+ [EO] ' | head -n 200
+  grep -E '^\s+Skipped [A-Za-z]' "$log" | head -n 50
+  total=$(grep -E '^Total tests: [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+')
+  if [ -n "$total" ]; then
+    count() { grep -E "^\s+$1: [0-9]+" "$log" | tail -n 1 | grep -oE '[0-9]+' || echo 0; }
+    p=$(count Passed) f=$(count Failed) s=$(count Skipped)
+    echo "$name: $p passed, $f failed, $s skipped"
     passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
       echo "test: $name exited with $rc (test host crash or timeout)"; tail -n 40 "$log"; failed=$((failed + 1))

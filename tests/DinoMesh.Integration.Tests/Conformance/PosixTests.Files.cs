@@ -35,6 +35,28 @@ public abstract partial class PosixTests
         Assert.Equal("end", Encoding.ASCII.GetString(tail, 0, 3));
     }
 
+    // Offsets past 4 GiB and files past 10 GiB: sizes and extents are 64-bit all the way down.
+    [Fact]
+    public void Data_past_12_GiB_reads_back_and_the_size_is_exact()
+    {
+        const long at = 12 * GiB + 4095;
+        var data = new byte[3 * MiB + 17];
+        new Random(12).NextBytes(data);
+        using (var fd = Posix.Open(P("huge"), Posix.O_CREAT | Posix.O_RDWR, Oct(644)))
+        {
+            fd.PWrite(data, at);
+            Assert.Equal(Errno.OK, fd.Fsync());
+        }
+        Assert.Equal(at + data.Length, Posix.Stat(P("huge")).Size);
+        using var r = Posix.Open(P("huge"), Posix.O_RDONLY);
+        var back = new byte[data.Length];
+        Assert.Equal(data.Length, r.PRead(back, at));
+        Assert.Equal(data, back);
+        var hole = new byte[4096];
+        Assert.Equal(hole.Length, r.PRead(hole, 10 * GiB));
+        Assert.True(AllZero(hole), "the hole at 10 GiB is not zero");
+    }
+
     [Fact]
     public void Truncate_up_reads_zeros_and_down_discards_data()
     {

@@ -62,4 +62,25 @@ public sealed class DinoNode_StartupErrorTests : TrackedTargets
         Assert.False(MountTable.IsFuseMounted(second.MountPoint), "the refused daemon left a mount behind");
         Assert.True(first.DaemonPid is not null, "the first daemon died");
     }
+
+    [Fact]
+    public void Data_dir_on_a_read_only_filesystem_is_refused_as_not_writable()
+    {
+        var scratch = Make(() => DinoNodeTarget.Create());
+        var readOnly = Path.Combine(scratch.TempDir, "ro");
+        Directory.CreateDirectory(readOnly);
+        // Root ignores mode bits, so only a read-only mount makes a directory unwritable for it.
+        Tool.Run("mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", readOnly);
+        try
+        {
+            var target = Make(() => DinoNodeTarget.Create(dataDir: Path.Combine(readOnly, "data")));
+            var line = AssertRefusesToStart(target);
+            Assert.Contains(readOnly, line, StringComparison.Ordinal);
+            Assert.False(MountTable.IsFuseMounted(target.MountPoint), "the refused daemon left a mount behind");
+        }
+        finally
+        {
+            Tool.TryRun("umount", "-l", readOnly);
+        }
+    }
 }

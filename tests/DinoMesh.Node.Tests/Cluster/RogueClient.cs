@@ -40,6 +40,20 @@ public sealed class RogueClient : IDisposable
     /// <summary>POSTs <paramref name="message"/> as one frame (4-byte big-endian length, then the bytes) to the protocol path.</summary>
     public async Task<HttpResponseMessage> CallAsync(string endpoint, string protocol, byte[] message, CancellationToken ct)
     {
+        try
+        {
+            return await SendOnceAsync(endpoint, protocol, message, ct);
+        }
+        catch (HttpRequestException)
+        {
+            // A refusal closes the connection; a request racing that close fails. Ask once more on a fresh connection,
+            // which must then give a definite answer.
+            return await SendOnceAsync(endpoint, protocol, message, ct);
+        }
+    }
+
+    private async Task<HttpResponseMessage> SendOnceAsync(string endpoint, string protocol, byte[] message, CancellationToken ct)
+    {
         var body = new byte[4 + message.Length];
         BinaryPrimitives.WriteUInt32BigEndian(body, (uint)message.Length);
         message.CopyTo(body, 4);
