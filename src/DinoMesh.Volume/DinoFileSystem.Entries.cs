@@ -68,9 +68,13 @@ public sealed partial class DinoFileSystem
 
     private async ValueTask<int> RemoveAsync(FuseContext ctx, ulong parent, ReadOnlyMemory<byte> name, bool directory)
     {
-        var result = await CommitAsync(ctx, new Mutation { Remove = new RemoveEntry { Parent = parent, Name = ByteString.CopyFrom(name.Span), Directory = directory } });
+        // A file nobody here holds open goes in the same mutation as its last name: one commit instead of two.
+        var target = directory ? null : _meta.Current.Lookup(parent, FileName.FromBytes(name.Span)).Inode;
+        var reclaim = target is not null && !IsOpen(target.Ino);
+        var result = await CommitAsync(ctx, new Mutation { Remove = new RemoveEntry { Parent = parent, Name = ByteString.CopyFrom(name.Span), Directory = directory, Reclaim = reclaim } });
         if (!result.Ok) return Errno(result.Error);
-        if (!directory) await ReclaimIfOrphanAsync(ctx, result.Effect.Ino);
+        if (result.Effect.Removed.Contains(result.Effect.Ino)) _contents.Discard(result.Effect.Ino);
+        else if (!directory) await ReclaimIfOrphanAsync(ctx, result.Effect.Ino);
         return 0;
     }
 

@@ -79,8 +79,16 @@ public sealed partial record FileSystemState
         else
         {
             if (child.IsDirectory) return Fail(FsError.IsADirectory);
-            // The last link going away leaves an orphan (NLink 0) that open handles may still use; Reclaim drops it.
-            inodes[childIno] = child with { NLink = child.NLink - 1, CTime = m.TimeNs };
+            if (child.NLink <= 1 && r.Reclaim)
+            {
+                inodes.Remove(childIno);
+                removed = [childIno];
+            }
+            else
+            {
+                // The last link going away leaves an orphan (NLink 0) that open handles may still use; Reclaim drops it.
+                inodes[childIno] = child with { NLink = child.NLink - 1, CTime = m.TimeNs };
+            }
         }
         inodes[r.Parent] = dir with
         {

@@ -36,6 +36,28 @@ public class RemoveTests
         s.Fails(Unlink(d, name), FsError.Invalid);
     }
 
+    // The committer sets Reclaim when nobody holds the file open: the last name and the inode go in one entry.
+    [Fact]
+    public void Unlink_with_reclaim_drops_the_inode_with_its_last_name_only()
+    {
+        var s = StateAssert.Fresh().Ok(File(Root, "f"), out ulong f).Ok(Link(f, Root, "g"));
+        var first = new DinoMesh.Core.Wire.Mutation(Unlink(Root, "f")) { Remove = { Reclaim = true } };
+        s = s.Ok(first);
+        Assert.Equal(1u, s.Inodes[f].NLink);
+        var last = new DinoMesh.Core.Wire.Mutation(Unlink(Root, "g")) { Remove = { Reclaim = true } };
+        var result = s.Apply(last);
+        Assert.True(result.Ok);
+        Assert.False(result.State.Inodes.ContainsKey(f));
+        Assert.Contains(f, result.Effect.Removed);
+    }
+
+    [Fact]
+    public void Unlink_without_reclaim_leaves_an_orphan()
+    {
+        var s = StateAssert.Fresh().Ok(File(Root, "f"), out ulong f).Ok(Unlink(Root, "f"));
+        Assert.Equal(0u, s.Inodes[f].NLink);
+    }
+
     [Fact]
     public void Unlink_of_a_directory_is_EISDIR() =>
         StateAssert.Fresh().Ok(Mkdir(Root, "d")).Fails(Unlink(Root, "d"), FsError.IsADirectory);
