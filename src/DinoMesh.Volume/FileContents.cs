@@ -124,8 +124,9 @@ internal sealed class FileContents
         foreach (var extent in extents.Overlapping(offset, offset + count))
         {
             if (extent.Offset > position) output.Slice((int)(position - offset), (int)(extent.Offset - position)).Clear();
-            var error = _chunks.Load(extent.Chunk, extent.ChunkOffset, output.Slice((int)(extent.Offset - offset), (int)extent.Length));
-            if (error != FsError.None) return (error, 0);
+            var target = output.Slice((int)(extent.Offset - offset), (int)extent.Length);
+            if (extent.Inline is { } inline) inline.AsSpan((int)extent.ChunkOffset, (int)extent.Length).CopyTo(target);
+            else if (_chunks.Load(extent.Chunk, extent.ChunkOffset, target) is var error and not FsError.None) return (error, 0);
             position = extent.End;
         }
         if (position < offset + count) output[(int)(position - offset)..].Clear();
@@ -167,16 +168,7 @@ internal sealed class FileContents
                 return FsError.None;
             }
             var write = new WriteExtents { Ino = ino, MinSize = (ulong)staged.End, MtimeNs = staged.LastWriteNs };
-            foreach (var e in staged.Pending)
-            {
-                write.Extents.Add(new Core.Wire.Extent
-                {
-                    Offset = (ulong)e.Offset,
-                    Length = (ulong)e.Length,
-                    Chunk = UnsafeByteOperations.UnsafeWrap(e.Chunk.ToBytes()),
-                    ChunkOffset = (ulong)e.ChunkOffset,
-                });
-            }
+            foreach (var e in staged.Pending) write.Extents.Add(StateSnapshotCodec.ToWire(e));
             mutation = new Mutation { Write = write };
         }
         // The commit itself runs outside the lock (it may wait on the network); a write racing with it stays staged
@@ -257,7 +249,14 @@ internal sealed class FileContents
         var extents = new List<Extent>(block.Ranges.Count);
         foreach (var (s, e) in block.Ranges)
         {
-            var (error, id) = _chunks.Store(block.Buffer.AsSpan(s, e - s));
+            var bytes = block.Buffer.AsSpan(s, e - s);
+            if (bytes.Length <= Extent.MaxInline)
+            {
+                // A small piece rides in the mutation itself: no chunk file to create now or fetch later.
+                extents.Add(new Extent(blockStart + s, e - s, default, 0, bytes.ToArray()));
+                continue;
+            }
+            var (error, id) = _chunks.Store(bytes);
             if (error != FsError.None) return (error, extents);
             extents.Add(new Extent(blockStart + s, e - s, id, 0));
         }

@@ -44,10 +44,14 @@ public sealed partial record FileSystemState
         var size = Math.Max(inode.Size, (long)w.MinSize);
         foreach (var e in w.Extents)
         {
-            if (e.Length == 0 || e.Chunk.Length != ChunkId.Size) return Fail(FsError.Invalid);
+            var inline = !e.Inline.IsEmpty;
+            if (e.Length == 0 || (inline ? !e.Chunk.IsEmpty || e.Inline.Length > Extent.MaxInline : e.Chunk.Length != ChunkId.Size)) return Fail(FsError.Invalid);
+            if (inline && (e.ChunkOffset > (ulong)e.Inline.Length || e.Length > (ulong)e.Inline.Length - e.ChunkOffset)) return Fail(FsError.Invalid);
             if (e.Offset > MaxFileSize || e.Length > MaxFileSize - e.Offset) return Fail(FsError.TooBig);
             if (e.ChunkOffset > long.MaxValue - e.Length) return Fail(FsError.Invalid);
-            var extent = new Extent((long)e.Offset, (long)e.Length, ChunkId.FromBytes(e.Chunk.Span), (long)e.ChunkOffset);
+            var extent = inline
+                ? new Extent((long)e.Offset, (long)e.Length, default, (long)e.ChunkOffset, e.Inline.ToByteArray())
+                : new Extent((long)e.Offset, (long)e.Length, ChunkId.FromBytes(e.Chunk.Span), (long)e.ChunkOffset);
             extents = extents.Write(extent);
             size = Math.Max(size, extent.End);
         }

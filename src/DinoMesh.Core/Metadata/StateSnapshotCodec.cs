@@ -56,7 +56,7 @@ public static class StateSnapshotCodec
         foreach (var (name, child) in inode.Entries) record.Entries.Add(new DirectoryEntryRecord { Name = ByteString.CopyFrom(name.ToBytes()), Ino = child });
         foreach (var e in inode.Extents)
         {
-            record.Extents.Add(new Wire.Extent { Offset = (ulong)e.Offset, Length = (ulong)e.Length, Chunk = ByteString.CopyFrom(e.Chunk.ToBytes()), ChunkOffset = (ulong)e.ChunkOffset });
+            record.Extents.Add(ToWire(e));
         }
         foreach (var (name, value) in inode.Xattrs) record.Xattrs.Add(new Xattr { Name = ByteString.CopyFrom(name.ToBytes()), Value = ByteString.CopyFrom(value) });
         return record;
@@ -83,10 +83,23 @@ public static class StateSnapshotCodec
             SymlinkTarget = r.SymlinkTarget.IsEmpty ? null : r.SymlinkTarget.ToByteArray(),
             Parent = r.Parent,
             Entries = entries.ToImmutable(),
-            Extents = ExtentMap.FromSorted(r.Extents.Select(e => new Metadata.Extent((long)e.Offset, (long)e.Length, ChunkId.FromBytes(e.Chunk.Span), (long)e.ChunkOffset))),
+            Extents = ExtentMap.FromSorted(r.Extents.Select(FromWire)),
             Xattrs = xattrs.ToImmutable(),
         };
     }
+
+    /// <summary>The wire form of an extent (inline bytes travel as they are; a clipped inline extent keeps its offset).</summary>
+    public static Wire.Extent ToWire(Metadata.Extent e)
+    {
+        var wire = new Wire.Extent { Offset = (ulong)e.Offset, Length = (ulong)e.Length, ChunkOffset = (ulong)e.ChunkOffset };
+        if (e.Inline is { } inline) wire.Inline = ByteString.CopyFrom(inline);
+        else wire.Chunk = ByteString.CopyFrom(e.Chunk.ToBytes());
+        return wire;
+    }
+
+    public static Metadata.Extent FromWire(Wire.Extent e) => e.Inline.IsEmpty
+        ? new Metadata.Extent((long)e.Offset, (long)e.Length, ChunkId.FromBytes(e.Chunk.Span), (long)e.ChunkOffset)
+        : new Metadata.Extent((long)e.Offset, (long)e.Length, default, (long)e.ChunkOffset, e.Inline.ToByteArray());
 
     /// <summary>SHA-256 over the canonical snapshot: equal on every node that applied the same log.</summary>
     public static string StateHash(FileSystemState state)
