@@ -20,6 +20,23 @@ public sealed class MetadataLogTests
     }
 
     [Fact]
+    public void Checkpoint_MovesTheWalIntoTheDatabase_AndAppendsGoOnAfterIt()
+    {
+        using var fixture = new LogFixture();
+        fixture.AppendRange(1, 500);
+        var walBefore = new FileInfo(fixture.DbPath + "-wal").Length;
+        fixture.Log.Checkpoint();
+        fixture.AppendRange(501, 510);
+
+        // Automatic checkpoints are off: only Checkpoint moved the pages, so the WAL did not grow past what it held.
+        Assert.True(walBefore > 0, "appends should have gone to the WAL");
+        Assert.True(new FileInfo(fixture.DbPath + "-wal").Length <= walBefore, "the WAL kept growing after a checkpoint");
+        fixture.Reopen();
+        Assert.Equal(510, fixture.Log.LastVersion);
+        Assert.Equal(Enumerable.Range(1, 510).Select(v => (long)v), fixture.Log.ReadFrom(1).Select(r => r.Version));
+    }
+
+    [Fact]
     public void Append_ThenReadFrom_ReturnsTheRecordsInOrder()
     {
         using var fixture = new LogFixture();

@@ -1,3 +1,4 @@
+using Microsoft.Data.Sqlite;
 namespace DinoMesh.Storage.Metadata;
 
 public sealed partial class MetadataLog
@@ -22,17 +23,21 @@ public sealed partial class MetadataLog
     }
 
     /// <summary>
-    /// Copies the WAL into the database and restarts it, so the WAL stays small. It fsyncs: call it only after
-    /// whatever the entries refer to (chunks) is durable. Automatic checkpoints are off for that reason.
+    /// Copies the WAL into the database (a passive checkpoint on its own connection, so appends go on meanwhile; the
+    /// next append after a complete checkpoint starts the WAL over). It fsyncs: call it only after whatever the
+    /// entries refer to (chunks) is durable. Automatic checkpoints are off for that reason.
     /// </summary>
     public void Checkpoint()
     {
-        lock (_writeLock)
+        ThrowIfDisposed();
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder
         {
-            ThrowIfDisposed();
-            LogFullException.Guard(_path, () => Schema.Execute(_writer, "PRAGMA wal_checkpoint(RESTART)"));
-            _unsynced = false;
-        }
+            DataSource = _path,
+            Mode = SqliteOpenMode.ReadWrite,
+            Pooling = false,
+        }.ToString());
+        connection.Open();
+        LogFullException.Guard(_path, () => Schema.Execute(connection, "PRAGMA wal_checkpoint(PASSIVE)"));
     }
 
     private void SyncByFullCommit()
