@@ -21,6 +21,9 @@ public sealed class Payload
 
     public int Size => _random.Length;
 
+    /// <summary>A random base for one run's stamps (block numbers stay far below 2^24, so runs never collide).</summary>
+    public static long NewStampBase() => Random.Shared.NextInt64(1, 1L << 14) << 24;
+
     /// <summary>A fresh buffer holding the random bytes, to be stamped in place by <see cref="Stamp"/>.</summary>
     public byte[] NewBuffer() => (byte[])_random.Clone();
 

@@ -13,11 +13,14 @@ public sealed class SequentialScenarios(FsWorkload workload, Payload payload, Ca
     public IReadOnlyList<Scenario> Build(string runDirectory)
     {
         var path = Path.Combine(runDirectory, "sequential.dat");
-        return [Write(runDirectory, path), Read(ScenarioNames.SeqReadCold, path, dropFirst: true, deleteAfter: false),
-            Read(ScenarioNames.SeqReadCached, path, dropFirst: false, deleteAfter: true)];
+        // Fresh stamps every run: a content-addressed target keeps the chunks of earlier runs, and the same bytes
+        // written again would be deduplicated instead of written.
+        var stamps = Payload.NewStampBase();
+        return [Write(runDirectory, path, stamps), Read(ScenarioNames.SeqReadCold, path, dropFirst: true, deleteAfter: false, stamps),
+            Read(ScenarioNames.SeqReadCached, path, dropFirst: false, deleteAfter: true, stamps)];
     }
 
-    private Scenario Write(string runDirectory, string path)
+    private Scenario Write(string runDirectory, string path, long stamps)
     {
         SafeFileHandle? handle = null;
         var buffer = payload.NewBuffer();
@@ -25,7 +28,7 @@ public sealed class SequentialScenarios(FsWorkload workload, Payload payload, Ca
         {
             var offset = context.Iteration * workload.BlockSize;
             var length = (int)Math.Min(workload.BlockSize, workload.FileSize - offset);
-            Payload.Stamp(buffer, context.Iteration, length);
+            Payload.Stamp(buffer, stamps + context.Iteration, length);
             RandomAccess.Write(handle!, buffer.AsSpan(0, length), offset);
             return StepResult.Ok(length);
         });
@@ -52,7 +55,7 @@ public sealed class SequentialScenarios(FsWorkload workload, Payload payload, Ca
         };
     }
 
-    private Scenario Read(string name, string path, bool dropFirst, bool deleteAfter)
+    private Scenario Read(string name, string path, bool dropFirst, bool deleteAfter, long stamps)
     {
         SafeFileHandle? handle = null;
         var buffer = new byte[workload.BlockSize];
@@ -67,7 +70,7 @@ public sealed class SequentialScenarios(FsWorkload workload, Payload payload, Ca
                 if (n == 0) return StepResult.Fail($"short read: end of file at {offset + got}");
                 got += n;
             }
-            var wrong = payload.Verify(buffer.AsSpan(0, got), context.Iteration);
+            var wrong = payload.Verify(buffer.AsSpan(0, got), stamps + context.Iteration);
             return wrong is null ? StepResult.Ok(got) : StepResult.Fail(wrong);
         });
         return new Scenario(name, [read], LoadSimulation.Iterations(workload.Blocks, workload.TimeLimit), Headline.MegabytesPerSecond)

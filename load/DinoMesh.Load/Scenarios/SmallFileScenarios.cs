@@ -23,16 +23,16 @@ public sealed class SmallFileScenarios(FsWorkload workload, Payload payload, Cac
             .Select(i => Path.Combine(directories[i / perDirectory], $"f{i:D6}"))
             .ToArray();
         var load = LoadSimulation.Iterations(workload.SmallFiles, workload.TimeLimit, workload.Copies);
-        return [Create(treeRoot, directories, files, load), Stat(files, load), Delete(runDirectory, files, load)];
+        return [Create(treeRoot, directories, files, load, FirstStamp + Payload.NewStampBase()), Stat(files, load), Delete(runDirectory, files, load)];
     }
 
-    private Scenario Create(string treeRoot, string[] directories, string[] files, LoadSimulation load)
+    private Scenario Create(string treeRoot, string[] directories, string[] files, LoadSimulation load, long stamps)
     {
         var buffers = Enumerable.Range(0, workload.Copies).Select(_ => payload.NewBuffer()).ToArray();
         var create = Step.Sync($"create+write {SequentialScenarios.Size(workload.SmallFileSize)}+close", context =>
         {
             var buffer = buffers[context.Copy].AsSpan(0, workload.SmallFileSize);
-            Payload.Stamp(buffer, FirstStamp + context.Iteration, buffer.Length);
+            Payload.Stamp(buffer, stamps + context.Iteration, buffer.Length);
             using var handle = File.OpenHandle(files[context.Iteration], FileMode.CreateNew, FileAccess.Write);
             RandomAccess.Write(handle, buffer, 0);
             return StepResult.Ok(buffer.Length);
