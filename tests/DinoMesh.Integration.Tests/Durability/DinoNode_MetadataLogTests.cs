@@ -58,7 +58,7 @@ public sealed class DinoNode_MetadataLogTests : DurabilityHarness
             node.Start();
         }
 
-        var versions = ReplayedVersions(node);
+        var versions = ReplayedVersions(node, Cycles + 1);
         TestContext.Current.TestOutputHelper?.WriteLine($"log versions at each start: {string.Join(" -> ", versions)}");
         Assert.True(versions.Count == Cycles + 1,
             $"expected {Cycles + 1} 'state at version N' lines (one per start), found {versions.Count}: {string.Join(", ", versions)}");

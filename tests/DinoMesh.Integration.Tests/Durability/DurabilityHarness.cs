@@ -59,8 +59,20 @@ public abstract partial class DurabilityHarness : IAsyncLifetime
     }
 
     /// <summary>Every "state at version N" the daemon logged when it replayed its metadata log, oldest start first.</summary>
-    protected static IReadOnlyList<long> ReplayedVersions(MountedTarget target) =>
-        [.. StateAtVersion().Matches(File.ReadAllText(target.LogPath)).Select(m => long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture))];
+    /// <summary>
+    /// The versions logged at each start. The daemon's console logger writes from a queue, so the newest start's line
+    /// may reach the file a moment after the mount is live: wait (bounded) until <paramref name="starts"/> are there.
+    /// </summary>
+    protected static IReadOnlyList<long> ReplayedVersions(MountedTarget target, int starts = 0)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            IReadOnlyList<long> versions = [.. StateAtVersion().Matches(File.ReadAllText(target.LogPath)).Select(m => long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture))];
+            if (versions.Count >= starts || DateTime.UtcNow > deadline) return versions;
+            Thread.Sleep(100);
+        }
+    }
 
     [GeneratedRegex(@"state at version (\d+)")]
     private static partial Regex StateAtVersion();
