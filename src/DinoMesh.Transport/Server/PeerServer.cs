@@ -101,7 +101,24 @@ internal sealed class PeerServer : IAsyncDisposable
         });
     }
 
+    /// <summary>
+    /// The one place a request that dies with its connection ends quietly: a peer that hangs up (or garbage that made
+    /// us close the connection) can leave a response or certificate object disposed under a handler still running.
+    /// </summary>
     private async Task HandleAsync(HttpContext http)
+    {
+        try
+        {
+            await ServeAsync(http);
+        }
+        catch (Exception e) when (e is ObjectDisposedException or OperationCanceledException or IOException
+                                  && (http.RequestAborted.IsCancellationRequested || e is ObjectDisposedException))
+        {
+            _log.LogDebug("request on {Path} ended with its connection: {Error}", http.Request.Path.Value, e.Message);
+        }
+    }
+
+    private async Task ServeAsync(HttpContext http)
     {
         var certificate = http.Connection.ClientCertificate;
         var path = http.Request.Path.Value ?? "";
