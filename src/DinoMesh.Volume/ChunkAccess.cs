@@ -38,6 +38,4 @@ public sealed class ChunkAccess
     }
 
     public (long Total, long Free) Capacity() => _store.Capacity();
-
-    public void SyncAll() => _store.SyncAll();
 }

@@ -1,4 +1,3 @@
-using System.Text;
 using DinoMesh.Core.Metadata;
 using DinoMesh.Core.Wire;
 using DinoMesh.Fuse;
@@ -102,6 +101,4 @@ public sealed partial class DinoFileSystem
         if (inode is null) return ValueTask.FromResult(Fail<byte[]>(FsError.Stale));
         return ValueTask.FromResult(inode.SymlinkTarget is { } target ? target : Fail<byte[]>(FsError.Invalid));
     }
-
-    private static string Show(ReadOnlyMemory<byte> name) => Encoding.UTF8.GetString(name.Span);
 }
