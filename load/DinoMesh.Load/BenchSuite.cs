@@ -89,7 +89,7 @@ public sealed class BenchSuite(BenchOptions options, TextWriter console)
             "native" => new NativeTarget(Path.Combine(workRoot, "native")),
             "bindfs" => new BindfsTarget(Path.Combine(workRoot, "bindfs-src"), Path.Combine(workRoot, "bindfs-mnt"), timeouts, logPath: null),
             "dino" => new DinoNodeTarget(options.DinoDll, Path.Combine(workRoot, "dino-mnt"), Path.Combine(workRoot, "dino-data"), timeouts,
-                LogPath($"dino-node-{stamp}.log")),
+                LogPath($"dino-node-{stamp}.log"), options.DinoArgs),
             _ => throw new ArgumentException($"unknown target {name}"),
         }).ToList();
     }

@@ -11,8 +11,16 @@ public sealed record FuseMountOptions
     public bool PosixAcl { get; init; } = true;
     /// <summary>Largest WRITE payload the kernel may send (max_write). At least 1 MiB.</summary>
     public uint MaxWrite { get; init; } = 1024 * 1024;
-    /// <summary>Number of threads reading /dev/fuse.</summary>
+    /// <summary>Number of threads reading /dev/fuse in blocking mode (<see cref="BusyPoll"/> zero).</summary>
     public int ReaderThreads { get; init; } = Math.Max(2, Environment.ProcessorCount);
+
+    /// <summary>
+    /// Polling mode: one reader keeps re-reading the device for this long after each request before it sleeps, and
+    /// hands requests that may block to the thread pool. A program making one call after another then skips a
+    /// thread wake-up per request, at the cost of up to this much CPU after each burst. TimeSpan.Zero: blocking
+    /// mode with <see cref="ReaderThreads"/> readers.
+    /// </summary>
+    public TimeSpan BusyPoll { get; init; } = TimeSpan.FromMicroseconds(50);
 
     /// <summary>Mount through fusermount3 even as root (the path an unprivileged user takes; used to test it).</summary>
     public bool UseFusermount { get; init; }

@@ -10,6 +10,9 @@ public sealed record NodeOptions
     public required string DataDirectory { get; init; }
     public bool AllowOther { get; init; } = true;
     public bool WritebackCache { get; init; }
+
+    /// <summary>How long the FUSE reader polls after a request before sleeping; zero for blocking readers.</summary>
+    public TimeSpan BusyPoll { get; init; } = TimeSpan.FromMicroseconds(50);
     public IPEndPoint Listen { get; init; } = new(IPAddress.Any, Cluster.Node.ClusterOptions.DefaultPort);
     public string? Advertise { get; init; }
     public string? Join { get; init; }

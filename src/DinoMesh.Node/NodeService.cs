@@ -84,7 +84,7 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         await fs.ReclaimOrphansAsync(cancellationToken);
         try
         {
-            _mount = FuseMount.Mount(mountPoint, fs, new FuseMountOptions { AllowOther = _options.AllowOther, WritebackCache = _options.WritebackCache }, _loggers.CreateLogger("fuse"));
+            _mount = FuseMount.Mount(mountPoint, fs, new FuseMountOptions { AllowOther = _options.AllowOther, WritebackCache = _options.WritebackCache, BusyPoll = _options.BusyPoll }, _loggers.CreateLogger("fuse"));
         }
         catch (FuseMountException e)
         {

@@ -18,11 +18,12 @@ var listen = new Option<string>("--listen") { Description = $"HOST:PORT to accep
 var advertise = new Option<string>("--advertise") { Description = "HOST:PORT other nodes should dial (default: the listen address, or this host's first IPv4 address)" };
 var profile = new Option<string>("--membership-profile") { Description = "lan (1 s probes, default) or local (200 ms probes, for one machine)", DefaultValueFactory = _ => "lan" };
 var writeback = new Option<bool>("--writeback-cache") { Description = "Let the kernel cache writes (faster small writes; sizes changed on other nodes show late on open files)" };
+var busyPoll = new Option<int>("--busy-poll") { Description = "Microseconds the FUSE reader keeps polling after a request before it sleeps (0: several sleeping readers instead)", DefaultValueFactory = _ => 50 };
 var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
 
 var root = new RootCommand("dino-node: the daemon of a DinoMesh peer-to-peer filesystem; one per machine")
 {
-    mount, dataDir, logLevel, noAllowOther, join, token, tokenFile, listen, advertise, profile, writeback,
+    mount, dataDir, logLevel, noAllowOther, join, token, tokenFile, listen, advertise, profile, writeback, busyPoll,
 };
 root.SetAction(async (parse, cancellationToken) =>
 {
@@ -36,6 +37,9 @@ root.SetAction(async (parse, cancellationToken) =>
             DataDirectory = parse.GetValue(dataDir) ?? DataDirectory.DefaultPath(),
             AllowOther = !parse.GetValue(noAllowOther),
             WritebackCache = parse.GetValue(writeback),
+            BusyPoll = parse.GetValue(busyPoll) is var poll and >= 0 and <= 100_000
+                ? TimeSpan.FromMicroseconds(poll)
+                : throw new StartupException($"--busy-poll must be between 0 and 100000 microseconds, not {parse.GetValue(busyPoll)}"),
             Listen = ParseEndPoint(parse.GetValue(listen), "--listen") ?? new IPEndPoint(IPAddress.Any, ClusterOptions.DefaultPort),
             Advertise = parse.GetValue(advertise),
             Join = parse.GetValue(join),

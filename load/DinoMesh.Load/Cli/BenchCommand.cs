@@ -25,6 +25,7 @@ public sealed class BenchCommand
     private readonly Option<int> _fioRuntime = new("--fio-runtime") { Description = "fio seconds per job (at most)", DefaultValueFactory = _ => 30 };
     private readonly Option<string> _workDir = new("--work-dir") { Description = "Where the temporary target directories go (local disk)", DefaultValueFactory = _ => Path.GetTempPath() };
     private readonly Option<string?> _out = new("--out") { Description = "Directory for the reports (default <repo>/load/results)" };
+    private readonly Option<string?> _dinoArgs = new("--dino-args") { Description = "Extra arguments for dino-node, space-separated (e.g. \"--busy-poll 0\")" };
     private readonly Option<string?> _dinoDll = new("--dino-dll") { Description = "Path of dino-node.dll (default <repo>/src/DinoMesh.Node/bin/Release/net10.0/dino-node.dll)" };
     private readonly Option<int> _mountTimeout = new("--mount-timeout") { Description = "Seconds to wait for a FUSE target to mount", DefaultValueFactory = _ => 30 };
     private readonly Option<bool> _noDropCaches = new("--no-drop-caches")
@@ -39,7 +40,7 @@ public sealed class BenchCommand
         var root = new RootCommand("DinoMesh file-system benchmark: the same scenarios on native disk, bindfs and dino-node, side by side")
         {
             _targets, _runs, _fileSize, _blockSize, _smallFiles, _smallFileSize, _copies, _quick, _timeLimit,
-            _fio, _fioSize, _fioRuntime, _workDir, _out, _dinoDll, _mountTimeout, _stopTimeout, _noDropCaches,
+            _fio, _fioSize, _fioRuntime, _workDir, _out, _dinoDll, _dinoArgs, _mountTimeout, _stopTimeout, _noDropCaches,
         };
         root.SetAction(async (result, cancellationToken) =>
         {
@@ -104,7 +105,8 @@ public sealed class BenchCommand
             Path.GetFullPath(result.GetValue(_dinoDll) ?? RepositoryLayout.DefaultDinoDll(repo)),
             TimeSpan.FromSeconds(mountTimeout), TimeSpan.FromSeconds(stopTimeout),
             "dino-load " + string.Join(' ', result.Tokens.Select(t => t.Value)),
-            DropCaches: !result.GetValue(_noDropCaches));
+            DropCaches: !result.GetValue(_noDropCaches),
+            DinoArgs: (result.GetValue(_dinoArgs) ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries));
         return (options, []);
     }
 }

@@ -19,7 +19,8 @@ public sealed record BenchOptions(
     TimeSpan MountTimeout,
     TimeSpan StopTimeout,
     string Command,
-    bool DropCaches = true)
+    bool DropCaches = true,
+    IReadOnlyList<string>? DinoArgs = null)
 {
     public static IReadOnlyList<string> KnownTargets { get; } = ["native", "bindfs", "dino"];
 }

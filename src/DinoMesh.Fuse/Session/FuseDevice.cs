@@ -44,5 +44,20 @@ internal sealed unsafe class FuseDevice(FuseDeviceHandle handle) : IFuseDevice, 
         }
     }
 
+    /// <summary>Makes reads answer EAGAIN instead of sleeping when no request is queued.</summary>
+    public void MakeNonBlocking()
+    {
+        int flags = LibC.Fcntl(handle.Fd, LibC.F_GETFL, 0);
+        if (flags < 0 || LibC.Fcntl(handle.Fd, LibC.F_SETFL, flags | LibC.O_NONBLOCK) != 0)
+            throw new IOException($"fcntl O_NONBLOCK on /dev/fuse: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    /// <summary>Waits until a request is queued (or the connection is gone), at most <paramref name="timeoutMs"/>.</summary>
+    public void WaitReadable(int timeoutMs)
+    {
+        var poll = new LibC.PollFd { Fd = handle.Fd, Events = LibC.POLLIN };
+        LibC.Poll(&poll, 1, timeoutMs);
+    }
+
     public void Dispose() => handle.Dispose();
 }

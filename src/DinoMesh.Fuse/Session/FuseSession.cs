@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using DinoMesh.Fuse.Interop;
 using Microsoft.Extensions.Logging;
 
@@ -51,7 +52,9 @@ internal sealed class FuseSession
     {
         if (Interlocked.Exchange(ref _started, 1) != 0)
             throw new InvalidOperationException("The FUSE session is already running.");
-        int readers = Math.Max(1, _options.ReaderThreads);
+        // Polling mode has one reader (it never sleeps while requests keep coming); blocking mode has several.
+        int readers = _options.BusyPoll > TimeSpan.Zero ? 1 : Math.Max(1, _options.ReaderThreads);
+        if (readers == 1 && _options.BusyPoll > TimeSpan.Zero) _device.MakeNonBlocking();
         _runningReaders = readers;
         for (int i = 0; i < readers; i++)
         {
@@ -81,9 +84,21 @@ internal sealed class FuseSession
         _initialized.TrySetResult(info);
     }
 
+    /// <summary>
+    /// Reads and dispatches requests until the connection ends.
+    /// <para>Blocking mode (<see cref="FuseMountOptions.BusyPoll"/> zero): several such threads sleep in read(2) and
+    /// the kernel wakes one per request.</para>
+    /// <para>Polling mode: this is the only reader; the device is non-blocking and the thread keeps re-reading for
+    /// <c>BusyPoll</c> after each request before it sleeps in poll(2). A program's next call usually arrives a few
+    /// microseconds after our reply (lookup, create, write, flush, release), and then it finds this thread awake
+    /// instead of paying a thread wake-up per request. Requests that may take long (see <see cref="MayBlock"/>) go
+    /// to the thread pool so they never hold up the ones behind them.</para>
+    /// </summary>
     private void ReadLoop()
     {
+        long pollFor = (long)(_options.BusyPoll.TotalSeconds * Stopwatch.Frequency);
         var buffer = _pool.Rent();
+        long busyUntil = 0;
         try
         {
             while (true)
@@ -91,6 +106,16 @@ internal sealed class FuseSession
                 int length = _device.Read(buffer, out int errno);
                 if (length < 0)
                 {
+                    if (errno == Errno.EAGAIN && pollFor > 0)
+                    {
+                        if (Stopwatch.GetTimestamp() < busyUntil) Thread.SpinWait(20);
+                        else
+                        {
+                            _device.WaitReadable(1000);
+                            busyUntil = Stopwatch.GetTimestamp() + pollFor;
+                        }
+                        continue;
+                    }
                     // EINTR: a signal; EAGAIN: spurious wake-up; ENOENT: the request was interrupted before we read it.
                     if (errno is Errno.EINTR or Errno.EAGAIN or Errno.ENOENT)
                         continue;
@@ -103,6 +128,18 @@ internal sealed class FuseSession
                 if (length == 0)
                     return;
 
+                if (pollFor > 0)
+                {
+                    busyUntil = Stopwatch.GetTimestamp() + pollFor;
+                    if (MayBlock(buffer, length))
+                    {
+                        Interlocked.Increment(ref _pendingAsync);
+                        var message = buffer;
+                        _ = Task.Run(() => ReturnWhenDoneAsync(_dispatcher.DispatchAsync(message.AsMemory(0, length)), message));
+                        buffer = _pool.Rent();
+                        continue;
+                    }
+                }
                 var pending = _dispatcher.DispatchAsync(buffer.AsMemory(0, length));
                 if (pending.IsCompleted)
                 {
@@ -126,6 +163,20 @@ internal sealed class FuseSession
                 _ = EndAsync();
         }
     }
+
+    /// <summary>
+    /// Requests whose handler may wait on the disk or copy a lot: reads (a chunk may have to be read and verified),
+    /// fsyncs, and large writes. In polling mode they run on the thread pool.
+    /// </summary>
+    private static bool MayBlock(byte[] message, int length)
+    {
+        var opcode = (Protocol.FuseOpcode)Protocol.Wire.Read<Protocol.FuseInHeader>(message).Opcode;
+        return opcode is Protocol.FuseOpcode.Read or Protocol.FuseOpcode.Fsync or Protocol.FuseOpcode.FsyncDir
+            || (opcode == Protocol.FuseOpcode.Write && length > LargeWrite);
+    }
+
+    /// <summary>A write above this size is copied on the thread pool in polling mode.</summary>
+    private const int LargeWrite = 64 * 1024;
 
     private async Task ReturnWhenDoneAsync(ValueTask pending, byte[] buffer)
     {

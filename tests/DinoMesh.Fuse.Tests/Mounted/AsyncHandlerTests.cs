@@ -8,13 +8,16 @@ public sealed class AsyncHandlerTests
 
     /// <summary>
     /// With a single reader thread, a handler waiting asynchronously (as a READ waiting for a peer would) must not
-    /// stop other requests from being read and answered.
+    /// stop other requests from being read and answered: in polling mode (one reader by design) and in blocking mode
+    /// with one reader.
     /// </summary>
-    [Fact]
-    public async Task APendingHandler_DoesNotBlockOtherRequests_EvenWithOneReader()
+    [Theory]
+    [InlineData(50)]
+    [InlineData(0)]
+    public async Task APendingHandler_DoesNotBlockOtherRequests_EvenWithOneReader(int busyPollMicroseconds)
     {
         var fs = new MemoryFileSystem { SlowLookupName = "slow" };
-        await using var mount = TestMount.Start(fs, TestMount.DefaultOptions with { ReaderThreads = 1 });
+        await using var mount = TestMount.Start(fs, TestMount.DefaultOptions with { ReaderThreads = 1, BusyPoll = TimeSpan.FromMicroseconds(busyPollMicroseconds) });
         var ct = TestContext.Current.CancellationToken;
 
         // In its own directory: a LOOKUP in progress holds its directory's lock in the kernel, which would block a

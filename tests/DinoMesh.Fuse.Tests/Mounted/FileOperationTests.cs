@@ -128,11 +128,14 @@ public sealed class FileOperationTests
         Assert.Equal(count + 2, ls.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
     }
 
-    [Fact]
-    public async Task LargeFile_16MiB_RoundTripsWithOneMiBWrites()
+    /// <summary>Both reader modes: one busy-polling reader that hands large writes and reads to the pool, and sleeping readers.</summary>
+    [Theory]
+    [InlineData(50)]
+    [InlineData(0)]
+    public async Task LargeFile_16MiB_RoundTripsWithOneMiBWrites(int busyPollMicroseconds)
     {
         var fs = new MemoryFileSystem();
-        await using var mount = TestMount.Start(fs, TestMount.DefaultOptions with { WritebackCache = false });
+        await using var mount = TestMount.Start(fs, TestMount.DefaultOptions with { WritebackCache = false, BusyPoll = TimeSpan.FromMicroseconds(busyPollMicroseconds) });
         var content = new byte[16 * 1024 * 1024];
         new Random(16).NextBytes(content);
 
