@@ -51,6 +51,11 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "fsync", SetLastError = true)]
     public static partial int Fsync(int fd);
 
+    public const uint SYNC_FILE_RANGE_WRITE = 2;
+
+    [LibraryImport(Library, EntryPoint = "sync_file_range", SetLastError = true)]
+    public static partial int SyncFileRange(nint fd, long offset, long count, uint flags);
+
     [LibraryImport(Library, EntryPoint = "syncfs", SetLastError = true)]
     public static partial int Syncfs(int fd);
 
