@@ -95,7 +95,27 @@ public sealed class FuseMount : IAsyncDisposable
         }
         logger.LogInformation("Mounted {FileSystem} at {MountPoint} ({Method})", options.FileSystemName, path,
             mounter is KernelMounter ? "mount(2)" : FusermountMounter.ProgramName);
+        if (entry is not null && options.ReadaheadKb > 0) RaiseReadahead(entry, options.ReadaheadKb, logger);
         return new FuseMount(path, session, mounter, entry, connection, options, logger);
+    }
+
+    /// <summary>
+    /// The kernel offers FUSE only its default readahead (128 KiB) in INIT and lets the reply lower it, never raise
+    /// it; the mount's backing-device setting can be raised afterwards (root only). Sequential reads then arrive as
+    /// fewer, larger READs that can be served in parallel. Best effort: without it reads still work.
+    /// </summary>
+    private static void RaiseReadahead(MountEntry entry, int readaheadKb, ILogger logger)
+    {
+        string setting = $"/sys/class/bdi/{entry.Major}:{entry.Minor}/read_ahead_kb";
+        try
+        {
+            File.WriteAllText(setting, readaheadKb.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            logger.LogDebug("Readahead of the mount raised to {Kb} KiB ({Setting})", readaheadKb, setting);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            logger.LogDebug("Readahead of the mount left at the kernel's default: {Setting}: {Error}", setting, e.Message);
+        }
     }
 
     /// <summary>Completes when the session has ended (unmounted from here or from outside) and the filesystem was told.</summary>

@@ -22,6 +22,9 @@ public sealed record FuseMountOptions
     /// </summary>
     public TimeSpan BusyPoll { get; init; } = TimeSpan.FromMicroseconds(50);
 
+    /// <summary>Readahead of the mount in KiB, set through sysfs after mounting when permitted (0: kernel default).</summary>
+    public int ReadaheadKb { get; init; } = 1024;
+
     /// <summary>Mount through fusermount3 even as root (the path an unprivileged user takes; used to test it).</summary>
     public bool UseFusermount { get; init; }
 
