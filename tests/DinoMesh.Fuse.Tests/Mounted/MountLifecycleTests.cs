@@ -20,6 +20,20 @@ public sealed class MountLifecycleTests
         Assert.False(IsMounted(mount.Path));
     }
 
+    [Fact]
+    public async Task Mount_AsRoot_RaisesTheReadaheadOfItsBackingDevice()
+    {
+        var fs = new MemoryFileSystem();
+        await using var mount = TestMount.Start(fs, TestMount.DefaultOptions with { ReadaheadKb = 768 });
+        if (Environment.UserName != "root") Assert.Skip("raising a mount's readahead through sysfs needs root");
+
+        var entry = DinoMesh.Fuse.Mounting.MountTable.Find(mount.Path);
+
+        Assert.NotNull(entry);
+        string setting = $"/sys/class/bdi/{entry.Major}:{entry.Minor}/read_ahead_kb";
+        Assert.Equal("768", (await File.ReadAllTextAsync(setting, TestContext.Current.CancellationToken)).Trim());
+    }
+
     [Theory]
     [InlineData("umount")]
     [InlineData("fusermount3")]

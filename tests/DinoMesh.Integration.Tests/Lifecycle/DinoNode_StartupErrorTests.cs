@@ -9,9 +9,9 @@ public sealed class DinoNode_StartupErrorTests : TrackedTargets
     private static readonly TimeSpan ExitTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>Launches the daemon, expects it to exit non-zero, and returns its single stderr line.</summary>
-    private static string AssertRefusesToStart(DinoNodeTarget target)
+    private static string AssertRefusesToStart(DinoNodeTarget target, params string[] extraArgs)
     {
-        using var daemon = target.Launch();
+        using var daemon = extraArgs.Length == 0 ? target.Launch() : target.Launch(extraArgs);
         var code = daemon.WaitForExit(ExitTimeout);
         Assert.True(code is not null, $"dino-node did not exit within {ExitTimeout.TotalSeconds:F0} s");
         Assert.NotEqual(0, code);
@@ -28,6 +28,17 @@ public sealed class DinoNode_StartupErrorTests : TrackedTargets
         var target = Make(() => DinoNodeTarget.Create(mountPoint: missing));
         Assert.Contains(missing, AssertRefusesToStart(target), StringComparison.Ordinal);
         Assert.False(Directory.Exists(missing), "dino-node created the missing mount point instead of refusing");
+    }
+
+    [Theory]
+    [InlineData("-1")]
+    [InlineData("100001")]
+    public void Busy_poll_out_of_range_is_refused_in_one_line(string microseconds)
+    {
+        var target = Make(() => DinoNodeTarget.Create());
+        var line = AssertRefusesToStart(target, "--busy-poll", microseconds);
+        Assert.Contains("--busy-poll", line, StringComparison.Ordinal);
+        Assert.Contains(microseconds, line, StringComparison.Ordinal);
     }
 
     [Fact]
