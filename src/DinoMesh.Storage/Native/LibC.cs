@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace DinoMesh.Storage.Native;
 
-/// <summary>The few libc calls .NET does not expose: advisory locks, syncfs, statx, statvfs, directory fsync.</summary>
+/// <summary>The few libc calls .NET does not expose: advisory locks, fdatasync, syncfs, statx, statvfs, directory fsync.</summary>
 internal static unsafe partial class LibC
 {
     private const string Library = "libc";
@@ -50,6 +50,9 @@ internal static unsafe partial class LibC
 
     [LibraryImport(Library, EntryPoint = "fsync", SetLastError = true)]
     public static partial int Fsync(int fd);
+
+    [LibraryImport(Library, EntryPoint = "fdatasync", SetLastError = true)]
+    public static partial int Fdatasync(int fd);
 
     [LibraryImport(Library, EntryPoint = "syncfs", SetLastError = true)]
     public static partial int Syncfs(int fd);
