@@ -37,6 +37,28 @@ public sealed class MetadataLogThroughputTests
     }
 
     [Fact]
+    public void Append_ThatStartsANewSegment_Latency()
+    {
+        // Filling a segment costs one fdatasync of it inside the append that moves on: the worst single append.
+        using var fixture = new LogFixture();
+        byte[] payload = LogFixture.Payload(0, 4096);
+        var latencies = new List<double>();
+        var clock = new Stopwatch();
+        for (long version = 1; fixture.SegmentFiles().Length < 2 && version <= 20_000; version++)
+        {
+            clock.Restart();
+            fixture.Log.Append(version, 1, payload);
+            latencies.Add(clock.Elapsed.TotalMicroseconds);
+        }
+
+        Assert.Equal(2, fixture.SegmentFiles().Length);
+        latencies.Sort();
+        TestContext.Current.TestOutputHelper!.WriteLine(
+            $"metadata log 4 KiB appends over a 64 MiB segment: median {latencies[latencies.Count / 2]:F1} µs, " +
+            $"99th percentile {latencies[latencies.Count * 99 / 100]:F1} µs, worst {latencies[^1] / 1000:F1} ms");
+    }
+
+    [Fact]
     public void Sync_AfterTenAppends()
     {
         using var fixture = new LogFixture();

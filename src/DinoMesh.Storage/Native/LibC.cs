@@ -54,6 +54,12 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "fdatasync", SetLastError = true)]
     public static partial int Fdatasync(int fd);
 
+    public const uint SYNC_FILE_RANGE_WRITE = 2;
+
+    /// <summary>With SYNC_FILE_RANGE_WRITE: starts writeback of the range and returns without waiting for it.</summary>
+    [LibraryImport(Library, EntryPoint = "sync_file_range", SetLastError = true)]
+    public static partial int SyncFileRange(int fd, long offset, long count, uint flags);
+
     [LibraryImport(Library, EntryPoint = "syncfs", SetLastError = true)]
     public static partial int Syncfs(int fd);
 
