@@ -20,17 +20,12 @@ public sealed class LocalCommitter : IMetadataCommitter, IDisposable
     /// <summary>Entries between snapshots: bounds replay time at start-up.</summary>
     private const int SnapshotEvery = 100_000;
 
-    /// <summary>Entries between checkpoints of the log's WAL (each one syncs the chunk store first).</summary>
-    private const int CheckpointEvery = 8192;
-
     private readonly Lock _gate = new();
     private readonly MetadataLog _log;
     private readonly ChunkStore _chunks;
     private readonly ILogger _logger;
     private FileSystemState _state;
     private long _sinceSnapshot;
-    private long _sinceCheckpoint;
-    private int _checkpointing;
 
     private LocalCommitter(MetadataLog log, ChunkStore chunks, FileSystemState state, ILogger logger)
     {
@@ -94,11 +89,6 @@ public sealed class LocalCommitter : IMetadataCommitter, IDisposable
             }
             Volatile.Write(ref _state, result.State);
             if (++_sinceSnapshot >= SnapshotEvery) SnapshotLocked();
-            if (++_sinceCheckpoint >= CheckpointEvery && Interlocked.Exchange(ref _checkpointing, 1) == 0)
-            {
-                _sinceCheckpoint = 0;
-                _ = Task.Run(Checkpoint, CancellationToken.None);
-            }
             return ValueTask.FromResult(result);
         }
     }
@@ -116,24 +106,6 @@ public sealed class LocalCommitter : IMetadataCommitter, IDisposable
         {
             _logger.LogError("metadata: sync failed: {Error}", e.Message);
             return ValueTask.FromResult(e is LogFullException || e.HResult == (int)FsError.NoSpace ? FsError.NoSpace : FsError.Io);
-        }
-    }
-
-    /// <summary>Keeps the WAL bounded. Chunks are synced first, so a durable entry never points at a chunk a power cut could lose.</summary>
-    private void Checkpoint()
-    {
-        try
-        {
-            _chunks.SyncAll();
-            _log.Checkpoint();
-        }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException or Microsoft.Data.Sqlite.SqliteException)
-        {
-            _logger.LogWarning("metadata: checkpoint failed: {Error}", e.Message);
-        }
-        finally
-        {
-            Volatile.Write(ref _checkpointing, 0);
         }
     }
 

@@ -20,20 +20,20 @@ public sealed class MetadataLogTests
     }
 
     [Fact]
-    public void Checkpoint_MovesTheWalIntoTheDatabase_AndAppendsGoOnAfterIt()
+    public void Appends_RollOverSeveralSegments_AndSurviveAReopen()
     {
-        using var fixture = new LogFixture();
-        fixture.AppendRange(1, 500);
-        var walBefore = new FileInfo(fixture.DbPath + "-wal").Length;
-        fixture.Log.Checkpoint();
-        fixture.AppendRange(501, 510);
+        using var fixture = new LogFixture(segmentSize: 4096);
+        fixture.AppendRange(1, 300);
 
-        // Automatic checkpoints are off: only Checkpoint moved the pages, so the WAL did not grow past what it held.
-        Assert.True(walBefore > 0, "appends should have gone to the WAL");
-        Assert.True(new FileInfo(fixture.DbPath + "-wal").Length <= walBefore, "the WAL kept growing after a checkpoint");
+        // 64-byte payloads make 88-byte records: a 4 KiB segment takes ~47 of them before the next one starts.
+        var segments = fixture.SegmentFiles();
+        Assert.True(segments.Length >= 6, $"expected several segments, found {segments.Length}");
+        Assert.Equal("00000000000000000001.seg", Path.GetFileName(segments[0]));
         fixture.Reopen();
-        Assert.Equal(510, fixture.Log.LastVersion);
-        Assert.Equal(Enumerable.Range(1, 510).Select(v => (long)v), fixture.Log.ReadFrom(1).Select(r => r.Version));
+        fixture.AppendRange(301, 310);
+        Assert.Equal(310, fixture.Log.LastVersion);
+        Assert.Equal(Enumerable.Range(1, 310).Select(v => (long)v), fixture.Log.ReadFrom(1).Select(r => r.Version));
+        Assert.All(fixture.Log.ReadFrom(1), r => Assert.Equal(LogFixture.Payload(r.Version), r.Payload));
     }
 
     [Fact]
@@ -269,22 +269,20 @@ public sealed class MetadataLogTests
     }
 
     [Fact]
-    public void Open_ALogWithAHole_RefusesIt()
+    public void Open_ALogWithAFlippedByteInAMiddleRecord_RefusesIt()
     {
         using var fixture = new LogFixture();
         fixture.AppendRange(1, 5);
         fixture.Log.Dispose();
-        using (var connection = new SqliteConnection($"Data Source={fixture.DbPath};Pooling=False"))
-        {
-            connection.Open();
-            using var command = connection.CreateCommand();
-            command.CommandText = "DELETE FROM log WHERE version = 3";
-            command.ExecuteNonQuery();
-        }
+        string segment = Assert.Single(fixture.SegmentFiles());
+        // Record 3's payload: header 16 bytes, two 88-byte records, then 24 bytes of record header.
+        LogFixture.FlipByte(segment, 16 + 2 * 88 + 24 + 10);
 
         var e = Assert.Throws<IOException>(fixture.Reopen);
 
         Assert.Contains("is damaged", e.Message, StringComparison.Ordinal);
+        Assert.Contains(segment, e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', e.Message);
     }
 
     [Fact]
@@ -301,12 +299,36 @@ public sealed class MetadataLogTests
     }
 
     [Fact]
-    public void Open_UsesWalMode()
+    public void Open_KeepsTheEntriesInSegmentsBesideTheDatabase_OwnerOnly()
     {
         using var fixture = new LogFixture();
+        Assert.Empty(fixture.SegmentFiles());
         fixture.AppendRange(1, 1);
 
-        Assert.True(File.Exists(fixture.DbPath + "-wal"));
+        string segment = Assert.Single(fixture.SegmentFiles());
+        Assert.Equal(Path.Combine(Path.GetDirectoryName(fixture.DbPath)!, "log", "00000000000000000001.seg"), segment);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(segment));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.GetDirectoryName(segment)!));
+        Assert.Equal(16 + 24 + 64, new FileInfo(segment).Length);
+    }
+
+    [Fact]
+    public void Open_ADatabaseOfTheOldFormat_IsRefusedWithOneLine()
+    {
+        using var temp = new TempDirectory();
+        string path = temp.Combine("metadata.db");
+        using (var connection = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "CREATE TABLE log(version INTEGER PRIMARY KEY, term INTEGER NOT NULL, payload BLOB NOT NULL)";
+            command.ExecuteNonQuery();
+        }
+
+        var e = Assert.Throws<IOException>(() => MetadataLog.Open(path));
+
+        Assert.Contains("format changed", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', e.Message);
     }
 
     [Fact]

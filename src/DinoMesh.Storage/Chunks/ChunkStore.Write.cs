@@ -84,7 +84,7 @@ public sealed partial class ChunkStore
         try
         {
             handle.DangerousAddRef(ref added);
-            LibC.SyncFileRange(handle.DangerousGetHandle(), 0, 0, LibC.SYNC_FILE_RANGE_WRITE);
+            LibC.SyncFileRange((int)handle.DangerousGetHandle(), 0, 0, LibC.SYNC_FILE_RANGE_WRITE);
         }
         finally
         {

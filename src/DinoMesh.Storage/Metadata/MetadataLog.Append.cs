@@ -13,15 +13,23 @@ public sealed partial class MetadataLog
         {
             ThrowIfDisposed();
             CheckFollows(version, term, _lastVersion, _lastTerm);
-            var bytes = payload.ToArray();
-            LogFullException.Guard(_path, () => Insert(version, term, bytes));
+            int size = SegmentFormat.RecordSize(payload.Length);
+            var buffer = RecordBuffer(size);
+            SegmentFormat.WriteRecord(buffer, version, term, payload);
+
+            var file = ActiveFor(version);
+            long offset = file.Segment.Length;
+            file.Write(buffer.AsSpan(0, size), _path);
+            file.Segment.Index(version, offset);
+            file.Segment.Publish(offset + size, version);
             Committed(version, term);
         }
     }
 
     /// <summary>
-    /// Appends consecutive records in one transaction: all of them or (on any error, including a gap anywhere in the
-    /// batch) none. Much cheaper per record than single appends.
+    /// Appends consecutive records with one write: all of them or (on any error, including a gap anywhere in the
+    /// batch) none. Much cheaper per record than single appends. (A process crash in the middle of the write can keep
+    /// a prefix of the batch, as if it had been several appends.)
     /// </summary>
     public void AppendBatch(IReadOnlyList<LogRecord> records)
     {
@@ -30,29 +38,33 @@ public sealed partial class MetadataLog
         lock (_writeLock)
         {
             ThrowIfDisposed();
-            long version = _lastVersion, term = _lastTerm;
+            long version = _lastVersion, term = _lastTerm, size = 0;
             foreach (var record in records)
             {
                 CheckFollows(record.Version, record.Term, version, term);
                 (version, term) = (record.Version, record.Term);
+                size += SegmentFormat.RecordSize(record.Payload.Length);
+            }
+            if (size > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(records), size, "metadata log: batch too large for one write");
+
+            var buffer = RecordBuffer((int)size);
+            int at = 0;
+            foreach (var record in records)
+            {
+                SegmentFormat.WriteRecord(buffer.AsSpan(at), record.Version, record.Term, record.Payload);
+                at += SegmentFormat.RecordSize(record.Payload.Length);
             }
 
-            LogFullException.Guard(_path, () =>
+            var file = ActiveFor(records[0].Version);
+            long tail = file.Segment.Length;
+            file.Write(buffer.AsSpan(0, at), _path);
+            long offset = tail;
+            foreach (var record in records)
             {
-            using (var transaction = _writer.BeginTransaction())
-            {
-                _append.Transaction = transaction;
-                try
-                {
-                    foreach (var record in records) Insert(record.Version, record.Term, record.Payload);
-                    transaction.Commit();
-                }
-                finally
-                {
-                    _append.Transaction = null;
-                }
+                file.Segment.Index(record.Version, offset);
+                offset += SegmentFormat.RecordSize(record.Payload.Length);
             }
-            });
+            file.Segment.Publish(offset, version);
             Committed(version, term);
         }
     }
@@ -64,12 +76,34 @@ public sealed partial class MetadataLog
             throw new ArgumentOutOfRangeException(nameof(term), term, $"metadata log: term {term} of version {version} is older than the term {lastTerm} of the version before it");
     }
 
-    private void Insert(long version, long term, byte[] payload)
+    /// <summary>The reused encoding buffer, grown when a record does not fit (and shrunk back after a huge one).</summary>
+    private byte[] RecordBuffer(int size)
     {
-        _appendVersion.Value = version;
-        _appendTerm.Value = term;
-        _appendPayload.Value = payload;
-        _append.ExecuteNonQuery();
+        const int Kept = 1 << 20;
+        if (size > _recordBuffer.Length || (_recordBuffer.Length > Kept && size <= Kept))
+            _recordBuffer = new byte[Math.Max(size, 4096)];
+        return _recordBuffer;
+    }
+
+    /// <summary>
+    /// The segment that <paramref name="version"/> goes into. A new one starts when there is none (first append, or
+    /// the segments were dropped for a snapshot beyond the log) or the newest one has grown past the segment size; the
+    /// one left behind is fdatasynced first, so only the newest segment ever holds unsynced records and Sync has one
+    /// file to flush.
+    /// </summary>
+    private SegmentFile ActiveFor(long version)
+    {
+        if (_active is { } active && active.Segment.NextVersion == version && active.Segment.Length < _segmentSize) return active;
+        if (_active is not null)
+        {
+            _active.DataSync(_path);
+            _active.Dispose();
+            _active = null;
+        }
+        var created = SegmentFile.Create(_segmentDirectory, version, _path);
+        _active = created;
+        Volatile.Write(ref _segments, [.. _segments, created.Segment]);
+        return created;
     }
 
     private void Committed(long version, long term)

@@ -21,7 +21,7 @@ public sealed partial class MetadataLog
         }
     }
 
-    /// <summary>Stores (or replaces) a value; same durability as an append.</summary>
+    /// <summary>Stores (or replaces) a value; durable (also against power loss) when this returns.</summary>
     public void Set(string key, ReadOnlySpan<byte> value)
     {
         ArgumentNullException.ThrowIfNull(key);
@@ -32,8 +32,7 @@ public sealed partial class MetadataLog
             command.CommandText = "INSERT INTO kv(key, value) VALUES ($key, $value) ON CONFLICT(key) DO UPDATE SET value = excluded.value";
             command.Parameters.AddWithValue("$key", key);
             command.Parameters.AddWithValue("$value", value.ToArray());
-            command.ExecuteNonQuery();
-            _unsynced = true;
+            LogFullException.Guard(_path, () => command.ExecuteNonQuery());
         }
     }
 
@@ -47,9 +46,7 @@ public sealed partial class MetadataLog
             using var command = _writer.CreateCommand();
             command.CommandText = "DELETE FROM kv WHERE key = $key";
             command.Parameters.AddWithValue("$key", key);
-            bool removed = command.ExecuteNonQuery() > 0;
-            _unsynced |= removed;
-            return removed;
+            return LogFullException.Guard(_path, () => command.ExecuteNonQuery()) > 0;
         }
     }
 }

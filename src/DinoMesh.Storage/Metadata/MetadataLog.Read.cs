@@ -4,7 +4,7 @@ namespace DinoMesh.Storage.Metadata;
 
 public sealed partial class MetadataLog
 {
-    private const int PageSize = 512;
+    private const int ReadBufferSize = 64 * 1024;
     private const int MaxIdleReaders = 4;
 
     private readonly Lock _readersGate = new();
@@ -21,25 +21,19 @@ public sealed partial class MetadataLog
         {
             ThrowIfDisposed();
             long last = LastVersion;
-            var reader = RentReader();
-            try
-            {
-                using var command = reader.CreateCommand();
-                command.CommandText = "SELECT min(version) FROM log";
-                return command.ExecuteScalar() is long first ? first : last + 1;
-            }
-            finally
-            {
-                ReturnReader(reader);
-            }
+            var segments = Volatile.Read(ref _segments);
+            if (segments.Length == 0) return last + 1;
+            long first = Math.Max(Interlocked.Read(ref _floor) + 1, segments[0].FirstVersion);
+            return segments[^1].LastVersion >= first ? first : last + 1;
         }
     }
 
     /// <summary>
-    /// The records from <paramref name="fromVersion"/> on, in order and without gaps, streamed page by page (no read
-    /// transaction stays open while the caller consumes them). Starts exactly at <paramref name="fromVersion"/>: when
-    /// that record was truncated away (below <see cref="FirstVersion"/>), yields nothing, and the caller needs the
-    /// snapshot. Records appended while enumerating are included.
+    /// The records from <paramref name="fromVersion"/> on, in order and without gaps, streamed from the segment files
+    /// (no lock is held while the caller consumes them). Starts exactly at <paramref name="fromVersion"/>: when that
+    /// record was truncated away (below <see cref="FirstVersion"/>), yields nothing, and the caller needs the snapshot.
+    /// Records appended while enumerating are included; a segment deleted meanwhile (truncation, snapshot beyond the
+    /// log) ends the enumeration.
     /// </summary>
     public IEnumerable<LogRecord> ReadFrom(long fromVersion)
     {
@@ -49,38 +43,62 @@ public sealed partial class MetadataLog
 
     private IEnumerable<LogRecord> Stream(long next)
     {
+        if (next < FirstVersion) yield break;
+        var segments = Volatile.Read(ref _segments);
+        int at = IndexOfSegmentHolding(segments, next);
+        if (at < 0) yield break;
+        var segment = segments[at];
         while (true)
         {
-            var page = ReadPage(next);
-            foreach (var record in page)
+            var (indexed, offset) = segment.Seek(next);
+            using var cursor = SegmentCursor.TryOpen(segment.Path, offset, ReadBufferSize);
+            if (cursor is null) yield break;
+            long version = indexed;
+            while (true)
             {
-                // A jump means the range was truncated or replaced by a snapshot meanwhile: stop rather than skip.
-                if (record.Version != next) yield break;
-                yield return record;
-                next++;
+                var status = cursor.Next(segment.Length);
+                if (status == RecordStatus.Ok)
+                {
+                    if (cursor.Version != version++)
+                        throw SegmentRecovery.Damaged(segment.Path, $"record {cursor.Version} where {version - 1} was due at offset {cursor.RecordOffset}");
+                    if (cursor.Version < next) continue;
+                    yield return new LogRecord(cursor.Version, cursor.Term, cursor.Payload.ToArray());
+                    next++;
+                    continue;
+                }
+                // Committed bytes are whole records: anything else means the file changed under us.
+                if (status != RecordStatus.End)
+                    throw SegmentRecovery.Damaged(segment.Path, $"a committed record at offset {cursor.RecordOffset} is unreadable");
+
+                // Caught up with what was committed when we looked. Look again, now that the list may have moved on:
+                // a successor is published only after this segment's last record, so seeing one means this one is final.
+                var current = Volatile.Read(ref _segments);
+                int now = Array.IndexOf(current, segment);
+                if (now < 0) yield break;
+                if (segment.Length > cursor.Position) continue;
+                if (now == current.Length - 1) yield break;
+                segment = current[now + 1];
+                if (segment.FirstVersion != next) yield break;
+                break;
             }
-            if (page.Count < PageSize) yield break;
         }
     }
 
-    private List<LogRecord> ReadPage(long fromVersion)
+    /// <summary>The segment whose versions include <paramref name="version"/>: the last one starting at or before it; -1 when none.</summary>
+    private static int IndexOfSegmentHolding(LogSegment[] segments, long version)
     {
-        var connection = RentReader();
-        try
+        int low = 0, high = segments.Length - 1, found = -1;
+        while (low <= high)
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT version, term, payload FROM log WHERE version >= $from ORDER BY version LIMIT $limit";
-            command.Parameters.AddWithValue("$from", fromVersion);
-            command.Parameters.AddWithValue("$limit", PageSize);
-            using var reader = command.ExecuteReader();
-            var page = new List<LogRecord>();
-            while (reader.Read()) page.Add(new LogRecord(reader.GetInt64(0), reader.GetInt64(1), (byte[])reader.GetValue(2)));
-            return page;
+            int middle = (low + high) >>> 1;
+            if (segments[middle].FirstVersion <= version)
+            {
+                found = middle;
+                low = middle + 1;
+            }
+            else high = middle - 1;
         }
-        finally
-        {
-            ReturnReader(connection);
-        }
+        return found;
     }
 
     private SqliteConnection RentReader()

@@ -1,47 +1,60 @@
+using DinoMesh.Storage.Native;
 using Microsoft.Data.Sqlite;
 
 namespace DinoMesh.Storage.Metadata;
 
 /// <summary>
 /// The node's durable, ordered log of committed metadata mutations (versions 1, 2, 3… without gaps), the newest
-/// snapshot of the state, and a small key/value table, in one SQLite database in WAL mode.
-/// <para>Durability: an append survives a crash of the process (kill -9) as soon as it returns: it is in the WAL, in
-/// the page cache. It survives power loss after <see cref="Sync"/>. Reopening after any crash yields a prefix of what was
-/// appended, without gaps.</para>
-/// <para>Concurrency: one writer connection behind a lock (SQLite has one writer anyway); reads use their own
-/// connections and never wait for the writer (WAL readers see the last commit).</para>
+/// snapshot of the state, and a small key/value table.
+/// <para>Layout: the entries live in append-only segment files in <c>log/</c> next to the database file (see
+/// <see cref="SegmentFormat"/>); the snapshot, the key/values and the log's floor live in the SQLite database, which is
+/// written rarely. An append is one positioned write, no SQLite on that path.</para>
+/// <para>Durability: an append survives a crash of the process (kill -9) as soon as it returns: it is in the page
+/// cache. It survives power loss after <see cref="Sync"/> (fdatasync of the newest segment; older segments were synced
+/// when the log moved on from them). Snapshots, key/values and truncations are durable when their call returns.
+/// Reopening after any crash yields a prefix of what was appended, without gaps.</para>
+/// <para>Concurrency: one writer behind a lock; readers use their own file handles, read only committed bytes and
+/// never wait for the writer.</para>
 /// </summary>
 public sealed partial class MetadataLog : IDisposable
 {
+    /// <summary>A segment larger than this is closed (fdatasync) and the next append starts a new one.</summary>
+    internal const long DefaultSegmentSize = 64L << 20;
+
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+    private const string EntriesDirectoryName = "log";
 
     private readonly string _path;
+    private readonly string _segmentDirectory;
+    private readonly long _segmentSize;
     private readonly string _readerConnectionString;
     private readonly Lock _writeLock = new();
     private readonly SqliteConnection _writer;
-    private readonly SqliteCommand _append;
-    private readonly SqliteParameter _appendVersion, _appendTerm, _appendPayload;
-    private long _lastVersion, _lastTerm, _snapshotVersion;
+
+    /// <summary>Oldest first; replaced as a whole (never changed in place) so readers can take it without a lock.</summary>
+    private LogSegment[] _segments;
+
+    /// <summary>The newest segment, open for appending; null until the first append after open or after the segments were dropped.</summary>
+    private SegmentFile? _active;
+
+    private byte[] _recordBuffer = new byte[4096];
+    private long _lastVersion, _lastTerm, _snapshotVersion, _floor;
     private bool _unsynced;
     private bool _disposed;
 
-    private MetadataLog(string path, SqliteConnection writer)
+    private MetadataLog(string path, string segmentDirectory, long segmentSize, SqliteConnection writer, LogSegment[] segments)
     {
         _path = path;
+        _segmentDirectory = segmentDirectory;
+        _segmentSize = segmentSize;
         _writer = writer;
+        _segments = segments;
         _readerConnectionString = new SqliteConnectionStringBuilder
         {
             DataSource = path,
             Mode = SqliteOpenMode.ReadOnly,
             Pooling = false,
         }.ToString();
-
-        _append = writer.CreateCommand();
-        _append.CommandText = "INSERT INTO log(version, term, payload) VALUES ($version, $term, $payload)";
-        _appendVersion = _append.Parameters.Add("$version", SqliteType.Integer);
-        _appendTerm = _append.Parameters.Add("$term", SqliteType.Integer);
-        _appendPayload = _append.Parameters.Add("$payload", SqliteType.Blob);
-        _append.Prepare();
     }
 
     /// <summary>The database file.</summary>
@@ -57,15 +70,21 @@ public sealed partial class MetadataLog : IDisposable
     public long SnapshotVersion => Interlocked.Read(ref _snapshotVersion);
 
     /// <summary>
-    /// Opens (creating if needed) the log at <paramref name="path"/>, e.g. <see cref="DataDirectory.MetadataPath"/>.
-    /// Throws <see cref="IOException"/> with a one-line message when the file cannot be used or is damaged.
+    /// Opens (creating if needed) the log at <paramref name="path"/>, e.g. <see cref="DataDirectory.MetadataPath"/>;
+    /// the entries go to the directory <c>log/</c> beside it.
+    /// Throws <see cref="IOException"/> with a one-line message when the files cannot be used or are damaged.
     /// </summary>
-    public static MetadataLog Open(string path)
+    public static MetadataLog Open(string path) => Open(path, DefaultSegmentSize);
+
+    /// <summary><see cref="Open(string)"/> with a smaller segment size, so tests can roll segments cheaply.</summary>
+    internal static MetadataLog Open(string path, long segmentSize)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        ArgumentOutOfRangeException.ThrowIfLessThan(segmentSize, SegmentFormat.HeaderSize + SegmentFormat.RecordHeaderSize);
         path = System.IO.Path.GetFullPath(path);
-        string? directory = System.IO.Path.GetDirectoryName(path);
-        if (directory is not null && !Directory.Exists(directory)) Directory.CreateDirectory(directory, OwnerOnly);
+        string directory = System.IO.Path.GetDirectoryName(path) ?? throw new IOException($"metadata log {path}: no parent directory");
+        if (!Directory.Exists(directory)) Directory.CreateDirectory(directory, OwnerOnly);
+        string segmentDirectory = System.IO.Path.Combine(directory, EntriesDirectoryName);
 
         var writer = new SqliteConnection(new SqliteConnectionStringBuilder
         {
@@ -74,69 +93,70 @@ public sealed partial class MetadataLog : IDisposable
             // Pooling would keep the file open after Dispose; a reopen must really reopen it.
             Pooling = false,
         }.ToString());
+        MetadataLog? log = null;
         try
         {
             writer.Open();
-            Schema.Apply(writer);
-            var log = new MetadataLog(path, writer);
-            log.LoadState();
+            Schema.Apply(writer, path);
+            var (snapshotVersion, snapshotTerm) = ReadSnapshotVersion(writer);
+            long floor = ReadFloor(writer);
+            if (!Directory.Exists(segmentDirectory))
+            {
+                Directory.CreateDirectory(segmentDirectory, OwnerOnly);
+                Durability.FsyncDirectory(directory);
+            }
+
+            var recovered = SegmentRecovery.Recover(segmentDirectory, floor, snapshotVersion);
+            log = new MetadataLog(path, segmentDirectory, segmentSize, writer, recovered.Segments)
+            {
+                _snapshotVersion = snapshotVersion,
+                _floor = floor,
+            };
+            (log._lastVersion, log._lastTerm) = recovered.LastVersion >= snapshotVersion
+                ? (recovered.LastVersion, recovered.LastTerm)
+                : (snapshotVersion, snapshotTerm);
+            if (recovered.Segments.Length > 0) log._active = SegmentFile.Open(recovered.Segments[^1]);
             return log;
         }
         catch (SqliteException e)
         {
             writer.Dispose();
-            throw new IOException($"metadata log {path} cannot be opened: {e.Message}", e);
+            throw new IOException($"metadata log {path} cannot be opened: {e.Message.ReplaceLineEndings(" ")}", e);
         }
         catch
         {
-            writer.Dispose();
+            if (log is not null) log.Dispose();
+            else writer.Dispose();
             throw;
         }
     }
 
-    private void LoadState()
+    private static (long Version, long Term) ReadSnapshotVersion(SqliteConnection writer)
     {
-        long snapshotVersion = 0, snapshotTerm = 0;
-        using (var command = _writer.CreateCommand())
-        {
-            command.CommandText = "SELECT version, term FROM snapshot ORDER BY version DESC LIMIT 1";
-            using var reader = command.ExecuteReader();
-            if (reader.Read()) (snapshotVersion, snapshotTerm) = (reader.GetInt64(0), reader.GetInt64(1));
-        }
+        using var command = writer.CreateCommand();
+        command.CommandText = "SELECT version, term FROM snapshot ORDER BY version DESC LIMIT 1";
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1)) : (0, 0);
+    }
 
-        long first = 0, last = 0, count = 0, lastTerm = 0;
-        using (var command = _writer.CreateCommand())
-        {
-            command.CommandText = "SELECT min(version), max(version), count(*) FROM log";
-            using var reader = command.ExecuteReader();
-            reader.Read();
-            if (!reader.IsDBNull(0)) (first, last, count) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
-        }
-        if (count > 0)
-        {
-            // Appends are checked, so a hole means the file was damaged or edited: refuse rather than serve a wrong state.
-            if (last - first + 1 != count || first > snapshotVersion + 1)
-                throw new IOException($"metadata log {_path} is damaged: {count} records between versions {first} and {last}, snapshot at {snapshotVersion}");
-            using var command = _writer.CreateCommand();
-            command.CommandText = "SELECT term FROM log WHERE version = $version";
-            command.Parameters.AddWithValue("$version", last);
-            lastTerm = (long)command.ExecuteScalar()!;
-        }
-
-        _snapshotVersion = snapshotVersion;
-        (_lastVersion, _lastTerm) = last >= snapshotVersion ? (last, lastTerm) : (snapshotVersion, snapshotTerm);
+    private static long ReadFloor(SqliteConnection writer)
+    {
+        using var command = writer.CreateCommand();
+        command.CommandText = "SELECT version FROM log_floor WHERE id = 1";
+        return command.ExecuteScalar() is long floor ? floor : 0;
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
-    /// <summary>Closes the database. Closing checkpoints the WAL, with the fsyncs that implies.</summary>
+    /// <summary>Closes the files. Does not fsync: what was not synced is as durable as it was before (page cache).</summary>
     public void Dispose()
     {
         lock (_writeLock)
         {
             if (_disposed) return;
             _disposed = true;
-            _append.Dispose();
+            _active?.Dispose();
+            _active = null;
             _writer.Dispose();
         }
         DisposeReaders();

@@ -2,14 +2,13 @@ using Microsoft.Data.Sqlite;
 
 namespace DinoMesh.Storage.Metadata;
 
-/// <summary>The tables of the metadata database and the connection settings the log relies on.</summary>
+/// <summary>
+/// The tables of the metadata database and the connection settings the log relies on. The entries themselves are not
+/// here (see <see cref="SegmentFormat"/>): the database holds only what is written rarely.
+/// </summary>
 internal static class Schema
 {
     private const string Tables = """
-        CREATE TABLE IF NOT EXISTS log(
-            version INTEGER PRIMARY KEY,   -- the rowid: appends go to the end of the b-tree
-            term    INTEGER NOT NULL,
-            payload BLOB    NOT NULL);
         CREATE TABLE IF NOT EXISTS snapshot(
             version INTEGER PRIMARY KEY,   -- only the newest row is kept
             term    INTEGER NOT NULL,
@@ -17,23 +16,23 @@ internal static class Schema
         CREATE TABLE IF NOT EXISTS kv(
             key   TEXT PRIMARY KEY,
             value BLOB NOT NULL);
-        -- One row rewritten by Sync(): a commit under synchronous=FULL needs something to commit.
-        CREATE TABLE IF NOT EXISTS sync_mark(
-            id    INTEGER PRIMARY KEY CHECK (id = 1),
-            syncs INTEGER NOT NULL);
+        -- One row: the highest version dropped from the segments (TruncatePrefix) or superseded by a snapshot installed
+        -- beyond the log. Written before the segments are deleted, so an interrupted delete is finished at open.
+        CREATE TABLE IF NOT EXISTS log_floor(
+            id      INTEGER PRIMARY KEY CHECK (id = 1),
+            version INTEGER NOT NULL);
         """;
 
-    public static void Apply(SqliteConnection writer)
+    public static void Apply(SqliteConnection writer, string path)
     {
         string mode = Scalar(writer, "PRAGMA journal_mode=WAL");
         if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
-            throw new IOException($"metadata log {writer.DataSource}: the filesystem refused WAL mode (journal_mode is {mode})");
-        // NORMAL in WAL mode: a commit is a write(2) to the WAL, no fsync. It survives a process crash; Sync() and
-        // checkpoints (which fsync) make it survive power loss.
-        Execute(writer, "PRAGMA synchronous=NORMAL");
-        // No automatic checkpoints: a checkpoint fsyncs the WAL, and the owner must first make the chunks that
-        // those entries point at durable (see MetadataLog.Checkpoint).
-        Execute(writer, "PRAGMA wal_autocheckpoint=0");
+            throw new IOException($"metadata log {path}: the filesystem refused WAL mode (journal_mode is {mode})");
+        // FULL: every commit is durable when it returns. Commits are rare here (snapshots, the floor, key/values), and
+        // TruncatePrefix relies on the floor being on disk before it deletes segments.
+        Execute(writer, "PRAGMA synchronous=FULL");
+        if (Scalar(writer, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'log'") != "0")
+            throw new IOException($"metadata log {path} has the old format (entries inside SQLite); the format changed and there is no migration: start from an empty data directory");
         Execute(writer, Tables);
     }
 

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace DinoMesh.Storage.Native;
 
-/// <summary>The few libc calls .NET does not expose: advisory locks, syncfs, statx, statvfs, directory fsync.</summary>
+/// <summary>The few libc calls .NET does not expose: advisory locks, fdatasync, syncfs, statx, statvfs, directory fsync.</summary>
 internal static unsafe partial class LibC
 {
     private const string Library = "libc";
@@ -51,10 +51,14 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "fsync", SetLastError = true)]
     public static partial int Fsync(int fd);
 
+    [LibraryImport(Library, EntryPoint = "fdatasync", SetLastError = true)]
+    public static partial int Fdatasync(int fd);
+
     public const uint SYNC_FILE_RANGE_WRITE = 2;
 
+    /// <summary>With SYNC_FILE_RANGE_WRITE: starts writeback of the range and returns without waiting for it.</summary>
     [LibraryImport(Library, EntryPoint = "sync_file_range", SetLastError = true)]
-    public static partial int SyncFileRange(nint fd, long offset, long count, uint flags);
+    public static partial int SyncFileRange(int fd, long offset, long count, uint flags);
 
     [LibraryImport(Library, EntryPoint = "syncfs", SetLastError = true)]
     public static partial int Syncfs(int fd);

@@ -6,21 +6,42 @@ namespace DinoMesh.Storage.Tests.Support;
 /// <summary>A metadata log in a temp directory; reopenable; everything removed on Dispose.</summary>
 internal sealed class LogFixture : IDisposable
 {
-    private readonly TempDirectory _temp = new();
+    private readonly TempDirectory? _temp;
+    private readonly string _root;
+    private readonly long _segmentSize;
 
-    public LogFixture()
+    /// <summary>A log in a fresh temp directory, or under <paramref name="root"/> (which the caller owns and removes).</summary>
+    public LogFixture(long segmentSize = MetadataLog.DefaultSegmentSize, string? root = null)
     {
-        Log = MetadataLog.Open(DbPath);
+        if (root is null) _temp = new TempDirectory();
+        _root = root ?? _temp!.Path;
+        _segmentSize = segmentSize;
+        Log = MetadataLog.Open(DbPath, segmentSize);
     }
 
-    public string DbPath => _temp.Combine("meta", "metadata.db");
+    public string DbPath => Path.Combine(_root, "meta", "metadata.db");
+
+    public string SegmentDirectory => Path.Combine(_root, "meta", "log");
+
+    /// <summary>The segment files, oldest first (their names sort like their first versions).</summary>
+    public string[] SegmentFiles() =>
+        Directory.Exists(SegmentDirectory) ? [.. Directory.GetFiles(SegmentDirectory, "*.seg").Order(StringComparer.Ordinal)] : [];
+
+    public static void FlipByte(string path, long offset)
+    {
+        using var file = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
+        Span<byte> one = stackalloc byte[1];
+        Assert.Equal(1, RandomAccess.Read(file, one, offset));
+        one[0] ^= 0x5A;
+        RandomAccess.Write(file, one, offset);
+    }
 
     public MetadataLog Log { get; private set; }
 
     public MetadataLog Reopen()
     {
         Log.Dispose();
-        Log = MetadataLog.Open(DbPath);
+        Log = MetadataLog.Open(DbPath, _segmentSize);
         return Log;
     }
 
@@ -41,6 +62,6 @@ internal sealed class LogFixture : IDisposable
     public void Dispose()
     {
         Log.Dispose();
-        _temp.Dispose();
+        _temp?.Dispose();
     }
 }

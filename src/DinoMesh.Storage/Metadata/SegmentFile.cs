@@ -1,0 +1,175 @@
+using System.Runtime.InteropServices;
+using DinoMesh.Storage.Native;
+using Microsoft.Win32.SafeHandles;
+
+namespace DinoMesh.Storage.Metadata;
+
+/// <summary>
+/// The writable handle on the newest segment. Appends go to the end of the committed bytes with one positioned write;
+/// a write that fails is cut off again, so the file never keeps half a record that a later append would bury.
+/// Used only under the log's write lock.
+/// </summary>
+internal sealed class SegmentFile : IDisposable
+{
+    private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>How much is appended between two nudges of the kernel's writeback (see <see cref="StartWriteback"/>).</summary>
+    private const long WritebackEvery = 1 << 20;
+
+    private readonly SafeFileHandle _file;
+
+    /// <summary>Where the last <see cref="StartWriteback"/> ended.</summary>
+    private long _writebackFrom;
+
+    /// <summary>A failed write whose cut-off failed too: the bytes past <see cref="LogSegment.Length"/> are garbage.</summary>
+    private bool _tailDirty;
+
+    private SegmentFile(LogSegment segment, SafeFileHandle file)
+    {
+        Segment = segment;
+        _file = file;
+        _writebackFrom = segment.Length;
+    }
+
+    public LogSegment Segment { get; }
+
+    /// <summary>Reopens an existing segment (after the scan at open) for appending.</summary>
+    public static SegmentFile Open(LogSegment segment) =>
+        new(segment, File.OpenHandle(segment.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete));
+
+    /// <summary>
+    /// Creates the segment whose first record will be <paramref name="firstVersion"/>: the header is written and the file
+    /// and its directory are fsynced before any record goes in, so after a power cut a segment either exists with a
+    /// valid header or is an empty leftover the scan deletes.
+    /// </summary>
+    public static SegmentFile Create(string directory, long firstVersion, string logPath)
+    {
+        string path = System.IO.Path.Combine(directory, SegmentFormat.FileName(firstVersion));
+        SafeFileHandle file;
+        try
+        {
+            file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        }
+        catch (IOException e)
+        {
+            throw Translate(e, logPath);
+        }
+        try
+        {
+            File.SetUnixFileMode(file, OwnerReadWrite);
+            Span<byte> header = stackalloc byte[SegmentFormat.HeaderSize];
+            SegmentFormat.WriteHeader(header, firstVersion);
+            RandomAccess.Write(file, header, 0);
+            RandomAccess.FlushToDisk(file);
+            Durability.FsyncDirectory(directory);
+            return new SegmentFile(new LogSegment(path, firstVersion), file);
+        }
+        catch (IOException e)
+        {
+            file.Dispose();
+            TryDelete(path);
+            throw Translate(e, logPath);
+        }
+    }
+
+    /// <summary>
+    /// Writes whole records at the end of the committed bytes. On failure the file is cut back to where it was (best
+    /// effort; retried before the next write) and the error is a <see cref="LogFullException"/> for a full disk, else
+    /// the <see cref="IOException"/>. The caller publishes the records only after this returns.
+    /// </summary>
+    public void Write(ReadOnlySpan<byte> records, string logPath)
+    {
+        long tail = Segment.Length;
+        if (_tailDirty)
+        {
+            Cut(tail);
+            if (_tailDirty) throw new IOException($"metadata log {Segment.Path}: cannot cut off the bytes of an earlier failed write");
+        }
+        try
+        {
+            RandomAccess.Write(_file, records, tail);
+        }
+        catch (IOException e)
+        {
+            _tailDirty = true;
+            Cut(tail);
+            throw Translate(e, logPath);
+        }
+        if (tail + records.Length - _writebackFrom >= WritebackEvery) StartWriteback(tail + records.Length);
+    }
+
+    /// <summary>
+    /// Asks the kernel to start writing the pages appended since the last call, without waiting. Without it a full
+    /// 64 MiB segment is still mostly dirty when the log moves past it, and that fdatasync stalls one append for tens
+    /// of milliseconds; with it the fdatasync finds little left to do. (This does not order anything: the kernel
+    /// would write these pages back on its own within seconds anyway.) A hint only: errors are ignored, the fdatasync
+    /// reports them.
+    /// </summary>
+    private void StartWriteback(long upTo)
+    {
+        bool added = false;
+        try
+        {
+            _file.DangerousAddRef(ref added);
+            _ = LibC.SyncFileRange((int)_file.DangerousGetHandle(), _writebackFrom, upTo - _writebackFrom, LibC.SYNC_FILE_RANGE_WRITE);
+            _writebackFrom = upTo;
+        }
+        finally
+        {
+            if (added) _file.DangerousRelease();
+        }
+    }
+
+    /// <summary>fdatasync: the records become durable against power loss (the file size is data here, and is synced too).</summary>
+    public void DataSync(string logPath)
+    {
+        bool added = false;
+        try
+        {
+            _file.DangerousAddRef(ref added);
+            if (LibC.Fdatasync((int)_file.DangerousGetHandle()) != 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                throw Translate(new IOException($"metadata log {Segment.Path}: fdatasync failed: {LibC.Describe(errno)}", errno), logPath);
+            }
+        }
+        finally
+        {
+            if (added) _file.DangerousRelease();
+        }
+    }
+
+    private void Cut(long length)
+    {
+        try
+        {
+            RandomAccess.SetLength(_file, length);
+            _tailDirty = false;
+        }
+        catch (IOException)
+        {
+            // Stays dirty: the next write tries again first, and refuses to append behind garbage.
+        }
+    }
+
+    /// <summary>On Unix .NET puts the errno into HResult; the message check covers wrappers that do not.</summary>
+    public static bool IsNoSpace(IOException e) =>
+        e.HResult is LibC.ENOSPC or LibC.EDQUOT || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase);
+
+    public static IOException Translate(IOException e, string logPath) =>
+        e is LogFullException ? e : IsNoSpace(e) ? new LogFullException($"metadata log {logPath}: no space left on device", e) : e;
+
+    public static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A leftover segment is harmless: the scan at open deletes what the floor covers, and an empty one.
+        }
+    }
+
+    public void Dispose() => _file.Dispose();
+}
