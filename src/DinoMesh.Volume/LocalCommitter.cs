@@ -88,7 +88,7 @@ public sealed class LocalCommitter : IMetadataCommitter, IDisposable
                 return ValueTask.FromResult(ApplyResult.Fail(e is LogFullException ? FsError.NoSpace : FsError.Io, _state));
             }
             Volatile.Write(ref _state, result.State);
-            if (++_sinceSnapshot >= SnapshotEvery) SnapshotLocked();
+            if (++_sinceSnapshot >= SnapshotEvery) TrySnapshotLocked();
             return ValueTask.FromResult(result);
         }
     }
@@ -109,6 +109,20 @@ public sealed class LocalCommitter : IMetadataCommitter, IDisposable
         }
     }
 
+    /// <summary>The periodic snapshot: its failure must not fail the mutation that was just committed.</summary>
+    private void TrySnapshotLocked()
+    {
+        try
+        {
+            SnapshotLocked();
+        }
+        catch (Exception e) when (e is IOException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            _sinceSnapshot = 0;
+            _logger.LogWarning("metadata: snapshot skipped: {Error}", e.Message);
+        }
+    }
+
     /// <summary>Writes a snapshot of the current state so the next start replays little.</summary>
     public void Snapshot()
     {
@@ -118,8 +132,14 @@ public sealed class LocalCommitter : IMetadataCommitter, IDisposable
     private void SnapshotLocked()
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        // The snapshot is durable when saved, so the chunks it points at must be first.
+        _chunks.SyncAll();
+        long previous = _log.SnapshotVersion;
         _log.SaveSnapshot(_state.Version, StateSnapshotCodec.ToSnapshot(_state).ToByteArray());
         _sinceSnapshot = 0;
+        // Entries up to the previous snapshot can go: one interval stays for replicas that are a little behind, and
+        // the log's open no longer scans everything ever appended.
+        if (previous > 0) _log.TruncatePrefix(previous);
         _logger.LogInformation("metadata: snapshot at version {Version} in {Ms:F0} ms", _state.Version, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 
