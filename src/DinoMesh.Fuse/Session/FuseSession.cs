@@ -53,8 +53,9 @@ internal sealed class FuseSession
         if (Interlocked.Exchange(ref _started, 1) != 0)
             throw new InvalidOperationException("The FUSE session is already running.");
         // Polling mode has one reader (it never sleeps while requests keep coming); blocking mode has several.
-        int readers = _options.BusyPoll > TimeSpan.Zero ? 1 : Math.Max(1, _options.ReaderThreads);
-        if (readers == 1 && _options.BusyPoll > TimeSpan.Zero) _device.MakeNonBlocking();
+        bool polling = _options.BusyPoll > TimeSpan.Zero;
+        int readers = polling ? 1 : Math.Max(1, _options.ReaderThreads);
+        if (polling) _device.MakeNonBlocking();
         _runningReaders = readers;
         for (int i = 0; i < readers; i++)
         {
@@ -128,19 +129,11 @@ internal sealed class FuseSession
                 if (length == 0)
                     return;
 
-                if (pollFor > 0)
-                {
-                    busyUntil = Stopwatch.GetTimestamp() + pollFor;
-                    if (MayBlock(buffer, length))
-                    {
-                        Interlocked.Increment(ref _pendingAsync);
-                        var message = buffer;
-                        _ = Task.Run(() => ReturnWhenDoneAsync(_dispatcher.DispatchAsync(message.AsMemory(0, length)), message));
-                        buffer = _pool.Rent();
-                        continue;
-                    }
-                }
-                var pending = _dispatcher.DispatchAsync(buffer.AsMemory(0, length));
+                if (pollFor > 0) busyUntil = Stopwatch.GetTimestamp() + pollFor;
+                var message = buffer.AsMemory(0, length);
+                var pending = pollFor > 0 && MayBlock(buffer, length)
+                    ? new ValueTask(Task.Run(() => _dispatcher.DispatchAsync(message).AsTask()))
+                    : _dispatcher.DispatchAsync(message);
                 if (pending.IsCompleted)
                 {
                     pending.GetAwaiter().GetResult();
