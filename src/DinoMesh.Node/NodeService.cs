@@ -5,6 +5,7 @@ using DinoMesh.Node.Control;
 using DinoMesh.Storage;
 using DinoMesh.Storage.Chunks;
 using DinoMesh.Storage.Metadata;
+using DinoMesh.Storage.Replica;
 using DinoMesh.Volume;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -27,6 +28,7 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
     private ClusterNode? _cluster;
     private MetadataLog? _log;
     private ChunkStore? _chunks;
+    private MetadataReplica? _replica;
     private LocalCommitter? _committer;
     private FuseMount? _mount;
     private ControlServer? _control;
@@ -55,6 +57,11 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         }
         if (_data.IsFull) _logger.LogWarning("the disk under {Path} is full: what is stored can be read, writes will fail with ENOSPC", _data.Root);
 
+        // The log and the replica open before the transport serves anything: a peer must never reach a node whose
+        // metadata is not loaded yet.
+        _log = MetadataLog.Open(_data.MetadataPath);
+        _chunks = new ChunkStore(_data, new ChunkStoreOptions(), _loggers.CreateLogger("chunks"));
+        _replica = MetadataReplica.Open(_log, _chunks, _loggers.CreateLogger("metadata"));
         try
         {
             _cluster = await ClusterNode.StartAsync(new ClusterOptions
@@ -75,10 +82,8 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         _logger.LogInformation("data directory {Path}", _data.Root);
         AnnounceJoinCommand(mountPoint);
 
-        _log = MetadataLog.Open(_data.MetadataPath);
-        _chunks = new ChunkStore(_data, new ChunkStoreOptions(), _loggers.CreateLogger("chunks"));
-        var clock = new MutationClock(TimeProvider.System);
-        _committer = LocalCommitter.Open(_log, _chunks, clock, _loggers.CreateLogger("metadata"));
+        var clock = new MutationClock(TimeProvider.System, _cluster.Self);
+        _committer = LocalCommitter.Open(_replica, _cluster.Self, clock.NowNs(), _loggers.CreateLogger("metadata"));
         var volumeLogger = _loggers.CreateLogger("volume");
         var fs = new DinoFileSystem(_committer, new ChunkAccess(_chunks, volumeLogger), clock, new VolumeOptions(), volumeLogger);
         await fs.ReclaimOrphansAsync(cancellationToken);
@@ -137,8 +142,9 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         _control = null;
         if (_mount is { } mount) await Step("unmount", () => mount.DisposeAsync().AsTask());
         _mount = null;
-        if (_committer is { } committer) await Step("metadata snapshot", () => { committer.Dispose(); return Task.CompletedTask; });
         _committer = null;
+        if (_replica is { } replica) await Step("metadata snapshot", () => { replica.Dispose(); return Task.CompletedTask; });
+        _replica = null;
         if (_log is { } log) await Step("metadata log", () => { log.Dispose(); return Task.CompletedTask; });
         _log = null;
         if (_cluster is { } cluster) await Step("cluster", () => cluster.DisposeAsync().AsTask());

@@ -1,16 +1,11 @@
 using DinoMesh.Core.Metadata;
-using DinoMesh.Core.Wire;
 using DinoMesh.Fuse;
-using Google.Protobuf;
 
 namespace DinoMesh.Volume;
 
 // Names: lookup, create of every kind, remove, rename, link, readlink.
 public sealed partial class DinoFileSystem
 {
-    private static readonly FileName AccessAcl = FileName.FromString(PosixAcl.AccessName);
-    private static readonly FileName DefaultAcl = FileName.FromString(PosixAcl.DefaultName);
-
     public override ValueTask<FuseResult<EntryReply>> LookupAsync(FuseContext ctx, ulong parent, ReadOnlyMemory<byte> name)
     {
         var (error, inode) = _meta.Current.Lookup(parent, FileName.FromBytes(name.Span));
@@ -35,30 +30,11 @@ public sealed partial class DinoFileSystem
 
     private async ValueTask<FuseResult<EntryReply>> CreateNodeAsync(FuseContext ctx, ulong parent, ReadOnlyMemory<byte> name, uint mode, uint umask, uint rdev, ReadOnlyMemory<byte>? target)
     {
-        var create = new CreateNode { Parent = parent, Name = ByteString.CopyFrom(name.Span), Uid = ctx.Uid, Gid = ctx.Gid, Rdev = rdev };
-        create.Mode = InitialMode(create, mode, umask);
-        if (target is { } t) create.SymlinkTarget = ByteString.CopyFrom(t.Span);
-        var result = await CommitAsync(ctx, new Mutation { Create = create });
+        // The umask and the directory's default ACL are applied by the holder, against the directory as it is then.
+        var create = new CreateNode(parent, FileName.FromBytes(name.Span), mode, umask, ctx.Uid, ctx.Gid, rdev, target?.ToArray());
+        var result = await CommitAsync(ctx, create);
         if (!result.Ok) return Fail<EntryReply>(result.Error);
         return Entry(result.State.Find(result.Effect.Ino)!);
-    }
-
-    /// <summary>
-    /// The mode a new inode gets: the requested mode limited by the umask — or, when the directory has a default ACL,
-    /// by that ACL instead (which the new inode inherits, as on ext4).
-    /// </summary>
-    private uint InitialMode(CreateNode create, uint mode, uint umask)
-    {
-        if (FileMode.IsSymlink(mode)) return mode;
-        var dir = _meta.Current.Find(create.Parent);
-        if (dir is not null && dir.Xattrs.TryGetValue(DefaultAcl, out var defaultBytes) && PosixAcl.Parse(defaultBytes) is { } defaultAcl)
-        {
-            var (access, newMode) = defaultAcl.CreateFrom(mode);
-            if (access is not null) create.Xattrs.Add(new Xattr { Name = ByteString.CopyFromUtf8(PosixAcl.AccessName), Value = ByteString.CopyFrom(access.ToBytes()) });
-            if (FileMode.IsDirectory(mode)) create.Xattrs.Add(new Xattr { Name = ByteString.CopyFromUtf8(PosixAcl.DefaultName), Value = ByteString.CopyFrom(defaultBytes) });
-            return newMode;
-        }
-        return mode & ~(umask & 0x1FF);
     }
 
     public override ValueTask<int> UnlinkAsync(FuseContext ctx, ulong parent, ReadOnlyMemory<byte> name) => RemoveAsync(ctx, parent, name, directory: false);
@@ -67,10 +43,10 @@ public sealed partial class DinoFileSystem
 
     private async ValueTask<int> RemoveAsync(FuseContext ctx, ulong parent, ReadOnlyMemory<byte> name, bool directory)
     {
-        // A file nobody here holds open goes in the same mutation as its last name: one commit instead of two.
-        var target = directory ? null : _meta.Current.Lookup(parent, FileName.FromBytes(name.Span)).Inode;
-        var reclaim = target is not null && !IsOpen(target.Ino);
-        var result = await CommitAsync(ctx, new Mutation { Remove = new RemoveEntry { Parent = parent, Name = ByteString.CopyFrom(name.Span), Directory = directory, Reclaim = reclaim } });
+        // A file nobody here holds open can go in the same mutation as its last name (one commit instead of two), unless
+        // another member may hold it open.
+        var fileName = FileName.FromBytes(name.Span);
+        var result = await CommitAsync(ctx, new RemoveEntry(parent, fileName, directory, NotOpenHere(parent, fileName)));
         if (!result.Ok) return Errno(result.Error);
         if (result.Effect.Removed.Contains(result.Effect.Ino)) _contents.Discard(result.Effect.Ino);
         else if (!directory) await ReclaimIfOrphanAsync(ctx, result.Effect.Ino);
@@ -79,21 +55,27 @@ public sealed partial class DinoFileSystem
 
     public override async ValueTask<int> RenameAsync(FuseContext ctx, ulong parent, ReadOnlyMemory<byte> name, ulong newParent, ReadOnlyMemory<byte> newName, uint flags)
     {
-        var replaced = _meta.Current.Lookup(newParent, FileName.FromBytes(newName.Span)).Inode?.Ino ?? 0;
-        var result = await CommitAsync(ctx, new Mutation
-        {
-            Rename = new Rename { Parent = parent, Name = ByteString.CopyFrom(name.Span), NewParent = newParent, NewName = ByteString.CopyFrom(newName.Span), Flags = flags },
-        });
+        var target = FileName.FromBytes(newName.Span);
+        var result = await CommitAsync(ctx, new Rename(parent, FileName.FromBytes(name.Span), newParent, target, flags, NotOpenHere(newParent, target)));
         if (!result.Ok) return Errno(result.Error);
-        await ReclaimIfOrphanAsync(ctx, replaced);
+        foreach (var ino in result.Effect.Removed) _contents.Discard(ino);
+        foreach (var ino in result.Effect.Orphaned) await ReclaimIfOrphanAsync(ctx, ino);
         return 0;
     }
 
     public override async ValueTask<FuseResult<EntryReply>> LinkAsync(FuseContext ctx, ulong ino, ulong newParent, ReadOnlyMemory<byte> newName)
     {
-        var result = await CommitAsync(ctx, new Mutation { Link = new Link { Ino = ino, NewParent = newParent, NewName = ByteString.CopyFrom(newName.Span) } });
+        var result = await CommitAsync(ctx, new Link(ino, newParent, FileName.FromBytes(newName.Span)));
         return result.Ok ? Entry(result.State.Find(ino)!) : Fail<EntryReply>(result.Error);
     }
+
+    /// <summary>
+    /// The file <paramref name="parent"/>/<paramref name="name"/> names in this node's view, when this node holds it
+    /// open nowhere. Only a hint: if the name points elsewhere by the time the mutation applies, that file is treated
+    /// as possibly open here, and released afterwards.
+    /// </summary>
+    private ulong[]? NotOpenHere(ulong parent, FileName name) =>
+        _meta.Current.Lookup(parent, name).Inode is { IsDirectory: false } target && !IsOpen(target.Ino) ? [target.Ino] : null;
 
     public override ValueTask<FuseResult<byte[]>> ReadLinkAsync(FuseContext ctx, ulong ino)
     {

@@ -1,7 +1,5 @@
 using DinoMesh.Core.Metadata;
-using DinoMesh.Core.Wire;
 using DinoMesh.Fuse;
-using Google.Protobuf;
 
 namespace DinoMesh.Volume;
 
@@ -24,31 +22,28 @@ public sealed partial class DinoFileSystem
         // Staged writes land first: their commit stamps mtime, which must not override a time set here (cp -a, tar).
         var flushed = await FlushInodeAsync(ctx, ino);
         if (flushed != FsError.None) return Fail<AttrReply>(flushed);
-        var set = new SetAttributes { Ino = ino };
-        if (valid.HasFlag(SetAttrValid.Mode)) set.Mode = request.Mode;
-        if (valid.HasFlag(SetAttrValid.Uid)) set.Uid = request.Uid;
-        if (valid.HasFlag(SetAttrValid.Gid)) set.Gid = request.Gid;
-        if (valid.HasFlag(SetAttrValid.KillSuidGid) && !valid.HasFlag(SetAttrValid.Mode))
-        {
-            // Group-exec decides whether setgid means "mandatory locking" (kept) or privilege (dropped), as in the kernel.
-            var kill = FileMode.SetUid | ((inode.Mode & 0x8) != 0 ? FileMode.SetGid : 0);
-            if ((inode.Mode & kill) != 0) set.Mode = inode.Mode & ~kill & FileMode.PermissionMask;
-        }
         var now = _clock.NowNs();
-        if (valid.HasFlag(SetAttrValid.ATime)) set.AtimeNs = valid.HasFlag(SetAttrValid.ATimeNow) ? now : Join(request.ATimeSec, request.ATimeNsec);
-        else if (valid.HasFlag(SetAttrValid.ATimeNow)) set.AtimeNs = now;
-        if (valid.HasFlag(SetAttrValid.MTime)) set.MtimeNs = valid.HasFlag(SetAttrValid.MTimeNow) ? now : Join(request.MTimeSec, request.MTimeNsec);
-        else if (valid.HasFlag(SetAttrValid.MTimeNow)) set.MtimeNs = now;
-        if (valid.HasFlag(SetAttrValid.CTime)) set.CtimeNs = Join(request.CTimeSec, request.CTimeNsec);
+        var set = new SetAttributes(ino)
+        {
+            Mode = valid.HasFlag(SetAttrValid.Mode) ? request.Mode : null,
+            Uid = valid.HasFlag(SetAttrValid.Uid) ? request.Uid : null,
+            Gid = valid.HasFlag(SetAttrValid.Gid) ? request.Gid : null,
+            // Dropping setuid/setgid is an intent: which bits go depends on the mode when it applies.
+            KillSuidGid = valid.HasFlag(SetAttrValid.KillSuidGid) && !valid.HasFlag(SetAttrValid.Mode),
+            ATimeNs = valid.HasFlag(SetAttrValid.ATime) ? (valid.HasFlag(SetAttrValid.ATimeNow) ? now : Join(request.ATimeSec, request.ATimeNsec))
+                : valid.HasFlag(SetAttrValid.ATimeNow) ? now : null,
+            MTimeNs = valid.HasFlag(SetAttrValid.MTime) ? (valid.HasFlag(SetAttrValid.MTimeNow) ? now : Join(request.MTimeSec, request.MTimeNsec))
+                : valid.HasFlag(SetAttrValid.MTimeNow) ? now : null,
+            CTimeNs = valid.HasFlag(SetAttrValid.CTime) ? Join(request.CTimeSec, request.CTimeNsec) : null,
+        };
         if (valid.HasFlag(SetAttrValid.Size))
         {
             if (inode.IsDirectory) return Fail<AttrReply>(FsError.IsADirectory);
             if (!inode.IsRegular) return Fail<AttrReply>(FsError.Invalid);
             _contents.Truncate(ino, (long)request.Size);
-            set.Size = request.Size;
+            set = set with { Size = request.Size };
         }
-        var mutation = new Mutation { SetAttributes = set, TimeNs = now };
-        var result = await CommitAsync(ctx, mutation);
+        var result = await CommitAsync(ctx, set, now);
         return result.Ok ? new AttrReply(Attributes(result.State.Find(ino)!), _options.AttrTimeout) : Fail<AttrReply>(result.Error);
     }
 
@@ -72,7 +67,7 @@ public sealed partial class DinoFileSystem
     {
         _contents.Discard(inode.Ino);
         if (inode.Size == 0) return FsError.None;
-        var result = await CommitAsync(ctx, new Mutation { SetAttributes = new SetAttributes { Ino = inode.Ino, Size = 0 } });
+        var result = await CommitAsync(ctx, new SetAttributes(inode.Ino, Size: 0));
         return result.Error;
     }
 
@@ -133,7 +128,7 @@ public sealed partial class DinoFileSystem
     private ValueTask<FsError> FlushInodeAsync(FuseContext ctx, ulong ino)
     {
         if (!_contents.HasStaged(ino)) return ValueTask.FromResult(FsError.None);
-        return _contents.FlushAsync(ino, async mutation => (await CommitAsync(ctx, mutation)).Error);
+        return _contents.FlushAsync(ino, async write => (await CommitAsync(ctx, write)).Error);
     }
 
     public override async ValueTask<int> FallocateAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, long length, int mode)
@@ -149,7 +144,7 @@ public sealed partial class DinoFileSystem
         if (mode == keepSize || offset + length <= _contents.VisibleSize(inode)) return 0;
         var flushed = await FlushInodeAsync(ctx, ino);
         if (flushed != FsError.None) return Errno(flushed);
-        var result = await CommitAsync(ctx, new Mutation { SetAttributes = new SetAttributes { Ino = ino, Size = (ulong)(offset + length) } });
+        var result = await CommitAsync(ctx, new SetAttributes(ino, Size: (ulong)(offset + length)));
         return Errno(result.Error);
     }
 

@@ -1,8 +1,6 @@
 using System.Text;
 using DinoMesh.Core.Metadata;
-using DinoMesh.Core.Wire;
 using DinoMesh.Fuse;
-using Google.Protobuf;
 
 namespace DinoMesh.Volume;
 
@@ -14,7 +12,8 @@ public sealed partial class DinoFileSystem
         var inode = _meta.Current.Find(ino);
         if (inode is null) return Errno(FsError.Stale);
         var key = Encoding.UTF8.GetString(name.Span);
-        var set = new SetXattr { Ino = ino, Name = ByteString.CopyFrom(name.Span), Value = ByteString.CopyFrom(value.Span), Flags = (uint)flags };
+        var set = new SetXattr(ino, FileName.FromBytes(name.Span), value.ToArray(), (uint)flags);
+        uint[]? groups = null;
         switch (Namespace(key))
         {
             case XattrNamespace.User when !inode.IsRegular && !inode.IsDirectory:
@@ -22,27 +21,12 @@ public sealed partial class DinoFileSystem
             case XattrNamespace.Unsupported:
                 return Errno(FsError.NotSupported);
             case XattrNamespace.AccessAcl:
-                {
-                    if (PosixAcl.Parse(value.Span) is not { } acl) return Errno(FsError.Invalid);
-                    var mode = acl.ApplyToMode(inode.Mode);
-                    if (acl.IsEquivalentToMode)
-                    {
-                        // An ACL that says no more than the mode is kept as the mode alone, as ext4 does.
-                        var chmod = await CommitAsync(ctx, new Mutation { SetAttributes = new SetAttributes { Ino = ino, Mode = mode } });
-                        if (!chmod.Ok) return Errno(chmod.Error);
-                        if (!inode.Xattrs.ContainsKey(AccessAcl)) return 0;
-                        var removed = await CommitAsync(ctx, new Mutation { RemoveXattr = new RemoveXattr { Ino = ino, Name = set.Name } });
-                        return removed.Error == FsError.NoData ? 0 : Errno(removed.Error);
-                    }
-                    set.Mode = mode;
-                    break;
-                }
-            case XattrNamespace.DefaultAcl:
-                if (!inode.IsDirectory) return Errno(value.IsEmpty ? FsError.None : FsError.NotPermitted);
-                if (PosixAcl.Parse(value.Span) is null) return Errno(FsError.Invalid);
+                // The mode the ACL implies (and whether setgid survives) is worked out by the holder against the inode as
+                // it is then; it needs to know the caller's groups for that.
+                groups = CallerGroups.Of(ctx.Pid);
                 break;
         }
-        var result = await CommitAsync(ctx, new Mutation { SetXattr = set });
+        var result = await CommitAsync(ctx, set, groups: groups);
         return Errno(result.Error);
     }
 
@@ -69,7 +53,7 @@ public sealed partial class DinoFileSystem
     public override async ValueTask<int> RemoveXattrAsync(FuseContext ctx, ulong ino, ReadOnlyMemory<byte> name)
     {
         if (Namespace(Encoding.UTF8.GetString(name.Span)) == XattrNamespace.Unsupported) return Errno(FsError.NotSupported);
-        var result = await CommitAsync(ctx, new Mutation { RemoveXattr = new RemoveXattr { Ino = ino, Name = ByteString.CopyFrom(name.Span) } });
+        var result = await CommitAsync(ctx, new RemoveXattr(ino, FileName.FromBytes(name.Span)));
         return Errno(result.Error);
     }
 

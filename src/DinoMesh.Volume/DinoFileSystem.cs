@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using DinoMesh.Core.Metadata;
-using DinoMesh.Core.Wire;
 using DinoMesh.Fuse;
 using Microsoft.Extensions.Logging;
 using FileAttributes = DinoMesh.Fuse.FileAttributes;
@@ -34,7 +33,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
         _logger = logger;
         _contents = new FileContents(chunks, options);
         _invalidator = new CacheInvalidator(logger);
-        _meta.AppliedRemotely += result => _invalidator.Enqueue(result.Effect);
+        _meta.AppliedRemotely += OnAppliedRemotely;
     }
 
     private sealed record OpenHandle(ulong Ino, int Flags)
@@ -47,23 +46,54 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
 
     public override void Unmounted() => _invalidator.Stop();
 
-    /// <summary>Drops files whose last link went away while they were open when the node last stopped.</summary>
+    /// <summary>
+    /// Releases the orphans this node was holding when it last stopped (it holds nothing open now): files whose last
+    /// link went away while they were open here.
+    /// </summary>
     public async ValueTask ReclaimOrphansAsync(CancellationToken cancellationToken)
     {
-        foreach (var inode in _meta.Current.Inodes.Values.Where(i => i.NLink == 0 && !i.IsDirectory).ToList())
-        {
-            await _meta.CommitAsync(_clock.Stamp(new Mutation { Reclaim = new Reclaim { Ino = inode.Ino } }, 0, 0), cancellationToken);
-        }
+        var mine = _meta.Current.Orphans.Where(o => o.Value.Contains(_meta.Self)).Select(o => o.Key).ToArray();
+        if (mine.Length == 0) return;
+        await _meta.CommitAsync(_clock.Stamp(new ReleaseOrphans(mine), 0, 0), cancellationToken);
     }
 
-    private async ValueTask<ApplyResult> CommitAsync(FuseContext ctx, Mutation mutation)
+    private ValueTask<ApplyResult> CommitAsync(FuseContext ctx, MutationKind kind, long timeNs = 0, uint[]? groups = null) =>
+        CommitAsync(_clock.Stamp(kind, ctx.Uid, ctx.Gid, timeNs, groups), ctx.Cancellation);
+
+    private async ValueTask<ApplyResult> CommitAsync(Mutation mutation, CancellationToken cancellationToken)
     {
-        var result = await _meta.CommitAsync(_clock.Stamp(mutation, ctx.Uid, ctx.Gid), ctx.Cancellation);
+        var result = await _meta.CommitAsync(mutation, cancellationToken);
         if (!result.Ok && result.Error is not (FsError.NoEntry or FsError.Exists or FsError.NotEmpty))
         {
-            _logger.LogDebug("{Kind} refused: {Error}", mutation.KindCase, result.Error);
+            _logger.LogDebug("{Kind} refused: {Error}", mutation.KindName, result.Error);
         }
         return result;
+    }
+
+    /// <summary>A change another node made: drop what the kernel cached of it, and release orphans not open here.</summary>
+    private void OnAppliedRemotely(ApplyResult result)
+    {
+        _invalidator.Enqueue(result.Effect);
+        foreach (var ino in result.Effect.Removed) _contents.Discard(ino);
+        if (result.Effect.Orphaned.Count > 0) _ = ReleaseUnheldAsync(result.Effect.Orphaned);
+    }
+
+    /// <summary>Releases, in one mutation, those of <paramref name="inos"/> that wait on this node and are not open here.</summary>
+    private async Task ReleaseUnheldAsync(IEnumerable<ulong> inos)
+    {
+        var orphans = _meta.Current.Orphans;
+        var release = inos.Where(i => !IsOpen(i) && orphans.TryGetValue(i, out var holders) && holders.Contains(_meta.Self)).ToArray();
+        if (release.Length == 0) return;
+        foreach (var ino in release) _contents.Discard(ino);
+        try
+        {
+            await CommitAsync(_clock.Stamp(new ReleaseOrphans(release), 0, 0), CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            // Released again at the next start; until then the orphan only costs space.
+            _logger.LogWarning("releasing orphans {Inos} failed: {Error}", string.Join(",", release), e.Message);
+        }
     }
 
     private static int Errno(FsError error) => (int)error;
@@ -139,11 +169,12 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
         }
     }
 
-    /// <summary>The last link is gone and nothing here holds the file open: drop it and its staged data.</summary>
+    /// <summary>The last link is gone and nothing here holds the file open: release it (it goes once nobody holds it).</summary>
     private async ValueTask ReclaimIfOrphanAsync(FuseContext ctx, ulong ino)
     {
-        if (ino == 0 || IsOpen(ino) || _meta.Current.Find(ino) is not { NLink: 0, IsDirectory: false }) return;
+        if (ino == 0 || IsOpen(ino)) return;
+        if (!_meta.Current.Orphans.TryGetValue(ino, out var holders) || !holders.Contains(_meta.Self)) return;
         _contents.Discard(ino);
-        await CommitAsync(ctx, new Mutation { Reclaim = new Reclaim { Ino = ino } });
+        await CommitAsync(ctx, new ReleaseOrphans([ino]));
     }
 }

@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using DinoMesh.Core.Chunks;
 using DinoMesh.Core.Metadata;
-using DinoMesh.Core.Wire;
-using Google.Protobuf;
 using Extent = DinoMesh.Core.Metadata.Extent;
 
 namespace DinoMesh.Volume;
@@ -138,7 +136,7 @@ internal sealed class FileContents
     /// (null when nothing is staged). <paramref name="commit"/> runs under the file's lock so two flushes of one file
     /// commit in write order.
     /// </summary>
-    public async ValueTask<FsError> FlushAsync(ulong ino, Func<Mutation, ValueTask<FsError>> commit)
+    public async ValueTask<FsError> FlushAsync(ulong ino, Func<MutationKind, ValueTask<FsError>> commit)
     {
         if (!_staged.TryGetValue(ino, out var staged)) return FsError.None;
         Task[] sealing;
@@ -157,7 +155,7 @@ internal sealed class FileContents
             sealing = [.. staged.InFlight.Select(f => f.Work)];
         }
         if (sealing.Length > 0) await Task.WhenAll(sealing).ConfigureAwait(false);
-        Mutation? mutation;
+        WriteExtents? mutation;
         lock (staged.Gate)
         {
             Reap(staged);
@@ -167,19 +165,17 @@ internal sealed class FileContents
                 _staged.TryRemove(new KeyValuePair<ulong, StagedFile>(ino, staged));
                 return FsError.None;
             }
-            var write = new WriteExtents { Ino = ino, MinSize = (ulong)staged.End, MtimeNs = staged.LastWriteNs };
-            foreach (var e in staged.Pending) write.Extents.Add(StateSnapshotCodec.ToWire(e));
-            mutation = new Mutation { Write = write };
+            mutation = new WriteExtents(ino, [.. staged.Pending], (ulong)staged.End, staged.LastWriteNs);
         }
         // The commit itself runs outside the lock (it may wait on the network); a write racing with it stays staged
         // and is committed by the next flush, because only what was captured above is removed below.
-        var pendingCount = mutation.Write.Extents.Count;
+        var pendingCount = mutation.Extents.Length;
         var result = await commit(mutation).ConfigureAwait(false);
         lock (staged.Gate)
         {
             if (result != FsError.None) return result;
             staged.Pending.RemoveRange(0, Math.Min(pendingCount, staged.Pending.Count));
-            if (staged.End <= (long)mutation.Write.MinSize) staged.End = 0;
+            if (staged.End <= (long)mutation.MinSize) staged.End = 0;
             if (staged.IsClean) _staged.TryRemove(new KeyValuePair<ulong, StagedFile>(ino, staged));
         }
         return FsError.None;

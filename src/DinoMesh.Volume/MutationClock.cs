@@ -1,27 +1,35 @@
 using System.Security.Cryptography;
-using DinoMesh.Core.Wire;
-using Google.Protobuf;
+using DinoMesh.Core.Identity;
+using DinoMesh.Core.Metadata;
 
 namespace DinoMesh.Volume;
 
-/// <summary>Stamps mutations with this process's op ids (client id + sequence) and the current time.</summary>
+/// <summary>Stamps mutations with this process's op ids (client id + sequence), the current time and this node's id.</summary>
 public sealed class MutationClock
 {
-    private readonly ByteString _client = ByteString.CopyFrom(RandomNumberGenerator.GetBytes(16));
+    private readonly byte[] _client = RandomNumberGenerator.GetBytes(16);
     private readonly TimeProvider _time;
+    private readonly PeerId _self;
     private long _seq;
 
-    public MutationClock(TimeProvider time) => _time = time;
+    public MutationClock(TimeProvider time, PeerId self)
+    {
+        _time = time;
+        _self = self;
+    }
 
     /// <summary>Now, in nanoseconds since the epoch (100 ns resolution from the system clock).</summary>
     public long NowNs() => (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
 
-    public Mutation Stamp(Mutation mutation, uint uid, uint gid)
+    /// <summary>A mutation of <paramref name="kind"/> by the caller <paramref name="uid"/>/<paramref name="gid"/>, at <paramref name="timeNs"/> (default now).</summary>
+    public Mutation Stamp(MutationKind kind, uint uid, uint gid, long timeNs = 0, uint[]? groups = null) => new()
     {
-        mutation.Op = new OpId { Client = _client, Seq = (ulong)Interlocked.Increment(ref _seq) };
-        if (mutation.TimeNs == 0) mutation.TimeNs = NowNs();
-        mutation.CallerUid = uid;
-        mutation.CallerGid = gid;
-        return mutation;
-    }
+        Kind = kind,
+        Op = new OpId(_client, (ulong)Interlocked.Increment(ref _seq)),
+        TimeNs = timeNs != 0 ? timeNs : NowNs(),
+        CallerUid = uid,
+        CallerGid = gid,
+        CallerGroups = groups,
+        Proposer = _self,
+    };
 }

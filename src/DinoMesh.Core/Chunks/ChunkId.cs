@@ -1,9 +1,12 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
+using DinoMesh.Core.Wire;
+using MessagePack;
 
 namespace DinoMesh.Core.Chunks;
 
 /// <summary>The SHA-256 of a chunk's bytes. Equal content, equal id, on every node.</summary>
+[MessagePackFormatter(typeof(ChunkIdFormatter))]
 public readonly struct ChunkId : IEquatable<ChunkId>
 {
     public const int Size = 32;

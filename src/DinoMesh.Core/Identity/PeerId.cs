@@ -1,4 +1,6 @@
 using System.Security.Cryptography;
+using DinoMesh.Core.Wire;
+using MessagePack;
 
 namespace DinoMesh.Core.Identity;
 
@@ -6,7 +8,8 @@ namespace DinoMesh.Core.Identity;
 /// A node's identity: the SHA-256 of its public key (DER SubjectPublicKeyInfo). Stable for the life of the node's key.
 /// Displayed in a short form (first 12 hex characters) like a git object id.
 /// </summary>
-public readonly record struct PeerId(string Hex)
+[MessagePackFormatter(typeof(PeerIdFormatter))]
+public readonly record struct PeerId(string Hex) : IComparable<PeerId>
 {
     public const int ShortLength = 12;
 
@@ -30,4 +33,11 @@ public readonly record struct PeerId(string Hex)
     public string Short => IsEmpty ? "" : Hex[..ShortLength];
 
     public override string ToString() => Short;
+
+    public int CompareTo(PeerId other) => string.CompareOrdinal(Hex, other.Hex);
+
+    public static bool operator <(PeerId left, PeerId right) => left.CompareTo(right) < 0;
+    public static bool operator >(PeerId left, PeerId right) => left.CompareTo(right) > 0;
+    public static bool operator <=(PeerId left, PeerId right) => left.CompareTo(right) <= 0;
+    public static bool operator >=(PeerId left, PeerId right) => left.CompareTo(right) >= 0;
 }

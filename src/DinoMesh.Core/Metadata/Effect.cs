@@ -1,11 +1,14 @@
+using DinoMesh.Core.Chunks;
+using DinoMesh.Core.Identity;
+
 namespace DinoMesh.Core.Metadata;
 
 /// <summary>A name that appeared, disappeared or now points elsewhere.</summary>
 public readonly record struct EntryChange(ulong Parent, FileName Name, ulong OldChild, ulong NewChild);
 
 /// <summary>
-/// What one applied mutation changed: enough for the caller to answer the syscall (the inode it created) and to
-/// invalidate kernel caches on nodes that did not make the change.
+/// What one applied mutation changed: enough for the caller to answer the syscall (the inode it created), for nodes
+/// that did not make the change to invalidate kernel caches, and for the chunk store to know what may be collected.
 /// </summary>
 public sealed record Effect
 {
@@ -24,6 +27,21 @@ public sealed record Effect
 
     /// <summary>Inodes that left the tree (directory removed, last link of a file gone and reclaimed).</summary>
     public IReadOnlyList<ulong> Removed { get; init; } = [];
+
+    /// <summary>Files whose last link went while some member may hold them open: each member releases what it does not hold.</summary>
+    public IReadOnlyList<ulong> Orphaned { get; init; } = [];
+
+    /// <summary>Chunks no extent of the tree references any more: candidates for garbage collection.</summary>
+    public IReadOnlyList<ChunkId> FreedChunks { get; init; } = [];
+
+    /// <summary>Chunks this mutation made the tree reference (new data; the proposer holds them).</summary>
+    public IReadOnlyList<ChunkId> AddedChunks { get; init; } = [];
+
+    /// <summary>The member set, the voters or an admission changed.</summary>
+    public bool MembersChanged { get; init; }
+
+    /// <summary>The node that proposed the mutation.</summary>
+    public PeerId Proposer { get; init; }
 
     /// <summary>True when the mutation's op id had already been applied: nothing changed.</summary>
     public bool Duplicate { get; init; }

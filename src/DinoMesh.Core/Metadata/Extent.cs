@@ -1,4 +1,6 @@
 using DinoMesh.Core.Chunks;
+using DinoMesh.Core.Wire;
+using MessagePack;
 
 namespace DinoMesh.Core.Metadata;
 
@@ -6,6 +8,7 @@ namespace DinoMesh.Core.Metadata;
 /// Bytes [Offset, Offset+Length) of a file are bytes [ChunkOffset, ChunkOffset+Length) of Chunk — or, for a small
 /// write, of <see cref="Inline"/>, bytes carried in the metadata itself (no chunk file to create, fetch or replicate).
 /// </summary>
+[MessagePackFormatter(typeof(ExtentFormatter))]
 public readonly record struct Extent(long Offset, long Length, ChunkId Chunk, long ChunkOffset, byte[]? Inline = null)
 {
     /// <summary>Largest piece stored inline rather than as a chunk.</summary>

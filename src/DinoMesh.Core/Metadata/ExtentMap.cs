@@ -26,7 +26,10 @@ public sealed class ExtentMap : IEnumerable<Extent>
     public long AllocatedBytes { get; }
 
     /// <summary>Lays <paramref name="extent"/> over the map: whatever it overlaps is cut away.</summary>
-    public ExtentMap Write(Extent extent)
+    public ExtentMap Write(Extent extent) => Write(extent, null);
+
+    /// <summary>As <see cref="Write(Extent)"/>, counting the chunk references it drops and adds.</summary>
+    internal ExtentMap Write(Extent extent, ChunkRefChanges? refs)
     {
         if (extent.Length <= 0) return this;
         var builder = _extents.ToBuilder();
@@ -37,19 +40,26 @@ public sealed class ExtentMap : IEnumerable<Extent>
         {
             var old = builder[index];
             allocated -= old.Length;
+            refs?.Remove(old);
             if (old.Offset < extent.Offset) replaced.Add(old.Clip(old.Offset, extent.Offset)!.Value);
             if (old.End > extent.End) replaced.Add(old.Clip(extent.End, old.End)!.Value);
             builder.RemoveAt(index);
         }
         replaced.Add(extent);
         replaced.Sort((a, b) => a.Offset.CompareTo(b.Offset));
-        foreach (var piece in replaced) allocated += piece.Length;
+        foreach (var piece in replaced)
+        {
+            allocated += piece.Length;
+            refs?.Add(piece);
+        }
         builder.InsertRange(index, replaced);
         return new ExtentMap(builder.ToImmutable(), allocated);
     }
 
     /// <summary>Drops everything at or past <paramref name="size"/>.</summary>
-    public ExtentMap Truncate(long size)
+    public ExtentMap Truncate(long size) => Truncate(size, null);
+
+    internal ExtentMap Truncate(long size, ChunkRefChanges? refs)
     {
         var index = FirstEndingAfter(size);
         if (index >= _extents.Count) return this;
@@ -65,6 +75,7 @@ public sealed class ExtentMap : IEnumerable<Extent>
         while (builder.Count > index)
         {
             allocated -= builder[^1].Length;
+            refs?.Remove(builder[^1]);
             builder.RemoveAt(builder.Count - 1);
         }
         return new ExtentMap(builder.ToImmutable(), allocated);

@@ -1,4 +1,6 @@
 using System.Text;
+using DinoMesh.Core.Wire;
+using MessagePack;
 
 namespace DinoMesh.Core.Metadata;
 
@@ -6,6 +8,7 @@ namespace DinoMesh.Core.Metadata;
 /// A directory entry name: arbitrary bytes except '/' and NUL, at most 255 of them. Kept as a Latin-1 string so every
 /// byte maps to one char (lossless for names that are not UTF-8) and ordinal order is byte order.
 /// </summary>
+[MessagePackFormatter(typeof(FileNameFormatter))]
 public readonly record struct FileName : IComparable<FileName>
 {
     public const int MaxBytes = 255;

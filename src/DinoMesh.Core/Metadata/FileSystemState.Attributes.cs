@@ -1,5 +1,4 @@
 using DinoMesh.Core.Chunks;
-using DinoMesh.Core.Wire;
 
 namespace DinoMesh.Core.Metadata;
 
@@ -15,23 +14,37 @@ public sealed partial record FileSystemState
     {
         if (Find(s.Ino) is not { } inode) return Fail(FsError.Stale);
         var next = inode;
-        if (s.HasSize)
+        var refs = new ChunkRefChanges(ChunkRefs);
+        if (s.Size is { } requested)
         {
             if (inode.IsDirectory) return Fail(FsError.IsADirectory);
             if (!inode.IsRegular) return Fail(FsError.Invalid);
-            if (s.Size > MaxFileSize) return Fail(FsError.TooBig);
-            var size = (long)s.Size;
-            next = next with { Size = size, Extents = size < inode.Size ? inode.Extents.Truncate(size) : inode.Extents };
-            if (size != inode.Size && !s.HasMtimeNs) next = next with { MTime = m.TimeNs };
+            if (requested > MaxFileSize) return Fail(FsError.TooBig);
+            var size = (long)requested;
+            next = next with { Size = size, Extents = size < inode.Size ? inode.Extents.Truncate(size, refs) : inode.Extents };
+            if (size != inode.Size && s.MTimeNs is null) next = next with { MTime = m.TimeNs };
         }
-        if (s.HasMode) next = next with { Mode = FileMode.TypeOf(inode.Mode) | (s.Mode & FileMode.PermissionMask) };
-        if (s.HasUid) next = next with { Uid = s.Uid };
-        if (s.HasGid) next = next with { Gid = s.Gid };
-        if (s.HasAtimeNs) next = next with { ATime = s.AtimeNs };
-        if (s.HasMtimeNs) next = next with { MTime = s.MtimeNs };
-        next = next with { CTime = s.HasCtimeNs ? s.CtimeNs : m.TimeNs };
-        var contentChanged = s.HasSize && s.Size != (ulong)inode.Size;
-        return Done(With(next), new Effect { Ino = s.Ino, Touched = [s.Ino], ContentChanged = contentChanged ? [s.Ino] : [] });
+        if (s.Mode is { } mode) next = next with { Mode = FileMode.TypeOf(inode.Mode) | (mode & FileMode.PermissionMask) };
+        else if (s.KillSuidGid)
+        {
+            // Resolved against the mode as it is now: group-exec decides whether setgid means "mandatory locking" (kept)
+            // or privilege (dropped), as in the kernel.
+            var kill = FileMode.SetUid | ((inode.Mode & 0x8) != 0 ? FileMode.SetGid : 0);
+            next = next with { Mode = inode.Mode & ~kill };
+        }
+        if (s.Uid is { } uid) next = next with { Uid = uid };
+        if (s.Gid is { } gid) next = next with { Gid = gid };
+        if (s.ATimeNs is { } atime) next = next with { ATime = atime };
+        if (s.MTimeNs is { } mtime) next = next with { MTime = mtime };
+        next = next with { CTime = s.CTimeNs ?? m.TimeNs };
+        var contentChanged = s.Size is { } sz && sz != (ulong)inode.Size;
+        return Done(With(next) with { ChunkRefs = refs.Changed ? refs.Refs : ChunkRefs }, new Effect
+        {
+            Ino = s.Ino,
+            Touched = [s.Ino],
+            ContentChanged = contentChanged ? [s.Ino] : [],
+            FreedChunks = refs.Changed ? refs.Freed() : [],
+        });
     }
 
     private ApplyResult ApplyWrite(Mutation m, WriteExtents w)
@@ -40,51 +53,79 @@ public sealed partial record FileSystemState
         if (inode.IsDirectory) return Fail(FsError.IsADirectory);
         if (!inode.IsRegular) return Fail(FsError.Invalid);
         if (w.MinSize > MaxFileSize) return Fail(FsError.TooBig);
+        if (w.Extents is null) return Fail(FsError.Invalid);
         var extents = inode.Extents;
+        var refs = new ChunkRefChanges(ChunkRefs);
         var size = Math.Max(inode.Size, (long)w.MinSize);
         foreach (var e in w.Extents)
         {
-            var inline = !e.Inline.IsEmpty;
-            if (e.Length == 0 || (inline ? !e.Chunk.IsEmpty || e.Inline.Length > Extent.MaxInline : e.Chunk.Length != ChunkId.Size)) return Fail(FsError.Invalid);
-            if (inline && (e.ChunkOffset > (ulong)e.Inline.Length || e.Length > (ulong)e.Inline.Length - e.ChunkOffset)) return Fail(FsError.Invalid);
+            if (e.Length <= 0 || e.Offset < 0 || e.ChunkOffset < 0) return Fail(FsError.Invalid);
+            if (e.Inline is { } inline && (inline.Length > Extent.MaxInline || e.ChunkOffset > inline.Length || e.Length > inline.Length - e.ChunkOffset)) return Fail(FsError.Invalid);
             if (e.Offset > MaxFileSize || e.Length > MaxFileSize - e.Offset) return Fail(FsError.TooBig);
             if (e.ChunkOffset > long.MaxValue - e.Length) return Fail(FsError.Invalid);
-            var extent = inline
-                ? new Extent((long)e.Offset, (long)e.Length, default, (long)e.ChunkOffset, e.Inline.ToByteArray())
-                : new Extent((long)e.Offset, (long)e.Length, ChunkId.FromBytes(e.Chunk.Span), (long)e.ChunkOffset);
-            extents = extents.Write(extent);
-            size = Math.Max(size, extent.End);
+            extents = extents.Write(e, refs);
+            size = Math.Max(size, e.End);
         }
         var next = inode with
         {
             Extents = extents,
             Size = size,
-            MTime = w.HasMtimeNs ? w.MtimeNs : m.TimeNs,
+            MTime = w.MTimeNs ?? m.TimeNs,
             CTime = m.TimeNs,
         };
-        return Done(With(next), new Effect { Ino = w.Ino, Touched = [w.Ino], ContentChanged = [w.Ino] });
+        return Done(With(next) with { ChunkRefs = refs.Refs }, new Effect
+        {
+            Ino = w.Ino,
+            Touched = [w.Ino],
+            ContentChanged = [w.Ino],
+            FreedChunks = refs.Freed(),
+            AddedChunks = refs.Added(),
+        });
     }
 
     private ApplyResult ApplySetXattr(Mutation m, SetXattr x)
     {
         if (Find(x.Ino) is not { } inode) return Fail(FsError.Stale);
-        if (x.Name.IsEmpty) return Fail(FsError.Invalid);
-        if (x.Name.Length > MaxXattrName) return Fail(FsError.Range);
+        if (x.Name.ByteLength == 0) return Fail(FsError.Invalid);
+        if (x.Name.ByteLength > MaxXattrName) return Fail(FsError.Range);
+        if (x.Value is null) return Fail(FsError.Invalid);
         if (x.Value.Length > MaxXattrValue) return Fail(FsError.ArgumentTooLong);
-        var name = FileName.FromBytes(x.Name.Span);
-        var exists = inode.Xattrs.ContainsKey(name);
+        if (x.Name == AccessAclName) return ApplySetAccessAcl(m, x, inode);
+        if (x.Name == DefaultAclName)
+        {
+            // Only directories have a default ACL; removing one from anything else is a no-op, as on ext4.
+            if (!inode.IsDirectory) return x.Value.Length == 0 ? Done(this, Effect.None) : Fail(FsError.NotPermitted);
+            if (PosixAcl.Parse(x.Value) is null) return Fail(FsError.Invalid);
+        }
+        var exists = inode.Xattrs.ContainsKey(x.Name);
         if ((x.Flags & XattrCreate) != 0 && exists) return Fail(FsError.Exists);
         if ((x.Flags & XattrReplace) != 0 && !exists) return Fail(FsError.NoData);
-        var next = inode with { Xattrs = inode.Xattrs.SetItem(name, x.Value.ToByteArray()), CTime = m.TimeNs };
-        if (x.HasMode) next = next with { Mode = FileMode.TypeOf(inode.Mode) | (x.Mode & FileMode.PermissionMask) };
+        var next = inode with { Xattrs = inode.Xattrs.SetItem(x.Name, x.Value), CTime = m.TimeNs };
+        return Done(With(next), new Effect { Ino = x.Ino, Touched = [x.Ino] });
+    }
+
+    /// <summary>
+    /// An access ACL sets the permission bits it implies, against the mode as it is now (posix_acl_update_mode): an ACL
+    /// that says no more than the mode is kept as the mode alone, and a caller who is neither privileged nor in the
+    /// file's group clears setgid.
+    /// </summary>
+    private ApplyResult ApplySetAccessAcl(Mutation m, SetXattr x, Inode inode)
+    {
+        if (PosixAcl.Parse(x.Value) is not { } acl) return Fail(FsError.Invalid);
+        var exists = inode.Xattrs.ContainsKey(x.Name);
+        if ((x.Flags & XattrCreate) != 0 && exists) return Fail(FsError.Exists);
+        if ((x.Flags & XattrReplace) != 0 && !exists) return Fail(FsError.NoData);
+        var mode = acl.ApplyToMode(inode.Mode);
+        if (!m.CallerIsPrivileged && !m.CallerInGroup(inode.Gid)) mode &= ~FileMode.SetGid;
+        var xattrs = acl.IsEquivalentToMode ? inode.Xattrs.Remove(x.Name) : inode.Xattrs.SetItem(x.Name, x.Value);
+        var next = inode with { Mode = mode, Xattrs = xattrs, CTime = m.TimeNs };
         return Done(With(next), new Effect { Ino = x.Ino, Touched = [x.Ino] });
     }
 
     private ApplyResult ApplyRemoveXattr(Mutation m, RemoveXattr x)
     {
         if (Find(x.Ino) is not { } inode) return Fail(FsError.Stale);
-        var name = FileName.FromBytes(x.Name.Span);
-        if (!inode.Xattrs.ContainsKey(name)) return Fail(FsError.NoData);
-        return Done(With(inode with { Xattrs = inode.Xattrs.Remove(name), CTime = m.TimeNs }), new Effect { Ino = x.Ino, Touched = [x.Ino] });
+        if (!inode.Xattrs.ContainsKey(x.Name)) return Fail(FsError.NoData);
+        return Done(With(inode with { Xattrs = inode.Xattrs.Remove(x.Name), CTime = m.TimeNs }), new Effect { Ino = x.Ino, Touched = [x.Ino] });
     }
 }

@@ -1,5 +1,3 @@
-using DinoMesh.Core.Wire;
-
 namespace DinoMesh.Core.Metadata;
 
 // rename(2) and renameat2(2) with RENAME_NOREPLACE and RENAME_EXCHANGE, as one atomic mutation.
@@ -15,8 +13,8 @@ public sealed partial record FileSystemState
         if (srcDir is null) return Fail(error);
         (error, var dstDir) = Directory(r.NewParent);
         if (dstDir is null) return Fail(error);
-        var name = FileName.FromBytes(r.Name.Span);
-        var newName = FileName.FromBytes(r.NewName.Span);
+        var name = r.Name;
+        var newName = r.NewName;
         if (name.Validate() is var bad1 and not FsError.None) return Fail(bad1);
         if (newName.Validate() is var bad2 and not FsError.None) return Fail(bad2);
         if (!srcDir.Entries.TryGetValue(name, out var srcIno) || Find(srcIno) is not { } src) return Fail(FsError.NoEntry);
@@ -33,6 +31,9 @@ public sealed partial record FileSystemState
         if (dst is not null && dst.IsDirectory && IsWithin(r.Parent, dst.Ino)) return Fail(exchange ? FsError.Invalid : FsError.NotEmpty);
 
         var inodes = Inodes.ToBuilder();
+        var orphans = Orphans;
+        var refs = new ChunkRefChanges(ChunkRefs);
+        var orphaned = new List<ulong>();
         var removed = new List<ulong>();
         var touched = new List<ulong> { r.Parent, r.NewParent, src.Ino };
         Inode Get(ulong ino) => inodes[ino];
@@ -61,8 +62,14 @@ public sealed partial record FileSystemState
                 }
                 else
                 {
-                    inodes[dst.Ino] = dst with { NLink = dst.NLink - 1, CTime = m.TimeNs };
+                    var unlinked = dst with { NLink = dst.NLink - 1, CTime = m.TimeNs };
                     touched.Add(dst.Ino);
+                    if (unlinked.NLink == 0 && Unlinked(m, unlinked, r.NotOpenHere, inodes, refs, ref orphans)) removed.Add(dst.Ino);
+                    else
+                    {
+                        inodes[dst.Ino] = unlinked;
+                        if (unlinked.NLink == 0) orphaned.Add(dst.Ino);
+                    }
                 }
             }
             inodes[r.Parent] = Get(r.Parent) with { Entries = Get(r.Parent).Entries.Remove(name) };
@@ -75,12 +82,14 @@ public sealed partial record FileSystemState
         inodes[r.NewParent] = Get(r.NewParent) with { MTime = m.TimeNs, CTime = m.TimeNs };
 
         var entries = new List<EntryChange> { new(r.Parent, name, src.Ino, exchange ? dst!.Ino : 0), new(r.NewParent, newName, dst?.Ino ?? 0, src.Ino) };
-        return Done(this with { Inodes = inodes.ToImmutable() }, new Effect
+        return Done(this with { Inodes = inodes.ToImmutable(), Orphans = orphans, ChunkRefs = refs.Refs }, new Effect
         {
             Ino = src.Ino,
             Touched = touched.Distinct().ToArray(),
             Entries = entries,
             Removed = removed,
+            Orphaned = orphaned,
+            FreedChunks = refs.Freed(),
         });
     }
 

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
-using DinoMesh.Core.Wire;
+using DinoMesh.Core.Chunks;
+using DinoMesh.Core.Identity;
 
 namespace DinoMesh.Core.Metadata;
 
@@ -17,36 +18,53 @@ public sealed partial record FileSystemState
 
     public const uint MaxLinks = 65000;
 
+    /// <summary>The state before the first entry: no volume, no root. Only <see cref="Genesis"/> applies to it.</summary>
+    public static readonly FileSystemState Empty = new();
+
     /// <summary>The log version this state reflects (0 = nothing applied yet).</summary>
     public long Version { get; init; }
+
+    /// <summary>The volume's id, from the genesis entry (empty before it).</summary>
+    public byte[] VolumeId { get; init; } = [];
 
     /// <summary>Next inode number to hand out. Never reused, so a number names one file forever, on every node.</summary>
     public ulong NextIno { get; init; } = RootIno + 1;
 
     public ImmutableDictionary<ulong, Inode> Inodes { get; init; } = ImmutableDictionary<ulong, Inode>.Empty;
 
-    /// <summary>How many recent op sequences are remembered per client. A client has at most this many mutations in
-    /// flight, so a retry always finds its first attempt here; anything older than the window counts as applied.</summary>
-    public const int OpWindow = 1024;
+    /// <summary>The admitted members and the address each one gave when it was admitted.</summary>
+    public ImmutableSortedDictionary<PeerId, string> Members { get; init; } = ImmutableSortedDictionary<PeerId, string>.Empty;
 
-    /// <summary>The recently applied op sequences per client, so a retried mutation is applied once. A set, not a
-    /// high-water mark: one client's concurrent mutations may commit in any order.</summary>
-    public ImmutableDictionary<string, ImmutableSortedSet<ulong>> Clients { get; init; } = ImmutableDictionary<string, ImmutableSortedSet<ulong>>.Empty;
+    /// <summary>The members that elect the lease holder.</summary>
+    public ImmutableSortedSet<PeerId> Voters { get; init; } = ImmutableSortedSet<PeerId>.Empty;
 
-    /// <summary>The state before any mutation: an empty root directory owned by root, mode 0755.</summary>
-    public static FileSystemState Genesis(long timeNs) => new()
+    /// <summary>
+    /// Inodes with no links left that some member may still hold open, and which members. An orphan is dropped when the
+    /// set is empty; each member releases what it does not hold (<see cref="ReleaseOrphans"/>).
+    /// </summary>
+    public ImmutableDictionary<ulong, ImmutableSortedSet<PeerId>> Orphans { get; init; } = ImmutableDictionary<ulong, ImmutableSortedSet<PeerId>>.Empty;
+
+    /// <summary>
+    /// How many extents of the tree reference each chunk. Derived from the inodes (rebuilt when a snapshot loads), kept so
+    /// that apply can say which chunks lost their last reference.
+    /// </summary>
+    public ImmutableDictionary<ChunkId, int> ChunkRefs { get; init; } = ImmutableDictionary<ChunkId, int>.Empty;
+
+    /// <summary>The recently applied op sequences per client, so a retried mutation is applied once.</summary>
+    public ImmutableDictionary<string, ClientWindow> Clients { get; init; } = ImmutableDictionary<string, ClientWindow>.Empty;
+
+    /// <summary>True once the genesis entry has been applied.</summary>
+    public bool HasGenesis => VolumeId.Length > 0;
+
+    /// <summary>
+    /// A state right after a genesis entry, for tests and tools: an empty root owned by root, mode 0755, with the given
+    /// times and a fixed volume id.
+    /// </summary>
+    public static FileSystemState Genesis(long timeNs, PeerId founder = default)
     {
-        Inodes = ImmutableDictionary<ulong, Inode>.Empty.Add(RootIno, new Inode
-        {
-            Ino = RootIno,
-            Mode = FileMode.Directory | 0x1ED,
-            NLink = 2,
-            ATime = timeNs,
-            MTime = timeNs,
-            CTime = timeNs,
-            Parent = RootIno,
-        }),
-    };
+        var result = Empty.Apply(new Mutation { Kind = new Genesis(new byte[16], founder), TimeNs = timeNs });
+        return result.State;
+    }
 
     public Inode? Find(ulong ino) => Inodes.GetValueOrDefault(ino);
 
@@ -62,11 +80,6 @@ public sealed partial record FileSystemState
             : (FsError.NoEntry, null);
     }
 
-    /// <summary>True when <paramref name="mutation"/> carries an op id this state has already applied.</summary>
-    public bool IsDuplicate(Mutation mutation) =>
-        mutation.Op is { } op && Clients.TryGetValue(ClientKey(op), out var seen)
-        && (seen.Contains(op.Seq) || (seen.Count >= OpWindow && op.Seq < seen.Min));
-
     /// <summary>
     /// Checks <paramref name="mutation"/> against this state and returns the next state (Version + 1) or an errno with
     /// this state unchanged. Deterministic: no clock, no randomness, no I/O — time comes in the mutation.
@@ -74,39 +87,59 @@ public sealed partial record FileSystemState
     public ApplyResult Apply(Mutation mutation)
     {
         ArgumentNullException.ThrowIfNull(mutation);
-        if (IsDuplicate(mutation)) return new ApplyResult(FsError.None, this with { Version = Version + 1 }, Effect.None with { Duplicate = true });
-        var result = mutation.KindCase switch
+        if (IsDuplicate(mutation)) return new ApplyResult(FsError.None, this with { Version = Version + 1 }, Effect.None with { Duplicate = true, Proposer = mutation.Proposer });
+        if (!HasGenesis && mutation.Kind is not Metadata.Genesis) return Fail(FsError.Invalid);
+        var result = mutation.Kind switch
         {
-            Mutation.KindOneofCase.Create => ApplyCreate(mutation, mutation.Create),
-            Mutation.KindOneofCase.Remove => ApplyRemove(mutation, mutation.Remove),
-            Mutation.KindOneofCase.Rename => ApplyRename(mutation, mutation.Rename),
-            Mutation.KindOneofCase.Link => ApplyLink(mutation, mutation.Link),
-            Mutation.KindOneofCase.SetAttributes => ApplySetAttributes(mutation, mutation.SetAttributes),
-            Mutation.KindOneofCase.Write => ApplyWrite(mutation, mutation.Write),
-            Mutation.KindOneofCase.SetXattr => ApplySetXattr(mutation, mutation.SetXattr),
-            Mutation.KindOneofCase.RemoveXattr => ApplyRemoveXattr(mutation, mutation.RemoveXattr),
-            Mutation.KindOneofCase.Reclaim => ApplyReclaim(mutation.Reclaim),
-            _ => ApplyResult.Fail(FsError.Invalid, this),
+            Metadata.Genesis g => ApplyGenesis(mutation, g),
+            CreateNode c => ApplyCreate(mutation, c),
+            RemoveEntry r => ApplyRemove(mutation, r),
+            Rename r => ApplyRename(mutation, r),
+            Link l => ApplyLink(mutation, l),
+            SetAttributes s => ApplySetAttributes(mutation, s),
+            WriteExtents w => ApplyWrite(mutation, w),
+            SetXattr x => ApplySetXattr(mutation, x),
+            RemoveXattr x => ApplyRemoveXattr(mutation, x),
+            ReleaseOrphans o => ApplyReleaseOrphans(mutation, o),
+            Noop => Done(this, Effect.None),
+            AdmitMember a => ApplyAdmit(a),
+            RemoveMember r => ApplyRemoveMember(r),
+            SetVoters v => ApplySetVoters(v),
+            _ => Fail(FsError.Invalid),
         };
         if (!result.Ok) return ApplyResult.Fail(result.Error, this);
         var next = result.State with { Version = Version + 1 };
-        if (mutation.Op is { } opId) next = next with { Clients = next.Clients.SetItem(ClientKey(opId), Remember(next.Clients, ClientKey(opId), opId.Seq)) };
-        return result with { State = next };
+        next = next.RememberOp(mutation);
+        return result with { State = next, Effect = result.Effect with { Proposer = mutation.Proposer } };
     }
 
-    private static ImmutableSortedSet<ulong> Remember(ImmutableDictionary<string, ImmutableSortedSet<ulong>> clients, string client, ulong seq)
+    private ApplyResult ApplyGenesis(Mutation m, Genesis g)
     {
-        var seen = clients.GetValueOrDefault(client, ImmutableSortedSet<ulong>.Empty).Add(seq);
-        return seen.Count > OpWindow ? seen.Remove(seen.Min) : seen;
+        if (HasGenesis) return Fail(FsError.Exists);
+        if (g.VolumeId is not { Length: 16 }) return Fail(FsError.Invalid);
+        var root = new Inode
+        {
+            Ino = RootIno,
+            Mode = FileMode.Directory | 0x1ED,
+            NLink = 2,
+            ATime = m.TimeNs,
+            MTime = m.TimeNs,
+            CTime = m.TimeNs,
+            Parent = RootIno,
+        };
+        var next = this with { VolumeId = g.VolumeId, Inodes = Inodes.SetItem(RootIno, root) };
+        if (!g.Founder.IsEmpty)
+        {
+            next = next with { Members = Members.SetItem(g.Founder, ""), Voters = Voters.Add(g.Founder) };
+        }
+        return Done(next, new Effect { Ino = RootIno, Touched = [RootIno], MembersChanged = true });
     }
-
-    private static string ClientKey(OpId op) => Convert.ToHexStringLower(op.Client.Span);
 
     private FileSystemState With(Inode inode) => this with { Inodes = Inodes.SetItem(inode.Ino, inode) };
 
     private FileSystemState With(Inode a, Inode b) => this with { Inodes = Inodes.SetItem(a.Ino, a).SetItem(b.Ino, b) };
 
-    private ApplyResult Done(FileSystemState next, Effect effect) => new(FsError.None, next, effect);
+    private static ApplyResult Done(FileSystemState next, Effect effect) => new(FsError.None, next, effect);
 
     private ApplyResult Fail(FsError error) => ApplyResult.Fail(error, this);
 

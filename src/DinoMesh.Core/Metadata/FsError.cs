@@ -21,5 +21,6 @@ public enum FsError
     Range = 34,              // ERANGE (xattr name too long)
     NotSupported = 95,       // EOPNOTSUPP
     TimedOut = 110,          // ETIMEDOUT
+    Busy = 16,               // EBUSY
     Stale = 116,             // ESTALE: the inode is gone (deleted here or by another node)
 }

@@ -1,6 +1,5 @@
 using DinoMesh.Core.Metadata;
 using DinoMesh.Core.Tests.Support;
-using Google.Protobuf;
 using static DinoMesh.Core.Tests.Support.Mutations;
 
 namespace DinoMesh.Core.Tests.Apply;
@@ -79,9 +78,9 @@ public class CreateTests
     [Fact]
     public void Names_are_bytes_so_non_UTF8_names_are_distinct_and_kept()
     {
-        var latin = ByteString.CopyFrom(0xE9, 0x74, 0xE9);          // "été" in Latin-1, invalid UTF-8
+        byte[] latin = [0xE9, 0x74, 0xE9];          // "été" in Latin-1, invalid UTF-8
         var s = StateAssert.Fresh().Ok(Create(Root, latin, Mutations.RegularFile), out ulong ino);
-        Assert.Equal(ino, s.Get(Root).Entries[FileName.FromBytes(latin.Span)]);
+        Assert.Equal(ino, s.Get(Root).Entries[FileName.FromBytes(latin)]);
         s.Ok(File(Root, "été"));                                      // the UTF-8 spelling is another name
     }
 
@@ -128,12 +127,10 @@ public class CreateTests
     }
 
     [Fact]
-    public void Initial_xattrs_are_stored()
+    public void The_umask_limits_the_requested_mode()
     {
-        var m = File(Root, "f");
-        m.Create.Xattrs.Add(new Wire.Xattr { Name = Bytes("system.posix_acl_access"), Value = ByteString.CopyFrom(1, 2, 3) });
-        var s = StateAssert.Fresh().Ok(m, out ulong ino);
-        Assert.Equal([1, 2, 3], s.Get(ino).Xattrs[FileName.FromString("system.posix_acl_access")]);
+        var s = StateAssert.Fresh().Ok(Create(Root, Bytes("f"), FileMode.Regular | 0x1B6, umask: 0x12), out ulong ino);  // 0666 & ~022
+        Assert.Equal(FileMode.Regular | 0x1A4u, s.Get(ino).Mode);
     }
 
     [Fact]

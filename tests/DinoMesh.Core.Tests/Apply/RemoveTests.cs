@@ -36,26 +36,26 @@ public class RemoveTests
         s.Fails(Unlink(d, name), FsError.Invalid);
     }
 
-    // The committer sets Reclaim when nobody holds the file open: the last name and the inode go in one entry.
+    // The proposer says it holds the file open nowhere, and there is no other member: the last name and the inode go in
+    // one entry.
     [Fact]
-    public void Unlink_with_reclaim_drops_the_inode_with_its_last_name_only()
+    public void Unlink_of_a_file_not_open_here_drops_the_inode_with_its_last_name_only()
     {
         var s = StateAssert.Fresh().Ok(File(Root, "f"), out ulong f).Ok(Link(f, Root, "g"));
-        var first = new DinoMesh.Core.Wire.Mutation(Unlink(Root, "f")) { Remove = { Reclaim = true } };
-        s = s.Ok(first);
+        s = s.Ok(Unlink(Root, "f", notOpenHere: [f]));
         Assert.Equal(1u, s.Inodes[f].NLink);
-        var last = new DinoMesh.Core.Wire.Mutation(Unlink(Root, "g")) { Remove = { Reclaim = true } };
-        var result = s.Apply(last);
+        var result = s.Apply(Unlink(Root, "g", notOpenHere: [f]));
         Assert.True(result.Ok);
         Assert.False(result.State.Inodes.ContainsKey(f));
         Assert.Contains(f, result.Effect.Removed);
     }
 
     [Fact]
-    public void Unlink_without_reclaim_leaves_an_orphan()
+    public void Unlink_of_a_file_the_proposer_may_hold_open_leaves_an_orphan()
     {
         var s = StateAssert.Fresh().Ok(File(Root, "f"), out ulong f).Ok(Unlink(Root, "f"));
         Assert.Equal(0u, s.Inodes[f].NLink);
+        Assert.True(s.Orphans.ContainsKey(f));
     }
 
     [Fact]

@@ -31,7 +31,7 @@ public class SetAttributesTests
         var s = StateAssert.Fresh().Ok(File(Root, "f", uid: 1, gid: 2), out ulong f);
         s = s.Ok(Chown(f, 1000, 100));
         Assert.Equal((1000u, 100u), (s.Get(f).Uid, s.Get(f).Gid));
-        s = s.Ok(SetAttributes(f, a => a.Gid = 7));
+        s = s.Ok(SetAttributes(new SetAttributes(f, Gid: 7)));
         Assert.Equal((1000u, 7u), (s.Get(f).Uid, s.Get(f).Gid));
     }
 
@@ -103,10 +103,10 @@ public class SetAttributesTests
     public void Explicit_times_are_kept_to_the_nanosecond(long ns)
     {
         var s = StateAssert.Fresh().Ok(File(Root, "f"), out ulong f);
-        s = s.Ok(SetAttributes(f, a => { a.AtimeNs = ns; a.MtimeNs = ns - 1; a.CtimeNs = ns - 2; }));
+        s = s.Ok(SetAttributes(new SetAttributes(f, ATimeNs: ns, MTimeNs: ns - 1, CTimeNs: ns - 2)));
         Assert.Equal((ns, ns - 1, ns - 2), (s.Get(f).ATime, s.Get(f).MTime, s.Get(f).CTime));
 
-        var restored = StateSnapshotCodec.FromSnapshot(StateSnapshotCodec.ToSnapshot(s));
+        var restored = StateSnapshotCodec.Decode(StateSnapshotCodec.Encode(s));
         Assert.Equal((ns, ns - 1, ns - 2), (restored.Get(f).ATime, restored.Get(f).MTime, restored.Get(f).CTime));
     }
 
@@ -114,7 +114,7 @@ public class SetAttributesTests
     public void Ctime_is_the_commit_time_unless_given_and_other_times_stay()
     {
         var s = StateAssert.Fresh().Ok(File(Root, "f", time: 3), out ulong f);
-        s = s.Ok(SetAttributes(f, a => a.AtimeNs = 11, time: 50));
+        s = s.Ok(SetAttributes(new SetAttributes(f, ATimeNs: 11), time: 50));
         Assert.Equal((11L, 3L, 50L), (s.Get(f).ATime, s.Get(f).MTime, s.Get(f).CTime));
     }
 
@@ -122,7 +122,7 @@ public class SetAttributesTests
     public void Truncate_with_an_explicit_mtime_keeps_that_mtime()
     {
         var (s, f) = FileWithData([1, 2, 3]);
-        s = s.Ok(SetAttributes(f, a => { a.Size = 1; a.MtimeNs = 7; }, time: 99));
+        s = s.Ok(SetAttributes(new SetAttributes(f, Size: 1, MTimeNs: 7), time: 99));
         Assert.Equal((7L, 99L), (s.Get(f).MTime, s.Get(f).CTime));
     }
 

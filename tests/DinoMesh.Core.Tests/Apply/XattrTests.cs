@@ -1,6 +1,5 @@
 using DinoMesh.Core.Metadata;
 using DinoMesh.Core.Tests.Support;
-using Google.Protobuf;
 using static DinoMesh.Core.Tests.Support.Mutations;
 
 namespace DinoMesh.Core.Tests.Apply;
@@ -72,7 +71,7 @@ public class XattrTests
     public void Empty_name_is_refused()
     {
         var (s, f) = NewFile();
-        var result = s.Apply(SetXattr(f, ByteString.Empty, [1]));
+        var result = s.Apply(SetXattr(f, Array.Empty<byte>(), [1]));
         Assert.False(result.Ok);
         Assert.Same(s, result.State);
     }
@@ -85,15 +84,81 @@ public class XattrTests
         s.Fails(SetXattr(f, "user.a", new byte[(64 * 1024) + 1]), FsError.ArgumentTooLong);
     }
 
+    /// <summary>An ACL in the kernel's xattr encoding: version 2, then (tag, perm, id) entries.</summary>
+    private static byte[] Acl(params (ushort Tag, ushort Perm, uint Id)[] entries)
+    {
+        var bytes = new byte[4 + 8 * entries.Length];
+        bytes[0] = 2;
+        for (var i = 0; i < entries.Length; i++)
+        {
+            var at = bytes.AsSpan(4 + 8 * i);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(at, entries[i].Tag);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(at[2..], entries[i].Perm);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(at[4..], entries[i].Id);
+        }
+        return bytes;
+    }
+
+    private const ushort UserObj = 0x01, User = 0x02, GroupObj = 0x04, Mask = 0x10, Other = 0x20;
+    private static readonly FileName AccessAcl = FileName.FromString("system.posix_acl_access");
+
     [Fact]
-    public void Setting_an_access_ACL_with_a_mode_updates_the_permission_bits_only()
+    public void An_access_ACL_sets_the_permission_bits_it_implies_against_the_mode_as_it_is_then()
     {
         var (s, f) = NewFile();
-        var m = SetXattr(f, "system.posix_acl_access", [2, 0, 0, 0]);
-        m.SetXattr.Mode = FileMode.Directory | 0x1F8;                   // 0770; type bits ignored
+        s = s.Ok(Chmod(f, FileMode.Sticky | 0x1FF));                    // the proposer may not have seen this chmod
+        var acl = Acl((UserObj, 6, 0), (User, 7, 1000), (GroupObj, 4, 0), (Mask, 5, 0), (Other, 0, 0));
+        s = s.Ok(SetXattr(f, "system.posix_acl_access", acl));
+        Assert.Equal(FileMode.Regular | FileMode.Sticky | 0x1A8u, s.Get(f).Mode);   // rw- r-x(mask) ---, sticky kept
+        Assert.Equal(acl, s.Get(f).Xattrs[AccessAcl]);
+    }
+
+    [Fact]
+    public void An_access_ACL_that_says_no_more_than_the_mode_is_kept_as_the_mode_alone()
+    {
+        var (s, f) = NewFile();
+        s = s.Ok(SetXattr(f, "system.posix_acl_access", Acl((UserObj, 6, 0), (User, 7, 1000), (GroupObj, 4, 0), (Mask, 7, 0), (Other, 0, 0))));
+        Assert.True(s.Get(f).Xattrs.ContainsKey(AccessAcl));
+        s = s.Ok(SetXattr(f, "system.posix_acl_access", Acl((UserObj, 7, 0), (GroupObj, 5, 0), (Other, 1, 0))));
+        Assert.Equal(FileMode.Regular | 0x1E9u, s.Get(f).Mode);
+        Assert.False(s.Get(f).Xattrs.ContainsKey(AccessAcl));
+    }
+
+    [Fact]
+    public void A_malformed_access_ACL_is_EINVAL()
+    {
+        var (s, f) = NewFile();
+        s.Fails(SetXattr(f, "system.posix_acl_access", [2, 0, 0, 0]), FsError.Invalid);
+        s.Fails(SetXattr(f, "system.posix_acl_access", Acl((UserObj, 7, 0), (User, 7, 5), (GroupObj, 5, 0), (Other, 1, 0))), FsError.Invalid);  // named entry without a mask
+    }
+
+    // posix_acl_update_mode: an owner who is neither privileged nor in the file's group loses setgid.
+    [Theory]
+    [InlineData(1000u, 1000u, null, false)]      // owner outside group 50: setgid cleared
+    [InlineData(1000u, 50u, null, true)]         // primary group is the file's
+    [InlineData(1000u, 1000u, 50u, true)]        // a supplementary group is the file's
+    [InlineData(0u, 0u, null, true)]             // root keeps it (CAP_FSETID)
+    public void Setting_an_access_ACL_clears_setgid_unless_the_caller_is_in_the_group_or_privileged(uint uid, uint gid, uint? supplementary, bool kept)
+    {
+        var s = StateAssert.Fresh().Ok(File(Root, "f", uid: 1000, gid: 50), out ulong f).Ok(Chmod(f, FileMode.SetGid | 0x1ED));
+        var m = SetXattr(f, "system.posix_acl_access", Acl((UserObj, 7, 0), (User, 5, 7), (GroupObj, 5, 0), (Mask, 5, 0), (Other, 5, 0)))
+            with { CallerUid = uid, CallerGid = gid, CallerGroups = supplementary is { } g ? [g] : null };
         s = s.Ok(m);
-        Assert.Equal(FileMode.Regular | 0x1F8u, s.Get(f).Mode);
-        Assert.True(s.Get(f).Xattrs.ContainsKey(FileName.FromString("system.posix_acl_access")));
+        Assert.Equal(kept, (s.Get(f).Mode & FileMode.SetGid) != 0);
+    }
+
+    [Fact]
+    public void A_new_file_inherits_the_directory_default_ACL_as_it_is_when_the_create_applies()
+    {
+        var s = StateAssert.Fresh().Ok(Mkdir(Root, "d"), out ulong d);
+        var defaults = Acl((UserObj, 7, 0), (User, 6, 1000), (GroupObj, 5, 0), (Mask, 7, 0), (Other, 0, 0));
+        // The default ACL lands after the proposer looked at the directory: the create still inherits it.
+        s = s.Ok(SetXattr(d, "system.posix_acl_default", defaults));
+        s = s.Ok(Create(d, Bytes("f"), FileMode.Regular | 0x1B6, umask: 0x12), out ulong f);   // the umask is ignored with a default ACL
+        Assert.Equal(FileMode.Regular | 0x1B0u, s.Get(f).Mode);          // rw- rw-(mask) ---
+        Assert.True(s.Get(f).Xattrs.ContainsKey(AccessAcl));
+        s = s.Ok(Mkdir(d, "sub"), out ulong sub);
+        Assert.Equal(defaults, s.Get(sub).Xattrs[FileName.FromString("system.posix_acl_default")]);
     }
 
     [Fact]

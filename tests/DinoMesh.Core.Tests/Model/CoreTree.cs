@@ -1,6 +1,5 @@
 using DinoMesh.Core.Metadata;
 using DinoMesh.Core.Tests.Support;
-using DinoMesh.Core.Wire;
 
 namespace DinoMesh.Core.Tests.Model;
 

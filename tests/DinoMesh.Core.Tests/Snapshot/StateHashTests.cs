@@ -77,7 +77,7 @@ public class StateHashTests
     public void Changing_the_duplicate_table_changes_the_hash()
     {
         var key = Base.Clients.Keys.First();
-        Assert.NotEqual(BaseHash, StateSnapshotCodec.StateHash(Base with { Clients = Base.Clients.SetItem(key, Base.Clients[key].Add(Base.Clients[key].Max + 1)) }));
+        Assert.NotEqual(BaseHash, StateSnapshotCodec.StateHash(Base with { Clients = Base.Clients.SetItem(key, Base.Clients[key] with { Recent = Base.Clients[key].Recent.Add(Base.Clients[key].Recent.Max + 1) }) }));
         Assert.NotEqual(BaseHash, StateSnapshotCodec.StateHash(Base with { Clients = Base.Clients.Remove(key) }));
     }
 

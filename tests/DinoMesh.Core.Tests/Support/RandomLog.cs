@@ -1,5 +1,4 @@
 using DinoMesh.Core.Metadata;
-using DinoMesh.Core.Wire;
 using static DinoMesh.Core.Tests.Support.Mutations;
 
 namespace DinoMesh.Core.Tests.Support;
@@ -25,7 +24,7 @@ internal static class RandomLog
             {
                 // Mostly the next sequence, sometimes a retry of an old one.
                 var seq = random.Next(5) == 0 && seqs[client] > 0 ? seqs[client] - (ulong)random.Next(2) : ++seqs[client];
-                m.WithOp(Clients[client], seq);
+                m = m.WithOp(Clients[client], seq);
             }
             log.Add(m);
         }

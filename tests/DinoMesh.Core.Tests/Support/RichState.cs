@@ -1,5 +1,4 @@
 using DinoMesh.Core.Metadata;
-using Google.Protobuf;
 using static DinoMesh.Core.Tests.Support.Mutations;
 
 namespace DinoMesh.Core.Tests.Support;
@@ -17,16 +16,16 @@ internal static class RichState
             .Ok(Write(4, 5, [1, 2, 3, 4, 5, 6, 7, 8], time: 4))
             .Ok(Write(4, 7, [9, 9], time: 5))                                                  // splits: chunk offsets != 0
             .Ok(Truncate(4, 5L << 32, time: 6))                                                // past 4 GiB
-            .Ok(SetAttributes(4, a => { a.AtimeNs = 1_234_567_890_123_456_789; a.MtimeNs = 987_654_321; }, time: 7))
-            .Ok(SetXattr(4, ByteString.CopyFrom(0xFF, 0x00, 0x7F), [0, 255, 1], time: 8))    // a name that is not text
+            .Ok(SetAttributes(new SetAttributes(4, ATimeNs: 1_234_567_890_123_456_789, MTimeNs: 987_654_321), time: 7))
+            .Ok(SetXattr(4, [0xFF, 0x00, 0x7F], [0, 255, 1], time: 8))    // a name that is not text
             .Ok(SetXattr(4, "user.empty", [], time: 8))
-            .Ok(Symlink(2, "link", ByteString.CopyFrom(0xC3, 0x28, 0x2F), time: 9))           // 5, invalid UTF-8 target
+            .Ok(Symlink(2, "link", [0xC3, 0x28, 0x2F], time: 9))           // 5, invalid UTF-8 target
             .Ok(Mknod(root, "dev", FileMode.BlockDevice | 0x1B0, rdev: 0x0803, time: 10))       // 6
             .Ok(Link(4, root, "hard", time: 11))
             .Ok(File(root, "orphan", time: 12))                                                // 7
             .Ok(Write(7, 0, [42], time: 13))
             .Ok(Unlink(root, "orphan", time: 14).WithOp([4, 5, 6], 1))
-            .Ok(Create(root, ByteString.CopyFrom(0xE9, 0x74, 0xE9), FileMode.Socket | 0x1FF, time: 15)); // 8
+            .Ok(Create(root, [0xE9, 0x74, 0xE9], FileMode.Socket | 0x1FF, time: 15)); // 8
         return s;
     }
 }

@@ -1,6 +1,4 @@
 using DinoMesh.Core.Metadata;
-using DinoMesh.Core.Wire;
-using Google.Protobuf;
 
 namespace DinoMesh.Core.Tests.Support;
 
@@ -8,5 +6,5 @@ internal static class Snapshots
 {
     /// <summary>What a restart or a catch-up does: state -> snapshot bytes -> state.</summary>
     public static FileSystemState RoundTrip(FileSystemState state) =>
-        StateSnapshotCodec.FromSnapshot(StateSnapshot.Parser.ParseFrom(StateSnapshotCodec.ToSnapshot(state).ToByteArray()));
+        StateSnapshotCodec.Decode(StateSnapshotCodec.Encode(state));
 }

@@ -1,5 +1,4 @@
 using DinoMesh.Core.Metadata;
-using DinoMesh.Core.Wire;
 
 namespace DinoMesh.Core.Tests.Support;
 
@@ -14,7 +13,7 @@ internal static class StateAssert
     public static FileSystemState OkWith(this FileSystemState state, Mutation mutation, out Effect effect)
     {
         var result = state.Apply(mutation);
-        Assert.True(result.Ok, $"expected success for {mutation.KindCase}, got {result.Error}");
+        Assert.True(result.Ok, $"expected success for {mutation.KindName}, got {result.Error}");
         Assert.Equal(state.Version + 1, result.State.Version);
         effect = result.Effect;
         return result.State;

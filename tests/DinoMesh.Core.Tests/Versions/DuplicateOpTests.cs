@@ -28,7 +28,7 @@ public class DuplicateOpTests
     {
         var s = StateAssert.Fresh().Ok(File(Root, "a"), out ulong a).Ok(File(Root, "b"), out ulong b);
         var swap = Rename(Root, "a", Root, "b", FileSystemState.RenameExchange).WithOp(ClientA, 7);
-        s = s.Ok(swap).Ok(swap.Clone());
+        s = s.Ok(swap).Ok(swap with { });
         Assert.Equal((b, a), (s.At("a").Ino, s.At("b").Ino));
     }
 
@@ -37,7 +37,7 @@ public class DuplicateOpTests
     {
         var s = StateAssert.Fresh().Ok(File(Root, "f"), out ulong f);
         var link = Link(f, Root, "g").WithOp(ClientA, 3);
-        s = s.Ok(link).Ok(link.Clone());
+        s = s.Ok(link).Ok(link with { });
         Assert.Equal(2u, s.Get(f).NLink);
     }
 
@@ -78,7 +78,7 @@ public class DuplicateOpTests
     {
         var s = StateAssert.Fresh().Ok(File(Root, "f"), out ulong f);
         var write = Write(f, 0, [1]);
-        s = s.OkWith(write, out var first).OkWith(write.Clone(), out var second);
+        s = s.OkWith(write, out var first).OkWith(write with { }, out var second);
         Assert.False(first.Duplicate || second.Duplicate);
     }
 

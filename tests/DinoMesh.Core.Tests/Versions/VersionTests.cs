@@ -1,6 +1,5 @@
 using DinoMesh.Core.Metadata;
 using DinoMesh.Core.Tests.Support;
-using DinoMesh.Core.Wire;
 using static DinoMesh.Core.Tests.Support.Mutations;
 
 namespace DinoMesh.Core.Tests.Versions;
@@ -9,11 +8,16 @@ public class VersionTests
 {
     private const ulong Root = FileSystemState.RootIno;
 
+    private static DinoMesh.Core.Identity.PeerId Peer(int n) => new(new string((char)('0' + n), 64));
+
     [Fact]
-    public void Genesis_is_version_zero()
+    public void The_genesis_entry_is_version_one_and_makes_the_root()
     {
+        Assert.Equal(0L, FileSystemState.Empty.Version);
+        Assert.Null(FileSystemState.Empty.Find(Root));
         var s = FileSystemState.Genesis(5);
-        Assert.Equal(0L, s.Version);
+        Assert.Equal(1L, s.Version);
+        Assert.Equal(5L, s.Get(Root).MTime);
         Assert.Equal(FileMode.Directory | 0x1EDu, s.Get(Root).Mode);
         Assert.Equal(2u, s.Get(Root).NLink);
         Assert.Equal(Root, s.Get(Root).Parent);
@@ -42,17 +46,23 @@ public class VersionTests
             Reclaim(3),
             Unlink(2, "l"),
             Rmdir(Root, "d"),
+            At(1, new Noop()),
+            At(1, new AdmitMember(Peer(1), "10.0.0.1:7946")),
+            At(1, new AdmitMember(Peer(2), "10.0.0.2:7946")),
+            At(1, new SetVoters([Peer(1)])),
+            At(1, new RemoveMember(Peer(2))),
         ];
-        var covered = new HashSet<Mutation.KindOneofCase>();
+        var covered = new HashSet<Type> { typeof(Genesis) };
         for (var i = 0; i < log.Length; i++)
         {
             var result = s.Apply(log[i]);
-            Assert.True(result.Ok, $"entry {i} ({log[i].KindCase}): {result.Error}");
-            Assert.Equal(i + 1L, result.State.Version);
-            covered.Add(log[i].KindCase);
+            Assert.True(result.Ok, $"entry {i} ({log[i].KindName}): {result.Error}");
+            Assert.Equal(s.Version + 1, result.State.Version);
+            covered.Add(log[i].Kind.GetType());
             s = result.State;
         }
-        Assert.Equal(Enum.GetValues<Mutation.KindOneofCase>().Where(k => k != Mutation.KindOneofCase.None).Order(), covered.Order());
+        var allKinds = typeof(MutationKind).Assembly.GetTypes().Where(t => t.IsSubclassOf(typeof(MutationKind)) && !t.IsAbstract);
+        Assert.Equal(allKinds.Select(t => t.Name).Order(), covered.Select(t => t.Name).Order());
     }
 
     [Fact]
@@ -62,11 +72,16 @@ public class VersionTests
         var result = s.Apply(File(Root, "f"));
         Assert.Equal(FsError.Exists, result.Error);
         Assert.Same(s, result.State);
-        Assert.Equal(1L, result.State.Version);
+        Assert.Equal(2L, result.State.Version);
     }
 
     [Fact]
-    public void Entry_without_a_kind_is_EINVAL() => StateAssert.Fresh().Fails(new Mutation { TimeNs = 1 }, FsError.Invalid);
+    public void Anything_before_the_genesis_entry_is_EINVAL_and_a_second_genesis_EEXIST()
+    {
+        Assert.Equal(FsError.Invalid, FileSystemState.Empty.Apply(File(Root, "f")).Error);
+        StateAssert.Fresh().Fails(At(1, new Genesis(new byte[16], default)), FsError.Exists);
+        Assert.Equal(FsError.Invalid, FileSystemState.Empty.Apply(At(1, new Genesis(new byte[3], default))).Error);
+    }
 
     [Fact]
     public void Apply_does_not_change_the_state_it_was_called_on()

@@ -1,13 +1,13 @@
 using System.Buffers.Binary;
 
-namespace DinoMesh.Volume;
+namespace DinoMesh.Core.Metadata;
 
 /// <summary>
 /// POSIX ACLs in the kernel's xattr encoding (system.posix_acl_access / _default): a 4-byte version (2) followed by
 /// 8-byte entries (tag u16, perm u16, id u32), little-endian. With FUSE_POSIX_ACL the kernel enforces ACLs itself;
 /// the filesystem keeps the mode in step with the access ACL and applies default ACLs to new files.
 /// </summary>
-internal sealed class PosixAcl
+public sealed class PosixAcl
 {
     public const string AccessName = "system.posix_acl_access";
     public const string DefaultName = "system.posix_acl_default";

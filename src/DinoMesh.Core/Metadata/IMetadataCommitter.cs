@@ -1,17 +1,19 @@
-using DinoMesh.Core.Metadata;
-using DinoMesh.Core.Wire;
+using DinoMesh.Core.Identity;
 
-namespace DinoMesh.Volume;
+namespace DinoMesh.Core.Metadata;
 
 /// <summary>
-/// Where the volume sends metadata changes. On one node the log is local (<see cref="LocalCommitter"/>); in a
-/// cluster the same call goes to the lease holder, which gives the change the next version. Either way the returned
-/// state already contains the change, so the caller reads its own writes.
+/// Where the volume sends metadata changes. On one node the log is local; in a cluster the same call goes to the lease
+/// holder, which gives the change the next version. Either way the returned state already contains the change, so the
+/// caller reads its own writes.
 /// </summary>
 public interface IMetadataCommitter
 {
     /// <summary>The newest state this node has applied.</summary>
     FileSystemState Current { get; }
+
+    /// <summary>This node: the proposer named in its mutations.</summary>
+    PeerId Self { get; }
 
     /// <summary>Checks and commits one mutation; on error nothing was committed.</summary>
     ValueTask<ApplyResult> CommitAsync(Mutation mutation, CancellationToken cancellationToken);
@@ -19,6 +21,6 @@ public interface IMetadataCommitter
     /// <summary>Makes every change committed so far durable against power loss (fsync semantics).</summary>
     ValueTask<FsError> SyncAsync(CancellationToken cancellationToken);
 
-    /// <summary>Raised after a change made elsewhere (another node) was applied here, for cache invalidation.</summary>
+    /// <summary>Raised after a change another node proposed was applied here, for cache invalidation and orphan release.</summary>
     event Action<ApplyResult>? AppliedRemotely;
 }

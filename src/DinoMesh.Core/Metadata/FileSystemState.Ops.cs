@@ -1,0 +1,50 @@
+using System.Collections.Immutable;
+
+namespace DinoMesh.Core.Metadata;
+
+/// <summary>The op sequences one client has had applied recently, and when it was last heard of.</summary>
+public sealed record ClientWindow(ImmutableSortedSet<ulong> Recent, long LastVersion, long LastTimeNs);
+
+// Duplicate detection: a retried mutation (same op id) is answered, never applied twice; the table stays bounded.
+public sealed partial record FileSystemState
+{
+    /// <summary>How many recent op sequences are remembered per client. A client has at most this many mutations in
+    /// flight, so a retry always finds its first attempt here; anything older than the window counts as applied.</summary>
+    public const int OpWindow = 1024;
+
+    /// <summary>A client silent for this many versions...</summary>
+    public const long IdleClientVersions = 1 << 20;
+
+    /// <summary>...and for this long by the log's clock is forgotten: no retry outlives a process by an hour.</summary>
+    public const long IdleClientNs = 3600L * 1_000_000_000;
+
+    /// <summary>Forgotten clients are looked for once every this many versions (a deterministic rule, like the rest).</summary>
+    public const long PruneEvery = 4096;
+
+    /// <summary>True when <paramref name="mutation"/> carries an op id this state has already applied.</summary>
+    public bool IsDuplicate(Mutation mutation) =>
+        mutation.Op is { } op && Clients.TryGetValue(ClientKey(op), out var window)
+        && (window.Recent.Contains(op.Seq) || (window.Recent.Count >= OpWindow && op.Seq < window.Recent.Min));
+
+    private FileSystemState RememberOp(Mutation mutation)
+    {
+        var clients = Clients;
+        if (mutation.Op is { } op)
+        {
+            var key = ClientKey(op);
+            var recent = (clients.TryGetValue(key, out var window) ? window.Recent : ImmutableSortedSet<ulong>.Empty).Add(op.Seq);
+            if (recent.Count > OpWindow) recent = recent.Remove(recent.Min);
+            clients = clients.SetItem(key, new ClientWindow(recent, Version, Math.Max(window?.LastTimeNs ?? long.MinValue, mutation.TimeNs)));
+        }
+        if (Version % PruneEvery == 0 && clients.Count > 0)
+        {
+            foreach (var (key, window) in clients)
+            {
+                if (Version - window.LastVersion > IdleClientVersions && mutation.TimeNs - window.LastTimeNs > IdleClientNs) clients = clients.Remove(key);
+            }
+        }
+        return ReferenceEquals(clients, Clients) ? this : this with { Clients = clients };
+    }
+
+    private static string ClientKey(OpId op) => Convert.ToHexStringLower(op.Client);
+}

@@ -1,0 +1,224 @@
+using System.Buffers;
+using System.Collections.Immutable;
+using DinoMesh.Core.Chunks;
+using DinoMesh.Core.Identity;
+using DinoMesh.Core.Wire;
+using MessagePack;
+
+namespace DinoMesh.Core.Metadata;
+
+/// <summary>
+/// A whole <see cref="FileSystemState"/> as one MessagePack array (for restart, and for a node that catches up from a
+/// peer). Written by hand rather than through generated formatters: a snapshot holds every inode, and this keeps it one
+/// pass with no intermediate records. The layout is in docs/protocol.md; <see cref="FormatVersion"/> changes with it.
+/// </summary>
+public static class StateSnapshotCodec
+{
+    public const string Magic = "dinomesh-snapshot";
+
+    /// <summary>The snapshot layout. A reader refuses any other with a message that says which it found.</summary>
+    public const int FormatVersion = 1;
+
+    private const int TopFields = 10, InodeFields = 15;
+
+    private static readonly ExtentFormatter Extents = new();
+    private static readonly PeerIdFormatter Peers = new();
+    private static readonly FileNameFormatter Names = new();
+
+    public static byte[] Encode(FileSystemState state)
+    {
+        var buffer = new ArrayBufferWriter<byte>(Math.Max(4096, state.Inodes.Count * 96));
+        var w = new MessagePackWriter(buffer);
+        var options = MutationCodec.Options;
+        w.WriteArrayHeader(TopFields);
+        w.Write(Magic);
+        w.Write(FormatVersion);
+        w.Write(state.Version);
+        w.Write(state.NextIno);
+        w.Write(state.VolumeId);
+        w.WriteArrayHeader(state.Members.Count * 2);
+        foreach (var (peer, address) in state.Members)
+        {
+            Peers.Serialize(ref w, peer, options);
+            w.Write(address);
+        }
+        w.WriteArrayHeader(state.Voters.Count);
+        foreach (var voter in state.Voters) Peers.Serialize(ref w, voter, options);
+        w.WriteArrayHeader(state.Inodes.Count);
+        foreach (var inode in state.Inodes.Values.OrderBy(i => i.Ino)) WriteInode(ref w, inode, options);
+        w.WriteArrayHeader(state.Clients.Count);
+        foreach (var (client, window) in state.Clients.OrderBy(c => c.Key, StringComparer.Ordinal))
+        {
+            w.WriteArrayHeader(4);
+            w.Write(Convert.FromHexString(client));
+            w.Write(window.LastVersion);
+            w.Write(window.LastTimeNs);
+            w.WriteArrayHeader(window.Recent.Count);
+            foreach (var seq in window.Recent) w.Write(seq);
+        }
+        w.WriteArrayHeader(state.Orphans.Count);
+        foreach (var (ino, holders) in state.Orphans.OrderBy(o => o.Key))
+        {
+            w.WriteArrayHeader(2);
+            w.Write(ino);
+            w.WriteArrayHeader(holders.Count);
+            foreach (var holder in holders) Peers.Serialize(ref w, holder, options);
+        }
+        w.Flush();
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static void WriteInode(ref MessagePackWriter w, Inode inode, MessagePackSerializerOptions options)
+    {
+        w.WriteArrayHeader(InodeFields);
+        w.Write(inode.Ino);
+        w.Write(inode.Mode);
+        w.Write(inode.Uid);
+        w.Write(inode.Gid);
+        w.Write(inode.NLink);
+        w.Write(inode.Size);
+        w.Write(inode.ATime);
+        w.Write(inode.MTime);
+        w.Write(inode.CTime);
+        w.Write(inode.RDev);
+        if (inode.SymlinkTarget is { } target) w.Write(target);
+        else w.WriteNil();
+        w.Write(inode.Parent);
+        w.WriteArrayHeader(inode.Entries.Count * 2);
+        foreach (var (name, child) in inode.Entries)
+        {
+            Names.Serialize(ref w, name, options);
+            w.Write(child);
+        }
+        w.WriteArrayHeader(inode.Extents.Count);
+        foreach (var extent in inode.Extents) Extents.Serialize(ref w, extent, options);
+        w.WriteArrayHeader(inode.Xattrs.Count * 2);
+        foreach (var (name, value) in inode.Xattrs)
+        {
+            Names.Serialize(ref w, name, options);
+            w.Write(value);
+        }
+    }
+
+    /// <summary>Reads a snapshot; damage or another format is an <see cref="InvalidDataException"/> that says what it found.</summary>
+    public static FileSystemState Decode(ReadOnlyMemory<byte> bytes)
+    {
+        try
+        {
+            return Read(bytes);
+        }
+        catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or OverflowException or ArgumentException)
+        {
+            throw new InvalidDataException($"the snapshot is damaged: {MutationCodec.Innermost(e).Message}", e);
+        }
+    }
+
+    private static FileSystemState Read(ReadOnlyMemory<byte> bytes)
+    {
+        var r = new MessagePackReader(bytes);
+        var options = MutationCodec.Options;
+        var fields = r.ReadArrayHeader();
+        if (fields < 2 || r.ReadString() != Magic) throw new InvalidDataException("not a DinoMesh snapshot");
+        var format = r.ReadInt32();
+        if (format != FormatVersion) throw new InvalidDataException($"snapshot format {format}; this dino-node reads format {FormatVersion}");
+        if (fields != TopFields) throw new InvalidDataException($"snapshot has {fields} fields, expected {TopFields}");
+        var version = r.ReadInt64();
+        var nextIno = r.ReadUInt64();
+        var volumeId = ReadBytes(ref r);
+        var members = ImmutableSortedDictionary.CreateBuilder<PeerId, string>();
+        var memberFields = r.ReadArrayHeader();
+        for (var i = 0; i < memberFields / 2; i++) members[Peers.Deserialize(ref r, options)] = r.ReadString() ?? "";
+        var voters = ImmutableSortedSet.CreateBuilder<PeerId>();
+        for (var n = r.ReadArrayHeader(); n > 0; n--) voters.Add(Peers.Deserialize(ref r, options));
+        var inodes = ImmutableDictionary.CreateBuilder<ulong, Inode>();
+        for (var n = r.ReadArrayHeader(); n > 0; n--)
+        {
+            var inode = ReadInode(ref r, options);
+            inodes[inode.Ino] = inode;
+        }
+        var clients = ImmutableDictionary.CreateBuilder<string, ClientWindow>();
+        for (var n = r.ReadArrayHeader(); n > 0; n--)
+        {
+            if (r.ReadArrayHeader() != 4) throw new InvalidDataException("a client record has 4 fields");
+            var client = Convert.ToHexStringLower(ReadBytes(ref r));
+            var lastVersion = r.ReadInt64();
+            var lastTime = r.ReadInt64();
+            var recent = ImmutableSortedSet.CreateBuilder<ulong>();
+            for (var k = r.ReadArrayHeader(); k > 0; k--) recent.Add(r.ReadUInt64());
+            clients[client] = new ClientWindow(recent.ToImmutable(), lastVersion, lastTime);
+        }
+        var orphans = ImmutableDictionary.CreateBuilder<ulong, ImmutableSortedSet<PeerId>>();
+        for (var n = r.ReadArrayHeader(); n > 0; n--)
+        {
+            if (r.ReadArrayHeader() != 2) throw new InvalidDataException("an orphan record has 2 fields");
+            var ino = r.ReadUInt64();
+            var holders = ImmutableSortedSet.CreateBuilder<PeerId>();
+            for (var k = r.ReadArrayHeader(); k > 0; k--) holders.Add(Peers.Deserialize(ref r, options));
+            orphans[ino] = holders.ToImmutable();
+        }
+        if (!r.End) throw new InvalidDataException("bytes after the end of the snapshot");
+        var all = inodes.ToImmutable();
+        return new FileSystemState
+        {
+            Version = version,
+            NextIno = nextIno,
+            VolumeId = volumeId,
+            Members = members.ToImmutable(),
+            Voters = voters.ToImmutable(),
+            Inodes = all,
+            Clients = clients.ToImmutable(),
+            Orphans = orphans.ToImmutable(),
+            ChunkRefs = ChunkRefChanges.Count(all.Values),
+        };
+    }
+
+    private static Inode ReadInode(ref MessagePackReader r, MessagePackSerializerOptions options)
+    {
+        if (r.ReadArrayHeader() != InodeFields) throw new InvalidDataException($"an inode record has {InodeFields} fields");
+        var ino = r.ReadUInt64();
+        var mode = r.ReadUInt32();
+        var uid = r.ReadUInt32();
+        var gid = r.ReadUInt32();
+        var nlink = r.ReadUInt32();
+        var size = r.ReadInt64();
+        var atime = r.ReadInt64();
+        var mtime = r.ReadInt64();
+        var ctime = r.ReadInt64();
+        var rdev = r.ReadUInt32();
+        byte[]? target = r.TryReadNil() ? null : ReadBytes(ref r);
+        var parent = r.ReadUInt64();
+        var entries = ImmutableSortedDictionary.CreateBuilder<FileName, ulong>();
+        for (var n = r.ReadArrayHeader() / 2; n > 0; n--) entries[Names.Deserialize(ref r, options)] = r.ReadUInt64();
+        var extentCount = r.ReadArrayHeader();
+        var extents = new Extent[extentCount];
+        for (var i = 0; i < extentCount; i++) extents[i] = Extents.Deserialize(ref r, options);
+        var xattrs = ImmutableSortedDictionary.CreateBuilder<FileName, byte[]>();
+        for (var n = r.ReadArrayHeader() / 2; n > 0; n--) xattrs[Names.Deserialize(ref r, options)] = ReadBytes(ref r);
+        return new Inode
+        {
+            Ino = ino,
+            Mode = mode,
+            Uid = uid,
+            Gid = gid,
+            NLink = nlink,
+            Size = size,
+            ATime = atime,
+            MTime = mtime,
+            CTime = ctime,
+            RDev = rdev,
+            SymlinkTarget = target,
+            Parent = parent,
+            Entries = entries.ToImmutable(),
+            Extents = ExtentMap.FromSorted(extents),
+            Xattrs = xattrs.ToImmutable(),
+        };
+    }
+
+    private static byte[] ReadBytes(ref MessagePackReader r) =>
+        r.ReadBytes() is { } bytes ? bytes.ToArray() : throw new InvalidDataException("expected bin");
+
+    /// <summary>SHA-256 over the canonical snapshot: equal on every node that applied the same log.</summary>
+    public static string StateHash(FileSystemState state) =>
+        // The duplicate table and the orphans are state too: two nodes that disagree on them would apply a retry differently.
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encode(state)));
+}

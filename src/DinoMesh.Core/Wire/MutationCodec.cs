@@ -1,0 +1,57 @@
+using DinoMesh.Core.Metadata;
+using MessagePack;
+
+namespace DinoMesh.Core.Wire;
+
+/// <summary>
+/// Mutations to and from MessagePack — the bytes of a log entry and of a proposal on the wire. Decoding treats every
+/// input as hostile (it may come from a peer, or from a damaged disk): a size bound before anything is read, a depth
+/// bound, the untrusted-data resolver settings, and every failure reported as <see cref="InvalidDataException"/>.
+/// </summary>
+public static class MutationCodec
+{
+    /// <summary>Largest encoded mutation accepted: a write of 100k extents (a 100 GiB copy that shares chunks) fits.</summary>
+    public const int MaxBytes = 16 << 20;
+
+    public static readonly MessagePackSerializerOptions Options = MessagePackSerializerOptions.Standard
+        .WithSecurity(MessagePackSecurity.UntrustedData.WithMaximumObjectGraphDepth(16));
+
+    public static byte[] Encode(Mutation mutation) => MessagePackSerializer.Serialize(mutation, Options);
+
+    public static Mutation Decode(ReadOnlyMemory<byte> bytes)
+    {
+        if (bytes.Length > MaxBytes) throw new InvalidDataException($"a mutation of {bytes.Length} bytes (at most {MaxBytes})");
+        try
+        {
+            return MessagePackSerializer.Deserialize<Mutation>(bytes, Options, out var read) is { } m && read == bytes.Length && m.Kind is not null
+                ? m
+                : throw new InvalidDataException("not one whole mutation");
+        }
+        catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or OverflowException or ArgumentException)
+        {
+            throw new InvalidDataException($"not a mutation: {Innermost(e).Message}", e);
+        }
+    }
+
+    public static bool TryDecode(ReadOnlyMemory<byte> bytes, out Mutation? mutation, out string? error)
+    {
+        try
+        {
+            mutation = Decode(bytes);
+            error = null;
+            return true;
+        }
+        catch (InvalidDataException e)
+        {
+            mutation = null;
+            error = e.Message;
+            return false;
+        }
+    }
+
+    internal static Exception Innermost(Exception e)
+    {
+        while (e.InnerException is { } inner) e = inner;
+        return e;
+    }
+}

@@ -1,0 +1,207 @@
+using DinoMesh.Core.Metadata;
+using DinoMesh.Core.Wire;
+using DinoMesh.Storage.Chunks;
+using DinoMesh.Storage.Metadata;
+using Microsoft.Extensions.Logging;
+
+namespace DinoMesh.Storage.Replica;
+
+/// <summary>
+/// This node's copy of the metadata: the log on disk, the state it implies, and its snapshots. It applies only what a
+/// commit policy tells it is committed, in version order, and raises <see cref="Applied"/> for each entry. A commit
+/// policy (local, or the lease holder's replication) decides what is committed; the replica never does.
+/// </summary>
+public sealed class MetadataReplica : IDisposable
+{
+    /// <summary>Entries between snapshots: bounds replay time at start-up.</summary>
+    public const int DefaultSnapshotEvery = 100_000;
+
+    private readonly Lock _applyGate = new();
+    private readonly Lock _snapshotGate = new();
+    private readonly ChunkStore _chunks;
+    private readonly ILogger _logger;
+    private FileSystemState _state;
+    private long _sinceSnapshot;
+    private Task _snapshotTask = Task.CompletedTask;
+
+    private MetadataReplica(MetadataLog log, ChunkStore chunks, FileSystemState state, ILogger logger)
+    {
+        Log = log;
+        _chunks = chunks;
+        _state = state;
+        _logger = logger;
+    }
+
+    public MetadataLog Log { get; }
+
+    /// <summary>The newest committed state applied here; immutable, read without a lock.</summary>
+    public FileSystemState Current => Volatile.Read(ref _state);
+
+    public int SnapshotEvery { get; init; } = DefaultSnapshotEvery;
+
+    /// <summary>Raised after each entry is applied, in version order, outside any lock of the replica's.</summary>
+    public event Action<Mutation, ApplyResult>? Applied;
+
+    /// <summary>Loads the newest snapshot and replays the log after it.</summary>
+    public static MetadataReplica Open(MetadataLog log, ChunkStore chunks, ILogger logger)
+    {
+        var snapshot = log.LoadSnapshot();
+        var state = snapshot is null ? FileSystemState.Empty : StateSnapshotCodec.Decode(snapshot.State);
+        var replayed = 0;
+        foreach (var record in log.ReadFrom(state.Version + 1))
+        {
+            var mutation = MutationCodec.Decode(record.Payload);
+            var result = state.Apply(mutation);
+            if (!result.Ok || result.Effect.Duplicate)
+            {
+                throw new InvalidDataException($"metadata log entry {record.Version} does not apply to the state at version {state.Version} ({result.Error}); the log is damaged");
+            }
+            state = result.State;
+            replayed++;
+        }
+        logger.LogInformation("metadata: state at version {Version} ({Inodes} inodes; snapshot {Snapshot}, {Replayed} entries replayed)",
+            state.Version, state.Inodes.Count, snapshot?.Version ?? 0, replayed);
+        return new MetadataReplica(log, chunks, state, logger) { _sinceSnapshot = replayed };
+    }
+
+    /// <summary>
+    /// Publishes the result of an entry that is committed and already in the log at <c>Current.Version + 1</c>, whose
+    /// result the caller computed on <see cref="Current"/> (the local policy appends and applies in one step).
+    /// </summary>
+    public void Publish(Mutation mutation, ApplyResult result)
+    {
+        lock (_applyGate)
+        {
+            if (result.State.Version != _state.Version + 1) throw new InvalidOperationException($"version {result.State.Version} published at {_state.Version}");
+            Volatile.Write(ref _state, result.State);
+        }
+        Applied?.Invoke(mutation, result);
+        AfterApply(1);
+    }
+
+    /// <summary>Applies committed entries from the log up to <paramref name="version"/> (the replicated path).</summary>
+    public int ApplyCommitted(long version)
+    {
+        var applied = new List<(Mutation, ApplyResult)>();
+        lock (_applyGate)
+        {
+            var state = _state;
+            if (version <= state.Version) return 0;
+            foreach (var record in Log.ReadFrom(state.Version + 1))
+            {
+                if (record.Version > version) break;
+                var mutation = MutationCodec.Decode(record.Payload);
+                var result = state.Apply(mutation);
+                if (!result.Ok) throw new InvalidDataException($"committed entry {record.Version} does not apply to version {state.Version} ({result.Error})");
+                state = result.State;
+                Volatile.Write(ref _state, state);
+                applied.Add((mutation, result));
+            }
+        }
+        foreach (var (m, r) in applied) Applied?.Invoke(m, r);
+        AfterApply(applied.Count);
+        return applied.Count;
+    }
+
+    /// <summary>Replaces the state with a snapshot from a peer (a node too far behind to catch up from the log).</summary>
+    public void InstallSnapshot(long term, byte[] snapshot)
+    {
+        var state = StateSnapshotCodec.Decode(snapshot);
+        lock (_applyGate)
+        {
+            if (state.Version <= _state.Version) return;
+            _chunks.SyncAll();
+            Log.SaveSnapshot(state.Version, term, snapshot);
+            Volatile.Write(ref _state, state);
+            _sinceSnapshot = 0;
+        }
+        _logger.LogInformation("metadata: installed a snapshot at version {Version} ({Inodes} inodes)", state.Version, state.Inodes.Count);
+    }
+
+    /// <summary>Chunks first, then the log: a durable entry must never point at a chunk that a power cut could lose.</summary>
+    public FsError Sync()
+    {
+        try
+        {
+            _chunks.SyncAll();
+            Log.Sync();
+            return FsError.None;
+        }
+        catch (IOException e)
+        {
+            _logger.LogError("metadata: sync failed: {Error}", e.Message);
+            return e is LogFullException || e.HResult == (int)FsError.NoSpace ? FsError.NoSpace : FsError.Io;
+        }
+    }
+
+    private void AfterApply(int count)
+    {
+        if (count == 0) return;
+        if (Interlocked.Add(ref _sinceSnapshot, count) < SnapshotEvery) return;
+        lock (_snapshotGate)
+        {
+            if (!_snapshotTask.IsCompleted || Interlocked.Read(ref _sinceSnapshot) < SnapshotEvery) return;
+            Interlocked.Exchange(ref _sinceSnapshot, 0);
+            var state = Current;
+            // Encoded on the thread pool: commits go on while a large tree is written out.
+            _snapshotTask = Task.Run(() => TrySnapshot(state, final: false));
+        }
+    }
+
+    /// <summary>Writes a snapshot of the current state now (tests, tools).</summary>
+    public void Snapshot()
+    {
+        lock (_snapshotGate)
+        {
+            _snapshotTask.Wait();
+            WriteSnapshot(Current);
+        }
+    }
+
+    private void TrySnapshot(FileSystemState state, bool final)
+    {
+        try
+        {
+            WriteSnapshot(state);
+        }
+        catch (Exception e) when (e is IOException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            // The log is complete without it; a snapshot only shortens the next start's replay.
+            _logger.LogWarning("metadata: {Which}snapshot skipped: {Error}", final ? "final " : "", e.Message);
+        }
+    }
+
+    private void WriteSnapshot(FileSystemState state)
+    {
+        if (state.Version == 0 || state.Version <= Log.SnapshotVersion) return;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var bytes = StateSnapshotCodec.Encode(state);
+        var encoded = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        // The snapshot is durable when saved, so the chunks it points at must be first.
+        _chunks.SyncAll();
+        var previous = Log.SnapshotVersion;
+        Log.SaveSnapshot(state.Version, Log.TermAt(state.Version), bytes);
+        // Entries up to the previous snapshot can go: one interval stays for replicas that are a little behind, and
+        // the log's open no longer scans everything ever appended.
+        if (previous > 0) Log.TruncatePrefix(previous);
+        _logger.LogInformation("metadata: snapshot at version {Version} ({Bytes} bytes; encoded in {Encode:F0} ms, {Total:F0} ms in all)",
+            state.Version, bytes.Length, encoded.TotalMilliseconds, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    /// <summary>Waits for a snapshot in progress and writes a final one if anything was applied since the last.</summary>
+    public void Dispose()
+    {
+        lock (_snapshotGate)
+        {
+            try
+            {
+                _snapshotTask.Wait();
+            }
+            catch (AggregateException)
+            {
+                // Already logged by the task.
+            }
+            if (Current.Version > Log.SnapshotVersion) TrySnapshot(Current, final: true);
+        }
+    }
+}
