@@ -19,8 +19,18 @@ internal static class SegmentFormat
     public const int RecordHeaderSize = 24;
     public const string Extension = ".seg";
 
-    /// <summary>"DMLOG", two zeros, then the format number 1.</summary>
-    private static ReadOnlySpan<byte> Magic => "DMLOG\0\0\u0001"u8;
+    /// <summary>
+    /// The payload format this build writes and reads: 2 = MessagePack mutations. (1 was the protobuf encoding of the
+    /// first single-node builds; a segment in it is refused with a message saying what to do.)
+    /// </summary>
+    public const byte Format = 2;
+
+    /// <summary>"DMLOG", two zeros, then the format number.</summary>
+    private static ReadOnlySpan<byte> Magic => "DMLOG\0\0\u0002"u8;
+
+    /// <summary>The format number of a segment header that has our magic, or null for anything else.</summary>
+    public static byte? FormatOf(ReadOnlySpan<byte> header) =>
+        header.Length >= 8 && header[..7].SequenceEqual(Magic[..7]) ? header[7] : null;
 
     public static string FileName(long firstVersion) => firstVersion.ToString("D20", CultureInfo.InvariantCulture) + Extension;
 

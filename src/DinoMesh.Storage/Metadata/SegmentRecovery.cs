@@ -77,6 +77,10 @@ internal static class SegmentRecovery
         long length = RandomAccess.GetLength(file);
         Span<byte> header = stackalloc byte[SegmentFormat.HeaderSize];
         bool headerWhole = length >= SegmentFormat.HeaderSize && RandomAccess.Read(file, header, 0) == SegmentFormat.HeaderSize;
+        if (headerWhole && SegmentFormat.FormatOf(header) is { } format && format != SegmentFormat.Format)
+        {
+            throw new LogFormatException(path, format);
+        }
         long? stated = headerWhole ? SegmentFormat.ReadHeader(header) : null;
         if (stated != first)
         {

@@ -1,0 +1,35 @@
+namespace DinoMesh.Cluster.Lease;
+
+/// <summary>
+/// Timing and batching of the lease machine, in ticks (the driver decides how long a tick is: 50 ms on a LAN).
+/// </summary>
+public sealed record LeaseConfig
+{
+    /// <summary>The holder renews its lease (a heartbeat to every member) this often.</summary>
+    public int HeartbeatTicks { get; init; } = 1;
+
+    /// <summary>
+    /// A voter that hears nothing from a holder for a random time in [ElectionTicks, 2 × ElectionTicks) starts a
+    /// (pre-)election; a holder that has not heard from a majority for ElectionTicks steps down (check-quorum). A voter
+    /// that heard from a holder within ElectionTicks still sees a valid lease and refuses to vote for anyone else.
+    /// </summary>
+    public int ElectionTicks { get; init; } = 10;
+
+    /// <summary>Most entries in one append message (batching).</summary>
+    public int MaxEntriesPerMessage { get; init; } = 512;
+
+    /// <summary>Most payload bytes in one append message; at least one entry is always sent.</summary>
+    public int MaxBytesPerMessage { get; init; } = 1 << 20;
+
+    /// <summary>Append messages in flight to one follower before the holder waits for an answer (pipelining).</summary>
+    public int MaxInflight { get; init; } = 16;
+
+    /// <summary>For a cluster on one machine or in simulation: the same, named.</summary>
+    public static LeaseConfig Default { get; } = new();
+
+    public void Validate()
+    {
+        if (HeartbeatTicks < 1 || ElectionTicks <= HeartbeatTicks) throw new ArgumentException("election ticks must exceed heartbeat ticks");
+        if (MaxEntriesPerMessage < 1 || MaxBytesPerMessage < 1 || MaxInflight < 1) throw new ArgumentException("batch limits must be positive");
+    }
+}

@@ -1,0 +1,204 @@
+using DinoMesh.Core.Identity;
+
+namespace DinoMesh.Cluster.Lease;
+
+// The holder: proposals, replication to every member, commit, fsync across voters, leadership transfer.
+public sealed partial class LeaseLog
+{
+    /// <summary>
+    /// Appends entries made of <paramref name="payloads"/> in this holder's term; returns the version of the first, or
+    /// -1 when this node cannot take proposals (not the holder, or handing the lease over).
+    /// </summary>
+    public long Propose(IReadOnlyList<byte[]> payloads)
+    {
+        if (!IsHolder || Transferring || payloads.Count == 0) return -1;
+        var first = LastVersion + 1;
+        foreach (var payload in payloads) AppendLocal(payload);
+        foreach (var peer in Followers) SendAppendIfReady(peer);
+        MaybeCommit();
+        return first;
+    }
+
+    /// <summary>Asks that everything up to <paramref name="version"/> be made durable on a majority of voters (fsync).</summary>
+    public void RequestSync(long version)
+    {
+        if (version <= _syncRequested) return;
+        _syncRequested = version;
+        if (_synced < Math.Min(version, LastVersion)) _syncWanted = true;
+        if (IsHolder) BroadcastAppend();
+    }
+
+    /// <summary>Hands the lease to <paramref name="target"/> once its log is complete (graceful stop, busiest writer).</summary>
+    public bool TransferTo(PeerId target)
+    {
+        if (!IsHolder || target == Self || !Voters.Contains(target) || !_progress.TryGetValue(target, out var p)) return false;
+        _transferTarget = target;
+        _transferElapsed = 0;
+        if (p.Match == LastVersion) Send(target, new TimeoutNow(Term));
+        else SendAppend(target, p, heartbeat: false);
+        return true;
+    }
+
+    private void AppendLocal(byte[] payload)
+    {
+        var entry = new LogEntry(LastVersion + 1, Term, payload);
+        _unstable.Add(entry);
+        NoteConfig(entry);
+    }
+
+    private void TickHolder()
+    {
+        _heartbeatElapsed++;
+        _electionElapsed++;
+        if (Transferring && ++_transferElapsed >= _config.ElectionTicks) _transferTarget = default;
+        if (_electionElapsed >= _config.ElectionTicks)
+        {
+            _electionElapsed = 0;
+            // Check-quorum: a holder that cannot reach a majority steps down, so a partitioned minority stops taking
+            // writes it can never commit, and the majority side's new holder is the only one.
+            var active = Voters.Voters.Count(v => v == Self || (_progress.TryGetValue(v, out var p) && p.RecentlyActive));
+            if (active < Voters.Quorum)
+            {
+                BecomeFollower(Term, default);
+                return;
+            }
+            foreach (var p in _progress.Values) p.RecentlyActive = false;
+        }
+        if (_heartbeatElapsed >= _config.HeartbeatTicks)
+        {
+            _heartbeatElapsed = 0;
+            BroadcastAppend();
+        }
+        // Members that joined since the last tick get progress (and their first append) here.
+        foreach (var peer in Followers.Where(p => !_progress.ContainsKey(p)).ToList())
+        {
+            _progress[peer] = new Progress { Next = LastVersion + 1, RecentlyActive = true };
+        }
+    }
+
+    /// <summary>
+    /// A heartbeat to every follower: entries they lack (re-sent when nothing was acknowledged since the last round,
+    /// which also repairs lost messages), or an empty append carrying the commit version.
+    /// </summary>
+    private void BroadcastAppend()
+    {
+        foreach (var peer in Followers)
+        {
+            if (!_progress.TryGetValue(peer, out var p)) _progress[peer] = p = new Progress { Next = LastVersion + 1, RecentlyActive = true };
+            if (p.SnapshotPending && ++p.SnapshotTicks >= _config.ElectionTicks)
+            {
+                // Lost on the way, or its sender could not make one: ask again.
+                p.SnapshotPending = false;
+                p.SnapshotTicks = 0;
+            }
+            if (p.Match < LastVersion && p.IdleTicks > 0 && !p.SnapshotPending)
+            {
+                p.Next = p.Match + 1;
+                p.Probing = true;
+                p.Inflight = 0;
+            }
+            p.IdleTicks++;
+            SendAppend(peer, p, heartbeat: p.Match >= LastVersion || p.SnapshotPending);
+        }
+    }
+
+    private void SendAppendIfReady(PeerId peer)
+    {
+        if (!_progress.TryGetValue(peer, out var p) || p.SnapshotPending) return;
+        if (p.Probing ? p.Inflight > 0 : p.Inflight >= _config.MaxInflight) return;
+        if (p.Next > LastVersion) return;
+        SendAppend(peer, p, heartbeat: false);
+    }
+
+    private void SendAppend(PeerId peer, Progress p, bool heartbeat)
+    {
+        if (heartbeat)
+        {
+            // Anchored at what the follower is known to hold, so it is accepted whatever is still in flight.
+            var matchTerm = TermAt(p.Match);
+            if (matchTerm >= 0) Send(peer, new Append(Term, p.Match, matchTerm, [], Math.Min(Commit, p.Match), SyncTarget()));
+            return;
+        }
+        var prev = p.Next - 1;
+        var prevTerm = TermAt(prev);
+        if (prevTerm < 0)
+        {
+            // The entries it needs were folded into a snapshot: it gets the whole state.
+            p.SnapshotPending = true;
+            p.SnapshotTicks = 0;
+            if (!_snapshotsToSend.Contains(peer)) _snapshotsToSend.Add(peer);
+            return;
+        }
+        var entries = Entries(p.Next, _config.MaxEntriesPerMessage, _config.MaxBytesPerMessage);
+        Send(peer, new Append(Term, prev, prevTerm, entries, Commit, SyncTarget()));
+        if (entries.Length == 0) return;
+        p.Inflight++;
+        if (!p.Probing) p.Next = entries[^1].Version + 1;
+    }
+
+    private long SyncTarget() => _syncRequested > 0 ? Math.Min(_syncRequested, LastVersion) : 0;
+
+    /// <summary>Entries from <paramref name="from"/>: persisted ones from the log view, then the not yet persisted.</summary>
+    private LogEntry[] Entries(long from, int maxCount, long maxBytes)
+    {
+        var result = new List<LogEntry>();
+        long bytes = 0;
+        var firstUnstable = _unstable.Count > 0 ? _unstable[0].Version : long.MaxValue;
+        if (from < firstUnstable && (_truncateFrom is null || from < _truncateFrom))
+        {
+            var stableEnd = Math.Min(firstUnstable, _truncateFrom ?? long.MaxValue);
+            foreach (var e in _stable.Read(from, maxCount, maxBytes))
+            {
+                if (e.Version >= stableEnd) break;
+                result.Add(e);
+                bytes += e.Payload.Length;
+            }
+            from = result.Count > 0 ? result[^1].Version + 1 : from;
+            if (result.Count > 0 && from < stableEnd) return [.. result];
+        }
+        foreach (var e in _unstable)
+        {
+            if (e.Version < from) continue;
+            if (result.Count >= maxCount || (result.Count > 0 && bytes + e.Payload.Length > maxBytes)) break;
+            result.Add(e);
+            bytes += e.Payload.Length;
+        }
+        return [.. result];
+    }
+
+    private void HandleAppendResponse(PeerId from, AppendResponse r)
+    {
+        if (!_progress.TryGetValue(from, out var p)) _progress[from] = p = new Progress { Next = LastVersion + 1 };
+        p.RecentlyActive = true;
+        p.IdleTicks = 0;
+        p.SnapshotPending = false;
+        // Only the part known to equal this holder's log counts as durable for it.
+        p.Synced = Math.Max(p.Synced, Math.Min(r.Synced, r.Success ? Math.Max(r.Match, p.Match) : p.Match));
+        if (r.Success)
+        {
+            if (r.Match > p.Match) p.Match = r.Match;
+            p.Next = Math.Max(p.Next, p.Match + 1);
+            p.Probing = false;
+            p.Inflight = Math.Max(0, p.Inflight - 1);
+            MaybeCommit();
+            if (_transferTarget == from && p.Match == LastVersion) Send(from, new TimeoutNow(Term));
+        }
+        else
+        {
+            // Refused: the follower's log ends at (or differs before) r.Match. Step back to there and probe.
+            if (r.Match < p.Match) return;   // a stale refusal: a newer answer already moved past it
+            p.Next = Math.Max(p.Match + 1, Math.Min(p.Next - 1, r.Match + 1));
+            p.Probing = true;
+            p.Inflight = 0;
+        }
+        SendAppendIfReady(from);
+    }
+
+    /// <summary>Commits the newest version a majority of voters holds, if it is of this term (Raft §5.4.2).</summary>
+    private void MaybeCommit()
+    {
+        if (!IsHolder) return;
+        var candidate = QuorumValue(p => p.Match, _stable.LastVersion);
+        if (candidate > Commit && TermAt(candidate) == Term) Commit = candidate;
+    }
+}

@@ -1,0 +1,67 @@
+namespace DinoMesh.Cluster.Lease;
+
+// Output: what the driver must persist, send and apply, and the acknowledgement that it did.
+public sealed partial class LeaseLog
+{
+    private LeaseReady? _handedOut;
+
+    /// <summary>True when <see cref="Ready"/> has something to do.</summary>
+    public bool HasReady => _hardStateDirty || _snapshotToInstall is not null || _truncateFrom is not null || _unstable.Count > 0
+        || _outbox.Count > 0 || _snapshotsToSend.Count > 0 || (_syncWanted && LastVersion > _synced) || Math.Min(Commit, _stable.LastVersion) > _appliedHandedOut;
+
+    private long _appliedHandedOut;
+
+    /// <summary>
+    /// Everything to do now. The driver persists, then sends, then applies, then calls <see cref="Advance"/>; nothing
+    /// may be stepped into the machine in between.
+    /// </summary>
+    public LeaseReady Ready()
+    {
+        if (_handedOut is not null) throw new InvalidOperationException("lease: Ready called twice without Advance");
+        var syncLog = _syncWanted && (LastVersion > _synced);
+        var syncedAfter = syncLog ? LastVersion : _synced;
+        // Answers leave after the log was synced (when asked), so they may say so.
+        var messages = _outbox.Select(m => m.Message is AppendResponse r && r.Success
+            ? m with { Message = r with { Synced = Math.Max(r.Synced, Math.Min(syncedAfter, r.Match)) } }
+            : m).ToList();
+        var persistedEnd = _unstable.Count > 0 ? LastVersion : _truncateFrom is { } t ? t - 1 : _stable.LastVersion;
+        if (_snapshotToInstall is { } snap) persistedEnd = Math.Max(persistedEnd, snap.Version);
+        var ready = new LeaseReady
+        {
+            HardState = _hardStateDirty || Commit != _lastCommitHandedOut ? new HardState(Term, Vote, Commit) : null,
+            HardStateMustSync = _hardStateMustSync,
+            Snapshot = _snapshotToInstall is { } s ? (s.Version, s.Term, s.State) : null,
+            TruncateFrom = _truncateFrom,
+            Entries = [.. _unstable],
+            SyncLog = syncLog,
+            Messages = messages,
+            SnapshotsToSend = [.. _snapshotsToSend],
+            CommittedTo = Math.Min(Commit, persistedEnd),
+        };
+        _handedOut = ready;
+        return ready;
+    }
+
+    private long _lastCommitHandedOut;
+
+    /// <summary>The driver did everything <paramref name="ready"/> asked.</summary>
+    public void Advance(LeaseReady ready)
+    {
+        if (!ReferenceEquals(ready, _handedOut)) throw new InvalidOperationException("lease: Advance of a Ready that was not handed out");
+        _handedOut = null;
+        _hardStateDirty = false;
+        _hardStateMustSync = false;
+        if (ready.HardState is { } hs) _lastCommitHandedOut = hs.Commit;
+        _snapshotToInstall = null;
+        _truncateFrom = null;
+        _unstable.RemoveRange(0, ready.Entries.Count);
+        if (ready.Snapshot is { } snap) _synced = Math.Max(_synced, snap.Version);
+        if (ready.SyncLog) _synced = Math.Max(_synced, ready.Entries.Count > 0 ? ready.Entries[^1].Version : _stable.LastVersion);
+        if (_synced >= _syncRequested) _syncWanted = false;
+        _outbox.Clear();
+        _snapshotsToSend.Clear();
+        _appliedHandedOut = Math.Max(_appliedHandedOut, ready.CommittedTo);
+        // This node's own entries are persisted now: as holder, they count towards a majority.
+        MaybeCommit();
+    }
+}

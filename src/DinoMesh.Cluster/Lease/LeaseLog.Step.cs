@@ -1,0 +1,99 @@
+using DinoMesh.Core.Identity;
+
+namespace DinoMesh.Cluster.Lease;
+
+// Input: clock ticks and messages, and the term rules every message goes through first.
+public sealed partial class LeaseLog
+{
+    /// <summary>One tick of the clock.</summary>
+    public void Tick()
+    {
+        if (IsHolder)
+        {
+            TickHolder();
+            return;
+        }
+        _electionElapsed++;
+        if (Role != LeaseRole.Learner && Voters.Contains(Self) && _electionElapsed >= _randomizedElectionTimeout)
+        {
+            _electionElapsed = 0;
+            Campaign(preVote: true, transfer: false);
+        }
+    }
+
+    /// <summary>A message from <paramref name="from"/>.</summary>
+    public void Step(PeerId from, LeaseMessage message)
+    {
+        if (from == Self || from.IsEmpty) return;
+        if (message.Term > Term)
+        {
+            if (message is VoteRequest vote && !vote.Transfer && InLease)
+            {
+                // A holder is alive as far as this node can tell: a node that lost touch with it (a partition that
+                // healed, a restart) must not depose it. Ignored without changing term.
+                return;
+            }
+            var stepDown = message switch
+            {
+                VoteRequest { PreVote: true } => false,
+                VoteResponse { PreVote: true, Granted: true } => false,
+                _ => true,
+            };
+            if (stepDown)
+            {
+                var holder = message is Append or InstallSnapshot or TimeoutNow ? from : default;
+                BecomeFollower(message.Term, holder);
+            }
+        }
+        else if (message.Term < Term)
+        {
+            // A stale holder or candidate: tell it the term so it steps down (a pre-vote gets a plain refusal).
+            switch (message)
+            {
+                case Append or InstallSnapshot:
+                    Send(from, new AppendResponse(Term, false, LastVersion, _synced));
+                    break;
+                case VoteRequest v:
+                    Send(from, new VoteResponse(Term, v.PreVote, false));
+                    break;
+            }
+            return;
+        }
+
+        switch (message)
+        {
+            case VoteRequest v:
+                HandleVoteRequest(from, v);
+                break;
+            case VoteResponse v:
+                HandleVoteResponse(from, v);
+                break;
+            case Append a:
+                HandleAppend(from, a);
+                break;
+            case AppendResponse r:
+                if (IsHolder) HandleAppendResponse(from, r);
+                break;
+            case InstallSnapshot s:
+                HandleInstallSnapshot(from, s);
+                break;
+            case TimeoutNow:
+                if (Voters.Contains(Self) && from == Holder) Campaign(preVote: false, transfer: true);
+                break;
+        }
+    }
+
+    /// <summary>This node heard from a live holder recently enough that it refuses to help elect another.</summary>
+    private bool InLease => !Holder.IsEmpty && _electionElapsed < _config.ElectionTicks;
+
+    private void BecomeFollower(long term, PeerId holder)
+    {
+        if (term != Term) SetHardState(term, default);
+        Role = Voters.Contains(Self) ? LeaseRole.Voter : LeaseRole.Learner;
+        Holder = holder;
+        _electionElapsed = 0;
+        _transferTarget = default;
+        _progress.Clear();
+        ResetElectionTimeout();
+    }
+}

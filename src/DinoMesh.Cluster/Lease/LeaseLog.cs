@@ -1,0 +1,153 @@
+using DinoMesh.Core.Identity;
+
+namespace DinoMesh.Cluster.Lease;
+
+/// <summary>
+/// The lease protocol as a deterministic state machine (Raft with pre-vote, check-quorum, learners, leadership transfer
+/// and one-member-at-a-time voter changes): messages and ticks go in, a <see cref="LeaseReady"/> comes out saying what
+/// to persist, send and apply. It owns no socket, thread, timer or disk; randomness is injected, so a run replays
+/// from its seed. The node's driver runs it on real time; the simulator runs hundreds of them on a fake network.
+/// </summary>
+public sealed partial class LeaseLog
+{
+    private readonly LeaseConfig _config;
+    private readonly Random _random;
+    private readonly ILogView _stable;
+    private readonly Func<LogEntry, VoterSet?> _configOf;
+    private readonly byte[] _noopPayload;
+    private readonly List<LogEntry> _unstable = [];
+    private readonly List<LeaseEnvelope> _outbox = [];
+    private readonly List<PeerId> _snapshotsToSend = [];
+    private readonly Dictionary<PeerId, Progress> _progress = [];
+    private readonly Dictionary<PeerId, bool> _votes = [];
+
+    /// <summary>Voter sets from configuration entries in the log, in version order, after the base one.</summary>
+    private readonly List<(long Version, VoterSet Voters)> _configs = [];
+
+    private VoterSet _baseVoters;
+    private HashSet<PeerId> _members = [];
+    private long? _truncateFrom;
+    private (long Version, long Term, byte[] State, VoterSet Voters)? _snapshotToInstall;
+    private bool _hardStateDirty, _hardStateMustSync;
+    private bool _syncWanted;
+    private long _synced;
+    private long _syncRequested;
+    private int _electionElapsed, _heartbeatElapsed, _randomizedElectionTimeout;
+    private PeerId _transferTarget;
+    private int _transferElapsed;
+
+    public LeaseLog(PeerId self, LeaseConfig config, Random random, ILogView stable, HardState hardState, VoterSet voters,
+        long votersVersion, Func<LogEntry, VoterSet?> configOf, byte[] noopPayload)
+    {
+        config.Validate();
+        Self = self;
+        _config = config;
+        _random = random;
+        _stable = stable;
+        _configOf = configOf;
+        _noopPayload = noopPayload;
+        _baseVoters = voters;
+        Term = hardState.Term;
+        Vote = hardState.Vote;
+        Commit = Math.Max(hardState.Commit, stable.Snapshot.Version);
+        _synced = stable.Snapshot.Version;
+        // Configuration entries take effect when appended, committed or not: find those after the base.
+        for (var from = votersVersion + 1; from <= stable.LastVersion;)
+        {
+            var batch = stable.Read(from, 1024, 16 << 20);
+            if (batch.Count == 0) break;
+            foreach (var e in batch) NoteConfig(e);
+            from = batch[^1].Version + 1;
+        }
+        Role = Voters.Contains(self) ? LeaseRole.Voter : LeaseRole.Learner;
+        ResetElectionTimeout();
+    }
+
+    public PeerId Self { get; }
+
+    public LeaseRole Role { get; private set; }
+
+    public long Term { get; private set; }
+
+    public PeerId Vote { get; private set; }
+
+    /// <summary>The holder of the current term as far as this node knows (empty when unknown).</summary>
+    public PeerId Holder { get; private set; }
+
+    /// <summary>The newest version known to be committed (on a majority of voters' logs).</summary>
+    public long Commit { get; private set; }
+
+    public bool IsHolder => Role == LeaseRole.Holder;
+
+    /// <summary>The voters as of the newest configuration entry in the log (committed or not).</summary>
+    public VoterSet Voters => _configs.Count > 0 ? _configs[^1].Voters : _baseVoters;
+
+    /// <summary>True while a voter change is in the log but not yet committed: no second one may be proposed.</summary>
+    public bool ConfigChangePending => _configs.Count > 0 && _configs[^1].Version > Commit;
+
+    /// <summary>The holder has committed an entry of its own term (its no-op): only then may it change voters.</summary>
+    public bool CommittedInCurrentTerm => IsHolder && TermAt(Commit) == Term;
+
+    /// <summary>A leadership transfer is under way: proposals are refused until it ends.</summary>
+    public bool Transferring => !_transferTarget.IsEmpty;
+
+    public long LastVersion => _unstable.Count > 0 ? _unstable[^1].Version : _truncateFrom is { } t ? t - 1 : _stable.LastVersion;
+
+    public long LastTerm => TermAt(LastVersion);
+
+    /// <summary>On the holder: the newest version that is durable (fdatasynced) on a majority of voters.</summary>
+    public long SyncedCommit => IsHolder ? Math.Min(Commit, QuorumValue(p => p.Synced, _synced)) : 0;
+
+    /// <summary>The term of <paramref name="version"/> in this node's log, or -1 when it holds no such entry.</summary>
+    public long TermAt(long version)
+    {
+        if (_snapshotToInstall is { } s) return version == s.Version ? s.Term : version < s.Version ? -1 : UnstableTerm(version);
+        if (_unstable.Count > 0 && version >= _unstable[0].Version) return UnstableTerm(version);
+        if (_truncateFrom is { } t && version >= t) return -1;
+        return _stable.TermAt(version);
+    }
+
+    private long UnstableTerm(long version)
+    {
+        if (_unstable.Count == 0 || version < _unstable[0].Version || version > _unstable[^1].Version) return -1;
+        return _unstable[(int)(version - _unstable[0].Version)].Term;
+    }
+
+    /// <summary>The members the holder replicates to (voters are always included). Learners come and go with membership.</summary>
+    public void SetMembers(IEnumerable<PeerId> members)
+    {
+        _members = [.. members.Where(m => m != Self)];
+        foreach (var gone in _progress.Keys.Where(p => !_members.Contains(p) && !Voters.Contains(p)).ToList()) _progress.Remove(gone);
+    }
+
+    private IEnumerable<PeerId> Followers => _members.Concat(Voters.Voters).Where(p => p != Self).Distinct();
+
+    private void Send(PeerId to, LeaseMessage message) => _outbox.Add(new LeaseEnvelope(to, message));
+
+    private void ResetElectionTimeout() =>
+        _randomizedElectionTimeout = _config.ElectionTicks + _random.Next(_config.ElectionTicks);
+
+    private void SetHardState(long term, PeerId vote)
+    {
+        if (term == Term && vote == Vote) return;
+        Term = term;
+        Vote = vote;
+        _hardStateDirty = true;
+        _hardStateMustSync = true;
+    }
+
+    private void NoteConfig(LogEntry entry)
+    {
+        if (_configOf(entry) is { } voters) _configs.Add((entry.Version, voters));
+    }
+
+    private void ForgetConfigsFrom(long version) => _configs.RemoveAll(c => c.Version >= version);
+
+    /// <summary>The quorum-th highest of a per-voter value (this node's own given separately).</summary>
+    private long QuorumValue(Func<Progress, long> value, long own)
+    {
+        var voters = Voters;
+        var values = voters.Voters.Select(v => v == Self ? own : _progress.TryGetValue(v, out var p) ? value(p) : 0).OrderDescending().ToList();
+        return values.Count == 0 ? 0 : values[voters.Quorum - 1];
+    }
+}

@@ -1,0 +1,96 @@
+using DinoMesh.Core.Identity;
+using MessagePack;
+
+namespace DinoMesh.Cluster.Lease;
+
+/// <summary>
+/// Messages of the lease protocol (wire protocol /dinomesh/lease/1). Every message carries the sender's term. The
+/// union tags and keys are the wire format: never reuse or renumber one.
+/// </summary>
+[Union(0, typeof(VoteRequest))]
+[Union(1, typeof(VoteResponse))]
+[Union(2, typeof(Append))]
+[Union(3, typeof(AppendResponse))]
+[Union(4, typeof(InstallSnapshot))]
+[Union(5, typeof(TimeoutNow))]
+public abstract record LeaseMessage
+{
+    [IgnoreMember] public abstract long Term { get; }
+}
+
+/// <summary>
+/// A (pre-)candidate asks for a vote. A pre-vote asks "would you vote for me at <paramref name="Term"/>?" without anyone
+/// changing term, so a node coming back from a partition cannot depose a working holder.
+/// </summary>
+[MessagePackObject]
+public sealed record VoteRequest(
+    [property: Key(0)] long RequestTerm,
+    [property: Key(1)] bool PreVote,
+    [property: Key(2)] long LastVersion,
+    [property: Key(3)] long LastTerm,
+    [property: Key(4)] bool Transfer) : LeaseMessage
+{
+    [IgnoreMember] public override long Term => RequestTerm;
+}
+
+[MessagePackObject]
+public sealed record VoteResponse(
+    [property: Key(0)] long ResponseTerm,
+    [property: Key(1)] bool PreVote,
+    [property: Key(2)] bool Granted) : LeaseMessage
+{
+    [IgnoreMember] public override long Term => ResponseTerm;
+}
+
+/// <summary>
+/// The holder's append (and heartbeat, with no entries): the entries after <paramref name="PrevVersion"/>, which must
+/// be of <paramref name="PrevTerm"/> at the follower, the holder's commit version, and — when an fsync is waiting — the
+/// version the follower should make durable.
+/// </summary>
+[MessagePackObject]
+public sealed record Append(
+    [property: Key(0)] long AppendTerm,
+    [property: Key(1)] long PrevVersion,
+    [property: Key(2)] long PrevTerm,
+    [property: Key(3)] LogEntry[] Entries,
+    [property: Key(4)] long Commit,
+    [property: Key(5)] long SyncTo) : LeaseMessage
+{
+    [IgnoreMember] public override long Term => AppendTerm;
+}
+
+/// <summary>
+/// A follower's answer: on success, the newest version it holds that matches the holder's log; on a refusal, a hint
+/// of where its log ends. <paramref name="Synced"/> is how far its log is durable (fdatasynced).
+/// </summary>
+[MessagePackObject]
+public sealed record AppendResponse(
+    [property: Key(0)] long ResponseTerm,
+    [property: Key(1)] bool Success,
+    [property: Key(2)] long Match,
+    [property: Key(3)] long Synced) : LeaseMessage
+{
+    [IgnoreMember] public override long Term => ResponseTerm;
+}
+
+/// <summary>The holder's whole state as of <paramref name="Version"/>, for a follower whose next entry was compacted away.</summary>
+[MessagePackObject]
+public sealed record InstallSnapshot(
+    [property: Key(0)] long SnapshotTerm_,
+    [property: Key(1)] long Version,
+    [property: Key(2)] long VersionTerm,
+    [property: Key(3)] byte[] State,
+    [property: Key(4)] PeerId[] Voters) : LeaseMessage
+{
+    [IgnoreMember] public override long Term => SnapshotTerm_;
+}
+
+/// <summary>Leadership transfer: the holder tells a caught-up voter to campaign now, ignoring the lease.</summary>
+[MessagePackObject]
+public sealed record TimeoutNow([property: Key(0)] long TransferTerm) : LeaseMessage
+{
+    [IgnoreMember] public override long Term => TransferTerm;
+}
+
+/// <summary>A message and its peer: the destination on the way out, the sender on the way in.</summary>
+public readonly record struct LeaseEnvelope(PeerId Peer, LeaseMessage Message);

@@ -1,0 +1,35 @@
+namespace DinoMesh.Cluster.Lease;
+
+/// <summary>
+/// What the holder knows of one follower's log: <see cref="Match"/> is the newest version known to equal the holder's,
+/// <see cref="Next"/> the next one to send. A follower is probed (one append at a time, stepping back on refusals)
+/// until a match is found, then replicated to with several appends in flight.
+/// </summary>
+internal sealed class Progress
+{
+    public long Match { get; set; }
+
+    public long Next { get; set; }
+
+    /// <summary>How far the follower's log is durable (fdatasynced), as it last said.</summary>
+    public long Synced { get; set; }
+
+    public bool Probing { get; set; } = true;
+
+    /// <summary>Appends sent and not yet answered (replicating only).</summary>
+    public int Inflight { get; set; }
+
+    /// <summary>A snapshot is on its way: nothing else is sent until it is answered.</summary>
+    public bool SnapshotPending { get; set; }
+
+    /// <summary>Heartbeats since the snapshot was asked for: an unanswered one is sent again after an election timeout.</summary>
+    public int SnapshotTicks { get; set; }
+
+    /// <summary>Heard from within the current check-quorum window.</summary>
+    public bool RecentlyActive { get; set; }
+
+    /// <summary>Ticks since the last append sent to it (heartbeats fill gaps).</summary>
+    public int IdleTicks { get; set; }
+
+    public override string ToString() => $"match={Match} next={Next} synced={Synced} {(Probing ? "probe" : "replicate")} inflight={Inflight}";
+}
