@@ -65,6 +65,17 @@ internal sealed class LogSegment
         Volatile.Write(ref _length, length);
     }
 
+    /// <summary>
+    /// Cuts the segment back to <paramref name="length"/> bytes ending at <paramref name="lastVersion"/> (a suffix
+    /// truncation), dropping index entries that pointed past it. Writer only.
+    /// </summary>
+    public void Cut(long length, long lastVersion)
+    {
+        long keep = lastVersion < FirstVersion ? 0 : (lastVersion - FirstVersion) / IndexEvery + 1;
+        if (keep < _indexed) Volatile.Write(ref _indexed, (int)keep);
+        Publish(length, lastVersion);
+    }
+
     /// <summary>The indexed record at or before <paramref name="version"/>: where a reader looking for it starts.</summary>
     public (long Version, long Offset) Seek(long version)
     {

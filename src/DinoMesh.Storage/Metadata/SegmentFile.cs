@@ -171,5 +171,20 @@ internal sealed class SegmentFile : IDisposable
         }
     }
 
+    /// <summary>Cuts the file back to <paramref name="length"/> bytes (a suffix truncation).</summary>
+    public void Cut(long length, string logPath)
+    {
+        try
+        {
+            RandomAccess.SetLength(_file, length);
+        }
+        catch (IOException e)
+        {
+            throw Translate(e, logPath);
+        }
+        _writebackFrom = Math.Min(_writebackFrom, length);
+        _tailDirty = false;
+    }
+
     public void Dispose() => _file.Dispose();
 }
