@@ -42,6 +42,11 @@ public sealed partial record FileSystemState
         if (w.MinSize > MaxFileSize) return Fail(FsError.TooBig);
         var extents = inode.Extents;
         var size = Math.Max(inode.Size, (long)w.MinSize);
+        foreach (var hole in w.Holes)
+        {
+            if (hole.Offset > MaxFileSize || hole.Length > MaxFileSize - hole.Offset) return Fail(FsError.TooBig);
+            extents = extents.Punch((long)hole.Offset, (long)(hole.Offset + hole.Length));
+        }
         foreach (var e in w.Extents)
         {
             var inline = !e.Inline.IsEmpty;

@@ -145,4 +145,32 @@ public class WriteTests
         extent.ChunkOffset = long.MaxValue;                             // fits, but offset + length does not
         s.Fails(Write(f, 1, extent), FsError.Invalid);
     }
+
+    [Fact]
+    public void Holes_are_cut_before_the_extents_are_laid_and_keep_the_size()
+    {
+        var (s, f) = NewFile();
+        byte[] data = [.. Enumerable.Repeat((byte)1, 100)];
+        byte[] patch = [9, 9];
+        s = s.Ok(Write(f, 0, data));
+        var write = Write(f, 20, patch, time: 700);
+        write.Write.Holes.Add(new Wire.ByteRange { Offset = 10, Length = 30 });
+        s = s.OkWith(write, out var effect);
+        var inode = s.Get(f);
+        Assert.Equal(
+            [new(0, 10, ChunkId.Of(data), 0), new(20, 2, ChunkId.Of(patch), 0), new(40, 60, ChunkId.Of(data), 40)],
+            inode.Extents.ToArray());
+        Assert.Equal((100L, 72L), (inode.Size, inode.Extents.AllocatedBytes));
+        Assert.Equal((700L, 700L), (inode.MTime, inode.CTime));
+        Assert.Equal([f], effect.ContentChanged);
+    }
+
+    [Fact]
+    public void A_hole_past_the_largest_file_size_is_EFBIG()
+    {
+        var (s, f) = NewFile();
+        var write = Write(f, 0, [1]);
+        write.Write.Holes.Add(new Wire.ByteRange { Offset = (ulong)FileSystemState.MaxFileSize, Length = 2 });
+        s.Fails(write, FsError.TooBig);
+    }
 }
