@@ -23,6 +23,12 @@ public enum Feature
 
     /// <summary>fallocate(2).</summary>
     Fallocate,
+
+    /// <summary>fallocate(2) of more than the free space can be tried without filling the disk first.</summary>
+    FallocateBeyondFreeSpace,
+
+    /// <summary>A buffered read after a completed asynchronous O_DIRECT write sees the written bytes.</summary>
+    CoherentAsyncDirectWrites,
 }
 
 /// <summary>
