@@ -70,8 +70,10 @@ public sealed partial class DinoFileSystem
         // A file nobody here holds open goes in the same mutation as its last name: one commit instead of two.
         var target = directory ? null : _meta.Current.Lookup(parent, FileName.FromBytes(name.Span)).Inode;
         var reclaim = target is not null && !IsOpen(target.Ino);
+        var before = _meta.Current;
         var result = await CommitAsync(ctx, new Mutation { Remove = new RemoveEntry { Parent = parent, Name = ByteString.CopyFrom(name.Span), Directory = directory, Reclaim = reclaim } });
         if (!result.Ok) return Errno(result.Error);
+        KeepUnlinkedDirectories(before, result, parent);
         if (result.Effect.Removed.Contains(result.Effect.Ino)) _contents.Discard(result.Effect.Ino);
         else if (!directory) await ReclaimIfOrphanAsync(ctx, result.Effect.Ino);
         return 0;
@@ -79,12 +81,14 @@ public sealed partial class DinoFileSystem
 
     public override async ValueTask<int> RenameAsync(FuseContext ctx, ulong parent, ReadOnlyMemory<byte> name, ulong newParent, ReadOnlyMemory<byte> newName, uint flags)
     {
-        var replaced = _meta.Current.Lookup(newParent, FileName.FromBytes(newName.Span)).Inode?.Ino ?? 0;
+        var before = _meta.Current;
+        var replaced = before.Lookup(newParent, FileName.FromBytes(newName.Span)).Inode?.Ino ?? 0;
         var result = await CommitAsync(ctx, new Mutation
         {
             Rename = new Rename { Parent = parent, Name = ByteString.CopyFrom(name.Span), NewParent = newParent, NewName = ByteString.CopyFrom(newName.Span), Flags = flags },
         });
         if (!result.Ok) return Errno(result.Error);
+        KeepUnlinkedDirectories(before, result, newParent);
         await ReclaimIfOrphanAsync(ctx, replaced);
         return 0;
     }

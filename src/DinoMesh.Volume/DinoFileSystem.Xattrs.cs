@@ -9,7 +9,17 @@ namespace DinoMesh.Volume;
 // Extended attributes: user.*, trusted.*, security.*, and POSIX ACLs through system.posix_acl_*.
 public sealed partial class DinoFileSystem
 {
-    public override async ValueTask<int> SetXattrAsync(FuseContext ctx, ulong ino, ReadOnlyMemory<byte> name, ReadOnlyMemory<byte> value, int flags)
+    /// <summary>FUSE_SETXATTR_ACL_KILL_SGID: the caller is outside the file's group and lacks CAP_FSETID.</summary>
+    private const uint AclKillSgid = 1;
+
+    public override ValueTask<int> SetXattrAsync(FuseContext ctx, ulong ino, ReadOnlyMemory<byte> name, ReadOnlyMemory<byte> value, int flags) =>
+        SetXattrAsync(ctx, ino, name, value, flags, 0);
+
+    /// <summary>
+    /// Setting an access ACL also sets the mode bits it implies; when the kernel says the caller may not keep setgid
+    /// (ACL_KILL_SGID, the rule posix_acl_update_mode applies on local filesystems), the new mode drops it, as chmod does.
+    /// </summary>
+    public override async ValueTask<int> SetXattrAsync(FuseContext ctx, ulong ino, ReadOnlyMemory<byte> name, ReadOnlyMemory<byte> value, int flags, uint setXattrFlags)
     {
         var inode = _meta.Current.Find(ino);
         if (inode is null) return Errno(FsError.Stale);
@@ -25,6 +35,7 @@ public sealed partial class DinoFileSystem
                 {
                     if (PosixAcl.Parse(value.Span) is not { } acl) return Errno(FsError.Invalid);
                     var mode = acl.ApplyToMode(inode.Mode);
+                    if ((setXattrFlags & AclKillSgid) != 0) mode &= ~FileMode.SetGid;
                     if (acl.IsEquivalentToMode)
                     {
                         // An ACL that says no more than the mode is kept as the mode alone, as ext4 does.

@@ -28,7 +28,8 @@ internal sealed unsafe class FusermountMounter : IMounter
 
     public static string Options(FuseMountOptions options)
     {
-        var parts = new List<string> { "nosuid", "nodev", "fsname=" + options.FileSystemName, "subtype=" + options.SubType };
+        var atime = options.Atime switch { MountAtime.NoAtime => "noatime", MountAtime.StrictAtime => "strictatime", _ => "relatime" };
+        var parts = new List<string> { "nosuid", "nodev", atime, "fsname=" + options.FileSystemName, "subtype=" + options.SubType };
         if (options.AllowOther)
             parts.Add("allow_other");
         if (options.DefaultPermissions)

@@ -126,4 +126,65 @@ public sealed class DinoNode_VolumeTests : TrackedTargets
         Assert.Equal("dino-volume-a", MountTable.SourceAt(named.MountPoint));
         Assert.Contains("dino-volume-a", Tool.Run("df", "-P", named.MountPoint).Stdout, StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// Runs in a private mount namespace whose /usr/sbin (= /sbin) holds only fuse3's mount.fuse helpers and ours, so
+    /// mount(8) finds /sbin/mount.fuse.dinomesh as it would once installed, without touching the machine's /sbin.
+    /// </summary>
+    private const string HelperScenario = """
+        helper=$1 fstab=$2 mnt=$3 data=$4 stash=$5
+        for f in /usr/sbin/mount.fuse /usr/sbin/mount.fuse3; do [ -e "$f" ] && cp -a "$f" "$stash/"; done
+        mount -t tmpfs -o size=4m,mode=0755 dinomesh-posix-sbin /usr/sbin
+        cp -a "$stash"/. /usr/sbin/
+        install -m 0755 "$helper" /usr/sbin/mount.fuse.dinomesh
+        stop() {
+          umount -l "$mnt" 2>/dev/null || true
+          pid=$(cat "$data/lock" 2>/dev/null || true)
+          [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+        }
+        trap stop EXIT
+        mount -T "$fstab" "$mnt"
+        echo "mounted: $(findmnt -n -o SOURCE,FSTYPE "$mnt") $(findmnt -n -o VFS-OPTIONS "$mnt")"
+        echo hello > "$mnt/f"
+        mount -T "$fstab" -o remount,ro "$mnt"
+        echo "after remount,ro: $(findmnt -n -o VFS-OPTIONS "$mnt")"
+        if echo x 2>/dev/null > "$mnt/g"; then echo "a write succeeded on the read-only mount"; exit 1; fi
+        echo "read: $(cat "$mnt/f")"
+        mount -T "$fstab" -o remount,rw "$mnt"
+        echo world > "$mnt/g"
+        echo "after remount,rw: $(findmnt -n -o VFS-OPTIONS "$mnt") $(cat "$mnt/g")"
+        pid=$(cat "$data/lock")
+        umount "$mnt"
+        i=0
+        while kill -0 "$pid" 2>/dev/null; do
+          i=$((i + 1)); [ "$i" -le 300 ] || { echo "dino-node still runs 30 s after umount"; exit 1; }
+          sleep 0.1
+        done
+        echo "dino-node exited after umount"
+        """;
+
+    [Fact]
+    public void Mount_helper_mounts_an_fstab_line_and_remount_toggles_read_only()
+    {
+        var scratch = Make(() => DinoNodeTarget.Create());
+        var helper = Path.Combine(DinoNodeTarget.Repository, "scripts", "mount.fuse.dinomesh");
+        var fstab = Path.Combine(scratch.TempDir, "fstab");
+        var stash = Directory.CreateDirectory(Path.Combine(scratch.TempDir, "sbin")).FullName;
+        File.WriteAllText(fstab,
+            $"# the line an operator would put in /etc/fstab (here with a test-only data directory and port)\n" +
+            $"dinomesh:helper-test {scratch.MountPoint} fuse.dinomesh defaults,_netdev,noatime,data-dir={scratch.DataDir},listen=127.0.0.1:0,log={scratch.LogPath} 0 0\n");
+
+        var r = Tool.TryRun("unshare", ["--mount", "--propagation", "private", "sh", "-eu", "-c", HelperScenario, "sh", helper, fstab, scratch.MountPoint, scratch.DataDir, stash],
+            TimeSpan.FromSeconds(180), env: new Dictionary<string, string> { ["DINOMESH_NODE"] = $"dotnet {DinoNodeTarget.DaemonDll}" });
+
+        Assert.True(r.ExitCode == 0, $"{r}\n{scratch.Diagnostics()}");
+        var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("mounted: dinomesh:helper-test fuse.dinomesh rw,", lines[0], StringComparison.Ordinal);
+        Assert.Contains("noatime", lines[0], StringComparison.Ordinal);
+        Assert.StartsWith("after remount,ro: ro,", lines[1], StringComparison.Ordinal);
+        Assert.Equal("read: hello", lines[2]);
+        Assert.StartsWith("after remount,rw: rw,", lines[3], StringComparison.Ordinal);
+        Assert.EndsWith(" world", lines[3], StringComparison.Ordinal);
+        Assert.Equal("dino-node exited after umount", lines[4]);
+    }
 }
