@@ -40,5 +40,6 @@ public abstract class FuseFileSystemBase : IFuseFileSystem
     public virtual ValueTask<int> RemoveXattrAsync(FuseContext ctx, ulong ino, ReadOnlyMemory<byte> name) => NotImplementedErrno;
     public virtual ValueTask<int> AccessAsync(FuseContext ctx, ulong ino, int mask) => NotImplementedErrno;
     public virtual ValueTask<int> FallocateAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, long length, int mode) => NotImplementedErrno;
+    public virtual ValueTask<FuseResult<long>> CopyFileRangeAsync(FuseContext ctx, ulong inoIn, ulong fileHandleIn, long offsetIn, ulong inoOut, ulong fileHandleOut, long offsetOut, long length, ulong flags) => NotImplemented<long>();
     public virtual ValueTask<FuseResult<long>> LseekAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, int whence) => NotImplemented<long>();
 }

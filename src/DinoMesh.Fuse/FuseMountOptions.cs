@@ -1,14 +1,32 @@
 namespace DinoMesh.Fuse;
 
+/// <summary>The access-time flag of a mount, as mount(8) knows it.</summary>
+public enum MountAtime
+{
+    /// <summary>Linux's default: atime moves on a read when it is not newer than mtime or ctime, or is a day old.</summary>
+    Relatime,
+    /// <summary>Reads never move atime.</summary>
+    NoAtime,
+    /// <summary>Every read moves atime.</summary>
+    StrictAtime,
+}
+
 /// <summary>How to mount. Defaults follow DESIGN: allow_other + default_permissions, big writes, writeback cache.</summary>
 public sealed record FuseMountOptions
 {
+    /// <summary>The mount's source, as mount(8), findmnt and df show it ("fsname"). No commas.</summary>
     public string FileSystemName { get; init; } = "dinomesh";
     public string SubType { get; init; } = "dinomesh";
     public bool AllowOther { get; init; } = true;
     public bool DefaultPermissions { get; init; } = true;
     public bool WritebackCache { get; init; } = true;
     public bool PosixAcl { get; init; } = true;
+
+    /// <summary>
+    /// The atime flag the mount carries (MS_NOATIME / MS_RELATIME / MS_STRICTATIME). The kernel never updates atime of a
+    /// FUSE file itself (FUSE inodes are S_NOATIME); the flag says what the filesystem does, and mount(8) shows it.
+    /// </summary>
+    public MountAtime Atime { get; init; } = MountAtime.Relatime;
     /// <summary>Largest WRITE payload the kernel may send (max_write). At least 1 MiB.</summary>
     public uint MaxWrite { get; init; } = 1024 * 1024;
     /// <summary>Number of threads reading /dev/fuse in blocking mode (<see cref="BusyPoll"/> zero).</summary>

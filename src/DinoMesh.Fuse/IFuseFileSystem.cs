@@ -91,8 +91,19 @@ public interface IFuseFileSystem
 
     ValueTask<int> AccessAsync(FuseContext ctx, ulong ino, int mask);
 
-    /// <summary>mode 0 only (allocate and extend); others answer EOPNOTSUPP.</summary>
+    /// <summary>
+    /// mode: 0 (allocate, extend), FALLOC_FL_KEEP_SIZE (1), FALLOC_FL_PUNCH_HOLE (2, always with KEEP_SIZE),
+    /// FALLOC_FL_ZERO_RANGE (0x10); the kernel refuses other modes itself.
+    /// </summary>
     ValueTask<int> FallocateAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, long length, int mode);
+
+    /// <summary>
+    /// copy_file_range(2) between two open files of this mount (possibly the same file, never overlapping ranges):
+    /// returns the byte count copied, short only at the end of the source. ENOSYS makes the kernel copy through
+    /// read and write itself (and stop asking). <paramref name="flags"/> is always 0 today.
+    /// </summary>
+    ValueTask<FuseResult<long>> CopyFileRangeAsync(FuseContext ctx, ulong inoIn, ulong fileHandleIn, long offsetIn,
+        ulong inoOut, ulong fileHandleOut, long offsetOut, long length, ulong flags);
 
     /// <summary>SEEK_DATA (3) / SEEK_HOLE (4); returns the new offset.</summary>
     ValueTask<FuseResult<long>> LseekAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, int whence);

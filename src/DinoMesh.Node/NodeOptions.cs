@@ -11,6 +11,12 @@ public sealed record NodeOptions
     public bool AllowOther { get; init; } = true;
     public bool WritebackCache { get; init; }
 
+    /// <summary>The mount's source as mount(8) and df show it (--fsname); null: "dinomesh:&lt;cluster id&gt;".</summary>
+    public string? FileSystemName { get; init; }
+
+    /// <summary>When reads move atime (--atime relatime|strictatime|noatime).</summary>
+    public DinoMesh.Fuse.MountAtime Atime { get; init; } = DinoMesh.Fuse.MountAtime.Relatime;
+
     /// <summary>How long the FUSE reader polls after a request before sleeping; zero for blocking readers.</summary>
     public TimeSpan BusyPoll { get; init; } = TimeSpan.FromMicroseconds(50);
     public IPEndPoint Listen { get; init; } = new(IPAddress.Any, Cluster.Node.ClusterOptions.DefaultPort);

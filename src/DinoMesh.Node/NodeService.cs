@@ -85,11 +85,20 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         var clock = new MutationClock(TimeProvider.System, _cluster.Self);
         _committer = LocalCommitter.Open(_replica, _cluster.Self, clock.NowNs(), _loggers.CreateLogger("metadata"));
         var volumeLogger = _loggers.CreateLogger("volume");
-        var fs = new DinoFileSystem(_committer, new ChunkAccess(_chunks, volumeLogger), clock, new VolumeOptions(), volumeLogger);
+        var fs = new DinoFileSystem(_committer, new ChunkAccess(_chunks, volumeLogger), clock, new VolumeOptions { Atime = _options.Atime }, volumeLogger);
         await fs.ReclaimOrphansAsync(cancellationToken);
         try
         {
-            _mount = FuseMount.Mount(mountPoint, fs, new FuseMountOptions { AllowOther = _options.AllowOther, WritebackCache = _options.WritebackCache, BusyPoll = _options.BusyPoll }, _loggers.CreateLogger("fuse"));
+            var mountOptions = new FuseMountOptions
+            {
+                AllowOther = _options.AllowOther,
+                WritebackCache = _options.WritebackCache,
+                BusyPoll = _options.BusyPoll,
+                // Names the volume, so tools that find mounts by source, and people running several, can tell them apart.
+                FileSystemName = _options.FileSystemName ?? $"dinomesh:{_cluster.ClusterId[..12]}",
+                Atime = _options.Atime,
+            };
+            _mount = FuseMount.Mount(mountPoint, fs, mountOptions, _loggers.CreateLogger("fuse"));
         }
         catch (FuseMountException e)
         {

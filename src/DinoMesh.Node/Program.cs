@@ -19,11 +19,13 @@ var advertise = new Option<string>("--advertise") { Description = "HOST:PORT oth
 var profile = new Option<string>("--membership-profile") { Description = "lan (1 s probes, default) or local (200 ms probes, for one machine)", DefaultValueFactory = _ => "lan" };
 var writeback = new Option<bool>("--writeback-cache") { Description = "Let the kernel cache writes (faster small writes; sizes changed on other nodes show late on open files)" };
 var busyPoll = new Option<int>("--busy-poll") { Description = "Microseconds the FUSE reader keeps polling after a request before it sleeps (0: several sleeping readers instead)", DefaultValueFactory = _ => 50 };
+var fsname = new Option<string>("--fsname") { Description = "The mount's source as mount, findmnt and df show it (default: dinomesh:<cluster id>)" };
+var atime = new Option<string>("--atime") { Description = "relatime (default: reads move atime once per change, or daily), strictatime (every read) or noatime (never)", DefaultValueFactory = _ => "relatime" };
 var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
 
 var root = new RootCommand("dino-node: the daemon of a DinoMesh peer-to-peer filesystem; one per machine")
 {
-    mount, dataDir, logLevel, noAllowOther, join, token, tokenFile, listen, advertise, profile, writeback, busyPoll,
+    mount, dataDir, logLevel, noAllowOther, join, token, tokenFile, listen, advertise, profile, writeback, busyPoll, fsname, atime,
 };
 root.SetAction(async (parse, cancellationToken) =>
 {
@@ -37,6 +39,18 @@ root.SetAction(async (parse, cancellationToken) =>
             DataDirectory = parse.GetValue(dataDir) ?? DataDirectory.DefaultPath(),
             AllowOther = !parse.GetValue(noAllowOther),
             WritebackCache = parse.GetValue(writeback),
+            FileSystemName = parse.GetValue(fsname) is { } name
+                ? name.Length is > 0 and <= 255 && !name.Any(c => c == ',' || char.IsWhiteSpace(c) || char.IsControl(c))
+                    ? name
+                    : throw new StartupException($"--fsname must be 1-255 characters without commas or spaces, not '{name}'")
+                : null,
+            Atime = parse.GetValue(atime) switch
+            {
+                "relatime" => DinoMesh.Fuse.MountAtime.Relatime,
+                "strictatime" => DinoMesh.Fuse.MountAtime.StrictAtime,
+                "noatime" => DinoMesh.Fuse.MountAtime.NoAtime,
+                var other => throw new StartupException($"unknown --atime '{other}' (relatime, strictatime or noatime)"),
+            },
             BusyPoll = parse.GetValue(busyPoll) is var poll and >= 0 and <= 100_000
                 ? TimeSpan.FromMicroseconds(poll)
                 : throw new StartupException($"--busy-poll must be between 0 and 100000 microseconds, not {parse.GetValue(busyPoll)}"),

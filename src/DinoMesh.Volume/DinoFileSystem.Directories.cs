@@ -15,6 +15,7 @@ public sealed partial class DinoFileSystem
         if (inode is null) return ValueTask.FromResult(Fail<OpenReply>(FsError.Stale));
         if (!inode.IsDirectory) return ValueTask.FromResult(Fail<OpenReply>(FsError.NotADirectory));
         var handle = new OpenHandle(ino, flags) { Listing = Listing(inode) };
+        _openDirectories.AddOrUpdate(ino, 1, static (_, n) => n + 1);
         return ValueTask.FromResult<FuseResult<OpenReply>>(new OpenReply(AddHandle(handle), OpenReplyFlags.None));
     }
 
@@ -33,6 +34,7 @@ public sealed partial class DinoFileSystem
         var state = _meta.Current;
         var dir = state.Find(ino);
         if (dir is null) return ValueTask.FromResult(Errno(FsError.Stale));
+        _atimes.Accessed(dir, _clock.NowNs());
         var handle = Handle(fileHandle);
         // Offsets index the listing taken at opendir; offset 0 (rewinddir) takes a fresh one.
         if (handle is null || offset == 0 || handle.Listing is null)
@@ -55,8 +57,27 @@ public sealed partial class DinoFileSystem
 
     public override ValueTask<int> ReleaseDirAsync(FuseContext ctx, ulong ino, ulong fileHandle)
     {
-        _handles.TryRemove(fileHandle, out _);
+        if (_handles.TryRemove(fileHandle, out _) && _openDirectories.AddOrUpdate(ino, 0, static (_, n) => Math.Max(0, n - 1)) == 0)
+        {
+            _openDirectories.TryRemove(new KeyValuePair<ulong, int>(ino, 0));
+            _unlinkedDirectories.TryRemove(ino, out _);
+        }
         return ValueTask.FromResult(0);
+    }
+
+    /// <summary>
+    /// Keeps the last attributes of directories that a commit removed while they were open here, with nlink 0 and the
+    /// removal's ctime, so fstat on an open descriptor answers as on a local filesystem until it is closed.
+    /// </summary>
+    private void KeepUnlinkedDirectories(FileSystemState before, ApplyResult result, ulong parent)
+    {
+        foreach (var ino in result.Effect.Removed)
+        {
+            if (!_openDirectories.ContainsKey(ino) || before.Find(ino) is not { IsDirectory: true } dir) continue;
+            var ctime = result.State.Find(parent)?.CTime ?? dir.CTime;
+            _unlinkedDirectories[ino] = dir with { NLink = 0, CTime = ctime };
+            _atimes.Forget(ino);
+        }
     }
 
     public override async ValueTask<int> FsyncDirAsync(FuseContext ctx, ulong ino, ulong fileHandle, bool dataOnly)

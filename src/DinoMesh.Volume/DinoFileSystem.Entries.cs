@@ -46,8 +46,11 @@ public sealed partial class DinoFileSystem
         // A file nobody here holds open can go in the same mutation as its last name (one commit instead of two), unless
         // another member may hold it open.
         var fileName = FileName.FromBytes(name.Span);
+        var before = _meta.Current;
         var result = await CommitAsync(ctx, new RemoveEntry(parent, fileName, directory, NotOpenHere(parent, fileName)));
         if (!result.Ok) return Errno(result.Error);
+        KeepUnlinkedDirectories(before, result, parent);
+        KeepUnlinkedDirectories(before, result, parent);
         if (result.Effect.Removed.Contains(result.Effect.Ino)) _contents.Discard(result.Effect.Ino);
         else if (!directory) await ReclaimIfOrphanAsync(ctx, result.Effect.Ino);
         return 0;
@@ -56,8 +59,10 @@ public sealed partial class DinoFileSystem
     public override async ValueTask<int> RenameAsync(FuseContext ctx, ulong parent, ReadOnlyMemory<byte> name, ulong newParent, ReadOnlyMemory<byte> newName, uint flags)
     {
         var target = FileName.FromBytes(newName.Span);
+        var before = _meta.Current;
         var result = await CommitAsync(ctx, new Rename(parent, FileName.FromBytes(name.Span), newParent, target, flags, NotOpenHere(newParent, target)));
         if (!result.Ok) return Errno(result.Error);
+        KeepUnlinkedDirectories(before, result, newParent);
         foreach (var ino in result.Effect.Removed) _contents.Discard(ino);
         foreach (var ino in result.Effect.Orphaned) await ReclaimIfOrphanAsync(ctx, ino);
         return 0;

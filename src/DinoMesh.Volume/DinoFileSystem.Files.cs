@@ -3,14 +3,19 @@ using DinoMesh.Fuse;
 
 namespace DinoMesh.Volume;
 
-// Attributes and file contents: getattr/setattr, open/create, read/write, flush/release/fsync, fallocate, lseek.
+// Attributes and file contents: getattr/setattr, open/create, read/write, flush/release/fsync, lseek.
 public sealed partial class DinoFileSystem
 {
     private const int OAccMode = 3, OWrOnly = 1, ORdWr = 2, OCreat = 0x40, OExcl = 0x80, OTrunc = 0x200;
 
+    /// <summary>O_DIRECT as the kernel passes it in open flags (asm-generic and x86 differ).</summary>
+    private static readonly int ODirect = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture
+        is System.Runtime.InteropServices.Architecture.Arm64 ? 0x10000 : 0x4000;
+
     public override ValueTask<FuseResult<AttrReply>> GetAttrAsync(FuseContext ctx, ulong ino, ulong? fileHandle)
     {
-        var inode = _meta.Current.Find(ino);
+        // A directory removed while open lives on for fstat with nlink 0, as on a local filesystem.
+        var inode = _meta.Current.Find(ino) ?? _unlinkedDirectories.GetValueOrDefault(ino);
         return ValueTask.FromResult(inode is null ? Fail<AttrReply>(FsError.Stale) : new AttrReply(Attributes(inode), _options.AttrTimeout));
     }
 
@@ -23,6 +28,7 @@ public sealed partial class DinoFileSystem
         var flushed = await FlushInodeAsync(ctx, ino);
         if (flushed != FsError.None) return Fail<AttrReply>(flushed);
         var now = _clock.NowNs();
+        if (valid.HasFlag(SetAttrValid.ATime) || valid.HasFlag(SetAttrValid.ATimeNow)) _atimes.Forget(ino);
         var set = new SetAttributes(ino)
         {
             Mode = valid.HasFlag(SetAttrValid.Mode) ? request.Mode : null,
@@ -59,8 +65,12 @@ public sealed partial class DinoFileSystem
         }
         Opened(ino);
         // The page cache stays valid across opens: this node sees every local change, and a change from a peer
-        // arrives with an explicit invalidation.
-        return new OpenReply(AddHandle(new OpenHandle(ino, flags)), OpenReplyFlags.KeepCache);
+        // arrives with an explicit invalidation. The exception: a read through this open is due to move atime, which
+        // only a READ that reaches us can do, so the cached pages go (relatime: once per change of the file).
+        var keep = (flags & OAccMode) != OWrOnly && inode.IsRegular && _atimes.IsDue(inode, _clock.NowNs())
+            ? OpenReplyFlags.None
+            : OpenReplyFlags.KeepCache;
+        return new OpenReply(AddHandle(new OpenHandle(ino, flags)), keep);
     }
 
     private async ValueTask<FsError> TruncateToZeroAsync(FuseContext ctx, Inode inode)
@@ -95,6 +105,7 @@ public sealed partial class DinoFileSystem
         if (inode is null) return ValueTask.FromResult(Fail<int>(FsError.Stale));
         if (!inode.IsRegular) return ValueTask.FromResult(Fail<int>(inode.IsDirectory ? FsError.IsADirectory : FsError.Invalid));
         var (error, count) = _contents.Read(inode, offset, buffer.Span);
+        if (error == FsError.None) _atimes.Accessed(inode, _clock.NowNs());
         return ValueTask.FromResult(error == FsError.None ? count : Fail<int>(error));
     }
 
@@ -104,7 +115,21 @@ public sealed partial class DinoFileSystem
         if (inode is null) return ValueTask.FromResult(Fail<int>(FsError.Stale));
         if (!inode.IsRegular) return ValueTask.FromResult(Fail<int>(FsError.Invalid));
         var error = _contents.Write(ino, offset, data.Span, _clock.NowNs());
-        return ValueTask.FromResult(error == FsError.None ? data.Length : Fail<int>(error));
+        if (error != FsError.None) return ValueTask.FromResult(Fail<int>(error));
+        if (Handle(fileHandle) is { } handle && (handle.Flags & ODirect) != 0) return DropCachedPagesAsync(ino, offset, data.Length);
+        return ValueTask.FromResult<FuseResult<int>>(data.Length);
+    }
+
+    /// <summary>
+    /// An O_DIRECT write bypasses the page cache, and after an asynchronous one (AIO) the kernel does not drop the
+    /// pages of its range: a buffered read that raced the write may have cached the old bytes. So the write drops
+    /// them itself before it is answered. The notification runs on the thread pool, never on a reader thread: the
+    /// kernel waits for pages locked by reads in flight, which need the readers to be answered.
+    /// </summary>
+    private async ValueTask<FuseResult<int>> DropCachedPagesAsync(ulong ino, long offset, int length)
+    {
+        if (_notifier is { } notifier) await Task.Run(() => notifier.InvalidateInode(ino, offset, length));
+        return length;
     }
 
     public override async ValueTask<int> FlushAsync(FuseContext ctx, ulong ino, ulong fileHandle, ulong lockOwner) =>
@@ -121,6 +146,7 @@ public sealed partial class DinoFileSystem
     {
         var error = await FlushInodeAsync(ctx, ino);
         if (error != FsError.None) return Errno(error);
+        await FlushAtimesAsync(ino, ctx.Cancellation);
         return Errno(await _meta.SyncAsync(ctx.Cancellation));
     }
 
@@ -129,23 +155,6 @@ public sealed partial class DinoFileSystem
     {
         if (!_contents.HasStaged(ino)) return ValueTask.FromResult(FsError.None);
         return _contents.FlushAsync(ino, async write => (await CommitAsync(ctx, write)).Error);
-    }
-
-    public override async ValueTask<int> FallocateAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, long length, int mode)
-    {
-        const int keepSize = 1;
-        if (offset < 0 || length <= 0) return Errno(FsError.Invalid);
-        if (mode is not (0 or keepSize)) return Errno(FsError.NotSupported);
-        var inode = _meta.Current.Find(ino);
-        if (inode is null) return Errno(FsError.Stale);
-        if (!inode.IsRegular) return Errno(inode.IsDirectory ? FsError.IsADirectory : FsError.NotSupported);
-        if (length > FileSystemState.MaxFileSize - offset) return Errno(FsError.TooBig);
-        // Chunks are made on write, so there is nothing to reserve; mode 0 only has to extend the size.
-        if (mode == keepSize || offset + length <= _contents.VisibleSize(inode)) return 0;
-        var flushed = await FlushInodeAsync(ctx, ino);
-        if (flushed != FsError.None) return Errno(flushed);
-        var result = await CommitAsync(ctx, new SetAttributes(ino, Size: (ulong)(offset + length)));
-        return Errno(result.Error);
     }
 
     public override async ValueTask<FuseResult<long>> LseekAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, int whence)

@@ -7,7 +7,17 @@ namespace DinoMesh.Volume;
 // Extended attributes: user.*, trusted.*, security.*, and POSIX ACLs through system.posix_acl_*.
 public sealed partial class DinoFileSystem
 {
-    public override async ValueTask<int> SetXattrAsync(FuseContext ctx, ulong ino, ReadOnlyMemory<byte> name, ReadOnlyMemory<byte> value, int flags)
+    /// <summary>FUSE_SETXATTR_ACL_KILL_SGID: the caller is outside the file's group and lacks CAP_FSETID.</summary>
+    private const uint AclKillSgid = 1;
+
+    public override ValueTask<int> SetXattrAsync(FuseContext ctx, ulong ino, ReadOnlyMemory<byte> name, ReadOnlyMemory<byte> value, int flags) =>
+        SetXattrAsync(ctx, ino, name, value, flags, 0);
+
+    /// <summary>
+    /// Setting an access ACL also sets the mode bits it implies; when the kernel says the caller may not keep setgid
+    /// (ACL_KILL_SGID, the rule posix_acl_update_mode applies on local filesystems), the new mode drops it, as chmod does.
+    /// </summary>
+    public override async ValueTask<int> SetXattrAsync(FuseContext ctx, ulong ino, ReadOnlyMemory<byte> name, ReadOnlyMemory<byte> value, int flags, uint setXattrFlags)
     {
         var inode = _meta.Current.Find(ino);
         if (inode is null) return Errno(FsError.Stale);
@@ -24,6 +34,8 @@ public sealed partial class DinoFileSystem
                 // The mode the ACL implies (and whether setgid survives) is worked out by the holder against the inode as
                 // it is then; it needs to know the caller's groups for that.
                 groups = CallerGroups.Of(ctx.Pid);
+                // The kernel's own verdict (FUSE_SETXATTR_ACL_KILL_SGID), when it gives one, settles it.
+                if ((setXattrFlags & AclKillSgid) != 0) set = set with { KillSetGid = true };
                 break;
         }
         var result = await CommitAsync(ctx, set, groups: groups);

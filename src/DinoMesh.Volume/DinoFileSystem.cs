@@ -21,7 +21,13 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<ulong, OpenHandle> _handles = new();
     private readonly ConcurrentDictionary<ulong, int> _openCounts = new();
+    private readonly ConcurrentDictionary<ulong, int> _openDirectories = new();
+    private readonly ConcurrentDictionary<ulong, Inode> _unlinkedDirectories = new();
     private readonly CacheInvalidator _invalidator;
+    private readonly AccessTimes _atimes;
+    private readonly CancellationTokenSource _stopping = new();
+    private IFuseNotifier? _notifier;
+    private Task? _atimeFlusher;
     private long _nextHandle;
 
     public DinoFileSystem(IMetadataCommitter meta, ChunkAccess chunks, MutationClock clock, VolumeOptions options, ILogger logger)
@@ -33,6 +39,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
         _logger = logger;
         _contents = new FileContents(chunks, options);
         _invalidator = new CacheInvalidator(logger);
+        _atimes = new AccessTimes(options.Atime);
         _meta.AppliedRemotely += OnAppliedRemotely;
     }
 
@@ -42,9 +49,28 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
         public (byte[] Name, ulong Ino)[]? Listing { get; set; }
     }
 
-    public override void Mounted(IFuseNotifier notifier) => _invalidator.Start(notifier);
+    public override void Mounted(IFuseNotifier notifier)
+    {
+        _notifier = notifier;
+        _invalidator.Start(notifier);
+        _atimeFlusher = Task.Run(() => FlushAtimesPeriodicallyAsync(_stopping.Token));
+    }
 
-    public override void Unmounted() => _invalidator.Stop();
+    public override void Unmounted()
+    {
+        _invalidator.Stop();
+        _stopping.Cancel();
+        // The last recorded reads are committed while the committer still runs (it is closed after the mount).
+        try
+        {
+            _atimeFlusher?.Wait(_options.AtimeFlushInterval + TimeSpan.FromSeconds(5));
+            FlushAtimesAsync(null, CancellationToken.None).AsTask().Wait(TimeSpan.FromSeconds(10));
+        }
+        catch (AggregateException e)
+        {
+            _logger.LogWarning(e.InnerException, "committing access times at unmount failed");
+        }
+    }
 
     /// <summary>
     /// Releases the orphans this node was holding when it last stopped (it holds nothing open now): files whose last
@@ -104,7 +130,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
             : inode.IsDirectory ? 4096
             : inode.SymlinkTarget?.Length ?? 0;
         var allocated = inode.IsRegular ? Math.Max(inode.Extents.AllocatedBytes, size - inode.Size) : inode.IsDirectory ? 4096 : 0;
-        var (aSec, aNsec) = Split(inode.ATime);
+        var (aSec, aNsec) = Split(_atimes.Effective(inode));
         var (mSec, mNsec) = Split(inode.MTime);
         var (cSec, cNsec) = Split(inode.CTime);
         return new FileAttributes

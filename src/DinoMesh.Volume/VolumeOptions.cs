@@ -1,3 +1,5 @@
+using DinoMesh.Fuse;
+
 namespace DinoMesh.Volume;
 
 /// <summary>Tunables of the mounted volume.</summary>
@@ -17,4 +19,10 @@ public sealed record VolumeOptions
 
     /// <summary>Block size reported in st_blksize (the I/O size tools such as cp use).</summary>
     public uint PreferredIoSize { get; init; } = 128 * 1024;
+
+    /// <summary>When reads move atime: relatime (Linux's default), strictatime or noatime.</summary>
+    public MountAtime Atime { get; init; } = MountAtime.Relatime;
+
+    /// <summary>How often atime updates recorded by reads are committed (each file's costs one SetAttributes).</summary>
+    public TimeSpan AtimeFlushInterval { get; init; } = TimeSpan.FromSeconds(5);
 }

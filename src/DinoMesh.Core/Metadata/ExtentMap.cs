@@ -29,23 +29,31 @@ public sealed class ExtentMap : IEnumerable<Extent>
     public ExtentMap Write(Extent extent) => Write(extent, null);
 
     /// <summary>As <see cref="Write(Extent)"/>, counting the chunk references it drops and adds.</summary>
-    internal ExtentMap Write(Extent extent, ChunkRefChanges? refs)
+    internal ExtentMap Write(Extent extent, ChunkRefChanges? refs) => extent.Length <= 0 ? this : Replace(extent.Offset, extent.End, extent, refs);
+
+    /// <summary>Makes [<paramref name="from"/>, <paramref name="to"/>) a hole: whatever it overlaps is cut away.</summary>
+    public ExtentMap Punch(long from, long to) => Punch(from, to, null);
+
+    internal ExtentMap Punch(long from, long to, ChunkRefChanges? refs) => to <= from ? this : Replace(from, to, null, refs);
+
+    /// <summary>Cuts [from, to) out of the map and puts <paramref name="extent"/> (covering exactly that range) there, if any.</summary>
+    private ExtentMap Replace(long from, long to, Extent? extent, ChunkRefChanges? refs)
     {
-        if (extent.Length <= 0) return this;
+        var index = FirstEndingAfter(from);
+        if (extent is null && (index >= _extents.Count || _extents[index].Offset >= to)) return this;
         var builder = _extents.ToBuilder();
         var allocated = AllocatedBytes;
-        var index = FirstEndingAfter(extent.Offset);
-        var replaced = new List<Extent>(2);
-        while (index < builder.Count && builder[index].Offset < extent.End)
+        var replaced = new List<Extent>(3);
+        while (index < builder.Count && builder[index].Offset < to)
         {
             var old = builder[index];
             allocated -= old.Length;
             refs?.Remove(old);
-            if (old.Offset < extent.Offset) replaced.Add(old.Clip(old.Offset, extent.Offset)!.Value);
-            if (old.End > extent.End) replaced.Add(old.Clip(extent.End, old.End)!.Value);
+            if (old.Offset < from) replaced.Add(old.Clip(old.Offset, from)!.Value);
+            if (old.End > to) replaced.Add(old.Clip(to, old.End)!.Value);
             builder.RemoveAt(index);
         }
-        replaced.Add(extent);
+        if (extent is { } e) replaced.Add(e);
         replaced.Sort((a, b) => a.Offset.CompareTo(b.Offset));
         foreach (var piece in replaced)
         {

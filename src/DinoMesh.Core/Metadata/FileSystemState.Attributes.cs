@@ -57,6 +57,12 @@ public sealed partial record FileSystemState
         var extents = inode.Extents;
         var refs = new ChunkRefChanges(ChunkRefs);
         var size = Math.Max(inode.Size, (long)w.MinSize);
+        foreach (var hole in w.Holes ?? [])
+        {
+            if (hole.Offset < 0 || hole.Length < 0) return Fail(FsError.Invalid);
+            if (hole.Offset > MaxFileSize || hole.Length > MaxFileSize - hole.Offset) return Fail(FsError.TooBig);
+            extents = extents.Punch(hole.Offset, hole.End, refs);
+        }
         foreach (var e in w.Extents)
         {
             if (e.Length <= 0 || e.Offset < 0 || e.ChunkOffset < 0) return Fail(FsError.Invalid);
@@ -116,10 +122,17 @@ public sealed partial record FileSystemState
         if ((x.Flags & XattrCreate) != 0 && exists) return Fail(FsError.Exists);
         if ((x.Flags & XattrReplace) != 0 && !exists) return Fail(FsError.NoData);
         var mode = acl.ApplyToMode(inode.Mode);
-        if (!m.CallerIsPrivileged && !m.CallerInGroup(inode.Gid)) mode &= ~FileMode.SetGid;
+        if (x.KillSetGid ?? (!m.CallerIsPrivileged && !m.CallerInGroup(inode.Gid))) mode &= ~FileMode.SetGid;
         var xattrs = acl.IsEquivalentToMode ? inode.Xattrs.Remove(x.Name) : inode.Xattrs.SetItem(x.Name, x.Value);
         var next = inode with { Mode = mode, Xattrs = xattrs, CTime = m.TimeNs };
         return Done(With(next), new Effect { Ino = x.Ino, Touched = [x.Ino] });
+    }
+
+    private ApplyResult ApplySetAccessTime(SetAccessTime a)
+    {
+        if (Find(a.Ino) is not { } inode) return Fail(FsError.Stale);
+        if (a.ATimeNs <= inode.ATime) return Done(this, Effect.None);
+        return Done(With(inode with { ATime = a.ATimeNs }), new Effect { Ino = a.Ino, Touched = [a.Ino] });
     }
 
     private ApplyResult ApplyRemoveXattr(Mutation m, RemoveXattr x)

@@ -100,6 +100,7 @@ public sealed partial record FileSystemState
             WriteExtents w => ApplyWrite(mutation, w),
             SetXattr x => ApplySetXattr(mutation, x),
             RemoveXattr x => ApplyRemoveXattr(mutation, x),
+            SetAccessTime a => ApplySetAccessTime(a),
             ReleaseOrphans o => ApplyReleaseOrphans(mutation, o),
             Noop => Done(this, Effect.None),
             AdmitMember a => ApplyAdmit(a),

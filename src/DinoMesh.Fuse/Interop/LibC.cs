@@ -11,6 +11,9 @@ internal static unsafe partial class LibC
     public const int O_CLOEXEC = 0x80000;
     public const ulong MS_NOSUID = 2;
     public const ulong MS_NODEV = 4;
+    public const ulong MS_NOATIME = 1024;
+    public const ulong MS_RELATIME = 1 << 21;
+    public const ulong MS_STRICTATIME = 1 << 24;
     public const int MNT_DETACH = 2;
     public const int AF_UNIX = 1;
     public const int SOCK_STREAM = 1;

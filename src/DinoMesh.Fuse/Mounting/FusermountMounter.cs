@@ -29,6 +29,10 @@ internal sealed unsafe class FusermountMounter : IMounter
     public static string Options(FuseMountOptions options)
     {
         var parts = new List<string> { "nosuid", "nodev", "fsname=" + options.FileSystemName, "subtype=" + options.SubType };
+        // fusermount3 knows noatime only; without it the kernel's default, relatime, is what the mount shows (also for
+        // strictatime, which the filesystem then follows without the flag saying so).
+        if (options.Atime == MountAtime.NoAtime)
+            parts.Add("noatime");
         if (options.AllowOther)
             parts.Add("allow_other");
         if (options.DefaultPermissions)

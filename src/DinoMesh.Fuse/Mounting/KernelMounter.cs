@@ -27,7 +27,7 @@ internal sealed class KernelMounter : IMounter
         var handle = new FuseDeviceHandle(fd);
         string data = Data(fd, options);
         string type = "fuse." + options.SubType;
-        if (LibC.Mount(options.FileSystemName, mountPoint, type, LibC.MS_NOSUID | LibC.MS_NODEV, data) != 0)
+        if (LibC.Mount(options.FileSystemName, mountPoint, type, LibC.MS_NOSUID | LibC.MS_NODEV | AtimeFlag(options.Atime), data) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             handle.Dispose();
@@ -49,6 +49,13 @@ internal sealed class KernelMounter : IMounter
         }
         return handle;
     }
+
+    public static ulong AtimeFlag(MountAtime atime) => atime switch
+    {
+        MountAtime.NoAtime => LibC.MS_NOATIME,
+        MountAtime.StrictAtime => LibC.MS_STRICTATIME,
+        _ => LibC.MS_RELATIME,
+    };
 
     public int Unmount(string mountPoint) =>
         LibC.Umount2(mountPoint, LibC.MNT_DETACH) == 0 ? 0 : Marshal.GetLastPInvokeError();

@@ -121,6 +121,19 @@ internal struct FuseLseekOut
     public ulong Offset;
 }
 
+/// <summary>struct fuse_copy_file_range_in (answered with fuse_write_out).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct FuseCopyFileRangeIn
+{
+    public ulong FhIn;
+    public ulong OffIn;
+    public ulong NodeIdOut;
+    public ulong FhOut;
+    public ulong OffOut;
+    public ulong Len;
+    public ulong Flags;
+}
+
 /// <summary>struct fuse_dirent without its name (the name follows, records padded to 8 bytes).</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct FuseDirent

@@ -110,6 +110,18 @@ internal sealed partial class FuseDispatcher
         Reply(request, await fs.FallocateAsync(request.Context, request.NodeId, f.Fh, (long)f.Offset, (long)f.Length, (int)f.Mode));
     }
 
+    private async ValueTask CopyFileRange(FuseRequest request)
+    {
+        var c = Wire.Read<FuseCopyFileRangeIn>(request.Args.Span);
+        // The kernel never asks for more than UINT_MAX & PAGE_MASK bytes at once, so the count fits fuse_write_out.
+        var length = (long)Math.Min(c.Len, uint.MaxValue & ~4095UL);
+        var result = await fs.CopyFileRangeAsync(request.Context, request.NodeId, c.FhIn, (long)c.OffIn, c.NodeIdOut, c.FhOut, (long)c.OffOut, length, c.Flags);
+        if (result.Ok)
+            Reply(request, new FuseWriteOut { Size = (uint)Math.Clamp(result.Value, 0, length) });
+        else
+            Reply(request, result.Errno);
+    }
+
     private async ValueTask Lseek(FuseRequest request)
     {
         var lseek = Wire.Read<FuseLseekIn>(request.Args.Span);

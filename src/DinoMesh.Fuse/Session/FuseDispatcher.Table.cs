@@ -56,6 +56,7 @@ internal sealed partial class FuseDispatcher
         Add(FuseOpcode.Fsync, static (d, r) => d.Fsync(r));
         Add(FuseOpcode.Fallocate, static (d, r) => d.Fallocate(r));
         Add(FuseOpcode.Lseek, static (d, r) => d.Lseek(r));
+        Add(FuseOpcode.CopyFileRange, static (d, r) => d.CopyFileRange(r));
 
         Add(FuseOpcode.OpenDir, static (d, r) => d.OpenDir(r));
         Add(FuseOpcode.ReadDir, static (d, r) => d.ReadDir(r, plus: false));
@@ -68,11 +69,11 @@ internal sealed partial class FuseDispatcher
         Add(FuseOpcode.ListXattr, static (d, r) => d.ListXattr(r));
         Add(FuseOpcode.RemoveXattr, static (d, r) => d.RemoveXattr(r));
 
-        // Answered ENOSYS on purpose: the kernel then stops asking (COPY_FILE_RANGE falls back to read+write,
-        // locks stay local to the kernel, no ioctl/poll/bmap on this filesystem).
+        // Answered ENOSYS on purpose: the kernel then stops asking (locks stay local to the kernel, no
+        // ioctl/poll/bmap on this filesystem).
         foreach (var op in new[]
                  {
-                     FuseOpcode.CopyFileRange, FuseOpcode.Ioctl, FuseOpcode.Poll, FuseOpcode.GetLk, FuseOpcode.SetLk,
+                     FuseOpcode.Ioctl, FuseOpcode.Poll, FuseOpcode.GetLk, FuseOpcode.SetLk,
                      FuseOpcode.SetLkW, FuseOpcode.Bmap, FuseOpcode.SyncFs, FuseOpcode.TmpFile, FuseOpcode.Statx,
                      FuseOpcode.SetupMapping, FuseOpcode.RemoveMapping,
                  })

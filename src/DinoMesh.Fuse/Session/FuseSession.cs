@@ -159,12 +159,13 @@ internal sealed class FuseSession
 
     /// <summary>
     /// Requests whose handler may wait on the disk or copy a lot: reads (a chunk may have to be read and verified),
-    /// fsyncs, and large writes. In polling mode they run on the thread pool.
+    /// fsyncs, copy_file_range (unaligned edges are read and written), and large writes. In polling mode they run on
+    /// the thread pool.
     /// </summary>
     private static bool MayBlock(byte[] message, int length)
     {
         var opcode = (Protocol.FuseOpcode)Protocol.Wire.Read<Protocol.FuseInHeader>(message).Opcode;
-        return opcode is Protocol.FuseOpcode.Read or Protocol.FuseOpcode.Fsync or Protocol.FuseOpcode.FsyncDir
+        return opcode is Protocol.FuseOpcode.Read or Protocol.FuseOpcode.Fsync or Protocol.FuseOpcode.FsyncDir or Protocol.FuseOpcode.CopyFileRange
             || (opcode == Protocol.FuseOpcode.Write && length > LargeWrite);
     }
 

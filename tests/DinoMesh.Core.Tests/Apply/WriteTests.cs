@@ -131,4 +131,53 @@ public class WriteTests
         s.Fails(Write(f, 1, extent with { ChunkOffset = -1 }), FsError.Invalid);
         s.Fails(Write(f, 1, extent with { ChunkOffset = long.MaxValue }), FsError.Invalid);   // fits, but offset + length does not
     }
+
+    [Fact]
+    public void Holes_are_cut_before_the_extents_are_laid_and_keep_the_size()
+    {
+        var (s, f) = NewFile();
+        byte[] data = [.. Enumerable.Repeat((byte)1, 100)];
+        byte[] patch = [9, 9];
+        s = s.Ok(Write(f, 0, data));
+        var write = Write(f, 20, patch, time: 700);
+        write = write with { Kind = ((WriteExtents)write.Kind) with { Holes = [new ByteRange(10, 30)] } };
+        s = s.OkWith(write, out var effect);
+        var inode = s.Get(f);
+        Assert.Equal(
+            [new(0, 10, ChunkId.Of(data), 0), new(20, 2, ChunkId.Of(patch), 0), new(40, 60, ChunkId.Of(data), 40)],
+            inode.Extents.ToArray());
+        Assert.Equal((100L, 72L), (inode.Size, inode.Extents.AllocatedBytes));
+        Assert.Equal((700L, 700L), (inode.MTime, inode.CTime));
+        Assert.Equal([f], effect.ContentChanged);
+    }
+
+    [Fact]
+    public void A_hole_past_the_largest_file_size_is_EFBIG()
+    {
+        var (s, f) = NewFile();
+        var write = Write(f, 0, [1]);
+        write = write with { Kind = ((WriteExtents)write.Kind) with { Holes = [new ByteRange(FileSystemState.MaxFileSize, 2)] } };
+        s.Fails(write, FsError.TooBig);
+        s.Fails(write with { Kind = ((WriteExtents)write.Kind) with { Holes = [new ByteRange(-1, 2)] } }, FsError.Invalid);
+    }
+
+    [Fact]
+    public void Chunks_losing_their_last_reference_are_reported_freed_and_shared_ones_are_not()
+    {
+        var (s, f) = NewFile();
+        byte[] a = [1, 2, 3, 4], b = [5, 6];
+        s = s.Ok(Write(f, 0, a)).Ok(Create(Root, Bytes("g"), Mutations.RegularFile), out ulong g).Ok(Write(g, 0, b));
+        // The same chunk in two places of g: one reference goes, one stays.
+        s = s.OkWith(Write(g, 100, b), out var added);
+        Assert.Empty(added.AddedChunks);
+        s = s.OkWith(Write(g, 0, a), out var overwrite);
+        Assert.Empty(overwrite.FreedChunks);                                // b still referenced at 100
+        s = s.OkWith(Write(f, 0, [7, 7, 7, 7]), out var replaced);
+        Assert.Empty(replaced.FreedChunks);                                 // a still referenced by g
+        Assert.Equal([ChunkId.Of([7, 7, 7, 7])], replaced.AddedChunks);
+        s = s.OkWith(Truncate(g, 0), out var truncated);
+        Assert.Equal(new[] { ChunkId.Of(a), ChunkId.Of(b) }.OrderBy(c => c.ToString()), truncated.FreedChunks.OrderBy(c => c.ToString()));
+        Assert.Single(s.ChunkRefs);
+        Assert.Equal(s.ChunkRefs, StateSnapshotCodec.Decode(StateSnapshotCodec.Encode(s)).ChunkRefs);
+    }
 }

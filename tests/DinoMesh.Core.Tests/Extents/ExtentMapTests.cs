@@ -171,4 +171,25 @@ public class ExtentMapTests
         Assert.Equal(7L, m.AllocatedBytes);
         Assert.Equal(2, m.Count);
     }
+
+    [Fact]
+    public void Punch_cuts_a_hole_through_several_extents_and_frees_their_bytes()
+    {
+        var m = Three().Punch(5, 35);
+        Assert.Equal([E(0, 5, A), E(35, 5, C, 5)], m.ToArray());
+        Assert.Equal(10L, m.AllocatedBytes);
+        Assert.Equal(5L, m.NextHole(0, 40));
+        Assert.Equal(35L, m.NextData(5));
+    }
+
+    [Fact]
+    public void Punch_inside_an_extent_splits_it_and_punching_a_hole_changes_nothing()
+    {
+        var m = ExtentMap.Empty.Write(E(0, 10, A, 100)).Punch(3, 7);
+        Assert.Equal([E(0, 3, A, 100), E(7, 3, A, 107)], m.ToArray());
+        Assert.Equal(6L, m.AllocatedBytes);
+        Assert.Same(m, m.Punch(4, 6));
+        Assert.Same(m, m.Punch(50, 60));
+        Assert.Same(m, m.Punch(5, 5));
+    }
 }

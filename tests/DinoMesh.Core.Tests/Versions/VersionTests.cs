@@ -47,6 +47,7 @@ public class VersionTests
             Unlink(2, "l"),
             Rmdir(Root, "d"),
             At(1, new Noop()),
+            At(1, new SetAccessTime(FileSystemState.RootIno, 99)),
             At(1, new AdmitMember(Peer(1), "10.0.0.1:7946")),
             At(1, new AdmitMember(Peer(2), "10.0.0.2:7946")),
             At(1, new SetVoters([Peer(1)])),

@@ -35,6 +35,26 @@ public sealed class MountLifecycleTests
     }
 
     [Theory]
+    [InlineData(false, MountAtime.NoAtime, "noatime")]
+    [InlineData(false, MountAtime.StrictAtime, null)]
+    [InlineData(false, MountAtime.Relatime, "relatime")]
+    [InlineData(true, MountAtime.NoAtime, "noatime")]
+    public async Task Mount_CarriesTheSourceNameAndTheAtimeFlag(bool throughFusermount, MountAtime atime, string? shown)
+    {
+        if (throughFusermount) FuseTestEnvironment.RequireProgram("fusermount3");
+        var fs = new MemoryFileSystem();
+        var name = $"dinomesh-test-{Guid.NewGuid():N}"[..24];
+        await using var mount = TestMount.Start(fs, TestMount.DefaultOptions with { FileSystemName = name, Atime = atime, UseFusermount = throughFusermount });
+
+        var line = File.ReadAllLines("/proc/self/mountinfo").Single(l => l.Contains(" " + mount.Path + " ", StringComparison.Ordinal));
+        var fields = line.Split(' ');
+        var perMount = fields[5].Split(',');
+        Assert.Equal(name, fields[Array.IndexOf(fields, "-") + 2]);
+        foreach (var flag in new[] { "noatime", "relatime" })
+            Assert.Equal(flag == shown, perMount.Contains(flag));
+    }
+
+    [Theory]
     [InlineData("umount")]
     [InlineData("fusermount3")]
     public async Task UnmountFromOutside_CompletesWaitForUnmount(string tool)

@@ -112,7 +112,6 @@ public sealed class DispatcherTests
     [InlineData(999u)]
     [InlineData(7u)]
     [InlineData((uint)FuseOpcode.Ioctl)]
-    [InlineData((uint)FuseOpcode.CopyFileRange)]
     [InlineData((uint)FuseOpcode.SetLk)]
     public void UnknownOrUnsupportedOpcode_IsENOSYS(uint opcode)
     {
@@ -268,6 +267,34 @@ public sealed class DispatcherTests
         var call = Assert.Single(fs.Writes);
         Assert.Equal((33ul, 8ul, 4096L), (call.Ino, call.Fh, call.Offset));
         Assert.Equal(data, call.Data);
+    }
+
+    [Fact]
+    public void CopyFileRange_PassesBothFilesAndAnswersTheCountAsAWrite()
+    {
+        var fs = new ScriptedFileSystem();
+        var dispatcher = Create(fs);
+        var copy = new FuseCopyFileRangeIn { FhIn = 3, OffIn = 4096, NodeIdOut = 44, FhOut = 5, OffOut = 1 << 20, Len = 3 << 20 };
+
+        Dispatch(dispatcher, Request.Build(FuseOpcode.CopyFileRange, 9, 33, Request.Struct(copy)));
+
+        var (header, payload) = _device.Single();
+        Assert.Equal(0, header.Error);
+        Assert.Equal(3u << 20, Request.Read<FuseWriteOut>(payload).Size);
+        Assert.Equal((33ul, 3ul, 4096L, 44ul, 5ul, 1L << 20, 3L << 20), Assert.Single(fs.Copies));
+    }
+
+    [Fact]
+    public void CopyFileRange_OfMoreThanAReplyCanCount_IsCutToWholePagesBelow4GiB()
+    {
+        var fs = new ScriptedFileSystem();
+        var dispatcher = Create(fs);
+
+        Dispatch(dispatcher, Request.Build(FuseOpcode.CopyFileRange, 9, 33, Request.Struct(new FuseCopyFileRangeIn { NodeIdOut = 44, Len = 8UL << 30 })));
+
+        var expected = (long)(uint.MaxValue & ~4095u);
+        Assert.Equal((uint)expected, Request.Read<FuseWriteOut>(_device.Single().Payload).Size);
+        Assert.Equal(expected, Assert.Single(fs.Copies).Length);
     }
 
     [Fact]

@@ -13,11 +13,20 @@ internal sealed class ScriptedFileSystem : FuseFileSystemBase
 
     public ConcurrentQueue<(ulong Ino, ulong NLookup)> Forgets { get; } = new();
 
+    public ConcurrentQueue<(ulong InoIn, ulong FhIn, long OffIn, ulong InoOut, ulong FhOut, long OffOut, long Length)> Copies { get; } = new();
+
     public ConcurrentQueue<(string Name, byte[] Value, int Flags, uint SetXattrFlags)> SetXattrs { get; } = new();
 
     public ConcurrentQueue<(ulong Ino, ulong Fh, long Offset, byte[] Data)> Writes { get; } = new();
 
     public override void Forget(ulong ino, ulong nlookup) => Forgets.Enqueue((ino, nlookup));
+
+    /// <summary>Records the call and copies everything asked for, short at 10 GiB.</summary>
+    public override ValueTask<FuseResult<long>> CopyFileRangeAsync(FuseContext ctx, ulong inoIn, ulong fileHandleIn, long offsetIn, ulong inoOut, ulong fileHandleOut, long offsetOut, long length, ulong flags)
+    {
+        Copies.Enqueue((inoIn, fileHandleIn, offsetIn, inoOut, fileHandleOut, offsetOut, length));
+        return ValueTask.FromResult<FuseResult<long>>(Math.Min(length, (10L << 30) - offsetIn));
+    }
 
     public override ValueTask<FuseResult<AttrReply>> GetAttrAsync(FuseContext ctx, ulong ino, ulong? fileHandle) =>
         GetAttr?.Invoke(ctx, ino) ?? base.GetAttrAsync(ctx, ino, fileHandle);

@@ -44,6 +44,7 @@ public sealed class StructLayoutTests
         Assert.Equal(32, Unsafe.SizeOf<FuseFallocateIn>());
         Assert.Equal(24, Unsafe.SizeOf<FuseLseekIn>());
         Assert.Equal(8, Unsafe.SizeOf<FuseLseekOut>());
+        Assert.Equal(56, Unsafe.SizeOf<FuseCopyFileRangeIn>());
         Assert.Equal(8, Unsafe.SizeOf<FuseInterruptIn>());
         Assert.Equal(24, Unsafe.SizeOf<FuseDirent>());
         Assert.Equal(24, Unsafe.SizeOf<FuseNotifyInvalInodeOut>());

@@ -120,4 +120,34 @@ public abstract partial class PosixTests
         Assert.Equal("by-nobody\n", Read(P("d", "f")));
         Nobody.AssertSucceeded(Nobody.Run("touch", P("d", "sub", "made-by-nobody")));
     }
+
+    [Fact]
+    public void Setfacl_by_an_owner_outside_the_group_clears_setgid()
+    {
+        Needs(Feature.PosixAcl);
+        foreach (var name in new[] { "by-owner", "by-root" })
+        {
+            Touch(P(name), Oct(644));
+            AssertOk(Posix.Chown(P(name), Nobody.Uid, 0), "chown nobody:root");
+            AssertOk(Posix.Chmod(P(name), Oct(2775)), "chmod 2775");
+        }
+
+        // nobody owns the file but is not in its group (0) and has no CAP_FSETID: setting an ACL clears setgid, as chmod would.
+        Nobody.AssertSucceeded(Nobody.Run("setfacl", "-m", "u:root:rw", P("by-owner")));
+        var mode = Posix.Stat(P("by-owner")).Permissions;
+        Assert.True((mode & Oct(2000)) == 0, $"setgid survived setfacl by an owner outside the group: {Convert.ToString(mode, 8)}");
+        Assert.Contains("user:root:rw-", Tool.Run("getfacl", "-cp", P("by-owner")).Stdout, StringComparison.Ordinal);
+
+        // root has CAP_FSETID and keeps it.
+        Tool.Run("setfacl", "-m", "u:root:rw", P("by-root"));
+        mode = Posix.Stat(P("by-root")).Permissions;
+        Assert.True((mode & Oct(2000)) != 0, $"setgid was cleared by setfacl as root: {Convert.ToString(mode, 8)}");
+
+        // The same rule for an ACL that says no more than the mode (stored as the mode alone).
+        Touch(P("plain"), Oct(644));
+        AssertOk(Posix.Chown(P("plain"), Nobody.Uid, 0), "chown nobody:root");
+        AssertOk(Posix.Chmod(P("plain"), Oct(2775)), "chmod 2775");
+        Nobody.AssertSucceeded(Nobody.Run("setfacl", "-m", "o::r", P("plain")));
+        Assert.Equal(Oct(774), Posix.Stat(P("plain")).Permissions);
+    }
 }

@@ -21,12 +21,12 @@ public sealed class Tmpfs : IDisposable
     public string Path { get; }
 
     /// <summary>Mounts a tmpfs of <paramref name="megabytes"/> MiB; throws <see cref="Targets.TargetUnavailableException"/> when mount(2) is not allowed here.</summary>
-    public static Tmpfs Mount(int megabytes)
+    public static Tmpfs Mount(int megabytes, string? options = null)
     {
         var dir = Directory.CreateTempSubdirectory("dinomesh-tmpfs-").FullName;
         var path = System.IO.Path.Combine(dir, "fs");
         Directory.CreateDirectory(path);
-        var r = Tool.TryRun("mount", ["-t", "tmpfs", "-o", $"size={megabytes}m,mode=0755", "tmpfs", path], TimeSpan.FromSeconds(15));
+        var r = Tool.TryRun("mount", ["-t", "tmpfs", "-o", $"size={megabytes}m,mode=0755" + (options is null ? "" : "," + options), "tmpfs", path], TimeSpan.FromSeconds(15));
         if (r.ExitCode != 0)
         {
             Directory.Delete(dir, recursive: true);

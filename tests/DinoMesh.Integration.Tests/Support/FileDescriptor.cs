@@ -73,6 +73,11 @@ public sealed class FileDescriptor(int fd, string path) : IDisposable
 
     public Errno Fallocate(int mode, long offset, long length) => Posix.Fallocate(_fd, mode, offset, length);
 
+    public Errno Fstat(out FileStat stat) => Posix.Fstat(_fd, out stat);
+
+    /// <summary>lseek(2) with its errno (ENXIO matters for SEEK_DATA/SEEK_HOLE).</summary>
+    public Errno Seek(long offset, int whence, out long position) => Posix.Lseek(_fd, offset, whence, out position);
+
     /// <summary>close(2) with its result, for tests that check what close reports.</summary>
     public Errno Close()
     {

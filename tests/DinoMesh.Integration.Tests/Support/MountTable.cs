@@ -12,10 +12,17 @@ public static class MountTable
     public static IReadOnlyList<string> SuperOptionsAt(string mountPoint) =>
         EntryAt(mountPoint)?.SuperOptions.Split(',') ?? [];
 
-    private static (string FsType, string SuperOptions)? EntryAt(string mountPoint)
+    /// <summary>The per-mount options of the topmost mount (rw/ro, nosuid, noatime/relatime...).</summary>
+    public static IReadOnlyList<string> MountOptionsAt(string mountPoint) =>
+        EntryAt(mountPoint)?.MountOptions.Split(',') ?? [];
+
+    /// <summary>The mount's source (what df and findmnt show as the device), or null when nothing is mounted there.</summary>
+    public static string? SourceAt(string mountPoint) => EntryAt(mountPoint)?.Source;
+
+    private static (string FsType, string SuperOptions, string MountOptions, string Source)? EntryAt(string mountPoint)
     {
         var wanted = Path.GetFullPath(mountPoint).TrimEnd('/');
-        (string, string)? found = null;
+        (string, string, string, string)? found = null;
         foreach (var line in File.ReadLines("/proc/self/mountinfo"))
         {
             // "36 35 98:0 /root /mnt/point rw,noatime master:1 - fuse.bindfs src rw"; later lines stack on earlier ones.
@@ -27,7 +34,7 @@ public static class MountTable
             }
             if (Unescape(fields[4]) == wanted)
             {
-                found = (fields[dash + 1], dash + 3 < fields.Length ? fields[dash + 3] : "");
+                found = (fields[dash + 1], dash + 3 < fields.Length ? fields[dash + 3] : "", fields[5], dash + 2 < fields.Length ? Unescape(fields[dash + 2]) : "");
             }
         }
         return found;

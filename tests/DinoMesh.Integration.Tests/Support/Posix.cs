@@ -18,9 +18,16 @@ public static partial class Posix
     public const long UTIME_NOW = (1L << 30) - 1, UTIME_OMIT = (1L << 30) - 2;
     public const int R_OK = 4, W_OK = 2, X_OK = 1, F_OK = 0;
     public const int SIGKILL = 9, SIGTERM = 15;
+    public const int SEEK_SET = 0, SEEK_DATA = 3, SEEK_HOLE = 4;
+    public const int FALLOC_FL_KEEP_SIZE = 1, FALLOC_FL_PUNCH_HOLE = 2, FALLOC_FL_ZERO_RANGE = 0x10;
+
+    // These two differ between architectures (asm-generic vs x86).
+    public static readonly int O_DIRECTORY = RuntimeInformation.ProcessArchitecture is Architecture.Arm64 ? 0x4000 : 0x10000;
+    public static readonly int O_DIRECT = RuntimeInformation.ProcessArchitecture is Architecture.Arm64 ? 0x10000 : 0x4000;
 
     private const int AtFdCwd = -100;
     private const int AtSymlinkNoFollow = 0x100;
+    private const int AtEmptyPath = 0x1000;
     private const uint StatxBasicStats = 0x7ff;
 
     /// <summary>Mode from octal digits written as a decimal literal: <c>Oct(4755)</c> is 04755.</summary>
@@ -51,10 +58,15 @@ public static partial class Posix
             stat = null!;
             return e;
         }
-        var b = new ReadOnlySpan<byte>(buf, 256);
+        stat = ParseStatx(new ReadOnlySpan<byte>(buf, 256));
+        return Errno.OK;
+    }
+
+    private static FileStat ParseStatx(ReadOnlySpan<byte> b)
+    {
         static Timestamp Ts(ReadOnlySpan<byte> s) =>
             new(BinaryPrimitives.ReadInt64LittleEndian(s), BinaryPrimitives.ReadUInt32LittleEndian(s[8..]));
-        stat = new FileStat(
+        return new FileStat(
             Mode: BinaryPrimitives.ReadUInt16LittleEndian(b[28..]),
             Uid: BinaryPrimitives.ReadUInt32LittleEndian(b[20..]),
             Gid: BinaryPrimitives.ReadUInt32LittleEndian(b[24..]),
@@ -65,7 +77,6 @@ public static partial class Posix
             Atime: Ts(b[64..]),
             Mtime: Ts(b[112..]),
             Ctime: Ts(b[96..]));
-        return Errno.OK;
     }
 
     public static Errno Mkdir(string path, uint mode) => Result(mkdir(path, mode));
@@ -183,6 +194,29 @@ public static partial class Posix
     internal static Errno Fallocate(int fd, int mode, long offset, long length) => Result(fallocate(fd, mode, offset, length));
     internal static Errno Close(int fd) => Result(close(fd));
 
+    /// <summary>fstat(2) through statx(fd, "", AT_EMPTY_PATH): works on a descriptor whose name is gone.</summary>
+    internal static unsafe Errno Fstat(int fd, out FileStat stat)
+    {
+        byte* buf = stackalloc byte[256];
+        var e = Result(statx(fd, "", AtEmptyPath, StatxBasicStats, buf));
+        stat = e == Errno.OK ? ParseStatx(new ReadOnlySpan<byte>(buf, 256)) : null!;
+        return e;
+    }
+
+    /// <summary>lseek(2); SEEK_DATA and SEEK_HOLE answer ENXIO past the last data or at the end.</summary>
+    internal static Errno Lseek(int fd, long offset, int whence, out long position)
+    {
+        position = lseek(fd, offset, whence);
+        return Result(position);
+    }
+
+    /// <summary>copy_file_range(2) with explicit offsets; <paramref name="copied"/> may be short (end of the source).</summary>
+    internal static Errno CopyFileRange(int fdIn, long offIn, int fdOut, long offOut, long length, out long copied)
+    {
+        copied = copy_file_range(fdIn, ref offIn, fdOut, ref offOut, (nuint)length, 0);
+        return Result(copied);
+    }
+
     // ---- file systems and processes ----------------------------------------------------
 
     /// <summary>statvfs(2): block size, total blocks, available blocks and the longest name.</summary>
@@ -257,6 +291,10 @@ public static partial class Posix
     private static partial int fallocate(int fd, int mode, long offset, long len);
     [LibraryImport("libc", SetLastError = true)]
     private static partial int close(int fd);
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial long lseek(int fd, long offset, int whence);
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint copy_file_range(int fdIn, ref long offIn, int fdOut, ref long offOut, nuint length, uint flags);
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static unsafe partial int statvfs(string path, ulong* buf);
     [LibraryImport("libc", SetLastError = true)]

@@ -54,6 +54,9 @@ public sealed class BindfsTarget : MountedTarget
             "bindfs does not negotiate FUSE_POSIX_ACL, so with default_permissions the kernel checks only the mode bits and ACL entries grant nothing",
         Feature.UtimeOmit => "bindfs 1.14 ignores utimensat when one of the two times is UTIME_OMIT (touch -m, tar -x)",
         Feature.Fallocate => "bindfs 1.14 does not implement fallocate (ENOTSUP)",
+        Feature.OpenUnlinkedDirectories =>
+            "bindfs uses libfuse's path-based API: once a directory's name is gone it has no path to stat, and fstat on an open descriptor fails",
+        Feature.SeekHoles => "bindfs 1.14 does not implement lseek, so the kernel reports the whole file as data",
         _ => base.Lacks(feature),
     };
 

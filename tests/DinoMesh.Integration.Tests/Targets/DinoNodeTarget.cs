@@ -10,14 +10,18 @@ namespace DinoMesh.Integration.Tests.Targets;
 /// </summary>
 public sealed class DinoNodeTarget : MountedTarget
 {
-    private DinoNodeTarget(string? mountPoint, string? dataDir)
+    private DinoNodeTarget(string? mountPoint, string? dataDir, string[] extraArgs)
         : base("dinomesh-node-")
     {
         DataDir = dataDir ?? Path.Combine(TempDir, "data");
         EffectiveMountPoint = mountPoint ?? MountPoint;
+        ExtraArgs = extraArgs;
     }
 
     public string DataDir { get; }
+
+    /// <summary>Command-line options given to every start of this daemon (such as --atime noatime).</summary>
+    public string[] ExtraArgs { get; }
 
     /// <summary>Where this daemon is told to mount; differs from <see cref="MountedTarget.MountPoint"/> only in start-up error tests.</summary>
     public string EffectiveMountPoint { get; }
@@ -56,14 +60,20 @@ public sealed class DinoNodeTarget : MountedTarget
     /// <summary>Creates the target and starts the daemon, waiting for the mount.</summary>
     public static DinoNodeTarget Mount() => Create(start: true);
 
+    /// <summary>Creates the target and starts the daemon with extra options, waiting for the mount.</summary>
+    public static DinoNodeTarget Mount(params string[] extraArgs) => Create(true, null, null, extraArgs);
+
+    /// <summary>The repository's root (where DinoMesh.sln and scripts/ are).</summary>
+    public static string Repository => RepoRoot;
+
     /// <summary>
     /// Creates the target without starting it. <paramref name="mountPoint"/> and <paramref name="dataDir"/>
     /// override the defaults for tests that point a daemon at another daemon's directories.
     /// </summary>
-    public static DinoNodeTarget Create(bool start = false, string? mountPoint = null, string? dataDir = null)
+    public static DinoNodeTarget Create(bool start = false, string? mountPoint = null, string? dataDir = null, params string[] extraArgs)
     {
         _ = DaemonDll;
-        var target = new DinoNodeTarget(mountPoint, dataDir);
+        var target = new DinoNodeTarget(mountPoint, dataDir, extraArgs);
         try
         {
             if (start)
@@ -88,5 +98,5 @@ public sealed class DinoNodeTarget : MountedTarget
 
     protected override DaemonProcess LaunchDaemon() =>
         // Any free loopback port: several daemons run side by side in one test run.
-        DaemonProcess.Start("dotnet", [DaemonDll, "--mount", EffectiveMountPoint, "--data-dir", DataDir, "--listen", "127.0.0.1:0"], LogPath);
+        DaemonProcess.Start("dotnet", [DaemonDll, "--mount", EffectiveMountPoint, "--data-dir", DataDir, "--listen", "127.0.0.1:0", .. ExtraArgs], LogPath);
 }

@@ -23,6 +23,18 @@ public enum Feature
 
     /// <summary>fallocate(2).</summary>
     Fallocate,
+
+    /// <summary>fallocate(2) of more than the free space can be tried without filling the disk first.</summary>
+    FallocateBeyondFreeSpace,
+
+    /// <summary>A directory removed (rmdir, rename over it) while open still answers fstat on its descriptor.</summary>
+    OpenUnlinkedDirectories,
+
+    /// <summary>lseek with SEEK_DATA and SEEK_HOLE reports the file's holes.</summary>
+    SeekHoles,
+
+    /// <summary>A buffered read after a completed asynchronous O_DIRECT write sees the written bytes.</summary>
+    CoherentAsyncDirectWrites,
 }
 
 /// <summary>

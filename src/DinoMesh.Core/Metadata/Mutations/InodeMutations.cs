@@ -21,27 +21,47 @@ public sealed record SetAttributes(
     [property: Key(8)] bool KillSuidGid = false) : MutationKind;
 
 /// <summary>
-/// New contents for ranges of a file: each extent is laid over the file's map in order (later ones win), so two nodes
-/// writing disjoint ranges both survive. The file is at least <paramref name="MinSize"/> long afterwards.
+/// New contents for ranges of a file: <paramref name="Holes"/> are cut out first (punch hole, zero range, a copied
+/// hole), then each extent is laid over the file's map in order (later ones win), so two nodes writing disjoint ranges
+/// both survive. The file is at least <paramref name="MinSize"/> long afterwards.
 /// </summary>
 [MessagePackObject]
 public sealed record WriteExtents(
     [property: Key(0)] ulong Ino,
     [property: Key(1)] Extent[] Extents,
     [property: Key(2)] ulong MinSize = 0,
-    [property: Key(3)] long? MTimeNs = null) : MutationKind;
+    [property: Key(3)] long? MTimeNs = null,
+    [property: Key(4)] ByteRange[]? Holes = null) : MutationKind;
+
+/// <summary>Bytes [Offset, Offset + Length) of a file.</summary>
+[MessagePackObject]
+public readonly record struct ByteRange([property: Key(0)] long Offset, [property: Key(1)] long Length)
+{
+    [IgnoreMember] public long End => Offset + Length;
+}
 
 /// <summary>
 /// setxattr. For <c>system.posix_acl_access</c> the value is an ACL: apply sets the permission bits it implies (keeping
 /// only the mode when the ACL says no more), and drops setgid when the caller is neither privileged nor in the file's
-/// group, as Linux does.
+/// group, as Linux does — as the kernel decided it (<paramref name="KillSetGid"/>, when the kernel says), else by the
+/// caller's groups against the file's group as it is then.
 /// </summary>
 [MessagePackObject]
 public sealed record SetXattr(
     [property: Key(0)] ulong Ino,
     [property: Key(1)] FileName Name,
     [property: Key(2)] byte[] Value,
-    [property: Key(3)] uint Flags = 0) : MutationKind;
+    [property: Key(3)] uint Flags = 0,
+    [property: Key(4)] bool? KillSetGid = null) : MutationKind;
+
+/// <summary>
+/// A read moved the access time (relatime, strictatime): only atime changes — not ctime, as on a local filesystem —
+/// and never backwards, so a late, batched update cannot undo a newer one.
+/// </summary>
+[MessagePackObject]
+public sealed record SetAccessTime(
+    [property: Key(0)] ulong Ino,
+    [property: Key(1)] long ATimeNs) : MutationKind;
 
 /// <summary>removexattr.</summary>
 [MessagePackObject]

@@ -20,4 +20,5 @@ namespace DinoMesh.Core.Metadata;
 [Union(11, typeof(AdmitMember))]
 [Union(12, typeof(RemoveMember))]
 [Union(13, typeof(SetVoters))]
+[Union(14, typeof(SetAccessTime))]
 public abstract record MutationKind;
