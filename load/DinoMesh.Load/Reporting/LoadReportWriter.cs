@@ -216,7 +216,6 @@ public static class LoadReportWriter
             if (run.Findings.Count > 0) h.AppendLine("<ul>" + string.Concat(run.Findings.Select(f => $"<li>{E(f)}</li>")) + "</ul>");
             if (run.Ran)
             {
-                h.AppendLine("<ul class=\"steps\">" + string.Concat(run.Steps.Select(s => $"<li class=\"step\">{E(s.Step)}</li>")) + "</ul>");
                 h.AppendLine("<div class=\"charts\">");
                 h.AppendLine(ReportCharts.Throughput(run));
                 h.AppendLine(ReportCharts.Latency(run));

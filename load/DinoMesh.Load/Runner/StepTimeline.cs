@@ -81,17 +81,29 @@ public sealed class StepTimeline(string name, TimeSpan bucketWidth, int maxBucke
             for (var i = 0; i < count; i++)
             {
                 var start = i * _widthNs;
-                var length = i == count - 1 ? Math.Max(1, Math.Min(_widthNs, end - start)) : _widthNs;
-                if (i == maxBuckets - 1) length = Math.Max(length, end - start);
+                var length = i == count - 1 || i == maxBuckets - 1 ? Math.Max(1, end - start) : _widthNs;
                 var slot = i < _slots.Count ? _slots[i] : null;
-                buckets.Add(slot is null
-                    ? new TimelineBucket(start / 1e9, length / 1e9, 0, 0, 0, 0, 0, 0)
-                    : new TimelineBucket(start / 1e9, length / 1e9, slot.Ok, slot.Failed, slot.Bytes,
-                        slot.Latency.ValueAtPercentile(50) / 1e3, slot.Latency.ValueAtPercentile(99) / 1e3, slot.Latency.Max / 1e3));
+                // A last interval shorter than half the width (calls that ended just after the deadline) joins the one
+                // before it: a rate over a few milliseconds would be noise.
+                if (i == count - 1 && i > 0 && length < _widthNs / 2)
+                {
+                    var previous = _slots.Count > i - 1 ? _slots[i - 1] : null;
+                    var merged = new Slot();
+                    if (previous is not null) merged.Add(previous);
+                    if (slot is not null) merged.Add(slot);
+                    buckets[^1] = ToBucket(merged, (i - 1) * _widthNs, _widthNs + length);
+                    break;
+                }
+                buckets.Add(ToBucket(slot, start, length));
             }
             return buckets;
         }
     }
+
+    private static TimelineBucket ToBucket(Slot? slot, long startNs, long lengthNs) => slot is null
+        ? new TimelineBucket(startNs / 1e9, lengthNs / 1e9, 0, 0, 0, 0, 0, 0)
+        : new TimelineBucket(startNs / 1e9, lengthNs / 1e9, slot.Ok, slot.Failed, slot.Bytes,
+            slot.Latency.ValueAtPercentile(50) / 1e3, slot.Latency.ValueAtPercentile(99) / 1e3, slot.Latency.Max / 1e3);
 
     /// <summary>The most recent complete interval before <paramref name="nowNs"/>, for a live "ops/s now" figure; null early on.</summary>
     public TimelineBucket? LastComplete(long nowNs)
@@ -108,5 +120,13 @@ public sealed class StepTimeline(string name, TimeSpan bucketWidth, int maxBucke
         public long Failed;
         public long Bytes;
         public readonly LatencyHistogram Latency = new();
+
+        public void Add(Slot other)
+        {
+            Ok += other.Ok;
+            Failed += other.Failed;
+            Bytes += other.Bytes;
+            Latency.Add(other.Latency);
+        }
     }
 }
