@@ -136,7 +136,7 @@ public sealed class ScenarioRunner
         deadline.CancelAfter(load.MaxDuration);
         var running = new RunningPhase(scenario.Name, isWarmUp, load, clock, timelines);
         Observer?.PhaseStarted(running);
-        var phase = new Phase(scenario, load, counters, timelines, clock, deadline.Token);
+        var phase = new Phase(scenario, load, counters, timelines, clock, deadline.Token, cancellationToken);
         var backgroundTask = background is null ? Task.CompletedTask : Task.Run(() => background(clock, deadline.Token), CancellationToken.None);
 
         Task<StepStats[]> work = load.Shape == LoadShape.Inject
@@ -198,7 +198,8 @@ public sealed class ScenarioRunner
 
     /// <summary>One load phase: its copies (or injection schedule), counters and deadline.</summary>
     private sealed class Phase(
-        Scenario scenario, LoadSimulation load, SharedCounters counters, IReadOnlyList<StepTimeline> timelines, LoadClock clock, CancellationToken deadline)
+        Scenario scenario, LoadSimulation load, SharedCounters counters, IReadOnlyList<StepTimeline> timelines, LoadClock clock, CancellationToken deadline,
+        CancellationToken cancellation)
     {
         public async Task<StepStats[]> LoopAllAsync()
         {
@@ -315,7 +316,9 @@ public sealed class ScenarioRunner
 
         private async Task IterateAsync(long iteration, int copy, StepStats[] stats)
         {
-            var context = new StepContext(iteration, copy, deadline);
+            // Steps get the run's cancellation, not the phase deadline: the deadline stops new iterations, while one
+            // already under way finishes (a large write cut short at the deadline would count as a failure).
+            var context = new StepContext(iteration, copy, cancellation);
             var allOk = true;
             for (var s = 0; s < stats.Length && allOk; s++)
             {
