@@ -81,13 +81,6 @@ public sealed class LoadPartsTests
 
     private static (LoadOptions? Options, IReadOnlyList<string> Errors) Bind(params string[] args)
     {
-        var root = new System.CommandLine.RootCommand();
-        LoadOptions? bound = null;
-        LoadCommand.AddTo(root, (o, _) =>
-        {
-            bound = o;
-            return Task.FromResult(0);
-        });
         var command = new LoadCommand();
         var sub = command.Create("x", "x", ClusterScenarios.All, (_, _) => Task.FromResult(0));
         var parse = sub.Parse(args);
