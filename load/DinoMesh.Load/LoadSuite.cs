@@ -110,6 +110,13 @@ public sealed class LoadSuite(LoadOptions options, LiveProgress live)
                 live.Log($"target {target.Name}: sharing {sharing.Level}: {sharing.Detail}; lease: {sharing.LeaseDetail}");
                 await RunScenariosAsync(target, sharing, runDirectory, scenarios, records, cancellationToken);
             }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                foreach (var scenario in scenarios.Where(s => !records.Any(r => r.Scenario == s.Name && r.Target == target.Name)))
+                {
+                    records.Add(ScenarioRecords.NotRun(scenario.Name, target.Name, ScenarioStatus.Cancelled, "cancelled before it ran"));
+                }
+            }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 error = e.Message;
@@ -149,9 +156,13 @@ public sealed class LoadSuite(LoadOptions options, LiveProgress live)
             var context = new ScenarioContext(target, sharing, runDirectory, options.Workload, load, options.WarmUp, live.Log);
             live.Log($"{clusterScenario.Name} on {target.Name}: {load}, warm-up {options.WarmUp.TotalSeconds:0.#} s");
             ScenarioRecord record;
+            // A node that dies mid-run makes every later call on it fail at once: stop the load instead of
+            // recording errors until the duration ends.
+            using var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var watch = WatchTargetAsync(target, abort);
             try
             {
-                var result = await runner.RunAsync(clusterScenario.Build(context), cancellationToken);
+                var result = await runner.RunAsync(clusterScenario.Build(context), abort.Token);
                 record = ScenarioRecords.From(target.Name, result, target.Problem);
             }
             catch (ScenarioHungException e)
@@ -159,9 +170,35 @@ public sealed class LoadSuite(LoadOptions options, LiveProgress live)
                 records.Add(ScenarioRecords.NotRun(clusterScenario.Name, target.Name, ScenarioStatus.Failed, e.Message));
                 throw new InvalidOperationException($"{clusterScenario.Name} hung; the target is stopped to free it", e);
             }
+            finally
+            {
+                await abort.CancelAsync();
+                await watch;
+            }
             records.Add(record);
             if (record.Status == ScenarioStatus.Cancelled) cancellationToken.ThrowIfCancellationRequested();
             if (target.Problem is { } problem) throw new InvalidOperationException(problem);
+        }
+    }
+
+    /// <summary>Cancels <paramref name="abort"/> as soon as the target reports a problem (checked twice a second) or the load ends.</summary>
+    private static async Task WatchTargetAsync(ILoadTarget target, CancellationTokenSource abort)
+    {
+        while (!abort.IsCancellationRequested)
+        {
+            if (target.Problem is not null)
+            {
+                await abort.CancelAsync();
+                return;
+            }
+            try
+            {
+                await Task.Delay(500, abort.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
         }
     }
 

@@ -65,7 +65,7 @@ public sealed class LocalCluster : ILoadTarget, INodeControl
 
     /// <summary>Why a node that should be running is not (killed on purpose does not count).</summary>
     public string? Problem => _nodes.FirstOrDefault(n => !n.KilledOnPurpose && n.Daemon is { HasExited: true }) is { } dead
-        ? $"{dead.Node.Name} exited with {dead.Daemon!.ExitCode}. Its output:\n{dead.Daemon.Output}"
+        ? $"{dead.Node.Name} exited with {dead.Daemon!.ExitCode} unexpectedly (its output: {dead.LogPath})"
         : null;
 
     /// <summary>Process ids of the nodes that are running (for tests that check nothing is left).</summary>

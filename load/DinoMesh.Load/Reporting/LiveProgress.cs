@@ -48,6 +48,7 @@ public sealed class LiveProgress : IScenarioObserver, IDisposable
         {
             _stop = stop;
             _events.Clear();
+            if (!_interactive) _plain.WriteLine($"  {phase.Scenario} {(phase.IsWarmUp ? "warm-up" : "measuring")} started: {phase.Load}");
             _display = _interactive ? Task.Run(() => LiveAsync(phase, stop.Token), CancellationToken.None) : Task.Run(() => PlainAsync(phase, stop.Token), CancellationToken.None);
         }
     }

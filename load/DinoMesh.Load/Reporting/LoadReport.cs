@@ -98,15 +98,14 @@ public static class ScenarioRecords
         }).ToList();
         var status = result.StopReason switch
         {
+            _ when targetProblem is not null => ScenarioStatus.Failed,
             StopReason.Cancelled => ScenarioStatus.Cancelled,
             StopReason.InitFailed => ScenarioStatus.Failed,
-            _ when targetProblem is not null => ScenarioStatus.Failed,
             _ when result.FailedCalls > 0 && !result.ToleratesErrors => ScenarioStatus.Errors,
             _ when result.Error is not null => ScenarioStatus.Failed,
             _ => ScenarioStatus.Measured,
         };
-        var note = result.StopReason == StopReason.InitFailed ? $"set-up failed: {result.Error}"
-            : targetProblem ?? result.Error;
+        var note = targetProblem ?? (result.StopReason == StopReason.InitFailed ? $"set-up failed: {result.Error}" : result.Error);
         return new ScenarioRecord(result.Name, target, status, note, result.Headline == Headline.MegabytesPerSecond ? "MB/s" : "ops/s",
             result.HeadlineValue, wall, result.CompletedIterations, result.Dropped, steps, result.Findings);
     }
