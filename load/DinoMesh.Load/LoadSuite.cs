@@ -72,7 +72,8 @@ public sealed class LoadSuite(LoadOptions options, LiveProgress live)
         var nodeCount = options.Mounts.Count > 0 ? options.Mounts.Count : options.Nodes;
         var loadText = options.Scenarios.Count == 1
             ? options.Load.Build(options.Scenarios[0].DefaultCopies(nodeCount), options.Duration, options.MaxIterations).ToString()
-            : $"{options.Load.Shape}{(options.Load.Copies is { } c ? $" {c}" : "")} for {options.Duration.TotalSeconds:0.#} s per scenario (copies: each scenario's default unless given)";
+            : $"{options.Load.Shape switch { LoadShape.Ramp => "ramp", LoadShape.Inject => $"inject {options.Load.Rate:0.#}/s", _ => "keep" }} "
+              + $"{(options.Load.Copies is { } c ? $"{c} copies" : "each scenario's default copies")} for {options.Duration.TotalSeconds:0.#} s per scenario";
         return new LoadReport(started, clock.Elapsed.TotalSeconds, options.Command, MachineInfo.Collect(options.WorkDirectory), loadAtStart,
             MachineInfo.LoadAverage(), loadText, options.WarmUp.TotalSeconds, targets, records, _warnings);
     }

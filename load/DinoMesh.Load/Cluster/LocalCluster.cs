@@ -53,8 +53,8 @@ public sealed class LocalCluster : ILoadTarget, INodeControl
     public string Name => "dino";
 
     public string Description => _nodes.Count == 0
-        ? $"{_settings.Nodes} local dino-node processes"
-        : $"{_nodes.Count} local dino-node processes ({string.Join(", ", _nodes.Select(n => $"{n.Node.Name}={n.Node.Address}"))}), "
+        ? $"{_settings.Nodes} local dino-node process{(_settings.Nodes == 1 ? "" : "es")}"
+        : $"{_nodes.Count} local dino-node process{(_nodes.Count == 1 ? "" : "es")} ({string.Join(", ", _nodes.Select(n => $"{n.Node.Name}={n.Node.Address}"))}), "
           + $"--membership-profile local{(_settings.ExtraArgs.Count > 0 ? " " + string.Join(' ', _settings.ExtraArgs) : "")}";
 
     public IReadOnlyList<LoadNode> Nodes => _nodes.Select(n => n.Node).ToList();

@@ -123,7 +123,7 @@ public sealed class LiveProgress : IScenarioObserver, IDisposable
         var width = 30;
         var filled = (int)Math.Clamp(elapsed / total * width, 0, width);
         table.Title = new TableTitle(Markup.Escape(
-            $"{phase.Scenario} {(phase.IsWarmUp ? "warm-up" : "measuring")} [{new string('#', filled)}{new string('.', width - filled)}] {elapsed:0.0}/{total:0} s  {phase.Load}"));
+            $"{phase.Scenario} {(phase.IsWarmUp ? "warm-up" : "measuring")} [{new string('#', filled)}{new string('.', width - filled)}] {elapsed:0.0}/{total:0} s"));
         lock (_lock)
         {
             table.Caption = _events.Count == 0 ? null : new TableTitle(Markup.Escape(string.Join(" | ", _events.TakeLast(3))));

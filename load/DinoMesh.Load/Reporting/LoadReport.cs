@@ -111,5 +111,5 @@ public static class ScenarioRecords
     }
 
     public static ScenarioRecord NotRun(string scenario, string target, ScenarioStatus status, string note) =>
-        new(scenario, target, status, note, "ops/s", null, 0, 0, 0, [], []);
+        new(scenario, target, status, note, "", null, 0, 0, 0, [], []);
 }

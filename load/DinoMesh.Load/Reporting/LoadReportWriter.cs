@@ -272,7 +272,9 @@ public static class LoadReportWriter
     {
         foreach (var run in report.Scenarios.Where(r => r.Note is not null || r.Findings.Count > 0))
         {
-            text.AppendLine($"{run.Scenario} on {run.Target}: {run.Status.ToString().ToLowerInvariant()}{(run.Note is null ? "" : ": " + run.Note)}");
+            var status = run.Status.ToString().ToLowerInvariant();
+            // A "needs" note already starts with the word.
+            text.AppendLine($"{run.Scenario} on {run.Target}: {(run.Status == ScenarioStatus.Needs && run.Note is not null ? run.Note : status + (run.Note is null ? "" : ": " + run.Note))}");
             foreach (var finding in run.Findings) text.AppendLine($"{indent}{finding}");
         }
         var notes = Notes(report);
