@@ -215,7 +215,8 @@ public sealed class LoadSuite(LoadOptions options, LiveProgress live)
         {
             return;
         }
-        foreach (var node in sharing.SharesNames ? nodes.Take(1) : nodes)
+        var running = nodes.Where(n => target.Control?.IsRunning(n) ?? true).ToList();
+        foreach (var node in sharing.SharesNames ? running.Take(1) : running)
         {
             var path = Path.Combine(node.Root, runDirectory);
             try

@@ -76,7 +76,9 @@ public sealed record ScenarioContext(
     /// <summary>Removes the scenario's directory from every node (once when shared), whatever is in it.</summary>
     public Task RemoveScenarioDirectoryAsync(string scenario)
     {
-        foreach (var node in Sharing.SharesNames ? Nodes.Take(1) : Nodes)
+        // A node killed on purpose (fail-over) has no mount any more: remove through one that runs.
+        var running = Nodes.Where(n => Target.Control?.IsRunning(n) ?? true).ToList();
+        foreach (var node in Sharing.SharesNames ? running.Take(1) : running)
         {
             var path = ScenarioDirectory(node, scenario);
             if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
