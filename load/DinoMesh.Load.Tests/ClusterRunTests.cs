@@ -8,6 +8,7 @@ namespace DinoMesh.Load.Tests;
 /// killed with SIGKILL. Each test gives the runner its own work directory and checks, with a bounded poll, that no
 /// mount and no process mentioning it is left and that the cluster's directory is gone.
 /// </summary>
+[Collection(ProcessCollection.Name)]
 public sealed class ClusterRunTests : IDisposable
 {
     private const int SigInt = 2;

@@ -9,6 +9,7 @@ namespace DinoMesh.Load.Tests;
 /// profile): the page's own script counts the charts the browser has laid out, and the DOM it dumps must show
 /// every scenario, every step of every scenario that ran, and the reason for every one that did not.
 /// </summary>
+[Collection(ProcessCollection.Name)]
 public sealed partial class HtmlReportTests : IDisposable
 {
     private readonly DirectoryInfo _temp = Directory.CreateTempSubdirectory("dino-load-html-");

@@ -2,6 +2,7 @@ using DinoMesh.Load.Cluster;
 
 namespace DinoMesh.Load.Tests;
 
+[Collection(ProcessCollection.Name)]
 public sealed class LocalClusterTests : IDisposable
 {
     private readonly DirectoryInfo _temp = Directory.CreateTempSubdirectory("dino-load-cluster-test-");

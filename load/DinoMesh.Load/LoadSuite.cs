@@ -78,21 +78,20 @@ public sealed class LoadSuite(LoadOptions options, LiveProgress live)
             MachineInfo.LoadAverage(), loadText, options.WarmUp.TotalSeconds, targets, records, _warnings);
     }
 
-    private List<ILoadTarget> CreateTargets(string referenceRoot, string stamp)
+    /// <summary>The targets in the order they run, each made only when its turn comes (a cluster starts its watchdog when made).</summary>
+    private IEnumerable<ILoadTarget> CreateTargets(string referenceRoot, string stamp)
     {
-        var targets = new List<ILoadTarget>();
         var timeouts = new TargetTimeouts(options.StartTimeout, options.StopTimeout);
         foreach (var reference in options.References)
         {
-            targets.Add(new ReferenceTarget(reference == "native"
+            yield return new ReferenceTarget(reference == "native"
                 ? new NativeTarget(Path.Combine(referenceRoot, "native"))
-                : new BindfsTarget(Path.Combine(referenceRoot, "bindfs-src"), Path.Combine(referenceRoot, "bindfs-mnt"), timeouts, logPath: null)));
+                : new BindfsTarget(Path.Combine(referenceRoot, "bindfs-src"), Path.Combine(referenceRoot, "bindfs-mnt"), timeouts, logPath: null));
         }
-        targets.Add(options.Mounts.Count > 0
+        yield return options.Mounts.Count > 0
             ? new ExistingMounts(options.Mounts)
             : new LocalCluster(new ClusterSettings(options.Nodes, options.WorkDirectory, Path.Combine(options.OutputDirectory, $"load-{stamp}-nodes"),
-                options.DinoDll, options.DinoArgs, options.StartTimeout, options.StopTimeout), live.Log));
-        return targets;
+                options.DinoDll, options.DinoArgs, options.StartTimeout, options.StopTimeout), live.Log);
     }
 
     private async Task<TargetRecord> RunTargetAsync(ILoadTarget target, string runDirectory, List<ScenarioRecord> records, CancellationToken cancellationToken)
