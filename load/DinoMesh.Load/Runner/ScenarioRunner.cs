@@ -221,7 +221,11 @@ public sealed class ScenarioRunner
             long arrivals = 0;
             while (!deadline.IsCancellationRequested)
             {
-                var due = (long)Math.Floor(clock.Elapsed.TotalSeconds * load.Rate) + 1;
+                // Arrival n is due at n / rate; only those due before the end of the duration (a late timer must
+                // not add arrivals past it): rate x duration in all.
+                var total = (long)Math.Ceiling(load.MaxDuration.TotalSeconds * load.Rate);
+                var due = Math.Min((long)Math.Floor(clock.Elapsed.TotalSeconds * load.Rate) + 1, total);
+                if (arrivals >= total) break;
                 for (; arrivals < due && !deadline.IsCancellationRequested; arrivals++)
                 {
                     if (!TryClaim(out var iteration)) return await DrainAsync(running, perSlot);
