@@ -155,6 +155,17 @@ public sealed class LoadSuite(LoadOptions options, LiveProgress live)
             var load = options.Load.Build(clusterScenario.DefaultCopies(target.Nodes.Count), options.Duration, options.MaxIterations);
             var context = new ScenarioContext(target, sharing, runDirectory, options.Workload, load, options.WarmUp, live.Log);
             live.Log($"{clusterScenario.Name} on {target.Name}: {load}, warm-up {options.WarmUp.TotalSeconds:0.#} s");
+            Scenario built;
+            try
+            {
+                built = clusterScenario.Build(context);
+            }
+            catch (InvalidOperationException e)
+            {
+                live.Log($"{clusterScenario.Name} on {target.Name}: set-up failed: {e.Message}");
+                records.Add(ScenarioRecords.NotRun(clusterScenario.Name, target.Name, ScenarioStatus.Failed, $"set-up failed: {e.Message}"));
+                continue;
+            }
             ScenarioRecord record;
             // A node that dies mid-run makes every later call on it fail at once: stop the load instead of
             // recording errors until the duration ends.
@@ -162,7 +173,7 @@ public sealed class LoadSuite(LoadOptions options, LiveProgress live)
             var watch = WatchTargetAsync(target, abort);
             try
             {
-                var result = await runner.RunAsync(clusterScenario.Build(context), abort.Token);
+                var result = await runner.RunAsync(built, abort.Token);
                 record = ScenarioRecords.From(target.Name, result, target.Problem);
             }
             catch (ScenarioHungException e)

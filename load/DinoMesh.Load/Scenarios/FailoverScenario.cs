@@ -29,8 +29,8 @@ public sealed class FailoverScenario : ClusterScenario
     {
         var control = context.Target.Control ?? throw new InvalidOperationException("failover needs nodes the runner started");
         var holderId = context.Sharing.LeaseHolderPeerId ?? throw new InvalidOperationException("failover needs a lease holder");
-        var holder = context.Nodes.FirstOrDefault(n => control.PeerIdOf(n) == holderId)
-            ?? throw new InvalidOperationException($"the lease holder {holderId[..12]} is not one of this run's nodes");
+        var holder = context.Nodes.FirstOrDefault(n => SamePeer(control.PeerIdOf(n), holderId))
+            ?? throw new InvalidOperationException($"the lease holder {holderId[..Math.Min(12, holderId.Length)]} is not one of this run's nodes");
         var workers = context.Nodes.Where(n => n != holder).ToList();
         var size = context.Workload.SmallFileSize;
         var payload = new Payload(Math.Max(size, Payload.Slot));
@@ -89,9 +89,9 @@ public sealed class FailoverScenario : ClusterScenario
                         try
                         {
                             var peers = await control.PeersAsync(node, ct);
-                            if (NodeCli.LeaseHolder(peers, null) is { } id && id != holderId)
+                            if (NodeCli.LeaseHolder(peers, null) is { } id && !SamePeer(id, holderId))
                             {
-                                newHolder = (context.Nodes.FirstOrDefault(n => control.PeerIdOf(n) == id)?.Name ?? id[..12], loadClock.ElapsedNanoseconds);
+                                newHolder = (context.Nodes.FirstOrDefault(n => SamePeer(control.PeerIdOf(n), id))?.Name ?? id[..Math.Min(12, id.Length)], loadClock.ElapsedNanoseconds);
                                 break;
                             }
                         }
@@ -107,6 +107,11 @@ public sealed class FailoverScenario : ClusterScenario
             Clean = _ => context.RemoveScenarioDirectoryAsync(Name),
         };
     }
+
+    /// <summary>A PeerId as status prints it (64 hex) or in its short form (a prefix), case aside.</summary>
+    private static bool SamePeer(string? a, string b) =>
+        a is { Length: >= 8 } && b.Length >= 8
+        && (a.StartsWith(b, StringComparison.OrdinalIgnoreCase) || b.StartsWith(a, StringComparison.OrdinalIgnoreCase));
 
     private static IReadOnlyList<string> Findings(LoadNode holder, long? killNs, (string Name, long Ns)? newHolder, FailoverAnalysis analysis)
     {
