@@ -24,4 +24,7 @@ public sealed record NodeOptions
     public string? Join { get; init; }
     public string? Token { get; init; }
     public MembershipConfig Membership { get; init; } = MembershipConfig.Lan();
+
+    /// <summary>How long a metadata change waits for a lease holder and a majority before it fails with ETIMEDOUT.</summary>
+    public TimeSpan CommitTimeout { get; init; } = TimeSpan.FromSeconds(10);
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DinoMesh.Cluster.Lease;
 using DinoMesh.Cluster.Node;
 using DinoMesh.Fuse;
 using DinoMesh.Node.Control;
@@ -29,7 +30,7 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
     private MetadataLog? _log;
     private ChunkStore? _chunks;
     private MetadataReplica? _replica;
-    private LocalCommitter? _committer;
+    private ClusterCommitter? _committer;
     private FuseMount? _mount;
     private ControlServer? _control;
     private bool _leaving;
@@ -61,7 +62,7 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         // metadata is not loaded yet.
         _log = MetadataLog.Open(_data.MetadataPath);
         _chunks = new ChunkStore(_data, new ChunkStoreOptions(), _loggers.CreateLogger("chunks"));
-        _replica = MetadataReplica.Open(_log, _chunks, _loggers.CreateLogger("metadata"));
+        _replica = MetadataReplica.Open(_log, _chunks, _loggers.CreateLogger("metadata"), LeaseDriver.DurableCommit(_log));
         try
         {
             _cluster = await ClusterNode.StartAsync(new ClusterOptions
@@ -72,6 +73,7 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
                 Join = _options.Join,
                 Token = _options.Token,
                 Membership = _options.Membership,
+                Protocols = transport => TransportLeaseNetwork.Register(transport, () => _lease, _loggers.CreateLogger("lease")),
             }, _loggers, cancellationToken);
         }
         catch (ClusterStartException e)
@@ -83,7 +85,15 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         AnnounceJoinCommand(mountPoint);
 
         var clock = new MutationClock(TimeProvider.System, _cluster.Self);
-        _committer = LocalCommitter.Open(_replica, _cluster.Self, clock.NowNs(), _loggers.CreateLogger("metadata"));
+        try
+        {
+            _committer = await StartSharedMetadataAsync(clock, cancellationToken);
+        }
+        catch (StartupException)
+        {
+            await DisposeAsync();
+            throw;
+        }
         var volumeLogger = _loggers.CreateLogger("volume");
         var fs = new DinoFileSystem(_committer, new ChunkAccess(_chunks, volumeLogger), clock, new VolumeOptions { Atime = _options.Atime }, volumeLogger);
         await fs.ReclaimOrphansAsync(cancellationToken);
@@ -152,6 +162,10 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         if (_mount is { } mount) await Step("unmount", () => mount.DisposeAsync().AsTask());
         _mount = null;
         _committer = null;
+        if (_lease is { } lease) await Step("lease", () => lease.DisposeAsync().AsTask());
+        _lease = null;
+        if (_leaseNetwork is { } network) await Step("lease network", () => network.DisposeAsync().AsTask());
+        _leaseNetwork = null;
         if (_replica is { } replica) await Step("metadata snapshot", () => { replica.Dispose(); return Task.CompletedTask; });
         _replica = null;
         if (_log is { } log) await Step("metadata log", () => { log.Dispose(); return Task.CompletedTask; });

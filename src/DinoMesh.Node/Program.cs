@@ -21,11 +21,12 @@ var writeback = new Option<bool>("--writeback-cache") { Description = "Let the k
 var busyPoll = new Option<int>("--busy-poll") { Description = "Microseconds the FUSE reader keeps polling after a request before it sleeps (0: several sleeping readers instead)", DefaultValueFactory = _ => 50 };
 var fsname = new Option<string>("--fsname") { Description = "The mount's source as mount, findmnt and df show it (default: dinomesh:<cluster id>)" };
 var atime = new Option<string>("--atime") { Description = "relatime (default: reads move atime once per change, or daily), strictatime (every read) or noatime (never)", DefaultValueFactory = _ => "relatime" };
+var commitTimeout = new Option<int>("--commit-timeout") { Description = "Seconds a metadata change waits for a lease holder and a majority before failing with ETIMEDOUT (default 10)", DefaultValueFactory = _ => 10 };
 var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
 
 var root = new RootCommand("dino-node: the daemon of a DinoMesh peer-to-peer filesystem; one per machine")
 {
-    mount, dataDir, logLevel, noAllowOther, join, token, tokenFile, listen, advertise, profile, writeback, busyPoll, fsname, atime,
+    mount, dataDir, logLevel, noAllowOther, join, token, tokenFile, listen, advertise, profile, writeback, busyPoll, fsname, atime, commitTimeout,
 };
 root.SetAction(async (parse, cancellationToken) =>
 {
@@ -54,6 +55,9 @@ root.SetAction(async (parse, cancellationToken) =>
             BusyPoll = parse.GetValue(busyPoll) is var poll and >= 0 and <= 100_000
                 ? TimeSpan.FromMicroseconds(poll)
                 : throw new StartupException($"--busy-poll must be between 0 and 100000 microseconds, not {parse.GetValue(busyPoll)}"),
+            CommitTimeout = parse.GetValue(commitTimeout) is var seconds and >= 1 and <= 3600
+                ? TimeSpan.FromSeconds(seconds)
+                : throw new StartupException($"--commit-timeout must be between 1 and 3600 seconds, not {parse.GetValue(commitTimeout)}"),
             Listen = ParseEndPoint(parse.GetValue(listen), "--listen") ?? new IPEndPoint(IPAddress.Any, ClusterOptions.DefaultPort),
             Advertise = parse.GetValue(advertise),
             Join = parse.GetValue(join),

@@ -5,6 +5,16 @@ namespace DinoMesh.Cluster.Lease;
 // Elections: pre-vote, vote, and becoming the holder.
 public sealed partial class LeaseLog
 {
+    /// <summary>
+    /// Campaigns at once instead of waiting out an election timeout: for a node that is the only voter (a one-node
+    /// cluster after a restart), which has nobody to wait for.
+    /// </summary>
+    public void CampaignNow()
+    {
+        if (IsHolder || !Voters.Contains(Self)) return;
+        Campaign(preVote: true, transfer: false);
+    }
+
     private void Campaign(bool preVote, bool transfer)
     {
         _votes.Clear();

@@ -98,6 +98,12 @@ public sealed partial class LeaseLog
     /// <summary>On the holder: the newest version that is durable (fdatasynced) on a majority of voters.</summary>
     public long SyncedCommit => IsHolder ? Math.Min(Commit, QuorumValue(p => p.Synced, _synced)) : 0;
 
+    /// <summary>On the holder: the newest version each follower is known to hold (its replication lag is LastVersion minus it).</summary>
+    public IReadOnlyDictionary<PeerId, long> Matches => IsHolder ? _progress.ToDictionary(p => p.Key, p => p.Value.Match) : new Dictionary<PeerId, long>();
+
+    /// <summary>Ticks since this node last heard from its holder (for status: a long silence means no quorum here).</summary>
+    public int TicksSinceHolder => IsHolder ? 0 : _electionElapsed;
+
     /// <summary>The term of <paramref name="version"/> in this node's log, or -1 when it holds no such entry.</summary>
     public long TermAt(long version)
     {
@@ -138,10 +144,21 @@ public sealed partial class LeaseLog
 
     private void NoteConfig(LogEntry entry)
     {
-        if (_configOf(entry) is { } voters) _configs.Add((entry.Version, voters));
+        if (_configOf(entry) is not { } voters) return;
+        _configs.Add((entry.Version, voters));
+        RefreshRole();
     }
 
-    private void ForgetConfigsFrom(long version) => _configs.RemoveAll(c => c.Version >= version);
+    private void ForgetConfigsFrom(long version)
+    {
+        if (_configs.RemoveAll(c => c.Version >= version) > 0) RefreshRole();
+    }
+
+    /// <summary>A follower promoted to voter (or demoted to learner) by a configuration entry acts as one at once.</summary>
+    private void RefreshRole()
+    {
+        if (Role is LeaseRole.Voter or LeaseRole.Learner) Role = Voters.Contains(Self) ? LeaseRole.Voter : LeaseRole.Learner;
+    }
 
     /// <summary>The quorum-th highest of a per-voter value (this node's own given separately).</summary>
     private long QuorumValue(Func<Progress, long> value, long own)

@@ -16,6 +16,9 @@ internal sealed class Progress
 
     public bool Probing { get; set; } = true;
 
+    /// <summary>The commit version last sent to it: a follower that holds more than that learns the new one at once.</summary>
+    public long CommitSent { get; set; }
+
     /// <summary>Appends sent and not yet answered (replicating only).</summary>
     public int Inflight { get; set; }
 

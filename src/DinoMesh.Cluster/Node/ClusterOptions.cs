@@ -24,6 +24,12 @@ public sealed record ClusterOptions
 
     public MembershipConfig Membership { get; init; } = MembershipConfig.Lan();
 
+    /// <summary>
+    /// Registers the protocols of the layers above (lease, proposals, chunks) on the transport before it starts
+    /// listening, so no peer ever reaches a half-registered node.
+    /// </summary>
+    public Action<DinoMesh.Transport.PeerTransport>? Protocols { get; init; }
+
     /// <summary>How long a join or an admission announcement may take.</summary>
     public TimeSpan JoinDeadline { get; init; } = TimeSpan.FromSeconds(10);
 }
