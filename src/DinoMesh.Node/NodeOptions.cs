@@ -18,4 +18,7 @@ public sealed record NodeOptions
     public string? Join { get; init; }
     public string? Token { get; init; }
     public MembershipConfig Membership { get; init; } = MembershipConfig.Lan();
+
+    /// <summary>Where to serve Prometheus metrics and the status page; null (the default) serves nothing.</summary>
+    public IPEndPoint? Metrics { get; init; }
 }

@@ -23,6 +23,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     private readonly ConcurrentDictionary<ulong, OpenHandle> _handles = new();
     private readonly ConcurrentDictionary<ulong, int> _openCounts = new();
     private readonly CacheInvalidator _invalidator;
+    private readonly VolumeUsage _usage = new();
     private long _nextHandle;
 
     public DinoFileSystem(IMetadataCommitter meta, ChunkAccess chunks, MutationClock clock, VolumeOptions options, ILogger logger)

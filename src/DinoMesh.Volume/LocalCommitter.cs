@@ -73,6 +73,14 @@ public sealed class LocalCommitter : IMetadataCommitter, IDisposable
 
     public ValueTask<ApplyResult> CommitAsync(Mutation mutation, CancellationToken cancellationToken)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var committed = CommitLocalAsync(mutation);
+        if (committed.IsCompletedSuccessfully) VolumeMetrics.Committed(committed.Result, started);
+        return committed;
+    }
+
+    private ValueTask<ApplyResult> CommitLocalAsync(Mutation mutation)
+    {
         lock (_gate)
         {
             var result = _state.Apply(mutation);
@@ -98,8 +106,10 @@ public sealed class LocalCommitter : IMetadataCommitter, IDisposable
         try
         {
             // Chunks first: a durable log entry must never point at a chunk that a power cut could lose.
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             _chunks.SyncAll();
             _log.Sync();
+            VolumeMetrics.Synced(started);
             return ValueTask.FromResult(FsError.None);
         }
         catch (IOException e)
