@@ -64,6 +64,7 @@ public static class NodeHost
         catch (Exception e) when (e is not OperationCanceledException)
         {
             await Console.Error.WriteLineAsync($"dino-node: error: the node failed: {e.Message}");
+            if (level <= LogLevel.Debug) await Console.Error.WriteLineAsync(e.ToString());
             return ExitCodes.RuntimeFailure;
         }
     }

@@ -9,7 +9,6 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Prometheus;
 
 namespace DinoMesh.Node.Web;
 
@@ -33,6 +32,7 @@ public sealed class StatusServer : IHostedService, IAsyncDisposable
     private PrometheusExport? _export;
     private NodeGauges? _gauges;
     private WebApplication? _app;
+    private int _stopped;
 
     public StatusServer(NodeOptions options, NodeService node, ILoggerFactory loggers)
     {
@@ -61,6 +61,7 @@ public sealed class StatusServer : IHostedService, IAsyncDisposable
             k.Listen(_endPoint, l => l.Protocols = HttpProtocols.Http1);
         });
         var app = builder.Build();
+        _export.MapTo(app);
         app.Run(ServeAsync);
         try
         {
@@ -87,10 +88,6 @@ public sealed class StatusServer : IHostedService, IAsyncDisposable
         {
             switch (http.Request.Path.Value)
             {
-                case "/metrics":
-                    http.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
-                    await _export!.WriteAsync(http.Response.Body, http.RequestAborted);
-                    break;
                 case "/" or "/index.html":
                     http.Response.ContentType = "text/html; charset=utf-8";
                     // The page may only talk to this address: no scripts, styles or connections from anywhere else.
@@ -142,6 +139,7 @@ public sealed class StatusServer : IHostedService, IAsyncDisposable
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (Interlocked.Exchange(ref _stopped, 1) == 1) return;
         await _stopping.CancelAsync();
         if (_app is { } app)
         {
@@ -155,11 +153,8 @@ public sealed class StatusServer : IHostedService, IAsyncDisposable
         _export = null;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await StopAsync(CancellationToken.None);
-        _stopping.Dispose();
-    }
+    // The host stops it, and the container disposes it (once per registration): only the first call does anything.
+    public ValueTask DisposeAsync() => new(StopAsync(CancellationToken.None));
 }
 
 /// <summary>The status page's data.</summary>
