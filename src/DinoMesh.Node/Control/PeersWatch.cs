@@ -12,6 +12,7 @@ public static class PeersWatch
     public static async Task<int> RunAsync(string dataDirectory, CancellationToken cancellationToken)
     {
         var console = AnsiConsole.Console;
+        if (!console.Profile.Capabilities.Interactive) return await PrintEverySecondAsync(dataDirectory, cancellationToken);
         var table = NewTable();
         var failure = (string?)null;
         try
@@ -41,6 +42,35 @@ public static class PeersWatch
             // Ctrl+C ends the watch; the last table stays on screen.
         }
         return failure is null || cancellationToken.IsCancellationRequested ? ExitCodes.Ok : ExitCodes.RuntimeFailure;
+    }
+
+    /// <summary>Output that is not a terminal (a pipe, a file) cannot be redrawn: one plain table a second, appended.</summary>
+    private static async Task<int> PrintEverySecondAsync(string dataDirectory, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                try
+                {
+                    var answer = await ControlClient.CallAsync(dataDirectory, "peers", TimeSpan.FromSeconds(5), cancellationToken);
+                    var rows = answer.Deserialize<List<PeerRow>>(ControlProtocol.Json) ?? [];
+                    Console.Out.WriteLine($"{DateTime.Now:HH:mm:ss} {rows.Count} members, {rows.Count(r => r.State == "alive")} alive");
+                    Console.Out.WriteLine(ControlOutput.Render("peers", answer, asJson: false));
+                }
+                catch (ControlCommandException e)
+                {
+                    Console.Out.WriteLine($"{DateTime.Now:HH:mm:ss} {e.Message}; retrying every second");
+                }
+                Console.Out.WriteLine();
+                Console.Out.Flush();
+                await Task.Delay(Interval, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return ExitCodes.Ok;
+        }
     }
 
     private static Table NewTable()
