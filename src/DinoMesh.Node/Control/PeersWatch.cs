@@ -9,8 +9,16 @@ public static class PeersWatch
 {
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
 
-    public static async Task<int> RunAsync(string dataDirectory, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(string dataDirectory, CancellationToken outer)
     {
+        // Ctrl+C (SIGINT) ends the watch normally: exit 0, the last table left on the screen.
+        using var interrupted = CancellationTokenSource.CreateLinkedTokenSource(outer);
+        using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, context =>
+        {
+            context.Cancel = true;
+            interrupted.Cancel();
+        });
+        var cancellationToken = interrupted.Token;
         var console = AnsiConsole.Console;
         if (!console.Profile.Capabilities.Interactive) return await PrintEverySecondAsync(dataDirectory, cancellationToken);
         var table = NewTable();

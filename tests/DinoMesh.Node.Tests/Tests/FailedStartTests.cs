@@ -57,7 +57,9 @@ public sealed class FailedStartTests : IDisposable
         var node = _cluster.Add("busy-port", "127.0.0.33");
         using var taken = Occupy(node);
         var nested = Path.Combine(_cluster.Root, "made", "by", "the", "node");
-        Assert.Equal(3, Refused(node, extra: ["--data-dir", nested]));
+        var r = DinoNodeCli.Run("--mount", node.MountPoint, "--data-dir", nested, "--listen", node.Endpoint);
+        Assert.True(r.ExitCode == 3, r.ToString());
+        Assert.False(MountTable.IsFuseMounted(node.MountPoint), "the refused node left a mount behind");
         Assert.False(Directory.Exists(Path.Combine(_cluster.Root, "made")), "the failed start left the data directory's new parents behind");
     }
 
