@@ -51,4 +51,26 @@ public static class ProcessTree
             return "";
         }
     }
+
+    /// <summary>
+    /// Stops a shell and what it started: SIGTERM to every descendant (a shell does not pass signals on to the command
+    /// it waits for), then waits for the shell. Returns its exit code, or null when it had to be killed.
+    /// </summary>
+    public static int? TerminateWithChildren(DaemonProcess shell, TimeSpan grace)
+    {
+        foreach (var pid in Descendants(shell.Pid))
+        {
+            Posix.Kill(pid, Posix.SIGTERM);
+        }
+        var code = shell.WaitForExit(grace);
+        if (code is null)
+        {
+            foreach (var pid in Descendants(shell.Pid))
+            {
+                Posix.Kill(pid, Posix.SIGKILL);
+            }
+            shell.Kill9();
+        }
+        return code;
+    }
 }

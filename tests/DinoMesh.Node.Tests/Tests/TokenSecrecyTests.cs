@@ -59,7 +59,7 @@ public sealed class TokenSecrecyTests : IDisposable
         }
         finally
         {
-            shell.Terminate(TimeSpan.FromSeconds(15));
+            ProcessTree.TerminateWithChildren(shell, TimeSpan.FromSeconds(30));
             MountTable.LazyUnmount(joiner.MountPoint);
             shell.Dispose();
         }
