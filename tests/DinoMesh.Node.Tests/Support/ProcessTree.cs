@@ -54,11 +54,14 @@ public static class ProcessTree
 
     /// <summary>
     /// Stops a shell and what it started: SIGTERM to every descendant (a shell does not pass signals on to the command
-    /// it waits for), then waits for the shell. Returns its exit code, or null when it had to be killed.
+    /// it waits for; a process with no children gets it itself), then waits for the shell. Returns its exit code, or
+    /// null when it had to be killed.
     /// </summary>
     public static int? TerminateWithChildren(DaemonProcess shell, TimeSpan grace)
     {
-        foreach (var pid in Descendants(shell.Pid))
+        var children = Descendants(shell.Pid);
+        // A process that started nothing (or exec'ed the command itself) gets the signal directly.
+        foreach (var pid in children.Count > 0 ? children : [shell.Pid])
         {
             Posix.Kill(pid, Posix.SIGTERM);
         }
