@@ -47,7 +47,7 @@ public sealed class InstallTests : IDisposable
             .Replace("data-dir = /var/lib/dinomesh", $"data-dir = {a.DataDir}", StringComparison.Ordinal)
             + $"listen = {a.Endpoint}\nmembership-profile = local\n");
         var path = $"{bin}:{Environment.GetEnvironmentVariable("PATH")}";
-        var founder = Launch(a, "dino-node", ["--config", config], path);
+        var founder = Launch(a, command, ["--config", config], path);
         var line = founder.WaitForLine(l => l.TrimStart().StartsWith("DINOMESH_TOKEN=", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
         Assert.True(line is not null, $"the installed node printed no join line:\n{founder.Stdout}\n{founder.Stderr}");
 
