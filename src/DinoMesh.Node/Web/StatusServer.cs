@@ -130,7 +130,16 @@ public sealed class StatusServer : IHostedService, IAsyncDisposable
     /// <summary>What the page shows, as one JSON object (never the join credential).</summary>
     private byte[] SnapshotJson()
     {
-        var snapshot = _node.Snapshot();
+        (NodeStatus Status, IReadOnlyList<PeerRow> Peers)? snapshot;
+        try
+        {
+            snapshot = _node.Snapshot();
+        }
+        catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException or IOException)
+        {
+            // The node is stopping under us (its parts are being disposed): say so instead of failing the request.
+            return JsonSerializer.SerializeToUtf8Bytes(new StatusPage("stopping", null, [], DateTimeOffset.UtcNow), ControlProtocol.Json);
+        }
         var page = snapshot is { } s
             ? new StatusPage("running", s.Status, s.Peers, DateTimeOffset.UtcNow)
             : new StatusPage("starting", null, [], DateTimeOffset.UtcNow);
