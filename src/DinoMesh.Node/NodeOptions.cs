@@ -27,4 +27,7 @@ public sealed record NodeOptions
 
     /// <summary>How long a metadata change waits for a lease holder and a majority before it fails with ETIMEDOUT.</summary>
     public TimeSpan CommitTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Where to serve Prometheus metrics and the status page; null (the default) serves nothing.</summary>
+    public IPEndPoint? Metrics { get; init; }
 }

@@ -1,12 +1,23 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
 using DinoMesh.Cluster.Membership;
 using DinoMesh.Node.Control;
+using DinoMesh.Storage;
+using DinoMesh.Volume;
 using Microsoft.Extensions.Logging;
 
 namespace DinoMesh.Node;
 
-// The control socket's commands: status, peers, token, leave.
+// The control socket's commands (status, peers, token, leave) and the snapshot behind the status page.
 public sealed partial class NodeService
 {
+    /// <summary>The product version (the assembly's informational version, without the source revision).</summary>
+    public static readonly string Version =
+        (typeof(NodeService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0").Split('+')[0];
+
+    // Bytes the volume stores, computed once per metadata state (a statfs or a page refresh does not rescan the tree).
+    private readonly VolumeUsage _usage = new();
+
     private async ValueTask<object?> HandleControlAsync(string command, CancellationToken cancellationToken)
     {
         var cluster = _cluster ?? throw new ControlCommandException("the node is still starting");
@@ -17,7 +28,7 @@ public sealed partial class NodeService
             case "status":
                 return Status();
             case "token":
-                return new { token = cluster.Token, cluster = cluster.ClusterId, join = $"dino-node --join {cluster.Advertise} --token {cluster.Token} --mount DIR" };
+                return new { token = cluster.Token, cluster = cluster.ClusterId, join = JoinCommand.For(cluster.Advertise, cluster.Token, _mount?.MountPoint ?? _options.MountPoint) };
             case "leave":
                 _logger.LogInformation("leave requested through the control socket");
                 _leaving = true;
@@ -28,6 +39,13 @@ public sealed partial class NodeService
                 throw new ControlCommandException($"unknown command '{command}' (known: status, peers, token, leave)");
         }
     }
+
+    /// <summary>What the status page shows: this node's status and its view of the members; null while starting.</summary>
+    public (NodeStatus Status, IReadOnlyList<PeerRow> Peers)? Snapshot() => _cluster is null ? null : (Status(), Peers());
+
+    /// <summary>" --data-dir D" when the node runs on a data directory the control commands would not find by default.</summary>
+    private string DataDirArgument() =>
+        Path.GetFullPath(DataDirectory.DefaultPath()) == Path.GetFullPath(_options.DataDirectory) ? "" : " --data-dir " + JoinCommand.ShellWord(_options.DataDirectory);
 
     private List<PeerRow> Peers()
     {
@@ -41,7 +59,7 @@ public sealed partial class NodeService
         {
             var self = m.Id == cluster.Self;
             links.TryGetValue(m.Id, out var link);
-            var rtt = m.RoundTrip ?? link?.LastRtt;
+            var rtt = self ? null : m.RoundTrip ?? link?.LastRtt;
             DateTimeOffset? lastSeen = self ? wallNow : m.LastHeard is { } heard ? wallNow - (now - heard) : link?.LastSuccess;
             rows.Add(new PeerRow(
                 m.Id.Hex,
@@ -51,8 +69,8 @@ public sealed partial class NodeService
                 rtt?.TotalMilliseconds,
                 lastSeen,
                 self ? "self" : link?.Transport is { Length: > 0 } t ? t : cluster.Transport.PreferredTransport,
+                // Other nodes' versions are not gossiped yet: unknown, so null.
                 self ? applied : null,
-                null,
                 self));
         }
         return [.. rows.OrderByDescending(r => r.Self).ThenBy(r => r.Address, StringComparer.Ordinal)];
@@ -63,19 +81,24 @@ public sealed partial class NodeService
         var cluster = _cluster!;
         var members = cluster.Membership.Members;
         var alive = members.Count(m => m.Status == MemberStatus.Alive);
+        var state = _committer?.Current;
         return new NodeStatus(
             cluster.Self.Hex,
             _mount?.MountPoint ?? _options.MountPoint,
             _data?.Root ?? _options.DataDirectory,
             cluster.Advertise,
             cluster.ClusterId,
-            _committer?.Current.Version ?? 0,
-            _committer?.Current.Inodes.Count ?? 0,
+            state?.Version ?? 0,
+            state?.Inodes.Count ?? 0,
             // Metadata is committed locally until the lease holder lands; there is no quorum to lose yet.
             "local (single-writer log; no lease holder yet)",
             alive,
             members.Count,
             _uptime.Elapsed,
-            _chunks?.Capacity().Free ?? 0);
+            _chunks?.Capacity().Free ?? 0,
+            state is null ? 0 : _usage.StoredBytes(state),
+            Version,
+            RuntimeInformation.FrameworkDescription,
+            _options.Metrics?.ToString());
     }
 }

@@ -120,13 +120,23 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         _ = WatchForExternalUnmountAsync(_mount);
     }
 
-    /// <summary>Prints, on stdout, the command that adds another machine to this cluster.</summary>
+    /// <summary>
+    /// Prints, on stdout, how to add another machine. The secret is printed once, when the cluster is founded; later
+    /// starts point to `dino-node token --command`, so logs and journals do not collect it on every restart.
+    /// </summary>
     private void AnnounceJoinCommand(string mountPoint)
     {
         var c = _cluster!;
-        if (c.Founded) Console.Out.WriteLine($"dino-node: founded cluster {c.ClusterId[..12]}; this node is {c.Self}.");
-        Console.Out.WriteLine("dino-node: to add a machine, run there:");
-        Console.Out.WriteLine($"  dino-node --join {c.Advertise} --token {c.Token} --mount {mountPoint}");
+        if (c.Founded)
+        {
+            Console.Out.WriteLine($"dino-node: founded cluster {c.ClusterId[..12]}; this node is {c.Self}.");
+            Console.Out.WriteLine("dino-node: to add a machine, run there (the credential is secret; `dino-node token --command` prints this again):");
+            Console.Out.WriteLine($"  {JoinCommand.For(c.Advertise, c.Token, mountPoint)}");
+        }
+        else
+        {
+            Console.Out.WriteLine("dino-node: to add a machine, print the join command here with: dino-node token --command" + DataDirArgument());
+        }
         Console.Out.Flush();
         _logger.LogInformation("peer {Peer} in cluster {Cluster}, listening on {Listen} ({Transport}), advertising {Advertise}",
             c.Self, c.ClusterId[..12], c.Transport.ListenEndPoint, c.Transport.PreferredTransport, c.Advertise);

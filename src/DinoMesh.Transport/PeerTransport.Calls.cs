@@ -47,6 +47,7 @@ public sealed partial class PeerTransport
                 var answer = await new FrameReader(stream, maxResponse).ReadSingleAsync(timer.Token);
                 var elapsed = Stopwatch.GetElapsedTime(since);
                 link.RecordSuccess(response.Version, elapsed);
+                TransportMetrics.Exchanged(link.Seen, protocolId, body.Length, answer.Length);
                 return CallResult<byte[]>.Success(answer.ToArray(), link.Seen, elapsed);
             }
             catch (Exception e) when (attempt == 0 && version.Major == 3 && ClientFailures.IsConnectFailure(e) && link.MismatchSince(since) is null)

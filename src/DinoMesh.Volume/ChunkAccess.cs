@@ -23,6 +23,7 @@ public sealed class ChunkAccess
     public (FsError Error, ChunkId Id) Store(ReadOnlySpan<byte> content)
     {
         var result = _store.Put(content);
+        VolumeMetrics.ChunkWritten(result.Status == ChunkWriteStatus.AlreadyPresent ? "deduplicated" : result.Succeeded ? "stored" : "failed", content.Length);
         if (result.Succeeded) return (FsError.None, result.Id);
         _logger.LogError("chunk write failed: {Status} {Error}", result.Status, result.Error);
         return (result.Status == ChunkWriteStatus.NoSpace ? FsError.NoSpace : FsError.Io, default);
@@ -32,6 +33,7 @@ public sealed class ChunkAccess
     public FsError Load(ChunkId id, long offset, Span<byte> destination)
     {
         var result = _store.Read(id, offset, destination);
+        VolumeMetrics.ChunkRead(result.Succeeded && result.BytesRead == destination.Length, destination.Length);
         if (result.Succeeded && result.BytesRead == destination.Length) return FsError.None;
         _logger.LogError("chunk {Chunk} unreadable at {Offset}+{Length}: {Status} {Error}", id, offset, destination.Length, result.Status, result.Error ?? "short chunk");
         return FsError.Io;

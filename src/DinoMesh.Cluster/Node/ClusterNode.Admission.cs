@@ -63,6 +63,7 @@ public sealed partial class ClusterNode
     private void OnMemberEvent(MemberEvent e)
     {
         var m = e.Member;
+        ClusterMetrics.MemberEvent(e.Kind);
         switch (e.Kind)
         {
             case MemberEventKind.Joined:

@@ -4,10 +4,10 @@ using System.Text.Json;
 
 namespace DinoMesh.Node.Control;
 
-/// <summary>Renders control answers for people (tables) or scripts (JSON).</summary>
+/// <summary>Renders control answers for people (tables, readable sizes and durations) or scripts (JSON).</summary>
 public static class ControlOutput
 {
-    private static readonly string[] PeerColumns = ["ID", "ADDRESS", "STATE", "ROLE", "RTT", "LAST SEEN", "TRANSPORT", "VERSION"];
+    public static readonly string[] PeerColumns = ["ID", "ADDRESS", "STATE", "ROLE", "RTT", "LAST SEEN", "TRANSPORT", "VERSION"];
 
     public static string Render(string command, JsonElement result, bool asJson)
     {
@@ -17,38 +17,35 @@ public static class ControlOutput
             "peers" => PeersTable(result.Deserialize<List<PeerRow>>(ControlProtocol.Json) ?? []),
             "status" => StatusText(result.Deserialize<NodeStatus>(ControlProtocol.Json)!),
             "token" => result.GetProperty("token").GetString() ?? "",
+            "token-command" => result.GetProperty("join").GetString() ?? "",
             "leave" => "left the cluster; the node is stopping",
             _ => result.GetRawText(),
         };
     }
 
+    /// <summary>The cells of one peers row, in <see cref="PeerColumns"/> order.</summary>
+    public static string[] PeerCells(PeerRow r, DateTimeOffset now) =>
+    [
+        r.Id[..Math.Min(12, r.Id.Length)] + (r.Self ? " *" : ""),
+        r.Address,
+        r.State,
+        r.Role,
+        r.RttMs is { } rtt ? HumanFormat.RoundTrip(rtt) : "-",
+        r.LastSeen is { } seen ? HumanFormat.Ago(now - seen) : "never",
+        r.Transport,
+        r.AppliedVersion?.ToString(CultureInfo.InvariantCulture) ?? "-",
+    ];
+
     private static string PeersTable(List<PeerRow> rows)
     {
-        var table = new List<string[]> { PeerColumns };
         var now = DateTimeOffset.UtcNow;
-        foreach (var r in rows)
-        {
-            table.Add([
-                r.Id[..Math.Min(12, r.Id.Length)] + (r.Self ? " *" : ""),
-                r.Address,
-                r.State,
-                r.Role,
-                r.RttMs is { } rtt ? rtt.ToString("F1", CultureInfo.InvariantCulture) + " ms" : "-",
-                r.LastSeen is { } seen ? Ago(now - seen) : "never",
-                r.Transport,
-                r.AppliedVersion?.ToString(CultureInfo.InvariantCulture) ?? "-",
-            ]);
-        }
+        var table = new List<string[]> { PeerColumns };
+        table.AddRange(rows.Select(r => PeerCells(r, now)));
         var widths = Enumerable.Range(0, table[0].Length).Select(c => table.Max(row => row[c].Length)).ToArray();
         var text = new StringBuilder();
         foreach (var row in table) text.AppendLine(string.Join("  ", row.Select((cell, c) => cell.PadRight(widths[c]))).TrimEnd());
         return text.ToString().TrimEnd();
     }
-
-    private static string Ago(TimeSpan age) => age.TotalSeconds < 1 ? "now"
-        : age.TotalMinutes < 1 ? $"{age.TotalSeconds:F0}s ago"
-        : age.TotalHours < 1 ? $"{age.TotalMinutes:F0}m ago"
-        : $"{age.TotalHours:F0}h ago";
 
     private static string StatusText(NodeStatus s) => string.Join('\n',
         $"node       {s.PeerId[..12]}",
@@ -56,9 +53,11 @@ public static class ControlOutput
         $"listening  {s.Listen ?? "-"}",
         $"mount      {s.MountPoint}",
         $"data       {s.DataDirectory}",
+        $"stored     {HumanFormat.Bytes(s.StoredBytes)} in the volume, {HumanFormat.Bytes(s.ChunkBytesFree)} free on the data directory's disk",
         $"metadata   version {s.AppliedVersion}, {s.Inodes} inodes",
         $"quorum     {s.Quorum}",
         $"peers      {s.PeersAlive} alive of {s.PeersTotal}",
-        $"free       {s.ChunkBytesFree / (1024 * 1024)} MiB for chunks",
-        $"uptime     {s.Uptime:d\\.hh\\:mm\\:ss}");
+        $"uptime     {HumanFormat.Duration(s.Uptime)}",
+        $"version    dino-node {s.Version ?? "?"} on {s.Runtime ?? "?"}",
+        $"metrics    {(s.Metrics is { } m ? $"http://{m}/metrics, status page http://{m}/" : "off (start with --metrics 127.0.0.1:9464)")}");
 }

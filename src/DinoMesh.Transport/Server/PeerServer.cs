@@ -174,6 +174,7 @@ internal sealed class PeerServer : IAsyncDisposable
             http.Response.ContentType = WireHeaders.ContentType;
             http.Response.ContentLength = FrameReader.HeaderSize + response.Length;
             await new FrameWriter(http.Response.Body).WriteAsync(response, ct);
+            TransportMetrics.Exchanged(peer.Peer, registration.ProtocolId, response.Length, request.Length);
         }
         catch (Exception e)
         {
