@@ -5,7 +5,7 @@ using DinoMesh.Core.Identity;
 using DinoMesh.Transport.Client;
 using DinoMesh.Transport.Identity;
 using DinoMesh.Transport.Server;
-using Google.Protobuf;
+using DinoMesh.Transport.Messages;
 using Microsoft.Extensions.Logging;
 
 namespace DinoMesh.Transport;
@@ -22,6 +22,9 @@ public sealed partial class PeerTransport : IAsyncDisposable
     private readonly TransportOptions _options;
     private readonly IAdmission _admission;
     private readonly ILogger _log;
+    /// <summary>Bound on a ping and its answer (a nonce: at most 10 bytes encoded).</summary>
+    private const int PingBytes = 64;
+
     private readonly ProtocolTable _protocols = new();
     private readonly PeerServer _server;
     private readonly ConcurrentDictionary<LinkKey, OutboundLink> _links = new();
@@ -39,7 +42,7 @@ public sealed partial class PeerTransport : IAsyncDisposable
 #pragma warning disable CA1416 // IsSupported is itself the platform check
         _quic = options.EnableQuic && QuicConnection.IsSupported;
 #pragma warning restore CA1416
-        RegisterUnary(ProtocolIds.Ping, 64, AnswerPing);
+        RegisterUnary(ProtocolIds.Ping, PingBytes, AnswerPing);
     }
 
     /// <summary>The settings this transport runs with (e.g. <see cref="TransportOptions.DefaultDeadline"/> for callers).</summary>
@@ -123,8 +126,8 @@ public sealed partial class PeerTransport : IAsyncDisposable
 
     private static ValueTask<byte[]> AnswerPing(PeerContext peer, ReadOnlyMemory<byte> request, CancellationToken ct)
     {
-        var ping = Wire.Ping.Parser.ParseFrom(request.Span);
-        return ValueTask.FromResult(ping.ToByteArray());
+        var ping = PeerMessageCodec.DecodeRequest<Wire.Ping>(request, PingBytes, "ping");
+        return ValueTask.FromResult(PeerMessageCodec.Serialize(ping));
     }
 
     private void ThrowIfStarted()

@@ -23,7 +23,6 @@ internal static class ClientFailures
             FrameException { Error: FrameError.TooLarge } => (CallFailure.TooLarge, e.Message),
             FrameException => (CallFailure.BadResponse, e.Message),
             PeerCallException p => (p.Failure, p.Message),
-            Google.Protobuf.InvalidProtocolBufferException => (CallFailure.BadResponse, "undecodable message: " + e.Message),
             HttpRequestException { HttpRequestError: HttpRequestError.SecureConnectionError } => (CallFailure.Unreachable, "TLS handshake failed: " + Innermost(e)),
             HttpRequestException => (CallFailure.Unreachable, Innermost(e)),
             HttpProtocolException => (CallFailure.RemoteError, "stream reset by the peer: " + e.Message),

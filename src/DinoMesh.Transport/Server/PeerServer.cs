@@ -230,8 +230,8 @@ internal sealed class PeerServer : IAsyncDisposable
         FrameException { Error: FrameError.TooLarge } => (CallFailure.TooLarge, e.Message),
         FrameException => (CallFailure.BadRequest, e.Message),
         PeerCallException p => (p.Failure, p.Message),
-        // A handler that parses the request with protobuf may simply let a malformed message throw.
-        Google.Protobuf.InvalidProtocolBufferException => (CallFailure.BadRequest, "undecodable message: " + e.Message),
+        // A handler that decodes with MessagePack directly may simply let a malformed message throw.
+        MessagePack.MessagePackSerializationException => (CallFailure.BadRequest, "undecodable message: " + e.Message),
         OperationCanceledException when ct.IsCancellationRequested => (CallFailure.Timeout, "deadline passed"),
         _ => (CallFailure.RemoteError, "handler failed"),
     };
@@ -243,7 +243,7 @@ internal sealed class PeerServer : IAsyncDisposable
             case FrameException { Error: FrameError.TooLarge }:
                 _log.LogWarning("rejected oversized message from {Peer} on {Protocol}: {Reason}", peer.Peer, peer.ProtocolId, e.Message);
                 break;
-            case FrameException or PeerCallException or Google.Protobuf.InvalidProtocolBufferException:
+            case FrameException or PeerCallException or MessagePack.MessagePackSerializationException:
                 _log.LogInformation("rejected request from {Peer} on {Protocol}: {Reason}", peer.Peer, peer.ProtocolId, e.Message);
                 break;
             case OperationCanceledException when ct.IsCancellationRequested:
