@@ -78,6 +78,16 @@ public sealed class RogueClient : IDisposable
         return [0x0A, (byte)inner.Length, .. inner];
     }
 
+    /// <summary>
+    /// A JoinRequest (docs/protocol.md) encoded by hand in MessagePack: an array of the cluster id (bin8), the proof
+    /// (bin8) and the advertised address (str8).
+    /// </summary>
+    public static byte[] JoinRequest(byte[] clusterId, byte[] proof, string advertise)
+    {
+        var address = System.Text.Encoding.ASCII.GetBytes(advertise);
+        return [0x93, 0xc4, (byte)clusterId.Length, .. clusterId, 0xc4, (byte)proof.Length, .. proof, 0xd9, (byte)address.Length, .. address];
+    }
+
     /// <summary>The PeerId the node derives from a certificate: lower-hex SHA-256 of its SubjectPublicKeyInfo.</summary>
     public static string PeerIdOf(X509Certificate2 certificate) =>
         Convert.ToHexStringLower(SHA256.HashData(certificate.PublicKey.ExportSubjectPublicKeyInfo()));
