@@ -87,7 +87,10 @@ public sealed partial class PeerTransport : IAsyncDisposable
         _protocols.Add(new ProtocolRegistration(ProtocolIds.Join, Join.JoinGate.MaxRequestBytes, OpenToNonMembers: true, gate.HandleAsync, null));
     }
 
-    /// <summary>Binds the listener and starts serving. Throws <see cref="IOException"/> when the address is taken.</summary>
+    /// <summary>
+    /// Binds the listener and starts serving. Throws <see cref="IOException"/> when the address is taken or cannot be
+    /// bound; its message is the cause alone ("Address already in use"), for the caller to say which address.
+    /// </summary>
     public async Task StartAsync(CancellationToken ct = default)
     {
         if (Interlocked.CompareExchange(ref _state, 1, 0) != 0) throw new InvalidOperationException("the transport was already started or disposed");
@@ -97,7 +100,11 @@ public sealed partial class PeerTransport : IAsyncDisposable
         }
         catch (IOException e)
         {
-            throw new IOException($"cannot listen on {_options.Listen}: {e.Message}", e);
+            // Kestrel says "Failed to bind to address https://...: address already in use."; the socket error under
+            // it is the part worth printing.
+            var cause = e;
+            while (cause.InnerException is IOException inner) cause = inner;
+            throw new IOException(cause.InnerException?.Message ?? cause.Message, e);
         }
         // Debug: the node logs one summary line once it is in its cluster; a refused join must print only its error.
         _log.LogDebug("peer {Peer} listening on {Endpoint} (mutual TLS 1.3, {Transport}), advertising {Advertise}",
