@@ -13,12 +13,19 @@ public sealed record ConnectionLimits
     /// </summary>
     public int MaxConnections { get; init; } = 4096;
 
-    /// <summary>Stranger connections open at once, from everywhere (at most half of <see cref="MaxConnections"/>).</summary>
+    /// <summary>
+    /// TLS handshakes under way at once (at most a quarter of <see cref="MaxConnections"/>). Before its handshake
+    /// nobody knows who is connecting, members included; each handshake is bounded by
+    /// <see cref="TransportOptions.ConnectTimeout"/>.
+    /// </summary>
+    public int MaxHandshakes { get; init; } = 128;
+
+    /// <summary>Connections of peers that are not admitted, from everywhere (at most a quarter of <see cref="MaxConnections"/>).</summary>
     public int MaxStrangerConnections { get; init; } = 256;
 
     /// <summary>
-    /// Stranger connections open at once from one address (an IPv4 address, or an IPv6 /64). A member's own
-    /// connections count here only during their handshake.
+    /// Connections in their handshake or of peers that are not admitted, from one address (an IPv4 address, or an
+    /// IPv6 /64). Beyond it the address's new connections are reset at accept, before any TLS work.
     /// </summary>
     public int MaxStrangerConnectionsPerAddress { get; init; } = 16;
 

@@ -60,6 +60,12 @@ public sealed partial class PeerTransport : IAsyncDisposable
     /// <summary>"h3/quic" when this platform has QUIC (libmsquic), else "h2/tls1.3": what new links will use.</summary>
     public string PreferredTransport => _quic ? WireHeaders.H3 : WireHeaders.H2;
 
+    /// <summary>Incoming connections now: open, in their TLS handshake, and of peers that are not admitted.</summary>
+    public IncomingConnections IncomingConnections =>
+        _server.Gate is { } gate && gate.Counts is var (open, handshaking, strangers)
+            ? new IncomingConnections(open, handshaking, strangers, gate.MaxConnections)
+            : default;
+
     /// <summary>Outgoing links with their transport and last round trip.</summary>
     public IReadOnlyCollection<PeerLink> Links => _links.Values.Select(l => l.Snapshot()).ToArray();
 

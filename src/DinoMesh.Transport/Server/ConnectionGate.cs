@@ -4,67 +4,106 @@ using System.Net.Sockets;
 namespace DinoMesh.Transport.Server;
 
 /// <summary>
-/// Counts incoming connections and decides at accept time whether one more may open: under the total cap, under
-/// the cap on strangers, and under the cap on strangers from its address. Every connection starts as a stranger;
-/// <see cref="ConnectionTicket.Promote"/> moves it out of the stranger counts once its handshake shows an admitted
-/// peer, so members never compete with strangers for the stranger budget. Thread-safe.
+/// Counts incoming connections through their life and decides whether each may go on. At accept, before the TLS
+/// handshake, nobody knows who is connecting, so a connection is <em>handshaking</em>, capped in number (a
+/// handshake is bounded in time too) and per address. After the handshake it is a <em>member</em> (admitted
+/// peer: only the total cap applies) or a <em>stranger</em> (capped in total and per address). Members therefore
+/// never compete with strangers for the stranger budget, and a flood of strangers leaves room for a member's
+/// handshake. Thread-safe.
 /// </summary>
 internal sealed class ConnectionGate
 {
     private readonly Lock _gate = new();
-    private readonly Dictionary<AddressKey, int> _strangersFrom = new();
+    private readonly Dictionary<AddressKey, int> _unknownFrom = new(); // handshaking + strangers, per address
     private int _open;
+    private int _handshaking;
     private int _strangers;
 
-    public ConnectionGate(int maxConnections, int maxStrangers, int maxStrangersPerAddress)
+    public ConnectionGate(int maxConnections, int maxHandshakes, int maxStrangers, int maxPerAddress)
     {
-        MaxConnections = Math.Max(1, maxConnections);
+        MaxConnections = Math.Max(2, maxConnections);
         // Members always keep at least half of the connections for themselves.
-        MaxStrangers = Math.Clamp(maxStrangers, 1, Math.Max(1, MaxConnections / 2));
-        MaxStrangersPerAddress = Math.Clamp(maxStrangersPerAddress, 1, MaxStrangers);
+        MaxHandshakes = Math.Clamp(maxHandshakes, 1, MaxConnections / 4);
+        MaxStrangers = Math.Clamp(maxStrangers, 1, MaxConnections / 4);
+        MaxPerAddress = Math.Clamp(maxPerAddress, 1, Math.Max(MaxStrangers, MaxHandshakes));
     }
 
     public int MaxConnections { get; }
 
+    public int MaxHandshakes { get; }
+
     public int MaxStrangers { get; }
 
-    public int MaxStrangersPerAddress { get; }
+    /// <summary>Connections in handshake or of strangers from one address.</summary>
+    public int MaxPerAddress { get; }
 
-    /// <summary>Open connections, and how many of them are strangers.</summary>
-    public (int Open, int Strangers) Counts
+    /// <summary>Open connections, and how many are in their handshake or of strangers.</summary>
+    public (int Open, int Handshaking, int Strangers) Counts
     {
         get
         {
-            lock (_gate) return (_open, _strangers);
+            lock (_gate) return (_open, _handshaking, _strangers);
         }
     }
 
-    /// <summary>A ticket for a new connection from <paramref name="remote"/>, or null with the cap that refused it.</summary>
+    /// <summary>A ticket for a connection just accepted from <paramref name="remote"/>, or null with the cap that refused it.</summary>
     public ConnectionTicket? TryOpen(IPAddress remote, out string refusal)
     {
         var key = AddressKey.Of(remote);
         lock (_gate)
         {
-            var fromThere = _strangersFrom.GetValueOrDefault(key);
+            var fromThere = _unknownFrom.GetValueOrDefault(key);
             refusal = _open >= MaxConnections ? $"{_open} connections open, the limit is {MaxConnections}"
-                : _strangers >= MaxStrangers ? $"{_strangers} connections of peers not (yet) admitted, the limit is {MaxStrangers}"
-                : fromThere >= MaxStrangersPerAddress ? $"{fromThere} connections not (yet) admitted from {key}, the limit per address is {MaxStrangersPerAddress}"
+                : _handshaking >= MaxHandshakes ? $"{_handshaking} TLS handshakes under way, the limit is {MaxHandshakes}"
+                : fromThere >= MaxPerAddress ? $"{fromThere} connections in handshake or not admitted from {key}, the limit per address is {MaxPerAddress}"
                 : "";
             if (refusal.Length > 0) return null;
             _open++;
-            _strangers++;
-            _strangersFrom[key] = fromThere + 1;
+            _handshaking++;
+            _unknownFrom[key] = fromThere + 1;
             return new ConnectionTicket(this, key);
         }
     }
 
+    /// <summary>
+    /// The handshake is done: an admitted peer becomes a member; anyone else a stranger if there is room for one
+    /// more (false with the reason otherwise: the caller closes the connection).
+    /// </summary>
+    internal bool Identify(ConnectionTicket ticket, bool admitted, out string refusal)
+    {
+        refusal = "";
+        lock (_gate)
+        {
+            if (ticket.State != TicketState.Handshaking) return ticket.State != TicketState.Closed;
+            _handshaking--;
+            if (admitted)
+            {
+                ticket.State = TicketState.Member;
+                Forget(ticket.Address);
+                return true;
+            }
+            // The address's own count already includes this connection (from its handshake).
+            if (_strangers >= MaxStrangers)
+            {
+                refusal = $"{_strangers} connections of peers that are not admitted, the limit is {MaxStrangers}";
+                ticket.State = TicketState.Refused;
+                return false;
+            }
+            _strangers++;
+            ticket.State = TicketState.Stranger;
+            return true;
+        }
+    }
+
+    /// <summary>A stranger was admitted on its open connection (it joined).</summary>
     internal void Promote(ConnectionTicket ticket)
     {
         lock (_gate)
         {
             if (ticket.State != TicketState.Stranger) return;
+            _strangers--;
+            Forget(ticket.Address);
             ticket.State = TicketState.Member;
-            LeaveStrangers(ticket.Address);
         }
     }
 
@@ -72,26 +111,42 @@ internal sealed class ConnectionGate
     {
         lock (_gate)
         {
-            if (ticket.State == TicketState.Closed) return;
-            if (ticket.State == TicketState.Stranger) LeaveStrangers(ticket.Address);
+            switch (ticket.State)
+            {
+                case TicketState.Closed:
+                    return;
+                case TicketState.Handshaking:
+                    _handshaking--;
+                    Forget(ticket.Address);
+                    break;
+                case TicketState.Stranger:
+                    _strangers--;
+                    Forget(ticket.Address);
+                    break;
+                case TicketState.Refused:
+                    Forget(ticket.Address);
+                    break;
+            }
             ticket.State = TicketState.Closed;
             _open--;
         }
     }
 
-    private void LeaveStrangers(AddressKey key)
+    private void Forget(AddressKey key)
     {
-        _strangers--;
-        var left = _strangersFrom[key] - 1;
-        if (left == 0) _strangersFrom.Remove(key);
-        else _strangersFrom[key] = left;
+        var left = _unknownFrom[key] - 1;
+        if (left == 0) _unknownFrom.Remove(key);
+        else _unknownFrom[key] = left;
     }
 }
 
 internal enum TicketState
 {
-    Stranger,
+    Handshaking,
     Member,
+    Stranger,
+    /// <summary>Identified as a stranger with no room left; closing.</summary>
+    Refused,
     Closed,
 }
 
@@ -108,12 +163,15 @@ internal sealed class ConnectionTicket : IDisposable
 
     public AddressKey Address { get; }
 
-    /// <summary>Guarded by the gate's lock; read outside it only as a hint.</summary>
+    /// <summary>Written under the gate's lock; read outside it only as a hint.</summary>
     public TicketState State { get; set; }
 
     public bool IsStranger => State == TicketState.Stranger;
 
-    /// <summary>The handshake (or a join on this connection) showed an admitted peer.</summary>
+    /// <summary>See <see cref="ConnectionGate.Identify"/>.</summary>
+    public bool Identify(bool admitted, out string refusal) => _gate.Identify(this, admitted, out refusal);
+
+    /// <summary>A stranger was admitted on this connection.</summary>
     public void Promote() => _gate.Promote(this);
 
     public void Dispose() => _gate.Close(this);

@@ -51,7 +51,14 @@ internal sealed class ConnectionWatch
         var peer = certificate is null ? default : PeerCertificate.PeerIdOf(certificate);
         var activity = new ConnectionActivity();
         context.Features.Set(activity);
-        if (!peer.IsEmpty && _admission.IsAdmitted(peer)) ticket?.Promote();
+        if (ticket is not null && !ticket.Identify(!peer.IsEmpty && _admission.IsAdmitted(peer), out var full))
+        {
+            var from = ticket.Address.ToString();
+            _refusals.Refused(LogLevel.Warning, "connections refused (over a connection cap)", from,
+                "refused a connection of {Peer} from {Remote}: {Reason}", peer.IsEmpty ? "(no identity)" : peer.Short, from, full);
+            context.Abort(new ConnectionAbortedException(full));
+            return;
+        }
 
         var serving = next(context);
         var reason = await WatchAsync(serving, ticket, peer, activity);

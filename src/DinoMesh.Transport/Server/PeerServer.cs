@@ -64,11 +64,12 @@ internal sealed class PeerServer : IAsyncDisposable
         var descriptors = DescriptorLimit.Current();
         var gate = new ConnectionGate(
             DescriptorLimit.ConnectionBudget(descriptors, limits.DescriptorReserve, limits.MaxConnections),
+            limits.MaxHandshakes,
             limits.MaxStrangerConnections,
             limits.MaxStrangerConnectionsPerAddress);
         Gate = gate;
-        _log.LogDebug("incoming connections: at most {Max} (descriptor limit {Descriptors}), {Strangers} not admitted, {PerAddress} per address",
-            gate.MaxConnections, descriptors?.ToString() ?? "none", gate.MaxStrangers, gate.MaxStrangersPerAddress);
+        _log.LogDebug("incoming connections: at most {Max} (descriptor limit {Descriptors}), {Handshakes} in handshake, {Strangers} not admitted, {PerAddress} per address",
+            gate.MaxConnections, descriptors?.ToString() ?? "none", gate.MaxHandshakes, gate.MaxStrangers, gate.MaxPerAddress);
         var watch = new ConnectionWatch(limits, _admission, _refusals);
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
