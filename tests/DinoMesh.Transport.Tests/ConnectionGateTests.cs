@@ -44,6 +44,12 @@ public class ConnectionGateTests
         Assert.True(tickets[3].Identify(true, out _));
 
         Assert.Contains("not admitted", why, StringComparison.Ordinal);
+        // Full of strangers: an address that holds one is refused before its handshake, a fresh one is not.
+        Assert.Null(gate.TryOpen(One, out var early));
+        Assert.Contains("10.0.0.1 holds", early, StringComparison.Ordinal);
+        var fresh = gate.TryOpen(Two, out _);
+        Assert.NotNull(fresh);
+        fresh.Dispose();
         tickets[2].Dispose();
         Assert.Equal((3, 0, 2), gate.Counts);
         tickets[0].Promote(); // it joined

@@ -170,19 +170,24 @@ public class ConnectionLimitTests
         await using var a = await new TestNode("A", Options(new ConnectionLimits(), refusalLog: TimeSpan.FromSeconds(1))).StartWithEchoAsync();
         await using var foreign = await new TestNode("F").StartWithEchoAsync();
 
+        // Each refusal closes the connection; calling again at once can find its address at the cap of connections
+        // still closing, and be reset at accept (Unreachable). Both are refusals; only the answered ones are logged.
         var calls = 0;
+        var refused = 0;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (clock.Elapsed < TimeSpan.FromSeconds(2.5) && calls < 500)
         {
             var result = await foreign.Transport.CallAsync(a.Address, a.Id, TestNode.Echo, "hello?"u8.ToArray(), TimeSpan.FromSeconds(5), ct);
-            Assert.Equal(CallFailure.Refused, result.Failure);
+            Assert.True(result.Failure is CallFailure.Refused or CallFailure.Unreachable, result.ToString());
+            refused += result.Failure == CallFailure.Refused ? 1 : 0;
             calls++;
         }
+        Assert.True(refused >= 10, $"only {refused} of {calls} calls were answered with a refusal");
         await Poll.UntilAsync(() => a.Log.Contains("more requests refused (not an admitted member)"), TimeSpan.FromSeconds(10), ct);
 
         var full = a.Log.Lines.Count(l => l.Contains($"refused {foreign.Id.Hex}", StringComparison.Ordinal));
         var summaries = a.Log.Lines.Count(l => l.Contains("more requests refused (not an admitted member)", StringComparison.Ordinal));
-        TestContext.Current.TestOutputHelper?.WriteLine($"{calls} refused calls in {clock.Elapsed.TotalSeconds:F1} s: {full} full line(s), {summaries} summary line(s)");
+        TestContext.Current.TestOutputHelper?.WriteLine($"{calls} calls ({refused} answered Refused) in {clock.Elapsed.TotalSeconds:F1} s: {full} full line(s), {summaries} summary line(s)");
         Assert.Equal(1, full);
         Assert.InRange(summaries, 1, 4);
     }

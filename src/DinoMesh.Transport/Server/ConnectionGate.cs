@@ -56,6 +56,10 @@ internal sealed class ConnectionGate
             refusal = _open >= MaxConnections ? $"{_open} connections open, the limit is {MaxConnections}"
                 : _handshaking >= MaxHandshakes ? $"{_handshaking} TLS handshakes under way, the limit is {MaxHandshakes}"
                 : fromThere >= MaxPerAddress ? $"{fromThere} connections in handshake or not admitted from {key}, the limit per address is {MaxPerAddress}"
+                // No room for another stranger, and this address already holds one (or a handshake): refusing now saves
+                // a handshake that would end in a refusal anyway. An address with nothing open still gets its handshake,
+                // since it may be a member.
+                : _strangers >= MaxStrangers && fromThere > 0 ? $"{_strangers} connections of peers not admitted, the limit is {MaxStrangers}, and {key} holds {fromThere}"
                 : "";
             if (refusal.Length > 0) return null;
             _open++;
