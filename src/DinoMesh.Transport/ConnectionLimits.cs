@@ -42,5 +42,5 @@ public sealed record ConnectionLimits
     public TimeSpan StrangerLifetime { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>Descriptors kept out of <see cref="MaxConnections"/> for the node's own files, log and outgoing links.</summary>
-    public int DescriptorReserve { get; init; } = 256;
+    public int DescriptorReserve { get; init; } = 512;
 }
