@@ -18,9 +18,8 @@ public sealed class SilentConnectionFloodTests : IDisposable
     private const int Attempts = 3000;
     private const int Parallel = 16;
     private const int Sources = 40;
-    // The node's defaults (ConnectionLimits.FirstRequestTimeout, MaxStrangerConnections): keep in step.
+    // The node's default (ConnectionLimits.FirstRequestTimeout): keep in step.
     private static readonly TimeSpan FirstRequestTimeout = TimeSpan.FromSeconds(5);
-    private const int MaxStrangers = 256;
     private readonly TestCluster _cluster;
 
     public SilentConnectionFloodTests(ITestOutputHelper output)
@@ -122,6 +121,7 @@ public sealed class SilentConnectionFloodTests : IDisposable
             stillOpen += await connection.ClosedByNodeAsync(left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1), ct) ? 0 : 1;
             await connection.DisposeAsync();
         }
+        // "Got in" counts over the whole flood: the node keeps few at a time (see the descriptors) and closes them.
         _cluster.Log($"{held.Count} connections had got in; {stillOpen} were still open {closing.Elapsed.TotalSeconds:F1} s after the flood");
         Assert.Equal(0, stillOpen);
 
@@ -131,7 +131,6 @@ public sealed class SilentConnectionFloodTests : IDisposable
         _cluster.Log($"a logged {refusalLines} refusal lines and {closeLines} closing lines for {attempts} attempts; {a.Daemon.Lines.Count} lines in all");
         Assert.InRange(refusalLines, 1, 2 * Sources);
         Assert.InRange(closeLines, 0, 2 * Sources);
-        Assert.True(held.Count <= MaxStrangers * 3, $"{held.Count} connections got in");
     }
 
     [Fact]
