@@ -31,12 +31,14 @@ public sealed partial class NodeService
         _leaseNetwork = new TransportLeaseNetwork(cluster.Transport, AddressOf, logger);
         var lease = new LeaseDriver(cluster.Self, replica, _leaseNetwork, new LeaseTiming { CommitTimeout = _options.CommitTimeout }, logger);
         lease.SetMembership(IsAlive, () => [.. cluster.Admitted.Snapshot().Select(p => (new PeerId(p.Id), p.Address))]);
+        EvictRemoved(replica.Current);
         replica.Applied += (_, result) =>
         {
             if (!result.Effect.MembersChanged) return;
-            var members = replica.Current.Members;
-            foreach (var (peer, address) in members) cluster.Admitted.Admit(peer, address);
-            lease.MembersChanged(members.Keys);
+            var state = replica.Current;
+            EvictRemoved(state);
+            foreach (var (peer, address) in state.Members) cluster.Admitted.Admit(peer, address);
+            lease.MembersChanged(state.Members.Keys);
         };
         lease.Start(replica.Current.Members.Keys);
         _lease = lease;
@@ -59,6 +61,15 @@ public sealed partial class NodeService
             await Task.Delay(100, cancellationToken);
         }
         _logger.LogInformation("metadata: caught up at version {Version} ({Inodes} inodes)", replica.Current.Version, replica.Current.Inodes.Count);
+    }
+
+    /// <summary>Members the log removed are refused by this node's transport, whatever cluster.json remembers.</summary>
+    private void EvictRemoved(FileSystemState state)
+    {
+        foreach (var peer in state.Evicted)
+        {
+            if (_cluster!.Admitted.Evict(peer)) _logger.LogWarning("member {Peer} was removed from the cluster: its requests are refused from now on", peer.Short);
+        }
     }
 
     private string? AddressOf(PeerId peer) =>

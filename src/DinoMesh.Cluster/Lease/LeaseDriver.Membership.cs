@@ -54,7 +54,7 @@ public sealed partial class LeaseDriver
             var state = TipLocked();
             foreach (var (peer, address) in _admitted())
             {
-                if (!state.Members.ContainsKey(peer)) proposals.Add(new AdmitMember(peer, address));
+                if (!state.Members.ContainsKey(peer) && !state.Evicted.Contains(peer)) proposals.Add(new AdmitMember(peer, address));
             }
             if (!_machine.ConfigChangePending)
             {

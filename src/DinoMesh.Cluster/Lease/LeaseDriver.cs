@@ -106,12 +106,19 @@ public sealed partial class LeaseDriver : IAsyncDisposable
             hard.Term, _log.LastVersion, hard.Commit, string.Join(",", voters.Voters.Select(v => v.Short)));
     }
 
-    /// <summary>The voter set a log entry sets, if it is a voter change.</summary>
-    internal static VoterSet? ConfigOf(LogEntry entry)
+    /// <summary>
+    /// The voter set after a log entry, given the one before it, if the entry changes it: a voter change, or the removal
+    /// of a member that was voting.
+    /// </summary>
+    internal static VoterSet? ConfigOf(LogEntry entry, VoterSet before)
     {
-        // Cheap test first: only SetVoters entries matter, and decoding every entry would cost on every append.
         if (!MutationCodec.TryDecode(entry.Payload, out var mutation, out _)) return null;
-        return mutation!.Kind is SetVoters v ? new VoterSet(v.Voters) : null;
+        return mutation!.Kind switch
+        {
+            SetVoters v => new VoterSet(v.Voters),
+            RemoveMember r when before.Contains(r.Member) && before.Voters.Count > 1 => new VoterSet([.. before.Voters.Where(p => p != r.Member)]),
+            _ => null,
+        };
     }
 
     private async Task TickLoopAsync(CancellationToken ct)

@@ -13,7 +13,7 @@ public sealed partial class LeaseLog
     private readonly LeaseConfig _config;
     private readonly Random _random;
     private readonly ILogView _stable;
-    private readonly Func<LogEntry, VoterSet?> _configOf;
+    private readonly Func<LogEntry, VoterSet, VoterSet?> _configOf;
     private readonly byte[] _noopPayload;
     private readonly List<LogEntry> _unstable = [];
     private readonly List<LeaseEnvelope> _outbox = [];
@@ -37,7 +37,7 @@ public sealed partial class LeaseLog
     private int _transferElapsed;
 
     public LeaseLog(PeerId self, LeaseConfig config, Random random, ILogView stable, HardState hardState, VoterSet voters,
-        long votersVersion, Func<LogEntry, VoterSet?> configOf, byte[] noopPayload)
+        long votersVersion, Func<LogEntry, VoterSet, VoterSet?> configOf, byte[] noopPayload)
     {
         config.Validate();
         Self = self;
@@ -144,7 +144,7 @@ public sealed partial class LeaseLog
 
     private void NoteConfig(LogEntry entry)
     {
-        if (_configOf(entry) is not { } voters) return;
+        if (_configOf(entry, Voters) is not { } voters) return;
         _configs.Add((entry.Version, voters));
         RefreshRole();
     }

@@ -125,12 +125,19 @@ public static class NodeCommandLine
         status.SetAction((parse, ct) => ControlCommandAsync("status", parse.GetValue(dataDir), parse.GetValue(json), ct));
         var tokenCommand = new Command("token", "Print the running cluster's join credential (secret: it admits a machine to the cluster)") { command };
         tokenCommand.SetAction((parse, ct) => ControlCommandAsync(parse.GetValue(command) ? "token-command" : "token", parse.GetValue(dataDir), false, ct));
+        var peerArgument = new Argument<string>("PEER") { Description = "The member's PeerId (or an unambiguous prefix of it, as `dino-node peers` shows)" };
+        var remove = new Command("remove", "Evict a member for good: every member refuses its certificate from then on") { peerArgument };
+        remove.SetAction((parse, ct) => ControlCommandAsync("remove " + parse.GetValue(peerArgument), parse.GetValue(dataDir), false, ct));
         var leave = new Command("leave", "Leave the cluster gracefully and stop the node");
         leave.SetAction((parse, ct) => ControlCommandAsync("leave", parse.GetValue(dataDir), false, ct));
         root.Subcommands.Add(peers);
         root.Subcommands.Add(status);
         root.Subcommands.Add(tokenCommand);
         root.Subcommands.Add(leave);
+        root.Subcommands.Add(remove);
+        var stateHash = new Command("statehash", "Print the SHA-256 of this node's metadata state and its version (equal on every node at one version)");
+        stateHash.SetAction((parse, ct) => ControlCommandAsync("statehash", parse.GetValue(dataDir), false, ct));
+        root.Subcommands.Add(stateHash);
         return root;
     }
 
@@ -144,7 +151,7 @@ public static class NodeCommandLine
         try
         {
             var result = await ControlClient.CallAsync(directory, asked, TimeSpan.FromSeconds(10), cancellationToken);
-            Console.Out.WriteLine(ControlOutput.Render(command, result, asJson));
+            Console.Out.WriteLine(ControlOutput.Render(command.Split(' ')[0], result, asJson));
             return ExitCodes.Ok;
         }
         catch (ControlCommandException e)

@@ -19,6 +19,8 @@ public static class ControlOutput
             "token" => result.GetProperty("token").GetString() ?? "",
             "token-command" => result.GetProperty("join").GetString() ?? "",
             "leave" => "left the cluster; the node is stopping",
+            "remove" => $"removed {result.GetProperty("removed").GetString()?[..12]}: every member refuses it from now on",
+            "statehash" => $"{result.GetProperty("stateHash").GetString()} at version {result.GetProperty("version").GetInt64()}",
             _ => result.GetRawText(),
         };
     }
@@ -54,7 +56,8 @@ public static class ControlOutput
         $"mount      {s.MountPoint}",
         $"data       {s.DataDirectory}",
         $"stored     {HumanFormat.Bytes(s.StoredBytes)} in the volume, {HumanFormat.Bytes(s.ChunkBytesFree)} free on the data directory's disk",
-        $"metadata   version {s.AppliedVersion}, {s.Inodes} inodes",
+        $"metadata   applied version {s.AppliedVersion} of {s.CommitVersion} committed ({s.LogVersion} in the log), {s.Inodes} inodes",
+        $"lease      {s.Role ?? "-"}, term {s.Term}, holder {(s.Holder is { Length: >= 12 } h ? h[..12] : "none known")}",
         $"quorum     {s.Quorum}",
         $"peers      {s.PeersAlive} alive of {s.PeersTotal}",
         $"uptime     {HumanFormat.Duration(s.Uptime)}",

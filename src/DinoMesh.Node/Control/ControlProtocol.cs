@@ -59,4 +59,10 @@ public sealed record NodeStatus(
     long StoredBytes = 0,
     string? Version = null,
     string? Runtime = null,
-    string? Metrics = null);
+    string? Metrics = null,
+    string? Role = null,
+    long Term = 0,
+    string? Holder = null,
+    long CommitVersion = 0,
+    long LogVersion = 0,
+    bool NoQuorum = false);
