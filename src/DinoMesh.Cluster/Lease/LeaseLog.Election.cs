@@ -57,7 +57,9 @@ public sealed partial class LeaseLog
         var canVote = Vote == from
             || (Vote.IsEmpty && Holder.IsEmpty)
             || (v.PreVote && v.RequestTerm > Term);
-        if (Voters.Contains(Self) && canVote && upToDate)
+        // Raft §4.1: a server votes without consulting its own configuration — a voter that has not yet received the
+        // entry that made it one must still help elect the holder that has it.
+        if (canVote && upToDate)
         {
             if (!v.PreVote)
             {

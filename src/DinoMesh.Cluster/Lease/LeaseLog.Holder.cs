@@ -99,7 +99,7 @@ public sealed partial class LeaseLog
                 p.IdleTicks = 0;
                 p.Next = p.Match + 1;
                 p.Probing = true;
-                p.Inflight = 0;
+                p.ForgetInflight();
                 SendAppend(peer, p, heartbeat: false);
                 continue;
             }
@@ -141,7 +141,7 @@ public sealed partial class LeaseLog
         Send(peer, new Append(Term, prev, prevTerm, entries, Commit, SyncTarget()));
         p.CommitSent = Math.Max(p.CommitSent, Math.Min(Commit, prev + entries.Length));
         if (entries.Length == 0) return;
-        p.Inflight++;
+        p.Sent(entries[^1].Version);
         if (!p.Probing) p.Next = entries[^1].Version + 1;
     }
 
@@ -179,16 +179,22 @@ public sealed partial class LeaseLog
     {
         if (!_progress.TryGetValue(from, out var p)) _progress[from] = p = new Progress { Next = LastVersion + 1 };
         p.RecentlyActive = true;
-        p.IdleTicks = 0;
         p.SnapshotPending = false;
+        // Silence is measured in progress, not in answers: heartbeats are answered while lost appends never are.
+        if (r.Match > p.Match || r.Match >= LastVersion) p.IdleTicks = 0;
         // Only the part known to equal this holder's log counts as durable for it.
         p.Synced = Math.Max(p.Synced, Math.Min(r.Synced, r.Success ? Math.Max(r.Match, p.Match) : p.Match));
         if (r.Success)
         {
             if (r.Match > p.Match) p.Match = r.Match;
+            p.Acknowledged(r.Match);
+            if (p.Inflight == 0 && p.Next > p.Match + 1)
+            {
+                // Nothing in flight, yet it holds less than was sent (a new member, or appends lost): send from its end.
+                p.Next = p.Match + 1;
+            }
             p.Next = Math.Max(p.Next, p.Match + 1);
             p.Probing = false;
-            p.Inflight = Math.Max(0, p.Inflight - 1);
             MaybeCommit();
             TellCommit();
             if (_transferTarget == from && p.Match == LastVersion) Send(from, new TimeoutNow(Term));
@@ -199,7 +205,7 @@ public sealed partial class LeaseLog
             if (r.Match < p.Match) return;   // a stale refusal: a newer answer already moved past it
             p.Next = Math.Max(p.Match + 1, Math.Min(p.Next - 1, r.Match + 1));
             p.Probing = true;
-            p.Inflight = 0;
+            p.ForgetInflight();
         }
         SendAppendIfReady(from);
     }

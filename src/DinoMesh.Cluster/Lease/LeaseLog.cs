@@ -101,6 +101,9 @@ public sealed partial class LeaseLog
     /// <summary>On the holder: the newest version each follower is known to hold (its replication lag is LastVersion minus it).</summary>
     public IReadOnlyDictionary<PeerId, long> Matches => IsHolder ? _progress.ToDictionary(p => p.Key, p => p.Value.Match) : new Dictionary<PeerId, long>();
 
+    /// <summary>For diagnostics: what the holder knows of each follower's log.</summary>
+    public string DescribeProgress() => string.Join("; ", _progress.Select(p => $"{p.Key.Short}: {p.Value}"));
+
     /// <summary>Ticks since this node last heard from its holder (for status: a long silence means no quorum here).</summary>
     public int TicksSinceHolder => IsHolder ? 0 : _electionElapsed;
 
