@@ -21,6 +21,14 @@ public sealed partial class DinoFileSystem
         var inode = _meta.Current.Find(ino);
         if (inode is null) return Fail<AttrReply>(FsError.Stale);
         var valid = request.Valid;
+        if (valid.HasFlag(SetAttrValid.Size))
+        {
+            if (inode.IsDirectory) return Fail<AttrReply>(FsError.IsADirectory);
+            if (!inode.IsRegular) return Fail<AttrReply>(FsError.Invalid);
+            // Staged bytes past the new size are cut before the flush: a truncate must not first commit (or fail to
+            // store) what it throws away, so truncating to zero works even when the disk is full.
+            _contents.Truncate(ino, (long)request.Size);
+        }
         // Staged writes land first: their commit stamps mtime, which must not override a time set here (cp -a, tar).
         var flushed = await FlushInodeAsync(ctx, ino);
         if (flushed != FsError.None) return Fail<AttrReply>(flushed);
@@ -40,13 +48,7 @@ public sealed partial class DinoFileSystem
         if (valid.HasFlag(SetAttrValid.MTime)) set.MtimeNs = valid.HasFlag(SetAttrValid.MTimeNow) ? now : Join(request.MTimeSec, request.MTimeNsec);
         else if (valid.HasFlag(SetAttrValid.MTimeNow)) set.MtimeNs = now;
         if (valid.HasFlag(SetAttrValid.CTime)) set.CtimeNs = Join(request.CTimeSec, request.CTimeNsec);
-        if (valid.HasFlag(SetAttrValid.Size))
-        {
-            if (inode.IsDirectory) return Fail<AttrReply>(FsError.IsADirectory);
-            if (!inode.IsRegular) return Fail<AttrReply>(FsError.Invalid);
-            _contents.Truncate(ino, (long)request.Size);
-            set.Size = request.Size;
-        }
+        if (valid.HasFlag(SetAttrValid.Size)) set.Size = request.Size;
         var mutation = new Mutation { SetAttributes = set, TimeNs = now };
         var result = await CommitAsync(ctx, mutation);
         return result.Ok ? new AttrReply(Attributes(result.State.Find(ino)!), _options.AttrTimeout) : Fail<AttrReply>(result.Error);
