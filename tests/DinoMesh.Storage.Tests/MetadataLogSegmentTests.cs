@@ -108,7 +108,7 @@ public sealed class MetadataLogSegmentTests
         long length = new FileInfo(segment).Length;
         WriteAt(segment, HeaderSize + 4 * RecordSize, zeros ? new byte[RecordSize] : StoreFixture.Random(RecordSize, seed: 7));
 
-        var e = Assert.Throws<IOException>(fixture.Reopen);
+        var e = Assert.Throws<MetadataDamagedException>(() => fixture.Reopen());
 
         Assert.Contains("is damaged", e.Message, StringComparison.Ordinal);
         Assert.Contains(segment, e.Message, StringComparison.Ordinal);
@@ -257,7 +257,7 @@ public sealed class MetadataLogSegmentTests
         var segments = fixture.SegmentFiles();
         File.Delete(segments[1]);
 
-        var e = Assert.Throws<IOException>(fixture.Reopen);
+        var e = Assert.Throws<MetadataDamagedException>(() => fixture.Reopen());
 
         Assert.Contains("is damaged", e.Message, StringComparison.Ordinal);
         Assert.Contains(segments[2], e.Message, StringComparison.Ordinal);
@@ -271,7 +271,7 @@ public sealed class MetadataLogSegmentTests
         fixture.Log.Dispose();
         File.Delete(fixture.SegmentFiles()[0]);
 
-        var e = Assert.Throws<IOException>(fixture.Reopen);
+        var e = Assert.Throws<MetadataDamagedException>(() => fixture.Reopen());
 
         Assert.Contains("is damaged", e.Message, StringComparison.Ordinal);
     }
@@ -285,7 +285,7 @@ public sealed class MetadataLogSegmentTests
         string first = fixture.SegmentFiles()[0];
         LogFixture.FlipByte(first, 8);
 
-        var e = Assert.Throws<IOException>(fixture.Reopen);
+        var e = Assert.Throws<MetadataDamagedException>(() => fixture.Reopen());
 
         Assert.Contains("is damaged", e.Message, StringComparison.Ordinal);
         Assert.Contains(first, e.Message, StringComparison.Ordinal);

@@ -38,12 +38,15 @@ internal sealed class LogFixture : IDisposable
 
     public MetadataLog Log { get; private set; }
 
-    public MetadataLog Reopen()
+    public MetadataLog Reopen(Microsoft.Extensions.Logging.ILogger? logger = null)
     {
         Log.Dispose();
-        Log = MetadataLog.Open(DbPath, _segmentSize);
+        Log = MetadataLog.Open(DbPath, _segmentSize, logger);
         return Log;
     }
+
+    /// <summary>The file that records the newest synced version, beside the database.</summary>
+    public string SyncedPath => Path.Combine(_root, "meta", "log.synced");
 
     /// <summary>The payload the tests (and the crash helper) write for a version: the version, then filler.</summary>
     public static byte[] Payload(long version, int length = 64)
