@@ -32,12 +32,12 @@ public static class NodeHost
         try
         {
             await host.RunAsync(cancellationToken);
-            return 0;
+            return ExitCodes.Ok;
         }
         catch (StartupException e)
         {
             await Console.Error.WriteLineAsync($"dino-node: error: {e.Message}");
-            return 1;
+            return e.ExitCode;
         }
     }
 }

@@ -55,6 +55,19 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         }
         if (_data.IsFull) _logger.LogWarning("the disk under {Path} is full: what is stored can be read, writes will fail with ENOSPC", _data.Root);
 
+        // The log and the state open before anything is served: a damaged data directory is refused with one line,
+        // before the cluster or the mount could see (or spread) a wrong state.
+        var clock = new MutationClock(TimeProvider.System);
+        try
+        {
+            OpenMetadata(clock);
+        }
+        catch (StartupException)
+        {
+            await DisposeAsync();
+            throw;
+        }
+
         try
         {
             _cluster = await ClusterNode.StartAsync(new ClusterOptions
@@ -75,12 +88,8 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         _logger.LogInformation("data directory {Path}", _data.Root);
         AnnounceJoinCommand(mountPoint);
 
-        _log = MetadataLog.Open(_data.MetadataPath);
-        _chunks = new ChunkStore(_data, new ChunkStoreOptions(), _loggers.CreateLogger("chunks"));
-        var clock = new MutationClock(TimeProvider.System);
-        _committer = LocalCommitter.Open(_log, _chunks, clock, _loggers.CreateLogger("metadata"));
         var volumeLogger = _loggers.CreateLogger("volume");
-        var fs = new DinoFileSystem(_committer, new ChunkAccess(_chunks, volumeLogger), clock, new VolumeOptions(), volumeLogger);
+        var fs = new DinoFileSystem(_committer!, new ChunkAccess(_chunks!, volumeLogger), clock, new VolumeOptions(), volumeLogger);
         await fs.ReclaimOrphansAsync(cancellationToken);
         try
         {
@@ -91,10 +100,43 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
             await DisposeAsync();
             throw new StartupException(e.Message, e);
         }
-        _logger.LogInformation("mounted {MountPoint} (inodes {Inodes}, log version {Version})", mountPoint, _committer.Current.Inodes.Count, _committer.Current.Version);
+        _logger.LogInformation("mounted {MountPoint} (inodes {Inodes}, log version {Version})", mountPoint, _committer!.Current.Inodes.Count, _committer.Current.Version);
         _control = ControlServer.Start(ControlProtocol.SocketPath(_data.Root), HandleControlAsync, _loggers.CreateLogger("control"));
         _ = WatchForExternalUnmountAsync(_mount);
     }
+
+    /// <summary>
+    /// Opens the metadata log, the chunk store and the state (snapshot + replay). Damage of any kind becomes one line
+    /// that names the file, the damage and the way out, and <see cref="ExitCodes.DataDamaged"/>.
+    /// </summary>
+    private void OpenMetadata(MutationClock clock)
+    {
+        var data = _data!;
+        var metadataLogger = _loggers.CreateLogger("metadata");
+        try
+        {
+            _log = MetadataLog.Open(data.MetadataPath, metadataLogger);
+            _chunks = new ChunkStore(data, new ChunkStoreOptions(), _loggers.CreateLogger("chunks"));
+            _committer = LocalCommitter.Open(_log, _chunks, clock, metadataLogger);
+        }
+        catch (MetadataDamagedException e)
+        {
+            throw new StartupException($"{e.Message} (data directory {data.Root})", e, ExitCodes.DataDamaged);
+        }
+        catch (IOException e)
+        {
+            throw new StartupException($"cannot open the metadata in {data.MetadataDirectory}: {OneLine(e.Message)}", e);
+        }
+        catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
+        {
+            // Stored bytes that do not decode or do not apply (a snapshot, an entry, a database page): damage too.
+            throw new StartupException(
+                $"the metadata in {data.MetadataDirectory} is damaged: {OneLine(e.Message)}; {MetadataDamagedException.WayOut} (data directory {data.Root})",
+                e, ExitCodes.DataDamaged);
+        }
+    }
+
+    private static string OneLine(string text) => text.ReplaceLineEndings(" ");
 
     /// <summary>Prints, on stdout, the command that adds another machine to this cluster.</summary>
     private void AnnounceJoinCommand(string mountPoint)

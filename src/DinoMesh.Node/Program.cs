@@ -56,8 +56,9 @@ root.SetAction(async (parse, cancellationToken) =>
     }
     catch (StartupException e)
     {
+        // Thrown before the node starts: the command line itself is wrong.
         await Console.Error.WriteLineAsync($"dino-node: error: {e.Message}");
-        return 2;
+        return ExitCodes.Usage;
     }
 });
 

@@ -119,7 +119,6 @@ public sealed partial class MetadataLog : IDisposable
             }
 
             var recovered = SegmentRecovery.Recover(segmentDirectory, floor, snapshotVersion, synced.Version, synced.Path);
-            foreach (string repair in recovered.Repairs) logger.LogWarning("metadata log repaired at open: {Repair}", repair);
             var (lastVersion, lastTerm) = recovered.LastVersion >= snapshotVersion
                 ? (recovered.LastVersion, recovered.LastTerm)
                 : (snapshotVersion, snapshotTerm);
@@ -128,6 +127,7 @@ public sealed partial class MetadataLog : IDisposable
                 string what = recovered.Segments.Length == 0 ? "it has no segment left" : $"its newest segment {recovered.Segments[^1].Path} ends early";
                 throw SegmentRecovery.LogLost($"metadata log {segmentDirectory}", what, lastVersion, synced.Version, synced.Path);
             }
+            foreach (string repair in recovered.Repairs) logger.LogWarning("metadata log repaired at open: {Repair}", repair);
             if (synced.State == SyncedVersionState.Damaged)
                 logger.LogWarning("metadata log: {File} is unreadable; it is rewritten at the next sync, and until then a lost tail of the log cannot be noticed", synced.Path);
             log = new MetadataLog(path, segmentDirectory, segmentSize, writer, synced, recovered.Segments)
