@@ -46,7 +46,7 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         try
         {
             // Before the data directory is touched: a bad mount point must not leave a new data directory behind.
-            mountPoint = FuseMount.CheckMountPoint(_options.MountPoint);
+            mountPoint = FuseMount.CheckMountPoint(_options.MountPoint, MountOptions(), _loggers.CreateLogger("fuse"));
             _data = DataDirectory.Open(_options.DataDirectory);
         }
         catch (Exception e) when (e is FuseMountException or DataDirectoryException)
@@ -93,7 +93,7 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         await fs.ReclaimOrphansAsync(cancellationToken);
         try
         {
-            _mount = FuseMount.Mount(mountPoint, fs, new FuseMountOptions { AllowOther = _options.AllowOther, WritebackCache = _options.WritebackCache, BusyPoll = _options.BusyPoll }, _loggers.CreateLogger("fuse"));
+            _mount = FuseMount.Mount(mountPoint, fs, MountOptions(), _loggers.CreateLogger("fuse"));
         }
         catch (FuseMountException e)
         {
@@ -137,6 +137,9 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
     }
 
     private static string OneLine(string text) => text.ReplaceLineEndings(" ");
+
+    private FuseMountOptions MountOptions() =>
+        new() { AllowOther = _options.AllowOther, WritebackCache = _options.WritebackCache, BusyPoll = _options.BusyPoll };
 
     /// <summary>Prints, on stdout, the command that adds another machine to this cluster.</summary>
     private void AnnounceJoinCommand(string mountPoint)

@@ -27,9 +27,10 @@ public sealed class DinoNode_RestartAfterCrashTests : TrackedTargets
 
         node.Start();
 
-        // Start returns as soon as a FUSE mount is listed, which the dead one already was: wait for the new one to answer.
+        // Start returns as soon as a FUSE mount is listed, which the dead one already was: wait until the new node
+        // says it mounted (its second "mounted" line) and the mount answers.
         var deadline = DateTime.UtcNow + Timeout;
-        while (Posix.Stat(node.MountPoint, out _) != Errno.OK && node.DaemonPid is not null && DateTime.UtcNow < deadline)
+        while (!(MountedLines(node) >= 2 && Posix.Stat(node.MountPoint, out _) == Errno.OK) && node.DaemonPid is not null && DateTime.UtcNow < deadline)
         {
             Thread.Sleep(50);
         }
@@ -39,6 +40,9 @@ public sealed class DinoNode_RestartAfterCrashTests : TrackedTargets
         Assert.Equal(data, found);
         Assert.Contains("dead", File.ReadAllText(node.LogPath), StringComparison.Ordinal);
     }
+
+    private static int MountedLines(DinoNodeTarget node) =>
+        File.ReadAllLines(node.LogPath).Count(l => l.Contains($"mounted {node.MountPoint} (inodes", StringComparison.Ordinal));
 
     [Fact]
     public void A_live_mount_that_is_not_a_dead_dinomesh_mount_is_still_refused_and_left_alone()
