@@ -19,7 +19,7 @@ public sealed partial class MetadataLog
 
             var file = ActiveFor(version);
             long offset = file.Segment.Length;
-            file.Write(buffer.AsSpan(0, size), _path);
+            file.Write(buffer.AsSpan(0, size));
             file.Segment.Index(version, offset);
             file.Segment.Publish(offset + size, version);
             Committed(version, term);
@@ -57,7 +57,7 @@ public sealed partial class MetadataLog
 
             var file = ActiveFor(records[0].Version);
             long tail = file.Segment.Length;
-            file.Write(buffer.AsSpan(0, at), _path);
+            file.Write(buffer.AsSpan(0, at));
             long offset = tail;
             foreach (var record in records)
             {
@@ -96,11 +96,11 @@ public sealed partial class MetadataLog
         if (_active is { } active && active.Segment.NextVersion == version && active.Segment.Length < _segmentSize) return active;
         if (_active is not null)
         {
-            _active.DataSync(_path);
+            _active.DataSync();
             _active.Dispose();
             _active = null;
         }
-        var created = SegmentFile.Create(_segmentDirectory, version, _path);
+        var created = SegmentFile.Create(_segmentDirectory, version);
         _active = created;
         Volatile.Write(ref _segments, [.. _segments, created.Segment]);
         return created;

@@ -15,7 +15,7 @@ public sealed partial class MetadataLog
         {
             ThrowIfDisposed();
             if (!_unsynced) return;
-            _active?.DataSync(_path);
+            _active?.DataSync();
             _synced.Record(_lastVersion, _lastTerm);
             _unsynced = false;
         }

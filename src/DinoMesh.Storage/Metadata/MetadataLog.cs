@@ -96,6 +96,7 @@ public sealed partial class MetadataLog : IDisposable
         if (!Directory.Exists(directory)) Directory.CreateDirectory(directory, OwnerOnly);
         string segmentDirectory = System.IO.Path.Combine(directory, EntriesDirectoryName);
 
+        OwnerOnlyDatabase(path);
         var writer = new SqliteConnection(new SqliteConnectionStringBuilder
         {
             DataSource = path,
@@ -166,6 +167,40 @@ public sealed partial class MetadataLog : IDisposable
 
     /// <summary>SQLITE_NOTADB and SQLITE_CORRUPT: the database file is not (or no longer) a database.</summary>
     internal const int SqliteNotADatabase = 26, SqliteCorrupt = 11;
+
+    /// <summary>
+    /// The database holds the snapshot (small files' bytes among it): 0600. A new one is created empty with that mode
+    /// before SQLite opens it, and SQLite gives its WAL and shared-memory files the database's mode; an existing one
+    /// (and its WAL) made with a looser mode is tightened.
+    /// </summary>
+    private static void OwnerOnlyDatabase(string path)
+    {
+        const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        if (!File.Exists(path))
+        {
+            try
+            {
+                using var created = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write);
+                File.SetUnixFileMode(created, OwnerReadWrite);
+                return;
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                // Created meanwhile: tighten it below like any existing one.
+            }
+        }
+        foreach (string file in new[] { path, path + "-wal", path + "-shm" })
+        {
+            try
+            {
+                if (File.Exists(file) && (File.GetUnixFileMode(file) & ~OwnerReadWrite) != 0) File.SetUnixFileMode(file, OwnerReadWrite);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Not ours to change (opening it will tell whether it can be used at all).
+            }
+        }
+    }
 
     private static (long Version, long Term) ReadSnapshotVersion(SqliteConnection writer)
     {

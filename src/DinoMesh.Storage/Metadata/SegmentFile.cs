@@ -42,7 +42,7 @@ internal sealed class SegmentFile : IDisposable
     /// and its directory are fsynced before any record goes in, so after a power cut a segment either exists with a
     /// valid header or is an empty leftover the scan deletes.
     /// </summary>
-    public static SegmentFile Create(string directory, long firstVersion, string logPath)
+    public static SegmentFile Create(string directory, long firstVersion)
     {
         string path = System.IO.Path.Combine(directory, SegmentFormat.FileName(firstVersion));
         SafeFileHandle file;
@@ -52,7 +52,7 @@ internal sealed class SegmentFile : IDisposable
         }
         catch (IOException e)
         {
-            throw Translate(e, logPath);
+            throw Translate(e, path);
         }
         try
         {
@@ -68,7 +68,7 @@ internal sealed class SegmentFile : IDisposable
         {
             file.Dispose();
             TryDelete(path);
-            throw Translate(e, logPath);
+            throw Translate(e, path);
         }
     }
 
@@ -77,7 +77,7 @@ internal sealed class SegmentFile : IDisposable
     /// effort; retried before the next write) and the error is a <see cref="LogFullException"/> for a full disk, else
     /// the <see cref="IOException"/>. The caller publishes the records only after this returns.
     /// </summary>
-    public void Write(ReadOnlySpan<byte> records, string logPath)
+    public void Write(ReadOnlySpan<byte> records)
     {
         long tail = Segment.Length;
         if (_tailDirty)
@@ -93,7 +93,7 @@ internal sealed class SegmentFile : IDisposable
         {
             _tailDirty = true;
             Cut(tail);
-            throw Translate(e, logPath);
+            throw Translate(e, Segment.Path);
         }
         if (tail + records.Length - _writebackFrom >= WritebackEvery) StartWriteback(tail + records.Length);
     }
@@ -121,7 +121,7 @@ internal sealed class SegmentFile : IDisposable
     }
 
     /// <summary>fdatasync: the records become durable against power loss (the file size is data here, and is synced too).</summary>
-    public void DataSync(string logPath)
+    public void DataSync()
     {
         bool added = false;
         try
@@ -130,7 +130,7 @@ internal sealed class SegmentFile : IDisposable
             if (LibC.Fdatasync((int)_file.DangerousGetHandle()) != 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
-                throw Translate(new IOException($"metadata log {Segment.Path}: fdatasync failed: {LibC.Describe(errno)}", errno), logPath);
+                throw Translate(new IOException($"metadata log {Segment.Path}: fdatasync failed: {LibC.Describe(errno)}", errno), Segment.Path);
             }
         }
         finally
@@ -156,8 +156,9 @@ internal sealed class SegmentFile : IDisposable
     public static bool IsNoSpace(IOException e) =>
         e.HResult is LibC.ENOSPC or LibC.EDQUOT || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase);
 
-    public static IOException Translate(IOException e, string logPath) =>
-        e is LogFullException ? e : IsNoSpace(e) ? new LogFullException($"metadata log {logPath}: no space left on device", e) : e;
+    /// <summary>A full disk becomes <see cref="LogFullException"/> naming <paramref name="file"/>, the file that could not be written.</summary>
+    public static IOException Translate(IOException e, string file) =>
+        e is LogFullException ? e : IsNoSpace(e) ? new LogFullException($"metadata log {file}: no space left on device", e) : e;
 
     public static void TryDelete(string path)
     {
