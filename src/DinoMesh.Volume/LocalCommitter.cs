@@ -79,7 +79,7 @@ public sealed class LocalCommitter : IMetadataCommitter, IDisposable
             if (!result.Ok || result.Effect.Duplicate) return ValueTask.FromResult(result);
             try
             {
-                _log.Append(result.State.Version, 0, mutation.ToByteArray());
+                _log.Append(result.State.Version, 0, mutation.ToByteArray(), mayUseReserve: FreesSpace(mutation));
             }
             catch (IOException e)
             {
@@ -92,6 +92,17 @@ public sealed class LocalCommitter : IMetadataCommitter, IDisposable
             return ValueTask.FromResult(result);
         }
     }
+
+    /// <summary>
+    /// The changes that may use the log's reserve on a full disk (see <c>MetadataLog.DefaultReserve</c>): those that
+    /// let a user empty a full volume from inside. Everything else gets ENOSPC once the disk is full.
+    /// </summary>
+    private static bool FreesSpace(Mutation mutation) => mutation.KindCase switch
+    {
+        Mutation.KindOneofCase.Remove or Mutation.KindOneofCase.Rename or Mutation.KindOneofCase.Reclaim => true,
+        Mutation.KindOneofCase.SetAttributes => mutation.SetAttributes.HasSize && mutation.SetAttributes.Size == 0,
+        _ => false,
+    };
 
     public ValueTask<FsError> SyncAsync(CancellationToken cancellationToken)
     {

@@ -26,12 +26,19 @@ public sealed partial class MetadataLog : IDisposable
     /// <summary>A segment larger than this is closed (fdatasync) and the next append starts a new one.</summary>
     internal const long DefaultSegmentSize = 64L << 20;
 
+    /// <summary>
+    /// Room kept in the newest segment for appends that free space (see <see cref="SegmentRoom"/>): 4 MiB, some 40,000
+    /// unlinks at about 100 bytes each.
+    /// </summary>
+    public const long DefaultReserve = 4L << 20;
+
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const string EntriesDirectoryName = "log";
 
     private readonly string _path;
     private readonly string _segmentDirectory;
     private readonly long _segmentSize;
+    private readonly long _reserve;
     private readonly string _readerConnectionString;
     private readonly Lock _writeLock = new();
     private readonly SqliteConnection _writer;
@@ -48,9 +55,10 @@ public sealed partial class MetadataLog : IDisposable
     private bool _unsynced;
     private bool _disposed;
 
-    private MetadataLog(string path, string segmentDirectory, long segmentSize, SqliteConnection writer, SyncedVersionFile synced, LogSegment[] segments)
+    private MetadataLog(string path, string segmentDirectory, long segmentSize, long reserve, SqliteConnection writer, SyncedVersionFile synced, LogSegment[] segments)
     {
         _path = path;
+        _reserve = reserve;
         _synced = synced;
         _segmentDirectory = segmentDirectory;
         _segmentSize = segmentSize;
@@ -85,8 +93,11 @@ public sealed partial class MetadataLog : IDisposable
     /// </summary>
     public static MetadataLog Open(string path, ILogger? logger = null) => Open(path, DefaultSegmentSize, logger);
 
-    /// <summary><see cref="Open(string, ILogger)"/> with a smaller segment size, so tests can roll segments cheaply.</summary>
-    internal static MetadataLog Open(string path, long segmentSize, ILogger? logger = null)
+    /// <summary>
+    /// <see cref="Open(string, ILogger)"/> with a smaller segment size, so tests can roll segments cheaply, and another
+    /// reserve (0: none), so tests fit on a tiny disk.
+    /// </summary>
+    internal static MetadataLog Open(string path, long segmentSize, ILogger? logger = null, long reserve = DefaultReserve)
     {
         logger ??= NullLogger.Instance;
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
@@ -131,14 +142,14 @@ public sealed partial class MetadataLog : IDisposable
             foreach (string repair in recovered.Repairs) logger.LogWarning("metadata log repaired at open: {Repair}", repair);
             if (synced.State == SyncedVersionState.Damaged)
                 logger.LogWarning("metadata log: {File} is unreadable; it is rewritten at the next sync, and until then a lost tail of the log cannot be noticed", synced.Path);
-            log = new MetadataLog(path, segmentDirectory, segmentSize, writer, synced, recovered.Segments)
+            log = new MetadataLog(path, segmentDirectory, segmentSize, reserve, writer, synced, recovered.Segments)
             {
                 _snapshotVersion = snapshotVersion,
                 _floor = floor,
                 _lastVersion = lastVersion,
                 _lastTerm = lastTerm,
             };
-            if (recovered.Segments.Length > 0) log._active = SegmentFile.Open(recovered.Segments[^1]);
+            if (recovered.Segments.Length > 0) log._active = SegmentFile.Open(recovered.Segments[^1], reserve);
             return log;
         }
         catch (SqliteException e) when (e.SqliteErrorCode is SqliteNotADatabase or SqliteCorrupt)
