@@ -26,15 +26,16 @@ public sealed class DinoNode_EnospcDataLossTests : DurabilityHarness
     {
         var disk = MountTmpfs(DiskMiB);
         var node = StartNode(Path.Combine(disk.Path, "data"));
+        // Created first: on a full disk a create is refused (only deletions may use the log's reserve).
+        var path = Path.Combine(node.Root, "victim");
+        Assert.Equal(Errno.OK, Posix.Open(path, Posix.O_CREAT | Posix.O_EXCL | Posix.O_WRONLY, Posix.Oct(644), out var fd));
         var filler = Path.Combine(disk.Path, "filler");
         FillDisk(filler);
-        // Room for one 1 MiB chunk and the log's small appends, not for two chunks.
+        // Room for one 1 MiB chunk, not for two.
         ShrinkBy(filler, (3 * MiB) / 2);
 
-        var path = Path.Combine(node.Root, "victim");
         var data = KnownContent.Bytes(4242 + megabytes, megabytes * MiB);
         var calls = new List<Call>();
-        Assert.Equal(Errno.OK, Posix.Open(path, Posix.O_CREAT | Posix.O_EXCL | Posix.O_WRONLY, Posix.Oct(644), out var fd));
         for (var i = 0; i < megabytes; i++)
         {
             var e = Posix.Write(fd, data.AsSpan(i * MiB, MiB), out var n);
