@@ -86,6 +86,9 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
             throw new StartupException(e.Message, e);
         }
         _logger.LogInformation("data directory {Path}", _data.Root);
+        // Logged only now: a start refused by the cluster step must stay one line on stderr.
+        _loggers.CreateLogger("metadata").LogInformation("metadata: state at version {Version} ({Inodes} inodes; snapshot {Snapshot}, {Replayed} entries replayed)",
+            _committer!.Current.Version, _committer.Current.Inodes.Count, _committer.SnapshotVersion, _committer.Replayed);
         AnnounceJoinCommand(mountPoint);
 
         var volumeLogger = _loggers.CreateLogger("volume");

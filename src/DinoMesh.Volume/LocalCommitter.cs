@@ -66,10 +66,14 @@ public sealed class LocalCommitter : IMetadataCommitter, IDisposable
             state = result.State;
             replayed++;
         }
-        logger.LogInformation("metadata: state at version {Version} ({Inodes} inodes; snapshot {Snapshot}, {Replayed} entries replayed)",
-            state.Version, state.Inodes.Count, snapshot?.Version ?? 0, replayed);
-        return new LocalCommitter(log, chunks, state, logger) { _sinceSnapshot = replayed };
+        return new LocalCommitter(log, chunks, state, logger) { _sinceSnapshot = replayed, SnapshotVersion = snapshot?.Version ?? 0, Replayed = replayed };
     }
+
+    /// <summary>The version of the snapshot <see cref="Open"/> started from (0: none).</summary>
+    public long SnapshotVersion { get; private init; }
+
+    /// <summary>The log entries <see cref="Open"/> replayed after the snapshot.</summary>
+    public long Replayed { get; private init; }
 
     public ValueTask<ApplyResult> CommitAsync(Mutation mutation, CancellationToken cancellationToken)
     {
