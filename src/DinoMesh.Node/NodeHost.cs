@@ -32,12 +32,13 @@ public static class NodeHost
         try
         {
             await host.RunAsync(cancellationToken);
-            return ExitCodes.Ok;
+            return 0;
         }
         catch (StartupException e)
         {
             await Console.Error.WriteLineAsync($"dino-node: error: {e.Message}");
-            return e.ExitCode;
+            // 3 = start-up failure (the machine or the data directory refused; see the README's exit codes).
+            return 3;
         }
     }
 }

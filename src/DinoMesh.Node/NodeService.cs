@@ -110,7 +110,7 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
 
     /// <summary>
     /// Opens the metadata log, the chunk store and the state (snapshot + replay). Damage of any kind becomes one line
-    /// that names the file, the damage and the way out, and <see cref="ExitCodes.DataDamaged"/>.
+    /// that names the file, the damage and the way out (a start-up failure, exit code 3).
     /// </summary>
     private void OpenMetadata(MutationClock clock)
     {
@@ -124,7 +124,7 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         }
         catch (MetadataDamagedException e)
         {
-            throw new StartupException($"{e.Message} (data directory {data.Root})", e, ExitCodes.DataDamaged);
+            throw new StartupException($"{e.Message} (data directory {data.Root})", e);
         }
         catch (IOException e)
         {
@@ -135,7 +135,7 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
             // Stored bytes that do not decode or do not apply (a snapshot, an entry, a database page): damage too.
             throw new StartupException(
                 $"the metadata in {data.MetadataDirectory} is damaged: {OneLine(e.Message)}; {MetadataDamagedException.WayOut} (data directory {data.Root})",
-                e, ExitCodes.DataDamaged);
+                e);
         }
     }
 

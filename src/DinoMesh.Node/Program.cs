@@ -58,7 +58,7 @@ root.SetAction(async (parse, cancellationToken) =>
     {
         // Thrown before the node starts: the command line itself is wrong.
         await Console.Error.WriteLineAsync($"dino-node: error: {e.Message}");
-        return ExitCodes.Usage;
+        return 2;
     }
 });
 

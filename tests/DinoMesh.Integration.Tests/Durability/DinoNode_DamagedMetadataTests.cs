@@ -5,12 +5,12 @@ namespace DinoMesh.Integration.Tests.Durability;
 
 /// <summary>
 /// A damaged metadata log or database, or a log that lost what an fsync made durable: dino-node refuses to start with
-/// exit code 3 and exactly one line on stderr that names the file, the damage and the way out. It never starts at an
+/// exit code 3 (start-up failure) and exactly one line on stderr that names the file, the damage and the way out. It never starts at an
 /// older version as if nothing happened, and never changes the damaged files.
 /// </summary>
 public sealed class DinoNode_DamagedMetadataTests : DurabilityHarness
 {
-    private const int DataDamaged = 3;
+    private const int StartupFailure = 3;
     private static readonly TimeSpan ExitTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>A node that committed and fsynced 40 small files, then died (kill -9: no snapshot at stop).</summary>
@@ -29,15 +29,15 @@ public sealed class DinoNode_DamagedMetadataTests : DurabilityHarness
     private static string NewestSegment(DinoNodeTarget node) =>
         Directory.GetFiles(Path.Combine(node.DataDir, "meta", "log"), "*.seg").Order(StringComparer.Ordinal).Last();
 
-    /// <summary>Starts the daemon, expects it to refuse with <see cref="DataDamaged"/>, and returns its single stderr line.</summary>
+    /// <summary>Starts the daemon, expects it to refuse with <see cref="StartupFailure"/>, and returns its single stderr line.</summary>
     private static string AssertRefusesAsDamaged(DinoNodeTarget node)
     {
         using var daemon = node.Launch();
         var code = daemon.WaitForExit(ExitTimeout);
         Assert.True(code is not null, $"dino-node did not exit within {ExitTimeout.TotalSeconds:F0} s");
         var lines = daemon.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        Assert.True(code == DataDamaged && lines.Length == 1,
-            $"expected exit code {DataDamaged} and one line on stderr, got {code} and {lines.Length} lines:\n{daemon.Stderr}");
+        Assert.True(code == StartupFailure && lines.Length == 1,
+            $"expected exit code {StartupFailure} and one line on stderr, got {code} and {lines.Length} lines:\n{daemon.Stderr}");
         Assert.False(MountTable.IsFuseMounted(node.MountPoint), "the refused daemon left a mount behind");
         Assert.Contains("move it aside", lines[0], StringComparison.Ordinal);
         return lines[0];
