@@ -72,8 +72,9 @@ public sealed partial class DinoFileSystem
 
     private async ValueTask<FsError> TruncateToZeroAsync(FuseContext ctx, Inode inode)
     {
-        _contents.Discard(inode.Ino);
-        if (inode.Size == 0) return FsError.None;
+        await _contents.DiscardAfterCommitsAsync(inode.Ino);
+        // Read again: a background commit of staged writes may have landed meanwhile.
+        if (_meta.Current.Find(inode.Ino) is not { Size: > 0 }) return FsError.None;
         var result = await CommitAsync(ctx, new Mutation { SetAttributes = new SetAttributes { Ino = inode.Ino, Size = 0 } });
         return result.Error;
     }

@@ -133,7 +133,7 @@ internal sealed partial class FileContents
             }
             if (sealing.Length > 0) await Task.WhenAll(sealing).ConfigureAwait(false);
             Mutation mutation;
-            long claimed;
+            long claimed, generation;
             lock (staged.Gate)
             {
                 staged.Reap();
@@ -144,13 +144,13 @@ internal sealed partial class FileContents
                     return FsError.None;
                 }
                 if (staged.Pending.Count == 0) return FsError.None;
-                (mutation, claimed) = PendingMutation(ino, staged);
+                (mutation, claimed, generation) = PendingMutation(ino, staged);
             }
             // The commit itself runs outside the lock (it may wait on the network); a write racing with it stays staged
             // and is committed by the next flush, because only what was captured above is removed below.
             var result = await commit(mutation).ConfigureAwait(false);
             if (result != FsError.None) return result;
-            Committed(ino, staged, mutation.Write.Extents.Count, claimed);
+            Committed(ino, staged, mutation.Write.Extents.Count, claimed, generation);
             return FsError.None;
         }
         finally
@@ -163,18 +163,19 @@ internal sealed partial class FileContents
     /// The mutation that commits every pending extent. Its size claim ends where the extents end: bytes still in
     /// memory (a block in flight, or one that failed) are not claimed, so a crash cannot turn them into zeros.
     /// </summary>
-    private static (Mutation Mutation, long Claimed) PendingMutation(ulong ino, StagedFile staged)
+    private static (Mutation Mutation, long Claimed, long Generation) PendingMutation(ulong ino, StagedFile staged)
     {
         var write = new WriteExtents { Ino = ino, MinSize = (ulong)staged.PendingEnd, MtimeNs = staged.LastWriteNs };
         foreach (var e in staged.Pending) write.Extents.Add(StateSnapshotCodec.ToWire(e));
-        return (new Mutation { Write = write }, staged.PendingEnd);
+        return (new Mutation { Write = write }, staged.PendingEnd, staged.Generation);
     }
 
-    private void Committed(ulong ino, StagedFile staged, int count, long claimed)
+    private void Committed(ulong ino, StagedFile staged, int count, long claimed, long generation)
     {
         lock (staged.Gate)
         {
-            staged.RemoveCommitted(count);
+            // After a truncate the list was cut in place: keep it all; committing those extents again lays the same bytes.
+            if (staged.Generation == generation) staged.RemoveCommitted(count);
             if (staged.End <= claimed) staged.End = 0;
             if (staged.IsClean) Detach(ino, staged);
         }
@@ -199,12 +200,12 @@ internal sealed partial class FileContents
             try
             {
                 Mutation mutation;
-                long claimed;
+                long claimed, generation;
                 lock (staged.Gate)
                 {
                     staged.Reap();
                     if (staged.Pending.Count == 0 || staged.Error != FsError.None) return;
-                    (mutation, claimed) = PendingMutation(ino, staged);
+                    (mutation, claimed, generation) = PendingMutation(ino, staged);
                 }
                 var result = await _backgroundCommit(mutation).ConfigureAwait(false);
                 if (result != FsError.None)
@@ -212,7 +213,7 @@ internal sealed partial class FileContents
                     _logger.LogDebug("background commit of inode {Ino} failed ({Error}); the next flush tries again", ino, result);
                     return;
                 }
-                Committed(ino, staged, mutation.Write.Extents.Count, claimed);
+                Committed(ino, staged, mutation.Write.Extents.Count, claimed, generation);
             }
             finally
             {
@@ -235,6 +236,7 @@ internal sealed partial class FileContents
         if (!_staged.TryGetValue(ino, out var staged)) return;
         lock (staged.Gate)
         {
+            staged.Generation++;
             staged.Drain();
             // Left in flight: a block that failed and those behind it. Their bytes past the new size go too.
             for (var i = staged.InFlight.Count - 1; i >= 0; i--)
@@ -293,6 +295,24 @@ internal sealed partial class FileContents
             staged.Pending.Clear();
             staged.RebuildPendingMap();
             staged.End = 0;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Discard"/> after any commit of the file in progress (a background one) has landed, so that a
+    /// truncate committed next is not overtaken by writes staged before it (open with O_TRUNC).
+    /// </summary>
+    public async ValueTask DiscardAfterCommitsAsync(ulong ino)
+    {
+        if (!_staged.TryGetValue(ino, out var staged)) return;
+        await staged.CommitGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            Discard(ino);
+        }
+        finally
+        {
+            staged.CommitGate.Release();
         }
     }
 

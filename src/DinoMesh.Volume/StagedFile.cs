@@ -48,6 +48,12 @@ internal sealed class StagedFile
 
     public long LastWriteNs;
 
+    /// <summary>
+    /// Moves on at every truncate, which changes <see cref="Pending"/> in place: a commit that captured the extents
+    /// before it must not then remove "the first n" of a list that is no longer the one it committed.
+    /// </summary>
+    public long Generation;
+
     /// <summary>A background commit of <see cref="Pending"/> is queued or running.</summary>
     public bool BackgroundCommit;
 
