@@ -43,10 +43,13 @@ public sealed class FuseMount : IAsyncDisposable
     /// <summary>
     /// Checks that <paramref name="mountPoint"/> can be mounted on (exists, is a directory, nothing mounted there, /dev/fuse
     /// present) without mounting, so a caller can fail before it opens anything else. Throws <see cref="FuseMountException"/>.
+    /// With <paramref name="options"/>, a dead mount of the same filesystem type ("fuse." + <see cref="FuseMountOptions.SubType"/>)
+    /// at the mount point, left by a process that crashed, is detached (with a warning) instead of refused, so a restart
+    /// after a crash just works; a live mount, or one of another type, is still refused.
     /// </summary>
-    public static string CheckMountPoint(string mountPoint)
+    public static string CheckMountPoint(string mountPoint, FuseMountOptions? options = null, ILogger? logger = null)
     {
-        var resolved = Mounting.MountPointCheck.Resolve(mountPoint);
+        var resolved = Mounting.MountPointCheck.Resolve(mountPoint, options is null ? null : "fuse." + options.SubType, logger);
         if (!File.Exists(Mounting.MountPointCheck.DevicePath))
         {
             throw new FuseMountException(FuseMountError.DeviceMissing, Mounting.MountPointCheck.DevicePath,

@@ -49,7 +49,7 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         try
         {
             // Before the data directory is touched: a bad mount point must not leave a new data directory behind.
-            mountPoint = FuseMount.CheckMountPoint(_options.MountPoint);
+            mountPoint = FuseMount.CheckMountPoint(_options.MountPoint, MountOptions(), _loggers.CreateLogger("fuse"));
             _data = DataDirectory.Open(_options.DataDirectory);
         }
         catch (Exception e) when (e is FuseMountException or DataDirectoryException)
@@ -58,11 +58,18 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         }
         if (_data.IsFull) _logger.LogWarning("the disk under {Path} is full: what is stored can be read, writes will fail with ENOSPC", _data.Root);
 
-        // The log and the replica open before the transport serves anything: a peer must never reach a node whose
+        // The log and the state open before anything is served: a damaged data directory is refused with one line,
+        // before the cluster or the mount could see (or spread) a wrong state; and no peer ever reaches a node whose
         // metadata is not loaded yet.
-        _log = MetadataLog.Open(_data.MetadataPath);
-        _chunks = new ChunkStore(_data, new ChunkStoreOptions(), _loggers.CreateLogger("chunks"));
-        _replica = MetadataReplica.Open(_log, _chunks, _loggers.CreateLogger("metadata"), LeaseDriver.DurableCommit(_log));
+        try
+        {
+            OpenMetadata();
+        }
+        catch (StartupException)
+        {
+            await DisposeAsync();
+            throw;
+        }
         try
         {
             _cluster = await ClusterNode.StartAsync(new ClusterOptions
@@ -82,6 +89,9 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
             throw new StartupException(e.Message, e);
         }
         _logger.LogInformation("data directory {Path}", _data.Root);
+        // Logged only now: a start refused by the cluster step must stay one line on stderr.
+        _loggers.CreateLogger("metadata").LogInformation("metadata: state at version {Version} ({Inodes} inodes; snapshot {Snapshot}, {Replayed} entries replayed)",
+            _replica!.Current.Version, _replica.Current.Inodes.Count, _replica.SnapshotVersion, _replica.Replayed);
         AnnounceJoinCommand(mountPoint);
 
         var clock = new MutationClock(TimeProvider.System, _cluster.Self);
@@ -95,30 +105,65 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
             throw;
         }
         var volumeLogger = _loggers.CreateLogger("volume");
-        var fs = new DinoFileSystem(_committer, new ChunkAccess(_chunks, volumeLogger), clock, new VolumeOptions { Atime = _options.Atime }, volumeLogger);
+        var fs = new DinoFileSystem(_committer, new ChunkAccess(_chunks!, volumeLogger), clock, new VolumeOptions { Atime = _options.Atime }, volumeLogger);
         await fs.ReclaimOrphansAsync(cancellationToken);
         try
         {
-            var mountOptions = new FuseMountOptions
-            {
-                AllowOther = _options.AllowOther,
-                WritebackCache = _options.WritebackCache,
-                BusyPoll = _options.BusyPoll,
-                // Names the volume, so tools that find mounts by source, and people running several, can tell them apart.
-                FileSystemName = _options.FileSystemName ?? $"dinomesh:{_cluster.ClusterId[..12]}",
-                Atime = _options.Atime,
-            };
-            _mount = FuseMount.Mount(mountPoint, fs, mountOptions, _loggers.CreateLogger("fuse"));
+            _mount = FuseMount.Mount(mountPoint, fs, MountOptions(), _loggers.CreateLogger("fuse"));
         }
         catch (FuseMountException e)
         {
             await DisposeAsync();
             throw new StartupException(e.Message, e);
         }
-        _logger.LogInformation("mounted {MountPoint} (inodes {Inodes}, log version {Version})", mountPoint, _committer.Current.Inodes.Count, _committer.Current.Version);
+        _logger.LogInformation("mounted {MountPoint} (inodes {Inodes}, log version {Version})", mountPoint, _committer!.Current.Inodes.Count, _committer.Current.Version);
         _control = ControlServer.Start(ControlProtocol.SocketPath(_data.Root), HandleControlAsync, _loggers.CreateLogger("control"));
         _ = WatchForExternalUnmountAsync(_mount);
     }
+
+    /// <summary>
+    /// Opens the metadata log, the chunk store and the state (snapshot + replay up to the last version known to be
+    /// committed). Damage of any kind becomes one line that names the file, the damage and the way out (a start-up
+    /// failure, exit code 3).
+    /// </summary>
+    private void OpenMetadata()
+    {
+        var data = _data!;
+        var metadataLogger = _loggers.CreateLogger("metadata");
+        try
+        {
+            _log = MetadataLog.Open(data.MetadataPath, metadataLogger);
+            _chunks = new ChunkStore(data, new ChunkStoreOptions(), _loggers.CreateLogger("chunks"));
+            _replica = MetadataReplica.Open(_log, _chunks, metadataLogger, LeaseDriver.DurableCommit(_log));
+        }
+        catch (MetadataDamagedException e)
+        {
+            throw new StartupException($"{e.Message} (data directory {data.Root})", e);
+        }
+        catch (IOException e)
+        {
+            throw new StartupException($"cannot open the metadata in {data.MetadataDirectory}: {OneLine(e.Message)}", e);
+        }
+        catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
+        {
+            // Stored bytes that do not decode or do not apply (a snapshot, an entry, a database page): damage too.
+            throw new StartupException(
+                $"the metadata in {data.MetadataDirectory} is damaged: {OneLine(e.Message)}; {MetadataDamagedException.WayOut} (data directory {data.Root})",
+                e);
+        }
+    }
+
+    private static string OneLine(string text) => text.ReplaceLineEndings(" ");
+
+    private FuseMountOptions MountOptions() => new()
+    {
+        AllowOther = _options.AllowOther,
+        WritebackCache = _options.WritebackCache,
+        BusyPoll = _options.BusyPoll,
+        // Names the volume, so tools that find mounts by source, and people running several, can tell them apart.
+        FileSystemName = _options.FileSystemName ?? (_cluster is { } cluster ? $"dinomesh:{cluster.ClusterId[..12]}" : "dinomesh"),
+        Atime = _options.Atime,
+    };
 
     /// <summary>
     /// Prints, on stdout, how to add another machine. The secret is printed once, when the cluster is founded; later

@@ -10,7 +10,8 @@ namespace DinoMesh.Storage;
 /// &lt;root&gt;/meta/      the metadata log (MetadataLog)
 /// &lt;root&gt;/tmp/       temp files, renamed into chunks/ (same filesystem, so rename is atomic)
 /// </code>
-/// Directories this type creates are mode 0700: the data directory also holds the node's private key.
+/// Its directories are mode 0700 (existing ones are tightened to it at open): the data directory also holds the node's
+/// private key and file contents.
 /// </summary>
 public sealed class DataDirectory : IDisposable
 {
@@ -91,7 +92,11 @@ public sealed class DataDirectory : IDisposable
     {
         if (File.Exists(path))
             throw new DataDirectoryException(DataDirectoryProblem.NotADirectory, root, $"data directory {root}: {path} is a file, not a directory");
-        if (Directory.Exists(path)) return;
+        if (Directory.Exists(path))
+        {
+            Tighten(path);
+            return;
+        }
         try
         {
             Directory.CreateDirectory(path, OwnerOnly);
@@ -111,6 +116,23 @@ public sealed class DataDirectory : IDisposable
         catch (IOException e)
         {
             throw new DataDirectoryException(DataDirectoryProblem.IoError, root, $"data directory {root}: cannot create {path}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// A directory made by an older version or by hand (say 0755) loses its group and other bits: it holds the node's
+    /// key and file contents. Best effort: a directory this user cannot chmod is left as it is.
+    /// </summary>
+    private static void Tighten(string path)
+    {
+        try
+        {
+            var mode = File.GetUnixFileMode(path);
+            if ((mode & ~OwnerOnly) != 0) File.SetUnixFileMode(path, mode & OwnerOnly);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Not ours to change; the probe below still finds out whether we can write there.
         }
     }
 

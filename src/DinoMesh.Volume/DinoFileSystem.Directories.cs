@@ -82,7 +82,7 @@ public sealed partial class DinoFileSystem
 
     public override async ValueTask<int> FsyncDirAsync(FuseContext ctx, ulong ino, ulong fileHandle, bool dataOnly)
     {
-        return Errno(await _meta.SyncAsync(ctx.Cancellation));
+        return Errno(await SyncAsync(ctx.Cancellation));
     }
 
     public override ValueTask<FuseResult<StatFsReply>> StatFsAsync(FuseContext ctx, ulong ino)

@@ -24,6 +24,14 @@ public sealed partial class DinoFileSystem
         var inode = _meta.Current.Find(ino);
         if (inode is null) return Fail<AttrReply>(FsError.Stale);
         var valid = request.Valid;
+        if (valid.HasFlag(SetAttrValid.Size))
+        {
+            if (inode.IsDirectory) return Fail<AttrReply>(FsError.IsADirectory);
+            if (!inode.IsRegular) return Fail<AttrReply>(FsError.Invalid);
+            // Staged bytes past the new size are cut before the flush: a truncate must not first commit (or fail to
+            // store) what it throws away, so truncating to zero works even when the disk is full.
+            _contents.Truncate(ino, (long)request.Size);
+        }
         // Staged writes land first: their commit stamps mtime, which must not override a time set here (cp -a, tar).
         var flushed = await FlushInodeAsync(ctx, ino);
         if (flushed != FsError.None) return Fail<AttrReply>(flushed);
@@ -41,14 +49,8 @@ public sealed partial class DinoFileSystem
             MTimeNs = valid.HasFlag(SetAttrValid.MTime) ? (valid.HasFlag(SetAttrValid.MTimeNow) ? now : Join(request.MTimeSec, request.MTimeNsec))
                 : valid.HasFlag(SetAttrValid.MTimeNow) ? now : null,
             CTimeNs = valid.HasFlag(SetAttrValid.CTime) ? Join(request.CTimeSec, request.CTimeNsec) : null,
+            Size = valid.HasFlag(SetAttrValid.Size) ? request.Size : null,
         };
-        if (valid.HasFlag(SetAttrValid.Size))
-        {
-            if (inode.IsDirectory) return Fail<AttrReply>(FsError.IsADirectory);
-            if (!inode.IsRegular) return Fail<AttrReply>(FsError.Invalid);
-            _contents.Truncate(ino, (long)request.Size);
-            set = set with { Size = request.Size };
-        }
         var result = await CommitAsync(ctx, set, now);
         return result.Ok ? new AttrReply(Attributes(result.State.Find(ino)!), _options.AttrTimeout) : Fail<AttrReply>(result.Error);
     }
@@ -75,8 +77,9 @@ public sealed partial class DinoFileSystem
 
     private async ValueTask<FsError> TruncateToZeroAsync(FuseContext ctx, Inode inode)
     {
-        _contents.Discard(inode.Ino);
-        if (inode.Size == 0) return FsError.None;
+        await _contents.DiscardAfterCommitsAsync(inode.Ino);
+        // Read again: a background commit of staged writes may have landed meanwhile.
+        if (_meta.Current.Find(inode.Ino) is not { Size: > 0 }) return FsError.None;
         var result = await CommitAsync(ctx, new SetAttributes(inode.Ino, Size: 0));
         return result.Error;
     }
@@ -147,7 +150,7 @@ public sealed partial class DinoFileSystem
         var error = await FlushInodeAsync(ctx, ino);
         if (error != FsError.None) return Errno(error);
         await FlushAtimesAsync(ino, ctx.Cancellation);
-        return Errno(await _meta.SyncAsync(ctx.Cancellation));
+        return Errno(await SyncAsync(ctx.Cancellation));
     }
 
     /// <summary>Commits the inode's staged writes as one range-based mutation.</summary>

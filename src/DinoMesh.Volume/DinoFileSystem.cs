@@ -38,7 +38,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
         _clock = clock;
         _options = options;
         _logger = logger;
-        _contents = new FileContents(chunks, options);
+        _contents = new FileContents(chunks, options, CommitInBackgroundAsync, logger);
         _invalidator = new CacheInvalidator(logger);
         _atimes = new AccessTimes(options.Atime);
         _meta.AppliedRemotely += OnAppliedRemotely;
@@ -89,12 +89,22 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
 
     private async ValueTask<ApplyResult> CommitAsync(Mutation mutation, CancellationToken cancellationToken)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var result = await _meta.CommitAsync(mutation, cancellationToken);
+        VolumeMetrics.Committed(result, started);
         if (!result.Ok && result.Error is not (FsError.NoEntry or FsError.Exists or FsError.NotEmpty))
         {
             _logger.LogDebug("{Kind} refused: {Error}", mutation.KindName, result.Error);
         }
         return result;
+    }
+
+    private async ValueTask<FsError> SyncAsync(CancellationToken cancellationToken)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var error = await _meta.SyncAsync(cancellationToken);
+        VolumeMetrics.Synced(started);
+        return error;
     }
 
     /// <summary>A change another node made: drop what the kernel cached of it, and release orphans not open here.</summary>
@@ -122,6 +132,10 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
             _logger.LogWarning("releasing orphans {Inos} failed: {Error}", string.Join(",", release), e.Message);
         }
     }
+
+    /// <summary>A commit no request waits for (staged writes that piled up): stamped as the node itself.</summary>
+    private async ValueTask<FsError> CommitInBackgroundAsync(MutationKind kind) =>
+        (await _meta.CommitAsync(_clock.Stamp(kind, 0, 0), CancellationToken.None)).Error;
 
     private static int Errno(FsError error) => (int)error;
 
@@ -192,8 +206,23 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
         if (left == 0)
         {
             _openCounts.TryRemove(new KeyValuePair<ulong, int>(ino, 0));
+            DropUnstorable(ino);
             await ReclaimIfOrphanAsync(ctx, ino);
         }
+    }
+
+    /// <summary>
+    /// The last handle is closed and a block of the file still cannot be stored: every close and fsync has reported
+    /// it, and no one is left to retry. Its bytes are given up, and the kernel's cached pages of them with it, so the
+    /// file reads as what is committed (what a restart would show), not as bytes that exist nowhere.
+    /// </summary>
+    private void DropUnstorable(ulong ino)
+    {
+        var (error, bytes) = _contents.Failure(ino);
+        if (error == FsError.None) return;
+        _logger.LogWarning("inode {Ino}: {Bytes} written bytes could not be stored ({Error}) and are dropped at the last close; the file keeps its committed content", ino, bytes, error);
+        _contents.Discard(ino);
+        _invalidator.Enqueue(new Effect { Ino = ino, Touched = [ino], ContentChanged = [ino] });
     }
 
     /// <summary>The last link is gone and nothing here holds the file open: release it (it goes once nobody holds it).</summary>

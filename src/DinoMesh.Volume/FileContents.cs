@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using DinoMesh.Core.Chunks;
 using DinoMesh.Core.Metadata;
+using Microsoft.Extensions.Logging;
 using Extent = DinoMesh.Core.Metadata.Extent;
 
 namespace DinoMesh.Volume;
@@ -10,34 +11,26 @@ namespace DinoMesh.Volume;
 /// at once (so a streaming write never piles up in memory), and flush/fsync/release turn whatever is left into chunks
 /// and commit all new extents in one range-based mutation. Reads merge committed extents, extents chunked but not
 /// yet committed, and staged bytes, so a writer always reads its own writes.
+/// <para>A block that cannot be stored (ENOSPC, EIO) is never dropped: it keeps its bytes and its place, the error
+/// sticks to the file (every later write, flush and fsync reports it), nothing is committed for the file while it
+/// lasts, and each of those calls tries the block again, so the data lands once there is room.</para>
 /// </summary>
-internal sealed class FileContents
+internal sealed partial class FileContents
 {
     private readonly ConcurrentDictionary<ulong, StagedFile> _staged = new();
     private readonly ChunkAccess _chunks;
     private readonly VolumeOptions _options;
+    private readonly Func<MutationKind, ValueTask<FsError>> _backgroundCommit;
+    private readonly ILogger _logger;
 
-    public FileContents(ChunkAccess chunks, VolumeOptions options)
+    /// <param name="backgroundCommit">Commits a mutation no request is waiting for (staged writes that piled up).</param>
+    public FileContents(ChunkAccess chunks, VolumeOptions options, Func<MutationKind, ValueTask<FsError>> backgroundCommit, ILogger logger)
     {
         _chunks = chunks;
         _options = options;
+        _backgroundCommit = backgroundCommit;
+        _logger = logger;
     }
-
-    /// <summary>What a file has that is not committed yet.</summary>
-    private sealed class StagedFile
-    {
-        public readonly Lock Gate = new();
-        public readonly SortedDictionary<long, DirtyBlock> Blocks = [];
-        public readonly List<Extent> Pending = [];
-        public readonly List<Sealing> InFlight = [];   // full blocks being hashed and stored, oldest first
-        public long End;           // largest offset written since the last commit
-        public long LastWriteNs;
-        public FsError Error;      // a failed chunk write, reported to the next write/flush
-        public bool IsClean => Blocks.Count == 0 && Pending.Count == 0 && InFlight.Count == 0 && End == 0;
-    }
-
-    /// <summary>A block handed to a worker to become chunks; its buffer stays readable until the result is reaped.</summary>
-    private sealed record Sealing(DirtyBlock Block, Task<(FsError Error, List<Extent> Extents)> Work);
 
     /// <summary>Blocks one file may have in flight before a writer waits: bounds memory, keeps both cores busy.</summary>
     private const int MaxInFlight = 4;
@@ -49,14 +42,28 @@ internal sealed class FileContents
         lock (staged.Gate) return Math.Max(inode.Size, staged.End);
     }
 
+    /// <summary>
+    /// Stages a write. Fails, staging nothing, while an earlier block of the file cannot be stored (the block is tried
+    /// again first, so the write goes through once there is room).
+    /// </summary>
     public FsError Write(ulong ino, long offset, ReadOnlySpan<byte> data, long nowNs)
     {
         if (offset < 0 || data.Length > FileSystemState.MaxFileSize - offset) return FsError.TooBig;
-        var staged = _staged.GetOrAdd(ino, static _ => new StagedFile());
+        if (data.IsEmpty) return FsError.None;
         var size = _options.ChunkSize;
-        lock (staged.Gate)
+        var staged = _staged.GetOrAdd(ino, static _ => new StagedFile());
+        staged.Gate.Enter();
+        // A flush or discard may have let go of this entry between the lookup and the lock: take the current one.
+        while (staged.Detached)
         {
-            if (staged.Error != FsError.None) return TakeError(staged);
+            staged.Gate.Exit();
+            staged = _staged.GetOrAdd(ino, static _ => new StagedFile());
+            staged.Gate.Enter();
+        }
+        try
+        {
+            staged.Reap();
+            if (!staged.Retry(ChunkBlock)) return staged.Error;
             var position = offset;
             while (!data.IsEmpty)
             {
@@ -77,108 +84,145 @@ internal sealed class FileContents
             staged.End = Math.Max(staged.End, position);
             staged.LastWriteNs = nowNs;
             while (staged.Blocks.Count > _options.MaxDirtyBlocksPerFile) StartSeal(staged, staged.Blocks.First().Value);
-            Reap(staged);
-            while (staged.InFlight.Count > MaxInFlight)
+            staged.Reap();
+            while (staged.InFlight.Count > MaxInFlight && staged.Error == FsError.None)
             {
                 staged.InFlight[0].Work.Wait();
-                Reap(staged);
+                staged.Reap();
             }
-            return TakeError(staged);
-        }
-    }
-
-    /// <summary>Fills <paramref name="buffer"/> from <paramref name="offset"/>; returns the byte count (short only at end of file).</summary>
-    public (FsError Error, int Count) Read(Inode inode, long offset, Span<byte> buffer)
-    {
-        if (!_staged.TryGetValue(inode.Ino, out var staged)) return ReadCommitted(inode.Extents, inode.Size, offset, buffer);
-        lock (staged.Gate)
-        {
-            Reap(staged);
-            var extents = inode.Extents;
-            foreach (var e in staged.Pending) extents = extents.Write(e);
-            var (error, count) = ReadCommitted(extents, Math.Max(inode.Size, staged.End), offset, buffer);
-            if (error != FsError.None) return (error, 0);
-            var end = offset + count;
-            foreach (var block in staged.InFlight.Select(f => f.Block).Concat(staged.Blocks.Values))
+            if (staged.Pending.Count >= _options.PendingExtentsBeforeCommit && !staged.BackgroundCommit && staged.Error == FsError.None)
             {
-                var blockStart = block.Index * _options.ChunkSize;
-                foreach (var (s, e) in block.Ranges)
-                {
-                    var from = Math.Max(offset, blockStart + s);
-                    var to = Math.Min(end, blockStart + e);
-                    if (from < to) block.Buffer.AsSpan((int)(from - blockStart), (int)(to - from)).CopyTo(buffer[(int)(from - offset)..]);
-                }
+                staged.BackgroundCommit = true;
+                _ = Task.Run(() => CommitPendingAsync(ino, staged));
             }
-            return (FsError.None, count);
+            // These bytes are staged; a block that failed meanwhile is reported by the next call.
+            return FsError.None;
         }
-    }
-
-    private (FsError, int) ReadCommitted(ExtentMap extents, long size, long offset, Span<byte> buffer)
-    {
-        if (offset >= size) return (FsError.None, 0);
-        var count = (int)Math.Min(buffer.Length, size - offset);
-        var output = buffer[..count];
-        var position = offset;
-        foreach (var extent in extents.Overlapping(offset, offset + count))
+        finally
         {
-            if (extent.Offset > position) output.Slice((int)(position - offset), (int)(extent.Offset - position)).Clear();
-            var target = output.Slice((int)(extent.Offset - offset), (int)extent.Length);
-            if (extent.Inline is { } inline) inline.AsSpan((int)extent.ChunkOffset, (int)extent.Length).CopyTo(target);
-            else if (_chunks.Load(extent.Chunk, extent.ChunkOffset, target) is var error and not FsError.None) return (error, 0);
-            position = extent.End;
+            staged.Gate.Exit();
         }
-        if (position < offset + count) output[(int)(position - offset)..].Clear();
-        return (FsError.None, count);
     }
 
     /// <summary>
-    /// Turns everything staged for <paramref name="ino"/> into chunks and hands back the one mutation that commits it
-    /// (null when nothing is staged). <paramref name="commit"/> runs under the file's lock so two flushes of one file
-    /// commit in write order.
+    /// Turns everything staged for <paramref name="ino"/> into chunks and commits it with one mutation through
+    /// <paramref name="commit"/>. While a block of the file cannot be stored, nothing is committed and its error is
+    /// returned.
     /// </summary>
     public async ValueTask<FsError> FlushAsync(ulong ino, Func<MutationKind, ValueTask<FsError>> commit)
     {
         if (!_staged.TryGetValue(ino, out var staged)) return FsError.None;
-        Task[] sealing;
-        lock (staged.Gate)
+        await staged.CommitGate.WaitAsync().ConfigureAwait(false);
+        try
         {
-            Reap(staged);
-            if (staged.InFlight.Count == 0)
+            Task[] sealing;
+            lock (staged.Gate)
             {
+                staged.Reap();
+                if (!staged.Retry(ChunkBlock)) return staged.Error;
+                var blocks = staged.Blocks.Values.ToList();
                 // Nothing in flight (the small-file case): chunk the rest here rather than pay a thread hop.
-                foreach (var block in staged.Blocks.Values.ToList()) SealNow(staged, block);
+                var inline = staged.InFlight.Count == 0;
+                foreach (var block in blocks)
+                {
+                    if (inline) SealNow(staged, block);
+                    else StartSeal(staged, block);
+                }
+                sealing = [.. staged.InFlight.Select(f => f.Work)];
             }
-            else
+            if (sealing.Length > 0) await Task.WhenAll(sealing).ConfigureAwait(false);
+            WriteExtents mutation;
+            long claimed, generation;
+            lock (staged.Gate)
             {
-                foreach (var block in staged.Blocks.Values.ToList()) StartSeal(staged, block);
+                staged.Reap();
+                if (!staged.Retry(ChunkBlock)) return staged.Error;
+                if (staged.IsClean)
+                {
+                    Detach(ino, staged);
+                    return FsError.None;
+                }
+                if (staged.Pending.Count == 0) return FsError.None;
+                (mutation, claimed, generation) = PendingMutation(ino, staged);
             }
-            sealing = [.. staged.InFlight.Select(f => f.Work)];
-        }
-        if (sealing.Length > 0) await Task.WhenAll(sealing).ConfigureAwait(false);
-        WriteExtents? mutation;
-        lock (staged.Gate)
-        {
-            Reap(staged);
-            if (staged.Error != FsError.None) return TakeError(staged);
-            if (staged.IsClean)
-            {
-                _staged.TryRemove(new KeyValuePair<ulong, StagedFile>(ino, staged));
-                return FsError.None;
-            }
-            mutation = new WriteExtents(ino, [.. staged.Pending], (ulong)staged.End, staged.LastWriteNs);
-        }
-        // The commit itself runs outside the lock (it may wait on the network); a write racing with it stays staged
-        // and is committed by the next flush, because only what was captured above is removed below.
-        var pendingCount = mutation.Extents.Length;
-        var result = await commit(mutation).ConfigureAwait(false);
-        lock (staged.Gate)
-        {
+            // The commit itself runs outside the lock (it may wait on the network); a write racing with it stays staged
+            // and is committed by the next flush, because only what was captured above is removed below.
+            var result = await commit(mutation).ConfigureAwait(false);
             if (result != FsError.None) return result;
-            staged.Pending.RemoveRange(0, Math.Min(pendingCount, staged.Pending.Count));
-            if (staged.End <= (long)mutation.MinSize) staged.End = 0;
-            if (staged.IsClean) _staged.TryRemove(new KeyValuePair<ulong, StagedFile>(ino, staged));
+            Committed(ino, staged, mutation.Extents.Length, claimed, generation);
+            return FsError.None;
         }
-        return FsError.None;
+        finally
+        {
+            staged.CommitGate.Release();
+        }
+    }
+
+    /// <summary>
+    /// The mutation that commits every pending extent. Its size claim ends where the extents end: bytes still in
+    /// memory (a block in flight, or one that failed) are not claimed, so a crash cannot turn them into zeros.
+    /// </summary>
+    private static (WriteExtents Mutation, long Claimed, long Generation) PendingMutation(ulong ino, StagedFile staged) =>
+        (new WriteExtents(ino, [.. staged.Pending], (ulong)staged.PendingEnd, staged.LastWriteNs), staged.PendingEnd, staged.Generation);
+
+    private void Committed(ulong ino, StagedFile staged, int count, long claimed, long generation)
+    {
+        lock (staged.Gate)
+        {
+            // After a truncate the list was cut in place: keep it all; committing those extents again lays the same bytes.
+            if (staged.Generation == generation) staged.RemoveCommitted(count);
+            if (staged.End <= claimed) staged.End = 0;
+            if (staged.IsClean) Detach(ino, staged);
+        }
+    }
+
+    /// <summary>Lets go of a clean entry (under its lock); a writer that still holds it sees <see cref="StagedFile.Detached"/>.</summary>
+    private void Detach(ulong ino, StagedFile staged)
+    {
+        staged.Detached = true;
+        _staged.TryRemove(new KeyValuePair<ulong, StagedFile>(ino, staged));
+    }
+
+    /// <summary>
+    /// Commits the pending extents of a file that keeps writing without a flush, so they stop piling up in memory (and
+    /// in every read's merge). Dirty blocks stay staged; a failed commit leaves everything for the next flush.
+    /// </summary>
+    private async Task CommitPendingAsync(ulong ino, StagedFile staged)
+    {
+        try
+        {
+            await staged.CommitGate.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                WriteExtents mutation;
+                long claimed, generation;
+                lock (staged.Gate)
+                {
+                    staged.Reap();
+                    if (staged.Pending.Count == 0 || staged.Error != FsError.None) return;
+                    (mutation, claimed, generation) = PendingMutation(ino, staged);
+                }
+                var result = await _backgroundCommit(mutation).ConfigureAwait(false);
+                if (result != FsError.None)
+                {
+                    _logger.LogDebug("background commit of inode {Ino} failed ({Error}); the next flush tries again", ino, result);
+                    return;
+                }
+                Committed(ino, staged, mutation.Extents.Length, claimed, generation);
+            }
+            finally
+            {
+                staged.CommitGate.Release();
+            }
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning(e, "background commit of inode {Ino} failed; the next flush tries again", ino);
+        }
+        finally
+        {
+            lock (staged.Gate) staged.BackgroundCommit = false;
+        }
     }
 
     /// <summary>Forgets staged bytes at or past <paramref name="size"/> (truncate, O_TRUNC).</summary>
@@ -187,16 +231,29 @@ internal sealed class FileContents
         if (!_staged.TryGetValue(ino, out var staged)) return;
         lock (staged.Gate)
         {
-            DrainInFlight(staged);
+            staged.Generation++;
+            staged.Drain();
+            // Left in flight: a block that failed and those behind it. Their bytes past the new size go too.
+            for (var i = staged.InFlight.Count - 1; i >= 0; i--)
+            {
+                var sealing = staged.InFlight[i];
+                if (!CutBlock(sealing.Block, size))
+                {
+                    staged.InFlight.RemoveAt(i);
+                    sealing.Block.Dispose();
+                }
+                else if (!sealing.Failed)
+                {
+                    var clipped = sealing.Work.Result.Extents.Select(e => e.Clip(e.Offset, size)).OfType<Extent>().ToList();
+                    staged.InFlight[i] = sealing with { Work = Task.FromResult(new SealResult(FsError.None, clipped)) };
+                }
+            }
+            staged.Reap();
             foreach (var block in staged.Blocks.Values.ToList())
             {
-                var start = block.Index * _options.ChunkSize;
-                if (start >= size)
-                {
-                    staged.Blocks.Remove(block.Index);
-                    block.Dispose();
-                }
-                else if (start + _options.ChunkSize > size) block.CutAt((int)(size - start));
+                if (CutBlock(block, size)) continue;
+                staged.Blocks.Remove(block.Index);
+                block.Dispose();
             }
             for (var i = staged.Pending.Count - 1; i >= 0; i--)
             {
@@ -204,85 +261,69 @@ internal sealed class FileContents
                 if (e.Offset >= size) staged.Pending.RemoveAt(i);
                 else if (e.End > size) staged.Pending[i] = e.Clip(e.Offset, size)!.Value;
             }
+            staged.RebuildPendingMap();
             staged.End = Math.Min(staged.End, size);
         }
     }
 
-    /// <summary>Drops all staged data of a file that no longer exists.</summary>
+    /// <summary>Cuts a block at the file size <paramref name="size"/>; false when nothing of it is left.</summary>
+    private bool CutBlock(DirtyBlock block, long size)
+    {
+        var start = block.Index * _options.ChunkSize;
+        if (start >= size) return false;
+        if (start + _options.ChunkSize > size) block.CutAt((int)(size - start));
+        return !block.IsEmpty;
+    }
+
+    /// <summary>Drops all staged data of a file that no longer exists (or whose staged bytes are given up).</summary>
     public void Discard(ulong ino)
     {
         if (!_staged.TryRemove(ino, out var staged)) return;
         lock (staged.Gate)
         {
-            DrainInFlight(staged);
+            staged.Detached = true;
+            foreach (var sealing in staged.InFlight) sealing.Work.Wait();
+            foreach (var sealing in staged.InFlight) sealing.Block.Dispose();
+            staged.InFlight.Clear();
             foreach (var block in staged.Blocks.Values) block.Dispose();
             staged.Blocks.Clear();
             staged.Pending.Clear();
+            staged.RebuildPendingMap();
+            staged.End = 0;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Discard"/> after any commit of the file in progress (a background one) has landed, so that a
+    /// truncate committed next is not overtaken by writes staged before it (open with O_TRUNC).
+    /// </summary>
+    public async ValueTask DiscardAfterCommitsAsync(ulong ino)
+    {
+        if (!_staged.TryGetValue(ino, out var staged)) return;
+        await staged.CommitGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            Discard(ino);
+        }
+        finally
+        {
+            staged.CommitGate.Release();
         }
     }
 
     public bool HasStaged(ulong ino) => _staged.ContainsKey(ino);
 
-    /// <summary>Hands a block to a worker that turns its written ranges into chunks (one per range).</summary>
-    private void StartSeal(StagedFile staged, DirtyBlock block)
+    /// <summary>The error that keeps a block of <paramref name="ino"/> from being stored, and the bytes it holds in memory.</summary>
+    public (FsError Error, long Bytes) Failure(ulong ino)
     {
-        staged.Blocks.Remove(block.Index);
-        staged.InFlight.Add(new Sealing(block, Task.Run(() => ChunkBlock(block))));
-    }
-
-    private void SealNow(StagedFile staged, DirtyBlock block)
-    {
-        staged.Blocks.Remove(block.Index);
-        var (error, extents) = ChunkBlock(block);
-        if (error != FsError.None && staged.Error == FsError.None) staged.Error = error;
-        staged.Pending.AddRange(extents);
-        block.Dispose();
-    }
-
-    private (FsError, List<Extent>) ChunkBlock(DirtyBlock block)
-    {
-        var blockStart = block.Index * _options.ChunkSize;
-        var extents = new List<Extent>(block.Ranges.Count);
-        foreach (var (s, e) in block.Ranges)
+        if (!_staged.TryGetValue(ino, out var staged)) return (FsError.None, 0);
+        lock (staged.Gate)
         {
-            var bytes = block.Buffer.AsSpan(s, e - s);
-            if (bytes.Length <= Extent.MaxInline)
-            {
-                // A small piece rides in the mutation itself: no chunk file to create now or fetch later.
-                extents.Add(new Extent(blockStart + s, e - s, default, 0, bytes.ToArray()));
-                continue;
-            }
-            var (error, id) = _chunks.Store(bytes);
-            if (error != FsError.None) return (error, extents);
-            extents.Add(new Extent(blockStart + s, e - s, id, 0));
+            var error = staged.Error;
+            if (error == FsError.None) return (error, 0);
+            var bytes = staged.InFlight.Sum(f => f.Block.Ranges.Sum(r => (long)(r.End - r.Start)))
+                + staged.Blocks.Values.Sum(b => b.Ranges.Sum(r => (long)(r.End - r.Start)));
+            return (error, bytes);
         }
-        return (FsError.None, extents);
-    }
-
-    /// <summary>Moves finished blocks, oldest first, into the pending extents (order matters: later writes win).</summary>
-    private static void Reap(StagedFile staged)
-    {
-        while (staged.InFlight.Count > 0 && staged.InFlight[0].Work.IsCompleted)
-        {
-            var (block, work) = staged.InFlight[0];
-            staged.InFlight.RemoveAt(0);
-            var (error, extents) = work.Result;
-            if (error != FsError.None && staged.Error == FsError.None) staged.Error = error;
-            staged.Pending.AddRange(extents);
-            block.Dispose();
-        }
-    }
-
-    private static void DrainInFlight(StagedFile staged)
-    {
-        foreach (var sealing in staged.InFlight) sealing.Work.Wait();
-        Reap(staged);
-    }
-
-    private static FsError TakeError(StagedFile staged)
-    {
-        var error = staged.Error;
-        staged.Error = FsError.None;
-        return error;
     }
 }

@@ -11,6 +11,10 @@ public sealed record VolumeOptions
     /// <summary>Dirty blocks one file may hold in memory before the oldest is turned into chunks early.</summary>
     public int MaxDirtyBlocksPerFile { get; init; } = 16;
 
+    /// <summary>Extents chunked but not committed that one file may gather before they are committed in the background
+    /// (a file written at many places and never flushed would otherwise keep them all in memory until it closes).</summary>
+    public int PendingExtentsBeforeCommit { get; init; } = 1024;
+
     /// <summary>How long the kernel may cache names and attributes. Changes made on this node invalidate them at once;
     /// changes from peers are pushed with explicit notifications, so this is only a backstop.</summary>
     public TimeSpan EntryTimeout { get; init; } = TimeSpan.FromSeconds(5);

@@ -108,7 +108,7 @@ public sealed class MetadataLogSegmentTests
         long length = new FileInfo(segment).Length;
         WriteAt(segment, HeaderSize + 4 * RecordSize, zeros ? new byte[RecordSize] : StoreFixture.Random(RecordSize, seed: 7));
 
-        var e = Assert.Throws<IOException>(fixture.Reopen);
+        var e = Assert.Throws<MetadataDamagedException>(() => fixture.Reopen());
 
         Assert.Contains("is damaged", e.Message, StringComparison.Ordinal);
         Assert.Contains(segment, e.Message, StringComparison.Ordinal);
@@ -257,7 +257,7 @@ public sealed class MetadataLogSegmentTests
         var segments = fixture.SegmentFiles();
         File.Delete(segments[1]);
 
-        var e = Assert.Throws<IOException>(fixture.Reopen);
+        var e = Assert.Throws<MetadataDamagedException>(() => fixture.Reopen());
 
         Assert.Contains("is damaged", e.Message, StringComparison.Ordinal);
         Assert.Contains(segments[2], e.Message, StringComparison.Ordinal);
@@ -271,7 +271,7 @@ public sealed class MetadataLogSegmentTests
         fixture.Log.Dispose();
         File.Delete(fixture.SegmentFiles()[0]);
 
-        var e = Assert.Throws<IOException>(fixture.Reopen);
+        var e = Assert.Throws<MetadataDamagedException>(() => fixture.Reopen());
 
         Assert.Contains("is damaged", e.Message, StringComparison.Ordinal);
     }
@@ -285,7 +285,7 @@ public sealed class MetadataLogSegmentTests
         string first = fixture.SegmentFiles()[0];
         LogFixture.FlipByte(first, 8);
 
-        var e = Assert.Throws<IOException>(fixture.Reopen);
+        var e = Assert.Throws<MetadataDamagedException>(() => fixture.Reopen());
 
         Assert.Contains("is damaged", e.Message, StringComparison.Ordinal);
         Assert.Contains(first, e.Message, StringComparison.Ordinal);
@@ -313,7 +313,8 @@ public sealed class MetadataLogSegmentTests
     public void DiskFull_AppendThrowsLogFull_LeavesNoPartialRecord_AndWorksAgainOnceThereIsRoom()
     {
         using var tmpfs = Tmpfs.Mount("2m");
-        using var fixture = new LogFixture(segmentSize: 64 * 1024, root: tmpfs.Path);
+        // No reserve: the write itself meets the full disk, and what part of it fit must be cut off again.
+        using var fixture = new LogFixture(segmentSize: 64 * 1024, root: tmpfs.Path, reserve: 0);
         fixture.AppendRange(1, 10);
         string filler = Path.Combine(tmpfs.Path, "filler");
         FillUp(filler);
@@ -340,7 +341,7 @@ public sealed class MetadataLogSegmentTests
     }
 
     [Fact]
-    public void DiskFull_WhenANewSegmentIsDue_LeavesNoEmptySegmentBehind()
+    public void DiskFull_WhenANewSegmentIsDue_TheLogGoesOnInTheOldOne_AndLeavesNoEmptySegmentBehind()
     {
         using var tmpfs = Tmpfs.Mount("2m");
         using var fixture = new LogFixture(segmentSize: 4096, root: tmpfs.Path);
@@ -354,12 +355,72 @@ public sealed class MetadataLogSegmentTests
         string filler = Path.Combine(tmpfs.Path, "filler");
         FillUp(filler);
 
-        Assert.Throws<LogFullException>(() => fixture.Log.Append(last + 1, 1, LogFixture.Payload(last + 1)));
+        // No room for a new segment: the appends go on in the old one (its allocated room) until that is used up.
+        int appended = 0;
+        for (; appended < 10_000; appended++)
+        {
+            try
+            {
+                fixture.Log.Append(last + 1, 1, LogFixture.Payload(last + 1));
+                last++;
+            }
+            catch (LogFullException)
+            {
+                break;
+            }
+        }
 
+        Assert.InRange(appended, 1, 9_999);
         Assert.Equal(before, fixture.SegmentFiles());
+        Assert.True(new FileInfo(newest).Length > 4096, "the old segment did not grow past its size");
         File.Delete(filler);
         fixture.AppendRange(last + 1, last + 1);
+        Assert.Equal(before.Length + 1, fixture.SegmentFiles().Length);
         AssertHolds(fixture.Reopen(), 1, last + 1);
+    }
+
+    [Fact]
+    public void DiskFull_TheReserveIsLeftForAppendsThatFreeSpace_AndWorksAgainOnceThereIsRoom()
+    {
+        using var tmpfs = Tmpfs.Mount("4m");
+        using var fixture = new LogFixture(root: tmpfs.Path);
+        fixture.AppendRange(1, 10);
+        string filler = Path.Combine(tmpfs.Path, "filler");
+        FillUp(filler);
+        const int Payload = 200, Record = 24 + Payload;
+        long last = 10;
+        bool TryAppend(bool mayUseReserve)
+        {
+            try
+            {
+                fixture.Log.Append(last + 1, 1, LogFixture.Payload(last + 1, Payload), mayUseReserve);
+                last++;
+                return true;
+            }
+            catch (LogFullException)
+            {
+                return false;
+            }
+        }
+
+        int ordinary = 0;
+        while (ordinary < 100_000 && TryAppend(mayUseReserve: false)) ordinary++;
+        int freeing = 0;
+        while (freeing < 100_000 && TryAppend(mayUseReserve: true)) freeing++;
+
+        Assert.InRange(ordinary, 0, 99_999);
+        // What the freeing appends got is the reserve, to within a record.
+        Assert.InRange((long)freeing * Record, LogFixture.SmallReserve - Record, LogFixture.SmallReserve + Record);
+        Assert.False(TryAppend(mayUseReserve: false));
+        File.Delete(filler);
+        Assert.True(TryAppend(mayUseReserve: false));
+        AssertHoldsVersions(fixture.Reopen(), last);
+    }
+
+    private static void AssertHoldsVersions(MetadataLog log, long last)
+    {
+        Assert.Equal(last, log.LastVersion);
+        Assert.Equal(Enumerable.Range(1, (int)last).Select(v => (long)v), log.ReadFrom(1).Select(r => r.Version));
     }
 
     /// <summary>Writes a file until the filesystem is full (bounded: a tmpfs of a few MiB).</summary>

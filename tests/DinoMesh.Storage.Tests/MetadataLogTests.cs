@@ -278,7 +278,7 @@ public sealed class MetadataLogTests
         // Record 3's payload: header 16 bytes, two 88-byte records, then 24 bytes of record header.
         LogFixture.FlipByte(segment, 16 + 2 * 88 + 24 + 10);
 
-        var e = Assert.Throws<IOException>(fixture.Reopen);
+        var e = Assert.Throws<MetadataDamagedException>(() => fixture.Reopen());
 
         Assert.Contains("is damaged", e.Message, StringComparison.Ordinal);
         Assert.Contains(segment, e.Message, StringComparison.Ordinal);
@@ -292,7 +292,7 @@ public sealed class MetadataLogTests
         string path = temp.Combine("garbage.db");
         File.WriteAllBytes(path, StoreFixture.Random(8192, seed: 1));
 
-        var e = Assert.Throws<IOException>(() => MetadataLog.Open(path));
+        var e = Assert.Throws<MetadataDamagedException>(() => MetadataLog.Open(path));
 
         Assert.Contains(path, e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', e.Message);

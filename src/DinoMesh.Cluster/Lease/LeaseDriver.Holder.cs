@@ -1,6 +1,7 @@
 using DinoMesh.Core.Identity;
 using DinoMesh.Core.Metadata;
 using DinoMesh.Core.Wire;
+using DinoMesh.Storage.Metadata;
 using Microsoft.Extensions.Logging;
 
 namespace DinoMesh.Cluster.Lease;
@@ -22,6 +23,14 @@ public sealed partial class LeaseDriver
             if (tip.IsDuplicate(mutation)) return new ProposeResponse(ProposeOutcome.Duplicate, tip.Version, 0, Self);
             var result = tip.Apply(mutation);
             if (!result.Ok) return new ProposeResponse(ProposeOutcome.Refused, 0, (int)result.Error, Self);
+            try
+            {
+                _log.EnsureRoom(encoded.Length + 64, FreesSpace(mutation));
+            }
+            catch (LogFullException)
+            {
+                return new ProposeResponse(ProposeOutcome.Refused, 0, (int)FsError.NoSpace, Self);
+            }
             var version = _machine.Propose([encoded]);
             if (version != result.State.Version)
             {
@@ -38,6 +47,17 @@ public sealed partial class LeaseDriver
         AfterProcess();
         return response;
     }
+
+    /// <summary>
+    /// The changes that may use the log's reserve on a full disk: those that let a user empty a full volume from inside.
+    /// Everything else gets ENOSPC once the disk is full.
+    /// </summary>
+    private static bool FreesSpace(Mutation mutation) => mutation.Kind switch
+    {
+        RemoveEntry or Rename or ReleaseOrphans or RemoveMember or Noop => true,
+        SetAttributes { Size: 0 } => true,
+        _ => false,
+    };
 
     /// <summary>
     /// The state after every entry in this holder's log. Rebuilt from the applied state and the log's tail when the

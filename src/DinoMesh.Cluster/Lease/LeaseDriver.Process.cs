@@ -33,7 +33,9 @@ public sealed partial class LeaseDriver
             }
             if (ready.Entries.Count > 0)
             {
-                _log.AppendBatch([.. ready.Entries.Select(e => new LogRecord(e.Version, e.Term, e.Payload))]);
+                // Whatever the holder ordered must go in (the reserve included): a full disk is checked before a
+                // change is accepted, not after it is in the log of a majority.
+                _log.AppendBatch([.. ready.Entries.Select(e => new LogRecord(e.Version, e.Term, e.Payload))], mayUseReserve: true);
                 _view.Appended(ready.Entries);
             }
             if (ready.SyncLog)

@@ -62,6 +62,23 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, EntryPoint = "realpath", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial nint RealPath(string path, nint resolved);
 
+    [LibraryImport(Lib, EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
+
+    public const int AT_FDCWD = -100;
+    public const int AT_STATX_FORCE_SYNC = 0x2000;
+    public const uint STATX_TYPE = 1;
+
+    /// <summary>
+    /// statx that always asks the filesystem (AT_STATX_FORCE_SYNC: no cached attributes), so a FUSE mount whose
+    /// connection is gone answers ENOTCONN. Returns 0 or the errno.
+    /// </summary>
+    public static int StatForced(string path)
+    {
+        byte* buffer = stackalloc byte[256];
+        return Statx(AT_FDCWD, path, AT_STATX_FORCE_SYNC, STATX_TYPE, buffer) == 0 ? 0 : Marshal.GetLastPInvokeError();
+    }
+
     [LibraryImport(Lib, EntryPoint = "free")]
     public static partial void Free(nint pointer);
 

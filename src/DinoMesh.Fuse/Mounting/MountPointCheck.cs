@@ -1,4 +1,5 @@
 using DinoMesh.Fuse.Interop;
+using Microsoft.Extensions.Logging;
 
 namespace DinoMesh.Fuse.Mounting;
 
@@ -7,15 +8,22 @@ internal static class MountPointCheck
 {
     public const string DevicePath = "/dev/fuse";
 
-    /// <summary>Returns the canonical path (symlinks resolved, as mountinfo shows it) or throws <see cref="FuseMountException"/>.</summary>
-    public static string Resolve(string mountPoint)
+    /// <summary>
+    /// Returns the canonical path (symlinks resolved, as mountinfo shows it) or throws <see cref="FuseMountException"/>.
+    /// With <paramref name="clearDeadOfType"/>, a dead mount of that filesystem type at the path (a crashed node's) is
+    /// detached first instead of being refused.
+    /// </summary>
+    public static string Resolve(string mountPoint, string? clearDeadOfType = null, ILogger? logger = null)
     {
         string full = Path.GetFullPath(mountPoint);
         if (full.Length > 1)
             full = full.TrimEnd('/');
 
         // Before touching the path: a dead FUSE mount answers ENOTCONN to every stat.
-        if (MountTable.Find(full) is { } existing)
+        var existing = MountTable.Find(full);
+        if (existing is not null && clearDeadOfType is not null)
+            existing = DeadMount.Clear(full, existing, clearDeadOfType, logger);
+        if (existing is not null)
             throw AlreadyMounted(full, existing);
 
         string? resolved = LibC.ResolvePath(full, out int errno);

@@ -23,6 +23,7 @@ public sealed partial class ChunkStore
             if (IsPresent(path, content.Length)) return new ChunkWriteResult(id, ChunkWriteStatus.AlreadyPresent);
             using (var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
+                File.SetUnixFileMode(handle, OwnerReadWrite);
                 RandomAccess.Write(handle, content, 0);
                 if (_options.SyncEachChunk) RandomAccess.FlushToDisk(handle);
                 else if (content.Length >= EarlyWritebackBytes) StartWriteback(handle);
@@ -52,6 +53,7 @@ public sealed partial class ChunkStore
             if (IsPresent(path, content.Length)) return new ChunkWriteResult(id, ChunkWriteStatus.AlreadyPresent);
             using (var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous))
             {
+                File.SetUnixFileMode(handle, OwnerReadWrite);
                 await RandomAccess.WriteAsync(handle, content, 0, ct);
                 if (_options.SyncEachChunk) await Task.Run(() => RandomAccess.FlushToDisk(handle), ct);
             }
@@ -91,6 +93,9 @@ public sealed partial class ChunkStore
             if (added) handle.DangerousRelease();
         }
     }
+
+    /// <summary>Chunks hold file contents: readable by the node's user only (.NET creates files 0666 &amp; ~umask).</summary>
+    private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     private string PathOf(string hex) => Path.Combine(_chunkDirectory, hex[..2], hex);
 

@@ -5,9 +5,11 @@ public sealed partial class MetadataLog
     /// <summary>
     /// Appends one record. <paramref name="version"/> must be exactly <see cref="LastVersion"/> + 1, else
     /// <see cref="LogGapException"/>; the term may not go backwards. Survives a process crash once this returns;
-    /// call <see cref="Sync"/> before acknowledging anything that must survive power loss.
+    /// call <see cref="Sync"/> before acknowledging anything that must survive power loss. On a full disk the last
+    /// <see cref="DefaultReserve"/> bytes of the log are kept for appends that <paramref name="mayUseReserve"/>: those
+    /// that let the user free space (unlink, rmdir, truncate to zero, rename); others get <see cref="LogFullException"/>.
     /// </summary>
-    public void Append(long version, long term, ReadOnlySpan<byte> payload)
+    public void Append(long version, long term, ReadOnlySpan<byte> payload, bool mayUseReserve = false)
     {
         lock (_writeLock)
         {
@@ -19,7 +21,7 @@ public sealed partial class MetadataLog
 
             var file = ActiveFor(version);
             long offset = file.Segment.Length;
-            file.Write(buffer.AsSpan(0, size), _path);
+            file.Write(buffer.AsSpan(0, size), mayUseReserve);
             file.Segment.Index(version, offset);
             file.Segment.Publish(offset + size, version);
             Committed(version, term);
@@ -32,7 +34,7 @@ public sealed partial class MetadataLog
     /// batch) none. Much cheaper per record than single appends. (A process crash in the middle of the write can keep
     /// a prefix of the batch, as if it had been several appends.)
     /// </summary>
-    public void AppendBatch(IReadOnlyList<LogRecord> records)
+    public void AppendBatch(IReadOnlyList<LogRecord> records, bool mayUseReserve = false)
     {
         ArgumentNullException.ThrowIfNull(records);
         if (records.Count == 0) return;
@@ -58,7 +60,7 @@ public sealed partial class MetadataLog
 
             var file = ActiveFor(records[0].Version);
             long tail = file.Segment.Length;
-            file.Write(buffer.AsSpan(0, at), _path);
+            file.Write(buffer.AsSpan(0, at), mayUseReserve);
             long offset = tail;
             foreach (var record in records)
             {
@@ -90,19 +92,38 @@ public sealed partial class MetadataLog
     /// <summary>
     /// The segment that <paramref name="version"/> goes into. A new one starts when there is none (first append, or
     /// the segments were dropped for a snapshot beyond the log) or the newest one has grown past the segment size; the
-    /// one left behind is fdatasynced first, so only the newest segment ever holds unsynced records and Sync has one
-    /// file to flush.
+    /// one left behind is fdatasynced before any record goes into the new one, so only the newest segment ever holds
+    /// unsynced records and Sync has one file to flush. On a full disk no new segment can be made: the log goes on in
+    /// the old one, past the segment size, where its reserve is.
     /// </summary>
     private SegmentFile ActiveFor(long version)
     {
         if (_active is { } active && active.Segment.NextVersion == version && active.Segment.Length < _segmentSize) return active;
-        if (_active is not null)
+        SegmentFile created;
+        try
         {
-            _active.DataSync(_path);
-            _active.Dispose();
+            created = SegmentFile.Create(_segmentDirectory, version, _reserve);
+        }
+        catch (LogFullException) when (_active is { } full && full.Segment.NextVersion == version)
+        {
+            return full;
+        }
+        if (_active is { } previous)
+        {
+            try
+            {
+                previous.DataSync();
+            }
+            catch
+            {
+                created.Dispose();
+                SegmentFile.TryDelete(created.Segment.Path);
+                throw;
+            }
+            previous.ReleaseRoom();
+            previous.Dispose();
             _active = null;
         }
-        var created = SegmentFile.Create(_segmentDirectory, version, _path);
         _active = created;
         Volatile.Write(ref _segments, [.. _segments, created.Segment]);
         return created;
@@ -113,5 +134,20 @@ public sealed partial class MetadataLog
         Interlocked.Exchange(ref _lastTerm, term);
         Interlocked.Exchange(ref _lastVersion, version);
         _unsynced = true;
+    }
+
+    /// <summary>
+    /// Checks, before a change is accepted, that <paramref name="size"/> more bytes of records will fit: outside the
+    /// reserve, or inside it when <paramref name="mayUseReserve"/>. Throws <see cref="LogFullException"/> when not.
+    /// (A log that replicates entries it did not choose appends them with the reserve allowed; the holder asks here
+    /// first, so an ordinary change on a full disk is refused with ENOSPC before it is in anyone's log.)
+    /// </summary>
+    public void EnsureRoom(long size, bool mayUseReserve)
+    {
+        lock (_writeLock)
+        {
+            ThrowIfDisposed();
+            if (_active is { } active && active.Segment.Length < _segmentSize) active.EnsureRoom(size, mayUseReserve);
+        }
     }
 }

@@ -5,7 +5,9 @@ public sealed partial class MetadataLog
     /// <summary>
     /// Makes everything appended so far durable against power loss: one fdatasync of the newest segment (older
     /// segments were synced when the log moved past them; snapshots, key/values and the floor are synced by SQLite
-    /// when they are written). Does nothing when nothing was appended since the last Sync.
+    /// when they are written), then the version is recorded in <c>log.synced</c> (written in place, fdatasynced), so
+    /// that a later open notices if the log ever ends before it. Does nothing when nothing was appended since the last
+    /// Sync.
     /// </summary>
     public void Sync()
     {
@@ -14,7 +16,8 @@ public sealed partial class MetadataLog
             ThrowIfDisposed();
             if (!_unsynced) return;
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
-            _active?.DataSync(_path);
+            _active?.DataSync();
+            _synced.Record(_lastVersion, _lastTerm);
             StorageMetrics.LogSynced(started);
             _unsynced = false;
         }

@@ -38,14 +38,16 @@ public sealed partial class MetadataLog
                 if (_active?.Segment != segment)
                 {
                     _active?.Dispose();
-                    _active = SegmentFile.Open(segment);
+                    _active = SegmentFile.Open(segment, _reserve);
                 }
-                _active.Cut(offset, _path);
+                _active.CutBack(offset);
                 segment.Cut(offset, version - 1);
             }
             Volatile.Write(ref _segments, [.. keep]);
             _lastVersion = version - 1;
             _lastTerm = TermOfLocked(version - 1);
+            // What was synced past the cut is gone: the marker must not promise it, or the next open refuses the log.
+            if (_synced.Version > _lastVersion) _synced.Record(_lastVersion, _lastTerm);
         }
     }
 

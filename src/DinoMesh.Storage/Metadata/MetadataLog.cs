@@ -1,5 +1,7 @@
 using DinoMesh.Storage.Native;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace DinoMesh.Storage.Metadata;
 
@@ -11,8 +13,11 @@ namespace DinoMesh.Storage.Metadata;
 /// written rarely. An append is one positioned write, no SQLite on that path.</para>
 /// <para>Durability: an append survives a crash of the process (kill -9) as soon as it returns: it is in the page
 /// cache. It survives power loss after <see cref="Sync"/> (fdatasync of the newest segment; older segments were synced
-/// when the log moved on from them). Snapshots, key/values and truncations are durable when their call returns.
-/// Reopening after any crash yields a prefix of what was appended, without gaps.</para>
+/// when the log moved on from them), which then records the version in <c>log.synced</c> (see
+/// <see cref="SyncedVersionFile"/>). Snapshots, key/values and truncations are durable when their call returns.
+/// Reopening after any crash yields a prefix of what was appended, without gaps, and never shorter than the last
+/// Sync: a log that ends before that version is refused (<see cref="MetadataDamagedException"/>), and every repair
+/// at open is logged as a warning with the versions it dropped.</para>
 /// <para>Concurrency: one writer behind a lock; readers use their own file handles, read only committed bytes and
 /// never wait for the writer.</para>
 /// </summary>
@@ -21,15 +26,23 @@ public sealed partial class MetadataLog : IDisposable
     /// <summary>A segment larger than this is closed (fdatasync) and the next append starts a new one.</summary>
     internal const long DefaultSegmentSize = 64L << 20;
 
+    /// <summary>
+    /// Room kept in the newest segment for appends that free space (see <see cref="SegmentRoom"/>): 4 MiB, some 40,000
+    /// unlinks at about 100 bytes each.
+    /// </summary>
+    public const long DefaultReserve = 4L << 20;
+
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const string EntriesDirectoryName = "log";
 
     private readonly string _path;
     private readonly string _segmentDirectory;
     private readonly long _segmentSize;
+    private readonly long _reserve;
     private readonly string _readerConnectionString;
     private readonly Lock _writeLock = new();
     private readonly SqliteConnection _writer;
+    private readonly SyncedVersionFile _synced;
 
     /// <summary>Oldest first; replaced as a whole (never changed in place) so readers can take it without a lock.</summary>
     private LogSegment[] _segments;
@@ -42,9 +55,11 @@ public sealed partial class MetadataLog : IDisposable
     private bool _unsynced;
     private bool _disposed;
 
-    private MetadataLog(string path, string segmentDirectory, long segmentSize, SqliteConnection writer, LogSegment[] segments)
+    private MetadataLog(string path, string segmentDirectory, long segmentSize, long reserve, SqliteConnection writer, SyncedVersionFile synced, LogSegment[] segments)
     {
         _path = path;
+        _reserve = reserve;
+        _synced = synced;
         _segmentDirectory = segmentDirectory;
         _segmentSize = segmentSize;
         _writer = writer;
@@ -72,13 +87,19 @@ public sealed partial class MetadataLog : IDisposable
     /// <summary>
     /// Opens (creating if needed) the log at <paramref name="path"/>, e.g. <see cref="DataDirectory.MetadataPath"/>;
     /// the entries go to the directory <c>log/</c> beside it.
-    /// Throws <see cref="IOException"/> with a one-line message when the files cannot be used or are damaged.
+    /// Throws <see cref="MetadataDamagedException"/> (one line: the file, the damage, the way out) when the files are
+    /// damaged or records an fsync made durable are missing, and <see cref="IOException"/> with a one-line message when
+    /// the files cannot be used.
     /// </summary>
-    public static MetadataLog Open(string path) => Open(path, DefaultSegmentSize);
+    public static MetadataLog Open(string path, ILogger? logger = null) => Open(path, DefaultSegmentSize, logger);
 
-    /// <summary><see cref="Open(string)"/> with a smaller segment size, so tests can roll segments cheaply.</summary>
-    internal static MetadataLog Open(string path, long segmentSize)
+    /// <summary>
+    /// <see cref="Open(string, ILogger)"/> with a smaller segment size, so tests can roll segments cheaply, and another
+    /// reserve (0: none), so tests fit on a tiny disk.
+    /// </summary>
+    internal static MetadataLog Open(string path, long segmentSize, ILogger? logger = null, long reserve = DefaultReserve)
     {
+        logger ??= NullLogger.Instance;
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         ArgumentOutOfRangeException.ThrowIfLessThan(segmentSize, SegmentFormat.HeaderSize + SegmentFormat.RecordHeaderSize);
         path = System.IO.Path.GetFullPath(path);
@@ -86,6 +107,7 @@ public sealed partial class MetadataLog : IDisposable
         if (!Directory.Exists(directory)) Directory.CreateDirectory(directory, OwnerOnly);
         string segmentDirectory = System.IO.Path.Combine(directory, EntriesDirectoryName);
 
+        OwnerOnlyDatabase(path);
         var writer = new SqliteConnection(new SqliteConnectionStringBuilder
         {
             DataSource = path,
@@ -94,10 +116,12 @@ public sealed partial class MetadataLog : IDisposable
             Pooling = false,
         }.ToString());
         MetadataLog? log = null;
+        SyncedVersionFile? synced = null;
         try
         {
             writer.Open();
             Schema.Apply(writer, path);
+            synced = SyncedVersionFile.Open(directory);
             var (snapshotVersion, snapshotTerm) = ReadSnapshotVersion(writer);
             long floor = ReadFloor(writer);
             if (!Directory.Exists(segmentDirectory))
@@ -106,28 +130,86 @@ public sealed partial class MetadataLog : IDisposable
                 Durability.FsyncDirectory(directory);
             }
 
-            var recovered = SegmentRecovery.Recover(segmentDirectory, floor, snapshotVersion);
-            log = new MetadataLog(path, segmentDirectory, segmentSize, writer, recovered.Segments)
+            var recovered = SegmentRecovery.Recover(segmentDirectory, floor, snapshotVersion, synced.Version, synced.Path);
+            var (lastVersion, lastTerm) = recovered.LastVersion >= snapshotVersion
+                ? (recovered.LastVersion, recovered.LastTerm)
+                : (snapshotVersion, snapshotTerm);
+            if (lastVersion < synced.Version)
+            {
+                string what = recovered.Segments.Length == 0 ? "it has no segment left" : $"its newest segment {recovered.Segments[^1].Path} ends early";
+                throw SegmentRecovery.LogLost($"metadata log {segmentDirectory}", what, lastVersion, synced.Version, synced.Path);
+            }
+            foreach (string repair in recovered.Repairs) logger.LogWarning("metadata log repaired at open: {Repair}", repair);
+            if (synced.State == SyncedVersionState.Damaged)
+                logger.LogWarning("metadata log: {File} is unreadable; it is rewritten at the next sync, and until then a lost tail of the log cannot be noticed", synced.Path);
+            log = new MetadataLog(path, segmentDirectory, segmentSize, reserve, writer, synced, recovered.Segments)
             {
                 _snapshotVersion = snapshotVersion,
                 _floor = floor,
+                _lastVersion = lastVersion,
+                _lastTerm = lastTerm,
             };
-            (log._lastVersion, log._lastTerm) = recovered.LastVersion >= snapshotVersion
-                ? (recovered.LastVersion, recovered.LastTerm)
-                : (snapshotVersion, snapshotTerm);
-            if (recovered.Segments.Length > 0) log._active = SegmentFile.Open(recovered.Segments[^1]);
+            if (recovered.Segments.Length > 0) log._active = SegmentFile.Open(recovered.Segments[^1], reserve);
             return log;
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode is SqliteNotADatabase or SqliteCorrupt)
+        {
+            synced?.Dispose();
+            writer.Dispose();
+            throw new MetadataDamagedException($"metadata database {path}", e.Message.ReplaceLineEndings(" "), inner: e);
         }
         catch (SqliteException e)
         {
+            synced?.Dispose();
             writer.Dispose();
             throw new IOException($"metadata log {path} cannot be opened: {e.Message.ReplaceLineEndings(" ")}", e);
         }
         catch
         {
             if (log is not null) log.Dispose();
-            else writer.Dispose();
+            else
+            {
+                synced?.Dispose();
+                writer.Dispose();
+            }
             throw;
+        }
+    }
+
+    /// <summary>SQLITE_NOTADB and SQLITE_CORRUPT: the database file is not (or no longer) a database.</summary>
+    internal const int SqliteNotADatabase = 26, SqliteCorrupt = 11;
+
+    /// <summary>
+    /// The database holds the snapshot (small files' bytes among it): 0600. A new one is created empty with that mode
+    /// before SQLite opens it, and SQLite gives its WAL and shared-memory files the database's mode; an existing one
+    /// (and its WAL) made with a looser mode is tightened.
+    /// </summary>
+    private static void OwnerOnlyDatabase(string path)
+    {
+        const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        if (!File.Exists(path))
+        {
+            try
+            {
+                using var created = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write);
+                File.SetUnixFileMode(created, OwnerReadWrite);
+                return;
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                // Created meanwhile: tighten it below like any existing one.
+            }
+        }
+        foreach (string file in new[] { path, path + "-wal", path + "-shm" })
+        {
+            try
+            {
+                if (File.Exists(file) && (File.GetUnixFileMode(file) & ~OwnerReadWrite) != 0) File.SetUnixFileMode(file, OwnerReadWrite);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Not ours to change (opening it will tell whether it can be used at all).
+            }
         }
     }
 
@@ -157,6 +239,7 @@ public sealed partial class MetadataLog : IDisposable
             _disposed = true;
             _active?.Dispose();
             _active = null;
+            _synced.Dispose();
             _writer.Dispose();
         }
         DisposeReaders();

@@ -24,25 +24,32 @@ internal sealed class SegmentFile : IDisposable
     /// <summary>A failed write whose cut-off failed too: the bytes past <see cref="LogSegment.Length"/> are garbage.</summary>
     private bool _tailDirty;
 
-    private SegmentFile(LogSegment segment, SafeFileHandle file)
+    private readonly SegmentRoom _room;
+
+    private SegmentFile(LogSegment segment, SafeFileHandle file, SegmentRoom room)
     {
         Segment = segment;
         _file = file;
+        _room = room;
         _writebackFrom = segment.Length;
     }
 
     public LogSegment Segment { get; }
 
-    /// <summary>Reopens an existing segment (after the scan at open) for appending.</summary>
-    public static SegmentFile Open(LogSegment segment) =>
-        new(segment, File.OpenHandle(segment.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete));
+    /// <summary>Reopens an existing segment (after the scan at open) for appending, keeping <paramref name="reserve"/> bytes of room.</summary>
+    public static SegmentFile Open(LogSegment segment, long reserve)
+    {
+        var file = File.OpenHandle(segment.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        return new SegmentFile(segment, file, new SegmentRoom(file, segment.Path, segment.Length, reserve));
+    }
 
     /// <summary>
     /// Creates the segment whose first record will be <paramref name="firstVersion"/>: the header is written and the file
     /// and its directory are fsynced before any record goes in, so after a power cut a segment either exists with a
-    /// valid header or is an empty leftover the scan deletes.
+    /// valid header or is an empty leftover the scan deletes. The reserve (see <see cref="SegmentRoom"/>) is allocated
+    /// first: on a full disk no segment is created (<see cref="LogFullException"/>) and the log goes on in the old one.
     /// </summary>
-    public static SegmentFile Create(string directory, long firstVersion, string logPath)
+    public static SegmentFile Create(string directory, long firstVersion, long reserve)
     {
         string path = System.IO.Path.Combine(directory, SegmentFormat.FileName(firstVersion));
         SafeFileHandle file;
@@ -52,32 +59,35 @@ internal sealed class SegmentFile : IDisposable
         }
         catch (IOException e)
         {
-            throw Translate(e, logPath);
+            throw Translate(e, path);
         }
         try
         {
             File.SetUnixFileMode(file, OwnerReadWrite);
+            var room = new SegmentRoom(file, path, 0, reserve);
+            room.AllocateInitial();
             Span<byte> header = stackalloc byte[SegmentFormat.HeaderSize];
             SegmentFormat.WriteHeader(header, firstVersion);
             RandomAccess.Write(file, header, 0);
             RandomAccess.FlushToDisk(file);
             Durability.FsyncDirectory(directory);
-            return new SegmentFile(new LogSegment(path, firstVersion), file);
+            return new SegmentFile(new LogSegment(path, firstVersion), file, room);
         }
         catch (IOException e)
         {
             file.Dispose();
             TryDelete(path);
-            throw Translate(e, logPath);
+            throw Translate(e, path);
         }
     }
 
     /// <summary>
     /// Writes whole records at the end of the committed bytes. On failure the file is cut back to where it was (best
     /// effort; retried before the next write) and the error is a <see cref="LogFullException"/> for a full disk, else
-    /// the <see cref="IOException"/>. The caller publishes the records only after this returns.
+    /// the <see cref="IOException"/>. The caller publishes the records only after this returns. Only an append that
+    /// <paramref name="mayUseReserve"/> (one that lets the user free space) may go into the reserve on a full disk.
     /// </summary>
-    public void Write(ReadOnlySpan<byte> records, string logPath)
+    public void Write(ReadOnlySpan<byte> records, bool mayUseReserve = false)
     {
         long tail = Segment.Length;
         if (_tailDirty)
@@ -85,6 +95,7 @@ internal sealed class SegmentFile : IDisposable
             Cut(tail);
             if (_tailDirty) throw new IOException($"metadata log {Segment.Path}: cannot cut off the bytes of an earlier failed write");
         }
+        _room.Ensure(tail, records.Length, mayUseReserve);
         try
         {
             RandomAccess.Write(_file, records, tail);
@@ -93,7 +104,7 @@ internal sealed class SegmentFile : IDisposable
         {
             _tailDirty = true;
             Cut(tail);
-            throw Translate(e, logPath);
+            throw Translate(e, Segment.Path);
         }
         if (tail + records.Length - _writebackFrom >= WritebackEvery) StartWriteback(tail + records.Length);
     }
@@ -121,7 +132,7 @@ internal sealed class SegmentFile : IDisposable
     }
 
     /// <summary>fdatasync: the records become durable against power loss (the file size is data here, and is synced too).</summary>
-    public void DataSync(string logPath)
+    public void DataSync()
     {
         bool added = false;
         try
@@ -130,7 +141,7 @@ internal sealed class SegmentFile : IDisposable
             if (LibC.Fdatasync((int)_file.DangerousGetHandle()) != 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
-                throw Translate(new IOException($"metadata log {Segment.Path}: fdatasync failed: {LibC.Describe(errno)}", errno), logPath);
+                throw Translate(new IOException($"metadata log {Segment.Path}: fdatasync failed: {LibC.Describe(errno)}", errno), Segment.Path);
             }
         }
         finally
@@ -145,6 +156,7 @@ internal sealed class SegmentFile : IDisposable
         {
             RandomAccess.SetLength(_file, length);
             _tailDirty = false;
+            _room.CutTo(length);
         }
         catch (IOException)
         {
@@ -156,8 +168,9 @@ internal sealed class SegmentFile : IDisposable
     public static bool IsNoSpace(IOException e) =>
         e.HResult is LibC.ENOSPC or LibC.EDQUOT || e.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase);
 
-    public static IOException Translate(IOException e, string logPath) =>
-        e is LogFullException ? e : IsNoSpace(e) ? new LogFullException($"metadata log {logPath}: no space left on device", e) : e;
+    /// <summary>A full disk becomes <see cref="LogFullException"/> naming <paramref name="file"/>, the file that could not be written.</summary>
+    public static IOException Translate(IOException e, string file) =>
+        e is LogFullException ? e : IsNoSpace(e) ? new LogFullException($"metadata log {file}: no space left on device", e) : e;
 
     public static void TryDelete(string path)
     {
@@ -171,19 +184,18 @@ internal sealed class SegmentFile : IDisposable
         }
     }
 
-    /// <summary>Cuts the file back to <paramref name="length"/> bytes (a suffix truncation).</summary>
-    public void Cut(long length, string logPath)
+    /// <summary>The log moved on to a newer segment: the room allocated past this one's records is given back.</summary>
+    public void ReleaseRoom() => _room.Release(Segment.Length);
+
+    /// <summary>Makes sure <paramref name="size"/> more bytes fit (see <see cref="SegmentRoom.Ensure"/>); throws when they do not.</summary>
+    public void EnsureRoom(long size, bool mayUseReserve) => _room.Ensure(Segment.Length, size, mayUseReserve);
+
+    /// <summary>Cuts the file back to <paramref name="length"/> bytes: a suffix truncation of the log.</summary>
+    public void CutBack(long length)
     {
-        try
-        {
-            RandomAccess.SetLength(_file, length);
-        }
-        catch (IOException e)
-        {
-            throw Translate(e, logPath);
-        }
+        Cut(length);
+        if (_tailDirty) throw new IOException($"metadata log {Segment.Path}: cannot cut back to {length} bytes");
         _writebackFrom = Math.Min(_writebackFrom, length);
-        _tailDirty = false;
     }
 
     public void Dispose() => _file.Dispose();

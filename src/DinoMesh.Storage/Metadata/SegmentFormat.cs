@@ -78,6 +78,9 @@ internal static class SegmentFormat
     /// <summary>CRC-32C of a record without its own CRC field (bytes 4..8).</summary>
     private static uint Checksum(ReadOnlySpan<byte> record) => ~Crc32C(Crc32C(uint.MaxValue, record[..4]), record[8..]);
 
+    /// <summary>CRC-32C of <paramref name="data"/> (also what guards the synced-version file's slots).</summary>
+    public static uint Crc32C(ReadOnlySpan<byte> data) => ~Crc32C(uint.MaxValue, data);
+
     /// <summary>CRC-32C through the CPU's crc32 instruction where there is one, 8 bytes at a time.</summary>
     private static uint Crc32C(uint crc, ReadOnlySpan<byte> data)
     {

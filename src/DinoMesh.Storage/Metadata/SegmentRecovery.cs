@@ -3,17 +3,22 @@ using Microsoft.Win32.SafeHandles;
 
 namespace DinoMesh.Storage.Metadata;
 
-/// <summary>The segments that hold records after the scan at open, oldest first, and the last record found.</summary>
-internal sealed record RecoveredSegments(LogSegment[] Segments, long LastVersion, long LastTerm);
+/// <summary>
+/// The segments that hold records after the scan at open, oldest first, the last record found, and what the scan
+/// repaired (each with the versions it dropped), for the caller to log.
+/// </summary>
+internal sealed record RecoveredSegments(LogSegment[] Segments, long LastVersion, long LastTerm, IReadOnlyList<string> Repairs);
 
 /// <summary>
 /// The scan at open. Every record of every segment is read and its CRC and version checked, because a wrong state
 /// served from a damaged log is worse than a node that refuses to start.
-/// <para>What a crash can leave, and is repaired quietly: a torn last record (the process died inside the write, or a
+/// <para>What a crash can leave, and is repaired (and reported in <see cref="RecoveredSegments.Repairs"/>): a torn last record (the process died inside the write, or a
 /// power cut kept the new file size but not all of its data), i.e. a bad record in the newest segment that nothing
 /// valid follows: it runs to the end of the file, or only zeros follow it; the file is cut there. A newest segment too
 /// short for its header, or all zeros, whose creation was cut short: deleted. Segments that the floor covers (a
 /// TruncatePrefix or a snapshot installed beyond the log had recorded the floor but not yet deleted them): deleted.</para>
+/// <para>A repair never drops a version at or below <c>synced</c> (the newest version a Sync made durable): there a
+/// torn or missing tail is not a crash's leftover but lost records, and the scan refuses without changing any file.</para>
 /// <para>Everything else (a bad record with valid data after it, a hole between segments, a header that does not match
 /// its name, a first segment that starts past the floor) is damage: <see cref="IOException"/> "… is damaged …".</para>
 /// </summary>
@@ -21,8 +26,9 @@ internal static class SegmentRecovery
 {
     private const int ScanBufferSize = 1 << 20;
 
-    public static RecoveredSegments Recover(string directory, long floor, long snapshotVersion)
+    public static RecoveredSegments Recover(string directory, long floor, long snapshotVersion, long synced = 0, string? syncedPath = null)
     {
+        var repairs = new List<string>();
         var named = new List<(long First, string Path)>();
         foreach (string path in Directory.EnumerateFiles(directory, "*" + SegmentFormat.Extension))
         {
@@ -46,7 +52,7 @@ internal static class SegmentRecovery
                 continue;
             }
 
-            var segment = Scan(path, first, newest, ref lastVersion, ref lastTerm, ref changed);
+            var segment = Scan(path, first, newest, new Promise(synced, syncedPath), repairs, ref lastVersion, ref lastTerm, ref changed);
             if (segment is null) continue;
             if (segment.IsCoveredBy(floor))
             {
@@ -67,11 +73,27 @@ internal static class SegmentRecovery
                     ? $"it starts at version {kept[i].FirstVersion}, but the log before it ends at {expected - 1}"
                     : $"it starts at version {kept[i].FirstVersion}, but the segment before it ends at {expected - 1}");
         }
-        return new RecoveredSegments([.. kept], lastVersion, lastTerm);
+        return new RecoveredSegments([.. kept], lastVersion, lastTerm, repairs);
     }
 
+    /// <summary>The newest version a Sync made durable, and the file that says so.</summary>
+    private readonly record struct Promise(long Synced, string? Path)
+    {
+        /// <summary>Refuses when a repair that keeps versions up to <paramref name="endsAt"/> only would drop a synced one.</summary>
+        public void Check(string segment, string what, long endsAt)
+        {
+            if (endsAt < Synced) throw LogLost($"metadata log segment {segment}", what, endsAt, Synced, Path);
+        }
+    }
+
+    /// <summary>Records up to <paramref name="synced"/> were made durable, and the log ends at <paramref name="endsAt"/>.</summary>
+    public static MetadataDamagedException LogLost(string file, string what, long endsAt, long synced, string? syncedPath) =>
+        new(file,
+            $"{what}, so the log ends at version {endsAt}, but versions up to {synced} were made durable by fsync ({synced - endsAt} committed entries are missing)",
+            syncedPath is null ? null : $"to start at version {endsAt} and lose those entries, delete {syncedPath}");
+
     /// <summary>Reads one segment; null when it was an unfinished newest segment (deleted).</summary>
-    private static LogSegment? Scan(string path, long first, bool newest, ref long lastVersion, ref long lastTerm, ref bool changed)
+    private static LogSegment? Scan(string path, long first, bool newest, Promise promise, List<string> repairs, ref long lastVersion, ref long lastTerm, ref bool changed)
     {
         using var file = File.OpenHandle(path, FileMode.Open, newest ? FileAccess.ReadWrite : FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         long length = RandomAccess.GetLength(file);
@@ -86,6 +108,9 @@ internal static class SegmentRecovery
         {
             if (newest && (!headerWhole || IsZeros(file, 0, length)))
             {
+                string what = headerWhole ? "it holds only zeros" : $"it is {length} bytes long, shorter than its header";
+                promise.Check(path, what, first - 1);
+                repairs.Add($"deleted the unfinished newest segment {path} ({what}): versions from {first} on are dropped, none of them had been synced");
                 file.Dispose();
                 File.Delete(path);
                 changed = true;
@@ -120,6 +145,14 @@ internal static class SegmentRecovery
                 };
                 throw Damaged(path, $"{what} at offset {offset}");
             }
+            string torn = status switch
+            {
+                RecordStatus.Corrupt => $"the record at offset {offset} fails its checksum",
+                _ when !cursor.HeaderRead => $"the record at offset {offset} is cut short",
+                _ => $"the record at offset {offset} is torn",
+            };
+            promise.Check(path, torn, expected - 1);
+            repairs.Add($"cut a torn tail off {path} at offset {offset} ({torn}): versions from {expected} on are dropped, none of them had been synced");
             RandomAccess.SetLength(file, offset);
             RandomAccess.FlushToDisk(file);
             changed = true;
@@ -151,5 +184,5 @@ internal static class SegmentRecovery
         return true;
     }
 
-    public static IOException Damaged(string path, string what) => new($"metadata log segment {path} is damaged: {what}");
+    public static MetadataDamagedException Damaged(string path, string what) => new($"metadata log segment {path}", what);
 }

@@ -14,6 +14,11 @@ internal static unsafe partial class LibC
     public const int EROFS = 30;
     public const int ENOSPC = 28;
     public const int EDQUOT = 122;
+    public const int EOPNOTSUPP = 95;
+    public const int ENOSYS = 38;
+    public const int FALLOC_FL_KEEP_SIZE = 1;
+    public const int FALLOC_FL_PUNCH_HOLE = 2;
+    public const uint STATX_BLOCKS = 0x400;
     public const int EPERM = 1;
 
     public const int O_RDONLY = 0x0;
@@ -59,6 +64,9 @@ internal static unsafe partial class LibC
     /// <summary>With SYNC_FILE_RANGE_WRITE: starts writeback of the range and returns without waiting for it.</summary>
     [LibraryImport(Library, EntryPoint = "sync_file_range", SetLastError = true)]
     public static partial int SyncFileRange(int fd, long offset, long count, uint flags);
+
+    [LibraryImport(Library, EntryPoint = "fallocate", SetLastError = true)]
+    public static partial int Fallocate(int fd, int mode, long offset, long length);
 
     [LibraryImport(Library, EntryPoint = "syncfs", SetLastError = true)]
     public static partial int Syncfs(int fd);

@@ -34,6 +34,12 @@ public sealed class MetadataReplica : IDisposable
 
     public MetadataLog Log { get; }
 
+    /// <summary>The version of the snapshot <see cref="Open"/> started from (0: none).</summary>
+    public long SnapshotVersion { get; private init; }
+
+    /// <summary>The log entries <see cref="Open"/> replayed after the snapshot.</summary>
+    public long Replayed { get; private init; }
+
     /// <summary>The newest committed state applied here; immutable, read without a lock.</summary>
     public FileSystemState Current => Volatile.Read(ref _state);
 
@@ -63,9 +69,8 @@ public sealed class MetadataReplica : IDisposable
             state = result.State;
             replayed++;
         }
-        logger.LogInformation("metadata: state at version {Version} ({Inodes} inodes; snapshot {Snapshot}, {Replayed} entries replayed)",
-            state.Version, state.Inodes.Count, snapshot?.Version ?? 0, replayed);
-        return new MetadataReplica(log, chunks, state, logger) { _sinceSnapshot = replayed };
+        // Not logged here: the node logs it once the cluster step passed, so a refused start stays one line.
+        return new MetadataReplica(log, chunks, state, logger) { _sinceSnapshot = replayed, SnapshotVersion = snapshot?.Version ?? 0, Replayed = replayed };
     }
 
     /// <summary>

@@ -9,14 +9,19 @@ internal sealed class LogFixture : IDisposable
     private readonly TempDirectory? _temp;
     private readonly string _root;
     private readonly long _segmentSize;
+    private readonly long _reserve;
+
+    /// <summary>The reserve the fixture's logs keep: small, so that the tests fit on a tmpfs of a few MiB.</summary>
+    public const long SmallReserve = 64 * 1024;
 
     /// <summary>A log in a fresh temp directory, or under <paramref name="root"/> (which the caller owns and removes).</summary>
-    public LogFixture(long segmentSize = MetadataLog.DefaultSegmentSize, string? root = null)
+    public LogFixture(long segmentSize = MetadataLog.DefaultSegmentSize, string? root = null, long reserve = SmallReserve)
     {
         if (root is null) _temp = new TempDirectory();
         _root = root ?? _temp!.Path;
         _segmentSize = segmentSize;
-        Log = MetadataLog.Open(DbPath, segmentSize);
+        _reserve = reserve;
+        Log = MetadataLog.Open(DbPath, segmentSize, reserve: reserve);
     }
 
     public string DbPath => Path.Combine(_root, "meta", "metadata.db");
@@ -38,12 +43,15 @@ internal sealed class LogFixture : IDisposable
 
     public MetadataLog Log { get; private set; }
 
-    public MetadataLog Reopen()
+    public MetadataLog Reopen(Microsoft.Extensions.Logging.ILogger? logger = null)
     {
         Log.Dispose();
-        Log = MetadataLog.Open(DbPath, _segmentSize);
+        Log = MetadataLog.Open(DbPath, _segmentSize, logger, _reserve);
         return Log;
     }
+
+    /// <summary>The file that records the newest synced version, beside the database.</summary>
+    public string SyncedPath => Path.Combine(_root, "meta", "log.synced");
 
     /// <summary>The payload the tests (and the crash helper) write for a version: the version, then filler.</summary>
     public static byte[] Payload(long version, int length = 64)
