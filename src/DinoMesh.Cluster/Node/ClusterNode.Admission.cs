@@ -1,9 +1,7 @@
 using DinoMesh.Cluster.Membership;
-using DinoMesh.Cluster.Wire;
 using DinoMesh.Core.Identity;
 using DinoMesh.Transport;
 using DinoMesh.Transport.Join;
-using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 
 namespace DinoMesh.Cluster.Node;
@@ -12,8 +10,9 @@ namespace DinoMesh.Cluster.Node;
 public sealed partial class ClusterNode
 {
     /// <summary>
-    /// A newcomer showed a valid credential: admit it, tell the reachable members (so its first probes are not
-    /// refused), and hand it the member list.
+    /// A newcomer showed a valid credential: admit it, and tell every other admitted member before answering, so that
+    /// by the time the newcomer learns it is in (and starts dialling), no member refuses it. The answer carries the
+    /// whole admitted set, so the newcomer in turn accepts every member that may dial it.
     /// </summary>
     private async ValueTask<JoinDecision> AdmitAsync(JoinApplicant applicant, CancellationToken cancellationToken)
     {
@@ -22,11 +21,7 @@ public sealed partial class ClusterNode
         PersistPeers();
         _logger.LogInformation("admitted {Peer} at {Address} (joined with a valid credential)", applicant.Peer, applicant.Advertise);
 
-        var notice = new AdmitNotice();
-        notice.Peers.Add(new AdmittedPeer { Id = applicant.Peer.Hex, Address = applicant.Advertise });
-        var body = notice.ToByteArray();
-        var others = Membership.Members.Where(m => m.IsReachable && m.Id != Self && m.Id != applicant.Peer).ToList();
-        await Task.WhenAll(others.Select(m => Transport.CallAsync(m.Address, m.Id, AdmitProtocol, body, _options.JoinDeadline / 2, cancellationToken)));
+        await SpreadAdmissionAsync(applicant.Peer, cancellationToken);
 
         var members = Admitted.Snapshot()
             .Where(p => PeerId.TryParse(p.Id, out _))
@@ -35,25 +30,65 @@ public sealed partial class ClusterNode
         return JoinDecision.Admit(members, [.. _record.Founders.Select(f => new PeerId(f))]);
     }
 
+    /// <summary>
+    /// Sends the whole admitted set to every admitted peer but this node and the newcomer, except members known to be
+    /// dead or gone, and waits (bounded by half the join deadline) for them to take it. A refused or lost notice is
+    /// sent again after a short pause: a member that was itself admitted a moment ago may not yet know this node.
+    /// </summary>
+    private async Task SpreadAdmissionAsync(PeerId newcomer, CancellationToken cancellationToken)
+    {
+        var snapshot = Admitted.Snapshot();
+        var body = PeerInput.Encode(AdmitNotice.Of(snapshot
+            .Where(p => PeerId.TryParse(p.Id, out _) && !string.IsNullOrEmpty(p.Address))
+            .Select(p => (new PeerId(p.Id), p.Address))));
+        var gone = Membership.Members.Where(m => !m.IsReachable).Select(m => m.Id).ToHashSet();
+        var targets = snapshot
+            .Where(p => PeerId.TryParse(p.Id, out _) && !string.IsNullOrEmpty(p.Address))
+            .Select(p => (Peer: new PeerId(p.Id), p.Address))
+            .Where(p => p.Peer != Self && p.Peer != newcomer && !gone.Contains(p.Peer))
+            .ToList();
+        if (targets.Count == 0) return;
+        using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var deadline = _options.JoinDeadline / 2;
+        budget.CancelAfter(deadline);
+        var failed = await Task.WhenAll(targets.Select(t => NotifyAsync(t.Peer, t.Address, body, deadline, budget.Token)));
+        var missed = failed.Count(f => !f);
+        if (missed > 0) _logger.LogWarning("{Missed} of {Count} members did not take the admission of {Peer} in time; they learn it from gossip", missed, targets.Count, newcomer);
+    }
+
+    private async Task<bool> NotifyAsync(PeerId peer, string address, byte[] body, TimeSpan deadline, CancellationToken cancellationToken)
+    {
+        const int attempts = 3;
+        for (var attempt = 1; ; attempt++)
+        {
+            var result = await Transport.CallAsync(address, peer, AdmitProtocol, body, deadline, cancellationToken);
+            if (result.Ok) return true;
+            if (attempt == attempts || cancellationToken.IsCancellationRequested) return false;
+            try
+            {
+                await Task.Delay(_options.Membership.ProbeInterval, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+        }
+    }
+
     private byte[] HandleAdmit(PeerContext from, ReadOnlyMemory<byte> body)
     {
-        AdmitNotice notice;
-        try
+        if (!AdmitNotice.TryDecode(body, out var peers, out var error))
         {
-            notice = AdmitNotice.Parser.ParseFrom(body.Span);
-        }
-        catch (InvalidProtocolBufferException e)
-        {
-            throw new PeerCallException(CallFailure.BadRequest, $"undecodable admit notice: {e.Message}");
+            throw new PeerCallException(CallFailure.BadRequest, $"invalid admit notice: {error}");
         }
         var changed = false;
-        foreach (var peer in notice.Peers)
+        foreach (var (id, address) in peers)
         {
-            if (!PeerId.TryParse(peer.Id, out var id) || peer.Address.Length > 300) throw new PeerCallException(CallFailure.BadRequest, "bad peer in admit notice");
-            if (Admitted.Admit(id, peer.Address))
+            if (id == Self) continue;
+            if (Admitted.Admit(id, address, keepKnownAddress: true))
             {
                 changed = true;
-                _logger.LogInformation("{From} admitted {Peer} at {Address}", from.Peer, id, peer.Address);
+                _logger.LogInformation("{From} admitted {Peer} at {Address}", from.Peer, id, address);
             }
         }
         if (changed) PersistPeers();

@@ -7,7 +7,6 @@ using DinoMesh.Core.Identity;
 using DinoMesh.Transport;
 using DinoMesh.Transport.Identity;
 using DinoMesh.Transport.Join;
-using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 
 namespace DinoMesh.Cluster.Node;

@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using DinoMesh.Cluster.Membership;
 using DinoMesh.Transport;
-using Google.Protobuf;
 using Microsoft.Extensions.Logging;
-using W = DinoMesh.Cluster.Wire;
 
 namespace DinoMesh.Cluster.Node;
 
@@ -16,7 +14,7 @@ namespace DinoMesh.Cluster.Node;
 public sealed class MembershipDriver : IAsyncDisposable
 {
     /// <summary>Largest membership message accepted (a full-state sync of a big cluster).</summary>
-    public const int MaxMessageBytes = 4 * 1024 * 1024;
+    public const int MaxMessageBytes = MembershipWire.MaxMessageBytes;
 
     private readonly Lock _gate = new();
     private readonly MemberList _members;
@@ -106,16 +104,7 @@ public sealed class MembershipDriver : IAsyncDisposable
     /// <summary>One membership message from an authenticated peer (the transport's handler for the membership protocol).</summary>
     public byte[] Handle(PeerContext peer, ReadOnlyMemory<byte> request)
     {
-        W.SwimEnvelope envelope;
-        try
-        {
-            envelope = W.SwimEnvelope.Parser.ParseFrom(request.Span);
-        }
-        catch (InvalidProtocolBufferException e)
-        {
-            throw new PeerCallException(CallFailure.BadRequest, $"undecodable membership message: {e.Message}");
-        }
-        if (!MembershipWire.TryFromWire(envelope, out var message, out var error))
+        if (!MembershipWire.TryDecode(request, out var message, out var error))
         {
             throw new PeerCallException(CallFailure.BadRequest, $"invalid membership message: {error}");
         }
@@ -147,7 +136,7 @@ public sealed class MembershipDriver : IAsyncDisposable
             // peer's address is known from admission, so dial that.
             var address = string.IsNullOrEmpty(outbound.Address) ? _addressOf(outbound.To) : outbound.Address;
             if (string.IsNullOrEmpty(address)) return;
-            var bytes = MembershipWire.ToWire(outbound.Message).ToByteArray();
+            var bytes = MembershipWire.Encode(outbound.Message);
             // Pinning the expected PeerId makes a machine that took over the address unable to pose as the member.
             var expected = outbound.To.IsEmpty ? (Core.Identity.PeerId?)null : outbound.To;
             var deadline = _members.Config.ProbeInterval * 2;
