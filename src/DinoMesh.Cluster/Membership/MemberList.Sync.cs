@@ -35,8 +35,9 @@ public sealed partial class MemberList
         var left = new Left(Self.Id, Self.Incarnation);
         _broadcasts.Enqueue(left);
         // One direct message per member: a leave is rare, and it must land before anyone's next probe of us fails.
-        foreach (var member in _members.Values)
+        foreach (var id in _ids)
         {
+            var member = _members[id];
             if (member.Id != Self.Id && member.IsReachable) Send(member.Id, member.Address, new Gossip([left]));
         }
         Emit(now, MemberEventKind.Left, Self);
@@ -57,7 +58,7 @@ public sealed partial class MemberList
     {
         var states = new MemberState[_members.Count];
         var i = 0;
-        foreach (var member in _members.Values) states[i++] = member.ToState();
+        foreach (var id in _ids) states[i++] = _members[id].ToState();
         return states;
     }
 
