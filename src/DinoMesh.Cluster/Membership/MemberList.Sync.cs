@@ -9,17 +9,24 @@ public sealed partial class MemberList
     private TimeSpan _nextGossipAt;
     private TimeSpan _nextSyncAt;
     private TimeSpan _nextJoinAt;
+    private int _joinAttempts;
 
     /// <summary>
-    /// Join through <paramref name="seedAddresses"/> ("host:port"): send each our full state; each answers with its
-    /// own. Retried every probe interval for as long as this node knows no other reachable member.
+    /// Join through <paramref name="seedAddresses"/> ("host:port"): send up to <see cref="JoinFanout"/> of them our full
+    /// state; each answers with its own. While this node knows no other reachable member it tries again, with the next
+    /// seeds, after one probe interval, then two, four, ... up to the sync interval, so a crowd of nodes starting
+    /// against one busy seed backs off instead of piling on.
     /// </summary>
     public MembershipOutput Join(TimeSpan now, IEnumerable<string> seedAddresses)
     {
-        _seeds = [.. seedAddresses.Where(a => !string.IsNullOrEmpty(a) && a != Self.Address)];
+        _seeds = [.. seedAddresses.Where(a => !string.IsNullOrEmpty(a) && a != Self.Address).Distinct()];
+        _joinAttempts = 0;
         SendJoin(now);
         return TakeOutput();
     }
+
+    /// <summary>Seeds one join attempt writes to: enough that one dead seed does not stall the join, few enough not to stampede.</summary>
+    public const int JoinFanout = 3;
 
     /// <summary>
     /// Leave gracefully: raise our incarnation, announce Left directly to every reachable member and keep gossiping
@@ -78,10 +85,13 @@ public sealed partial class MemberList
 
     private void SendJoin(TimeSpan now)
     {
-        _nextJoinAt = now + _config.ProbeInterval;
+        var backoff = _config.ProbeInterval * Math.Pow(2, Math.Min(_joinAttempts, 16));
+        _nextJoinAt = now + (backoff < _config.SyncInterval ? backoff : _config.SyncInterval);
         if (_seeds.Length == 0) return;
         var state = FullState();
-        foreach (var seed in _seeds) Send(default, seed, new Sync(IsReply: false, state));
+        var count = Math.Min(JoinFanout, _seeds.Length);
+        for (var i = 0; i < count; i++) Send(default, _seeds[(_joinAttempts * JoinFanout + i) % _seeds.Length], new Sync(IsReply: false, state));
+        _joinAttempts++;
     }
 
     private void GossipIfDue(TimeSpan now)

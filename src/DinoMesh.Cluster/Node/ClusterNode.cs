@@ -148,8 +148,11 @@ public sealed partial class ClusterNode : IAsyncDisposable
         node = new ClusterNode(options, identity, transport, admitted, record, membership, logger, founding is not null);
         pending.SetResult(node);
         membership.Start();
-        var seeds = admitted.Snapshot().Where(p => p.Id != identity.PeerId.Hex && !string.IsNullOrEmpty(p.Address)).Select(p => p.Address).Distinct().ToList();
-        if (options.Join is not null && !seeds.Contains(options.Join)) seeds.Add(options.Join);
+        // The member that admitted us first (it knows us), then the others in random order: each join attempt writes
+        // to a few of them only, so a crowd of newcomers spreads its full-state exchanges over the cluster.
+        var others = admitted.Snapshot().Where(p => p.Id != identity.PeerId.Hex && !string.IsNullOrEmpty(p.Address)).Select(p => p.Address).Distinct().ToArray();
+        Random.Shared.Shuffle(others);
+        List<string> seeds = options.Join is null ? [.. others] : [options.Join, .. others.Where(a => a != options.Join)];
         if (seeds.Count > 0) membership.Apply(m => m.Join(membership.Now, seeds));
         return node;
     }

@@ -9,7 +9,9 @@ namespace DinoMesh.Cluster.Node;
 /// Runs the pure membership machine (<see cref="MemberList"/>) on real time and the real transport: clock ticks and
 /// received messages go in under one lock, the messages it hands out go to the transport as one-way calls (SWIM
 /// tolerates loss, so a failed send is only logged), and the events it hands out go to <see cref="MemberEvent"/>
-/// listeners outside the lock.
+/// listeners outside the lock. The loop sleeps until the machine's next deadline (woken early when a message brings
+/// one closer) instead of ticking on a fixed period: an idle node wakes a few times per probe interval, not fifty
+/// times a second.
 /// </summary>
 public sealed class MembershipDriver : IAsyncDisposable
 {
@@ -23,7 +25,9 @@ public sealed class MembershipDriver : IAsyncDisposable
     private readonly Action<MemberEvent> _onEvent;
     private readonly Stopwatch _clock;
     private readonly CancellationTokenSource _stop = new();
-    private readonly TimeSpan _tick;
+    private readonly TimeSpan _longestSleep;
+    private readonly SemaphoreSlim _wake = new(0, 1);
+    private TimeSpan _sleepingUntil = TimeSpan.MaxValue;
     private readonly Func<Core.Identity.PeerId, string?> _addressOf;
     private Task? _loop;
 
@@ -36,8 +40,8 @@ public sealed class MembershipDriver : IAsyncDisposable
         _transport = transport;
         _logger = logger;
         _onEvent = onEvent;
-        // Ticks a few times per probe timeout so timeouts fire close to when they are due.
-        _tick = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(10).Ticks, members.Config.ProbeTimeout.Ticks / 4));
+        // A backstop only: the machine always has a deadline within a probe interval or so.
+        _longestSleep = members.Config.ProbeInterval;
     }
 
     public TimeSpan Now => _clock.Elapsed;
@@ -61,12 +65,39 @@ public sealed class MembershipDriver : IAsyncDisposable
         }
     }
 
-    /// <summary>Feeds the machine and sends what it answers.</summary>
+    /// <summary>This node's own health score (0 = healthy; see <see cref="MemberList.LocalHealth"/>).</summary>
+    public int LocalHealth
+    {
+        get
+        {
+            lock (_gate) return _members.LocalHealth;
+        }
+    }
+
+    /// <summary>Feeds the machine and sends what it answers; wakes the loop if the input brought a deadline closer.</summary>
     public void Apply(Func<MemberList, MembershipOutput> input)
     {
         MembershipOutput output;
-        lock (_gate) output = input(_members);
+        bool wake;
+        lock (_gate)
+        {
+            output = input(_members);
+            wake = _members.NextDeadline < _sleepingUntil;
+        }
+        if (wake) WakeLoop();
         Dispatch(output);
+    }
+
+    private void WakeLoop()
+    {
+        try
+        {
+            if (_wake.CurrentCount == 0) _wake.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // Already signalled.
+        }
     }
 
     /// <summary>Announces a graceful leave and gives the announcement a moment to spread.</summary>
@@ -84,12 +115,22 @@ public sealed class MembershipDriver : IAsyncDisposable
 
     private async Task LoopAsync()
     {
-        using var timer = new PeriodicTimer(_tick);
         try
         {
-            while (await timer.WaitForNextTickAsync(_stop.Token))
+            while (!_stop.IsCancellationRequested)
             {
                 Apply(m => m.Tick(Now));
+                TimeSpan sleep;
+                lock (_gate)
+                {
+                    var next = _members.NextDeadline;
+                    sleep = next - Now;
+                    if (sleep > _longestSleep) sleep = _longestSleep;
+                    if (sleep < TimeSpan.FromMilliseconds(1)) sleep = TimeSpan.FromMilliseconds(1);
+                    _sleepingUntil = Now + sleep;
+                }
+                await _wake.WaitAsync(sleep, _stop.Token);
+                lock (_gate) _sleepingUntil = TimeSpan.MaxValue;
             }
         }
         catch (OperationCanceledException)
@@ -157,5 +198,6 @@ public sealed class MembershipDriver : IAsyncDisposable
         await _stop.CancelAsync();
         if (_loop is not null) await _loop;
         _stop.Dispose();
+        _wake.Dispose();
     }
 }

@@ -285,6 +285,29 @@ public class MemberListTests
     }
 
     [Fact]
+    public void Join_writes_to_a_few_seeds_at_a_time_and_backs_off_while_alone()
+    {
+        var machine = Machine();
+        string[] seeds = ["s0:1", "s1:1", "s2:1", "s3:1", "s4:1"];
+
+        var first = machine.Join(Ms(0), seeds);
+        var attempts = new List<(TimeSpan At, List<string> To)> { (Ms(0), [.. first.Messages.Select(m => m.Address)]) };
+        for (var t = Ms(5); t < Config.SyncInterval * 3; t += Ms(5))
+        {
+            var sent = machine.Tick(t).Messages.Where(m => m.To.IsEmpty).Select(m => m.Address).ToList();
+            if (sent.Count > 0) attempts.Add((t, sent));
+        }
+
+        Assert.Equal(["s0:1", "s1:1", "s2:1"], attempts[0].To);
+        Assert.Equal(["s3:1", "s4:1", "s0:1"], attempts[1].To);
+        var gaps = attempts.Zip(attempts.Skip(1), (a, b) => b.At - a.At).ToList();
+        Assert.InRange(gaps[0], Config.ProbeInterval, Config.ProbeInterval + Ms(10));
+        Assert.InRange(gaps[1], Config.ProbeInterval * 2, Config.ProbeInterval * 2 + Ms(10));
+        Assert.All(gaps, g => Assert.True(g <= Config.SyncInterval + Ms(10), $"gap {g}"));
+        Assert.True(gaps[^1] >= Config.SyncInterval - Ms(10), $"the backoff did not reach the sync interval: {string.Join(", ", gaps)}");
+    }
+
+    [Fact]
     public void Leave_announces_left_at_a_higher_incarnation_to_everyone_and_stops_probing()
     {
         var machine = Machine(A, B, C);
