@@ -12,6 +12,7 @@ public sealed partial class MemberList
     private Probe? _probe;
     private TimeSpan? _nextProbeAt;
     private TimeSpan? _due;
+    private TimeSpan? _lateReference;
     private TimeSpan _holdUntil;
     private bool _resumingAfterHold;
 
@@ -22,11 +23,12 @@ public sealed partial class MemberList
     public int LocalHealth => _awareness.Score;
 
     /// <summary>
-    /// When the machine next needs a <see cref="Tick"/> (machine time): the earliest of its pending deadlines. A
-    /// driver may sleep until then, but must also tick after every <see cref="Receive"/>'s deadline change (read this
-    /// again after each call). A tick much later than this counts against the node's own health.
+    /// When the machine next needs a <see cref="Tick"/> (machine time): the earliest of its pending deadlines, or
+    /// <see cref="TimeSpan.MaxValue"/> when nothing is pending (a lone node with no seeds). A driver may sleep until
+    /// then; read it again after every call, since a received message can bring it closer. A tick much later than
+    /// this counts against the node's own health.
     /// </summary>
-    public TimeSpan NextDeadline => _due ?? TimeSpan.Zero;
+    public TimeSpan NextDeadline => _due ?? TimeSpan.MaxValue;
 
     private bool AwarenessOn => _config.AwarenessMaxMultiplier > 1;
 
@@ -34,7 +36,9 @@ public sealed partial class MemberList
     public MembershipOutput Tick(TimeSpan now)
     {
         if (_nextProbeAt is null) StartSchedules(now);
-        if (AwarenessOn && _due is { } due && now - due > _config.LateTick)
+        var lateBy = _lateReference is { } reference ? now - reference : TimeSpan.Zero;
+        _lateReference = null;
+        if (AwarenessOn && lateBy > _config.LateTick)
         {
             // We did not run when we should have: our own fault, not our peers'. Decide nothing on this tick; what
             // fell due waits a probe timeout more, so the answers that queued up meanwhile are read first. The first
@@ -62,7 +66,7 @@ public sealed partial class MemberList
             SyncIfDue(now);
         }
         GossipIfDue(now);
-        return TakeOutput();
+        return TakeOutput(now);
     }
 
     /// <summary>Handle <paramref name="message"/> from <paramref name="from"/> (the identity the transport authenticated).</summary>
@@ -82,7 +86,7 @@ public sealed partial class MemberList
             case Gossip gossip: Merge(now, from, gossip.Updates); break;
             case Sync sync: OnSync(now, from, sync); break;
         }
-        return TakeOutput();
+        return TakeOutput(now);
     }
 
     private static TimeSpan Next(TimeSpan due, TimeSpan interval, TimeSpan now)
@@ -92,8 +96,11 @@ public sealed partial class MemberList
     }
 
     // The earliest pending deadline, kept after every call (see NextDeadline). Deadlines held after a late tick count
-    // from the end of the hold, so waiting them out is not itself lateness.
-    private void UpdateDue()
+    // from the end of the hold, so waiting them out is not itself lateness. With nobody to probe or gossip to, only the
+    // join retry and the sync wake the node, so a lone node sleeps. The lateness reference is the earliest wake-up we
+    // asked for since the last tick, but never earlier than when we asked: a deadline that was already overdue when it
+    // became relevant (a probe schedule gone stale while alone) is no sign that this node ran late.
+    private void UpdateDue(TimeSpan now)
     {
         if (_nextProbeAt is not { } probeAt)
         {
@@ -101,16 +108,23 @@ public sealed partial class MemberList
             return;
         }
         var due = TimeSpan.MaxValue;
+        var alone = IsAlone();
         if (!_leaving)
         {
-            due = Max(probeAt, _holdUntil);
+            if (!alone) due = Max(probeAt, _holdUntil);
             if (_probe is { Acked: false, IndirectSent: false } probe) due = Min(due, Max(probe.SentAt + probe.Timeout, _holdUntil));
             foreach (var relay in _indirect.Values) if (!relay.Nacked) due = Min(due, relay.NackAt);
             foreach (var suspicion in _suspicions.Values) due = Min(due, Max(suspicion.Deadline, _holdUntil));
-            due = Min(due, IsAlone() ? (_seeds.Length > 0 ? _nextJoinAt : due) : _nextSyncAt);
+            if (alone && _seeds.Length > 0) due = Min(due, _nextJoinAt);
+            if (!alone) due = Min(due, _nextSyncAt);
         }
-        if (_broadcasts.Count > 0) due = Min(due, _nextGossipAt);
+        if (_broadcasts.Count > 0 && _members.Count > 1) due = Min(due, _nextGossipAt);
         _due = due == TimeSpan.MaxValue ? null : due;
+        if (_due is { } next)
+        {
+            var reference = Max(next, now);
+            _lateReference = _lateReference is { } earlier && earlier < reference ? earlier : reference;
+        }
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;

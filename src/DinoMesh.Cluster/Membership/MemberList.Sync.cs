@@ -22,7 +22,7 @@ public sealed partial class MemberList
         _seeds = [.. seedAddresses.Where(a => !string.IsNullOrEmpty(a) && a != Self.Address).Distinct()];
         _joinAttempts = 0;
         SendJoin(now);
-        return TakeOutput();
+        return TakeOutput(now);
     }
 
     /// <summary>Seeds one join attempt writes to: enough that one dead seed does not stall the join, few enough not to stampede.</summary>
@@ -48,7 +48,7 @@ public sealed partial class MemberList
             if (member.Id != Self.Id && member.IsReachable) Send(member.Id, member.Address, new Gossip([left]));
         }
         Emit(now, MemberEventKind.Left, Self);
-        return TakeOutput();
+        return TakeOutput(now);
     }
 
     /// <summary>Change the metadata this node gossips about itself (raises its incarnation so the change wins).</summary>
@@ -58,7 +58,7 @@ public sealed partial class MemberList
         SetSelf(Self with { Meta = meta, Incarnation = Self.Incarnation + 1 });
         _broadcasts.Enqueue(SelfAlive());
         Emit(now, MemberEventKind.Updated, Self);
-        return TakeOutput();
+        return TakeOutput(now);
     }
 
     private IReadOnlyList<MemberState> FullState()

@@ -98,9 +98,9 @@ public sealed partial class MemberList
 
     private string AddressOf(PeerId id) => _members.TryGetValue(id, out var member) ? member.Address : "";
 
-    private MembershipOutput TakeOutput()
+    private MembershipOutput TakeOutput(TimeSpan now)
     {
-        UpdateDue();
+        UpdateDue(now);
         if (_outbound.Count == 0 && _events.Count == 0) return MembershipOutput.Empty;
         var output = new MembershipOutput([.. _outbound], [.. _events]);
         _outbound.Clear();

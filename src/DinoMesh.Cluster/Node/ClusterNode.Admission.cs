@@ -32,41 +32,56 @@ public sealed partial class ClusterNode
 
     /// <summary>
     /// Sends the whole admitted set to every admitted peer but this node and the newcomer, except members known to be
-    /// dead or gone, and waits (bounded by half the join deadline) for them to take it. A refused or lost notice is
-    /// sent again after a short pause: a member that was itself admitted a moment ago may not yet know this node.
+    /// dead or gone, and waits (at most half the join deadline) for them to take it. A refused or lost notice is sent
+    /// again with growing pauses, in the background if need be: a member admitted a moment ago may not know this node
+    /// until its own join answer arrives, and a slow one may take seconds to get there.
     /// </summary>
     private async Task SpreadAdmissionAsync(PeerId newcomer, CancellationToken cancellationToken)
     {
         var snapshot = Admitted.Snapshot();
-        var body = PeerInput.Encode(AdmitNotice.Of(snapshot
-            .Where(p => PeerId.TryParse(p.Id, out _) && !string.IsNullOrEmpty(p.Address))
-            .Select(p => (new PeerId(p.Id), p.Address))));
-        var gone = Membership.Members.Where(m => !m.IsReachable).Select(m => m.Id).ToHashSet();
-        var targets = snapshot
+        var peers = snapshot
             .Where(p => PeerId.TryParse(p.Id, out _) && !string.IsNullOrEmpty(p.Address))
             .Select(p => (Peer: new PeerId(p.Id), p.Address))
-            .Where(p => p.Peer != Self && p.Peer != newcomer && !gone.Contains(p.Peer))
             .ToList();
+        var body = PeerInput.Encode(AdmitNotice.Of(peers));
+        var gone = Membership.Members.Where(m => !m.IsReachable).Select(m => m.Id).ToHashSet();
+        var targets = peers.Where(p => p.Peer != Self && p.Peer != newcomer && !gone.Contains(p.Peer)).ToList();
         if (targets.Count == 0) return;
-        using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var deadline = _options.JoinDeadline / 2;
-        budget.CancelAfter(deadline);
-        var failed = await Task.WhenAll(targets.Select(t => NotifyAsync(t.Peer, t.Address, body, deadline, budget.Token)));
-        var missed = failed.Count(f => !f);
-        if (missed > 0) _logger.LogWarning("{Missed} of {Count} members did not take the admission of {Peer} in time; they learn it from gossip", missed, targets.Count, newcomer);
+        var sends = targets.Select(t => NotifyAsync(t.Peer, t.Address, body)).ToList();
+        var all = Task.WhenAll(sends);
+        try
+        {
+            await all.WaitAsync(_options.JoinDeadline / 2, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            var pending = sends.Count(t => !t.IsCompleted);
+            _logger.LogInformation("{Pending} of {Count} members have not yet taken the admission of {Peer}; still trying in the background", pending, targets.Count, newcomer);
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
-    private async Task<bool> NotifyAsync(PeerId peer, string address, byte[] body, TimeSpan deadline, CancellationToken cancellationToken)
+    // Pauses between attempts: the first retry comes quickly (the usual case is a member that is a moment away from
+    // knowing us), later ones back off; about 30 s in all.
+    private static readonly TimeSpan[] NoticeRetries = [TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(15)];
+
+    private async Task<bool> NotifyAsync(PeerId peer, string address, byte[] body)
     {
-        const int attempts = 3;
-        for (var attempt = 1; ; attempt++)
+        var stopping = _stopping.Token;
+        for (var attempt = 0; ; attempt++)
         {
-            var result = await Transport.CallAsync(address, peer, AdmitProtocol, body, deadline, cancellationToken);
+            var result = await Transport.CallAsync(address, peer, AdmitProtocol, body, _options.JoinDeadline / 2, stopping);
             if (result.Ok) return true;
-            if (attempt == attempts || cancellationToken.IsCancellationRequested) return false;
+            if (attempt == NoticeRetries.Length || stopping.IsCancellationRequested || Membership.Members.Any(m => m.Id == peer && !m.IsReachable))
+            {
+                _logger.LogWarning("{Peer} at {Address} did not take an admit notice ({Failure}); it learns the newcomers from gossip", peer, address, result.Failure);
+                return false;
+            }
             try
             {
-                await Task.Delay(_options.Membership.ProbeInterval, cancellationToken);
+                await Task.Delay(NoticeRetries[attempt], stopping);
             }
             catch (OperationCanceledException)
             {

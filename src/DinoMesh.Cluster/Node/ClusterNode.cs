@@ -24,6 +24,7 @@ public sealed partial class ClusterNode : IAsyncDisposable
     private readonly ClusterOptions _options;
     private readonly ILogger _logger;
     private readonly Lock _recordGate = new();
+    private readonly CancellationTokenSource _stopping = new();
     private ClusterRecord _record;
 
     private ClusterNode(ClusterOptions options, NodeIdentity identity, PeerTransport transport, AdmittedPeers admitted,
@@ -188,8 +189,10 @@ public sealed partial class ClusterNode : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await _stopping.CancelAsync();
         await Membership.DisposeAsync();
         await Transport.DisposeAsync();
         Identity.Dispose();
+        _stopping.Dispose();
     }
 }

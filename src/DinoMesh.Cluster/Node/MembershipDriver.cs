@@ -27,6 +27,8 @@ public sealed class MembershipDriver : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly TimeSpan _longestSleep;
     private readonly SemaphoreSlim _wake = new(0, 1);
+    // Until when the loop sleeps; MaxValue while it runs (then any input that brings a deadline closer makes it tick
+    // once more right after, which is harmless).
     private TimeSpan _sleepingUntil = TimeSpan.MaxValue;
     private readonly Func<Core.Identity.PeerId, string?> _addressOf;
     private Task? _loop;
@@ -40,8 +42,9 @@ public sealed class MembershipDriver : IAsyncDisposable
         _transport = transport;
         _logger = logger;
         _onEvent = onEvent;
-        // A backstop only: the machine always has a deadline within a probe interval or so.
-        _longestSleep = members.Config.ProbeInterval;
+        // A backstop only: a machine with peers always has a deadline within a probe interval or so, and a lone one
+        // without seeds has none at all.
+        _longestSleep = members.Config.ProbeInterval > TimeSpan.FromSeconds(1) ? members.Config.ProbeInterval : TimeSpan.FromSeconds(1);
     }
 
     public TimeSpan Now => _clock.Elapsed;
@@ -75,14 +78,17 @@ public sealed class MembershipDriver : IAsyncDisposable
     }
 
     /// <summary>Feeds the machine and sends what it answers; wakes the loop if the input brought a deadline closer.</summary>
-    public void Apply(Func<MemberList, MembershipOutput> input)
+    public void Apply(Func<MemberList, MembershipOutput> input) => Apply(input, fromLoop: false);
+
+    private void Apply(Func<MemberList, MembershipOutput> input, bool fromLoop)
     {
         MembershipOutput output;
         bool wake;
         lock (_gate)
         {
             output = input(_members);
-            wake = _members.NextDeadline < _sleepingUntil;
+            // The loop computes its own next sleep; only input from elsewhere may need to cut a sleep short.
+            wake = !fromLoop && _members.NextDeadline < _sleepingUntil;
         }
         if (wake) WakeLoop();
         Dispatch(output);
@@ -119,12 +125,12 @@ public sealed class MembershipDriver : IAsyncDisposable
         {
             while (!_stop.IsCancellationRequested)
             {
-                Apply(m => m.Tick(Now));
+                Apply(m => m.Tick(Now), fromLoop: true);
                 TimeSpan sleep;
                 lock (_gate)
                 {
                     var next = _members.NextDeadline;
-                    sleep = next - Now;
+                    sleep = next == TimeSpan.MaxValue ? _longestSleep : next - Now;
                     if (sleep > _longestSleep) sleep = _longestSleep;
                     if (sleep < TimeSpan.FromMilliseconds(1)) sleep = TimeSpan.FromMilliseconds(1);
                     _sleepingUntil = Now + sleep;
