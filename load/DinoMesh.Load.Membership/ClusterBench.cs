@@ -68,6 +68,7 @@ internal sealed class ClusterBench(BenchOptions options, string daemonDll, Actio
             ? $"all {options.Nodes} list all alive {(c - lastStart).TotalSeconds:F1} s after the last start"
             : $"not converged within {options.ConvergeLimit.TotalSeconds:F0} s of the last start");
         log($"join: {joinSuspicions} suspicions, {joinDeaths} deaths, {refusals} refusals");
+        foreach (var gone in _nodes.Where(n => !n.Running)) log($"node {gone.Endpoint} exited: {string.Join(" | ", gone.Lines("error", TimeSpan.Zero, TimeSpan.MaxValue).Select(l => l.Line))}");
 
         // 4. Settle, then the steady-state window: no polling inside it, so the nodes are left alone.
         await Task.Delay(options.Settle, ct);
@@ -86,7 +87,8 @@ internal sealed class ClusterBench(BenchOptions options, string daemonDll, Actio
 
         // 5. kill -9 the last node; until every survivor has logged it dead.
         var victim = _nodes[^1];
-        var survivors = _nodes.Take(_nodes.Count - 1).ToList();
+        // A node that exited (a join that failed) cannot declare anything: only running nodes are waited for.
+        var survivors = _nodes.Take(_nodes.Count - 1).Where(n => n.Running).ToList();
         var killedAt = _clock.Elapsed;
         victim.Kill9();
         var needle = $"at {victim.Endpoint} {Dead}";

@@ -101,7 +101,7 @@ internal static class Report
         r.SteadySuspicions,
         r.SteadyDeaths,
         r.SteadyAllAlive,
-        cpuPercent = r.CpuPercent.Select(c => Math.Round(c, 3)),
+        cpuPercent = r.CpuPercent.Select(c => double.IsFinite(c) ? Math.Round(c, 3) : (double?)null),
         rssMiB = r.RssBytes.Select(b => Math.Round(b / 1048576.0, 1)),
         firstDetectionS = r.FirstDetection?.TotalSeconds,
         detectionS = r.Detection?.TotalSeconds,

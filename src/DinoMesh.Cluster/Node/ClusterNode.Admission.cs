@@ -32,31 +32,32 @@ public sealed partial class ClusterNode
 
     /// <summary>
     /// Sends the whole admitted set to every admitted peer but this node and the newcomer, except members known to be
-    /// dead or gone, and waits (at most half the join deadline) for them to take it. A refused or lost notice is sent
-    /// again with growing pauses, in the background if need be: a member admitted a moment ago may not know this node
-    /// until its own join answer arrives, and a slow one may take seconds to get there.
+    /// dead or gone. Members that membership knows as reachable may be dialled by the newcomer as soon as it is in, so
+    /// the answer waits (at most ClusterOptions.AdmissionWait) until they have taken it. Peers admitted but not yet seen in
+    /// membership are still joining themselves: they cannot accept a notice from us until their own join answer
+    /// arrives (and a crowd of simultaneous joiners waiting on each other would time out), so they are told in the
+    /// background. A refused or lost notice is sent again with growing pauses.
     /// </summary>
     private async Task SpreadAdmissionAsync(PeerId newcomer, CancellationToken cancellationToken)
     {
-        var snapshot = Admitted.Snapshot();
-        var peers = snapshot
+        var peers = Admitted.Snapshot()
             .Where(p => PeerId.TryParse(p.Id, out _) && !string.IsNullOrEmpty(p.Address))
             .Select(p => (Peer: new PeerId(p.Id), p.Address))
             .ToList();
         var body = PeerInput.Encode(AdmitNotice.Of(peers));
-        var gone = Membership.Members.Where(m => !m.IsReachable).Select(m => m.Id).ToHashSet();
-        var targets = peers.Where(p => p.Peer != Self && p.Peer != newcomer && !gone.Contains(p.Peer)).ToList();
+        var status = Membership.Members.ToDictionary(m => m.Id, m => m.IsReachable);
+        var targets = peers.Where(p => p.Peer != Self && p.Peer != newcomer && status.GetValueOrDefault(p.Peer, true)).ToList();
         if (targets.Count == 0) return;
-        var sends = targets.Select(t => NotifyAsync(t.Peer, t.Address, body)).ToList();
-        var all = Task.WhenAll(sends);
+        var sends = targets.Select(t => (t.Peer, Task: NotifyAsync(t.Peer, t.Address, body))).ToList();
+        var members = sends.Where(s => status.ContainsKey(s.Peer)).Select(s => s.Task).ToList();
         try
         {
-            await all.WaitAsync(_options.JoinDeadline / 2, cancellationToken);
+            await Task.WhenAll(members).WaitAsync(_options.AdmissionWait, cancellationToken);
         }
         catch (TimeoutException)
         {
-            var pending = sends.Count(t => !t.IsCompleted);
-            _logger.LogInformation("{Pending} of {Count} members have not yet taken the admission of {Peer}; still trying in the background", pending, targets.Count, newcomer);
+            _logger.LogInformation("{Pending} of {Count} members have not yet taken the admission of {Peer}; still trying in the background",
+                members.Count(t => !t.IsCompleted), members.Count, newcomer);
         }
         catch (OperationCanceledException)
         {
@@ -72,7 +73,7 @@ public sealed partial class ClusterNode
         var stopping = _stopping.Token;
         for (var attempt = 0; ; attempt++)
         {
-            var result = await Transport.CallAsync(address, peer, AdmitProtocol, body, _options.JoinDeadline / 2, stopping);
+            var result = await Transport.CallAsync(address, peer, AdmitProtocol, body, _options.AdmissionWait, stopping);
             if (result.Ok) return true;
             if (attempt == NoticeRetries.Length || stopping.IsCancellationRequested || Membership.Members.Any(m => m.Id == peer && !m.IsReachable))
             {

@@ -121,7 +121,7 @@ public sealed partial class ClusterNode : IAsyncDisposable
             }
             else if (record is null)
             {
-                var result = await JoinClient.JoinAsync(transport, options.Join!, presented!, options.JoinDeadline, cancellationToken);
+                var result = await JoinWithRetriesAsync(transport, options.Join!, presented!, options.JoinDeadline, cancellationToken);
                 if (!result.Ok) throw new ClusterStartException(JoinFailure(options.Join!, result));
                 var joined = result.Value!;
                 admitted.Admit(identity.PeerId, transport.Advertise);
@@ -156,6 +156,25 @@ public sealed partial class ClusterNode : IAsyncDisposable
         List<string> seeds = options.Join is null ? [.. others] : [options.Join, .. others.Where(a => a != options.Join)];
         if (seeds.Count > 0) membership.Apply(m => m.Join(membership.Now, seeds));
         return node;
+    }
+
+    /// <summary>
+    /// The join handshake, tried again after 1, 2, 4 ... s while the seed cannot be reached or does not answer in time
+    /// (a seed that is starting, or busy admitting a crowd, on a loaded machine), until <paramref name="deadline"/>.
+    /// A refusal ends it at once: a wrong credential does not get better by asking again.
+    /// </summary>
+    private static async Task<CallResult<JoinResult>> JoinWithRetriesAsync(PeerTransport transport, string seed, JoinToken token, TimeSpan deadline, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var pause = TimeSpan.FromSeconds(1);
+        while (true)
+        {
+            var result = await JoinClient.JoinAsync(transport, seed, token, deadline - clock.Elapsed, cancellationToken);
+            if (result.Ok || result.Failure is not (CallFailure.Unreachable or CallFailure.Timeout)) return result;
+            if (clock.Elapsed + pause + TimeSpan.FromSeconds(1) >= deadline) return result;
+            await Task.Delay(pause, cancellationToken);
+            pause *= 2;
+        }
     }
 
     private static string JoinFailure(string seed, CallResult<JoinResult> result) => result.Failure switch
