@@ -136,19 +136,59 @@ public sealed partial class ClusterNode
         if (e.Kind is MemberEventKind.Joined or MemberEventKind.Updated && m.Id != Self && Admitted.Admit(m.Id, m.Address)) PersistPeers();
     }
 
+    // Saving cluster.json means a write and an fsync, which can take seconds on a busy disk. Done inline, under a lock,
+    // on the thread that handles a join or a membership event, a burst of joins blocked the thread pool until Kestrel
+    // starved. So callers only ask for a save; one background task writes the latest admitted set, coalescing bursts.
+    // The set is in memory (and known to the other members) at once; the file follows within one save.
     private void PersistPeers()
     {
+        Interlocked.Exchange(ref _peersDirty, 1);
+        if (_saveSignal.CurrentCount == 0)
+        {
+            try
+            {
+                _saveSignal.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+            }
+        }
+    }
+
+    private async Task SavePeersLoopAsync()
+    {
+        var stopping = _stopping.Token;
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await _saveSignal.WaitAsync(stopping);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            SavePeersIfDirty();
+        }
+        SavePeersIfDirty();
+    }
+
+    private void SavePeersIfDirty()
+    {
+        if (Interlocked.Exchange(ref _peersDirty, 0) == 0) return;
+        ClusterRecord record;
         lock (_recordGate)
         {
             _record = _record with { Peers = Admitted.Snapshot() };
-            try
-            {
-                _record.Save(_options.DataDirectory);
-            }
-            catch (IOException e)
-            {
-                _logger.LogError("could not save {File}: {Error}", ClusterRecord.FileName, e.Message);
-            }
+            record = _record;
+        }
+        try
+        {
+            record.Save(_options.DataDirectory);
+        }
+        catch (IOException e)
+        {
+            _logger.LogError("could not save {File}: {Error}", ClusterRecord.FileName, e.Message);
         }
     }
 

@@ -25,6 +25,9 @@ public sealed partial class ClusterNode : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Lock _recordGate = new();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly SemaphoreSlim _saveSignal = new(0, 1);
+    private int _peersDirty;
+    private Task? _saveLoop;
     private ClusterRecord _record;
 
     private ClusterNode(ClusterOptions options, NodeIdentity identity, PeerTransport transport, AdmittedPeers admitted,
@@ -147,6 +150,7 @@ public sealed partial class ClusterNode : IAsyncDisposable
         ClusterNode? node = null;
         var membership = new MembershipDriver(list, clock, transport, loggers.CreateLogger("membership"), e => node?.OnMemberEvent(e), admitted.AddressOf);
         node = new ClusterNode(options, identity, transport, admitted, record, membership, logger, founding is not null);
+        node._saveLoop = Task.Run(node.SavePeersLoopAsync, CancellationToken.None);
         pending.SetResult(node);
         membership.Start();
         // The member that admitted us first (it knows us), then the others in random order: each join attempt writes
@@ -209,9 +213,11 @@ public sealed partial class ClusterNode : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stopping.CancelAsync();
+        if (_saveLoop is not null) await _saveLoop;
         await Membership.DisposeAsync();
         await Transport.DisposeAsync();
         Identity.Dispose();
         _stopping.Dispose();
+        _saveSignal.Dispose();
     }
 }
