@@ -140,12 +140,15 @@ public class MemberListTests
     [Fact]
     public void An_unanswered_probe_goes_indirect_then_suspect_then_dead()
     {
-        var machine = Machine(A, B, C, D);
+        // Every member here is silent, so with local health on this node would (rightly) blame itself and stretch its
+        // timeouts (LocalHealthTests cover that); this test is about the plain SWIM cycle.
+        var machine = new MemberList(Me, "me:1", Config with { AwarenessMaxMultiplier = 1 }, new Random(7), TimeSpan.Zero);
+        foreach (var id in new[] { A, B, C, D }) machine.Receive(TimeSpan.Zero, id, new Gossip([Alive(id)]));
         var pings = new List<Outbound>();
         var pingReqs = new List<Outbound>();
         var events = new List<MemberEvent>();
         var now = TimeSpan.Zero;
-        // Nobody answers anything.
+        // No target ever answers; the helpers do their part and Nack (so the silence is the target's, not ours).
         while (now < Config.ProbeInterval * 40 && !events.Any(e => e.Kind == MemberEventKind.Dead))
         {
             now += Ms(5);
@@ -153,6 +156,10 @@ public class MemberListTests
             pings.AddRange(output.Messages.Where(m => m.Message is Ping));
             pingReqs.AddRange(output.Messages.Where(m => m.Message is PingReq));
             events.AddRange(output.Events);
+            foreach (var request in output.Messages.Where(m => m.Message is PingReq))
+            {
+                events.AddRange(machine.Receive(now + Ms(1), request.To, new Nack(((PingReq)request.Message).Seq)).Events);
+            }
         }
 
         var first = pings[0];
