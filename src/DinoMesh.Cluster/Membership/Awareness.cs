@@ -4,9 +4,9 @@ namespace DinoMesh.Cluster.Membership;
 /// Lifeguard's local health: a score of how badly this node itself is doing, from 0 (healthy) to max - 1. Missed
 /// deadlines of its own raise it (a timer that fired late, a failed probe that fewer helpers than asked answered with a
 /// Nack, a suspicion about itself it had to refute); a probe answered in time lowers it. While it is above 0 the node
-/// probes less often, waits longer for answers and gives the members it suspects longer to refute, so a node that is
-/// slow itself blames others less and adds less load. (memberlist stretches only the probe interval and timeout; on a
-/// machine where every node runs late, the suspicion timeouts a late node holds had to stretch too.)
+/// probes less often and waits longer for answers, so a node that is slow itself blames others less and adds less
+/// load. As in memberlist, suspicion timeouts are not stretched: in simulation that saved no false death, and it made
+/// a node cut off from everyone take many times longer to declare the others dead.
 /// </summary>
 internal sealed class Awareness(int maxMultiplier)
 {

@@ -18,8 +18,7 @@ public sealed partial class MemberList
 
     /// <summary>
     /// This node's own health score (Lifeguard): 0 when healthy, up to <see cref="MembershipConfig.AwarenessMaxMultiplier"/>
-    /// - 1 when it keeps missing its own deadlines. Its probe interval, probe timeout and the suspicion timeouts it
-    /// holds are multiplied by score + 1.
+    /// - 1 when it keeps missing its own deadlines. Its probe interval and probe timeout are multiplied by score + 1.
     /// </summary>
     public int LocalHealth => _awareness.Score;
 
@@ -115,7 +114,7 @@ public sealed partial class MemberList
             if (!alone) due = Max(probeAt, _holdUntil);
             if (_probe is { Acked: false, IndirectSent: false } probe) due = Min(due, Max(probe.SentAt + probe.Timeout, _holdUntil));
             foreach (var relay in _indirect.Values) if (!relay.Nacked) due = Min(due, relay.NackAt);
-            foreach (var suspicion in _suspicions.Values) due = Min(due, Max(suspicion.DeadlineAt(_awareness.Multiplier), _holdUntil));
+            foreach (var suspicion in _suspicions.Values) due = Min(due, Max(suspicion.Deadline, _holdUntil));
             if (alone && _seeds.Length > 0) due = Min(due, _nextJoinAt);
             if (!alone) due = Min(due, _nextSyncAt);
         }
@@ -205,15 +204,13 @@ public sealed partial class MemberList
 
     private void ExpireSuspicions(TimeSpan now)
     {
-        if (_suspicions.Count == 0 || !_suspicions.Values.Any(s => now >= s.DeadlineAt(_awareness.Multiplier))) return;
+        if (_suspicions.Count == 0 || !_suspicions.Values.Any(s => now >= s.Deadline)) return;
         List<(PeerId Id, ulong Incarnation)>? expired = null;
         // In member-table order, not dictionary order: a run must replay exactly from its seed.
         foreach (var id in _ids)
         {
             if (!_suspicions.TryGetValue(id, out var suspicion)) continue;
-            // A node in poor health itself gives those it suspects longer to refute: its own lateness may be why it
-            // has not yet read their refutation.
-            if (now >= suspicion.DeadlineAt(_awareness.Multiplier)) (expired ??= []).Add((id, suspicion.Incarnation));
+            if (now >= suspicion.Deadline) (expired ??= []).Add((id, suspicion.Incarnation));
         }
         if (expired is null) return;
         foreach (var (id, incarnation) in expired)

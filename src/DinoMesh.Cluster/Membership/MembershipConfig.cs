@@ -67,8 +67,8 @@ public sealed record MembershipConfig
     public required TimeSpan DeadRetention { get; init; }
 
     /// <summary>
-    /// Lifeguard's local health: how far a node that misses its own deadlines may stretch its probe interval, probe
-    /// timeout and the suspicion timeouts it holds (the health score runs from 0 to this minus one; every timeout is
+    /// Lifeguard's local health: how far a node that misses its own deadlines may stretch its probe interval and probe
+    /// timeout (the health score runs from 0 to this minus one; every timeout is
     /// multiplied by score + 1). 1 turns local health off: every node runs on the nominal timeouts whatever its state.
     /// </summary>
     public int AwarenessMaxMultiplier { get; init; } = 8;

@@ -33,9 +33,6 @@ internal sealed class Suspicion
     /// <summary>When the member is declared dead if nobody refutes.</summary>
     public TimeSpan Deadline { get; private set; }
 
-    /// <summary>The deadline with the timeout stretched <paramref name="multiplier"/> times (a node in poor health waits longer).</summary>
-    public TimeSpan DeadlineAt(int multiplier) => multiplier <= 1 ? Deadline : _start + (Deadline - _start) * multiplier;
-
     /// <summary>Count <paramref name="from"/>'s report; true when it is a new confirmer (worth re-gossiping).</summary>
     public bool Confirm(PeerId from)
     {
