@@ -9,17 +9,24 @@ public sealed partial class MemberList
     private TimeSpan _nextGossipAt;
     private TimeSpan _nextSyncAt;
     private TimeSpan _nextJoinAt;
+    private int _joinAttempts;
 
     /// <summary>
-    /// Join through <paramref name="seedAddresses"/> ("host:port"): send each our full state; each answers with its
-    /// own. Retried every probe interval for as long as this node knows no other reachable member.
+    /// Join through <paramref name="seedAddresses"/> ("host:port"): send up to <see cref="JoinFanout"/> of them our full
+    /// state; each answers with its own. While this node knows no other reachable member it tries again, with the next
+    /// seeds, after one probe interval, then two, four, ... up to the sync interval, so a crowd of nodes starting
+    /// against one busy seed backs off instead of piling on.
     /// </summary>
     public MembershipOutput Join(TimeSpan now, IEnumerable<string> seedAddresses)
     {
-        _seeds = [.. seedAddresses.Where(a => !string.IsNullOrEmpty(a) && a != Self.Address)];
+        _seeds = [.. seedAddresses.Where(a => !string.IsNullOrEmpty(a) && a != Self.Address).Distinct()];
+        _joinAttempts = 0;
         SendJoin(now);
-        return TakeOutput();
+        return TakeOutput(now);
     }
+
+    /// <summary>Seeds one join attempt writes to: enough that one dead seed does not stall the join, few enough not to stampede.</summary>
+    public const int JoinFanout = 3;
 
     /// <summary>
     /// Leave gracefully: raise our incarnation, announce Left directly to every reachable member and keep gossiping
@@ -35,12 +42,13 @@ public sealed partial class MemberList
         var left = new Left(Self.Id, Self.Incarnation);
         _broadcasts.Enqueue(left);
         // One direct message per member: a leave is rare, and it must land before anyone's next probe of us fails.
-        foreach (var member in _members.Values)
+        foreach (var id in _ids)
         {
+            var member = _members[id];
             if (member.Id != Self.Id && member.IsReachable) Send(member.Id, member.Address, new Gossip([left]));
         }
         Emit(now, MemberEventKind.Left, Self);
-        return TakeOutput();
+        return TakeOutput(now);
     }
 
     /// <summary>Change the metadata this node gossips about itself (raises its incarnation so the change wins).</summary>
@@ -50,14 +58,14 @@ public sealed partial class MemberList
         SetSelf(Self with { Meta = meta, Incarnation = Self.Incarnation + 1 });
         _broadcasts.Enqueue(SelfAlive());
         Emit(now, MemberEventKind.Updated, Self);
-        return TakeOutput();
+        return TakeOutput(now);
     }
 
     private IReadOnlyList<MemberState> FullState()
     {
         var states = new MemberState[_members.Count];
         var i = 0;
-        foreach (var member in _members.Values) states[i++] = member.ToState();
+        foreach (var id in _ids) states[i++] = _members[id].ToState();
         return states;
     }
 
@@ -77,10 +85,13 @@ public sealed partial class MemberList
 
     private void SendJoin(TimeSpan now)
     {
-        _nextJoinAt = now + _config.ProbeInterval;
+        var backoff = _config.ProbeInterval * Math.Pow(2, Math.Min(_joinAttempts, 16));
+        _nextJoinAt = now + (backoff < _config.SyncInterval ? backoff : _config.SyncInterval);
         if (_seeds.Length == 0) return;
         var state = FullState();
-        foreach (var seed in _seeds) Send(default, seed, new Sync(IsReply: false, state));
+        var count = Math.Min(JoinFanout, _seeds.Length);
+        for (var i = 0; i < count; i++) Send(default, _seeds[(_joinAttempts * JoinFanout + i) % _seeds.Length], new Sync(IsReply: false, state));
+        _joinAttempts++;
     }
 
     private void GossipIfDue(TimeSpan now)

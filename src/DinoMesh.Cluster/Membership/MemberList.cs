@@ -21,6 +21,7 @@ public sealed partial class MemberList
     private readonly List<MemberEvent> _events = [];
     private readonly List<PeerId> _ids = [];
     private readonly List<Member> _scratch = [];
+    private readonly Awareness _awareness;
     private int _reachable;
     private bool _leaving;
 
@@ -35,6 +36,7 @@ public sealed partial class MemberList
         _config = config;
         _random = random;
         _probeOrder = new ProbeOrder(random);
+        _awareness = new Awareness(config.AwarenessMaxMultiplier);
         Self = new Member(id, address, MemberStatus.Alive, incarnation, meta, now);
         Put(Self);
         // Announce ourselves to whoever we talk to first: this is how a joiner becomes known beyond its seed.
@@ -48,7 +50,7 @@ public sealed partial class MemberList
     public MembershipConfig Config => _config;
 
     /// <summary>A snapshot of every known member, this node included, dead and left ones until pruned.</summary>
-    public IReadOnlyList<Member> Members => [.. _members.Values];
+    public IReadOnlyList<Member> Members => [.. _ids.Select(id => _members[id])];
 
     /// <summary>Members currently alive or suspect, this node included: the N the protocol scales with.</summary>
     public int ReachableCount => _reachable;
@@ -64,8 +66,9 @@ public sealed partial class MemberList
         Put(self);
     }
 
-    // Every write to the member table goes through Put and Forget, which keep the reachable count and the id list
-    // (used to sample random members without scanning the table) in step.
+    // Every write to the member table goes through Put and Forget, which keep the reachable count and the id list in
+    // step. The id list samples random members without scanning the table, and gives every walk over the members a
+    // fixed order (dictionary order follows string hashes, which differ per process), so a seed replays anywhere.
     private void Put(Member member)
     {
         if (_members.TryGetValue(member.Id, out var old))
@@ -95,8 +98,9 @@ public sealed partial class MemberList
 
     private string AddressOf(PeerId id) => _members.TryGetValue(id, out var member) ? member.Address : "";
 
-    private MembershipOutput TakeOutput()
+    private MembershipOutput TakeOutput(TimeSpan now)
     {
+        UpdateDue(now);
         if (_outbound.Count == 0 && _events.Count == 0) return MembershipOutput.Empty;
         var output = new MembershipOutput([.. _outbound], [.. _events]);
         _outbound.Clear();
@@ -165,7 +169,7 @@ public sealed partial class MemberList
     {
         if (suspect.Id == Self.Id)
         {
-            if (suspect.Incarnation >= Self.Incarnation) Refute(now, suspect.Incarnation);
+            if (suspect.Incarnation >= Self.Incarnation) RefuteSuspicion(now, suspect.Incarnation);
             return;
         }
         if (!_members.TryGetValue(suspect.Id, out var known) || !known.IsReachable) return;
@@ -193,7 +197,7 @@ public sealed partial class MemberList
     {
         if (dead.Id == Self.Id)
         {
-            if (dead.Incarnation >= Self.Incarnation) Refute(now, dead.Incarnation);
+            if (dead.Incarnation >= Self.Incarnation) RefuteSuspicion(now, dead.Incarnation);
             return;
         }
         if (!_members.TryGetValue(dead.Id, out var known) || !known.IsReachable) return;
@@ -221,6 +225,13 @@ public sealed partial class MemberList
         Put(updated);
         Emit(now, MemberEventKind.Left, updated);
         if (rebroadcast) _broadcasts.Enqueue(left);
+    }
+
+    // Others could not reach us in time: a sign of our own trouble as much as theirs (Lifeguard counts it).
+    private void RefuteSuspicion(TimeSpan now, ulong seen)
+    {
+        if (AwarenessOn && !_leaving) _awareness.Apply(+1);
+        Refute(now, seen);
     }
 
     // Only a member can speak for itself with a higher incarnation: that is what makes a suspicion refutable.

@@ -67,6 +67,24 @@ public sealed record MembershipConfig
     public required TimeSpan DeadRetention { get; init; }
 
     /// <summary>
+    /// Lifeguard's local health: how far a node that misses its own deadlines may stretch its probe interval and probe
+    /// timeout (the health score runs from 0 to this minus one; every timeout is
+    /// multiplied by score + 1). 1 turns local health off: every node runs on the nominal timeouts whatever its state.
+    /// </summary>
+    public int AwarenessMaxMultiplier { get; init; } = 8;
+
+    /// <summary>
+    /// A timer that fires this much later than due means the node itself did not get to run in time (an overloaded
+    /// core, a long GC pause). It then counts against its own health, and it decides nothing on that late tick: what
+    /// fell due while it was not running (a probe's end, a suspicion's expiry) waits one probe timeout more, so the
+    /// answers that queued up meanwhile are read first. Default: half the probe timeout.
+    /// </summary>
+    public TimeSpan? LateTickTolerance { get; init; }
+
+    /// <summary>The lateness beyond which a tick counts as late (see <see cref="LateTickTolerance"/>).</summary>
+    public TimeSpan LateTick => LateTickTolerance ?? ProbeTimeout / 2;
+
+    /// <summary>
     /// Data-centre LAN: 1 s probe interval, 500 ms probe timeout, k = 3, suspicion 4 * log10(N) intervals (up to 6x that
     /// unconfirmed), retransmit 4 * log10(N + 1), gossip every 200 ms to 3, full sync every 30 s. A crashed node in a
     /// 100-node cluster is detected in ~10 s with a few messages per node per second.
@@ -126,6 +144,8 @@ public sealed record MembershipConfig
         if (RetransmitMult < 1 || MaxPiggyback < 1) return "RetransmitMult and MaxPiggyback must be at least 1";
         if (GossipInterval <= TimeSpan.Zero || GossipFanout < 0) return "GossipInterval must be positive and GossipFanout not negative";
         if (SyncInterval <= TimeSpan.Zero || DeadRetention <= TimeSpan.Zero) return "SyncInterval and DeadRetention must be positive";
+        if (AwarenessMaxMultiplier < 1) return "AwarenessMaxMultiplier must be at least 1 (1 turns local health off)";
+        if (LateTick <= TimeSpan.Zero) return "LateTickTolerance must be positive";
         return null;
     }
 }

@@ -14,6 +14,13 @@ public sealed record Ack(ulong Seq, IReadOnlyList<MemberUpdate> Updates) : Membe
 /// <summary>Indirect probe request: "ping <paramref name="Target"/> for me and forward its Ack with my <paramref name="Seq"/>".</summary>
 public sealed record PingReq(ulong Seq, PeerId Target, string TargetAddress, IReadOnlyList<MemberUpdate> Updates) : MembershipMessage;
 
+/// <summary>
+/// Lifeguard's negative acknowledgement: a relay asked to probe <c>Target</c> for us got no answer in time. It tells the
+/// requester that its own request arrived and was acted on, so an indirect probe with no Ack but Nacks points at the
+/// target, while one with neither points at the requester's own slowness.
+/// </summary>
+public sealed record Nack(ulong Seq) : MembershipMessage;
+
 /// <summary>Updates pushed to a few random members between probes, so news does not wait for the next probe.</summary>
 public sealed record Gossip(IReadOnlyList<MemberUpdate> Updates) : MembershipMessage;
 

@@ -36,14 +36,18 @@ public sealed class AdmittedPeers : IAdmission
 
     public string? AddressOf(PeerId peer) => _peers.GetValueOrDefault(peer);
 
-    /// <summary>Admits <paramref name="peer"/> or updates its address; true when something changed.</summary>
-    public bool Admit(PeerId peer, string address)
+    /// <summary>
+    /// Admits <paramref name="peer"/> or updates its address; true when something changed. With
+    /// <paramref name="keepKnownAddress"/> a peer already admitted keeps its address: a list relayed by another member
+    /// may be older than what membership told us.
+    /// </summary>
+    public bool Admit(PeerId peer, string address, bool keepKnownAddress = false)
     {
         if (peer.IsEmpty || _evicted.ContainsKey(peer)) return false;
         var changed = false;
         _peers.AddOrUpdate(peer, _ => { changed = true; return address; }, (_, old) =>
         {
-            if (old == address || string.IsNullOrEmpty(address)) return old;
+            if (keepKnownAddress || old == address || string.IsNullOrEmpty(address)) return old;
             changed = true;
             return address;
         });

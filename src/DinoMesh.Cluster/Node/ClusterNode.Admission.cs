@@ -1,9 +1,7 @@
 using DinoMesh.Cluster.Membership;
-using DinoMesh.Cluster.Wire;
 using DinoMesh.Core.Identity;
 using DinoMesh.Transport;
 using DinoMesh.Transport.Join;
-using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 
 namespace DinoMesh.Cluster.Node;
@@ -12,8 +10,9 @@ namespace DinoMesh.Cluster.Node;
 public sealed partial class ClusterNode
 {
     /// <summary>
-    /// A newcomer showed a valid credential: admit it, tell the reachable members (so its first probes are not
-    /// refused), and hand it the member list.
+    /// A newcomer showed a valid credential: admit it, and tell every other admitted member before answering, so that
+    /// by the time the newcomer learns it is in (and starts dialling), no member refuses it. The answer carries the
+    /// whole admitted set, so the newcomer in turn accepts every member that may dial it.
     /// </summary>
     private async ValueTask<JoinDecision> AdmitAsync(JoinApplicant applicant, CancellationToken cancellationToken)
     {
@@ -23,11 +22,7 @@ public sealed partial class ClusterNode
         PersistPeers();
         _logger.LogInformation("admitted {Peer} at {Address} (joined with a valid credential)", applicant.Peer, applicant.Advertise);
 
-        var notice = new AdmitNotice();
-        notice.Peers.Add(new AdmittedPeer { Id = applicant.Peer.Hex, Address = applicant.Advertise });
-        var body = notice.ToByteArray();
-        var others = Membership.Members.Where(m => m.IsReachable && m.Id != Self && m.Id != applicant.Peer).ToList();
-        await Task.WhenAll(others.Select(m => Transport.CallAsync(m.Address, m.Id, AdmitProtocol, body, _options.JoinDeadline / 2, cancellationToken)));
+        await SpreadAdmissionAsync(applicant.Peer, cancellationToken);
 
         var members = Admitted.Snapshot()
             .Where(p => PeerId.TryParse(p.Id, out _))
@@ -36,25 +31,81 @@ public sealed partial class ClusterNode
         return JoinDecision.Admit(members, [.. _record.Founders.Select(f => new PeerId(f))]);
     }
 
-    private byte[] HandleAdmit(PeerContext from, ReadOnlyMemory<byte> body)
+    /// <summary>
+    /// Sends the whole admitted set to every admitted peer but this node and the newcomer, except members known to be
+    /// dead or gone. Members that membership knows as reachable may be dialled by the newcomer as soon as it is in, so
+    /// the answer waits (at most ClusterOptions.AdmissionWait) until they have taken it. Peers admitted but not yet seen in
+    /// membership are still joining themselves: they cannot accept a notice from us until their own join answer
+    /// arrives (and a crowd of simultaneous joiners waiting on each other would time out), so they are told in the
+    /// background. A refused or lost notice is sent again with growing pauses.
+    /// </summary>
+    private async Task SpreadAdmissionAsync(PeerId newcomer, CancellationToken cancellationToken)
     {
-        AdmitNotice notice;
+        var peers = Admitted.Snapshot()
+            .Where(p => PeerId.TryParse(p.Id, out _) && !string.IsNullOrEmpty(p.Address))
+            .Select(p => (Peer: new PeerId(p.Id), p.Address))
+            .ToList();
+        var body = PeerInput.Encode(AdmitNotice.Of(peers));
+        var status = Membership.Members.ToDictionary(m => m.Id, m => m.IsReachable);
+        var targets = peers.Where(p => p.Peer != Self && p.Peer != newcomer && status.GetValueOrDefault(p.Peer, true)).ToList();
+        if (targets.Count == 0) return;
+        var sends = targets.Select(t => (t.Peer, Task: NotifyAsync(t.Peer, t.Address, body))).ToList();
+        var members = sends.Where(s => status.ContainsKey(s.Peer)).Select(s => s.Task).ToList();
         try
         {
-            notice = AdmitNotice.Parser.ParseFrom(body.Span);
+            await Task.WhenAll(members).WaitAsync(_options.AdmissionWait, cancellationToken);
         }
-        catch (InvalidProtocolBufferException e)
+        catch (TimeoutException)
         {
-            throw new PeerCallException(CallFailure.BadRequest, $"undecodable admit notice: {e.Message}");
+            _logger.LogInformation("{Pending} of {Count} members have not yet taken the admission of {Peer}; still trying in the background",
+                members.Count(t => !t.IsCompleted), members.Count, newcomer);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    // Pauses between attempts: the first retry comes quickly (the usual case is a member that is a moment away from
+    // knowing us), later ones back off; about 30 s in all.
+    private static readonly TimeSpan[] NoticeRetries = [TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(15)];
+
+    private async Task<bool> NotifyAsync(PeerId peer, string address, byte[] body)
+    {
+        var stopping = _stopping.Token;
+        for (var attempt = 0; ; attempt++)
+        {
+            var result = await Transport.CallAsync(address, peer, AdmitProtocol, body, _options.AdmissionWait, stopping);
+            if (result.Ok) return true;
+            if (attempt == NoticeRetries.Length || stopping.IsCancellationRequested || Membership.Members.Any(m => m.Id == peer && !m.IsReachable))
+            {
+                _logger.LogWarning("{Peer} at {Address} did not take an admit notice ({Failure}); it learns the newcomers from gossip", peer, address, result.Failure);
+                return false;
+            }
+            try
+            {
+                await Task.Delay(NoticeRetries[attempt], stopping);
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+        }
+    }
+
+    private byte[] HandleAdmit(PeerContext from, ReadOnlyMemory<byte> body)
+    {
+        if (!AdmitNotice.TryDecode(body, out var peers, out var error))
+        {
+            throw new PeerCallException(CallFailure.BadRequest, $"invalid admit notice: {error}");
         }
         var changed = false;
-        foreach (var peer in notice.Peers)
+        foreach (var (id, address) in peers)
         {
-            if (!PeerId.TryParse(peer.Id, out var id) || peer.Address.Length > 300) throw new PeerCallException(CallFailure.BadRequest, "bad peer in admit notice");
-            if (Admitted.Admit(id, peer.Address))
+            if (id == Self) continue;
+            if (Admitted.Admit(id, address, keepKnownAddress: true))
             {
                 changed = true;
-                _logger.LogInformation("{From} admitted {Peer} at {Address}", from.Peer, id, peer.Address);
+                _logger.LogInformation("{From} admitted {Peer} at {Address}", from.Peer, id, address);
             }
         }
         if (changed) PersistPeers();
@@ -87,19 +138,59 @@ public sealed partial class ClusterNode
         if (e.Kind is MemberEventKind.Joined or MemberEventKind.Updated && m.Id != Self && Admitted.Admit(m.Id, m.Address)) PersistPeers();
     }
 
+    // Saving cluster.json means a write and an fsync, which can take seconds on a busy disk. Done inline, under a lock,
+    // on the thread that handles a join or a membership event, a burst of joins blocked the thread pool until Kestrel
+    // starved. So callers only ask for a save; one background task writes the latest admitted set, coalescing bursts.
+    // The set is in memory (and known to the other members) at once; the file follows within one save.
     private void PersistPeers()
     {
+        Interlocked.Exchange(ref _peersDirty, 1);
+        if (_saveSignal.CurrentCount == 0)
+        {
+            try
+            {
+                _saveSignal.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+            }
+        }
+    }
+
+    private async Task SavePeersLoopAsync()
+    {
+        var stopping = _stopping.Token;
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await _saveSignal.WaitAsync(stopping);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            SavePeersIfDirty();
+        }
+        SavePeersIfDirty();
+    }
+
+    private void SavePeersIfDirty()
+    {
+        if (Interlocked.Exchange(ref _peersDirty, 0) == 0) return;
+        ClusterRecord record;
         lock (_recordGate)
         {
             _record = _record with { Peers = Admitted.Snapshot() };
-            try
-            {
-                _record.Save(_options.DataDirectory);
-            }
-            catch (IOException e)
-            {
-                _logger.LogError("could not save {File}: {Error}", ClusterRecord.FileName, e.Message);
-            }
+            record = _record;
+        }
+        try
+        {
+            record.Save(_options.DataDirectory);
+        }
+        catch (IOException e)
+        {
+            _logger.LogError("could not save {File}: {Error}", ClusterRecord.FileName, e.Message);
         }
     }
 

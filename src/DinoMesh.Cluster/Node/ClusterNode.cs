@@ -7,7 +7,6 @@ using DinoMesh.Core.Identity;
 using DinoMesh.Transport;
 using DinoMesh.Transport.Identity;
 using DinoMesh.Transport.Join;
-using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 
 namespace DinoMesh.Cluster.Node;
@@ -25,6 +24,10 @@ public sealed partial class ClusterNode : IAsyncDisposable
     private readonly ClusterOptions _options;
     private readonly ILogger _logger;
     private readonly Lock _recordGate = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly SemaphoreSlim _saveSignal = new(0, 1);
+    private int _peersDirty;
+    private Task? _saveLoop;
     private ClusterRecord _record;
 
     private ClusterNode(ClusterOptions options, NodeIdentity identity, PeerTransport transport, AdmittedPeers admitted,
@@ -122,7 +125,7 @@ public sealed partial class ClusterNode : IAsyncDisposable
             }
             else if (record is null)
             {
-                var result = await JoinClient.JoinAsync(transport, options.Join!, presented!, options.JoinDeadline, cancellationToken);
+                var result = await JoinWithRetriesAsync(transport, options.Join!, presented!, options.JoinDeadline, cancellationToken);
                 if (!result.Ok) throw new ClusterStartException(JoinFailure(options.Join!, result));
                 var joined = result.Value!;
                 admitted.Admit(identity.PeerId, transport.Advertise);
@@ -148,12 +151,35 @@ public sealed partial class ClusterNode : IAsyncDisposable
         ClusterNode? node = null;
         var membership = new MembershipDriver(list, clock, transport, loggers.CreateLogger("membership"), e => node?.OnMemberEvent(e), admitted.AddressOf);
         node = new ClusterNode(options, identity, transport, admitted, record, membership, logger, founding is not null);
+        node._saveLoop = Task.Run(node.SavePeersLoopAsync, CancellationToken.None);
         pending.SetResult(node);
         membership.Start();
-        var seeds = admitted.Snapshot().Where(p => p.Id != identity.PeerId.Hex && !string.IsNullOrEmpty(p.Address)).Select(p => p.Address).Distinct().ToList();
-        if (options.Join is not null && !seeds.Contains(options.Join)) seeds.Add(options.Join);
+        // The member that admitted us first (it knows us), then the others in random order: each join attempt writes
+        // to a few of them only, so a crowd of newcomers spreads its full-state exchanges over the cluster.
+        var others = admitted.Snapshot().Where(p => p.Id != identity.PeerId.Hex && !string.IsNullOrEmpty(p.Address)).Select(p => p.Address).Distinct().ToArray();
+        Random.Shared.Shuffle(others);
+        List<string> seeds = options.Join is null ? [.. others] : [options.Join, .. others.Where(a => a != options.Join)];
         if (seeds.Count > 0) membership.Apply(m => m.Join(membership.Now, seeds));
         return node;
+    }
+
+    /// <summary>
+    /// The join handshake, tried again after 1, 2, 4 ... s while the seed cannot be reached or does not answer in time
+    /// (a seed that is starting, or busy admitting a crowd, on a loaded machine), until <paramref name="deadline"/>.
+    /// A refusal ends it at once: a wrong credential does not get better by asking again.
+    /// </summary>
+    private static async Task<CallResult<JoinResult>> JoinWithRetriesAsync(PeerTransport transport, string seed, JoinToken token, TimeSpan deadline, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var pause = TimeSpan.FromSeconds(1);
+        while (true)
+        {
+            var result = await JoinClient.JoinAsync(transport, seed, token, deadline - clock.Elapsed, cancellationToken);
+            if (result.Ok || result.Failure is not (CallFailure.Unreachable or CallFailure.Timeout)) return result;
+            if (clock.Elapsed + pause + TimeSpan.FromSeconds(1) >= deadline) return result;
+            await Task.Delay(pause, cancellationToken);
+            pause *= 2;
+        }
     }
 
     private static string JoinFailure(string seed, CallResult<JoinResult> result) => result.Failure switch
@@ -187,8 +213,12 @@ public sealed partial class ClusterNode : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await _stopping.CancelAsync();
+        if (_saveLoop is not null) await _saveLoop;
         await Membership.DisposeAsync();
         await Transport.DisposeAsync();
         Identity.Dispose();
+        _stopping.Dispose();
+        _saveSignal.Dispose();
     }
 }

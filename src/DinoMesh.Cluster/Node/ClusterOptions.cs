@@ -30,6 +30,13 @@ public sealed record ClusterOptions
     /// </summary>
     public Action<DinoMesh.Transport.PeerTransport>? Protocols { get; init; }
 
-    /// <summary>How long a join or an admission announcement may take.</summary>
-    public TimeSpan JoinDeadline { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// How long a join may take, from dialling the seed to its answer. Generous: a seed busy admitting a crowd of
+    /// newcomers on a loaded machine takes seconds per admission. An admitter waits at most a sixth of this for the
+    /// members to take the news before it answers (see <see cref="AdmissionWait"/>).
+    /// </summary>
+    public TimeSpan JoinDeadline { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long an admitter waits for the members to take an admission before answering the newcomer.</summary>
+    public TimeSpan AdmissionWait => JoinDeadline / 6;
 }

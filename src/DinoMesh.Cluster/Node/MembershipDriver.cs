@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using DinoMesh.Cluster.Membership;
 using DinoMesh.Transport;
-using Google.Protobuf;
 using Microsoft.Extensions.Logging;
-using W = DinoMesh.Cluster.Wire;
 
 namespace DinoMesh.Cluster.Node;
 
@@ -11,12 +9,14 @@ namespace DinoMesh.Cluster.Node;
 /// Runs the pure membership machine (<see cref="MemberList"/>) on real time and the real transport: clock ticks and
 /// received messages go in under one lock, the messages it hands out go to the transport as one-way calls (SWIM
 /// tolerates loss, so a failed send is only logged), and the events it hands out go to <see cref="MemberEvent"/>
-/// listeners outside the lock.
+/// listeners outside the lock. The loop sleeps until the machine's next deadline (woken early when a message brings
+/// one closer) instead of ticking on a fixed period: an idle node wakes a few times per probe interval, not fifty
+/// times a second.
 /// </summary>
 public sealed class MembershipDriver : IAsyncDisposable
 {
     /// <summary>Largest membership message accepted (a full-state sync of a big cluster).</summary>
-    public const int MaxMessageBytes = 4 * 1024 * 1024;
+    public const int MaxMessageBytes = MembershipWire.MaxMessageBytes;
 
     private readonly Lock _gate = new();
     private readonly MemberList _members;
@@ -25,7 +25,11 @@ public sealed class MembershipDriver : IAsyncDisposable
     private readonly Action<MemberEvent> _onEvent;
     private readonly Stopwatch _clock;
     private readonly CancellationTokenSource _stop = new();
-    private readonly TimeSpan _tick;
+    private readonly TimeSpan _longestSleep;
+    private readonly SemaphoreSlim _wake = new(0, 1);
+    // Until when the loop sleeps; MaxValue while it runs (then any input that brings a deadline closer makes it tick
+    // once more right after, which is harmless).
+    private TimeSpan _sleepingUntil = TimeSpan.MaxValue;
     private readonly Func<Core.Identity.PeerId, string?> _addressOf;
     private Task? _loop;
 
@@ -38,8 +42,9 @@ public sealed class MembershipDriver : IAsyncDisposable
         _transport = transport;
         _logger = logger;
         _onEvent = onEvent;
-        // Ticks a few times per probe timeout so timeouts fire close to when they are due.
-        _tick = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(10).Ticks, members.Config.ProbeTimeout.Ticks / 4));
+        // A backstop only: a machine with peers always has a deadline within a probe interval or so, and a lone one
+        // without seeds has none at all.
+        _longestSleep = members.Config.ProbeInterval > TimeSpan.FromSeconds(1) ? members.Config.ProbeInterval : TimeSpan.FromSeconds(1);
     }
 
     public TimeSpan Now => _clock.Elapsed;
@@ -63,12 +68,42 @@ public sealed class MembershipDriver : IAsyncDisposable
         }
     }
 
-    /// <summary>Feeds the machine and sends what it answers.</summary>
-    public void Apply(Func<MemberList, MembershipOutput> input)
+    /// <summary>This node's own health score (0 = healthy; see <see cref="MemberList.LocalHealth"/>).</summary>
+    public int LocalHealth
+    {
+        get
+        {
+            lock (_gate) return _members.LocalHealth;
+        }
+    }
+
+    /// <summary>Feeds the machine and sends what it answers; wakes the loop if the input brought a deadline closer.</summary>
+    public void Apply(Func<MemberList, MembershipOutput> input) => Apply(input, fromLoop: false);
+
+    private void Apply(Func<MemberList, MembershipOutput> input, bool fromLoop)
     {
         MembershipOutput output;
-        lock (_gate) output = input(_members);
+        bool wake;
+        lock (_gate)
+        {
+            output = input(_members);
+            // The loop computes its own next sleep; only input from elsewhere may need to cut a sleep short.
+            wake = !fromLoop && _members.NextDeadline < _sleepingUntil;
+        }
+        if (wake) WakeLoop();
         Dispatch(output);
+    }
+
+    private void WakeLoop()
+    {
+        try
+        {
+            if (_wake.CurrentCount == 0) _wake.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // Already signalled.
+        }
     }
 
     /// <summary>Announces a graceful leave and gives the announcement a moment to spread.</summary>
@@ -86,12 +121,22 @@ public sealed class MembershipDriver : IAsyncDisposable
 
     private async Task LoopAsync()
     {
-        using var timer = new PeriodicTimer(_tick);
         try
         {
-            while (await timer.WaitForNextTickAsync(_stop.Token))
+            while (!_stop.IsCancellationRequested)
             {
-                Apply(m => m.Tick(Now));
+                Apply(m => m.Tick(Now), fromLoop: true);
+                TimeSpan sleep;
+                lock (_gate)
+                {
+                    var next = _members.NextDeadline;
+                    sleep = next == TimeSpan.MaxValue ? _longestSleep : next - Now;
+                    if (sleep > _longestSleep) sleep = _longestSleep;
+                    if (sleep < TimeSpan.FromMilliseconds(1)) sleep = TimeSpan.FromMilliseconds(1);
+                    _sleepingUntil = Now + sleep;
+                }
+                await _wake.WaitAsync(sleep, _stop.Token);
+                lock (_gate) _sleepingUntil = TimeSpan.MaxValue;
             }
         }
         catch (OperationCanceledException)
@@ -106,16 +151,7 @@ public sealed class MembershipDriver : IAsyncDisposable
     /// <summary>One membership message from an authenticated peer (the transport's handler for the membership protocol).</summary>
     public byte[] Handle(PeerContext peer, ReadOnlyMemory<byte> request)
     {
-        W.SwimEnvelope envelope;
-        try
-        {
-            envelope = W.SwimEnvelope.Parser.ParseFrom(request.Span);
-        }
-        catch (InvalidProtocolBufferException e)
-        {
-            throw new PeerCallException(CallFailure.BadRequest, $"undecodable membership message: {e.Message}");
-        }
-        if (!MembershipWire.TryFromWire(envelope, out var message, out var error))
+        if (!MembershipWire.TryDecode(request, out var message, out var error))
         {
             throw new PeerCallException(CallFailure.BadRequest, $"invalid membership message: {error}");
         }
@@ -147,7 +183,7 @@ public sealed class MembershipDriver : IAsyncDisposable
             // peer's address is known from admission, so dial that.
             var address = string.IsNullOrEmpty(outbound.Address) ? _addressOf(outbound.To) : outbound.Address;
             if (string.IsNullOrEmpty(address)) return;
-            var bytes = MembershipWire.ToWire(outbound.Message).ToByteArray();
+            var bytes = MembershipWire.Encode(outbound.Message);
             // Pinning the expected PeerId makes a machine that took over the address unable to pose as the member.
             var expected = outbound.To.IsEmpty ? (Core.Identity.PeerId?)null : outbound.To;
             var deadline = _members.Config.ProbeInterval * 2;
@@ -168,5 +204,6 @@ public sealed class MembershipDriver : IAsyncDisposable
         await _stop.CancelAsync();
         if (_loop is not null) await _loop;
         _stop.Dispose();
+        _wake.Dispose();
     }
 }

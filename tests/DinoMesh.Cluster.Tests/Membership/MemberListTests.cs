@@ -140,12 +140,15 @@ public class MemberListTests
     [Fact]
     public void An_unanswered_probe_goes_indirect_then_suspect_then_dead()
     {
-        var machine = Machine(A, B, C, D);
+        // Every member here is silent, so with local health on this node would (rightly) blame itself and stretch its
+        // timeouts (LocalHealthTests cover that); this test is about the plain SWIM cycle.
+        var machine = new MemberList(Me, "me:1", Config with { AwarenessMaxMultiplier = 1 }, new Random(7), TimeSpan.Zero);
+        foreach (var id in new[] { A, B, C, D }) machine.Receive(TimeSpan.Zero, id, new Gossip([Alive(id)]));
         var pings = new List<Outbound>();
         var pingReqs = new List<Outbound>();
         var events = new List<MemberEvent>();
         var now = TimeSpan.Zero;
-        // Nobody answers anything.
+        // No target ever answers; the helpers do their part and Nack (so the silence is the target's, not ours).
         while (now < Config.ProbeInterval * 40 && !events.Any(e => e.Kind == MemberEventKind.Dead))
         {
             now += Ms(5);
@@ -153,6 +156,10 @@ public class MemberListTests
             pings.AddRange(output.Messages.Where(m => m.Message is Ping));
             pingReqs.AddRange(output.Messages.Where(m => m.Message is PingReq));
             events.AddRange(output.Events);
+            foreach (var request in output.Messages.Where(m => m.Message is PingReq))
+            {
+                events.AddRange(machine.Receive(now + Ms(1), request.To, new Nack(((PingReq)request.Message).Seq)).Events);
+            }
         }
 
         var first = pings[0];
@@ -282,6 +289,29 @@ public class MemberListTests
         Assert.Contains(retry.Messages, m => m.Address == "seed:1" && m.Message is Sync { IsReply: false });
         Assert.DoesNotContain(afterJoin.Messages, m => m.To.IsEmpty);
         Assert.Equal(MemberStatus.Alive, StatusOf(machine, A));
+    }
+
+    [Fact]
+    public void Join_writes_to_a_few_seeds_at_a_time_and_backs_off_while_alone()
+    {
+        var machine = Machine();
+        string[] seeds = ["s0:1", "s1:1", "s2:1", "s3:1", "s4:1"];
+
+        var first = machine.Join(Ms(0), seeds);
+        var attempts = new List<(TimeSpan At, List<string> To)> { (Ms(0), [.. first.Messages.Select(m => m.Address)]) };
+        for (var t = Ms(5); t < Config.SyncInterval * 3; t += Ms(5))
+        {
+            var sent = machine.Tick(t).Messages.Where(m => m.To.IsEmpty).Select(m => m.Address).ToList();
+            if (sent.Count > 0) attempts.Add((t, sent));
+        }
+
+        Assert.Equal(["s0:1", "s1:1", "s2:1"], attempts[0].To);
+        Assert.Equal(["s3:1", "s4:1", "s0:1"], attempts[1].To);
+        var gaps = attempts.Zip(attempts.Skip(1), (a, b) => b.At - a.At).ToList();
+        Assert.InRange(gaps[0], Config.ProbeInterval, Config.ProbeInterval + Ms(10));
+        Assert.InRange(gaps[1], Config.ProbeInterval * 2, Config.ProbeInterval * 2 + Ms(10));
+        Assert.All(gaps, g => Assert.True(g <= Config.SyncInterval + Ms(10), $"gap {g}"));
+        Assert.True(gaps[^1] >= Config.SyncInterval - Ms(10), $"the backoff did not reach the sync interval: {string.Join(", ", gaps)}");
     }
 
     [Fact]

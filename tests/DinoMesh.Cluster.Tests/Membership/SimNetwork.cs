@@ -16,6 +16,17 @@ internal sealed class SimNode(int index, PeerId id, string address, MemberList m
     public int Side { get; set; }
     public int Restarts { get; set; }
 
+    /// <summary>
+    /// A CPU-starved process: it runs only now and then, at random intervals of up to this long. Null: it runs on time.
+    /// </summary>
+    public TimeSpan? MaxStall { get; set; }
+
+    /// <summary>When a starved node next gets the CPU.</summary>
+    public TimeSpan WakeAt { get; set; }
+
+    /// <summary>Messages that reached a starved node while it did not run, in arrival order.</summary>
+    public Queue<(SimNode From, MembershipMessage Message)> Inbox { get; } = new();
+
     public MemberStatus? ViewOf(SimNode other) => Machine.Find(other.Id)?.Status;
 
     public override string ToString() => $"n{Index}({Id.Short})";
@@ -81,7 +92,11 @@ internal sealed class SimNetwork
     public void Leave(SimNode node) => Route(node, node.Machine.Leave(Now));
 
     /// <summary>The process stops: it handles nothing and everything sent to it is lost.</summary>
-    public void Crash(SimNode node) => node.Up = false;
+    public void Crash(SimNode node)
+    {
+        node.Up = false;
+        node.Inbox.Clear();
+    }
 
     /// <summary>The process comes back with a fresh machine (incarnation 0, empty view) and joins through <paramref name="seed"/>.</summary>
     public void Restart(SimNode node, SimNode seed)
@@ -90,6 +105,18 @@ internal sealed class SimNetwork
         node.Machine = NewMachine(node.Index, node.Id, node.Address, node.Restarts);
         node.Up = true;
         Join(node, seed);
+    }
+
+    /// <summary>
+    /// Starve <paramref name="node"/> of CPU: from now on it runs only at random moments, each 0 to
+    /// <paramref name="maxStall"/> after the previous one. When it runs, its timers fire first (late) and then it handles
+    /// every message that arrived meanwhile, as a descheduled process does when it gets a core back. Null: cured.
+    /// </summary>
+    public void Starve(SimNode node, TimeSpan? maxStall)
+    {
+        node.MaxStall = maxStall;
+        node.WakeAt = Now;
+        if (maxStall is null) Drain(node);
     }
 
     /// <summary>Cut the network: nodes in <paramref name="side"/> only reach each other from now on.</summary>
@@ -164,7 +191,8 @@ internal sealed class SimNetwork
         [.. Events.Select(e => $"{e.At.TotalMilliseconds:F0} {e.Observer.Index} {e.Kind} {_byId[e.Member].Index} {e.Incarnation}")];
 
     private MemberList NewMachine(int index, PeerId id, string address, int restarts) =>
-        new(id, address, Config, new Random(HashCode.Combine(Seed, index, restarts) ^ (Seed * 31 + index * 7919 + restarts * 104729)), Now);
+        // Not HashCode.Combine: it is seeded per process, and a seed must replay the same run in any process.
+        new(id, address, Config, new Random(unchecked(Seed * 1_000_003 + index * 7919 + restarts * 104_729)), Now);
 
     private void Advance()
     {
@@ -176,12 +204,31 @@ internal sealed class SimNetwork
             // A cut applies to messages still in flight, as on a real network.
             if (!to.Up || to.Side != envelope.From.Side) continue;
             Delivered++;
+            if (to.MaxStall is not null)
+            {
+                to.Inbox.Enqueue((envelope.From, envelope.Message));
+                continue;
+            }
             Route(to, to.Machine.Receive(key.At, envelope.From.Id, envelope.Message), key.At);
         }
         foreach (var node in Nodes)
         {
-            if (node.Up) Route(node, node.Machine.Tick(Now));
+            if (!node.Up) continue;
+            if (node.MaxStall is { } stall)
+            {
+                if (Now < node.WakeAt) continue;
+                Route(node, node.Machine.Tick(Now));
+                Drain(node);
+                node.WakeAt = Now + stall * Random.NextDouble();
+                continue;
+            }
+            Route(node, node.Machine.Tick(Now));
         }
+    }
+
+    private void Drain(SimNode node)
+    {
+        while (node.Inbox.TryDequeue(out var item)) Route(node, node.Machine.Receive(Now, item.From.Id, item.Message));
     }
 
     private void Route(SimNode from, MembershipOutput output, TimeSpan? at = null)

@@ -109,13 +109,15 @@ public sealed class RogueClient : IDisposable
     private SslStreamCertificateContext? _context;
 
     /// <summary>
-    /// An AdmitNotice (admission.proto) naming one peer, encoded by hand: field 1 (peers), a message with field 1 (id)
-    /// and field 2 (address).
+    /// An admit notice naming one peer, in MessagePack, encoded by hand: [ [ [bin8 id (32 bytes), fixstr address] ] ]
+    /// (the notice is an array of one field, the peer list; each peer is an array of id and address).
     /// </summary>
     public static byte[] AdmitNotice(string peerId, string address)
     {
-        byte[] inner = [0x0A, (byte)peerId.Length, .. System.Text.Encoding.ASCII.GetBytes(peerId), 0x12, (byte)address.Length, .. System.Text.Encoding.ASCII.GetBytes(address)];
-        return [0x0A, (byte)inner.Length, .. inner];
+        var id = Convert.FromHexString(peerId);
+        var text = System.Text.Encoding.ASCII.GetBytes(address);
+        if (id.Length != 32 || text.Length > 31) throw new ArgumentException("a 32-byte id and an address of at most 31 characters");
+        return [0x91, 0x91, 0x92, 0xC4, 32, .. id, (byte)(0xA0 | text.Length), .. text];
     }
 
     /// <summary>

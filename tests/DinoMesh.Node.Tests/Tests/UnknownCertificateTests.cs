@@ -28,8 +28,8 @@ public sealed class UnknownCertificateTests : IDisposable
     public async Task Membership_call_with_an_unknown_certificate_is_refused_and_the_node_keeps_serving()
     {
         using var rogue = new RogueClient();
-        // A few bytes of plausible protobuf: the refusal must come from who is calling, before any decoding.
-        using var response = await rogue.CallAsync(_fixture.A.Endpoint, MembershipProtocol, [0x08, 0x01], TestContext.Current.CancellationToken);
+        // A valid membership message (a Nack): the refusal must come from who is calling, before any decoding.
+        using var response = await rogue.CallAsync(_fixture.A.Endpoint, MembershipProtocol, [0x92, 0x05, 0x91, 0x07], TestContext.Current.CancellationToken);
         _output.WriteLine($"{MembershipProtocol} from an unknown certificate: {(int)response.StatusCode} {string.Join(' ', response.Headers.Select(h => $"{h.Key}={string.Join(',', h.Value)}"))}");
         Assert.NotEqual(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
@@ -49,7 +49,7 @@ public sealed class UnknownCertificateTests : IDisposable
             Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         }
         // Had the notice been taken, the rogue could now call membership: it must still be refused.
-        using var after = await rogue.CallAsync(_fixture.A.Endpoint, MembershipProtocol, [0x08, 0x01], TestContext.Current.CancellationToken);
+        using var after = await rogue.CallAsync(_fixture.A.Endpoint, MembershipProtocol, [0x92, 0x05, 0x91, 0x07], TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.Forbidden, after.StatusCode);
         Assert.DoesNotContain(rogueId, File.ReadAllText(Path.Combine(_fixture.A.DataDir, "cluster.json")), StringComparison.Ordinal);
         _fixture.AssertOnlyTheMembers();
@@ -60,7 +60,7 @@ public sealed class UnknownCertificateTests : IDisposable
     {
         using var rogue = new RogueClient(presentCertificate: false);
         var e = await Assert.ThrowsAnyAsync<HttpRequestException>(() =>
-            rogue.CallAsync(_fixture.A.Endpoint, MembershipProtocol, [0x08, 0x01], TestContext.Current.CancellationToken));
+            rogue.CallAsync(_fixture.A.Endpoint, MembershipProtocol, [0x92, 0x05, 0x91, 0x07], TestContext.Current.CancellationToken));
         _output.WriteLine($"no client certificate: {e.GetType().Name}: {e.Message} / {e.InnerException?.Message}");
         _fixture.AssertOnlyTheMembers();
     }

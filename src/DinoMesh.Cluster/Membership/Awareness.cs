@@ -1,0 +1,22 @@
+namespace DinoMesh.Cluster.Membership;
+
+/// <summary>
+/// Lifeguard's local health: a score of how badly this node itself is doing, from 0 (healthy) to max - 1. Missed
+/// deadlines of its own raise it (a timer that fired late, a failed probe that fewer helpers than asked answered with a
+/// Nack, a suspicion about itself it had to refute); a probe answered in time lowers it. While it is above 0 the node
+/// probes less often and waits longer for answers, so a node that is slow itself blames others less and adds less
+/// load. As in memberlist, suspicion timeouts are not stretched: in simulation that saved no false death, and it made
+/// a node cut off from everyone take many times longer to declare the others dead.
+/// </summary>
+internal sealed class Awareness(int maxMultiplier)
+{
+    /// <summary>0 when healthy; at most maxMultiplier - 1.</summary>
+    public int Score { get; private set; }
+
+    /// <summary>The factor timeouts are stretched by: Score + 1.</summary>
+    public int Multiplier => Score + 1;
+
+    public void Apply(int delta) => Score = Math.Clamp(Score + delta, 0, Math.Max(0, maxMultiplier - 1));
+
+    public TimeSpan Scale(TimeSpan timeout) => timeout * Multiplier;
+}
