@@ -223,6 +223,25 @@ internal sealed class FileContents
 
     public bool HasStaged(ulong ino) => _staged.ContainsKey(ino);
 
+    /// <summary>The chunks of every file's extents that are stored but not committed yet.</summary>
+    public IReadOnlySet<ChunkId> StagedChunks()
+    {
+        var chunks = new HashSet<ChunkId>();
+        foreach (var staged in _staged.Values)
+        {
+            lock (staged.Gate)
+            {
+                // Blocks a worker finished storing count too: their extents join the pending ones here.
+                Reap(staged);
+                foreach (var e in staged.Pending)
+                {
+                    if (e.Inline is null) chunks.Add(e.Chunk);
+                }
+            }
+        }
+        return chunks;
+    }
+
     /// <summary>Hands a block to a worker that turns its written ranges into chunks (one per range).</summary>
     private void StartSeal(StagedFile staged, DirtyBlock block)
     {
