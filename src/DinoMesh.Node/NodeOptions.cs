@@ -24,4 +24,7 @@ public sealed record NodeOptions
     public string? Join { get; init; }
     public string? Token { get; init; }
     public MembershipConfig Membership { get; init; } = MembershipConfig.Lan();
+
+    /// <summary>Replicas, cache bound and collection grace of chunks (--replicas, --cache-size, --gc-grace).</summary>
+    public Cluster.Chunks.ChunkOptions Chunks { get; init; } = new();
 }

@@ -53,7 +53,8 @@ public sealed partial class NodeService
                 self ? "self" : link?.Transport is { Length: > 0 } t ? t : cluster.Transport.PreferredTransport,
                 self ? applied : null,
                 null,
-                self));
+                self,
+                _chunkService?.UsageOf(m.Id)?.StoredBytes));
         }
         return [.. rows.OrderByDescending(r => r.Self).ThenBy(r => r.Address, StringComparer.Ordinal)];
     }
@@ -76,6 +77,7 @@ public sealed partial class NodeService
             alive,
             members.Count,
             _uptime.Elapsed,
-            _chunks?.Capacity().Free ?? 0);
+            _chunks?.Capacity().Free ?? 0,
+            _chunkService?.Status());
     }
 }

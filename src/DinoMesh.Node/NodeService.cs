@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DinoMesh.Cluster.Chunks;
 using DinoMesh.Cluster.Node;
 using DinoMesh.Fuse;
 using DinoMesh.Node.Control;
@@ -30,6 +31,7 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
     private ChunkStore? _chunks;
     private MetadataReplica? _replica;
     private LocalCommitter? _committer;
+    private ChunkService? _chunkService;
     private FuseMount? _mount;
     private ControlServer? _control;
     private bool _leaving;
@@ -62,6 +64,8 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         _log = MetadataLog.Open(_data.MetadataPath);
         _chunks = new ChunkStore(_data, new ChunkStoreOptions(), _loggers.CreateLogger("chunks"));
         _replica = MetadataReplica.Open(_log, _chunks, _loggers.CreateLogger("metadata"));
+        // The chunk protocol is served from the start; requests wait (within their deadline) until the service exists.
+        var chunkService = new TaskCompletionSource<ChunkService>(TaskCreationOptions.RunContinuationsAsynchronously);
         try
         {
             _cluster = await ClusterNode.StartAsync(new ClusterOptions
@@ -72,6 +76,8 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
                 Join = _options.Join,
                 Token = _options.Token,
                 Membership = _options.Membership,
+                RegisterProtocols = transport => transport.RegisterUnary(DinoMesh.Transport.ProtocolIds.Chunk, ChunkCodec.MaxMessageBytes,
+                    async (peer, body, ct) => await (await chunkService.Task.WaitAsync(ct)).Server.HandleAsync(peer, body, ct)),
             }, _loggers, cancellationToken);
         }
         catch (ClusterStartException e)
@@ -85,7 +91,9 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         var clock = new MutationClock(TimeProvider.System, _cluster.Self);
         _committer = LocalCommitter.Open(_replica, _cluster.Self, clock.NowNs(), _loggers.CreateLogger("metadata"));
         var volumeLogger = _loggers.CreateLogger("volume");
-        var fs = new DinoFileSystem(_committer, new ChunkAccess(_chunks, volumeLogger), clock, new VolumeOptions { Atime = _options.Atime }, volumeLogger);
+        var (meta, chunkAccess) = StartChunks(chunkService);
+        var fs = new DinoFileSystem(meta, chunkAccess, clock, new VolumeOptions { Atime = _options.Atime }, volumeLogger);
+        _chunkService!.Start(fs.StagedChunks);
         await fs.ReclaimOrphansAsync(cancellationToken);
         try
         {
@@ -156,6 +164,8 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         _replica = null;
         if (_log is { } log) await Step("metadata log", () => { log.Dispose(); return Task.CompletedTask; });
         _log = null;
+        if (_chunkService is { } chunks) await Step("chunks", () => chunks.DisposeAsync().AsTask());
+        _chunkService = null;
         if (_cluster is { } cluster) await Step("cluster", () => cluster.DisposeAsync().AsTask());
         _cluster = null;
         _data?.Dispose();

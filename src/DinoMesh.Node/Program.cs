@@ -21,11 +21,15 @@ var writeback = new Option<bool>("--writeback-cache") { Description = "Let the k
 var busyPoll = new Option<int>("--busy-poll") { Description = "Microseconds the FUSE reader keeps polling after a request before it sleeps (0: several sleeping readers instead)", DefaultValueFactory = _ => 50 };
 var fsname = new Option<string>("--fsname") { Description = "The mount's source as mount, findmnt and df show it (default: dinomesh:<cluster id>)" };
 var atime = new Option<string>("--atime") { Description = "relatime (default: reads move atime once per change, or daily), strictatime (every read) or noatime (never)", DefaultValueFactory = _ => "relatime" };
+var replicas = new Option<int>("--replicas") { Description = "Copies of every chunk, on as many machines (capped by the cluster's size)", DefaultValueFactory = _ => 2 };
+var cacheSize = new Option<string>("--cache-size") { Description = "Disk kept for chunks beyond this node's share, e.g. 8G (least recently used go first)", DefaultValueFactory = _ => "8G" };
+var gcGrace = new Option<string>("--gc-grace") { Description = "How long chunks nothing references stay before they are deleted, e.g. 1h, 10m, 30s", DefaultValueFactory = _ => "1h" };
 var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
 
 var root = new RootCommand("dino-node: the daemon of a DinoMesh peer-to-peer filesystem; one per machine")
 {
     mount, dataDir, logLevel, noAllowOther, join, token, tokenFile, listen, advertise, profile, writeback, busyPoll, fsname, atime,
+    replicas, cacheSize, gcGrace,
 };
 root.SetAction(async (parse, cancellationToken) =>
 {
@@ -63,6 +67,14 @@ root.SetAction(async (parse, cancellationToken) =>
                 "lan" => MembershipConfig.Lan(),
                 "local" => MembershipConfig.Local(),
                 var other => throw new StartupException($"unknown --membership-profile '{other}' (lan or local)"),
+            },
+            Chunks = new DinoMesh.Cluster.Chunks.ChunkOptions
+            {
+                Replicas = parse.GetValue(replicas) is var r and >= 1 and <= 16 ? r : throw new StartupException($"--replicas must be between 1 and 16, not {parse.GetValue(replicas)}"),
+                CacheBytes = OptionValues.TryParseBytes(parse.GetValue(cacheSize) ?? "", out var cache) ? cache
+                    : throw new StartupException($"--cache-size expects a size such as 512M or 8G, got '{parse.GetValue(cacheSize)}'"),
+                GcGrace = OptionValues.TryParseDuration(parse.GetValue(gcGrace) ?? "", out var grace) ? grace
+                    : throw new StartupException($"--gc-grace expects a duration such as 30s, 10m or 1h, got '{parse.GetValue(gcGrace)}'"),
             },
         };
         if (options.Join is { } seed) ParseEndPoint(seed, "--join", allowHostName: true);

@@ -47,6 +47,9 @@ public sealed class ChunkAccess
     /// <summary>Raised when a read found the local copy missing or corrupt (a corrupt one is in quarantine now).</summary>
     public event Action<ChunkId>? Lost;
 
+    /// <summary>Raised when a read used a chunk (the cache evicts the least recently used first).</summary>
+    public event Action<ChunkId>? Used;
+
     /// <summary>True when a chunk missing here can be fetched from elsewhere.</summary>
     public bool CanFetch => _remote is not null;
 
@@ -71,9 +74,17 @@ public sealed class ChunkAccess
     /// </summary>
     public FsError Load(ChunkId id, long offset, Span<byte> destination)
     {
-        if (_recent.TryCopy(id, offset, destination)) return FsError.None;
+        if (_recent.TryCopy(id, offset, destination))
+        {
+            Used?.Invoke(id);
+            return FsError.None;
+        }
         var result = _store.Read(id, offset, destination);
-        if (result.Succeeded && result.BytesRead == destination.Length) return FsError.None;
+        if (result.Succeeded && result.BytesRead == destination.Length)
+        {
+            Used?.Invoke(id);
+            return FsError.None;
+        }
         if (result.Status is ChunkReadStatus.NotFound or ChunkReadStatus.Corrupt) Lost?.Invoke(id);
         if (_remote is not null && result.Status is ChunkReadStatus.NotFound or ChunkReadStatus.Corrupt)
         {

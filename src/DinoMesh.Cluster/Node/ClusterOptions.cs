@@ -24,6 +24,12 @@ public sealed record ClusterOptions
 
     public MembershipConfig Membership { get; init; } = MembershipConfig.Lan();
 
+    /// <summary>
+    /// Registers the node's other protocols (chunks, the log) on the transport before it starts serving: the cluster
+    /// node serves only join, membership and admission itself.
+    /// </summary>
+    public Action<DinoMesh.Transport.PeerTransport>? RegisterProtocols { get; init; }
+
     /// <summary>How long a join or an admission announcement may take.</summary>
     public TimeSpan JoinDeadline { get; init; } = TimeSpan.FromSeconds(10);
 }

@@ -7,7 +7,7 @@ namespace DinoMesh.Node.Control;
 /// <summary>Renders control answers for people (tables) or scripts (JSON).</summary>
 public static class ControlOutput
 {
-    private static readonly string[] PeerColumns = ["ID", "ADDRESS", "STATE", "ROLE", "RTT", "LAST SEEN", "TRANSPORT", "VERSION"];
+    private static readonly string[] PeerColumns = ["ID", "ADDRESS", "STATE", "ROLE", "RTT", "LAST SEEN", "TRANSPORT", "VERSION", "STORED"];
 
     public static string Render(string command, JsonElement result, bool asJson)
     {
@@ -37,6 +37,7 @@ public static class ControlOutput
                 r.LastSeen is { } seen ? Ago(now - seen) : "never",
                 r.Transport,
                 r.AppliedVersion?.ToString(CultureInfo.InvariantCulture) ?? "-",
+                r.StoredBytes is { } stored ? Mib(stored) : "-",
             ]);
         }
         var widths = Enumerable.Range(0, table[0].Length).Select(c => table.Max(row => row[c].Length)).ToArray();
@@ -60,5 +61,13 @@ public static class ControlOutput
         $"quorum     {s.Quorum}",
         $"peers      {s.PeersAlive} alive of {s.PeersTotal}",
         $"free       {s.ChunkBytesFree / (1024 * 1024)} MiB for chunks",
-        $"uptime     {s.Uptime:d\\.hh\\:mm\\:ss}");
+        $"uptime     {s.Uptime:d\\.hh\\:mm\\:ss}",
+        ChunkLines(s.Chunks));
+
+    private static string Mib(long bytes) => (bytes / (1024.0 * 1024)).ToString("F1", CultureInfo.InvariantCulture) + " MiB";
+
+    private static string ChunkLines(DinoMesh.Cluster.Chunks.ChunkStatus? c) => c is null ? "chunks     -" : string.Join('\n',
+        $"chunks     {c.PlacementChunks} held for placement ({Mib(c.PlacementBytes)}), {c.CachedChunks} cached ({Mib(c.CachedBytes)} of {Mib(c.CacheLimitBytes)}), {c.UnreferencedChunks} unreferenced ({Mib(c.UnreferencedBytes)}, deleted after {c.GcGraceSeconds:F0} s)",
+        $"replicas   {c.Replicas} over {c.LiveMembers} live members; {c.Missing} under-replicated here, repair queue {c.RepairQueue} ({c.Repaired} repaired)",
+        $"collected  {c.Collected} chunks ({Mib(c.CollectedBytes)}), evicted {c.Evicted} ({Mib(c.EvictedBytes)})");
 }

@@ -38,7 +38,8 @@ public sealed record PeerRow(
     string Transport,
     long? AppliedVersion = null,
     long? Lag = null,
-    bool Self = false);
+    bool Self = false,
+    long? StoredBytes = null);
 
 /// <summary>`dino-node status`.</summary>
 public sealed record NodeStatus(
@@ -53,4 +54,5 @@ public sealed record NodeStatus(
     int PeersAlive,
     int PeersTotal,
     TimeSpan Uptime,
-    long ChunkBytesFree);
+    long ChunkBytesFree,
+    DinoMesh.Cluster.Chunks.ChunkStatus? Chunks = null);
