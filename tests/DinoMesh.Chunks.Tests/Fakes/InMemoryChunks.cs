@@ -42,7 +42,7 @@ internal sealed class InMemoryChunks : ILocalChunks
     public ChunkId Add(byte[] bytes)
     {
         var id = ChunkId.Of(bytes);
-        _chunks[id] = bytes;
+        _chunks[id] = bytes.ToArray();
         return id;
     }
 
