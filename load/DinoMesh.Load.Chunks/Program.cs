@@ -45,6 +45,23 @@ try
         ("push to a placement node (R=2), verify + import there", Median(runs, () => Measure(mib, () => PushAll(holder, reader, live, ids)))),
     };
     foreach (var (name, rate) in rows) Console.WriteLine($"{name,-58} {rate,8:F0} MiB/s");
+
+    // Round trips: one get at a time of a small and of a full chunk, to tell per-call latency from transfer cost.
+    foreach (var size in new[] { 4096, 1 << 20 })
+    {
+        random.NextBytes(buffer);
+        var id = holder.Store.Put(buffer.AsSpan(0, size)).Id;
+        var fetcher = new ChunkFetcher(reader.Network, new StaticCluster(reader.Identity.PeerId, live), new ChunkLocations(), new ChunkOptions(), TimeProvider.System, NullLogger.Instance);
+        var times = new List<double>();
+        for (var i = 0; i < 30; i++)
+        {
+            var started = Stopwatch.GetTimestamp();
+            if (!(await fetcher.FetchAsync(id, CancellationToken.None)).Ok) throw new InvalidOperationException("fetch failed");
+            times.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+        times.Sort();
+        Console.WriteLine($"{$"one get of {size / 1024} KiB: median round trip",-58} {times[times.Count / 2],8:F2} ms");
+    }
 }
 finally
 {
