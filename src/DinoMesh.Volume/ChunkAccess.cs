@@ -184,7 +184,9 @@ public sealed class ChunkAccess
         var sequential = _readEnds.TryGetValue(ino, out var lastEnd) && lastEnd == offset;
         if (_readEnds.Count > 4096) _readEnds.Clear();
         _readEnds[ino] = end;
-        if (!sequential) return;
+        // Once per chunk the reader enters, not on every read inside it: the window is checked chunk by chunk.
+        var size = _options.ChunkSize;
+        if (!sequential || (offset % size != 0 && offset / size == (end - 1) / size)) return;
         var window = (long)_options.ReadAheadChunks * _options.ChunkSize;
         var seen = 0;
         foreach (var extent in extents.Overlapping(end, end + window))

@@ -88,14 +88,17 @@ public class ChunkCollectorTests
             var collector = new ChunkCollector(inventory, new DiskChunks(store), () => state, () => new HashSet<ChunkId>(), new ChunkOptions { GcGrace = Grace }, NullLogger.Instance);
             var contents = Enumerable.Range(0, 4).Select(i => Peers.RandomBytes(8192, i)).ToArray();
             using var done = new CancellationTokenSource();
+            long deleted = 0;
             var sweeper = Task.Run(() =>
             {
-                var sweeps = 0;
-                while (!done.IsCancellationRequested) sweeps += collector.Sweep().Chunks;
-                return sweeps;
+                while (!done.IsCancellationRequested) Interlocked.Add(ref deleted, collector.Sweep().Chunks);
             });
 
-            for (var round = 0; round < 3000; round++)
+            // Rounds until collection has deleted enough under the writer to have raced it often (bounded in rounds
+            // and time: on a loaded machine the sweeper may get few turns).
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var round = 0;
+            for (; round < 200_000 && Interlocked.Read(ref deleted) < 500 && clock.Elapsed < TimeSpan.FromSeconds(60); round++)
             {
                 time.Advance(Grace * 2);
                 var content = contents[round % contents.Length];
@@ -105,9 +108,8 @@ public class ChunkCollectorTests
                 Assert.True(time.GetUtcNow().ToUnixTimeMilliseconds() * 1_000_000L - inventory.Find(id)!.InUseNs < 1_000_000_000L, "not marked in use");
             }
             await done.CancelAsync();
-            var deleted = await sweeper;
-            // On a loaded machine the sweeper gets fewer turns; a few dozen deletions under a writer still exercise the race.
-            Assert.True(deleted > 10, $"collection deleted only {deleted} chunks: the race was hardly exercised");
+            await sweeper;
+            Assert.True(Interlocked.Read(ref deleted) >= 20, $"collection deleted only {deleted} chunks in {round} rounds: the race was hardly exercised");
         }
         finally
         {
