@@ -18,6 +18,12 @@ fi
 
 passed=0 failed=0 skipped=0
 results=$(mktemp -d)
+# Every temp dir, mount point and data dir the tests make lands under this suite's own TMPDIR, so the check for
+# mounts left behind looks only there (other programs' FUSE mounts under /tmp are not the suite's). World-writable
+# and sticky like /tmp: the unprivileged FUSE tests run as nobody.
+suite_tmp=$(mktemp -d /tmp/dinomesh-suite-XXXXXX)
+chmod 1777 "$suite_tmp"
+export TMPDIR=$suite_tmp
 for project in tests/*/*.csproj load/*.Tests/*.csproj; do
   name=$(basename "$project" .csproj)
   echo "=== $name"
@@ -42,9 +48,14 @@ for project in tests/*/*.csproj load/*.Tests/*.csproj; do
     failed=$((failed + 1))
   fi
 done
-# Nothing may be left mounted or running by the suite.
-leftover=$(grep -E ' fuse(\.[a-z]+)? ' /proc/self/mounts | grep -E '/tmp/' || true)
-[ -n "$leftover" ] && echo "test: mounts left behind:" && echo "$leftover"
+# Nothing may be left mounted by the suite: a mount left under its TMPDIR is a failure.
+leftover=$(bash scripts/lib/fuse-mounts-under.sh "$suite_tmp")
+if [ -n "$leftover" ]; then
+  echo "test: mounts left behind by the suite:"; echo "$leftover"
+  failed=$((failed + 1))
+else
+  rm -rf "$suite_tmp"
+fi
 rm -rf "$results"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

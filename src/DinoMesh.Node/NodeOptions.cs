@@ -25,6 +25,12 @@ public sealed record NodeOptions
     public string? Token { get; init; }
     public MembershipConfig Membership { get; init; } = MembershipConfig.Lan();
 
+    /// <summary>How long a metadata change waits for a lease holder and a majority before it fails with ETIMEDOUT.</summary>
+    public TimeSpan CommitTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Where to serve Prometheus metrics and the status page; null (the default) serves nothing.</summary>
+    public IPEndPoint? Metrics { get; init; }
+
     /// <summary>Replicas, cache bound and collection grace of chunks (--replicas, --cache-size, --gc-grace).</summary>
     public Cluster.Chunks.ChunkOptions Chunks { get; init; } = new();
 }

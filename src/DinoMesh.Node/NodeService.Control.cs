@@ -1,12 +1,23 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
 using DinoMesh.Cluster.Membership;
 using DinoMesh.Node.Control;
+using DinoMesh.Storage;
+using DinoMesh.Volume;
 using Microsoft.Extensions.Logging;
 
 namespace DinoMesh.Node;
 
-// The control socket's commands: status, peers, token, leave.
+// The control socket's commands (status, peers, token, leave) and the snapshot behind the status page.
 public sealed partial class NodeService
 {
+    /// <summary>The product version (the assembly's informational version, without the source revision).</summary>
+    public static readonly string Version =
+        (typeof(NodeService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0").Split('+')[0];
+
+    // Bytes the volume stores, computed once per metadata state (a statfs or a page refresh does not rescan the tree).
+    private readonly VolumeUsage _usage = new();
+
     private async ValueTask<object?> HandleControlAsync(string command, CancellationToken cancellationToken)
     {
         var cluster = _cluster ?? throw new ControlCommandException("the node is still starting");
@@ -17,7 +28,14 @@ public sealed partial class NodeService
             case "status":
                 return Status();
             case "token":
-                return new { token = cluster.Token, cluster = cluster.ClusterId, join = $"dino-node --join {cluster.Advertise} --token {cluster.Token} --mount DIR" };
+                return new { token = cluster.Token, cluster = cluster.ClusterId, join = JoinCommand.For(cluster.Advertise, cluster.Token, _mount?.MountPoint ?? _options.MountPoint) };
+            case "statehash":
+                {
+                    var state = _committer?.Current ?? throw new ControlCommandException("the node is still starting");
+                    return new { version = state.Version, stateHash = DinoMesh.Core.Metadata.StateSnapshotCodec.StateHash(state) };
+                }
+            case var _ when command.StartsWith("remove ", StringComparison.Ordinal):
+                return await RemoveMemberAsync(command["remove ".Length..].Trim(), cancellationToken);
             case "leave":
                 _logger.LogInformation("leave requested through the control socket");
                 _leaving = true;
@@ -25,9 +43,16 @@ public sealed partial class NodeService
                 _lifetime.StopApplication();
                 return new { left = true };
             default:
-                throw new ControlCommandException($"unknown command '{command}' (known: status, peers, token, leave)");
+                throw new ControlCommandException($"unknown command '{command}' (known: status, peers, token, leave, remove PEER, statehash)");
         }
     }
+
+    /// <summary>What the status page shows: this node's status and its view of the members; null while starting.</summary>
+    public (NodeStatus Status, IReadOnlyList<PeerRow> Peers)? Snapshot() => _cluster is null ? null : (Status(), Peers());
+
+    /// <summary>" --data-dir D" when the node runs on a data directory the control commands would not find by default.</summary>
+    private string DataDirArgument() =>
+        Path.GetFullPath(DataDirectory.DefaultPath()) == Path.GetFullPath(_options.DataDirectory) ? "" : " --data-dir " + JoinCommand.ShellWord(_options.DataDirectory);
 
     private List<PeerRow> Peers()
     {
@@ -36,23 +61,24 @@ public sealed partial class NodeService
         var wallNow = DateTimeOffset.UtcNow;
         var links = cluster.Transport.Links.Where(l => !l.Peer.IsEmpty).GroupBy(l => l.Peer).ToDictionary(g => g.Key, g => g.OrderByDescending(l => l.LastSuccess).First());
         var applied = _committer?.Current.Version;
+        var lease = _lease?.Status;
         var rows = new List<PeerRow>();
         foreach (var m in cluster.Membership.Members)
         {
             var self = m.Id == cluster.Self;
             links.TryGetValue(m.Id, out var link);
-            var rtt = m.RoundTrip ?? link?.LastRtt;
+            var rtt = self ? null : m.RoundTrip ?? link?.LastRtt;
             DateTimeOffset? lastSeen = self ? wallNow : m.LastHeard is { } heard ? wallNow - (now - heard) : link?.LastSuccess;
             rows.Add(new PeerRow(
                 m.Id.Hex,
                 m.Address,
                 m.Status.ToString().ToLowerInvariant(),
-                string.IsNullOrEmpty(m.Meta) ? "member" : m.Meta,
+                RoleOf(m.Id, lease),
                 rtt?.TotalMilliseconds,
                 lastSeen,
                 self ? "self" : link?.Transport is { Length: > 0 } t ? t : cluster.Transport.PreferredTransport,
-                self ? applied : null,
-                null,
+                // Only the holder knows how far the others are (their log, as it replicates to them).
+                self ? applied : lease?.Matches.TryGetValue(m.Id, out var match) == true ? match : null,
                 self,
                 _chunkService?.UsageOf(m.Id)?.StoredBytes));
         }
@@ -64,20 +90,68 @@ public sealed partial class NodeService
         var cluster = _cluster!;
         var members = cluster.Membership.Members;
         var alive = members.Count(m => m.Status == MemberStatus.Alive);
+        var state = _committer?.Current;
+        var lease = _lease?.Status;
         return new NodeStatus(
             cluster.Self.Hex,
             _mount?.MountPoint ?? _options.MountPoint,
             _data?.Root ?? _options.DataDirectory,
             cluster.Advertise,
             cluster.ClusterId,
-            _committer?.Current.Version ?? 0,
-            _committer?.Current.Inodes.Count ?? 0,
-            // Metadata is committed locally until the lease holder lands; there is no quorum to lose yet.
-            "local (single-writer log; no lease holder yet)",
+            state?.Version ?? 0,
+            state?.Inodes.Count ?? 0,
+            QuorumText(lease),
             alive,
             members.Count,
             _uptime.Elapsed,
             _chunks?.Capacity().Free ?? 0,
+            state is null ? 0 : _usage.StoredBytes(state),
+            Version,
+            RuntimeInformation.FrameworkDescription,
+            _options.Metrics?.ToString(),
+            lease is null ? null : lease.Role.ToString().ToLowerInvariant(),
+            lease?.Term ?? 0,
+            lease is { Holder.IsEmpty: false } ? lease.Holder.Hex : null,
+            lease?.Commit ?? 0,
+            lease?.LastVersion ?? 0,
+            lease?.NoQuorum ?? false,
             _chunkService?.Status());
+    }
+
+    /// <summary>holder, voter or learner (by the log's voter set), or "member" while the lease is not running.</summary>
+    private static string RoleOf(DinoMesh.Core.Identity.PeerId peer, DinoMesh.Cluster.Lease.LeaseStatus? lease) =>
+        lease is null ? "member"
+        : lease.Holder == peer ? "holder"
+        : lease.Voters.Contains(peer) ? "voter"
+        : "learner";
+
+    private static string QuorumText(DinoMesh.Cluster.Lease.LeaseStatus? lease) => lease switch
+    {
+        null => "starting",
+        { Role: DinoMesh.Cluster.Lease.LeaseRole.Holder } => $"ok: this node holds the lease ({lease.Voters.Count} voters)",
+        { NoQuorum: true } => lease.Holder.IsEmpty
+            ? "no quorum: no lease holder reachable (metadata changes wait, then fail with ETIMEDOUT)"
+            : $"no quorum: last saw holder {lease.Holder.Short} (metadata changes wait, then fail with ETIMEDOUT)",
+        _ => $"ok: holder {lease.Holder.Short}",
+    };
+
+    /// <summary>
+    /// `dino-node remove PEER`: out of the members and (if it voted) the voters in one entry; from that version on
+    /// every member refuses it.
+    /// </summary>
+    private async Task<object> RemoveMemberAsync(string prefix, CancellationToken cancellationToken)
+    {
+        var committer = _committer ?? throw new ControlCommandException("the node is still starting");
+        var matches = committer.Current.Members.Keys.Where(p => p.Hex.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+        if (prefix.Length < 4 || matches.Count != 1)
+        {
+            throw new ControlCommandException(matches.Count == 0 ? $"no member's id starts with '{prefix}'" : $"'{prefix}' is ambiguous or too short: give more of the id");
+        }
+        var peer = matches[0];
+        if (peer == committer.Self) throw new ControlCommandException("a node cannot remove itself: run `dino-node leave` on it, or `remove` on another member");
+        var clock = new MutationClock(TimeProvider.System, committer.Self);
+        var removed = await committer.CommitAsync(clock.Stamp(new DinoMesh.Core.Metadata.RemoveMember(peer), 0, 0), cancellationToken);
+        if (!removed.Ok) throw new ControlCommandException($"could not remove {peer.Short}: {removed.Error}");
+        return new { removed = peer.Hex };
     }
 }

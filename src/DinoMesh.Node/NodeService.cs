@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using DinoMesh.Cluster.Chunks;
+using DinoMesh.Cluster.Lease;
 using DinoMesh.Cluster.Node;
 using DinoMesh.Fuse;
 using DinoMesh.Node.Control;
@@ -30,7 +31,7 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
     private MetadataLog? _log;
     private ChunkStore? _chunks;
     private MetadataReplica? _replica;
-    private LocalCommitter? _committer;
+    private ClusterCommitter? _committer;
     private ChunkService? _chunkService;
     private FuseMount? _mount;
     private ControlServer? _control;
@@ -63,7 +64,7 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         // metadata is not loaded yet.
         _log = MetadataLog.Open(_data.MetadataPath);
         _chunks = new ChunkStore(_data, new ChunkStoreOptions(), _loggers.CreateLogger("chunks"));
-        _replica = MetadataReplica.Open(_log, _chunks, _loggers.CreateLogger("metadata"));
+        _replica = MetadataReplica.Open(_log, _chunks, _loggers.CreateLogger("metadata"), LeaseDriver.DurableCommit(_log));
         // The chunk protocol is served from the start; requests wait (within their deadline) until the service exists.
         var chunkService = new TaskCompletionSource<ChunkService>(TaskCreationOptions.RunContinuationsAsynchronously);
         try
@@ -76,8 +77,12 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
                 Join = _options.Join,
                 Token = _options.Token,
                 Membership = _options.Membership,
-                RegisterProtocols = transport => transport.RegisterUnary(DinoMesh.Transport.ProtocolIds.Chunk, ChunkCodec.MaxMessageBytes,
-                    async (peer, body, ct) => await (await chunkService.Task.WaitAsync(ct)).Server.HandleAsync(peer, body, ct)),
+                Protocols = transport =>
+                {
+                    TransportLeaseNetwork.Register(transport, () => _lease, _loggers.CreateLogger("lease"));
+                    transport.RegisterUnary(DinoMesh.Transport.ProtocolIds.Chunk, ChunkCodec.MaxMessageBytes,
+                        async (peer, body, ct) => await (await chunkService.Task.WaitAsync(ct)).Server.HandleAsync(peer, body, ct));
+                },
             }, _loggers, cancellationToken);
         }
         catch (ClusterStartException e)
@@ -89,7 +94,15 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         AnnounceJoinCommand(mountPoint);
 
         var clock = new MutationClock(TimeProvider.System, _cluster.Self);
-        _committer = LocalCommitter.Open(_replica, _cluster.Self, clock.NowNs(), _loggers.CreateLogger("metadata"));
+        try
+        {
+            _committer = await StartSharedMetadataAsync(clock, cancellationToken);
+        }
+        catch (StartupException)
+        {
+            await DisposeAsync();
+            throw;
+        }
         var volumeLogger = _loggers.CreateLogger("volume");
         var (meta, chunkAccess) = StartChunks(chunkService);
         var fs = new DinoFileSystem(meta, chunkAccess, clock, new VolumeOptions { Atime = _options.Atime }, volumeLogger);
@@ -118,13 +131,23 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         _ = WatchForExternalUnmountAsync(_mount);
     }
 
-    /// <summary>Prints, on stdout, the command that adds another machine to this cluster.</summary>
+    /// <summary>
+    /// Prints, on stdout, how to add another machine. The secret is printed once, when the cluster is founded; later
+    /// starts point to `dino-node token --command`, so logs and journals do not collect it on every restart.
+    /// </summary>
     private void AnnounceJoinCommand(string mountPoint)
     {
         var c = _cluster!;
-        if (c.Founded) Console.Out.WriteLine($"dino-node: founded cluster {c.ClusterId[..12]}; this node is {c.Self}.");
-        Console.Out.WriteLine("dino-node: to add a machine, run there:");
-        Console.Out.WriteLine($"  dino-node --join {c.Advertise} --token {c.Token} --mount {mountPoint}");
+        if (c.Founded)
+        {
+            Console.Out.WriteLine($"dino-node: founded cluster {c.ClusterId[..12]}; this node is {c.Self}.");
+            Console.Out.WriteLine("dino-node: to add a machine, run there (the credential is secret; `dino-node token --command` prints this again):");
+            Console.Out.WriteLine($"  {JoinCommand.For(c.Advertise, c.Token, mountPoint)}");
+        }
+        else
+        {
+            Console.Out.WriteLine("dino-node: to add a machine, print the join command here with: dino-node token --command" + DataDirArgument());
+        }
         Console.Out.Flush();
         _logger.LogInformation("peer {Peer} in cluster {Cluster}, listening on {Listen} ({Transport}), advertising {Advertise}",
             c.Self, c.ClusterId[..12], c.Transport.ListenEndPoint, c.Transport.PreferredTransport, c.Advertise);
@@ -160,6 +183,10 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         if (_mount is { } mount) await Step("unmount", () => mount.DisposeAsync().AsTask());
         _mount = null;
         _committer = null;
+        if (_lease is { } lease) await Step("lease", () => lease.DisposeAsync().AsTask());
+        _lease = null;
+        if (_leaseNetwork is { } network) await Step("lease network", () => network.DisposeAsync().AsTask());
+        _leaseNetwork = null;
         if (_replica is { } replica) await Step("metadata snapshot", () => { replica.Dispose(); return Task.CompletedTask; });
         _replica = null;
         if (_log is { } log) await Step("metadata log", () => { log.Dispose(); return Task.CompletedTask; });

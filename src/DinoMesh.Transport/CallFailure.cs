@@ -35,4 +35,10 @@ public enum CallFailure
 
     /// <summary>The caller's own cancellation token fired.</summary>
     Cancelled,
+
+    /// <summary>
+    /// The peer reset the stream: it stopped taking what we send (usually because it has already answered; read the
+    /// answer with <see cref="PeerStream.ReceiveAsync"/>). Says nothing against the connection, which stays in use.
+    /// </summary>
+    StreamReset,
 }

@@ -8,7 +8,11 @@ namespace DinoMesh.Transport;
 /// <param name="Transport">"h2/tls1.3", "h3/quic", or "" before the first successful call.</param>
 /// <param name="LastRtt">Round trip of the most recent successful unary call or ping (includes handler time).</param>
 /// <param name="LastSuccess">When a call on this link last succeeded.</param>
-/// <param name="LastFailure">The most recent failure, or <see cref="CallFailure.None"/>.</param>
+/// <param name="LastFailure">
+/// The most recent failure of the link itself (Unreachable, IdentityMismatch, Timeout) since its last success, or
+/// <see cref="CallFailure.None"/>. An answer such as Refused or TooLarge, a reset stream or the caller's own cancellation
+/// does not count: the connection carried it fine.
+/// </param>
 public sealed record PeerLink(
     PeerId Peer,
     string Address,

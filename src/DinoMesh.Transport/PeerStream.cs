@@ -97,7 +97,7 @@ public sealed class PeerStream : IAsyncDisposable
     private PeerCallException Fail(Exception e, CancellationToken ct)
     {
         var caller = ct.IsCancellationRequested ? ct : _caller;
-        var (failure, detail) = ClientFailures.Classify(e, caller, _deadline, _link, _since);
+        var (failure, detail) = ClientFailures.Classify(e, caller, _deadline, _link, _since, streamOpen: Volatile.Read(ref _disposed) == 0);
         _link.RecordFailure(failure);
         return new PeerCallException(failure, detail, e);
     }

@@ -5,7 +5,7 @@ using System.Security.Cryptography;
 using DinoMesh.Core.Identity;
 using DinoMesh.Transport.Client;
 using DinoMesh.Transport.Framing;
-using Google.Protobuf;
+using DinoMesh.Transport.Messages;
 
 namespace DinoMesh.Transport;
 
@@ -47,6 +47,7 @@ public sealed partial class PeerTransport
                 var answer = await new FrameReader(stream, maxResponse).ReadSingleAsync(timer.Token);
                 var elapsed = Stopwatch.GetElapsedTime(since);
                 link.RecordSuccess(response.Version, elapsed);
+                TransportMetrics.Exchanged(link.Seen, protocolId, body.Length, answer.Length);
                 return CallResult<byte[]>.Success(answer.ToArray(), link.Seen, elapsed);
             }
             catch (Exception e) when (attempt == 0 && version.Major == 3 && ClientFailures.IsConnectFailure(e) && link.MismatchSince(since) is null)
@@ -111,16 +112,10 @@ public sealed partial class PeerTransport
     public async Task<CallResult<TimeSpan>> PingAsync(string address, PeerId? expectedPeer, TimeSpan deadline, CancellationToken ct = default)
     {
         var nonce = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
-        var result = await CallAsync(address, expectedPeer, ProtocolIds.Ping, new Wire.Ping { Nonce = nonce }.ToByteArray(), deadline, ct, 64);
+        var result = PeerMessageCodec.DecodeAnswer<Wire.Ping>(
+            await CallAsync(address, expectedPeer, ProtocolIds.Ping, PeerMessageCodec.Serialize(new Wire.Ping(nonce)), deadline, ct, PingBytes), PingBytes, "ping answer");
         if (!result.Ok) return result.As<TimeSpan>();
-        try
-        {
-            if (Wire.Ping.Parser.ParseFrom(result.Value).Nonce != nonce) return CallResult<TimeSpan>.Fail(CallFailure.BadResponse, "ping answer echoes the wrong nonce", result.Peer);
-        }
-        catch (InvalidProtocolBufferException e)
-        {
-            return CallResult<TimeSpan>.Fail(CallFailure.BadResponse, "undecodable ping answer: " + e.Message, result.Peer);
-        }
+        if (result.Value!.Nonce != nonce) return CallResult<TimeSpan>.Fail(CallFailure.BadResponse, "ping answer echoes the wrong nonce", result.Peer);
         return CallResult<TimeSpan>.Success(result.Elapsed, result.Peer, result.Elapsed);
     }
 

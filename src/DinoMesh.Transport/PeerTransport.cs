@@ -5,7 +5,7 @@ using DinoMesh.Core.Identity;
 using DinoMesh.Transport.Client;
 using DinoMesh.Transport.Identity;
 using DinoMesh.Transport.Server;
-using Google.Protobuf;
+using DinoMesh.Transport.Messages;
 using Microsoft.Extensions.Logging;
 
 namespace DinoMesh.Transport;
@@ -22,6 +22,9 @@ public sealed partial class PeerTransport : IAsyncDisposable
     private readonly TransportOptions _options;
     private readonly IAdmission _admission;
     private readonly ILogger _log;
+    /// <summary>Bound on a ping and its answer (a nonce: at most 10 bytes encoded).</summary>
+    private const int PingBytes = 64;
+
     private readonly ProtocolTable _protocols = new();
     private readonly PeerServer _server;
     private readonly ConcurrentDictionary<LinkKey, OutboundLink> _links = new();
@@ -39,7 +42,7 @@ public sealed partial class PeerTransport : IAsyncDisposable
 #pragma warning disable CA1416 // IsSupported is itself the platform check
         _quic = options.EnableQuic && QuicConnection.IsSupported;
 #pragma warning restore CA1416
-        RegisterUnary(ProtocolIds.Ping, 64, AnswerPing);
+        RegisterUnary(ProtocolIds.Ping, PingBytes, AnswerPing);
     }
 
     /// <summary>The settings this transport runs with (e.g. <see cref="TransportOptions.DefaultDeadline"/> for callers).</summary>
@@ -56,6 +59,12 @@ public sealed partial class PeerTransport : IAsyncDisposable
 
     /// <summary>"h3/quic" when this platform has QUIC (libmsquic), else "h2/tls1.3": what new links will use.</summary>
     public string PreferredTransport => _quic ? WireHeaders.H3 : WireHeaders.H2;
+
+    /// <summary>Incoming connections now: open, in their TLS handshake, and of peers that are not admitted.</summary>
+    public IncomingConnections IncomingConnections =>
+        _server.Gate is { } gate && gate.Counts is var (open, handshaking, strangers)
+            ? new IncomingConnections(open, handshaking, strangers, gate.MaxConnections)
+            : default;
 
     /// <summary>Outgoing links with their transport and last round trip.</summary>
     public IReadOnlyCollection<PeerLink> Links => _links.Values.Select(l => l.Snapshot()).ToArray();
@@ -84,7 +93,10 @@ public sealed partial class PeerTransport : IAsyncDisposable
         _protocols.Add(new ProtocolRegistration(ProtocolIds.Join, Join.JoinGate.MaxRequestBytes, OpenToNonMembers: true, gate.HandleAsync, null));
     }
 
-    /// <summary>Binds the listener and starts serving. Throws <see cref="IOException"/> when the address is taken.</summary>
+    /// <summary>
+    /// Binds the listener and starts serving. Throws <see cref="IOException"/> when the address is taken or cannot be
+    /// bound; its message is the cause alone ("Address already in use"), for the caller to say which address.
+    /// </summary>
     public async Task StartAsync(CancellationToken ct = default)
     {
         if (Interlocked.CompareExchange(ref _state, 1, 0) != 0) throw new InvalidOperationException("the transport was already started or disposed");
@@ -94,7 +106,11 @@ public sealed partial class PeerTransport : IAsyncDisposable
         }
         catch (IOException e)
         {
-            throw new IOException($"cannot listen on {_options.Listen}: {e.Message}", e);
+            // Kestrel says "Failed to bind to address https://...: address already in use."; the socket error under
+            // it is the part worth printing.
+            var cause = e;
+            while (cause.InnerException is IOException inner) cause = inner;
+            throw new IOException(cause.InnerException?.Message ?? cause.Message, e);
         }
         // Debug: the node logs one summary line once it is in its cluster; a refused join must print only its error.
         _log.LogDebug("peer {Peer} listening on {Endpoint} (mutual TLS 1.3, {Transport}), advertising {Advertise}",
@@ -123,8 +139,8 @@ public sealed partial class PeerTransport : IAsyncDisposable
 
     private static ValueTask<byte[]> AnswerPing(PeerContext peer, ReadOnlyMemory<byte> request, CancellationToken ct)
     {
-        var ping = Wire.Ping.Parser.ParseFrom(request.Span);
-        return ValueTask.FromResult(ping.ToByteArray());
+        var ping = PeerMessageCodec.DecodeRequest<Wire.Ping>(request, PingBytes, "ping");
+        return ValueTask.FromResult(PeerMessageCodec.Serialize(ping));
     }
 
     private void ThrowIfStarted()

@@ -33,4 +33,13 @@ public sealed record TransportOptions
 
     /// <summary>Largest response message a unary call accepts unless the call says otherwise.</summary>
     public int DefaultMaxResponseBytes { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>Caps and deadlines for incoming connections (strangers especially).</summary>
+    public ConnectionLimits Limits { get; init; } = new();
+
+    /// <summary>
+    /// Refusals (of connections, requests, joins) are logged at once the first time for each kind and source, then
+    /// counted, and one summary line per kind and source is written at most this often while they go on.
+    /// </summary>
+    public TimeSpan RefusalLogInterval { get; init; } = TimeSpan.FromSeconds(60);
 }

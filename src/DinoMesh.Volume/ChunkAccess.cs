@@ -56,6 +56,7 @@ public sealed class ChunkAccess
     public (FsError Error, ChunkId Id) Store(ReadOnlySpan<byte> content)
     {
         var result = _store.Put(content);
+        VolumeMetrics.ChunkWritten(result.Status == ChunkWriteStatus.AlreadyPresent ? "deduplicated" : result.Succeeded ? "stored" : "failed", content.Length);
         if (result.Succeeded)
         {
             Stored?.Invoke(result.Id, content);
@@ -80,6 +81,7 @@ public sealed class ChunkAccess
             return FsError.None;
         }
         var result = _store.Read(id, offset, destination);
+        VolumeMetrics.ChunkRead(result.Succeeded && result.BytesRead == destination.Length, destination.Length);
         if (result.Succeeded && result.BytesRead == destination.Length)
         {
             Used?.Invoke(id);

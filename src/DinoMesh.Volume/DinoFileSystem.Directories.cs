@@ -87,13 +87,16 @@ public sealed partial class DinoFileSystem
 
     public override ValueTask<FuseResult<StatFsReply>> StatFsAsync(FuseContext ctx, ulong ino)
     {
+        // df: used = the volume's own stored bytes, available = free space under the data directory, size = the two
+        // together. Free and available are equal, so the host disk's reserved blocks never show up as used.
         const uint blockSize = 4096;
-        var (total, free) = _chunks.Capacity();
-        var files = (ulong)_meta.Current.Inodes.Count;
+        var state = _meta.Current;
+        var used = (ulong)_usage.StoredBytes(state) / blockSize;
+        var free = (ulong)_chunks.Capacity().Free / blockSize;
+        var files = (ulong)state.Inodes.Count;
         const ulong fileLimit = 1UL << 32;
         return ValueTask.FromResult<FuseResult<StatFsReply>>(new StatFsReply(
-            (ulong)total / blockSize, (ulong)free / blockSize, (ulong)free / blockSize,
-            fileLimit, fileLimit - files, blockSize, FileName.MaxBytes, blockSize));
+            used + free, free, free, fileLimit, fileLimit - files, blockSize, FileName.MaxBytes, blockSize));
     }
 
     public override ValueTask<int> AccessAsync(FuseContext ctx, ulong ino, int mask) =>

@@ -28,6 +28,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     private readonly CancellationTokenSource _stopping = new();
     private IFuseNotifier? _notifier;
     private Task? _atimeFlusher;
+    private readonly VolumeUsage _usage = new();
     private long _nextHandle;
 
     public DinoFileSystem(IMetadataCommitter meta, ChunkAccess chunks, MutationClock clock, VolumeOptions options, ILogger logger)

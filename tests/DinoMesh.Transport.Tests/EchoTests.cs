@@ -68,17 +68,6 @@ public class EchoTests
     }
 
     [Fact]
-    public async Task A_taken_listen_port_fails_start_with_an_IOException_naming_the_address()
-    {
-        await using var a = await new TestNode("A").StartWithEchoAsync();
-        await using var b = new TestNode("B", new TransportOptions { Listen = a.Transport.ListenEndPoint! });
-
-        var error = await Assert.ThrowsAsync<IOException>(() => b.Transport.StartAsync(TestContext.Current.CancellationToken));
-
-        Assert.Contains(a.Address, error.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
     public async Task A_call_without_a_finite_deadline_is_rejected()
     {
         await using var b = await new TestNode("B").StartWithEchoAsync();

@@ -8,7 +8,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using DinoMesh.Transport.Framing;
 using DinoMesh.Transport.Identity;
-using Google.Protobuf;
+using DinoMesh.Transport.Messages;
 
 namespace DinoMesh.Transport.Tests;
 
@@ -61,14 +61,10 @@ public class FuzzTests
         var h2s = Enumerable.Range(0, 70).Select(_ => h2[..Preface.Length].Concat(Mutate(h2[Preface.Length..], random)).ToArray()).ToArray();
         var h2Runs = await RunBatchedAsync(h2s, bytes => SendHttp2Async(endPoint, b.Identity.Certificate, bytes, expectAnswer: false, ct), clock, Budget * 0.7);
 
-        // 4. Mutated length-prefixed protobuf bodies to the join (as a stranger), ping and echo protocols.
-        var join = FrameWriter.Encode(new Wire.JoinRequest
-        {
-            ClusterId = ByteString.CopyFrom(token.ClusterId),
-            Proof = ByteString.CopyFrom(token.JoinerProof(stranger.Id)),
-            Advertise = "127.0.0.1:1",
-        }.ToByteArray());
-        var ping = FrameWriter.Encode(new Wire.Ping { Nonce = 42 }.ToByteArray());
+        // 4. Mutated length-prefixed MessagePack bodies to the join (as a stranger), ping and echo protocols, and the
+        //    hostile MessagePack shapes (deep nesting, huge declared lengths, wrong union tags, colliding map keys).
+        var join = FrameWriter.Encode(PeerMessageCodec.Serialize(new Wire.JoinRequest(token.ClusterId.ToArray(), token.JoinerProof(stranger.Id), "127.0.0.1:1")));
+        var ping = FrameWriter.Encode(PeerMessageCodec.Serialize(new Wire.Ping(42)));
         using var memberClient = RawClient(b.Identity.Certificate);
         using var strangerClient = RawClient(stranger.Identity.Certificate);
         var statuses = new System.Collections.Concurrent.ConcurrentDictionary<int, int>();
@@ -78,6 +74,11 @@ public class FuzzTests
             1 => (Client: memberClient, Path: ProtocolIds.Ping, Body: Mutate(ping, random)),
             _ => (Client: memberClient, Path: TestNode.Echo, Body: Mutate(ping, random)),
         }).ToArray();
+        bodies = [.. bodies, .. HostileMessagePack.All.SelectMany(h => new[]
+        {
+            (Client: strangerClient, Path: ProtocolIds.Join, Body: FrameWriter.Encode(h.Bytes)),
+            (Client: memberClient, Path: ProtocolIds.Ping, Body: FrameWriter.Encode(h.Bytes)),
+        })];
         var bodyRuns = await RunBatchedAsync(bodies, async body =>
         {
             var status = await PostAsync(body.Client, endPoint, body.Path, body.Body, ct);

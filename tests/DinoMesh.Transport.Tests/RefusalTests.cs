@@ -65,6 +65,8 @@ public class RefusalTests
         Assert.Equal([a.Id], joined.Value.Founders);
         Assert.Contains(new ClusterMemberInfo(b.Id, b.Transport.Advertise), joined.Value.Members);
         Assert.True(a.Admission.IsAdmitted(b.Id));
+        // The node's admitter logs the admission; the gate must not log it a second time (issue 11).
+        Assert.DoesNotContain(a.Log.Lines, l => l.Contains("Information DinoMesh.Transport.Join", StringComparison.Ordinal));
 
         // Now a member: the same peer may call other protocols, pinning the PeerId it learned from the join.
         var echo = await b.Transport.CallAsync(a.Address, joined.Value.Founders[0], TestNode.Echo, "hi"u8.ToArray(), Deadline, ct);

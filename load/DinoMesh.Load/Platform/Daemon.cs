@@ -24,9 +24,12 @@ public sealed class Daemon : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>Completes when the process has exited.</summary>
+    public Task Exited => _process.WaitForExitAsync(CancellationToken.None);
+
     public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
 
-    public static Daemon Start(string fileName, IEnumerable<string> arguments, string? logPath)
+    public static Daemon Start(string fileName, IEnumerable<string> arguments, string? logPath, IReadOnlyDictionary<string, string?>? environment = null)
     {
         var info = new ProcessStartInfo(fileName)
         {
@@ -36,6 +39,12 @@ public sealed class Daemon : IAsyncDisposable
             UseShellExecute = false,
         };
         foreach (var argument in arguments) info.ArgumentList.Add(argument);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            // A null value removes an inherited variable (e.g. a DINOMESH_TOKEN that must not reach a founder).
+            if (value is null) info.Environment.Remove(name);
+            else info.Environment[name] = value;
+        }
         var log = logPath is null ? null : new StreamWriter(logPath, append: false) { AutoFlush = true };
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var daemon = new Daemon(process, log);
@@ -68,6 +77,14 @@ public sealed class Daemon : IAsyncDisposable
         {
             return false;
         }
+    }
+
+    /// <summary>SIGKILL, no goodbye (the fail-over scenario's crash); waits up to 10 s for the process to be gone.</summary>
+    public async Task<bool> KillAsync()
+    {
+        if (_process.HasExited) return true;
+        Signals.Send(_process.Id, Signals.SigKill);
+        return await WaitForExitAsync(TimeSpan.FromSeconds(10));
     }
 
     /// <summary>SIGTERM, wait up to <paramref name="termTimeout"/>, then SIGKILL. Returns how it ended.</summary>

@@ -18,6 +18,9 @@ public sealed class TextTable(params string[] headers)
         _rows.Add(cells);
     }
 
+    /// <summary>The headers, rows and first numeric column, for renderers other than text and Markdown (HTML).</summary>
+    public (IReadOnlyList<string> Headers, IReadOnlyList<string[]> Rows, int FirstNumericColumn) Cells() => (headers, _rows, FirstNumericColumn);
+
     public string ToText()
     {
         var widths = headers.Select((h, i) => _rows.Select(r => r[i].Length).Append(h.Length).Max()).ToArray();

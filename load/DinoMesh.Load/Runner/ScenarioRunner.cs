@@ -1,10 +1,12 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 
 namespace DinoMesh.Load.Runner;
 
 /// <summary>
-/// Runs a <see cref="Scenario"/> under its <see cref="LoadSimulation"/> and measures every step call. A blocked
-/// system call cannot be cancelled, so the wait for the copies is itself bounded: past the time limit plus
+/// Runs a <see cref="Scenario"/> under its <see cref="LoadSimulation"/> (after an unrecorded warm-up of the same
+/// shape, if the scenario has one) and measures every step call, in totals and over time. A blocked system call
+/// cannot be cancelled, so the wait for the copies is itself bounded: past the time limit plus
 /// <see cref="HangGrace"/> the scenario is declared hung (<see cref="ScenarioHungException"/>) and the caller must
 /// tear the target down (unmounting a FUSE mount unblocks the calls).
 /// </summary>
@@ -13,6 +15,9 @@ public sealed class ScenarioRunner
     public TimeSpan HangGrace { get; init; } = TimeSpan.FromSeconds(60);
 
     public TimeSpan CleanTimeout { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>Told when each phase starts and ends (a live view); null for none.</summary>
+    public IScenarioObserver? Observer { get; init; }
 
     public async Task<ScenarioResult> RunAsync(Scenario scenario, CancellationToken cancellationToken)
     {
@@ -56,78 +61,113 @@ public sealed class ScenarioRunner
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                return new ScenarioResult(scenario.Name, scenario.Headline, TimeSpan.Zero, 0, StopReason.InitFailed, [], e.Message);
+                return new ScenarioResult(scenario.Name, scenario.Headline, TimeSpan.Zero, 0, StopReason.InitFailed, [], e.Message)
+                {
+                    ToleratesErrors = scenario.ToleratesErrors,
+                };
             }
         }
 
         var load = scenario.Load;
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(load.MaxDuration);
-        var shared = new SharedCounters();
-        var started = Stopwatch.GetTimestamp();
-        var copies = new Task<StepStats[]>[load.Copies];
-        for (var c = 0; c < copies.Length; c++)
+        // One counter across warm-up and measurement, so iteration numbers (file names) never repeat.
+        var counters = new SharedCounters();
+        var warmUp = load.DurationIsGoal && scenario.WarmUp > TimeSpan.Zero ? scenario.WarmUp : TimeSpan.Zero;
+        if (warmUp > TimeSpan.Zero)
         {
-            var copy = c;
-            copies[c] = Task.Run(() => RunCopyAsync(scenario, copy, shared, deadline.Token), CancellationToken.None);
+            var warm = load.WithDuration(warmUp);
+            await RunPhaseAsync(scenario, warm, isWarmUp: true, counters, background: null, cancellationToken);
+            counters.Completed = 0;
+            counters.StartedInPhase = 0;
+            counters.Dropped = 0;
+        }
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return new ScenarioResult(scenario.Name, scenario.Headline, TimeSpan.Zero, 0, StopReason.Cancelled, [], null)
+            {
+                WarmUp = warmUp,
+                ToleratesErrors = scenario.ToleratesErrors,
+            };
         }
 
-        StepStats[][] perCopy;
-        try
-        {
-            perCopy = await Task.WhenAll(copies).WaitAsync(load.MaxDuration + HangGrace, CancellationToken.None);
-        }
-        catch (TimeoutException)
-        {
-            throw new ScenarioHungException(scenario.Name, load.MaxDuration + HangGrace);
-        }
-
-        var merged = scenario.Steps.Select(s => new StepStats(s.Name)).ToList();
-        foreach (var stats in perCopy)
-        {
-            for (var i = 0; i < merged.Count; i++) merged[i].Add(stats[i]);
-        }
-
+        var phase = await RunPhaseAsync(scenario, load, isWarmUp: false, counters, scenario.Background, cancellationToken);
+        var merged = phase.Stats;
         var stop = cancellationToken.IsCancellationRequested ? StopReason.Cancelled
-            : shared.Started < load.MaxIterations && !load.DurationIsGoal ? StopReason.TimeLimit
+            : counters.StartedInPhase < load.MaxIterations && !load.DurationIsGoal ? StopReason.TimeLimit
             : StopReason.Completed;
 
         if (scenario.Finish is not null && stop == StopReason.Completed)
         {
             var finishStats = new StepStats(scenario.Finish.Name);
-            await InvokeAsync(scenario.Finish, new StepContext(0, 0, cancellationToken), finishStats);
+            await InvokeAsync(scenario.Finish, new StepContext(0, 0, cancellationToken), finishStats, timeline: null, phase.Clock);
             merged.Add(finishStats);
         }
 
-        var wall = Stopwatch.GetElapsedTime(started);
-        return new ScenarioResult(scenario.Name, scenario.Headline, wall, shared.Completed, stop, merged, null);
-    }
-
-    private static async Task<StepStats[]> RunCopyAsync(Scenario scenario, int copy, SharedCounters shared, CancellationToken deadline)
-    {
-        var stats = scenario.Steps.Select(s => new StepStats(s.Name)).ToArray();
-        while (!deadline.IsCancellationRequested)
+        var wall = phase.Clock.Elapsed;
+        IReadOnlyList<string> findings = [];
+        if (scenario.Findings is not null)
         {
-            var iteration = Interlocked.Increment(ref shared.Started) - 1;
-            if (iteration >= scenario.Load.MaxIterations)
+            try
             {
-                // Keep Started at the true number of iterations begun, so the stop reason can be told apart.
-                Interlocked.Decrement(ref shared.Started);
-                break;
+                findings = scenario.Findings();
             }
-            var context = new StepContext(iteration, copy, deadline);
-            var allOk = true;
-            for (var s = 0; s < stats.Length && allOk; s++)
+            catch (Exception e)
             {
-                // As in NBomber, a failed step ends its iteration: the later steps depend on it.
-                allOk = await InvokeAsync(scenario.Steps[s], context, stats[s]);
+                findings = [$"findings failed: {e.Message}"];
             }
-            if (allOk) Interlocked.Increment(ref shared.Completed);
         }
-        return stats;
+        return new ScenarioResult(scenario.Name, scenario.Headline, wall, counters.Completed, stop, merged, phase.BackgroundError)
+        {
+            Timelines = phase.Timelines,
+            WarmUp = warmUp,
+            Dropped = counters.Dropped,
+            Findings = findings,
+            ToleratesErrors = scenario.ToleratesErrors,
+        };
     }
 
-    private static async ValueTask<bool> InvokeAsync(Step step, StepContext context, StepStats stats)
+    private async Task<PhaseOutcome> RunPhaseAsync(
+        Scenario scenario, LoadSimulation load, bool isWarmUp, SharedCounters counters,
+        Func<LoadClock, CancellationToken, Task>? background, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var width = StepTimeline.WidthFor(load.MaxDuration);
+        var timelines = scenario.Steps.Select(s => new StepTimeline(s.Name, width)).ToList();
+        var clock = new LoadClock();
+        deadline.CancelAfter(load.MaxDuration);
+        var running = new RunningPhase(scenario.Name, isWarmUp, load, clock, timelines);
+        Observer?.PhaseStarted(running);
+        var phase = new Phase(scenario, load, counters, timelines, clock, deadline.Token, cancellationToken);
+        var backgroundTask = background is null ? Task.CompletedTask : Task.Run(() => background(clock, deadline.Token), CancellationToken.None);
+
+        Task<StepStats[]> work = load.Shape == LoadShape.Inject
+            ? Task.Run(() => phase.InjectAsync(), CancellationToken.None)
+            : Task.Run(() => phase.LoopAllAsync(), CancellationToken.None);
+        StepStats[] stats;
+        string? backgroundError = null;
+        try
+        {
+            stats = await work.WaitAsync(load.MaxDuration + HangGrace, CancellationToken.None);
+            try
+            {
+                await backgroundTask.WaitAsync(HangGrace, CancellationToken.None);
+            }
+            catch (Exception e) when (e is not TimeoutException)
+            {
+                backgroundError = e is OperationCanceledException ? null : $"background: {e.Message}";
+            }
+        }
+        catch (TimeoutException)
+        {
+            throw new ScenarioHungException(scenario.Name, load.MaxDuration + HangGrace);
+        }
+        finally
+        {
+            Observer?.PhaseEnded(running);
+        }
+        return new PhaseOutcome([.. stats], timelines, clock, backgroundError);
+    }
+
+    private static async ValueTask<bool> InvokeAsync(Step step, StepContext context, StepStats stats, StepTimeline? timeline, LoadClock clock)
     {
         var start = Stopwatch.GetTimestamp();
         StepResult result;
@@ -139,16 +179,157 @@ public sealed class ScenarioRunner
         {
             result = StepResult.Fail($"{e.GetType().Name}: {e.Message}");
         }
-        stats.Record(result, ElapsedNanoseconds(start));
+        var end = Stopwatch.GetTimestamp();
+        var latency = (long)((end - start) * (1e9 / Stopwatch.Frequency));
+        stats.Record(result, latency);
+        timeline?.Record(clock.ToNanoseconds(end), latency, result.IsOk, result.Bytes);
         return result.IsOk;
     }
 
-    private static long ElapsedNanoseconds(long start) =>
-        (long)((Stopwatch.GetTimestamp() - start) * (1e9 / Stopwatch.Frequency));
+    private sealed record PhaseOutcome(List<StepStats> Stats, IReadOnlyList<StepTimeline> Timelines, LoadClock Clock, string? BackgroundError);
 
     private sealed class SharedCounters
     {
-        public long Started;
+        public long Next;
+        public long StartedInPhase;
         public long Completed;
+        public long Dropped;
+    }
+
+    /// <summary>One load phase: its copies (or injection schedule), counters and deadline.</summary>
+    private sealed class Phase(
+        Scenario scenario, LoadSimulation load, SharedCounters counters, IReadOnlyList<StepTimeline> timelines, LoadClock clock, CancellationToken deadline,
+        CancellationToken cancellation)
+    {
+        public async Task<StepStats[]> LoopAllAsync()
+        {
+            var copies = new Task<StepStats[]>[load.Copies];
+            for (var c = 0; c < copies.Length; c++)
+            {
+                var copy = c;
+                copies[c] = Task.Run(() => LoopAsync(copy), CancellationToken.None);
+            }
+            return Merge(await Task.WhenAll(copies));
+        }
+
+        /// <summary>Starts an iteration every 1/rate seconds on a free slot; an arrival with no free slot is dropped.</summary>
+        public async Task<StepStats[]> InjectAsync()
+        {
+            var perSlot = Enumerable.Range(0, load.Copies).Select(_ => NewStats()).ToArray();
+            var running = new Task[load.Copies];
+            var free = new ConcurrentQueue<int>(Enumerable.Range(0, load.Copies));
+            long arrivals = 0;
+            while (!deadline.IsCancellationRequested)
+            {
+                // Arrival n is due at n / rate; only those due before the end of the duration (a late timer must
+                // not add arrivals past it): rate x duration in all.
+                var total = (long)Math.Ceiling(load.MaxDuration.TotalSeconds * load.Rate);
+                var due = Math.Min((long)Math.Floor(clock.Elapsed.TotalSeconds * load.Rate) + 1, total);
+                if (arrivals >= total) break;
+                for (; arrivals < due && !deadline.IsCancellationRequested; arrivals++)
+                {
+                    if (!TryClaim(out var iteration)) return await DrainAsync(running, perSlot);
+                    if (!free.TryDequeue(out var slot))
+                    {
+                        Unclaim();
+                        Interlocked.Increment(ref counters.Dropped);
+                        continue;
+                    }
+                    running[slot] = Task.Run(async () =>
+                    {
+                        try
+                        {
+                            await IterateAsync(iteration, slot, perSlot[slot]);
+                        }
+                        finally
+                        {
+                            free.Enqueue(slot);
+                        }
+                    }, CancellationToken.None);
+                }
+                var next = TimeSpan.FromSeconds(arrivals / load.Rate) - clock.Elapsed;
+                try
+                {
+                    await Task.Delay(next > TimeSpan.FromMilliseconds(1) ? next : TimeSpan.FromMilliseconds(1), deadline);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+            return await DrainAsync(running, perSlot);
+        }
+
+        private async Task<StepStats[]> DrainAsync(Task[] running, StepStats[][] perSlot)
+        {
+            await Task.WhenAll(running.Where(t => t is not null));
+            return Merge(perSlot);
+        }
+
+        private StepStats[] NewStats() => scenario.Steps.Select(s => new StepStats(s.Name)).ToArray();
+
+        private StepStats[] Merge(StepStats[][] parts)
+        {
+            var merged = NewStats();
+            foreach (var part in parts)
+            {
+                for (var i = 0; i < merged.Length; i++) merged[i].Add(part[i]);
+            }
+            return merged;
+        }
+
+        private async Task<StepStats[]> LoopAsync(int copy)
+        {
+            var stats = NewStats();
+            while (!deadline.IsCancellationRequested)
+            {
+                if (copy >= load.ActiveCopies(clock.Elapsed))
+                {
+                    if (load.IsRetired(copy, clock.Elapsed)) break;
+                    try
+                    {
+                        await Task.Delay(10, deadline);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
+                    continue;
+                }
+                if (!TryClaim(out var iteration)) break;
+                await IterateAsync(iteration, copy, stats);
+            }
+            return stats;
+        }
+
+        private bool TryClaim(out long iteration)
+        {
+            var inPhase = Interlocked.Increment(ref counters.StartedInPhase);
+            if (inPhase > load.MaxIterations)
+            {
+                // Keep the count at the true number of iterations begun, so the stop reason can be told apart.
+                Interlocked.Decrement(ref counters.StartedInPhase);
+                iteration = -1;
+                return false;
+            }
+            iteration = Interlocked.Increment(ref counters.Next) - 1;
+            return true;
+        }
+
+        private void Unclaim() => Interlocked.Decrement(ref counters.StartedInPhase);
+
+        private async Task IterateAsync(long iteration, int copy, StepStats[] stats)
+        {
+            // Steps get the run's cancellation, not the phase deadline: the deadline stops new iterations, while one
+            // already under way finishes (a large write cut short at the deadline would count as a failure).
+            var context = new StepContext(iteration, copy, cancellation);
+            var allOk = true;
+            for (var s = 0; s < stats.Length && allOk; s++)
+            {
+                // As in NBomber, a failed step ends its iteration: the later steps depend on it.
+                allOk = await InvokeAsync(scenario.Steps[s], context, stats[s], timelines[s], clock);
+            }
+            if (allOk) Interlocked.Increment(ref counters.Completed);
+        }
     }
 }

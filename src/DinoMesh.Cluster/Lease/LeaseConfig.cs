@@ -6,14 +6,14 @@ namespace DinoMesh.Cluster.Lease;
 public sealed record LeaseConfig
 {
     /// <summary>The holder renews its lease (a heartbeat to every member) this often.</summary>
-    public int HeartbeatTicks { get; init; } = 1;
+    public int HeartbeatTicks { get; init; } = 2;
 
     /// <summary>
     /// A voter that hears nothing from a holder for a random time in [ElectionTicks, 2 × ElectionTicks) starts a
     /// (pre-)election; a holder that has not heard from a majority for ElectionTicks steps down (check-quorum). A voter
     /// that heard from a holder within ElectionTicks still sees a valid lease and refuses to vote for anyone else.
     /// </summary>
-    public int ElectionTicks { get; init; } = 10;
+    public int ElectionTicks { get; init; } = 12;
 
     /// <summary>Most entries in one append message (batching).</summary>
     public int MaxEntriesPerMessage { get; init; } = 512;
@@ -21,8 +21,17 @@ public sealed record LeaseConfig
     /// <summary>Most payload bytes in one append message; at least one entry is always sent.</summary>
     public int MaxBytesPerMessage { get; init; } = 1 << 20;
 
-    /// <summary>Append messages in flight to one follower before the holder waits for an answer (pipelining).</summary>
-    public int MaxInflight { get; init; } = 16;
+    /// <summary>
+    /// Append messages in flight to one follower before the holder waits for an answer (pipelining). Proposals that
+    /// arrive meanwhile wait and then travel together in the next append: this is what batches commits.
+    /// </summary>
+    public int MaxInflight { get; init; } = 4;
+
+    /// <summary>
+    /// Heartbeats without any answer from a follower before the holder assumes its appends were lost and sends again
+    /// from what it last acknowledged. Short enough to repair loss quickly, long enough not to flood a slow follower.
+    /// </summary>
+    public int ResendTicks { get; init; } = 5;
 
     /// <summary>For a cluster on one machine or in simulation: the same, named.</summary>
     public static LeaseConfig Default { get; } = new();
@@ -30,6 +39,6 @@ public sealed record LeaseConfig
     public void Validate()
     {
         if (HeartbeatTicks < 1 || ElectionTicks <= HeartbeatTicks) throw new ArgumentException("election ticks must exceed heartbeat ticks");
-        if (MaxEntriesPerMessage < 1 || MaxBytesPerMessage < 1 || MaxInflight < 1) throw new ArgumentException("batch limits must be positive");
+        if (MaxEntriesPerMessage < 1 || MaxBytesPerMessage < 1 || MaxInflight < 1 || ResendTicks < 1) throw new ArgumentException("batch limits must be positive");
     }
 }

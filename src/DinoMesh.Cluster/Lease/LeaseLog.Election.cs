@@ -5,6 +5,16 @@ namespace DinoMesh.Cluster.Lease;
 // Elections: pre-vote, vote, and becoming the holder.
 public sealed partial class LeaseLog
 {
+    /// <summary>
+    /// Campaigns at once instead of waiting out an election timeout: for a node that is the only voter (a one-node
+    /// cluster after a restart), which has nobody to wait for.
+    /// </summary>
+    public void CampaignNow()
+    {
+        if (IsHolder || !Voters.Contains(Self)) return;
+        Campaign(preVote: true, transfer: false);
+    }
+
     private void Campaign(bool preVote, bool transfer)
     {
         _votes.Clear();
@@ -47,7 +57,9 @@ public sealed partial class LeaseLog
         var canVote = Vote == from
             || (Vote.IsEmpty && Holder.IsEmpty)
             || (v.PreVote && v.RequestTerm > Term);
-        if (Voters.Contains(Self) && canVote && upToDate)
+        // Raft §4.1: a server votes without consulting its own configuration — a voter that has not yet received the
+        // entry that made it one must still help elect the holder that has it.
+        if (canVote && upToDate)
         {
             if (!v.PreVote)
             {

@@ -77,8 +77,9 @@ public sealed partial class LeaseLog
     }
 
     /// <summary>
-    /// A heartbeat to every follower: entries they lack (re-sent when nothing was acknowledged since the last round,
-    /// which also repairs lost messages), or an empty append carrying the commit version.
+    /// A heartbeat to every follower: entries they lack when the pipeline has room (re-sent from the last acknowledged
+    /// version when a follower has been silent for <see cref="LeaseConfig.ResendTicks"/>, which repairs lost messages),
+    /// or else an empty append carrying the commit version.
     /// </summary>
     private void BroadcastAppend()
     {
@@ -91,14 +92,19 @@ public sealed partial class LeaseLog
                 p.SnapshotPending = false;
                 p.SnapshotTicks = 0;
             }
-            if (p.Match < LastVersion && p.IdleTicks > 0 && !p.SnapshotPending)
+            p.IdleTicks++;
+            if (p.Match < LastVersion && p.IdleTicks > _config.ResendTicks && !p.SnapshotPending)
             {
+                // Nothing heard for a while: what was in flight is presumed lost; start again from what it holds.
+                p.IdleTicks = 0;
                 p.Next = p.Match + 1;
                 p.Probing = true;
-                p.Inflight = 0;
+                p.ForgetInflight();
+                SendAppend(peer, p, heartbeat: false);
+                continue;
             }
-            p.IdleTicks++;
-            SendAppend(peer, p, heartbeat: p.Match >= LastVersion || p.SnapshotPending);
+            var canSend = !p.SnapshotPending && p.Next <= LastVersion && (p.Probing ? p.Inflight == 0 : p.Inflight < _config.MaxInflight);
+            SendAppend(peer, p, heartbeat: !canSend);
         }
     }
 
@@ -116,7 +122,9 @@ public sealed partial class LeaseLog
         {
             // Anchored at what the follower is known to hold, so it is accepted whatever is still in flight.
             var matchTerm = TermAt(p.Match);
-            if (matchTerm >= 0) Send(peer, new Append(Term, p.Match, matchTerm, [], Math.Min(Commit, p.Match), SyncTarget()));
+            if (matchTerm < 0) return;
+            p.CommitSent = Math.Min(Commit, p.Match);
+            Send(peer, new Append(Term, p.Match, matchTerm, [], p.CommitSent, SyncTarget()));
             return;
         }
         var prev = p.Next - 1;
@@ -131,8 +139,9 @@ public sealed partial class LeaseLog
         }
         var entries = Entries(p.Next, _config.MaxEntriesPerMessage, _config.MaxBytesPerMessage);
         Send(peer, new Append(Term, prev, prevTerm, entries, Commit, SyncTarget()));
+        p.CommitSent = Math.Max(p.CommitSent, Math.Min(Commit, prev + entries.Length));
         if (entries.Length == 0) return;
-        p.Inflight++;
+        p.Sent(entries[^1].Version);
         if (!p.Probing) p.Next = entries[^1].Version + 1;
     }
 
@@ -170,17 +179,24 @@ public sealed partial class LeaseLog
     {
         if (!_progress.TryGetValue(from, out var p)) _progress[from] = p = new Progress { Next = LastVersion + 1 };
         p.RecentlyActive = true;
-        p.IdleTicks = 0;
         p.SnapshotPending = false;
+        // Silence is measured in progress, not in answers: heartbeats are answered while lost appends never are.
+        if (r.Match > p.Match || r.Match >= LastVersion) p.IdleTicks = 0;
         // Only the part known to equal this holder's log counts as durable for it.
         p.Synced = Math.Max(p.Synced, Math.Min(r.Synced, r.Success ? Math.Max(r.Match, p.Match) : p.Match));
         if (r.Success)
         {
             if (r.Match > p.Match) p.Match = r.Match;
+            p.Acknowledged(r.Match);
+            if (p.Inflight == 0 && p.Next > p.Match + 1)
+            {
+                // Nothing in flight, yet it holds less than was sent (a new member, or appends lost): send from its end.
+                p.Next = p.Match + 1;
+            }
             p.Next = Math.Max(p.Next, p.Match + 1);
             p.Probing = false;
-            p.Inflight = Math.Max(0, p.Inflight - 1);
             MaybeCommit();
+            TellCommit();
             if (_transferTarget == from && p.Match == LastVersion) Send(from, new TimeoutNow(Term));
         }
         else
@@ -189,7 +205,7 @@ public sealed partial class LeaseLog
             if (r.Match < p.Match) return;   // a stale refusal: a newer answer already moved past it
             p.Next = Math.Max(p.Match + 1, Math.Min(p.Next - 1, r.Match + 1));
             p.Probing = true;
-            p.Inflight = 0;
+            p.ForgetInflight();
         }
         SendAppendIfReady(from);
     }
@@ -199,6 +215,20 @@ public sealed partial class LeaseLog
     {
         if (!IsHolder) return;
         var candidate = QuorumValue(p => p.Match, _stable.LastVersion);
-        if (candidate > Commit && TermAt(candidate) == Term) Commit = candidate;
+        if (candidate <= Commit || TermAt(candidate) != Term) return;
+        Commit = candidate;
+        TellCommit();
+    }
+
+    /// <summary>
+    /// Followers learn a new commit version at once, not at the next heartbeat: a member waiting to read its own write
+    /// waits one hop more, not a heartbeat interval. (Each learns only as far as it holds the log.)
+    /// </summary>
+    private void TellCommit()
+    {
+        foreach (var (peer, p) in _progress)
+        {
+            if (!p.SnapshotPending && Math.Min(Commit, p.Match) > p.CommitSent) SendAppend(peer, p, heartbeat: true);
+        }
     }
 }

@@ -13,7 +13,7 @@ public sealed partial class LeaseLog
     private readonly LeaseConfig _config;
     private readonly Random _random;
     private readonly ILogView _stable;
-    private readonly Func<LogEntry, VoterSet?> _configOf;
+    private readonly Func<LogEntry, VoterSet, VoterSet?> _configOf;
     private readonly byte[] _noopPayload;
     private readonly List<LogEntry> _unstable = [];
     private readonly List<LeaseEnvelope> _outbox = [];
@@ -37,7 +37,7 @@ public sealed partial class LeaseLog
     private int _transferElapsed;
 
     public LeaseLog(PeerId self, LeaseConfig config, Random random, ILogView stable, HardState hardState, VoterSet voters,
-        long votersVersion, Func<LogEntry, VoterSet?> configOf, byte[] noopPayload)
+        long votersVersion, Func<LogEntry, VoterSet, VoterSet?> configOf, byte[] noopPayload)
     {
         config.Validate();
         Self = self;
@@ -98,6 +98,15 @@ public sealed partial class LeaseLog
     /// <summary>On the holder: the newest version that is durable (fdatasynced) on a majority of voters.</summary>
     public long SyncedCommit => IsHolder ? Math.Min(Commit, QuorumValue(p => p.Synced, _synced)) : 0;
 
+    /// <summary>On the holder: the newest version each follower is known to hold (its replication lag is LastVersion minus it).</summary>
+    public IReadOnlyDictionary<PeerId, long> Matches => IsHolder ? _progress.ToDictionary(p => p.Key, p => p.Value.Match) : new Dictionary<PeerId, long>();
+
+    /// <summary>For diagnostics: what the holder knows of each follower's log.</summary>
+    public string DescribeProgress() => string.Join("; ", _progress.Select(p => $"{p.Key.Short}: {p.Value}"));
+
+    /// <summary>Ticks since this node last heard from its holder (for status: a long silence means no quorum here).</summary>
+    public int TicksSinceHolder => IsHolder ? 0 : _electionElapsed;
+
     /// <summary>The term of <paramref name="version"/> in this node's log, or -1 when it holds no such entry.</summary>
     public long TermAt(long version)
     {
@@ -138,10 +147,21 @@ public sealed partial class LeaseLog
 
     private void NoteConfig(LogEntry entry)
     {
-        if (_configOf(entry) is { } voters) _configs.Add((entry.Version, voters));
+        if (_configOf(entry, Voters) is not { } voters) return;
+        _configs.Add((entry.Version, voters));
+        RefreshRole();
     }
 
-    private void ForgetConfigsFrom(long version) => _configs.RemoveAll(c => c.Version >= version);
+    private void ForgetConfigsFrom(long version)
+    {
+        if (_configs.RemoveAll(c => c.Version >= version) > 0) RefreshRole();
+    }
+
+    /// <summary>A follower promoted to voter (or demoted to learner) by a configuration entry acts as one at once.</summary>
+    private void RefreshRole()
+    {
+        if (Role is LeaseRole.Voter or LeaseRole.Learner) Role = Voters.Contains(Self) ? LeaseRole.Voter : LeaseRole.Learner;
+    }
 
     /// <summary>The quorum-th highest of a per-voter value (this node's own given separately).</summary>
     private long QuorumValue(Func<Progress, long> value, long own)

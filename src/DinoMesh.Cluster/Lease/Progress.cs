@@ -16,8 +16,27 @@ internal sealed class Progress
 
     public bool Probing { get; set; } = true;
 
-    /// <summary>Appends sent and not yet answered (replicating only).</summary>
-    public int Inflight { get; set; }
+    /// <summary>The commit version last sent to it: a follower that holds more than that learns the new one at once.</summary>
+    public long CommitSent { get; set; }
+
+    /// <summary>The last version of each append sent and not yet acknowledged, oldest first.</summary>
+    private readonly Queue<long> _inflight = new();
+
+    /// <summary>Appends sent and not yet answered.</summary>
+    public int Inflight => _inflight.Count;
+
+    public void Sent(long lastVersion) => _inflight.Enqueue(lastVersion);
+
+    /// <summary>
+    /// The follower holds up to <paramref name="match"/>: every append ending there or before is answered (whichever
+    /// answer arrived — a duplicate, a reordered one — frees it, so nothing stays counted for ever).
+    /// </summary>
+    public void Acknowledged(long match)
+    {
+        while (_inflight.TryPeek(out var end) && end <= match) _inflight.Dequeue();
+    }
+
+    public void ForgetInflight() => _inflight.Clear();
 
     /// <summary>A snapshot is on its way: nothing else is sent until it is answered.</summary>
     public bool SnapshotPending { get; set; }
@@ -28,7 +47,7 @@ internal sealed class Progress
     /// <summary>Heard from within the current check-quorum window.</summary>
     public bool RecentlyActive { get; set; }
 
-    /// <summary>Ticks since the last append sent to it (heartbeats fill gaps).</summary>
+    /// <summary>Heartbeats since its log last grew (or caught up): past a bound, what is in flight is presumed lost.</summary>
     public int IdleTicks { get; set; }
 
     public override string ToString() => $"match={Match} next={Next} synced={Synced} {(Probing ? "probe" : "replicate")} inflight={Inflight}";

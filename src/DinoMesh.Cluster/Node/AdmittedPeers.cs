@@ -20,14 +20,26 @@ public sealed class AdmittedPeers : IAdmission
         }
     }
 
-    public bool IsAdmitted(PeerId peer) => _peers.ContainsKey(peer);
+    private readonly ConcurrentDictionary<PeerId, bool> _evicted = new();
+
+    public bool IsAdmitted(PeerId peer) => _peers.ContainsKey(peer) && !_evicted.ContainsKey(peer);
+
+    /// <summary>True for a member removed from the cluster (the log says so): refused, and never admitted again.</summary>
+    public bool IsEvicted(PeerId peer) => _evicted.ContainsKey(peer);
+
+    /// <summary>Removes <paramref name="peer"/> for good; true when it was not evicted before.</summary>
+    public bool Evict(PeerId peer)
+    {
+        _peers.TryRemove(peer, out _);
+        return _evicted.TryAdd(peer, true);
+    }
 
     public string? AddressOf(PeerId peer) => _peers.GetValueOrDefault(peer);
 
     /// <summary>Admits <paramref name="peer"/> or updates its address; true when something changed.</summary>
     public bool Admit(PeerId peer, string address)
     {
-        if (peer.IsEmpty) return false;
+        if (peer.IsEmpty || _evicted.ContainsKey(peer)) return false;
         var changed = false;
         _peers.AddOrUpdate(peer, _ => { changed = true; return address; }, (_, old) =>
         {

@@ -18,6 +18,7 @@ public sealed partial class ClusterNode
     private async ValueTask<JoinDecision> AdmitAsync(JoinApplicant applicant, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(applicant.Advertise)) return JoinDecision.Refuse("the joiner did not say where it can be reached (--advertise)");
+        if (Admitted.IsEvicted(applicant.Peer)) return JoinDecision.Refuse("this node was removed from the cluster (dino-node remove); start it with a new data directory to join again");
         Admitted.Admit(applicant.Peer, applicant.Advertise);
         PersistPeers();
         _logger.LogInformation("admitted {Peer} at {Address} (joined with a valid credential)", applicant.Peer, applicant.Advertise);
@@ -63,6 +64,7 @@ public sealed partial class ClusterNode
     private void OnMemberEvent(MemberEvent e)
     {
         var m = e.Member;
+        ClusterMetrics.MemberEvent(e.Kind);
         switch (e.Kind)
         {
             case MemberEventKind.Joined:

@@ -99,7 +99,7 @@ public sealed partial class ClusterNode : IAsyncDisposable
         var founding = record is null && options.Join is null ? JoinToken.Create() : null;
         joinToken ??= founding;
         transport.RegisterJoin(new JoinGate(joinToken!, identity.PeerId, async (applicant, ct) => await (await pending.Task).AdmitAsync(applicant, ct), loggers));
-        options.RegisterProtocols?.Invoke(transport);
+        options.Protocols?.Invoke(transport);
 
         try
         {

@@ -25,10 +25,10 @@ public sealed record ClusterOptions
     public MembershipConfig Membership { get; init; } = MembershipConfig.Lan();
 
     /// <summary>
-    /// Registers the node's other protocols (chunks, the log) on the transport before it starts serving: the cluster
-    /// node serves only join, membership and admission itself.
+    /// Registers the protocols of the layers above (lease, proposals, chunks) on the transport before it starts
+    /// listening, so no peer ever reaches a half-registered node.
     /// </summary>
-    public Action<DinoMesh.Transport.PeerTransport>? RegisterProtocols { get; init; }
+    public Action<DinoMesh.Transport.PeerTransport>? Protocols { get; init; }
 
     /// <summary>How long a join or an admission announcement may take.</summary>
     public TimeSpan JoinDeadline { get; init; } = TimeSpan.FromSeconds(10);

@@ -11,13 +11,16 @@ public sealed partial record FileSystemState
     private ApplyResult ApplyAdmit(AdmitMember a)
     {
         if (a.Member.IsEmpty || a.Address is null || a.Address.Length > 512) return Fail(FsError.Invalid);
+        if (Evicted.Contains(a.Member)) return Fail(FsError.NotPermitted);
         return Done(this with { Members = Members.SetItem(a.Member, a.Address) }, new Effect { MembersChanged = true });
     }
 
     private ApplyResult ApplyRemoveMember(RemoveMember r)
     {
         if (!Members.ContainsKey(r.Member)) return Fail(FsError.NoEntry);
-        if (Voters.Contains(r.Member)) return Fail(FsError.Busy);
+        // A voting member stops voting in the same entry (a change of one voter, as any other); the last voter cannot go.
+        var voters = Voters.Remove(r.Member);
+        if (voters.Count == 0) return Fail(FsError.Busy);
         // A removed member holds nothing open any more: orphans only it was holding go now.
         var inodes = Inodes.ToBuilder();
         var orphans = Orphans;
@@ -40,7 +43,7 @@ public sealed partial record FileSystemState
                 removed.Add(ino);
             }
         }
-        return Done(this with { Members = Members.Remove(r.Member), Inodes = inodes.ToImmutable(), Orphans = orphans, ChunkRefs = refs.Refs }, new Effect
+        return Done(this with { Members = Members.Remove(r.Member), Voters = voters, Evicted = Evicted.Add(r.Member), Inodes = inodes.ToImmutable(), Orphans = orphans, ChunkRefs = refs.Refs }, new Effect
         {
             MembersChanged = true,
             Removed = removed,

@@ -35,6 +35,9 @@ public sealed partial record FileSystemState
     /// <summary>The admitted members and the address each one gave when it was admitted.</summary>
     public ImmutableSortedDictionary<PeerId, string> Members { get; init; } = ImmutableSortedDictionary<PeerId, string>.Empty;
 
+    /// <summary>Members removed for good: their certificates are refused everywhere, and they cannot be admitted again.</summary>
+    public ImmutableSortedSet<PeerId> Evicted { get; init; } = ImmutableSortedSet<PeerId>.Empty;
+
     /// <summary>The members that elect the lease holder.</summary>
     public ImmutableSortedSet<PeerId> Voters { get; init; } = ImmutableSortedSet<PeerId>.Empty;
 

@@ -181,6 +181,7 @@ internal sealed partial class FuseDispatcher(IFuseFileSystem fs, IFuseDevice dev
             message = message[..Wire.OutHeaderSize];
         Wire.Write(message, new FuseOutHeader { Len = (uint)message.Length, Error = -errno, Unique = request.Unique });
         int result = device.Write(message);
+        FuseMetrics.Replied(request.Header.Opcode, errno, request.Started);
         switch (result)
         {
             case 0:

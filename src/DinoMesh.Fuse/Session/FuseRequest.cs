@@ -10,6 +10,9 @@ internal sealed class FuseRequest(FuseInHeader header, ReadOnlyMemory<byte> args
 {
     public FuseInHeader Header { get; } = header;
 
+    /// <summary>When the request was taken up (a Stopwatch timestamp), for its latency metric.</summary>
+    public long Started { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
+
     /// <summary>The operation's arguments: after the header, without extensions.</summary>
     public ReadOnlyMemory<byte> Args { get; } = args;
 

@@ -4,10 +4,10 @@ using System.Text.Json;
 
 namespace DinoMesh.Node.Control;
 
-/// <summary>Renders control answers for people (tables) or scripts (JSON).</summary>
+/// <summary>Renders control answers for people (tables, readable sizes and durations) or scripts (JSON).</summary>
 public static class ControlOutput
 {
-    private static readonly string[] PeerColumns = ["ID", "ADDRESS", "STATE", "ROLE", "RTT", "LAST SEEN", "TRANSPORT", "VERSION", "STORED"];
+    public static readonly string[] PeerColumns = ["ID", "ADDRESS", "STATE", "ROLE", "RTT", "LAST SEEN", "TRANSPORT", "VERSION", "STORED"];
 
     public static string Render(string command, JsonElement result, bool asJson)
     {
@@ -17,39 +17,38 @@ public static class ControlOutput
             "peers" => PeersTable(result.Deserialize<List<PeerRow>>(ControlProtocol.Json) ?? []),
             "status" => StatusText(result.Deserialize<NodeStatus>(ControlProtocol.Json)!),
             "token" => result.GetProperty("token").GetString() ?? "",
+            "token-command" => result.GetProperty("join").GetString() ?? "",
             "leave" => "left the cluster; the node is stopping",
+            "remove" => $"removed {result.GetProperty("removed").GetString()?[..12]}: every member refuses it from now on",
+            "statehash" => $"{result.GetProperty("stateHash").GetString()} at version {result.GetProperty("version").GetInt64()}",
             _ => result.GetRawText(),
         };
     }
 
+    /// <summary>The cells of one peers row, in <see cref="PeerColumns"/> order.</summary>
+    public static string[] PeerCells(PeerRow r, DateTimeOffset now) =>
+    [
+        r.Id[..Math.Min(12, r.Id.Length)] + (r.Self ? " *" : ""),
+        r.Address,
+        r.State,
+        r.Role,
+        r.RttMs is { } rtt ? HumanFormat.RoundTrip(rtt) : "-",
+        r.LastSeen is { } seen ? HumanFormat.Ago(now - seen) : "never",
+        r.Transport,
+        r.AppliedVersion?.ToString(CultureInfo.InvariantCulture) ?? "-",
+        r.StoredBytes is { } stored ? HumanFormat.Bytes(stored) : "-",
+    ];
+
     private static string PeersTable(List<PeerRow> rows)
     {
-        var table = new List<string[]> { PeerColumns };
         var now = DateTimeOffset.UtcNow;
-        foreach (var r in rows)
-        {
-            table.Add([
-                r.Id[..Math.Min(12, r.Id.Length)] + (r.Self ? " *" : ""),
-                r.Address,
-                r.State,
-                r.Role,
-                r.RttMs is { } rtt ? rtt.ToString("F1", CultureInfo.InvariantCulture) + " ms" : "-",
-                r.LastSeen is { } seen ? Ago(now - seen) : "never",
-                r.Transport,
-                r.AppliedVersion?.ToString(CultureInfo.InvariantCulture) ?? "-",
-                r.StoredBytes is { } stored ? Mib(stored) : "-",
-            ]);
-        }
+        var table = new List<string[]> { PeerColumns };
+        table.AddRange(rows.Select(r => PeerCells(r, now)));
         var widths = Enumerable.Range(0, table[0].Length).Select(c => table.Max(row => row[c].Length)).ToArray();
         var text = new StringBuilder();
         foreach (var row in table) text.AppendLine(string.Join("  ", row.Select((cell, c) => cell.PadRight(widths[c]))).TrimEnd());
         return text.ToString().TrimEnd();
     }
-
-    private static string Ago(TimeSpan age) => age.TotalSeconds < 1 ? "now"
-        : age.TotalMinutes < 1 ? $"{age.TotalSeconds:F0}s ago"
-        : age.TotalHours < 1 ? $"{age.TotalMinutes:F0}m ago"
-        : $"{age.TotalHours:F0}h ago";
 
     private static string StatusText(NodeStatus s) => string.Join('\n',
         $"node       {s.PeerId[..12]}",
@@ -57,17 +56,18 @@ public static class ControlOutput
         $"listening  {s.Listen ?? "-"}",
         $"mount      {s.MountPoint}",
         $"data       {s.DataDirectory}",
-        $"metadata   version {s.AppliedVersion}, {s.Inodes} inodes",
+        $"stored     {HumanFormat.Bytes(s.StoredBytes)} in the volume, {HumanFormat.Bytes(s.ChunkBytesFree)} free on the data directory's disk",
+        $"metadata   applied version {s.AppliedVersion} of {s.CommitVersion} committed ({s.LogVersion} in the log), {s.Inodes} inodes",
+        $"lease      {s.Role ?? "-"}, term {s.Term}, holder {(s.Holder is { Length: >= 12 } h ? h[..12] : "none known")}",
         $"quorum     {s.Quorum}",
         $"peers      {s.PeersAlive} alive of {s.PeersTotal}",
-        $"free       {s.ChunkBytesFree / (1024 * 1024)} MiB for chunks",
-        $"uptime     {s.Uptime:d\\.hh\\:mm\\:ss}",
+        $"uptime     {HumanFormat.Duration(s.Uptime)}",
+        $"version    dino-node {s.Version ?? "?"} on {s.Runtime ?? "?"}",
+        $"metrics    {(s.Metrics is { } m ? $"http://{m}/metrics, status page http://{m}/" : "off (start with --metrics 127.0.0.1:9464)")}",
         ChunkLines(s.Chunks));
 
-    private static string Mib(long bytes) => (bytes / (1024.0 * 1024)).ToString("F1", CultureInfo.InvariantCulture) + " MiB";
-
     private static string ChunkLines(DinoMesh.Cluster.Chunks.ChunkStatus? c) => c is null ? "chunks     -" : string.Join('\n',
-        $"chunks     {c.PlacementChunks} held for placement ({Mib(c.PlacementBytes)}), {c.CachedChunks} cached ({Mib(c.CachedBytes)} of {Mib(c.CacheLimitBytes)}), {c.UnreferencedChunks} unreferenced ({Mib(c.UnreferencedBytes)}, deleted after {c.GcGraceSeconds:F0} s)",
+        $"chunks     {c.PlacementChunks} held for placement ({HumanFormat.Bytes(c.PlacementBytes)}), {c.CachedChunks} cached ({HumanFormat.Bytes(c.CachedBytes)} of {HumanFormat.Bytes(c.CacheLimitBytes)}), {c.UnreferencedChunks} unreferenced ({HumanFormat.Bytes(c.UnreferencedBytes)}, deleted after {c.GcGraceSeconds:F0} s)",
         $"replicas   {c.Replicas} over {c.LiveMembers} live members; {c.Missing} under-replicated here, repair queue {c.RepairQueue} ({c.Repaired} repaired)",
-        $"collected  {c.Collected} chunks ({Mib(c.CollectedBytes)}), evicted {c.Evicted} ({Mib(c.EvictedBytes)})");
+        $"collected  {c.Collected} chunks ({HumanFormat.Bytes(c.CollectedBytes)}), evicted {c.Evicted} ({HumanFormat.Bytes(c.EvictedBytes)})");
 }

@@ -27,17 +27,19 @@ public sealed record ControlRequest(string Command);
 
 public sealed record ControlResponse(bool Ok, string? Error = null, JsonElement? Result = null);
 
-/// <summary>One row of `dino-node peers`.</summary>
+/// <summary>
+/// One row of `dino-node peers`. A field the node does not know (no round trip measured yet; another node's applied
+/// version) is written as null, never left out, so every row has the fields the README lists.
+/// </summary>
 public sealed record PeerRow(
     string Id,
     string Address,
     string State,
     string Role,
-    double? RttMs,
-    DateTimeOffset? LastSeen,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] double? RttMs,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] DateTimeOffset? LastSeen,
     string Transport,
-    long? AppliedVersion = null,
-    long? Lag = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] long? AppliedVersion = null,
     bool Self = false,
     long? StoredBytes = null);
 
@@ -55,4 +57,14 @@ public sealed record NodeStatus(
     int PeersTotal,
     TimeSpan Uptime,
     long ChunkBytesFree,
+    long StoredBytes = 0,
+    string? Version = null,
+    string? Runtime = null,
+    string? Metrics = null,
+    string? Role = null,
+    long Term = 0,
+    string? Holder = null,
+    long CommitVersion = 0,
+    long LogVersion = 0,
+    bool NoQuorum = false,
     DinoMesh.Cluster.Chunks.ChunkStatus? Chunks = null);

@@ -108,6 +108,7 @@ public sealed partial class ChunkStore
             Span<byte> digest = stackalloc byte[ChunkId.Size];
             hash.GetHashAndReset(digest);
             Interlocked.Increment(ref _verifications);
+            StorageMetrics.ChunkVerified(ChunkId.FromBytes(digest) == id);
             if (ChunkId.FromBytes(digest) != id)
             {
                 destination[..copied].Clear();

@@ -23,6 +23,7 @@ public sealed partial class MetadataLog
             file.Segment.Index(version, offset);
             file.Segment.Publish(offset + size, version);
             Committed(version, term);
+            StorageMetrics.LogAppended(1, size);
         }
     }
 
@@ -66,6 +67,7 @@ public sealed partial class MetadataLog
             }
             file.Segment.Publish(offset, version);
             Committed(version, term);
+            StorageMetrics.LogAppended(records.Count, at);
         }
     }
 

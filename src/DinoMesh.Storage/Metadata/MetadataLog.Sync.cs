@@ -13,7 +13,9 @@ public sealed partial class MetadataLog
         {
             ThrowIfDisposed();
             if (!_unsynced) return;
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             _active?.DataSync(_path);
+            StorageMetrics.LogSynced(started);
             _unsynced = false;
         }
     }

@@ -42,14 +42,18 @@ public sealed class MetadataReplica : IDisposable
     /// <summary>Raised after each entry is applied, in version order, outside any lock of the replica's.</summary>
     public event Action<Mutation, ApplyResult>? Applied;
 
-    /// <summary>Loads the newest snapshot and replays the log after it.</summary>
-    public static MetadataReplica Open(MetadataLog log, ChunkStore chunks, ILogger logger)
+    /// <summary>
+    /// Loads the newest snapshot and replays the log after it, up to <paramref name="replayUpTo"/>: entries past the
+    /// last version known to be committed may still be replaced by a lease holder, so they wait until it says.
+    /// </summary>
+    public static MetadataReplica Open(MetadataLog log, ChunkStore chunks, ILogger logger, long replayUpTo = long.MaxValue)
     {
         var snapshot = log.LoadSnapshot();
         var state = snapshot is null ? FileSystemState.Empty : StateSnapshotCodec.Decode(snapshot.State);
         var replayed = 0;
         foreach (var record in log.ReadFrom(state.Version + 1))
         {
+            if (record.Version > replayUpTo) break;
             var mutation = MutationCodec.Decode(record.Payload);
             var result = state.Apply(mutation);
             if (!result.Ok || result.Effect.Duplicate)

@@ -133,10 +133,17 @@ internal sealed class OutboundLink : IDisposable
         }
     }
 
+    /// <summary>Records a failure that says the link itself is in trouble; answers and local cancellations are not.</summary>
     public void RecordFailure(CallFailure failure)
     {
+        if (!IsLinkFailure(failure)) return;
         lock (_gate) _lastFailure = failure;
     }
+
+    // A refusal, a bad request, an oversized message, a handler error or a reset stream all came back over a working
+    // connection; the caller's own cancellation says nothing about the peer at all.
+    internal static bool IsLinkFailure(CallFailure failure) =>
+        failure is CallFailure.Unreachable or CallFailure.IdentityMismatch or CallFailure.Timeout;
 
     public PeerLink Snapshot()
     {

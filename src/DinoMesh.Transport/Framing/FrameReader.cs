@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace DinoMesh.Transport.Framing;
 
 /// <summary>
-/// Reads length-prefixed frames (4-byte big-endian length, then that many bytes of protobuf) from a stream.
+/// Reads length-prefixed frames (4-byte big-endian length, then that many bytes: one MessagePack message) from a stream.
 /// The bound is checked on the prefix, before any payload is read or buffered.
 /// </summary>
 public sealed class FrameReader

@@ -1,7 +1,7 @@
 using DinoMesh.Core.Identity;
 using DinoMesh.Transport.Identity;
+using DinoMesh.Transport.Messages;
 using DinoMesh.Transport.Wire;
-using Google.Protobuf;
 
 namespace DinoMesh.Transport.Join;
 
@@ -15,29 +15,16 @@ public static class JoinClient
     public static async Task<CallResult<JoinResult>> JoinAsync(
         PeerTransport transport, string address, JoinToken token, TimeSpan deadline, CancellationToken ct = default)
     {
-        var request = new JoinRequest
-        {
-            ClusterId = ByteString.CopyFrom(token.ClusterId),
-            Proof = ByteString.CopyFrom(token.JoinerProof(transport.Self)),
-            Advertise = transport.Advertise,
-        };
-        var call = await transport.CallAsync(address, null, ProtocolIds.Join, request.ToByteArray(), deadline, ct, 1024 * 1024);
-        if (!call.Ok) return call.As<JoinResult>();
-
-        JoinResponse response;
-        try
-        {
-            response = JoinResponse.Parser.ParseFrom(call.Value);
-        }
-        catch (InvalidProtocolBufferException e)
-        {
-            return CallResult<JoinResult>.Fail(CallFailure.BadResponse, "undecodable join response: " + e.Message, call.Peer);
-        }
-        if (!response.ClusterId.Span.SequenceEqual(token.ClusterId))
+        var request = new JoinRequest(token.ClusterId.ToArray(), token.JoinerProof(transport.Self), transport.Advertise);
+        var call = await transport.CallAsync(address, null, ProtocolIds.Join, PeerMessageCodec.Serialize(request), deadline, ct, JoinGate.MaxResponseBytes);
+        var decoded = PeerMessageCodec.DecodeAnswer<JoinResponse>(call, JoinGate.MaxResponseBytes, "join response");
+        if (!decoded.Ok) return decoded.As<JoinResult>();
+        var response = decoded.Value!;
+        if (!response.ClusterId.AsSpan().SequenceEqual(token.ClusterId))
         {
             return CallResult<JoinResult>.Fail(CallFailure.BadResponse, "join response names another cluster", call.Peer);
         }
-        if (!token.VerifyMemberProof(response.MemberProof.Span, call.Peer, transport.Self))
+        if (!token.VerifyMemberProof(response.MemberProof, call.Peer, transport.Self))
         {
             return CallResult<JoinResult>.Fail(CallFailure.IdentityMismatch, $"peer {call.Peer.Hex} could not prove it knows the join secret", call.Peer);
         }
@@ -45,18 +32,14 @@ public static class JoinClient
         var members = new List<ClusterMemberInfo>();
         foreach (var m in response.Members)
         {
-            if (!PeerId.TryParse(m.PeerId, out var id) || !JoinGate.IsHostPort(m.Address))
+            if (!JoinGate.IsHostPort(m.Address))
             {
-                return CallResult<JoinResult>.Fail(CallFailure.BadResponse, "join response lists a malformed member", call.Peer);
+                return CallResult<JoinResult>.Fail(CallFailure.BadResponse, "join response lists a member without a host:port address", call.Peer);
             }
-            members.Add(new ClusterMemberInfo(id, m.Address));
+            members.Add(new ClusterMemberInfo(WirePeerId.FromBytes(m.Peer), m.Address));
         }
         var founders = new List<PeerId>();
-        foreach (var f in response.Founders)
-        {
-            if (!PeerId.TryParse(f, out var id)) return CallResult<JoinResult>.Fail(CallFailure.BadResponse, "join response lists a malformed founder", call.Peer);
-            founders.Add(id);
-        }
+        foreach (var f in response.Founders) founders.Add(WirePeerId.FromBytes(f));
         return CallResult<JoinResult>.Success(new JoinResult(token.ClusterIdHex, call.Peer, members, founders), call.Peer, call.Elapsed);
     }
 }

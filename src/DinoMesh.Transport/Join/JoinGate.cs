@@ -1,7 +1,7 @@
 using DinoMesh.Core.Identity;
 using DinoMesh.Transport.Identity;
+using DinoMesh.Transport.Messages;
 using DinoMesh.Transport.Wire;
-using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 
 namespace DinoMesh.Transport.Join;
@@ -15,6 +15,9 @@ public sealed class JoinGate
 {
     /// <summary>Bound on a join request (cluster id, a MAC and an address).</summary>
     public const int MaxRequestBytes = 1024;
+
+    /// <summary>Bound on a join response at the joiner (the member list of a large cluster).</summary>
+    public const int MaxResponseBytes = 1024 * 1024;
 
     private readonly JoinToken _token;
     private readonly PeerId _self;
@@ -31,40 +34,29 @@ public sealed class JoinGate
 
     internal async ValueTask<byte[]> HandleAsync(PeerContext peer, ReadOnlyMemory<byte> body, CancellationToken ct)
     {
-        JoinRequest request;
-        try
+        if (!PeerMessageCodec.TryDeserialize<JoinRequest>(body, MaxRequestBytes, out var request, out var error))
         {
-            request = JoinRequest.Parser.ParseFrom(body.Span);
-        }
-        catch (InvalidProtocolBufferException)
-        {
-            throw Refuse(peer, CallFailure.BadRequest, "undecodable join request");
+            throw new PeerCallException(CallFailure.BadRequest, "undecodable join request: " + error);
         }
         // Both checks run regardless, so timing does not say which one failed.
         var sameCluster = request.ClusterId.Length == JoinToken.ClusterIdSize &
-            System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(request.ClusterId.Span, _token.ClusterId);
-        var proofOk = request.Proof.Length == 32 & _token.VerifyJoinerProof(request.Proof.Span, peer.Peer);
-        if (!(sameCluster & proofOk)) throw Refuse(peer, CallFailure.Refused, "invalid join credential");
-        if (!IsHostPort(request.Advertise)) throw Refuse(peer, CallFailure.BadRequest, "advertised address is not host:port");
+            System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(request.ClusterId, _token.ClusterId);
+        var proofOk = request.Proof.Length == 32 & _token.VerifyJoinerProof(request.Proof, peer.Peer);
+        // Refusals are logged once, rate-limited, by the transport (it sees every failed request); not here as well.
+        if (!(sameCluster & proofOk)) throw new PeerCallException(CallFailure.Refused, "invalid join credential");
+        if (!IsHostPort(request.Advertise)) throw new PeerCallException(CallFailure.BadRequest, "advertised address is not host:port");
 
         var decision = await _admit(new JoinApplicant(peer.Peer, request.Advertise, peer.RemoteEndPoint), ct);
-        if (!decision.Accepted) throw Refuse(peer, CallFailure.Refused, "join refused: " + decision.Reason);
-        _log.LogInformation("admitted {Peer} ({Advertise}) to cluster {Cluster}", peer.Peer.Hex, request.Advertise, _token.ClusterIdHex);
+        if (!decision.Accepted) throw new PeerCallException(CallFailure.Refused, "join refused: " + decision.Reason);
+        // The admitter (the node) logs the admission; one line per event.
+        _log.LogDebug("join of {Peer} ({Advertise}) to cluster {Cluster} accepted", peer.Peer.Hex, request.Advertise, _token.ClusterIdHex);
 
-        var response = new JoinResponse
-        {
-            ClusterId = ByteString.CopyFrom(_token.ClusterId),
-            MemberProof = ByteString.CopyFrom(_token.MemberProof(_self, peer.Peer)),
-        };
-        response.Members.AddRange(decision.Members.Select(m => new ClusterMember { PeerId = m.Peer.Hex, Address = m.Address }));
-        response.Founders.AddRange(decision.Founders.Select(f => f.Hex));
-        return response.ToByteArray();
-    }
-
-    private PeerCallException Refuse(PeerContext peer, CallFailure failure, string reason)
-    {
-        _log.LogWarning("join from {Peer} ({Remote}) refused: {Reason}", peer.Peer.Hex, peer.RemoteEndPoint, reason);
-        return new PeerCallException(failure, reason);
+        var response = new JoinResponse(
+            _token.ClusterId.ToArray(),
+            _token.MemberProof(_self, peer.Peer),
+            [.. decision.Members.Select(m => new ClusterMember(WirePeerId.ToBytes(m.Peer), m.Address))],
+            [.. decision.Founders.Select(WirePeerId.ToBytes)]);
+        return PeerMessageCodec.Serialize(response);
     }
 
     internal static bool IsHostPort(string text) =>

@@ -15,6 +15,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 
 namespace DinoMesh.Transport.Server;
@@ -22,7 +23,9 @@ namespace DinoMesh.Transport.Server;
 /// <summary>
 /// The listening side: Kestrel with TLS 1.3 only and a required client certificate, HTTP/2 (and HTTP/3 where QUIC
 /// works). Every request is one stream; this class decides per request whether the caller may use the protocol
-/// and hands the stream to its handler.
+/// and hands the stream to its handler. Connections pass the caps of <see cref="ConnectionGate"/> at accept
+/// (<see cref="PeerListenerFactory"/>) and the deadlines of <see cref="ConnectionWatch"/>; refusals are logged through
+/// <see cref="RefusalLog"/>, so a flood of them costs a few lines.
 /// </summary>
 internal sealed class PeerServer : IAsyncDisposable
 {
@@ -32,6 +35,7 @@ internal sealed class PeerServer : IAsyncDisposable
     private readonly ProtocolTable _protocols;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _log;
+    private readonly RefusalLog _refusals;
     private WebApplication? _app;
 
     public PeerServer(NodeIdentity identity, TransportOptions options, IAdmission admission, ProtocolTable protocols, ILoggerFactory loggerFactory)
@@ -42,7 +46,11 @@ internal sealed class PeerServer : IAsyncDisposable
         _protocols = protocols;
         _loggerFactory = loggerFactory;
         _log = loggerFactory.CreateLogger("DinoMesh.Transport.Server");
+        _refusals = new RefusalLog(_log, options.RefusalLogInterval);
     }
+
+    /// <summary>The connection caps in force (after the descriptor limit lowered them); set by <see cref="StartAsync"/>.</summary>
+    public ConnectionGate? Gate { get; private set; }
 
     /// <summary>True when incoming connections may also use HTTP/3 over QUIC.</summary>
     public bool QuicEnabled { get; private set; }
@@ -52,11 +60,25 @@ internal sealed class PeerServer : IAsyncDisposable
 #pragma warning disable CA1416 // IsSupported is itself the platform check
         QuicEnabled = _options.EnableQuic && QuicListener.IsSupported;
 #pragma warning restore CA1416
+        var limits = _options.Limits;
+        var descriptors = DescriptorLimit.Current();
+        var gate = new ConnectionGate(
+            DescriptorLimit.ConnectionBudget(descriptors, limits.DescriptorReserve, limits.MaxConnections),
+            limits.MaxHandshakes,
+            limits.MaxStrangerConnections,
+            limits.MaxStrangerConnectionsPerAddress);
+        Gate = gate;
+        _log.LogDebug("incoming connections: at most {Max} (descriptor limit {Descriptors}), {Handshakes} in handshake, {Strangers} not admitted, {PerAddress} per address",
+            gate.MaxConnections, descriptors?.ToString() ?? "none", gate.MaxHandshakes, gate.MaxStrangers, gate.MaxPerAddress);
+        var watch = new ConnectionWatch(limits, _admission, _refusals);
+
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.Services.AddSingleton(_loggerFactory);
         builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
         builder.WebHost.UseKestrelCore();
-        builder.WebHost.ConfigureKestrel(ConfigureKestrel);
+        builder.Services.RemoveAll<IConnectionListenerFactory>();
+        builder.Services.AddSingleton<IConnectionListenerFactory>(new PeerListenerFactory(gate, _refusals, _loggerFactory));
+        builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, watch));
         var app = builder.Build();
         app.Run(HandleAsync);
         await app.StartAsync(ct);
@@ -67,7 +89,7 @@ internal sealed class PeerServer : IAsyncDisposable
         return new IPEndPoint(_options.Listen.Address, port);
     }
 
-    private void ConfigureKestrel(KestrelServerOptions kestrel)
+    private void ConfigureKestrel(KestrelServerOptions kestrel, ConnectionWatch watch)
     {
         kestrel.AddServerHeader = false;
         var limits = kestrel.Limits;
@@ -87,6 +109,8 @@ internal sealed class PeerServer : IAsyncDisposable
         kestrel.Listen(_options.Listen, listen =>
         {
             listen.Protocols = QuicEnabled ? HttpProtocols.Http2 | HttpProtocols.Http3 : HttpProtocols.Http2;
+            // Order matters: the count wraps the whole connection; the watch sees it once TLS knows who it is.
+            listen.Use(watch.Count);
             listen.UseHttps(new HttpsConnectionAdapterOptions
             {
                 ServerCertificate = _identity.Certificate,
@@ -98,6 +122,7 @@ internal sealed class PeerServer : IAsyncDisposable
                 // its key, because a not-yet-admitted peer may still call the join protocol on this connection.
                 ClientCertificateValidation = static (certificate, _, _) => certificate is not null,
             });
+            listen.Use(watch.Watch);
         });
     }
 
@@ -107,6 +132,8 @@ internal sealed class PeerServer : IAsyncDisposable
     /// </summary>
     private async Task HandleAsync(HttpContext http)
     {
+        var activity = http.Features.Get<ConnectionActivity>();
+        activity?.Begin();
         try
         {
             await ServeAsync(http);
@@ -115,6 +142,10 @@ internal sealed class PeerServer : IAsyncDisposable
                                   && (http.RequestAborted.IsCancellationRequested || e is ObjectDisposedException))
         {
             _log.LogDebug("request on {Path} ended with its connection: {Error}", http.Request.Path.Value, e.Message);
+        }
+        finally
+        {
+            activity?.End();
         }
     }
 
@@ -174,6 +205,7 @@ internal sealed class PeerServer : IAsyncDisposable
             http.Response.ContentType = WireHeaders.ContentType;
             http.Response.ContentLength = FrameReader.HeaderSize + response.Length;
             await new FrameWriter(http.Response.Body).WriteAsync(response, ct);
+            TransportMetrics.Exchanged(peer.Peer, registration.ProtocolId, response.Length, request.Length);
         }
         catch (Exception e)
         {
@@ -230,21 +262,29 @@ internal sealed class PeerServer : IAsyncDisposable
         FrameException { Error: FrameError.TooLarge } => (CallFailure.TooLarge, e.Message),
         FrameException => (CallFailure.BadRequest, e.Message),
         PeerCallException p => (p.Failure, p.Message),
-        // A handler that parses the request with protobuf may simply let a malformed message throw.
-        Google.Protobuf.InvalidProtocolBufferException => (CallFailure.BadRequest, "undecodable message: " + e.Message),
+        // A handler that decodes with MessagePack directly may simply let a malformed message throw.
+        MessagePack.MessagePackSerializationException => (CallFailure.BadRequest, "undecodable message: " + e.Message),
         OperationCanceledException when ct.IsCancellationRequested => (CallFailure.Timeout, "deadline passed"),
         _ => (CallFailure.RemoteError, "handler failed"),
     };
 
     private void LogFailure(PeerContext peer, Exception e, CancellationToken ct)
     {
+        // What a peer can provoke at will goes through the refusal log: one full line per kind and source, then counts.
+        var source = SourceOf(peer.RemoteEndPoint?.Address);
         switch (e)
         {
             case FrameException { Error: FrameError.TooLarge }:
-                _log.LogWarning("rejected oversized message from {Peer} on {Protocol}: {Reason}", peer.Peer, peer.ProtocolId, e.Message);
+                _refusals.Refused(LogLevel.Warning, $"oversized messages on {peer.ProtocolId}", source,
+                    "rejected oversized message from {Peer} on {Protocol}: {Reason}", peer.Peer, peer.ProtocolId, e.Message);
                 break;
-            case FrameException or PeerCallException or Google.Protobuf.InvalidProtocolBufferException:
-                _log.LogInformation("rejected request from {Peer} on {Protocol}: {Reason}", peer.Peer, peer.ProtocolId, e.Message);
+            case PeerCallException { Failure: CallFailure.Refused } p:
+                _refusals.Refused(LogLevel.Warning, $"refusals on {peer.ProtocolId} ({p.Message})", source,
+                    "refused {Peer} from {Remote} on {Protocol}: {Reason}", peer.Peer.Hex, peer.RemoteEndPoint?.Address, peer.ProtocolId, p.Message);
+                break;
+            case FrameException or PeerCallException or MessagePack.MessagePackSerializationException:
+                _refusals.Refused(LogLevel.Information, $"rejected requests on {peer.ProtocolId}", source,
+                    "rejected request from {Peer} on {Protocol}: {Reason}", peer.Peer, peer.ProtocolId, e.Message);
                 break;
             case OperationCanceledException when ct.IsCancellationRequested:
                 _log.LogInformation("request from {Peer} on {Protocol} cancelled (deadline or caller gone)", peer.Peer, peer.ProtocolId);
@@ -260,11 +300,16 @@ internal sealed class PeerServer : IAsyncDisposable
 
     private async Task RefuseAsync(HttpContext http, PeerId peer, string path, string reason)
     {
-        _log.LogWarning("refused {Peer} from {Remote} for {Path}: {Reason}; closing the connection",
+        // A node of another cluster probes us every second: one line, then a count per interval.
+        _refusals.Refused(LogLevel.Warning, $"requests refused ({reason})", SourceOf(http.Connection.RemoteIpAddress),
+            "refused {Peer} from {Remote} for {Path}: {Reason}; closing the connection",
             peer.IsEmpty ? "(no identity)" : peer.Hex, http.Connection.RemoteIpAddress, path, reason);
         await FailAsync(http, CallFailure.Refused, reason);
         CloseConnection(http);
     }
+
+    // Refusals are counted per address (an IPv6 /64), not per key: a prober can make a new key per connection.
+    private static string SourceOf(IPAddress? address) => address is null ? "?" : AddressKey.Of(address).ToString();
 
     private static async Task FailAsync(HttpContext http, CallFailure failure, string detail)
     {
@@ -298,6 +343,7 @@ internal sealed class PeerServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _refusals.Dispose();
         if (_app is null) return;
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(2));
         try

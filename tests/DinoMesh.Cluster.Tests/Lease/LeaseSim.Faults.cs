@@ -92,7 +92,11 @@ internal sealed partial class LeaseSim
             Run(500);
             proposed = ProposeAnywhere();
         }
-        if (proposed <= 0) throw new Xunit.Sdk.XunitException(Fail("no holder could take a proposal after healing"));
+        if (proposed <= 0)
+        {
+            var states = string.Join("; ", Nodes.Select(n => $"{n}={n.Id.Short}: {(n.Up ? "" : "down ")}{n.Machine.Role} term {n.Machine.Term} vote {n.Machine.Vote.Short} holder {n.Machine.Holder.Short} commit {n.Machine.Commit} last {n.Machine.LastVersion}/{n.Machine.LastTerm} voters {string.Join(",", n.Machine.Voters.Voters.Select(v => v.Short))}"));
+            throw new Xunit.Sdk.XunitException(Fail($"no holder could take a proposal after healing [{states}]"));
+        }
         for (var waited = 0L; waited < settleMs; waited += 500)
         {
             Run(500);
@@ -105,7 +109,8 @@ internal sealed partial class LeaseSim
         {
             if (node.Applied != reference.Applied || !node.StateHash.SequenceEqual(reference.StateHash))
             {
-                var states = string.Join("; ", Nodes.Select(n => $"{n}: {(n.Up ? "" : "down ")}{n.Machine.Role} term {n.Machine.Term} commit {n.Machine.Commit} last {n.Machine.LastVersion} applied {n.Applied}"));
+                var states = string.Join("; ", Nodes.Select(n => $"{n}={n.Id.Short}: {(n.Up ? "" : "down ")}{n.Machine.Role} term {n.Machine.Term} commit {n.Machine.Commit} last {n.Machine.LastVersion} applied {n.Applied} snap {n.Log.Snapshot.Version}"))
+                    + " | holder's progress: " + string.Join(" ", Holders.Select(h => h.Machine.DescribeProgress()));
                 throw new Xunit.Sdk.XunitException(Fail($"after healing {node} is at {node.Applied}, {reference} at {reference.Applied} (hashes {(node.StateHash.SequenceEqual(reference.StateHash) ? "equal" : "differ")}) [{states}]"));
             }
         }

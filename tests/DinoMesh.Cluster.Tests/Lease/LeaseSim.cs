@@ -75,6 +75,8 @@ internal sealed partial class LeaseSim
     public static readonly byte[] NoopPayload = [0x00];
 
     /// <summary>The simulation's config entries: 0xC0 then the voters' indices.</summary>
+    public VoterSet? ConfigOf(LogEntry entry, VoterSet before) => ConfigOf(entry);
+
     public VoterSet? ConfigOf(LogEntry entry) =>
         entry.Payload is [0xC0, .. var rest] ? new VoterSet([.. rest.Select(i => Nodes[i].Id)]) : null;
 

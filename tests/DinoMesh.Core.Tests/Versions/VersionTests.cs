@@ -51,6 +51,7 @@ public class VersionTests
             At(1, new AdmitMember(Peer(1), "10.0.0.1:7946")),
             At(1, new AdmitMember(Peer(2), "10.0.0.2:7946")),
             At(1, new SetVoters([Peer(1)])),
+            At(1, new SetVoters([Peer(1), Peer(2)])),
             At(1, new RemoveMember(Peer(2))),
         ];
         var covered = new HashSet<Type> { typeof(Genesis) };

@@ -62,13 +62,15 @@ public sealed partial class NodeProcess : IDisposable
         {
             args.AddRange(["--join", join]);
         }
+        args.AddRange(extra);
+        // The credential goes where the printed join line puts it: the environment (--token would show in ps).
+        var environment = new Dictionary<string, string?>(env ?? new Dictionary<string, string?>());
         if (token is not null)
         {
-            args.AddRange(["--token", token]);
+            environment["DINOMESH_TOKEN"] = token;
         }
-        args.AddRange(extra);
         var (file, prefix) = _launcher.Count == 0 ? ("dotnet", Array.Empty<string>()) : (_launcher[0], _launcher.Skip(1).Append("dotnet").ToArray());
-        var daemon = DaemonProcess.Start(file, [.. prefix, .. args], LogPath, env);
+        var daemon = DaemonProcess.Start(file, [.. prefix, .. args], LogPath, environment);
         _lives.Add(daemon);
         return daemon;
     }
@@ -93,7 +95,7 @@ public sealed partial class NodeProcess : IDisposable
         PeerId ??= Status().GetProperty("peerId").GetString();
     }
 
-    /// <summary>The join credential the node printed on stdout when it started (the "--token dmt1..." hint).</summary>
+    /// <summary>The join credential the node printed on stdout when it founded the cluster (the "DINOMESH_TOKEN=dmt1..." line).</summary>
     public string PrintedToken()
     {
         var daemon = Daemon ?? throw new InvalidOperationException($"{Name} was never started");
@@ -102,7 +104,7 @@ public sealed partial class NodeProcess : IDisposable
         return TokenHint().Match(line.Text).Groups[1].Value;
     }
 
-    [GeneratedRegex(@"--token (dmt1\.\S+)")]
+    [GeneratedRegex(@"DINOMESH_TOKEN=(dmt1\.\S+)")]
     private static partial Regex TokenHint();
 
     /// <summary>Runs <c>dino-node ARGS --data-dir D</c> from the host (the control socket is a path, reachable from any network namespace).</summary>

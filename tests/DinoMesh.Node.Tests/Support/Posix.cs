@@ -5,7 +5,7 @@ namespace DinoMesh.Node.Tests.Support;
 /// <summary>Signals, sent with kill(2) (Process.Kill only knows SIGKILL).</summary>
 public static partial class Posix
 {
-    public const int SIGKILL = 9, SIGTERM = 15;
+    public const int SIGINT = 2, SIGKILL = 9, SIGTERM = 15;
 
     /// <summary>kill(2); returns 0 or the errno.</summary>
     public static int Kill(int pid, int signal) => kill(pid, signal) == 0 ? 0 : Marshal.GetLastPInvokeError();

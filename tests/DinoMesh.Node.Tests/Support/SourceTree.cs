@@ -19,7 +19,7 @@ public static class SourceTree
         }
     }
 
-    private static string RepoRoot
+    public static string RepoRoot
     {
         get
         {

@@ -51,6 +51,7 @@ public sealed class GarbageTrafficTests : IDisposable
         // The credential from a file this time, so --token-file is exercised too.
         var tokenFile = Path.Combine(_cluster.Root, "token");
         await File.WriteAllTextAsync(tokenFile, token + "\n", TestContext.Current.CancellationToken);
+        File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);  // dino-node refuses a token file others can read
         var c = _cluster.Add("c", "127.0.0.13");
         c.Launch(join: a.Endpoint, extra: ["--token-file", tokenFile]);
         c.WaitUntilUp();

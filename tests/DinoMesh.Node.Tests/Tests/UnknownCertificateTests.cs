@@ -68,12 +68,9 @@ public sealed class UnknownCertificateTests : IDisposable
     [Fact]
     public async Task Join_call_with_an_unknown_certificate_and_a_forged_proof_is_refused()
     {
-        // JoinRequest {cluster_id = 1 (bytes), proof = 2 (bytes), advertise = 3}: the right cluster, a random proof.
+        // A well-formed JoinRequest for the right cluster with a random proof.
         using var rogue = new RogueClient();
-        var clusterId = Convert.FromHexString(_fixture.ClusterId);
-        var proof = RandomNumberGenerator.GetBytes(32);
-        const string advertise = "127.0.0.13:1";
-        byte[] request = [0x0A, (byte)clusterId.Length, .. clusterId, 0x12, (byte)proof.Length, .. proof, 0x1A, (byte)advertise.Length, .. System.Text.Encoding.ASCII.GetBytes(advertise)];
+        var request = RogueClient.JoinRequest(Convert.FromHexString(_fixture.ClusterId), RandomNumberGenerator.GetBytes(32), "127.0.0.13:1");
         using var response = await rogue.CallAsync(_fixture.A.Endpoint, "/dinomesh/join/1", request, TestContext.Current.CancellationToken);
         _output.WriteLine($"/dinomesh/join/1 with a forged proof: {(int)response.StatusCode}");
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);

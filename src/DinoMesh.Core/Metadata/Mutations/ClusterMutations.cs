@@ -31,7 +31,10 @@ public sealed record AdmitMember(
     [property: Key(0)] PeerId Member,
     [property: Key(1)] string Address) : MutationKind;
 
-/// <summary>A member is evicted (or left for good): refused from this version on, and released from every orphan.</summary>
+/// <summary>
+/// A member is evicted (or left for good): refused from this version on, released from every orphan, and out of the
+/// voters if it was one (the last voter cannot be removed).
+/// </summary>
 [MessagePackObject]
 public sealed record RemoveMember([property: Key(0)] PeerId Member) : MutationKind;
 

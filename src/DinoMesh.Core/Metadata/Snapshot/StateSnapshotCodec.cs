@@ -19,7 +19,7 @@ public static class StateSnapshotCodec
     /// <summary>The snapshot layout. A reader refuses any other with a message that says which it found.</summary>
     public const int FormatVersion = 1;
 
-    private const int TopFields = 10, InodeFields = 15;
+    private const int TopFields = 11, InodeFields = 15;
 
     private static readonly ExtentFormatter Extents = new();
     private static readonly PeerIdFormatter Peers = new();
@@ -64,6 +64,8 @@ public static class StateSnapshotCodec
             w.WriteArrayHeader(holders.Count);
             foreach (var holder in holders) Peers.Serialize(ref w, holder, options);
         }
+        w.WriteArrayHeader(state.Evicted.Count);
+        foreach (var evicted in state.Evicted) Peers.Serialize(ref w, evicted, options);
         w.Flush();
         return buffer.WrittenSpan.ToArray();
     }
@@ -156,6 +158,8 @@ public static class StateSnapshotCodec
             for (var k = r.ReadArrayHeader(); k > 0; k--) holders.Add(Peers.Deserialize(ref r, options));
             orphans[ino] = holders.ToImmutable();
         }
+        var evicted = ImmutableSortedSet.CreateBuilder<PeerId>();
+        for (var n = r.ReadArrayHeader(); n > 0; n--) evicted.Add(Peers.Deserialize(ref r, options));
         if (!r.End) throw new InvalidDataException("bytes after the end of the snapshot");
         var all = inodes.ToImmutable();
         return new FileSystemState
@@ -168,6 +172,7 @@ public static class StateSnapshotCodec
             Inodes = all,
             Clients = clients.ToImmutable(),
             Orphans = orphans.ToImmutable(),
+            Evicted = evicted.ToImmutable(),
             ChunkRefs = ChunkRefChanges.Count(all.Values),
         };
     }

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Installs dino-node as a command: a Release publish of the node under $PREFIX/lib/dinomesh, $PREFIX/bin/dino-node on
+# the PATH, the systemd unit, and (only if absent) the config file. Run it again to upgrade; scripts/uninstall.sh
+# takes it away again.
+#
+#   bash scripts/install.sh                    # as root: /usr/local/bin/dino-node, /etc/dinomesh/dino-node.conf
+#   PREFIX=$HOME/.local bash scripts/install.sh
+#
+# PREFIX      default /usr/local
+# SYSCONFDIR  default /etc/dinomesh ($PREFIX/etc/dinomesh when PREFIX is not /usr or /usr/local)
+# UNITDIR     default $PREFIX/lib/systemd/system (a directory systemd reads for /usr and /usr/local)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+PREFIX=${PREFIX:-/usr/local}
+PREFIX=${PREFIX%/}
+case "$PREFIX" in
+  /usr|/usr/local) SYSCONFDIR=${SYSCONFDIR:-/etc/dinomesh} ;;
+  *) SYSCONFDIR=${SYSCONFDIR:-$PREFIX/etc/dinomesh} ;;
+esac
+UNITDIR=${UNITDIR:-$PREFIX/lib/systemd/system}
+bindir=$PREFIX/bin
+libdir=$PREFIX/lib/dinomesh
+
+command -v dotnet >/dev/null || { echo "install: the .NET 10 SDK is needed (dotnet is not on the PATH)" >&2; exit 1; }
+dotnet_root=$(dirname "$(readlink -f "$(command -v dotnet)")")
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+stage=$(mktemp -d "${TMPDIR:-/tmp}/dinomesh-install.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
+echo "install: publishing dino-node (Release) ..." >&2
+# ReadyToRun: the node's code is compiled ahead of time, so a start does not wait for the JIT (start-up to a mounted
+# volume is about half as long; see docs/benchmarks.md).
+dotnet publish "$repo/src/DinoMesh.Node" -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
+  -o "$stage/lib" -nologo -v q >"$stage/publish.log" 2>&1 || { tail -n 30 "$stage/publish.log" >&2; echo "install: publish failed" >&2; exit 1; }
+cp "$repo/scripts/systemd/unmount-stale" "$stage/lib/unmount-stale"
+cp "$repo/README.md" "$stage/lib/README.md"
+chmod 0755 "$stage/lib/unmount-stale"
+
+# Swap the whole directory in at once: a running node keeps its open files, the next start gets the new build.
+mkdir -p "$PREFIX/lib" "$bindir" "$UNITDIR" "$SYSCONFDIR"
+rm -rf "$libdir.new"
+cp -a "$stage/lib" "$libdir.new"
+rm -rf "$libdir.old"
+[ -d "$libdir" ] && mv "$libdir" "$libdir.old"
+mv "$libdir.new" "$libdir"
+rm -rf "$libdir.old"
+
+# The command: a wrapper that finds the runtime this build was made with, wherever the SDK lives.
+cat >"$bindir/dino-node.new" <<WRAPPER
+#!/bin/sh
+# dino-node, installed by DinoMesh's scripts/install.sh ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)); remove with scripts/uninstall.sh.
+export DOTNET_ROOT="\${DOTNET_ROOT:-$dotnet_root}"
+exec "$libdir/dino-node" "\$@"
+WRAPPER
+chmod 0755 "$bindir/dino-node.new"
+mv "$bindir/dino-node.new" "$bindir/dino-node"
+
+fill() { sed -e "s|@BINDIR@|$bindir|g" -e "s|@LIBDIR@|$libdir|g" -e "s|@SYSCONFDIR@|$SYSCONFDIR|g" "$1"; }
+fill "$repo/scripts/systemd/dino-node.service.in" >"$UNITDIR/dino-node.service"
+chmod 0644 "$UNITDIR/dino-node.service"
+# The config is the user's once it exists: an upgrade never overwrites it.
+if [ ! -e "$SYSCONFDIR/dino-node.conf" ]; then
+  fill "$repo/scripts/systemd/dino-node.conf" >"$SYSCONFDIR/dino-node.conf"
+  chmod 0644 "$SYSCONFDIR/dino-node.conf"
+  config_note="created"
+else
+  config_note="kept as it was"
+fi
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then systemctl daemon-reload || true; fi
+
+cat <<DONE
+install: dino-node is installed
+  command  $bindir/dino-node -> $libdir
+  unit     $UNITDIR/dino-node.service
+  config   $SYSCONFDIR/dino-node.conf ($config_note)
+Run it in the foreground:   dino-node --mount /mnt/dino
+Or as a service:            edit $SYSCONFDIR/dino-node.conf, mkdir -p /mnt/dino, then systemctl enable --now dino-node
+Remove it again:            bash $repo/scripts/uninstall.sh
+DONE
+case ":$PATH:" in *":$bindir:"*) ;; *) echo "install: note: $bindir is not on your PATH" >&2 ;; esac

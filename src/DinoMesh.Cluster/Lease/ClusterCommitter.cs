@@ -1,0 +1,144 @@
+using System.Collections.Concurrent;
+using DinoMesh.Core.Identity;
+using DinoMesh.Core.Metadata;
+using DinoMesh.Core.Wire;
+using DinoMesh.Storage.Replica;
+using Microsoft.Extensions.Logging;
+
+namespace DinoMesh.Cluster.Lease;
+
+/// <summary>
+/// The volume's committer in a cluster: a mutation goes to the lease holder (this node or another), which appends it
+/// to the one ordered log; the call returns when this node has applied it, so the caller reads its own write. A lost
+/// holder, a lost message or a change of holder is retried under the same op id (never applied twice) until the
+/// commit timeout, after which the caller gets ETIMEDOUT — on a minority side of a partition, that is the answer.
+/// </summary>
+public sealed class ClusterCommitter : IMetadataCommitter
+{
+    private readonly LeaseDriver _lease;
+    private readonly MetadataReplica _replica;
+    private readonly ILeaseNetwork _network;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<(string Client, ulong Seq), TaskCompletionSource<ApplyResult>> _waiting = new();
+
+    public ClusterCommitter(LeaseDriver lease, MetadataReplica replica, ILeaseNetwork network, ILogger logger)
+    {
+        _lease = lease;
+        _replica = replica;
+        _network = network;
+        _logger = logger;
+        replica.Applied += OnApplied;
+    }
+
+    public FileSystemState Current => _replica.Current;
+
+    public PeerId Self => _lease.Self;
+
+    public event Action<ApplyResult>? AppliedRemotely;
+
+    private void OnApplied(Mutation mutation, ApplyResult result)
+    {
+        if (mutation.Proposer == Self)
+        {
+            if (mutation.Op is { } op && _waiting.TryRemove(Key(op), out var waiter)) waiter.TrySetResult(result);
+            return;
+        }
+        AppliedRemotely?.Invoke(result);
+    }
+
+    private static (string, ulong) Key(OpId op) => (Convert.ToHexStringLower(op.Client), op.Seq);
+
+    public async ValueTask<ApplyResult> CommitAsync(Mutation mutation, CancellationToken cancellationToken)
+    {
+        var timing = _lease.Timing;
+        var deadline = DateTime.UtcNow + timing.CommitTimeout;
+        var encoded = MutationCodec.Encode(mutation);
+        if (mutation.Op is not { } op) throw new ArgumentException("a mutation from the volume carries an op id", nameof(mutation));
+        var waiter = new TaskCompletionSource<ApplyResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _waiting[Key(op)] = waiter;
+        try
+        {
+            // How long to wait for the entry to show up here after the holder took it, before asking again.
+            var patience = timing.Tick * timing.Machine.ElectionTicks * 2;
+            for (var attempt = 0; DateTime.UtcNow < deadline; attempt++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var holder = _lease.Status.Holder;
+                if (holder.IsEmpty)
+                {
+                    await WaitAsync(waiter.Task, timing.Tick * 2, cancellationToken);
+                    if (waiter.Task.IsCompleted) return await waiter.Task;
+                    continue;
+                }
+                var response = holder == Self
+                    ? _lease.Propose(mutation, encoded)
+                    : await _network.ProposeAsync(holder, encoded, Min(patience, deadline - DateTime.UtcNow), cancellationToken);
+                switch (response?.Outcome)
+                {
+                    case ProposeOutcome.Refused:
+                        return ApplyResult.Fail((FsError)response.Errno, Current);
+                    case ProposeOutcome.Appended or ProposeOutcome.Duplicate:
+                        await WaitAsync(waiter.Task, Min(patience, deadline - DateTime.UtcNow), cancellationToken);
+                        if (waiter.Task.IsCompleted) return await waiter.Task;
+                        break;
+                    default:
+                        // Not the holder (any more), or unreachable: give the lease a moment to settle.
+                        await WaitAsync(waiter.Task, timing.Tick * 2, cancellationToken);
+                        if (waiter.Task.IsCompleted) return await waiter.Task;
+                        break;
+                }
+                if (attempt > 0 && attempt % 10 == 0)
+                {
+                    _logger.LogWarning("metadata: {Kind} still waiting for a holder and a majority (attempt {Attempt})", mutation.KindName, attempt);
+                }
+            }
+            _logger.LogWarning("metadata: {Kind} timed out after {Timeout}: no holder reachable with a majority", mutation.KindName, timing.CommitTimeout);
+            return ApplyResult.Fail(FsError.TimedOut, Current);
+        }
+        finally
+        {
+            _waiting.TryRemove(Key(op), out _);
+        }
+    }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? (a < TimeSpan.Zero ? TimeSpan.Zero : a) : (b < TimeSpan.Zero ? TimeSpan.Zero : b);
+
+    private static async Task WaitAsync(Task task, TimeSpan timeout, CancellationToken ct)
+    {
+        if (task.IsCompleted || timeout <= TimeSpan.Zero) return;
+        try
+        {
+            await task.WaitAsync(timeout, ct);
+        }
+        catch (TimeoutException)
+        {
+            // The caller decides what a late answer means.
+        }
+    }
+
+    /// <summary>
+    /// fsync: this node's chunks and log are synced, then the holder makes everything committed so far durable on a
+    /// majority of voters.
+    /// </summary>
+    public async ValueTask<FsError> SyncAsync(CancellationToken cancellationToken)
+    {
+        var local = _replica.Sync();
+        if (local != FsError.None) return local;
+        var timing = _lease.Timing;
+        var deadline = DateTime.UtcNow + timing.CommitTimeout;
+        var version = Math.Max(_lease.Status.Commit, Current.Version);
+        while (DateTime.UtcNow < deadline)
+        {
+            var holder = _lease.Status.Holder;
+            if (holder == Self && _lease.SyncOnHolder(version) is { } sync) return await sync.WaitAsync(cancellationToken);
+            if (!holder.IsEmpty && holder != Self)
+            {
+                var response = await _network.SyncAsync(holder, version, deadline - DateTime.UtcNow, cancellationToken);
+                if (response is { Errno: 0 }) return FsError.None;
+                if (response is { Errno: var errno } && errno != (int)FsError.Stale) return (FsError)errno;
+            }
+            await Task.Delay(timing.Tick * 2, cancellationToken);
+        }
+        return FsError.TimedOut;
+    }
+}

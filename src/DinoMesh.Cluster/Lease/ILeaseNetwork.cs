@@ -1,0 +1,19 @@
+using DinoMesh.Core.Identity;
+
+namespace DinoMesh.Cluster.Lease;
+
+/// <summary>
+/// How the lease driver reaches other members: fire-and-forget lease messages (the protocol tolerates loss and
+/// reordering) and two calls to the holder. The node uses the mutual-TLS transport; tests use an in-memory network.
+/// </summary>
+public interface ILeaseNetwork
+{
+    /// <summary>Queues <paramref name="message"/> for <paramref name="to"/>; never blocks, may drop.</summary>
+    void Send(PeerId to, LeaseMessage message);
+
+    /// <summary>Hands an encoded mutation to <paramref name="holder"/>; null when it could not be reached in time.</summary>
+    Task<ProposeResponse?> ProposeAsync(PeerId holder, byte[] mutation, TimeSpan deadline, CancellationToken ct);
+
+    /// <summary>Asks <paramref name="holder"/> to make the log durable on a majority up to <paramref name="version"/>.</summary>
+    Task<SyncResponse?> SyncAsync(PeerId holder, long version, TimeSpan deadline, CancellationToken ct);
+}

@@ -1,0 +1,123 @@
+using DinoMesh.Core.Identity;
+using DinoMesh.Core.Metadata;
+using DinoMesh.Core.Wire;
+using Microsoft.Extensions.Logging;
+
+namespace DinoMesh.Cluster.Lease;
+
+// The holder's side: checking and appending proposals, fsync across voters, handing the lease over.
+public sealed partial class LeaseDriver
+{
+    /// <summary>
+    /// Checks <paramref name="mutation"/> against the newest state (every entry appended so far, committed or not) and
+    /// appends it. Answers at once; the proposer learns of the commit when it applies the entry.
+    /// </summary>
+    public ProposeResponse Propose(Mutation mutation, byte[] encoded)
+    {
+        ProposeResponse response;
+        lock (_gate)
+        {
+            if (!_machine.IsHolder || _machine.Transferring) return new ProposeResponse(ProposeOutcome.NotHolder, 0, 0, _machine.Holder);
+            var tip = TipLocked();
+            if (tip.IsDuplicate(mutation)) return new ProposeResponse(ProposeOutcome.Duplicate, tip.Version, 0, Self);
+            var result = tip.Apply(mutation);
+            if (!result.Ok) return new ProposeResponse(ProposeOutcome.Refused, 0, (int)result.Error, Self);
+            var version = _machine.Propose([encoded]);
+            if (version != result.State.Version)
+            {
+                // The tip and the machine disagree: rebuild the tip from the log next time rather than trust it.
+                _tip = null;
+                _logger.LogError("lease: proposal went to version {Version}, the tip expected {Expected}", version, result.State.Version);
+                return new ProposeResponse(ProposeOutcome.NotHolder, 0, 0, default);
+            }
+            _tip = result.State;
+            NoteProposer(mutation.Proposer);
+            ProcessLocked();
+            response = new ProposeResponse(ProposeOutcome.Appended, version, 0, Self);
+        }
+        AfterProcess();
+        return response;
+    }
+
+    /// <summary>
+    /// The state after every entry in this holder's log. Rebuilt from the applied state and the log's tail when the
+    /// term changed (a new holder inherits entries it did not check itself).
+    /// </summary>
+    private FileSystemState TipLocked()
+    {
+        if (_tip is not null && _tipTerm == _machine.Term) return _tip;
+        ProcessLocked();
+        var state = _replica.Current;
+        foreach (var record in _log.ReadFrom(state.Version + 1))
+        {
+            var result = state.Apply(MutationCodec.Decode(record.Payload));
+            if (!result.Ok) throw new InvalidDataException($"log entry {record.Version} does not apply to the tip at {state.Version} ({result.Error})");
+            state = result.State;
+        }
+        _tip = state;
+        _tipTerm = _machine.Term;
+        return state;
+    }
+
+    /// <summary>
+    /// Waits until everything up to <paramref name="version"/> is durable (fdatasynced) on a majority of voters. Only the
+    /// holder can tell; elsewhere the answer is NotHolder (null).
+    /// </summary>
+    public Task<FsError>? SyncOnHolder(long version)
+    {
+        Task<FsError> task;
+        lock (_gate)
+        {
+            if (!_machine.IsHolder) return null;
+            var done = new TaskCompletionSource<FsError>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _syncWaiters.Add((version, done, Environment.TickCount64 + (long)_timing.CommitTimeout.TotalMilliseconds));
+            _machine.RequestSync(version);
+            ProcessLocked();
+            task = done.Task;
+        }
+        AfterProcess();
+        return task;
+    }
+
+    private void CompleteSyncWaitersLocked()
+    {
+        if (_syncWaiters.Count == 0) return;
+        var synced = _machine.SyncedCommit;
+        var now = Environment.TickCount64;
+        for (var i = _syncWaiters.Count - 1; i >= 0; i--)
+        {
+            var (version, done, deadline) = _syncWaiters[i];
+            if (synced >= version) done.TrySetResult(FsError.None);
+            else if (!_machine.IsHolder) done.TrySetResult(FsError.TimedOut);
+            else if (now > deadline) done.TrySetResult(FsError.TimedOut);
+            else continue;
+            _syncWaiters.RemoveAt(i);
+        }
+    }
+
+    /// <summary>Hands the lease to the most up-to-date other voter and waits (bounded) until it has it.</summary>
+    public async Task TransferLeaseAsync(TimeSpan timeout)
+    {
+        PeerId target;
+        lock (_gate)
+        {
+            if (!_machine.IsHolder) return;
+            var matches = _machine.Matches;
+            target = _machine.Voters.Voters.Where(v => v != Self).OrderByDescending(v => matches.GetValueOrDefault(v)).FirstOrDefault();
+            if (target.IsEmpty || !_machine.TransferTo(target)) return;
+            ProcessLocked();
+        }
+        AfterProcess();
+        _logger.LogInformation("lease: handing the lease to {Peer}", target.Short);
+        var until = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < until)
+        {
+            lock (_gate)
+            {
+                if (!_machine.IsHolder) return;
+            }
+            await Task.Delay(_timing.Tick);
+        }
+        _logger.LogWarning("lease: {Peer} did not take the lease within {Timeout}", target.Short, timeout);
+    }
+}

@@ -1,0 +1,153 @@
+using DinoMesh.Core.Identity;
+using DinoMesh.Core.Metadata;
+using DinoMesh.Storage.Metadata;
+using Microsoft.Extensions.Logging;
+
+namespace DinoMesh.Cluster.Lease;
+
+// Acting on the machine's output, in the order it demands.
+public sealed partial class LeaseDriver
+{
+    private long _applyTarget;
+    private readonly List<PeerId> _snapshotRequests = [];
+    private long _lastCommitPersistTicks;
+
+    /// <summary>Drains every Ready. Caller holds the lock.</summary>
+    private void ProcessLocked()
+    {
+        for (var round = 0; _machine.HasReady && round < 1000; round++)
+        {
+            var ready = _machine.Ready();
+            if (ready.HardState is { } hs && ready.HardStateMustSync)
+            {
+                // Term and vote are durable (SQLite, synchronous=FULL) before any message that depends on them leaves.
+                _log.Set(TermKey, BitConverter.GetBytes(hs.Term));
+                _log.Set(VoteKey, System.Text.Encoding.ASCII.GetBytes(hs.Vote.IsEmpty ? "" : hs.Vote.Hex));
+            }
+            if (ready.Snapshot is { } snapshot) InstallSnapshotLocked(snapshot.Version, snapshot.Term, snapshot.State);
+            if (ready.TruncateFrom is { } from)
+            {
+                _logger.LogInformation("lease: dropping uncommitted entries from version {From} (a later holder replaced them)", from);
+                _log.TruncateSuffix(from);
+                _view.Truncated(from);
+            }
+            if (ready.Entries.Count > 0)
+            {
+                _log.AppendBatch([.. ready.Entries.Select(e => new LogRecord(e.Version, e.Term, e.Payload))]);
+                _view.Appended(ready.Entries);
+            }
+            if (ready.SyncLog)
+            {
+                var synced = _replica.Sync();
+                if (synced != FsError.None) _logger.LogError("lease: log sync failed: {Error}", synced);
+            }
+            foreach (var message in ready.Messages) _network.Send(message.Peer, message.Message);
+            foreach (var peer in ready.SnapshotsToSend) _snapshotRequests.Add(peer);
+            _applyTarget = Math.Max(_applyTarget, ready.CommittedTo);
+            _machine.Advance(ready);
+        }
+        PersistCommit(force: false);
+        CompleteSyncWaitersLocked();
+    }
+
+    /// <summary>
+    /// What follows a round outside the lock: apply newly committed entries (the replica raises its events), send
+    /// snapshots, tell listeners about a new holder.
+    /// </summary>
+    private void AfterProcess()
+    {
+        ApplyCommitted();
+        PeerId[] snapshotsFor;
+        LeaseRole role;
+        PeerId holder;
+        lock (_gate)
+        {
+            snapshotsFor = [.. _snapshotRequests];
+            _snapshotRequests.Clear();
+            role = _machine.Role;
+            holder = _machine.Holder;
+        }
+        foreach (var peer in snapshotsFor) _ = Task.Run(() => SendSnapshot(peer));
+        if (role != _lastRole || holder != _lastHolder)
+        {
+            var wasHolder = _lastRole == LeaseRole.Holder;
+            (_lastRole, _lastHolder) = (role, holder);
+            if (role == LeaseRole.Holder && !wasHolder) _logger.LogInformation("lease: this node holds the lease (term {Term})", Status.Term);
+            else if (wasHolder && role != LeaseRole.Holder) _logger.LogInformation("lease: this node no longer holds the lease");
+            else if (!holder.IsEmpty) _logger.LogDebug("lease: holder is {Holder}", holder.Short);
+            HolderChanged?.Invoke(role, holder);
+        }
+    }
+
+    private void ApplyCommitted()
+    {
+        var target = Interlocked.Read(ref _applyTarget);
+        if (target <= _replica.Current.Version) return;
+        try
+        {
+            _replica.ApplyCommitted(target);
+        }
+        catch (InvalidDataException e)
+        {
+            // A committed entry that does not apply means this replica diverged: stop applying rather than guess.
+            _logger.LogCritical("lease: {Error}; this node's metadata needs a snapshot from a peer (move its data directory aside and restart it)", e.Message);
+        }
+    }
+
+    /// <summary>A holder's snapshot for a follower too far behind: the replica's state as applied, encoded off the lock.</summary>
+    private void SendSnapshot(PeerId peer)
+    {
+        try
+        {
+            var state = _replica.Current;
+            var term = _log.TermAt(state.Version);
+            if (term < 0) return;   // retried by the machine after a while
+            var bytes = StateSnapshotCodec.Encode(state);
+            long holderTerm;
+            lock (_gate)
+            {
+                if (!_machine.IsHolder) return;
+                holderTerm = _machine.Term;
+            }
+            _logger.LogInformation("lease: sending a snapshot at version {Version} ({Bytes} bytes) to {Peer}", state.Version, bytes.Length, peer.Short);
+            _network.Send(peer, new InstallSnapshot(holderTerm, state.Version, term, bytes, [.. state.Voters]));
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning("lease: snapshot for {Peer} failed: {Error}", peer.Short, e.Message);
+        }
+    }
+
+    private void InstallSnapshotLocked(long version, long term, byte[] state)
+    {
+        // Entries after what this node applied were never committed here (else the snapshot would not be needed):
+        // they go, so the snapshot can supersede the log.
+        var applied = _replica.Current.Version;
+        if (_log.LastVersion > applied && applied + 1 > _log.SnapshotVersion) _log.TruncateSuffix(applied + 1);
+        _replica.InstallSnapshot(term, state);
+        _view.SnapshotChanged();
+        _applyTarget = Math.Max(_applyTarget, version);
+    }
+
+    /// <summary>
+    /// The commit version is advisory (a restart replays only up to it, and learns the rest from the holder), so it
+    /// is written at most once a second, and at stop.
+    /// </summary>
+    private void PersistCommit(bool force)
+    {
+        var commit = Math.Min(_machine.Commit, _log.LastVersion);
+        if (commit == _persistedCommit) return;
+        var now = Environment.TickCount64;
+        if (!force && now - _lastCommitPersistTicks < 1000) return;
+        _lastCommitPersistTicks = now;
+        try
+        {
+            _log.Set(CommitKey, BitConverter.GetBytes(commit));
+            _persistedCommit = commit;
+        }
+        catch (IOException e)
+        {
+            _logger.LogDebug("lease: commit version not recorded: {Error}", e.Message);
+        }
+    }
+}

@@ -1,0 +1,199 @@
+using DinoMesh.Core.Identity;
+using DinoMesh.Core.Metadata;
+using DinoMesh.Core.Wire;
+using DinoMesh.Storage.Metadata;
+using DinoMesh.Storage.Replica;
+using Microsoft.Extensions.Logging;
+
+namespace DinoMesh.Cluster.Lease;
+
+/// <summary>Timing of the lease on a real clock.</summary>
+public sealed record LeaseTiming
+{
+    /// <summary>One machine tick: heartbeats every 2 ticks (100 ms); an election after 12–24 silent ticks (0.6–1.2 s).</summary>
+    public TimeSpan Tick { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    public LeaseConfig Machine { get; init; } = LeaseConfig.Default;
+
+    /// <summary>How long a mutation may wait for a holder and a majority before it fails with ETIMEDOUT.</summary>
+    public TimeSpan CommitTimeout { get; init; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>
+/// Runs the lease machine (<see cref="LeaseLog"/>) on this node's log, clock and network. Every input — a tick, a
+/// message, a proposal — goes into the machine under one lock, and its output is acted on at once in the order the
+/// machine demands: hard state (fsynced), snapshot, truncation, appends, log sync, then messages. Applying committed
+/// entries to the replica happens after the lock is released, so what the volume does on an applied entry (it may
+/// propose again) never runs inside the machine.
+/// </summary>
+public sealed partial class LeaseDriver : IAsyncDisposable
+{
+    private const string TermKey = "lease-term", VoteKey = "lease-vote", CommitKey = "lease-commit";
+
+    private readonly Lock _gate = new();
+    private readonly MetadataReplica _replica;
+    private readonly MetadataLog _log;
+    private readonly LogStoreView _view;
+    private readonly ILeaseNetwork _network;
+    private readonly LeaseTiming _timing;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<(long Version, TaskCompletionSource<FsError> Done, long Deadline)> _syncWaiters = [];
+    private LeaseLog _machine = null!;
+    private Task _ticker = Task.CompletedTask;
+    private FileSystemState? _tip;
+    private long _tipTerm = -1;
+    private long _persistedCommit;
+    private LeaseRole _lastRole;
+    private PeerId _lastHolder;
+
+    public LeaseDriver(PeerId self, MetadataReplica replica, ILeaseNetwork network, LeaseTiming timing, ILogger logger)
+    {
+        Self = self;
+        _replica = replica;
+        _log = replica.Log;
+        _view = new LogStoreView(_log);
+        _network = network;
+        _timing = timing;
+        _logger = logger;
+        NoopPayload = MutationCodec.Encode(new Mutation { Kind = new Noop(), Proposer = self });
+    }
+
+    public PeerId Self { get; }
+
+    public LeaseTiming Timing => _timing;
+
+    /// <summary>The entry a new holder commits first.</summary>
+    private byte[] NoopPayload { get; }
+
+    /// <summary>Raised (outside the lock) when this node gains or loses the lease, or learns of a new holder.</summary>
+    public event Action<LeaseRole, PeerId>? HolderChanged;
+
+    /// <summary>A consistent copy of what the machine knows, for status and peers.</summary>
+    public LeaseStatus Status
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return new LeaseStatus(_machine.Role, _machine.Term, _machine.Holder, _machine.Commit, _replica.Current.Version,
+                    _machine.LastVersion, _machine.Voters.Voters, _machine.Matches,
+                    !_machine.IsHolder && (_machine.Holder.IsEmpty || _machine.TicksSinceHolder >= _timing.Machine.ElectionTicks * 2));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Starts the machine from the log's durable term and vote and the replica's voters, and the tick loop. A node that
+    /// is the only voter campaigns at once (a one-node cluster needs no election timeout).
+    /// </summary>
+    public void Start(IEnumerable<PeerId> members)
+    {
+        var hard = new HardState(ReadLong(TermKey), ReadVote(), ReadLong(CommitKey));
+        _persistedCommit = hard.Commit;
+        var state = _replica.Current;
+        var voters = new VoterSet([.. state.Voters]);
+        lock (_gate)
+        {
+            _machine = new LeaseLog(Self, _timing.Machine, new Random(), _view, hard, voters, state.Version, ConfigOf, NoopPayload);
+            _machine.SetMembers(members);
+            if (voters.Voters is [var only] && only == Self) _machine.CampaignNow();
+            ProcessLocked();
+        }
+        ApplyCommitted();
+        _ticker = Task.Run(() => TickLoopAsync(_stopping.Token));
+        _logger.LogInformation("lease: started at term {Term}, log {Last}, commit {Commit}, voters {Voters}",
+            hard.Term, _log.LastVersion, hard.Commit, string.Join(",", voters.Voters.Select(v => v.Short)));
+    }
+
+    /// <summary>
+    /// The voter set after a log entry, given the one before it, if the entry changes it: a voter change, or the removal
+    /// of a member that was voting.
+    /// </summary>
+    internal static VoterSet? ConfigOf(LogEntry entry, VoterSet before)
+    {
+        if (!MutationCodec.TryDecode(entry.Payload, out var mutation, out _)) return null;
+        return mutation!.Kind switch
+        {
+            SetVoters v => new VoterSet(v.Voters),
+            RemoveMember r when before.Contains(r.Member) && before.Voters.Count > 1 => new VoterSet([.. before.Voters.Where(p => p != r.Member)]),
+            _ => null,
+        };
+    }
+
+    private async Task TickLoopAsync(CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(_timing.Tick);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct))
+            {
+                try
+                {
+                    lock (_gate)
+                    {
+                        _machine.Tick();
+                        ProcessLocked();
+                    }
+                    AfterProcess();
+                    OnTick();
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    _logger.LogError(e, "lease: tick failed");
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+    }
+
+    /// <summary>Messages from <paramref name="from"/>.</summary>
+    public void Receive(PeerId from, IReadOnlyList<LeaseMessage> messages)
+    {
+        lock (_gate)
+        {
+            foreach (var message in messages) _machine.Step(from, message);
+            ProcessLocked();
+        }
+        AfterProcess();
+    }
+
+    /// <summary>The newest version this node recorded as committed (a restart replays its log up to here).</summary>
+    public static long DurableCommit(MetadataLog log) => log.Get(CommitKey) is { Length: 8 } bytes ? BitConverter.ToInt64(bytes) : 0;
+
+    /// <summary>
+    /// Founds the volume: the genesis entry is version 1 of an empty log, committed by definition (it makes this node
+    /// the only voter), and applied at once.
+    /// </summary>
+    public static void Found(MetadataReplica replica, Mutation genesis)
+    {
+        if (replica.Log.LastVersion != 0) throw new InvalidOperationException("only an empty log can be founded");
+        replica.Log.Append(1, 0, MutationCodec.Encode(genesis));
+        replica.Log.Set(CommitKey, BitConverter.GetBytes(1L));
+        replica.ApplyCommitted(1);
+    }
+
+    private long ReadLong(string key) => _log.Get(key) is { Length: 8 } bytes ? BitConverter.ToInt64(bytes) : 0;
+
+    private PeerId ReadVote() => _log.Get(VoteKey) is { Length: 64 } bytes && PeerId.TryParse(System.Text.Encoding.ASCII.GetString(bytes), out var id) ? id : default;
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync();
+        await _ticker;
+        lock (_gate)
+        {
+            foreach (var (_, done, _) in _syncWaiters) done.TrySetResult(FsError.Io);
+            _syncWaiters.Clear();
+            PersistCommit(force: true);
+        }
+        _stopping.Dispose();
+    }
+}
+
+/// <summary>What the lease machine knows, for `dino-node status` and `peers`.</summary>
+public sealed record LeaseStatus(LeaseRole Role, long Term, PeerId Holder, long Commit, long Applied, long LastVersion,
+    IReadOnlyList<PeerId> Voters, IReadOnlyDictionary<PeerId, long> Matches, bool NoQuorum);

@@ -1,0 +1,83 @@
+using DinoMesh.Core.Identity;
+using DinoMesh.Core.Wire;
+using MessagePack;
+
+namespace DinoMesh.Cluster.Lease;
+
+/// <summary>Protocol ids of the shared metadata log.</summary>
+public static class LeaseProtocols
+{
+    /// <summary>Lease protocol messages between members (one-way; the answer is empty).</summary>
+    public const string Lease = "/dinomesh/lease/1";
+
+    /// <summary>A member hands a mutation to the holder.</summary>
+    public const string Propose = "/dinomesh/propose/1";
+
+    /// <summary>A member asks the holder to make the log durable on a majority of voters up to a version (fsync).</summary>
+    public const string Sync = "/dinomesh/sync/1";
+
+    /// <summary>Bound on a batch of lease messages (appends carry at most 1 MiB of entries; a snapshot may be large).</summary>
+    public const int MaxLeaseBytes = 64 << 20;
+
+    public const int MaxProposeBytes = MutationCodec.MaxBytes + 1024;
+}
+
+/// <summary>Several lease messages for one peer in one call (the sender coalesces what queued up).</summary>
+[MessagePackObject]
+public sealed record LeaseBatch([property: Key(0)] LeaseMessage[] Messages);
+
+/// <summary>An encoded mutation for the holder.</summary>
+[MessagePackObject]
+public sealed record ProposeRequest([property: Key(0)] byte[] Mutation);
+
+/// <summary>How a proposal went at the holder.</summary>
+public enum ProposeOutcome
+{
+    /// <summary>Appended at <see cref="ProposeResponse.Version"/> (committed once a majority has it).</summary>
+    Appended = 0,
+
+    /// <summary>Its op id was applied before (or is in the log): nothing new; it is at or before the version given.</summary>
+    Duplicate = 1,
+
+    /// <summary>Refused by apply: <see cref="ProposeResponse.Errno"/> says why; nothing was logged.</summary>
+    Refused = 2,
+
+    /// <summary>This node does not hold the lease; <see cref="ProposeResponse.Holder"/> is who does, when known.</summary>
+    NotHolder = 3,
+}
+
+[MessagePackObject]
+public sealed record ProposeResponse(
+    [property: Key(0)] ProposeOutcome Outcome,
+    [property: Key(1)] long Version,
+    [property: Key(2)] int Errno,
+    [property: Key(3)] PeerId Holder);
+
+[MessagePackObject]
+public sealed record SyncRequest([property: Key(0)] long Version);
+
+/// <summary>Errno 0 when the log is durable on a majority up to the version asked; else why not (not the holder, timed out).</summary>
+[MessagePackObject]
+public sealed record SyncResponse([property: Key(0)] int Errno, [property: Key(1)] PeerId Holder);
+
+/// <summary>Encoding of the lease service's messages; decoding treats the bytes as hostile.</summary>
+public static class LeaseCodec
+{
+    public static byte[] Encode<T>(T message) => MessagePackSerializer.Serialize(message, MutationCodec.Options);
+
+    /// <summary>Decodes <typeparamref name="T"/>; any malformed input is an <see cref="InvalidDataException"/>.</summary>
+    public static T Decode<T>(ReadOnlyMemory<byte> bytes, int maxBytes)
+    {
+        if (bytes.Length > maxBytes) throw new InvalidDataException($"{typeof(T).Name} of {bytes.Length} bytes (at most {maxBytes})");
+        try
+        {
+            return MessagePackSerializer.Deserialize<T>(bytes, MutationCodec.Options, out var read) is { } value && read == bytes.Length
+                ? value
+                : throw new InvalidDataException($"not one whole {typeof(T).Name}");
+        }
+        catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or OverflowException or ArgumentException)
+        {
+            throw new InvalidDataException($"not a {typeof(T).Name}: {(e.InnerException ?? e).Message}", e);
+        }
+    }
+}

@@ -1,0 +1,170 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using DinoMesh.Core.Identity;
+using DinoMesh.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace DinoMesh.Cluster.Lease;
+
+/// <summary>
+/// The lease service on the mutual-TLS transport. Messages to one peer go through its own outbox: one sender task
+/// coalesces whatever queued up into one call, so a slow peer delays only itself and a burst of appends costs one
+/// round trip. The outbox is bounded; when full, the oldest messages are dropped (the protocol repairs loss).
+/// </summary>
+public sealed class TransportLeaseNetwork : ILeaseNetwork, IAsyncDisposable
+{
+    private const int OutboxCapacity = 4096;
+    private const int MaxBatch = 256;
+    private const long MaxBatchBytes = 4 << 20;
+
+    private static long SizeOf(LeaseMessage message) => message switch
+    {
+        Append a => 64 + (a.Entries?.Sum(e => 32L + e.Payload.Length) ?? 0),
+        InstallSnapshot s => 64 + s.State.Length,
+        _ => 64,
+    };
+
+    private readonly PeerTransport _transport;
+    private readonly Func<PeerId, string?> _addressOf;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<PeerId, Outbox> _outboxes = new();
+    private readonly CancellationTokenSource _stopping = new();
+
+    public TransportLeaseNetwork(PeerTransport transport, Func<PeerId, string?> addressOf, ILogger logger)
+    {
+        _transport = transport;
+        _addressOf = addressOf;
+        _logger = logger;
+    }
+
+    public void Send(PeerId to, LeaseMessage message)
+    {
+        if (_stopping.IsCancellationRequested) return;
+        var outbox = _outboxes.GetOrAdd(to, peer => new Outbox(this, peer));
+        outbox.Queue.Writer.TryWrite(message);
+    }
+
+    public async Task<ProposeResponse?> ProposeAsync(PeerId holder, byte[] mutation, TimeSpan deadline, CancellationToken ct)
+    {
+        if (_addressOf(holder) is not { } address || deadline <= TimeSpan.Zero) return null;
+        var result = await _transport.CallAsync(address, holder, LeaseProtocols.Propose, LeaseCodec.Encode(new ProposeRequest(mutation)), deadline, ct);
+        if (!result.Ok)
+        {
+            _logger.LogDebug("lease: proposal to {Holder} failed: {Failure}", holder.Short, result);
+            return null;
+        }
+        return Decode<ProposeResponse>(result.Value!, 4096);
+    }
+
+    public async Task<SyncResponse?> SyncAsync(PeerId holder, long version, TimeSpan deadline, CancellationToken ct)
+    {
+        if (_addressOf(holder) is not { } address || deadline <= TimeSpan.Zero) return null;
+        var result = await _transport.CallAsync(address, holder, LeaseProtocols.Sync, LeaseCodec.Encode(new SyncRequest(version)), deadline, ct);
+        return result.Ok ? Decode<SyncResponse>(result.Value!, 4096) : null;
+    }
+
+    private T? Decode<T>(byte[] bytes, int max) where T : class
+    {
+        try
+        {
+            return LeaseCodec.Decode<T>(bytes, max);
+        }
+        catch (InvalidDataException e)
+        {
+            _logger.LogWarning("lease: malformed {Type} from a holder: {Error}", typeof(T).Name, e.Message);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The protocols this node serves: lease messages, proposals and sync requests for its driver (which exists only
+    /// once the node has started; until then a caller is told "not the holder").
+    /// </summary>
+    public static void Register(PeerTransport transport, Func<LeaseDriver?> driver, ILogger logger)
+    {
+        transport.RegisterUnary(LeaseProtocols.Lease, LeaseProtocols.MaxLeaseBytes, (peer, body, ct) =>
+        {
+            var batch = LeaseCodec.Decode<LeaseBatch>(body, LeaseProtocols.MaxLeaseBytes);
+            driver()?.Receive(peer.Peer, batch.Messages ?? []);
+            return ValueTask.FromResult(Array.Empty<byte>());
+        });
+        transport.RegisterUnary(LeaseProtocols.Propose, LeaseProtocols.MaxProposeBytes, (peer, body, ct) =>
+        {
+            var request = LeaseCodec.Decode<ProposeRequest>(body, LeaseProtocols.MaxProposeBytes);
+            if (driver() is not { } lease) return ValueTask.FromResult(LeaseCodec.Encode(new ProposeResponse(ProposeOutcome.NotHolder, 0, 0, default)));
+            var mutation = Core.Wire.MutationCodec.Decode(request.Mutation);
+            if (mutation.Proposer != peer.Peer)
+            {
+                // A member proposes in its own name only: the proposer decides whom readers ask for its chunks.
+                throw new PeerCallException(CallFailure.BadRequest, $"a mutation proposed by {peer.Peer.Short} names {mutation.Proposer.Short}");
+            }
+            return ValueTask.FromResult(LeaseCodec.Encode(lease.Propose(mutation, request.Mutation)));
+        });
+        transport.RegisterUnary(LeaseProtocols.Sync, 1024, async (peer, body, ct) =>
+        {
+            var request = LeaseCodec.Decode<SyncRequest>(body, 1024);
+            if (driver() is not { } lease || lease.SyncOnHolder(request.Version) is not { } sync)
+            {
+                return LeaseCodec.Encode(new SyncResponse((int)Core.Metadata.FsError.Stale, driver()?.Status.Holder ?? default));
+            }
+            var error = await sync.WaitAsync(ct);
+            return LeaseCodec.Encode(new SyncResponse((int)error, lease.Self));
+        });
+        logger.LogDebug("lease: protocols registered");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync();
+        foreach (var outbox in _outboxes.Values) outbox.Queue.Writer.TryComplete();
+        await Task.WhenAll(_outboxes.Values.Select(o => o.Sender));
+        _stopping.Dispose();
+    }
+
+    private sealed class Outbox
+    {
+        public Outbox(TransportLeaseNetwork network, PeerId peer)
+        {
+            Queue = Channel.CreateBounded<LeaseMessage>(new BoundedChannelOptions(OutboxCapacity)
+            {
+                FullMode = BoundedChannelFullMode.DropOldest,
+                SingleReader = true,
+            });
+            Sender = Task.Run(() => SendLoopAsync(network, peer));
+        }
+
+        public Channel<LeaseMessage> Queue { get; }
+
+        public Task Sender { get; }
+
+        private async Task SendLoopAsync(TransportLeaseNetwork network, PeerId peer)
+        {
+            var batch = new List<LeaseMessage>(MaxBatch);
+            try
+            {
+                while (await Queue.Reader.WaitToReadAsync(network._stopping.Token))
+                {
+                    batch.Clear();
+                    long bytes = 0;
+                    // A call carries what queued up, within a size that a follower handles well inside the deadline.
+                    while (batch.Count < MaxBatch && bytes < MaxBatchBytes && Queue.Reader.TryPeek(out var next))
+                    {
+                        var size = SizeOf(next);
+                        if (batch.Count > 0 && bytes + size > MaxBatchBytes) break;
+                        Queue.Reader.TryRead(out _);
+                        batch.Add(next);
+                        bytes += size;
+                    }
+                    if (network._addressOf(peer) is not { } address) continue;
+                    var result = await network._transport.CallAsync(address, peer, LeaseProtocols.Lease, LeaseCodec.Encode(new LeaseBatch([.. batch])),
+                        TimeSpan.FromSeconds(5), network._stopping.Token);
+                    if (!result.Ok) network._logger.LogDebug("lease: {Count} messages to {Peer} lost: {Failure}", batch.Count, peer.Short, result);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopping.
+            }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+using System.Security.Cryptography;
+using DinoMesh.Cluster.Lease;
+using DinoMesh.Cluster.Membership;
+using DinoMesh.Core.Identity;
+using DinoMesh.Core.Metadata;
+using DinoMesh.Volume;
+using Microsoft.Extensions.Logging;
+
+namespace DinoMesh.Node;
+
+// The shared tree: the lease driver on this node's log and the transport, and the committer the volume uses.
+public sealed partial class NodeService
+{
+    private LeaseDriver? _lease;
+    private TransportLeaseNetwork? _leaseNetwork;
+
+    /// <summary>How long a new node waits for the volume's log to reach it before it gives up starting.</summary>
+    private static readonly TimeSpan CatchUpTimeout = TimeSpan.FromMinutes(5);
+
+    private async Task<ClusterCommitter> StartSharedMetadataAsync(MutationClock clock, CancellationToken cancellationToken)
+    {
+        var cluster = _cluster!;
+        var replica = _replica!;
+        var logger = _loggers.CreateLogger("lease");
+        if (!replica.Current.HasGenesis && replica.Log.LastVersion == 0 && cluster.Founded)
+        {
+            var genesis = new Mutation { Kind = new Genesis(RandomNumberGenerator.GetBytes(16), cluster.Self), TimeNs = clock.NowNs(), Proposer = cluster.Self };
+            LeaseDriver.Found(replica, genesis);
+            _logger.LogInformation("metadata: founded volume {Volume}", Convert.ToHexStringLower(replica.Current.VolumeId));
+        }
+        _leaseNetwork = new TransportLeaseNetwork(cluster.Transport, AddressOf, logger);
+        var lease = new LeaseDriver(cluster.Self, replica, _leaseNetwork, new LeaseTiming { CommitTimeout = _options.CommitTimeout }, logger);
+        lease.SetMembership(IsAlive, () => [.. cluster.Admitted.Snapshot().Select(p => (new PeerId(p.Id), p.Address))]);
+        EvictRemoved(replica.Current);
+        replica.Applied += (_, result) =>
+        {
+            if (!result.Effect.MembersChanged) return;
+            var state = replica.Current;
+            EvictRemoved(state);
+            foreach (var (peer, address) in state.Members) cluster.Admitted.Admit(peer, address);
+            lease.MembersChanged(state.Members.Keys);
+        };
+        lease.Start(replica.Current.Members.Keys);
+        _lease = lease;
+        var committer = new ClusterCommitter(lease, replica, _leaseNetwork, _loggers.CreateLogger("metadata"));
+        if (!replica.Current.HasGenesis) await WaitForVolumeAsync(replica, cancellationToken);
+        return committer;
+    }
+
+    /// <summary>A node that joined has no volume until the holder's log (or a snapshot) reaches it: wait, bounded.</summary>
+    private async Task WaitForVolumeAsync(Storage.Replica.MetadataReplica replica, CancellationToken cancellationToken)
+    {
+        _logger.LogInformation("metadata: waiting for the volume's log from the lease holder");
+        var until = DateTime.UtcNow + CatchUpTimeout;
+        while (!replica.Current.HasGenesis)
+        {
+            if (DateTime.UtcNow > until)
+            {
+                throw new StartupException($"the volume's metadata did not reach this node within {CatchUpTimeout.TotalMinutes:F0} minutes; is a majority of the cluster's voters running? (see `dino-node peers` on a member)");
+            }
+            await Task.Delay(100, cancellationToken);
+        }
+        _logger.LogInformation("metadata: caught up at version {Version} ({Inodes} inodes)", replica.Current.Version, replica.Current.Inodes.Count);
+    }
+
+    /// <summary>Members the log removed are refused by this node's transport, whatever cluster.json remembers.</summary>
+    private void EvictRemoved(FileSystemState state)
+    {
+        foreach (var peer in state.Evicted)
+        {
+            if (_cluster!.Admitted.Evict(peer)) _logger.LogWarning("member {Peer} was removed from the cluster: its requests are refused from now on", peer.Short);
+        }
+    }
+
+    private string? AddressOf(PeerId peer) =>
+        _cluster?.Admitted.AddressOf(peer) is { Length: > 0 } address ? address
+        : _replica?.Current.Members.GetValueOrDefault(peer) is { Length: > 0 } logged ? logged
+        : _cluster?.Membership.Members.FirstOrDefault(m => m.Id == peer)?.Address;
+
+    private bool IsAlive(PeerId peer)
+    {
+        if (_cluster is not { } cluster) return false;
+        if (peer == cluster.Self) return true;
+        var member = cluster.Membership.Members.FirstOrDefault(m => m.Id == peer);
+        return member is { Status: MemberStatus.Alive or MemberStatus.Suspect };
+    }
+}

@@ -1,0 +1,231 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using DinoMesh.Node.Tests.Cluster;
+using DinoMesh.Node.Tests.Support;
+
+namespace DinoMesh.Node.Tests.Tests;
+
+/// <summary>
+/// One shared tree on three real dino-nodes (127.0.0.11-13): a change made through any mount is committed once, in one
+/// order, and shows on the other mounts without remounting.
+/// </summary>
+public sealed class SharedTreeTests : IDisposable
+{
+    /// <summary>How long a change may take to show on another node in these tests (the benchmark measures the real delay).</summary>
+    private static readonly TimeSpan Visible = TimeSpan.FromSeconds(5);
+
+    private readonly TestCluster _cluster;
+
+    public SharedTreeTests(ITestOutputHelper output)
+    {
+        Requirement.RootAndFuse();
+        _cluster = new TestCluster(output);
+    }
+
+    private NodeProcess[] FormThree()
+    {
+        var nodes = new[] { _cluster.Add("n1", "127.0.0.11"), _cluster.Add("n2", "127.0.0.12"), _cluster.Add("n3", "127.0.0.13") };
+        _cluster.Form(nodes);
+        return nodes;
+    }
+
+    private static string On(NodeProcess node, string relative) => Path.Combine(node.MountPoint, relative);
+
+    /// <summary>Waits until <paramref name="check"/> holds on each of <paramref name="nodes"/>; returns the slowest delay.</summary>
+    private TimeSpan SeenOn(IEnumerable<NodeProcess> nodes, string what, Func<NodeProcess, bool> check, TimeSpan? within = null)
+    {
+        var limit = within ?? Visible;
+        var slowest = TimeSpan.Zero;
+        foreach (var node in nodes)
+        {
+            var took = Poll.Until(() =>
+            {
+                try
+                {
+                    return check(node);
+                }
+                catch (IOException)
+                {
+                    return false;
+                }
+            }, limit, TimeSpan.FromMilliseconds(5));
+            Assert.True(took is not null, $"{what}: not seen on {node.Name} within {limit.TotalSeconds} s\n{_cluster.Diagnostics()}");
+            if (took > slowest) slowest = took.Value;
+        }
+        _cluster.Log($"{what}: seen everywhere after {slowest.TotalMilliseconds:F0} ms");
+        return slowest;
+    }
+
+    [Fact]
+    public void A_change_on_one_mount_is_seen_on_the_other_two_without_remounting()
+    {
+        var (a, b, c) = FormThree() switch { var n => (n[0], n[1], n[2]) };
+        var others = new[] { b, c };
+
+        Directory.CreateDirectory(On(a, "docs"));
+        SeenOn(others, "mkdir", n => Directory.Exists(On(n, "docs")));
+
+        File.WriteAllText(On(b, "docs/note.txt"), "written on b\n");
+        SeenOn([a, c], "create + write", n => File.Exists(On(n, "docs/note.txt")) && File.ReadAllText(On(n, "docs/note.txt")) == "written on b\n");
+
+        File.AppendAllText(On(c, "docs/note.txt"), "appended on c\n");
+        SeenOn([a, b], "append", n => File.ReadAllText(On(n, "docs/note.txt")) == "written on b\nappended on c\n");
+
+        File.Move(On(a, "docs/note.txt"), On(a, "docs/renamed.txt"));
+        SeenOn(others, "rename", n => File.Exists(On(n, "docs/renamed.txt")) && !File.Exists(On(n, "docs/note.txt")));
+
+        File.SetUnixFileMode(On(b, "docs/renamed.txt"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        SeenOn([a, c], "chmod", n => File.GetUnixFileMode(On(n, "docs/renamed.txt")) == (UnixFileMode.UserRead | UnixFileMode.UserWrite));
+
+        Assert.Equal(0, Tool.TryRun("setfacl", ["-m", "u:nobody:r", On(c, "docs/renamed.txt")], TimeSpan.FromSeconds(20)).ExitCode);
+        SeenOn([a, b], "setfacl", n => Tool.TryRun("getfacl", ["-c", On(n, "docs/renamed.txt")], TimeSpan.FromSeconds(10)).Stdout.Contains("user:nobody:r--", StringComparison.Ordinal));
+
+        Assert.Equal(0, Tool.TryRun("ln", [On(a, "docs/renamed.txt"), On(a, "hard")], TimeSpan.FromSeconds(20)).ExitCode);
+        SeenOn(others, "hard link", n => File.Exists(On(n, "hard")) && Stat(On(n, "docs/renamed.txt")).Contains("links 2", StringComparison.Ordinal));
+
+        File.Delete(On(b, "hard"));
+        SeenOn([a, c], "unlink", n => !File.Exists(On(n, "hard")) && Stat(On(n, "docs/renamed.txt")).Contains("links 1", StringComparison.Ordinal));
+    }
+
+    private static string Stat(string path) => "links " + Tool.TryRun("stat", ["-c", "%h", path], TimeSpan.FromSeconds(10)).Stdout.Trim();
+
+    [Fact]
+    public async Task The_same_name_created_on_two_nodes_at_once_has_exactly_one_winner()
+    {
+        var (a, b, _) = FormThree() switch { var n => (n[0], n[1], n[2]) };
+        for (var round = 0; round < 20; round++)
+        {
+            var name = $"race{round}";
+            using var start = new Barrier(2);
+            var results = new int[2];
+            var racers = new[] { a, b }.Select((node, i) => Task.Run(() =>
+            {
+                start.SignalAndWait();
+                results[i] = round % 2 == 0 ? Fs.Mkdir(On(node, name)) : Fs.CreateExclusive(On(node, name), "x"u8);
+            })).ToArray();
+            await Task.WhenAll(racers);
+            Assert.True(results.Count(r => r == 0) == 1 && results.Count(r => r == Fs.EEXIST) == 1,
+                $"round {round}: errnos {results[0]} and {results[1]}; expected one success and one EEXIST");
+        }
+    }
+
+    [Fact]
+    public async Task Killing_the_holder_under_a_stream_of_creates_loses_no_acknowledged_create()
+    {
+        var nodes = FormThree();
+        var holder = WaitForHolder(nodes);
+        var writers = nodes.Where(n => n != holder).ToArray();
+        _cluster.Log($"holder is {holder.Name}; creating on {string.Join(", ", writers.Select(w => w.Name))}");
+
+        var acknowledged = new ConcurrentBag<string>();
+        var failures = new ConcurrentBag<string>();
+        var afterKill = new ConcurrentBag<string>();
+        var killed = new ManualResetEventSlim();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(40));
+        var streams = writers.Select(w => Task.Run(() =>
+        {
+            for (var i = 0; i < 100_000 && !stop.IsCancellationRequested; i++)
+            {
+                var name = $"{w.Name}-{i}";
+                var errno = Fs.CreateExclusive(On(w, name), "a"u8);
+                if (errno == 0)
+                {
+                    acknowledged.Add(name);
+                    if (killed.IsSet) afterKill.Add(name);
+                    if (afterKill.Count > 200) return;
+                }
+                else failures.Add($"{name}: errno {errno}");
+            }
+        })).ToArray();
+
+        Assert.True(Poll.Until(() => acknowledged.Count >= 100, TimeSpan.FromSeconds(30)) is not null, "the stream never got going");
+        var killedAt = Stopwatch.StartNew();
+        holder.Kill9();
+        killed.Set();
+        await Task.WhenAll(streams);
+        _cluster.Log($"{acknowledged.Count} creates acknowledged, {afterKill.Count} after the kill, {failures.Count} failed ({string.Join("; ", failures.Take(3))})");
+        Assert.True(!afterKill.IsEmpty, $"no create succeeded after the holder was killed\n{_cluster.Diagnostics()}");
+        var newHolder = WaitForHolder(writers);
+        Assert.NotEqual(holder, newHolder);
+
+        holder.Start();
+        foreach (var node in nodes)
+        {
+            SeenOn([node], $"all {acknowledged.Count} acknowledged creates on {node.Name}", n => acknowledged.All(name => File.Exists(On(n, name))));
+        }
+        AssertSameState(nodes);
+    }
+
+    [Fact]
+    public void A_node_added_to_a_cluster_with_10000_files_catches_up_and_serves_them()
+    {
+        var (a, b, _) = FormThree() switch { var n => (n[0], n[1], n[2]) };
+        var made = Stopwatch.StartNew();
+        Parallel.For(0, 100, new ParallelOptions { MaxDegreeOfParallelism = 4 }, d =>
+        {
+            var node = d % 2 == 0 ? a : b;
+            Directory.CreateDirectory(On(node, $"d{d}"));
+            for (var f = 0; f < 100; f++) File.WriteAllText(On(node, $"d{d}/f{f}"), $"{d}/{f}");
+        });
+        _cluster.Log($"10,000 files made in {made.Elapsed.TotalSeconds:F1} s");
+        var late = _cluster.Add("n4", "127.0.0.14");
+        late.Start(join: a.Endpoint, token: a.Cli("token").Stdout.Trim());
+        // Catching up is the log (or a snapshot) of 20,000 entries, not one change: it gets longer than a propagation.
+        SeenOn([late], "the 10,000 files on the new node", n => Directory.GetFiles(On(n, "d99")).Length == 100, TimeSpan.FromSeconds(120));
+        Assert.Equal(10_000, Enumerable.Range(0, 100).Sum(d => Directory.GetFiles(On(late, $"d{d}")).Length));
+        Assert.Equal("42/7", File.ReadAllText(On(late, "d42/f7")));
+        AssertSameState([a, b, late]);
+    }
+
+    [Fact]
+    public void A_removed_member_is_refused_by_every_member()
+    {
+        var (a, b, c) = FormThree() switch { var n => (n[0], n[1], n[2]) };
+        Directory.CreateDirectory(On(c, "before"));
+        var removed = a.Cli("remove", c.PeerId![..16]);
+        Assert.True(removed.ExitCode == 0, removed.ToString());
+        // Every member refuses it: its metadata changes can no longer reach a holder, and the others see it fail.
+        _cluster.WaitForViews([a, b], v => v.FirstOrDefault(p => p.Id == c.PeerId) is null or { State: "dead" or "left" }, TimeSpan.FromSeconds(60),
+            "the removed member is no longer alive to the others");
+        Assert.Equal(Fs.ETIMEDOUT, Fs.Mkdir(On(c, "after")));
+        Assert.False(Directory.Exists(On(a, "after")));
+        Assert.True(a.Daemon!.FindLine(l => l.Contains("was removed from the cluster", StringComparison.Ordinal)) is not null);
+    }
+
+    private NodeProcess WaitForHolder(IReadOnlyList<NodeProcess> candidates)
+    {
+        NodeProcess? holder = null;
+        var took = Poll.Until(() =>
+        {
+            foreach (var n in candidates)
+            {
+                if (!n.IsRunning) continue;
+                var status = n.Status();
+                if (status.TryGetProperty("role", out var role) && role.GetString() == "holder")
+                {
+                    holder = n;
+                    return true;
+                }
+            }
+            return false;
+        }, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100));
+        Assert.True(took is not null && holder is not null, $"no holder among {string.Join(", ", candidates.Select(c => c.Name))}\n{_cluster.Diagnostics()}");
+        _cluster.Log($"holder {holder!.Name} found after {took!.Value.TotalMilliseconds:F0} ms");
+        return holder;
+    }
+
+    /// <summary>Every node reaches the same version with the same state hash.</summary>
+    private void AssertSameState(IReadOnlyList<NodeProcess> nodes)
+    {
+        string[] hashes = [];
+        var took = Poll.Until(() =>
+        {
+            hashes = [.. nodes.Select(n => n.Cli("statehash").Stdout.Trim())];
+            return hashes.Distinct().Count() == 1 && hashes[0].Length > 0;
+        }, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(250));
+        Assert.True(took is not null, $"state hashes differ: {string.Join(" | ", hashes)}");
+        _cluster.Log($"state hash equal on {nodes.Count} nodes: {hashes[0]}");
+    }
+
+    public void Dispose() => _cluster.Dispose();
+}
