@@ -90,6 +90,13 @@ public sealed class ChunkClusterTests
         return Convert.ToHexString(SHA256.HashData(file));
     }
 
+    /// <summary>Waits until <paramref name="path"/> (on another node) has the size the writer gave it: the commit has reached that node.</summary>
+    private static void WaitForSize(string path, long bytes)
+    {
+        Assert.True(Poll.Until(() => File.Exists(path) && new FileInfo(path).Length == bytes, TimeSpan.FromSeconds(30)) is not null,
+            $"{path} did not reach {bytes} bytes within 30 s (has {(File.Exists(path) ? new FileInfo(path).Length : -1)})");
+    }
+
     private static JsonElement Chunks(NodeProcess node) => node.Status().GetProperty("chunks");
 
     [Fact]
@@ -102,7 +109,7 @@ public sealed class ChunkClusterTests
 
         foreach (var reader in n.Skip(1))
         {
-            Assert.True(Poll.Until(() => File.Exists(Path.Combine(reader.MountPoint, "big")), Visible) is not null, $"big is not visible on {reader.Name}");
+            WaitForSize(Path.Combine(reader.MountPoint, "big"), (long)BigMib << 20);
             Assert.Equal(sha, Sha256Of(Path.Combine(reader.MountPoint, "big")));
             cluster.Log($"read back on {reader.Name}");
         }
@@ -181,6 +188,8 @@ public sealed class ChunkClusterTests
 
         foreach (var reader in n.Skip(1))
         {
+            WaitForSize(Path.Combine(reader.MountPoint, "closed"), 256 << 20);
+            WaitForSize(Path.Combine(reader.MountPoint, "synced"), 64 << 20);
             Assert.Equal(closed, Sha256Of(Path.Combine(reader.MountPoint, "closed")));
             Assert.Equal(synced, Sha256Of(Path.Combine(reader.MountPoint, "synced")));
         }
@@ -203,6 +212,7 @@ public sealed class ChunkClusterTests
             stream.WriteByte(0x11);
         }
 
+        WaitForSize(Path.Combine(b.MountPoint, "f"), 64 << 20);
         Assert.Equal(sha, Sha256Of(Path.Combine(b.MountPoint, "f")));
         Assert.NotEmpty(Directory.EnumerateFiles(Path.Combine(b.DataDir, "chunks", "quarantine")));
         Assert.Equal(Path.GetFileName(chunkFile), Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(chunkFile))));
@@ -216,7 +226,14 @@ public sealed class ChunkClusterTests
         var files = Enumerable.Range(0, 4).Select(i => Path.Combine(n[0].MountPoint, $"d{i}")).ToList();
         for (var i = 0; i < files.Count; i++) WriteRandom(files[i], BigMib / 4, 10 + i);
         // Every node reads everything, so every node holds (placement or cache) every chunk.
-        foreach (var reader in n.Skip(1)) foreach (var f in files) Sha256Of(Path.Combine(reader.MountPoint, Path.GetFileName(f)));
+        foreach (var reader in n.Skip(1))
+        {
+            foreach (var f in files)
+            {
+                WaitForSize(Path.Combine(reader.MountPoint, Path.GetFileName(f)), (long)(BigMib / 4) << 20);
+                Sha256Of(Path.Combine(reader.MountPoint, Path.GetFileName(f)));
+            }
+        }
         var before = n.Select(StoredBytes).ToList();
         cluster.Log($"stored before delete: {string.Join(", ", before)}");
         Assert.All(before, b => Assert.True(b >= (long)BigMib / 2 << 20, $"only {b} bytes stored"));
@@ -251,6 +268,7 @@ public sealed class ChunkClusterTests
         }), TimeSpan.FromMinutes(3), TimeSpan.FromSeconds(1));
         Assert.True(took is not null, "not back at two copies: " + string.Join("; ", survivors.Select(s => Chunks(s).GetRawText())));
         cluster.Log($"back at two copies {took!.Value.TotalSeconds:F1} s after c was declared dead");
+        WaitForSize(Path.Combine(n[1].MountPoint, "f"), 256 << 20);
         Assert.Equal(sha, Sha256Of(Path.Combine(n[1].MountPoint, "f")));
     }
 }
