@@ -30,4 +30,7 @@ public sealed record NodeOptions
 
     /// <summary>Where to serve Prometheus metrics and the status page; null (the default) serves nothing.</summary>
     public IPEndPoint? Metrics { get; init; }
+
+    /// <summary>Replicas, cache bound and collection grace of chunks (--replicas, --cache-size, --gc-grace).</summary>
+    public Cluster.Chunks.ChunkOptions Chunks { get; init; } = new();
 }

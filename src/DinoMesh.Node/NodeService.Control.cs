@@ -79,7 +79,8 @@ public sealed partial class NodeService
                 self ? "self" : link?.Transport is { Length: > 0 } t ? t : cluster.Transport.PreferredTransport,
                 // Only the holder knows how far the others are (their log, as it replicates to them).
                 self ? applied : lease?.Matches.TryGetValue(m.Id, out var match) == true ? match : null,
-                self));
+                self,
+                _chunkService?.UsageOf(m.Id)?.StoredBytes));
         }
         return [.. rows.OrderByDescending(r => r.Self).ThenBy(r => r.Address, StringComparer.Ordinal)];
     }
@@ -113,7 +114,8 @@ public sealed partial class NodeService
             lease is { Holder.IsEmpty: false } ? lease.Holder.Hex : null,
             lease?.Commit ?? 0,
             lease?.LastVersion ?? 0,
-            lease?.NoQuorum ?? false);
+            lease?.NoQuorum ?? false,
+            _chunkService?.Status());
     }
 
     /// <summary>holder, voter or learner (by the log's voter set), or "member" while the lease is not running.</summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DinoMesh.Cluster.Chunks;
 using DinoMesh.Cluster.Lease;
 using DinoMesh.Cluster.Node;
 using DinoMesh.Fuse;
@@ -31,6 +32,7 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
     private ChunkStore? _chunks;
     private MetadataReplica? _replica;
     private ClusterCommitter? _committer;
+    private ChunkService? _chunkService;
     private FuseMount? _mount;
     private ControlServer? _control;
     private bool _leaving;
@@ -70,6 +72,8 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
             await DisposeAsync();
             throw;
         }
+        // The chunk protocol is served from the start; requests wait (within their deadline) until the service exists.
+        var chunkService = new TaskCompletionSource<ChunkService>(TaskCreationOptions.RunContinuationsAsynchronously);
         try
         {
             _cluster = await ClusterNode.StartAsync(new ClusterOptions
@@ -80,7 +84,12 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
                 Join = _options.Join,
                 Token = _options.Token,
                 Membership = _options.Membership,
-                Protocols = transport => TransportLeaseNetwork.Register(transport, () => _lease, _loggers.CreateLogger("lease")),
+                Protocols = transport =>
+                {
+                    TransportLeaseNetwork.Register(transport, () => _lease, _loggers.CreateLogger("lease"));
+                    transport.RegisterUnary(DinoMesh.Transport.ProtocolIds.Chunk, ChunkCodec.MaxMessageBytes,
+                        async (peer, body, ct) => await (await chunkService.Task.WaitAsync(ct)).Server.HandleAsync(peer, body, ct));
+                },
             }, _loggers, cancellationToken);
         }
         catch (ClusterStartException e)
@@ -105,7 +114,9 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
             throw;
         }
         var volumeLogger = _loggers.CreateLogger("volume");
-        var fs = new DinoFileSystem(_committer, new ChunkAccess(_chunks!, volumeLogger), clock, new VolumeOptions { Atime = _options.Atime }, volumeLogger);
+        var (meta, chunkAccess) = StartChunks(chunkService);
+        var fs = new DinoFileSystem(meta, chunkAccess, clock, new VolumeOptions { Atime = _options.Atime }, volumeLogger);
+        _chunkService!.Start(fs.StagedChunks);
         await fs.ReclaimOrphansAsync(cancellationToken);
         try
         {
@@ -225,6 +236,8 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         _replica = null;
         if (_log is { } log) await Step("metadata log", () => { log.Dispose(); return Task.CompletedTask; });
         _log = null;
+        if (_chunkService is { } chunks) await Step("chunks", () => chunks.DisposeAsync().AsTask());
+        _chunkService = null;
         if (_cluster is { } cluster) await Step("cluster", () => cluster.DisposeAsync().AsTask());
         _cluster = null;
         _data?.Dispose();

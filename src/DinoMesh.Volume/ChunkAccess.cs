@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using DinoMesh.Core.Chunks;
 using DinoMesh.Core.Metadata;
 using DinoMesh.Storage.Chunks;
@@ -6,38 +7,234 @@ using Microsoft.Extensions.Logging;
 namespace DinoMesh.Volume;
 
 /// <summary>
-/// The volume's door to chunk bytes: the local store today; the place where a miss will turn into a fetch from a
-/// peer. Storage outcomes become errno-shaped <see cref="FsError"/>s here and nowhere else.
+/// The volume's door to chunk bytes: the local store first, then <see cref="IChunkSource"/> (the peers) for a chunk
+/// this node lacks or holds only a damaged copy of. Reads are two steps: <see cref="PrepareAsync"/> waits (without a
+/// thread) until every chunk of the range is readable here — fetched, verified and imported where needed — and starts
+/// fetching (or verifying) the chunks after it when the file is read sequentially; then <see cref="Load"/> copies bytes
+/// synchronously. Storage outcomes become errno-shaped <see cref="FsError"/>s here and nowhere else.
 /// </summary>
 public sealed class ChunkAccess
 {
     private readonly ChunkStore _store;
+    private readonly IChunkSource? _remote;
+    private readonly ChunkAccessOptions _options;
     private readonly ILogger _logger;
+    private readonly RecentChunks _recent;
+    private readonly ConcurrentDictionary<ChunkId, Task<FsError>> _fetching = new();
+    private readonly ConcurrentDictionary<ulong, long> _readEnds = new();
+    private readonly SemaphoreSlim _warming;
 
-    public ChunkAccess(ChunkStore store, ILogger logger)
+    public ChunkAccess(ChunkStore store, ILogger logger, IChunkSource? remote = null, ChunkAccessOptions? options = null)
     {
         _store = store;
         _logger = logger;
+        _remote = remote;
+        _options = options ?? new ChunkAccessOptions();
+        _recent = new RecentChunks(_options.RecentFetchedBytes);
+        _warming = new SemaphoreSlim(_options.ParallelWarmUps);
     }
+
+    /// <summary>
+    /// Raised after a chunk was written by this node's writers (or found already present), with its bytes, before the
+    /// mutation that references it is committed: replication starts pushing it, and garbage collection learns it is in
+    /// use. The bytes are only valid during the call.
+    /// </summary>
+    public event ChunkStoredHandler? Stored;
+
+    /// <summary>Raised after a chunk fetched from a peer was imported into the local store.</summary>
+    public event Action<ChunkId, long>? Imported;
+
+    /// <summary>Raised when a read found the local copy missing or corrupt (a corrupt one is in quarantine now).</summary>
+    public event Action<ChunkId>? Lost;
+
+    /// <summary>Raised when a read used a chunk (the cache evicts the least recently used first).</summary>
+    public event Action<ChunkId>? Used;
+
+    /// <summary>True when a chunk missing here can be fetched from elsewhere.</summary>
+    public bool CanFetch => _remote is not null;
 
     public (FsError Error, ChunkId Id) Store(ReadOnlySpan<byte> content)
     {
         var result = _store.Put(content);
         VolumeMetrics.ChunkWritten(result.Status == ChunkWriteStatus.AlreadyPresent ? "deduplicated" : result.Succeeded ? "stored" : "failed", content.Length);
+        if (result.Succeeded)
+        {
+            Stored?.Invoke(result.Id, content);
+            // Garbage collection may have removed the copy this write deduplicated against just before the handler
+            // marked the chunk as in use; once marked, it stays, so one more look settles it.
+            if (result.Status == ChunkWriteStatus.AlreadyPresent && !_store.Contains(result.Id)) result = _store.Put(content);
+        }
         if (result.Succeeded) return (FsError.None, result.Id);
         _logger.LogError("chunk write failed: {Status} {Error}", result.Status, result.Error);
         return (result.Status == ChunkWriteStatus.NoSpace ? FsError.NoSpace : FsError.Io, default);
     }
 
-    /// <summary>Fills all of <paramref name="destination"/> from the chunk; a missing, short or corrupt chunk is EIO.</summary>
+    /// <summary>
+    /// Fills all of <paramref name="destination"/> from the chunk: from the bytes of a recent fetch, else the local
+    /// store (verified). A missing, short or corrupt chunk is EIO (and raises <see cref="Lost"/>).
+    /// </summary>
     public FsError Load(ChunkId id, long offset, Span<byte> destination)
     {
+        if (_recent.TryCopy(id, offset, destination))
+        {
+            Used?.Invoke(id);
+            return FsError.None;
+        }
         var result = _store.Read(id, offset, destination);
         VolumeMetrics.ChunkRead(result.Succeeded && result.BytesRead == destination.Length, destination.Length);
-        if (result.Succeeded && result.BytesRead == destination.Length) return FsError.None;
-        _logger.LogError("chunk {Chunk} unreadable at {Offset}+{Length}: {Status} {Error}", id, offset, destination.Length, result.Status, result.Error ?? "short chunk");
+        if (result.Succeeded && result.BytesRead == destination.Length)
+        {
+            Used?.Invoke(id);
+            return FsError.None;
+        }
+        if (result.Status is ChunkReadStatus.NotFound or ChunkReadStatus.Corrupt) Lost?.Invoke(id);
+        if (_remote is not null && result.Status is ChunkReadStatus.NotFound or ChunkReadStatus.Corrupt)
+        {
+            _logger.LogWarning("chunk {Chunk} unreadable here ({Status}); fetching a good copy from a peer", id, result.Status);
+        }
+        else
+        {
+            _logger.LogError("chunk {Chunk} unreadable at {Offset}+{Length}: {Status} {Error}", id, offset, destination.Length, result.Status, result.Error ?? "short chunk");
+        }
         return FsError.Io;
     }
 
+    /// <summary>
+    /// Waits until every chunk that bytes [offset, offset + length) of <paramref name="extents"/> need can be read
+    /// here: each one missing locally is fetched (once, however many readers want it), verified and imported. Only the
+    /// chunks of this range are waited for. When <paramref name="ino"/> is read sequentially, the next chunks are
+    /// fetched (or, when local, verified) in the background, so a streaming read does not wait a round trip per chunk.
+    /// EIO when a chunk can be had from nowhere; EINTR-style cancellation throws.
+    /// </summary>
+    public async ValueTask<FsError> PrepareAsync(ulong ino, ExtentMap extents, long offset, long length, CancellationToken ct)
+    {
+        if (length <= 0) return FsError.None;
+        var end = offset + length;
+        if (_options.ReadAheadChunks > 0) ReadAhead(ino, extents, offset, end);
+        if (_remote is null) return FsError.None;
+        List<Task<FsError>>? waits = null;
+        foreach (var extent in extents.Overlapping(offset, end))
+        {
+            if (extent.Inline is not null || IsHere(extent.Chunk)) continue;
+            (waits ??= []).Add(FetchOnce(extent.Chunk));
+        }
+        if (waits is null) return FsError.None;
+        foreach (var wait in waits)
+        {
+            var error = await wait.WaitAsync(ct).ConfigureAwait(false);
+            if (error != FsError.None) return error;
+        }
+        return FsError.None;
+    }
+
     public (long Total, long Free) Capacity() => _store.Capacity();
+
+    private bool IsHere(ChunkId id) => _recent.Contains(id) || _store.Contains(id);
+
+    /// <summary>One fetch per chunk at a time; later readers of the same chunk wait on the first.</summary>
+    private Task<FsError> FetchOnce(ChunkId id)
+    {
+        while (true)
+        {
+            if (_fetching.TryGetValue(id, out var running)) return running;
+            var started = new TaskCompletionSource<FsError>(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (!_fetching.TryAdd(id, started.Task)) continue;
+            _ = RunFetchAsync(id, started);
+            return started.Task;
+        }
+    }
+
+    private async Task RunFetchAsync(ChunkId id, TaskCompletionSource<FsError> done)
+    {
+        var error = FsError.Io;
+        try
+        {
+            // Not the reader's token: other readers may wait on this fetch, and the chunk is worth having anyway.
+            var fetched = await _remote!.FetchAsync(id, CancellationToken.None).ConfigureAwait(false);
+            if (fetched.Chunk is { } chunk)
+            {
+                _recent.Add(chunk);
+                var stored = _store.Import(chunk);
+                if (stored.Succeeded) Imported?.Invoke(id, chunk.Length);
+                // A full disk does not fail the read: the bytes are verified and held in memory.
+                else _logger.LogWarning("chunk {Chunk} fetched but not stored here: {Status} {Error}", id, stored.Status, stored.Error);
+                error = FsError.None;
+            }
+            else
+            {
+                _logger.LogError("chunk {Chunk} is missing here and could not be fetched: {Status} {Detail}", id, fetched.Status, fetched.Detail);
+            }
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "fetching chunk {Chunk} failed", id);
+        }
+        finally
+        {
+            _fetching.TryRemove(id, out _);
+            done.TrySetResult(error);
+        }
+    }
+
+    /// <summary>
+    /// A read that starts where the last read of the file ended is sequential: start on the chunks after it. Remote ones
+    /// are fetched; local ones are verified on a worker, so the reader finds them in the store's verified memo instead
+    /// of hashing a whole chunk before its first byte.
+    /// </summary>
+    private void ReadAhead(ulong ino, ExtentMap extents, long offset, long end)
+    {
+        var sequential = _readEnds.TryGetValue(ino, out var lastEnd) && lastEnd == offset;
+        if (_readEnds.Count > 4096) _readEnds.Clear();
+        _readEnds[ino] = end;
+        // Once per chunk the reader enters, not on every read inside it: the window is checked chunk by chunk.
+        var size = _options.ChunkSize;
+        if (!sequential || (offset % size != 0 && offset / size == (end - 1) / size)) return;
+        var window = (long)_options.ReadAheadChunks * _options.ChunkSize;
+        var seen = 0;
+        foreach (var extent in extents.Overlapping(end, end + window))
+        {
+            if (extent.Inline is not null) continue;
+            if (++seen > _options.ReadAheadChunks) break;
+            var id = extent.Chunk;
+            if (_recent.Contains(id) || _fetching.ContainsKey(id)) continue;
+            if (_store.Contains(id)) WarmUp(id);
+            else if (_remote is not null) _ = FetchOnce(id);
+        }
+    }
+
+    /// <summary>Verifies a local chunk on a worker (a read of nothing hashes the whole file); skipped when workers are busy.</summary>
+    private void WarmUp(ChunkId id)
+    {
+        if (!_warming.Wait(0)) return;
+        _ = Task.Run(() =>
+        {
+            try
+            {
+                _store.Read(id, 0, []);
+            }
+            finally
+            {
+                _warming.Release();
+            }
+        });
+    }
+}
+
+/// <summary>A chunk this node's writers stored; <paramref name="bytes"/> are valid only during the call.</summary>
+public delegate void ChunkStoredHandler(ChunkId id, ReadOnlySpan<byte> bytes);
+
+/// <summary>Tunables of <see cref="ChunkAccess"/>.</summary>
+public sealed record ChunkAccessOptions
+{
+    /// <summary>The volume's chunk size: how far one chunk of read-ahead reaches.</summary>
+    public int ChunkSize { get; init; } = 1024 * 1024;
+
+    /// <summary>Chunks past a sequential read fetched or verified ahead of it (0 turns read-ahead off).</summary>
+    public int ReadAheadChunks { get; init; } = 8;
+
+    /// <summary>Local chunks verified ahead at the same time (each is a worker hashing a chunk).</summary>
+    public int ParallelWarmUps { get; init; } = 1;
+
+    /// <summary>Bytes of recently fetched chunks kept in memory for the reads that follow the fetch.</summary>
+    public long RecentFetchedBytes { get; init; } = 64L << 20;
 }

@@ -42,6 +42,9 @@ public sealed partial class DinoFileSystem
         if (!result.Ok) return Fail<long>(result.Error);
         if (shareChunks) return count;
 
+        // The bytes are read synchronously below: chunks this node lacks are fetched first.
+        var prepared = await _chunks.PrepareAsync(source.Ino, source.Extents, offsetIn, count, ctx.Cancellation);
+        if (prepared != FsError.None) return Fail<long>(prepared);
         var copied = CopyThroughWritePath(source, pieces, shift, inoOut);
         return copied == FsError.None ? count : Fail<long>(copied);
     }

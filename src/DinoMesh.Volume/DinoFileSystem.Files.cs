@@ -102,14 +102,14 @@ public sealed partial class DinoFileSystem
         return new CreateReply(entry.Value, new OpenReply(fh, OpenReplyFlags.KeepCache));
     }
 
-    public override ValueTask<FuseResult<int>> ReadAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, Memory<byte> buffer)
+    public override async ValueTask<FuseResult<int>> ReadAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, Memory<byte> buffer)
     {
         var inode = _meta.Current.Find(ino);
-        if (inode is null) return ValueTask.FromResult(Fail<int>(FsError.Stale));
-        if (!inode.IsRegular) return ValueTask.FromResult(Fail<int>(inode.IsDirectory ? FsError.IsADirectory : FsError.Invalid));
-        var (error, count) = _contents.Read(inode, offset, buffer.Span);
+        if (inode is null) return Fail<int>(FsError.Stale);
+        if (!inode.IsRegular) return Fail<int>(inode.IsDirectory ? FsError.IsADirectory : FsError.Invalid);
+        var (error, count) = await ReadContentsAsync(inode, offset, buffer, ctx.Cancellation);
         if (error == FsError.None) _atimes.Accessed(inode, _clock.NowNs());
-        return ValueTask.FromResult(error == FsError.None ? count : Fail<int>(error));
+        return error == FsError.None ? count : Fail<int>(error);
     }
 
     public override ValueTask<FuseResult<int>> WriteAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data, uint writeFlags)

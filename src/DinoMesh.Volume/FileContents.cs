@@ -313,6 +313,33 @@ internal sealed partial class FileContents
 
     public bool HasStaged(ulong ino) => _staged.ContainsKey(ino);
 
+    /// <summary>The chunks of every file's extents that are stored but not committed yet.</summary>
+    public IReadOnlySet<ChunkId> StagedChunks()
+    {
+        var chunks = new HashSet<ChunkId>();
+        foreach (var staged in _staged.Values)
+        {
+            lock (staged.Gate)
+            {
+                staged.Reap();
+                foreach (var e in staged.Pending)
+                {
+                    if (e.Inline is null) chunks.Add(e.Chunk);
+                }
+                // Blocks stored behind a failed one stay in flight until it is retried, but their chunks exist.
+                foreach (var sealing in staged.InFlight)
+                {
+                    if (!sealing.Work.IsCompletedSuccessfully) continue;
+                    foreach (var e in sealing.Work.Result.Extents)
+                    {
+                        if (e.Inline is null) chunks.Add(e.Chunk);
+                    }
+                }
+            }
+        }
+        return chunks;
+    }
+
     /// <summary>The error that keeps a block of <paramref name="ino"/> from being stored, and the bytes it holds in memory.</summary>
     public (FsError Error, long Bytes) Failure(ulong ino)
     {

@@ -53,6 +53,9 @@ public static class NodeCommandLine
         var fsname = new Option<string>("--fsname") { Description = "The mount's source as mount, findmnt and df show it (default: dinomesh:<cluster id>)" };
         var atime = new Option<string>("--atime") { Description = "relatime (default: reads move atime once per change, or daily), strictatime (every read) or noatime (never)", DefaultValueFactory = _ => "relatime" };
         var commitTimeout = new Option<int>("--commit-timeout") { Description = "Seconds a metadata change waits for a lease holder and a majority before failing with ETIMEDOUT (default 10)", DefaultValueFactory = _ => 10 };
+        var replicas = new Option<int>("--replicas") { Description = "Copies of every chunk, on as many machines (capped by the cluster's size)", DefaultValueFactory = _ => 2 };
+        var cacheSize = new Option<string>("--cache-size") { Description = "Disk kept for chunks beyond this node's share, e.g. 8G (least recently used go first)", DefaultValueFactory = _ => "8G" };
+        var gcGrace = new Option<string>("--gc-grace") { Description = "How long chunks nothing references stay before they are deleted, e.g. 1h, 10m, 30s", DefaultValueFactory = _ => "1h" };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
         var watch = new Option<bool>("--watch") { Description = "Redraw the table every second until Ctrl+C" };
         var command = new Option<bool>("--command") { Description = "Print the whole command that joins another machine, not only the credential" };
@@ -60,7 +63,7 @@ public static class NodeCommandLine
         var root = new RootCommand("dino-node: the daemon of a DinoMesh peer-to-peer filesystem; one per machine")
         {
             mount, config, dataDir, logLevel, noAllowOther, join, token, tokenFile, listen, advertise, metrics, profile, writeback, busyPoll,
-            fsname, atime, commitTimeout,
+            fsname, atime, commitTimeout, replicas, cacheSize, gcGrace,
         };
         root.SetAction(async (parse, cancellationToken) =>
         {
@@ -105,6 +108,14 @@ public static class NodeCommandLine
                         "lan" => MembershipConfig.Lan(),
                         "local" => MembershipConfig.Local(),
                         var other => throw new UsageException($"unknown --membership-profile '{other}' (lan or local)"),
+                    },
+                    Chunks = new DinoMesh.Cluster.Chunks.ChunkOptions
+                    {
+                        Replicas = parse.GetValue(replicas) is var r and >= 1 and <= 16 ? r : throw new UsageException($"--replicas must be between 1 and 16, not {parse.GetValue(replicas)}"),
+                        CacheBytes = OptionValues.TryParseBytes(parse.GetValue(cacheSize) ?? "", out var cache) ? cache
+                            : throw new UsageException($"--cache-size expects a size such as 512M or 8G, got '{parse.GetValue(cacheSize)}'"),
+                        GcGrace = OptionValues.TryParseDuration(parse.GetValue(gcGrace) ?? "", out var grace) ? grace
+                            : throw new UsageException($"--gc-grace expects a duration such as 30s, 10m or 1h, got '{parse.GetValue(gcGrace)}'"),
                     },
                 };
                 if (options.Join is { } seed) EndPoints.CheckDialable(seed, "--join");

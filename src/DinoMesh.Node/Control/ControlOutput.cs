@@ -7,7 +7,7 @@ namespace DinoMesh.Node.Control;
 /// <summary>Renders control answers for people (tables, readable sizes and durations) or scripts (JSON).</summary>
 public static class ControlOutput
 {
-    public static readonly string[] PeerColumns = ["ID", "ADDRESS", "STATE", "ROLE", "RTT", "LAST SEEN", "TRANSPORT", "VERSION"];
+    public static readonly string[] PeerColumns = ["ID", "ADDRESS", "STATE", "ROLE", "RTT", "LAST SEEN", "TRANSPORT", "VERSION", "STORED"];
 
     public static string Render(string command, JsonElement result, bool asJson)
     {
@@ -36,6 +36,7 @@ public static class ControlOutput
         r.LastSeen is { } seen ? HumanFormat.Ago(now - seen) : "never",
         r.Transport,
         r.AppliedVersion?.ToString(CultureInfo.InvariantCulture) ?? "-",
+        r.StoredBytes is { } stored ? HumanFormat.Bytes(stored) : "-",
     ];
 
     private static string PeersTable(List<PeerRow> rows)
@@ -62,5 +63,11 @@ public static class ControlOutput
         $"peers      {s.PeersAlive} alive of {s.PeersTotal}",
         $"uptime     {HumanFormat.Duration(s.Uptime)}",
         $"version    dino-node {s.Version ?? "?"} on {s.Runtime ?? "?"}",
-        $"metrics    {(s.Metrics is { } m ? $"http://{m}/metrics, status page http://{m}/" : "off (start with --metrics 127.0.0.1:9464)")}");
+        $"metrics    {(s.Metrics is { } m ? $"http://{m}/metrics, status page http://{m}/" : "off (start with --metrics 127.0.0.1:9464)")}",
+        ChunkLines(s.Chunks));
+
+    private static string ChunkLines(DinoMesh.Cluster.Chunks.ChunkStatus? c) => c is null ? "chunks     -" : string.Join('\n',
+        $"chunks     {c.PlacementChunks} held for placement ({HumanFormat.Bytes(c.PlacementBytes)}), {c.CachedChunks} cached ({HumanFormat.Bytes(c.CachedBytes)} of {HumanFormat.Bytes(c.CacheLimitBytes)}), {c.UnreferencedChunks} unreferenced ({HumanFormat.Bytes(c.UnreferencedBytes)}, deleted after {c.GcGraceSeconds:F0} s)",
+        $"replicas   {c.Replicas} over {c.LiveMembers} live members; {c.Missing} under-replicated here, repair queue {c.RepairQueue} ({c.Repaired} repaired)",
+        $"collected  {c.Collected} chunks ({HumanFormat.Bytes(c.CollectedBytes)}), evicted {c.Evicted} ({HumanFormat.Bytes(c.EvictedBytes)})");
 }

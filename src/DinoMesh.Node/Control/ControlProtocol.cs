@@ -40,7 +40,8 @@ public sealed record PeerRow(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] DateTimeOffset? LastSeen,
     string Transport,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] long? AppliedVersion = null,
-    bool Self = false);
+    bool Self = false,
+    long? StoredBytes = null);
 
 /// <summary>`dino-node status`.</summary>
 public sealed record NodeStatus(
@@ -65,4 +66,5 @@ public sealed record NodeStatus(
     string? Holder = null,
     long CommitVersion = 0,
     long LogVersion = 0,
-    bool NoQuorum = false);
+    bool NoQuorum = false,
+    DinoMesh.Cluster.Chunks.ChunkStatus? Chunks = null);

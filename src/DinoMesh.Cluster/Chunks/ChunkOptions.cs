@@ -1,0 +1,59 @@
+namespace DinoMesh.Cluster.Chunks;
+
+/// <summary>How chunks are placed, fetched, replicated, repaired, cached and collected.</summary>
+public sealed record ChunkOptions
+{
+    /// <summary>Copies of every chunk (--replicas), capped by the number of live members.</summary>
+    public int Replicas { get; init; } = 2;
+
+    /// <summary>
+    /// Bytes this node keeps beyond the chunks it holds as a placement node (--cache-size): chunks it wrote or fetched
+    /// for others. The least recently used go first once a placement node is known to hold them.
+    /// </summary>
+    public long CacheBytes { get; init; } = 8L << 30;
+
+    /// <summary>
+    /// How long a chunk no committed state references stays before it is deleted (--gc-grace). Long enough for a commit
+    /// delayed by a lease change to still find its chunks; a restart starts the period afresh.
+    /// </summary>
+    public TimeSpan GcGrace { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>Deadline of one get or put of a chunk.</summary>
+    public TimeSpan TransferDeadline { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Deadline of a has-query, a usage query.</summary>
+    public TimeSpan QueryDeadline { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Deadline of a remote sync (syncfs there).</summary>
+    public TimeSpan SyncDeadline { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Fetches from all peers at once, and from one peer at once (more go to the next holder).</summary>
+    public int MaxFetches { get; init; } = 16;
+
+    public int MaxFetchesPerPeer { get; init; } = 4;
+
+    /// <summary>How long a peer that served bytes that did not verify is asked only after every other holder.</summary>
+    public TimeSpan BadPeerPenalty { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How long a commit waits for its chunks to reach their copies before it fails with EIO.</summary>
+    public TimeSpan ReplicationTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Pushes running at once, and memory for chunk bytes waiting to be pushed (beyond it they are read back from disk).</summary>
+    public int MaxPushes { get; init; } = 8;
+
+    public long MaxPendingPushBytes { get; init; } = 64L << 20;
+
+    /// <summary>How often repair looks for chunks this node should hold and lacks (also after every membership change).</summary>
+    public TimeSpan RepairInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Bytes per second repair may copy, so foreground reads stay fast; repairs running at once.</summary>
+    public long RepairBytesPerSecond { get; init; } = 128L << 20;
+
+    public int ParallelRepairs { get; init; } = 2;
+
+    /// <summary>How often garbage collection and cache eviction run.</summary>
+    public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often each member's stored bytes are asked (for `dino-node peers`).</summary>
+    public TimeSpan UsageInterval { get; init; } = TimeSpan.FromSeconds(10);
+}

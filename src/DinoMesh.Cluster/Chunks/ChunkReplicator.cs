@@ -1,0 +1,216 @@
+using System.Collections.Concurrent;
+using DinoMesh.Core.Chunks;
+using DinoMesh.Core.Identity;
+using Microsoft.Extensions.Logging;
+
+namespace DinoMesh.Cluster.Chunks;
+
+/// <summary>
+/// Puts a new chunk on its placement nodes before the commit that introduces it is proposed. Pushing starts as soon
+/// as a writer stores the chunk (<see cref="Offer"/>), so a streaming write replicates while it goes on; the commit
+/// then waits only for what is still in flight (<see cref="ReplicateAsync"/>). A chunk counts as replicated when R
+/// copies are confirmed: this node's own copy counts only when it is one of the placement nodes (otherwise it is cache,
+/// and may be evicted), and a placement node that cannot take the chunk (unreachable, disk full) is replaced by the next
+/// member in the chunk's rendezvous order. Peers that took chunks are asked to sync them on the next fsync.
+/// </summary>
+public sealed class ChunkReplicator
+{
+    private readonly IChunkNetwork _network;
+    private readonly IChunkCluster _cluster;
+    private readonly ILocalChunks _store;
+    private readonly ChunkLocations _locations;
+    private readonly ChunkOptions _options;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<ChunkId, Task<bool>> _pushes = new();
+    private readonly ConcurrentDictionary<PeerId, ChunkPeer> _unsynced = new();
+    private readonly SemaphoreSlim _slots;
+    private long _pendingBytes, _pushed, _pushedBytes;
+
+    public ChunkReplicator(IChunkNetwork network, IChunkCluster cluster, ILocalChunks store, ChunkLocations locations, ChunkOptions options, ILogger logger)
+    {
+        _network = network;
+        _cluster = cluster;
+        _store = store;
+        _locations = locations;
+        _options = options;
+        _logger = logger;
+        _slots = new SemaphoreSlim(options.MaxPushes);
+    }
+
+    /// <summary>Copies sent to peers and their bytes, since start.</summary>
+    public (long Pushed, long Bytes) Counters => (Interlocked.Read(ref _pushed), Interlocked.Read(ref _pushedBytes));
+
+    /// <summary>Pushes in flight.</summary>
+    public int InFlight => _pushes.Count;
+
+    /// <summary>
+    /// A writer stored a chunk: start pushing it now. The bytes are copied (within a memory bound; past it the push
+    /// reads them back from the store). Does nothing when this node alone makes up the copies.
+    /// </summary>
+    public void Offer(ChunkId id, ReadOnlySpan<byte> bytes)
+    {
+        if (!NeedsPeers(id) || _pushes.ContainsKey(id)) return;
+        byte[]? copy = null;
+        if (Interlocked.Add(ref _pendingBytes, bytes.Length) <= _options.MaxPendingPushBytes) copy = bytes.ToArray();
+        else Interlocked.Add(ref _pendingBytes, -bytes.Length);
+        var started = Start(id, copy);
+        if (!ReferenceEquals(started.Bytes, copy) && copy is not null) Interlocked.Add(ref _pendingBytes, -copy.Length);
+    }
+
+    /// <summary>
+    /// Waits until each chunk has its R copies (starting the pushes not started yet). False when some chunk could not
+    /// reach them within <see cref="ChunkOptions.ReplicationTimeout"/>: the commit must then not be acknowledged.
+    /// </summary>
+    public async ValueTask<bool> ReplicateAsync(IReadOnlyCollection<ChunkId> chunks, CancellationToken ct)
+    {
+        var waits = new List<Task<bool>>(chunks.Count);
+        foreach (var id in chunks)
+        {
+            if (NeedsPeers(id)) waits.Add(Start(id, null).Task);
+        }
+        if (waits.Count == 0) return true;
+        var results = await Task.WhenAll(waits).WaitAsync(ct).ConfigureAwait(false);
+        return results.All(ok => ok);
+    }
+
+    /// <summary>
+    /// fsync: every peer that took chunks from this node since the last sync makes them durable. A peer that is no
+    /// longer live is skipped (repair copies its chunks elsewhere); false when a live one fails.
+    /// </summary>
+    public async ValueTask<bool> SyncPeersAsync(CancellationToken ct)
+    {
+        var peers = _unsynced.Values.ToList();
+        if (peers.Count == 0) return true;
+        foreach (var p in peers) _unsynced.TryRemove(p.Id, out _);
+        var live = _cluster.Live().Select(p => p.Id).ToHashSet();
+        var calls = peers.Where(p => live.Contains(p.Id)).Select(async p =>
+        {
+            var call = await _network.CallAsync(p, new SyncChunks(), _options.SyncDeadline, ct).ConfigureAwait(false);
+            if (call.Answer is SyncAnswer { Ok: true }) return true;
+            _logger.LogWarning("chunk sync on {Peer} failed: {Failure}", p, call.Answer is SyncAnswer ? "writeback error there" : call.Failure);
+            _unsynced.TryAdd(p.Id, p);
+            return false;
+        });
+        var results = await Task.WhenAll(calls).ConfigureAwait(false);
+        return results.All(ok => ok);
+    }
+
+    private bool NeedsPeers(ChunkId id)
+    {
+        var live = _cluster.Live();
+        var replicas = ChunkPlacement.Effective(_options.Replicas, live.Count);
+        return replicas > 1 || !ChunkPlacement.IsPlacedOn(id, _cluster.Self, live, replicas);
+    }
+
+    private sealed record Push(Task<bool> Task, byte[]? Bytes);
+
+    private Push Start(ChunkId id, byte[]? bytes)
+    {
+        var created = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var task = _pushes.GetOrAdd(id, created.Task);
+        if (!ReferenceEquals(task, created.Task)) return new Push(task, null);
+        _ = RunAsync(id, bytes, created);
+        return new Push(task, bytes);
+    }
+
+    private async Task RunAsync(ChunkId id, byte[]? bytes, TaskCompletionSource<bool> done)
+    {
+        var ok = false;
+        try
+        {
+            ok = await PushAsync(id, bytes).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "replicating chunk {Chunk} failed", id);
+        }
+        finally
+        {
+            if (bytes is not null) Interlocked.Add(ref _pendingBytes, -bytes.Length);
+            _pushes.TryRemove(id, out _);
+            done.TrySetResult(ok);
+        }
+    }
+
+    /// <summary>Pushes until R copies are confirmed, re-reading the live members after each round (a dead placement node is replaced).</summary>
+    private async Task<bool> PushAsync(ChunkId id, byte[]? bytes)
+    {
+        using var deadline = new CancellationTokenSource(_options.ReplicationTimeout);
+        var confirmed = new HashSet<PeerId>();
+        var refused = new HashSet<PeerId>();
+        for (var round = 0; ; round++)
+        {
+            var live = _cluster.Live();
+            var replicas = ChunkPlacement.Effective(_options.Replicas, live.Count);
+            var ranked = ChunkPlacement.Ranked(id, live);
+            var selfPlaced = ranked.Take(replicas).Any(p => p.Id == _cluster.Self);
+            var have = (selfPlaced ? 1 : 0) + confirmed.Count(c => ranked.Any(p => p.Id == c));
+            if (have >= replicas) return true;
+            // Placement nodes first, then the next in rendezvous order for any that refused.
+            foreach (var target in ranked)
+            {
+                if (have >= replicas) break;
+                if (target.Id == _cluster.Self || confirmed.Contains(target.Id) || refused.Contains(target.Id)) continue;
+                bytes ??= ReadBack(id);
+                if (bytes is null) return false;
+                if (await PutAsync(target, id, bytes, deadline.Token).ConfigureAwait(false))
+                {
+                    confirmed.Add(target.Id);
+                    have++;
+                }
+                else
+                {
+                    refused.Add(target.Id);
+                }
+            }
+            if (have >= replicas) return true;
+            if (deadline.IsCancellationRequested)
+            {
+                _logger.LogError("chunk {Chunk} reached {Have} of {Replicas} copies within {Timeout}", id, have, replicas, _options.ReplicationTimeout);
+                return false;
+            }
+            // Everyone refused this round: try them all again after a pause (a node may be declared dead meanwhile).
+            refused.Clear();
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 100 << Math.Min(round, 5))), deadline.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // The next round reports the shortfall.
+            }
+        }
+    }
+
+    private async Task<bool> PutAsync(ChunkPeer target, ChunkId id, byte[] bytes, CancellationToken ct)
+    {
+        await _slots.WaitAsync(ct).ConfigureAwait(false);
+        ChunkCall call;
+        try
+        {
+            call = await _network.CallAsync(target, new PutChunk(id, bytes), _options.TransferDeadline, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _slots.Release();
+        }
+        if (call.Answer is PutAnswer { Held: true })
+        {
+            _locations.Holds(id, target.Id);
+            _unsynced.TryAdd(target.Id, target);
+            Interlocked.Increment(ref _pushed);
+            Interlocked.Add(ref _pushedBytes, bytes.Length);
+            return true;
+        }
+        _logger.LogWarning("peer {Peer} did not take chunk {Chunk}: {Answer}", target, id, call.Answer is PutAnswer answer ? answer.Outcome.ToString() : call.Failure);
+        return false;
+    }
+
+    private byte[]? ReadBack(ChunkId id)
+    {
+        var (status, bytes) = _store.Read(id);
+        if (status == LocalRead.Ok) return bytes;
+        _logger.LogError("chunk {Chunk} to replicate is not readable here: {Status}", id, status);
+        return null;
+    }
+}

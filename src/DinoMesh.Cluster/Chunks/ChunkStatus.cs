@@ -1,0 +1,35 @@
+namespace DinoMesh.Cluster.Chunks;
+
+/// <summary>
+/// What `dino-node status` shows of the chunk layer. Held chunks are split three ways: for placement (this node is one
+/// of the chunk's R nodes), cached (referenced, placed elsewhere, kept within the cache bound) and unreferenced (no
+/// committed state points at them: garbage collection deletes them after the grace period). Missing counts referenced
+/// chunks this node should hold as a placement node and lacks — under-replicated as seen from here — which the repair
+/// queue is copying back.
+/// </summary>
+public sealed record ChunkStatus(
+    int Replicas,
+    int LiveMembers,
+    long PlacementChunks,
+    long PlacementBytes,
+    long CachedChunks,
+    long CachedBytes,
+    long CacheLimitBytes,
+    long UnreferencedChunks,
+    long UnreferencedBytes,
+    double GcGraceSeconds,
+    long Missing,
+    int RepairQueue,
+    long Repaired,
+    long RepairedBytes,
+    long Collected,
+    long CollectedBytes,
+    long Evicted,
+    long EvictedBytes,
+    long Fetched,
+    long FetchedBytes,
+    long BadAnswers,
+    long Pushed,
+    long PushedBytes,
+    long Served,
+    long ServedBytes);

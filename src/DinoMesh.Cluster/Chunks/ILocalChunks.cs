@@ -1,0 +1,49 @@
+using DinoMesh.Core.Chunks;
+
+namespace DinoMesh.Cluster.Chunks;
+
+/// <summary>What a local read of a whole chunk found.</summary>
+public enum LocalRead
+{
+    Ok,
+    NotFound,
+    /// <summary>The file did not hash to its id; the store quarantined it.</summary>
+    Corrupt,
+    Failed,
+}
+
+/// <summary>What storing a chunk locally did.</summary>
+public enum LocalWrite
+{
+    Stored,
+    AlreadyPresent,
+    NoSpace,
+    Failed,
+}
+
+/// <summary>A chunk file as the local store holds it; <paramref name="ModifiedNs"/> is when it was written (ns since the epoch).</summary>
+public readonly record struct LocalChunk(ChunkId Id, long Length, long ModifiedNs);
+
+/// <summary>
+/// This node's chunk store, as the cluster's chunk layer uses it: serve, import, delete, list, sync. The node hands
+/// in the disk store; tests use an in-memory one.
+/// </summary>
+public interface ILocalChunks
+{
+    /// <summary>The whole chunk, verified against its id (a corrupt copy is never returned).</summary>
+    (LocalRead Status, byte[]? Bytes) Read(ChunkId id);
+
+    /// <summary>Stores verified bytes (temp file and rename on disk).</summary>
+    LocalWrite Import(VerifiedChunk chunk);
+
+    bool Contains(ChunkId id);
+
+    /// <summary>Removes the chunk; false when it was not there.</summary>
+    bool Delete(ChunkId id);
+
+    /// <summary>Every chunk held (a directory walk on disk: for start-up and rare reconciliation only).</summary>
+    IEnumerable<LocalChunk> Inventory();
+
+    /// <summary>Makes every chunk stored so far durable (syncfs on disk); false on a writeback error.</summary>
+    bool Sync();
+}

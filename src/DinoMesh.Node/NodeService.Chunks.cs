@@ -1,0 +1,37 @@
+using DinoMesh.Cluster.Chunks;
+using DinoMesh.Core.Metadata;
+using DinoMesh.Volume;
+
+namespace DinoMesh.Node;
+
+// The chunk layer between the volume and the cluster: fetch through peers, replicate before commit, repair, GC, cache.
+public sealed partial class NodeService
+{
+    /// <summary>
+    /// Builds the chunk service over the disk store and the peer transport, hands it to the chunk protocol's handler,
+    /// and returns what the volume uses: the commit policy that replicates new chunks first, and the chunk access that
+    /// fetches what this node lacks.
+    /// </summary>
+    private (IMetadataCommitter Meta, ChunkAccess Access) StartChunks(TaskCompletionSource<ChunkService> served)
+    {
+        var cluster = _cluster!;
+        var replica = _replica!;
+        var service = new ChunkService(
+            new StoreChunks(_chunks!),
+            new TransportChunkNetwork(cluster.Transport),
+            new MembershipChunkCluster(cluster.Self, () => replica.Current, () => cluster.Membership.Members),
+            () => replica.Current,
+            _options.Chunks,
+            TimeProvider.System,
+            _loggers);
+        _chunkService = service;
+        served.TrySetResult(service);
+        replica.Applied += service.OnApplied;
+        var access = new ChunkAccess(_chunks!, _loggers.CreateLogger("volume"), service.Fetcher);
+        access.Stored += service.OnStored;
+        access.Imported += service.OnImported;
+        access.Lost += service.OnLost;
+        access.Used += service.OnUsed;
+        return (new ReplicatingCommitter(_committer!, service.Replicator), access);
+    }
+}

@@ -1,0 +1,66 @@
+using DinoMesh.Core.Chunks;
+using DinoMesh.Storage.Native;
+
+namespace DinoMesh.Storage.Chunks;
+
+/// <summary>A chunk file as the store holds it: its id, length and when it was last written (ns since the epoch).</summary>
+public readonly record struct StoredChunk(ChunkId Id, long Length, long ModifiedNs);
+
+// Bytes from elsewhere (a peer, a repair) and the inventory the cluster's bookkeeping starts from.
+public sealed partial class ChunkStore
+{
+    /// <summary>
+    /// Stores bytes that were already checked against their id (fetched from a peer, pushed by one), through a temp file
+    /// and a rename like <see cref="Put"/>, without hashing them a second time. A file of the wrong length under that id
+    /// (a damaged copy) is replaced.
+    /// </summary>
+    public ChunkWriteResult Import(VerifiedChunk chunk)
+    {
+        var id = chunk.Id;
+        string hex = id.ToString();
+        string path = PathOf(hex);
+        string temp = NewTempPath(hex);
+        try
+        {
+            if (IsPresent(path, chunk.Length)) return new ChunkWriteResult(id, ChunkWriteStatus.AlreadyPresent);
+            using (var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                File.SetUnixFileMode(handle, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+                RandomAccess.Write(handle, chunk.Bytes.Span, 0);
+                if (_options.SyncEachChunk) RandomAccess.FlushToDisk(handle);
+                else if (chunk.Length >= EarlyWritebackBytes) StartWriteback(handle);
+            }
+            Publish(hex, temp, path);
+            return new ChunkWriteResult(id, ChunkWriteStatus.Stored);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return Fail(id, temp, e);
+        }
+    }
+
+    /// <summary>
+    /// Reads the whole chunk into a new array, verified like <see cref="Read"/> (a corrupt file is quarantined and
+    /// reported, never returned). For serving a peer and for pushing a copy.
+    /// </summary>
+    public (ChunkReadStatus Status, byte[]? Bytes) ReadAll(ChunkId id)
+    {
+        long length = Length(id);
+        if (length < 0) return (ChunkReadStatus.NotFound, null);
+        if (length > int.MaxValue) return (ChunkReadStatus.Corrupt, null);
+        var bytes = new byte[length];
+        var result = Read(id, 0, bytes);
+        if (!result.Succeeded) return (result.Status, null);
+        // A file that changed length between the stat and the read did not verify as these bytes.
+        return result.BytesRead == bytes.Length ? (ChunkReadStatus.Ok, bytes) : (ChunkReadStatus.Corrupt, null);
+    }
+
+    /// <summary>Every chunk file with its length and modification time (no verification; quarantine excluded).</summary>
+    public IEnumerable<StoredChunk> Inventory()
+    {
+        foreach (var id in Enumerate())
+        {
+            if (FileIdentity.OfPath(PathOf(id)) is { } file) yield return new StoredChunk(id, file.Length, file.ModifiedNs);
+        }
+    }
+}

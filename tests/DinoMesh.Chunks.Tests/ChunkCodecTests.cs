@@ -1,0 +1,127 @@
+using DinoMesh.Cluster.Chunks;
+using DinoMesh.Core.Chunks;
+
+namespace DinoMesh.Chunks.Tests;
+
+/// <summary>
+/// Pins the encoding of every chunk protocol message (docs/protocol.md tables them): a change here is a change of the
+/// wire format and needs a new protocol version, not an edited expectation. Then hostile input.
+/// </summary>
+public class ChunkCodecTests
+{
+    private static readonly ChunkId Id = ChunkId.FromBytes([.. Enumerable.Range(0, 32).Select(i => (byte)i)]);
+    private static readonly string IdHex = "C420" + Convert.ToHexString(Id.ToBytes());
+
+    [Theory]
+    [InlineData("get")]
+    [InlineData("put")]
+    [InlineData("has")]
+    [InlineData("sync")]
+    [InlineData("usage")]
+    public void Requests_are_a_union_tag_and_an_array_of_their_fields(string kind)
+    {
+        var (request, expected) = kind switch
+        {
+            "get" => ((ChunkRequest)new GetChunk(Id), "92" + "00" + "91" + IdHex),
+            "put" => (new PutChunk(Id, [1, 2, 3]), "92" + "01" + "92" + IdHex + "C403010203"),
+            "has" => (new HasChunks([Id, Id]), "92" + "02" + "91" + "92" + IdHex + IdHex),
+            "sync" => (new SyncChunks(), "92" + "03" + "90"),
+            _ => (new UsageQuery(), "92" + "04" + "90"),
+        };
+        Assert.Equal(expected, Convert.ToHexString(ChunkCodec.Encode(request)));
+        Assert.Equal(request.GetType(), ChunkCodec.DecodeRequest(ChunkCodec.Encode(request)).GetType());
+    }
+
+    [Theory]
+    [InlineData("found", "92" + "00" + "91" + "C40109")]
+    [InlineData("missing", "92" + "01" + "90")]
+    [InlineData("put", "92" + "02" + "91" + "01")]
+    [InlineData("has", "92" + "03" + "91" + "92C3C2")]
+    [InlineData("sync", "92" + "04" + "91" + "C3")]
+    [InlineData("usage", "92" + "05" + "96" + "01" + "CD0400" + "02" + "CD0800" + "03" + "CD0C00")]
+    public void Answers_are_a_union_tag_and_an_array_of_their_fields(string kind, string expected)
+    {
+        ChunkAnswer answer = kind switch
+        {
+            "found" => new ChunkFound([9]),
+            "missing" => new ChunkMissing(),
+            "put" => new PutAnswer(PutOutcome.AlreadyPresent),
+            "has" => new HasAnswer([true, false]),
+            "sync" => new SyncAnswer(true),
+            _ => new UsageAnswer(1, 1024, 2, 2048, 3, 3072),
+        };
+        Assert.Equal(expected, Convert.ToHexString(ChunkCodec.Encode(answer)));
+        Assert.Equal(answer.GetType(), ChunkCodec.DecodeAnswer(ChunkCodec.Encode(answer)).GetType());
+    }
+
+    [Fact]
+    public void A_full_size_chunk_round_trips_and_one_byte_more_is_refused()
+    {
+        var bytes = new byte[ChunkCodec.MaxChunkBytes];
+        var decoded = Assert.IsType<PutChunk>(ChunkCodec.DecodeRequest(ChunkCodec.Encode(new PutChunk(Id, bytes))));
+        Assert.Equal(bytes.Length, decoded.Bytes.Length);
+        Assert.Throws<InvalidDataException>(() => ChunkCodec.DecodeRequest(ChunkCodec.Encode(new PutChunk(Id, new byte[ChunkCodec.MaxChunkBytes + 1]))));
+    }
+
+    [Fact]
+    public void Input_over_the_bound_is_refused_before_it_is_decoded()
+    {
+        var e = Assert.Throws<InvalidDataException>(() => ChunkCodec.DecodeRequest(new byte[ChunkCodec.MaxMessageBytes + 1]));
+        Assert.Contains("at most", e.Message);
+    }
+
+    [Theory]
+    [InlineData("9263" + "90")]                  // unknown union tag 99
+    [InlineData("92000091" + "C4020102")]        // a chunk id of 2 bytes
+    [InlineData("9201" + "92" + "C0" + "C0")]   // a put with nil id and nil bytes
+    [InlineData("DC")]                          // truncated array header
+    [InlineData("92")]                          // an array missing its elements
+    [InlineData("DD7FFFFFFF")]                  // an array declaring two billion elements
+    [InlineData("9200" + "91" + "C6FFFFFFFF")]  // bin declaring 4 GiB
+    public void Malformed_requests_are_refused(string hex)
+    {
+        Assert.Throws<InvalidDataException>(() => ChunkCodec.DecodeRequest(Convert.FromHexString(hex)));
+    }
+
+    [Fact]
+    public void Trailing_bytes_are_refused()
+    {
+        var bytes = ChunkCodec.Encode(new GetChunk(Id)).Append((byte)0).ToArray();
+        Assert.Throws<InvalidDataException>(() => ChunkCodec.DecodeRequest(bytes));
+    }
+
+    [Fact]
+    public void Deep_nesting_is_refused()
+    {
+        var hex = string.Concat(Enumerable.Repeat("91", 200)) + "00";
+        Assert.Throws<InvalidDataException>(() => ChunkCodec.DecodeRequest(Convert.FromHexString("9202" + hex)));
+    }
+
+    [Fact]
+    public void A_has_query_over_its_id_bound_is_refused()
+    {
+        var ids = Enumerable.Repeat(Id, ChunkCodec.MaxHasIds + 1).ToArray();
+        Assert.Throws<InvalidDataException>(() => ChunkCodec.DecodeRequest(ChunkCodec.Encode(new HasChunks(ids))));
+    }
+
+    [Fact]
+    public void Random_bytes_never_throw_anything_but_InvalidDataException()
+    {
+        var random = new Random(1234);
+        for (var i = 0; i < 20_000; i++)
+        {
+            var bytes = new byte[random.Next(0, 64)];
+            random.NextBytes(bytes);
+            if (random.Next(2) == 0 && bytes.Length > 1) bytes[0] = 0x92;
+            try
+            {
+                ChunkCodec.DecodeRequest(bytes);
+                ChunkCodec.DecodeAnswer(bytes);
+            }
+            catch (InvalidDataException)
+            {
+                // Refused, as it should be.
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+using DinoMesh.Chunks.Tests.Fakes;
+using DinoMesh.Cluster.Chunks;
+using DinoMesh.Core.Chunks;
+using DinoMesh.Core.Identity;
+using DinoMesh.Core.Metadata;
+
+namespace DinoMesh.Chunks.Tests;
+
+public class ChunkReplicatorTests
+{
+    private static readonly ChunkOptions Options = new() { Replicas = 2, ReplicationTimeout = TimeSpan.FromSeconds(2) };
+
+    [Fact]
+    public async Task A_chunk_is_confirmed_on_R_placement_nodes_before_ReplicateAsync_returns()
+    {
+        var cluster = new MemoryCluster(4, Options);
+        var writer = cluster.Nodes[0];
+        for (var i = 0; i < 50; i++)
+        {
+            var bytes = Peers.RandomBytes(2000, i);
+            var id = writer.Store.Add(bytes);
+            writer.Service.Replicator.Offer(id, bytes);
+            Assert.True(await writer.Service.Replicator.ReplicateAsync([id], CancellationToken.None));
+            var placement = ChunkPlacement.For(id, cluster.Live.Members, 2);
+            // Every placement node holds it; the writer holds it as well (placement or cache).
+            Assert.All(placement, p => Assert.True(cluster.Nodes.Single(n => n.Peer == p).Store.Contains(id), $"{p} lacks chunk {i}"));
+        }
+    }
+
+    [Fact]
+    public async Task A_placement_node_that_cannot_be_reached_is_replaced_by_the_next_in_rendezvous_order()
+    {
+        var cluster = new MemoryCluster(4, Options);
+        var writer = cluster.Nodes[0];
+        var bytes = Peers.RandomBytes(3000, 7);
+        var id = writer.Store.Add(bytes);
+        var ranked = ChunkPlacement.Ranked(id, cluster.Live.Members);
+        var down = ranked.First(p => p != writer.Peer);
+        cluster.Network.Cut(down.Id);
+
+        Assert.True(await writer.Service.Replicator.ReplicateAsync([id], CancellationToken.None));
+
+        // Two copies besides nobody's cache: writer (if placed) + others, never counting the unreachable one.
+        var copies = cluster.Holders(id).Select(n => n.Peer).ToList();
+        Assert.DoesNotContain(down, copies);
+        var selfPlaced = ranked.Take(2).Contains(writer.Peer);
+        Assert.True(copies.Count(p => p != writer.Peer) >= (selfPlaced ? 1 : 2), string.Join(",", copies));
+    }
+
+    [Fact]
+    public async Task A_commit_that_cannot_reach_R_copies_fails_with_EIO_and_commits_nothing()
+    {
+        var cluster = new MemoryCluster(3, Options with { ReplicationTimeout = TimeSpan.FromMilliseconds(300) });
+        var writer = cluster.Nodes[0];
+        foreach (var n in cluster.Nodes.Skip(1)) cluster.Network.Cut(n.Peer.Id);
+        var tree = new SharedTree(writer.Peer.Id);
+        var committer = new ReplicatingCommitter(tree.CommitterFor(writer.Peer.Id), writer.Service.Replicator);
+        var bytes = Peers.RandomBytes(4000, 9);
+        var id = writer.Store.Add(bytes);
+        var create = await committer.CommitAsync(new Mutation { Kind = new CreateNode(1, FileName.FromString("f"), FileMode.Regular | 0x1A4, 0, 0, 0), TimeNs = 5 }, CancellationToken.None);
+        Assert.True(create.Ok);
+        var version = tree.State.Version;
+
+        var write = await committer.CommitAsync(new Mutation { Kind = new WriteExtents(create.Effect.Ino, [new Extent(0, 4000, id, 0)]), TimeNs = 6 }, CancellationToken.None);
+
+        Assert.Equal(FsError.Io, write.Error);
+        Assert.Equal(version, tree.State.Version);
+    }
+
+    [Fact]
+    public async Task A_chunk_already_in_the_tree_is_not_pushed_again()
+    {
+        var cluster = new MemoryCluster(3, Options);
+        var writer = cluster.Nodes[0];
+        var bytes = Peers.RandomBytes(4000, 11);
+        var id = writer.Store.Add(bytes);
+        var state = MemoryCluster.TreeReferencing([id]);
+        var write = new WriteExtents(2, [new Extent(8192, 4000, id, 0), new Extent(16384, 100, default, 0, new byte[100])]);
+
+        Assert.Empty(ReplicatingCommitter.Introduced(write, state));
+        Assert.Equal([id], ReplicatingCommitter.Introduced(write, FileSystemState.Genesis(1)));
+        await Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task Fsync_asks_every_peer_that_took_chunks_to_sync_them()
+    {
+        var cluster = new MemoryCluster(4, Options);
+        var writer = cluster.Nodes[0];
+        var receivers = new HashSet<PeerId>();
+        for (var i = 0; i < 20; i++)
+        {
+            var id = writer.Store.Add(Peers.RandomBytes(1000, 100 + i));
+            Assert.True(await writer.Service.Replicator.ReplicateAsync([id], CancellationToken.None));
+            foreach (var p in ChunkPlacement.For(id, cluster.Live.Members, 2).Where(p => p != writer.Peer)) receivers.Add(p.Id);
+        }
+
+        Assert.True(await writer.Service.Replicator.SyncPeersAsync(CancellationToken.None));
+
+        Assert.Equal(receivers.Order(), cluster.Network.AskedFor<SyncChunks>().Order());
+        Assert.All(cluster.Nodes.Where(n => receivers.Contains(n.Peer.Id)), n => Assert.Equal(1, n.Store.SyncCount));
+        // Nothing pushed since: the next fsync asks nobody.
+        Assert.True(await writer.Service.Replicator.SyncPeersAsync(CancellationToken.None));
+        Assert.Equal(receivers.Count, cluster.Network.AskedFor<SyncChunks>().Count());
+    }
+
+    [Fact]
+    public async Task A_peer_refuses_to_keep_bytes_that_do_not_hash_to_the_id()
+    {
+        var cluster = new MemoryCluster(2, Options);
+        var target = cluster.Nodes[1];
+        var id = ChunkId.Of("real"u8);
+
+        var call = await cluster.Network.CallAsync(target.Peer, new PutChunk(id, "fake"u8.ToArray()), TimeSpan.FromSeconds(1), CancellationToken.None);
+
+        Assert.Equal(PutOutcome.Corrupt, Assert.IsType<PutAnswer>(call.Answer).Outcome);
+        Assert.False(target.Store.Contains(id));
+    }
+}

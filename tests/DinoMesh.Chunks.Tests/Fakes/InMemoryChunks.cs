@@ -1,0 +1,51 @@
+using System.Collections.Concurrent;
+using DinoMesh.Cluster.Chunks;
+using DinoMesh.Core.Chunks;
+
+namespace DinoMesh.Chunks.Tests.Fakes;
+
+/// <summary>A chunk store in memory, verified on read like the disk one; a test can damage a chunk in place.</summary>
+internal sealed class InMemoryChunks : ILocalChunks
+{
+    private readonly ConcurrentDictionary<ChunkId, byte[]> _chunks = new();
+
+    public int SyncCount;
+
+    public int Count => _chunks.Count;
+
+    public IEnumerable<ChunkId> Ids => _chunks.Keys;
+
+    public (LocalRead Status, byte[]? Bytes) Read(ChunkId id)
+    {
+        if (!_chunks.TryGetValue(id, out var bytes)) return (LocalRead.NotFound, null);
+        if (ChunkId.Of(bytes) == id) return (LocalRead.Ok, bytes.ToArray());
+        _chunks.TryRemove(id, out _);
+        return (LocalRead.Corrupt, null);
+    }
+
+    public LocalWrite Import(VerifiedChunk chunk) =>
+        _chunks.TryAdd(chunk.Id, chunk.Bytes.ToArray()) ? LocalWrite.Stored : LocalWrite.AlreadyPresent;
+
+    public bool Contains(ChunkId id) => _chunks.ContainsKey(id);
+
+    public bool Delete(ChunkId id) => _chunks.TryRemove(id, out _);
+
+    public IEnumerable<LocalChunk> Inventory() => _chunks.Select(c => new LocalChunk(c.Key, c.Value.Length, 0));
+
+    public bool Sync()
+    {
+        Interlocked.Increment(ref SyncCount);
+        return true;
+    }
+
+    /// <summary>Adds bytes under their own id; returns the id.</summary>
+    public ChunkId Add(byte[] bytes)
+    {
+        var id = ChunkId.Of(bytes);
+        _chunks[id] = bytes.ToArray();
+        return id;
+    }
+
+    /// <summary>Flips a byte of the stored copy (bit rot).</summary>
+    public void Damage(ChunkId id) => _chunks[id][0] ^= 0xFF;
+}

@@ -1,0 +1,60 @@
+using System.Collections.Concurrent;
+using System.Net;
+using DinoMesh.Cluster.Chunks;
+using DinoMesh.Core.Identity;
+using DinoMesh.Transport;
+using DinoMesh.Transport.Identity;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace DinoMesh.Chunks.Tests.Fakes;
+
+/// <summary>A node key, a real mutual-TLS transport on 127.0.0.1:0 and a chunk server over an in-memory store.</summary>
+internal sealed class TlsNode : IAsyncDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("dinomesh-chunks-tls-").FullName;
+
+    public TlsNode(Admission admission, Func<ChunkServer, Func<PeerContext, ReadOnlyMemory<byte>, CancellationToken, ValueTask<byte[]>>>? wrap = null)
+    {
+        Identity = NodeIdentity.LoadOrCreate(_dir);
+        admission.Admit(Identity.PeerId);
+        Transport = new PeerTransport(Identity, new TransportOptions
+        {
+            Listen = new IPEndPoint(IPAddress.Loopback, 0),
+            ConnectTimeout = TimeSpan.FromSeconds(5),
+        }, admission, NullLoggerFactory.Instance);
+        Server = new ChunkServer(Store, new ChunkInventory(TimeProvider.System), () => new UsageAnswer(1, 2, 3, 4, 5, 6), NullLogger.Instance);
+        var handler = wrap?.Invoke(Server) ?? Server.HandleAsync;
+        Transport.RegisterUnary(ProtocolIds.Chunk, ChunkCodec.MaxMessageBytes, (peer, body, ct) => handler(peer, body, ct));
+        Network = new TransportChunkNetwork(Transport);
+    }
+
+    public NodeIdentity Identity { get; }
+    public PeerTransport Transport { get; }
+    public InMemoryChunks Store { get; } = new();
+    public ChunkServer Server { get; }
+    public TransportChunkNetwork Network { get; }
+    public ChunkPeer Peer => new(Identity.PeerId, Transport.ListenEndPoint!.ToString());
+
+    public async Task<TlsNode> StartAsync()
+    {
+        await Transport.StartAsync();
+        return this;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Transport.DisposeAsync();
+        Identity.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+}
+
+/// <summary>The admitted set, shared by the nodes of a test.</summary>
+internal sealed class Admission : IAdmission
+{
+    private readonly ConcurrentDictionary<PeerId, bool> _members = new();
+
+    public void Admit(PeerId peer) => _members[peer] = true;
+
+    public bool IsAdmitted(PeerId peer) => _members.ContainsKey(peer);
+}

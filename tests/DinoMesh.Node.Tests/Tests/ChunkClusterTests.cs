@@ -1,0 +1,274 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using DinoMesh.Node.Tests.Cluster;
+using DinoMesh.Node.Tests.Support;
+
+namespace DinoMesh.Node.Tests.Tests;
+
+/// <summary>
+/// File contents across real dino-node processes (issue 10): fetch from peers, R = 2 copies before a close returns,
+/// kill -9, repair of a corrupt chunk and of a lost node, space given back after the collection grace period. These need
+/// the shared tree (one metadata log for the cluster): until it is wired, a file made on one node never appears on
+/// another, and every test here skips with that reason — also under CI=true, since nothing is broken then. Once the
+/// tree is shared, they run and fail like any other test.
+/// </summary>
+public sealed class ChunkClusterTests
+{
+    private static readonly TimeSpan Visible = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan Grace = TimeSpan.FromSeconds(5);
+
+    /// <summary>Sizes of the big transfers; DINOMESH_CHUNK_TEST_MIB shrinks them on a slow machine.</summary>
+    private static readonly int BigMib = int.TryParse(Environment.GetEnvironmentVariable("DINOMESH_CHUNK_TEST_MIB"), out var mib) ? mib : 1024;
+
+    private readonly ITestOutputHelper _output;
+
+    public ChunkClusterTests(ITestOutputHelper output) => _output = output;
+
+    /// <summary>Founds a cluster on the first node and joins the others, all with the chunk options of these tests.</summary>
+    private static void Form(TestCluster cluster, params NodeProcess[] nodes)
+    {
+        string[] chunkOptions = ["--replicas", "2", "--gc-grace", $"{Grace.TotalSeconds}s"];
+        nodes[0].Launch(extra: chunkOptions);
+        nodes[0].WaitUntilUp();
+        var token = nodes[0].PrintedToken();
+        foreach (var n in nodes.Skip(1)) n.Launch(join: nodes[0].Endpoint, token: token, extra: chunkOptions);
+        foreach (var n in nodes.Skip(1)) n.WaitUntilUp();
+        cluster.WaitForViews(nodes, v => TestCluster.AllAlive(v, nodes), TimeSpan.FromSeconds(30), "every node sees every other alive");
+    }
+
+    /// <summary>Skips (not fails, even in CI) when the tree is not shared yet: then there is nothing to fetch from anyone.</summary>
+    private static void RequireSharedTree(NodeProcess writer, NodeProcess reader)
+    {
+        var probe = $"shared-tree-probe-{Guid.NewGuid():N}";
+        File.WriteAllText(Path.Combine(writer.MountPoint, probe), "probe");
+        if (Poll.Until(() => File.Exists(Path.Combine(reader.MountPoint, probe)), Visible) is null)
+        {
+            Assert.Skip($"no shared tree yet (issue 9): a file created on {writer.Name} is not visible on {reader.Name} within {Visible.TotalSeconds:F0} s");
+        }
+        File.Delete(Path.Combine(writer.MountPoint, probe));
+    }
+
+    private static (TestCluster Cluster, NodeProcess[] Nodes) Start(ITestOutputHelper output, int count)
+    {
+        Requirement.RootAndFuse();
+        var cluster = new TestCluster(output);
+        try
+        {
+            var nodes = Enumerable.Range(0, count).Select(i => cluster.Add(((char)('a' + i)).ToString(), $"127.0.0.{11 + i}")).ToArray();
+            Form(cluster, nodes);
+            RequireSharedTree(nodes[0], nodes[1]);
+            return (cluster, nodes);
+        }
+        catch
+        {
+            // A skip is an exception too: the nodes must not outlive it.
+            cluster.Dispose();
+            throw;
+        }
+    }
+
+    private static string WriteRandom(string path, long mib, int seed)
+    {
+        var random = new Random(seed);
+        var buffer = new byte[1 << 20];
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+        {
+            for (var i = 0; i < mib; i++)
+            {
+                random.NextBytes(buffer);
+                file.Write(buffer);
+                sha.AppendData(buffer);
+            }
+        }
+        return Convert.ToHexString(sha.GetHashAndReset());
+    }
+
+    private static string Sha256Of(string path)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+        return Convert.ToHexString(SHA256.HashData(file));
+    }
+
+    /// <summary>Waits until <paramref name="path"/> (on another node) has the size the writer gave it: the commit has reached that node.</summary>
+    private static void WaitForSize(string path, long bytes)
+    {
+        Assert.True(Poll.Until(() => File.Exists(path) && new FileInfo(path).Length == bytes, TimeSpan.FromSeconds(30)) is not null,
+            $"{path} did not reach {bytes} bytes within 30 s (has {(File.Exists(path) ? new FileInfo(path).Length : -1)})");
+    }
+
+    private static JsonElement Chunks(NodeProcess node) => node.Status().GetProperty("chunks");
+
+    [Fact]
+    public void A_GiB_written_on_A_reads_back_on_B_and_C_with_the_same_SHA256()
+    {
+        var (cluster, n) = Start(_output, 3);
+        using var _ = cluster;
+        var sha = WriteRandom(Path.Combine(n[0].MountPoint, "big"), BigMib, 1);
+        cluster.Log($"wrote {BigMib} MiB on a");
+
+        foreach (var reader in n.Skip(1))
+        {
+            WaitForSize(Path.Combine(reader.MountPoint, "big"), (long)BigMib << 20);
+            Assert.Equal(sha, Sha256Of(Path.Combine(reader.MountPoint, "big")));
+            cluster.Log($"read back on {reader.Name}");
+        }
+    }
+
+    [Fact]
+    public void Ten_thousand_small_files_written_on_A_are_readable_on_C()
+    {
+        var (cluster, n) = Start(_output, 3);
+        using var _ = cluster;
+        var dir = Path.Combine(n[0].MountPoint, "small");
+        Directory.CreateDirectory(dir);
+        for (var i = 0; i < 10_000; i++) File.WriteAllBytes(Path.Combine(dir, $"f{i}"), Content(i));
+
+        var there = Path.Combine(n[2].MountPoint, "small");
+        Assert.True(Poll.Until(() => Directory.Exists(there) && Directory.EnumerateFiles(there).Count() == 10_000, TimeSpan.FromSeconds(60)) is not null);
+        for (var i = 0; i < 10_000; i++) Assert.Equal(Content(i), File.ReadAllBytes(Path.Combine(there, $"f{i}")));
+
+        static byte[] Content(int i)
+        {
+            var bytes = new byte[1000 + i % 9000];
+            new Random(i).NextBytes(bytes);
+            return bytes;
+        }
+    }
+
+    [Fact]
+    public async Task Writers_on_disjoint_ranges_of_one_file_on_two_nodes_both_survive()
+    {
+        var (cluster, n) = Start(_output, 3);
+        using var _ = cluster;
+        const int half = 8 << 20;
+        var path = Path.Combine(n[0].MountPoint, "shared");
+        File.WriteAllBytes(path, new byte[2 * half]);
+        Assert.True(Poll.Until(() => File.Exists(Path.Combine(n[1].MountPoint, "shared")), Visible) is not null);
+        var first = new byte[half];
+        var second = new byte[half];
+        new Random(1).NextBytes(first);
+        new Random(2).NextBytes(second);
+        var a = Task.Run(() => WriteAt(path, 0, first));
+        var b = Task.Run(() => WriteAt(Path.Combine(n[1].MountPoint, "shared"), half, second));
+        await Task.WhenAll(a, b);
+
+        var expected = Convert.ToHexString(SHA256.HashData([.. first, .. second]));
+        Assert.True(Poll.Until(() => Sha256Of(Path.Combine(n[2].MountPoint, "shared")) == expected, TimeSpan.FromSeconds(10)) is not null,
+            "c does not read both halves");
+
+        static void WriteAt(string file, long offset, byte[] bytes)
+        {
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.Write);
+            stream.Position = offset;
+            stream.Write(bytes);
+        }
+    }
+
+    [Fact]
+    public void Kill9_of_the_writer_right_after_close_or_fsync_loses_nothing_it_acknowledged()
+    {
+        var (cluster, n) = Start(_output, 3);
+        using var _ = cluster;
+        var closed = WriteRandom(Path.Combine(n[0].MountPoint, "closed"), 256, 2);
+        string synced;
+        var syncedPath = Path.Combine(n[0].MountPoint, "synced");
+        using (var file = new FileStream(syncedPath, FileMode.CreateNew, FileAccess.Write))
+        {
+            var bytes = new byte[64 << 20];
+            new Random(3).NextBytes(bytes);
+            file.Write(bytes);
+            file.Flush(flushToDisk: true);
+            synced = Convert.ToHexString(SHA256.HashData(bytes));
+        }
+        n[0].Kill9();
+        // After fsync the writer's disk is not needed at all.
+        Directory.Delete(n[0].DataDir, recursive: true);
+        cluster.Log("killed a and deleted its data directory");
+
+        foreach (var reader in n.Skip(1))
+        {
+            WaitForSize(Path.Combine(reader.MountPoint, "closed"), 256 << 20);
+            WaitForSize(Path.Combine(reader.MountPoint, "synced"), 64 << 20);
+            Assert.Equal(closed, Sha256Of(Path.Combine(reader.MountPoint, "closed")));
+            Assert.Equal(synced, Sha256Of(Path.Combine(reader.MountPoint, "synced")));
+        }
+    }
+
+    [Fact]
+    public void A_corrupted_chunk_file_is_detected_on_read_repaired_from_a_peer_and_the_read_returns_the_right_bytes()
+    {
+        var (cluster, n) = Start(_output, 3);
+        using var _ = cluster;
+        var sha = WriteRandom(Path.Combine(n[0].MountPoint, "f"), 64, 4);
+        var b = n[1];
+        // A chunk b holds as a placement node (pushed to it, never read through it yet).
+        var chunkFile = Directory.EnumerateFiles(Path.Combine(b.DataDir, "chunks"), "*", SearchOption.AllDirectories)
+            .First(f => !f.Contains("quarantine", StringComparison.Ordinal) && new FileInfo(f).Length == 1 << 20);
+        using (var stream = new FileStream(chunkFile, FileMode.Open, FileAccess.Write))
+        {
+            stream.Position = 12345;
+            stream.WriteByte(0xEE);
+            stream.WriteByte(0x11);
+        }
+
+        WaitForSize(Path.Combine(b.MountPoint, "f"), 64 << 20);
+        Assert.Equal(sha, Sha256Of(Path.Combine(b.MountPoint, "f")));
+        Assert.NotEmpty(Directory.EnumerateFiles(Path.Combine(b.DataDir, "chunks", "quarantine")));
+        Assert.Equal(Path.GetFileName(chunkFile), Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(chunkFile))));
+    }
+
+    [Fact]
+    public void Deleting_files_gives_the_space_back_on_every_node_after_the_grace_period()
+    {
+        var (cluster, n) = Start(_output, 3);
+        using var _ = cluster;
+        var files = Enumerable.Range(0, 4).Select(i => Path.Combine(n[0].MountPoint, $"d{i}")).ToList();
+        for (var i = 0; i < files.Count; i++) WriteRandom(files[i], BigMib / 4, 10 + i);
+        // Every node reads everything, so every node holds (placement or cache) every chunk.
+        foreach (var reader in n.Skip(1))
+        {
+            foreach (var f in files)
+            {
+                WaitForSize(Path.Combine(reader.MountPoint, Path.GetFileName(f)), (long)(BigMib / 4) << 20);
+                Sha256Of(Path.Combine(reader.MountPoint, Path.GetFileName(f)));
+            }
+        }
+        var before = n.Select(StoredBytes).ToList();
+        cluster.Log($"stored before delete: {string.Join(", ", before)}");
+        Assert.All(before, b => Assert.True(b >= (long)BigMib / 2 << 20, $"only {b} bytes stored"));
+
+        foreach (var f in files) File.Delete(f);
+        var took = Poll.Until(() => n.All(node => StoredBytes(node) < 1 << 20), Grace + TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(1));
+        Assert.True(took is not null, $"space not given back: {string.Join(", ", n.Select(StoredBytes))}");
+        cluster.Log($"space back on every node {took!.Value.TotalSeconds:F1} s after the delete (grace {Grace.TotalSeconds} s)");
+
+        static long StoredBytes(NodeProcess node) => Directory.EnumerateFiles(Path.Combine(node.DataDir, "chunks"), "*", SearchOption.AllDirectories)
+            .Where(f => !f.Contains("quarantine", StringComparison.Ordinal)).Sum(f => new FileInfo(f).Length);
+    }
+
+    [Fact]
+    public void A_node_killed_for_good_is_replaced_and_every_chunk_is_back_at_two_copies()
+    {
+        var (cluster, n) = Start(_output, 3);
+        using var _ = cluster;
+        var sha = WriteRandom(Path.Combine(n[0].MountPoint, "f"), 256, 5);
+        var victim = n[2];
+        victim.Kill9();
+        cluster.Log("killed c for good");
+        var survivors = n.Take(2).ToArray();
+        cluster.WaitForViews(survivors, v => v.Any(p => p.Id == victim.PeerId && p.State == "dead"), TimeSpan.FromSeconds(30), "c is dead");
+
+        // Two live members and R = 2: each survivor must end up holding every chunk for placement.
+        var took = Poll.Until(() => survivors.All(s =>
+        {
+            var chunks = Chunks(s);
+            return chunks.GetProperty("missing").GetInt64() == 0 && chunks.GetProperty("repairQueue").GetInt32() == 0
+                && chunks.GetProperty("placementChunks").GetInt64() >= 256;
+        }), TimeSpan.FromMinutes(3), TimeSpan.FromSeconds(1));
+        Assert.True(took is not null, "not back at two copies: " + string.Join("; ", survivors.Select(s => Chunks(s).GetRawText())));
+        cluster.Log($"back at two copies {took!.Value.TotalSeconds:F1} s after c was declared dead");
+        WaitForSize(Path.Combine(n[1].MountPoint, "f"), 256 << 20);
+        Assert.Equal(sha, Sha256Of(Path.Combine(n[1].MountPoint, "f")));
+    }
+}
