@@ -7,10 +7,9 @@ namespace DinoMesh.Node.Tests.Tests;
 
 /// <summary>
 /// File contents across real dino-node processes (issue 10): fetch from peers, R = 2 copies before a close returns,
-/// kill -9, repair of a corrupt chunk and of a lost node, space given back after the collection grace period. These need
-/// the shared tree (one metadata log for the cluster): until it is wired, a file made on one node never appears on
-/// another, and every test here skips with that reason — also under CI=true, since nothing is broken then. Once the
-/// tree is shared, they run and fail like any other test.
+/// kill -9, repair of a corrupt chunk and of a lost node, space given back after the collection grace period. Each
+/// starts by checking that the tree is shared (a file made on one node appears on another), so a failure there is
+/// told apart from a failure of the chunk layer.
 /// </summary>
 public sealed class ChunkClusterTests
 {
@@ -36,14 +35,14 @@ public sealed class ChunkClusterTests
         cluster.WaitForViews(nodes, v => TestCluster.AllAlive(v, nodes), TimeSpan.FromSeconds(30), "every node sees every other alive");
     }
 
-    /// <summary>Skips (not fails, even in CI) when the tree is not shared yet: then there is nothing to fetch from anyone.</summary>
+    /// <summary>Fails first, with its own message, when a file made on one node never shows up on another.</summary>
     private static void RequireSharedTree(NodeProcess writer, NodeProcess reader)
     {
         var probe = $"shared-tree-probe-{Guid.NewGuid():N}";
         File.WriteAllText(Path.Combine(writer.MountPoint, probe), "probe");
         if (Poll.Until(() => File.Exists(Path.Combine(reader.MountPoint, probe)), Visible) is null)
         {
-            Assert.Skip($"no shared tree yet (issue 9): a file created on {writer.Name} is not visible on {reader.Name} within {Visible.TotalSeconds:F0} s");
+            Assert.Fail($"the tree is not shared: a file created on {writer.Name} is not visible on {reader.Name} within {Visible.TotalSeconds:F0} s");
         }
         File.Delete(Path.Combine(writer.MountPoint, probe));
     }
