@@ -39,6 +39,7 @@ public sealed partial class NodeService
             case "leave":
                 _logger.LogInformation("leave requested through the control socket");
                 _leaving = true;
+                await HandOffLeaseAsync();
                 await cluster.LeaveAsync(cancellationToken);
                 _lifetime.StopApplication();
                 return new { left = true };

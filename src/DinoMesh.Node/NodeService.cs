@@ -215,9 +215,27 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
             _logger.LogInformation("unmounting {MountPoint}", _mount.MountPoint);
             await _mount.UnmountAsync();
         }
+        await HandOffLeaseAsync();
         // A stopping node tells the cluster, so it is listed as left instead of being suspected and declared dead.
         if (_cluster is not null && !_leaving) await _cluster.LeaveAsync(cancellationToken);
         await DisposeAsync();
+    }
+
+    /// <summary>
+    /// A holder that stops on purpose hands the lease to the most caught-up voter first: the cluster then commits again
+    /// within a round trip instead of waiting out the lease and an election.
+    /// </summary>
+    private async Task HandOffLeaseAsync()
+    {
+        if (_lease is not { } lease) return;
+        try
+        {
+            await lease.TransferLeaseAsync(TimeSpan.FromSeconds(3));
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            _logger.LogWarning("lease: could not hand the lease over before stopping ({Error}); the others elect a holder when it runs out", e.Message);
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -13,12 +13,13 @@ public static class ConfigFile
 
     /// <summary>Settings that take a value.</summary>
     private static readonly string[] Valued =
-        ["mount", "data-dir", "join", "token-file", "listen", "advertise", "metrics", "membership-profile", "busy-poll", "log-level", "fsname", "atime", "commit-timeout"];
+        ["mount", "data-dir", "join", "token-file", "listen", "advertise", "metrics", "membership-profile", "busy-poll", "log-level", "fsname", "atime", "commit-timeout",
+         "replicas", "cache-size", "gc-grace"];
 
     /// <summary>Settings that are switches: <c>true</c> adds the option, <c>false</c> leaves it out.</summary>
     private static readonly string[] Switches = ["writeback-cache", "no-allow-other"];
 
-    /// <summary>The only setting a control command (peers, status, token, leave) takes from the file.</summary>
+    /// <summary>The only setting a control command (peers, status, token, leave, remove, statehash) takes from the file.</summary>
     private const string ControlSetting = "data-dir";
 
     /// <summary>

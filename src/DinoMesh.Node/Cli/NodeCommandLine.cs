@@ -12,7 +12,7 @@ namespace DinoMesh.Node.Cli;
 /// </summary>
 public static class NodeCommandLine
 {
-    private static readonly HashSet<string> ControlCommands = ["peers", "status", "token", "leave"];
+    private static readonly HashSet<string> ControlCommands = ["peers", "status", "token", "leave", "remove", "statehash"];
 
     public static async Task<int> RunAsync(string[] args)
     {

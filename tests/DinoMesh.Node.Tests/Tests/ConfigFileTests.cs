@@ -35,7 +35,11 @@ public sealed class ConfigFileTests : IDisposable
             $"data-dir = {node.DataDir}   # trailing comments are fine",
             $"listen = {node.Endpoint}",
             "membership-profile = local",
-            "writeback-cache = false");
+            "writeback-cache = false",
+            "commit-timeout = 5",
+            "replicas = 1",
+            "cache-size = 1G",
+            "gc-grace = 30s");
         var daemon = DaemonProcess.Start("dotnet", [SourceTree.DaemonDll, "--config", config], node.LogPath);
         _daemons.Add(daemon);
         var up = Poll.Until(() => daemon.HasExited || MountTable.IsFuseMounted(node.MountPoint), TimeSpan.FromSeconds(60));
@@ -45,6 +49,10 @@ public sealed class ConfigFileTests : IDisposable
         Assert.True(status.ExitCode == 0, status.ToString());
         Assert.Contains(node.Endpoint, status.Stdout, StringComparison.Ordinal);
         Assert.Contains(node.MountPoint, status.Stdout, StringComparison.Ordinal);
+        Assert.Contains("replicas   1 over", status.Stdout, StringComparison.Ordinal);
+        var hash = DinoNodeCli.Run("statehash", "--config", config);
+        Assert.True(hash.ExitCode == 0, hash.ToString());
+        Assert.Matches("[0-9a-f]{64}", hash.Stdout);
         Assert.Equal(0, daemon.Terminate(TimeSpan.FromSeconds(30)));
     }
 

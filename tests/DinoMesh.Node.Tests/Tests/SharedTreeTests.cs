@@ -157,6 +157,51 @@ public sealed class SharedTreeTests : IDisposable
     }
 
     [Fact]
+    public async Task Stopping_the_holder_hands_the_lease_over_and_creates_go_on_without_an_error()
+    {
+        var nodes = FormThree();
+        var holder = WaitForHolder(nodes);
+        var writer = nodes.First(n => n != holder);
+        var acknowledged = new ConcurrentBag<string>();
+        var failures = new ConcurrentBag<string>();
+        var afterStop = 0;
+        var stopped = new ManualResetEventSlim();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var stream = Task.Run(() =>
+        {
+            for (var i = 0; i < 100_000 && !deadline.IsCancellationRequested; i++)
+            {
+                var name = $"{writer.Name}-{i}";
+                var errno = Fs.CreateExclusive(On(writer, name), "a"u8);
+                if (errno != 0) failures.Add($"{name}: errno {errno}");
+                else
+                {
+                    acknowledged.Add(name);
+                    if (stopped.IsSet && Interlocked.Increment(ref afterStop) >= 200) return;
+                }
+            }
+        });
+
+        Assert.True(Poll.Until(() => acknowledged.Count >= 100, TimeSpan.FromSeconds(30)) is not null, "the stream never got going");
+        Assert.Equal(0, holder.Terminate(TimeSpan.FromSeconds(30)));
+        stopped.Set();
+        await stream;
+        _cluster.Log($"{acknowledged.Count} creates acknowledged, {afterStop} after the holder stopped, {failures.Count} failed");
+
+        // The stopping holder named its successor, and that voter holds the lease now.
+        var handOff = holder.Daemon!.Lines.Select(l => l.Text).FirstOrDefault(t => t.Contains("handing the lease to", StringComparison.Ordinal));
+        Assert.True(handOff is not null, $"{holder.Name} stopped without handing the lease over\n{_cluster.Diagnostics()}");
+        var survivors = nodes.Where(n => n != holder).ToArray();
+        var successor = WaitForHolder(survivors);
+        Assert.Contains(successor.PeerId![..12], handOff, StringComparison.Ordinal);
+        Assert.True(failures.IsEmpty, $"creates failed while the lease moved: {string.Join("; ", failures.Take(5))}");
+        Assert.True(afterStop > 0, "no create succeeded after the holder stopped");
+
+        holder.Start();
+        AssertSameState(nodes);
+    }
+
+    [Fact]
     public void A_node_added_to_a_cluster_with_10000_files_catches_up_and_serves_them()
     {
         var (a, b, _) = FormThree() switch { var n => (n[0], n[1], n[2]) };

@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using DinoMesh.Node.Tests.Cluster;
+using DinoMesh.Node.Tests.Support;
+
+namespace DinoMesh.Node.Tests.Tests;
+
+/// <summary>
+/// The shared tree across a real network partition: three voters, each in its own network namespace behind one
+/// bridge, and the lease holder cut off by an nftables rule. The cut-off holder is a minority of one: a change made
+/// through its mount must fail with ETIMEDOUT (it cannot be committed without a majority), never succeed silently;
+/// the two others elect a holder and go on committing; after the cut heals, every node reaches one state hash and the
+/// old holder serves what the majority made without it.
+/// </summary>
+public sealed class MetadataPartitionTests : IDisposable
+{
+    /// <summary>Short, so a change on the minority fails within the test's patience; the default is 10 s.</summary>
+    private static readonly TimeSpan CommitTimeout = TimeSpan.FromSeconds(4);
+
+    private readonly NetworkLab? _lab;
+    private readonly TestCluster? _cluster;
+
+    public MetadataPartitionTests(ITestOutputHelper output)
+    {
+        Requirement.RootAndFuse();
+        if (NetworkLab.WhyUnavailable() is { } reason)
+        {
+            Requirement.Unavailable(reason);
+        }
+        _lab = new NetworkLab();
+        _cluster = new TestCluster(output, port: 7946);
+    }
+
+    private NetworkLab Lab => _lab!;
+
+    private TestCluster Cluster => _cluster!;
+
+    [Fact]
+    public void A_cut_off_holder_answers_ETIMEDOUT_the_majority_goes_on_and_all_converge_after_the_heal()
+    {
+        var nodes = Enumerable.Range(1, 3).Select(i => Cluster.Add($"n{i}", NetworkLab.AddressOf(i), NetworkLab.Launcher(Lab.AddNode(i)))).ToArray();
+        string[] options = ["--commit-timeout", $"{CommitTimeout.TotalSeconds:F0}"];
+        nodes[0].Launch(extra: options);
+        nodes[0].WaitUntilUp();
+        var token = nodes[0].PrintedToken();
+        foreach (var n in nodes.Skip(1)) n.Launch(join: nodes[0].Endpoint, token: token, extra: options);
+        foreach (var n in nodes.Skip(1)) n.WaitUntilUp();
+        Cluster.WaitForViews(nodes, v => TestCluster.AllAlive(v, nodes), TimeSpan.FromSeconds(30), "every node lists n1, n2, n3 alive");
+        // All three must be voters before the cut, or the majority side may not be a majority of the configuration.
+        Assert.True(Poll.Until(() => nodes.All(n => n.Peers().Count(p => p.Role is "holder" or "voter") == 3), TimeSpan.FromSeconds(30)) is not null,
+            $"the cluster never reached three voters\n{Cluster.Diagnostics()}");
+        var holder = HolderAmong(nodes);
+        var index = Array.IndexOf(nodes, holder) + 1;
+        var majority = nodes.Where(n => n != holder).ToArray();
+        Assert.Equal(0, Fs.Mkdir(Path.Combine(holder.MountPoint, "before")));
+        Assert.True(Poll.Until(() => majority.All(n => Directory.Exists(Path.Combine(n.MountPoint, "before"))), TimeSpan.FromSeconds(10)) is not null);
+
+        Lab.Cut(index);
+        Cluster.Log($"cut off the holder {holder.Name}");
+        try
+        {
+            // The minority: a create must not be acknowledged, and must not hang past the commit timeout (plus slack).
+            var clock = Stopwatch.StartNew();
+            var errno = Fs.CreateExclusive(Path.Combine(holder.MountPoint, "minority"), "m"u8);
+            var took = clock.Elapsed;
+            Cluster.Log($"create on the cut-off {holder.Name}: errno {errno} after {took.TotalSeconds:F1} s");
+            Assert.Equal(Fs.ETIMEDOUT, errno);
+            Assert.True(took < CommitTimeout * 4, $"the failed create took {took.TotalSeconds:F1} s, the commit timeout is {CommitTimeout.TotalSeconds} s");
+
+            // The majority elects a holder between them and commits.
+            var successor = HolderAmong(majority);
+            for (var i = 0; i < 20; i++)
+            {
+                var writer = majority[i % 2];
+                Assert.Equal(0, Fs.CreateExclusive(Path.Combine(writer.MountPoint, $"majority-{i}"), "M"u8));
+            }
+            Cluster.Log($"20 creates committed on the majority under {successor.Name}");
+        }
+        finally
+        {
+            Lab.Restore(index);
+        }
+
+        // After the heal the old holder follows the new one and serves what was made without it.
+        var seen = Poll.Until(() => Enumerable.Range(0, 20).All(i => File.Exists(Path.Combine(holder.MountPoint, $"majority-{i}"))), TimeSpan.FromSeconds(60));
+        Assert.True(seen is not null, $"{holder.Name} did not catch up after the heal\n{Cluster.Diagnostics()}");
+        string[] hashes = [];
+        var equal = Poll.Until(() =>
+        {
+            hashes = [.. nodes.Select(n => n.Cli("statehash").Stdout.Trim())];
+            return hashes.Distinct().Count() == 1 && hashes[0].Length > 0;
+        }, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(250));
+        Assert.True(equal is not null, $"state hashes differ after the heal: {string.Join(" | ", hashes)}");
+        // The create that timed out is either everywhere or nowhere (an ETIMEDOUT leaves the outcome open, never split).
+        var minority = nodes.Select(n => File.Exists(Path.Combine(n.MountPoint, "minority"))).Distinct().Count();
+        Assert.Equal(1, minority);
+        Assert.Equal(0, Fs.CreateExclusive(Path.Combine(holder.MountPoint, "after-heal"), "h"u8));
+    }
+
+    private NodeProcess HolderAmong(IReadOnlyList<NodeProcess> candidates)
+    {
+        NodeProcess? holder = null;
+        var took = Poll.Until(() =>
+        {
+            holder = candidates.FirstOrDefault(n => n.Status().TryGetProperty("role", out var role) && role.GetString() == "holder");
+            return holder is not null;
+        }, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100));
+        Assert.True(took is not null, $"no holder among {string.Join(", ", candidates.Select(c => c.Name))}\n{Cluster.Diagnostics()}");
+        return holder!;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            _cluster?.Dispose();
+        }
+        finally
+        {
+            _lab?.Dispose();
+        }
+    }
+}
