@@ -20,9 +20,8 @@ public sealed partial class LeaseDriver
             var ready = _machine.Ready();
             if (ready.HardState is { } hs && ready.HardStateMustSync)
             {
-                // Term and vote are durable (SQLite, synchronous=FULL) before any message that depends on them leaves.
-                _log.Set(TermKey, BitConverter.GetBytes(hs.Term));
-                _log.Set(VoteKey, System.Text.Encoding.ASCII.GetBytes(hs.Vote.IsEmpty ? "" : hs.Vote.Hex));
+                // Term and vote are on disk (written in place, fdatasynced) before any message that depends on them leaves.
+                _log.RecordLeaseVote(new LeaseVote(hs.Term, hs.Vote.IsEmpty ? [] : Convert.FromHexString(hs.Vote.Hex), _persistedCommit), sync: true);
             }
             if (ready.Snapshot is { } snapshot) InstallSnapshotLocked(snapshot.Version, snapshot.Term, snapshot.State);
             if (ready.TruncateFrom is { } from)
@@ -144,7 +143,8 @@ public sealed partial class LeaseDriver
         _lastCommitPersistTicks = now;
         try
         {
-            _log.Set(CommitKey, BitConverter.GetBytes(commit));
+            var vote = _log.LeaseVote;
+            _log.RecordLeaseVote(new LeaseVote(vote?.Term ?? _machine.Term, vote?.Vote ?? [], commit), sync: false);
             _persistedCommit = commit;
         }
         catch (IOException e)

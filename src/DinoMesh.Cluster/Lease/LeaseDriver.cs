@@ -28,6 +28,7 @@ public sealed record LeaseTiming
 /// </summary>
 public sealed partial class LeaseDriver : IAsyncDisposable
 {
+    // Where term, vote and commit were kept before lease.vote existed: read once from data directories of that time.
     private const string TermKey = "lease-term", VoteKey = "lease-vote", CommitKey = "lease-commit";
 
     private readonly Lock _gate = new();
@@ -89,7 +90,9 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     /// </summary>
     public void Start(IEnumerable<PeerId> members)
     {
-        var hard = new HardState(ReadLong(TermKey), ReadVote(), ReadLong(CommitKey));
+        var hard = _log.LeaseVote is { } vote
+            ? new HardState(vote.Term, vote.Vote.Length == 0 ? default : new PeerId(Convert.ToHexStringLower(vote.Vote)), vote.Commit)
+            : new HardState(ReadLong(TermKey), ReadVote(), ReadLong(CommitKey));
         _persistedCommit = hard.Commit;
         var state = _replica.Current;
         var voters = new VoterSet([.. state.Voters]);
@@ -162,7 +165,8 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     }
 
     /// <summary>The newest version this node recorded as committed (a restart replays its log up to here).</summary>
-    public static long DurableCommit(MetadataLog log) => log.Get(CommitKey) is { Length: 8 } bytes ? BitConverter.ToInt64(bytes) : 0;
+    public static long DurableCommit(MetadataLog log) =>
+        log.LeaseVote?.Commit ?? (log.Get(CommitKey) is { Length: 8 } bytes ? BitConverter.ToInt64(bytes) : 0);
 
     /// <summary>
     /// Founds the volume: the genesis entry is version 1 of an empty log, committed by definition (it makes this node
@@ -172,7 +176,7 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     {
         if (replica.Log.LastVersion != 0) throw new InvalidOperationException("only an empty log can be founded");
         replica.Log.Append(1, 0, MutationCodec.Encode(genesis));
-        replica.Log.Set(CommitKey, BitConverter.GetBytes(1L));
+        replica.Log.RecordLeaseVote(new LeaseVote(0, [], 1), sync: true);
         replica.ApplyCommitted(1);
     }
 

@@ -43,6 +43,7 @@ public sealed partial class MetadataLog : IDisposable
     private readonly Lock _writeLock = new();
     private readonly SqliteConnection _writer;
     private readonly SyncedVersionFile _synced;
+    private readonly LeaseVoteFile _vote;
 
     /// <summary>Oldest first; replaced as a whole (never changed in place) so readers can take it without a lock.</summary>
     private LogSegment[] _segments;
@@ -55,11 +56,12 @@ public sealed partial class MetadataLog : IDisposable
     private bool _unsynced;
     private bool _disposed;
 
-    private MetadataLog(string path, string segmentDirectory, long segmentSize, long reserve, SqliteConnection writer, SyncedVersionFile synced, LogSegment[] segments)
+    private MetadataLog(string path, string segmentDirectory, long segmentSize, long reserve, SqliteConnection writer, SyncedVersionFile synced, LeaseVoteFile vote, LogSegment[] segments)
     {
         _path = path;
         _reserve = reserve;
         _synced = synced;
+        _vote = vote;
         _segmentDirectory = segmentDirectory;
         _segmentSize = segmentSize;
         _writer = writer;
@@ -117,11 +119,13 @@ public sealed partial class MetadataLog : IDisposable
         }.ToString());
         MetadataLog? log = null;
         SyncedVersionFile? synced = null;
+        LeaseVoteFile? vote = null;
         try
         {
             writer.Open();
             Schema.Apply(writer, path);
             synced = SyncedVersionFile.Open(directory);
+            vote = LeaseVoteFile.Open(directory);
             var (snapshotVersion, snapshotTerm) = ReadSnapshotVersion(writer);
             long floor = ReadFloor(writer);
             if (!Directory.Exists(segmentDirectory))
@@ -142,7 +146,7 @@ public sealed partial class MetadataLog : IDisposable
             foreach (string repair in recovered.Repairs) logger.LogWarning("metadata log repaired at open: {Repair}", repair);
             if (synced.State == SyncedVersionState.Damaged)
                 logger.LogWarning("metadata log: {File} is unreadable; it is rewritten at the next sync, and until then a lost tail of the log cannot be noticed", synced.Path);
-            log = new MetadataLog(path, segmentDirectory, segmentSize, reserve, writer, synced, recovered.Segments)
+            log = new MetadataLog(path, segmentDirectory, segmentSize, reserve, writer, synced, vote, recovered.Segments)
             {
                 _snapshotVersion = snapshotVersion,
                 _floor = floor,
@@ -155,12 +159,14 @@ public sealed partial class MetadataLog : IDisposable
         catch (SqliteException e) when (e.SqliteErrorCode is SqliteNotADatabase or SqliteCorrupt)
         {
             synced?.Dispose();
+            vote?.Dispose();
             writer.Dispose();
             throw new MetadataDamagedException($"metadata database {path}", e.Message.ReplaceLineEndings(" "), inner: e);
         }
         catch (SqliteException e)
         {
             synced?.Dispose();
+            vote?.Dispose();
             writer.Dispose();
             throw new IOException($"metadata log {path} cannot be opened: {e.Message.ReplaceLineEndings(" ")}", e);
         }
@@ -170,6 +176,7 @@ public sealed partial class MetadataLog : IDisposable
             else
             {
                 synced?.Dispose();
+                vote?.Dispose();
                 writer.Dispose();
             }
             throw;
@@ -240,6 +247,7 @@ public sealed partial class MetadataLog : IDisposable
             _active?.Dispose();
             _active = null;
             _synced.Dispose();
+            _vote.Dispose();
             _writer.Dispose();
         }
         DisposeReaders();
