@@ -9,6 +9,7 @@ namespace DinoMesh.Load.Micro;
 /// a node of a small cluster sends several times a second.
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class MembershipBenchmarks
 {
     private static readonly PeerId A = new(new string('a', 64));

@@ -12,6 +12,7 @@ namespace DinoMesh.Load.Micro;
 /// untrusted-data settings a lease holder decodes a peer's proposal with.
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class MutationBenchmarks
 {
     private static readonly PeerId Proposer = new(new string('a', 64));

@@ -10,6 +10,7 @@ namespace DinoMesh.Load.Micro;
 /// each file with one chunk extent and one in ten with an extended attribute.
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class SnapshotBenchmarks
 {
     public const int Directories = 100, FilesPerDirectory = 1000;
