@@ -23,15 +23,31 @@ public static class MutationCodec
         if (bytes.Length > MaxBytes) throw new InvalidDataException($"a mutation of {bytes.Length} bytes (at most {MaxBytes})");
         try
         {
-            return MessagePackSerializer.Deserialize<Mutation>(bytes, Options, out var read) is { } m && read == bytes.Length && m.Kind is not null
-                ? m
-                : throw new InvalidDataException("not one whole mutation");
+            var m = MessagePackSerializer.Deserialize<Mutation>(bytes, Options, out var read);
+            if (m is null || read != bytes.Length || m.Kind is null) throw new InvalidDataException("not one whole mutation");
+            return Missing(m) is { } missing ? throw new InvalidDataException($"not a mutation: {missing}") : m;
         }
         catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or OverflowException or ArgumentException)
         {
             throw new InvalidDataException($"not a mutation: {Innermost(e).Message}", e);
         }
     }
+
+    /// <summary>
+    /// A field every writer sets but MessagePack lets a peer leave out (a short array, a nil) and that the record does not
+    /// declare nullable: refused here, so nothing downstream meets a null it was promised it would not.
+    /// </summary>
+    private static string? Missing(Mutation m) => m switch
+    {
+        { Op.Client: null } => "an op id without a client",
+        { Kind: Genesis { VolumeId: null } } => "genesis without a volume id",
+        { Kind: ReleaseOrphans { Inos: null } } => "release without an inode list",
+        { Kind: AdmitMember { Address: null } } => "admission without an address",
+        { Kind: SetVoters { Voters: null } } => "voters without a list",
+        { Kind: WriteExtents { Extents: null } } => "write without an extent list",
+        { Kind: SetXattr { Value: null } } => "setxattr without a value",
+        _ => null,
+    };
 
     public static bool TryDecode(ReadOnlyMemory<byte> bytes, out Mutation? mutation, out string? error)
     {

@@ -40,7 +40,9 @@ internal static class StateEquality
         (null, null) => true,
         (null, _) or (_, null) => false,
         (byte[] x, byte[] y) => x.AsSpan().SequenceEqual(y),
-        (ExtentMap x, ExtentMap y) => x.AllocatedBytes == y.AllocatedBytes && x.SequenceEqual(y),
+        // Extent is a record struct: its inline bytes would compare by reference.
+        (ExtentMap x, ExtentMap y) => x.AllocatedBytes == y.AllocatedBytes && x.Count == y.Count &&
+            x.Zip(y).All(p => p.First with { Inline = null } == p.Second with { Inline = null } && Same(p.First.Inline, p.Second.Inline)),
         (IDictionary x, IDictionary y) => x.Count == y.Count && x.Keys.Cast<object>().All(k => y.Contains(k) && Same(x[k], y[k])),
         _ => a.Equals(b),
     };
