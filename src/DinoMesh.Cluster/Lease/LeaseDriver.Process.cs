@@ -21,7 +21,7 @@ public sealed partial class LeaseDriver
             if (ready.HardState is { } hs && ready.HardStateMustSync)
             {
                 // Term and vote are on disk (written in place, fdatasynced) before any message that depends on them leaves.
-                _log.RecordLeaseVote(new LeaseVote(hs.Term, hs.Vote.IsEmpty ? [] : Convert.FromHexString(hs.Vote.Hex), _persistedCommit), sync: true);
+                _log.RecordLeaseVote(new LeaseVote(hs.Term, hs.Vote.IsEmpty ? [] : Convert.FromHexString(hs.Vote.Hex), _persistedCommit, _life), sync: true);
             }
             if (ready.Snapshot is { } snapshot) InstallSnapshotLocked(snapshot.Version, snapshot.Term, snapshot.State);
             if (ready.TruncateFrom is { } from)
@@ -144,7 +144,7 @@ public sealed partial class LeaseDriver
         try
         {
             var vote = _log.LeaseVote;
-            _log.RecordLeaseVote(new LeaseVote(vote?.Term ?? _machine.Term, vote?.Vote ?? [], commit), sync: false);
+            _log.RecordLeaseVote(new LeaseVote(vote?.Term ?? _machine.Term, vote?.Vote ?? [], commit, _life), sync: false);
             _persistedCommit = commit;
         }
         catch (IOException e)

@@ -45,6 +45,7 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     private FileSystemState? _tip;
     private long _tipTerm = -1;
     private long _persistedCommit;
+    private long _life;
     private LeaseRole _lastRole;
     private PeerId _lastHolder;
 
@@ -94,11 +95,15 @@ public sealed partial class LeaseDriver : IAsyncDisposable
             ? new HardState(vote.Term, vote.Vote.Length == 0 ? default : new PeerId(Convert.ToHexStringLower(vote.Vote)), vote.Commit)
             : new HardState(ReadLong(TermKey), ReadVote(), ReadLong(CommitKey));
         _persistedCommit = hard.Commit;
+        // Every start is a new life: recorded before the first answer, so a holder can tell a restarted follower
+        // (whose unsynced log end a power cut may have taken) from a stale answer of its previous life.
+        _life = (_log.LeaseVote?.Starts ?? 0) + 1;
+        _log.RecordLeaseVote(new LeaseVote(hard.Term, hard.Vote.IsEmpty ? [] : Convert.FromHexString(hard.Vote.Hex), hard.Commit, _life), sync: true);
         var state = _replica.Current;
         var voters = new VoterSet([.. state.Voters]);
         lock (_gate)
         {
-            _machine = new LeaseLog(Self, _timing.Machine, new Random(), _view, hard, voters, state.Version, ConfigOf, NoopPayload);
+            _machine = new LeaseLog(Self, _timing.Machine, new Random(), _view, hard, voters, state.Version, ConfigOf, NoopPayload, _life);
             _machine.SetMembers(members);
             if (voters.Voters is [var only] && only == Self) _machine.CampaignNow();
             ProcessLocked();
@@ -176,7 +181,7 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     {
         if (replica.Log.LastVersion != 0) throw new InvalidOperationException("only an empty log can be founded");
         replica.Log.Append(1, 0, MutationCodec.Encode(genesis));
-        replica.Log.RecordLeaseVote(new LeaseVote(0, [], 1), sync: true);
+        replica.Log.RecordLeaseVote(new LeaseVote(0, [], 1, 0), sync: true);
         replica.ApplyCommitted(1);
     }
 

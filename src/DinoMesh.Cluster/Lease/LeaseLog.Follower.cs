@@ -22,13 +22,13 @@ public sealed partial class LeaseLog
             if (prev < Commit)
             {
                 // Entirely below the commit point: nothing to do but say how far this log matches.
-                Send(from, new AppendResponse(Term, true, Commit, _synced));
+                Send(from, new AppendResponse(Term, true, Commit, _synced, Life));
                 return;
             }
         }
         if (TermAt(prev) != prevTerm)
         {
-            Send(from, new AppendResponse(Term, false, Math.Max(Commit, Math.Min(LastVersion, prev - 1)), _synced));
+            Send(from, new AppendResponse(Term, false, Math.Max(Commit, Math.Min(LastVersion, prev - 1)), _synced, Life));
             return;
         }
         var i = 0;
@@ -55,7 +55,7 @@ public sealed partial class LeaseLog
             _syncRequested = Math.Max(_syncRequested, Math.Min(a.SyncTo, matched));
             _syncWanted = true;
         }
-        Send(from, new AppendResponse(Term, true, matched, _synced));
+        Send(from, new AppendResponse(Term, true, matched, _synced, Life));
     }
 
     /// <summary>Drops this node's entries from <paramref name="version"/> on (a holder of a later term overrode them).</summary>
@@ -78,14 +78,14 @@ public sealed partial class LeaseLog
         _electionElapsed = 0;
         if (s.Version <= Commit)
         {
-            Send(from, new AppendResponse(Term, true, Commit, _synced));
+            Send(from, new AppendResponse(Term, true, Commit, _synced, Life));
             return;
         }
         if (TermAt(s.Version) == s.VersionTerm)
         {
             // The log already holds it: just commit up to it.
             Commit = s.Version;
-            Send(from, new AppendResponse(Term, true, s.Version, _synced));
+            Send(from, new AppendResponse(Term, true, s.Version, _synced, Life));
             return;
         }
         if (s.Voters is not { Length: > 0 }) return;
@@ -97,6 +97,6 @@ public sealed partial class LeaseLog
         _snapshotToInstall = (s.Version, s.VersionTerm, s.State, voters);
         Commit = s.Version;
         Role = voters.Contains(Self) ? LeaseRole.Voter : LeaseRole.Learner;
-        Send(from, new AppendResponse(Term, true, s.Version, s.Version));
+        Send(from, new AppendResponse(Term, true, s.Version, s.Version, Life));
     }
 }

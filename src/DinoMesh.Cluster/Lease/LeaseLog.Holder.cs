@@ -178,6 +178,12 @@ public sealed partial class LeaseLog
     private void HandleAppendResponse(PeerId from, AppendResponse r)
     {
         if (!_progress.TryGetValue(from, out var p)) _progress[from] = p = new Progress { Next = LastVersion + 1 };
+        if (r.Life < p.Life) return;   // an answer from before the follower restarted: what it said may be gone
+        if (r.Life > p.Life)
+        {
+            if (p.Life != 0) p.Restarted(LastVersion + 1);
+            p.Life = r.Life;
+        }
         p.RecentlyActive = true;
         p.SnapshotPending = false;
         // Silence is measured in progress, not in answers: heartbeats are answered while lost appends never are.

@@ -51,7 +51,7 @@ public sealed partial class LeaseLog
             switch (message)
             {
                 case Append or InstallSnapshot:
-                    Send(from, new AppendResponse(Term, false, LastVersion, _synced));
+                    Send(from, new AppendResponse(Term, false, LastVersion, _synced, Life));
                     break;
                 case VoteRequest v:
                     Send(from, new VoteResponse(Term, v.PreVote, false));

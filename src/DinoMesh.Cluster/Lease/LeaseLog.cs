@@ -36,9 +36,14 @@ public sealed partial class LeaseLog
     private PeerId _transferTarget;
     private int _transferElapsed;
 
+    /// <param name="life">
+    /// Which start of this node this is, growing with every start (persisted by the driver). Answers carry it, so a
+    /// holder knows when a follower restarted and may have lost the unsynced end of its log.
+    /// </param>
     public LeaseLog(PeerId self, LeaseConfig config, Random random, ILogView stable, HardState hardState, VoterSet voters,
-        long votersVersion, Func<LogEntry, VoterSet, VoterSet?> configOf, byte[] noopPayload)
+        long votersVersion, Func<LogEntry, VoterSet, VoterSet?> configOf, byte[] noopPayload, long life = 0)
     {
+        Life = life;
         config.Validate();
         Self = self;
         _config = config;
@@ -49,7 +54,8 @@ public sealed partial class LeaseLog
         _baseVoters = voters;
         Term = hardState.Term;
         Vote = hardState.Vote;
-        Commit = Math.Max(hardState.Commit, stable.Snapshot.Version);
+        // A power cut can take back the unsynced end of the log, and with it entries the recorded commit covers.
+        Commit = Math.Max(Math.Min(hardState.Commit, stable.LastVersion), stable.Snapshot.Version);
         _synced = stable.Snapshot.Version;
         // Configuration entries take effect when appended, committed or not: find those after the base.
         for (var from = votersVersion + 1; from <= stable.LastVersion;)
@@ -64,6 +70,9 @@ public sealed partial class LeaseLog
     }
 
     public PeerId Self { get; }
+
+    /// <summary>Which start of this node this machine is (see the constructor).</summary>
+    public long Life { get; }
 
     public LeaseRole Role { get; private set; }
 

@@ -68,7 +68,8 @@ public sealed record AppendResponse(
     [property: Key(0)] long ResponseTerm,
     [property: Key(1)] bool Success,
     [property: Key(2)] long Match,
-    [property: Key(3)] long Synced) : LeaseMessage
+    [property: Key(3)] long Synced,
+    [property: Key(4)] long Life = 0) : LeaseMessage
 {
     [IgnoreMember] public override long Term => ResponseTerm;
 }

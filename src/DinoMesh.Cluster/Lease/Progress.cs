@@ -16,6 +16,23 @@ internal sealed class Progress
 
     public bool Probing { get; set; } = true;
 
+    /// <summary>The follower's life (start count) its answers carried: a newer one means it restarted.</summary>
+    public long Life { get; set; }
+
+    /// <summary>
+    /// The follower restarted: what it acknowledged before may be gone with a power cut (followers answer before they
+    /// fsync), so nothing it said counts any more; probe it from the end of the log again.
+    /// </summary>
+    public void Restarted(long next)
+    {
+        Match = 0;
+        Synced = 0;
+        CommitSent = 0;
+        Next = next;
+        Probing = true;
+        ForgetInflight();
+    }
+
     /// <summary>The commit version last sent to it: a follower that holds more than that learns the new one at once.</summary>
     public long CommitSent { get; set; }
 

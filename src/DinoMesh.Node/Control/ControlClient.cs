@@ -47,7 +47,8 @@ public static class ControlClient
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), deadline.Token);
+            using var address = ControlSocketAddress.For(path);
+            await socket.ConnectAsync(address.EndPoint, deadline.Token);
         }
         catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionRefused or SocketError.AddressNotAvailable)
         {

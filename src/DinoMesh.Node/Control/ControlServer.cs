@@ -36,7 +36,8 @@ public sealed class ControlServer : IAsyncDisposable
         var oldMask = Native.Umask(0x3F);  // 0077: the socket is created owner-only, with no window of wider access
         try
         {
-            listener.Bind(new UnixDomainSocketEndPoint(path));
+            using var address = ControlSocketAddress.For(path);
+            listener.Bind(address.EndPoint);
         }
         finally
         {

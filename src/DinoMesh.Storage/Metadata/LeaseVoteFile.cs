@@ -11,8 +11,8 @@ namespace DinoMesh.Storage.Metadata;
 /// also when the disk is full: so the file is preallocated and rewritten in place (no new block, no database page),
 /// and a node on a full disk can still take part in elections.
 /// <para>Layout: two 64-byte slots written in turn, each
-/// <c>[8 magic][i64 term][32 vote (zeros: none)][i64 commit][u32 crc][4 zero]</c>; the valid slot with the higher
-/// (term, commit) counts, so a write torn by a power cut costs at most the newest record.</para>
+/// <c>[8 magic][i64 term][32 vote (zeros: none)][i64 commit][u32 starts][u32 crc]</c>; the valid slot with the
+/// higher (starts, term, commit) counts, so a write torn by a power cut costs at most the newest record.</para>
 /// </summary>
 internal sealed class LeaseVoteFile : IDisposable
 {
@@ -62,7 +62,7 @@ internal sealed class LeaseVoteFile : IDisposable
             }
             var a = ReadSlot(slots[..SlotSize]);
             var b = ReadSlot(slots[SlotSize..]);
-            bool useA = b is null || (a is { } va && (va.Term, va.Commit).CompareTo((b.Term, b.Commit)) >= 0);
+            bool useA = b is null || (a is { } va && (va.Starts, va.Term, va.Commit).CompareTo((b.Starts, b.Term, b.Commit)) >= 0);
             var current = useA ? a : b;
             return new LeaseVoteFile(path, file, current, current is null ? 0 : useA ? 1 : 0);
         }
@@ -76,10 +76,10 @@ internal sealed class LeaseVoteFile : IDisposable
     private static LeaseVote? ReadSlot(ReadOnlySpan<byte> slot)
     {
         if (!slot[..8].SequenceEqual(Magic)) return null;
-        if (BinaryPrimitives.ReadUInt32LittleEndian(slot[56..]) != SegmentFormat.Crc32C(slot[..56])) return null;
+        if (BinaryPrimitives.ReadUInt32LittleEndian(slot[60..]) != SegmentFormat.Crc32C(slot[..60])) return null;
         var vote = slot.Slice(16, VoteSize);
         return new LeaseVote(BinaryPrimitives.ReadInt64LittleEndian(slot[8..]), vote.ContainsAnyExcept((byte)0) ? vote.ToArray() : [],
-            BinaryPrimitives.ReadInt64LittleEndian(slot[48..]));
+            BinaryPrimitives.ReadInt64LittleEndian(slot[48..]), BinaryPrimitives.ReadUInt32LittleEndian(slot[56..]));
     }
 
     /// <summary>Writes one slot in place; with <paramref name="sync"/> (a new term or vote) fdatasyncs before returning.</summary>
@@ -92,7 +92,8 @@ internal sealed class LeaseVoteFile : IDisposable
         BinaryPrimitives.WriteInt64LittleEndian(slot[8..], vote.Term);
         vote.Vote.CopyTo(slot[16..]);
         BinaryPrimitives.WriteInt64LittleEndian(slot[48..], vote.Commit);
-        BinaryPrimitives.WriteUInt32LittleEndian(slot[56..], SegmentFormat.Crc32C(slot[..56]));
+        BinaryPrimitives.WriteUInt32LittleEndian(slot[56..], checked((uint)vote.Starts));
+        BinaryPrimitives.WriteUInt32LittleEndian(slot[60..], SegmentFormat.Crc32C(slot[..60]));
         try
         {
             RandomAccess.Write(_file, slot, (long)_nextSlot * SlotSize);
@@ -124,5 +125,8 @@ internal sealed class LeaseVoteFile : IDisposable
     public void Dispose() => _file.Dispose();
 }
 
-/// <summary>The lease's durable vote: term, the 32-byte PeerId voted for in it (empty: none), and the newest known commit.</summary>
-public sealed record LeaseVote(long Term, byte[] Vote, long Commit);
+/// <summary>
+/// The lease's durable vote: term, the 32-byte PeerId voted for in it (empty: none), the newest known commit, and how
+/// many times the node started (its answers carry it, so a holder notices a restart).
+/// </summary>
+public sealed record LeaseVote(long Term, byte[] Vote, long Commit, long Starts = 0);

@@ -46,6 +46,17 @@ internal sealed partial class LeaseSim
         Start(node);
     }
 
+    /// <summary>
+    /// The node's clock jumps forward by <paramref name="ticks"/> ticks at once (NTP step, VM resumed): every timer that
+    /// falls inside the jump fires now, before any message of that time could arrive.
+    /// </summary>
+    public void JumpClock(LeaseSimNode node, int ticks)
+    {
+        if (!node.Up || node.Stalled > 0) return;
+        for (var i = 0; i < ticks; i++) node.Machine.Tick();
+        Process(node);
+    }
+
     /// <summary>The node's timers and message handling stop for a while (GC pause, CPU starvation, SIGSTOP).</summary>
     public void Stall(LeaseSimNode node, int ticks) => node.Stalled = ticks;
 

@@ -83,7 +83,7 @@ internal sealed partial class LeaseSim
     private void Start(LeaseSimNode node)
     {
         node.Machine = new LeaseLog(node.Id, _config, new Random(Random.Next()), node.Log, node.Durable, node.AppliedVoters, node.Applied,
-            ConfigOf, NoopPayload);
+            ConfigOf, NoopPayload, ++node.Lives);
         node.Machine.SetMembers(Nodes.Select(n => n.Id));
     }
 

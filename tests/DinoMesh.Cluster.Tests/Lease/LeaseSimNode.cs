@@ -34,6 +34,9 @@ internal sealed class LeaseSimNode
     /// <summary>Ticks left before this node's timers and messages run again (a CPU-starved node).</summary>
     public int Stalled { get; set; }
 
+    /// <summary>How many times the node started (its machine's life).</summary>
+    public long Lives { get; set; }
+
     public long Applied { get; private set; }
 
     public byte[] StateHash { get; private set; } = new byte[32];

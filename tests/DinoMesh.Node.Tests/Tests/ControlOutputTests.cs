@@ -50,6 +50,18 @@ public sealed partial class ControlOutputTests : IDisposable
     }
 
     [Fact]
+    public void A_data_directory_too_deep_for_a_socket_address_still_answers_control_commands()
+    {
+        // A Unix socket address holds 107 bytes of path; this data directory's control socket is well past that.
+        var a = _cluster.Add("deep-" + new string('d', 100), "127.0.0.36");
+        Assert.True(System.Text.Encoding.UTF8.GetByteCount(Path.Combine(a.DataDir, "control.sock")) > 107);
+        a.Start();
+        var r = a.Cli("status");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains(a.MountPoint, r.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Status_prints_sizes_and_durations_for_people()
     {
         var a = _cluster.Add("a", "127.0.0.36");

@@ -202,6 +202,44 @@ public sealed class SharedTreeTests : IDisposable
     }
 
     [Fact]
+    public void A_git_repository_written_on_one_node_is_clean_on_another_and_clones_from_it()
+    {
+        var nodes = FormThree();
+        var (writer, reader) = (nodes[0], nodes[1]);
+        var repo = On(writer, "repo");
+        Git(writer.MountPoint, "init", "-q", "repo");
+        Directory.CreateDirectory(Path.Combine(repo, "src"));
+        var big = new byte[3 << 20];
+        new Random(11).NextBytes(big);
+        File.WriteAllBytes(Path.Combine(repo, "blob.bin"), big);
+        for (var i = 0; i < 50; i++) File.WriteAllText(Path.Combine(repo, "src", $"f{i}.txt"), $"file {i}\n" + new string('x', i * 100));
+        Git(repo, "add", "-A");
+        Git(repo, "commit", "-q", "-m", "first");
+        File.AppendAllText(Path.Combine(repo, "src", "f1.txt"), "more\n");
+        Git(repo, "commit", "-q", "-am", "second");
+        var head = Git(repo, "rev-parse", "HEAD").Trim();
+
+        // Seen on the other node: the same HEAD, and a clean working tree (every file, the index and the objects agree).
+        var there = On(reader, "repo");
+        SeenOn([reader], "the repository's HEAD", _ => Git(there, "rev-parse", "HEAD").Trim() == head, TimeSpan.FromSeconds(15));
+        Assert.Equal("", Git(there, "status", "--porcelain"));
+        Git(there, "fsck", "--full");
+
+        var clone = Path.Combine(_cluster.Root, "clone");
+        Git(_cluster.Root, "clone", "-q", there, clone);
+        Assert.Equal(head, Git(clone, "rev-parse", "HEAD").Trim());
+        Assert.Equal(big, File.ReadAllBytes(Path.Combine(clone, "blob.bin")));
+        Assert.Equal(File.ReadAllText(Path.Combine(repo, "src", "f1.txt")), File.ReadAllText(Path.Combine(clone, "src", "f1.txt")));
+    }
+
+    private static string Git(string workDir, params string[] args)
+    {
+        var r = Tool.TryRun("git", ["-c", "safe.directory=*", "-c", "user.name=dino", "-c", "user.email=dino@example.invalid", .. args], TimeSpan.FromSeconds(120), workDir);
+        Assert.True(r.ExitCode == 0, $"git {string.Join(' ', args)} in {workDir}: {r}");
+        return r.Stdout;
+    }
+
+    [Fact]
     public void A_node_added_to_a_cluster_with_10000_files_catches_up_and_serves_them()
     {
         var (a, b, _) = FormThree() switch { var n => (n[0], n[1], n[2]) };
