@@ -28,6 +28,7 @@ for project in tests/*/*.csproj load/*.Tests/*.csproj; do
   name=$(basename "$project" .csproj)
   echo "=== $name"
   log="$results/$name.log"
+  started=$SECONDS
   timeout --kill-after=30 "${DINOMESH_TEST_TIMEOUT:-1500}" \
     dotnet test "$project" -c Release --no-build -nologo --logger "console;verbosity=normal" "$@" >"$log" 2>&1
   rc=$?
@@ -38,7 +39,7 @@ for project in tests/*/*.csproj load/*.Tests/*.csproj; do
   if [ -n "$total" ]; then
     count() { grep -E "^\s+$1: [0-9]+" "$log" | tail -n 1 | grep -oE '[0-9]+' || echo 0; }
     p=$(count Passed) f=$(count Failed) s=$(count Skipped)
-    echo "$name: $p passed, $f failed, $s skipped"
+    echo "$name: $p passed, $f failed, $s skipped ($((SECONDS - started)) s)"
     passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
       echo "test: $name exited with $rc (test host crash or timeout)"; tail -n 40 "$log"; failed=$((failed + 1))
