@@ -122,6 +122,22 @@ public sealed class ClusterScenarioTests : IDisposable
         Assert.Contains("error window: none (no commit failed after the kill)", result.Findings);
     }
 
+    [Fact]
+    public async Task Failover_with_a_graceful_stop_sends_sigterm_to_the_lease_holder()
+    {
+        var shared = Directory.CreateDirectory(Path.Combine(_temp.FullName, "shared")).FullName;
+        await using var cluster = new FakeLeaseCluster(shared, 3);
+        var sharing = await SharingProbe.RunAsync(cluster, TimeSpan.FromSeconds(1), TestContext.Current.CancellationToken);
+        var context = new ScenarioContext(cluster, sharing, "run",
+            new ClusterWorkload(4096, 1 << 20, 1 << 20, 1 << 20, TimeSpan.FromSeconds(5), GracefulFailover: true),
+            Runner.LoadSimulation.KeepConstant(4, TimeSpan.FromMilliseconds(1500), 1_000_000), TimeSpan.Zero, _ => { });
+
+        var result = await new Runner.ScenarioRunner().RunAsync(new FailoverScenario().Build(context), TestContext.Current.CancellationToken);
+
+        Assert.Equal(["node1 (SIGTERM)"], cluster.Killed);
+        Assert.Contains(result.Findings, f => f.StartsWith("stopped lease holder node1 (SIGTERM) at ", StringComparison.Ordinal));
+    }
+
     public void Dispose() => _temp.Delete(recursive: true);
 
     /// <summary>
@@ -164,6 +180,12 @@ public sealed class ClusterScenarioTests : IDisposable
         public Task KillAsync(LoadNode node)
         {
             _killed.Add(node.Name);
+            return Task.CompletedTask;
+        }
+
+        public Task TerminateAsync(LoadNode node)
+        {
+            _killed.Add(node.Name + " (SIGTERM)");
             return Task.CompletedTask;
         }
 
