@@ -138,6 +138,39 @@ public sealed class ClusterScenarioTests : IDisposable
         Assert.Contains(result.Findings, f => f.StartsWith("stopped lease holder node1 (SIGTERM) at ", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task The_sharing_probe_waits_for_content_that_arrives_after_the_name_and_says_so()
+    {
+        var a = Directory.CreateDirectory(Path.Combine(_temp.FullName, "a")).FullName;
+        var b = Directory.CreateDirectory(Path.Combine(_temp.FullName, "b")).FullName;
+        var ct = TestContext.Current.CancellationToken;
+        // "node2" shows the probe's name empty first and its bytes 200 ms later, as a node that applied the create
+        // before the write would.
+        var mirror = Task.Run(async () =>
+        {
+            for (var i = 0; i < 500; i++)
+            {
+                if (Directory.GetFiles(a, ".dino-load-probe-*").FirstOrDefault() is { } probe)
+                {
+                    var bytes = await File.ReadAllBytesAsync(probe, ct);
+                    if (bytes.Length == 0) continue;
+                    var copy = Path.Combine(b, Path.GetFileName(probe));
+                    await File.WriteAllBytesAsync(copy, [], ct);
+                    await Task.Delay(200, ct);
+                    await File.WriteAllBytesAsync(copy, bytes, ct);
+                    return;
+                }
+                await Task.Delay(5, ct);
+            }
+        }, ct);
+
+        var sharing = await SharingProbe.RunAsync(new ExistingMounts([a, b]), TimeSpan.FromSeconds(3), ct);
+        await mirror;
+
+        Assert.Equal(SharingLevel.Full, sharing.Level);
+        Assert.Contains("the name came before the content (not close-to-open): node2 first read 0 bytes", sharing.Detail, StringComparison.Ordinal);
+    }
+
     public void Dispose() => _temp.Delete(recursive: true);
 
     /// <summary>
