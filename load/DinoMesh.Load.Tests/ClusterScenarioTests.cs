@@ -122,6 +122,55 @@ public sealed class ClusterScenarioTests : IDisposable
         Assert.Contains("error window: none (no commit failed after the kill)", result.Findings);
     }
 
+    [Fact]
+    public async Task Failover_with_a_graceful_stop_sends_sigterm_to_the_lease_holder()
+    {
+        var shared = Directory.CreateDirectory(Path.Combine(_temp.FullName, "shared")).FullName;
+        await using var cluster = new FakeLeaseCluster(shared, 3);
+        var sharing = await SharingProbe.RunAsync(cluster, TimeSpan.FromSeconds(1), TestContext.Current.CancellationToken);
+        var context = new ScenarioContext(cluster, sharing, "run",
+            new ClusterWorkload(4096, 1 << 20, 1 << 20, 1 << 20, TimeSpan.FromSeconds(5), GracefulFailover: true),
+            Runner.LoadSimulation.KeepConstant(4, TimeSpan.FromMilliseconds(1500), 1_000_000), TimeSpan.Zero, _ => { });
+
+        var result = await new Runner.ScenarioRunner().RunAsync(new FailoverScenario().Build(context), TestContext.Current.CancellationToken);
+
+        Assert.Equal(["node1 (SIGTERM)"], cluster.Killed);
+        Assert.Contains(result.Findings, f => f.StartsWith("stopped lease holder node1 (SIGTERM) at ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_sharing_probe_waits_for_content_that_arrives_after_the_name_and_says_so()
+    {
+        var a = Directory.CreateDirectory(Path.Combine(_temp.FullName, "a")).FullName;
+        var b = Directory.CreateDirectory(Path.Combine(_temp.FullName, "b")).FullName;
+        var ct = TestContext.Current.CancellationToken;
+        // "node2" shows the probe's name empty first and its bytes 200 ms later, as a node that applied the create
+        // before the write would.
+        var mirror = Task.Run(async () =>
+        {
+            for (var i = 0; i < 500; i++)
+            {
+                if (Directory.GetFiles(a, ".dino-load-probe-*").FirstOrDefault() is { } probe)
+                {
+                    var bytes = await File.ReadAllBytesAsync(probe, ct);
+                    if (bytes.Length == 0) continue;
+                    var copy = Path.Combine(b, Path.GetFileName(probe));
+                    await File.WriteAllBytesAsync(copy, [], ct);
+                    await Task.Delay(200, ct);
+                    await File.WriteAllBytesAsync(copy, bytes, ct);
+                    return;
+                }
+                await Task.Delay(5, ct);
+            }
+        }, ct);
+
+        var sharing = await SharingProbe.RunAsync(new ExistingMounts([a, b]), TimeSpan.FromSeconds(3), ct);
+        await mirror;
+
+        Assert.Equal(SharingLevel.Full, sharing.Level);
+        Assert.Contains("the name came before the content (not close-to-open): node2 first read 0 bytes", sharing.Detail, StringComparison.Ordinal);
+    }
+
     public void Dispose() => _temp.Delete(recursive: true);
 
     /// <summary>
@@ -164,6 +213,12 @@ public sealed class ClusterScenarioTests : IDisposable
         public Task KillAsync(LoadNode node)
         {
             _killed.Add(node.Name);
+            return Task.CompletedTask;
+        }
+
+        public Task TerminateAsync(LoadNode node)
+        {
+            _killed.Add(node.Name + " (SIGTERM)");
             return Task.CompletedTask;
         }
 

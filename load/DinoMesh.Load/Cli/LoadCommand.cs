@@ -30,6 +30,7 @@ public sealed class LoadCommand
     private readonly Option<string?> _dinoArgs = new("--dino-args") { Description = "Extra dino-node arguments, space-separated" };
     private readonly Option<int> _startTimeout = new("--start-timeout") { Description = "Seconds for the cluster to mount and list every node alive", DefaultValueFactory = _ => 120 };
     private readonly Option<int> _stopTimeout = new("--stop-timeout") { Description = "Seconds after SIGTERM before SIGKILL", DefaultValueFactory = _ => 15 };
+    private readonly Option<string> _failoverStop = new("--failover-stop") { Description = "How failover stops the lease holder: kill (kill -9, a crash) or term (SIGTERM: it hands the lease over)", DefaultValueFactory = _ => "kill" };
     private readonly Option<bool> _noLive = new("--no-live") { Description = "No live view, only a progress line every few seconds" };
 
     /// <summary>Adds one subcommand per scenario, and <c>all</c>, to <paramref name="root"/>.</summary>
@@ -47,7 +48,7 @@ public sealed class LoadCommand
         var command = new Command(name, description)
         {
             _nodes, _mounts, _duration, _warmUp, _load, _copies, _maxIterations, _smallFileSize, _fileSize, _blockSize, _hotFileSize,
-            _propagationTimeout, _shareTimeout, _references, _compare, _workDir, _out, _dinoDll, _dinoArgs, _startTimeout, _stopTimeout, _noLive,
+            _propagationTimeout, _shareTimeout, _references, _compare, _workDir, _out, _dinoDll, _dinoArgs, _startTimeout, _stopTimeout, _failoverStop, _noLive,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -112,6 +113,8 @@ public sealed class LoadCommand
         if (startTimeout < 1 || stopTimeout < 1) errors.Add("--start-timeout and --stop-timeout must be positive");
         var propagation = Duration(_propagationTimeout, zeroAllowed: false);
         var share = Duration(_shareTimeout, zeroAllowed: false);
+        var failoverStop = result.GetValue(_failoverStop);
+        if (failoverStop is not "kill" and not "term") errors.Add($"--failover-stop: '{failoverStop}' is neither kill nor term");
         if (errors.Count > 0) return (null, errors);
 
         var repo = RepositoryLayout.FindRoot();
@@ -123,7 +126,7 @@ public sealed class LoadCommand
             duration,
             warmUp,
             maxIterations,
-            new ClusterWorkload((int)smallFileSize, fileSize, (int)blockSize, hotFileSize, propagation),
+            new ClusterWorkload((int)smallFileSize, fileSize, (int)blockSize, hotFileSize, propagation, GracefulFailover: failoverStop == "term"),
             references,
             Path.GetFullPath(result.GetValue(_workDir)!),
             Path.GetFullPath(result.GetValue(_out) ?? RepositoryLayout.DefaultOutput(repo)),

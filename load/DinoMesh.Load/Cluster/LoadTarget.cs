@@ -50,4 +50,10 @@ public interface INodeControl
     /// would. The node counts as deliberately stopped, not as a problem.
     /// </summary>
     Task KillAsync(LoadNode node);
+
+    /// <summary>
+    /// SIGTERM (the node says goodbye and hands over the lease if it holds it), SIGKILL after the stop timeout, then
+    /// unmounts whatever is left. The node counts as deliberately stopped.
+    /// </summary>
+    Task TerminateAsync(LoadNode node);
 }

@@ -190,6 +190,20 @@ public sealed class LocalCluster : ILoadTarget, INodeControl
         _log($"{node.Name}: killed (SIGKILL) and unmounted");
     }
 
+    public async Task TerminateAsync(LoadNode node)
+    {
+        var process = Find(node);
+        process.KilledOnPurpose = true;
+        var how = "not running";
+        if (process.Daemon is { } daemon)
+        {
+            how = await daemon.StopAsync(_settings.StopTimeout);
+            _watchdog.ForgetProcessGroup(daemon.ProcessId);
+        }
+        if (await Unmount.RunAsync(node.Root) is null) _watchdog.ForgetMount(node.Root);
+        _log($"{node.Name}: stopped (SIGTERM): {how}");
+    }
+
     private NodeProcess Find(LoadNode node) =>
         _nodes.FirstOrDefault(n => n.Node.Name == node.Name) ?? throw new ArgumentException($"no node {node.Name}", nameof(node));
 

@@ -62,28 +62,54 @@ public static class SharingProbe
                 return (SharingLevel.None, $"a file created on {first.Name} did not appear on {string.Join(", ", missing.Select(n => n.Name))} "
                     + $"within {timeout.TotalSeconds:0.#} s: each node serves its own volume");
             }
+            // The writer's close has returned, so by close-to-open every node should read the same bytes at once. A node
+            // that shows the name before the content is read again until the deadline: the scenarios can still run,
+            // and the report says what the first read gave.
+            var late = new List<string>();
             foreach (var node in nodes.Skip(1))
             {
-                string? problem;
-                try
+                var path = Path.Combine(node.Root, name);
+                var firstProblem = await ReadProblemAsync(path, content, cancellationToken);
+                var problem = firstProblem;
+                var since = DateTime.UtcNow;
+                while (problem is not null && DateTime.UtcNow < deadline)
                 {
-                    var read = await File.ReadAllBytesAsync(Path.Combine(node.Root, name), cancellationToken);
-                    problem = read.AsSpan().SequenceEqual(content) ? null : $"{read.Length} bytes that differ from what was written";
-                }
-                catch (IOException e)
-                {
-                    problem = e.Message;
+                    await Task.Delay(20, cancellationToken);
+                    problem = await ReadProblemAsync(path, content, cancellationToken);
                 }
                 if (problem is not null)
                 {
                     return (SharingLevel.NamesOnly, $"a file written on {first.Name} appeared on {node.Name}, but reading it there gave: {problem}");
                 }
+                if (firstProblem is not null)
+                {
+                    late.Add($"{node.Name} first read {firstProblem}, the right bytes {(DateTime.UtcNow - since).TotalMilliseconds:0} ms later");
+                }
+            }
+            if (late.Count > 0)
+            {
+                return (SharingLevel.Full, $"a 4 KiB file written on {first.Name} appeared on every other node with the same content, "
+                    + $"but the name came before the content (not close-to-open): {string.Join("; ", late)}");
             }
             return (SharingLevel.Full, $"a 4 KiB file written on {first.Name} appeared on every other node with the same content");
         }
         finally
         {
             File.Delete(Path.Combine(first.Root, name));
+        }
+    }
+
+    /// <summary>Null when the file holds exactly <paramref name="content"/>, else what reading it gave.</summary>
+    private static async Task<string?> ReadProblemAsync(string path, byte[] content, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var read = await File.ReadAllBytesAsync(path, cancellationToken);
+            return read.AsSpan().SequenceEqual(content) ? null : $"{read.Length} bytes that differ from what was written";
+        }
+        catch (IOException e)
+        {
+            return e.Message;
         }
     }
 

@@ -30,7 +30,8 @@ public sealed record Requirements(int MinNodes = 1, bool SharedNames = false, bo
 /// <param name="BlockSize">Size of each sequential read/write call.</param>
 /// <param name="HotFileSize">Size of hot-file's one file.</param>
 /// <param name="PropagationTimeout">How long a change made on one node may take to appear on another before the wait fails.</param>
-public sealed record ClusterWorkload(int SmallFileSize, long FileSize, int BlockSize, long HotFileSize, TimeSpan PropagationTimeout);
+/// <param name="GracefulFailover">failover stops the lease holder with SIGTERM (it hands the lease over) instead of kill -9.</param>
+public sealed record ClusterWorkload(int SmallFileSize, long FileSize, int BlockSize, long HotFileSize, TimeSpan PropagationTimeout, bool GracefulFailover = false);
 
 /// <summary>Everything a cluster scenario is built from.</summary>
 /// <param name="Target">The nodes.</param>

@@ -10,6 +10,8 @@ namespace DinoMesh.Load.Scenarios;
 /// gives the error window (first to last failed commit after the kill), the time from the kill to the next
 /// successful commit, and when a new holder was named. Failed calls are what this scenario measures, so they do not
 /// make the run invalid. Needs a lease holder, at least 3 nodes (a majority must survive) and nodes the runner owns.
+/// With <see cref="ClusterWorkload.GracefulFailover"/> the holder gets SIGTERM instead, as in a rolling restart: it
+/// hands the lease over before it exits, so the same figures show what a planned stop costs.
 /// </summary>
 public sealed class FailoverScenario : ClusterScenario
 {
@@ -41,6 +43,7 @@ public sealed class FailoverScenario : ClusterScenario
         long? killNs = null;
         (string Name, long Ns)? newHolder = null;
         var killAt = context.Load.MaxDuration / 3;
+        var graceful = context.Workload.GracefulFailover;
         LoadNode WorkerOf(int copy) => workers[copy % workers.Count];
         string Dir(int copy) => Path.Combine(context.ScenarioDirectory(WorkerOf(copy), Name), WorkerOf(copy).Name, $"c{copy}");
 
@@ -79,8 +82,9 @@ public sealed class FailoverScenario : ClusterScenario
                 var wait = killAt - loadClock.Elapsed;
                 if (wait > TimeSpan.Zero) await Task.Delay(wait, ct);
                 killNs = loadClock.ElapsedNanoseconds;
-                context.Log($"failover: killing lease holder {holder.Name} (kill -9) at {FailoverAnalysis.Seconds(killNs.Value)}");
-                await control.KillAsync(holder);
+                context.Log($"failover: {How(graceful)} lease holder {holder.Name} at {FailoverAnalysis.Seconds(killNs.Value)}");
+                // The stop runs beside the watch for a new holder: a graceful stop hands the lease over before it exits.
+                var stopping = graceful ? control.TerminateAsync(holder) : control.KillAsync(holder);
                 // Who holds the lease now, as the survivors say (bounded by the load's end).
                 while (!ct.IsCancellationRequested && newHolder is null)
                 {
@@ -102,8 +106,9 @@ public sealed class FailoverScenario : ClusterScenario
                     }
                     if (newHolder is null) await Task.Delay(100, ct);
                 }
+                await stopping;
             },
-            Findings = () => Findings(holder, killNs, newHolder, analysis),
+            Findings = () => Findings(holder, graceful, killNs, newHolder, analysis),
             Clean = _ => context.RemoveScenarioDirectoryAsync(Name),
         };
     }
@@ -113,20 +118,24 @@ public sealed class FailoverScenario : ClusterScenario
         a is { Length: >= 8 } && b.Length >= 8
         && (a.StartsWith(b, StringComparison.OrdinalIgnoreCase) || b.StartsWith(a, StringComparison.OrdinalIgnoreCase));
 
-    private static IReadOnlyList<string> Findings(LoadNode holder, long? killNs, (string Name, long Ns)? newHolder, FailoverAnalysis analysis)
+    private static string How(bool graceful) => graceful ? "stopping (SIGTERM)" : "killing (kill -9)";
+
+    private static IReadOnlyList<string> Findings(LoadNode holder, bool graceful, long? killNs, (string Name, long Ns)? newHolder, FailoverAnalysis analysis)
     {
-        if (killNs is not { } kill) return ["the lease holder was not killed (the load ended first)"];
+        if (killNs is not { } kill) return ["the lease holder was not stopped (the load ended first)"];
         var outcome = analysis.Analyze(kill);
         return
         [
-            $"killed lease holder {holder.Name} (kill -9) at {FailoverAnalysis.Seconds(kill)}",
+            graceful
+                ? $"stopped lease holder {holder.Name} (SIGTERM) at {FailoverAnalysis.Seconds(kill)}"
+                : $"killed lease holder {holder.Name} (kill -9) at {FailoverAnalysis.Seconds(kill)}",
             outcome.ErrorWindow is { } window
                 ? $"error window: {window.TotalSeconds:0.000} s ({outcome.Failed:N0} failed commits, from {FailoverAnalysis.Seconds(outcome.FirstErrorNs!.Value)} to {FailoverAnalysis.Seconds(outcome.LastErrorNs!.Value)})"
                 : "error window: none (no commit failed after the kill)",
             outcome.TimeToNextCommit is { } next
                 ? $"time to the next successful commit: {next.TotalSeconds:0.000} s"
                 : "time to the next successful commit: none succeeded before the load ended",
-            newHolder is { } h ? $"new lease holder: {h.Name}, seen {(h.Ns - kill) / 1e9:0.000} s after the kill" : "new lease holder: none seen before the load ended",
+            newHolder is { } h ? $"new lease holder: {h.Name}, seen {(h.Ns - kill) / 1e9:0.000} s after the {(graceful ? "SIGTERM" : "kill")}" : "new lease holder: none seen before the load ended",
         ];
     }
 }

@@ -6,7 +6,9 @@ namespace DinoMesh.Load.Scenarios;
 /// <summary>
 /// large-file: the first node writes a large file sequentially (fsync included), another node waits until it sees
 /// the whole file and reads it back, checking every block, and the writer deletes it. On one node the same node
-/// reads. Across nodes it needs chunk exchange: the reader has none of the file's chunks.
+/// reads. Across nodes it needs chunk exchange: the reader has none of the file's chunks (unless it is one of their
+/// placement nodes). Before the read the kernel's caches are flushed and dropped (its own step, needs root), so the
+/// read is cold on the serving side too: the writer's chunk files come from the disk, not the page cache.
 /// </summary>
 public sealed class LargeFileScenario : ClusterScenario
 {
@@ -46,6 +48,15 @@ public sealed class LargeFileScenario : ClusterScenario
             steps.Add(Step.Sync($"whole file seen on {reader.Name}", c =>
                 NodeFiles.PollUntil(() => NodeFiles.LengthOf(On(reader, c)) == workload.FileSize, workload.PropagationTimeout, $"{reader.Name} saw no complete file")));
         }
+        var warned = 0;
+        steps.Add(new Step("sync + drop caches", async c =>
+        {
+            if (await PageCache.DropAsync(c.CancellationToken) is { } problem && Interlocked.Exchange(ref warned, 1) == 0)
+            {
+                context.Log($"{Name}: caches not dropped, the read is not cold: {problem}");
+            }
+            return StepResult.Ok();
+        }));
         steps.Add(Step.Sync($"read on {reader.Name}", c =>
             NodeFiles.ReadLargeVerified(On(reader, c), workload.FileSize, payload, readBuffers[c.Copy], StampsOf(c), c.CancellationToken) is { } wrong
                 ? StepResult.Fail(wrong)
