@@ -164,7 +164,7 @@ public sealed partial class ClusterNode : IAsyncDisposable
     }
 
     /// <summary>
-    /// The join handshake, tried again after 1, 2, 4 ... s while the seed cannot be reached or does not answer in time
+    /// The join handshake, tried again after 1, 2, 4 ... s while the seed cannot be reached, drops the call, or does not answer in time
     /// (a seed that is starting, or busy admitting a crowd, on a loaded machine), until <paramref name="deadline"/>.
     /// A refusal ends it at once: a wrong credential does not get better by asking again.
     /// </summary>
@@ -175,7 +175,9 @@ public sealed partial class ClusterNode : IAsyncDisposable
         while (true)
         {
             var result = await JoinClient.JoinAsync(transport, seed, token, deadline - clock.Elapsed, cancellationToken);
-            if (result.Ok || result.Failure is not (CallFailure.Unreachable or CallFailure.Timeout)) return result;
+            // A connection dropped mid-call (RemoteError, StreamReset) is as transient as one never made: a join is
+            // safe to repeat (admitting twice changes nothing). At 32 nodes starting at once, nodes died of one.
+            if (result.Ok || result.Failure is not (CallFailure.Unreachable or CallFailure.Timeout or CallFailure.RemoteError or CallFailure.StreamReset)) return result;
             if (clock.Elapsed + pause + TimeSpan.FromSeconds(1) >= deadline) return result;
             await Task.Delay(pause, cancellationToken);
             pause *= 2;
