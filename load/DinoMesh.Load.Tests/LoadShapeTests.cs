@@ -125,7 +125,9 @@ public sealed class LoadShapeTests
         var result = await new ScenarioRunner().RunAsync(scenario, TestContext.Current.CancellationToken);
 
         Assert.NotNull(seenAt);
-        Assert.InRange(seenAt!.Value, 90_000_000, 400_000_000);
+        // It ran on the run's clock, after its own delay; no upper bound: a loaded machine can stall a 100 ms delay by
+        // seconds (6.5 s seen in the suite), and the findings arriving is what this test is about.
+        Assert.True(seenAt!.Value >= 90_000_000, $"background ran at {seenAt} ns, before its 100 ms delay");
         Assert.Single(result.Findings);
         Assert.StartsWith("background ran at", result.Findings[0], StringComparison.Ordinal);
     }

@@ -74,8 +74,10 @@ public sealed class TokenSecrecyTests : IDisposable
         Assert.Equal(0, founder.Terminate());
         founder.Start();
         var second = founder.Daemon!;
+        // Output is read from the pipes asynchronously: wait (bounded) for the hint before judging what was printed.
+        Assert.True(Poll.Until(() => second.Lines.Any(l => l.Text.Contains("dino-node token --command", StringComparison.Ordinal)), TimeSpan.FromSeconds(10)) is not null,
+            "the restart did not say how to print the join command");
         Assert.DoesNotContain(second.Lines, l => l.Text.Contains(token, StringComparison.Ordinal));
-        Assert.Contains(second.Lines, l => l.Text.Contains("dino-node token --command", StringComparison.Ordinal));
 
         var printed = founder.Cli("token");
         Assert.Equal(0, printed.ExitCode);
