@@ -134,20 +134,8 @@ internal sealed class SegmentFile : IDisposable
     /// <summary>fdatasync: the records become durable against power loss (the file size is data here, and is synced too).</summary>
     public void DataSync()
     {
-        bool added = false;
-        try
-        {
-            _file.DangerousAddRef(ref added);
-            if (LibC.Fdatasync((int)_file.DangerousGetHandle()) != 0)
-            {
-                int errno = Marshal.GetLastPInvokeError();
-                throw Translate(new IOException($"metadata log {Segment.Path}: fdatasync failed: {LibC.Describe(errno)}", errno), Segment.Path);
-            }
-        }
-        finally
-        {
-            if (added) _file.DangerousRelease();
-        }
+        if (Durability.DataSync(_file) is var errno and not 0)
+            throw Translate(new IOException($"metadata log {Segment.Path}: fdatasync failed: {LibC.Describe(errno)}", errno), Segment.Path);
     }
 
     private void Cut(long length)

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Runtime.InteropServices;
 using DinoMesh.Storage.Native;
 using Microsoft.Win32.SafeHandles;
 
@@ -121,17 +120,8 @@ internal sealed class SyncedVersionFile : IDisposable
 
     private void DataSync()
     {
-        bool added = false;
-        try
-        {
-            _file.DangerousAddRef(ref added);
-            if (LibC.Fdatasync((int)_file.DangerousGetHandle()) != 0)
-                throw new IOException($"metadata log {Path}: fdatasync failed: {LibC.Describe(Marshal.GetLastPInvokeError())}");
-        }
-        finally
-        {
-            if (added) _file.DangerousRelease();
-        }
+        if (Durability.DataSync(_file) is var errno and not 0)
+            throw new IOException($"metadata log {Path}: fdatasync failed: {LibC.Describe(errno)}");
     }
 
     public void Dispose() => _file.Dispose();

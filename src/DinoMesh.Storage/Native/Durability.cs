@@ -11,6 +11,21 @@ internal static class Durability
     /// <summary>Writes back every dirty page and inode of the filesystem holding <paramref name="path"/>; reports writeback errors (Linux 5.8+).</summary>
     public static void SyncFileSystem(string path) => WithDirectory(path, "syncfs", LibC.Syncfs);
 
+    /// <summary>fdatasync of an open file; 0, or the errno it failed with.</summary>
+    public static int DataSync(Microsoft.Win32.SafeHandles.SafeFileHandle file)
+    {
+        bool added = false;
+        try
+        {
+            file.DangerousAddRef(ref added);
+            return LibC.Fdatasync((int)file.DangerousGetHandle()) == 0 ? 0 : Marshal.GetLastPInvokeError();
+        }
+        finally
+        {
+            if (added) file.DangerousRelease();
+        }
+    }
+
     private static void WithDirectory(string path, string what, Func<int, int> call)
     {
         int fd = LibC.Open(path, LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_CLOEXEC, 0);
