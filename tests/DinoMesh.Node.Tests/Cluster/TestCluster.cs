@@ -106,6 +106,20 @@ public sealed class TestCluster : IDisposable
     private ITestOutputHelper? Output => _output ?? TestContext.Current.TestOutputHelper;
 
     /// <summary>Every node's recent log lines.</summary>
+    /// <summary>The node among <paramref name="candidates"/> whose status says it holds the lease (waits up to 30 s, else fails).</summary>
+    public NodeProcess WaitForHolder(IReadOnlyList<NodeProcess> candidates)
+    {
+        NodeProcess? holder = null;
+        var took = Poll.Until(() =>
+        {
+            holder = candidates.FirstOrDefault(n => n.IsRunning && n.Status().TryGetProperty("role", out var role) && role.GetString() == "holder");
+            return holder is not null;
+        }, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100));
+        Xunit.Assert.True(took is not null && holder is not null, $"no holder among {string.Join(", ", candidates.Select(c => c.Name))}\n{Diagnostics()}");
+        Log($"holder {holder!.Name} found after {took!.Value.TotalMilliseconds:F0} ms");
+        return holder;
+    }
+
     public string Diagnostics() => string.Join('\n', _nodes.Select(n => n.Diagnostics()));
 
     /// <summary>A port free on every loopback address the nodes use, outside the kernel's ephemeral range.</summary>

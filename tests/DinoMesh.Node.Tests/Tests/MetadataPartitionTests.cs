@@ -96,17 +96,7 @@ public sealed class MetadataPartitionTests : IDisposable
         Assert.Equal(0, Fs.CreateExclusive(Path.Combine(holder.MountPoint, "after-heal"), "h"u8));
     }
 
-    private NodeProcess HolderAmong(IReadOnlyList<NodeProcess> candidates)
-    {
-        NodeProcess? holder = null;
-        var took = Poll.Until(() =>
-        {
-            holder = candidates.FirstOrDefault(n => n.Status().TryGetProperty("role", out var role) && role.GetString() == "holder");
-            return holder is not null;
-        }, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100));
-        Assert.True(took is not null, $"no holder among {string.Join(", ", candidates.Select(c => c.Name))}\n{Cluster.Diagnostics()}");
-        return holder!;
-    }
+    private NodeProcess HolderAmong(IReadOnlyList<NodeProcess> candidates) => Cluster.WaitForHolder(candidates);
 
     public void Dispose()
     {

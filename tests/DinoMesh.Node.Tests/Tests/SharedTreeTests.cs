@@ -275,27 +275,7 @@ public sealed class SharedTreeTests : IDisposable
         Assert.True(a.Daemon!.FindLine(l => l.Contains("was removed from the cluster", StringComparison.Ordinal)) is not null);
     }
 
-    private NodeProcess WaitForHolder(IReadOnlyList<NodeProcess> candidates)
-    {
-        NodeProcess? holder = null;
-        var took = Poll.Until(() =>
-        {
-            foreach (var n in candidates)
-            {
-                if (!n.IsRunning) continue;
-                var status = n.Status();
-                if (status.TryGetProperty("role", out var role) && role.GetString() == "holder")
-                {
-                    holder = n;
-                    return true;
-                }
-            }
-            return false;
-        }, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100));
-        Assert.True(took is not null && holder is not null, $"no holder among {string.Join(", ", candidates.Select(c => c.Name))}\n{_cluster.Diagnostics()}");
-        _cluster.Log($"holder {holder!.Name} found after {took!.Value.TotalMilliseconds:F0} ms");
-        return holder;
-    }
+    private NodeProcess WaitForHolder(IReadOnlyList<NodeProcess> candidates) => _cluster.WaitForHolder(candidates);
 
     /// <summary>Every node reaches the same version with the same state hash.</summary>
     private void AssertSameState(IReadOnlyList<NodeProcess> nodes)
