@@ -154,7 +154,7 @@ public sealed class SilentConnectionFloodTests : IDisposable
         var squeeze = Math.Max(LowestFreeDescriptor(pid), HighestDevNull(pid) + 1);
         var outcomes = new Dictionary<SilentOutcome, int>();
         var kept = new List<SilentConnection>();
-        Tool.Run("prlimit", "--pid", pid.ToString(System.Globalization.CultureInfo.InvariantCulture), $"--nofile={squeeze}:{DescriptorLimit}");
+        SetDescriptorLimit(a, squeeze);
         try
         {
             for (var i = 0; i < 300 && outcomes.GetValueOrDefault(SilentOutcome.Refused) < 5 && outcomes.GetValueOrDefault(SilentOutcome.Hung) == 0; i++)
@@ -166,7 +166,7 @@ public sealed class SilentConnectionFloodTests : IDisposable
         }
         finally
         {
-            Tool.Run("prlimit", "--pid", pid.ToString(System.Globalization.CultureInfo.InvariantCulture), $"--nofile={DescriptorLimit}:{DescriptorLimit}");
+            SetDescriptorLimit(a, DescriptorLimit);
             foreach (var connection in kept) await connection.DisposeAsync();
         }
         _cluster.Log($"soft limit squeezed to {squeeze}: {string.Join(", ", outcomes.Select(o => $"{o.Key.ToString().ToLowerInvariant()} {o.Value}"))}");
@@ -184,6 +184,17 @@ public sealed class SilentConnectionFloodTests : IDisposable
         await File.WriteAllTextAsync(file, "still here", ct);
         Assert.Equal("still here", await File.ReadAllTextAsync(file, ct));
         _cluster.WaitForViews([a, b], v => TestCluster.AllAlive(v, [a, b]), TimeSpan.FromSeconds(20), "a and b still list each other alive");
+    }
+
+    /// <summary>Sets the node's soft descriptor limit; if the node is gone, says how it ended instead of only that prlimit failed.</summary>
+    private static void SetDescriptorLimit(NodeProcess node, int soft)
+    {
+        var daemon = node.Daemon!;
+        if (daemon.HasExited || Tool.TryRun("prlimit", ["--pid", daemon.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), $"--nofile={soft}:{DescriptorLimit}"]).ExitCode != 0)
+        {
+            var tail = string.Join('\n', daemon.Lines.TakeLast(40).Select(l => l.Text));
+            Assert.Fail($"node {node.Name} exited (code {daemon.WaitForExit(TimeSpan.FromSeconds(5))?.ToString() ?? "unknown"}) before its descriptor limit could be set to {soft}; its last lines:\n{tail}");
+        }
     }
 
     private static int OpenDescriptors(int pid)
