@@ -3,7 +3,6 @@ using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Logging;
-using Microsoft.Win32.SafeHandles;
 
 namespace DinoMesh.Transport.Server;
 
@@ -61,9 +60,12 @@ internal sealed class PeerListener : IConnectionListener
     private readonly RefusalLog _refusals;
     private readonly SocketConnectionContextFactory _contexts;
     private readonly long? _descriptorLimit = DescriptorLimit.Current();
-    // One descriptor held back for the moment they run out: closing it lets us accept, and so refuse, the connection
-    // that is waiting, rather than leaving it (and every one behind it) to hang in the backlog.
-    private SafeFileHandle? _spare;
+    // Descriptors held back for the moment they run out. Released then, they let the listener accept, and so refuse,
+    // the connection that is waiting instead of leaving it (and every one behind it) hanging in the backlog, and they
+    // leave the rest of the process room: the runtime itself needs a descriptor now and then and aborts ("Out of
+    // memory.") when it cannot get one. Connections are served again only once the whole reserve is back.
+    private readonly DescriptorReserve _reserve = new(ReservedDescriptors);
+    private const int ReservedDescriptors = 16;
 
     public PeerListener(Socket socket, ConnectionGate gate, RefusalLog refusals, ILoggerFactory loggers)
     {
@@ -71,7 +73,7 @@ internal sealed class PeerListener : IConnectionListener
         _gate = gate;
         _refusals = refusals;
         _contexts = new SocketConnectionContextFactory(new SocketConnectionFactoryOptions(), loggers.CreateLogger("DinoMesh.Transport.Sockets"));
-        _spare = OpenSpare();
+        _reserve.TryRefill();
         EndPoint = socket.LocalEndPoint!;
     }
 
@@ -101,6 +103,16 @@ internal sealed class PeerListener : IConnectionListener
                 continue; // reset while it waited in the backlog
             }
 
+            if (!_reserve.IsFull && !_reserve.TryRefill())
+            {
+                // Still short of descriptors: refuse at once rather than let a TLS handshake take what is left.
+                _reserve.Release();
+                Reset(accepted);
+                _refusals.Refused(LogLevel.Error, "connections refused (out of file descriptors)", "",
+                    "out of file descriptors (limit {Limit}): refusing new connections until some close", _descriptorLimit?.ToString() ?? "unknown");
+                continue;
+            }
+
             var remote = accepted.RemoteEndPoint as IPEndPoint;
             var ticket = _gate.TryOpen(remote?.Address ?? IPAddress.None, out var refusal);
             if (ticket is null)
@@ -126,46 +138,21 @@ internal sealed class PeerListener : IConnectionListener
         }
     }
 
-    /// <summary>Out of descriptors: refuse the waiting connection with the spare descriptor, then pause briefly.</summary>
+    /// <summary>
+    /// Out of descriptors: give the reserve back to the process (the next accept takes one of them and refuses its
+    /// connection), then pause briefly so accept does not spin while nothing is free.
+    /// </summary>
     private async Task ShedAsync(CancellationToken ct)
     {
         _refusals.Refused(LogLevel.Error, "connections refused (out of file descriptors)", "",
             "out of file descriptors (limit {Limit}): refusing new connections until some close", _descriptorLimit?.ToString() ?? "unknown");
-        if (_spare is not null)
-        {
-            _spare.Dispose();
-            _spare = null;
-            using var quick = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            quick.CancelAfter(TimeSpan.FromMilliseconds(100));
-            try
-            {
-                Reset(await _socket.AcceptAsync(quick.Token));
-            }
-            catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
-            {
-                // Someone else took the descriptor, or the client gave up: nothing to refuse.
-            }
-            _spare = OpenSpare();
-        }
-        // Without a spare (or with descriptors still gone) the backlog waits; the pause keeps accept from spinning.
+        var released = _reserve.Release();
         try
         {
-            await Task.Delay(TimeSpan.FromMilliseconds(50), ct);
+            if (released == 0) await Task.Delay(TimeSpan.FromMilliseconds(50), ct);
         }
         catch (OperationCanceledException)
         {
-        }
-    }
-
-    private static SafeFileHandle? OpenSpare()
-    {
-        try
-        {
-            return File.OpenHandle("/dev/null", FileMode.Open, FileAccess.Read);
-        }
-        catch (IOException)
-        {
-            return null;
         }
     }
 
@@ -192,7 +179,7 @@ internal sealed class PeerListener : IConnectionListener
     {
         _socket.Dispose();
         _contexts.Dispose();
-        _spare?.Dispose();
+        _reserve.Release();
         return ValueTask.CompletedTask;
     }
 }

@@ -149,8 +149,10 @@ public sealed class SilentConnectionFloodTests : IDisposable
         var node = new IPEndPoint(IPAddress.Parse(a.Host), a.Port);
         using var rogue = new RogueClient();
 
-        // Squeeze: the soft limit drops to just above the node's spare descriptor (the /dev/null it holds back for
-        // this moment), so once the few free numbers below it are taken, every accept(2) fails with EMFILE.
+        // Squeeze: the soft limit drops to just above the node's reserve (the /dev/null descriptors it holds back for
+        // this moment), so once the few free numbers below it are taken, every accept(2) fails with EMFILE. The node
+        // must then neither hang its clients nor die (the runtime aborts when it cannot get a descriptor it needs, as
+        // it once did here one run in five).
         var squeeze = Math.Max(LowestFreeDescriptor(pid), HighestDevNull(pid) + 1);
         var outcomes = new Dictionary<SilentOutcome, int>();
         var kept = new List<SilentConnection>();
@@ -217,7 +219,7 @@ public sealed class SilentConnectionFloodTests : IDisposable
         return n;
     }
 
-    /// <summary>The highest descriptor open on /dev/null: the listener's spare (opened after the runtime's own).</summary>
+    /// <summary>The highest descriptor open on /dev/null: the listener's reserve (opened after the runtime's own).</summary>
     private static int HighestDevNull(int pid) =>
         Directory.GetFiles($"/proc/{pid}/fd")
             .Where(f => new FileInfo(f).LinkTarget == "/dev/null")
