@@ -28,7 +28,7 @@ public sealed partial class NodeService
             LeaseDriver.Found(replica, genesis);
             _logger.LogInformation("metadata: founded volume {Volume}", Convert.ToHexStringLower(replica.Current.VolumeId));
         }
-        _leaseNetwork = new TransportLeaseNetwork(cluster.Transport, AddressOf, logger);
+        _leaseNetwork = new TransportLeaseNetwork(cluster.Transport, AddressOf, (peer, answers) => _lease?.Receive(peer, answers), logger);
         var lease = new LeaseDriver(cluster.Self, replica, _leaseNetwork, new LeaseTiming { CommitTimeout = _options.CommitTimeout }, logger);
         lease.SetMembership(IsAlive, () => [.. cluster.Admitted.Snapshot().Select(p => (new PeerId(p.Id), p.Address))]);
         EvictRemoved(replica.Current);

@@ -42,7 +42,11 @@ public sealed partial class LeaseDriver
                 var synced = _replica.Sync();
                 if (synced != FsError.None) _logger.LogError("lease: log sync failed: {Error}", synced);
             }
-            foreach (var message in ready.Messages) _network.Send(message.Peer, message.Message);
+            foreach (var message in ready.Messages)
+            {
+                if (_answerTo is { } answer && answer.Peer == message.Peer) answer.Messages.Add(message.Message);
+                else _network.Send(message.Peer, message.Message);
+            }
             foreach (var peer in ready.SnapshotsToSend) _snapshotRequests.Add(peer);
             _applyTarget = Math.Max(_applyTarget, ready.CommittedTo);
             _machine.Advance(ready);

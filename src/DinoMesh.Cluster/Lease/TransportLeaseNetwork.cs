@@ -9,13 +9,17 @@ namespace DinoMesh.Cluster.Lease;
 /// <summary>
 /// The lease service on the mutual-TLS transport. Messages to one peer go through its own outbox: one sender task
 /// coalesces whatever queued up into one call, so a slow peer delays only itself and a burst of appends costs one
-/// round trip. The outbox is bounded; when full, the oldest messages are dropped (the protocol repairs loss).
+/// round trip. The call's answer carries the peer's replies to what it carried (acknowledgements, votes), which go
+/// straight to this node's driver: one call per replication round instead of one each way. The outbox is bounded;
+/// when full, the oldest messages are dropped (the protocol repairs loss).
 /// </summary>
 public sealed class TransportLeaseNetwork : ILeaseNetwork, IAsyncDisposable
 {
     private const int OutboxCapacity = 4096;
     private const int MaxBatch = 256;
     private const long MaxBatchBytes = 4 << 20;
+    private static readonly TimeSpan CallDeadline = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan SnapshotCallDeadline = TimeSpan.FromSeconds(30);
 
     private static long SizeOf(LeaseMessage message) => message switch
     {
@@ -26,14 +30,17 @@ public sealed class TransportLeaseNetwork : ILeaseNetwork, IAsyncDisposable
 
     private readonly PeerTransport _transport;
     private readonly Func<PeerId, string?> _addressOf;
+    private readonly Action<PeerId, IReadOnlyList<LeaseMessage>> _answered;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<PeerId, Outbox> _outboxes = new();
     private readonly CancellationTokenSource _stopping = new();
 
-    public TransportLeaseNetwork(PeerTransport transport, Func<PeerId, string?> addressOf, ILogger logger)
+    /// <param name="answered">Where a peer's answers to a call go (this node's driver).</param>
+    public TransportLeaseNetwork(PeerTransport transport, Func<PeerId, string?> addressOf, Action<PeerId, IReadOnlyList<LeaseMessage>> answered, ILogger logger)
     {
         _transport = transport;
         _addressOf = addressOf;
+        _answered = answered;
         _logger = logger;
     }
 
@@ -63,6 +70,12 @@ public sealed class TransportLeaseNetwork : ILeaseNetwork, IAsyncDisposable
         return result.Ok ? Decode<SyncResponse>(result.Value!, 4096) : null;
     }
 
+    private void Answered(PeerId peer, byte[] answer)
+    {
+        var batch = Decode<LeaseBatch>(answer, LeaseProtocols.MaxLeaseBytes);
+        if (batch?.Messages is { Length: > 0 } messages) _answered(peer, messages);
+    }
+
     private T? Decode<T>(byte[] bytes, int max) where T : class
     {
         try
@@ -71,7 +84,7 @@ public sealed class TransportLeaseNetwork : ILeaseNetwork, IAsyncDisposable
         }
         catch (InvalidDataException e)
         {
-            _logger.LogWarning("lease: malformed {Type} from a holder: {Error}", typeof(T).Name, e.Message);
+            _logger.LogWarning("lease: malformed {Type} from a peer: {Error}", typeof(T).Name, e.Message);
             return null;
         }
     }
@@ -85,8 +98,8 @@ public sealed class TransportLeaseNetwork : ILeaseNetwork, IAsyncDisposable
         transport.RegisterUnary(LeaseProtocols.Lease, LeaseProtocols.MaxLeaseBytes, (peer, body, ct) =>
         {
             var batch = LeaseCodec.Decode<LeaseBatch>(body, LeaseProtocols.MaxLeaseBytes);
-            driver()?.Receive(peer.Peer, batch.Messages ?? []);
-            return ValueTask.FromResult(Array.Empty<byte>());
+            var answers = driver()?.ReceiveAndAnswer(peer.Peer, batch.Messages ?? []) ?? [];
+            return ValueTask.FromResult(answers.Count == 0 ? [] : LeaseCodec.Encode(new LeaseBatch([.. answers])));
         });
         transport.RegisterUnary(LeaseProtocols.Propose, LeaseProtocols.MaxProposeBytes, (peer, body, ct) =>
         {
@@ -156,9 +169,17 @@ public sealed class TransportLeaseNetwork : ILeaseNetwork, IAsyncDisposable
                         bytes += size;
                     }
                     if (network._addressOf(peer) is not { } address) continue;
+                    // One call at a time per peer, so a call that hangs holds back everything behind it: short unless it
+                    // carries a snapshot, so a stuck connection costs about one election timeout, not many.
+                    var deadline = batch.Any(m => m is InstallSnapshot) ? SnapshotCallDeadline : CallDeadline;
                     var result = await network._transport.CallAsync(address, peer, LeaseProtocols.Lease, LeaseCodec.Encode(new LeaseBatch([.. batch])),
-                        TimeSpan.FromSeconds(5), network._stopping.Token);
-                    if (!result.Ok) network._logger.LogDebug("lease: {Count} messages to {Peer} lost: {Failure}", batch.Count, peer.Short, result);
+                        deadline, network._stopping.Token);
+                    if (!result.Ok)
+                    {
+                        network._logger.LogDebug("lease: {Count} messages to {Peer} lost: {Failure}", batch.Count, peer.Short, result);
+                        continue;
+                    }
+                    if (result.Value is { Length: > 0 } answer) network.Answered(peer, answer);
                 }
             }
             catch (OperationCanceledException)

@@ -1,0 +1,116 @@
+using System.Collections.Concurrent;
+using DinoMesh.Cluster.Lease;
+using DinoMesh.Core.Identity;
+using DinoMesh.Core.Metadata;
+using DinoMesh.Storage;
+using DinoMesh.Storage.Chunks;
+using DinoMesh.Storage.Metadata;
+using DinoMesh.Storage.Replica;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace DinoMesh.Cluster.Tests.Lease;
+
+/// <summary>
+/// Two lease drivers on real logs in temp directories, wired the way the transport wires them: what one sends the
+/// other receives through <see cref="LeaseDriver.ReceiveAndAnswer"/>, and the answers go straight back to the sender.
+/// A follower's acknowledgements must travel in those answers (one call per replication round), never through its own
+/// outbox.
+/// </summary>
+public sealed class LeaseDriverAnswerTests : IDisposable
+{
+    private static readonly PeerId A = new(new string('a', 64));
+    private static readonly PeerId B = new(new string('b', 64));
+    private readonly List<IDisposable> _owned = [];
+    private readonly List<string> _directories = [];
+
+    [Fact]
+    public async Task A_follower_acknowledges_appends_in_the_answer_to_the_call_that_carried_them()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (holderReplica, followerReplica) = (OpenReplica(), OpenReplica());
+        LeaseDriver.Found(holderReplica, new Mutation { Kind = new Genesis(new byte[16], A), Proposer = A, TimeNs = 1 });
+
+        var wire = new Wire();
+        var holder = new LeaseDriver(A, holderReplica, wire.From(A), new LeaseTiming(), NullLogger.Instance);
+        var follower = new LeaseDriver(B, followerReplica, wire.From(B), new LeaseTiming(), NullLogger.Instance);
+        wire.Drivers[A] = holder;
+        wire.Drivers[B] = follower;
+        await using var _ = holder;
+        await using var __ = follower;
+        holder.Start([A, B]);
+        follower.Start([A, B]);
+
+        var noop = new Mutation { Kind = new Noop(), Proposer = A, Op = new OpId([1], 1) };
+        Assert.Equal(ProposeOutcome.Appended, await ProposeWhenHolderAsync(holder, noop, ct));
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (followerReplica.Current.Version < holderReplica.Log.LastVersion && DateTime.UtcNow < until) await Task.Delay(10, ct);
+
+        Assert.Equal(holderReplica.Log.LastVersion, followerReplica.Current.Version);
+        Assert.True(wire.AnsweredAcknowledgements > 0, "the follower's acknowledgements came back in the calls' answers");
+        Assert.Equal(0, wire.QueuedAcknowledgements);
+    }
+
+    private static async Task<ProposeOutcome> ProposeWhenHolderAsync(LeaseDriver holder, Mutation mutation, CancellationToken ct)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (holder.Status.Role != LeaseRole.Holder && DateTime.UtcNow < until) await Task.Delay(10, ct);
+        return holder.Propose(mutation, Core.Wire.MutationCodec.Encode(mutation)).Outcome;
+    }
+
+    private MetadataReplica OpenReplica()
+    {
+        var root = Directory.CreateTempSubdirectory("dinomesh-lease-answer-").FullName;
+        _directories.Add(root);
+        var data = DataDirectory.Open(root);
+        var log = MetadataLog.Open(data.MetadataPath);
+        var replica = MetadataReplica.Open(log, new ChunkStore(data), NullLogger.Instance);
+        _owned.AddRange([replica, log, data]);
+        return replica;
+    }
+
+    public void Dispose()
+    {
+        foreach (var owned in _owned) owned.Dispose();
+        foreach (var directory in _directories) Directory.Delete(directory, recursive: true);
+    }
+
+    /// <summary>
+    /// Delivers every message on a thread of its own, as a call would, and feeds the answer back to the sender; counts
+    /// acknowledgements by the way they travelled.
+    /// </summary>
+    private sealed class Wire
+    {
+        private int _answered, _queued;
+
+        public ConcurrentDictionary<PeerId, LeaseDriver> Drivers { get; } = new();
+
+        public int AnsweredAcknowledgements => Volatile.Read(ref _answered);
+
+        public int QueuedAcknowledgements => Volatile.Read(ref _queued);
+
+        public ILeaseNetwork From(PeerId self) => new Endpoint(this, self);
+
+        private void Deliver(PeerId from, PeerId to, LeaseMessage message)
+        {
+            if (message is AppendResponse) Interlocked.Increment(ref _queued);
+            _ = Task.Run(() =>
+            {
+                if (!Drivers.TryGetValue(to, out var receiver) || !Drivers.TryGetValue(from, out var sender)) return;
+                var answers = receiver.ReceiveAndAnswer(from, [message]);
+                Interlocked.Add(ref _answered, answers.Count(a => a is AppendResponse));
+                if (answers.Count > 0) sender.Receive(to, answers);
+            });
+        }
+
+        private sealed class Endpoint(Wire wire, PeerId self) : ILeaseNetwork
+        {
+            public void Send(PeerId to, LeaseMessage message) => wire.Deliver(self, to, message);
+
+            public Task<ProposeResponse?> ProposeAsync(PeerId holder, byte[] mutation, TimeSpan deadline, CancellationToken ct) =>
+                Task.FromResult<ProposeResponse?>(null);
+
+            public Task<SyncResponse?> SyncAsync(PeerId holder, long version, TimeSpan deadline, CancellationToken ct) =>
+                Task.FromResult<SyncResponse?>(null);
+        }
+    }
+}
