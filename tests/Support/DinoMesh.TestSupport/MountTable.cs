@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace DinoMesh.Integration.Tests.Support;
+namespace DinoMesh.TestSupport;
 
 /// <summary>Reads /proc/self/mountinfo to tell whether a FUSE file system is mounted at a path.</summary>
 public static class MountTable
