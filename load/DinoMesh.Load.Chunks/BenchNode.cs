@@ -3,6 +3,7 @@ using System.Net;
 using DinoMesh.Cluster.Chunks;
 using DinoMesh.Core.Chunks;
 using DinoMesh.Core.Identity;
+using DinoMesh.Node;
 using DinoMesh.Storage;
 using DinoMesh.Storage.Chunks;
 using DinoMesh.Transport;
@@ -21,7 +22,7 @@ internal sealed class BenchNode : IAsyncDisposable
         Path = System.IO.Path.Combine(root, name);
         _data = DataDirectory.Open(Path);
         Store = new ChunkStore(_data);
-        Local = new DiskChunks(Store);
+        Local = new StoreChunks(Store);
         Identity = NodeIdentity.LoadOrCreate(Path);
         admission.Admit(Identity.PeerId);
         Transport = new PeerTransport(Identity, new TransportOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0) }, admission, NullLoggerFactory.Instance);
@@ -33,7 +34,7 @@ internal sealed class BenchNode : IAsyncDisposable
 
     public string Path { get; }
     public ChunkStore Store { get; }
-    public DiskChunks Local { get; }
+    public StoreChunks Local { get; }
     public NodeIdentity Identity { get; }
     public PeerTransport Transport { get; }
     public ChunkInventory Inventory { get; }
@@ -65,33 +66,4 @@ internal sealed class StaticCluster(PeerId self, IReadOnlyList<ChunkPeer> live) 
     public PeerId Self { get; } = self;
 
     public IReadOnlyList<ChunkPeer> Live() => live;
-}
-
-internal sealed class DiskChunks(ChunkStore store) : ILocalChunks
-{
-    public (LocalRead Status, byte[]? Bytes) Read(ChunkId id)
-    {
-        var (status, bytes) = store.ReadAll(id);
-        return (status == ChunkReadStatus.Ok ? LocalRead.Ok : status == ChunkReadStatus.NotFound ? LocalRead.NotFound : LocalRead.Corrupt, bytes);
-    }
-
-    public LocalWrite Import(VerifiedChunk chunk) => store.Import(chunk).Status switch
-    {
-        ChunkWriteStatus.Stored => LocalWrite.Stored,
-        ChunkWriteStatus.AlreadyPresent => LocalWrite.AlreadyPresent,
-        ChunkWriteStatus.NoSpace => LocalWrite.NoSpace,
-        _ => LocalWrite.Failed,
-    };
-
-    public bool Contains(ChunkId id) => store.Contains(id);
-
-    public bool Delete(ChunkId id) => store.Delete(id);
-
-    public IEnumerable<LocalChunk> Inventory() => store.Inventory().Select(c => new LocalChunk(c.Id, c.Length, c.ModifiedNs));
-
-    public bool Sync()
-    {
-        store.SyncAll();
-        return true;
-    }
 }

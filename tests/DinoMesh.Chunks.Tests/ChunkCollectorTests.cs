@@ -2,6 +2,7 @@ using DinoMesh.Chunks.Tests.Fakes;
 using DinoMesh.Cluster.Chunks;
 using DinoMesh.Core.Chunks;
 using DinoMesh.Core.Metadata;
+using DinoMesh.Node;
 using DinoMesh.Storage;
 using DinoMesh.Storage.Chunks;
 using DinoMesh.Volume;
@@ -85,7 +86,7 @@ public class ChunkCollectorTests
             var access = new ChunkAccess(store, NullLogger.Instance);
             access.Stored += (id, bytes) => inventory.Storing(id, bytes.Length);
             var state = FileSystemState.Genesis(1);
-            var collector = new ChunkCollector(inventory, new DiskChunks(store), () => state, () => new HashSet<ChunkId>(), new ChunkOptions { GcGrace = Grace }, NullLogger.Instance);
+            var collector = new ChunkCollector(inventory, new StoreChunks(store), () => state, () => new HashSet<ChunkId>(), new ChunkOptions { GcGrace = Grace }, NullLogger.Instance);
             var contents = Enumerable.Range(0, 4).Select(i => Peers.RandomBytes(8192, i)).ToArray();
             using var done = new CancellationTokenSource();
             long deleted = 0;

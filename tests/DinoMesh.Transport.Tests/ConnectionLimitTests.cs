@@ -1,4 +1,7 @@
 using System.Net;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using DinoMesh.TestSupport;
 using DinoMesh.Transport.Identity;
 using DinoMesh.Transport.Join;
 
@@ -22,6 +25,10 @@ public class ConnectionLimitTests
         RefusalLogInterval = refusalLog ?? TimeSpan.FromSeconds(60),
     };
 
+    /// <summary>A silent TLS connection to <paramref name="server"/>, or null when it refused it or let it hang for 10 s.</summary>
+    private static async Task<SilentTlsClient?> OpenSilentAsync(TestNode server, IPAddress local, X509Certificate2 certificate, CancellationToken ct) =>
+        (await SilentTlsClient.OpenAsync(server.Transport.ListenEndPoint!, local, SslStreamCertificateContext.Create(certificate, null, offline: true), TimeSpan.FromSeconds(10), ct)).Client;
+
     [Fact]
     public async Task A_TLS_client_that_never_sends_the_preface_is_closed_after_the_first_request_deadline()
     {
@@ -30,7 +37,7 @@ public class ConnectionLimitTests
         await using var b = new TestNode("B");
         a.Admission.Admit(b.Id); // even a member must speak first
 
-        await using var silent = await SilentTlsClient.OpenAsync(a.Transport.ListenEndPoint!, Attacker, b.Identity.Certificate, ct);
+        await using var silent = await OpenSilentAsync(a, Attacker, b.Identity.Certificate, ct);
 
         Assert.NotNull(silent);
         Assert.True(await silent.ClosedByServerAsync(TimeSpan.FromSeconds(10), ct), "the silent connection is still open 10 s later");
@@ -53,7 +60,7 @@ public class ConnectionLimitTests
         {
             for (var i = 0; i < 12; i++)
             {
-                if (await SilentTlsClient.OpenAsync(a.Transport.ListenEndPoint!, Attacker, stranger.Identity.Certificate, ct) is { } c) opened.Add(c);
+                if (await OpenSilentAsync(a, Attacker, stranger.Identity.Certificate, ct) is { } c) opened.Add(c);
             }
             var held = 0;
             foreach (var c in opened) held += await c.ClosedByServerAsync(TimeSpan.FromMilliseconds(300), ct) ? 0 : 1;
@@ -89,7 +96,7 @@ public class ConnectionLimitTests
             {
                 for (var i = 0; i < 2; i++)
                 {
-                    if (await SilentTlsClient.OpenAsync(a.Transport.ListenEndPoint!, IPAddress.Parse($"127.0.0.{source}"), stranger.Identity.Certificate, ct) is { } c) opened.Add(c);
+                    if (await OpenSilentAsync(a, IPAddress.Parse($"127.0.0.{source}"), stranger.Identity.Certificate, ct) is { } c) opened.Add(c);
                 }
             }
             var held = 0;

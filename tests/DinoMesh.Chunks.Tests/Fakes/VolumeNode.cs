@@ -4,6 +4,7 @@ using DinoMesh.Core.Chunks;
 using DinoMesh.Core.Identity;
 using DinoMesh.Core.Metadata;
 using DinoMesh.Fuse;
+using DinoMesh.Node;
 using DinoMesh.Storage;
 using DinoMesh.Storage.Chunks;
 using DinoMesh.Volume;
@@ -31,7 +32,7 @@ internal sealed class VolumeNode : IAsyncDisposable
         Path = Directory.CreateTempSubdirectory($"dinomesh-chunks-{name}-").FullName;
         _data = DataDirectory.Open(Path);
         Store = new ChunkStore(_data);
-        Service = new ChunkService(new DiskChunks(Store), network, new FixedCluster(Peer.Id, live), () => tree.State, options, time ?? TimeProvider.System, loggers);
+        Service = new ChunkService(new StoreChunks(Store), network, new FixedCluster(Peer.Id, live), () => tree.State, options, time ?? TimeProvider.System, loggers);
         tree.Applied += Service.OnApplied;
         Access = new ChunkAccess(Store, loggers.CreateLogger(name), Service.Fetcher);
         Access.Stored += Service.OnStored;
@@ -56,7 +57,7 @@ internal sealed class VolumeNode : IAsyncDisposable
     public void Start() => Service.Start(Fs.StagedChunks);
 
     /// <summary>Loads the inventory only.</summary>
-    public void LoadInventory() => Service.Inventory.Load(new DiskChunks(Store).Inventory());
+    public void LoadInventory() => Service.Inventory.Load(new StoreChunks(Store).Inventory());
 
     public async Task<ulong> WriteFileAsync(string name, byte[] content, int writeSize = 1 << 20, bool fsync = false)
     {

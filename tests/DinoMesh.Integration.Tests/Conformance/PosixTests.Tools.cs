@@ -10,11 +10,11 @@ public abstract partial class PosixTests
     [Fact]
     public void Untar_of_a_real_tree_matches_the_original()
     {
-        var source = SourceTree.Locate();
+        var source = SampleTree.Locate();
         var scratch = Directory.CreateTempSubdirectory("dinomesh-tar-").FullName;
         try
         {
-            var tarball = SourceTree.CreateTarball(source, scratch);
+            var tarball = SampleTree.CreateTarball(source, scratch);
             Tool.Run("tar", ["-xf", tarball, "-C", Dir], ToolTimeout);
             var diff = Tool.TryRun("diff", ["-r", "--no-dereference", source, P(Path.GetFileName(source))], ToolTimeout);
             Assert.True(diff.ExitCode == 0, $"the untarred tree differs from {source}: {diff}");
@@ -33,7 +33,7 @@ public abstract partial class PosixTests
     [Fact]
     public void Cp_a_copies_a_tree_with_modes_owners_and_times()
     {
-        var source = SourceTree.Locate();
+        var source = SampleTree.Locate();
         var copy = P("copy");
         Tool.Run("cp", ["-a", source, copy], ToolTimeout);
         var diff = Tool.TryRun("diff", ["-r", "--no-dereference", source, copy], ToolTimeout);

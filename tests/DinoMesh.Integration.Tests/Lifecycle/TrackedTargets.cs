@@ -29,7 +29,7 @@ public abstract class TrackedTargets : IAsyncLifetime
         }
         catch (TargetUnavailableException e)
         {
-            Support.Requirement.Unavailable(e.Message);
+            TestSupport.Requirement.Unavailable(e.Message);
             throw;
         }
     }

@@ -1,4 +1,3 @@
-using System.Reflection;
 using DinoMesh.Integration.Tests.Support;
 
 namespace DinoMesh.Integration.Tests.Targets;
@@ -28,34 +27,8 @@ public sealed class DinoNodeTarget : MountedTarget
 
     public override string Name => "dino-node";
 
-    /// <summary>The built daemon; throws with instructions when the solution has not been built.</summary>
-    public static string DaemonDll
-    {
-        get
-        {
-            var configuration = typeof(DinoNodeTarget).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
-            var dll = Path.Combine(RepoRoot, "src", "DinoMesh.Node", "bin", configuration, "net10.0", "dino-node.dll");
-            return File.Exists(dll)
-                ? dll
-                : throw new FileNotFoundException(
-                    $"dino-node is not built: {dll} does not exist. Build the solution first: dotnet build {Path.Combine(RepoRoot, "DinoMesh.sln")} -c {configuration}");
-        }
-    }
-
-    private static string RepoRoot
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "DinoMesh.sln")))
-                {
-                    return dir.FullName;
-                }
-            }
-            throw new InvalidOperationException($"no DinoMesh.sln above {AppContext.BaseDirectory}");
-        }
-    }
+    /// <summary>The built daemon; throws with instructions when it has not been built.</summary>
+    public static string DaemonDll => SourceTree.DaemonDll;
 
     /// <summary>Creates the target and starts the daemon, waiting for the mount.</summary>
     public static DinoNodeTarget Mount() => Create(start: true);
@@ -64,7 +37,7 @@ public sealed class DinoNodeTarget : MountedTarget
     public static DinoNodeTarget Mount(params string[] extraArgs) => Create(true, null, null, extraArgs);
 
     /// <summary>The repository's root (where DinoMesh.sln and scripts/ are).</summary>
-    public static string Repository => RepoRoot;
+    public static string Repository => SourceTree.RepoRoot;
 
     /// <summary>
     /// Creates the target without starting it. <paramref name="mountPoint"/> and <paramref name="dataDir"/>

@@ -80,7 +80,7 @@ public abstract class FileSystemTarget : IDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // A second attempt through the shell handles odd modes; a leftover is reported, not hidden.
-            var r = Support.Tool.TryRun("rm", ["-rf", "--one-file-system", dir], TimeSpan.FromSeconds(60));
+            var r = TestSupport.Tool.TryRun("rm", ["-rf", "--one-file-system", dir], TimeSpan.FromSeconds(60));
             if (r.ExitCode != 0)
             {
                 Console.Error.WriteLine($"could not delete {dir}: {r}");

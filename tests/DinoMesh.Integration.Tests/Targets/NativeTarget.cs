@@ -7,7 +7,7 @@ public sealed class NativeTarget : FileSystemTarget
 
     public NativeTarget()
     {
-        if (!Support.Requirement.IsRoot)
+        if (!TestSupport.Requirement.IsRoot)
         {
             throw new TargetUnavailableException("the suite needs root (chown, setgid, setpriv to uid 65534)");
         }
@@ -27,7 +27,7 @@ public sealed class NativeTarget : FileSystemTarget
         _ => base.Lacks(feature),
     };
 
-    private static bool IsTmpfs(string path) => Support.Tool.TryRun("stat", ["-f", "-c", "%T", path], TimeSpan.FromSeconds(10)).Stdout.Trim() == "tmpfs";
+    private static bool IsTmpfs(string path) => TestSupport.Tool.TryRun("stat", ["-f", "-c", "%T", path], TimeSpan.FromSeconds(10)).Stdout.Trim() == "tmpfs";
 
     public override void Dispose() => DeleteTree(_root);
 }

@@ -28,7 +28,7 @@ public abstract class TargetFixture : IAsyncLifetime
     {
         if (_setupError is TargetUnavailableException unavailable)
         {
-            Support.Requirement.Unavailable(unavailable.Message);
+            TestSupport.Requirement.Unavailable(unavailable.Message);
         }
         if (_setupError is not null)
         {

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Net;
-using System.Net.Sockets;
 using System.Net.Http.Headers;
 using System.Net.Security;
 using System.Security.Authentication;
@@ -70,41 +69,11 @@ public sealed class RogueClient : IDisposable
     }
 
     /// <summary>
-    /// The silent client of issue 7: TCP from <paramref name="local"/>, a complete mutual-TLS 1.3 handshake (ALPN h2)
-    /// with this rogue's certificate, then nothing — no HTTP/2 preface, no request. The outcome says whether the node
-    /// let it in, refused it (reset or closed), or left it hanging until <paramref name="timeout"/>.
+    /// The silent client of issue 7 with this rogue's certificate: a complete mutual-TLS 1.3 handshake from
+    /// <paramref name="local"/>, then nothing (see <see cref="SilentTlsClient"/>).
     /// </summary>
-    public async Task<(SilentConnection? Connection, SilentOutcome Outcome)> OpenSilentAsync(IPEndPoint node, IPAddress local, TimeSpan timeout, CancellationToken ct)
-    {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        limit.CancelAfter(timeout);
-        SslStream? tls = null;
-        try
-        {
-            socket.Bind(new IPEndPoint(local, 0));
-            await socket.ConnectAsync(node, limit.Token);
-            tls = new SslStream(new NetworkStream(socket, ownsSocket: false));
-            await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
-            {
-                TargetHost = "dinomesh",
-                EnabledSslProtocols = SslProtocols.Tls13,
-                ApplicationProtocols = [SslApplicationProtocol.Http2],
-                ClientCertificateContext = _context ??= SslStreamCertificateContext.Create(Certificate!, null, offline: true),
-#pragma warning disable CA5359
-                RemoteCertificateValidationCallback = static (_, _, _, _) => true,
-#pragma warning restore CA5359
-            }, limit.Token);
-            return (new SilentConnection(socket, tls), SilentOutcome.Open);
-        }
-        catch (Exception e) when (e is SocketException or IOException or AuthenticationException or OperationCanceledException)
-        {
-            if (tls is not null) await tls.DisposeAsync();
-            socket.Dispose();
-            if (ct.IsCancellationRequested) throw;
-            return (null, e is OperationCanceledException ? SilentOutcome.Hung : SilentOutcome.Refused);
-        }
-    }
+    public Task<(SilentTlsClient? Client, SilentOutcome Outcome)> OpenSilentAsync(IPEndPoint node, IPAddress local, TimeSpan timeout, CancellationToken ct) =>
+        SilentTlsClient.OpenAsync(node, local, _context ??= SslStreamCertificateContext.Create(Certificate!, null, offline: true), timeout, ct);
 
     private SslStreamCertificateContext? _context;
 
@@ -147,60 +116,5 @@ public sealed class RogueClient : IDisposable
     {
         _http.Dispose();
         Certificate?.Dispose();
-    }
-}
-
-public enum SilentOutcome
-{
-    /// <summary>The handshake completed and the connection is open.</summary>
-    Open,
-
-    /// <summary>Reset or closed by the node.</summary>
-    Refused,
-
-    /// <summary>No answer within the timeout (the node neither served nor refused it).</summary>
-    Hung,
-}
-
-/// <summary>A TLS connection that says nothing after its handshake.</summary>
-public sealed class SilentConnection : IAsyncDisposable
-{
-    private readonly Socket _socket;
-    private readonly SslStream _tls;
-
-    internal SilentConnection(Socket socket, SslStream tls)
-    {
-        _socket = socket;
-        _tls = tls;
-    }
-
-    /// <summary>True once the node has closed or reset the connection, waiting at most <paramref name="timeout"/>.</summary>
-    public async Task<bool> ClosedByNodeAsync(TimeSpan timeout, CancellationToken ct)
-    {
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        wait.CancelAfter(timeout);
-        var buffer = new byte[256];
-        try
-        {
-            // The node may send its HTTP/2 SETTINGS first; reading on to the end of the stream is the check.
-            while (await _tls.ReadAsync(buffer, wait.Token) > 0)
-            {
-            }
-            return true;
-        }
-        catch (Exception e) when (e is IOException or SocketException or AuthenticationException or ObjectDisposedException)
-        {
-            return true;
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            return false;
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _tls.DisposeAsync();
-        _socket.Dispose();
     }
 }

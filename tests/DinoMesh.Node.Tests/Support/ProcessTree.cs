@@ -63,14 +63,14 @@ public static class ProcessTree
         // A process that started nothing (or exec'ed the command itself) gets the signal directly.
         foreach (var pid in children.Count > 0 ? children : [shell.Pid])
         {
-            Posix.Kill(pid, Posix.SIGTERM);
+            Signal.Send(pid, Signal.SIGTERM);
         }
         var code = shell.WaitForExit(grace);
         if (code is null)
         {
             foreach (var pid in Descendants(shell.Pid))
             {
-                Posix.Kill(pid, Posix.SIGKILL);
+                Signal.Send(pid, Signal.SIGKILL);
             }
             shell.Kill9();
         }

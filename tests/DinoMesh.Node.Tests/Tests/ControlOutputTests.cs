@@ -102,7 +102,7 @@ public sealed partial class ControlOutputTests : IDisposable
             Assert.Contains(watch.Lines, l => l.Text.Contains("ADDRESS", StringComparison.Ordinal));
             // Ctrl+C: SIGINT to the watching dino-node under the terminal; `script -e` passes on its exit code.
             var watcher = ProcessTree.Descendants(watch.Pid).Single(p => ProcessTree.CommandLine(p).Contains("peers --watch", StringComparison.Ordinal));
-            Posix.Kill(watcher, Posix.SIGINT);
+            Signal.Send(watcher, Signal.SIGINT);
             Assert.Equal(0, watch.WaitForExit(TimeSpan.FromSeconds(15)));
         }
         finally

@@ -29,7 +29,7 @@ public sealed class GracefulLeaveTests : IDisposable
     {
         var (a, b, c) = FormThree();
         var askedAt = DateTime.UtcNow;
-        Posix.Kill(c.Daemon!.Pid, Posix.SIGTERM);
+        Signal.Send(c.Daemon!.Pid, Signal.SIGTERM);
         AssertLeftNeverDead(askedAt, c, a, b);
     }
 

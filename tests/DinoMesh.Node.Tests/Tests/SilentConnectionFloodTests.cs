@@ -48,7 +48,7 @@ public sealed class SilentConnectionFloodTests : IDisposable
         // The flood runs in the background while the checks below run against the node.
         using var rogue = new RogueClient();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var held = new ConcurrentBag<SilentConnection>();
+        var held = new ConcurrentBag<SilentTlsClient>();
         var outcomes = new ConcurrentDictionary<SilentOutcome, int>();
         var attempts = 0;
         var mostDescriptors = 0;
@@ -122,7 +122,7 @@ public sealed class SilentConnectionFloodTests : IDisposable
         foreach (var connection in held)
         {
             var left = FirstRequestTimeout + TimeSpan.FromSeconds(15) - closing.Elapsed;
-            stillOpen += await connection.ClosedByNodeAsync(left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1), ct) ? 0 : 1;
+            stillOpen += await connection.ClosedByServerAsync(left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1), ct) ? 0 : 1;
             await connection.DisposeAsync();
         }
         // "Got in" counts over the whole flood: the node keeps few at a time (see the descriptors) and closes them.
@@ -155,7 +155,7 @@ public sealed class SilentConnectionFloodTests : IDisposable
         // it once did here one run in five).
         var squeeze = Math.Max(LowestFreeDescriptor(pid), HighestDevNull(pid) + 1);
         var outcomes = new Dictionary<SilentOutcome, int>();
-        var kept = new List<SilentConnection>();
+        var kept = new List<SilentTlsClient>();
         SetDescriptorLimit(a, squeeze);
         try
         {

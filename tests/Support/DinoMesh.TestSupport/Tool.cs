@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace DinoMesh.Node.Tests.Support;
+namespace DinoMesh.TestSupport;
 
 /// <summary>What a finished command printed and returned.</summary>
 public sealed record ToolResult(string Command, int ExitCode, string Stdout, string Stderr)

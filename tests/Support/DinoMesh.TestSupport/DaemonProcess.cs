@@ -1,13 +1,13 @@
 using System.Diagnostics;
 
-namespace DinoMesh.Node.Tests.Support;
+namespace DinoMesh.TestSupport;
 
 /// <summary>One line a daemon printed, with the moment the test received it (for measuring detection times).</summary>
 public sealed record LogLine(DateTime ReceivedUtc, bool IsError, string Text);
 
 /// <summary>
-/// A long-running child (dino-node) whose stdout and stderr are kept in memory with arrival times and appended to a
-/// log file, stopped with real signals: SIGTERM, then SIGKILL after a grace period.
+/// A long-running child (dino-node, bindfs) whose stdout and stderr are kept in memory with arrival times and appended
+/// to a log file (stderr lines prefixed "E "), stopped with real signals: SIGTERM, then SIGKILL after a grace period.
 /// </summary>
 public sealed class DaemonProcess : IDisposable
 {
@@ -127,7 +127,7 @@ public sealed class DaemonProcess : IDisposable
         {
             return null;
         }
-        // Let the output pipes drain, bounded: a child of the daemon (fusermount3) may hold them open.
+        // Let the output pipes drain, bounded: a child of the daemon (fusermount3, a helper) may hold them open.
         using var drain = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         try
         {
@@ -147,7 +147,7 @@ public sealed class DaemonProcess : IDisposable
         {
             return WaitForExit(TimeSpan.Zero);
         }
-        Posix.Kill(_process.Id, Posix.SIGTERM);
+        Signal.Send(_process.Id, Signal.SIGTERM);
         var code = WaitForExit(grace);
         if (code is null)
         {
@@ -162,7 +162,7 @@ public sealed class DaemonProcess : IDisposable
     {
         if (!_process.HasExited)
         {
-            Posix.Kill(_process.Id, Posix.SIGKILL);
+            Signal.Send(_process.Id, Signal.SIGKILL);
         }
         WaitForExit(TimeSpan.FromSeconds(15));
     }

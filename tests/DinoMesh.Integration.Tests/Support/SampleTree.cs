@@ -4,7 +4,7 @@ namespace DinoMesh.Integration.Tests.Support;
 /// A real tree from this machine to copy and untar: the .NET SDK's <c>Sdks</c> folder (about two
 /// thousand files, tens of MB: MSBuild targets, dlls, symlink-free), or /usr/share/doc without it.
 /// </summary>
-public static class SourceTree
+public static class SampleTree
 {
     public static string Locate()
     {

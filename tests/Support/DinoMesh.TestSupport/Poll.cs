@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace DinoMesh.Node.Tests.Support;
+namespace DinoMesh.TestSupport;
 
 /// <summary>Bounded waits: every wait in this suite is a poll with an interval and a deadline, never a fixed sleep.</summary>
 public static class Poll

@@ -1,6 +1,6 @@
-namespace DinoMesh.Node.Tests.Support;
+namespace DinoMesh.TestSupport;
 
-/// <summary>What to do when the machine cannot provide what a test needs (FUSE, root, network namespaces).</summary>
+/// <summary>What to do when the machine cannot provide what a test needs (FUSE, bindfs, root, network namespaces).</summary>
 public static class Requirement
 {
     /// <summary>True when running in CI, where a missing set-up is a failure, not a skip.</summary>
@@ -29,11 +29,15 @@ public static class Requirement
         }
     }
 
-    public static bool IsRoot => GetEuid() == 0;
+    public static bool IsRoot => Environment.UserName == "root" || GetEuid() == 0;
 
     private static uint GetEuid() => uint.TryParse(
         File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("Uid:", StringComparison.Ordinal))
             ?.Split('\t', StringSplitOptions.RemoveEmptyEntries).ElementAtOrDefault(2), out var u) ? u : uint.MaxValue;
+
+    /// <summary>The process umask, read without changing it (umask(2) would race with parallel tests).</summary>
+    public static uint Umask() => Convert.ToUInt32(
+        File.ReadLines("/proc/self/status").First(l => l.StartsWith("Umask:", StringComparison.Ordinal))["Umask:".Length..].Trim(), 8);
 
     /// <summary>The full path of a program on PATH, or null.</summary>
     public static string? Which(string program) =>

@@ -1,8 +1,11 @@
 using System.Reflection;
 
-namespace DinoMesh.Node.Tests.Support;
+namespace DinoMesh.TestSupport;
 
-/// <summary>Where the daemon under test is: the dino-node built by the solution with this assembly's configuration.</summary>
+/// <summary>
+/// Where the daemon under test is: the dino-node built by the solution with the configuration the tests were built with
+/// (this library is built with its callers' configuration).
+/// </summary>
 public static class SourceTree
 {
     /// <summary>src/DinoMesh.Node/bin/&lt;Configuration&gt;/net10.0/dino-node.dll; throws with instructions when it is not built.</summary>
@@ -19,6 +22,7 @@ public static class SourceTree
         }
     }
 
+    /// <summary>The repository's root (where DinoMesh.sln and scripts/ are).</summary>
     public static string RepoRoot
     {
         get

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace DinoMesh.Integration.Tests.Support;
+namespace DinoMesh.TestSupport;
 
 /// <summary>Reads /proc/self/mountinfo to tell whether a FUSE file system is mounted at a path.</summary>
 public static class MountTable
@@ -46,19 +46,7 @@ public static class MountTable
     /// <summary>Polls until a FUSE mount appears, the deadline passes, or <paramref name="gaveUp"/> says to stop.</summary>
     public static bool WaitForFuseMount(string mountPoint, TimeSpan timeout, Func<bool> gaveUp)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (IsFuseMounted(mountPoint))
-            {
-                return true;
-            }
-            if (gaveUp())
-            {
-                return IsFuseMounted(mountPoint);
-            }
-            Thread.Sleep(50);
-        }
+        Poll.Until(() => IsFuseMounted(mountPoint) || gaveUp(), timeout, TimeSpan.FromMilliseconds(50));
         return IsFuseMounted(mountPoint);
     }
 
