@@ -9,14 +9,16 @@ public sealed partial class DinoFileSystem
     private static readonly byte[] Dot = "."u8.ToArray();
     private static readonly byte[] DotDot = ".."u8.ToArray();
 
-    public override ValueTask<FuseResult<OpenReply>> OpenDirAsync(FuseContext ctx, ulong ino, int flags)
+    public override async ValueTask<FuseResult<OpenReply>> OpenDirAsync(FuseContext ctx, ulong ino, int flags)
     {
+        // A listing shows every entry whose creation was acknowledged, on any node, before the directory was opened.
+        await _meta.ReadBarrierAsync(ctx.Cancellation);
         var inode = _meta.Current.Find(ino);
-        if (inode is null) return ValueTask.FromResult(Fail<OpenReply>(FsError.Stale));
-        if (!inode.IsDirectory) return ValueTask.FromResult(Fail<OpenReply>(FsError.NotADirectory));
+        if (inode is null) return Fail<OpenReply>(FsError.Stale);
+        if (!inode.IsDirectory) return Fail<OpenReply>(FsError.NotADirectory);
         var handle = new OpenHandle(ino, flags) { Listing = Listing(inode) };
         _openDirectories.AddOrUpdate(ino, 1, static (_, n) => n + 1);
-        return ValueTask.FromResult<FuseResult<OpenReply>>(new OpenReply(AddHandle(handle), OpenReplyFlags.None));
+        return new OpenReply(AddHandle(handle), OpenReplyFlags.None);
     }
 
     private static (byte[] Name, ulong Ino)[] Listing(Inode dir)

@@ -9,9 +9,20 @@ public sealed partial class DinoFileSystem
     public override ValueTask<FuseResult<EntryReply>> LookupAsync(FuseContext ctx, ulong parent, ReadOnlyMemory<byte> name)
     {
         var (error, inode) = _meta.Current.Lookup(parent, FileName.FromBytes(name.Span));
-        // A miss is cached by the kernel as a negative entry; a create anywhere invalidates it.
-        if (error == FsError.NoEntry) return ValueTask.FromResult<FuseResult<EntryReply>>(NegativeEntry());
+        if (error == FsError.NoEntry) return LookupMissAsync(ctx, parent, name);
         return ValueTask.FromResult(inode is null ? Fail<EntryReply>(error) : Entry(inode));
+    }
+
+    /// <summary>
+    /// A miss is cached by the kernel as a negative entry (a create anywhere invalidates it), so before trusting one
+    /// this node catches up with what was acknowledged elsewhere: a file another node closed a moment ago is found.
+    /// </summary>
+    private async ValueTask<FuseResult<EntryReply>> LookupMissAsync(FuseContext ctx, ulong parent, ReadOnlyMemory<byte> name)
+    {
+        await _meta.ReadBarrierAsync(ctx.Cancellation);
+        var (error, inode) = _meta.Current.Lookup(parent, FileName.FromBytes(name.Span));
+        if (error == FsError.NoEntry) return NegativeEntry();
+        return inode is null ? Fail<EntryReply>(error) : Entry(inode);
     }
 
     public override ValueTask<FuseResult<EntryReply>> MkNodAsync(FuseContext ctx, ulong parent, ReadOnlyMemory<byte> name, uint mode, uint rdev, uint umask)

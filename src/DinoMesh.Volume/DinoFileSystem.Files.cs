@@ -57,6 +57,10 @@ public sealed partial class DinoFileSystem
 
     public override async ValueTask<FuseResult<OpenReply>> OpenAsync(FuseContext ctx, ulong ino, int flags)
     {
+        // Close-to-open: what another node closed before this open began is applied here first, and the kernel drops
+        // what that made stale (its cached size would otherwise cut the read short, its pages show old bytes).
+        await _meta.ReadBarrierAsync(ctx.Cancellation);
+        var changedElsewhere = ForgetIfChangedElsewhere(ino);
         var inode = _meta.Current.Find(ino);
         if (inode is null) return Fail<OpenReply>(FsError.Stale);
         if (inode.IsDirectory && (flags & OAccMode) != 0) return Fail<OpenReply>(FsError.IsADirectory);
@@ -67,9 +71,10 @@ public sealed partial class DinoFileSystem
         }
         Opened(ino);
         // The page cache stays valid across opens: this node sees every local change, and a change from a peer
-        // arrives with an explicit invalidation. The exception: a read through this open is due to move atime, which
-        // only a READ that reaches us can do, so the cached pages go (relatime: once per change of the file).
-        var keep = (flags & OAccMode) != OWrOnly && inode.IsRegular && _atimes.IsDue(inode, _clock.NowNs())
+        // arrives with an explicit invalidation. The exceptions: the file changed elsewhere since its last open here
+        // (that invalidation may still be queued), or a read through this open is due to move atime, which only a READ
+        // that reaches us can do (relatime: once per change of the file). Then the cached pages go.
+        var keep = changedElsewhere || ((flags & OAccMode) != OWrOnly && inode.IsRegular && _atimes.IsDue(inode, _clock.NowNs()))
             ? OpenReplyFlags.None
             : OpenReplyFlags.KeepCache;
         return new OpenReply(AddHandle(new OpenHandle(ino, flags)), keep);

@@ -24,6 +24,8 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     private readonly ConcurrentDictionary<ulong, int> _openDirectories = new();
     private readonly ConcurrentDictionary<ulong, Inode> _unlinkedDirectories = new();
     private readonly CacheInvalidator _invalidator;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, byte> _changedElsewhere = new();
+    private const int ChangedElsewhereBound = 1 << 16;
     private readonly AccessTimes _atimes;
     private readonly CancellationTokenSource _stopping = new();
     private IFuseNotifier? _notifier;
@@ -111,8 +113,26 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     private void OnAppliedRemotely(ApplyResult result)
     {
         _invalidator.Enqueue(result.Effect);
+        // Bounded: past the bound only the rare lookup race of ForgetIfChangedElsewhere is uncovered, for a moment.
+        if (_changedElsewhere.Count > ChangedElsewhereBound) _changedElsewhere.Clear();
+        foreach (var ino in result.Effect.ContentChanged) _changedElsewhere.TryAdd(ino, 0);
+        foreach (var ino in result.Effect.Touched) _changedElsewhere.TryAdd(ino, 0);
         foreach (var ino in result.Effect.Removed) _contents.Discard(ino);
         if (result.Effect.Orphaned.Count > 0) _ = ReleaseUnheldAsync(result.Effect.Orphaned);
+    }
+
+    /// <summary>
+    /// At open, after the read barrier: if the file changed elsewhere since it was last opened here, the kernel forgets
+    /// its cached attributes now, before the open is answered. The invalidation queued when the change was applied
+    /// does not cover this: it runs on its own task (it may still be queued), and it finds nothing to invalidate when
+    /// the kernel was just learning the inode from a lookup answered before the change — the lookup's reply then
+    /// caches the old size. (Attributes only: that never waits for a lock the open holds.) True when it did.
+    /// </summary>
+    private bool ForgetIfChangedElsewhere(ulong ino)
+    {
+        if (!_changedElsewhere.TryRemove(ino, out _)) return false;
+        _notifier?.InvalidateInode(ino, -1, 0);
+        return true;
     }
 
     /// <summary>Releases, in one mutation, those of <paramref name="inos"/> that wait on this node and are not open here.</summary>

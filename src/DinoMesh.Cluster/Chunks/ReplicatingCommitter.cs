@@ -40,6 +40,8 @@ public sealed class ReplicatingCommitter : IMetadataCommitter
         return await _inner.CommitAsync(mutation, cancellationToken);
     }
 
+    public ValueTask ReadBarrierAsync(CancellationToken cancellationToken) => _inner.ReadBarrierAsync(cancellationToken);
+
     public async ValueTask<FsError> SyncAsync(CancellationToken cancellationToken)
     {
         var local = await _inner.SyncAsync(cancellationToken);

@@ -20,6 +20,15 @@ public sealed class ClusterCommitter : IMetadataCommitter
     private readonly ILeaseNetwork _network;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<(string Client, ulong Seq), TaskCompletionSource<ApplyResult>> _waiting = new();
+    private readonly ReadIndexRounds _readIndex;
+    private readonly Lock _appliedGate = new();
+    private readonly List<(long Version, TaskCompletionSource Done)> _appliedWaiters = [];
+    // After a read-index question went unanswered, readers use the local replica without asking until then: a node
+    // cut off from the holder answers from what it has (reads keep working on a minority side) without a stall each.
+    private long _askAgainAfterTicks;
+
+    /// <summary>How long a reader waits for the holder's answer, and then for this node to apply that far.</summary>
+    public static readonly TimeSpan ReadBarrierTimeout = TimeSpan.FromMilliseconds(500);
 
     public ClusterCommitter(LeaseDriver lease, MetadataReplica replica, ILeaseNetwork network, ILogger logger)
     {
@@ -28,6 +37,7 @@ public sealed class ClusterCommitter : IMetadataCommitter
         _network = network;
         _logger = logger;
         replica.Applied += OnApplied;
+        _readIndex = new ReadIndexRounds(AskReadIndexAsync);
     }
 
     public FileSystemState Current => _replica.Current;
@@ -41,9 +51,13 @@ public sealed class ClusterCommitter : IMetadataCommitter
         if (mutation.Proposer == Self)
         {
             if (mutation.Op is { } op && _waiting.TryRemove(Key(op), out var waiter)) waiter.TrySetResult(result);
-            return;
         }
-        AppliedRemotely?.Invoke(result);
+        else
+        {
+            AppliedRemotely?.Invoke(result);
+        }
+        // After the listeners: a reader let go here finds the change's cache invalidation already queued.
+        ReleaseReaders(result.State.Version);
     }
 
     private static (string, ulong) Key(OpId op) => (Convert.ToHexStringLower(op.Client), op.Seq);
@@ -98,6 +112,67 @@ public sealed class ClusterCommitter : IMetadataCommitter
         finally
         {
             _waiting.TryRemove(Key(op), out _);
+        }
+    }
+
+    /// <summary>
+    /// Close-to-open: returns once this node has applied every change that was acknowledged (anywhere) before the
+    /// call, so an open or a miss that follows sees it. Costs one question to the holder (shared by concurrent
+    /// readers) on a node that does not hold the lease. Without an answer in time (no holder, or cut off from it), the
+    /// reader goes on with this node's state: on a minority side reads keep working, possibly stale.
+    /// </summary>
+    public async ValueTask ReadBarrierAsync(CancellationToken cancellationToken)
+    {
+        var status = _lease.Status;
+        long target;
+        if (status.Holder == Self)
+        {
+            target = status.Commit;
+        }
+        else
+        {
+            if (status.Holder.IsEmpty || status.NoQuorum || Environment.TickCount64 < Interlocked.Read(ref _askAgainAfterTicks)) return;
+            if (await _readIndex.JoinAsync().WaitAsync(cancellationToken) is not { } commit)
+            {
+                Interlocked.Exchange(ref _askAgainAfterTicks, Environment.TickCount64 + (long)_lease.Timing.Tick.TotalMilliseconds * _lease.Timing.Machine.ElectionTicks);
+                return;
+            }
+            target = commit;
+        }
+        if (target <= Current.Version) return;
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_appliedGate) _appliedWaiters.Add((target, done));
+        ReleaseReaders(Current.Version);
+        try
+        {
+            await done.Task.WaitAsync(ReadBarrierTimeout, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            _logger.LogDebug("metadata: version {Version} not applied within {Timeout}; reading at {Applied}", target, ReadBarrierTimeout, Current.Version);
+            lock (_appliedGate) _appliedWaiters.Remove((target, done));
+        }
+    }
+
+    private async Task<long?> AskReadIndexAsync()
+    {
+        var holder = _lease.Status.Holder;
+        if (holder.IsEmpty) return null;
+        if (holder == Self) return _lease.ReadIndexOnHolder();
+        var answer = await _network.ReadIndexAsync(holder, ReadBarrierTimeout, CancellationToken.None);
+        return answer is { Commit: >= 0 } ? answer.Commit : null;
+    }
+
+    private void ReleaseReaders(long applied)
+    {
+        lock (_appliedGate)
+        {
+            for (var i = _appliedWaiters.Count - 1; i >= 0; i--)
+            {
+                if (_appliedWaiters[i].Version > applied) continue;
+                _appliedWaiters[i].Done.TrySetResult();
+                _appliedWaiters.RemoveAt(i);
+            }
         }
     }
 

@@ -16,4 +16,7 @@ public interface ILeaseNetwork
 
     /// <summary>Asks <paramref name="holder"/> to make the log durable on a majority up to <paramref name="version"/>.</summary>
     Task<SyncResponse?> SyncAsync(PeerId holder, long version, TimeSpan deadline, CancellationToken ct);
+
+    /// <summary>Asks <paramref name="holder"/> for its commit version; null when it could not be reached in time.</summary>
+    Task<ReadIndexResponse?> ReadIndexAsync(PeerId holder, TimeSpan deadline, CancellationToken ct);
 }

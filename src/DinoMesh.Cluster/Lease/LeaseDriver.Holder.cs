@@ -99,6 +99,20 @@ public sealed partial class LeaseDriver
         return task;
     }
 
+    /// <summary>
+    /// The commit version a reader must reach to have seen everything acknowledged so far; null unless this node holds
+    /// the lease and has committed an entry of its term (before that its commit version may lag its predecessor's).
+    /// Answered from the lease without a round of heartbeats: a holder cut off from the majority steps down within an
+    /// election timeout, so a stale answer is possible only inside that window.
+    /// </summary>
+    public long? ReadIndexOnHolder()
+    {
+        lock (_gate)
+        {
+            return _machine.CommittedInCurrentTerm ? _machine.Commit : null;
+        }
+    }
+
     private void CompleteSyncWaitersLocked()
     {
         if (_syncWaiters.Count == 0) return;

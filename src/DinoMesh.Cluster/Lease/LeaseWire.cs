@@ -16,6 +16,13 @@ public static class LeaseProtocols
     /// <summary>A member asks the holder to make the log durable on a majority of voters up to a version (fsync).</summary>
     public const string Sync = "/dinomesh/sync/1";
 
+    /// <summary>
+    /// A member asks the holder for its commit version before it opens a file or trusts a miss (close-to-open): once
+    /// the member has applied that far, it has seen every change that was acknowledged before it asked. The request
+    /// body is empty.
+    /// </summary>
+    public const string ReadIndex = "/dinomesh/read-index/1";
+
     /// <summary>Bound on a batch of lease messages (appends carry at most 1 MiB of entries; a snapshot may be large).</summary>
     public const int MaxLeaseBytes = 64 << 20;
 
@@ -59,6 +66,14 @@ public sealed record SyncRequest([property: Key(0)] long Version);
 /// <summary>Errno 0 when the log is durable on a majority up to the version asked; else why not (not the holder, timed out).</summary>
 [MessagePackObject]
 public sealed record SyncResponse([property: Key(0)] int Errno, [property: Key(1)] PeerId Holder);
+
+/// <summary>
+/// The holder's commit version, or -1 when the answering node does not hold the lease (or holds it but has not yet
+/// committed an entry of its own term, so its commit version may lag its predecessor's); <see cref="Holder"/> is who
+/// holds it, when known.
+/// </summary>
+[MessagePackObject]
+public sealed record ReadIndexResponse([property: Key(0)] long Commit, [property: Key(1)] PeerId Holder);
 
 /// <summary>Encoding of the lease service's messages; decoding treats the bytes as hostile.</summary>
 public static class LeaseCodec

@@ -70,6 +70,13 @@ public sealed class TransportLeaseNetwork : ILeaseNetwork, IAsyncDisposable
         return result.Ok ? Decode<SyncResponse>(result.Value!, 4096) : null;
     }
 
+    public async Task<ReadIndexResponse?> ReadIndexAsync(PeerId holder, TimeSpan deadline, CancellationToken ct)
+    {
+        if (_addressOf(holder) is not { } address || deadline <= TimeSpan.Zero) return null;
+        var result = await _transport.CallAsync(address, holder, LeaseProtocols.ReadIndex, Array.Empty<byte>(), deadline, ct);
+        return result.Ok ? Decode<ReadIndexResponse>(result.Value!, 1024) : null;
+    }
+
     private void Answered(PeerId peer, byte[] answer)
     {
         var batch = Decode<LeaseBatch>(answer, LeaseProtocols.MaxLeaseBytes);
@@ -122,6 +129,12 @@ public sealed class TransportLeaseNetwork : ILeaseNetwork, IAsyncDisposable
             }
             var error = await sync.WaitAsync(ct);
             return LeaseCodec.Encode(new SyncResponse((int)error, lease.Self));
+        });
+        transport.RegisterUnary(LeaseProtocols.ReadIndex, 64, (peer, body, ct) =>
+        {
+            var lease = driver();
+            var commit = lease?.ReadIndexOnHolder() ?? -1;
+            return ValueTask.FromResult(LeaseCodec.Encode(new ReadIndexResponse(commit, lease?.Status.Holder ?? default)));
         });
         logger.LogDebug("lease: protocols registered");
     }

@@ -21,6 +21,12 @@ public interface IMetadataCommitter
     /// <summary>Makes every change committed so far durable against power loss (fsync semantics).</summary>
     ValueTask<FsError> SyncAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Returns once this node has applied every change acknowledged anywhere before the call (close-to-open: an open
+    /// that follows sees the newest committed content). Alone, a node has nothing to wait for.
+    /// </summary>
+    ValueTask ReadBarrierAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
     /// <summary>Raised after a change another node proposed was applied here, for cache invalidation and orphan release.</summary>
     event Action<ApplyResult>? AppliedRemotely;
 }

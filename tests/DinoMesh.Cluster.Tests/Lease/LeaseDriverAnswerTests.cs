@@ -111,6 +111,9 @@ public sealed class LeaseDriverAnswerTests : IDisposable
 
             public Task<SyncResponse?> SyncAsync(PeerId holder, long version, TimeSpan deadline, CancellationToken ct) =>
                 Task.FromResult<SyncResponse?>(null);
+
+            public Task<ReadIndexResponse?> ReadIndexAsync(PeerId holder, TimeSpan deadline, CancellationToken ct) =>
+                Task.FromResult<ReadIndexResponse?>(null);
         }
     }
 }

@@ -27,6 +27,7 @@ public class LeaseWireGoldenTests
         ["ProposeResponse"] = "94032a74c420bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
         ["SyncRequest"] = "912a",
         ["SyncResponse"] = "926ec420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ["ReadIndexResponse"] = "92cd1092c420bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
     };
 
     public static TheoryData<string> Samples() => [.. LeaseWireSamples.All.Keys];

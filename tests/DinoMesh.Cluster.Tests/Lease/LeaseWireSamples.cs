@@ -44,6 +44,7 @@ internal static class LeaseWireSamples
         Add("ProposeResponse", new ProposeResponse(ProposeOutcome.NotHolder, Version: 42, Errno: 116, Holder: B), 4096);
         Add("SyncRequest", new SyncRequest(Version: 42), 1024);
         Add("SyncResponse", new SyncResponse(Errno: 110, Holder: A), 4096);
+        Add("ReadIndexResponse", new ReadIndexResponse(Commit: 4242, Holder: B), 1024);
         return all;
     }
 
