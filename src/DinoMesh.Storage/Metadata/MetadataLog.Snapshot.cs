@@ -31,6 +31,7 @@ public sealed partial class MetadataLog
             bool mayBeNamed = false;
             try
             {
+                SnapshotFileWritten?.Invoke(file);
                 lock (_writeLock)
                 {
                     ThrowIfDisposed();
@@ -70,6 +71,12 @@ public sealed partial class MetadataLog
             SnapshotFile.RemoveAllBut(_snapshotDirectory, file);
         }
     }
+
+    /// <summary>
+    /// Tests: called by a save between writing its file and taking the write lock to name it (the file name), on the
+    /// saving thread; lets a test append meanwhile or copy the files as a crash at that instant would leave them.
+    /// </summary>
+    internal Action<string>? SnapshotFileWritten { get; set; }
 
     /// <summary>
     /// The newest saved snapshot, or null. Throws <see cref="MetadataDamagedException"/> when its file is not whole.
