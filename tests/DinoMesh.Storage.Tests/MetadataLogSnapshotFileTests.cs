@@ -139,15 +139,10 @@ public sealed class MetadataLogSnapshotFileTests
     {
         using var fixture = new LogFixture();
         using var aside = new TempDirectory();
-        fixture.AppendRange(1, 20);
-        fixture.Log.SaveSnapshot(10, 1, Payload(10));
-        string old = Path.Combine(fixture.SnapshotDirectory, "00000000000000000010.snap");
-        File.Copy(old, aside.Combine("old.snap"));
+        string ten = SaveTenThenTwentyKeepingACopyOfTen(fixture, aside);
 
-        fixture.Log.SaveSnapshot(20, 1, Payload(20));
-        fixture.Log.Dispose();
         // As if the process died after the new row's commit but before the old file was deleted.
-        File.Copy(aside.Combine("old.snap"), old);
+        File.Copy(ten, Path.Combine(fixture.SnapshotDirectory, "00000000000000000010.snap"));
 
         var log = fixture.Reopen();
 
@@ -196,13 +191,9 @@ public sealed class MetadataLogSnapshotFileTests
     {
         using var fixture = new LogFixture();
         using var aside = new TempDirectory();
-        fixture.AppendRange(1, 20);
-        fixture.Log.SaveSnapshot(10, 1, Payload(10));
-        string ten = Path.Combine(fixture.SnapshotDirectory, "00000000000000000010.snap");
-        File.Copy(ten, aside.Combine("ten"));
-        fixture.Log.SaveSnapshot(20, 1, Payload(20));
-        fixture.Log.Dispose();
-        File.Copy(aside.Combine("ten"), Path.Combine(fixture.SnapshotDirectory, "00000000000000000020.snap"), overwrite: true);
+        string ten = SaveTenThenTwentyKeepingACopyOfTen(fixture, aside);
+
+        File.Copy(ten, Path.Combine(fixture.SnapshotDirectory, "00000000000000000020.snap"), overwrite: true);
 
         var e = Assert.Throws<MetadataDamagedException>(() => fixture.Reopen());
 
@@ -269,6 +260,21 @@ public sealed class MetadataLogSnapshotFileTests
         Assert.True(loads > 0);
         Assert.Equal(300, fixture.Log.SnapshotVersion);
         Assert.Equal(["00000000000000000300.snap"], fixture.SnapshotFiles());
+    }
+
+    /// <summary>
+    /// Appends 1..20, saves snapshots at 10 and then 20, and closes the log; returns where the file of snapshot 10 was
+    /// copied before the second save deleted it.
+    /// </summary>
+    private static string SaveTenThenTwentyKeepingACopyOfTen(LogFixture fixture, TempDirectory aside)
+    {
+        fixture.AppendRange(1, 20);
+        fixture.Log.SaveSnapshot(10, 1, Payload(10));
+        string copy = aside.Combine("ten.snap");
+        File.Copy(Path.Combine(fixture.SnapshotDirectory, "00000000000000000010.snap"), copy);
+        fixture.Log.SaveSnapshot(20, 1, Payload(20));
+        fixture.Log.Dispose();
+        return copy;
     }
 
     /// <summary>A recognisable payload per version: the version's low byte, then a counter, so no two are alike.</summary>

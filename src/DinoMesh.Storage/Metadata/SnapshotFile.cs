@@ -84,7 +84,7 @@ internal static class SnapshotFile
         {
             var (length, payloadCrc) = CheckHeader(file, path, version, term);
             var payload = new byte[length];
-            if (ReadFully(file, payload, HeaderSize) != length) throw Damaged(path, $"it ends before its {length} bytes of payload");
+            if (PositionedRead.ReadAt(file, HeaderSize, payload) != length) throw Damaged(path, $"it ends before its {length} bytes of payload");
             if (SegmentFormat.Crc32C(payload) != payloadCrc) throw Damaged(path, "the payload's checksum does not match");
             return payload;
         }
@@ -142,7 +142,7 @@ internal static class SnapshotFile
     private static (int Length, uint PayloadCrc) CheckHeader(SafeFileHandle file, string path, long version, long term)
     {
         Span<byte> header = stackalloc byte[HeaderSize];
-        if (ReadFully(file, header, 0) != HeaderSize) throw Damaged(path, "it is shorter than a snapshot header");
+        if (PositionedRead.ReadAt(file, 0, header) != HeaderSize) throw Damaged(path, "it is shorter than a snapshot header");
         if (!header[..8].SequenceEqual(Magic)) throw Damaged(path, "it is not a snapshot file of this format");
         if (BinaryPrimitives.ReadUInt32LittleEndian(header[36..]) != SegmentFormat.Crc32C(header[..36])) throw Damaged(path, "its header's checksum does not match");
         long stated = BinaryPrimitives.ReadInt64LittleEndian(header[8..]);
@@ -153,18 +153,6 @@ internal static class SnapshotFile
         if (length < 0 || length > Array.MaxLength || HeaderSize + length != RandomAccess.GetLength(file))
             throw Damaged(path, $"its size {RandomAccess.GetLength(file)} does not match the {length} bytes of payload its header states");
         return ((int)length, BinaryPrimitives.ReadUInt32LittleEndian(header[32..]));
-    }
-
-    private static int ReadFully(SafeFileHandle file, Span<byte> buffer, long offset)
-    {
-        int total = 0;
-        while (total < buffer.Length)
-        {
-            int n = RandomAccess.Read(file, buffer[total..], offset + total);
-            if (n == 0) break;
-            total += n;
-        }
-        return total;
     }
 
     private static MetadataDamagedException Damaged(string path, string damage) => new($"metadata snapshot {path}", damage);
