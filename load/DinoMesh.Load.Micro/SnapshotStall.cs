@@ -85,7 +85,8 @@ internal static class SnapshotStall
                 Thread.Sleep(1);
             }
             // The two halves of a snapshot timed apart, once more on the final state: the encode runs outside every lock;
-            // the save is a SQLite transaction under the log's write lock, which each append also takes.
+            // the save writes and syncs the snapshot's file, then takes the log's write lock (which each append also
+            // takes) only for the small database row that makes it current.
             var encodeStarted = Stopwatch.GetTimestamp();
             var bytes = StateSnapshotCodec.Encode(replica.Current);
             var encode = Stopwatch.GetElapsedTime(encodeStarted);

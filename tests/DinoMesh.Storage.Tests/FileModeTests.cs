@@ -58,6 +58,18 @@ public sealed class FileModeTests
     }
 
     [Fact]
+    public void SnapshotFiles_Are0600_InADirectoryOf0700()
+    {
+        using var fixture = new LogFixture();
+        fixture.AppendRange(1, 5);
+        fixture.Log.SaveSnapshot(5, [1, 2, 3]);
+
+        Assert.Equal(Mode0700, File.GetUnixFileMode(fixture.SnapshotDirectory));
+        string file = Path.Combine(fixture.SnapshotDirectory, Assert.Single(fixture.SnapshotFiles()));
+        Assert.Equal(Mode0600, File.GetUnixFileMode(file));
+    }
+
+    [Fact]
     public void AnExistingMetadataDatabaseWithMode0644_IsTightenedAtOpen()
     {
         using var fixture = new LogFixture();

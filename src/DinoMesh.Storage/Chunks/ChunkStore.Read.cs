@@ -49,7 +49,7 @@ public sealed partial class ChunkStore
                 var file = FileIdentity.Of(handle);
                 if (_verified.Holds(id, file))
                 {
-                    int read = ReadAt(handle, offset, destination);
+                    int read = PositionedRead.ReadAt(handle, offset, destination);
                     // A write racing with this read changes the identity; then hash what is there now.
                     if (FileIdentity.Of(handle) == file) return ChunkReadResult.Ok(read);
                     _verified.Forget(id);
@@ -63,18 +63,6 @@ public sealed partial class ChunkStore
                 return ChunkReadResult.Failed(ChunkReadStatus.Io, e.Message);
             }
         }
-    }
-
-    private static int ReadAt(SafeFileHandle handle, long offset, Span<byte> destination)
-    {
-        int total = 0;
-        while (total < destination.Length)
-        {
-            int n = RandomAccess.Read(handle, destination[total..], offset + total);
-            if (n == 0) break;
-            total += n;
-        }
-        return total;
     }
 
     /// <summary>

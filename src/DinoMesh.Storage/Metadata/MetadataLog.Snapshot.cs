@@ -8,54 +8,111 @@ public sealed partial class MetadataLog
     public void SaveSnapshot(long version, ReadOnlySpan<byte> state) => SaveSnapshot(version, 0, state);
 
     /// <summary>
-    /// Replaces the saved snapshot with the state as of <paramref name="version"/>; durable when this returns. An older
-    /// snapshot than the saved one is ignored (only the newest is kept). A snapshot beyond <see cref="LastVersion"/>
-    /// (one received from a peer when this node is far behind) supersedes every record: the floor moves to
-    /// <paramref name="version"/> in the same transaction, the segments are deleted, and the next append is
-    /// <paramref name="version"/> + 1.
+    /// Replaces the saved snapshot with the state as of <paramref name="version"/>; durable when this returns. A snapshot
+    /// at or before the saved one is ignored (only the newest is kept, and a version's state never changes). A snapshot
+    /// beyond <see cref="LastVersion"/> (one received from a peer when this node is far behind) supersedes every record:
+    /// the floor moves to <paramref name="version"/> in the same transaction, the segments are deleted, and the next
+    /// append is <paramref name="version"/> + 1.
+    /// <para>Appends go on while it runs: the state is written to its own file and synced (see
+    /// <see cref="SnapshotFile"/>) before the write lock is taken, and under the lock one small row makes that file the
+    /// current snapshot. A crash before that row's commit leaves the old snapshot current and a file the next open
+    /// deletes; after it, the new one is current and the old file is the leftover.</para>
     /// </summary>
     public void SaveSnapshot(long version, long term, ReadOnlySpan<byte> state)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(version);
-        lock (_writeLock)
+        // Saves are serialised here, not under the write lock: only a save moves the snapshot version, so the check
+        // below stays true until this save is done.
+        lock (_saveGate)
         {
             ThrowIfDisposed();
-            if (version < _snapshotVersion) return;
-            bool beyondLog = version > _lastVersion;
-            var payload = state.ToArray();
-            LogFullException.Guard(_path, () =>
+            if (version <= Volatile.Read(ref _snapshot).Version) return;
+            string file = SnapshotFile.Write(_snapshotDirectory, version, term, state);
+            bool mayBeNamed = false;
+            try
             {
-                using var transaction = _writer.BeginTransaction();
-                using var command = _writer.CreateCommand();
-                command.Transaction = transaction;
-                command.CommandText = "DELETE FROM snapshot; INSERT INTO snapshot(version, term, payload) VALUES ($version, $term, $payload);"
-                    + (beyondLog ? FloorUpsert : "");
-                command.Parameters.AddWithValue("$version", version);
-                command.Parameters.AddWithValue("$term", term);
-                command.Parameters.AddWithValue("$payload", payload);
-                command.ExecuteNonQuery();
-                transaction.Commit();
-            });
-            Interlocked.Exchange(ref _snapshotVersion, version);
-            if (!beyondLog) return;
-            Interlocked.Exchange(ref _floor, version);
-            DropSegmentsCoveredBy(version);
-            Interlocked.Exchange(ref _lastTerm, term);
-            Interlocked.Exchange(ref _lastVersion, version);
+                SnapshotFileWritten?.Invoke(file);
+                lock (_writeLock)
+                {
+                    ThrowIfDisposed();
+                    bool beyondLog = version > _lastVersion;
+                    LogFullException.Guard(_path, () =>
+                    {
+                        using var transaction = _writer.BeginTransaction();
+                        using var command = _writer.CreateCommand();
+                        command.Transaction = transaction;
+                        command.CommandText = "DELETE FROM snapshot; INSERT INTO snapshot(version, term, payload, file) VALUES ($version, $term, x'', $file);"
+                            + (beyondLog ? FloorUpsert : "");
+                        command.Parameters.AddWithValue("$version", version);
+                        command.Parameters.AddWithValue("$term", term);
+                        command.Parameters.AddWithValue("$file", file);
+                        command.ExecuteNonQuery();
+                        // A commit that reports an error may still have reached the disk: from here the file stays.
+                        mayBeNamed = true;
+                        transaction.Commit();
+                    });
+                    Volatile.Write(ref _snapshot, new SnapshotMark(version, term));
+                    if (beyondLog)
+                    {
+                        Interlocked.Exchange(ref _floor, version);
+                        DropSegmentsCoveredBy(version);
+                        Interlocked.Exchange(ref _lastTerm, term);
+                        Interlocked.Exchange(ref _lastVersion, version);
+                    }
+                }
+            }
+            catch
+            {
+                if (!mayBeNamed) SegmentFile.TryDelete(System.IO.Path.Combine(_snapshotDirectory, file));
+                throw;
+            }
+            // The replaced snapshot's file (and a file a failed save had to leave) is named by nothing now. Not fsynced:
+            // a deletion lost to a power cut is redone at open.
+            SnapshotFile.RemoveAllBut(_snapshotDirectory, file);
         }
     }
 
-    /// <summary>The newest saved snapshot, or null.</summary>
+    /// <summary>
+    /// Tests: called by a save between writing its file and taking the write lock to name it (the file name), on the
+    /// saving thread; lets a test append meanwhile or copy the files as a crash at that instant would leave them.
+    /// </summary>
+    internal Action<string>? SnapshotFileWritten { get; set; }
+
+    /// <summary>
+    /// The newest saved snapshot, or null. Throws <see cref="MetadataDamagedException"/> when its file is not whole.
+    /// </summary>
     public Snapshot? LoadSnapshot()
     {
         ThrowIfDisposed();
+        // A save can replace the file between reading the row and opening the file; the row, read again, then names
+        // the new one. A file missing while the row still names it is damage. Bounded: saves are rare and slow.
+        string? missing = null;
+        for (int attempt = 0; attempt < 16; attempt++)
+        {
+            var (version, term, file, payload) = ReadSnapshot();
+            if (version == 0) return null;
+            if (file is null) return new Snapshot(version, term, payload);
+            if (file == missing)
+                throw new MetadataDamagedException($"metadata snapshot {System.IO.Path.Combine(_snapshotDirectory, file)}", $"the database names it as the snapshot at version {version}, but it does not exist");
+            if (SnapshotFile.Read(_snapshotDirectory, file, version, term) is { } state) return new Snapshot(version, term, state);
+            missing = file;
+        }
+        throw new IOException($"metadata log {_path}: the snapshot was replaced 16 times while it was being loaded");
+    }
+
+    /// <summary>The current row: a file name, or (a database from before snapshot files) the bytes themselves.</summary>
+    private (long Version, long Term, string? File, byte[] Payload) ReadSnapshot()
+    {
         var connection = RentReader();
         try
         {
             using var command = connection.CreateCommand();
-            command.CommandText = "SELECT version, term, payload FROM snapshot ORDER BY version DESC LIMIT 1";
+            command.CommandText = "SELECT version, term, file, payload FROM snapshot ORDER BY version DESC LIMIT 1";
             using var reader = command.ExecuteReader();
-            return reader.Read() ? new Snapshot(reader.GetInt64(0), reader.GetInt64(1), (byte[])reader.GetValue(2)) : null;
+            if (!reader.Read()) return (0, 0, null, []);
+            return reader.IsDBNull(2)
+                ? (reader.GetInt64(0), reader.GetInt64(1), null, (byte[])reader.GetValue(3))
+                : (reader.GetInt64(0), reader.GetInt64(1), reader.GetString(2), []);
         }
         finally
         {
@@ -75,8 +132,9 @@ public sealed partial class MetadataLog
         lock (_writeLock)
         {
             ThrowIfDisposed();
-            if (upToVersion > _snapshotVersion)
-                throw new ArgumentOutOfRangeException(nameof(upToVersion), upToVersion, $"metadata log: cannot drop records up to {upToVersion}, the snapshot only covers up to {_snapshotVersion}");
+            long covered = _snapshot.Version;
+            if (upToVersion > covered)
+                throw new ArgumentOutOfRangeException(nameof(upToVersion), upToVersion, $"metadata log: cannot drop records up to {upToVersion}, the snapshot only covers up to {covered}");
             if (upToVersion <= _floor) return;
             LogFullException.Guard(_path, () =>
             {

@@ -11,7 +11,11 @@ public sealed partial class MetadataLog
         ThrowIfDisposed();
         if (version == 0) return 0;
         if (version == LastVersion) return LastTerm;
-        if (version < FirstVersion) return version == SnapshotVersion ? LoadSnapshot()?.Term ?? -1 : -1;
+        if (version < FirstVersion)
+        {
+            var snapshot = Volatile.Read(ref _snapshot);
+            return version == snapshot.Version ? snapshot.Term : -1;
+        }
         foreach (var record in ReadFrom(version)) return record.Version == version ? record.Term : -1;
         return -1;
     }

@@ -12,8 +12,9 @@ public sealed partial class MetadataLog
         lock (_writeLock)
         {
             ThrowIfDisposed();
-            if (version <= Math.Max(_floor, _snapshotVersion))
-                throw new ArgumentOutOfRangeException(nameof(version), version, $"metadata log: cannot drop records from {version}: the snapshot covers up to {_snapshotVersion}");
+            long covered = _snapshot.Version;
+            if (version <= Math.Max(_floor, covered))
+                throw new ArgumentOutOfRangeException(nameof(version), version, $"metadata log: cannot drop records from {version}: the snapshot covers up to {covered}");
             if (version > _lastVersion) return;
             var segments = _segments;
             var keep = new List<LogSegment>();
@@ -67,7 +68,7 @@ public sealed partial class MetadataLog
     private long TermOfLocked(long version)
     {
         if (version == 0) return 0;
-        if (version == _snapshotVersion) return LoadSnapshot()?.Term ?? 0;
+        if (version == _snapshot.Version) return _snapshot.Term;
         foreach (var record in ReadFrom(version)) return record.Term;
         return 0;
     }

@@ -9,8 +9,9 @@ namespace DinoMesh.Storage.Metadata;
 /// The node's durable, ordered log of committed metadata mutations (versions 1, 2, 3… without gaps), the newest
 /// snapshot of the state, and a small key/value table.
 /// <para>Layout: the entries live in append-only segment files in <c>log/</c> next to the database file (see
-/// <see cref="SegmentFormat"/>); the snapshot, the key/values and the log's floor live in the SQLite database, which is
-/// written rarely. An append is one positioned write, no SQLite on that path.</para>
+/// <see cref="SegmentFormat"/>); the newest snapshot in a file of its own in <c>snapshots/</c> (see
+/// <see cref="SnapshotFile"/>); which snapshot is current, the key/values and the log's floor live in the SQLite
+/// database, which is written rarely. An append is one positioned write, no SQLite on that path.</para>
 /// <para>Durability: an append survives a crash of the process (kill -9) as soon as it returns: it is in the page
 /// cache. It survives power loss after <see cref="Sync"/> (fdatasync of the newest segment; older segments were synced
 /// when the log moved on from them), which then records the version in <c>log.synced</c> (see
@@ -41,6 +42,10 @@ public sealed partial class MetadataLog : IDisposable
     private readonly long _reserve;
     private readonly string _readerConnectionString;
     private readonly Lock _writeLock = new();
+
+    /// <summary>Serialises snapshot saves, which write their file before they take <see cref="_writeLock"/>.</summary>
+    private readonly Lock _saveGate = new();
+    private readonly string _snapshotDirectory;
     private readonly SqliteConnection _writer;
     private readonly SyncedVersionFile _synced;
     private readonly LeaseVoteFile _vote;
@@ -52,17 +57,21 @@ public sealed partial class MetadataLog : IDisposable
     private SegmentFile? _active;
 
     private byte[] _recordBuffer = new byte[4096];
-    private long _lastVersion, _lastTerm, _snapshotVersion, _floor;
+    private long _lastVersion, _lastTerm, _floor;
+
+    /// <summary>The saved snapshot's version and term, replaced together so a reader never pairs one with the other's.</summary>
+    private SnapshotMark _snapshot = SnapshotMark.None;
     private bool _unsynced;
     private bool _disposed;
 
-    private MetadataLog(string path, string segmentDirectory, long segmentSize, long reserve, SqliteConnection writer, SyncedVersionFile synced, LeaseVoteFile vote, LogSegment[] segments)
+    private MetadataLog(string path, string segmentDirectory, string snapshotDirectory, long segmentSize, long reserve, SqliteConnection writer, SyncedVersionFile synced, LeaseVoteFile vote, LogSegment[] segments)
     {
         _path = path;
         _reserve = reserve;
         _synced = synced;
         _vote = vote;
         _segmentDirectory = segmentDirectory;
+        _snapshotDirectory = snapshotDirectory;
         _segmentSize = segmentSize;
         _writer = writer;
         _segments = segments;
@@ -84,7 +93,7 @@ public sealed partial class MetadataLog : IDisposable
     public long LastTerm => Interlocked.Read(ref _lastTerm);
 
     /// <summary>The version of the newest saved snapshot; 0 when there is none.</summary>
-    public long SnapshotVersion => Interlocked.Read(ref _snapshotVersion);
+    public long SnapshotVersion => Volatile.Read(ref _snapshot).Version;
 
     /// <summary>
     /// Opens (creating if needed) the log at <paramref name="path"/>, e.g. <see cref="DataDirectory.MetadataPath"/>;
@@ -108,6 +117,7 @@ public sealed partial class MetadataLog : IDisposable
         string directory = System.IO.Path.GetDirectoryName(path) ?? throw new IOException($"metadata log {path}: no parent directory");
         if (!Directory.Exists(directory)) Directory.CreateDirectory(directory, OwnerOnly);
         string segmentDirectory = System.IO.Path.Combine(directory, EntriesDirectoryName);
+        string snapshotDirectory = System.IO.Path.Combine(directory, SnapshotFile.DirectoryName);
 
         OwnerOnlyDatabase(path);
         var writer = new SqliteConnection(new SqliteConnectionStringBuilder
@@ -126,13 +136,13 @@ public sealed partial class MetadataLog : IDisposable
             Schema.Apply(writer, path);
             synced = SyncedVersionFile.Open(directory);
             vote = LeaseVoteFile.Open(directory);
-            var (snapshotVersion, snapshotTerm) = ReadSnapshotVersion(writer);
+            var (snapshotVersion, snapshotTerm, snapshotFile) = ReadSnapshotRow(writer);
             long floor = ReadFloor(writer);
-            if (!Directory.Exists(segmentDirectory))
-            {
-                Directory.CreateDirectory(segmentDirectory, OwnerOnly);
-                Durability.FsyncDirectory(directory);
-            }
+            CreateDirectory(segmentDirectory, directory);
+            CreateDirectory(snapshotDirectory, directory);
+            if (snapshotFile is not null) SnapshotFile.Check(snapshotDirectory, snapshotFile, snapshotVersion, snapshotTerm);
+            foreach (string leftover in SnapshotFile.RemoveAllBut(snapshotDirectory, snapshotFile))
+                logger.LogWarning("metadata log repaired at open: removed {File} from {Directory}, a snapshot file the database does not name (a save interrupted by a crash, or the snapshot it replaced)", leftover, snapshotDirectory);
 
             var recovered = SegmentRecovery.Recover(segmentDirectory, floor, snapshotVersion, synced.Version, synced.Path);
             var (lastVersion, lastTerm) = recovered.LastVersion >= snapshotVersion
@@ -146,9 +156,9 @@ public sealed partial class MetadataLog : IDisposable
             foreach (string repair in recovered.Repairs) logger.LogWarning("metadata log repaired at open: {Repair}", repair);
             if (synced.State == SyncedVersionState.Damaged)
                 logger.LogWarning("metadata log: {File} is unreadable; it is rewritten at the next sync, and until then a lost tail of the log cannot be noticed", synced.Path);
-            log = new MetadataLog(path, segmentDirectory, segmentSize, reserve, writer, synced, vote, recovered.Segments)
+            log = new MetadataLog(path, segmentDirectory, snapshotDirectory, segmentSize, reserve, writer, synced, vote, recovered.Segments)
             {
-                _snapshotVersion = snapshotVersion,
+                _snapshot = new SnapshotMark(snapshotVersion, snapshotTerm),
                 _floor = floor,
                 _lastVersion = lastVersion,
                 _lastTerm = lastTerm,
@@ -220,12 +230,20 @@ public sealed partial class MetadataLog : IDisposable
         }
     }
 
-    private static (long Version, long Term) ReadSnapshotVersion(SqliteConnection writer)
+    /// <summary>The current snapshot's version, term and file (null: none, or its bytes are in the row).</summary>
+    private static (long Version, long Term, string? File) ReadSnapshotRow(SqliteConnection connection)
     {
-        using var command = writer.CreateCommand();
-        command.CommandText = "SELECT version, term FROM snapshot ORDER BY version DESC LIMIT 1";
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT version, term, file FROM snapshot ORDER BY version DESC LIMIT 1";
         using var reader = command.ExecuteReader();
-        return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1)) : (0, 0);
+        return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetString(2)) : (0, 0, null);
+    }
+
+    private static void CreateDirectory(string path, string parent)
+    {
+        if (Directory.Exists(path)) return;
+        Directory.CreateDirectory(path, OwnerOnly);
+        Durability.FsyncDirectory(parent);
     }
 
     private static long ReadFloor(SqliteConnection writer)
@@ -233,6 +251,11 @@ public sealed partial class MetadataLog : IDisposable
         using var command = writer.CreateCommand();
         command.CommandText = "SELECT version FROM log_floor WHERE id = 1";
         return command.ExecuteScalar() is long floor ? floor : 0;
+    }
+
+    private sealed record SnapshotMark(long Version, long Term)
+    {
+        public static readonly SnapshotMark None = new(0, 0);
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);

@@ -4,15 +4,19 @@ namespace DinoMesh.Storage.Metadata;
 
 /// <summary>
 /// The tables of the metadata database and the connection settings the log relies on. The entries themselves are not
-/// here (see <see cref="SegmentFormat"/>): the database holds only what is written rarely.
+/// here (see <see cref="SegmentFormat"/>), nor the snapshot's bytes (see <see cref="SnapshotFile"/>): the database holds
+/// only what is small and written rarely.
 /// </summary>
 internal static class Schema
 {
     private const string Tables = """
+        -- Only the newest row is kept. Its bytes are in the file named by `file` under snapshots/ (payload empty); a row
+        -- without a file was written before snapshots had files of their own and holds the bytes in `payload`.
         CREATE TABLE IF NOT EXISTS snapshot(
-            version INTEGER PRIMARY KEY,   -- only the newest row is kept
+            version INTEGER PRIMARY KEY,
             term    INTEGER NOT NULL,
-            payload BLOB    NOT NULL);
+            payload BLOB    NOT NULL,
+            file    TEXT);
         CREATE TABLE IF NOT EXISTS kv(
             key   TEXT PRIMARY KEY,
             value BLOB NOT NULL);
@@ -34,6 +38,9 @@ internal static class Schema
         if (Scalar(writer, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'log'") != "0")
             throw new IOException($"metadata log {path} has the old format (entries inside SQLite); the format changed and there is no migration: start from an empty data directory");
         Execute(writer, Tables);
+        // A database from before snapshot files gains the column; its row (file NULL) is read as it is.
+        if (Scalar(writer, "SELECT count(*) FROM pragma_table_info('snapshot') WHERE name = 'file'") == "0")
+            Execute(writer, "ALTER TABLE snapshot ADD COLUMN file TEXT");
     }
 
     public static void Execute(SqliteConnection connection, string sql)

@@ -123,10 +123,13 @@ public sealed class MetadataReplica : IDisposable
     public void InstallSnapshot(long term, byte[] snapshot)
     {
         var state = StateSnapshotCodec.Decode(snapshot);
+        if (state.Version <= Current.Version) return;
+        // The chunks it names must be durable before the snapshot is. syncfs flushes the whole filesystem: done before
+        // the gate, so entries applied meanwhile do not wait for it (syncing a little more than needed is harmless).
+        _chunks.SyncAll();
         lock (_applyGate)
         {
             if (state.Version <= _state.Version) return;
-            _chunks.SyncAll();
             Log.SaveSnapshot(state.Version, term, snapshot);
             Volatile.Write(ref _state, state);
             _sinceSnapshot = 0;

@@ -28,6 +28,12 @@ internal sealed class LogFixture : IDisposable
 
     public string SegmentDirectory => Path.Combine(_root, "meta", "log");
 
+    public string SnapshotDirectory => Path.Combine(_root, "meta", "snapshots");
+
+    /// <summary>The names of every file in the snapshot directory (temp files included), sorted.</summary>
+    public string[] SnapshotFiles() =>
+        Directory.Exists(SnapshotDirectory) ? [.. Directory.GetFiles(SnapshotDirectory).Select(Path.GetFileName).Order(StringComparer.Ordinal)!] : [];
+
     /// <summary>The segment files, oldest first (their names sort like their first versions).</summary>
     public string[] SegmentFiles() =>
         Directory.Exists(SegmentDirectory) ? [.. Directory.GetFiles(SegmentDirectory, "*.seg").Order(StringComparer.Ordinal)] : [];
