@@ -33,12 +33,24 @@ public sealed record LeaseConfig
     /// </summary>
     public int ResendTicks { get; init; } = 5;
 
+    /// <summary>
+    /// Every member tells one other member (round robin) how far it has committed this often; a member behind it pulls
+    /// the missing committed entries from that member when the holder's appends are not reaching it.
+    /// </summary>
+    public int GossipTicks { get; init; } = 10;
+
+    /// <summary>
+    /// How far behind a member's commit version must be before it pulls even though the holder's appends still
+    /// arrive (it is then falling behind, not waiting for the next append).
+    /// </summary>
+    public int PullLag { get; init; } = 64;
+
     /// <summary>For a cluster on one machine or in simulation: the same, named.</summary>
     public static LeaseConfig Default { get; } = new();
 
     public void Validate()
     {
         if (HeartbeatTicks < 1 || ElectionTicks <= HeartbeatTicks) throw new ArgumentException("election ticks must exceed heartbeat ticks");
-        if (MaxEntriesPerMessage < 1 || MaxBytesPerMessage < 1 || MaxInflight < 1 || ResendTicks < 1) throw new ArgumentException("batch limits must be positive");
+        if (MaxEntriesPerMessage < 1 || MaxBytesPerMessage < 1 || MaxInflight < 1 || ResendTicks < 1 || GossipTicks < 1 || PullLag < 1) throw new ArgumentException("batch limits must be positive");
     }
 }

@@ -9,28 +9,40 @@ public sealed partial class LeaseLog
     {
         if (Role is LeaseRole.PreCandidate or LeaseRole.Candidate or LeaseRole.Holder || Holder != from) BecomeFollower(Term, from);
         _electionElapsed = 0;
-        var prev = a.PrevVersion;
-        var prevTerm = a.PrevTerm;
-        var entries = a.Entries ?? [];
+        // Entirely below the commit point: Accept only says how far this log matches, and there is nothing to sync.
+        var belowCommit = a.PrevVersion + (a.Entries?.Length ?? 0) < Commit;
+        if (Accept(a.PrevVersion, a.PrevTerm, a.Entries ?? [], a.Commit) is not { } matched)
+        {
+            Send(from, new AppendResponse(Term, false, Math.Max(Commit, Math.Min(LastVersion, a.PrevVersion - 1)), _synced, Life));
+            return;
+        }
+        if (a.SyncTo > _synced && !belowCommit)
+        {
+            _syncRequested = Math.Max(_syncRequested, Math.Min(a.SyncTo, matched));
+            _syncWanted = true;
+        }
+        Send(from, new AppendResponse(Term, true, matched, _synced, Life));
+    }
+
+    /// <summary>
+    /// Lays <paramref name="entries"/>, which follow <paramref name="prev"/> of <paramref name="prevTerm"/> in the log they
+    /// come from, over this node's log, and moves the commit version up to <paramref name="commit"/> as far as the logs
+    /// now match. Returns how far this log matches theirs, or null when this node does not hold
+    /// <paramref name="prev"/> in that term (nothing changed).
+    /// </summary>
+    private long? Accept(long prev, long prevTerm, LogEntry[] entries, long commit)
+    {
         if (prev < Commit)
         {
             // What this node has committed can never differ from the holder's log: skip to the first entry after it.
             var skip = (int)Math.Min(entries.Length, Commit - prev);
+            prevTerm = skip > 0 ? entries[skip - 1].Term : prevTerm;
             entries = entries[skip..];
             prev += skip;
-            prevTerm = skip > 0 ? a.Entries![skip - 1].Term : prevTerm;
-            if (prev < Commit)
-            {
-                // Entirely below the commit point: nothing to do but say how far this log matches.
-                Send(from, new AppendResponse(Term, true, Commit, _synced, Life));
-                return;
-            }
+            // Entirely below the commit point: nothing to do but say how far this log matches.
+            if (prev < Commit) return Commit;
         }
-        if (TermAt(prev) != prevTerm)
-        {
-            Send(from, new AppendResponse(Term, false, Math.Max(Commit, Math.Min(LastVersion, prev - 1)), _synced, Life));
-            return;
-        }
+        if (TermAt(prev) != prevTerm) return null;
         var i = 0;
         for (; i < entries.Length; i++)
         {
@@ -48,14 +60,9 @@ public sealed partial class LeaseLog
             NoteConfig(entries[i]);
         }
         var matched = prev + i;
-        var newCommit = Math.Min(a.Commit, matched);
+        var newCommit = Math.Min(commit, matched);
         if (newCommit > Commit) Commit = newCommit;
-        if (a.SyncTo > _synced)
-        {
-            _syncRequested = Math.Max(_syncRequested, Math.Min(a.SyncTo, matched));
-            _syncWanted = true;
-        }
-        Send(from, new AppendResponse(Term, true, matched, _synced, Life));
+        return matched;
     }
 
     /// <summary>Drops this node's entries from <paramref name="version"/> on (a holder of a later term overrode them).</summary>

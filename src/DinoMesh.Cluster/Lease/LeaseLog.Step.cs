@@ -8,6 +8,7 @@ public sealed partial class LeaseLog
     /// <summary>One tick of the clock.</summary>
     public void Tick()
     {
+        TickGossip();
         if (IsHolder)
         {
             TickHolder();
@@ -25,6 +26,19 @@ public sealed partial class LeaseLog
     public void Step(PeerId from, LeaseMessage message)
     {
         if (from == Self || from.IsEmpty) return;
+        // Gossip carries committed facts only: it is handled whatever the terms, and changes none.
+        switch (message)
+        {
+            case LogDigest d:
+                HandleDigest(from, d);
+                return;
+            case LogPull p:
+                HandlePull(from, p);
+                return;
+            case LogEntries e:
+                HandleEntries(from, e);
+                return;
+        }
         if (message.Term > Term)
         {
             if (message is VoteRequest vote && !vote.Transfer && InLease)

@@ -13,6 +13,9 @@ namespace DinoMesh.Cluster.Lease;
 [Union(3, typeof(AppendResponse))]
 [Union(4, typeof(InstallSnapshot))]
 [Union(5, typeof(TimeoutNow))]
+[Union(6, typeof(LogDigest))]
+[Union(7, typeof(LogPull))]
+[Union(8, typeof(LogEntries))]
 public abstract record LeaseMessage
 {
     [IgnoreMember] public abstract long Term { get; }
@@ -91,6 +94,42 @@ public sealed record InstallSnapshot(
 public sealed record TimeoutNow([property: Key(0)] long TransferTerm) : LeaseMessage
 {
     [IgnoreMember] public override long Term => TransferTerm;
+}
+
+/// <summary>
+/// Gossip, from any member to any member now and then: how far the sender has committed. A member that learns it is
+/// behind, while the holder's appends are not reaching it, pulls from the sender. Changes no term and no vote.
+/// </summary>
+[MessagePackObject]
+public sealed record LogDigest([property: Key(0)] long DigestTerm, [property: Key(1)] long Commit) : LeaseMessage
+{
+    [IgnoreMember] public override long Term => DigestTerm;
+}
+
+/// <summary>Asks a member for at most <paramref name="MaxCount"/> of its committed entries from <paramref name="From"/> on.</summary>
+[MessagePackObject]
+public sealed record LogPull(
+    [property: Key(0)] long PullTerm,
+    [property: Key(1)] long From,
+    [property: Key(2)] int MaxCount) : LeaseMessage
+{
+    [IgnoreMember] public override long Term => PullTerm;
+}
+
+/// <summary>
+/// Committed entries for a puller: they follow <paramref name="PrevVersion"/> of <paramref name="PrevTerm"/>, and the
+/// sender has committed up to <paramref name="Commit"/>. Committed entries are the same in every log, so whoever
+/// sends them, the puller may lay them over its own (as it does a holder's append) without any election state.
+/// </summary>
+[MessagePackObject]
+public sealed record LogEntries(
+    [property: Key(0)] long EntriesTerm,
+    [property: Key(1)] long PrevVersion,
+    [property: Key(2)] long PrevTerm,
+    [property: Key(3)] LogEntry[] Entries,
+    [property: Key(4)] long Commit) : LeaseMessage
+{
+    [IgnoreMember] public override long Term => EntriesTerm;
 }
 
 /// <summary>A message and its peer: the destination on the way out, the sender on the way in.</summary>

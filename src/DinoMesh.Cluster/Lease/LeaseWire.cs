@@ -105,6 +105,7 @@ public static class LeaseCodec
     {
         LeaseBatch { Messages: { } messages } => messages.Select((m, i) => m is null ? $"message {i} is nil or of an unknown kind" : Flaw(m)).FirstOrDefault(f => f is not null),
         Append { Entries: { } entries } => entries.Any(e => e?.Payload is null) ? "an entry or its payload is nil" : null,
+        LogEntries { Entries: { } entries } => entries.Any(e => e?.Payload is null) ? "an entry or its payload is nil" : null,
         InstallSnapshot { State: null } => "a snapshot without its state",
         InstallSnapshot { Voters: { } voters } when voters.Any(v => v.IsEmpty) => "a snapshot with a nil voter",
         ProposeRequest { Mutation: null } => "a proposal without its mutation",

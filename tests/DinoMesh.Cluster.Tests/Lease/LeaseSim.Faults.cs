@@ -20,7 +20,23 @@ internal sealed partial class LeaseSim
     public void Heal()
     {
         foreach (var node in Nodes) node.Side = 0;
+        _cutLinks.Clear();
     }
+
+    /// <summary>Every node's lease state on one line, for a failure message.</summary>
+    public string Describe() => string.Join("; ", Nodes.Select(n =>
+        $"{n}: {(n.Up ? "" : "down ")}{n.Machine.Role} term {n.Machine.Term} holder {n.Machine.Holder.Short} commit {n.Machine.Commit} last {n.Machine.LastVersion}/{n.Machine.LastTerm} applied {n.Applied}"));
+
+    /// <summary>Cuts the link between two nodes, both ways, while each still reaches everyone else.</summary>
+    public void CutLink(LeaseSimNode a, LeaseSimNode b)
+    {
+        _cutLinks.Add((a.Index, b.Index));
+        _cutLinks.Add((b.Index, a.Index));
+    }
+
+    private readonly HashSet<(int From, int To)> _cutLinks = [];
+
+    private bool Linked(LeaseSimNode from, LeaseSimNode to) => from.Side == to.Side && !_cutLinks.Contains((from.Index, to.Index));
 
     /// <summary>kill -9 (the log survives in the page cache) or, when <paramref name="powerLoss"/>, a power cut (it keeps only what was synced).</summary>
     public void Crash(LeaseSimNode node, bool powerLoss = false)

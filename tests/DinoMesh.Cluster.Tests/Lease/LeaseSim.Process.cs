@@ -11,7 +11,7 @@ internal sealed partial class LeaseSim
     {
         var node = Nodes[to];
         if (!node.Up || node.Stalled > 0) return;   // a stalled node's socket buffer overflows: dropped
-        if (node.Side != _byId[from].Side) return;
+        if (!Linked(_byId[from], node)) return;
         node.Machine.Step(from, message);
         Process(node);
     }
@@ -19,7 +19,7 @@ internal sealed partial class LeaseSim
     private void Send(LeaseSimNode from, LeaseEnvelope envelope)
     {
         if (!_byId.TryGetValue(envelope.Peer, out var to)) return;
-        if (from.Side != to.Side || Random.NextDouble() < Faults.Loss) return;
+        if (!Linked(from, to) || Random.NextDouble() < Faults.Loss) return;
         var copies = Random.NextDouble() < Faults.Duplicate ? 2 : 1;
         for (var i = 0; i < copies; i++)
         {

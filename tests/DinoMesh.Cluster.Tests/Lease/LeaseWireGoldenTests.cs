@@ -22,7 +22,10 @@ public class LeaseWireGoldenTests
         ["AppendResponse"] = "92039507c32a2903",
         ["InstallSnapshot"] = "92049507ce000186a006c40309080792c420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac420bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
         ["TimeoutNow"] = "92059108",
-        ["LeaseBatch"] = "919692009507c3cd012c06c392019307c3c392029607280692932906c403010203932a07c401ff272a92039507c32a290392049507ce000186a006c40309080792c420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac420bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb92059108",
+        ["LeaseBatch"] = "919992009507c3cd012c06c392019307c3c392029607280692932906c403010203932a07c401ff272a92039507c32a290392049507ce000186a006c40309080792c420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac420bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb9205910892069207cd012c9207930729cd020092089507280692932906c403010203932a07c401ff2a",
+        ["LogDigest"] = "92069207cd012c",
+        ["LogPull"] = "9207930729cd0200",
+        ["LogEntries"] = "92089507280692932906c403010203932a07c401ff2a",
         ["ProposeRequest"] = "91c40397920a",
         ["ProposeResponse"] = "94032a74c420bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
         ["SyncRequest"] = "912a",
@@ -69,7 +72,7 @@ public class LeaseWireGoldenTests
     {
         // A new kind must get a sample here; a renumbered tag fails even before the hex comparison.
         var tags = typeof(LeaseMessage).GetCustomAttributes<UnionAttribute>().ToDictionary(u => u.SubType, u => u.Key);
-        Assert.Equal(6, tags.Count);
+        Assert.Equal(9, tags.Count);
         foreach (var (type, tag) in tags)
         {
             Assert.True(Golden.TryGetValue(type.Name, out var hex), $"no golden sample for union tag {tag} ({type.Name})");

@@ -39,7 +39,7 @@ public class LeaseWireHostileInputTests
         ["a sync request over its bound"] = (Sync, [.. Hex("91 d1"), .. new byte[1024]]),
 
         // Union tags that name nothing, or a body of the wrong shape for the tag.
-        ["unknown union tag 6"] = (Message, Hex("92 06 91 08")),
+        ["unknown union tag 9"] = (Message, Hex("92 09 91 08")),
         ["unknown union tag 127"] = (Message, Hex("92 7f 91 08")),
         ["negative union tag -1"] = (Message, Hex("92 ff 91 08")),
         ["negative union tag int32 min"] = (Message, Hex("92 d2 80000000 91 08")),
@@ -50,7 +50,7 @@ public class LeaseWireHostileInputTests
         ["union of one element"] = (Message, Hex("91 05")),
         ["union as a map"] = (Message, Hex("81 05 91 08")),
         ["union tag as an ext"] = (Message, Hex("92 d4 01 05 91 08")),
-        ["an unknown tag inside a batch"] = (Batch, Hex("91 92 92059108 92069108")),
+        ["an unknown tag inside a batch"] = (Batch, Hex("91 92 92059108 92099108")),
         ["VoteRequest tag with a peer id as its term"] = (Message, Hex("92 00 95" + Peer32 + "c3 01 01 c3")),
         ["VoteResponse tag with an integer for a bool"] = (Message, Hex("92 01 93 07 01 01")),
         ["Append tag with an integer for its entries"] = (Message, Hex("92 02 96 07 01 01 05 01 01")),
@@ -84,6 +84,7 @@ public class LeaseWireHostileInputTests
         // Nils where the lease machine expects a value: valid MessagePack, but a driver handed one would throw later.
         ["a nil message inside a batch"] = (Batch, Hex("91 92 92059108 c0")),
         ["an append with a nil entry"] = (Message, Hex("92 02 96 07 01 01 91 c0 01 01")),
+        ["pulled entries with a nil entry"] = (Message, Hex("92 08 95 07 01 01 91 c0 01")),
         ["an entry with a nil payload"] = (Message, Hex("92 02 96 07 01 01 91 93 02 07 c0 01 01")),
         ["a snapshot with a nil voter"] = (Message, Hex("92 04 95 07 01 01 c4 01 00 92" + Peer32 + "c0")),
         ["a snapshot with a nil state"] = (Message, Hex("92 04 95 07 01 01 c0 91" + Peer32)),

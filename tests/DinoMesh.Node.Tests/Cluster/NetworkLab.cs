@@ -91,6 +91,10 @@ public sealed class NetworkLab : IDisposable
     public void Cut(int index) =>
         Nft($"add rule bridge cut forward iifname \"v{index}\" drop comment \"v{index}\" ; add rule bridge cut forward oifname \"v{index}\" drop comment \"v{index}\"");
 
+    /// <summary>Drops every frame between nodes <paramref name="a"/> and <paramref name="b"/>; each still reaches the others.</summary>
+    public void CutBetween(int a, int b) =>
+        Nft($"add rule bridge cut forward iifname \"v{a}\" oifname \"v{b}\" drop ; add rule bridge cut forward iifname \"v{b}\" oifname \"v{a}\" drop");
+
     /// <summary>Lets node <paramref name="index"/>'s frames through again.</summary>
     public void Restore(int index) => Nft("flush chain bridge cut forward");
 

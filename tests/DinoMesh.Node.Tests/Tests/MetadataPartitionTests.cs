@@ -9,7 +9,8 @@ namespace DinoMesh.Node.Tests.Tests;
 /// bridge, and the lease holder cut off by an nftables rule. The cut-off holder is a minority of one: a change made
 /// through its mount must fail with ETIMEDOUT (it cannot be committed without a majority), never succeed silently;
 /// the two others elect a holder and go on committing; after the cut heals, every node reaches one state hash and the
-/// old holder serves what the majority made without it.
+/// old holder serves what the majority made without it. A second case cuts only the link between the holder and one
+/// member.
 /// </summary>
 public sealed class MetadataPartitionTests : IDisposable
 {
@@ -94,6 +95,48 @@ public sealed class MetadataPartitionTests : IDisposable
         var minority = nodes.Select(n => File.Exists(Path.Combine(n.MountPoint, "minority"))).Distinct().Count();
         Assert.Equal(1, minority);
         Assert.Equal(0, Fs.CreateExclusive(Path.Combine(holder.MountPoint, "after-heal"), "h"u8));
+    }
+
+    /// <summary>
+    /// Only the link between the holder and one member is cut; both still reach the third. The member keeps up with
+    /// what the holder commits by pulling committed entries from the third node (gossip), and the holder keeps the
+    /// lease: nothing waits for the cut to heal.
+    /// </summary>
+    [Fact]
+    public void A_member_cut_off_from_the_holder_alone_keeps_up_through_the_other_member()
+    {
+        var nodes = FormThreeVoters();
+        var holder = HolderAmong(nodes);
+        var isolated = nodes.First(n => n != holder);
+        Lab.CutBetween(Array.IndexOf(nodes, holder) + 1, Array.IndexOf(nodes, isolated) + 1);
+        Cluster.Log($"cut the link between the holder {holder.Name} and {isolated.Name}");
+        try
+        {
+            for (var i = 0; i < 30; i++) Assert.Equal(0, Fs.CreateExclusive(Path.Combine(holder.MountPoint, $"through-{i}"), "g"u8));
+            Cluster.Log("30 creates committed on the holder");
+            var seen = Poll.Until(() => Enumerable.Range(0, 30).All(i => File.Exists(Path.Combine(isolated.MountPoint, $"through-{i}"))), TimeSpan.FromSeconds(20));
+            Assert.True(seen is not null, $"{isolated.Name}, cut off from the holder only, did not get the creates through the third node\n{Cluster.Diagnostics()}");
+            Cluster.Log($"{isolated.Name} had all 30 after {seen!.Value.TotalSeconds:F1} s");
+            Assert.Equal(holder.Name, HolderAmong(nodes).Name);
+        }
+        finally
+        {
+            Lab.Restore(0);
+        }
+    }
+
+    private NodeProcess[] FormThreeVoters()
+    {
+        var nodes = Enumerable.Range(1, 3).Select(i => Cluster.Add($"n{i}", NetworkLab.AddressOf(i), NetworkLab.Launcher(Lab.AddNode(i)))).ToArray();
+        nodes[0].Launch();
+        nodes[0].WaitUntilUp();
+        var token = nodes[0].PrintedToken();
+        foreach (var n in nodes.Skip(1)) n.Launch(join: nodes[0].Endpoint, token: token);
+        foreach (var n in nodes.Skip(1)) n.WaitUntilUp();
+        Cluster.WaitForViews(nodes, v => TestCluster.AllAlive(v, nodes), TimeSpan.FromSeconds(30), "every node lists n1, n2, n3 alive");
+        Assert.True(Poll.Until(() => nodes.All(n => n.Peers().Count(p => p.Role is "holder" or "voter") == 3), TimeSpan.FromSeconds(30)) is not null,
+            $"the cluster never reached three voters\n{Cluster.Diagnostics()}");
+        return nodes;
     }
 
     private NodeProcess HolderAmong(IReadOnlyList<NodeProcess> candidates) => Cluster.WaitForHolder(candidates);
