@@ -42,4 +42,7 @@ public sealed record TransportOptions
     /// counted, and one summary line per kind and source is written at most this often while they go on.
     /// </summary>
     public TimeSpan RefusalLogInterval { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>The clock the refusal log's summary interval runs on (tests move a fake one instead of waiting).</summary>
+    public TimeProvider RefusalLogTime { get; init; } = TimeProvider.System;
 }

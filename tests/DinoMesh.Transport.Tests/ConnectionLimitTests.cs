@@ -4,6 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 using DinoMesh.TestSupport;
 using DinoMesh.Transport.Identity;
 using DinoMesh.Transport.Join;
+using Microsoft.Extensions.Time.Testing;
 
 namespace DinoMesh.Transport.Tests;
 
@@ -16,13 +17,14 @@ public class ConnectionLimitTests
     // A local source address of its own, so the caps for it never touch 127.0.0.1 (where the members dial from).
     private static readonly IPAddress Attacker = IPAddress.Parse("127.0.0.77");
 
-    private static TransportOptions Options(ConnectionLimits limits, TimeSpan? refusalLog = null) => new()
+    private static TransportOptions Options(ConnectionLimits limits, TimeSpan? refusalLog = null, TimeProvider? refusalLogTime = null) => new()
     {
         Listen = new IPEndPoint(IPAddress.Loopback, 0),
         ConnectTimeout = TimeSpan.FromSeconds(3),
         DefaultDeadline = TimeSpan.FromSeconds(5),
         Limits = limits,
         RefusalLogInterval = refusalLog ?? TimeSpan.FromSeconds(60),
+        RefusalLogTime = refusalLogTime ?? TimeProvider.System,
     };
 
     /// <summary>A silent TLS connection to <paramref name="server"/>, or null when it refused it or let it hang for 10 s.</summary>
@@ -174,29 +176,46 @@ public class ConnectionLimitTests
     public async Task A_foreign_node_probing_every_few_milliseconds_makes_one_warning_and_a_summary_per_interval()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var a = await new TestNode("A", Options(new ConnectionLimits(), refusalLog: TimeSpan.FromSeconds(1))).StartWithEchoAsync();
+        // The summary interval runs on a clock the test moves, so "one summary per interval" is counted exactly.
+        var time = new FakeTimeProvider();
+        var interval = TimeSpan.FromSeconds(60);
+        await using var a = await new TestNode("A", Options(new ConnectionLimits(), interval, time)).StartWithEchoAsync();
         await using var foreign = await new TestNode("F").StartWithEchoAsync();
 
+        // The foreign node keeps probing while the clock runs: a few refusals, then a quarter interval, eight times over
+        // (two intervals). Its first refusal is logged in full, then one summary per interval.
+        var quarter = interval / 4;
+        for (var round = 1; round <= 8; round++)
+        {
+            var (calls, refused) = await ProbeAsync(foreign, a, ct);
+            Assert.True(refused >= 5, $"round {round}: only {refused} of {calls} calls were answered with a refusal");
+            time.Advance(quarter);
+            Assert.Equal(round / 4, Summaries(a));   // none before the first interval is over, then one per interval
+        }
+
+        Assert.Equal(1, a.Log.Lines.Count(l => l.Contains($"refused {foreign.Id.Hex}", StringComparison.Ordinal)));
+        Assert.Equal(2, Summaries(a));
+    }
+
+    private static int Summaries(TestNode node) =>
+        node.Log.Lines.Count(l => l.Contains("more requests refused (not an admitted member)", StringComparison.Ordinal));
+
+    /// <summary>Calls <paramref name="target"/> as a stranger until 5 calls were refused (at most 200 calls or 10 s).</summary>
+    private static async Task<(int Calls, int Refused)> ProbeAsync(TestNode stranger, TestNode target, CancellationToken ct)
+    {
         // Each refusal closes the connection; calling again at once can find its address at the cap of connections
         // still closing, and be reset at accept (Unreachable). Both are refusals; only the answered ones are logged.
         var calls = 0;
         var refused = 0;
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromSeconds(2.5) && calls < 500)
+        while (clock.Elapsed < TimeSpan.FromSeconds(10) && calls < 200 && refused < 5)
         {
-            var result = await foreign.Transport.CallAsync(a.Address, a.Id, TestNode.Echo, "hello?"u8.ToArray(), TimeSpan.FromSeconds(5), ct);
+            var result = await stranger.Transport.CallAsync(target.Address, target.Id, TestNode.Echo, "hello?"u8.ToArray(), TimeSpan.FromSeconds(5), ct);
             Assert.True(result.Failure is CallFailure.Refused or CallFailure.Unreachable, result.ToString());
             refused += result.Failure == CallFailure.Refused ? 1 : 0;
             calls++;
         }
-        Assert.True(refused >= 10, $"only {refused} of {calls} calls were answered with a refusal");
-        await Poll.UntilAsync(() => a.Log.Contains("more requests refused (not an admitted member)"), TimeSpan.FromSeconds(10), ct);
-
-        var full = a.Log.Lines.Count(l => l.Contains($"refused {foreign.Id.Hex}", StringComparison.Ordinal));
-        var summaries = a.Log.Lines.Count(l => l.Contains("more requests refused (not an admitted member)", StringComparison.Ordinal));
-        TestContext.Current.TestOutputHelper?.WriteLine($"{calls} calls ({refused} answered Refused) in {clock.Elapsed.TotalSeconds:F1} s: {full} full line(s), {summaries} summary line(s)");
-        Assert.Equal(1, full);
-        Assert.InRange(summaries, 1, 4);
+        return (calls, refused);
     }
 
     private static HttpClient StrangerClient(System.Security.Cryptography.X509Certificates.X509Certificate2 certificate, IPAddress local) =>

@@ -46,7 +46,7 @@ internal sealed class PeerServer : IAsyncDisposable
         _protocols = protocols;
         _loggerFactory = loggerFactory;
         _log = loggerFactory.CreateLogger("DinoMesh.Transport.Server");
-        _refusals = new RefusalLog(_log, options.RefusalLogInterval);
+        _refusals = new RefusalLog(_log, options.RefusalLogInterval, options.RefusalLogTime);
     }
 
     /// <summary>The connection caps in force (after the descriptor limit lowered them); set by <see cref="StartAsync"/>.</summary>
