@@ -5,8 +5,17 @@ namespace DinoMesh.Cluster.Lease;
 /// </summary>
 public sealed record LeaseConfig
 {
-    /// <summary>The holder renews its lease (a heartbeat to every member) this often.</summary>
+    /// <summary>The holder renews its lease (a heartbeat to every voter) this often.</summary>
     public int HeartbeatTicks { get; init; } = 2;
+
+    /// <summary>
+    /// A learner that holds the whole log gets an empty heartbeat only after this many heartbeat intervals without any
+    /// message (1 s at the defaults). Learners never campaign, so they need no lease renewal: new entries and new commit
+    /// versions reach them at once anyway, and only the commit version after a lost push waits for this heartbeat. With
+    /// a handful of voters and dozens of learners, renewing every member every interval was most of an idle cluster's
+    /// calls. A learner that lags gets the voters' rate until it has caught up, so repair after loss is not slower.
+    /// </summary>
+    public int LearnerHeartbeatIntervals { get; init; } = 10;
 
     /// <summary>
     /// A voter that hears nothing from a holder for a random time in [ElectionTicks, 2 × ElectionTicks) starts a
@@ -33,12 +42,22 @@ public sealed record LeaseConfig
     /// </summary>
     public int ResendTicks { get; init; } = 5;
 
+    /// <summary>
+    /// Ticks after the holder's last message during which a follower still sees its lease as live (and refuses to help
+    /// elect another). A voter hears from the holder every heartbeat; a learner only every
+    /// <see cref="LearnerHeartbeatIntervals"/> heartbeats when idle, so its window is longer by that interval.
+    /// </summary>
+    public int LeaseTicks(bool learner) => ElectionTicks + (learner ? HeartbeatTicks * LearnerHeartbeatIntervals : 0);
+
+    /// <summary>Ticks without a word from the holder after which a follower reports it lost (no quorum, in status).</summary>
+    public int HolderSilenceTicks(bool learner) => LeaseTicks(learner) * 2;
+
     /// <summary>For a cluster on one machine or in simulation: the same, named.</summary>
     public static LeaseConfig Default { get; } = new();
 
     public void Validate()
     {
         if (HeartbeatTicks < 1 || ElectionTicks <= HeartbeatTicks) throw new ArgumentException("election ticks must exceed heartbeat ticks");
-        if (MaxEntriesPerMessage < 1 || MaxBytesPerMessage < 1 || MaxInflight < 1 || ResendTicks < 1) throw new ArgumentException("batch limits must be positive");
+        if (MaxEntriesPerMessage < 1 || MaxBytesPerMessage < 1 || MaxInflight < 1 || ResendTicks < 1 || LearnerHeartbeatIntervals < 1) throw new ArgumentException("batch limits must be positive");
     }
 }

@@ -16,9 +16,13 @@ internal sealed partial class LeaseSim
         Process(node);
     }
 
+    /// <summary>Appends sent (before loss) from one node to another, counted for tests of heartbeat rates.</summary>
+    public Dictionary<(PeerId From, PeerId To), int> AppendsSent { get; } = [];
+
     private void Send(LeaseSimNode from, LeaseEnvelope envelope)
     {
         if (!_byId.TryGetValue(envelope.Peer, out var to)) return;
+        if (envelope.Message is Append) AppendsSent[(from.Id, to.Id)] = AppendsSent.GetValueOrDefault((from.Id, to.Id)) + 1;
         if (from.Side != to.Side || Random.NextDouble() < Faults.Loss) return;
         var copies = Random.NextDouble() < Faults.Duplicate ? 2 : 1;
         for (var i = 0; i < copies; i++)
