@@ -24,6 +24,16 @@ public sealed record LeaseConfig
     /// </summary>
     public int ElectionTicks { get; init; } = 12;
 
+    /// <summary>
+    /// Ticks after the holder's last message during which a follower still sees its lease as live (and refuses to help
+    /// elect another). A voter hears from the holder every heartbeat; a learner only every
+    /// <see cref="LearnerHeartbeatIntervals"/> heartbeats when idle, so its window is longer by that interval.
+    /// </summary>
+    public int LeaseTicks(bool learner) => ElectionTicks + (learner ? HeartbeatTicks * LearnerHeartbeatIntervals : 0);
+
+    /// <summary>Ticks without a word from the holder after which a follower reports it lost (no quorum, in status).</summary>
+    public int HolderSilenceTicks(bool learner) => LeaseTicks(learner) * 2;
+
     /// <summary>Most entries in one append message (batching).</summary>
     public int MaxEntriesPerMessage { get; init; } = 512;
 
@@ -42,22 +52,13 @@ public sealed record LeaseConfig
     /// </summary>
     public int ResendTicks { get; init; } = 5;
 
-    /// <summary>
-    /// Ticks after the holder's last message during which a follower still sees its lease as live (and refuses to help
-    /// elect another). A voter hears from the holder every heartbeat; a learner only every
-    /// <see cref="LearnerHeartbeatIntervals"/> heartbeats when idle, so its window is longer by that interval.
-    /// </summary>
-    public int LeaseTicks(bool learner) => ElectionTicks + (learner ? HeartbeatTicks * LearnerHeartbeatIntervals : 0);
-
-    /// <summary>Ticks without a word from the holder after which a follower reports it lost (no quorum, in status).</summary>
-    public int HolderSilenceTicks(bool learner) => LeaseTicks(learner) * 2;
-
     /// <summary>For a cluster on one machine or in simulation: the same, named.</summary>
     public static LeaseConfig Default { get; } = new();
 
     public void Validate()
     {
+        if (LearnerHeartbeatIntervals < 1) throw new ArgumentException("learner heartbeat intervals must be positive");
         if (HeartbeatTicks < 1 || ElectionTicks <= HeartbeatTicks) throw new ArgumentException("election ticks must exceed heartbeat ticks");
-        if (MaxEntriesPerMessage < 1 || MaxBytesPerMessage < 1 || MaxInflight < 1 || ResendTicks < 1 || LearnerHeartbeatIntervals < 1) throw new ArgumentException("batch limits must be positive");
+        if (MaxEntriesPerMessage < 1 || MaxBytesPerMessage < 1 || MaxInflight < 1 || ResendTicks < 1) throw new ArgumentException("batch limits must be positive");
     }
 }

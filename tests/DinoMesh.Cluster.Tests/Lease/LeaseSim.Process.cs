@@ -16,13 +16,9 @@ internal sealed partial class LeaseSim
         Process(node);
     }
 
-    /// <summary>Appends sent (before loss) from one node to another, counted for tests of heartbeat rates.</summary>
-    public Dictionary<(PeerId From, PeerId To), int> AppendsSent { get; } = [];
-
     private void Send(LeaseSimNode from, LeaseEnvelope envelope)
     {
         if (!_byId.TryGetValue(envelope.Peer, out var to)) return;
-        if (envelope.Message is Append) AppendsSent[(from.Id, to.Id)] = AppendsSent.GetValueOrDefault((from.Id, to.Id)) + 1;
         if (from.Side != to.Side || Random.NextDouble() < Faults.Loss) return;
         var copies = Random.NextDouble() < Faults.Duplicate ? 2 : 1;
         for (var i = 0; i < copies; i++)
@@ -51,7 +47,7 @@ internal sealed partial class LeaseSim
             if (ready.TruncateFrom is { } from) node.Log.TruncateFrom(from);
             node.Log.Append(ready.Entries);
             if (ready.SyncLog) node.Log.Sync();
-            foreach (var message in ready.Messages) Send(node, message);
+            foreach (var message in ready.Messages) Send(node, Counted(node, message));
             foreach (var peer in ready.SnapshotsToSend)
             {
                 var version = node.Applied;
