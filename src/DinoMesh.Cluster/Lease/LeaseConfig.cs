@@ -5,8 +5,17 @@ namespace DinoMesh.Cluster.Lease;
 /// </summary>
 public sealed record LeaseConfig
 {
-    /// <summary>The holder renews its lease (a heartbeat to every member) this often.</summary>
+    /// <summary>The holder renews its lease (a heartbeat to every voter) this often.</summary>
     public int HeartbeatTicks { get; init; } = 2;
+
+    /// <summary>
+    /// A learner that holds the whole log gets an empty heartbeat only after this many heartbeat intervals without any
+    /// message (1 s at the defaults). Learners never campaign, so they need no lease renewal: new entries and new commit
+    /// versions reach them at once anyway, and only the commit version after a lost push waits for this heartbeat. With
+    /// a handful of voters and dozens of learners, renewing every member every interval was most of an idle cluster's
+    /// calls. A learner that lags gets the voters' rate until it has caught up, so repair after loss is not slower.
+    /// </summary>
+    public int LearnerHeartbeatIntervals { get; init; } = 10;
 
     /// <summary>
     /// A voter that hears nothing from a holder for a random time in [ElectionTicks, 2 × ElectionTicks) starts a
@@ -14,6 +23,16 @@ public sealed record LeaseConfig
     /// that heard from a holder within ElectionTicks still sees a valid lease and refuses to vote for anyone else.
     /// </summary>
     public int ElectionTicks { get; init; } = 12;
+
+    /// <summary>
+    /// Ticks after the holder's last message during which a follower still sees its lease as live (and refuses to help
+    /// elect another). A voter hears from the holder every heartbeat; a learner only every
+    /// <see cref="LearnerHeartbeatIntervals"/> heartbeats when idle, so its window is longer by that interval.
+    /// </summary>
+    public int LeaseTicks(bool learner) => ElectionTicks + (learner ? HeartbeatTicks * LearnerHeartbeatIntervals : 0);
+
+    /// <summary>Ticks without a word from the holder after which a follower reports it lost (no quorum, in status).</summary>
+    public int HolderSilenceTicks(bool learner) => LeaseTicks(learner) * 2;
 
     /// <summary>Most entries in one append message (batching).</summary>
     public int MaxEntriesPerMessage { get; init; } = 512;
@@ -50,6 +69,7 @@ public sealed record LeaseConfig
 
     public void Validate()
     {
+        if (LearnerHeartbeatIntervals < 1) throw new ArgumentException("learner heartbeat intervals must be positive");
         if (HeartbeatTicks < 1 || ElectionTicks <= HeartbeatTicks) throw new ArgumentException("election ticks must exceed heartbeat ticks");
         if (MaxEntriesPerMessage < 1 || MaxBytesPerMessage < 1 || MaxInflight < 1 || ResendTicks < 1 || GossipTicks < 1 || PullLag < 1) throw new ArgumentException("batch limits must be positive");
     }

@@ -82,7 +82,7 @@ public sealed partial class LeaseDriver : IAsyncDisposable
             {
                 return new LeaseStatus(_machine.Role, _machine.Term, _machine.Holder, _machine.Commit, _replica.Current.Version,
                     _machine.LastVersion, _machine.Voters.Voters, _machine.Matches,
-                    !_machine.IsHolder && (_machine.Holder.IsEmpty || _machine.TicksSinceHolder >= _timing.Machine.ElectionTicks * 2));
+                    _machine.HolderLost);
             }
         }
     }

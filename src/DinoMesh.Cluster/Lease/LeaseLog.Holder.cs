@@ -77,9 +77,10 @@ public sealed partial class LeaseLog
     }
 
     /// <summary>
-    /// A heartbeat to every follower: entries they lack when the pipeline has room (re-sent from the last acknowledged
-    /// version when a follower has been silent for <see cref="LeaseConfig.ResendTicks"/>, which repairs lost messages),
-    /// or else an empty append carrying the commit version.
+    /// A heartbeat round: entries a follower lacks when the pipeline has room (re-sent from the last acknowledged
+    /// version when a lagging follower has been silent for <see cref="LeaseConfig.ResendTicks"/>, which repairs lost
+    /// messages), or else an empty append carrying the commit version — to every voter, and to a learner only when one
+    /// is due (<see cref="HeartbeatDue"/>).
     /// </summary>
     private void BroadcastAppend()
     {
@@ -92,7 +93,8 @@ public sealed partial class LeaseLog
                 p.SnapshotPending = false;
                 p.SnapshotTicks = 0;
             }
-            p.IdleTicks++;
+            p.QuietIntervals++;
+            p.IdleTicks = p.Match < LastVersion ? p.IdleTicks + 1 : 0;
             if (p.Match < LastVersion && p.IdleTicks > _config.ResendTicks && !p.SnapshotPending)
             {
                 // Nothing heard for a while: what was in flight is presumed lost; start again from what it holds.
@@ -104,9 +106,19 @@ public sealed partial class LeaseLog
                 continue;
             }
             var canSend = !p.SnapshotPending && p.Next <= LastVersion && (p.Probing ? p.Inflight == 0 : p.Inflight < _config.MaxInflight);
+            if (!canSend && !HeartbeatDue(peer, p)) continue;
             SendAppend(peer, p, heartbeat: !canSend);
         }
     }
+
+    /// <summary>
+    /// Whether an empty heartbeat goes to <paramref name="peer"/> this interval: always to a voter (it renews the lease
+    /// that keeps voters from campaigning), and to a learner only while it lags, or when it has been sent nothing for
+    /// <see cref="LeaseConfig.LearnerHeartbeatIntervals"/> (then it carries the commit version a lost push may have missed).
+    /// </summary>
+    private bool HeartbeatDue(PeerId peer, Progress p) =>
+        Voters.Contains(peer) || p.Match < LastVersion || p.SnapshotPending || Math.Min(Commit, p.Match) > p.CommitSent
+        || p.QuietIntervals >= _config.LearnerHeartbeatIntervals;
 
     private void SendAppendIfReady(PeerId peer)
     {
@@ -124,6 +136,7 @@ public sealed partial class LeaseLog
             var matchTerm = TermAt(p.Match);
             if (matchTerm < 0) return;
             p.CommitSent = Math.Min(Commit, p.Match);
+            p.QuietIntervals = 0;
             Send(peer, new Append(Term, p.Match, matchTerm, [], p.CommitSent, SyncTarget()));
             return;
         }
@@ -138,6 +151,7 @@ public sealed partial class LeaseLog
             return;
         }
         var entries = Entries(p.Next, _config.MaxEntriesPerMessage, _config.MaxBytesPerMessage);
+        p.QuietIntervals = 0;
         Send(peer, new Append(Term, prev, prevTerm, entries, Commit, SyncTarget()));
         p.CommitSent = Math.Max(p.CommitSent, Math.Min(Commit, prev + entries.Length));
         if (entries.Length == 0) return;

@@ -98,7 +98,7 @@ public sealed partial class LeaseLog
     }
 
     /// <summary>This node heard from a live holder recently enough that it refuses to help elect another.</summary>
-    private bool InLease => !Holder.IsEmpty && _electionElapsed < _config.ElectionTicks;
+    private bool InLease => !Holder.IsEmpty && _electionElapsed < _config.LeaseTicks(Role == LeaseRole.Learner);
 
     private void BecomeFollower(long term, PeerId holder)
     {

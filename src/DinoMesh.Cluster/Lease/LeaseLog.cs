@@ -113,8 +113,11 @@ public sealed partial class LeaseLog
     /// <summary>For diagnostics: what the holder knows of each follower's log.</summary>
     public string DescribeProgress() => string.Join("; ", _progress.Select(p => $"{p.Key.Short}: {p.Value}"));
 
-    /// <summary>Ticks since this node last heard from its holder (for status: a long silence means no quorum here).</summary>
-    public int TicksSinceHolder => IsHolder ? 0 : _electionElapsed;
+    /// <summary>
+    /// A follower that knows no holder, or has not heard from it for longer than its heartbeats can explain (a
+    /// learner's come far less often than a voter's; see <see cref="LeaseConfig.HolderSilenceTicks"/>).
+    /// </summary>
+    public bool HolderLost => !IsHolder && (Holder.IsEmpty || _electionElapsed >= _config.HolderSilenceTicks(Role == LeaseRole.Learner));
 
     /// <summary>The term of <paramref name="version"/> in this node's log, or -1 when it holds no such entry.</summary>
     public long TermAt(long version)

@@ -64,8 +64,17 @@ internal sealed class Progress
     /// <summary>Heard from within the current check-quorum window.</summary>
     public bool RecentlyActive { get; set; }
 
-    /// <summary>Heartbeats since its log last grew (or caught up): past a bound, what is in flight is presumed lost.</summary>
+    /// <summary>
+    /// Heartbeats it has lagged since its log last grew: past a bound, what is in flight is presumed lost. Zero while it
+    /// holds the whole log (nothing can be lost then), so a rarely heard learner is not "silent" when an entry arrives.
+    /// </summary>
     public int IdleTicks { get; set; }
+
+    /// <summary>
+    /// Heartbeat intervals since anything was last sent to it (a learner that holds the whole log gets an empty
+    /// heartbeat only past <see cref="LeaseConfig.LearnerHeartbeatIntervals"/>). A new follower starts due.
+    /// </summary>
+    public int QuietIntervals { get; set; } = int.MaxValue / 2;
 
     public override string ToString() => $"match={Match} next={Next} synced={Synced} {(Probing ? "probe" : "replicate")} inflight={Inflight}";
 }

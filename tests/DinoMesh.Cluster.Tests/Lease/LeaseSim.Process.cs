@@ -47,7 +47,7 @@ internal sealed partial class LeaseSim
             if (ready.TruncateFrom is { } from) node.Log.TruncateFrom(from);
             node.Log.Append(ready.Entries);
             if (ready.SyncLog) node.Log.Sync();
-            foreach (var message in ready.Messages) Send(node, message);
+            foreach (var message in ready.Messages) Send(node, Counted(node, message));
             foreach (var peer in ready.SnapshotsToSend)
             {
                 var version = node.Applied;

@@ -55,6 +55,40 @@ public class LeaseSimulationTests
     }
 
     /// <summary>
+    /// An idle holder renews its lease with every voter each heartbeat but sends a learner that holds the whole log an
+    /// empty heartbeat only every <see cref="LeaseConfig.LearnerHeartbeatIntervals"/> — yet a learner that lost appends
+    /// and commit pushes still catches up, with no new proposal to carry the repair.
+    /// </summary>
+    [Fact]
+    public void An_idle_holder_heartbeats_learners_rarely_and_a_learner_still_catches_up_after_loss()
+    {
+        var sim = new LeaseSim(SimSeed.Get(11), voters: 5, learners: 10, new LeaseFaults());
+        sim.Run(3_000);
+        for (var i = 0; i < 20; i++) sim.Run(50, proposalsPerTick: 1);
+        sim.Run(1_000);
+        var holder = Assert.Single(sim.Holders);
+        sim.AppendsSent.Clear();
+        sim.Run(10_000);
+        Assert.Same(holder, Assert.Single(sim.Holders));
+        var voters = sim.Nodes.Where(n => n != holder && holder.Machine.Voters.Contains(n.Id)).ToList();
+        var learners = sim.Nodes.Where(n => !holder.Machine.Voters.Contains(n.Id)).ToList();
+        var toVoter = voters.Min(n => sim.AppendsSent.GetValueOrDefault((holder.Id, n.Id)));
+        var toLearner = learners.Max(n => sim.AppendsSent.GetValueOrDefault((holder.Id, n.Id)));
+        // 10 s at one heartbeat per 100 ms: about 100 to each voter, about 10 to each learner.
+        Assert.True(toVoter >= 90, $"{toVoter} appends to a voter in 10 s; {sim.Replay}");
+        Assert.True(toLearner * 5 <= toVoter, $"{toLearner} appends to a learner against {toVoter} to a voter; {sim.Replay}");
+        Assert.True(learners.All(n => !n.Machine.HolderLost), $"a learner reports its holder lost; {sim.Replay}");
+
+        sim.Faults = new LeaseFaults { Loss = 0.3 };
+        for (var i = 0; i < 60; i++) sim.Run(50, proposalsPerTick: 1);
+        sim.Faults = new LeaseFaults();
+        // No proposal from here on: only resends and heartbeats can bring the learners the entries and commits they lost.
+        sim.Run(4_000);
+        var commit = Assert.Single(sim.Holders).Machine.Commit;
+        Assert.All(sim.Nodes, n => Assert.True(n.Applied == commit, $"{n} applied {n.Applied} of {commit}; {sim.Replay}"));
+    }
+
+    /// <summary>
     /// Seeds that once failed, kept as regressions: 3 (a lost snapshot request left a follower waiting for ever), 846
     /// and 491 (lost appends counted as in flight for ever while heartbeats kept the follower "active"), 481, 1112 (a
     /// voter that had not yet received its own promotion refused to vote, and no holder could be elected).
