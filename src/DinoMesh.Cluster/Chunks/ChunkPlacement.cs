@@ -67,7 +67,7 @@ public static class ChunkPlacement
 
     /// <summary>Higher score wins; equal scores (never in practice) fall back to the PeerId so the order is total.</summary>
     private static bool Beats(ulong score, PeerId id, (ulong Score, ChunkPeer Peer) other) =>
-        score > other.Score || (score == other.Score && string.CompareOrdinal(id.Hex, other.Peer.Id.Hex) < 0);
+        score > other.Score || (score == other.Score && id < other.Peer.Id);
 
     /// <summary>The chunk id is already a uniform hash; its first 8 bytes are key enough.</summary>
     private static ulong ChunkKey(ChunkId chunk)
@@ -91,22 +91,6 @@ public static class ChunkPlacement
         return x ^ (x >> 31);
     }
 
-    /// <summary>The PeerId is the hex of a SHA-256: its first 16 hex digits are a uniform 64-bit key.</summary>
-    private static ulong MemberKey(PeerId member)
-    {
-        var hex = member.Hex.AsSpan();
-        ulong key = 0;
-        var digits = Math.Min(16, hex.Length);
-        for (var i = 0; i < digits; i++)
-        {
-            var c = hex[i];
-            var v = c >= 'a' ? c - 'a' + 10 : c >= 'A' ? c - 'A' + 10 : c - '0';
-            key = (key << 4) | (uint)(v & 0xF);
-        }
-        if (hex.Length >= 16) return key;
-        // Short ids (tests) still get distinct keys: FNV-1a over the text (deterministic, unlike string.GetHashCode).
-        var fnv = 0xCBF29CE484222325UL;
-        foreach (var c in hex) fnv = (fnv ^ c) * 0x100000001B3UL;
-        return fnv;
-    }
+    /// <summary>The PeerId is a SHA-256: its first 8 bytes are a uniform 64-bit key.</summary>
+    private static ulong MemberKey(PeerId member) => member.Prefix;
 }

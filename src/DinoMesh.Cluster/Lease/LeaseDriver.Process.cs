@@ -21,7 +21,7 @@ public sealed partial class LeaseDriver
             if (ready.HardState is { } hs && ready.HardStateMustSync)
             {
                 // Term and vote are on disk (written in place, fdatasynced) before any message that depends on them leaves.
-                _log.RecordLeaseVote(new LeaseVote(hs.Term, hs.Vote.IsEmpty ? [] : Convert.FromHexString(hs.Vote.Hex), _persistedCommit, _life), sync: true);
+                _log.RecordLeaseVote(new LeaseVote(hs.Term, hs.Vote.ToBytes(), _persistedCommit, _life), sync: true);
             }
             if (ready.Snapshot is { } snapshot) InstallSnapshotLocked(snapshot.Version, snapshot.Term, snapshot.State);
             if (ready.TruncateFrom is { } from)

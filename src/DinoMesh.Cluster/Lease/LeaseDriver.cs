@@ -94,13 +94,13 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     public void Start(IEnumerable<PeerId> members)
     {
         var hard = _log.LeaseVote is { } vote
-            ? new HardState(vote.Term, vote.Vote.Length == 0 ? default : new PeerId(Convert.ToHexStringLower(vote.Vote)), vote.Commit)
+            ? new HardState(vote.Term, vote.Vote.Length == 0 ? default : PeerId.FromBytes(vote.Vote), vote.Commit)
             : new HardState(ReadLong(TermKey), ReadVote(), ReadLong(CommitKey));
         _persistedCommit = hard.Commit;
         // Every start is a new life: recorded before the first answer, so a holder can tell a restarted follower
         // (whose unsynced log end a power cut may have taken) from a stale answer of its previous life.
         _life = (_log.LeaseVote?.Starts ?? 0) + 1;
-        _log.RecordLeaseVote(new LeaseVote(hard.Term, hard.Vote.IsEmpty ? [] : Convert.FromHexString(hard.Vote.Hex), hard.Commit, _life), sync: true);
+        _log.RecordLeaseVote(new LeaseVote(hard.Term, hard.Vote.ToBytes(), hard.Commit, _life), sync: true);
         var state = _replica.Current;
         var voters = new VoterSet([.. state.Voters]);
         lock (_gate)

@@ -157,14 +157,14 @@ public static class MembershipWire
         return true;
     }
 
-    private static byte[] Id(PeerId id) => id.IsEmpty ? [] : Convert.FromHexString(id.Hex);
+    private static byte[] Id(PeerId id) => id.ToBytes();
 
     private static bool TryId(byte[]? bytes, out PeerId id, [NotNullWhen(false)] out string? error)
     {
         id = default;
         error = null;
         if (bytes is not { Length: PeerIdBytes }) { error = $"peer id of {bytes?.Length ?? 0} bytes, expected {PeerIdBytes}"; return false; }
-        id = new PeerId(Convert.ToHexStringLower(bytes));
+        id = PeerId.FromBytes(bytes);
         return true;
     }
 

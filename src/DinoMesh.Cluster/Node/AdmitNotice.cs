@@ -16,7 +16,7 @@ public sealed record AdmitNotice([property: Key(0)] AdmittedPeer[] Peers)
 
     /// <summary>The notice for <paramref name="peers"/> (PeerId, host:port).</summary>
     public static AdmitNotice Of(IEnumerable<(PeerId Peer, string Address)> peers) =>
-        new([.. peers.Select(p => new AdmittedPeer(Convert.FromHexString(p.Peer.Hex), p.Address))]);
+        new([.. peers.Select(p => new AdmittedPeer(p.Peer.ToBytes(), p.Address))]);
 
     /// <summary>The peers a notice from a peer names, validated, or the reason it is not acceptable.</summary>
     public static bool TryDecode(ReadOnlyMemory<byte> bytes, [NotNullWhen(true)] out IReadOnlyList<(PeerId Peer, string Address)>? peers, [NotNullWhen(false)] out string? error)
@@ -32,7 +32,7 @@ public sealed record AdmitNotice([property: Key(0)] AdmittedPeer[] Peers)
                 error = "bad peer in admit notice";
                 return false;
             }
-            result.Add((new PeerId(Convert.ToHexStringLower(peer.Id)), peer.Address));
+            result.Add((PeerId.FromBytes(peer.Id), peer.Address));
         }
         peers = result;
         return true;

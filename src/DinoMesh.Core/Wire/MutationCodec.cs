@@ -16,6 +16,8 @@ public static class MutationCodec
     public static readonly MessagePackSerializerOptions Options = MessagePackSerializerOptions.Standard
         .WithSecurity(MessagePackSecurity.UntrustedData.WithMaximumObjectGraphDepth(16));
 
+    private static readonly MutationFormatter Formatter = new();
+
     public static byte[] Encode(Mutation mutation) => MessagePackSerializer.Serialize(mutation, Options);
 
     public static Mutation Decode(ReadOnlyMemory<byte> bytes)
@@ -23,8 +25,10 @@ public static class MutationCodec
         if (bytes.Length > MaxBytes) throw new InvalidDataException($"a mutation of {bytes.Length} bytes (at most {MaxBytes})");
         try
         {
-            var m = MessagePackSerializer.Deserialize<Mutation>(bytes, Options, out var read);
-            if (m is null || read != bytes.Length || m.Kind is null) throw new InvalidDataException("not one whole mutation");
+            // Straight to the hand-written formatter: the serializer's entry point costs a tenth of a small decode.
+            var reader = new MessagePackReader(bytes);
+            var m = Formatter.Deserialize(ref reader, Options);
+            if (m is null || reader.Consumed != bytes.Length || m.Kind is null) throw new InvalidDataException("not one whole mutation");
             return Missing(m) is { } missing ? throw new InvalidDataException($"not a mutation: {missing}") : m;
         }
         catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or OverflowException or ArgumentException)

@@ -14,21 +14,19 @@ public sealed class PeerIdFormatter : IMessagePackFormatter<PeerId>
             writer.WriteNil();
             return;
         }
-        writer.WriteBinHeader(32);
-        if (Convert.FromHexString(value.Hex, writer.GetSpan(32)[..32], out _, out var written) != System.Buffers.OperationStatus.Done || written != 32)
-        {
-            throw new MessagePackSerializationException($"'{value.Hex}' is not a peer id");
-        }
-        writer.Advance(32);
+        writer.WriteBinHeader(PeerId.Size);
+        value.TryWriteBytes(writer.GetSpan(PeerId.Size));
+        writer.Advance(PeerId.Size);
     }
 
     public PeerId Deserialize(ref MessagePackReader reader, MessagePackSerializerOptions options)
     {
         if (reader.TryReadNil()) return default;
         var bytes = reader.ReadBytes() ?? throw new MessagePackSerializationException("a peer id is bin");
-        if (bytes.Length != 32) throw new MessagePackSerializationException($"a peer id is 32 bytes, got {bytes.Length}");
-        Span<byte> copy = stackalloc byte[32];
+        if (bytes.Length != PeerId.Size) throw new MessagePackSerializationException($"a peer id is {PeerId.Size} bytes, got {bytes.Length}");
+        if (bytes.IsSingleSegment) return PeerId.FromBytes(bytes.FirstSpan);
+        Span<byte> copy = stackalloc byte[PeerId.Size];
         System.Buffers.BuffersExtensions.CopyTo(bytes, copy);
-        return new PeerId(Convert.ToHexStringLower(copy));
+        return PeerId.FromBytes(copy);
     }
 }

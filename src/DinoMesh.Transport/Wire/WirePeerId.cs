@@ -7,11 +7,11 @@ public static class WirePeerId
 {
     public const int Size = 32;
 
-    public static byte[] ToBytes(PeerId peer) => Convert.FromHexString(peer.Hex);
+    public static byte[] ToBytes(PeerId peer) => peer.ToBytes();
 
     public static bool IsValid(byte[]? bytes) => bytes is { Length: Size };
 
     /// <summary>The PeerId of 32 raw bytes; check <see cref="IsValid"/> first.</summary>
     public static PeerId FromBytes(byte[] bytes) =>
-        IsValid(bytes) ? new PeerId(Convert.ToHexStringLower(bytes)) : throw new ArgumentException($"a PeerId is {Size} bytes", nameof(bytes));
+        IsValid(bytes) ? PeerId.FromBytes(bytes) : throw new ArgumentException($"a PeerId is {Size} bytes", nameof(bytes));
 }

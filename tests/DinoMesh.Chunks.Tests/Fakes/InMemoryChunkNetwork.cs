@@ -32,7 +32,7 @@ internal sealed class InMemoryChunkNetwork : IChunkNetwork
         Calls.Enqueue((peer.Id, request));
         if (_down.ContainsKey(peer.Id) || !_servers.TryGetValue(peer.Id, out var server)) return ChunkCall.Failed("Unreachable: cut off");
         var decoded = ChunkCodec.DecodeRequest(ChunkCodec.Encode(request));
-        var answer = await server.HandleAsync(new PeerId("caller"), decoded, cancellationToken);
+        var answer = await server.HandleAsync(Peers.Id("caller"), decoded, cancellationToken);
         if (Tamper?.Invoke(peer.Id, request, answer) is { } replaced) answer = replaced;
         return new ChunkCall(ChunkCodec.DecodeAnswer(ChunkCodec.Encode(answer)));
     }

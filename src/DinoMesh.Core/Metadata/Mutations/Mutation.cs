@@ -1,4 +1,5 @@
 using DinoMesh.Core.Identity;
+using DinoMesh.Core.Wire;
 using MessagePack;
 
 namespace DinoMesh.Core.Metadata;
@@ -13,9 +14,11 @@ public sealed record OpId([property: Key(0)] byte[] Client, [property: Key(1)] u
 /// One metadata change as it travels to the lease holder and sits in the log. It says what the caller asked for (the
 /// intent), never a value the proposer computed from its own, possibly stale, copy of the tree: <see cref="FileSystemState.Apply"/>
 /// resolves the intent against the state it is applied to, so every node that applies the log gets the same tree.
-/// The keys are the log's and the wire's format: never reuse or renumber one.
+/// The keys are the log's and the wire's format: never reuse or renumber one. <see cref="MutationFormatter"/> reads and
+/// writes exactly these keys by hand (a new key goes there too).
 /// </summary>
 [MessagePackObject]
+[MessagePackFormatter(typeof(MutationFormatter))]
 public sealed record Mutation
 {
     [Key(0)] public required MutationKind Kind { get; init; }
