@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using DinoMesh.Cluster.Membership.Wire;
 using DinoMesh.Core.Identity;
+using DinoMesh.Core.Wire;
 
 namespace DinoMesh.Cluster.Membership;
 
@@ -35,8 +36,25 @@ public static class MembershipWire
     public static bool TryDecode(ReadOnlyMemory<byte> bytes, [NotNullWhen(true)] out MembershipMessage? message, [NotNullWhen(false)] out string? error)
     {
         message = null;
-        if (!PeerInput.TryDecode<WireMessage>(bytes, MaxMessageBytes, out var wire, out error)) return false;
-        return TryFromWire(wire, out message, out error);
+        if (bytes.Length > MaxMessageBytes)
+        {
+            error = $"{bytes.Length} bytes, more than {MaxMessageBytes}";
+            return false;
+        }
+        try
+        {
+            var reader = new SpanReader(bytes, PeerInput.Options);
+            if (!ProbeReader.TryRead(ref reader, out message, out error)) return false;
+            if (reader.End) return true;
+            error = $"{bytes.Length - reader.Consumed} bytes after the message";
+        }
+        // Whatever the reader or a generated formatter throws on bad bytes: too short, too deep, out of range, wrong type.
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            error = e.InnerException is { } inner ? $"{e.Message} ({inner.Message})" : e.Message;
+        }
+        message = null;
+        return false;
     }
 
     /// <summary>The wire form of <paramref name="message"/>.</summary>
@@ -168,13 +186,13 @@ public static class MembershipWire
         return true;
     }
 
-    private static bool TryAddress(string? address, [NotNullWhen(false)] out string? error)
+    internal static bool TryAddress(string? address, [NotNullWhen(false)] out string? error)
     {
         error = string.IsNullOrEmpty(address) || address.Length > MaxAddressLength ? $"bad address of length {address?.Length ?? 0}" : null;
         return error is null;
     }
 
-    private static bool TryMeta(string? meta, [NotNullWhen(false)] out string? error)
+    internal static bool TryMeta(string? meta, [NotNullWhen(false)] out string? error)
     {
         error = meta is null ? "missing metadata" : meta.Length > MaxMetaLength ? $"metadata of {meta.Length} characters, more than {MaxMetaLength}" : null;
         return error is null;

@@ -8,7 +8,7 @@ namespace DinoMesh.Core.Wire;
 public sealed class FileNameFormatter : IMessagePackFormatter<FileName>
 {
     /// <summary>Far above any valid name (255 bytes): a bound on what a hostile peer can make us allocate per name.</summary>
-    private const int MaxBytes = 4096;
+    internal const int MaxBytes = 4096;
 
     public void Serialize(ref MessagePackWriter writer, FileName value, MessagePackSerializerOptions options)
     {

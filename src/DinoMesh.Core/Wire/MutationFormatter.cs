@@ -1,3 +1,4 @@
+using DinoMesh.Core.Chunks;
 using DinoMesh.Core.Identity;
 using DinoMesh.Core.Metadata;
 using MessagePack;
@@ -51,11 +52,22 @@ public sealed class MutationFormatter : IMessagePackFormatter<Mutation?>
         PeerIds.Serialize(ref writer, value.Proposer, options);
     }
 
+    /// <summary>Reads through <see cref="Read"/> on the rest of the buffer, then moves the library's reader past it.</summary>
     public Mutation? Deserialize(ref MessagePackReader reader, MessagePackSerializerOptions options)
     {
-        if (reader.TryReadNil()) return null;
-        var fields = reader.ReadArrayHeader();
-        options.Security.DepthStep(ref reader);
+        var rest = reader.Sequence.Slice(reader.Position);
+        var span = new SpanReader(rest.IsSingleSegment ? rest.First : System.Buffers.BuffersExtensions.ToArray(rest), options, reader.Depth);
+        var mutation = Read(ref span);
+        reader.Skip();
+        return mutation;
+    }
+
+    /// <summary>One mutation (or nil) from <paramref name="r"/>.</summary>
+    public static Mutation? Read(ref SpanReader r)
+    {
+        if (r.TryReadNil()) return null;
+        var fields = r.ReadArrayHeader();
+        r.DepthStep();
         MutationKind? kind = null;
         OpId? op = null;
         long timeNs = 0;
@@ -66,17 +78,17 @@ public sealed class MutationFormatter : IMessagePackFormatter<Mutation?>
         {
             switch (i)
             {
-                case 0: kind = ReadKind(ref reader, options); break;
-                case 1: op = ReadOp(ref reader, options); break;
-                case 2: timeNs = reader.ReadInt64(); break;
-                case 3: uid = reader.ReadUInt32(); break;
-                case 4: gid = reader.ReadUInt32(); break;
-                case 5: groups = ReadUInts(ref reader); break;
-                case 6: proposer = PeerIds.Deserialize(ref reader, options); break;
-                default: reader.Skip(); break;
+                case 0: kind = ReadKind(ref r); break;
+                case 1: op = ReadOp(ref r); break;
+                case 2: timeNs = r.ReadInt64(); break;
+                case 3: uid = r.ReadUInt32(); break;
+                case 4: gid = r.ReadUInt32(); break;
+                case 5: groups = ReadUInts(ref r); break;
+                case 6: proposer = ReadPeerId(ref r); break;
+                default: r.Skip(); break;
             }
         }
-        reader.Depth--;
+        r.DepthLeave();
         // A missing kind is refused by the codec with a message; the record's `required` is for callers, not for bytes.
         return new Mutation { Kind = kind!, Op = op, TimeNs = timeNs, CallerUid = uid, CallerGid = gid, CallerGroups = groups, Proposer = proposer };
     }
@@ -111,45 +123,42 @@ public sealed class MutationFormatter : IMessagePackFormatter<Mutation?>
     }
 
     /// <summary>[tag, body]; an unknown tag reads as no kind at all (its body skipped), as the generated union did.</summary>
-    private static MutationKind? ReadKind(ref MessagePackReader reader, MessagePackSerializerOptions options)
+    private static MutationKind? ReadKind(ref SpanReader r)
     {
-        if (reader.TryReadNil()) return null;
-        if (reader.ReadArrayHeader() != 2) throw new MessagePackSerializationException("a mutation kind is [tag, body]");
-        options.Security.DepthStep(ref reader);
-        MutationKind? kind = reader.ReadInt32() switch
+        if (r.TryReadNil()) return null;
+        if (r.ReadArrayHeader() != 2) throw new MessagePackSerializationException("a mutation kind is [tag, body]");
+        r.DepthStep();
+        MutationKind? kind = r.ReadInt32() switch
         {
-            0 => Read<Genesis>(ref reader, options),
-            1 => ReadCreateNode(ref reader, options),
-            2 => Read<RemoveEntry>(ref reader, options),
-            3 => Read<Rename>(ref reader, options),
-            4 => Read<Link>(ref reader, options),
-            5 => Read<SetAttributes>(ref reader, options),
-            6 => ReadWriteExtents(ref reader, options),
-            7 => Read<SetXattr>(ref reader, options),
-            8 => Read<RemoveXattr>(ref reader, options),
-            9 => Read<ReleaseOrphans>(ref reader, options),
-            10 => Read<Noop>(ref reader, options),
-            11 => Read<AdmitMember>(ref reader, options),
-            12 => Read<RemoveMember>(ref reader, options),
-            13 => Read<SetVoters>(ref reader, options),
-            14 => Read<SetAccessTime>(ref reader, options),
-            _ => Skipped(ref reader),
+            0 => r.Read<Genesis>(),
+            1 => ReadCreateNode(ref r),
+            2 => r.Read<RemoveEntry>(),
+            3 => r.Read<Rename>(),
+            4 => r.Read<Link>(),
+            5 => r.Read<SetAttributes>(),
+            6 => ReadWriteExtents(ref r),
+            7 => r.Read<SetXattr>(),
+            8 => r.Read<RemoveXattr>(),
+            9 => r.Read<ReleaseOrphans>(),
+            10 => r.Read<Noop>(),
+            11 => r.Read<AdmitMember>(),
+            12 => r.Read<RemoveMember>(),
+            13 => r.Read<SetVoters>(),
+            14 => r.Read<SetAccessTime>(),
+            _ => Skipped(ref r),
         };
-        reader.Depth--;
+        r.DepthLeave();
         return kind;
     }
 
-    private static MutationKind? Skipped(ref MessagePackReader reader)
+    private static MutationKind? Skipped(ref SpanReader r)
     {
-        reader.Skip();
+        r.Skip();
         return null;
     }
 
     private static void Write<T>(ref MessagePackWriter writer, T value, MessagePackSerializerOptions options) =>
         options.Resolver.GetFormatterWithVerify<T>().Serialize(ref writer, value, options);
-
-    private static T Read<T>(ref MessagePackReader reader, MessagePackSerializerOptions options) =>
-        options.Resolver.GetFormatterWithVerify<T>().Deserialize(ref reader, options);
 
     private static void WriteCreateNode(ref MessagePackWriter writer, CreateNode c, MessagePackSerializerOptions options)
     {
@@ -164,11 +173,11 @@ public sealed class MutationFormatter : IMessagePackFormatter<Mutation?>
         writer.Write(c.SymlinkTarget);
     }
 
-    private static CreateNode? ReadCreateNode(ref MessagePackReader reader, MessagePackSerializerOptions options)
+    private static CreateNode? ReadCreateNode(ref SpanReader r)
     {
-        if (reader.TryReadNil()) return null;
-        var fields = reader.ReadArrayHeader();
-        options.Security.DepthStep(ref reader);
+        if (r.TryReadNil()) return null;
+        var fields = r.ReadArrayHeader();
+        r.DepthStep();
         ulong parent = 0;
         FileName name = default;
         uint mode = 0, umask = 0, uid = 0, gid = 0, rdev = 0;
@@ -177,18 +186,18 @@ public sealed class MutationFormatter : IMessagePackFormatter<Mutation?>
         {
             switch (i)
             {
-                case 0: parent = reader.ReadUInt64(); break;
-                case 1: name = Names.Deserialize(ref reader, options); break;
-                case 2: mode = reader.ReadUInt32(); break;
-                case 3: umask = reader.ReadUInt32(); break;
-                case 4: uid = reader.ReadUInt32(); break;
-                case 5: gid = reader.ReadUInt32(); break;
-                case 6: rdev = reader.ReadUInt32(); break;
-                case 7: target = ReadBytes(ref reader); break;
-                default: reader.Skip(); break;
+                case 0: parent = r.ReadUInt64(); break;
+                case 1: name = ReadName(ref r); break;
+                case 2: mode = r.ReadUInt32(); break;
+                case 3: umask = r.ReadUInt32(); break;
+                case 4: uid = r.ReadUInt32(); break;
+                case 5: gid = r.ReadUInt32(); break;
+                case 6: rdev = r.ReadUInt32(); break;
+                case 7: target = r.ReadByteArray(); break;
+                default: r.Skip(); break;
             }
         }
-        reader.Depth--;
+        r.DepthLeave();
         return new CreateNode(parent, name, mode, umask, uid, gid, rdev, target);
     }
 
@@ -218,11 +227,11 @@ public sealed class MutationFormatter : IMessagePackFormatter<Mutation?>
         else writer.WriteNil();
     }
 
-    private static WriteExtents? ReadWriteExtents(ref MessagePackReader reader, MessagePackSerializerOptions options)
+    private static WriteExtents? ReadWriteExtents(ref SpanReader r)
     {
-        if (reader.TryReadNil()) return null;
-        var fields = reader.ReadArrayHeader();
-        options.Security.DepthStep(ref reader);
+        if (r.TryReadNil()) return null;
+        var fields = r.ReadArrayHeader();
+        r.DepthStep();
         ulong ino = 0, minSize = 0;
         Extent[]? extents = null;
         long? mtime = null;
@@ -231,84 +240,125 @@ public sealed class MutationFormatter : IMessagePackFormatter<Mutation?>
         {
             switch (i)
             {
-                case 0: ino = reader.ReadUInt64(); break;
-                case 1: extents = ReadExtents(ref reader, options); break;
-                case 2: minSize = reader.ReadUInt64(); break;
-                case 3: mtime = reader.TryReadNil() ? null : reader.ReadInt64(); break;
-                case 4: holes = ReadHoles(ref reader, options); break;
-                default: reader.Skip(); break;
+                case 0: ino = r.ReadUInt64(); break;
+                case 1: extents = ReadExtents(ref r); break;
+                case 2: minSize = r.ReadUInt64(); break;
+                case 3: mtime = r.TryReadNil() ? null : r.ReadInt64(); break;
+                case 4: holes = ReadHoles(ref r); break;
+                default: r.Skip(); break;
             }
         }
-        reader.Depth--;
+        r.DepthLeave();
         return new WriteExtents(ino, extents!, minSize, mtime, holes);
     }
 
-    private static Extent[]? ReadExtents(ref MessagePackReader reader, MessagePackSerializerOptions options)
+    private static Extent[]? ReadExtents(ref SpanReader r)
     {
-        if (reader.TryReadNil()) return null;
-        var count = reader.ReadArrayHeader();
-        options.Security.DepthStep(ref reader);
+        if (r.TryReadNil()) return null;
+        var count = r.ReadArrayHeader();
+        r.DepthStep();
         var extents = new Extent[count];
-        for (var i = 0; i < count; i++) extents[i] = Extents.Deserialize(ref reader, options);
-        reader.Depth--;
+        for (var i = 0; i < count; i++) extents[i] = ReadExtent(ref r);
+        r.DepthLeave();
         return extents;
     }
 
-    private static ByteRange[]? ReadHoles(ref MessagePackReader reader, MessagePackSerializerOptions options)
+    /// <summary>As <see cref="ExtentFormatter"/> reads one: exactly five fields, exactly one of chunk and inline bytes.</summary>
+    private static Extent ReadExtent(ref SpanReader r)
     {
-        if (reader.TryReadNil()) return null;
-        var count = reader.ReadArrayHeader();
-        options.Security.DepthStep(ref reader);
+        if (r.ReadArrayHeader() != 5) throw new MessagePackSerializationException("an extent has 5 fields");
+        var offset = r.ReadInt64();
+        var length = r.ReadInt64();
+        ChunkId chunk = default;
+        var hasChunk = !r.TryReadNil();
+        if (hasChunk)
+        {
+            var id = r.ReadBytes(out var nil);
+            if (nil || id.Length != ChunkId.Size) throw new MessagePackSerializationException($"a chunk id is {ChunkId.Size} bytes");
+            chunk = ChunkId.FromBytes(id);
+        }
+        var chunkOffset = r.ReadInt64();
+        byte[]? inline = null;
+        if (!r.TryReadNil())
+        {
+            var bytes = r.ReadBytes(out _);
+            if (bytes.Length > Extent.MaxInline) throw new MessagePackSerializationException($"{bytes.Length} inline bytes (at most {Extent.MaxInline})");
+            inline = bytes.ToArray();
+        }
+        if (hasChunk == (inline is not null)) throw new MessagePackSerializationException("an extent names exactly one of a chunk and inline bytes");
+        return new Extent(offset, length, chunk, chunkOffset, inline);
+    }
+
+    private static ByteRange[]? ReadHoles(ref SpanReader r)
+    {
+        if (r.TryReadNil()) return null;
+        var count = r.ReadArrayHeader();
+        r.DepthStep();
         var holes = new ByteRange[count];
         for (var i = 0; i < count; i++)
         {
-            var fields = reader.ReadArrayHeader();
-            options.Security.DepthStep(ref reader);
+            var fields = r.ReadArrayHeader();
+            r.DepthStep();
             long offset = 0, length = 0;
             for (var f = 0; f < fields; f++)
             {
                 switch (f)
                 {
-                    case 0: offset = reader.ReadInt64(); break;
-                    case 1: length = reader.ReadInt64(); break;
-                    default: reader.Skip(); break;
+                    case 0: offset = r.ReadInt64(); break;
+                    case 1: length = r.ReadInt64(); break;
+                    default: r.Skip(); break;
                 }
             }
-            reader.Depth--;
+            r.DepthLeave();
             holes[i] = new ByteRange(offset, length);
         }
-        reader.Depth--;
+        r.DepthLeave();
         return holes;
     }
 
-    private static OpId? ReadOp(ref MessagePackReader reader, MessagePackSerializerOptions options)
+    private static OpId? ReadOp(ref SpanReader r)
     {
-        if (reader.TryReadNil()) return null;
-        var fields = reader.ReadArrayHeader();
-        options.Security.DepthStep(ref reader);
+        if (r.TryReadNil()) return null;
+        var fields = r.ReadArrayHeader();
+        r.DepthStep();
         byte[]? client = null;
         ulong seq = 0;
         for (var i = 0; i < fields; i++)
         {
             switch (i)
             {
-                case 0: client = ReadBytes(ref reader); break;
-                case 1: seq = reader.ReadUInt64(); break;
-                default: reader.Skip(); break;
+                case 0: client = r.ReadByteArray(); break;
+                case 1: seq = r.ReadUInt64(); break;
+                default: r.Skip(); break;
             }
         }
-        reader.Depth--;
+        r.DepthLeave();
         return new OpId(client!, seq);
     }
 
-    private static uint[]? ReadUInts(ref MessagePackReader reader)
+    private static uint[]? ReadUInts(ref SpanReader r)
     {
-        if (reader.TryReadNil()) return null;
-        var values = new uint[reader.ReadArrayHeader()];
-        for (var i = 0; i < values.Length; i++) values[i] = reader.ReadUInt32();
+        if (r.TryReadNil()) return null;
+        var values = new uint[r.ReadArrayHeader()];
+        for (var i = 0; i < values.Length; i++) values[i] = r.ReadUInt32();
         return values;
     }
 
-    private static byte[]? ReadBytes(ref MessagePackReader reader) =>
-        reader.ReadBytes() is { } bytes ? System.Buffers.BuffersExtensions.ToArray(bytes) : null;
+    /// <summary>As <see cref="FileNameFormatter"/>: bin of at most 4 KiB (the name rules are apply's).</summary>
+    private static FileName ReadName(ref SpanReader r)
+    {
+        var bytes = r.ReadBytes(out var nil);
+        if (nil) throw new MessagePackSerializationException("a name is bin");
+        if (bytes.Length > FileNameFormatter.MaxBytes) throw new MessagePackSerializationException($"a name of {bytes.Length} bytes");
+        return FileName.FromBytes(bytes);
+    }
+
+    /// <summary>As <see cref="PeerIdFormatter"/>: nil for none, else exactly 32 bytes of bin.</summary>
+    private static PeerId ReadPeerId(ref SpanReader r)
+    {
+        var bytes = r.ReadBytes(out var nil);
+        if (nil) return default;
+        if (bytes.Length != PeerId.Size) throw new MessagePackSerializationException($"a peer id is {PeerId.Size} bytes, got {bytes.Length}");
+        return PeerId.FromBytes(bytes);
+    }
 }

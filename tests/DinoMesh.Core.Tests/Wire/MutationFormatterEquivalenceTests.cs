@@ -1,6 +1,7 @@
 using DinoMesh.Core.Metadata;
 using DinoMesh.Core.Tests.Support;
 using DinoMesh.Core.Wire;
+using DinoMesh.TestSupport;
 using MessagePack;
 using MessagePack.Formatters;
 using MessagePack.Resolvers;

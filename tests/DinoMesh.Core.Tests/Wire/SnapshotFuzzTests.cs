@@ -1,5 +1,6 @@
 using DinoMesh.Core.Metadata;
 using DinoMesh.Core.Tests.Support;
+using DinoMesh.TestSupport;
 
 namespace DinoMesh.Core.Tests.Wire;
 

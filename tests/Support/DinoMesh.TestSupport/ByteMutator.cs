@@ -1,11 +1,11 @@
-namespace DinoMesh.Core.Tests.Support;
+namespace DinoMesh.TestSupport;
 
 /// <summary>
 /// Damages valid MessagePack the ways that find decoder bugs: flipped bits, bytes replaced by type markers that declare
 /// huge lengths or other types, inserted, deleted and duplicated ranges, cuts, and splices of two inputs. Only the
 /// <see cref="Random"/> decides the damage, so a seed reproduces it.
 /// </summary>
-internal static class ByteMutator
+public static class ByteMutator
 {
     /// <summary>Markers worth planting: nil, bools, ints, floats, bin/str/array/map headers of every width, ext.</summary>
     private static readonly byte[] Markers =
