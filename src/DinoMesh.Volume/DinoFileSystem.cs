@@ -24,7 +24,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     private readonly ConcurrentDictionary<ulong, int> _openDirectories = new();
     private readonly ConcurrentDictionary<ulong, Inode> _unlinkedDirectories = new();
     private readonly CacheInvalidator _invalidator;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, byte> _changedElsewhere = new();
+    private readonly ConcurrentDictionary<ulong, byte> _changedElsewhere = new();
     private const int ChangedElsewhereBound = 1 << 16;
     private readonly AccessTimes _atimes;
     private readonly CancellationTokenSource _stopping = new();
