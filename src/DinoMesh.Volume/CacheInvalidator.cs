@@ -23,6 +23,17 @@ internal sealed class CacheInvalidator
 
     public void Stop() => _queue.Writer.TryComplete();
 
+    /// <summary>
+    /// A name whose inode left the tree with it. Only then may the kernel hear "deleted": that clears the link count of
+    /// its cached inode, and an inode with no links is evicted as soon as its last dentry goes. An inode renamed away
+    /// or still linked elsewhere must stay cached, or the next lookup builds a fresh inode — and an invalidation that
+    /// arrives while that lookup's answer is on its way finds nothing to invalidate, so the old size stays cached for
+    /// the attribute timeout.
+    /// </summary>
+    internal static bool LastLinkGone(Effect effect, EntryChange change) =>
+        change.OldChild != 0 && change.NewChild == 0 &&
+        (effect.Removed.Contains(change.OldChild) || effect.Orphaned.Contains(change.OldChild));
+
     private async Task RunAsync(IFuseNotifier notifier)
     {
         await foreach (var effect in _queue.Reader.ReadAllAsync())
@@ -32,7 +43,7 @@ internal sealed class CacheInvalidator
                 foreach (var change in effect.Entries)
                 {
                     var name = change.Name.ToBytes();
-                    if (change.OldChild != 0 && change.NewChild == 0) notifier.Delete(change.Parent, change.OldChild, name);
+                    if (LastLinkGone(effect, change)) notifier.Delete(change.Parent, change.OldChild, name);
                     else notifier.InvalidateEntry(change.Parent, name);
                 }
                 foreach (var ino in effect.ContentChanged) notifier.InvalidateInode(ino, 0, -1);
