@@ -12,10 +12,18 @@ namespace DinoMesh.Volume;
 internal sealed class CacheInvalidator
 {
     private readonly Channel<Effect> _queue = Channel.CreateUnbounded<Effect>(new UnboundedChannelOptions { SingleReader = true });
+    /// <summary>When to say an invalidation again that may have raced an entry reply (see <see cref="LookupAnswers"/>).</summary>
+    internal static readonly TimeSpan[] RetryAfter = [TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(200)];
+
     private readonly ILogger _logger;
+    private readonly LookupAnswers _answers;
     private Task? _worker;
 
-    public CacheInvalidator(ILogger logger) => _logger = logger;
+    public CacheInvalidator(ILogger logger, LookupAnswers answers)
+    {
+        _logger = logger;
+        _answers = answers;
+    }
 
     public void Start(IFuseNotifier notifier) => _worker = Task.Run(() => RunAsync(notifier));
 
@@ -46,13 +54,42 @@ internal sealed class CacheInvalidator
                     if (LastLinkGone(effect, change)) notifier.Delete(change.Parent, change.OldChild, name);
                     else notifier.InvalidateEntry(change.Parent, name);
                 }
-                foreach (var ino in effect.ContentChanged) notifier.InvalidateInode(ino, 0, -1);
-                foreach (var ino in effect.Touched.Except(effect.ContentChanged)) notifier.InvalidateInode(ino, -1, 0);
+                List<(ulong Ino, long Offset, long Length)>? again = null;
+                foreach (var ino in effect.ContentChanged) Invalidate(notifier, ino, 0, -1, ref again);
+                foreach (var ino in effect.Touched.Except(effect.ContentChanged)) Invalidate(notifier, ino, -1, 0, ref again);
+                if (again is not null) _ = RetryAsync(notifier, again);
             }
             catch (Exception e)
             {
                 _logger.LogWarning(e, "cache invalidation failed");
             }
+        }
+    }
+
+    private void Invalidate(IFuseNotifier notifier, ulong ino, long offset, long length, ref List<(ulong, long, long)>? again)
+    {
+        if (notifier.InvalidateInode(ino, offset, length) == Errno.ENOENT && _answers.AnsweredRecently(ino)) (again ??= []).Add((ino, offset, length));
+    }
+
+    /// <summary>
+    /// Says the invalidations again once the kernel has built the inodes from the replies in flight. Harmless when the
+    /// first one was not lost: the kernel then rereads attributes it had just read.
+    /// </summary>
+    private async Task RetryAsync(IFuseNotifier notifier, List<(ulong Ino, long Offset, long Length)> again)
+    {
+        try
+        {
+            var waited = TimeSpan.Zero;
+            foreach (var after in RetryAfter)
+            {
+                await Task.Delay(after - waited);
+                waited = after;
+                foreach (var (ino, offset, length) in again) notifier.InvalidateInode(ino, offset, length);
+            }
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning(e, "cache invalidation failed");
         }
     }
 }

@@ -29,6 +29,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     private readonly AccessTimes _atimes;
     private readonly CancellationTokenSource _stopping = new();
     private IFuseNotifier? _notifier;
+    private readonly LookupAnswers _lookupAnswers = new(TimeProvider.System);
     private Task? _atimeFlusher;
     private readonly VolumeUsage _usage = new();
     private long _nextHandle;
@@ -41,7 +42,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
         _options = options;
         _logger = logger;
         _contents = new FileContents(chunks, options, CommitInBackgroundAsync, logger);
-        _invalidator = new CacheInvalidator(logger);
+        _invalidator = new CacheInvalidator(logger, _lookupAnswers);
         _atimes = new AccessTimes(options.Atime);
         _meta.AppliedRemotely += OnAppliedRemotely;
     }
@@ -201,7 +202,11 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
 
     private static long Join(long sec, uint nsec) => sec * 1_000_000_000L + nsec;
 
-    private EntryReply Entry(Inode inode) => new(inode.Ino, 0, Attributes(inode), _options.EntryTimeout, _options.AttrTimeout);
+    private EntryReply Entry(Inode inode)
+    {
+        _lookupAnswers.Answered(inode.Ino);
+        return new(inode.Ino, 0, Attributes(inode), _options.EntryTimeout, _options.AttrTimeout);
+    }
 
     private EntryReply NegativeEntry() => new(0, 0, default, _options.EntryTimeout, TimeSpan.Zero);
 
