@@ -48,6 +48,65 @@ public class ChunkCollectorTests
         Assert.Equal((3L, 3L), collector.Collected);
     }
 
+    /// <summary>
+    /// The extra copies of a file being written arrive here long before the commit that references them: a file that
+    /// takes longer than the grace period to write must not lose its first chunks' copies while it is still being
+    /// written (kill the writer after its commit, and only these copies are left).
+    /// </summary>
+    [Fact]
+    public void A_copy_pushed_by_a_writer_is_kept_while_that_writer_keeps_pushing_and_then_for_the_grace()
+    {
+        var time = new ManualTime();
+        var store = new InMemoryChunks();
+        var first = store.Add([1]);
+        var later = store.Add([2]);
+        var quietWriters = store.Add([3]);
+        var inventory = new ChunkInventory(time);
+        inventory.Load(store.Inventory());
+        var state = FileSystemState.Genesis(1);
+        var collector = new ChunkCollector(inventory, store, () => state, () => new HashSet<ChunkId>(), new ChunkOptions { GcGrace = Grace }, NullLogger.Instance);
+        var writer = Peers.Id("writer");
+
+        inventory.Pushed(first, 1, writer);
+        inventory.Pushed(quietWriters, 1, Peers.Id("quiet"));
+        time.Advance(TimeSpan.FromMinutes(50));
+        inventory.Pushed(later, 1, writer);
+        time.Advance(TimeSpan.FromMinutes(20));
+
+        Assert.Equal(1, collector.Sweep().Chunks);
+        Assert.True(store.Contains(first), "the writer pushed 20 minutes ago: its first copy is still needed");
+        Assert.False(store.Contains(quietWriters), "a copy whose writer has pushed nothing for longer than the grace is garbage");
+
+        time.Advance(TimeSpan.FromMinutes(41));
+        Assert.Equal(2, collector.Sweep().Chunks);
+        Assert.False(store.Contains(first));
+        Assert.False(store.Contains(later));
+    }
+
+    [Fact]
+    public void A_pushed_copy_committed_and_let_go_is_kept_only_for_the_grace_however_busy_its_writer()
+    {
+        var time = new ManualTime();
+        var store = new InMemoryChunks();
+        var overwritten = store.Add([4]);
+        var inventory = new ChunkInventory(time);
+        inventory.Load(store.Inventory());
+        var state = FileSystemState.Genesis(1);
+        var collector = new ChunkCollector(inventory, store, () => state, () => new HashSet<ChunkId>(), new ChunkOptions { GcGrace = Grace }, NullLogger.Instance);
+        var writer = Peers.Id("busy");
+
+        inventory.Pushed(overwritten, 1, writer);
+        collector.Freed([overwritten]);             // committed, then overwritten: the tree let go of it
+        for (var minute = 0; minute < 70; minute += 10)
+        {
+            time.Advance(TimeSpan.FromMinutes(10));
+            inventory.Pushed(store.Add([(byte)(10 + minute)]), 1, writer);
+        }
+
+        collector.Sweep();
+        Assert.False(store.Contains(overwritten));
+    }
+
     [Fact]
     public void A_chunk_referenced_again_before_its_grace_ends_is_kept()
     {

@@ -7,8 +7,9 @@ namespace DinoMesh.Cluster.Chunks;
 /// <summary>
 /// Garbage collection: deletes chunks that no committed state references once they have been out of use for the grace
 /// period — overwritten, truncated or deleted data, and chunks sealed but never committed (a crash between the two).
-/// Out of use since the latest of: arriving here, being written or deduplicated against by a writer, being pushed here,
-/// and the commit that dropped its last reference (a restart counts as "now" for everything). Never deleted: a chunk
+/// Out of use since the latest of: arriving here, being written or deduplicated against by a writer, being pushed here
+/// (and, for a copy a writer pushed, that writer's latest push: it commits the file's first chunks only when the whole
+/// file is written), and the commit that dropped its last reference (a restart counts as "now" for everything). Never deleted: a chunk
 /// the committed tree references (open-but-unlinked files are still in the tree), a chunk in a file's staged extents
 /// awaiting their commit whatever its age, and a chunk a writer marks in use while the deletion is decided (the check and
 /// the unlink happen under the chunk's lock in <see cref="ChunkInventory.TryDelete"/>).
@@ -55,11 +56,11 @@ public sealed class ChunkCollector
         long bytes = 0;
         foreach (var (id, entry) in _inventory.All())
         {
-            if (state.ChunkRefs.ContainsKey(id) || now - Volatile.Read(ref entry.InUseNs) < graceNs) continue;
+            if (state.ChunkRefs.ContainsKey(id) || now - _inventory.LastInUseNs(entry) < graceNs) continue;
             staged ??= _staged();
             if (staged.Contains(id)) continue;
             bool Deletable(ChunkInventory.Entry e) =>
-                !_state().ChunkRefs.ContainsKey(id) && _inventory.NowNs - Volatile.Read(ref e.InUseNs) >= graceNs;
+                !_state().ChunkRefs.ContainsKey(id) && _inventory.NowNs - _inventory.LastInUseNs(e) >= graceNs;
             try
             {
                 if (!_inventory.TryDelete(id, Deletable, _store)) continue;

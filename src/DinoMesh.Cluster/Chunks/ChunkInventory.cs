@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using DinoMesh.Core.Chunks;
+using DinoMesh.Core.Identity;
 
 namespace DinoMesh.Cluster.Chunks;
 
@@ -14,7 +16,13 @@ public sealed class ChunkInventory
 {
     private const int Stripes = 64;
 
+    /// <summary>How long after its own push a copy can be kept alive by its writer's later pushes: a day.</summary>
+    public static readonly TimeSpan WriteSessionLimit = TimeSpan.FromDays(1);
+
+    private static readonly long WriteSessionLimitNs = (long)WriteSessionLimit.TotalMilliseconds * 1_000_000L;
+
     private readonly ConcurrentDictionary<ChunkId, Entry> _entries = new();
+    private readonly ConcurrentDictionary<PeerId, long> _lastPushNs = new();
     private readonly Lock[] _stripes = [.. Enumerable.Range(0, Stripes).Select(_ => new Lock())];
     private readonly TimeProvider _time;
     private long _bytes;
@@ -28,6 +36,12 @@ public sealed class ChunkInventory
         public long Length { get; } = length;
         public long InUseNs = inUseNs;
         public long UsedNs = usedNs;
+
+        /// <summary>
+        /// The peer that pushed the chunk here while writing, until a commit stops needing it (see <see cref="LastInUseNs"/>).
+        /// Boxed so that a reader never sees half of an id being replaced.
+        /// </summary>
+        public volatile StrongBox<PeerId>? Pusher;
     }
 
     /// <summary>True once the store's chunks were loaded: until then nothing may be collected or evicted.</summary>
@@ -56,13 +70,41 @@ public sealed class ChunkInventory
     /// <summary>A writer of this node stored the chunk or found it present (dedupe): it is in use from now.</summary>
     public void Storing(ChunkId id, long length) => MarkInUse(id, length);
 
-    /// <summary>The chunk arrived from a peer (fetched, pushed, repaired).</summary>
+    /// <summary>The chunk arrived from a peer (fetched, repaired).</summary>
     public void Added(ChunkId id, long length) => MarkInUse(id, length);
+
+    /// <summary>
+    /// A writer on <paramref name="from"/> pushed the chunk here as an extra copy of data it has not committed yet. The
+    /// copy is in use for as long as that writer keeps pushing (see <see cref="LastInUseNs"/>), not just for the grace
+    /// period after this push: a file that takes longer than the grace to write commits its first chunks last.
+    /// </summary>
+    public void Pushed(ChunkId id, long length, PeerId from)
+    {
+        var entry = MarkInUse(id, length);
+        if (from.IsEmpty) return;
+        _lastPushNs[from] = NowNs;
+        entry.Pusher = new StrongBox<PeerId>(from);
+    }
+
+    /// <summary>
+    /// When the chunk was last in use: its own mark, or for a copy pushed by a writer, the writer's latest push (capped
+    /// at <see cref="WriteSessionLimit"/> after the copy's own push, so a writer that never commits cannot pin garbage
+    /// for ever).
+    /// </summary>
+    public long LastInUseNs(Entry entry)
+    {
+        var own = Volatile.Read(ref entry.InUseNs);
+        if (entry.Pusher is not { } pusher || !_lastPushNs.TryGetValue(pusher.Value, out var session)) return own;
+        return Math.Max(own, Math.Min(session, own + WriteSessionLimitNs));
+    }
 
     /// <summary>The tree let go of the chunk's last reference now: the grace period counts from here.</summary>
     public void Freed(ChunkId id)
     {
-        if (_entries.TryGetValue(id, out var entry)) Volatile.Write(ref entry.InUseNs, NowNs);
+        if (!_entries.TryGetValue(id, out var entry)) return;
+        // Committed once and let go: the writer that pushed it has no further claim on this copy.
+        entry.Pusher = null;
+        Volatile.Write(ref entry.InUseNs, NowNs);
     }
 
     /// <summary>A reader used the chunk (the cache evicts the least recently used).</summary>
@@ -103,7 +145,7 @@ public sealed class ChunkInventory
         }
     }
 
-    private void MarkInUse(ChunkId id, long length)
+    private Entry MarkInUse(ChunkId id, long length)
     {
         var now = NowNs;
         lock (Stripe(id))
@@ -111,9 +153,11 @@ public sealed class ChunkInventory
             if (_entries.TryGetValue(id, out var entry))
             {
                 Volatile.Write(ref entry.InUseNs, now);
-                return;
+                return entry;
             }
-            if (_entries.TryAdd(id, new Entry(length, now, now))) Interlocked.Add(ref _bytes, length);
+            entry = new Entry(length, now, now);
+            if (_entries.TryAdd(id, entry)) Interlocked.Add(ref _bytes, length);
+            return entry;
         }
     }
 

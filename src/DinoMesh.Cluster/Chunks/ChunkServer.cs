@@ -100,7 +100,7 @@ public sealed class ChunkServer
             return new PutAnswer(PutOutcome.Corrupt);
         }
         // In use before it is written, so garbage collection cannot take a copy that a commit is about to reference.
-        _inventory.Storing(put.Id, chunk.Value.Length);
+        _inventory.Pushed(put.Id, chunk.Value.Length, from);
         var outcome = _store.Import(chunk.Value) switch
         {
             LocalWrite.Stored => PutOutcome.Stored,
