@@ -6,8 +6,8 @@ using DinoMesh.Node.Tests.Support;
 namespace DinoMesh.Node.Tests.Cluster;
 
 /// <summary>
-/// The nodes of one test, under one temp dir, all on one port (each node has its own address). Disposing stops every
-/// node (SIGTERM, then SIGKILL), lazily unmounts every mount, prints the node logs when the test failed and deletes
+/// The nodes of one test, under one temp dir, all on one port (each node has its own address). Disposing kills every
+/// node (SIGKILL, all at once: no test checks a stop made here), lazily unmounts every mount, prints the node logs when the test failed and deletes
 /// the temp dir, whatever state the test left.
 /// </summary>
 public sealed class TestCluster : IDisposable
@@ -153,6 +153,18 @@ public sealed class TestCluster : IDisposable
     public void Dispose()
     {
         var failed = _output is not null && TestContext.Current.TestState?.Result is not TestResult.Passed and not TestResult.Skipped;
+        // Every node at once: each is then reaped and unmounted below, one after another but without waiting on the others.
+        foreach (var n in _nodes)
+        {
+            try
+            {
+                n.SignalKill();
+            }
+            catch (Exception e)
+            {
+                Output?.WriteLine($"SIGKILL of {n.Name} failed: {e.Message}");
+            }
+        }
         foreach (var n in _nodes)
         {
             try
