@@ -207,7 +207,9 @@ public sealed class ChunkClusterTests : IClassFixture<ClassCluster>, IDisposable
     {
         var (cluster, n) = Start(_output, 3);
         using var _ = cluster;
+        cluster.Log("formed");
         var closed = WriteRandom(Path.Combine(n[0].MountPoint, "closed"), 256, 2);
+        cluster.Log("closed 256 MiB on a");
         string synced;
         var syncedPath = Path.Combine(n[0].MountPoint, "synced");
         using (var file = new FileStream(syncedPath, FileMode.CreateNew, FileAccess.Write))
@@ -229,6 +231,7 @@ public sealed class ChunkClusterTests : IClassFixture<ClassCluster>, IDisposable
             WaitForSize(Path.Combine(reader.MountPoint, "synced"), 64 << 20);
             Assert.Equal(closed, Sha256Of(Path.Combine(reader.MountPoint, "closed")));
             Assert.Equal(synced, Sha256Of(Path.Combine(reader.MountPoint, "synced")));
+            cluster.Log($"read both back on {reader.Name}");
         }
     }
 
@@ -261,7 +264,9 @@ public sealed class ChunkClusterTests : IClassFixture<ClassCluster>, IDisposable
         var (cluster, n) = Start(_output, 3);
         using var _ = cluster;
         var files = Enumerable.Range(0, 4).Select(i => Path.Combine(n[0].MountPoint, $"d{i}")).ToList();
+        cluster.Log("formed");
         for (var i = 0; i < files.Count; i++) WriteRandom(files[i], BigMib / 4, 10 + i);
+        cluster.Log($"wrote {files.Count} x {BigMib / 4} MiB on a");
         // Every node reads everything, so every node holds (placement or cache) every chunk.
         foreach (var reader in n.Skip(1))
         {
