@@ -12,8 +12,11 @@ public sealed class ClassCluster : IDisposable
     private TestCluster? _cluster;
     private NodeProcess[] _nodes = [];
 
-    /// <summary>The shared cluster and its nodes; <paramref name="form"/> adds and starts the nodes when there is none yet.</summary>
-    public (TestCluster Cluster, NodeProcess[] Nodes) Get(Func<TestCluster, NodeProcess[]> form)
+    /// <summary>
+    /// The shared cluster and its nodes; <paramref name="form"/> adds and starts the nodes when there is none yet (on a
+    /// port free on <paramref name="hosts"/>, the addresses it uses; 127.0.0.11-14 when not given).
+    /// </summary>
+    public (TestCluster Cluster, NodeProcess[] Nodes) Get(Func<TestCluster, NodeProcess[]> form, IReadOnlyList<string>? hosts = null)
     {
         if (_cluster is not null && _nodes.Any(n => !n.IsRunning))
         {
@@ -22,7 +25,7 @@ public sealed class ClassCluster : IDisposable
         }
         if (_cluster is null)
         {
-            var cluster = new TestCluster(output: null);
+            var cluster = new TestCluster(output: null, hostsToCheck: hosts);
             try
             {
                 _nodes = form(cluster);

@@ -3,7 +3,11 @@ using Xunit.v3;
 
 namespace DinoMesh.Node.Tests.Cluster;
 
-/// <summary>Marks a test that runs on its class's <see cref="ClassCluster"/> instead of a cluster of its own.</summary>
+/// <summary>
+/// Marks a test that runs on its class's <see cref="ClassCluster"/> and leaves it working for the next (no node
+/// stopped or killed). Such tests run first; a test that uses the shared cluster last and stops a node of it goes
+/// unmarked.
+/// </summary>
 [AttributeUsage(AttributeTargets.Method)]
 public sealed class SharedClusterAttribute : Attribute;
 

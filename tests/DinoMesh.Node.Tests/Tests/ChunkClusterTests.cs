@@ -148,18 +148,19 @@ public sealed class ChunkClusterTests : IClassFixture<ClassCluster>, IDisposable
     [SharedCluster]
     public void Ten_thousand_small_files_written_on_A_are_readable_on_C()
     {
-        var (_, n) = Shared();
+        var (cluster, n) = Shared();
         var dir = Path.Combine(n[0].MountPoint, "small");
         Directory.CreateDirectory(dir);
-        // Four writers on a and four readers on c: each file is still one create, write and close on a (and one read
+        // Eight writers on a and eight readers on c: each file is still one create, write and close on a (and one read
         // on c), but the round trips of several overlap instead of running one after another.
-        var four = new ParallelOptions { MaxDegreeOfParallelism = 4 };
-        Parallel.For(0, 10_000, four, i => File.WriteAllBytes(Path.Combine(dir, $"f{i}"), Content(i)));
+        Concurrently.For(8, 10_000, i => File.WriteAllBytes(Path.Combine(dir, $"f{i}"), Content(i)));
+        cluster.Log("10,000 files written on a");
 
         var there = Path.Combine(n[2].MountPoint, "small");
         Assert.True(Poll.Until(() => Directory.Exists(there) && Directory.EnumerateFiles(there).Count() == 10_000, TimeSpan.FromSeconds(60)) is not null);
+        cluster.Log("10,000 files listed on c");
         var wrong = new ConcurrentBag<int>();
-        Parallel.For(0, 10_000, four, i =>
+        Concurrently.For(8, 10_000, i =>
         {
             if (!File.ReadAllBytes(Path.Combine(there, $"f{i}")).AsSpan().SequenceEqual(Content(i))) wrong.Add(i);
         });
