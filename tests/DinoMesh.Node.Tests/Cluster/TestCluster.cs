@@ -162,6 +162,7 @@ public sealed class TestCluster : IDisposable
     public void Dispose()
     {
         var failed = _output is not null && TestContext.Current.TestState?.Result is not TestResult.Passed and not TestResult.Skipped;
+        var teardown = Stopwatch.StartNew();
         // Every node at once: each is then reaped and unmounted below, one after another but without waiting on the others.
         foreach (var n in _nodes)
         {
@@ -189,10 +190,12 @@ public sealed class TestCluster : IDisposable
                 Output?.WriteLine($"clean-up of {n.Name} failed: {e.Message}");
             }
         }
+        Log($"nodes stopped and unmounted in {teardown.Elapsed.TotalSeconds:F1} s");
         var stillMounted = _nodes.Where(n => MountTable.FsTypeAt(n.MountPoint) is not null).Select(n => n.MountPoint).ToList();
         if (stillMounted.Count == 0)
         {
             Directory.Delete(Root, recursive: true);
+            Log($"temp dir deleted {teardown.Elapsed.TotalSeconds:F1} s into the teardown");
         }
         else
         {

@@ -136,12 +136,14 @@ public sealed class ChunkClusterTests : IClassFixture<ClassCluster>, IDisposable
         var sha = WriteRandom(Path.Combine(n[0].MountPoint, "big"), BigMib, 1);
         cluster.Log($"wrote {BigMib} MiB on a");
 
-        foreach (var reader in n.Skip(1))
+        // b and c read at the same time (each read is its own, from its own mount).
+        Concurrently.Map(n[1..], reader =>
         {
             WaitForSize(Path.Combine(reader.MountPoint, "big"), (long)BigMib << 20);
             Assert.Equal(sha, Sha256Of(Path.Combine(reader.MountPoint, "big")));
             cluster.Log($"read back on {reader.Name}");
-        }
+            return reader;
+        });
     }
 
     [Fact]
@@ -226,14 +228,15 @@ public sealed class ChunkClusterTests : IClassFixture<ClassCluster>, IDisposable
         Directory.Delete(n[0].DataDir, recursive: true);
         cluster.Log("killed a and deleted its data directory");
 
-        foreach (var reader in n.Skip(1))
+        Concurrently.Map(n[1..], reader =>
         {
             WaitForSize(Path.Combine(reader.MountPoint, "closed"), 256 << 20);
             WaitForSize(Path.Combine(reader.MountPoint, "synced"), 64 << 20);
             Assert.Equal(closed, Sha256Of(Path.Combine(reader.MountPoint, "closed")));
             Assert.Equal(synced, Sha256Of(Path.Combine(reader.MountPoint, "synced")));
             cluster.Log($"read both back on {reader.Name}");
-        }
+            return reader;
+        });
     }
 
     [Fact]
@@ -266,17 +269,18 @@ public sealed class ChunkClusterTests : IClassFixture<ClassCluster>, IDisposable
         using var _ = cluster;
         var files = Enumerable.Range(0, 4).Select(i => Path.Combine(n[0].MountPoint, $"d{i}")).ToList();
         cluster.Log("formed");
-        for (var i = 0; i < files.Count; i++) WriteRandom(files[i], BigMib / 4, 10 + i);
+        Concurrently.For(files.Count, files.Count, i => WriteRandom(files[i], BigMib / 4, 10 + i));
         cluster.Log($"wrote {files.Count} x {BigMib / 4} MiB on a");
-        // Every node reads everything, so every node holds (placement or cache) every chunk.
-        foreach (var reader in n.Skip(1))
+        // Every node reads everything, so every node holds (placement or cache) every chunk (b and c at the same time).
+        Concurrently.Map(n[1..], reader =>
         {
             foreach (var f in files)
             {
                 WaitForSize(Path.Combine(reader.MountPoint, Path.GetFileName(f)), (long)(BigMib / 4) << 20);
                 Sha256Of(Path.Combine(reader.MountPoint, Path.GetFileName(f)));
             }
-        }
+            return reader;
+        });
         var before = n.Select(StoredBytes).ToList();
         cluster.Log($"stored before delete: {string.Join(", ", before)}");
         Assert.All(before, b => Assert.True(b >= (long)BigMib / 2 << 20, $"only {b} bytes stored"));
