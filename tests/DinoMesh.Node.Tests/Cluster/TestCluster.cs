@@ -7,8 +7,8 @@ namespace DinoMesh.Node.Tests.Cluster;
 
 /// <summary>
 /// The nodes of one test, under one temp dir, all on one port (each node has its own address). Disposing kills every
-/// node (SIGKILL, all at once: no test checks a stop made here), lazily unmounts every mount, prints the node logs when the test failed and deletes
-/// the temp dir, whatever state the test left.
+/// node (SIGKILL, all at once: no test checks a stop made here), lazily unmounts every mount, prints the node logs
+/// when the test failed and deletes the temp dir, whatever state the test left.
 /// </summary>
 public sealed class TestCluster : IDisposable
 {
