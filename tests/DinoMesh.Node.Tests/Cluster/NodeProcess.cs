@@ -153,11 +153,28 @@ public sealed partial class NodeProcess : IDisposable
         return string.Join('\n', lines.Skip(Math.Max(0, lines.Count - 60)).Select(l => $"{l.ReceivedUtc:HH:mm:ss.fff} {(l.IsError ? "E" : " ")} {l.Text}"));
     }
 
+    /// <summary>
+    /// Sends SIGKILL to the current life without waiting (teardown signals every node at once, then reaps them in
+    /// <see cref="Dispose"/>).
+    /// </summary>
+    public void SignalKill()
+    {
+        if (Daemon is { HasExited: false } daemon)
+        {
+            Signal.Send(daemon.Pid, Signal.SIGKILL);
+        }
+    }
+
+    /// <summary>
+    /// Teardown: SIGKILL, then the orphaned mount is lazily unmounted. No test looks at how a node stops here (the
+    /// tests of a graceful stop stop it themselves and check the exit code), and a graceful stop of every node one
+    /// after another (unmount, lease hand-over, leave) cost seconds per test.
+    /// </summary>
     public void Dispose()
     {
         if (IsRunning)
         {
-            Terminate(TimeSpan.FromSeconds(10));
+            Daemon!.Kill9();
         }
         MountTable.LazyUnmount(MountPoint);
         foreach (var life in _lives)

@@ -6,9 +6,9 @@ using DinoMesh.Node.Tests.Support;
 namespace DinoMesh.Node.Tests.Cluster;
 
 /// <summary>
-/// The nodes of one test, under one temp dir, all on one port (each node has its own address). Disposing stops every
-/// node (SIGTERM, then SIGKILL), lazily unmounts every mount, prints the node logs when the test failed and deletes
-/// the temp dir, whatever state the test left.
+/// The nodes of one test, under one temp dir, all on one port (each node has its own address). Disposing kills every
+/// node (SIGKILL, all at once: no test checks a stop made here), lazily unmounts every mount, prints the node logs
+/// when the test failed and deletes the temp dir, whatever state the test left.
 /// </summary>
 public sealed class TestCluster : IDisposable
 {
@@ -46,14 +46,18 @@ public sealed class TestCluster : IDisposable
     /// Founds a cluster on the first node and joins the others through it with the printed credential (started
     /// together, then awaited), and returns the credential.
     /// </summary>
-    public string Form(params NodeProcess[] nodes)
+    public string Form(params NodeProcess[] nodes) => FormWith([], nodes);
+
+    /// <summary><see cref="Form"/>, every node started with <paramref name="options"/> after the usual arguments.</summary>
+    public string FormWith(string[] options, params NodeProcess[] nodes)
     {
         var founder = nodes[0];
-        founder.Start();
+        founder.Launch(extra: options);
+        founder.WaitUntilUp();
         var token = founder.PrintedToken();
         foreach (var n in nodes.Skip(1))
         {
-            n.Launch(join: founder.Endpoint, token: token);
+            n.Launch(join: founder.Endpoint, token: token, extra: options);
         }
         foreach (var n in nodes.Skip(1))
         {
@@ -75,10 +79,12 @@ public sealed class TestCluster : IDisposable
         var last = new Dictionary<string, IReadOnlyList<PeerEntry>>();
         var took = Poll.Until(() =>
         {
+            // Every observer's view at once (each is a CLI process), then judged in order.
+            var views = Concurrently.Map(watched, o => o.Peers());
             var all = true;
-            foreach (var o in watched)
+            for (var i = 0; i < watched.Count; i++)
             {
-                var view = o.Peers();
+                var (o, view) = (watched[i], views[i]);
                 last[o.Name] = view;
                 onView?.Invoke(o, view);
                 all &= holds(view);
@@ -112,7 +118,10 @@ public sealed class TestCluster : IDisposable
         NodeProcess? holder = null;
         var took = Poll.Until(() =>
         {
-            holder = candidates.FirstOrDefault(n => n.IsRunning && n.Status().TryGetProperty("role", out var role) && role.GetString() == "holder");
+            // Every running candidate asked at once (each is a CLI process); the first that says holder.
+            var running = candidates.Where(n => n.IsRunning).ToList();
+            var roles = Concurrently.Map(running, n => n.Status().TryGetProperty("role", out var role) ? role.GetString() : null);
+            holder = running.Where((_, i) => roles[i] == "holder").FirstOrDefault();
             return holder is not null;
         }, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100));
         Xunit.Assert.True(took is not null && holder is not null, $"no holder among {string.Join(", ", candidates.Select(c => c.Name))}\n{Diagnostics()}");
@@ -153,6 +162,19 @@ public sealed class TestCluster : IDisposable
     public void Dispose()
     {
         var failed = _output is not null && TestContext.Current.TestState?.Result is not TestResult.Passed and not TestResult.Skipped;
+        var teardown = Stopwatch.StartNew();
+        // Every node at once: each is then reaped and unmounted below, one after another but without waiting on the others.
+        foreach (var n in _nodes)
+        {
+            try
+            {
+                n.SignalKill();
+            }
+            catch (Exception e)
+            {
+                Output?.WriteLine($"SIGKILL of {n.Name} failed: {e.Message}");
+            }
+        }
         foreach (var n in _nodes)
         {
             try
@@ -168,10 +190,12 @@ public sealed class TestCluster : IDisposable
                 Output?.WriteLine($"clean-up of {n.Name} failed: {e.Message}");
             }
         }
+        Log($"nodes stopped and unmounted in {teardown.Elapsed.TotalSeconds:F1} s");
         var stillMounted = _nodes.Where(n => MountTable.FsTypeAt(n.MountPoint) is not null).Select(n => n.MountPoint).ToList();
         if (stillMounted.Count == 0)
         {
             Directory.Delete(Root, recursive: true);
+            Log($"temp dir deleted {teardown.Elapsed.TotalSeconds:F1} s into the teardown");
         }
         else
         {

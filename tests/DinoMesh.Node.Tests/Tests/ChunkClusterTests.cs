@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text.Json;
 using DinoMesh.Node.Tests.Cluster;
@@ -9,9 +10,12 @@ namespace DinoMesh.Node.Tests.Tests;
 /// File contents across real dino-node processes (issue 10): fetch from peers, R = 2 copies before a close returns,
 /// kill -9, repair of a corrupt chunk and of a lost node, space given back after the collection grace period. Each
 /// starts by checking that the tree is shared (a file made on one node appears on another), so a failure there is
-/// told apart from a failure of the chunk layer.
+/// told apart from a failure of the chunk layer. The transfers that only add files of their own share one cluster
+/// (<see cref="ClassCluster"/>, run first); the tests that kill a node, corrupt a chunk file or count every stored byte
+/// form their own.
 /// </summary>
-public sealed class ChunkClusterTests
+[TestCaseOrderer(typeof(SharedClusterFirst))]
+public sealed class ChunkClusterTests : IClassFixture<ClassCluster>, IDisposable
 {
     private static readonly TimeSpan Visible = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan Grace = TimeSpan.FromSeconds(5);
@@ -23,8 +27,14 @@ public sealed class ChunkClusterTests
     private static readonly int BigMib = int.TryParse(Environment.GetEnvironmentVariable("DINOMESH_CHUNK_TEST_MIB"), out var mib) ? mib : 256;
 
     private readonly ITestOutputHelper _output;
+    private readonly ClassCluster _shared;
+    private bool _usedShared;
 
-    public ChunkClusterTests(ITestOutputHelper output) => _output = output;
+    public ChunkClusterTests(ClassCluster shared, ITestOutputHelper output)
+    {
+        _shared = shared;
+        _output = output;
+    }
 
     /// <summary>Founds a cluster on the first node and joins the others, all with the chunk options of these tests.</summary>
     private static void Form(TestCluster cluster, params NodeProcess[] nodes)
@@ -50,9 +60,11 @@ public sealed class ChunkClusterTests
         File.Delete(Path.Combine(writer.MountPoint, probe));
     }
 
-    private static (TestCluster Cluster, NodeProcess[] Nodes) Start(ITestOutputHelper output, int count)
+    /// <summary>A cluster of this test's own (the shared one is killed first, so its idle nodes do not load the machine).</summary>
+    private (TestCluster Cluster, NodeProcess[] Nodes) Start(ITestOutputHelper output, int count)
     {
         Requirement.RootAndFuse();
+        _shared.Release();
         var cluster = new TestCluster(output);
         try
         {
@@ -67,6 +79,21 @@ public sealed class ChunkClusterTests
             cluster.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The class's shared three-node cluster (formed on first use), checked to share its tree like <see cref="Start"/>.</summary>
+    private (TestCluster Cluster, NodeProcess[] Nodes) Shared()
+    {
+        Requirement.RootAndFuse();
+        _usedShared = true;
+        var (cluster, nodes) = _shared.Get(c =>
+        {
+            var three = Enumerable.Range(0, 3).Select(i => c.Add(((char)('a' + i)).ToString(), $"127.0.0.{11 + i}")).ToArray();
+            Form(c, three);
+            return three;
+        });
+        RequireSharedTree(nodes[0], nodes[1]);
+        return (cluster, nodes);
     }
 
     private static string WriteRandom(string path, long mib, int seed)
@@ -102,33 +129,44 @@ public sealed class ChunkClusterTests
     private static JsonElement Chunks(NodeProcess node) => node.Status().GetProperty("chunks");
 
     [Fact]
+    [SharedCluster]
     public void A_big_file_written_on_A_reads_back_on_B_and_C_with_the_same_SHA256()
     {
-        var (cluster, n) = Start(_output, 3);
-        using var _ = cluster;
+        var (cluster, n) = Shared();
         var sha = WriteRandom(Path.Combine(n[0].MountPoint, "big"), BigMib, 1);
         cluster.Log($"wrote {BigMib} MiB on a");
 
-        foreach (var reader in n.Skip(1))
+        // b and c read at the same time (each read is its own, from its own mount).
+        Concurrently.Map(n[1..], reader =>
         {
             WaitForSize(Path.Combine(reader.MountPoint, "big"), (long)BigMib << 20);
             Assert.Equal(sha, Sha256Of(Path.Combine(reader.MountPoint, "big")));
             cluster.Log($"read back on {reader.Name}");
-        }
+            return reader;
+        });
     }
 
     [Fact]
+    [SharedCluster]
     public void Ten_thousand_small_files_written_on_A_are_readable_on_C()
     {
-        var (cluster, n) = Start(_output, 3);
-        using var _ = cluster;
+        var (cluster, n) = Shared();
         var dir = Path.Combine(n[0].MountPoint, "small");
         Directory.CreateDirectory(dir);
-        for (var i = 0; i < 10_000; i++) File.WriteAllBytes(Path.Combine(dir, $"f{i}"), Content(i));
+        // Eight writers on a and eight readers on c: each file is still one create, write and close on a (and one read
+        // on c), but the round trips of several overlap instead of running one after another.
+        Concurrently.For(8, 10_000, i => File.WriteAllBytes(Path.Combine(dir, $"f{i}"), Content(i)));
+        cluster.Log("10,000 files written on a");
 
         var there = Path.Combine(n[2].MountPoint, "small");
         Assert.True(Poll.Until(() => Directory.Exists(there) && Directory.EnumerateFiles(there).Count() == 10_000, TimeSpan.FromSeconds(60)) is not null);
-        for (var i = 0; i < 10_000; i++) Assert.Equal(Content(i), File.ReadAllBytes(Path.Combine(there, $"f{i}")));
+        cluster.Log("10,000 files listed on c");
+        var wrong = new ConcurrentBag<int>();
+        Concurrently.For(8, 10_000, i =>
+        {
+            if (!File.ReadAllBytes(Path.Combine(there, $"f{i}")).AsSpan().SequenceEqual(Content(i))) wrong.Add(i);
+        });
+        Assert.True(wrong.IsEmpty, $"{wrong.Count} of 10,000 files read on c differ from what a wrote, e.g. f{string.Join(", f", wrong.Order().Take(5))}");
 
         static byte[] Content(int i)
         {
@@ -139,10 +177,10 @@ public sealed class ChunkClusterTests
     }
 
     [Fact]
+    [SharedCluster]
     public async Task Writers_on_disjoint_ranges_of_one_file_on_two_nodes_both_survive()
     {
-        var (cluster, n) = Start(_output, 3);
-        using var _ = cluster;
+        var (_, n) = Shared();
         const int half = 8 << 20;
         var path = Path.Combine(n[0].MountPoint, "shared");
         File.WriteAllBytes(path, new byte[2 * half]);
@@ -172,7 +210,9 @@ public sealed class ChunkClusterTests
     {
         var (cluster, n) = Start(_output, 3);
         using var _ = cluster;
+        cluster.Log("formed");
         var closed = WriteRandom(Path.Combine(n[0].MountPoint, "closed"), 256, 2);
+        cluster.Log("closed 256 MiB on a");
         string synced;
         var syncedPath = Path.Combine(n[0].MountPoint, "synced");
         using (var file = new FileStream(syncedPath, FileMode.CreateNew, FileAccess.Write))
@@ -188,13 +228,15 @@ public sealed class ChunkClusterTests
         Directory.Delete(n[0].DataDir, recursive: true);
         cluster.Log("killed a and deleted its data directory");
 
-        foreach (var reader in n.Skip(1))
+        Concurrently.Map(n[1..], reader =>
         {
             WaitForSize(Path.Combine(reader.MountPoint, "closed"), 256 << 20);
             WaitForSize(Path.Combine(reader.MountPoint, "synced"), 64 << 20);
             Assert.Equal(closed, Sha256Of(Path.Combine(reader.MountPoint, "closed")));
             Assert.Equal(synced, Sha256Of(Path.Combine(reader.MountPoint, "synced")));
-        }
+            cluster.Log($"read both back on {reader.Name}");
+            return reader;
+        });
     }
 
     [Fact]
@@ -226,22 +268,25 @@ public sealed class ChunkClusterTests
         var (cluster, n) = Start(_output, 3);
         using var _ = cluster;
         var files = Enumerable.Range(0, 4).Select(i => Path.Combine(n[0].MountPoint, $"d{i}")).ToList();
-        for (var i = 0; i < files.Count; i++) WriteRandom(files[i], BigMib / 4, 10 + i);
-        // Every node reads everything, so every node holds (placement or cache) every chunk.
-        foreach (var reader in n.Skip(1))
+        cluster.Log("formed");
+        Concurrently.For(files.Count, files.Count, i => WriteRandom(files[i], BigMib / 4, 10 + i));
+        cluster.Log($"wrote {files.Count} x {BigMib / 4} MiB on a");
+        // Every node reads everything, so every node holds (placement or cache) every chunk (b and c at the same time).
+        Concurrently.Map(n[1..], reader =>
         {
             foreach (var f in files)
             {
                 WaitForSize(Path.Combine(reader.MountPoint, Path.GetFileName(f)), (long)(BigMib / 4) << 20);
                 Sha256Of(Path.Combine(reader.MountPoint, Path.GetFileName(f)));
             }
-        }
+            return reader;
+        });
         var before = n.Select(StoredBytes).ToList();
         cluster.Log($"stored before delete: {string.Join(", ", before)}");
         Assert.All(before, b => Assert.True(b >= (long)BigMib / 2 << 20, $"only {b} bytes stored"));
 
         foreach (var f in files) File.Delete(f);
-        var took = Poll.Until(() => n.All(node => StoredBytes(node) < 1 << 20), Grace + TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(1));
+        var took = Poll.Until(() => n.All(node => StoredBytes(node) < 1 << 20), Grace + TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(200));
         Assert.True(took is not null, $"space not given back: {string.Join(", ", n.Select(StoredBytes))}");
         cluster.Log($"space back on every node {took!.Value.TotalSeconds:F1} s after the delete (grace {Grace.TotalSeconds} s)");
 
@@ -267,10 +312,18 @@ public sealed class ChunkClusterTests
             var chunks = Chunks(s);
             return chunks.GetProperty("missing").GetInt64() == 0 && chunks.GetProperty("repairQueue").GetInt32() == 0
                 && chunks.GetProperty("placementChunks").GetInt64() >= 256;
-        }), TimeSpan.FromMinutes(3), TimeSpan.FromSeconds(1));
+        }), TimeSpan.FromMinutes(3), TimeSpan.FromMilliseconds(250));
         Assert.True(took is not null, "not back at two copies: " + string.Join("; ", survivors.Select(s => Chunks(s).GetRawText())));
         cluster.Log($"back at two copies {took!.Value.TotalSeconds:F1} s after c was declared dead");
         WaitForSize(Path.Combine(n[1].MountPoint, "f"), 256 << 20);
         Assert.Equal(sha, Sha256Of(Path.Combine(n[1].MountPoint, "f")));
+    }
+
+    public void Dispose()
+    {
+        if (_usedShared && TestContext.Current.TestState?.Result is TestResult.Failed)
+        {
+            _output.WriteLine(_shared.Diagnostics());
+        }
     }
 }

@@ -61,7 +61,7 @@ public sealed class InstallTests : IDisposable
         File.WriteAllText(script, pasted + "\n");
         Launch(b, "/bin/sh", [script], path);
         var both = Poll.Until(() => Tool.TryRun(command, "peers", "--json", "--data-dir", a.DataDir) is { ExitCode: 0 } r
-            && PeerEntry.ParseList(r.Stdout) is var v && v.Count == 2 && v.All(p => p.State == "alive"), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(1));
+            && PeerEntry.ParseList(r.Stdout) is var v && v.Count == 2 && v.All(p => p.State == "alive"), TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(200));
         Assert.True(both is not null, "the installed nodes did not list each other alive");
         foreach (var d in _daemons)
         {

@@ -97,7 +97,7 @@ public sealed class MetadataPartitionTests : IDisposable
         string[] hashes = [];
         var equal = Poll.Until(() =>
         {
-            hashes = [.. nodes.Select(n => n.Cli("statehash").Stdout.Trim())];
+            hashes = [.. Concurrently.Map(nodes, n => n.Cli("statehash").Stdout.Trim())];
             return hashes.Distinct().Count() == 1 && hashes[0].Length > 0;
         }, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(250));
         Assert.True(equal is not null, $"state hashes differ after the heal: {string.Join(" | ", hashes)}");

@@ -7,32 +7,59 @@ namespace DinoMesh.Node.Tests.Tests;
 
 /// <summary>
 /// One shared tree on three real dino-nodes (127.0.0.11-13): a change made through any mount is committed once, in one
-/// order, and shows on the other mounts without remounting.
+/// order, and shows on the other mounts without remounting. The tests that only add names of their own share one
+/// cluster (<see cref="ClassCluster"/>, run first); the tests that kill, stop, remove or add a node form their own.
 /// </summary>
-public sealed class SharedTreeTests : IDisposable
+[TestCaseOrderer(typeof(SharedClusterFirst))]
+public sealed class SharedTreeTests : IClassFixture<ClassCluster>, IDisposable
 {
     /// <summary>How long a change may take to show on another node in these tests (the benchmark measures the real delay).</summary>
     private static readonly TimeSpan Visible = TimeSpan.FromSeconds(5);
 
-    private readonly TestCluster _cluster;
+    private readonly ClassCluster _shared;
+    private readonly ITestOutputHelper _output;
 
-    public SharedTreeTests(ITestOutputHelper output)
+    /// <summary>This test's own cluster (the nodes of <see cref="FormThree"/>; its temp dir serves the others too).</summary>
+    private readonly TestCluster _own;
+
+    /// <summary>The cluster the test runs on: its own, or the shared one.</summary>
+    private TestCluster _cluster;
+
+    public SharedTreeTests(ClassCluster shared, ITestOutputHelper output)
     {
         Requirement.RootAndFuse();
-        _cluster = new TestCluster(output);
+        _shared = shared;
+        _output = output;
+        _own = new TestCluster(output);
+        _cluster = _own;
     }
 
-    private NodeProcess[] FormThree()
+    /// <summary>Three nodes of this test's own (the shared cluster is killed first, so its idle nodes do not load the machine).</summary>
+    private NodeProcess[] FormThree(params string[] options)
     {
+        _shared.Release();
         var nodes = new[] { _cluster.Add("n1", "127.0.0.11"), _cluster.Add("n2", "127.0.0.12"), _cluster.Add("n3", "127.0.0.13") };
-        _cluster.Form(nodes);
+        _cluster.FormWith(options, nodes);
+        return nodes;
+    }
+
+    /// <summary>The class's shared three nodes (formed on first use).</summary>
+    private NodeProcess[] SharedThree()
+    {
+        var (cluster, nodes) = _shared.Get(c =>
+        {
+            var three = new[] { c.Add("n1", "127.0.0.11"), c.Add("n2", "127.0.0.12"), c.Add("n3", "127.0.0.13") };
+            c.Form(three);
+            return three;
+        });
+        _cluster = cluster;
         return nodes;
     }
 
     private static string On(NodeProcess node, string relative) => Path.Combine(node.MountPoint, relative);
 
     /// <summary>Waits until <paramref name="check"/> holds on each of <paramref name="nodes"/>; returns the slowest delay.</summary>
-    private TimeSpan SeenOn(IEnumerable<NodeProcess> nodes, string what, Func<NodeProcess, bool> check, TimeSpan? within = null)
+    private TimeSpan SeenOn(IEnumerable<NodeProcess> nodes, string what, Func<NodeProcess, bool> check, TimeSpan? within = null, TimeSpan? every = null)
     {
         var limit = within ?? Visible;
         var slowest = TimeSpan.Zero;
@@ -48,7 +75,7 @@ public sealed class SharedTreeTests : IDisposable
                 {
                     return false;
                 }
-            }, limit, TimeSpan.FromMilliseconds(5));
+            }, limit, every ?? TimeSpan.FromMilliseconds(5));
             Assert.True(took is not null, $"{what}: not seen on {node.Name} within {limit.TotalSeconds} s\n{_cluster.Diagnostics()}");
             if (took > slowest) slowest = took.Value;
         }
@@ -57,9 +84,10 @@ public sealed class SharedTreeTests : IDisposable
     }
 
     [Fact]
+    [SharedCluster]
     public void A_change_on_one_mount_is_seen_on_the_other_two_without_remounting()
     {
-        var (a, b, c) = FormThree() switch { var n => (n[0], n[1], n[2]) };
+        var (a, b, c) = SharedThree() switch { var n => (n[0], n[1], n[2]) };
         var others = new[] { b, c };
 
         Directory.CreateDirectory(On(a, "docs"));
@@ -90,9 +118,10 @@ public sealed class SharedTreeTests : IDisposable
     private static string Stat(string path) => "links " + Tool.TryRun("stat", ["-c", "%h", path], TimeSpan.FromSeconds(10)).Stdout.Trim();
 
     [Fact]
+    [SharedCluster]
     public async Task The_same_name_created_on_two_nodes_at_once_has_exactly_one_winner()
     {
-        var (a, b, _) = FormThree() switch { var n => (n[0], n[1], n[2]) };
+        var (a, b, _) = SharedThree() switch { var n => (n[0], n[1], n[2]) };
         for (var round = 0; round < 20; round++)
         {
             var name = $"race{round}";
@@ -205,9 +234,10 @@ public sealed class SharedTreeTests : IDisposable
     }
 
     [Fact]
+    [SharedCluster]
     public void A_git_repository_written_on_one_node_is_clean_on_another_and_clones_from_it()
     {
-        var nodes = FormThree();
+        var nodes = SharedThree();
         var (writer, reader) = (nodes[0], nodes[1]);
         var repo = On(writer, "repo");
         Git(writer.MountPoint, "init", "-q", "repo");
@@ -228,8 +258,8 @@ public sealed class SharedTreeTests : IDisposable
         Assert.Equal("", Git(there, "status", "--porcelain"));
         Git(there, "fsck", "--full");
 
-        var clone = Path.Combine(_cluster.Root, "clone");
-        Git(_cluster.Root, "clone", "-q", there, clone);
+        var clone = Path.Combine(_own.Root, "clone");
+        Git(_own.Root, "clone", "-q", there, clone);
         Assert.Equal(head, Git(clone, "rev-parse", "HEAD").Trim());
         Assert.Equal(big, File.ReadAllBytes(Path.Combine(clone, "blob.bin")));
         Assert.Equal(File.ReadAllText(Path.Combine(repo, "src", "f1.txt")), File.ReadAllText(Path.Combine(clone, "src", "f1.txt")));
@@ -247,7 +277,8 @@ public sealed class SharedTreeTests : IDisposable
     {
         var (a, b, _) = FormThree() switch { var n => (n[0], n[1], n[2]) };
         var made = Stopwatch.StartNew();
-        Parallel.For(0, 100, new ParallelOptions { MaxDegreeOfParallelism = 4 }, d =>
+        // Sixteen directories at a time: the holder commits the creates of all of them in shared rounds.
+        Concurrently.For(16, 100, d =>
         {
             var node = d % 2 == 0 ? a : b;
             Directory.CreateDirectory(On(node, $"d{d}"));
@@ -257,7 +288,8 @@ public sealed class SharedTreeTests : IDisposable
         var late = _cluster.Add("n4", "127.0.0.14");
         late.Start(join: a.Endpoint, token: a.Cli("token").Stdout.Trim());
         // Catching up is the log (or a snapshot) of 20,000 entries, not one change: it gets longer than a propagation.
-        SeenOn([late], "the 10,000 files on the new node", n => Directory.GetFiles(On(n, "d99")).Length == 100, TimeSpan.FromSeconds(120));
+        // Polled every 50 ms, not 5: a listing every 5 ms takes CPU from the catch-up it waits for.
+        SeenOn([late], "the 10,000 files on the new node", n => Directory.GetFiles(On(n, "d99")).Length == 100, TimeSpan.FromSeconds(120), TimeSpan.FromMilliseconds(50));
         Assert.Equal(10_000, Enumerable.Range(0, 100).Sum(d => Directory.GetFiles(On(late, $"d{d}")).Length));
         Assert.Equal("42/7", File.ReadAllText(On(late, "d42/f7")));
         AssertSameState([a, b, late]);
@@ -266,7 +298,9 @@ public sealed class SharedTreeTests : IDisposable
     [Fact]
     public void A_removed_member_is_refused_by_every_member()
     {
-        var (a, b, c) = FormThree() switch { var n => (n[0], n[1], n[2]) };
+        // The removed node's mkdir fails once the commit timeout runs out: 4 s instead of the default 10 (what is
+        // checked is that it fails, with ETIMEDOUT, not how long the timeout is).
+        var (a, b, c) = FormThree("--commit-timeout", "4") switch { var n => (n[0], n[1], n[2]) };
         Directory.CreateDirectory(On(c, "before"));
         var removed = a.Cli("remove", c.PeerId![..16]);
         Assert.True(removed.ExitCode == 0, removed.ToString());
@@ -286,12 +320,19 @@ public sealed class SharedTreeTests : IDisposable
         string[] hashes = [];
         var took = Poll.Until(() =>
         {
-            hashes = [.. nodes.Select(n => n.Cli("statehash").Stdout.Trim())];
+            hashes = [.. Concurrently.Map(nodes, n => n.Cli("statehash").Stdout.Trim())];
             return hashes.Distinct().Count() == 1 && hashes[0].Length > 0;
         }, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(250));
         Assert.True(took is not null, $"state hashes differ: {string.Join(" | ", hashes)}");
         _cluster.Log($"state hash equal on {nodes.Count} nodes: {hashes[0]}");
     }
 
-    public void Dispose() => _cluster.Dispose();
+    public void Dispose()
+    {
+        if (_cluster != _own && TestContext.Current.TestState?.Result is TestResult.Failed)
+        {
+            _output.WriteLine(_shared.Diagnostics());
+        }
+        _own.Dispose();
+    }
 }

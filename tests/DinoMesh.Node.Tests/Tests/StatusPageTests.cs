@@ -9,41 +9,52 @@ namespace DinoMesh.Node.Tests.Tests;
 /// <summary>
 /// <c>--metrics HOST:PORT</c> on a real 3-node cluster: Prometheus text at /metrics with the per-layer instruments,
 /// and the status page at / in headless Chromium: it loads with no external assets, lists the three members, and
-/// shows a stopped node as left without being reloaded.
+/// shows a stopped node as left without being reloaded. Both tests use one cluster (<see cref="ClassCluster"/>); the
+/// page test stops c, so it runs last (<see cref="SharedClusterFirst"/>).
 /// </summary>
-public sealed partial class StatusPageTests : IDisposable
+[TestCaseOrderer(typeof(SharedClusterFirst))]
+public sealed partial class StatusPageTests : IClassFixture<ClassCluster>, IDisposable
 {
     private const string MetricsHost = "127.0.0.45";
-    private readonly TestCluster _cluster;
+    private readonly ClassCluster _shared;
     private readonly ITestOutputHelper _output;
+    private TestCluster? _cluster;
 
-    public StatusPageTests(ITestOutputHelper output)
+    public StatusPageTests(ClassCluster shared, ITestOutputHelper output)
     {
         Requirement.RootAndFuse();
+        _shared = shared;
         _output = output;
-        _cluster = new TestCluster(output, hostsToCheck: ["127.0.0.46", "127.0.0.47", "127.0.0.48", MetricsHost]);
     }
 
-    private string MetricsAddress => $"{MetricsHost}:{_cluster.Port}";
+    private string MetricsAddress => $"{MetricsHost}:{_cluster!.Port}";
 
-    /// <summary>a (serving --metrics), b and c, joined through a.</summary>
+    /// <summary>a (serving --metrics), b and c, joined through a: the class's shared cluster, formed on first use.</summary>
     private (NodeProcess A, NodeProcess B, NodeProcess C) FormCluster()
     {
-        var a = _cluster.Add("a", "127.0.0.46");
-        var b = _cluster.Add("b", "127.0.0.47");
-        var c = _cluster.Add("c", "127.0.0.48");
-        a.Launch(extra: ["--metrics", MetricsAddress]);
+        var (cluster, nodes) = _shared.Get(c => Form(c), ["127.0.0.46", "127.0.0.47", "127.0.0.48", MetricsHost]);
+        _cluster = cluster;
+        return (nodes[0], nodes[1], nodes[2]);
+    }
+
+    private static NodeProcess[] Form(TestCluster cluster)
+    {
+        var a = cluster.Add("a", "127.0.0.46");
+        var b = cluster.Add("b", "127.0.0.47");
+        var c = cluster.Add("c", "127.0.0.48");
+        a.Launch(extra: ["--metrics", $"{MetricsHost}:{cluster.Port}"]);
         a.WaitUntilUp();
         var token = a.PrintedToken();
         b.Launch(join: a.Endpoint, token: token);
         c.Launch(join: a.Endpoint, token: token);
         b.WaitUntilUp();
         c.WaitUntilUp();
-        _cluster.WaitForViews([a], v => TestCluster.AllAlive(v, [a, b, c]), TimeSpan.FromSeconds(60), "a lists a, b and c alive");
-        return (a, b, c);
+        cluster.WaitForViews([a], v => TestCluster.AllAlive(v, [a, b, c]), TimeSpan.FromSeconds(60), "a lists a, b and c alive");
+        return [a, b, c];
     }
 
     [Fact]
+    [SharedCluster]
     public async Task Metrics_are_served_in_the_prometheus_text_format()
     {
         var (a, _, _) = FormCluster();
@@ -76,7 +87,7 @@ public sealed partial class StatusPageTests : IDisposable
         }
         var (a, b, c) = FormCluster();
         var ct = TestContext.Current.CancellationToken;
-        await using var browser = await HeadlessChromium.StartAsync(Path.Combine(_cluster.Root, "chromium.log"), ct);
+        await using var browser = await HeadlessChromium.StartAsync(Path.Combine(_cluster!.Root, "chromium.log"), ct);
         var url = $"http://{MetricsAddress}/";
         await browser.NavigateAsync(url, ct);
         const string members = "JSON.stringify([...document.querySelectorAll('#members tr[data-peer]')].map(r => [r.dataset.peer, r.dataset.state]))";
@@ -106,5 +117,11 @@ public sealed partial class StatusPageTests : IDisposable
     private static Dictionary<string, string> Rows(JsonNode value) =>
         JsonSerializer.Deserialize<string[][]>((string)value!)!.ToDictionary(r => r[0], r => r[1]);
 
-    public void Dispose() => _cluster.Dispose();
+    public void Dispose()
+    {
+        if (TestContext.Current.TestState?.Result is TestResult.Failed)
+        {
+            _output.WriteLine(_shared.Diagnostics());
+        }
+    }
 }

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using DinoMesh.Node.Tests.Cluster;
 using DinoMesh.Node.Tests.Support;
@@ -100,8 +102,13 @@ public sealed class TokenSecrecyTests : IDisposable
         Assert.Contains($"chmod 600 {file}", line, StringComparison.Ordinal);
         Assert.False(Directory.Exists(newcomer.DataDir));
 
-        File.SetUnixFileMode(file, (UnixFileMode)0x180);  // 0600: now it is read (and the join fails later, for its own reason)
-        var accepted = DinoNodeCli.Run("--mount", newcomer.MountPoint, "--data-dir", newcomer.DataDir, "--join", "127.0.0.34:1", "--token-file", file, "--listen", newcomer.Endpoint);
+        // 0600: now it is read, and the start fails later for its own reason: its listen port is taken (which fails at
+        // once; an unreachable --join is retried for seconds before it gives up).
+        File.SetUnixFileMode(file, (UnixFileMode)0x180);
+        using var taken = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        taken.Bind(new IPEndPoint(IPAddress.Parse(newcomer.Host), 0));
+        taken.Listen();
+        var accepted = DinoNodeCli.Run("--mount", newcomer.MountPoint, "--data-dir", newcomer.DataDir, "--join", "127.0.0.34:1", "--token-file", file, "--listen", taken.LocalEndPoint!.ToString()!);
         Assert.True(accepted.ExitCode == 3, accepted.ToString());
         Assert.DoesNotContain("chmod", accepted.Stderr, StringComparison.Ordinal);
     }
