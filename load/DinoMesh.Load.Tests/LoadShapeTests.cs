@@ -44,12 +44,14 @@ public sealed class LoadShapeTests
             var now = Interlocked.Increment(ref inFlight);
             Interlocked.CompareExchange(ref first, clock.ElapsedTicks, -1L);
             if (clock.ElapsedTicks - Interlocked.Read(ref first) < TimeSpan.FromMilliseconds(100).TotalSeconds * System.Diagnostics.Stopwatch.Frequency) InterlockedMax(ref early, now);
-            if (clock.Elapsed > TimeSpan.FromMilliseconds(900)) InterlockedMax(ref late, now);
+            if (clock.Elapsed > TimeSpan.FromMilliseconds(2200)) InterlockedMax(ref late, now);
             await Task.Delay(10, CancellationToken.None);
             Interlocked.Decrement(ref inFlight);
             return StepResult.Ok();
         });
-        var scenario = new Scenario("ramp", [step], LoadSimulation.Ramp(1, 10, TimeSpan.FromSeconds(1.2), 1_000_000), Headline.OperationsPerSecond);
+        // Three seconds, judged in the last 0.8: a machine that stalls for a few hundred milliseconds near the end (as a
+        // busy CI machine did with a 1.2 s ramp judged in its last 0.3 s) still shows the late copies.
+        var scenario = new Scenario("ramp", [step], LoadSimulation.Ramp(1, 10, TimeSpan.FromSeconds(3), 1_000_000), Headline.OperationsPerSecond);
 
         clock.Restart();
         var result = await new ScenarioRunner().RunAsync(scenario, TestContext.Current.CancellationToken);
