@@ -59,13 +59,14 @@ internal sealed class PeerListener : IConnectionListener
     private readonly ConnectionGate _gate;
     private readonly RefusalLog _refusals;
     private readonly SocketConnectionContextFactory _contexts;
-    private readonly long? _descriptorLimit = DescriptorLimit.Current();
     // Descriptors held back for the moment they run out. Released then, they let the listener accept, and so refuse,
     // the connection that is waiting instead of leaving it (and every one behind it) hanging in the backlog, and they
     // leave the rest of the process room: the runtime itself needs a descriptor now and then and aborts ("Out of
     // memory.") when it cannot get one. Connections are served again only once the whole reserve is back.
     private readonly DescriptorReserve _reserve = new(ReservedDescriptors);
     private const int ReservedDescriptors = 16;
+    // Free descriptors an accepted connection must leave behind, beyond the reserve.
+    private const int HeadroomDescriptors = 8;
 
     public PeerListener(Socket socket, ConnectionGate gate, RefusalLog refusals, ILoggerFactory loggers)
     {
@@ -108,8 +109,15 @@ internal sealed class PeerListener : IConnectionListener
                 // Still short of descriptors: refuse at once rather than let a TLS handshake take what is left.
                 _reserve.Release();
                 Reset(accepted);
-                _refusals.Refused(LogLevel.Error, "connections refused (out of file descriptors)", "",
-                    "out of file descriptors (limit {Limit}): refusing new connections until some close", _descriptorLimit?.ToString() ?? "unknown");
+                LogOutOfDescriptors();
+                continue;
+            }
+            if (!_reserve.HasHeadroom(HeadroomDescriptors))
+            {
+                // Free descriptors are nearly gone although accept still got one: this connection would take what the
+                // rest of the process needs. Refused; the reserve stays for the moment accept itself fails.
+                Reset(accepted);
+                LogOutOfDescriptors();
                 continue;
             }
 
@@ -144,8 +152,7 @@ internal sealed class PeerListener : IConnectionListener
     /// </summary>
     private async Task ShedAsync(CancellationToken ct)
     {
-        _refusals.Refused(LogLevel.Error, "connections refused (out of file descriptors)", "",
-            "out of file descriptors (limit {Limit}): refusing new connections until some close", _descriptorLimit?.ToString() ?? "unknown");
+        LogOutOfDescriptors();
         var released = _reserve.Release();
         try
         {
@@ -155,6 +162,11 @@ internal sealed class PeerListener : IConnectionListener
         {
         }
     }
+
+    // The limit read now: an operator (or prlimit) may have changed it since the node started.
+    private void LogOutOfDescriptors() =>
+        _refusals.Refused(LogLevel.Error, "connections refused (out of file descriptors)", "",
+            "out of file descriptors (limit {Limit}): refusing new connections until some close", DescriptorLimit.Current()?.ToString() ?? "unknown");
 
     /// <summary>Closes with RST: the client learns at once, and no descriptor lingers in TIME_WAIT or FIN_WAIT here.</summary>
     private static void Reset(Socket socket)
