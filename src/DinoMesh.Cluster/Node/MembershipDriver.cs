@@ -7,8 +7,8 @@ namespace DinoMesh.Cluster.Node;
 
 /// <summary>
 /// Runs the pure membership machine (<see cref="MemberList"/>) on real time and the real transport: clock ticks and
-/// received messages go in under one lock, the messages it hands out go to the transport as one-way calls (SWIM
-/// tolerates loss, so a failed send is only logged), and the events it hands out go to <see cref="MemberEvent"/>
+/// received messages go in under one lock, the messages it hands out go to the transport as calls (SWIM tolerates
+/// loss, so a failed send is only logged; an ack of a ping rides back in the ping call's answer), and the events it hands out go to <see cref="MemberEvent"/>
 /// listeners outside the lock. The loop sleeps until the machine's next deadline (woken early when a message brings
 /// one closer) instead of ticking on a fixed period: an idle node wakes a few times per probe interval, not fifty
 /// times a second.
@@ -80,7 +80,13 @@ public sealed class MembershipDriver : IAsyncDisposable
     /// <summary>Feeds the machine and sends what it answers; wakes the loop if the input brought a deadline closer.</summary>
     public void Apply(Func<MemberList, MembershipOutput> input) => Apply(input, fromLoop: false);
 
-    private void Apply(Func<MemberList, MembershipOutput> input, bool fromLoop)
+    private void Apply(Func<MemberList, MembershipOutput> input, bool fromLoop) => Apply(input, fromLoop, answerTo: default);
+
+    /// <summary>
+    /// Feeds the machine and sends what it answers, except the first acknowledgement addressed to
+    /// <paramref name="answerTo"/>: that one is returned, to travel back in the answer of the call being served.
+    /// </summary>
+    private Ack? Apply(Func<MemberList, MembershipOutput> input, bool fromLoop, Core.Identity.PeerId answerTo)
     {
         MembershipOutput output;
         bool wake;
@@ -91,7 +97,22 @@ public sealed class MembershipDriver : IAsyncDisposable
             wake = !fromLoop && _members.NextDeadline < _sleepingUntil;
         }
         if (wake) WakeLoop();
-        Dispatch(output);
+        Ack? inline = null;
+        var inlineAt = -1;
+        if (!answerTo.IsEmpty)
+        {
+            for (var i = 0; i < output.Messages.Count; i++)
+            {
+                if (output.Messages[i] is { Message: Ack ack } m && m.To == answerTo)
+                {
+                    inline = ack;
+                    inlineAt = i;
+                    break;
+                }
+            }
+        }
+        Dispatch(output, skip: inlineAt);
+        return inline;
     }
 
     private void WakeLoop()
@@ -155,13 +176,17 @@ public sealed class MembershipDriver : IAsyncDisposable
         {
             throw new PeerCallException(CallFailure.BadRequest, $"invalid membership message: {error}");
         }
-        Apply(m => m.Receive(Now, peer.Peer, message));
-        return [];
+        // A ping's ack goes back in this call's answer: one call per probe instead of a call each way.
+        var ack = Apply(m => m.Receive(Now, peer.Peer, message), fromLoop: false, answerTo: peer.Peer);
+        return ack is null ? [] : MembershipWire.Encode(ack);
     }
 
-    private void Dispatch(MembershipOutput output)
+    private void Dispatch(MembershipOutput output, int skip = -1)
     {
-        foreach (var outbound in output.Messages) _ = SendAsync(outbound);
+        for (var i = 0; i < output.Messages.Count; i++)
+        {
+            if (i != skip) _ = SendAsync(output.Messages[i]);
+        }
         foreach (var e in output.Events)
         {
             try
@@ -188,7 +213,15 @@ public sealed class MembershipDriver : IAsyncDisposable
             var expected = outbound.To.IsEmpty ? (Core.Identity.PeerId?)null : outbound.To;
             var deadline = _members.Config.ProbeInterval * 2;
             var result = await _transport.CallAsync(address, expected, ProtocolIds.Membership, bytes, deadline, _stop.Token);
-            if (!result.Ok) _logger.LogDebug("membership {Message} to {Address} failed: {Failure}", outbound.Message.GetType().Name, address, result);
+            if (!result.Ok)
+            {
+                _logger.LogDebug("membership {Message} to {Address} failed: {Failure}", outbound.Message.GetType().Name, address, result);
+                return;
+            }
+            if (result.Value is not { Length: > 0 } answer) return;
+            // The answer carries the peer's ack of this message; it is input like any message from that peer.
+            if (MembershipWire.TryDecode(answer, out var reply, out var error)) Apply(m => m.Receive(Now, result.Peer, reply));
+            else _logger.LogDebug("membership answer from {Address} dropped: {Error}", address, error);
         }
         catch (OperationCanceledException)
         {

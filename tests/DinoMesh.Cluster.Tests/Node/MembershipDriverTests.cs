@@ -1,0 +1,115 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using DinoMesh.Cluster.Membership;
+using DinoMesh.Cluster.Node;
+using DinoMesh.Core.Identity;
+using DinoMesh.Transport;
+using DinoMesh.Transport.Identity;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace DinoMesh.Cluster.Tests.Node;
+
+/// <summary>The membership machine on real transports: two drivers on loopback with mutual TLS.</summary>
+public sealed class MembershipDriverTests
+{
+    [Fact]
+    public async Task A_pings_ack_returns_in_the_pings_own_answer_so_no_ack_arrives_as_a_call()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var admission = new Admitted();
+        await using var a = new DriverNode("a", admission);
+        await using var b = new DriverNode("b", admission);
+        await a.StartAsync();
+        await b.StartAsync();
+
+        b.Driver.Apply(m => m.Join(b.Driver.Now, [a.Address]));
+        // Local timing probes every 200 ms; three seconds is about fifteen probes each way.
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(3)) await Task.Delay(100, ct);
+
+        foreach (var node in new[] { a, b })
+        {
+            var other = node == a ? b : a;
+            var seen = node.Driver.Members.SingleOrDefault(m => m.Id == other.Id);
+            Assert.NotNull(seen);
+            Assert.Equal(MemberStatus.Alive, seen.Status);
+            Assert.True(node.Received.GetValueOrDefault(nameof(Ping)) >= 5,
+                $"{node.Name} received {node.Received.GetValueOrDefault(nameof(Ping))} pings in 3 s: {node.Describe()}");
+            // Before, every ping's ack came back as a call of its own, as many as the pings.
+            Assert.Equal(0, node.Received.GetValueOrDefault(nameof(Ack)));
+        }
+        // Nobody was ever suspected: the acks that rode back in the answers reached the pinger's machine in time.
+        Assert.Equal(0, a.Suspicions + b.Suspicions);
+    }
+
+    private sealed class Admitted : IAdmission
+    {
+        private readonly ConcurrentDictionary<PeerId, bool> _peers = new();
+
+        public void Admit(PeerId peer) => _peers[peer] = true;
+
+        public bool IsAdmitted(PeerId peer) => _peers.ContainsKey(peer);
+    }
+
+    /// <summary>An identity, a transport on 127.0.0.1:0 and a membership driver, counting the messages that arrive as calls.</summary>
+    private sealed class DriverNode : IAsyncDisposable
+    {
+        private readonly string _dir = Directory.CreateTempSubdirectory("dinomesh-membership-driver-").FullName;
+        private readonly NodeIdentity _identity;
+        private readonly PeerTransport _transport;
+        private MembershipDriver? _driver;
+        private int _suspicions;
+
+        public DriverNode(string name, Admitted admission)
+        {
+            Name = name;
+            _identity = NodeIdentity.LoadOrCreate(_dir);
+            admission.Admit(_identity.PeerId);
+            _transport = new PeerTransport(_identity, new TransportOptions
+            {
+                Listen = new IPEndPoint(IPAddress.Loopback, 0),
+                ConnectTimeout = TimeSpan.FromSeconds(3),
+            }, admission, NullLoggerFactory.Instance);
+            _transport.RegisterUnary(ProtocolIds.Membership, MembershipDriver.MaxMessageBytes, (peer, body, _ct) =>
+            {
+                if (MembershipWire.TryDecode(body, out var message, out string? _)) Received.AddOrUpdate(message.GetType().Name, 1, (_, n) => n + 1);
+                return ValueTask.FromResult(Driver.Handle(peer, body));
+            });
+        }
+
+        public string Name { get; }
+
+        public PeerId Id => _identity.PeerId;
+
+        public string Address => _transport.ListenEndPoint!.ToString();
+
+        public MembershipDriver Driver => _driver ?? throw new InvalidOperationException("not started");
+
+        public ConcurrentDictionary<string, int> Received { get; } = new();
+
+        public int Suspicions => Volatile.Read(ref _suspicions);
+
+        public async Task StartAsync()
+        {
+            await _transport.StartAsync();
+            var clock = Stopwatch.StartNew();
+            var list = new MemberList(Id, Address, MembershipConfig.Local(), new Random(1), clock.Elapsed, meta: "member");
+            _driver = new MembershipDriver(list, clock, _transport, NullLogger.Instance, e =>
+            {
+                if (e.Kind == MemberEventKind.Suspected) Interlocked.Increment(ref _suspicions);
+            }, _ => null);
+            _driver.Start();
+        }
+
+        public string Describe() => string.Join(", ", Received.Select(r => $"{r.Key} {r.Value}"));
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_driver is not null) await _driver.DisposeAsync();
+            await _transport.DisposeAsync();
+            _identity.Dispose();
+            Directory.Delete(_dir, recursive: true);
+        }
+    }
+}
