@@ -125,7 +125,7 @@ public sealed partial class ClusterNode : IAsyncDisposable
             }
             else if (record is null)
             {
-                var result = await JoinWithRetriesAsync(transport, options.Join!, presented!, options.JoinDeadline, cancellationToken);
+                var result = await JoinWithRetriesAsync(transport, options.Join!, presented!, options.JoinDeadline, logger, cancellationToken);
                 if (!result.Ok) throw new ClusterStartException(JoinFailure(options.Join!, result));
                 var joined = result.Value!;
                 admitted.Admit(identity.PeerId, transport.Advertise);
@@ -168,7 +168,7 @@ public sealed partial class ClusterNode : IAsyncDisposable
     /// (a seed that is starting, or busy admitting a crowd, on a loaded machine), until <paramref name="deadline"/>.
     /// A refusal ends it at once: a wrong credential does not get better by asking again.
     /// </summary>
-    private static async Task<CallResult<JoinResult>> JoinWithRetriesAsync(PeerTransport transport, string seed, JoinToken token, TimeSpan deadline, CancellationToken cancellationToken)
+    private static async Task<CallResult<JoinResult>> JoinWithRetriesAsync(PeerTransport transport, string seed, JoinToken token, TimeSpan deadline, ILogger logger, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var pause = TimeSpan.FromSeconds(1);
@@ -179,6 +179,8 @@ public sealed partial class ClusterNode : IAsyncDisposable
             // safe to repeat (admitting twice changes nothing). At 32 nodes starting at once, nodes died of one.
             if (result.Ok || result.Failure is not (CallFailure.Unreachable or CallFailure.Timeout or CallFailure.RemoteError or CallFailure.StreamReset)) return result;
             if (clock.Elapsed + pause + TimeSpan.FromSeconds(1) >= deadline) return result;
+            // One line per attempt: an operator whose seed is still starting sees why the start is waiting.
+            logger.LogInformation("{Reason}; trying again in {Pause:0} s", JoinFailure(seed, result), pause.TotalSeconds);
             await Task.Delay(pause, cancellationToken);
             pause *= 2;
         }
