@@ -38,7 +38,7 @@ public class LeaseIdleTickTests
     }
 
     [Fact]
-    public void Quiet_ticks_stay_quiet_under_loss_partitions_and_stalls()
+    public void Quiet_ticks_stay_quiet_under_loss_duplication_and_partitions()
     {
         var seeds = SimSeed.Override is { } only ? [only] : Enumerable.Range(70_000, 20);
         foreach (var seed in seeds)
