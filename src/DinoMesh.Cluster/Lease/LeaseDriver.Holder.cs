@@ -18,6 +18,7 @@ public sealed partial class LeaseDriver
         ProposeResponse response;
         lock (_gate)
         {
+            AdvanceLocked();
             if (!_machine.IsHolder || _machine.Transferring) return new ProposeResponse(ProposeOutcome.NotHolder, 0, 0, _machine.Holder);
             var tip = TipLocked();
             if (tip.IsDuplicate(mutation)) return new ProposeResponse(ProposeOutcome.Duplicate, tip.Version, 0, Self);
@@ -88,6 +89,7 @@ public sealed partial class LeaseDriver
         Task<FsError> task;
         lock (_gate)
         {
+            AdvanceLocked();
             if (!_machine.IsHolder) return null;
             var done = new TaskCompletionSource<FsError>(TaskCreationOptions.RunContinuationsAsynchronously);
             _syncWaiters.Add((version, done, Environment.TickCount64 + (long)_timing.CommitTimeout.TotalMilliseconds));
@@ -109,6 +111,7 @@ public sealed partial class LeaseDriver
     {
         lock (_gate)
         {
+            AdvanceLocked();
             return _machine.CommittedInCurrentTerm ? _machine.Commit : null;
         }
     }
@@ -135,6 +138,7 @@ public sealed partial class LeaseDriver
         PeerId target;
         lock (_gate)
         {
+            AdvanceLocked();
             if (!_machine.IsHolder) return;
             var matches = _machine.Matches;
             target = _machine.Voters.Voters.Where(v => v != Self).OrderByDescending(v => matches.GetValueOrDefault(v)).FirstOrDefault();
@@ -148,6 +152,7 @@ public sealed partial class LeaseDriver
         {
             lock (_gate)
             {
+                AdvanceLocked();
                 if (!_machine.IsHolder) return;
             }
             await Task.Delay(_timing.Tick);

@@ -27,6 +27,7 @@ public sealed partial class LeaseDriver
     {
         lock (_gate)
         {
+            AdvanceLocked();
             _machine.SetMembers(members);
             ProcessLocked();
         }

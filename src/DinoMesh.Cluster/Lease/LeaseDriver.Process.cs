@@ -53,6 +53,7 @@ public sealed partial class LeaseDriver
         }
         PersistCommit(force: false);
         CompleteSyncWaitersLocked();
+        RescheduleLocked();
     }
 
     /// <summary>

@@ -80,6 +80,7 @@ public sealed partial class LeaseDriver : IAsyncDisposable
         {
             lock (_gate)
             {
+                AdvanceLocked();
                 return new LeaseStatus(_machine.Role, _machine.Term, _machine.Holder, _machine.Commit, _replica.Current.Version,
                     _machine.LastVersion, _machine.Voters.Voters, _machine.Matches,
                     _machine.HolderLost);
@@ -107,6 +108,7 @@ public sealed partial class LeaseDriver : IAsyncDisposable
         {
             _machine = new LeaseLog(Self, _timing.Machine, new Random(), _view, hard, voters, state.Version, ConfigOf, NoopPayload, _life);
             _machine.SetMembers(members);
+            StartClockLocked();
             if (voters.Voters is [var only] && only == Self) _machine.CampaignNow();
             ProcessLocked();
         }
@@ -133,16 +135,18 @@ public sealed partial class LeaseDriver : IAsyncDisposable
 
     private async Task TickLoopAsync(CancellationToken ct)
     {
-        using var timer = new PeriodicTimer(_timing.Tick);
+        var sleep = TimeSpan.Zero;
         try
         {
-            while (await timer.WaitForNextTickAsync(ct))
+            while (!ct.IsCancellationRequested)
             {
+                // Woken at the machine's next acting tick, or earlier by an input that brought one forward.
+                await _wake.WaitAsync(sleep, ct);
                 try
                 {
                     lock (_gate)
                     {
-                        _machine.Tick();
+                        sleep = TickLocked();
                         ProcessLocked();
                     }
                     AfterProcess();
@@ -151,6 +155,7 @@ public sealed partial class LeaseDriver : IAsyncDisposable
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     _logger.LogError(e, "lease: tick failed");
+                    sleep = _timing.Tick;
                 }
             }
         }
@@ -165,6 +170,7 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     {
         lock (_gate)
         {
+            AdvanceLocked();
             foreach (var message in messages) _machine.Step(from, message);
             ProcessLocked();
         }
@@ -181,6 +187,7 @@ public sealed partial class LeaseDriver : IAsyncDisposable
         var answers = new List<LeaseMessage>();
         lock (_gate)
         {
+            AdvanceLocked();
             _answerTo = (from, answers);
             try
             {
@@ -227,6 +234,7 @@ public sealed partial class LeaseDriver : IAsyncDisposable
             PersistCommit(force: true);
         }
         _stopping.Dispose();
+        _wake.Dispose();
     }
 }
 

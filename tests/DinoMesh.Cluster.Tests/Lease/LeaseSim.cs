@@ -114,7 +114,7 @@ internal sealed partial class LeaseSim
                     node.Stalled--;
                     continue;
                 }
-                node.Machine.Tick();
+                TickChecked(node);
                 Process(node);
             }
             if (proposalsPerTick > 0 && Random.NextDouble() < proposalsPerTick) ProposeAnywhere();

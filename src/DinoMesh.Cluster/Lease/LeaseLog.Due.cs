@@ -1,0 +1,41 @@
+namespace DinoMesh.Cluster.Lease;
+
+// When the clock next matters: lets a driver sleep through ticks that would only count.
+public sealed partial class LeaseLog
+{
+    /// <summary>
+    /// How many ticks from now the first one comes that may do more than advance counters: send a message (heartbeat,
+    /// gossip, a campaign), step down, or end a transfer; <see cref="int.MaxValue"/> when none will (a lone holder
+    /// that is its own quorum). Every tick before it only counts, so a driver may sleep until then and apply the
+    /// skipped ticks, in order, before the next input; the machine then ends in the same state as if it had ticked
+    /// all along. Never less than 1.
+    /// </summary>
+    public int TicksUntilDue
+    {
+        get
+        {
+            var due = int.MaxValue;
+            // _members never holds this node: a second member means a gossip round has someone to tell.
+            if (_members.Count > 0) due = Math.Min(due, _config.GossipTicks - _gossipElapsed);
+            if (IsHolder)
+            {
+                var followers = false;
+                foreach (var peer in Followers)
+                {
+                    followers = true;
+                    // A follower without progress gets it (and its first append) on the next tick.
+                    if (!_progress.ContainsKey(peer)) return 1;
+                }
+                if (followers) due = Math.Min(due, _config.HeartbeatTicks - _heartbeatElapsed);
+                // Check-quorum can step down any holder but the only voter (it is its own majority).
+                if (!(Voters.Voters.Count == 1 && Voters.Contains(Self))) due = Math.Min(due, _config.ElectionTicks - _electionElapsed);
+                if (Transferring) due = Math.Min(due, _config.ElectionTicks - _transferElapsed);
+            }
+            else if (Role != LeaseRole.Learner && Voters.Contains(Self))
+            {
+                due = Math.Min(due, _randomizedElectionTimeout - _electionElapsed);
+            }
+            return Math.Max(1, due);
+        }
+    }
+}
