@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Idle cost of a 3-node cluster (issue 13): founds a cluster on PREFIX.1, joins PREFIX.2 and PREFIX.3 with the
+# printed credential, waits until all three are mounted, lets them settle for 30 s, and prints each node's CPU
+# (utime + stime over the next 60 s, % of one core) and RSS at the end, on one line:
+#   TAG cpu% cpu% cpu%  rss(MiB) a b c
+#   sudo load/measure-idle-cpu.sh [DLL] [PREFIX] [TAG] [PROFILE]   # defaults: this repo's Release dino-node, 127.0.61, idle, local
+# Two builds compare fairly only side by side: run two copies at once with different PREFIX (for example one with
+# the DLL of an older worktree). Needs root and /dev/fuse. Every wait has a deadline; on any exit the nodes are
+# killed, the mounts lazily unmounted and the temp directory removed.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+dll=${1:-$repo/src/DinoMesh.Node/bin/Release/net10.0/dino-node.dll}
+prefix=${2:-127.0.61}
+tag=${3:-idle}
+profile=${4:-local}
+[ -f "$dll" ] || { echo "no $dll: dotnet build -c Release src/DinoMesh.Node" >&2; exit 2; }
+[ "$(id -u)" -eq 0 ] || { echo "needs root (FUSE mounts)" >&2; exit 2; }
+
+work=$(mktemp -d /tmp/dino-idle-XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  { wait "${pids[@]}"; } 2>/dev/null || true
+  for i in 1 2 3; do umount -l "$work/n$i/mnt" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+start() {
+  local i=$1; shift
+  mkdir -p "$work/n$i/mnt" "$work/n$i/data"
+  dotnet "$dll" --mount "$work/n$i/mnt" --data-dir "$work/n$i/data" --listen "$prefix.$i:7946" \
+    --membership-profile "$profile" "$@" > "$work/n$i/log" 2>&1 &
+  pids+=($!)
+}
+
+start 1
+for _ in $(seq 1 150); do grep -q "lease: started" "$work/n1/log" 2>/dev/null && break; sleep 0.2; done
+grep -q "lease: started" "$work/n1/log" || { echo "the founder did not start within 30 s:" >&2; tail -5 "$work/n1/log" >&2; exit 1; }
+token=$(timeout 20 dotnet "$dll" token --data-dir "$work/n1/data" | tail -1)
+start 2 --join "$prefix.1:7946" --token "$token"
+start 3 --join "$prefix.1:7946" --token "$token"
+for _ in $(seq 1 300); do mountpoint -q "$work/n2/mnt" && mountpoint -q "$work/n3/mnt" && break; sleep 0.2; done
+mountpoint -q "$work/n2/mnt" && mountpoint -q "$work/n3/mnt" || { echo "the joiners did not mount within 60 s" >&2; exit 1; }
+
+sleep 30
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+declare -A before
+for p in "${pids[@]}"; do before[$p]=$(ticks "$p"); done
+sleep 60
+hz=$(getconf CLK_TCK)
+line="$tag"
+for p in "${pids[@]}"; do
+  line="$line $(awk -v a="${before[$p]}" -v b="$(ticks "$p")" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) / hz / 60 * 100 }')"
+done
+line="$line  rss(MiB)"
+for p in "${pids[@]}"; do line="$line $(awk '/VmRSS/ { print int($2 / 1024) }' "/proc/$p/status")"; done
+echo "$line"
