@@ -31,12 +31,20 @@ public sealed class MembershipDriver : IAsyncDisposable
     // once more right after, which is harmless).
     private TimeSpan _sleepingUntil = TimeSpan.MaxValue;
     private readonly Func<Core.Identity.PeerId, string?> _addressOf;
+    private readonly Func<Core.Identity.PeerId, bool> _isAdmitted;
     private Task? _loop;
 
     /// <param name="clock">The machine's time base: the same stopwatch the <see cref="MemberList"/> was created with.</param>
-    public MembershipDriver(MemberList members, Stopwatch clock, PeerTransport transport, ILogger logger, Action<MemberEvent> onEvent, Func<Core.Identity.PeerId, string?> addressOf)
+    /// <param name="isAdmitted">
+    /// Whether a peer may still speak to this node. The transport refuses calls from anyone else, but an answer comes
+    /// back on this node's own call, so an ack in an answer is checked here: a removed member must not stay alive
+    /// here by answering pings.
+    /// </param>
+    public MembershipDriver(MemberList members, Stopwatch clock, PeerTransport transport, ILogger logger, Action<MemberEvent> onEvent,
+        Func<Core.Identity.PeerId, string?> addressOf, Func<Core.Identity.PeerId, bool> isAdmitted)
     {
         _addressOf = addressOf;
+        _isAdmitted = isAdmitted;
         _members = members;
         _clock = clock;
         _transport = transport;
@@ -219,6 +227,11 @@ public sealed class MembershipDriver : IAsyncDisposable
                 return;
             }
             if (result.Value is not { Length: > 0 } answer) return;
+            if (!_isAdmitted(result.Peer))
+            {
+                _logger.LogDebug("membership answer from {Peer} at {Address} ignored: not an admitted member", result.Peer, address);
+                return;
+            }
             // The answer carries the peer's ack of this message; it is input like any message from that peer.
             if (MembershipWire.TryDecode(answer, out var reply, out var error)) Apply(m => m.Receive(Now, result.Peer, reply));
             else _logger.LogDebug("membership answer from {Address} dropped: {Error}", address, error);

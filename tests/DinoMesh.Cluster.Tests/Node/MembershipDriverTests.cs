@@ -43,11 +43,41 @@ public sealed class MembershipDriverTests
         Assert.Equal(0, a.Suspicions + b.Suspicions);
     }
 
+    [Fact]
+    public async Task A_member_no_longer_admitted_is_declared_dead_although_it_still_answers_pings()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var admission = new Admitted();
+        await using var a = new DriverNode("a", admission);
+        await using var b = new DriverNode("b", admission);
+        await a.StartAsync();
+        await b.StartAsync();
+        b.Driver.Apply(m => m.Join(b.Driver.Now, [a.Address]));
+        await WaitForAsync(() => a.StatusOf(b) == MemberStatus.Alive && b.StatusOf(a) == MemberStatus.Alive, "a and b list each other alive", ct);
+
+        // Removed as `dino-node remove` does: every member refuses its certificate. b keeps running and keeps answering
+        // a's pings; those answers come back on a's own calls, which the transport does not refuse.
+        admission.Evict(b.Id);
+        await WaitForAsync(() => a.StatusOf(b) is MemberStatus.Dead, "a declares the removed b dead", ct);
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition, string what, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"not within 20 s: {what}");
+            await Task.Delay(50, ct);
+        }
+    }
+
     private sealed class Admitted : IAdmission
     {
         private readonly ConcurrentDictionary<PeerId, bool> _peers = new();
 
         public void Admit(PeerId peer) => _peers[peer] = true;
+
+        public void Evict(PeerId peer) => _peers.TryRemove(peer, out _);
 
         public bool IsAdmitted(PeerId peer) => _peers.ContainsKey(peer);
     }
@@ -58,12 +88,14 @@ public sealed class MembershipDriverTests
         private readonly string _dir = Directory.CreateTempSubdirectory("dinomesh-membership-driver-").FullName;
         private readonly NodeIdentity _identity;
         private readonly PeerTransport _transport;
+        private readonly Admitted _admission;
         private MembershipDriver? _driver;
         private int _suspicions;
 
         public DriverNode(string name, Admitted admission)
         {
             Name = name;
+            _admission = admission;
             _identity = NodeIdentity.LoadOrCreate(_dir);
             admission.Admit(_identity.PeerId);
             _transport = new PeerTransport(_identity, new TransportOptions
@@ -98,9 +130,11 @@ public sealed class MembershipDriverTests
             _driver = new MembershipDriver(list, clock, _transport, NullLogger.Instance, e =>
             {
                 if (e.Kind == MemberEventKind.Suspected) Interlocked.Increment(ref _suspicions);
-            }, _ => null);
+            }, _ => null, _admission.IsAdmitted);
             _driver.Start();
         }
+
+        public MemberStatus? StatusOf(DriverNode other) => Driver.Members.FirstOrDefault(m => m.Id == other.Id)?.Status;
 
         public string Describe() => string.Join(", ", Received.Select(r => $"{r.Key} {r.Value}"));
 
