@@ -149,7 +149,7 @@ public sealed partial class ClusterNode : IAsyncDisposable
         var clock = Stopwatch.StartNew();
         var list = new MemberList(identity.PeerId, advertise, options.Membership, new Random(), clock.Elapsed, meta: "member");
         ClusterNode? node = null;
-        var membership = new MembershipDriver(list, clock, transport, loggers.CreateLogger("membership"), e => node?.OnMemberEvent(e), admitted.AddressOf, admitted.IsAdmitted);
+        var membership = new MembershipDriver(list, clock, transport, loggers.CreateLogger("membership"), e => node?.OnMemberEvent(e), admitted.AddressOf);
         node = new ClusterNode(options, identity, transport, admitted, record, membership, logger, founding is not null);
         node._saveLoop = Task.Run(node.SavePeersLoopAsync, CancellationToken.None);
         pending.SetResult(node);

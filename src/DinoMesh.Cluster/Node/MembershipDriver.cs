@@ -7,8 +7,8 @@ namespace DinoMesh.Cluster.Node;
 
 /// <summary>
 /// Runs the pure membership machine (<see cref="MemberList"/>) on real time and the real transport: clock ticks and
-/// received messages go in under one lock, the messages it hands out go to the transport as calls (SWIM tolerates
-/// loss, so a failed send is only logged; an ack of a ping rides back in the ping call's answer), and the events it hands out go to <see cref="MemberEvent"/>
+/// received messages go in under one lock, the messages it hands out go to the transport as one-way calls (SWIM
+/// tolerates loss, so a failed send is only logged), and the events it hands out go to <see cref="MemberEvent"/>
 /// listeners outside the lock. The loop sleeps until the machine's next deadline (woken early when a message brings
 /// one closer) instead of ticking on a fixed period: an idle node wakes a few times per probe interval, not fifty
 /// times a second.
@@ -31,20 +31,12 @@ public sealed class MembershipDriver : IAsyncDisposable
     // once more right after, which is harmless).
     private TimeSpan _sleepingUntil = TimeSpan.MaxValue;
     private readonly Func<Core.Identity.PeerId, string?> _addressOf;
-    private readonly Func<Core.Identity.PeerId, bool> _isAdmitted;
     private Task? _loop;
 
     /// <param name="clock">The machine's time base: the same stopwatch the <see cref="MemberList"/> was created with.</param>
-    /// <param name="isAdmitted">
-    /// Whether a peer may still speak to this node. The transport refuses calls from anyone else, but an answer comes
-    /// back on this node's own call, so an ack in an answer is checked here: a removed member must not stay alive
-    /// here by answering pings.
-    /// </param>
-    public MembershipDriver(MemberList members, Stopwatch clock, PeerTransport transport, ILogger logger, Action<MemberEvent> onEvent,
-        Func<Core.Identity.PeerId, string?> addressOf, Func<Core.Identity.PeerId, bool> isAdmitted)
+    public MembershipDriver(MemberList members, Stopwatch clock, PeerTransport transport, ILogger logger, Action<MemberEvent> onEvent, Func<Core.Identity.PeerId, string?> addressOf)
     {
         _addressOf = addressOf;
-        _isAdmitted = isAdmitted;
         _members = members;
         _clock = clock;
         _transport = transport;
@@ -88,13 +80,7 @@ public sealed class MembershipDriver : IAsyncDisposable
     /// <summary>Feeds the machine and sends what it answers; wakes the loop if the input brought a deadline closer.</summary>
     public void Apply(Func<MemberList, MembershipOutput> input) => Apply(input, fromLoop: false);
 
-    private void Apply(Func<MemberList, MembershipOutput> input, bool fromLoop) => Apply(input, fromLoop, answerTo: default);
-
-    /// <summary>
-    /// Feeds the machine and sends what it answers, except the first acknowledgement addressed to
-    /// <paramref name="answerTo"/>: that one is returned, to travel back in the answer of the call being served.
-    /// </summary>
-    private Ack? Apply(Func<MemberList, MembershipOutput> input, bool fromLoop, Core.Identity.PeerId answerTo)
+    private void Apply(Func<MemberList, MembershipOutput> input, bool fromLoop)
     {
         MembershipOutput output;
         bool wake;
@@ -105,22 +91,7 @@ public sealed class MembershipDriver : IAsyncDisposable
             wake = !fromLoop && _members.NextDeadline < _sleepingUntil;
         }
         if (wake) WakeLoop();
-        Ack? inline = null;
-        var inlineAt = -1;
-        if (!answerTo.IsEmpty)
-        {
-            for (var i = 0; i < output.Messages.Count; i++)
-            {
-                if (output.Messages[i] is { Message: Ack ack } m && m.To == answerTo)
-                {
-                    inline = ack;
-                    inlineAt = i;
-                    break;
-                }
-            }
-        }
-        Dispatch(output, skip: inlineAt);
-        return inline;
+        Dispatch(output);
     }
 
     private void WakeLoop()
@@ -184,17 +155,13 @@ public sealed class MembershipDriver : IAsyncDisposable
         {
             throw new PeerCallException(CallFailure.BadRequest, $"invalid membership message: {error}");
         }
-        // A ping's ack goes back in this call's answer: one call per probe instead of a call each way.
-        var ack = Apply(m => m.Receive(Now, peer.Peer, message), fromLoop: false, answerTo: peer.Peer);
-        return ack is null ? [] : MembershipWire.Encode(ack);
+        Apply(m => m.Receive(Now, peer.Peer, message));
+        return [];
     }
 
-    private void Dispatch(MembershipOutput output, int skip = -1)
+    private void Dispatch(MembershipOutput output)
     {
-        for (var i = 0; i < output.Messages.Count; i++)
-        {
-            if (i != skip) _ = SendAsync(output.Messages[i]);
-        }
+        foreach (var outbound in output.Messages) _ = SendAsync(outbound);
         foreach (var e in output.Events)
         {
             try
@@ -221,20 +188,7 @@ public sealed class MembershipDriver : IAsyncDisposable
             var expected = outbound.To.IsEmpty ? (Core.Identity.PeerId?)null : outbound.To;
             var deadline = _members.Config.ProbeInterval * 2;
             var result = await _transport.CallAsync(address, expected, ProtocolIds.Membership, bytes, deadline, _stop.Token);
-            if (!result.Ok)
-            {
-                _logger.LogDebug("membership {Message} to {Address} failed: {Failure}", outbound.Message.GetType().Name, address, result);
-                return;
-            }
-            if (result.Value is not { Length: > 0 } answer) return;
-            if (!_isAdmitted(result.Peer))
-            {
-                _logger.LogDebug("membership answer from {Peer} at {Address} ignored: not an admitted member", result.Peer, address);
-                return;
-            }
-            // The answer carries the peer's ack of this message; it is input like any message from that peer.
-            if (MembershipWire.TryDecode(answer, out var reply, out var error)) Apply(m => m.Receive(Now, result.Peer, reply));
-            else _logger.LogDebug("membership answer from {Address} dropped: {Error}", address, error);
+            if (!result.Ok) _logger.LogDebug("membership {Message} to {Address} failed: {Failure}", outbound.Message.GetType().Name, address, result);
         }
         catch (OperationCanceledException)
         {
