@@ -52,14 +52,13 @@ public sealed class MembershipDriverTests
         public bool IsAdmitted(PeerId peer) => _peers.ContainsKey(peer);
     }
 
-    /// <summary>An identity, a transport on 127.0.0.1:0 and a membership driver, counting the messages that arrive as calls.</summary>
+    /// <summary>An identity, a transport on 127.0.0.1:0 and a membership driver, driven as the node drives it.</summary>
     private sealed class DriverNode : IAsyncDisposable
     {
         private readonly string _dir = Directory.CreateTempSubdirectory("dinomesh-membership-driver-").FullName;
         private readonly NodeIdentity _identity;
         private readonly PeerTransport _transport;
         private MembershipDriver? _driver;
-        private int _suspicions;
 
         public DriverNode(string name, Admitted admission)
         {
@@ -71,11 +70,7 @@ public sealed class MembershipDriverTests
                 Listen = new IPEndPoint(IPAddress.Loopback, 0),
                 ConnectTimeout = TimeSpan.FromSeconds(3),
             }, admission, NullLoggerFactory.Instance);
-            _transport.RegisterUnary(ProtocolIds.Membership, MembershipDriver.MaxMessageBytes, (peer, body, _ct) =>
-            {
-                if (MembershipWire.TryDecode(body, out var message, out string? _)) Received.AddOrUpdate(message.GetType().Name, 1, (_, n) => n + 1);
-                return ValueTask.FromResult(Driver.Handle(peer, body));
-            });
+            _transport.RegisterUnary(ProtocolIds.Membership, MembershipDriver.MaxMessageBytes, (peer, body, _) => ValueTask.FromResult(Driver.Handle(peer, body)));
         }
 
         public string Name { get; }
@@ -86,25 +81,16 @@ public sealed class MembershipDriverTests
 
         public MembershipDriver Driver => _driver ?? throw new InvalidOperationException("not started");
 
-        public ConcurrentDictionary<string, int> Received { get; } = new();
-
-        public int Suspicions => Volatile.Read(ref _suspicions);
-
         public async Task StartAsync()
         {
             await _transport.StartAsync();
             var clock = Stopwatch.StartNew();
             var list = new MemberList(Id, Address, MembershipConfig.Local(), new Random(1), clock.Elapsed, meta: "member");
-            _driver = new MembershipDriver(list, clock, _transport, NullLogger.Instance, e =>
-            {
-                if (e.Kind == MemberEventKind.Suspected) Interlocked.Increment(ref _suspicions);
-            }, _ => null);
+            _driver = new MembershipDriver(list, clock, _transport, NullLogger.Instance, _ => { }, _ => null);
             _driver.Start();
         }
 
         public MemberStatus? StatusOf(DriverNode other) => Driver.Members.FirstOrDefault(m => m.Id == other.Id)?.Status;
-
-        public string Describe() => string.Join(", ", Received.Select(r => $"{r.Key} {r.Value}"));
 
         public async ValueTask DisposeAsync()
         {
