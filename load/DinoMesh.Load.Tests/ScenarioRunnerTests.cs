@@ -3,6 +3,7 @@ using DinoMesh.Load.Runner;
 
 namespace DinoMesh.Load.Tests;
 
+[Collection(TimingCollection.Name)]
 public sealed class ScenarioRunnerTests
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(20);

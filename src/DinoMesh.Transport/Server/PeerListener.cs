@@ -67,6 +67,12 @@ internal sealed class PeerListener : IConnectionListener
     private const int ReservedDescriptors = 16;
     // Free descriptors an accepted connection must leave behind, beyond the reserve.
     private const int HeadroomDescriptors = 8;
+    // The runtime aborts ("Out of memory.") when it starts a thread and finds no descriptor free, and nothing here
+    // learns of a squeeze until a connection arrives; so the free count is also checked on a clock, and the reserve
+    // given back as soon as it runs low. Once a second: a squeeze that takes the last descriptor within that second
+    // can still end the process, which no check from inside it can rule out.
+    private static readonly TimeSpan DescriptorWatchPeriod = TimeSpan.FromSeconds(1);
+    private readonly Timer _descriptorWatch;
 
     public PeerListener(Socket socket, ConnectionGate gate, RefusalLog refusals, ILoggerFactory loggers)
     {
@@ -76,6 +82,7 @@ internal sealed class PeerListener : IConnectionListener
         _contexts = new SocketConnectionContextFactory(new SocketConnectionFactoryOptions(), loggers.CreateLogger("DinoMesh.Transport.Sockets"));
         _reserve.TryRefill();
         EndPoint = socket.LocalEndPoint!;
+        _descriptorWatch = new Timer(_ => WatchDescriptors(), null, DescriptorWatchPeriod, DescriptorWatchPeriod);
     }
 
     public EndPoint EndPoint { get; }
@@ -104,10 +111,9 @@ internal sealed class PeerListener : IConnectionListener
                 continue; // reset while it waited in the backlog
             }
 
-            if (!_reserve.IsFull && !_reserve.TryRefill())
+            if (!_reserve.IsFull && !TryRefillReserve())
             {
                 // Still short of descriptors: refuse at once rather than let a TLS handshake take what is left.
-                _reserve.Release();
                 Reset(accepted);
                 LogOutOfDescriptors();
                 continue;
@@ -115,7 +121,8 @@ internal sealed class PeerListener : IConnectionListener
             if (!_reserve.HasHeadroom(HeadroomDescriptors))
             {
                 // Free descriptors are nearly gone although accept still got one: this connection would take what the
-                // rest of the process needs. Refused; the reserve stays for the moment accept itself fails.
+                // rest of the process needs. Refused, and the reserve goes back to the process until the pressure passes.
+                _reserve.Release();
                 Reset(accepted);
                 LogOutOfDescriptors();
                 continue;
@@ -163,6 +170,31 @@ internal sealed class PeerListener : IConnectionListener
         }
     }
 
+    /// <summary>
+    /// Takes the reserve back, but only when that leaves the headroom free beside it: refilling into the last free
+    /// descriptors would recreate the squeeze it is meant to soften. False (and nothing held) when it cannot.
+    /// </summary>
+    private bool TryRefillReserve()
+    {
+        if (_reserve.HasHeadroom(ReservedDescriptors + HeadroomDescriptors) && _reserve.TryRefill()) return true;
+        _reserve.Release();
+        return false;
+    }
+
+    private void WatchDescriptors()
+    {
+        if (_reserve.IsFull)
+        {
+            if (_reserve.HasHeadroom(HeadroomDescriptors)) return;
+            _reserve.Release();
+            LogOutOfDescriptors();
+        }
+        else
+        {
+            TryRefillReserve();
+        }
+    }
+
     // The limit read now: an operator (or prlimit) may have changed it since the node started.
     private void LogOutOfDescriptors() =>
         _refusals.Refused(LogLevel.Error, "connections refused (out of file descriptors)", "",
@@ -189,6 +221,7 @@ internal sealed class PeerListener : IConnectionListener
 
     public ValueTask DisposeAsync()
     {
+        _descriptorWatch.Dispose();
         _socket.Dispose();
         _contexts.Dispose();
         _reserve.Release();

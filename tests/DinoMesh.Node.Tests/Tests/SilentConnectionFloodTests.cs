@@ -149,16 +149,23 @@ public sealed class SilentConnectionFloodTests : IDisposable
         var node = new IPEndPoint(IPAddress.Parse(a.Host), a.Port);
         using var rogue = new RogueClient();
 
-        // Squeeze: the soft limit drops to just above the node's reserve (the /dev/null descriptors it holds back for
-        // this moment), so once the few free numbers below it are taken, every accept(2) fails with EMFILE. The node
-        // must then neither hang its clients nor die (the runtime aborts when it cannot get a descriptor it needs, as
-        // it once did here one run in five).
-        var squeeze = Math.Max(LowestFreeDescriptor(pid), HighestDevNull(pid) + 1);
+        // Squeeze: the soft limit drops to a few descriptors above those the node has open (and above its reserve, the
+        // /dev/null descriptors it holds back for this moment), fewer than a connection must leave free. The node must
+        // then refuse connections at once, neither hanging its clients nor dying: the runtime aborts ("Out of
+        // memory.") when it starts a thread and finds no descriptor free, so the node gives its reserve back as soon
+        // as the free count runs low. (A squeeze to no free descriptor at all can kill any .NET process on its next
+        // thread start, before code of its own runs: it killed this node within 30 s with no connection arriving.)
+        var squeeze = Math.Max(LowestFreeDescriptor(pid), HighestDevNull(pid) + 1) + 3;
         var outcomes = new Dictionary<SilentOutcome, int>();
         var kept = new List<SilentTlsClient>();
+        var squeezedAt = DateTime.UtcNow;
         SetDescriptorLimit(a, squeeze);
         try
         {
+            // Before any connection arrives, the node's own check (once a second) sees the free count low and gives
+            // its reserve back, saying so.
+            Assert.NotNull(a.Daemon.WaitForLine(l => l.Contains("out of file descriptors", StringComparison.Ordinal), TimeSpan.FromSeconds(10), squeezedAt));
+            Assert.False(a.Daemon.HasExited, "the node died out of descriptors before any connection came");
             for (var i = 0; i < 300 && outcomes.GetValueOrDefault(SilentOutcome.Refused) < 5 && outcomes.GetValueOrDefault(SilentOutcome.Hung) == 0; i++)
             {
                 var (connection, outcome) = await rogue.OpenSilentAsync(node, IPAddress.Parse($"127.0.0.{201 + (i % 50)}"), TimeSpan.FromSeconds(10), ct);
@@ -194,8 +201,11 @@ public sealed class SilentConnectionFloodTests : IDisposable
         var daemon = node.Daemon!;
         if (daemon.HasExited || Tool.TryRun("prlimit", ["--pid", daemon.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), $"--nofile={soft}:{DescriptorLimit}"]).ExitCode != 0)
         {
+            var code = daemon.WaitForExit(TimeSpan.FromSeconds(5));
+            // Its last words may still sit in the pipes: give the readers a moment before quoting them.
+            Thread.Sleep(TimeSpan.FromSeconds(1));
             var tail = string.Join('\n', daemon.Lines.TakeLast(40).Select(l => l.Text));
-            Assert.Fail($"node {node.Name} exited (code {daemon.WaitForExit(TimeSpan.FromSeconds(5))?.ToString() ?? "unknown"}) before its descriptor limit could be set to {soft}; its last lines:\n{tail}");
+            Assert.Fail($"node {node.Name} exited (code {code?.ToString() ?? "unknown"}) before its descriptor limit could be set to {soft}; its last lines:\n{tail}");
         }
     }
 
