@@ -30,15 +30,13 @@ public sealed partial class PeerTransport
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct, _disposing.Token);
         timer.CancelAfter(deadline);
         var since = Stopwatch.GetTimestamp();
-        var body = FrameWriter.Encode(request.Span);
         for (var attempt = 0; ; attempt++)
         {
             var version = link.RequestVersion;
             try
             {
                 using var message = NewRequest(link, protocolId, deadline, since, version);
-                message.Content = new ByteArrayContent(body);
-                message.Content.Headers.ContentType = new(WireHeaders.ContentType);
+                message.Content = new FrameContent(request);
                 using var response = await link.Invoker.SendAsync(message, timer.Token);
                 var failure = WireHeaders.FailureOf((int)response.StatusCode);
                 if (failure != CallFailure.None) return Failed(link, failure, ErrorDetail(response), since);
@@ -47,8 +45,8 @@ public sealed partial class PeerTransport
                 var answer = await new FrameReader(stream, maxResponse).ReadSingleAsync(timer.Token);
                 var elapsed = Stopwatch.GetElapsedTime(since);
                 link.RecordSuccess(response.Version, elapsed);
-                TransportMetrics.Exchanged(link.Seen, protocolId, body.Length, answer.Length);
-                return CallResult<byte[]>.Success(answer.ToArray(), link.Seen, elapsed);
+                TransportMetrics.Exchanged(link.Seen, protocolId, FrameReader.HeaderSize + request.Length, answer.Length);
+                return CallResult<byte[]>.Success(WholeArrayOrCopy(answer), link.Seen, elapsed);
             }
             catch (Exception e) when (attempt == 0 && version.Major == 3 && ClientFailures.IsConnectFailure(e) && link.MismatchSince(since) is null)
             {
@@ -62,6 +60,16 @@ public sealed partial class PeerTransport
             }
         }
     }
+
+    /// <summary>
+    /// The answer as an array of its own. A unary answer's reader is used once and sized its buffer to the frame, so
+    /// the frame is usually that whole array and is handed over as it is instead of copied (a MiB for a chunk).
+    /// </summary>
+    private static byte[] WholeArrayOrCopy(ReadOnlyMemory<byte> frame) =>
+        System.Runtime.InteropServices.MemoryMarshal.TryGetArray(frame, out var segment) && segment.Array is { } array &&
+        segment.Offset == 0 && segment.Count == array.Length
+            ? array
+            : frame.ToArray();
 
     /// <summary>
     /// Opens a duplex stream to a streaming protocol (e.g. chunk transfer). Same identity rules as

@@ -54,6 +54,30 @@ public class ChunkCodecTests
         Assert.Equal(answer.GetType(), ChunkCodec.DecodeAnswer(ChunkCodec.Encode(answer)).GetType());
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(255)]
+    [InlineData(256)]
+    [InlineData(65_535)]
+    [InlineData(65_536)]
+    [InlineData(1 << 20)]
+    public void The_chunk_carrying_messages_are_encoded_by_hand_exactly_as_the_serializer_encodes_them(int size)
+    {
+        // Put and found bypass the serializer (one copy of the chunk instead of two); every bin length form must still
+        // come out byte for byte as the serializer writes it, and decode back.
+        var chunk = Enumerable.Range(0, size).Select(i => (byte)(i * 7)).ToArray();
+        var options = MessagePack.MessagePackSerializerOptions.Standard;
+        ChunkRequest put = new PutChunk(Id, chunk);
+        ChunkAnswer found = new ChunkFound(chunk);
+
+        Assert.Equal(MessagePack.MessagePackSerializer.Serialize(put, options), ChunkCodec.Encode(put));
+        Assert.Equal(MessagePack.MessagePackSerializer.Serialize(found, options), ChunkCodec.Encode(found));
+        Assert.Equal(chunk, Assert.IsType<PutChunk>(ChunkCodec.DecodeRequest(ChunkCodec.Encode(put))).Bytes);
+        Assert.Equal(Id, Assert.IsType<PutChunk>(ChunkCodec.DecodeRequest(ChunkCodec.Encode(put))).Id);
+        Assert.Equal(chunk, Assert.IsType<ChunkFound>(ChunkCodec.DecodeAnswer(ChunkCodec.Encode(found))).Bytes);
+    }
+
     [Fact]
     public void A_full_size_chunk_round_trips_and_one_byte_more_is_refused()
     {
