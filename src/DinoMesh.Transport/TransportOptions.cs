@@ -23,6 +23,15 @@ public sealed record TransportOptions
     public bool EnableQuic { get; init; } = true;
 
     /// <summary>
+    /// Serve the bulk path (unary calls over a TLS connection of their own, chosen by ALPN on the same port). Off only
+    /// to test the fallback: a caller whose peer does not offer it uses HTTP/2.
+    /// </summary>
+    public bool ServeBulk { get; init; } = true;
+
+    /// <summary>Idle bulk connections kept per peer for reuse (each carries one call at a time).</summary>
+    public int BulkConnectionsPerPeer { get; init; } = 8;
+
+    /// <summary>
     /// Idle time after which the client pings a connection and the timeout after which it is dropped, so a dead
     /// peer is noticed by the connection pool even when no call is in flight.
     /// </summary>

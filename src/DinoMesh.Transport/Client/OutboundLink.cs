@@ -32,6 +32,8 @@ internal sealed class OutboundLink : IDisposable
         _admission = admission;
         BaseUri = new Uri("https://" + key.Address);
         UseHttp3 = quic;
+        var certificate = SslStreamCertificateContext.Create(identity.Certificate, null, offline: true);
+        Bulk = new BulkPool(key.Address, certificate, ValidateServer, options.ConnectTimeout, options.BulkConnectionsPerPeer);
         var handler = new SocketsHttpHandler
         {
             ConnectTimeout = options.ConnectTimeout,
@@ -49,7 +51,7 @@ internal sealed class OutboundLink : IDisposable
             SslOptions = new SslClientAuthenticationOptions
             {
                 EnabledSslProtocols = SslProtocols.Tls13,
-                ClientCertificateContext = SslStreamCertificateContext.Create(identity.Certificate, null, offline: true),
+                ClientCertificateContext = certificate,
                 CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
                 RemoteCertificateValidationCallback = ValidateServer,
             },
@@ -58,6 +60,9 @@ internal sealed class OutboundLink : IDisposable
     }
 
     public LinkKey Key { get; }
+
+    /// <summary>Plain TLS connections for bulk calls to the same address, under the same server check.</summary>
+    public BulkPool Bulk { get; }
 
     public Uri BaseUri { get; }
 
@@ -150,5 +155,19 @@ internal sealed class OutboundLink : IDisposable
         lock (_gate) return new PeerLink(Key.Expected ?? _seen, Key.Address, _transport, _lastRtt, _lastSuccess, _lastFailure);
     }
 
-    public void Dispose() => Invoker.Dispose();
+    public void RecordBulkSuccess(TimeSpan rtt)
+    {
+        lock (_gate)
+        {
+            _lastRtt = rtt;
+            _lastSuccess = DateTimeOffset.UtcNow;
+            _lastFailure = CallFailure.None;
+        }
+    }
+
+    public void Dispose()
+    {
+        Bulk.Dispose();
+        Invoker.Dispose();
+    }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using DinoMesh.Core.Identity;
 using DinoMesh.Transport.Identity;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 
@@ -22,11 +23,14 @@ internal sealed class ConnectionWatch
     private readonly RefusalLog _refusals;
     private readonly TimeSpan _tick;
 
-    public ConnectionWatch(ConnectionLimits limits, IAdmission admission, RefusalLog refusals)
+    private readonly BulkServer? _bulk;
+
+    public ConnectionWatch(ConnectionLimits limits, IAdmission admission, RefusalLog refusals, BulkServer? bulk = null)
     {
         _limits = limits;
         _admission = admission;
         _refusals = refusals;
+        _bulk = bulk;
         var shortest = new[] { limits.FirstRequestTimeout, limits.StrangerIdleTimeout, limits.StrangerLifetime }.Min();
         _tick = TimeSpan.FromTicks(Math.Clamp(shortest.Ticks / 4, TimeSpan.FromMilliseconds(20).Ticks, TimeSpan.FromSeconds(1).Ticks));
     }
@@ -60,7 +64,17 @@ internal sealed class ConnectionWatch
             return;
         }
 
-        var serving = next(context);
+        var bulk = _bulk is not null && context.Features.Get<ITlsApplicationProtocolFeature>()?.ApplicationProtocol.Span.SequenceEqual(Bulk.BulkWire.Alpn.Protocol.Span) == true;
+        if (bulk && (peer.IsEmpty || !_admission.IsAdmitted(peer)))
+        {
+            // The bulk path is for members only: a stranger's only business here is the join protocol, over HTTP/2.
+            var from = ticket?.Address.ToString() ?? "?";
+            _refusals.Refused(LogLevel.Warning, "connections refused (bulk path, not an admitted member)", from,
+                "refused a bulk connection of {Peer} from {Remote}: not an admitted member", peer.IsEmpty ? "(no identity)" : peer.Short, from);
+            context.Abort(new ConnectionAbortedException("not an admitted member"));
+            return;
+        }
+        var serving = bulk ? _bulk!.ServeAsync(context, peer, activity) : next(context);
         var reason = await WatchAsync(serving, ticket, peer, activity);
         if (reason is not null)
         {

@@ -70,7 +70,8 @@ internal sealed class PeerServer : IAsyncDisposable
         Gate = gate;
         _log.LogDebug("incoming connections: at most {Max} (descriptor limit {Descriptors}), {Handshakes} in handshake, {Strangers} not admitted, {PerAddress} per address",
             gate.MaxConnections, descriptors?.ToString() ?? "none", gate.MaxHandshakes, gate.MaxStrangers, gate.MaxPerAddress);
-        var watch = new ConnectionWatch(limits, _admission, _refusals);
+        var bulk = _options.ServeBulk ? new BulkServer(_protocols, _admission, _refusals, LogFailure) : null;
+        var watch = new ConnectionWatch(limits, _admission, _refusals, bulk);
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.Services.AddSingleton(_loggerFactory);
@@ -121,6 +122,10 @@ internal sealed class PeerServer : IAsyncDisposable
                 // Self-signed by design: who the caller is (and whether it is admitted) is decided per request from
                 // its key, because a not-yet-admitted peer may still call the join protocol on this connection.
                 ClientCertificateValidation = static (certificate, _, _) => certificate is not null,
+                // The bulk path shares the port: a client that offers its ALPN id gets a plain TLS connection.
+                OnAuthenticate = _options.ServeBulk
+                    ? static (_, ssl) => ssl.ApplicationProtocols = [.. ssl.ApplicationProtocols ?? [], Bulk.BulkWire.Alpn]
+                    : null,
             });
             listen.Use(watch.Watch);
         });
@@ -257,7 +262,7 @@ internal sealed class PeerServer : IAsyncDisposable
         if (failure == CallFailure.Refused && !peer.Admitted) CloseConnection(http);
     }
 
-    private static (CallFailure, string) Classify(Exception e, CancellationToken ct) => e switch
+    internal static (CallFailure, string) Classify(Exception e, CancellationToken ct) => e switch
     {
         FrameException { Error: FrameError.TooLarge } => (CallFailure.TooLarge, e.Message),
         FrameException => (CallFailure.BadRequest, e.Message),

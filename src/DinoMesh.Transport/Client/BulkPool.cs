@@ -1,0 +1,201 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using DinoMesh.Transport.Bulk;
+using DinoMesh.Transport.Framing;
+
+namespace DinoMesh.Transport.Client;
+
+/// <summary>
+/// The bulk connections to one peer address (see <see cref="BulkWire"/>): dialled on demand with the link's client
+/// certificate and server check, one call at a time each, kept idle for reuse up to a bound. A peer whose handshake
+/// does not pick the bulk ALPN id does not serve the path; that is remembered and every later call uses HTTP/2.
+/// </summary>
+internal sealed class BulkPool : IDisposable
+{
+    // An idle connection older than this is not reused: the server drops idle bulk connections after a minute.
+    private static readonly TimeSpan MaxIdle = TimeSpan.FromSeconds(30);
+
+    private readonly string _host;
+    private readonly int _port;
+    private readonly SslClientAuthenticationOptions _tls;
+    private readonly TimeSpan _connectTimeout;
+    private readonly int _maxIdle;
+    private readonly ConcurrentQueue<Connection> _idle = new();
+    private volatile bool _unsupported;
+    private int _disposed;
+
+    public BulkPool(string address, SslStreamCertificateContext certificate, RemoteCertificateValidationCallback validateServer, TimeSpan connectTimeout, int maxIdle)
+    {
+        var colon = address.LastIndexOf(':');
+        _host = address[..colon].Trim('[', ']');
+        _port = int.Parse(address[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        _connectTimeout = connectTimeout;
+        _maxIdle = maxIdle;
+        _tls = new SslClientAuthenticationOptions
+        {
+            TargetHost = _host,
+            EnabledSslProtocols = SslProtocols.Tls13,
+            ClientCertificateContext = certificate,
+            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            RemoteCertificateValidationCallback = validateServer,
+            ApplicationProtocols = [BulkWire.Alpn],
+        };
+    }
+
+    // After a failed dial (refused, handshake failed: a peer without the path may fail the handshake rather than pick
+    // no protocol), calls go over HTTP/2 for this long before the bulk path is tried again.
+    private static readonly TimeSpan DialBackoff = TimeSpan.FromSeconds(30);
+    private long _retryAt;
+
+    /// <summary>False once the peer showed it does not serve the bulk path, and for a while after a failed dial.</summary>
+    public bool Supported => !_unsupported && Stopwatch.GetTimestamp() >= Volatile.Read(ref _retryAt);
+
+    /// <summary>
+    /// One call. <see cref="BulkOutcome.NotSent"/> when no connection could carry it (connect, handshake, or a peer
+    /// without the path): the caller may send it another way. A reused connection that turns out closed is replaced
+    /// once, transparently.
+    /// </summary>
+    public async Task<(BulkOutcome Outcome, CallFailure Failure, byte[]? Answer, string Detail)> CallAsync(
+        string protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline, int maxAnswerBytes, CancellationToken ct)
+    {
+        var header = BulkWire.RequestHeader(protocolId, deadline, request.Length);
+        for (var attempt = 0; ; attempt++)
+        {
+            var connection = TakeIdle();
+            var reused = connection is not null;
+            if (connection is null)
+            {
+                try
+                {
+                    connection = await DialAsync(ct);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+                {
+                    Volatile.Write(ref _retryAt, Stopwatch.GetTimestamp() + (long)(DialBackoff.TotalSeconds * Stopwatch.Frequency));
+                    return (BulkOutcome.NotSent, CallFailure.Unreachable, null, e.Message);
+                }
+                if (connection is null) return (BulkOutcome.NotSent, CallFailure.Unreachable, null, "the peer does not serve the bulk path");
+            }
+            var sent = false;
+            try
+            {
+                await connection.Tls.WriteAsync(header, ct);
+                await connection.Tls.WriteAsync(request, ct);
+                await connection.Tls.FlushAsync(ct);
+                sent = true;
+                var answerHeader = new byte[BulkWire.AnswerHeaderSize];
+                if (!await BulkWire.ReadExactlyOrEndAsync(connection.Tls, answerHeader, ct)) throw new EndOfStreamException("the peer closed the connection");
+                var status = (CallFailure)answerHeader[0];
+                var length = BinaryPrimitives.ReadUInt32BigEndian(answerHeader.AsSpan(1));
+                var bound = status == CallFailure.None ? maxAnswerBytes : BulkWire.MaxReasonBytes;
+                if (length > (uint)bound)
+                {
+                    connection.Dispose();
+                    throw new FrameException(FrameError.TooLarge, $"answer of {length} bytes exceeds the bound of {bound}");
+                }
+                var body = new byte[length];
+                if (length > 0 && !await BulkWire.ReadExactlyOrEndAsync(connection.Tls, body, ct)) throw new EndOfStreamException("the peer closed the connection inside an answer");
+                if (status == CallFailure.Refused) connection.Dispose(); // the server ends the connection after a refusal
+                else Return(connection);
+                return status == CallFailure.None
+                    ? (BulkOutcome.Answered, CallFailure.None, body, "")
+                    : (BulkOutcome.Answered, status, null, Encoding.UTF8.GetString(body));
+            }
+            catch (Exception e) when (reused && attempt == 0 && e is IOException or EndOfStreamException && !ct.IsCancellationRequested)
+            {
+                // The idle connection had been closed by the server: the request never reached a handler (or reached
+                // one that will see its caller gone). Bulk calls are idempotent; try once on a fresh connection.
+                connection.Dispose();
+            }
+            catch (Exception e)
+            {
+                connection.Dispose();
+                if (e is FrameException) return (BulkOutcome.Answered, CallFailure.TooLarge, null, e.Message);
+                // Cut without an answer (a server that refuses a connection closes it; one that died mid-call too):
+                // HTTP/2 gives the caller a typed answer, or a typed failure, for the same idempotent call.
+                if ((!sent || e is IOException or EndOfStreamException) && !ct.IsCancellationRequested) return (BulkOutcome.NotSent, CallFailure.Unreachable, null, e.Message);
+                throw;
+            }
+        }
+    }
+
+    private Connection? TakeIdle()
+    {
+        while (_idle.TryDequeue(out var connection))
+        {
+            if (Stopwatch.GetElapsedTime(connection.IdleSince) < MaxIdle) return connection;
+            connection.Dispose();
+        }
+        return null;
+    }
+
+    private void Return(Connection connection)
+    {
+        if (Volatile.Read(ref _disposed) != 0 || _idle.Count >= _maxIdle)
+        {
+            connection.Dispose();
+            return;
+        }
+        connection.IdleSince = Stopwatch.GetTimestamp();
+        _idle.Enqueue(connection);
+    }
+
+    /// <summary>A new connection, or null when the peer's handshake did not choose the bulk path.</summary>
+    private async Task<Connection?> DialAsync(CancellationToken ct)
+    {
+        using var connecting = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        connecting.CancelAfter(_connectTimeout);
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        SslStream? tls = null;
+        try
+        {
+            await socket.ConnectAsync(_host, _port, connecting.Token);
+            tls = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+            await tls.AuthenticateAsClientAsync(_tls, connecting.Token);
+            if (tls.NegotiatedApplicationProtocol != BulkWire.Alpn)
+            {
+                _unsupported = true;
+                tls.Dispose();
+                return null;
+            }
+            return new Connection(tls);
+        }
+        catch
+        {
+            if (tls is not null) tls.Dispose();
+            else socket.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        while (_idle.TryDequeue(out var connection)) connection.Dispose();
+    }
+
+    private sealed class Connection(SslStream tls) : IDisposable
+    {
+        public SslStream Tls { get; } = tls;
+
+        public long IdleSince { get; set; }
+
+        public void Dispose() => Tls.Dispose();
+    }
+}
+
+/// <summary>Whether a bulk call reached the peer.</summary>
+internal enum BulkOutcome
+{
+    /// <summary>No connection carried it; the caller may use HTTP/2.</summary>
+    NotSent,
+
+    /// <summary>The peer answered (with the answer or a typed failure).</summary>
+    Answered,
+}

@@ -1,0 +1,145 @@
+using System.Buffers.Binary;
+using System.IO.Pipelines;
+using System.Net;
+using System.Text;
+using DinoMesh.Core.Identity;
+using DinoMesh.Transport.Bulk;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+
+namespace DinoMesh.Transport.Server;
+
+/// <summary>
+/// Serves one bulk connection (see <see cref="BulkWire"/>): admitted members only, one call at a time, each to the
+/// same unary handler an HTTP/2 call of that protocol reaches, with the same bounds, deadlines and failures. A
+/// malformed or refused request ends the connection after its answer; an idle one ends after <see cref="IdleTimeout"/>.
+/// </summary>
+internal sealed class BulkServer
+{
+    public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long the rest of a request may take to arrive once its first bytes did (a MiB takes milliseconds).</summary>
+    private static readonly TimeSpan RequestReadTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly ProtocolTable _protocols;
+    private readonly IAdmission _admission;
+    private readonly Action<PeerContext, Exception, CancellationToken> _logFailure;
+    private readonly RefusalLog _refusals;
+
+    public BulkServer(ProtocolTable protocols, IAdmission admission, RefusalLog refusals, Action<PeerContext, Exception, CancellationToken> logFailure)
+    {
+        _protocols = protocols;
+        _admission = admission;
+        _refusals = refusals;
+        _logFailure = logFailure;
+    }
+
+    public async Task ServeAsync(ConnectionContext connection, PeerId peer, ConnectionActivity activity)
+    {
+        var remote = connection.RemoteEndPoint as IPEndPoint;
+        var input = connection.Transport.Input.AsStream(leaveOpen: true);
+        var output = connection.Transport.Output.AsStream(leaveOpen: true);
+        try
+        {
+            while (await ServeOneAsync(input, output, peer, remote, activity, connection.ConnectionClosed))
+            {
+            }
+        }
+        catch (Exception e) when (e is IOException or EndOfStreamException or OperationCanceledException or ConnectionResetException or ObjectDisposedException)
+        {
+            // The caller hung up or went silent past the idle timeout: nothing to answer.
+        }
+    }
+
+    /// <summary>One call; false when the connection should end.</summary>
+    private async Task<bool> ServeOneAsync(Stream input, Stream output, PeerId peer, IPEndPoint? remote, ConnectionActivity activity, CancellationToken closed)
+    {
+        var fixedPart = new byte[2];
+        using (var idle = CancellationTokenSource.CreateLinkedTokenSource(closed))
+        {
+            idle.CancelAfter(IdleTimeout);
+            if (!await BulkWire.ReadExactlyOrEndAsync(input, fixedPart, idle.Token)) return false;
+        }
+        activity.Begin();
+        try
+        {
+            using var reading = CancellationTokenSource.CreateLinkedTokenSource(closed);
+            reading.CancelAfter(RequestReadTimeout);
+            var idLength = BinaryPrimitives.ReadUInt16BigEndian(fixedPart);
+            if (idLength is 0 or > BulkWire.MaxProtocolIdBytes)
+            {
+                await AnswerAsync(output, CallFailure.BadRequest, $"protocol id of {idLength} bytes", closed);
+                return false;
+            }
+            var rest = new byte[idLength + 8];
+            await ReadExactlyAsync(input, rest, reading.Token);
+            var protocolId = Encoding.UTF8.GetString(rest, 0, idLength);
+            var deadline = TimeSpan.FromMilliseconds(Math.Min(BinaryPrimitives.ReadUInt32BigEndian(rest.AsSpan(idLength)), (long)WireHeaders.MaxDeadline.TotalMilliseconds));
+            var length = BinaryPrimitives.ReadUInt32BigEndian(rest.AsSpan(idLength + 4));
+
+            if (!_admission.IsAdmitted(peer))
+            {
+                _refusals.Refused(Microsoft.Extensions.Logging.LogLevel.Warning, "requests refused (not an admitted member)", remote is null ? "?" : AddressKey.Of(remote.Address).ToString(),
+                    "refused {Peer} from {Remote} for {Path}: {Reason}; closing the connection", peer.Hex, remote?.Address, protocolId, "not an admitted member");
+                await AnswerAsync(output, CallFailure.Refused, "not an admitted member", closed);
+                return false;
+            }
+            if (_protocols.Find(protocolId) is not { Unary: { } handler } registration)
+            {
+                await AnswerAsync(output, CallFailure.UnknownProtocol, $"protocol {protocolId} is not served on the bulk path here", closed);
+                return false;
+            }
+            if (length > (uint)registration.MaxRequestBytes)
+            {
+                var tooLarge = new Framing.FrameException(Framing.FrameError.TooLarge, $"frame of {length} bytes exceeds the bound of {registration.MaxRequestBytes}");
+                _logFailure(new PeerContext(peer, true, remote, protocolId, WireHeaders.Bulk), tooLarge, closed);
+                await AnswerAsync(output, CallFailure.TooLarge, tooLarge.Message, closed);
+                return false;
+            }
+            var request = new byte[length];
+            await ReadExactlyAsync(input, request, reading.Token);
+
+            var context = new PeerContext(peer, true, remote, protocolId, WireHeaders.Bulk);
+            using var timer = CancellationTokenSource.CreateLinkedTokenSource(closed);
+            timer.CancelAfter(deadline);
+            byte[] answer;
+            try
+            {
+                answer = await handler(context, request, timer.Token);
+            }
+            catch (Exception e) when (!closed.IsCancellationRequested)
+            {
+                _logFailure(context, e, timer.Token);
+                var (failure, detail) = PeerServer.Classify(e, timer.Token);
+                await AnswerAsync(output, failure, detail, closed);
+                // A refusal ends the connection, as on HTTP/2; any other failure leaves it usable.
+                return failure != CallFailure.Refused;
+            }
+            await output.WriteAsync(BulkWire.AnswerHeader(CallFailure.None, answer.Length), closed);
+            await output.WriteAsync(answer, closed);
+            await output.FlushAsync(closed);
+            TransportMetrics.Exchanged(peer, protocolId, answer.Length, request.Length);
+            return true;
+        }
+        finally
+        {
+            activity.End();
+        }
+    }
+
+    private static async Task ReadExactlyAsync(Stream input, Memory<byte> target, CancellationToken ct)
+    {
+        if (!await BulkWire.ReadExactlyOrEndAsync(input, target, ct) && target.Length > 0)
+        {
+            throw new EndOfStreamException("the connection ended inside a request");
+        }
+    }
+
+    private static async Task AnswerAsync(Stream output, CallFailure failure, string reason, CancellationToken ct)
+    {
+        var bytes = Encoding.UTF8.GetBytes(reason.Length > BulkWire.MaxReasonBytes / 4 ? reason[..(BulkWire.MaxReasonBytes / 4)] : reason);
+        await output.WriteAsync(BulkWire.AnswerHeader(failure, bytes.Length), ct);
+        await output.WriteAsync(bytes, ct);
+        await output.FlushAsync(ct);
+    }
+}
