@@ -81,18 +81,6 @@ public sealed partial class ChunkStore
             long end = offset + destination.Length;
             while (true)
             {
-                if (offset == 0 && length + HashBlockSize <= destination.Length)
-                {
-                    // The block lands where the caller wants it and is hashed there: no copy through the buffer (a whole
-                    // chunk read for a peer or a push is a MiB).
-                    var block = destination.Slice((int)length, HashBlockSize);
-                    int direct = RandomAccess.Read(handle, block, length);
-                    if (direct == 0) break;
-                    hash.AppendData(block[..direct]);
-                    length += direct;
-                    copied = (int)length;
-                    continue;
-                }
                 int n = RandomAccess.Read(handle, buffer.AsSpan(0, HashBlockSize), length);
                 if (n == 0) break;
                 hash.AppendData(buffer, 0, n);
