@@ -80,7 +80,7 @@ public class ChunkFetcherTests
         var honest = placement[1];
         StoreOf(liar).Add(bytes);
         StoreOf(honest).Add(bytes);
-        _network.Tamper = (to, request, answer) => to == liar.Id && answer is ChunkFound found ? new ChunkFound([.. found.Bytes.Select(b => (byte)(b ^ 1))]) : null;
+        _network.Tamper = (to, request, answer) => to == liar.Id && answer is ChunkFound found ? new ChunkFound(found.Bytes.ToArray().Select(b => (byte)(b ^ 1)).ToArray()) : null;
         var locations = new ChunkLocations();
         locations.Proposed(id, liar.Id);
         var fetcher = Fetcher(self, locations);

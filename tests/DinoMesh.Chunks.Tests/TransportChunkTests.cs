@@ -42,7 +42,7 @@ public sealed class TransportChunkTests : IAsyncDisposable
         var liar = await Node(server => async (peer, body, ct) =>
         {
             var answer = ChunkCodec.DecodeAnswer(await server.HandleAsync(peer, body, ct));
-            return ChunkCodec.Encode(answer is ChunkFound found ? new ChunkFound([.. found.Bytes.Reverse()]) : answer);
+            return ChunkCodec.Encode(answer is ChunkFound found ? new ChunkFound(found.Bytes.ToArray().AsEnumerable().Reverse().ToArray()) : answer);
         });
         var honest = await Node();
         var reader = await Node();
@@ -102,7 +102,7 @@ public sealed class TransportChunkTests : IAsyncDisposable
         var bytes = Peers.RandomBytes(1000, 4);
         var id = target.Store.Add(bytes);
         var get = await caller.Network.CallAsync(target.Peer, new GetChunk(id), TimeSpan.FromSeconds(10), ct);
-        Assert.Equal(bytes, Assert.IsType<ChunkFound>(get.Answer).Bytes);
+        Assert.Equal(bytes, Assert.IsType<ChunkFound>(get.Answer).Bytes.ToArray());
     }
 
     [Fact]

@@ -160,7 +160,7 @@ public sealed class VolumeClusterTests : IAsyncDisposable
         await a.WriteFileAsync("f", content);
         // A, the proposer, is asked first for every chunk C lacks: it answers with damaged bytes.
         _network.Tamper = (to, _, answer) => to == a.Peer.Id && answer is ChunkFound found
-            ? new ChunkFound([.. found.Bytes.Select((x, i) => i == 0 ? (byte)~x : x)])
+            ? new ChunkFound(found.Bytes.ToArray().Select((x, i) => i == 0 ? (byte)~x : x).ToArray())
             : null;
 
         var (errno, read) = await c.ReadFileAsync("f");

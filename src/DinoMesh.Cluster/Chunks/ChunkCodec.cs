@@ -28,19 +28,21 @@ public static class ChunkCodec
     // The two messages that carry a whole chunk are written by hand, straight into an array of their exact size: the
     // serializer would write the chunk into its pooled buffers and copy it out again, two passes over a MiB where one
     // does. The bytes are the same (the golden tests pin both paths to one encoding).
-    public static byte[] Encode(ChunkRequest request) => request is PutChunk { Bytes: not null } put
-        ? WithChunk([ArrayOf2, PutTag, ArrayOf2, Bin8, ChunkId.Size], put.Id, put.Bytes)
+    // Decoding them is by hand too, and copies nothing: the chunk stays a slice of the message it came in (an array
+    // of its own per call, so the slice outlives the call safely).
+    public static byte[] Encode(ChunkRequest request) => request is PutChunk put
+        ? WithChunk([ArrayOf2, PutTag, ArrayOf2, Bin8, ChunkId.Size], put.Id, put.Bytes.Span)
         : MessagePackSerializer.Serialize(request, Options);
 
-    public static byte[] Encode(ChunkAnswer answer) => answer is ChunkFound { Bytes: not null } found
-        ? WithChunk([ArrayOf2, FoundTag, ArrayOf1], null, found.Bytes)
+    public static byte[] Encode(ChunkAnswer answer) => answer is ChunkFound found
+        ? WithChunk([ArrayOf2, FoundTag, ArrayOf1], null, found.Bytes.Span)
         : MessagePackSerializer.Serialize(answer, Options);
 
     private const byte ArrayOf1 = 0x91, ArrayOf2 = 0x92, Bin8 = 0xc4, Bin16 = 0xc5, Bin32 = 0xc6;
     private const byte PutTag = 1, FoundTag = 0; // the [Union] tags of PutChunk and ChunkFound
 
     /// <summary><paramref name="prefix"/>, then the id's 32 bytes if any, then <paramref name="chunk"/> as bin.</summary>
-    private static byte[] WithChunk(ReadOnlySpan<byte> prefix, ChunkId? id, byte[] chunk)
+    private static byte[] WithChunk(ReadOnlySpan<byte> prefix, ChunkId? id, ReadOnlySpan<byte> chunk)
     {
         var binHeader = chunk.Length <= byte.MaxValue ? 2 : chunk.Length <= ushort.MaxValue ? 3 : 5;
         var idLength = id is null ? 0 : ChunkId.Size;
@@ -70,10 +72,9 @@ public static class ChunkCodec
 
     public static ChunkRequest DecodeRequest(ReadOnlyMemory<byte> bytes)
     {
-        var request = Decode<ChunkRequest>(bytes, "chunk request");
+        var request = TagOf(bytes) == PutTag ? DecodePut(bytes) : Decode<ChunkRequest>(bytes, "chunk request");
         return request switch
         {
-            PutChunk { Bytes: null } => throw new InvalidDataException("a chunk put without bytes"),
             PutChunk p when p.Bytes.Length > MaxChunkBytes => throw new InvalidDataException($"a chunk of {p.Bytes.Length} bytes (at most {MaxChunkBytes})"),
             HasChunks { Ids: null } => throw new InvalidDataException("a has-query without ids"),
             HasChunks h when h.Ids.Length > MaxHasIds => throw new InvalidDataException($"a has-query of {h.Ids.Length} ids (at most {MaxHasIds})"),
@@ -83,12 +84,72 @@ public static class ChunkCodec
 
     public static ChunkAnswer DecodeAnswer(ReadOnlyMemory<byte> bytes)
     {
-        var answer = Decode<ChunkAnswer>(bytes, "chunk answer");
+        var answer = TagOf(bytes) == FoundTag ? DecodeFound(bytes) : Decode<ChunkAnswer>(bytes, "chunk answer");
         return answer switch
         {
-            ChunkFound { Bytes: null } or HasAnswer { Held: null } => throw new InvalidDataException("a chunk answer without its field"),
+            HasAnswer { Held: null } => throw new InvalidDataException("a chunk answer without its field"),
             _ => answer,
         };
+    }
+
+    /// <summary>The union tag, when the message starts as a union does; else null (the general decoder says why).</summary>
+    private static int? TagOf(ReadOnlyMemory<byte> bytes)
+    {
+        if (bytes.Length > MaxMessageBytes) return null;
+        try
+        {
+            var reader = new MessagePackReader(bytes);
+            return reader.NextMessagePackType == MessagePackType.Array && reader.ReadArrayHeader() == 2 && reader.NextMessagePackType == MessagePackType.Integer
+                ? reader.ReadInt32()
+                : null;
+        }
+        catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or OverflowException)
+        {
+            return null;
+        }
+    }
+
+    private static PutChunk DecodePut(ReadOnlyMemory<byte> bytes) => Strict(bytes, "chunk request", static (ref MessagePackReader reader, ReadOnlyMemory<byte> whole) =>
+    {
+        if (reader.ReadArrayHeader() != 2) throw new InvalidDataException("a chunk put is an array of 2 fields");
+        var id = new Core.Wire.ChunkIdFormatter().Deserialize(ref reader, Options);
+        return new PutChunk(id, ChunkOf(ref reader, whole, "a chunk put without bytes"));
+    });
+
+    private static ChunkFound DecodeFound(ReadOnlyMemory<byte> bytes) => Strict(bytes, "chunk answer", static (ref MessagePackReader reader, ReadOnlyMemory<byte> whole) =>
+    {
+        if (reader.ReadArrayHeader() != 1) throw new InvalidDataException("a found answer is an array of 1 field");
+        return new ChunkFound(ChunkOf(ref reader, whole, "a chunk answer without its field"));
+    });
+
+    private delegate T FieldsReader<out T>(ref MessagePackReader reader, ReadOnlyMemory<byte> whole);
+
+    /// <summary>The union's array header and tag (already known), then its fields; the message must end with them.</summary>
+    private static T Strict<T>(ReadOnlyMemory<byte> bytes, string what, FieldsReader<T> fields)
+    {
+        try
+        {
+            var reader = new MessagePackReader(bytes);
+            reader.ReadArrayHeader();
+            reader.ReadInt32();
+            var message = fields(ref reader, bytes);
+            return reader.End ? message : throw new InvalidDataException($"not one whole {what}");
+        }
+        catch (Exception e) when (e is MessagePackSerializationException or EndOfStreamException or OverflowException or ArgumentException)
+        {
+            var inner = e;
+            while (inner.InnerException is { } next) inner = next;
+            throw new InvalidDataException($"not a {what}: {inner.Message}", e);
+        }
+    }
+
+    /// <summary>The bin field at the reader, as a slice of <paramref name="whole"/> (no copy).</summary>
+    private static ReadOnlyMemory<byte> ChunkOf(ref MessagePackReader reader, ReadOnlyMemory<byte> whole, string missing)
+    {
+        if (reader.NextMessagePackType != MessagePackType.Binary) throw new InvalidDataException(missing);
+        var bin = reader.ReadBytes()!.Value;
+        var end = (int)reader.Consumed;
+        return whole.Slice(end - (int)bin.Length, (int)bin.Length);
     }
 
     private static T Decode<T>(ReadOnlyMemory<byte> bytes, string what) where T : class

@@ -20,7 +20,7 @@ public sealed record GetChunk([property: Key(0)] ChunkId Id) : ChunkRequest;
 
 /// <summary>Keep this chunk (a replica for its placement, or a repair). The receiver verifies the bytes against the id.</summary>
 [MessagePackObject]
-public sealed record PutChunk([property: Key(0)] ChunkId Id, [property: Key(1)] byte[] Bytes) : ChunkRequest;
+public sealed record PutChunk([property: Key(0)] ChunkId Id, [property: Key(1)] ReadOnlyMemory<byte> Bytes) : ChunkRequest;
 
 /// <summary>Which of these chunks do you hold?</summary>
 [MessagePackObject]
@@ -45,7 +45,7 @@ public abstract record ChunkAnswer;
 
 /// <summary>The chunk's bytes (the caller verifies them against the id it asked for).</summary>
 [MessagePackObject]
-public sealed record ChunkFound([property: Key(0)] byte[] Bytes) : ChunkAnswer;
+public sealed record ChunkFound([property: Key(0)] ReadOnlyMemory<byte> Bytes) : ChunkAnswer;
 
 /// <summary>This node does not hold the chunk (or its copy failed verification and went to quarantine).</summary>
 [MessagePackObject]
