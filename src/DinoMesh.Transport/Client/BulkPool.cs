@@ -101,8 +101,10 @@ internal sealed class BulkPool : IDisposable
                 }
                 var body = new byte[length];
                 if (length > 0 && !await BulkWire.ReadExactlyOrEndAsync(connection.Tls, body, ct)) throw new EndOfStreamException("the peer closed the connection inside an answer");
-                if (status == CallFailure.Refused) connection.Dispose(); // the server ends the connection after a refusal
-                else Return(connection);
+                // After a failure the server may end the connection (it does after a refusal, an unknown protocol or
+                // an oversized request); only a connection that just carried a success goes back to the pool.
+                if (status == CallFailure.None) Return(connection);
+                else connection.Dispose();
                 return status == CallFailure.None
                     ? (BulkOutcome.Answered, CallFailure.None, body, "")
                     : (BulkOutcome.Answered, status, null, Encoding.UTF8.GetString(body));

@@ -5,6 +5,7 @@ using System.Text;
 using DinoMesh.Core.Identity;
 using DinoMesh.Transport.Bulk;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Logging;
 
 namespace DinoMesh.Transport.Server;
@@ -39,9 +40,11 @@ internal sealed class BulkServer
         var remote = connection.RemoteEndPoint as IPEndPoint;
         var input = connection.Transport.Input.AsStream(leaveOpen: true);
         var output = connection.Transport.Output.AsStream(leaveOpen: true);
+        // The server stopping asks every connection to close: an idle one ends at once, a call in flight first finishes.
+        var closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
         try
         {
-            while (await ServeOneAsync(input, output, peer, remote, activity, connection.ConnectionClosed))
+            while (await ServeOneAsync(input, output, peer, remote, activity, connection.ConnectionClosed, closeRequested))
             {
             }
         }
@@ -52,10 +55,12 @@ internal sealed class BulkServer
     }
 
     /// <summary>One call; false when the connection should end.</summary>
-    private async Task<bool> ServeOneAsync(Stream input, Stream output, PeerId peer, IPEndPoint? remote, ConnectionActivity activity, CancellationToken closed)
+    private async Task<bool> ServeOneAsync(
+        Stream input, Stream output, PeerId peer, IPEndPoint? remote, ConnectionActivity activity, CancellationToken closed, CancellationToken closeRequested)
     {
+        if (closeRequested.IsCancellationRequested) return false;
         var fixedPart = new byte[2];
-        using (var idle = CancellationTokenSource.CreateLinkedTokenSource(closed))
+        using (var idle = CancellationTokenSource.CreateLinkedTokenSource(closed, closeRequested))
         {
             idle.CancelAfter(IdleTimeout);
             if (!await BulkWire.ReadExactlyOrEndAsync(input, fixedPart, idle.Token)) return false;
