@@ -36,8 +36,43 @@ internal sealed class RunnerProcess : IAsyncDisposable
 
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
-        Assert.True(await _daemon.WaitForExitAsync(timeout), $"dino-load did not exit within {timeout.TotalSeconds:0} s:\n{Output}");
+        if (!await _daemon.WaitForExitAsync(timeout))
+        {
+            Assert.Fail($"dino-load did not exit within {timeout.TotalSeconds:0} s; its threads still there:\n{ThreadStates(ProcessId)}\nits output:\n{Output}");
+        }
         return _daemon.ExitCode!.Value;
+    }
+
+    /// <summary>
+    /// State and kernel wait channel of each thread still there: a killed process that lingers is usually one thread
+    /// in a wait the kill cannot break, such as a FUSE request its file system has not answered yet.
+    /// </summary>
+    private static string ThreadStates(int pid)
+    {
+        try
+        {
+            return string.Join('\n', Directory.GetDirectories($"/proc/{pid}/task").Select(task =>
+            {
+                string Read(string name)
+                {
+                    try
+                    {
+                        return File.ReadAllText(Path.Combine(task, name)).Trim();
+                    }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                    {
+                        return "?";
+                    }
+                }
+                var stat = Read("stat");
+                var state = stat.LastIndexOf(')') is var close and > 0 && close + 2 < stat.Length ? stat[(close + 2)..(close + 3)] : "?";
+                return $"  {Path.GetFileName(task)} state {state} wchan {Read("wchan")} {Read("syscall")}";
+            }));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"  (none readable: {e.Message})";
+        }
     }
 
     public void Signal(int signal) => Signals.Send(ProcessId, signal);
