@@ -12,23 +12,43 @@ namespace DinoMesh.Load.Platform;
 /// </summary>
 public sealed class Watchdog : IAsyncDisposable
 {
-    // Runs under `bash -c`; $0 is a label. Lines: "pid N" / "unpid N" / "mount DIR" / "unmount DIR" / "root DIR" / "done".
+    // Runs under `bash -c`; $0 is a label, $1 the runner's pid. Lines: "pid N" / "unpid N" / "mount DIR" /
+    // "unmount DIR" / "root DIR" / "done". It acts when the pipe closes, or when the runner's main thread is gone
+    // while the process lingers: a killed runner whose thread waits in a FUSE request to a node that was killed in
+    // the middle of a cache invalidation never exits (that node's invalidating thread waits, unkillable, for the
+    // directory lock the request holds), so its end of the pipe never closes. Aborting the mounts' FUSE connections
+    // (fusectl) ends both waits.
     private const string Script = """
         set -u
+        runner=$1
         declare -A pids=() mounts=()
         root=""
-        while IFS= read -r line; do
-          kind=${line%% *}; value=${line#* }
-          case "$kind" in
-            pid) pids[$value]=1 ;;
-            unpid) unset "pids[$value]" ;;
-            mount) mounts[$value]=1 ;;
-            unmount) unset "mounts[$value]" ;;
-            root) root=$value ;;
-            done) exit 0 ;;
-          esac
+        while :; do
+          IFS= read -r -t 1 line
+          status=$?
+          if [ $status -eq 0 ]; then
+            kind=${line%% *}; value=${line#* }
+            case "$kind" in
+              pid) pids[$value]=1 ;;
+              unpid) unset "pids[$value]" ;;
+              mount) mounts[$value]=1 ;;
+              unmount) unset "mounts[$value]" ;;
+              root) root=$value ;;
+              done) exit 0 ;;
+            esac
+            continue
+          fi
+          # 1: the pipe closed (the runner is gone); above 128: a second passed with no line.
+          [ $status -le 128 ] && break
+          state=$(sed -n 's/^.*) \(.\).*$/\1/p' "/proc/$runner/stat" 2>/dev/null)
+          { [ -z "$state" ] || [ "$state" = Z ]; } && break
         done
         for p in "${!pids[@]}"; do kill -KILL -- "-$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
+        grep -q ' /sys/fs/fuse/connections ' /proc/self/mounts || mount -t fusectl fusectl /sys/fs/fuse/connections 2>/dev/null
+        for m in "${!mounts[@]}"; do
+          minor=$(awk -v m="$m" '$5 == m { split($3, d, ":"); print d[2] }' /proc/self/mountinfo | tail -n 1)
+          [ -n "$minor" ] && [ -e "/sys/fs/fuse/connections/$minor/abort" ] && echo 1 > "/sys/fs/fuse/connections/$minor/abort" 2>/dev/null
+        done
         for attempt in 1 2 3 4 5 6 7 8 9 10; do
           alive=0
           for p in "${!pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
@@ -59,7 +79,10 @@ public sealed class Watchdog : IAsyncDisposable
             RedirectStandardError = false,
             UseShellExecute = false,
         };
-        foreach (var argument in new[] { "bash", "-c", Script, "dino-load-watchdog" }) info.ArgumentList.Add(argument);
+        foreach (var argument in new[] { "bash", "-c", Script, "dino-load-watchdog", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+        {
+            info.ArgumentList.Add(argument);
+        }
         var process = Process.Start(info) ?? throw new InvalidOperationException("could not start the watchdog (setsid bash)");
         process.StandardInput.AutoFlush = true;
         return new Watchdog(process);
