@@ -30,11 +30,10 @@ internal sealed class BulkPool : IDisposable
     private volatile bool _unsupported;
     private int _disposed;
 
-    public BulkPool(string address, SslStreamCertificateContext certificate, RemoteCertificateValidationCallback validateServer, TimeSpan connectTimeout, int maxIdle)
+    public BulkPool(Uri peer, SslStreamCertificateContext certificate, RemoteCertificateValidationCallback validateServer, TimeSpan connectTimeout, int maxIdle)
     {
-        var colon = address.LastIndexOf(':');
-        _host = address[..colon].Trim('[', ']');
-        _port = int.Parse(address[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        _host = peer.DnsSafeHost;
+        _port = peer.Port;
         _connectTimeout = connectTimeout;
         _maxIdle = maxIdle;
         _tls = new SslClientAuthenticationOptions

@@ -33,7 +33,7 @@ internal sealed class OutboundLink : IDisposable
         BaseUri = new Uri("https://" + key.Address);
         UseHttp3 = quic;
         var certificate = SslStreamCertificateContext.Create(identity.Certificate, null, offline: true);
-        Bulk = new BulkPool(key.Address, certificate, ValidateServer, options.ConnectTimeout, options.BulkConnectionsPerPeer);
+        Bulk = new BulkPool(BaseUri, certificate, ValidateServer, options.ConnectTimeout, options.BulkConnectionsPerPeer);
         var handler = new SocketsHttpHandler
         {
             ConnectTimeout = options.ConnectTimeout,
