@@ -85,6 +85,42 @@ public sealed class ScenarioRunnerTests
     }
 
     [Fact]
+    public async Task Every_copy_runs_and_the_background_wakes_on_time_while_each_copy_blocks_its_thread()
+    {
+        // Each copy's step blocks its thread, as a system call into a busy mount does, with more copies than cores.
+        // A copy is a concurrent user: all of them must be running within the first second, and the background
+        // (a failover's timed kill) must wake near its time, not when a starved thread pool gets round to it (it adds
+        // a thread about every half second).
+        const int copies = 12;
+        var clock = new System.Diagnostics.Stopwatch();
+        var firstRun = new ConcurrentDictionary<int, TimeSpan>();
+        var step = Step.Sync("block", c =>
+        {
+            firstRun.TryAdd(c.Copy, clock.Elapsed);
+            Thread.Sleep(20);
+            return StepResult.Ok();
+        });
+        TimeSpan? woke = null;
+        var scenario = new Scenario("s", [step], LoadSimulation.KeepConstant(copies, TimeSpan.FromSeconds(2), 1_000_000), Headline.OperationsPerSecond)
+        {
+            Background = async (load, ct) =>
+            {
+                await Task.Delay(200, ct);
+                woke = load.Elapsed;
+            },
+        };
+
+        clock.Start();
+        var result = await new ScenarioRunner().RunAsync(scenario, TestContext.Current.CancellationToken);
+
+        Assert.Null(result.Error);
+        Assert.Equal(copies, firstRun.Count);
+        Assert.All(firstRun.Values, started => Assert.True(started < TimeSpan.FromSeconds(1), $"a copy first ran at {started}"));
+        Assert.NotNull(woke);
+        Assert.InRange(woke.Value, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1));
+    }
+
+    [Fact]
     public async Task Concurrent_load_ends_normally_at_its_duration()
     {
         var step = new Step("tick", async _ =>

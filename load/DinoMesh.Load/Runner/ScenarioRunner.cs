@@ -130,6 +130,7 @@ public sealed class ScenarioRunner
         Func<LoadClock, CancellationToken, Task>? background, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        EnsureThreadsFor(load.Copies);
         var width = StepTimeline.WidthFor(load.MaxDuration);
         var timelines = scenario.Steps.Select(s => new StepTimeline(s.Name, width)).ToList();
         var clock = new LoadClock();
@@ -165,6 +166,21 @@ public sealed class ScenarioRunner
             Observer?.PhaseEnded(running);
         }
         return new PhaseOutcome([.. stats], timelines, clock, backgroundError);
+    }
+
+    /// <summary>
+    /// A step blocks its thread for as long as its system call takes (a write into a busy mount, a stat waiting on a
+    /// commit), and the thread pool adds threads beyond its minimum only about twice a second. With more copies than
+    /// that minimum (the core count), copies would start seconds late or not at all (4 of 12 ran in a 2 s load on
+    /// 2 cores), and the runner's own timers (the failover's timed stop, inject arrivals) would wait behind them. So
+    /// the minimum is raised to one thread per copy plus room for the runner and the steps' continuations; it is only
+    /// ever raised, since it belongs to the whole process.
+    /// </summary>
+    private static void EnsureThreadsFor(int copies)
+    {
+        ThreadPool.GetMinThreads(out var workers, out var completionPorts);
+        var wanted = copies + 2 * Environment.ProcessorCount + 4;
+        if (workers < wanted) ThreadPool.SetMinThreads(wanted, completionPorts);
     }
 
     private static async ValueTask<bool> InvokeAsync(Step step, StepContext context, StepStats stats, StepTimeline? timeline, LoadClock clock)
