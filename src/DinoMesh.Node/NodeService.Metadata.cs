@@ -32,14 +32,16 @@ public sealed partial class NodeService
         var lease = new LeaseDriver(cluster.Self, replica, _leaseNetwork, new LeaseTiming { CommitTimeout = _options.CommitTimeout }, logger);
         lease.SetMembership(IsAlive, () => [.. cluster.Admitted.Snapshot().Select(p => (new PeerId(p.Id), p.Address))]);
         EvictRemoved(replica.Current);
-        replica.Applied += (_, result) =>
+        void OnMembership(ApplyResult result)
         {
             if (!result.Effect.MembersChanged) return;
             var state = replica.Current;
             EvictRemoved(state);
             foreach (var (peer, address) in state.Members) cluster.Admitted.Admit(peer, address);
             lease.MembersChanged(state.Members.Keys);
-        };
+        }
+        replica.Applied += (_, result) => OnMembership(result);
+        replica.StateReplaced += OnMembership;
         lease.Start(replica.Current.Members.Keys);
         _lease = lease;
         var committer = new ClusterCommitter(lease, replica, _leaseNetwork, _loggers.CreateLogger("metadata"));

@@ -37,6 +37,8 @@ public sealed class ClusterCommitter : IMetadataCommitter
         _network = network;
         _logger = logger;
         replica.Applied += OnApplied;
+        // A replaced state is a change this node did not make: its caches go as for any remote change.
+        replica.StateReplaced += result => AppliedRemotely?.Invoke(result);
         _readIndex = new ReadIndexRounds(AskReadIndexAsync);
     }
 

@@ -23,7 +23,11 @@ public sealed partial class LeaseDriver
                 // Term and vote are on disk (written in place, fdatasynced) before any message that depends on them leaves.
                 _log.RecordLeaseVote(new LeaseVote(hs.Term, hs.Vote.ToBytes(), _persistedCommit, _life), sync: true);
             }
-            if (ready.Snapshot is { } snapshot) InstallSnapshotLocked(snapshot.Version, snapshot.Term, snapshot.State);
+            if (ready.Snapshot is { } snapshot)
+            {
+                if (ready.SnapshotReplaces) ReplaceStateLocked(snapshot.Version, snapshot.Term, snapshot.State);
+                else InstallSnapshotLocked(snapshot.Version, snapshot.Term, snapshot.State);
+            }
             if (ready.TruncateFrom is { } from)
             {
                 _logger.LogInformation("lease: dropping uncommitted entries from version {From} (a later holder replaced them)", from);
@@ -133,6 +137,19 @@ public sealed partial class LeaseDriver
         _replica.InstallSnapshot(term, state);
         _view.SnapshotChanged();
         _applyTarget = Math.Max(_applyTarget, version);
+    }
+
+    /// <summary>
+    /// This node diverged (its applied state holds entries a majority power loss took back): the holder's snapshot
+    /// replaces the log and the state, and nothing past it is applied until the holder commits it again.
+    /// </summary>
+    private void ReplaceStateLocked(long version, long term, byte[] state)
+    {
+        _logger.LogWarning("lease: the holder's log contradicts entries this node applied (a majority of voters lost power since the last fsync); taking its snapshot at version {Version}", version);
+        _replica.ReplaceState(term, state);
+        _view.Truncated(0);
+        _view.SnapshotChanged();
+        Interlocked.Exchange(ref _applyTarget, version);
     }
 
     /// <summary>

@@ -9,11 +9,20 @@ public sealed partial class LeaseLog
     {
         if (Role is LeaseRole.PreCandidate or LeaseRole.Candidate or LeaseRole.Holder || Holder != from) BecomeFollower(Term, from);
         _electionElapsed = 0;
+        if (Diverged)
+        {
+            // Nothing is laid over a state that must be replaced; every answer asks again (a snapshot can be lost).
+            Send(from, new AppendResponse(Term, false, Commit, _synced, Life, Diverged: true));
+            return;
+        }
         // Entirely below the commit point: Accept only says how far this log matches, and there is nothing to sync.
         var belowCommit = a.PrevVersion + (a.Entries?.Length ?? 0) < Commit;
-        if (Accept(a.PrevVersion, a.PrevTerm, a.Entries ?? [], a.Commit) is not { } matched)
+        if (Accept(a.PrevVersion, a.PrevTerm, a.Entries ?? [], a.Commit, fromHolder: true, out var diverged) is not { } matched)
         {
-            Send(from, new AppendResponse(Term, false, Math.Max(Commit, Math.Min(LastVersion, a.PrevVersion - 1)), _synced, Life));
+            // A holder's log that contradicts what this node committed and applied: a majority lost power and with it
+            // entries committed since the last fsync. Only the holder's state can replace what this node applied.
+            if (diverged) Diverged = true;
+            Send(from, new AppendResponse(Term, false, Math.Max(Commit, Math.Min(LastVersion, a.PrevVersion - 1)), _synced, Life, Diverged));
             return;
         }
         if (a.SyncTo > _synced && !belowCommit)
@@ -25,22 +34,42 @@ public sealed partial class LeaseLog
     }
 
     /// <summary>
+    /// True once the holder's log contradicted an entry this node had committed (possible only after a majority of
+    /// voters lost power together, taking back entries committed since the last fsync): this node's applied state holds
+    /// changes the cluster no longer has, and waits for the holder's snapshot to replace it.
+    /// </summary>
+    public bool Diverged { get; private set; }
+
+    /// <summary>The committed entry this node holds at <paramref name="version"/> is not of <paramref name="term"/>.</summary>
+    private bool ContradictsCommitted(long version, long term) =>
+        version > 0 && version <= Commit && TermAt(version) is var mine && mine >= 0 && mine != term;
+
+    /// <summary>
     /// Lays <paramref name="entries"/>, which follow <paramref name="prev"/> of <paramref name="prevTerm"/> in the log they
     /// come from, over this node's log, and moves the commit version up to <paramref name="commit"/> as far as the logs
-    /// now match. Returns how far this log matches theirs, or null when this node does not hold
-    /// <paramref name="prev"/> in that term (nothing changed).
+    /// now match. Returns how far this log is known to match theirs, or null when this node does not hold
+    /// <paramref name="prev"/> in that term (nothing changed). <paramref name="diverged"/> says the refusal is because
+    /// they contradict an entry this node committed. Entries pulled from a member that is not the holder
+    /// (<paramref name="fromHolder"/> false) never replace an entry of a later term here: only a holder may overrule.
     /// </summary>
-    private long? Accept(long prev, long prevTerm, LogEntry[] entries, long commit)
+    private long? Accept(long prev, long prevTerm, LogEntry[] entries, long commit, bool fromHolder, out bool diverged)
     {
+        diverged = false;
         if (prev < Commit)
         {
-            // What this node has committed can never differ from the holder's log: skip to the first entry after it.
+            // What this node has committed is the same in every log, unless a majority lost power since the last fsync:
+            // check what this log still holds, then skip to the first entry after the commit point.
             var skip = (int)Math.Min(entries.Length, Commit - prev);
+            if (ContradictsCommitted(prev, prevTerm) || entries.Take(skip).Any(e => ContradictsCommitted(e.Version, e.Term)))
+            {
+                diverged = true;
+                return null;
+            }
             prevTerm = skip > 0 ? entries[skip - 1].Term : prevTerm;
             entries = entries[skip..];
             prev += skip;
-            // Entirely below the commit point: nothing to do but say how far this log matches.
-            if (prev < Commit) return Commit;
+            // Entirely below the commit point: they match as far as they go (not beyond: the rest is unchecked).
+            if (prev < Commit) return prev;
         }
         if (TermAt(prev) != prevTerm) return null;
         var i = 0;
@@ -48,11 +77,19 @@ public sealed partial class LeaseLog
         {
             var e = entries[i];
             if (e.Version > LastVersion) break;
-            if (TermAt(e.Version) == e.Term) continue;
-            if (e.Version <= Commit) throw new InvalidOperationException($"lease: entry {e.Version} conflicts with a committed entry (commit {Commit})");
+            var mine = TermAt(e.Version);
+            if (mine == e.Term) continue;
+            if (e.Version <= Commit)
+            {
+                diverged = true;
+                return null;
+            }
+            // A pulled entry is committed where it came from; one of an older term than this node's cannot overrule it.
+            if (!fromHolder && mine > e.Term) break;
             TruncateLocal(e.Version);
             break;
         }
+        if (!fromHolder && i < entries.Length && entries[i].Version <= LastVersion) return prev + i;
         for (; i < entries.Length; i++)
         {
             if (entries[i].Version != LastVersion + 1) break;   // a hole: refuse the rest, the holder resends
@@ -83,12 +120,13 @@ public sealed partial class LeaseLog
     {
         if (Holder != from || IsHolder) BecomeFollower(Term, from);
         _electionElapsed = 0;
-        if (s.Version <= Commit)
+        // A diverged node takes the holder's state whatever its version: its own applied state is what must go.
+        if (!Diverged && s.Version <= Commit)
         {
             Send(from, new AppendResponse(Term, true, Commit, _synced, Life));
             return;
         }
-        if (TermAt(s.Version) == s.VersionTerm)
+        if (!Diverged && TermAt(s.Version) == s.VersionTerm)
         {
             // The log already holds it: just commit up to it.
             Commit = s.Version;
@@ -101,8 +139,12 @@ public sealed partial class LeaseLog
         _truncateFrom = null;
         _configs.Clear();
         _baseVoters = voters;
-        _snapshotToInstall = (s.Version, s.VersionTerm, s.State, voters);
+        _snapshotToInstall = (s.Version, s.VersionTerm, s.State, voters, Diverged);
+        Diverged = false;
         Commit = s.Version;
+        // Everything this node held is superseded: it knows no entry past the snapshot, durable or not.
+        _synced = s.Version;
+        _syncRequested = Math.Min(_syncRequested, s.Version);
         Role = voters.Contains(Self) ? LeaseRole.Voter : LeaseRole.Learner;
         Send(from, new AppendResponse(Term, true, s.Version, s.Version, Life));
     }

@@ -58,7 +58,7 @@ public sealed partial class LeaseLog
         var entries = (m.Entries ?? []).TakeWhile(e => e.Term <= Term).ToArray();
         if (entries.Length == 0) return;
         var before = Commit;
-        Accept(m.PrevVersion, m.PrevTerm, entries, Math.Min(m.Commit, entries[^1].Version));
+        Accept(m.PrevVersion, m.PrevTerm, entries, Math.Min(m.Commit, entries[^1].Version), fromHolder: false, out _);
         if (Commit > before && m.Commit > Commit && entries.Length == m.Entries!.Length)
         {
             // More where these came from: go on at once rather than wait for the next round of gossip.

@@ -199,6 +199,20 @@ public sealed partial class LeaseLog
             p.Life = r.Life;
         }
         p.RecentlyActive = true;
+        if (r.Diverged)
+        {
+            // Its applied state holds entries this log does not: only this node's state can replace it.
+            p.Match = 0;
+            p.Synced = 0;
+            p.ForgetInflight();
+            if (!p.SnapshotPending)
+            {
+                p.SnapshotPending = true;
+                p.SnapshotTicks = 0;
+                if (!_snapshotsToSend.Contains(from)) _snapshotsToSend.Add(from);
+            }
+            return;
+        }
         p.SnapshotPending = false;
         // Silence is measured in progress, not in answers: heartbeats are answered while lost appends never are.
         if (r.Match > p.Match || r.Match >= LastVersion) p.IdleTicks = 0;

@@ -31,6 +31,7 @@ public sealed partial class LeaseLog
             HardState = _hardStateDirty || Commit != _lastCommitHandedOut ? new HardState(Term, Vote, Commit) : null,
             HardStateMustSync = _hardStateMustSync,
             Snapshot = _snapshotToInstall is { } s ? (s.Version, s.Term, s.State) : null,
+            SnapshotReplaces = _snapshotToInstall is { Replaces: true },
             TruncateFrom = _truncateFrom,
             Entries = [.. _unstable],
             SyncLog = syncLog,
@@ -60,6 +61,8 @@ public sealed partial class LeaseLog
         if (_synced >= _syncRequested) _syncWanted = false;
         _outbox.Clear();
         _snapshotsToSend.Clear();
+        // After a replacing snapshot the applied state is the snapshot's: what was handed out past it is void.
+        if (ready.SnapshotReplaces && ready.Snapshot is { } replaced) _appliedHandedOut = replaced.Version;
         _appliedHandedOut = Math.Max(_appliedHandedOut, ready.CommittedTo);
         // This node's own entries are persisted now: as holder, they count towards a majority.
         MaybeCommit();

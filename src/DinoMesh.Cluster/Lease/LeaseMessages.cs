@@ -64,7 +64,9 @@ public sealed record Append(
 
 /// <summary>
 /// A follower's answer: on success, the newest version it holds that matches the holder's log; on a refusal, a hint
-/// of where its log ends. <paramref name="Synced"/> is how far its log is durable (fdatasynced).
+/// of where its log ends. <paramref name="Synced"/> is how far its log is durable (fdatasynced). <paramref name="Diverged"/>
+/// on a refusal: the holder's log contradicts an entry the follower committed and applied (a majority lost power since
+/// the last fsync), so only a snapshot can bring it back.
 /// </summary>
 [MessagePackObject]
 public sealed record AppendResponse(
@@ -72,7 +74,8 @@ public sealed record AppendResponse(
     [property: Key(1)] bool Success,
     [property: Key(2)] long Match,
     [property: Key(3)] long Synced,
-    [property: Key(4)] long Life = 0) : LeaseMessage
+    [property: Key(4)] long Life = 0,
+    [property: Key(5)] bool Diverged = false) : LeaseMessage
 {
     [IgnoreMember] public override long Term => ResponseTerm;
 }

@@ -20,6 +20,13 @@ public sealed class LeaseReady
 
     public (long Version, long Term, byte[] State)? Snapshot { get; init; }
 
+    /// <summary>
+    /// The snapshot replaces this node's log and applied state even where they go past it (this node diverged after a
+    /// majority power loss): drop every entry and the state, take the snapshot, and apply only what the holder sends
+    /// after it.
+    /// </summary>
+    public bool SnapshotReplaces { get; init; }
+
     /// <summary>Drop every entry at or after this version before appending (a holder of a later term overrode them).</summary>
     public long? TruncateFrom { get; init; }
 

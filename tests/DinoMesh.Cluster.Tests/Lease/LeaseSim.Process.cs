@@ -40,7 +40,12 @@ internal sealed partial class LeaseSim
             }
             if (ready.Snapshot is { } snap)
             {
-                node.Log.InstallSnapshot(snap.Version, snap.Term, snap.State);
+                if (ready.SnapshotReplaces)
+                {
+                    node.Log.ReplaceWithSnapshot(snap.Version, snap.Term, snap.State);
+                    Replaced++;
+                }
+                else node.Log.InstallSnapshot(snap.Version, snap.Term, snap.State);
                 node.Install(snap.Version, snap.State);
                 CheckApplied(node);
             }
@@ -83,6 +88,8 @@ internal sealed partial class LeaseSim
     private void CheckCommitted(LeaseSimNode node, LogEntry entry)
     {
         var hash = Convert.ToHexStringLower(SHA256.HashData(entry.Payload));
+        // A survivor that learns late that a lost entry was committed applies it, and later has it replaced.
+        if (_lost.Contains((entry.Version, entry.Term, hash))) return;
         if (_committed.TryGetValue(entry.Version, out var known))
         {
             if (known.Term != entry.Term || known.Hash != hash)
@@ -114,6 +121,38 @@ internal sealed partial class LeaseSim
     }
 
     private readonly List<(LeaseSimNode Holder, long Version, string Hash)> _pending = [];
+
+    /// <summary>Committed entries a majority power loss took back: applying one later is no contradiction.</summary>
+    private readonly HashSet<(long Version, long Term, string Hash)> _lost = [];
+
+    /// <summary>Snapshots that replaced a diverged node's log and state.</summary>
+    public int Replaced { get; private set; }
+
+    /// <summary>
+    /// A majority of voters lost power together: entries committed since the last fsync may be gone for good, which the
+    /// durability tiers allow. What a majority of voters still holds (with the committed term) stays committed; from the
+    /// first version that is not so held, the commits and acknowledgements are forgotten, and later entries at those
+    /// versions are new commits. Every other invariant stands: one holder per term, equal states after healing.
+    /// </summary>
+    public long ForgetCommitsLostToPowerLoss(VoterSet voters)
+    {
+        long kept = 0;
+        foreach (var version in _committed.Keys.Order())
+        {
+            var (term, _) = _committed[version];
+            var holding = voters.Voters.Count(v => _byId[v].Log.TermAt(version) == term || _byId[v].Log.Snapshot.Version > version);
+            if (holding < voters.Quorum) break;
+            kept = version;
+        }
+        foreach (var version in _committed.Keys.Where(v => v > kept).ToList())
+        {
+            _lost.Add((version, _committed[version].Term, _committed[version].Hash));
+            _committed.Remove(version);
+        }
+        Acknowledged.RemoveAll(a => a.Version > kept);
+        _pending.RemoveAll(p => p.Version > kept);
+        return kept;
+    }
 
     /// <summary>A proposal is acknowledged when its holder has committed it (the syscall returns then).</summary>
     public void AcknowledgeCommitted()

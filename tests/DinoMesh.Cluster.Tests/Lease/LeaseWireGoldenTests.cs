@@ -19,10 +19,10 @@ public class LeaseWireGoldenTests
         ["VoteRequest"] = "92009507c3cd012c06c3",
         ["VoteResponse"] = "92019307c3c3",
         ["Append"] = "92029607280692932906c403010203932a07c401ff272a",
-        ["AppendResponse"] = "92039507c32a2903",
+        ["AppendResponse"] = "92039607c32a2903c3",
         ["InstallSnapshot"] = "92049507ce000186a006c40309080792c420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac420bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
         ["TimeoutNow"] = "92059108",
-        ["LeaseBatch"] = "919992009507c3cd012c06c392019307c3c392029607280692932906c403010203932a07c401ff272a92039507c32a290392049507ce000186a006c40309080792c420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac420bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb9205910892069207cd012c9207930729cd020092089507280692932906c403010203932a07c401ff2a",
+        ["LeaseBatch"] = "919992009507c3cd012c06c392019307c3c392029607280692932906c403010203932a07c401ff272a92039607c32a2903c392049507ce000186a006c40309080792c420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac420bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb9205910892069207cd012c9207930729cd020092089507280692932906c403010203932a07c401ff2a",
         ["LogDigest"] = "92069207cd012c",
         ["LogPull"] = "9207930729cd0200",
         ["LogEntries"] = "92089507280692932906c403010203932a07c401ff2a",
@@ -96,6 +96,15 @@ public class LeaseWireGoldenTests
         var decoded = LeaseCodec.Decode<LeaseMessage>(Convert.FromHexString("92039407c32a29"), LeaseProtocols.MaxLeaseBytes);
 
         Assert.Equal(LeaseWireSamples.Render(new AppendResponse(7, true, 42, 41, Life: 0)), LeaseWireSamples.Render(decoded));
+    }
+
+    [Fact]
+    public void An_append_response_from_a_sender_without_key_5_decodes_as_not_diverged()
+    {
+        // Key 5 (Diverged) was added to AppendResponse; a sender that predates it writes five fields.
+        var decoded = LeaseCodec.Decode<LeaseMessage>(Convert.FromHexString("92039507c32a2903"), LeaseProtocols.MaxLeaseBytes);
+
+        Assert.Equal(LeaseWireSamples.Render(new AppendResponse(7, true, 42, 41, Life: 3, Diverged: false)), LeaseWireSamples.Render(decoded));
     }
 
     [Fact]

@@ -70,6 +70,15 @@ internal sealed class MemoryLog : ILogView
         Synced = Math.Max(Synced, version);
     }
 
+    /// <summary>A holder's snapshot that supersedes everything here, older or not (this node diverged).</summary>
+    public void ReplaceWithSnapshot(long version, long term, byte[] state)
+    {
+        _entries.Clear();
+        Snapshot = (version, term);
+        SnapshotState = state;
+        Synced = version;
+    }
+
     /// <summary>Compaction: fold entries up to <paramref name="version"/> into a snapshot of <paramref name="state"/>.</summary>
     public void Compact(long version, byte[] state)
     {
