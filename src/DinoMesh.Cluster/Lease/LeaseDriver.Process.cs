@@ -10,6 +10,9 @@ public sealed partial class LeaseDriver
 {
     private long _applyTarget;
     private readonly List<PeerId> _snapshotRequests = [];
+
+    /// <summary>State replacements made under the lock, announced after it (a listener may call back into the driver).</summary>
+    private readonly List<ApplyResult> _replaced = [];
     private long _lastCommitPersistTicks;
 
     /// <summary>Drains every Ready. Caller holds the lock.</summary>
@@ -66,6 +69,13 @@ public sealed partial class LeaseDriver
     /// </summary>
     private void AfterProcess()
     {
+        ApplyResult[] replaced;
+        lock (_gate)
+        {
+            replaced = [.. _replaced];
+            _replaced.Clear();
+        }
+        foreach (var replacement in replaced) _replica.AnnounceReplaced(replacement);
         ApplyCommitted();
         PeerId[] snapshotsFor;
         LeaseRole role;
@@ -146,7 +156,7 @@ public sealed partial class LeaseDriver
     private void ReplaceStateLocked(long version, long term, byte[] state)
     {
         _logger.LogWarning("lease: the holder's log contradicts entries this node applied (a majority of voters lost power since the last fsync); taking its snapshot at version {Version}", version);
-        _replica.ReplaceState(term, state);
+        _replaced.Add(_replica.ReplaceState(term, state));
         _view.Truncated(0);
         _view.SnapshotChanged();
         Interlocked.Exchange(ref _applyTarget, version);

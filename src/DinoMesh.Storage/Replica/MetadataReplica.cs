@@ -137,14 +137,15 @@ public sealed class MetadataReplica : IDisposable
         _logger.LogInformation("metadata: installed a snapshot at version {Version} ({Inodes} inodes)", state.Version, state.Inodes.Count);
     }
 
-    /// <summary>Raised after <see cref="ReplaceState"/>, with what differs between the state it dropped and the new one.</summary>
+    /// <summary>Raised by <see cref="AnnounceReplaced"/>, with what differs between the state dropped and the new one.</summary>
     public event Action<ApplyResult>? StateReplaced;
 
     /// <summary>
     /// Replaces the state and the whole log with the lease holder's snapshot, even when this node applied past it:
-    /// its state holds changes a majority power loss took back, which the rest of the cluster no longer has.
+    /// its state holds changes a majority power loss took back, which the rest of the cluster no longer has. Returns
+    /// what differs; the caller announces it (<see cref="AnnounceReplaced"/>) once it holds no lock a listener may need.
     /// </summary>
-    public void ReplaceState(long term, byte[] snapshot)
+    public ApplyResult ReplaceState(long term, byte[] snapshot)
     {
         var state = StateSnapshotCodec.Decode(snapshot);
         _chunks.SyncAll();
@@ -160,8 +161,11 @@ public sealed class MetadataReplica : IDisposable
         _logger.LogWarning("metadata: replaced this node's state (version {Before}) with the lease holder's snapshot at version {Version}: "
             + "it held changes a power loss of a majority took back; {Touched} inodes and {Entries} names differ",
             before.Version, state.Version, effect.Touched.Count + effect.Removed.Count, effect.Entries.Count);
-        StateReplaced?.Invoke(new ApplyResult(FsError.None, state, effect));
+        return new ApplyResult(FsError.None, state, effect);
     }
+
+    /// <summary>Tells the listeners (cache invalidation, membership) about a replacement <see cref="ReplaceState"/> made.</summary>
+    public void AnnounceReplaced(ApplyResult replaced) => StateReplaced?.Invoke(replaced);
 
     /// <summary>Chunks first, then the log: a durable entry must never point at a chunk that a power cut could lose.</summary>
     public FsError Sync()
