@@ -167,12 +167,14 @@ public sealed class FuseMount : IAsyncDisposable
         return current is not null && (_entry is null || (current.Major == _entry.Major && current.Minor == _entry.Minor));
     }
 
+    /// <summary>The connection's number (the mount's device number: its directory under /sys/fs/fuse/connections), if known.</summary>
+    public uint? ConnectionId => _entry is null ? null : (_entry.Major << 20) | _entry.Minor;
+
     /// <summary>Writes to /sys/fs/fuse/connections/&lt;dev&gt;/abort, which fails every request and wakes the readers with ENODEV.</summary>
     private bool AbortConnection()
     {
-        if (_entry is null)
+        if (ConnectionId is not { } device)
             return false;
-        uint device = (_entry.Major << 20) | _entry.Minor;
         var abort = $"/sys/fs/fuse/connections/{device.ToString(CultureInfo.InvariantCulture)}/abort";
         try
         {

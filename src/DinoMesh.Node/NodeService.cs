@@ -3,6 +3,7 @@ using DinoMesh.Cluster.Chunks;
 using DinoMesh.Cluster.Lease;
 using DinoMesh.Cluster.Node;
 using DinoMesh.Fuse;
+using DinoMesh.Fuse.Mounting;
 using DinoMesh.Node.Control;
 using DinoMesh.Storage;
 using DinoMesh.Storage.Chunks;
@@ -130,7 +131,21 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         _logger.LogInformation("mounted {MountPoint} (inodes {Inodes}, log version {Version})", mountPoint, _committer!.Current.Inodes.Count, _committer.Current.Version);
         _control = ControlServer.Start(ControlProtocol.SocketPath(_data.Root), HandleControlAsync, _loggers.CreateLogger("control"));
         _ = WatchForExternalUnmountAsync(_mount);
+        StartGuardian(_mount);
     }
+
+    /// <summary>
+    /// As root, a guardian process ends the mount's connection if this process dies inside the kernel and cannot
+    /// finish exiting (<see cref="MountGuardian"/>); without it, programs using the mount would hang for good.
+    /// </summary>
+    private void StartGuardian(FuseMount mount)
+    {
+        if (!Environment.IsPrivilegedProcess || mount.ConnectionId is not { } connection) return;
+        _guardian = MountGuardian.Start(Environment.ProcessId, connection, mount.MountPoint);
+        if (_guardian is null) _logger.LogWarning("no mount guardian (setsid or bash missing): if this node is killed while it invalidates a cached entry, programs using {MountPoint} can hang until the mount's FUSE connection is aborted", mount.MountPoint);
+    }
+
+    private MountGuardian? _guardian;
 
     /// <summary>
     /// Opens the metadata log, the chunk store and the state (snapshot + replay up to the last version known to be
@@ -245,6 +260,8 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         _control = null;
         if (_mount is { } mount) await Step("unmount", () => mount.DisposeAsync().AsTask());
         _mount = null;
+        if (_guardian is { } guardian) await Step("mount guardian", () => { guardian.Dispose(); return Task.CompletedTask; });
+        _guardian = null;
         _committer = null;
         if (_lease is { } lease) await Step("lease", () => lease.DisposeAsync().AsTask());
         _lease = null;
