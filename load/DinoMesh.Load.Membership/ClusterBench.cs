@@ -44,7 +44,7 @@ internal sealed class ClusterBench(BenchOptions options, string daemonDll, Actio
 
         // 1. The founder, and its credential.
         var founder = _nodes[0];
-        founder.Start(daemonDll, options.NodeEnvironment);
+        founder.Start(daemonDll, options.Profile, options.NodeEnvironment);
         var token = await PollAsync(async () => (await ControlSocket.CallAsync(founder.DataDir, "token", TimeSpan.FromSeconds(5), ct))?.GetProperty("token").GetString(),
             TimeSpan.FromSeconds(90), TimeSpan.FromMilliseconds(200), ct)
             ?? throw new BenchException($"the founder printed no credential within 90 s:\n{Tail(founder)}");
@@ -52,7 +52,7 @@ internal sealed class ClusterBench(BenchOptions options, string daemonDll, Actio
 
         // 2. Everyone else, back to back.
         var joinStart = _clock.Elapsed;
-        foreach (var node in _nodes.Skip(1)) node.Start(daemonDll, options.NodeEnvironment, founder.Endpoint, token);
+        foreach (var node in _nodes.Skip(1)) node.Start(daemonDll, options.Profile, options.NodeEnvironment, founder.Endpoint, token);
         var lastStart = _clock.Elapsed;
         log($"{options.Nodes - 1} nodes started in {(lastStart - joinStart).TotalSeconds:F2} s");
 
