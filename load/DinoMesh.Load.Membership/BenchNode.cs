@@ -45,7 +45,7 @@ internal sealed partial class BenchNode : IDisposable
     /// <summary>When Start returned, on the run's clock.</summary>
     public TimeSpan StartedAt { get; private set; }
 
-    public void Start(string daemonDll, IReadOnlyDictionary<string, string> environment, string? join = null, string? token = null)
+    public void Start(string daemonDll, string profile, IReadOnlyDictionary<string, string> environment, string? join = null, string? token = null)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -53,7 +53,7 @@ internal sealed partial class BenchNode : IDisposable
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { daemonDll, "--mount", MountPoint, "--data-dir", DataDir, "--listen", Endpoint, "--membership-profile", "local" })
+        foreach (var arg in new[] { daemonDll, "--mount", MountPoint, "--data-dir", DataDir, "--listen", Endpoint, "--membership-profile", profile })
         {
             info.ArgumentList.Add(arg);
         }

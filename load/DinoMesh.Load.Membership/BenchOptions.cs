@@ -28,6 +28,9 @@ internal sealed record BenchOptions
     /// <summary>dino-node.dll to run; found under src/DinoMesh.Node/bin/Release when not given.</summary>
     public string? DaemonDll { get; init; }
 
+    /// <summary>The nodes' --membership-profile: local (200 ms probes, the default here) or lan (1 s probes).</summary>
+    public string Profile { get; init; } = "local";
+
     /// <summary>Extra environment for every node (e.g. DOTNET_GCgen0size=...), to compare runtime settings.</summary>
     public IReadOnlyDictionary<string, string> NodeEnvironment { get; init; } = new Dictionary<string, string>();
 
@@ -36,9 +39,9 @@ internal sealed record BenchOptions
 
     public const string Usage = """
         dino-membership-bench [--nodes N] [--steady SECONDS] [--settle SECONDS] [--converge-limit SECONDS]
-                              [--address-prefix 127.0.3] [--dll PATH/dino-node.dll] [--node-env KEY=VALUE ...]
+                              [--address-prefix 127.0.3] [--dll PATH/dino-node.dll] [--membership-profile local|lan] [--node-env KEY=VALUE ...]
                               [--keep-logs DIR] [--budget SECONDS]
-        Starts N dino-node processes (root, /dev/fuse) on PREFIX.1..N with --membership-profile local, founder first,
+        Starts N dino-node processes (root, /dev/fuse) on PREFIX.1..N with --membership-profile local (or as told), founder first,
         the rest back to back, and reports convergence, suspicions, deaths, CPU, RSS and kill -9 detection.
         """;
 
@@ -59,6 +62,7 @@ internal sealed record BenchOptions
                 "--detect-limit" => options with { DetectLimit = Seconds() },
                 "--budget" => options with { Budget = Seconds() },
                 "--address-prefix" => options with { AddressPrefix = Value() },
+                "--membership-profile" => options with { Profile = Value() },
                 "--dll" => options with { DaemonDll = Value() },
                 "--keep-logs" => options with { KeepLogs = Value() },
                 "--node-env" => AddEnv(options, env, Value()),

@@ -44,7 +44,7 @@ internal sealed class ClusterBench(BenchOptions options, string daemonDll, Actio
 
         // 1. The founder, and its credential.
         var founder = _nodes[0];
-        founder.Start(daemonDll, options.NodeEnvironment);
+        founder.Start(daemonDll, options.Profile, options.NodeEnvironment);
         var token = await PollAsync(async () => (await ControlSocket.CallAsync(founder.DataDir, "token", TimeSpan.FromSeconds(5), ct))?.GetProperty("token").GetString(),
             TimeSpan.FromSeconds(90), TimeSpan.FromMilliseconds(200), ct)
             ?? throw new BenchException($"the founder printed no credential within 90 s:\n{Tail(founder)}");
@@ -52,7 +52,7 @@ internal sealed class ClusterBench(BenchOptions options, string daemonDll, Actio
 
         // 2. Everyone else, back to back.
         var joinStart = _clock.Elapsed;
-        foreach (var node in _nodes.Skip(1)) node.Start(daemonDll, options.NodeEnvironment, founder.Endpoint, token);
+        foreach (var node in _nodes.Skip(1)) node.Start(daemonDll, options.Profile, options.NodeEnvironment, founder.Endpoint, token);
         var lastStart = _clock.Elapsed;
         log($"{options.Nodes - 1} nodes started in {(lastStart - joinStart).TotalSeconds:F2} s");
 
@@ -68,6 +68,7 @@ internal sealed class ClusterBench(BenchOptions options, string daemonDll, Actio
             ? $"all {options.Nodes} list all alive {(c - lastStart).TotalSeconds:F1} s after the last start"
             : $"not converged within {options.ConvergeLimit.TotalSeconds:F0} s of the last start");
         log($"join: {joinSuspicions} suspicions, {joinDeaths} deaths, {refusals} refusals");
+        if (converged is null) log($"views at the limit: {await DescribeViewsAsync(_nodes, all, ct)}");
         foreach (var gone in _nodes.Where(n => !n.Running)) log($"node {gone.Endpoint} exited: {string.Join(" | ", gone.Lines("error", TimeSpan.Zero, TimeSpan.MaxValue).Select(l => l.Line))}");
 
         // 4. Settle, then the steady-state window: no polling inside it, so the nodes are left alone.
@@ -84,6 +85,7 @@ internal sealed class ClusterBench(BenchOptions options, string daemonDll, Actio
         var steadyDeaths = Count(Dead, joinEnd, steadyEnd);
         var allAlive = await AllSeeAsync(_nodes, all, "alive", ct);
         log($"steady {window:F0} s (after {options.Settle.TotalSeconds:F0} s settle): {steadySuspicions} suspicions, {steadyDeaths} deaths, all alive at the end: {allAlive}");
+        if (!allAlive) log($"views at the end: {await DescribeViewsAsync(_nodes, all, ct)}");
 
         // 5. kill -9 the last node; until every survivor has logged it dead.
         var victim = _nodes[^1];
@@ -116,6 +118,27 @@ internal sealed class ClusterBench(BenchOptions options, string daemonDll, Actio
     {
         var views = await Task.WhenAll(observers.Select(o => ControlSocket.PeersAsync(o.DataDir, TimeSpan.FromSeconds(5), ct)));
         return views.All(v => v is not null && v.Count == members.Count && v.All(p => members.Contains(p.Address) && p.State == state));
+    }
+
+    // Which observer does not list every member alive, and how it lists the others: "not all alive" alone does not
+    // tell a node that lags behind the gossip from one whose control socket does not answer.
+    private static async Task<string> DescribeViewsAsync(IReadOnlyList<BenchNode> observers, HashSet<string> members, CancellationToken ct)
+    {
+        var views = await Task.WhenAll(observers.Select(o => ControlSocket.PeersAsync(o.DataDir, TimeSpan.FromSeconds(5), ct)));
+        var lines = new List<string>();
+        for (var i = 0; i < observers.Count; i++)
+        {
+            var view = views[i];
+            if (view is null)
+            {
+                lines.Add($"{observers[i].Endpoint}: no answer");
+                continue;
+            }
+            var odd = view.Where(p => p.State != "alive").Select(p => $"{p.Address} {p.State}")
+                .Concat(members.Where(m => view.All(p => p.Address != m)).Select(m => $"{m} missing")).ToList();
+            if (odd.Count > 0) lines.Add($"{observers[i].Endpoint} lists {string.Join(", ", odd)}");
+        }
+        return lines.Count == 0 ? "all alive now" : string.Join("; ", lines);
     }
 
     private static async Task<T?> PollAsync<T>(Func<Task<T?>> probe, TimeSpan limit, TimeSpan every, CancellationToken ct)

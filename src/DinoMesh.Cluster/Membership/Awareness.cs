@@ -5,8 +5,9 @@ namespace DinoMesh.Cluster.Membership;
 /// deadlines of its own raise it (a timer that fired late, a failed probe that fewer helpers than asked answered with a
 /// Nack, a suspicion about itself it had to refute); a probe answered in time lowers it. While it is above 0 the node
 /// probes less often and waits longer for answers, so a node that is slow itself blames others less and adds less
-/// load. As in memberlist, suspicion timeouts are not stretched: in simulation that saved no false death, and it made
-/// a node cut off from everyone take many times longer to declare the others dead.
+/// load. Unlike memberlist, the suspicions it starts or hears meanwhile last longer too
+/// (<see cref="MembershipConfig.LocalHealthStretchesSuspicion"/>): with a few slow nodes among healthy ones that saves
+/// nothing in simulation, but when every node of a machine is slow at once it keeps late refutations in time.
 /// </summary>
 internal sealed class Awareness(int maxMultiplier)
 {

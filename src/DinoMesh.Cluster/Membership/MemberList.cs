@@ -185,7 +185,9 @@ public sealed partial class MemberList
         var suspected = known with { Status = MemberStatus.Suspect, Incarnation = suspect.Incarnation, StatusSince = now };
         Put(suspected);
         var n = ReachableCount;
-        var min = _config.SuspicionTimeout(n);
+        // A suspicion this node starts or hears while its own health is poor lasts that much longer (see
+        // MembershipConfig.LocalHealthStretchesSuspicion): when the whole machine is overloaded, refutations are late too.
+        var min = _config.LocalHealthStretchesSuspicion ? _awareness.Scale(_config.SuspicionTimeout(n)) : _config.SuspicionTimeout(n);
         var expected = n - 2 < _config.SuspicionMult - 2 ? 0 : _config.SuspicionMult - 2;
         _suspicions[suspect.Id] = new Suspicion(suspect.From, suspect.Incarnation, now, min, min * _config.SuspicionMaxTimeoutMult, expected);
         Emit(now, MemberEventKind.Suspected, suspected);

@@ -10,12 +10,12 @@ public static class MembershipBounds
 {
     public static readonly TimeSpan ProbeInterval = TimeSpan.FromMilliseconds(200);
     public static readonly TimeSpan ProbeTimeout = TimeSpan.FromMilliseconds(80);
-    public const int SuspicionMult = 3;
+    public const int SuspicionMult = 4;
     public const int SuspicionMaxTimeoutMult = 3;
     public static readonly TimeSpan GossipInterval = TimeSpan.FromMilliseconds(50);
     public static readonly TimeSpan SyncInterval = TimeSpan.FromSeconds(2);
 
-    /// <summary>Base suspicion timeout: SuspicionMult * max(1, log10 N) * ProbeInterval (600 ms for N &lt;= 10).</summary>
+    /// <summary>Base suspicion timeout: SuspicionMult * max(1, log10 N) * ProbeInterval (800 ms for N &lt;= 10).</summary>
     public static TimeSpan SuspicionTimeout(int members) =>
         ProbeInterval * (SuspicionMult * Math.Max(1.0, Math.Log10(Math.Max(1, members))));
 
