@@ -159,6 +159,9 @@ public sealed class ChunkAccess
 
     public (long Total, long Free) Capacity() => _store.Capacity();
 
+    /// <summary>Whether verified bytes of the chunk are held in memory (for tests).</summary>
+    internal bool InMemory(ChunkId id) => _recent.Contains(id);
+
     private bool IsHere(ChunkId id) => _recent.Contains(id) || _store.Contains(id);
 
     /// <summary>One fetch per chunk at a time; later readers of the same chunk wait on the first.</summary>
@@ -240,23 +243,33 @@ public sealed class ChunkAccess
 
     /// <summary>
     /// Reads a local chunk whole, verifies it and keeps its bytes in memory; once per chunk however many readers want
-    /// it. Ahead of the reader it runs on a worker, and is skipped when every worker is busy (the reader loads the chunk
-    /// itself when it gets there); for the reader it runs on the caller's thread.
+    /// it. Ahead of the reader it queues for one of <see cref="ChunkAccessOptions.ParallelWarmUps"/> workers (in order,
+    /// so the next chunk the reader needs is loaded first); for the reader it runs on the caller's thread.
     /// </summary>
     private void LoadOnce(ChunkId id, bool ahead)
     {
-        if (ahead && !_warming.Wait(0)) return;
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_loading.TryAdd(id, done.Task))
+        if (!_loading.TryAdd(id, done.Task)) return;
+        if (!ahead)
         {
-            if (ahead) _warming.Release();
+            RunLoad(id, done);
             return;
         }
-        if (ahead) _ = Task.Run(() => RunLoad(id, done, ahead));
-        else RunLoad(id, done, ahead);
+        _ = Task.Run(async () =>
+        {
+            await _warming.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                RunLoad(id, done);
+            }
+            finally
+            {
+                _warming.Release();
+            }
+        });
     }
 
-    private void RunLoad(ChunkId id, TaskCompletionSource done, bool ahead)
+    private void RunLoad(ChunkId id, TaskCompletionSource done)
     {
         try
         {
@@ -268,12 +281,11 @@ public sealed class ChunkAccess
         }
         catch (Exception e)
         {
-            _logger.LogWarning(e, "loading chunk {Chunk} ahead of a read failed", id);
+            _logger.LogWarning(e, "loading chunk {Chunk} into memory failed; the read goes to the store", id);
         }
         finally
         {
             _loading.TryRemove(id, out _);
-            if (ahead) _warming.Release();
             done.TrySetResult();
         }
     }
