@@ -209,10 +209,10 @@ public sealed class ChunkAccess
         }
     }
 
-    /// <summary>A read that starts where the last read of the file ended, or at its start, is sequential.</summary>
+    /// <summary>A read that starts where the last read of the file ended is sequential.</summary>
     private bool Sequential(ulong ino, long offset, long end)
     {
-        var sequential = offset == 0 || (_readEnds.TryGetValue(ino, out var lastEnd) && lastEnd == offset);
+        var sequential = _readEnds.TryGetValue(ino, out var lastEnd) && lastEnd == offset;
         if (_readEnds.Count > 4096) _readEnds.Clear();
         _readEnds[ino] = end;
         return sequential;

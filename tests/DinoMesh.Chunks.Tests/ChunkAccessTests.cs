@@ -174,13 +174,16 @@ public sealed class ChunkAccessTests : IDisposable
         var access = new ChunkAccess(_store, NullLogger.Instance, remote: null, new ChunkAccessOptions { ReadAheadChunks = 4 });
         var (map, contents, ids) = LocalFile(8, 100);
 
-        Assert.Equal(FsError.None, await access.PrepareAsync(5, map, 0, 128 * 1024, CancellationToken.None));
+        // Two reads, the second where the first ended: sequential from chunk 1 on.
+        Assert.Equal(FsError.None, await access.PrepareAsync(5, map, 0, Mib, CancellationToken.None));
+        Assert.Equal(FsError.None, await access.PrepareAsync(5, map, Mib, Mib, CancellationToken.None));
 
-        Assert.True(access.InMemory(ids[0]), "the reader's own chunk was not loaded");
-        Assert.True(await WaitUntil(() => ids[1..5].All(access.InMemory)), "chunks 1-4 were not loaded ahead");
-        Assert.False(access.InMemory(ids[5]), "read-ahead went past its window");
+        Assert.True(access.InMemory(ids[1]), "the reader's own chunk was not loaded");
+        Assert.True(await WaitUntil(() => ids[2..6].All(access.InMemory)), "chunks 2-5 were not loaded ahead");
+        Assert.False(access.InMemory(ids[6]), "read-ahead went past its window");
+        Assert.False(access.InMemory(ids[0]), "a read not known to be sequential loaded its chunk");
         // Served from memory: the files are gone, the bytes are still the chunk's.
-        foreach (var i in new[] { 0, 3 })
+        for (var i = 1; i <= 3; i += 2)
         {
             Assert.True(_store.Delete(ids[i]));
             var bytes = new byte[Mib];
@@ -205,7 +208,7 @@ public sealed class ChunkAccessTests : IDisposable
     }
 
     [Theory]
-    [InlineData(0)]   // the chunk the reader itself loads
+    [InlineData(1)]   // the chunk the reader itself loads
     [InlineData(2)]   // a chunk loaded ahead on a worker
     public async Task A_local_chunk_corrupted_on_disk_is_never_held_in_memory_and_its_read_is_EIO(int corrupt)
     {
@@ -222,7 +225,8 @@ public sealed class ChunkAccessTests : IDisposable
         }
 
         Assert.Equal(FsError.None, await access.PrepareAsync(7, map, 0, Mib, CancellationToken.None));
-        var good = corrupt == 0 ? ids[1..4] : new[] { ids[0], ids[1], ids[3] };
+        Assert.Equal(FsError.None, await access.PrepareAsync(7, map, Mib, Mib, CancellationToken.None));
+        var good = Enumerable.Range(1, 3).Where(i => i != corrupt).Select(i => ids[i]).ToList();
         Assert.True(await WaitUntil(() => good.All(access.InMemory) && !_store.Contains(ids[corrupt])), "the good chunks were not loaded, or the bad one was not quarantined");
         Assert.False(access.InMemory(ids[corrupt]));
 
@@ -232,8 +236,8 @@ public sealed class ChunkAccessTests : IDisposable
         Assert.All(bytes, b => Assert.Equal(0, b));
         Assert.Contains(ids[corrupt], lost);
         var fine = new byte[Mib];
-        Assert.Equal(FsError.None, access.Load(ids[corrupt == 0 ? 1 : 0], 0, fine));
-        Assert.Equal(contents[corrupt == 0 ? 1 : 0], fine);
+        Assert.Equal(FsError.None, access.Load(ids[3], 0, fine));
+        Assert.Equal(contents[3], fine);
     }
 
     [Fact]
