@@ -120,6 +120,8 @@ public sealed class ChunkAccess
         var end = offset + length;
         var sequential = _options.ReadAheadChunks > 0 && Sequential(ino, offset, end);
         if (sequential) ReadAhead(extents, offset, end);
+        // A random read on a node alone has nothing to wait for: Load reads and verifies from the store.
+        else if (_remote is null) return FsError.None;
         List<Task>? waits = null;
         foreach (var extent in extents.Overlapping(offset, end))
         {
@@ -161,8 +163,6 @@ public sealed class ChunkAccess
 
     /// <summary>Whether verified bytes of the chunk are held in memory (for tests).</summary>
     internal bool InMemory(ChunkId id) => _recent.Contains(id);
-
-    private bool IsHere(ChunkId id) => _recent.Contains(id) || _store.Contains(id);
 
     /// <summary>One fetch per chunk at a time; later readers of the same chunk wait on the first.</summary>
     private Task<FsError> FetchOnce(ChunkId id)
