@@ -151,6 +151,95 @@ public sealed class ChunkAccessTests : IDisposable
         Assert.Equal(2, source.Asked.Count);
     }
 
+    /// <summary>Chunks stored locally (no peers), as a file of <paramref name="chunks"/> MiB.</summary>
+    private (ExtentMap Map, byte[][] Chunks, ChunkId[] Ids) LocalFile(int chunks, int seed)
+    {
+        var map = ExtentMap.Empty;
+        var contents = new byte[chunks][];
+        var ids = new ChunkId[chunks];
+        for (var i = 0; i < chunks; i++)
+        {
+            contents[i] = Peers.RandomBytes(Mib, seed + i);
+            ids[i] = _store.Put(contents[i]).Id;
+            map = map.Write(new Extent((long)i * Mib, Mib, ids[i], 0));
+        }
+        return (map, contents, ids);
+    }
+
+    private string FileOf(ChunkId id) => Path.Combine(_data.ChunkDirectory, id.ToString()[..2], id.ToString());
+
+    [Fact]
+    public async Task A_sequential_read_of_local_chunks_holds_its_chunk_and_the_next_ones_in_memory_verified()
+    {
+        var access = new ChunkAccess(_store, NullLogger.Instance, remote: null, new ChunkAccessOptions { ReadAheadChunks = 4 });
+        var (map, contents, ids) = LocalFile(8, 100);
+
+        // Two reads, the second where the first ended: sequential from chunk 1 on.
+        Assert.Equal(FsError.None, await access.PrepareAsync(5, map, 0, Mib, CancellationToken.None));
+        Assert.Equal(FsError.None, await access.PrepareAsync(5, map, Mib, Mib, CancellationToken.None));
+
+        Assert.True(access.InMemory(ids[1]), "the reader's own chunk was not loaded");
+        Assert.True(await WaitUntil(() => ids[2..6].All(access.InMemory)), "chunks 2-5 were not loaded ahead");
+        Assert.False(access.InMemory(ids[6]), "read-ahead went past its window");
+        Assert.False(access.InMemory(ids[0]), "a read not known to be sequential loaded its chunk");
+        // Served from memory: the files are gone, the bytes are still the chunk's.
+        for (var i = 1; i <= 3; i += 2)
+        {
+            Assert.True(_store.Delete(ids[i]));
+            var bytes = new byte[Mib];
+            Assert.Equal(FsError.None, access.Load(ids[i], 0, bytes));
+            Assert.Equal(contents[i], bytes);
+        }
+    }
+
+    [Fact]
+    public async Task A_random_read_of_a_local_chunk_loads_nothing_into_memory()
+    {
+        var access = new ChunkAccess(_store, NullLogger.Instance, remote: null, new ChunkAccessOptions { ReadAheadChunks = 4 });
+        var (map, contents, ids) = LocalFile(4, 200);
+
+        Assert.Equal(FsError.None, await access.PrepareAsync(6, map, Mib + 4096, 4096, CancellationToken.None));
+        var bytes = new byte[4096];
+        Assert.Equal(FsError.None, access.Load(ids[1], 4096, bytes));
+
+        Assert.Equal(contents[1].AsSpan(4096, 4096).ToArray(), bytes);
+        await Task.Delay(200);
+        Assert.DoesNotContain(ids, access.InMemory);
+    }
+
+    [Theory]
+    [InlineData(1)]   // the chunk the reader itself loads
+    [InlineData(2)]   // a chunk loaded ahead on a worker
+    public async Task A_local_chunk_corrupted_on_disk_is_never_held_in_memory_and_its_read_is_EIO(int corrupt)
+    {
+        var access = new ChunkAccess(_store, NullLogger.Instance, remote: null, new ChunkAccessOptions { ReadAheadChunks = 4 });
+        var (map, contents, ids) = LocalFile(4, 300 + corrupt);
+        var lost = new ConcurrentBag<ChunkId>();
+        access.Lost += lost.Add;
+        using (var file = System.IO.File.Open(FileOf(ids[corrupt]), System.IO.FileMode.Open, FileAccess.ReadWrite))
+        {
+            file.Position = Mib / 2;
+            var b = file.ReadByte();
+            file.Position = Mib / 2;
+            file.WriteByte((byte)(b ^ 1));
+        }
+
+        Assert.Equal(FsError.None, await access.PrepareAsync(7, map, 0, Mib, CancellationToken.None));
+        Assert.Equal(FsError.None, await access.PrepareAsync(7, map, Mib, Mib, CancellationToken.None));
+        var good = Enumerable.Range(1, 3).Where(i => i != corrupt).Select(i => ids[i]).ToList();
+        Assert.True(await WaitUntil(() => good.All(access.InMemory) && !_store.Contains(ids[corrupt])), "the good chunks were not loaded, or the bad one was not quarantined");
+        Assert.False(access.InMemory(ids[corrupt]));
+
+        Assert.Equal(FsError.None, await access.PrepareAsync(7, map, (long)corrupt * Mib, Mib, CancellationToken.None));
+        var bytes = new byte[Mib];
+        Assert.Equal(FsError.Io, access.Load(ids[corrupt], 0, bytes));
+        Assert.All(bytes, b => Assert.Equal(0, b));
+        Assert.Contains(ids[corrupt], lost);
+        var fine = new byte[Mib];
+        Assert.Equal(FsError.None, access.Load(ids[3], 0, fine));
+        Assert.Equal(contents[3], fine);
+    }
+
     [Fact]
     public void Import_writes_verified_bytes_replaces_a_damaged_file_and_the_inventory_lists_it()
     {
