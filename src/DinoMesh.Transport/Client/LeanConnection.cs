@@ -47,6 +47,7 @@ internal sealed class LeanConnection : IDisposable
     private string _endReason = "";
     private long _lastReceived = Stopwatch.GetTimestamp();
     private long _pingSent;
+    private long _answers;
 
     public LeanConnection(SslStream tls)
     {
@@ -209,12 +210,14 @@ internal sealed class LeanConnection : IDisposable
         }
         if (buffer.Length < LeanWire.AnswerHeaderSize + length) return 0;
         var body = buffer.Slice(LeanWire.AnswerHeaderSize, length).ToArray();
+        _answers++;
         if (_waiting.TryRemove(id, out _))
         {
             pending.TrySetResult(status == CallFailure.None
                 ? new LeanReply(LeanOutcome.Answered, CallFailure.None, body, "")
                 : new LeanReply(LeanOutcome.Answered, Enum.IsDefined(status) ? status : CallFailure.RemoteError, null, Encoding.UTF8.GetString(body)));
         }
+        CloseIfDone();
         return LeanWire.AnswerHeaderSize + length;
     }
 
@@ -230,6 +233,17 @@ internal sealed class LeanConnection : IDisposable
         }
         // Calls still queued here were never written; the writer loop ends without them.
         while (_queue.Reader.TryRead(out var queued)) queued.TrySetResult(LeanReply.NotSent("the connection is closing"));
+        if (lastRead == 0 && _answers == 0) RefusedAtOnce = true;
+        CloseIfDone();
+    }
+
+    /// <summary>The server's first word was a goaway that read nothing: it turns this peer away on the lean path.</summary>
+    public bool RefusedAtOnce { get; private set; }
+
+    // After a goaway, hanging up once nothing waits lets the server close without resetting the connection.
+    private void CloseIfDone()
+    {
+        if (_goingAway && _waiting.IsEmpty) End("closed after the server's goaway");
     }
 
     private void End(string reason)

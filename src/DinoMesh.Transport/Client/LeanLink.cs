@@ -70,6 +70,12 @@ internal sealed class LeanLink : IDisposable
             }
             if (connection is null) return LeanReply.NotSent("the peer does not serve the lean path");
             var reply = await connection.CallAsync(protocolId, request, deadline - Stopwatch.GetElapsedTime(since), maxAnswerBytes, ct);
+            if (connection.RefusedAtOnce)
+            {
+                // Not admitted there (or not yet): HTTP/2 says why, and the lean path rests like after a failed dial.
+                Volatile.Write(ref _retryAt, Stopwatch.GetTimestamp() + (long)(DialBackoff.TotalSeconds * Stopwatch.Frequency));
+                return reply;
+            }
             // A goaway that overtook the call (the server closing an idle connection as it was sent): once more on a
             // fresh connection, since the server never read it.
             if (reply.Outcome != LeanOutcome.NotSent || attempt > 0) return reply;

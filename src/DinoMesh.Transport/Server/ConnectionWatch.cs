@@ -76,6 +76,8 @@ internal sealed class ConnectionWatch
             var path = bulk ? "bulk" : "lean";
             _refusals.Refused(LogLevel.Warning, $"connections refused ({path} path, not an admitted member)", from,
                 "refused a {Path} connection of {Peer} from {Remote}: not an admitted member", path, peer.IsEmpty ? "(no identity)" : peer.Short, from);
+            // A lean caller is told that nothing was read, so it tries HTTP/2 at once whatever its protocol.
+            if (lean) await LeanServer.RefuseAsync(context);
             context.Abort(new ConnectionAbortedException("not an admitted member"));
             return;
         }

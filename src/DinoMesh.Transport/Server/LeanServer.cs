@@ -42,6 +42,43 @@ internal sealed class LeanServer
     public Task ServeAsync(ConnectionContext connection, PeerId peer, ConnectionActivity activity) =>
         new Session(this, connection, peer, activity).RunAsync();
 
+    /// <summary>How long a closing connection keeps reading (and dropping) what the caller still sends, until it hangs up.</summary>
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Turns away a connection of a peer that is not admitted: a goaway that says no call was read, so the caller sends
+    /// them over HTTP/2 and learns its refusal there, with the reason.
+    /// </summary>
+    public static async Task RefuseAsync(ConnectionContext connection)
+    {
+        try
+        {
+            LeanWire.WriteControl(connection.Transport.Output, LeanWire.GoAway, 0);
+            await connection.Transport.Output.FlushAsync(connection.ConnectionClosed);
+            await DrainAsync(connection);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException or ObjectDisposedException or InvalidOperationException)
+        {
+        }
+    }
+
+    /// <summary>
+    /// Reads until the caller hangs up (it does once its goaway left nothing waiting), at most <see cref="DrainTimeout"/>:
+    /// closing on unread bytes would send a reset, which can destroy answers the caller has not read yet.
+    /// </summary>
+    private static async Task DrainAsync(ConnectionContext connection)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
+        timeout.CancelAfter(DrainTimeout);
+        var input = connection.Transport.Input;
+        while (true)
+        {
+            var result = await input.ReadAsync(timeout.Token);
+            input.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted || result.IsCanceled) return;
+        }
+    }
+
     private readonly record struct Outgoing(byte Kind, uint Id, CallFailure Status, byte[]? Body);
 
     /// <summary>One connection: a reader loop that starts handlers, and one writer that sends their answers in order of completion.</summary>
@@ -123,6 +160,16 @@ internal sealed class LeanServer
             }
             _outgoing.Writer.TryComplete();
             await writer;
+            if (!clientGone)
+            {
+                try
+                {
+                    await DrainAsync(_connection);
+                }
+                catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException or ObjectDisposedException or InvalidOperationException)
+                {
+                }
+            }
         }
 
         private void Stop(string reason)
