@@ -5,7 +5,6 @@ using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Net.Security;
 using System.Text;
-using System.Threading.Channels;
 using DinoMesh.Transport.Lean;
 
 namespace DinoMesh.Transport.Client;
@@ -29,16 +28,18 @@ internal readonly record struct LeanReply(LeanOutcome Outcome, CallFailure Failu
 }
 
 /// <summary>
-/// One lean connection (see <see cref="LeanWire"/>): calls are queued to one writer, which numbers them in the order it
-/// writes them and sends whatever is queued in one TLS write; one reader matches answers to calls by number. When the
+/// One lean connection (see <see cref="LeanWire"/>): calls are queued, and whoever writes the queue numbers them in the
+/// order it writes them and sends whatever is queued in one TLS write; one reader matches answers to calls by number. When the
 /// connection ends, each call still waiting learns whether the server may have read it.
 /// </summary>
 internal sealed class LeanConnection : IDisposable
 {
     private readonly SslStream _tls;
-    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ConcurrentQueue<Pending> _queue = new();
+    private readonly ArrayBufferWriter<byte> _buffer = new(4096); // the writer's only
+    private readonly List<Pending> _batch = [];
+    private int _writing;
     private readonly ConcurrentDictionary<uint, Pending> _waiting = new();
-    private readonly Task _writer;
     private readonly Task _reader;
     private uint _lastId;
     private uint _lastReadByServer = uint.MaxValue;
@@ -52,7 +53,6 @@ internal sealed class LeanConnection : IDisposable
     public LeanConnection(SslStream tls)
     {
         _tls = tls;
-        _writer = WriteLoopAsync();
         _reader = ReadLoopAsync();
     }
 
@@ -72,7 +72,7 @@ internal sealed class LeanConnection : IDisposable
     public async Task<LeanReply> CallAsync(byte[] protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline, int maxAnswerBytes, CancellationToken ct)
     {
         var pending = new Pending(protocolId, request, deadline, maxAnswerBytes);
-        if (!_queue.Writer.TryWrite(pending)) return LeanReply.NotSent("the lean connection is closed");
+        if (!Enqueue(pending)) return LeanReply.NotSent("the lean connection is closed");
         try
         {
             return await pending.Task.WaitAsync(ct);
@@ -85,48 +85,81 @@ internal sealed class LeanConnection : IDisposable
             if (pending.Id != 0) _waiting.TryRemove(pending.Id, out _);
             if (pending.SentAt != 0 && Volatile.Read(ref _lastReceived) < pending.SentAt && Interlocked.CompareExchange(ref _pingSent, Stopwatch.GetTimestamp(), 0) == 0)
             {
-                _queue.Writer.TryWrite(Pending.Ping());
+                Enqueue(Pending.Ping());
             }
             throw;
         }
     }
 
-    private async Task WriteLoopAsync()
+    /// <summary>Queues a call (or ping) and writes the queue unless another caller is writing it already.</summary>
+    private bool Enqueue(Pending pending)
     {
-        var buffer = new ArrayBufferWriter<byte>(4096);
-        var batch = new List<Pending>();
-        try
+        if (_ended || _goingAway) return false;
+        _queue.Enqueue(pending);
+        // The connection may have ended between the check and the enqueue: the call is then ended at once.
+        if (_ended)
         {
-            while (await _queue.Reader.WaitToReadAsync() && !_ended)
+            Sweep();
+            return true;
+        }
+        if (_goingAway)
+        {
+            while (_queue.TryDequeue(out var queued)) queued.TrySetResult(LeanReply.NotSent("the connection is closing"));
+            return true;
+        }
+        _ = WriteQueuedAsync();
+        return true;
+    }
+
+    /// <summary>
+    /// Writes whatever is queued, numbering the calls in the order written, in as few TLS writes as it can. The caller
+    /// that finds nobody writing does it (usually without leaving its thread: a small write completes at once); one that
+    /// finds it taken leaves its call to the writer, who looks at the queue again before it lets go.
+    /// </summary>
+    private async Task WriteQueuedAsync()
+    {
+        while (!_queue.IsEmpty && Interlocked.CompareExchange(ref _writing, 1, 0) == 0)
+        {
+            try
             {
-                buffer.ResetWrittenCount();
-                batch.Clear();
-                while (buffer.WrittenCount < 256 * 1024 && _queue.Reader.TryRead(out var pending))
+                while (!_ended && !_goingAway && !_queue.IsEmpty)
                 {
-                    if (pending.IsPing)
+                    _buffer.ResetWrittenCount();
+                    _batch.Clear();
+                    while (_buffer.WrittenCount < 256 * 1024 && _queue.TryDequeue(out var pending))
                     {
-                        LeanWire.WriteControl(buffer, LeanWire.Ping, 0);
-                        continue;
+                        if (pending.IsPing)
+                        {
+                            LeanWire.WriteControl(_buffer, LeanWire.Ping, 0);
+                            continue;
+                        }
+                        if (!pending.TryStartSending()) continue; // abandoned while queued: never sent
+                        pending.Id = ++_lastId;
+                        _waiting[pending.Id] = pending;
+                        LeanWire.WriteCall(_buffer, pending.Id, pending.ProtocolId, pending.RemainingDeadline(), pending.Request.Span);
+                        _batch.Add(pending);
                     }
-                    if (!pending.TryStartSending()) continue; // abandoned while queued: never sent
-                    pending.Id = ++_lastId;
-                    _waiting[pending.Id] = pending;
-                    LeanWire.WriteCall(buffer, pending.Id, pending.ProtocolId, pending.RemainingDeadline(), pending.Request.Span);
-                    batch.Add(pending);
+                    if (_buffer.WrittenCount == 0) continue;
+                    var now = Stopwatch.GetTimestamp();
+                    foreach (var pending in _batch) pending.SentAt = now;
+                    await _tls.WriteAsync(_buffer.WrittenMemory);
                 }
-                if (buffer.WrittenCount == 0) continue;
-                var now = Stopwatch.GetTimestamp();
-                foreach (var pending in batch) pending.SentAt = now;
-                await _tls.WriteAsync(buffer.WrittenMemory);
-                await _tls.FlushAsync();
+            }
+            catch (Exception e)
+            {
+                End("writing failed: " + e.Message);
+            }
+            finally
+            {
+                Volatile.Write(ref _writing, 0);
+            }
+            if (_ended)
+            {
+                // Calls taken after the connection ended (or queued as it ended) are swept once more, so none waits for nothing.
+                Sweep();
+                return;
             }
         }
-        catch (Exception e)
-        {
-            End("writing failed: " + e.Message);
-        }
-        // Calls taken after the connection ended (or queued as it ended) are swept once more, so none waits for nothing.
-        Sweep();
     }
 
     private async Task ReadLoopAsync()
@@ -226,13 +259,12 @@ internal sealed class LeanConnection : IDisposable
     {
         _lastReadByServer = lastRead;
         _goingAway = true;
-        _queue.Writer.TryComplete();
         foreach (var (id, pending) in _waiting)
         {
             if (id > lastRead && _waiting.TryRemove(id, out _)) pending.TrySetResult(LeanReply.NotSent("the server closed the connection before reading the call"));
         }
-        // Calls still queued here were never written; the writer loop ends without them.
-        while (_queue.Reader.TryRead(out var queued)) queued.TrySetResult(LeanReply.NotSent("the connection is closing"));
+        // Calls still queued here were never written, and no writer takes them now.
+        while (_queue.TryDequeue(out var queued)) queued.TrySetResult(LeanReply.NotSent("the connection is closing"));
         if (lastRead == 0 && _answers == 0) RefusedAtOnce = true;
         CloseIfDone();
     }
@@ -254,7 +286,6 @@ internal sealed class LeanConnection : IDisposable
             _endReason = reason;
             _ended = true;
         }
-        _queue.Writer.TryComplete();
         try
         {
             _tls.Dispose();
@@ -277,11 +308,15 @@ internal sealed class LeanConnection : IDisposable
                 ? LeanReply.NotSent("the server closed the connection before reading the call")
                 : new LeanReply(LeanOutcome.Lost, CallFailure.Unreachable, null, $"{reason}; the call may have reached the peer"));
         }
-        while (_queue.Reader.TryRead(out var queued)) queued.TrySetResult(LeanReply.NotSent(reason));
+        while (_queue.TryDequeue(out var queued)) queued.TrySetResult(LeanReply.NotSent(reason));
     }
 
     /// <summary>Ends the connection; its loops finish on their own, and calls still waiting learn at once.</summary>
-    public void Dispose() => End("the transport is closing");
+    public void Dispose()
+    {
+        End("the transport is closing");
+        _ = _reader;
+    }
 
     /// <summary>A call from queueing to its answer.</summary>
     private sealed class Pending : TaskCompletionSource<LeanReply>

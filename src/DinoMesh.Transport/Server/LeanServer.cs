@@ -4,7 +4,6 @@ using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Net;
 using System.Text;
-using System.Threading.Channels;
 using DinoMesh.Core.Identity;
 using DinoMesh.Transport.Lean;
 using Microsoft.AspNetCore.Connections;
@@ -81,7 +80,7 @@ internal sealed class LeanServer
 
     private readonly record struct Outgoing(byte Kind, uint Id, CallFailure Status, byte[]? Body);
 
-    /// <summary>One connection: a reader loop that starts handlers, and one writer that sends their answers in order of completion.</summary>
+    /// <summary>One connection: a reader loop that starts handlers; answers leave in order of completion, written by whichever handler finds the output free.</summary>
     private sealed class Session
     {
         private readonly LeanServer _server;
@@ -89,7 +88,9 @@ internal sealed class LeanServer
         private readonly PeerId _peer;
         private readonly IPEndPoint? _remote;
         private readonly ConnectionActivity _activity;
-        private readonly Channel<Outgoing> _outgoing = Channel.CreateUnbounded<Outgoing>(new UnboundedChannelOptions { SingleReader = true });
+        private readonly ConcurrentQueue<Outgoing> _outgoing = new();
+        private int _writing;
+        private volatile bool _outputBroken;
         private readonly SemaphoreSlim _slots = new(MaxCallsInFlight);
         private readonly ConcurrentDictionary<uint, Task> _running = new();
         private volatile string? _stopReason;
@@ -107,7 +108,6 @@ internal sealed class LeanServer
         {
             var input = _connection.Transport.Input;
             var closed = _connection.ConnectionClosed;
-            var writer = WriteLoopAsync(_connection.Transport.Output);
             // The server stopping asks every connection to close; an idle one is closed here too. Both stop the reader
             // at a frame boundary (CancelPendingRead loses no bytes), so the goaway names the last call read.
             var closeRequested = _connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
@@ -149,7 +149,7 @@ internal sealed class LeanServer
             {
                 clientGone = true;
             }
-            if (!clientGone) _outgoing.Writer.TryWrite(new Outgoing(LeanWire.GoAway, lastRead, CallFailure.None, null));
+            if (!clientGone) Send(new Outgoing(LeanWire.GoAway, lastRead, CallFailure.None, null));
             try
             {
                 await Task.WhenAll(_running.Values);
@@ -158,8 +158,12 @@ internal sealed class LeanServer
             {
                 // Each handler's failure was answered (or the connection is gone).
             }
-            _outgoing.Writer.TryComplete();
-            await writer;
+            // Every handler has queued its answer; whoever writes them may still be at it.
+            while (!_outputBroken && (!_outgoing.IsEmpty || Volatile.Read(ref _writing) != 0))
+            {
+                await WriteQueuedAsync();
+                if (Volatile.Read(ref _writing) != 0) await Task.Delay(1);
+            }
             if (!clientGone)
             {
                 try
@@ -196,7 +200,7 @@ internal sealed class LeanServer
             var kind = head[0];
             if (kind == LeanWire.Ping)
             {
-                _outgoing.Writer.TryWrite(new Outgoing(LeanWire.Pong, BinaryPrimitives.ReadUInt32BigEndian(head.AsSpan(1)), CallFailure.None, null));
+                Send(new Outgoing(LeanWire.Pong, BinaryPrimitives.ReadUInt32BigEndian(head.AsSpan(1)), CallFailure.None, null));
                 return new Frame(LeanWire.ControlSize, 0, null);
             }
             if (kind != LeanWire.Call)
@@ -266,7 +270,7 @@ internal sealed class LeanServer
                 try
                 {
                     var answer = await handler(context, request, timer.Token);
-                    _outgoing.Writer.TryWrite(new Outgoing(LeanWire.Answer, id, CallFailure.None, answer));
+                    await SendAsync(new Outgoing(LeanWire.Answer, id, CallFailure.None, answer));
                     TransportMetrics.Exchanged(_peer, context.ProtocolId, answer.Length, request.Length);
                 }
                 catch (Exception e) when (!closed.IsCancellationRequested)
@@ -290,34 +294,49 @@ internal sealed class LeanServer
         }
 
         private void Answer(uint id, CallFailure failure, string reason) =>
-            _outgoing.Writer.TryWrite(new Outgoing(LeanWire.Answer, id, failure, LeanWire.Reason(reason)));
+            Send(new Outgoing(LeanWire.Answer, id, failure, LeanWire.Reason(reason)));
+
+        private void Send(Outgoing item) => _ = SendAsync(item);
+
+        private Task SendAsync(Outgoing item)
+        {
+            _outgoing.Enqueue(item);
+            return WriteQueuedAsync();
+        }
 
         private PeerContext Context(string protocolId) => new(_peer, true, _remote, protocolId, WireHeaders.Lean);
 
-        private async Task WriteLoopAsync(PipeWriter output)
+        /// <summary>
+        /// Writes whatever is queued and flushes once. The handler that finds nobody writing does it (a flush of a few
+        /// bytes completes at once, so the answer leaves from the handler's own thread); one that finds it taken leaves
+        /// its answer to the writer, who looks at the queue again before it lets go.
+        /// </summary>
+        private async Task WriteQueuedAsync()
         {
-            try
+            var output = _connection.Transport.Output;
+            while (!_outgoing.IsEmpty && !_outputBroken && Interlocked.CompareExchange(ref _writing, 1, 0) == 0)
             {
-                while (await _outgoing.Reader.WaitToReadAsync())
+                try
                 {
-                    // Whatever is ready goes out in one flush: under load several answers share a TLS record.
-                    while (_outgoing.Reader.TryRead(out var item))
+                    while (_outgoing.TryDequeue(out var item))
                     {
                         if (item.Kind == LeanWire.Answer) LeanWire.WriteAnswer(output, item.Id, item.Status, item.Body);
                         else LeanWire.WriteControl(output, item.Kind, item.Id);
                     }
                     var flushed = await output.FlushAsync(_connection.ConnectionClosed);
-                    if (flushed.IsCompleted || flushed.IsCanceled) break;
+                    if (flushed.IsCompleted || flushed.IsCanceled) _outputBroken = true;
+                }
+                catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException or ObjectDisposedException or InvalidOperationException)
+                {
+                    // The caller hung up: its calls end with the connection.
+                    _outputBroken = true;
+                }
+                finally
+                {
+                    Volatile.Write(ref _writing, 0);
                 }
             }
-            catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException or ObjectDisposedException or InvalidOperationException)
-            {
-                // The caller hung up: its calls end with the connection.
-            }
-            finally
-            {
-                _outgoing.Writer.TryComplete();
-            }
+            if (_outputBroken) _outgoing.Clear();
         }
     }
 }
