@@ -91,8 +91,9 @@ internal sealed class LeanLink : IDisposable
         {
             ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
             current = _current;
+            // One that is not usable any more is left alone: after a goaway it still answers the calls the server read,
+            // and hangs up by itself once none is waiting; one that ended has already said so to its calls.
             if (current is not null && current.Usable(_pingTimeout)) return current;
-            current?.Dispose();
             var fresh = await DialAsync(ct);
             Volatile.Write(ref _current, fresh);
             return fresh;

@@ -38,7 +38,7 @@ public sealed class ClusterFormationTests : IDisposable
             {
                 var row = Assert.Single(view, p => p.Id == other.PeerId);
                 Assert.Equal("alive", row.State);
-                Assert.Equal("h2/tls1.3", row.Transport);
+                Assert.Equal("lean/tls1.3", row.Transport); // membership's calls take the lean path
                 Assert.Equal(other.Endpoint, row.Address);
                 Assert.False(row.Self);
             }
