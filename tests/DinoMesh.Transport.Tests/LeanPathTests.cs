@@ -274,6 +274,42 @@ public class LeanPathTests
     }
 
     [Fact]
+    public async Task After_a_goaway_the_calls_the_server_read_are_still_answered_while_new_calls_take_a_new_connection()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var slowEntered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var a = await StartAsync("A", slow: async (request, token) =>
+        {
+            switch (request[0])
+            {
+                case 1:
+                    slowEntered.TrySetResult();
+                    await Task.Delay(TimeSpan.FromMilliseconds(700), token);
+                    break;
+                case 2:
+                    // A refusal from a handler ends the connection: the server says goaway after the calls it read.
+                    throw new PeerCallException(CallFailure.Refused, "not this one");
+            }
+            return [.. "lean|"u8, .. request];
+        });
+        await using var b = await StartAsync("B");
+        a.Admission.Admit(b.Id);
+
+        var slow = b.Transport.CallAsync(a.Address, a.Id, Seen, new byte[] { 1 }, TimeSpan.FromSeconds(20), ct);
+        await slowEntered.Task.WaitAsync(TimeSpan.FromSeconds(10), ct);
+        var refused = await b.Transport.CallAsync(a.Address, a.Id, Seen, new byte[] { 2 }, TimeSpan.FromSeconds(10), ct);
+        var next = await b.Transport.CallAsync(a.Address, a.Id, Seen, new byte[] { 3 }, TimeSpan.FromSeconds(10), ct);
+        var slowResult = await slow;
+
+        Assert.Equal(CallFailure.Refused, refused.Failure);
+        Assert.True(next.Ok, next.ToString());
+        Assert.Equal(new byte[] { 3 }, Split(next.Value!).Body);
+        // Read before the goaway, so answered on the old connection, which was left to finish.
+        Assert.True(slowResult.Ok, slowResult.ToString());
+        Assert.Equal(new byte[] { 1 }, Split(slowResult.Value!).Body);
+    }
+
+    [Fact]
     public async Task A_call_whose_connection_breaks_after_sending_is_sent_again_over_http2_only_when_idempotent()
     {
         var ct = TestContext.Current.CancellationToken;
