@@ -18,6 +18,10 @@ internal sealed class LeanLink : IDisposable
     // no protocol), calls go over HTTP/2 for this long before the lean path is tried again.
     private static readonly TimeSpan DialBackoff = TimeSpan.FromSeconds(30);
 
+    // After a refusal (not admitted there): shorter, since that is usually a peer that has not yet learnt of this node's
+    // admission, a moment after a join; meanwhile HTTP/2 carries the calls and says why they are refused.
+    private static readonly TimeSpan RefusalBackoff = TimeSpan.FromSeconds(2);
+
     private readonly string _host;
     private readonly int _port;
     private readonly SslClientAuthenticationOptions _tls;
@@ -72,8 +76,8 @@ internal sealed class LeanLink : IDisposable
             var reply = await connection.CallAsync(protocolId, request, deadline - Stopwatch.GetElapsedTime(since), maxAnswerBytes, ct);
             if (connection.RefusedAtOnce)
             {
-                // Not admitted there (or not yet): HTTP/2 says why, and the lean path rests like after a failed dial.
-                Volatile.Write(ref _retryAt, Stopwatch.GetTimestamp() + (long)(DialBackoff.TotalSeconds * Stopwatch.Frequency));
+                // Not admitted there (or not yet): HTTP/2 says why, and the lean path rests a moment.
+                Volatile.Write(ref _retryAt, Stopwatch.GetTimestamp() + (long)(RefusalBackoff.TotalSeconds * Stopwatch.Frequency));
                 return reply;
             }
             // A goaway that overtook the call (the server closing an idle connection as it was sent): once more on a
