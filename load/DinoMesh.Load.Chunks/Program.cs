@@ -8,6 +8,14 @@ using Microsoft.Extensions.Logging.Abstractions;
 // Chunk transfer between two nodes in one process over loopback mutual TLS (HTTP/2), on disk stores in a temp
 // directory (page cache warm: nothing here drops caches). Each figure is the median of --runs runs.
 //   dino-load-chunks [--mib 256] [--runs 3] [--parallel 8]
+// Small calls (100 B each way) over HTTP/2, the bulk path and CallAsync's default path, 1 and 8 in flight:
+//   dino-load-chunks calls [--calls 5000] [--runs 5] [--size 100]
+if (args.Length > 0 && args[0] == "calls")
+{
+    return await SmallCalls.RunAsync(Arg("--calls", 5000), Arg("--runs", 5), [1, 8],
+        [SmallCalls.Path.Http2, SmallCalls.Path.Bulk, SmallCalls.Path.Default], Arg("--size", 100));
+}
+
 var mib = Arg("--mib", 256);
 var runs = Arg("--runs", 3);
 var parallel = Arg("--parallel", 8);

@@ -5,7 +5,7 @@ namespace DinoMesh.Transport;
 /// <summary>A snapshot of one outgoing link, for <c>dino-node peers</c> and the startup log.</summary>
 /// <param name="Peer">The peer's PeerId (empty until a handshake succeeded, when the link does not pin one).</param>
 /// <param name="Address">host:port dialled.</param>
-/// <param name="Transport">"h2/tls1.3", "h3/quic", or "" before the first successful call.</param>
+/// <param name="Transport">How the last successful call went: "lean/tls1.3", "h2/tls1.3", "h3/quic", or "" before the first.</param>
 /// <param name="LastRtt">Round trip of the most recent successful unary call or ping (includes handler time).</param>
 /// <param name="LastSuccess">When a call on this link last succeeded.</param>
 /// <param name="LastFailure">

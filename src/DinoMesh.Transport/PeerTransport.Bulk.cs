@@ -7,7 +7,7 @@ public sealed partial class PeerTransport
 {
     /// <summary>
     /// A unary call for bulk bytes: over a plain mutual-TLS connection of its own when the peer serves the bulk path
-    /// (about a third of HTTP/2's CPU per MiB here), else exactly as <see cref="CallAsync"/>. Same identity rules,
+    /// (about a third of HTTP/2's CPU per MiB here), else over HTTP/2 as <see cref="CallAsync"/> would. Same identity rules,
     /// bounds, deadline and failures. Only for idempotent protocols: a call whose connection broke before it was sent
     /// goes again over HTTP/2, and a reused idle connection found closed is replaced once.
     /// </summary>
@@ -18,8 +18,8 @@ public sealed partial class PeerTransport
         if (!ProtocolIds.IsValid(protocolId)) throw new ArgumentException($"bad protocol id '{protocolId}'", nameof(protocolId));
         CheckDeadline(deadline);
         if (!TryMakeLink(address, expectedPeer, protocolId, out var link, out var badAddress)) return badAddress;
-        if (!link.Bulk.Supported) return await CallAsync(address, expectedPeer, protocolId, request, deadline, ct, maxResponseBytes);
         var maxResponse = maxResponseBytes > 0 ? maxResponseBytes : _options.DefaultMaxResponseBytes;
+        if (!link.Bulk.Supported) return await CallHttpAsync(link, protocolId, request, deadline, maxResponse, Stopwatch.GetTimestamp(), ct);
 
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct, _disposing.Token);
         timer.CancelAfter(deadline);
@@ -30,9 +30,8 @@ public sealed partial class PeerTransport
             var elapsed = Stopwatch.GetElapsedTime(since);
             if (outcome == Client.BulkOutcome.NotSent)
             {
-                var left = deadline - elapsed;
-                if (left <= TimeSpan.Zero) return Failed(link, CallFailure.Timeout, "deadline passed", since);
-                return await CallAsync(address, expectedPeer, protocolId, request, left, ct, maxResponseBytes);
+                // Over HTTP/2 (not the lean path: chunk answers are large, and would hold up the small calls sharing it).
+                return await CallHttpAsync(link, protocolId, request, deadline, maxResponse, since, ct);
             }
             if (failure != CallFailure.None) return Failed(link, failure, detail, since);
             link.RecordBulkSuccess(elapsed);

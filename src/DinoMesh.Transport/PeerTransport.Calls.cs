@@ -16,26 +16,77 @@ public sealed partial class PeerTransport
     /// <paramref name="expectedPeer"/> is given, the peer's key must hash to it; when null, the peer must be admitted
     /// here (or, for <see cref="ProtocolIds.Join"/> only, may be anyone). Never throws for peer or network failures:
     /// they come back as a typed <see cref="CallResult{T}"/>. Finishes by <paramref name="deadline"/>.
+    /// <para>A request of at most <see cref="Lean.LeanWire.MaxRequestBytes"/> to a member goes over the lean path where
+    /// the peer serves it (one multiplexed TLS connection per peer, far less CPU than HTTP/2), else over HTTP/2. A call
+    /// the peer never read goes over HTTP/2 with what is left of its deadline. One whose lean connection ended after it
+    /// was sent may have run there: only when <paramref name="idempotent"/> is it sent again over HTTP/2; otherwise it
+    /// fails as <see cref="CallFailure.Unreachable"/>.</para>
     /// </summary>
     /// <param name="maxResponseBytes">Bound on the answer; 0 means <see cref="TransportOptions.DefaultMaxResponseBytes"/>.</param>
+    /// <param name="idempotent">The protocol tolerates a request delivered twice (the caller's promise).</param>
     public async Task<CallResult<byte[]>> CallAsync(
         string address, PeerId? expectedPeer, string protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline,
-        CancellationToken ct = default, int maxResponseBytes = 0)
+        CancellationToken ct = default, int maxResponseBytes = 0, bool idempotent = false)
     {
         if (!ProtocolIds.IsValid(protocolId)) throw new ArgumentException($"bad protocol id '{protocolId}'", nameof(protocolId));
         CheckDeadline(deadline);
         if (!TryMakeLink(address, expectedPeer, protocolId, out var link, out var badAddress)) return badAddress;
         var maxResponse = maxResponseBytes > 0 ? maxResponseBytes : _options.DefaultMaxResponseBytes;
+        var since = Stopwatch.GetTimestamp();
+        if (_options.CallLean && !link.Key.AnyPeer && request.Length <= Lean.LeanWire.MaxRequestBytes && link.Lean.Supported)
+        {
+            var (result, resend) = await CallLeanAsync(link, protocolId, request, deadline, maxResponse, since, idempotent, ct);
+            if (!resend) return result;
+        }
+        return await CallHttpAsync(link, protocolId, request, deadline, maxResponse, since, ct);
+    }
 
+    /// <summary>A call over the lean path; Resend when it may go again over HTTP/2 (never read, or read by an idempotent protocol).</summary>
+    private async Task<(CallResult<byte[]> Result, bool Resend)> CallLeanAsync(
+        OutboundLink link, string protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline, int maxResponse, long since, bool idempotent, CancellationToken ct)
+    {
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct, _disposing.Token);
         timer.CancelAfter(deadline);
-        var since = Stopwatch.GetTimestamp();
+        try
+        {
+            var reply = await link.Lean.CallAsync(ProtocolIdBytes(protocolId), request, deadline, maxResponse, since, timer.Token);
+            var elapsed = Stopwatch.GetElapsedTime(since);
+            if (reply.Outcome == Client.LeanOutcome.NotSent || (reply.Outcome == Client.LeanOutcome.Lost && idempotent))
+            {
+                if (elapsed < deadline && !timer.IsCancellationRequested) return (default, true);
+                return (Failed(link, CallFailure.Timeout, "deadline passed", since), false);
+            }
+            if (reply.Failure != CallFailure.None) return (Failed(link, reply.Failure, reply.Detail, since), false);
+            link.RecordLeanSuccess(elapsed);
+            TransportMetrics.Exchanged(link.Seen, protocolId, request.Length, reply.Answer!.Length);
+            return (CallResult<byte[]>.Success(reply.Answer, link.Seen, elapsed), false);
+        }
+        catch (Exception e)
+        {
+            var (failure, detail) = Client.ClientFailures.Classify(e, ct, timer, link, since);
+            return (Failed(link, failure, detail, since), false);
+        }
+    }
+
+    // Encoded once per protocol id: ids are few and fixed.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> _protocolIdBytes = new(StringComparer.Ordinal);
+
+    private byte[] ProtocolIdBytes(string protocolId) => _protocolIdBytes.GetOrAdd(protocolId, Lean.LeanWire.ProtocolIdBytes);
+
+    private async Task<CallResult<byte[]>> CallHttpAsync(
+        OutboundLink link, string protocolId, ReadOnlyMemory<byte> request, TimeSpan fullDeadline, int maxResponse, long since, CancellationToken ct)
+    {
+        // What is left of the deadline after a lean attempt that the peer never read.
+        var deadline = fullDeadline - Stopwatch.GetElapsedTime(since);
+        if (deadline <= TimeSpan.Zero) return Failed(link, CallFailure.Timeout, "deadline passed", since);
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct, _disposing.Token);
+        timer.CancelAfter(deadline);
         for (var attempt = 0; ; attempt++)
         {
             var version = link.RequestVersion;
             try
             {
-                using var message = NewRequest(link, protocolId, deadline, since, version);
+                using var message = NewRequest(link, protocolId, fullDeadline, since, version);
                 message.Content = new FrameContent(request);
                 using var response = await link.Invoker.SendAsync(message, timer.Token);
                 var failure = WireHeaders.FailureOf((int)response.StatusCode);
@@ -121,7 +172,7 @@ public sealed partial class PeerTransport
     {
         var nonce = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
         var result = PeerMessageCodec.DecodeAnswer<Wire.Ping>(
-            await CallAsync(address, expectedPeer, ProtocolIds.Ping, PeerMessageCodec.Serialize(new Wire.Ping(nonce)), deadline, ct, PingBytes), PingBytes, "ping answer");
+            await CallAsync(address, expectedPeer, ProtocolIds.Ping, PeerMessageCodec.Serialize(new Wire.Ping(nonce)), deadline, ct, PingBytes, idempotent: true), PingBytes, "ping answer");
         if (!result.Ok) return result.As<TimeSpan>();
         if (result.Value!.Nonce != nonce) return CallResult<TimeSpan>.Fail(CallFailure.BadResponse, "ping answer echoes the wrong nonce", result.Peer);
         return CallResult<TimeSpan>.Success(result.Elapsed, result.Peer, result.Elapsed);

@@ -28,6 +28,18 @@ public sealed record TransportOptions
     /// </summary>
     public bool ServeBulk { get; init; } = true;
 
+    /// <summary>
+    /// Serve the lean path (small unary calls multiplexed over one TLS connection per peer, chosen by ALPN on the same
+    /// port). Off only to test the fallback: a caller whose peer does not offer it uses HTTP/2.
+    /// </summary>
+    public bool ServeLean { get; init; } = true;
+
+    /// <summary>
+    /// Send small unary calls (<see cref="PeerTransport.CallAsync"/>) over the lean path where the peer serves it. Off
+    /// only to measure HTTP/2 against it.
+    /// </summary>
+    public bool CallLean { get; init; } = true;
+
     /// <summary>Idle bulk connections kept per peer for reuse (each carries one call at a time).</summary>
     public int BulkConnectionsPerPeer { get; init; } = 8;
 

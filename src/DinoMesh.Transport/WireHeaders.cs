@@ -20,6 +20,7 @@ internal static class WireHeaders
     public const string H2 = "h2/tls1.3";
     public const string H3 = "h3/quic";
     public const string Bulk = "bulk/tls1.3";
+    public const string Lean = "lean/tls1.3";
 
     /// <summary>The longest deadline a server honours; longer ones are clamped.</summary>
     public static readonly TimeSpan MaxDeadline = TimeSpan.FromMinutes(30);

@@ -3,7 +3,7 @@ namespace DinoMesh.Transport.Tests;
 public class EchoTests
 {
     [Fact]
-    public async Task Admitted_peer_calls_echo_over_h2_tls13()
+    public async Task Admitted_peer_calls_echo_over_the_lean_path()
     {
         var ct = TestContext.Current.CancellationToken;
         await using var a = await new TestNode("A").StartWithEchoAsync();
@@ -16,7 +16,7 @@ public class EchoTests
         Assert.Equal("hello"u8.ToArray(), result.Value);
         Assert.Equal(a.Id, result.Peer);
         var link = Assert.Single(b.Transport.Links);
-        Assert.Equal("h2/tls1.3", link.Transport);
+        Assert.Equal("lean/tls1.3", link.Transport);
         Assert.Equal(a.Id, link.Peer);
         Assert.Equal(a.Address, link.Address);
         Assert.NotNull(link.LastRtt);

@@ -12,6 +12,8 @@ internal sealed class SetAdmission : IAdmission
 
     public void Admit(PeerId peer) => _members[peer] = true;
 
+    public void Remove(PeerId peer) => _members.TryRemove(peer, out _);
+
     public bool IsAdmitted(PeerId peer) => _members.ContainsKey(peer);
 }
 

@@ -54,7 +54,8 @@ public sealed class TransportLeaseNetwork : ILeaseNetwork, IAsyncDisposable
     public async Task<ProposeResponse?> ProposeAsync(PeerId holder, byte[] mutation, TimeSpan deadline, CancellationToken ct)
     {
         if (_addressOf(holder) is not { } address || deadline <= TimeSpan.Zero) return null;
-        var result = await _transport.CallAsync(address, holder, LeaseProtocols.Propose, LeaseCodec.Encode(new ProposeRequest(mutation)), deadline, ct);
+        // Idempotent: a proposal carries its op id, and the holder answers a repeat as Duplicate instead of applying it again.
+        var result = await _transport.CallAsync(address, holder, LeaseProtocols.Propose, LeaseCodec.Encode(new ProposeRequest(mutation)), deadline, ct, idempotent: true);
         if (!result.Ok)
         {
             _logger.LogDebug("lease: proposal to {Holder} failed: {Failure}", holder.Short, result);
@@ -66,14 +67,14 @@ public sealed class TransportLeaseNetwork : ILeaseNetwork, IAsyncDisposable
     public async Task<SyncResponse?> SyncAsync(PeerId holder, long version, TimeSpan deadline, CancellationToken ct)
     {
         if (_addressOf(holder) is not { } address || deadline <= TimeSpan.Zero) return null;
-        var result = await _transport.CallAsync(address, holder, LeaseProtocols.Sync, LeaseCodec.Encode(new SyncRequest(version)), deadline, ct);
+        var result = await _transport.CallAsync(address, holder, LeaseProtocols.Sync, LeaseCodec.Encode(new SyncRequest(version)), deadline, ct, idempotent: true);
         return result.Ok ? Decode<SyncResponse>(result.Value!, 4096) : null;
     }
 
     public async Task<ReadIndexResponse?> ReadIndexAsync(PeerId holder, TimeSpan deadline, CancellationToken ct)
     {
         if (_addressOf(holder) is not { } address || deadline <= TimeSpan.Zero) return null;
-        var result = await _transport.CallAsync(address, holder, LeaseProtocols.ReadIndex, Array.Empty<byte>(), deadline, ct);
+        var result = await _transport.CallAsync(address, holder, LeaseProtocols.ReadIndex, Array.Empty<byte>(), deadline, ct, idempotent: true);
         return result.Ok ? Decode<ReadIndexResponse>(result.Value!, 1024) : null;
     }
 
@@ -113,6 +114,11 @@ public sealed class TransportLeaseNetwork : ILeaseNetwork, IAsyncDisposable
             var request = LeaseCodec.Decode<ProposeRequest>(body, LeaseProtocols.MaxProposeBytes);
             if (driver() is not { } lease) return ValueTask.FromResult(LeaseCodec.Encode(new ProposeResponse(ProposeOutcome.NotHolder, 0, 0, default)));
             var mutation = Core.Wire.MutationCodec.Decode(request.Mutation);
+            if (mutation.Op is null)
+            {
+                // The op id is what makes a proposal that arrives twice (a call re-sent after its connection broke) apply once.
+                throw new PeerCallException(CallFailure.BadRequest, "a proposal from a peer must carry an op id");
+            }
             if (mutation.Proposer != peer.Peer)
             {
                 // A member proposes in its own name only: the proposer decides whom readers ask for its chunks.
@@ -185,8 +191,9 @@ public sealed class TransportLeaseNetwork : ILeaseNetwork, IAsyncDisposable
                     // One call at a time per peer, so a call that hangs holds back everything behind it: short unless it
                     // carries a snapshot, so a stuck connection costs about one election timeout, not many.
                     var deadline = batch.Any(m => m is InstallSnapshot) ? SnapshotCallDeadline : CallDeadline;
+                    // Idempotent: Raft messages may arrive twice (a repeated append or vote is answered as the first was).
                     var result = await network._transport.CallAsync(address, peer, LeaseProtocols.Lease, LeaseCodec.Encode(new LeaseBatch([.. batch])),
-                        deadline, network._stopping.Token);
+                        deadline, network._stopping.Token, idempotent: true);
                     if (!result.Ok)
                     {
                         network._logger.LogDebug("lease: {Count} messages to {Peer} lost: {Failure}", batch.Count, peer.Short, result);

@@ -74,7 +74,8 @@ public sealed partial class ClusterNode
         var stopping = _stopping.Token;
         for (var attempt = 0; ; attempt++)
         {
-            var result = await Transport.CallAsync(address, peer, AdmitProtocol, body, _options.AdmissionWait, stopping);
+            // Idempotent: admitting a peer that is already admitted changes nothing.
+            var result = await Transport.CallAsync(address, peer, AdmitProtocol, body, _options.AdmissionWait, stopping, idempotent: true);
             if (result.Ok) return true;
             if (attempt == NoticeRetries.Length || stopping.IsCancellationRequested || Membership.Members.Any(m => m.Id == peer && !m.IsReachable))
             {

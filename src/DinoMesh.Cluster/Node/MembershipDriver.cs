@@ -187,7 +187,9 @@ public sealed class MembershipDriver : IAsyncDisposable
             // Pinning the expected PeerId makes a machine that took over the address unable to pose as the member.
             var expected = outbound.To.IsEmpty ? (Core.Identity.PeerId?)null : outbound.To;
             var deadline = _members.Config.ProbeInterval * 2;
-            var result = await _transport.CallAsync(address, expected, ProtocolIds.Membership, bytes, deadline, _stop.Token);
+            // Idempotent: SWIM tolerates a message delivered twice (an ack answers a probe by its sequence number; a rumour
+            // about a member is ordered by incarnation, so a repeat changes nothing).
+            var result = await _transport.CallAsync(address, expected, ProtocolIds.Membership, bytes, deadline, _stop.Token, idempotent: true);
             if (!result.Ok) _logger.LogDebug("membership {Message} to {Address} failed: {Failure}", outbound.Message.GetType().Name, address, result);
         }
         catch (OperationCanceledException)

@@ -34,6 +34,7 @@ internal sealed class OutboundLink : IDisposable
         UseHttp3 = quic;
         var certificate = SslStreamCertificateContext.Create(identity.Certificate, null, offline: true);
         Bulk = new BulkPool(BaseUri, certificate, ValidateServer, options.ConnectTimeout, options.BulkConnectionsPerPeer);
+        Lean = new LeanLink(BaseUri, certificate, ValidateServer, options.ConnectTimeout, options.KeepAlivePingTimeout);
         var handler = new SocketsHttpHandler
         {
             ConnectTimeout = options.ConnectTimeout,
@@ -63,6 +64,9 @@ internal sealed class OutboundLink : IDisposable
 
     /// <summary>Plain TLS connections for bulk calls to the same address, under the same server check.</summary>
     public BulkPool Bulk { get; }
+
+    /// <summary>The multiplexed plain TLS connection for small unary calls to the same address, under the same server check.</summary>
+    public LeanLink Lean { get; }
 
     public Uri BaseUri { get; }
 
@@ -155,6 +159,17 @@ internal sealed class OutboundLink : IDisposable
         lock (_gate) return new PeerLink(Key.Expected ?? _seen, Key.Address, _transport, _lastRtt, _lastSuccess, _lastFailure);
     }
 
+    public void RecordLeanSuccess(TimeSpan rtt)
+    {
+        lock (_gate)
+        {
+            _transport = WireHeaders.Lean;
+            _lastRtt = rtt;
+            _lastSuccess = DateTimeOffset.UtcNow;
+            _lastFailure = CallFailure.None;
+        }
+    }
+
     public void RecordBulkSuccess(TimeSpan rtt)
     {
         lock (_gate)
@@ -168,6 +183,7 @@ internal sealed class OutboundLink : IDisposable
     public void Dispose()
     {
         Bulk.Dispose();
+        Lean.Dispose();
         Invoker.Dispose();
     }
 }

@@ -24,9 +24,11 @@ internal sealed class ConnectionWatch
     private readonly TimeSpan _tick;
 
     private readonly BulkServer? _bulk;
+    private readonly LeanServer? _lean;
 
-    public ConnectionWatch(ConnectionLimits limits, IAdmission admission, RefusalLog refusals, BulkServer? bulk = null)
+    public ConnectionWatch(ConnectionLimits limits, IAdmission admission, RefusalLog refusals, BulkServer? bulk = null, LeanServer? lean = null)
     {
+        _lean = lean;
         _limits = limits;
         _admission = admission;
         _refusals = refusals;
@@ -64,17 +66,22 @@ internal sealed class ConnectionWatch
             return;
         }
 
-        var bulk = _bulk is not null && context.Features.Get<ITlsApplicationProtocolFeature>()?.ApplicationProtocol.Span.SequenceEqual(Bulk.BulkWire.Alpn.Protocol.Span) == true;
-        if (bulk && (peer.IsEmpty || !_admission.IsAdmitted(peer)))
+        var alpn = context.Features.Get<ITlsApplicationProtocolFeature>()?.ApplicationProtocol;
+        var bulk = _bulk is not null && alpn?.Span.SequenceEqual(Bulk.BulkWire.Alpn.Protocol.Span) == true;
+        var lean = _lean is not null && alpn?.Span.SequenceEqual(Lean.LeanWire.Alpn.Protocol.Span) == true;
+        if ((bulk || lean) && (peer.IsEmpty || !_admission.IsAdmitted(peer)))
         {
-            // The bulk path is for members only: a stranger's only business here is the join protocol, over HTTP/2.
+            // The bulk and lean paths are for members only: a stranger's only business here is the join protocol, over HTTP/2.
             var from = ticket?.Address.ToString() ?? "?";
-            _refusals.Refused(LogLevel.Warning, "connections refused (bulk path, not an admitted member)", from,
-                "refused a bulk connection of {Peer} from {Remote}: not an admitted member", peer.IsEmpty ? "(no identity)" : peer.Short, from);
+            var path = bulk ? "bulk" : "lean";
+            _refusals.Refused(LogLevel.Warning, $"connections refused ({path} path, not an admitted member)", from,
+                "refused a {Path} connection of {Peer} from {Remote}: not an admitted member", path, peer.IsEmpty ? "(no identity)" : peer.Short, from);
+            // A lean caller is told that nothing was read, so it tries HTTP/2 at once whatever its protocol.
+            if (lean) await LeanServer.RefuseAsync(context);
             context.Abort(new ConnectionAbortedException("not an admitted member"));
             return;
         }
-        var serving = bulk ? _bulk!.ServeAsync(context, peer, activity) : next(context);
+        var serving = bulk ? _bulk!.ServeAsync(context, peer, activity) : lean ? _lean!.ServeAsync(context, peer, activity) : next(context);
         var reason = await WatchAsync(serving, ticket, peer, activity);
         if (reason is not null)
         {

@@ -71,7 +71,8 @@ internal sealed class PeerServer : IAsyncDisposable
         _log.LogDebug("incoming connections: at most {Max} (descriptor limit {Descriptors}), {Handshakes} in handshake, {Strangers} not admitted, {PerAddress} per address",
             gate.MaxConnections, descriptors?.ToString() ?? "none", gate.MaxHandshakes, gate.MaxStrangers, gate.MaxPerAddress);
         var bulk = _options.ServeBulk ? new BulkServer(_protocols, _admission, _refusals, LogFailure) : null;
-        var watch = new ConnectionWatch(limits, _admission, _refusals, bulk);
+        var lean = _options.ServeLean ? new LeanServer(_protocols, _admission, _refusals, LogFailure) : null;
+        var watch = new ConnectionWatch(limits, _admission, _refusals, bulk, lean);
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.Services.AddSingleton(_loggerFactory);
@@ -122,14 +123,19 @@ internal sealed class PeerServer : IAsyncDisposable
                 // Self-signed by design: who the caller is (and whether it is admitted) is decided per request from
                 // its key, because a not-yet-admitted peer may still call the join protocol on this connection.
                 ClientCertificateValidation = static (certificate, _, _) => certificate is not null,
-                // The bulk path shares the port: a client that offers its ALPN id gets a plain TLS connection.
-                OnAuthenticate = _options.ServeBulk
-                    ? static (_, ssl) => ssl.ApplicationProtocols = [.. ssl.ApplicationProtocols ?? [], Bulk.BulkWire.Alpn]
+                // The bulk and lean paths share the port: a client that offers one of their ALPN ids (and only that)
+                // gets a plain TLS connection.
+                OnAuthenticate = ExtraAlpn() is { Length: > 0 } extra
+                    ? (_, ssl) => ssl.ApplicationProtocols = [.. ssl.ApplicationProtocols ?? [], .. extra]
                     : null,
             });
             listen.Use(watch.Watch);
         });
     }
+
+    private System.Net.Security.SslApplicationProtocol[] ExtraAlpn() =>
+        [.. _options.ServeBulk ? [Bulk.BulkWire.Alpn] : Array.Empty<System.Net.Security.SslApplicationProtocol>(),
+         .. _options.ServeLean ? [Lean.LeanWire.Alpn] : Array.Empty<System.Net.Security.SslApplicationProtocol>()];
 
     /// <summary>
     /// The one place a request that dies with its connection ends quietly: a peer that hangs up (or garbage that made

@@ -38,7 +38,9 @@ public sealed class ClusterFormationTests : IDisposable
             {
                 var row = Assert.Single(view, p => p.Id == other.PeerId);
                 Assert.Equal("alive", row.State);
-                Assert.Equal("h2/tls1.3", row.Transport);
+                // Small calls take the lean path; a call refused for a moment after the join (the peer had not yet
+                // learnt of it) goes over HTTP/2, so the last successful call may have taken either. Both are mutual TLS.
+                Assert.True(row.Transport is "lean/tls1.3" or "h2/tls1.3", $"transport {row.Transport}");
                 Assert.Equal(other.Endpoint, row.Address);
                 Assert.False(row.Self);
             }

@@ -1,0 +1,364 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Net.Security;
+using System.Text;
+using DinoMesh.Transport.Lean;
+
+namespace DinoMesh.Transport.Client;
+
+/// <summary>How far a lean call got.</summary>
+internal enum LeanOutcome
+{
+    /// <summary>The server never read it (no connection, or it was after the server's goaway): it may go another way.</summary>
+    NotSent,
+
+    /// <summary>It was written, and the connection ended before its answer: the server may have run it.</summary>
+    Lost,
+
+    /// <summary>The server answered (with the answer or a typed failure).</summary>
+    Answered,
+}
+
+internal readonly record struct LeanReply(LeanOutcome Outcome, CallFailure Failure, byte[]? Answer, string Detail)
+{
+    public static LeanReply NotSent(string detail) => new(LeanOutcome.NotSent, CallFailure.Unreachable, null, detail);
+}
+
+/// <summary>
+/// One lean connection (see <see cref="LeanWire"/>): calls are queued, and whoever writes the queue numbers them in the
+/// order it writes them and sends whatever is queued in one TLS write; one reader matches answers to calls by number. When the
+/// connection ends, each call still waiting learns whether the server may have read it.
+/// </summary>
+internal sealed class LeanConnection : IDisposable
+{
+    private readonly SslStream _tls;
+    private readonly ConcurrentQueue<Pending> _queue = new();
+    private readonly ArrayBufferWriter<byte> _buffer = new(4096); // the writer's only
+    private readonly List<Pending> _batch = [];
+    private int _writing;
+    private readonly ConcurrentDictionary<uint, Pending> _waiting = new();
+    private readonly Task _reader;
+    private uint _lastId;
+    private uint _lastReadByServer = uint.MaxValue;
+    private volatile bool _goingAway;
+    private volatile bool _ended;
+    private string _endReason = "";
+    private long _lastReceived = Stopwatch.GetTimestamp();
+    private long _pingSent;
+    private long _answers;
+
+    public LeanConnection(SslStream tls)
+    {
+        _tls = tls;
+        _reader = ReadLoopAsync();
+    }
+
+    /// <summary>False once the connection ended, the server said goaway, or a ping went unanswered too long.</summary>
+    public bool Usable(TimeSpan pingTimeout)
+    {
+        if (_ended || _goingAway) return false;
+        var ping = Volatile.Read(ref _pingSent);
+        if (ping != 0 && Volatile.Read(ref _lastReceived) < ping && Stopwatch.GetElapsedTime(ping) > pingTimeout)
+        {
+            End("the peer did not answer a ping");
+            return false;
+        }
+        return true;
+    }
+
+    public async Task<LeanReply> CallAsync(byte[] protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline, int maxAnswerBytes, CancellationToken ct)
+    {
+        var pending = new Pending(protocolId, request, deadline, maxAnswerBytes);
+        if (!Enqueue(pending)) return LeanReply.NotSent("the lean connection is closed");
+        try
+        {
+            return await pending.Task.WaitAsync(ct);
+        }
+        catch (OperationCanceledException)
+        {
+            // Given up (deadline or caller). A late answer is dropped on arrival. If nothing at all came back since the
+            // call went out, the connection may be dead without a word: a ping finds out before the next call trusts it.
+            pending.Abandon();
+            if (pending.Id != 0) _waiting.TryRemove(pending.Id, out _);
+            if (pending.SentAt != 0 && Volatile.Read(ref _lastReceived) < pending.SentAt && Interlocked.CompareExchange(ref _pingSent, Stopwatch.GetTimestamp(), 0) == 0)
+            {
+                Enqueue(Pending.Ping());
+            }
+            throw;
+        }
+    }
+
+    /// <summary>Queues a call (or ping) and writes the queue unless another caller is writing it already.</summary>
+    private bool Enqueue(Pending pending)
+    {
+        if (_ended || _goingAway) return false;
+        _queue.Enqueue(pending);
+        // The connection may have ended between the check and the enqueue: the call is then ended at once.
+        if (_ended)
+        {
+            Sweep();
+            return true;
+        }
+        if (_goingAway)
+        {
+            while (_queue.TryDequeue(out var queued)) queued.TrySetResult(LeanReply.NotSent("the connection is closing"));
+            return true;
+        }
+        _ = WriteQueuedAsync();
+        return true;
+    }
+
+    /// <summary>
+    /// Writes whatever is queued, numbering the calls in the order written, in as few TLS writes as it can. The caller
+    /// that finds nobody writing does it (usually without leaving its thread: a small write completes at once); one that
+    /// finds it taken leaves its call to the writer, who looks at the queue again before it lets go.
+    /// </summary>
+    private async Task WriteQueuedAsync()
+    {
+        while (!_queue.IsEmpty && Interlocked.CompareExchange(ref _writing, 1, 0) == 0)
+        {
+            try
+            {
+                while (!_ended && !_goingAway && !_queue.IsEmpty)
+                {
+                    _buffer.ResetWrittenCount();
+                    _batch.Clear();
+                    while (_buffer.WrittenCount < 256 * 1024 && _queue.TryDequeue(out var pending))
+                    {
+                        if (pending.IsPing)
+                        {
+                            LeanWire.WriteControl(_buffer, LeanWire.Ping, 0);
+                            continue;
+                        }
+                        if (!pending.TryStartSending()) continue; // abandoned while queued: never sent
+                        pending.Id = ++_lastId;
+                        _waiting[pending.Id] = pending;
+                        LeanWire.WriteCall(_buffer, pending.Id, pending.ProtocolId, pending.RemainingDeadline(), pending.Request.Span);
+                        _batch.Add(pending);
+                    }
+                    if (_buffer.WrittenCount == 0) continue;
+                    var now = Stopwatch.GetTimestamp();
+                    foreach (var pending in _batch) pending.SentAt = now;
+                    await _tls.WriteAsync(_buffer.WrittenMemory);
+                }
+            }
+            catch (Exception e)
+            {
+                End("writing failed: " + e.Message);
+            }
+            finally
+            {
+                Volatile.Write(ref _writing, 0);
+            }
+            if (_ended)
+            {
+                // Calls taken after the connection ended (or queued as it ended) are swept once more, so none waits for nothing.
+                Sweep();
+                return;
+            }
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        var input = PipeReader.Create(_tls, new StreamPipeReaderOptions(bufferSize: 16 * 1024));
+        long skip = 0;
+        try
+        {
+            while (true)
+            {
+                var result = await input.ReadAsync();
+                var buffer = result.Buffer;
+                if (!buffer.IsEmpty) Volatile.Write(ref _lastReceived, Stopwatch.GetTimestamp());
+                while (true)
+                {
+                    if (skip > 0)
+                    {
+                        var dropped = Math.Min(skip, buffer.Length);
+                        buffer = buffer.Slice(dropped);
+                        skip -= dropped;
+                        if (skip > 0) break;
+                    }
+                    var consumed = TakeOne(buffer, ref skip);
+                    if (consumed == 0) break;
+                    buffer = buffer.Slice(consumed);
+                }
+                input.AdvanceTo(buffer.Start, buffer.End);
+                if (result.IsCompleted)
+                {
+                    End(_goingAway ? "closed by the server after its goaway" : "the peer closed the connection");
+                    return;
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            End("connection lost: " + e.Message);
+        }
+        finally
+        {
+            await input.CompleteAsync();
+        }
+    }
+
+    /// <summary>Handles the frame at the start of <paramref name="buffer"/>; its length, or 0 while it is not all there.</summary>
+    private long TakeOne(ReadOnlySequence<byte> buffer, ref long skip)
+    {
+        if (buffer.Length < LeanWire.ControlSize) return 0;
+        Span<byte> head = stackalloc byte[LeanWire.AnswerHeaderSize];
+        buffer.Slice(0, Math.Min(head.Length, buffer.Length)).CopyTo(head);
+        var id = BinaryPrimitives.ReadUInt32BigEndian(head[1..]);
+        switch (head[0])
+        {
+            case LeanWire.Pong:
+                Volatile.Write(ref _pingSent, 0);
+                return LeanWire.ControlSize;
+            case LeanWire.GoAway:
+                GoAway(id);
+                return LeanWire.ControlSize;
+            case LeanWire.Answer:
+                break;
+            default:
+                throw new InvalidDataException($"unknown frame kind {head[0]} from the peer");
+        }
+        if (buffer.Length < LeanWire.AnswerHeaderSize) return 0;
+        var status = (CallFailure)head[5];
+        var length = BinaryPrimitives.ReadUInt32BigEndian(head[6..]);
+        if (length > LeanWire.MaxAnswerBytes) throw new InvalidDataException($"an answer of {length} bytes exceeds {LeanWire.MaxAnswerBytes}");
+        _waiting.TryGetValue(id, out var pending);
+        var bound = status == CallFailure.None ? pending?.MaxAnswerBytes ?? 0 : LeanWire.MaxReasonBytes;
+        if (pending is null || length > (uint)bound)
+        {
+            // Nobody waits for it (given up), or it is over the call's bound: read past it without keeping it.
+            if (pending is not null && _waiting.TryRemove(id, out _))
+            {
+                pending.TrySetResult(new LeanReply(LeanOutcome.Answered, CallFailure.TooLarge, null, $"answer of {length} bytes exceeds the bound of {bound}"));
+            }
+            var here = Math.Min(buffer.Length - LeanWire.AnswerHeaderSize, length);
+            skip = length - here;
+            return LeanWire.AnswerHeaderSize + here;
+        }
+        if (buffer.Length < LeanWire.AnswerHeaderSize + length) return 0;
+        var body = buffer.Slice(LeanWire.AnswerHeaderSize, length).ToArray();
+        _answers++;
+        if (_waiting.TryRemove(id, out _))
+        {
+            pending.TrySetResult(status == CallFailure.None
+                ? new LeanReply(LeanOutcome.Answered, CallFailure.None, body, "")
+                : new LeanReply(LeanOutcome.Answered, Enum.IsDefined(status) ? status : CallFailure.RemoteError, null, Encoding.UTF8.GetString(body)));
+        }
+        CloseIfDone();
+        return LeanWire.AnswerHeaderSize + length;
+    }
+
+    /// <summary>The server read every call up to <paramref name="lastRead"/> and will read no more: the rest go elsewhere.</summary>
+    private void GoAway(uint lastRead)
+    {
+        _lastReadByServer = lastRead;
+        _goingAway = true;
+        foreach (var (id, pending) in _waiting)
+        {
+            if (id > lastRead && _waiting.TryRemove(id, out _)) pending.TrySetResult(LeanReply.NotSent("the server closed the connection before reading the call"));
+        }
+        // Calls still queued here were never written, and no writer takes them now.
+        while (_queue.TryDequeue(out var queued)) queued.TrySetResult(LeanReply.NotSent("the connection is closing"));
+        if (lastRead == 0 && _answers == 0) RefusedAtOnce = true;
+        CloseIfDone();
+    }
+
+    /// <summary>The server's first word was a goaway that read nothing: it turns this peer away on the lean path.</summary>
+    public bool RefusedAtOnce { get; private set; }
+
+    // After a goaway, hanging up once nothing waits lets the server close without resetting the connection.
+    private void CloseIfDone()
+    {
+        if (_goingAway && _waiting.IsEmpty) End("closed after the server's goaway");
+    }
+
+    private void End(string reason)
+    {
+        lock (_waiting)
+        {
+            if (_ended) return;
+            _endReason = reason;
+            _ended = true;
+        }
+        try
+        {
+            _tls.Dispose();
+        }
+        catch (Exception)
+        {
+        }
+        Sweep();
+    }
+
+    /// <summary>Ends every call still waiting on an ended connection, saying whether the server may have read it.</summary>
+    private void Sweep()
+    {
+        if (!_ended) return;
+        var reason = _endReason;
+        foreach (var (id, pending) in _waiting)
+        {
+            if (!_waiting.TryRemove(id, out _)) continue;
+            pending.TrySetResult(id > _lastReadByServer
+                ? LeanReply.NotSent("the server closed the connection before reading the call")
+                : new LeanReply(LeanOutcome.Lost, CallFailure.Unreachable, null, $"{reason}; the call may have reached the peer"));
+        }
+        while (_queue.TryDequeue(out var queued)) queued.TrySetResult(LeanReply.NotSent(reason));
+    }
+
+    /// <summary>Ends the connection; its loops finish on their own, and calls still waiting learn at once.</summary>
+    public void Dispose()
+    {
+        End("the transport is closing");
+        _ = _reader;
+    }
+
+    /// <summary>A call from queueing to its answer.</summary>
+    private sealed class Pending : TaskCompletionSource<LeanReply>
+    {
+        private readonly long _queuedAt = Stopwatch.GetTimestamp();
+        private readonly TimeSpan _deadline;
+        private int _state; // 0 queued, 1 sending, 2 abandoned
+
+        public Pending(byte[] protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline, int maxAnswerBytes)
+            : base(TaskCreationOptions.RunContinuationsAsynchronously)
+        {
+            ProtocolId = protocolId;
+            Request = request;
+            _deadline = deadline;
+            MaxAnswerBytes = maxAnswerBytes;
+        }
+
+        private Pending()
+            : base(TaskCreationOptions.None)
+        {
+            ProtocolId = [];
+            IsPing = true;
+        }
+
+        public static Pending Ping() => new();
+
+        public bool IsPing { get; }
+
+        public byte[] ProtocolId { get; }
+
+        public ReadOnlyMemory<byte> Request { get; }
+
+        public int MaxAnswerBytes { get; }
+
+        public uint Id { get; set; }
+
+        public long SentAt { get; set; }
+
+        public TimeSpan RemainingDeadline() => _deadline - Stopwatch.GetElapsedTime(_queuedAt);
+
+        public bool TryStartSending() => Interlocked.CompareExchange(ref _state, 1, 0) == 0;
+
+        public void Abandon() => Interlocked.CompareExchange(ref _state, 2, 0);
+    }
+}

@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using DinoMesh.Transport.Lean;
+
+namespace DinoMesh.Transport.Client;
+
+/// <summary>
+/// The lean connection to one peer address (see <see cref="LeanWire"/>): dialled on first use with the link's client
+/// certificate and server check, then shared by every small call to that peer. A peer whose handshake does not pick the
+/// lean ALPN id does not serve the path; that is remembered, and its calls use HTTP/2.
+/// </summary>
+internal sealed class LeanLink : IDisposable
+{
+    // After a failed dial (refused, handshake failed: a peer without the path may fail the handshake rather than pick
+    // no protocol), calls go over HTTP/2 for this long before the lean path is tried again.
+    private static readonly TimeSpan DialBackoff = TimeSpan.FromSeconds(30);
+
+    // After a refusal (not admitted there): shorter, since that is usually a peer that has not yet learnt of this node's
+    // admission, a moment after a join; meanwhile HTTP/2 carries the calls and says why they are refused.
+    private static readonly TimeSpan RefusalBackoff = TimeSpan.FromSeconds(2);
+
+    private readonly string _host;
+    private readonly int _port;
+    private readonly SslClientAuthenticationOptions _tls;
+    private readonly TimeSpan _connectTimeout;
+    private readonly TimeSpan _pingTimeout;
+    private readonly SemaphoreSlim _dialing = new(1, 1);
+    private LeanConnection? _current;
+    private volatile bool _unsupported;
+    private long _retryAt;
+    private int _disposed;
+
+    public LeanLink(Uri peer, SslStreamCertificateContext certificate, RemoteCertificateValidationCallback validateServer, TimeSpan connectTimeout, TimeSpan pingTimeout)
+    {
+        _host = peer.DnsSafeHost;
+        _port = peer.Port;
+        _connectTimeout = connectTimeout;
+        _pingTimeout = pingTimeout;
+        _tls = new SslClientAuthenticationOptions
+        {
+            TargetHost = _host,
+            EnabledSslProtocols = SslProtocols.Tls13,
+            ClientCertificateContext = certificate,
+            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            RemoteCertificateValidationCallback = validateServer,
+            ApplicationProtocols = [LeanWire.Alpn],
+        };
+    }
+
+    /// <summary>False once the peer showed it does not serve the lean path, and for a while after a failed dial.</summary>
+    public bool Supported => !_unsupported && Stopwatch.GetTimestamp() >= Volatile.Read(ref _retryAt);
+
+    /// <summary>
+    /// One call. <see cref="LeanOutcome.NotSent"/> when the server never read it (no connection could be had, or the
+    /// server said goaway before reading it, twice in a row); <see cref="LeanOutcome.Lost"/> when the connection ended
+    /// after the call was written.
+    /// </summary>
+    public async Task<LeanReply> CallAsync(byte[] protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline, int maxAnswerBytes, long since, CancellationToken ct)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            LeanConnection? connection;
+            try
+            {
+                connection = await ConnectionAsync(ct);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                Volatile.Write(ref _retryAt, Stopwatch.GetTimestamp() + (long)(DialBackoff.TotalSeconds * Stopwatch.Frequency));
+                return LeanReply.NotSent(e.Message);
+            }
+            if (connection is null) return LeanReply.NotSent("the peer does not serve the lean path");
+            var reply = await connection.CallAsync(protocolId, request, deadline - Stopwatch.GetElapsedTime(since), maxAnswerBytes, ct);
+            if (connection.RefusedAtOnce)
+            {
+                // Not admitted there (or not yet): HTTP/2 says why, and the lean path rests a moment.
+                Volatile.Write(ref _retryAt, Stopwatch.GetTimestamp() + (long)(RefusalBackoff.TotalSeconds * Stopwatch.Frequency));
+                return reply;
+            }
+            // A goaway that overtook the call (the server closing an idle connection as it was sent): once more on a
+            // fresh connection, since the server never read it.
+            if (reply.Outcome != LeanOutcome.NotSent || attempt > 0) return reply;
+        }
+    }
+
+    private async ValueTask<LeanConnection?> ConnectionAsync(CancellationToken ct)
+    {
+        var current = Volatile.Read(ref _current);
+        if (current is not null && current.Usable(_pingTimeout)) return current;
+        await _dialing.WaitAsync(ct);
+        try
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            current = _current;
+            // One that is not usable any more is left alone: after a goaway it still answers the calls the server read,
+            // and hangs up by itself once none is waiting; one that ended has already said so to its calls.
+            if (current is not null && current.Usable(_pingTimeout)) return current;
+            var fresh = await DialAsync(ct);
+            Volatile.Write(ref _current, fresh);
+            return fresh;
+        }
+        finally
+        {
+            _dialing.Release();
+        }
+    }
+
+    /// <summary>A new connection, or null when the peer's handshake did not choose the lean path.</summary>
+    private async Task<LeanConnection?> DialAsync(CancellationToken ct)
+    {
+        using var connecting = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        connecting.CancelAfter(_connectTimeout);
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        SslStream? tls = null;
+        try
+        {
+            await socket.ConnectAsync(_host, _port, connecting.Token);
+            tls = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+            await tls.AuthenticateAsClientAsync(_tls, connecting.Token);
+            if (tls.NegotiatedApplicationProtocol != LeanWire.Alpn)
+            {
+                _unsupported = true;
+                await tls.DisposeAsync();
+                return null;
+            }
+            return new LeanConnection(tls);
+        }
+        catch
+        {
+            if (tls is not null) await tls.DisposeAsync();
+            else socket.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        Interlocked.Exchange(ref _current, null)?.Dispose();
+    }
+}

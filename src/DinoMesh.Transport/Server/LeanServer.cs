@@ -1,0 +1,342 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Net;
+using System.Text;
+using DinoMesh.Core.Identity;
+using DinoMesh.Transport.Lean;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.Extensions.Logging;
+
+namespace DinoMesh.Transport.Server;
+
+/// <summary>
+/// Serves one lean connection (see <see cref="LeanWire"/>): admitted members only, many calls at once, each to the same
+/// unary handler an HTTP/2 call of that protocol reaches, with the same bounds, deadlines and failures. A connection
+/// ends with a goaway (every call read so far is still answered) when the peer is refused, sends something malformed
+/// or oversized, stays idle past <see cref="IdleTimeout"/>, or the server stops.
+/// </summary>
+internal sealed class LeanServer
+{
+    public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>Calls one connection may have in its handlers at once; past it the server reads no more until one ends.</summary>
+    public const int MaxCallsInFlight = 512;
+
+    private readonly ProtocolTable _protocols;
+    private readonly IAdmission _admission;
+    private readonly RefusalLog _refusals;
+    private readonly Action<PeerContext, Exception, CancellationToken> _logFailure;
+
+    public LeanServer(ProtocolTable protocols, IAdmission admission, RefusalLog refusals, Action<PeerContext, Exception, CancellationToken> logFailure)
+    {
+        _protocols = protocols;
+        _admission = admission;
+        _refusals = refusals;
+        _logFailure = logFailure;
+    }
+
+    public Task ServeAsync(ConnectionContext connection, PeerId peer, ConnectionActivity activity) =>
+        new Session(this, connection, peer, activity).RunAsync();
+
+    /// <summary>How long a closing connection keeps reading (and dropping) what the caller still sends, until it hangs up.</summary>
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Turns away a connection of a peer that is not admitted: a goaway that says no call was read, so the caller sends
+    /// them over HTTP/2 and learns its refusal there, with the reason.
+    /// </summary>
+    public static async Task RefuseAsync(ConnectionContext connection)
+    {
+        try
+        {
+            LeanWire.WriteControl(connection.Transport.Output, LeanWire.GoAway, 0);
+            await connection.Transport.Output.FlushAsync(connection.ConnectionClosed);
+            await DrainAsync(connection);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException or ObjectDisposedException or InvalidOperationException)
+        {
+        }
+    }
+
+    /// <summary>
+    /// Reads until the caller hangs up (it does once its goaway left nothing waiting), at most <see cref="DrainTimeout"/>:
+    /// closing on unread bytes would send a reset, which can destroy answers the caller has not read yet.
+    /// </summary>
+    private static async Task DrainAsync(ConnectionContext connection)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
+        timeout.CancelAfter(DrainTimeout);
+        var input = connection.Transport.Input;
+        while (true)
+        {
+            var result = await input.ReadAsync(timeout.Token);
+            input.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted || result.IsCanceled) return;
+        }
+    }
+
+    private readonly record struct Outgoing(byte Kind, uint Id, CallFailure Status, byte[]? Body);
+
+    /// <summary>One connection: a reader loop that starts handlers; answers leave in order of completion, written by whichever handler finds the output free.</summary>
+    private sealed class Session
+    {
+        private readonly LeanServer _server;
+        private readonly ConnectionContext _connection;
+        private readonly PeerId _peer;
+        private readonly IPEndPoint? _remote;
+        private readonly ConnectionActivity _activity;
+        private readonly ConcurrentQueue<Outgoing> _outgoing = new();
+        private int _writing;
+        private volatile bool _outputBroken;
+        private readonly SemaphoreSlim _slots = new(MaxCallsInFlight);
+        private readonly ConcurrentDictionary<uint, Task> _running = new();
+        private volatile string? _stopReason;
+
+        public Session(LeanServer server, ConnectionContext connection, PeerId peer, ConnectionActivity activity)
+        {
+            _server = server;
+            _connection = connection;
+            _peer = peer;
+            _remote = connection.RemoteEndPoint as IPEndPoint;
+            _activity = activity;
+        }
+
+        public async Task RunAsync()
+        {
+            var input = _connection.Transport.Input;
+            var closed = _connection.ConnectionClosed;
+            // The server stopping asks every connection to close; an idle one is closed here too. Both stop the reader
+            // at a frame boundary (CancelPendingRead loses no bytes), so the goaway names the last call read.
+            var closeRequested = _connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
+            using var onClose = closeRequested.Register(() => Stop("the server is stopping"));
+            using var idleWatch = new Timer(_ =>
+            {
+                if (_activity.IdleFor >= IdleTimeout) Stop("idle");
+            }, null, IdleTimeout / 4, IdleTimeout / 4);
+            uint lastRead = 0;
+            var clientGone = false;
+            try
+            {
+                while (_stopReason is null)
+                {
+                    var result = await input.ReadAsync(closed);
+                    var buffer = result.Buffer;
+                    while (_stopReason is null)
+                    {
+                        var frame = Parse(buffer, closed);
+                        if (frame.Length == 0) break;
+                        if (frame.Id != 0) lastRead = frame.Id;
+                        buffer = buffer.Slice(frame.Length);
+                        if (frame.Start is { } start)
+                        {
+                            await _slots.WaitAsync(closed);
+                            _activity.Begin();
+                            _running[frame.Id] = RunHandlerAsync(frame.Id, start.Handler, start.Context, start.Request, start.Deadline, closed);
+                        }
+                    }
+                    input.AdvanceTo(buffer.Start, buffer.End);
+                    if (result.IsCompleted)
+                    {
+                        clientGone = true;
+                        break;
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException or ObjectDisposedException or InvalidOperationException)
+            {
+                clientGone = true;
+            }
+            if (!clientGone) Send(new Outgoing(LeanWire.GoAway, lastRead, CallFailure.None, null));
+            try
+            {
+                await Task.WhenAll(_running.Values);
+            }
+            catch
+            {
+                // Each handler's failure was answered (or the connection is gone).
+            }
+            // Every handler has queued its answer; whoever writes them may still be at it.
+            while (!_outputBroken && (!_outgoing.IsEmpty || Volatile.Read(ref _writing) != 0))
+            {
+                await WriteQueuedAsync();
+                if (Volatile.Read(ref _writing) != 0) await Task.Delay(1);
+            }
+            if (!clientGone)
+            {
+                try
+                {
+                    await DrainAsync(_connection);
+                }
+                catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException or ObjectDisposedException or InvalidOperationException)
+                {
+                }
+            }
+        }
+
+        private void Stop(string reason)
+        {
+            if (_stopReason is not null) return;
+            _stopReason = reason;
+            _connection.Transport.Input.CancelPendingRead();
+        }
+
+        private readonly record struct HandlerStart(UnaryHandler Handler, PeerContext Context, byte[] Request, TimeSpan Deadline);
+
+        /// <summary>What the frame at the start of a buffer asks for; Length 0 while it is not all there.</summary>
+        private readonly record struct Frame(long Length, uint Id, HandlerStart? Start);
+
+        /// <summary>
+        /// Reads the frame at the start of <paramref name="buffer"/> when it is all there, answers at once what needs
+        /// no handler (pings, refusals, unknown protocols, oversized calls), and says which handler to start otherwise.
+        /// </summary>
+        private Frame Parse(ReadOnlySequence<byte> buffer, CancellationToken closed)
+        {
+            if (buffer.Length < LeanWire.ControlSize) return default;
+            var head = new byte[7];
+            buffer.Slice(0, Math.Min(7, buffer.Length)).CopyTo(head);
+            var kind = head[0];
+            if (kind == LeanWire.Ping)
+            {
+                Send(new Outgoing(LeanWire.Pong, BinaryPrimitives.ReadUInt32BigEndian(head.AsSpan(1)), CallFailure.None, null));
+                return new Frame(LeanWire.ControlSize, 0, null);
+            }
+            if (kind != LeanWire.Call)
+            {
+                _stopReason = $"unknown frame kind {kind}";
+                return default;
+            }
+            if (buffer.Length < 7) return default;
+            var id = BinaryPrimitives.ReadUInt32BigEndian(head.AsSpan(1));
+            var idLength = BinaryPrimitives.ReadUInt16BigEndian(head.AsSpan(5));
+            if (idLength is 0 or > LeanWire.MaxProtocolIdBytes)
+            {
+                Answer(id, CallFailure.BadRequest, $"protocol id of {idLength} bytes");
+                _stopReason = "malformed call";
+                return default;
+            }
+            if (buffer.Length < LeanWire.CallHeaderFixed + idLength) return default;
+            var header = buffer.Slice(7, idLength + 8).ToArray();
+            var deadlineMs = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(idLength));
+            var length = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(idLength + 4));
+            var protocolId = Encoding.UTF8.GetString(header, 0, idLength);
+            if (length > LeanWire.MaxRequestBytes)
+            {
+                // A caller never sends this much here; the bytes are not read, so the connection cannot go on.
+                var tooLarge = new Framing.FrameException(Framing.FrameError.TooLarge, $"a call of {length} bytes exceeds the lean path's bound of {LeanWire.MaxRequestBytes}");
+                _server._logFailure(Context(protocolId), tooLarge, closed);
+                Answer(id, CallFailure.TooLarge, tooLarge.Message);
+                _stopReason = "oversized call";
+                return default;
+            }
+            var frameLength = LeanWire.CallHeaderFixed + idLength + length;
+            if (buffer.Length < frameLength) return default;
+
+            if (!_server._admission.IsAdmitted(_peer))
+            {
+                _server._refusals.Refused(LogLevel.Warning, "requests refused (not an admitted member)", _remote is null ? "?" : AddressKey.Of(_remote.Address).ToString(),
+                    "refused {Peer} from {Remote} for {Path}: {Reason}; closing the connection", _peer.Hex, _remote?.Address, protocolId, "not an admitted member");
+                Answer(id, CallFailure.Refused, "not an admitted member");
+                _stopReason = "not an admitted member";
+                return new Frame(frameLength, id, null);
+            }
+            if (_server._protocols.Find(protocolId) is not { Unary: { } handler } registration || registration.OpenToNonMembers)
+            {
+                Answer(id, CallFailure.UnknownProtocol, $"protocol {protocolId} is not served on the lean path here");
+                return new Frame(frameLength, id, null);
+            }
+            if (length > (uint)registration.MaxRequestBytes)
+            {
+                var tooLarge = new Framing.FrameException(Framing.FrameError.TooLarge, $"frame of {length} bytes exceeds the bound of {registration.MaxRequestBytes}");
+                _server._logFailure(Context(protocolId), tooLarge, closed);
+                Answer(id, CallFailure.TooLarge, tooLarge.Message);
+                return new Frame(frameLength, id, null);
+            }
+            var request = buffer.Slice(LeanWire.CallHeaderFixed + idLength, length).ToArray();
+            var deadline = TimeSpan.FromMilliseconds(Math.Min(deadlineMs, (long)WireHeaders.MaxDeadline.TotalMilliseconds));
+            return new Frame(frameLength, id, new HandlerStart(handler, Context(registration.ProtocolId), request, deadline));
+        }
+
+        private async Task RunHandlerAsync(uint id, UnaryHandler handler, PeerContext context, byte[] request, TimeSpan deadline, CancellationToken closed)
+        {
+            // Off the reader loop at once: a handler that runs synchronously must not hold up the calls behind it.
+            await Task.Yield();
+            try
+            {
+                using var timer = CancellationTokenSource.CreateLinkedTokenSource(closed);
+                timer.CancelAfter(deadline);
+                try
+                {
+                    var answer = await handler(context, request, timer.Token);
+                    await SendAsync(new Outgoing(LeanWire.Answer, id, CallFailure.None, answer));
+                    TransportMetrics.Exchanged(_peer, context.ProtocolId, answer.Length, request.Length);
+                }
+                catch (Exception e) when (!closed.IsCancellationRequested)
+                {
+                    _server._logFailure(context, e, timer.Token);
+                    var (failure, detail) = PeerServer.Classify(e, timer.Token);
+                    Answer(id, failure, detail);
+                    if (failure == CallFailure.Refused) Stop("a handler refused the caller");
+                }
+            }
+            catch (Exception)
+            {
+                // The connection is gone: nobody to answer.
+            }
+            finally
+            {
+                _running.TryRemove(id, out _);
+                _activity.End();
+                _slots.Release();
+            }
+        }
+
+        private void Answer(uint id, CallFailure failure, string reason) =>
+            Send(new Outgoing(LeanWire.Answer, id, failure, LeanWire.Reason(reason)));
+
+        private void Send(Outgoing item) => _ = SendAsync(item);
+
+        private Task SendAsync(Outgoing item)
+        {
+            _outgoing.Enqueue(item);
+            return WriteQueuedAsync();
+        }
+
+        private PeerContext Context(string protocolId) => new(_peer, true, _remote, protocolId, WireHeaders.Lean);
+
+        /// <summary>
+        /// Writes whatever is queued and flushes once. The handler that finds nobody writing does it (a flush of a few
+        /// bytes completes at once, so the answer leaves from the handler's own thread); one that finds it taken leaves
+        /// its answer to the writer, who looks at the queue again before it lets go.
+        /// </summary>
+        private async Task WriteQueuedAsync()
+        {
+            var output = _connection.Transport.Output;
+            while (!_outgoing.IsEmpty && !_outputBroken && Interlocked.CompareExchange(ref _writing, 1, 0) == 0)
+            {
+                try
+                {
+                    while (_outgoing.TryDequeue(out var item))
+                    {
+                        if (item.Kind == LeanWire.Answer) LeanWire.WriteAnswer(output, item.Id, item.Status, item.Body);
+                        else LeanWire.WriteControl(output, item.Kind, item.Id);
+                    }
+                    var flushed = await output.FlushAsync(_connection.ConnectionClosed);
+                    if (flushed.IsCompleted || flushed.IsCanceled) _outputBroken = true;
+                }
+                catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException or ObjectDisposedException or InvalidOperationException)
+                {
+                    // The caller hung up: its calls end with the connection.
+                    _outputBroken = true;
+                }
+                finally
+                {
+                    Volatile.Write(ref _writing, 0);
+                }
+            }
+            if (_outputBroken) _outgoing.Clear();
+        }
+    }
+}
