@@ -68,6 +68,21 @@ public sealed class TestCluster : IDisposable
     }
 
     /// <summary>
+    /// Waits (bounded) until a holder among <paramref name="nodes"/> counts at least <paramref name="voters"/> voters: voters are
+    /// promoted one at a time after the joins, and a test that kills or cuts off a node of a three-voter cluster must
+    /// not start while only two vote (losing one of two leaves no majority at all).
+    /// </summary>
+    public void WaitForVoters(IReadOnlyList<NodeProcess> nodes, int voters)
+    {
+        static int Counted(string? quorum) =>
+            quorum is not null && System.Text.RegularExpressions.Regex.Match(quorum, @"\((\d+) voters\)") is { Success: true } m ? int.Parse(m.Groups[1].Value) : 0;
+        var took = Poll.Until(() => Concurrently.Map(nodes.Where(n => n.IsRunning).ToList(), n => n.Status().TryGetProperty("quorum", out var q) ? q.GetString() : null)
+            .Any(q => Counted(q) >= voters), TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(200));
+        Xunit.Assert.True(took is not null, $"no holder counted {voters} voters within 60 s\n{Diagnostics()}");
+        Log($"{voters} voters after {took!.Value.TotalMilliseconds:F0} ms");
+    }
+
+    /// <summary>
     /// Polls <c>peers --json</c> on each observer until <paramref name="holds"/> is true for all of them, and returns
     /// how long that took; fails with every observer's last view at the deadline. <paramref name="onView"/> sees every
     /// view read on the way (to catch a state that must never appear).

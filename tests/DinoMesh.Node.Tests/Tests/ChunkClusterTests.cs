@@ -46,6 +46,8 @@ public sealed class ChunkClusterTests : IClassFixture<ClassCluster>, IDisposable
         foreach (var n in nodes.Skip(1)) n.Launch(join: nodes[0].Endpoint, token: token, extra: chunkOptions);
         foreach (var n in nodes.Skip(1)) n.WaitUntilUp();
         cluster.WaitForViews(nodes, v => TestCluster.AllAlive(v, nodes), TimeSpan.FromSeconds(30), "every node sees every other alive");
+        // Killing a node must leave a majority of voters: not so while only two of three vote.
+        if (nodes.Length >= 3) cluster.WaitForVoters(nodes, 3);
     }
 
     /// <summary>Fails first, with its own message, when a file made on one node never shows up on another.</summary>

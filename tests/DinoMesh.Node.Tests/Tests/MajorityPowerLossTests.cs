@@ -24,6 +24,7 @@ public sealed class MajorityPowerLossTests : IDisposable
     {
         var nodes = new[] { _cluster.Add("n1", "127.0.0.21"), _cluster.Add("n2", "127.0.0.22"), _cluster.Add("n3", "127.0.0.23") };
         _cluster.Form(nodes);
+        _cluster.WaitForVoters(nodes, 3);
         var holder = _cluster.WaitForHolder(nodes);
         var survivor = nodes.First(n => n != holder);
         var victims = nodes.Where(n => n != survivor).ToArray();

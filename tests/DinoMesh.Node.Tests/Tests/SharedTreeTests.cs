@@ -40,6 +40,7 @@ public sealed class SharedTreeTests : IClassFixture<ClassCluster>, IDisposable
         _shared.Release();
         var nodes = new[] { _cluster.Add("n1", "127.0.0.11"), _cluster.Add("n2", "127.0.0.12"), _cluster.Add("n3", "127.0.0.13") };
         _cluster.FormWith(options, nodes);
+        _cluster.WaitForVoters(nodes, 3);
         return nodes;
     }
 
