@@ -10,14 +10,8 @@ namespace DinoMesh.Volume;
 /// The volume's door to chunk bytes: the local store first, then <see cref="IChunkSource"/> (the peers) for a chunk
 /// this node lacks or holds only a damaged copy of. Reads are two steps: <see cref="PrepareAsync"/> waits (without a
 /// thread) until every chunk of the range is readable here — fetched, verified and imported where needed — and starts
-/// fetching (or loading) the chunks after it when the file is read sequentially; then <see cref="Load"/> copies bytes
+/// fetching (or verifying) the chunks after it when the file is read sequentially; then <see cref="Load"/> copies bytes
 /// synchronously. Storage outcomes become errno-shaped <see cref="FsError"/>s here and nowhere else.
-/// <para>A sequential read of local chunks goes through memory: each chunk is read whole and hashed once (on a worker
-/// ahead of the reader, or by the reader itself when it gets there first) and its verified bytes are kept in
-/// <see cref="RecentChunks"/>, so the reader copies verified bytes instead of reading and hashing the file again, and
-/// a reader that reaches a chunk still being loaded waits for that load rather than hashing the chunk a second time.
-/// Chunks are immutable and named by their hash, so bytes held under an id can never be stale: an overwrite or a
-/// truncate gives the file new extents, with other ids.</para>
 /// </summary>
 public sealed class ChunkAccess
 {
@@ -27,7 +21,6 @@ public sealed class ChunkAccess
     private readonly ILogger _logger;
     private readonly RecentChunks _recent;
     private readonly ConcurrentDictionary<ChunkId, Task<FsError>> _fetching = new();
-    private readonly ConcurrentDictionary<ChunkId, Task> _loading = new();
     private readonly ConcurrentDictionary<ulong, long> _readEnds = new();
     private readonly SemaphoreSlim _warming;
 
@@ -109,60 +102,34 @@ public sealed class ChunkAccess
     /// <summary>
     /// Waits until every chunk that bytes [offset, offset + length) of <paramref name="extents"/> need can be read
     /// here: each one missing locally is fetched (once, however many readers want it), verified and imported. Only the
-    /// chunks of this range are waited for. When <paramref name="ino"/> is read sequentially, the range's local chunks
-    /// are loaded into memory (verified) and the next chunks are fetched or loaded in the background, so a streaming
-    /// read neither waits a round trip per chunk nor hashes a chunk on its own thread that a worker is already hashing.
+    /// chunks of this range are waited for. When <paramref name="ino"/> is read sequentially, the next chunks are
+    /// fetched (or, when local, verified) in the background, so a streaming read does not wait a round trip per chunk.
     /// EIO when a chunk can be had from nowhere; EINTR-style cancellation throws.
     /// </summary>
     public async ValueTask<FsError> PrepareAsync(ulong ino, ExtentMap extents, long offset, long length, CancellationToken ct)
     {
         if (length <= 0) return FsError.None;
         var end = offset + length;
-        var sequential = _options.ReadAheadChunks > 0 && Sequential(ino, offset, end);
-        if (sequential) ReadAhead(extents, offset, end);
-        // A random read on a node alone has nothing to wait for: Load reads and verifies from the store.
-        else if (_remote is null) return FsError.None;
-        List<Task>? waits = null;
+        if (_options.ReadAheadChunks > 0) ReadAhead(ino, extents, offset, end);
+        if (_remote is null) return FsError.None;
+        List<Task<FsError>>? waits = null;
         foreach (var extent in extents.Overlapping(offset, end))
         {
-            if (extent.Inline is not null) continue;
-            var id = extent.Chunk;
-            if (_recent.Contains(id)) continue;
-            if (_loading.TryGetValue(id, out var loading))
-            {
-                (waits ??= []).Add(loading);
-                continue;
-            }
-            if (_store.Contains(id))
-            {
-                // Loaded on this thread (a READ runs on the pool): no hop, and later readers of the chunk find it in memory.
-                if (sequential) LoadOnce(id, ahead: false);
-                continue;
-            }
-            if (_remote is not null) (waits ??= []).Add(FetchOnce(id));
+            if (extent.Inline is not null || IsHere(extent.Chunk)) continue;
+            (waits ??= []).Add(FetchOnce(extent.Chunk));
         }
         if (waits is null) return FsError.None;
         foreach (var wait in waits)
         {
-            // A load that failed (a missing or corrupt file) leaves nothing in memory: Load then takes the store's
-            // path, reports the chunk lost and the read is retried through a fetch. A fetch's error is the read's.
-            if (wait is Task<FsError> fetch)
-            {
-                var error = await fetch.WaitAsync(ct).ConfigureAwait(false);
-                if (error != FsError.None) return error;
-            }
-            else
-            {
-                await wait.WaitAsync(ct).ConfigureAwait(false);
-            }
+            var error = await wait.WaitAsync(ct).ConfigureAwait(false);
+            if (error != FsError.None) return error;
         }
         return FsError.None;
     }
 
     public (long Total, long Free) Capacity() => _store.Capacity();
 
-    /// <summary>Whether verified bytes of the chunk are held in memory (for tests).</summary>
-    internal bool InMemory(ChunkId id) => _recent.Contains(id);
+    private bool IsHere(ChunkId id) => _recent.Contains(id) || _store.Contains(id);
 
     /// <summary>One fetch per chunk at a time; later readers of the same chunk wait on the first.</summary>
     private Task<FsError> FetchOnce(ChunkId id)
@@ -209,25 +176,19 @@ public sealed class ChunkAccess
         }
     }
 
-    /// <summary>A read that starts where the last read of the file ended is sequential.</summary>
-    private bool Sequential(ulong ino, long offset, long end)
+    /// <summary>
+    /// A read that starts where the last read of the file ended is sequential: start on the chunks after it. Remote ones
+    /// are fetched; local ones are verified on a worker, so the reader finds them in the store's verified memo instead
+    /// of hashing a whole chunk before its first byte.
+    /// </summary>
+    private void ReadAhead(ulong ino, ExtentMap extents, long offset, long end)
     {
         var sequential = _readEnds.TryGetValue(ino, out var lastEnd) && lastEnd == offset;
         if (_readEnds.Count > 4096) _readEnds.Clear();
         _readEnds[ino] = end;
-        return sequential;
-    }
-
-    /// <summary>
-    /// Starts on the chunks after a sequential read: remote ones are fetched; local ones are loaded (read whole and
-    /// verified) on a worker, so the reader finds their bytes in memory instead of hashing a whole chunk before its
-    /// first byte.
-    /// </summary>
-    private void ReadAhead(ExtentMap extents, long offset, long end)
-    {
         // Once per chunk the reader enters, not on every read inside it: the window is checked chunk by chunk.
         var size = _options.ChunkSize;
-        if (offset % size != 0 && offset / size == (end - 1) / size) return;
+        if (!sequential || (offset % size != 0 && offset / size == (end - 1) / size)) return;
         var window = (long)_options.ReadAheadChunks * _options.ChunkSize;
         var seen = 0;
         foreach (var extent in extents.Overlapping(end, end + window))
@@ -235,59 +196,27 @@ public sealed class ChunkAccess
             if (extent.Inline is not null) continue;
             if (++seen > _options.ReadAheadChunks) break;
             var id = extent.Chunk;
-            if (_recent.Contains(id) || _fetching.ContainsKey(id) || _loading.ContainsKey(id)) continue;
-            if (_store.Contains(id)) LoadOnce(id, ahead: true);
+            if (_recent.Contains(id) || _fetching.ContainsKey(id)) continue;
+            if (_store.Contains(id)) WarmUp(id);
             else if (_remote is not null) _ = FetchOnce(id);
         }
     }
 
-    /// <summary>
-    /// Reads a local chunk whole, verifies it and keeps its bytes in memory; once per chunk however many readers want
-    /// it. Ahead of the reader it queues for one of <see cref="ChunkAccessOptions.ParallelWarmUps"/> workers (in order,
-    /// so the next chunk the reader needs is loaded first); for the reader it runs on the caller's thread.
-    /// </summary>
-    private void LoadOnce(ChunkId id, bool ahead)
+    /// <summary>Verifies a local chunk on a worker (a read of nothing hashes the whole file); skipped when workers are busy.</summary>
+    private void WarmUp(ChunkId id)
     {
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_loading.TryAdd(id, done.Task)) return;
-        if (!ahead)
+        if (!_warming.Wait(0)) return;
+        _ = Task.Run(() =>
         {
-            RunLoad(id, done);
-            return;
-        }
-        _ = Task.Run(async () =>
-        {
-            await _warming.WaitAsync().ConfigureAwait(false);
             try
             {
-                RunLoad(id, done);
+                _store.Read(id, 0, []);
             }
             finally
             {
                 _warming.Release();
             }
         });
-    }
-
-    private void RunLoad(ChunkId id, TaskCompletionSource done)
-    {
-        try
-        {
-            var (status, bytes) = _store.ReadAll(id);
-            VolumeMetrics.ChunkRead(status == ChunkReadStatus.Ok, bytes?.Length ?? 0);
-            // Only bytes that hashed to the id (or that the store's memo vouches for) are kept; a failure is left to the
-            // reader's own Load, which reports it (and quarantine has already moved a corrupt file aside).
-            if (status == ChunkReadStatus.Ok && bytes is not null) _recent.AddVerified(id, bytes);
-        }
-        catch (Exception e)
-        {
-            _logger.LogWarning(e, "loading chunk {Chunk} into memory failed; the read goes to the store", id);
-        }
-        finally
-        {
-            _loading.TryRemove(id, out _);
-            done.TrySetResult();
-        }
     }
 }
 
@@ -303,12 +232,9 @@ public sealed record ChunkAccessOptions
     /// <summary>Chunks past a sequential read fetched or verified ahead of it (0 turns read-ahead off).</summary>
     public int ReadAheadChunks { get; init; } = 8;
 
-    /// <summary>
-    /// Local chunks loaded ahead at the same time (each is a worker reading and hashing a chunk): one per core, so a
-    /// sequential read hashes on every core while the reader copies.
-    /// </summary>
-    public int ParallelWarmUps { get; init; } = Math.Clamp(Environment.ProcessorCount, 1, 4);
+    /// <summary>Local chunks verified ahead at the same time (each is a worker hashing a chunk).</summary>
+    public int ParallelWarmUps { get; init; } = 1;
 
-    /// <summary>Bytes of recently fetched or loaded chunks kept in memory for the reads that follow.</summary>
+    /// <summary>Bytes of recently fetched chunks kept in memory for the reads that follow the fetch.</summary>
     public long RecentFetchedBytes { get; init; } = 64L << 20;
 }

@@ -30,39 +30,6 @@ public sealed class ChunkCorruptionTests
     }
 
     [Fact]
-    public void ReadAll_OfAFlippedByte_IsCorrupt_QuarantinesTheFile_AndReturnsNoBytes()
-    {
-        // ReadAll reads the whole file into its array and hashes it there (no bounce buffer): the same checks hold.
-        using var fixture = new StoreFixture();
-        byte[] content = StoreFixture.Random(1 << 20, seed: 5);
-        var id = fixture.Store.Put(content).Id;
-        string path = fixture.Store.PathOf(id);
-        FlipByte(path, (1 << 20) - 1);
-
-        var (status, bytes) = fixture.Store.ReadAll(id);
-
-        Assert.Equal(ChunkReadStatus.Corrupt, status);
-        Assert.Null(bytes);
-        Assert.False(File.Exists(path));
-        Assert.Single(Directory.GetFiles(fixture.Store.QuarantineDirectory));
-    }
-
-    [Fact]
-    public void Read_IntoABufferLargerThanTheChunk_OfAFlippedByte_ClearsTheBuffer()
-    {
-        using var fixture = new StoreFixture();
-        byte[] content = StoreFixture.Random(300_000, seed: 6);
-        var id = fixture.Store.Put(content).Id;
-        FlipByte(fixture.Store.PathOf(id), 0);
-
-        var buffer = new byte[400_000];
-        var read = fixture.Store.Read(id, 0, buffer);
-
-        Assert.Equal(ChunkReadStatus.Corrupt, read.Status);
-        Assert.All(buffer, b => Assert.Equal(0, b));
-    }
-
-    [Fact]
     public void Read_OfAFlippedByte_ReturnsNothingEvenForAnUntouchedRange()
     {
         using var fixture = new StoreFixture();

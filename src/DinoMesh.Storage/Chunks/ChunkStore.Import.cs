@@ -48,8 +48,7 @@ public sealed partial class ChunkStore
         long length = Length(id);
         if (length < 0) return (ChunkReadStatus.NotFound, null);
         if (length > int.MaxValue) return (ChunkReadStatus.Corrupt, null);
-        // Every byte is overwritten by the read (or cleared on failure): no need to zero a megabyte first.
-        var bytes = GC.AllocateUninitializedArray<byte>((int)length);
+        var bytes = new byte[length];
         var result = Read(id, 0, bytes);
         if (!result.Succeeded) return (result.Status, null);
         // A file that changed length between the stat and the read did not verify as these bytes.

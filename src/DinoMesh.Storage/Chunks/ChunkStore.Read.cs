@@ -72,12 +72,6 @@ public sealed partial class ChunkStore
     private ChunkReadResult VerifyAndRead(ChunkId id, string path, SafeFileHandle handle, FileIdentity file, long offset, Span<byte> destination)
     {
         long startedNs = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
-        if (offset == 0 && file.Length <= destination.Length) return VerifyInPlace(id, path, handle, file, startedNs, destination);
-        return VerifyStreaming(id, path, handle, file, startedNs, offset, destination);
-    }
-
-    private ChunkReadResult VerifyStreaming(ChunkId id, string path, SafeFileHandle handle, FileIdentity file, long startedNs, long offset, Span<byte> destination)
-    {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(HashBlockSize);
         int copied = 0;
         long length = 0;
@@ -117,33 +111,6 @@ public sealed partial class ChunkStore
 
         if (file.ChangedNs < startedNs - RacyWindowNs && FileIdentity.Of(handle) == file) _verified.Add(id, file);
         return ChunkReadResult.Ok(copied);
-    }
-
-    /// <summary>
-    /// The whole file fits the destination (a chunk read into memory): read it straight there and hash it in place, one
-    /// copy and one pass instead of a copy through a bounce buffer. A file that turns out longer than it was at the
-    /// stat (it cannot, chunks are never written in place, but the disk is not ours alone) is hashed the streaming way.
-    /// </summary>
-    private ChunkReadResult VerifyInPlace(ChunkId id, string path, SafeFileHandle handle, FileIdentity file, long startedNs, Span<byte> destination)
-    {
-        int length = PositionedRead.ReadAt(handle, 0, destination);
-        Span<byte> probe = stackalloc byte[1];
-        if (length == destination.Length && RandomAccess.Read(handle, probe, length) != 0)
-        {
-            destination.Clear();
-            return VerifyStreaming(id, path, handle, file, startedNs, 0, destination);
-        }
-        Interlocked.Increment(ref _verifications);
-        bool good = ChunkId.Of(destination[..length]) == id;
-        StorageMetrics.ChunkVerified(good);
-        if (!good)
-        {
-            destination[..length].Clear();
-            Quarantine(id, path, file, length);
-            return ChunkReadResult.Failed(ChunkReadStatus.Corrupt, $"chunk {id} is corrupt: its {length} bytes do not hash to its id");
-        }
-        if (file.ChangedNs < startedNs - RacyWindowNs && FileIdentity.Of(handle) == file) _verified.Add(id, file);
-        return ChunkReadResult.Ok(length);
     }
 
     /// <summary>
