@@ -5,7 +5,7 @@ namespace DinoMesh.Node.Tests.Support;
 /// <summary>Syscalls that answer an errno instead of throwing, for tests that check which errno a mount gives.</summary>
 public static partial class Fs
 {
-    public const int EEXIST = 17, ETIMEDOUT = 110;
+    public const int EINTR = 4, EEXIST = 17, ETIMEDOUT = 110;
 
     /// <summary>mkdir(2): 0 or the errno.</summary>
     public static int Mkdir(string path, int mode = 0x1ED) => mkdir(path, (uint)mode) == 0 ? 0 : Marshal.GetLastPInvokeError();

@@ -39,6 +39,20 @@ public static class ProcessTree
         return found;
     }
 
+    /// <summary>The session a process belongs to (field 6 of /proc/PID/stat), or null when it is gone.</summary>
+    public static int? SessionOf(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[3], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The command line of a process, arguments joined by spaces ("" when it is gone).</summary>
     public static string CommandLine(int pid)
     {
@@ -59,7 +73,10 @@ public static class ProcessTree
     /// </summary>
     public static int? TerminateWithChildren(DaemonProcess shell, TimeSpan grace)
     {
-        var children = Descendants(shell.Pid);
+        // Only the shell's own session, as a terminal's signals would: a helper that put itself in a session of its
+        // own (dino-node's mount guardian) is the daemon's business, not the shell's.
+        var session = SessionOf(shell.Pid);
+        var children = Descendants(shell.Pid).Where(pid => SessionOf(pid) == session).ToList();
         // A process that started nothing (or exec'ed the command itself) gets the signal directly.
         foreach (var pid in children.Count > 0 ? children : [shell.Pid])
         {
