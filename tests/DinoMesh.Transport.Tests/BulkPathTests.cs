@@ -8,18 +8,13 @@ namespace DinoMesh.Transport.Tests;
 /// </summary>
 public class BulkPathTests
 {
-    private const string Seen = "/test/seen/1";
+    private const string Seen = SeenProtocol.Id;
 
     /// <summary>A node serving echo and a protocol that answers the transport its caller came over.</summary>
     private static async Task<TestNode> StartAsync(string name, TransportOptions? options = null, Func<byte[], CancellationToken, Task<byte[]>>? slow = null)
     {
         var node = new TestNode(name, options);
-        node.Transport.RegisterUnary(Seen, 2 * 1024 * 1024, async (peer, request, ct) =>
-        {
-            if (slow is not null) return await slow(request.ToArray(), ct);
-            if (request.Length == 1 && request.Span[0] == 0xFF) throw new PeerCallException(CallFailure.BadRequest, "byte 0xFF is refused");
-            return [.. System.Text.Encoding.UTF8.GetBytes(peer.Transport + "|"), .. request.Span];
-        });
+        SeenProtocol.Register(node, 2 * 1024 * 1024, slow);
         return await node.StartWithEchoAsync();
     }
 
@@ -31,11 +26,7 @@ public class BulkPathTests
         ServeBulk = serveBulk,
     };
 
-    private static (string Transport, byte[] Body) Split(byte[] answer)
-    {
-        var bar = Array.IndexOf(answer, (byte)'|');
-        return (System.Text.Encoding.UTF8.GetString(answer, 0, bar), answer[(bar + 1)..]);
-    }
+    private static (string Transport, byte[] Body) Split(byte[] answer) => SeenProtocol.Split(answer);
 
     [Fact]
     public async Task A_megabyte_goes_both_ways_over_the_bulk_path_and_the_connection_is_reused()

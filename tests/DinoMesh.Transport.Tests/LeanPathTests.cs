@@ -15,19 +15,14 @@ namespace DinoMesh.Transport.Tests;
 /// </summary>
 public class LeanPathTests
 {
-    private const string Seen = "/test/seen/1";
+    private const string Seen = SeenProtocol.Id;
     private const string Small = "/test/small/1";
 
     /// <summary>A node serving echo, a protocol that answers the transport its caller came over, and one bounded to 16 bytes.</summary>
     private static async Task<TestNode> StartAsync(string name, TransportOptions? options = null, Func<byte[], CancellationToken, Task<byte[]>>? slow = null)
     {
         var node = new TestNode(name, options);
-        node.Transport.RegisterUnary(Seen, 64 * 1024, async (peer, request, ct) =>
-        {
-            if (slow is not null) return await slow(request.ToArray(), ct);
-            if (request.Length == 1 && request.Span[0] == 0xFF) throw new PeerCallException(CallFailure.BadRequest, "byte 0xFF is refused");
-            return [.. System.Text.Encoding.UTF8.GetBytes(peer.Transport + "|"), .. request.Span];
-        });
+        SeenProtocol.Register(node, 64 * 1024, slow);
         node.Transport.RegisterUnary(Small, 16, static (_, request, _) => ValueTask.FromResult(request.ToArray()));
         return await node.StartWithEchoAsync();
     }
@@ -40,11 +35,7 @@ public class LeanPathTests
         ServeLean = serveLean,
     };
 
-    private static (string Transport, byte[] Body) Split(byte[] answer)
-    {
-        var bar = Array.IndexOf(answer, (byte)'|');
-        return (System.Text.Encoding.UTF8.GetString(answer, 0, bar), answer[(bar + 1)..]);
-    }
+    private static (string Transport, byte[] Body) Split(byte[] answer) => SeenProtocol.Split(answer);
 
     [Fact]
     public async Task Small_calls_go_over_the_lean_path_and_share_one_connection()

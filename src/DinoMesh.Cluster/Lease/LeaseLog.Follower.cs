@@ -60,11 +60,9 @@ public sealed partial class LeaseLog
             // What this node has committed is the same in every log, unless a majority lost power since the last fsync:
             // check what this log still holds, then skip to the first entry after the commit point.
             var skip = (int)Math.Min(entries.Length, Commit - prev);
-            if (ContradictsCommitted(prev, prevTerm) || entries.Take(skip).Any(e => ContradictsCommitted(e.Version, e.Term)))
-            {
-                diverged = true;
-                return null;
-            }
+            diverged = ContradictsCommitted(prev, prevTerm);
+            for (var k = 0; k < skip && !diverged; k++) diverged = ContradictsCommitted(entries[k].Version, entries[k].Term);
+            if (diverged) return null;
             prevTerm = skip > 0 ? entries[skip - 1].Term : prevTerm;
             entries = entries[skip..];
             prev += skip;

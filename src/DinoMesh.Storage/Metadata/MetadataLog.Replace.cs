@@ -33,19 +33,7 @@ public sealed partial class MetadataLog
                     foreach (var segment in _segments) SegmentFile.TryDelete(segment.Path);
                     Volatile.Write(ref _segments, []);
                     Durability.FsyncDirectory(_segmentDirectory);
-                    LogFullException.Guard(_path, () =>
-                    {
-                        using var transaction = _writer.BeginTransaction();
-                        using var command = _writer.CreateCommand();
-                        command.Transaction = transaction;
-                        command.CommandText = "DELETE FROM snapshot; INSERT INTO snapshot(version, term, payload, file) VALUES ($version, $term, x'', $file);" + FloorUpsert;
-                        command.Parameters.AddWithValue("$version", version);
-                        command.Parameters.AddWithValue("$term", term);
-                        command.Parameters.AddWithValue("$file", file);
-                        command.ExecuteNonQuery();
-                        mayBeNamed = true;
-                        transaction.Commit();
-                    });
+                    NameSnapshotLocked(version, term, file, moveFloor: true, ref mayBeNamed);
                     Volatile.Write(ref _snapshot, new SnapshotMark(version, term));
                     Interlocked.Exchange(ref _floor, version);
                     Interlocked.Exchange(ref _lastTerm, term);

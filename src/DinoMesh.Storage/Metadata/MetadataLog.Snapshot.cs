@@ -36,21 +36,7 @@ public sealed partial class MetadataLog
                 {
                     ThrowIfDisposed();
                     bool beyondLog = version > _lastVersion;
-                    LogFullException.Guard(_path, () =>
-                    {
-                        using var transaction = _writer.BeginTransaction();
-                        using var command = _writer.CreateCommand();
-                        command.Transaction = transaction;
-                        command.CommandText = "DELETE FROM snapshot; INSERT INTO snapshot(version, term, payload, file) VALUES ($version, $term, x'', $file);"
-                            + (beyondLog ? FloorUpsert : "");
-                        command.Parameters.AddWithValue("$version", version);
-                        command.Parameters.AddWithValue("$term", term);
-                        command.Parameters.AddWithValue("$file", file);
-                        command.ExecuteNonQuery();
-                        // A commit that reports an error may still have reached the disk: from here the file stays.
-                        mayBeNamed = true;
-                        transaction.Commit();
-                    });
+                    NameSnapshotLocked(version, term, file, moveFloor: beyondLog, ref mayBeNamed);
                     Volatile.Write(ref _snapshot, new SnapshotMark(version, term));
                     if (beyondLog)
                     {
@@ -69,6 +55,37 @@ public sealed partial class MetadataLog
             // The replaced snapshot's file (and a file a failed save had to leave) is named by nothing now. Not fsynced:
             // a deletion lost to a power cut is redone at open.
             SnapshotFile.RemoveAllBut(_snapshotDirectory, file);
+        }
+    }
+
+    /// <summary>
+    /// One transaction makes <paramref name="file"/> the current snapshot (and, with <paramref name="moveFloor"/>, the
+    /// floor its version). Caller holds the write lock. <paramref name="mayBeNamed"/> turns true before the commit: a
+    /// commit that reports an error may still have reached the disk, so from there the file stays.
+    /// </summary>
+    private void NameSnapshotLocked(long version, long term, string file, bool moveFloor, ref bool mayBeNamed)
+    {
+        var named = false;
+        try
+        {
+            LogFullException.Guard(_path, () =>
+            {
+                using var transaction = _writer.BeginTransaction();
+                using var command = _writer.CreateCommand();
+                command.Transaction = transaction;
+                command.CommandText = "DELETE FROM snapshot; INSERT INTO snapshot(version, term, payload, file) VALUES ($version, $term, x'', $file);"
+                    + (moveFloor ? FloorUpsert : "");
+                command.Parameters.AddWithValue("$version", version);
+                command.Parameters.AddWithValue("$term", term);
+                command.Parameters.AddWithValue("$file", file);
+                command.ExecuteNonQuery();
+                named = true;
+                transaction.Commit();
+            });
+        }
+        finally
+        {
+            mayBeNamed |= named;
         }
     }
 

@@ -36,15 +36,7 @@ internal sealed class BulkPool : IDisposable
         _port = peer.Port;
         _connectTimeout = connectTimeout;
         _maxIdle = maxIdle;
-        _tls = new SslClientAuthenticationOptions
-        {
-            TargetHost = _host,
-            EnabledSslProtocols = SslProtocols.Tls13,
-            ClientCertificateContext = certificate,
-            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-            RemoteCertificateValidationCallback = validateServer,
-            ApplicationProtocols = [BulkWire.Alpn],
-        };
+        _tls = PeerTls.ClientOptions(certificate, validateServer, _host, BulkWire.Alpn);
     }
 
     // After a failed dial (refused, handshake failed: a peer without the path may fail the handshake rather than pick

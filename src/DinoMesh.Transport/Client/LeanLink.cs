@@ -39,15 +39,7 @@ internal sealed class LeanLink : IDisposable
         _port = peer.Port;
         _connectTimeout = connectTimeout;
         _pingTimeout = pingTimeout;
-        _tls = new SslClientAuthenticationOptions
-        {
-            TargetHost = _host,
-            EnabledSslProtocols = SslProtocols.Tls13,
-            ClientCertificateContext = certificate,
-            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-            RemoteCertificateValidationCallback = validateServer,
-            ApplicationProtocols = [LeanWire.Alpn],
-        };
+        _tls = PeerTls.ClientOptions(certificate, validateServer, _host, LeanWire.Alpn);
     }
 
     /// <summary>False once the peer showed it does not serve the lean path, and for a while after a failed dial.</summary>

@@ -49,13 +49,7 @@ internal sealed class OutboundLink : IDisposable
             UseCookies = false,
             UseProxy = false,
             AutomaticDecompression = DecompressionMethods.None,
-            SslOptions = new SslClientAuthenticationOptions
-            {
-                EnabledSslProtocols = SslProtocols.Tls13,
-                ClientCertificateContext = certificate,
-                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-                RemoteCertificateValidationCallback = ValidateServer,
-            },
+            SslOptions = PeerTls.ClientOptions(certificate, ValidateServer),
         };
         Invoker = new HttpMessageInvoker(handler, disposeHandler: true);
     }
