@@ -76,8 +76,21 @@ public sealed class TestCluster : IDisposable
     {
         static int Counted(string? quorum) =>
             quorum is not null && System.Text.RegularExpressions.Regex.Match(quorum, @"\((\d+) voters\)") is { Success: true } m ? int.Parse(m.Groups[1].Value) : 0;
-        var took = Poll.Until(() => Concurrently.Map(nodes.Where(n => n.IsRunning).ToList(), n => n.Status().TryGetProperty("quorum", out var q) ? q.GetString() : null)
-            .Any(q => Counted(q) >= voters), TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(200));
+        // A node that does not answer this once (busy, or its control socket not yet listening) is asked again; one
+        // that died shows in the diagnostics of the failure.
+        static string? QuorumOf(NodeProcess n)
+        {
+            try
+            {
+                return n.Status().TryGetProperty("quorum", out var q) ? q.GetString() : null;
+            }
+            catch (InvalidOperationException)
+            {
+                return null;
+            }
+        }
+        var took = Poll.Until(() => Concurrently.Map(nodes.Where(n => n.IsRunning).ToList(), QuorumOf).Any(q => Counted(q) >= voters),
+            TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(200));
         Xunit.Assert.True(took is not null, $"no holder counted {voters} voters within 60 s\n{Diagnostics()}");
         Log($"{voters} voters after {took!.Value.TotalMilliseconds:F0} ms");
     }
