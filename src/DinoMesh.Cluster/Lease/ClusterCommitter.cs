@@ -76,30 +76,36 @@ public sealed class ClusterCommitter : IMetadataCommitter
         {
             // How long to wait for the entry to show up here after the holder took it, before asking again.
             var patience = timing.Tick * timing.Machine.ElectionTicks * 2;
+            // Once a proposal has left, the change may be committed whatever happens here, so a caller that gives up
+            // (a signal interrupting the syscall) would be told "nothing happened" about a change that did: an
+            // O_EXCL create answered EINTR whose file then exists. From there only the commit deadline ends the wait.
+            var proposed = false;
             for (var attempt = 0; DateTime.UtcNow < deadline; attempt++)
             {
-                cancellationToken.ThrowIfCancellationRequested();
+                var ct = proposed ? CancellationToken.None : cancellationToken;
+                ct.ThrowIfCancellationRequested();
                 var holder = _lease.Status.Holder;
                 if (holder.IsEmpty)
                 {
-                    await WaitAsync(waiter.Task, timing.Tick * 2, cancellationToken);
+                    await WaitAsync(waiter.Task, timing.Tick * 2, ct);
                     if (waiter.Task.IsCompleted) return await waiter.Task;
                     continue;
                 }
+                proposed = true;
                 var response = holder == Self
                     ? _lease.Propose(mutation, encoded)
-                    : await _network.ProposeAsync(holder, encoded, Min(patience, deadline - DateTime.UtcNow), cancellationToken);
+                    : await _network.ProposeAsync(holder, encoded, Min(patience, deadline - DateTime.UtcNow), CancellationToken.None);
                 switch (response?.Outcome)
                 {
                     case ProposeOutcome.Refused:
                         return ApplyResult.Fail((FsError)response.Errno, Current);
                     case ProposeOutcome.Appended or ProposeOutcome.Duplicate:
-                        await WaitAsync(waiter.Task, Min(patience, deadline - DateTime.UtcNow), cancellationToken);
+                        await WaitAsync(waiter.Task, Min(patience, deadline - DateTime.UtcNow), CancellationToken.None);
                         if (waiter.Task.IsCompleted) return await waiter.Task;
                         break;
                     default:
                         // Not the holder (any more), or unreachable: give the lease a moment to settle.
-                        await WaitAsync(waiter.Task, timing.Tick * 2, cancellationToken);
+                        await WaitAsync(waiter.Task, timing.Tick * 2, CancellationToken.None);
                         if (waiter.Task.IsCompleted) return await waiter.Task;
                         break;
                 }
