@@ -52,6 +52,11 @@ public static class NodeHost
         try
         {
             await host.RunAsync(cancellationToken);
+            if (host.Services.GetRequiredService<NodeService>().Failure is { } failure)
+            {
+                await Console.Error.WriteLineAsync($"dino-node: error: {failure}");
+                return ExitCodes.RuntimeFailure;
+            }
             return ExitCodes.Ok;
         }
         catch (StartupException e)

@@ -42,6 +42,12 @@ public sealed partial class NodeService
         }
         replica.Applied += (_, result) => OnMembership(result);
         replica.StateReplaced += OnMembership;
+        lease.Failed += failure =>
+        {
+            // Fail-stop: a node whose log may not hold what its lease machine believes must not go on answering.
+            Failure = $"the metadata log failed under the lease ({failure.Message}); restart the node to recover from its log";
+            _lifetime.StopApplication();
+        };
         lease.Start(replica.Current.Members.Keys);
         _lease = lease;
         var committer = new ClusterCommitter(lease, replica, _leaseNetwork, _loggers.CreateLogger("metadata"));

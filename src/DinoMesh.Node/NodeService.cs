@@ -213,6 +213,9 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
             c.Self, c.ClusterId[..12], c.Transport.ListenEndPoint, c.Transport.PreferredTransport, c.Advertise);
     }
 
+    /// <summary>Why the node stopped itself, when it did because something failed (the process then exits non-zero).</summary>
+    public string? Failure { get; private set; }
+
     private async Task WatchForExternalUnmountAsync(FuseMount mount)
     {
         await mount.WaitForUnmountAsync();

@@ -18,6 +18,7 @@ public sealed partial class LeaseDriver
         ProposeResponse response;
         lock (_gate)
         {
+            if (_failure is not null || _machine is null) return new ProposeResponse(ProposeOutcome.NotHolder, 0, 0, default);
             AdvanceLocked();
             if (!_machine.IsHolder || _machine.Transferring) return new ProposeResponse(ProposeOutcome.NotHolder, 0, 0, _machine.Holder);
             var tip = TipLocked();

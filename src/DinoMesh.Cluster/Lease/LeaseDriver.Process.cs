@@ -15,8 +15,29 @@ public sealed partial class LeaseDriver
     private readonly List<ApplyResult> _replaced = [];
     private long _lastCommitPersistTicks;
 
-    /// <summary>Drains every Ready. Caller holds the lock.</summary>
+    /// <summary>Drains every Ready. Caller holds the lock. A failure to act on one stops the driver for good.</summary>
     private void ProcessLocked()
+    {
+        if (_failure is not null) return;
+        try
+        {
+            DrainReadyLocked();
+        }
+        catch (Exception e)
+        {
+            FailLocked(e);
+        }
+    }
+
+    /// <summary>Stops the driver for good: the machine or its log threw, and a half-done round cannot be trusted.</summary>
+    private void FailLocked(Exception e)
+    {
+        if (_failure is not null) return;
+        _failure = e;
+        _logger.LogCritical(e, "lease: the lease machine or its log failed ({Error}); this node stops taking part (restarted, it recovers from its log)", e.Message);
+    }
+
+    private void DrainReadyLocked()
     {
         for (var round = 0; _machine.HasReady && round < 1000; round++)
         {
@@ -69,6 +90,11 @@ public sealed partial class LeaseDriver
     /// </summary>
     private void AfterProcess()
     {
+        if (Volatile.Read(ref _failure) is { } failure)
+        {
+            if (Interlocked.Exchange(ref _failureAnnounced, 1) == 0) Failed?.Invoke(failure);
+            return;
+        }
         ApplyResult[] replaced;
         lock (_gate)
         {

@@ -48,6 +48,9 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     private long _life;
     private LeaseRole _lastRole;
     private PeerId _lastHolder;
+    // Why acting on the machine's output failed, once it has: from then on the driver does nothing (fail-stop).
+    private Exception? _failure;
+    private int _failureAnnounced;
     // Set while a call's messages are handled: what the machine says to that caller goes back in the call's answer.
     private (PeerId Peer, List<LeaseMessage> Messages)? _answerTo;
 
@@ -69,6 +72,17 @@ public sealed partial class LeaseDriver : IAsyncDisposable
 
     /// <summary>The entry a new holder commits first.</summary>
     private byte[] NoopPayload { get; }
+
+    /// <summary>
+    /// Raised once (outside the lock) when acting on the machine's output failed (a log append or sync that threw: a
+    /// disk error, a disk full beyond the reserve). The machine cannot go on from a half-done round, and guessing which
+    /// parts reached the disk could acknowledge what is not there, so the driver stops; the node should exit and be
+    /// restarted, when the log on disk is the truth again.
+    /// </summary>
+    public event Action<Exception>? Failed;
+
+    /// <summary>True once acting on the machine's output failed (see <see cref="Failed"/>).</summary>
+    public bool HasFailed => Volatile.Read(ref _failure) is not null;
 
     /// <summary>Raised (outside the lock) when this node gains or loses the lease, or learns of a new holder.</summary>
     public event Action<LeaseRole, PeerId>? HolderChanged;
@@ -146,7 +160,15 @@ public sealed partial class LeaseDriver : IAsyncDisposable
                 {
                     lock (_gate)
                     {
-                        sleep = TickLocked();
+                        if (_failure is not null) return;
+                        try
+                        {
+                            sleep = TickLocked();
+                        }
+                        catch (Exception e)
+                        {
+                            FailLocked(e);
+                        }
                         ProcessLocked();
                     }
                     AfterProcess();
@@ -170,8 +192,17 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     {
         lock (_gate)
         {
-            AdvanceLocked();
-            foreach (var message in messages) _machine.Step(from, message);
+            // Before Start there is no machine yet: a message that early is lost, as on the wire (the sender repeats it).
+            if (_failure is not null || _machine is null) return;
+            try
+            {
+                AdvanceLocked();
+                foreach (var message in messages) _machine.Step(from, message);
+            }
+            catch (Exception e)
+            {
+                FailLocked(e);
+            }
             ProcessLocked();
         }
         AfterProcess();
@@ -187,17 +218,24 @@ public sealed partial class LeaseDriver : IAsyncDisposable
         var answers = new List<LeaseMessage>();
         lock (_gate)
         {
-            AdvanceLocked();
+            if (_failure is not null || _machine is null) return answers;
             _answerTo = (from, answers);
             try
             {
+                AdvanceLocked();
                 foreach (var message in messages) _machine.Step(from, message);
                 ProcessLocked();
+            }
+            catch (Exception e)
+            {
+                FailLocked(e);
             }
             finally
             {
                 _answerTo = null;
             }
+            // A driver that failed answers nothing, not even what it had said before the failure in this call.
+            if (_failure is not null) answers.Clear();
         }
         AfterProcess();
         return answers;
