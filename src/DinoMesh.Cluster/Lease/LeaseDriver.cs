@@ -40,6 +40,8 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<(long Version, TaskCompletionSource<FsError> Done, long Deadline)> _syncWaiters = [];
+    private readonly OutgoingSnapshot _outgoing;
+    private readonly SnapshotAssembler _assembler;
     private LeaseLog _machine = null!;
     private Task _ticker = Task.CompletedTask;
     private FileSystemState? _tip;
@@ -61,7 +63,14 @@ public sealed partial class LeaseDriver : IAsyncDisposable
         _timing = timing;
         _logger = logger;
         NoopPayload = MutationCodec.Encode(new Mutation { Kind = new Noop(), Proposer = self });
+        // Snapshot transfers in either direction keep their bytes in files next to the log.
+        SnapshotDirectory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(_log.Path)) ?? ".";
+        _outgoing = new OutgoingSnapshot(SnapshotDirectory);
+        _assembler = new SnapshotAssembler(SnapshotDirectory);
     }
+
+    /// <summary>Where snapshot transfers keep their temp files (the log's directory).</summary>
+    public string SnapshotDirectory { get; }
 
     public PeerId Self { get; }
 
@@ -98,6 +107,8 @@ public sealed partial class LeaseDriver : IAsyncDisposable
             ? new HardState(vote.Term, vote.Vote.Length == 0 ? default : PeerId.FromBytes(vote.Vote), vote.Commit)
             : new HardState(ReadLong(TermKey), ReadVote(), ReadLong(CommitKey));
         _persistedCommit = hard.Commit;
+        // A transfer a crash interrupted is of no use now (the holder starts it again): nothing of it was installed.
+        if (SnapshotAssembler.RemoveLeftovers(SnapshotDirectory)) _logger.LogInformation("lease: removed a snapshot transfer's temp files left by the previous run");
         // Every start is a new life: recorded before the first answer, so a holder can tell a restarted follower
         // (whose unsynced log end a power cut may have taken) from a stale answer of its previous life.
         _life = (_log.LeaseVote?.Starts ?? 0) + 1;
@@ -232,7 +243,9 @@ public sealed partial class LeaseDriver : IAsyncDisposable
             foreach (var (_, done, _) in _syncWaiters) done.TrySetResult(FsError.Io);
             _syncWaiters.Clear();
             PersistCommit(force: true);
+            _assembler.Dispose();
         }
+        _outgoing.Dispose();
         _stopping.Dispose();
         _wake.Dispose();
     }
