@@ -70,7 +70,7 @@ public sealed partial class LeaseDriver
             if (assembled is not null) foreach (var (id, verified) in assembled) _machine.SnapshotAssembled(id, verified);
         }
         // A snapshot assembled but not installed (the log reached its version meanwhile) is of no further use.
-        if (_assembler.Written > 0 && !_machine.AssemblingSnapshot) _assembler.Discard();
+        if (_assembler.Written > 0 && !_machine.AssemblingSnapshot && !_machine.HasReady) _assembler.Discard();
         PersistCommit(force: false);
         CompleteSyncWaitersLocked();
         RescheduleLocked();

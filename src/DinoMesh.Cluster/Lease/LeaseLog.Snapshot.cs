@@ -59,21 +59,22 @@ public sealed partial class LeaseLog
         }
         p.RecentlyActive = true;
         if (!p.SnapshotPending || p.Transfer is not { } t || !t.Is(a.Version, a.VersionTerm) || a.Offset < 0 || a.Offset > t.Meta.Length) return;
-        if (a.Offset < t.Acked)
+        if (a.Offset > t.Acked) t.Silent = 0;
+        if (a.Gap || a.Offset == 0)
         {
-            // Less than it acknowledged before: it lost its partial snapshot (it restarted, the whole did not check
-            // out, or it started another) and says 0; anything else is an old acknowledgement overtaken by a newer one.
-            if (a.Offset != 0) return;
-            t.Acked = 0;
-            t.Next = 0;
-        }
-        else
-        {
-            if (a.Offset > t.Acked) t.Silent = 0;
+            // It holds exactly that much and no more: a piece after the one it needs arrived first (the one it needs is
+            // lost or late), or it lost its partial snapshot (it restarted, the whole did not check out, it started
+            // another). Believed even below what it acknowledged before, since an old acknowledgement can overtake
+            // this one: sending from too far back costs only duplicates, which it answers with what it truly holds.
             t.Acked = a.Offset;
-            // A gap: a piece after the one it needs arrived first; the one it needs is lost or late. Resend from there.
-            t.Next = a.Gap ? a.Offset : Math.Max(t.Next, a.Offset);
+            t.Next = a.Offset;
         }
+        else if (a.Offset > t.Acked)
+        {
+            t.Acked = a.Offset;
+            t.Next = Math.Max(t.Next, a.Offset);
+        }
+        // Otherwise an old or repeated acknowledgement: nothing new.
         p.SnapshotTicks = 0;
         SendPieces(from, p);
     }

@@ -21,9 +21,17 @@ internal sealed partial class LeaseSim
         if (!_byId.TryGetValue(envelope.Peer, out var to)) return;
         if (!Linked(from, to) || Random.NextDouble() < Faults.Loss) return;
         var copies = Random.NextDouble() < Faults.Duplicate ? 2 : 1;
+        var message = envelope.Message;
+        if (message is SnapshotPiece piece && Faults.CorruptPiece > 0 && Random.NextDouble() < Faults.CorruptPiece)
+        {
+            var data = piece.Data.ToArray();
+            data[Random.Next(data.Length)] ^= (byte)(1 + Random.Next(255));
+            message = piece with { Data = data };
+            PiecesCorrupted++;
+        }
         for (var i = 0; i < copies; i++)
         {
-            _network.Enqueue((to.Index, from.Id, envelope.Message), (NowMs + Random.Next(1, Faults.MaxDelayMs + 1), _order++));
+            _network.Enqueue((to.Index, from.Id, message), (NowMs + Random.Next(1, Faults.MaxDelayMs + 1), _order++));
         }
     }
 
@@ -90,9 +98,10 @@ internal sealed partial class LeaseSim
             {
                 if (PrepareSnapshot(node) is { } meta) node.Machine.SnapshotPrepared(peer, meta);
             }
-            if (node.Assembly.Count > 0 && !node.Machine.AssemblingSnapshot) DiscardAssembly(node);
             CheckHolder(node);
         }
+        // Assembled but not installed (the log reached its version meanwhile): dropped, as the driver drops its file.
+        if (node.Assembly.Count > 0 && !node.Machine.AssemblingSnapshot && !node.Machine.HasReady) DiscardAssembly(node);
         if (node.Machine.IsHolder) node.Machine.SetMembers(Nodes.Select(n => n.Id));
     }
 
@@ -125,7 +134,11 @@ internal sealed partial class LeaseSim
         if (!piece.Last) return null;
         var bytes = node.Assembly.ToArray();
         var verified = bytes.Length == piece.Id.Length && SHA256.HashData(bytes).SequenceEqual(piece.Hash!);
-        if (!verified) DiscardAssembly(node);
+        if (!verified)
+        {
+            DiscardAssembly(node);
+            VerifyFailures++;
+        }
         return (piece.Id, verified);
     }
 
@@ -143,6 +156,12 @@ internal sealed partial class LeaseSim
 
     /// <summary>Snapshot pieces sent (before any loss).</summary>
     public int PiecesSent { get; private set; }
+
+    /// <summary>Pieces the network damaged (<see cref="LeaseFaults.CorruptPiece"/>).</summary>
+    public int PiecesCorrupted { get; private set; }
+
+    /// <summary>Assembled snapshots whose length or hash did not check out (and were asked for again).</summary>
+    public int VerifyFailures { get; private set; }
 
     private void CheckHolder(LeaseSimNode node)
     {
