@@ -156,11 +156,12 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
     {
         var data = _data!;
         var metadataLogger = _loggers.CreateLogger("metadata");
+        var snapshotEvery = HiddenSettings.SnapshotEvery ?? MetadataReplica.DefaultSnapshotEvery;
         try
         {
             _log = MetadataLog.Open(data.MetadataPath, metadataLogger);
             _chunks = new ChunkStore(data, new ChunkStoreOptions(), _loggers.CreateLogger("chunks"));
-            _replica = MetadataReplica.Open(_log, _chunks, metadataLogger, LeaseDriver.DurableCommit(_log));
+            _replica = MetadataReplica.Open(_log, _chunks, metadataLogger, LeaseDriver.DurableCommit(_log), snapshotEvery);
         }
         catch (MetadataDamagedException e)
         {
