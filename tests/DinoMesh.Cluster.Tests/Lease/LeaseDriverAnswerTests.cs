@@ -30,7 +30,7 @@ public sealed class LeaseDriverAnswerTests : IDisposable
         var (holderReplica, followerReplica) = (OpenReplica(), OpenReplica());
         LeaseDriver.Found(holderReplica, new Mutation { Kind = new Genesis(new byte[16], A), Proposer = A, TimeNs = 1 });
 
-        var wire = new Wire();
+        var wire = new LeaseDriverWire();
         var holder = new LeaseDriver(A, holderReplica, wire.From(A), new LeaseTiming(), NullLogger.Instance);
         var follower = new LeaseDriver(B, followerReplica, wire.From(B), new LeaseTiming(), NullLogger.Instance);
         wire.Drivers[A] = holder;
@@ -72,48 +72,5 @@ public sealed class LeaseDriverAnswerTests : IDisposable
     {
         foreach (var owned in _owned) owned.Dispose();
         foreach (var directory in _directories) Directory.Delete(directory, recursive: true);
-    }
-
-    /// <summary>
-    /// Delivers every message on a thread of its own, as a call would, and feeds the answer back to the sender; counts
-    /// acknowledgements by the way they travelled.
-    /// </summary>
-    private sealed class Wire
-    {
-        private int _answered, _queued;
-
-        public ConcurrentDictionary<PeerId, LeaseDriver> Drivers { get; } = new();
-
-        public int AnsweredAcknowledgements => Volatile.Read(ref _answered);
-
-        public int QueuedAcknowledgements => Volatile.Read(ref _queued);
-
-        public ILeaseNetwork From(PeerId self) => new Endpoint(this, self);
-
-        private void Deliver(PeerId from, PeerId to, LeaseMessage message)
-        {
-            if (message is AppendResponse) Interlocked.Increment(ref _queued);
-            _ = Task.Run(() =>
-            {
-                if (!Drivers.TryGetValue(to, out var receiver) || !Drivers.TryGetValue(from, out var sender)) return;
-                var answers = receiver.ReceiveAndAnswer(from, [message]);
-                Interlocked.Add(ref _answered, answers.Count(a => a is AppendResponse));
-                if (answers.Count > 0) sender.Receive(to, answers);
-            });
-        }
-
-        private sealed class Endpoint(Wire wire, PeerId self) : ILeaseNetwork
-        {
-            public void Send(PeerId to, LeaseMessage message) => wire.Deliver(self, to, message);
-
-            public Task<ProposeResponse?> ProposeAsync(PeerId holder, byte[] mutation, TimeSpan deadline, CancellationToken ct) =>
-                Task.FromResult<ProposeResponse?>(null);
-
-            public Task<SyncResponse?> SyncAsync(PeerId holder, long version, TimeSpan deadline, CancellationToken ct) =>
-                Task.FromResult<SyncResponse?>(null);
-
-            public Task<ReadIndexResponse?> ReadIndexAsync(PeerId holder, TimeSpan deadline, CancellationToken ct) =>
-                Task.FromResult<ReadIndexResponse?>(null);
-        }
     }
 }
