@@ -15,6 +15,8 @@ internal sealed class OutgoingSnapshot : IDisposable
 {
     public const string FilePrefix = "lease-snapshot-out-";
 
+    internal const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
     private readonly string _directory;
     private readonly Lock _gate = new();
     private readonly Lock _making = new();
@@ -39,8 +41,12 @@ internal sealed class OutgoingSnapshot : IDisposable
             if (term < 0) return null;
             var bytes = StateSnapshotCodec.Encode(current);
             var path = Path.Combine(_directory, $"{FilePrefix}{current.Version}.tmp");
-            // A temp file, never fsynced: a crash leaves it to be removed at the next start.
-            File.WriteAllBytes(path, bytes);
+            // A temp file, never fsynced: a crash leaves it to be removed at the next start. Owner-only, like the
+            // rest of the metadata (it holds names and small files' bytes).
+            using (var stream = new FileStream(path, new FileStreamOptions { Mode = System.IO.FileMode.Create, Access = FileAccess.Write, UnixCreateMode = OwnerOnly }))
+            {
+                stream.Write(bytes);
+            }
             var meta = new SnapshotMeta(current.Version, term, bytes.Length, SHA256.HashData(bytes), [.. current.Voters]);
             var file = File.OpenHandle(path, System.IO.FileMode.Open, FileAccess.Read);
             (SafeFileHandle? File, string? Path) old;

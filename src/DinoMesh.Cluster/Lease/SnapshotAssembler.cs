@@ -15,11 +15,14 @@ internal sealed class SnapshotAssembler : IDisposable
 
     private readonly string _path;
     private SnapshotId? _id;
-    private SafeFileHandle? _file;
+    private FileStream? _stream;
     private long _written;
     private string? _failure;
 
     public SnapshotAssembler(string directory) => _path = Path.Combine(directory, FileName);
+
+    /// <summary>The temp file's handle (its stream only owns it: every read and write is positional, unbuffered).</summary>
+    private SafeFileHandle? Handle => _stream?.SafeFileHandle;
 
     /// <summary>Removes what a previous run left (its transfers ended with it): true when there was something.</summary>
     public static bool RemoveLeftovers(string directory)
@@ -44,15 +47,18 @@ internal sealed class SnapshotAssembler : IDisposable
     {
         if (piece.Offset == 0) Start(piece.Id);
         if (_id != piece.Id || piece.Offset != _written) throw new InvalidOperationException($"snapshot piece at {piece.Offset} of {piece.Id}, but {_written} bytes of {_id} are written");
-        if (_failure is not null) return;
-        try
+        if (_failure is null)
         {
-            RandomAccess.Write(_file!, piece.Data, piece.Offset);
+            try
+            {
+                RandomAccess.Write(Handle!, piece.Data, piece.Offset);
+            }
+            catch (IOException e)
+            {
+                _failure = e.Message;
+            }
         }
-        catch (IOException e)
-        {
-            _failure = e.Message;
-        }
+        // Counted even when not written: the order check stays true, and the check of the whole fails.
         _written += piece.Data.Length;
     }
 
@@ -60,16 +66,16 @@ internal sealed class SnapshotAssembler : IDisposable
     public bool Check(SnapshotId id, byte[] hash, out string why)
     {
         why = "";
-        if (_id != id || _file is null) why = "no such snapshot is being assembled";
+        if (_id != id || Handle is null) why = "no such snapshot is being assembled";
         else if (_failure is not null) why = $"a piece could not be written: {_failure}";
-        else if (_written != id.Length || RandomAccess.GetLength(_file) != id.Length) why = $"{RandomAccess.GetLength(_file)} bytes, not {id.Length}";
+        else if (_written != id.Length || RandomAccess.GetLength(Handle) != id.Length) why = $"{RandomAccess.GetLength(Handle)} bytes, not {id.Length}";
         else
         {
             using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             var buffer = new byte[1 << 20];
             for (long at = 0; at < id.Length;)
             {
-                var read = RandomAccess.Read(_file, buffer, at);
+                var read = RandomAccess.Read(Handle, buffer, at);
                 if (read == 0) break;
                 sha.AppendData(buffer, 0, read);
                 at += read;
@@ -82,11 +88,11 @@ internal sealed class SnapshotAssembler : IDisposable
     /// <summary>The assembled (and checked) snapshot, read into the one array the install decodes.</summary>
     public byte[] ReadAll(long version)
     {
-        if (_id is not { } id || id.Version != version || _file is null || _written != id.Length) throw new InvalidOperationException($"no assembled snapshot at version {version}");
+        if (_id is not { } id || id.Version != version || Handle is null || _written != id.Length) throw new InvalidOperationException($"no assembled snapshot at version {version}");
         var bytes = new byte[id.Length];
         for (var done = 0; done < bytes.Length;)
         {
-            var read = RandomAccess.Read(_file, bytes.AsSpan(done), done);
+            var read = RandomAccess.Read(Handle, bytes.AsSpan(done), done);
             if (read == 0) throw new IOException($"{_path} ends at {done} of {bytes.Length} bytes");
             done += read;
         }
@@ -96,8 +102,8 @@ internal sealed class SnapshotAssembler : IDisposable
     /// <summary>Drops what is assembled (installed, or superseded).</summary>
     public void Discard()
     {
-        _file?.Dispose();
-        _file = null;
+        _stream?.Dispose();
+        _stream = null;
         _id = null;
         _written = 0;
         _failure = null;
@@ -110,9 +116,13 @@ internal sealed class SnapshotAssembler : IDisposable
         _id = id;
         try
         {
-            _file = File.OpenHandle(_path, FileMode.Create, FileAccess.ReadWrite, FileShare.None);
+            // Owner-only, like the rest of the metadata.
+            _stream = new FileStream(_path, new FileStreamOptions
+            {
+                Mode = FileMode.Create, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 0, UnixCreateMode = OutgoingSnapshot.OwnerOnly,
+            });
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             _failure = e.Message;
         }
