@@ -5,8 +5,8 @@ namespace DinoMesh.Node;
 
 /// <summary>
 /// Settings for tests and benchmarks only, read from the environment at start-up: no user needs them, so they are not
-/// options (and `--help` does not list them). README's "Hidden settings" names them. A value that does not parse, or
-/// is out of range, stops the start with a line that says so.
+/// options (and `--help` does not list them); docs/architecture.md ("The replica and snapshots") names them. A value
+/// that does not parse, or is out of range, stops the start with a line that says so.
 /// </summary>
 internal static class HiddenSettings
 {
