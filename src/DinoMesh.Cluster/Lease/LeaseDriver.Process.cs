@@ -108,6 +108,8 @@ public sealed partial class LeaseDriver
         if (role != _lastRole || holder != _lastHolder)
         {
             var wasHolder = _lastRole == LeaseRole.Holder;
+            // A holder's snapshot file is of no use to a follower (a later holder sends its own).
+            if (wasHolder && role != LeaseRole.Holder) _outgoing.Drop();
             (_lastRole, _lastHolder) = (role, holder);
             if (role == LeaseRole.Holder && !wasHolder) _logger.LogInformation("lease: this node holds the lease (term {Term})", Status.Term);
             else if (wasHolder && role != LeaseRole.Holder) _logger.LogInformation("lease: this node no longer holds the lease");
@@ -141,15 +143,19 @@ public sealed partial class LeaseDriver
         {
             var meta = _outgoing.GetOrMake(() => _replica.Current, _log.TermAt);
             if (meta is null) return;   // retried by the machine after a while
+            long? from;
             lock (_gate)
             {
                 if (!_machine.IsHolder) return;
                 AdvanceLocked();
-                _machine.SnapshotPrepared(peer, meta);
+                from = _machine.SnapshotPrepared(peer, meta);
                 ProcessLocked();
             }
-            _logger.LogInformation("lease: sending a snapshot at version {Version} ({Bytes} bytes, pieces of {Piece}) to {Peer}",
-                meta.Version, meta.Length, _timing.Machine.SnapshotPieceBytes, peer.Short);
+            if (from is { } offset)
+            {
+                _logger.LogInformation("lease: sending a snapshot at version {Version} ({Bytes} bytes, pieces of {Piece}) to {Peer} from byte {Offset}",
+                    meta.Version, meta.Length, _timing.Machine.SnapshotPieceBytes, peer.Short, offset);
+            }
             AfterProcess();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)

@@ -15,11 +15,12 @@ public sealed partial class LeaseLog
     /// <summary>
     /// The holder's driver has made a snapshot ready for <paramref name="peer"/> (which it asked for through
     /// <see cref="LeaseReady.SnapshotsToSend"/>). The same snapshot as the transfer under way goes on from what the
-    /// follower acknowledged; any other starts from offset 0.
+    /// follower acknowledged; any other starts from offset 0. Returns the offset it goes on from, or null when the
+    /// follower no longer needs a snapshot (or this node no longer holds the lease).
     /// </summary>
-    public void SnapshotPrepared(PeerId peer, SnapshotMeta meta)
+    public long? SnapshotPrepared(PeerId peer, SnapshotMeta meta)
     {
-        if (!IsHolder || meta.Length < 1 || meta.Voters.Length == 0 || !_progress.TryGetValue(peer, out var p) || !p.SnapshotPending) return;
+        if (!IsHolder || meta.Length < 1 || meta.Voters.Length == 0 || !_progress.TryGetValue(peer, out var p) || !p.SnapshotPending) return null;
         if (p.Transfer is { } t && t.Is(meta.Version, meta.VersionTerm) && t.Meta.Length == meta.Length)
         {
             // What was in flight is presumed lost (the request was repeated because nothing came back for a while).
@@ -32,6 +33,7 @@ public sealed partial class LeaseLog
         }
         p.SnapshotTicks = 0;
         SendPieces(peer, p);
+        return p.Transfer.Acked;
     }
 
     /// <summary>Pieces to <paramref name="peer"/> while fewer than <see cref="LeaseConfig.SnapshotPiecesInflight"/> are unanswered.</summary>

@@ -86,8 +86,11 @@ internal sealed class OutgoingSnapshot : IDisposable
         }
     }
 
-    public void Dispose()
+    /// <summary>Deletes the file (this node no longer holds the lease, or stops); a later request makes a new one.</summary>
+    public void Drop()
     {
+        // Not under _making: an encoding under way must not hold up a driver that just lost the lease. What it makes
+        // replaces nothing (dropped already) and goes at the next drop or start.
         lock (_gate)
         {
             _file?.Dispose();
@@ -95,4 +98,6 @@ internal sealed class OutgoingSnapshot : IDisposable
             (_meta, _file, _path) = (null, null, null);
         }
     }
+
+    public void Dispose() => Drop();
 }
