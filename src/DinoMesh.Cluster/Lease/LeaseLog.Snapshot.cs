@@ -21,9 +21,11 @@ public sealed partial class LeaseLog
     public long? SnapshotPrepared(PeerId peer, SnapshotMeta meta)
     {
         if (!IsHolder || meta.Length < 1 || meta.Voters.Length == 0 || !_progress.TryGetValue(peer, out var p) || !p.SnapshotPending) return null;
-        if (p.Transfer is { } t && t.Is(meta.Version, meta.VersionTerm) && t.Meta.Length == meta.Length)
+        if (p.Transfer is { } t && t.Is(meta.Version, meta.VersionTerm) && t.Meta.Length == meta.Length && t.Meta.Hash.AsSpan().SequenceEqual(meta.Hash))
         {
-            // What was in flight is presumed lost (the request was repeated because nothing came back for a while).
+            // The same bytes: go on from what the follower holds. What was in flight is presumed lost (the request was
+            // repeated because nothing came back for a while). The pieces name the driver's current copy.
+            t.Meta = meta;
             t.Next = t.Acked;
             t.Silent = 0;
         }

@@ -38,7 +38,7 @@ internal sealed class SnapshotSending
 {
     public SnapshotSending(SnapshotMeta meta) => Meta = meta;
 
-    public SnapshotMeta Meta { get; }
+    public SnapshotMeta Meta { get; set; }
 
     public long Acked { get; set; }
 
