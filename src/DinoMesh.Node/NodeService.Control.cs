@@ -15,9 +15,6 @@ public sealed partial class NodeService
     public static readonly string Version =
         (typeof(NodeService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0").Split('+')[0];
 
-    // Bytes the volume stores, computed once per metadata state (a statfs or a page refresh does not rescan the tree).
-    private readonly VolumeUsage _usage = new();
-
     private async ValueTask<object?> HandleControlAsync(string command, CancellationToken cancellationToken)
     {
         var cluster = _cluster ?? throw new ControlCommandException("the node is still starting");
@@ -106,7 +103,7 @@ public sealed partial class NodeService
             members.Count,
             _uptime.Elapsed,
             _chunks?.Capacity().Free ?? 0,
-            state is null ? 0 : _usage.StoredBytes(state),
+            state is null ? 0 : state.StoredBytes,
             Version,
             RuntimeInformation.FrameworkDescription,
             _options.Metrics?.ToString(),

@@ -93,7 +93,7 @@ public sealed partial class DinoFileSystem
         // together. Free and available are equal, so the host disk's reserved blocks never show up as used.
         const uint blockSize = 4096;
         var state = _meta.Current;
-        var used = (ulong)_usage.StoredBytes(state) / blockSize;
+        var used = (ulong)state.StoredBytes / blockSize;
         var free = (ulong)_chunks.Capacity().Free / blockSize;
         var files = (ulong)state.Inodes.Count;
         const ulong fileLimit = 1UL << 32;

@@ -31,7 +31,6 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     private IFuseNotifier? _notifier;
     private readonly LookupAnswers _lookupAnswers = new(TimeProvider.System);
     private Task? _atimeFlusher;
-    private readonly VolumeUsage _usage = new();
     private long _nextHandle;
 
     public DinoFileSystem(IMetadataCommitter meta, ChunkAccess chunks, MutationClock clock, VolumeOptions options, ILogger logger)

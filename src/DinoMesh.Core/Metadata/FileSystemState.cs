@@ -53,6 +53,14 @@ public sealed partial record FileSystemState
     /// </summary>
     public ImmutableDictionary<ChunkId, int> ChunkRefs { get; init; } = ImmutableDictionary<ChunkId, int>.Empty;
 
+    /// <summary>
+    /// Bytes the regular files' extents hold, each inode once (hard links share one), holes excluded: what df shows as
+    /// used. Derived like <see cref="ChunkRefs"/>: counted when a snapshot loads, then moved by <see cref="Apply"/> by
+    /// what each mutation did to the inodes it lists, because programs call statfs for every file they open (.NET
+    /// does) and a walk of the tree per call made it the most expensive operation on a large volume.
+    /// </summary>
+    public long StoredBytes { get; init; }
+
     /// <summary>The recently applied op sequences per client, so a retried mutation is applied once.</summary>
     public ImmutableDictionary<string, ClientWindow> Clients { get; init; } = ImmutableDictionary<string, ClientWindow>.Empty;
 
@@ -113,6 +121,7 @@ public sealed partial record FileSystemState
         };
         if (!result.Ok) return ApplyResult.Fail(result.Error, this);
         var next = result.State with { Version = Version + 1 };
+        next = next with { StoredBytes = StoredBytes + StoredBytesMoved(next, result.Effect) };
         next = next.RememberOp(mutation);
         return result with { State = next, Effect = result.Effect with { Proposer = mutation.Proposer } };
     }
@@ -138,6 +147,23 @@ public sealed partial record FileSystemState
         }
         return Done(next, new Effect { Ino = RootIno, Touched = [RootIno], MembersChanged = true });
     }
+
+    /// <summary>What one mutation did to <see cref="StoredBytes"/>: every inode it can change is in its effect.</summary>
+    private long StoredBytesMoved(FileSystemState next, Effect effect)
+    {
+        long moved = 0;
+        var seen = new HashSet<ulong>();
+        foreach (var list in (ReadOnlySpan<IReadOnlyList<ulong>>)[effect.Touched, effect.ContentChanged, effect.Removed, effect.Orphaned])
+        {
+            foreach (var ino in list)
+            {
+                if (seen.Add(ino)) moved += StoredBytesOf(next.Find(ino)) - StoredBytesOf(Find(ino));
+            }
+        }
+        return moved;
+    }
+
+    internal static long StoredBytesOf(Inode? inode) => inode is { IsRegular: true } ? inode.Extents.AllocatedBytes : 0;
 
     private FileSystemState With(Inode inode) => this with { Inodes = Inodes.SetItem(inode.Ino, inode) };
 

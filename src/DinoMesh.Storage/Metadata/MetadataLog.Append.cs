@@ -24,6 +24,7 @@ public sealed partial class MetadataLog
             file.Write(buffer.AsSpan(0, size), mayUseReserve);
             file.Segment.Index(version, offset);
             file.Segment.Publish(offset + size, version);
+            _recent.Add(version, term, payload);
             Committed(version, term);
             StorageMetrics.LogAppended(1, size);
         }
@@ -68,6 +69,7 @@ public sealed partial class MetadataLog
                 offset += SegmentFormat.RecordSize(record.Payload.Length);
             }
             file.Segment.Publish(offset, version);
+            foreach (var record in records) _recent.Add(record.Version, record.Term, record.Payload);
             Committed(version, term);
             StorageMetrics.LogAppended(records.Count, at);
         }

@@ -6,6 +6,7 @@ public sealed partial class MetadataLog
 {
     private const int ReadBufferSize = 64 * 1024;
     private const int MaxIdleReaders = 4;
+    private const int RecentBatch = 64;
 
     private readonly Lock _readersGate = new();
     private readonly Stack<SqliteConnection> _idleReaders = new();
@@ -44,6 +45,22 @@ public sealed partial class MetadataLog
     private IEnumerable<LogRecord> Stream(long next)
     {
         if (next < FirstVersion) yield break;
+        // The newest records come from memory; the segment files serve only what is older than that.
+        var recent = new List<LogRecord>(RecentBatch);
+        while (true)
+        {
+            recent.Clear();
+            _recent.CopyFrom(next, RecentBatch, recent);
+            if (recent.Count == 0) break;
+            foreach (var record in recent)
+            {
+                yield return record;
+                next++;
+            }
+        }
+        // A record is kept in memory before the log's last version names it, so past the last version there is nothing
+        // on disk either.
+        if (next > LastVersion) yield break;
         var segments = Volatile.Read(ref _segments);
         int at = IndexOfSegmentHolding(segments, next);
         if (at < 0) yield break;

@@ -28,6 +28,7 @@ public sealed partial class MetadataLog
                 {
                     ThrowIfDisposed();
                     _synced.Record(0, 0);
+                    _recent.Clear();
                     _active?.Dispose();
                     _active = null;
                     foreach (var segment in _segments) SegmentFile.TryDelete(segment.Path);

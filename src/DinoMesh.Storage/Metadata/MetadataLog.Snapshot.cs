@@ -41,6 +41,7 @@ public sealed partial class MetadataLog
                     if (beyondLog)
                     {
                         Interlocked.Exchange(ref _floor, version);
+                        _recent.Clear();
                         DropSegmentsCoveredBy(version);
                         Interlocked.Exchange(ref _lastTerm, term);
                         Interlocked.Exchange(ref _lastVersion, version);

@@ -16,6 +16,7 @@ public sealed partial class MetadataLog
             if (version <= Math.Max(_floor, covered))
                 throw new ArgumentOutOfRangeException(nameof(version), version, $"metadata log: cannot drop records from {version}: the snapshot covers up to {covered}");
             if (version > _lastVersion) return;
+            _recent.CutFrom(version);
             var segments = _segments;
             var keep = new List<LogSegment>();
             foreach (var segment in segments)

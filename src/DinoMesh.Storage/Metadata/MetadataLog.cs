@@ -57,6 +57,9 @@ public sealed partial class MetadataLog : IDisposable
     private SegmentFile? _active;
 
     private byte[] _recordBuffer = new byte[4096];
+
+    // The newest records in memory: a commit is applied and sent on without reading its segment back.
+    private readonly RecentRecords _recent = new(maxCount: 1024, maxBytes: 2L << 20);
     private long _lastVersion, _lastTerm, _floor;
 
     /// <summary>The saved snapshot's version and term, replaced together so a reader never pairs one with the other's.</summary>

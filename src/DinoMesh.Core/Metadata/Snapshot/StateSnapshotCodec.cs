@@ -174,6 +174,7 @@ public static class StateSnapshotCodec
             Orphans = orphans.ToImmutable(),
             Evicted = evicted.ToImmutable(),
             ChunkRefs = ChunkRefChanges.Count(all.Values),
+            StoredBytes = all.Values.Sum(FileSystemState.StoredBytesOf),
         };
     }
 
