@@ -22,7 +22,8 @@ public sealed record LeaseTiming
 /// <summary>
 /// Runs the lease machine (<see cref="LeaseLog"/>) on this node's log, clock and network. Every input — a tick, a
 /// message, a proposal — goes into the machine under one lock, and its output is acted on at once in the order the
-/// machine demands: hard state (fsynced), snapshot, truncation, appends, log sync, then messages. Applying committed
+/// machine demands: hard state (fsynced), snapshot pieces received (to a temp file), snapshot, truncation, appends, log
+/// sync, then messages; snapshot pieces to send are read from the holder's snapshot file after the lock. Applying committed
 /// entries to the replica happens after the lock is released, so what the volume does on an applied entry (it may
 /// propose again) never runs inside the machine.
 /// </summary>
