@@ -29,7 +29,8 @@ public sealed partial class NodeService
             _logger.LogInformation("metadata: founded volume {Volume}", Convert.ToHexStringLower(replica.Current.VolumeId));
         }
         _leaseNetwork = new TransportLeaseNetwork(cluster.Transport, AddressOf, (peer, answers) => _lease?.Receive(peer, answers), logger);
-        var lease = new LeaseDriver(cluster.Self, replica, _leaseNetwork, new LeaseTiming { CommitTimeout = _options.CommitTimeout }, logger);
+        var machine = HiddenSettings.SnapshotPieceBytes is { } pieceBytes ? LeaseConfig.Default with { SnapshotPieceBytes = pieceBytes } : LeaseConfig.Default;
+        var lease = new LeaseDriver(cluster.Self, replica, _leaseNetwork, new LeaseTiming { CommitTimeout = _options.CommitTimeout, Machine = machine }, logger);
         lease.SetMembership(IsAlive, () => [.. cluster.Admitted.Snapshot().Select(p => (new PeerId(p.Id), p.Address))]);
         EvictRemoved(replica.Current);
         void OnMembership(ApplyResult result)

@@ -156,11 +156,14 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
     {
         var data = _data!;
         var metadataLogger = _loggers.CreateLogger("metadata");
+        // Read here, before anything is opened, so a bad value refuses the start at once (both are used later too).
+        var snapshotEvery = HiddenSettings.SnapshotEvery ?? MetadataReplica.DefaultSnapshotEvery;
+        _ = HiddenSettings.SnapshotPieceBytes;
         try
         {
             _log = MetadataLog.Open(data.MetadataPath, metadataLogger);
             _chunks = new ChunkStore(data, new ChunkStoreOptions(), _loggers.CreateLogger("chunks"));
-            _replica = MetadataReplica.Open(_log, _chunks, metadataLogger, LeaseDriver.DurableCommit(_log));
+            _replica = MetadataReplica.Open(_log, _chunks, metadataLogger, LeaseDriver.DurableCommit(_log), snapshotEvery);
         }
         catch (MetadataDamagedException e)
         {

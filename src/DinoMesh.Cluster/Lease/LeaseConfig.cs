@@ -64,6 +64,28 @@ public sealed record LeaseConfig
     /// </summary>
     public int PullLag { get; init; } = 64;
 
+    /// <summary>
+    /// Bytes of a snapshot in one piece. A snapshot travels as pieces the follower acknowledges one by one, so no call
+    /// carries more than this (plus a few bytes), whatever the size of the tree; the follower writes them to a file.
+    /// 1 MiB: the size of an append's entries, a few milliseconds on a LAN. Tests make it tiny to get many pieces.
+    /// </summary>
+    public int SnapshotPieceBytes { get; init; } = 1 << 20;
+
+    /// <summary>Largest <see cref="SnapshotPieceBytes"/> allowed: a call carries at most a few pieces within its bound.</summary>
+    public const int MaxSnapshotPieceBytes = 16 << 20;
+
+    /// <summary>
+    /// Pieces sent and not yet acknowledged, per follower. Two keeps the link busy while an acknowledgement travels
+    /// back, and bounds what a lost piece costs to resend.
+    /// </summary>
+    public int SnapshotPiecesInflight { get; init; } = 2;
+
+    /// <summary>
+    /// Heartbeat intervals without an acknowledgement that moves a transfer before the pieces in flight are presumed
+    /// lost and sent again (a lost piece followed by another is noticed at once: the follower reports the gap).
+    /// </summary>
+    public int SnapshotResendIntervals { get; init; } = 2;
+
     /// <summary>For a cluster on one machine or in simulation: the same, named.</summary>
     public static LeaseConfig Default { get; } = new();
 
@@ -72,5 +94,7 @@ public sealed record LeaseConfig
         if (LearnerHeartbeatIntervals < 1) throw new ArgumentException("learner heartbeat intervals must be positive");
         if (HeartbeatTicks < 1 || ElectionTicks <= HeartbeatTicks) throw new ArgumentException("election ticks must exceed heartbeat ticks");
         if (MaxEntriesPerMessage < 1 || MaxBytesPerMessage < 1 || MaxInflight < 1 || ResendTicks < 1 || GossipTicks < 1 || PullLag < 1) throw new ArgumentException("batch limits must be positive");
+        if (SnapshotPieceBytes < 1 || SnapshotPieceBytes > MaxSnapshotPieceBytes) throw new ArgumentException($"snapshot piece bytes must be in 1..{MaxSnapshotPieceBytes}");
+        if (SnapshotPiecesInflight < 1 || SnapshotResendIntervals < 1) throw new ArgumentException("snapshot pieces in flight and resend intervals must be positive");
     }
 }

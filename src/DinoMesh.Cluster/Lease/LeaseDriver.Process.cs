@@ -11,6 +11,9 @@ public sealed partial class LeaseDriver
     private long _applyTarget;
     private readonly List<PeerId> _snapshotRequests = [];
 
+    /// <summary>Pieces the machine named, read from the snapshot file and sent after the lock is released.</summary>
+    private readonly List<OutgoingPiece> _piecesToSend = [];
+
     /// <summary>State replacements made under the lock, announced after it (a listener may call back into the driver).</summary>
     private readonly List<ApplyResult> _replaced = [];
     private long _lastCommitPersistTicks;
@@ -47,10 +50,15 @@ public sealed partial class LeaseDriver
                 // Term and vote are on disk (written in place, fdatasynced) before any message that depends on them leaves.
                 _log.RecordLeaseVote(new LeaseVote(hs.Term, hs.Vote.ToBytes(), _persistedCommit, _life), sync: true);
             }
+            // Pieces are in the file before their acknowledgements leave; the last one is checked with the whole.
+            List<(SnapshotId Id, bool Verified)>? assembled = null;
+            foreach (var piece in ready.PiecesReceived) (assembled ??= []).AddRange(WritePieceLocked(piece));
             if (ready.Snapshot is { } snapshot)
             {
-                if (ready.SnapshotReplaces) ReplaceStateLocked(snapshot.Version, snapshot.Term, snapshot.State);
-                else InstallSnapshotLocked(snapshot.Version, snapshot.Term, snapshot.State);
+                var state = _assembler.ReadAll(snapshot.Version);
+                _assembler.Discard();
+                if (ready.SnapshotReplaces) ReplaceStateLocked(snapshot.Version, snapshot.Term, state);
+                else InstallSnapshotLocked(snapshot.Version, snapshot.Term, state);
             }
             if (ready.TruncateFrom is { } from)
             {
@@ -76,9 +84,14 @@ public sealed partial class LeaseDriver
                 else _network.Send(message.Peer, message.Message);
             }
             foreach (var peer in ready.SnapshotsToSend) _snapshotRequests.Add(peer);
+            _piecesToSend.AddRange(ready.PiecesToSend);
             _applyTarget = Math.Max(_applyTarget, ready.CommittedTo);
             _machine.Advance(ready);
+            // Only now: the machine takes no input between Ready and Advance.
+            if (assembled is not null) foreach (var (id, verified) in assembled) _machine.SnapshotAssembled(id, verified);
         }
+        // A snapshot assembled but not installed (the log reached its version meanwhile) is of no further use.
+        if (_assembler.Written > 0 && !_machine.AssemblingSnapshot && !_machine.HasReady) _assembler.Discard();
         PersistCommit(force: false);
         CompleteSyncWaitersLocked();
         RescheduleLocked();
@@ -104,19 +117,25 @@ public sealed partial class LeaseDriver
         foreach (var replacement in replaced) _replica.AnnounceReplaced(replacement);
         ApplyCommitted();
         PeerId[] snapshotsFor;
+        OutgoingPiece[] pieces;
         LeaseRole role;
         PeerId holder;
         lock (_gate)
         {
             snapshotsFor = [.. _snapshotRequests];
             _snapshotRequests.Clear();
+            pieces = [.. _piecesToSend];
+            _piecesToSend.Clear();
             role = _machine.Role;
             holder = _machine.Holder;
         }
-        foreach (var peer in snapshotsFor) _ = Task.Run(() => SendSnapshot(peer));
+        foreach (var peer in snapshotsFor) _ = Task.Run(() => PrepareSnapshot(peer));
+        SendPieces(pieces);
         if (role != _lastRole || holder != _lastHolder)
         {
             var wasHolder = _lastRole == LeaseRole.Holder;
+            // A holder's snapshot file is of no use to a follower (a later holder sends its own).
+            if (wasHolder && role != LeaseRole.Holder) _outgoing.Drop();
             (_lastRole, _lastHolder) = (role, holder);
             if (role == LeaseRole.Holder && !wasHolder) _logger.LogInformation("lease: this node holds the lease (term {Term})", Status.Term);
             else if (wasHolder && role != LeaseRole.Holder) _logger.LogInformation("lease: this node no longer holds the lease");
@@ -140,28 +159,73 @@ public sealed partial class LeaseDriver
         }
     }
 
-    /// <summary>A holder's snapshot for a follower too far behind: the replica's state as applied, encoded off the lock.</summary>
-    private void SendSnapshot(PeerId peer)
+    /// <summary>
+    /// A holder's snapshot for a follower too far behind: the replica's state as applied, encoded to a file off the lock
+    /// (or the one made before, while the log still holds its version); the machine then names the pieces to send.
+    /// </summary>
+    private void PrepareSnapshot(PeerId peer)
     {
         try
         {
-            var state = _replica.Current;
-            var term = _log.TermAt(state.Version);
-            if (term < 0) return;   // retried by the machine after a while
-            var bytes = StateSnapshotCodec.Encode(state);
-            long holderTerm;
+            var meta = _outgoing.GetOrMake(() => _replica.Current, _log.TermAt);
+            if (meta is null) return;   // retried by the machine after a while
+            long? from;
             lock (_gate)
             {
                 if (!_machine.IsHolder) return;
-                holderTerm = _machine.Term;
+                AdvanceLocked();
+                from = _machine.SnapshotPrepared(peer, meta);
+                ProcessLocked();
             }
-            _logger.LogInformation("lease: sending a snapshot at version {Version} ({Bytes} bytes) to {Peer}", state.Version, bytes.Length, peer.Short);
-            _network.Send(peer, new InstallSnapshot(holderTerm, state.Version, term, bytes, [.. state.Voters]));
+            if (from is { } offset)
+            {
+                _logger.LogInformation("lease: sending a snapshot at version {Version} ({Bytes} bytes, pieces of {Piece}) to {Peer} from byte {Offset}",
+                    meta.Version, meta.Length, _timing.Machine.SnapshotPieceBytes, peer.Short, offset);
+            }
+            AfterProcess();
         }
-        catch (Exception e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
         {
             _logger.LogWarning("lease: snapshot for {Peer} failed: {Error}", peer.Short, e.Message);
         }
+    }
+
+    /// <summary>Reads the pieces the machine named from the snapshot file and sends them (outside the lock).</summary>
+    private void SendPieces(IReadOnlyList<OutgoingPiece> pieces)
+    {
+        foreach (var piece in pieces)
+        {
+            try
+            {
+                // Null when the snapshot was replaced meanwhile: the follower's transfer times out and starts again.
+                if (_outgoing.Read(piece) is { } data) _network.Send(piece.Peer, piece.ToMessage(data));
+            }
+            catch (IOException e)
+            {
+                _logger.LogWarning("lease: snapshot piece for {Peer} not read: {Error}", piece.Peer.Short, e.Message);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Writes a piece of the snapshot this follower assembles; after the last, checks the whole (length, SHA-256) and
+    /// returns the verdict for the machine.
+    /// </summary>
+    private IEnumerable<(SnapshotId, bool)> WritePieceLocked(ReceivedPiece piece)
+    {
+        if (piece.Offset == 0)
+        {
+            _logger.LogInformation("lease: receiving a snapshot at version {Version} ({Bytes} bytes) from the holder", piece.Id.Version, piece.Id.Length);
+        }
+        _assembler.Write(piece);
+        if (!piece.Last) return [];
+        var verified = _assembler.Check(piece.Id, piece.Hash!, out var why);
+        if (!verified)
+        {
+            _logger.LogWarning("lease: the snapshot at version {Version} does not check out ({Why}); asking for it again", piece.Id.Version, why);
+            _assembler.Discard();
+        }
+        return [(piece.Id, verified)];
     }
 
     private void InstallSnapshotLocked(long version, long term, byte[] state)

@@ -22,7 +22,8 @@ public sealed record LeaseTiming
 /// <summary>
 /// Runs the lease machine (<see cref="LeaseLog"/>) on this node's log, clock and network. Every input — a tick, a
 /// message, a proposal — goes into the machine under one lock, and its output is acted on at once in the order the
-/// machine demands: hard state (fsynced), snapshot, truncation, appends, log sync, then messages. Applying committed
+/// machine demands: hard state (fsynced), snapshot pieces received (to a temp file), snapshot, truncation, appends, log
+/// sync, then messages; snapshot pieces to send are read from the holder's snapshot file after the lock. Applying committed
 /// entries to the replica happens after the lock is released, so what the volume does on an applied entry (it may
 /// propose again) never runs inside the machine.
 /// </summary>
@@ -40,6 +41,8 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<(long Version, TaskCompletionSource<FsError> Done, long Deadline)> _syncWaiters = [];
+    private readonly OutgoingSnapshot _outgoing;
+    private readonly SnapshotAssembler _assembler;
     private LeaseLog _machine = null!;
     private Task _ticker = Task.CompletedTask;
     private FileSystemState? _tip;
@@ -64,7 +67,14 @@ public sealed partial class LeaseDriver : IAsyncDisposable
         _timing = timing;
         _logger = logger;
         NoopPayload = MutationCodec.Encode(new Mutation { Kind = new Noop(), Proposer = self });
+        // Snapshot transfers in either direction keep their bytes in files next to the log.
+        SnapshotDirectory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(_log.Path)) ?? ".";
+        _outgoing = new OutgoingSnapshot(SnapshotDirectory);
+        _assembler = new SnapshotAssembler(SnapshotDirectory);
     }
+
+    /// <summary>Where snapshot transfers keep their temp files (the log's directory).</summary>
+    public string SnapshotDirectory { get; }
 
     public PeerId Self { get; }
 
@@ -112,6 +122,8 @@ public sealed partial class LeaseDriver : IAsyncDisposable
             ? new HardState(vote.Term, vote.Vote.Length == 0 ? default : PeerId.FromBytes(vote.Vote), vote.Commit)
             : new HardState(ReadLong(TermKey), ReadVote(), ReadLong(CommitKey));
         _persistedCommit = hard.Commit;
+        // A transfer a crash interrupted is of no use now (the holder starts it again): nothing of it was installed.
+        if (SnapshotAssembler.RemoveLeftovers(SnapshotDirectory)) _logger.LogInformation("lease: removed a snapshot transfer's temp files left by the previous run");
         // Every start is a new life: recorded before the first answer, so a holder can tell a restarted follower
         // (whose unsynced log end a power cut may have taken) from a stale answer of its previous life.
         _life = (_log.LeaseVote?.Starts ?? 0) + 1;
@@ -270,7 +282,9 @@ public sealed partial class LeaseDriver : IAsyncDisposable
             foreach (var (_, done, _) in _syncWaiters) done.TrySetResult(FsError.Io);
             _syncWaiters.Clear();
             PersistCommit(force: true);
+            _assembler.Dispose();
         }
+        _outgoing.Dispose();
         _stopping.Dispose();
         _wake.Dispose();
     }

@@ -113,37 +113,4 @@ public sealed partial class LeaseLog
         _truncateFrom = Math.Min(_truncateFrom ?? long.MaxValue, version);
         if (_synced >= version) _synced = version - 1;
     }
-
-    private void HandleInstallSnapshot(PeerId from, InstallSnapshot s)
-    {
-        if (Holder != from || IsHolder) BecomeFollower(Term, from);
-        _electionElapsed = 0;
-        // A diverged node takes the holder's state whatever its version: its own applied state is what must go.
-        if (!Diverged && s.Version <= Commit)
-        {
-            Send(from, new AppendResponse(Term, true, Commit, _synced, Life));
-            return;
-        }
-        if (!Diverged && TermAt(s.Version) == s.VersionTerm)
-        {
-            // The log already holds it: just commit up to it.
-            Commit = s.Version;
-            Send(from, new AppendResponse(Term, true, s.Version, _synced, Life));
-            return;
-        }
-        if (s.Voters is not { Length: > 0 }) return;
-        var voters = new VoterSet(s.Voters);
-        _unstable.Clear();
-        _truncateFrom = null;
-        _configs.Clear();
-        _baseVoters = voters;
-        _snapshotToInstall = (s.Version, s.VersionTerm, s.State, voters, Diverged);
-        Diverged = false;
-        Commit = s.Version;
-        // Everything this node held is superseded: it knows no entry past the snapshot, durable or not.
-        _synced = s.Version;
-        _syncRequested = Math.Min(_syncRequested, s.Version);
-        Role = voters.Contains(Self) ? LeaseRole.Voter : LeaseRole.Learner;
-        Send(from, new AppendResponse(Term, true, s.Version, s.Version, Life));
-    }
 }

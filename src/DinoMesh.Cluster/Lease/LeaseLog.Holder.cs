@@ -93,6 +93,7 @@ public sealed partial class LeaseLog
                 p.SnapshotPending = false;
                 p.SnapshotTicks = 0;
             }
+            TickSnapshot(peer, p);
             p.QuietIntervals++;
             p.IdleTicks = p.Match < LastVersion ? p.IdleTicks + 1 : 0;
             if (p.Match < LastVersion && p.IdleTicks > _config.ResendTicks && !p.SnapshotPending)
@@ -144,7 +145,7 @@ public sealed partial class LeaseLog
         var prevTerm = TermAt(prev);
         if (prevTerm < 0)
         {
-            // The entries it needs were folded into a snapshot: it gets the whole state.
+            // The entries it needs were folded into a snapshot: it gets the whole state, in pieces.
             p.SnapshotPending = true;
             p.SnapshotTicks = 0;
             if (!_snapshotsToSend.Contains(peer)) _snapshotsToSend.Add(peer);
@@ -214,6 +215,9 @@ public sealed partial class LeaseLog
             return;
         }
         p.SnapshotPending = false;
+        // Installed (or caught up another way): a later snapshot for it starts afresh. Otherwise the transfer stays, so
+        // a repeated request for the same snapshot goes on from what the follower holds.
+        if (p.Transfer is { } transfer && r.Success && r.Match >= transfer.Meta.Version) p.Transfer = null;
         // Silence is measured in progress, not in answers: heartbeats are answered while lost appends never are.
         if (r.Match > p.Match || r.Match >= LastVersion) p.IdleTicks = 0;
         // Only the part known to equal this holder's log counts as durable for it.

@@ -7,7 +7,7 @@ public sealed partial class LeaseLog
 
     /// <summary>True when <see cref="Ready"/> has something to do.</summary>
     public bool HasReady => _hardStateDirty || _snapshotToInstall is not null || _truncateFrom is not null || _unstable.Count > 0
-        || _outbox.Count > 0 || _snapshotsToSend.Count > 0 || (_syncWanted && LastVersion > _synced) || Math.Min(Commit, _stable.LastVersion) > _appliedHandedOut;
+        || _outbox.Count > 0 || _snapshotsToSend.Count > 0 || _piecesOut.Count > 0 || _piecesIn.Count > 0 || (_syncWanted && LastVersion > _synced) || Math.Min(Commit, _stable.LastVersion) > _appliedHandedOut;
 
     private long _appliedHandedOut;
 
@@ -30,13 +30,15 @@ public sealed partial class LeaseLog
         {
             HardState = _hardStateDirty || Commit != _lastCommitHandedOut ? new HardState(Term, Vote, Commit) : null,
             HardStateMustSync = _hardStateMustSync,
-            Snapshot = _snapshotToInstall is { } s ? (s.Version, s.Term, s.State) : null,
+            Snapshot = _snapshotToInstall is { } s ? (s.Version, s.Term) : null,
             SnapshotReplaces = _snapshotToInstall is { Replaces: true },
             TruncateFrom = _truncateFrom,
             Entries = [.. _unstable],
             SyncLog = syncLog,
             Messages = messages,
             SnapshotsToSend = [.. _snapshotsToSend],
+            PiecesToSend = [.. _piecesOut],
+            PiecesReceived = [.. _piecesIn],
             CommittedTo = Math.Min(Commit, persistedEnd),
         };
         _handedOut = ready;
@@ -61,6 +63,8 @@ public sealed partial class LeaseLog
         if (_synced >= _syncRequested) _syncWanted = false;
         _outbox.Clear();
         _snapshotsToSend.Clear();
+        _piecesOut.Clear();
+        _piecesIn.Clear();
         // After a replacing snapshot the applied state is the snapshot's: what was handed out past it is void.
         if (ready.SnapshotReplaces && ready.Snapshot is { } replaced) _appliedHandedOut = replaced.Version;
         _appliedHandedOut = Math.Max(_appliedHandedOut, ready.CommittedTo);

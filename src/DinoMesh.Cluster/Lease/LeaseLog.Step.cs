@@ -55,7 +55,7 @@ public sealed partial class LeaseLog
             };
             if (stepDown)
             {
-                var holder = message is Append or InstallSnapshot or TimeoutNow ? from : default;
+                var holder = message is Append or SnapshotPiece or TimeoutNow ? from : default;
                 BecomeFollower(message.Term, holder);
             }
         }
@@ -64,7 +64,7 @@ public sealed partial class LeaseLog
             // A stale holder or candidate: tell it the term so it steps down (a pre-vote gets a plain refusal).
             switch (message)
             {
-                case Append or InstallSnapshot:
+                case Append or SnapshotPiece:
                     Send(from, new AppendResponse(Term, false, LastVersion, _synced, Life));
                     break;
                 case VoteRequest v:
@@ -88,8 +88,11 @@ public sealed partial class LeaseLog
             case AppendResponse r:
                 if (IsHolder) HandleAppendResponse(from, r);
                 break;
-            case InstallSnapshot s:
-                HandleInstallSnapshot(from, s);
+            case SnapshotPiece s:
+                HandleSnapshotPiece(from, s);
+                break;
+            case SnapshotAck a:
+                if (IsHolder) HandleSnapshotAck(from, a);
                 break;
             case TimeoutNow:
                 if (Voters.Contains(Self) && from == Holder) Campaign(preVote: false, transfer: true);

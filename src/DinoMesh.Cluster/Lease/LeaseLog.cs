@@ -27,7 +27,7 @@ public sealed partial class LeaseLog
     private VoterSet _baseVoters;
     private HashSet<PeerId> _members = [];
     private long? _truncateFrom;
-    private (long Version, long Term, byte[] State, VoterSet Voters, bool Replaces)? _snapshotToInstall;
+    private (long Version, long Term, VoterSet Voters, bool Replaces)? _snapshotToInstall;
     private bool _hardStateDirty, _hardStateMustSync;
     private bool _syncWanted;
     private long _synced;

@@ -5,17 +5,20 @@ namespace DinoMesh.Cluster.Lease;
 
 /// <summary>
 /// Messages of the lease protocol (wire protocol /dinomesh/lease/1). Every message carries the sender's term. The
-/// union tags and keys are the wire format: never reuse or renumber one.
+/// union tags and keys are the wire format: never reuse or renumber one. Tag 4 was the whole-snapshot InstallSnapshot
+/// (the holder's state in one message, at most the 64 MiB a call may carry); it is retired, and a node decodes it as a
+/// message of an unknown kind. Snapshots travel in pieces since (tags 9 and 10).
 /// </summary>
 [Union(0, typeof(VoteRequest))]
 [Union(1, typeof(VoteResponse))]
 [Union(2, typeof(Append))]
 [Union(3, typeof(AppendResponse))]
-[Union(4, typeof(InstallSnapshot))]
 [Union(5, typeof(TimeoutNow))]
 [Union(6, typeof(LogDigest))]
 [Union(7, typeof(LogPull))]
 [Union(8, typeof(LogEntries))]
+[Union(9, typeof(SnapshotPiece))]
+[Union(10, typeof(SnapshotAck))]
 public abstract record LeaseMessage
 {
     [IgnoreMember] public abstract long Term { get; }
@@ -80,17 +83,55 @@ public sealed record AppendResponse(
     [IgnoreMember] public override long Term => ResponseTerm;
 }
 
-/// <summary>The holder's whole state as of <paramref name="Version"/>, for a follower whose next entry was compacted away.</summary>
+/// <summary>
+/// One piece of the holder's state as of <paramref name="Version"/> (of <paramref name="VersionTerm"/>), for a follower
+/// whose next entry was compacted away: bytes [<paramref name="Offset"/>, Offset + Data.Length) of an encoding
+/// <paramref name="Length"/> bytes long. The last piece (<paramref name="Last"/>: it ends at Length) carries the SHA-256
+/// of the whole encoding and the snapshot's voters; the others carry neither. A follower takes pieces in order only
+/// and answers each with a <see cref="SnapshotAck"/>; once the last is in and the whole checks out, it installs the
+/// snapshot and answers with an <see cref="AppendResponse"/> that matches <paramref name="Version"/>.
+/// </summary>
 [MessagePackObject]
-public sealed record InstallSnapshot(
-    [property: Key(0)] long SnapshotTerm_,
+public sealed record SnapshotPiece(
+    [property: Key(0)] long PieceTerm,
     [property: Key(1)] long Version,
     [property: Key(2)] long VersionTerm,
-    [property: Key(3)] byte[] State,
-    [property: Key(4)] PeerId[] Voters) : LeaseMessage
+    [property: Key(3)] long Length,
+    [property: Key(4)] long Offset,
+    [property: Key(5)] byte[] Data,
+    [property: Key(6)] bool Last,
+    [property: Key(7)] byte[]? Hash,
+    [property: Key(8)] PeerId[]? Voters) : LeaseMessage
 {
-    [IgnoreMember] public override long Term => SnapshotTerm_;
+    [IgnoreMember] public override long Term => PieceTerm;
+
+    /// <summary>Which snapshot this piece belongs to: a piece of another one never joins its bytes.</summary>
+    [IgnoreMember] public SnapshotId Id => new(PieceTerm, Version, VersionTerm, Length);
 }
+
+/// <summary>
+/// A follower's answer to a <see cref="SnapshotPiece"/>: it holds the first <paramref name="Offset"/> bytes of that
+/// snapshot (0: none, start again). <paramref name="Gap"/>: the piece it got starts past that point (one before it was
+/// lost or is late), so the holder resends from <paramref name="Offset"/> at once instead of waiting for a timeout.
+/// </summary>
+[MessagePackObject]
+public sealed record SnapshotAck(
+    [property: Key(0)] long AckTerm,
+    [property: Key(1)] long Version,
+    [property: Key(2)] long VersionTerm,
+    [property: Key(3)] long Offset,
+    [property: Key(4)] bool Gap,
+    [property: Key(5)] long Life) : LeaseMessage
+{
+    [IgnoreMember] public override long Term => AckTerm;
+}
+
+/// <summary>
+/// One snapshot transfer: the holder's term, the version and its term, and the encoding's length. Two holders (or one
+/// holder at two versions) never share an id, so a stale or reordered piece of another transfer is never joined to
+/// this one's bytes.
+/// </summary>
+public readonly record struct SnapshotId(long Term, long Version, long VersionTerm, long Length);
 
 /// <summary>Leadership transfer: the holder tells a caught-up voter to campaign now, ignoring the lease.</summary>
 [MessagePackObject]

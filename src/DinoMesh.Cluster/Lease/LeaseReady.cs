@@ -7,9 +7,11 @@ public readonly record struct HardState(long Term, PeerId Vote, long Commit);
 
 /// <summary>
 /// Everything one round of input produced, in the order the driver must act on it: persist <see cref="HardState"/>
-/// (fsync when term or vote changed), install <see cref="Snapshot"/>, drop the log from <see cref="TruncateFrom"/>,
-/// append <see cref="Entries"/> (and fdatasync when <see cref="SyncLog"/>), then send <see cref="Messages"/>, then apply
-/// up to <see cref="CommittedTo"/>, then call <see cref="LeaseLog.Advance"/>.
+/// (fsync when term or vote changed), write <see cref="PiecesReceived"/> (checking the whole after the last piece),
+/// install <see cref="Snapshot"/>, drop the log from <see cref="TruncateFrom"/>, append <see cref="Entries"/> (and
+/// fdatasync when <see cref="SyncLog"/>), then send <see cref="Messages"/> and <see cref="PiecesToSend"/>, then apply
+/// up to <see cref="CommittedTo"/>, then call <see cref="LeaseLog.Advance"/>, then report the check of a last piece
+/// (<see cref="LeaseLog.SnapshotAssembled"/>).
 /// </summary>
 public sealed class LeaseReady
 {
@@ -18,7 +20,11 @@ public sealed class LeaseReady
     /// <summary>True when term or vote changed: the hard state must be fsynced before anything is sent.</summary>
     public bool HardStateMustSync { get; init; }
 
-    public (long Version, long Term, byte[] State)? Snapshot { get; init; }
+    /// <summary>
+    /// Install the snapshot this node assembled from pieces (its driver holds the bytes; the last piece was checked):
+    /// the state as of Version, of Term.
+    /// </summary>
+    public (long Version, long Term)? Snapshot { get; init; }
 
     /// <summary>
     /// The snapshot replaces this node's log and applied state even where they go past it (this node diverged after a
@@ -37,12 +43,24 @@ public sealed class LeaseReady
 
     public IReadOnlyList<LeaseEnvelope> Messages { get; init; } = [];
 
-    /// <summary>Followers that need a snapshot: the driver sends them an <see cref="InstallSnapshot"/> of its state.</summary>
+    /// <summary>
+    /// Followers that need a snapshot: the driver makes one of its applied state ready (encoded where it can read
+    /// ranges of it) and tells the machine (<see cref="LeaseLog.SnapshotPrepared"/>), which then names the pieces to send.
+    /// </summary>
     public IReadOnlyList<PeerId> SnapshotsToSend { get; init; } = [];
+
+    /// <summary>Pieces of a prepared snapshot the driver reads and sends (as <see cref="SnapshotPiece"/> messages).</summary>
+    public IReadOnlyList<OutgoingPiece> PiecesToSend { get; init; } = [];
+
+    /// <summary>
+    /// Pieces of a snapshot from the holder, in order, to write where the driver assembles it before the acknowledgements
+    /// in <see cref="Messages"/> leave. After a last piece the driver checks the whole and reports it.
+    /// </summary>
+    public IReadOnlyList<ReceivedPiece> PiecesReceived { get; init; } = [];
 
     /// <summary>Apply committed entries up to this version (never past what is persisted).</summary>
     public long CommittedTo { get; init; }
 
     public bool IsEmpty => HardState is null && Snapshot is null && TruncateFrom is null && Entries.Count == 0 && !SyncLog
-        && Messages.Count == 0 && SnapshotsToSend.Count == 0;
+        && Messages.Count == 0 && SnapshotsToSend.Count == 0 && PiecesToSend.Count == 0 && PiecesReceived.Count == 0;
 }

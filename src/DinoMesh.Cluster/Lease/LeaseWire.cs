@@ -23,7 +23,11 @@ public static class LeaseProtocols
     /// </summary>
     public const string ReadIndex = "/dinomesh/read-index/1";
 
-    /// <summary>Bound on a batch of lease messages (appends carry at most 1 MiB of entries; a snapshot may be large).</summary>
+    /// <summary>
+    /// Bound on a batch of lease messages. Appends carry at most 1 MiB of entries (and at least one entry), snapshot
+    /// pieces at most <see cref="LeaseConfig.MaxSnapshotPieceBytes"/>, and the sender coalesces about 4 MiB into a call,
+    /// so this is slack, not a limit on the tree: a snapshot of any size travels as many pieces.
+    /// </summary>
     public const int MaxLeaseBytes = 64 << 20;
 
     public const int MaxProposeBytes = MutationCodec.MaxBytes + 1024;
@@ -99,16 +103,31 @@ public static class LeaseCodec
     /// <summary>
     /// A nil the lease machine would trip over later, inside the driver's lock: a message of a kind this node does not
     /// know (the union decodes it as nil), an entry or payload left out, a snapshot without its state or with an empty
-    /// voter id, a proposal without its mutation. Nils the machine handles (no entries, no voters) pass.
+    /// voter id, a proposal without its mutation, a snapshot piece that does not fit its snapshot (a range outside it,
+    /// a last flag that does not match the range, a last piece without its hash or voters). Nils the machine handles
+    /// (no entries, no voters) pass.
     /// </summary>
     private static string? Flaw(object value) => value switch
     {
         LeaseBatch { Messages: { } messages } => messages.Select((m, i) => m is null ? $"message {i} is nil or of an unknown kind" : Flaw(m)).FirstOrDefault(f => f is not null),
         Append { Entries: { } entries } => entries.Any(e => e?.Payload is null) ? "an entry or its payload is nil" : null,
         LogEntries { Entries: { } entries } => entries.Any(e => e?.Payload is null) ? "an entry or its payload is nil" : null,
-        InstallSnapshot { State: null } => "a snapshot without its state",
-        InstallSnapshot { Voters: { } voters } when voters.Any(v => v.IsEmpty) => "a snapshot with a nil voter",
+        SnapshotPiece piece => PieceFlaw(piece),
+        SnapshotAck { Offset: < 0 } => "a snapshot acknowledgement of a negative offset",
         ProposeRequest { Mutation: null } => "a proposal without its mutation",
+        _ => null,
+    };
+
+    private static string? PieceFlaw(SnapshotPiece p) => p switch
+    {
+        { Data: null } => "a snapshot piece without its bytes",
+        { Data.Length: 0 } or { Data.Length: > LeaseConfig.MaxSnapshotPieceBytes } => $"a snapshot piece of {p.Data.Length} bytes",
+        { Length: < 1 } or { Offset: < 0 } => $"a snapshot piece at {p.Offset} of a snapshot of {p.Length} bytes",
+        _ when p.Offset > p.Length - p.Data.Length => $"a snapshot piece of {p.Data.Length} bytes at {p.Offset} past the end of {p.Length}",
+        _ when p.Last != (p.Offset + p.Data.Length == p.Length) => "a snapshot piece whose last flag does not match its range",
+        { Last: true, Hash.Length: not 32 } or { Last: true, Hash: null } => "a last snapshot piece without a SHA-256",
+        { Last: true, Voters: null or { Length: 0 } } => "a last snapshot piece without its voters",
+        { Voters: { } voters } when voters.Any(v => v.IsEmpty) => "a snapshot piece with a nil voter",
         _ => null,
     };
 }

@@ -58,6 +58,9 @@ internal sealed class Progress
     /// <summary>A snapshot is on its way: nothing else is sent until it is answered.</summary>
     public bool SnapshotPending { get; set; }
 
+    /// <summary>The snapshot being sent to it in pieces, if any (kept while a request for it is repeated).</summary>
+    public SnapshotSending? Transfer { get; set; }
+
     /// <summary>Heartbeats since the snapshot was asked for: an unanswered one is sent again after an election timeout.</summary>
     public int SnapshotTicks { get; set; }
 
@@ -76,5 +79,6 @@ internal sealed class Progress
     /// </summary>
     public int QuietIntervals { get; set; } = int.MaxValue / 2;
 
-    public override string ToString() => $"match={Match} next={Next} synced={Synced} {(Probing ? "probe" : "replicate")} inflight={Inflight}";
+    public override string ToString() => $"match={Match} next={Next} synced={Synced} {(Probing ? "probe" : "replicate")} inflight={Inflight}"
+        + (SnapshotPending ? $" snapshot pending{(Transfer is { } t ? $" ({t})" : "")}" : "");
 }

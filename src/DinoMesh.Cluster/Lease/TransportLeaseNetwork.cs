@@ -18,13 +18,14 @@ public sealed class TransportLeaseNetwork : ILeaseNetwork, IAsyncDisposable
     private const int OutboxCapacity = 4096;
     private const int MaxBatch = 256;
     private const long MaxBatchBytes = 4 << 20;
+    // A snapshot travels in pieces of at most a few MiB (LeaseConfig.SnapshotPieceBytes), so a call that carries some
+    // needs no longer deadline than one with 1 MiB of entries.
     private static readonly TimeSpan CallDeadline = TimeSpan.FromSeconds(2);
-    private static readonly TimeSpan SnapshotCallDeadline = TimeSpan.FromSeconds(30);
 
     private static long SizeOf(LeaseMessage message) => message switch
     {
         Append a => 64 + (a.Entries?.Sum(e => 32L + e.Payload.Length) ?? 0),
-        InstallSnapshot s => 64 + s.State.Length,
+        SnapshotPiece s => 64 + s.Data.Length,
         _ => 64,
     };
 
@@ -188,12 +189,11 @@ public sealed class TransportLeaseNetwork : ILeaseNetwork, IAsyncDisposable
                         bytes += size;
                     }
                     if (network._addressOf(peer) is not { } address) continue;
-                    // One call at a time per peer, so a call that hangs holds back everything behind it: short unless it
-                    // carries a snapshot, so a stuck connection costs about one election timeout, not many.
-                    var deadline = batch.Any(m => m is InstallSnapshot) ? SnapshotCallDeadline : CallDeadline;
+                    // One call at a time per peer, so a call that hangs holds back everything behind it: short, so a stuck
+                    // connection costs about one election timeout, not many.
                     // Idempotent: Raft messages may arrive twice (a repeated append or vote is answered as the first was).
                     var result = await network._transport.CallAsync(address, peer, LeaseProtocols.Lease, LeaseCodec.Encode(new LeaseBatch([.. batch])),
-                        deadline, network._stopping.Token, idempotent: true);
+                        CallDeadline, network._stopping.Token, idempotent: true);
                     if (!result.Ok)
                     {
                         network._logger.LogDebug("lease: {Count} messages to {Peer} lost: {Failure}", batch.Count, peer.Short, result);

@@ -29,7 +29,7 @@ public sealed class LeaseDriverAnswerTests : IDisposable
         var (holderReplica, followerReplica) = (OpenReplica(), OpenReplica());
         LeaseDriver.Found(holderReplica, new Mutation { Kind = new Genesis(new byte[16], A), Proposer = A, TimeNs = 1 });
 
-        var wire = new DriverWire();
+        var wire = new LeaseDriverWire();
         var holder = new LeaseDriver(A, holderReplica, wire.From(A), new LeaseTiming(), NullLogger.Instance);
         var follower = new LeaseDriver(B, followerReplica, wire.From(B), new LeaseTiming(), NullLogger.Instance);
         wire.Drivers[A] = holder;

@@ -22,7 +22,7 @@ public sealed class LeaseDriverFailStopTests : IDisposable
         var ct = TestContext.Current.CancellationToken;
         var (holderReplica, followerReplica) = (_replicas.Open(), _replicas.Open());
         LeaseDriver.Found(holderReplica, new Mutation { Kind = new Genesis(new byte[16], A), Proposer = A, TimeNs = 1 });
-        var wire = new DriverWire();
+        var wire = new LeaseDriverWire();
         var holder = new LeaseDriver(A, holderReplica, wire.From(A), new LeaseTiming(), NullLogger.Instance);
         var follower = new LeaseDriver(B, followerReplica, wire.From(B), new LeaseTiming(), NullLogger.Instance);
         wire.Drivers[A] = holder;

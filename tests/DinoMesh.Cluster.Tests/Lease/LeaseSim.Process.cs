@@ -21,9 +21,17 @@ internal sealed partial class LeaseSim
         if (!_byId.TryGetValue(envelope.Peer, out var to)) return;
         if (!Linked(from, to) || Random.NextDouble() < Faults.Loss) return;
         var copies = Random.NextDouble() < Faults.Duplicate ? 2 : 1;
+        var message = envelope.Message;
+        if (message is SnapshotPiece piece && Faults.CorruptPiece > 0 && Random.NextDouble() < Faults.CorruptPiece)
+        {
+            var data = piece.Data.ToArray();
+            data[Random.Next(data.Length)] ^= (byte)(1 + Random.Next(255));
+            message = piece with { Data = data };
+            PiecesCorrupted++;
+        }
         for (var i = 0; i < copies; i++)
         {
-            _network.Enqueue((to.Index, from.Id, envelope.Message), (NowMs + Random.Next(1, Faults.MaxDelayMs + 1), _order++));
+            _network.Enqueue((to.Index, from.Id, message), (NowMs + Random.Next(1, Faults.MaxDelayMs + 1), _order++));
         }
     }
 
@@ -38,27 +46,40 @@ internal sealed partial class LeaseSim
                 // Term and vote are fsynced before anything is sent; commit is advisory.
                 node.Durable = hs;
             }
+            List<(SnapshotId Id, bool Verified)> assembled = [];
+            foreach (var piece in ready.PiecesReceived)
+            {
+                if (WritePiece(node, piece) is { } verdict) assembled.Add(verdict);
+            }
             if (ready.Snapshot is { } snap)
             {
+                if (node.Assembling is not { } id || id.Version != snap.Version || node.Assembly.Count != id.Length)
+                {
+                    throw new Xunit.Sdk.XunitException(Fail($"{node} installs a snapshot at {snap.Version} it has not assembled ({node.Assembling}, {node.Assembly.Count} bytes)"));
+                }
+                var state = node.Assembly.ToArray();
                 if (ready.SnapshotReplaces)
                 {
-                    node.Log.ReplaceWithSnapshot(snap.Version, snap.Term, snap.State);
+                    node.Log.ReplaceWithSnapshot(snap.Version, snap.Term, state);
                     Replaced++;
                 }
-                else node.Log.InstallSnapshot(snap.Version, snap.Term, snap.State);
-                node.Install(snap.Version, snap.State);
+                else node.Log.InstallSnapshot(snap.Version, snap.Term, state);
+                node.Install(snap.Version, state);
+                SnapshotsInstalled++;
+                PiecesPerInstall.Add(node.AssemblyPieces);
+                DiscardAssembly(node);
                 CheckApplied(node);
             }
             if (ready.TruncateFrom is { } from) node.Log.TruncateFrom(from);
             node.Log.Append(ready.Entries);
             if (ready.SyncLog) node.Log.Sync();
             foreach (var message in ready.Messages) Send(node, Counted(node, message));
-            foreach (var peer in ready.SnapshotsToSend)
+            foreach (var piece in ready.PiecesToSend)
             {
-                var version = node.Applied;
-                var term = node.Log.TermAt(version);
-                if (term < 0) continue;
-                Send(node, new LeaseEnvelope(peer, new InstallSnapshot(node.Machine.Term, version, term, node.Snapshot(), [.. node.AppliedVoters.Voters])));
+                // A piece of a snapshot this node has since replaced is not sent (the driver no longer has its file).
+                if (node.Outgoing is not { } outgoing || !ReferenceEquals(outgoing.Meta, piece.Meta)) continue;
+                PiecesSent++;
+                Send(node, new LeaseEnvelope(piece.Peer, piece.ToMessage(outgoing.Bytes.AsSpan((int)piece.Offset, piece.Count).ToArray())));
             }
             if (ready.CommittedTo > node.Applied)
             {
@@ -70,10 +91,77 @@ internal sealed partial class LeaseSim
                 }
             }
             node.Machine.Advance(ready);
+            // What a driver does after Advance: report the check of an assembled snapshot, and hand over the snapshot it
+            // made ready for followers (the real driver encodes it off the lock, later; here at once).
+            foreach (var (id, verified) in assembled) node.Machine.SnapshotAssembled(id, verified);
+            foreach (var peer in ready.SnapshotsToSend)
+            {
+                if (PrepareSnapshot(node) is { } meta) node.Machine.SnapshotPrepared(peer, meta);
+            }
             CheckHolder(node);
         }
+        // Assembled but not installed (the log reached its version meanwhile): dropped, as the driver drops its file.
+        if (node.Assembly.Count > 0 && !node.Machine.AssemblingSnapshot && !node.Machine.HasReady) DiscardAssembly(node);
         if (node.Machine.IsHolder) node.Machine.SetMembers(Nodes.Select(n => n.Id));
     }
+
+    /// <summary>The holder's snapshot: the one made before while its log holds that version in that term, else a new one.</summary>
+    private static SnapshotMeta? PrepareSnapshot(LeaseSimNode node)
+    {
+        if (node.Outgoing is { } cached && node.Log.TermAt(cached.Meta.Version) == cached.Meta.VersionTerm) return cached.Meta;
+        var term = node.Log.TermAt(node.Applied);
+        if (term < 0) return null;
+        var bytes = node.Snapshot();
+        var meta = new SnapshotMeta(node.Applied, term, bytes.Length, SHA256.HashData(bytes), [.. node.AppliedVoters.Voters]);
+        node.Outgoing = (meta, bytes);
+        return meta;
+    }
+
+    /// <summary>A driver's temp file, in memory: pieces in order only; the last one checks the whole.</summary>
+    private (SnapshotId, bool)? WritePiece(LeaseSimNode node, ReceivedPiece piece)
+    {
+        if (piece.Offset == 0)
+        {
+            DiscardAssembly(node);
+            node.Assembling = piece.Id;
+        }
+        if (node.Assembling != piece.Id || node.Assembly.Count != piece.Offset)
+        {
+            throw new Xunit.Sdk.XunitException(Fail($"{node} was handed a piece at {piece.Offset} of {piece.Id} while it holds {node.Assembly.Count} bytes of {node.Assembling}"));
+        }
+        node.Assembly.AddRange(piece.Data);
+        node.AssemblyPieces++;
+        if (!piece.Last) return null;
+        var bytes = node.Assembly.ToArray();
+        var verified = bytes.Length == piece.Id.Length && SHA256.HashData(bytes).SequenceEqual(piece.Hash!);
+        if (!verified)
+        {
+            DiscardAssembly(node);
+            VerifyFailures++;
+        }
+        return (piece.Id, verified);
+    }
+
+    private static void DiscardAssembly(LeaseSimNode node)
+    {
+        node.Assembling = null;
+        node.Assembly.Clear();
+        node.AssemblyPieces = 0;
+    }
+
+    /// <summary>Snapshots installed (each assembled from pieces), and how many pieces each took.</summary>
+    public int SnapshotsInstalled { get; private set; }
+
+    public List<int> PiecesPerInstall { get; } = [];
+
+    /// <summary>Snapshot pieces sent (before any loss).</summary>
+    public int PiecesSent { get; private set; }
+
+    /// <summary>Pieces the network damaged (<see cref="LeaseFaults.CorruptPiece"/>).</summary>
+    public int PiecesCorrupted { get; private set; }
+
+    /// <summary>Assembled snapshots whose length or hash did not check out (and were asked for again).</summary>
+    public int VerifyFailures { get; private set; }
 
     private void CheckHolder(LeaseSimNode node)
     {
@@ -96,16 +184,29 @@ internal sealed partial class LeaseSim
             {
                 throw new Xunit.Sdk.XunitException(Fail($"{node} applied version {entry.Version} of term {entry.Term}, but term {known.Term}'s entry was committed there"));
             }
+            if (_stateAt.TryGetValue(entry.Version, out var state) && !state.SequenceEqual(node.StateHash))
+            {
+                throw new Xunit.Sdk.XunitException(Fail($"{node} reached a different state at {entry.Version} than the committed one"));
+            }
+            _stateAt.TryAdd(entry.Version, node.StateHash);
             return;
         }
         _committed[entry.Version] = (entry.Term, hash);
+        _stateAt[entry.Version] = node.StateHash;
     }
 
     private void CheckApplied(LeaseSimNode node)
     {
-        // After a snapshot, the node's applied prefix must be one every other node agrees with: checked by hash at the end.
         if (node.Applied < 0) throw new Xunit.Sdk.XunitException(Fail($"{node} applied a negative version"));
+        // A snapshot's state must be the state every node that applied the log reached at that version.
+        if (_stateAt.TryGetValue(node.Applied, out var expected) && !expected.SequenceEqual(node.StateHash))
+        {
+            throw new Xunit.Sdk.XunitException(Fail($"{node} installed a snapshot at {node.Applied} whose state differs from the committed state there"));
+        }
     }
+
+    /// <summary>The state hash after each committed version, as the first node to apply it reached it.</summary>
+    private readonly Dictionary<long, byte[]> _stateAt = [];
 
     /// <summary>A client's mutation at whichever node holds the lease (if any): remembered once committed there.</summary>
     public long ProposeAnywhere()
@@ -148,6 +249,7 @@ internal sealed partial class LeaseSim
         {
             _lost.Add((version, _committed[version].Term, _committed[version].Hash));
             _committed.Remove(version);
+            _stateAt.Remove(version);
         }
         Acknowledged.RemoveAll(a => a.Version > kept);
         _pending.RemoveAll(p => p.Version > kept);

@@ -11,6 +11,9 @@ internal sealed record LeaseFaults
     public double Duplicate { get; init; }
     /// <summary>Message delay, uniform in [1, MaxDelayMs] ms (also reorders).</summary>
     public int MaxDelayMs { get; init; } = 10;
+
+    /// <summary>Chance that a snapshot piece arrives with one byte flipped (a bad disk or memory on the way).</summary>
+    public double CorruptPiece { get; init; }
 }
 
 /// <summary>

@@ -75,5 +75,15 @@ internal sealed class LeaseSimNode
         }
     }
 
+    /// <summary>The snapshot this node sends followers too far behind, and its bytes (its driver's file).</summary>
+    public (SnapshotMeta Meta, byte[] Bytes)? Outgoing { get; set; }
+
+    /// <summary>The snapshot this node assembles from pieces (its driver's temp file), and how many pieces it took.</summary>
+    public SnapshotId? Assembling { get; set; }
+
+    public List<byte> Assembly { get; } = [];
+
+    public int AssemblyPieces { get; set; }
+
     public override string ToString() => $"n{Index}";
 }

@@ -175,10 +175,12 @@ public class LeaseSimulationTests
     /// and the holder's snapshot replaces its state; after healing every node has the same state. Before, such a
     /// survivor skipped the holder's entries as "already committed" and kept a different tree for good.
     /// </summary>
+    /// <remarks>Batch 2 sends snapshots in pieces of 8 bytes, so every replacement is assembled from many pieces.</remarks>
     [Theory]
-    [InlineData(0)]
-    [InlineData(1)]
-    public void A_majority_that_loses_power_together_loses_nothing_fsynced_and_every_node_converges(int batch)
+    [InlineData(0, 0)]
+    [InlineData(1, 0)]
+    [InlineData(2, 8)]
+    public void A_majority_that_loses_power_together_loses_nothing_fsynced_and_every_node_converges(int batch, int pieceBytes)
     {
         var seeds = SimSeed.Override is { } only ? [only] : Enumerable.Range(400_000 + batch * 150, 150);
         var replaced = 0;
@@ -190,7 +192,7 @@ public class LeaseSimulationTests
                 Loss = random.NextDouble() * 0.05,
                 Duplicate = random.NextDouble() * 0.05,
                 MaxDelayMs = 1 + random.Next(20),
-            });
+            }, pieceBytes > 0 ? LeaseConfig.Default with { SnapshotPieceBytes = pieceBytes } : null);
             sim.Run(2_000, proposalsPerTick: 0.7);
             sim.AcknowledgeCommitted();
             // An fsync: everything committed so far must survive the power cut to come.

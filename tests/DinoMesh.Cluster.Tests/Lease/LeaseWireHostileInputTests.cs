@@ -17,6 +17,11 @@ public class LeaseWireHostileInputTests
 
     private static string Peer32 => "c4 20" + new string('a', 64);
 
+    private static string Hash32 => "c4 20" + new string('d', 64);
+
+    /// <summary>A SnapshotPiece's first five fields: term 7, version 1 of term 1, a snapshot of 4 bytes, then the offset.</summary>
+    private static string Piece(string offset) => "92 09 99 07 01 01 04 " + offset;
+
     private static Func<ReadOnlyMemory<byte>, object> Message => LeaseWireSamples.All["TimeoutNow"].Decode;
     private static Func<ReadOnlyMemory<byte>, object> Batch => LeaseWireSamples.All["LeaseBatch"].Decode;
     private static Func<ReadOnlyMemory<byte>, object> Propose => LeaseWireSamples.All["ProposeRequest"].Decode;
@@ -39,7 +44,8 @@ public class LeaseWireHostileInputTests
         ["a sync request over its bound"] = (Sync, [.. Hex("91 d1"), .. new byte[1024]]),
 
         // Union tags that name nothing, or a body of the wrong shape for the tag.
-        ["unknown union tag 9"] = (Message, Hex("92 09 91 08")),
+        ["unknown union tag 11"] = (Message, Hex("92 0b 91 08")),
+        ["the retired whole-snapshot tag 4"] = (Message, Hex("92 04 95 07 01 01 c4 01 00 91" + Peer32)),
         ["unknown union tag 127"] = (Message, Hex("92 7f 91 08")),
         ["negative union tag -1"] = (Message, Hex("92 ff 91 08")),
         ["negative union tag int32 min"] = (Message, Hex("92 d2 80000000 91 08")),
@@ -50,13 +56,14 @@ public class LeaseWireHostileInputTests
         ["union of one element"] = (Message, Hex("91 05")),
         ["union as a map"] = (Message, Hex("81 05 91 08")),
         ["union tag as an ext"] = (Message, Hex("92 d4 01 05 91 08")),
-        ["an unknown tag inside a batch"] = (Batch, Hex("91 92 92059108 92099108")),
+        ["an unknown tag inside a batch"] = (Batch, Hex("91 92 92059108 920b9108")),
         ["VoteRequest tag with a peer id as its term"] = (Message, Hex("92 00 95" + Peer32 + "c3 01 01 c3")),
         ["VoteResponse tag with an integer for a bool"] = (Message, Hex("92 01 93 07 01 01")),
         ["Append tag with an integer for its entries"] = (Message, Hex("92 02 96 07 01 01 05 01 01")),
         ["Append tag with an entry of bools"] = (Message, Hex("92 02 96 07 01 01 91 93 c3 c3 c3 01 01")),
-        ["InstallSnapshot tag with a map for its state"] = (Message, Hex("92 04 95 07 01 01 81 00 00 91" + Peer32)),
-        ["InstallSnapshot tag with a voter of 3 bytes"] = (Message, Hex("92 04 95 07 01 01 c4 01 00 91 c4 03 aabbcc")),
+        ["SnapshotPiece tag with a map for its bytes"] = (Message, Hex(Piece("00") + "81 00 00 c2 c0 c0")),
+        ["SnapshotPiece tag with a voter of 3 bytes"] = (Message, Hex(Piece("00") + "c4 04 01020304 c3" + Hash32 + "91 c4 03 aabbcc")),
+        ["SnapshotAck tag with a string for its offset"] = (Message, Hex("92 0a 96 07 01 01 a1 30 c2 01")),
         ["TimeoutNow tag with a map body"] = (Message, Hex("92 05 81 00 08")),
         ["a term beyond int64"] = (Message, Hex("92 05 91 cf ffffffffffffffff")),
         ["SyncResponse with a holder of 31 bytes"] = (SyncAnswer, Hex("92 00 c4 1f" + new string('b', 62))),
@@ -69,11 +76,11 @@ public class LeaseWireHostileInputTests
         ["append entries array32 of 2^31-1"] = (Message, Hex("92 02 96 07 01 01 dd 7fffffff")),
         ["entry payload bin32 of 2^31-1"] = (Message, Hex("92 02 96 07 01 01 91 93 02 07 c6 7fffffff")),
         ["entry payload bin32 of 2^32-1"] = (Message, Hex("92 02 96 07 01 01 91 93 02 07 c6 ffffffff")),
-        ["snapshot state bin32 of 2^31-1"] = (Message, Hex("92 04 95 07 01 01 c6 7fffffff")),
-        ["snapshot voters array32 of 2^31-1"] = (Message, Hex("92 04 95 07 01 01 c4 01 00 dd 7fffffff")),
+        ["snapshot piece bin32 of 2^31-1"] = (Message, Hex(Piece("00") + "c6 7fffffff")),
+        ["snapshot piece voters array32 of 2^31-1"] = (Message, Hex(Piece("00") + "c4 04 01020304 c3" + Hash32 + "dd 7fffffff")),
         ["proposal mutation bin32 of 2^31-1"] = (Propose, Hex("91 c6 7fffffff")),
         ["a message as ext32 of 2^31-1"] = (Message, Hex("c9 7fffffff 01")),
-        ["a voter str32 of 2^31-1"] = (Message, Hex("92 04 95 07 01 01 c4 01 00 91 db 7fffffff")),
+        ["a voter str32 of 2^31-1"] = (Message, Hex(Piece("00") + "c4 04 01020304 c3" + Hash32 + "91 db 7fffffff")),
 
         // Deep nesting and wide maps.
         ["arrays nested 100k deep as a batch"] = (Batch, Repeat([0x91], Deep, [0x00])),
@@ -86,8 +93,22 @@ public class LeaseWireHostileInputTests
         ["an append with a nil entry"] = (Message, Hex("92 02 96 07 01 01 91 c0 01 01")),
         ["pulled entries with a nil entry"] = (Message, Hex("92 08 95 07 01 01 91 c0 01")),
         ["an entry with a nil payload"] = (Message, Hex("92 02 96 07 01 01 91 93 02 07 c0 01 01")),
-        ["a snapshot with a nil voter"] = (Message, Hex("92 04 95 07 01 01 c4 01 00 92" + Peer32 + "c0")),
-        ["a snapshot with a nil state"] = (Message, Hex("92 04 95 07 01 01 c0 91" + Peer32)),
+        ["a snapshot piece with a nil voter"] = (Message, Hex(Piece("00") + "c4 04 01020304 c3" + Hash32 + "92" + Peer32 + "c0")),
+        ["a snapshot piece with nil bytes"] = (Message, Hex(Piece("00") + "c0 c2 c0 c0")),
+
+        // Snapshot pieces that do not fit their snapshot: the machine would join them to the wrong bytes or never finish.
+        ["a snapshot piece of no bytes"] = (Message, Hex(Piece("00") + "c4 00 c2 c0 c0")),
+        ["a snapshot piece past its snapshot's end"] = (Message, Hex(Piece("03") + "c4 02 0102 c3" + Hash32 + "91" + Peer32)),
+        ["a snapshot piece at a negative offset"] = (Message, Hex(Piece("ff") + "c4 02 0102 c2 c0 c0")),
+        ["a snapshot piece at an offset near int64 max"] = (Message, Hex(Piece("cf 7fffffffffffffff") + "c4 02 0102 c2 c0 c0")),
+        ["a snapshot piece of a snapshot of 0 bytes"] = (Message, Hex("92 09 99 07 01 01 00 00 c4 01 01 c3" + Hash32 + "91" + Peer32)),
+        ["a snapshot piece that ends the snapshot but is not last"] = (Message, Hex(Piece("00") + "c4 04 01020304 c2 c0 c0")),
+        ["a snapshot piece marked last short of the end"] = (Message, Hex(Piece("00") + "c4 02 0102 c3" + Hash32 + "91" + Peer32)),
+        ["a last snapshot piece without its hash"] = (Message, Hex(Piece("00") + "c4 04 01020304 c3 c0 91" + Peer32)),
+        ["a last snapshot piece with a hash of 31 bytes"] = (Message, Hex(Piece("00") + "c4 04 01020304 c3 c4 1f" + new string('d', 62) + "91" + Peer32)),
+        ["a last snapshot piece without voters"] = (Message, Hex(Piece("00") + "c4 04 01020304 c3" + Hash32 + "c0")),
+        ["a last snapshot piece with no voters"] = (Message, Hex(Piece("00") + "c4 04 01020304 c3" + Hash32 + "90")),
+        ["a snapshot acknowledgement of a negative offset"] = (Message, Hex("92 0a 96 07 01 01 ff c2 01")),
         ["a proposal with a nil mutation"] = (Propose, Hex("91 c0")),
         ["a proposal with no mutation"] = (Propose, Hex("90")),
     };
@@ -151,12 +172,14 @@ public class LeaseWireHostileInputTests
     [Fact]
     public void Nils_the_machine_copes_with_are_still_accepted()
     {
-        // The refusals above are not blanket: a nil entry list (a heartbeat written by a terse encoder), a nil voter
-        // list and a batch with a nil list are handled by the lease machine and the handler, so they decode.
+        // The refusals above are not blanket: a nil entry list (a heartbeat written by a terse encoder), a piece before
+        // the last without hash and voters, and a batch with a nil list are handled by the lease machine and the
+        // handler, so they decode.
         var heartbeat = Assert.IsType<Append>(LeaseCodec.Decode<LeaseMessage>(Hex("92 02 96 07 01 01 c0 01 01"), LeaseProtocols.MaxLeaseBytes));
         Assert.Null(heartbeat.Entries);
-        var snapshot = Assert.IsType<InstallSnapshot>(LeaseCodec.Decode<LeaseMessage>(Hex("92 04 95 07 01 01 c4 01 00 c0"), LeaseProtocols.MaxLeaseBytes));
-        Assert.Null(snapshot.Voters);
+        var piece = Assert.IsType<SnapshotPiece>(LeaseCodec.Decode<LeaseMessage>(Hex(Piece("00") + "c4 02 0102 c2 c0 c0"), LeaseProtocols.MaxLeaseBytes));
+        Assert.Null(piece.Voters);
+        Assert.Null(piece.Hash);
         Assert.Null(LeaseCodec.Decode<LeaseBatch>(Hex("91 c0"), LeaseProtocols.MaxLeaseBytes).Messages);
     }
 

@@ -26,11 +26,13 @@ internal static class LeaseWireSamples
         new VoteResponse(ResponseTerm: 7, PreVote: true, Granted: true),
         new Append(AppendTerm: 7, PrevVersion: 40, PrevTerm: 6, Entries: [new LogEntry(41, 6, [1, 2, 3]), new LogEntry(42, 7, [0xff])], Commit: 39, SyncTo: 42),
         new AppendResponse(ResponseTerm: 7, Success: true, Match: 42, Synced: 41, Life: 3, Diverged: true),
-        new InstallSnapshot(SnapshotTerm_: 7, Version: 100_000, VersionTerm: 6, State: [9, 8, 7], Voters: [A, B]),
         new TimeoutNow(TransferTerm: 8),
         new LogDigest(DigestTerm: 7, Commit: 300),
         new LogPull(PullTerm: 7, From: 41, MaxCount: 512),
         new LogEntries(EntriesTerm: 7, PrevVersion: 40, PrevTerm: 6, Entries: [new LogEntry(41, 6, [1, 2, 3]), new LogEntry(42, 7, [0xff])], Commit: 42),
+        new SnapshotPiece(PieceTerm: 7, Version: 100_000, VersionTerm: 6, Length: 1_000_003, Offset: 1_000_000, Data: [9, 8, 7], Last: true,
+            Hash: [.. Enumerable.Repeat((byte)0xdd, 32)], Voters: [A, B]),
+        new SnapshotAck(AckTerm: 7, Version: 100_000, VersionTerm: 6, Offset: 1_000_000, Gap: true, Life: 3),
     ];
 
     public static readonly IReadOnlyDictionary<string, LeaseWireSample> All = Build();

@@ -49,15 +49,18 @@ public sealed class TestCluster : IDisposable
     public string Form(params NodeProcess[] nodes) => FormWith([], nodes);
 
     /// <summary><see cref="Form"/>, every node started with <paramref name="options"/> after the usual arguments.</summary>
-    public string FormWith(string[] options, params NodeProcess[] nodes)
+    public string FormWith(string[] options, params NodeProcess[] nodes) => FormWith(options, null, nodes);
+
+    /// <summary><see cref="FormWith(string[], NodeProcess[])"/>, every node started with <paramref name="env"/> in its environment too.</summary>
+    public string FormWith(string[] options, IReadOnlyDictionary<string, string?>? env, params NodeProcess[] nodes)
     {
         var founder = nodes[0];
-        founder.Launch(extra: options);
+        founder.Launch(env: env, extra: options);
         founder.WaitUntilUp();
         var token = founder.PrintedToken();
         foreach (var n in nodes.Skip(1))
         {
-            n.Launch(join: founder.Endpoint, token: token, extra: options);
+            n.Launch(join: founder.Endpoint, token: token, env: env, extra: options);
         }
         foreach (var n in nodes.Skip(1))
         {

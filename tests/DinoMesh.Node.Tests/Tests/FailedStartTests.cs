@@ -76,6 +76,19 @@ public sealed class FailedStartTests : IDisposable
         Assert.Equal(before, Entries(node.DataDir));
     }
 
+    [Fact]
+    public void A_hidden_setting_out_of_range_refuses_the_start_with_one_line_and_leaves_no_data_directory()
+    {
+        var node = _cluster.Add("hidden", "127.0.0.33");
+        var daemon = node.Launch(env: new Dictionary<string, string?> { ["DINOMESH_SNAPSHOT_PIECE_BYTES"] = "0" });
+        var code = daemon.WaitForExit(ExitTimeout);
+        Assert.True(code == 3, $"exit {code}\n{node.Diagnostics()}");
+        var errors = daemon.Lines.Where(l => l.IsError && l.Text.Contains("error", StringComparison.Ordinal)).Select(l => l.Text).ToList();
+        Assert.True(errors.Count == 1 && errors[0].Contains("DINOMESH_SNAPSHOT_PIECE_BYTES=0", StringComparison.Ordinal), string.Join("\n", errors));
+        Assert.False(MountTable.IsFuseMounted(node.MountPoint), "the refused node left a mount behind");
+        Assert.False(Directory.Exists(node.DataDir), $"the refused start left {node.DataDir} behind: {string.Join(", ", Entries(node.DataDir))}");
+    }
+
     private static Socket Occupy(NodeProcess node)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);

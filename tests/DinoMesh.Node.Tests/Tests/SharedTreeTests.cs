@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Text.RegularExpressions;
 using DinoMesh.Node.Tests.Cluster;
 using DinoMesh.Node.Tests.Support;
 
@@ -11,7 +12,7 @@ namespace DinoMesh.Node.Tests.Tests;
 /// cluster (<see cref="ClassCluster"/>, run first); the tests that kill, stop, remove or add a node form their own.
 /// </summary>
 [TestCaseOrderer(typeof(SharedClusterFirst))]
-public sealed class SharedTreeTests : IClassFixture<ClassCluster>, IDisposable
+public sealed partial class SharedTreeTests : IClassFixture<ClassCluster>, IDisposable
 {
     /// <summary>How long a change may take to show on another node in these tests (the benchmark measures the real delay).</summary>
     private static readonly TimeSpan Visible = TimeSpan.FromSeconds(5);
@@ -295,6 +296,62 @@ public sealed class SharedTreeTests : IClassFixture<ClassCluster>, IDisposable
         Assert.Equal("42/7", File.ReadAllText(On(late, "d42/f7")));
         AssertSameState([a, b, late]);
     }
+
+    /// <summary>
+    /// A node added after the holder compacted its log (a snapshot every 500 entries, DINOMESH_SNAPSHOT_EVERY) can only
+    /// catch up by snapshot; with pieces of 4 KiB (DINOMESH_SNAPSHOT_PIECE_BYTES) the snapshot of 3,000 files travels as
+    /// dozens of pieces, which the node assembles in a file, checks and installs, and then it serves every file.
+    /// </summary>
+    [Fact]
+    public void A_node_added_after_compaction_catches_up_by_a_snapshot_in_many_pieces_and_serves_every_file()
+    {
+        const int pieceBytes = 4096;
+        var env = new Dictionary<string, string?> { ["DINOMESH_SNAPSHOT_EVERY"] = "500", ["DINOMESH_SNAPSHOT_PIECE_BYTES"] = $"{pieceBytes}" };
+        _shared.Release();
+        var three = new[] { _cluster.Add("n1", "127.0.0.11"), _cluster.Add("n2", "127.0.0.12"), _cluster.Add("n3", "127.0.0.13") };
+        _cluster.FormWith([], env, three);
+        _cluster.WaitForVoters(three, 3);
+        var (a, b) = (three[0], three[1]);
+        Concurrently.For(8, 30, d =>
+        {
+            var node = d % 2 == 0 ? a : b;
+            Directory.CreateDirectory(On(node, $"d{d}"));
+            for (var f = 0; f < 100; f++) File.WriteAllText(On(node, $"d{d}/f{f}"), $"{d}/{f}");
+        });
+        _cluster.Log("3,000 files made");
+        // Snapshots are written in the background; the second one drops the log before the first: wait for two on every
+        // member, so the start of the log is gone wherever the holder may be.
+        SeenOn(three, "two snapshots on every member", n => n.Daemon!.Lines.Count(l => l.Text.Contains("metadata: snapshot at version", StringComparison.Ordinal)) >= 2,
+            TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100));
+
+        var late = _cluster.Add("n4", "127.0.0.14");
+        late.Start(join: a.Endpoint, token: a.Cli("token").Stdout.Trim(), env: env);
+        SeenOn([late], "the 3,000 files on the new node", n => Directory.GetFiles(On(n, "d29")).Length == 100, TimeSpan.FromSeconds(120), TimeSpan.FromMilliseconds(50));
+        var wrong = new ConcurrentBag<string>();
+        Concurrently.For(8, 30, d =>
+        {
+            for (var f = 0; f < 100; f++)
+            {
+                if (File.ReadAllText(On(late, $"d{d}/f{f}")) != $"{d}/{f}") wrong.Add($"d{d}/f{f}");
+            }
+        });
+        Assert.True(wrong.IsEmpty, $"{wrong.Count} of 3,000 files read on the new node differ, e.g. {string.Join(", ", wrong.Take(5))}");
+
+        // It came as a snapshot, in many pieces, assembled and installed (not replayed from the log).
+        var sent = three.Select(n => n.Daemon!.FindLine(l => l.Contains("lease: sending a snapshot at version", StringComparison.Ordinal) && l.Contains(late.PeerId![..12], StringComparison.Ordinal)))
+            .FirstOrDefault(l => l is not null);
+        Assert.True(sent is not null, $"no holder logged sending a snapshot to the new node\n{_cluster.Diagnostics()}");
+        var bytes = long.Parse(SnapshotBytes().Match(sent.Text).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        _cluster.Log($"snapshot of {bytes} bytes sent in pieces of {pieceBytes}: {sent.Text}");
+        Assert.True(bytes / pieceBytes >= 10, $"a snapshot of {bytes} bytes is only {bytes / pieceBytes + 1} pieces of {pieceBytes}: {sent.Text}");
+        Assert.True(late.Daemon!.FindLine(l => l.Contains("lease: receiving a snapshot at version", StringComparison.Ordinal)) is not null, "the new node logged no snapshot coming in");
+        Assert.True(late.Daemon!.FindLine(l => l.Contains("metadata: installed a snapshot at version", StringComparison.Ordinal)) is not null, "the new node logged no snapshot installed");
+        Assert.False(File.Exists(Path.Combine(late.DataDir, "meta", "lease-snapshot-in.tmp")), "the assembled snapshot's temp file is still there");
+        AssertSameState([a, b, late]);
+    }
+
+    [GeneratedRegex(@"\((\d+) bytes, pieces of")]
+    private static partial Regex SnapshotBytes();
 
     [Fact]
     public void A_removed_member_is_refused_by_every_member()

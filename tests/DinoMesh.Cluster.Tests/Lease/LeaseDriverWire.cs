@@ -8,9 +8,12 @@ namespace DinoMesh.Cluster.Tests.Lease;
 /// Delivers every message on a thread of its own, as a call would, and feeds the answer back to the sender; counts
 /// acknowledgements by the way they travelled.
 /// </summary>
-internal sealed class DriverWire
+internal sealed class LeaseDriverWire
 {
-    private int _answered, _queued;
+    private int _answered, _queued, _pieces;
+
+    /// <summary>Snapshot pieces delivered.</summary>
+    public int Pieces => Volatile.Read(ref _pieces);
 
     public ConcurrentDictionary<PeerId, LeaseDriver> Drivers { get; } = new();
 
@@ -23,6 +26,7 @@ internal sealed class DriverWire
     private void Deliver(PeerId from, PeerId to, LeaseMessage message)
     {
         if (message is AppendResponse) Interlocked.Increment(ref _queued);
+        if (message is SnapshotPiece) Interlocked.Increment(ref _pieces);
         _ = Task.Run(() =>
         {
             if (!Drivers.TryGetValue(to, out var receiver) || !Drivers.TryGetValue(from, out var sender)) return;
@@ -32,7 +36,7 @@ internal sealed class DriverWire
         });
     }
 
-    private sealed class Endpoint(DriverWire wire, PeerId self) : ILeaseNetwork
+    private sealed class Endpoint(LeaseDriverWire wire, PeerId self) : ILeaseNetwork
     {
         public void Send(PeerId to, LeaseMessage message) => wire.Deliver(self, to, message);
 

@@ -1,0 +1,33 @@
+using System.Globalization;
+using DinoMesh.Cluster.Lease;
+
+namespace DinoMesh.Node;
+
+/// <summary>
+/// Settings for tests and benchmarks only, read from the environment at start-up: no user needs them, so they are not
+/// options (and `--help` does not list them); docs/architecture.md ("The replica and snapshots") names them. A value
+/// that does not parse, or is out of range, stops the start with a line that says so.
+/// </summary>
+internal static class HiddenSettings
+{
+    /// <summary>Bytes per snapshot piece (<see cref="LeaseConfig.SnapshotPieceBytes"/>, 1 MiB by default).</summary>
+    public const string SnapshotPieceBytesVariable = "DINOMESH_SNAPSHOT_PIECE_BYTES";
+
+    /// <summary>Applied entries between two snapshots of the metadata (100,000 by default); a snapshot compacts the log behind the one before.</summary>
+    public const string SnapshotEveryVariable = "DINOMESH_SNAPSHOT_EVERY";
+
+    public static int? SnapshotPieceBytes => Read(SnapshotPieceBytesVariable, 1, LeaseConfig.MaxSnapshotPieceBytes);
+
+    public static int? SnapshotEvery => Read(SnapshotEveryVariable, 1, int.MaxValue);
+
+    private static int? Read(string variable, int min, int max)
+    {
+        var text = Environment.GetEnvironmentVariable(variable);
+        if (string.IsNullOrEmpty(text)) return null;
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+        {
+            throw new StartupException($"{variable}={text}: expected a whole number from {min} to {max}");
+        }
+        return value;
+    }
+}
