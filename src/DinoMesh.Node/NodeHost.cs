@@ -51,8 +51,11 @@ public static class NodeHost
         }) : null;
         try
         {
+            // Resolved before the run (the host disposes its services when it ends); the host resolves every hosted
+            // service before it starts the first, so this changes no order.
+            var node = host.Services.GetRequiredService<NodeService>();
             await host.RunAsync(cancellationToken);
-            if (host.Services.GetRequiredService<NodeService>().Failure is { } failure)
+            if (node.Failure is { } failure)
             {
                 await Console.Error.WriteLineAsync($"dino-node: error: {failure}");
                 return ExitCodes.RuntimeFailure;

@@ -45,6 +45,8 @@ public sealed partial class NodeService
         replica.StateReplaced += OnMembership;
         lease.Failed += failure =>
         {
+            // While the node stops, its log closes under whatever input is still on its way: not a failure.
+            if (_lifetime.ApplicationStopping.IsCancellationRequested) return;
             // Fail-stop: a node whose log may not hold what its lease machine believes must not go on answering.
             Failure = $"the metadata log failed under the lease ({failure.Message}); restart the node to recover from its log";
             _lifetime.StopApplication();

@@ -37,6 +37,13 @@ public sealed partial class LeaseDriver
     {
         if (_failure is not null) return;
         _failure = e;
+        if (_stopping.IsCancellationRequested)
+        {
+            // Stopping: the log may close under a last input; that is the end of the driver, not a failure.
+            _failureAnnounced = 1;
+            _logger.LogDebug("lease: input while stopping failed ({Error})", e.Message);
+            return;
+        }
         _logger.LogCritical(e, "lease: the lease machine or its log failed ({Error}); this node stops taking part (restarted, it recovers from its log)", e.Message);
     }
 
