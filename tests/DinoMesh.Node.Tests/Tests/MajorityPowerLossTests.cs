@@ -64,7 +64,9 @@ public sealed class MajorityPowerLossTests : IDisposable
 
         Assert.True(Poll.Until(() => File.Exists(On(survivor, "after")) && !File.Exists(On(survivor, "lost-0")), TimeSpan.FromSeconds(30)) is not null,
             $"{survivor.Name} did not take the holder's state\n{_cluster.Diagnostics()}");
-        Assert.True(survivor.Daemon!.FindLine(l => l.Contains("taking its snapshot", StringComparison.Ordinal)) is not null);
+        // The console logger writes on its own thread: the line can trail the state it announces by a moment.
+        Assert.True(Poll.Until(() => survivor.Daemon!.FindLine(l => l.Contains("taking its snapshot", StringComparison.Ordinal)) is not null, TimeSpan.FromSeconds(10)) is not null,
+            $"{survivor.Name} converged without logging that it took the holder's snapshot\n{_cluster.Diagnostics()}");
         Assert.Equal(Enumerable.Range(0, 5).Select(i => $"kept-{i}").Append("after").Order(),
             Directory.GetFiles(survivor.MountPoint).Select(Path.GetFileName).Order());
         string[] hashes = [];
