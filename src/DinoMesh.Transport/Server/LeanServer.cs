@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Net;
 using System.Text;
@@ -267,21 +266,10 @@ internal sealed class LeanServer
             try
             {
                 using var timer = CancellationTokenSource.CreateLinkedTokenSource(closed);
-                var started = Stopwatch.GetTimestamp();
+                timer.CancelAfter(deadline);
                 try
                 {
-                    var running = handler(context, request, timer.Token);
-                    // The deadline is armed only for a handler still running when it returns. Membership and lease
-                    // messages, most of an idle node's calls, are answered before that: a timer armed and disposed for
-                    // each of them would still leave the runtime's timer queue due to wake at its time, a wake-up of
-                    // the timer thread and a pool thread for nothing (issue 13). The token was handed out already, so
-                    // arming it now still cancels the handler at the same moment.
-                    if (!running.IsCompleted)
-                    {
-                        var left = deadline - Stopwatch.GetElapsedTime(started);
-                        timer.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero);
-                    }
-                    var answer = await running;
+                    var answer = await handler(context, request, timer.Token);
                     await SendAsync(new Outgoing(LeanWire.Answer, id, CallFailure.None, answer));
                     TransportMetrics.Exchanged(_peer, context.ProtocolId, answer.Length, request.Length);
                 }
