@@ -79,14 +79,7 @@ internal sealed class PeerListener : IConnectionListener
         _socket = socket;
         _gate = gate;
         _refusals = refusals;
-        // Inline scheduling: a received segment is decrypted and parsed on the thread that completed the socket read,
-        // and an answer is encrypted and sent on the thread that wrote it, instead of each pipe handing over to another
-        // thread-pool item (Kestrel's default: an I/O queue for the socket, the pool for TLS, again for the reader).
-        // That is two to three fewer wake-ups of a parked worker per message, most of what an idle node spends (see
-        // docs/benchmarks.md, issue 13). Safe here because the runtime's socket completions stay on the thread pool
-        // (DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS is not set), so "inline" never means the epoll thread, and no
-        // handler runs on the reader: the lean path yields before each, HTTP/2 dispatches each stream to the pool.
-        _contexts = new SocketConnectionContextFactory(new SocketConnectionFactoryOptions { UnsafePreferInlineScheduling = true }, loggers.CreateLogger("DinoMesh.Transport.Sockets"));
+        _contexts = new SocketConnectionContextFactory(new SocketConnectionFactoryOptions(), loggers.CreateLogger("DinoMesh.Transport.Sockets"));
         _reserve.TryRefill();
         EndPoint = socket.LocalEndPoint!;
         _descriptorWatch = new Timer(_ => WatchDescriptors(), null, DescriptorWatchPeriod, DescriptorWatchPeriod);
