@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idle cost of a 3-node cluster (issue 13): founds a cluster on PREFIX.1, joins PREFIX.2 and PREFIX.3 with the
 # printed credential, waits until all three are mounted, lets them settle for 30 s, and prints each node's CPU
-# (utime + stime over the next 60 s, % of one core) and RSS at the end, on one line:
+# (utime + stime over the next 60 s, % of one core) and RSS at the end, on one line (SETTLE=90 waits 90 s instead
+# of 30, past most of the JIT's tiering of the code the start ran):
 #   TAG cpu% cpu% cpu%  rss(MiB) a b c
 #   sudo load/measure-idle-cpu.sh [DLL] [PREFIX] [TAG] [PROFILE]   # defaults: this repo's Release dino-node, 127.0.61, idle, local
 # Two builds compare fairly only side by side: run two copies at once with different PREFIX (for example one with
@@ -37,13 +38,19 @@ start() {
 start 1
 for _ in $(seq 1 150); do grep -q "lease: started" "$work/n1/log" 2>/dev/null && break; sleep 0.2; done
 grep -q "lease: started" "$work/n1/log" || { echo "the founder did not start within 30 s:" >&2; tail -5 "$work/n1/log" >&2; exit 1; }
-token=$(timeout 20 dotnet "$dll" token --data-dir "$work/n1/data" | tail -1)
+# The control socket that answers "token" may come up a moment after the lease starts: ask again until it answers.
+token=""
+for _ in $(seq 1 20); do
+  token=$(timeout 20 dotnet "$dll" token --data-dir "$work/n1/data" 2>/dev/null | tail -1) && [ -n "$token" ] && break
+  sleep 0.5
+done
+[ -n "$token" ] || { echo "the founder did not hand out a join token" >&2; exit 1; }
 start 2 --join "$prefix.1:7946" --token "$token"
 start 3 --join "$prefix.1:7946" --token "$token"
 for _ in $(seq 1 300); do mountpoint -q "$work/n2/mnt" && mountpoint -q "$work/n3/mnt" && break; sleep 0.2; done
 mountpoint -q "$work/n2/mnt" && mountpoint -q "$work/n3/mnt" || { echo "the joiners did not mount within 60 s" >&2; exit 1; }
 
-sleep 30
+sleep "${SETTLE:-30}"
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 declare -A before
 for p in "${pids[@]}"; do before[$p]=$(ticks "$p"); done

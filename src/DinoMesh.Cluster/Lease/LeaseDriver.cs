@@ -10,7 +10,7 @@ namespace DinoMesh.Cluster.Lease;
 /// <summary>Timing of the lease on a real clock.</summary>
 public sealed record LeaseTiming
 {
-    /// <summary>One machine tick: heartbeats every 2 ticks (100 ms); an election after 12–24 silent ticks (0.6–1.2 s).</summary>
+    /// <summary>One machine tick: heartbeats every 3 ticks (150 ms); an election after 12–24 silent ticks (0.6–1.2 s).</summary>
     public TimeSpan Tick { get; init; } = TimeSpan.FromMilliseconds(50);
 
     public LeaseConfig Machine { get; init; } = LeaseConfig.Default;

@@ -23,6 +23,7 @@ internal sealed class BulkPool : IDisposable
 
     private readonly string _host;
     private readonly int _port;
+    private readonly System.Net.IPAddress? _source;
     private readonly SslClientAuthenticationOptions _tls;
     private readonly TimeSpan _connectTimeout;
     private readonly int _maxIdle;
@@ -30,8 +31,10 @@ internal sealed class BulkPool : IDisposable
     private volatile bool _unsupported;
     private int _disposed;
 
-    public BulkPool(Uri peer, SslStreamCertificateContext certificate, RemoteCertificateValidationCallback validateServer, TimeSpan connectTimeout, int maxIdle)
+    /// <param name="source">The local address to dial from (<see cref="DialSource"/>), or null for the kernel's choice.</param>
+    public BulkPool(Uri peer, SslStreamCertificateContext certificate, RemoteCertificateValidationCallback validateServer, TimeSpan connectTimeout, int maxIdle, System.Net.IPAddress? source = null)
     {
+        _source = source;
         _host = peer.DnsSafeHost;
         _port = peer.Port;
         _connectTimeout = connectTimeout;
@@ -144,7 +147,7 @@ internal sealed class BulkPool : IDisposable
     {
         using var connecting = CancellationTokenSource.CreateLinkedTokenSource(ct);
         connecting.CancelAfter(_connectTimeout);
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var socket = DialSource.NewSocket(_source);
         SslStream? tls = null;
         try
         {

@@ -27,14 +27,17 @@ internal sealed class LeanLink : IDisposable
     private readonly SslClientAuthenticationOptions _tls;
     private readonly TimeSpan _connectTimeout;
     private readonly TimeSpan _pingTimeout;
+    private readonly System.Net.IPAddress? _source;
     private readonly SemaphoreSlim _dialing = new(1, 1);
     private LeanConnection? _current;
     private volatile bool _unsupported;
     private long _retryAt;
     private int _disposed;
 
-    public LeanLink(Uri peer, SslStreamCertificateContext certificate, RemoteCertificateValidationCallback validateServer, TimeSpan connectTimeout, TimeSpan pingTimeout)
+    /// <param name="source">The local address to dial from (<see cref="DialSource"/>), or null for the kernel's choice.</param>
+    public LeanLink(Uri peer, SslStreamCertificateContext certificate, RemoteCertificateValidationCallback validateServer, TimeSpan connectTimeout, TimeSpan pingTimeout, System.Net.IPAddress? source = null)
     {
+        _source = source;
         _host = peer.DnsSafeHost;
         _port = peer.Port;
         _connectTimeout = connectTimeout;
@@ -105,7 +108,7 @@ internal sealed class LeanLink : IDisposable
     {
         using var connecting = CancellationTokenSource.CreateLinkedTokenSource(ct);
         connecting.CancelAfter(_connectTimeout);
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var socket = DialSource.NewSocket(_source);
         SslStream? tls = null;
         try
         {

@@ -33,8 +33,9 @@ internal sealed class OutboundLink : IDisposable
         BaseUri = new Uri("https://" + key.Address);
         UseHttp3 = quic;
         var certificate = SslStreamCertificateContext.Create(identity.Certificate, null, offline: true);
-        Bulk = new BulkPool(BaseUri, certificate, ValidateServer, options.ConnectTimeout, options.BulkConnectionsPerPeer);
-        Lean = new LeanLink(BaseUri, certificate, ValidateServer, options.ConnectTimeout, options.KeepAlivePingTimeout);
+        var source = DialSource.For(options.Listen.Address, BaseUri.DnsSafeHost);
+        Bulk = new BulkPool(BaseUri, certificate, ValidateServer, options.ConnectTimeout, options.BulkConnectionsPerPeer, source);
+        Lean = new LeanLink(BaseUri, certificate, ValidateServer, options.ConnectTimeout, options.KeepAlivePingTimeout, source);
         var handler = new SocketsHttpHandler
         {
             ConnectTimeout = options.ConnectTimeout,
@@ -51,7 +52,24 @@ internal sealed class OutboundLink : IDisposable
             AutomaticDecompression = DecompressionMethods.None,
             SslOptions = PeerTls.ClientOptions(certificate, ValidateServer),
         };
+        if (source is not null) handler.ConnectCallback = (context, ct) => DialFromAsync(source, context.DnsEndPoint, ct);
         Invoker = new HttpMessageInvoker(handler, disposeHandler: true);
+    }
+
+    /// <summary>The HTTP/2 client's dial when <see cref="DialSource"/> names a local address: what the default dial does, bound first.</summary>
+    private static async ValueTask<Stream> DialFromAsync(IPAddress source, DnsEndPoint destination, CancellationToken ct)
+    {
+        var socket = DialSource.NewSocket(source);
+        try
+        {
+            await socket.ConnectAsync(destination, ct);
+            return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 
     public LinkKey Key { get; }
