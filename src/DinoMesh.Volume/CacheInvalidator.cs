@@ -12,8 +12,13 @@ namespace DinoMesh.Volume;
 internal sealed class CacheInvalidator
 {
     private readonly Channel<Effect> _queue = Channel.CreateUnbounded<Effect>(new UnboundedChannelOptions { SingleReader = true });
-    /// <summary>When to say an invalidation again that may have raced an entry reply (see <see cref="LookupAnswers"/>).</summary>
-    internal static readonly TimeSpan[] RetryAfter = [TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(200)];
+    /// <summary>
+    /// When to say an invalidation again that may have raced an entry reply (see <see cref="LookupAnswers"/>). The
+    /// kernel usually builds the inode from the reply within a millisecond, so the first retry comes that soon: a lost
+    /// invalidation then leaves the old size visible for about a millisecond, not 20 (the first retry used to be at 20 ms).
+    /// </summary>
+    internal static readonly TimeSpan[] RetryAfter =
+        [TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(200)];
 
     private readonly ILogger _logger;
     private readonly LookupAnswers _answers;
