@@ -151,16 +151,28 @@ public sealed partial record FileSystemState
     /// <summary>What one mutation did to <see cref="StoredBytes"/>: every inode it can change is in its effect.</summary>
     private long StoredBytesMoved(FileSystemState next, Effect effect)
     {
+        // The lists hold a few inodes each and may name one twice: count each once, without a set per apply.
+        ReadOnlySpan<IReadOnlyList<ulong>> lists = [effect.Touched, effect.ContentChanged, effect.Removed, effect.Orphaned];
         long moved = 0;
-        var seen = new HashSet<ulong>();
-        foreach (var list in (ReadOnlySpan<IReadOnlyList<ulong>>)[effect.Touched, effect.ContentChanged, effect.Removed, effect.Orphaned])
+        for (var l = 0; l < lists.Length; l++)
         {
-            foreach (var ino in list)
+            for (var i = 0; i < lists[l].Count; i++)
             {
-                if (seen.Add(ino)) moved += StoredBytesOf(next.Find(ino)) - StoredBytesOf(Find(ino));
+                var ino = lists[l][i];
+                if (!NamedBefore(lists, l, i, ino)) moved += StoredBytesOf(next.Find(ino)) - StoredBytesOf(Find(ino));
             }
         }
         return moved;
+
+        static bool NamedBefore(ReadOnlySpan<IReadOnlyList<ulong>> lists, int list, int index, ulong ino)
+        {
+            for (var l = 0; l <= list; l++)
+            {
+                var end = l == list ? index : lists[l].Count;
+                for (var i = 0; i < end; i++) if (lists[l][i] == ino) return true;
+            }
+            return false;
+        }
     }
 
     internal static long StoredBytesOf(Inode? inode) => inode is { IsRegular: true } ? inode.Extents.AllocatedBytes : 0;

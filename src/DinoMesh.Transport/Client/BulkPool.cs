@@ -145,29 +145,13 @@ internal sealed class BulkPool : IDisposable
     /// <summary>A new connection, or null when the peer's handshake did not choose the bulk path.</summary>
     private async Task<Connection?> DialAsync(CancellationToken ct)
     {
-        using var connecting = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        connecting.CancelAfter(_connectTimeout);
-        var socket = DialSource.NewSocket(_source);
-        SslStream? tls = null;
-        try
+        var tls = await PeerTls.DialAsync(_host, _port, _source, _tls, BulkWire.Alpn, _connectTimeout, ct);
+        if (tls is null)
         {
-            await socket.ConnectAsync(_host, _port, connecting.Token);
-            tls = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
-            await tls.AuthenticateAsClientAsync(_tls, connecting.Token);
-            if (tls.NegotiatedApplicationProtocol != BulkWire.Alpn)
-            {
-                _unsupported = true;
-                tls.Dispose();
-                return null;
-            }
-            return new Connection(tls);
+            _unsupported = true;
+            return null;
         }
-        catch
-        {
-            if (tls is not null) tls.Dispose();
-            else socket.Dispose();
-            throw;
-        }
+        return new Connection(tls);
     }
 
     public void Dispose()

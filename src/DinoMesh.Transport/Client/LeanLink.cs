@@ -106,29 +106,13 @@ internal sealed class LeanLink : IDisposable
     /// <summary>A new connection, or null when the peer's handshake did not choose the lean path.</summary>
     private async Task<LeanConnection?> DialAsync(CancellationToken ct)
     {
-        using var connecting = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        connecting.CancelAfter(_connectTimeout);
-        var socket = DialSource.NewSocket(_source);
-        SslStream? tls = null;
-        try
+        var tls = await PeerTls.DialAsync(_host, _port, _source, _tls, LeanWire.Alpn, _connectTimeout, ct);
+        if (tls is null)
         {
-            await socket.ConnectAsync(_host, _port, connecting.Token);
-            tls = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
-            await tls.AuthenticateAsClientAsync(_tls, connecting.Token);
-            if (tls.NegotiatedApplicationProtocol != LeanWire.Alpn)
-            {
-                _unsupported = true;
-                await tls.DisposeAsync();
-                return null;
-            }
-            return new LeanConnection(tls);
+            _unsupported = true;
+            return null;
         }
-        catch
-        {
-            if (tls is not null) await tls.DisposeAsync();
-            else socket.Dispose();
-            throw;
-        }
+        return new LeanConnection(tls);
     }
 
     public void Dispose()

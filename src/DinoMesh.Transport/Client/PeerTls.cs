@@ -17,4 +17,32 @@ internal static class PeerTls
         RemoteCertificateValidationCallback = validateServer,
         ApplicationProtocols = alpn is { } protocol ? [protocol] : null,
     };
+
+    /// <summary>
+    /// A TCP connection from <paramref name="source"/> and a TLS handshake offering only <paramref name="alpn"/>, within
+    /// <paramref name="timeout"/>; null when the peer's handshake chose another protocol (it does not serve that path).
+    /// </summary>
+    public static async Task<SslStream?> DialAsync(string host, int port, System.Net.IPAddress? source, SslClientAuthenticationOptions options,
+        SslApplicationProtocol alpn, TimeSpan timeout, CancellationToken ct)
+    {
+        using var connecting = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        connecting.CancelAfter(timeout);
+        var socket = DialSource.NewSocket(source);
+        SslStream? tls = null;
+        try
+        {
+            await socket.ConnectAsync(host, port, connecting.Token);
+            tls = new SslStream(new System.Net.Sockets.NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+            await tls.AuthenticateAsClientAsync(options, connecting.Token);
+            if (tls.NegotiatedApplicationProtocol == alpn) return tls;
+            await tls.DisposeAsync();
+            return null;
+        }
+        catch
+        {
+            if (tls is not null) await tls.DisposeAsync();
+            else socket.Dispose();
+            throw;
+        }
+    }
 }
