@@ -330,9 +330,12 @@ public sealed class MetadataLogSegmentTests
         Assert.Equal(10, fixture.Log.LastVersion);
         Assert.Equal(length, new FileInfo(segment).Length); // the part that fit was cut off again
         AssertHolds(fixture.Log, 1, 10);
+        // Nor do the records kept in memory hold what the disk refused.
+        Assert.Empty(fixture.Log.ReadFrom(11));
 
         File.Delete(filler);
         fixture.Log.Append(11, 1, big);
+        Assert.Equal(big, fixture.Log.ReadFrom(11).Single().Payload);
         fixture.Log.Sync();
         var log = fixture.Reopen();
         Assert.Equal(11, log.LastVersion);
