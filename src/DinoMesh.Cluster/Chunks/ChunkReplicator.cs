@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using DinoMesh.Core.Chunks;
 using DinoMesh.Core.Identity;
@@ -44,17 +45,36 @@ public sealed class ChunkReplicator
     public int InFlight => _pushes.Count;
 
     /// <summary>
-    /// A writer stored a chunk: start pushing it now. The bytes are copied (within a memory bound; past it the push
-    /// reads them back from the store). Does nothing when this node alone makes up the copies.
+    /// A writer stored a chunk: start pushing it now. The bytes are copied into a pooled array (within a memory bound;
+    /// past it the push reads them back from the store). Does nothing when this node alone makes up the copies.
     /// </summary>
     public void Offer(ChunkId id, ReadOnlySpan<byte> bytes)
     {
         if (!NeedsPeers(id) || _pushes.ContainsKey(id)) return;
-        byte[]? copy = null;
-        if (Interlocked.Add(ref _pendingBytes, bytes.Length) <= _options.MaxPendingPushBytes) copy = bytes.ToArray();
-        else Interlocked.Add(ref _pendingBytes, -bytes.Length);
+        PendingBytes? copy = null;
+        if (Interlocked.Add(ref _pendingBytes, bytes.Length) <= _options.MaxPendingPushBytes)
+        {
+            copy = new PendingBytes(ArrayPool<byte>.Shared.Rent(bytes.Length), bytes.Length);
+            bytes.CopyTo(copy.Pooled);
+        }
+        else
+        {
+            Interlocked.Add(ref _pendingBytes, -bytes.Length);
+        }
         var started = Start(id, copy);
-        if (!ReferenceEquals(started.Bytes, copy) && copy is not null) Interlocked.Add(ref _pendingBytes, -copy.Length);
+        if (copy is not null && !ReferenceEquals(started.Bytes, copy)) Release(copy);
+    }
+
+    /// <summary>A copy of a chunk's bytes waiting to be pushed, in an array of the shared pool.</summary>
+    private sealed record PendingBytes(byte[] Pooled, int Length)
+    {
+        public ReadOnlyMemory<byte> Memory => Pooled.AsMemory(0, Length);
+    }
+
+    private void Release(PendingBytes bytes)
+    {
+        Interlocked.Add(ref _pendingBytes, -bytes.Length);
+        ArrayPool<byte>.Shared.Return(bytes.Pooled);
     }
 
     /// <summary>
@@ -102,9 +122,9 @@ public sealed class ChunkReplicator
         return replicas > 1 || !ChunkPlacement.IsPlacedOn(id, _cluster.Self, live, replicas);
     }
 
-    private sealed record Push(Task<bool> Task, byte[]? Bytes);
+    private sealed record Push(Task<bool> Task, PendingBytes? Bytes);
 
-    private Push Start(ChunkId id, byte[]? bytes)
+    private Push Start(ChunkId id, PendingBytes? bytes)
     {
         var created = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
         var task = _pushes.GetOrAdd(id, created.Task);
@@ -113,12 +133,12 @@ public sealed class ChunkReplicator
         return new Push(task, bytes);
     }
 
-    private async Task RunAsync(ChunkId id, byte[]? bytes, TaskCompletionSource<bool> done)
+    private async Task RunAsync(ChunkId id, PendingBytes? bytes, TaskCompletionSource<bool> done)
     {
         var ok = false;
         try
         {
-            ok = await PushAsync(id, bytes).ConfigureAwait(false);
+            ok = await PushAsync(id, bytes?.Memory).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -126,14 +146,15 @@ public sealed class ChunkReplicator
         }
         finally
         {
-            if (bytes is not null) Interlocked.Add(ref _pendingBytes, -bytes.Length);
+            // Every put of these bytes has ended (the network copies what it sends), so the array can go back.
+            if (bytes is not null) Release(bytes);
             _pushes.TryRemove(id, out _);
             done.TrySetResult(ok);
         }
     }
 
     /// <summary>Pushes until R copies are confirmed, re-reading the live members after each round (a dead placement node is replaced).</summary>
-    private async Task<bool> PushAsync(ChunkId id, byte[]? bytes)
+    private async Task<bool> PushAsync(ChunkId id, ReadOnlyMemory<byte>? bytes)
     {
         using var deadline = new CancellationTokenSource(_options.ReplicationTimeout);
         var confirmed = new HashSet<PeerId>();
@@ -151,9 +172,13 @@ public sealed class ChunkReplicator
             {
                 if (have >= replicas) break;
                 if (target.Id == _cluster.Self || confirmed.Contains(target.Id) || refused.Contains(target.Id)) continue;
-                bytes ??= ReadBack(id);
-                if (bytes is null) return false;
-                if (await PutAsync(target, id, bytes, deadline.Token).ConfigureAwait(false))
+                if (bytes is null)
+                {
+                    // byte[] converts to a memory even when null (an empty one): test the array, not the conversion.
+                    if (ReadBack(id) is not { } readBack) return false;
+                    bytes = readBack;
+                }
+                if (await PutAsync(target, id, bytes.Value, deadline.Token).ConfigureAwait(false))
                 {
                     confirmed.Add(target.Id);
                     have++;
@@ -182,7 +207,7 @@ public sealed class ChunkReplicator
         }
     }
 
-    private async Task<bool> PutAsync(ChunkPeer target, ChunkId id, byte[] bytes, CancellationToken ct)
+    private async Task<bool> PutAsync(ChunkPeer target, ChunkId id, ReadOnlyMemory<byte> bytes, CancellationToken ct)
     {
         await _slots.WaitAsync(ct).ConfigureAwait(false);
         ChunkCall call;
