@@ -24,6 +24,7 @@ public sealed class ChunkReplicator
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<ChunkId, Task<bool>> _pushes = new();
     private readonly ConcurrentDictionary<PeerId, ChunkPeer> _unsynced = new();
+    private readonly ConfirmedCopies _confirmed;
     private readonly SemaphoreSlim _slots;
     private long _pendingBytes, _pushed, _pushedBytes;
 
@@ -36,6 +37,8 @@ public sealed class ChunkReplicator
         _options = options;
         _logger = logger;
         _slots = new SemaphoreSlim(options.MaxPushes);
+        // Well inside the grace period for which a peer keeps a chunk pushed to it even while nothing references it.
+        _confirmed = new ConfirmedCopies(TimeSpan.FromTicks(Math.Min(options.GcGrace.Ticks / 2, TimeSpan.FromMinutes(5).Ticks)));
     }
 
     /// <summary>Copies sent to peers and their bytes, since start.</summary>
@@ -86,7 +89,9 @@ public sealed class ChunkReplicator
         var waits = new List<Task<bool>>(chunks.Count);
         foreach (var id in chunks)
         {
-            if (NeedsPeers(id)) waits.Add(Start(id, null).Task);
+            // A chunk whose push already ended has its copies on record: only a shortfall (a copy's holder died since,
+            // placement moved) is pushed again, and a chunk with enough copies costs no call at all.
+            if (NeedsPeers(id) && !HasCopies(id, _confirmed.Of(id))) waits.Add(Start(id, null).Task);
         }
         if (waits.Count == 0) return true;
         var results = await Task.WhenAll(waits).WaitAsync(ct).ConfigureAwait(false);
@@ -115,6 +120,22 @@ public sealed class ChunkReplicator
         return results.All(ok => ok);
     }
 
+    /// <summary>Whether the copies on record, with this node's own where it is a placement node, make up R among the live members.</summary>
+    private bool HasCopies(ChunkId id, HashSet<PeerId> confirmed)
+    {
+        if (confirmed.Count == 0) return false;
+        var live = _cluster.Live();
+        var replicas = ChunkPlacement.Effective(_options.Replicas, live.Count);
+        return CopiesAmong(ChunkPlacement.Ranked(id, live), replicas, confirmed) >= replicas;
+    }
+
+    /// <summary>This node's copy counts only where it is a placement node (elsewhere it is cache); a peer's only while it is live.</summary>
+    private int CopiesAmong(IReadOnlyList<ChunkPeer> ranked, int replicas, HashSet<PeerId> confirmed)
+    {
+        var selfPlaced = ranked.Take(replicas).Any(p => p.Id == _cluster.Self);
+        return (selfPlaced ? 1 : 0) + confirmed.Count(c => ranked.Any(p => p.Id == c));
+    }
+
     private bool NeedsPeers(ChunkId id)
     {
         var live = _cluster.Live();
@@ -138,7 +159,9 @@ public sealed class ChunkReplicator
         var ok = false;
         try
         {
-            ok = await PushAsync(id, bytes?.Memory).ConfigureAwait(false);
+            var confirmed = _confirmed.Of(id);
+            ok = await PushAsync(id, bytes?.Memory, confirmed).ConfigureAwait(false);
+            if (ok) _confirmed.Record(id, confirmed);
         }
         catch (Exception e)
         {
@@ -154,18 +177,20 @@ public sealed class ChunkReplicator
     }
 
     /// <summary>Pushes until R copies are confirmed, re-reading the live members after each round (a dead placement node is replaced).</summary>
-    private async Task<bool> PushAsync(ChunkId id, ReadOnlyMemory<byte>? bytes)
+    /// <summary>
+    /// Pushes until R copies are confirmed, re-reading the live members after each round (a dead placement node is
+    /// replaced). <paramref name="confirmed"/> starts with the copies already on record and ends with all of them.
+    /// </summary>
+    private async Task<bool> PushAsync(ChunkId id, ReadOnlyMemory<byte>? bytes, HashSet<PeerId> confirmed)
     {
         using var deadline = new CancellationTokenSource(_options.ReplicationTimeout);
-        var confirmed = new HashSet<PeerId>();
         var refused = new HashSet<PeerId>();
         for (var round = 0; ; round++)
         {
             var live = _cluster.Live();
             var replicas = ChunkPlacement.Effective(_options.Replicas, live.Count);
             var ranked = ChunkPlacement.Ranked(id, live);
-            var selfPlaced = ranked.Take(replicas).Any(p => p.Id == _cluster.Self);
-            var have = (selfPlaced ? 1 : 0) + confirmed.Count(c => ranked.Any(p => p.Id == c));
+            var have = CopiesAmong(ranked, replicas, confirmed);
             if (have >= replicas) return true;
             // Placement nodes first, then the next in rendezvous order for any that refused.
             foreach (var target in ranked)
