@@ -32,7 +32,7 @@ internal sealed class WrittenPages
     /// <summary>A chunk file was published at <paramref name="path"/>; its writeback has been started.</summary>
     public void Written(string path)
     {
-        if (Interlocked.Exchange(ref _started, 1) == 0) _ = Task.Factory.StartNew(DrainAsync, TaskCreationOptions.LongRunning).Unwrap();
+        if (Interlocked.Exchange(ref _started, 1) == 0) _ = Task.Run(DrainAsync);
         _written.Writer.TryWrite(path);
     }
 
