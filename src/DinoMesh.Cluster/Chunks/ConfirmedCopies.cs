@@ -11,7 +11,7 @@ namespace DinoMesh.Cluster.Chunks;
 /// hashed again on both ends). Entries last <c>validity</c> (well inside the collection grace that keeps a pushed
 /// chunk on its peer); the oldest go first past a bound.
 /// </summary>
-internal sealed class ConfirmedCopies
+public sealed class ConfirmedCopies
 {
     private const int Capacity = 65_536;
 
@@ -24,6 +24,11 @@ internal sealed class ConfirmedCopies
         _validityTicks = (long)(validity.TotalSeconds * Stopwatch.Frequency);
 
     private sealed record Entry(PeerId[] Peers, long At);
+
+    public int Count
+    {
+        get { lock (_gate) return _entries.Count; }
+    }
 
     /// <summary>A new set holding the peers on record for the chunk (empty when none or expired).</summary>
     public HashSet<PeerId> Of(ChunkId id)
@@ -38,14 +43,21 @@ internal sealed class ConfirmedCopies
     public void Record(ChunkId id, IReadOnlyCollection<PeerId> peers)
     {
         if (peers.Count == 0) return;
+        var now = Stopwatch.GetTimestamp();
         lock (_gate)
         {
+            // Expired entries at the head go first, so a node that wrote long ago keeps nothing here.
+            while (_order.TryPeek(out var head) && (!_entries.TryGetValue(head, out var old) || now - old.At >= _validityTicks))
+            {
+                _order.Dequeue();
+                _entries.Remove(head);
+            }
             if (!_entries.ContainsKey(id))
             {
                 while (_entries.Count >= Capacity && _order.TryDequeue(out var oldest)) _entries.Remove(oldest);
                 _order.Enqueue(id);
             }
-            _entries[id] = new Entry([.. peers], Stopwatch.GetTimestamp());
+            _entries[id] = new Entry([.. peers], now);
         }
     }
 }
