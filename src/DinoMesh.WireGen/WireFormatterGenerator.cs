@@ -16,7 +16,7 @@ namespace DinoMesh.WireGen;
 /// elements with nil in the gaps, nil for a null reference; reading takes the elements it knows, skips the rest,
 /// leaves missing ones at their default, and passes them to the constructor whose parameters name the keyed members.
 /// A union is <c>[key, body]</c>, nil for null or an unknown subtype; an unknown key on reading skips the body and
-/// gives null. Depth is counted as the dynamic formatters count it. The golden wire tests pin every message's bytes,
+/// gives null. Depth is counted as the dynamic formatters count it (one level per object and per union). The golden wire tests pin every message's bytes,
 /// and a parity test compares both resolvers on samples.
 /// </remarks>
 [Generator]
@@ -228,20 +228,25 @@ public sealed class WireFormatterGenerator : IIncrementalGenerator
         s.AppendLine($"            public {t} Deserialize(ref global::MessagePack.MessagePackReader reader, global::MessagePack.MessagePackSerializerOptions options)");
         s.AppendLine("            {");
         s.AppendLine("                if (reader.TryReadNil()) return null;");
+        s.AppendLine("                options.Security.DepthStep(ref reader);");
         s.AppendLine("                var resolver = options.Resolver;");
         s.AppendLine($"                if (reader.ReadArrayHeader() != 2) throw new global::System.InvalidOperationException(\"Invalid Union data was detected. Type:{type.ToDisplayString()}\");");
         s.AppendLine("                var key = reader.ReadInt32();");
+        s.AppendLine($"                {t} result = null;");
         s.AppendLine("                switch (key)");
         s.AppendLine("                {");
         foreach (var (key, sub) in cases)
         {
             s.AppendLine($"                    case {key}:");
-            s.AppendLine($"                        return global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<{Name(sub)}>(resolver).Deserialize(ref reader, options);");
+            s.AppendLine($"                        result = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<{Name(sub)}>(resolver).Deserialize(ref reader, options);");
+            s.AppendLine("                        break;");
         }
         s.AppendLine("                    default:");
         s.AppendLine("                        reader.Skip();");
-        s.AppendLine("                        return null;");
+        s.AppendLine("                        break;");
         s.AppendLine("                }");
+        s.AppendLine("                reader.Depth--;");
+        s.AppendLine("                return result;");
         s.AppendLine("            }");
         s.AppendLine("        }");
     }
