@@ -78,6 +78,10 @@ same_file() { [ "$(cat "$work/n$1/mnt/hello.txt")" = "written on node 1" ] && [ 
 for i in 1 2 3; do wait_for 100 same_file "$i" || fail "node $i does not read the files the others wrote"; done
 echo "aot-smoke: files written on nodes 1, 2, 3 read back on all three" >&2
 
+# Every node at one version has one state hash.
+same_hash() { [ "$(node statehash --data-dir "$work/n1/data")" = "$(node statehash --data-dir "$work/n2/data")" ] && [ "$(node statehash --data-dir "$work/n2/data")" = "$(node statehash --data-dir "$work/n3/data")" ]; }
+wait_for 100 same_hash || fail "statehash differs between nodes"
+
 # The status page, its JSON and the Prometheus endpoint (Kestrel, source-generated JSON, the OpenTelemetry exporter).
 curl -fsS "http://$prefix.1:9464/status.json" | grep -q '"state":"running"' || fail "status.json"
 curl -fsS "http://$prefix.1:9464/" | grep -qi "<html" || fail "status page"
@@ -105,4 +109,11 @@ read_after() { [ "$(cat "$work/n${survivors[1]}/mnt/after.txt")" = "after fail-o
 wait_for 100 read_after || fail "the write after fail-over did not show on node ${survivors[1]}"
 [ "$(sha256sum <"$work/n${survivors[1]}/mnt/big.bin" | cut -d' ' -f1)" = "$sum" ] || fail "big.bin changed after fail-over"
 node status --data-dir "$work/n${survivors[1]}/data" | grep -E '^(lease|quorum) '
+# The dead node removed for good (a commit through the new holder), then a graceful leave.
+victim_id=$(node peers --json --data-dir "$work/n${survivors[0]}/data" | grep -o '"id":"[0-9a-f]*","address":"'"$prefix.$victim"':' | cut -d'"' -f4)
+[ -n "$victim_id" ] || fail "the dead node is not listed"
+node remove "${victim_id:0:12}" --data-dir "$work/n${survivors[0]}/data" || fail "remove of the dead node"
+node leave --data-dir "$work/n${survivors[1]}/data" || fail "leave"
+left() { ! kill -0 "${pids[${survivors[1]}]}" 2>/dev/null; }
+wait_for 300 left || fail "node ${survivors[1]} did not stop after leave"
 echo "aot-smoke: killed holder node $victim; new holder elected, writes go on: PASSED" >&2
