@@ -38,7 +38,7 @@ else
   bin=$work/pub/dino-node
 fi
 [ -x "$bin" ] || fail "no executable $bin"
-file -L "$bin" 2>/dev/null | grep -q ELF || fail "$bin is not a native executable"
+[ "$(head -c 4 "$bin" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ] || fail "$bin is not a native (ELF) executable"
 
 node() { "$bin" "$@"; }
 start() {
@@ -83,9 +83,10 @@ same_hash() { [ "$(node statehash --data-dir "$work/n1/data")" = "$(node stateha
 wait_for 100 same_hash || fail "statehash differs between nodes"
 
 # The status page, its JSON and the Prometheus endpoint (Kestrel, source-generated JSON, the OpenTelemetry exporter).
-curl -fsS "http://$prefix.1:9464/status.json" | grep -q '"state":"running"' || fail "status.json"
-curl -fsS "http://$prefix.1:9464/" | grep -qi "<html" || fail "status page"
-curl -fsS "http://$prefix.1:9464/metrics" | grep -q "^dinomesh_" || fail "/metrics"
+# (Each answer to a file first: `curl | grep -q` fails under pipefail when grep stops reading early.)
+curl -fsS -o "$work/status.json" "http://$prefix.1:9464/status.json" && grep -q '"state":"running"' "$work/status.json" || fail "status.json"
+curl -fsS -o "$work/index.html" "http://$prefix.1:9464/" && grep -qi "<html" "$work/index.html" || fail "status page"
+curl -fsS -o "$work/metrics" "http://$prefix.1:9464/metrics" && grep -q "^dinomesh_" "$work/metrics" || fail "/metrics"
 echo "aot-smoke: status page, status.json and /metrics answer" >&2
 
 # kill -9 of the lease holder: the two others elect a holder and commit a write. First the joiners must be voters

@@ -98,12 +98,6 @@ public sealed class WireFormatterGenerator : IIncrementalGenerator
         s.AppendLine();
         s.AppendLine("        private WireFormatterResolver() { }");
         s.AppendLine();
-        s.AppendLine("        /// <summary>Every type this resolver has a formatter for (the coverage test walks them).</summary>");
-        s.AppendLine("        public static global::System.Type[] Types => new global::System.Type[]");
-        s.AppendLine("        {");
-        foreach (var (type, _) in AllEntries(plan)) s.AppendLine($"            typeof({type}),");
-        s.AppendLine("        };");
-        s.AppendLine();
         s.AppendLine("        public global::MessagePack.Formatters.IMessagePackFormatter<T> GetFormatter<T>() => Cache<T>.Formatter;");
         s.AppendLine();
         s.AppendLine("        private static class Cache<T>");
