@@ -76,6 +76,11 @@ public class ChunkCodecTests
         Assert.Equal(chunk, Assert.IsType<PutChunk>(ChunkCodec.DecodeRequest(ChunkCodec.Encode(put))).Bytes.ToArray());
         Assert.Equal(Id, Assert.IsType<PutChunk>(ChunkCodec.DecodeRequest(ChunkCodec.Encode(put))).Id);
         Assert.Equal(chunk, Assert.IsType<ChunkFound>(ChunkCodec.DecodeAnswer(ChunkCodec.Encode(found))).Bytes.ToArray());
+
+        // The pushes' pooled encoding (in an array that may be longer than the message) is the same bytes.
+        var (pooled, length) = ChunkCodec.EncodePooled((PutChunk)put);
+        Assert.Equal(ChunkCodec.Encode(put), pooled.AsSpan(0, length).ToArray());
+        System.Buffers.ArrayPool<byte>.Shared.Return(pooled);
     }
 
     [Fact]

@@ -27,6 +27,61 @@ public class ChunkReplicatorTests
         }
     }
 
+    private static async Task PushesEndedAsync(ChunkReplicator replicator)
+    {
+        for (var i = 0; i < 1000 && replicator.InFlight > 0; i++) await Task.Delay(10);
+        Assert.Equal(0, replicator.InFlight);
+    }
+
+    [Fact]
+    public async Task A_chunk_whose_push_already_ended_is_not_pushed_again_when_its_commit_waits_for_it()
+    {
+        // A streaming write pushes each chunk when it is stored and commits it later; the commit must find the copies
+        // on record instead of sending every megabyte a second time.
+        var cluster = new MemoryCluster(4, Options);
+        var writer = cluster.Nodes[0];
+        var ids = new List<ChunkId>();
+        for (var i = 0; i < 30; i++)
+        {
+            var bytes = Peers.RandomBytes(2000, 300 + i);
+            var id = writer.Store.Add(bytes);
+            writer.Service.Replicator.Offer(id, bytes);
+            ids.Add(id);
+        }
+        await PushesEndedAsync(writer.Service.Replicator);
+        var puts = cluster.Network.AskedFor<PutChunk>().Count();
+        var needed = ids.Sum(id => ChunkPlacement.For(id, cluster.Live.Members, 2).Count(p => p != writer.Peer));
+        Assert.Equal(needed, puts);
+
+        Assert.True(await writer.Service.Replicator.ReplicateAsync(ids, CancellationToken.None));
+
+        Assert.Equal(puts, cluster.Network.AskedFor<PutChunk>().Count());
+    }
+
+    [Fact]
+    public async Task A_copy_on_record_whose_holder_died_since_is_made_again_before_the_commit()
+    {
+        var cluster = new MemoryCluster(4, Options);
+        var writer = cluster.Nodes[0];
+        var bytes = Peers.RandomBytes(2500, 400);
+        var id = writer.Store.Add(bytes);
+        writer.Service.Replicator.Offer(id, bytes);
+        await PushesEndedAsync(writer.Service.Replicator);
+        var holder = ChunkPlacement.For(id, cluster.Live.Members, 2).First(p => p != writer.Peer);
+        Assert.True(cluster.Nodes.Single(n => n.Peer == holder).Store.Contains(id));
+
+        cluster.Live.Remove(holder.Id);
+        cluster.Network.Cut(holder.Id);
+        Assert.True(await writer.Service.Replicator.ReplicateAsync([id], CancellationToken.None));
+
+        // R copies among the members still live, the dead holder not counted.
+        var live = cluster.Live.Members;
+        var ranked = ChunkPlacement.Ranked(id, live);
+        var selfPlaced = ranked.Take(2).Any(p => p.Id == writer.Peer.Id);
+        var others = cluster.Holders(id).Count(n => n.Peer != writer.Peer && live.Any(m => m.Id == n.Peer.Id));
+        Assert.True(others + (selfPlaced ? 1 : 0) >= 2, $"{others} live copies besides the writer's");
+    }
+
     [Fact]
     public async Task A_placement_node_that_cannot_be_reached_is_replaced_by_the_next_in_rendezvous_order()
     {

@@ -53,6 +53,48 @@ public class BulkPathTests
     }
 
     [Fact]
+    public async Task A_large_request_keeps_its_own_bytes_until_its_handler_ends_although_requests_share_pooled_arrays()
+    {
+        // Requests of 64 KiB and more are read into arrays of a shared pool and lent to the handler for the length of
+        // its call (12 at once: the server admits 16 handshakes per address). Each call here sends different bytes; the handler fingerprints its request, yields long enough for
+        // other calls to arrive and finish, and fingerprints it again: a buffer given back too early, or given to two
+        // calls at once, shows as a changed fingerprint or an answer that is another call's.
+        const string Hold = "/test/hold/1";
+        var ct = TestContext.Current.CancellationToken;
+        var server = new TestNode("A");
+        server.Transport.RegisterUnary(Hold, 1 << 20, async (peer, request, ct) =>
+        {
+            var before = System.Security.Cryptography.SHA256.HashData(request.Span);
+            await Task.Delay(Random.Shared.Next(1, 30), ct);
+            var after = System.Security.Cryptography.SHA256.HashData(request.Span);
+            return [(byte)(before.AsSpan().SequenceEqual(after) ? 1 : 0), .. System.Text.Encoding.UTF8.GetBytes(peer.Transport + "|"), .. before];
+        });
+        await using var a = await server.StartWithEchoAsync();
+        await using var b = await StartAsync("B");
+        a.Admission.Admit(b.Id);
+
+        var payloads = Enumerable.Range(0, 12).Select(i =>
+        {
+            var bytes = new byte[(64 << 10) + i * 40_000];
+            new Random(i).NextBytes(bytes);
+            return bytes;
+        }).ToArray();
+        for (var round = 0; round < 2; round++)
+        {
+            var answers = await Task.WhenAll(payloads.Select(p => b.Transport.CallBulkAsync(a.Address, a.Id, Hold, p, TimeSpan.FromSeconds(20), ct, 1024)));
+            for (var i = 0; i < payloads.Length; i++)
+            {
+                Assert.True(answers[i].Ok, answers[i].ToString());
+                var answer = answers[i].Value!;
+                Assert.Equal(1, answer[0]);
+                var (transport, hash) = Split(answer[1..]);
+                Assert.Equal(WireHeaders.Bulk, transport);
+                Assert.Equal(System.Security.Cryptography.SHA256.HashData(payloads[i]), hash);
+            }
+        }
+    }
+
+    [Fact]
     public async Task Concurrent_calls_each_get_their_own_answer()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -40,15 +40,38 @@ public static class ChunkCodec
     private const byte ArrayOf1 = 0x91, ArrayOf2 = 0x92, Bin8 = 0xc4, Bin16 = 0xc5, Bin32 = 0xc6;
     private const byte PutTag = 1, FoundTag = 0; // the [Union] tags of PutChunk and ChunkFound
 
+    /// <summary>
+    /// The encoding of a put written into a pooled array (returned to <see cref="System.Buffers.ArrayPool{T}.Shared"/>
+    /// by the caller once the call that sends it ended): the same bytes as <see cref="Encode(ChunkRequest)"/>.
+    /// </summary>
+    public static (byte[] Pooled, int Length) EncodePooled(PutChunk put)
+    {
+        ReadOnlySpan<byte> prefix = [ArrayOf2, PutTag, ArrayOf2, Bin8, ChunkId.Size];
+        var length = LengthWithChunk(prefix.Length, ChunkId.Size, put.Bytes.Length);
+        var pooled = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
+        WriteWithChunk(pooled.AsSpan(0, length), prefix, put.Id, put.Bytes.Span);
+        return (pooled, length);
+    }
+
     /// <summary><paramref name="prefix"/>, then the id's 32 bytes if any, then <paramref name="chunk"/> as bin.</summary>
     private static byte[] WithChunk(ReadOnlySpan<byte> prefix, ChunkId? id, ReadOnlySpan<byte> chunk)
     {
-        var binHeader = chunk.Length <= byte.MaxValue ? 2 : chunk.Length <= ushort.MaxValue ? 3 : 5;
+        var bytes = new byte[LengthWithChunk(prefix.Length, id is null ? 0 : ChunkId.Size, chunk.Length)];
+        WriteWithChunk(bytes, prefix, id, chunk);
+        return bytes;
+    }
+
+    private static int BinHeaderOf(int length) => length <= byte.MaxValue ? 2 : length <= ushort.MaxValue ? 3 : 5;
+
+    private static int LengthWithChunk(int prefix, int id, int chunk) => prefix + id + BinHeaderOf(chunk) + chunk;
+
+    private static void WriteWithChunk(Span<byte> bytes, ReadOnlySpan<byte> prefix, ChunkId? id, ReadOnlySpan<byte> chunk)
+    {
+        var binHeader = BinHeaderOf(chunk.Length);
         var idLength = id is null ? 0 : ChunkId.Size;
-        var bytes = new byte[prefix.Length + idLength + binHeader + chunk.Length];
         prefix.CopyTo(bytes);
         var at = prefix.Length;
-        id?.WriteTo(bytes.AsSpan(at, idLength));
+        id?.WriteTo(bytes.Slice(at, idLength));
         at += idLength;
         switch (binHeader)
         {
@@ -58,15 +81,14 @@ public static class ChunkCodec
                 break;
             case 3:
                 bytes[at] = Bin16;
-                System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(bytes.AsSpan(at + 1), (ushort)chunk.Length);
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(bytes[(at + 1)..], (ushort)chunk.Length);
                 break;
             default:
                 bytes[at] = Bin32;
-                System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(at + 1), (uint)chunk.Length);
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(bytes[(at + 1)..], (uint)chunk.Length);
                 break;
         }
-        chunk.CopyTo(bytes.AsSpan(at + binHeader));
-        return bytes;
+        chunk.CopyTo(bytes[(at + binHeader)..]);
     }
 
     public static ChunkRequest DecodeRequest(ReadOnlyMemory<byte> bytes)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using DinoMesh.Core.Chunks;
 using DinoMesh.Core.Identity;
@@ -23,6 +24,7 @@ public sealed class ChunkReplicator
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<ChunkId, Task<bool>> _pushes = new();
     private readonly ConcurrentDictionary<PeerId, ChunkPeer> _unsynced = new();
+    private readonly ConfirmedCopies _confirmed;
     private readonly SemaphoreSlim _slots;
     private long _pendingBytes, _pushed, _pushedBytes;
 
@@ -35,6 +37,8 @@ public sealed class ChunkReplicator
         _options = options;
         _logger = logger;
         _slots = new SemaphoreSlim(options.MaxPushes);
+        // Well inside the grace period for which a peer keeps a chunk pushed to it even while nothing references it.
+        _confirmed = new ConfirmedCopies(TimeSpan.FromTicks(Math.Min(options.GcGrace.Ticks / 2, TimeSpan.FromMinutes(5).Ticks)));
     }
 
     /// <summary>Copies sent to peers and their bytes, since start.</summary>
@@ -44,17 +48,36 @@ public sealed class ChunkReplicator
     public int InFlight => _pushes.Count;
 
     /// <summary>
-    /// A writer stored a chunk: start pushing it now. The bytes are copied (within a memory bound; past it the push
-    /// reads them back from the store). Does nothing when this node alone makes up the copies.
+    /// A writer stored a chunk: start pushing it now. The bytes are copied into a pooled array (within a memory bound;
+    /// past it the push reads them back from the store). Does nothing when this node alone makes up the copies.
     /// </summary>
     public void Offer(ChunkId id, ReadOnlySpan<byte> bytes)
     {
         if (!NeedsPeers(id) || _pushes.ContainsKey(id)) return;
-        byte[]? copy = null;
-        if (Interlocked.Add(ref _pendingBytes, bytes.Length) <= _options.MaxPendingPushBytes) copy = bytes.ToArray();
-        else Interlocked.Add(ref _pendingBytes, -bytes.Length);
+        PendingBytes? copy = null;
+        if (Interlocked.Add(ref _pendingBytes, bytes.Length) <= _options.MaxPendingPushBytes)
+        {
+            copy = new PendingBytes(ArrayPool<byte>.Shared.Rent(bytes.Length), bytes.Length);
+            bytes.CopyTo(copy.Pooled);
+        }
+        else
+        {
+            Interlocked.Add(ref _pendingBytes, -bytes.Length);
+        }
         var started = Start(id, copy);
-        if (!ReferenceEquals(started.Bytes, copy) && copy is not null) Interlocked.Add(ref _pendingBytes, -copy.Length);
+        if (copy is not null && !ReferenceEquals(started.Bytes, copy)) Release(copy);
+    }
+
+    /// <summary>A copy of a chunk's bytes waiting to be pushed, in an array of the shared pool.</summary>
+    private sealed record PendingBytes(byte[] Pooled, int Length)
+    {
+        public ReadOnlyMemory<byte> Memory => Pooled.AsMemory(0, Length);
+    }
+
+    private void Release(PendingBytes bytes)
+    {
+        Interlocked.Add(ref _pendingBytes, -bytes.Length);
+        ArrayPool<byte>.Shared.Return(bytes.Pooled);
     }
 
     /// <summary>
@@ -66,7 +89,9 @@ public sealed class ChunkReplicator
         var waits = new List<Task<bool>>(chunks.Count);
         foreach (var id in chunks)
         {
-            if (NeedsPeers(id)) waits.Add(Start(id, null).Task);
+            // A chunk whose push already ended has its copies on record: only a shortfall (a copy's holder died since,
+            // placement moved) is pushed again, and a chunk with enough copies costs no call at all.
+            if (NeedsPeers(id) && !HasCopies(id, _confirmed.Of(id))) waits.Add(Start(id, null).Task);
         }
         if (waits.Count == 0) return true;
         var results = await Task.WhenAll(waits).WaitAsync(ct).ConfigureAwait(false);
@@ -95,6 +120,22 @@ public sealed class ChunkReplicator
         return results.All(ok => ok);
     }
 
+    /// <summary>Whether the copies on record, with this node's own where it is a placement node, make up R among the live members.</summary>
+    private bool HasCopies(ChunkId id, HashSet<PeerId> confirmed)
+    {
+        if (confirmed.Count == 0) return false;
+        var live = _cluster.Live();
+        var replicas = ChunkPlacement.Effective(_options.Replicas, live.Count);
+        return CopiesAmong(ChunkPlacement.Ranked(id, live), replicas, confirmed) >= replicas;
+    }
+
+    /// <summary>This node's copy counts only where it is a placement node (elsewhere it is cache); a peer's only while it is live.</summary>
+    private int CopiesAmong(IReadOnlyList<ChunkPeer> ranked, int replicas, HashSet<PeerId> confirmed)
+    {
+        var selfPlaced = ranked.Take(replicas).Any(p => p.Id == _cluster.Self);
+        return (selfPlaced ? 1 : 0) + confirmed.Count(c => ranked.Any(p => p.Id == c));
+    }
+
     private bool NeedsPeers(ChunkId id)
     {
         var live = _cluster.Live();
@@ -102,9 +143,9 @@ public sealed class ChunkReplicator
         return replicas > 1 || !ChunkPlacement.IsPlacedOn(id, _cluster.Self, live, replicas);
     }
 
-    private sealed record Push(Task<bool> Task, byte[]? Bytes);
+    private sealed record Push(Task<bool> Task, PendingBytes? Bytes);
 
-    private Push Start(ChunkId id, byte[]? bytes)
+    private Push Start(ChunkId id, PendingBytes? bytes)
     {
         var created = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
         var task = _pushes.GetOrAdd(id, created.Task);
@@ -113,12 +154,14 @@ public sealed class ChunkReplicator
         return new Push(task, bytes);
     }
 
-    private async Task RunAsync(ChunkId id, byte[]? bytes, TaskCompletionSource<bool> done)
+    private async Task RunAsync(ChunkId id, PendingBytes? bytes, TaskCompletionSource<bool> done)
     {
         var ok = false;
         try
         {
-            ok = await PushAsync(id, bytes).ConfigureAwait(false);
+            var confirmed = _confirmed.Of(id);
+            ok = await PushAsync(id, bytes?.Memory, confirmed).ConfigureAwait(false);
+            if (ok) _confirmed.Record(id, confirmed);
         }
         catch (Exception e)
         {
@@ -126,34 +169,41 @@ public sealed class ChunkReplicator
         }
         finally
         {
-            if (bytes is not null) Interlocked.Add(ref _pendingBytes, -bytes.Length);
+            // Every put of these bytes has ended (the network copies what it sends), so the array can go back.
+            if (bytes is not null) Release(bytes);
             _pushes.TryRemove(id, out _);
             done.TrySetResult(ok);
         }
     }
 
     /// <summary>Pushes until R copies are confirmed, re-reading the live members after each round (a dead placement node is replaced).</summary>
-    private async Task<bool> PushAsync(ChunkId id, byte[]? bytes)
+    /// <summary>
+    /// Pushes until R copies are confirmed, re-reading the live members after each round (a dead placement node is
+    /// replaced). <paramref name="confirmed"/> starts with the copies already on record and ends with all of them.
+    /// </summary>
+    private async Task<bool> PushAsync(ChunkId id, ReadOnlyMemory<byte>? bytes, HashSet<PeerId> confirmed)
     {
         using var deadline = new CancellationTokenSource(_options.ReplicationTimeout);
-        var confirmed = new HashSet<PeerId>();
         var refused = new HashSet<PeerId>();
         for (var round = 0; ; round++)
         {
             var live = _cluster.Live();
             var replicas = ChunkPlacement.Effective(_options.Replicas, live.Count);
             var ranked = ChunkPlacement.Ranked(id, live);
-            var selfPlaced = ranked.Take(replicas).Any(p => p.Id == _cluster.Self);
-            var have = (selfPlaced ? 1 : 0) + confirmed.Count(c => ranked.Any(p => p.Id == c));
+            var have = CopiesAmong(ranked, replicas, confirmed);
             if (have >= replicas) return true;
             // Placement nodes first, then the next in rendezvous order for any that refused.
             foreach (var target in ranked)
             {
                 if (have >= replicas) break;
                 if (target.Id == _cluster.Self || confirmed.Contains(target.Id) || refused.Contains(target.Id)) continue;
-                bytes ??= ReadBack(id);
-                if (bytes is null) return false;
-                if (await PutAsync(target, id, bytes, deadline.Token).ConfigureAwait(false))
+                if (bytes is null)
+                {
+                    // byte[] converts to a memory even when null (an empty one): test the array, not the conversion.
+                    if (ReadBack(id) is not { } readBack) return false;
+                    bytes = readBack;
+                }
+                if (await PutAsync(target, id, bytes.Value, deadline.Token).ConfigureAwait(false))
                 {
                     confirmed.Add(target.Id);
                     have++;
@@ -182,7 +232,7 @@ public sealed class ChunkReplicator
         }
     }
 
-    private async Task<bool> PutAsync(ChunkPeer target, ChunkId id, byte[] bytes, CancellationToken ct)
+    private async Task<bool> PutAsync(ChunkPeer target, ChunkId id, ReadOnlyMemory<byte> bytes, CancellationToken ct)
     {
         await _slots.WaitAsync(ct).ConfigureAwait(false);
         ChunkCall call;

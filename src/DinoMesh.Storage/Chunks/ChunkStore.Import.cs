@@ -31,6 +31,7 @@ public sealed partial class ChunkStore
                 else if (chunk.Length >= EarlyWritebackBytes) StartWriteback(handle);
             }
             Publish(hex, temp, path);
+            Settled(path, chunk.Length);
             return new ChunkWriteResult(id, ChunkWriteStatus.Stored);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

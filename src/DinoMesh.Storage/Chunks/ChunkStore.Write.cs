@@ -29,6 +29,7 @@ public sealed partial class ChunkStore
                 else if (content.Length >= EarlyWritebackBytes) StartWriteback(handle);
             }
             Publish(hex, temp, path);
+            Settled(path, content.Length);
             return new ChunkWriteResult(id, ChunkWriteStatus.Stored);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -59,6 +60,7 @@ public sealed partial class ChunkStore
             }
             ct.ThrowIfCancellationRequested();
             Publish(hex, temp, path);
+            Settled(path, content.Length);
             return new ChunkWriteResult(id, ChunkWriteStatus.Stored);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -79,6 +81,15 @@ public sealed partial class ChunkStore
     /// </summary>
     /// <summary>Smaller chunks (small files) are left to the kernel's normal writeback, which batches them.</summary>
     private const int EarlyWritebackBytes = 256 * 1024;
+
+    /// <summary>A large chunk file just published: its pages go once they are on disk (<see cref="WrittenPages"/>).</summary>
+    private void Settled(string path, int length)
+    {
+        if (_options.DropWrittenPages && length >= EarlyWritebackBytes) _writtenPages.Written(path);
+    }
+
+    /// <summary>Chunk files whose cached pages were dropped after writeback.</summary>
+    internal long PagesDropped => _writtenPages.Dropped;
 
     private static void StartWriteback(Microsoft.Win32.SafeHandles.SafeFileHandle handle)
     {

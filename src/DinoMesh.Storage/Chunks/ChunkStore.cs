@@ -27,6 +27,7 @@ public sealed partial class ChunkStore
     private readonly bool[] _fanOutExists = new bool[256];
     // Directories whose entries changed since the last SyncAll, to fsync then.
     private readonly ConcurrentDictionary<string, byte> _touchedDirectories = new();
+    private readonly WrittenPages _writtenPages = new();
     private long _tempCounter;
     private long _verifications;
 

@@ -22,4 +22,11 @@ public sealed record ChunkStoreOptions
     /// 64 Ki entries cost a few MiB and cover 256 GiB of 4 MiB chunks.
     /// </summary>
     public int VerifiedCacheCapacity { get; init; } = 65_536;
+
+    /// <summary>
+    /// Once a large chunk file (256 KiB and more) written here has reached the disk, drop its pages from the page
+    /// cache (see <see cref="WrittenPages"/>). On by default: the bytes a writer wrote are cached once already, in the
+    /// mounted file's pages, and a copy a peer pushed here is read, if ever, long after.
+    /// </summary>
+    public bool DropWrittenPages { get; init; } = true;
 }

@@ -59,7 +59,15 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "fdatasync", SetLastError = true)]
     public static partial int Fdatasync(int fd);
 
+    public const uint SYNC_FILE_RANGE_WAIT_BEFORE = 1;
     public const uint SYNC_FILE_RANGE_WRITE = 2;
+    public const uint SYNC_FILE_RANGE_WAIT_AFTER = 4;
+
+    public const int POSIX_FADV_DONTNEED = 4;
+
+    /// <summary>Returns the error number itself (0 on success); it does not set errno.</summary>
+    [LibraryImport(Library, EntryPoint = "posix_fadvise")]
+    public static partial int PosixFadvise(int fd, long offset, long length, int advice);
 
     /// <summary>With SYNC_FILE_RANGE_WRITE: starts writeback of the range and returns without waiting for it.</summary>
     [LibraryImport(Library, EntryPoint = "sync_file_range", SetLastError = true)]

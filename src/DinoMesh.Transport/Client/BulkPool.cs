@@ -79,8 +79,19 @@ internal sealed class BulkPool : IDisposable
             var sent = false;
             try
             {
-                await connection.Tls.WriteAsync(header, ct);
-                await connection.Tls.WriteAsync(request, ct);
+                if (request.Length <= SmallRequestBytes)
+                {
+                    // One TLS record (and one send) for a small request instead of two.
+                    var whole = new byte[header.Length + request.Length];
+                    header.CopyTo(whole, 0);
+                    request.CopyTo(whole.AsMemory(header.Length));
+                    await connection.Tls.WriteAsync(whole, ct);
+                }
+                else
+                {
+                    await connection.Tls.WriteAsync(header, ct);
+                    await connection.Tls.WriteAsync(request, ct);
+                }
                 await connection.Tls.FlushAsync(ct);
                 sent = true;
                 var answerHeader = new byte[BulkWire.AnswerHeaderSize];
@@ -120,6 +131,8 @@ internal sealed class BulkPool : IDisposable
             }
         }
     }
+
+    private const int SmallRequestBytes = 4096;
 
     private Connection? TakeIdle()
     {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
 using System.Net;
@@ -6,6 +7,7 @@ using DinoMesh.Core.Identity;
 using DinoMesh.Transport.Bulk;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.Extensions.Logging;
 
 namespace DinoMesh.Transport.Server;
@@ -38,8 +40,12 @@ internal sealed class BulkServer
     public async Task ServeAsync(ConnectionContext connection, PeerId peer, ConnectionActivity activity)
     {
         var remote = connection.RemoteEndPoint as IPEndPoint;
-        var input = connection.Transport.Input.AsStream(leaveOpen: true);
-        var output = connection.Transport.Output.AsStream(leaveOpen: true);
+        // The TLS stream itself where Kestrel lends it: the connection's pipes would copy every byte once more (TLS
+        // stream to pipe, pipe to the request) and add a hand-off per read. Nothing else reads or writes the pipes of a
+        // bulk connection, so the two never interleave.
+        var tls = connection.Features.Get<ISslStreamFeature>()?.SslStream;
+        var input = tls ?? connection.Transport.Input.AsStream(leaveOpen: true);
+        var output = tls ?? connection.Transport.Output.AsStream(leaveOpen: true);
         // The server stopping asks every connection to close: an idle one ends at once, a call in flight first finishes.
         var closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
         try
@@ -101,36 +107,74 @@ internal sealed class BulkServer
                 await AnswerAsync(output, CallFailure.TooLarge, tooLarge.Message, closed);
                 return false;
             }
-            var request = new byte[length];
-            await ReadExactlyAsync(input, request, reading.Token);
-
-            var context = new PeerContext(peer, true, remote, protocolId, WireHeaders.Bulk);
-            using var timer = CancellationTokenSource.CreateLinkedTokenSource(closed);
-            timer.CancelAfter(deadline);
-            byte[] answer;
+            // A request is only lent to its handler until the handler's task completes (see UnaryHandler), so a large
+            // one (a chunk put) is read into a pooled array: a fresh megabyte per call costs page faults and zeroing.
+            var pooled = length >= PooledRequestBytes ? ArrayPool<byte>.Shared.Rent((int)length) : null;
             try
             {
-                answer = await handler(context, request, timer.Token);
+                return await AnswerOneAsync(input, output, peer, remote, protocolId, deadline, handler,
+                    pooled is null ? new byte[length] : pooled.AsMemory(0, (int)length), reading.Token, closed);
             }
-            catch (Exception e) when (!closed.IsCancellationRequested)
+            finally
             {
-                _logFailure(context, e, timer.Token);
-                var (failure, detail) = PeerServer.Classify(e, timer.Token);
-                await AnswerAsync(output, failure, detail, closed);
-                // A refusal ends the connection, as on HTTP/2; any other failure leaves it usable.
-                return failure != CallFailure.Refused;
+                if (pooled is not null) ArrayPool<byte>.Shared.Return(pooled);
             }
-            await output.WriteAsync(BulkWire.AnswerHeader(CallFailure.None, answer.Length), closed);
-            await output.WriteAsync(answer, closed);
-            await output.FlushAsync(closed);
-            TransportMetrics.Exchanged(peer, protocolId, answer.Length, request.Length);
-            return true;
         }
         finally
         {
             activity.End();
         }
     }
+
+    /// <summary>Requests at least this large are read into pooled arrays.</summary>
+    private const int PooledRequestBytes = 64 * 1024;
+
+    private async Task<bool> AnswerOneAsync(
+        Stream input, Stream output, PeerId peer, IPEndPoint? remote, string protocolId, TimeSpan deadline, UnaryHandler handler,
+        Memory<byte> request, CancellationToken reading, CancellationToken closed)
+    {
+        await ReadExactlyAsync(input, request, reading);
+
+        var context = new PeerContext(peer, true, remote, protocolId, WireHeaders.Bulk);
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(closed);
+        timer.CancelAfter(deadline);
+        byte[] answer;
+        try
+        {
+            answer = await handler(context, request, timer.Token);
+        }
+        catch (Exception e) when (!closed.IsCancellationRequested)
+        {
+            _logFailure(context, e, timer.Token);
+            var (failure, detail) = PeerServer.Classify(e, timer.Token);
+            await AnswerAsync(output, failure, detail, closed);
+            // A refusal ends the connection, as on HTTP/2; any other failure leaves it usable.
+            return failure != CallFailure.Refused;
+        }
+        await WriteAnswerAsync(output, answer, closed);
+        TransportMetrics.Exchanged(peer, protocolId, answer.Length, request.Length);
+        return true;
+    }
+
+    /// <summary>A small answer goes out with its header as one TLS record; a large one as header, then body.</summary>
+    private static async Task WriteAnswerAsync(Stream output, byte[] answer, CancellationToken ct)
+    {
+        if (answer.Length <= SmallAnswerBytes)
+        {
+            var whole = new byte[BulkWire.AnswerHeaderSize + answer.Length];
+            BulkWire.AnswerHeader(CallFailure.None, answer.Length).CopyTo(whole, 0);
+            answer.CopyTo(whole, BulkWire.AnswerHeaderSize);
+            await output.WriteAsync(whole, ct);
+        }
+        else
+        {
+            await output.WriteAsync(BulkWire.AnswerHeader(CallFailure.None, answer.Length), ct);
+            await output.WriteAsync(answer, ct);
+        }
+        await output.FlushAsync(ct);
+    }
+
+    private const int SmallAnswerBytes = 4096;
 
     private static async Task ReadExactlyAsync(Stream input, Memory<byte> target, CancellationToken ct)
     {
