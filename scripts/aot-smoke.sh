@@ -4,7 +4,7 @@
 # directory made, `peers` and `status`, then kill -9 of the lease holder: the other two must elect a new holder and
 # take a write within the deadline. Also fails if the publish printed any trim/AOT warning other than MessagePack's
 # two known summary warnings (see src/DinoMesh.Node/DinoMesh.Node.csproj).
-#   sudo bash scripts/aot-smoke.sh                 # publish (about 1.5 min on 2 cores), then the check (about 30 s)
+#   sudo bash scripts/aot-smoke.sh                 # publish (1.5-2 min on 2 cores), then the check (under a minute)
 #   sudo bash scripts/aot-smoke.sh /path/dino-node # check an executable published before (no publish)
 # PREFIX default 127.0.66 (loopback only). Every wait has a deadline; on any exit the nodes are killed, the mounts
 # lazily unmounted and the temp directory removed. Not run by CI (the publish alone takes longer than a test should).
