@@ -4,7 +4,9 @@
 # (utime + stime over the next 60 s, % of one core) and RSS at the end, on one line (SETTLE=90 waits 90 s instead
 # of 30, past most of the JIT's tiering of the code the start ran):
 #   TAG cpu% cpu% cpu%  rss(MiB) a b c
-#   sudo load/measure-idle-cpu.sh [DLL] [PREFIX] [TAG] [PROFILE]   # defaults: this repo's Release dino-node, 127.0.61, idle, local
+#   sudo load/measure-idle-cpu.sh [NODE] [PREFIX] [TAG] [PROFILE]  # defaults: this repo's Release dino-node, 127.0.61, idle, local
+# NODE is a dino-node.dll (run with `dotnet`) or an executable: a Native AOT publish, or the apphost of a ReadyToRun
+# one. NODES=1 measures a lone node (the founder only) instead of three.
 # Two builds compare fairly only side by side: run two copies at once with different PREFIX (for example one with
 # the DLL of an older worktree). Needs root and /dev/fuse. Every wait has a deadline; on any exit the nodes are
 # killed, the mounts lazily unmounted and the temp directory removed.
@@ -15,6 +17,11 @@ prefix=${2:-127.0.61}
 tag=${3:-idle}
 profile=${4:-local}
 [ -f "$dll" ] || { echo "no $dll: dotnet build -c Release src/DinoMesh.Node" >&2; exit 2; }
+case "$dll" in
+  *.dll) node=(dotnet "$dll") ;;
+  *) node=("$dll") ;;
+esac
+nodes=${NODES:-3}
 [ "$(id -u)" -eq 0 ] || { echo "needs root (FUSE mounts)" >&2; exit 2; }
 
 work=$(mktemp -d /tmp/dino-idle-XXXXXX)
@@ -30,7 +37,7 @@ trap cleanup EXIT
 start() {
   local i=$1; shift
   mkdir -p "$work/n$i/mnt" "$work/n$i/data"
-  dotnet "$dll" --mount "$work/n$i/mnt" --data-dir "$work/n$i/data" --listen "$prefix.$i:7946" \
+  "${node[@]}" --mount "$work/n$i/mnt" --data-dir "$work/n$i/data" --listen "$prefix.$i:7946" \
     --membership-profile "$profile" "$@" > "$work/n$i/log" 2>&1 &
   pids+=($!)
 }
@@ -41,14 +48,16 @@ grep -q "lease: started" "$work/n1/log" || { echo "the founder did not start wit
 # The control socket that answers "token" may come up a moment after the lease starts: ask again until it answers.
 token=""
 for _ in $(seq 1 20); do
-  token=$(timeout 20 dotnet "$dll" token --data-dir "$work/n1/data" 2>/dev/null | tail -1) && [ -n "$token" ] && break
+  token=$(timeout 20 "${node[@]}" token --data-dir "$work/n1/data" 2>/dev/null | tail -1) && [ -n "$token" ] && break
   sleep 0.5
 done
 [ -n "$token" ] || { echo "the founder did not hand out a join token" >&2; exit 1; }
-start 2 --join "$prefix.1:7946" --token "$token"
-start 3 --join "$prefix.1:7946" --token "$token"
-for _ in $(seq 1 300); do mountpoint -q "$work/n2/mnt" && mountpoint -q "$work/n3/mnt" && break; sleep 0.2; done
-mountpoint -q "$work/n2/mnt" && mountpoint -q "$work/n3/mnt" || { echo "the joiners did not mount within 60 s" >&2; exit 1; }
+if [ "$nodes" -gt 1 ]; then
+  start 2 --join "$prefix.1:7946" --token "$token"
+  start 3 --join "$prefix.1:7946" --token "$token"
+  for _ in $(seq 1 300); do mountpoint -q "$work/n2/mnt" && mountpoint -q "$work/n3/mnt" && break; sleep 0.2; done
+  mountpoint -q "$work/n2/mnt" && mountpoint -q "$work/n3/mnt" || { echo "the joiners did not mount within 60 s" >&2; exit 1; }
+fi
 
 sleep "${SETTLE:-30}"
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

@@ -6,6 +6,7 @@
 #   bash scripts/install.sh                    # as root: /usr/local/bin/dino-node, /etc/dinomesh/dino-node.conf
 #   PREFIX=$HOME/.local bash scripts/install.sh
 #
+# PUBLISH     auto (default: Native AOT, else ReadyToRun), aot, or r2r
 # PREFIX      default /usr/local
 # SYSCONFDIR  default /etc/dinomesh ($PREFIX/etc/dinomesh when PREFIX is not /usr or /usr/local)
 # UNITDIR     default $PREFIX/lib/systemd/system (a directory systemd reads for /usr and /usr/local)
@@ -27,11 +28,31 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 stage=$(mktemp -d "${TMPDIR:-/tmp}/dinomesh-install.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
-echo "install: publishing dino-node (Release) ..." >&2
-# ReadyToRun: the node's code is compiled ahead of time, so a start does not wait for the JIT (start-up to a mounted
-# volume is about half as long; see docs/benchmarks.md).
-dotnet publish "$repo/src/DinoMesh.Node" -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
-  -o "$stage/lib" -nologo -v q >"$stage/publish.log" 2>&1 || { tail -n 30 "$stage/publish.log" >&2; echo "install: publish failed" >&2; exit 1; }
+# Native AOT first: one native executable, no JIT, about half the idle memory of a JIT'd node (docs/benchmarks.md,
+# issue 13). Should that publish fail (a toolchain without the ILCompiler package, a platform it does not support),
+# ReadyToRun as before: the node's code compiled ahead of time, run by the shared .NET runtime. PUBLISH=r2r skips
+# the AOT attempt; PUBLISH=aot fails instead of falling back.
+PUBLISH=${PUBLISH:-auto}
+r2r() {
+  echo "install: publishing dino-node (Release, ReadyToRun) ..." >&2
+  rm -rf "$stage/lib"
+  dotnet publish "$repo/src/DinoMesh.Node" -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
+    -o "$stage/lib" -nologo -v q >"$stage/publish.log" 2>&1 || { tail -n 30 "$stage/publish.log" >&2; echo "install: publish failed" >&2; exit 1; }
+}
+if [ "$PUBLISH" = r2r ]; then
+  r2r
+else
+  echo "install: publishing dino-node (Release, Native AOT; a minute or two) ..." >&2
+  if dotnet publish "$repo/src/DinoMesh.Node" -c Release -r linux-x64 -p:PublishAot=true \
+      -o "$stage/lib" -nologo -v q >"$stage/publish-aot.log" 2>&1; then
+    rm -f "$stage"/lib/*.pdb   # symbols of the IL assemblies, which the native executable does not contain
+  elif [ "$PUBLISH" = aot ]; then
+    tail -n 30 "$stage/publish-aot.log" >&2; echo "install: Native AOT publish failed" >&2; exit 1
+  else
+    echo "install: Native AOT publish failed ($(grep -m1 -E 'error' "$stage/publish-aot.log" | cut -c1-160)); falling back to ReadyToRun" >&2
+    r2r
+  fi
+fi
 cp "$repo/scripts/systemd/unmount-stale" "$stage/lib/unmount-stale"
 cp "$repo/README.md" "$stage/lib/README.md"
 chmod 0755 "$stage/lib/unmount-stale"
@@ -45,7 +66,8 @@ rm -rf "$libdir.old"
 mv "$libdir.new" "$libdir"
 rm -rf "$libdir.old"
 
-# The command: a wrapper that finds the runtime this build was made with, wherever the SDK lives.
+# The command: a wrapper that finds the runtime this build was made with, wherever the SDK lives (a ReadyToRun build
+# needs it; the Native AOT executable ignores DOTNET_ROOT).
 cat >"$bindir/dino-node.new" <<WRAPPER
 #!/bin/sh
 # dino-node, installed by DinoMesh's scripts/install.sh ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)); remove with scripts/uninstall.sh.

@@ -47,13 +47,16 @@ internal sealed partial class BenchNode : IDisposable
 
     public void Start(string daemonDll, string profile, IReadOnlyDictionary<string, string> environment, string? join = null, string? token = null)
     {
-        var info = new ProcessStartInfo("dotnet")
+        // A dino-node.dll runs under `dotnet`; anything else (a Native AOT executable, an apphost) runs as it is.
+        var isDll = daemonDll.EndsWith(".dll", StringComparison.OrdinalIgnoreCase);
+        var info = new ProcessStartInfo(isDll ? "dotnet" : daemonDll)
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { daemonDll, "--mount", MountPoint, "--data-dir", DataDir, "--listen", Endpoint, "--membership-profile", profile })
+        if (isDll) info.ArgumentList.Add(daemonDll);
+        foreach (var arg in new[] { "--mount", MountPoint, "--data-dir", DataDir, "--listen", Endpoint, "--membership-profile", profile })
         {
             info.ArgumentList.Add(arg);
         }

@@ -25,7 +25,7 @@ internal sealed record BenchOptions
     /// <summary>The whole run, clean-up included, ends within this (a watchdog stops everything).</summary>
     public TimeSpan Budget { get; init; } = TimeSpan.FromMinutes(12);
 
-    /// <summary>dino-node.dll to run; found under src/DinoMesh.Node/bin/Release when not given.</summary>
+    /// <summary>dino-node.dll to run (under dotnet), or a dino-node executable (Native AOT); found under src/DinoMesh.Node/bin/Release when not given.</summary>
     public string? DaemonDll { get; init; }
 
     /// <summary>The nodes' --membership-profile: local (200 ms probes, the default here) or lan (1 s probes).</summary>
@@ -39,7 +39,7 @@ internal sealed record BenchOptions
 
     public const string Usage = """
         dino-membership-bench [--nodes N] [--steady SECONDS] [--settle SECONDS] [--converge-limit SECONDS]
-                              [--address-prefix 127.0.3] [--dll PATH/dino-node.dll] [--membership-profile local|lan] [--node-env KEY=VALUE ...]
+                              [--address-prefix 127.0.3] [--dll PATH/dino-node.dll|PATH/dino-node] [--membership-profile local|lan] [--node-env KEY=VALUE ...]
                               [--keep-logs DIR] [--budget SECONDS]
         Starts N dino-node processes (root, /dev/fuse) on PREFIX.1..N with --membership-profile local (or as told), founder first,
         the rest back to back, and reports convergence, suspicions, deaths, CPU, RSS and kill -9 detection.

@@ -16,8 +16,7 @@ public static class PeerInput
     public const int MaxDepth = 8;
 
     /// <summary>The options every cluster wire message is written and read with.</summary>
-    public static MessagePackSerializerOptions Options { get; } = MessagePackSerializerOptions.Standard
-        .WithSecurity(MessagePackSecurity.UntrustedData.WithMaximumObjectGraphDepth(MaxDepth));
+    public static MessagePackSerializerOptions Options { get; } = Core.Wire.WireOptions.Untrusted(MaxDepth, WireFormatterResolver.Instance, Transport.WireFormatterResolver.Instance);
 
     /// <summary>The MessagePack bytes of <paramref name="value"/>.</summary>
     public static byte[] Encode<T>(T value) => MessagePackSerializer.Serialize(value, Options);

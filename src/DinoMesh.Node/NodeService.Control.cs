@@ -25,11 +25,11 @@ public sealed partial class NodeService
             case "status":
                 return Status();
             case "token":
-                return new { token = cluster.Token, cluster = cluster.ClusterId, join = JoinCommand.For(cluster.Advertise, cluster.Token, _mount?.MountPoint ?? _options.MountPoint) };
+                return new TokenAnswer(cluster.Token, cluster.ClusterId, JoinCommand.For(cluster.Advertise, cluster.Token, _mount?.MountPoint ?? _options.MountPoint));
             case "statehash":
                 {
                     var state = _committer?.Current ?? throw new ControlCommandException("the node is still starting");
-                    return new { version = state.Version, stateHash = DinoMesh.Core.Metadata.StateSnapshotCodec.StateHash(state) };
+                    return new StateHashAnswer(state.Version, DinoMesh.Core.Metadata.StateSnapshotCodec.StateHash(state));
                 }
             case var _ when command.StartsWith("remove ", StringComparison.Ordinal):
                 return await RemoveMemberAsync(command["remove ".Length..].Trim(), cancellationToken);
@@ -39,7 +39,7 @@ public sealed partial class NodeService
                 await HandOffLeaseAsync();
                 await cluster.LeaveAsync(cancellationToken);
                 _lifetime.StopApplication();
-                return new { left = true };
+                return new LeftAnswer(true);
             default:
                 throw new ControlCommandException($"unknown command '{command}' (known: status, peers, token, leave, remove PEER, statehash)");
         }
@@ -150,6 +150,6 @@ public sealed partial class NodeService
         var clock = new MutationClock(TimeProvider.System, committer.Self);
         var removed = await committer.CommitAsync(clock.Stamp(new DinoMesh.Core.Metadata.RemoveMember(peer), 0, 0), cancellationToken);
         if (!removed.Ok) throw new ControlCommandException($"could not remove {peer.Short}: {removed.Error}");
-        return new { removed = peer.Hex };
+        return new RemovedAnswer(peer.Hex);
     }
 }

@@ -22,8 +22,7 @@ public static class ChunkCodec
     /// <summary>Most ids one <see cref="HasChunks"/> may ask about (4096 × 34 bytes ≈ 136 KiB).</summary>
     public const int MaxHasIds = 4096;
 
-    private static readonly MessagePackSerializerOptions Options = MessagePackSerializerOptions.Standard
-        .WithSecurity(MessagePackSecurity.UntrustedData.WithMaximumObjectGraphDepth(8));
+    private static readonly MessagePackSerializerOptions Options = Core.Wire.WireOptions.Untrusted(8, WireFormatterResolver.Instance);
 
     // The two messages that carry a whole chunk are written by hand, straight into an array of their exact size: the
     // serializer would write the chunk into its pooled buffers and copy it out again, two passes over a MiB where one

@@ -82,7 +82,10 @@ public sealed record ReadIndexResponse([property: Key(0)] long Commit, [property
 /// <summary>Encoding of the lease service's messages; decoding treats the bytes as hostile.</summary>
 public static class LeaseCodec
 {
-    public static byte[] Encode<T>(T message) => MessagePackSerializer.Serialize(message, MutationCodec.Options);
+    /// <summary>The mutation codec's bounds (depth 16, untrusted data) with the lease messages' formatters.</summary>
+    private static readonly MessagePackSerializerOptions Options = WireOptions.Untrusted(16, WireFormatterResolver.Instance);
+
+    public static byte[] Encode<T>(T message) => MessagePackSerializer.Serialize(message, Options);
 
     /// <summary>Decodes <typeparamref name="T"/>; any malformed input is an <see cref="InvalidDataException"/>.</summary>
     public static T Decode<T>(ReadOnlyMemory<byte> bytes, int maxBytes)
@@ -90,7 +93,7 @@ public static class LeaseCodec
         if (bytes.Length > maxBytes) throw new InvalidDataException($"{typeof(T).Name} of {bytes.Length} bytes (at most {maxBytes})");
         try
         {
-            var value = MessagePackSerializer.Deserialize<T>(bytes, MutationCodec.Options, out var read);
+            var value = MessagePackSerializer.Deserialize<T>(bytes, Options, out var read);
             if (value is null || read != bytes.Length) throw new InvalidDataException($"not one whole {typeof(T).Name}");
             return Flaw(value) is { } flaw ? throw new InvalidDataException($"not a {typeof(T).Name}: {flaw}") : value;
         }

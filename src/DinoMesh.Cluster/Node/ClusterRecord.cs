@@ -15,12 +15,6 @@ public sealed record ClusterRecord(string ClusterId, string Token, IReadOnlyList
 {
     public const string FileName = "cluster.json";
 
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        WriteIndented = true,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
-
     public static string PathIn(string dataDirectory) => Path.Combine(dataDirectory, FileName);
 
     public static ClusterRecord? Load(string dataDirectory)
@@ -29,7 +23,7 @@ public sealed record ClusterRecord(string ClusterId, string Token, IReadOnlyList
         if (!File.Exists(path)) return null;
         try
         {
-            return JsonSerializer.Deserialize<ClusterRecord>(File.ReadAllBytes(path), Json)
+            return JsonSerializer.Deserialize(File.ReadAllBytes(path), ClusterRecordJson.Default.ClusterRecord)
                 ?? throw new ClusterStartException($"{path} is empty; remove it to start or join a cluster afresh");
         }
         catch (JsonException e)
@@ -50,12 +44,17 @@ public sealed record ClusterRecord(string ClusterId, string Token, IReadOnlyList
             UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
         }))
         {
-            JsonSerializer.Serialize(stream, this, Json);
+            JsonSerializer.Serialize(stream, this, ClusterRecordJson.Default.ClusterRecord);
             stream.Flush(flushToDisk: true);
         }
         File.Move(temp, path, overwrite: true);
     }
 }
+
+/// <summary>cluster.json's JSON, written at compile time (no reflection): Web defaults, indented, nulls left out.</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(ClusterRecord))]
+internal sealed partial class ClusterRecordJson : JsonSerializerContext;
 
 /// <summary>The node cannot join or start its cluster; the message is the one line shown to the user.</summary>
 public sealed class ClusterStartException : Exception

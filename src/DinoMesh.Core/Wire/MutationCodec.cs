@@ -13,8 +13,7 @@ public static class MutationCodec
     /// <summary>Largest encoded mutation accepted: a write of 100k extents (a 100 GiB copy that shares chunks) fits.</summary>
     public const int MaxBytes = 16 << 20;
 
-    public static readonly MessagePackSerializerOptions Options = MessagePackSerializerOptions.Standard
-        .WithSecurity(MessagePackSecurity.UntrustedData.WithMaximumObjectGraphDepth(16));
+    public static readonly MessagePackSerializerOptions Options = WireOptions.Untrusted(16);
 
     public static byte[] Encode(Mutation mutation) => MessagePackSerializer.Serialize(mutation, Options);
 

@@ -65,11 +65,11 @@ public static class ControlClient
         await using var stream = new NetworkStream(socket, ownsSocket: false);
         try
         {
-            var request = JsonSerializer.SerializeToUtf8Bytes(new ControlRequest(command), ControlProtocol.Json);
+            var request = JsonSerializer.SerializeToUtf8Bytes(new ControlRequest(command), ControlJson.Default.ControlRequest);
             await stream.WriteAsync(request, deadline.Token);
             await stream.WriteAsync("\n"u8.ToArray(), deadline.Token);
             var line = await ControlServer.ReadLineAsync(stream, deadline.Token);
-            var response = JsonSerializer.Deserialize<ControlResponse>(line, ControlProtocol.Json)
+            var response = JsonSerializer.Deserialize(line, ControlJson.Default.ControlResponse)
                 ?? throw new ControlCommandException("dino-node sent an empty answer");
             if (!response.Ok) throw new ControlCommandException(response.Error ?? "command failed");
             return response.Result ?? default;

@@ -14,8 +14,8 @@ public static class ControlOutput
         if (asJson) return result.GetRawText();
         return command switch
         {
-            "peers" => PeersTable(result.Deserialize<List<PeerRow>>(ControlProtocol.Json) ?? []),
-            "status" => StatusText(result.Deserialize<NodeStatus>(ControlProtocol.Json)!),
+            "peers" => PeersTable(result.Deserialize(ControlJson.Default.ListPeerRow) ?? []),
+            "status" => StatusText(result.Deserialize(ControlJson.Default.NodeStatus)!),
             "token" => result.GetProperty("token").GetString() ?? "",
             "token-command" => result.GetProperty("join").GetString() ?? "",
             "leave" => "left the cluster; the node is stopping",

@@ -14,11 +14,8 @@ public static class ControlProtocol
     /// <summary>Longest request or response line accepted.</summary>
     public const int MaxLineBytes = 4 * 1024 * 1024;
 
-    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        WriteIndented = false,
-    };
+    /// <summary>The options of every control and status document: Web defaults, nulls left out, one line (<see cref="ControlJson"/>).</summary>
+    public static JsonSerializerOptions Json => ControlJson.Default.Options;
 
     public static string SocketPath(string dataDirectory) => Path.Combine(dataDirectory, SocketName);
 }

@@ -80,9 +80,9 @@ public sealed class ControlServer : IAsyncDisposable
         try
         {
             var line = await ReadLineAsync(stream, deadline.Token);
-            var request = JsonSerializer.Deserialize<ControlRequest>(line, ControlProtocol.Json) ?? throw new ControlCommandException("empty request");
+            var request = JsonSerializer.Deserialize(line, ControlJson.Default.ControlRequest) ?? throw new ControlCommandException("empty request");
             var result = await _handle(request.Command, deadline.Token);
-            response = new ControlResponse(true, null, JsonSerializer.SerializeToElement(result, ControlProtocol.Json));
+            response = new ControlResponse(true, null, JsonSerializer.SerializeToElement(result, ControlJson.Default.GetTypeInfo(result?.GetType() ?? typeof(object)) ?? throw new InvalidOperationException($"no JSON contract for {result?.GetType()}")));
         }
         catch (ControlCommandException e)
         {
@@ -99,7 +99,7 @@ public sealed class ControlServer : IAsyncDisposable
         }
         try
         {
-            var bytes = JsonSerializer.SerializeToUtf8Bytes(response, ControlProtocol.Json);
+            var bytes = JsonSerializer.SerializeToUtf8Bytes(response, ControlJson.Default.ControlResponse);
             await stream.WriteAsync(bytes, deadline.Token);
             await stream.WriteAsync("\n"u8.ToArray(), deadline.Token);
         }

@@ -32,7 +32,7 @@ public static class PeersWatch
                     try
                     {
                         var answer = await ControlClient.CallAsync(dataDirectory, "peers", TimeSpan.FromSeconds(5), cancellationToken);
-                        Fill(table, answer.Deserialize<List<PeerRow>>(ControlProtocol.Json) ?? [], null);
+                        Fill(table, answer.Deserialize(ControlJson.Default.ListPeerRow) ?? [], null);
                     }
                     catch (ControlCommandException e)
                     {
@@ -62,7 +62,7 @@ public static class PeersWatch
                 try
                 {
                     var answer = await ControlClient.CallAsync(dataDirectory, "peers", TimeSpan.FromSeconds(5), cancellationToken);
-                    var rows = answer.Deserialize<List<PeerRow>>(ControlProtocol.Json) ?? [];
+                    var rows = answer.Deserialize(ControlJson.Default.ListPeerRow) ?? [];
                     Console.Out.WriteLine($"{DateTime.Now:HH:mm:ss} {rows.Count} members, {rows.Count(r => r.State == "alive")} alive");
                     Console.Out.WriteLine(ControlOutput.Render("peers", answer, asJson: false));
                 }

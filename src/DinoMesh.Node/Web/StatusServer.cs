@@ -138,12 +138,12 @@ public sealed class StatusServer : IHostedService, IAsyncDisposable
         catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException or IOException)
         {
             // The node is stopping under us (its parts are being disposed): say so instead of failing the request.
-            return JsonSerializer.SerializeToUtf8Bytes(new StatusPage("stopping", null, [], DateTimeOffset.UtcNow), ControlProtocol.Json);
+            return JsonSerializer.SerializeToUtf8Bytes(new StatusPage("stopping", null, [], DateTimeOffset.UtcNow), ControlJson.Default.StatusPage);
         }
         var page = snapshot is { } s
             ? new StatusPage("running", s.Status, s.Peers, DateTimeOffset.UtcNow)
             : new StatusPage("starting", null, [], DateTimeOffset.UtcNow);
-        return JsonSerializer.SerializeToUtf8Bytes(page, ControlProtocol.Json);
+        return JsonSerializer.SerializeToUtf8Bytes(page, ControlJson.Default.StatusPage);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

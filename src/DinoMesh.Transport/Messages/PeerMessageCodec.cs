@@ -95,7 +95,7 @@ public static class PeerMessageCodec
     }
 
     private static MessagePackSerializerOptions OptionsFor(int maxDepth) =>
-        MessagePackSerializerOptions.Standard.WithSecurity(MessagePackSecurity.UntrustedData.WithMaximumObjectGraphDepth(maxDepth + 1));
+        Core.Wire.WireOptions.Untrusted(maxDepth + 1, WireFormatterResolver.Instance);
 
     private static string Innermost(Exception e)
     {
