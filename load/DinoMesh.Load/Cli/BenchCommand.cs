@@ -26,7 +26,7 @@ public sealed class BenchCommand
     private readonly Option<string> _workDir = new("--work-dir") { Description = "Where the temporary target directories go (local disk)", DefaultValueFactory = _ => Path.GetTempPath() };
     private readonly Option<string?> _out = new("--out") { Description = "Directory for the reports (default <repo>/load/results)" };
     private readonly Option<string?> _dinoArgs = new("--dino-args") { Description = "Extra arguments for dino-node, space-separated (e.g. \"--busy-poll 0\")" };
-    private readonly Option<string?> _dinoDll = new("--dino-dll") { Description = "Path of dino-node.dll (default <repo>/src/DinoMesh.Node/bin/Release/net10.0/dino-node.dll)" };
+    private readonly Option<string?> _dinoDll = new("--dino-dll") { Description = "Path of dino-node.dll, or of a dino-node executable such as the Native AOT one scripts/install.sh installs (default <repo>/src/DinoMesh.Node/bin/Release/net10.0/dino-node.dll)" };
     private readonly Option<int> _mountTimeout = new("--mount-timeout") { Description = "Seconds to wait for a FUSE target to mount", DefaultValueFactory = _ => 30 };
     private readonly Option<bool> _noDropCaches = new("--no-drop-caches")
     {

@@ -26,7 +26,7 @@ public sealed class LoadCommand
     private readonly Option<string?> _compare = new("--compare") { Description = "An earlier report (its .json, or the .md/.html beside it) to print this run beside" };
     private readonly Option<string> _workDir = new("--work-dir") { Description = "Where the cluster's mounts and data directories go", DefaultValueFactory = _ => Path.GetTempPath() };
     private readonly Option<string?> _out = new("--out") { Description = "Directory for the reports (default <repo>/load/results)" };
-    private readonly Option<string?> _dinoDll = new("--dino-dll") { Description = "Path of dino-node.dll (default <repo>/src/DinoMesh.Node/bin/Release/net10.0/dino-node.dll)" };
+    private readonly Option<string?> _dinoDll = new("--dino-dll") { Description = "Path of dino-node.dll, or of a dino-node executable such as the Native AOT one scripts/install.sh installs (default <repo>/src/DinoMesh.Node/bin/Release/net10.0/dino-node.dll)" };
     private readonly Option<string?> _dinoArgs = new("--dino-args") { Description = "Extra dino-node arguments, space-separated" };
     private readonly Option<int> _startTimeout = new("--start-timeout") { Description = "Seconds for the cluster to mount and list every node alive", DefaultValueFactory = _ => 120 };
     private readonly Option<int> _stopTimeout = new("--stop-timeout") { Description = "Seconds after SIGTERM before SIGKILL", DefaultValueFactory = _ => 15 };

@@ -113,10 +113,11 @@ public sealed class LocalCluster : ILoadTarget, INodeControl
     private async Task LaunchAsync(NodeProcess process, IReadOnlyList<string> extra, IReadOnlyDictionary<string, string?> environment)
     {
         var node = process.Node;
+        var (fileName, prefix) = NodeCommand.For(_settings.DinoDll);
         string[] arguments =
         [
             // setsid: own session and process group; setpriv: SIGKILL when the runner dies. Both exec, so the pid is the node's.
-            "--pdeathsig", "KILL", "--", "dotnet", _settings.DinoDll,
+            "--pdeathsig", "KILL", "--", fileName, .. prefix,
             "--mount", node.Root, "--data-dir", node.DataDirectory!, "--listen", node.Address!, "--membership-profile", "local",
             .. extra, .. _settings.ExtraArgs,
         ];

@@ -42,7 +42,8 @@ public sealed class NodeCli(string dinoDll)
 
     private async Task<string> RunAsync(string[] command, string dataDir, CancellationToken cancellationToken)
     {
-        var outcome = await ExternalProcess.RunAsync("dotnet", [dinoDll, .. command, "--data-dir", dataDir], Timeout, cancellationToken);
+        var (fileName, prefix) = NodeCommand.For(dinoDll);
+        var outcome = await ExternalProcess.RunAsync(fileName, [.. prefix, .. command, "--data-dir", dataDir], Timeout, cancellationToken);
         if (!outcome.Succeeded)
         {
             var why = outcome.TimedOut ? "timed out" : $"exit {outcome.ExitCode}: {outcome.StandardError.Trim()}";

@@ -1,3 +1,5 @@
+using DinoMesh.Load.Cluster;
+
 namespace DinoMesh.Load.Targets;
 
 /// <summary>
@@ -9,13 +11,13 @@ public sealed class DinoNodeTarget(string dll, string mountPoint, string dataDir
 {
     public override string Name => "dino";
 
-    public override string Description => $"dotnet {dll} --mount {Root} --data-dir {dataDir}{(extraArgs is { Count: > 0 } ? " " + string.Join(' ', extraArgs) : "")}";
+    public override string Description => $"{string.Join(' ', [NodeCommand.For(dll).FileName, .. NodeCommand.For(dll).Prefix])} --mount {Root} --data-dir {dataDir}{(extraArgs is { Count: > 0 } ? " " + string.Join(' ', extraArgs) : "")}";
 
     protected override bool SignalFirst => true;
 
-    protected override string FileName => "dotnet";
+    protected override string FileName => NodeCommand.For(dll).FileName;
 
-    protected override IEnumerable<string> Arguments => [dll, "--mount", Root, "--data-dir", dataDir, "--listen", "127.0.0.1:0", .. extraArgs ?? []];
+    protected override IEnumerable<string> Arguments => [.. NodeCommand.For(dll).Prefix, "--mount", Root, "--data-dir", dataDir, "--listen", "127.0.0.1:0", .. extraArgs ?? []];
 
     protected override void Prepare() => Directory.CreateDirectory(dataDir);
 }
