@@ -6,7 +6,7 @@
 #   TAG cpu% cpu% cpu%  rss(MiB) a b c
 #   sudo load/measure-idle-cpu.sh [NODE] [PREFIX] [TAG] [PROFILE]  # defaults: this repo's Release dino-node, 127.0.61, idle, local
 # NODE is a dino-node.dll (run with `dotnet`) or an executable: a Native AOT publish, or the apphost of a ReadyToRun
-# one. NODES=1 measures a lone node (the founder only) instead of three.
+# one. NODES=1 measures a lone node (the founder only) instead of three; NODES=N any other count (N - 1 joiners).
 # Two builds compare fairly only side by side: run two copies at once with different PREFIX (for example one with
 # the DLL of an older worktree). Needs root and /dev/fuse. Every wait has a deadline; on any exit the nodes are
 # killed, the mounts lazily unmounted and the temp directory removed.
@@ -29,7 +29,14 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   { wait "${pids[@]}"; } 2>/dev/null || true
-  for i in 1 2 3; do umount -l "$work/n$i/mnt" 2>/dev/null || true; done
+  # A mount whose daemon was just killed can refuse the first lazy unmount: ask again a few times.
+  local m _
+  for _ in 1 2 3 4 5; do
+    for m in "$work"/n*/mnt; do umount -l "$m" 2>/dev/null || true; done
+    grep -q " $work/" /proc/mounts || break
+    sleep 0.5
+  done
+  grep -q " $work/" /proc/mounts && { echo "could not unmount under $work; left it" >&2; return; }
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -52,12 +59,13 @@ for _ in $(seq 1 20); do
   sleep 0.5
 done
 [ -n "$token" ] || { echo "the founder did not hand out a join token" >&2; exit 1; }
-if [ "$nodes" -gt 1 ]; then
-  start 2 --join "$prefix.1:7946" --token "$token"
-  start 3 --join "$prefix.1:7946" --token "$token"
-  for _ in $(seq 1 300); do mountpoint -q "$work/n2/mnt" && mountpoint -q "$work/n3/mnt" && break; sleep 0.2; done
-  mountpoint -q "$work/n2/mnt" && mountpoint -q "$work/n3/mnt" || { echo "the joiners did not mount within 60 s" >&2; exit 1; }
-fi
+all_mounted() {
+  local i
+  for i in $(seq 2 "$nodes"); do mountpoint -q "$work/n$i/mnt" || return 1; done
+}
+for i in $(seq 2 "$nodes"); do start "$i" --join "$prefix.1:7946" --token "$token"; done
+for _ in $(seq 1 $((300 + 20 * nodes))); do all_mounted && break; sleep 0.2; done
+all_mounted || { echo "the joiners did not mount within $((60 + 4 * nodes)) s" >&2; exit 1; }
 
 sleep "${SETTLE:-30}"
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

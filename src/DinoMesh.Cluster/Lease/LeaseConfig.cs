@@ -24,6 +24,24 @@ public sealed record LeaseConfig
     public int LearnerHeartbeatIntervals { get; init; } = 10;
 
     /// <summary>
+    /// An idle log's lease runs this many times slower: once nothing has been proposed for <see cref="IdleAfterRounds"/>
+    /// heartbeat rounds and every voter holds the whole log, the holder heartbeats this many times less often and says so
+    /// in its appends; a follower told so stretches its election timeout and its lease by the same factor, and the holder stretches its check-quorum window once a majority of voters has acknowledged the idle
+    /// heartbeats. The first proposal ends it at once (its appends say "not idle", and the holder's window shrinks
+    /// first). An idle cluster of 32 made about 45 lease calls a second at its holder with 4 voters renewed every
+    /// 150 ms and 27 learners every 1.5 s; idle at 4, about 11. Commit gossip slows by the same factor once a node's
+    /// commit version has stood still for as many rounds. The cost: a holder that dies while the log is idle is
+    /// replaced after 2.4-4.8 s instead of 0.6-1.2 s. 1 turns it off.
+    /// </summary>
+    public int IdleFactor { get; init; } = 4;
+
+    /// <summary>
+    /// Quiet heartbeat rounds (no proposal, no fsync waiting, every voter caught up) before the lease idles; also the
+    /// gossip rounds without a new commit before gossip slows.
+    /// </summary>
+    public int IdleAfterRounds { get; init; } = 7;
+
+    /// <summary>
     /// A voter that hears nothing from a holder for a random time in [ElectionTicks, 2 × ElectionTicks) starts a
     /// (pre-)election; a holder that has not heard from a majority for ElectionTicks steps down (check-quorum). A voter
     /// that heard from a holder within ElectionTicks still sees a valid lease and refuses to vote for anyone else.
@@ -97,6 +115,7 @@ public sealed record LeaseConfig
 
     public void Validate()
     {
+        if (IdleFactor < 1 || IdleAfterRounds < 1) throw new ArgumentException("idle factor and idle rounds must be positive");
         if (LearnerHeartbeatIntervals < 1) throw new ArgumentException("learner heartbeat intervals must be positive");
         if (HeartbeatTicks < 1 || ElectionTicks <= HeartbeatTicks) throw new ArgumentException("election ticks must exceed heartbeat ticks");
         if (MaxEntriesPerMessage < 1 || MaxBytesPerMessage < 1 || MaxInflight < 1 || ResendTicks < 1 || GossipTicks < 1 || PullLag < 1) throw new ArgumentException("batch limits must be positive");

@@ -16,7 +16,7 @@ public sealed partial class LeaseLog
         {
             var due = int.MaxValue;
             // _members never holds this node: a second member means a gossip round has someone to tell.
-            if (_members.Count > 0) due = Math.Min(due, _config.GossipTicks - _gossipElapsed);
+            if (_members.Count > 0) due = Math.Min(due, GossipInterval - _gossipElapsed);
             if (IsHolder)
             {
                 var followers = false;
@@ -26,14 +26,14 @@ public sealed partial class LeaseLog
                     // A follower without progress gets it (and its first append) on the next tick.
                     if (!_progress.ContainsKey(peer)) return 1;
                 }
-                if (followers) due = Math.Min(due, _config.HeartbeatTicks - _heartbeatElapsed);
+                if (followers) due = Math.Min(due, HeartbeatInterval - _heartbeatElapsed);
                 // Check-quorum can step down any holder but the only voter (it is its own majority).
-                if (!(Voters.Voters.Count == 1 && Voters.Contains(Self))) due = Math.Min(due, _config.ElectionTicks - _electionElapsed);
+                if (!(Voters.Voters.Count == 1 && Voters.Contains(Self))) due = Math.Min(due, CheckQuorumTicks - _electionElapsed);
                 if (Transferring) due = Math.Min(due, _config.ElectionTicks - _transferElapsed);
             }
             else if (Role != LeaseRole.Learner && Voters.Contains(Self))
             {
-                due = Math.Min(due, _randomizedElectionTimeout - _electionElapsed);
+                due = Math.Min(due, _randomizedElectionTimeout * LeaseScale - _electionElapsed);
             }
             return Math.Max(1, due);
         }

@@ -85,6 +85,9 @@ public sealed partial class LeaseLog
     {
         Role = LeaseRole.Holder;
         Holder = Self;
+        _idle = false;
+        _holderIdle = false;
+        _quietRounds = 0;
         _heartbeatElapsed = 0;
         _electionElapsed = 0;
         _transferTarget = default;

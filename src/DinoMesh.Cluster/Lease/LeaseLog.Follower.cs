@@ -9,10 +9,11 @@ public sealed partial class LeaseLog
     {
         if (Role is LeaseRole.PreCandidate or LeaseRole.Candidate or LeaseRole.Holder || Holder != from) BecomeFollower(Term, from);
         _electionElapsed = 0;
+        _holderIdle = a.Idle && _config.IdleFactor > 1;
         if (Diverged)
         {
             // Nothing is laid over a state that must be replaced; every answer asks again (a snapshot can be lost).
-            Send(from, new AppendResponse(Term, false, Commit, _synced, Life, Diverged: true));
+            Send(from, new AppendResponse(Term, false, Commit, _synced, Life, Diverged: true, Idle: _holderIdle));
             return;
         }
         // Entirely below the commit point: Accept only says how far this log matches, and there is nothing to sync.
@@ -22,7 +23,7 @@ public sealed partial class LeaseLog
             // A holder's log that contradicts what this node committed and applied: a majority lost power and with it
             // entries committed since the last fsync. Only the holder's state can replace what this node applied.
             if (diverged) Diverged = true;
-            Send(from, new AppendResponse(Term, false, Math.Max(Commit, Math.Min(LastVersion, a.PrevVersion - 1)), _synced, Life, Diverged));
+            Send(from, new AppendResponse(Term, false, Math.Max(Commit, Math.Min(LastVersion, a.PrevVersion - 1)), _synced, Life, Diverged, _holderIdle));
             return;
         }
         if (a.SyncTo > _synced && !belowCommit)
@@ -30,7 +31,7 @@ public sealed partial class LeaseLog
             _syncRequested = Math.Max(_syncRequested, Math.Min(a.SyncTo, matched));
             _syncWanted = true;
         }
-        Send(from, new AppendResponse(Term, true, matched, _synced, Life));
+        Send(from, new AppendResponse(Term, true, matched, _synced, Life, Idle: _holderIdle));
     }
 
     /// <summary>

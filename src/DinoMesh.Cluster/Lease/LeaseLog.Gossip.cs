@@ -12,12 +12,25 @@ public sealed partial class LeaseLog
     private int _gossipCursor;
     // Ticks since this node asked for entries, or -1 when no pull is outstanding: one at a time, forgotten if lost.
     private int _pullElapsed = -1;
+    // Gossip rounds in a row in which this node's commit version did not move, and the version last told.
+    private int _stableGossipRounds;
+    private long _lastToldCommit = -1;
+
+    /// <summary>
+    /// Ticks between gossip rounds: <see cref="LeaseConfig.GossipTicks"/>, or <see cref="LeaseConfig.IdleFactor"/> times
+    /// that once this node's commit version has stood still for <see cref="LeaseConfig.IdleAfterRounds"/> rounds. Paced by
+    /// the node's own commits, not by the idle lease: a member cut off from the holder must keep hearing digests at the
+    /// normal pace for a while after the last commit it could have missed, whatever it last heard from the holder.
+    /// </summary>
+    private int GossipInterval => _config.GossipTicks * (_stableGossipRounds >= _config.IdleAfterRounds ? _config.IdleFactor : 1);
 
     private void TickGossip()
     {
         if (_pullElapsed >= 0 && ++_pullElapsed > 2 * _config.GossipTicks) _pullElapsed = -1;
-        if (++_gossipElapsed < _config.GossipTicks) return;
+        if (++_gossipElapsed < GossipInterval) return;
         _gossipElapsed = 0;
+        _stableGossipRounds = Commit == _lastToldCommit ? _stableGossipRounds + 1 : 0;
+        _lastToldCommit = Commit;
         // Round robin around the ring of members, starting after this node: when every member's rounds line up, each
         // is told by exactly one other per round, rather than all of them telling the same one.
         var ring = _members.Append(Self).Distinct().Order().ToList();
@@ -31,7 +44,7 @@ public sealed partial class LeaseLog
         if (IsHolder || _snapshotToInstall is not null || d.Commit <= Commit || _pullElapsed >= 0) return;
         // The holder's appends are the normal path: pull only when they have not come for a few heartbeats, or when
         // this node is falling behind although they do.
-        var holderQuiet = Holder.IsEmpty || _electionElapsed >= 3 * _config.HeartbeatTicks;
+        var holderQuiet = Holder.IsEmpty || _electionElapsed >= 3 * _config.HeartbeatTicks * LeaseScale;
         if (!holderQuiet && d.Commit - Commit < _config.PullLag) return;
         _pullElapsed = 0;
         Send(from, new LogPull(Term, Commit + 1, _config.MaxEntriesPerMessage));

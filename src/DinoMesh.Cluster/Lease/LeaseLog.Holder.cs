@@ -12,6 +12,7 @@ public sealed partial class LeaseLog
     public long Propose(IReadOnlyList<byte[]> payloads)
     {
         if (!IsHolder || Transferring || payloads.Count == 0) return -1;
+        WakeLease();
         var first = LastVersion + 1;
         foreach (var payload in payloads) AppendLocal(payload);
         foreach (var peer in Followers) SendAppendIfReady(peer);
@@ -24,6 +25,7 @@ public sealed partial class LeaseLog
     {
         if (version <= _syncRequested) return;
         _syncRequested = version;
+        if (IsHolder) WakeLease();
         if (_synced < Math.Min(version, LastVersion)) _syncWanted = true;
         if (IsHolder) BroadcastAppend();
     }
@@ -32,6 +34,7 @@ public sealed partial class LeaseLog
     public bool TransferTo(PeerId target)
     {
         if (!IsHolder || target == Self || !Voters.Contains(target) || !_progress.TryGetValue(target, out var p)) return false;
+        WakeLease();
         _transferTarget = target;
         _transferElapsed = 0;
         if (p.Match == LastVersion) Send(target, new TimeoutNow(Term));
@@ -51,7 +54,7 @@ public sealed partial class LeaseLog
         _heartbeatElapsed++;
         _electionElapsed++;
         if (Transferring && ++_transferElapsed >= _config.ElectionTicks) _transferTarget = default;
-        if (_electionElapsed >= _config.ElectionTicks)
+        if (_electionElapsed >= CheckQuorumTicks)
         {
             _electionElapsed = 0;
             // Check-quorum: a holder that cannot reach a majority steps down, so a partitioned minority stops taking
@@ -64,14 +67,16 @@ public sealed partial class LeaseLog
             }
             foreach (var p in _progress.Values) p.RecentlyActive = false;
         }
-        if (_heartbeatElapsed >= _config.HeartbeatTicks)
+        if (_heartbeatElapsed >= HeartbeatInterval)
         {
             _heartbeatElapsed = 0;
+            NoteHeartbeatRound();
             BroadcastAppend();
         }
         // Members that joined since the last tick get progress (and their first append) here.
         foreach (var peer in Followers.Where(p => !_progress.ContainsKey(p)).ToList())
         {
+            WakeLease();
             _progress[peer] = new Progress { Next = LastVersion + 1, RecentlyActive = true };
         }
     }
@@ -115,11 +120,12 @@ public sealed partial class LeaseLog
     /// <summary>
     /// Whether an empty heartbeat goes to <paramref name="peer"/> this interval: always to a voter (it renews the lease
     /// that keeps voters from campaigning), and to a learner only while it lags, or when it has been sent nothing for
-    /// <see cref="LeaseConfig.LearnerHeartbeatIntervals"/> (then it carries the commit version a lost push may have missed).
+    /// <see cref="LeaseConfig.LearnerHeartbeatIntervals"/> (then it carries the commit version a lost push may have missed),
+    /// or when the log has gone idle and it has not acknowledged that yet (it would otherwise expect the normal pace).
     /// </summary>
     private bool HeartbeatDue(PeerId peer, Progress p) =>
         Voters.Contains(peer) || p.Match < LastVersion || p.SnapshotPending || Math.Min(Commit, p.Match) > p.CommitSent
-        || p.QuietIntervals >= _config.LearnerHeartbeatIntervals;
+        || p.QuietIntervals >= _config.LearnerHeartbeatIntervals || (_idle && !p.IdleAcknowledged);
 
     private void SendAppendIfReady(PeerId peer)
     {
@@ -138,7 +144,7 @@ public sealed partial class LeaseLog
             if (matchTerm < 0) return;
             p.CommitSent = Math.Min(Commit, p.Match);
             p.QuietIntervals = 0;
-            Send(peer, new Append(Term, p.Match, matchTerm, [], p.CommitSent, SyncTarget()));
+            Send(peer, new Append(Term, p.Match, matchTerm, [], p.CommitSent, SyncTarget(), _idle));
             return;
         }
         var prev = p.Next - 1;
@@ -153,7 +159,7 @@ public sealed partial class LeaseLog
         }
         var entries = Entries(p.Next, _config.MaxEntriesPerMessage, _config.MaxBytesPerMessage);
         p.QuietIntervals = 0;
-        Send(peer, new Append(Term, prev, prevTerm, entries, Commit, SyncTarget()));
+        Send(peer, new Append(Term, prev, prevTerm, entries, Commit, SyncTarget(), _idle));
         p.CommitSent = Math.Max(p.CommitSent, Math.Min(Commit, prev + entries.Length));
         if (entries.Length == 0) return;
         p.Sent(entries[^1].Version);
@@ -200,6 +206,7 @@ public sealed partial class LeaseLog
             p.Life = r.Life;
         }
         p.RecentlyActive = true;
+        p.IdleAcknowledged = r.Idle;
         if (r.Diverged)
         {
             // Its applied state holds entries this log does not: only this node's state can replace it.
@@ -241,6 +248,7 @@ public sealed partial class LeaseLog
         {
             // Refused: the follower's log ends at (or differs before) r.Match. Step back to there and probe.
             if (r.Match < p.Match) return;   // a stale refusal: a newer answer already moved past it
+            if (Voters.Contains(from)) WakeLease();
             p.Next = Math.Max(p.Match + 1, Math.Min(p.Next - 1, r.Match + 1));
             p.Probing = true;
             p.ForgetInflight();

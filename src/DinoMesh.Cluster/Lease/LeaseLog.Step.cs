@@ -15,7 +15,7 @@ public sealed partial class LeaseLog
             return;
         }
         _electionElapsed++;
-        if (Role != LeaseRole.Learner && Voters.Contains(Self) && _electionElapsed >= _randomizedElectionTimeout)
+        if (Role != LeaseRole.Learner && Voters.Contains(Self) && _electionElapsed >= _randomizedElectionTimeout * LeaseScale)
         {
             _electionElapsed = 0;
             Campaign(preVote: true, transfer: false);
@@ -101,7 +101,7 @@ public sealed partial class LeaseLog
     }
 
     /// <summary>This node heard from a live holder recently enough that it refuses to help elect another.</summary>
-    private bool InLease => !Holder.IsEmpty && _electionElapsed < _config.LeaseTicks(Role == LeaseRole.Learner);
+    private bool InLease => !Holder.IsEmpty && _electionElapsed < _config.LeaseTicks(Role == LeaseRole.Learner) * LeaseScale;
 
     private void BecomeFollower(long term, PeerId holder)
     {
@@ -109,6 +109,9 @@ public sealed partial class LeaseLog
         Role = Voters.Contains(Self) ? LeaseRole.Voter : LeaseRole.Learner;
         Holder = holder;
         _electionElapsed = 0;
+        _holderIdle = false;
+        _idle = false;
+        _quietRounds = 0;
         _transferTarget = default;
         _progress.Clear();
         ResetElectionTimeout();

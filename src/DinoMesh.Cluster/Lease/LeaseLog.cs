@@ -117,7 +117,7 @@ public sealed partial class LeaseLog
     /// A follower that knows no holder, or has not heard from it for longer than its heartbeats can explain (a
     /// learner's come far less often than a voter's; see <see cref="LeaseConfig.HolderSilenceTicks"/>).
     /// </summary>
-    public bool HolderLost => !IsHolder && (Holder.IsEmpty || _electionElapsed >= _config.HolderSilenceTicks(Role == LeaseRole.Learner));
+    public bool HolderLost => !IsHolder && (Holder.IsEmpty || _electionElapsed >= _config.HolderSilenceTicks(Role == LeaseRole.Learner) * LeaseScale);
 
     /// <summary>The term of <paramref name="version"/> in this node's log, or -1 when it holds no such entry.</summary>
     public long TermAt(long version)

@@ -51,7 +51,8 @@ public sealed record VoteResponse(
 /// <summary>
 /// The holder's append (and heartbeat, with no entries): the entries after <paramref name="PrevVersion"/>, which must
 /// be of <paramref name="PrevTerm"/> at the follower, the holder's commit version, and — when an fsync is waiting — the
-/// version the follower should make durable.
+/// version the follower should make durable. <paramref name="Idle"/>: the log is idle and the holder's next heartbeat may
+/// come <see cref="LeaseConfig.IdleFactor"/> times later than usual (the follower stretches its timeouts to match).
 /// </summary>
 [MessagePackObject]
 public sealed record Append(
@@ -60,7 +61,8 @@ public sealed record Append(
     [property: Key(2)] long PrevTerm,
     [property: Key(3)] LogEntry[] Entries,
     [property: Key(4)] long Commit,
-    [property: Key(5)] long SyncTo) : LeaseMessage
+    [property: Key(5)] long SyncTo,
+    [property: Key(6)] bool Idle = false) : LeaseMessage
 {
     [IgnoreMember] public override long Term => AppendTerm;
 }
@@ -69,7 +71,8 @@ public sealed record Append(
 /// A follower's answer: on success, the newest version it holds that matches the holder's log; on a refusal, a hint
 /// of where its log ends. <paramref name="Synced"/> is how far its log is durable (fdatasynced). <paramref name="Diverged"/>
 /// on a refusal: the holder's log contradicts an entry the follower committed and applied (a majority lost power since
-/// the last fsync), so only a snapshot can bring it back.
+/// the last fsync), so only a snapshot can bring it back. <paramref name="Idle"/>: the append it answers said the log is
+/// idle, and this follower now waits that much longer before it campaigns or votes for another.
 /// </summary>
 [MessagePackObject]
 public sealed record AppendResponse(
@@ -78,7 +81,8 @@ public sealed record AppendResponse(
     [property: Key(2)] long Match,
     [property: Key(3)] long Synced,
     [property: Key(4)] long Life = 0,
-    [property: Key(5)] bool Diverged = false) : LeaseMessage
+    [property: Key(5)] bool Diverged = false,
+    [property: Key(6)] bool Idle = false) : LeaseMessage
 {
     [IgnoreMember] public override long Term => ResponseTerm;
 }

@@ -64,6 +64,9 @@ internal sealed class Progress
     /// <summary>Heartbeats since the snapshot was asked for: an unanswered one is sent again after an election timeout.</summary>
     public int SnapshotTicks { get; set; }
 
+    /// <summary>Its last answer acknowledged an idle append: it waits <see cref="LeaseConfig.IdleFactor"/> times longer before it would help elect another.</summary>
+    public bool IdleAcknowledged { get; set; }
+
     /// <summary>Heard from within the current check-quorum window.</summary>
     public bool RecentlyActive { get; set; }
 

@@ -55,7 +55,7 @@ public class LeaseSimulationTests
     }
 
     /// <summary>
-    /// An idle holder renews its lease with every voter each heartbeat but sends a learner that holds the whole log an
+    /// An idle holder renews its lease with every voter each (idle) heartbeat but sends a learner that holds the whole log an
     /// empty heartbeat only every <see cref="LeaseConfig.LearnerHeartbeatIntervals"/> — yet a learner that lost appends
     /// and commit pushes still catches up, with no new proposal to carry the repair.
     /// </summary>
@@ -74,8 +74,9 @@ public class LeaseSimulationTests
         var learners = sim.Nodes.Where(n => !holder.Machine.Voters.Contains(n.Id)).ToList();
         var toVoter = voters.Min(n => sim.AppendsSent.GetValueOrDefault((holder.Id, n.Id)));
         var toLearner = learners.Max(n => sim.AppendsSent.GetValueOrDefault((holder.Id, n.Id)));
-        // 10 s at one heartbeat per 100 ms: about 100 to each voter, about 10 to each learner.
-        var heartbeats = 10_000 / (LeaseConfig.Default.HeartbeatTicks * LeaseSim.TickMs);
+        // 10 s of an idle log at one heartbeat per 600 ms (150 ms times the idle factor): about 16 to each voter, one or two
+        // to each learner.
+        var heartbeats = 10_000 / (LeaseConfig.Default.HeartbeatTicks * LeaseConfig.Default.IdleFactor * LeaseSim.TickMs);
         Assert.True(toVoter >= heartbeats * 9 / 10, $"{toVoter} appends to a voter in 10 s, expected about {heartbeats}; {sim.Replay}");
         Assert.True(toLearner * 5 <= toVoter, $"{toLearner} appends to a learner against {toVoter} to a voter; {sim.Replay}");
         Assert.True(learners.All(n => !n.Machine.HolderLost), $"a learner reports its holder lost; {sim.Replay}");

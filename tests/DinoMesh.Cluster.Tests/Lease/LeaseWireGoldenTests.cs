@@ -18,10 +18,10 @@ public class LeaseWireGoldenTests
         // The lease messages through the union (tag in the first byte after 0x92; tag 4 is retired), then the service's records.
         ["VoteRequest"] = "92009507c3cd012c06c3",
         ["VoteResponse"] = "92019307c3c3",
-        ["Append"] = "92029607280692932906c403010203932a07c401ff272a",
-        ["AppendResponse"] = "92039607c32a2903c3",
+        ["Append"] = "92029707280692932906c403010203932a07c401ff272ac3",
+        ["AppendResponse"] = "92039707c32a2903c3c3",
         ["TimeoutNow"] = "92059108",
-        ["LeaseBatch"] = "919a92009507c3cd012c06c392019307c3c392029607280692932906c403010203932a07c401ff272a92039607c32a2903c39205910892069207cd012c9207930729cd020092089507280692932906c403010203932a07c401ff2a92099907ce000186a006ce000f4243ce000f4240c403090807c3c420dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd92c420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac420bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb920a9607ce000186a006ce000f4240c303",
+        ["LeaseBatch"] = "919a92009507c3cd012c06c392019307c3c392029707280692932906c403010203932a07c401ff272ac392039707c32a2903c3c39205910892069207cd012c9207930729cd020092089507280692932906c403010203932a07c401ff2a92099907ce000186a006ce000f4243ce000f4240c403090807c3c420dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd92c420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac420bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb920a9607ce000186a006ce000f4240c303",
         ["LogDigest"] = "92069207cd012c",
         ["LogPull"] = "9207930729cd0200",
         ["LogEntries"] = "92089507280692932906c403010203932a07c401ff2a",
@@ -107,6 +107,17 @@ public class LeaseWireGoldenTests
         var decoded = LeaseCodec.Decode<LeaseMessage>(Convert.FromHexString("92039507c32a2903"), LeaseProtocols.MaxLeaseBytes);
 
         Assert.Equal(LeaseWireSamples.Render(new AppendResponse(7, true, 42, 41, Life: 3, Diverged: false)), LeaseWireSamples.Render(decoded));
+    }
+
+    [Fact]
+    public void An_append_and_its_answer_from_a_sender_without_key_6_decode_as_not_idle()
+    {
+        // Key 6 (Idle) was added to Append and AppendResponse; a sender that predates it writes six fields.
+        var append = LeaseCodec.Decode<LeaseMessage>(Convert.FromHexString("92029607280692932906c403010203932a07c401ff272a"), LeaseProtocols.MaxLeaseBytes);
+        var answer = LeaseCodec.Decode<LeaseMessage>(Convert.FromHexString("92039607c32a2903c3"), LeaseProtocols.MaxLeaseBytes);
+
+        Assert.False(Assert.IsType<Append>(append).Idle);
+        Assert.Equal(LeaseWireSamples.Render(new AppendResponse(7, true, 42, 41, Life: 3, Diverged: true, Idle: false)), LeaseWireSamples.Render(answer));
     }
 
     [Fact]

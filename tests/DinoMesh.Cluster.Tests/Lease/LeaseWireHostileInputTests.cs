@@ -120,7 +120,7 @@ public class LeaseWireHostileInputTests
     /// </summary>
     private static readonly Dictionary<string, (byte[] Input, LeaseMessage Expected)> SkippedExtras = new()
     {
-        ["an append response with an unknown key 6"] = (Hex("92 03 97 07 c3 2a 29 03 c2 c7 03 05 010203"), new AppendResponse(7, true, 42, 41, 3)),
+        ["an append response with an unknown key 7"] = (Hex("92 03 98 07 c3 2a 29 03 c2 c2 c7 03 05 010203"), new AppendResponse(7, true, 42, 41, 3)),
         ["a TimeoutNow with unknown fields of unions nested 100k deep"] = (Repeat([0x92, 0x05], Deep, [0x91, 0x08]), new TimeoutNow(5)),
         ["a vote response with an unknown map of 50k equal keys"] = ([.. Hex("92 01 94 07 c3 c3 de c350"), .. Repeat([0x00, 0x00], 50_000, [])], new VoteResponse(7, true, true)),
     };

@@ -24,8 +24,8 @@ internal static class LeaseWireSamples
     [
         new VoteRequest(RequestTerm: 7, PreVote: true, LastVersion: 300, LastTerm: 6, Transfer: true),
         new VoteResponse(ResponseTerm: 7, PreVote: true, Granted: true),
-        new Append(AppendTerm: 7, PrevVersion: 40, PrevTerm: 6, Entries: [new LogEntry(41, 6, [1, 2, 3]), new LogEntry(42, 7, [0xff])], Commit: 39, SyncTo: 42),
-        new AppendResponse(ResponseTerm: 7, Success: true, Match: 42, Synced: 41, Life: 3, Diverged: true),
+        new Append(AppendTerm: 7, PrevVersion: 40, PrevTerm: 6, Entries: [new LogEntry(41, 6, [1, 2, 3]), new LogEntry(42, 7, [0xff])], Commit: 39, SyncTo: 42, Idle: true),
+        new AppendResponse(ResponseTerm: 7, Success: true, Match: 42, Synced: 41, Life: 3, Diverged: true, Idle: true),
         new TimeoutNow(TransferTerm: 8),
         new LogDigest(DigestTerm: 7, Commit: 300),
         new LogPull(PullTerm: 7, From: 41, MaxCount: 512),
