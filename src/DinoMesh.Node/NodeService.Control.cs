@@ -126,12 +126,15 @@ public sealed partial class NodeService
     private static string QuorumText(DinoMesh.Cluster.Lease.LeaseStatus? lease) => lease switch
     {
         null => "starting",
-        { Role: DinoMesh.Cluster.Lease.LeaseRole.Holder } => $"ok: this node holds the lease ({lease.Voters.Count} voters)",
+        { Role: DinoMesh.Cluster.Lease.LeaseRole.Holder } => $"ok: this node holds the lease ({lease.Voters.Count} voters){IdleText(lease)}",
         { NoQuorum: true } => lease.Holder.IsEmpty
             ? "no quorum: no lease holder reachable (metadata changes wait, then fail with ETIMEDOUT)"
             : $"no quorum: last saw holder {lease.Holder.Short} (metadata changes wait, then fail with ETIMEDOUT)",
-        _ => $"ok: holder {lease.Holder.Short}",
+        _ => $"ok: holder {lease.Holder.Short}{IdleText(lease)}",
     };
+
+    // Says why a lost holder may take a few seconds to replace: nothing is being written, so the lease is renewed slowly.
+    private static string IdleText(DinoMesh.Cluster.Lease.LeaseStatus lease) => lease.IdleLease ? "; log idle, lease renewed slowly" : "";
 
     /// <summary>
     /// `dino-node remove PEER`: out of the members and (if it voted) the voters in one entry; from that version on
