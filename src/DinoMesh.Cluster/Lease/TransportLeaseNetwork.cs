@@ -8,10 +8,11 @@ namespace DinoMesh.Cluster.Lease;
 /// <summary>
 /// The lease service on the mutual-TLS transport. Messages to one peer go through its own outbox: at most one call to
 /// it at a time, carrying whatever queued up, so a slow peer delays only itself and a burst of appends costs one round
-/// trip. A call starts on the thread that flushes the driver's round (no hop to a sender thread: on a lean commit that
-/// hop was about a fifth of the round), and the next one on the thread its predecessor's answer came back on. The call's answer carries the peer's replies to what it carried (acknowledgements, votes), which go
-/// straight to this node's driver: one call per replication round instead of one each way. The outbox is bounded;
-/// when full, the oldest messages are dropped (the protocol repairs loss).
+/// trip. A call starts on the thread that flushes the driver's round (no hop to a sender thread: on a commit that hop
+/// was about a fifth of the commit), and the next one on the thread its predecessor's answer came back on. The call's
+/// answer carries the peer's replies to what it carried (acknowledgements, votes), which go straight to this node's
+/// driver: one call per replication round instead of one each way. The outbox is bounded; when full, the oldest
+/// messages are dropped (the protocol repairs loss).
 /// </summary>
 public sealed class TransportLeaseNetwork : ILeaseNetwork, IAsyncDisposable
 {
@@ -174,8 +175,6 @@ public sealed class TransportLeaseNetwork : ILeaseNetwork, IAsyncDisposable
 
         /// <summary>The loop under way (or the last one), for a clean stop.</summary>
         public Task Sender => Volatile.Read(ref _sender);
-
-        public bool Idle => Volatile.Read(ref _sending) == 0;
 
         public void Enqueue(LeaseMessage message)
         {
