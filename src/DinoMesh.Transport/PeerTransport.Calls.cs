@@ -24,9 +24,14 @@ public sealed partial class PeerTransport
     /// </summary>
     /// <param name="maxResponseBytes">Bound on the answer; 0 means <see cref="TransportOptions.DefaultMaxResponseBytes"/>.</param>
     /// <param name="idempotent">The protocol tolerates a request delivered twice (the caller's promise).</param>
+    /// <param name="answerInline">
+    /// On the lean path, what the caller does with the answer (up to its next wait) runs on the connection's reader
+    /// instead of after a hop to the thread pool; answers behind it on that connection wait. Only for callers that handle
+    /// an answer quickly and never block on another answer from the same peer.
+    /// </param>
     public async Task<CallResult<byte[]>> CallAsync(
         string address, PeerId? expectedPeer, string protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline,
-        CancellationToken ct = default, int maxResponseBytes = 0, bool idempotent = false)
+        CancellationToken ct = default, int maxResponseBytes = 0, bool idempotent = false, bool answerInline = false)
     {
         if (!ProtocolIds.IsValid(protocolId)) throw new ArgumentException($"bad protocol id '{protocolId}'", nameof(protocolId));
         CheckDeadline(deadline);
@@ -35,7 +40,7 @@ public sealed partial class PeerTransport
         var since = Stopwatch.GetTimestamp();
         if (_options.CallLean && !link.Key.AnyPeer && request.Length <= Lean.LeanWire.MaxRequestBytes && link.Lean.Supported)
         {
-            var (result, resend) = await CallLeanAsync(link, protocolId, request, deadline, maxResponse, since, idempotent, ct);
+            var (result, resend) = await CallLeanAsync(link, protocolId, request, deadline, maxResponse, since, idempotent, answerInline, ct);
             if (!resend) return result;
         }
         return await CallHttpAsync(link, protocolId, request, deadline, maxResponse, since, ct);
@@ -43,13 +48,13 @@ public sealed partial class PeerTransport
 
     /// <summary>A call over the lean path; Resend when it may go again over HTTP/2 (never read, or read by an idempotent protocol).</summary>
     private async Task<(CallResult<byte[]> Result, bool Resend)> CallLeanAsync(
-        OutboundLink link, string protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline, int maxResponse, long since, bool idempotent, CancellationToken ct)
+        OutboundLink link, string protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline, int maxResponse, long since, bool idempotent, bool answerInline, CancellationToken ct)
     {
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct, _disposing.Token);
         timer.CancelAfter(deadline);
         try
         {
-            var reply = await link.Lean.CallAsync(ProtocolIdBytes(protocolId), request, deadline, maxResponse, since, timer.Token);
+            var reply = await link.Lean.CallAsync(ProtocolIdBytes(protocolId), request, deadline, maxResponse, since, timer.Token, answerInline);
             var elapsed = Stopwatch.GetElapsedTime(since);
             if (reply.Outcome == Client.LeanOutcome.NotSent || (reply.Outcome == Client.LeanOutcome.Lost && idempotent))
             {

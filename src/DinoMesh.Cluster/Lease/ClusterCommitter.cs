@@ -21,6 +21,9 @@ public sealed class ClusterCommitter : IMetadataCommitter
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<(string Client, ulong Seq), TaskCompletionSource<ApplyResult>> _waiting = new();
     private readonly ReadIndexRounds _readIndex;
+    // Callers whose changes were applied, answered once the round's events are all raised (AnswerApplied).
+    private readonly Lock _answerGate = new();
+    private readonly List<(TaskCompletionSource<ApplyResult> Waiter, ApplyResult Result)> _answers = [];
     private readonly Lock _appliedGate = new();
     private readonly List<(long Version, TaskCompletionSource Done)> _appliedWaiters = [];
     // After a read-index question went unanswered, readers use the local replica without asking until then: a node
@@ -37,6 +40,7 @@ public sealed class ClusterCommitter : IMetadataCommitter
         _network = network;
         _logger = logger;
         replica.Applied += OnApplied;
+        lease.AppliedRound += AnswerApplied;
         // A replaced state is a change this node did not make: its caches go as for any remote change.
         replica.StateReplaced += result => AppliedRemotely?.Invoke(result);
         _readIndex = new ReadIndexRounds(AskReadIndexAsync);
@@ -52,7 +56,10 @@ public sealed class ClusterCommitter : IMetadataCommitter
     {
         if (mutation.Proposer == Self)
         {
-            if (mutation.Op is { } op && _waiting.TryRemove(Key(op), out var waiter)) waiter.TrySetResult(result);
+            if (mutation.Op is { } op && _waiting.TryRemove(Key(op), out var waiter))
+            {
+                lock (_answerGate) _answers.Add((waiter, result));
+            }
         }
         else
         {
@@ -60,6 +67,24 @@ public sealed class ClusterCommitter : IMetadataCommitter
         }
         // After the listeners: a reader let go here finds the change's cache invalidation already queued.
         ReleaseReaders(result.State.Version);
+    }
+
+    /// <summary>
+    /// Lets the callers whose changes the round applied go on, on this thread: their continuations (the rest of the
+    /// FUSE request, its reply) run here instead of after a hop to the thread pool, which cost about 50 µs of every
+    /// commit on a busy 2-core machine. Run after the replica's events (<see cref="LeaseDriver.AppliedRound"/>), so a
+    /// caller that proposes again from here cannot apply newer entries between the events of older ones.
+    /// </summary>
+    private void AnswerApplied()
+    {
+        (TaskCompletionSource<ApplyResult> Waiter, ApplyResult Result)[] answers;
+        lock (_answerGate)
+        {
+            if (_answers.Count == 0) return;
+            answers = [.. _answers];
+            _answers.Clear();
+        }
+        foreach (var (waiter, result) in answers) waiter.TrySetResult(result);
     }
 
     private static (string, ulong) Key(OpId op) => (Convert.ToHexStringLower(op.Client), op.Seq);
@@ -70,7 +95,8 @@ public sealed class ClusterCommitter : IMetadataCommitter
         var deadline = DateTime.UtcNow + timing.CommitTimeout;
         var encoded = MutationCodec.Encode(mutation);
         if (mutation.Op is not { } op) throw new ArgumentException("a mutation from the volume carries an op id", nameof(mutation));
-        var waiter = new TaskCompletionSource<ApplyResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Completed by AnswerApplied, outside every lock, so its continuation may run inline there.
+        var waiter = new TaskCompletionSource<ApplyResult>();
         _waiting[Key(op)] = waiter;
         try
         {

@@ -8,8 +8,20 @@ namespace DinoMesh.Cluster.Lease;
 /// </summary>
 public interface ILeaseNetwork
 {
-    /// <summary>Queues <paramref name="message"/> for <paramref name="to"/>; never blocks, may drop.</summary>
+    /// <summary>
+    /// Queues <paramref name="message"/> for <paramref name="to"/>; never blocks, may drop. It leaves at the next
+    /// <see cref="Flush"/> (or with a call to that peer already under way).
+    /// </summary>
     void Send(PeerId to, LeaseMessage message);
+
+    /// <summary>
+    /// Starts sending what <see cref="Send"/> queued, on the calling thread where a peer has no call under way. The
+    /// driver calls it after every round, outside its lock: the round's appends leave from the thread that made them
+    /// (a proposer's, or the one that handled an answer) instead of waking a sender thread for each peer.
+    /// </summary>
+    void Flush()
+    {
+    }
 
     /// <summary>Hands an encoded mutation to <paramref name="holder"/>; null when it could not be reached in time.</summary>
     Task<ProposeResponse?> ProposeAsync(PeerId holder, byte[] mutation, TimeSpan deadline, CancellationToken ct);

@@ -105,8 +105,8 @@ public sealed partial class LeaseDriver
     }
 
     /// <summary>
-    /// What follows a round outside the lock: apply newly committed entries (the replica raises its events), send
-    /// snapshots, tell listeners about a new holder.
+    /// What follows a round outside the lock: apply newly committed entries (the replica raises its events), send the
+    /// round's messages and snapshots, tell listeners about a new holder.
     /// </summary>
     private void AfterProcess()
     {
@@ -138,6 +138,9 @@ public sealed partial class LeaseDriver
         }
         foreach (var peer in snapshotsFor) _ = Task.Run(() => PrepareSnapshot(peer));
         SendPieces(pieces);
+        // The round's messages leave from this thread (see ILeaseNetwork.Flush): after the apply, so a proposer waiting on
+        // this node is answered first; what the round sends to followers is not on that proposer's path.
+        _network.Flush();
         if (role != _lastRole || holder != _lastHolder)
         {
             var wasHolder = _lastRole == LeaseRole.Holder;
@@ -157,7 +160,7 @@ public sealed partial class LeaseDriver
         if (target <= _replica.Current.Version) return;
         try
         {
-            _replica.ApplyCommitted(target);
+            if (_replica.ApplyCommitted(target) > 0) AppliedRound?.Invoke();
         }
         catch (InvalidDataException e)
         {

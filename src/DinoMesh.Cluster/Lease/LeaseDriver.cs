@@ -94,6 +94,13 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     /// <summary>True once acting on the machine's output failed (see <see cref="Failed"/>).</summary>
     public bool HasFailed => Volatile.Read(ref _failure) is not null;
 
+    /// <summary>
+    /// Raised (outside the lock) after a round applied committed entries, once the replica has raised
+    /// <see cref="MetadataReplica.Applied"/> for every one of them: what a listener does here (answer a waiting caller,
+    /// who may propose again) cannot come between the replica's events, which stay in version order.
+    /// </summary>
+    public event Action? AppliedRound;
+
     /// <summary>Raised (outside the lock) when this node gains or loses the lease, or learns of a new holder.</summary>
     public event Action<LeaseRole, PeerId>? HolderChanged;
 
@@ -139,6 +146,7 @@ public sealed partial class LeaseDriver : IAsyncDisposable
             ProcessLocked();
         }
         ApplyCommitted();
+        _network.Flush();
         _ticker = Task.Run(() => TickLoopAsync(_stopping.Token));
         _logger.LogInformation("lease: started at term {Term}, log {Last}, commit {Commit}, voters {Voters}",
             hard.Term, _log.LastVersion, hard.Commit, string.Join(",", voters.Voters.Select(v => v.Short)));

@@ -69,9 +69,10 @@ internal sealed class LeanConnection : IDisposable
         return true;
     }
 
-    public async Task<LeanReply> CallAsync(byte[] protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline, int maxAnswerBytes, CancellationToken ct)
+    /// <param name="answerInline">The caller's continuation runs on this connection's reader when the answer arrives (see PeerTransport.CallAsync).</param>
+    public async Task<LeanReply> CallAsync(byte[] protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline, int maxAnswerBytes, CancellationToken ct, bool answerInline = false)
     {
-        var pending = new Pending(protocolId, request, deadline, maxAnswerBytes);
+        var pending = new Pending(protocolId, request, deadline, maxAnswerBytes, answerInline);
         if (!Enqueue(pending)) return LeanReply.NotSent("the lean connection is closed");
         try
         {
@@ -325,8 +326,8 @@ internal sealed class LeanConnection : IDisposable
         private readonly TimeSpan _deadline;
         private int _state; // 0 queued, 1 sending, 2 abandoned
 
-        public Pending(byte[] protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline, int maxAnswerBytes)
-            : base(TaskCreationOptions.RunContinuationsAsynchronously)
+        public Pending(byte[] protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline, int maxAnswerBytes, bool answerInline)
+            : base(answerInline ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously)
         {
             ProtocolId = protocolId;
             Request = request;

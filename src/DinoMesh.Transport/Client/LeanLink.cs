@@ -53,7 +53,7 @@ internal sealed class LeanLink : IDisposable
     /// server said goaway before reading it, twice in a row); <see cref="LeanOutcome.Lost"/> when the connection ended
     /// after the call was written.
     /// </summary>
-    public async Task<LeanReply> CallAsync(byte[] protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline, int maxAnswerBytes, long since, CancellationToken ct)
+    public async Task<LeanReply> CallAsync(byte[] protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline, int maxAnswerBytes, long since, CancellationToken ct, bool answerInline = false)
     {
         for (var attempt = 0; ; attempt++)
         {
@@ -68,7 +68,7 @@ internal sealed class LeanLink : IDisposable
                 return LeanReply.NotSent(e.Message);
             }
             if (connection is null) return LeanReply.NotSent("the peer does not serve the lean path");
-            var reply = await connection.CallAsync(protocolId, request, deadline - Stopwatch.GetElapsedTime(since), maxAnswerBytes, ct);
+            var reply = await connection.CallAsync(protocolId, request, deadline - Stopwatch.GetElapsedTime(since), maxAnswerBytes, ct, answerInline);
             if (connection.RefusedAtOnce)
             {
                 // Not admitted there (or not yet): HTTP/2 says why, and the lean path rests a moment.

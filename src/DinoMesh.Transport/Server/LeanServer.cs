@@ -134,7 +134,9 @@ internal sealed class LeanServer
                         {
                             await _slots.WaitAsync(closed);
                             _activity.Begin();
-                            _running[frame.Id] = RunHandlerAsync(frame.Id, start.Handler, start.Context, start.Request, start.Deadline, closed);
+                            var running = RunHandlerAsync(frame.Id, start, closed);
+                            // An inline handler has usually answered by now (and removed itself): nothing to wait for.
+                            if (!start.Inline || !running.IsCompleted) _running[frame.Id] = running;
                         }
                     }
                     input.AdvanceTo(buffer.Start, buffer.End);
@@ -183,7 +185,7 @@ internal sealed class LeanServer
             _connection.Transport.Input.CancelPendingRead();
         }
 
-        private readonly record struct HandlerStart(UnaryHandler Handler, PeerContext Context, byte[] Request, TimeSpan Deadline);
+        private readonly record struct HandlerStart(UnaryHandler Handler, PeerContext Context, byte[] Request, TimeSpan Deadline, bool Inline);
 
         /// <summary>What the frame at the start of a buffer asks for; Length 0 while it is not all there.</summary>
         private readonly record struct Frame(long Length, uint Id, HandlerStart? Start);
@@ -256,13 +258,15 @@ internal sealed class LeanServer
             }
             var request = buffer.Slice(LeanWire.CallHeaderFixed + idLength, length).ToArray();
             var deadline = TimeSpan.FromMilliseconds(Math.Min(deadlineMs, (long)WireHeaders.MaxDeadline.TotalMilliseconds));
-            return new Frame(frameLength, id, new HandlerStart(handler, Context(registration.ProtocolId), request, deadline));
+            return new Frame(frameLength, id, new HandlerStart(handler, Context(registration.ProtocolId), request, deadline, registration.Inline));
         }
 
-        private async Task RunHandlerAsync(uint id, UnaryHandler handler, PeerContext context, byte[] request, TimeSpan deadline, CancellationToken closed)
+        private async Task RunHandlerAsync(uint id, HandlerStart start, CancellationToken closed)
         {
-            // Off the reader loop at once: a handler that runs synchronously must not hold up the calls behind it.
-            await Task.Yield();
+            var (handler, context, request, deadline, inline) = start;
+            // Off the reader loop at once, unless registered inline: a handler that runs synchronously must not hold up
+            // the calls behind it.
+            if (!inline) await Task.Yield();
             try
             {
                 using var timer = CancellationTokenSource.CreateLinkedTokenSource(closed);

@@ -2,13 +2,17 @@ using System.Collections.Concurrent;
 
 namespace DinoMesh.Transport.Server;
 
-/// <summary>One registered protocol: its bound and its handler (exactly one of the two handler kinds).</summary>
+/// <summary>
+/// One registered protocol: its bound and its handler (exactly one of the two handler kinds). An
+/// <paramref name="Inline"/> unary handler runs on the lean connection's reader, without a hop to the thread pool.
+/// </summary>
 internal sealed record ProtocolRegistration(
     string ProtocolId,
     int MaxRequestBytes,
     bool OpenToNonMembers,
     UnaryHandler? Unary,
-    StreamHandler? Stream);
+    StreamHandler? Stream,
+    bool Inline = false);
 
 /// <summary>The protocols this node serves, by id (= request path).</summary>
 internal sealed class ProtocolTable
