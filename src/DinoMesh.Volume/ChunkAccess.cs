@@ -178,8 +178,9 @@ public sealed class ChunkAccess
 
     /// <summary>
     /// A read that starts where the last read of the file ended is sequential: start on the chunks after it. Remote ones
-    /// are fetched; local ones are verified on a worker, so the reader finds them in the store's verified memo instead
-    /// of hashing a whole chunk before its first byte.
+    /// are fetched; local ones are prefetched on a worker (read ahead by the kernel, or SHA-256-verified into the store's
+    /// verified memo when they have no at-rest checksum), so the reader neither waits for the disk nor hashes a whole
+    /// chunk before its first byte.
     /// </summary>
     private void ReadAhead(ulong ino, ExtentMap extents, long offset, long end)
     {
@@ -191,26 +192,32 @@ public sealed class ChunkAccess
         if (!sequential || (offset % size != 0 && offset / size == (end - 1) / size)) return;
         var window = (long)_options.ReadAheadChunks * _options.ChunkSize;
         var seen = 0;
+        List<ChunkId>? local = null;
         foreach (var extent in extents.Overlapping(end, end + window))
         {
             if (extent.Inline is not null) continue;
             if (++seen > _options.ReadAheadChunks) break;
             var id = extent.Chunk;
             if (_recent.Contains(id) || _fetching.ContainsKey(id)) continue;
-            if (_store.Contains(id)) WarmUp(id);
+            if (_store.Contains(id)) (local ??= []).Add(id);
             else if (_remote is not null) _ = FetchOnce(id);
         }
+        if (local is not null) WarmUp(local);
     }
 
-    /// <summary>Verifies a local chunk on a worker (a read of nothing hashes the whole file); skipped when workers are busy.</summary>
-    private void WarmUp(ChunkId id)
+    /// <summary>
+    /// Brings local chunks in on a worker, nearest first (<see cref="ChunkStore.Prefetch"/>: cheap for a chunk with an
+    /// at-rest checksum, a SHA-256 of it otherwise); skipped when the workers are busy, and the next chunk the reader
+    /// enters asks again.
+    /// </summary>
+    private void WarmUp(List<ChunkId> ids)
     {
         if (!_warming.Wait(0)) return;
         _ = Task.Run(() =>
         {
             try
             {
-                _store.Read(id, 0, []);
+                foreach (var id in ids) _store.Prefetch(id);
             }
             finally
             {
