@@ -69,11 +69,12 @@ public sealed partial class ChunkStore
     }
 
     /// <summary>
-    /// Reads the whole file and compares it with its at-rest checksum. A read of the whole chunk from its start (what a
-    /// sequential reader asks) lands in the destination itself: one copy, and XXH3 over it costs a few percent of the
-    /// copy. Any other range goes through a pooled buffer, and the verified memo spares the next reads of the chunk.
-    /// False, with nothing of the destination left filled, when the file does not match: the caller then lets SHA-256
-    /// decide, so a damaged checksum alone never makes a good chunk corrupt, and a damaged file is never served.
+    /// Reads the whole file and compares it with its at-rest checksum; only then is any byte copied to the destination.
+    /// A read of the whole chunk from its start (what a sequential reader asks) bypasses the page cache
+    /// (<see cref="ChunkStoreOptions.DirectReads"/>); a read of part of a chunk goes through it, since the reads of the
+    /// rest of the chunk follow (and find it in the verified memo). False when the file does not match: the caller then
+    /// lets SHA-256 decide, so a damaged checksum alone never makes a good chunk corrupt, and a damaged file is never
+    /// served.
     /// </summary>
     private bool TryChecked(ChunkId id, SafeFileHandle handle, FileIdentity file, ulong checksum, long offset, Span<byte> destination, out int count)
     {
@@ -81,33 +82,34 @@ public sealed partial class ChunkStore
         if (file.Length > MaxCheckedLength) return false;
         long startedNs = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
         int length = (int)file.Length;
-        bool intoDestination = offset == 0 && destination.Length >= length;
-        byte[]? rented = intoDestination ? null : ArrayPool<byte>.Shared.Rent(length);
+        int pages = (length + AlignedBuffers.Alignment - 1) / AlignedBuffers.Alignment * AlignedBuffers.Alignment;
+        bool whole = offset == 0 && destination.Length >= length;
+        var buffer = _alignedBuffers.Rent(pages);
         try
         {
-            Span<byte> content = intoDestination ? destination[..length] : rented.AsSpan(0, length);
-            int read = PositionedRead.ReadAt(handle, 0, content);
-            // The identity check after the read: a file changed meanwhile may match over a prefix it no longer has.
-            if (read != length || AtRestChecksum.Of(id, content) != checksum || FileIdentity.Of(handle) != file)
+            var space = buffer.Span(pages);
+            int read = -1;
+            if (whole && _options.DirectReads && Volatile.Read(ref _directReadsRefused) == 0)
             {
-                if (intoDestination) content[..read].Clear();
-                return false;
+                read = DirectRead.Whole(handle, space);
+                if (read < 0 && Interlocked.Exchange(ref _directReadsRefused, 1) == 0)
+                    _logger.LogInformation("The file system of {Directory} does not do direct I/O: chunks are read through the page cache", _chunkDirectory);
             }
+            if (read < 0) read = PositionedRead.ReadAt(handle, 0, space[..length]);
+            var content = space[..Math.Min(read, length)];
+            // The identity check after the read: a file changed meanwhile may match over a prefix it no longer has.
+            if (read != length || AtRestChecksum.Of(id, content) != checksum || FileIdentity.Of(handle) != file) return false;
             Interlocked.Increment(ref _checkedReads);
             StorageMetrics.ChunkChecked();
-            if (!intoDestination && offset < length)
+            if (offset < length)
             {
                 count = (int)Math.Min(destination.Length, length - offset);
                 content.Slice((int)offset, count).CopyTo(destination);
             }
-            else if (intoDestination)
-            {
-                count = length;
-            }
         }
         finally
         {
-            if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
+            _alignedBuffers.Return(buffer);
         }
         if (file.ChangedNs < startedNs - RacyWindowNs) _verified.Add(id, file);
         return true;
@@ -205,6 +207,7 @@ public sealed partial class ChunkStore
                     Read(id, 0, []);
                     return;
                 }
+                if (_options.DirectReads && Volatile.Read(ref _directReadsRefused) == 0) return;
                 bool added = false;
                 try
                 {

@@ -33,6 +33,8 @@ public sealed partial class ChunkStore
     private long _checkedReads;
     private long _restamped;
     private int _checksumRefusalLogged;
+    private int _directReadsRefused;
+    private readonly AlignedBuffers _alignedBuffers = new();
 
     /// <summary>A store over <see cref="DataDirectory.ChunkDirectory"/>, with temp files in <see cref="DataDirectory.TempDirectory"/>.</summary>
     public ChunkStore(DataDirectory directory, ChunkStoreOptions? options = null, ILogger? logger = null)

@@ -29,4 +29,12 @@ public sealed record ChunkStoreOptions
     /// mounted file's pages, and a copy a peer pushed here is read, if ever, long after.
     /// </summary>
     public bool DropWrittenPages { get; init; } = true;
+
+    /// <summary>
+    /// Read a whole chunk that has an at-rest checksum with O_DIRECT, past the page cache. On by default: the mounted
+    /// file's pages already cache what a reader read, so the chunk file's pages would be a second copy, and filling them
+    /// cost more CPU than the read itself on the development machine (docs/benchmarks.md). A file system without
+    /// direct I/O is detected on the first read and read through the cache from then on.
+    /// </summary>
+    public bool DirectReads { get; init; } = true;
 }

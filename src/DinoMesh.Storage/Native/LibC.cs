@@ -21,6 +21,11 @@ internal static unsafe partial class LibC
     public const uint STATX_BLOCKS = 0x400;
     public const int EPERM = 1;
     public const int ENODATA = 61;
+    public const int EINTR = 4;
+    public const int EINVAL = 22;
+    public const int F_GETFL = 3;
+    public const int F_SETFL = 4;
+    public const int O_DIRECT = 0x4000;
     public const int ERANGE = 34;
 
     public const int O_RDONLY = 0x0;
@@ -83,6 +88,9 @@ internal static unsafe partial class LibC
     public static partial int Syncfs(int fd);
 
     /// <summary>The value's length, or -1 with errno (ENODATA: no such attribute; ERANGE: longer than the buffer).</summary>
+    [LibraryImport(Library, EntryPoint = "fcntl", SetLastError = true)]
+    public static partial int Fcntl(int fd, int command, int argument);
+
     [LibraryImport(Library, EntryPoint = "fgetxattr", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial nint Fgetxattr(int fd, string name, byte* value, nuint size);
 
