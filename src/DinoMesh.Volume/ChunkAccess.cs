@@ -22,6 +22,8 @@ public sealed class ChunkAccess
     private readonly RecentChunks _recent;
     private readonly ConcurrentDictionary<ChunkId, Task<FsError>> _fetching = new();
     private readonly ConcurrentDictionary<ulong, long> _readEnds = new();
+    // Local chunks a worker already brought in: the window slides one chunk at a time, so each would be asked 8 times.
+    private readonly ConcurrentDictionary<ChunkId, byte> _warmed = new();
     private readonly SemaphoreSlim _warming;
 
     public ChunkAccess(ChunkStore store, ILogger logger, IChunkSource? remote = null, ChunkAccessOptions? options = null)
@@ -199,6 +201,7 @@ public sealed class ChunkAccess
             if (++seen > _options.ReadAheadChunks) break;
             var id = extent.Chunk;
             if (_recent.Contains(id) || _fetching.ContainsKey(id)) continue;
+            if (_warmed.ContainsKey(id)) continue;
             if (_store.Contains(id)) (local ??= []).Add(id);
             else if (_remote is not null) _ = FetchOnce(id);
         }
@@ -213,6 +216,8 @@ public sealed class ChunkAccess
     private void WarmUp(List<ChunkId> ids)
     {
         if (!_warming.Wait(0)) return;
+        if (_warmed.Count > 4096) _warmed.Clear();
+        foreach (var id in ids) _warmed.TryAdd(id, 0);
         _ = Task.Run(() =>
         {
             try
