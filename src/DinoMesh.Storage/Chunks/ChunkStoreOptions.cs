@@ -11,7 +11,7 @@ public sealed record ChunkStoreOptions
     /// <item>a process crash, even kill -9, loses nothing that write(2) accepted: the page cache belongs to the kernel;</item>
     /// <item>power loss is covered by durability points: the volume calls <see cref="ChunkStore.SyncAll"/> on fsync(2)
     /// and before every checkpoint of the metadata log, so one syncfs covers a whole batch. A chunk torn by a power cut
-    /// before that point is still never served: reads verify the hash and quarantine it.</item>
+    /// before that point is still never served: reads check it (its at-rest checksum, else SHA-256) and quarantine it.</item>
     /// </list>
     /// Turn it on where each chunk must be durable on its own (e.g. a replica receiving chunks it must vouch for at once).
     /// </summary>
