@@ -22,8 +22,10 @@ public sealed class ChunkAccess
     private readonly RecentChunks _recent;
     private readonly ConcurrentDictionary<ChunkId, Task<FsError>> _fetching = new();
     private readonly ConcurrentDictionary<ulong, long> _readEnds = new();
-    // Local chunks a worker already brought in: the window slides one chunk at a time, so each would be asked 8 times.
-    private readonly ConcurrentDictionary<ChunkId, byte> _warmed = new();
+    // Local chunks a worker brought in lately (tick count): the window slides one chunk at a time, so each would
+    // otherwise be asked 8 times; after WarmedFor a later read of the same file asks again.
+    private readonly ConcurrentDictionary<ChunkId, long> _warmed = new();
+    private const long WarmedForMs = 10_000;
     private readonly SemaphoreSlim _warming;
 
     public ChunkAccess(ChunkStore store, ILogger logger, IChunkSource? remote = null, ChunkAccessOptions? options = null)
@@ -180,9 +182,9 @@ public sealed class ChunkAccess
 
     /// <summary>
     /// A read that starts where the last read of the file ended is sequential: start on the chunks after it. Remote ones
-    /// are fetched; local ones are prefetched on a worker (read ahead by the kernel, or SHA-256-verified into the store's
-    /// verified memo when they have no at-rest checksum), so the reader neither waits for the disk nor hashes a whole
-    /// chunk before its first byte.
+    /// are fetched; local ones are handed to <see cref="ChunkStore.Prefetch"/> on a worker (which SHA-256-verifies those
+    /// without an at-rest checksum into the store's verified memo), so the reader does not hash a whole chunk before
+    /// its first byte.
     /// </summary>
     private void ReadAhead(ulong ino, ExtentMap extents, long offset, long end)
     {
@@ -201,7 +203,7 @@ public sealed class ChunkAccess
             if (++seen > _options.ReadAheadChunks) break;
             var id = extent.Chunk;
             if (_recent.Contains(id) || _fetching.ContainsKey(id)) continue;
-            if (_warmed.ContainsKey(id)) continue;
+            if (_warmed.TryGetValue(id, out var warmedAt) && Environment.TickCount64 - warmedAt < WarmedForMs) continue;
             if (_store.Contains(id)) (local ??= []).Add(id);
             else if (_remote is not null) _ = FetchOnce(id);
         }
@@ -217,7 +219,8 @@ public sealed class ChunkAccess
     {
         if (!_warming.Wait(0)) return;
         if (_warmed.Count > 4096) _warmed.Clear();
-        foreach (var id in ids) _warmed.TryAdd(id, 0);
+        var now = Environment.TickCount64;
+        foreach (var id in ids) _warmed[id] = now;
         _ = Task.Run(() =>
         {
             try

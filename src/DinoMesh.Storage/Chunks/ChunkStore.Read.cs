@@ -181,10 +181,11 @@ public sealed partial class ChunkStore
     }
 
     /// <summary>
-    /// Starts bringing the chunk in ahead of a sequential reader. A file with an at-rest checksum is only read ahead by
-    /// the kernel (POSIX_FADV_WILLNEED: the disk works while this thread returns, and the reader's own read then copies
-    /// it once and checks it at memory speed); one without is SHA-256-verified here, into the verified memo, so that the
-    /// reader does not hash a whole chunk before its first byte. Best effort: errors are left to the read.
+    /// Starts bringing the chunk in ahead of a sequential reader. A file without an at-rest checksum is SHA-256-verified
+    /// here, into the verified memo, so that the reader does not hash a whole chunk before its first byte. One with a
+    /// checksum needs nothing when whole-chunk reads bypass the page cache (the reader's own read is checked at memory
+    /// speed; reading it into memory here as well was measured and gained nothing, docs/benchmarks.md); otherwise the
+    /// kernel reads it ahead (POSIX_FADV_WILLNEED). Best effort: errors are left to the read.
     /// </summary>
     public void Prefetch(ChunkId id)
     {
