@@ -11,8 +11,8 @@ namespace DinoMesh.Storage.Chunks;
 /// A cheap checksum stored beside a chunk file (extended attribute <see cref="AttributeName"/>) so that a local read can
 /// tell an intact file from a damaged one at memory speed instead of SHA-256's (about 1.9 GB/s per core here; XXH3 runs
 /// at tens of GB/s). It guards against the disk, not against an adversary: whoever can rewrite a chunk file can rewrite
-/// its attribute too, and the same holds for the file alone. Bytes that cross the network are still checked against
-/// their SHA-256 id.
+/// its attribute too (and the metadata log that names the chunks: the data directory is trusted). Bytes that cross
+/// the network are still checked against their SHA-256 id.
 /// <para>The value is written only over bytes that were just checked against the chunk id (hashed by <c>Put</c>, verified
 /// by the fetcher before <c>Import</c>, or SHA-256-verified by a read), so a matching checksum vouches for the id as
 /// well. It is seeded with the chunk id: a file (and its attribute) that turns up under another chunk's name does not
