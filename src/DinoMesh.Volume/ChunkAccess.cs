@@ -22,6 +22,10 @@ public sealed class ChunkAccess
     private readonly RecentChunks _recent;
     private readonly ConcurrentDictionary<ChunkId, Task<FsError>> _fetching = new();
     private readonly ConcurrentDictionary<ulong, long> _readEnds = new();
+    // Local chunks a worker brought in lately (tick count): the window slides one chunk at a time, so each would
+    // otherwise be asked 8 times; after WarmedFor a later read of the same file asks again.
+    private readonly ConcurrentDictionary<ChunkId, long> _warmed = new();
+    private const long WarmedForMs = 10_000;
     private readonly SemaphoreSlim _warming;
 
     public ChunkAccess(ChunkStore store, ILogger logger, IChunkSource? remote = null, ChunkAccessOptions? options = null)
@@ -178,8 +182,9 @@ public sealed class ChunkAccess
 
     /// <summary>
     /// A read that starts where the last read of the file ended is sequential: start on the chunks after it. Remote ones
-    /// are fetched; local ones are verified on a worker, so the reader finds them in the store's verified memo instead
-    /// of hashing a whole chunk before its first byte.
+    /// are fetched; local ones are handed to <see cref="ChunkStore.Prefetch"/> on a worker (which SHA-256-verifies those
+    /// without an at-rest checksum into the store's verified memo), so the reader does not hash a whole chunk before
+    /// its first byte.
     /// </summary>
     private void ReadAhead(ulong ino, ExtentMap extents, long offset, long end)
     {
@@ -191,26 +196,36 @@ public sealed class ChunkAccess
         if (!sequential || (offset % size != 0 && offset / size == (end - 1) / size)) return;
         var window = (long)_options.ReadAheadChunks * _options.ChunkSize;
         var seen = 0;
+        List<ChunkId>? local = null;
         foreach (var extent in extents.Overlapping(end, end + window))
         {
             if (extent.Inline is not null) continue;
             if (++seen > _options.ReadAheadChunks) break;
             var id = extent.Chunk;
             if (_recent.Contains(id) || _fetching.ContainsKey(id)) continue;
-            if (_store.Contains(id)) WarmUp(id);
+            if (_warmed.TryGetValue(id, out var warmedAt) && Environment.TickCount64 - warmedAt < WarmedForMs) continue;
+            if (_store.Contains(id)) (local ??= []).Add(id);
             else if (_remote is not null) _ = FetchOnce(id);
         }
+        if (local is not null) WarmUp(local);
     }
 
-    /// <summary>Verifies a local chunk on a worker (a read of nothing hashes the whole file); skipped when workers are busy.</summary>
-    private void WarmUp(ChunkId id)
+    /// <summary>
+    /// Brings local chunks in on a worker, nearest first (<see cref="ChunkStore.Prefetch"/>: cheap for a chunk with an
+    /// at-rest checksum, a SHA-256 of it otherwise); skipped when the workers are busy, and the next chunk the reader
+    /// enters asks again.
+    /// </summary>
+    private void WarmUp(List<ChunkId> ids)
     {
         if (!_warming.Wait(0)) return;
+        if (_warmed.Count > 4096) _warmed.Clear();
+        var now = Environment.TickCount64;
+        foreach (var id in ids) _warmed[id] = now;
         _ = Task.Run(() =>
         {
             try
             {
-                _store.Read(id, 0, []);
+                foreach (var id in ids) _store.Prefetch(id);
             }
             finally
             {

@@ -27,6 +27,7 @@ public sealed partial class ChunkStore
             {
                 File.SetUnixFileMode(handle, UnixFileMode.UserRead | UnixFileMode.UserWrite);
                 RandomAccess.Write(handle, chunk.Bytes.Span, 0);
+                StoreChecksum(handle, id, chunk.Bytes.Span);
                 if (_options.SyncEachChunk) RandomAccess.FlushToDisk(handle);
                 else if (chunk.Length >= EarlyWritebackBytes) StartWriteback(handle);
             }

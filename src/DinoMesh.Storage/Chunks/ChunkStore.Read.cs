@@ -19,9 +19,10 @@ public sealed partial class ChunkStore
     private const long RacyWindowNs = 50_000_000;
 
     /// <summary>
-    /// Copies up to <c>destination.Length</c> bytes of the chunk from <paramref name="offset"/>. The chunk's hash is
-    /// checked first (unless this very file was verified before and has not changed since): a corrupt chunk is
-    /// quarantined and reported as <see cref="ChunkReadStatus.Corrupt"/>, and the destination is cleared.
+    /// Copies up to <c>destination.Length</c> bytes of the chunk from <paramref name="offset"/>. The chunk is verified
+    /// first, unless this very file was verified before and has not changed since: against its at-rest checksum when it
+    /// has one (<see cref="AtRestChecksum"/>), else, or when that does not match, against its SHA-256 id. A corrupt chunk
+    /// is quarantined and reported as <see cref="ChunkReadStatus.Corrupt"/>, and the destination is cleared.
     /// </summary>
     public ChunkReadResult Read(ChunkId id, long offset, Span<byte> destination)
     {
@@ -54,6 +55,8 @@ public sealed partial class ChunkStore
                     if (FileIdentity.Of(handle) == file) return ChunkReadResult.Ok(read);
                     _verified.Forget(id);
                 }
+                if (AtRestChecksum.Read(handle) is { } checksum && TryChecked(id, handle, file, checksum, offset, destination, out int count))
+                    return ChunkReadResult.Ok(count);
                 return VerifyAndRead(id, path, handle, file, offset, destination);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -64,6 +67,56 @@ public sealed partial class ChunkStore
             }
         }
     }
+
+    /// <summary>
+    /// Reads the whole file and compares it with its at-rest checksum; only then is any byte copied to the destination.
+    /// A read of the whole chunk from its start (what a sequential reader asks) bypasses the page cache
+    /// (<see cref="ChunkStoreOptions.DirectReads"/>); a read of part of a chunk goes through it, since the reads of the
+    /// rest of the chunk follow (and find it in the verified memo). False when the file does not match: the caller then
+    /// lets SHA-256 decide, so a damaged checksum alone never makes a good chunk corrupt, and a damaged file is never
+    /// served.
+    /// </summary>
+    private bool TryChecked(ChunkId id, SafeFileHandle handle, FileIdentity file, ulong checksum, long offset, Span<byte> destination, out int count)
+    {
+        count = 0;
+        if (file.Length > MaxCheckedLength) return false;
+        long startedNs = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
+        int length = (int)file.Length;
+        int pages = (length + AlignedBuffers.Alignment - 1) / AlignedBuffers.Alignment * AlignedBuffers.Alignment;
+        bool whole = offset == 0 && destination.Length >= length;
+        var buffer = _alignedBuffers.Rent(pages);
+        try
+        {
+            var space = buffer.Span(pages);
+            int read = -1;
+            if (whole && _options.DirectReads && Volatile.Read(ref _directReadsRefused) == 0)
+            {
+                read = DirectRead.Whole(handle, space);
+                if (read < 0 && Interlocked.Exchange(ref _directReadsRefused, 1) == 0)
+                    _logger.LogInformation("The file system of {Directory} does not do direct I/O: chunks are read through the page cache", _chunkDirectory);
+            }
+            if (read < 0) read = PositionedRead.ReadAt(handle, 0, space[..length]);
+            var content = space[..Math.Min(read, length)];
+            // The identity check after the read: a file changed meanwhile may match over a prefix it no longer has.
+            if (read != length || AtRestChecksum.Of(id, content) != checksum || FileIdentity.Of(handle) != file) return false;
+            Interlocked.Increment(ref _checkedReads);
+            StorageMetrics.ChunkChecked();
+            if (offset < length)
+            {
+                count = (int)Math.Min(destination.Length, length - offset);
+                content.Slice((int)offset, count).CopyTo(destination);
+            }
+        }
+        finally
+        {
+            _alignedBuffers.Return(buffer);
+        }
+        if (file.ChangedNs < startedNs - RacyWindowNs) _verified.Add(id, file);
+        return true;
+    }
+
+    /// <summary>Larger files (never written by this store: chunks are a few MiB) go to the streaming SHA-256 check.</summary>
+    private const int MaxCheckedLength = 64 << 20;
 
     /// <summary>
     /// Hashes the whole file and copies the requested range out of the very bytes that were hashed, so what is
@@ -78,12 +131,14 @@ public sealed partial class ChunkStore
         try
         {
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var checksum = AtRestChecksum.Start(id);
             long end = offset + destination.Length;
             while (true)
             {
                 int n = RandomAccess.Read(handle, buffer.AsSpan(0, HashBlockSize), length);
                 if (n == 0) break;
                 hash.AppendData(buffer, 0, n);
+                checksum.Append(buffer.AsSpan(0, n));
                 long from = Math.Max(length, offset), to = Math.Min(length + n, end);
                 if (to > from)
                 {
@@ -103,6 +158,8 @@ public sealed partial class ChunkStore
                 Quarantine(id, path, file, length);
                 return ChunkReadResult.Failed(ChunkReadStatus.Corrupt, $"chunk {id} is corrupt: its {length} bytes do not hash to its id");
             }
+            // A file from before the checksum existed, or whose checksum was damaged: the next cold read is cheap.
+            if (FileIdentity.Of(handle) == file) Restamp(handle, checksum.GetCurrentHashAsUInt64());
         }
         finally
         {
@@ -111,6 +168,63 @@ public sealed partial class ChunkStore
 
         if (file.ChangedNs < startedNs - RacyWindowNs && FileIdentity.Of(handle) == file) _verified.Add(id, file);
         return ChunkReadResult.Ok(copied);
+    }
+
+    /// <summary>
+    /// Stores the checksum of bytes SHA-256 just verified, unless the file holds it already. The attribute moves the
+    /// file's ctime, so the verified memo does not take this file until a later read: correct, only one read slower.
+    /// </summary>
+    private void Restamp(SafeFileHandle handle, ulong checksum)
+    {
+        if (AtRestChecksum.Read(handle) == checksum) return;
+        if (AtRestChecksum.Write(handle, checksum)) Interlocked.Increment(ref _restamped);
+    }
+
+    /// <summary>
+    /// Starts bringing the chunk in ahead of a sequential reader. A file without an at-rest checksum is SHA-256-verified
+    /// here, into the verified memo, so that the reader does not hash a whole chunk before its first byte. One with a
+    /// checksum needs nothing when whole-chunk reads bypass the page cache (the reader's own read is checked at memory
+    /// speed; reading it into memory here as well was measured and gained nothing, docs/benchmarks.md); otherwise the
+    /// kernel reads it ahead (POSIX_FADV_WILLNEED). Best effort: errors are left to the read.
+    /// </summary>
+    public void Prefetch(ChunkId id)
+    {
+        SafeFileHandle handle;
+        try
+        {
+            handle = File.OpenHandle(PathOf(id), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return;
+        }
+        using (handle)
+        {
+            try
+            {
+                if (_verified.Holds(id, FileIdentity.Of(handle))) return;
+                if (AtRestChecksum.Read(handle) is null)
+                {
+                    Read(id, 0, []);
+                    return;
+                }
+                if (_options.DirectReads && Volatile.Read(ref _directReadsRefused) == 0) return;
+                bool added = false;
+                try
+                {
+                    handle.DangerousAddRef(ref added);
+                    LibC.PosixFadvise((int)handle.DangerousGetHandle(), 0, 0, LibC.POSIX_FADV_WILLNEED);
+                }
+                finally
+                {
+                    if (added) handle.DangerousRelease();
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The read that follows meets the same error and reports it.
+            }
+        }
     }
 
     /// <summary>

@@ -25,6 +25,7 @@ public sealed partial class ChunkStore
             {
                 File.SetUnixFileMode(handle, OwnerReadWrite);
                 RandomAccess.Write(handle, content, 0);
+                StoreChecksum(handle, id, content);
                 if (_options.SyncEachChunk) RandomAccess.FlushToDisk(handle);
                 else if (content.Length >= EarlyWritebackBytes) StartWriteback(handle);
             }
@@ -56,6 +57,7 @@ public sealed partial class ChunkStore
             {
                 File.SetUnixFileMode(handle, OwnerReadWrite);
                 await RandomAccess.WriteAsync(handle, content, 0, ct);
+                StoreChecksum(handle, id, content.Span);
                 if (_options.SyncEachChunk) await Task.Run(() => RandomAccess.FlushToDisk(handle), ct);
             }
             ct.ThrowIfCancellationRequested();
@@ -103,6 +105,20 @@ public sealed partial class ChunkStore
         {
             if (added) handle.DangerousRelease();
         }
+    }
+
+    /// <summary>
+    /// Puts the at-rest checksum (<see cref="AtRestChecksum"/>) of bytes just checked against their id on the temp file,
+    /// before the rename publishes it: file and attribute appear together, and a crash before the rename leaves only a
+    /// temp file. A file system that refuses the attribute costs speed, not safety: reads fall back to SHA-256.
+    /// </summary>
+    private void StoreChecksum(Microsoft.Win32.SafeHandles.SafeFileHandle handle, ChunkId id, ReadOnlySpan<byte> content)
+    {
+        if (AtRestChecksum.Write(handle, AtRestChecksum.Of(id, content))) return;
+        int errno = AtRestChecksum.LastError();
+        if (Interlocked.Exchange(ref _checksumRefusalLogged, 1) == 0)
+            _logger.LogWarning("The file system of {Directory} refuses extended attributes ({Error}): local reads verify chunks with SHA-256 (slower)",
+                _tempDirectory, LibC.Describe(errno));
     }
 
     /// <summary>Chunks hold file contents: readable by the node's user only (.NET creates files 0666 &amp; ~umask).</summary>

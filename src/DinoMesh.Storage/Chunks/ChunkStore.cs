@@ -9,8 +9,8 @@ namespace DinoMesh.Storage.Chunks;
 
 /// <summary>
 /// Content-addressed chunks on local disk: <c>chunks/ab/abcdef…</c> (fan-out by the first two hex characters keeps
-/// directories small). Chunks are immutable: written once through a temp file and a rename, verified against their id on
-/// read, never modified in place. Corrupt files go to <c>chunks/quarantine/</c>. Safe for concurrent use; one store per
+/// directories small). Chunks are immutable: written once through a temp file and a rename, verified on read (against an
+/// at-rest checksum the store keeps beside each file, else against their id), never modified in place. Corrupt files go to <c>chunks/quarantine/</c>. Safe for concurrent use; one store per
 /// data directory (opening one sweeps leftover temp files, which would include another store's writes in flight).
 /// </summary>
 public sealed partial class ChunkStore
@@ -30,6 +30,11 @@ public sealed partial class ChunkStore
     private readonly WrittenPages _writtenPages = new();
     private long _tempCounter;
     private long _verifications;
+    private long _checkedReads;
+    private long _restamped;
+    private int _checksumRefusalLogged;
+    private int _directReadsRefused;
+    private readonly AlignedBuffers _alignedBuffers = new();
 
     /// <summary>A store over <see cref="DataDirectory.ChunkDirectory"/>, with temp files in <see cref="DataDirectory.TempDirectory"/>.</summary>
     public ChunkStore(DataDirectory directory, ChunkStoreOptions? options = null, ILogger? logger = null)
@@ -56,6 +61,12 @@ public sealed partial class ChunkStore
 
     /// <summary>How many full hash verifications reads have done (the verified cache saves the rest).</summary>
     internal long Verifications => Interlocked.Read(ref _verifications);
+
+    /// <summary>How many reads a file's at-rest checksum verified (instead of a SHA-256 of the whole chunk).</summary>
+    internal long CheckedReads => Interlocked.Read(ref _checkedReads);
+
+    /// <summary>How many files got their at-rest checksum from a SHA-256 verification (older files, damaged checksums).</summary>
+    internal long Restamped => Interlocked.Read(ref _restamped);
 
     internal int VerifiedCount => _verified.Count;
 

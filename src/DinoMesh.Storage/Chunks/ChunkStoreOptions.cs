@@ -11,7 +11,7 @@ public sealed record ChunkStoreOptions
     /// <item>a process crash, even kill -9, loses nothing that write(2) accepted: the page cache belongs to the kernel;</item>
     /// <item>power loss is covered by durability points: the volume calls <see cref="ChunkStore.SyncAll"/> on fsync(2)
     /// and before every checkpoint of the metadata log, so one syncfs covers a whole batch. A chunk torn by a power cut
-    /// before that point is still never served: reads verify the hash and quarantine it.</item>
+    /// before that point is still never served: reads check it (its at-rest checksum, else SHA-256) and quarantine it.</item>
     /// </list>
     /// Turn it on where each chunk must be durable on its own (e.g. a replica receiving chunks it must vouch for at once).
     /// </summary>
@@ -29,4 +29,12 @@ public sealed record ChunkStoreOptions
     /// mounted file's pages, and a copy a peer pushed here is read, if ever, long after.
     /// </summary>
     public bool DropWrittenPages { get; init; } = true;
+
+    /// <summary>
+    /// Read a whole chunk that has an at-rest checksum with O_DIRECT, past the page cache. On by default: the mounted
+    /// file's pages already cache what a reader read, so the chunk file's pages would be a second copy, and filling them
+    /// cost more CPU than the read itself on the development machine (docs/benchmarks.md). A file system without
+    /// direct I/O is detected on the first read and read through the cache from then on.
+    /// </summary>
+    public bool DirectReads { get; init; } = true;
 }

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace DinoMesh.Storage.Native;
 
-/// <summary>The few libc calls .NET does not expose: advisory locks, fdatasync, syncfs, statx, statvfs, directory fsync.</summary>
+/// <summary>The few libc calls .NET does not expose: advisory locks, fdatasync, syncfs, statx, statvfs, xattrs, directory fsync.</summary>
 internal static unsafe partial class LibC
 {
     private const string Library = "libc";
@@ -20,6 +20,13 @@ internal static unsafe partial class LibC
     public const int FALLOC_FL_PUNCH_HOLE = 2;
     public const uint STATX_BLOCKS = 0x400;
     public const int EPERM = 1;
+    public const int ENODATA = 61;
+    public const int EINTR = 4;
+    public const int EINVAL = 22;
+    public const int F_GETFL = 3;
+    public const int F_SETFL = 4;
+    public const int O_DIRECT = 0x4000;
+    public const int ERANGE = 34;
 
     public const int O_RDONLY = 0x0;
     public const int O_RDWR = 0x2;
@@ -63,6 +70,7 @@ internal static unsafe partial class LibC
     public const uint SYNC_FILE_RANGE_WRITE = 2;
     public const uint SYNC_FILE_RANGE_WAIT_AFTER = 4;
 
+    public const int POSIX_FADV_WILLNEED = 3;
     public const int POSIX_FADV_DONTNEED = 4;
 
     /// <summary>Returns the error number itself (0 on success); it does not set errno.</summary>
@@ -78,6 +86,16 @@ internal static unsafe partial class LibC
 
     [LibraryImport(Library, EntryPoint = "syncfs", SetLastError = true)]
     public static partial int Syncfs(int fd);
+
+    /// <summary>The value's length, or -1 with errno (ENODATA: no such attribute; ERANGE: longer than the buffer).</summary>
+    [LibraryImport(Library, EntryPoint = "fcntl", SetLastError = true)]
+    public static partial int Fcntl(int fd, int command, int argument);
+
+    [LibraryImport(Library, EntryPoint = "fgetxattr", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial nint Fgetxattr(int fd, string name, byte* value, nuint size);
+
+    [LibraryImport(Library, EntryPoint = "fsetxattr", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Fsetxattr(int fd, string name, byte* value, nuint size, int flags);
 
     [LibraryImport(Library, EntryPoint = "unlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Unlink(string path);
