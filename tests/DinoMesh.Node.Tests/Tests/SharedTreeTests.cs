@@ -187,6 +187,40 @@ public sealed partial class SharedTreeTests : IClassFixture<ClassCluster>, IDisp
         AssertSameState(nodes);
     }
 
+    /// <summary>
+    /// The idle lease (protocol.md): once nothing is written, the holder renews the lease four times less often and the
+    /// voters wait four times longer. A holder killed then is still replaced, a survivor's write succeeds once it is
+    /// (within the stretched timeout, well inside the commit timeout), and nothing acknowledged before the kill is lost.
+    /// </summary>
+    [Fact]
+    public void Killing_the_holder_of_an_idle_log_loses_no_acknowledged_file_and_the_survivors_write_again()
+    {
+        var nodes = FormThree();
+        var holder = WaitForHolder(nodes);
+        var writer = nodes.First(n => n != holder);
+        var acknowledged = Enumerable.Range(0, 20).Select(i => $"idle-{i}").ToList();
+        foreach (var name in acknowledged) Assert.Equal(0, Fs.CreateExclusive(On(writer, name), "a"u8));
+
+        // Nothing written for a while: the holder and every voter are on the idle pace (status says so).
+        SeenOn(nodes, "the idle lease", n => n.Status().GetProperty("quorum").GetString()!.Contains("log idle", StringComparison.Ordinal),
+            within: TimeSpan.FromSeconds(20));
+
+        holder.Kill9();
+        var killed = Stopwatch.StartNew();
+        var survivors = nodes.Where(n => n != holder).ToArray();
+        // The mkdir waits for the new holder (the commit timeout is 10 s; the idle lease's fail-over takes 2-5 s).
+        Assert.Equal(0, Fs.Mkdir(On(writer, "after-the-kill")));
+        _cluster.Log($"mkdir after kill -9 of the idle holder returned after {killed.Elapsed.TotalSeconds:F2} s");
+        Assert.NotEqual(holder, WaitForHolder(survivors));
+        foreach (var node in survivors)
+        {
+            SeenOn([node], $"every file acknowledged before the kill on {node.Name}", n => acknowledged.All(name => File.Exists(On(n, name))) && Directory.Exists(On(n, "after-the-kill")));
+        }
+
+        holder.Start();
+        AssertSameState(nodes);
+    }
+
     [Fact]
     public async Task Stopping_the_holder_hands_the_lease_over_and_creates_go_on_without_an_error()
     {
