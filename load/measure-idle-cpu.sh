@@ -25,41 +25,13 @@ nodes=${NODES:-3}
 [ "$(id -u)" -eq 0 ] || { echo "needs root (FUSE mounts)" >&2; exit 2; }
 
 work=$(mktemp -d /tmp/dino-idle-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  { wait "${pids[@]}"; } 2>/dev/null || true
-  # The mount table, not a glob: a glob stats each mount point, which fails on a mount whose daemon is gone (ENOTCONN),
-  # and then matches nothing.
-  local m _
-  for _ in 1 2 3; do
-    for m in $(awk -v w="$work/" 'index($2, w) == 1 { print $2 }' /proc/mounts); do umount -l "$m" 2>/dev/null || true; done
-    grep -q " $work/" /proc/mounts || break
-    sleep 0.5
-  done
-  grep -q " $work/" /proc/mounts && { echo "could not unmount under $work; left it" >&2; return; }
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-start() {
-  local i=$1; shift
-  mkdir -p "$work/n$i/mnt" "$work/n$i/data"
-  "${node[@]}" --mount "$work/n$i/mnt" --data-dir "$work/n$i/data" --listen "$prefix.$i:7946" \
-    --membership-profile "$profile" "$@" > "$work/n$i/log" 2>&1 &
-  pids+=($!)
-}
+# shellcheck source=load/local-nodes.sh
+. "$repo/load/local-nodes.sh"
+trap cleanup_nodes EXIT
+start() { local i=$1; shift; start_node "$i" --membership-profile "$profile" "$@"; }
 
 start 1
-for _ in $(seq 1 150); do grep -q "lease: started" "$work/n1/log" 2>/dev/null && break; sleep 0.2; done
-grep -q "lease: started" "$work/n1/log" || { echo "the founder did not start within 30 s:" >&2; tail -5 "$work/n1/log" >&2; exit 1; }
-# The control socket that answers "token" may come up a moment after the lease starts: ask again until it answers.
-token=""
-for _ in $(seq 1 20); do
-  token=$(timeout 20 "${node[@]}" token --data-dir "$work/n1/data" 2>/dev/null | tail -1) && [ -n "$token" ] && break
-  sleep 0.5
-done
-[ -n "$token" ] || { echo "the founder did not hand out a join token" >&2; exit 1; }
+token=$(founder_token)
 all_mounted() {
   local i
   for i in $(seq 2 "$nodes"); do mountpoint -q "$work/n$i/mnt" || return 1; done

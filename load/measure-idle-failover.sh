@@ -19,33 +19,14 @@ esac
 [ "$(id -u)" -eq 0 ] || { echo "needs root (FUSE mounts)" >&2; exit 2; }
 
 work=$(mktemp -d /tmp/dino-failover-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  { wait "${pids[@]}"; } 2>/dev/null || true
-  local m
-  for m in $(awk -v w="$work/" 'index($2, w) == 1 { print $2 }' /proc/mounts); do umount -l "$m" 2>/dev/null || true; done
-  grep -q " $work/" /proc/mounts && { echo "could not unmount under $work; left it" >&2; return; }
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-start() {
-  local i=$1; shift
-  mkdir -p "$work/n$i/mnt" "$work/n$i/data"
-  "${node[@]}" --mount "$work/n$i/mnt" --data-dir "$work/n$i/data" --listen "$prefix.$i:7946" "$@" > "$work/n$i/log" 2>&1 &
-  pids+=($!)
-}
+# shellcheck source=load/local-nodes.sh
+. "$repo/load/local-nodes.sh"
+trap cleanup_nodes EXIT
+start() { start_node "$@"; }
 status_field() { timeout 10 "${node[@]}" status --json --data-dir "$work/n$1/data" 2>/dev/null | grep -o "\"$2\":\"[0-9a-f]*\"" | cut -d'"' -f4; }
 
 start 1
-for _ in $(seq 1 150); do grep -q "lease: started" "$work/n1/log" 2>/dev/null && break; sleep 0.2; done
-token=""
-for _ in $(seq 1 20); do
-  token=$(timeout 20 "${node[@]}" token --data-dir "$work/n1/data" 2>/dev/null | tail -1) && [ -n "$token" ] && break
-  sleep 0.5
-done
-[ -n "$token" ] || { echo "the founder did not hand out a join token" >&2; exit 1; }
+token=$(founder_token)
 start 2 --join "$prefix.1:7946" --token "$token"
 start 3 --join "$prefix.1:7946" --token "$token"
 for _ in $(seq 1 300); do mountpoint -q "$work/n2/mnt" && mountpoint -q "$work/n3/mnt" && break; sleep 0.2; done
