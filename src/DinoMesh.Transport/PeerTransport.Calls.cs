@@ -46,6 +46,45 @@ public sealed partial class PeerTransport
         return await CallHttpAsync(link, protocolId, request, deadline, maxResponse, since, ct);
     }
 
+    /// <summary>
+    /// Sends a one-way message (a <em>post</em>) to a unary protocol: the peer runs its handler and answers nothing, so
+    /// the sender learns neither that it arrived nor how the handler fared. For protocols that tolerate loss and whose
+    /// answers carry nothing (SWIM). Success means it was queued on the peer's lean connection, or, where that path is
+    /// not to be had, delivered as an ordinary call over HTTP/2 (whose answer is dropped). Same identity rules and
+    /// deadline as <see cref="CallAsync"/>; never throws for peer or network failures.
+    /// </summary>
+    public async Task<CallResult<bool>> PostAsync(
+        string address, PeerId? expectedPeer, string protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline, CancellationToken ct = default)
+    {
+        if (!ProtocolIds.IsValid(protocolId)) throw new ArgumentException($"bad protocol id '{protocolId}'", nameof(protocolId));
+        CheckDeadline(deadline);
+        if (!TryMakeLink(address, expectedPeer, protocolId, out var link, out var badAddress)) return badAddress.As<bool>();
+        var since = Stopwatch.GetTimestamp();
+        if (_options.CallLean && !link.Key.AnyPeer && request.Length <= Lean.LeanWire.MaxRequestBytes && link.Lean.Supported)
+        {
+            // Only a connection not yet dialled can make this wait; the deadline bounds the dial.
+            using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct, _disposing.Token);
+            var connected = link.Lean.HasConnection;
+            if (!connected) timer.CancelAfter(deadline);
+            try
+            {
+                var (queued, detail) = await link.Lean.PostAsync(ProtocolIdBytes(protocolId), request, deadline, timer.Token);
+                if (queued)
+                {
+                    TransportMetrics.Exchanged(link.Seen, protocolId, request.Length, 0);
+                    return CallResult<bool>.Success(true, link.Seen, Stopwatch.GetElapsedTime(since));
+                }
+            }
+            catch (Exception e)
+            {
+                var (failure, detail) = Client.ClientFailures.Classify(e, ct, timer, link, since);
+                return Failed(link, failure, detail, since).As<bool>();
+            }
+        }
+        var result = await CallHttpAsync(link, protocolId, request, deadline, _options.DefaultMaxResponseBytes, since, ct);
+        return result.Ok ? CallResult<bool>.Success(true, result.Peer, result.Elapsed) : result.As<bool>();
+    }
+
     /// <summary>A call over the lean path; Resend when it may go again over HTTP/2 (never read, or read by an idempotent protocol).</summary>
     private async Task<(CallResult<byte[]> Result, bool Resend)> CallLeanAsync(
         OutboundLink link, string protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline, int maxResponse, long since, bool idempotent, bool answerInline, CancellationToken ct)

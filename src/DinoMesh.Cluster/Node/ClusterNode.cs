@@ -96,7 +96,9 @@ public sealed partial class ClusterNode : IAsyncDisposable
         var transport = new PeerTransport(identity, new TransportOptions { Listen = listen, Advertise = advertise }, admitted, loggers);
         // Handlers must be registered before the listener starts; they reach the node through this once it exists.
         var pending = new TaskCompletionSource<ClusterNode>(TaskCreationOptions.RunContinuationsAsynchronously);
-        transport.RegisterUnary(ProtocolIds.Membership, MembershipDriver.MaxMessageBytes, async (peer, body, ct) => (await pending.Task).Membership.Handle(peer, body));
+        // Inline: a SWIM message is handled in microseconds under the membership lock, so it runs on the connection's
+        // reader instead of costing a thread-pool hop (and often a worker's wake-up) per message.
+        transport.RegisterUnary(ProtocolIds.Membership, MembershipDriver.MaxMessageBytes, async (peer, body, ct) => (await pending.Task).Membership.Handle(peer, body), inline: true);
         transport.RegisterUnary(AdmitProtocol, 64 * 1024, async (peer, body, ct) => (await pending.Task).HandleAdmit(peer, body));
         var joinToken = record is not null ? JoinToken.Parse(record.Token) : presented;
         var founding = record is null && options.Join is null ? JoinToken.Create() : null;

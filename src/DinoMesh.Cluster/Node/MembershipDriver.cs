@@ -26,12 +26,13 @@ public sealed class MembershipDriver : IAsyncDisposable
     private readonly Stopwatch _clock;
     private readonly CancellationTokenSource _stop = new();
     private readonly TimeSpan _longestSleep;
-    private readonly SemaphoreSlim _wake = new(0, 1);
+    // No spinning before it sleeps: the loop waits for a deadline tens of milliseconds away, never for a moment.
+    private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
     // Until when the loop sleeps; MaxValue while it runs (then any input that brings a deadline closer makes it tick
     // once more right after, which is harmless).
     private TimeSpan _sleepingUntil = TimeSpan.MaxValue;
     private readonly Func<Core.Identity.PeerId, string?> _addressOf;
-    private Task? _loop;
+    private Thread? _loop;
 
     /// <param name="clock">The machine's time base: the same stopwatch the <see cref="MemberList"/> was created with.</param>
     public MembershipDriver(MemberList members, Stopwatch clock, PeerTransport transport, ILogger logger, Action<MemberEvent> onEvent, Func<Core.Identity.PeerId, string?> addressOf)
@@ -49,7 +50,16 @@ public sealed class MembershipDriver : IAsyncDisposable
 
     public TimeSpan Now => _clock.Elapsed;
 
-    public void Start() => _loop = Task.Run(LoopAsync);
+    /// <summary>
+    /// Starts the loop on a thread of its own. It sleeps in a timed wait, so a deadline wakes this one thread; an awaited
+    /// timer would wake the timer thread and then a pool worker (which may wake another) five times a second per probe
+    /// schedule, and those wake-ups were a large part of an idle node's CPU.
+    /// </summary>
+    public void Start()
+    {
+        _loop = new Thread(Loop) { IsBackground = true, Name = "membership" };
+        _loop.Start();
+    }
 
     /// <summary>Every known member, this node included.</summary>
     public IReadOnlyList<Member> Members
@@ -94,17 +104,7 @@ public sealed class MembershipDriver : IAsyncDisposable
         Dispatch(output);
     }
 
-    private void WakeLoop()
-    {
-        try
-        {
-            if (_wake.CurrentCount == 0) _wake.Release();
-        }
-        catch (SemaphoreFullException)
-        {
-            // Already signalled.
-        }
-    }
+    private void WakeLoop() => _wake.Set();
 
     /// <summary>Announces a graceful leave and gives the announcement a moment to spread.</summary>
     public async Task LeaveAsync(TimeSpan linger, CancellationToken cancellationToken)
@@ -119,12 +119,14 @@ public sealed class MembershipDriver : IAsyncDisposable
         }
     }
 
-    private async Task LoopAsync()
+    private void Loop()
     {
         try
         {
             while (!_stop.IsCancellationRequested)
             {
+                // Reset before the tick: a wake-up asked for while it runs makes the wait below return at once.
+                _wake.Reset();
                 Apply(m => m.Tick(Now), fromLoop: true);
                 TimeSpan sleep;
                 lock (_gate)
@@ -135,7 +137,7 @@ public sealed class MembershipDriver : IAsyncDisposable
                     if (sleep < TimeSpan.FromMilliseconds(1)) sleep = TimeSpan.FromMilliseconds(1);
                     _sleepingUntil = Now + sleep;
                 }
-                await _wake.WaitAsync(sleep, _stop.Token);
+                _wake.Wait(sleep, _stop.Token);
                 lock (_gate) _sleepingUntil = TimeSpan.MaxValue;
             }
         }
@@ -187,9 +189,9 @@ public sealed class MembershipDriver : IAsyncDisposable
             // Pinning the expected PeerId makes a machine that took over the address unable to pose as the member.
             var expected = outbound.To.IsEmpty ? (Core.Identity.PeerId?)null : outbound.To;
             var deadline = _members.Config.ProbeInterval * 2;
-            // Idempotent: SWIM tolerates a message delivered twice (an ack answers a probe by its sequence number; a rumour
-            // about a member is ordered by incarnation, so a repeat changes nothing).
-            var result = await _transport.CallAsync(address, expected, ProtocolIds.Membership, bytes, deadline, _stop.Token, idempotent: true);
+            // One-way: SWIM tolerates loss and its handler answers nothing, so an answer frame per message would only
+            // double the traffic (and the wake-ups at both ends); an ack is a message of its own.
+            var result = await _transport.PostAsync(address, expected, ProtocolIds.Membership, bytes, deadline, _stop.Token);
             if (!result.Ok) _logger.LogDebug("membership {Message} to {Address} failed: {Failure}", outbound.Message.GetType().Name, address, result);
         }
         catch (OperationCanceledException)
@@ -204,7 +206,8 @@ public sealed class MembershipDriver : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
-        if (_loop is not null) await _loop;
+        // The loop ends at its next wait (cancelled) or after the tick it is in, a few milliseconds at most.
+        if (_loop is not null) await Task.Run(_loop.Join);
         _stop.Dispose();
         _wake.Dispose();
     }

@@ -92,6 +92,31 @@ internal sealed class LeanConnection : IDisposable
         }
     }
 
+    /// <summary>
+    /// A connection that only carries posts hears nothing back, so nothing would notice that it silently died (a peer
+    /// gone without a reset): a post sent after this long without a frame from the peer takes a ping along, and
+    /// <see cref="Usable"/> ends the connection when its pong does not come. Long, so pongs stay rare next to the
+    /// answers posts save.
+    /// </summary>
+    public static readonly TimeSpan PostLivenessInterval = TimeSpan.FromSeconds(20);
+
+    private long _postsWritten;
+
+    /// <summary>
+    /// Queues a post (a call with no answer: see <see cref="LeanWire"/>); false when this connection takes no more. True
+    /// says only that it will be written unless the connection ends first, never that the peer read it.
+    /// </summary>
+    public bool Post(byte[] protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline)
+    {
+        if (!Enqueue(Pending.Post(protocolId, request, deadline))) return false;
+        if (Stopwatch.GetElapsedTime(Volatile.Read(ref _lastReceived)) > PostLivenessInterval &&
+            Interlocked.CompareExchange(ref _pingSent, Stopwatch.GetTimestamp(), 0) == 0)
+        {
+            Enqueue(Pending.Ping());
+        }
+        return true;
+    }
+
     /// <summary>Queues a call (or ping) and writes the queue unless another caller is writing it already.</summary>
     private bool Enqueue(Pending pending)
     {
@@ -135,6 +160,12 @@ internal sealed class LeanConnection : IDisposable
                             continue;
                         }
                         if (!pending.TryStartSending()) continue; // abandoned while queued: never sent
+                        if (pending.IsPost)
+                        {
+                            LeanWire.WriteCall(_buffer, LeanWire.PostId, pending.ProtocolId, pending.RemainingDeadline(), pending.Request.Span);
+                            _postsWritten++;
+                            continue;
+                        }
                         pending.Id = ++_lastId;
                         _waiting[pending.Id] = pending;
                         LeanWire.WriteCall(_buffer, pending.Id, pending.ProtocolId, pending.RemainingDeadline(), pending.Request.Span);
@@ -227,6 +258,8 @@ internal sealed class LeanConnection : IDisposable
         }
         if (buffer.Length < LeanWire.AnswerHeaderSize) return 0;
         var status = (CallFailure)head[5];
+        // A post refused because this node is not admitted there (or not yet): the one answer a post ever gets.
+        if (id == LeanWire.PostId && status == CallFailure.Refused) RefusedAtOnce = true;
         var length = BinaryPrimitives.ReadUInt32BigEndian(head[6..]);
         if (length > LeanWire.MaxAnswerBytes) throw new InvalidDataException($"an answer of {length} bytes exceeds {LeanWire.MaxAnswerBytes}");
         _waiting.TryGetValue(id, out var pending);
@@ -266,7 +299,7 @@ internal sealed class LeanConnection : IDisposable
         }
         // Calls still queued here were never written, and no writer takes them now.
         while (_queue.TryDequeue(out var queued)) queued.TrySetResult(LeanReply.NotSent("the connection is closing"));
-        if (lastRead == 0 && _answers == 0) RefusedAtOnce = true;
+        if (lastRead == 0 && _answers == 0 && Volatile.Read(ref _postsWritten) == 0) RefusedAtOnce = true;
         CloseIfDone();
     }
 
@@ -344,7 +377,12 @@ internal sealed class LeanConnection : IDisposable
 
         public static Pending Ping() => new();
 
+        public static Pending Post(byte[] protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline) =>
+            new(protocolId, request, deadline, maxAnswerBytes: 0, answerInline: true) { IsPost = true };
+
         public bool IsPing { get; }
+
+        public bool IsPost { get; private init; }
 
         public byte[] ProtocolId { get; }
 

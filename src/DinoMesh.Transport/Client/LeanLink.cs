@@ -45,6 +45,9 @@ internal sealed class LeanLink : IDisposable
         _tls = PeerTls.ClientOptions(certificate, validateServer, _host, LeanWire.Alpn);
     }
 
+    /// <summary>A connection is up and usable: a call or post need not dial first.</summary>
+    public bool HasConnection => Volatile.Read(ref _current) is { } current && current.Usable(_pingTimeout);
+
     /// <summary>False once the peer showed it does not serve the lean path, and for a while after a failed dial.</summary>
     public bool Supported => !_unsupported && Stopwatch.GetTimestamp() >= Volatile.Read(ref _retryAt);
 
@@ -79,6 +82,35 @@ internal sealed class LeanLink : IDisposable
             // fresh connection, since the server never read it.
             if (reply.Outcome != LeanOutcome.NotSent || attempt > 0) return reply;
         }
+    }
+
+    /// <summary>
+    /// One post (see <see cref="LeanWire"/>): true once it is queued on a connection, which says nothing of its
+    /// delivery. False (with why) when no connection takes it, or this peer refused an earlier post on the lean path,
+    /// so the caller may send it another way.
+    /// </summary>
+    public async Task<(bool Queued, string Detail)> PostAsync(byte[] protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline, CancellationToken ct)
+    {
+        if (Volatile.Read(ref _current) is { RefusedAtOnce: true })
+        {
+            // Not admitted there (or not yet): as after a refused call, HTTP/2 carries the next messages for a moment
+            // and says why they are refused.
+            Volatile.Write(ref _retryAt, Stopwatch.GetTimestamp() + (long)(RefusalBackoff.TotalSeconds * Stopwatch.Frequency));
+            Volatile.Write(ref _current, null);
+            return (false, "refused on the lean path");
+        }
+        LeanConnection? connection;
+        try
+        {
+            connection = await ConnectionAsync(ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            Volatile.Write(ref _retryAt, Stopwatch.GetTimestamp() + (long)(DialBackoff.TotalSeconds * Stopwatch.Frequency));
+            return (false, e.Message);
+        }
+        if (connection is null) return (false, "the peer does not serve the lean path");
+        return connection.Post(protocolId, request, deadline) ? (true, "") : (false, "the lean connection is closed");
     }
 
     private async ValueTask<LeanConnection?> ConnectionAsync(CancellationToken ct)

@@ -14,12 +14,20 @@ namespace DinoMesh.Transport.Lean;
 /// (0 ok, else a <see cref="CallFailure"/>) | u32 length | answer message or a UTF-8 reason</c>, a pong <c>u8 2 | u32
 /// nonce</c>, or a goaway <c>u8 3 | u32 last call id read</c>: every call up to that id is answered before the server
 /// closes, none after it was read. Call ids rise on a connection. All integers big-endian.</para>
+/// <para>A call with id 0 is a <em>post</em>: one-way, the server runs the handler and sends nothing back (a failure is
+/// only logged there), except a refusal of a caller that is not admitted (an answer with id 0, then the goaway). Posts
+/// do not count in the goaway's "last call read". A server that predates posts answers them like any call, and the
+/// caller drops an answer nobody waits for, so the two mix on one connection. SWIM messages go this way: the protocol
+/// tolerates loss and its answers carry nothing, so an answer frame per message was half of its traffic.</para>
 /// </summary>
 internal static class LeanWire
 {
     public static readonly SslApplicationProtocol Alpn = new("dinomesh-lean/1");
 
     public const byte Call = 1;
+
+    /// <summary>The call id of a post (a call that gets no answer).</summary>
+    public const uint PostId = 0;
     public const byte Ping = 2;
     public const byte Answer = 1;
     public const byte Pong = 2;

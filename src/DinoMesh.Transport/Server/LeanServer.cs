@@ -92,7 +92,9 @@ internal sealed class LeanServer
         private int _writing;
         private volatile bool _outputBroken;
         private readonly SemaphoreSlim _slots = new(MaxCallsInFlight);
-        private readonly ConcurrentDictionary<uint, Task> _running = new();
+        // Handlers still running, by call id; a post (call id 0) by a negative number of its own.
+        private readonly ConcurrentDictionary<long, Task> _running = new();
+        private long _posts;
         private volatile string? _stopReason;
 
         public Session(LeanServer server, ConnectionContext connection, PeerId peer, ConnectionActivity activity)
@@ -134,9 +136,10 @@ internal sealed class LeanServer
                         {
                             await _slots.WaitAsync(closed);
                             _activity.Begin();
-                            var running = RunHandlerAsync(frame.Id, start, closed);
+                            var key = frame.Id != 0 ? frame.Id : -++_posts;
+                            var running = RunHandlerAsync(frame.Id, key, start, closed);
                             // An inline handler has usually answered by now (and removed itself): nothing to wait for.
-                            if (!start.Inline || !running.IsCompleted) _running[frame.Id] = running;
+                            if (!start.Inline || !running.IsCompleted) _running[key] = running;
                         }
                     }
                     input.AdvanceTo(buffer.Start, buffer.End);
@@ -261,27 +264,41 @@ internal sealed class LeanServer
             return new Frame(frameLength, id, new HandlerStart(handler, Context(registration.ProtocolId), request, deadline, registration.Inline));
         }
 
-        private async Task RunHandlerAsync(uint id, HandlerStart start, CancellationToken closed)
+        /// <summary>
+        /// Runs one handler and answers it, unless it is a post (call id 0: see <see cref="LeanWire"/>), which gets no
+        /// answer, not even a failure (that is only logged).
+        /// </summary>
+        private async Task RunHandlerAsync(uint id, long key, HandlerStart start, CancellationToken closed)
         {
             var (handler, context, request, deadline, inline) = start;
+            var began = System.Diagnostics.Stopwatch.GetTimestamp();
             // Off the reader loop at once, unless registered inline: a handler that runs synchronously must not hold up
             // the calls behind it.
             if (!inline) await Task.Yield();
             try
             {
                 using var timer = CancellationTokenSource.CreateLinkedTokenSource(closed);
-                timer.CancelAfter(deadline);
                 try
                 {
-                    var answer = await handler(context, request, timer.Token);
-                    await SendAsync(new Outgoing(LeanWire.Answer, id, CallFailure.None, answer));
+                    var pending = handler(context, request, timer.Token);
+                    // The deadline's timer is armed only for a handler that did not finish at once, for the time left:
+                    // most handlers here (SWIM, lease) answer synchronously, and a timer armed and dropped per call
+                    // still wakes the timer thread when it was due.
+                    if (!pending.IsCompleted)
+                    {
+                        var left = deadline - System.Diagnostics.Stopwatch.GetElapsedTime(began);
+                        if (left > TimeSpan.Zero) timer.CancelAfter(left);
+                        else timer.Cancel();
+                    }
+                    var answer = await pending;
+                    if (id != 0) await SendAsync(new Outgoing(LeanWire.Answer, id, CallFailure.None, answer));
                     TransportMetrics.Exchanged(_peer, context.ProtocolId, answer.Length, request.Length);
                 }
                 catch (Exception e) when (!closed.IsCancellationRequested)
                 {
                     _server._logFailure(context, e, timer.Token);
                     var (failure, detail) = PeerServer.Classify(e, timer.Token);
-                    Answer(id, failure, detail);
+                    if (id != 0 || failure == CallFailure.Refused) Answer(id, failure, detail);
                     if (failure == CallFailure.Refused) Stop("a handler refused the caller");
                 }
             }
@@ -291,7 +308,7 @@ internal sealed class LeanServer
             }
             finally
             {
-                _running.TryRemove(id, out _);
+                _running.TryRemove(key, out _);
                 _activity.End();
                 _slots.Release();
             }
