@@ -21,6 +21,8 @@ public sealed partial class NodeService
         switch (command)
         {
             case "peers":
+                // Members' stored bytes are asked only when someone looks: wait a moment for their answers.
+                if (_chunkService is { } chunks) await chunks.PeerUsage.RefreshAsync(maxAge: TimeSpan.FromSeconds(1), wait: TimeSpan.FromSeconds(2), cancellationToken);
                 return Peers();
             case "status":
                 return Status();
@@ -46,7 +48,13 @@ public sealed partial class NodeService
     }
 
     /// <summary>What the status page shows: this node's status and its view of the members; null while starting.</summary>
-    public (NodeStatus Status, IReadOnlyList<PeerRow> Peers)? Snapshot() => _cluster is null ? null : (Status(), Peers());
+    public (NodeStatus Status, IReadOnlyList<PeerRow> Peers)? Snapshot()
+    {
+        if (_cluster is null) return null;
+        // The page refreshes itself: it shows the answers of the last round and asks for the next.
+        _chunkService?.PeerUsage.Request();
+        return (Status(), Peers());
+    }
 
     /// <summary>" --data-dir D" when the node runs on a data directory the control commands would not find by default.</summary>
     private string DataDirArgument() =>

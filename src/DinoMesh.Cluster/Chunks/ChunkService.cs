@@ -21,8 +21,6 @@ public sealed class ChunkService : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
-    private readonly Dictionary<PeerId, UsageAnswer> _peerUsage = [];
-    private readonly Lock _usageGate = new();
     private Func<IReadOnlySet<ChunkId>> _staged = static () => new HashSet<ChunkId>();
     private (long AtMs, UsageAnswer Usage, long Missing)? _lastCount;
     private Task _loops = Task.CompletedTask;
@@ -46,6 +44,7 @@ public sealed class ChunkService : IAsyncDisposable
         Collector = new ChunkCollector(Inventory, store, state, () => _staged(), options, _logger);
         Repairer = new ChunkRepairer(Fetcher, store, Inventory, cluster, state, options, time, _logger);
         Cache = new ChunkCache(Inventory, store, network, cluster, state, () => _staged(), options, _logger);
+        PeerUsage = new PeerUsagePoll(network, cluster, options, time, _logger);
     }
 
     public ChunkOptions Options => _options;
@@ -57,6 +56,7 @@ public sealed class ChunkService : IAsyncDisposable
     public ChunkCollector Collector { get; }
     public ChunkRepairer Repairer { get; }
     public ChunkCache Cache { get; }
+    public PeerUsagePoll PeerUsage { get; }
 
     /// <summary>
     /// Loads the inventory from the store (in the background) and starts repair, collection, eviction and usage
@@ -80,7 +80,7 @@ public sealed class ChunkService : IAsyncDisposable
                 _logger.LogError("chunks: cannot list the store ({Error}); collection, eviction and repair are off", e.Message);
                 return;
             }
-            await Task.WhenAll(RepairLoopAsync(ct), SweepLoopAsync(ct), UsageLoopAsync(ct));
+            await Task.WhenAll(RepairLoopAsync(ct), SweepLoopAsync(ct), PeerUsage.RunAsync(ct));
         }, ct);
     }
 
@@ -117,7 +117,7 @@ public sealed class ChunkService : IAsyncDisposable
     public UsageAnswer? UsageOf(PeerId peer)
     {
         if (peer == _cluster.Self) return Usage();
-        lock (_usageGate) return _peerUsage.GetValueOrDefault(peer);
+        return PeerUsage.Of(peer);
     }
 
     public ChunkStatus Status()
@@ -218,35 +218,6 @@ public sealed class ChunkService : IAsyncDisposable
             catch (Exception e)
             {
                 _logger.LogError(e, "chunk sweep failed");
-                await Delay(ct);
-            }
-        }
-    }
-
-    private async Task UsageLoopAsync(CancellationToken ct)
-    {
-        while (!ct.IsCancellationRequested)
-        {
-            try
-            {
-                var peers = _cluster.Live().Where(p => p.Id != _cluster.Self).ToList();
-                var answers = await Task.WhenAll(peers.Select(async p => (p.Id, Call: await _network.CallAsync(p, new UsageQuery(), _options.QueryDeadline, ct))));
-                lock (_usageGate)
-                {
-                    foreach (var (id, call) in answers)
-                    {
-                        if (call.Answer is UsageAnswer usage) _peerUsage[id] = usage;
-                    }
-                }
-                await Task.Delay(_options.UsageInterval, _time, ct);
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                _logger.LogWarning("chunk usage poll failed: {Error}", e.Message);
                 await Delay(ct);
             }
         }

@@ -12,7 +12,8 @@ public sealed record PeerEntry(
     DateTimeOffset? LastSeen,
     string Transport,
     long? AppliedVersion,
-    bool Self)
+    bool Self,
+    long? StoredBytes = null)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 

@@ -150,6 +150,23 @@ public sealed class ChunkClusterTests : IClassFixture<ClassCluster>, IDisposable
 
     [Fact]
     [SharedCluster]
+    public void Peers_shows_what_every_member_stores_asked_at_the_moment_someone_looks()
+    {
+        var (cluster, n) = Shared();
+        WriteRandom(Path.Combine(n[0].MountPoint, "stored"), 8, 3);
+
+        // Members' stored bytes are asked only when `peers` runs (no background polling): the first look answers them.
+        var rows = n[2].Peers();
+        cluster.Log("peers on c: " + string.Join(", ", rows.Select(r => $"{r.Address} {r.StoredBytes}")));
+
+        Assert.Equal(3, rows.Count);
+        // R = 2 over three nodes: the 8 new chunks (and whatever earlier tests wrote) sit on at least two of them.
+        Assert.All(rows, r => Assert.NotNull(r.StoredBytes));
+        Assert.True(rows.Sum(r => r.StoredBytes!.Value) >= 2 * (8L << 20), $"stored in all: {rows.Sum(r => r.StoredBytes!.Value)} bytes");
+    }
+
+    [Fact]
+    [SharedCluster]
     public void Ten_thousand_small_files_written_on_A_are_readable_on_C()
     {
         var (cluster, n) = Shared();
