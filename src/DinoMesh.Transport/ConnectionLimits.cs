@@ -41,6 +41,9 @@ public sealed record ConnectionLimits
     /// </summary>
     public TimeSpan StrangerLifetime { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>A member's lean-path connection with no call for this long is closed (with a goaway; the caller dials again when it next calls).</summary>
+    public TimeSpan LeanIdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Descriptors kept out of <see cref="MaxConnections"/> for the node's own files, log and outgoing links.</summary>
     public int DescriptorReserve { get; init; } = 512;
 }

@@ -16,11 +16,10 @@ namespace DinoMesh.Transport.Server;
 /// Serves one lean connection (see <see cref="LeanWire"/>): admitted members only, many calls at once, each to the same
 /// unary handler an HTTP/2 call of that protocol reaches, with the same bounds, deadlines and failures. A connection
 /// ends with a goaway (every call read so far is still answered) when the peer is refused, sends something malformed
-/// or oversized, stays idle past <see cref="IdleTimeout"/>, or the server stops.
+/// or oversized, stays idle past <see cref="ConnectionLimits.LeanIdleTimeout"/>, or the server stops.
 /// </summary>
 internal sealed class LeanServer
 {
-    public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>Calls one connection may have in its handlers at once; past it the server reads no more until one ends.</summary>
     public const int MaxCallsInFlight = 512;
@@ -30,8 +29,11 @@ internal sealed class LeanServer
     private readonly RefusalLog _refusals;
     private readonly Action<PeerContext, Exception, CancellationToken> _logFailure;
 
-    public LeanServer(ProtocolTable protocols, IAdmission admission, RefusalLog refusals, Action<PeerContext, Exception, CancellationToken> logFailure)
+    private readonly TimeSpan _idleTimeout;
+
+    public LeanServer(ProtocolTable protocols, IAdmission admission, RefusalLog refusals, Action<PeerContext, Exception, CancellationToken> logFailure, TimeSpan idleTimeout)
     {
+        _idleTimeout = idleTimeout;
         _protocols = protocols;
         _admission = admission;
         _refusals = refusals;
@@ -40,6 +42,40 @@ internal sealed class LeanServer
 
     public Task ServeAsync(ConnectionContext connection, PeerId peer, ConnectionActivity activity) =>
         new Session(this, connection, peer, activity).RunAsync();
+
+    // One clock for every open connection's idle check, running only while there are connections: a timer per
+    // connection fired every 15 s each, two or three times a second on a node with 32 peers, and each firing wakes
+    // the timer thread and a pool worker.
+    private readonly Lock _sessionsGate = new();
+    private readonly HashSet<Session> _sessions = [];
+    private Timer? _idleWatch;
+
+    private void Watch(Session session)
+    {
+        lock (_sessionsGate)
+        {
+            _sessions.Add(session);
+            _idleWatch ??= new Timer(_ => StopIdleSessions(), null, _idleTimeout / 4, _idleTimeout / 4);
+        }
+    }
+
+    private void Unwatch(Session session)
+    {
+        lock (_sessionsGate)
+        {
+            _sessions.Remove(session);
+            if (_sessions.Count > 0) return;
+            _idleWatch?.Dispose();
+            _idleWatch = null;
+        }
+    }
+
+    private void StopIdleSessions()
+    {
+        Session[] sessions;
+        lock (_sessionsGate) sessions = [.. _sessions];
+        foreach (var session in sessions) session.StopIfIdle(_idleTimeout);
+    }
 
     /// <summary>How long a closing connection keeps reading (and dropping) what the caller still sends, until it hangs up.</summary>
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(2);
@@ -114,10 +150,25 @@ internal sealed class LeanServer
             // at a frame boundary (CancelPendingRead loses no bytes), so the goaway names the last call read.
             var closeRequested = _connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
             using var onClose = closeRequested.Register(() => Stop("the server is stopping"));
-            using var idleWatch = new Timer(_ =>
+            _server.Watch(this);
+            try
             {
-                if (_activity.IdleFor >= IdleTimeout) Stop("idle");
-            }, null, IdleTimeout / 4, IdleTimeout / 4);
+                await ServeAsync(input, closed);
+            }
+            finally
+            {
+                _server.Unwatch(this);
+            }
+        }
+
+        /// <summary>Closes the connection (with a goaway) when it has been idle for <paramref name="timeout"/>.</summary>
+        public void StopIfIdle(TimeSpan timeout)
+        {
+            if (_activity.IdleFor >= timeout) Stop("idle");
+        }
+
+        private async Task ServeAsync(System.IO.Pipelines.PipeReader input, CancellationToken closed)
+        {
             uint lastRead = 0;
             var clientGone = false;
             try
@@ -167,7 +218,7 @@ internal sealed class LeanServer
             while (!_outputBroken && (!_outgoing.IsEmpty || Volatile.Read(ref _writing) != 0))
             {
                 await WriteQueuedAsync();
-                if (Volatile.Read(ref _writing) != 0) await Task.Delay(1);
+                if (Volatile.Read(ref _writing) != 0) await Task.Delay(1, CancellationToken.None);
             }
             if (!clientGone)
             {

@@ -71,7 +71,7 @@ internal sealed class PeerServer : IAsyncDisposable
         _log.LogDebug("incoming connections: at most {Max} (descriptor limit {Descriptors}), {Handshakes} in handshake, {Strangers} not admitted, {PerAddress} per address",
             gate.MaxConnections, descriptors?.ToString() ?? "none", gate.MaxHandshakes, gate.MaxStrangers, gate.MaxPerAddress);
         var bulk = _options.ServeBulk ? new BulkServer(_protocols, _admission, _refusals, LogFailure) : null;
-        var lean = _options.ServeLean ? new LeanServer(_protocols, _admission, _refusals, LogFailure) : null;
+        var lean = _options.ServeLean ? new LeanServer(_protocols, _admission, _refusals, LogFailure, limits.LeanIdleTimeout) : null;
         var watch = new ConnectionWatch(limits, _admission, _refusals, bulk, lean);
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
