@@ -21,8 +21,8 @@ public sealed partial class NodeService
         switch (command)
         {
             case "peers":
-                // Members' stored bytes are asked only when someone looks: wait a moment for their answers.
-                if (_chunkService is { } chunks) await chunks.PeerUsage.RefreshAsync(maxAge: TimeSpan.FromSeconds(1), wait: TimeSpan.FromSeconds(2), cancellationToken);
+                // Members' stored bytes are asked only when someone looks: a first look waits a moment for the answers.
+                if (_chunkService is { } chunks) await chunks.PeerUsage.LookAsync(TimeSpan.FromSeconds(2), cancellationToken);
                 return Peers();
             case "status":
                 return Status();

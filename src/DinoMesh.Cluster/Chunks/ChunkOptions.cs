@@ -54,6 +54,6 @@ public sealed record ChunkOptions
     /// <summary>How often garbage collection and cache eviction run.</summary>
     public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>How old the members' stored bytes may be before the status page asks them again (`peers` asks unless they are under a second old).</summary>
+    /// <summary>How old the members' stored bytes may be before a look (`peers`, the status page) asks them again.</summary>
     public TimeSpan UsageInterval { get; init; } = TimeSpan.FromSeconds(10);
 }

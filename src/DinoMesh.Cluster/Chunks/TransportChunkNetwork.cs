@@ -17,10 +17,23 @@ public sealed class TransportChunkNetwork : IChunkNetwork
         // A put (a megabyte) is encoded into a pooled array, given back once a peer answered: the answer came after the
         // peer read the whole request, so nothing still reads it. After a failure the array is left to the collector,
         // as a send cut short by a fallback could in principle still be reading it.
+        if (request is UsageQuery) return await AskAsync(peer, request, deadline, cancellationToken);
         var (pooled, length) = request is PutChunk put ? ChunkCodec.EncodePooled(put) : (null, 0);
         var call = await _transport.CallBulkAsync(peer.Address, peer.Id, ProtocolIds.Chunk,
             pooled is null ? ChunkCodec.Encode(request) : pooled.AsMemory(0, length), deadline, cancellationToken, ChunkCodec.MaxMessageBytes);
         if (pooled is not null && call.Ok) System.Buffers.ArrayPool<byte>.Shared.Return(pooled);
+        return Decode(call);
+    }
+
+    /// <summary>
+    /// A question of a few bytes goes as an ordinary small call (the lean path, whose connection SWIM keeps open) rather
+    /// than over a bulk connection, which after a minute idle costs a handshake per peer.
+    /// </summary>
+    private async Task<ChunkCall> AskAsync(ChunkPeer peer, ChunkRequest request, TimeSpan deadline, CancellationToken cancellationToken) =>
+        Decode(await _transport.CallAsync(peer.Address, peer.Id, ProtocolIds.Chunk, ChunkCodec.Encode(request), deadline, cancellationToken, ChunkCodec.MaxMessageBytes, idempotent: true));
+
+    private static ChunkCall Decode(CallResult<byte[]> call)
+    {
         if (!call.Ok) return ChunkCall.Failed($"{call.Failure}: {call.Detail}");
         try
         {
