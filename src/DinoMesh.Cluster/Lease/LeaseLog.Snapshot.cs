@@ -99,7 +99,7 @@ public sealed partial class LeaseLog
     private void HandleSnapshotPiece(PeerId from, SnapshotPiece s)
     {
         if (Holder != from || IsHolder) BecomeFollower(Term, from);
-        _electionElapsed = 0;
+        HeardFromHolder();
         // A diverged node takes the holder's state whatever its version: its own applied state is what must go.
         if (!Diverged && s.Version <= Commit)
         {
