@@ -15,11 +15,6 @@ public sealed partial class LeaseDriver
 
     private int _probing;
 
-    /// <summary>Holder-gone evidence this node acted on since it started (for status and tests).</summary>
-    public long HolderGoneCount => Interlocked.Read(ref _holderGoneCount);
-
-    private long _holderGoneCount;
-
     /// <summary>Starts the probe the machine asked for, unless one is under way. Caller holds the lock.</summary>
     private void StartProbeLocked((PeerId Holder, long Term) probe)
     {
@@ -44,7 +39,6 @@ public sealed partial class LeaseDriver
             AfterProcess();
             if (acted)
             {
-                Interlocked.Increment(ref _holderGoneCount);
                 _logger.LogInformation("lease: holder {Holder} of term {Term} is gone (its heartbeat is late and a connect to its address was refused); campaigning",
                     holder.Short, term);
             }

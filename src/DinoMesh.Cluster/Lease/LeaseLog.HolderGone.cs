@@ -29,7 +29,7 @@ public sealed partial class LeaseLog
 
     /// <summary>
     /// True while this voter counts the lease of <see cref="Holder"/> as ended on evidence that its process is gone
-    /// (<see cref="HolderGone"/>), until it hears from a holder again or campaigns.
+    /// (<see cref="HolderGone"/>), until it hears from a holder again or follows another term.
     /// </summary>
     public bool HolderGoneSeen => _holderGone && !IsHolder;
 
@@ -72,11 +72,14 @@ public sealed partial class LeaseLog
     /// </summary>
     private void MaybeProbeHolder()
     {
-        if (!_config.ProbeHolder || Holder.IsEmpty || _holderGone || Role is not LeaseRole.Voter || !Voters.Contains(Self)) return;
+        if (!ProbesHolder) return;
         var first = ProbeFirstTicks;
         if (_electionElapsed < first || (_electionElapsed - first) % ProbeIntervalTicks != 0) return;
         _probe = (Holder, Term);
     }
+
+    /// <summary>This node probes its holder when it is late: a voter following a holder it holds no evidence about.</summary>
+    private bool ProbesHolder => _config.ProbeHolder && !Holder.IsEmpty && !_holderGone && Role is LeaseRole.Voter && Voters.Contains(Self);
 
     private int ProbeIntervalTicks => _config.HeartbeatTicks * LeaseScale;
 
@@ -85,7 +88,7 @@ public sealed partial class LeaseLog
     /// <summary>Ticks from now to the next probe (for <see cref="TicksUntilDue"/>), or int.MaxValue when none is due.</summary>
     private int TicksUntilProbe()
     {
-        if (!_config.ProbeHolder || Holder.IsEmpty || _holderGone || Role is not LeaseRole.Voter || !Voters.Contains(Self)) return int.MaxValue;
+        if (!ProbesHolder) return int.MaxValue;
         var first = ProbeFirstTicks;
         if (_electionElapsed < first) return first - _electionElapsed;
         var interval = ProbeIntervalTicks;
