@@ -32,7 +32,7 @@ public sealed record LeaseConfig
     /// 150 ms and 27 learners every 1.5 s; idle at 4, about 11. Commit gossip slows by the same factor once a node's
     /// commit version has stood still for as many rounds. The cost: a holder whose machine dies while the log is idle is
     /// replaced after 2.4-4.8 s instead of 0.6-1.2 s; one whose process is killed is found gone by
-    /// <see cref="ProbeHolder"/> and replaced in under a second. 1 turns it off.
+    /// <see cref="ProbeSilentPeers"/> and replaced in under a second. 1 turns it off.
     /// </summary>
     public int IdleFactor { get; init; } = 4;
 
@@ -44,9 +44,11 @@ public sealed record LeaseConfig
     /// <see cref="HolderGoneCampaignTicks"/> instead of waiting out the lease of a process that no longer exists. This
     /// is what brings fail-over after kill -9 of an idle log's holder from 2.2-2.8 s to under a second
     /// (docs/benchmarks.md). A holder whose machine is gone (power, cable) refuses nothing and is still replaced after
-    /// the election timeout. False turns the probes off.
+    /// the election timeout. The holder probes a voter whose answers are late the same way, and steps down at once when
+    /// fewer than a majority of voters are left whose processes are not known to be gone (<see cref="LeaseLog.VoterGone"/>).
+    /// False turns the probes off.
     /// </summary>
-    public bool ProbeHolder { get; init; } = true;
+    public bool ProbeSilentPeers { get; init; } = true;
 
     /// <summary>
     /// With evidence that the holder's process is gone, a voter campaigns after a random 1..this many ticks (50-300 ms):

@@ -30,6 +30,7 @@ public sealed partial class LeaseLog
                 // Check-quorum can step down any holder but the only voter (it is its own majority).
                 if (!(Voters.Voters.Count == 1 && Voters.Contains(Self))) due = Math.Min(due, CheckQuorumTicks - _electionElapsed);
                 if (Transferring) due = Math.Min(due, _config.ElectionTicks - _transferElapsed);
+                due = Math.Min(due, TicksUntilProbe());
             }
             else if (Role != LeaseRole.Learner && Voters.Contains(Self))
             {

@@ -61,7 +61,7 @@ public sealed partial class LeaseLog
             if (p.Life != 0) p.Restarted(LastVersion + 1);
             p.Life = a.Life;
         }
-        p.RecentlyActive = true;
+        p.Heard();
         if (!p.SnapshotPending || p.Transfer is not { } t || !t.Is(a.Version, a.VersionTerm) || a.Offset < 0 || a.Offset > t.Meta.Length) return;
         if (a.Offset > t.Acked) t.Silent = 0;
         if (a.Gap || a.Offset == 0)

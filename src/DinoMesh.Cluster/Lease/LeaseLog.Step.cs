@@ -115,7 +115,7 @@ public sealed partial class LeaseLog
         Holder = holder;
         _electionElapsed = 0;
         _holderGone = false;
-        _probe = null;
+        _probes.Clear();
         // A holder known again: elections (if any) go back to the normal range. Without one, a campaign that holder-gone
         // evidence started keeps its quick retries (a split vote, a majority of refusals).
         if (!holder.IsEmpty) _quickCampaigns = 0;

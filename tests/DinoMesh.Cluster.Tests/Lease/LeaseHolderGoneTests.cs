@@ -95,8 +95,8 @@ public class LeaseHolderGoneTests(ITestOutputHelper output)
         var voter = sim.Nodes.First(n => n != holder && holder.Machine.Voters.Contains(n.Id));
         sim.FalseHolderGone(learner);
         Assert.False(learner.Machine.HolderGoneSeen, "a learner acted on holder-gone evidence");
-        sim.GiveHolderGone(voter, holder.Id, voter.Machine.Term - 1);
-        sim.GiveHolderGone(voter, learner.Id, voter.Machine.Term);
+        sim.GivePeerGone(voter, holder.Id, voter.Machine.Term - 1);
+        sim.GivePeerGone(voter, learner.Id, voter.Machine.Term);
         Assert.False(voter.Machine.HolderGoneSeen, "a voter acted on evidence about another term or another node");
         Assert.Equal(0, sim.HolderGoneActedOn);
     }
@@ -170,6 +170,74 @@ public class LeaseHolderGoneTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// A firewall that rejects (instead of dropping) cuts an idle holder off from every voter: the voters' probes of the
+    /// holder are refused although it lives (false evidence), and the holder's probes of the voters are refused too. The
+    /// holder steps down on that evidence, long before its stretched check-quorum would make it, and before the
+    /// majority's new holder exists, so it does not go on answering from a lease that the voters no longer honour.
+    /// </summary>
+    [Fact]
+    public void An_idle_holder_cut_off_by_a_rejecting_firewall_steps_down_on_the_evidence_before_another_is_elected()
+    {
+        var took = new List<long>();
+        foreach (var seed in Seeds(36_800, 200))
+        {
+            var sim = IdleCluster(seed, voters: 3 + seed % 3, learners: seed % 3, new LeaseFaults { MaxDelayMs = 1 + seed % 10, RejectingCuts = true });
+            var holder = Assert.Single(sim.Holders);
+            sim.Run(sim.Random.Next((int)IdleHeartbeatMs));
+            sim.Partition([.. sim.Nodes.Select(n => n == holder ? 1 : 0)]);
+            var cutAt = sim.NowMs;
+            while (holder.Machine.IsHolder && sim.NowMs - cutAt < 10_000)
+            {
+                sim.Run(1);
+                Assert.True(!holder.Machine.IsHolder || sim.Holders.Count() == 1,
+                    $"a new holder was elected {sim.NowMs - cutAt} ms after the cut while the cut-off one still held the lease [{sim.Describe()}]; {sim.Replay}");
+            }
+            took.Add(sim.NowMs - cutAt);
+            Assert.True(sim.StepDownsOnEvidence > 0, $"the holder did not step down on evidence ({took[^1]} ms); {sim.Replay}");
+            // The last answers up to one idle interval before the cut, the first probe one normal heartbeat after the next
+            // renewal's answers were due, and the refusal's round trip.
+            var bound = IdleHeartbeatMs + (Config.HeartbeatTicks + 1) * LeaseSim.TickMs + 20;
+            Assert.True(took[^1] <= bound, $"the cut-off holder stepped down only {took[^1]} ms after the cut (bound {bound}); {sim.Replay}");
+            sim.Run(3_000);
+            Assert.True(sim.Holders.Count() == 1 && !holder.Machine.IsHolder, $"the majority elected no holder [{sim.Describe()}]; {sim.Replay}");
+            Assert.True(sim.ProposeAnywhere() > 0, sim.Replay);
+            sim.HealAndCheckConverged();
+        }
+        took.Sort();
+        output.WriteLine($"step-down after a rejecting cut, {took.Count} seeds: median {took[took.Count / 2]} ms, max {took[^1]} ms");
+    }
+
+    /// <summary>
+    /// False "voter gone" evidence at the holder: about as many voters as it can lose and keep a majority, it keeps the
+    /// lease; about one more, it steps down (safe: a new election follows), and every invariant holds either way.
+    /// </summary>
+    [Fact]
+    public void False_voter_gone_evidence_at_the_holder_deposes_it_only_when_no_majority_is_left()
+    {
+        foreach (var seed in Seeds(36_900, 200))
+        {
+            var random = new Random(seed);
+            var sim = seed % 2 == 0
+                ? IdleCluster(seed, voters: 3 + seed % 3, learners: seed % 3)
+                : new LeaseSim(seed, 3 + seed % 3, seed % 3, new LeaseFaults { MaxDelayMs = 1 + random.Next(20) });
+            if (seed % 2 != 0) sim.Run(3_000);
+            var holder = Assert.Single(sim.Holders);
+            var term = holder.Machine.Term;
+            var voters = sim.Nodes.Where(n => n != holder && holder.Machine.Voters.Contains(n.Id)).OrderBy(_ => random.Next()).ToList();
+            var spare = holder.Machine.Voters.Voters.Count - holder.Machine.Voters.Quorum;
+            foreach (var voter in voters.Take(spare)) sim.FalseVoterGone(holder, voter);
+            Assert.True(holder.Machine.IsHolder && holder.Machine.Term == term, $"the holder stepped down with a majority left; {sim.Replay}");
+            sim.FalseVoterGone(holder, voters[spare]);
+            Assert.False(holder.Machine.IsHolder, $"the holder kept the lease with no majority left whose processes are not gone; {sim.Replay}");
+            Assert.True(sim.ProposeAnywhere() <= 0 || sim.Holders.All(h => h.Machine.Term > term), sim.Replay);
+            // The voters still hear nothing wrong about the old holder: they wait out its lease (stretched when idle).
+            sim.Run(2 * Config.IdleFactor * Config.ElectionTicks * LeaseSim.TickMs + 1_000, proposalsPerTick: 0.3);
+            Assert.True(sim.Holders.Count() == 1, $"no holder after the false evidence [{sim.Describe()}]; {sim.Replay}");
+            sim.HealAndCheckConverged();
+        }
+    }
+
+    /// <summary>
     /// Fault schedules where cuts reject (so probes across them are refused while the holder lives: false evidence from
     /// the network itself), with kill -9 (true evidence), machines that vanish (no evidence), stalls, loss, duplication and delay,
     /// idle stretches and bursts; every invariant at every step, converged at the end.
@@ -212,7 +280,11 @@ public class LeaseHolderGoneTests(ITestOutputHelper output)
                         sim.Restart(h);
                         break;
                 }
-                foreach (var node in sim.Nodes.Where(n => n.Up && random.Next(8) == 0)) sim.FalseHolderGone(node);
+                foreach (var node in sim.Nodes.Where(n => n.Up && random.Next(8) == 0))
+                {
+                    if (node.Machine.IsHolder) sim.FalseVoterGone(node, sim.Nodes[random.Next(sim.Nodes.Count)]);
+                    else sim.FalseHolderGone(node);
+                }
             }
             refused += sim.ProbesRefused;
             sim.HealAndCheckConverged();
