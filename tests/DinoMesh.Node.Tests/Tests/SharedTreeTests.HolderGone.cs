@@ -60,6 +60,35 @@ public sealed partial class SharedTreeTests
     }
 
     /// <summary>
+    /// The holder looks at its voters the same way: with both other voters killed, their ports refuse, and the holder of
+    /// an idle log steps down on that evidence (it can commit nothing, and must not answer from a lease that voters fed
+    /// the same refusals would no longer honour) instead of waiting out its stretched check-quorum. The voters restart,
+    /// a holder is elected again and the states converge.
+    /// </summary>
+    [Fact]
+    public void An_idle_holder_whose_other_voters_are_killed_steps_down_on_that_evidence()
+    {
+        var nodes = FormThree();
+        var holder = WaitForHolder(nodes);
+        Assert.Equal(0, Fs.CreateExclusive(On(holder, "before-the-kills"), "a"u8));
+        SeenOn(nodes, "the idle lease", n => n.Status().GetProperty("quorum").GetString()!.Contains("log idle", StringComparison.Ordinal),
+            within: TimeSpan.FromSeconds(20));
+
+        var others = nodes.Where(n => n != holder).ToArray();
+        foreach (var node in others) node.Kill9();
+        var steppedDown = Poll.Until(() => holder.Daemon!.FindLine(l => l.Contains("stepping down in term", StringComparison.Ordinal)
+            && l.Contains("is gone (its answers are late and a connect to its address was refused)", StringComparison.Ordinal)) is not null,
+            TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
+        Assert.True(steppedDown is not null, $"the holder did not step down on the evidence\n{_cluster.Diagnostics()}");
+        Assert.NotEqual("holder", holder.Status().GetProperty("role").GetString());
+
+        foreach (var node in others) node.Start();
+        WaitForHolder(nodes);
+        Assert.Equal(0, MkdirThroughSignals(On(holder, "after-the-restarts")));
+        AssertSameState(nodes);
+    }
+
+    /// <summary>
     /// A holder that is stopped (SIGSTOP: a long GC pause, a starved VM) sends no heartbeats, but its kernel still accepts
     /// connects on its port, so the survivors' probes find it there: nobody reports it gone, and they elect another only
     /// after its lease ends, as before. Once it runs again it learns the new term and the states converge.
