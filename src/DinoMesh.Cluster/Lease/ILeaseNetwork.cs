@@ -31,4 +31,11 @@ public interface ILeaseNetwork
 
     /// <summary>Asks <paramref name="holder"/> for its commit version; null when it could not be reached in time.</summary>
     Task<ReadIndexResponse?> ReadIndexAsync(PeerId holder, TimeSpan deadline, CancellationToken ct);
+
+    /// <summary>
+    /// True only when a connect to <paramref name="peer"/>'s address was refused within <paramref name="deadline"/>:
+    /// nothing listens there, so the process that was there is gone. A connection made, a timeout, an unknown address
+    /// or any other error is false (no evidence). A network that cannot tell always answers false.
+    /// </summary>
+    Task<bool> NothingListensAsync(PeerId peer, TimeSpan deadline, CancellationToken ct) => Task.FromResult(false);
 }

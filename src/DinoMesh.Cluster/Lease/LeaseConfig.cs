@@ -30,10 +30,32 @@ public sealed record LeaseConfig
     /// heartbeats. The first proposal ends it at once (its appends say "not idle", and the holder's window shrinks
     /// first). An idle cluster of 32 made about 45 lease calls a second at its holder with 4 voters renewed every
     /// 150 ms and 27 learners every 1.5 s; idle at 4, about 11. Commit gossip slows by the same factor once a node's
-    /// commit version has stood still for as many rounds. The cost: a holder that dies while the log is idle is
-    /// replaced after 2.4-4.8 s instead of 0.6-1.2 s. 1 turns it off.
+    /// commit version has stood still for as many rounds. The cost: a holder whose machine dies while the log is idle is
+    /// replaced after 2.4-4.8 s instead of 0.6-1.2 s; one whose process is killed is found gone by
+    /// <see cref="ProbeSilentPeers"/> and replaced in under a second. 1 turns it off.
     /// </summary>
     public int IdleFactor { get; init; } = 4;
+
+    /// <summary>
+    /// A voter whose holder's heartbeat is late (nothing for one heartbeat interval at the pace in force plus one normal
+    /// heartbeat: 750 ms on an idle log, 300 ms on a busy one) asks its driver to look whether anything still listens at
+    /// the holder's address, and again every interval while the silence lasts. A refused connect is evidence that the
+    /// holder's process is gone (<see cref="LeaseLog.HolderGone"/>): the voter then campaigns within
+    /// <see cref="HolderGoneCampaignTicks"/> instead of waiting out the lease of a process that no longer exists. This
+    /// is what brings fail-over after kill -9 of an idle log's holder from 2.2-2.8 s to under a second
+    /// (docs/benchmarks.md). A holder whose machine is gone (power, cable) refuses nothing and is still replaced after
+    /// the election timeout. The holder probes a voter whose answers are late the same way, and steps down at once when
+    /// fewer than a majority of voters are left whose processes are not known to be gone (<see cref="LeaseLog.VoterGone"/>).
+    /// False turns the probes off.
+    /// </summary>
+    public bool ProbeSilentPeers { get; init; } = true;
+
+    /// <summary>
+    /// With evidence that the holder's process is gone, a voter campaigns after a random 1..this many ticks (50-300 ms):
+    /// soon, but spread, because every survivor gets the same evidence at about the same time and two that campaign in
+    /// the same tick can split the vote.
+    /// </summary>
+    public int HolderGoneCampaignTicks { get; init; } = 6;
 
     /// <summary>
     /// Quiet heartbeat rounds (no proposal, no fsync waiting, every voter caught up) before the lease idles; also the
@@ -116,6 +138,7 @@ public sealed record LeaseConfig
     public void Validate()
     {
         if (IdleFactor < 1 || IdleAfterRounds < 1) throw new ArgumentException("idle factor and idle rounds must be positive");
+        if (HolderGoneCampaignTicks < 1) throw new ArgumentException("holder-gone campaign ticks must be positive");
         if (LearnerHeartbeatIntervals < 1) throw new ArgumentException("learner heartbeat intervals must be positive");
         if (HeartbeatTicks < 1 || ElectionTicks <= HeartbeatTicks) throw new ArgumentException("election ticks must exceed heartbeat ticks");
         if (MaxEntriesPerMessage < 1 || MaxBytesPerMessage < 1 || MaxInflight < 1 || ResendTicks < 1 || GossipTicks < 1 || PullLag < 1) throw new ArgumentException("batch limits must be positive");

@@ -93,6 +93,7 @@ public sealed partial class LeaseDriver
             foreach (var peer in ready.SnapshotsToSend) _snapshotRequests.Add(peer);
             _piecesToSend.AddRange(ready.PiecesToSend);
             _applyTarget = Math.Max(_applyTarget, ready.CommittedTo);
+            foreach (var probe in ready.Probes) StartProbeLocked(probe);
             _machine.Advance(ready);
             // Only now: the machine takes no input between Ready and Advance.
             if (assembled is not null) foreach (var (id, verified) in assembled) _machine.SnapshotAssembled(id, verified);

@@ -5,7 +5,7 @@ public sealed partial class LeaseLog
 {
     /// <summary>
     /// How many ticks from now the first one comes that may do more than advance counters: send a message (heartbeat,
-    /// gossip, a campaign), step down, or end a transfer; <see cref="int.MaxValue"/> when none will (a lone holder
+    /// gossip, a campaign), ask for a probe of the holder, step down, or end a transfer; <see cref="int.MaxValue"/> when none will (a lone holder
     /// that is its own quorum). Every tick before it only counts, so a driver may sleep until then and apply the
     /// skipped ticks, in order, before the next input; the machine then ends in the same state as if it had ticked
     /// all along. Never less than 1.
@@ -30,10 +30,12 @@ public sealed partial class LeaseLog
                 // Check-quorum can step down any holder but the only voter (it is its own majority).
                 if (!(Voters.Voters.Count == 1 && Voters.Contains(Self))) due = Math.Min(due, CheckQuorumTicks - _electionElapsed);
                 if (Transferring) due = Math.Min(due, _config.ElectionTicks - _transferElapsed);
+                due = Math.Min(due, TicksUntilProbe());
             }
             else if (Role != LeaseRole.Learner && Voters.Contains(Self))
             {
                 due = Math.Min(due, _randomizedElectionTimeout * LeaseScale - _electionElapsed);
+                due = Math.Min(due, TicksUntilProbe());
             }
             return Math.Max(1, due);
         }

@@ -20,6 +20,9 @@ public sealed partial class LeaseLog
         _votes.Clear();
         _votes[Self] = true;
         Holder = default;
+        // No holder is followed any more, so no idle holder's slow renewals are waited for: a split vote is retried after
+        // a normal election timeout, not a stretched one.
+        _holderIdle = false;
         if (preVote)
         {
             Role = LeaseRole.PreCandidate;
@@ -85,6 +88,7 @@ public sealed partial class LeaseLog
     {
         Role = LeaseRole.Holder;
         Holder = Self;
+        _quickCampaigns = 0;
         _idle = false;
         _holderIdle = false;
         _quietRounds = 0;

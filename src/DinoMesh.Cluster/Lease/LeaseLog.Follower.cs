@@ -8,7 +8,7 @@ public sealed partial class LeaseLog
     private void HandleAppend(PeerId from, Append a)
     {
         if (Role is LeaseRole.PreCandidate or LeaseRole.Candidate or LeaseRole.Holder || Holder != from) BecomeFollower(Term, from);
-        _electionElapsed = 0;
+        HeardFromHolder();
         _holderIdle = a.Idle && _config.IdleFactor > 1;
         if (Diverged)
         {

@@ -67,6 +67,7 @@ public sealed partial class LeaseLog
             }
             foreach (var p in _progress.Values) p.RecentlyActive = false;
         }
+        MaybeProbeVoters();
         if (_heartbeatElapsed >= HeartbeatInterval)
         {
             _heartbeatElapsed = 0;
@@ -205,7 +206,7 @@ public sealed partial class LeaseLog
             if (p.Life != 0) p.Restarted(LastVersion + 1);
             p.Life = r.Life;
         }
-        p.RecentlyActive = true;
+        p.Heard();
         p.IdleAcknowledged = r.Idle;
         if (r.Diverged)
         {

@@ -7,7 +7,7 @@ public sealed partial class LeaseLog
 
     /// <summary>True when <see cref="Ready"/> has something to do.</summary>
     public bool HasReady => _hardStateDirty || _snapshotToInstall is not null || _truncateFrom is not null || _unstable.Count > 0
-        || _outbox.Count > 0 || _snapshotsToSend.Count > 0 || _piecesOut.Count > 0 || _piecesIn.Count > 0 || (_syncWanted && LastVersion > _synced) || Math.Min(Commit, _stable.LastVersion) > _appliedHandedOut;
+        || _outbox.Count > 0 || _snapshotsToSend.Count > 0 || _piecesOut.Count > 0 || _piecesIn.Count > 0 || _probes.Count > 0 || (_syncWanted && LastVersion > _synced) || Math.Min(Commit, _stable.LastVersion) > _appliedHandedOut;
 
     private long _appliedHandedOut;
 
@@ -40,6 +40,7 @@ public sealed partial class LeaseLog
             PiecesToSend = [.. _piecesOut],
             PiecesReceived = [.. _piecesIn],
             CommittedTo = Math.Min(Commit, persistedEnd),
+            Probes = [.. _probes],
         };
         _handedOut = ready;
         return ready;
@@ -65,6 +66,7 @@ public sealed partial class LeaseLog
         _snapshotsToSend.Clear();
         _piecesOut.Clear();
         _piecesIn.Clear();
+        _probes.Clear();
         // After a replacing snapshot the applied state is the snapshot's: what was handed out past it is void.
         if (ready.SnapshotReplaces && ready.Snapshot is { } replaced) _appliedHandedOut = replaced.Version;
         _appliedHandedOut = Math.Max(_appliedHandedOut, ready.CommittedTo);

@@ -61,7 +61,7 @@ public sealed partial class LeaseLog
             if (p.Life != 0) p.Restarted(LastVersion + 1);
             p.Life = a.Life;
         }
-        p.RecentlyActive = true;
+        p.Heard();
         if (!p.SnapshotPending || p.Transfer is not { } t || !t.Is(a.Version, a.VersionTerm) || a.Offset < 0 || a.Offset > t.Meta.Length) return;
         if (a.Offset > t.Acked) t.Silent = 0;
         if (a.Gap || a.Offset == 0)
@@ -99,7 +99,7 @@ public sealed partial class LeaseLog
     private void HandleSnapshotPiece(PeerId from, SnapshotPiece s)
     {
         if (Holder != from || IsHolder) BecomeFollower(Term, from);
-        _electionElapsed = 0;
+        HeardFromHolder();
         // A diverged node takes the holder's state whatever its version: its own applied state is what must go.
         if (!Diverged && s.Version <= Commit)
         {

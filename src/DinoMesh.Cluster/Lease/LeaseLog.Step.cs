@@ -19,7 +19,9 @@ public sealed partial class LeaseLog
         {
             _electionElapsed = 0;
             Campaign(preVote: true, transfer: false);
+            return;
         }
+        MaybeProbeHolder();
     }
 
     /// <summary>A message from <paramref name="from"/>.</summary>
@@ -100,8 +102,11 @@ public sealed partial class LeaseLog
         }
     }
 
-    /// <summary>This node heard from a live holder recently enough that it refuses to help elect another.</summary>
-    private bool InLease => !Holder.IsEmpty && _electionElapsed < _config.LeaseTicks(Role == LeaseRole.Learner) * LeaseScale;
+    /// <summary>
+    /// This node heard from a live holder recently enough that it refuses to help elect another (unless it has evidence
+    /// that the holder's process is gone: see <see cref="HolderGone"/>).
+    /// </summary>
+    private bool InLease => !Holder.IsEmpty && !_holderGone && _electionElapsed < _config.LeaseTicks(Role == LeaseRole.Learner) * LeaseScale;
 
     private void BecomeFollower(long term, PeerId holder)
     {
@@ -109,6 +114,11 @@ public sealed partial class LeaseLog
         Role = Voters.Contains(Self) ? LeaseRole.Voter : LeaseRole.Learner;
         Holder = holder;
         _electionElapsed = 0;
+        _holderGone = false;
+        _probes.Clear();
+        // A holder known again: elections (if any) go back to the normal range. Without one, a campaign that holder-gone
+        // evidence started keeps its quick retries (a split vote, a majority of refusals).
+        if (!holder.IsEmpty) _quickCampaigns = 0;
         _holderIdle = false;
         _idle = false;
         _quietRounds = 0;

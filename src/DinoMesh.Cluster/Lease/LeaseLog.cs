@@ -146,7 +146,7 @@ public sealed partial class LeaseLog
     private void Send(PeerId to, LeaseMessage message) => _outbox.Add(new LeaseEnvelope(to, message));
 
     private void ResetElectionTimeout() =>
-        _randomizedElectionTimeout = _config.ElectionTicks + _random.Next(_config.ElectionTicks);
+        _randomizedElectionTimeout = QuickElectionTimeout() ?? _config.ElectionTicks + _random.Next(_config.ElectionTicks);
 
     private void SetHardState(long term, PeerId vote)
     {

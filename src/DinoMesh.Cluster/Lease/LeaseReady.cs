@@ -61,6 +61,14 @@ public sealed class LeaseReady
     /// <summary>Apply committed entries up to this version (never past what is persisted).</summary>
     public long CommittedTo { get; init; }
 
+    /// <summary>
+    /// Look whether anything still listens at these peers' addresses (a follower's holder whose heartbeat is late, or
+    /// the holder's voters whose answers are): when a connect is refused, report <see cref="LeaseLog.PeerGone"/> with
+    /// that peer and term. Anything else (a connection made, a timeout, an unreachable network) is no evidence and is
+    /// not reported. Off the lock; at most one probe per peer at a time.
+    /// </summary>
+    public IReadOnlyList<(PeerId Peer, long Term)> Probes { get; init; } = [];
+
     public bool IsEmpty => HardState is null && Snapshot is null && TruncateFrom is null && Entries.Count == 0 && !SyncLog
-        && Messages.Count == 0 && SnapshotsToSend.Count == 0 && PiecesToSend.Count == 0 && PiecesReceived.Count == 0;
+        && Messages.Count == 0 && SnapshotsToSend.Count == 0 && PiecesToSend.Count == 0 && PiecesReceived.Count == 0 && Probes.Count == 0;
 }

@@ -70,6 +70,20 @@ internal sealed class Progress
     /// <summary>Heard from within the current check-quorum window.</summary>
     public bool RecentlyActive { get; set; }
 
+    /// <summary>Ticks since the holder last heard from it (a voter the holder probes once its answers are late).</summary>
+    public int Silent { get; set; }
+
+    /// <summary>A connect to its address was refused since it was last heard from: its process is gone.</summary>
+    public bool Gone { get; set; }
+
+    /// <summary>It answered: it is neither silent nor gone.</summary>
+    public void Heard()
+    {
+        RecentlyActive = true;
+        Silent = 0;
+        Gone = false;
+    }
+
     /// <summary>
     /// Heartbeats it has lagged since its log last grew: past a bound, what is in flight is presumed lost. Zero while it
     /// holds the whole log (nothing can be lost then), so a rarely heard learner is not "silent" when an entry arrives.

@@ -84,6 +84,34 @@ public sealed class TransportLeaseNetwork : ILeaseNetwork, IAsyncDisposable
         return result.Ok ? Decode<ReadIndexResponse>(result.Value!, 1024) : null;
     }
 
+    /// <summary>
+    /// A bare TCP connect to the peer's advertised address, closed at once (no TLS, nothing sent): refused means no
+    /// socket listens there. The listener's own refusals (connection caps, descriptor shortage) accept and then reset,
+    /// so they never look like this; only a missing listener or a firewall that answers for it does (docs/protocol.md,
+    /// "Holder gone"). Deliberately not through the transport: a failed call there says nothing about why.
+    /// </summary>
+    public async Task<bool> NothingListensAsync(PeerId peer, TimeSpan deadline, CancellationToken ct)
+    {
+        if (_addressOf(peer) is not { } address || !Uri.TryCreate("tcp://" + address, UriKind.Absolute, out var uri) || uri.Port <= 0) return false;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(deadline);
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        try
+        {
+            await socket.ConnectAsync(uri.IdnHost, uri.Port, timeout.Token);
+            return false;
+        }
+        catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.ConnectionRefused)
+        {
+            return true;
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or OperationCanceledException)
+        {
+            ct.ThrowIfCancellationRequested();
+            return false;
+        }
+    }
+
     private void Answered(PeerId peer, byte[] answer)
     {
         var batch = Decode<LeaseBatch>(answer, LeaseProtocols.MaxLeaseBytes);

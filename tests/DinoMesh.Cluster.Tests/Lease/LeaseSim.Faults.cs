@@ -38,11 +38,17 @@ internal sealed partial class LeaseSim
 
     private bool Linked(LeaseSimNode from, LeaseSimNode to) => from.Side == to.Side && !_cutLinks.Contains((from.Index, to.Index));
 
-    /// <summary>kill -9 (the log survives in the page cache) or, when <paramref name="powerLoss"/>, a power cut (it keeps only what was synced).</summary>
-    public void Crash(LeaseSimNode node, bool powerLoss = false)
+    /// <summary>
+    /// kill -9 (the log survives in the page cache; the machine's kernel refuses connects to the dead process's port) or,
+    /// when <paramref name="powerLoss"/>, a power cut (the log keeps only what was synced; the machine answers nothing).
+    /// <paramref name="machineGone"/> without a power cut: the process dies and its machine drops off the network (a
+    /// kernel panic, a pulled cable), so nothing refuses a connect, but the log is kept.
+    /// </summary>
+    public void Crash(LeaseSimNode node, bool powerLoss = false, bool machineGone = false)
     {
         if (!node.Up) return;
         node.Up = false;
+        node.MachineDown = powerLoss || machineGone;
         if (powerLoss) node.Log.LoseUnsynced();
     }
 
@@ -50,6 +56,7 @@ internal sealed partial class LeaseSim
     {
         if (node.Up) return;
         node.Up = true;
+        node.MachineDown = false;
         node.Stalled = 0;
         node.ResetApplied();
         // A real node replays its log up to the commit it last wrote down.

@@ -90,6 +90,7 @@ internal sealed partial class LeaseSim
                     CheckCommitted(node, entry);
                 }
             }
+            foreach (var probe in ready.Probes) StartProbe(node, probe);
             node.Machine.Advance(ready);
             // What a driver does after Advance: report the check of an assembled snapshot, and hand over the snapshot it
             // made ready for followers (the real driver encodes it off the lock, later; here at once).

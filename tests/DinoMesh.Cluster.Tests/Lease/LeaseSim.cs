@@ -14,6 +14,12 @@ internal sealed record LeaseFaults
 
     /// <summary>Chance that a snapshot piece arrives with one byte flipped (a bad disk or memory on the way).</summary>
     public double CorruptPiece { get; init; }
+
+    /// <summary>
+    /// Partitions and cut links reject instead of dropping (a firewall's REJECT): a probe of a holder across the cut is
+    /// refused although the holder lives, which is false evidence that it is gone.
+    /// </summary>
+    public bool RejectingCuts { get; init; }
 }
 
 /// <summary>
@@ -103,8 +109,15 @@ internal sealed partial class LeaseSim
         while (NowMs < end)
         {
             var nextTick = (NowMs / TickMs + 1) * TickMs;
-            while (_network.TryPeek(out _, out var at) && at.At <= nextTick)
+            while (true)
             {
+                var hasMessage = _network.TryPeek(out _, out var at) && at.At <= nextTick;
+                if (_probes.TryPeek(out _, out var probeAt) && probeAt.At <= nextTick && (!hasMessage || probeAt.CompareTo(at) < 0))
+                {
+                    DeliverDueProbes(probeAt.At);
+                    continue;
+                }
+                if (!hasMessage) break;
                 var (to, from, message) = _network.Dequeue();
                 NowMs = Math.Max(NowMs, at.At);
                 Deliver(to, from, message);

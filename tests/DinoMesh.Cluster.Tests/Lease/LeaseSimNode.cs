@@ -29,6 +29,9 @@ internal sealed class LeaseSimNode
 
     public bool Up { get; set; } = true;
 
+    /// <summary>The machine itself is down (power): nothing answers a connect, not even a refusal.</summary>
+    public bool MachineDown { get; set; }
+
     public int Side { get; set; }
 
     /// <summary>Ticks left before this node's timers and messages run again (a CPU-starved node).</summary>
