@@ -35,7 +35,7 @@ all_alive() { [ "$(timeout 10 "${node[@]}" peers --json --data-dir "$work/n1/dat
 # PERF_FILE=N PERF_DIR=D: `perf record -g` of the three nodes during file N's write and read (D/write.data, D/read.data);
 # start the nodes with DOTNET_PerfMapEnabled=1 in the environment for managed symbols.
 perf_pid=""
-profile() { [ "${PERF_FILE:-0}" = "$1" ] || return 0; perf record -q -g -o "$PERF_DIR/$2.data" -p "$(IFS=,; echo "${pids[*]}")" 2>/dev/null & perf_pid=$!; sleep 0.3; }
+profile() { [ "${PERF_FILE:-0}" = "$1" ] || return 0; perf record -q -g -o "$PERF_DIR/$2.data" -p "$(IFS=,; echo "${pids[*]}")" 2>/dev/null & perf_pid=$!; sleep 1; }
 unprofile() { [ -n "$perf_pid" ] || return 0; kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; perf_pid=""; }
 size_on() { [ "$(stat -c %s "$work/n$1/mnt/$2" 2>/dev/null || echo 0)" = "$((size_mib << 20))" ]; }
 

@@ -62,7 +62,8 @@ public sealed partial class ChunkStore
         if (length < 0) return (ChunkReadStatus.NotFound, null, 0);
         if (length > int.MaxValue - 64) return (ChunkReadStatus.Corrupt, null, 0);
         int offset = room((int)length);
-        var array = new byte[offset + length];
+        // Not cleared first: the read fills the chunk's part, the caller the room, and a short or failed read drops the array.
+        var array = GC.AllocateUninitializedArray<byte>(offset + (int)length);
         var result = Read(id, 0, array.AsSpan(offset));
         if (!result.Succeeded) return (result.Status, null, 0);
         // A file that changed length between the stat and the read did not verify as these bytes.
