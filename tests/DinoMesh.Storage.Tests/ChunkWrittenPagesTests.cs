@@ -5,50 +5,15 @@ using DinoMesh.Storage.Tests.Support;
 namespace DinoMesh.Storage.Tests;
 
 /// <summary>
-/// A large chunk file leaves the page cache once it is on disk (<see cref="ChunkStoreOptions.DropWrittenPages"/>), or
-/// never enters it when it is written directly (<see cref="ChunkStoreOptions.DirectWrites"/>). Residency is read with
-/// mincore(2) over a mapping of the file, which does not fault the pages in.
+/// A large chunk file leaves the page cache once it is on disk (<see cref="ChunkStoreOptions.DropWrittenPages"/>).
+/// Residency is read with mincore(2) over a mapping of the file, which does not fault the pages in.
 /// </summary>
 public sealed partial class ChunkWrittenPagesTests
 {
     [Fact]
-    public void A_large_chunk_written_directly_never_enters_the_page_cache_and_reads_back_from_the_store_and_an_import()
-    {
-        // Dropping written pages off: only the direct write can keep them out.
-        var options = new ChunkStoreOptions { DropWrittenPages = false };
-        using var fixture = new StoreFixture(options);
-        SkipOnTmpfs(fixture);
-        var bytes = StoreFixture.Random(1 << 20, 5);
-        var id = fixture.Store.Put(bytes).Id;
-        using var other = new StoreFixture(options);
-        var imported = StoreFixture.Random(1 << 20, 6);
-        Assert.True(Core.Chunks.VerifiedChunk.TryVerify(Core.Chunks.ChunkId.Of(imported), imported, out var chunk));
-        Assert.True(other.Store.Import(chunk!.Value).Succeeded);
-
-        Assert.Equal(0, ResidentPages(fixture.Store.PathOf(id)));
-        Assert.Equal(0, ResidentPages(other.Store.PathOf(chunk.Value.Id)));
-        var read = new byte[bytes.Length];
-        Assert.Equal(bytes.Length, fixture.Store.Read(id, 0, read).BytesRead);
-        Assert.Equal(bytes, read);
-        Assert.Equal(imported, other.Store.ReadAll(chunk.Value.Id).Bytes);
-    }
-
-    [Fact]
-    public void A_chunk_that_is_not_a_whole_number_of_pages_is_written_through_the_page_cache()
-    {
-        using var fixture = new StoreFixture(new ChunkStoreOptions { DropWrittenPages = false });
-        SkipOnTmpfs(fixture);
-        var bytes = StoreFixture.Random((1 << 20) - 100, 7);
-        var id = fixture.Store.Put(bytes).Id;
-
-        Assert.Equal(256, ResidentPages(fixture.Store.PathOf(id)));
-        Assert.Equal(bytes, fixture.Store.ReadAll(id).Bytes);
-    }
-
-    [Fact]
     public async Task A_large_chunk_file_leaves_the_page_cache_after_writeback_and_still_reads_back()
     {
-        using var fixture = new StoreFixture(new ChunkStoreOptions { DirectWrites = false });
+        using var fixture = new StoreFixture();
         SkipOnTmpfs(fixture);
         var bytes = StoreFixture.Random(1 << 20, 1);
         var id = fixture.Store.Put(bytes).Id;
@@ -64,10 +29,10 @@ public sealed partial class ChunkWrittenPagesTests
     [Fact]
     public async Task Without_the_option_and_for_small_chunks_the_pages_stay_cached()
     {
-        using var off = new StoreFixture(new ChunkStoreOptions { DropWrittenPages = false, DirectWrites = false });
+        using var off = new StoreFixture(new ChunkStoreOptions { DropWrittenPages = false });
         SkipOnTmpfs(off);
         var large = off.Store.Put(StoreFixture.Random(1 << 20, 2)).Id;
-        using var on = new StoreFixture(new ChunkStoreOptions { DirectWrites = false });
+        using var on = new StoreFixture();
         var small = on.Store.Put(StoreFixture.Random(64 << 10, 3)).Id;
         var marker = on.Store.Put(StoreFixture.Random(1 << 20, 4)).Id;
 

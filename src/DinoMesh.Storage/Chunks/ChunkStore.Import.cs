@@ -20,20 +20,19 @@ public sealed partial class ChunkStore
         string hex = id.ToString();
         string path = PathOf(hex);
         string temp = NewTempPath(hex);
-        bool direct;
         try
         {
             if (IsPresent(path, chunk.Length)) return new ChunkWriteResult(id, ChunkWriteStatus.AlreadyPresent);
             using (var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
                 File.SetUnixFileMode(handle, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-                direct = WriteContent(handle, chunk.Bytes.Span);
+                RandomAccess.Write(handle, chunk.Bytes.Span, 0);
                 StoreChecksum(handle, id, chunk.Bytes.Span);
                 if (_options.SyncEachChunk) RandomAccess.FlushToDisk(handle);
-                else if (!direct && chunk.Length >= EarlyWritebackBytes) StartWriteback(handle);
+                else if (chunk.Length >= EarlyWritebackBytes) StartWriteback(handle);
             }
             Publish(hex, temp, path);
-            if (!direct) Settled(path, chunk.Length);
+            Settled(path, chunk.Length);
             return new ChunkWriteResult(id, ChunkWriteStatus.Stored);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -18,20 +18,19 @@ public sealed partial class ChunkStore
         string hex = id.ToString();
         string path = PathOf(hex);
         string temp = NewTempPath(hex);
-        bool direct;
         try
         {
             if (IsPresent(path, content.Length)) return new ChunkWriteResult(id, ChunkWriteStatus.AlreadyPresent);
             using (var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
                 File.SetUnixFileMode(handle, OwnerReadWrite);
-                direct = WriteContent(handle, content);
+                RandomAccess.Write(handle, content, 0);
                 StoreChecksum(handle, id, content);
                 if (_options.SyncEachChunk) RandomAccess.FlushToDisk(handle);
-                else if (!direct && content.Length >= EarlyWritebackBytes) StartWriteback(handle);
+                else if (content.Length >= EarlyWritebackBytes) StartWriteback(handle);
             }
             Publish(hex, temp, path);
-            if (!direct) Settled(path, content.Length);
+            Settled(path, content.Length);
             return new ChunkWriteResult(id, ChunkWriteStatus.Stored);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -75,35 +74,6 @@ public sealed partial class ChunkStore
             TryDelete(temp);
             throw;
         }
-    }
-
-    /// <summary>
-    /// Writes a chunk's bytes into its new temp file. A large chunk whose length is a whole number of pages (every full
-    /// 1 MiB chunk) goes past the page cache (<see cref="ChunkStoreOptions.DirectWrites"/>), through a pooled aligned
-    /// buffer; true when it did, and then there are no pages to write back or drop. Anything else, or a file system
-    /// without direct I/O (detected once, then remembered), is written through the page cache.
-    /// </summary>
-    private bool WriteContent(Microsoft.Win32.SafeHandles.SafeFileHandle handle, ReadOnlySpan<byte> content)
-    {
-        if (_options.DirectWrites && content.Length >= EarlyWritebackBytes && content.Length % AlignedBuffers.Alignment == 0
-            && Volatile.Read(ref _directWritesRefused) == 0)
-        {
-            var buffer = _alignedBuffers.Rent(content.Length);
-            try
-            {
-                var aligned = buffer.Span(content.Length);
-                content.CopyTo(aligned);
-                if (DirectWrite.Whole(handle, aligned)) return true;
-            }
-            finally
-            {
-                _alignedBuffers.Return(buffer);
-            }
-            if (Interlocked.Exchange(ref _directWritesRefused, 1) == 0)
-                _logger.LogInformation("The file system of {Directory} does not do direct I/O: chunks are written through the page cache", _tempDirectory);
-        }
-        RandomAccess.Write(handle, content, 0);
-        return false;
     }
 
     /// <summary>

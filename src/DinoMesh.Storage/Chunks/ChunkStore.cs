@@ -34,7 +34,6 @@ public sealed partial class ChunkStore
     private long _restamped;
     private int _checksumRefusalLogged;
     private int _directReadsRefused;
-    private int _directWritesRefused;
     private readonly AlignedBuffers _alignedBuffers = new();
 
     /// <summary>A store over <see cref="DataDirectory.ChunkDirectory"/>, with temp files in <see cref="DataDirectory.TempDirectory"/>.</summary>

@@ -37,14 +37,4 @@ public sealed record ChunkStoreOptions
     /// direct I/O is detected on the first read and read through the cache from then on.
     /// </summary>
     public bool DirectReads { get; init; } = true;
-
-    /// <summary>
-    /// Write a large chunk whose length is a whole number of pages (256 KiB and more: every full chunk of a streaming
-    /// write, every such chunk a peer pushes or a read fetches) with O_DIRECT, past the page cache. On by default: the
-    /// page-cache copy, its writeback and dropping its pages afterwards (<see cref="DropWrittenPages"/>) cost about three
-    /// times the CPU of a direct write on the development machine (docs/benchmarks.md). Durability is unchanged: the
-    /// same sync points make the file durable. A file system without direct I/O is detected on the first write and
-    /// written through the cache from then on.
-    /// </summary>
-    public bool DirectWrites { get; init; } = true;
 }
