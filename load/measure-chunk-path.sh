@@ -8,7 +8,8 @@
 #   sudo load/measure-chunk-path.sh DINO_DLL_OR_EXE PREFIX [REPLICAS] [FILES] [SIZE_MIB]   # e.g. ... 127.0.75 2 4 256
 # With R = 2 over 3 nodes node3 holds about 2/3 of the chunks after the write (it fetches a third); with R = 1 it
 # holds about a third (it fetches two thirds). Needs root and /dev/fuse. Every wait has a deadline; on any exit the
-# nodes are killed, the mounts lazily unmounted and the temp directories removed.
+# nodes are killed, the mounts lazily unmounted and the temp directories removed. WORK_DIR=D puts the nodes' data
+# directories and mounts under D instead of /tmp (see docs/benchmarks.md on file creation in a churned /tmp).
 set -euo pipefail
 dll=${1:?dino-node.dll or executable}
 prefix=${2:?first three octets, e.g. 127.0.75}
@@ -18,7 +19,7 @@ size_mib=${5:-256}
 [ "$(id -u)" -eq 0 ] || { echo "needs root (FUSE mounts, drop_caches)" >&2; exit 2; }
 case "$dll" in *.dll) node=(dotnet "$dll") ;; *) node=("$dll") ;; esac
 
-work=$(mktemp -d /tmp/dino-chunkpath-XXXXXX)
+work=$(mktemp -d "${WORK_DIR:-/tmp}/dino-chunkpath-XXXXXX")
 src=$(mktemp -d /dev/shm/dino-chunkpath-XXXXXX)
 port=$(python3 -c "import socket; s=socket.socket(); s.bind((\"$prefix.1\",0)); print(s.getsockname()[1])")
 source "$(dirname "${BASH_SOURCE[0]}")/local-nodes.sh"
