@@ -14,13 +14,21 @@ internal sealed class StoreChunks : ILocalChunks
     public (LocalRead Status, byte[]? Bytes) Read(ChunkId id)
     {
         var (status, bytes) = _store.ReadAll(id);
-        return (status switch
-        {
-            ChunkReadStatus.Ok => LocalRead.Ok,
-            ChunkReadStatus.NotFound => LocalRead.NotFound,
-            ChunkReadStatus.Corrupt => LocalRead.Corrupt,
-            _ => LocalRead.Failed,
-        }, bytes);
+        return (Map(status), bytes);
+    }
+
+    private static LocalRead Map(ChunkReadStatus status) => status switch
+    {
+        ChunkReadStatus.Ok => LocalRead.Ok,
+        ChunkReadStatus.NotFound => LocalRead.NotFound,
+        ChunkReadStatus.Corrupt => LocalRead.Corrupt,
+        _ => LocalRead.Failed,
+    };
+
+    public (LocalRead Status, byte[]? Array, int Offset) ReadWithRoom(ChunkId id, Func<int, int> room)
+    {
+        var (status, array, offset) = _store.ReadAllWithRoom(id, room);
+        return (Map(status), array, offset);
     }
 
     public LocalWrite Import(VerifiedChunk chunk) => _store.Import(chunk).Status switch

@@ -83,6 +83,39 @@ public class ChunkCodecTests
         System.Buffers.ArrayPool<byte>.Shared.Return(pooled);
     }
 
+    [Theory]
+    [InlineData(3)]
+    [InlineData(300)]
+    [InlineData(70_000)]
+    [InlineData(1 << 20)]
+    public void Messages_laid_out_in_place_are_the_encoding_itself_and_nothing_else_passes_for_one(int size)
+    {
+        // A push lays its put out behind its envelope and is sent as it lies; a get reads its chunk behind the found
+        // envelope and the answer is that array. Both must be the serializer's bytes, with no copy made.
+        var chunk = Enumerable.Range(0, size).Select(i => (byte)(i * 3)).ToArray();
+        var options = MessagePack.MessagePackSerializerOptions.Standard;
+        var array = new byte[ChunkCodec.PutEnvelope(size) + size + 17];
+        var put = ChunkCodec.LayOutPut(Id, chunk, array);
+        Assert.True(ChunkCodec.TryEncoded(put, out var message));
+        Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(message, out var segment) && ReferenceEquals(array, segment.Array));
+        Assert.Equal(MessagePack.MessagePackSerializer.Serialize<ChunkRequest>(new PutChunk(Id, chunk), options), message.ToArray());
+
+        var answer = new byte[ChunkCodec.FoundEnvelope(size) + size];
+        var at = ChunkCodec.WriteFoundEnvelope(answer, size);
+        chunk.CopyTo(answer, at);
+        var found = new ChunkFound(answer.AsMemory(at, size));
+        Assert.Same(answer, ChunkCodec.Encode(found));
+        Assert.Equal(MessagePack.MessagePackSerializer.Serialize<ChunkAnswer>(new ChunkFound(chunk), options), answer);
+
+        // Bytes with anything else in front (another id, no room, a stale envelope of another length) are copied.
+        var other = ChunkId.FromBytes([.. Enumerable.Repeat((byte)9, 32)]);
+        Assert.False(ChunkCodec.TryEncoded(new PutChunk(other, put.Bytes), out _));
+        Assert.False(ChunkCodec.TryEncoded(new PutChunk(Id, chunk), out _));
+        Assert.False(ChunkCodec.TryEncoded(new PutChunk(Id, put.Bytes[..^1]), out _));
+        Assert.Equal(MessagePack.MessagePackSerializer.Serialize<ChunkAnswer>(new ChunkFound(chunk.AsMemory(1)), options),
+            ChunkCodec.Encode(new ChunkFound(answer.AsMemory(at + 1, size - 1))));
+    }
+
     [Fact]
     public void A_full_size_chunk_round_trips_and_one_byte_more_is_refused()
     {

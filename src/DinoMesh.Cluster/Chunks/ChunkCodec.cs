@@ -30,11 +30,11 @@ public static class ChunkCodec
     // Decoding them is by hand too, and copies nothing: the chunk stays a slice of the message it came in (an array
     // of its own per call, so the slice outlives the call safely).
     public static byte[] Encode(ChunkRequest request) => request is PutChunk put
-        ? WithChunk([ArrayOf2, PutTag, ArrayOf2, Bin8, ChunkId.Size], put.Id, put.Bytes.Span)
+        ? WithChunk(PutPrefix, put.Id, put.Bytes.Span)
         : MessagePackSerializer.Serialize(request, Options);
 
     public static byte[] Encode(ChunkAnswer answer) => answer is ChunkFound found
-        ? WithChunk([ArrayOf2, FoundTag, ArrayOf1], null, found.Bytes.Span)
+        ? TryEncoded(found, out var inPlace) ? inPlace : WithChunk(FoundPrefix, null, found.Bytes.Span)
         : MessagePackSerializer.Serialize(answer, Options);
 
     private const byte ArrayOf1 = 0x91, ArrayOf2 = 0x92, Bin8 = 0xc4, Bin16 = 0xc5, Bin32 = 0xc6;
@@ -46,12 +46,88 @@ public static class ChunkCodec
     /// </summary>
     public static (byte[] Pooled, int Length) EncodePooled(PutChunk put)
     {
-        ReadOnlySpan<byte> prefix = [ArrayOf2, PutTag, ArrayOf2, Bin8, ChunkId.Size];
-        var length = LengthWithChunk(prefix.Length, ChunkId.Size, put.Bytes.Length);
+        var length = LengthWithChunk(PutPrefix.Length, ChunkId.Size, put.Bytes.Length);
         var pooled = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
-        WriteWithChunk(pooled.AsSpan(0, length), prefix, put.Id, put.Bytes.Span);
+        WriteWithChunk(pooled.AsSpan(0, length), PutPrefix, put.Id, put.Bytes.Span);
         return (pooled, length);
     }
+
+    /// <summary>Bytes of a put's encoding that come before its chunk bytes (the chunk is the rest).</summary>
+    public static int PutEnvelope(int chunkLength) => LengthWithChunk(PutPrefix.Length, ChunkId.Size, chunkLength) - chunkLength;
+
+    /// <summary>Bytes of a found answer's encoding that come before its chunk bytes.</summary>
+    public static int FoundEnvelope(int chunkLength) => LengthWithChunk(FoundPrefix.Length, 0, chunkLength) - chunkLength;
+
+    /// <summary>
+    /// Lays out the encoding of a put of <paramref name="chunk"/> at the start of <paramref name="into"/> (at least
+    /// <see cref="PutEnvelope"/> + the chunk's length long) and returns the put, whose bytes are the slice of
+    /// <paramref name="into"/> behind its envelope: sending it then copies nothing (<see cref="TryEncoded(PutChunk, out ReadOnlyMemory{byte})"/>).
+    /// </summary>
+    public static PutChunk LayOutPut(ChunkId id, ReadOnlySpan<byte> chunk, byte[] into)
+    {
+        var envelope = PutEnvelope(chunk.Length);
+        WriteWithChunk(into.AsSpan(0, envelope + chunk.Length), PutPrefix, id, chunk);
+        return new PutChunk(id, into.AsMemory(envelope, chunk.Length));
+    }
+
+    /// <summary>
+    /// Writes a found answer's envelope for a chunk of <paramref name="chunkLength"/> bytes at the start of
+    /// <paramref name="into"/> and returns where the chunk bytes go (the caller reads the chunk there).
+    /// </summary>
+    public static int WriteFoundEnvelope(Span<byte> into, int chunkLength)
+    {
+        var envelope = FoundEnvelope(chunkLength);
+        WriteEnvelope(into[..envelope], FoundPrefix, null, chunkLength);
+        return envelope;
+    }
+
+    /// <summary>
+    /// The put's encoding without a copy, when its bytes already sit in an array right behind exactly the envelope
+    /// this put encodes to (<see cref="LayOutPut"/>): then that stretch of the array is the message, byte for byte.
+    /// </summary>
+    public static bool TryEncoded(PutChunk put, out ReadOnlyMemory<byte> message)
+    {
+        message = default;
+        Span<byte> expected = stackalloc byte[MaxEnvelope];
+        var envelope = PutEnvelope(put.Bytes.Length);
+        WriteEnvelope(expected[..envelope], PutPrefix, put.Id, put.Bytes.Length);
+        if (!InPlace(put.Bytes, expected[..envelope], out var array, out var start)) return false;
+        message = array.AsMemory(start, envelope + put.Bytes.Length);
+        return true;
+    }
+
+    /// <summary>
+    /// The found answer's encoding as the array its bytes sit in, when that array holds exactly this answer's envelope
+    /// and then the chunk, and nothing else (<see cref="WriteFoundEnvelope"/>); no copy is made.
+    /// </summary>
+    private static bool TryEncoded(ChunkFound found, out byte[] message)
+    {
+        message = [];
+        Span<byte> expected = stackalloc byte[MaxEnvelope];
+        var envelope = FoundEnvelope(found.Bytes.Length);
+        WriteEnvelope(expected[..envelope], FoundPrefix, null, found.Bytes.Length);
+        if (!InPlace(found.Bytes, expected[..envelope], out var array, out var start) || start != 0 || array.Length != envelope + found.Bytes.Length) return false;
+        message = array;
+        return true;
+    }
+
+    /// <summary>Whether <paramref name="bytes"/> is a slice of an array with <paramref name="envelope"/> right in front of it.</summary>
+    private static bool InPlace(ReadOnlyMemory<byte> bytes, ReadOnlySpan<byte> envelope, out byte[] array, out int start)
+    {
+        array = [];
+        start = 0;
+        if (!System.Runtime.InteropServices.MemoryMarshal.TryGetArray(bytes, out var segment) || segment.Array is null || segment.Offset < envelope.Length) return false;
+        array = segment.Array;
+        start = segment.Offset - envelope.Length;
+        return array.AsSpan(start, envelope.Length).SequenceEqual(envelope);
+    }
+
+    private static ReadOnlySpan<byte> PutPrefix => [ArrayOf2, PutTag, ArrayOf2, Bin8, ChunkId.Size];
+
+    private static ReadOnlySpan<byte> FoundPrefix => [ArrayOf2, FoundTag, ArrayOf1];
+
+    /// <summary>The longest envelope: the put's prefix, its id and a bin32 header.</summary>
+    private const int MaxEnvelope = 5 + ChunkId.Size + 5;
 
     /// <summary><paramref name="prefix"/>, then the id's 32 bytes if any, then <paramref name="chunk"/> as bin.</summary>
     private static byte[] WithChunk(ReadOnlySpan<byte> prefix, ChunkId? id, ReadOnlySpan<byte> chunk)
@@ -67,7 +143,14 @@ public static class ChunkCodec
 
     private static void WriteWithChunk(Span<byte> bytes, ReadOnlySpan<byte> prefix, ChunkId? id, ReadOnlySpan<byte> chunk)
     {
-        var binHeader = BinHeaderOf(chunk.Length);
+        var at = WriteEnvelope(bytes, prefix, id, chunk.Length);
+        chunk.CopyTo(bytes[at..]);
+    }
+
+    /// <summary>Everything before the chunk bytes: the prefix, the id if any, the bin header. Returns its length.</summary>
+    private static int WriteEnvelope(Span<byte> bytes, ReadOnlySpan<byte> prefix, ChunkId? id, int chunkLength)
+    {
+        var binHeader = BinHeaderOf(chunkLength);
         var idLength = id is null ? 0 : ChunkId.Size;
         prefix.CopyTo(bytes);
         var at = prefix.Length;
@@ -77,18 +160,18 @@ public static class ChunkCodec
         {
             case 2:
                 bytes[at] = Bin8;
-                bytes[at + 1] = (byte)chunk.Length;
+                bytes[at + 1] = (byte)chunkLength;
                 break;
             case 3:
                 bytes[at] = Bin16;
-                System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(bytes[(at + 1)..], (ushort)chunk.Length);
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(bytes[(at + 1)..], (ushort)chunkLength);
                 break;
             default:
                 bytes[at] = Bin32;
-                System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(bytes[(at + 1)..], (uint)chunk.Length);
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(bytes[(at + 1)..], (uint)chunkLength);
                 break;
         }
-        chunk.CopyTo(bytes[(at + binHeader)..]);
+        return at + binHeader;
     }
 
     public static ChunkRequest DecodeRequest(ReadOnlyMemory<byte> bytes)

@@ -57,8 +57,9 @@ public sealed class ChunkReplicator
         PendingBytes? copy = null;
         if (Interlocked.Add(ref _pendingBytes, bytes.Length) <= _options.MaxPendingPushBytes)
         {
-            copy = new PendingBytes(ArrayPool<byte>.Shared.Rent(bytes.Length), bytes.Length);
-            bytes.CopyTo(copy.Pooled);
+            // Copied once, straight into the put message every push of it sends (no second copy to encode it).
+            var pooled = ArrayPool<byte>.Shared.Rent(ChunkCodec.PutEnvelope(bytes.Length) + bytes.Length);
+            copy = new PendingBytes(pooled, ChunkCodec.LayOutPut(id, bytes, pooled).Bytes);
         }
         else
         {
@@ -68,10 +69,13 @@ public sealed class ChunkReplicator
         if (copy is not null && !ReferenceEquals(started.Bytes, copy)) Release(copy);
     }
 
-    /// <summary>A copy of a chunk's bytes waiting to be pushed, in an array of the shared pool.</summary>
-    private sealed record PendingBytes(byte[] Pooled, int Length)
+    /// <summary>
+    /// A copy of a chunk's bytes waiting to be pushed, in an array of the shared pool: <paramref name="Memory"/> is the
+    /// chunk, laid out behind the envelope of its put (<see cref="ChunkCodec.LayOutPut"/>).
+    /// </summary>
+    private sealed record PendingBytes(byte[] Pooled, ReadOnlyMemory<byte> Memory)
     {
-        public ReadOnlyMemory<byte> Memory => Pooled.AsMemory(0, Length);
+        public int Length => Memory.Length;
     }
 
     private void Release(PendingBytes bytes)

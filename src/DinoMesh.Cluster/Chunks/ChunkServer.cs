@@ -74,13 +74,16 @@ public sealed class ChunkServer
         await _reads.WaitAsync(ct);
         try
         {
-            var (status, bytes) = await Task.Run(() => _store.Read(id), ct);
-            if (status == LocalRead.Ok && bytes is not null)
+            // Read once, straight behind the answer's envelope: encoding the answer then copies nothing.
+            var (status, array, offset) = await Task.Run(() => _store.ReadWithRoom(id, ChunkCodec.FoundEnvelope), ct);
+            if (status == LocalRead.Ok && array is not null)
             {
+                var length = array.Length - offset;
+                ChunkCodec.WriteFoundEnvelope(array, length);
                 _inventory.Used(id);
                 Interlocked.Increment(ref _served);
-                Interlocked.Add(ref _servedBytes, bytes.Length);
-                return new ChunkFound(bytes);
+                Interlocked.Add(ref _servedBytes, length);
+                return new ChunkFound(array.AsMemory(offset, length));
             }
             if (status is LocalRead.NotFound or LocalRead.Corrupt) _inventory.Lost(id);
             if (status == LocalRead.Corrupt) _logger.LogWarning("chunk {Chunk} asked for by {Peer} is corrupt here (quarantined); answered as missing", id, from);

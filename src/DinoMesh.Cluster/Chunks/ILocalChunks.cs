@@ -33,6 +33,21 @@ public interface ILocalChunks
     /// <summary>The whole chunk, verified against its id (a corrupt copy is never returned).</summary>
     (LocalRead Status, byte[]? Bytes) Read(ChunkId id);
 
+    /// <summary>
+    /// The whole chunk, verified like <see cref="Read"/>, in an array of its own that starts with
+    /// <paramref name="room"/>(length) free bytes: the chunk is <c>Array[Offset..]</c>, to the end of the array. Lets a
+    /// server answer with the chunk read once into its message. The default reads, then copies.
+    /// </summary>
+    (LocalRead Status, byte[]? Array, int Offset) ReadWithRoom(ChunkId id, Func<int, int> room)
+    {
+        var (status, bytes) = Read(id);
+        if (status != LocalRead.Ok || bytes is null) return (status, null, 0);
+        var offset = room(bytes.Length);
+        var array = new byte[offset + bytes.Length];
+        bytes.CopyTo(array, offset);
+        return (status, array, offset);
+    }
+
     /// <summary>Stores verified bytes (temp file and rename on disk).</summary>
     LocalWrite Import(VerifiedChunk chunk);
 

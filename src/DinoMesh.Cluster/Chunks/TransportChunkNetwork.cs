@@ -14,13 +14,20 @@ public sealed class TransportChunkNetwork : IChunkNetwork
 
     public async Task<ChunkCall> CallAsync(ChunkPeer peer, ChunkRequest request, TimeSpan deadline, CancellationToken cancellationToken)
     {
-        // A put (a megabyte) is encoded into a pooled array, given back once a peer answered: the answer came after the
-        // peer read the whole request, so nothing still reads it. After a failure the array is left to the collector,
-        // as a send cut short by a fallback could in principle still be reading it.
+        // A put whose bytes the replicator laid out behind their envelope (ChunkCodec.LayOutPut) is sent as it lies, with
+        // no copy. Any other put (a megabyte) is encoded into a pooled array, given back once a peer answered: the answer
+        // came after the peer read the whole request, so nothing still reads it. After a failure the array is left to
+        // the collector, as a send cut short by a fallback could in principle still be reading it.
         if (request is UsageQuery) return await AskAsync(peer, request, deadline, cancellationToken);
-        var (pooled, length) = request is PutChunk put ? ChunkCodec.EncodePooled(put) : (null, 0);
-        var call = await _transport.CallBulkAsync(peer.Address, peer.Id, ProtocolIds.Chunk,
-            pooled is null ? ChunkCodec.Encode(request) : pooled.AsMemory(0, length), deadline, cancellationToken, ChunkCodec.MaxMessageBytes);
+        byte[]? pooled = null;
+        ReadOnlyMemory<byte> message;
+        if (request is not PutChunk put) message = ChunkCodec.Encode(request);
+        else if (!ChunkCodec.TryEncoded(put, out message))
+        {
+            (pooled, var length) = ChunkCodec.EncodePooled(put);
+            message = pooled.AsMemory(0, length);
+        }
+        var call = await _transport.CallBulkAsync(peer.Address, peer.Id, ProtocolIds.Chunk, message, deadline, cancellationToken, ChunkCodec.MaxMessageBytes);
         if (pooled is not null && call.Ok) System.Buffers.ArrayPool<byte>.Shared.Return(pooled);
         return Decode(call);
     }

@@ -47,14 +47,26 @@ public sealed partial class ChunkStore
     /// </summary>
     public (ChunkReadStatus Status, byte[]? Bytes) ReadAll(ChunkId id)
     {
+        var (status, bytes, _) = ReadAllWithRoom(id, static _ => 0);
+        return (status, bytes);
+    }
+
+    /// <summary>
+    /// <see cref="ReadAll"/> into an array that starts with <paramref name="room"/>(length) bytes left free for the
+    /// caller (a message envelope): the chunk is <c>Array[Offset..]</c>, to the end of the array.
+    /// </summary>
+    public (ChunkReadStatus Status, byte[]? Array, int Offset) ReadAllWithRoom(ChunkId id, Func<int, int> room)
+    {
         long length = Length(id);
-        if (length < 0) return (ChunkReadStatus.NotFound, null);
-        if (length > int.MaxValue) return (ChunkReadStatus.Corrupt, null);
-        var bytes = new byte[length];
-        var result = Read(id, 0, bytes);
-        if (!result.Succeeded) return (result.Status, null);
+        if (length < 0) return (ChunkReadStatus.NotFound, null, 0);
+        if (length > int.MaxValue - 64) return (ChunkReadStatus.Corrupt, null, 0);
+        int offset = room((int)length);
+        // Not cleared first: the read fills the chunk's part, the caller the room, and a short or failed read drops the array.
+        var array = GC.AllocateUninitializedArray<byte>(offset + (int)length);
+        var result = Read(id, 0, array.AsSpan(offset));
+        if (!result.Succeeded) return (result.Status, null, 0);
         // A file that changed length between the stat and the read did not verify as these bytes.
-        return result.BytesRead == bytes.Length ? (ChunkReadStatus.Ok, bytes) : (ChunkReadStatus.Corrupt, null);
+        return result.BytesRead == length ? (ChunkReadStatus.Ok, array, offset) : (ChunkReadStatus.Corrupt, null, 0);
     }
 
     /// <summary>Every chunk file with its length and modification time (no verification; quarantine excluded).</summary>

@@ -104,7 +104,8 @@ internal sealed class BulkPool : IDisposable
                     connection.Dispose();
                     throw new FrameException(FrameError.TooLarge, $"answer of {length} bytes exceeds the bound of {bound}");
                 }
-                var body = new byte[length];
+                // Not cleared first (a megabyte of zeroes for a chunk answer): the read fills it, or the call fails and drops it.
+                var body = length == 0 ? [] : GC.AllocateUninitializedArray<byte>((int)length);
                 if (length > 0 && !await BulkWire.ReadExactlyOrEndAsync(connection.Tls, body, ct)) throw new EndOfStreamException("the peer closed the connection inside an answer");
                 // After a failure the server may end the connection (it does after a refusal, an unknown protocol or
                 // an oversized request); only a connection that just carried a success goes back to the pool.

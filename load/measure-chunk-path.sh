@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The chunk path between nodes (issue 10), at the dd level: three local dino-nodes with --replicas R; FILES files of
+# SIZE MiB, each with content of its own (chunks are content-addressed: a repeated file would measure deduplication),
+# written on node1 with `dd bs=1M conv=fsync`, then, after `sync` and dropping the kernel's caches, read cold on
+# node3 with `dd bs=1M` and compared with the source. Per file it prints wall time, MiB/s and the CPU the three
+# nodes used (utime + stime from /proc/PID/stat) for the write and for the read. The first file warms the nodes up
+# (JIT, connections) and is reported but marked.
+#   sudo load/measure-chunk-path.sh DINO_DLL_OR_EXE PREFIX [REPLICAS] [FILES] [SIZE_MIB]   # e.g. ... 127.0.75 2 4 256
+# With R = 2 over 3 nodes node3 holds about 2/3 of the chunks after the write (it fetches a third); with R = 1 it
+# holds about a third (it fetches two thirds). Needs root and /dev/fuse. Every wait has a deadline; on any exit the
+# nodes are killed, the mounts lazily unmounted and the temp directories removed. WORK_DIR=D puts the nodes' data
+# directories and mounts under D instead of /tmp (see docs/benchmarks.md on file creation in a churned /tmp).
+set -euo pipefail
+dll=${1:?dino-node.dll or executable}
+prefix=${2:?first three octets, e.g. 127.0.75}
+replicas=${3:-2}
+files=${4:-4}
+size_mib=${5:-256}
+[ "$(id -u)" -eq 0 ] || { echo "needs root (FUSE mounts, drop_caches)" >&2; exit 2; }
+case "$dll" in *.dll) node=(dotnet "$dll") ;; *) node=("$dll") ;; esac
+
+work=$(mktemp -d "${WORK_DIR:-/tmp}/dino-chunkpath-XXXXXX")
+src=$(mktemp -d /dev/shm/dino-chunkpath-XXXXXX)
+port=$(python3 -c "import socket; s=socket.socket(); s.bind((\"$prefix.1\",0)); print(s.getsockname()[1])")
+source "$(dirname "${BASH_SOURCE[0]}")/local-nodes.sh"
+cleanup() { cleanup_nodes; rm -rf "$src"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_for() { local limit=$1; shift; local end=$((SECONDS + limit)); until "$@"; do [ $SECONDS -lt $end ] || return 1; sleep 0.2; done; }
+ticks() { local t=0 p; for p in "${pids[@]}"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
+now() { date +%s.%N; }
+rate() { awk -v a="$1" -v b="$2" -v m="$size_mib" 'BEGIN{printf "%6.0f ms %5.0f MiB/s", (b-a)*1000, m/(b-a)}'; }
+all_alive() { [ "$(timeout 10 "${node[@]}" peers --json --data-dir "$work/n1/data" 2>/dev/null | jq '[.[] | select(.state == "alive")] | length')" = "3" ]; }
+# PERF_FILE=N PERF_DIR=D: `perf record -g` of the three nodes during file N's write and read (D/write.data, D/read.data);
+# start the nodes with DOTNET_PerfMapEnabled=1 in the environment for managed symbols.
+perf_pid=""
+profile() { [ "${PERF_FILE:-0}" = "$1" ] || return 0; perf record -q -g -o "$PERF_DIR/$2.data" -p "$(IFS=,; echo "${pids[*]}")" 2>/dev/null & perf_pid=$!; sleep 1; }
+unprofile() { [ -n "$perf_pid" ] || return 0; kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; perf_pid=""; }
+size_on() { [ "$(stat -c %s "$work/n$1/mnt/$2" 2>/dev/null || echo 0)" = "$((size_mib << 20))" ]; }
+
+for f in $(seq 1 "$files"); do head -c "$((size_mib << 20))" /dev/urandom > "$src/f$f"; done
+start_one() { # i, extra...
+  local i=$1; shift
+  mkdir -p "$work/n$i/mnt" "$work/n$i/data"
+  setpriv --pdeathsig KILL -- "${node[@]}" --mount "$work/n$i/mnt" --data-dir "$work/n$i/data" --listen "$prefix.$i:$port" \
+    --advertise "$prefix.$i:$port" --membership-profile local --replicas "$replicas" "$@" > "$work/n$i/log" 2>&1 &
+  pids+=($!)
+  wait_for 60 mountpoint -q "$work/n$i/mnt" || { echo "node$i did not mount:" >&2; tail -5 "$work/n$i/log" >&2; exit 1; }
+}
+start_one 1
+(umask 077; "${node[@]}" token --data-dir "$work/n1/data" > "$work/token")
+start_one 2 --join "$prefix.1:$port" --token-file "$work/token"
+start_one 3 --join "$prefix.1:$port" --token-file "$work/token"
+wait_for 120 all_alive || { echo "the nodes did not list each other alive" >&2; exit 1; }
+echo "# $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg); R=$replicas, $files x $size_mib MiB, $prefix.1-3, ${node[*]}"
+
+for f in $(seq 1 "$files"); do
+  load=$(cut -d' ' -f1 /proc/loadavg)
+  profile "$f" write
+  c0=$(ticks); t0=$(now)
+  dd if="$src/f$f" of="$work/n1/mnt/f$f" bs=1M conv=fsync status=none
+  t1=$(now); c1=$(ticks)
+  unprofile
+  wait_for 30 size_on 3 "f$f" || { echo "node3 does not see f$f" >&2; exit 1; }
+  sync; echo 3 > /proc/sys/vm/drop_caches
+  profile "$f" read
+  c2=$(ticks); t2=$(now)
+  dd if="$work/n3/mnt/f$f" of=/dev/null bs=1M status=none
+  t3=$(now); c3=$(ticks)
+  unprofile
+  cmp -s "$src/f$f" "$work/n3/mnt/f$f" && ok=same || ok=DIFFERENT
+  printf 'file %d%s load %5s | write %s cpu %5d ms | read node3 %s cpu %5d ms | %s\n' "$f" "$([ "$f" = 1 ] && echo '*' || echo ' ')" "$load" \
+    "$(rate "$t0" "$t1")" "$(((c1 - c0) * 10))" "$(rate "$t2" "$t3")" "$(((c3 - c2) * 10))" "$ok"
+  rm -f "$src/f$f"
+done
