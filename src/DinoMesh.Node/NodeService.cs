@@ -36,6 +36,7 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
     private ChunkService? _chunkService;
     private FuseMount? _mount;
     private ControlServer? _control;
+    private IdleMemoryTrim? _trim;
     private bool _leaving;
 
     public NodeService(NodeOptions options, ILoggerFactory loggers, IHostApplicationLifetime lifetime)
@@ -132,6 +133,7 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         _control = ControlServer.Start(ControlProtocol.SocketPath(_data.Root), HandleControlAsync, _loggers.CreateLogger("control"));
         _ = WatchForExternalUnmountAsync(_mount);
         StartGuardian(_mount);
+        _trim = new IdleMemoryTrim(() => _lease?.Status.IdleLease == true, _loggers.CreateLogger("memory"));
     }
 
     /// <summary>
@@ -262,6 +264,8 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         // Each step runs even when an earlier one failed: a full disk must not keep the lock or the mount behind.
+        _trim?.Dispose();
+        _trim = null;
         if (_control is { } control) await Step("control socket", () => control.DisposeAsync().AsTask());
         _control = null;
         if (_mount is { } mount) await Step("unmount", () => mount.DisposeAsync().AsTask());
