@@ -16,7 +16,12 @@ internal static class HiddenSettings
     /// <summary>Applied entries between two snapshots of the metadata (100,000 by default); a snapshot compacts the log behind the one before.</summary>
     public const string SnapshotEveryVariable = "DINOMESH_SNAPSHOT_EVERY";
 
+    /// <summary>Seconds between two looks of the idle memory trim (<see cref="IdleMemoryTrim.CheckEvery"/>, 30 by default).</summary>
+    public const string TrimCheckSecondsVariable = "DINOMESH_TRIM_CHECK_SECONDS";
+
     public static int? SnapshotPieceBytes => Read(SnapshotPieceBytesVariable, 1, LeaseConfig.MaxSnapshotPieceBytes);
+
+    public static int? TrimCheckSeconds => Read(TrimCheckSecondsVariable, 1, 3600);
 
     public static int? SnapshotEvery => Read(SnapshotEveryVariable, 1, int.MaxValue);
 

@@ -27,11 +27,13 @@ internal sealed class IdleMemoryTrim : IDisposable
     private bool _trimmedSinceBusy;
     private long? _lastTrim;
 
-    public IdleMemoryTrim(Func<bool> idle, ILogger logger)
+    /// <param name="checkEvery">Time between two looks; <see cref="CheckEvery"/> unless a test shortens it.</param>
+    public IdleMemoryTrim(Func<bool> idle, ILogger logger, TimeSpan? checkEvery = null)
     {
         _idle = idle;
         _logger = logger;
-        _timer = new Timer(_ => Check(), null, CheckEvery, CheckEvery);
+        var every = checkEvery ?? CheckEvery;
+        _timer = new Timer(_ => Check(), null, every, every);
     }
 
     private void Check()

@@ -133,7 +133,8 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         _control = ControlServer.Start(ControlProtocol.SocketPath(_data.Root), HandleControlAsync, _loggers.CreateLogger("control"));
         _ = WatchForExternalUnmountAsync(_mount);
         StartGuardian(_mount);
-        _trim = new IdleMemoryTrim(() => _lease?.Status.IdleLease == true, _loggers.CreateLogger("memory"));
+        _trim = new IdleMemoryTrim(() => _lease?.Status.IdleLease == true, _loggers.CreateLogger("memory"),
+            HiddenSettings.TrimCheckSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : null);
     }
 
     /// <summary>
@@ -161,6 +162,7 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         // Read here, before anything is opened, so a bad value refuses the start at once (both are used later too).
         var snapshotEvery = HiddenSettings.SnapshotEvery ?? MetadataReplica.DefaultSnapshotEvery;
         _ = HiddenSettings.SnapshotPieceBytes;
+        _ = HiddenSettings.TrimCheckSeconds;
         try
         {
             _log = MetadataLog.Open(data.MetadataPath, metadataLogger);
