@@ -327,94 +327,35 @@ public class LeanPathTests
     /// </summary>
     private sealed class CuttingServer : IAsyncDisposable
     {
-        private readonly TempDirectory _dir = new();
-        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-        private readonly CancellationTokenSource _stop = new();
-        private readonly NodeIdentity _identity;
-        private Task _loop = Task.CompletedTask;
+        private readonly FakeLeanServer _server;
         private int _leanCalls;
         private int _http2;
 
         private CuttingServer()
         {
-            _identity = NodeIdentity.LoadOrCreate(_dir.Path);
-        }
-
-        public Core.Identity.PeerId Id => _identity.PeerId;
-
-        public string Address => _listener.LocalEndpoint.ToString()!;
-
-        public int LeanCalls => Volatile.Read(ref _leanCalls);
-
-        public int Http2Connections => Volatile.Read(ref _http2);
-
-        public static Task<CuttingServer> StartAsync(CancellationToken ct)
-        {
-            var server = new CuttingServer();
-            server._listener.Start();
-            server._loop = server.AcceptLoopAsync();
-            return Task.FromResult(server);
-        }
-
-        private async Task AcceptLoopAsync()
-        {
-            while (!_stop.IsCancellationRequested)
+            _server = FakeLeanServer.Start([LeanWire.Alpn, SslApplicationProtocol.Http2], async (tls, ct) =>
             {
-                TcpClient client;
-                try
-                {
-                    client = await _listener.AcceptTcpClientAsync(_stop.Token);
-                }
-                catch (Exception)
-                {
-                    return;
-                }
-                _ = ServeAsync(client);
-            }
-        }
-
-        private async Task ServeAsync(TcpClient client)
-        {
-            using var _ = client;
-            try
-            {
-                await using var tls = new SslStream(client.GetStream());
-                await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
-                {
-                    ServerCertificate = _identity.Certificate,
-                    EnabledSslProtocols = SslProtocols.Tls13,
-                    ClientCertificateRequired = true,
-                    // Who calls does not matter to this fake; it only checks that a certificate came.
-                    RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null,
-                    ApplicationProtocols = [LeanWire.Alpn, SslApplicationProtocol.Http2],
-                }, _stop.Token);
                 if (tls.NegotiatedApplicationProtocol != LeanWire.Alpn)
                 {
                     Interlocked.Increment(ref _http2);
                     return;
                 }
                 // Read one whole call, then hang up without a word.
-                var head = new byte[7];
-                await tls.ReadExactlyAsync(head, _stop.Token);
-                var rest = new byte[BinaryPrimitives.ReadUInt16BigEndian(head.AsSpan(5)) + 8];
-                await tls.ReadExactlyAsync(rest, _stop.Token);
-                var body = new byte[BinaryPrimitives.ReadUInt32BigEndian(rest.AsSpan(rest.Length - 4))];
-                await tls.ReadExactlyAsync(body, _stop.Token);
+                await FakeLeanServer.ReadCallAsync(tls, ct);
                 Interlocked.Increment(ref _leanCalls);
-            }
-            catch (Exception)
-            {
-            }
+            });
         }
 
-        public async ValueTask DisposeAsync()
-        {
-            await _stop.CancelAsync();
-            _listener.Stop();
-            await _loop;
-            _identity.Dispose();
-            _dir.Dispose();
-            _stop.Dispose();
-        }
+        public Core.Identity.PeerId Id => _server.Id;
+
+        public string Address => _server.Address;
+
+        public int LeanCalls => Volatile.Read(ref _leanCalls);
+
+        public int Http2Connections => Volatile.Read(ref _http2);
+
+        public static Task<CuttingServer> StartAsync(CancellationToken ct) => Task.FromResult(new CuttingServer());
+
+        public ValueTask DisposeAsync() => _server.DisposeAsync();
     }
 }
