@@ -157,6 +157,39 @@ public class LeanPostTests
         Assert.Equal(1, server.Connections);
     }
 
+    [Fact]
+    public async Task A_connection_that_carries_only_posts_to_a_peer_gone_silent_is_given_up_and_dialled_again()
+    {
+        // The peer reads everything and answers nothing, not even pings: a machine gone without a reset looks so.
+        var ct = TestContext.Current.CancellationToken;
+        await using var silent = FakeLeanServer.Start([LeanWire.Alpn], async (tls, token) =>
+        {
+            var sink = new byte[4096];
+            while (await tls.ReadAsync(sink, token) > 0)
+            {
+            }
+        });
+        await using var b = new TestNode("B", new TransportOptions
+        {
+            Listen = new IPEndPoint(IPAddress.Loopback, 0),
+            ConnectTimeout = TimeSpan.FromSeconds(3),
+            DefaultDeadline = TimeSpan.FromSeconds(5),
+            KeepAlivePingTimeout = TimeSpan.FromSeconds(1),
+        });
+        await b.StartWithEchoAsync();
+
+        Assert.True((await b.Transport.PostAsync(silent.Address, silent.Id, Recorded, new byte[] { 1 }, TimeSpan.FromSeconds(5), ct)).Ok);
+        // Past the liveness interval with nothing heard: the next post takes a ping along, which gets no pong.
+        await Task.Delay(Client.LeanConnection.PostLivenessInterval + TimeSpan.FromSeconds(1), ct);
+        Assert.True((await b.Transport.PostAsync(silent.Address, silent.Id, Recorded, new byte[] { 2 }, TimeSpan.FromSeconds(5), ct)).Ok);
+        await Task.Delay(TimeSpan.FromSeconds(2), ct);
+        Assert.Equal(1, silent.Connections);
+
+        // The ping went unanswered past its timeout: the connection is given up, and the next post dials a new one.
+        Assert.True((await b.Transport.PostAsync(silent.Address, silent.Id, Recorded, new byte[] { 3 }, TimeSpan.FromSeconds(5), ct)).Ok);
+        await Poll.UntilAsync(() => silent.Connections == 2, TimeSpan.FromSeconds(5), ct);
+    }
+
     private static async Task<SslStream> DialLeanAsync(TestNode server, NodeIdentity client, CancellationToken ct)
     {
         var tcp = new TcpClient();
@@ -193,94 +226,34 @@ public class LeanPostTests
     /// <summary>A lean-path server that answers every call it reads, post or not, with the request itself.</summary>
     private sealed class AnsweringEverythingServer : IAsyncDisposable
     {
-        private readonly TempDirectory _dir = new();
-        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-        private readonly CancellationTokenSource _stop = new();
-        private readonly NodeIdentity _identity;
-        private Task _loop = Task.CompletedTask;
+        private readonly FakeLeanServer _server;
         private int _calls;
-        private int _connections;
 
         private AnsweringEverythingServer()
         {
-            _identity = NodeIdentity.LoadOrCreate(_dir.Path);
+            _server = FakeLeanServer.Start([LeanWire.Alpn], async (tls, ct) =>
+            {
+                while (true)
+                {
+                    var (id, message) = await FakeLeanServer.ReadCallAsync(tls, ct);
+                    Interlocked.Increment(ref _calls);
+                    var answer = new ArrayBufferWriter<byte>();
+                    LeanWire.WriteAnswer(answer, id, CallFailure.None, message);
+                    await tls.WriteAsync(answer.WrittenMemory, ct);
+                }
+            });
         }
 
-        public Core.Identity.PeerId Id => _identity.PeerId;
+        public Core.Identity.PeerId Id => _server.Id;
 
-        public string Address => _listener.LocalEndpoint.ToString()!;
+        public string Address => _server.Address;
 
         public int Calls => Volatile.Read(ref _calls);
 
-        public int Connections => Volatile.Read(ref _connections);
+        public int Connections => _server.Connections;
 
-        public static Task<AnsweringEverythingServer> StartAsync()
-        {
-            var server = new AnsweringEverythingServer();
-            server._listener.Start();
-            server._loop = server.AcceptLoopAsync();
-            return Task.FromResult(server);
-        }
+        public static Task<AnsweringEverythingServer> StartAsync() => Task.FromResult(new AnsweringEverythingServer());
 
-        private async Task AcceptLoopAsync()
-        {
-            while (!_stop.IsCancellationRequested)
-            {
-                TcpClient client;
-                try
-                {
-                    client = await _listener.AcceptTcpClientAsync(_stop.Token);
-                }
-                catch (Exception)
-                {
-                    return;
-                }
-                _ = ServeAsync(client);
-            }
-        }
-
-        private async Task ServeAsync(TcpClient client)
-        {
-            using var _ = client;
-            try
-            {
-                await using var tls = new SslStream(client.GetStream());
-                await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
-                {
-                    ServerCertificate = _identity.Certificate,
-                    EnabledSslProtocols = SslProtocols.Tls13,
-                    ClientCertificateRequired = true,
-                    RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null,
-                    ApplicationProtocols = [LeanWire.Alpn],
-                }, _stop.Token);
-                Interlocked.Increment(ref _connections);
-                while (true)
-                {
-                    var head = new byte[7];
-                    await tls.ReadExactlyAsync(head, _stop.Token);
-                    var rest = new byte[BinaryPrimitives.ReadUInt16BigEndian(head.AsSpan(5)) + 8];
-                    await tls.ReadExactlyAsync(rest, _stop.Token);
-                    var body = new byte[BinaryPrimitives.ReadUInt32BigEndian(rest.AsSpan(rest.Length - 4))];
-                    await tls.ReadExactlyAsync(body, _stop.Token);
-                    Interlocked.Increment(ref _calls);
-                    var answer = new ArrayBufferWriter<byte>();
-                    LeanWire.WriteAnswer(answer, BinaryPrimitives.ReadUInt32BigEndian(head.AsSpan(1)), CallFailure.None, body);
-                    await tls.WriteAsync(answer.WrittenMemory, _stop.Token);
-                }
-            }
-            catch (Exception)
-            {
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _stop.CancelAsync();
-            _listener.Stop();
-            await _loop;
-            _identity.Dispose();
-            _dir.Dispose();
-            _stop.Dispose();
-        }
+        public ValueTask DisposeAsync() => _server.DisposeAsync();
     }
 }
