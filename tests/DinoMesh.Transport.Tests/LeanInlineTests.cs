@@ -55,7 +55,17 @@ public class LeanInlineTests
     public async Task A_caller_answered_inline_goes_on_on_the_reader_so_the_next_answer_waits_for_it()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var a = await new TestNode("A").StartWithEchoAsync();
+        const string Late = "/test/late-echo/1";
+        var server = new TestNode("A");
+        // Answers after 50 ms: the caller is waiting by then, so its continuation is the reader's to run. An answer that
+        // came before the caller awaited it would go on on the caller's own thread, and prove nothing here.
+        server.Transport.RegisterUnary(Late, 1024, static async (_, request, token) =>
+        {
+            var copy = request.ToArray();
+            await Task.Delay(50, token);
+            return copy;
+        });
+        await using var a = await server.StartWithEchoAsync();
         await using var b = await new TestNode("B").StartWithEchoAsync();
         a.Admission.Admit(b.Id);
         var warm = await b.Transport.CallAsync(a.Address, a.Id, TestNode.Echo, new byte[] { 1 }, TimeSpan.FromSeconds(10), ct);
@@ -66,7 +76,7 @@ public class LeanInlineTests
         // On the thread pool: no synchronization context to post the continuation to.
         var first = Task.Run(async () =>
         {
-            var result = await b.Transport.CallAsync(a.Address, a.Id, TestNode.Echo, new byte[] { 2 }, TimeSpan.FromSeconds(20), ct, answerInline: true);
+            var result = await b.Transport.CallAsync(a.Address, a.Id, Late, new byte[] { 2 }, TimeSpan.FromSeconds(20), ct, answerInline: true);
             entered.Set();
             // Blocks the thread it goes on on: the connection's reader, if the answer came inline.
             release.Wait(TimeSpan.FromSeconds(10));
