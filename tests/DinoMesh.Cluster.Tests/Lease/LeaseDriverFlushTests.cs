@@ -73,6 +73,10 @@ public sealed class LeaseDriverFlushTests : IDisposable
         var commit = Task.Run(CommitAsync, ct);
         var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (wire.AnswersHeld == 0 && DateTime.UtcNow < until) await Task.Delay(5, ct);
+        // The answer being held says the proposal left, not that the caller reached its wait: on a loaded machine its
+        // thread can be descheduled between the two, and a commit done before the caller waits is rightly picked up
+        // on the caller's own thread (CI saw that once). A moment lets it get to the wait.
+        await Task.Delay(100, ct);
         wire.ReleaseAnswers();
         var result = await commit;
 
