@@ -66,6 +66,9 @@ public sealed partial class PeerTransport : IAsyncDisposable
             ? new IncomingConnections(open, handshaking, strangers, gate.MaxConnections)
             : default;
 
+    /// <summary>Incoming bulk connections served past Kestrel's socket transport since the start (for tests and diagnostics).</summary>
+    internal long DirectBulkConnections => _server.DirectBulkConnections;
+
     /// <summary>Outgoing links with their transport and last round trip.</summary>
     public IReadOnlyCollection<PeerLink> Links => _links.Values.Select(l => l.Snapshot()).ToArray();
 

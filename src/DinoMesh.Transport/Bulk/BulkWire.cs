@@ -21,6 +21,12 @@ internal static class BulkWire
     public const int AnswerHeaderSize = 1 + 4;
     public const int MaxReasonBytes = 512;
 
+    /// <summary>
+    /// A message's header goes out together with up to this many bytes (header included) of what follows, in one write
+    /// and so one TLS record: the payload of a full record (2^14 bytes).
+    /// </summary>
+    public const int CoalescedBytes = 16 * 1024;
+
     public static byte[] RequestHeader(string protocolId, TimeSpan deadline, int length)
     {
         var id = Encoding.UTF8.GetBytes(protocolId);

@@ -79,19 +79,7 @@ internal sealed class BulkPool : IDisposable
             var sent = false;
             try
             {
-                if (request.Length <= SmallRequestBytes)
-                {
-                    // One TLS record (and one send) for a small request instead of two.
-                    var whole = new byte[header.Length + request.Length];
-                    header.CopyTo(whole, 0);
-                    request.CopyTo(whole.AsMemory(header.Length));
-                    await connection.Tls.WriteAsync(whole, ct);
-                }
-                else
-                {
-                    await connection.Tls.WriteAsync(header, ct);
-                    await connection.Tls.WriteAsync(request, ct);
-                }
+                await WriteRequestAsync(connection.Tls, header, request, ct);
                 await connection.Tls.FlushAsync(ct);
                 sent = true;
                 var answerHeader = new byte[BulkWire.AnswerHeaderSize];
@@ -133,7 +121,26 @@ internal sealed class BulkPool : IDisposable
         }
     }
 
-    private const int SmallRequestBytes = 4096;
+    /// <summary>
+    /// Header and the request's first bytes go out in one write (one TLS record, up to a full one), the rest as it lies:
+    /// a header written alone would cost a record and a send of its own per call.
+    /// </summary>
+    private static async Task WriteRequestAsync(SslStream tls, byte[] header, ReadOnlyMemory<byte> request, CancellationToken ct)
+    {
+        var first = Math.Min(request.Length, Math.Max(0, BulkWire.CoalescedBytes - header.Length));
+        var head = System.Buffers.ArrayPool<byte>.Shared.Rent(header.Length + first);
+        try
+        {
+            header.CopyTo(head, 0);
+            request.Span[..first].CopyTo(head.AsSpan(header.Length));
+            await tls.WriteAsync(head.AsMemory(0, header.Length + first), ct);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(head);
+        }
+        if (first < request.Length) await tls.WriteAsync(request[first..], ct);
+    }
 
     private Connection? TakeIdle()
     {

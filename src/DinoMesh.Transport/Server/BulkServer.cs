@@ -37,9 +37,9 @@ internal sealed class BulkServer
         _logFailure = logFailure;
     }
 
-    public async Task ServeAsync(ConnectionContext connection, PeerId peer, ConnectionActivity activity)
+    /// <summary>A bulk connection Kestrel accepted and took through TLS (a client whose ClientHello the listener could not read in time).</summary>
+    public Task ServeAsync(ConnectionContext connection, PeerId peer, ConnectionActivity activity)
     {
-        var remote = connection.RemoteEndPoint as IPEndPoint;
         // The TLS stream itself where Kestrel lends it: the connection's pipes would copy every byte once more (TLS
         // stream to pipe, pipe to the request) and add a hand-off per read. Nothing else reads or writes the pipes of a
         // bulk connection, so the two never interleave.
@@ -48,10 +48,25 @@ internal sealed class BulkServer
         var output = tls ?? connection.Transport.Output.AsStream(leaveOpen: true);
         // The server stopping asks every connection to close: an idle one ends at once, a call in flight first finishes.
         var closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
+        // The first request's deadline is the connection watch's (it sees this connection too); then the idle timeout.
+        return ServeAsync(input, output, peer, connection.RemoteEndPoint as IPEndPoint, activity, connection.ConnectionClosed, closeRequested, IdleTimeout);
+    }
+
+    /// <summary>
+    /// Serves calls on a connection already through TLS and admitted at its handshake, until the caller hangs up, a
+    /// call ends it, it stays idle past <see cref="IdleTimeout"/> (the first call past <paramref name="firstRequest"/>),
+    /// <paramref name="closeRequested"/> fires while it is idle, or <paramref name="closed"/> fires.
+    /// </summary>
+    public async Task ServeAsync(
+        Stream input, Stream output, PeerId peer, IPEndPoint? remote, ConnectionActivity activity,
+        CancellationToken closed, CancellationToken closeRequested, TimeSpan firstRequest)
+    {
         try
         {
-            while (await ServeOneAsync(input, output, peer, remote, activity, connection.ConnectionClosed, closeRequested))
+            var idle = firstRequest;
+            while (await ServeOneAsync(input, output, peer, remote, activity, idle, closed, closeRequested))
             {
+                idle = IdleTimeout;
             }
         }
         catch (Exception e) when (e is IOException or EndOfStreamException or OperationCanceledException or ConnectionResetException or ObjectDisposedException)
@@ -62,13 +77,13 @@ internal sealed class BulkServer
 
     /// <summary>One call; false when the connection should end.</summary>
     private async Task<bool> ServeOneAsync(
-        Stream input, Stream output, PeerId peer, IPEndPoint? remote, ConnectionActivity activity, CancellationToken closed, CancellationToken closeRequested)
+        Stream input, Stream output, PeerId peer, IPEndPoint? remote, ConnectionActivity activity, TimeSpan idleTimeout, CancellationToken closed, CancellationToken closeRequested)
     {
         if (closeRequested.IsCancellationRequested) return false;
         var fixedPart = new byte[2];
         using (var idle = CancellationTokenSource.CreateLinkedTokenSource(closed, closeRequested))
         {
-            idle.CancelAfter(IdleTimeout);
+            idle.CancelAfter(idleTimeout);
             if (!await BulkWire.ReadExactlyOrEndAsync(input, fixedPart, idle.Token)) return false;
         }
         activity.Begin();
@@ -156,25 +171,28 @@ internal sealed class BulkServer
         return true;
     }
 
-    /// <summary>A small answer goes out with its header as one TLS record; a large one as header, then body.</summary>
+    /// <summary>
+    /// The answer with its header in the same first TLS record: header and the answer's first bytes (up to one record)
+    /// are copied into one write, the rest is written as it lies, which the TLS stream cuts into 16 KiB records. A
+    /// header written alone would cost a record and a send of its own per call.
+    /// </summary>
     private static async Task WriteAnswerAsync(Stream output, byte[] answer, CancellationToken ct)
     {
-        if (answer.Length <= SmallAnswerBytes)
+        var first = Math.Min(answer.Length, BulkWire.CoalescedBytes - BulkWire.AnswerHeaderSize);
+        var head = ArrayPool<byte>.Shared.Rent(BulkWire.AnswerHeaderSize + first);
+        try
         {
-            var whole = new byte[BulkWire.AnswerHeaderSize + answer.Length];
-            BulkWire.AnswerHeader(CallFailure.None, answer.Length).CopyTo(whole, 0);
-            answer.CopyTo(whole, BulkWire.AnswerHeaderSize);
-            await output.WriteAsync(whole, ct);
+            BulkWire.AnswerHeader(CallFailure.None, answer.Length).CopyTo(head, 0);
+            answer.AsSpan(0, first).CopyTo(head.AsSpan(BulkWire.AnswerHeaderSize));
+            await output.WriteAsync(head.AsMemory(0, BulkWire.AnswerHeaderSize + first), ct);
         }
-        else
+        finally
         {
-            await output.WriteAsync(BulkWire.AnswerHeader(CallFailure.None, answer.Length), ct);
-            await output.WriteAsync(answer, ct);
+            ArrayPool<byte>.Shared.Return(head);
         }
+        if (first < answer.Length) await output.WriteAsync(answer.AsMemory(first), ct);
         await output.FlushAsync(ct);
     }
-
-    private const int SmallAnswerBytes = 4096;
 
     private static async Task ReadExactlyAsync(Stream input, Memory<byte> target, CancellationToken ct)
     {

@@ -1,5 +1,8 @@
+using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
+using System.Threading.Channels;
+using DinoMesh.Transport.Bulk;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Logging;
@@ -10,7 +13,8 @@ namespace DinoMesh.Transport.Server;
 /// Kestrel's TCP listener, replaced so that the node decides at accept time, before a TLS handshake costs anything:
 /// a connection over a cap (<see cref="ConnectionGate"/>) is reset at once, and running out of descriptors (EMFILE)
 /// sheds the waiting connection instead of failing. Kestrel's own listener retries a failed accept at once, which on
-/// EMFILE spins a core while every client hangs in the backlog.
+/// EMFILE spins a core while every client hangs in the backlog. With a <see cref="BulkConnections"/> it also reads
+/// (peeks at) each connection's ClientHello and hands one that offers only the bulk ALPN id to it instead of Kestrel.
 /// </summary>
 internal sealed class PeerListenerFactory : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
@@ -18,12 +22,18 @@ internal sealed class PeerListenerFactory : IConnectionListenerFactory, IConnect
     private readonly ConnectionGate _gate;
     private readonly RefusalLog _refusals;
     private readonly ILoggerFactory _loggers;
+    private readonly BulkConnections? _bulk;
+    private readonly TimeSpan _helloTimeout;
 
-    public PeerListenerFactory(ConnectionGate gate, RefusalLog refusals, ILoggerFactory loggers)
+    /// <param name="bulk">Where connections that offer only the bulk ALPN id go; null to give every connection to Kestrel.</param>
+    /// <param name="helloTimeout">How long a connection may take to send its ClientHello (the handshake's bound).</param>
+    public PeerListenerFactory(ConnectionGate gate, RefusalLog refusals, ILoggerFactory loggers, BulkConnections? bulk = null, TimeSpan? helloTimeout = null)
     {
         _gate = gate;
         _refusals = refusals;
         _loggers = loggers;
+        _bulk = bulk;
+        _helloTimeout = helloTimeout ?? TimeSpan.FromSeconds(5);
     }
 
     public bool CanBind(EndPoint endpoint) => endpoint is IPEndPoint;
@@ -49,7 +59,7 @@ internal sealed class PeerListenerFactory : IConnectionListenerFactory, IConnect
             socket.Dispose();
             throw;
         }
-        return ValueTask.FromResult<IConnectionListener>(new PeerListener(socket, _gate, _refusals, _loggers));
+        return ValueTask.FromResult<IConnectionListener>(new PeerListener(socket, _gate, _refusals, _loggers, _bulk, _helloTimeout));
     }
 }
 
@@ -73,12 +83,23 @@ internal sealed class PeerListener : IConnectionListener
     // can still end the process, which no check from inside it can rule out.
     private static readonly TimeSpan DescriptorWatchPeriod = TimeSpan.FromSeconds(1);
     private readonly Timer _descriptorWatch;
+    private readonly BulkConnections? _bulk;
+    private readonly TimeSpan _helloTimeout;
+    private readonly ILogger _log;
+    // Connections for Kestrel, in the order their ClientHello was read. Accepting runs in a loop of its own so that a
+    // client slow to send its ClientHello holds up nobody else's accept.
+    private readonly Channel<ConnectionContext> _forKestrel = Channel.CreateUnbounded<ConnectionContext>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _unbinding = new();
+    private readonly Task _acceptLoop;
 
-    public PeerListener(Socket socket, ConnectionGate gate, RefusalLog refusals, ILoggerFactory loggers)
+    public PeerListener(Socket socket, ConnectionGate gate, RefusalLog refusals, ILoggerFactory loggers, BulkConnections? bulk = null, TimeSpan? helloTimeout = null)
     {
         _socket = socket;
         _gate = gate;
         _refusals = refusals;
+        _bulk = bulk;
+        _helloTimeout = helloTimeout ?? TimeSpan.FromSeconds(5);
+        _log = loggers.CreateLogger("DinoMesh.Transport.Server");
         // Inline scheduling: what a socket read brings is decrypted and parsed on the thread that completed the read,
         // and an answer's flush goes to the socket on the thread that wrote it, instead of two more hops through the
         // thread pool per message. Most of a cluster's messages are small calls whose handlers run for microseconds
@@ -88,11 +109,44 @@ internal sealed class PeerListener : IConnectionListener
         _reserve.TryRefill();
         EndPoint = socket.LocalEndPoint!;
         _descriptorWatch = new Timer(_ => WatchDescriptors(), null, DescriptorWatchPeriod, DescriptorWatchPeriod);
+        _acceptLoop = Task.Run(AcceptLoopAsync);
     }
 
     public EndPoint EndPoint { get; }
 
     public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await _forKestrel.Reader.ReadAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is ChannelClosedException or OperationCanceledException)
+        {
+            return null; // unbound: Kestrel stops accepting
+        }
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        var cancellationToken = _unbinding.Token;
+        try
+        {
+            while (await AcceptOneAsync(cancellationToken))
+            {
+            }
+        }
+        catch (Exception e)
+        {
+            _log.LogError(e, "the peer listener's accept loop failed");
+        }
+        finally
+        {
+            _forKestrel.Writer.TryComplete();
+        }
+    }
+
+    /// <summary>Accepts one connection and sends it on its way (or refuses it); false once the listener is unbound.</summary>
+    private async Task<bool> AcceptOneAsync(CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -104,7 +158,7 @@ internal sealed class PeerListener : IConnectionListener
             catch (Exception e) when (e is ObjectDisposedException or OperationCanceledException ||
                                       e is SocketException { SocketErrorCode: SocketError.OperationAborted })
             {
-                return null; // unbound: Kestrel stops accepting
+                return false;
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
             {
@@ -146,15 +200,90 @@ internal sealed class PeerListener : IConnectionListener
             try
             {
                 accepted.NoDelay = true;
-                var context = _contexts.Create(accepted);
-                context.Features.Set(ticket);
-                return context;
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
                 ticket.Dispose();
                 accepted.Dispose();
+                continue;
             }
+            if (_bulk is null) ToKestrel(accepted, ticket);
+            else _ = RouteAsync(accepted, ticket);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Peeks at the connection's first TLS record until its ClientHello says where it goes: to the bulk server when it
+    /// offers only the bulk ALPN id, to Kestrel otherwise (and whenever the record cannot be read: Kestrel's handshake
+    /// then answers it as it always did). A connection that sends no whole record within the handshake's bound is closed.
+    /// </summary>
+    private async Task RouteAsync(Socket accepted, ConnectionTicket ticket)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(ClientHelloAlpn.MaxRecordBytes);
+        var offer = AlpnOffer.NeedMore;
+        try
+        {
+            using var hello = CancellationTokenSource.CreateLinkedTokenSource(_unbinding.Token);
+            hello.CancelAfter(_helloTimeout);
+            var seen = 0;
+            var pause = TimeSpan.FromMilliseconds(1);
+            while (true)
+            {
+                var n = await accepted.ReceiveAsync(buffer.AsMemory(0, ClientHelloAlpn.MaxRecordBytes), SocketFlags.Peek, hello.Token);
+                if (n == 0) break; // the client hung up before its ClientHello
+                offer = ClientHelloAlpn.OffersOnly(buffer.AsSpan(0, n), BulkWire.Alpn.Protocol.Span);
+                if (offer != AlpnOffer.NeedMore) break;
+                // Part of the record is here: a peek returns at once while anything is buffered, so wait a moment for
+                // the rest (a ClientHello is one segment on loopback and seldom more than two elsewhere).
+                if (n == seen)
+                {
+                    await Task.Delay(pause, hello.Token);
+                    pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromMilliseconds(50).Ticks));
+                }
+                seen = n;
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+            offer = AlpnOffer.NeedMore;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        switch (offer)
+        {
+            case AlpnOffer.Only:
+                _bulk!.Serve(accepted, ticket);
+                break;
+            case AlpnOffer.Other:
+                ToKestrel(accepted, ticket);
+                break;
+            default:
+                // Silent past the handshake's bound, gone, or the listener is unbound: what Kestrel's handshake timeout would have done.
+                _log.LogDebug("closed a connection from {Remote} that sent no ClientHello within {Timeout}", ticket.Address, _helloTimeout);
+                ticket.Dispose();
+                accepted.Dispose();
+                break;
+        }
+    }
+
+    private void ToKestrel(Socket accepted, ConnectionTicket ticket)
+    {
+        try
+        {
+            var context = _contexts.Create(accepted);
+            context.Features.Set(ticket);
+            if (_forKestrel.Writer.TryWrite(context)) return;
+            // Unbound meanwhile: nobody will take it.
+            ticket.Dispose();
+            _ = context.DisposeAsync().AsTask();
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            ticket.Dispose();
+            accepted.Dispose();
         }
     }
 
@@ -218,18 +347,24 @@ internal sealed class PeerListener : IConnectionListener
         socket.Dispose();
     }
 
-    public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
+    public async ValueTask UnbindAsync(CancellationToken cancellationToken = default)
     {
+        await _unbinding.CancelAsync();
         _socket.Dispose();
-        return ValueTask.CompletedTask;
+        await _acceptLoop;
+        // Accepted but never taken by Kestrel: closed here.
+        while (_forKestrel.Reader.TryRead(out var left))
+        {
+            left.Features.Get<ConnectionTicket>()?.Dispose();
+            await left.DisposeAsync();
+        }
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
+        await UnbindAsync();
         _descriptorWatch.Dispose();
-        _socket.Dispose();
         _contexts.Dispose();
         _reserve.Release();
-        return ValueTask.CompletedTask;
     }
 }

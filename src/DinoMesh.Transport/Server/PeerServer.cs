@@ -37,6 +37,7 @@ internal sealed class PeerServer : IAsyncDisposable
     private readonly ILogger _log;
     private readonly RefusalLog _refusals;
     private WebApplication? _app;
+    private BulkConnections? _bulkConnections;
 
     public PeerServer(NodeIdentity identity, TransportOptions options, IAdmission admission, ProtocolTable protocols, ILoggerFactory loggerFactory)
     {
@@ -51,6 +52,9 @@ internal sealed class PeerServer : IAsyncDisposable
 
     /// <summary>The connection caps in force (after the descriptor limit lowered them); set by <see cref="StartAsync"/>.</summary>
     public ConnectionGate? Gate { get; private set; }
+
+    /// <summary>Bulk connections served past Kestrel (see <see cref="BulkConnections"/>) since the start.</summary>
+    public long DirectBulkConnections => _bulkConnections?.Served ?? 0;
 
     /// <summary>True when incoming connections may also use HTTP/3 over QUIC.</summary>
     public bool QuicEnabled { get; private set; }
@@ -73,13 +77,16 @@ internal sealed class PeerServer : IAsyncDisposable
         var bulk = _options.ServeBulk ? new BulkServer(_protocols, _admission, _refusals, LogFailure) : null;
         var lean = _options.ServeLean ? new LeanServer(_protocols, _admission, _refusals, LogFailure, limits.LeanIdleTimeout) : null;
         var watch = new ConnectionWatch(limits, _admission, _refusals, bulk, lean);
+        // Bulk connections are taken at accept, past Kestrel's socket transport (see BulkConnections); one whose
+        // ClientHello the listener cannot read still reaches the same BulkServer through Kestrel and the watch.
+        _bulkConnections = bulk is null ? null : new BulkConnections(bulk, _identity, _admission, _refusals, _log, _options.ConnectTimeout, limits.FirstRequestTimeout);
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.Services.AddSingleton(_loggerFactory);
         builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
         builder.WebHost.UseKestrelCore();
         builder.Services.RemoveAll<IConnectionListenerFactory>();
-        builder.Services.AddSingleton<IConnectionListenerFactory>(new PeerListenerFactory(gate, _refusals, _loggerFactory));
+        builder.Services.AddSingleton<IConnectionListenerFactory>(new PeerListenerFactory(gate, _refusals, _loggerFactory, _bulkConnections, _options.ConnectTimeout));
         builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, watch));
         var app = builder.Build();
         app.Run(HandleAsync);
@@ -352,11 +359,15 @@ internal sealed class PeerServer : IAsyncDisposable
         return _options.DefaultDeadline;
     }
 
+    /// <summary>How long calls in flight may take to finish when the server stops.</summary>
+    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(2);
+
     public async ValueTask DisposeAsync()
     {
         _refusals.Dispose();
         if (_app is null) return;
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        using var stop = new CancellationTokenSource(StopGrace);
+        var bulkStopped = _bulkConnections?.StopAsync(StopGrace) ?? Task.CompletedTask;
         try
         {
             await _app.StopAsync(stop.Token);
@@ -365,6 +376,7 @@ internal sealed class PeerServer : IAsyncDisposable
         {
             // Streams still running after the grace period are cut; that is what stopping means.
         }
+        await bulkStopped;
         await _app.DisposeAsync();
         _app = null;
     }
