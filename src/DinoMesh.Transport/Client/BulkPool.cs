@@ -166,7 +166,8 @@ internal sealed class BulkPool : IDisposable
     /// <summary>A new connection, or null when the peer's handshake did not choose the bulk path.</summary>
     private async Task<Connection?> DialAsync(CancellationToken ct)
     {
-        var tls = await PeerTls.DialAsync(_host, _port, _source, _tls, BulkWire.Alpn, _connectTimeout, ct);
+        // Answers (a chunk get's megabyte) are read 64 KiB per recv, as the server reads requests.
+        var tls = await PeerTls.DialAsync(_host, _port, _source, _tls, BulkWire.Alpn, _connectTimeout, ct, static socket => new BulkSocketStream(socket));
         if (tls is null)
         {
             _unsupported = true;

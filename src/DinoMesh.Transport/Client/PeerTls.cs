@@ -21,9 +21,10 @@ internal static class PeerTls
     /// <summary>
     /// A TCP connection from <paramref name="source"/> and a TLS handshake offering only <paramref name="alpn"/>, within
     /// <paramref name="timeout"/>; null when the peer's handshake chose another protocol (it does not serve that path).
+    /// The TLS stream runs over <paramref name="streamOver"/> of the connected socket (a plain NetworkStream by default).
     /// </summary>
     public static async Task<SslStream?> DialAsync(string host, int port, System.Net.IPAddress? source, SslClientAuthenticationOptions options,
-        SslApplicationProtocol alpn, TimeSpan timeout, CancellationToken ct)
+        SslApplicationProtocol alpn, TimeSpan timeout, CancellationToken ct, Func<System.Net.Sockets.Socket, Stream>? streamOver = null)
     {
         using var connecting = CancellationTokenSource.CreateLinkedTokenSource(ct);
         connecting.CancelAfter(timeout);
@@ -32,7 +33,7 @@ internal static class PeerTls
         try
         {
             await socket.ConnectAsync(host, port, connecting.Token);
-            tls = new SslStream(new System.Net.Sockets.NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+            tls = new SslStream(streamOver?.Invoke(socket) ?? new System.Net.Sockets.NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
             await tls.AuthenticateAsClientAsync(options, connecting.Token);
             if (tls.NegotiatedApplicationProtocol == alpn) return tls;
             await tls.DisposeAsync();

@@ -12,10 +12,10 @@ namespace DinoMesh.Transport.Server;
 
 /// <summary>
 /// Bulk connections taken past Kestrel: the listener hands over a socket whose ClientHello offers only the bulk ALPN id
-/// (<see cref="PeerListener"/>), and this class runs its TLS handshake over a plain <see cref="NetworkStream"/> and
-/// serves it with <see cref="BulkServer"/>. Through Kestrel's socket transport every received byte came 4 KiB per
+/// (<see cref="PeerListener"/>), and this class runs its TLS handshake over the socket (<see cref="BulkSocketStream"/>)
+/// and serves it with <see cref="BulkServer"/>. Through Kestrel's socket transport every received byte came 4 KiB per
 /// <c>recv</c> (its memory pool's block), each after a one-byte peek, and then went through the connection's pipe
-/// into the TLS stream; here the TLS stream reads the socket itself, a record or more per <c>recv</c>. Everything
+/// into the TLS stream; here the socket is read up to 64 KiB per <c>recv</c>, with no peek and no pipe. Everything
 /// else is as on Kestrel's path: TLS 1.3 with a required client certificate, members only (a stranger is cut after
 /// the handshake), the connection caps of <see cref="ConnectionGate"/> (the ticket taken at accept travels with the
 /// socket), the handshake bounded by <see cref="TransportOptions.ConnectTimeout"/>, the first request by
@@ -77,7 +77,7 @@ internal sealed class BulkConnections
     {
         var remote = socket.RemoteEndPoint as IPEndPoint;
         var from = ticket.Address.ToString();
-        var tls = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+        var tls = new SslStream(new BulkSocketStream(socket), leaveInnerStreamOpen: false);
         try
         {
             using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(_aborting.Token))
