@@ -29,6 +29,12 @@ public sealed record TransportOptions
     public bool ServeBulk { get; init; } = true;
 
     /// <summary>
+    /// Take bulk connections at accept, past Kestrel (see <c>BulkConnections</c>). Off only in tests, to serve them as
+    /// a node before this change did (through Kestrel), which is also the path for a ClientHello the listener cannot read.
+    /// </summary>
+    internal bool TakeBulkAtAccept { get; init; } = true;
+
+    /// <summary>
     /// Serve the lean path (small unary calls multiplexed over one TLS connection per peer, chosen by ALPN on the same
     /// port). Off only to test the fallback: a caller whose peer does not offer it uses HTTP/2.
     /// </summary>

@@ -54,6 +54,28 @@ public class BulkListenerTests
     }
 
     [Fact]
+    public async Task A_server_that_leaves_bulk_connections_to_Kestrel_still_serves_the_same_calls()
+    {
+        // What a node from before this change does (and this one, for a ClientHello its listener cannot read): the
+        // caller cannot tell, so nodes of both versions call each other's bulk path.
+        var ct = TestContext.Current.CancellationToken;
+        var server = new TestNode("A", Options() with { TakeBulkAtAccept = false });
+        SeenProtocol.Register(server, 2 << 20);
+        await using var a = await server.StartWithEchoAsync(2 << 20);
+        await using var b = await new TestNode("B").StartWithEchoAsync();
+        a.Admission.Admit(b.Id);
+
+        var payload = Random(1 << 20, 3);
+        var result = await b.Transport.CallBulkAsync(a.Address, a.Id, SeenProtocol.Id, payload, TimeSpan.FromSeconds(10), ct, 2 << 20);
+
+        Assert.True(result.Ok, result.ToString());
+        var (transport, body) = SeenProtocol.Split(result.Value!);
+        Assert.Equal(WireHeaders.Bulk, transport);
+        Assert.Equal(payload, body);
+        Assert.Equal(0, a.Transport.DirectBulkConnections);
+    }
+
+    [Fact]
     public async Task A_strangers_bulk_connection_is_closed_after_its_handshake_without_an_answer()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -86,7 +86,7 @@ internal sealed class PeerServer : IAsyncDisposable
         builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
         builder.WebHost.UseKestrelCore();
         builder.Services.RemoveAll<IConnectionListenerFactory>();
-        builder.Services.AddSingleton<IConnectionListenerFactory>(new PeerListenerFactory(gate, _refusals, _loggerFactory, _bulkConnections, _options.ConnectTimeout));
+        builder.Services.AddSingleton<IConnectionListenerFactory>(new PeerListenerFactory(gate, _refusals, _loggerFactory, _options.TakeBulkAtAccept ? _bulkConnections : null, _options.ConnectTimeout));
         builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, watch));
         var app = builder.Build();
         app.Run(HandleAsync);
