@@ -248,6 +248,12 @@ internal sealed class PeerListener : IConnectionListener
         {
             offer = AlpnOffer.NeedMore;
         }
+        catch (Exception e)
+        {
+            // Nobody awaits this task: whatever went wrong, the connection is closed and its ticket returned below.
+            _log.LogError(e, "reading the ClientHello of a connection from {Remote} failed", ticket.Address);
+            offer = AlpnOffer.NeedMore;
+        }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
