@@ -181,6 +181,28 @@ public class BulkListenerTests
     }
 
     [Fact]
+    public async Task Half_a_ClientHello_and_a_hang_up_does_not_hold_a_handshake_place_until_the_handshake_deadline()
+    {
+        // A peek cannot see the hang-up behind the bytes it returns; the listener must not wait out the 30 s handshake
+        // bound for the rest of a record that will never come (a fuzzer's or a dying client's connections would fill
+        // the per-address cap of handshakes and lock members out meanwhile).
+        var ct = TestContext.Current.CancellationToken;
+        await using var a = await new TestNode("A", Options() with { ConnectTimeout = TimeSpan.FromSeconds(30) }).StartWithEchoAsync();
+        var hello = await ClientHelloAlpnTests.CaptureAsync([BulkWire.Alpn], ct);
+
+        for (var i = 0; i < 4; i++)
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync(a.Transport.ListenEndPoint!, ct);
+            await socket.SendAsync(hello.AsMemory(0, hello.Length / 2), ct);
+            socket.Shutdown(SocketShutdown.Send);
+        }
+
+        await Poll.UntilAsync(() => a.Transport.IncomingConnections is { Open: 0, Handshaking: 0 }, TimeSpan.FromSeconds(10), ct);
+        Assert.Equal(0, a.Transport.DirectBulkConnections);
+    }
+
+    [Fact]
     public async Task Stopping_the_server_closes_an_idle_bulk_connection()
     {
         var ct = TestContext.Current.CancellationToken;

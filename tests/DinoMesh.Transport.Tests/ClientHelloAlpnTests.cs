@@ -61,7 +61,7 @@ public class ClientHelloAlpnTests
     }
 
     /// <summary>The first bytes a TLS 1.3 client of this runtime writes when it offers <paramref name="alpn"/>.</summary>
-    private static async Task<byte[]> CaptureAsync(List<SslApplicationProtocol>? alpn, CancellationToken ct)
+    internal static async Task<byte[]> CaptureAsync(List<SslApplicationProtocol>? alpn, CancellationToken ct)
     {
         var wire = new CaptureStream();
         using var tls = new SslStream(wire);

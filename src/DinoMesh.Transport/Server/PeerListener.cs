@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
@@ -215,8 +216,9 @@ internal sealed class PeerListener : IConnectionListener
 
     /// <summary>
     /// Peeks at the connection's first TLS record until its ClientHello says where it goes: to the bulk server when it
-    /// offers only the bulk ALPN id, to Kestrel otherwise (and whenever the record cannot be read: Kestrel's handshake
-    /// then answers it as it always did). A connection that sends no whole record within the handshake's bound is closed.
+    /// offers only the bulk ALPN id, to Kestrel otherwise (and whenever the record cannot be read, or stops arriving for
+    /// <see cref="HelloStall"/>: Kestrel's handshake then answers it as it always did). A connection that sends nothing
+    /// within the handshake's bound is closed.
     /// </summary>
     private async Task RouteAsync(Socket accepted, ConnectionTicket ticket)
     {
@@ -228,6 +230,7 @@ internal sealed class PeerListener : IConnectionListener
             hello.CancelAfter(_helloTimeout);
             var seen = 0;
             var pause = TimeSpan.FromMilliseconds(1);
+            var stalledSince = 0L;
             while (true)
             {
                 var n = await accepted.ReceiveAsync(buffer.AsMemory(0, ClientHelloAlpn.MaxRecordBytes), SocketFlags.Peek, hello.Token);
@@ -235,11 +238,24 @@ internal sealed class PeerListener : IConnectionListener
                 offer = ClientHelloAlpn.OffersOnly(buffer.AsSpan(0, n), BulkWire.Alpn.Protocol.Span);
                 if (offer != AlpnOffer.NeedMore) break;
                 // Part of the record is here: a peek returns at once while anything is buffered, so wait a moment for
-                // the rest (a ClientHello is one segment on loopback and seldom more than two elsewhere).
+                // the rest (a ClientHello is one segment on loopback and seldom more than two elsewhere). A peek cannot
+                // see a hang-up behind the bytes it returns, so a record that stops growing goes to Kestrel soon: its
+                // handshake reads the bytes, and sees the end or waits out its timeout, as it did before this listener
+                // read ClientHellos (a real bulk ClientHello that slow is still served there).
                 if (n == seen)
                 {
+                    if (stalledSince == 0) stalledSince = Stopwatch.GetTimestamp();
+                    else if (Stopwatch.GetElapsedTime(stalledSince) >= HelloStall)
+                    {
+                        offer = AlpnOffer.Other;
+                        break;
+                    }
                     await Task.Delay(pause, hello.Token);
-                    pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromMilliseconds(50).Ticks));
+                    pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromMilliseconds(20).Ticks));
+                }
+                else
+                {
+                    stalledSince = 0;
                 }
                 seen = n;
             }
@@ -274,6 +290,9 @@ internal sealed class PeerListener : IConnectionListener
                 break;
         }
     }
+
+    /// <summary>How long a first record may stop growing before the connection is given to Kestrel unread.</summary>
+    private static readonly TimeSpan HelloStall = TimeSpan.FromMilliseconds(100);
 
     private void ToKestrel(Socket accepted, ConnectionTicket ticket)
     {
