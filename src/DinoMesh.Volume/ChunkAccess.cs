@@ -184,7 +184,8 @@ public sealed class ChunkAccess
     /// A read that starts where the last read of the file ended is sequential: start on the chunks after it. Remote ones
     /// are fetched; local ones are handed to <see cref="ChunkStore.Prefetch"/> on a worker (which SHA-256-verifies those
     /// without an at-rest checksum into the store's verified memo), so the reader does not hash a whole chunk before
-    /// its first byte.
+    /// its first byte, but only when the store says that can help (<see cref="ChunkStore.PrefetchHelps"/>): with
+    /// at-rest checksums and direct reads a worker would only open each file once more, a thread wake-up per chunk.
     /// </summary>
     private void ReadAhead(ulong ino, ExtentMap extents, long offset, long end)
     {
@@ -196,6 +197,9 @@ public sealed class ChunkAccess
         if (!sequential || (offset % size != 0 && offset / size == (end - 1) / size)) return;
         var window = (long)_options.ReadAheadChunks * _options.ChunkSize;
         var seen = 0;
+        // Local chunks the reader checks at memory speed itself need nothing ahead (ChunkStore.PrefetchHelps).
+        var warmLocal = _store.PrefetchHelps;
+        if (_warmed.Count > 4096) _warmed.Clear();
         List<ChunkId>? local = null;
         foreach (var extent in extents.Overlapping(end, end + window))
         {
@@ -204,8 +208,13 @@ public sealed class ChunkAccess
             var id = extent.Chunk;
             if (_recent.Contains(id) || _fetching.ContainsKey(id)) continue;
             if (_warmed.TryGetValue(id, out var warmedAt) && Environment.TickCount64 - warmedAt < WarmedForMs) continue;
-            if (_store.Contains(id)) (local ??= []).Add(id);
-            else if (_remote is not null) _ = FetchOnce(id);
+            if (!_store.Contains(id))
+            {
+                if (_remote is not null) _ = FetchOnce(id);
+            }
+            else if (warmLocal) (local ??= []).Add(id);
+            // Local and nothing to do ahead: not looked at again for a while either.
+            else _warmed[id] = Environment.TickCount64;
         }
         if (local is not null) WarmUp(local);
     }
@@ -218,7 +227,6 @@ public sealed class ChunkAccess
     private void WarmUp(List<ChunkId> ids)
     {
         if (!_warming.Wait(0)) return;
-        if (_warmed.Count > 4096) _warmed.Clear();
         var now = Environment.TickCount64;
         foreach (var id in ids) _warmed[id] = now;
         _ = Task.Run(() =>

@@ -221,6 +221,113 @@ public sealed class ChunkChecksumTests
         Assert.Equal(0, fixture.Store.CheckedReads);
     }
 
+    [Fact]
+    public void A_whole_chunk_read_into_page_aligned_memory_is_read_and_checked_there()
+    {
+        // What a FUSE READ reply offers (ReadReplyBuffers): the chunk goes straight into it, no copy of our own.
+        using var fixture = new StoreFixture();
+        byte[] content = StoreFixture.Random(MiB, seed: 14);
+        var id = fixture.Store.Put(content).Id;
+        var memory = new PageAlignedMemory(MiB);
+
+        var read = fixture.Store.Read(id, 0, memory.Span);
+
+        Assert.Equal(ChunkReadStatus.Ok, read.Status);
+        Assert.Equal(MiB, read.BytesRead);
+        Assert.Equal(content, memory.Span.ToArray());
+        Assert.Equal((1, 1, 0), (fixture.Store.CheckedReads, fixture.Store.InPlaceReads, fixture.Store.Verifications));
+    }
+
+    [Fact]
+    public void A_flipped_byte_read_into_page_aligned_memory_is_corrupt_and_the_memory_holds_none_of_it()
+    {
+        // In place, the damaged bytes land in the caller's memory before the checksum is compared: they must be gone
+        // again when the read answers.
+        using var fixture = new StoreFixture();
+        byte[] content = StoreFixture.Random(MiB, seed: 15);
+        var id = fixture.Store.Put(content).Id;
+        string path = fixture.Store.PathOf(id);
+        ChunkCorruptionTests.FlipByte(path, 300_000);
+        var memory = new PageAlignedMemory(MiB);
+
+        var read = fixture.Store.Read(id, 0, memory.Span);
+
+        Assert.Equal(ChunkReadStatus.Corrupt, read.Status);
+        Assert.All(memory.Span.ToArray(), b => Assert.Equal(0, b));
+        Assert.Equal((0, 0), (fixture.Store.CheckedReads, fixture.Store.InPlaceReads));
+        Assert.False(File.Exists(path));
+        Assert.Single(Directory.GetFiles(fixture.Store.QuarantineDirectory));
+    }
+
+    [Fact]
+    public void A_damaged_checksum_over_intact_bytes_read_into_page_aligned_memory_is_served_after_sha256()
+    {
+        using var fixture = new StoreFixture();
+        byte[] content = StoreFixture.Random(MiB, seed: 16);
+        var id = fixture.Store.Put(content).Id;
+        string path = fixture.Store.PathOf(id);
+        WriteChecksum(path, StoredChecksum(path)!.Value ^ 0x10);
+        var memory = new PageAlignedMemory(MiB);
+
+        var read = fixture.Store.Read(id, 0, memory.Span);
+
+        Assert.Equal(ChunkReadStatus.Ok, read.Status);
+        Assert.Equal(content, memory.Span.ToArray());
+        Assert.Equal((1, 0), (fixture.Store.Verifications, fixture.Store.InPlaceReads));
+    }
+
+    [Fact]
+    public void Memory_that_is_not_page_aligned_or_a_chunk_of_an_odd_length_is_read_through_the_aligned_buffer()
+    {
+        using var fixture = new StoreFixture();
+        byte[] whole = StoreFixture.Random(MiB, seed: 17), odd = StoreFixture.Random(MiB - 123, seed: 18);
+        var wholeId = fixture.Store.Put(whole).Id;
+        var oddId = fixture.Store.Put(odd).Id;
+        var aligned = new PageAlignedMemory(MiB + 4096);
+
+        var unaligned = fixture.Store.Read(wholeId, 0, aligned.Span.Slice(16, MiB));
+        var oddRead = fixture.Store.Read(oddId, 0, aligned.Span[..MiB]);
+
+        Assert.Equal((ChunkReadStatus.Ok, MiB), (unaligned.Status, unaligned.BytesRead));
+        Assert.Equal((ChunkReadStatus.Ok, odd.Length), (oddRead.Status, oddRead.BytesRead));
+        Assert.Equal(odd, aligned.Span[..odd.Length].ToArray());
+        Assert.Equal((2, 0), (fixture.Store.CheckedReads, fixture.Store.InPlaceReads));
+    }
+
+    [Fact]
+    public void Reading_ahead_helps_only_after_a_sha256_read_or_without_direct_reads()
+    {
+        using var fixture = new StoreFixture();
+        using var buffered = new StoreFixture(new ChunkStoreOptions { DirectReads = false });
+        byte[] content = StoreFixture.Random(200_000, seed: 19);
+        var id = ChunkId.Of(content);
+        WritePlainFile(fixture.Store.PathOf(id), content);
+        bool before = fixture.Store.PrefetchHelps;
+
+        fixture.Store.Read(id, 0, new byte[content.Length]);
+
+        Assert.False(before);
+        Assert.True(fixture.Store.PrefetchHelps);
+        Assert.True(buffered.Store.PrefetchHelps);
+    }
+
+    /// <summary>A pinned array and the page-aligned window inside it.</summary>
+    private sealed class PageAlignedMemory
+    {
+        private readonly byte[] _array;
+        private readonly int _start;
+        private readonly int _length;
+
+        public unsafe PageAlignedMemory(int length)
+        {
+            _length = length;
+            _array = GC.AllocateArray<byte>(length + 4096, pinned: true);
+            fixed (byte* p = _array) _start = (int)((4096 - (long)p % 4096) % 4096);
+        }
+
+        public Span<byte> Span => _array.AsSpan(_start, _length);
+    }
+
     private static ulong? StoredChecksum(string path)
     {
         using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read);

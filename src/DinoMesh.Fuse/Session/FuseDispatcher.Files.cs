@@ -9,6 +9,11 @@ internal sealed partial class FuseDispatcher
     /// <summary>A READ larger than this is refused rather than allocated (the kernel never asks for more than max_pages).</summary>
     private const int MaxReadSize = 64 * 1024 * 1024;
 
+    /// <summary>READ replies kept for reuse: the kernel keeps a few reads of a sequential reader in flight.</summary>
+    private const int ReadRepliesKept = 8;
+
+    private readonly ReadReplyBuffers _readReplies = new((int)Math.Min(options.MaxWrite, MaxReadSize), ReadRepliesKept);
+
     private async ValueTask Open(FuseRequest request)
     {
         var open = Wire.Read<FuseOpenIn>(request.Args.Span);
@@ -54,22 +59,23 @@ internal sealed partial class FuseDispatcher
             return;
         }
         int size = (int)read.Size;
-        // The data is read straight into the reply message, behind room for the out header: one copy, one write.
-        byte[] message = ArrayPool<byte>.Shared.Rent(Wire.OutHeaderSize + size);
+        // The data is read straight into the reply message, on a page boundary behind the out header: one write, and
+        // a file system reading with O_DIRECT can read into it without a copy of its own.
+        var reply = _readReplies.Rent(size);
         try
         {
-            var result = await fs.ReadAsync(request.Context, request.NodeId, read.Fh, (long)read.Offset, message.AsMemory(Wire.OutHeaderSize, size));
+            var result = await fs.ReadAsync(request.Context, request.NodeId, read.Fh, (long)read.Offset, reply.Data(size));
             if (!result.Ok)
             {
                 Reply(request, result.Errno);
                 return;
             }
             int count = Math.Clamp(result.Value, 0, size);
-            Send(request, message.AsSpan(0, Wire.OutHeaderSize + count), 0);
+            Send(request, reply.Message(count), 0);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(message);
+            _readReplies.Return(reply);
         }
     }
 

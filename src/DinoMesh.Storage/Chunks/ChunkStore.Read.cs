@@ -71,10 +71,11 @@ public sealed partial class ChunkStore
     /// <summary>
     /// Reads the whole file and compares it with its at-rest checksum; only then is any byte copied to the destination.
     /// A read of the whole chunk from its start (what a sequential reader asks) bypasses the page cache
-    /// (<see cref="ChunkStoreOptions.DirectReads"/>); a read of part of a chunk goes through it, since the reads of the
-    /// rest of the chunk follow (and find it in the verified memo). False when the file does not match: the caller then
-    /// lets SHA-256 decide, so a damaged checksum alone never makes a good chunk corrupt, and a damaged file is never
-    /// served.
+    /// (<see cref="ChunkStoreOptions.DirectReads"/>), straight into the destination when that is page-aligned memory
+    /// the chunk fills whole pages of (a FUSE READ reply is laid out so), else into a pooled aligned buffer; a read of
+    /// part of a chunk goes through the page cache, since the reads of the rest of the chunk follow (and find it in the
+    /// verified memo). False when the file does not match: the caller then lets SHA-256 decide, so a damaged checksum
+    /// alone never makes a good chunk corrupt, and a damaged file is never served.
     /// </summary>
     private bool TryChecked(ChunkId id, SafeFileHandle handle, FileIdentity file, ulong checksum, long offset, Span<byte> destination, out int count)
     {
@@ -82,37 +83,82 @@ public sealed partial class ChunkStore
         if (file.Length > MaxCheckedLength) return false;
         long startedNs = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
         int length = (int)file.Length;
-        int pages = (length + AlignedBuffers.Alignment - 1) / AlignedBuffers.Alignment * AlignedBuffers.Alignment;
         bool whole = offset == 0 && destination.Length >= length;
+        bool direct = whole && _options.DirectReads && Volatile.Read(ref _directReadsRefused) == 0;
+        // Straight into the caller's memory when it is page-aligned and the chunk fills whole pages of it.
+        bool matched = direct && length > 0 && length % AlignedBuffers.Alignment == 0
+            ? CheckedInPlace(id, handle, file, checksum, destination[..length], out count)
+            : CheckedViaBuffer(id, handle, file, checksum, direct, offset, destination, out count);
+        if (!matched) return false;
+        Interlocked.Increment(ref _checkedReads);
+        StorageMetrics.ChunkChecked();
+        if (file.ChangedNs < startedNs - RacyWindowNs) _verified.Add(id, file);
+        return true;
+    }
+
+    /// <summary>
+    /// The whole chunk read with O_DIRECT into the caller's own memory and checked there: no copy at all. Memory that
+    /// is not page-aligned goes the buffered way (<see cref="CheckedViaBuffer"/>). Bytes that did not match are
+    /// cleared before returning, so what the destination holds is verified or zeros.
+    /// </summary>
+    private bool CheckedInPlace(ChunkId id, SafeFileHandle handle, FileIdentity file, ulong checksum, Span<byte> destination, out int count)
+    {
+        int read = DirectRead.Whole(handle, destination);
+        if (read == DirectRead.Unaligned) return CheckedViaBuffer(id, handle, file, checksum, direct: true, 0, destination, out count);
+        count = 0;
+        if (read == DirectRead.Refused)
+        {
+            Refused();
+            read = PositionedRead.ReadAt(handle, 0, destination);
+        }
+        // The identity check after the read: a file changed meanwhile may match over a prefix it no longer has.
+        if (read == destination.Length && AtRestChecksum.Of(id, destination) == checksum && FileIdentity.Of(handle) == file)
+        {
+            Interlocked.Increment(ref _inPlaceReads);
+            count = read;
+            return true;
+        }
+        destination.Clear();
+        return false;
+    }
+
+    /// <summary>The whole chunk read into a pooled aligned buffer and checked there; the requested range copied out.</summary>
+    private bool CheckedViaBuffer(ChunkId id, SafeFileHandle handle, FileIdentity file, ulong checksum, bool direct, long offset, Span<byte> destination, out int count)
+    {
+        count = 0;
+        int length = (int)file.Length;
+        int pages = (length + AlignedBuffers.Alignment - 1) / AlignedBuffers.Alignment * AlignedBuffers.Alignment;
         var buffer = _alignedBuffers.Rent(pages);
         try
         {
             var space = buffer.Span(pages);
             int read = -1;
-            if (whole && _options.DirectReads && Volatile.Read(ref _directReadsRefused) == 0)
+            if (direct)
             {
                 read = DirectRead.Whole(handle, space);
-                if (read < 0 && Interlocked.Exchange(ref _directReadsRefused, 1) == 0)
-                    _logger.LogInformation("The file system of {Directory} does not do direct I/O: chunks are read through the page cache", _chunkDirectory);
+                if (read == DirectRead.Refused) Refused();
             }
             if (read < 0) read = PositionedRead.ReadAt(handle, 0, space[..length]);
             var content = space[..Math.Min(read, length)];
-            // The identity check after the read: a file changed meanwhile may match over a prefix it no longer has.
             if (read != length || AtRestChecksum.Of(id, content) != checksum || FileIdentity.Of(handle) != file) return false;
-            Interlocked.Increment(ref _checkedReads);
-            StorageMetrics.ChunkChecked();
             if (offset < length)
             {
                 count = (int)Math.Min(destination.Length, length - offset);
                 content.Slice((int)offset, count).CopyTo(destination);
             }
+            return true;
         }
         finally
         {
             _alignedBuffers.Return(buffer);
         }
-        if (file.ChangedNs < startedNs - RacyWindowNs) _verified.Add(id, file);
-        return true;
+    }
+
+    /// <summary>The file system refused direct I/O: every later read goes through the page cache (said once).</summary>
+    private void Refused()
+    {
+        if (Interlocked.Exchange(ref _directReadsRefused, 1) == 0)
+            _logger.LogInformation("The file system of {Directory} does not do direct I/O: chunks are read through the page cache", _chunkDirectory);
     }
 
     /// <summary>Larger files (never written by this store: chunks are a few MiB) go to the streaming SHA-256 check.</summary>
@@ -125,6 +171,7 @@ public sealed partial class ChunkStore
     private ChunkReadResult VerifyAndRead(ChunkId id, string path, SafeFileHandle handle, FileIdentity file, long offset, Span<byte> destination)
     {
         long startedNs = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
+        Interlocked.Exchange(ref _sha256ReadAtMs, Environment.TickCount64);
         byte[] buffer = ArrayPool<byte>.Shared.Rent(HashBlockSize);
         int copied = 0;
         long length = 0;

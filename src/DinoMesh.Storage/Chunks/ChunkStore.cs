@@ -31,9 +31,12 @@ public sealed partial class ChunkStore
     private long _tempCounter;
     private long _verifications;
     private long _checkedReads;
+    private long _inPlaceReads;
     private long _restamped;
     private int _checksumRefusalLogged;
     private int _directReadsRefused;
+    // When a read last had to verify a chunk by SHA-256 (Environment.TickCount64); long ago at the start.
+    private long _sha256ReadAtMs = long.MinValue / 2;
     private readonly AlignedBuffers _alignedBuffers = new();
 
     /// <summary>A store over <see cref="DataDirectory.ChunkDirectory"/>, with temp files in <see cref="DataDirectory.TempDirectory"/>.</summary>
@@ -64,6 +67,22 @@ public sealed partial class ChunkStore
 
     /// <summary>How many reads a file's at-rest checksum verified (instead of a SHA-256 of the whole chunk).</summary>
     internal long CheckedReads => Interlocked.Read(ref _checkedReads);
+
+    /// <summary>
+    /// Whether bringing local chunks in ahead of a sequential reader (<see cref="Prefetch"/>) can save the reader time:
+    /// when whole chunks are read through the page cache (the kernel then reads them ahead), or when a read had to
+    /// verify a chunk by SHA-256 within the last <see cref="PrefetchAfterSha256Ms"/> (a store from before the at-rest
+    /// checksum, or damaged checksums: the chunks after it are likely alike, and are verified ahead). Otherwise the
+    /// reader checks each chunk at memory speed itself, and a look ahead would only open files on another thread.
+    /// </summary>
+    public bool PrefetchHelps =>
+        !_options.DirectReads || Volatile.Read(ref _directReadsRefused) != 0
+        || Environment.TickCount64 - Interlocked.Read(ref _sha256ReadAtMs) < PrefetchAfterSha256Ms;
+
+    private const long PrefetchAfterSha256Ms = 60_000;
+
+    /// <summary>How many checked reads went straight into the caller's page-aligned memory (no copy of our own).</summary>
+    internal long InPlaceReads => Interlocked.Read(ref _inPlaceReads);
 
     /// <summary>How many files got their at-rest checksum from a SHA-256 verification (older files, damaged checksums).</summary>
     internal long Restamped => Interlocked.Read(ref _restamped);

@@ -9,58 +9,67 @@ namespace DinoMesh.Storage.Native;
 /// </summary>
 internal static class DirectRead
 {
+    /// <summary>What <see cref="Whole"/> answers when the file system does not do direct I/O.</summary>
+    public const int Refused = -1;
+
+    /// <summary>What <see cref="Whole"/> answers when the buffer is not page-aligned (nothing was read).</summary>
+    public const int Unaligned = -2;
+
     /// <summary>
-    /// The bytes read into <paramref name="buffer"/> (page-aligned, its length a multiple of the page) from offset 0,
-    /// until the file ends or the buffer is full; -1 when this file system does not do direct I/O (the caller reads
-    /// through the page cache instead). The handle is buffered again afterwards.
+    /// The bytes read into <paramref name="buffer"/> from offset 0, until the file ends or the buffer is full;
+    /// <see cref="Refused"/> when this file system does not do direct I/O (the caller reads through the page cache
+    /// instead), <see cref="Unaligned"/> when the buffer does not start on a page or is not a whole number of pages
+    /// (checked while the buffer is pinned for the read, so memory the GC may move is judged where it is read). The
+    /// handle is buffered again afterwards.
     /// </summary>
     public static unsafe int Whole(SafeFileHandle handle, Span<byte> buffer)
     {
-        bool added = false;
-        try
+        fixed (byte* p = buffer)
         {
-            handle.DangerousAddRef(ref added);
-            int fd = (int)handle.DangerousGetHandle();
-            int flags = LibC.Fcntl(fd, LibC.F_GETFL, 0);
-            if (flags < 0 || LibC.Fcntl(fd, LibC.F_SETFL, flags | LibC.O_DIRECT) != 0) return -1;
-            int total = 0;
+            if ((nint)p % Page != 0 || buffer.Length % Page != 0) return Unaligned;
+            bool added = false;
             try
             {
-                total = ReadAll(fd, buffer);
+                handle.DangerousAddRef(ref added);
+                int fd = (int)handle.DangerousGetHandle();
+                int flags = LibC.Fcntl(fd, LibC.F_GETFL, 0);
+                if (flags < 0 || LibC.Fcntl(fd, LibC.F_SETFL, flags | LibC.O_DIRECT) != 0) return Refused;
+                try
+                {
+                    return ReadAll(fd, p, buffer.Length);
+                }
+                finally
+                {
+                    // Back to buffered: the caller may read the same handle again (the SHA-256 check after a mismatch).
+                    LibC.Fcntl(fd, LibC.F_SETFL, flags);
+                }
             }
             finally
             {
-                // Back to buffered: the caller may read the same handle again (the SHA-256 check after a mismatch).
-                LibC.Fcntl(fd, LibC.F_SETFL, flags);
+                if (added) handle.DangerousRelease();
             }
-            return total;
-        }
-        finally
-        {
-            if (added) handle.DangerousRelease();
         }
     }
 
-    private static unsafe int ReadAll(int fd, Span<byte> buffer)
+    private const int Page = 4096;
+
+    private static unsafe int ReadAll(int fd, byte* p, int length)
     {
         int total = 0;
-        fixed (byte* p = buffer)
+        while (total < length)
         {
-            while (total < buffer.Length)
+            nint n = LibC.Pread(fd, p + total, (nuint)(length - total), total);
+            if (n < 0)
             {
-                nint n = LibC.Pread(fd, p + total, (nuint)(buffer.Length - total), total);
-                if (n < 0)
-                {
-                    int errno = Marshal.GetLastPInvokeError();
-                    if (errno == LibC.EINTR) continue;
-                    if (errno == LibC.EINVAL && total == 0) return -1;
-                    throw new IOException($"direct read failed: {LibC.Describe(errno)}", errno);
-                }
-                if (n == 0) break;
-                total += (int)n;
-                // A short read that is not the end of the file would leave the next offset unaligned.
-                if (total % 4096 != 0) break;
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == LibC.EINTR) continue;
+                if (errno == LibC.EINVAL && total == 0) return Refused;
+                throw new IOException($"direct read failed: {LibC.Describe(errno)}", errno);
             }
+            if (n == 0) break;
+            total += (int)n;
+            // A short read that is not the end of the file would leave the next offset unaligned.
+            if (total % Page != 0) break;
         }
         return total;
     }

@@ -315,6 +315,37 @@ public sealed class DispatcherTests
         Assert.Equal("tail"u8.ToArray(), _device.Single().Payload);
     }
 
+    [Theory]
+    [InlineData(4096)]
+    [InlineData(1 << 20)]
+    [InlineData((1 << 20) + 4096)]
+    public unsafe void Read_HandsTheFileSystemPageAlignedMemory_AndAnswersFromIt(int size)
+    {
+        // A file system reading with O_DIRECT reads straight into the reply when its memory starts on a page.
+        var addresses = new List<long>();
+        var lengths = new List<int>();
+        var fs = new ScriptedFileSystem
+        {
+            Read = (_, offset, buffer) =>
+            {
+                fixed (byte* p = buffer.Span) addresses.Add((long)p);
+                lengths.Add(buffer.Length);
+                buffer.Span.Fill(0x5A);
+                return ValueTask.FromResult<FuseResult<int>>(buffer.Length);
+            },
+        };
+        var dispatcher = Create(fs);
+
+        for (ulong unique = 40; unique < 43; unique++)
+            Dispatch(dispatcher, Request.Build(FuseOpcode.Read, unique, 33, Request.Struct(new FuseReadIn { Fh = 1, Offset = 0, Size = (uint)size })));
+
+        Assert.Equal(3, addresses.Count);
+        Assert.All(addresses, a => Assert.Equal(0, a % 4096));
+        Assert.All(lengths, l => Assert.Equal(size, l));
+        Assert.Equal(3, _device.Messages.Count);
+        Assert.All(_device.Messages, m => Assert.Equal(Enumerable.Repeat((byte)0x5A, size), RecordingDevice.Split(m).Payload));
+    }
+
     [Fact]
     public void ForgetAndBatchForget_ReachTheFilesystem_WithoutAReply()
     {

@@ -204,4 +204,36 @@ public sealed class DinoNode_CorruptChunkTests : DurabilityHarness
         }
         AssertNoProblems(problems, "corrupt chunk under a running daemon");
     }
+
+    [Fact]
+    public void A_damaged_chunk_read_whole_as_a_sequential_reader_asks_is_EIO_never_its_bytes()
+    {
+        // A 1 MiB read of a whole chunk goes O_DIRECT straight into the FUSE reply and is checked there: the damaged
+        // bytes sit in the reply buffer for a moment and must never be sent.
+        var node = StartNode();
+        var content = KnownContent.Bytes(23, 2 * Mi);
+        var path = Path.Combine(node.Root, "whole");
+        Write(path, content);
+        var chunk = ChunkFiles.PathOfBlock(node.DataDir, content, 1);
+        Assert.True(File.Exists(chunk), $"expected the second block of 'whole' in {chunk}");
+        ChunkFiles.FlipByte(chunk, Mi / 2 + 5);
+        KnownContent.DropKernelCaches();
+
+        var problems = new List<string>();
+        var (damaged, damagedData) = KnownContent.ReadUncached(path, Mi, Mi);
+        if (damaged != Errno.EIO)
+        {
+            problems.Add($"the whole damaged chunk read -> {damaged} with {damagedData.Length} bytes, expected EIO");
+        }
+        var (intact, intactData) = KnownContent.ReadUncached(path, 0, Mi);
+        if (intact != Errno.OK || !intactData.AsSpan().SequenceEqual(content.AsSpan(0, Mi)))
+        {
+            problems.Add($"the intact first chunk read -> {intact} with {intactData.Length} bytes, expected its bytes");
+        }
+        if (ChunkFiles.Quarantined(node.DataDir, chunk).Length == 0)
+        {
+            problems.Add($"no copy of {Path.GetFileName(chunk)} in {ChunkFiles.QuarantineDir(node.DataDir)}");
+        }
+        AssertNoProblems(problems, "whole damaged chunk");
+    }
 }
