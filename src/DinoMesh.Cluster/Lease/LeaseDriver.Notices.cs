@@ -1,0 +1,56 @@
+using System.Diagnostics;
+
+namespace DinoMesh.Cluster.Lease;
+
+// The deadline for commit notices the holder owes (LeaseLog.Notices.cs): the machine holds a notice back for the next
+// append to that follower; this clock makes sure it goes out on its own within LeaseTiming.CommitNoticeDelay when no
+// append does. The lease ticks (50 ms) are far too coarse for that, so it has its own timer.
+public sealed partial class LeaseDriver
+{
+    private Timer? _noticeTimer;
+    // When notices became owed (a Stopwatch timestamp; 0 while none are), and whether the timer is set.
+    private long _noticesOwedSince;
+    private bool _noticeTimerSet;
+
+    /// <summary>
+    /// After a round: notices owed since this round start the deadline; the timer is set once and not moved while it
+    /// runs (setting a timer wakes the runtime's timer thread, which on every commit would cost more than it saves).
+    /// When it fires it sends what is owed by then, or sets itself again for notices that became owed later. Caller
+    /// holds the lock.
+    /// </summary>
+    private void ArmNoticeDeadlineLocked()
+    {
+        if (!_machine.CommitNoticesOwed)
+        {
+            _noticesOwedSince = 0;
+            return;
+        }
+        if (_noticesOwedSince == 0) _noticesOwedSince = Stopwatch.GetTimestamp();
+        if (_noticeTimerSet || _stopping.IsCancellationRequested) return;
+        _noticeTimerSet = true;
+        var left = _timing.CommitNoticeDelay - Stopwatch.GetElapsedTime(_noticesOwedSince);
+        _noticeTimer ??= new Timer(_ => OnNoticeDeadline());
+        _noticeTimer.Change(left > TimeSpan.Zero ? left : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+    }
+
+    private void OnNoticeDeadline()
+    {
+        lock (_gate)
+        {
+            _noticeTimerSet = false;
+            if (_failure is not null || _stopping.IsCancellationRequested) return;
+            try
+            {
+                AdvanceLocked();
+                if (_noticesOwedSince != 0 && Stopwatch.GetElapsedTime(_noticesOwedSince) >= _timing.CommitNoticeDelay) _machine.SendCommitNotices();
+            }
+            catch (Exception e)
+            {
+                FailLocked(e);
+            }
+            // Sends what the machine made, and sets the timer again for notices still owed (younger ones).
+            ProcessLocked();
+        }
+        AfterProcess();
+    }
+}
