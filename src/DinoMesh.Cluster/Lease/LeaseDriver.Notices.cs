@@ -30,7 +30,9 @@ public sealed partial class LeaseDriver
         _noticeTimerSet = true;
         var left = _timing.CommitNoticeDelay - Stopwatch.GetElapsedTime(_noticesOwedSince);
         _noticeTimer ??= new Timer(_ => OnNoticeDeadline());
-        _noticeTimer.Change(left > TimeSpan.Zero ? left : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        // Timers count whole milliseconds and drop the fraction: a remainder of 0.7 ms would fire at once, and again,
+        // until the deadline passed. Rounded up instead (a notice may wait up to a millisecond more).
+        _noticeTimer.Change(left > TimeSpan.Zero ? TimeSpan.FromMilliseconds(Math.Ceiling(left.TotalMilliseconds)) : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
     }
 
     private void OnNoticeDeadline()
