@@ -4,10 +4,12 @@ namespace DinoMesh.Cluster.Lease;
 
 // The deadline for commit notices the holder owes (LeaseLog.Notices.cs): the machine holds a notice back for the next
 // append to that follower; this clock makes sure it goes out on its own within LeaseTiming.CommitNoticeDelay when no
-// append does. The lease ticks (50 ms) are far too coarse for that, so it has its own timer.
+// append does. The lease ticks (50 ms) are far too coarse for that, so it has its own timer. How each episode ended
+// (carried by an append, or sent at the deadline) tells CommitNoticePolicy whether holding notices back pays.
 public sealed partial class LeaseDriver
 {
     private Timer? _noticeTimer;
+    private CommitNoticePolicy? _noticePolicy;
     // When notices became owed (a Stopwatch timestamp; 0 while none are), and whether the timer is set.
     private long _noticesOwedSince;
     private bool _noticeTimerSet;
@@ -15,14 +17,21 @@ public sealed partial class LeaseDriver
     /// <summary>
     /// After a round: notices owed since this round start the deadline; the timer is set once and not moved while it
     /// runs (setting a timer wakes the runtime's timer thread, which on every commit would cost more than it saves).
-    /// When it fires it sends what is owed by then, or sets itself again for notices that became owed later. Caller
-    /// holds the lock.
+    /// When it fires it sends what is owed by then, or sets itself again for notices that became owed later. Notices
+    /// that were owed and are not any more rode on an append. Caller holds the lock.
     /// </summary>
     private void ArmNoticeDeadlineLocked()
     {
+        _noticePolicy ??= new CommitNoticePolicy(Stopwatch.Frequency / 2);
         if (!_machine.CommitNoticesOwed)
         {
+            // An outcome (a probe's too) decides anew; while not holding, a probe may have come due.
+            var carried = _noticesOwedSince != 0;
             _noticesOwedSince = 0;
+            if (!carried && _machine.HoldCommitNotices) return;
+            var now = Stopwatch.GetTimestamp();
+            if (carried) _noticePolicy.Carried(now);
+            _machine.HoldCommitNotices = _noticePolicy.Hold(now);
             return;
         }
         if (_noticesOwedSince == 0) _noticesOwedSince = Stopwatch.GetTimestamp();
@@ -44,7 +53,14 @@ public sealed partial class LeaseDriver
             try
             {
                 AdvanceLocked();
-                if (_noticesOwedSince != 0 && Stopwatch.GetElapsedTime(_noticesOwedSince) >= _timing.CommitNoticeDelay) _machine.SendCommitNotices();
+                if (_noticesOwedSince != 0 && Stopwatch.GetElapsedTime(_noticesOwedSince) >= _timing.CommitNoticeDelay)
+                {
+                    _machine.SendCommitNotices();
+                    _noticesOwedSince = 0;
+                    var now = Stopwatch.GetTimestamp();
+                    _noticePolicy!.Missed(now);
+                    _machine.HoldCommitNotices = _noticePolicy.Hold(now);
+                }
             }
             catch (Exception e)
             {

@@ -8,9 +8,17 @@ namespace DinoMesh.Cluster.Lease;
 // writer. So a notice is owed, not sent: it rides on the next append to that follower, or goes out alone when the
 // driver's deadline for owed notices passes (LeaseTiming.CommitNoticeDelay, a millisecond) or with the next heartbeat.
 // A follower that waits for the commit is told at once: one that proposed an entry (read-your-writes), one that asked
-// for a read index (close-to-open), and every voter while an fsync waits (the notice carries the sync target).
+// for a read index (close-to-open), and every voter while an fsync waits (the notice carries the sync target). The
+// driver stops holding notices back while it does not pay (HoldCommitNotices).
 public sealed partial class LeaseLog
 {
+    /// <summary>
+    /// Hold notices nobody waits for until the next append or the deadline (the default); false sends every one at
+    /// once, as soon as the follower holds the committed entries. The driver turns it off while holding does not pay
+    /// (<see cref="CommitNoticePolicy"/>): when no append follows soon, the notices only wait.
+    /// </summary>
+    public bool HoldCommitNotices { get; set; } = true;
+
     /// <summary>
     /// <paramref name="peer"/> waits until it has applied <paramref name="version"/>: its own proposal, or the read index
     /// it was given. A notice that lets it apply that far is never held back: owed now, it goes at once; owed later (the
@@ -69,7 +77,7 @@ public sealed partial class LeaseLog
         foreach (var (peer, p) in _progress)
         {
             if (!NoticeOwed(p)) continue;
-            if (p.AwaitsCommit > p.CommitSent || (syncWaits ??= SyncTarget() > SyncedCommit)) SendAppend(peer, p, heartbeat: true);
+            if (!HoldCommitNotices || p.AwaitsCommit > p.CommitSent || (syncWaits ??= SyncTarget() > SyncedCommit)) SendAppend(peer, p, heartbeat: true);
         }
     }
 }

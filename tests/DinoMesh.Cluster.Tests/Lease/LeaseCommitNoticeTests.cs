@@ -90,6 +90,18 @@ public class LeaseCommitNoticeTests
     }
 
     [Fact]
+    public void When_the_driver_stops_holding_notices_they_go_at_once()
+    {
+        var c = new Cluster();
+        c.Holder.HoldCommitNotices = false;
+        var v = c.Holder.Propose([[6]]);
+        c.DeliverAppendsAndAnswers();
+        Assert.Equal(v, c.Holder.Commit);
+        Assert.False(c.Holder.CommitNoticesOwed);
+        Assert.All(new[] { F1, F2 }, f => Assert.Equal(v, Assert.IsType<Append>(Assert.Single(c.Queued(H, f))).Commit));
+    }
+
+    [Fact]
     public void A_follower_given_a_read_index_is_told_at_once_even_when_it_acknowledges_the_entries_later()
     {
         var c = new Cluster();
