@@ -35,8 +35,16 @@ internal sealed class CommitNoticePolicy(long probeIntervalTicks)
         return _probing;
     }
 
-    /// <summary>The notices owed rode on an append before the deadline.</summary>
-    public void Carried(long now) => Outcome(now, missed: false);
+    /// <summary>
+    /// The notices owed rode on an append before the deadline. A probe that was carried brings holding back at once
+    /// (just under the bar, so one more deadline stops it again): the rate was earned by episodes before the probe, such
+    /// as a cluster's start, and one probe per interval would take seconds to wear it down.
+    /// </summary>
+    public void Carried(long now)
+    {
+        if (_missRate >= MissRateToStop) _missRate = MissRateToStop;
+        Outcome(now, missed: false);
+    }
 
     /// <summary>The deadline passed and sent them on their own.</summary>
     public void Missed(long now) => Outcome(now, missed: true);
