@@ -9,7 +9,8 @@ public sealed record LeaseConfig
     /// The holder renews its lease (a heartbeat to every voter) this often: 150 ms, four per election timeout, so a voter
     /// campaigns only after four heartbeats in a row were lost or late. It was 100 ms: an idle cluster's CPU goes to its
     /// calls (each wakes threads at both ends), and heartbeats were a third of a follower's calls and half the holder's
-    /// (docs/benchmarks.md, issue 13). New entries and commit versions never wait for a heartbeat; loss repair
+    /// (docs/benchmarks.md, issue 13). New entries and commit versions never wait for a heartbeat (a commit version
+    /// waits at most for the next append or LeaseTiming.CommitNoticeDelay, see LeaseLog.Notices.cs); loss repair
     /// (<see cref="ResendTicks"/>) and idle learners (<see cref="LearnerHeartbeatIntervals"/>) count in heartbeats.
     /// </summary>
     public int HeartbeatTicks { get; init; } = 3;
