@@ -17,7 +17,8 @@ public sealed partial class LeaseLog
         WakeLease();
         var first = LastVersion + 1;
         foreach (var payload in payloads) AppendLocal(payload);
-        CommitAwaited(proposer, LastVersion);
+        // Noted, not told yet: a notice it is owed now rides on the append below (TellCommit sends what is left).
+        if (!proposer.IsEmpty && proposer != Self && _progress.TryGetValue(proposer, out var waiting)) waiting.AwaitsCommit = Math.Max(waiting.AwaitsCommit, LastVersion);
         foreach (var peer in Followers) SendAppendIfReady(peer);
         MaybeCommit();
         TellCommit();

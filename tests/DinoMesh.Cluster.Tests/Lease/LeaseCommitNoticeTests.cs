@@ -63,6 +63,21 @@ public class LeaseCommitNoticeTests
     }
 
     [Fact]
+    public void A_follower_that_proposes_while_owed_a_notice_gets_it_with_its_entry_in_one_append()
+    {
+        var c = new Cluster();
+        var v1 = c.Holder.Propose([[8]]);
+        c.DeliverAppendsAndAnswers();
+        Assert.True(c.Holder.CommitNoticesOwed);
+
+        var v2 = c.Holder.Propose([[9]], proposer: F1);
+
+        var append = Assert.IsType<Append>(Assert.Single(c.Queued(H, F1)));
+        Assert.Equal(v2, Assert.Single(append.Entries).Version);
+        Assert.Equal(v1, append.Commit);
+    }
+
+    [Fact]
     public void With_nothing_else_to_send_the_notices_go_out_when_the_deadline_passes()
     {
         var c = new Cluster();
