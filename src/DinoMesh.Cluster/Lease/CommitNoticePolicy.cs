@@ -12,7 +12,10 @@ namespace DinoMesh.Cluster.Lease;
 /// </summary>
 internal sealed class CommitNoticePolicy(long probeIntervalTicks)
 {
-    /// <summary>A quarter: a writer whose next change sometimes comes late keeps the saving; a node waiting to see each change before making the next (two thirds of episodes end at the deadline) does not.</summary>
+    /// <summary>
+    /// A quarter: a writer whose next change sometimes comes late keeps the saving; a node that waits to see each change
+    /// elsewhere before it makes the next (most of its episodes end at the deadline) does not.
+    /// </summary>
     public const double MissRateToStop = 0.25;
 
     /// <summary>Each outcome weighs a sixteenth: about five deadlines in a row stop holding.</summary>

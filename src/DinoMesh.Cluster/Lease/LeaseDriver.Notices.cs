@@ -41,7 +41,8 @@ public sealed partial class LeaseDriver
         _noticeTimer ??= new Timer(_ => OnNoticeDeadline());
         // Timers count whole milliseconds and drop the fraction: a remainder of 0.7 ms would fire at once, and again,
         // until the deadline passed. Rounded up instead (a notice may wait up to a millisecond more).
-        _noticeTimer.Change(left > TimeSpan.Zero ? TimeSpan.FromMilliseconds(Math.Ceiling(left.TotalMilliseconds)) : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        var due = left > TimeSpan.Zero ? TimeSpan.FromMilliseconds(Math.Ceiling(left.TotalMilliseconds)) : TimeSpan.Zero;
+        _noticeTimer.Change(due, Timeout.InfiniteTimeSpan);
     }
 
     private void OnNoticeDeadline()

@@ -18,7 +18,10 @@ public sealed partial class LeaseLog
         var first = LastVersion + 1;
         foreach (var payload in payloads) AppendLocal(payload);
         // Noted, not told yet: a notice it is owed now rides on the append below (TellCommit sends what is left).
-        if (!proposer.IsEmpty && proposer != Self && _progress.TryGetValue(proposer, out var waiting)) waiting.AwaitsCommit = Math.Max(waiting.AwaitsCommit, LastVersion);
+        if (!proposer.IsEmpty && proposer != Self && _progress.TryGetValue(proposer, out var waiting))
+        {
+            waiting.AwaitsCommit = Math.Max(waiting.AwaitsCommit, LastVersion);
+        }
         foreach (var peer in Followers) SendAppendIfReady(peer);
         MaybeCommit();
         TellCommit();
