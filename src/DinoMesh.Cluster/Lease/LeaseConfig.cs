@@ -17,8 +17,9 @@ public sealed record LeaseConfig
 
     /// <summary>
     /// A learner that holds the whole log gets an empty heartbeat only after this many heartbeat intervals without any
-    /// message (1.5 s at the defaults). Learners never campaign, so they need no lease renewal: new entries and new commit
-    /// versions reach them at once anyway, and only the commit version after a lost push waits for this heartbeat. With
+    /// message (1.5 s at the defaults). Learners never campaign, so they need no lease renewal: new entries reach them at
+    /// once anyway and new commit versions within the notice deadline, and only the commit version after a lost push
+    /// waits for this heartbeat. With
     /// a handful of voters and dozens of learners, renewing every member every interval was most of an idle cluster's
     /// calls. A learner that lags gets the voters' rate until it has caught up, so repair after loss is not slower.
     /// </summary>
