@@ -9,15 +9,17 @@ public sealed record LeaseConfig
     /// The holder renews its lease (a heartbeat to every voter) this often: 150 ms, four per election timeout, so a voter
     /// campaigns only after four heartbeats in a row were lost or late. It was 100 ms: an idle cluster's CPU goes to its
     /// calls (each wakes threads at both ends), and heartbeats were a third of a follower's calls and half the holder's
-    /// (docs/benchmarks.md, issue 13). New entries and commit versions never wait for a heartbeat; loss repair
+    /// (docs/benchmarks.md, issue 13). New entries and commit versions never wait for a heartbeat (a commit version
+    /// waits at most for the next append or LeaseTiming.CommitNoticeDelay, see LeaseLog.Notices.cs); loss repair
     /// (<see cref="ResendTicks"/>) and idle learners (<see cref="LearnerHeartbeatIntervals"/>) count in heartbeats.
     /// </summary>
     public int HeartbeatTicks { get; init; } = 3;
 
     /// <summary>
     /// A learner that holds the whole log gets an empty heartbeat only after this many heartbeat intervals without any
-    /// message (1.5 s at the defaults). Learners never campaign, so they need no lease renewal: new entries and new commit
-    /// versions reach them at once anyway, and only the commit version after a lost push waits for this heartbeat. With
+    /// message (1.5 s at the defaults). Learners never campaign, so they need no lease renewal: new entries reach them at
+    /// once anyway and new commit versions within the notice deadline, and only the commit version after a lost push
+    /// waits for this heartbeat. With
     /// a handful of voters and dozens of learners, renewing every member every interval was most of an idle cluster's
     /// calls. A learner that lags gets the voters' rate until it has caught up, so repair after loss is not slower.
     /// </summary>

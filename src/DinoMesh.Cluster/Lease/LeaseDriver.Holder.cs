@@ -21,33 +21,45 @@ public sealed partial class LeaseDriver
             if (_failure is not null || _machine is null) return new ProposeResponse(ProposeOutcome.NotHolder, 0, 0, default);
             AdvanceLocked();
             if (!_machine.IsHolder || _machine.Transferring) return new ProposeResponse(ProposeOutcome.NotHolder, 0, 0, _machine.Holder);
-            var tip = TipLocked();
-            if (tip.IsDuplicate(mutation)) return new ProposeResponse(ProposeOutcome.Duplicate, tip.Version, 0, Self);
-            var result = tip.Apply(mutation);
-            if (!result.Ok) return new ProposeResponse(ProposeOutcome.Refused, 0, (int)result.Error, Self);
-            try
-            {
-                _log.EnsureRoom(encoded.Length + 64, FreesSpace(mutation));
-            }
-            catch (LogFullException)
-            {
-                return new ProposeResponse(ProposeOutcome.Refused, 0, (int)FsError.NoSpace, Self);
-            }
-            var version = _machine.Propose([encoded]);
-            if (version != result.State.Version)
-            {
-                // The tip and the machine disagree: rebuild the tip from the log next time rather than trust it.
-                _tip = null;
-                _logger.LogError("lease: proposal went to version {Version}, the tip expected {Expected}", version, result.State.Version);
-                return new ProposeResponse(ProposeOutcome.NotHolder, 0, 0, default);
-            }
-            _tip = result.State;
-            NoteProposer(mutation.Proposer);
+            response = ProposeLocked(mutation, encoded);
+            // Nothing changed for a refusal; an appended (or retried) change has appends and notices to send.
+            if (response.Outcome is not (ProposeOutcome.Appended or ProposeOutcome.Duplicate)) return response;
             ProcessLocked();
-            response = new ProposeResponse(ProposeOutcome.Appended, version, 0, Self);
         }
         AfterProcess();
         return response;
+    }
+
+    private ProposeResponse ProposeLocked(Mutation mutation, byte[] encoded)
+    {
+        var tip = TipLocked();
+        if (tip.IsDuplicate(mutation))
+        {
+            // A retry of a change already in the log: its proposer waits to apply it, so its commit notice goes at once.
+            _machine.CommitAwaited(mutation.Proposer, tip.Version);
+            return new ProposeResponse(ProposeOutcome.Duplicate, tip.Version, 0, Self);
+        }
+        var result = tip.Apply(mutation);
+        if (!result.Ok) return new ProposeResponse(ProposeOutcome.Refused, 0, (int)result.Error, Self);
+        try
+        {
+            _log.EnsureRoom(encoded.Length + 64, FreesSpace(mutation));
+        }
+        catch (LogFullException)
+        {
+            return new ProposeResponse(ProposeOutcome.Refused, 0, (int)FsError.NoSpace, Self);
+        }
+        var version = _machine.Propose([encoded], mutation.Proposer);
+        if (version != result.State.Version)
+        {
+            // The tip and the machine disagree: rebuild the tip from the log next time rather than trust it.
+            _tip = null;
+            _logger.LogError("lease: proposal went to version {Version}, the tip expected {Expected}", version, result.State.Version);
+            return new ProposeResponse(ProposeOutcome.NotHolder, 0, 0, default);
+        }
+        _tip = result.State;
+        NoteProposer(mutation.Proposer);
+        return new ProposeResponse(ProposeOutcome.Appended, version, 0, Self);
     }
 
     /// <summary>
@@ -106,15 +118,24 @@ public sealed partial class LeaseDriver
     /// The commit version a reader must reach to have seen everything acknowledged so far; null unless this node holds
     /// the lease and has committed an entry of its term (before that its commit version may lag its predecessor's).
     /// Answered from the lease without a round of heartbeats: a holder cut off from the majority steps down within an
-    /// election timeout, so a stale answer is possible only inside that window.
+    /// election timeout, so a stale answer is possible only inside that window. <paramref name="asker"/> (a follower
+    /// that asked over the network) waits to apply that far: a commit notice it is owed goes to it at once.
     /// </summary>
-    public long? ReadIndexOnHolder()
+    public long? ReadIndexOnHolder(PeerId asker = default)
     {
+        long commit;
         lock (_gate)
         {
             AdvanceLocked();
-            return _machine.CommittedInCurrentTerm ? _machine.Commit : null;
+            if (!_machine.CommittedInCurrentTerm) return null;
+            commit = _machine.Commit;
+            if (asker.IsEmpty) return commit;
+            _machine.CommitAwaited(asker, commit);
+            if (!_machine.HasReady) return commit;
+            ProcessLocked();
         }
+        AfterProcess();
+        return commit;
     }
 
     private void CompleteSyncWaitersLocked()

@@ -103,6 +103,7 @@ public sealed partial class LeaseDriver
         PersistCommit(force: false);
         CompleteSyncWaitersLocked();
         RescheduleLocked();
+        ArmNoticeDeadlineLocked();
     }
 
     /// <summary>

@@ -7,16 +7,24 @@ public sealed partial class LeaseLog
 {
     /// <summary>
     /// Appends entries made of <paramref name="payloads"/> in this holder's term; returns the version of the first, or
-    /// -1 when this node cannot take proposals (not the holder, or handing the lease over).
+    /// -1 when this node cannot take proposals (not the holder, or handing the lease over). A follower named as
+    /// <paramref name="proposer"/> waits to apply its own change (read-your-writes), so it is told of their commit at
+    /// once (<see cref="CommitAwaited"/>); the others learn it with the next append (LeaseLog.Notices.cs).
     /// </summary>
-    public long Propose(IReadOnlyList<byte[]> payloads)
+    public long Propose(IReadOnlyList<byte[]> payloads, PeerId proposer = default)
     {
         if (!IsHolder || Transferring || payloads.Count == 0) return -1;
         WakeLease();
         var first = LastVersion + 1;
         foreach (var payload in payloads) AppendLocal(payload);
+        // Noted, not told yet: a notice it is owed now rides on the append below (TellCommit sends what is left).
+        if (!proposer.IsEmpty && proposer != Self && _progress.TryGetValue(proposer, out var waiting))
+        {
+            waiting.AwaitsCommit = Math.Max(waiting.AwaitsCommit, LastVersion);
+        }
         foreach (var peer in Followers) SendAppendIfReady(peer);
         MaybeCommit();
+        TellCommit();
         return first;
     }
 
@@ -242,8 +250,10 @@ public sealed partial class LeaseLog
             p.Next = Math.Max(p.Next, p.Match + 1);
             p.Probing = false;
             MaybeCommit();
-            TellCommit();
             if (_transferTarget == from && p.Match == LastVersion) Send(from, new TimeoutNow(Term));
+            // Entries still to send carry the new commit version: the notice to this follower rides on them.
+            SendAppendIfReady(from);
+            TellCommit();
         }
         else
         {
@@ -253,8 +263,8 @@ public sealed partial class LeaseLog
             p.Next = Math.Max(p.Match + 1, Math.Min(p.Next - 1, r.Match + 1));
             p.Probing = true;
             p.ForgetInflight();
+            SendAppendIfReady(from);
         }
-        SendAppendIfReady(from);
     }
 
     /// <summary>Commits the newest version a majority of voters holds, if it is of this term (Raft §5.4.2).</summary>
@@ -264,18 +274,5 @@ public sealed partial class LeaseLog
         var candidate = QuorumValue(p => p.Match, _stable.LastVersion);
         if (candidate <= Commit || TermAt(candidate) != Term) return;
         Commit = candidate;
-        TellCommit();
-    }
-
-    /// <summary>
-    /// Followers learn a new commit version at once, not at the next heartbeat: a member waiting to read its own write
-    /// waits one hop more, not a heartbeat interval. (Each learns only as far as it holds the log.)
-    /// </summary>
-    private void TellCommit()
-    {
-        foreach (var (peer, p) in _progress)
-        {
-            if (!p.SnapshotPending && Math.Min(Commit, p.Match) > p.CommitSent) SendAppend(peer, p, heartbeat: true);
-        }
     }
 }

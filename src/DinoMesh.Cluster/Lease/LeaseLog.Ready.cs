@@ -72,5 +72,6 @@ public sealed partial class LeaseLog
         _appliedHandedOut = Math.Max(_appliedHandedOut, ready.CommittedTo);
         // This node's own entries are persisted now: as holder, they count towards a majority.
         MaybeCommit();
+        TellCommit();
     }
 }

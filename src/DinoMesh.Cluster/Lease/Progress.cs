@@ -28,13 +28,23 @@ internal sealed class Progress
         Match = 0;
         Synced = 0;
         CommitSent = 0;
+        AwaitsCommit = 0;
         Next = next;
         Probing = true;
         ForgetInflight();
     }
 
-    /// <summary>The commit version last sent to it: a follower that holds more than that learns the new one at once.</summary>
+    /// <summary>
+    /// The commit version last sent to it. A follower that holds more than that is owed a notice, which waits for the
+    /// next append unless the follower waits for it (<see cref="AwaitsCommit"/>).
+    /// </summary>
     public long CommitSent { get; set; }
+
+    /// <summary>
+    /// The newest version the follower waits to apply (its own proposal, a read index it was given): while it has not
+    /// been sent a commit version that far, notices to it go at once.
+    /// </summary>
+    public long AwaitsCommit { get; set; }
 
     /// <summary>The last version of each append sent and not yet acknowledged, oldest first.</summary>
     private readonly Queue<long> _inflight = new();

@@ -175,7 +175,7 @@ public sealed class TransportLeaseNetwork : ILeaseNetwork, IAsyncDisposable
         transport.RegisterUnary(LeaseProtocols.ReadIndex, 64, (peer, body, ct) =>
         {
             var lease = driver();
-            var commit = lease?.ReadIndexOnHolder() ?? -1;
+            var commit = lease?.ReadIndexOnHolder(peer.Peer) ?? -1;
             return ValueTask.FromResult(LeaseCodec.Encode(new ReadIndexResponse(commit, lease?.Status.Holder ?? default)));
         }, inline: true);
         logger.LogDebug("lease: protocols registered");

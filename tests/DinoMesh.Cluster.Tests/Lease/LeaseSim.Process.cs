@@ -104,6 +104,7 @@ internal sealed partial class LeaseSim
         // Assembled but not installed (the log reached its version meanwhile): dropped, as the driver drops its file.
         if (node.Assembly.Count > 0 && !node.Machine.AssemblingSnapshot && !node.Machine.HasReady) DiscardAssembly(node);
         if (node.Machine.IsHolder) node.Machine.SetMembers(Nodes.Select(n => n.Id));
+        ArmNoticeDeadline(node);
     }
 
     /// <summary>The holder's snapshot: the one made before while its log holds that version in that term, else a new one.</summary>
@@ -209,13 +210,19 @@ internal sealed partial class LeaseSim
     /// <summary>The state hash after each committed version, as the first node to apply it reached it.</summary>
     private readonly Dictionary<long, byte[]> _stateAt = [];
 
-    /// <summary>A client's mutation at whichever node holds the lease (if any): remembered once committed there.</summary>
+    /// <summary>
+    /// A client's mutation at whichever node holds the lease (if any): remembered once committed there. It names a
+    /// random member as its proposer (the holder itself, or a follower that forwarded it and is told of its commit at once).
+    /// </summary>
     public long ProposeAnywhere()
     {
         var holder = Holders.Where(h => h.Stalled == 0).OrderByDescending(h => h.Machine.Term).FirstOrDefault();
         if (holder is null) return -1;
         var payload = BitConverter.GetBytes(++_proposalCounter).Prepend((byte)0x01).ToArray();
-        var version = holder.Machine.Propose([payload]);
+        // Its own generator, so the fault schedules draw what they drew before proposers were named.
+        _proposerRandom ??= new Random(Seed ^ 0x0b0e);
+        var proposer = Nodes[_proposerRandom.Next(Nodes.Count)].Id;
+        var version = holder.Machine.Propose([payload], proposer);
         if (version > 0) _pending.Add((holder, version, Convert.ToHexStringLower(SHA256.HashData(payload))));
         Process(holder);
         AcknowledgeCommitted();
@@ -223,6 +230,8 @@ internal sealed partial class LeaseSim
     }
 
     private readonly List<(LeaseSimNode Holder, long Version, string Hash)> _pending = [];
+
+    private Random? _proposerRandom;
 
     /// <summary>Committed entries a majority power loss took back: applying one later is no contradiction.</summary>
     private readonly HashSet<(long Version, long Term, string Hash)> _lost = [];

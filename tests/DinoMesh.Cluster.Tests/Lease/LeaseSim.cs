@@ -112,9 +112,15 @@ internal sealed partial class LeaseSim
             while (true)
             {
                 var hasMessage = _network.TryPeek(out _, out var at) && at.At <= nextTick;
-                if (_probes.TryPeek(out _, out var probeAt) && probeAt.At <= nextTick && (!hasMessage || probeAt.CompareTo(at) < 0))
+                if (_probes.TryPeek(out _, out var probeAt) && probeAt.At <= nextTick && (!hasMessage || probeAt.CompareTo(at) < 0)
+                    && !(_noticeDeadlines.TryPeek(out _, out var before) && before.CompareTo(probeAt) < 0))
                 {
                     DeliverDueProbes(probeAt.At);
+                    continue;
+                }
+                if (_noticeDeadlines.TryPeek(out _, out var noticeAt) && noticeAt.At <= nextTick && (!hasMessage || noticeAt.CompareTo(at) < 0))
+                {
+                    DeliverDueNoticeDeadlines(noticeAt.At);
                     continue;
                 }
                 if (!hasMessage) break;

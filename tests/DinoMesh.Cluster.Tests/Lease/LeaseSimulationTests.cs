@@ -17,6 +17,8 @@ public class LeaseSimulationTests
         sim.Run(3_000);
         Assert.Single(sim.Holders);
         for (var i = 0; i < 50; i++) sim.Run(50, proposalsPerTick: 1);
+        // One proposal per tick leaves the followers' notices owed with no append to carry them: the deadline sends them.
+        Assert.True(sim.NoticeDeadlinesSent > 0, sim.Replay);
         sim.HealAndCheckConverged();
         Assert.True(sim.Acknowledged.Count >= 40, $"only {sim.Acknowledged.Count} acknowledged; {sim.Replay}");
     }

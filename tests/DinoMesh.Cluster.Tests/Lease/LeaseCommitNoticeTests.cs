@@ -1,0 +1,249 @@
+using DinoMesh.Cluster.Lease;
+using DinoMesh.Core.Identity;
+
+namespace DinoMesh.Cluster.Tests.Lease;
+
+/// <summary>
+/// When a follower learns that the commit version moved (LeaseLog.Notices.cs), message by message on three voters:
+/// a notice nobody waits for rides on the next append to that follower, or goes out alone when the driver's deadline
+/// passes; a follower that waits for the commit (its own proposal, a read index, an fsync) is told at once.
+/// </summary>
+public class LeaseCommitNoticeTests
+{
+    private static readonly PeerId H = new(new string('a', 64));
+    private static readonly PeerId F1 = new(new string('b', 64));
+    private static readonly PeerId F2 = new(new string('c', 64));
+
+    [Fact]
+    public void A_commit_of_the_holders_own_proposal_rides_on_the_next_append_instead_of_a_notice_of_its_own()
+    {
+        var c = new Cluster();
+        var v1 = c.Holder.Propose([[1]]);
+        c.DeliverAppendsAndAnswers();
+        Assert.Equal(v1, c.Holder.Commit);
+        // Committed, and nothing sent to either follower for it: no append that carries only the commit version.
+        Assert.Empty(c.Queued(H, F1));
+        Assert.Empty(c.Queued(H, F2));
+        Assert.True(c.Holder.CommitNoticesOwed);
+
+        var v2 = c.Holder.Propose([[2]]);
+        var appends = c.Queued(H, F1).Concat(c.Queued(H, F2)).Cast<Append>().ToList();
+        Assert.Equal(2, appends.Count);
+        Assert.All(appends, a => Assert.Equal(v2, Assert.Single(a.Entries).Version));
+        Assert.All(appends, a => Assert.Equal(v1, a.Commit));
+        Assert.False(c.Holder.CommitNoticesOwed);
+        c.DeliverAppendsAndAnswers();
+        Assert.Equal(v1, c.Node(F1).Commit);
+        Assert.Equal(v1, c.Node(F2).Commit);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_follower_that_proposed_an_entry_is_told_of_its_commit_at_once(bool proposerAnswersFirst)
+    {
+        var c = new Cluster();
+        var v = c.Holder.Propose([[7]], proposer: F1);
+        c.DeliverQueued(H, F1);
+        c.DeliverQueued(H, F2);
+        var (first, second) = proposerAnswersFirst ? (F1, F2) : (F2, F1);
+        c.DeliverQueued(first, H);
+        c.DeliverQueued(second, H);
+        Assert.Equal(v, c.Holder.Commit);
+
+        // The proposer waits to apply its own change: an append with the commit version goes to it now.
+        var notice = Assert.IsType<Append>(Assert.Single(c.Queued(H, F1)));
+        Assert.Empty(notice.Entries);
+        Assert.Equal(v, notice.Commit);
+        c.DeliverQueued(H, F1);
+        Assert.Equal(v, c.Node(F1).Commit);
+        // The other follower does not wait for it: its notice is owed.
+        Assert.Empty(c.Queued(H, F2));
+        Assert.True(c.Holder.CommitNoticesOwed);
+    }
+
+    [Fact]
+    public void A_follower_that_proposes_while_owed_a_notice_gets_it_with_its_entry_in_one_append()
+    {
+        var c = new Cluster();
+        var v1 = c.Holder.Propose([[8]]);
+        c.DeliverAppendsAndAnswers();
+        Assert.True(c.Holder.CommitNoticesOwed);
+
+        var v2 = c.Holder.Propose([[9]], proposer: F1);
+
+        var append = Assert.IsType<Append>(Assert.Single(c.Queued(H, F1)));
+        Assert.Equal(v2, Assert.Single(append.Entries).Version);
+        Assert.Equal(v1, append.Commit);
+    }
+
+    [Fact]
+    public void With_nothing_else_to_send_the_notices_go_out_when_the_deadline_passes()
+    {
+        var c = new Cluster();
+        var v = c.Holder.Propose([[3]]);
+        c.DeliverAppendsAndAnswers();
+        Assert.Equal(v, c.Holder.Commit);
+        Assert.True(c.Holder.CommitNoticesOwed);
+        Assert.True(c.Node(F1).Commit < v);
+
+        c.Holder.SendCommitNotices();
+
+        foreach (var f in new[] { F1, F2 })
+        {
+            var notice = Assert.IsType<Append>(Assert.Single(c.Queued(H, f)));
+            Assert.Empty(notice.Entries);
+            Assert.Equal(v, notice.Commit);
+        }
+        Assert.False(c.Holder.CommitNoticesOwed);
+        c.DeliverAppendsAndAnswers();
+        Assert.Equal(v, c.Node(F1).Commit);
+        Assert.Equal(v, c.Node(F2).Commit);
+        // Told once: a second deadline sends nothing.
+        c.Holder.SendCommitNotices();
+        Assert.Empty(c.Queued(H, F1));
+    }
+
+    [Fact]
+    public void When_the_driver_stops_holding_notices_they_go_at_once()
+    {
+        var c = new Cluster();
+        c.Holder.HoldCommitNotices = false;
+        var v = c.Holder.Propose([[6]]);
+        c.DeliverAppendsAndAnswers();
+        Assert.Equal(v, c.Holder.Commit);
+        Assert.False(c.Holder.CommitNoticesOwed);
+        Assert.All(new[] { F1, F2 }, f => Assert.Equal(v, Assert.IsType<Append>(Assert.Single(c.Queued(H, f))).Commit));
+    }
+
+    [Fact]
+    public void A_follower_given_a_read_index_is_told_at_once_even_when_it_acknowledges_the_entries_later()
+    {
+        var c = new Cluster();
+        var v = c.Holder.Propose([[4]]);
+        c.DeliverQueued(H, F1);
+        c.DeliverQueued(H, F2);
+        c.DeliverQueued(F1, H);
+        Assert.Equal(v, c.Holder.Commit);
+        // F2 asks for the read index before its acknowledgement arrived: nothing can be told to it yet.
+        c.Holder.CommitAwaited(F2, c.Holder.Commit);
+        Assert.Empty(c.Queued(H, F2));
+        c.DeliverQueued(F2, H);
+        var notice = Assert.IsType<Append>(Assert.Single(c.Queued(H, F2)));
+        Assert.Equal(v, notice.Commit);
+        Assert.Empty(c.Queued(H, F1));
+    }
+
+    [Fact]
+    public void While_an_fsync_waits_for_the_followers_every_notice_goes_at_once_with_the_sync_target()
+    {
+        var c = new Cluster();
+        var v = c.Holder.Propose([[5]]);
+        // fsync asked while the entry is on its way: each follower gets the entry (no sync target yet) and a heartbeat
+        // with the target. The heartbeat overtakes the entry, so each syncs only what it held before.
+        c.Holder.RequestSync(v);
+        c.DeliverQueued(H, F1, lastFirst: true);
+        c.DeliverQueued(H, F2, lastFirst: true);
+        c.DeliverQueued(F1, H);
+        c.DeliverQueued(F2, H);
+        Assert.Equal(v, c.Holder.Commit);
+        Assert.True(c.Holder.SyncedCommit < v);
+
+        // The notices carry the target again: they are what the fsync waits on.
+        foreach (var f in new[] { F1, F2 })
+        {
+            var notice = Assert.IsType<Append>(Assert.Single(c.Queued(H, f)));
+            Assert.Equal(v, notice.SyncTo);
+        }
+        c.DeliverAppendsAndAnswers();
+        Assert.Equal(v, c.Holder.SyncedCommit);
+    }
+
+    /// <summary>Three voters with H holding the lease, and a driver for each that persists at once and queues messages.</summary>
+    private sealed class Cluster
+    {
+        private readonly Dictionary<PeerId, LeaseLog> _nodes = [];
+        private readonly Dictionary<PeerId, MemoryLog> _logs = [];
+        private readonly List<(PeerId From, PeerId To, LeaseMessage Message)> _queued = [];
+
+        public Cluster()
+        {
+            var voters = new VoterSet([H, F1, F2]);
+            foreach (var id in new[] { H, F1, F2 })
+            {
+                var log = new MemoryLog();
+                _logs[id] = log;
+                _nodes[id] = new LeaseLog(id, LeaseConfig.Default, new Random(1), log, default, voters, 0, (_, _) => null, [0], life: 1);
+                _nodes[id].SetMembers([H, F1, F2]);
+            }
+            Holder.CampaignNow();
+            Drain(H);
+            for (var round = 0; round < 20 && _queued.Count > 0; round++) DeliverAll();
+            Assert.True(Holder.IsHolder);
+            // Everyone knows the holder's first entry is committed before a test starts.
+            Holder.SendCommitNotices();
+            Drain(H);
+            for (var round = 0; round < 20 && _queued.Count > 0; round++) DeliverAll();
+            Assert.All(_nodes.Values, n => Assert.Equal(Holder.LastVersion, n.Commit));
+        }
+
+        public LeaseLog Holder => _nodes[H];
+
+        public LeaseLog Node(PeerId id) => _nodes[id];
+
+        /// <summary>What <paramref name="from"/> has queued for <paramref name="to"/> (after draining its output).</summary>
+        public List<LeaseMessage> Queued(PeerId from, PeerId to)
+        {
+            Drain(from);
+            return [.. _queued.Where(q => q.From == from && q.To == to).Select(q => q.Message)];
+        }
+
+        public void DeliverQueued(PeerId from, PeerId to, bool lastFirst = false)
+        {
+            Drain(from);
+            var batch = _queued.Where(q => q.From == from && q.To == to).ToList();
+            if (lastFirst) batch.Reverse();
+            _queued.RemoveAll(q => q.From == from && q.To == to);
+            foreach (var (_, _, message) in batch)
+            {
+                // One call each, as they would arrive when the first leaves before the second is made.
+                _nodes[to].Step(from, message);
+                Drain(to);
+            }
+        }
+
+        /// <summary>The holder's appends to both followers, then their answers: a replication round.</summary>
+        public void DeliverAppendsAndAnswers()
+        {
+            DeliverQueued(H, F1);
+            DeliverQueued(H, F2);
+            DeliverQueued(F1, H);
+            DeliverQueued(F2, H);
+        }
+
+        private void DeliverAll()
+        {
+            var batch = _queued.ToList();
+            _queued.Clear();
+            foreach (var (from, to, message) in batch)
+            {
+                _nodes[to].Step(from, message);
+                Drain(to);
+            }
+        }
+
+        private void Drain(PeerId id)
+        {
+            var machine = _nodes[id];
+            while (machine.HasReady)
+            {
+                var ready = machine.Ready();
+                if (ready.TruncateFrom is { } from) _logs[id].TruncateFrom(from);
+                _logs[id].Append(ready.Entries);
+                if (ready.SyncLog) _logs[id].Sync();
+                foreach (var m in ready.Messages) _queued.Add((id, m.Peer, m.Message));
+                machine.Advance(ready);
+            }
+        }
+    }
+}
