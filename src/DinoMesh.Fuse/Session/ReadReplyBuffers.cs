@@ -8,25 +8,35 @@ namespace DinoMesh.Fuse.Session;
 /// in front of it: the reply is still one contiguous write(2), and a file system that reads with O_DIRECT can read
 /// straight into the data part (the kernel wants page-aligned memory for that), so the bytes are copied once in user
 /// space at most. Pinned arrays of one size (the largest READ the session negotiated), a bounded number kept: a fresh
-/// megabyte costs page faults, which on a virtual machine are host faults as well.
+/// megabyte costs page faults, which on a virtual machine are host faults as well. Kept buffers are held weakly: a
+/// streaming reader hands them back long before a full collection comes, while an idle node's trim (a full,
+/// compacting collection) gives their megabytes back instead of keeping them pinned for good.
 /// </summary>
 internal sealed class ReadReplyBuffers(int dataCapacity, int maxRetained)
 {
     public const int PageSize = 4096;
 
-    private readonly ConcurrentBag<ReadReplyBuffer> _free = [];
+    private readonly ConcurrentBag<WeakReference<ReadReplyBuffer>> _free = [];
     private readonly int _dataCapacity = RoundUp(Math.Max(dataCapacity, PageSize));
 
     /// <summary>A buffer whose data part holds at least <paramref name="dataLength"/> bytes (a larger one is not kept).</summary>
-    public ReadReplyBuffer Rent(int dataLength) =>
-        dataLength <= _dataCapacity
-            ? _free.TryTake(out var kept) ? kept : new ReadReplyBuffer(_dataCapacity)
-            : new ReadReplyBuffer(RoundUp(dataLength));
+    public ReadReplyBuffer Rent(int dataLength)
+    {
+        if (dataLength > _dataCapacity) return new ReadReplyBuffer(RoundUp(dataLength));
+        while (_free.TryTake(out var kept))
+        {
+            if (kept.TryGetTarget(out var buffer)) return buffer;
+        }
+        return new ReadReplyBuffer(_dataCapacity);
+    }
 
     public void Return(ReadReplyBuffer buffer)
     {
-        if (buffer.DataCapacity == _dataCapacity && _free.Count < maxRetained) _free.Add(buffer);
+        if (buffer.DataCapacity == _dataCapacity && _free.Count < maxRetained) _free.Add(new WeakReference<ReadReplyBuffer>(buffer));
     }
+
+    /// <summary>Buffers kept and not yet collected (for tests).</summary>
+    internal int Kept => _free.Count(w => w.TryGetTarget(out _));
 
     private static int RoundUp(int length) => checked((length + PageSize - 1) / PageSize * PageSize);
 }
