@@ -92,9 +92,13 @@ internal sealed class FuseSession
     /// <para>Polling mode: this is the only reader; the device is non-blocking and the thread keeps re-reading for
     /// <c>BusyPoll</c> after each request before it sleeps in poll(2). A program's next call usually arrives a few
     /// microseconds after our reply (lookup, create, write, flush, release), and then it finds this thread awake
-    /// instead of paying a thread wake-up per request. Requests that may take long (see <see cref="MayBlock"/>) go
+    /// instead of paying a thread wake-up per request. After a request that goes on elsewhere (answered later by
+    /// another thread), only while such answers have lately come within the poll; otherwise it sleeps at once. Requests that may take long (see <see cref="MayBlock"/>) go
     /// to the thread pool so they never hold up the ones behind them.</para>
     /// </summary>
+    // How long answers given off the reader thread have lately taken (Stopwatch ticks, a moving average).
+    private long _asyncAnswerTicks;
+
     private void ReadLoop()
     {
         long pollFor = (long)(_options.BusyPoll.TotalSeconds * Stopwatch.Frequency);
@@ -139,8 +143,14 @@ internal sealed class FuseSession
                     pending.GetAwaiter().GetResult();
                     continue;
                 }
+                // The caller waits for this answer, which another thread gives. When such answers have lately taken
+                // longer than the poll (a commit to a majority over the network, a chunk read from disk), its next call
+                // cannot come within the poll: sleep now rather than spin on a core that the answer itself may need (on
+                // a small machine, the commit's follower). Answers that come quickly (a lone node's commit) keep the
+                // spin, which then catches the next call. Another caller's request still wakes us, as in blocking mode.
+                if (Volatile.Read(ref _asyncAnswerTicks) > pollFor) busyUntil = 0;
                 Interlocked.Increment(ref _pendingAsync);
-                _ = ReturnWhenDoneAsync(pending, buffer);
+                _ = ReturnWhenDoneAsync(pending, buffer, Stopwatch.GetTimestamp());
                 buffer = _pool.Rent();
             }
         }
@@ -172,7 +182,7 @@ internal sealed class FuseSession
     /// <summary>A write above this size is copied on the thread pool in polling mode.</summary>
     private const int LargeWrite = 64 * 1024;
 
-    private async Task ReturnWhenDoneAsync(ValueTask pending, byte[] buffer)
+    private async Task ReturnWhenDoneAsync(ValueTask pending, byte[] buffer, long dispatched)
     {
         try
         {
@@ -180,6 +190,11 @@ internal sealed class FuseSession
         }
         finally
         {
+            // A moving average (weight 1/8) of how long answers given off the reader take; racing updates from two
+            // threads may lose one sample, which an average can afford.
+            long took = Stopwatch.GetTimestamp() - dispatched;
+            long average = Volatile.Read(ref _asyncAnswerTicks);
+            Volatile.Write(ref _asyncAnswerTicks, average + (took - average) / 8);
             _pool.Return(buffer);
             Interlocked.Decrement(ref _pendingAsync);
         }
