@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using DinoMesh.Fuse.Protocol;
 
 namespace DinoMesh.Fuse.Session;
@@ -16,27 +15,51 @@ internal sealed class ReadReplyBuffers(int dataCapacity, int maxRetained)
 {
     public const int PageSize = 4096;
 
-    private readonly ConcurrentBag<WeakReference<ReadReplyBuffer>> _free = [];
     private readonly int _dataCapacity = RoundUp(Math.Max(dataCapacity, PageSize));
+
+    // One weak reference per place, made once and re-aimed, so handing a buffer back allocates nothing. A few READs
+    // are in flight at most, so a lock over a short scan costs less than it would save.
+    private readonly WeakReference<ReadReplyBuffer?>[] _kept =
+        [.. Enumerable.Range(0, maxRetained).Select(_ => new WeakReference<ReadReplyBuffer?>(null))];
 
     /// <summary>A buffer whose data part holds at least <paramref name="dataLength"/> bytes (a larger one is not kept).</summary>
     public ReadReplyBuffer Rent(int dataLength)
     {
         if (dataLength > _dataCapacity) return new ReadReplyBuffer(RoundUp(dataLength));
-        while (_free.TryTake(out var kept))
+        lock (_kept)
         {
-            if (kept.TryGetTarget(out var buffer)) return buffer;
+            foreach (var place in _kept)
+            {
+                if (!place.TryGetTarget(out var buffer) || buffer is null) continue;
+                place.SetTarget(null);
+                return buffer;
+            }
         }
         return new ReadReplyBuffer(_dataCapacity);
     }
 
     public void Return(ReadReplyBuffer buffer)
     {
-        if (buffer.DataCapacity == _dataCapacity && _free.Count < maxRetained) _free.Add(new WeakReference<ReadReplyBuffer>(buffer));
+        if (buffer.DataCapacity != _dataCapacity) return;
+        lock (_kept)
+        {
+            foreach (var place in _kept)
+            {
+                if (place.TryGetTarget(out var held) && held is not null) continue;
+                place.SetTarget(buffer);
+                return;
+            }
+        }
     }
 
     /// <summary>Buffers kept and not yet collected (for tests).</summary>
-    internal int Kept => _free.Count(w => w.TryGetTarget(out _));
+    internal int Kept
+    {
+        get
+        {
+            lock (_kept) return _kept.Count(place => place.TryGetTarget(out var buffer) && buffer is not null);
+        }
+    }
 
     private static int RoundUp(int length) => checked((length + PageSize - 1) / PageSize * PageSize);
 }
