@@ -5,9 +5,12 @@ namespace DinoMesh.Cluster.Lease;
 /// turned out. Holding pays when another append follows soon and carries them (one writer streaming changes: a commit
 /// costs two calls instead of four); it costs when nothing follows and they wait for the deadline, which on a busy
 /// machine is not one millisecond but a timer thread's and a pool thread's wake-ups late (a change watched from another
-/// node then shows up several milliseconds later; measured in docs/benchmarks.md). So the policy keeps a moving rate
-/// of the episodes (notices owed until they went) that ended at the deadline; above <see cref="MissRateToStop"/> it
-/// stops holding, and then holds once every <see cref="ProbeInterval"/> to see whether appends would carry them again.
+/// node then shows up several milliseconds later; measured in docs/benchmarks.md). So the policy keeps a moving rate,
+/// notice by notice, of held notices that went alone (at the deadline, or because the follower asked for the commit
+/// first) rather than riding on an append; above <see cref="MissRateToStop"/> it stops holding, and then holds once
+/// every <see cref="ProbeInterval"/> to see whether appends would carry them again. (It once judged by episode, from
+/// the first notice owed until none was, and counted an episode ended by a follower's read index as carried: a node
+/// watching another's changes kept it holding, and "append seen" waited for the deadline.)
 /// Times are Stopwatch ticks passed in (no clock of its own).
 /// </summary>
 internal sealed class CommitNoticePolicy(long probeIntervalTicks)
@@ -24,11 +27,26 @@ internal sealed class CommitNoticePolicy(long probeIntervalTicks)
     private double _missRate;
     private long _nextProbe;
     private bool _probing;
+    // The machine's running counts (LeaseLog.NoticesCarried, NoticesSentAlone) as far as they have been judged.
+    private long _carriedSeen;
+    private long _aloneSeen;
 
     public long ProbeInterval => probeIntervalTicks;
 
     /// <summary>The moving rate of episodes that ended at the deadline.</summary>
     public double MissRate => _missRate;
+
+    /// <summary>
+    /// After a round: the machine's running counts of held notices that rode on an append and that went alone; judges
+    /// the ones since the last call (carried first, so a round with both leaves the policy on the side of sending at
+    /// once) and says whether to hold notices back now.
+    /// </summary>
+    public bool Judge(long carriedTotal, long aloneTotal, long now)
+    {
+        for (; _carriedSeen < carriedTotal; _carriedSeen++) Carried(now);
+        for (; _aloneSeen < aloneTotal; _aloneSeen++) Missed(now);
+        return Hold(now);
+    }
 
     /// <summary>Hold notices back now: while holding has paid, or to probe once the interval since the last outcome passed.</summary>
     public bool Hold(long now)
@@ -39,7 +57,7 @@ internal sealed class CommitNoticePolicy(long probeIntervalTicks)
     }
 
     /// <summary>
-    /// The notices owed rode on an append before the deadline. A probe that was carried brings holding back at once
+    /// A held notice rode on an append before the deadline. A probe that was carried brings holding back at once
     /// (just under the bar, so one more deadline stops it again): the rate was earned by episodes before the probe, such
     /// as a cluster's start, and one probe per interval would take seconds to wear it down.
     /// </summary>
@@ -49,7 +67,7 @@ internal sealed class CommitNoticePolicy(long probeIntervalTicks)
         Outcome(now, missed: false);
     }
 
-    /// <summary>The deadline passed and sent them on their own.</summary>
+    /// <summary>A held notice went on its own: the deadline passed, or the follower asked for the commit first.</summary>
     public void Missed(long now) => Outcome(now, missed: true);
 
     private void Outcome(long now, bool missed)

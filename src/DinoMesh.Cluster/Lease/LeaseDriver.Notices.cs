@@ -4,8 +4,8 @@ namespace DinoMesh.Cluster.Lease;
 
 // The deadline for commit notices the holder owes (LeaseLog.Notices.cs): the machine holds a notice back for the next
 // append to that follower; this clock makes sure it goes out on its own within LeaseTiming.CommitNoticeDelay when no
-// append does. The lease ticks (50 ms) are far too coarse for that, so it has its own timer. How each episode ended
-// (carried by an append, or sent at the deadline) tells CommitNoticePolicy whether holding notices back pays.
+// append does. The lease ticks (50 ms) are far too coarse for that, so it has its own timer. How each held notice went
+// (carried by an append, or sent alone; the machine counts them) tells CommitNoticePolicy whether holding them pays.
 public sealed partial class LeaseDriver
 {
     private Timer? _noticeTimer;
@@ -15,23 +15,19 @@ public sealed partial class LeaseDriver
     private bool _noticeTimerSet;
 
     /// <summary>
-    /// After a round: notices owed since this round start the deadline; the timer is set once and not moved while it
-    /// runs (setting a timer wakes the runtime's timer thread, which on every commit would cost more than it saves).
-    /// When it fires it sends what is owed by then, or sets itself again for notices that became owed later. Notices
-    /// that were owed and are not any more rode on an append. Caller holds the lock.
+    /// After a round: tells the policy how the held notices went since the last round (each one carried or sent alone,
+    /// counted by the machine), then starts the deadline for notices owed since this round. The timer is set once and
+    /// not moved while it runs (setting a timer wakes the runtime's timer thread, which on every commit would cost more
+    /// than it saves). When it fires it sends what is owed by then, or sets itself again for notices that became owed
+    /// later. Caller holds the lock.
     /// </summary>
     private void ArmNoticeDeadlineLocked()
     {
         _noticePolicy ??= new CommitNoticePolicy(Stopwatch.Frequency / 2);
+        _machine.HoldCommitNotices = _noticePolicy.Judge(_machine.NoticesCarried, _machine.NoticesSentAlone, Stopwatch.GetTimestamp());
         if (!_machine.CommitNoticesOwed)
         {
-            // An outcome (a probe's too) decides anew; while not holding, a probe may have come due.
-            var carried = _noticesOwedSince != 0;
             _noticesOwedSince = 0;
-            if (!carried && _machine.HoldCommitNotices) return;
-            var now = Stopwatch.GetTimestamp();
-            if (carried) _noticePolicy.Carried(now);
-            _machine.HoldCommitNotices = _noticePolicy.Hold(now);
             return;
         }
         if (_noticesOwedSince == 0) _noticesOwedSince = Stopwatch.GetTimestamp();
@@ -58,9 +54,6 @@ public sealed partial class LeaseDriver
                 {
                     _machine.SendCommitNotices();
                     _noticesOwedSince = 0;
-                    var now = Stopwatch.GetTimestamp();
-                    _noticePolicy!.Missed(now);
-                    _machine.HoldCommitNotices = _noticePolicy.Hold(now);
                 }
             }
             catch (Exception e)

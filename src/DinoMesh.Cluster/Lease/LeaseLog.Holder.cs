@@ -167,6 +167,7 @@ public sealed partial class LeaseLog
             return;
         }
         var entries = Entries(p.Next, _config.MaxEntriesPerMessage, _config.MaxBytesPerMessage);
+        if (entries.Length > 0 && HoldCommitNotices && NoticeOwed(p)) NoticesCarried++;
         p.QuietIntervals = 0;
         Send(peer, new Append(Term, prev, prevTerm, entries, Commit, SyncTarget(), _idle));
         p.CommitSent = Math.Max(p.CommitSent, Math.Min(Commit, prev + entries.Length));

@@ -20,6 +20,19 @@ public sealed partial class LeaseLog
     public bool HoldCommitNotices { get; set; } = true;
 
     /// <summary>
+    /// Notices held back that then rode on an append with entries: each saved a call. A running count the driver's
+    /// <see cref="CommitNoticePolicy"/> reads the change of after every round.
+    /// </summary>
+    public long NoticesCarried { get; private set; }
+
+    /// <summary>
+    /// Notices held back that then went alone, in an empty append: at the deadline, or when the follower asked for the
+    /// commit before an append came (a read index). Holding saved nothing there, and the follower learnt later. Notices
+    /// that go at once (awaited when they become owed, an fsync waiting, holding off) are neither.
+    /// </summary>
+    public long NoticesSentAlone { get; private set; }
+
+    /// <summary>
     /// <paramref name="peer"/> waits until it has applied <paramref name="version"/>: its own proposal, or the read index
     /// it was given. A notice that lets it apply that far is never held back: owed now, it goes at once; owed later (the
     /// follower has not acknowledged the entries yet), it goes as soon as it is.
@@ -28,7 +41,9 @@ public sealed partial class LeaseLog
     {
         if (!IsHolder || peer.IsEmpty || peer == Self || !_progress.TryGetValue(peer, out var p)) return;
         p.AwaitsCommit = Math.Max(p.AwaitsCommit, version);
-        if (NoticeOwed(p) && p.AwaitsCommit > p.CommitSent) SendAppend(peer, p, heartbeat: true);
+        if (!NoticeOwed(p) || p.AwaitsCommit <= p.CommitSent) return;
+        if (HoldCommitNotices) NoticesSentAlone++;
+        SendAppend(peer, p, heartbeat: true);
     }
 
     /// <summary>
@@ -54,7 +69,9 @@ public sealed partial class LeaseLog
         if (!IsHolder) return;
         foreach (var (peer, p) in _progress)
         {
-            if (NoticeOwed(p)) SendAppend(peer, p, heartbeat: true);
+            if (!NoticeOwed(p)) continue;
+            NoticesSentAlone++;
+            SendAppend(peer, p, heartbeat: true);
         }
     }
 

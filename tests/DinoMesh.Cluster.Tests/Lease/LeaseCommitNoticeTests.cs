@@ -159,6 +159,105 @@ public class LeaseCommitNoticeTests
         Assert.Equal(v, c.Holder.SyncedCommit);
     }
 
+    [Fact]
+    public void Held_notices_that_ride_on_an_append_count_as_carried_and_those_sent_at_the_deadline_as_alone()
+    {
+        var c = new Cluster();
+        var (carried, alone) = (c.Holder.NoticesCarried, c.Holder.NoticesSentAlone);
+        c.Holder.Propose([[10]]);
+        c.DeliverAppendsAndAnswers();
+        Assert.True(c.Holder.CommitNoticesOwed);
+
+        // The next change's appends take both followers' notices along.
+        c.Holder.Propose([[11]]);
+        c.DeliverAppendsAndAnswers();
+        Assert.Equal((carried + 2, alone), (c.Holder.NoticesCarried, c.Holder.NoticesSentAlone));
+
+        // Nothing follows the second: at the deadline both go alone.
+        Assert.True(c.Holder.CommitNoticesOwed);
+        c.Holder.SendCommitNotices();
+        Assert.Equal((carried + 2, alone + 2), (c.Holder.NoticesCarried, c.Holder.NoticesSentAlone));
+    }
+
+    [Fact]
+    public void A_held_notice_a_follower_asks_for_counts_as_alone_but_one_awaited_before_it_was_owed_counts_as_neither()
+    {
+        var c = new Cluster();
+        var (carried, alone) = (c.Holder.NoticesCarried, c.Holder.NoticesSentAlone);
+        // F1 proposes: its notice goes at once when the entry commits, never held. F2's is held.
+        c.Holder.Propose([[12]], proposer: F1);
+        c.DeliverAppendsAndAnswers();
+        Assert.Equal((carried, alone), (c.Holder.NoticesCarried, c.Holder.NoticesSentAlone));
+        Assert.True(c.Holder.CommitNoticesOwed);
+
+        // F2 asks for a read index (an open there): the held notice goes now, on its own.
+        c.Holder.CommitAwaited(F2, c.Holder.Commit);
+        Assert.Empty(Assert.IsType<Append>(Assert.Single(c.Queued(H, F2))).Entries);
+        Assert.Equal((carried, alone + 1), (c.Holder.NoticesCarried, c.Holder.NoticesSentAlone));
+        Assert.False(c.Holder.CommitNoticesOwed);
+    }
+
+    [Fact]
+    public void While_notices_go_at_once_nothing_is_counted_for_or_against_holding_them()
+    {
+        var c = new Cluster();
+        c.Holder.HoldCommitNotices = false;
+        var (carried, alone) = (c.Holder.NoticesCarried, c.Holder.NoticesSentAlone);
+        for (var i = 0; i < 3; i++)
+        {
+            c.Holder.Propose([[(byte)(20 + i)]]);
+            c.DeliverAppendsAndAnswers();
+            c.Holder.CommitAwaited(F2, c.Holder.Commit);
+            c.DeliverAppendsAndAnswers();
+        }
+        Assert.Equal((carried, alone), (c.Holder.NoticesCarried, c.Holder.NoticesSentAlone));
+    }
+
+    [Fact]
+    public void Followers_that_ask_for_each_commit_before_an_append_comes_stop_the_holding()
+    {
+        // Both followers watch the holder's changes and open what changed (a read index each) before the next change:
+        // holding saves no call, and each notice waits until asked for. Judged as the driver does after each round.
+        var c = new Cluster();
+        var policy = new CommitNoticePolicy(probeIntervalTicks: 1_000_000);
+        long now = 0;
+        for (var i = 0; i < 20 && c.Holder.HoldCommitNotices; i++)
+        {
+            c.Holder.Propose([[(byte)(30 + i)]]);
+            c.DeliverAppendsAndAnswers();
+            c.Holder.HoldCommitNotices = policy.Judge(c.Holder.NoticesCarried, c.Holder.NoticesSentAlone, ++now);
+            c.Holder.CommitAwaited(F1, c.Holder.Commit);
+            c.Holder.CommitAwaited(F2, c.Holder.Commit);
+            c.DeliverAppendsAndAnswers();
+            c.Holder.HoldCommitNotices = policy.Judge(c.Holder.NoticesCarried, c.Holder.NoticesSentAlone, ++now);
+        }
+        Assert.False(c.Holder.HoldCommitNotices, $"still holding at a miss rate of {policy.MissRate:F2}");
+
+        // Now each commit's notices go at once: the followers know of it without asking.
+        var v = c.Holder.Propose([[99]]);
+        c.DeliverAppendsAndAnswers();
+        c.DeliverAppendsAndAnswers();
+        Assert.Equal(v, c.Node(F1).Commit);
+        Assert.Equal(v, c.Node(F2).Commit);
+    }
+
+    [Fact]
+    public void A_writer_whose_next_change_carries_the_notices_keeps_them_held()
+    {
+        var c = new Cluster();
+        var policy = new CommitNoticePolicy(probeIntervalTicks: 1_000_000);
+        long now = 0;
+        var before = c.Holder.NoticesCarried;
+        for (var i = 0; i < 50; i++)
+        {
+            c.Holder.Propose([[(byte)i]]);
+            c.DeliverAppendsAndAnswers();
+            c.Holder.HoldCommitNotices = policy.Judge(c.Holder.NoticesCarried, c.Holder.NoticesSentAlone, ++now);
+            Assert.True(c.Holder.HoldCommitNotices);
+        }
+        Assert.Equal(before + 2 * 49, c.Holder.NoticesCarried);
+    }
+
     /// <summary>Three voters with H holding the lease, and a driver for each that persists at once and queues messages.</summary>
     private sealed class Cluster
     {
