@@ -61,7 +61,6 @@ public sealed partial class DinoFileSystem
         var result = await CommitAsync(ctx, new RemoveEntry(parent, fileName, directory, NotOpenHere(parent, fileName)));
         if (!result.Ok) return Errno(result.Error);
         KeepUnlinkedDirectories(before, result, parent);
-        KeepUnlinkedDirectories(before, result, parent);
         if (result.Effect.Removed.Contains(result.Effect.Ino)) _contents.Discard(result.Effect.Ino);
         else if (!directory) await ReclaimIfOrphanAsync(ctx, result.Effect.Ino);
         return 0;

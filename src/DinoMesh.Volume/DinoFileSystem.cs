@@ -30,6 +30,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     private readonly CancellationTokenSource _stopping = new();
     private IFuseNotifier? _notifier;
     private readonly LookupAnswers _lookupAnswers = new(TimeProvider.System);
+    private readonly OrphanReleases _orphanReleases;
     private Task? _atimeFlusher;
     private long _nextHandle;
 
@@ -43,6 +44,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
         _contents = new FileContents(chunks, options, CommitInBackgroundAsync, logger);
         _invalidator = new CacheInvalidator(logger, _lookupAnswers);
         _atimes = new AccessTimes(options.Atime);
+        _orphanReleases = new OrphanReleases(ReleaseUnheldAsync, options.OrphanReleaseLinger, TimeProvider.System);
         _meta.AppliedRemotely += OnAppliedRemotely;
     }
 
@@ -118,7 +120,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
         foreach (var ino in result.Effect.ContentChanged) _changedElsewhere.TryAdd(ino, 0);
         foreach (var ino in result.Effect.Touched) _changedElsewhere.TryAdd(ino, 0);
         foreach (var ino in result.Effect.Removed) _contents.Discard(ino);
-        if (result.Effect.Orphaned.Count > 0) _ = ReleaseUnheldAsync(result.Effect.Orphaned);
+        if (result.Effect.Orphaned.Count > 0) _orphanReleases.Add(result.Effect.Orphaned);
     }
 
     /// <summary>
@@ -135,8 +137,11 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
         return true;
     }
 
-    /// <summary>Releases, in one mutation, those of <paramref name="inos"/> that wait on this node and are not open here.</summary>
-    private async Task ReleaseUnheldAsync(IEnumerable<ulong> inos)
+    /// <summary>
+    /// Releases, in one mutation, those of <paramref name="inos"/> that wait on this node and are not open here (one
+    /// still open is released at its last close). Never throws: a failure is logged.
+    /// </summary>
+    private async Task ReleaseUnheldAsync(ulong[] inos)
     {
         var orphans = _meta.Current.Orphans;
         var release = inos.Where(i => !IsOpen(i) && orphans.TryGetValue(i, out var holders) && holders.Contains(_meta.Self)).ToArray();

@@ -29,4 +29,10 @@ public sealed record VolumeOptions
 
     /// <summary>How often atime updates recorded by reads are committed (each file's costs one SetAttributes).</summary>
     public TimeSpan AtimeFlushInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long orphans that other nodes' removals left waiting here gather before one commit releases them all
+    /// (<see cref="OrphanReleases"/>): a removal elsewhere then costs this node a fraction of a commit, not one each.
+    /// </summary>
+    public TimeSpan OrphanReleaseLinger { get; init; } = TimeSpan.FromMilliseconds(10);
 }

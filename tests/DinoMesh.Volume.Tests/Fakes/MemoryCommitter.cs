@@ -48,6 +48,20 @@ internal sealed class MemoryCommitter : IMetadataCommitter
         lock (_gate) _interjections.Enqueue(kind);
     }
 
+    /// <summary>Applies a change <see cref="Other"/> committed, as one arriving from the log, and raises its event.</summary>
+    public ApplyResult ApplyRemote(MutationKind kind)
+    {
+        ApplyResult applied;
+        lock (_gate)
+        {
+            applied = _state.Apply(new Mutation { Kind = kind, TimeNs = _state.Version + 1_700_000_000_000_000_000, Proposer = Other });
+            if (!applied.Ok) throw new InvalidOperationException($"the remote {kind.GetType().Name} was refused: {applied.Error}");
+            Volatile.Write(ref _state, applied.State);
+        }
+        AppliedRemotely?.Invoke(applied);
+        return applied;
+    }
+
     public ValueTask<ApplyResult> CommitAsync(Mutation mutation, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
