@@ -40,6 +40,7 @@ internal sealed class DirectConnections
     private readonly ConcurrentDictionary<Task, bool> _running = new();
     private long _servedBulk;
     private long _servedLean;
+    private long _handshakes;
 
     /// <param name="bulk">Serves bulk connections; null to leave them to Kestrel.</param>
     /// <param name="lean">Serves lean connections; null to leave them to Kestrel.</param>
@@ -58,6 +59,9 @@ internal sealed class DirectConnections
 
     /// <summary>The ALPN ids whose connections this class takes (when a ClientHello offers one of them and nothing else).</summary>
     public SslApplicationProtocol[] Alpns { get; }
+
+    /// <summary>TLS handshakes completed here (not by Kestrel), admitted or not, since the start.</summary>
+    public long Handshakes => Interlocked.Read(ref _handshakes);
 
     /// <summary>Bulk connections that got past their handshake and admission here (not through Kestrel), since the start.</summary>
     public long ServedBulk => Interlocked.Read(ref _servedBulk);
@@ -93,6 +97,7 @@ internal sealed class DirectConnections
                 handshake.CancelAfter(_handshakeTimeout);
                 await tls.AuthenticateAsServerAsync(_tls, handshake.Token);
             }
+            Interlocked.Increment(ref _handshakes);
             var alpn = tls.NegotiatedApplicationProtocol;
             var lean = _lean is not null && alpn == LeanWire.Alpn;
             var bulk = _bulk is not null && alpn == BulkWire.Alpn;

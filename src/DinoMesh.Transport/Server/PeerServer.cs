@@ -59,6 +59,9 @@ internal sealed class PeerServer : IAsyncDisposable
     /// <summary>Lean connections served past Kestrel (see <see cref="DirectConnections"/>) since the start.</summary>
     public long DirectLeanConnections => _direct?.ServedLean ?? 0;
 
+    /// <summary>TLS handshakes done past Kestrel (admitted or refused) since the start.</summary>
+    public long DirectHandshakes => _direct?.Handshakes ?? 0;
+
     /// <summary>True when incoming connections may also use HTTP/3 over QUIC.</summary>
     public bool QuicEnabled { get; private set; }
 
