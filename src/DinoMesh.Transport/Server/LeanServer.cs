@@ -64,30 +64,33 @@ internal sealed class LeanServer
     {
         // What Kestrel's ConnectionClosed is to the other entry: fired by an abort, or by the session when the caller
         // hung up or a write failed, so that handlers still running are cancelled.
-        var closed = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        using var closed = CancellationTokenSource.CreateLinkedTokenSource(aborted);
         var input = PipeReader.Create(tls, new StreamPipeReaderOptions(bufferSize: ReadBufferBytes, minimumReadSize: 1024, leaveOpen: true));
         var output = PipeWriter.Create(tls, new StreamPipeWriterOptions(leaveOpen: true));
         var session = new Session(this, input, output, peer, remote, activity, closed.Token, closeRequested, ended: () => CancelQuietly(closed));
         // Kestrel's path closes a connection that sends no request within the first-request bound (ConnectionWatch).
-        using var first = new Timer(_ =>
-        {
-            if (activity.AnyRequest) return;
-            var source = remote is null ? "?" : AddressKey.Of(remote.Address).ToString();
-            var reason = $"no request within {firstRequest.TotalSeconds:0.#} s of the handshake";
-            _refusals.Refused(LogLevel.Information, $"connections closed ({reason})", source,
-                "closed the connection of {Peer} from {Remote}: {Reason}", peer.Short, source, reason);
-            session.Stop(reason);
-        }, null, firstRequest, Timeout.InfiniteTimeSpan);
+        var first = new Timer(_ => StopUnlessCalled(session, activity, peer, remote, firstRequest), null, firstRequest, Timeout.InfiniteTimeSpan);
         try
         {
             await session.RunAsync();
         }
         finally
         {
+            await first.DisposeAsync();
             await input.CompleteAsync();
             await output.CompleteAsync();
             CancelQuietly(closed);
         }
+    }
+
+    private void StopUnlessCalled(Session session, ConnectionActivity activity, PeerId peer, IPEndPoint? remote, TimeSpan firstRequest)
+    {
+        if (activity.AnyRequest) return;
+        var source = remote is null ? "?" : AddressKey.Of(remote.Address).ToString();
+        var reason = $"no request within {firstRequest.TotalSeconds:0.#} s of the handshake";
+        _refusals.Refused(LogLevel.Information, $"connections closed ({reason})", source,
+            "closed the connection of {Peer} from {Remote}: {Reason}", peer.Short, source, reason);
+        session.Stop(reason);
     }
 
     /// <summary>What one read of a connection served past Kestrel takes from its TLS stream at most (a TLS record is 16 KiB).</summary>
