@@ -69,6 +69,12 @@ public sealed partial class PeerTransport : IAsyncDisposable
     /// <summary>Incoming bulk connections served past Kestrel's socket transport since the start (for tests and diagnostics).</summary>
     internal long DirectBulkConnections => _server.DirectBulkConnections;
 
+    /// <summary>Incoming lean connections served past Kestrel's socket transport since the start (for tests and diagnostics).</summary>
+    internal long DirectLeanConnections => _server.DirectLeanConnections;
+
+    /// <summary>TLS handshakes of incoming connections done past Kestrel (admitted or refused) since the start.</summary>
+    internal long DirectHandshakes => _server.DirectHandshakes;
+
     /// <summary>Outgoing links with their transport and last round trip.</summary>
     public IReadOnlyCollection<PeerLink> Links => _links.Values.Select(l => l.Snapshot()).ToArray();
 

@@ -35,6 +35,12 @@ public sealed record TransportOptions
     internal bool TakeBulkAtAccept { get; init; } = true;
 
     /// <summary>
+    /// Take lean connections at accept, past Kestrel (see <c>DirectConnections</c>). Off only in tests, to serve them as
+    /// a node before this change did (through Kestrel), which is also the path for a ClientHello the listener cannot read.
+    /// </summary>
+    internal bool TakeLeanAtAccept { get; init; } = true;
+
+    /// <summary>
     /// Serve the lean path (small unary calls multiplexed over one TLS connection per peer, chosen by ALPN on the same
     /// port). Off only to test the fallback: a caller whose peer does not offer it uses HTTP/2.
     /// </summary>

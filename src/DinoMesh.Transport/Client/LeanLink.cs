@@ -138,7 +138,10 @@ internal sealed class LeanLink : IDisposable
     /// <summary>A new connection, or null when the peer's handshake did not choose the lean path.</summary>
     private async Task<LeanConnection?> DialAsync(CancellationToken ct)
     {
-        var tls = await PeerTls.DialAsync(_host, _port, _source, _tls, LeanWire.Alpn, _connectTimeout, ct);
+        // Under the TLS stream, a socket stream that answers its zero-byte reads at once: over a bare NetworkStream each
+        // answer cost a one-byte peek before its recv.
+        var tls = await PeerTls.DialAsync(_host, _port, _source, _tls, LeanWire.Alpn, _connectTimeout, ct,
+            static socket => new Bulk.BulkSocketStream(socket, Bulk.BulkSocketStream.LeanReceiveBytes));
         if (tls is null)
         {
             _unsupported = true;

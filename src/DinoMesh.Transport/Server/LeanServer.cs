@@ -40,8 +40,72 @@ internal sealed class LeanServer
         _logFailure = logFailure;
     }
 
-    public Task ServeAsync(ConnectionContext connection, PeerId peer, ConnectionActivity activity) =>
-        new Session(this, connection, peer, activity).RunAsync();
+    /// <summary>A lean connection Kestrel accepted and took through TLS (a ClientHello the listener did not take).</summary>
+    public Task ServeAsync(ConnectionContext connection, PeerId peer, ConnectionActivity activity)
+    {
+        // The server stopping asks every connection to close (Kestrel fires it); so does an idle one (see Session.Stop).
+        var closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
+        // Kestrel's ConnectionClosed fires when the caller hangs up or the socket fails, which cancels the handlers.
+        var session = new Session(this, connection.Transport.Input, connection.Transport.Output, peer, connection.RemoteEndPoint as IPEndPoint, activity,
+            connection.ConnectionClosed, closeRequested, ended: null);
+        return session.RunAsync();
+    }
+
+    /// <summary>
+    /// A lean connection served past Kestrel (<see cref="DirectConnections"/>): already through TLS and admitted at its
+    /// handshake. The session reads frames straight from <paramref name="tls"/> on its own loop (a socket's completion
+    /// decrypts and parses on the thread it completed on, where an inline handler also runs) and writes answers
+    /// straight to it, with no pipe between. It ends as a Kestrel connection does: when the caller hangs up, when
+    /// <paramref name="closeRequested"/> fires (goaway, then the calls read are answered), on idle or when no call
+    /// comes within <paramref name="firstRequest"/> (the same), and <paramref name="aborted"/> cuts it.
+    /// </summary>
+    public async Task ServeAsync(Stream tls, PeerId peer, IPEndPoint? remote, ConnectionActivity activity,
+        CancellationToken aborted, CancellationToken closeRequested, TimeSpan firstRequest)
+    {
+        // What Kestrel's ConnectionClosed is to the other entry: fired by an abort, or by the session when the caller
+        // hung up or a write failed, so that handlers still running are cancelled.
+        using var closed = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        var input = PipeReader.Create(tls, new StreamPipeReaderOptions(bufferSize: ReadBufferBytes, minimumReadSize: 1024, leaveOpen: true));
+        var output = PipeWriter.Create(tls, new StreamPipeWriterOptions(leaveOpen: true));
+        var session = new Session(this, input, output, peer, remote, activity, closed.Token, closeRequested, ended: () => CancelQuietly(closed));
+        // Kestrel's path closes a connection that sends no request within the first-request bound (ConnectionWatch).
+        var first = new Timer(_ => StopUnlessCalled(session, activity, peer, remote, firstRequest), null, firstRequest, Timeout.InfiniteTimeSpan);
+        try
+        {
+            await session.RunAsync();
+        }
+        finally
+        {
+            await first.DisposeAsync();
+            await input.CompleteAsync();
+            await output.CompleteAsync();
+            CancelQuietly(closed);
+        }
+    }
+
+    private void StopUnlessCalled(Session session, ConnectionActivity activity, PeerId peer, IPEndPoint? remote, TimeSpan firstRequest)
+    {
+        if (activity.AnyRequest) return;
+        var source = remote is null ? "?" : AddressKey.Of(remote.Address).ToString();
+        var reason = $"no request within {firstRequest.TotalSeconds:0.#} s of the handshake";
+        _refusals.Refused(LogLevel.Information, $"connections closed ({reason})", source,
+            "closed the connection of {Peer} from {Remote}: {Reason}", peer.Short, source, reason);
+        session.Stop(reason);
+    }
+
+    /// <summary>What one read of a connection served past Kestrel takes from its TLS stream at most (a TLS record is 16 KiB).</summary>
+    private const int ReadBufferBytes = 16 * 1024;
+
+    private static void CancelQuietly(CancellationTokenSource source)
+    {
+        try
+        {
+            source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
 
     // One clock for every open connection's idle check, running only while there are connections: a timer per
     // connection fired every 15 s each, two or three times a second on a node with 32 peers, and each firing wakes
@@ -84,13 +148,26 @@ internal sealed class LeanServer
     /// Turns away a connection of a peer that is not admitted: a goaway that says no call was read, so the caller sends
     /// them over HTTP/2 and learns its refusal there, with the reason.
     /// </summary>
-    public static async Task RefuseAsync(ConnectionContext connection)
+    public static Task RefuseAsync(ConnectionContext connection) =>
+        RefuseAsync(connection.Transport.Input, connection.Transport.Output, connection.ConnectionClosed);
+
+    /// <summary>The same for a connection served past Kestrel, over its TLS stream.</summary>
+    public static async Task RefuseAsync(Stream tls, CancellationToken closed)
+    {
+        var input = PipeReader.Create(tls, new StreamPipeReaderOptions(leaveOpen: true));
+        var output = PipeWriter.Create(tls, new StreamPipeWriterOptions(leaveOpen: true));
+        await RefuseAsync(input, output, closed);
+        await input.CompleteAsync();
+        await output.CompleteAsync();
+    }
+
+    private static async Task RefuseAsync(PipeReader input, PipeWriter output, CancellationToken closed)
     {
         try
         {
-            LeanWire.WriteControl(connection.Transport.Output, LeanWire.GoAway, 0);
-            await connection.Transport.Output.FlushAsync(connection.ConnectionClosed);
-            await DrainAsync(connection);
+            LeanWire.WriteControl(output, LeanWire.GoAway, 0);
+            await output.FlushAsync(closed);
+            await DrainAsync(input, closed);
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException or ObjectDisposedException or InvalidOperationException)
         {
@@ -101,11 +178,10 @@ internal sealed class LeanServer
     /// Reads until the caller hangs up (it does once its goaway left nothing waiting), at most <see cref="DrainTimeout"/>:
     /// closing on unread bytes would send a reset, which can destroy answers the caller has not read yet.
     /// </summary>
-    private static async Task DrainAsync(ConnectionContext connection)
+    private static async Task DrainAsync(PipeReader input, CancellationToken closed)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(closed);
         timeout.CancelAfter(DrainTimeout);
-        var input = connection.Transport.Input;
         while (true)
         {
             var result = await input.ReadAsync(timeout.Token);
@@ -120,7 +196,12 @@ internal sealed class LeanServer
     private sealed class Session
     {
         private readonly LeanServer _server;
-        private readonly ConnectionContext _connection;
+        private readonly PipeReader _input;
+        private readonly PipeWriter _output;
+        private readonly CancellationToken _closed;
+        private readonly CancellationToken _closeRequested;
+        // Told when the caller hung up or a write failed (null where the transport notices that itself).
+        private readonly Action? _ended;
         private readonly PeerId _peer;
         private readonly IPEndPoint? _remote;
         private readonly ConnectionActivity _activity;
@@ -133,27 +214,29 @@ internal sealed class LeanServer
         private long _posts;
         private volatile string? _stopReason;
 
-        public Session(LeanServer server, ConnectionContext connection, PeerId peer, ConnectionActivity activity)
+        public Session(LeanServer server, PipeReader input, PipeWriter output, PeerId peer, IPEndPoint? remote, ConnectionActivity activity,
+            CancellationToken closed, CancellationToken closeRequested, Action? ended)
         {
             _server = server;
-            _connection = connection;
+            _input = input;
+            _output = output;
+            _closed = closed;
+            _closeRequested = closeRequested;
+            _ended = ended;
             _peer = peer;
-            _remote = connection.RemoteEndPoint as IPEndPoint;
+            _remote = remote;
             _activity = activity;
         }
 
         public async Task RunAsync()
         {
-            var input = _connection.Transport.Input;
-            var closed = _connection.ConnectionClosed;
             // The server stopping asks every connection to close; an idle one is closed here too. Both stop the reader
             // at a frame boundary (CancelPendingRead loses no bytes), so the goaway names the last call read.
-            var closeRequested = _connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
-            using var onClose = closeRequested.Register(() => Stop("the server is stopping"));
+            using var onClose = _closeRequested.Register(() => Stop("the server is stopping"));
             _server.Watch(this);
             try
             {
-                await ServeAsync(input, closed);
+                await ServeAsync(_input, _closed);
             }
             finally
             {
@@ -205,6 +288,7 @@ internal sealed class LeanServer
             {
                 clientGone = true;
             }
+            if (clientGone) _ended?.Invoke();
             if (!clientGone) Send(new Outgoing(LeanWire.GoAway, lastRead, CallFailure.None, null));
             try
             {
@@ -224,7 +308,7 @@ internal sealed class LeanServer
             {
                 try
                 {
-                    await DrainAsync(_connection);
+                    await DrainAsync(_input, _closed);
                 }
                 catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException or ObjectDisposedException or InvalidOperationException)
                 {
@@ -232,11 +316,12 @@ internal sealed class LeanServer
             }
         }
 
-        private void Stop(string reason)
+        /// <summary>Stops reading at the next frame boundary: a goaway names the last call read, and those are answered.</summary>
+        public void Stop(string reason)
         {
             if (_stopReason is not null) return;
             _stopReason = reason;
-            _connection.Transport.Input.CancelPendingRead();
+            _input.CancelPendingRead();
         }
 
         private readonly record struct HandlerStart(UnaryHandler Handler, PeerContext Context, byte[] Request, TimeSpan Deadline, bool Inline);
@@ -385,7 +470,7 @@ internal sealed class LeanServer
         /// </summary>
         private async Task WriteQueuedAsync()
         {
-            var output = _connection.Transport.Output;
+            var output = _output;
             while (!_outgoing.IsEmpty && !_outputBroken && Interlocked.CompareExchange(ref _writing, 1, 0) == 0)
             {
                 try
@@ -395,13 +480,13 @@ internal sealed class LeanServer
                         if (item.Kind == LeanWire.Answer) LeanWire.WriteAnswer(output, item.Id, item.Status, item.Body);
                         else LeanWire.WriteControl(output, item.Kind, item.Id);
                     }
-                    var flushed = await output.FlushAsync(_connection.ConnectionClosed);
-                    if (flushed.IsCompleted || flushed.IsCanceled) _outputBroken = true;
+                    var flushed = await output.FlushAsync(_closed);
+                    if (flushed.IsCompleted || flushed.IsCanceled) Broken();
                 }
                 catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException or ObjectDisposedException or InvalidOperationException)
                 {
                     // The caller hung up: its calls end with the connection.
-                    _outputBroken = true;
+                    Broken();
                 }
                 finally
                 {
@@ -409,6 +494,12 @@ internal sealed class LeanServer
                 }
             }
             if (_outputBroken) _outgoing.Clear();
+        }
+
+        private void Broken()
+        {
+            _outputBroken = true;
+            _ended?.Invoke();
         }
     }
 }

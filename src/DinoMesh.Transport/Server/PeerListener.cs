@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using DinoMesh.Transport.Bulk;
@@ -14,8 +15,9 @@ namespace DinoMesh.Transport.Server;
 /// Kestrel's TCP listener, replaced so that the node decides at accept time, before a TLS handshake costs anything:
 /// a connection over a cap (<see cref="ConnectionGate"/>) is reset at once, and running out of descriptors (EMFILE)
 /// sheds the waiting connection instead of failing. Kestrel's own listener retries a failed accept at once, which on
-/// EMFILE spins a core while every client hangs in the backlog. With a <see cref="BulkConnections"/> it also reads
-/// (peeks at) each connection's ClientHello and hands one that offers only the bulk ALPN id to it instead of Kestrel.
+/// EMFILE spins a core while every client hangs in the backlog. With a <see cref="DirectConnections"/> it also reads
+/// (peeks at) each connection's ClientHello and hands one that offers only the bulk or only the lean ALPN id (those
+/// <see cref="DirectConnections.Alpns"/> lists) to it instead of Kestrel.
 /// </summary>
 internal sealed class PeerListenerFactory : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
@@ -23,17 +25,17 @@ internal sealed class PeerListenerFactory : IConnectionListenerFactory, IConnect
     private readonly ConnectionGate _gate;
     private readonly RefusalLog _refusals;
     private readonly ILoggerFactory _loggers;
-    private readonly BulkConnections? _bulk;
+    private readonly DirectConnections? _direct;
     private readonly TimeSpan _helloTimeout;
 
-    /// <param name="bulk">Where connections that offer only the bulk ALPN id go; null to give every connection to Kestrel.</param>
+    /// <param name="direct">Where connections that offer only one of its ALPN ids go; null to give every connection to Kestrel.</param>
     /// <param name="helloTimeout">How long a connection may take to send its ClientHello (the handshake's bound).</param>
-    public PeerListenerFactory(ConnectionGate gate, RefusalLog refusals, ILoggerFactory loggers, BulkConnections? bulk = null, TimeSpan? helloTimeout = null)
+    public PeerListenerFactory(ConnectionGate gate, RefusalLog refusals, ILoggerFactory loggers, DirectConnections? direct = null, TimeSpan? helloTimeout = null)
     {
         _gate = gate;
         _refusals = refusals;
         _loggers = loggers;
-        _bulk = bulk;
+        _direct = direct;
         _helloTimeout = helloTimeout ?? TimeSpan.FromSeconds(5);
     }
 
@@ -60,7 +62,7 @@ internal sealed class PeerListenerFactory : IConnectionListenerFactory, IConnect
             socket.Dispose();
             throw;
         }
-        return ValueTask.FromResult<IConnectionListener>(new PeerListener(socket, _gate, _refusals, _loggers, _bulk, _helloTimeout));
+        return ValueTask.FromResult<IConnectionListener>(new PeerListener(socket, _gate, _refusals, _loggers, _direct, _helloTimeout));
     }
 }
 
@@ -84,7 +86,7 @@ internal sealed class PeerListener : IConnectionListener
     // can still end the process, which no check from inside it can rule out.
     private static readonly TimeSpan DescriptorWatchPeriod = TimeSpan.FromSeconds(1);
     private readonly Timer _descriptorWatch;
-    private readonly BulkConnections? _bulk;
+    private readonly DirectConnections? _direct;
     private readonly TimeSpan _helloTimeout;
     private readonly ILogger _log;
     // Connections for Kestrel, in the order their ClientHello was read. Accepting runs in a loop of its own so that a
@@ -93,12 +95,12 @@ internal sealed class PeerListener : IConnectionListener
     private readonly CancellationTokenSource _unbinding = new();
     private readonly Task _acceptLoop;
 
-    public PeerListener(Socket socket, ConnectionGate gate, RefusalLog refusals, ILoggerFactory loggers, BulkConnections? bulk = null, TimeSpan? helloTimeout = null)
+    public PeerListener(Socket socket, ConnectionGate gate, RefusalLog refusals, ILoggerFactory loggers, DirectConnections? direct = null, TimeSpan? helloTimeout = null)
     {
         _socket = socket;
         _gate = gate;
         _refusals = refusals;
-        _bulk = bulk;
+        _direct = direct is { Alpns.Length: > 0 } ? direct : null;
         _helloTimeout = helloTimeout ?? TimeSpan.FromSeconds(5);
         _log = loggers.CreateLogger("DinoMesh.Transport.Server");
         // Inline scheduling: what a socket read brings is decrypted and parsed on the thread that completed the read,
@@ -208,15 +210,15 @@ internal sealed class PeerListener : IConnectionListener
                 accepted.Dispose();
                 continue;
             }
-            if (_bulk is null) ToKestrel(accepted, ticket);
+            if (_direct is null) ToKestrel(accepted, ticket);
             else _ = RouteAsync(accepted, ticket);
             return true;
         }
     }
 
     /// <summary>
-    /// Peeks at the connection's first TLS record until its ClientHello says where it goes: to the bulk server when it
-    /// offers only the bulk ALPN id, to Kestrel otherwise (and whenever the record cannot be read, or stops arriving for
+    /// Peeks at the connection's first TLS record until its ClientHello says where it goes: past Kestrel when it offers
+    /// only the bulk or only the lean ALPN id, to Kestrel otherwise (and whenever the record cannot be read, or stops arriving for
     /// <see cref="HelloStall"/>: Kestrel's handshake then answers it as it always did). A connection that sends nothing
     /// within the handshake's bound is closed.
     /// </summary>
@@ -224,6 +226,7 @@ internal sealed class PeerListener : IConnectionListener
     {
         var buffer = ArrayPool<byte>.Shared.Rent(ClientHelloAlpn.MaxRecordBytes);
         var offer = AlpnOffer.NeedMore;
+        var offered = default(SslApplicationProtocol);
         try
         {
             using var hello = CancellationTokenSource.CreateLinkedTokenSource(_unbinding.Token);
@@ -235,13 +238,13 @@ internal sealed class PeerListener : IConnectionListener
             {
                 var n = await accepted.ReceiveAsync(buffer.AsMemory(0, ClientHelloAlpn.MaxRecordBytes), SocketFlags.Peek, hello.Token);
                 if (n == 0) break; // the client hung up before its ClientHello
-                offer = ClientHelloAlpn.OffersOnly(buffer.AsSpan(0, n), BulkWire.Alpn.Protocol.Span);
+                offer = OffersOneOfOurs(buffer.AsSpan(0, n), out offered);
                 if (offer != AlpnOffer.NeedMore) break;
                 // Part of the record is here: a peek returns at once while anything is buffered, so wait a moment for
                 // the rest (a ClientHello is one segment on loopback and seldom more than two elsewhere). A peek cannot
                 // see a hang-up behind the bytes it returns, so a record that stops growing goes to Kestrel soon: its
                 // handshake reads the bytes, and sees the end or waits out its timeout, as it did before this listener
-                // read ClientHellos (a real bulk ClientHello that slow is still served there).
+                // read ClientHellos (a real bulk or lean ClientHello that slow is still served there).
                 if (n == seen)
                 {
                     if (stalledSince == 0) stalledSince = Stopwatch.GetTimestamp();
@@ -277,7 +280,7 @@ internal sealed class PeerListener : IConnectionListener
         switch (offer)
         {
             case AlpnOffer.Only:
-                _bulk!.Serve(accepted, ticket);
+                _direct!.Serve(accepted, ticket, offered);
                 break;
             case AlpnOffer.Other:
                 ToKestrel(accepted, ticket);
@@ -289,6 +292,21 @@ internal sealed class PeerListener : IConnectionListener
                 accepted.Dispose();
                 break;
         }
+    }
+
+    /// <summary><see cref="AlpnOffer.Only"/> when the record offers exactly one ALPN id, one that <see cref="_direct"/> takes.</summary>
+    private AlpnOffer OffersOneOfOurs(ReadOnlySpan<byte> record, out SslApplicationProtocol offered)
+    {
+        offered = default;
+        foreach (var alpn in _direct!.Alpns)
+        {
+            var offer = ClientHelloAlpn.OffersOnly(record, alpn.Protocol.Span);
+            if (offer == AlpnOffer.Other) continue;
+            // Only this one, or the record is not all here yet (which holds for every id alike).
+            offered = alpn;
+            return offer;
+        }
+        return AlpnOffer.Other;
     }
 
     /// <summary>How long a first record may stop growing before the connection is given to Kestrel unread.</summary>

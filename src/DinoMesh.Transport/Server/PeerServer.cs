@@ -37,7 +37,7 @@ internal sealed class PeerServer : IAsyncDisposable
     private readonly ILogger _log;
     private readonly RefusalLog _refusals;
     private WebApplication? _app;
-    private BulkConnections? _bulkConnections;
+    private DirectConnections? _direct;
 
     public PeerServer(NodeIdentity identity, TransportOptions options, IAdmission admission, ProtocolTable protocols, ILoggerFactory loggerFactory)
     {
@@ -53,8 +53,14 @@ internal sealed class PeerServer : IAsyncDisposable
     /// <summary>The connection caps in force (after the descriptor limit lowered them); set by <see cref="StartAsync"/>.</summary>
     public ConnectionGate? Gate { get; private set; }
 
-    /// <summary>Bulk connections served past Kestrel (see <see cref="BulkConnections"/>) since the start.</summary>
-    public long DirectBulkConnections => _bulkConnections?.Served ?? 0;
+    /// <summary>Bulk connections served past Kestrel (see <see cref="DirectConnections"/>) since the start.</summary>
+    public long DirectBulkConnections => _direct?.ServedBulk ?? 0;
+
+    /// <summary>Lean connections served past Kestrel (see <see cref="DirectConnections"/>) since the start.</summary>
+    public long DirectLeanConnections => _direct?.ServedLean ?? 0;
+
+    /// <summary>TLS handshakes done past Kestrel (admitted or refused) since the start.</summary>
+    public long DirectHandshakes => _direct?.Handshakes ?? 0;
 
     /// <summary>True when incoming connections may also use HTTP/3 over QUIC.</summary>
     public bool QuicEnabled { get; private set; }
@@ -77,16 +83,20 @@ internal sealed class PeerServer : IAsyncDisposable
         var bulk = _options.ServeBulk ? new BulkServer(_protocols, _admission, _refusals, LogFailure) : null;
         var lean = _options.ServeLean ? new LeanServer(_protocols, _admission, _refusals, LogFailure, limits.LeanIdleTimeout) : null;
         var watch = new ConnectionWatch(limits, _admission, _refusals, bulk, lean);
-        // Bulk connections are taken at accept, past Kestrel's socket transport (see BulkConnections); one whose
-        // ClientHello the listener cannot read still reaches the same BulkServer through Kestrel and the watch.
-        _bulkConnections = bulk is null ? null : new BulkConnections(bulk, _identity, _admission, _refusals, _log, _options.ConnectTimeout, limits.FirstRequestTimeout);
+        // Bulk and lean connections are taken at accept, past Kestrel's socket transport (see DirectConnections); one
+        // whose ClientHello the listener cannot read still reaches the same BulkServer or LeanServer through Kestrel
+        // and the watch.
+        var directBulk = _options.TakeBulkAtAccept ? bulk : null;
+        var directLean = _options.TakeLeanAtAccept ? lean : null;
+        _direct = directBulk is null && directLean is null ? null
+            : new DirectConnections(directBulk, directLean, _identity, _admission, _refusals, _log, _options.ConnectTimeout, limits.FirstRequestTimeout);
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.Services.AddSingleton(_loggerFactory);
         builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
         builder.WebHost.UseKestrelCore();
         builder.Services.RemoveAll<IConnectionListenerFactory>();
-        builder.Services.AddSingleton<IConnectionListenerFactory>(new PeerListenerFactory(gate, _refusals, _loggerFactory, _options.TakeBulkAtAccept ? _bulkConnections : null, _options.ConnectTimeout));
+        builder.Services.AddSingleton<IConnectionListenerFactory>(new PeerListenerFactory(gate, _refusals, _loggerFactory, _direct, _options.ConnectTimeout));
         builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, watch));
         var app = builder.Build();
         app.Run(HandleAsync);
@@ -123,13 +133,12 @@ internal sealed class PeerServer : IAsyncDisposable
             listen.UseHttps(new HttpsConnectionAdapterOptions
             {
                 ServerCertificate = _identity.Certificate,
-                SslProtocols = SslProtocols.Tls13,
+                SslProtocols = ServerTls.Protocols,
                 ClientCertificateMode = ClientCertificateMode.RequireCertificate,
                 CheckCertificateRevocation = false,
                 HandshakeTimeout = _options.ConnectTimeout,
-                // Self-signed by design: who the caller is (and whether it is admitted) is decided per request from
-                // its key, because a not-yet-admitted peer may still call the join protocol on this connection.
-                ClientCertificateValidation = static (certificate, _, _) => certificate is not null,
+                // Per request here, since a not-yet-admitted peer may still call the join protocol on this connection.
+                ClientCertificateValidation = static (certificate, _, _) => ServerTls.AcceptsClient(certificate),
                 // The bulk and lean paths share the port: a client that offers one of their ALPN ids (and only that)
                 // gets a plain TLS connection.
                 OnAuthenticate = ExtraAlpn() is { Length: > 0 } extra
@@ -367,7 +376,7 @@ internal sealed class PeerServer : IAsyncDisposable
         _refusals.Dispose();
         if (_app is null) return;
         using var stop = new CancellationTokenSource(StopGrace);
-        var bulkStopped = _bulkConnections?.StopAsync(StopGrace) ?? Task.CompletedTask;
+        var directStopped = _direct?.StopAsync(StopGrace) ?? Task.CompletedTask;
         try
         {
             await _app.StopAsync(stop.Token);
@@ -376,7 +385,7 @@ internal sealed class PeerServer : IAsyncDisposable
         {
             // Streams still running after the grace period are cut; that is what stopping means.
         }
-        await bulkStopped;
+        await directStopped;
         await _app.DisposeAsync();
         _app = null;
     }

@@ -1,0 +1,170 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using DinoMesh.Transport.Bulk;
+using DinoMesh.Transport.Identity;
+using DinoMesh.Transport.Lean;
+using Microsoft.Extensions.Logging;
+
+namespace DinoMesh.Transport.Server;
+
+/// <summary>
+/// Bulk and lean connections taken past Kestrel: the listener hands over a socket whose ClientHello offers only the
+/// bulk or only the lean ALPN id (<see cref="PeerListener"/>), and this class runs its TLS handshake over the socket
+/// (<see cref="BulkSocketStream"/>) and serves it with <see cref="BulkServer"/> or <see cref="LeanServer"/>. Through
+/// Kestrel's socket transport every received byte came 4 KiB per <c>recv</c> (its memory pool's block), each after a
+/// one-byte peek, and then went through the connection's pipe into the TLS stream and out of it through a second pipe,
+/// and every answer back through two pipes; here the socket is read up to 64 KiB per <c>recv</c>, with no peek, and
+/// the TLS stream is read and written by the server's own loop. Everything else is as on Kestrel's path: TLS 1.3 with
+/// a required client certificate (<see cref="ServerTls"/>), members only (a stranger is refused after the handshake, a
+/// lean one with a goaway that says nothing was read, so it asks again over HTTP/2 and learns why), the connection caps
+/// of <see cref="ConnectionGate"/> (the ticket taken at accept travels with the socket), the handshake bounded by
+/// <see cref="TransportOptions.ConnectTimeout"/>, the first request by <see cref="ConnectionLimits.FirstRequestTimeout"/>,
+/// and on <see cref="StopAsync"/> idle bulk connections close at once, lean ones say goaway, and calls in flight get
+/// a grace period.
+/// </summary>
+internal sealed class DirectConnections
+{
+    private readonly BulkServer? _bulk;
+    private readonly LeanServer? _lean;
+    private readonly IAdmission _admission;
+    private readonly RefusalLog _refusals;
+    private readonly ILogger _log;
+    private readonly TimeSpan _handshakeTimeout;
+    private readonly TimeSpan _firstRequestTimeout;
+    private readonly SslServerAuthenticationOptions _tls;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _aborting = new();
+    private readonly ConcurrentDictionary<Task, bool> _running = new();
+    private long _servedBulk;
+    private long _servedLean;
+    private long _handshakes;
+
+    /// <param name="bulk">Serves bulk connections; null to leave them to Kestrel.</param>
+    /// <param name="lean">Serves lean connections; null to leave them to Kestrel.</param>
+    public DirectConnections(BulkServer? bulk, LeanServer? lean, NodeIdentity identity, IAdmission admission, RefusalLog refusals, ILogger log, TimeSpan handshakeTimeout, TimeSpan firstRequestTimeout)
+    {
+        _bulk = bulk;
+        _lean = lean;
+        _admission = admission;
+        _refusals = refusals;
+        _log = log;
+        _handshakeTimeout = handshakeTimeout;
+        _firstRequestTimeout = firstRequestTimeout;
+        Alpns = [.. bulk is null ? [] : new[] { BulkWire.Alpn }, .. lean is null ? [] : new[] { LeanWire.Alpn }];
+        _tls = ServerTls.Direct(identity, Alpns);
+    }
+
+    /// <summary>The ALPN ids whose connections this class takes (when a ClientHello offers one of them and nothing else).</summary>
+    public SslApplicationProtocol[] Alpns { get; }
+
+    /// <summary>TLS handshakes completed here (not by Kestrel), admitted or not, since the start.</summary>
+    public long Handshakes => Interlocked.Read(ref _handshakes);
+
+    /// <summary>Bulk connections that got past their handshake and admission here (not through Kestrel), since the start.</summary>
+    public long ServedBulk => Interlocked.Read(ref _servedBulk);
+
+    /// <summary>Lean connections that got past their handshake and admission here (not through Kestrel), since the start.</summary>
+    public long ServedLean => Interlocked.Read(ref _servedLean);
+
+    /// <summary>Takes over <paramref name="socket"/> and its <paramref name="ticket"/>; both are released when the connection ends.</summary>
+    public void Serve(Socket socket, ConnectionTicket ticket, SslApplicationProtocol offered)
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            ticket.Dispose();
+            socket.Dispose();
+            return;
+        }
+        var serving = Task.Run(() => ServeAsync(socket, ticket, offered == LeanWire.Alpn));
+        _running[serving] = true;
+        serving.ContinueWith(static (t, state) => ((ConcurrentDictionary<Task, bool>)state!).TryRemove(t, out _), _running, TaskScheduler.Default);
+    }
+
+    /// <param name="leanOffered">The ClientHello offered the lean ALPN id (not the bulk one): a smaller receive buffer will do.</param>
+    private async Task ServeAsync(Socket socket, ConnectionTicket ticket, bool leanOffered)
+    {
+        var remote = socket.RemoteEndPoint as IPEndPoint;
+        var from = ticket.Address.ToString();
+        var tls = new SslStream(new BulkSocketStream(socket, leanOffered ? BulkSocketStream.LeanReceiveBytes : BulkSocketStream.ReceiveBytes), leaveInnerStreamOpen: false);
+        var path = "TLS";
+        try
+        {
+            using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(_aborting.Token))
+            {
+                handshake.CancelAfter(_handshakeTimeout);
+                await tls.AuthenticateAsServerAsync(_tls, handshake.Token);
+            }
+            Interlocked.Increment(ref _handshakes);
+            var alpn = tls.NegotiatedApplicationProtocol;
+            var lean = _lean is not null && alpn == LeanWire.Alpn;
+            var bulk = _bulk is not null && alpn == BulkWire.Alpn;
+            if (!lean && !bulk) return; // the listener routes only a ClientHello that offers one of ours: not reached
+            path = lean ? "lean" : "bulk";
+            var peer = tls.RemoteCertificate is { } certificate ? PeerCertificate.PeerIdOf(certificate) : default;
+            var admitted = !peer.IsEmpty && _admission.IsAdmitted(peer);
+            if (!ticket.Identify(admitted, out var full))
+            {
+                _refusals.Refused(LogLevel.Warning, "connections refused (over a connection cap)", from,
+                    "refused a connection of {Peer} from {Remote}: {Reason}", peer.IsEmpty ? "(no identity)" : peer.Short, from, full);
+                return;
+            }
+            if (!admitted)
+            {
+                // Members only, as on Kestrel's path: a stranger's only business here is the join protocol, over HTTP/2.
+                _refusals.Refused(LogLevel.Warning, $"connections refused ({path} path, not an admitted member)", from,
+                    "refused a {Path} connection of {Peer} from {Remote}: not an admitted member", path, peer.IsEmpty ? "(no identity)" : peer.Short, from);
+                // A lean caller is told that nothing was read, so it tries HTTP/2 at once whatever its protocol.
+                if (lean) await LeanServer.RefuseAsync(tls, _aborting.Token);
+                return;
+            }
+            if (lean)
+            {
+                Interlocked.Increment(ref _servedLean);
+                await _lean!.ServeAsync(tls, peer, remote, new ConnectionActivity(), _aborting.Token, _stopping.Token, _firstRequestTimeout);
+            }
+            else
+            {
+                Interlocked.Increment(ref _servedBulk);
+                await _bulk!.ServeAsync(tls, tls, peer, remote, new ConnectionActivity(), _aborting.Token, _stopping.Token, _firstRequestTimeout);
+            }
+        }
+        catch (Exception e) when (e is IOException or AuthenticationException or OperationCanceledException or ObjectDisposedException or SocketException)
+        {
+            // A handshake that failed or timed out, or a caller gone: nothing to answer, as Kestrel would not.
+            _log.LogDebug("{Path} connection from {Remote} ended: {Reason}", path, from, e.Message);
+        }
+        catch (Exception e)
+        {
+            _log.LogError(e, "{Path} connection from {Remote} failed", path, from);
+        }
+        finally
+        {
+            await tls.DisposeAsync();
+            ticket.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// No new connection is served; idle bulk connections close at once, lean ones say goaway (and answer the calls
+    /// they read); calls in flight get <paramref name="grace"/> to finish, then every connection still open is cut.
+    /// </summary>
+    public async Task StopAsync(TimeSpan grace)
+    {
+        await _stopping.CancelAsync();
+        var running = _running.Keys.ToArray();
+        if (running.Length == 0) return;
+        var all = Task.WhenAll(running);
+        if (await Task.WhenAny(all, Task.Delay(grace)) != all) await _aborting.CancelAsync();
+        try
+        {
+            await all;
+        }
+        catch (Exception e)
+        {
+            _log.LogDebug("connections past Kestrel ended with {Error} at stop", e.Message);
+        }
+    }
+}
