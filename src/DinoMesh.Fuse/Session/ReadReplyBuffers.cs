@@ -8,9 +8,9 @@ namespace DinoMesh.Fuse.Session;
 /// contiguous write(2), and a file system that reads with O_DIRECT can read straight into the data part, so the bytes
 /// are copied once in user space at most and reach the disk as one request. Buffers of one size (the largest READ the
 /// session negotiated), a bounded number kept: a fresh one costs page faults, which on a virtual machine are host
-/// faults as well. Kept buffers are let go at every full (generation 2) collection, so an idle node's trim gives their
-/// megabytes back instead of keeping them for good; a buffer let go is unmapped when the collector finds it
-/// unreachable, never while anything still refers to its memory.
+/// faults as well. Kept buffers are unmapped at every full (generation 2) collection, so an idle node's trim gives
+/// their megabytes back instead of keeping them for good; a buffer the pool has no room for is unmapped when the
+/// collector finds it unreachable.
 /// </summary>
 internal sealed class ReadReplyBuffers
 {
@@ -67,10 +67,20 @@ internal sealed class ReadReplyBuffers
         }
     }
 
-    /// <summary>Lets go of every kept buffer; the collector unmaps them once nothing refers to them.</summary>
+    /// <summary>
+    /// Unmaps every kept buffer. A kept buffer is one its last renter handed back, so nothing uses its memory any more:
+    /// a <see cref="Memory{T}"/> kept by mistake would throw <see cref="ObjectDisposedException"/>, not read freed memory.
+    /// </summary>
     private void LetGo()
     {
-        lock (_kept) Array.Clear(_kept);
+        lock (_kept)
+        {
+            for (int i = 0; i < _kept.Length; i++)
+            {
+                ((IDisposable?)_kept[i])?.Dispose();
+                _kept[i] = null;
+            }
+        }
     }
 
     private static int RoundUp(int length) => checked((length + PageSize - 1) / PageSize * PageSize);

@@ -58,16 +58,18 @@ public sealed class ReadReplyBuffersTests
     }
 
     [Fact]
-    public void Kept_replies_are_let_go_by_a_full_collection_so_an_idle_node_does_not_keep_them()
+    public void Kept_replies_are_unmapped_by_a_full_collection_so_an_idle_node_does_not_keep_them()
     {
         var pool = new ReadReplyBuffers(1 << 20, maxRetained: 8);
-        RentAndReturn(pool, count: 3);
+        var addresses = RentAndReturn(pool, count: 3);
         Assert.Equal(3, pool.Kept);
+        Assert.All(addresses, address => Assert.True(Mapped(address)));
 
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         GC.WaitForPendingFinalizers();
 
         Assert.Equal(0, pool.Kept);
+        Assert.All(addresses, address => Assert.False(Mapped(address)));
         // And the pool still serves: a buffer let go is replaced by a fresh one.
         Assert.Equal(1 << 20, pool.Rent(1 << 20).DataCapacity);
     }
@@ -103,9 +105,15 @@ public sealed class ReadReplyBuffersTests
 
     // Out of line, so no local of the test method keeps a buffer reachable across the collection.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void RentAndReturn(ReadReplyBuffers pool, int count)
+    private static unsafe List<ulong> RentAndReturn(ReadReplyBuffers pool, int count)
     {
         var rented = Enumerable.Range(0, count).Select(_ => pool.Rent(4096)).ToList();
-        foreach (var buffer in rented) pool.Return(buffer);
+        var addresses = new List<ulong>();
+        foreach (var buffer in rented)
+        {
+            fixed (byte* data = buffer.Data(4096).Span) addresses.Add((ulong)data);
+            pool.Return(buffer);
+        }
+        return addresses;
     }
 }
