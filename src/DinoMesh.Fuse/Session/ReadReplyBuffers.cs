@@ -8,8 +8,8 @@ namespace DinoMesh.Fuse.Session;
 /// contiguous write(2), and a file system that reads with O_DIRECT can read straight into the data part, so the bytes
 /// are copied once in user space at most and reach the disk as one request. Buffers of one size (the largest READ the
 /// session negotiated), a bounded number kept: a fresh one costs page faults, which on a virtual machine are host
-/// faults as well. Kept buffers are unmapped at every full (generation 2) collection, so an idle node's trim gives
-/// their megabytes back instead of keeping them for good; a buffer the pool has no room for is unmapped when the
+/// faults as well. Kept buffers are unmapped at a full (generation 2) collection once the pool has been unused for a few
+/// seconds, so an idle node's trim gives their megabytes back instead of keeping them for good; a buffer the pool has no room for is unmapped when the
 /// collector finds it unreachable.
 /// </summary>
 internal sealed class ReadReplyBuffers
@@ -21,10 +21,21 @@ internal sealed class ReadReplyBuffers
     // A few READs are in flight at most, so a lock over a short scan costs less than it would save.
     private readonly ReadReplyBuffer?[] _kept;
 
-    public ReadReplyBuffers(int dataCapacity, int maxRetained)
+    /// <summary>How long the pool must have gone unused before a full collection unmaps what it keeps.</summary>
+    public static readonly TimeSpan IdleBeforeRelease = TimeSpan.FromSeconds(5);
+
+    private readonly Func<long> _nowMs;
+    private long _lastRentMs;
+
+    /// <param name="dataCapacity">The largest READ (the session's max_read).</param>
+    /// <param name="maxRetained">Buffers kept for reuse.</param>
+    /// <param name="nowMs">A millisecond clock (tests); <see cref="Environment.TickCount64"/> by default.</param>
+    public ReadReplyBuffers(int dataCapacity, int maxRetained, Func<long>? nowMs = null)
     {
         _dataCapacity = RoundUp(Math.Max(dataCapacity, PageSize));
         _kept = new ReadReplyBuffer?[maxRetained];
+        _nowMs = nowMs ?? (() => Environment.TickCount64);
+        _lastRentMs = _nowMs();
         FullCollectionWatch.Start(this);
     }
 
@@ -34,6 +45,7 @@ internal sealed class ReadReplyBuffers
         if (dataLength > _dataCapacity) return new ReadReplyBuffer(RoundUp(dataLength));
         lock (_kept)
         {
+            _lastRentMs = _nowMs();
             for (int i = 0; i < _kept.Length; i++)
             {
                 if (_kept[i] is not { } buffer) continue;
@@ -68,13 +80,16 @@ internal sealed class ReadReplyBuffers
     }
 
     /// <summary>
-    /// Unmaps every kept buffer. A kept buffer is one its last renter handed back, so nothing uses its memory any more:
-    /// a <see cref="Memory{T}"/> kept by mistake would throw <see cref="ObjectDisposedException"/>, not read freed memory.
+    /// After a full collection: unmaps every kept buffer unless the pool was used within <see cref="IdleBeforeRelease"/>
+    /// (a streaming reader keeps its buffers: a fresh one costs a huge page's fault, zeroing and perhaps compaction).
+    /// A kept buffer is one its last renter handed back, so nothing uses its memory any more: a <see cref="Memory{T}"/>
+    /// kept by mistake would throw <see cref="ObjectDisposedException"/>, not read freed memory.
     /// </summary>
     private void LetGo()
     {
         lock (_kept)
         {
+            if (_nowMs() - _lastRentMs < (long)IdleBeforeRelease.TotalMilliseconds) return;
             for (int i = 0; i < _kept.Length; i++)
             {
                 ((IDisposable?)_kept[i])?.Dispose();

@@ -58,15 +58,20 @@ public sealed class ReadReplyBuffersTests
     }
 
     [Fact]
-    public void Kept_replies_are_unmapped_by_a_full_collection_so_an_idle_node_does_not_keep_them()
+    public void Kept_replies_are_unmapped_by_a_full_collection_once_unused_for_a_while_so_an_idle_node_does_not_keep_them()
     {
-        var pool = new ReadReplyBuffers(1 << 20, maxRetained: 8);
+        long now = 1_000_000;
+        var pool = new ReadReplyBuffers(1 << 20, maxRetained: 8, () => now);
         var addresses = RentAndReturn(pool, count: 3);
+        Assert.Equal(3, pool.Kept);
+
+        // Just used: a streaming reader keeps its buffers through a full collection.
+        FullCollection();
         Assert.Equal(3, pool.Kept);
         Assert.All(addresses, address => Assert.True(Mapped(address)));
 
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-        GC.WaitForPendingFinalizers();
+        now += (long)ReadReplyBuffers.IdleBeforeRelease.TotalMilliseconds;
+        FullCollection();
 
         Assert.Equal(0, pool.Kept);
         Assert.All(addresses, address => Assert.False(Mapped(address)));
@@ -85,6 +90,12 @@ public sealed class ReadReplyBuffersTests
         GC.Collect();
 
         Assert.False(Mapped(address));
+    }
+
+    private static void FullCollection()
+    {
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
