@@ -79,6 +79,21 @@ internal static unsafe partial class LibC
         return Statx(AT_FDCWD, path, AT_STATX_FORCE_SYNC, STATX_TYPE, buffer) == 0 ? 0 : Marshal.GetLastPInvokeError();
     }
 
+    public const int PROT_READ = 1;
+    public const int PROT_WRITE = 2;
+    public const int MAP_PRIVATE = 2;
+    public const int MAP_ANONYMOUS = 0x20;
+    public const int MADV_HUGEPAGE = 14;
+
+    [LibraryImport(Lib, EntryPoint = "mmap", SetLastError = true)]
+    public static partial nint Mmap(nint address, nuint length, int protection, int flags, int fd, nint offset);
+
+    [LibraryImport(Lib, EntryPoint = "munmap", SetLastError = true)]
+    public static partial int Munmap(nint address, nuint length);
+
+    [LibraryImport(Lib, EntryPoint = "madvise", SetLastError = true)]
+    public static partial int Madvise(nint address, nuint length, int advice);
+
     [LibraryImport(Lib, EntryPoint = "free")]
     public static partial void Free(nint pointer);
 
