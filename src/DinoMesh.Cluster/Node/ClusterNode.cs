@@ -123,6 +123,8 @@ public sealed partial class ClusterNode : IAsyncDisposable
                 record = new ClusterRecord(founding.ClusterIdHex, founding.ToString(), [identity.PeerId.Hex], [new KnownPeer(identity.PeerId.Hex, transport.Advertise)]);
                 record.Save(options.DataDirectory);
                 admitted.Admit(identity.PeerId, transport.Advertise);
+                // The founder is a member from the volume's first entry on (its genesis, version 1).
+                transport.AdmissionHint.Version = 1;
                 logger.LogInformation("founded cluster {Cluster} as {Peer} at {Advertise}", record.ClusterId[..12], identity.PeerId, transport.Advertise);
             }
             else if (record is null)
@@ -132,9 +134,13 @@ public sealed partial class ClusterNode : IAsyncDisposable
                 var joined = result.Value!;
                 admitted.Admit(identity.PeerId, transport.Advertise);
                 foreach (var member in joined.Members) admitted.Admit(member.Peer, member.Address);
+                // The answer lists every member admitted up to our own admission: this node knows them all through that
+                // version before its log holds a single entry, and presents it to the members it dials (who may be behind).
+                admitted.Advance(joined.AdmittedAt);
+                transport.AdmissionHint.Version = joined.AdmittedAt;
                 record = new ClusterRecord(joined.ClusterIdHex, presented!.ToString(), [.. joined.Founders.Select(f => f.Hex)], admitted.Snapshot());
                 record.Save(options.DataDirectory);
-                logger.LogInformation("joined cluster {Cluster} through {Seed} ({Member}); {Count} members known", record.ClusterId[..12], options.Join, joined.Member, joined.Members.Count);
+                logger.LogInformation("joined cluster {Cluster} through {Seed} ({Member}); {Count} members known; admitted at version {Version}", record.ClusterId[..12], options.Join, joined.Member, joined.Members.Count, joined.AdmittedAt);
             }
             else
             {

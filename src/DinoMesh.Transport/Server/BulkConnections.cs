@@ -86,7 +86,9 @@ internal sealed class BulkConnections
                 await tls.AuthenticateAsServerAsync(_tls, handshake.Token);
             }
             var peer = tls.RemoteCertificate is { } certificate ? PeerCertificate.PeerIdOf(certificate) : default;
-            var admitted = !peer.IsEmpty && _admission.IsAdmitted(peer);
+            // As on Kestrel's path (ConnectionWatch): a peer not known yet that presents its admission version waits for this node's log.
+            var admission = peer.IsEmpty ? AdmissionVerdict.No(AdmissionVerdict.NotAdmitted) : await _admission.CheckAsync(peer, AdmissionHint.FromServerName(tls.TargetHostName), _aborting.Token);
+            var admitted = admission.Admitted;
             if (!ticket.Identify(admitted, out var full))
             {
                 _refusals.Refused(LogLevel.Warning, "connections refused (over a connection cap)", from,
@@ -97,7 +99,7 @@ internal sealed class BulkConnections
             {
                 // Members only, as on Kestrel's path: a stranger's only business here is the join protocol, over HTTP/2.
                 _refusals.Refused(LogLevel.Warning, "connections refused (bulk path, not an admitted member)", from,
-                    "refused a {Path} connection of {Peer} from {Remote}: not an admitted member", "bulk", peer.IsEmpty ? "(no identity)" : peer.Short, from);
+                    "refused a {Path} connection of {Peer} from {Remote}: {Reason}", "bulk", peer.IsEmpty ? "(no identity)" : peer.Short, from, admission.Reason);
                 return;
             }
             Interlocked.Increment(ref _served);
