@@ -2,7 +2,6 @@ using System.Diagnostics;
 using DinoMesh.Core.Identity;
 using DinoMesh.Transport.Identity;
 using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
@@ -61,7 +60,9 @@ internal sealed class ConnectionWatch
         // A peer this node does not know yet may present the log version it was admitted at (in the TLS server name):
         // if this node's log is behind it, the check waits (bounded, without a thread) for the log instead of refusing
         // a newcomer that every up-to-date member accepts. Meanwhile the connection is not served.
-        var presented = AdmissionHint.FromServerName(context.Features.Get<ITlsHandshakeFeature>()?.HostName);
+        // (Kestrel fills ITlsHandshakeFeature.HostName only when it selects a certificate by name; the server side of
+        // the TLS stream always knows the name the client sent.)
+        var presented = AdmissionHint.FromServerName(context.Features.Get<ISslStreamFeature>()?.SslStream.TargetHostName);
         var admission = peer.IsEmpty ? AdmissionVerdict.No(AdmissionVerdict.NotAdmitted) : await _admission.CheckAsync(peer, presented, context.ConnectionClosed);
         if (ticket is not null && !ticket.Identify(admission.Admitted, out var full))
         {
