@@ -60,6 +60,8 @@ public sealed partial class NodeService
         };
         lease.Start(replica.Current.Members.Keys);
         _lease = lease;
+        // A peer presenting an admission this node has not learnt of asks the holder, which has it, for the member set.
+        cluster.HolderForMembers = () => lease.Status.Holder;
         var committer = new ClusterCommitter(lease, replica, _leaseNetwork, _loggers.CreateLogger("metadata"));
         if (!replica.Current.HasGenesis) await WaitForVolumeAsync(replica, cancellationToken);
         // From here a join through this node is admitted by a log entry, and answered with its version.

@@ -35,6 +35,12 @@ public sealed class AdmittedPeers : IAdmission
 
     public bool IsAdmitted(PeerId peer) => _peers.ContainsKey(peer) && !_evicted.ContainsKey(peer);
 
+    /// <summary>
+    /// Told the version a check waits for, when one starts waiting: the node pulls the missing log entries at once
+    /// (queued to the thread pool, so the check's caller never runs lease code). Null: the log catches up on its own.
+    /// </summary>
+    public Action<long>? Behind { get; set; }
+
     /// <summary>True for a member removed from the cluster (the log says so): refused, and never admitted again.</summary>
     public bool IsEvicted(PeerId peer) => _evicted.ContainsKey(peer);
 
@@ -108,6 +114,7 @@ public sealed class AdmittedPeers : IAdmission
         var first = Step(peer, presentedVersion, timeLeft: true);
         if (first != AdmissionStep.Wait) return Verdict(first, presentedVersion);
         var started = Stopwatch.GetTimestamp();
+        if (Behind is { } behind) ThreadPool.UnsafeQueueUserWorkItem(static state => state.behind(state.presentedVersion), (behind, presentedVersion), preferLocal: false);
         Interlocked.Increment(ref _waiters);
         try
         {

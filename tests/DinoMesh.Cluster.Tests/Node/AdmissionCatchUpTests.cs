@@ -123,6 +123,29 @@ public sealed class AdmissionCatchUpTests
     }
 
     [Fact]
+    public async Task A_check_that_starts_waiting_asks_for_the_missing_admissions_and_one_that_does_not_wait_asks_nothing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var peers = new AdmittedPeers([], catchUpWait: TimeSpan.FromSeconds(30));
+        var asked = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        // As the node answers it: ask the holder for its admitted set, which holds the newcomer and is complete through 9.
+        peers.Behind = wanted =>
+        {
+            asked.TrySetResult(wanted);
+            peers.Admit(Newcomer, "10.0.0.8:7946");
+            peers.Advance(9);
+        };
+        peers.Advance(5);
+        Assert.False((await peers.CheckAsync(Newcomer, presentedVersion: 4, ct)).Admitted);
+        Assert.False(asked.Task.IsCompleted);
+
+        var verdict = await peers.CheckAsync(Newcomer, presentedVersion: 8, ct).AsTask().WaitAsync(TimeSpan.FromSeconds(10), ct);
+
+        Assert.Equal(8, await asked.Task);
+        Assert.True(verdict.Admitted, verdict.Reason);
+    }
+
+    [Fact]
     public void Known_through_never_goes_back()
     {
         var peers = new AdmittedPeers([]);
