@@ -36,15 +36,19 @@ public sealed partial class NodeService
         EvictRemoved(replica.Current);
         foreach (var (peer, address) in replica.Current.Members) cluster.Admitted.Admit(peer, address);
         cluster.Admitted.Advance(replica.Current.Version);
+        var lastSeen = replica.Current.Version;
         void OnMembership(ApplyResult result, bool replaced)
         {
-            if (result.Effect.MembersChanged || replaced)
+            // A state that did not come entry by entry (a snapshot installed, or replaced) may name members no entry
+            // announced: admit the whole set then too, before the version below says this node knows them.
+            var jumped = result.State.Version != Interlocked.Exchange(ref lastSeen, result.State.Version) + 1;
+            if (result.Effect.MembersChanged || replaced || jumped)
             {
                 var state = replica.Current;
                 EvictRemoved(state);
                 foreach (var (peer, address) in state.Members) cluster.Admitted.Admit(peer, address);
-                lease.MembersChanged(state.Members.Keys);
             }
+            if (result.Effect.MembersChanged) lease.MembersChanged(replica.Current.Members.Keys);
             // Only once the entry's members are admitted: a peer waiting on this version is then decided on them.
             cluster.Admitted.Advance(result.State.Version);
         }
