@@ -81,6 +81,11 @@ public sealed partial class NodeService
     private async Task<CommittedAdmission?> CommitAdmissionAsync(ClusterCommitter committer, Storage.Replica.MetadataReplica replica, MutationClock clock,
         PeerId peer, string address, CancellationToken cancellationToken)
     {
+        // Already in the log (a retried join, or the holder's own proposal got there first): admitted at or before now.
+        if (replica.Current is { } current && current.Members.ContainsKey(peer))
+        {
+            return new CommittedAdmission(current.Version, [.. current.Members.Select(m => (m.Key, m.Value))]);
+        }
         try
         {
             var result = await committer.CommitAsync(clock.Stamp(new AdmitMember(peer, address), 0, 0), cancellationToken);

@@ -32,9 +32,12 @@ public sealed partial class ClusterNode
         Admitted.Admit(applicant.Peer, applicant.Advertise);
         PersistPeers();
 
-        var committed = CommitAdmission is { } commit ? await commit(applicant.Peer, applicant.Advertise, cancellationToken) : null;
+        var committed = CommitAdmission is { } commit ? await WithinAsync(commit(applicant.Peer, applicant.Advertise, cancellationToken), _options.AdmissionWait) : null;
         if (committed is null)
         {
+            // No log to commit to yet, or a commit slower than AdmissionWait (no majority for a while, a loaded
+            // machine): the newcomer is not kept waiting past its join deadline; it is admitted as before, and the
+            // commit, if one is on its way, still lands (the holder also proposes admitted peers the log lacks).
             _logger.LogInformation("admitted {Peer} at {Address} (joined with a valid credential; not yet in the log: telling every member)", applicant.Peer, applicant.Advertise);
             await SpreadAdmissionAsync(applicant.Peer, cancellationToken);
         }
@@ -49,6 +52,14 @@ public sealed partial class ClusterNode
             .Select(p => new ClusterMemberInfo(new PeerId(p.Id), p.Address))
             .ToList();
         return JoinDecision.Admit(members, [.. _record.Founders.Select(f => new PeerId(f))], committed?.Version ?? 0);
+    }
+
+    /// <summary>The commit's answer, or null when it has not come within <paramref name="limit"/> (it goes on unobserved).</summary>
+    private static async Task<CommittedAdmission?> WithinAsync(Task<CommittedAdmission?> commit, TimeSpan limit)
+    {
+        if (await Task.WhenAny(commit, Task.Delay(limit)) == commit) return await commit;
+        _ = commit.ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
+        return null;
     }
 
     /// <summary>
