@@ -17,20 +17,28 @@ public sealed class AdmittedPeers : IAdmission
     /// <summary>How long a check waits for this node's log to reach the version a peer presents.</summary>
     public static readonly TimeSpan DefaultCatchUpWait = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// How long a check waits while this node knows no admission at all (<see cref="KnownThrough"/> is 0): a newcomer
+    /// whose join answer is on its way, which the holder's first appends can overtake on a loaded machine.
+    /// </summary>
+    public static readonly TimeSpan DefaultFirstAnswerWait = TimeSpan.FromSeconds(10);
+
     private readonly ConcurrentDictionary<PeerId, string> _peers = new();
     private readonly ConcurrentDictionary<PeerId, bool> _evicted = new();
     private readonly TimeSpan _catchUpWait;
+    private readonly TimeSpan _firstAnswerWait;
     private long _knownThrough;
     private int _waiters;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public AdmittedPeers(IEnumerable<KnownPeer> known, TimeSpan? catchUpWait = null)
+    public AdmittedPeers(IEnumerable<KnownPeer> known, TimeSpan? catchUpWait = null, TimeSpan? firstAnswerWait = null)
     {
         foreach (var peer in known)
         {
             if (PeerId.TryParse(peer.Id, out var id)) _peers[id] = peer.Address;
         }
         _catchUpWait = catchUpWait ?? DefaultCatchUpWait;
+        _firstAnswerWait = firstAnswerWait ?? DefaultFirstAnswerWait;
     }
 
     public bool IsAdmitted(PeerId peer) => _peers.ContainsKey(peer) && !_evicted.ContainsKey(peer);
@@ -112,8 +120,9 @@ public sealed class AdmittedPeers : IAdmission
     public async ValueTask<AdmissionVerdict> CheckAsync(PeerId peer, long presentedVersion, CancellationToken ct)
     {
         var first = Step(peer, presentedVersion, timeLeft: true);
-        if (first != AdmissionStep.Wait) return Verdict(first, presentedVersion);
+        if (first != AdmissionStep.Wait) return Verdict(first, presentedVersion, null);
         var started = Stopwatch.GetTimestamp();
+        var wait = KnownThrough == 0 ? _firstAnswerWait : _catchUpWait;
         if (Behind is { } behind) ThreadPool.UnsafeQueueUserWorkItem(static state => state.behind(state.presentedVersion), (behind, presentedVersion), preferLocal: false);
         Interlocked.Increment(ref _waiters);
         try
@@ -122,9 +131,9 @@ public sealed class AdmittedPeers : IAdmission
             {
                 // Taken before the state is read: a change after the read completes this task, so none is missed.
                 var changed = Volatile.Read(ref _changed).Task;
-                var left = _catchUpWait - Stopwatch.GetElapsedTime(started);
+                var left = wait - Stopwatch.GetElapsedTime(started);
                 var step = Step(peer, presentedVersion, left > TimeSpan.Zero);
-                if (step != AdmissionStep.Wait) return Verdict(step, presentedVersion, waited: true);
+                if (step != AdmissionStep.Wait) return Verdict(step, presentedVersion, wait);
                 try
                 {
                     await changed.WaitAsync(left, ct);
@@ -147,11 +156,11 @@ public sealed class AdmittedPeers : IAdmission
     private AdmissionStep Step(PeerId peer, long presented, bool timeLeft) =>
         AdmissionRule.Decide(IsAdmitted(peer), IsEvicted(peer), presented, KnownThrough, timeLeft);
 
-    private AdmissionVerdict Verdict(AdmissionStep step, long presented, bool waited = false) => step switch
+    private AdmissionVerdict Verdict(AdmissionStep step, long presented, TimeSpan? waited) => step switch
     {
         AdmissionStep.Admit => AdmissionVerdict.Yes,
-        _ when waited && presented > KnownThrough =>
-            AdmissionVerdict.No($"{AdmissionVerdict.NotAdmitted} (this node's log did not reach the version the peer was admitted at within {_catchUpWait.TotalSeconds:0.#} s)"),
+        _ when waited is { } w && presented > KnownThrough =>
+            AdmissionVerdict.No($"{AdmissionVerdict.NotAdmitted} (this node's log did not reach the version the peer was admitted at within {w.TotalSeconds:0.#} s)"),
         _ => AdmissionVerdict.No(AdmissionVerdict.NotAdmitted),
     };
 

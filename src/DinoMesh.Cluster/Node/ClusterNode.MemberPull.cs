@@ -15,6 +15,7 @@ public sealed partial class ClusterNode
     private static readonly TimeSpan MemberPullDeadline = TimeSpan.FromSeconds(2);
 
     private int _pullingMembers;
+    private long _membersWanted;
     private PeerId _joinedThrough;
 
     /// <summary>The lease holder as this node's lease knows it (empty when none is). Set by the node once its lease runs.</summary>
@@ -42,7 +43,29 @@ public sealed partial class ClusterNode
     /// </summary>
     private async Task PullMembersAsync(long wanted)
     {
-        if (Interlocked.Exchange(ref _pullingMembers, 1) == 1) return;
+        // One question at a time; a check that starts waiting while one is out asks for one more after it, since the
+        // answer on its way may predate the admission it waits for.
+        Volatile.Write(ref _membersWanted, Math.Max(Volatile.Read(ref _membersWanted), wanted));
+        // Whoever takes the flag asks until nothing is wanted; one that finds it taken leaves its wish behind, and the
+        // holder looks again after letting the flag go, so no wish is left unasked.
+        while (Volatile.Read(ref _membersWanted) > 0 && Interlocked.Exchange(ref _pullingMembers, 1) == 0)
+        {
+            try
+            {
+                while (Interlocked.Exchange(ref _membersWanted, 0) is > 0 and var next)
+                {
+                    if (next > Admitted.KnownThrough) await AskForMembersAsync(next);
+                }
+            }
+            finally
+            {
+                Volatile.Write(ref _pullingMembers, 0);
+            }
+        }
+    }
+
+    private async Task AskForMembersAsync(long wanted)
+    {
         try
         {
             var (peer, address) = MemberPullTarget();
@@ -70,10 +93,6 @@ public sealed partial class ClusterNode
         }
         catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
         {
-        }
-        finally
-        {
-            Volatile.Write(ref _pullingMembers, 0);
         }
     }
 

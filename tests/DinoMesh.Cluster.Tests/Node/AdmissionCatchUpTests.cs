@@ -146,6 +146,24 @@ public sealed class AdmissionCatchUpTests
     }
 
     [Fact]
+    public async Task A_node_that_knows_no_admission_yet_waits_for_its_join_answer_longer_than_for_its_log()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        // The log wait is short here; the first-answer wait long: the check must still be waiting after the short one.
+        var peers = new AdmittedPeers([], catchUpWait: TimeSpan.FromMilliseconds(50), firstAnswerWait: TimeSpan.FromSeconds(30));
+
+        var check = peers.CheckAsync(Newcomer, presentedVersion: 1, ct).AsTask();
+        await Task.Delay(300, ct);
+        Assert.False(check.IsCompleted);
+        // The join answer: every member up to our own admission at 3, the founder (presenting 1) among them.
+        peers.Admit(Newcomer, "10.0.0.1:7946");
+        peers.Advance(3);
+
+        var verdict = await check.WaitAsync(TimeSpan.FromSeconds(10), ct);
+        Assert.True(verdict.Admitted, verdict.Reason);
+    }
+
+    [Fact]
     public void Known_through_never_goes_back()
     {
         var peers = new AdmittedPeers([]);
