@@ -15,7 +15,7 @@ namespace DinoMesh.Cluster.Node;
 public sealed class AdmittedPeers : IAdmission
 {
     /// <summary>How long a check waits for this node's log to reach the version a peer presents.</summary>
-    public static readonly TimeSpan DefaultCatchUpWait = TimeSpan.FromSeconds(2);
+    public static readonly TimeSpan DefaultCatchUpWait = TimeSpan.FromSeconds(5);
 
     /// <summary>
     /// How long a check waits while this node knows no admission at all (<see cref="KnownThrough"/> is 0): a newcomer
