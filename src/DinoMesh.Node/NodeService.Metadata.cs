@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using DinoMesh.Cluster.Lease;
 using DinoMesh.Cluster.Membership;
+using DinoMesh.Cluster.Node;
 using DinoMesh.Core.Identity;
 using DinoMesh.Core.Metadata;
 using DinoMesh.Volume;
@@ -33,16 +34,26 @@ public sealed partial class NodeService
         var lease = new LeaseDriver(cluster.Self, replica, _leaseNetwork, new LeaseTiming { CommitTimeout = _options.CommitTimeout, Machine = machine }, logger);
         lease.SetMembership(IsAlive, () => [.. cluster.Admitted.Snapshot().Select(p => (new PeerId(p.Id), p.Address))]);
         EvictRemoved(replica.Current);
-        void OnMembership(ApplyResult result)
+        foreach (var (peer, address) in replica.Current.Members) cluster.Admitted.Admit(peer, address);
+        cluster.Admitted.Advance(replica.Current.Version);
+        var lastSeen = replica.Current.Version;
+        void OnMembership(ApplyResult result, bool replaced)
         {
-            if (!result.Effect.MembersChanged) return;
-            var state = replica.Current;
-            EvictRemoved(state);
-            foreach (var (peer, address) in state.Members) cluster.Admitted.Admit(peer, address);
-            lease.MembersChanged(state.Members.Keys);
+            // A state that did not come entry by entry (a snapshot installed, or replaced) may name members no entry
+            // announced: admit the whole set then too, before the version below says this node knows them.
+            var jumped = result.State.Version != Interlocked.Exchange(ref lastSeen, result.State.Version) + 1;
+            if (result.Effect.MembersChanged || replaced || jumped)
+            {
+                var state = replica.Current;
+                EvictRemoved(state);
+                foreach (var (peer, address) in state.Members) cluster.Admitted.Admit(peer, address);
+            }
+            if (result.Effect.MembersChanged) lease.MembersChanged(replica.Current.Members.Keys);
+            // Only once the entry's members are admitted: a peer waiting on this version is then decided on them.
+            cluster.Admitted.Advance(result.State.Version);
         }
-        replica.Applied += (_, result) => OnMembership(result);
-        replica.StateReplaced += OnMembership;
+        replica.Applied += (_, result) => OnMembership(result, replaced: false);
+        replica.StateReplaced += result => OnMembership(result, replaced: true);
         lease.Failed += failure =>
         {
             // While the node stops, its log closes under whatever input is still on its way: not a failure.
@@ -53,9 +64,43 @@ public sealed partial class NodeService
         };
         lease.Start(replica.Current.Members.Keys);
         _lease = lease;
+        // A peer presenting an admission this node has not learnt of asks the holder, which has it, for the member set.
+        cluster.HolderForMembers = () => lease.Status.Holder;
         var committer = new ClusterCommitter(lease, replica, _leaseNetwork, _loggers.CreateLogger("metadata"));
         if (!replica.Current.HasGenesis) await WaitForVolumeAsync(replica, cancellationToken);
+        // From here a join through this node is admitted by a log entry, and answered with its version.
+        cluster.CommitAdmission = (peer, address, ct) => CommitAdmissionAsync(committer, replica, clock, peer, address, ct);
         return committer;
+    }
+
+    /// <summary>
+    /// Commits <c>AdmitMember</c> for a newcomer and returns its version with the log's members once this node has
+    /// applied it; null when it could not be committed (no holder with a majority within the commit timeout, or the
+    /// log refused it), and the join is then admitted without a version.
+    /// </summary>
+    private async Task<CommittedAdmission?> CommitAdmissionAsync(ClusterCommitter committer, Storage.Replica.MetadataReplica replica, MutationClock clock,
+        PeerId peer, string address, CancellationToken cancellationToken)
+    {
+        // Already in the log (a retried join, or the holder's own proposal got there first): admitted at or before now.
+        if (replica.Current is { } current && current.Members.ContainsKey(peer))
+        {
+            return new CommittedAdmission(current.Version, [.. current.Members.Select(m => (m.Key, m.Value))]);
+        }
+        try
+        {
+            var result = await committer.CommitAsync(clock.Stamp(new AdmitMember(peer, address), 0, 0), cancellationToken);
+            if (!result.Ok)
+            {
+                _logger.LogWarning("metadata: the admission of {Peer} was not committed ({Error}); admitting it without a log version", peer.Short, result.Error);
+                return null;
+            }
+            // The committer answers once this node applied the entry, so its state holds every member up to it.
+            return new CommittedAdmission(result.State.Version, [.. replica.Current.Members.Select(m => (m.Key, m.Value))]);
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
     }
 
     /// <summary>A node that joined has no volume until the holder's log (or a snapshot) reaches it: wait, bounded.</summary>

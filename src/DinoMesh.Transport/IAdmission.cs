@@ -10,4 +10,24 @@ namespace DinoMesh.Transport;
 public interface IAdmission
 {
     bool IsAdmitted(PeerId peer);
+
+    /// <summary>
+    /// The check for a peer that opens a connection or request presenting <paramref name="presentedVersion"/>, the log
+    /// version at which it says it was admitted (<see cref="AdmissionHint"/>; 0 when it presents none). A node whose
+    /// log has not reached that version yet may wait, bounded, for it to get there before it decides, so a member
+    /// that has not heard of a newcomer yet does not refuse it. Never blocks a thread; the default does not wait.
+    /// </summary>
+    ValueTask<AdmissionVerdict> CheckAsync(PeerId peer, long presentedVersion, CancellationToken ct) =>
+        ValueTask.FromResult(IsAdmitted(peer) ? AdmissionVerdict.Yes : AdmissionVerdict.No(AdmissionVerdict.NotAdmitted));
+}
+
+/// <summary>What <see cref="IAdmission.CheckAsync"/> decided, and why not.</summary>
+public readonly record struct AdmissionVerdict(bool Admitted, string Reason)
+{
+    /// <summary>The reason every refusal of a peer that is not a member starts with (logs and tests look for it).</summary>
+    public const string NotAdmitted = "not an admitted member";
+
+    public static AdmissionVerdict Yes => new(true, "");
+
+    public static AdmissionVerdict No(string reason) => new(false, reason);
 }

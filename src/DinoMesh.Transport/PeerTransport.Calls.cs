@@ -260,6 +260,7 @@ public sealed partial class PeerTransport
         var remaining = deadline - Stopwatch.GetElapsedTime(since);
         var ms = Math.Max(1, (long)remaining.TotalMilliseconds);
         message.Headers.TryAddWithoutValidation(WireHeaders.DeadlineMs, ms.ToString(CultureInfo.InvariantCulture));
+        if (link.Hint.Version is > 0 and var admittedAt) message.Headers.TryAddWithoutValidation(AdmissionHint.Header, admittedAt.ToString(CultureInfo.InvariantCulture));
         return message;
     }
 

@@ -45,6 +45,12 @@ public sealed partial class PeerTransport : IAsyncDisposable
         RegisterUnary(ProtocolIds.Ping, PingBytes, AnswerPing);
     }
 
+    /// <summary>
+    /// The log version at which this node was admitted, presented to every peer it dials so that a member that has
+    /// not applied it yet waits for its log instead of refusing (0, the default, presents nothing).
+    /// </summary>
+    public AdmissionHint AdmissionHint { get; } = new();
+
     /// <summary>The settings this transport runs with (e.g. <see cref="TransportOptions.DefaultDeadline"/> for callers).</summary>
     public TransportOptions Options => _options;
 
@@ -145,7 +151,7 @@ public sealed partial class PeerTransport : IAsyncDisposable
         ObjectDisposedException.ThrowIf(_state == 2, this);
         var key = new LinkKey(address, expected, anyPeer);
         if (_links.TryGetValue(key, out var existing)) return existing;
-        var created = new OutboundLink(key, _identity, _options, _admission, _quic);
+        var created = new OutboundLink(key, _identity, _options, _admission, _quic, AdmissionHint);
         if (_links.TryAdd(key, created)) return created;
         created.Dispose();
         return _links[key];

@@ -29,7 +29,7 @@ public sealed record TransportOptions
     public bool ServeBulk { get; init; } = true;
 
     /// <summary>
-    /// Take bulk connections at accept, past Kestrel (see <c>BulkConnections</c>). Off only in tests, to serve them as
+    /// Take bulk connections at accept, past Kestrel (see <c>DirectConnections</c>). Off only in tests, to serve them as
     /// a node before this change did (through Kestrel), which is also the path for a ClientHello the listener cannot read.
     /// </summary>
     internal bool TakeBulkAtAccept { get; init; } = true;

@@ -9,7 +9,7 @@ using DinoMesh.Transport.Identity;
 namespace DinoMesh.Transport.Tests;
 
 /// <summary>
-/// Bulk connections taken at accept, past Kestrel (<c>BulkConnections</c>): the listener reads the ClientHello and a
+/// Bulk connections taken at accept, past Kestrel (<c>DirectConnections</c>): the listener reads the ClientHello and a
 /// connection offering only the bulk ALPN id gets its TLS over the socket itself. Each test checks that the connection
 /// took that path (<see cref="PeerTransport.DirectBulkConnections"/>), so Kestrel's bulk path cannot pass for it.
 /// </summary>

@@ -15,6 +15,23 @@ internal sealed class SetAdmission : IAdmission
     public void Remove(PeerId peer) => _members.TryRemove(peer, out _);
 
     public bool IsAdmitted(PeerId peer) => _members.ContainsKey(peer);
+
+    /// <summary>Every (peer, presented version) a check saw for a peer that was not admitted at that moment.</summary>
+    public ConcurrentQueue<(PeerId Peer, long Presented)> Presented { get; } = new();
+
+    /// <summary>
+    /// What a check of a peer that is not admitted does with the version it presents (as the node's log catch-up
+    /// would); by default it refuses at once, as a plain set does.
+    /// </summary>
+    public Func<PeerId, long, Task>? WhileNotAdmitted { get; set; }
+
+    public async ValueTask<AdmissionVerdict> CheckAsync(PeerId peer, long presentedVersion, CancellationToken ct)
+    {
+        if (IsAdmitted(peer)) return AdmissionVerdict.Yes;
+        Presented.Enqueue((peer, presentedVersion));
+        if (WhileNotAdmitted is { } wait) await wait(peer, presentedVersion);
+        return IsAdmitted(peer) ? AdmissionVerdict.Yes : AdmissionVerdict.No(AdmissionVerdict.NotAdmitted);
+    }
 }
 
 /// <summary>One node's identity and transport on 127.0.0.1 with an ephemeral port, in its own temp directory.</summary>

@@ -28,18 +28,30 @@ public class WireGoldenTests
     }
 
     [Fact]
-    public void JoinResponse_is_an_array_of_cluster_id_proof_members_and_founders()
+    public void JoinResponse_is_an_array_of_cluster_id_proof_members_founders_and_admission_version()
     {
-        var bytes = PeerMessageCodec.Serialize(new JoinResponse(ClusterId, Proof, [new ClusterMember(Peer, "h:1")], [Peer]));
+        var bytes = PeerMessageCodec.Serialize(new JoinResponse(ClusterId, Proof, [new ClusterMember(Peer, "h:1")], [Peer], 300));
 
         Assert.Equal(
-            "94" +                                // array of 4
+            "95" +                                // array of 5
             "C410" + Hex(ClusterId) +             // [0] cluster id
             "C420" + Hex(Proof) +                 // [1] member proof
             "91" +                                // [2] array of 1 member
             "92" + "C420" + Hex(Peer) + "A3" + Ascii("h:1") + // ClusterMember [0] PeerId bin8 32, [1] address
-            "91" + "C420" + Hex(Peer),            // [3] array of 1 founder PeerId
+            "91" + "C420" + Hex(Peer) +           // [3] array of 1 founder PeerId
+            "CD012C",                             // [4] admitted at version 300 (uint16)
             Convert.ToHexString(bytes));
+    }
+
+    [Fact]
+    public void A_JoinResponse_of_four_keys_from_an_older_member_decodes_with_admission_version_0()
+    {
+        var old = Convert.FromHexString(
+            "94" + "C410" + Hex(ClusterId) + "C420" + Hex(Proof) + "91" + "92" + "C420" + Hex(Peer) + "A3" + Ascii("h:1") + "91" + "C420" + Hex(Peer));
+
+        Assert.True(PeerMessageCodec.TryDeserialize<JoinResponse>(old, 1024 * 1024, out var response, out var error), error);
+        Assert.Equal(0, response!.AdmittedAt);
+        Assert.Equal(Peer, Assert.Single(response.Members).Peer);
     }
 
     [Fact]

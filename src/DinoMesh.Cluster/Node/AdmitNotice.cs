@@ -22,14 +22,21 @@ public sealed record AdmitNotice([property: Key(0)] AdmittedPeer[] Peers)
     public static bool TryDecode(ReadOnlyMemory<byte> bytes, [NotNullWhen(true)] out IReadOnlyList<(PeerId Peer, string Address)>? peers, [NotNullWhen(false)] out string? error)
     {
         peers = null;
-        if (!PeerInput.TryDecode<AdmitNotice>(bytes, MaxBytes, out var notice, out error)) return false;
-        if (notice.Peers is null) { error = "missing peer list"; return false; }
-        var result = new List<(PeerId, string)>(notice.Peers.Length);
-        foreach (var peer in notice.Peers)
+        return PeerInput.TryDecode<AdmitNotice>(bytes, MaxBytes, out var notice, out error) && TryValidate(notice.Peers, out peers, out error);
+    }
+
+    /// <summary>A list of admitted peers from a peer (a notice, or a member set), validated.</summary>
+    internal static bool TryValidate(AdmittedPeer[]? list, [NotNullWhen(true)] out IReadOnlyList<(PeerId Peer, string Address)>? peers, [NotNullWhen(false)] out string? error)
+    {
+        peers = null;
+        error = null;
+        if (list is null) { error = "missing peer list"; return false; }
+        var result = new List<(PeerId, string)>(list.Length);
+        foreach (var peer in list)
         {
             if (peer?.Id is not { Length: 32 } || string.IsNullOrEmpty(peer.Address) || peer.Address.Length > Membership.MembershipWire.MaxAddressLength)
             {
-                error = "bad peer in admit notice";
+                error = "bad peer in a list of admitted peers";
                 return false;
             }
             result.Add((PeerId.FromBytes(peer.Id), peer.Address));

@@ -10,9 +10,20 @@ namespace DinoMesh.Cluster.Node;
 public sealed partial class ClusterNode
 {
     /// <summary>
-    /// A newcomer showed a valid credential: admit it, and tell every other admitted member before answering, so that
-    /// by the time the newcomer learns it is in (and starts dialling), no member refuses it. The answer carries the
-    /// whole admitted set, so the newcomer in turn accepts every member that may dial it.
+    /// Commits a newcomer's admission into the metadata log and reports the version it got, with the log's members
+    /// at that version or later. Set by the node once its log runs; null (or a null answer) means no commit could be
+    /// had, and a join is then admitted the old way (see <see cref="AdmitAsync"/>).
+    /// </summary>
+    public Func<PeerId, string, CancellationToken, Task<CommittedAdmission?>>? CommitAdmission { get; set; }
+
+    /// <summary>
+    /// A newcomer showed a valid credential: admit it, in one step. Its admission is committed to the log first, and
+    /// the answer carries that version and every member admitted up to it (this node's admitted set, which holds the
+    /// log's members, and the log's members themselves). The newcomer then knows every member that may dial it, and
+    /// presents the version to every member it dials: one whose log is behind waits for the log instead of refusing
+    /// (<see cref="AdmittedPeers.CheckAsync"/>). So nobody has to be told before the answer leaves, and a crowd of
+    /// newcomers does not wait on each other. Without a log to commit to (the node is still starting), it is admitted
+    /// as before: every member is sent an admit notice, and the answer waits for those membership knows reachable.
     /// </summary>
     private async ValueTask<JoinDecision> AdmitAsync(JoinApplicant applicant, CancellationToken cancellationToken)
     {
@@ -20,15 +31,35 @@ public sealed partial class ClusterNode
         if (Admitted.IsEvicted(applicant.Peer)) return JoinDecision.Refuse("this node was removed from the cluster (dino-node remove); start it with a new data directory to join again");
         Admitted.Admit(applicant.Peer, applicant.Advertise);
         PersistPeers();
-        _logger.LogInformation("admitted {Peer} at {Address} (joined with a valid credential)", applicant.Peer, applicant.Advertise);
 
-        await SpreadAdmissionAsync(applicant.Peer, cancellationToken);
+        var committed = CommitAdmission is { } commit ? await WithinAsync(commit(applicant.Peer, applicant.Advertise, cancellationToken), _options.AdmissionWait) : null;
+        if (committed is null)
+        {
+            // No log to commit to yet, or a commit slower than AdmissionWait (no majority for a while, a loaded
+            // machine): the newcomer is not kept waiting past its join deadline; it is admitted as before, and the
+            // commit, if one is on its way, still lands (the holder also proposes admitted peers the log lacks).
+            _logger.LogInformation("admitted {Peer} at {Address} (joined with a valid credential; not yet in the log: telling every member)", applicant.Peer, applicant.Advertise);
+            await SpreadAdmissionAsync(applicant.Peer, cancellationToken);
+        }
+        else
+        {
+            foreach (var (peer, address) in committed.Members) Admitted.Admit(peer, address, keepKnownAddress: true);
+            _logger.LogInformation("admitted {Peer} at {Address} (joined with a valid credential; committed at version {Version})", applicant.Peer, applicant.Advertise, committed.Version);
+        }
 
         var members = Admitted.Snapshot()
             .Where(p => PeerId.TryParse(p.Id, out _))
             .Select(p => new ClusterMemberInfo(new PeerId(p.Id), p.Address))
             .ToList();
-        return JoinDecision.Admit(members, [.. _record.Founders.Select(f => new PeerId(f))]);
+        return JoinDecision.Admit(members, [.. _record.Founders.Select(f => new PeerId(f))], committed?.Version ?? 0);
+    }
+
+    /// <summary>The commit's answer, or null when it has not come within <paramref name="limit"/> (it goes on unobserved).</summary>
+    private static async Task<CommittedAdmission?> WithinAsync(Task<CommittedAdmission?> commit, TimeSpan limit)
+    {
+        if (await Task.WhenAny(commit, Task.Delay(limit)) == commit) return await commit;
+        _ = commit.ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
+        return null;
     }
 
     /// <summary>

@@ -100,8 +100,10 @@ public sealed partial class ClusterNode : IAsyncDisposable
         // reader instead of costing a thread-pool hop (and often a worker's wake-up) per message.
         transport.RegisterUnary(ProtocolIds.Membership, MembershipDriver.MaxMessageBytes, async (peer, body, ct) => (await pending.Task).Membership.Handle(peer, body), inline: true);
         transport.RegisterUnary(AdmitProtocol, 64 * 1024, async (peer, body, ct) => (await pending.Task).HandleAdmit(peer, body));
+        transport.RegisterUnary(MembersProtocol, MemberSetQuestion.MaxBytes, async (peer, body, ct) => (await pending.Task).HandleMembers(peer, body));
         var joinToken = record is not null ? JoinToken.Parse(record.Token) : presented;
         var founding = record is null && options.Join is null ? JoinToken.Create() : null;
+        PeerId joinedThrough = default;
         joinToken ??= founding;
         transport.RegisterJoin(new JoinGate(joinToken!, identity.PeerId, async (applicant, ct) => await (await pending.Task).AdmitAsync(applicant, ct), loggers));
         options.Protocols?.Invoke(transport);
@@ -123,6 +125,8 @@ public sealed partial class ClusterNode : IAsyncDisposable
                 record = new ClusterRecord(founding.ClusterIdHex, founding.ToString(), [identity.PeerId.Hex], [new KnownPeer(identity.PeerId.Hex, transport.Advertise)]);
                 record.Save(options.DataDirectory);
                 admitted.Admit(identity.PeerId, transport.Advertise);
+                // The founder is a member from the volume's first entry on (its genesis, version 1).
+                transport.AdmissionHint.Version = 1;
                 logger.LogInformation("founded cluster {Cluster} as {Peer} at {Advertise}", record.ClusterId[..12], identity.PeerId, transport.Advertise);
             }
             else if (record is null)
@@ -130,11 +134,16 @@ public sealed partial class ClusterNode : IAsyncDisposable
                 var result = await JoinWithRetriesAsync(transport, options.Join!, presented!, options.JoinDeadline, logger, cancellationToken);
                 if (!result.Ok) throw new ClusterStartException(JoinFailure(options.Join!, result));
                 var joined = result.Value!;
+                joinedThrough = joined.Member;
                 admitted.Admit(identity.PeerId, transport.Advertise);
                 foreach (var member in joined.Members) admitted.Admit(member.Peer, member.Address);
+                // The answer lists every member admitted up to our own admission: this node knows them all through that
+                // version before its log holds a single entry, and presents it to the members it dials (who may be behind).
+                admitted.Advance(joined.AdmittedAt);
+                transport.AdmissionHint.Version = joined.AdmittedAt;
                 record = new ClusterRecord(joined.ClusterIdHex, presented!.ToString(), [.. joined.Founders.Select(f => f.Hex)], admitted.Snapshot());
                 record.Save(options.DataDirectory);
-                logger.LogInformation("joined cluster {Cluster} through {Seed} ({Member}); {Count} members known", record.ClusterId[..12], options.Join, joined.Member, joined.Members.Count);
+                logger.LogInformation("joined cluster {Cluster} through {Seed} ({Member}); {Count} members known; admitted at version {Version}", record.ClusterId[..12], options.Join, joined.Member, joined.Members.Count, joined.AdmittedAt);
             }
             else
             {
@@ -153,6 +162,9 @@ public sealed partial class ClusterNode : IAsyncDisposable
         ClusterNode? node = null;
         var membership = new MembershipDriver(list, clock, transport, loggers.CreateLogger("membership"), e => node?.OnMemberEvent(e), admitted.AddressOf);
         node = new ClusterNode(options, identity, transport, admitted, record, membership, logger, founding is not null);
+        node._joinedThrough = joinedThrough;
+        // A check waiting for a later admission asks a member that has it (queued to the pool by the check).
+        admitted.Behind = wanted => _ = node.PullMembersAsync(wanted);
         node._saveLoop = Task.Run(node.SavePeersLoopAsync, CancellationToken.None);
         pending.SetResult(node);
         membership.Start();

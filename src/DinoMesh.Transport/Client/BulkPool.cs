@@ -25,6 +25,7 @@ internal sealed class BulkPool : IDisposable
     private readonly int _port;
     private readonly System.Net.IPAddress? _source;
     private readonly SslClientAuthenticationOptions _tls;
+    private readonly AdmissionHint _hint;
     private readonly TimeSpan _connectTimeout;
     private readonly int _maxIdle;
     private readonly ConcurrentQueue<Connection> _idle = new();
@@ -32,9 +33,11 @@ internal sealed class BulkPool : IDisposable
     private int _disposed;
 
     /// <param name="source">The local address to dial from (<see cref="DialSource"/>), or null for the kernel's choice.</param>
-    public BulkPool(Uri peer, SslStreamCertificateContext certificate, RemoteCertificateValidationCallback validateServer, TimeSpan connectTimeout, int maxIdle, System.Net.IPAddress? source = null)
+    /// <param name="hint">The admission version this node presents on every new connection.</param>
+    public BulkPool(Uri peer, SslStreamCertificateContext certificate, RemoteCertificateValidationCallback validateServer, TimeSpan connectTimeout, int maxIdle, System.Net.IPAddress? source = null, AdmissionHint? hint = null)
     {
         _source = source;
+        _hint = hint ?? new AdmissionHint();
         _host = peer.DnsSafeHost;
         _port = peer.Port;
         _connectTimeout = connectTimeout;
@@ -167,7 +170,7 @@ internal sealed class BulkPool : IDisposable
     private async Task<Connection?> DialAsync(CancellationToken ct)
     {
         // Answers (a chunk get's megabyte) are read 64 KiB per recv, as the server reads requests.
-        var tls = await PeerTls.DialAsync(_host, _port, _source, _tls, BulkWire.Alpn, _connectTimeout, ct, static socket => new BulkSocketStream(socket));
+        var tls = await PeerTls.DialAsync(_host, _port, _source, PeerTls.Presenting(_tls, _hint), BulkWire.Alpn, _connectTimeout, ct, static socket => new BulkSocketStream(socket));
         if (tls is null)
         {
             _unsupported = true;

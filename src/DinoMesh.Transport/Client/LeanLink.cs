@@ -28,6 +28,7 @@ internal sealed class LeanLink : IDisposable
     private readonly TimeSpan _connectTimeout;
     private readonly TimeSpan _pingTimeout;
     private readonly System.Net.IPAddress? _source;
+    private readonly AdmissionHint _hint;
     private readonly SemaphoreSlim _dialing = new(1, 1);
     private LeanConnection? _current;
     private volatile bool _unsupported;
@@ -35,9 +36,11 @@ internal sealed class LeanLink : IDisposable
     private int _disposed;
 
     /// <param name="source">The local address to dial from (<see cref="DialSource"/>), or null for the kernel's choice.</param>
-    public LeanLink(Uri peer, SslStreamCertificateContext certificate, RemoteCertificateValidationCallback validateServer, TimeSpan connectTimeout, TimeSpan pingTimeout, System.Net.IPAddress? source = null)
+    /// <param name="hint">The admission version this node presents on every new connection.</param>
+    public LeanLink(Uri peer, SslStreamCertificateContext certificate, RemoteCertificateValidationCallback validateServer, TimeSpan connectTimeout, TimeSpan pingTimeout, System.Net.IPAddress? source = null, AdmissionHint? hint = null)
     {
         _source = source;
+        _hint = hint ?? new AdmissionHint();
         _host = peer.DnsSafeHost;
         _port = peer.Port;
         _connectTimeout = connectTimeout;
@@ -140,7 +143,7 @@ internal sealed class LeanLink : IDisposable
     {
         // Under the TLS stream, a socket stream that answers its zero-byte reads at once: over a bare NetworkStream each
         // answer cost a one-byte peek before its recv.
-        var tls = await PeerTls.DialAsync(_host, _port, _source, _tls, LeanWire.Alpn, _connectTimeout, ct,
+        var tls = await PeerTls.DialAsync(_host, _port, _source, PeerTls.Presenting(_tls, _hint), LeanWire.Alpn, _connectTimeout, ct,
             static socket => new Bulk.BulkSocketStream(socket, Bulk.BulkSocketStream.LeanReceiveBytes));
         if (tls is null)
         {

@@ -26,16 +26,17 @@ internal sealed class OutboundLink : IDisposable
     private string? _mismatch;
     private volatile bool _h3Failed;
 
-    public OutboundLink(LinkKey key, NodeIdentity identity, TransportOptions options, IAdmission admission, bool quic)
+    public OutboundLink(LinkKey key, NodeIdentity identity, TransportOptions options, IAdmission admission, bool quic, AdmissionHint? hint = null)
     {
         Key = key;
+        Hint = hint ?? new AdmissionHint();
         _admission = admission;
         BaseUri = new Uri("https://" + key.Address);
         UseHttp3 = quic;
         var certificate = SslStreamCertificateContext.Create(identity.Certificate, null, offline: true);
         var source = DialSource.For(options.Listen.Address, BaseUri.DnsSafeHost);
-        Bulk = new BulkPool(BaseUri, certificate, ValidateServer, options.ConnectTimeout, options.BulkConnectionsPerPeer, source);
-        Lean = new LeanLink(BaseUri, certificate, ValidateServer, options.ConnectTimeout, options.KeepAlivePingTimeout, source);
+        Bulk = new BulkPool(BaseUri, certificate, ValidateServer, options.ConnectTimeout, options.BulkConnectionsPerPeer, source, Hint);
+        Lean = new LeanLink(BaseUri, certificate, ValidateServer, options.ConnectTimeout, options.KeepAlivePingTimeout, source, Hint);
         var handler = new SocketsHttpHandler
         {
             ConnectTimeout = options.ConnectTimeout,
@@ -73,6 +74,9 @@ internal sealed class OutboundLink : IDisposable
     }
 
     public LinkKey Key { get; }
+
+    /// <summary>The admission version this node presents to the peer (<see cref="AdmissionHint"/>).</summary>
+    public AdmissionHint Hint { get; }
 
     /// <summary>Plain TLS connections for bulk calls to the same address, under the same server check.</summary>
     public BulkPool Bulk { get; }

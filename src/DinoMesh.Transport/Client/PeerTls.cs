@@ -19,6 +19,25 @@ internal static class PeerTls
     };
 
     /// <summary>
+    /// <paramref name="options"/> presenting this node's admission version (<see cref="AdmissionHint"/>) as the TLS
+    /// server name, or <paramref name="options"/> itself when there is none to present. The server name is otherwise
+    /// the peer's host, which nobody checks (the peer's key is pinned instead, and an IP address sends none at all).
+    /// </summary>
+    public static SslClientAuthenticationOptions Presenting(SslClientAuthenticationOptions options, AdmissionHint hint)
+    {
+        if (AdmissionHint.ServerName(hint.Version) is not { } name) return options;
+        return new SslClientAuthenticationOptions
+        {
+            TargetHost = name,
+            EnabledSslProtocols = options.EnabledSslProtocols,
+            ClientCertificateContext = options.ClientCertificateContext,
+            CertificateRevocationCheckMode = options.CertificateRevocationCheckMode,
+            RemoteCertificateValidationCallback = options.RemoteCertificateValidationCallback,
+            ApplicationProtocols = options.ApplicationProtocols,
+        };
+    }
+
+    /// <summary>
     /// A TCP connection from <paramref name="source"/> and a TLS handshake offering only <paramref name="alpn"/>, within
     /// <paramref name="timeout"/>; null when the peer's handshake chose another protocol (it does not serve that path).
     /// The TLS stream runs over <paramref name="streamOver"/> of the connected socket (a plain NetworkStream by default).

@@ -40,6 +40,6 @@ public static class JoinClient
         }
         var founders = new List<PeerId>();
         foreach (var f in response.Founders) founders.Add(WirePeerId.FromBytes(f));
-        return CallResult<JoinResult>.Success(new JoinResult(token.ClusterIdHex, call.Peer, members, founders), call.Peer, call.Elapsed);
+        return CallResult<JoinResult>.Success(new JoinResult(token.ClusterIdHex, call.Peer, members, founders, response.AdmittedAt), call.Peer, call.Elapsed);
     }
 }

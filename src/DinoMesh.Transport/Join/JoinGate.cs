@@ -55,7 +55,8 @@ public sealed class JoinGate
             _token.ClusterId.ToArray(),
             _token.MemberProof(_self, peer.Peer),
             [.. decision.Members.Select(m => new ClusterMember(WirePeerId.ToBytes(m.Peer), m.Address))],
-            [.. decision.Founders.Select(WirePeerId.ToBytes)]);
+            [.. decision.Founders.Select(WirePeerId.ToBytes)],
+            decision.AdmittedAt);
         return PeerMessageCodec.Serialize(response);
     }
 

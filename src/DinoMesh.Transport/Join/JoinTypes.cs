@@ -13,9 +13,10 @@ public sealed record ClusterMemberInfo(PeerId Peer, string Address);
 public sealed record JoinApplicant(PeerId Peer, string Advertise, IPEndPoint? RemoteEndPoint);
 
 /// <summary>The node's answer to a join: admit (after recording the peer in the committed membership) or refuse.</summary>
-public sealed record JoinDecision(bool Accepted, string Reason, IReadOnlyList<ClusterMemberInfo> Members, IReadOnlyList<PeerId> Founders)
+/// <param name="AdmittedAt">The log version of the newcomer's committed admission (0: not committed); <paramref name="Members"/> holds every member up to it.</param>
+public sealed record JoinDecision(bool Accepted, string Reason, IReadOnlyList<ClusterMemberInfo> Members, IReadOnlyList<PeerId> Founders, long AdmittedAt = 0)
 {
-    public static JoinDecision Admit(IReadOnlyList<ClusterMemberInfo> members, IReadOnlyList<PeerId> founders) => new(true, "", members, founders);
+    public static JoinDecision Admit(IReadOnlyList<ClusterMemberInfo> members, IReadOnlyList<PeerId> founders, long admittedAt = 0) => new(true, "", members, founders, admittedAt);
 
     public static JoinDecision Refuse(string reason) => new(false, reason, [], []);
 }
@@ -31,4 +32,5 @@ public delegate ValueTask<JoinDecision> JoinAdmitter(JoinApplicant applicant, Ca
 /// <param name="Member">The member that answered (proved it knows the join secret).</param>
 /// <param name="Members">The cluster's members as that member knows them.</param>
 /// <param name="Founders">The founding members' PeerIds, to verify the peers the joiner talks to.</param>
-public sealed record JoinResult(string ClusterIdHex, PeerId Member, IReadOnlyList<ClusterMemberInfo> Members, IReadOnlyList<PeerId> Founders);
+/// <param name="AdmittedAt">The log version at which the joiner's admission was committed (0: unknown); <paramref name="Members"/> holds every member up to it.</param>
+public sealed record JoinResult(string ClusterIdHex, PeerId Member, IReadOnlyList<ClusterMemberInfo> Members, IReadOnlyList<PeerId> Founders, long AdmittedAt = 0);

@@ -57,7 +57,14 @@ internal sealed class ConnectionWatch
         var peer = certificate is null ? default : PeerCertificate.PeerIdOf(certificate);
         var activity = new ConnectionActivity();
         context.Features.Set(activity);
-        if (ticket is not null && !ticket.Identify(!peer.IsEmpty && _admission.IsAdmitted(peer), out var full))
+        // A peer this node does not know yet may present the log version it was admitted at (in the TLS server name):
+        // if this node's log is behind it, the check waits (bounded, without a thread) for the log instead of refusing
+        // a newcomer that every up-to-date member accepts. Meanwhile the connection is not served.
+        // (Kestrel fills ITlsHandshakeFeature.HostName only when it selects a certificate by name; the server side of
+        // the TLS stream always knows the name the client sent.)
+        var presented = AdmissionHint.FromServerName(context.Features.Get<ISslStreamFeature>()?.SslStream.TargetHostName);
+        var admission = peer.IsEmpty ? AdmissionVerdict.No(AdmissionVerdict.NotAdmitted) : await _admission.CheckAsync(peer, presented, context.ConnectionClosed);
+        if (ticket is not null && !ticket.Identify(admission.Admitted, out var full))
         {
             var from = ticket.Address.ToString();
             _refusals.Refused(LogLevel.Warning, "connections refused (over a connection cap)", from,
@@ -69,13 +76,13 @@ internal sealed class ConnectionWatch
         var alpn = context.Features.Get<ITlsApplicationProtocolFeature>()?.ApplicationProtocol;
         var bulk = _bulk is not null && alpn?.Span.SequenceEqual(Bulk.BulkWire.Alpn.Protocol.Span) == true;
         var lean = _lean is not null && alpn?.Span.SequenceEqual(Lean.LeanWire.Alpn.Protocol.Span) == true;
-        if ((bulk || lean) && (peer.IsEmpty || !_admission.IsAdmitted(peer)))
+        if ((bulk || lean) && !admission.Admitted)
         {
             // The bulk and lean paths are for members only: a stranger's only business here is the join protocol, over HTTP/2.
             var from = ticket?.Address.ToString() ?? "?";
             var path = bulk ? "bulk" : "lean";
             _refusals.Refused(LogLevel.Warning, $"connections refused ({path} path, not an admitted member)", from,
-                "refused a {Path} connection of {Peer} from {Remote}: not an admitted member", path, peer.IsEmpty ? "(no identity)" : peer.Short, from);
+                "refused a {Path} connection of {Peer} from {Remote}: {Reason}", path, peer.IsEmpty ? "(no identity)" : peer.Short, from, admission.Reason);
             // A lean caller is told that nothing was read, so it tries HTTP/2 at once whatever its protocol.
             if (lean) await LeanServer.RefuseAsync(context);
             context.Abort(new ConnectionAbortedException("not an admitted member"));

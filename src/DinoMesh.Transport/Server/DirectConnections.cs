@@ -104,7 +104,9 @@ internal sealed class DirectConnections
             if (!lean && !bulk) return; // the listener routes only a ClientHello that offers one of ours: not reached
             path = lean ? "lean" : "bulk";
             var peer = tls.RemoteCertificate is { } certificate ? PeerCertificate.PeerIdOf(certificate) : default;
-            var admitted = !peer.IsEmpty && _admission.IsAdmitted(peer);
+            // As on Kestrel's path (ConnectionWatch): a peer not known yet that presents its admission version waits for this node's log.
+            var admission = peer.IsEmpty ? AdmissionVerdict.No(AdmissionVerdict.NotAdmitted) : await _admission.CheckAsync(peer, AdmissionHint.FromServerName(tls.TargetHostName), _aborting.Token);
+            var admitted = admission.Admitted;
             if (!ticket.Identify(admitted, out var full))
             {
                 _refusals.Refused(LogLevel.Warning, "connections refused (over a connection cap)", from,
@@ -115,7 +117,7 @@ internal sealed class DirectConnections
             {
                 // Members only, as on Kestrel's path: a stranger's only business here is the join protocol, over HTTP/2.
                 _refusals.Refused(LogLevel.Warning, $"connections refused ({path} path, not an admitted member)", from,
-                    "refused a {Path} connection of {Peer} from {Remote}: not an admitted member", path, peer.IsEmpty ? "(no identity)" : peer.Short, from);
+                    "refused a {Path} connection of {Peer} from {Remote}: {Reason}", path, peer.IsEmpty ? "(no identity)" : peer.Short, from, admission.Reason);
                 // A lean caller is told that nothing was read, so it tries HTTP/2 at once whatever its protocol.
                 if (lean) await LeanServer.RefuseAsync(tls, _aborting.Token);
                 return;

@@ -192,8 +192,16 @@ internal sealed class PeerServer : IAsyncDisposable
         var admitted = _admission.IsAdmitted(peer);
         if (!admitted && registration is not { OpenToNonMembers: true })
         {
-            await RefuseAsync(http, peer, path, "not an admitted member");
-            return;
+            // A caller not known yet may present the log version it was admitted at: wait (bounded) for this node's
+            // log to reach it before deciding, instead of refusing a newcomer every up-to-date member accepts.
+            var presented = AdmissionHint.FromHeader(http.Request.Headers[AdmissionHint.Header].ToString());
+            var admission = presented > 0 ? await _admission.CheckAsync(peer, presented, http.RequestAborted) : AdmissionVerdict.No(AdmissionVerdict.NotAdmitted);
+            if (!admission.Admitted)
+            {
+                await RefuseAsync(http, peer, path, admission.Reason);
+                return;
+            }
+            admitted = true;
         }
         if (registration is null)
         {

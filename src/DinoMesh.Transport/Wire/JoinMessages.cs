@@ -40,18 +40,25 @@ public sealed record ClusterMember(
 /// <param name="MemberProof">HMAC-SHA256(secret, "dinomesh-join-1/member|" + cluster hex + "|" + member hex + "|" + joiner hex).</param>
 /// <param name="Members">The cluster as the answering member knows it.</param>
 /// <param name="Founders">PeerIds (32 raw bytes each) of the founding members.</param>
+/// <param name="AdmittedAt">
+/// The metadata log version at which the joiner's admission was committed, and <paramref name="Members"/> holds every
+/// member admitted up to it; 0 when the member could not commit it (no lease yet) or predates this key. Added later:
+/// a response without it decodes as 0.
+/// </param>
 [MessagePackObject]
 public sealed record JoinResponse(
     [property: Key(0)] byte[] ClusterId,
     [property: Key(1)] byte[] MemberProof,
     [property: Key(2)] ClusterMember[] Members,
-    [property: Key(3)] byte[][] Founders) : IPeerMessage
+    [property: Key(3)] byte[][] Founders,
+    [property: Key(4)] long AdmittedAt = 0) : IPeerMessage
 {
     public string? Validate()
     {
         if (ClusterId is null) return "no cluster id";
         if (MemberProof is null) return "no member proof";
         if (Members is null || Founders is null) return "no member or founder list";
+        if (AdmittedAt < 0) return "a negative admission version";
         foreach (var m in Members)
         {
             if (m?.Peer is null || m.Address is null) return "a member without a PeerId or address";

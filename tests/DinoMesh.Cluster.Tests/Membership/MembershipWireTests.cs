@@ -147,6 +147,28 @@ public class MembershipWireTests
         Assert.False(AdmitNotice.TryDecode(new byte[AdmitNotice.MaxBytes + 1], out _, out _));
     }
 
+    [Fact]
+    public void A_member_set_answer_is_the_admitted_peers_and_the_version_they_are_complete_through()
+    {
+        var bytes = PeerInput.Encode(new MemberSetAnswer([new AdmittedPeer(A.ToBytes(), "h:1")], 300));
+
+        // [ [ [bin32 id, "h:1"] ], 300 ]
+        Assert.Equal("92" + "91" + "92" + "c420" + new string('a', 64) + "a3" + "683a31" + "cd012c", Convert.ToHexStringLower(bytes));
+        Assert.True(MemberSetAnswer.TryDecode(bytes, out var answer, out var peers, out var error), error);
+        Assert.Equal(300, answer.KnownThrough);
+        Assert.Equal([(A, "h:1")], peers);
+        Assert.Equal("91" + "cd012c", Convert.ToHexStringLower(PeerInput.Encode(new MemberSetQuestion(300))));
+    }
+
+    [Fact]
+    public void A_member_set_answer_with_a_bad_peer_or_a_negative_version_is_refused()
+    {
+        Assert.False(MemberSetAnswer.TryDecode(PeerInput.Encode(new MemberSetAnswer([new AdmittedPeer([1, 2, 3], "h:1")], 3)), out _, out _, out _));
+        Assert.False(MemberSetAnswer.TryDecode(PeerInput.Encode(new MemberSetAnswer([new AdmittedPeer(Fill(0xaa), "")], 3)), out _, out _, out _));
+        Assert.False(MemberSetAnswer.TryDecode(PeerInput.Encode(new MemberSetAnswer([], -1)), out _, out _, out _));
+        Assert.False(MemberSetAnswer.TryDecode(PeerInput.Encode(new MemberSetAnswer(null!, 3)), out _, out _, out _));
+    }
+
     private static byte[] Fill(byte value) => Enumerable.Repeat(value, 32).ToArray();
 
     private static byte[] Hex(string hex) => Convert.FromHexString(hex);
