@@ -94,7 +94,7 @@ public class BulkListenerTests
             // Already closed: also a refusal.
         }
 
-        Assert.Equal(0, await ReadUntilClosedAsync(tls, TimeSpan.FromSeconds(10), ct));
+        Assert.Equal(0, await ServerClose.ReadUntilClosedAsync(tls, TimeSpan.FromSeconds(10), ct));
         Assert.Equal(0, a.Transport.DirectBulkConnections);
         Assert.True(a.Log.Contains("bulk connection of"), "the server says whom it refused");
         Assert.True(a.Log.Contains("not an admitted member"), "and why");
@@ -112,7 +112,7 @@ public class BulkListenerTests
         await using var tls = await DialBulkAsync(a, b, ct);
         await Poll.UntilAsync(() => a.Transport.DirectBulkConnections == 1, TimeSpan.FromSeconds(5), ct);
 
-        Assert.Equal(0, await ReadUntilClosedAsync(tls, TimeSpan.FromSeconds(10), ct));
+        Assert.Equal(0, await ServerClose.ReadUntilClosedAsync(tls, TimeSpan.FromSeconds(10), ct));
         await Poll.UntilAsync(() => a.Transport.IncomingConnections.Open == 0, TimeSpan.FromSeconds(5), ct);
     }
 
@@ -219,7 +219,7 @@ public class BulkListenerTests
         Assert.Equal(1, a.Transport.DirectBulkConnections);
 
         var stopping = a.DisposeAsync().AsTask();
-        Assert.Equal(0, await ReadUntilClosedAsync(tls, TimeSpan.FromSeconds(10), ct));
+        Assert.Equal(0, await ServerClose.ReadUntilClosedAsync(tls, TimeSpan.FromSeconds(10), ct));
         await stopping;
     }
 
@@ -239,28 +239,5 @@ public class BulkListenerTests
         }, ct);
         Assert.Equal(BulkWire.Alpn, tls.NegotiatedApplicationProtocol);
         return tls;
-    }
-
-    /// <summary>Bytes read until the server closed the connection (-1 when it was still open after <paramref name="timeout"/>).</summary>
-    private static async Task<int> ReadUntilClosedAsync(SslStream tls, TimeSpan timeout, CancellationToken ct)
-    {
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        wait.CancelAfter(timeout);
-        var total = 0;
-        var buffer = new byte[4096];
-        try
-        {
-            int n;
-            while ((n = await tls.ReadAsync(buffer, wait.Token)) > 0) total += n;
-            return total;
-        }
-        catch (Exception e) when (e is IOException or SocketException or AuthenticationException or ObjectDisposedException)
-        {
-            return total;
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            return -1;
-        }
     }
 }

@@ -90,7 +90,7 @@ public class LeanListenerTests
             var (kind, value) = await ReadControlAsync(tls, ct);
             Assert.Equal(LeanWire.GoAway, kind);
             Assert.Equal(0u, value); // no call read: the caller may send it over HTTP/2, and learn its refusal there
-            Assert.Equal(0, await ReadUntilClosedAsync(tls, TimeSpan.FromSeconds(10), ct));
+            Assert.Equal(0, await ServerClose.ReadUntilClosedAsync(tls, TimeSpan.FromSeconds(10), ct));
         }
 
         Assert.Equal(1, a.Transport.DirectHandshakes);
@@ -187,28 +187,5 @@ public class LeanListenerTests
         var body = new byte[BinaryPrimitives.ReadUInt32BigEndian(head.AsSpan(6))];
         await tls.ReadExactlyAsync(body, wait.Token);
         return (BinaryPrimitives.ReadUInt32BigEndian(head.AsSpan(1)), head[5], body);
-    }
-
-    /// <summary>Bytes read until the server closed the connection (-1 when it was still open after <paramref name="timeout"/>).</summary>
-    private static async Task<int> ReadUntilClosedAsync(SslStream tls, TimeSpan timeout, CancellationToken ct)
-    {
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        wait.CancelAfter(timeout);
-        var total = 0;
-        var buffer = new byte[4096];
-        try
-        {
-            int n;
-            while ((n = await tls.ReadAsync(buffer, wait.Token)) > 0) total += n;
-            return total;
-        }
-        catch (Exception e) when (e is IOException or SocketException or AuthenticationException or ObjectDisposedException)
-        {
-            return total;
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            return -1;
-        }
     }
 }
