@@ -1,6 +1,7 @@
 using DinoMesh.Core.Metadata;
 using DinoMesh.Fuse;
 using DinoMesh.Volume.Tests.Fakes;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using static DinoMesh.Volume.Tests.Fakes.TestVolume;
 
@@ -49,6 +50,26 @@ public sealed class OrphanReleaseTests
         await volume.CloseAsync(Owner, open, fh);
         Assert.False(volume.Meta.Current.Orphans.TryGetValue(open, out var holders) && holders.Contains(Self));
         Assert.Equal(2, volume.Meta.CommittedOf<ReleaseOrphans>().Count);
+    }
+
+    [Fact]
+    public async Task Orphans_still_queued_when_the_node_dies_are_released_by_its_next_start()
+    {
+        // A linger that never ends inside the test: the releases are queued and never committed, as when kill -9
+        // takes the process with its queue. The log (here the committer's state) keeps the orphans naming this node.
+        using var volume = new TestVolume(new VolumeOptions { OrphanReleaseLinger = TimeSpan.FromHours(1) });
+        var files = new List<ulong>();
+        for (var i = 0; i < 3; i++) files.Add(await volume.WriteFileAsync(Owner, $"f{i}", Bytes(100, (byte)i)));
+        for (var i = 0; i < 3; i++) volume.Meta.ApplyRemote(new RemoveEntry(FileSystemState.RootIno, FileName.FromString($"f{i}"), false));
+        Assert.Empty(volume.Meta.CommittedOf<ReleaseOrphans>());
+
+        // The next start of the node: a new volume over the same log, before it serves anything.
+        var restarted = new DinoFileSystem(volume.Meta, new ChunkAccess(volume.Store, NullLogger.Instance), new MutationClock(TimeProvider.System, Self),
+            new VolumeOptions(), NullLogger.Instance);
+        await restarted.ReclaimOrphansAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(files.Order(), Assert.Single(volume.Meta.CommittedOf<ReleaseOrphans>()).Inos.Order());
+        Assert.All(files, ino => Assert.DoesNotContain(Self, volume.Meta.Current.Orphans[ino]));
     }
 
     [Fact]
