@@ -2,44 +2,71 @@ using System.Diagnostics;
 
 namespace DinoMesh.Cluster.Lease;
 
-// The deadline for commit notices the holder owes (LeaseLog.Notices.cs): the machine holds a notice back for the next
-// append to that follower; this clock makes sure it goes out on its own within LeaseTiming.CommitNoticeDelay when no
-// append does. The lease ticks (50 ms) are far too coarse for that, so it has its own timer. How each held notice went
-// (carried by an append, or sent alone; the machine counts them) tells CommitNoticePolicy whether holding them pays.
+// The deadlines for what the holder holds back: commit notices it owes (LeaseLog.Notices.cs), which wait for the next
+// append to that follower, and appends deferred to followers the majority does not need (LeaseLog.QuorumFirst.cs), which
+// wait for more entries. This clock makes sure each goes out on its own within LeaseTiming.CommitNoticeDelay and
+// LeaseTiming.DeferredAppendDelay when nothing sends it earlier. The lease ticks (50 ms) are far too coarse for that, so
+// it has its own timer, one for both. How each held notice and each deferral went (the machine counts them) tells a
+// CommitNoticePolicy for each whether holding back pays.
 public sealed partial class LeaseDriver
 {
     private Timer? _noticeTimer;
     private CommitNoticePolicy? _noticePolicy;
-    // When notices became owed (a Stopwatch timestamp; 0 while none are), and whether the timer is set.
+    private CommitNoticePolicy? _deferralPolicy;
+    // When notices became owed (a Stopwatch timestamp; 0 while none are).
     private long _noticesOwedSince;
+    // When the oldest deferred append started waiting (0 while none waits), and the machine's DeferredFrom then.
+    private long _deferredSince;
+    private long _deferredFrom = long.MaxValue;
+    // Whether the timer is set, and for when (a Stopwatch timestamp).
     private bool _noticeTimerSet;
+    private long _noticeTimerDue;
 
     /// <summary>
-    /// After a round: tells the policy how the held notices went since the last round (each one carried or sent alone,
-    /// counted by the machine), then starts the deadline for notices owed since this round. The timer is set once and
-    /// not moved while it runs (setting a timer wakes the runtime's timer thread, which on every commit would cost more
-    /// than it saves). When it fires it sends what is owed by then, or sets itself again for notices that became owed
-    /// later. Caller holds the lock.
+    /// After a round: tells the policies how the held notices and the deferrals went since the last round (counted by the
+    /// machine), then starts the deadlines for what is held back since this round. The timer is set once and moved only
+    /// to an earlier deadline (setting a timer wakes the runtime's timer thread, which on every commit would cost more
+    /// than it saves). When it fires it sends what is due by then, or sets itself again for what became due later.
+    /// Caller holds the lock.
     /// </summary>
     private void ArmNoticeDeadlineLocked()
     {
+        var now = Stopwatch.GetTimestamp();
         _noticePolicy ??= new CommitNoticePolicy(Stopwatch.Frequency / 2);
-        _machine.HoldCommitNotices = _noticePolicy.Judge(_machine.NoticesCarried, _machine.NoticesSentAlone, Stopwatch.GetTimestamp());
-        if (!_machine.CommitNoticesOwed)
+        _deferralPolicy ??= new CommitNoticePolicy(Stopwatch.Frequency / 2);
+        _machine.HoldCommitNotices = _noticePolicy.Judge(_machine.NoticesCarried, _machine.NoticesSentAlone, now);
+        _machine.DeferAppends = _deferralPolicy.Judge(_machine.DeferralsMerged, _machine.DeferralsAlone, now);
+        if (!_machine.CommitNoticesOwed) _noticesOwedSince = 0;
+        else if (_noticesOwedSince == 0) _noticesOwedSince = now;
+        if (!_machine.AppendsDeferred)
         {
-            _noticesOwedSince = 0;
-            return;
+            _deferredSince = 0;
+            _deferredFrom = long.MaxValue;
         }
-        if (_noticesOwedSince == 0) _noticesOwedSince = Stopwatch.GetTimestamp();
-        if (_noticeTimerSet || _stopping.IsCancellationRequested) return;
+        else
+        {
+            // The oldest deferred entry went (at the count) and a younger one waits now: its wait starts now. A notice
+            // that waited alone keeps its start when entries join it.
+            var from = _machine.DeferredFrom;
+            if (_deferredSince == 0 || (from != _deferredFrom && _deferredFrom != long.MaxValue)) _deferredSince = now;
+            _deferredFrom = from;
+        }
+        var due = long.MaxValue;
+        if (_noticesOwedSince != 0) due = _noticesOwedSince + Ticks(_timing.CommitNoticeDelay);
+        if (_deferredSince != 0) due = Math.Min(due, _deferredSince + Ticks(_timing.DeferredAppendDelay));
+        if (due == long.MaxValue || _stopping.IsCancellationRequested) return;
+        if (_noticeTimerSet && _noticeTimerDue <= due) return;
         _noticeTimerSet = true;
-        var left = _timing.CommitNoticeDelay - Stopwatch.GetElapsedTime(_noticesOwedSince);
+        _noticeTimerDue = due;
+        var left = Stopwatch.GetElapsedTime(now, due);
         _noticeTimer ??= new Timer(_ => OnNoticeDeadline());
         // Timers count whole milliseconds and drop the fraction: a remainder of 0.7 ms would fire at once, and again,
         // until the deadline passed. Rounded up instead (a notice may wait up to a millisecond more).
-        var due = left > TimeSpan.Zero ? TimeSpan.FromMilliseconds(Math.Ceiling(left.TotalMilliseconds)) : TimeSpan.Zero;
-        _noticeTimer.Change(due, Timeout.InfiniteTimeSpan);
+        var wait = left > TimeSpan.Zero ? TimeSpan.FromMilliseconds(Math.Ceiling(left.TotalMilliseconds)) : TimeSpan.Zero;
+        _noticeTimer.Change(wait, Timeout.InfiniteTimeSpan);
     }
+
+    private static long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
 
     private void OnNoticeDeadline()
     {
@@ -55,12 +82,18 @@ public sealed partial class LeaseDriver
                     _machine.SendCommitNotices();
                     _noticesOwedSince = 0;
                 }
+                if (_deferredSince != 0 && Stopwatch.GetElapsedTime(_deferredSince) >= _timing.DeferredAppendDelay)
+                {
+                    _machine.SendDeferredAppends();
+                    _deferredSince = 0;
+                    _deferredFrom = long.MaxValue;
+                }
             }
             catch (Exception e)
             {
                 FailLocked(e);
             }
-            // Sends what the machine made, and sets the timer again for notices still owed (younger ones).
+            // Sends what the machine made, and sets the timer again for what is still held back (younger).
             ProcessLocked();
         }
         AfterProcess();

@@ -22,7 +22,12 @@ public sealed partial class LeaseLog
         {
             waiting.AwaitsCommit = Math.Max(waiting.AwaitsCommit, LastVersion);
         }
-        foreach (var peer in Followers) SendAppendIfReady(peer);
+        foreach (var peer in Followers)
+        {
+            // A follower the majority does not need gets these later, with the next ones (LeaseLog.QuorumFirst.cs).
+            if (_progress.TryGetValue(peer, out var p) && EntriesWaiting(p) && Deferring(peer, p)) p.DeferredRounds++;
+            else SendAppendIfReady(peer);
+        }
         MaybeCommit();
         TellCommit();
         return first;
@@ -141,6 +146,11 @@ public sealed partial class LeaseLog
         if (!_progress.TryGetValue(peer, out var p) || p.SnapshotPending) return;
         if (p.Probing ? p.Inflight > 0 : p.Inflight >= _config.MaxInflight) return;
         if (p.Next > LastVersion) return;
+        if (Deferring(peer, p))
+        {
+            // Its appends wait for more entries or the deadline; a notice it is owed waits with them.
+            return;
+        }
         SendAppend(peer, p, heartbeat: false);
     }
 
@@ -168,6 +178,7 @@ public sealed partial class LeaseLog
         }
         var entries = Entries(p.Next, _config.MaxEntriesPerMessage, _config.MaxBytesPerMessage);
         if (entries.Length > 0 && HoldCommitNotices && NoticeOwed(p)) NoticesCarried++;
+        if (entries.Length > 0) EndDeferral(p);
         p.QuietIntervals = 0;
         Send(peer, new Append(Term, prev, prevTerm, entries, Commit, SyncTarget(), _idle));
         p.CommitSent = Math.Max(p.CommitSent, Math.Min(Commit, prev + entries.Length));
@@ -250,7 +261,9 @@ public sealed partial class LeaseLog
             }
             p.Next = Math.Max(p.Next, p.Match + 1);
             p.Probing = false;
+            var before = Commit;
             MaybeCommit();
+            if (Commit > before && Voters.Contains(from)) CreditQuorum(from);
             if (_transferTarget == from && p.Match == LastVersion) Send(from, new TimeoutNow(Term));
             // Entries still to send carry the new commit version: the notice to this follower rides on them.
             SendAppendIfReady(from);

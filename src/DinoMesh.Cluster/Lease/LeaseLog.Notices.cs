@@ -41,6 +41,8 @@ public sealed partial class LeaseLog
     {
         if (!IsHolder || peer.IsEmpty || peer == Self || !_progress.TryGetValue(peer, out var p)) return;
         p.AwaitsCommit = Math.Max(p.AwaitsCommit, version);
+        // Entries deferred to it go now: it waits for them (LeaseLog.QuorumFirst.cs), and they carry the notice.
+        if (p.Match < version && EntriesWaiting(p)) SendAppendIfReady(peer);
         if (!NoticeOwed(p) || p.AwaitsCommit <= p.CommitSent) return;
         if (HoldCommitNotices) NoticesSentAlone++;
         SendAppend(peer, p, heartbeat: true);
@@ -55,9 +57,10 @@ public sealed partial class LeaseLog
         get
         {
             if (!IsHolder) return false;
-            foreach (var p in _progress.Values)
+            // A deferred follower's notice waits with its entries, for their deadline (AppendsDeferred).
+            foreach (var (peer, p) in _progress)
             {
-                if (NoticeOwed(p)) return true;
+                if (NoticeOwed(p) && !Deferring(peer, p)) return true;
             }
             return false;
         }
@@ -69,7 +72,7 @@ public sealed partial class LeaseLog
         if (!IsHolder) return;
         foreach (var (peer, p) in _progress)
         {
-            if (!NoticeOwed(p)) continue;
+            if (!NoticeOwed(p) || Deferring(peer, p)) continue;
             NoticesSentAlone++;
             SendAppend(peer, p, heartbeat: true);
         }
@@ -94,6 +97,8 @@ public sealed partial class LeaseLog
         foreach (var (peer, p) in _progress)
         {
             if (!NoticeOwed(p)) continue;
+            // A deferred follower's notice rides on its deferred append (one that waits is never deferred).
+            if (Deferring(peer, p)) continue;
             if (!HoldCommitNotices || p.AwaitsCommit > p.CommitSent || (syncWaits ??= SyncTarget() > SyncedCommit)) SendAppend(peer, p, heartbeat: true);
         }
     }

@@ -29,6 +29,7 @@ internal sealed class Progress
         Synced = 0;
         CommitSent = 0;
         AwaitsCommit = 0;
+        DeferredRounds = 0;
         Next = next;
         Probing = true;
         ForgetInflight();
@@ -105,6 +106,16 @@ internal sealed class Progress
     /// heartbeat only past <see cref="LeaseConfig.LearnerHeartbeatIntervals"/>). A new follower starts due.
     /// </summary>
     public int QuietIntervals { get; set; } = int.MaxValue / 2;
+
+    /// <summary>
+    /// Its share of the recent commits it completed (its answer made the majority), a moving average: the holder sends
+    /// new entries at once to the voters with the largest shares (LeaseLog.QuorumFirst.cs). Zero after it let a deferred
+    /// entry wait past the deadline.
+    /// </summary>
+    public double QuorumShare { get; set; }
+
+    /// <summary>Proposals whose entries were deferred to it since the last append with entries it was sent.</summary>
+    public int DeferredRounds { get; set; }
 
     public override string ToString() => $"match={Match} next={Next} synced={Synced} {(Probing ? "probe" : "replicate")} inflight={Inflight}"
         + (SnapshotPending ? $" snapshot pending{(Transfer is { } t ? $" ({t})" : "")}" : "");

@@ -10,14 +10,17 @@ namespace DinoMesh.Cluster.Tests.Lease;
 /// </summary>
 public class LeaseCommitNoticeTests
 {
-    private static readonly PeerId H = new(new string('a', 64));
-    private static readonly PeerId F1 = new(new string('b', 64));
-    private static readonly PeerId F2 = new(new string('c', 64));
+    private static readonly PeerId H = ThreeVoters.H;
+    private static readonly PeerId F1 = ThreeVoters.F1;
+    private static readonly PeerId F2 = ThreeVoters.F2;
+
+    /// <summary>Every append leaves at once (quorum first off): these tests are about notices alone.</summary>
+    private static ThreeVoters NewCluster() => new(LeaseConfig.Default with { DeferredAppendEntries = 0 });
 
     [Fact]
     public void A_commit_of_the_holders_own_proposal_rides_on_the_next_append_instead_of_a_notice_of_its_own()
     {
-        var c = new Cluster();
+        var c = NewCluster();
         var v1 = c.Holder.Propose([[1]]);
         c.DeliverAppendsAndAnswers();
         Assert.Equal(v1, c.Holder.Commit);
@@ -42,7 +45,7 @@ public class LeaseCommitNoticeTests
     [InlineData(false)]
     public void A_follower_that_proposed_an_entry_is_told_of_its_commit_at_once(bool proposerAnswersFirst)
     {
-        var c = new Cluster();
+        var c = NewCluster();
         var v = c.Holder.Propose([[7]], proposer: F1);
         c.DeliverQueued(H, F1);
         c.DeliverQueued(H, F2);
@@ -65,7 +68,7 @@ public class LeaseCommitNoticeTests
     [Fact]
     public void A_follower_that_proposes_while_owed_a_notice_gets_it_with_its_entry_in_one_append()
     {
-        var c = new Cluster();
+        var c = NewCluster();
         var v1 = c.Holder.Propose([[8]]);
         c.DeliverAppendsAndAnswers();
         Assert.True(c.Holder.CommitNoticesOwed);
@@ -80,7 +83,7 @@ public class LeaseCommitNoticeTests
     [Fact]
     public void With_nothing_else_to_send_the_notices_go_out_when_the_deadline_passes()
     {
-        var c = new Cluster();
+        var c = NewCluster();
         var v = c.Holder.Propose([[3]]);
         c.DeliverAppendsAndAnswers();
         Assert.Equal(v, c.Holder.Commit);
@@ -107,7 +110,7 @@ public class LeaseCommitNoticeTests
     [Fact]
     public void When_the_driver_stops_holding_notices_they_go_at_once()
     {
-        var c = new Cluster();
+        var c = NewCluster();
         c.Holder.HoldCommitNotices = false;
         var v = c.Holder.Propose([[6]]);
         c.DeliverAppendsAndAnswers();
@@ -119,7 +122,7 @@ public class LeaseCommitNoticeTests
     [Fact]
     public void A_follower_given_a_read_index_is_told_at_once_even_when_it_acknowledges_the_entries_later()
     {
-        var c = new Cluster();
+        var c = NewCluster();
         var v = c.Holder.Propose([[4]]);
         c.DeliverQueued(H, F1);
         c.DeliverQueued(H, F2);
@@ -137,7 +140,7 @@ public class LeaseCommitNoticeTests
     [Fact]
     public void While_an_fsync_waits_for_the_followers_every_notice_goes_at_once_with_the_sync_target()
     {
-        var c = new Cluster();
+        var c = NewCluster();
         var v = c.Holder.Propose([[5]]);
         // fsync asked while the entry is on its way: each follower gets the entry (no sync target yet) and a heartbeat
         // with the target. The heartbeat overtakes the entry, so each syncs only what it held before.
@@ -162,7 +165,7 @@ public class LeaseCommitNoticeTests
     [Fact]
     public void Held_notices_that_ride_on_an_append_count_as_carried_and_those_sent_at_the_deadline_as_alone()
     {
-        var c = new Cluster();
+        var c = NewCluster();
         var (carried, alone) = (c.Holder.NoticesCarried, c.Holder.NoticesSentAlone);
         c.Holder.Propose([[10]]);
         c.DeliverAppendsAndAnswers();
@@ -182,7 +185,7 @@ public class LeaseCommitNoticeTests
     [Fact]
     public void A_held_notice_a_follower_asks_for_counts_as_alone_but_one_awaited_before_it_was_owed_counts_as_neither()
     {
-        var c = new Cluster();
+        var c = NewCluster();
         var (carried, alone) = (c.Holder.NoticesCarried, c.Holder.NoticesSentAlone);
         // F1 proposes: its notice goes at once when the entry commits, never held. F2's is held.
         c.Holder.Propose([[12]], proposer: F1);
@@ -200,7 +203,7 @@ public class LeaseCommitNoticeTests
     [Fact]
     public void While_notices_go_at_once_nothing_is_counted_for_or_against_holding_them()
     {
-        var c = new Cluster();
+        var c = NewCluster();
         c.Holder.HoldCommitNotices = false;
         var (carried, alone) = (c.Holder.NoticesCarried, c.Holder.NoticesSentAlone);
         for (var i = 0; i < 3; i++)
@@ -218,7 +221,7 @@ public class LeaseCommitNoticeTests
     {
         // Both followers watch the holder's changes and open what changed (a read index each) before the next change:
         // holding saves no call, and each notice waits until asked for. Judged as the driver does after each round.
-        var c = new Cluster();
+        var c = NewCluster();
         var policy = new CommitNoticePolicy(probeIntervalTicks: 1_000_000);
         long now = 0;
         for (var i = 0; i < 20 && c.Holder.HoldCommitNotices; i++)
@@ -244,7 +247,7 @@ public class LeaseCommitNoticeTests
     [Fact]
     public void A_writer_whose_next_change_carries_the_notices_keeps_them_held()
     {
-        var c = new Cluster();
+        var c = NewCluster();
         var policy = new CommitNoticePolicy(probeIntervalTicks: 1_000_000);
         long now = 0;
         var before = c.Holder.NoticesCarried;
@@ -256,93 +259,5 @@ public class LeaseCommitNoticeTests
             Assert.True(c.Holder.HoldCommitNotices);
         }
         Assert.Equal(before + 2 * 49, c.Holder.NoticesCarried);
-    }
-
-    /// <summary>Three voters with H holding the lease, and a driver for each that persists at once and queues messages.</summary>
-    private sealed class Cluster
-    {
-        private readonly Dictionary<PeerId, LeaseLog> _nodes = [];
-        private readonly Dictionary<PeerId, MemoryLog> _logs = [];
-        private readonly List<(PeerId From, PeerId To, LeaseMessage Message)> _queued = [];
-
-        public Cluster()
-        {
-            var voters = new VoterSet([H, F1, F2]);
-            foreach (var id in new[] { H, F1, F2 })
-            {
-                var log = new MemoryLog();
-                _logs[id] = log;
-                _nodes[id] = new LeaseLog(id, LeaseConfig.Default, new Random(1), log, default, voters, 0, (_, _) => null, [0], life: 1);
-                _nodes[id].SetMembers([H, F1, F2]);
-            }
-            Holder.CampaignNow();
-            Drain(H);
-            for (var round = 0; round < 20 && _queued.Count > 0; round++) DeliverAll();
-            Assert.True(Holder.IsHolder);
-            // Everyone knows the holder's first entry is committed before a test starts.
-            Holder.SendCommitNotices();
-            Drain(H);
-            for (var round = 0; round < 20 && _queued.Count > 0; round++) DeliverAll();
-            Assert.All(_nodes.Values, n => Assert.Equal(Holder.LastVersion, n.Commit));
-        }
-
-        public LeaseLog Holder => _nodes[H];
-
-        public LeaseLog Node(PeerId id) => _nodes[id];
-
-        /// <summary>What <paramref name="from"/> has queued for <paramref name="to"/> (after draining its output).</summary>
-        public List<LeaseMessage> Queued(PeerId from, PeerId to)
-        {
-            Drain(from);
-            return [.. _queued.Where(q => q.From == from && q.To == to).Select(q => q.Message)];
-        }
-
-        public void DeliverQueued(PeerId from, PeerId to, bool lastFirst = false)
-        {
-            Drain(from);
-            var batch = _queued.Where(q => q.From == from && q.To == to).ToList();
-            if (lastFirst) batch.Reverse();
-            _queued.RemoveAll(q => q.From == from && q.To == to);
-            foreach (var (_, _, message) in batch)
-            {
-                // One call each, as they would arrive when the first leaves before the second is made.
-                _nodes[to].Step(from, message);
-                Drain(to);
-            }
-        }
-
-        /// <summary>The holder's appends to both followers, then their answers: a replication round.</summary>
-        public void DeliverAppendsAndAnswers()
-        {
-            DeliverQueued(H, F1);
-            DeliverQueued(H, F2);
-            DeliverQueued(F1, H);
-            DeliverQueued(F2, H);
-        }
-
-        private void DeliverAll()
-        {
-            var batch = _queued.ToList();
-            _queued.Clear();
-            foreach (var (from, to, message) in batch)
-            {
-                _nodes[to].Step(from, message);
-                Drain(to);
-            }
-        }
-
-        private void Drain(PeerId id)
-        {
-            var machine = _nodes[id];
-            while (machine.HasReady)
-            {
-                var ready = machine.Ready();
-                if (ready.TruncateFrom is { } from) _logs[id].TruncateFrom(from);
-                _logs[id].Append(ready.Entries);
-                if (ready.SyncLog) _logs[id].Sync();
-                foreach (var m in ready.Messages) _queued.Add((id, m.Peer, m.Message));
-                machine.Advance(ready);
-            }
-        }
     }
 }

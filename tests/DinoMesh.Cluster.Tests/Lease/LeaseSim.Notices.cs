@@ -2,37 +2,62 @@ using DinoMesh.Cluster.Lease;
 
 namespace DinoMesh.Cluster.Tests.Lease;
 
-// The driver's deadline for commit notices a holder owes (LeaseDriver.Notices.cs): set when a round leaves notices
-// owed, it sends whatever is owed when it passes.
+// The driver's deadlines for what a holder holds back (LeaseDriver.Notices.cs): commit notices it owes, and appends it
+// deferred to followers the majority does not need. Each is set when a round leaves something held back, and sends
+// whatever is held back of its kind when it passes.
 internal sealed partial class LeaseSim
 {
-    /// <summary>The deadline in simulated milliseconds (the node's default is 1 ms).</summary>
+    /// <summary>The notice deadline in simulated milliseconds (the node's default is 1 ms).</summary>
     public const int NoticeDelayMs = 1;
 
-    private readonly PriorityQueue<int, (long At, long Order)> _noticeDeadlines = new();
-    private readonly HashSet<int> _noticeDeadlineSet = [];
+    /// <summary>The deadline for deferred appends in simulated milliseconds (the node's default is 2 ms).</summary>
+    public const int DeferredDelayMs = 2;
+
+    private readonly PriorityQueue<(int Index, bool Deferred), (long At, long Order)> _noticeDeadlines = new();
+    private readonly HashSet<(int Index, bool Deferred)> _noticeDeadlineSet = [];
 
     /// <summary>Times a deadline passed with notices still owed (and sent them).</summary>
     public int NoticeDeadlinesSent { get; private set; }
 
+    /// <summary>Times a deadline passed with appends still deferred (and sent them).</summary>
+    public int DeferredDeadlinesSent { get; private set; }
+
+    /// <summary>When set, the holders stop deferring appends (every append leaves at once).</summary>
+    public bool NoDeferrals { get; set; }
+
     private void ArmNoticeDeadline(LeaseSimNode node)
     {
-        if (!node.Machine.CommitNoticesOwed || !_noticeDeadlineSet.Add(node.Index)) return;
-        _noticeDeadlines.Enqueue(node.Index, (NowMs + NoticeDelayMs, _order++));
+        if (NoDeferrals) node.Machine.DeferAppends = false;
+        if (node.Machine.CommitNoticesOwed && _noticeDeadlineSet.Add((node.Index, false)))
+        {
+            _noticeDeadlines.Enqueue((node.Index, false), (NowMs + NoticeDelayMs, _order++));
+        }
+        if (node.Machine.AppendsDeferred && _noticeDeadlineSet.Add((node.Index, true)))
+        {
+            _noticeDeadlines.Enqueue((node.Index, true), (NowMs + DeferredDelayMs, _order++));
+        }
     }
 
     private void DeliverDueNoticeDeadlines(long until)
     {
         while (_noticeDeadlines.TryPeek(out _, out var at) && at.At <= until)
         {
-            var index = _noticeDeadlines.Dequeue();
-            _noticeDeadlineSet.Remove(index);
+            var (index, deferred) = _noticeDeadlines.Dequeue();
+            _noticeDeadlineSet.Remove((index, deferred));
             NowMs = Math.Max(NowMs, at.At);
             var node = Nodes[index];
             // A stalled node's timers run late: its next round (a tick) sets the deadline again.
             if (!node.Up || node.Stalled > 0) continue;
-            if (node.Machine.CommitNoticesOwed) NoticeDeadlinesSent++;
-            node.Machine.SendCommitNotices();
+            if (deferred)
+            {
+                if (node.Machine.AppendsDeferred) DeferredDeadlinesSent++;
+                node.Machine.SendDeferredAppends();
+            }
+            else
+            {
+                if (node.Machine.CommitNoticesOwed) NoticeDeadlinesSent++;
+                node.Machine.SendCommitNotices();
+            }
             Process(node);
         }
     }

@@ -105,7 +105,11 @@ internal sealed partial class LeaseSim
         if (node.Assembly.Count > 0 && !node.Machine.AssemblingSnapshot && !node.Machine.HasReady) DiscardAssembly(node);
         if (node.Machine.IsHolder) node.Machine.SetMembers(Nodes.Select(n => n.Id));
         ArmNoticeDeadline(node);
+        Watch?.Invoke();
     }
+
+    /// <summary>Called after every round of any node (a test that times something watches here).</summary>
+    public Action? Watch { get; set; }
 
     /// <summary>The holder's snapshot: the one made before while its log holds that version in that term, else a new one.</summary>
     private static SnapshotMeta? PrepareSnapshot(LeaseSimNode node)

@@ -19,6 +19,8 @@ public class LeaseSimulationTests
         for (var i = 0; i < 50; i++) sim.Run(50, proposalsPerTick: 1);
         // One proposal per tick leaves the followers' notices owed with no append to carry them: the deadline sends them.
         Assert.True(sim.NoticeDeadlinesSent > 0, sim.Replay);
+        // And the voter the majority did not need got its entries at the deferral deadline (LeaseLog.QuorumFirst.cs).
+        Assert.True(sim.DeferredDeadlinesSent > 0, sim.Replay);
         sim.HealAndCheckConverged();
         Assert.True(sim.Acknowledged.Count >= 40, $"only {sim.Acknowledged.Count} acknowledged; {sim.Replay}");
     }
