@@ -15,9 +15,11 @@ public sealed partial class LeaseDriver
     private CommitNoticePolicy? _deferralPolicy;
     // When notices became owed (a Stopwatch timestamp; 0 while none are).
     private long _noticesOwedSince;
-    // When the oldest deferred append started waiting (0 while none waits), and the machine's DeferredFrom then.
+    // When the deadline for deferred appends started (0 while nothing is deferred); the oldest deferred entry (the
+    // machine's DeferredFrom) and since when it has been the oldest (0 while only notices wait).
     private long _deferredSince;
     private long _deferredFrom = long.MaxValue;
+    private long _deferredFromSince;
     // Whether the timer is set, and for when (a Stopwatch timestamp).
     private bool _noticeTimerSet;
     private long _noticeTimerDue;
@@ -42,13 +44,15 @@ public sealed partial class LeaseDriver
         {
             _deferredSince = 0;
             _deferredFrom = long.MaxValue;
+            _deferredFromSince = 0;
         }
         else
         {
             // The oldest deferred entry went (at the count) and a younger one waits now: its wait starts now. A notice
-            // that waited alone keeps its start when entries join it.
+            // that waited alone keeps its start when entries join it (they go early, with it).
             var from = _machine.DeferredFrom;
             if (_deferredSince == 0 || (from != _deferredFrom && _deferredFrom != long.MaxValue)) _deferredSince = now;
+            if (from != _deferredFrom) _deferredFromSince = from == long.MaxValue ? 0 : now;
             _deferredFrom = from;
         }
         var due = long.MaxValue;
@@ -84,9 +88,12 @@ public sealed partial class LeaseDriver
                 }
                 if (_deferredSince != 0 && Stopwatch.GetElapsedTime(_deferredSince) >= _timing.DeferredAppendDelay)
                 {
-                    _machine.SendDeferredAppends();
+                    // Only an entry that has waited the whole deadline can show a quick voter to be late.
+                    var overdue = _deferredFromSince != 0 && Stopwatch.GetElapsedTime(_deferredFromSince) >= _timing.DeferredAppendDelay ? _deferredFrom : long.MaxValue;
+                    _machine.SendDeferredAppends(overdue);
                     _deferredSince = 0;
                     _deferredFrom = long.MaxValue;
+                    _deferredFromSince = 0;
                 }
             }
             catch (Exception e)

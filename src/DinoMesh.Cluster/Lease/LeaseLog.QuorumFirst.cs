@@ -81,16 +81,17 @@ public sealed partial class LeaseLog
     }
 
     /// <summary>
-    /// The deadline for deferred appends passed (the driver's clock): what waits goes now, entries and notices. A quick
-    /// voter that has not acknowledged the oldest deferred entry by now is too slow to be counted on: it loses its place.
+    /// The deadline for deferred appends passed (the driver's clock): what waits goes now, entries and notices.
+    /// <paramref name="overdue"/> is an entry that has waited the whole deadline since it was deferred (long.MaxValue
+    /// when none has: the deadline ran for a notice, or for an entry deferred before it that has gone since). A quick
+    /// voter that has not acknowledged it by now is too slow to be counted on: it loses its place.
     /// </summary>
-    public void SendDeferredAppends()
+    public void SendDeferredAppends(long overdue = long.MaxValue)
     {
         if (!IsHolder) return;
-        var oldest = DeferredFrom;
-        if (oldest != long.MaxValue && Commit < oldest)
+        if (overdue != long.MaxValue && Commit < overdue && overdue <= LastVersion)
         {
-            var late = Voters.Voters.Where(v => v != Self && _progress.TryGetValue(v, out var q) && q.Match < oldest && IsQuick(v, q)).ToList();
+            var late = Voters.Voters.Where(v => v != Self && _progress.TryGetValue(v, out var q) && q.Match < overdue && IsQuick(v, q)).ToList();
             foreach (var voter in late) _progress[voter].QuorumShare = 0;
         }
         foreach (var (peer, p) in _progress)

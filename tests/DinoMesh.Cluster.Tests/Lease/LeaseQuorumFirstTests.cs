@@ -89,7 +89,7 @@ public class LeaseQuorumFirstTests
         c.Queued(quick, H).Clear();
         Assert.True(c.Holder.Commit < v);
 
-        c.Holder.SendDeferredAppends();
+        c.Holder.SendDeferredAppends(overdue: v);
         c.DeliverQueued(H, deferred);
         c.DeliverQueued(deferred, H);
         Assert.Equal(v, c.Holder.Commit);

@@ -15,6 +15,8 @@ internal sealed partial class LeaseSim
 
     private readonly PriorityQueue<(int Index, bool Deferred), (long At, long Order)> _noticeDeadlines = new();
     private readonly HashSet<(int Index, bool Deferred)> _noticeDeadlineSet = [];
+    // The oldest deferred entry when each node's deferral deadline was set: it has waited the whole deadline when it passes.
+    private readonly Dictionary<int, long> _deferredFrom = [];
 
     /// <summary>Times a deadline passed with notices still owed (and sent them).</summary>
     public int NoticeDeadlinesSent { get; private set; }
@@ -34,6 +36,7 @@ internal sealed partial class LeaseSim
         }
         if (node.Machine.AppendsDeferred && _noticeDeadlineSet.Add((node.Index, true)))
         {
+            _deferredFrom[node.Index] = node.Machine.DeferredFrom;
             _noticeDeadlines.Enqueue((node.Index, true), (NowMs + DeferredDelayMs, _order++));
         }
     }
@@ -51,7 +54,7 @@ internal sealed partial class LeaseSim
             if (deferred)
             {
                 if (node.Machine.AppendsDeferred) DeferredDeadlinesSent++;
-                node.Machine.SendDeferredAppends();
+                node.Machine.SendDeferredAppends(_deferredFrom.GetValueOrDefault(index, long.MaxValue));
             }
             else
             {

@@ -119,7 +119,7 @@ public class LeaseSimulationTests
         foreach (var seed in seeds) RunSchedule(seed, voters: 3 + seed % 3, learners: seed % 4, seconds: 20);
     }
 
-    private const int SchedulesPerBatch = 120;
+    private static int SchedulesPerBatch => SimSeed.Schedules(120);
 
     [Fact]
     public void Five_voters_and_twenty_learners_survive_faults_and_converge()

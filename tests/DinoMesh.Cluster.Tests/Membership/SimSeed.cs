@@ -15,5 +15,9 @@ internal static class SimSeed
 
     public static int Get(int fallback) => Override ?? fallback;
 
+    /// <summary>DINOMESH_SIM_SCHEDULES=n runs n seeds per batch in the many-seeds tests instead of their default (a longer soak).</summary>
+    public static int Schedules(int fallback) =>
+        int.TryParse(Environment.GetEnvironmentVariable("DINOMESH_SIM_SCHEDULES"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : fallback;
+
     public static string Replay(int seed) => $"seed {seed}; replay with {Variable}={seed}";
 }
