@@ -11,7 +11,9 @@ namespace DinoMesh.Cluster.Lease;
 /// every <see cref="ProbeInterval"/> to see whether appends would carry them again. (It once judged by episode, from
 /// the first notice owed until none was, and counted an episode ended by a follower's read index as carried: a node
 /// watching another's changes kept it holding, and "append seen" waited for the deadline.)
-/// Times are Stopwatch ticks passed in (no clock of its own).
+/// Times are Stopwatch ticks passed in (no clock of its own). The driver keeps a second one for deferred appends
+/// (LeaseLog.QuorumFirst.cs): the same question, whether what is held back gets company before its deadline, asked
+/// of deferred appends (<see cref="LeaseLog.DeferralsMerged"/>, <see cref="LeaseLog.DeferralsAlone"/>).
 /// </summary>
 internal sealed class CommitNoticePolicy(long probeIntervalTicks)
 {
