@@ -12,9 +12,6 @@ namespace DinoMesh.Transport.Lean;
 /// </summary>
 internal sealed class DedicatedReaders
 {
-    // Small: the reader's frames are the TLS stream's, the pipe's and an inline handler's (the lease's decode and append).
-    private const int StackBytes = 512 * 1024;
-
     private readonly int _budget;
     private int _available;
 
@@ -48,8 +45,10 @@ internal sealed class DedicatedReaders
             {
                 Interlocked.Increment(ref _available);
             }
-        }, StackBytes)
+        })
         {
+            // The runtime's default stack: what runs inline here is a whole commit's continuation on the client side
+            // (the lease driver, the committer, the filesystem's reply), as deep as on a pool thread.
             IsBackground = true,
             Name = name,
         };
