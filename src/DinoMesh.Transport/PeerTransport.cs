@@ -27,6 +27,10 @@ public sealed partial class PeerTransport : IAsyncDisposable
 
     private readonly ProtocolTable _protocols = new();
     private readonly PeerServer _server;
+    private readonly Lean.DedicatedReaders _readers;
+
+    /// <summary>Lean connections read by a thread of their own now, incoming and outgoing (see <see cref="TransportOptions.DedicatedLeanReaders"/>).</summary>
+    internal int DedicatedLeanReaders => _readers.Running;
     private readonly ConcurrentDictionary<LinkKey, OutboundLink> _links = new();
     private readonly CancellationTokenSource _disposing = new();
     private readonly bool _quic;
@@ -38,7 +42,8 @@ public sealed partial class PeerTransport : IAsyncDisposable
         _options = options;
         _admission = admission;
         _log = loggerFactory.CreateLogger("DinoMesh.Transport");
-        _server = new PeerServer(identity, options, admission, _protocols, loggerFactory);
+        _readers = new Lean.DedicatedReaders(options.DedicatedLeanReaders);
+        _server = new PeerServer(identity, options, admission, _protocols, loggerFactory, _readers);
 #pragma warning disable CA1416 // IsSupported is itself the platform check
         _quic = options.EnableQuic && QuicConnection.IsSupported;
 #pragma warning restore CA1416
@@ -77,6 +82,9 @@ public sealed partial class PeerTransport : IAsyncDisposable
 
     /// <summary>Incoming lean connections served past Kestrel's socket transport since the start (for tests and diagnostics).</summary>
     internal long DirectLeanConnections => _server.DirectLeanConnections;
+
+    /// <summary>Lean connections served past Kestrel on a thread of their own since the start.</summary>
+    internal long DirectLeanConnectionsOnThreads => _server.DirectLeanConnectionsOnThreads;
 
     /// <summary>TLS handshakes of incoming connections done past Kestrel (admitted or refused) since the start.</summary>
     internal long DirectHandshakes => _server.DirectHandshakes;
@@ -151,7 +159,7 @@ public sealed partial class PeerTransport : IAsyncDisposable
         ObjectDisposedException.ThrowIf(_state == 2, this);
         var key = new LinkKey(address, expected, anyPeer);
         if (_links.TryGetValue(key, out var existing)) return existing;
-        var created = new OutboundLink(key, _identity, _options, _admission, _quic, AdmissionHint);
+        var created = new OutboundLink(key, _identity, _options, _admission, _quic, AdmissionHint, _readers);
         if (_links.TryAdd(key, created)) return created;
         created.Dispose();
         return _links[key];

@@ -52,6 +52,14 @@ public sealed record TransportOptions
     /// </summary>
     public bool CallLean { get; init; } = true;
 
+    /// <summary>
+    /// Lean connections (incoming and outgoing together) that may each be read by a thread of their own with blocking
+    /// receives, past the runtime's epoll thread (see <c>DedicatedReaders</c>); the rest are read asynchronously. 0 reads
+    /// every one asynchronously. One lean connection per peer and direction carries the lease and SWIM, so a node of a
+    /// cluster of up to 16 nodes reads all of its own.
+    /// </summary>
+    public int DedicatedLeanReaders { get; init; } = 32;
+
     /// <summary>Idle bulk connections kept per peer for reuse (each carries one call at a time).</summary>
     public int BulkConnectionsPerPeer { get; init; } = 8;
 

@@ -50,11 +50,21 @@ internal sealed class LeanConnection : IDisposable
     private long _pingSent;
     private long _answers;
 
-    public LeanConnection(SslStream tls)
+    /// <param name="readOnCaller">
+    /// The stream under <paramref name="tls"/> blocks (a thread of its own reads it: see <see cref="DedicatedReaders"/>):
+    /// no reader starts here, and the thread that dialled reads with <see cref="ReadHere"/>.
+    /// </param>
+    public LeanConnection(SslStream tls, bool readOnCaller = false)
     {
         _tls = tls;
-        _reader = ReadLoopAsync();
+        _reader = readOnCaller ? Task.CompletedTask : ReadLoopAsync();
     }
+
+    /// <summary>
+    /// Reads the connection on the calling thread until it ends: every read completes before it returns, so the loop and
+    /// what answers run inline never leave this thread.
+    /// </summary>
+    public void ReadHere() => ReadLoopAsync().GetAwaiter().GetResult();
 
     /// <summary>False once the connection ended, the server said goaway, or a ping went unanswered too long.</summary>
     public bool Usable(TimeSpan pingTimeout)

@@ -30,6 +30,7 @@ internal sealed class LeanLink : IDisposable
     private readonly System.Net.IPAddress? _source;
     private readonly AdmissionHint _hint;
     private readonly SemaphoreSlim _dialing = new(1, 1);
+    private readonly Lean.DedicatedReaders? _readers;
     private LeanConnection? _current;
     private volatile bool _unsupported;
     private long _retryAt;
@@ -37,8 +38,10 @@ internal sealed class LeanLink : IDisposable
 
     /// <param name="source">The local address to dial from (<see cref="DialSource"/>), or null for the kernel's choice.</param>
     /// <param name="hint">The admission version this node presents on every new connection.</param>
-    public LeanLink(Uri peer, SslStreamCertificateContext certificate, RemoteCertificateValidationCallback validateServer, TimeSpan connectTimeout, TimeSpan pingTimeout, System.Net.IPAddress? source = null, AdmissionHint? hint = null)
+    public LeanLink(Uri peer, SslStreamCertificateContext certificate, RemoteCertificateValidationCallback validateServer, TimeSpan connectTimeout, TimeSpan pingTimeout, System.Net.IPAddress? source = null, AdmissionHint? hint = null,
+        Lean.DedicatedReaders? readers = null)
     {
+        _readers = readers;
         _source = source;
         _hint = hint ?? new AdmissionHint();
         _host = peer.DnsSafeHost;
@@ -141,6 +144,13 @@ internal sealed class LeanLink : IDisposable
     /// <summary>A new connection, or null when the peer's handshake did not choose the lean path.</summary>
     private async Task<LeanConnection?> DialAsync(CancellationToken ct)
     {
+        if (_readers is not null)
+        {
+            // A thread of its own dials, handshakes and then reads the connection (see DedicatedReaders), unless the budget is spent.
+            var dialed = new TaskCompletionSource<LeanConnection?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var options = PeerTls.Presenting(_tls, _hint);
+            if (_readers.TryStart("dino-lean-out", () => DialAndRead(options, dialed, ct))) return await dialed.Task;
+        }
         // Under the TLS stream, a socket stream that answers its zero-byte reads at once: over a bare NetworkStream each
         // answer cost a one-byte peek before its recv.
         var tls = await PeerTls.DialAsync(_host, _port, _source, PeerTls.Presenting(_tls, _hint), LeanWire.Alpn, _connectTimeout, ct,
@@ -151,6 +161,32 @@ internal sealed class LeanLink : IDisposable
             return null;
         }
         return new LeanConnection(tls);
+    }
+
+    /// <summary>The body of a reader thread: the dial, then the connection's reads until it ends.</summary>
+    private void DialAndRead(SslClientAuthenticationOptions options, TaskCompletionSource<LeanConnection?> dialed, CancellationToken ct)
+    {
+        LeanConnection? connection = null;
+        try
+        {
+            if (PeerTls.Dial(_host, _port, _source, options, LeanWire.Alpn, _connectTimeout, ct) is var (tls, _))
+            {
+                connection = new LeanConnection(tls, readOnCaller: true);
+            }
+        }
+        catch (Exception e)
+        {
+            dialed.TrySetException(e);
+            return;
+        }
+        if (connection is null)
+        {
+            _unsupported = true;
+            dialed.TrySetResult(null);
+            return;
+        }
+        dialed.TrySetResult(connection);
+        connection.ReadHere();
     }
 
     public void Dispose()

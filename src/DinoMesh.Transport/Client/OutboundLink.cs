@@ -26,7 +26,7 @@ internal sealed class OutboundLink : IDisposable
     private string? _mismatch;
     private volatile bool _h3Failed;
 
-    public OutboundLink(LinkKey key, NodeIdentity identity, TransportOptions options, IAdmission admission, bool quic, AdmissionHint? hint = null)
+    public OutboundLink(LinkKey key, NodeIdentity identity, TransportOptions options, IAdmission admission, bool quic, AdmissionHint? hint = null, Lean.DedicatedReaders? readers = null)
     {
         Key = key;
         Hint = hint ?? new AdmissionHint();
@@ -36,7 +36,7 @@ internal sealed class OutboundLink : IDisposable
         var certificate = SslStreamCertificateContext.Create(identity.Certificate, null, offline: true);
         var source = DialSource.For(options.Listen.Address, BaseUri.DnsSafeHost);
         Bulk = new BulkPool(BaseUri, certificate, ValidateServer, options.ConnectTimeout, options.BulkConnectionsPerPeer, source, Hint);
-        Lean = new LeanLink(BaseUri, certificate, ValidateServer, options.ConnectTimeout, options.KeepAlivePingTimeout, source, Hint);
+        Lean = new LeanLink(BaseUri, certificate, ValidateServer, options.ConnectTimeout, options.KeepAlivePingTimeout, source, Hint, readers);
         var handler = new SocketsHttpHandler
         {
             ConnectTimeout = options.ConnectTimeout,

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
@@ -35,6 +36,47 @@ internal static class PeerTls
             RemoteCertificateValidationCallback = options.RemoteCertificateValidationCallback,
             ApplicationProtocols = options.ApplicationProtocols,
         };
+    }
+
+    /// <summary>
+    /// What <see cref="DialAsync"/> does, with blocking calls on the calling thread, over a socket that never sees an
+    /// asynchronous operation (<see cref="Lean.DedicatedSocketStream"/>: a thread of its own reads it afterwards). The
+    /// whole dial is bounded by <paramref name="timeout"/> and ended by <paramref name="ct"/>, both of which close the socket.
+    /// </summary>
+    public static (SslStream Tls, Lean.DedicatedSocketStream Socket)? Dial(string host, int port, System.Net.IPAddress? source, SslClientAuthenticationOptions options,
+        SslApplicationProtocol alpn, TimeSpan timeout, CancellationToken ct)
+    {
+        var socket = DialSource.NewSocket(source);
+        var stream = new Lean.DedicatedSocketStream(socket);
+        using var bound = new Timer(static state => ((Stream)state!).Dispose(), stream, timeout, Timeout.InfiniteTimeSpan);
+        using var cancelled = ct.Register(static state => ((Stream)state!).Dispose(), stream);
+        SslStream? tls = null;
+        try
+        {
+            socket.Connect(host, port);
+            stream.Handshaking = true;
+            stream.BoundReceives(timeout);
+            tls = new SslStream(stream, leaveInnerStreamOpen: false);
+            tls.AuthenticateAsClient(options);
+            bound.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            stream.Handshaking = false;
+            stream.UnboundReceives();
+            if (tls.NegotiatedApplicationProtocol == alpn) return (tls, stream);
+            tls.Dispose();
+            return null;
+        }
+        catch (Exception e)
+        {
+            if (tls is not null) tls.Dispose();
+            else stream.Dispose();
+            // The socket closed under a blocking call says only "disposed": say which bound ended it.
+            ct.ThrowIfCancellationRequested();
+            if (e is ObjectDisposedException or SocketException { SocketErrorCode: SocketError.OperationAborted or SocketError.Shutdown })
+            {
+                throw new TimeoutException($"connect and handshake to {host}:{port} took longer than {timeout.TotalSeconds:0.#} s", e);
+            }
+            throw;
+        }
     }
 
     /// <summary>

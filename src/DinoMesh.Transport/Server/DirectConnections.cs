@@ -44,8 +44,14 @@ internal sealed class DirectConnections
 
     /// <param name="bulk">Serves bulk connections; null to leave them to Kestrel.</param>
     /// <param name="lean">Serves lean connections; null to leave them to Kestrel.</param>
-    public DirectConnections(BulkServer? bulk, LeanServer? lean, NodeIdentity identity, IAdmission admission, RefusalLog refusals, ILogger log, TimeSpan handshakeTimeout, TimeSpan firstRequestTimeout)
+    private readonly DedicatedReaders? _readers;
+    private long _servedLeanOnThreads;
+
+    /// <param name="readers">Threads that may each read a lean connection of their own; null to read every one asynchronously.</param>
+    public DirectConnections(BulkServer? bulk, LeanServer? lean, NodeIdentity identity, IAdmission admission, RefusalLog refusals, ILogger log, TimeSpan handshakeTimeout, TimeSpan firstRequestTimeout,
+        DedicatedReaders? readers = null)
     {
+        _readers = readers;
         _bulk = bulk;
         _lean = lean;
         _admission = admission;
@@ -69,8 +75,15 @@ internal sealed class DirectConnections
     /// <summary>Lean connections that got past their handshake and admission here (not through Kestrel), since the start.</summary>
     public long ServedLean => Interlocked.Read(ref _servedLean);
 
+    /// <summary>Lean connections of those read by a thread of their own (<see cref="DedicatedReaders"/>), since the start.</summary>
+    public long ServedLeanOnThreads => Interlocked.Read(ref _servedLeanOnThreads);
+
     /// <summary>Takes over <paramref name="socket"/> and its <paramref name="ticket"/>; both are released when the connection ends.</summary>
-    public void Serve(Socket socket, ConnectionTicket ticket, SslApplicationProtocol offered)
+    /// <param name="unregistered">
+    /// Nothing asynchronous was done on the socket yet (<see cref="DedicatedSocketStream.IsUnregistered"/>): a lean
+    /// connection may then be read by a thread of its own, handshake and all.
+    /// </param>
+    public void Serve(Socket socket, ConnectionTicket ticket, SslApplicationProtocol offered, bool unregistered = false)
     {
         if (_stopping.IsCancellationRequested)
         {
@@ -78,9 +91,86 @@ internal sealed class DirectConnections
             socket.Dispose();
             return;
         }
-        var serving = Task.Run(() => ServeAsync(socket, ticket, offered == LeanWire.Alpn));
+        var lean = offered == LeanWire.Alpn;
+        if (lean && unregistered && _lean is not null && _readers is not null)
+        {
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (_readers.TryStart("dino-lean-in", () => ServeOnThread(socket, ticket, done)))
+            {
+                Track(done.Task);
+                return;
+            }
+        }
+        Track(Task.Run(() => ServeAsync(socket, ticket, lean)));
+    }
+
+    private void Track(Task serving)
+    {
         _running[serving] = true;
         serving.ContinueWith(static (t, state) => ((ConcurrentDictionary<Task, bool>)state!).TryRemove(t, out _), _running, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// A lean connection served on the thread it was given (<see cref="DedicatedReaders"/>): the TLS handshake and the
+    /// admission check block it, then <see cref="LeanServer"/>'s session reads the connection with blocking receives,
+    /// so nothing of it ever goes through the runtime's epoll thread. The same rules as <see cref="ServeAsync"/>.
+    /// </summary>
+    private void ServeOnThread(Socket socket, ConnectionTicket ticket, TaskCompletionSource done)
+    {
+        var remote = socket.RemoteEndPoint as IPEndPoint;
+        var from = ticket.Address.ToString();
+        var stream = new DedicatedSocketStream(socket);
+        var tls = new SslStream(stream, leaveInnerStreamOpen: false);
+        // The handshake's bound, whole: each receive is bounded too, but a peer could trickle bytes.
+        using var handshakeBound = new Timer(static state => ((Stream)state!).Dispose(), stream, _handshakeTimeout, Timeout.InfiniteTimeSpan);
+        using var abort = _aborting.Token.Register(static state => ((Stream)state!).Dispose(), stream);
+        try
+        {
+            stream.Handshaking = true;
+            stream.BoundReceives(_handshakeTimeout);
+            tls.AuthenticateAsServer(_tls);
+            stream.Handshaking = false;
+            handshakeBound.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            stream.BoundReceives(DedicatedSocketStream.Tick);
+            Interlocked.Increment(ref _handshakes);
+            if (tls.NegotiatedApplicationProtocol != LeanWire.Alpn) return;
+            var peer = tls.RemoteCertificate is { } certificate ? PeerCertificate.PeerIdOf(certificate) : default;
+            // This thread is the connection's alone: waiting here for the log to reach a newcomer's admission holds up nobody.
+            var admission = peer.IsEmpty
+                ? AdmissionVerdict.No(AdmissionVerdict.NotAdmitted)
+                : _admission.CheckAsync(peer, AdmissionHint.FromServerName(tls.TargetHostName), _aborting.Token).AsTask().GetAwaiter().GetResult();
+            if (!ticket.Identify(admission.Admitted, out var full))
+            {
+                _refusals.Refused(LogLevel.Warning, "connections refused (over a connection cap)", from,
+                    "refused a connection of {Peer} from {Remote}: {Reason}", peer.IsEmpty ? "(no identity)" : peer.Short, from, full);
+                return;
+            }
+            if (!admission.Admitted)
+            {
+                _refusals.Refused(LogLevel.Warning, "connections refused (lean path, not an admitted member)", from,
+                    "refused a {Path} connection of {Peer} from {Remote}: {Reason}", "lean", peer.IsEmpty ? "(no identity)" : peer.Short, from, admission.Reason);
+                LeanServer.Refuse(tls, stream);
+                return;
+            }
+            Interlocked.Increment(ref _servedLean);
+            Interlocked.Increment(ref _servedLeanOnThreads);
+            // Every await of the session's reading completes at once over this stream, so it runs here, to its end.
+            _lean!.ServeAsync(tls, peer, remote, new ConnectionActivity(), _aborting.Token, _stopping.Token, _firstRequestTimeout, stream).GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is IOException or AuthenticationException or OperationCanceledException or ObjectDisposedException or SocketException)
+        {
+            _log.LogDebug("{Path} connection from {Remote} ended: {Reason}", "lean (own thread)", from, e.Message);
+        }
+        catch (Exception e)
+        {
+            _log.LogError(e, "{Path} connection from {Remote} failed", "lean (own thread)", from);
+        }
+        finally
+        {
+            tls.Dispose();
+            ticket.Dispose();
+            done.TrySetResult();
+        }
     }
 
     /// <param name="leanOffered">The ClientHello offered the lean ALPN id (not the bulk one): a smaller receive buffer will do.</param>

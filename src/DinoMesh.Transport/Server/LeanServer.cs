@@ -58,16 +58,21 @@ internal sealed class LeanServer
     /// straight to it, with no pipe between. It ends as a Kestrel connection does: when the caller hangs up, when
     /// <paramref name="closeRequested"/> fires (goaway, then the calls read are answered), on idle or when no call
     /// comes within <paramref name="firstRequest"/> (the same), and <paramref name="aborted"/> cuts it.
+    /// <para>With <paramref name="socket"/> (the stream under <paramref name="tls"/>, read by a thread of its own: see
+    /// <see cref="DedicatedReaders"/>) every read completes before it returns, so the session's reading runs on the
+    /// calling thread until the connection ends; a stop interrupts that thread's receive, and the end closes the socket.</para>
     /// </summary>
     public async Task ServeAsync(Stream tls, PeerId peer, IPEndPoint? remote, ConnectionActivity activity,
-        CancellationToken aborted, CancellationToken closeRequested, TimeSpan firstRequest)
+        CancellationToken aborted, CancellationToken closeRequested, TimeSpan firstRequest, DedicatedSocketStream? socket = null)
     {
         // What Kestrel's ConnectionClosed is to the other entry: fired by an abort, or by the session when the caller
         // hung up or a write failed, so that handlers still running are cancelled.
         using var closed = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        // A blocking receive hears no token: closing the socket is what ends it.
+        using var unblock = socket is null ? default : closed.Token.Register(static state => ((Stream)state!).Dispose(), socket);
         var input = PipeReader.Create(tls, new StreamPipeReaderOptions(bufferSize: ReadBufferBytes, minimumReadSize: 1024, leaveOpen: true));
         var output = PipeWriter.Create(tls, new StreamPipeWriterOptions(leaveOpen: true));
-        var session = new Session(this, input, output, peer, remote, activity, closed.Token, closeRequested, ended: () => CancelQuietly(closed));
+        var session = new Session(this, input, output, peer, remote, activity, closed.Token, closeRequested, ended: () => CancelQuietly(closed), socket);
         // Kestrel's path closes a connection that sends no request within the first-request bound (ConnectionWatch).
         var first = new Timer(_ => StopUnlessCalled(session, activity, peer, remote, firstRequest), null, firstRequest, Timeout.InfiniteTimeSpan);
         try
@@ -161,6 +166,22 @@ internal sealed class LeanServer
         await output.CompleteAsync();
     }
 
+    /// <summary>The same for a connection read by a thread of its own: the drain reads the socket itself, bounded.</summary>
+    public static void Refuse(Stream tls, DedicatedSocketStream socket)
+    {
+        var output = PipeWriter.Create(tls, new StreamPipeWriterOptions(leaveOpen: true));
+        try
+        {
+            LeanWire.WriteControl(output, LeanWire.GoAway, 0);
+            output.FlushAsync().AsTask().GetAwaiter().GetResult();
+            socket.Drain(DrainTimeout);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+        {
+        }
+        output.Complete();
+    }
+
     private static async Task RefuseAsync(PipeReader input, PipeWriter output, CancellationToken closed)
     {
         try
@@ -213,10 +234,13 @@ internal sealed class LeanServer
         private readonly ConcurrentDictionary<long, Task> _running = new();
         private long _posts;
         private volatile string? _stopReason;
+        // The stream under the TLS when this session's reader is a thread of its own (blocking reads), else null.
+        private readonly DedicatedSocketStream? _socket;
 
         public Session(LeanServer server, PipeReader input, PipeWriter output, PeerId peer, IPEndPoint? remote, ConnectionActivity activity,
-            CancellationToken closed, CancellationToken closeRequested, Action? ended)
+            CancellationToken closed, CancellationToken closeRequested, Action? ended, DedicatedSocketStream? socket = null)
         {
+            _socket = socket;
             _server = server;
             _input = input;
             _output = output;
@@ -268,7 +292,9 @@ internal sealed class LeanServer
                         buffer = buffer.Slice(frame.Length);
                         if (frame.Start is { } start)
                         {
-                            await _slots.WaitAsync(closed);
+                            // A reader of its own blocks here rather than let its loop go on on a pool thread.
+                            if (_socket is not null) _slots.Wait(closed);
+                            else await _slots.WaitAsync(closed);
                             _activity.Begin();
                             var key = frame.Id != 0 ? frame.Id : -++_posts;
                             var running = RunHandlerAsync(frame.Id, key, start, closed);
@@ -286,7 +312,8 @@ internal sealed class LeanServer
             }
             catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException or ObjectDisposedException or InvalidOperationException)
             {
-                clientGone = true;
+                // A blocking receive that a stop interrupted (Stop) is not the caller going.
+                clientGone = !(_socket is { Interrupted: true } && _stopReason is not null && !closed.IsCancellationRequested);
             }
             if (clientGone) _ended?.Invoke();
             if (!clientGone) Send(new Outgoing(LeanWire.GoAway, lastRead, CallFailure.None, null));
@@ -304,7 +331,11 @@ internal sealed class LeanServer
                 await WriteQueuedAsync();
                 if (Volatile.Read(ref _writing) != 0) await Task.Delay(1, CancellationToken.None);
             }
-            if (!clientGone)
+            if (!clientGone && _socket is not null)
+            {
+                _socket.Drain(DrainTimeout);
+            }
+            else if (!clientGone)
             {
                 try
                 {
@@ -322,6 +353,8 @@ internal sealed class LeanServer
             if (_stopReason is not null) return;
             _stopReason = reason;
             _input.CancelPendingRead();
+            // A blocking receive hears no CancelPendingRead: it looks at this at its next tick.
+            _socket?.Interrupt();
         }
 
         private readonly record struct HandlerStart(UnaryHandler Handler, PeerContext Context, byte[] Request, TimeSpan Deadline, bool Inline);

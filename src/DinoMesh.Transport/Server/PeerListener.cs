@@ -236,7 +236,7 @@ internal sealed class PeerListener : IConnectionListener
             var stalledSince = 0L;
             while (true)
             {
-                var n = await accepted.ReceiveAsync(buffer.AsMemory(0, ClientHelloAlpn.MaxRecordBytes), SocketFlags.Peek, hello.Token);
+                var n = await PeekAsync(accepted, buffer, hello.Token);
                 if (n == 0) break; // the client hung up before its ClientHello
                 offer = OffersOneOfOurs(buffer.AsSpan(0, n), out offered);
                 if (offer != AlpnOffer.NeedMore) break;
@@ -280,7 +280,7 @@ internal sealed class PeerListener : IConnectionListener
         switch (offer)
         {
             case AlpnOffer.Only:
-                _direct!.Serve(accepted, ticket, offered);
+                _direct!.Serve(accepted, ticket, offered, Lean.DedicatedSocketStream.IsUnregistered(accepted));
                 break;
             case AlpnOffer.Other:
                 ToKestrel(accepted, ticket);
@@ -293,6 +293,36 @@ internal sealed class PeerListener : IConnectionListener
                 break;
         }
     }
+
+    /// <summary>
+    /// Peeks at what the connection sent so far. While the ClientHello is not there yet, for up to <see cref="QuietPeek"/>,
+    /// it waits by polling (a system call that leaves the socket alone) on a short backoff, and peeks with a blocking
+    /// call only once bytes are there (so it returns at once): the socket then stays as the runtime made it, blocking
+    /// and never registered with its epoll thread, and a lean connection can be read by a thread of its own
+    /// (<see cref="DirectConnections"/>). A ClientHello slower than that is waited for asynchronously, as before, and
+    /// its connection served by the asynchronous path whatever it offers.
+    /// </summary>
+    private static async ValueTask<int> PeekAsync(Socket accepted, byte[] buffer, CancellationToken ct)
+    {
+        var record = buffer.AsMemory(0, ClientHelloAlpn.MaxRecordBytes);
+        if (!Lean.DedicatedSocketStream.IsUnregistered(accepted)) return await accepted.ReceiveAsync(record, SocketFlags.Peek, ct);
+        var started = Stopwatch.GetTimestamp();
+        var pause = TimeSpan.FromMilliseconds(1);
+        while (!accepted.Poll(0, SelectMode.SelectRead))
+        {
+            if (Stopwatch.GetElapsedTime(started) >= QuietPeek)
+            {
+                return await accepted.ReceiveAsync(record, SocketFlags.Peek, ct);
+            }
+            await Task.Delay(pause, ct);
+            pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromMilliseconds(16).Ticks));
+        }
+        // Readable: bytes are buffered (or the peer hung up, or failed), so this returns without blocking.
+        return accepted.Receive(record.Span, SocketFlags.Peek);
+    }
+
+    /// <summary>How long the listener polls for a ClientHello before it waits for it through the runtime's epoll thread.</summary>
+    private static readonly TimeSpan QuietPeek = TimeSpan.FromMilliseconds(250);
 
     /// <summary><see cref="AlpnOffer.Only"/> when the record offers exactly one ALPN id, one that <see cref="_direct"/> takes.</summary>
     private AlpnOffer OffersOneOfOurs(ReadOnlySpan<byte> record, out SslApplicationProtocol offered)

@@ -39,8 +39,11 @@ internal sealed class PeerServer : IAsyncDisposable
     private WebApplication? _app;
     private DirectConnections? _direct;
 
-    public PeerServer(NodeIdentity identity, TransportOptions options, IAdmission admission, ProtocolTable protocols, ILoggerFactory loggerFactory)
+    private readonly Lean.DedicatedReaders? _readers;
+
+    public PeerServer(NodeIdentity identity, TransportOptions options, IAdmission admission, ProtocolTable protocols, ILoggerFactory loggerFactory, Lean.DedicatedReaders? readers = null)
     {
+        _readers = readers;
         _identity = identity;
         _options = options;
         _admission = admission;
@@ -58,6 +61,9 @@ internal sealed class PeerServer : IAsyncDisposable
 
     /// <summary>Lean connections served past Kestrel (see <see cref="DirectConnections"/>) since the start.</summary>
     public long DirectLeanConnections => _direct?.ServedLean ?? 0;
+
+    /// <summary>Of those, the ones read by a thread of their own (see <see cref="Lean.DedicatedReaders"/>).</summary>
+    public long DirectLeanConnectionsOnThreads => _direct?.ServedLeanOnThreads ?? 0;
 
     /// <summary>TLS handshakes done past Kestrel (admitted or refused) since the start.</summary>
     public long DirectHandshakes => _direct?.Handshakes ?? 0;
@@ -89,7 +95,7 @@ internal sealed class PeerServer : IAsyncDisposable
         var directBulk = _options.TakeBulkAtAccept ? bulk : null;
         var directLean = _options.TakeLeanAtAccept ? lean : null;
         _direct = directBulk is null && directLean is null ? null
-            : new DirectConnections(directBulk, directLean, _identity, _admission, _refusals, _log, _options.ConnectTimeout, limits.FirstRequestTimeout);
+            : new DirectConnections(directBulk, directLean, _identity, _admission, _refusals, _log, _options.ConnectTimeout, limits.FirstRequestTimeout, _readers);
 
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.Services.AddSingleton(_loggerFactory);
