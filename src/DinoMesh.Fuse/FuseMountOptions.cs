@@ -40,8 +40,13 @@ public sealed record FuseMountOptions
     /// </summary>
     public TimeSpan BusyPoll { get; init; } = TimeSpan.FromMicroseconds(50);
 
-    /// <summary>Readahead of the mount in KiB, set through sysfs after mounting when permitted (0: kernel default).</summary>
-    public int ReadaheadKb { get; init; } = 1024;
+    /// <summary>
+    /// Readahead of the mount in KiB, set through sysfs after mounting when permitted (0: kernel default). With reads
+    /// of max_pages (1 MiB) a window of 1 MiB keeps one READ ahead of the reader, and a cold read then waits for each
+    /// READ's disk request and reply copy in turn; 4 MiB keeps about four in flight, so the daemon's threads overlap
+    /// them (docs/benchmarks.md, "Local cold read: four READs in flight").
+    /// </summary>
+    public int ReadaheadKb { get; init; } = 4096;
 
     /// <summary>Mount through fusermount3 even as root (the path an unprivileged user takes; used to test it).</summary>
     public bool UseFusermount { get; init; }

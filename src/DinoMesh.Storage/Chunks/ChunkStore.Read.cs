@@ -28,14 +28,11 @@ public sealed partial class ChunkStore
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         string path = PathOf(id);
-        SafeFileHandle handle;
+        SafeFileHandle? handle;
         try
         {
-            handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return ChunkReadResult.Failed(ChunkReadStatus.NotFound, $"chunk {id} is not in the store");
+            handle = ReadOnlyFile.Open(path);
+            if (handle is null) return ChunkReadResult.Failed(ChunkReadStatus.NotFound, $"chunk {id} is not in the store");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -55,8 +52,12 @@ public sealed partial class ChunkStore
                     if (FileIdentity.Of(handle) == file) return ChunkReadResult.Ok(read);
                     _verified.Forget(id);
                 }
-                if (AtRestChecksum.Read(handle) is { } checksum && TryChecked(id, handle, file, checksum, offset, destination, out int count))
-                    return ChunkReadResult.Ok(count);
+                if (AtRestChecksum.Read(handle) is { } checksum)
+                {
+                    if (TryChecked(id, handle, file, checksum, offset, destination, out int count)) return ChunkReadResult.Ok(count);
+                    // A direct read leaves the handle past the page cache; SHA-256 reads it through the cache.
+                    DirectRead.Buffered(handle);
+                }
                 return VerifyAndRead(id, path, handle, file, offset, destination);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -236,10 +237,11 @@ public sealed partial class ChunkStore
     /// </summary>
     public void Prefetch(ChunkId id)
     {
-        SafeFileHandle handle;
+        SafeFileHandle? handle;
         try
         {
-            handle = File.OpenHandle(PathOf(id), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            handle = ReadOnlyFile.Open(PathOf(id));
+            if (handle is null) return;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -19,8 +19,10 @@ internal static class DirectRead
     /// The bytes read into <paramref name="buffer"/> from offset 0, until the file ends or the buffer is full;
     /// <see cref="Refused"/> when this file system does not do direct I/O (the caller reads through the page cache
     /// instead), <see cref="Unaligned"/> when the buffer does not start on a page or is not a whole number of pages
-    /// (checked while the buffer is pinned for the read, so memory the GC may move is judged where it is read). The
-    /// handle is buffered again afterwards.
+    /// (checked while the buffer is pinned for the read, so memory the GC may move is judged where it is read). After
+    /// a read the handle is left in direct mode: a chunk's handle is closed right after its one read, and switching
+    /// back would cost a system call per chunk for nothing; a caller that reads the same handle through the page cache
+    /// afterwards calls <see cref="Buffered"/> first.
     /// </summary>
     public static unsafe int Whole(SafeFileHandle handle, Span<byte> buffer)
     {
@@ -34,20 +36,32 @@ internal static class DirectRead
                 int fd = (int)handle.DangerousGetHandle();
                 int flags = LibC.Fcntl(fd, LibC.F_GETFL, 0);
                 if (flags < 0 || LibC.Fcntl(fd, LibC.F_SETFL, flags | LibC.O_DIRECT) != 0) return Refused;
-                try
-                {
-                    return ReadAll(fd, p, buffer.Length);
-                }
-                finally
-                {
-                    // Back to buffered: the caller may read the same handle again (the SHA-256 check after a mismatch).
-                    LibC.Fcntl(fd, LibC.F_SETFL, flags);
-                }
+                int read = ReadAll(fd, p, buffer.Length);
+                // Refused: the caller reads through the page cache next, on this very handle.
+                if (read == Refused) LibC.Fcntl(fd, LibC.F_SETFL, flags);
+                return read;
             }
             finally
             {
                 if (added) handle.DangerousRelease();
             }
+        }
+    }
+
+    /// <summary>Takes the handle out of direct mode (after <see cref="Whole"/>), for reads through the page cache.</summary>
+    public static void Buffered(SafeFileHandle handle)
+    {
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            int fd = (int)handle.DangerousGetHandle();
+            int flags = LibC.Fcntl(fd, LibC.F_GETFL, 0);
+            if (flags >= 0 && (flags & LibC.O_DIRECT) != 0) LibC.Fcntl(fd, LibC.F_SETFL, flags & ~LibC.O_DIRECT);
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
         }
     }
 

@@ -34,6 +34,20 @@ public sealed class MountLifecycleTests
         Assert.Equal("768", (await File.ReadAllTextAsync(setting, TestContext.Current.CancellationToken)).Trim());
     }
 
+    [Fact]
+    public async Task Mount_AsRoot_ByDefault_ReadsFourMiBAhead_SoAColdReaderHasFourReadsInFlight()
+    {
+        var fs = new MemoryFileSystem();
+        await using var mount = TestMount.Start(fs, TestMount.DefaultOptions);
+        if (Environment.UserName != "root") Assert.Skip("raising a mount's readahead through sysfs needs root");
+
+        var entry = DinoMesh.Fuse.Mounting.MountTable.Find(mount.Path);
+
+        Assert.NotNull(entry);
+        string setting = $"/sys/class/bdi/{entry.Major}:{entry.Minor}/read_ahead_kb";
+        Assert.Equal("4096", (await File.ReadAllTextAsync(setting, TestContext.Current.CancellationToken)).Trim());
+    }
+
     [Theory]
     [InlineData(false, MountAtime.NoAtime, "noatime")]
     [InlineData(false, MountAtime.StrictAtime, null)]
