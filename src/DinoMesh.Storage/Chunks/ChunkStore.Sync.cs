@@ -7,9 +7,8 @@ public sealed partial class ChunkStore
     /// <summary>
     /// Makes every chunk stored (and deleted) before the call durable against power loss: one syncfs(2) for the whole
     /// filesystem — a single device flush however many chunks were written — then an fsync of each directory whose
-    /// entries changed. Throws <see cref="IOException"/> when the kernel reports a writeback error, here or to a
-    /// background flush since the last call (<see cref="EarlyFlush"/>): the caller must then treat the data as not
-    /// durable (EIO to fsync).
+    /// entries changed. Throws <see cref="IOException"/> when the kernel reports a writeback error: the caller must
+    /// then treat the data as not durable (EIO to fsync).
     /// </summary>
     public void SyncAll()
     {
@@ -18,10 +17,7 @@ public sealed partial class ChunkStore
             if (_touchedDirectories.TryRemove(directory, out _)) directories.Add(directory);
         try
         {
-            _earlyFlush.Syncing();
             Durability.SyncFileSystem(_chunkDirectory);
-            // A writeback error that an early flush saw first would not show in this syncfs (its descriptor is newer).
-            if (_earlyFlush.TakeFailure() is { } failure) throw new IOException($"an earlier background flush of {_chunkDirectory} failed: {failure}");
             foreach (string directory in directories) Durability.FsyncDirectory(directory);
         }
         catch

@@ -84,18 +84,11 @@ public sealed partial class ChunkStore
     /// <summary>Smaller chunks (small files) are left to the kernel's normal writeback, which batches them.</summary>
     private const int EarlyWritebackBytes = 256 * 1024;
 
-    /// <summary>
-    /// A chunk file just published: a large one's pages go once they are on disk (<see cref="WrittenPages"/>), and the
-    /// device is flushed in the background once enough was written (<see cref="EarlyFlush"/>).
-    /// </summary>
+    /// <summary>A large chunk file just published: its pages go once they are on disk (<see cref="WrittenPages"/>).</summary>
     private void Settled(string path, int length)
     {
         if (_options.DropWrittenPages && length >= EarlyWritebackBytes) _writtenPages.Written(path);
-        _earlyFlush.Written(length);
     }
-
-    /// <summary>Background device flushes started so far (for tests).</summary>
-    internal long EarlyFlushes => _earlyFlush.Flushes;
 
     /// <summary>Chunk files whose cached pages were dropped after writeback.</summary>
     internal long PagesDropped => _writtenPages.Dropped;

@@ -28,7 +28,6 @@ public sealed partial class ChunkStore
     // Directories whose entries changed since the last SyncAll, to fsync then.
     private readonly ConcurrentDictionary<string, byte> _touchedDirectories = new();
     private readonly WrittenPages _writtenPages = new();
-    private readonly EarlyFlush _earlyFlush;
     private long _tempCounter;
     private long _verifications;
     private long _checkedReads;
@@ -55,7 +54,6 @@ public sealed partial class ChunkStore
         _options = options ?? new ChunkStoreOptions();
         _logger = logger ?? NullLogger.Instance;
         _verified = new VerifiedChunks(_options.VerifiedCacheCapacity);
-        _earlyFlush = new EarlyFlush(() => Durability.SyncFileSystem(chunkDirectory), _options.SyncEachChunk ? 0 : _options.EarlyFlushBytes);
         Directory.CreateDirectory(chunkDirectory, OwnerOnly);
         Directory.CreateDirectory(tempDirectory, OwnerOnly);
         SweepTemporaryFiles();
