@@ -160,6 +160,65 @@ public class ChunkReplicatorTests
     }
 
     [Fact]
+    public async Task Fsync_asks_the_peers_to_sync_while_the_local_tier_is_still_syncing()
+    {
+        // Each tier is a device flush somewhere; one after the other, fsync waited for the sum of them.
+        var cluster = new MemoryCluster(4, Options);
+        var writer = cluster.Nodes[0];
+        var id = writer.Store.Add(Peers.RandomBytes(1000, 500));
+        Assert.True(await writer.Service.Replicator.ReplicateAsync([id], CancellationToken.None));
+        var local = new SyncingCommitter(async () =>
+        {
+            for (var i = 0; i < 500 && !cluster.Network.AskedFor<SyncChunks>().Any(); i++) await Task.Delay(10);
+            return cluster.Network.AskedFor<SyncChunks>().Any() ? FsError.None : FsError.TimedOut;
+        });
+
+        var result = await new ReplicatingCommitter(local, writer.Service.Replicator).SyncAsync(CancellationToken.None);
+
+        Assert.Equal(FsError.None, result);
+        Assert.NotEmpty(cluster.Network.AskedFor<SyncChunks>());
+    }
+
+    [Fact]
+    public async Task Fsync_fails_when_either_the_local_tier_or_a_peer_fails_to_sync()
+    {
+        var cluster = new MemoryCluster(4, Options);
+        var writer = cluster.Nodes[0];
+        var id = writer.Store.Add(Peers.RandomBytes(1000, 501));
+        Assert.True(await writer.Service.Replicator.ReplicateAsync([id], CancellationToken.None));
+        var failing = new SyncingCommitter(() => Task.FromResult(FsError.NoSpace));
+
+        Assert.Equal(FsError.NoSpace, await new ReplicatingCommitter(failing, writer.Service.Replicator).SyncAsync(CancellationToken.None));
+
+        // The peers were asked meanwhile all the same; a peer whose sync fails fails the next fsync (it stays on record).
+        var receiver = cluster.Nodes.Single(n => n.Peer == ChunkPlacement.For(id, cluster.Live.Members, 2).First(p => p != writer.Peer));
+        Assert.Equal(1, receiver.Store.SyncCount);
+        var id2 = writer.Store.Add(Peers.RandomBytes(1000, 502));
+        Assert.True(await writer.Service.Replicator.ReplicateAsync([id2], CancellationToken.None));
+        foreach (var n in cluster.Nodes.Where(n => n != writer)) n.Store.FailSync = true;
+        var fine = new SyncingCommitter(() => Task.FromResult(FsError.None));
+        Assert.Equal(FsError.Io, await new ReplicatingCommitter(fine, writer.Service.Replicator).SyncAsync(CancellationToken.None));
+    }
+
+    /// <summary>A local tier whose sync is the given function (nothing to commit).</summary>
+    private sealed class SyncingCommitter(Func<Task<FsError>> sync) : IMetadataCommitter
+    {
+        public FileSystemState Current => FileSystemState.Genesis(1);
+
+        public PeerId Self => Peers.Id("node0");
+
+        public event Action<ApplyResult>? AppliedRemotely
+        {
+            add { }
+            remove { }
+        }
+
+        public ValueTask<ApplyResult> CommitAsync(Mutation mutation, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public async ValueTask<FsError> SyncAsync(CancellationToken cancellationToken) => await sync();
+    }
+
+    [Fact]
     public async Task A_peer_refuses_to_keep_bytes_that_do_not_hash_to_the_id()
     {
         var cluster = new MemoryCluster(2, Options);

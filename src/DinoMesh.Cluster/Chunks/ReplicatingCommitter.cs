@@ -42,11 +42,26 @@ public sealed class ReplicatingCommitter : IMetadataCommitter
 
     public ValueTask ReadBarrierAsync(CancellationToken cancellationToken) => _inner.ReadBarrierAsync(cancellationToken);
 
+    /// <summary>
+    /// fsync: this node's tier (its chunks and log, then the log on a majority) and the peers that took chunks, at once.
+    /// They are independent conditions, each a device flush somewhere, and fsync returns only when all of them hold;
+    /// one after the other, the peers' flushes only added their time to the local one's.
+    /// </summary>
     public async ValueTask<FsError> SyncAsync(CancellationToken cancellationToken)
     {
-        var local = await _inner.SyncAsync(cancellationToken);
+        var peers = _replicator.SyncPeersAsync(cancellationToken).AsTask();
+        FsError local;
+        try
+        {
+            local = await _inner.SyncAsync(cancellationToken);
+        }
+        finally
+        {
+            // Not left running unobserved when the local tier throws (cancelled): its outcome is only waited for.
+            await Task.WhenAny(peers);
+        }
         if (local != FsError.None) return local;
-        return await _replicator.SyncPeersAsync(cancellationToken) ? FsError.None : FsError.Io;
+        return await peers ? FsError.None : FsError.Io;
     }
 
     /// <summary>The chunks a write references that the tree does not (shared chunks of a copy are already replicated).</summary>

@@ -11,6 +11,9 @@ internal sealed class InMemoryChunks : ILocalChunks
 
     public int SyncCount;
 
+    /// <summary>When set, <see cref="Sync"/> reports a writeback error (after counting the call).</summary>
+    public volatile bool FailSync;
+
     public int Count => _chunks.Count;
 
     public IEnumerable<ChunkId> Ids => _chunks.Keys;
@@ -35,7 +38,7 @@ internal sealed class InMemoryChunks : ILocalChunks
     public bool Sync()
     {
         Interlocked.Increment(ref SyncCount);
-        return true;
+        return !FailSync;
     }
 
     /// <summary>Adds bytes under their own id; returns the id.</summary>
