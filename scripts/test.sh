@@ -32,6 +32,12 @@ for project in tests/*/*.csproj load/*.Tests/*.csproj; do
   timeout --kill-after=30 "${DINOMESH_TEST_TIMEOUT:-1500}" \
     dotnet test "$project" -c Release --no-build -nologo --logger "console;verbosity=normal" "$@" >"$log" 2>&1
   rc=$?
+  # A project that failed keeps its whole log (a cluster test's failure message carries every node's log, which the
+  # summary below cuts to a few lines): DINOMESH_TEST_LOGS, by default /tmp/dinomesh-test-logs.
+  if [ "$rc" != 0 ]; then
+    kept="${DINOMESH_TEST_LOGS:-/tmp/dinomesh-test-logs}"
+    mkdir -p "$kept" && cp "$log" "$kept/$name.log" && echo "test: $name's whole log is kept in $kept/$name.log"
+  fi
   # Failures with their messages (the console logger's normal verbosity), then the run's summary lines.
   grep -E -A12 '^\s+Failed [A-Za-z]' "$log" | grep -vE '^\s+at |^\s+[0-9:.]+ [EO] ' | head -n 200
   grep -E '^\s+Skipped [A-Za-z]' "$log" | head -n 50

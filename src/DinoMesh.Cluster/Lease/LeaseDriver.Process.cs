@@ -270,6 +270,9 @@ public sealed partial class LeaseDriver
     /// </summary>
     private void PersistCommit(bool force)
     {
+        // A failed driver writes nothing more: its log is what failed (or was closed under it), and the stop at
+        // disposal must not throw that failure a second time.
+        if (_failure is not null) return;
         var commit = Math.Min(_machine.Commit, _log.LastVersion);
         if (commit == _persistedCommit) return;
         var now = Environment.TickCount64;
