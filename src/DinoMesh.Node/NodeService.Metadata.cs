@@ -48,7 +48,7 @@ public sealed partial class NodeService
                 EvictRemoved(state);
                 foreach (var (peer, address) in state.Members) cluster.Admitted.Admit(peer, address);
             }
-            if (result.Effect.MembersChanged) lease.MembersChanged(replica.Current.Members.Keys);
+            if (result.Effect.MembersChanged) lease.MembersChanged();
             // Only once the entry's members are admitted: a peer waiting on this version is then decided on them.
             cluster.Admitted.Advance(result.State.Version);
         }

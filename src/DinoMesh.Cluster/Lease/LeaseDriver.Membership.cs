@@ -22,13 +22,18 @@ public sealed partial class LeaseDriver
         _admitted = admitted;
     }
 
-    /// <summary>The members the log names: whom the holder replicates to.</summary>
-    public void MembersChanged(IEnumerable<PeerId> members)
+    /// <summary>
+    /// An applied entry changed the log's members: the holder replicates to those the replica names now. They are read
+    /// here, under the driver's lock, never handed in: entries applied on two threads announce themselves in either order,
+    /// and a list read by the first announcement but set after the second dropped the member the second one added (the
+    /// holder then never replicated to it, and it never became a voter).
+    /// </summary>
+    public void MembersChanged()
     {
         lock (_gate)
         {
             AdvanceLocked();
-            _machine.SetMembers(members);
+            _machine.SetMembers(_replica.Current.Members.Keys);
             ProcessLocked();
         }
         AfterProcess();

@@ -145,7 +145,21 @@ public sealed partial class NodeProcess : IDisposable
 
     /// <summary>The last lines of every life of this node, for failure reports.</summary>
     public string Diagnostics() =>
-        $"--- {Name} ({Endpoint}, peer {PeerId?[..12] ?? "?"}) ---\n" + string.Join("\n", _lives.Select(Tail));
+        $"--- {Name} ({Endpoint}, peer {PeerId?[..12] ?? "?"}) ---\n" + string.Join("\n", _lives.Select(Tail)) + LiveView();
+
+    /// <summary>
+    /// What a running node says of itself and of the others right now (<c>status</c>, <c>peers</c>): a failure while the
+    /// cluster forms or replicates shows each member's role, applied version and lag as the holder sees them.
+    /// </summary>
+    private string LiveView()
+    {
+        if (!IsRunning) return "";
+        var status = Cli("status");
+        var peers = Cli("peers");
+        return $"\n  status (exit {status.ExitCode}):\n{Indent(status.Stdout + status.Stderr)}\n  peers (exit {peers.ExitCode}):\n{Indent(peers.Stdout + peers.Stderr)}";
+    }
+
+    private static string Indent(string text) => string.Join('\n', text.TrimEnd().Split('\n').Select(l => "    " + l));
 
     private static string Tail(DaemonProcess d)
     {
