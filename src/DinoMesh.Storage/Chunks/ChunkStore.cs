@@ -38,6 +38,11 @@ public sealed partial class ChunkStore
     // When a read last had to verify a chunk by SHA-256 (Environment.TickCount64); long ago at the start.
     private long _sha256ReadAtMs = long.MinValue / 2;
     private readonly AlignedBuffers _alignedBuffers = new();
+    // Open from the start, so a writeback error is reported to this store even when someone else's syncfs saw it first.
+    private readonly FileSystemSync _fileSystemSync;
+    // Why a sync failed, once one has: the chunks written before it may not be on disk, and no later sync can say
+    // otherwise (the kernel reports an error once), so every later sync fails too.
+    private string? _writebackFailure;
 
     /// <summary>A store over <see cref="DataDirectory.ChunkDirectory"/>, with temp files in <see cref="DataDirectory.TempDirectory"/>.</summary>
     public ChunkStore(DataDirectory directory, ChunkStoreOptions? options = null, ILogger? logger = null)
@@ -56,6 +61,7 @@ public sealed partial class ChunkStore
         _verified = new VerifiedChunks(_options.VerifiedCacheCapacity);
         Directory.CreateDirectory(chunkDirectory, OwnerOnly);
         Directory.CreateDirectory(tempDirectory, OwnerOnly);
+        _fileSystemSync = FileSystemSync.Open(chunkDirectory);
         SweepTemporaryFiles();
     }
 

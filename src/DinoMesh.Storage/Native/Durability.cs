@@ -2,14 +2,11 @@ using System.Runtime.InteropServices;
 
 namespace DinoMesh.Storage.Native;
 
-/// <summary>fsync of directories and syncfs(2): the two durability calls .NET has no API for.</summary>
+/// <summary>fsync of directories and fdatasync of open files (syncfs(2) is <see cref="FileSystemSync"/>).</summary>
 internal static class Durability
 {
     /// <summary>Makes the entries of a directory (creations, renames, unlinks) durable.</summary>
     public static void FsyncDirectory(string path) => WithDirectory(path, "fsync", LibC.Fsync);
-
-    /// <summary>Writes back every dirty page and inode of the filesystem holding <paramref name="path"/>; reports writeback errors (Linux 5.8+).</summary>
-    public static void SyncFileSystem(string path) => WithDirectory(path, "syncfs", LibC.Syncfs);
 
     /// <summary>fdatasync of an open file; 0, or the errno it failed with.</summary>
     public static int DataSync(Microsoft.Win32.SafeHandles.SafeFileHandle file)

@@ -139,19 +139,9 @@ internal sealed class DirectConnections
             var admission = peer.IsEmpty
                 ? AdmissionVerdict.No(AdmissionVerdict.NotAdmitted)
                 : _admission.CheckAsync(peer, AdmissionHint.FromServerName(tls.TargetHostName), _aborting.Token).AsTask().GetAwaiter().GetResult();
-            if (!ticket.Identify(admission.Admitted, out var full))
-            {
-                _refusals.Refused(LogLevel.Warning, "connections refused (over a connection cap)", from,
-                    "refused a connection of {Peer} from {Remote}: {Reason}", peer.IsEmpty ? "(no identity)" : peer.Short, from, full);
-                return;
-            }
-            if (!admission.Admitted)
-            {
-                _refusals.Refused(LogLevel.Warning, "connections refused (lean path, not an admitted member)", from,
-                    "refused a {Path} connection of {Peer} from {Remote}: {Reason}", "lean", peer.IsEmpty ? "(no identity)" : peer.Short, from, admission.Reason);
-                LeanServer.Refuse(tls, stream);
-                return;
-            }
+            var gate = PassGate(ticket, peer, admission, "lean", from);
+            if (gate == Gate.NotAdmitted) LeanServer.Refuse(tls, stream);
+            if (gate != Gate.Pass) return;
             Interlocked.Increment(ref _servedLean);
             Interlocked.Increment(ref _servedLeanOnThreads);
             // Every await of the session's reading completes at once over this stream, so it runs here, to its end.
@@ -196,22 +186,10 @@ internal sealed class DirectConnections
             var peer = tls.RemoteCertificate is { } certificate ? PeerCertificate.PeerIdOf(certificate) : default;
             // As on Kestrel's path (ConnectionWatch): a peer not known yet that presents its admission version waits for this node's log.
             var admission = peer.IsEmpty ? AdmissionVerdict.No(AdmissionVerdict.NotAdmitted) : await _admission.CheckAsync(peer, AdmissionHint.FromServerName(tls.TargetHostName), _aborting.Token);
-            var admitted = admission.Admitted;
-            if (!ticket.Identify(admitted, out var full))
-            {
-                _refusals.Refused(LogLevel.Warning, "connections refused (over a connection cap)", from,
-                    "refused a connection of {Peer} from {Remote}: {Reason}", peer.IsEmpty ? "(no identity)" : peer.Short, from, full);
-                return;
-            }
-            if (!admitted)
-            {
-                // Members only, as on Kestrel's path: a stranger's only business here is the join protocol, over HTTP/2.
-                _refusals.Refused(LogLevel.Warning, $"connections refused ({path} path, not an admitted member)", from,
-                    "refused a {Path} connection of {Peer} from {Remote}: {Reason}", path, peer.IsEmpty ? "(no identity)" : peer.Short, from, admission.Reason);
-                // A lean caller is told that nothing was read, so it tries HTTP/2 at once whatever its protocol.
-                if (lean) await LeanServer.RefuseAsync(tls, _aborting.Token);
-                return;
-            }
+            var gate = PassGate(ticket, peer, admission, path, from);
+            // A lean caller is told that nothing was read, so it tries HTTP/2 at once whatever its protocol.
+            if (gate == Gate.NotAdmitted && lean) await LeanServer.RefuseAsync(tls, _aborting.Token);
+            if (gate != Gate.Pass) return;
             if (lean)
             {
                 Interlocked.Increment(ref _servedLean);
@@ -237,6 +215,33 @@ internal sealed class DirectConnections
             await tls.DisposeAsync();
             ticket.Dispose();
         }
+    }
+
+    private enum Gate
+    {
+        Pass,
+        OverCap,
+        NotAdmitted,
+    }
+
+    /// <summary>
+    /// The checks after a handshake, the same on both paths: the connection caps (the ticket learns whether its peer is
+    /// a member), then members only, as on Kestrel's path (a stranger's only business here is the join protocol, over
+    /// HTTP/2). A refusal is logged here; what the refused caller is told is the path's business.
+    /// </summary>
+    private Gate PassGate(ConnectionTicket ticket, Core.Identity.PeerId peer, AdmissionVerdict admission, string path, string from)
+    {
+        var who = peer.IsEmpty ? "(no identity)" : peer.Short;
+        if (!ticket.Identify(admission.Admitted, out var full))
+        {
+            _refusals.Refused(LogLevel.Warning, "connections refused (over a connection cap)", from,
+                "refused a connection of {Peer} from {Remote}: {Reason}", who, from, full);
+            return Gate.OverCap;
+        }
+        if (admission.Admitted) return Gate.Pass;
+        _refusals.Refused(LogLevel.Warning, $"connections refused ({path} path, not an admitted member)", from,
+            "refused a {Path} connection of {Peer} from {Remote}: {Reason}", path, who, from, admission.Reason);
+        return Gate.NotAdmitted;
     }
 
     /// <summary>
