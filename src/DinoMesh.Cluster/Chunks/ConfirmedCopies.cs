@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using DinoMesh.Core.Identity;
 using DinoMesh.Core.Chunks;
 
@@ -16,12 +15,17 @@ public sealed class ConfirmedCopies
     private const int Capacity = 65_536;
 
     private readonly long _validityTicks;
+    private readonly TimeProvider _time;
     private readonly Lock _gate = new();
     private readonly Dictionary<ChunkId, Entry> _entries = [];
     private readonly Queue<ChunkId> _order = new();
 
-    public ConfirmedCopies(TimeSpan validity) =>
-        _validityTicks = (long)(validity.TotalSeconds * Stopwatch.Frequency);
+    /// <param name="time">The clock entries age by (the system's unless a test steps one).</param>
+    public ConfirmedCopies(TimeSpan validity, TimeProvider? time = null)
+    {
+        _time = time ?? TimeProvider.System;
+        _validityTicks = (long)(validity.TotalSeconds * _time.TimestampFrequency);
+    }
 
     private sealed record Entry(PeerId[] Peers, long At);
 
@@ -35,7 +39,7 @@ public sealed class ConfirmedCopies
     {
         lock (_gate)
         {
-            if (_entries.TryGetValue(id, out var entry) && Stopwatch.GetTimestamp() - entry.At < _validityTicks) return [.. entry.Peers];
+            if (_entries.TryGetValue(id, out var entry) && _time.GetTimestamp() - entry.At < _validityTicks) return [.. entry.Peers];
         }
         return [];
     }
@@ -43,7 +47,7 @@ public sealed class ConfirmedCopies
     public void Record(ChunkId id, IReadOnlyCollection<PeerId> peers)
     {
         if (peers.Count == 0) return;
-        var now = Stopwatch.GetTimestamp();
+        var now = _time.GetTimestamp();
         lock (_gate)
         {
             // Expired entries at the head go first, so a node that wrote long ago keeps nothing here.
