@@ -27,7 +27,6 @@ public sealed class ChunkAccess
     private readonly ConcurrentDictionary<ChunkId, long> _warmed = new();
     private const long WarmedForMs = 10_000;
     private readonly SemaphoreSlim _warming;
-    private int _importsBehind;
 
     public ChunkAccess(ChunkStore store, ILogger logger, IChunkSource? remote = null, ChunkAccessOptions? options = null)
     {
@@ -106,8 +105,7 @@ public sealed class ChunkAccess
 
     /// <summary>
     /// Waits until every chunk that bytes [offset, offset + length) of <paramref name="extents"/> need can be read
-    /// here: each one missing locally is fetched (once, however many readers want it) and verified; the reader goes on
-    /// from the verified bytes in memory while the chunk file is written (<see cref="Imported"/> follows). Only the
+    /// here: each one missing locally is fetched (once, however many readers want it), verified and imported. Only the
     /// chunks of this range are waited for. When <paramref name="ino"/> is read sequentially, the next chunks are
     /// fetched (or, when local, verified) in the background, so a streaming read does not wait a round trip per chunk.
     /// EIO when a chunk can be had from nowhere; EINTR-style cancellation throws.
@@ -160,20 +158,11 @@ public sealed class ChunkAccess
             if (fetched.Chunk is { } chunk)
             {
                 _recent.Add(chunk);
+                var stored = _store.Import(chunk);
+                if (stored.Succeeded) Imported?.Invoke(id, chunk.Length);
+                // A full disk does not fail the read: the bytes are verified and held in memory.
+                else _logger.LogWarning("chunk {Chunk} fetched but not stored here: {Status} {Error}", id, stored.Status, stored.Error);
                 error = FsError.None;
-                // The verified bytes are in memory now: the readers waiting on this chunk copy from there on another
-                // thread while this one writes the chunk file, unless too many imports are behind already (each holds
-                // its chunk in memory until it is on disk), when the readers wait for this one.
-                var early = Interlocked.Increment(ref _importsBehind) <= _options.ImportsBehindReaders;
-                try
-                {
-                    if (early) done.TrySetResult(FsError.None);
-                    Import(id, chunk);
-                }
-                finally
-                {
-                    Interlocked.Decrement(ref _importsBehind);
-                }
             }
             else
             {
@@ -186,18 +175,9 @@ public sealed class ChunkAccess
         }
         finally
         {
-            // Only now: a reader that asks meanwhile finds the chunk in memory (or this fetch), never a second fetch.
             _fetching.TryRemove(id, out _);
             done.TrySetResult(error);
         }
-    }
-
-    private void Import(ChunkId id, VerifiedChunk chunk)
-    {
-        var stored = _store.Import(chunk);
-        if (stored.Succeeded) Imported?.Invoke(id, chunk.Length);
-        // A full disk does not fail the read: the bytes are verified and held in memory.
-        else _logger.LogWarning("chunk {Chunk} fetched but not stored here: {Status} {Error}", id, stored.Status, stored.Error);
     }
 
     /// <summary>
@@ -277,12 +257,6 @@ public sealed record ChunkAccessOptions
 
     /// <summary>Local chunks verified ahead at the same time (each is a worker hashing a chunk).</summary>
     public int ParallelWarmUps { get; init; } = 1;
-
-    /// <summary>
-    /// Fetched chunks whose readers may go on before the chunk file is written (the bytes are verified and held in
-    /// memory): beyond this many imports behind, readers wait for the import, so memory stays bounded.
-    /// </summary>
-    public int ImportsBehindReaders { get; init; } = 16;
 
     /// <summary>Bytes of recently fetched chunks kept in memory for the reads that follow the fetch.</summary>
     public long RecentFetchedBytes { get; init; } = 64L << 20;

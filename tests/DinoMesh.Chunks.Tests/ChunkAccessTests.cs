@@ -68,58 +68,8 @@ public sealed class ChunkAccessTests : IDisposable
         Assert.Equal(FsError.None, access.Load(id, 100, buffer));
 
         Assert.Equal(contents[1].AsSpan(100, 4096).ToArray(), buffer);
-        // The chunk file is written just after the reader was let go (see the next test).
-        Assert.True(await WaitUntil(() => _store.Contains(id)), "the fetched chunk was not imported");
+        Assert.True(_store.Contains(id));
         Assert.False(_store.Contains(ChunkId.Of(contents[0])), "a chunk outside the range was fetched");
-    }
-
-    [Fact]
-    public async Task A_reader_goes_on_from_the_verified_bytes_while_the_chunk_file_is_still_being_written()
-    {
-        var source = new FakeSource();
-        var access = new ChunkAccess(_store, NullLogger.Instance, source, new ChunkAccessOptions { ReadAheadChunks = 0 });
-        var (map, contents) = File(source, 1);
-        var id = ChunkId.Of(contents[0]);
-        using var importing = new ManualResetEventSlim();
-        // Raised on the importing thread once the file is written: held here, it stands for a slow disk.
-        access.Imported += (_, _) => importing.Wait(TimeSpan.FromSeconds(20));
-
-        // The answer arrives on another thread, as a peer's does.
-        var answer = new TaskCompletionSource();
-        source.Gates[ChunkId.Of(contents[0])] = answer;
-        var prepare = access.PrepareAsync(7, map, 0, 4096, CancellationToken.None).AsTask();
-        _ = Task.Run(answer.SetResult);
-        var finished = await Task.WhenAny(prepare, Task.Delay(TimeSpan.FromSeconds(10)));
-        importing.Set();
-
-        Assert.Same(prepare, finished);
-        Assert.Equal(FsError.None, await prepare);
-        var buffer = new byte[4096];
-        Assert.Equal(FsError.None, access.Load(id, 0, buffer));
-        Assert.Equal(contents[0].AsSpan(0, 4096).ToArray(), buffer);
-    }
-
-    [Fact]
-    public async Task With_too_many_imports_behind_a_reader_waits_for_the_chunk_file()
-    {
-        var source = new FakeSource();
-        var access = new ChunkAccess(_store, NullLogger.Instance, source, new ChunkAccessOptions { ReadAheadChunks = 0, ImportsBehindReaders = 0 });
-        var (map, contents) = File(source, 1);
-        using var importing = new ManualResetEventSlim();
-        access.Imported += (_, _) => importing.Wait(TimeSpan.FromSeconds(20));
-
-        // The answer arrives on another thread, as a peer's does.
-        var answer = new TaskCompletionSource();
-        source.Gates[ChunkId.Of(contents[0])] = answer;
-        var prepare = access.PrepareAsync(7, map, 0, 4096, CancellationToken.None).AsTask();
-        _ = Task.Run(answer.SetResult);
-        await Task.Delay(300);
-        var waited = !prepare.IsCompleted;
-        importing.Set();
-
-        Assert.True(waited, "the reader went on with no room for another import behind it");
-        Assert.Equal(FsError.None, await prepare);
-        Assert.True(_store.Contains(ChunkId.Of(contents[0])));
     }
 
     [Fact]
