@@ -262,6 +262,37 @@ public sealed class ChunkClusterTests : IClassFixture<ClassCluster>, IDisposable
     }
 
     [Fact]
+    public void With_R_2_each_chunk_is_pushed_once_and_after_a_kill9_of_the_writer_the_one_other_copy_serves_every_byte()
+    {
+        var (cluster, n) = Start(_output, 3);
+        using var _ = cluster;
+        var sha = WriteRandom(Path.Combine(n[0].MountPoint, "once"), 64, 6);
+        // The writer's own copy is one of the two: one push per chunk, whichever members rendezvous places it on.
+        // (The held counts are memoised for a second: polled until they include the file.)
+        long held = 0, pushed = 0;
+        Poll.Until(() =>
+        {
+            var chunks = Chunks(n[0]);
+            held = chunks.GetProperty("placementChunks").GetInt64() + chunks.GetProperty("cachedChunks").GetInt64();
+            pushed = chunks.GetProperty("pushed").GetInt64();
+            return held > 0 && held == pushed;
+        }, TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(250));
+        cluster.Log($"a holds {held} chunks and pushed {pushed}");
+        Assert.True(held > 0, "a holds no chunk of the file it wrote");
+        Assert.Equal(held, pushed);
+        n[0].Kill9();
+        Directory.Delete(n[0].DataDir, recursive: true);
+        cluster.Log("killed a right after close and deleted its data directory");
+
+        Concurrently.Map(n[1..], reader =>
+        {
+            WaitForSize(Path.Combine(reader.MountPoint, "once"), 64 << 20);
+            Assert.Equal(sha, Sha256Of(Path.Combine(reader.MountPoint, "once")));
+            return reader;
+        });
+    }
+
+    [Fact]
     public void A_corrupted_chunk_file_is_detected_on_read_repaired_from_a_peer_and_the_read_returns_the_right_bytes()
     {
         var (cluster, n) = Start(_output, 3);
