@@ -55,13 +55,20 @@ start_one 3 --join "$prefix.1:$port" --token-file "$work/token"
 wait_for 120 all_alive || { echo "the nodes did not list each other alive" >&2; exit 1; }
 echo "# $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg); R=$replicas, $files x $size_mib MiB, $prefix.1-3, ${node[*]}"
 
+# Chunk counters from `status --json` (outside the timed parts): copies node1 pushed, and per node the chunks it lacks
+# for placement, its repair queue and what repair copied to it.
+chunks_of() { timeout 10 "${node[@]}" status --json --data-dir "$work/n$1/data" 2>/dev/null | jq -r ".chunks.$2 // 0"; }
+settled() { local i; for i in 1 2 3; do [ "$(chunks_of $i missing)" = 0 ] && [ "$(chunks_of $i repairQueue)" = 0 ] || return 1; done; }
+run_c0=$(ticks); run_t0=$(now)
 for f in $(seq 1 "$files"); do
   load=$(cut -d' ' -f1 /proc/loadavg)
   profile "$f" write
+  p0=$(chunks_of 1 pushed)
   c0=$(ticks); t0=$(now)
   dd if="$src/f$f" of="$work/n1/mnt/f$f" bs=1M conv=fsync status=none
   t1=$(now); c1=$(ticks)
   unprofile
+  p1=$(chunks_of 1 pushed)
   wait_for 30 size_on 3 "f$f" || { echo "node3 does not see f$f" >&2; exit 1; }
   sync; echo 3 > /proc/sys/vm/drop_caches
   profile "$f" read
@@ -70,7 +77,15 @@ for f in $(seq 1 "$files"); do
   t3=$(now); c3=$(ticks)
   unprofile
   cmp -s "$src/f$f" "$work/n3/mnt/f$f" && ok=same || ok=DIFFERENT
-  printf 'file %d%s load %5s | write %s cpu %5d ms | read node3 %s cpu %5d ms | %s\n' "$f" "$([ "$f" = 1 ] && echo '*' || echo ' ')" "$load" \
-    "$(rate "$t0" "$t1")" "$(((c1 - c0) * 10))" "$(rate "$t2" "$t3")" "$(((c3 - c2) * 10))" "$ok"
+  printf 'file %d%s load %5s | write %s cpu %5d ms | read node3 %s cpu %5d ms | %s | pushed %d\n' "$f" "$([ "$f" = 1 ] && echo '*' || echo ' ')" "$load" \
+    "$(rate "$t0" "$t1")" "$(((c1 - c0) * 10))" "$(rate "$t2" "$t3")" "$(((c3 - c2) * 10))" "$ok" "$((p1 - p0))"
   rm -f "$src/f$f"
 done
+# What the write path left for later (a placement node pulling what its writer stood in for) counts too: wait (at most
+# 90 s) until no node lacks a chunk it places, then the nodes' CPU over the whole run.
+t4=$(now)
+wait_for 90 settled || echo "# not settled within 90 s" >&2
+t5=$(now); c5=$(ticks)
+printf '# settled %.1f s after the last read; repaired node2 %s node3 %s; node CPU over the run %d ms in %.1f s\n' \
+  "$(awk -v a="$t4" -v b="$t5" 'BEGIN{print b-a}')" "$(chunks_of 2 repaired)" "$(chunks_of 3 repaired)" "$(((c5 - run_c0) * 10))" \
+  "$(awk -v a="$run_t0" -v b="$t5" 'BEGIN{print b-a}')"

@@ -9,7 +9,9 @@ namespace DinoMesh.Cluster.Chunks;
 /// Bounds the chunks this node keeps beyond its placement duty — chunks it wrote for files placed elsewhere, and chunks
 /// it fetched to read — to <see cref="ChunkOptions.CacheBytes"/>. Over the bound, the least recently used go first, and
 /// only once every placement node of the chunk confirms it holds a copy, so eviction never takes a chunk below R copies.
-/// Runs in the background: a full cache never makes a write wait. Chunks no committed state references are not cache
+/// That rule is also what keeps a writer's own copy while it is one of the R: a writer pushes a new chunk to R - 1
+/// others only (<see cref="ChunkReplicator"/>), so where the writer is not a placement node, one placement node lacks
+/// the chunk until its repair scan pulls it, and until then the writer's copy is never evicted. Runs in the background: a full cache never makes a write wait. Chunks no committed state references are not cache
 /// (garbage collection owns them), nor are staged ones.
 /// </summary>
 public sealed class ChunkCache

@@ -8,7 +8,9 @@ namespace DinoMesh.Cluster.Chunks;
 /// Repair by pulling: every node makes sure it holds the referenced chunks it is a placement node for, over the live
 /// members. When a member dies (or is removed), the chunks it held get new placement nodes among the survivors, which
 /// find them missing here and fetch them from whoever still has a copy — so every chunk is back at R copies without any
-/// node having to know who held what. A chunk quarantined as corrupt is missing too, and comes back the same way.
+/// node having to know who held what. A chunk quarantined as corrupt is missing too, and comes back the same way. So is
+/// a new chunk whose writer is not one of its placement nodes: the writer's copy counted as one of the R at the commit
+/// (<see cref="ChunkReplicator"/>), and the placement node left out pulls the chunk at its next scan, off the write path.
 /// Copying is rate-limited (<see cref="ChunkOptions.RepairBytesPerSecond"/>) so foreground reads stay fast.
 /// </summary>
 public sealed class ChunkRepairer

@@ -7,12 +7,15 @@ using Microsoft.Extensions.Logging;
 namespace DinoMesh.Cluster.Chunks;
 
 /// <summary>
-/// Puts a new chunk on its placement nodes before the commit that introduces it is proposed. Pushing starts as soon
-/// as a writer stores the chunk (<see cref="Offer"/>), so a streaming write replicates while it goes on; the commit
-/// then waits only for what is still in flight (<see cref="ReplicateAsync"/>). A chunk counts as replicated when R
-/// copies are confirmed: this node's own copy counts only when it is one of the placement nodes (otherwise it is cache,
-/// and may be evicted), and a placement node that cannot take the chunk (unreachable, disk full) is replaced by the next
-/// member in the chunk's rendezvous order. Peers that took chunks are asked to sync them on the next fsync.
+/// Puts a new chunk on R nodes before the commit that introduces it is proposed. Pushing starts as soon as a writer
+/// stores the chunk (<see cref="Offer"/>), so a streaming write replicates while it goes on; the commit then waits only
+/// for what is still in flight (<see cref="ReplicateAsync"/>). The writer's own copy is one of the R: the chunk is
+/// pushed to the first R - 1 members of its rendezvous ranking other than this node (with R = 2, one push: to its first
+/// placement node, or to its second when this node is the first). Where this node is not a placement node, its copy
+/// stands in for the placement node left out until that node pulls the chunk (<see cref="ChunkRepairer"/>); until then
+/// the cache keeps it, since it evicts only what every placement node holds. A target that cannot take the chunk
+/// (unreachable, disk full) is replaced by the next member in the ranking. Peers that took chunks are asked to sync them
+/// on the next fsync.
 /// </summary>
 public sealed class ChunkReplicator
 {
@@ -49,11 +52,11 @@ public sealed class ChunkReplicator
 
     /// <summary>
     /// A writer stored a chunk: start pushing it now. The bytes are copied into a pooled array (within a memory bound;
-    /// past it the push reads them back from the store). Does nothing when this node alone makes up the copies.
+    /// past it the push reads them back from the store). Does nothing when this node's copy alone makes up R.
     /// </summary>
     public void Offer(ChunkId id, ReadOnlySpan<byte> bytes)
     {
-        if (!NeedsPeers(id) || _pushes.ContainsKey(id)) return;
+        if (!NeedsPeers() || _pushes.ContainsKey(id)) return;
         PendingBytes? copy = null;
         if (Interlocked.Add(ref _pendingBytes, bytes.Length) <= _options.MaxPendingPushBytes)
         {
@@ -95,7 +98,7 @@ public sealed class ChunkReplicator
         {
             // A chunk whose push already ended has its copies on record: only a shortfall (a copy's holder died since,
             // placement moved) is pushed again, and a chunk with enough copies costs no call at all.
-            if (NeedsPeers(id) && !HasCopies(id, _confirmed.Of(id))) waits.Add(Start(id, null).Task);
+            if (NeedsPeers() && !HasCopies(id, _confirmed.Of(id))) waits.Add(Start(id, null).Task);
         }
         if (waits.Count == 0) return true;
         var results = await Task.WhenAll(waits).WaitAsync(ct).ConfigureAwait(false);
@@ -124,28 +127,24 @@ public sealed class ChunkReplicator
         return results.All(ok => ok);
     }
 
-    /// <summary>Whether the copies on record, with this node's own where it is a placement node, make up R among the live members.</summary>
+    /// <summary>Whether the copies on record, with this node's own, make up R among the live members.</summary>
     private bool HasCopies(ChunkId id, HashSet<PeerId> confirmed)
     {
         if (confirmed.Count == 0) return false;
         var live = _cluster.Live();
         var replicas = ChunkPlacement.Effective(_options.Replicas, live.Count);
-        return CopiesAmong(ChunkPlacement.Ranked(id, live), replicas, confirmed) >= replicas;
+        return CopiesAmong(ChunkPlacement.Ranked(id, live), confirmed) >= replicas;
     }
 
-    /// <summary>This node's copy counts only where it is a placement node (elsewhere it is cache); a peer's only while it is live.</summary>
-    private int CopiesAmong(IReadOnlyList<ChunkPeer> ranked, int replicas, HashSet<PeerId> confirmed)
-    {
-        var selfPlaced = ranked.Take(replicas).Any(p => p.Id == _cluster.Self);
-        return (selfPlaced ? 1 : 0) + confirmed.Count(c => ranked.Any(p => p.Id == c));
-    }
+    /// <summary>
+    /// This node's copy always counts (a writer stored the chunk here, and neither collection nor the cache deletes it
+    /// while a placement node lacks it); a peer's counts only while the peer is live.
+    /// </summary>
+    private static int CopiesAmong(IReadOnlyList<ChunkPeer> ranked, HashSet<PeerId> confirmed) =>
+        1 + confirmed.Count(c => ranked.Any(p => p.Id == c));
 
-    private bool NeedsPeers(ChunkId id)
-    {
-        var live = _cluster.Live();
-        var replicas = ChunkPlacement.Effective(_options.Replicas, live.Count);
-        return replicas > 1 || !ChunkPlacement.IsPlacedOn(id, _cluster.Self, live, replicas);
-    }
+    /// <summary>Only when R is more than this node's own copy (one live member, or R = 1: nothing to push).</summary>
+    private bool NeedsPeers() => ChunkPlacement.Effective(_options.Replicas, _cluster.Live().Count) > 1;
 
     private sealed record Push(Task<bool> Task, PendingBytes? Bytes);
 
@@ -180,7 +179,6 @@ public sealed class ChunkReplicator
         }
     }
 
-    /// <summary>Pushes until R copies are confirmed, re-reading the live members after each round (a dead placement node is replaced).</summary>
     /// <summary>
     /// Pushes until R copies are confirmed, re-reading the live members after each round (a dead placement node is
     /// replaced). <paramref name="confirmed"/> starts with the copies already on record and ends with all of them.
@@ -194,9 +192,9 @@ public sealed class ChunkReplicator
             var live = _cluster.Live();
             var replicas = ChunkPlacement.Effective(_options.Replicas, live.Count);
             var ranked = ChunkPlacement.Ranked(id, live);
-            var have = CopiesAmong(ranked, replicas, confirmed);
+            var have = CopiesAmong(ranked, confirmed);
             if (have >= replicas) return true;
-            // Placement nodes first, then the next in rendezvous order for any that refused.
+            // The ranking in order, this node left out: its first R - 1 others, then the next for any that refused.
             foreach (var target in ranked)
             {
                 if (have >= replicas) break;

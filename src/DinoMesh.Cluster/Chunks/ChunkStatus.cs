@@ -5,7 +5,8 @@ namespace DinoMesh.Cluster.Chunks;
 /// of the chunk's R nodes), cached (referenced, placed elsewhere, kept within the cache bound) and unreferenced (no
 /// committed state points at them: garbage collection deletes them after the grace period). Missing counts referenced
 /// chunks this node should hold as a placement node and lacks — under-replicated as seen from here — which the repair
-/// queue is copying back.
+/// queue is copying back; for up to a repair interval after a write, that includes new chunks whose writer was not a
+/// placement node and stood in for this one (they have R copies, the writer's among them, and are pulled at the next scan).
 /// </summary>
 public sealed record ChunkStatus(
     int Replicas,

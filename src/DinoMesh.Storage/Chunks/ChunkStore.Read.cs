@@ -292,7 +292,6 @@ public sealed partial class ChunkStore
             string target = Path.Combine(_quarantineDirectory,
                 $"{id}.{DateTime.UtcNow:yyyyMMddTHHmmssfff}.{Interlocked.Increment(ref _tempCounter)}");
             File.Move(path, target);
-            PublishedIn(Path.GetDirectoryName(path)!);
         }
         catch (FileNotFoundException)
         {

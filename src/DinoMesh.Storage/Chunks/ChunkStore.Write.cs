@@ -143,14 +143,8 @@ public sealed partial class ChunkStore
         EnsureFanOut(hex, directory);
         // rename(2) replaces atomically: concurrent Puts of the same chunk both succeed with identical bytes.
         File.Move(temp, path, overwrite: true);
+        // Without SyncEachChunk the rename becomes durable with the next SyncAll (syncfs covers directory entries).
         if (_options.SyncEachChunk) Durability.FsyncDirectory(directory);
-        else PublishedIn(directory);
-    }
-
-    private void PublishedIn(string directory)
-    {
-        if (_options.SyncEachChunk) return;
-        _touchedDirectories.TryAdd(directory, 0);
     }
 
     private ChunkWriteResult Fail(ChunkId id, string temp, Exception e)

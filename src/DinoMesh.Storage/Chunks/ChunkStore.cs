@@ -25,8 +25,6 @@ public sealed partial class ChunkStore
     private readonly ILogger _logger;
     private readonly VerifiedChunks _verified;
     private readonly bool[] _fanOutExists = new bool[256];
-    // Directories whose entries changed since the last SyncAll, to fsync then.
-    private readonly ConcurrentDictionary<string, byte> _touchedDirectories = new();
     private readonly WrittenPages _writtenPages = new();
     private long _tempCounter;
     private long _verifications;
@@ -119,7 +117,6 @@ public sealed partial class ChunkStore
             if (errno is LibC.ENOENT or LibC.ENOTDIR) return false;
             throw new IOException($"cannot delete chunk {path}: {LibC.Describe(errno)}");
         }
-        PublishedIn(Path.GetDirectoryName(path)!);
         return true;
     }
 
@@ -164,7 +161,6 @@ public sealed partial class ChunkStore
         if (!Directory.Exists(directory))
         {
             Directory.CreateDirectory(directory, OwnerOnly);
-            PublishedIn(_chunkDirectory);
         }
         Volatile.Write(ref _fanOutExists[index], true);
     }
