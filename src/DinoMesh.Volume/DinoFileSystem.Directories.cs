@@ -90,11 +90,12 @@ public sealed partial class DinoFileSystem
     public override ValueTask<FuseResult<StatFsReply>> StatFsAsync(FuseContext ctx, ulong ino)
     {
         // df: used = the volume's own stored bytes, available = free space under the data directory, size = the two
-        // together. Free and available are equal, so the host disk's reserved blocks never show up as used.
+        // together. Free and available are equal, so the host disk's reserved blocks never show up as used. The free
+        // space may be up to FreeSpaceGauge.MaxAge old (one statvfs per file opened was a cost of every small file).
         const uint blockSize = 4096;
         var state = _meta.Current;
         var used = (ulong)state.StoredBytes / blockSize;
-        var free = (ulong)_chunks.Capacity().Free / blockSize;
+        var free = (ulong)_freeSpace.Free() / blockSize;
         var files = (ulong)state.Inodes.Count;
         const ulong fileLimit = 1UL << 32;
         return ValueTask.FromResult<FuseResult<StatFsReply>>(new StatFsReply(

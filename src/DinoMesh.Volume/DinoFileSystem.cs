@@ -16,6 +16,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     private readonly IMetadataCommitter _meta;
     private readonly FileContents _contents;
     private readonly ChunkAccess _chunks;
+    private readonly FreeSpaceGauge _freeSpace;
     private readonly MutationClock _clock;
     private readonly VolumeOptions _options;
     private readonly ILogger _logger;
@@ -38,6 +39,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     {
         _meta = meta;
         _chunks = chunks;
+        _freeSpace = new FreeSpaceGauge(() => chunks.Capacity().Free, FreeSpaceGauge.DefaultMaxAge);
         _clock = clock;
         _options = options;
         _logger = logger;

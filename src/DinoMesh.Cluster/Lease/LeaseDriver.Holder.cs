@@ -2,6 +2,7 @@ using DinoMesh.Core.Identity;
 using DinoMesh.Core.Metadata;
 using DinoMesh.Core.Wire;
 using DinoMesh.Storage.Metadata;
+using DinoMesh.Storage.Replica;
 using Microsoft.Extensions.Logging;
 
 namespace DinoMesh.Cluster.Lease;
@@ -58,6 +59,7 @@ public sealed partial class LeaseDriver
             return new ProposeResponse(ProposeOutcome.NotHolder, 0, 0, default);
         }
         _tip = result.State;
+        _ahead.Add(_machine.Term, tip, mutation, encoded, result);
         NoteProposer(mutation.Proposer);
         return new ProposeResponse(ProposeOutcome.Appended, version, 0, Self);
     }
@@ -75,17 +77,22 @@ public sealed partial class LeaseDriver
 
     /// <summary>
     /// The state after every entry in this holder's log. Rebuilt from the applied state and the log's tail when the
-    /// term changed (a new holder inherits entries it did not check itself).
+    /// term changed (a new holder inherits entries it did not check itself), and when the replica applied an entry
+    /// from the log instead of taking the tip's result (<see cref="AppliedAhead.Broken"/>): the tip's states then no
+    /// longer continue the replica's, and only a tip built on the replica's own state lets the next results be reused.
     /// </summary>
     private FileSystemState TipLocked()
     {
-        if (_tip is not null && _tipTerm == _machine.Term) return _tip;
+        if (_tip is not null && _tipTerm == _machine.Term && !_ahead.Broken) return _tip;
         ProcessLocked();
+        _ahead.Restart();
         var state = _replica.Current;
         foreach (var record in _log.ReadFrom(state.Version + 1))
         {
-            var result = state.Apply(MutationCodec.Decode(record.Payload));
+            var mutation = MutationCodec.Decode(record.Payload);
+            var result = state.Apply(mutation);
             if (!result.Ok) throw new InvalidDataException($"log entry {record.Version} does not apply to the tip at {state.Version} ({result.Error})");
+            _ahead.Add(record.Term, state, mutation, record.Payload, result);
             state = result.State;
         }
         _tip = state;

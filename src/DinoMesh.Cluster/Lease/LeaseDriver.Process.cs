@@ -162,7 +162,7 @@ public sealed partial class LeaseDriver
         if (target <= _replica.Current.Version) return;
         try
         {
-            if (_replica.ApplyCommitted(target) > 0) AppliedRound?.Invoke();
+            if (_replica.ApplyCommitted(target, _ahead) > 0) AppliedRound?.Invoke();
         }
         catch (InvalidDataException e)
         {

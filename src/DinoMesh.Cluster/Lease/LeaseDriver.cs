@@ -63,6 +63,8 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     private LeaseLog _machine = null!;
     private Task _ticker = Task.CompletedTask;
     private FileSystemState? _tip;
+    // The tip's results for entries not applied yet, so the replica does not apply them a second time at commit.
+    private readonly AppliedAhead _ahead = new();
     private long _tipTerm = -1;
     private long _persistedCommit;
     private long _life;
@@ -96,6 +98,12 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     public PeerId Self { get; }
 
     public LeaseTiming Timing => _timing;
+
+    /// <summary>
+    /// Committed entries the replica took from the tip's results instead of applying them a second time (diagnostics,
+    /// tests).
+    /// </summary>
+    public long AppliedOnce => _ahead.Reused;
 
     /// <summary>The entry a new holder commits first.</summary>
     private byte[] NoopPayload { get; }
