@@ -183,6 +183,8 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     /// </summary>
     internal static VoterSet? ConfigOf(LogEntry entry, VoterSet before)
     {
+        // Asked of every entry appended here: most are files' changes, told apart by their kind's tag without a decode.
+        if (!MutationCodec.MayChangeVoters(entry.Payload)) return null;
         if (!MutationCodec.TryDecode(entry.Payload, out var mutation, out _)) return null;
         return mutation!.Kind switch
         {

@@ -51,6 +51,30 @@ public static class MutationCodec
         _ => null,
     };
 
+    // The union tags (MutationKind) of the two kinds that can change the voter set.
+    private const int RemoveMemberTag = 12, SetVotersTag = 13;
+
+    /// <summary>
+    /// False when <paramref name="bytes"/> certainly encode a mutation of a kind that cannot change the voters (neither
+    /// <see cref="SetVoters"/> nor <see cref="RemoveMember"/>), read from the kind's tag alone; true when they may (or
+    /// cannot be read that far), and only then is the whole mutation worth decoding. Every log entry is asked this when
+    /// it is appended, on the holder and on every follower, and a full decode of each cost as much as its apply.
+    /// </summary>
+    public static bool MayChangeVoters(ReadOnlyMemory<byte> bytes)
+    {
+        try
+        {
+            var reader = new MessagePackReader(bytes);
+            if (reader.TryReadNil() || reader.ReadArrayHeader() == 0 || reader.TryReadNil() || reader.ReadArrayHeader() != 2) return true;
+            return reader.ReadInt32() is RemoveMemberTag or SetVotersTag;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Not readable as far as the tag: the full decode says what it is (or refuses it).
+            return true;
+        }
+    }
+
     public static bool TryDecode(ReadOnlyMemory<byte> bytes, out Mutation? mutation, out string? error)
     {
         try
