@@ -1,4 +1,5 @@
 using DinoMesh.Cluster.Chunks;
+using DinoMesh.Core.Buffers;
 using DinoMesh.Core.Chunks;
 using DinoMesh.Storage.Chunks;
 
@@ -29,6 +30,12 @@ internal sealed class StoreChunks : ILocalChunks
     {
         var (status, array, offset) = _store.ReadAllWithRoom(id, room);
         return (Map(status), array, offset);
+    }
+
+    public (LocalRead Status, PooledBuffer? Chunk) ReadPooled(ChunkId id, BufferPool buffers)
+    {
+        var (status, chunk) = _store.ReadAllPooled(id, buffers);
+        return (Map(status), chunk);
     }
 
     public LocalWrite Import(VerifiedChunk chunk) => _store.Import(chunk).Status switch

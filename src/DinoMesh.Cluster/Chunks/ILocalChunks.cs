@@ -1,3 +1,4 @@
+using DinoMesh.Core.Buffers;
 using DinoMesh.Core.Chunks;
 
 namespace DinoMesh.Cluster.Chunks;
@@ -46,6 +47,20 @@ public interface ILocalChunks
         var array = new byte[offset + bytes.Length];
         bytes.CopyTo(array, offset);
         return (status, array, offset);
+    }
+
+    /// <summary>
+    /// The whole chunk, verified like <see cref="Read"/>, in a buffer rented from <paramref name="buffers"/> whose one
+    /// reference is the caller's (page-aligned, so a disk store reads it there with no copy). The default reads, then
+    /// copies. On any status but <see cref="LocalRead.Ok"/> nothing is lent.
+    /// </summary>
+    (LocalRead Status, PooledBuffer? Chunk) ReadPooled(ChunkId id, BufferPool buffers)
+    {
+        var (status, bytes) = Read(id);
+        if (status != LocalRead.Ok || bytes is null) return (status, null);
+        var buffer = buffers.Rent(bytes.Length);
+        bytes.CopyTo(buffer.Memory);
+        return (status, buffer);
     }
 
     /// <summary>Stores verified bytes (temp file and rename on disk).</summary>
