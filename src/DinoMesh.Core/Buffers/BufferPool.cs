@@ -18,7 +18,10 @@ public sealed class BufferPool
     /// <summary>Smaller requests get a plain array of their own: pooling them saves nothing worth the bookkeeping.</summary>
     public const int MinimumPooled = 64 * 1024;
 
-    /// <summary>Capacities are rounded up to this step, so a chunk and its answer (a chunk plus a few bytes) each find their kind.</summary>
+    /// <summary>
+    /// Capacities are a page more than asked, rounded up to this step: a chunk and its answer (the chunk plus an envelope
+    /// of a few bytes) share one kind, so a node that serves and fetches reuses the same buffers for both.
+    /// </summary>
     private const int Step = 64 * 1024;
 
     private readonly long _maxKeptBytes;
@@ -53,7 +56,7 @@ public sealed class BufferPool
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         if (length < MinimumPooled) return PooledBuffer.Unpooled(GC.AllocateUninitializedArray<byte>(length));
-        var capacity = (int)Math.Min(int.MaxValue - Alignment, ((long)length + Step - 1) / Step * Step);
+        var capacity = (int)Math.Min(int.MaxValue - 2 * Alignment, ((long)length + Alignment + Step - 1) / Step * Step);
         PooledBuffer? buffer = null;
         lock (_gate)
         {
