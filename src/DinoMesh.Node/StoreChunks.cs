@@ -26,12 +26,6 @@ internal sealed class StoreChunks : ILocalChunks
         _ => LocalRead.Failed,
     };
 
-    public (LocalRead Status, byte[]? Array, int Offset) ReadWithRoom(ChunkId id, Func<int, int> room)
-    {
-        var (status, array, offset) = _store.ReadAllWithRoom(id, room);
-        return (Map(status), array, offset);
-    }
-
     public (LocalRead Status, PooledBuffer? Chunk) ReadPooled(ChunkId id, BufferPool buffers)
     {
         var (status, chunk) = _store.ReadAllPooled(id, buffers);
