@@ -1,4 +1,5 @@
 using DinoMesh.Cluster.Chunks;
+using DinoMesh.Core.Buffers;
 using DinoMesh.Core.Metadata;
 using DinoMesh.Volume;
 
@@ -16,14 +17,17 @@ public sealed partial class NodeService
     {
         var cluster = _cluster!;
         var replica = _replica!;
+        // One pool for the chunks this node serves and the ones it fetches: both are whole chunks, sent or received.
+        var buffers = new BufferPool();
         var service = new ChunkService(
             new StoreChunks(_chunks!),
-            new TransportChunkNetwork(cluster.Transport),
+            new TransportChunkNetwork(cluster.Transport, buffers),
             new MembershipChunkCluster(cluster.Self, () => replica.Current, () => cluster.Membership.Members),
             () => replica.Current,
             _options.Chunks,
             TimeProvider.System,
-            _loggers);
+            _loggers,
+            buffers);
         _chunkService = service;
         served.TrySetResult(service);
         replica.Applied += service.OnApplied;

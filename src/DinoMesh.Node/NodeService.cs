@@ -89,8 +89,9 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
                 Protocols = transport =>
                 {
                     TransportLeaseNetwork.Register(transport, () => _lease, _loggers.CreateLogger("lease"));
-                    transport.RegisterUnary(DinoMesh.Transport.ProtocolIds.Chunk, ChunkCodec.MaxMessageBytes,
-                        async (peer, body, ct) => await (await chunkService.Task.WaitAsync(ct)).Server.HandleAsync(peer, body, ct));
+                    // Lending: on the bulk path a found chunk is sent from the pooled buffer it was read into.
+                    transport.RegisterLendingUnary(DinoMesh.Transport.ProtocolIds.Chunk, ChunkCodec.MaxMessageBytes,
+                        async (peer, body, ct) => await (await chunkService.Task.WaitAsync(ct)).Server.HandleLendingAsync(peer, body, ct));
                 },
             }, _loggers, cancellationToken);
         }

@@ -1,4 +1,5 @@
 using DinoMesh.Cluster.Chunks;
+using DinoMesh.Core.Buffers;
 using DinoMesh.Core.Chunks;
 using DinoMesh.Storage.Chunks;
 
@@ -25,10 +26,10 @@ internal sealed class StoreChunks : ILocalChunks
         _ => LocalRead.Failed,
     };
 
-    public (LocalRead Status, byte[]? Array, int Offset) ReadWithRoom(ChunkId id, Func<int, int> room)
+    public (LocalRead Status, PooledBuffer? Chunk) ReadPooled(ChunkId id, BufferPool buffers)
     {
-        var (status, array, offset) = _store.ReadAllWithRoom(id, room);
-        return (Map(status), array, offset);
+        var (status, chunk) = _store.ReadAllPooled(id, buffers);
+        return (Map(status), chunk);
     }
 
     public LocalWrite Import(VerifiedChunk chunk) => _store.Import(chunk).Status switch

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DinoMesh.Core.Buffers;
 using DinoMesh.Core.Identity;
 
 namespace DinoMesh.Transport;
@@ -15,33 +16,53 @@ public sealed partial class PeerTransport
         string address, PeerId? expectedPeer, string protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline,
         CancellationToken ct = default, int maxResponseBytes = 0)
     {
+        var call = await CallBulkAsync(address, expectedPeer, protocolId, request, deadline, null, ct, maxResponseBytes);
+        if (!call.Ok) return call.As<byte[]>();
+        // Without a pool the answer is a plain array of its own, whole.
+        var segment = call.Value!.Segment;
+        var array = segment.Offset == 0 && segment.Count == segment.Array!.Length ? segment.Array : segment.ToArray();
+        return CallResult<byte[]>.Success(array, call.Peer, call.Elapsed);
+    }
+
+    /// <summary>
+    /// <see cref="CallBulkAsync(string, PeerId?, string, ReadOnlyMemory{byte}, TimeSpan, CancellationToken, int)"/>
+    /// with the answer received into a buffer from <paramref name="answers"/> (a plain array when null or over HTTP/2),
+    /// whose one reference the caller owns on success: release it once done with the answer. On failure nothing is lent.
+    /// </summary>
+    public async Task<CallResult<PooledBuffer>> CallBulkAsync(
+        string address, PeerId? expectedPeer, string protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline,
+        BufferPool? answers, CancellationToken ct = default, int maxResponseBytes = 0)
+    {
         if (!ProtocolIds.IsValid(protocolId)) throw new ArgumentException($"bad protocol id '{protocolId}'", nameof(protocolId));
         CheckDeadline(deadline);
-        if (!TryMakeLink(address, expectedPeer, protocolId, out var link, out var badAddress)) return badAddress;
+        if (!TryMakeLink(address, expectedPeer, protocolId, out var link, out var badAddress)) return badAddress.As<PooledBuffer>();
         var maxResponse = maxResponseBytes > 0 ? maxResponseBytes : _options.DefaultMaxResponseBytes;
-        if (!link.Bulk.Supported) return await CallHttpAsync(link, protocolId, request, deadline, maxResponse, Stopwatch.GetTimestamp(), ct);
+        if (!link.Bulk.Supported) return Wrapped(await CallHttpAsync(link, protocolId, request, deadline, maxResponse, Stopwatch.GetTimestamp(), ct));
 
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(ct, _disposing.Token);
         timer.CancelAfter(deadline);
         var since = Stopwatch.GetTimestamp();
         try
         {
-            var (outcome, failure, answer, detail) = await link.Bulk.CallAsync(protocolId, request, deadline, maxResponse, timer.Token);
+            var (outcome, failure, answer, detail) = await link.Bulk.CallAsync(protocolId, request, deadline, maxResponse, timer.Token, answers);
             var elapsed = Stopwatch.GetElapsedTime(since);
             if (outcome == Client.BulkOutcome.NotSent)
             {
                 // Over HTTP/2 (not the lean path: chunk answers are large, and would hold up the small calls sharing it).
-                return await CallHttpAsync(link, protocolId, request, deadline, maxResponse, since, ct);
+                return Wrapped(await CallHttpAsync(link, protocolId, request, deadline, maxResponse, since, ct));
             }
-            if (failure != CallFailure.None) return Failed(link, failure, detail, since);
+            if (failure != CallFailure.None) return Failed(link, failure, detail, since).As<PooledBuffer>();
             link.RecordBulkSuccess(elapsed);
             TransportMetrics.Exchanged(link.Seen, protocolId, request.Length, answer!.Length);
-            return CallResult<byte[]>.Success(answer, link.Seen, elapsed);
+            return CallResult<PooledBuffer>.Success(answer, link.Seen, elapsed);
         }
         catch (Exception e)
         {
             var (failure, detail) = Client.ClientFailures.Classify(e, ct, timer, link, since);
-            return Failed(link, failure, detail, since);
+            return Failed(link, failure, detail, since).As<PooledBuffer>();
         }
     }
+
+    private static CallResult<PooledBuffer> Wrapped(CallResult<byte[]> call) =>
+        call.Ok ? CallResult<PooledBuffer>.Success(PooledBuffer.Unpooled(call.Value!), call.Peer, call.Elapsed) : call.As<PooledBuffer>();
 }

@@ -104,6 +104,17 @@ public sealed partial class PeerTransport : IAsyncDisposable
         _protocols.Add(new ProtocolRegistration(protocolId, maxRequestBytes, OpenToNonMembers: false, handler, null, inline));
     }
 
+    /// <summary>
+    /// Serves a request/response protocol whose answers may lend a pooled buffer (<see cref="LentAnswer"/>): the bulk
+    /// path writes such an answer straight from the buffer and then releases it; HTTP/2 and the lean path get a copy.
+    /// </summary>
+    public void RegisterLendingUnary(string protocolId, int maxRequestBytes, LendingUnaryHandler handler)
+    {
+        ThrowIfStarted();
+        UnaryHandler copying = async (peer, request, ct) => (await handler(peer, request, ct)).ToArrayAndRelease();
+        _protocols.Add(new ProtocolRegistration(protocolId, maxRequestBytes, OpenToNonMembers: false, copying, null, Lending: handler));
+    }
+
     /// <summary>Serves a duplex streaming protocol; each request frame is bounded by <paramref name="maxRequestFrameBytes"/>.</summary>
     public void RegisterStream(string protocolId, int maxRequestFrameBytes, StreamHandler handler)
     {

@@ -157,8 +157,18 @@ public sealed class ChunkAccess
             var fetched = await _remote!.FetchAsync(id, CancellationToken.None).ConfigureAwait(false);
             if (fetched.Chunk is { } chunk)
             {
-                _recent.Add(chunk);
-                var stored = _store.Import(chunk);
+                ChunkWriteResult stored;
+                try
+                {
+                    // The recent-fetch memory takes a reference of its own on the buffer the chunk was received into;
+                    // this fetch's reference ends once the chunk file is written.
+                    _recent.Add(chunk, fetched.Lease);
+                    stored = _store.Import(chunk);
+                }
+                finally
+                {
+                    fetched.Lease?.Release();
+                }
                 if (stored.Succeeded) Imported?.Invoke(id, chunk.Length);
                 // A full disk does not fail the read: the bytes are verified and held in memory.
                 else _logger.LogWarning("chunk {Chunk} fetched but not stored here: {Status} {Error}", id, stored.Status, stored.Error);

@@ -66,14 +66,17 @@ public sealed class ChunkFetcher : IChunkSource
                 {
                     _busy.AddOrUpdate(peer.Id, 0, static (_, n) => Math.Max(0, n - 1));
                 }
+                // The answer's buffer (if pooled) goes with a verified chunk to the caller; every other answer gives
+                // it back before the next peer is asked. A corrupt answer's bytes were only hashed, never handed on.
                 switch (call.Answer)
                 {
                     case ChunkFound found when VerifiedChunk.TryVerify(id, found.Bytes, out var chunk):
                         _locations.Holds(id, peer.Id);
                         Interlocked.Increment(ref _fetched);
                         Interlocked.Add(ref _fetchedBytes, chunk.Value.Length);
-                        return ChunkFetch.Found(chunk.Value);
+                        return ChunkFetch.Found(chunk.Value, call.Lease);
                     case ChunkFound found:
+                        call.Lease?.Release();
                         Interlocked.Increment(ref _badAnswers);
                         _bad[peer.Id] = _time.GetUtcNow() + _options.BadPeerPenalty;
                         _locations.DoesNotHold(id, peer.Id);

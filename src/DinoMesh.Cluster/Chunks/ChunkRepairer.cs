@@ -133,7 +133,16 @@ public sealed class ChunkRepairer
             return 0;
         }
         _inventory.Added(id, chunk.Length);
-        var stored = _store.Import(chunk);
+        LocalWrite stored;
+        try
+        {
+            stored = _store.Import(chunk);
+        }
+        finally
+        {
+            // The bytes are on disk (or not kept): the buffer they were received into goes back.
+            fetched.Lease?.Release();
+        }
         if (stored is not (LocalWrite.Stored or LocalWrite.AlreadyPresent))
         {
             _inventory.Lost(id);

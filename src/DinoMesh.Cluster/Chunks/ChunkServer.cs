@@ -1,3 +1,4 @@
+using DinoMesh.Core.Buffers;
 using DinoMesh.Core.Chunks;
 using DinoMesh.Core.Identity;
 using DinoMesh.Transport;
@@ -17,15 +18,18 @@ public sealed class ChunkServer
     private readonly Func<UsageAnswer> _usage;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _reads;
+    private readonly BufferPool _buffers;
     private long _served, _servedBytes, _received, _receivedBytes;
 
-    public ChunkServer(ILocalChunks store, ChunkInventory inventory, Func<UsageAnswer> usage, ILogger logger, int maxConcurrentReads = 16)
+    /// <param name="buffers">Where served chunks are read to be sent from (a pool of its own when null).</param>
+    public ChunkServer(ILocalChunks store, ChunkInventory inventory, Func<UsageAnswer> usage, ILogger logger, int maxConcurrentReads = 16, BufferPool? buffers = null)
     {
         _store = store;
         _inventory = inventory;
         _usage = usage;
         _logger = logger;
         _reads = new SemaphoreSlim(maxConcurrentReads);
+        _buffers = buffers ?? new BufferPool();
     }
 
     /// <summary>Chunks sent to peers and taken from them, with their bytes, since start.</summary>
@@ -33,10 +37,18 @@ public sealed class ChunkServer
         (Interlocked.Read(ref _served), Interlocked.Read(ref _servedBytes), Interlocked.Read(ref _received), Interlocked.Read(ref _receivedBytes));
 
     /// <summary>Serves the chunk protocol on <paramref name="transport"/> (call before it starts).</summary>
-    public void Register(PeerTransport transport) => transport.RegisterUnary(ProtocolIds.Chunk, ChunkCodec.MaxMessageBytes, HandleAsync);
+    public void Register(PeerTransport transport) => transport.RegisterLendingUnary(ProtocolIds.Chunk, ChunkCodec.MaxMessageBytes, HandleLendingAsync);
 
-    /// <summary>The transport's handler: decode (a malformed request is 400), answer, encode.</summary>
-    public async ValueTask<byte[]> HandleAsync(PeerContext peer, ReadOnlyMemory<byte> body, CancellationToken ct)
+    /// <summary>The transport's handler as an array (what HTTP/2 and the lean path send): a found chunk copied behind its envelope.</summary>
+    public async ValueTask<byte[]> HandleAsync(PeerContext peer, ReadOnlyMemory<byte> body, CancellationToken ct) =>
+        (await HandleLendingAsync(peer, body, ct)).ToArrayAndRelease();
+
+    /// <summary>
+    /// The transport's handler: decode (a malformed request is 400), answer, encode. A found chunk is answered as its
+    /// envelope followed by the pooled buffer it was read into, lent to the transport, which sends it as it lies and
+    /// then releases it: no answer array, no copy.
+    /// </summary>
+    public async ValueTask<LentAnswer> HandleLendingAsync(PeerContext peer, ReadOnlyMemory<byte> body, CancellationToken ct)
     {
         ChunkRequest request;
         try
@@ -47,7 +59,12 @@ public sealed class ChunkServer
         {
             throw new PeerCallException(CallFailure.BadRequest, e.Message);
         }
-        return ChunkCodec.Encode(await HandleAsync(peer.Peer, request, ct));
+        if (request is not GetChunk get) return new LentAnswer(ChunkCodec.Encode(await HandleAsync(peer.Peer, request, ct)));
+        var chunk = await GetAsync(peer.Peer, get.Id, ct);
+        if (chunk is null) return new LentAnswer(ChunkCodec.Encode(new ChunkMissing()));
+        var envelope = new byte[ChunkCodec.FoundEnvelope(chunk.Length)];
+        ChunkCodec.WriteFoundEnvelope(envelope, chunk.Length);
+        return new LentAnswer(envelope, chunk);
     }
 
     public async ValueTask<ChunkAnswer> HandleAsync(PeerId from, ChunkRequest request, CancellationToken ct)
@@ -55,7 +72,17 @@ public sealed class ChunkServer
         switch (request)
         {
             case GetChunk get:
-                return await GetAsync(from, get.Id, ct);
+                // An answer that outlives this call: the chunk in an array of its own, the pooled buffer given back.
+                var chunk = await GetAsync(from, get.Id, ct);
+                if (chunk is null) return new ChunkMissing();
+                try
+                {
+                    return new ChunkFound(chunk.Memory.ToArray());
+                }
+                finally
+                {
+                    chunk.Release();
+                }
             case PutChunk put:
                 return await Task.Run(() => Put(from, put), ct);
             case HasChunks has:
@@ -69,25 +96,25 @@ public sealed class ChunkServer
         }
     }
 
-    private async Task<ChunkAnswer> GetAsync(PeerId from, ChunkId id, CancellationToken ct)
+    /// <summary>The chunk in a pooled buffer whose one reference is the caller's, or null when it is not served from here.</summary>
+    private async Task<PooledBuffer?> GetAsync(PeerId from, ChunkId id, CancellationToken ct)
     {
         await _reads.WaitAsync(ct);
         try
         {
-            // Read once, straight behind the answer's envelope: encoding the answer then copies nothing.
-            var (status, array, offset) = await Task.Run(() => _store.ReadWithRoom(id, ChunkCodec.FoundEnvelope), ct);
-            if (status == LocalRead.Ok && array is not null)
+            // Read straight into a pooled page-aligned buffer (O_DIRECT lands there: no copy, no fresh megabyte).
+            var (status, chunk) = await Task.Run(() => _store.ReadPooled(id, _buffers), ct);
+            if (status == LocalRead.Ok && chunk is not null)
             {
-                var length = array.Length - offset;
-                ChunkCodec.WriteFoundEnvelope(array, length);
                 _inventory.Used(id);
                 Interlocked.Increment(ref _served);
-                Interlocked.Add(ref _servedBytes, length);
-                return new ChunkFound(array.AsMemory(offset, length));
+                Interlocked.Add(ref _servedBytes, chunk.Length);
+                return chunk;
             }
+            chunk?.Release();
             if (status is LocalRead.NotFound or LocalRead.Corrupt) _inventory.Lost(id);
             if (status == LocalRead.Corrupt) _logger.LogWarning("chunk {Chunk} asked for by {Peer} is corrupt here (quarantined); answered as missing", id, from);
-            return new ChunkMissing();
+            return null;
         }
         finally
         {

@@ -1,3 +1,4 @@
+using DinoMesh.Core.Buffers;
 using DinoMesh.Core.Chunks;
 using DinoMesh.Core.Identity;
 using DinoMesh.Core.Metadata;
@@ -27,7 +28,7 @@ public sealed class ChunkService : IAsyncDisposable
     private volatile bool _membersChanged;
 
     public ChunkService(ILocalChunks store, IChunkNetwork network, IChunkCluster cluster, Func<FileSystemState> state, ChunkOptions options,
-        TimeProvider time, ILoggerFactory loggers)
+        TimeProvider time, ILoggerFactory loggers, BufferPool? buffers = null)
     {
         _store = store;
         _network = network;
@@ -38,7 +39,7 @@ public sealed class ChunkService : IAsyncDisposable
         _logger = loggers.CreateLogger("chunks");
         Inventory = new ChunkInventory(time);
         Locations = new ChunkLocations();
-        Server = new ChunkServer(store, Inventory, Usage, _logger);
+        Server = new ChunkServer(store, Inventory, Usage, _logger, buffers: buffers);
         Fetcher = new ChunkFetcher(network, cluster, Locations, options, time, _logger);
         Replicator = new ChunkReplicator(network, cluster, store, Locations, options, _logger);
         Collector = new ChunkCollector(Inventory, store, state, () => _staged(), options, _logger);

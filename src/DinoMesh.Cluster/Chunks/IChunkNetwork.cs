@@ -10,8 +10,12 @@ public interface IChunkNetwork
     Task<ChunkCall> CallAsync(ChunkPeer peer, ChunkRequest request, TimeSpan deadline, CancellationToken cancellationToken);
 }
 
-/// <summary>The answer of a call, or why there is none (unreachable, timeout, undecodable answer…).</summary>
-public readonly record struct ChunkCall(ChunkAnswer? Answer, string Failure = "")
+/// <summary>
+/// The answer of a call, or why there is none (unreachable, timeout, undecodable answer…). When the answer's bytes lie
+/// in a pooled buffer (a found chunk received by a network that pools them), <paramref name="Lease"/> is that buffer and
+/// its one reference is the caller's: release it once done with the answer (see <see cref="Core.Buffers.BufferPool"/>).
+/// </summary>
+public readonly record struct ChunkCall(ChunkAnswer? Answer, string Failure = "", Core.Buffers.PooledBuffer? Lease = null)
 {
     public bool Ok => Answer is not null;
 

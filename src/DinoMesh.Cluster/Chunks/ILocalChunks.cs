@@ -1,3 +1,4 @@
+using DinoMesh.Core.Buffers;
 using DinoMesh.Core.Chunks;
 
 namespace DinoMesh.Cluster.Chunks;
@@ -34,18 +35,17 @@ public interface ILocalChunks
     (LocalRead Status, byte[]? Bytes) Read(ChunkId id);
 
     /// <summary>
-    /// The whole chunk, verified like <see cref="Read"/>, in an array of its own that starts with
-    /// <paramref name="room"/>(length) free bytes: the chunk is <c>Array[Offset..]</c>, to the end of the array. Lets a
-    /// server answer with the chunk read once into its message. The default reads, then copies.
+    /// The whole chunk, verified like <see cref="Read"/>, in a buffer rented from <paramref name="buffers"/> whose one
+    /// reference is the caller's (page-aligned, so a disk store reads it there with no copy). The default reads, then
+    /// copies. On any status but <see cref="LocalRead.Ok"/> nothing is lent.
     /// </summary>
-    (LocalRead Status, byte[]? Array, int Offset) ReadWithRoom(ChunkId id, Func<int, int> room)
+    (LocalRead Status, PooledBuffer? Chunk) ReadPooled(ChunkId id, BufferPool buffers)
     {
         var (status, bytes) = Read(id);
-        if (status != LocalRead.Ok || bytes is null) return (status, null, 0);
-        var offset = room(bytes.Length);
-        var array = new byte[offset + bytes.Length];
-        bytes.CopyTo(array, offset);
-        return (status, array, offset);
+        if (status != LocalRead.Ok || bytes is null) return (status, null);
+        var buffer = buffers.Rent(bytes.Length);
+        bytes.CopyTo(buffer.Memory);
+        return (status, buffer);
     }
 
     /// <summary>Stores verified bytes (temp file and rename on disk).</summary>

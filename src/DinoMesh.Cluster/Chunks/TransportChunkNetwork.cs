@@ -1,3 +1,4 @@
+using DinoMesh.Core.Buffers;
 using DinoMesh.Transport;
 
 namespace DinoMesh.Cluster.Chunks;
@@ -9,8 +10,17 @@ namespace DinoMesh.Cluster.Chunks;
 public sealed class TransportChunkNetwork : IChunkNetwork
 {
     private readonly PeerTransport _transport;
+    private readonly BufferPool? _answers;
 
-    public TransportChunkNetwork(PeerTransport transport) => _transport = transport;
+    /// <param name="answers">
+    /// Where chunk answers are received: the caller of a get then owns the buffer its chunk lies in (<see cref="ChunkCall.Lease"/>).
+    /// Without it every answer is an array of its own.
+    /// </param>
+    public TransportChunkNetwork(PeerTransport transport, BufferPool? answers = null)
+    {
+        _transport = transport;
+        _answers = answers;
+    }
 
     public async Task<ChunkCall> CallAsync(ChunkPeer peer, ChunkRequest request, TimeSpan deadline, CancellationToken cancellationToken)
     {
@@ -19,6 +29,7 @@ public sealed class TransportChunkNetwork : IChunkNetwork
         // came after the peer read the whole request, so nothing still reads it. After a failure the array is left to
         // the collector, as a send cut short by a fallback could in principle still be reading it.
         if (request is UsageQuery) return await AskAsync(peer, request, deadline, cancellationToken);
+        if (request is GetChunk && _answers is not null) return await GetAsync(peer, request, deadline, cancellationToken);
         byte[]? pooled = null;
         ReadOnlyMemory<byte> message;
         if (request is not PutChunk put) message = ChunkCodec.Encode(request);
@@ -30,6 +41,32 @@ public sealed class TransportChunkNetwork : IChunkNetwork
         var call = await _transport.CallBulkAsync(peer.Address, peer.Id, ProtocolIds.Chunk, message, deadline, cancellationToken, ChunkCodec.MaxMessageBytes);
         if (pooled is not null && call.Ok) System.Buffers.ArrayPool<byte>.Shared.Return(pooled);
         return Decode(call);
+    }
+
+    /// <summary>
+    /// A get whose answer is received into a pooled buffer and decoded in place: a found chunk's bytes are a slice of it,
+    /// and the buffer goes to the caller with the answer. Any other answer (missing, undecodable) gives it back here.
+    /// </summary>
+    private async Task<ChunkCall> GetAsync(ChunkPeer peer, ChunkRequest request, TimeSpan deadline, CancellationToken cancellationToken)
+    {
+        var call = await _transport.CallBulkAsync(peer.Address, peer.Id, ProtocolIds.Chunk, ChunkCodec.Encode(request), deadline, _answers, cancellationToken, ChunkCodec.MaxMessageBytes);
+        if (!call.Ok) return ChunkCall.Failed($"{call.Failure}: {call.Detail}");
+        var buffer = call.Value!;
+        var handedOver = false;
+        try
+        {
+            var answer = ChunkCodec.DecodeAnswer(buffer.Memory);
+            handedOver = answer is ChunkFound;
+            return new ChunkCall(answer, "", handedOver ? buffer : null);
+        }
+        catch (InvalidDataException e)
+        {
+            return ChunkCall.Failed($"{CallFailure.BadResponse}: {e.Message}");
+        }
+        finally
+        {
+            if (!handedOver) buffer.Release();
+        }
     }
 
     /// <summary>

@@ -27,12 +27,17 @@ public enum ChunkFetchStatus
     Unavailable,
 }
 
-/// <summary>The outcome of <see cref="IChunkSource.FetchAsync"/>; <see cref="Detail"/> explains a failure, for logs.</summary>
-public readonly record struct ChunkFetch(ChunkFetchStatus Status, VerifiedChunk? Chunk, string Detail = "")
+/// <summary>
+/// The outcome of <see cref="IChunkSource.FetchAsync"/>; <see cref="Detail"/> explains a failure, for logs. When the
+/// chunk's bytes lie in a pooled buffer, <see cref="Lease"/> is that buffer and its one reference belongs to whoever
+/// received this fetch: release it once done with <see cref="Chunk"/>'s bytes (retain it first to keep them longer), and
+/// never read the bytes after. A receiver that ignores the lease only leaves the buffer to the collector.
+/// </summary>
+public readonly record struct ChunkFetch(ChunkFetchStatus Status, VerifiedChunk? Chunk, string Detail = "", Buffers.PooledBuffer? Lease = null)
 {
     public bool Ok => Status == ChunkFetchStatus.Ok;
 
-    public static ChunkFetch Found(VerifiedChunk chunk) => new(ChunkFetchStatus.Ok, chunk);
+    public static ChunkFetch Found(VerifiedChunk chunk, Buffers.PooledBuffer? lease = null) => new(ChunkFetchStatus.Ok, chunk, "", lease);
 
     public static ChunkFetch Failed(ChunkFetchStatus status, string detail) => new(status, null, detail);
 }

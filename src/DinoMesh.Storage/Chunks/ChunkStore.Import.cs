@@ -1,3 +1,4 @@
+using DinoMesh.Core.Buffers;
 using DinoMesh.Core.Chunks;
 using DinoMesh.Storage.Native;
 
@@ -67,6 +68,33 @@ public sealed partial class ChunkStore
         if (!result.Succeeded) return (result.Status, null, 0);
         // A file that changed length between the stat and the read did not verify as these bytes.
         return result.BytesRead == length ? (ChunkReadStatus.Ok, array, offset) : (ChunkReadStatus.Corrupt, null, 0);
+    }
+
+    /// <summary>
+    /// <see cref="ReadAll"/> into a buffer rented from <paramref name="buffers"/>: page-aligned, so a whole chunk of
+    /// whole pages is read with O_DIRECT straight into it and checked there (<see cref="Read"/>), no copy. On success
+    /// the buffer's one reference is the caller's; otherwise it was released here and nothing is returned.
+    /// </summary>
+    public (ChunkReadStatus Status, PooledBuffer? Chunk) ReadAllPooled(ChunkId id, BufferPool buffers)
+    {
+        long length = Length(id);
+        if (length < 0) return (ChunkReadStatus.NotFound, null);
+        if (length > int.MaxValue - BufferPool.Alignment) return (ChunkReadStatus.Corrupt, null);
+        var buffer = buffers.Rent((int)length);
+        var lent = false;
+        try
+        {
+            var result = Read(id, 0, buffer.Memory.Span);
+            if (!result.Succeeded) return (result.Status, null);
+            // A file that changed length between the stat and the read did not verify as these bytes.
+            if (result.BytesRead != length) return (ChunkReadStatus.Corrupt, null);
+            lent = true;
+            return (ChunkReadStatus.Ok, buffer);
+        }
+        finally
+        {
+            if (!lent) buffer.Release();
+        }
     }
 
     /// <summary>Every chunk file with its length and modification time (no verification; quarantine excluded).</summary>

@@ -6,6 +6,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using DinoMesh.Core.Buffers;
 using DinoMesh.Transport.Bulk;
 using DinoMesh.Transport.Framing;
 
@@ -56,10 +57,11 @@ internal sealed class BulkPool : IDisposable
     /// <summary>
     /// One call. <see cref="BulkOutcome.NotSent"/> when no connection could carry it (connect, handshake, or a peer
     /// without the path): the caller may send it another way. A reused connection that turns out closed is replaced
-    /// once, transparently.
+    /// once, transparently. A successful answer is received into a buffer from <paramref name="answers"/> (a plain
+    /// array without one) whose one reference is the caller's; on every other way out the buffer is released here.
     /// </summary>
-    public async Task<(BulkOutcome Outcome, CallFailure Failure, byte[]? Answer, string Detail)> CallAsync(
-        string protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline, int maxAnswerBytes, CancellationToken ct)
+    public async Task<(BulkOutcome Outcome, CallFailure Failure, PooledBuffer? Answer, string Detail)> CallAsync(
+        string protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline, int maxAnswerBytes, CancellationToken ct, BufferPool? answers = null)
     {
         var header = BulkWire.RequestHeader(protocolId, deadline, request.Length);
         for (var attempt = 0; ; attempt++)
@@ -80,6 +82,7 @@ internal sealed class BulkPool : IDisposable
                 if (connection is null) return (BulkOutcome.NotSent, CallFailure.Unreachable, null, "the peer does not serve the bulk path");
             }
             var sent = false;
+            PooledBuffer? received = null;
             try
             {
                 await WriteRequestAsync(connection.Tls, header, request, ct);
@@ -95,16 +98,24 @@ internal sealed class BulkPool : IDisposable
                     connection.Dispose();
                     throw new FrameException(FrameError.TooLarge, $"answer of {length} bytes exceeds the bound of {bound}");
                 }
-                // Not cleared first (a megabyte of zeroes for a chunk answer): the read fills it, or the call fails and drops it.
-                var body = length == 0 ? [] : GC.AllocateUninitializedArray<byte>((int)length);
-                if (length > 0 && !await BulkWire.ReadExactlyOrEndAsync(connection.Tls, body, ct)) throw new EndOfStreamException("the peer closed the connection inside an answer");
+                // Not cleared first (a megabyte of zeroes for a chunk answer): the read fills it, or the call fails and
+                // releases it. The TLS stream decrypts into the buffer only inside a read, so once a read has ended (even
+                // cancelled or failed) nothing writes to it any more and releasing it is safe.
+                received = status == CallFailure.None && answers is not null
+                    ? answers.Rent((int)length)
+                    : PooledBuffer.Unpooled(length == 0 ? [] : GC.AllocateUninitializedArray<byte>((int)length));
+                if (length > 0 && !await BulkWire.ReadExactlyOrEndAsync(connection.Tls, received.Memory, ct)) throw new EndOfStreamException("the peer closed the connection inside an answer");
                 // After a failure the server may end the connection (it does after a refusal, an unknown protocol or
                 // an oversized request); only a connection that just carried a success goes back to the pool.
                 if (status == CallFailure.None) Return(connection);
                 else connection.Dispose();
-                return status == CallFailure.None
-                    ? (BulkOutcome.Answered, CallFailure.None, body, "")
-                    : (BulkOutcome.Answered, status, null, Encoding.UTF8.GetString(body));
+                if (status == CallFailure.None)
+                {
+                    var answer = received;
+                    received = null;
+                    return (BulkOutcome.Answered, CallFailure.None, answer, "");
+                }
+                return (BulkOutcome.Answered, status, null, Encoding.UTF8.GetString(received.Memory.Span));
             }
             catch (Exception e) when (reused && attempt == 0 && e is IOException or EndOfStreamException && !ct.IsCancellationRequested)
             {
@@ -120,6 +131,11 @@ internal sealed class BulkPool : IDisposable
                 // HTTP/2 gives the caller a typed answer, or a typed failure, for the same idempotent call.
                 if ((!sent || e is IOException or EndOfStreamException) && !ct.IsCancellationRequested) return (BulkOutcome.NotSent, CallFailure.Unreachable, null, e.Message);
                 throw;
+            }
+            finally
+            {
+                // Every way out but a success (which handed the buffer over and cleared this) gives the buffer back.
+                received?.Release();
             }
         }
     }

@@ -127,7 +127,7 @@ internal sealed class BulkServer
             var pooled = length >= PooledRequestBytes ? ArrayPool<byte>.Shared.Rent((int)length) : null;
             try
             {
-                return await AnswerOneAsync(input, output, peer, remote, protocolId, deadline, handler,
+                return await AnswerOneAsync(input, output, peer, remote, protocolId, deadline, registration.Lending ?? Copied(handler),
                     pooled is null ? new byte[length] : pooled.AsMemory(0, (int)length), reading.Token, closed);
             }
             finally
@@ -144,8 +144,12 @@ internal sealed class BulkServer
     /// <summary>Requests at least this large are read into pooled arrays.</summary>
     private const int PooledRequestBytes = 64 * 1024;
 
+    /// <summary>An array-answering handler in the lending shape (an answer that is all head, nothing lent).</summary>
+    private static LendingUnaryHandler Copied(UnaryHandler handler) =>
+        async (peer, request, ct) => new LentAnswer(await handler(peer, request, ct));
+
     private async Task<bool> AnswerOneAsync(
-        Stream input, Stream output, PeerId peer, IPEndPoint? remote, string protocolId, TimeSpan deadline, UnaryHandler handler,
+        Stream input, Stream output, PeerId peer, IPEndPoint? remote, string protocolId, TimeSpan deadline, LendingUnaryHandler handler,
         Memory<byte> request, CancellationToken reading, CancellationToken closed)
     {
         await ReadExactlyAsync(input, request, reading);
@@ -153,7 +157,7 @@ internal sealed class BulkServer
         var context = new PeerContext(peer, true, remote, protocolId, WireHeaders.Bulk);
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(closed);
         timer.CancelAfter(deadline);
-        byte[] answer;
+        LentAnswer answer;
         try
         {
             answer = await handler(context, request, timer.Token);
@@ -172,26 +176,39 @@ internal sealed class BulkServer
     }
 
     /// <summary>
-    /// The answer with its header in the same first TLS record: header and the answer's first bytes (up to one record)
-    /// are copied into one write, the rest is written as it lies, which the TLS stream cuts into 16 KiB records. A
-    /// header written alone would cost a record and a send of its own per call.
+    /// The answer with its header in the same first TLS record: header, the answer's head and its body's first bytes (up
+    /// to one record) are copied into one write, the rest of the body is written as it lies (straight from a lent
+    /// buffer), which the TLS stream cuts into 16 KiB records. A header written alone would cost a record and a send of
+    /// its own per call. A lent body is released here, once, after its last byte was written or the write failed: the
+    /// TLS stream has encrypted from it by the time its write completes, and reads nothing of it after.
     /// </summary>
-    private static async Task WriteAnswerAsync(Stream output, byte[] answer, CancellationToken ct)
+    private static async Task WriteAnswerAsync(Stream output, LentAnswer answer, CancellationToken ct)
     {
-        var first = Math.Min(answer.Length, BulkWire.CoalescedBytes - BulkWire.AnswerHeaderSize);
-        var head = ArrayPool<byte>.Shared.Rent(BulkWire.AnswerHeaderSize + first);
         try
         {
-            BulkWire.AnswerHeader(CallFailure.None, answer.Length).CopyTo(head, 0);
-            answer.AsSpan(0, first).CopyTo(head.AsSpan(BulkWire.AnswerHeaderSize));
-            await output.WriteAsync(head.AsMemory(0, BulkWire.AnswerHeaderSize + first), ct);
+            var body = answer.Body is null ? ReadOnlyMemory<byte>.Empty : answer.Body.Memory;
+            var fromHead = Math.Min(answer.Head.Length, BulkWire.CoalescedBytes - BulkWire.AnswerHeaderSize);
+            var fromBody = Math.Min(body.Length, Math.Max(0, BulkWire.CoalescedBytes - BulkWire.AnswerHeaderSize - fromHead));
+            var head = ArrayPool<byte>.Shared.Rent(BulkWire.AnswerHeaderSize + fromHead + fromBody);
+            try
+            {
+                BulkWire.AnswerHeader(CallFailure.None, answer.Length).CopyTo(head, 0);
+                answer.Head.Span[..fromHead].CopyTo(head.AsSpan(BulkWire.AnswerHeaderSize));
+                body.Span[..fromBody].CopyTo(head.AsSpan(BulkWire.AnswerHeaderSize + fromHead));
+                await output.WriteAsync(head.AsMemory(0, BulkWire.AnswerHeaderSize + fromHead + fromBody), ct);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(head);
+            }
+            if (fromHead < answer.Head.Length) await output.WriteAsync(answer.Head[fromHead..], ct);
+            if (fromBody < body.Length) await output.WriteAsync(body[fromBody..], ct);
+            await output.FlushAsync(ct);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(head);
+            answer.Body?.Release();
         }
-        if (first < answer.Length) await output.WriteAsync(answer.AsMemory(first), ct);
-        await output.FlushAsync(ct);
     }
 
     private static async Task ReadExactlyAsync(Stream input, Memory<byte> target, CancellationToken ct)

@@ -4,7 +4,9 @@ namespace DinoMesh.Transport.Server;
 
 /// <summary>
 /// One registered protocol: its bound and its handler (exactly one of the two handler kinds). An
-/// <paramref name="Inline"/> unary handler runs on the lean connection's reader, without a hop to the thread pool.
+/// <paramref name="Inline"/> unary handler runs on the lean connection's reader, without a hop to the thread pool. A
+/// unary protocol may also have a <paramref name="Lending"/> handler, which the bulk path calls instead of
+/// <paramref name="Unary"/> (then <paramref name="Unary"/> is the same handler with its answer copied into an array).
 /// </summary>
 internal sealed record ProtocolRegistration(
     string ProtocolId,
@@ -12,7 +14,8 @@ internal sealed record ProtocolRegistration(
     bool OpenToNonMembers,
     UnaryHandler? Unary,
     StreamHandler? Stream,
-    bool Inline = false);
+    bool Inline = false,
+    LendingUnaryHandler? Lending = null);
 
 /// <summary>The protocols this node serves, by id (= request path).</summary>
 internal sealed class ProtocolTable

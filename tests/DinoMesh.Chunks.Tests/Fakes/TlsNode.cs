@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using DinoMesh.Cluster.Chunks;
+using DinoMesh.Core.Buffers;
 using DinoMesh.Core.Identity;
 using DinoMesh.Transport;
 using DinoMesh.Transport.Identity;
@@ -13,7 +14,13 @@ internal sealed class TlsNode : IAsyncDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("dinomesh-chunks-tls-").FullName;
 
-    public TlsNode(Admission admission, Func<ChunkServer, Func<PeerContext, ReadOnlyMemory<byte>, CancellationToken, ValueTask<byte[]>>>? wrap = null)
+    /// <param name="lending">
+    /// When given, the node serves and fetches as dino-node does: the server lends the buffers its chunks are read into
+    /// (through this wrapper, <see cref="ChunkServer.HandleLendingAsync"/> when it returns it unchanged), and gets are
+    /// received into <see cref="Answers"/>.
+    /// </param>
+    public TlsNode(Admission admission, Func<ChunkServer, Func<PeerContext, ReadOnlyMemory<byte>, CancellationToken, ValueTask<byte[]>>>? wrap = null,
+        Func<ChunkServer, LendingUnaryHandler>? lending = null)
     {
         Identity = NodeIdentity.LoadOrCreate(_dir);
         admission.Admit(Identity.PeerId);
@@ -22,11 +29,23 @@ internal sealed class TlsNode : IAsyncDisposable
             Listen = new IPEndPoint(IPAddress.Loopback, 0),
             ConnectTimeout = TimeSpan.FromSeconds(5),
         }, admission, NullLoggerFactory.Instance);
-        Server = new ChunkServer(Store, new ChunkInventory(TimeProvider.System), () => new UsageAnswer(1, 2, 3, 4, 5, 6), NullLogger.Instance);
+        Server = new ChunkServer(Store, new ChunkInventory(TimeProvider.System), () => new UsageAnswer(1, 2, 3, 4, 5, 6), NullLogger.Instance, buffers: Served);
+        if (lending is not null)
+        {
+            Transport.RegisterLendingUnary(ProtocolIds.Chunk, ChunkCodec.MaxMessageBytes, lending(Server));
+            Network = new TransportChunkNetwork(Transport, Answers);
+            return;
+        }
         var handler = wrap?.Invoke(Server) ?? Server.HandleAsync;
         Transport.RegisterUnary(ProtocolIds.Chunk, ChunkCodec.MaxMessageBytes, (peer, body, ct) => handler(peer, body, ct));
         Network = new TransportChunkNetwork(Transport);
     }
+
+    /// <summary>The buffers this node's chunk server reads served chunks into.</summary>
+    public BufferPool Served { get; } = new();
+
+    /// <summary>The buffers this node receives fetched chunks into (with <c>lending</c>).</summary>
+    public BufferPool Answers { get; } = new();
 
     public NodeIdentity Identity { get; }
     public PeerTransport Transport { get; }
