@@ -6,7 +6,7 @@ namespace DinoMesh.Node.Tests.Cluster;
 
 /// <summary>
 /// One dino-node of a test cluster: its own mount point, data directory and listen address under the cluster's temp
-/// dir, started as a real process (optionally through a launcher such as <c>nsenter --net=...</c>), and queried
+/// dir, started as a real process (<see cref="SourceTree.DaemonCommand"/>; optionally through a launcher such as <c>nsenter --net=...</c>), and queried
 /// through its CLI (<c>peers</c>, <c>status</c>, <c>token</c>, <c>leave</c> over the control socket).
 /// </summary>
 public sealed partial class NodeProcess : IDisposable
@@ -57,7 +57,8 @@ public sealed partial class NodeProcess : IDisposable
         {
             throw new InvalidOperationException($"{Name} is already running (pid {Daemon!.Pid})");
         }
-        List<string> args = [SourceTree.DaemonDll, "--mount", MountPoint, "--data-dir", DataDir, "--listen", Endpoint, "--membership-profile", "local"];
+        var (program, before) = SourceTree.DaemonCommand;
+        List<string> args = [.. before, "--mount", MountPoint, "--data-dir", DataDir, "--listen", Endpoint, "--membership-profile", "local"];
         if (join is not null)
         {
             args.AddRange(["--join", join]);
@@ -69,7 +70,7 @@ public sealed partial class NodeProcess : IDisposable
         {
             environment["DINOMESH_TOKEN"] = token;
         }
-        var (file, prefix) = _launcher.Count == 0 ? ("dotnet", Array.Empty<string>()) : (_launcher[0], _launcher.Skip(1).Append("dotnet").ToArray());
+        var (file, prefix) = _launcher.Count == 0 ? (program, Array.Empty<string>()) : (_launcher[0], _launcher.Skip(1).Append(program).ToArray());
         var daemon = DaemonProcess.Start(file, [.. prefix, .. args], LogPath, environment);
         _lives.Add(daemon);
         return daemon;
@@ -108,8 +109,11 @@ public sealed partial class NodeProcess : IDisposable
     private static partial Regex TokenHint();
 
     /// <summary>Runs <c>dino-node ARGS --data-dir D</c> from the host (the control socket is a path, reachable from any network namespace).</summary>
-    public ToolResult Cli(params string[] args) =>
-        Tool.TryRun("dotnet", [SourceTree.DaemonDll, .. args, "--data-dir", DataDir], CliTimeout);
+    public ToolResult Cli(params string[] args)
+    {
+        var (program, before) = SourceTree.DaemonCommand;
+        return Tool.TryRun(program, [.. before, .. args, "--data-dir", DataDir], CliTimeout);
+    }
 
     /// <summary><c>peers --json</c>; throws with the output when it fails.</summary>
     public IReadOnlyList<PeerEntry> Peers()

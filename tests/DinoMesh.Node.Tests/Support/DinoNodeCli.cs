@@ -3,7 +3,7 @@ namespace DinoMesh.Node.Tests.Support;
 /// <summary>Runs the dino-node executable to completion (a command, or a start that is expected to fail).</summary>
 public static class DinoNodeCli
 {
-    /// <summary><c>dotnet dino-node.dll ARGS</c> with DINOMESH_TOKEN removed unless <paramref name="env"/> sets it.</summary>
+    /// <summary><c>dino-node ARGS</c> (<see cref="SourceTree.DaemonCommand"/>) with DINOMESH_TOKEN removed unless <paramref name="env"/> sets it.</summary>
     public static ToolResult Run(IEnumerable<string> args, IReadOnlyDictionary<string, string>? env = null, TimeSpan? timeout = null)
     {
         var environment = new Dictionary<string, string> { ["DINOMESH_TOKEN"] = "" };
@@ -11,7 +11,8 @@ public static class DinoNodeCli
         {
             environment[k] = v;
         }
-        return Tool.TryRun("dotnet", [SourceTree.DaemonDll, .. args], timeout ?? TimeSpan.FromSeconds(90), env: environment);
+        var (program, before) = SourceTree.DaemonCommand;
+        return Tool.TryRun(program, [.. before, .. args], timeout ?? TimeSpan.FromSeconds(90), env: environment);
     }
 
     public static ToolResult Run(params string[] args) => Run(args, null);

@@ -40,7 +40,7 @@ public sealed class ConfigFileTests : IDisposable
             "replicas = 1",
             "cache-size = 1G",
             "gc-grace = 30s");
-        var daemon = DaemonProcess.Start("dotnet", [SourceTree.DaemonDll, "--config", config], node.LogPath);
+        var daemon = DaemonProcess.Start(SourceTree.DaemonCommand.File, [.. SourceTree.DaemonCommand.Prefix, "--config", config], node.LogPath);
         _daemons.Add(daemon);
         var up = Poll.Until(() => daemon.HasExited || MountTable.IsFuseMounted(node.MountPoint), TimeSpan.FromSeconds(60));
         Assert.True(up is not null && !daemon.HasExited, $"the configured node did not come up:\n{daemon.Stderr}");
@@ -61,7 +61,7 @@ public sealed class ConfigFileTests : IDisposable
     {
         var node = _cluster.Add("override", "127.0.0.44");
         var config = Config("override.conf", $"mount = {node.MountPoint}", $"data-dir = {node.DataDir}", "listen = 127.0.0.40:1", "membership-profile = local");
-        var daemon = DaemonProcess.Start("dotnet", [SourceTree.DaemonDll, "--config", config, "--listen", node.Endpoint], node.LogPath);
+        var daemon = DaemonProcess.Start(SourceTree.DaemonCommand.File, [.. SourceTree.DaemonCommand.Prefix, "--config", config, "--listen", node.Endpoint], node.LogPath);
         _daemons.Add(daemon);
         var up = Poll.Until(() => daemon.HasExited || MountTable.IsFuseMounted(node.MountPoint), TimeSpan.FromSeconds(60));
         Assert.True(up is not null && !daemon.HasExited, $"the node did not come up:\n{daemon.Stderr}");

@@ -91,7 +91,7 @@ public sealed partial class ControlOutputTests : IDisposable
         var a = _cluster.Add("a", "127.0.0.36");
         a.Start();
         // Under a pseudo-terminal (util-linux `script`), as a person runs it: the live table, redrawn in place.
-        var watch = DaemonProcess.Start("script", ["-qfec", $"stty cols 200 rows 50; exec dotnet {SourceTree.DaemonDll} peers --watch --data-dir {a.DataDir}", "/dev/null"],
+        var watch = DaemonProcess.Start("script", ["-qfec", $"stty cols 200 rows 50; exec {SourceTree.DaemonShellCommand} peers --watch --data-dir {a.DataDir}", "/dev/null"],
             Path.Combine(_cluster.Root, "watch.log"), new Dictionary<string, string?> { ["COLUMNS"] = "200", ["TERM"] = "xterm" });
         try
         {

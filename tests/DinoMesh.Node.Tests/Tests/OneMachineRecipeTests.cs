@@ -34,7 +34,7 @@ public sealed class OneMachineRecipeTests : IDisposable
                 args.AddRange(["--join", join]);
             }
             var env = new Dictionary<string, string?> { ["DINOMESH_TOKEN"] = token };
-            var daemon = DaemonProcess.Start("dotnet", [SourceTree.DaemonDll, .. args], node.LogPath, env);
+            var daemon = DaemonProcess.Start(SourceTree.DaemonCommand.File, [.. SourceTree.DaemonCommand.Prefix, .. args], node.LogPath, env);
             _started.Add((daemon, node));
             var up = Poll.Until(() => daemon.HasExited || MountTable.IsFuseMounted(node.MountPoint), TimeSpan.FromSeconds(60));
             Assert.True(up is not null && !daemon.HasExited, $"{node.Name} did not come up:\n{daemon.Stderr}");
@@ -45,8 +45,7 @@ public sealed class OneMachineRecipeTests : IDisposable
         {
             Assert.Contains(node.Endpoint, Tool.Run("ss", "-Htln", $"src {node.Host}").Stdout, StringComparison.Ordinal);
         }
-        var observers = nodes.Select(n => new Func<IReadOnlyList<PeerEntry>>(() => PeerEntry.ParseList(
-            Tool.Run("dotnet", SourceTree.DaemonDll, "peers", "--json", "--data-dir", n.DataDir).Stdout))).ToList();
+        var observers = nodes.Select(n => new Func<IReadOnlyList<PeerEntry>>(n.Peers)).ToList();
         var all = Poll.Until(() => observers.All(o => o() is var v && v.Count == 3 && v.All(p => p.State == "alive")), TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(200));
         Assert.True(all is not null, "the three nodes did not all list each other alive");
     }

@@ -39,7 +39,7 @@ public sealed class TokenSecrecyTests : IDisposable
         var pasted = line[..line.LastIndexOf(" --mount ", StringComparison.Ordinal)]
             + $" --mount {joiner.MountPoint} --data-dir {joiner.DataDir} --listen {joiner.Endpoint} --membership-profile local";
         var bin = Directory.CreateDirectory(Path.Combine(_cluster.Root, "bin")).FullName;
-        File.WriteAllText(Path.Combine(bin, "dino-node"), $"#!/bin/sh\nexec dotnet {SourceTree.DaemonDll} \"$@\"\n");
+        File.WriteAllText(Path.Combine(bin, "dino-node"), $"#!/bin/sh\nexec {SourceTree.DaemonShellCommand} \"$@\"\n");
         File.SetUnixFileMode(Path.Combine(bin, "dino-node"), (UnixFileMode)0x1ED);  // 0755
         // From a file, as if typed: `sh -c LINE` would itself show the line in ps, which a pasted line never does.
         var typed = Path.Combine(_cluster.Root, "pasted.sh");

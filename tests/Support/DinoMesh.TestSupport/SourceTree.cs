@@ -22,6 +22,36 @@ public static class SourceTree
         }
     }
 
+    /// <summary>
+    /// The variable that names a native (Native AOT) dino-node executable to run instead of <c>dotnet dino-node.dll</c>:
+    /// scripts/test.sh publishes one as scripts/install.sh does and sets it, because a JIT'd node spends seconds of a
+    /// loaded 2-core machine compiling itself at every start and every CLI call (status, peers) a test polls with,
+    /// and the executable is what users install. Unset (a plain <c>dotnet test</c>): the built dll.
+    /// </summary>
+    public const string NativeNodeVariable = "DINOMESH_TEST_NODE";
+
+    /// <summary>
+    /// How to run dino-node: the program and the arguments that come before dino-node's own (<c>dotnet</c> and the
+    /// dll, or the native executable <see cref="NativeNodeVariable"/> names and none); throws when that variable
+    /// names a file that is not there (a stale setting must not quietly test the other build).
+    /// </summary>
+    public static (string File, string[] Prefix) DaemonCommand
+    {
+        get
+        {
+            if (Environment.GetEnvironmentVariable(NativeNodeVariable) is { Length: > 0 } native)
+            {
+                return File.Exists(native)
+                    ? (native, [])
+                    : throw new FileNotFoundException($"{NativeNodeVariable}={native}: no such file; unset it to run the built dino-node.dll");
+            }
+            return ("dotnet", [DaemonDll]);
+        }
+    }
+
+    /// <summary><see cref="DaemonCommand"/> as the words a shell line starts with (paths here have no spaces).</summary>
+    public static string DaemonShellCommand => string.Join(' ', [DaemonCommand.File, .. DaemonCommand.Prefix]);
+
     /// <summary>The repository's root (where DinoMesh.sln and scripts/ are).</summary>
     public static string RepoRoot
     {
