@@ -22,7 +22,7 @@ public sealed class ChunkClusterTests : IClassFixture<ClassCluster>, IDisposable
 
     /// <summary>
     /// Size of the big transfers: 256 MiB by default, so the suite stays inside its time on two cores (a 256 MiB file
-    /// is 64 chunks, each fetched, verified and imported like any other); DINOMESH_CHUNK_TEST_MIB=1024 runs the GiB.
+    /// is 256 chunks of 1 MiB, each fetched, verified and imported like any other); DINOMESH_CHUNK_TEST_MIB=1024 runs the GiB.
     /// </summary>
     private static readonly int BigMib = int.TryParse(Environment.GetEnvironmentVariable("DINOMESH_CHUNK_TEST_MIB"), out var mib) ? mib : 256;
 
