@@ -6,8 +6,10 @@
 # nodes used (utime + stime from /proc/PID/stat) for the write and for the read. The first file warms the nodes up
 # (JIT, connections) and is reported but marked.
 #   sudo load/measure-chunk-path.sh DINO_DLL_OR_EXE PREFIX [REPLICAS] [FILES] [SIZE_MIB]   # e.g. ... 127.0.75 2 4 256
-# With R = 2 over 3 nodes node3 holds about 2/3 of the chunks after the write (it fetches a third); with R = 1 it
-# holds about a third (it fetches two thirds). Needs root and /dev/fuse. Every wait has a deadline; on any exit the
+# The writer's own copy is one of the R: with R = 2 over 3 nodes node1 pushes each chunk once, to node2 or node3, so
+# node3 holds about half of the chunks after the write (it fetches the other half); with R = 1 node1 pushes nothing and
+# node3 fetches every chunk, except those its repair scan (every 30 s) pulled as their placement node in the meantime.
+# Needs root and /dev/fuse. Every wait has a deadline; on any exit the
 # nodes are killed, the mounts lazily unmounted and the temp directories removed. WORK_DIR=D puts the nodes' data
 # directories and mounts under D instead of /tmp (see docs/benchmarks.md on file creation in a churned /tmp).
 set -euo pipefail
