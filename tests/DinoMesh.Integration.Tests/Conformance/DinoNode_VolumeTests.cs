@@ -20,7 +20,7 @@ public sealed class DinoNode_VolumeTests : TrackedTargets
     private static void Ok(Errno e, string what) => Assert.True(e == Errno.OK, $"{what}: {e}");
 
     private static JsonElement Status(DinoNodeTarget target) =>
-        JsonDocument.Parse(Tool.Run("dotnet", [DinoNodeTarget.DaemonDll, "status", "--json", "--data-dir", target.DataDir]).Stdout).RootElement;
+        JsonDocument.Parse(Tool.Run(SourceTree.DaemonCommand.File, [.. SourceTree.DaemonCommand.Prefix, "status", "--json", "--data-dir", target.DataDir]).Stdout).RootElement;
 
     private static long AppliedVersion(DinoNodeTarget target) => Status(target).GetProperty("appliedVersion").GetInt64();
 
@@ -175,7 +175,7 @@ public sealed class DinoNode_VolumeTests : TrackedTargets
             $"dinomesh:helper-test {scratch.MountPoint} fuse.dinomesh defaults,_netdev,noatime,data-dir={scratch.DataDir},listen=127.0.0.1:0,log={scratch.LogPath} 0 0\n");
 
         var r = Tool.TryRun("unshare", ["--mount", "--propagation", "private", "sh", "-eu", "-c", HelperScenario, "sh", helper, fstab, scratch.MountPoint, scratch.DataDir, stash],
-            TimeSpan.FromSeconds(180), env: new Dictionary<string, string> { ["DINOMESH_NODE"] = $"dotnet {DinoNodeTarget.DaemonDll}" });
+            TimeSpan.FromSeconds(180), env: new Dictionary<string, string> { ["DINOMESH_NODE"] = SourceTree.DaemonShellCommand });
 
         Assert.True(r.ExitCode == 0, $"{r}\n{scratch.Diagnostics()}");
         var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);

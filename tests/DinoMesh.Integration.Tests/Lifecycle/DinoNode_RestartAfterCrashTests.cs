@@ -68,7 +68,7 @@ public sealed class DinoNode_RestartAfterCrashTests : TrackedTargets
     {
         var node = Make(DinoNodeTarget.Mount);
 
-        var r = Nobody.Run("dotnet", DinoNodeTarget.DaemonDll, "peers", "--data-dir", node.DataDir);
+        var r = Nobody.Run(SourceTree.DaemonCommand.File, [.. SourceTree.DaemonCommand.Prefix, "peers", "--data-dir", node.DataDir]);
 
         Assert.True(r.ExitCode != 0, $"peers as uid 65534 succeeded: {r}");
         Assert.Contains("permission denied", r.Stderr, StringComparison.OrdinalIgnoreCase);

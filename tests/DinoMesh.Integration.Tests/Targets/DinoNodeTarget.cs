@@ -67,9 +67,9 @@ public sealed class DinoNodeTarget : MountedTarget
 
     /// <summary>Starts the daemon with extra command-line arguments without waiting for a mount.</summary>
     public DaemonProcess Launch(params string[] extraArgs) =>
-        DaemonProcess.Start("dotnet", [DaemonDll, "--mount", EffectiveMountPoint, "--data-dir", DataDir, "--listen", "127.0.0.1:0", .. extraArgs], LogPath);
+        DaemonProcess.Start(SourceTree.DaemonCommand.File, [.. SourceTree.DaemonCommand.Prefix, "--mount", EffectiveMountPoint, "--data-dir", DataDir, "--listen", "127.0.0.1:0", .. extraArgs], LogPath);
 
     protected override DaemonProcess LaunchDaemon() =>
         // Any free loopback port: several daemons run side by side in one test run.
-        DaemonProcess.Start("dotnet", [DaemonDll, "--mount", EffectiveMountPoint, "--data-dir", DataDir, "--listen", "127.0.0.1:0", .. ExtraArgs], LogPath);
+        DaemonProcess.Start(SourceTree.DaemonCommand.File, [.. SourceTree.DaemonCommand.Prefix, "--mount", EffectiveMountPoint, "--data-dir", DataDir, "--listen", "127.0.0.1:0", .. ExtraArgs], LogPath);
 }
