@@ -89,9 +89,7 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
                 Protocols = transport =>
                 {
                     TransportLeaseNetwork.Register(transport, () => _lease, _loggers.CreateLogger("lease"));
-                    // Lending: on the bulk path a found chunk is sent from the pooled buffer it was read into.
-                    transport.RegisterLendingUnary(DinoMesh.Transport.ProtocolIds.Chunk, ChunkCodec.MaxMessageBytes,
-                        async (peer, body, ct) => await (await chunkService.Task.WaitAsync(ct)).Server.HandleLendingAsync(peer, body, ct));
+                    ChunkServer.Register(transport, ServerOf(chunkService.Task));
                 },
             }, _loggers, cancellationToken);
         }
@@ -188,6 +186,8 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
     }
 
     private static string OneLine(string text) => text.ReplaceLineEndings(" ");
+
+    private static async Task<ChunkServer> ServerOf(Task<ChunkService> service) => (await service.ConfigureAwait(false)).Server;
 
     private FuseMountOptions MountOptions() => new()
     {

@@ -102,6 +102,61 @@ public sealed class PooledChunkTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task The_nodes_own_registration_waits_for_the_chunk_server_and_then_sends_each_chunk_from_its_lent_buffer()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var server = new TaskCompletionSource<ChunkServer>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var holder = await new TlsNode(_admission, serverLater: server.Task).StartAsync();
+        _nodes.Add(holder);
+        var reader = await Node();
+        var bytes = Peers.RandomBytes(Mib, 3);
+        var id = holder.Store.Add(bytes);
+        using var lent = new LentBytes(reader.Peer.Id.Short);
+
+        // The transport is up before the chunk layer, as in dino-node: a get waits instead of failing.
+        var fetch = Fetcher(reader, new ChunkLocations(), holder).FetchAsync(id, ct).AsTask();
+        await Task.Delay(300, ct);
+        Assert.False(fetch.IsCompleted);
+        server.SetResult(holder.Server);
+        var fetched = await fetch.WaitAsync(TimeSpan.FromSeconds(10), ct);
+
+        Assert.True(fetched.Ok, fetched.Detail);
+        Assert.Equal(bytes, fetched.Chunk!.Value.Bytes.ToArray());
+        fetched.Lease?.Release();
+        await AllBack(holder.Served);
+        Assert.Equal(1, holder.Served.Counters.Rented);
+        // The chunk left from the buffer it was read into, not from a copy in a fresh array.
+        Assert.Equal(Mib, lent.Bytes);
+    }
+
+    /// <summary>Listens to the transport's count of answer bytes sent from lent buffers, to one peer only.</summary>
+    private sealed class LentBytes : IDisposable
+    {
+        private readonly System.Diagnostics.Metrics.MeterListener _listener = new();
+        private long _bytes;
+
+        public LentBytes(string peer)
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == "DinoMesh.Transport" && instrument.Name == "dinomesh.transport.sent_lent") listener.EnableMeasurementEvents(instrument);
+            };
+            _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+            {
+                foreach (var tag in tags)
+                {
+                    if (tag.Key == "peer" && (string?)tag.Value == peer) Interlocked.Add(ref _bytes, value);
+                }
+            });
+            _listener.Start();
+        }
+
+        public long Bytes => Interlocked.Read(ref _bytes);
+
+        public void Dispose() => _listener.Dispose();
+    }
+
+    [Fact]
     public async Task A_corrupt_answer_is_rejected_its_buffer_goes_back_and_is_reused_for_the_good_answer()
     {
         // The liar damages the chunk in the buffer its server lent it (its own, until the transport sends it).

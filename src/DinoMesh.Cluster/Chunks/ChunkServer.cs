@@ -37,7 +37,16 @@ public sealed class ChunkServer
         (Interlocked.Read(ref _served), Interlocked.Read(ref _servedBytes), Interlocked.Read(ref _received), Interlocked.Read(ref _receivedBytes));
 
     /// <summary>Serves the chunk protocol on <paramref name="transport"/> (call before it starts).</summary>
-    public void Register(PeerTransport transport) => transport.RegisterLendingUnary(ProtocolIds.Chunk, ChunkCodec.MaxMessageBytes, HandleLendingAsync);
+    public void Register(PeerTransport transport) => Register(transport, Task.FromResult(this));
+
+    /// <summary>
+    /// Serves the chunk protocol on <paramref name="transport"/> from a server that may exist only later (a node opens
+    /// its transport before its chunk layer): requests wait for it within their own deadline. The one registration the
+    /// node and the tests share, so the node cannot drift back to an answer that copies each chunk into a fresh array.
+    /// </summary>
+    public static void Register(PeerTransport transport, Task<ChunkServer> server) =>
+        transport.RegisterLendingUnary(ProtocolIds.Chunk, ChunkCodec.MaxMessageBytes,
+            async (peer, body, ct) => await (await server.WaitAsync(ct).ConfigureAwait(false)).HandleLendingAsync(peer, body, ct).ConfigureAwait(false));
 
     /// <summary>The transport's handler as an array (what HTTP/2 and the lean path send): a found chunk copied behind its envelope.</summary>
     public async ValueTask<byte[]> HandleAsync(PeerContext peer, ReadOnlyMemory<byte> body, CancellationToken ct) =>

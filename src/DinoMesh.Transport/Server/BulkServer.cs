@@ -170,8 +170,9 @@ internal sealed class BulkServer
             // A refusal ends the connection, as on HTTP/2; any other failure leaves it usable.
             return failure != CallFailure.Refused;
         }
+        var lent = answer.Body?.Length ?? 0;
         await WriteAnswerAsync(output, answer, closed);
-        TransportMetrics.Exchanged(peer, protocolId, answer.Length, request.Length);
+        TransportMetrics.Exchanged(peer, protocolId, answer.Length, request.Length, lent);
         return true;
     }
 

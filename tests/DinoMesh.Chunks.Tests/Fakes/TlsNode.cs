@@ -19,8 +19,12 @@ internal sealed class TlsNode : IAsyncDisposable
     /// (through this wrapper, <see cref="ChunkServer.HandleLendingAsync"/> when it returns it unchanged), and gets are
     /// received into <see cref="Answers"/>.
     /// </param>
+    /// <param name="serverLater">
+    /// When given, the chunk protocol is registered exactly as dino-node registers it (<see cref="ChunkServer.Register(PeerTransport, Task{ChunkServer})"/>)
+    /// with a server that exists only once the task completes; <see cref="Server"/> is what the test completes it with.
+    /// </param>
     public TlsNode(Admission admission, Func<ChunkServer, Func<PeerContext, ReadOnlyMemory<byte>, CancellationToken, ValueTask<byte[]>>>? wrap = null,
-        Func<ChunkServer, LendingUnaryHandler>? lending = null)
+        Func<ChunkServer, LendingUnaryHandler>? lending = null, Task<ChunkServer>? serverLater = null)
     {
         Identity = NodeIdentity.LoadOrCreate(_dir);
         admission.Admit(Identity.PeerId);
@@ -30,6 +34,12 @@ internal sealed class TlsNode : IAsyncDisposable
             ConnectTimeout = TimeSpan.FromSeconds(5),
         }, admission, NullLoggerFactory.Instance);
         Server = new ChunkServer(Store, new ChunkInventory(TimeProvider.System), () => new UsageAnswer(1, 2, 3, 4, 5, 6), NullLogger.Instance, buffers: Served);
+        if (serverLater is not null)
+        {
+            ChunkServer.Register(Transport, serverLater);
+            Network = new TransportChunkNetwork(Transport, Answers);
+            return;
+        }
         if (lending is not null)
         {
             Transport.RegisterLendingUnary(ProtocolIds.Chunk, ChunkCodec.MaxMessageBytes, lending(Server));
