@@ -39,7 +39,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     {
         _meta = meta;
         _chunks = chunks;
-        _freeSpace = new FreeSpaceGauge(() => chunks.Capacity().Free, FreeSpaceGauge.DefaultMaxAge);
+        _freeSpace = new FreeSpaceGauge(() => chunks.Capacity().Free, FreeSpaceGauge.DefaultMaxAge, TimeProvider.System);
         _clock = clock;
         _options = options;
         _logger = logger;

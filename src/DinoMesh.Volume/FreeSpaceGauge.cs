@@ -6,13 +6,13 @@ namespace DinoMesh.Volume;
 /// <c>statvfs</c> of the data directory per file on its node. Only the df answer is aged: fallocate's ENOSPC check
 /// and the disk's own ENOSPC on a write read the disk as before.
 /// </summary>
-internal sealed class FreeSpaceGauge(Func<long> readFree, TimeSpan maxAge)
+internal sealed class FreeSpaceGauge(Func<long> readFree, TimeSpan maxAge, TimeProvider time)
 {
     /// <summary>How old a df answer's free space may be: long against one file's creation, short for a person at df.</summary>
     public static readonly TimeSpan DefaultMaxAge = TimeSpan.FromMilliseconds(100);
 
     private readonly Lock _gate = new();
-    private readonly long _maxAgeTicks = (long)(maxAge.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+    private readonly long _maxAgeTicks = (long)(maxAge.TotalSeconds * time.TimestampFrequency);
     private long _readAt;
     private long _free;
     private bool _read;
@@ -21,7 +21,7 @@ internal sealed class FreeSpaceGauge(Func<long> readFree, TimeSpan maxAge)
 
     public long Free()
     {
-        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        var now = time.GetTimestamp();
         lock (_gate)
         {
             if (_read && now - _readAt < _maxAgeTicks) return _free;

@@ -1,4 +1,5 @@
 using DinoMesh.Volume;
+using Microsoft.Extensions.Time.Testing;
 
 namespace DinoMesh.Volume.Tests;
 
@@ -8,24 +9,31 @@ public sealed class FreeSpaceGaugeTests
     [Fact]
     public void Calls_within_the_bound_read_the_disk_once()
     {
+        var time = new FakeTimeProvider();
         var reads = 0;
-        var gauge = new FreeSpaceGauge(() => 1000 + Interlocked.Increment(ref reads), TimeSpan.FromMinutes(1));
+        var gauge = new FreeSpaceGauge(() => 1000 + Interlocked.Increment(ref reads), TimeSpan.FromMilliseconds(100), time);
 
-        var answers = Enumerable.Range(0, 100).Select(_ => gauge.Free()).ToList();
+        var answers = Enumerable.Range(0, 100).Select(_ =>
+        {
+            time.Advance(TimeSpan.FromMilliseconds(0.9));
+            return gauge.Free();
+        }).ToList();
 
         Assert.Equal(1, reads);
         Assert.All(answers, free => Assert.Equal(1001, free));
     }
 
     [Fact]
-    public async Task A_call_after_the_bound_reads_the_disk_again()
+    public void A_call_after_the_bound_reads_the_disk_again()
     {
-        var ct = TestContext.Current.CancellationToken;
+        var time = new FakeTimeProvider();
         var reads = 0;
-        var gauge = new FreeSpaceGauge(() => 1000 + Interlocked.Increment(ref reads), TimeSpan.FromMilliseconds(20));
+        var gauge = new FreeSpaceGauge(() => 1000 + Interlocked.Increment(ref reads), TimeSpan.FromMilliseconds(20), time);
         Assert.Equal(1001, gauge.Free());
 
-        await Task.Delay(60, ct);
+        time.Advance(TimeSpan.FromMilliseconds(19));
+        Assert.Equal(1001, gauge.Free());
+        time.Advance(TimeSpan.FromMilliseconds(1));
 
         Assert.Equal(1002, gauge.Free());
         Assert.Equal(2, reads);
