@@ -177,7 +177,7 @@ public sealed class DinoNode_VolumeTests : TrackedTargets
         var r = Tool.TryRun("unshare", ["--mount", "--propagation", "private", "sh", "-eu", "-c", HelperScenario, "sh", helper, fstab, scratch.MountPoint, scratch.DataDir, stash],
             TimeSpan.FromSeconds(180), env: new Dictionary<string, string> { ["DINOMESH_NODE"] = SourceTree.DaemonShellCommand });
 
-        Assert.True(r.ExitCode == 0, $"{r}\n{scratch.Diagnostics()}");
+        Check.True(r.ExitCode == 0, () => $"{r}\n{scratch.Diagnostics()}");
         var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.StartsWith("mounted: dinomesh:helper-test fuse.dinomesh rw,", lines[0], StringComparison.Ordinal);
         Assert.Contains("noatime", lines[0], StringComparison.Ordinal);

@@ -34,7 +34,7 @@ public sealed class DinoNode_RestartAfterCrashTests : TrackedTargets
         {
             Thread.Sleep(50);
         }
-        Assert.True(node.DaemonPid is not null, $"the restarted node exited:\n{node.Diagnostics()}");
+        Check.True(node.DaemonPid is not null, () => $"the restarted node exited:\n{node.Diagnostics()}");
         var (error, found, _) = Durability.KnownContent.ReadFile(path);
         Assert.Equal(Errno.OK, error);
         Assert.Equal(data, found);

@@ -94,7 +94,7 @@ public sealed class TestCluster : IDisposable
         }
         var took = Poll.Until(() => Concurrently.Map(nodes.Where(n => n.IsRunning).ToList(), QuorumOf).Any(q => Counted(q) >= voters),
             TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(200));
-        Xunit.Assert.True(took is not null, $"no holder counted {voters} voters within 60 s\n{Diagnostics()}");
+        Check.True(took is not null, () => $"no holder counted {voters} voters within 60 s\n{Diagnostics()}");
         Log($"{voters} voters after {took!.Value.TotalMilliseconds:F0} ms");
     }
 
@@ -155,7 +155,7 @@ public sealed class TestCluster : IDisposable
             holder = running.Where((_, i) => roles[i] == "holder").FirstOrDefault();
             return holder is not null;
         }, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100));
-        Xunit.Assert.True(took is not null && holder is not null, $"no holder among {string.Join(", ", candidates.Select(c => c.Name))}\n{Diagnostics()}");
+        Check.True(took is not null && holder is not null, () => $"no holder among {string.Join(", ", candidates.Select(c => c.Name))}\n{Diagnostics()}");
         Log($"holder {holder!.Name} found after {took!.Value.TotalMilliseconds:F0} ms");
         return holder;
     }

@@ -345,7 +345,7 @@ public sealed class ChunkClusterTests : IClassFixture<ClassCluster>, IDisposable
 
         foreach (var f in files) File.Delete(f);
         var took = Poll.Until(() => n.All(node => StoredBytes(node) < 1 << 20), Grace + TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(200));
-        Assert.True(took is not null, $"space not given back: {string.Join(", ", n.Select(StoredBytes))}");
+        Check.True(took is not null, () => $"space not given back: {string.Join(", ", n.Select(StoredBytes))}");
         cluster.Log($"space back on every node {took!.Value.TotalSeconds:F1} s after the delete (grace {Grace.TotalSeconds} s)");
 
         // Collection deletes chunk files while this counts: a file gone between the listing and its stat counts as freed.
@@ -384,7 +384,7 @@ public sealed class ChunkClusterTests : IClassFixture<ClassCluster>, IDisposable
             return chunks.GetProperty("missing").GetInt64() == 0 && chunks.GetProperty("repairQueue").GetInt32() == 0
                 && chunks.GetProperty("placementChunks").GetInt64() >= 256;
         }), TimeSpan.FromMinutes(3), TimeSpan.FromMilliseconds(250));
-        Assert.True(took is not null, "not back at two copies: " + string.Join("; ", survivors.Select(s => Chunks(s).GetRawText())));
+        Check.True(took is not null, () => "not back at two copies: " + string.Join("; ", survivors.Select(s => Chunks(s).GetRawText())));
         cluster.Log($"back at two copies {took!.Value.TotalSeconds:F1} s after c was declared dead");
         WaitForSize(Path.Combine(n[1].MountPoint, "f"), 256 << 20);
         Assert.Equal(sha, Sha256Of(Path.Combine(n[1].MountPoint, "f")));

@@ -26,7 +26,7 @@ public sealed class FailedStartTests : IDisposable
     {
         var daemon = node.Launch(join: join, token: token, extra: extra);
         var code = daemon.WaitForExit(ExitTimeout);
-        Assert.True(code is not null, $"{node.Name} was not refused within {ExitTimeout.TotalSeconds:F0} s\n{node.Diagnostics()}");
+        Check.True(code is not null, () => $"{node.Name} was not refused within {ExitTimeout.TotalSeconds:F0} s\n{node.Diagnostics()}");
         Assert.False(MountTable.IsFuseMounted(node.MountPoint), "the refused node left a mount behind");
         Assert.True(Directory.Exists(node.MountPoint), "the refused node removed the mount point it did not create");
         return code.Value;
@@ -82,7 +82,7 @@ public sealed class FailedStartTests : IDisposable
         var node = _cluster.Add("hidden", "127.0.0.33");
         var daemon = node.Launch(env: new Dictionary<string, string?> { ["DINOMESH_SNAPSHOT_PIECE_BYTES"] = "0" });
         var code = daemon.WaitForExit(ExitTimeout);
-        Assert.True(code == 3, $"exit {code}\n{node.Diagnostics()}");
+        Check.True(code == 3, () => $"exit {code}\n{node.Diagnostics()}");
         var errors = daemon.Lines.Where(l => l.IsError && l.Text.Contains("error", StringComparison.Ordinal)).Select(l => l.Text).ToList();
         Assert.True(errors.Count == 1 && errors[0].Contains("DINOMESH_SNAPSHOT_PIECE_BYTES=0", StringComparison.Ordinal), string.Join("\n", errors));
         Assert.False(MountTable.IsFuseMounted(node.MountPoint), "the refused node left a mount behind");

@@ -27,7 +27,7 @@ public sealed class IdleMemoryTrimTests : IDisposable
         for (var i = 0; i < 200; i++) File.WriteAllText(Path.Combine(node.MountPoint, $"f{i}"), new string('x', 5000));
 
         var first = Poll.Until(() => Count(node) >= 1, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(200));
-        Assert.True(first is not null, $"no trim within 30 s of a quiet log\n{_cluster.Diagnostics()}");
+        Check.True(first is not null, () => $"no trim within 30 s of a quiet log\n{_cluster.Diagnostics()}");
         var line = node.Daemon!.FindLine(l => l.Contains(Trimmed, StringComparison.Ordinal));
         _cluster.Log(line!.Text);
         Assert.Matches(@"RSS \d+\.\d -> \d+\.\d MiB in \d+\.\d ms", line.Text);

@@ -56,7 +56,7 @@ public sealed class InterruptedCommitTests : IDisposable
         }
 
         Assert.Contains("signal=1", line, StringComparison.Ordinal);
-        Assert.True(line.StartsWith("created", StringComparison.Ordinal), $"the interrupted create answered: {line}\n{_cluster.Diagnostics()}");
+        Check.True(line.StartsWith("created", StringComparison.Ordinal), () => $"the interrupted create answered: {line}\n{_cluster.Diagnostics()}");
         Assert.True(Poll.Until(() => nodes.All(n => File.Exists(Path.Combine(n.MountPoint, "interrupted"))), TimeSpan.FromSeconds(15)) is not null,
             "the created file is not on every node");
     }

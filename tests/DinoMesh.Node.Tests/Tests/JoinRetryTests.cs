@@ -44,7 +44,7 @@ public sealed class JoinRetryTests : IDisposable
         // Two failed attempts (the second line says "in 2 s") before the seed comes back: the join was really retried,
         // not merely slow the first time.
         var second = daemon.WaitForLine(l => l.Contains($"{RetryLine} 2 s", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
-        Assert.True(second is not null && !daemon.HasExited, $"the joiner did not retry its unreachable seed:\n{joiner.Diagnostics()}");
+        Check.True(second is not null && !daemon.HasExited, () => $"the joiner did not retry its unreachable seed:\n{joiner.Diagnostics()}");
         var retries = daemon.Lines.Where(l => l.Text.Contains(RetryLine, StringComparison.Ordinal)).ToList();
         _cluster.Log($"joiner retried {retries.Count} times before the seed restarts: {retries[0].Text}");
         Assert.All(retries, l => Assert.Contains($"cannot reach {founder.Endpoint}", l.Text, StringComparison.Ordinal));
@@ -72,7 +72,7 @@ public sealed class JoinRetryTests : IDisposable
         var code = daemon.WaitForExit(2 * JoinDeadline);
         var took = clock.Elapsed;
         _output.WriteLine($"exit {code} after {took.TotalSeconds:F1} s; stderr:\n{daemon.Stderr}");
-        Assert.True(code is not null, $"the newcomer was not refused within {2 * JoinDeadline.TotalSeconds:F0} s\n{newcomer.Diagnostics()}");
+        Check.True(code is not null, () => $"the newcomer was not refused within {2 * JoinDeadline.TotalSeconds:F0} s\n{newcomer.Diagnostics()}");
         Assert.Equal(3, code);
         Assert.Contains("refused", daemon.Stderr, StringComparison.Ordinal);
         // Asked once: no attempt again. A retried refusal would log a line per attempt and give up only after its last

@@ -36,9 +36,11 @@ public sealed class MajorityPowerLossTests : IDisposable
         foreach (var v in victims) Assert.Equal(0, Signal.Send(v.Daemon!.Pid, Signal.SIGSTOP));
         foreach (var v in victims) CopyTree(v.DataDir, saved[v]);
         foreach (var v in victims) Assert.Equal(0, Signal.Send(v.Daemon!.Pid, Signal.SIGCONT));
+        _cluster.Log("kept-0..4 on both victims; their disks saved");
 
         for (var i = 0; i < 5; i++) Create(On(holder, $"lost-{i}"));
         Assert.True(Poll.Until(() => File.Exists(On(survivor, "lost-4")), TimeSpan.FromSeconds(10)) is not null, $"lost-4 did not reach {survivor.Name}");
+        _cluster.Log($"lost-0..4 on {survivor.Name}");
 
         // The survivor freezes (it must not hand the lost entries back); the victims lose power and come back.
         Assert.Equal(0, Signal.Send(survivor.Daemon!.Pid, Signal.SIGSTOP));
@@ -52,21 +54,24 @@ public sealed class MajorityPowerLossTests : IDisposable
             }
             foreach (var v in victims) v.Launch();
             foreach (var v in victims) v.WaitUntilUp();
+            _cluster.Log("victims restarted on their saved disks");
             var newHolder = _cluster.WaitForHolder(victims);
-            Assert.True(Poll.Until(() => Fs.CreateExclusive(On(newHolder, "after"), "a"u8) is 0 or Fs.EEXIST, TimeSpan.FromSeconds(30)) is not null,
-                $"no commit after the restart\n{_cluster.Diagnostics()}");
+            Check.True(Poll.Until(() => Fs.CreateExclusive(On(newHolder, "after"), "a"u8) is 0 or Fs.EEXIST, TimeSpan.FromSeconds(30)) is not null,
+                () => $"no commit after the restart\n{_cluster.Diagnostics()}");
             Assert.False(File.Exists(On(newHolder, "lost-0")), "the restarted majority still has a change its disks never held");
+            _cluster.Log($"committed on {newHolder.Name} after the restart");
         }
         finally
         {
             Signal.Send(survivor.Daemon!.Pid, Signal.SIGCONT);
         }
 
-        Assert.True(Poll.Until(() => File.Exists(On(survivor, "after")) && !File.Exists(On(survivor, "lost-0")), TimeSpan.FromSeconds(30)) is not null,
-            $"{survivor.Name} did not take the holder's state\n{_cluster.Diagnostics()}");
+        Check.True(Poll.Until(() => File.Exists(On(survivor, "after")) && !File.Exists(On(survivor, "lost-0")), TimeSpan.FromSeconds(30)) is not null,
+            () => $"{survivor.Name} did not take the holder's state\n{_cluster.Diagnostics()}");
+        _cluster.Log($"{survivor.Name} took the holder's state");
         // The console logger writes on its own thread: the line can trail the state it announces by a moment.
-        Assert.True(Poll.Until(() => survivor.Daemon!.FindLine(l => l.Contains("taking its snapshot", StringComparison.Ordinal)) is not null, TimeSpan.FromSeconds(10)) is not null,
-            $"{survivor.Name} converged without logging that it took the holder's snapshot\n{_cluster.Diagnostics()}");
+        Check.True(Poll.Until(() => survivor.Daemon!.FindLine(l => l.Contains("taking its snapshot", StringComparison.Ordinal)) is not null, TimeSpan.FromSeconds(10)) is not null,
+            () => $"{survivor.Name} converged without logging that it took the holder's snapshot\n{_cluster.Diagnostics()}");
         Assert.Equal(Enumerable.Range(0, 5).Select(i => $"kept-{i}").Append("after").Order(),
             Directory.GetFiles(survivor.MountPoint).Select(Path.GetFileName).Order());
         string[] hashes = [];

@@ -47,8 +47,8 @@ public sealed class MetadataPartitionTests : IDisposable
         foreach (var n in nodes.Skip(1)) n.WaitUntilUp();
         Cluster.WaitForViews(nodes, v => TestCluster.AllAlive(v, nodes), TimeSpan.FromSeconds(30), "every node lists n1, n2, n3 alive");
         // All three must be voters before the cut, or the majority side may not be a majority of the configuration.
-        Assert.True(Poll.Until(() => nodes.All(n => n.Peers().Count(p => p.Role is "holder" or "voter") == 3), TimeSpan.FromSeconds(30)) is not null,
-            $"the cluster never reached three voters\n{Cluster.Diagnostics()}");
+        Check.True(Poll.Until(() => nodes.All(n => n.Peers().Count(p => p.Role is "holder" or "voter") == 3), TimeSpan.FromSeconds(30)) is not null,
+            () => $"the cluster never reached three voters\n{Cluster.Diagnostics()}");
         var holder = HolderAmong(nodes);
         var index = Array.IndexOf(nodes, holder) + 1;
         var majority = nodes.Where(n => n != holder).ToArray();
@@ -93,7 +93,7 @@ public sealed class MetadataPartitionTests : IDisposable
 
         // After the heal the old holder follows the new one and serves what was made without it.
         var seen = Poll.Until(() => Enumerable.Range(0, 20).All(i => File.Exists(Path.Combine(holder.MountPoint, $"majority-{i}"))), TimeSpan.FromSeconds(60));
-        Assert.True(seen is not null, $"{holder.Name} did not catch up after the heal\n{Cluster.Diagnostics()}");
+        Check.True(seen is not null, () => $"{holder.Name} did not catch up after the heal\n{Cluster.Diagnostics()}");
         string[] hashes = [];
         var equal = Poll.Until(() =>
         {
@@ -125,7 +125,7 @@ public sealed class MetadataPartitionTests : IDisposable
             for (var i = 0; i < 30; i++) Assert.Equal(0, Fs.CreateExclusive(Path.Combine(holder.MountPoint, $"through-{i}"), "g"u8));
             Cluster.Log("30 creates committed on the holder");
             var seen = Poll.Until(() => Enumerable.Range(0, 30).All(i => File.Exists(Path.Combine(isolated.MountPoint, $"through-{i}"))), TimeSpan.FromSeconds(20));
-            Assert.True(seen is not null, $"{isolated.Name}, cut off from the holder only, did not get the creates through the third node\n{Cluster.Diagnostics()}");
+            Check.True(seen is not null, () => $"{isolated.Name}, cut off from the holder only, did not get the creates through the third node\n{Cluster.Diagnostics()}");
             Cluster.Log($"{isolated.Name} had all 30 after {seen!.Value.TotalSeconds:F1} s");
             Assert.Equal(holder.Name, HolderAmong(nodes).Name);
         }
@@ -144,8 +144,8 @@ public sealed class MetadataPartitionTests : IDisposable
         foreach (var n in nodes.Skip(1)) n.Launch(join: nodes[0].Endpoint, token: token);
         foreach (var n in nodes.Skip(1)) n.WaitUntilUp();
         Cluster.WaitForViews(nodes, v => TestCluster.AllAlive(v, nodes), TimeSpan.FromSeconds(30), "every node lists n1, n2, n3 alive");
-        Assert.True(Poll.Until(() => nodes.All(n => n.Peers().Count(p => p.Role is "holder" or "voter") == 3), TimeSpan.FromSeconds(30)) is not null,
-            $"the cluster never reached three voters\n{Cluster.Diagnostics()}");
+        Check.True(Poll.Until(() => nodes.All(n => n.Peers().Count(p => p.Role is "holder" or "voter") == 3), TimeSpan.FromSeconds(30)) is not null,
+            () => $"the cluster never reached three voters\n{Cluster.Diagnostics()}");
         return nodes;
     }
 

@@ -48,7 +48,7 @@ public sealed partial class SharedTreeTests
         var survivors = nodes.Where(n => n != holder).ToArray();
         Assert.Equal(0, MkdirThroughSignals(On(writer, "after-the-kill")));
         var reported = Poll.Until(() => survivors.Any(n => SaysHolderGone(n, holder)), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
-        Assert.True(reported is not null, $"no survivor reported the killed holder gone\n{_cluster.Diagnostics()}");
+        Check.True(reported is not null, () => $"no survivor reported the killed holder gone\n{_cluster.Diagnostics()}");
         Assert.NotEqual(holder, WaitForHolder(survivors));
         foreach (var node in survivors)
         {
@@ -79,7 +79,7 @@ public sealed partial class SharedTreeTests
         var steppedDown = Poll.Until(() => holder.Daemon!.FindLine(l => l.Contains("stepping down in term", StringComparison.Ordinal)
             && l.Contains("is gone (its answers are late and a connect to its address was refused)", StringComparison.Ordinal)) is not null,
             TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
-        Assert.True(steppedDown is not null, $"the holder did not step down on the evidence\n{_cluster.Diagnostics()}");
+        Check.True(steppedDown is not null, () => $"the holder did not step down on the evidence\n{_cluster.Diagnostics()}");
         Assert.NotEqual("holder", holder.Status().GetProperty("role").GetString());
 
         foreach (var node in others) node.Start();

@@ -78,7 +78,7 @@ public sealed partial class SharedTreeTests : IClassFixture<ClassCluster>, IDisp
                     return false;
                 }
             }, limit, every ?? TimeSpan.FromMilliseconds(5));
-            Assert.True(took is not null, $"{what}: not seen on {node.Name} within {limit.TotalSeconds} s\n{_cluster.Diagnostics()}");
+            Check.True(took is not null, () => $"{what}: not seen on {node.Name} within {limit.TotalSeconds} s\n{_cluster.Diagnostics()}");
             if (took > slowest) slowest = took.Value;
         }
         _cluster.Log($"{what}: seen everywhere after {slowest.TotalMilliseconds:F0} ms");
@@ -175,7 +175,7 @@ public sealed partial class SharedTreeTests : IClassFixture<ClassCluster>, IDisp
         killed.Set();
         await Task.WhenAll(streams);
         _cluster.Log($"{acknowledged.Count} creates acknowledged, {afterKill.Count} after the kill, {failures.Count} failed ({string.Join("; ", failures.Take(3))})");
-        Assert.True(!afterKill.IsEmpty, $"no create succeeded after the holder was killed\n{_cluster.Diagnostics()}");
+        Check.True(!afterKill.IsEmpty, () => $"no create succeeded after the holder was killed\n{_cluster.Diagnostics()}");
         var newHolder = WaitForHolder(writers);
         Assert.NotEqual(holder, newHolder);
 
@@ -255,13 +255,13 @@ public sealed partial class SharedTreeTests : IClassFixture<ClassCluster>, IDisp
 
         // The stopping holder named its successor, and that voter holds the lease now.
         var handOff = holder.Daemon!.Lines.Select(l => l.Text).FirstOrDefault(t => t.Contains("handing the lease to", StringComparison.Ordinal));
-        Assert.True(handOff is not null, $"{holder.Name} stopped without handing the lease over\n{_cluster.Diagnostics()}");
+        Check.True(handOff is not null, () => $"{holder.Name} stopped without handing the lease over\n{_cluster.Diagnostics()}");
         // The named voter took the lease (it may pass it on afterwards: the lease follows the busiest writer).
         var survivors = nodes.Where(n => n != holder).ToArray();
         WaitForHolder(survivors);
         var successor = survivors.Single(n => handOff.Contains(n.PeerId![..12], StringComparison.Ordinal));
-        Assert.True(successor.Daemon!.Lines.Any(l => l.Text.Contains("this node holds the lease", StringComparison.Ordinal)),
-            $"{successor.Name} was named but never held the lease\n{_cluster.Diagnostics()}");
+        Check.True(successor.Daemon!.Lines.Any(l => l.Text.Contains("this node holds the lease", StringComparison.Ordinal)),
+            () => $"{successor.Name} was named but never held the lease\n{_cluster.Diagnostics()}");
         Assert.True(failures.IsEmpty, $"creates failed while the lease moved: {string.Join("; ", failures.Take(5))}");
         Assert.True(afterStop > 0, "no create succeeded after the holder stopped");
 
@@ -374,7 +374,7 @@ public sealed partial class SharedTreeTests : IClassFixture<ClassCluster>, IDisp
         // It came as a snapshot, in many pieces, assembled and installed (not replayed from the log).
         var sent = three.Select(n => n.Daemon!.FindLine(l => l.Contains("lease: sending a snapshot at version", StringComparison.Ordinal) && l.Contains(late.PeerId![..12], StringComparison.Ordinal)))
             .FirstOrDefault(l => l is not null);
-        Assert.True(sent is not null, $"no holder logged sending a snapshot to the new node\n{_cluster.Diagnostics()}");
+        Check.True(sent is not null, () => $"no holder logged sending a snapshot to the new node\n{_cluster.Diagnostics()}");
         var bytes = long.Parse(SnapshotBytes().Match(sent.Text).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
         _cluster.Log($"snapshot of {bytes} bytes sent in pieces of {pieceBytes}: {sent.Text}");
         Assert.True(bytes / pieceBytes >= 10, $"a snapshot of {bytes} bytes is only {bytes / pieceBytes + 1} pieces of {pieceBytes}: {sent.Text}");

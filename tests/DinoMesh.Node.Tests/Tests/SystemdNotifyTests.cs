@@ -46,7 +46,7 @@ public sealed class SystemdNotifyTests : IDisposable
 
         var daemon = node.Launch(env: new Dictionary<string, string?> { ["NOTIFY_SOCKET"] = path });
         var ready = Poll.Until(() => daemon.HasExited || Messages(received).Any(m => m.Message.Contains("READY=1", StringComparison.Ordinal)), TimeSpan.FromSeconds(60));
-        Assert.True(ready is not null && !daemon.HasExited, $"no READY=1 within 60 s; got [{string.Join(", ", Messages(received).Select(m => m.Message))}]\n{node.Diagnostics()}");
+        Check.True(ready is not null && !daemon.HasExited, () => $"no READY=1 within 60 s; got [{string.Join(", ", Messages(received).Select(m => m.Message))}]\n{node.Diagnostics()}");
         var readyMessage = Messages(received).First(m => m.Message.Contains("READY=1", StringComparison.Ordinal));
         Assert.True(readyMessage.Mounted, "READY=1 arrived before the volume was mounted");
         Assert.True(File.Exists(Path.Combine(node.DataDir, "control.sock")), "READY=1 arrived before the control socket was up");
