@@ -51,8 +51,15 @@ public sealed record ChunkOptions
 
     public int ParallelRepairs { get; init; } = 2;
 
-    /// <summary>How often garbage collection and cache eviction run.</summary>
+    /// <summary>How often garbage collection and cache eviction run at most (see <see cref="SweepEvery"/>).</summary>
     public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How often the sweep runs: <see cref="SweepInterval"/>, but at least four times per grace period (and not more
+    /// than once a second), so a chunk goes within about a quarter grace of its grace ending, however short the grace
+    /// an operator set. A 30 s grace no longer gives the space back up to 40 s later.
+    /// </summary>
+    public TimeSpan SweepEvery => TimeSpan.FromTicks(Math.Min(SweepInterval.Ticks, Math.Max(TimeSpan.TicksPerSecond, GcGrace.Ticks / 4)));
 
     /// <summary>How old the members' stored bytes may be before a look (`peers`, the status page) asks them again.</summary>
     public TimeSpan UsageInterval { get; init; } = TimeSpan.FromSeconds(10);

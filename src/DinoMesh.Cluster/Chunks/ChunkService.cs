@@ -208,7 +208,7 @@ public sealed class ChunkService : IAsyncDisposable
         {
             try
             {
-                await Task.Delay(_options.SweepInterval, _time, ct);
+                await Task.Delay(_options.SweepEvery, _time, ct);
                 await Task.Run(Collector.Sweep, ct);
                 await Cache.EvictAsync(ct);
             }
