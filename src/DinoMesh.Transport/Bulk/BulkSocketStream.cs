@@ -7,8 +7,8 @@ namespace DinoMesh.Transport.Bulk;
 /// <see cref="ReceiveBytes"/> (or what the constructor is given) per <c>recv</c> and answers a zero-byte read at once. Over a bare socket stream the TLS
 /// stream asks for one record at a time (16,406 bytes: a <c>recv</c> per 16 KiB), and before each it makes a
 /// zero-byte read to wait for data without holding a buffer, which this runtime makes on Linux as a one-byte
-/// <c>recv(MSG_PEEK)</c>: two system calls per 16 KiB. Here a megabyte arrives in a few <c>recv</c>s, for one
-/// copy out of this stream's buffer. The price is the buffer (256 KiB per open bulk connection, and the TLS stream's
+/// <c>recv(MSG_PEEK)</c>: two system calls per 16 KiB. Here a megabyte arrives in about 16 <c>recv</c>s, for one
+/// copy out of this stream's buffer. The price is the buffer (64 KiB per open bulk connection, and the TLS stream's
 /// own while it waits) on connections that live only as long as chunk calls keep them busy. A lean connection (one per
 /// peer, kept open, small messages) asks for <see cref="LeanReceiveBytes"/>: its gain is the missing peek, one system
 /// call of the two per received message.
@@ -19,11 +19,8 @@ namespace DinoMesh.Transport.Bulk;
 /// </summary>
 internal sealed class BulkSocketStream : Stream
 {
-    /// <summary>
-    /// The most one receive asks the kernel for: a whole gathered send of the peer (<see cref="GatherBytes"/>), so a
-    /// megabyte that arrives in 4 bursts is taken in about 4 <c>recv</c>s, not 16 or more.
-    /// </summary>
-    public const int ReceiveBytes = GatherBytes;
+    /// <summary>The most one receive asks the kernel for.</summary>
+    public const int ReceiveBytes = 64 * 1024;
 
     /// <summary>The most one receive of a lean connection asks for: a TLS record and a little.</summary>
     public const int LeanReceiveBytes = 17 * 1024;
