@@ -85,7 +85,7 @@ internal sealed class BulkPool : IDisposable
             PooledBuffer? received = null;
             try
             {
-                await WriteRequestAsync(connection.Tls, connection.Socket, header, request, ct);
+                await WriteRequestAsync(connection.Tls, header, request, ct);
                 await connection.Tls.FlushAsync(ct);
                 sent = true;
                 var answerHeader = new byte[BulkWire.AnswerHeaderSize];
@@ -144,10 +144,10 @@ internal sealed class BulkPool : IDisposable
     /// Header and the request's first bytes go out in one write (one TLS record, up to a full one), the rest as it lies:
     /// a header written alone would cost a record and a send of its own per call.
     /// </summary>
-    private static async Task WriteRequestAsync(SslStream tls, BulkSocketStream? socket, byte[] header, ReadOnlyMemory<byte> request, CancellationToken ct)
+    private static async Task WriteRequestAsync(SslStream tls, byte[] header, ReadOnlyMemory<byte> request, CancellationToken ct)
     {
         // A push's megabyte leaves in a few large sends rather than one per TLS record (BulkSocketStream.BeginGather).
-        var gather = request.Length >= GatherFromBytes ? socket : null;
+        var gather = request.Length >= GatherFromBytes ? tls.InnerStream as BulkSocketStream : null;
         if (gather is null)
         {
             await WriteRequestPartsAsync(tls, header, request, ct);
@@ -211,14 +211,13 @@ internal sealed class BulkPool : IDisposable
     private async Task<Connection?> DialAsync(CancellationToken ct)
     {
         // Answers (a chunk get's megabyte) are read 64 KiB per recv, as the server reads requests.
-        BulkSocketStream? under = null;
-        var tls = await PeerTls.DialAsync(_host, _port, _source, PeerTls.Presenting(_tls, _hint), BulkWire.Alpn, _connectTimeout, ct, socket => under = new BulkSocketStream(socket));
+        var tls = await PeerTls.DialAsync(_host, _port, _source, PeerTls.Presenting(_tls, _hint), BulkWire.Alpn, _connectTimeout, ct, static socket => new BulkSocketStream(socket));
         if (tls is null)
         {
             _unsupported = true;
             return null;
         }
-        return new Connection(tls, under);
+        return new Connection(tls);
     }
 
     public void Dispose()
@@ -227,12 +226,9 @@ internal sealed class BulkPool : IDisposable
         while (_idle.TryDequeue(out var connection)) connection.Dispose();
     }
 
-    private sealed class Connection(SslStream tls, BulkSocketStream? socket) : IDisposable
+    private sealed class Connection(SslStream tls) : IDisposable
     {
         public SslStream Tls { get; } = tls;
-
-        /// <summary>The stream under <see cref="Tls"/>, whose sends a large request gathers.</summary>
-        public BulkSocketStream? Socket { get; } = socket;
 
         public long IdleSince { get; set; }
 

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
 using System.Net;
+using System.Net.Security;
 using System.Text;
 using DinoMesh.Core.Identity;
 using DinoMesh.Transport.Bulk;
@@ -56,17 +57,15 @@ internal sealed class BulkServer
     /// Serves calls on a connection already through TLS and admitted at its handshake, until the caller hangs up, a
     /// call ends it, it stays idle past <see cref="IdleTimeout"/> (the first call past <paramref name="firstRequest"/>),
     /// <paramref name="closeRequested"/> fires while it is idle, or <paramref name="closed"/> fires.
-    /// <paramref name="socket"/> is the stream under <paramref name="output"/>'s TLS where it is ours: a large answer's
-    /// records are then gathered into large sends (<see cref="BulkSocketStream.BeginGather"/>).
     /// </summary>
     public async Task ServeAsync(
         Stream input, Stream output, PeerId peer, IPEndPoint? remote, ConnectionActivity activity,
-        CancellationToken closed, CancellationToken closeRequested, TimeSpan firstRequest, BulkSocketStream? socket = null)
+        CancellationToken closed, CancellationToken closeRequested, TimeSpan firstRequest)
     {
         try
         {
             var idle = firstRequest;
-            while (await ServeOneAsync(input, output, socket, peer, remote, activity, idle, closed, closeRequested))
+            while (await ServeOneAsync(input, output, peer, remote, activity, idle, closed, closeRequested))
             {
                 idle = IdleTimeout;
             }
@@ -79,7 +78,7 @@ internal sealed class BulkServer
 
     /// <summary>One call; false when the connection should end.</summary>
     private async Task<bool> ServeOneAsync(
-        Stream input, Stream output, BulkSocketStream? socket, PeerId peer, IPEndPoint? remote, ConnectionActivity activity, TimeSpan idleTimeout, CancellationToken closed, CancellationToken closeRequested)
+        Stream input, Stream output, PeerId peer, IPEndPoint? remote, ConnectionActivity activity, TimeSpan idleTimeout, CancellationToken closed, CancellationToken closeRequested)
     {
         if (closeRequested.IsCancellationRequested) return false;
         var fixedPart = new byte[2];
@@ -129,7 +128,7 @@ internal sealed class BulkServer
             var pooled = length >= PooledRequestBytes ? ArrayPool<byte>.Shared.Rent((int)length) : null;
             try
             {
-                return await AnswerOneAsync(input, output, socket, peer, remote, protocolId, deadline, registration.Lending ?? Copied(handler),
+                return await AnswerOneAsync(input, output, peer, remote, protocolId, deadline, registration.Lending ?? Copied(handler),
                     pooled is null ? new byte[length] : pooled.AsMemory(0, (int)length), reading.Token, closed);
             }
             finally
@@ -151,7 +150,7 @@ internal sealed class BulkServer
         async (peer, request, ct) => new LentAnswer(await handler(peer, request, ct));
 
     private async Task<bool> AnswerOneAsync(
-        Stream input, Stream output, BulkSocketStream? socket, PeerId peer, IPEndPoint? remote, string protocolId, TimeSpan deadline, LendingUnaryHandler handler,
+        Stream input, Stream output, PeerId peer, IPEndPoint? remote, string protocolId, TimeSpan deadline, LendingUnaryHandler handler,
         Memory<byte> request, CancellationToken reading, CancellationToken closed)
     {
         await ReadExactlyAsync(input, request, reading);
@@ -172,7 +171,7 @@ internal sealed class BulkServer
             // A refusal ends the connection, as on HTTP/2; any other failure leaves it usable.
             return failure != CallFailure.Refused;
         }
-        await WriteAnswerAsync(output, socket, answer, closed);
+        await WriteAnswerAsync(output, answer, closed);
         TransportMetrics.Exchanged(peer, protocolId, answer.Length, request.Length);
         return true;
     }
@@ -184,10 +183,10 @@ internal sealed class BulkServer
     /// its own per call. A lent body is released here, once, after its last byte was written or the write failed: the
     /// TLS stream has encrypted from it by the time its write completes, and reads nothing of it after.
     /// </summary>
-    private static async Task WriteAnswerAsync(Stream output, BulkSocketStream? socket, LentAnswer answer, CancellationToken ct)
+    private static async Task WriteAnswerAsync(Stream output, LentAnswer answer, CancellationToken ct)
     {
         // A chunk's megabyte leaves in a few large sends rather than one per TLS record (BulkSocketStream.BeginGather).
-        var gather = answer.Length >= GatherFromBytes ? socket : null;
+        var gather = answer.Length >= GatherFromBytes ? (output as SslStream)?.InnerStream as BulkSocketStream : null;
         var written = false;
         try
         {

@@ -168,8 +168,7 @@ internal sealed class DirectConnections
     {
         var remote = socket.RemoteEndPoint as IPEndPoint;
         var from = ticket.Address.ToString();
-        var under = new BulkSocketStream(socket, leanOffered ? BulkSocketStream.LeanReceiveBytes : BulkSocketStream.ReceiveBytes);
-        var tls = new SslStream(under, leaveInnerStreamOpen: false);
+        var tls = new SslStream(new BulkSocketStream(socket, leanOffered ? BulkSocketStream.LeanReceiveBytes : BulkSocketStream.ReceiveBytes), leaveInnerStreamOpen: false);
         var path = "TLS";
         try
         {
@@ -199,7 +198,7 @@ internal sealed class DirectConnections
             else
             {
                 Interlocked.Increment(ref _servedBulk);
-                await _bulk!.ServeAsync(tls, tls, peer, remote, new ConnectionActivity(), _aborting.Token, _stopping.Token, _firstRequestTimeout, under);
+                await _bulk!.ServeAsync(tls, tls, peer, remote, new ConnectionActivity(), _aborting.Token, _stopping.Token, _firstRequestTimeout);
             }
         }
         catch (Exception e) when (e is IOException or AuthenticationException or OperationCanceledException or ObjectDisposedException or SocketException)
