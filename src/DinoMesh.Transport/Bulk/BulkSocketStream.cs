@@ -12,10 +12,6 @@ namespace DinoMesh.Transport.Bulk;
 /// own while it waits) on connections that live only as long as chunk calls keep them busy. A lean connection (one per
 /// peer, kept open, small messages) asks for <see cref="LeanReceiveBytes"/>: its gain is the missing peek, one system
 /// call of the two per received message.
-/// <para>The send side mirrors it for a large message (a chunk answer or push): between <see cref="BeginGather"/> and
-/// <see cref="EndGatherAsync"/> the TLS stream's records (one <c>send</c> per 16 KiB otherwise) are gathered and sent
-/// <see cref="GatherBytes"/> at a time, so a megabyte costs 4 sends instead of one or two per
-/// record (about 33 measured), and the peer is woken for 4 arrivals instead of one per send. Outside a gather every write goes out at once (handshakes, alerts, small calls).</para>
 /// </summary>
 internal sealed class BulkSocketStream : Stream
 {
@@ -25,14 +21,7 @@ internal sealed class BulkSocketStream : Stream
     /// <summary>The most one receive of a lean connection asks for: a TLS record and a little.</summary>
     public const int LeanReceiveBytes = 17 * 1024;
 
-    /// <summary>The most one gathered send carries: big enough to cut sends 16-fold, small enough that the peer
-    /// decrypts the first part while this end still encrypts the rest.</summary>
-    public const int GatherBytes = 256 * 1024;
-
     private readonly NetworkStream _socket;
-    // Rented for one gather only; after a failed send it is left to the collector (the send may still be reading it).
-    private byte[]? _gather;
-    private int _gathered;
     // Not pooled: a read still under way when the stream is disposed must not land in an array someone else rented.
     private readonly byte[] _buffer;
     private int _start;
@@ -78,57 +67,7 @@ internal sealed class BulkSocketStream : Stream
 
     public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
 
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default) =>
-        _gather is null ? _socket.WriteAsync(source, cancellationToken) : GatherAsync(source, cancellationToken);
-
-    /// <summary>
-    /// Writes from here on are held and sent <see cref="GatherBytes"/> at a time until <see cref="EndGatherAsync"/>,
-    /// which the caller must reach (in a finally) before anything else writes. One message at a time: the bulk path
-    /// carries one call per connection, so no other writer interleaves.
-    /// </summary>
-    public void BeginGather()
-    {
-        if (_gather is not null) throw new InvalidOperationException("a gather is already open on this connection");
-        _gather = System.Buffers.ArrayPool<byte>.Shared.Rent(GatherBytes);
-        _gathered = 0;
-    }
-
-    /// <summary>Sends what the gather still holds (nothing when <paramref name="send"/> is false: the write failed).</summary>
-    public async ValueTask EndGatherAsync(bool send, CancellationToken cancellationToken)
-    {
-        var gather = _gather;
-        if (gather is null) return;
-        _gather = null;
-        var length = _gathered;
-        _gathered = 0;
-        if (send && length > 0) await _socket.WriteAsync(gather.AsMemory(0, length), cancellationToken);
-        System.Buffers.ArrayPool<byte>.Shared.Return(gather);
-    }
-
-    private async ValueTask GatherAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken)
-    {
-        var gather = _gather!;
-        while (!source.IsEmpty)
-        {
-            var n = Math.Min(source.Length, GatherBytes - _gathered);
-            source.Span[..n].CopyTo(gather.AsSpan(_gathered));
-            _gathered += n;
-            source = source[n..];
-            if (_gathered < GatherBytes) break;
-            try
-            {
-                await _socket.WriteAsync(gather.AsMemory(0, _gathered), cancellationToken);
-            }
-            catch
-            {
-                // The send may still be reading the array: never back to the pool.
-                _gather = null;
-                _gathered = 0;
-                throw;
-            }
-            _gathered = 0;
-        }
-    }
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default) => _socket.WriteAsync(source, cancellationToken);
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         _socket.WriteAsync(buffer, offset, count, cancellationToken);

@@ -146,31 +146,6 @@ internal sealed class BulkPool : IDisposable
     /// </summary>
     private static async Task WriteRequestAsync(SslStream tls, byte[] header, ReadOnlyMemory<byte> request, CancellationToken ct)
     {
-        // A push's megabyte leaves in a few large sends rather than one per TLS record (BulkSocketStream.BeginGather).
-        var gather = request.Length >= GatherFromBytes ? tls.InnerStream as BulkSocketStream : null;
-        if (gather is null)
-        {
-            await WriteRequestPartsAsync(tls, header, request, ct);
-            return;
-        }
-        var written = false;
-        gather.BeginGather();
-        try
-        {
-            await WriteRequestPartsAsync(tls, header, request, ct);
-            written = true;
-        }
-        finally
-        {
-            await gather.EndGatherAsync(written, ct);
-        }
-    }
-
-    /// <summary>Requests at least this large are gathered into large sends; a small one is one record anyway.</summary>
-    private const int GatherFromBytes = 64 * 1024;
-
-    private static async Task WriteRequestPartsAsync(SslStream tls, byte[] header, ReadOnlyMemory<byte> request, CancellationToken ct)
-    {
         var first = Math.Min(request.Length, Math.Max(0, BulkWire.CoalescedBytes - header.Length));
         var head = System.Buffers.ArrayPool<byte>.Shared.Rent(header.Length + first);
         try

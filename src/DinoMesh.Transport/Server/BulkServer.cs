@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
 using System.Net;
-using System.Net.Security;
 using System.Text;
 using DinoMesh.Core.Identity;
 using DinoMesh.Transport.Bulk;
@@ -185,12 +184,8 @@ internal sealed class BulkServer
     /// </summary>
     private static async Task WriteAnswerAsync(Stream output, LentAnswer answer, CancellationToken ct)
     {
-        // A chunk's megabyte leaves in a few large sends rather than one per TLS record (BulkSocketStream.BeginGather).
-        var gather = answer.Length >= GatherFromBytes ? (output as SslStream)?.InnerStream as BulkSocketStream : null;
-        var written = false;
         try
         {
-            gather?.BeginGather();
             var body = answer.Body is null ? ReadOnlyMemory<byte>.Empty : answer.Body.Memory;
             var fromHead = Math.Min(answer.Head.Length, BulkWire.CoalescedBytes - BulkWire.AnswerHeaderSize);
             var fromBody = Math.Min(body.Length, Math.Max(0, BulkWire.CoalescedBytes - BulkWire.AnswerHeaderSize - fromHead));
@@ -208,24 +203,13 @@ internal sealed class BulkServer
             }
             if (fromHead < answer.Head.Length) await output.WriteAsync(answer.Head[fromHead..], ct);
             if (fromBody < body.Length) await output.WriteAsync(body[fromBody..], ct);
-            written = true;
+            await output.FlushAsync(ct);
         }
         finally
         {
-            try
-            {
-                if (gather is not null) await gather.EndGatherAsync(written, ct);
-            }
-            finally
-            {
-                answer.Body?.Release();
-            }
+            answer.Body?.Release();
         }
-        await output.FlushAsync(ct);
     }
-
-    /// <summary>Answers at least this large are gathered into large sends; a small one is one record anyway.</summary>
-    private const int GatherFromBytes = 64 * 1024;
 
     private static async Task ReadExactlyAsync(Stream input, Memory<byte> target, CancellationToken ct)
     {
