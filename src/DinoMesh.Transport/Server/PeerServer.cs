@@ -252,6 +252,10 @@ internal sealed class PeerServer : IAsyncDisposable
         {
             await AnswerFailureAsync(http, peer, e, ct);
         }
+        finally
+        {
+            registration.Answered(peer, LogFailure);
+        }
     }
 
     private async Task ServeStreamAsync(HttpContext http, PeerContext peer, ProtocolRegistration registration, CancellationToken ct)
