@@ -98,14 +98,10 @@ public sealed partial class PeerTransport : IAsyncDisposable
     /// connection's reader instead of after a hop to the thread pool, and the calls behind it on that connection wait
     /// for it. Worth it for the calls on a commit's path, where each hop costs tens of microseconds on a busy machine.
     /// </param>
-    /// <param name="afterAnswer">
-    /// Work the caller need not wait for: runs after each call's answer was written (or failed to be), on the lean path
-    /// on the thread that wrote it. It must not throw (what it throws is logged and dropped).
-    /// </param>
-    public void RegisterUnary(string protocolId, int maxRequestBytes, UnaryHandler handler, bool inline = false, Action? afterAnswer = null)
+    public void RegisterUnary(string protocolId, int maxRequestBytes, UnaryHandler handler, bool inline = false)
     {
         ThrowIfStarted();
-        _protocols.Add(new ProtocolRegistration(protocolId, maxRequestBytes, OpenToNonMembers: false, handler, null, inline, AfterAnswer: afterAnswer));
+        _protocols.Add(new ProtocolRegistration(protocolId, maxRequestBytes, OpenToNonMembers: false, handler, null, inline));
     }
 
     /// <summary>

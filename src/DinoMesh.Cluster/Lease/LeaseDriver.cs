@@ -260,12 +260,7 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     /// handling them (an append's acknowledgement, a vote) is returned instead of queued, so a replication round costs
     /// one call, not one each way. Sent only after the entries they acknowledge are in the log, as queued ones are.
     /// </summary>
-    /// <param name="answerFirst">
-    /// The caller sends the answer before anything else and then calls <see cref="AfterAnswer"/>: applying what the
-    /// messages committed (and the rest of the round's after-work) waits until the answer has left. On a follower
-    /// that takes the apply of the previous entry off the holder's commit path (its answer is all the holder waits for).
-    /// </param>
-    public IReadOnlyList<LeaseMessage> ReceiveAndAnswer(PeerId from, IReadOnlyList<LeaseMessage> messages, bool answerFirst = false)
+    public IReadOnlyList<LeaseMessage> ReceiveAndAnswer(PeerId from, IReadOnlyList<LeaseMessage> messages)
     {
         var answers = new List<LeaseMessage>();
         lock (_gate)
@@ -289,15 +284,9 @@ public sealed partial class LeaseDriver : IAsyncDisposable
             // A driver that failed answers nothing, not even what it had said before the failure in this call.
             if (_failure is not null) answers.Clear();
         }
-        if (!answerFirst) AfterProcess();
+        AfterProcess();
         return answers;
     }
-
-    /// <summary>
-    /// What a <see cref="ReceiveAndAnswer(PeerId, IReadOnlyList{LeaseMessage}, bool)"/> with answerFirst left for after
-    /// its answer: apply newly committed entries, send what the round queued for others, announce a new holder.
-    /// </summary>
-    public void AfterAnswer() => AfterProcess();
 
     /// <summary>The newest version this node recorded as committed (a restart replays its log up to here).</summary>
     public static long DurableCommit(MetadataLog log) =>

@@ -135,17 +135,16 @@ public sealed class TransportLeaseNetwork : ILeaseNetwork, IAsyncDisposable
     /// The protocols this node serves: lease messages, proposals and sync requests for its driver (which exists only
     /// once the node has started; until then a caller is told "not the holder"). All but the sync run on the lean
     /// connection's reader (inline): they take the driver's lock, append to the log (syncing it only when a vote or an
-    /// fsync asks for it) and answer; cache invalidations go to their own task. Lease messages are answered before
-    /// what they committed is applied here: the holder waits for the answer, not for this node's apply.
+    /// fsync asks for it) and answer; cache invalidations go to their own task.
     /// </summary>
     public static void Register(PeerTransport transport, Func<LeaseDriver?> driver, ILogger logger)
     {
         transport.RegisterUnary(LeaseProtocols.Lease, LeaseProtocols.MaxLeaseBytes, (peer, body, ct) =>
         {
             var batch = LeaseCodec.Decode<LeaseBatch>(body, LeaseProtocols.MaxLeaseBytes);
-            var answers = driver()?.ReceiveAndAnswer(peer.Peer, batch.Messages ?? [], answerFirst: true) ?? [];
+            var answers = driver()?.ReceiveAndAnswer(peer.Peer, batch.Messages ?? []) ?? [];
             return ValueTask.FromResult(answers.Count == 0 ? [] : LeaseCodec.Encode(new LeaseBatch([.. answers])));
-        }, inline: true, afterAnswer: () => driver()?.AfterAnswer());
+        }, inline: true);
         transport.RegisterUnary(LeaseProtocols.Propose, LeaseProtocols.MaxProposeBytes, (peer, body, ct) =>
         {
             var request = LeaseCodec.Decode<ProposeRequest>(body, LeaseProtocols.MaxProposeBytes);

@@ -133,7 +133,6 @@ internal sealed class BulkServer
             finally
             {
                 if (pooled is not null) ArrayPool<byte>.Shared.Return(pooled);
-                registration.Answered(new PeerContext(peer, true, remote, protocolId, WireHeaders.Bulk), _logFailure);
             }
         }
         finally

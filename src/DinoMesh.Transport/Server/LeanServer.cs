@@ -357,7 +357,7 @@ internal sealed class LeanServer
             _socket?.Interrupt();
         }
 
-        private readonly record struct HandlerStart(UnaryHandler Handler, PeerContext Context, byte[] Request, TimeSpan Deadline, bool Inline, ProtocolRegistration Registration);
+        private readonly record struct HandlerStart(UnaryHandler Handler, PeerContext Context, byte[] Request, TimeSpan Deadline, bool Inline);
 
         /// <summary>What the frame at the start of a buffer asks for; Length 0 while it is not all there.</summary>
         private readonly record struct Frame(long Length, uint Id, HandlerStart? Start);
@@ -430,7 +430,7 @@ internal sealed class LeanServer
             }
             var request = buffer.Slice(LeanWire.CallHeaderFixed + idLength, length).ToArray();
             var deadline = TimeSpan.FromMilliseconds(Math.Min(deadlineMs, (long)WireHeaders.MaxDeadline.TotalMilliseconds));
-            return new Frame(frameLength, id, new HandlerStart(handler, Context(registration.ProtocolId), request, deadline, registration.Inline, registration));
+            return new Frame(frameLength, id, new HandlerStart(handler, Context(registration.ProtocolId), request, deadline, registration.Inline));
         }
 
         /// <summary>
@@ -439,7 +439,7 @@ internal sealed class LeanServer
         /// </summary>
         private async Task RunHandlerAsync(uint id, long key, HandlerStart start, CancellationToken closed)
         {
-            var (handler, context, request, deadline, inline, registration) = start;
+            var (handler, context, request, deadline, inline) = start;
             var began = System.Diagnostics.Stopwatch.GetTimestamp();
             // Off the reader loop at once, unless registered inline: a handler that runs synchronously must not hold up
             // the calls behind it.
@@ -477,8 +477,6 @@ internal sealed class LeanServer
             }
             finally
             {
-                // After the answer's send (an inline handler's leaves from this thread): what the caller need not wait for.
-                registration.Answered(context, _server._logFailure);
                 _running.TryRemove(key, out _);
                 _activity.End();
                 _slots.Release();

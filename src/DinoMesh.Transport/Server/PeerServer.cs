@@ -252,10 +252,6 @@ internal sealed class PeerServer : IAsyncDisposable
         {
             await AnswerFailureAsync(http, peer, e, ct);
         }
-        finally
-        {
-            registration.Answered(peer, LogFailure);
-        }
     }
 
     private async Task ServeStreamAsync(HttpContext http, PeerContext peer, ProtocolRegistration registration, CancellationToken ct)

@@ -7,8 +7,6 @@ namespace DinoMesh.Transport.Server;
 /// <paramref name="Inline"/> unary handler runs on the lean connection's reader, without a hop to the thread pool. A
 /// unary protocol may also have a <paramref name="Lending"/> handler, which the bulk path calls instead of
 /// <paramref name="Unary"/> (then <paramref name="Unary"/> is the same handler with its answer copied into an array).
-/// <paramref name="AfterAnswer"/>, when set, runs once per unary call after its answer was written (or failed to be):
-/// on the lean path on the thread that wrote it, elsewhere once the answer's write completed.
 /// </summary>
 internal sealed record ProtocolRegistration(
     string ProtocolId,
@@ -17,23 +15,7 @@ internal sealed record ProtocolRegistration(
     UnaryHandler? Unary,
     StreamHandler? Stream,
     bool Inline = false,
-    LendingUnaryHandler? Lending = null,
-    Action? AfterAnswer = null)
-{
-    /// <summary>Runs <see cref="AfterAnswer"/>, if any; what it throws goes to <paramref name="failed"/>, not to the connection.</summary>
-    public void Answered(PeerContext peer, Action<PeerContext, Exception, CancellationToken> failed)
-    {
-        if (AfterAnswer is null) return;
-        try
-        {
-            AfterAnswer();
-        }
-        catch (Exception e)
-        {
-            failed(peer, e, CancellationToken.None);
-        }
-    }
-}
+    LendingUnaryHandler? Lending = null);
 
 /// <summary>The protocols this node serves, by id (= request path).</summary>
 internal sealed class ProtocolTable
