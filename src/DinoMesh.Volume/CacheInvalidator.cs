@@ -22,17 +22,37 @@ internal sealed class CacheInvalidator
 
     private readonly ILogger _logger;
     private readonly LookupAnswers _answers;
+    private readonly KernelInodes _kernel;
     private Task? _worker;
 
-    public CacheInvalidator(ILogger logger, LookupAnswers answers)
+    public CacheInvalidator(ILogger logger, LookupAnswers answers, KernelInodes kernel)
     {
         _logger = logger;
         _answers = answers;
+        _kernel = kernel;
     }
 
     public void Start(IFuseNotifier notifier) => _worker = Task.Run(() => RunAsync(notifier));
 
-    public void Enqueue(Effect effect) => _queue.Writer.TryWrite(effect);
+    /// <summary>
+    /// Queues what a change made stale, unless the kernel holds none of it (an inode it was never given, names under a
+    /// directory it does not hold): then there is nothing to say and no thread to wake. Called after the change's state
+    /// was published; the fence pairs with the one in <see cref="KernelInodes.Given"/>, so a reply made concurrently
+    /// either was read from the new state or counts here as given.
+    /// </summary>
+    public void Enqueue(Effect effect)
+    {
+        Interlocked.MemoryBarrier();
+        if (MayConcernKernel(effect)) _queue.Writer.TryWrite(effect);
+    }
+
+    private bool MayConcernKernel(Effect effect)
+    {
+        foreach (var change in effect.Entries) if (_kernel.MayHold(change.Parent)) return true;
+        foreach (var ino in effect.ContentChanged) if (_kernel.MayHold(ino)) return true;
+        foreach (var ino in effect.Touched) if (_kernel.MayHold(ino)) return true;
+        return false;
+    }
 
     public void Stop() => _queue.Writer.TryComplete();
 
@@ -55,6 +75,7 @@ internal sealed class CacheInvalidator
             {
                 foreach (var change in effect.Entries)
                 {
+                    if (!_kernel.MayHold(change.Parent)) continue;
                     var name = change.Name.ToBytes();
                     if (LastLinkGone(effect, change)) notifier.Delete(change.Parent, change.OldChild, name);
                     else notifier.InvalidateEntry(change.Parent, name);
@@ -73,6 +94,7 @@ internal sealed class CacheInvalidator
 
     private void Invalidate(IFuseNotifier notifier, ulong ino, long offset, long length, ref List<(ulong, long, long)>? again)
     {
+        if (!_kernel.MayHold(ino)) return;
         if (notifier.InvalidateInode(ino, offset, length) == Errno.ENOENT && _answers.AnsweredRecently(ino)) (again ??= []).Add((ino, offset, length));
     }
 

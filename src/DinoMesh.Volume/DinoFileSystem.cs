@@ -25,12 +25,12 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     private readonly ConcurrentDictionary<ulong, int> _openDirectories = new();
     private readonly ConcurrentDictionary<ulong, Inode> _unlinkedDirectories = new();
     private readonly CacheInvalidator _invalidator;
-    private readonly ConcurrentDictionary<ulong, byte> _changedElsewhere = new();
-    private const int ChangedElsewhereBound = 1 << 16;
+    private readonly ChangedElsewhere _changedElsewhere = new();
     private readonly AccessTimes _atimes;
     private readonly CancellationTokenSource _stopping = new();
     private IFuseNotifier? _notifier;
     private readonly LookupAnswers _lookupAnswers = new(TimeProvider.System);
+    private readonly KernelInodes _kernelInodes = new();
     private readonly OrphanReleases _orphanReleases;
     private Task? _atimeFlusher;
     private long _nextHandle;
@@ -44,7 +44,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
         _options = options;
         _logger = logger;
         _contents = new FileContents(chunks, options, CommitInBackgroundAsync, logger);
-        _invalidator = new CacheInvalidator(logger, _lookupAnswers);
+        _invalidator = new CacheInvalidator(logger, _lookupAnswers, _kernelInodes);
         _atimes = new AccessTimes(options.Atime);
         _orphanReleases = new OrphanReleases(ReleaseUnheldAsync, options.OrphanReleaseLinger, TimeProvider.System);
         _meta.AppliedRemotely += OnAppliedRemotely;
@@ -117,10 +117,8 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     private void OnAppliedRemotely(ApplyResult result)
     {
         _invalidator.Enqueue(result.Effect);
-        // Bounded: past the bound only the rare lookup race of ForgetIfChangedElsewhere is uncovered, for a moment.
-        if (_changedElsewhere.Count > ChangedElsewhereBound) _changedElsewhere.Clear();
-        foreach (var ino in result.Effect.ContentChanged) _changedElsewhere.TryAdd(ino, 0);
-        foreach (var ino in result.Effect.Touched) _changedElsewhere.TryAdd(ino, 0);
+        foreach (var ino in result.Effect.ContentChanged) _changedElsewhere.Add(ino);
+        foreach (var ino in result.Effect.Touched) _changedElsewhere.Add(ino);
         foreach (var ino in result.Effect.Removed) _contents.Discard(ino);
         if (result.Effect.Orphaned.Count > 0) _orphanReleases.Add(result.Effect.Orphaned);
     }
@@ -134,7 +132,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     /// </summary>
     private bool ForgetIfChangedElsewhere(ulong ino)
     {
-        if (!_changedElsewhere.TryRemove(ino, out _)) return false;
+        if (!_changedElsewhere.TryTake(ino)) return false;
         _notifier?.InvalidateInode(ino, -1, 0);
         return true;
     }
@@ -210,9 +208,18 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
 
     private EntryReply Entry(Inode inode)
     {
+        _kernelInodes.Given(inode.Ino);
         _lookupAnswers.Answered(inode.Ino);
-        return new(inode.Ino, 0, Attributes(inode), _options.EntryTimeout, _options.AttrTimeout);
+        // Read again now that the inode counts as given (a full fence: ConcurrentDictionary's lock): a change applied
+        // before this read is in the reply, and one applied after it sees the inode as given and is invalidated (see
+        // CacheInvalidator.Enqueue). Without this, a change applied between the caller's read and Given would find the
+        // inode not given, skip its invalidation, and the reply would cache the old attributes.
+        var current = _meta.Current.Find(inode.Ino) ?? inode;
+        return new(current.Ino, 0, Attributes(current), _options.EntryTimeout, _options.AttrTimeout);
     }
+
+    /// <summary>The kernel gave back lookups of <paramref name="ino"/>: once none are left, it caches nothing of it.</summary>
+    public override void Forget(ulong ino, ulong nlookup) => _kernelInodes.Forgotten(ino, nlookup);
 
     private EntryReply NegativeEntry() => new(0, 0, default, _options.EntryTimeout, TimeSpan.Zero);
 

@@ -18,7 +18,9 @@ public class InvalidationRetryTests
         var notifier = new KernelLearningLate(knownAfterCalls: 1);
         var answers = new LookupAnswers(TimeProvider.System);
         answers.Answered(5);
-        var invalidator = new CacheInvalidator(NullLogger.Instance, answers);
+        var kernel = new KernelInodes();
+        kernel.Given(5);
+        var invalidator = new CacheInvalidator(NullLogger.Instance, answers, kernel);
         invalidator.Start(notifier);
 
         invalidator.Enqueue(new Effect { Touched = [5], ContentChanged = [5] });
@@ -32,7 +34,10 @@ public class InvalidationRetryTests
     public async Task A_refused_invalidation_of_an_inode_not_named_lately_is_not_repeated()
     {
         var notifier = new KernelLearningLate(knownAfterCalls: 1);
-        var invalidator = new CacheInvalidator(NullLogger.Instance, new LookupAnswers(TimeProvider.System));
+        var kernel = new KernelInodes();
+        kernel.Given(7);
+        kernel.Given(8);
+        var invalidator = new CacheInvalidator(NullLogger.Instance, new LookupAnswers(TimeProvider.System), kernel);
         invalidator.Start(notifier);
 
         invalidator.Enqueue(new Effect { Touched = [7], ContentChanged = [7] });

@@ -19,12 +19,20 @@ public sealed partial class LeaseLog
             if (_members.Count > 0) due = Math.Min(due, GossipInterval - _gossipElapsed);
             if (IsHolder)
             {
+                // Members, then voters (the followers, without building their list: this is asked after every round).
                 var followers = false;
-                foreach (var peer in Followers)
+                foreach (var peer in _members)
                 {
                     followers = true;
                     // A follower without progress gets it (and its first append) on the next tick.
                     if (!_progress.ContainsKey(peer)) return 1;
+                }
+                var voters = Voters.Voters;
+                for (var i = 0; i < voters.Count; i++)
+                {
+                    if (voters[i] == Self) continue;
+                    followers = true;
+                    if (!_progress.ContainsKey(voters[i])) return 1;
                 }
                 if (followers) due = Math.Min(due, HeartbeatInterval - _heartbeatElapsed);
                 // Check-quorum can step down any holder but the only voter (it is its own majority).

@@ -285,7 +285,7 @@ public sealed partial class LeaseLog
     private void MaybeCommit()
     {
         if (!IsHolder) return;
-        var candidate = QuorumValue(p => p.Match, _stable.LastVersion);
+        var candidate = QuorumValue(static p => p.Match, _stable.LastVersion);
         if (candidate <= Commit || TermAt(candidate) != Term) return;
         Commit = candidate;
     }

@@ -33,7 +33,8 @@ public sealed partial class MetadataLog
     /// <summary>
     /// Appends consecutive records with one write: all of them or (on any error, including a gap anywhere in the
     /// batch) none. Much cheaper per record than single appends. (A process crash in the middle of the write can keep
-    /// a prefix of the batch, as if it had been several appends.)
+    /// a prefix of the batch, as if it had been several appends.) The log keeps the records' payload arrays in memory as
+    /// they are (the recent records it serves reads from), without a copy: they must not be changed after this call.
     /// </summary>
     public void AppendBatch(IReadOnlyList<LogRecord> records, bool mayUseReserve = false)
     {
@@ -69,7 +70,7 @@ public sealed partial class MetadataLog
                 offset += SegmentFormat.RecordSize(record.Payload.Length);
             }
             file.Segment.Publish(offset, version);
-            foreach (var record in records) _recent.Add(record.Version, record.Term, record.Payload);
+            foreach (var record in records) _recent.Add(record);
             Committed(version, term);
             StorageMetrics.LogAppended(records.Count, at);
         }

@@ -13,10 +13,16 @@ internal sealed class RecentRecords(int maxCount, long maxBytes)
     private int _start, _count;
     private long _bytes;
 
-    /// <summary>Keeps a record just appended to the log. Writer only.</summary>
-    public void Add(long version, long term, ReadOnlySpan<byte> payload)
+    /// <summary>Keeps a copy of a record just appended to the log. Writer only.</summary>
+    public void Add(long version, long term, ReadOnlySpan<byte> payload) => Add(new LogRecord(version, term, payload.ToArray()));
+
+    /// <summary>
+    /// Keeps a record just appended to the log, as it is: its payload array is shared, not copied, so whoever appended
+    /// it must not change it afterwards (see <see cref="MetadataLog.AppendBatch"/>). Writer only.
+    /// </summary>
+    public void Add(LogRecord record)
     {
-        var record = new LogRecord(version, term, payload.ToArray());
+        var (version, payload) = (record.Version, record.Payload);
         lock (_gate)
         {
             // Only a run of consecutive versions is useful (and safe to serve); a jump starts a new run.

@@ -1,0 +1,113 @@
+using System.Collections.Concurrent;
+using DinoMesh.Core.Metadata;
+using DinoMesh.Fuse;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace DinoMesh.Volume.Tests;
+
+/// <summary>
+/// The kernel caches only what an entry reply gave it and has not forgotten, so a change made elsewhere to anything
+/// else needs no notification here; what it may hold is still invalidated as before.
+/// </summary>
+public class KernelInodesTests
+{
+    private const ulong Root = FileSystemState.RootIno;
+
+    [Fact]
+    public void The_kernel_holds_an_inode_from_its_first_reply_until_it_forgets_every_lookup()
+    {
+        var kernel = new KernelInodes();
+        Assert.True(kernel.MayHold(Root));
+        Assert.False(kernel.MayHold(5));
+
+        kernel.Given(5);
+        kernel.Given(5);
+        kernel.Forgotten(5, 1);
+        Assert.True(kernel.MayHold(5));
+        kernel.Forgotten(5, 1);
+        Assert.False(kernel.MayHold(5));
+
+        // A forget of more than was counted (a reply the kernel never took) leaves nothing behind either.
+        kernel.Given(6);
+        kernel.Forgotten(6, 3);
+        Assert.False(kernel.MayHold(6));
+        kernel.Forgotten(7, 1);
+        Assert.False(kernel.MayHold(7));
+    }
+
+    [Fact]
+    public async Task A_change_to_inodes_and_names_the_kernel_never_had_is_not_announced()
+    {
+        var notifier = new RecordingNotifier();
+        var kernel = new KernelInodes();
+        var invalidator = new CacheInvalidator(NullLogger.Instance, new LookupAnswers(TimeProvider.System), kernel);
+        invalidator.Start(notifier);
+
+        // A file created elsewhere in a directory this kernel never looked into, then written.
+        invalidator.Enqueue(new Effect { Ino = 9, Touched = [8, 9], Entries = [new EntryChange(8, Name("f"), 0, 9)] });
+        invalidator.Enqueue(new Effect { Touched = [9], ContentChanged = [9] });
+        // Something it holds, after them: once that is said, the others would have been too.
+        invalidator.Enqueue(new Effect { Touched = [Root] });
+
+        Assert.True(await Eventually(() => notifier.Inodes.Contains(Root)));
+        Assert.Equal([Root], notifier.Inodes);
+        Assert.Empty(notifier.Entries);
+        invalidator.Stop();
+    }
+
+    [Fact]
+    public async Task What_the_kernel_was_given_and_has_not_forgotten_is_announced()
+    {
+        var notifier = new RecordingNotifier();
+        var kernel = new KernelInodes();
+        var invalidator = new CacheInvalidator(NullLogger.Instance, new LookupAnswers(TimeProvider.System), kernel);
+        invalidator.Start(notifier);
+        kernel.Given(8);
+        kernel.Given(9);
+        kernel.Given(10);
+        kernel.Forgotten(10, 1);
+
+        invalidator.Enqueue(new Effect { Ino = 9, Touched = [8, 9], Entries = [new EntryChange(8, Name("f"), 0, 9)] });
+        invalidator.Enqueue(new Effect { Touched = [10], ContentChanged = [10] });
+        invalidator.Enqueue(new Effect { Touched = [9], ContentChanged = [9] });
+
+        Assert.True(await Eventually(() => notifier.Inodes.Count(i => i == 9) == 2));
+        Assert.Contains(8UL, notifier.Inodes);
+        Assert.DoesNotContain(10UL, notifier.Inodes);
+        Assert.Equal([(8UL, "f")], notifier.Entries);
+        invalidator.Stop();
+    }
+
+    private static FileName Name(string s) => FileName.FromString(s);
+
+    private static async Task<bool> Eventually(Func<bool> condition)
+    {
+        for (var i = 0; i < 200 && !condition(); i++) await Task.Delay(10);
+        return condition();
+    }
+
+    private sealed class RecordingNotifier : IFuseNotifier
+    {
+        public ConcurrentQueue<ulong> Inodes { get; } = new();
+
+        public ConcurrentQueue<(ulong Parent, string Name)> Entries { get; } = new();
+
+        public int InvalidateInode(ulong ino, long offset, long length)
+        {
+            Inodes.Enqueue(ino);
+            return 0;
+        }
+
+        public int InvalidateEntry(ulong parent, ReadOnlySpan<byte> name)
+        {
+            Entries.Enqueue((parent, System.Text.Encoding.UTF8.GetString(name)));
+            return 0;
+        }
+
+        public int Delete(ulong parent, ulong child, ReadOnlySpan<byte> name)
+        {
+            Entries.Enqueue((parent, System.Text.Encoding.UTF8.GetString(name)));
+            return 0;
+        }
+    }
+}
