@@ -12,9 +12,10 @@ namespace DinoMesh.Storage.Chunks;
 /// <para>The flush is an fsync of an empty marker file that never changes: the file system has nothing of the file's
 /// to write and only asks the device to flush its cache (ext4, XFS). A syncfs would do that too, but first it writes
 /// back the file system's dirty metadata (directory blocks, inode bitmaps and tables), whose buffers stay locked until
-/// the device has taken them, behind the flush: every chunk created or looked up meanwhile waited for it (50-80 ms
-/// stalls of the writer; docs/benchmarks.md). The chunk files' data reach the device through
-/// <see cref="WrittenPages"/>, off the write path, so what is flushed early is mostly theirs.</para>
+/// the device has taken them, behind the flush: chunks created or looked up meanwhile waited for it (the p99 of a 1 MiB
+/// FUSE write rose from 8-16 ms to 53-74 ms; docs/benchmarks.md). With the marker, lookups still wait at times (p99
+/// 20-60 ms, cause not found yet). The chunk files' data reach the device through <see cref="WrittenPages"/>, off the
+/// write path, so what is flushed early is mostly theirs.</para>
 /// <para>Not a durability point: nothing is promised after it, and <see cref="ChunkStore.SyncAll"/> still syncs
 /// everything itself. It reads no writeback error of the file system (an fsync reports only its own file's), so the
 /// store's syncfs is still told of every one. One flush at a time, on a pool thread, never on the writer's.</para>

@@ -13,8 +13,8 @@ namespace DinoMesh.Storage.Chunks;
 /// the writeback of all of them (sync_file_range WRITE, which flushes no device cache and so adds no durability point),
 /// then waits for each and advises DONTNEED. The writer only queues the path: starting writeback on the writer's own
 /// thread blocks it whenever the device is busy (a flush of the device holds back every write submitted meanwhile: a
-/// loop of 1 MiB files that started each one's writeback itself took 2.2x as long while another thread flushed every
-/// 60 ms, one that left it to a worker 1.1x; docs/benchmarks.md), so a seal or a peer's push would wait for the disk.
+/// loop of 1 MiB files that started each one's writeback itself took 2.0-2.2x as long while another thread flushed
+/// every 60 ms, one that left it to a worker 1.1-1.3x; docs/benchmarks.md), so a seal or a peer's push would wait for the disk.
 /// Advice only: a file deleted meanwhile, a full queue or a failing call changes nothing but what stays cached and when
 /// its bytes reach the disk (the next <see cref="ChunkStore.SyncAll"/> writes back whatever is left).</para>
 /// </summary>
