@@ -30,7 +30,6 @@ public sealed partial class ChunkStore
                 RandomAccess.Write(handle, chunk.Bytes.Span, 0);
                 StoreChecksum(handle, id, chunk.Bytes.Span);
                 if (_options.SyncEachChunk) RandomAccess.FlushToDisk(handle);
-                else if (chunk.Length >= EarlyWritebackBytes) StartWriteback(handle);
             }
             Publish(hex, temp, path);
             Settled(path, chunk.Length);

@@ -18,6 +18,7 @@ public sealed partial class ChunkStore
     /// </summary>
     public void SyncAll()
     {
+        _earlyFlush.Syncing();
         if (Volatile.Read(ref _writebackFailure) is { } failed) throw new IOException(failed);
         try
         {

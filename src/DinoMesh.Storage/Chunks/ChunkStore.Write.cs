@@ -27,7 +27,6 @@ public sealed partial class ChunkStore
                 RandomAccess.Write(handle, content, 0);
                 StoreChecksum(handle, id, content);
                 if (_options.SyncEachChunk) RandomAccess.FlushToDisk(handle);
-                else if (content.Length >= EarlyWritebackBytes) StartWriteback(handle);
             }
             Publish(hex, temp, path);
             Settled(path, content.Length);
@@ -76,36 +75,31 @@ public sealed partial class ChunkStore
         }
     }
 
-    /// <summary>
-    /// Asks the kernel to start writing the chunk to disk now, without waiting for it. A large file's chunks then go
-    /// to disk while the writer is still sending the rest, instead of all at once when it calls fsync; the fsync
-    /// (<see cref="SyncAll"/>) finds little left to do. Best effort: a failure here changes nothing about durability.
-    /// </summary>
     /// <summary>Smaller chunks (small files) are left to the kernel's normal writeback, which batches them.</summary>
     private const int EarlyWritebackBytes = 256 * 1024;
 
-    /// <summary>A large chunk file just published: its pages go once they are on disk (<see cref="WrittenPages"/>).</summary>
+    /// <summary>
+    /// A chunk file just published: a large one is written back (and its pages dropped) off the write path
+    /// (<see cref="WrittenPages"/>), and the device is flushed in the background once enough was written
+    /// (<see cref="EarlyFlush"/>).
+    /// </summary>
     private void Settled(string path, int length)
     {
-        if (_options.DropWrittenPages && length >= EarlyWritebackBytes) _writtenPages.Written(path);
+        if (length >= EarlyWritebackBytes) _writtenPages.Written(path);
+        _earlyFlush.Written(length);
     }
 
     /// <summary>Chunk files whose cached pages were dropped after writeback.</summary>
     internal long PagesDropped => _writtenPages.Dropped;
 
-    private static void StartWriteback(Microsoft.Win32.SafeHandles.SafeFileHandle handle)
-    {
-        bool added = false;
-        try
-        {
-            handle.DangerousAddRef(ref added);
-            LibC.SyncFileRange((int)handle.DangerousGetHandle(), 0, 0, LibC.SYNC_FILE_RANGE_WRITE);
-        }
-        finally
-        {
-            if (added) handle.DangerousRelease();
-        }
-    }
+    /// <summary>Chunk files whose writeback the store started off the write path.</summary>
+    internal long WritebacksStarted => _writtenPages.WrittenBack;
+
+    /// <summary>Background device flushes started so far.</summary>
+    internal long EarlyFlushes => _earlyFlush.Flushes;
+
+    /// <summary>Whether a background device flush is running now.</summary>
+    internal bool EarlyFlushRunning => _earlyFlush.Running;
 
     /// <summary>
     /// Puts the at-rest checksum (<see cref="AtRestChecksum"/>) of bytes just checked against their id on the temp file,

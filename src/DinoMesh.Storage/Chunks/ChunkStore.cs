@@ -25,7 +25,8 @@ public sealed partial class ChunkStore
     private readonly ILogger _logger;
     private readonly VerifiedChunks _verified;
     private readonly bool[] _fanOutExists = new bool[256];
-    private readonly WrittenPages _writtenPages = new();
+    private readonly WrittenPages _writtenPages;
+    private readonly EarlyFlush _earlyFlush;
     private long _tempCounter;
     private long _verifications;
     private long _checkedReads;
@@ -57,8 +58,12 @@ public sealed partial class ChunkStore
         _options = options ?? new ChunkStoreOptions();
         _logger = logger ?? NullLogger.Instance;
         _verified = new VerifiedChunks(_options.VerifiedCacheCapacity);
+        _writtenPages = new WrittenPages(_options.DropWrittenPages);
         Directory.CreateDirectory(chunkDirectory, OwnerOnly);
         Directory.CreateDirectory(tempDirectory, OwnerOnly);
+        _earlyFlush = _options.SyncEachChunk || _options.EarlyFlushBytes <= 0
+            ? EarlyFlush.Off()
+            : EarlyFlush.Through(Path.Combine(chunkDirectory, EarlyFlush.MarkerName), _options.EarlyFlushBytes);
         _fileSystemSync = FileSystemSync.Open(chunkDirectory);
         SweepTemporaryFiles();
     }

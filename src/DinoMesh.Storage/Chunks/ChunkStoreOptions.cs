@@ -37,4 +37,12 @@ public sealed record ChunkStoreOptions
     /// direct I/O is detected on the first read and read through the cache from then on.
     /// </summary>
     public bool DirectReads { get; init; } = true;
+
+    /// <summary>
+    /// Bytes of chunk files written between background device flushes (<see cref="EarlyFlush"/>), so the syncfs of the
+    /// next fsync waits only for what came after the last one; 0 turns them off. A flush costs a few milliseconds plus
+    /// its share of the writes, so a streaming writer pays one every this many bytes and the fsync at its end waits for
+    /// at most about that much.
+    /// </summary>
+    public long EarlyFlushBytes { get; init; } = 64L << 20;
 }
