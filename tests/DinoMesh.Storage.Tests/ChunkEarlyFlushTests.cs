@@ -1,4 +1,3 @@
-using DinoMesh.Core.Chunks;
 using DinoMesh.Storage.Chunks;
 using DinoMesh.Storage.Tests.Support;
 
@@ -35,22 +34,9 @@ public sealed class ChunkEarlyFlushTests
     {
         using var disk = FailingDisk.Create();
         var store = new ChunkStore(Path.Combine(disk.Path, "chunks"), Path.Combine(disk.Path, "tmp"), new ChunkStoreOptions { EarlyFlushBytes = 4 << 20 });
-        // Healthy first: small chunks make most fan-out directories, on disk after the sync, so that later only the new
-        // chunks' contents fail to be written back.
-        var fanOut = new HashSet<string>();
-        for (var i = 0; i < 400; i++) fanOut.Add(store.Put(StoreFixture.Random(512, i)).Id.ToString()[..2]);
-        store.SyncAll();
+        // Fewer than 4 MiB go in before the disk fails (small chunks), so no background flush starts before it does.
         var flushesBefore = store.EarlyFlushes;
-
-        disk.Fail();
-        var written = 0;
-        for (var seed = 1000; written < 8; seed++)
-        {
-            var content = StoreFixture.Random(1 << 20, seed);
-            if (!fanOut.Contains(ChunkId.Of(content).ToString()[..2])) continue;
-            store.Put(content);
-            written++;
-        }
+        disk.FailUnder(store, mib: 8);
         // 8 MiB written with a device flush every 4 MiB while their writeback fails: whatever a background flush
         // learns, it must not be what keeps the store's sync from hearing of the failure.
         await UntilAsync(() => store.EarlyFlushes > flushesBefore && !store.EarlyFlushRunning);

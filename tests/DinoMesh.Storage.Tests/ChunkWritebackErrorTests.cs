@@ -1,4 +1,3 @@
-using DinoMesh.Core.Chunks;
 using DinoMesh.Storage.Chunks;
 using DinoMesh.Storage.Tests.Support;
 
@@ -17,21 +16,7 @@ public sealed class ChunkWritebackErrorTests
     {
         using var disk = FailingDisk.Create();
         var store = new ChunkStore(Path.Combine(disk.Path, "chunks"), Path.Combine(disk.Path, "tmp"));
-        // While the disk is healthy: small chunks make most fan-out directories, and a sync puts them on disk, so that
-        // later only the new chunks' contents fail (a directory whose own blocks failed reports that on its fsync).
-        var fanOut = new HashSet<string>();
-        for (var i = 0; i < 400; i++) fanOut.Add(store.Put(StoreFixture.Random(512, i)).Id.ToString()[..2]);
-        store.SyncAll();
-
-        disk.Fail();
-        var written = 0;
-        for (var seed = 1000; written < 8; seed++)
-        {
-            var content = StoreFixture.Random(1 << 20, seed);
-            if (!fanOut.Contains(ChunkId.Of(content).ToString()[..2])) continue;
-            store.Put(content);
-            written++;
-        }
+        disk.FailUnder(store, mib: 8);
         // Another observer syncs the same filesystem first and is told of the error (it is "seen" from then on).
         var (code, output) = Commands.Run("sync", "-f", disk.Path);
         Assert.True(code != 0, $"the first observer's syncfs should report the failed writeback: exit {code}, {output}");

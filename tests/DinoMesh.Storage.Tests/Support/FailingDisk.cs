@@ -1,3 +1,6 @@
+using DinoMesh.Core.Chunks;
+using DinoMesh.Storage.Chunks;
+
 namespace DinoMesh.Storage.Tests.Support;
 
 /// <summary>
@@ -52,6 +55,29 @@ internal sealed class FailingDisk : IDisposable
     {
         var free = new DriveInfo(_backing.Path).AvailableFreeSpace;
         File.WriteAllBytes(FillerPath, new byte[Math.Max(0, free - (128 << 10))]);
+    }
+
+    /// <summary>
+    /// Puts <paramref name="mib"/> chunks of 1 MiB into <paramref name="store"/> (which lives on this disk) whose
+    /// writeback fails. While the disk is healthy, small chunks make most fan-out directories first and a sync puts them
+    /// on disk; then the disk fails and only chunks that land in those directories are written, so that only their
+    /// contents fail (a directory whose own blocks failed would report that on its fsync instead).
+    /// </summary>
+    public void FailUnder(ChunkStore store, int mib)
+    {
+        var fanOut = new HashSet<string>();
+        for (var i = 0; i < 400; i++) fanOut.Add(store.Put(StoreFixture.Random(512, i)).Id.ToString()[..2]);
+        store.SyncAll();
+
+        Fail();
+        var written = 0;
+        for (var seed = 1000; written < mib; seed++)
+        {
+            var content = StoreFixture.Random(1 << 20, seed);
+            if (!fanOut.Contains(ChunkId.Of(content).ToString()[..2])) continue;
+            store.Put(content);
+            written++;
+        }
     }
 
     /// <summary>The disk takes writes again (what failed before stays lost).</summary>
