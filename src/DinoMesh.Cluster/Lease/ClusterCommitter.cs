@@ -43,6 +43,8 @@ public sealed class ClusterCommitter : IMetadataCommitter
         lease.AppliedRound += AnswerApplied;
         // A replaced state is a change this node did not make: its caches go as for any remote change.
         replica.StateReplaced += result => AppliedRemotely?.Invoke(result);
+        // After every listener of the version: a reader let go here finds the change's cache invalidation queued.
+        replica.Announced += ReleaseReaders;
         _readIndex = new ReadIndexRounds(AskReadIndexAsync);
     }
 
@@ -65,8 +67,6 @@ public sealed class ClusterCommitter : IMetadataCommitter
         {
             AppliedRemotely?.Invoke(result);
         }
-        // After the listeners: a reader let go here finds the change's cache invalidation already queued.
-        ReleaseReaders(result.State.Version);
     }
 
     /// <summary>
@@ -173,10 +173,12 @@ public sealed class ClusterCommitter : IMetadataCommitter
             }
             target = commit;
         }
-        if (target <= Current.Version) return;
+        // Announced, not merely applied: the state is published before its listeners run, and it is they that make an
+        // open after this see the change (the file noted as changed elsewhere, the kernel's cache invalidation queued).
+        if (target <= _replica.AnnouncedVersion) return;
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_appliedGate) _appliedWaiters.Add((target, done));
-        ReleaseReaders(Current.Version);
+        ReleaseReaders(_replica.AnnouncedVersion);
         try
         {
             await done.Task.WaitAsync(ReadBarrierTimeout, cancellationToken);

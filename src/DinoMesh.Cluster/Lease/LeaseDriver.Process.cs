@@ -14,8 +14,6 @@ public sealed partial class LeaseDriver
     /// <summary>Pieces the machine named, read from the snapshot file and sent after the lock is released.</summary>
     private readonly List<OutgoingPiece> _piecesToSend = [];
 
-    /// <summary>State replacements made under the lock, announced after it (a listener may call back into the driver).</summary>
-    private readonly List<ApplyResult> _replaced = [];
     private long _lastCommitPersistTicks;
 
     /// <summary>Drains every Ready. Caller holds the lock. A failure to act on one stops the driver for good.</summary>
@@ -117,13 +115,6 @@ public sealed partial class LeaseDriver
             if (Interlocked.Exchange(ref _failureAnnounced, 1) == 0) Failed?.Invoke(failure);
             return;
         }
-        ApplyResult[] replaced;
-        lock (_gate)
-        {
-            replaced = [.. _replaced];
-            _replaced.Clear();
-        }
-        foreach (var replacement in replaced) _replica.AnnounceReplaced(replacement);
         ApplyCommitted();
         PeerId[] snapshotsFor;
         OutgoingPiece[] pieces;
@@ -156,13 +147,17 @@ public sealed partial class LeaseDriver
         }
     }
 
+    /// <summary>
+    /// Applies what is committed and announces it, with any snapshot installed or state replaced under the lock (whose
+    /// events wait until no lock is held: a listener may call back into the driver).
+    /// </summary>
     private void ApplyCommitted()
     {
         var target = Interlocked.Read(ref _applyTarget);
-        if (target <= _replica.Current.Version) return;
         try
         {
-            if (_replica.ApplyCommitted(target, _ahead) > 0) AppliedRound?.Invoke();
+            var announced = target > _replica.Current.Version ? _replica.ApplyCommitted(target, _ahead) : _replica.Announce();
+            if (announced > 0) AppliedRound?.Invoke();
         }
         catch (InvalidDataException e)
         {
@@ -258,7 +253,7 @@ public sealed partial class LeaseDriver
     private void ReplaceStateLocked(long version, long term, byte[] state)
     {
         _logger.LogWarning("lease: the holder's log contradicts entries this node applied (a majority of voters lost power since the last fsync); taking its snapshot at version {Version}", version);
-        _replaced.Add(_replica.ReplaceState(term, state));
+        _replica.ReplaceState(term, state);
         _view.Truncated(0);
         _view.SnapshotChanged();
         Interlocked.Exchange(ref _applyTarget, version);

@@ -10,6 +10,13 @@ namespace DinoMesh.Storage.Replica;
 /// This node's copy of the metadata: the log on disk, the state it implies, and its snapshots. It applies only what a
 /// commit policy tells it is committed, in version order, and raises <see cref="Applied"/> for each entry. A commit
 /// policy (local, or the lease holder's replication) decides what is committed; the replica never does.
+/// <para>
+/// The listeners hear every change in version order and one at a time, even when several threads apply: a thread
+/// that finds another announcing leaves its entries to that one (see <see cref="Announce"/>). A reader who waits for
+/// a version waits for <see cref="AnnouncedVersion"/>, not <see cref="Current"/>: the state is published before its
+/// listeners ran, and what they do (queue the kernel's cache invalidation, note a file changed elsewhere) is what
+/// makes a read after the wait see the change.
+/// </para>
 /// </summary>
 public sealed class MetadataReplica : IDisposable
 {
@@ -21,6 +28,11 @@ public sealed class MetadataReplica : IDisposable
     private readonly ChunkStore _chunks;
     private readonly ILogger _logger;
     private FileSystemState _state;
+    // Applied entries (Mutation set) and replaced states (Mutation null) the listeners have not heard yet, in version
+    // order; guarded by _applyGate, as is _announcing (one thread raises events at a time).
+    private readonly Queue<(Mutation? Mutation, ApplyResult Result)> _unannounced = new();
+    private bool _announcing;
+    private long _announced;
     private long _sinceSnapshot;
     private Task _snapshotTask = Task.CompletedTask;
 
@@ -45,8 +57,17 @@ public sealed class MetadataReplica : IDisposable
 
     public int SnapshotEvery { get; init; } = DefaultSnapshotEvery;
 
-    /// <summary>Raised after each entry is applied, in version order, outside any lock of the replica's.</summary>
+    /// <summary>Raised after each entry is applied, in version order, one at a time, outside any lock of the replica's.</summary>
     public event Action<Mutation, ApplyResult>? Applied;
+
+    /// <summary>
+    /// The newest version whose listeners have all run (<see cref="Applied"/>, <see cref="StateReplaced"/>): at or
+    /// behind <see cref="Current"/>. A replaced state may move it back.
+    /// </summary>
+    public long AnnouncedVersion => Interlocked.Read(ref _announced);
+
+    /// <summary>Raised with <see cref="AnnouncedVersion"/> once every listener of that version's change has run.</summary>
+    public event Action<long>? Announced;
 
     /// <summary>
     /// Loads the newest snapshot and replays the log after it, up to <paramref name="replayUpTo"/>: entries past the
@@ -73,6 +94,7 @@ public sealed class MetadataReplica : IDisposable
         // Not logged here: the node logs it once the cluster step passed, so a refused start stays one line.
         return new MetadataReplica(log, chunks, state, logger)
         {
+            _announced = state.Version,
             _sinceSnapshot = replayed,
             SnapshotVersion = snapshot?.Version ?? 0,
             Replayed = replayed,
@@ -90,19 +112,22 @@ public sealed class MetadataReplica : IDisposable
         {
             if (result.State.Version != _state.Version + 1) throw new InvalidOperationException($"version {result.State.Version} published at {_state.Version}");
             Volatile.Write(ref _state, result.State);
+            _unannounced.Enqueue((mutation, result));
         }
-        Applied?.Invoke(mutation, result);
+        Announce();
         AfterApply(1);
     }
 
     /// <summary>
     /// Applies committed entries from the log up to <paramref name="version"/> (the replicated path). An entry whose
     /// result the lease holder computed on this very state from this very record (<paramref name="ahead"/>) is taken
-    /// from there instead of decoded and applied a second time.
+    /// from there instead of decoded and applied a second time. Returns how many changes this call announced: its own,
+    /// and any another thread applied meanwhile and left to it; 0 when another thread is announcing (and will announce
+    /// these too).
     /// </summary>
     public int ApplyCommitted(long version, AppliedAhead? ahead = null)
     {
-        var applied = new List<(Mutation, ApplyResult)>();
+        var applied = 0;
         lock (_applyGate)
         {
             var state = _state;
@@ -118,15 +143,57 @@ public sealed class MetadataReplica : IDisposable
                 }
                 state = result.State;
                 Volatile.Write(ref _state, state);
-                applied.Add((mutation, result));
+                _unannounced.Enqueue((mutation, result));
+                applied++;
             }
         }
-        foreach (var (m, r) in applied) Applied?.Invoke(m, r);
-        AfterApply(applied.Count);
-        return applied.Count;
+        var announced = Announce();
+        AfterApply(applied);
+        return announced;
     }
 
-    /// <summary>Replaces the state with a snapshot from a peer (a node too far behind to catch up from the log).</summary>
+    /// <summary>
+    /// Raises the events of every change applied or replaced so far and not yet announced, in version order, outside
+    /// the apply lock; returns how many it raised. While one thread announces, another returns at once (0) and the
+    /// first takes its changes too, so listeners never hear a newer version before an older one, and no thread that
+    /// applies waits for another's listeners.
+    /// </summary>
+    public int Announce()
+    {
+        var raised = 0;
+        while (true)
+        {
+            (Mutation? Mutation, ApplyResult Result)[] batch;
+            lock (_applyGate)
+            {
+                if (_announcing || _unannounced.Count == 0) return raised;
+                _announcing = true;
+                batch = [.. _unannounced];
+                _unannounced.Clear();
+            }
+            try
+            {
+                foreach (var (mutation, result) in batch)
+                {
+                    if (mutation is null) StateReplaced?.Invoke(result);
+                    else Applied?.Invoke(mutation, result);
+                    Interlocked.Exchange(ref _announced, result.State.Version);
+                    Announced?.Invoke(result.State.Version);
+                    raised++;
+                }
+            }
+            finally
+            {
+                lock (_applyGate) _announcing = false;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Replaces the state with a snapshot from a peer (a node too far behind to catch up from the log). What differs
+    /// is announced as a replacement (<see cref="StateReplaced"/>) by the next <see cref="Announce"/>: the kernel may
+    /// cache files the entries skipped over changed.
+    /// </summary>
     public void InstallSnapshot(long term, byte[] snapshot)
     {
         var state = StateSnapshotCodec.Decode(snapshot);
@@ -138,41 +205,46 @@ public sealed class MetadataReplica : IDisposable
         {
             if (state.Version <= _state.Version) return;
             Log.SaveSnapshot(state.Version, term, snapshot);
+            var before = _state;
             Volatile.Write(ref _state, state);
+            _unannounced.Enqueue((null, new ApplyResult(FsError.None, state, StateReplacement.Between(before, state))));
             _sinceSnapshot = 0;
         }
         _logger.LogInformation("metadata: installed a snapshot at version {Version} ({Inodes} inodes)", state.Version, state.Inodes.Count);
     }
 
-    /// <summary>Raised by <see cref="AnnounceReplaced"/>, with what differs between the state dropped and the new one.</summary>
+    /// <summary>
+    /// Raised, in order with <see cref="Applied"/>, for a state that did not come entry by entry (a snapshot installed
+    /// or replaced), with what differs between the state dropped and the new one.
+    /// </summary>
     public event Action<ApplyResult>? StateReplaced;
 
     /// <summary>
     /// Replaces the state and the whole log with the lease holder's snapshot, even when this node applied past it:
-    /// its state holds changes a majority power loss took back, which the rest of the cluster no longer has. Returns
-    /// what differs; the caller announces it (<see cref="AnnounceReplaced"/>) once it holds no lock a listener may need.
+    /// its state holds changes a majority power loss took back, which the rest of the cluster no longer has. What
+    /// differs is announced (<see cref="StateReplaced"/>) by the next <see cref="Announce"/>, which the caller makes
+    /// once it holds no lock a listener may need.
     /// </summary>
     public ApplyResult ReplaceState(long term, byte[] snapshot)
     {
         var state = StateSnapshotCodec.Decode(snapshot);
         _chunks.SyncAll();
         FileSystemState before;
+        Effect effect;
         lock (_applyGate)
         {
             before = _state;
             Log.ReplaceWithSnapshot(state.Version, term, snapshot);
             Volatile.Write(ref _state, state);
+            effect = StateReplacement.Between(before, state);
+            _unannounced.Enqueue((null, new ApplyResult(FsError.None, state, effect)));
             _sinceSnapshot = 0;
         }
-        var effect = StateReplacement.Between(before, state);
         _logger.LogWarning("metadata: replaced this node's state (version {Before}) with the lease holder's snapshot at version {Version}: "
             + "it held changes a power loss of a majority took back; {Touched} inodes and {Entries} names differ",
             before.Version, state.Version, effect.Touched.Count + effect.Removed.Count, effect.Entries.Count);
         return new ApplyResult(FsError.None, state, effect);
     }
-
-    /// <summary>Tells the listeners (cache invalidation, membership) about a replacement <see cref="ReplaceState"/> made.</summary>
-    public void AnnounceReplaced(ApplyResult replaced) => StateReplaced?.Invoke(replaced);
 
     /// <summary>Chunks first, then the log: a durable entry must never point at a chunk that a power cut could lose.</summary>
     public FsError Sync()
