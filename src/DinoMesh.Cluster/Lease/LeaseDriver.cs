@@ -139,7 +139,7 @@ public sealed partial class LeaseDriver : IAsyncDisposable
                 AdvanceLocked();
                 return new LeaseStatus(_machine.Role, _machine.Term, _machine.Holder, _machine.Commit, _replica.Current.Version,
                     _machine.LastVersion, _machine.Voters.Voters, _machine.Matches,
-                    _machine.HolderLost, _machine.IdleLease);
+                    _machine.HolderLost, _machine.IdleLease, HoldBackLocked());
             }
         }
     }
@@ -328,4 +328,5 @@ public sealed partial class LeaseDriver : IAsyncDisposable
 
 /// <summary>What the lease machine knows, for `dino-node status` and `peers`.</summary>
 public sealed record LeaseStatus(LeaseRole Role, long Term, PeerId Holder, long Commit, long Applied, long LastVersion,
-    IReadOnlyList<PeerId> Voters, IReadOnlyDictionary<PeerId, long> Matches, bool NoQuorum, bool IdleLease = false);
+    IReadOnlyList<PeerId> Voters, IReadOnlyDictionary<PeerId, long> Matches, bool NoQuorum, bool IdleLease = false,
+    LeaseHoldBack? HoldBack = null);
