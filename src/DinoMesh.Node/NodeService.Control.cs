@@ -122,7 +122,7 @@ public sealed partial class NodeService
             lease?.LastVersion ?? 0,
             lease?.NoQuorum ?? false,
             _chunkService?.Status(),
-            lease?.HoldBack);
+            _lease?.HoldBack);
     }
 
     /// <summary>holder, voter or learner (by the log's voter set), or "member" while the lease is not running.</summary>

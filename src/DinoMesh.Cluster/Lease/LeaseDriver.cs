@@ -139,8 +139,20 @@ public sealed partial class LeaseDriver : IAsyncDisposable
                 AdvanceLocked();
                 return new LeaseStatus(_machine.Role, _machine.Term, _machine.Holder, _machine.Commit, _replica.Current.Version,
                     _machine.LastVersion, _machine.Voters.Voters, _machine.Matches,
-                    _machine.HolderLost, _machine.IdleLease, HoldBackLocked());
+                    _machine.HolderLost, _machine.IdleLease);
             }
+        }
+    }
+
+    /// <summary>
+    /// The holder's hold-back policies and the counts they judge by, for status and metrics. Apart from
+    /// <see cref="Status"/>, which the committer reads on every commit: this is built only when someone looks.
+    /// </summary>
+    public LeaseHoldBack HoldBack
+    {
+        get
+        {
+            lock (_gate) return HoldBackLocked();
         }
     }
 
@@ -328,5 +340,4 @@ public sealed partial class LeaseDriver : IAsyncDisposable
 
 /// <summary>What the lease machine knows, for `dino-node status` and `peers`.</summary>
 public sealed record LeaseStatus(LeaseRole Role, long Term, PeerId Holder, long Commit, long Applied, long LastVersion,
-    IReadOnlyList<PeerId> Voters, IReadOnlyDictionary<PeerId, long> Matches, bool NoQuorum, bool IdleLease = false,
-    LeaseHoldBack? HoldBack = null);
+    IReadOnlyList<PeerId> Voters, IReadOnlyDictionary<PeerId, long> Matches, bool NoQuorum, bool IdleLease = false);

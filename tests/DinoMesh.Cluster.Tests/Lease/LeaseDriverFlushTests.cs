@@ -104,14 +104,13 @@ public sealed class LeaseDriverFlushTests : IDisposable
             Assert.True((await committer.CommitAsync(noop, ct)).Ok);
         }
 
-        var hold = holder.Status.HoldBack;
-        Assert.NotNull(hold);
+        var hold = holder.HoldBack;
         Assert.True(hold.NoticesCarried > 0, $"no held notice rode on an append: {hold}");
         Assert.True(hold.HoldingNotices, $"holding notices back stopped for a streaming writer: {hold}");
         Assert.True(hold.DeferringAppends, $"deferral is off: {hold}");
         // Two voters: the follower is needed for every majority, so nothing is deferred to it.
         Assert.Equal(0, hold.DeferralsMerged + hold.DeferralsAlone);
-        Assert.Equal(new LeaseHoldBack(true, 0, 0, 0, true, 0, 0, 0, 0), follower.Status.HoldBack);
+        Assert.Equal(new LeaseHoldBack(true, 0, 0, 0, true, 0, 0, 0, 0), follower.HoldBack);
     }
 
     private LeaseDriver Start(FlushWire wire, MetadataReplica holderReplica, MetadataReplica followerReplica, out LeaseDriver follower)
