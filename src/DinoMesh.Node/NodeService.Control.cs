@@ -121,7 +121,8 @@ public sealed partial class NodeService
             lease?.Commit ?? 0,
             lease?.LastVersion ?? 0,
             lease?.NoQuorum ?? false,
-            _chunkService?.Status());
+            _chunkService?.Status(),
+            _lease?.HoldBack);
     }
 
     /// <summary>holder, voter or learner (by the log's voter set), or "member" while the lease is not running.</summary>

@@ -32,11 +32,21 @@ internal sealed class CommitNoticePolicy(long probeIntervalTicks)
     // The machine's running counts (LeaseLog.NoticesCarried, NoticesSentAlone) as far as they have been judged.
     private long _carriedSeen;
     private long _aloneSeen;
+    private bool _holding = true;
 
     public long ProbeInterval => probeIntervalTicks;
 
     /// <summary>The moving rate of episodes that ended at the deadline.</summary>
     public double MissRate => _missRate;
+
+    /// <summary>What the last <see cref="Judge"/> said (true before the first).</summary>
+    public bool Holding => _holding;
+
+    /// <summary>
+    /// How often <see cref="Judge"/> changed its answer, either way (a probe that fails counts twice: on, then off): for
+    /// status and metrics, to tell a run whose policy kept switching from one where it held throughout.
+    /// </summary>
+    public long Flips { get; private set; }
 
     /// <summary>
     /// After a round: the machine's running counts of held notices that rode on an append and that went alone; judges
@@ -47,7 +57,13 @@ internal sealed class CommitNoticePolicy(long probeIntervalTicks)
     {
         for (; _carriedSeen < carriedTotal; _carriedSeen++) Carried(now);
         for (; _aloneSeen < aloneTotal; _aloneSeen++) Missed(now);
-        return Hold(now);
+        var hold = Hold(now);
+        if (hold != _holding)
+        {
+            _holding = hold;
+            Flips++;
+        }
+        return hold;
     }
 
     /// <summary>Hold notices back now: while holding has paid, or to probe once the interval since the last outcome passed.</summary>

@@ -70,6 +70,12 @@ public sealed partial class LeaseDriver
         _noticeTimer.Change(wait, Timeout.InfiniteTimeSpan);
     }
 
+    /// <summary>The hold-back policies' decisions and the counts they judge by, for status. Caller holds the lock.</summary>
+    private LeaseHoldBack HoldBackLocked() => new(
+        _machine.HoldCommitNotices, _noticePolicy?.Flips ?? 0, _machine.NoticesCarried, _machine.NoticesSentAlone,
+        _machine.DeferAppends, _deferralPolicy?.Flips ?? 0, _machine.DeferralsMerged, _machine.DeferralsAlone,
+        _machine.QuickVotersDemoted);
+
     private static long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
 
     private void OnNoticeDeadline()

@@ -145,6 +145,18 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     }
 
     /// <summary>
+    /// The holder's hold-back policies and the counts they judge by, for status and metrics. Apart from
+    /// <see cref="Status"/>, which the committer reads on every commit: this is built only when someone looks.
+    /// </summary>
+    public LeaseHoldBack HoldBack
+    {
+        get
+        {
+            lock (_gate) return HoldBackLocked();
+        }
+    }
+
+    /// <summary>
     /// Starts the machine from the log's durable term and vote and the replica's voters, and the tick loop. A node that
     /// is the only voter campaigns at once (a one-node cluster needs no election timeout).
     /// </summary>

@@ -38,6 +38,9 @@ public sealed partial class LeaseLog
     /// </summary>
     public long DeferralsAlone { get; private set; }
 
+    /// <summary>Quick voters that let a deferred entry wait the whole deadline and lost their place (status only).</summary>
+    public long QuickVotersDemoted { get; private set; }
+
     /// <summary>On the holder: the voters new entries go to at once (all of them while nothing is deferred).</summary>
     public IReadOnlyList<PeerId> QuickVoters => IsHolder
         ? [.. Voters.Voters.Where(v => v != Self && _progress.TryGetValue(v, out var p) && (!DeferAppends || _config.DeferredAppendEntries == 0 || IsQuick(v, p)))]
@@ -93,6 +96,7 @@ public sealed partial class LeaseLog
         {
             var late = Voters.Voters.Where(v => v != Self && _progress.TryGetValue(v, out var q) && q.Match < overdue && IsQuick(v, q)).ToList();
             foreach (var voter in late) _progress[voter].QuorumShare = 0;
+            QuickVotersDemoted += late.Count;
         }
         foreach (var (peer, p) in _progress)
         {

@@ -60,11 +60,17 @@ public static class ControlOutput
         $"metadata   applied version {s.AppliedVersion} of {s.CommitVersion} committed ({s.LogVersion} in the log), {s.Inodes} inodes",
         $"lease      {s.Role ?? "-"}, term {s.Term}, holder {(s.Holder is { Length: >= 12 } h ? h[..12] : "none known")}",
         $"quorum     {s.Quorum}",
+        HoldBackLine(s.HoldBack),
         $"peers      {s.PeersAlive} alive of {s.PeersTotal}",
         $"uptime     {HumanFormat.Duration(s.Uptime)}",
         $"version    dino-node {s.Version ?? "?"} on {s.Runtime ?? "?"}",
         $"metrics    {(s.Metrics is { } m ? $"http://{m}/metrics, status page http://{m}/" : "off (start with --metrics 127.0.0.1:9464)")}",
         ChunkLines(s.Chunks));
+
+    // The holder's hold-back policies (LeaseHoldBack): each on or off, how often it switched, and what it judged by.
+    private static string HoldBackLine(DinoMesh.Cluster.Lease.LeaseHoldBack? h) => h is null ? "holdback   -" :
+        $"holdback   notices {(h.HoldingNotices ? "held" : "sent at once")} (switched {h.NoticePolicyFlips} times; {h.NoticesCarried} carried, {h.NoticesSentAlone} alone), " +
+        $"appends {(h.DeferringAppends ? "deferred" : "sent at once")} (switched {h.DeferralPolicyFlips} times; {h.DeferralsMerged} merged, {h.DeferralsAlone} alone; {h.QuickVotersDemoted} quick voters demoted)";
 
     private static string ChunkLines(DinoMesh.Cluster.Chunks.ChunkStatus? c) => c is null ? "chunks     -" : string.Join('\n',
         $"chunks     {c.PlacementChunks} held for placement ({HumanFormat.Bytes(c.PlacementBytes)}), {c.CachedChunks} cached ({HumanFormat.Bytes(c.CachedBytes)} of {HumanFormat.Bytes(c.CacheLimitBytes)}), {c.UnreferencedChunks} unreferenced ({HumanFormat.Bytes(c.UnreferencedBytes)}, deleted after {c.GcGraceSeconds:F0} s)",

@@ -64,4 +64,5 @@ public sealed record NodeStatus(
     long CommitVersion = 0,
     long LogVersion = 0,
     bool NoQuorum = false,
-    DinoMesh.Cluster.Chunks.ChunkStatus? Chunks = null);
+    DinoMesh.Cluster.Chunks.ChunkStatus? Chunks = null,
+    DinoMesh.Cluster.Lease.LeaseHoldBack? HoldBack = null);

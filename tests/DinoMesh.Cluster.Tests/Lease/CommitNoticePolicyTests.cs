@@ -61,4 +61,26 @@ public class CommitNoticePolicyTests
         policy.Missed(now + 2);
         Assert.False(policy.Hold(now + 3));
     }
+
+    [Fact]
+    public void Each_change_of_the_answer_is_counted_as_a_switch()
+    {
+        var policy = new CommitNoticePolicy(Interval);
+        long now = 0;
+        for (var i = 0; i < 100; i++) Assert.True(policy.Judge(carriedTotal: i + 1, aloneTotal: 0, ++now));
+        Assert.Equal(0, policy.Flips);
+        Assert.True(policy.Holding);
+        // Held notices keep going alone: holding stops (one switch) and stays off until the probe interval passed.
+        long alone = 0;
+        while (policy.Judge(100, ++alone, ++now) && alone < 100) { }
+        Assert.False(policy.Holding);
+        Assert.Equal(1, policy.Flips);
+        Assert.False(policy.Judge(100, alone, now + 1));
+        Assert.Equal(1, policy.Flips);
+        // The probe switches it on; a probe that goes alone too switches it off again.
+        Assert.True(policy.Judge(100, alone, now + Interval));
+        Assert.Equal(2, policy.Flips);
+        Assert.False(policy.Judge(100, alone + 1, now + Interval + 1));
+        Assert.Equal(3, policy.Flips);
+    }
 }

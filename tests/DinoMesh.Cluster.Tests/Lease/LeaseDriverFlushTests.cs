@@ -85,6 +85,34 @@ public sealed class LeaseDriverFlushTests : IDisposable
         Assert.True(eventsDone >= result.State.Version, "the replica had raised the round's events before the caller went on");
     }
 
+    [Fact]
+    public async Task Status_reports_the_hold_back_policies_and_the_counts_they_judge_by()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (holderReplica, followerReplica) = (_replicas.Open(), _replicas.Open());
+        var wire = new FlushWire();
+        await using var holder = Start(wire, holderReplica, followerReplica, out var follower);
+        await using var _ = follower;
+        await WaitForHolderAsync(holder, ct);
+        await MakeBothVotersAsync(holder, ct);
+        var committer = new ClusterCommitter(holder, holderReplica, wire.From(A), NullLogger.Instance);
+
+        // One writer streaming changes: each commit's notice to the follower rides on the next change's append.
+        for (var i = 1; i <= 40; i++)
+        {
+            var noop = new Mutation { Kind = new Noop(), Proposer = A, Op = new OpId([3], (ulong)i) };
+            Assert.True((await committer.CommitAsync(noop, ct)).Ok);
+        }
+
+        var hold = holder.HoldBack;
+        Assert.True(hold.NoticesCarried > 0, $"no held notice rode on an append: {hold}");
+        Assert.True(hold.HoldingNotices, $"holding notices back stopped for a streaming writer: {hold}");
+        Assert.True(hold.DeferringAppends, $"deferral is off: {hold}");
+        // Two voters: the follower is needed for every majority, so nothing is deferred to it.
+        Assert.Equal(0, hold.DeferralsMerged + hold.DeferralsAlone);
+        Assert.Equal(new LeaseHoldBack(true, 0, 0, 0, true, 0, 0, 0, 0), follower.HoldBack);
+    }
+
     private LeaseDriver Start(FlushWire wire, MetadataReplica holderReplica, MetadataReplica followerReplica, out LeaseDriver follower)
     {
         LeaseDriver.Found(holderReplica, new Mutation { Kind = new Genesis(new byte[16], A), Proposer = A, TimeNs = 1 });

@@ -72,6 +72,13 @@ public sealed partial class StatusPageTests : IClassFixture<ClassCluster>, IDisp
         Assert.Matches(Series("dinomesh_transport_sent_bytes_total", "protocol=\"/dinomesh/membership/1\"", @"[1-9]\d*"), text);
         Assert.Matches(Series("dinomesh_membership_events_total", "kind=\"joined\"", @"[1-9]\d*"), text);
         Assert.Contains("# TYPE dinomesh_commits_total counter", text, StringComparison.Ordinal);
+        // The lease holder's hold-back policies: each one's decision, its switches and the counts it judges by.
+        Assert.Matches(Series("dinomesh_lease_policy_on", "policy=\"hold_notices\"", "[01]"), text);
+        Assert.Matches(Series("dinomesh_lease_policy_on", "policy=\"defer_appends\"", "[01]"), text);
+        Assert.Matches(Series("dinomesh_lease_policy_switches_total", "policy=\"hold_notices\"", @"\d+"), text);
+        Assert.Matches(Series("dinomesh_lease_held_notices_total", "outcome=\"carried\"", @"\d+"), text);
+        Assert.Matches(Series("dinomesh_lease_deferred_appends_total", "outcome=\"merged\"", @"\d+"), text);
+        Assert.Matches(Series("dinomesh_lease_quick_voters_demoted_total", "", @"\d+"), text);
         Assert.DoesNotContain("dmt1.", text, StringComparison.Ordinal);
     }
 
