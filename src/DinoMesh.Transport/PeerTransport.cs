@@ -86,9 +86,6 @@ public sealed partial class PeerTransport : IAsyncDisposable
     /// <summary>Lean connections served past Kestrel on a thread of their own since the start.</summary>
     internal long DirectLeanConnectionsOnThreads => _server.DirectLeanConnectionsOnThreads;
 
-    /// <summary>Bulk connections of those read by a thread of their own, since the start.</summary>
-    internal long DirectBulkConnectionsOnThreads => _server.DirectBulkConnectionsOnThreads;
-
     /// <summary>TLS handshakes of incoming connections done past Kestrel (admitted or refused) since the start.</summary>
     internal long DirectHandshakes => _server.DirectHandshakes;
 

@@ -64,7 +64,7 @@ internal sealed class BulkServer
         try
         {
             var idle = firstRequest;
-            while (await ServeOneAsync(input, output, peer, remote, activity, idle, closed, closeRequested, null))
+            while (await ServeOneAsync(input, output, peer, remote, activity, idle, closed, closeRequested))
             {
                 idle = IdleTimeout;
             }
@@ -75,45 +75,15 @@ internal sealed class BulkServer
         }
     }
 
-    /// <summary>
-    /// <see cref="ServeAsync"/> for a connection that a thread of its own reads with blocking receives (the caller's):
-    /// every call's reading starts on this thread. A handler may finish on another thread, which then writes the answer;
-    /// the next read waits for that here rather than run on a pool thread, where a blocking receive would hold a worker
-    /// for as long as the connection stays idle.
-    /// </summary>
-    public void ServeOnThisThread(
-        Stream tls, PeerId peer, IPEndPoint? remote, ConnectionActivity activity, CancellationToken closed, CancellationToken closeRequested,
-        TimeSpan firstRequest, Lean.DedicatedSocketStream dedicated)
-    {
-        try
-        {
-            var idle = firstRequest;
-            while (ServeOneAsync(tls, tls, peer, remote, activity, idle, closed, closeRequested, dedicated).GetAwaiter().GetResult())
-            {
-                idle = IdleTimeout;
-            }
-        }
-        catch (Exception e) when (e is IOException or EndOfStreamException or OperationCanceledException or ConnectionResetException or ObjectDisposedException)
-        {
-            // The caller hung up, went silent past the idle timeout, or the reader was interrupted: nothing to answer.
-        }
-    }
-
-    /// <summary>
-    /// One call; false when the connection should end. <paramref name="dedicated"/>: the socket stream under a connection
-    /// read with blocking receives, which see no token: the idle and request timeouts interrupt it instead (it gives up
-    /// within a tick, and the connection ends).
-    /// </summary>
+    /// <summary>One call; false when the connection should end.</summary>
     private async Task<bool> ServeOneAsync(
-        Stream input, Stream output, PeerId peer, IPEndPoint? remote, ConnectionActivity activity, TimeSpan idleTimeout, CancellationToken closed, CancellationToken closeRequested,
-        Lean.DedicatedSocketStream? dedicated)
+        Stream input, Stream output, PeerId peer, IPEndPoint? remote, ConnectionActivity activity, TimeSpan idleTimeout, CancellationToken closed, CancellationToken closeRequested)
     {
         if (closeRequested.IsCancellationRequested) return false;
         var fixedPart = new byte[2];
         using (var idle = CancellationTokenSource.CreateLinkedTokenSource(closed, closeRequested))
         {
             idle.CancelAfter(idleTimeout);
-            using var interrupt = Interrupts(dedicated, idle.Token);
             if (!await BulkWire.ReadExactlyOrEndAsync(input, fixedPart, idle.Token)) return false;
         }
         activity.Begin();
@@ -121,7 +91,6 @@ internal sealed class BulkServer
         {
             using var reading = CancellationTokenSource.CreateLinkedTokenSource(closed);
             reading.CancelAfter(RequestReadTimeout);
-            using var interrupt = Interrupts(dedicated, reading.Token);
             var idLength = BinaryPrimitives.ReadUInt16BigEndian(fixedPart);
             if (idLength is 0 or > BulkWire.MaxProtocolIdBytes)
             {
@@ -171,10 +140,6 @@ internal sealed class BulkServer
             activity.End();
         }
     }
-
-    /// <summary>A token that stops a blocking reader: it interrupts the stream, which then ends the connection.</summary>
-    private static CancellationTokenRegistration Interrupts(Lean.DedicatedSocketStream? dedicated, CancellationToken token) =>
-        dedicated is null ? default : token.Register(static state => ((Lean.DedicatedSocketStream)state!).Interrupt(), dedicated);
 
     /// <summary>Requests at least this large are read into pooled arrays.</summary>
     private const int PooledRequestBytes = 64 * 1024;

@@ -45,19 +45,13 @@ internal sealed class DirectConnections
     /// <param name="bulk">Serves bulk connections; null to leave them to Kestrel.</param>
     /// <param name="lean">Serves lean connections; null to leave them to Kestrel.</param>
     private readonly DedicatedReaders? _readers;
-    private readonly DedicatedReaders? _bulkReaders;
     private long _servedLeanOnThreads;
-    private long _servedBulkOnThreads;
-
-    /// <summary>Bulk connections served by a thread of their own at once (each lives while its connection is open, idle up to a minute).</summary>
-    private const int BulkReaderThreads = 16;
 
     /// <param name="readers">Threads that may each read a lean connection of their own; null to read every one asynchronously.</param>
     public DirectConnections(BulkServer? bulk, LeanServer? lean, NodeIdentity identity, IAdmission admission, RefusalLog refusals, ILogger log, TimeSpan handshakeTimeout, TimeSpan firstRequestTimeout,
         DedicatedReaders? readers = null)
     {
         _readers = readers;
-        _bulkReaders = readers is null ? null : new DedicatedReaders(BulkReaderThreads);
         _bulk = bulk;
         _lean = lean;
         _admission = admission;
@@ -84,9 +78,6 @@ internal sealed class DirectConnections
     /// <summary>Lean connections of those read by a thread of their own (<see cref="DedicatedReaders"/>), since the start.</summary>
     public long ServedLeanOnThreads => Interlocked.Read(ref _servedLeanOnThreads);
 
-    /// <summary>Bulk connections of those read by a thread of their own, since the start.</summary>
-    public long ServedBulkOnThreads => Interlocked.Read(ref _servedBulkOnThreads);
-
     /// <summary>Takes over <paramref name="socket"/> and its <paramref name="ticket"/>; both are released when the connection ends.</summary>
     /// <param name="unregistered">
     /// Nothing asynchronous was done on the socket yet (<see cref="DedicatedSocketStream.IsUnregistered"/>): a lean
@@ -104,16 +95,7 @@ internal sealed class DirectConnections
         if (lean && unregistered && _lean is not null && _readers is not null)
         {
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            if (_readers.TryStart("dino-lean-in", () => ServeOnThread(socket, ticket, done, lean: true)))
-            {
-                Track(done.Task);
-                return;
-            }
-        }
-        if (!lean && unregistered && _bulk is not null && _bulkReaders is not null)
-        {
-            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            if (_bulkReaders.TryStart("dino-bulk-in", () => ServeOnThread(socket, ticket, done, lean: false)))
+            if (_readers.TryStart("dino-lean-in", () => ServeOnThread(socket, ticket, done)))
             {
                 Track(done.Task);
                 return;
@@ -133,12 +115,11 @@ internal sealed class DirectConnections
     /// admission check block it, then <see cref="LeanServer"/>'s session reads the connection with blocking receives,
     /// so nothing of it ever goes through the runtime's epoll thread. The same rules as <see cref="ServeAsync"/>.
     /// </summary>
-    private void ServeOnThread(Socket socket, ConnectionTicket ticket, TaskCompletionSource done, bool lean)
+    private void ServeOnThread(Socket socket, ConnectionTicket ticket, TaskCompletionSource done)
     {
         var remote = socket.RemoteEndPoint as IPEndPoint;
         var from = ticket.Address.ToString();
-        var path = lean ? "lean (own thread)" : "bulk (own thread)";
-        var stream = new DedicatedSocketStream(socket, lean ? BulkSocketStream.LeanReceiveBytes : BulkSocketStream.ReceiveBytes);
+        var stream = new DedicatedSocketStream(socket);
         var tls = new SslStream(stream, leaveInnerStreamOpen: false);
         // The handshake's bound, whole: each receive is bounded too, but a peer could trickle bytes.
         using var handshakeBound = new Timer(static state => ((Stream)state!).Dispose(), stream, _handshakeTimeout, Timeout.InfiniteTimeSpan);
@@ -152,23 +133,15 @@ internal sealed class DirectConnections
             handshakeBound.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             stream.BoundReceives(DedicatedSocketStream.Tick);
             Interlocked.Increment(ref _handshakes);
-            if (tls.NegotiatedApplicationProtocol != (lean ? LeanWire.Alpn : BulkWire.Alpn)) return;
+            if (tls.NegotiatedApplicationProtocol != LeanWire.Alpn) return;
             var peer = tls.RemoteCertificate is { } certificate ? PeerCertificate.PeerIdOf(certificate) : default;
             // This thread is the connection's alone: waiting here for the log to reach a newcomer's admission holds up nobody.
             var admission = peer.IsEmpty
                 ? AdmissionVerdict.No(AdmissionVerdict.NotAdmitted)
                 : _admission.CheckAsync(peer, AdmissionHint.FromServerName(tls.TargetHostName), _aborting.Token).AsTask().GetAwaiter().GetResult();
-            var gate = PassGate(ticket, peer, admission, lean ? "lean" : "bulk", from);
-            if (gate == Gate.NotAdmitted && lean) LeanServer.Refuse(tls, stream);
+            var gate = PassGate(ticket, peer, admission, "lean", from);
+            if (gate == Gate.NotAdmitted) LeanServer.Refuse(tls, stream);
             if (gate != Gate.Pass) return;
-            if (!lean)
-            {
-                Interlocked.Increment(ref _servedBulk);
-                Interlocked.Increment(ref _servedBulkOnThreads);
-                // Every read completes on this thread (blocking), and so does the handler a request reaches.
-                _bulk!.ServeOnThisThread(tls, peer, remote, new ConnectionActivity(), _aborting.Token, _stopping.Token, _firstRequestTimeout, stream);
-                return;
-            }
             Interlocked.Increment(ref _servedLean);
             Interlocked.Increment(ref _servedLeanOnThreads);
             // Every await of the session's reading completes at once over this stream, so it runs here, to its end.
@@ -176,11 +149,11 @@ internal sealed class DirectConnections
         }
         catch (Exception e) when (e is IOException or AuthenticationException or OperationCanceledException or ObjectDisposedException or SocketException)
         {
-            _log.LogDebug("{Path} connection from {Remote} ended: {Reason}", path, from, e.Message);
+            _log.LogDebug("{Path} connection from {Remote} ended: {Reason}", "lean (own thread)", from, e.Message);
         }
         catch (Exception e)
         {
-            _log.LogError(e, "{Path} connection from {Remote} failed", path, from);
+            _log.LogError(e, "{Path} connection from {Remote} failed", "lean (own thread)", from);
         }
         finally
         {

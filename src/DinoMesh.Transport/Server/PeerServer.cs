@@ -65,9 +65,6 @@ internal sealed class PeerServer : IAsyncDisposable
     /// <summary>Of those, the ones read by a thread of their own (see <see cref="Lean.DedicatedReaders"/>).</summary>
     public long DirectLeanConnectionsOnThreads => _direct?.ServedLeanOnThreads ?? 0;
 
-    /// <summary>Bulk connections of those read by a thread of their own, since the start.</summary>
-    public long DirectBulkConnectionsOnThreads => _direct?.ServedBulkOnThreads ?? 0;
-
     /// <summary>TLS handshakes done past Kestrel (admitted or refused) since the start.</summary>
     public long DirectHandshakes => _direct?.Handshakes ?? 0;
 
