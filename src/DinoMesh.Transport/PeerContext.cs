@@ -9,11 +9,4 @@ namespace DinoMesh.Transport;
 /// <param name="RemoteEndPoint">The caller's socket address (not necessarily where it accepts connections).</param>
 /// <param name="ProtocolId">The protocol being called.</param>
 /// <param name="Transport">"h2/tls1.3", "h3/quic", "lean/tls1.3" or "bulk/tls1.3".</param>
-public sealed record PeerContext(PeerId Peer, bool Admitted, IPEndPoint? RemoteEndPoint, string ProtocolId, string Transport)
-{
-    /// <summary>
-    /// The call has its connection to itself (the bulk path: one call at a time, nothing else read until it is answered),
-    /// so a handler may do long work on the thread that called it without holding up other calls.
-    /// </summary>
-    public bool OwnsConnection => Transport == WireHeaders.Bulk;
-}
+public sealed record PeerContext(PeerId Peer, bool Admitted, IPEndPoint? RemoteEndPoint, string ProtocolId, string Transport);

@@ -68,10 +68,6 @@ public sealed class ChunkServer
         {
             throw new PeerCallException(CallFailure.BadRequest, e.Message);
         }
-        // A put that came over a bulk connection is checked and stored on the thread that read it: that connection
-        // carries one call at a time and waits for this answer anyway, so a hop to another pool thread (a wake-up and a
-        // context switch per chunk) would buy nothing. On HTTP/2 or the lean path the thread is shared with other calls.
-        if (request is PutChunk put && peer.OwnsConnection) return new LentAnswer(ChunkCodec.Encode(Put(peer.Peer, put)));
         if (request is not GetChunk get) return new LentAnswer(ChunkCodec.Encode(await HandleAsync(peer.Peer, request, ct)));
         var chunk = await GetAsync(peer.Peer, get.Id, ct);
         if (chunk is null) return new LentAnswer(ChunkCodec.Encode(new ChunkMissing()));
