@@ -23,13 +23,15 @@ internal sealed class CacheInvalidator
     private readonly ILogger _logger;
     private readonly LookupAnswers _answers;
     private readonly KernelInodes _kernel;
+    private readonly NegativeAnswers _negatives;
     private Task? _worker;
 
-    public CacheInvalidator(ILogger logger, LookupAnswers answers, KernelInodes kernel)
+    public CacheInvalidator(ILogger logger, LookupAnswers answers, KernelInodes kernel, NegativeAnswers negatives)
     {
         _logger = logger;
         _answers = answers;
         _kernel = kernel;
+        _negatives = negatives;
     }
 
     public void Start(IFuseNotifier notifier) => _worker = Task.Run(() => RunAsync(notifier));
@@ -76,6 +78,9 @@ internal sealed class CacheInvalidator
                 foreach (var change in effect.Entries)
                 {
                     if (!_kernel.MayHold(change.Parent)) continue;
+                    // A name that was not there before: the kernel can only cache it as absent, and only from an answer
+                    // of ours within the entry timeout.
+                    if (change.OldChild == 0 && !_negatives.MayHold(change.Parent, change.Name)) continue;
                     var name = change.Name.ToBytes();
                     if (LastLinkGone(effect, change)) notifier.Delete(change.Parent, change.OldChild, name);
                     else notifier.InvalidateEntry(change.Parent, name);

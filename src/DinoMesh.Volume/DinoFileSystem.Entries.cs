@@ -20,8 +20,17 @@ public sealed partial class DinoFileSystem
     private async ValueTask<FuseResult<EntryReply>> LookupMissAsync(FuseContext ctx, ulong parent, ReadOnlyMemory<byte> name)
     {
         await _meta.ReadBarrierAsync(ctx.Cancellation);
-        var (error, inode) = _meta.Current.Lookup(parent, FileName.FromBytes(name.Span));
-        if (error == FsError.NoEntry) return NegativeEntry();
+        var fileName = FileName.FromBytes(name.Span);
+        var (error, inode) = _meta.Current.Lookup(parent, fileName);
+        if (error == FsError.NoEntry)
+        {
+            // Recorded before the answer (a full fence: ConcurrentDictionary's lock), then read again: a name created
+            // elsewhere before this read is answered found, one created after it finds the answer recorded and is
+            // invalidated (see NegativeAnswers, CacheInvalidator).
+            _negativeAnswers.Given(parent, fileName);
+            (error, inode) = _meta.Current.Lookup(parent, fileName);
+            if (error == FsError.NoEntry) return NegativeEntry();
+        }
         return inode is null ? Fail<EntryReply>(error) : Entry(inode);
     }
 

@@ -31,6 +31,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     private IFuseNotifier? _notifier;
     private readonly LookupAnswers _lookupAnswers = new(TimeProvider.System);
     private readonly KernelInodes _kernelInodes = new();
+    private readonly NegativeAnswers _negativeAnswers;
     private readonly OrphanReleases _orphanReleases;
     private Task? _atimeFlusher;
     private long _nextHandle;
@@ -44,7 +45,8 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
         _options = options;
         _logger = logger;
         _contents = new FileContents(chunks, options, CommitInBackgroundAsync, logger);
-        _invalidator = new CacheInvalidator(logger, _lookupAnswers, _kernelInodes);
+        _negativeAnswers = new NegativeAnswers(options.EntryTimeout, TimeProvider.System);
+        _invalidator = new CacheInvalidator(logger, _lookupAnswers, _kernelInodes, _negativeAnswers);
         _atimes = new AccessTimes(options.Atime);
         _orphanReleases = new OrphanReleases(ReleaseUnheldAsync, options.OrphanReleaseLinger, TimeProvider.System);
         _meta.AppliedRemotely += OnAppliedRemotely;

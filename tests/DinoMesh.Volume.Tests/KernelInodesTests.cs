@@ -40,7 +40,8 @@ public class KernelInodesTests
     {
         var notifier = new RecordingNotifier();
         var kernel = new KernelInodes();
-        var invalidator = new CacheInvalidator(NullLogger.Instance, new LookupAnswers(TimeProvider.System), kernel);
+        var negatives = new NegativeAnswers(TimeSpan.FromSeconds(5), TimeProvider.System);
+        var invalidator = new CacheInvalidator(NullLogger.Instance, new LookupAnswers(TimeProvider.System), kernel, negatives);
         invalidator.Start(notifier);
 
         // A file created elsewhere in a directory this kernel never looked into, then written.
@@ -60,12 +61,15 @@ public class KernelInodesTests
     {
         var notifier = new RecordingNotifier();
         var kernel = new KernelInodes();
-        var invalidator = new CacheInvalidator(NullLogger.Instance, new LookupAnswers(TimeProvider.System), kernel);
+        var negatives = new NegativeAnswers(TimeSpan.FromSeconds(5), TimeProvider.System);
+        var invalidator = new CacheInvalidator(NullLogger.Instance, new LookupAnswers(TimeProvider.System), kernel, negatives);
         invalidator.Start(notifier);
         kernel.Given(8);
         kernel.Given(9);
         kernel.Given(10);
         kernel.Forgotten(10, 1);
+        // The name was answered absent here before it was created elsewhere: the kernel may cache that.
+        negatives.Given(8, Name("f"));
 
         invalidator.Enqueue(new Effect { Ino = 9, Touched = [8, 9], Entries = [new EntryChange(8, Name("f"), 0, 9)] });
         invalidator.Enqueue(new Effect { Touched = [10], ContentChanged = [10] });
@@ -75,6 +79,28 @@ public class KernelInodesTests
         Assert.Contains(8UL, notifier.Inodes);
         Assert.DoesNotContain(10UL, notifier.Inodes);
         Assert.Equal([(8UL, "f")], notifier.Entries);
+        invalidator.Stop();
+    }
+
+    [Fact]
+    public async Task A_name_created_elsewhere_is_announced_only_if_this_kernel_may_cache_it_as_absent()
+    {
+        var notifier = new RecordingNotifier();
+        var kernel = new KernelInodes();
+        var negatives = new NegativeAnswers(TimeSpan.FromSeconds(5), TimeProvider.System);
+        var invalidator = new CacheInvalidator(NullLogger.Instance, new LookupAnswers(TimeProvider.System), kernel, negatives);
+        invalidator.Start(notifier);
+        kernel.Given(8);
+        negatives.Given(8, Name("asked"));
+
+        // Two names appear in a directory the kernel holds; only "asked" was answered absent here.
+        invalidator.Enqueue(new Effect { Ino = 9, Touched = [8, 9], Entries = [new EntryChange(8, Name("new"), 0, 9)] });
+        invalidator.Enqueue(new Effect { Ino = 10, Touched = [8, 10], Entries = [new EntryChange(8, Name("asked"), 0, 10)] });
+        // A name that did exist (renamed over) is said whatever was asked.
+        invalidator.Enqueue(new Effect { Touched = [8], Entries = [new EntryChange(8, Name("old"), 11, 12)] });
+
+        Assert.True(await Eventually(() => notifier.Entries.Count >= 2 && notifier.Inodes.Count(i => i == 8) == 3));
+        Assert.Equal([(8UL, "asked"), (8UL, "old")], notifier.Entries);
         invalidator.Stop();
     }
 
