@@ -38,11 +38,7 @@ public class KernelInodesTests
     [Fact]
     public async Task A_change_to_inodes_and_names_the_kernel_never_had_is_not_announced()
     {
-        var notifier = new RecordingNotifier();
-        var kernel = new KernelInodes();
-        var negatives = new NegativeAnswers(TimeSpan.FromSeconds(5), TimeProvider.System);
-        var invalidator = new CacheInvalidator(NullLogger.Instance, new LookupAnswers(TimeProvider.System), kernel, negatives);
-        invalidator.Start(notifier);
+        var (notifier, kernel, negatives, invalidator) = Started();
 
         // A file created elsewhere in a directory this kernel never looked into, then written.
         invalidator.Enqueue(new Effect { Ino = 9, Touched = [8, 9], Entries = [new EntryChange(8, Name("f"), 0, 9)] });
@@ -59,11 +55,7 @@ public class KernelInodesTests
     [Fact]
     public async Task What_the_kernel_was_given_and_has_not_forgotten_is_announced()
     {
-        var notifier = new RecordingNotifier();
-        var kernel = new KernelInodes();
-        var negatives = new NegativeAnswers(TimeSpan.FromSeconds(5), TimeProvider.System);
-        var invalidator = new CacheInvalidator(NullLogger.Instance, new LookupAnswers(TimeProvider.System), kernel, negatives);
-        invalidator.Start(notifier);
+        var (notifier, kernel, negatives, invalidator) = Started();
         kernel.Given(8);
         kernel.Given(9);
         kernel.Given(10);
@@ -85,11 +77,7 @@ public class KernelInodesTests
     [Fact]
     public async Task A_name_created_elsewhere_is_announced_only_if_this_kernel_may_cache_it_as_absent()
     {
-        var notifier = new RecordingNotifier();
-        var kernel = new KernelInodes();
-        var negatives = new NegativeAnswers(TimeSpan.FromSeconds(5), TimeProvider.System);
-        var invalidator = new CacheInvalidator(NullLogger.Instance, new LookupAnswers(TimeProvider.System), kernel, negatives);
-        invalidator.Start(notifier);
+        var (notifier, kernel, negatives, invalidator) = Started();
         kernel.Given(8);
         negatives.Given(8, Name("asked"));
 
@@ -102,6 +90,16 @@ public class KernelInodesTests
         Assert.True(await Eventually(() => notifier.Entries.Count >= 2 && notifier.Inodes.Count(i => i == 8) == 3));
         Assert.Equal([(8UL, "asked"), (8UL, "old")], notifier.Entries);
         invalidator.Stop();
+    }
+
+    private static (RecordingNotifier Notifier, KernelInodes Kernel, NegativeAnswers Negatives, CacheInvalidator Invalidator) Started()
+    {
+        var notifier = new RecordingNotifier();
+        var kernel = new KernelInodes();
+        var negatives = new NegativeAnswers(TimeSpan.FromSeconds(5), TimeProvider.System);
+        var invalidator = new CacheInvalidator(NullLogger.Instance, new LookupAnswers(TimeProvider.System), kernel, negatives);
+        invalidator.Start(notifier);
+        return (notifier, kernel, negatives, invalidator);
     }
 
     private static FileName Name(string s) => FileName.FromString(s);

@@ -18,20 +18,9 @@ public sealed class AppliedAheadTests : IDisposable
     private static readonly PeerId A = new(new string('a', 64));
     private readonly TempReplicas _replicas = new();
 
-    private static Mutation Create(string name, ulong seq) => new()
-    {
-        Kind = new CreateNode(FileSystemState.RootIno, FileName.FromString(name), Core.Metadata.FileMode.Regular | 0x1A4, 0, 0, 0),
-        Op = new OpId([7], seq),
-        Proposer = A,
-        TimeNs = (long)seq,
-    };
+    private static Mutation Create(string name, ulong seq) => TempReplicas.CreateInRoot(name, seq, A);
 
-    private MetadataReplica Founded()
-    {
-        var replica = _replicas.Open();
-        LeaseDriver.Found(replica, new Mutation { Kind = new Genesis(new byte[16], A), Proposer = A, TimeNs = 1 });
-        return replica;
-    }
+    private MetadataReplica Founded() => _replicas.Founded(A);
 
     [Fact]
     public void A_committed_entry_whose_result_the_holder_computed_is_published_without_applying_it_again()

@@ -19,20 +19,9 @@ public sealed class ReplicaAnnouncementTests : IDisposable
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
     private readonly TempReplicas _replicas = new();
 
-    private static Mutation Create(string name, ulong seq) => new()
-    {
-        Kind = new CreateNode(FileSystemState.RootIno, FileName.FromString(name), Core.Metadata.FileMode.Regular | 0x1A4, 0, 0, 0),
-        Op = new OpId([7], seq),
-        Proposer = A,
-        TimeNs = (long)seq,
-    };
+    private static Mutation Create(string name, ulong seq) => TempReplicas.CreateInRoot(name, seq, A);
 
-    private MetadataReplica Founded()
-    {
-        var replica = _replicas.Open();
-        LeaseDriver.Found(replica, new Mutation { Kind = new Genesis(new byte[16], A), Proposer = A, TimeNs = 1 });
-        return replica;
-    }
+    private MetadataReplica Founded() => _replicas.Founded(A);
 
     [Fact]
     public async Task A_change_applied_while_another_thread_announces_is_heard_after_the_older_one_and_only_then_counts_as_announced()

@@ -1,3 +1,6 @@
+using DinoMesh.Cluster.Lease;
+using DinoMesh.Core.Identity;
+using DinoMesh.Core.Metadata;
 using DinoMesh.Storage;
 using DinoMesh.Storage.Chunks;
 using DinoMesh.Storage.Metadata;
@@ -22,6 +25,23 @@ internal sealed class TempReplicas : IDisposable
         _owned.AddRange([replica, log, data]);
         return replica;
     }
+
+    /// <summary>A replica founded by <paramref name="founder"/>: the genesis entry applied at version 1.</summary>
+    public MetadataReplica Founded(PeerId founder)
+    {
+        var replica = Open();
+        LeaseDriver.Found(replica, new Mutation { Kind = new Genesis(new byte[16], founder), Proposer = founder, TimeNs = 1 });
+        return replica;
+    }
+
+    /// <summary>A create of a regular file <paramref name="name"/> in the root, by <paramref name="proposer"/>.</summary>
+    public static Mutation CreateInRoot(string name, ulong seq, PeerId proposer) => new()
+    {
+        Kind = new CreateNode(FileSystemState.RootIno, FileName.FromString(name), Core.Metadata.FileMode.Regular | 0x1A4, 0, 0, 0),
+        Op = new OpId([7], seq),
+        Proposer = proposer,
+        TimeNs = (long)seq,
+    };
 
     public void Dispose()
     {
