@@ -206,9 +206,10 @@ public sealed class VolumeClusterTests : IAsyncDisposable
         Assert.Equal(0, await a.UnlinkAsync("kept"));
         // B and C may hold "gone" open as far as A knows: each releases it in its next batch of releases, a linger of
         // real time later (the grace period runs on the test's clock, from the moment nothing references the chunks).
-        // Every node, not only A, must have applied the release before the clock moves: a node that applies it later
-        // starts its grace period later, and under load that used to be after the first move.
-        await WaitUntilAsync(() => nodes.All(n => !n.Tree.State.Orphans.ContainsKey(goneIno)));
+        // Every node, not only A, must have heard the release before the clock moves: a node that hears it later starts
+        // its grace period later, and under load that used to be after the first move (waiting for the published state
+        // was not enough: it is published before its listeners run).
+        await WaitUntilAsync(() => !a.Tree.Heard.Orphans.ContainsKey(goneIno));
         time.Advance(grace - TimeSpan.FromMinutes(1));
         foreach (var n in nodes) n.Service.Collector.Sweep();
         Assert.All(goneChunks, id => Assert.Contains(nodes, n => n.Store.Contains(id)));   // not yet: the grace period runs
@@ -227,7 +228,7 @@ public sealed class VolumeClusterTests : IAsyncDisposable
         Assert.Equal(Sha(kept), Sha(buffer));
 
         Assert.Equal(0, await a.Fs.ReleaseAsync(Root, keptIno, handle.Value.FileHandle, 0));
-        await WaitUntilAsync(() => nodes.All(n => n.Tree.State.Orphans.IsEmpty));
+        await WaitUntilAsync(() => a.Tree.Heard.Orphans.IsEmpty);
         time.Advance(grace + TimeSpan.FromMinutes(1));
         foreach (var n in nodes) n.Service.Collector.Sweep();
         Assert.All(nodes, n => Assert.Empty(n.ChunksOnDisk()));

@@ -11,25 +11,34 @@ internal sealed class SharedTree
 {
     private readonly Lock _gate = new();
     private FileSystemState _state;
+    private FileSystemState _heard;
 
-    public SharedTree(PeerId founder) => _state = FileSystemState.Genesis(1_700_000_000_000_000_000, founder);
+    public SharedTree(PeerId founder) => _state = _heard = FileSystemState.Genesis(1_700_000_000_000_000_000, founder);
 
+    /// <summary>The latest committed state (published before its listeners run, as a replica publishes it).</summary>
     public FileSystemState State => Volatile.Read(ref _state);
 
-    /// <summary>Raised for every applied entry, in order, outside the lock.</summary>
+    /// <summary>
+    /// The latest state whose listeners all ran, on every node (a replica's announced version). A test that moves a
+    /// clock after a change waits for this, not for <see cref="State"/>: a node starts a grace period when it hears the
+    /// change, and one that hears it after the move starts it late.
+    /// </summary>
+    public FileSystemState Heard => Volatile.Read(ref _heard);
+
+    /// <summary>Raised for every applied entry, in order (under the tree's lock, which is re-entrant; listeners only take notes).</summary>
     public event Action<Mutation, ApplyResult>? Applied;
 
     public ApplyResult Commit(Mutation mutation)
     {
-        ApplyResult result;
         lock (_gate)
         {
-            result = _state.Apply(mutation);
+            var result = _state.Apply(mutation);
             if (!result.Ok) return result;
             Volatile.Write(ref _state, result.State);
+            Applied?.Invoke(mutation, result);
+            Volatile.Write(ref _heard, result.State);
+            return result;
         }
-        Applied?.Invoke(mutation, result);
-        return result;
     }
 
     /// <summary>Admits a member (placement is over the committed members).</summary>
