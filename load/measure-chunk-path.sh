@@ -39,6 +39,11 @@ all_alive() { [ "$(timeout 10 "${node[@]}" peers --json --data-dir "$work/n1/dat
 perf_pid=""
 profile() { [ "${PERF_FILE:-0}" = "$1" ] || return 0; perf record -q -g -o "$PERF_DIR/$2.data" -p "$(IFS=,; echo "${pids[*]}")" 2>/dev/null & perf_pid=$!; sleep 1; }
 unprofile() { [ -n "$perf_pid" ] || return 0; kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; perf_pid=""; }
+# STRACE_FILE=N STRACE_DIR=D: `strace -c -f` of node1 (the serving node with R = 1) and node3 (the reader) during file
+# N's read, a count of system calls by kind (D/read-node1.txt, D/read-node3.txt); the read is much slower under it.
+strace_pids=()
+trace() { [ "${STRACE_FILE:-0}" = "$1" ] || return 0; local i; for i in 1 3; do strace -c -f -o "$STRACE_DIR/$2-node$i.txt" -p "${pids[$((i - 1))]}" 2>/dev/null & strace_pids+=($!); done; sleep 2; }
+untrace() { local p; for p in "${strace_pids[@]}"; do kill -INT "$p"; wait "$p" 2>/dev/null || true; done; strace_pids=(); }
 size_on() { [ "$(stat -c %s "$work/n$1/mnt/$2" 2>/dev/null || echo 0)" = "$((size_mib << 20))" ]; }
 
 for f in $(seq 1 "$files"); do head -c "$((size_mib << 20))" /dev/urandom > "$src/f$f"; done
@@ -74,9 +79,11 @@ for f in $(seq 1 "$files"); do
   wait_for 30 size_on 3 "f$f" || { echo "node3 does not see f$f" >&2; exit 1; }
   sync; echo 3 > /proc/sys/vm/drop_caches
   profile "$f" read
+  trace "$f" read
   c2=$(ticks); t2=$(now)
   dd if="$work/n3/mnt/f$f" of=/dev/null bs=1M status=none
   t3=$(now); c3=$(ticks)
+  untrace
   unprofile
   cmp -s "$src/f$f" "$work/n3/mnt/f$f" && ok=same || ok=DIFFERENT
   printf 'file %d%s load %5s | write %s cpu %5d ms | read node3 %s cpu %5d ms | %s | pushed %d\n' "$f" "$([ "$f" = 1 ] && echo '*' || echo ' ')" "$load" \

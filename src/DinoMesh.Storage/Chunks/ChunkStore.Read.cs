@@ -28,45 +28,87 @@ public sealed partial class ChunkStore
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         string path = PathOf(id);
-        SafeFileHandle? handle;
+        bool direct = false;
+        if (OpenChunk(id, path, ref direct, out var failure) is not { } handle) return failure;
+        using (handle) return ReadOpen(id, path, handle, null, direct, offset, destination);
+    }
+
+    /// <summary>
+    /// The chunk's file, opened with O_DIRECT when <paramref name="direct"/> (and the file system takes it; else
+    /// <paramref name="direct"/> is false on return); null when missing or failed, and <paramref name="failure"/> says why.
+    /// </summary>
+    private SafeFileHandle? OpenChunk(ChunkId id, string path, ref bool direct, out ChunkReadResult failure)
+    {
         try
         {
-            handle = ReadOnlyFile.Open(path);
-            if (handle is null) return ChunkReadResult.Failed(ChunkReadStatus.NotFound, $"chunk {id} is not in the store");
+            var handle = ReadOnlyFile.Open(path, ref direct);
+            failure = handle is null ? ChunkReadResult.Failed(ChunkReadStatus.NotFound, $"chunk {id} is not in the store") : default;
+            return handle;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             _logger.LogError(e, "Cannot open chunk {Path}", path);
+            failure = ChunkReadResult.Failed(ChunkReadStatus.Io, e.Message);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Read"/> on the chunk's open file, whose identity may be known already (<paramref name="known"/>);
+    /// <paramref name="direct"/>: the handle was opened with O_DIRECT.
+    /// </summary>
+    private ChunkReadResult ReadOpen(ChunkId id, string path, SafeFileHandle handle, FileIdentity? known, bool direct, long offset, Span<byte> destination)
+    {
+        try
+        {
+            var file = known ?? FileIdentity.Of(handle);
+            if (_verified.Holds(id, file))
+            {
+                int read = ReadVerified(handle, direct, offset, destination);
+                // A write racing with this read changes the identity; then hash what is there now.
+                if (FileIdentity.Of(handle) == file) return ChunkReadResult.Ok(read);
+                _verified.Forget(id);
+                // Rare (a racing write): start again from a handle in a known mode.
+                if (direct) DirectRead.Buffered(handle);
+                direct = false;
+            }
+            if (AtRestChecksum.Read(handle) is { } checksum)
+            {
+                if (TryChecked(id, handle, file, checksum, direct, offset, destination, out int count)) return ChunkReadResult.Ok(count);
+                // A direct read leaves the handle past the page cache; SHA-256 reads it through the cache.
+                DirectRead.Buffered(handle);
+            }
+            else if (direct)
+            {
+                DirectRead.Buffered(handle);
+            }
+            return VerifyAndRead(id, path, handle, file, offset, destination);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            destination.Clear();
+            _logger.LogError(e, "Cannot read chunk {Path}", path);
             return ChunkReadResult.Failed(ChunkReadStatus.Io, e.Message);
         }
+    }
 
-        using (handle)
+    /// <summary>
+    /// Bytes of a file the verified memo holds. A handle opened with O_DIRECT reads a whole chunk into page-aligned
+    /// memory as it is (no fcntl); anything else goes through the page cache.
+    /// </summary>
+    private int ReadVerified(SafeFileHandle handle, bool direct, long offset, Span<byte> destination)
+    {
+        if (direct)
         {
-            try
+            if (offset == 0)
             {
-                var file = FileIdentity.Of(handle);
-                if (_verified.Holds(id, file))
-                {
-                    int read = PositionedRead.ReadAt(handle, offset, destination);
-                    // A write racing with this read changes the identity; then hash what is there now.
-                    if (FileIdentity.Of(handle) == file) return ChunkReadResult.Ok(read);
-                    _verified.Forget(id);
-                }
-                if (AtRestChecksum.Read(handle) is { } checksum)
-                {
-                    if (TryChecked(id, handle, file, checksum, offset, destination, out int count)) return ChunkReadResult.Ok(count);
-                    // A direct read leaves the handle past the page cache; SHA-256 reads it through the cache.
-                    DirectRead.Buffered(handle);
-                }
-                return VerifyAndRead(id, path, handle, file, offset, destination);
+                int read = DirectRead.Whole(handle, destination, openedDirect: true);
+                if (read >= 0) return read;
+                if (read == DirectRead.Refused) Refused();
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                destination.Clear();
-                _logger.LogError(e, "Cannot read chunk {Path}", path);
-                return ChunkReadResult.Failed(ChunkReadStatus.Io, e.Message);
-            }
+            DirectRead.Buffered(handle);
         }
+        return PositionedRead.ReadAt(handle, offset, destination);
     }
 
     /// <summary>
@@ -78,7 +120,7 @@ public sealed partial class ChunkStore
     /// verified memo). False when the file does not match: the caller then lets SHA-256 decide, so a damaged checksum
     /// alone never makes a good chunk corrupt, and a damaged file is never served.
     /// </summary>
-    private bool TryChecked(ChunkId id, SafeFileHandle handle, FileIdentity file, ulong checksum, long offset, Span<byte> destination, out int count)
+    private bool TryChecked(ChunkId id, SafeFileHandle handle, FileIdentity file, ulong checksum, bool openedDirect, long offset, Span<byte> destination, out int count)
     {
         count = 0;
         if (file.Length > MaxCheckedLength) return false;
@@ -86,10 +128,13 @@ public sealed partial class ChunkStore
         int length = (int)file.Length;
         bool whole = offset == 0 && destination.Length >= length;
         bool direct = whole && _options.DirectReads && Volatile.Read(ref _directReadsRefused) == 0;
+        // Opened with O_DIRECT for a read that turns out not to be one of the whole chunk: through the cache after all.
+        if (openedDirect && !direct) DirectRead.Buffered(handle);
+        openedDirect &= direct;
         // Straight into the caller's memory when it is page-aligned and the chunk fills whole pages of it.
         bool matched = direct && length > 0 && length % AlignedBuffers.Alignment == 0
-            ? CheckedInPlace(id, handle, file, checksum, destination[..length], out count)
-            : CheckedViaBuffer(id, handle, file, checksum, direct, offset, destination, out count);
+            ? CheckedInPlace(id, handle, file, checksum, openedDirect, destination[..length], out count)
+            : CheckedViaBuffer(id, handle, file, checksum, direct, openedDirect, offset, destination, out count);
         if (!matched) return false;
         Interlocked.Increment(ref _checkedReads);
         StorageMetrics.ChunkChecked();
@@ -102,10 +147,10 @@ public sealed partial class ChunkStore
     /// is not page-aligned goes the buffered way (<see cref="CheckedViaBuffer"/>). Bytes that did not match are
     /// cleared before returning, so what the destination holds is verified or zeros.
     /// </summary>
-    private bool CheckedInPlace(ChunkId id, SafeFileHandle handle, FileIdentity file, ulong checksum, Span<byte> destination, out int count)
+    private bool CheckedInPlace(ChunkId id, SafeFileHandle handle, FileIdentity file, ulong checksum, bool openedDirect, Span<byte> destination, out int count)
     {
-        int read = DirectRead.Whole(handle, destination);
-        if (read == DirectRead.Unaligned) return CheckedViaBuffer(id, handle, file, checksum, direct: true, 0, destination, out count);
+        int read = DirectRead.Whole(handle, destination, openedDirect);
+        if (read == DirectRead.Unaligned) return CheckedViaBuffer(id, handle, file, checksum, direct: true, openedDirect, 0, destination, out count);
         count = 0;
         if (read == DirectRead.Refused)
         {
@@ -124,7 +169,7 @@ public sealed partial class ChunkStore
     }
 
     /// <summary>The whole chunk read into a pooled aligned buffer and checked there; the requested range copied out.</summary>
-    private bool CheckedViaBuffer(ChunkId id, SafeFileHandle handle, FileIdentity file, ulong checksum, bool direct, long offset, Span<byte> destination, out int count)
+    private bool CheckedViaBuffer(ChunkId id, SafeFileHandle handle, FileIdentity file, ulong checksum, bool direct, bool openedDirect, long offset, Span<byte> destination, out int count)
     {
         count = 0;
         int length = (int)file.Length;
@@ -136,7 +181,7 @@ public sealed partial class ChunkStore
             int read = -1;
             if (direct)
             {
-                read = DirectRead.Whole(handle, space);
+                read = DirectRead.Whole(handle, space, openedDirect);
                 if (read == DirectRead.Refused) Refused();
             }
             if (read < 0) read = PositionedRead.ReadAt(handle, 0, space[..length]);

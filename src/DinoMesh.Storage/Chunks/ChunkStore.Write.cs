@@ -12,21 +12,33 @@ public sealed partial class ChunkStore
     /// nothing is left behind. Durable at once only with <see cref="ChunkStoreOptions.SyncEachChunk"/>, otherwise at the
     /// next <see cref="SyncAll"/>.
     /// </summary>
-    public ChunkWriteResult Put(ReadOnlySpan<byte> content)
+    public ChunkWriteResult Put(ReadOnlySpan<byte> content) => WriteNew(ChunkId.Of(content), content);
+
+    /// <summary>
+    /// The chunk file of bytes checked against <paramref name="id"/>, written under a temp name and published by rename
+    /// (<see cref="Put"/>, <see cref="Import"/>), in as few system calls as that takes (<see cref="NewFile"/>): statx of
+    /// the chunk's name (already present?), open(O_CREAT | O_EXCL) of the temp name with mode 0600, pwrite, fsetxattr
+    /// of the at-rest checksum, close, rename; an fsync of the file and of its directory only with
+    /// <see cref="ChunkStoreOptions.SyncEachChunk"/>. What it promises is unchanged: the file appears whole, 0600 and
+    /// with its checksum, or not at all; a crash before the rename leaves only a temp file (swept at the next start);
+    /// a failure leaves nothing; durable at the next <see cref="SyncAll"/>.
+    /// </summary>
+    private ChunkWriteResult WriteNew(ChunkId id, ReadOnlySpan<byte> content)
     {
-        var id = ChunkId.Of(content);
         string hex = id.ToString();
         string path = PathOf(hex);
         string temp = NewTempPath(hex);
         try
         {
             if (IsPresent(path, content.Length)) return new ChunkWriteResult(id, ChunkWriteStatus.AlreadyPresent);
-            using (var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            using (var handle = NewFile.CreateExclusive(temp, OwnerReadWriteBits))
             {
-                File.SetUnixFileMode(handle, OwnerReadWrite);
-                RandomAccess.Write(handle, content, 0);
+                // The mode is given to open(2), which takes the umask from it: an fchmod is needed only when the
+                // umask takes the owner's bits (read once at start; a umask that takes fewer bits changes nothing here).
+                if (_umaskTakesOwnerBits) NewFile.SetMode(handle, OwnerReadWrite);
+                NewFile.WriteAll(handle, content);
                 StoreChecksum(handle, id, content);
-                if (_options.SyncEachChunk) RandomAccess.FlushToDisk(handle);
+                if (_options.SyncEachChunk) NewFile.Sync(handle);
             }
             Publish(hex, temp, path);
             Settled(path, content.Length);
@@ -118,6 +130,9 @@ public sealed partial class ChunkStore
     /// <summary>Chunks hold file contents: readable by the node's user only (.NET creates files 0666 &amp; ~umask).</summary>
     private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
+    /// <summary><see cref="OwnerReadWrite"/> as open(2) takes it (0600).</summary>
+    private const uint OwnerReadWriteBits = (uint)OwnerReadWrite;
+
     private string PathOf(string hex) => Path.Combine(_chunkDirectory, hex[..2], hex);
 
     /// <summary>Unique per process, and the data directory lock makes the process unique.</summary>
@@ -136,7 +151,7 @@ public sealed partial class ChunkStore
         string directory = Path.GetDirectoryName(path)!;
         EnsureFanOut(hex, directory);
         // rename(2) replaces atomically: concurrent Puts of the same chunk both succeed with identical bytes.
-        File.Move(temp, path, overwrite: true);
+        NewFile.Rename(temp, path);
         // Without SyncEachChunk the rename becomes durable with the next SyncAll (syncfs covers directory entries).
         if (_options.SyncEachChunk) Durability.FsyncDirectory(directory);
     }

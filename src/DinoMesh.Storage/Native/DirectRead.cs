@@ -22,9 +22,10 @@ internal static class DirectRead
     /// (checked while the buffer is pinned for the read, so memory the GC may move is judged where it is read). After
     /// a read the handle is left in direct mode: a chunk's handle is closed right after its one read, and switching
     /// back would cost a system call per chunk for nothing; a caller that reads the same handle through the page cache
-    /// afterwards calls <see cref="Buffered"/> first.
+    /// afterwards calls <see cref="Buffered"/> first. <paramref name="openedDirect"/>: the handle was opened with
+    /// O_DIRECT, and needs no fcntl (a refused read still leaves it buffered).
     /// </summary>
-    public static unsafe int Whole(SafeFileHandle handle, Span<byte> buffer)
+    public static unsafe int Whole(SafeFileHandle handle, Span<byte> buffer, bool openedDirect = false)
     {
         fixed (byte* p = buffer)
         {
@@ -34,11 +35,16 @@ internal static class DirectRead
             {
                 handle.DangerousAddRef(ref added);
                 int fd = (int)handle.DangerousGetHandle();
-                int flags = LibC.Fcntl(fd, LibC.F_GETFL, 0);
-                if (flags < 0 || LibC.Fcntl(fd, LibC.F_SETFL, flags | LibC.O_DIRECT) != 0) return Refused;
+                // A handle opened with O_DIRECT (ReadOnlyFile.Open(path, ref direct)) is in direct mode already.
+                int flags = openedDirect ? -1 : LibC.Fcntl(fd, LibC.F_GETFL, 0);
+                if (!openedDirect && (flags < 0 || LibC.Fcntl(fd, LibC.F_SETFL, flags | LibC.O_DIRECT) != 0)) return Refused;
                 int read = ReadAll(fd, p, buffer.Length);
                 // Refused: the caller reads through the page cache next, on this very handle.
-                if (read == Refused) LibC.Fcntl(fd, LibC.F_SETFL, flags);
+                if (read == Refused)
+                {
+                    if (openedDirect) Buffered(fd);
+                    else LibC.Fcntl(fd, LibC.F_SETFL, flags);
+                }
                 return read;
             }
             finally
@@ -48,21 +54,25 @@ internal static class DirectRead
         }
     }
 
-    /// <summary>Takes the handle out of direct mode (after <see cref="Whole"/>), for reads through the page cache.</summary>
+    /// <summary>Takes the handle out of direct mode (after <see cref="Whole"/>, or opened so), for reads through the page cache.</summary>
     public static void Buffered(SafeFileHandle handle)
     {
         bool added = false;
         try
         {
             handle.DangerousAddRef(ref added);
-            int fd = (int)handle.DangerousGetHandle();
-            int flags = LibC.Fcntl(fd, LibC.F_GETFL, 0);
-            if (flags >= 0 && (flags & LibC.O_DIRECT) != 0) LibC.Fcntl(fd, LibC.F_SETFL, flags & ~LibC.O_DIRECT);
+            Buffered((int)handle.DangerousGetHandle());
         }
         finally
         {
             if (added) handle.DangerousRelease();
         }
+    }
+
+    private static void Buffered(int fd)
+    {
+        int flags = LibC.Fcntl(fd, LibC.F_GETFL, 0);
+        if (flags >= 0 && (flags & LibC.O_DIRECT) != 0) LibC.Fcntl(fd, LibC.F_SETFL, flags & ~LibC.O_DIRECT);
     }
 
     private const int Page = 4096;

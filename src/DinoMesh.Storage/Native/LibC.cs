@@ -8,6 +8,7 @@ internal static unsafe partial class LibC
     private const string Library = "libc";
 
     public const int ENOENT = 2;
+    public const int EEXIST = 17;
     public const int EACCES = 13;
     public const int EWOULDBLOCK = 11;
     public const int ENOTDIR = 20;
@@ -29,8 +30,10 @@ internal static unsafe partial class LibC
     public const int ERANGE = 34;
 
     public const int O_RDONLY = 0x0;
+    public const int O_WRONLY = 0x1;
     public const int O_RDWR = 0x2;
     public const int O_CREAT = 0x40;
+    public const int O_EXCL = 0x80;
     public const int O_CLOEXEC = 0x80000;
     public const int O_DIRECTORY = 0x10000;
 
@@ -96,6 +99,9 @@ internal static unsafe partial class LibC
 
     [LibraryImport(Library, EntryPoint = "fsetxattr", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Fsetxattr(int fd, string name, byte* value, nuint size, int flags);
+
+    [LibraryImport(Library, EntryPoint = "rename", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Rename(string from, string to);
 
     [LibraryImport(Library, EntryPoint = "unlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Unlink(string path);
