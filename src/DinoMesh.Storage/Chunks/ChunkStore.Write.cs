@@ -1,6 +1,7 @@
 using DinoMesh.Core.Chunks;
 using DinoMesh.Storage.Native;
 using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
 
 namespace DinoMesh.Storage.Chunks;
 
@@ -28,25 +29,30 @@ public sealed partial class ChunkStore
         string hex = id.ToString();
         string path = PathOf(hex);
         string temp = NewTempPath(hex);
+        SafeFileHandle? handle = null;
         try
         {
             if (IsPresent(path, content.Length)) return new ChunkWriteResult(id, ChunkWriteStatus.AlreadyPresent);
-            using (var handle = NewFile.CreateExclusive(temp, OwnerReadWriteBits))
-            {
-                // The mode is given to open(2), which takes the umask from it: an fchmod is needed only when the
-                // umask takes the owner's bits (read once at start; a umask that takes fewer bits changes nothing here).
-                if (_umaskTakesOwnerBits) NewFile.SetMode(handle, OwnerReadWrite);
-                NewFile.WriteAll(handle, content);
-                StoreChecksum(handle, id, content);
-                if (_options.SyncEachChunk) NewFile.Sync(handle);
-            }
+            handle = NewFile.CreateExclusive(temp, OwnerReadWriteBits);
+            // The mode is given to open(2), which takes the umask from it: an fchmod is needed only when the umask
+            // takes the owner's bits (read once at start; a umask that takes fewer bits changes nothing here).
+            if (_umaskTakesOwnerBits) NewFile.SetMode(handle, OwnerReadWrite);
+            NewFile.WriteAll(handle, content);
+            StoreChecksum(handle, id, content);
+            if (_options.SyncEachChunk) NewFile.Sync(handle);
+            // Renamed while still open (closing first promises nothing more: durability is SyncAll's, or the fsyncs
+            // above), so the writeback worker can take this very descriptor instead of opening the file again.
             Publish(hex, temp, path);
-            Settled(path, content.Length);
+            Settled(path, content.Length, ref handle);
             return new ChunkWriteResult(id, ChunkWriteStatus.Stored);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return Fail(id, temp, e);
+        }
+        finally
+        {
+            handle?.Dispose();
         }
     }
 
@@ -97,7 +103,18 @@ public sealed partial class ChunkStore
     /// </summary>
     private void Settled(string path, int length)
     {
-        if (length >= EarlyWritebackBytes) _writtenPages.Written(path);
+        SafeFileHandle? none = null;
+        Settled(path, length, ref none);
+    }
+
+    /// <summary><see cref="Settled(string, int)"/>, handing the file's open <paramref name="handle"/> to the worker (then null).</summary>
+    private void Settled(string path, int length, ref SafeFileHandle? handle)
+    {
+        if (length >= EarlyWritebackBytes)
+        {
+            _writtenPages.Written(path, handle);
+            handle = null;
+        }
         _earlyFlush.Written(length);
     }
 
@@ -106,6 +123,9 @@ public sealed partial class ChunkStore
 
     /// <summary>Chunk files whose writeback the store started off the write path.</summary>
     internal long WritebacksStarted => _writtenPages.WrittenBack;
+
+    /// <summary>Open chunk files handed to the writeback worker and not closed yet.</summary>
+    internal int WrittenPagesHandles => _writtenPages.HandlesQueued;
 
     /// <summary>Background device flushes started so far.</summary>
     internal long EarlyFlushes => _earlyFlush.Flushes;

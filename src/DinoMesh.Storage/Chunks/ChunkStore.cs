@@ -108,7 +108,7 @@ public sealed partial class ChunkStore
     }
 
     /// <summary>Whether the store holds the chunk (without verifying it).</summary>
-    public bool Contains(ChunkId id) => File.Exists(PathOf(id));
+    public bool Contains(ChunkId id) => FileIdentity.IsFile(PathOf(id));
 
     /// <summary>The chunk's length in bytes, or -1 when the store does not hold it.</summary>
     public long Length(ChunkId id) => FileIdentity.OfPath(PathOf(id)) is { } file ? file.Length : -1;

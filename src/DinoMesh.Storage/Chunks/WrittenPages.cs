@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Microsoft.Win32.SafeHandles;
 using DinoMesh.Storage.Native;
 
 namespace DinoMesh.Storage.Chunks;
@@ -11,7 +12,7 @@ namespace DinoMesh.Storage.Chunks;
 /// ran 2-3x faster there, see docs/benchmarks.md). Pages given back soon are the ones the next writes get.
 /// <para>One worker per store. It takes the files published since it last looked (up to <see cref="Batch"/>), starts
 /// the writeback of all of them (sync_file_range WRITE, which flushes no device cache and so adds no durability point),
-/// then waits for each and advises DONTNEED. The writer only queues the path: starting writeback on the writer's own
+/// then waits for each and advises DONTNEED. The writer only queues the path (with the file's descriptor, still open, when it has one: an open and a close fewer per file): starting writeback on the writer's own
 /// thread blocks it whenever the device is busy (a flush of the device holds back every write submitted meanwhile: a
 /// loop of 1 MiB files that started each one's writeback itself took 2.0-2.2x as long while another thread flushed
 /// every 60 ms, one that left it to a worker 1.1-1.3x; docs/benchmarks.md), so a seal or a peer's push would wait for the disk.
@@ -25,19 +26,30 @@ internal sealed class WrittenPages
     /// <summary>Files whose writeback is started together before the worker waits for the first of them.</summary>
     private const int Batch = 32;
 
-    private readonly Channel<string> _written = Channel.CreateBounded<string>(new BoundedChannelOptions(QueueBound)
-    {
-        FullMode = BoundedChannelFullMode.DropWrite,
-        SingleReader = true,
-    });
+    /// <summary>
+    /// Open files handed over with their path at most (the writer's own descriptor, which saves the worker an open and
+    /// a close per file); past this the writer closes its descriptor and the worker opens the path, so a slow disk
+    /// never holds thousands of descriptors.
+    /// </summary>
+    private const int MaxHandlesQueued = 2 * Batch;
 
+    private readonly Channel<Published> _written;
     private readonly bool _drop;
     private int _started;
+    private int _handlesQueued;
     private long _dropped;
     private long _writtenBack;
 
     /// <param name="drop">Drop each file's pages once written back (else only start its writeback).</param>
-    public WrittenPages(bool drop) => _drop = drop;
+    public WrittenPages(bool drop)
+    {
+        _drop = drop;
+        _written = Channel.CreateBounded<Published>(new BoundedChannelOptions(QueueBound)
+        {
+            FullMode = BoundedChannelFullMode.DropWrite,
+            SingleReader = true,
+        }, Forget);
+    }
 
     /// <summary>Files whose pages were dropped (for tests and status).</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
@@ -45,27 +57,52 @@ internal sealed class WrittenPages
     /// <summary>Files whose writeback the worker started (for tests).</summary>
     public long WrittenBack => Interlocked.Read(ref _writtenBack);
 
+    /// <summary>Open files handed over and not yet closed by the worker (for tests).</summary>
+    public int HandlesQueued => Volatile.Read(ref _handlesQueued);
+
     /// <summary>A chunk file was published at <paramref name="path"/>, its pages dirty in the cache.</summary>
-    public void Written(string path)
+    public void Written(string path) => Written(path, null);
+
+    /// <summary>
+    /// <see cref="Written(string)"/> with the file still open: <paramref name="handle"/> (any access mode) is the
+    /// worker's from now on, which closes it when done.
+    /// </summary>
+    public void Written(string path, SafeFileHandle? handle)
     {
         if (Interlocked.Exchange(ref _started, 1) == 0) _ = Task.Run(DrainAsync);
-        _written.Writer.TryWrite(path);
+        if (handle is not null && Interlocked.Increment(ref _handlesQueued) > MaxHandlesQueued)
+        {
+            Interlocked.Decrement(ref _handlesQueued);
+            handle.Dispose();
+            handle = null;
+        }
+        // A full queue drops the item (Forget closes its handle): advice only.
+        _written.Writer.TryWrite(new Published(path, handle));
+    }
+
+    private readonly record struct Published(string Path, SafeFileHandle? Handle);
+
+    private void Forget(Published published)
+    {
+        if (published.Handle is null) return;
+        published.Handle.Dispose();
+        Interlocked.Decrement(ref _handlesQueued);
     }
 
     private async Task DrainAsync()
     {
-        var open = new List<int>(Batch);
+        var open = new List<(int Fd, Published File)>(Batch);
         while (await _written.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            while (open.Count < Batch && _written.Reader.TryRead(out var path))
+            while (open.Count < Batch && _written.Reader.TryRead(out var published))
             {
-                int fd = LibC.Open(path, LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
+                int fd = published.Handle is { } handle ? (int)handle.DangerousGetHandle() : LibC.Open(published.Path, LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
                 if (fd < 0) continue; // deleted or replaced meanwhile
                 LibC.SyncFileRange(fd, 0, 0, LibC.SYNC_FILE_RANGE_WRITE);
                 Interlocked.Increment(ref _writtenBack);
-                open.Add(fd);
+                open.Add((fd, published));
             }
-            foreach (var fd in open)
+            foreach (var (fd, published) in open)
             {
                 try
                 {
@@ -78,7 +115,8 @@ internal sealed class WrittenPages
                 }
                 finally
                 {
-                    LibC.Close(fd);
+                    if (published.Handle is null) LibC.Close(fd);
+                    else Forget(published);
                 }
             }
             open.Clear();
