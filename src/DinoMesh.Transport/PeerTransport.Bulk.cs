@@ -28,11 +28,10 @@ public sealed partial class PeerTransport
     /// <see cref="CallBulkAsync(string, PeerId?, string, ReadOnlyMemory{byte}, TimeSpan, CancellationToken, int)"/>
     /// with the answer received into a buffer from <paramref name="answers"/> (a plain array when null or over HTTP/2),
     /// whose one reference the caller owns on success: release it once done with the answer. On failure nothing is lent.
-    /// <paramref name="watcher"/>, if any, sees the answer arrive over the bulk path (not over HTTP/2): <see cref="IArrivalWatcher"/>.
     /// </summary>
     public async Task<CallResult<PooledBuffer>> CallBulkAsync(
         string address, PeerId? expectedPeer, string protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline,
-        BufferPool? answers, CancellationToken ct = default, int maxResponseBytes = 0, IArrivalWatcher? watcher = null)
+        BufferPool? answers, CancellationToken ct = default, int maxResponseBytes = 0)
     {
         if (!ProtocolIds.IsValid(protocolId)) throw new ArgumentException($"bad protocol id '{protocolId}'", nameof(protocolId));
         CheckDeadline(deadline);
@@ -45,7 +44,7 @@ public sealed partial class PeerTransport
         var since = Stopwatch.GetTimestamp();
         try
         {
-            var (outcome, failure, answer, detail) = await link.Bulk.CallAsync(protocolId, request, deadline, maxResponse, timer.Token, answers, watcher);
+            var (outcome, failure, answer, detail) = await link.Bulk.CallAsync(protocolId, request, deadline, maxResponse, timer.Token, answers);
             var elapsed = Stopwatch.GetElapsedTime(since);
             if (outcome == Client.BulkOutcome.NotSent)
             {

@@ -116,51 +116,6 @@ public class ChunkCodecTests
             ChunkCodec.Encode(new ChunkFound(answer.AsMemory(at + 1, size - 1))));
     }
 
-    [Theory]
-    [InlineData(0)]
-    [InlineData(1)]
-    [InlineData(255)]
-    [InlineData(256)]
-    [InlineData(65_535)]
-    [InlineData(65_536)]
-    [InlineData(1 << 20)]
-    public void A_found_answers_chunk_is_located_from_its_first_bytes_where_the_decoder_finds_it(int size)
-    {
-        // A receiver hashes the chunk while the rest of the answer arrives: the range located from the head must be
-        // exactly the slice the decoder later hands on, for every bin length form.
-        var message = ChunkCodec.Encode(new ChunkFound(Enumerable.Range(0, size).Select(i => (byte)(i * 5)).ToArray()));
-        var decoded = Assert.IsType<ChunkFound>(ChunkCodec.DecodeAnswer(message)).Bytes;
-        var envelope = ChunkCodec.FoundEnvelope(size);
-
-        for (var known = 0; known < envelope; known++)
-        {
-            Assert.Equal(FoundLayout.NeedMoreBytes, ChunkCodec.LocateFound(message.AsSpan(0, known), message.Length, out _, out _));
-        }
-        foreach (var known in new[] { envelope, Math.Min(message.Length, envelope + 1), message.Length })
-        {
-            Assert.Equal(FoundLayout.Located, ChunkCodec.LocateFound(message.AsSpan(0, known), message.Length, out var start, out var length));
-            Assert.True(message.AsMemory(start, length).Equals(decoded));
-        }
-    }
-
-    [Fact]
-    public void Other_answers_and_found_answers_whose_length_does_not_add_up_are_not_located()
-    {
-        var missing = ChunkCodec.Encode(new ChunkMissing());
-        Assert.Equal(FoundLayout.Other, ChunkCodec.LocateFound(missing, missing.Length, out _, out _));
-        var put = ChunkCodec.Encode(new PutChunk(Id, new byte[300]));
-        Assert.Equal(FoundLayout.Other, ChunkCodec.LocateFound(put, put.Length, out _, out _));
-        var has = ChunkCodec.Encode(new HasAnswer([true]));
-        Assert.Equal(FoundLayout.Other, ChunkCodec.LocateFound(has, has.Length, out _, out _));
-        // A found answer's bin header claiming more or fewer bytes than the message has (trailing bytes, cut short).
-        var found = ChunkCodec.Encode(new ChunkFound(new byte[300]));
-        Assert.Equal(FoundLayout.Other, ChunkCodec.LocateFound(found, found.Length + 1, out _, out _));
-        Assert.Equal(FoundLayout.Other, ChunkCodec.LocateFound(found, found.Length - 1, out _, out _));
-        var bad = (byte[])found.Clone();
-        bad[3] = 0xc7; // ext8, not bin
-        Assert.Equal(FoundLayout.Other, ChunkCodec.LocateFound(bad, bad.Length, out _, out _));
-    }
-
     [Fact]
     public void A_full_size_chunk_round_trips_and_one_byte_more_is_refused()
     {

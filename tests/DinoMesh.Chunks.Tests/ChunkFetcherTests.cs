@@ -69,43 +69,6 @@ public class ChunkFetcherTests
         Assert.Equal([proposer.Id], _network.AskedFor<GetChunk>());
     }
 
-    /// <summary>A network whose one peer answers a found chunk of <paramref name="answer"/> with <paramref name="verified"/> as its arrival check.</summary>
-    private sealed class VouchingNetwork(ReadOnlyMemory<byte> answer, VerifiedChunk? verified) : IChunkNetwork
-    {
-        public Task<ChunkCall> CallAsync(ChunkPeer peer, ChunkRequest request, TimeSpan deadline, CancellationToken cancellationToken) =>
-            Task.FromResult(new ChunkCall(new ChunkFound(answer), Verified: verified));
-    }
-
-    [Fact]
-    public async Task A_verification_made_on_arrival_counts_only_for_the_id_asked_and_exactly_the_answers_bytes()
-    {
-        var self = _peers[0];
-        var bytes = Peers.RandomBytes(20_000, 9);
-        var id = ChunkId.Of(bytes);
-        var damaged = (byte[])bytes.Clone();
-        damaged[^1] ^= 1;
-        var other = VerifiedChunk.Of(Peers.RandomBytes(100, 10));
-        var live = new LiveSet();
-        live.Set([self, _peers[1]]);
-        ChunkFetcher FetcherOver(IChunkNetwork network) =>
-            new(network, new FixedCluster(self.Id, live), new ChunkLocations(), new ChunkOptions(), TimeProvider.System, NullLogger.Instance);
-
-        // Damaged bytes vouched for by a chunk of another id, or by the right chunk in other memory: hashed here, refused.
-        var otherId = FetcherOver(new VouchingNetwork(damaged, other));
-        Assert.False((await otherId.FetchAsync(id, CancellationToken.None)).Ok);
-        Assert.Equal(1, otherId.Counters.BadAnswers);
-        Assert.True(VerifiedChunk.TryVerify(id, bytes, out var elsewhere));
-        var otherBytes = FetcherOver(new VouchingNetwork(damaged, elsewhere));
-        Assert.False((await otherBytes.FetchAsync(id, CancellationToken.None)).Ok);
-        Assert.Equal(1, otherBytes.Counters.BadAnswers);
-
-        // Over exactly the answer's bytes it is taken as it is (the very chunk, not a second hash's).
-        Assert.True(VerifiedChunk.TryVerify(id, bytes, out var vouched));
-        var fetched = await FetcherOver(new VouchingNetwork(bytes, vouched)).FetchAsync(id, CancellationToken.None);
-        Assert.True(fetched.Ok);
-        Assert.True(fetched.Chunk!.Value.Bytes.Equals(vouched.Value.Bytes));
-    }
-
     [Fact]
     public async Task A_peer_serving_bad_bytes_is_caught_the_fetch_goes_on_and_the_peer_is_asked_last_afterwards()
     {

@@ -157,63 +157,6 @@ public sealed class PooledChunkTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task A_chunk_got_over_the_bulk_path_is_verified_while_it_arrives_over_exactly_the_answers_bytes()
-    {
-        var holder = await Node();
-        var reader = await Node();
-        var bytes = Peers.RandomBytes(Mib, 7);
-        var id = holder.Store.Add(bytes);
-
-        var call = await reader.Network.CallAsync(holder.Peer, new GetChunk(id), TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
-
-        var found = Assert.IsType<ChunkFound>(call.Answer);
-        var verified = Assert.IsType<VerifiedChunk>(call.Verified);
-        Assert.Equal(id, verified.Id);
-        Assert.True(verified.Bytes.Equals(found.Bytes));
-        Assert.Equal(bytes, verified.Bytes.ToArray());
-        call.Lease!.Release();
-        await AllBack(reader.Answers);
-    }
-
-    [Theory]
-    [InlineData(0)] // the first TLS record
-    [InlineData(Mib / 2)]
-    [InlineData(Mib - 1)] // the last one
-    public async Task A_byte_damaged_in_the_first_or_the_last_record_is_caught_as_it_arrives_and_nothing_of_it_reaches_the_reader(int damaged)
-    {
-        var liar = await Node(server => async (peer, body, ct) =>
-        {
-            var answer = await server.HandleLendingAsync(peer, body, ct);
-            if (answer.Body is { } chunk) chunk.Memory.Span[damaged] ^= 0x01;
-            return answer;
-        });
-        var honest = await Node();
-        var reader = await Node();
-        var bytes = Peers.RandomBytes(Mib, 8);
-        var id = liar.Store.Add(bytes);
-        honest.Store.Add(bytes);
-        var ct = TestContext.Current.CancellationToken;
-
-        // The network hands the damaged bytes on unverified (the fetcher hashes them again, and refuses them).
-        var bad = await reader.Network.CallAsync(liar.Peer, new GetChunk(id), TimeSpan.FromSeconds(10), ct);
-        Assert.Equal(bytes.Length, Assert.IsType<ChunkFound>(bad.Answer).Bytes.Length);
-        Assert.Null(bad.Verified);
-        bad.Lease!.Release();
-
-        var locations = new ChunkLocations();
-        locations.Proposed(id, liar.Identity.PeerId);
-        var fetcher = Fetcher(reader, locations, liar, honest);
-        var fetched = await fetcher.FetchAsync(id, ct);
-
-        Assert.True(fetched.Ok, fetched.Detail);
-        Assert.Equal(1, fetcher.Counters.BadAnswers);
-        Assert.True(fetcher.IsAvoided(liar.Identity.PeerId));
-        Assert.Equal(bytes, fetched.Chunk!.Value.Bytes.ToArray());
-        fetched.Lease!.Release();
-        await AllBack(reader.Answers);
-    }
-
-    [Fact]
     public async Task A_corrupt_answer_is_rejected_its_buffer_goes_back_and_is_reused_for_the_good_answer()
     {
         // The liar damages the chunk in the buffer its server lent it (its own, until the transport sends it).

@@ -174,39 +174,6 @@ public static class ChunkCodec
         return at + binHeader;
     }
 
-    /// <summary>
-    /// Where a found answer of <paramref name="messageLength"/> bytes carries its chunk, as far as its first bytes
-    /// (<paramref name="head"/>, any number of them) tell: lets a receiver hash the chunk while the rest arrives. Only a
-    /// hint: <see cref="DecodeAnswer"/> of the whole message decides what it is, and a verification made over the range
-    /// given here counts only if the decoded chunk is exactly that range.
-    /// </summary>
-    public static FoundLayout LocateFound(ReadOnlySpan<byte> head, int messageLength, out int start, out int length)
-    {
-        start = length = 0;
-        var prefix = FoundPrefix;
-        var known = Math.Min(head.Length, prefix.Length);
-        if (!head[..known].SequenceEqual(prefix[..known]) || messageLength <= prefix.Length) return FoundLayout.Other;
-        if (head.Length <= prefix.Length) return FoundLayout.NeedMoreBytes;
-        var binHeader = head[prefix.Length] switch { Bin8 => 2, Bin16 => 3, Bin32 => 5, _ => 0 };
-        if (binHeader == 0 || messageLength < prefix.Length + binHeader) return FoundLayout.Other;
-        if (head.Length < prefix.Length + binHeader) return FoundLayout.NeedMoreBytes;
-        var declared = head.Slice(prefix.Length + 1, binHeader - 1);
-        long chunkLength = binHeader switch
-        {
-            2 => declared[0],
-            3 => System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(declared),
-            _ => System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(declared),
-        };
-        start = prefix.Length + binHeader;
-        if (chunkLength != messageLength - start)
-        {
-            start = 0;
-            return FoundLayout.Other;
-        }
-        length = (int)chunkLength;
-        return FoundLayout.Located;
-    }
-
     public static ChunkRequest DecodeRequest(ReadOnlyMemory<byte> bytes)
     {
         var request = TagOf(bytes) == PutTag ? DecodePut(bytes) : Decode<ChunkRequest>(bytes, "chunk request");
@@ -306,17 +273,4 @@ public static class ChunkCodec
             throw new InvalidDataException($"not a {what}: {inner.Message}", e);
         }
     }
-}
-
-/// <summary>What the first bytes of an answer say about where its chunk lies (<see cref="ChunkCodec.LocateFound"/>).</summary>
-public enum FoundLayout
-{
-    /// <summary>Too few bytes yet to tell.</summary>
-    NeedMoreBytes,
-
-    /// <summary>Not a found answer laid out as this node's codec writes one.</summary>
-    Other,
-
-    /// <summary>A found answer whose chunk is the rest of the message from the start given.</summary>
-    Located,
 }

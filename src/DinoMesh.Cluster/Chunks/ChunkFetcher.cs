@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics.CodeAnalysis;
 using DinoMesh.Core.Chunks;
 using DinoMesh.Core.Identity;
 using Microsoft.Extensions.Logging;
@@ -71,7 +70,7 @@ public sealed class ChunkFetcher : IChunkSource
                 // it back before the next peer is asked. A corrupt answer's bytes were only hashed, never handed on.
                 switch (call.Answer)
                 {
-                    case ChunkFound found when Verify(id, call, found, out var chunk):
+                    case ChunkFound found when VerifiedChunk.TryVerify(id, found.Bytes, out var chunk):
                         _locations.Holds(id, peer.Id);
                         Interlocked.Increment(ref _fetched);
                         Interlocked.Add(ref _fetchedBytes, chunk.Value.Length);
@@ -105,21 +104,6 @@ public sealed class ChunkFetcher : IChunkSource
         {
             _slots.Release();
         }
-    }
-
-    /// <summary>
-    /// The answer's chunk checked against <paramref name="id"/>: the network's verification made while it arrived when
-    /// there is one for this id over exactly these bytes, else a hash here. An arrival that did not verify leaves it to
-    /// the hash here, which then fails too (bad answers are rare: they are hashed twice).
-    /// </summary>
-    private static bool Verify(ChunkId id, ChunkCall call, ChunkFound found, [NotNullWhen(true)] out VerifiedChunk? chunk)
-    {
-        if (call.Verified is { } verified && verified.Id == id && verified.Bytes.Equals(found.Bytes))
-        {
-            chunk = verified;
-            return true;
-        }
-        return VerifiedChunk.TryVerify(id, found.Bytes, out chunk);
     }
 
     /// <summary>The peers to ask, in order (see the class summary); never this node.</summary>

@@ -14,10 +14,8 @@ public interface IChunkNetwork
 /// The answer of a call, or why there is none (unreachable, timeout, undecodable answer…). When the answer's bytes lie
 /// in a pooled buffer (a found chunk received by a network that pools them), <paramref name="Lease"/> is that buffer and
 /// its one reference is the caller's: release it once done with the answer (see <see cref="Core.Buffers.BufferPool"/>).
-/// <paramref name="Verified"/> is a found chunk already checked against the id asked for while it arrived (the bulk path
-/// hashes each piece as it is decrypted), over exactly the answer's bytes; null when the caller is to hash it.
 /// </summary>
-public readonly record struct ChunkCall(ChunkAnswer? Answer, string Failure = "", Core.Buffers.PooledBuffer? Lease = null, Core.Chunks.VerifiedChunk? Verified = null)
+public readonly record struct ChunkCall(ChunkAnswer? Answer, string Failure = "", Core.Buffers.PooledBuffer? Lease = null)
 {
     public bool Ok => Answer is not null;
 

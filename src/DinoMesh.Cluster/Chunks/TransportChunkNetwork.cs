@@ -29,7 +29,7 @@ public sealed class TransportChunkNetwork : IChunkNetwork
         // came after the peer read the whole request, so nothing still reads it. After a failure the array is left to
         // the collector, as a send cut short by a fallback could in principle still be reading it.
         if (request is UsageQuery) return await AskAsync(peer, request, deadline, cancellationToken);
-        if (request is GetChunk get && _answers is not null) return await GetAsync(peer, get, deadline, cancellationToken);
+        if (request is GetChunk && _answers is not null) return await GetAsync(peer, request, deadline, cancellationToken);
         byte[]? pooled = null;
         ReadOnlyMemory<byte> message;
         if (request is not PutChunk put) message = ChunkCodec.Encode(request);
@@ -46,13 +46,10 @@ public sealed class TransportChunkNetwork : IChunkNetwork
     /// <summary>
     /// A get whose answer is received into a pooled buffer and decoded in place: a found chunk's bytes are a slice of it,
     /// and the buffer goes to the caller with the answer. Any other answer (missing, undecodable) gives it back here.
-    /// Over the bulk path the chunk is hashed piece by piece as TLS decrypts it into the buffer (<see cref="ArrivingChunk"/>),
-    /// while each piece is still in the CPU's cache; the call then carries the verified chunk.
     /// </summary>
-    private async Task<ChunkCall> GetAsync(ChunkPeer peer, GetChunk request, TimeSpan deadline, CancellationToken cancellationToken)
+    private async Task<ChunkCall> GetAsync(ChunkPeer peer, ChunkRequest request, TimeSpan deadline, CancellationToken cancellationToken)
     {
-        using var arriving = new ArrivingChunk(request.Id);
-        var call = await _transport.CallBulkAsync(peer.Address, peer.Id, ProtocolIds.Chunk, ChunkCodec.Encode(request), deadline, _answers, cancellationToken, ChunkCodec.MaxMessageBytes, arriving);
+        var call = await _transport.CallBulkAsync(peer.Address, peer.Id, ProtocolIds.Chunk, ChunkCodec.Encode(request), deadline, _answers, cancellationToken, ChunkCodec.MaxMessageBytes);
         if (!call.Ok) return ChunkCall.Failed($"{call.Failure}: {call.Detail}");
         var buffer = call.Value!;
         var handedOver = false;
@@ -60,7 +57,7 @@ public sealed class TransportChunkNetwork : IChunkNetwork
         {
             var answer = ChunkCodec.DecodeAnswer(buffer.Memory);
             handedOver = answer is ChunkFound;
-            return new ChunkCall(answer, "", handedOver ? buffer : null, answer is ChunkFound found ? arriving.Verified(found) : null);
+            return new ChunkCall(answer, "", handedOver ? buffer : null);
         }
         catch (InvalidDataException e)
         {

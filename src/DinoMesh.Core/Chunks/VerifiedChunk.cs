@@ -3,11 +3,11 @@ using System.Diagnostics.CodeAnalysis;
 namespace DinoMesh.Core.Chunks;
 
 /// <summary>
-/// Bytes whose SHA-256 was checked against their id. The only way to make one is to hash (<see cref="Of"/>), to
-/// compare (<see cref="TryVerify"/>), or to hash the bytes while they arrive and compare at the end (<see cref="Arriving"/>), so a store that takes a <see cref="VerifiedChunk"/> can write it without hashing
+/// Bytes whose SHA-256 was checked against their id. The only way to make one is to hash (<see cref="Of"/>) or to
+/// compare (<see cref="TryVerify"/>), so a store that takes a <see cref="VerifiedChunk"/> can write it without hashing
 /// it again: bytes from a peer are hashed exactly once on their way to disk and to the reader.
 /// </summary>
-public readonly partial struct VerifiedChunk
+public readonly struct VerifiedChunk
 {
     private VerifiedChunk(ChunkId id, ReadOnlyMemory<byte> bytes)
     {

@@ -48,11 +48,8 @@ internal static class BulkWire
         return header;
     }
 
-    /// <summary>
-    /// Reads exactly <paramref name="target"/>.Length bytes; false if the stream ended before the first byte. After each
-    /// read <paramref name="watcher"/>, if any, is told how much of <paramref name="target"/> is filled.
-    /// </summary>
-    public static async ValueTask<bool> ReadExactlyOrEndAsync(Stream stream, Memory<byte> target, CancellationToken ct, IArrivalWatcher? watcher = null)
+    /// <summary>Reads exactly <paramref name="target"/>.Length bytes; false if the stream ended before the first byte.</summary>
+    public static async ValueTask<bool> ReadExactlyOrEndAsync(Stream stream, Memory<byte> target, CancellationToken ct)
     {
         var read = 0;
         while (read < target.Length)
@@ -64,7 +61,6 @@ internal static class BulkWire
                 throw new EndOfStreamException($"the connection ended inside a message ({read} of {target.Length} bytes)");
             }
             read += n;
-            watcher?.Arrived(read);
         }
         return true;
     }

@@ -59,11 +59,9 @@ internal sealed class BulkPool : IDisposable
     /// without the path): the caller may send it another way. A reused connection that turns out closed is replaced
     /// once, transparently. A successful answer is received into a buffer from <paramref name="answers"/> (a plain
     /// array without one) whose one reference is the caller's; on every other way out the buffer is released here.
-    /// <paramref name="watcher"/>, if any, sees a successful answer arrive (<see cref="IArrivalWatcher"/>).
     /// </summary>
     public async Task<(BulkOutcome Outcome, CallFailure Failure, PooledBuffer? Answer, string Detail)> CallAsync(
-        string protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline, int maxAnswerBytes, CancellationToken ct, BufferPool? answers = null,
-        IArrivalWatcher? watcher = null)
+        string protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline, int maxAnswerBytes, CancellationToken ct, BufferPool? answers = null)
     {
         var header = BulkWire.RequestHeader(protocolId, deadline, request.Length);
         for (var attempt = 0; ; attempt++)
@@ -106,9 +104,7 @@ internal sealed class BulkPool : IDisposable
                 received = status == CallFailure.None && answers is not null
                     ? answers.Rent((int)length)
                     : PooledBuffer.Unpooled(length == 0 ? [] : GC.AllocateUninitializedArray<byte>((int)length));
-                var watching = status == CallFailure.None ? watcher : null;
-                watching?.Begin(received.Memory);
-                if (length > 0 && !await BulkWire.ReadExactlyOrEndAsync(connection.Tls, received.Memory, ct, watching)) throw new EndOfStreamException("the peer closed the connection inside an answer");
+                if (length > 0 && !await BulkWire.ReadExactlyOrEndAsync(connection.Tls, received.Memory, ct)) throw new EndOfStreamException("the peer closed the connection inside an answer");
                 // After a failure the server may end the connection (it does after a refusal, an unknown protocol or
                 // an oversized request); only a connection that just carried a success goes back to the pool.
                 if (status == CallFailure.None) Return(connection);
