@@ -24,14 +24,16 @@ internal sealed class CacheInvalidator
     private readonly LookupAnswers _answers;
     private readonly KernelInodes _kernel;
     private readonly NegativeAnswers _negatives;
+    private readonly DirectoryAttributes _directories;
     private Task? _worker;
 
-    public CacheInvalidator(ILogger logger, LookupAnswers answers, KernelInodes kernel, NegativeAnswers negatives)
+    public CacheInvalidator(ILogger logger, LookupAnswers answers, KernelInodes kernel, NegativeAnswers negatives, DirectoryAttributes directories)
     {
         _logger = logger;
         _answers = answers;
         _kernel = kernel;
         _negatives = negatives;
+        _directories = directories;
     }
 
     public void Start(IFuseNotifier notifier) => _worker = Task.Run(() => RunAsync(notifier));
@@ -52,7 +54,7 @@ internal sealed class CacheInvalidator
     {
         foreach (var change in effect.Entries) if (_kernel.MayHold(change.Parent)) return true;
         foreach (var ino in effect.ContentChanged) if (_kernel.MayHold(ino)) return true;
-        foreach (var ino in effect.Touched) if (_kernel.MayHold(ino)) return true;
+        foreach (var ino in effect.Touched) if (_kernel.MayHold(ino) && _directories.MayBeCached(ino)) return true;
         return false;
     }
 
@@ -87,7 +89,11 @@ internal sealed class CacheInvalidator
                 }
                 List<(ulong Ino, long Offset, long Length)>? again = null;
                 foreach (var ino in effect.ContentChanged) Invalidate(notifier, ino, 0, -1, ref again);
-                foreach (var ino in effect.Touched.Except(effect.ContentChanged)) Invalidate(notifier, ino, -1, 0, ref again);
+                foreach (var ino in effect.Touched.Except(effect.ContentChanged))
+                {
+                    // A directory whose attributes were invalidated and not given since needs no second invalidation.
+                    if (_kernel.MayHold(ino) && _directories.TakeForInvalidation(ino)) Invalidate(notifier, ino, -1, 0, ref again);
+                }
                 if (again is not null) _ = RetryAsync(notifier, again);
             }
             catch (Exception e)

@@ -16,6 +16,12 @@ public sealed partial class DinoFileSystem
     {
         // A directory removed while open lives on for fstat with nlink 0, as on a local filesystem.
         var inode = _meta.Current.Find(ino) ?? _unlinkedDirectories.GetValueOrDefault(ino);
+        if (inode is { IsDirectory: true })
+        {
+            // Marked before the state the reply is made from is read (see DirectoryAttributes).
+            _directoryAttributes.Given(ino);
+            inode = _meta.Current.Find(ino) ?? inode;
+        }
         return ValueTask.FromResult(inode is null ? Fail<AttrReply>(FsError.Stale) : new AttrReply(Attributes(inode), _options.AttrTimeout));
     }
 
@@ -23,6 +29,8 @@ public sealed partial class DinoFileSystem
     {
         var inode = _meta.Current.Find(ino);
         if (inode is null) return Fail<AttrReply>(FsError.Stale);
+        // The reply carries the attributes of the state this commit makes, read after this mark (see DirectoryAttributes).
+        if (inode.IsDirectory) _directoryAttributes.Given(ino);
         var valid = request.Valid;
         if (valid.HasFlag(SetAttrValid.Size))
         {

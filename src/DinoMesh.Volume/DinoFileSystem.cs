@@ -31,6 +31,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     private IFuseNotifier? _notifier;
     private readonly LookupAnswers _lookupAnswers = new(TimeProvider.System);
     private readonly KernelInodes _kernelInodes = new();
+    private readonly DirectoryAttributes _directoryAttributes = new();
     private readonly NegativeAnswers _negativeAnswers;
     private readonly OrphanReleases _orphanReleases;
     private Task? _atimeFlusher;
@@ -46,7 +47,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
         _logger = logger;
         _contents = new FileContents(chunks, options, CommitInBackgroundAsync, logger);
         _negativeAnswers = new NegativeAnswers(options.EntryTimeout, TimeProvider.System);
-        _invalidator = new CacheInvalidator(logger, _lookupAnswers, _kernelInodes, _negativeAnswers);
+        _invalidator = new CacheInvalidator(logger, _lookupAnswers, _kernelInodes, _negativeAnswers, _directoryAttributes);
         _atimes = new AccessTimes(options.Atime);
         _orphanReleases = new OrphanReleases(ReleaseUnheldAsync, options.OrphanReleaseLinger, TimeProvider.System);
         _meta.AppliedRemotely += OnAppliedRemotely;
@@ -211,6 +212,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     private EntryReply Entry(Inode inode)
     {
         _kernelInodes.Given(inode.Ino);
+        if (inode.IsDirectory) _directoryAttributes.Given(inode.Ino);
         _lookupAnswers.Answered(inode.Ino);
         // Read again now that the inode counts as given (a full fence: ConcurrentDictionary's lock): a change applied
         // before this read is in the reply, and one applied after it sees the inode as given and is invalidated (see
@@ -221,7 +223,10 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     }
 
     /// <summary>The kernel gave back lookups of <paramref name="ino"/>: once none are left, it caches nothing of it.</summary>
-    public override void Forget(ulong ino, ulong nlookup) => _kernelInodes.Forgotten(ino, nlookup);
+    public override void Forget(ulong ino, ulong nlookup)
+    {
+        if (_kernelInodes.Forgotten(ino, nlookup)) _directoryAttributes.Forgotten(ino);
+    }
 
     private EntryReply NegativeEntry() => new(0, 0, default, _options.EntryTimeout, TimeSpan.Zero);
 

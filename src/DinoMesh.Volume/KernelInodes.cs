@@ -19,14 +19,17 @@ internal sealed class KernelInodes
     /// <summary>An entry reply naming <paramref name="ino"/> is about to go to the kernel.</summary>
     public void Given(ulong ino) => _lookups.AddOrUpdate(ino, 1, static (_, n) => n + 1);
 
-    /// <summary>The kernel gave back <paramref name="nlookup"/> lookups of <paramref name="ino"/> (FORGET).</summary>
-    public void Forgotten(ulong ino, ulong nlookup)
+    /// <summary>
+    /// The kernel gave back <paramref name="nlookup"/> lookups of <paramref name="ino"/> (FORGET). True when none are left.
+    /// </summary>
+    public bool Forgotten(ulong ino, ulong nlookup)
     {
         while (_lookups.TryGetValue(ino, out var held))
         {
             var left = held - (long)Math.Min(nlookup, long.MaxValue);
-            if (left > 0 ? _lookups.TryUpdate(ino, left, held) : _lookups.TryRemove(KeyValuePair.Create(ino, held))) return;
+            if (left > 0 ? _lookups.TryUpdate(ino, left, held) : _lookups.TryRemove(KeyValuePair.Create(ino, held))) return left <= 0;
         }
+        return true;
     }
 
     /// <summary>False only when the kernel holds nothing of <paramref name="ino"/>.</summary>

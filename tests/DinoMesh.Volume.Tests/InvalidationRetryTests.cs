@@ -20,7 +20,7 @@ public class InvalidationRetryTests
         answers.Answered(5);
         var kernel = new KernelInodes();
         kernel.Given(5);
-        var invalidator = new CacheInvalidator(NullLogger.Instance, answers, kernel, new NegativeAnswers(TimeSpan.FromSeconds(5), TimeProvider.System));
+        var invalidator = new CacheInvalidator(NullLogger.Instance, answers, kernel, new NegativeAnswers(TimeSpan.FromSeconds(5), TimeProvider.System), new DirectoryAttributes());
         invalidator.Start(notifier);
 
         invalidator.Enqueue(new Effect { Touched = [5], ContentChanged = [5] });
@@ -37,7 +37,7 @@ public class InvalidationRetryTests
         var kernel = new KernelInodes();
         kernel.Given(7);
         kernel.Given(8);
-        var invalidator = new CacheInvalidator(NullLogger.Instance, new LookupAnswers(TimeProvider.System), kernel, new NegativeAnswers(TimeSpan.FromSeconds(5), TimeProvider.System));
+        var invalidator = new CacheInvalidator(NullLogger.Instance, new LookupAnswers(TimeProvider.System), kernel, new NegativeAnswers(TimeSpan.FromSeconds(5), TimeProvider.System), new DirectoryAttributes());
         invalidator.Start(notifier);
 
         invalidator.Enqueue(new Effect { Touched = [7], ContentChanged = [7] });

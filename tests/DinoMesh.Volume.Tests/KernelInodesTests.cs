@@ -92,14 +92,53 @@ public class KernelInodesTests
         invalidator.Stop();
     }
 
+    [Fact]
+    public async Task A_directory_s_attributes_are_invalidated_once_until_the_kernel_is_given_them_again()
+    {
+        var (notifier, kernel, _, invalidator, directories) = StartedWithDirectories();
+        kernel.Given(8);
+        directories.Given(8);
+        kernel.Given(20);
+
+        // Three files created elsewhere in directory 8, and three changes to file 20's attributes (chmod elsewhere).
+        for (ulong child = 9; child <= 11; child++)
+        {
+            invalidator.Enqueue(new Effect { Ino = child, Touched = [8, child], Entries = [new EntryChange(8, Name($"f{child}"), 0, child)] });
+            invalidator.Enqueue(new Effect { Touched = [20] });
+        }
+        Assert.True(await Eventually(() => notifier.Inodes.Count(i => i == 20) == 3));
+        Assert.Equal(1, notifier.Inodes.Count(i => i == 8));
+        // A stat of the directory here gives the kernel its attributes again: the next change is invalidated again.
+        directories.Given(8);
+        invalidator.Enqueue(new Effect { Ino = 12, Touched = [8, 12], Entries = [new EntryChange(8, Name("f12"), 0, 12)] });
+        // Forgotten by the kernel and looked up again: unknown, so invalidated whatever was said before.
+        Assert.True(await Eventually(() => notifier.Inodes.Count(i => i == 8) == 2));
+        directories.Forgotten(8);
+        invalidator.Enqueue(new Effect { Touched = [8] });
+
+        Assert.True(await Eventually(() => notifier.Inodes.Count(i => i == 8) == 3));
+        await Task.Delay(50);
+        Assert.Equal(3, notifier.Inodes.Count(i => i == 8));
+        Assert.Equal(3, notifier.Inodes.Count(i => i == 20));
+        invalidator.Stop();
+    }
+
     private static (RecordingNotifier Notifier, KernelInodes Kernel, NegativeAnswers Negatives, CacheInvalidator Invalidator) Started()
+    {
+        var (notifier, kernel, negatives, invalidator, _) = StartedWithDirectories();
+        return (notifier, kernel, negatives, invalidator);
+    }
+
+    private static (RecordingNotifier Notifier, KernelInodes Kernel, NegativeAnswers Negatives, CacheInvalidator Invalidator, DirectoryAttributes Directories)
+        StartedWithDirectories()
     {
         var notifier = new RecordingNotifier();
         var kernel = new KernelInodes();
         var negatives = new NegativeAnswers(TimeSpan.FromSeconds(5), TimeProvider.System);
-        var invalidator = new CacheInvalidator(NullLogger.Instance, new LookupAnswers(TimeProvider.System), kernel, negatives);
+        var directories = new DirectoryAttributes();
+        var invalidator = new CacheInvalidator(NullLogger.Instance, new LookupAnswers(TimeProvider.System), kernel, negatives, directories);
         invalidator.Start(notifier);
-        return (notifier, kernel, negatives, invalidator);
+        return (notifier, kernel, negatives, invalidator, directories);
     }
 
     private static FileName Name(string s) => FileName.FromString(s);
