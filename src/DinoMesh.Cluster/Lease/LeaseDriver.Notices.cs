@@ -6,12 +6,11 @@ namespace DinoMesh.Cluster.Lease;
 // append to that follower, and appends deferred to followers the majority does not need (LeaseLog.QuorumFirst.cs), which
 // wait for more entries. This clock makes sure each goes out on its own within LeaseTiming.CommitNoticeDelay and
 // LeaseTiming.DeferredAppendDelay when nothing sends it earlier. The lease ticks (50 ms) are far too coarse for that, so
-// it has its own deadline, one for both, kept by a thread of its own (DeadlineThread: a runtime timer cost two wake-ups
-// per pass, and a steady writer makes one pass about every millisecond). How each held notice and each deferral went (the machine counts them) tells a
+// it has its own timer, one for both. How each held notice and each deferral went (the machine counts them) tells a
 // CommitNoticePolicy for each whether holding back pays.
 public sealed partial class LeaseDriver
 {
-    private DeadlineThread? _noticeClock;
+    private Timer? _noticeTimer;
     private CommitNoticePolicy? _noticePolicy;
     private CommitNoticePolicy? _deferralPolicy;
     // When notices became owed (a Stopwatch timestamp; 0 while none are).
@@ -27,9 +26,9 @@ public sealed partial class LeaseDriver
 
     /// <summary>
     /// After a round: tells the policies how the held notices and the deferrals went since the last round (counted by the
-    /// machine), then starts the deadlines for what is held back since this round. The deadline is set once and moved only
-    /// to an earlier one (moving it wakes the clock's thread, which on every commit would cost more than it saves). When
-    /// it passes it sends what is due by then, or sets itself again for what became due later.
+    /// machine), then starts the deadlines for what is held back since this round. The timer is set once and moved only
+    /// to an earlier deadline (setting a timer wakes the runtime's timer thread, which on every commit would cost more
+    /// than it saves). When it fires it sends what is due by then, or sets itself again for what became due later.
     /// Caller holds the lock.
     /// </summary>
     private void ArmNoticeDeadlineLocked()
@@ -63,8 +62,12 @@ public sealed partial class LeaseDriver
         if (_noticeTimerSet && _noticeTimerDue <= due) return;
         _noticeTimerSet = true;
         _noticeTimerDue = due;
-        _noticeClock ??= new DeadlineThread("dino-lease-notices", OnNoticeDeadline);
-        _noticeClock.Set(due);
+        var left = Stopwatch.GetElapsedTime(now, due);
+        _noticeTimer ??= new Timer(_ => OnNoticeDeadline());
+        // Timers count whole milliseconds and drop the fraction: a remainder of 0.7 ms would fire at once, and again,
+        // until the deadline passed. Rounded up instead (a notice may wait up to a millisecond more).
+        var wait = left > TimeSpan.Zero ? TimeSpan.FromMilliseconds(Math.Ceiling(left.TotalMilliseconds)) : TimeSpan.Zero;
+        _noticeTimer.Change(wait, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>The hold-back policies' decisions and the counts they judge by, for status. Caller holds the lock.</summary>

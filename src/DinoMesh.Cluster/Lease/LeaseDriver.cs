@@ -348,7 +348,7 @@ public sealed partial class LeaseDriver : IAsyncDisposable
             PersistCommit(force: true);
             _assembler.Dispose();
         }
-        lock (_gate) _noticeClock?.Dispose();
+        lock (_gate) _noticeTimer?.Dispose();
         _outgoing.Dispose();
         _stopping.Dispose();
         _wake.Dispose();
