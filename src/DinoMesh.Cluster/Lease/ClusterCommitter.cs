@@ -19,7 +19,7 @@ public sealed class ClusterCommitter : IMetadataCommitter
     private readonly MetadataReplica _replica;
     private readonly ILeaseNetwork _network;
     private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<(string Client, ulong Seq), TaskCompletionSource<ApplyResult>> _waiting = new();
+    private readonly ConcurrentDictionary<WaiterKey, TaskCompletionSource<ApplyResult>> _waiting = new();
     private readonly ReadIndexRounds _readIndex;
     // Callers whose changes were applied, answered once the round's events are all raised (AnswerApplied).
     private readonly Lock _answerGate = new();
@@ -87,7 +87,7 @@ public sealed class ClusterCommitter : IMetadataCommitter
         foreach (var (waiter, result) in answers) waiter.TrySetResult(result);
     }
 
-    private static (string, ulong) Key(OpId op) => (Convert.ToHexStringLower(op.Client), op.Seq);
+    private static WaiterKey Key(OpId op) => WaiterKey.Of(op);
 
     public async ValueTask<ApplyResult> CommitAsync(Mutation mutation, CancellationToken cancellationToken)
     {
@@ -110,7 +110,7 @@ public sealed class ClusterCommitter : IMetadataCommitter
             {
                 var ct = proposed ? CancellationToken.None : cancellationToken;
                 ct.ThrowIfCancellationRequested();
-                var holder = _lease.Status.Holder;
+                var holder = _lease.Glance.Holder;
                 if (holder.IsEmpty)
                 {
                     await WaitAsync(waiter.Task, timing.Tick * 2, ct);
@@ -157,7 +157,7 @@ public sealed class ClusterCommitter : IMetadataCommitter
     /// </summary>
     public async ValueTask ReadBarrierAsync(CancellationToken cancellationToken)
     {
-        var status = _lease.Status;
+        var status = _lease.Glance;
         long target;
         if (status.Holder == Self)
         {
@@ -192,7 +192,7 @@ public sealed class ClusterCommitter : IMetadataCommitter
 
     private async Task<long?> AskReadIndexAsync()
     {
-        var holder = _lease.Status.Holder;
+        var holder = _lease.Glance.Holder;
         if (holder.IsEmpty) return null;
         if (holder == Self) return _lease.ReadIndexOnHolder();
         var answer = await _network.ReadIndexAsync(holder, ReadBarrierTimeout, CancellationToken.None);
@@ -237,10 +237,10 @@ public sealed class ClusterCommitter : IMetadataCommitter
         if (local != FsError.None) return local;
         var timing = _lease.Timing;
         var deadline = DateTime.UtcNow + timing.CommitTimeout;
-        var version = Math.Max(_lease.Status.Commit, Current.Version);
+        var version = Math.Max(_lease.Glance.Commit, Current.Version);
         while (DateTime.UtcNow < deadline)
         {
-            var holder = _lease.Status.Holder;
+            var holder = _lease.Glance.Holder;
             if (holder == Self && _lease.SyncOnHolder(version) is { } sync) return await sync.WaitAsync(cancellationToken);
             if (!holder.IsEmpty && holder != Self)
             {
