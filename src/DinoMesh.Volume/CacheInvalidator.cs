@@ -92,7 +92,7 @@ internal sealed class CacheInvalidator
                 foreach (var ino in effect.Touched.Except(effect.ContentChanged))
                 {
                     // A directory whose attributes were invalidated and not given since needs no second invalidation.
-                    if (_kernel.MayHold(ino) && _directories.TakeForInvalidation(ino)) Invalidate(notifier, ino, -1, 0, ref again);
+                    if (_directories.TakeForInvalidation(ino)) Invalidate(notifier, ino, -1, 0, ref again);
                 }
                 if (again is not null) _ = RetryAsync(notifier, again);
             }

@@ -58,7 +58,7 @@ public sealed class ClusterCommitter : IMetadataCommitter
     {
         if (mutation.Proposer == Self)
         {
-            if (mutation.Op is { } op && _waiting.TryRemove(Key(op), out var waiter))
+            if (mutation.Op is { } op && _waiting.TryRemove(WaiterKey.Of(op), out var waiter))
             {
                 lock (_answerGate) _answers.Add((waiter, result));
             }
@@ -87,8 +87,6 @@ public sealed class ClusterCommitter : IMetadataCommitter
         foreach (var (waiter, result) in answers) waiter.TrySetResult(result);
     }
 
-    private static WaiterKey Key(OpId op) => WaiterKey.Of(op);
-
     public async ValueTask<ApplyResult> CommitAsync(Mutation mutation, CancellationToken cancellationToken)
     {
         var timing = _lease.Timing;
@@ -97,7 +95,7 @@ public sealed class ClusterCommitter : IMetadataCommitter
         if (mutation.Op is not { } op) throw new ArgumentException("a mutation from the volume carries an op id", nameof(mutation));
         // Completed by AnswerApplied, outside every lock, so its continuation may run inline there.
         var waiter = new TaskCompletionSource<ApplyResult>();
-        _waiting[Key(op)] = waiter;
+        _waiting[WaiterKey.Of(op)] = waiter;
         try
         {
             // How long to wait for the entry to show up here after the holder took it, before asking again.
@@ -145,7 +143,7 @@ public sealed class ClusterCommitter : IMetadataCommitter
         }
         finally
         {
-            _waiting.TryRemove(Key(op), out _);
+            _waiting.TryRemove(WaiterKey.Of(op), out _);
         }
     }
 

@@ -43,7 +43,7 @@ public sealed partial class ChunkStore
             // Renamed while still open (closing first promises nothing more: durability is SyncAll's, or the fsyncs
             // above), so the writeback worker can take this very descriptor instead of opening the file again.
             Publish(hex, temp, path);
-            Settled(path, content.Length, ref handle);
+            if (Settled(path, content.Length, handle)) handle = null;
             return new ChunkWriteResult(id, ChunkWriteStatus.Stored);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -99,23 +99,15 @@ public sealed partial class ChunkStore
     /// <summary>
     /// A chunk file just published: a large one is written back (and its pages dropped) off the write path
     /// (<see cref="WrittenPages"/>), and the device is flushed in the background once enough was written
-    /// (<see cref="EarlyFlush"/>).
+    /// (<see cref="EarlyFlush"/>). True when the worker took the file's open <paramref name="handle"/>: it closes it, the
+    /// caller must not.
     /// </summary>
-    private void Settled(string path, int length)
+    private bool Settled(string path, int length, SafeFileHandle? handle = null)
     {
-        SafeFileHandle? none = null;
-        Settled(path, length, ref none);
-    }
-
-    /// <summary><see cref="Settled(string, int)"/>, handing the file's open <paramref name="handle"/> to the worker (then null).</summary>
-    private void Settled(string path, int length, ref SafeFileHandle? handle)
-    {
-        if (length >= EarlyWritebackBytes)
-        {
-            _writtenPages.Written(path, handle);
-            handle = null;
-        }
+        var taken = length >= EarlyWritebackBytes;
+        if (taken) _writtenPages.Written(path, handle);
         _earlyFlush.Written(length);
+        return taken;
     }
 
     /// <summary>Chunk files whose cached pages were dropped after writeback.</summary>

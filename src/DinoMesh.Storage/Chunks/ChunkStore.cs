@@ -29,7 +29,7 @@ public sealed partial class ChunkStore
     private readonly EarlyFlush _earlyFlush;
     private long _tempCounter;
     // Whether the umask takes bits a chunk file must have (0600), so that each new one needs an fchmod (or not known).
-    private readonly bool _umaskTakesOwnerBits = NewFile.Umask() is not { } umask || (umask & 0x180) != 0;
+    private readonly bool _umaskTakesOwnerBits = NewFile.Umask() is not { } umask || (umask & OwnerReadWriteBits) != 0;
     private long _verifications;
     private long _checkedReads;
     private long _inPlaceReads;
