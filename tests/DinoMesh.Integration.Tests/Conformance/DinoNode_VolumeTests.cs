@@ -145,6 +145,7 @@ public sealed class DinoNode_VolumeTests : TrackedTargets
         trap stop EXIT
         mount -T "$fstab" "$mnt"
         echo "mounted: $(findmnt -n -o SOURCE,FSTYPE "$mnt") $(findmnt -n -o VFS-OPTIONS "$mnt")"
+        echo "status: $($DINOMESH_NODE status --data-dir "$data" | grep -E '^(chunks|replicas) ' | tr '\n' ' ')"
         echo hello > "$mnt/f"
         mount -T "$fstab" -o remount,ro "$mnt"
         echo "after remount,ro: $(findmnt -n -o VFS-OPTIONS "$mnt")"
@@ -164,7 +165,7 @@ public sealed class DinoNode_VolumeTests : TrackedTargets
         """;
 
     [Fact]
-    public void Mount_helper_mounts_an_fstab_line_and_remount_toggles_read_only()
+    public void Mount_helper_mounts_an_fstab_line_with_its_node_settings_and_remount_toggles_read_only()
     {
         var scratch = Make(() => DinoNodeTarget.Create());
         var helper = Path.Combine(DinoNodeTarget.Repository, "scripts", "mount.fuse.dinomesh");
@@ -172,7 +173,8 @@ public sealed class DinoNode_VolumeTests : TrackedTargets
         var stash = Directory.CreateDirectory(Path.Combine(scratch.TempDir, "sbin")).FullName;
         File.WriteAllText(fstab,
             $"# the line an operator would put in /etc/fstab (here with a test-only data directory and port)\n" +
-            $"dinomesh:helper-test {scratch.MountPoint} fuse.dinomesh defaults,_netdev,noatime,data-dir={scratch.DataDir},listen=127.0.0.1:0,log={scratch.LogPath} 0 0\n");
+            $"dinomesh:helper-test {scratch.MountPoint} fuse.dinomesh defaults,_netdev,noatime,data-dir={scratch.DataDir},listen=127.0.0.1:0,log={scratch.LogPath}," +
+            "replicas=1,cache-size=64M,gc-grace=10m,commit-timeout=5 0 0\n");
 
         var r = Tool.TryRun("unshare", ["--mount", "--propagation", "private", "sh", "-eu", "-c", HelperScenario, "sh", helper, fstab, scratch.MountPoint, scratch.DataDir, stash],
             TimeSpan.FromSeconds(180), env: new Dictionary<string, string> { ["DINOMESH_NODE"] = SourceTree.DaemonShellCommand });
@@ -181,10 +183,16 @@ public sealed class DinoNode_VolumeTests : TrackedTargets
         var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.StartsWith("mounted: dinomesh:helper-test fuse.dinomesh rw,", lines[0], StringComparison.Ordinal);
         Assert.Contains("noatime", lines[0], StringComparison.Ordinal);
-        Assert.StartsWith("after remount,ro: ro,", lines[1], StringComparison.Ordinal);
-        Assert.Equal("read: hello", lines[2]);
-        Assert.StartsWith("after remount,rw: rw,", lines[3], StringComparison.Ordinal);
-        Assert.EndsWith(" world", lines[3], StringComparison.Ordinal);
-        Assert.Equal("dino-node exited after umount", lines[4]);
+        // The node settings in the fstab line reached dino-node: status reports them.
+        Assert.Contains("of 64 MiB)", lines[1], StringComparison.Ordinal);
+        Assert.Contains("deleted after 600 s", lines[1], StringComparison.Ordinal);
+        Assert.Contains("replicas   1 over", lines[1], StringComparison.Ordinal);
+        Assert.StartsWith("after remount,ro: ro,", lines[2], StringComparison.Ordinal);
+        Assert.Equal("read: hello", lines[3]);
+        Assert.StartsWith("after remount,rw: rw,", lines[4], StringComparison.Ordinal);
+        Assert.EndsWith(" world", lines[4], StringComparison.Ordinal);
+        Assert.Equal("dino-node exited after umount", lines[5]);
+        // mount(8) runs its helpers with no PATH at all; a node started without one could not start its mount guardian.
+        Assert.DoesNotContain("no mount guardian", File.ReadAllText(scratch.LogPath), StringComparison.Ordinal);
     }
 }
