@@ -116,6 +116,13 @@ public sealed record LeaseConfig
     public int GossipTicks { get; init; } = 10;
 
     /// <summary>
+    /// Ticks a pull waits for its answer before it is presumed lost, so the next digest that shows this member behind
+    /// pulls again. One round trip, with room: a member cut off from the holder that lost a pull must not sit out the
+    /// digests of the next gossip rounds, which come rarely once the cluster is idle.
+    /// </summary>
+    public int PullTimeoutTicks { get; init; } = 5;
+
+    /// <summary>
     /// How far behind a member's commit version must be before it pulls even though the holder's appends still
     /// arrive (it is then falling behind, not waiting for the next append).
     /// </summary>
@@ -153,7 +160,7 @@ public sealed record LeaseConfig
         if (LearnerHeartbeatIntervals < 1) throw new ArgumentException("learner heartbeat intervals must be positive");
         if (HeartbeatTicks < 1 || ElectionTicks <= HeartbeatTicks) throw new ArgumentException("election ticks must exceed heartbeat ticks");
         if (DeferredAppendEntries < 0) throw new ArgumentException("deferred append entries must not be negative");
-        if (MaxEntriesPerMessage < 1 || MaxBytesPerMessage < 1 || MaxInflight < 1 || ResendTicks < 1 || GossipTicks < 1 || PullLag < 1) throw new ArgumentException("batch limits must be positive");
+        if (MaxEntriesPerMessage < 1 || MaxBytesPerMessage < 1 || MaxInflight < 1 || ResendTicks < 1 || GossipTicks < 1 || PullTimeoutTicks < 1 || PullLag < 1) throw new ArgumentException("batch limits must be positive");
         if (SnapshotPieceBytes < 1 || SnapshotPieceBytes > MaxSnapshotPieceBytes) throw new ArgumentException($"snapshot piece bytes must be in 1..{MaxSnapshotPieceBytes}");
         if (SnapshotPiecesInflight < 1 || SnapshotResendIntervals < 1) throw new ArgumentException("snapshot pieces in flight and resend intervals must be positive");
     }

@@ -26,7 +26,7 @@ public sealed partial class LeaseLog
 
     private void TickGossip()
     {
-        if (_pullElapsed >= 0 && ++_pullElapsed > 2 * _config.GossipTicks) _pullElapsed = -1;
+        if (_pullElapsed >= 0 && ++_pullElapsed > _config.PullTimeoutTicks) _pullElapsed = -1;
         if (++_gossipElapsed < GossipInterval) return;
         _gossipElapsed = 0;
         _stableGossipRounds = Commit == _lastToldCommit ? _stableGossipRounds + 1 : 0;

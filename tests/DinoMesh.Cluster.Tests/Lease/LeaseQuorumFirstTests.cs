@@ -183,7 +183,7 @@ public class LeaseQuorumFirstTests
     [Fact]
     public void A_commit_only_the_deferred_voter_can_make_waits_no_longer_than_the_deadline_and_a_round_trip()
     {
-        var seeds = SimSeed.Override is { } only ? [only] : Enumerable.Range(600_000, 50);
+        var seeds = SimSeed.Override is { } only ? [only] : Enumerable.Range(600_000, SimSeed.Schedules(50));
         foreach (var seed in seeds)
         {
             var sim = new LeaseSim(seed, voters: 3, learners: 0, new LeaseFaults { MaxDelayMs = 1 });

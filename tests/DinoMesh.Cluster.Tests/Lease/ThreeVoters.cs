@@ -61,6 +61,13 @@ internal sealed class ThreeVoters
         }
     }
 
+    /// <summary>Loses what <paramref name="from"/> has queued for <paramref name="to"/>.</summary>
+    public void DropQueued(PeerId from, PeerId to)
+    {
+        Drain(from);
+        _queued.RemoveAll(q => q.From == from && q.To == to);
+    }
+
     /// <summary>The holder's appends to both followers, then their answers: a replication round.</summary>
     public void DeliverAppendsAndAnswers()
     {
