@@ -15,7 +15,7 @@ public class LeaseHolderGoneTests(ITestOutputHelper output)
     private static readonly LeaseConfig Config = LeaseConfig.Default;
     private static readonly long IdleHeartbeatMs = Config.HeartbeatTicks * Config.IdleFactor * LeaseSim.TickMs;
 
-    private static IEnumerable<int> Seeds(int from, int count) => SimSeed.Override is { } only ? [only] : Enumerable.Range(from, count);
+    private static IEnumerable<int> Seeds(int from, int count) => SimSeed.Override is { } only ? [only] : Enumerable.Range(from, SimSeed.Schedules(count));
 
     private static LeaseSim IdleCluster(int seed, int voters, int learners, LeaseFaults? faults = null)
     {

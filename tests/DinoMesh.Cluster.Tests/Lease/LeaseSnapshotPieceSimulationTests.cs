@@ -13,7 +13,7 @@ namespace DinoMesh.Cluster.Tests.Lease;
 /// </summary>
 public class LeaseSnapshotPieceSimulationTests
 {
-    private const int SchedulesPerBatch = 100;
+    private static int SchedulesPerBatch => SimSeed.Schedules(100);
 
     public static TheoryData<int> Batches => [.. Enumerable.Range(0, 5)];
 
