@@ -129,7 +129,7 @@ public class LeaseSimulationTests
     [Fact]
     public void Five_voters_and_twenty_learners_survive_faults_and_converge()
     {
-        var seeds = SimSeed.Override is { } only ? [only] : Enumerable.Range(50_000, 12);
+        var seeds = SimSeed.Override is { } only ? [only] : Enumerable.Range(50_000, SimSeed.Schedules(60));
         foreach (var seed in seeds) RunSchedule(seed, voters: 5, learners: 20, seconds: 20);
     }
 
