@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using DinoMesh.Core.Buffers;
 using DinoMesh.Core.Chunks;
 using DinoMesh.Core.Metadata;
 using DinoMesh.Storage.Chunks;
@@ -41,7 +42,7 @@ public sealed class ChunkAccess
     /// <summary>
     /// Raised after a chunk was written by this node's writers (or found already present), with its bytes, before the
     /// mutation that references it is committed: replication starts pushing it, and garbage collection learns it is in
-    /// use. The bytes are only valid during the call.
+    /// use. The bytes are only valid during the call, unless the writer lent them (see <see cref="ChunkStoredHandler"/>).
     /// </summary>
     public event ChunkStoredHandler? Stored;
 
@@ -57,13 +58,14 @@ public sealed class ChunkAccess
     /// <summary>True when a chunk missing here can be fetched from elsewhere.</summary>
     public bool CanFetch => _remote is not null;
 
-    public (FsError Error, ChunkId Id) Store(ReadOnlySpan<byte> content)
+    /// <param name="lendable">The same bytes in a shared array a handler may keep (<see cref="ChunkStoredHandler"/>), if the writer has them so.</param>
+    public (FsError Error, ChunkId Id) Store(ReadOnlySpan<byte> content, LendableBytes? lendable = null)
     {
         var result = _store.Put(content);
         VolumeMetrics.ChunkWritten(result.Status == ChunkWriteStatus.AlreadyPresent ? "deduplicated" : result.Succeeded ? "stored" : "failed", content.Length);
         if (result.Succeeded)
         {
-            Stored?.Invoke(result.Id, content);
+            Stored?.Invoke(result.Id, content, lendable);
             // Garbage collection may have removed the copy this write deduplicated against just before the handler
             // marked the chunk as in use; once marked, it stays, so one more look settles it.
             if (result.Status == ChunkWriteStatus.AlreadyPresent && !_store.Contains(result.Id)) result = _store.Put(content);
@@ -253,8 +255,12 @@ public sealed class ChunkAccess
     }
 }
 
-/// <summary>A chunk this node's writers stored; <paramref name="bytes"/> are valid only during the call.</summary>
-public delegate void ChunkStoredHandler(ChunkId id, ReadOnlySpan<byte> bytes);
+/// <summary>
+/// A chunk this node's writers stored; <paramref name="bytes"/> are valid only during the call. Where the writer can lend
+/// them, <paramref name="lendable"/> is the same bytes in a shared array that one handler may keep past the call (taking a
+/// reference of its own) and whose room in front of the bytes it may write into.
+/// </summary>
+public delegate void ChunkStoredHandler(ChunkId id, ReadOnlySpan<byte> bytes, LendableBytes? lendable);
 
 /// <summary>Tunables of <see cref="ChunkAccess"/>.</summary>
 public sealed record ChunkAccessOptions

@@ -47,7 +47,7 @@ internal sealed partial class FileContents
         {
             var from = Math.Max(offset, blockStart + s);
             var to = Math.Min(end, blockStart + e);
-            if (from < to) block.Buffer.AsSpan((int)(from - blockStart), (int)(to - from)).CopyTo(output[(int)(from - offset)..]);
+            if (from < to) block.Bytes((int)(from - blockStart), (int)(to - from)).CopyTo(output[(int)(from - offset)..]);
         }
     }
 
@@ -100,14 +100,14 @@ internal sealed partial class FileContents
         {
             foreach (var (s, e) in block.Ranges)
             {
-                var bytes = block.Buffer.AsSpan(s, e - s);
+                var bytes = block.Bytes(s, e - s);
                 if (bytes.Length <= Extent.MaxInline)
                 {
                     // A small piece rides in the mutation itself: no chunk file to create now or fetch later.
                     extents.Add(new Extent(blockStart + s, e - s, default, 0, bytes.ToArray()));
                     continue;
                 }
-                var (error, id) = _chunks.Store(bytes);
+                var (error, id) = _chunks.Store(bytes, block.Lend(s, e));
                 if (error != FsError.None) return new SealResult(error, []);
                 extents.Add(new Extent(blockStart + s, e - s, id, 0));
             }

@@ -143,7 +143,7 @@ public class ChunkCollectorTests
             var inventory = new ChunkInventory(time);
             inventory.Load([]);
             var access = new ChunkAccess(store, NullLogger.Instance);
-            access.Stored += (id, bytes) => inventory.Storing(id, bytes.Length);
+            access.Stored += (id, bytes, _) => inventory.Storing(id, bytes.Length);
             var state = FileSystemState.Genesis(1);
             var collector = new ChunkCollector(inventory, new StoreChunks(store), () => state, () => new HashSet<ChunkId>(), new ChunkOptions { GcGrace = Grace }, NullLogger.Instance);
             var contents = Enumerable.Range(0, 4).Select(i => Peers.RandomBytes(8192, i)).ToArray();

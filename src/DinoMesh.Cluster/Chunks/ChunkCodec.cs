@@ -71,6 +71,19 @@ public static class ChunkCodec
     }
 
     /// <summary>
+    /// The same as <see cref="LayOutPut"/> for a chunk that already lies at <paramref name="offset"/> of
+    /// <paramref name="array"/>: only the envelope is written, into the <see cref="PutEnvelope"/> bytes in front of it
+    /// (which must be free for the caller to write).
+    /// </summary>
+    public static PutChunk LayOutPutEnvelope(ChunkId id, byte[] array, int offset, int chunkLength)
+    {
+        var envelope = PutEnvelope(chunkLength);
+        if (offset < envelope) throw new ArgumentOutOfRangeException(nameof(offset), $"{offset} bytes in front of the chunk, the envelope needs {envelope}");
+        WriteEnvelope(array.AsSpan(offset - envelope, envelope), PutPrefix, id, chunkLength);
+        return new PutChunk(id, array.AsMemory(offset, chunkLength));
+    }
+
+    /// <summary>
     /// Writes a found answer's envelope for a chunk of <paramref name="chunkLength"/> bytes at the start of
     /// <paramref name="into"/> and returns where the chunk bytes go (the caller reads the chunk there).
     /// </summary>

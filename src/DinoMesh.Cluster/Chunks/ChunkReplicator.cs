@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using DinoMesh.Core.Buffers;
 using DinoMesh.Core.Chunks;
 using DinoMesh.Core.Identity;
 using Microsoft.Extensions.Logging;
@@ -51,18 +52,18 @@ public sealed class ChunkReplicator
     public int InFlight => _pushes.Count;
 
     /// <summary>
-    /// A writer stored a chunk: start pushing it now. The bytes are copied into a pooled array (within a memory bound;
-    /// past it the push reads them back from the store). Does nothing when this node's copy alone makes up R.
+    /// A writer stored a chunk: start pushing it now. Lent bytes (<paramref name="lendable"/>, room for the put's
+    /// envelope in front) are kept as they lie until the push ended; others are copied into a pooled array. Either way
+    /// within a memory bound; past it the push reads them back from the store. Does nothing when this node's copy alone
+    /// makes up R.
     /// </summary>
-    public void Offer(ChunkId id, ReadOnlySpan<byte> bytes)
+    public void Offer(ChunkId id, ReadOnlySpan<byte> bytes, LendableBytes? lendable = null)
     {
         if (!NeedsPeers() || _pushes.ContainsKey(id)) return;
         PendingBytes? copy = null;
         if (Interlocked.Add(ref _pendingBytes, bytes.Length) <= _options.MaxPendingPushBytes)
         {
-            // Copied once, straight into the put message every push of it sends (no second copy to encode it).
-            var pooled = ArrayPool<byte>.Shared.Rent(ChunkCodec.PutEnvelope(bytes.Length) + bytes.Length);
-            copy = new PendingBytes(pooled, ChunkCodec.LayOutPut(id, bytes, pooled).Bytes);
+            copy = Borrow(id, lendable, bytes.Length) ?? Copy(id, bytes);
         }
         else
         {
@@ -73,10 +74,29 @@ public sealed class ChunkReplicator
     }
 
     /// <summary>
-    /// A copy of a chunk's bytes waiting to be pushed, in an array of the shared pool: <paramref name="Memory"/> is the
-    /// chunk, laid out behind the envelope of its put (<see cref="ChunkCodec.LayOutPut"/>).
+    /// The writer's own array, the put's envelope written into the room in front of the chunk: every push of it sends
+    /// that stretch as it lies (<see cref="ChunkCodec.TryEncoded(PutChunk, out ReadOnlyMemory{byte})"/>), no copy.
     /// </summary>
-    private sealed record PendingBytes(byte[] Pooled, ReadOnlyMemory<byte> Memory)
+    private static PendingBytes? Borrow(ChunkId id, LendableBytes? lendable, int length)
+    {
+        if (lendable is not { } lent || lent.Length != length || lent.Offset < ChunkCodec.PutEnvelope(length)) return null;
+        lent.Owner.Retain();
+        return new PendingBytes(null, lent.Owner, ChunkCodec.LayOutPutEnvelope(id, lent.Owner.Array, lent.Offset, length).Bytes);
+    }
+
+    /// <summary>Copied once, straight into the put message every push of it sends (no second copy to encode it).</summary>
+    private static PendingBytes Copy(ChunkId id, ReadOnlySpan<byte> bytes)
+    {
+        var pooled = ArrayPool<byte>.Shared.Rent(ChunkCodec.PutEnvelope(bytes.Length) + bytes.Length);
+        return new PendingBytes(pooled, null, ChunkCodec.LayOutPut(id, bytes, pooled).Bytes);
+    }
+
+    /// <summary>
+    /// A chunk's bytes waiting to be pushed, laid out behind the envelope of its put: in an array of the shared pool
+    /// copied for the push (<paramref name="Pooled"/>), or in the writer's array, of which the push holds a reference
+    /// (<paramref name="Lent"/>).
+    /// </summary>
+    private sealed record PendingBytes(byte[]? Pooled, SharedArray? Lent, ReadOnlyMemory<byte> Memory)
     {
         public int Length => Memory.Length;
     }
@@ -84,7 +104,8 @@ public sealed class ChunkReplicator
     private void Release(PendingBytes bytes)
     {
         Interlocked.Add(ref _pendingBytes, -bytes.Length);
-        ArrayPool<byte>.Shared.Return(bytes.Pooled);
+        if (bytes.Pooled is not null) ArrayPool<byte>.Shared.Return(bytes.Pooled);
+        bytes.Lent?.Release();
     }
 
     /// <summary>
@@ -172,7 +193,8 @@ public sealed class ChunkReplicator
         }
         finally
         {
-            // Every put of these bytes has ended (the network copies what it sends), so the array can go back.
+            // Every put of these bytes has ended (a call returns only once its send is done with them: TLS encrypts out of
+            // them before it sends), so the array can go back, or the writer's reference be given up.
             if (bytes is not null) Release(bytes);
             _pushes.TryRemove(id, out _);
             done.TrySetResult(ok);

@@ -94,11 +94,14 @@ public sealed class ChunkService : IAsyncDisposable
         if (effect.MembersChanged) _membersChanged = true;
     }
 
-    /// <summary>A writer of this node stored a chunk (its bytes valid during the call): in use, and on its way to its copies.</summary>
-    public void OnStored(ChunkId id, ReadOnlySpan<byte> bytes)
+    /// <summary>
+    /// A writer of this node stored a chunk (its bytes valid during the call, or lent: see <see cref="ChunkReplicator.Offer"/>):
+    /// in use, and on its way to its copies.
+    /// </summary>
+    public void OnStored(ChunkId id, ReadOnlySpan<byte> bytes, LendableBytes? lendable = null)
     {
         Inventory.Storing(id, bytes.Length);
-        Replicator.Offer(id, bytes);
+        Replicator.Offer(id, bytes, lendable);
     }
 
     /// <summary>The volume imported a fetched chunk.</summary>
