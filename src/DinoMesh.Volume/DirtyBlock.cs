@@ -56,7 +56,10 @@ internal sealed class DirtyBlock : IDisposable
     private void Reserve(int end)
     {
         if (end <= Capacity) return;
-        var length = Math.Min(_size, Math.Max(MinimumBuffer, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)end)));
+        // The pool hands out powers of two: the room is taken from the array, not added to it (64 KiB + 64 bytes would
+        // take a 128 KiB array). Only a whole block needs more than a power of two.
+        var array = Math.Max(MinimumBuffer, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(end + Room)));
+        var length = Math.Min(_size, array - Room);
         var grown = SharedArray.Rent(Room + length);
         foreach (var (start, stop) in _ranges) Bytes(start, stop - start).CopyTo(grown.Array.AsSpan(Room + start));
         _array?.Release();

@@ -47,4 +47,20 @@ public sealed class DirtyBlockTests
         block.Dispose();
         Assert.Null(block.Lend(0, 1_000));
     }
+
+    [Fact]
+    public void The_room_in_front_is_taken_from_a_power_of_two_so_a_small_file_does_not_take_a_twice_as_large_array()
+    {
+        var block = new DirtyBlock(0, 1 << 20);
+        block.Write(0, Bytes(4096, 1));
+        var lent = Assert.NotNull(block.Lend(0, 4096));
+        Assert.Equal(64 * 1024, lent.Owner.Array.Length);
+
+        // Up to the power of two less the room it stays there; one byte more and it grows.
+        block.Write(4096, Bytes(64 * 1024 - DirtyBlock.Room - 4096, 2));
+        Assert.Equal(64 * 1024, Assert.NotNull(block.Lend(0, 64 * 1024 - DirtyBlock.Room)).Owner.Array.Length);
+        block.Write(64 * 1024 - DirtyBlock.Room, Bytes(1, 3));
+        Assert.Equal(128 * 1024, Assert.NotNull(block.Lend(0, 64 * 1024 - DirtyBlock.Room + 1)).Owner.Array.Length);
+        block.Dispose();
+    }
 }
