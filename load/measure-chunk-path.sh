@@ -41,8 +41,9 @@ profile() { [ "${PERF_FILE:-0}" = "$1" ] || return 0; perf record -q -g -o "$PER
 unprofile() { [ -n "$perf_pid" ] || return 0; kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; perf_pid=""; }
 # STRACE_FILE=N STRACE_DIR=D: `strace -c -f` of node1 (the serving node with R = 1) and node3 (the reader) during file
 # N's read, a count of system calls by kind (D/read-node1.txt, D/read-node3.txt); the read is much slower under it.
+# STRACE_ARGS replaces `-c` (e.g. STRACE_ARGS="-e trace=connect,accept4,openat" to see each call and its path).
 strace_pids=()
-trace() { [ "${STRACE_FILE:-0}" = "$1" ] || return 0; local i; for i in 1 3; do strace -c -f -o "$STRACE_DIR/$2-node$i.txt" -p "${pids[$((i - 1))]}" 2>/dev/null & strace_pids+=($!); done; sleep 2; }
+trace() { [ "${STRACE_FILE:-0}" = "$1" ] || return 0; local i; for i in 1 3; do strace ${STRACE_ARGS:--c} -f -o "$STRACE_DIR/$2-node$i.txt" -p "${pids[$((i - 1))]}" 2>/dev/null & strace_pids+=($!); done; sleep 2; }
 untrace() { local p; for p in "${strace_pids[@]}"; do kill -INT "$p"; wait "$p" 2>/dev/null || true; done; strace_pids=(); }
 size_on() { [ "$(stat -c %s "$work/n$1/mnt/$2" 2>/dev/null || echo 0)" = "$((size_mib << 20))" ]; }
 

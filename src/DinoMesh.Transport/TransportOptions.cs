@@ -60,8 +60,12 @@ public sealed record TransportOptions
     /// </summary>
     public int DedicatedLeanReaders { get; init; } = 32;
 
-    /// <summary>Idle bulk connections kept per peer for reuse (each carries one call at a time).</summary>
-    public int BulkConnectionsPerPeer { get; init; } = 8;
+    /// <summary>
+    /// Idle bulk connections kept per peer for reuse (each carries one call at a time). A sequential read of remote
+    /// chunks has up to ~12 fetches in flight to one peer (8 chunks of read-ahead and the READs waiting on theirs);
+    /// with fewer kept, those beyond were closed after their call and dialled again on the next, a TLS handshake each.
+    /// </summary>
+    public int BulkConnectionsPerPeer { get; init; } = 16;
 
     /// <summary>
     /// Idle time after which the client pings a connection and the timeout after which it is dropped, so a dead

@@ -121,7 +121,16 @@ public sealed class ChunkAccess
         List<Task<FsError>>? waits = null;
         foreach (var extent in extents.Overlapping(offset, end))
         {
-            if (extent.Inline is not null || IsHere(extent.Chunk)) continue;
+            if (extent.Inline is not null || _recent.Contains(extent.Chunk)) continue;
+            // A chunk whose fetch is under way (read-ahead started most of them) is waited on without asking the store:
+            // it is not there yet, and a failing lookup costs a system call per READ. A fetch that ends between the two
+            // looks has imported its chunk before it left _fetching, so the store has it.
+            if (_fetching.TryGetValue(extent.Chunk, out var running))
+            {
+                (waits ??= []).Add(running);
+                continue;
+            }
+            if (_store.Contains(extent.Chunk)) continue;
             (waits ??= []).Add(FetchOnce(extent.Chunk));
         }
         if (waits is null) return FsError.None;
@@ -134,8 +143,6 @@ public sealed class ChunkAccess
     }
 
     public (long Total, long Free) Capacity() => _store.Capacity();
-
-    private bool IsHere(ChunkId id) => _recent.Contains(id) || _store.Contains(id);
 
     /// <summary>One fetch per chunk at a time; later readers of the same chunk wait on the first.</summary>
     private Task<FsError> FetchOnce(ChunkId id)

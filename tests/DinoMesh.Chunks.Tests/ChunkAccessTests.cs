@@ -110,6 +110,29 @@ public sealed class ChunkAccessTests : IDisposable
     }
 
     [Fact]
+    public async Task A_read_of_a_chunk_being_fetched_waits_on_the_fetch_without_asking_the_store()
+    {
+        var source = new FakeSource();
+        var access = new ChunkAccess(_store, NullLogger.Instance, source, new ChunkAccessOptions { ReadAheadChunks = 0 });
+        var (map, contents) = File(source, 1);
+        var id = ChunkId.Of(contents[0]);
+        var gate = new TaskCompletionSource();
+        source.Gates[id] = gate;
+        var first = access.PrepareAsync(1, map, 0, 4096, CancellationToken.None).AsTask();
+
+        // The chunk appears in the store behind the fetch's back: a read that asked the store would find it and go on;
+        // one that looks at the running fetch first waits for it, as it should (the store is never asked).
+        _store.Put(contents[0]);
+        var second = access.PrepareAsync(2, map, 4096, 4096, CancellationToken.None).AsTask();
+
+        Assert.False(second.IsCompleted, "the read asked the store instead of waiting on the fetch under way");
+        gate.SetResult();
+        Assert.Equal(FsError.None, await second.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(FsError.None, await first.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(1, source.Asked[id]);
+    }
+
+    [Fact]
     public async Task Bytes_that_do_not_verify_never_reach_the_reader()
     {
         var source = new FakeSource { Lie = true };

@@ -181,6 +181,41 @@ public class BulkListenerTests
     }
 
     [Fact]
+    public async Task A_pool_that_serves_twelve_calls_at_once_again_and_again_dials_twelve_connections()
+    {
+        // A remote read has up to ~12 chunk fetches in flight to one peer (8 chunks of read-ahead and the READs that
+        // wait); a pool that kept fewer idle closed the rest after each call and dialled them again on the next round,
+        // a TLS handshake (and certificate checks on both ends) each time.
+        const string Meet = "/test/meet/1";
+        const int Calls = 12;
+        var ct = TestContext.Current.CancellationToken;
+        var server = new TestNode("A");
+        var arrived = 0;
+        var round = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Each handler waits until the round's every call is inside a handler, so the calls are truly concurrent.
+        server.Transport.RegisterUnary(Meet, 1 << 20, async (_, request, ct) =>
+        {
+            var mine = Volatile.Read(ref round);
+            if (Interlocked.Increment(ref arrived) % Calls == 0) mine.TrySetResult();
+            await mine.Task.WaitAsync(ct);
+            return request.ToArray();
+        });
+        await using var a = await server.StartWithEchoAsync();
+        await using var b = await new TestNode("B").StartWithEchoAsync();
+        a.Admission.Admit(b.Id);
+
+        for (var i = 0; i < 4; i++)
+        {
+            var answers = await Task.WhenAll(Enumerable.Range(0, Calls).Select(c =>
+                b.Transport.CallBulkAsync(a.Address, a.Id, Meet, Random(1000 + c, c), TimeSpan.FromSeconds(15), ct, 1 << 20)));
+            Assert.All(answers, answer => Assert.True(answer.Ok, answer.ToString()));
+            Volatile.Write(ref round, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        }
+
+        Assert.Equal(Calls, a.Transport.DirectBulkConnections);
+    }
+
+    [Fact]
     public async Task Half_a_ClientHello_and_a_hang_up_does_not_hold_a_handshake_place_until_the_handshake_deadline()
     {
         // A peek cannot see the hang-up behind the bytes it returns; the listener must not wait out the 30 s handshake

@@ -13,6 +13,7 @@ internal static class PeerTls
     {
         TargetHost = host,
         EnabledSslProtocols = SslProtocols.Tls13,
+        CipherSuitesPolicy = PeerCipherSuites.Policy,
         ClientCertificateContext = certificate,
         CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
         RemoteCertificateValidationCallback = validateServer,
@@ -31,6 +32,7 @@ internal static class PeerTls
         {
             TargetHost = name,
             EnabledSslProtocols = options.EnabledSslProtocols,
+            CipherSuitesPolicy = options.CipherSuitesPolicy,
             ClientCertificateContext = options.ClientCertificateContext,
             CertificateRevocationCheckMode = options.CertificateRevocationCheckMode,
             RemoteCertificateValidationCallback = options.RemoteCertificateValidationCallback,

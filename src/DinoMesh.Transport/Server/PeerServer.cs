@@ -131,6 +131,7 @@ internal sealed class PeerServer : IAsyncDisposable
         limits.KeepAliveTimeout = TimeSpan.FromMinutes(5);
         limits.RequestHeadersTimeout = _options.ConnectTimeout;
 
+        var extra = ExtraAlpn();
         kestrel.Listen(_options.Listen, listen =>
         {
             listen.Protocols = QuicEnabled ? HttpProtocols.Http2 | HttpProtocols.Http3 : HttpProtocols.Http2;
@@ -146,10 +147,12 @@ internal sealed class PeerServer : IAsyncDisposable
                 // Per request here, since a not-yet-admitted peer may still call the join protocol on this connection.
                 ClientCertificateValidation = static (certificate, _, _) => ServerTls.AcceptsClient(certificate),
                 // The bulk and lean paths share the port: a client that offers one of their ALPN ids (and only that)
-                // gets a plain TLS connection.
-                OnAuthenticate = ExtraAlpn() is { Length: > 0 } extra
-                    ? (_, ssl) => ssl.ApplicationProtocols = [.. ssl.ApplicationProtocols ?? [], .. extra]
-                    : null,
+                // gets a plain TLS connection. The cipher suites are those of every peer connection.
+                OnAuthenticate = (_, ssl) =>
+                {
+                    ssl.CipherSuitesPolicy = PeerCipherSuites.Policy;
+                    if (extra.Length > 0) ssl.ApplicationProtocols = [.. ssl.ApplicationProtocols ?? [], .. extra];
+                },
             });
             listen.Use(watch.Watch);
         });

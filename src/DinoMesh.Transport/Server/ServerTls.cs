@@ -7,7 +7,7 @@ namespace DinoMesh.Transport.Server;
 
 /// <summary>
 /// The server side of mutual TLS, the same for Kestrel's connections (<see cref="PeerServer"/>) and those served past it
-/// (<see cref="DirectConnections"/>): TLS 1.3 only, this node's certificate, a client certificate required but not
+/// (<see cref="DirectConnections"/>): TLS 1.3 only (<see cref="PeerCipherSuites"/>), this node's certificate, a client certificate required but not
 /// checked against any authority.
 /// </summary>
 internal static class ServerTls
@@ -25,6 +25,7 @@ internal static class ServerTls
     {
         ServerCertificateContext = SslStreamCertificateContext.Create(identity.Certificate, null, offline: true),
         EnabledSslProtocols = Protocols,
+        CipherSuitesPolicy = PeerCipherSuites.Policy,
         ClientCertificateRequired = true,
         CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
         RemoteCertificateValidationCallback = static (_, certificate, _, _) => AcceptsClient(certificate),
