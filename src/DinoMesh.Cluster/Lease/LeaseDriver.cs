@@ -77,7 +77,15 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     private (PeerId Peer, List<LeaseMessage> Messages)? _answerTo;
 
     public LeaseDriver(PeerId self, MetadataReplica replica, ILeaseNetwork network, LeaseTiming timing, ILogger logger)
+        : this(self, replica, network, timing, logger, HoldBackClocks.Create)
     {
+    }
+
+    /// <summary>A driver whose hold-back deadlines run on the given clock (tests run it on a clock they move by hand).</summary>
+    internal LeaseDriver(PeerId self, MetadataReplica replica, ILeaseNetwork network, LeaseTiming timing, ILogger logger,
+        HoldBackClockFactory holdBackClock)
+    {
+        _holdBackClock = holdBackClock(OnHoldBackDue);
         Self = self;
         _replica = replica;
         _log = replica.Log;
@@ -348,7 +356,8 @@ public sealed partial class LeaseDriver : IAsyncDisposable
             PersistCommit(force: true);
             _assembler.Dispose();
         }
-        lock (_gate) _noticeTimer?.Dispose();
+        // Outside the lock: the clock's thread may be waiting for it, and its disposal waits for that thread.
+        _holdBackClock.Dispose();
         _outgoing.Dispose();
         _stopping.Dispose();
         _wake.Dispose();
