@@ -65,11 +65,23 @@ public sealed partial class LeaseDriver
         if (_noticesOwedSince != 0) due = _noticesOwedSince + Ticks(_timing.CommitNoticeDelay);
         if (_deferredSince != 0) due = Math.Min(due, _deferredSince + Ticks(_timing.DeferredAppendDelay));
         if (due == long.MaxValue || _stopping.IsCancellationRequested) return false;
-        if (due <= now && maySend) return SendDueLocked(now);
-        if (due == _holdBackClockDue) return false;
-        _holdBackClockDue = due;
-        _holdBackClock.Set(due);
+        // The deadlines are kept on a grid of whole milliseconds, as the runtime's timer kept them before (it rounded
+        // each wait up; a held notice may wait up to a millisecond more than its delay): a writer whose next change
+        // comes a little after the delay still carries the notice, and rounds that land in the same millisecond leave
+        // the clock alone.
+        var at = OnMillisecondGrid(due);
+        if (at <= now && maySend) return SendDueLocked(now);
+        if (at == _holdBackClockDue) return false;
+        _holdBackClockDue = at;
+        _holdBackClock.Set(at);
         return false;
+    }
+
+    /// <summary>The first whole millisecond of the clock at or after <paramref name="due"/>.</summary>
+    internal static long OnMillisecondGrid(long due)
+    {
+        var millisecond = Stopwatch.Frequency / 1000;
+        return (due + millisecond - 1) / millisecond * millisecond;
     }
 
     /// <summary>Sends the held notices and deferred appends whose deadline has passed. Caller holds the lock.</summary>

@@ -44,11 +44,14 @@ internal sealed class HandClock(Action onDue) : IHoldBackClock
     }
 
     /// <summary>Moves the clock on; a deadline passed on the way calls the handler (once) before this returns.</summary>
-    public void Advance(TimeSpan by)
+    public void Advance(TimeSpan by) => AdvanceTo(Now + Ticks(by));
+
+    /// <summary>Moves the clock to <paramref name="at"/>, as <see cref="Advance"/>.</summary>
+    public void AdvanceTo(long at)
     {
         lock (_gate)
         {
-            _now += (long)(by.TotalSeconds * Stopwatch.Frequency);
+            _now = Math.Max(_now, at);
             if (_due > _now) return;
             _due = long.MaxValue;
             Passes++;

@@ -69,14 +69,18 @@ public sealed class LeaseDriverHoldBackClockTests : IDisposable
         var commit = holder.Status.Commit;
         // The last commit's notice is held: B has the entry, not the news that it committed.
         Assert.True(follower.Status.Commit < commit, "the last notice was not held");
-        // The clock did not move since the notice became owed: it is set for exactly the notice deadline.
-        Assert.Equal(clock.Now + HandClock.Ticks(Timing.CommitNoticeDelay), clock.Due);
+        // The clock did not move since the notice became owed: it is set for the notice deadline, rounded up to the
+        // clock's next whole millisecond (at most a millisecond more).
+        var owed = clock.Now + HandClock.Ticks(Timing.CommitNoticeDelay);
+        var due = clock.Due;
+        Assert.InRange(due, owed, owed + HandClock.Ticks(TimeSpan.FromMilliseconds(1)) - 1);
+        Assert.Equal(0, due % HandClock.Ticks(TimeSpan.FromMilliseconds(1)));
 
-        clock.Advance(Timing.CommitNoticeDelay - TimeSpan.FromMilliseconds(0.1));
+        clock.AdvanceTo(due - 1);
         Assert.Empty(wire.AppendsCarrying(A, B, commit));
         var passes = clock.Passes;
         var duePasses = holder.HoldBackClockPasses.Due;
-        clock.Advance(TimeSpan.FromMilliseconds(0.1));
+        clock.AdvanceTo(due);
 
         Assert.Equal(passes + 1, clock.Passes);
         // The pass sent it at once, on the clock's thread: an empty append with the commit.
