@@ -19,8 +19,8 @@ public sealed record LeaseTiming
     /// How long the holder may hold back a commit notice for a follower that does not wait for it, hoping to send it
     /// with the next append (LeaseLog.Notices.cs). With one writer the next append follows within a few hundred
     /// microseconds, so a commit costs two calls instead of four; a change made on one node is then seen on another at
-    /// most this much later, a tenth of the 10 ms propagation floor (p99) of issue 9. The runtime's timers count whole
-    /// milliseconds.
+    /// most this much later (rounded up to the driver clock's next whole millisecond), a tenth of the 10 ms propagation
+    /// floor (p99) of issue 9.
     /// </summary>
     public TimeSpan CommitNoticeDelay { get; init; } = TimeSpan.FromMilliseconds(1);
 
