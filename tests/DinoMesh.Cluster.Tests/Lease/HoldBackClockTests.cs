@@ -21,8 +21,9 @@ public sealed class HoldBackClockTests
         {
             lock (passes) passes.Add(Stopwatch.GetTimestamp());
         });
-        // A writer's rounds: every 10 ms the deadline moves to 200 ms ahead, for 300 ms.
-        var ahead = Stopwatch.Frequency / 5;
+        // A writer's rounds: every 10 ms the deadline moves to a second ahead, for 300 ms (a second: a loaded machine
+        // may stall this loop for a while, and only a stall longer than that would let the clock pass).
+        var ahead = Stopwatch.Frequency;
         long due = 0;
         var until = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 3 / 10;
         while (Stopwatch.GetTimestamp() < until)

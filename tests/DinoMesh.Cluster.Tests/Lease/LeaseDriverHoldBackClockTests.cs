@@ -16,8 +16,9 @@ public sealed class LeaseDriverHoldBackClockTests : IDisposable
 {
     private static readonly PeerId A = new(new string('a', 64));
     private static readonly PeerId B = new(new string('b', 64));
-    // Ticks of a second: no heartbeat (every 3 ticks) carries a commit while a test looks at the notices.
-    private static readonly LeaseTiming Timing = new() { Tick = TimeSpan.FromSeconds(1) };
+    // Ticks of 3 s: no heartbeat (every 3 ticks) carries a commit while a test looks at the notices, even on a slow
+    // machine; nothing here waits for a tick (the founder campaigns at once, the follower gets entries in rounds).
+    private static readonly LeaseTiming Timing = new() { Tick = TimeSpan.FromSeconds(3) };
     private static readonly TimeSpan Between = TimeSpan.FromMilliseconds(0.3);
     private readonly TempReplicas _replicas = new();
 
