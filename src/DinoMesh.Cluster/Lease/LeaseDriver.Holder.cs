@@ -34,13 +34,14 @@ public sealed partial class LeaseDriver
     private ProposeResponse ProposeLocked(Mutation mutation, byte[] encoded)
     {
         var tip = TipLocked();
-        if (tip.IsDuplicate(mutation))
+        // Apply answers a retry first (a duplicate is found before anything else is checked), so it is asked once.
+        var result = tip.Apply(mutation);
+        if (result.Effect.Duplicate)
         {
             // A retry of a change already in the log: its proposer waits to apply it, so its commit notice goes at once.
             _machine.CommitAwaited(mutation.Proposer, tip.Version);
             return new ProposeResponse(ProposeOutcome.Duplicate, tip.Version, 0, Self);
         }
-        var result = tip.Apply(mutation);
         if (!result.Ok) return new ProposeResponse(ProposeOutcome.Refused, 0, (int)result.Error, Self);
         try
         {

@@ -45,7 +45,7 @@ public sealed partial class LeaseDriver
         _logger.LogCritical(e, "lease: the lease machine or its log failed ({Error}); this node stops taking part (restarted, it recovers from its log)", e.Message);
     }
 
-    private void DrainReadyLocked()
+    private void DrainReadyLocked(int depth = 0)
     {
         for (var round = 0; _machine.HasReady && round < 1000; round++)
         {
@@ -101,7 +101,9 @@ public sealed partial class LeaseDriver
         PersistCommit(force: false);
         CompleteSyncWaitersLocked();
         RescheduleLocked();
-        ArmNoticeDeadlineLocked();
+        // What was held back and is due by now goes with this round (a second drain), not at the clock's next pass.
+        // Once: what the sends leave held has its deadline ahead (else the clock passes at once for it).
+        if (KeepHoldBackDeadlinesLocked(maySend: depth == 0)) DrainReadyLocked(depth + 1);
     }
 
     /// <summary>

@@ -19,8 +19,8 @@ public sealed record LeaseTiming
     /// How long the holder may hold back a commit notice for a follower that does not wait for it, hoping to send it
     /// with the next append (LeaseLog.Notices.cs). With one writer the next append follows within a few hundred
     /// microseconds, so a commit costs two calls instead of four; a change made on one node is then seen on another at
-    /// most this much later, a tenth of the 10 ms propagation floor (p99) of issue 9. The runtime's timers count whole
-    /// milliseconds.
+    /// most this much later (rounded up to the driver clock's next whole millisecond), a tenth of the 10 ms propagation
+    /// floor (p99) of issue 9.
     /// </summary>
     public TimeSpan CommitNoticeDelay { get; init; } = TimeSpan.FromMilliseconds(1);
 
@@ -77,7 +77,15 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     private (PeerId Peer, List<LeaseMessage> Messages)? _answerTo;
 
     public LeaseDriver(PeerId self, MetadataReplica replica, ILeaseNetwork network, LeaseTiming timing, ILogger logger)
+        : this(self, replica, network, timing, logger, HoldBackClocks.Create)
     {
+    }
+
+    /// <summary>A driver whose hold-back deadlines run on the given clock (tests run it on a clock they move by hand).</summary>
+    internal LeaseDriver(PeerId self, MetadataReplica replica, ILeaseNetwork network, LeaseTiming timing, ILogger logger,
+        HoldBackClockFactory holdBackClock)
+    {
+        _holdBackClock = holdBackClock(OnHoldBackDue);
         Self = self;
         _replica = replica;
         _log = replica.Log;
@@ -348,7 +356,8 @@ public sealed partial class LeaseDriver : IAsyncDisposable
             PersistCommit(force: true);
             _assembler.Dispose();
         }
-        lock (_gate) _noticeTimer?.Dispose();
+        // Outside the lock: the clock's thread may be waiting for it, and its disposal waits for that thread.
+        _holdBackClock.Dispose();
         _outgoing.Dispose();
         _stopping.Dispose();
         _wake.Dispose();

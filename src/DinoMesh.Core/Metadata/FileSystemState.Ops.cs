@@ -22,19 +22,21 @@ public sealed partial record FileSystemState
     public const long PruneEvery = 4096;
 
     /// <summary>True when <paramref name="mutation"/> carries an op id this state has already applied.</summary>
-    public bool IsDuplicate(Mutation mutation) =>
-        mutation.Op is { } op && Clients.TryGetValue(ClientKey(op), out var window)
-        && (window.Recent.Contains(op.Seq) || (window.Recent.Count >= OpWindow && op.Seq < window.Recent.Min));
+    public bool IsDuplicate(Mutation mutation) => IsDuplicate(mutation.Op, ClientKeyOf(mutation));
 
-    private FileSystemState RememberOp(Mutation mutation)
+    // The client's key is built once per apply (a hex string of the client id) and passed to both uses.
+    private bool IsDuplicate(OpId? op, string? client) =>
+        op is { } id && client is not null && Clients.TryGetValue(client, out var window)
+        && (window.Recent.Contains(id.Seq) || (window.Recent.Count >= OpWindow && id.Seq < window.Recent.Min));
+
+    private FileSystemState RememberOp(Mutation mutation, string? client)
     {
         var clients = Clients;
-        if (mutation.Op is { } op)
+        if (mutation.Op is { } op && client is not null)
         {
-            var key = ClientKey(op);
-            var recent = (clients.TryGetValue(key, out var window) ? window.Recent : ImmutableSortedSet<ulong>.Empty).Add(op.Seq);
+            var recent = (clients.TryGetValue(client, out var window) ? window.Recent : ImmutableSortedSet<ulong>.Empty).Add(op.Seq);
             if (recent.Count > OpWindow) recent = recent.Remove(recent.Min);
-            clients = clients.SetItem(key, new ClientWindow(recent, Version, Math.Max(window?.LastTimeNs ?? long.MinValue, mutation.TimeNs)));
+            clients = clients.SetItem(client, new ClientWindow(recent, Version, Math.Max(window?.LastTimeNs ?? long.MinValue, mutation.TimeNs)));
         }
         if (Version % PruneEvery == 0 && clients.Count > 0)
         {
@@ -46,5 +48,5 @@ public sealed partial record FileSystemState
         return ReferenceEquals(clients, Clients) ? this : this with { Clients = clients };
     }
 
-    private static string ClientKey(OpId op) => Convert.ToHexStringLower(op.Client);
+    private static string? ClientKeyOf(Mutation mutation) => mutation.Op is { } op ? Convert.ToHexStringLower(op.Client) : null;
 }

@@ -98,7 +98,8 @@ public sealed partial record FileSystemState
     public ApplyResult Apply(Mutation mutation)
     {
         ArgumentNullException.ThrowIfNull(mutation);
-        if (IsDuplicate(mutation)) return new ApplyResult(FsError.None, this with { Version = Version + 1 }, Effect.None with { Duplicate = true, Proposer = mutation.Proposer });
+        var client = ClientKeyOf(mutation);
+        if (IsDuplicate(mutation.Op, client)) return new ApplyResult(FsError.None, this with { Version = Version + 1 }, Effect.None with { Duplicate = true, Proposer = mutation.Proposer });
         if (!HasGenesis && mutation.Kind is not Metadata.Genesis) return Fail(FsError.Invalid);
         var result = mutation.Kind switch
         {
@@ -122,7 +123,7 @@ public sealed partial record FileSystemState
         if (!result.Ok) return ApplyResult.Fail(result.Error, this);
         var next = result.State with { Version = Version + 1 };
         next = next with { StoredBytes = StoredBytes + StoredBytesMoved(next, result.Effect) };
-        next = next.RememberOp(mutation);
+        next = next.RememberOp(mutation, client);
         return result with { State = next, Effect = result.Effect with { Proposer = mutation.Proposer } };
     }
 
