@@ -11,7 +11,7 @@ public sealed class PooledBuffer
     private readonly BufferPool? _pool;
     private readonly byte[] _array;
     private readonly int _start;
-    private int _references;
+    private HolderCount _holders;
     private int _length;
 
     internal unsafe PooledBuffer(BufferPool pool, int capacity)
@@ -31,7 +31,7 @@ public sealed class PooledBuffer
         _array = array;
         Capacity = array.Length;
         _length = array.Length;
-        _references = 1;
+        _holders = new HolderCount(1);
     }
 
     /// <summary>A plain array in the shape of a lent buffer (one reference); releasing it gives nothing back to any pool.</summary>
@@ -47,7 +47,7 @@ public sealed class PooledBuffer
     public bool IsPooled => _pool is not null;
 
     /// <summary>References held now (0: back in the pool, or never lent); for tests and assertions.</summary>
-    public int References => Volatile.Read(ref _references);
+    public int References => _holders.Count;
 
     /// <summary>The lent bytes. Only valid while the caller holds a reference.</summary>
     public Memory<byte> Memory => _array.AsMemory(_start, _length);
@@ -56,33 +56,18 @@ public sealed class PooledBuffer
     public ArraySegment<byte> Segment => new(_array, _start, _length);
 
     /// <summary>One more reference, for a second holder; the caller must hold one already (so the buffer cannot be in the pool).</summary>
-    public void Retain()
-    {
-        while (true)
-        {
-            var now = Volatile.Read(ref _references);
-            if (now <= 0) throw new InvalidOperationException("a buffer that is back in its pool cannot be retained");
-            if (Interlocked.CompareExchange(ref _references, now + 1, now) == now) return;
-        }
-    }
+    public void Retain() => _holders.Retain("a buffer");
 
     /// <summary>Gives up one reference; the last one returns the buffer to its pool. Exactly once per reference.</summary>
     public void Release()
     {
-        var left = Interlocked.Decrement(ref _references);
-        if (left > 0) return;
-        if (left < 0)
-        {
-            Interlocked.Increment(ref _references);
-            throw new InvalidOperationException("a pooled buffer was released more often than it was lent or retained");
-        }
-        _pool?.Return(this);
+        if (_holders.Release("a pooled buffer")) _pool?.Return(this);
     }
 
     internal void Lend(int length)
     {
         if (length > Capacity) throw new ArgumentOutOfRangeException(nameof(length), $"{length} bytes in a buffer of {Capacity}");
         _length = length;
-        if (Interlocked.Exchange(ref _references, 1) != 0) throw new InvalidOperationException("a buffer still referenced was in the pool");
+        _holders.Lend("a buffer");
     }
 }

@@ -10,7 +10,7 @@ namespace DinoMesh.Core.Buffers;
 /// </summary>
 public sealed class SharedArray
 {
-    private int _references = 1;
+    private HolderCount _holders = new(1);
 
     private SharedArray(byte[] array) => Array = array;
 
@@ -21,30 +21,15 @@ public sealed class SharedArray
     public byte[] Array { get; }
 
     /// <summary>References held now (0: back in the pool); for tests and assertions.</summary>
-    public int References => Volatile.Read(ref _references);
+    public int References => _holders.Count;
 
     /// <summary>One more reference, for a second holder; the caller must hold one already.</summary>
-    public void Retain()
-    {
-        while (true)
-        {
-            var now = Volatile.Read(ref _references);
-            if (now <= 0) throw new InvalidOperationException("an array that is back in its pool cannot be retained");
-            if (Interlocked.CompareExchange(ref _references, now + 1, now) == now) return;
-        }
-    }
+    public void Retain() => _holders.Retain("an array");
 
     /// <summary>Gives up one reference; the last one returns the array to the pool. Exactly once per reference.</summary>
     public void Release()
     {
-        var left = Interlocked.Decrement(ref _references);
-        if (left > 0) return;
-        if (left < 0)
-        {
-            Interlocked.Increment(ref _references);
-            throw new InvalidOperationException("a shared array was released more often than it was rented or retained");
-        }
-        ArrayPool<byte>.Shared.Return(Array);
+        if (_holders.Release("a shared array")) ArrayPool<byte>.Shared.Return(Array);
     }
 }
 
