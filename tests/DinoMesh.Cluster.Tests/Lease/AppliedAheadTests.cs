@@ -3,7 +3,6 @@ using DinoMesh.Core.Identity;
 using DinoMesh.Core.Metadata;
 using DinoMesh.Core.Wire;
 using DinoMesh.Storage.Replica;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace DinoMesh.Cluster.Tests.Lease;
 
@@ -122,9 +121,8 @@ public sealed class AppliedAheadTests : IDisposable
     {
         var ct = TestContext.Current.CancellationToken;
         var replica = Founded();
-        var wire = new LeaseDriverWire();
-        await using var holder = new LeaseDriver(A, replica, wire.From(A), new LeaseTiming(), NullLogger.Instance);
-        wire.Drivers[A] = holder;
+        var wire = new MemoryLeaseNetwork();
+        await using var holder = wire.Join(A, replica);
         holder.Start([A]);
         var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (holder.Status.Role != LeaseRole.Holder && DateTime.UtcNow < until) await Task.Delay(10, ct);

@@ -2,7 +2,6 @@ using DinoMesh.Cluster.Lease;
 using DinoMesh.Core.Identity;
 using DinoMesh.Core.Metadata;
 using DinoMesh.Core.Wire;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace DinoMesh.Cluster.Tests.Lease;
 
@@ -35,9 +34,8 @@ public sealed class CommitLookupTests : IDisposable
     {
         var ct = TestContext.Current.CancellationToken;
         var replica = _replicas.Founded(A);
-        var wire = new LeaseDriverWire();
-        await using var holder = new LeaseDriver(A, replica, wire.From(A), new LeaseTiming(), NullLogger.Instance);
-        wire.Drivers[A] = holder;
+        var wire = new MemoryLeaseNetwork();
+        await using var holder = wire.Join(A, replica);
         holder.Start([A]);
         var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (holder.Status.Role != LeaseRole.Holder && DateTime.UtcNow < until) await Task.Delay(10, ct);

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using DinoMesh.Cluster.Lease;
 using DinoMesh.Core.Identity;
 using DinoMesh.Core.Metadata;
@@ -6,7 +5,6 @@ using DinoMesh.Storage;
 using DinoMesh.Storage.Chunks;
 using DinoMesh.Storage.Metadata;
 using DinoMesh.Storage.Replica;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace DinoMesh.Cluster.Tests.Lease;
 
@@ -29,31 +27,22 @@ public sealed class LeaseDriverAnswerTests : IDisposable
         var (holderReplica, followerReplica) = (OpenReplica(), OpenReplica());
         LeaseDriver.Found(holderReplica, new Mutation { Kind = new Genesis(new byte[16], A), Proposer = A, TimeNs = 1 });
 
-        var wire = new LeaseDriverWire();
-        var holder = new LeaseDriver(A, holderReplica, wire.From(A), new LeaseTiming(), NullLogger.Instance);
-        var follower = new LeaseDriver(B, followerReplica, wire.From(B), new LeaseTiming(), NullLogger.Instance);
-        wire.Drivers[A] = holder;
-        wire.Drivers[B] = follower;
+        var wire = new MemoryLeaseNetwork();
+        var holder = wire.Join(A, holderReplica);
+        var follower = wire.Join(B, followerReplica);
         await using var _ = holder;
         await using var __ = follower;
         holder.Start([A, B]);
         follower.Start([A, B]);
 
         var noop = new Mutation { Kind = new Noop(), Proposer = A, Op = new OpId([1], 1) };
-        Assert.Equal(ProposeOutcome.Appended, await ProposeWhenHolderAsync(holder, noop, ct));
+        Assert.Equal(ProposeOutcome.Appended, await LeaseDriverWaits.ProposeWhenHolderAsync(holder, noop, ct));
         var until = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         while (followerReplica.Current.Version < holderReplica.Log.LastVersion && DateTime.UtcNow < until) await Task.Delay(10, ct);
 
         Assert.Equal(holderReplica.Log.LastVersion, followerReplica.Current.Version);
         Assert.True(wire.AnsweredAcknowledgements > 0, "the follower's acknowledgements came back in the calls' answers");
         Assert.Equal(0, wire.QueuedAcknowledgements);
-    }
-
-    private static async Task<ProposeOutcome> ProposeWhenHolderAsync(LeaseDriver holder, Mutation mutation, CancellationToken ct)
-    {
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (holder.Status.Role != LeaseRole.Holder && DateTime.UtcNow < until) await Task.Delay(10, ct);
-        return holder.Propose(mutation, Core.Wire.MutationCodec.Encode(mutation)).Outcome;
     }
 
     private MetadataReplica OpenReplica() => _replicas.Open();

@@ -1,7 +1,6 @@
 using DinoMesh.Cluster.Lease;
 using DinoMesh.Core.Identity;
 using DinoMesh.Core.Metadata;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace DinoMesh.Cluster.Tests.Lease;
 
@@ -22,18 +21,16 @@ public sealed class LeaseDriverFailStopTests : IDisposable
         var ct = TestContext.Current.CancellationToken;
         var (holderReplica, followerReplica) = (_replicas.Open(), _replicas.Open());
         LeaseDriver.Found(holderReplica, new Mutation { Kind = new Genesis(new byte[16], A), Proposer = A, TimeNs = 1 });
-        var wire = new LeaseDriverWire();
-        var holder = new LeaseDriver(A, holderReplica, wire.From(A), new LeaseTiming(), NullLogger.Instance);
-        var follower = new LeaseDriver(B, followerReplica, wire.From(B), new LeaseTiming(), NullLogger.Instance);
-        wire.Drivers[A] = holder;
-        wire.Drivers[B] = follower;
+        var wire = new MemoryLeaseNetwork();
+        var holder = wire.Join(A, holderReplica);
+        var follower = wire.Join(B, followerReplica);
         await using var _ = holder;
         await using var __ = follower;
         var failures = new List<Exception>();
         follower.Failed += e => { lock (failures) failures.Add(e); };
         holder.Start([A, B]);
         follower.Start([A, B]);
-        Assert.Equal(ProposeOutcome.Appended, await ProposeWhenHolderAsync(holder, Noop(1), ct));
+        Assert.Equal(ProposeOutcome.Appended, await LeaseDriverWaits.ProposeWhenHolderAsync(holder, Noop(1), ct));
         Assert.True(await Until(() => followerReplica.Current.Version == holderReplica.Log.LastVersion, ct), $"the follower did not catch up: {followerReplica.Current.Version} of {holderReplica.Log.LastVersion}, failed {follower.HasFailed} {string.Join(",", failures)}");
 
         followerReplica.Log.Dispose();
@@ -53,12 +50,6 @@ public sealed class LeaseDriverFailStopTests : IDisposable
     }
 
     private static Mutation Noop(ulong seq) => new() { Kind = new Noop(), Proposer = A, Op = new OpId([1], seq) };
-
-    private static async Task<ProposeOutcome> ProposeWhenHolderAsync(LeaseDriver holder, Mutation mutation, CancellationToken ct)
-    {
-        await Until(() => holder.Status.Role == LeaseRole.Holder, ct);
-        return holder.Propose(mutation, Core.Wire.MutationCodec.Encode(mutation)).Outcome;
-    }
 
     private static async Task<bool> Until(Func<bool> condition, CancellationToken ct)
     {

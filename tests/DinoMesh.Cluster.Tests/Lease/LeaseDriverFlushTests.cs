@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using DinoMesh.Cluster.Lease;
 using DinoMesh.Core.Identity;
 using DinoMesh.Core.Metadata;
@@ -22,10 +21,10 @@ public sealed class LeaseDriverFlushTests : IDisposable
     {
         var ct = TestContext.Current.CancellationToken;
         var (holderReplica, followerReplica) = (_replicas.Open(), _replicas.Open());
-        var wire = new FlushWire();
+        var wire = new MemoryLeaseNetwork(deliverOnFlush: true);
         await using var holder = Start(wire, holderReplica, followerReplica, out var follower);
         await using var _ = follower;
-        await WaitForHolderAsync(holder, ct);
+        await LeaseDriverWaits.HolderSettledAsync(holder, ct);
 
         var noop = new Mutation { Kind = new Noop(), Proposer = A, Op = new OpId([1], 1) };
         Assert.Equal(ProposeOutcome.Appended, holder.Propose(noop, Core.Wire.MutationCodec.Encode(noop)).Outcome);
@@ -44,11 +43,11 @@ public sealed class LeaseDriverFlushTests : IDisposable
     {
         var ct = TestContext.Current.CancellationToken;
         var (holderReplica, followerReplica) = (_replicas.Open(), _replicas.Open());
-        var wire = new FlushWire();
+        var wire = new MemoryLeaseNetwork(deliverOnFlush: true);
         await using var holder = Start(wire, holderReplica, followerReplica, out var follower);
         await using var _ = follower;
-        await WaitForHolderAsync(holder, ct);
-        await MakeBothVotersAsync(holder, ct);
+        await LeaseDriverWaits.HolderSettledAsync(holder, ct);
+        await LeaseDriverWaits.MakeVoterAsync(holder, B, ct);
         var committer = new ClusterCommitter(holder, holderReplica, wire.From(A), NullLogger.Instance);
         var lastEventVersion = 0L;
         holderReplica.Applied += (_, result) => Volatile.Write(ref lastEventVersion, result.State.Version);
@@ -90,11 +89,11 @@ public sealed class LeaseDriverFlushTests : IDisposable
     {
         var ct = TestContext.Current.CancellationToken;
         var (holderReplica, followerReplica) = (_replicas.Open(), _replicas.Open());
-        var wire = new FlushWire();
+        var wire = new MemoryLeaseNetwork(deliverOnFlush: true);
         await using var holder = Start(wire, holderReplica, followerReplica, out var follower);
         await using var _ = follower;
-        await WaitForHolderAsync(holder, ct);
-        await MakeBothVotersAsync(holder, ct);
+        await LeaseDriverWaits.HolderSettledAsync(holder, ct);
+        await LeaseDriverWaits.MakeVoterAsync(holder, B, ct);
         // Until the voter change committed, B was a learner the majority did not need: an append to it may have been
         // deferred then. Counted from when B has every entry, so only the two-voter stream below is judged.
         var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
@@ -119,108 +118,15 @@ public sealed class LeaseDriverFlushTests : IDisposable
         Assert.Equal(new LeaseHoldBack(true, 0, 0, 0, true, 0, 0, 0, 0), follower.HoldBack);
     }
 
-    private LeaseDriver Start(FlushWire wire, MetadataReplica holderReplica, MetadataReplica followerReplica, out LeaseDriver follower)
+    private LeaseDriver Start(MemoryLeaseNetwork wire, MetadataReplica holderReplica, MetadataReplica followerReplica, out LeaseDriver follower)
     {
         LeaseDriver.Found(holderReplica, new Mutation { Kind = new Genesis(new byte[16], A), Proposer = A, TimeNs = 1 });
-        var holder = new LeaseDriver(A, holderReplica, wire.From(A), new LeaseTiming(), NullLogger.Instance);
-        follower = new LeaseDriver(B, followerReplica, wire.From(B), new LeaseTiming(), NullLogger.Instance);
-        wire.Drivers[A] = holder;
-        wire.Drivers[B] = follower;
+        var holder = wire.Join(A, holderReplica);
+        follower = wire.Join(B, followerReplica);
         holder.Start([A, B]);
         follower.Start([A, B]);
         return holder;
     }
 
-    private static async Task WaitForHolderAsync(LeaseDriver holder, CancellationToken ct)
-    {
-        // Holding the lease and with the new term's first entry committed (so no earlier round is still in flight).
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while ((holder.Status is not { Role: LeaseRole.Holder } status || status.Commit < status.LastVersion || status.Applied < status.Commit)
-               && DateTime.UtcNow < until)
-        {
-            await Task.Delay(10, ct);
-        }
-        Assert.Equal(LeaseRole.Holder, holder.Status.Role);
-    }
-
-    /// <summary>Makes the follower a voter too, so a commit needs its answer (the founder alone is a majority of one).</summary>
-    private static async Task MakeBothVotersAsync(LeaseDriver holder, CancellationToken ct)
-    {
-        var admit = new Mutation { Kind = new AdmitMember(B, "127.0.0.2:1"), Proposer = A, Op = new OpId([9], 1) };
-        var voters = new Mutation { Kind = new SetVoters([A, B]), Proposer = A, Op = new OpId([9], 2) };
-        foreach (var change in new[] { admit, voters })
-        {
-            Assert.Equal(ProposeOutcome.Appended, holder.Propose(change, Core.Wire.MutationCodec.Encode(change)).Outcome);
-            await WaitForHolderAsync(holder, ct);
-        }
-        Assert.Contains(B, holder.Status.Voters);
-    }
-
     public void Dispose() => _replicas.Dispose();
-
-    /// <summary>
-    /// Sends a peer's queued messages only when it flushes, each on a thread of its own as a call would; the answer goes
-    /// back to the sender on that thread (as the transport's reader hands it over), or waits there while answers are held.
-    /// </summary>
-    private sealed class FlushWire
-    {
-        private readonly ConcurrentDictionary<PeerId, ConcurrentQueue<(PeerId To, LeaseMessage Message)>> _queued = new();
-        private readonly ConcurrentDictionary<PeerId, int> _flushed = new();
-        private readonly ManualResetEventSlim _answersFree = new(true);
-        private int _held;
-
-        public ConcurrentDictionary<PeerId, LeaseDriver> Drivers { get; } = new();
-
-        /// <summary>Answers wait (each on its own thread) until <see cref="ReleaseAnswers"/>.</summary>
-        public void HoldAnswers() => _answersFree.Reset();
-
-        public void ReleaseAnswers() => _answersFree.Set();
-
-        /// <summary>Answers that waited (or wait) for <see cref="ReleaseAnswers"/>.</summary>
-        public int AnswersHeld => Volatile.Read(ref _held);
-
-        public int Unflushed(PeerId from) => _queued.TryGetValue(from, out var queue) ? queue.Count : 0;
-
-        public int Flushed(PeerId from) => _flushed.GetValueOrDefault(from);
-
-        public ILeaseNetwork From(PeerId self) => new Endpoint(this, self);
-
-        private void Flush(PeerId from)
-        {
-            if (!_queued.TryGetValue(from, out var queue)) return;
-            while (queue.TryDequeue(out var item))
-            {
-                _flushed.AddOrUpdate(from, 1, (_, n) => n + 1);
-                var (to, message) = item;
-                _ = Task.Run(() =>
-                {
-                    if (!Drivers.TryGetValue(to, out var receiver) || !Drivers.TryGetValue(from, out var sender)) return;
-                    var answers = receiver.ReceiveAndAnswer(from, [message]);
-                    if (answers.Count == 0) return;
-                    if (!_answersFree.IsSet)
-                    {
-                        Interlocked.Increment(ref _held);
-                        _answersFree.Wait(TimeSpan.FromSeconds(10));
-                    }
-                    sender.Receive(to, answers);
-                });
-            }
-        }
-
-        private sealed class Endpoint(FlushWire wire, PeerId self) : ILeaseNetwork
-        {
-            public void Send(PeerId to, LeaseMessage message) => wire._queued.GetOrAdd(self, _ => new()).Enqueue((to, message));
-
-            public void Flush() => wire.Flush(self);
-
-            public Task<ProposeResponse?> ProposeAsync(PeerId holder, byte[] mutation, TimeSpan deadline, CancellationToken ct) =>
-                Task.FromResult<ProposeResponse?>(null);
-
-            public Task<SyncResponse?> SyncAsync(PeerId holder, long version, TimeSpan deadline, CancellationToken ct) =>
-                Task.FromResult<SyncResponse?>(null);
-
-            public Task<ReadIndexResponse?> ReadIndexAsync(PeerId holder, TimeSpan deadline, CancellationToken ct) =>
-                Task.FromResult<ReadIndexResponse?>(null);
-        }
-    }
 }

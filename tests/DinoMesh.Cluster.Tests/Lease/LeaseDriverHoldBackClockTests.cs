@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using DinoMesh.Cluster.Lease;
 using DinoMesh.Core.Identity;
 using DinoMesh.Core.Metadata;
@@ -26,7 +25,7 @@ public sealed class LeaseDriverHoldBackClockTests : IDisposable
     public async Task A_steady_writer_moves_the_deadline_later_and_the_clock_does_not_pass()
     {
         var ct = TestContext.Current.CancellationToken;
-        var wire = new RecordingWire();
+        var wire = new MemoryLeaseNetwork(deliverOnFlush: true);
         var (holder, clock, follower, replica) = await StartTwoVotersAsync(wire, ct);
         await using var _ = holder;
         await using var __ = follower;
@@ -56,7 +55,7 @@ public sealed class LeaseDriverHoldBackClockTests : IDisposable
     public async Task When_the_writer_stops_the_held_notice_goes_at_its_deadline()
     {
         var ct = TestContext.Current.CancellationToken;
-        var wire = new RecordingWire();
+        var wire = new MemoryLeaseNetwork(deliverOnFlush: true);
         var (holder, clock, follower, replica) = await StartTwoVotersAsync(wire, ct);
         await using var _ = holder;
         await using var __ = follower;
@@ -95,7 +94,7 @@ public sealed class LeaseDriverHoldBackClockTests : IDisposable
         Assert.Equal(long.MaxValue, clock.Due);
     }
 
-    private async Task<(LeaseDriver Holder, HandClock Clock, LeaseDriver Follower, MetadataReplica Replica)> StartTwoVotersAsync(RecordingWire wire, CancellationToken ct)
+    private async Task<(LeaseDriver Holder, HandClock Clock, LeaseDriver Follower, MetadataReplica Replica)> StartTwoVotersAsync(MemoryLeaseNetwork wire, CancellationToken ct)
     {
         var (holderReplica, followerReplica) = (_replicas.Open(), _replicas.Open());
         LeaseDriver.Found(holderReplica, new Mutation { Kind = new Genesis(new byte[16], A), Proposer = A, TimeNs = 1 });
@@ -106,15 +105,8 @@ public sealed class LeaseDriverHoldBackClockTests : IDisposable
         wire.Drivers[B] = follower;
         holder.Start([A, B]);
         follower.Start([A, B]);
-        await WaitForCommittedAsync(holder, ct);
-        var admit = new Mutation { Kind = new AdmitMember(B, "127.0.0.2:1"), Proposer = A, Op = new OpId([9], 1) };
-        var voters = new Mutation { Kind = new SetVoters([A, B]), Proposer = A, Op = new OpId([9], 2) };
-        foreach (var change in new[] { admit, voters })
-        {
-            Assert.Equal(ProposeOutcome.Appended, holder.Propose(change, Core.Wire.MutationCodec.Encode(change)).Outcome);
-            await WaitForCommittedAsync(holder, ct);
-        }
-        Assert.Contains(B, holder.Status.Voters);
+        await LeaseDriverWaits.HolderSettledAsync(holder, ct);
+        await LeaseDriverWaits.MakeVoterAsync(holder, B, ct);
         // Whatever the setup held back goes now, and B has every entry before a test starts.
         clock!.Advance(TimeSpan.FromMilliseconds(10));
         var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
@@ -123,69 +115,5 @@ public sealed class LeaseDriverHoldBackClockTests : IDisposable
         return (holder, clock, follower, holderReplica);
     }
 
-    private static async Task WaitForCommittedAsync(LeaseDriver holder, CancellationToken ct)
-    {
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while ((holder.Status is not { Role: LeaseRole.Holder } status || status.Commit < status.LastVersion || status.Applied < status.Commit)
-               && DateTime.UtcNow < until)
-        {
-            await Task.Delay(5, ct);
-        }
-        Assert.Equal(LeaseRole.Holder, holder.Status.Role);
-    }
-
     public void Dispose() => _replicas.Dispose();
-
-    /// <summary>
-    /// Records what each driver sends and delivers it when that driver flushes, each call on a thread of its own; the
-    /// answer goes back to the sender on that thread.
-    /// </summary>
-    private sealed class RecordingWire
-    {
-        private readonly ConcurrentDictionary<PeerId, ConcurrentQueue<(PeerId To, LeaseMessage Message)>> _queued = new();
-        private readonly ConcurrentQueue<(PeerId From, PeerId To, LeaseMessage Message)> _sent = new();
-
-        public ConcurrentDictionary<PeerId, LeaseDriver> Drivers { get; } = new();
-
-        public ILeaseNetwork From(PeerId self) => new Endpoint(this, self);
-
-        /// <summary>Appends <paramref name="from"/> sent <paramref name="to"/> that told it of <paramref name="commit"/> or later.</summary>
-        public List<Append> AppendsCarrying(PeerId from, PeerId to, long commit) =>
-            [.. _sent.Where(s => s.From == from && s.To == to).Select(s => s.Message).OfType<Append>().Where(a => a.Commit >= commit)];
-
-        private void Flush(PeerId from)
-        {
-            if (!_queued.TryGetValue(from, out var queue)) return;
-            while (queue.TryDequeue(out var item))
-            {
-                var (to, message) = item;
-                _ = Task.Run(() =>
-                {
-                    if (!Drivers.TryGetValue(to, out var receiver) || !Drivers.TryGetValue(from, out var sender)) return;
-                    var answers = receiver.ReceiveAndAnswer(from, [message]);
-                    if (answers.Count > 0) sender.Receive(to, answers);
-                });
-            }
-        }
-
-        private sealed class Endpoint(RecordingWire wire, PeerId self) : ILeaseNetwork
-        {
-            public void Send(PeerId to, LeaseMessage message)
-            {
-                wire._sent.Enqueue((self, to, message));
-                wire._queued.GetOrAdd(self, _ => new()).Enqueue((to, message));
-            }
-
-            public void Flush() => wire.Flush(self);
-
-            public Task<ProposeResponse?> ProposeAsync(PeerId holder, byte[] mutation, TimeSpan deadline, CancellationToken ct) =>
-                Task.FromResult<ProposeResponse?>(null);
-
-            public Task<SyncResponse?> SyncAsync(PeerId holder, long version, TimeSpan deadline, CancellationToken ct) =>
-                Task.FromResult<SyncResponse?>(null);
-
-            public Task<ReadIndexResponse?> ReadIndexAsync(PeerId holder, TimeSpan deadline, CancellationToken ct) =>
-                Task.FromResult<ReadIndexResponse?>(null);
-        }
-    }
 }

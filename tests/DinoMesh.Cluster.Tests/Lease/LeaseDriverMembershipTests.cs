@@ -3,7 +3,6 @@ using DinoMesh.Cluster.Lease;
 using DinoMesh.Core.Identity;
 using DinoMesh.Core.Metadata;
 using DinoMesh.Storage.Replica;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace DinoMesh.Cluster.Tests.Lease;
 
@@ -35,11 +34,8 @@ public sealed class LeaseDriverMembershipTests : IDisposable
             if (result.Effect.MembersChanged) announced.Enqueue(result.State.Version);
         };
 
-        var wire = new LeaseDriverWire();
-        var holder = new LeaseDriver(A, holderReplica, wire.From(A), new LeaseTiming(), NullLogger.Instance);
-        var b = new LeaseDriver(B, bReplica, wire.From(B), new LeaseTiming(), NullLogger.Instance);
-        var c = new LeaseDriver(C, cReplica, wire.From(C), new LeaseTiming(), NullLogger.Instance);
-        (wire.Drivers[A], wire.Drivers[B], wire.Drivers[C]) = (holder, b, c);
+        var wire = new MemoryLeaseNetwork();
+        var (holder, b, c) = (wire.Join(A, holderReplica), wire.Join(B, bReplica), wire.Join(C, cReplica));
         await using var _ = holder;
         await using var __ = b;
         await using var ___ = c;

@@ -27,7 +27,7 @@ public sealed class LeaseDriverSnapshotTests : IDisposable
         var (holderReplica, followerReplica) = (OpenReplica(), OpenReplica());
         LeaseDriver.Found(holderReplica, new Mutation { Kind = new Genesis(new byte[16], A), Proposer = A, TimeNs = 1 });
         var timing = new LeaseTiming { Machine = LeaseConfig.Default with { SnapshotPieceBytes = 16 } };
-        var wire = new LeaseDriverWire();
+        var wire = new MemoryLeaseNetwork();
         var holder = new LeaseDriver(A, holderReplica, wire.From(A), timing, NullLogger.Instance);
         var follower = new LeaseDriver(B, followerReplica, wire.From(B), timing, NullLogger.Instance);
         await using var _ = holder;

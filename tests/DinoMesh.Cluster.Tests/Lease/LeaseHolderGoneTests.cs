@@ -13,18 +13,9 @@ namespace DinoMesh.Cluster.Tests.Lease;
 public class LeaseHolderGoneTests(ITestOutputHelper output)
 {
     private static readonly LeaseConfig Config = LeaseConfig.Default;
-    private static readonly long IdleHeartbeatMs = Config.HeartbeatTicks * Config.IdleFactor * LeaseSim.TickMs;
+    private static readonly long IdleHeartbeatMs = LeaseSim.IdleHeartbeatMs;
 
     private static IEnumerable<int> Seeds(int from, int count) => SimSeed.Override is { } only ? [only] : Enumerable.Range(from, SimSeed.Schedules(count));
-
-    private static LeaseSim IdleCluster(int seed, int voters, int learners, LeaseFaults? faults = null)
-    {
-        var sim = new LeaseSim(seed, voters, learners, faults ?? new LeaseFaults { MaxDelayMs = 5 });
-        sim.Run(3_000);
-        for (var i = 0; i < 10; i++) sim.Run(50, proposalsPerTick: 1);
-        sim.Run(Config.IdleAfterRounds * Config.HeartbeatTicks * LeaseSim.TickMs + 2 * IdleHeartbeatMs);
-        return sim;
-    }
 
     [Fact]
     public void A_killed_holder_of_an_idle_log_is_found_gone_and_replaced_long_before_its_stretched_lease_ends()
@@ -32,7 +23,7 @@ public class LeaseHolderGoneTests(ITestOutputHelper output)
         var took = new List<long>();
         foreach (var seed in Seeds(36_000, 200))
         {
-            var sim = IdleCluster(seed, voters: 3 + seed % 3, learners: seed % 4);
+            var sim = LeaseSim.Idle(seed, voters: 3 + seed % 3, learners: seed % 4);
             var holder = Assert.Single(sim.Holders);
             Assert.True(holder.Machine.IdleLease, sim.Replay);
             // Anywhere in the idle heartbeat interval.
@@ -60,7 +51,7 @@ public class LeaseHolderGoneTests(ITestOutputHelper output)
     [Fact]
     public void A_healthy_idle_cluster_probes_nobody_and_keeps_its_holder()
     {
-        var sim = IdleCluster(SimSeed.Get(36_500), voters: 5, learners: 3);
+        var sim = LeaseSim.Idle(SimSeed.Get(36_500), voters: 5, learners: 3);
         var holder = Assert.Single(sim.Holders);
         var term = holder.Machine.Term;
         sim.Run(30_000);
@@ -75,7 +66,7 @@ public class LeaseHolderGoneTests(ITestOutputHelper output)
         // A stalled holder (GC pause, SIGSTOP): its kernel still accepts connects, so the probes find it there.
         foreach (var seed in Seeds(36_600, 30))
         {
-            var sim = IdleCluster(seed, voters: 3 + seed % 3, learners: 1);
+            var sim = LeaseSim.Idle(seed, voters: 3 + seed % 3, learners: 1);
             var holder = Assert.Single(sim.Holders);
             sim.Stall(holder, 2 * Config.ElectionTicks * Config.IdleFactor);
             sim.Run(2 * Config.ElectionTicks * Config.IdleFactor * LeaseSim.TickMs);
@@ -89,7 +80,7 @@ public class LeaseHolderGoneTests(ITestOutputHelper output)
     [Fact]
     public void Learners_and_evidence_about_another_term_or_holder_change_nothing()
     {
-        var sim = IdleCluster(SimSeed.Get(36_700), voters: 3, learners: 2);
+        var sim = LeaseSim.Idle(SimSeed.Get(36_700), voters: 3, learners: 2);
         var holder = Assert.Single(sim.Holders);
         var learner = sim.Nodes.First(n => !holder.Machine.Voters.Contains(n.Id));
         var voter = sim.Nodes.First(n => n != holder && holder.Machine.Voters.Contains(n.Id));
@@ -113,7 +104,7 @@ public class LeaseHolderGoneTests(ITestOutputHelper output)
             var random = new Random(seed);
             var voters = 3 + seed % 3;
             var sim = seed % 2 == 0
-                ? IdleCluster(seed, voters, learners: seed % 3, new LeaseFaults { MaxDelayMs = 1 + random.Next(20), Duplicate = random.NextDouble() * 0.05 })
+                ? LeaseSim.Idle(seed, voters, learners: seed % 3, new LeaseFaults { MaxDelayMs = 1 + random.Next(20), Duplicate = random.NextDouble() * 0.05 })
                 : new LeaseSim(seed, voters, seed % 3, new LeaseFaults { MaxDelayMs = 1 + random.Next(20) });
             if (seed % 2 != 0) sim.Run(3_000);
             var holder = Assert.Single(sim.Holders);
@@ -181,7 +172,7 @@ public class LeaseHolderGoneTests(ITestOutputHelper output)
         var took = new List<long>();
         foreach (var seed in Seeds(36_800, 200))
         {
-            var sim = IdleCluster(seed, voters: 3 + seed % 3, learners: seed % 3, new LeaseFaults { MaxDelayMs = 1 + seed % 10, RejectingCuts = true });
+            var sim = LeaseSim.Idle(seed, voters: 3 + seed % 3, learners: seed % 3, new LeaseFaults { MaxDelayMs = 1 + seed % 10, RejectingCuts = true });
             var holder = Assert.Single(sim.Holders);
             sim.Run(sim.Random.Next((int)IdleHeartbeatMs));
             sim.Partition([.. sim.Nodes.Select(n => n == holder ? 1 : 0)]);
@@ -218,7 +209,7 @@ public class LeaseHolderGoneTests(ITestOutputHelper output)
         {
             var random = new Random(seed);
             var sim = seed % 2 == 0
-                ? IdleCluster(seed, voters: 3 + seed % 3, learners: seed % 3)
+                ? LeaseSim.Idle(seed, voters: 3 + seed % 3, learners: seed % 3)
                 : new LeaseSim(seed, 3 + seed % 3, seed % 3, new LeaseFaults { MaxDelayMs = 1 + random.Next(20) });
             if (seed % 2 != 0) sim.Run(3_000);
             var holder = Assert.Single(sim.Holders);

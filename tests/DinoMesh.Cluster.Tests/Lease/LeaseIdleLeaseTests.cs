@@ -12,17 +12,9 @@ namespace DinoMesh.Cluster.Tests.Lease;
 public class LeaseIdleLeaseTests
 {
     private static readonly LeaseConfig Config = LeaseConfig.Default;
-    private static readonly long IdleHeartbeatMs = Config.HeartbeatTicks * Config.IdleFactor * LeaseSim.TickMs;
+    private static readonly long IdleHeartbeatMs = LeaseSim.IdleHeartbeatMs;
 
-    private static LeaseSim IdleCluster(int seed, int voters = 3, int learners = 4)
-    {
-        var sim = new LeaseSim(SimSeed.Get(seed), voters, learners, new LeaseFaults { MaxDelayMs = 5 });
-        sim.Run(3_000);
-        for (var i = 0; i < 10; i++) sim.Run(50, proposalsPerTick: 1);
-        // Quiet rounds at the normal pace, then one idle round so every follower has been told.
-        sim.Run(Config.IdleAfterRounds * Config.HeartbeatTicks * LeaseSim.TickMs + 2 * IdleHeartbeatMs);
-        return sim;
-    }
+    private static LeaseSim IdleCluster(int seed, int voters = 3, int learners = 4) => LeaseSim.Idle(SimSeed.Get(seed), voters, learners);
 
     [Fact]
     public void An_idle_log_is_renewed_idle_factor_times_less_often_and_keeps_its_holder()
