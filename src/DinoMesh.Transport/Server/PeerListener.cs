@@ -78,6 +78,9 @@ internal sealed class PeerListener : IConnectionListener
     // memory.") when it cannot get one. Connections are served again only once the whole reserve is back.
     private readonly DescriptorReserve _reserve = new(ReservedDescriptors);
     private const int ReservedDescriptors = 16;
+    // Whether descriptors are free, asked before every accepted connection: from a count kept by the watch below while
+    // there is room to spare, so that an accept opens no descriptors to find out; by probing near the edge.
+    private readonly DescriptorHeadroom _headroom;
     // Free descriptors an accepted connection must leave behind, beyond the reserve.
     private const int HeadroomDescriptors = 8;
     // The runtime aborts ("Out of memory.") when it starts a thread and finds no descriptor free, and nothing here
@@ -110,6 +113,8 @@ internal sealed class PeerListener : IConnectionListener
         // Nothing on this path blocks: handlers that may take time run on the thread pool (LeanServer, HTTP/2 streams).
         _contexts = new SocketConnectionContextFactory(new SocketConnectionFactoryOptions { UnsafePreferInlineScheduling = true }, loggers.CreateLogger("DinoMesh.Transport.Sockets"));
         _reserve.TryRefill();
+        _headroom = DescriptorHeadroom.Of(_reserve);
+        _headroom.Recount();
         EndPoint = socket.LocalEndPoint!;
         _descriptorWatch = new Timer(_ => WatchDescriptors(), null, DescriptorWatchPeriod, DescriptorWatchPeriod);
         _acceptLoop = Task.Run(AcceptLoopAsync);
@@ -173,6 +178,7 @@ internal sealed class PeerListener : IConnectionListener
                 continue; // reset while it waited in the backlog
             }
 
+            _headroom.Took(1);
             if (!_reserve.IsFull && !TryRefillReserve())
             {
                 // Still short of descriptors: refuse at once rather than let a TLS handshake take what is left.
@@ -180,7 +186,7 @@ internal sealed class PeerListener : IConnectionListener
                 LogOutOfDescriptors();
                 continue;
             }
-            if (!_reserve.HasHeadroom(HeadroomDescriptors))
+            if (!_headroom.Has(HeadroomDescriptors))
             {
                 // Free descriptors are nearly gone although accept still got one: this connection would take what the
                 // rest of the process needs. Refused, and the reserve goes back to the process until the pressure passes.
@@ -383,16 +389,21 @@ internal sealed class PeerListener : IConnectionListener
     /// </summary>
     private bool TryRefillReserve()
     {
-        if (_reserve.HasHeadroom(ReservedDescriptors + HeadroomDescriptors) && _reserve.TryRefill()) return true;
+        if (_headroom.Has(ReservedDescriptors + HeadroomDescriptors) && _reserve.TryRefill())
+        {
+            _headroom.Took(ReservedDescriptors);
+            return true;
+        }
         _reserve.Release();
         return false;
     }
 
     private void WatchDescriptors()
     {
+        _headroom.Recount();
         if (_reserve.IsFull)
         {
-            if (_reserve.HasHeadroom(HeadroomDescriptors)) return;
+            if (_headroom.Has(HeadroomDescriptors)) return;
             _reserve.Release();
             LogOutOfDescriptors();
         }
