@@ -21,6 +21,17 @@ public class LocalHealthTests
 
     private static TimeSpan Ms(double ms) => TimeSpan.FromMilliseconds(ms);
 
+    /// <summary>Ticks <paramref name="machine"/> every 5 ms until it sends a probe; that probe.</summary>
+    private static Outbound FirstProbe(MemberList machine, ref TimeSpan now)
+    {
+        for (var i = 0; i < 10_000; i++)
+        {
+            now += Ms(5);
+            if (machine.Tick(now).Messages.FirstOrDefault(m => m.Message is Ping) is { Message: Ping } probe) return probe;
+        }
+        throw new InvalidOperationException("no probe in 50 s of ticks");
+    }
+
     private static MemberList Machine(MembershipConfig? config = null)
     {
         var machine = new MemberList(Me, "me:1", config ?? Config, new Random(7), TimeSpan.Zero);
@@ -140,19 +151,13 @@ public class LocalHealthTests
     {
         var machine = Machine();
         var now = TimeSpan.Zero;
-        // Run until a probe is out.
-        Outbound? ping = null;
-        while (ping is null)
-        {
-            now += Ms(5);
-            ping = machine.Tick(now).Messages.Cast<Outbound?>().FirstOrDefault(m => m!.Value.Message is Ping);
-        }
+        var ping = FirstProbe(machine, ref now);
 
         // The process stalls for two probe intervals; the target's ack sat in its queue all along. On waking, the
         // timer fires first (late), then the queued ack is read.
         now += Config.ProbeInterval * 2;
         var late = machine.Tick(now);
-        var acked = machine.Receive(now, ping.Value.To, new Ack(((Ping)ping.Value.Message).Seq, []));
+        var acked = machine.Receive(now, ping.To, new Ack(((Ping)ping.Message).Seq, []));
         var events = new List<MemberEvent>(late.Events);
         events.AddRange(acked.Events);
         Drive(machine, ref now, now + Config.ProbeTimeout * 4, (_, o) => o.Message is Ping p ? (o.To, new Ack(p.Seq, [])) : null, events);
@@ -166,18 +171,13 @@ public class LocalHealthTests
     {
         var machine = Machine(Config with { AwarenessMaxMultiplier = 1 });
         var now = TimeSpan.Zero;
-        Outbound? ping = null;
-        while (ping is null)
-        {
-            now += Ms(5);
-            ping = machine.Tick(now).Messages.Cast<Outbound?>().FirstOrDefault(m => m!.Value.Message is Ping);
-        }
+        var ping = FirstProbe(machine, ref now);
 
         now += Config.ProbeInterval * 2;
         var late = machine.Tick(now);
-        machine.Receive(now, ping.Value.To, new Ack(((Ping)ping.Value.Message).Seq, []));
+        machine.Receive(now, ping.To, new Ack(((Ping)ping.Message).Seq, []));
 
-        Assert.Contains(late.Events, e => e.Kind == MemberEventKind.Suspected && e.Member.Id == ping.Value.To);
+        Assert.Contains(late.Events, e => e.Kind == MemberEventKind.Suspected && e.Member.Id == ping.To);
         Assert.Equal(0, machine.LocalHealth);
     }
 
