@@ -11,14 +11,20 @@ namespace DinoMesh.Volume.Tests;
 /// </summary>
 public sealed class WriteBoundTests : IDisposable
 {
-    private const int Block = 4096;
+    private const int Block = 64 * 1024;
     private static readonly FuseContext Owner = Caller(1000, 1000);
     private readonly TestVolume _volume = new(new VolumeOptions { ChunkSize = Block });
     private readonly ManualResetEventSlim _stores = new(false);
 
+    private int _held;
+
     public WriteBoundTests() =>
         // Every chunk store waits here: the sealed blocks stay in flight until the test lets them go.
-        _volume.Chunks.Stored += (_, _, _) => _stores.Wait(TimeSpan.FromSeconds(10));
+        _volume.Chunks.Stored += (_, _, _) =>
+        {
+            Interlocked.Increment(ref _held);
+            _stores.Wait(TimeSpan.FromSeconds(10));
+        };
 
     [Fact]
     public async Task A_write_past_four_blocks_in_flight_returns_unanswered_at_once_and_is_answered_once_a_block_is_stored()
@@ -33,6 +39,8 @@ public sealed class WriteBoundTests : IDisposable
             Assert.True(written.IsCompleted, $"write {i} waited with {i + 1} blocks in flight");
             Assert.Equal(Block, (await written).Value);
         }
+
+        Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref _held) == 4, TimeSpan.FromSeconds(10)), $"{_held} of 4 stores reached the gate");
 
         // The fifth: its bytes are staged, and the call returns without an answer instead of holding this thread
         // until a store ends (it held it for up to the gate's 10 s before).
