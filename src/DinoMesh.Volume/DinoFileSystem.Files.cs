@@ -130,10 +130,19 @@ public sealed partial class DinoFileSystem
         var inode = _meta.Current.Find(ino);
         if (inode is null) return ValueTask.FromResult(Fail<int>(FsError.Stale));
         if (!inode.IsRegular) return ValueTask.FromResult(Fail<int>(FsError.Invalid));
-        var error = _contents.Write(ino, offset, data.Span, _clock.NowNs());
+        var error = _contents.Write(ino, offset, data.Span, _clock.NowNs(), out var room);
         if (error != FsError.None) return ValueTask.FromResult(Fail<int>(error));
-        if (Handle(fileHandle) is { } handle && (handle.Flags & ODirect) != 0) return DropCachedPagesAsync(ino, offset, data.Length);
+        if (Handle(fileHandle) is { } handle && (handle.Flags & ODirect) != 0) return DropCachedPagesAsync(ino, offset, data.Length, room);
+        if (!room.IsCompleted) return AnsweredWithRoomAsync(room, data.Length);
+        room.GetAwaiter().GetResult();
         return ValueTask.FromResult<FuseResult<int>>(data.Length);
+    }
+
+    /// <summary>A staged write answered once its file has room again (too many of its blocks were being stored).</summary>
+    private static async ValueTask<FuseResult<int>> AnsweredWithRoomAsync(ValueTask room, int length)
+    {
+        await room;
+        return length;
     }
 
     /// <summary>
@@ -142,8 +151,9 @@ public sealed partial class DinoFileSystem
     /// them itself before it is answered. The notification runs on the thread pool, never on a reader thread: the
     /// kernel waits for pages locked by reads in flight, which need the readers to be answered.
     /// </summary>
-    private async ValueTask<FuseResult<int>> DropCachedPagesAsync(ulong ino, long offset, int length)
+    private async ValueTask<FuseResult<int>> DropCachedPagesAsync(ulong ino, long offset, int length, ValueTask room)
     {
+        await room;
         if (_notifier is { } notifier) await Task.Run(() => notifier.InvalidateInode(ino, offset, length));
         return length;
     }

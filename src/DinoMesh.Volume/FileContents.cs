@@ -43,11 +43,50 @@ internal sealed partial class FileContents
     }
 
     /// <summary>
-    /// Stages a write. Fails, staging nothing, while an earlier block of the file cannot be stored (the block is tried
-    /// again first, so the write goes through once there is room).
+    /// Stages a write and waits, holding the calling thread, while the file has more than <see cref="MaxInFlight"/>
+    /// blocks being stored (copy_file_range, which loops over a whole range on a thread of its own). Fails, staging
+    /// nothing, while an earlier block of the file cannot be stored (the block is tried again first, so the write goes
+    /// through once there is room).
     /// </summary>
     public FsError Write(ulong ino, long offset, ReadOnlySpan<byte> data, long nowNs)
     {
+        var error = Stage(ino, offset, data, nowNs, out var staged);
+        while (Crowded(staged) is { } oldest) oldest.Wait();
+        return error;
+    }
+
+    /// <summary>
+    /// Stages a write without waiting: the bytes are copied when it returns (the caller's buffer is free), and
+    /// <paramref name="room"/> completes once the file has no more than <see cref="MaxInFlight"/> blocks being stored.
+    /// A FUSE WRITE is answered only then (the same bound on a writer as <see cref="Write"/>), but no thread waits for
+    /// it: the FUSE reader that copied the bytes reads on.
+    /// </summary>
+    public FsError Write(ulong ino, long offset, ReadOnlySpan<byte> data, long nowNs, out ValueTask room)
+    {
+        var error = Stage(ino, offset, data, nowNs, out var staged);
+        room = error == FsError.None && Crowded(staged) is not null ? RoomAsync(staged) : ValueTask.CompletedTask;
+        return error;
+    }
+
+    private static async ValueTask RoomAsync(StagedFile? staged)
+    {
+        while (Crowded(staged) is { } oldest) await oldest.ConfigureAwait(false);
+    }
+
+    /// <summary>The oldest block in flight while the file has too many and none failed (a failure is the next call's answer), else null.</summary>
+    private static Task? Crowded(StagedFile? staged)
+    {
+        if (staged is null) return null;
+        lock (staged.Gate)
+        {
+            staged.Reap();
+            return staged.InFlight.Count > MaxInFlight && staged.Error == FsError.None ? staged.InFlight[0].Work : null;
+        }
+    }
+
+    private FsError Stage(ulong ino, long offset, ReadOnlySpan<byte> data, long nowNs, out StagedFile? written)
+    {
+        written = null;
         if (offset < 0 || data.Length > FileSystemState.MaxFileSize - offset) return FsError.TooBig;
         if (data.IsEmpty) return FsError.None;
         var size = _options.ChunkSize;
@@ -85,11 +124,7 @@ internal sealed partial class FileContents
             staged.LastWriteNs = nowNs;
             while (staged.Blocks.Count > _options.MaxDirtyBlocksPerFile) StartSeal(staged, staged.Blocks.First().Value);
             staged.Reap();
-            while (staged.InFlight.Count > MaxInFlight && staged.Error == FsError.None)
-            {
-                staged.InFlight[0].Work.Wait();
-                staged.Reap();
-            }
+            written = staged;
             if (staged.Pending.Count >= _options.PendingExtentsBeforeCommit && !staged.BackgroundCommit && staged.Error == FsError.None)
             {
                 staged.BackgroundCommit = true;

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using DinoMesh.Core.Buffers;
 using DinoMesh.Core.Chunks;
@@ -81,22 +80,22 @@ public sealed class ChunkReplicator
     {
         if (lendable is not { } lent || lent.Length != length || lent.Offset < ChunkCodec.PutEnvelope(length)) return null;
         lent.Owner.Retain();
-        return new PendingBytes(null, lent.Owner, ChunkCodec.LayOutPutEnvelope(id, lent.Owner.Array, lent.Offset, length).Bytes);
+        return new PendingBytes(lent.Owner, ChunkCodec.LayOutPutEnvelope(id, lent.Owner.Array, lent.Offset, length).Bytes);
     }
 
     /// <summary>Copied once, straight into the put message every push of it sends (no second copy to encode it).</summary>
     private static PendingBytes Copy(ChunkId id, ReadOnlySpan<byte> bytes)
     {
-        var pooled = ArrayPool<byte>.Shared.Rent(ChunkCodec.PutEnvelope(bytes.Length) + bytes.Length);
-        return new PendingBytes(pooled, null, ChunkCodec.LayOutPut(id, bytes, pooled).Bytes);
+        var copy = SharedArray.Rent(ChunkCodec.PutEnvelope(bytes.Length) + bytes.Length);
+        return new PendingBytes(copy, ChunkCodec.LayOutPut(id, bytes, copy.Array).Bytes);
     }
 
     /// <summary>
-    /// A chunk's bytes waiting to be pushed, laid out behind the envelope of its put: in an array of the shared pool
-    /// copied for the push (<paramref name="Pooled"/>), or in the writer's array, of which the push holds a reference
-    /// (<paramref name="Lent"/>).
+    /// A chunk's bytes waiting to be pushed, laid out behind the envelope of its put in <paramref name="Owner"/>, of
+    /// which the push holds one reference: an array copied for the push (the only reference), or the writer's array
+    /// lent to it (the writer holds its own until its block is gone). Either way the push gives up exactly its own.
     /// </summary>
-    private sealed record PendingBytes(byte[]? Pooled, SharedArray? Lent, ReadOnlyMemory<byte> Memory)
+    private sealed record PendingBytes(SharedArray Owner, ReadOnlyMemory<byte> Memory)
     {
         public int Length => Memory.Length;
     }
@@ -104,8 +103,7 @@ public sealed class ChunkReplicator
     private void Release(PendingBytes bytes)
     {
         Interlocked.Add(ref _pendingBytes, -bytes.Length);
-        if (bytes.Pooled is not null) ArrayPool<byte>.Shared.Return(bytes.Pooled);
-        bytes.Lent?.Release();
+        bytes.Owner.Release();
     }
 
     /// <summary>

@@ -135,7 +135,7 @@ internal sealed class FuseSession
 
                 if (pollFor > 0) busyUntil = Stopwatch.GetTimestamp() + pollFor;
                 var message = buffer.AsMemory(0, length);
-                var pending = pollFor > 0 && MayBlock(buffer, length)
+                var pending = pollFor > 0 && MayBlock(buffer)
                     ? new ValueTask(Task.Run(() => _dispatcher.DispatchAsync(message).AsTask()))
                     : _dispatcher.DispatchAsync(message);
                 if (pending.IsCompleted)
@@ -169,18 +169,17 @@ internal sealed class FuseSession
 
     /// <summary>
     /// Requests whose handler may wait on the disk or copy a lot: reads (a chunk may have to be read and verified),
-    /// fsyncs, copy_file_range (unaligned edges are read and written), and large writes. In polling mode they run on
-    /// the thread pool.
+    /// fsyncs and copy_file_range (unaligned edges are read and written, the whole range copied). In polling mode they
+    /// run on the thread pool. A WRITE, however large, is handled here: its handler copies the payload out (at most
+    /// max_write, a megabyte in some 100 µs) and, where it must wait (a file with too many blocks being stored), answers
+    /// later without holding this thread. Handing a megabyte's copy to the pool cost a thread wake-up on the writer's
+    /// path for every WRITE, and the reader then slept instead of catching the writer's next WRITE while it polls.
     /// </summary>
-    private static bool MayBlock(byte[] message, int length)
+    private static bool MayBlock(byte[] message)
     {
         var opcode = (Protocol.FuseOpcode)Protocol.Wire.Read<Protocol.FuseInHeader>(message).Opcode;
-        return opcode is Protocol.FuseOpcode.Read or Protocol.FuseOpcode.Fsync or Protocol.FuseOpcode.FsyncDir or Protocol.FuseOpcode.CopyFileRange
-            || (opcode == Protocol.FuseOpcode.Write && length > LargeWrite);
+        return opcode is Protocol.FuseOpcode.Read or Protocol.FuseOpcode.Fsync or Protocol.FuseOpcode.FsyncDir or Protocol.FuseOpcode.CopyFileRange;
     }
-
-    /// <summary>A write above this size is copied on the thread pool in polling mode.</summary>
-    private const int LargeWrite = 64 * 1024;
 
     private async Task ReturnWhenDoneAsync(ValueTask pending, byte[] buffer, long dispatched)
     {

@@ -45,6 +45,11 @@ internal sealed class MemoryFileSystem : FuseFileSystemBase
 
     public long WriteCount => Interlocked.Read(ref _writeCount);
 
+    /// <summary>Names of the threads WRITE handlers ran on (a pool thread has none: "").</summary>
+    public IReadOnlyCollection<string> WriteThreads => [.. _writeThreads.Keys];
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _writeThreads = new();
+
     /// <summary>READDIR/READDIRPLUS requests served.</summary>
     public long ReadDirCount => Interlocked.Read(ref _readDirCount);
 
@@ -304,6 +309,7 @@ internal sealed class MemoryFileSystem : FuseFileSystemBase
     public override ValueTask<FuseResult<int>> WriteAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data, uint writeFlags)
     {
         Interlocked.Increment(ref _writeCount);
+        _writeThreads.TryAdd(Thread.CurrentThread.Name ?? "", true);
         long seen;
         while ((seen = Interlocked.Read(ref _maxWrite)) < data.Length && Interlocked.CompareExchange(ref _maxWrite, data.Length, seen) != seen)
         {

@@ -28,11 +28,13 @@ internal sealed class TestVolume : IDisposable
         Store = new ChunkStore(_data);
         Meta = new MemoryCommitter(Self, 1_700_000_000_000_000_000);
         var logger = NullLogger.Instance;
-        Fs = new DinoFileSystem(Meta, new ChunkAccess(Store, logger), new MutationClock(TimeProvider.System, Self), options ?? new VolumeOptions(), logger);
+        Chunks = new ChunkAccess(Store, logger);
+        Fs = new DinoFileSystem(Meta, Chunks, new MutationClock(TimeProvider.System, Self), options ?? new VolumeOptions(), logger);
     }
 
     public string Path { get; }
     public ChunkStore Store { get; }
+    public ChunkAccess Chunks { get; }
     public MemoryCommitter Meta { get; }
     public DinoFileSystem Fs { get; }
 
