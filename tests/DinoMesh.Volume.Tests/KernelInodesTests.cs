@@ -95,12 +95,13 @@ public class KernelInodesTests
     [Fact]
     public async Task A_name_created_elsewhere_that_this_kernel_cannot_cache_wakes_no_worker()
     {
-        var (notifier, kernel, negatives, invalidator) = Started();
+        var (notifier, kernel, negatives, invalidator, directories) = StartedWithDirectories();
         kernel.Given(8);
+        directories.Given(8);
         negatives.Given(8, Name("asked"));
 
         // A writer elsewhere creates files in a directory this kernel holds: the first create invalidates the
-        // directory's attributes (unknown until then), and the names, never answered absent here, need nothing.
+        // directory's attributes (given to the kernel before), and the names, never answered absent here, need nothing.
         invalidator.Enqueue(new Effect { Ino = 9, Touched = [8, 9], Entries = [new EntryChange(8, Name("f9"), 0, 9)] });
         Assert.True(await Eventually(() => notifier.Inodes.Contains(8UL)));
         Assert.Equal(1, invalidator.Queued);
