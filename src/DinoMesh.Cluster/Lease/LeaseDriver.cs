@@ -21,10 +21,11 @@ public sealed record LeaseTiming
     /// microseconds, so a commit costs two calls instead of four; a change made on one node is then seen on another at
     /// most this much later (rounded up to the driver clock's next whole millisecond), as on a deferred follower
     /// (<see cref="DeferredAppendDelay"/>): a fifth of the 10 ms propagation floor (p99) of issue 9. Not 1 ms: on a
-    /// loaded two-core machine the writer's next change comes more than 1-2 ms after a commit often enough that held
-    /// notices went alone in bursts, each an extra call that the next append then queued behind, and the notice policy
-    /// stopped holding for half a second at a time (10-27 times a run; docs/benchmarks.md). The runtime timer that kept
-    /// the deadline before the timerfd added a wake-up's latency that hid this.
+    /// loaded two-core machine the writer's next change came more than 1-2 ms after a commit often enough that a fifth
+    /// of the held notices went alone, each an extra call that the next append then queued behind (the runtime timer
+    /// that kept the deadline before the timerfd added a wake-up's latency that hid this); with 2 ms, 1.05 notices per
+    /// commit ride on appends against 0.80 (docs/benchmarks.md). Stalls of the writer longer than that still send some
+    /// alone, and in bursts still stop the notice policy now and then.
     /// </summary>
     public TimeSpan CommitNoticeDelay { get; init; } = TimeSpan.FromMilliseconds(2);
 
