@@ -54,6 +54,8 @@ for d in sys.argv[1:]:
                 dl = {k: h1[k] - h0[k] for k in h1 if not isinstance(h1[k], bool)}
                 holder += (f" | notices {'on' if h1['holdingNotices'] else 'OFF'} sw {dl['noticePolicyFlips']}"
                            f" carried {dl['noticesCarried']} alone {dl['noticesSentAlone']}"
+                           + (f" (awaited {dl['noticesAloneAwaited']} deferred {dl['noticesAloneDeferred']})" if 'noticesAloneAwaited' in dl else "")
+                           +
                            f" | defer {'on' if h1['deferringAppends'] else 'OFF'} sw {dl['deferralPolicyFlips']}"
                            f" merged {dl['deferralsMerged']} alone {dl['deferralsAlone']} demoted {dl['quickVotersDemoted']}")
     perf = {}

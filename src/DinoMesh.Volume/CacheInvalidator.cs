@@ -26,6 +26,7 @@ internal sealed class CacheInvalidator
     private readonly NegativeAnswers _negatives;
     private readonly DirectoryAttributes _directories;
     private Task? _worker;
+    private long _queued;
 
     public CacheInvalidator(ILogger logger, LookupAnswers answers, KernelInodes kernel, NegativeAnswers negatives, DirectoryAttributes directories)
     {
@@ -47,16 +48,34 @@ internal sealed class CacheInvalidator
     public void Enqueue(Effect effect)
     {
         Interlocked.MemoryBarrier();
-        if (MayConcernKernel(effect)) _queue.Writer.TryWrite(effect);
+        if (!MayConcernKernel(effect)) return;
+        Interlocked.Increment(ref _queued);
+        _queue.Writer.TryWrite(effect);
     }
 
+    /// <summary>Effects queued for the worker, each a wake-up of it (diagnostics, tests).</summary>
+    internal long Queued => Interlocked.Read(ref _queued);
+
+    /// <summary>
+    /// The worker's own tests, made before it is woken: a follower of a busy writer would otherwise wake it for every
+    /// file created in a directory its kernel holds, to find the new name was never answered absent here.
+    /// </summary>
     private bool MayConcernKernel(Effect effect)
     {
-        foreach (var change in effect.Entries) if (_kernel.MayHold(change.Parent)) return true;
+        foreach (var change in effect.Entries) if (MayHoldEntry(change)) return true;
         foreach (var ino in effect.ContentChanged) if (_kernel.MayHold(ino)) return true;
         foreach (var ino in effect.Touched) if (_kernel.MayHold(ino) && _directories.MayBeCached(ino)) return true;
         return false;
     }
+
+    /// <summary>
+    /// The kernel may cache what <paramref name="change"/> made stale: the name under a directory it holds, and for a
+    /// name that was not there before, only as absent, which it keeps only from an answer of ours within the entry
+    /// timeout (NegativeAnswers: recorded before that answer, which reads the tree again after it, so a change published
+    /// before this look either is in the answer or finds the name recorded).
+    /// </summary>
+    private bool MayHoldEntry(EntryChange change) =>
+        _kernel.MayHold(change.Parent) && (change.OldChild != 0 || _negatives.MayHold(change.Parent, change.Name));
 
     public void Stop() => _queue.Writer.TryComplete();
 
@@ -79,10 +98,7 @@ internal sealed class CacheInvalidator
             {
                 foreach (var change in effect.Entries)
                 {
-                    if (!_kernel.MayHold(change.Parent)) continue;
-                    // A name that was not there before: the kernel can only cache it as absent, and only from an answer
-                    // of ours within the entry timeout.
-                    if (change.OldChild == 0 && !_negatives.MayHold(change.Parent, change.Name)) continue;
+                    if (!MayHoldEntry(change)) continue;
                     var name = change.Name.ToBytes();
                     if (LastLinkGone(effect, change)) notifier.Delete(change.Parent, change.OldChild, name);
                     else notifier.InvalidateEntry(change.Parent, name);

@@ -93,6 +93,35 @@ public class KernelInodesTests
     }
 
     [Fact]
+    public async Task A_name_created_elsewhere_that_this_kernel_cannot_cache_wakes_no_worker()
+    {
+        var (notifier, kernel, negatives, invalidator, directories) = StartedWithDirectories();
+        kernel.Given(8);
+        directories.Given(8);
+        negatives.Given(8, Name("asked"));
+
+        // A writer elsewhere creates files in a directory this kernel holds: the first create invalidates the
+        // directory's attributes (given to the kernel before), and the names, never answered absent here, need nothing.
+        invalidator.Enqueue(new Effect { Ino = 9, Touched = [8, 9], Entries = [new EntryChange(8, Name("f9"), 0, 9)] });
+        Assert.True(await Eventually(() => notifier.Inodes.Contains(8UL)));
+        Assert.Equal(1, invalidator.Queued);
+        for (ulong child = 10; child <= 20; child++)
+        {
+            invalidator.Enqueue(new Effect { Ino = child, Touched = [8, child], Entries = [new EntryChange(8, Name($"f{child}"), 0, child)] });
+        }
+        Assert.Equal(1, invalidator.Queued);
+
+        // A name answered absent here is still said, and so is one that existed before (renamed over).
+        invalidator.Enqueue(new Effect { Ino = 21, Touched = [8, 21], Entries = [new EntryChange(8, Name("asked"), 0, 21)] });
+        invalidator.Enqueue(new Effect { Touched = [8], Entries = [new EntryChange(8, Name("old"), 22, 23)] });
+        Assert.Equal(3, invalidator.Queued);
+        Assert.True(await Eventually(() => notifier.Entries.Count >= 2));
+        Assert.Equal([(8UL, "asked"), (8UL, "old")], notifier.Entries);
+        Assert.DoesNotContain(notifier.Entries, e => e.Name.StartsWith('f'));
+        invalidator.Stop();
+    }
+
+    [Fact]
     public async Task A_directory_s_attributes_are_invalidated_once_until_the_kernel_is_given_them_again()
     {
         var (notifier, kernel, _, invalidator, directories) = StartedWithDirectories();

@@ -111,7 +111,7 @@ public sealed partial class LeaseDriver
     private LeaseHoldBack HoldBackLocked() => new(
         _machine.HoldCommitNotices, _noticePolicy?.Flips ?? 0, _machine.NoticesCarried, _machine.NoticesSentAlone,
         _machine.DeferAppends, _deferralPolicy?.Flips ?? 0, _machine.DeferralsMerged, _machine.DeferralsAlone,
-        _machine.QuickVotersDemoted);
+        _machine.QuickVotersDemoted, _machine.NoticesAloneAwaited, _machine.NoticesAloneDeferred);
 
     private static long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
 

@@ -45,7 +45,21 @@ public sealed partial class LeaseDriver
         _logger.LogCritical(e, "lease: the lease machine or its log failed ({Error}); this node stops taking part (restarted, it recovers from its log)", e.Message);
     }
 
-    private void DrainReadyLocked(int depth = 0)
+    /// <summary>
+    /// Acts on every Ready, then keeps the hold-back deadlines: what was held back and is due by now goes with this
+    /// round (a second pass over the Readies), not at the clock's next pass. Two passes at most: what the second pass
+    /// leaves held has its deadline ahead (it only sets the clock), else the clock passes at once for it.
+    /// </summary>
+    private void DrainReadyLocked()
+    {
+        for (var pass = 0; ; pass++)
+        {
+            DrainRoundsLocked();
+            if (!KeepHoldBackDeadlinesLocked(maySend: pass == 0)) return;
+        }
+    }
+
+    private void DrainRoundsLocked()
     {
         for (var round = 0; _machine.HasReady && round < 1000; round++)
         {
@@ -101,9 +115,6 @@ public sealed partial class LeaseDriver
         PersistCommit(force: false);
         CompleteSyncWaitersLocked();
         RescheduleLocked();
-        // What was held back and is due by now goes with this round (a second drain), not at the clock's next pass.
-        // Once: what the sends leave held has its deadline ahead (else the clock passes at once for it).
-        if (KeepHoldBackDeadlinesLocked(maySend: depth == 0)) DrainReadyLocked(depth + 1);
     }
 
     /// <summary>

@@ -17,12 +17,17 @@ public sealed record LeaseTiming
 
     /// <summary>
     /// How long the holder may hold back a commit notice for a follower that does not wait for it, hoping to send it
-    /// with the next append (LeaseLog.Notices.cs). With one writer the next append follows within a few hundred
+    /// with the next append (LeaseLog.Notices.cs). With one writer the next append usually follows within a few hundred
     /// microseconds, so a commit costs two calls instead of four; a change made on one node is then seen on another at
-    /// most this much later (rounded up to the driver clock's next whole millisecond), a tenth of the 10 ms propagation
-    /// floor (p99) of issue 9.
+    /// most this much later (rounded up to the driver clock's next whole millisecond), as on a deferred follower
+    /// (<see cref="DeferredAppendDelay"/>): a fifth of the 10 ms propagation floor (p99) of issue 9. Not 1 ms: on a
+    /// loaded two-core machine the writer's next change came more than 1-2 ms after a commit often enough that a fifth
+    /// of the held notices went alone, each an extra call that the next append then queued behind (the runtime timer
+    /// that kept the deadline before the timerfd added a wake-up's latency that hid this); with 2 ms, 1.05 notices per
+    /// commit ride on appends against 0.80 (docs/benchmarks.md). Stalls of the writer longer than that still send some
+    /// alone, and in bursts still stop the notice policy now and then.
     /// </summary>
-    public TimeSpan CommitNoticeDelay { get; init; } = TimeSpan.FromMilliseconds(1);
+    public TimeSpan CommitNoticeDelay { get; init; } = TimeSpan.FromMilliseconds(2);
 
     /// <summary>
     /// How long the holder may hold back appends to a follower the majority does not need, to send them with the next

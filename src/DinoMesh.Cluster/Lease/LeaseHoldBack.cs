@@ -17,4 +17,6 @@ public sealed record LeaseHoldBack(
     long DeferralPolicyFlips,
     long DeferralsMerged,
     long DeferralsAlone,
-    long QuickVotersDemoted);
+    long QuickVotersDemoted,
+    long NoticesAloneAwaited = 0,
+    long NoticesAloneDeferred = 0);

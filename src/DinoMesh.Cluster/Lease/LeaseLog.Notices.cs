@@ -33,6 +33,17 @@ public sealed partial class LeaseLog
     public long NoticesSentAlone { get; private set; }
 
     /// <summary>
+    /// Of <see cref="NoticesSentAlone"/>, those that went because the follower came to wait for the commit (its own
+    /// proposal retried, a read index) before an append carried them (status only: tells a burst of these from one of
+    /// deadlines). Those for a deferred follower at the deferral's deadline are <see cref="NoticesAloneDeferred"/>; the
+    /// rest went at the notice deadline.
+    /// </summary>
+    public long NoticesAloneAwaited { get; private set; }
+
+    /// <summary>Of <see cref="NoticesSentAlone"/>, those of a deferred follower that went at the deferral's deadline with no entries to carry them.</summary>
+    public long NoticesAloneDeferred { get; private set; }
+
+    /// <summary>
     /// <paramref name="peer"/> waits until it has applied <paramref name="version"/>: its own proposal, or the read index
     /// it was given. A notice that lets it apply that far is never held back: owed now, it goes at once; owed later (the
     /// follower has not acknowledged the entries yet), it goes as soon as it is.
@@ -44,7 +55,11 @@ public sealed partial class LeaseLog
         // Entries deferred to it go now: it waits for them (LeaseLog.QuorumFirst.cs), and they carry the notice.
         if (p.Match < version && EntriesWaiting(p)) SendAppendIfReady(peer);
         if (!NoticeOwed(p) || p.AwaitsCommit <= p.CommitSent) return;
-        if (HoldCommitNotices) NoticesSentAlone++;
+        if (HoldCommitNotices)
+        {
+            NoticesSentAlone++;
+            NoticesAloneAwaited++;
+        }
         SendAppend(peer, p, heartbeat: true);
     }
 

@@ -103,7 +103,11 @@ public sealed partial class LeaseLog
             if (EntriesWaiting(p)) SendAppend(peer, p, heartbeat: false);
             else if (NoticeOwed(p) && Deferring(peer, p))
             {
-                if (HoldCommitNotices) NoticesSentAlone++;
+                if (HoldCommitNotices)
+                {
+                    NoticesSentAlone++;
+                    NoticesAloneDeferred++;
+                }
                 SendAppend(peer, p, heartbeat: true);
             }
         }

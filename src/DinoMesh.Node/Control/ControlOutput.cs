@@ -69,7 +69,7 @@ public static class ControlOutput
 
     // The holder's hold-back policies (LeaseHoldBack): each on or off, how often it switched, and what it judged by.
     private static string HoldBackLine(DinoMesh.Cluster.Lease.LeaseHoldBack? h) => h is null ? "holdback   -" :
-        $"holdback   notices {(h.HoldingNotices ? "held" : "sent at once")} (switched {h.NoticePolicyFlips} times; {h.NoticesCarried} carried, {h.NoticesSentAlone} alone), " +
+        $"holdback   notices {(h.HoldingNotices ? "held" : "sent at once")} (switched {h.NoticePolicyFlips} times; {h.NoticesCarried} carried, {h.NoticesSentAlone} alone: {h.NoticesAloneAwaited} awaited, {h.NoticesAloneDeferred} deferred), " +
         $"appends {(h.DeferringAppends ? "deferred" : "sent at once")} (switched {h.DeferralPolicyFlips} times; {h.DeferralsMerged} merged, {h.DeferralsAlone} alone; {h.QuickVotersDemoted} quick voters demoted)";
 
     private static string ChunkLines(DinoMesh.Cluster.Chunks.ChunkStatus? c) => c is null ? "chunks     -" : string.Join('\n',
