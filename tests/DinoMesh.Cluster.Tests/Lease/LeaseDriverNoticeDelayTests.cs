@@ -24,7 +24,7 @@ public sealed class LeaseDriverNoticeDelayTests : IDisposable
     public async Task A_writer_whose_next_change_comes_1_5_ms_after_each_commit_carries_every_notice()
     {
         var ct = TestContext.Current.CancellationToken;
-        var wire = new LeaseDriverWire();
+        var wire = new MemoryLeaseNetwork();
         var (holder, clock, follower, replica) = await StartTwoVotersAsync(wire, ct);
         await using var _ = holder;
         await using var __ = follower;
@@ -56,7 +56,7 @@ public sealed class LeaseDriverNoticeDelayTests : IDisposable
         Assert.True(timing.CommitNoticeDelay >= TimeSpan.FromMilliseconds(2));
     }
 
-    private async Task<(LeaseDriver Holder, HandClock Clock, LeaseDriver Follower, MetadataReplica Replica)> StartTwoVotersAsync(LeaseDriverWire wire, CancellationToken ct)
+    private async Task<(LeaseDriver Holder, HandClock Clock, LeaseDriver Follower, MetadataReplica Replica)> StartTwoVotersAsync(MemoryLeaseNetwork wire, CancellationToken ct)
     {
         var (holderReplica, followerReplica) = (_replicas.Open(), _replicas.Open());
         LeaseDriver.Found(holderReplica, new Mutation { Kind = new Genesis(new byte[16], A), Proposer = A, TimeNs = 1 });
