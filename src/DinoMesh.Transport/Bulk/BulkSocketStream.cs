@@ -12,8 +12,6 @@ namespace DinoMesh.Transport.Bulk;
 /// own while it waits) on connections that live only as long as chunk calls keep them busy. A lean connection (one per
 /// peer, kept open, small messages) asks for <see cref="LeanReceiveBytes"/>: its gain is the missing peek, one system
 /// call of the two per received message.
-/// <para>A client that tells the stream how much of an answer is still to come (<see cref="ExpectAnswer"/>,
-/// <see cref="AnswerAtLeast"/>) is woken by the kernel only when a step of it has arrived (<see cref="ReceiveLowWater"/>).</para>
 /// </summary>
 internal sealed class BulkSocketStream : Stream
 {
@@ -28,34 +26,12 @@ internal sealed class BulkSocketStream : Stream
     private readonly byte[] _buffer;
     private int _start;
     private int _end;
-    // Bytes the socket delivered since the client's request went out, and how many the answer brings at least
-    // (0: not known yet). Only a client tells the stream these; a server's stream keeps the kernel's default mark.
-    private long _received;
-    private long _answerBytes;
-    private int _lowWater = ReceiveLowWater.Default;
-    private bool _lowWaterRefused;
 
     public BulkSocketStream(Socket socket, int receiveBytes = ReceiveBytes)
     {
         _socket = new NetworkStream(socket, ownsSocket: true);
         _buffer = new byte[receiveBytes];
     }
-
-    /// <summary>The receive low-water mark the socket waits with now (for tests).</summary>
-    internal int LowWater => _lowWater;
-
-    /// <summary>A request is about to go out: what the socket delivers from now on is its answer.</summary>
-    public void ExpectAnswer()
-    {
-        _received = 0;
-        _answerBytes = 0;
-    }
-
-    /// <summary>
-    /// The answer is at least <paramref name="bytes"/> long on the wire, counted from <see cref="ExpectAnswer"/> (its
-    /// plaintext length, header included: TLS only adds to it).
-    /// </summary>
-    public void AnswerAtLeast(long bytes) => _answerBytes = bytes;
 
     public override bool CanRead => true;
 
@@ -74,15 +50,8 @@ internal sealed class BulkSocketStream : Stream
             // Nothing buffered. A zero-byte read only asks whether to go on reading: yes (the caller's real read waits).
             if (destination.Length == 0) return 0;
             // A read as large as the buffer goes straight into the caller's memory: no copy to save a call over.
-            WaitFor(ReceiveLowWater.For(_answerBytes - _received));
-            if (destination.Length >= _buffer.Length)
-            {
-                var direct = await _socket.ReadAsync(destination, cancellationToken);
-                _received += direct;
-                return direct;
-            }
+            if (destination.Length >= _buffer.Length) return await _socket.ReadAsync(destination, cancellationToken);
             var received = await _socket.ReadAsync(_buffer, cancellationToken);
-            _received += received;
             if (received == 0) return 0;
             _start = 0;
             _end = received;
@@ -91,26 +60,6 @@ internal sealed class BulkSocketStream : Stream
         _buffer.AsSpan(_start, n).CopyTo(destination.Span);
         _start += n;
         return n;
-    }
-
-    /// <summary>
-    /// Sets the socket's receive low-water mark when it differs from the one set (two calls per large answer: up at its
-    /// start, down for its last step). A kernel that refuses it keeps the default, as before.
-    /// </summary>
-    private void WaitFor(int mark)
-    {
-        if (mark == _lowWater || _lowWaterRefused) return;
-        try
-        {
-            _socket.Socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReceiveLowWater, mark);
-            _lowWater = mark;
-        }
-        catch (SocketException)
-        {
-            // Not taken: this stream never asks again. (A mark that cannot be lowered again would leave the rest of an
-            // answer to the call's deadline; a kernel that took it once has no reason to refuse it later.)
-            _lowWaterRefused = true;
-        }
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>

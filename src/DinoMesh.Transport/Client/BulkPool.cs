@@ -85,7 +85,6 @@ internal sealed class BulkPool : IDisposable
             PooledBuffer? received = null;
             try
             {
-                connection.Socket.ExpectAnswer();
                 await WriteRequestAsync(connection.Tls, header, request, ct);
                 await connection.Tls.FlushAsync(ct);
                 sent = true;
@@ -99,8 +98,6 @@ internal sealed class BulkPool : IDisposable
                     connection.Dispose();
                     throw new FrameException(FrameError.TooLarge, $"answer of {length} bytes exceeds the bound of {bound}");
                 }
-                // A chunk's megabyte then wakes this reader a few times rather than a dozen (ReceiveLowWater).
-                connection.Socket.AnswerAtLeast(BulkWire.AnswerHeaderSize + (long)length);
                 // Not cleared first (a megabyte of zeroes for a chunk answer): the read fills it, or the call fails and
                 // releases it. The TLS stream decrypts into the buffer only inside a read, so once a read has ended (even
                 // cancelled or failed) nothing writes to it any more and releasing it is safe.
@@ -189,14 +186,13 @@ internal sealed class BulkPool : IDisposable
     private async Task<Connection?> DialAsync(CancellationToken ct)
     {
         // Answers (a chunk get's megabyte) are read 64 KiB per recv, as the server reads requests.
-        BulkSocketStream? under = null;
-        var tls = await PeerTls.DialAsync(_host, _port, _source, PeerTls.Presenting(_tls, _hint), BulkWire.Alpn, _connectTimeout, ct, socket => under = new BulkSocketStream(socket));
+        var tls = await PeerTls.DialAsync(_host, _port, _source, PeerTls.Presenting(_tls, _hint), BulkWire.Alpn, _connectTimeout, ct, static socket => new BulkSocketStream(socket));
         if (tls is null)
         {
             _unsupported = true;
             return null;
         }
-        return new Connection(tls, under!);
+        return new Connection(tls);
     }
 
     public void Dispose()
@@ -205,12 +201,9 @@ internal sealed class BulkPool : IDisposable
         while (_idle.TryDequeue(out var connection)) connection.Dispose();
     }
 
-    private sealed class Connection(SslStream tls, BulkSocketStream socket) : IDisposable
+    private sealed class Connection(SslStream tls) : IDisposable
     {
         public SslStream Tls { get; } = tls;
-
-        /// <summary>The stream under <see cref="Tls"/>, told how much of each answer is still to come.</summary>
-        public BulkSocketStream Socket { get; } = socket;
 
         public long IdleSince { get; set; }
 
