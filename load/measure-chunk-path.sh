@@ -35,9 +35,10 @@ now() { date +%s.%N; }
 rate() { awk -v a="$1" -v b="$2" -v m="$size_mib" 'BEGIN{printf "%6.0f ms %5.0f MiB/s", (b-a)*1000, m/(b-a)}'; }
 all_alive() { [ "$(timeout 10 "${node[@]}" peers --json --data-dir "$work/n1/data" 2>/dev/null | jq '[.[] | select(.state == "alive")] | length')" = "3" ]; }
 # PERF_FILE=N PERF_DIR=D: `perf record -g` of the three nodes during file N's write and read (D/write.data, D/read.data);
-# start the nodes with DOTNET_PerfMapEnabled=1 in the environment for managed symbols.
+# start the nodes with DOTNET_PerfMapEnabled=1 in the environment for managed symbols. PERF_EVENTS=E records E
+# (e.g. sched:sched_switch) instead of CPU samples.
 perf_pid=""
-profile() { [ "${PERF_FILE:-0}" = "$1" ] || return 0; perf record -q -g -o "$PERF_DIR/$2.data" -p "$(IFS=,; echo "${pids[*]}")" 2>/dev/null & perf_pid=$!; sleep 1; }
+profile() { [ "${PERF_FILE:-0}" = "$1" ] || return 0; perf record -q -g ${PERF_EVENTS:+-e "$PERF_EVENTS"} -o "$PERF_DIR/$2.data" -p "$(IFS=,; echo "${pids[*]}")" 2>/dev/null & perf_pid=$!; sleep 1; }
 unprofile() { [ -n "$perf_pid" ] || return 0; kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; perf_pid=""; }
 # STRACE_FILE=N STRACE_DIR=D: `strace -c -f` of node1 (the serving node with R = 1) and node3 (the reader) during file
 # N's read, a count of system calls by kind (D/read-node1.txt, D/read-node3.txt); the read is much slower under it.
@@ -45,6 +46,12 @@ unprofile() { [ -n "$perf_pid" ] || return 0; kill -INT "$perf_pid"; wait "$perf
 strace_pids=()
 trace() { [ "${STRACE_FILE:-0}" = "$1" ] || return 0; local i; for i in 1 3; do strace ${STRACE_ARGS:--c} -f -o "$STRACE_DIR/$2-node$i.txt" -p "${pids[$((i - 1))]}" 2>/dev/null & strace_pids+=($!); done; sleep 2; }
 untrace() { local p; for p in "${strace_pids[@]}"; do kill -INT "$p"; wait "$p" 2>/dev/null || true; done; strace_pids=(); }
+# PERFSTAT_FILE=N PERFSTAT_DIR=D: `perf stat` of node1 (the serving node with R = 1) and node3 (the reader) during file
+# N's read: system calls, context switches, task clock, and the calls the socket engine waits and receives with
+# (D/read-node1.txt, D/read-node3.txt). Costs the nodes little, unlike strace.
+perfstat_pids=()
+pstat() { [ "${PERFSTAT_FILE:-0}" = "$1" ] || return 0; local i; for i in 1 3; do perf stat -e raw_syscalls:sys_enter,context-switches,task-clock,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_setsockopt -o "$PERFSTAT_DIR/$2-node$i.txt" -p "${pids[$((i - 1))]}" 2>/dev/null & perfstat_pids+=($!); done; sleep 1; }
+unpstat() { local p; for p in "${perfstat_pids[@]}"; do kill -INT "$p"; wait "$p" 2>/dev/null || true; done; perfstat_pids=(); }
 size_on() { [ "$(stat -c %s "$work/n$1/mnt/$2" 2>/dev/null || echo 0)" = "$((size_mib << 20))" ]; }
 
 for f in $(seq 1 "$files"); do head -c "$((size_mib << 20))" /dev/urandom > "$src/f$f"; done
@@ -81,9 +88,11 @@ for f in $(seq 1 "$files"); do
   sync; echo 3 > /proc/sys/vm/drop_caches
   profile "$f" read
   trace "$f" read
+  pstat "$f" read
   c2=$(ticks); t2=$(now)
   dd if="$work/n3/mnt/f$f" of=/dev/null bs=1M status=none
   t3=$(now); c3=$(ticks)
+  unpstat
   untrace
   unprofile
   cmp -s "$src/f$f" "$work/n3/mnt/f$f" && ok=same || ok=DIFFERENT

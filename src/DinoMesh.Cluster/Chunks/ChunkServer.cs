@@ -111,8 +111,12 @@ public sealed class ChunkServer
         await _reads.WaitAsync(ct);
         try
         {
-            // Read straight into a pooled page-aligned buffer (O_DIRECT lands there: no copy, no fresh megabyte).
-            var (status, chunk) = await Task.Run(() => _store.ReadPooled(id, _buffers), ct);
+            // Read straight into a pooled page-aligned buffer (O_DIRECT lands there: no copy, no fresh megabyte), on
+            // the thread the request came on: every path runs this handler off its connection's reader (the bulk path on
+            // the connection's own loop, one call at a time; HTTP/2 and the lean path on a worker), so a hop to another
+            // worker for the read, and one back for the send, would only add two thread wake-ups per chunk served.
+            ct.ThrowIfCancellationRequested();
+            var (status, chunk) = _store.ReadPooled(id, _buffers);
             if (status == LocalRead.Ok && chunk is not null)
             {
                 _inventory.Used(id);
