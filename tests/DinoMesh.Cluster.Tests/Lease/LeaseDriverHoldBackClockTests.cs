@@ -26,7 +26,7 @@ public sealed class LeaseDriverHoldBackClockTests : IDisposable
     {
         var ct = TestContext.Current.CancellationToken;
         var wire = new MemoryLeaseNetwork(deliverOnFlush: true);
-        var (holder, clock, follower, replica) = await StartTwoVotersAsync(wire, ct);
+        var (holder, clock, follower, replica) = await HandClockedVoters.StartAsync(_replicas, wire, A, B, Timing, ct);
         await using var _ = holder;
         await using var __ = follower;
         var committer = new ClusterCommitter(holder, replica, wire.From(A), NullLogger.Instance);
@@ -56,7 +56,7 @@ public sealed class LeaseDriverHoldBackClockTests : IDisposable
     {
         var ct = TestContext.Current.CancellationToken;
         var wire = new MemoryLeaseNetwork(deliverOnFlush: true);
-        var (holder, clock, follower, replica) = await StartTwoVotersAsync(wire, ct);
+        var (holder, clock, follower, replica) = await HandClockedVoters.StartAsync(_replicas, wire, A, B, Timing, ct);
         await using var _ = holder;
         await using var __ = follower;
         var committer = new ClusterCommitter(holder, replica, wire.From(A), NullLogger.Instance);
@@ -92,27 +92,6 @@ public sealed class LeaseDriverHoldBackClockTests : IDisposable
         Assert.Equal(commit, follower.Status.Commit);
         // Nothing is held any more: the clock is not set again.
         Assert.Equal(long.MaxValue, clock.Due);
-    }
-
-    private async Task<(LeaseDriver Holder, HandClock Clock, LeaseDriver Follower, MetadataReplica Replica)> StartTwoVotersAsync(MemoryLeaseNetwork wire, CancellationToken ct)
-    {
-        var (holderReplica, followerReplica) = (_replicas.Open(), _replicas.Open());
-        LeaseDriver.Found(holderReplica, new Mutation { Kind = new Genesis(new byte[16], A), Proposer = A, TimeNs = 1 });
-        HandClock? clock = null;
-        var holder = new LeaseDriver(A, holderReplica, wire.From(A), Timing, NullLogger.Instance, onDue => clock = new HandClock(onDue));
-        var follower = new LeaseDriver(B, followerReplica, wire.From(B), Timing, NullLogger.Instance, onDue => new HandClock(onDue));
-        wire.Drivers[A] = holder;
-        wire.Drivers[B] = follower;
-        holder.Start([A, B]);
-        follower.Start([A, B]);
-        await LeaseDriverWaits.HolderSettledAsync(holder, ct);
-        await LeaseDriverWaits.MakeVoterAsync(holder, B, ct);
-        // Whatever the setup held back goes now, and B has every entry before a test starts.
-        clock!.Advance(TimeSpan.FromMilliseconds(10));
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (follower.Status.Commit < holder.Status.Commit && DateTime.UtcNow < until) await Task.Delay(5, ct);
-        Assert.Equal(holder.Status.Commit, follower.Status.Commit);
-        return (holder, clock, follower, holderReplica);
     }
 
     public void Dispose() => _replicas.Dispose();

@@ -25,7 +25,7 @@ public sealed class LeaseDriverNoticeDelayTests : IDisposable
     {
         var ct = TestContext.Current.CancellationToken;
         var wire = new MemoryLeaseNetwork();
-        var (holder, clock, follower, replica) = await StartTwoVotersAsync(wire, ct);
+        var (holder, clock, follower, replica) = await HandClockedVoters.StartAsync(_replicas, wire, A, B, Timing, ct);
         await using var _ = holder;
         await using var __ = follower;
         var committer = new ClusterCommitter(holder, replica, wire.From(A), NullLogger.Instance);
@@ -54,45 +54,6 @@ public sealed class LeaseDriverNoticeDelayTests : IDisposable
         var timing = new LeaseTiming();
         Assert.True(timing.CommitNoticeDelay <= timing.DeferredAppendDelay);
         Assert.True(timing.CommitNoticeDelay >= TimeSpan.FromMilliseconds(2));
-    }
-
-    private async Task<(LeaseDriver Holder, HandClock Clock, LeaseDriver Follower, MetadataReplica Replica)> StartTwoVotersAsync(MemoryLeaseNetwork wire, CancellationToken ct)
-    {
-        var (holderReplica, followerReplica) = (_replicas.Open(), _replicas.Open());
-        LeaseDriver.Found(holderReplica, new Mutation { Kind = new Genesis(new byte[16], A), Proposer = A, TimeNs = 1 });
-        HandClock? clock = null;
-        var holder = new LeaseDriver(A, holderReplica, wire.From(A), Timing, NullLogger.Instance, onDue => clock = new HandClock(onDue));
-        var follower = new LeaseDriver(B, followerReplica, wire.From(B), Timing, NullLogger.Instance, onDue => new HandClock(onDue));
-        wire.Drivers[A] = holder;
-        wire.Drivers[B] = follower;
-        holder.Start([A, B]);
-        follower.Start([A, B]);
-        await WaitForCommittedAsync(holder, ct);
-        var admit = new Mutation { Kind = new AdmitMember(B, "127.0.0.2:1"), Proposer = A, Op = new OpId([9], 1) };
-        var voters = new Mutation { Kind = new SetVoters([A, B]), Proposer = A, Op = new OpId([9], 2) };
-        foreach (var change in new[] { admit, voters })
-        {
-            Assert.Equal(ProposeOutcome.Appended, holder.Propose(change, Core.Wire.MutationCodec.Encode(change)).Outcome);
-            await WaitForCommittedAsync(holder, ct);
-        }
-        Assert.Contains(B, holder.Status.Voters);
-        // Whatever the setup held back goes now, and B has every entry before the test starts.
-        clock!.Advance(TimeSpan.FromMilliseconds(10));
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (follower.Status.Commit < holder.Status.Commit && DateTime.UtcNow < until) await Task.Delay(5, ct);
-        Assert.Equal(holder.Status.Commit, follower.Status.Commit);
-        return (holder, clock, follower, holderReplica);
-    }
-
-    private static async Task WaitForCommittedAsync(LeaseDriver holder, CancellationToken ct)
-    {
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while ((holder.Status is not { Role: LeaseRole.Holder } status || status.Commit < status.LastVersion || status.Applied < status.Commit)
-               && DateTime.UtcNow < until)
-        {
-            await Task.Delay(5, ct);
-        }
-        Assert.Equal(LeaseRole.Holder, holder.Status.Role);
     }
 
     public void Dispose() => _replicas.Dispose();
