@@ -17,13 +17,16 @@ public sealed class WriteBoundTests : IDisposable
     private readonly ManualResetEventSlim _stores = new(false);
 
     private int _held;
+    private volatile bool _failing;
 
     public WriteBoundTests() =>
-        // Every chunk store waits here: the sealed blocks stay in flight until the test lets them go.
+        // Every chunk store waits here: the sealed blocks stay in flight until the test lets them go. While _failing,
+        // a store fails once let go (as a disk error would: the block's seal reports EIO).
         _volume.Chunks.Stored += (_, _, _) =>
         {
             Interlocked.Increment(ref _held);
             _stores.Wait(TimeSpan.FromSeconds(10));
+            if (_failing) throw new IOException("injected failure of a chunk store");
         };
 
     [Fact]
@@ -54,6 +57,33 @@ public sealed class WriteBoundTests : IDisposable
         Assert.Equal(Block, answer.Value);
         await _volume.CloseAsync(Owner, ino, fh);
         Assert.Equal(content, await _volume.ReadAsync(Owner, ino, await _volume.OpenAsync(Owner, ino), 0, 6 * Block));
+    }
+
+    [Fact]
+    public async Task A_write_waiting_for_room_is_answered_when_the_blocks_in_flight_fail_and_the_file_recovers_once_stores_work()
+    {
+        var (ino, fh) = await _volume.CreateAsync(Owner, "f");
+        var content = Bytes(6 * Block, 5);
+        for (var i = 0; i < 4; i++) Assert.Equal(Block, (await _volume.Fs.WriteAsync(Owner, ino, fh, i * Block, content.AsMemory(i * Block, Block), 0)).Value);
+        Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref _held) == 4, TimeSpan.FromSeconds(10)), $"{_held} of 4 stores reached the gate");
+        var fifth = _volume.Fs.WriteAsync(Owner, ino, fh, 4 * Block, content.AsMemory(4 * Block, Block), 0);
+        Assert.False(fifth.IsCompleted);
+
+        // The stores fail: the waiting write is answered (its bytes were staged; the failure is the next call's answer),
+        // it does not wait for room that failed blocks never give back.
+        _failing = true;
+        _stores.Set();
+        var answer = await fifth.AsTask().WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        Assert.Equal(Block, answer.Value);
+        var next = await _volume.Fs.WriteAsync(Owner, ino, fh, 5 * Block, content.AsMemory(5 * Block, Block), 0);
+        Assert.False(next.Ok, "a write after failed stores succeeded while the failed block was still not stored");
+
+        // Stores work again: the failed blocks are stored first, the file takes the rest, and nothing that was answered
+        // is missing.
+        _failing = false;
+        await _volume.WriteAsync(Owner, ino, fh, 5 * Block, content[(5 * Block)..]);
+        await _volume.CloseAsync(Owner, ino, fh);
+        Assert.Equal(content, await _volume.ReadAsync(Owner, ino, await _volume.OpenAsync(Owner, ino), 0, 7 * Block));
     }
 
     public void Dispose()
