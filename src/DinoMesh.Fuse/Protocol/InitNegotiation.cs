@@ -19,8 +19,10 @@ internal static class InitNegotiation
     /// <summary>
     /// Asked for whenever the kernel offers it. Deliberately absent: AUTO_INVAL_DATA (we invalidate explicitly with
     /// notifications), HANDLE_KILLPRIV(_V2) (the kernel clears suid/sgid by sending SETATTR, so the filesystem need not
-    /// guess), SPLICE_* (no splice path), POSIX/FLOCK locks (the kernel keeps local locks itself), SECURITY_CTX and
-    /// CREATE_SUPP_GROUP (they add request extensions we do not use).
+    /// guess; V2 would spare the GETXATTR of security.capability only on the second and later writes to an inode, not
+    /// the one before the first write to a new file, measured with load/count-fuse-requests.sh: benchmarks.md,
+    /// "FUSE_HANDLE_KILLPRIV_V2 to drop the GETXATTR per file"), SPLICE_* (no splice path), POSIX/FLOCK locks (the
+    /// kernel keeps local locks itself), SECURITY_CTX and CREATE_SUPP_GROUP (they add request extensions we do not use).
     /// </summary>
     private const InitFlags Always =
         InitFlags.AsyncRead | InitFlags.AtomicOTrunc | InitFlags.BigWrites | InitFlags.DontMask |
