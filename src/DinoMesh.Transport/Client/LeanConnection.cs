@@ -316,6 +316,9 @@ internal sealed class LeanConnection : IDisposable
     /// <summary>The server's first word was a goaway that read nothing: it turns this peer away on the lean path.</summary>
     public bool RefusedAtOnce { get; private set; }
 
+    /// <summary>Why the connection ended (empty while it has not): for logs and tests.</summary>
+    public string EndReason => _ended ? _endReason : "";
+
     // After a goaway, hanging up once nothing waits lets the server close without resetting the connection.
     private void CloseIfDone()
     {
