@@ -78,7 +78,7 @@ public class LeanListenerTests
     }
 
     [Fact]
-    public async Task A_strangers_lean_connection_is_refused_past_Kestrel_with_a_goaway_that_read_nothing()
+    public async Task A_strangers_lean_connection_is_refused_past_Kestrel_with_a_refusal_and_a_goaway_that_read_nothing()
     {
         var ct = TestContext.Current.CancellationToken;
         await using var a = await StartAsync("A");
@@ -87,6 +87,11 @@ public class LeanListenerTests
         await using (var tls = await DialLeanAsync(a, stranger, ct))
         {
             await WriteCallAsync(tls, 1, TestNode.Echo, [42], ct);
+            // Refused, with the reason, in an answer to call id 0: what tells the caller this goaway from an idle close.
+            var (refusal, status, reason) = await ReadAnswerAsync(tls, ct);
+            Assert.Equal(LeanWire.PostId, refusal);
+            Assert.Equal((byte)CallFailure.Refused, status);
+            Assert.Equal("not an admitted member", System.Text.Encoding.UTF8.GetString(reason));
             var (kind, value) = await ReadControlAsync(tls, ct);
             Assert.Equal(LeanWire.GoAway, kind);
             Assert.Equal(0u, value); // no call read: the caller may send it over HTTP/2, and learn its refusal there

@@ -150,8 +150,8 @@ internal sealed class LeanServer
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(2);
 
     /// <summary>
-    /// Turns away a connection of a peer that is not admitted: a goaway that says no call was read, so the caller sends
-    /// them over HTTP/2 and learns its refusal there, with the reason.
+    /// Turns away a connection of a peer that is not admitted: a refusal (see <see cref="WriteRefusal"/>) and a goaway
+    /// that says no call was read, so the caller sends them over HTTP/2 and learns its refusal there, with the reason.
     /// </summary>
     public static Task RefuseAsync(ConnectionContext connection) =>
         RefuseAsync(connection.Transport.Input, connection.Transport.Output, connection.ConnectionClosed);
@@ -172,7 +172,8 @@ internal sealed class LeanServer
         var output = PipeWriter.Create(tls, new StreamPipeWriterOptions(leaveOpen: true));
         try
         {
-            LeanWire.WriteControl(output, LeanWire.GoAway, 0);
+            WriteRefusal(output);
+            // Over the blocking stream the flush has completed when it returns: this is the connection's own thread.
             output.FlushAsync().AsTask().GetAwaiter().GetResult();
             socket.Drain(DrainTimeout);
         }
@@ -186,13 +187,27 @@ internal sealed class LeanServer
     {
         try
         {
-            LeanWire.WriteControl(output, LeanWire.GoAway, 0);
+            WriteRefusal(output);
             await output.FlushAsync(closed);
             await DrainAsync(input, closed);
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException or ObjectDisposedException or InvalidOperationException)
         {
         }
+    }
+
+    private static readonly byte[] NotAdmitted = LeanWire.Reason("not an admitted member");
+
+    /// <summary>
+    /// A refusal says so before its goaway: an answer to call id 0 (as a refused post gets) with
+    /// <see cref="CallFailure.Refused"/> and the reason. The goaway alone reads as a refusal to the caller only when one
+    /// of its calls was on its way, and a connection closed as idle before its first call is told the same goaway; the
+    /// refusal may overtake the caller's first call. Callers of the previous version took this answer as a refusal too.
+    /// </summary>
+    private static void WriteRefusal(IBufferWriter<byte> output)
+    {
+        LeanWire.WriteAnswer(output, LeanWire.PostId, CallFailure.Refused, NotAdmitted);
+        LeanWire.WriteControl(output, LeanWire.GoAway, 0);
     }
 
     /// <summary>
