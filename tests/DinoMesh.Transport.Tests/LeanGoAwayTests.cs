@@ -35,7 +35,7 @@ public class LeanGoAwayTests
 
         // Dialled, and then no call for longer than the server's idle timeout (as when the call it was dialled for was
         // given up before it was written): the server says goaway, having read nothing.
-        using var connection = new LeanConnection(await LeanDial.ConnectAsync(b.Identity, a.Address, ct));
+        using var connection = new LeanConnection(await RawLean.DialAsync(b.Identity, a.Address, a.Id, ct));
         await Poll.UntilAsync(() => !connection.Usable(PingTimeout), TimeSpan.FromSeconds(10), ct);
 
         Assert.Contains("goaway", connection.EndReason);
@@ -50,7 +50,7 @@ public class LeanGoAwayTests
         await using var stranger = await StartAsync("S", TimeSpan.FromSeconds(60));
 
         // The refusal comes right after the handshake, and may overtake the caller's first call: it says so itself.
-        using var connection = new LeanConnection(await LeanDial.ConnectAsync(stranger.Identity, a.Address, ct));
+        using var connection = new LeanConnection(await RawLean.DialAsync(stranger.Identity, a.Address, a.Id, ct));
         await Poll.UntilAsync(() => !connection.Usable(PingTimeout), TimeSpan.FromSeconds(10), ct);
 
         Assert.True(connection.RefusedAtOnce);
@@ -72,7 +72,7 @@ public class LeanGoAwayTests
             await tls.ReadAtLeastAsync(new byte[64], 64, throwOnEndOfStream: false, token);
         });
 
-        using var connection = new LeanConnection(await LeanDial.ConnectAsync(caller.Identity, old.Address, ct));
+        using var connection = new LeanConnection(await RawLean.DialAsync(caller.Identity, old.Address, old.Id, ct));
         var reply = await connection.CallAsync(LeanWire.ProtocolIdBytes(TestNode.Echo), new byte[] { 1 }, TimeSpan.FromSeconds(5), 1024, ct);
 
         Assert.Equal(LeanOutcome.NotSent, reply.Outcome);

@@ -147,7 +147,7 @@ internal sealed class LeanServer
     }
 
     /// <summary>How long a closing connection keeps reading (and dropping) what the caller still sends, until it hangs up.</summary>
-    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(2);
+    internal static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// Turns away a connection of a peer that is not admitted: a refusal (see <see cref="WriteRefusal"/>) and a goaway
