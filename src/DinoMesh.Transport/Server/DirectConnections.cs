@@ -145,7 +145,7 @@ internal sealed class DirectConnections
             Interlocked.Increment(ref _servedLean);
             Interlocked.Increment(ref _servedLeanOnThreads);
             // Every await of the session's reading completes at once over this stream, so it runs here, to its end.
-            _lean!.ServeAsync(tls, peer, remote, new ConnectionActivity(), _aborting.Token, _stopping.Token, _firstRequestTimeout, stream).GetAwaiter().GetResult();
+            _lean!.Serve(tls, peer, remote, new ConnectionActivity(), _aborting.Token, _stopping.Token, _firstRequestTimeout, stream);
         }
         catch (Exception e) when (e is IOException or AuthenticationException or OperationCanceledException or ObjectDisposedException or SocketException)
         {
