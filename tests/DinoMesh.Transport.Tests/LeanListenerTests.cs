@@ -1,10 +1,4 @@
-using System.Buffers;
-using System.Buffers.Binary;
 using System.Net;
-using System.Net.Security;
-using System.Net.Sockets;
-using System.Security.Authentication;
-using DinoMesh.Transport.Identity;
 using DinoMesh.Transport.Lean;
 
 namespace DinoMesh.Transport.Tests;

@@ -240,10 +240,10 @@ internal sealed class LeanServer
     private static readonly byte[] NotAdmitted = LeanWire.Reason("not an admitted member");
 
     /// <summary>
-    /// A refusal says so before its goaway: an answer to call id 0 (as a refused post gets) with
-    /// <see cref="CallFailure.Refused"/> and the reason. The goaway alone reads as a refusal to the caller only when one
-    /// of its calls was on its way, and a connection closed as idle before its first call is told the same goaway; the
-    /// refusal may overtake the caller's first call. Callers of the previous version took this answer as a refusal too.
+    /// A refusal says so before its goaway: an answer to call id 0 (what a refused post gets) with
+    /// <see cref="CallFailure.Refused"/> and the reason. The goaway alone cannot tell the caller: a connection closed as
+    /// idle before its first call gets the same one, and the refusal may arrive before the caller's first call is
+    /// written. Callers of the previous version took this answer as a refusal too.
     /// </summary>
     private static void WriteRefusal(IBufferWriter<byte> output)
     {
