@@ -1,10 +1,4 @@
-using System.Buffers;
-using System.Buffers.Binary;
 using System.Net;
-using System.Net.Security;
-using System.Net.Sockets;
-using System.Security.Authentication;
-using DinoMesh.Transport.Identity;
 using DinoMesh.Transport.Lean;
 
 namespace DinoMesh.Transport.Tests;
@@ -78,16 +72,21 @@ public class LeanListenerTests
     }
 
     [Fact]
-    public async Task A_strangers_lean_connection_is_refused_past_Kestrel_with_a_goaway_that_read_nothing()
+    public async Task A_strangers_lean_connection_is_refused_past_Kestrel_with_a_refusal_and_a_goaway_that_read_nothing()
     {
         var ct = TestContext.Current.CancellationToken;
         await using var a = await StartAsync("A");
         await using var stranger = new TestNode("S");
 
-        await using (var tls = await DialLeanAsync(a, stranger, ct))
+        await using (var tls = await RawLean.DialAsync(stranger.Identity, a.Address, a.Id, ct))
         {
-            await WriteCallAsync(tls, 1, TestNode.Echo, [42], ct);
-            var (kind, value) = await ReadControlAsync(tls, ct);
+            await RawLean.WriteCallAsync(tls, 1, TestNode.Echo, [42], ct);
+            // Refused, with the reason, in an answer to call id 0: what tells the caller this goaway from an idle close.
+            var (refusal, status, reason) = await RawLean.ReadAnswerAsync(tls, ct);
+            Assert.Equal(LeanWire.PostId, refusal);
+            Assert.Equal((byte)CallFailure.Refused, status);
+            Assert.Equal("not an admitted member", System.Text.Encoding.UTF8.GetString(reason));
+            var (kind, value) = await RawLean.ReadControlAsync(tls, ct);
             Assert.Equal(LeanWire.GoAway, kind);
             Assert.Equal(0u, value); // no call read: the caller may send it over HTTP/2, and learn its refusal there
             Assert.Equal(0, await ServerClose.ReadUntilClosedAsync(tls, TimeSpan.FromSeconds(10), ct));
@@ -108,9 +107,9 @@ public class LeanListenerTests
         await using var b = new TestNode("B");
         a.Admission.Admit(b.Id);
 
-        await using var tls = await DialLeanAsync(a, b, ct);
+        await using var tls = await RawLean.DialAsync(b.Identity, a.Address, a.Id, ct);
         await Poll.UntilAsync(() => a.Transport.DirectLeanConnections == 1, TimeSpan.FromSeconds(5), ct);
-        var (kind, value) = await ReadControlAsync(tls, ct);
+        var (kind, value) = await RawLean.ReadControlAsync(tls, ct);
 
         Assert.Equal(LeanWire.GoAway, kind);
         Assert.Equal(0u, value);
@@ -126,66 +125,19 @@ public class LeanListenerTests
         var a = await StartAsync("A");
         await using var b = new TestNode("B");
         a.Admission.Admit(b.Id);
-        await using var tls = await DialLeanAsync(a, b, ct);
-        await WriteCallAsync(tls, 1, TestNode.Echo, "abc"u8.ToArray(), ct);
-        var (id, status, body) = await ReadAnswerAsync(tls, ct);
+        await using var tls = await RawLean.DialAsync(b.Identity, a.Address, a.Id, ct);
+        await RawLean.WriteCallAsync(tls, 1, TestNode.Echo, "abc"u8.ToArray(), ct);
+        var (id, status, body) = await RawLean.ReadAnswerAsync(tls, ct);
         Assert.Equal(1u, id);
         Assert.Equal((byte)CallFailure.None, status);
         Assert.Equal("abc"u8.ToArray(), body);
         Assert.Equal(1, a.Transport.DirectLeanConnections);
 
         var stopping = a.DisposeAsync().AsTask();
-        var (kind, value) = await ReadControlAsync(tls, ct);
+        var (kind, value) = await RawLean.ReadControlAsync(tls, ct);
         Assert.Equal(LeanWire.GoAway, kind);
         Assert.Equal(1u, value);
         await tls.DisposeAsync();
         await stopping.WaitAsync(TimeSpan.FromSeconds(10), ct);
-    }
-
-    /// <summary>A raw lean connection to <paramref name="server"/> with <paramref name="client"/>'s certificate.</summary>
-    private static async Task<SslStream> DialLeanAsync(TestNode server, TestNode client, CancellationToken ct)
-    {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await socket.ConnectAsync(server.Transport.ListenEndPoint!, ct);
-        var tls = new SslStream(new NetworkStream(socket, ownsSocket: true));
-        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
-        {
-            TargetHost = "dinomesh",
-            EnabledSslProtocols = SslProtocols.Tls13,
-            ApplicationProtocols = [LeanWire.Alpn],
-            ClientCertificateContext = SslStreamCertificateContext.Create(client.Identity.Certificate, null, offline: true),
-            RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null && PeerCertificate.PeerIdOf(certificate) == server.Id,
-        }, ct);
-        Assert.Equal(LeanWire.Alpn, tls.NegotiatedApplicationProtocol);
-        return tls;
-    }
-
-    private static async Task WriteCallAsync(SslStream tls, uint id, string protocolId, byte[] message, CancellationToken ct)
-    {
-        var frame = new ArrayBufferWriter<byte>();
-        LeanWire.WriteCall(frame, id, LeanWire.ProtocolIdBytes(protocolId), TimeSpan.FromSeconds(5), message);
-        await tls.WriteAsync(frame.WrittenMemory, ct);
-        await tls.FlushAsync(ct);
-    }
-
-    private static async Task<(byte Kind, uint Value)> ReadControlAsync(SslStream tls, CancellationToken ct)
-    {
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        wait.CancelAfter(TimeSpan.FromSeconds(10));
-        var frame = new byte[LeanWire.ControlSize];
-        await tls.ReadExactlyAsync(frame, wait.Token);
-        return (frame[0], BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(1)));
-    }
-
-    private static async Task<(uint Id, byte Status, byte[] Body)> ReadAnswerAsync(SslStream tls, CancellationToken ct)
-    {
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        wait.CancelAfter(TimeSpan.FromSeconds(10));
-        var head = new byte[LeanWire.AnswerHeaderSize];
-        await tls.ReadExactlyAsync(head, wait.Token);
-        Assert.Equal(LeanWire.Answer, head[0]);
-        var body = new byte[BinaryPrimitives.ReadUInt32BigEndian(head.AsSpan(6))];
-        await tls.ReadExactlyAsync(body, wait.Token);
-        return (BinaryPrimitives.ReadUInt32BigEndian(head.AsSpan(1)), head[5], body);
     }
 }

@@ -48,7 +48,6 @@ internal sealed class LeanConnection : IDisposable
     private string _endReason = "";
     private long _lastReceived = Stopwatch.GetTimestamp();
     private long _pingSent;
-    private long _answers;
 
     /// <param name="readOnCaller">
     /// The stream under <paramref name="tls"/> blocks (a thread of its own reads it: see <see cref="DedicatedReaders"/>):
@@ -109,8 +108,6 @@ internal sealed class LeanConnection : IDisposable
     /// answers posts save.
     /// </summary>
     public static readonly TimeSpan PostLivenessInterval = TimeSpan.FromSeconds(20);
-
-    private long _postsWritten;
 
     /// <summary>
     /// Queues a post (a call with no answer: see <see cref="LeanWire"/>); false when this connection takes no more. True
@@ -173,7 +170,6 @@ internal sealed class LeanConnection : IDisposable
                         if (pending.IsPost)
                         {
                             LeanWire.WriteCall(_buffer, LeanWire.PostId, pending.ProtocolId, pending.RemainingDeadline(), pending.Request.Span);
-                            _postsWritten++;
                             continue;
                         }
                         pending.Id = ++_lastId;
@@ -268,7 +264,8 @@ internal sealed class LeanConnection : IDisposable
         }
         if (buffer.Length < LeanWire.AnswerHeaderSize) return 0;
         var status = (CallFailure)head[5];
-        // A post refused because this node is not admitted there (or not yet): the one answer a post ever gets.
+        // This node is not admitted there (or not yet): the answer a refused post gets, and what a server says before the
+        // goaway when it refuses the connection itself. The one answer with id 0 a caller ever gets.
         if (id == LeanWire.PostId && status == CallFailure.Refused) RefusedAtOnce = true;
         var length = BinaryPrimitives.ReadUInt32BigEndian(head[6..]);
         if (length > LeanWire.MaxAnswerBytes) throw new InvalidDataException($"an answer of {length} bytes exceeds {LeanWire.MaxAnswerBytes}");
@@ -287,7 +284,6 @@ internal sealed class LeanConnection : IDisposable
         }
         if (buffer.Length < LeanWire.AnswerHeaderSize + length) return 0;
         var body = buffer.Slice(LeanWire.AnswerHeaderSize, length).ToArray();
-        _answers++;
         if (_waiting.TryRemove(id, out _))
         {
             pending.TrySetResult(status == CallFailure.None
@@ -301,6 +297,11 @@ internal sealed class LeanConnection : IDisposable
     /// <summary>The server read every call up to <paramref name="lastRead"/> and will read no more: the rest go elsewhere.</summary>
     private void GoAway(uint lastRead)
     {
+        // A goaway that read none of our calls while one was on its way is a refusal from a server that predates saying
+        // so (a server now refuses with an answer to call id 0 first: TakeOne). With none on its way it is the server
+        // closing a connection that stayed idle (no call within its first-request bound or idle timeout, as when the
+        // call it was dialled for was given up before it was written): that peer admitted us.
+        if (lastRead == 0 && !_waiting.IsEmpty) RefusedAtOnce = true;
         _lastReadByServer = lastRead;
         _goingAway = true;
         foreach (var (id, pending) in _waiting)
@@ -309,12 +310,17 @@ internal sealed class LeanConnection : IDisposable
         }
         // Calls still queued here were never written, and no writer takes them now.
         while (_queue.TryDequeue(out var queued)) queued.TrySetResult(LeanReply.NotSent("the connection is closing"));
-        if (lastRead == 0 && _answers == 0 && Volatile.Read(ref _postsWritten) == 0) RefusedAtOnce = true;
         CloseIfDone();
     }
 
-    /// <summary>The server's first word was a goaway that read nothing: it turns this peer away on the lean path.</summary>
+    /// <summary>
+    /// The server turns this peer away on the lean path (not admitted there, or not yet): it answered call id 0 with
+    /// <see cref="CallFailure.Refused"/>, or said goaway having read none of the calls on their way to it.
+    /// </summary>
     public bool RefusedAtOnce { get; private set; }
+
+    /// <summary>Why the connection ended (empty while it has not): for logs and tests.</summary>
+    public string EndReason => _ended ? _endReason : "";
 
     // After a goaway, hanging up once nothing waits lets the server close without resetting the connection.
     private void CloseIfDone()

@@ -15,10 +15,12 @@ namespace DinoMesh.Transport.Lean;
 /// nonce</c>, or a goaway <c>u8 3 | u32 last call id read</c>: every call up to that id is answered before the server
 /// closes, none after it was read. Call ids rise on a connection. All integers big-endian.</para>
 /// <para>A call with id 0 is a <em>post</em>: one-way, the server runs the handler and sends nothing back (a failure is
-/// only logged there), except a refusal of a caller that is not admitted (an answer with id 0, then the goaway). Posts
-/// do not count in the goaway's "last call read". A server that predates posts answers them like any call, and the
-/// caller drops an answer nobody waits for, so the two mix on one connection. SWIM messages go this way: the protocol
-/// tolerates loss and its answers carry nothing, so an answer frame per message was half of its traffic.</para>
+/// only logged there), except a refusal of a caller that is not admitted (an answer with id 0, then the goaway). A server
+/// that refuses a whole connection says so the same way, before any call: a goaway that read nothing is otherwise also
+/// what a connection closed as idle gets. Posts do not count in the goaway's "last call read". A server that predates
+/// posts answers them like any call, and the caller drops an answer nobody waits for, so the two mix on one connection.
+/// SWIM messages go this way: the protocol tolerates loss and its answers carry nothing, so an answer frame per message
+/// was half of its traffic.</para>
 /// </summary>
 internal static class LeanWire
 {

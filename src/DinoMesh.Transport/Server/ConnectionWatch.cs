@@ -83,7 +83,7 @@ internal sealed class ConnectionWatch
             var path = bulk ? "bulk" : "lean";
             _refusals.Refused(LogLevel.Warning, $"connections refused ({path} path, not an admitted member)", from,
                 "refused a {Path} connection of {Peer} from {Remote}: {Reason}", path, peer.IsEmpty ? "(no identity)" : peer.Short, from, admission.Reason);
-            // A lean caller is told that nothing was read, so it tries HTTP/2 at once whatever its protocol.
+            // A lean caller is told it is refused and that nothing was read, so it tries HTTP/2 at once whatever its protocol.
             if (lean) await LeanServer.RefuseAsync(context);
             context.Abort(new ConnectionAbortedException("not an admitted member"));
             return;

@@ -19,8 +19,8 @@ namespace DinoMesh.Transport.Server;
 /// and every answer back through two pipes; here the socket is read up to 64 KiB per <c>recv</c>, with no peek, and
 /// the TLS stream is read and written by the server's own loop. Everything else is as on Kestrel's path: TLS 1.3 with
 /// a required client certificate (<see cref="ServerTls"/>), members only (a stranger is refused after the handshake, a
-/// lean one with a goaway that says nothing was read, so it asks again over HTTP/2 and learns why), the connection caps
-/// of <see cref="ConnectionGate"/> (the ticket taken at accept travels with the socket), the handshake bounded by
+/// lean one with a refusal and a goaway that says nothing was read, so it asks again over HTTP/2 and learns why), the
+/// connection caps of <see cref="ConnectionGate"/> (the ticket taken at accept travels with the socket), the handshake bounded by
 /// <see cref="TransportOptions.ConnectTimeout"/>, the first request by <see cref="ConnectionLimits.FirstRequestTimeout"/>,
 /// and on <see cref="StopAsync"/> idle bulk connections close at once, lean ones say goaway, and calls in flight get
 /// a grace period.
@@ -145,7 +145,7 @@ internal sealed class DirectConnections
             Interlocked.Increment(ref _servedLean);
             Interlocked.Increment(ref _servedLeanOnThreads);
             // Every await of the session's reading completes at once over this stream, so it runs here, to its end.
-            _lean!.ServeAsync(tls, peer, remote, new ConnectionActivity(), _aborting.Token, _stopping.Token, _firstRequestTimeout, stream).GetAwaiter().GetResult();
+            _lean!.Serve(tls, peer, remote, new ConnectionActivity(), _aborting.Token, _stopping.Token, _firstRequestTimeout, stream);
         }
         catch (Exception e) when (e is IOException or AuthenticationException or OperationCanceledException or ObjectDisposedException or SocketException)
         {
@@ -187,7 +187,7 @@ internal sealed class DirectConnections
             // As on Kestrel's path (ConnectionWatch): a peer not known yet that presents its admission version waits for this node's log.
             var admission = peer.IsEmpty ? AdmissionVerdict.No(AdmissionVerdict.NotAdmitted) : await _admission.CheckAsync(peer, AdmissionHint.FromServerName(tls.TargetHostName), _aborting.Token);
             var gate = PassGate(ticket, peer, admission, path, from);
-            // A lean caller is told that nothing was read, so it tries HTTP/2 at once whatever its protocol.
+            // A lean caller is told it is refused and that nothing was read, so it tries HTTP/2 at once whatever its protocol.
             if (gate == Gate.NotAdmitted && lean) await LeanServer.RefuseAsync(tls, _aborting.Token);
             if (gate != Gate.Pass) return;
             if (lean)

@@ -48,7 +48,12 @@ internal sealed class LeanServer
         // Kestrel's ConnectionClosed fires when the caller hangs up or the socket fails, which cancels the handlers.
         var session = new Session(this, connection.Transport.Input, connection.Transport.Output, peer, connection.RemoteEndPoint as IPEndPoint, activity,
             connection.ConnectionClosed, closeRequested, ended: null);
-        return session.RunAsync();
+        return RunAndDrainAsync(session, connection.Transport.Input, connection.ConnectionClosed);
+    }
+
+    private static async Task RunAndDrainAsync(Session session, PipeReader input, CancellationToken closed)
+    {
+        if (await session.RunAsync()) await DrainQuietlyAsync(input, closed);
     }
 
     /// <summary>
@@ -58,26 +63,17 @@ internal sealed class LeanServer
     /// straight to it, with no pipe between. It ends as a Kestrel connection does: when the caller hangs up, when
     /// <paramref name="closeRequested"/> fires (goaway, then the calls read are answered), on idle or when no call
     /// comes within <paramref name="firstRequest"/> (the same), and <paramref name="aborted"/> cuts it.
-    /// <para>With <paramref name="socket"/> (the stream under <paramref name="tls"/>, read by a thread of its own: see
-    /// <see cref="DedicatedReaders"/>) every read completes before it returns, so the session's reading runs on the
-    /// calling thread until the connection ends; a stop interrupts that thread's receive, and the end closes the socket.</para>
     /// </summary>
     public async Task ServeAsync(Stream tls, PeerId peer, IPEndPoint? remote, ConnectionActivity activity,
-        CancellationToken aborted, CancellationToken closeRequested, TimeSpan firstRequest, DedicatedSocketStream? socket = null)
+        CancellationToken aborted, CancellationToken closeRequested, TimeSpan firstRequest)
     {
         // What Kestrel's ConnectionClosed is to the other entry: fired by an abort, or by the session when the caller
         // hung up or a write failed, so that handlers still running are cancelled.
         using var closed = CancellationTokenSource.CreateLinkedTokenSource(aborted);
-        // A blocking receive hears no token: closing the socket is what ends it.
-        using var unblock = socket is null ? default : closed.Token.Register(static state => ((Stream)state!).Dispose(), socket);
-        var input = PipeReader.Create(tls, new StreamPipeReaderOptions(bufferSize: ReadBufferBytes, minimumReadSize: 1024, leaveOpen: true));
-        var output = PipeWriter.Create(tls, new StreamPipeWriterOptions(leaveOpen: true));
-        var session = new Session(this, input, output, peer, remote, activity, closed.Token, closeRequested, ended: () => CancelQuietly(closed), socket);
-        // Kestrel's path closes a connection that sends no request within the first-request bound (ConnectionWatch).
-        var first = new Timer(_ => StopUnlessCalled(session, activity, peer, remote, firstRequest), null, firstRequest, Timeout.InfiniteTimeSpan);
+        var (session, input, output, first) = Open(tls, peer, remote, activity, closed, closeRequested, firstRequest, socket: null);
         try
         {
-            await session.RunAsync();
+            if (await session.RunAsync()) await DrainQuietlyAsync(input, closed.Token);
         }
         finally
         {
@@ -86,6 +82,47 @@ internal sealed class LeanServer
             await output.CompleteAsync();
             CancelQuietly(closed);
         }
+    }
+
+    /// <summary>
+    /// The same for a connection whose <paramref name="socket"/> (the stream under <paramref name="tls"/>) is read by
+    /// the calling thread, a thread of its own (<see cref="DedicatedReaders"/>): every read completes before it returns,
+    /// so the session's reading runs here until the connection ends; a stop interrupts this thread's receive, and the end
+    /// closes the socket. Returns when the connection has ended.
+    /// <para>The session's end may run elsewhere: after its goaway it waits for the handlers still running, and goes on
+    /// on the pool thread where the last of them finished. The wait for the caller to hang up (up to
+    /// <see cref="DrainTimeout"/>, blocking receives) is done back here, so no pool thread is held by it: a stop or a
+    /// burst of refusals ends many sessions at once.</para>
+    /// </summary>
+    public void Serve(Stream tls, PeerId peer, IPEndPoint? remote, ConnectionActivity activity,
+        CancellationToken aborted, CancellationToken closeRequested, TimeSpan firstRequest, DedicatedSocketStream socket)
+    {
+        using var closed = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        // A blocking receive hears no token: closing the socket is what ends it.
+        using var unblock = closed.Token.Register(static state => ((Stream)state!).Dispose(), socket);
+        var (session, input, output, first) = Open(tls, peer, remote, activity, closed, closeRequested, firstRequest, socket);
+        try
+        {
+            if (session.RunAsync().GetAwaiter().GetResult()) socket.Drain(DrainTimeout);
+        }
+        finally
+        {
+            first.Dispose();
+            input.Complete();
+            output.Complete();
+            CancelQuietly(closed);
+        }
+    }
+
+    private (Session Session, PipeReader Input, PipeWriter Output, Timer FirstRequest) Open(Stream tls, PeerId peer, IPEndPoint? remote, ConnectionActivity activity,
+        CancellationTokenSource closed, CancellationToken closeRequested, TimeSpan firstRequest, DedicatedSocketStream? socket)
+    {
+        var input = PipeReader.Create(tls, new StreamPipeReaderOptions(bufferSize: ReadBufferBytes, minimumReadSize: 1024, leaveOpen: true));
+        var output = PipeWriter.Create(tls, new StreamPipeWriterOptions(leaveOpen: true));
+        var session = new Session(this, input, output, peer, remote, activity, closed.Token, closeRequested, ended: () => CancelQuietly(closed), socket);
+        // Kestrel's path closes a connection that sends no request within the first-request bound (ConnectionWatch).
+        var first = new Timer(_ => StopUnlessCalled(session, activity, peer, remote, firstRequest), null, firstRequest, Timeout.InfiniteTimeSpan);
+        return (session, input, output, first);
     }
 
     private void StopUnlessCalled(Session session, ConnectionActivity activity, PeerId peer, IPEndPoint? remote, TimeSpan firstRequest)
@@ -147,11 +184,11 @@ internal sealed class LeanServer
     }
 
     /// <summary>How long a closing connection keeps reading (and dropping) what the caller still sends, until it hangs up.</summary>
-    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(2);
+    internal static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(2);
 
     /// <summary>
-    /// Turns away a connection of a peer that is not admitted: a goaway that says no call was read, so the caller sends
-    /// them over HTTP/2 and learns its refusal there, with the reason.
+    /// Turns away a connection of a peer that is not admitted: a refusal (see <see cref="WriteRefusal"/>) and a goaway
+    /// that says no call was read, so the caller sends them over HTTP/2 and learns its refusal there, with the reason.
     /// </summary>
     public static Task RefuseAsync(ConnectionContext connection) =>
         RefuseAsync(connection.Transport.Input, connection.Transport.Output, connection.ConnectionClosed);
@@ -166,13 +203,17 @@ internal sealed class LeanServer
         await output.CompleteAsync();
     }
 
-    /// <summary>The same for a connection read by a thread of its own: the drain reads the socket itself, bounded.</summary>
+    /// <summary>
+    /// The same for a connection read by a thread of its own, on that thread (never a pool thread): the drain reads the
+    /// socket itself, bounded.
+    /// </summary>
     public static void Refuse(Stream tls, DedicatedSocketStream socket)
     {
         var output = PipeWriter.Create(tls, new StreamPipeWriterOptions(leaveOpen: true));
         try
         {
-            LeanWire.WriteControl(output, LeanWire.GoAway, 0);
+            WriteRefusal(output);
+            // Over the blocking stream the flush has completed when it returns: this is the connection's own thread.
             output.FlushAsync().AsTask().GetAwaiter().GetResult();
             socket.Drain(DrainTimeout);
         }
@@ -186,28 +227,49 @@ internal sealed class LeanServer
     {
         try
         {
-            LeanWire.WriteControl(output, LeanWire.GoAway, 0);
+            WriteRefusal(output);
             await output.FlushAsync(closed);
-            await DrainAsync(input, closed);
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException or ObjectDisposedException or InvalidOperationException)
         {
+            return;
         }
+        await DrainQuietlyAsync(input, closed);
+    }
+
+    private static readonly byte[] NotAdmitted = LeanWire.Reason("not an admitted member");
+
+    /// <summary>
+    /// A refusal says so before its goaway: an answer to call id 0 (what a refused post gets) with
+    /// <see cref="CallFailure.Refused"/> and the reason. The goaway alone cannot tell the caller: a connection closed as
+    /// idle before its first call gets the same one, and the refusal may arrive before the caller's first call is
+    /// written. Callers of the previous version took this answer as a refusal too.
+    /// </summary>
+    private static void WriteRefusal(IBufferWriter<byte> output)
+    {
+        LeanWire.WriteAnswer(output, LeanWire.PostId, CallFailure.Refused, NotAdmitted);
+        LeanWire.WriteControl(output, LeanWire.GoAway, 0);
     }
 
     /// <summary>
     /// Reads until the caller hangs up (it does once its goaway left nothing waiting), at most <see cref="DrainTimeout"/>:
     /// closing on unread bytes would send a reset, which can destroy answers the caller has not read yet.
     /// </summary>
-    private static async Task DrainAsync(PipeReader input, CancellationToken closed)
+    private static async Task DrainQuietlyAsync(PipeReader input, CancellationToken closed)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(closed);
-        timeout.CancelAfter(DrainTimeout);
-        while (true)
+        try
         {
-            var result = await input.ReadAsync(timeout.Token);
-            input.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted || result.IsCanceled) return;
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(closed);
+            timeout.CancelAfter(DrainTimeout);
+            while (true)
+            {
+                var result = await input.ReadAsync(timeout.Token);
+                input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted || result.IsCanceled) return;
+            }
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException or ObjectDisposedException or InvalidOperationException)
+        {
         }
     }
 
@@ -252,7 +314,11 @@ internal sealed class LeanServer
             _activity = activity;
         }
 
-        public async Task RunAsync()
+        /// <summary>
+        /// Serves the connection until it ends: true when the caller is still there (the server said goaway), so the
+        /// connection's owner reads until it hangs up before closing, false when it is gone.
+        /// </summary>
+        public async Task<bool> RunAsync()
         {
             // The server stopping asks every connection to close; an idle one is closed here too. Both stop the reader
             // at a frame boundary (CancelPendingRead loses no bytes), so the goaway names the last call read.
@@ -260,7 +326,7 @@ internal sealed class LeanServer
             _server.Watch(this);
             try
             {
-                await ServeAsync(_input, _closed);
+                return await ServeAsync(_input, _closed);
             }
             finally
             {
@@ -274,7 +340,7 @@ internal sealed class LeanServer
             if (_activity.IdleFor >= timeout) Stop("idle");
         }
 
-        private async Task ServeAsync(System.IO.Pipelines.PipeReader input, CancellationToken closed)
+        private async Task<bool> ServeAsync(PipeReader input, CancellationToken closed)
         {
             uint lastRead = 0;
             var clientGone = false;
@@ -331,20 +397,9 @@ internal sealed class LeanServer
                 await WriteQueuedAsync();
                 if (Volatile.Read(ref _writing) != 0) await Task.Delay(1, CancellationToken.None);
             }
-            if (!clientGone && _socket is not null)
-            {
-                _socket.Drain(DrainTimeout);
-            }
-            else if (!clientGone)
-            {
-                try
-                {
-                    await DrainAsync(_input, _closed);
-                }
-                catch (Exception e) when (e is IOException or OperationCanceledException or ConnectionResetException or ObjectDisposedException or InvalidOperationException)
-                {
-                }
-            }
+            // The wait for the caller to hang up is the owner's (LeanServer.Serve, ServeAsync): this may be the pool
+            // thread where the last handler finished.
+            return !clientGone;
         }
 
         /// <summary>Stops reading at the next frame boundary: a goaway names the last call read, and those are answered.</summary>
