@@ -172,7 +172,8 @@ public sealed class ChunkAccess
                     // The recent-fetch memory takes a reference of its own on the buffer the chunk was received into;
                     // this fetch's reference ends once the chunk file is written.
                     _recent.Add(chunk, fetched.Lease);
-                    stored = _store.Import(chunk);
+                    // Fetched because the store lacked it: no look again before the write (ChunkStore.ImportFetched).
+                    stored = _store.ImportFetched(chunk);
                 }
                 finally
                 {

@@ -27,6 +27,20 @@ public sealed partial class ChunkWrittenPagesTests
     }
 
     [Fact]
+    public async Task A_chunk_file_written_back_alone_takes_one_sync_file_range_that_starts_and_waits()
+    {
+        using var fixture = new StoreFixture();
+        SkipOnTmpfs(fixture);
+        var id = fixture.Store.Put(StoreFixture.Random(1 << 20, 5)).Id;
+
+        await UntilAsync(() => fixture.Store.PagesDropped >= 1);
+
+        Assert.Equal(1, fixture.Store.WritebacksStarted);
+        Assert.Equal(1, fixture.Store.WritebackRangeSyncs);
+        Assert.Equal(0, ResidentPages(fixture.Store.PathOf(id)));
+    }
+
+    [Fact]
     public async Task Without_the_option_and_for_small_chunks_the_pages_stay_cached()
     {
         using var off = new StoreFixture(new ChunkStoreOptions { DropWrittenPages = false });

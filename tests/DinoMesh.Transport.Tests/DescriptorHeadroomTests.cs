@@ -126,4 +126,24 @@ public class DescriptorHeadroomTests
         var listed = Directory.GetFiles("/proc/self/fd").Length;
         Assert.InRange(DescriptorHeadroom.CountOpen() ?? -1, listed - 64, listed + 64);
     }
+
+    [Fact]
+    public void The_count_of_open_descriptors_rises_by_the_descriptors_opened()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "reads /proc/self/fd");
+        var before = DescriptorHeadroom.CountOpen();
+        var opened = Enumerable.Range(0, 200).Select(_ => File.OpenHandle("/dev/null")).ToList();
+        try
+        {
+            var after = DescriptorHeadroom.CountOpen();
+
+            Assert.NotNull(before);
+            // Tests running beside this one open and close descriptors too: only roughly 200 more.
+            Assert.InRange(after!.Value - before!.Value, 200 - 64, 200 + 64);
+        }
+        finally
+        {
+            foreach (var handle in opened) handle.Dispose();
+        }
+    }
 }

@@ -19,6 +19,16 @@ public sealed partial class ChunkStore
     public ChunkWriteResult Import(VerifiedChunk chunk) => WriteNew(chunk.Id, chunk.Bytes.Span);
 
     /// <summary>
+    /// <see cref="Import"/> of a chunk the caller found missing here moments ago (it fetched it for that reason): the
+    /// store does not look again before writing. The file is published with renameat2(RENAME_NOREPLACE), so a copy of
+    /// the right length that arrived meanwhile is kept (<see cref="ChunkWriteStatus.AlreadyPresent"/>, the new file
+    /// removed) and one of the wrong length replaced, as <see cref="Import"/> does. A failing statx fewer per fetched
+    /// chunk; a caller that is not sure the chunk is missing (a peer's push) should use <see cref="Import"/>, which
+    /// writes nothing for a chunk already there.
+    /// </summary>
+    public ChunkWriteResult ImportFetched(VerifiedChunk chunk) => WriteNew(chunk.Id, chunk.Bytes.Span, lookFirst: false);
+
+    /// <summary>
     /// Reads the whole chunk into a new array, verified like <see cref="Read"/> (a corrupt file is quarantined and
     /// reported, never returned). For serving a peer and for pushing a copy.
     /// </summary>
@@ -65,7 +75,7 @@ public sealed partial class ChunkStore
             FileIdentity file;
             try
             {
-                file = FileIdentity.Of(handle);
+                file = IdentityOf(handle);
             }
             catch (IOException e)
             {

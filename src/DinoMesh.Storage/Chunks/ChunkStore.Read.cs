@@ -61,12 +61,12 @@ public sealed partial class ChunkStore
     {
         try
         {
-            var file = known ?? FileIdentity.Of(handle);
+            var file = known ?? IdentityOf(handle);
             if (_verified.Holds(id, file))
             {
                 int read = ReadVerified(handle, direct, offset, destination);
                 // A write racing with this read changes the identity; then hash what is there now.
-                if (FileIdentity.Of(handle) == file) return ChunkReadResult.Ok(read);
+                if (IdentityOf(handle) == file) return ChunkReadResult.Ok(read);
                 _verified.Forget(id);
                 // Rare (a racing write): start again from a handle in a known mode.
                 if (direct) DirectRead.Buffered(handle);
@@ -157,8 +157,8 @@ public sealed partial class ChunkStore
             Refused();
             read = PositionedRead.ReadAt(handle, 0, destination);
         }
-        // The identity check after the read: a file changed meanwhile may match over a prefix it no longer has.
-        if (read == destination.Length && AtRestChecksum.Of(id, destination) == checksum && FileIdentity.Of(handle) == file)
+        // No statx after the read (see CheckedViaBuffer).
+        if (read == destination.Length && AtRestChecksum.Of(id, destination) == checksum)
         {
             Interlocked.Increment(ref _inPlaceReads);
             count = read;
@@ -186,7 +186,13 @@ public sealed partial class ChunkStore
             }
             if (read < 0) read = PositionedRead.ReadAt(handle, 0, space[..length]);
             var content = space[..Math.Min(read, length)];
-            if (read != length || AtRestChecksum.Of(id, content) != checksum || FileIdentity.Of(handle) != file) return false;
+            // Bytes that match the checksum are the chunk's, whatever happened to the file while they were read, so no
+            // statx after the read (one per chunk served): the identity taken before the read is all the verified memo
+            // needs. A file changed after it was taken has a new ctime (TryChecked memoizes only files whose ctime is
+            // older than the racy window, so a change cannot share its clock tick), and a later read sees a new
+            // identity that the memo does not hold. The memo's own reads (ReadOpen), which check no bytes, still
+            // look again after reading.
+            if (read != length || AtRestChecksum.Of(id, content) != checksum) return false;
             if (offset < length)
             {
                 count = (int)Math.Min(destination.Length, length - offset);
@@ -199,6 +205,16 @@ public sealed partial class ChunkStore
             _alignedBuffers.Return(buffer);
         }
     }
+
+    /// <summary>The identity of an open chunk file (a statx), counted.</summary>
+    private FileIdentity IdentityOf(SafeFileHandle handle)
+    {
+        Interlocked.Increment(ref _identityReads);
+        return FileIdentity.Of(handle);
+    }
+
+    /// <summary>How many times a read took an open chunk file's identity (a statx each).</summary>
+    internal long IdentityReads => Interlocked.Read(ref _identityReads);
 
     /// <summary>The file system refused direct I/O: every later read goes through the page cache (said once).</summary>
     private void Refused()
@@ -252,14 +268,14 @@ public sealed partial class ChunkStore
                 return ChunkReadResult.Failed(ChunkReadStatus.Corrupt, $"chunk {id} is corrupt: its {length} bytes do not hash to its id");
             }
             // A file from before the checksum existed, or whose checksum was damaged: the next cold read is cheap.
-            if (FileIdentity.Of(handle) == file) Restamp(handle, checksum.GetCurrentHashAsUInt64());
+            if (IdentityOf(handle) == file) Restamp(handle, checksum.GetCurrentHashAsUInt64());
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
 
-        if (file.ChangedNs < startedNs - RacyWindowNs && FileIdentity.Of(handle) == file) _verified.Add(id, file);
+        if (file.ChangedNs < startedNs - RacyWindowNs && IdentityOf(handle) == file) _verified.Add(id, file);
         return ChunkReadResult.Ok(copied);
     }
 
@@ -296,7 +312,7 @@ public sealed partial class ChunkStore
         {
             try
             {
-                if (_verified.Holds(id, FileIdentity.Of(handle))) return;
+                if (_verified.Holds(id, IdentityOf(handle))) return;
                 if (AtRestChecksum.Read(handle) is null)
                 {
                     Read(id, 0, []);

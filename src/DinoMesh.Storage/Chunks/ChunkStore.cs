@@ -36,6 +36,9 @@ public sealed partial class ChunkStore
     private long _restamped;
     private int _checksumRefusalLogged;
     private int _directReadsRefused;
+    private int _renameNoReplaceRefused;
+    private long _presenceLookups;
+    private long _identityReads;
     // When a read last had to verify a chunk by SHA-256 (Environment.TickCount64); long ago at the start.
     private long _sha256ReadAtMs = long.MinValue / 2;
     private readonly AlignedBuffers _alignedBuffers = new();

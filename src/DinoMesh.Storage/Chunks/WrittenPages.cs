@@ -11,8 +11,8 @@ namespace DinoMesh.Storage.Chunks;
 /// memory lazily, each of those fresh pages costs a host fault when the write copies into it (writes into reused pages
 /// ran 2-3x faster there, see docs/benchmarks.md). Pages given back soon are the ones the next writes get.
 /// <para>One worker per store. It takes the files published since it last looked (up to <see cref="Batch"/>), starts
-/// the writeback of all of them (sync_file_range WRITE, which flushes no device cache and so adds no durability point),
-/// then waits for each and advises DONTNEED. The writer only queues the path (with the file's descriptor, still open, when it has one: an open and a close fewer per file): starting writeback on the writer's own
+/// the writeback of all of them (sync_file_range WRITE, which flushes no device cache and so adds no durability point;
+/// not for a file taken alone, which the wait starts itself), then waits for each and advises DONTNEED. The writer only queues the path (with the file's descriptor, still open, when it has one: an open and a close fewer per file): starting writeback on the writer's own
 /// thread blocks it whenever the device is busy (a flush of the device holds back every write submitted meanwhile: a
 /// loop of 1 MiB files that started each one's writeback itself took 2.0-2.2x as long while another thread flushed
 /// every 60 ms, one that left it to a worker 1.1-1.3x; docs/benchmarks.md), so a seal or a peer's push would wait for the disk.
@@ -39,6 +39,7 @@ internal sealed class WrittenPages
     private int _handlesQueued;
     private long _dropped;
     private long _writtenBack;
+    private long _rangeSyncs;
 
     /// <param name="drop">Drop each file's pages once written back (else only start its writeback).</param>
     public WrittenPages(bool drop)
@@ -80,6 +81,16 @@ internal sealed class WrittenPages
         _written.Writer.TryWrite(new Published(path, handle));
     }
 
+    /// <summary>sync_file_range of the whole file, counted.</summary>
+    private int SyncRange(int fd, uint flags)
+    {
+        Interlocked.Increment(ref _rangeSyncs);
+        return LibC.SyncFileRange(fd, 0, 0, flags);
+    }
+
+    /// <summary>sync_file_range calls made so far (for tests).</summary>
+    public long RangeSyncs => Interlocked.Read(ref _rangeSyncs);
+
     private readonly record struct Published(string Path, SafeFileHandle? Handle);
 
     private void Forget(Published published)
@@ -98,16 +109,21 @@ internal sealed class WrittenPages
             {
                 int fd = published.Handle is { } handle ? (int)handle.DangerousGetHandle() : LibC.Open(published.Path, LibC.O_RDONLY | LibC.O_CLOEXEC, 0);
                 if (fd < 0) continue; // deleted or replaced meanwhile
-                LibC.SyncFileRange(fd, 0, 0, LibC.SYNC_FILE_RANGE_WRITE);
-                Interlocked.Increment(ref _writtenBack);
                 open.Add((fd, published));
             }
+            // A file taken alone (what a reader's imports mostly are: one chunk at a time) is written back by the waiting
+            // call below, which starts what is not started yet: a separate start first would be a system call for nothing.
+            if (!_drop || open.Count > 1)
+            {
+                foreach (var (fd, _) in open) SyncRange(fd, LibC.SYNC_FILE_RANGE_WRITE);
+            }
+            Interlocked.Add(ref _writtenBack, open.Count);
             foreach (var (fd, published) in open)
             {
                 try
                 {
                     // Dirty or in-flight pages cannot be dropped: wait for the writeback started above.
-                    if (_drop && LibC.SyncFileRange(fd, 0, 0, LibC.SYNC_FILE_RANGE_WAIT_BEFORE | LibC.SYNC_FILE_RANGE_WRITE | LibC.SYNC_FILE_RANGE_WAIT_AFTER) == 0
+                    if (_drop && SyncRange(fd, LibC.SYNC_FILE_RANGE_WAIT_BEFORE | LibC.SYNC_FILE_RANGE_WRITE | LibC.SYNC_FILE_RANGE_WAIT_AFTER) == 0
                         && LibC.PosixFadvise(fd, 0, 0, LibC.POSIX_FADV_DONTNEED) == 0)
                     {
                         Interlocked.Increment(ref _dropped);

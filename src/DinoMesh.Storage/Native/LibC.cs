@@ -104,6 +104,13 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "rename", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Rename(string from, string to);
 
+    /// <summary>rename(2) that fails with EEXIST instead of replacing an existing target.</summary>
+    public const uint RENAME_NOREPLACE = 1;
+
+    /// <summary>glibc 2.28 and later; EINVAL where the file system does not take the flag.</summary>
+    [LibraryImport(Library, EntryPoint = "renameat2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Renameat2(int fromDirectory, string from, int toDirectory, string to, uint flags);
+
     [LibraryImport(Library, EntryPoint = "unlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Unlink(string path);
 

@@ -99,6 +99,32 @@ internal static class NewFile
     }
 
     /// <summary>
+    /// rename(2) that leaves an existing <paramref name="to"/> alone (renameat2 with RENAME_NOREPLACE): one system call
+    /// both publishes a new file and says whether one was there already, where a look first (statx) and a rename would
+    /// take two. <see cref="Publication.Unsupported"/> where the C library or the file system does not take the flag.
+    /// </summary>
+    public static Publication RenameUnlessPresent(string from, string to)
+    {
+        int result;
+        try
+        {
+            result = LibC.Renameat2(LibC.AT_FDCWD, from, LibC.AT_FDCWD, to, LibC.RENAME_NOREPLACE);
+        }
+        catch (EntryPointNotFoundException)
+        {
+            return Publication.Unsupported;
+        }
+        if (result == 0) return Publication.Renamed;
+        int errno = Marshal.GetLastPInvokeError();
+        return errno switch
+        {
+            LibC.EEXIST => Publication.Present,
+            LibC.EINVAL or LibC.ENOSYS => Publication.Unsupported,
+            _ => throw Failure("rename", $"{from} to {to}", errno),
+        };
+    }
+
+    /// <summary>
     /// The process's umask as the kernel reports it (/proc/self/status, Linux 4.7 and later), without changing it
     /// (umask(2) can only be read by setting it, which would race with other threads creating files); null when not known.
     /// </summary>
@@ -122,4 +148,17 @@ internal static class NewFile
     private static Exception Failure(string what, string path, int errno) => errno is LibC.EACCES or LibC.EPERM
         ? new UnauthorizedAccessException($"cannot {what} {path}: {LibC.Describe(errno)}")
         : new IOException($"cannot {what} {path}: {LibC.Describe(errno)}", errno);
+}
+
+/// <summary>What <see cref="NewFile.RenameUnlessPresent"/> did.</summary>
+internal enum Publication
+{
+    /// <summary>The file is published under its name.</summary>
+    Renamed,
+
+    /// <summary>Something was there already; the new file is still under its temp name.</summary>
+    Present,
+
+    /// <summary>RENAME_NOREPLACE is not available here; nothing was done.</summary>
+    Unsupported,
 }

@@ -1,5 +1,3 @@
-using System.IO.Enumeration;
-
 namespace DinoMesh.Transport.Server;
 
 /// <summary>
@@ -82,25 +80,6 @@ internal sealed class DescriptorHeadroom
         return _probe(count);
     }
 
-    /// <summary>
-    /// The entries of /proc/self/fd, its own directory's descriptor among them (one too many, on the safe side); null
-    /// when it cannot be read, as when no descriptor is left to read it with.
-    /// </summary>
-    internal static int? CountOpen()
-    {
-        if (!OperatingSystem.IsLinux()) return null;
-        try
-        {
-            // Nothing per entry: no name string, no stat (the entries' type comes with the directory read).
-            var entries = new FileSystemEnumerable<byte>("/proc/self/fd", static (ref FileSystemEntry _) => 0,
-                new EnumerationOptions { AttributesToSkip = 0, IgnoreInaccessible = false });
-            var open = 0;
-            foreach (var _ in entries) open++;
-            return open;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
+    /// <summary>The descriptors open now (<see cref="OpenDescriptors.Count"/>); null when it cannot tell.</summary>
+    internal static int? CountOpen() => OpenDescriptors.Count();
 }
