@@ -21,6 +21,19 @@ public sealed partial class DinoFileSystem
     }
 
     /// <summary>
+    /// copy_file_range and fallocate change a file's contents without the kernel's verdict on CAP_FSETID (it asks the
+    /// filesystem with an empty SETATTR, which says nothing): the caller's own capabilities decide, read only when the
+    /// file has something to drop. FsError.None when nothing needed dropping.
+    /// </summary>
+    private ValueTask<FsError> DropPrivilegesForContentChangeAsync(FuseContext ctx, ulong ino)
+    {
+        if (_meta.Current.Find(ino) is not { IsRegular: true } inode) return ValueTask.FromResult(FsError.None);
+        if (FileMode.SetIdBitsToKill(inode.Mode) == 0 && !inode.HasCapability) return ValueTask.FromResult(FsError.None);
+        var drop = PrivilegesToDrop(inode, killSuidGid: !CallerCapabilities.HasFsetid(ctx.Pid));
+        return drop is null ? ValueTask.FromResult(FsError.None) : DropPrivilegesAsync(ctx, drop);
+    }
+
+    /// <summary>
     /// Commits the drop, then has the kernel forget the inode's cached attributes: its mode still shows the bits, and
     /// exec and permission checks read the cached mode (attributes only: this never waits for a lock the caller holds).
     /// </summary>
