@@ -37,7 +37,7 @@ internal static class InitNegotiation
             wanted |= InitFlags.PosixAcl;
         // The filesystem clears set-id bits and capabilities itself, so the kernel stops asking for security.capability
         // before every write(2): after the first write to an inode it marks it S_NOSEC (benchmarks.md,
-        // "FUSE_HANDLE_KILLPRIV_V2 on: one request per small write").
+        // "FUSE_HANDLE_KILLPRIV_V2 on, one request per small write").
         if (options.HandleKillPriv)
             wanted |= InitFlags.HandleKillprivV2;
         return wanted;
