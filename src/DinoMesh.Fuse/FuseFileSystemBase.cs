@@ -23,6 +23,8 @@ public abstract class FuseFileSystemBase : IFuseFileSystem
     public virtual ValueTask<FuseResult<EntryReply>> LinkAsync(FuseContext ctx, ulong ino, ulong newParent, ReadOnlyMemory<byte> newName) => NotImplemented<EntryReply>();
     public virtual ValueTask<FuseResult<OpenReply>> OpenAsync(FuseContext ctx, ulong ino, int flags) => NotImplemented<OpenReply>();
     public virtual ValueTask<FuseResult<CreateReply>> CreateAsync(FuseContext ctx, ulong parent, ReadOnlyMemory<byte> name, uint mode, int flags, uint umask) => NotImplemented<CreateReply>();
+    public virtual ValueTask<FuseResult<OpenReply>> OpenAsync(FuseContext ctx, ulong ino, int flags, uint openFlags) => OpenAsync(ctx, ino, flags);
+    public virtual ValueTask<FuseResult<CreateReply>> CreateAsync(FuseContext ctx, ulong parent, ReadOnlyMemory<byte> name, uint mode, int flags, uint umask, uint openFlags) => CreateAsync(ctx, parent, name, mode, flags, umask);
     public virtual ValueTask<FuseResult<int>> ReadAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, Memory<byte> buffer) => NotImplemented<int>();
     public virtual ValueTask<FuseResult<int>> WriteAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data, uint writeFlags) => NotImplemented<int>();
     public virtual ValueTask<int> FlushAsync(FuseContext ctx, ulong ino, ulong fileHandle, ulong lockOwner) => NotImplementedErrno;

@@ -23,6 +23,16 @@ public sealed record FuseMountOptions
     public bool PosixAcl { get; init; } = true;
 
     /// <summary>
+    /// FUSE_HANDLE_KILLPRIV_V2: the filesystem, not the kernel, clears set-id bits and the <c>security.capability</c>
+    /// xattr when a file is written, truncated or chowned (WRITE with <see cref="FuseWriteFlags.KillSuidGid"/>, SETATTR
+    /// with <see cref="SetAttrValid.KillSuidGid"/>, OPEN/CREATE with <see cref="FuseOpenFlags.KillSuidGid"/>; the
+    /// capability on every write, truncate and chown). In return the kernel asks for <c>security.capability</c> only
+    /// before the first write to an inode instead of before every write(2). Off by default: a filesystem that turns it on
+    /// takes over a security duty, and one that ignores the flags would keep setuid bits that Linux drops.
+    /// </summary>
+    public bool HandleKillPriv { get; init; }
+
+    /// <summary>
     /// The atime flag the mount carries (MS_NOATIME / MS_RELATIME / MS_STRICTATIME). The kernel never updates atime of a
     /// FUSE file itself (FUSE inodes are S_NOATIME); the flag says what the filesystem does, and mount(8) shows it.
     /// </summary>

@@ -61,7 +61,32 @@ public enum SetAttrValid : uint
     MTimeNow = 1 << 8,
     LockOwner = 1 << 9,
     CTime = 1 << 10,
+    /// <summary>
+    /// FATTR_KILL_SUIDGID: drop setuid, and setgid when the group may execute. With
+    /// <see cref="FuseMountOptions.HandleKillPriv"/> it comes with every chown of a non-directory and with a truncate by a
+    /// caller without CAP_FSETID.
+    /// </summary>
     KillSuidGid = 1 << 11,
+}
+
+/// <summary>Bits of a WRITE's write flags (FUSE_WRITE_* in linux/fuse.h).</summary>
+public static class FuseWriteFlags
+{
+    /// <summary>Written back from the page cache (writeback cache), not by a write(2) waiting for it.</summary>
+    public const uint Cache = 1 << 0;
+    public const uint LockOwner = 1 << 1;
+    /// <summary>
+    /// FUSE_WRITE_KILL_SUIDGID: the writer lacks CAP_FSETID, so the write drops setuid, and setgid when the group may
+    /// execute. Sent only with <see cref="FuseMountOptions.HandleKillPriv"/>.
+    /// </summary>
+    public const uint KillSuidGid = 1 << 2;
+}
+
+/// <summary>Bits of OPEN's and CREATE's open flags (FUSE_OPEN_* in linux/fuse.h, not the open(2) flags).</summary>
+public static class FuseOpenFlags
+{
+    /// <summary>FUSE_OPEN_KILL_SUIDGID: an O_TRUNC open by a caller without CAP_FSETID; the truncate drops set-id bits as a write does.</summary>
+    public const uint KillSuidGid = 1 << 0;
 }
 
 public readonly record struct SetAttrRequest(

@@ -46,10 +46,25 @@ public interface IFuseFileSystem
 
     ValueTask<FuseResult<CreateReply>> CreateAsync(FuseContext ctx, ulong parent, ReadOnlyMemory<byte> name, uint mode, int flags, uint umask);
 
+    /// <summary>
+    /// OPEN with the kernel's <paramref name="openFlags"/> (<see cref="FuseOpenFlags"/>): with
+    /// <see cref="FuseMountOptions.HandleKillPriv"/>, an O_TRUNC open by a caller without CAP_FSETID carries
+    /// <see cref="FuseOpenFlags.KillSuidGid"/>. The protocol layer always calls this overload; by default it forwards to
+    /// the one without.
+    /// </summary>
+    ValueTask<FuseResult<OpenReply>> OpenAsync(FuseContext ctx, ulong ino, int flags, uint openFlags) => OpenAsync(ctx, ino, flags);
+
+    /// <summary>CREATE with the kernel's <paramref name="openFlags"/>, as for OPEN (an O_TRUNC create can find the file there).</summary>
+    ValueTask<FuseResult<CreateReply>> CreateAsync(FuseContext ctx, ulong parent, ReadOnlyMemory<byte> name, uint mode, int flags, uint umask, uint openFlags) =>
+        CreateAsync(ctx, parent, name, mode, flags, umask);
+
     /// <summary>Reads into <paramref name="buffer"/> (its length is the requested size); returns the byte count (short only at EOF).</summary>
     ValueTask<FuseResult<int>> ReadAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, Memory<byte> buffer);
 
-    /// <summary>Returns the number of bytes written. <paramref name="data"/> is only valid until the returned task completes.</summary>
+    /// <summary>
+    /// Returns the number of bytes written. <paramref name="data"/> is only valid until the returned task completes.
+    /// <paramref name="writeFlags"/> are <see cref="FuseWriteFlags"/>.
+    /// </summary>
     ValueTask<FuseResult<int>> WriteAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data, uint writeFlags);
 
     ValueTask<int> FlushAsync(FuseContext ctx, ulong ino, ulong fileHandle, ulong lockOwner);

@@ -193,6 +193,8 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
     {
         AllowOther = _options.AllowOther,
         WritebackCache = _options.WritebackCache,
+        // DinoFileSystem clears set-id bits and security.capability itself, as a committed change (FUSE_HANDLE_KILLPRIV_V2).
+        HandleKillPriv = true,
         BusyPoll = _options.BusyPoll,
         // Names the volume, so tools that find mounts by source, and people running several, can tell them apart.
         FileSystemName = _options.FileSystemName ?? (_cluster is { } cluster ? $"dinomesh:{cluster.ClusterId[..12]}" : "dinomesh"),

@@ -27,6 +27,9 @@ public sealed partial class DinoFileSystem
         if (inode is null) return Errno(FsError.Stale);
         if (!inode.IsRegular) return Errno(inode.IsDirectory ? FsError.IsADirectory : FsError.NotSupported);
         if (length > FileSystemState.MaxFileSize - offset) return Errno(FsError.TooBig);
+        // As on a local filesystem, any fallocate drops set-id bits (without CAP_FSETID) and capabilities first.
+        var dropped = await DropPrivilegesForContentChangeAsync(ctx, ino);
+        if (dropped != FsError.None) return Errno(dropped);
         if (punch || zero) return Errno(await ClearRangeAsync(ctx, ino, offset, length, extendTo: keepSize ? 0 : offset + length));
 
         var unallocated = length - inode.Extents.Overlapping(offset, offset + length).Sum(e => e.Length);

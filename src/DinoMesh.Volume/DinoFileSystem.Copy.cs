@@ -21,6 +21,9 @@ public sealed partial class DinoFileSystem
         if (flags != 0 || offsetIn < 0 || offsetOut < 0 || length < 0) return Fail<long>(FsError.Invalid);
         if (CheckCopyable(inoIn) is var inError and not FsError.None) return Fail<long>(inError);
         if (CheckCopyable(inoOut) is var outError and not FsError.None) return Fail<long>(outError);
+        // The target loses its privileges as a write would, before any byte lands.
+        var dropped = await DropPrivilegesForContentChangeAsync(ctx, inoOut);
+        if (dropped != FsError.None) return Fail<long>(dropped);
         // The source's staged writes must be in its extent map, and the target's must not land on the copy later.
         var flushed = await FlushInodeAsync(ctx, inoIn);
         if (flushed == FsError.None && inoOut != inoIn) flushed = await FlushInodeAsync(ctx, inoOut);

@@ -52,6 +52,9 @@ public sealed partial class DinoFileSystem
             Gid = valid.HasFlag(SetAttrValid.Gid) ? request.Gid : null,
             // Dropping setuid/setgid is an intent: which bits go depends on the mode when it applies.
             KillSuidGid = valid.HasFlag(SetAttrValid.KillSuidGid) && !valid.HasFlag(SetAttrValid.Mode),
+            // A truncate or chown of a non-directory drops file capabilities, by anyone (Linux's ATTR_KILL_PRIV; ours to
+            // do under FUSE_HANDLE_KILLPRIV_V2). Dropped if there when it applies.
+            KillCapability = !inode.IsDirectory && (valid & (SetAttrValid.Size | SetAttrValid.Uid | SetAttrValid.Gid)) != 0,
             ATimeNs = valid.HasFlag(SetAttrValid.ATime) ? (valid.HasFlag(SetAttrValid.ATimeNow) ? now : Join(request.ATimeSec, request.ATimeNsec))
                 : valid.HasFlag(SetAttrValid.ATimeNow) ? now : null,
             MTimeNs = valid.HasFlag(SetAttrValid.MTime) ? (valid.HasFlag(SetAttrValid.MTimeNow) ? now : Join(request.MTimeSec, request.MTimeNsec))
@@ -63,7 +66,10 @@ public sealed partial class DinoFileSystem
         return result.Ok ? new AttrReply(Attributes(result.State.Find(ino)!), _options.AttrTimeout) : Fail<AttrReply>(result.Error);
     }
 
-    public override async ValueTask<FuseResult<OpenReply>> OpenAsync(FuseContext ctx, ulong ino, int flags)
+    public override ValueTask<FuseResult<OpenReply>> OpenAsync(FuseContext ctx, ulong ino, int flags) => OpenAsync(ctx, ino, flags, 0);
+
+    /// <summary>An O_TRUNC open truncates here (ATOMIC_O_TRUNC) and drops privileges as a truncate does (<see cref="FuseOpenFlags"/>).</summary>
+    public override async ValueTask<FuseResult<OpenReply>> OpenAsync(FuseContext ctx, ulong ino, int flags, uint openFlags)
     {
         // Close-to-open: what another node closed before this open began is applied here first, and the kernel drops
         // what that made stale (its cached size would otherwise cut the read short, its pages show old bytes).
@@ -74,7 +80,7 @@ public sealed partial class DinoFileSystem
         if (inode.IsDirectory && (flags & OAccMode) != 0) return Fail<OpenReply>(FsError.IsADirectory);
         if ((flags & OTrunc) != 0 && (flags & OAccMode) is OWrOnly or ORdWr && inode.IsRegular)
         {
-            var truncated = await TruncateToZeroAsync(ctx, inode);
+            var truncated = await TruncateToZeroAsync(ctx, inode, (openFlags & FuseOpenFlags.KillSuidGid) != 0);
             if (truncated != FsError.None) return Fail<OpenReply>(truncated);
         }
         Opened(ino);
@@ -88,16 +94,25 @@ public sealed partial class DinoFileSystem
         return new OpenReply(AddHandle(new OpenHandle(ino, flags)), keep);
     }
 
-    private async ValueTask<FsError> TruncateToZeroAsync(FuseContext ctx, Inode inode)
+    /// <summary>
+    /// O_TRUNC: one commit of size 0 and whatever privileges the truncate drops (capabilities always; set-id bits when the
+    /// kernel says the caller lacks CAP_FSETID), and none when the file is empty and has nothing to drop.
+    /// </summary>
+    private async ValueTask<FsError> TruncateToZeroAsync(FuseContext ctx, Inode inode, bool killSuidGid)
     {
         await _contents.DiscardAfterCommitsAsync(inode.Ino);
         // Read again: a background commit of staged writes may have landed meanwhile.
-        if (_meta.Current.Find(inode.Ino) is not { Size: > 0 }) return FsError.None;
-        var result = await CommitAsync(ctx, new SetAttributes(inode.Ino, Size: 0));
-        return result.Error;
+        if (_meta.Current.Find(inode.Ino) is not { } current) return FsError.None;
+        var drop = PrivilegesToDrop(current, killSuidGid);
+        if (current.Size == 0 && drop is null) return FsError.None;
+        var truncate = (drop ?? new SetAttributes(inode.Ino)) with { Size = current.Size > 0 ? 0 : null };
+        return drop is null ? (await CommitAsync(ctx, truncate)).Error : await DropPrivilegesAsync(ctx, truncate);
     }
 
-    public override async ValueTask<FuseResult<CreateReply>> CreateAsync(FuseContext ctx, ulong parent, ReadOnlyMemory<byte> name, uint mode, int flags, uint umask)
+    public override ValueTask<FuseResult<CreateReply>> CreateAsync(FuseContext ctx, ulong parent, ReadOnlyMemory<byte> name, uint mode, int flags, uint umask) =>
+        CreateAsync(ctx, parent, name, mode, flags, umask, 0);
+
+    public override async ValueTask<FuseResult<CreateReply>> CreateAsync(FuseContext ctx, ulong parent, ReadOnlyMemory<byte> name, uint mode, int flags, uint umask, uint openFlags)
     {
         var entry = await CreateNodeAsync(ctx, parent, name, FileMode.Regular | (mode & FileMode.PermissionMask), umask, 0, null);
         if (entry.Errno == (int)FsError.Exists && (flags & OExcl) == 0)
@@ -106,7 +121,7 @@ public sealed partial class DinoFileSystem
             var (error, existing) = _meta.Current.Lookup(parent, FileName.FromBytes(name.Span));
             if (existing is null) return Fail<CreateReply>(error);
             if (existing.IsDirectory) return Fail<CreateReply>(FsError.IsADirectory);
-            var opened = await OpenAsync(ctx, existing.Ino, flags & ~(OCreat | OExcl));
+            var opened = await OpenAsync(ctx, existing.Ino, flags & ~(OCreat | OExcl), openFlags);
             return opened.Ok ? new CreateReply(Entry(existing), opened.Value) : Fail<CreateReply>((FsError)opened.Errno);
         }
         if (!entry.Ok) return FuseResult<CreateReply>.Fail(entry.Errno);
@@ -130,6 +145,22 @@ public sealed partial class DinoFileSystem
         var inode = _meta.Current.Find(ino);
         if (inode is null) return ValueTask.FromResult(Fail<int>(FsError.Stale));
         if (!inode.IsRegular) return ValueTask.FromResult(Fail<int>(FsError.Invalid));
+        // Only a file with set-id bits or capabilities pays a commit here; a plain file's writes stay staged.
+        if (PrivilegesToDrop(inode, (writeFlags & FuseWriteFlags.KillSuidGid) != 0) is { } drop)
+            return WriteAfterDroppingAsync(ctx, ino, fileHandle, offset, data, drop);
+        return Stage(ino, fileHandle, offset, data);
+    }
+
+    /// <summary>As on Linux, privileges go before the bytes land; a write whose drop fails writes nothing.</summary>
+    private async ValueTask<FuseResult<int>> WriteAfterDroppingAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data, SetAttributes drop)
+    {
+        var dropped = await DropPrivilegesAsync(ctx, drop);
+        if (dropped != FsError.None) return Fail<int>(dropped);
+        return await Stage(ino, fileHandle, offset, data);
+    }
+
+    private ValueTask<FuseResult<int>> Stage(ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data)
+    {
         var error = _contents.Write(ino, offset, data.Span, _clock.NowNs(), out var room);
         if (error != FsError.None) return ValueTask.FromResult(Fail<int>(error));
         if (Handle(fileHandle) is { } handle && (handle.Flags & ODirect) != 0) return DropCachedPagesAsync(ino, offset, data.Length, room);

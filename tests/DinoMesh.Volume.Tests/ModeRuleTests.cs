@@ -85,7 +85,8 @@ public sealed class ModeRuleTests : IDisposable
         var fh = await _volume.OpenAsync(Stranger, ino);
         await _volume.WriteAsync(Stranger, ino, fh, 0, Bytes(100, 1));
 
-        // What the kernel sends after a write by a caller without CAP_FSETID (no HANDLE_KILLPRIV negotiated).
+        // A SETATTR with FATTR_KILL_SUIDGID and nothing else. Under HANDLE_KILLPRIV_V2 the kernel sends the flag with a
+        // truncate or chown; after a write the WRITE itself carries it (PrivilegeDropTests). The intent is the same.
         var killed = await _volume.Fs.SetAttrAsync(Stranger, ino, new SetAttrRequest(SetAttrValid.KillSuidGid, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, fh));
 
         Assert.True(killed.Ok, $"errno {killed.Errno}");

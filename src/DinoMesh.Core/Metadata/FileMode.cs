@@ -16,6 +16,14 @@ public static class FileMode
     public const uint SetGid = 0x400;
     public const uint Sticky = 0x200;
     public const uint PermissionMask = 0xFFF;
+    public const uint GroupExecute = 0x8;
+
+    /// <summary>
+    /// The set-id bits a write or truncate by a caller without CAP_FSETID drops (Linux's should_remove_suid): setuid
+    /// always, setgid only when the group may execute (setgid without group-execute marks mandatory locking, and stays).
+    /// </summary>
+    public static uint SetIdBitsToKill(uint mode) =>
+        (mode & SetUid) | ((mode & (SetGid | GroupExecute)) == (SetGid | GroupExecute) ? SetGid : 0);
 
     public static uint TypeOf(uint mode) => mode & TypeMask;
     public static bool IsDirectory(uint mode) => (mode & TypeMask) == Directory;

@@ -29,9 +29,9 @@ public sealed partial record FileSystemState
         {
             // Resolved against the mode as it is now: group-exec decides whether setgid means "mandatory locking" (kept)
             // or privilege (dropped), as in the kernel.
-            var kill = FileMode.SetUid | ((inode.Mode & 0x8) != 0 ? FileMode.SetGid : 0);
-            next = next with { Mode = inode.Mode & ~kill };
+            next = next with { Mode = inode.Mode & ~FileMode.SetIdBitsToKill(inode.Mode) };
         }
+        if (s.KillCapability && next.HasCapability) next = next with { Xattrs = next.Xattrs.Remove(Inode.CapabilityXattr) };
         if (s.Uid is { } uid) next = next with { Uid = uid };
         if (s.Gid is { } gid) next = next with { Gid = gid };
         if (s.ATimeNs is { } atime) next = next with { ATime = atime };

@@ -33,6 +33,12 @@ public sealed record Inode
     public static readonly ImmutableSortedDictionary<FileName, ulong> EmptyEntries = ImmutableSortedDictionary<FileName, ulong>.Empty;
     public static readonly ImmutableSortedDictionary<FileName, byte[]> EmptyXattrs = ImmutableSortedDictionary<FileName, byte[]>.Empty;
 
+    /// <summary>The xattr that holds a file's capabilities (what setcap(8) sets).</summary>
+    public static readonly FileName CapabilityXattr = FileName.FromString("security.capability");
+
+    /// <summary>Has file capabilities: a write, truncate or chown removes them (<see cref="SetAttributes.KillCapability"/>).</summary>
+    public bool HasCapability => Xattrs.ContainsKey(CapabilityXattr);
+
     public bool IsDirectory => FileMode.IsDirectory(Mode);
     public bool IsRegular => FileMode.IsRegular(Mode);
     public bool IsSymlink => FileMode.IsSymlink(Mode);

@@ -18,11 +18,10 @@ internal static class InitNegotiation
 
     /// <summary>
     /// Asked for whenever the kernel offers it. Deliberately absent: AUTO_INVAL_DATA (we invalidate explicitly with
-    /// notifications), HANDLE_KILLPRIV(_V2) (the kernel clears suid/sgid by sending SETATTR, so the filesystem need not
-    /// guess; V2 would spare the GETXATTR of security.capability only on the second and later writes to an inode, not
-    /// the one before the first write to a new file, measured with load/count-fuse-requests.sh: benchmarks.md,
-    /// "FUSE_HANDLE_KILLPRIV_V2 to drop the GETXATTR per file"), SPLICE_* (no splice path), POSIX/FLOCK locks (the
-    /// kernel keeps local locks itself), SECURITY_CTX and CREATE_SUPP_GROUP (they add request extensions we do not use).
+    /// notifications), HANDLE_KILLPRIV (v1: the filesystem would have to clear set-id bits even for writers with
+    /// CAP_FSETID, and every write would still cost a GETXATTR; v2 is an option, below), SPLICE_* (no splice path),
+    /// POSIX/FLOCK locks (the kernel keeps local locks itself), SECURITY_CTX and CREATE_SUPP_GROUP (they add request
+    /// extensions we do not use).
     /// </summary>
     private const InitFlags Always =
         InitFlags.AsyncRead | InitFlags.AtomicOTrunc | InitFlags.BigWrites | InitFlags.DontMask |
@@ -36,6 +35,11 @@ internal static class InitNegotiation
             wanted |= InitFlags.WritebackCache;
         if (options.PosixAcl)
             wanted |= InitFlags.PosixAcl;
+        // The filesystem clears set-id bits and capabilities itself, so the kernel stops asking for security.capability
+        // before every write(2): after the first write to an inode it marks it S_NOSEC (benchmarks.md,
+        // "FUSE_HANDLE_KILLPRIV_V2 on, one request per small write").
+        if (options.HandleKillPriv)
+            wanted |= InitFlags.HandleKillprivV2;
         return wanted;
     }
 

@@ -17,7 +17,7 @@ internal sealed partial class FuseDispatcher
     private async ValueTask Open(FuseRequest request)
     {
         var open = Wire.Read<FuseOpenIn>(request.Args.Span);
-        var result = await fs.OpenAsync(request.Context, request.NodeId, (int)open.Flags);
+        var result = await fs.OpenAsync(request.Context, request.NodeId, (int)open.Flags, open.OpenFlags);
         if (result.Ok)
             Reply(request, Wire.ToOpenOut(result.Value));
         else
@@ -33,7 +33,7 @@ internal sealed partial class FuseDispatcher
             Reply(request, Errno.EINVAL);
             return;
         }
-        var result = await fs.CreateAsync(request.Context, request.NodeId, name, create.Mode, (int)create.Flags, create.Umask);
+        var result = await fs.CreateAsync(request.Context, request.NodeId, name, create.Mode, (int)create.Flags, create.Umask, create.OpenFlags);
         if (result.Ok)
             ReplyCreate(request, result.Value);
         else

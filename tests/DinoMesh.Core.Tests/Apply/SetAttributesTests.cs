@@ -26,6 +26,26 @@ public class SetAttributesTests
     }
 
     [Fact]
+    public void KillCapability_removes_security_capability_and_nothing_else_and_is_a_no_op_without_it()
+    {
+        var s = StateAssert.Fresh().Ok(File(Root, "f"), out ulong f).Ok(File(Root, "plain"), out ulong plain)
+            .Ok(Chmod(f, FileMode.SetUid | 0x1ED))
+            .Ok(SetXattr(f, "security.capability", [1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]))
+            .Ok(SetXattr(f, "user.kept", [7]));
+
+        // A write by root: capabilities go, set-id bits stay (no KillSuidGid).
+        s = s.Ok(SetAttributes(new SetAttributes(f, KillCapability: true), time: 30));
+
+        Assert.False(s.Get(f).HasCapability);
+        Assert.True(s.Get(f).Xattrs.ContainsKey(FileName.FromString("user.kept")));
+        Assert.Equal(FileMode.Regular | FileMode.SetUid | 0x1EDu, s.Get(f).Mode);
+        Assert.Equal(30L, s.Get(f).CTime);
+        // Nothing to remove is not an error: the intent meets a file that has none.
+        s = s.Ok(SetAttributes(new SetAttributes(plain, KillSuidGid: true, KillCapability: true)));
+        Assert.Empty(s.Get(plain).Xattrs);
+    }
+
+    [Fact]
     public void Chown_sets_uid_and_gid_independently()
     {
         var s = StateAssert.Fresh().Ok(File(Root, "f", uid: 1, gid: 2), out ulong f);

@@ -38,7 +38,7 @@ internal static class WireSamples
         ["RemoveEntry"] = Envelope(new RemoveEntry(2, Name("old"), true, [7, 9])),
         ["Rename"] = Envelope(new Metadata.Rename(2, Name("a"), 3, Name("b"), 2, [11])),
         ["Link"] = Envelope(new Metadata.Link(5, 2, Name("hard"))),
-        ["SetAttributes"] = Envelope(new Metadata.SetAttributes(5, 0x81ED, 7, 8, 1L << 33, -1, 1_000_000_000_000, 255, true)),
+        ["SetAttributes"] = Envelope(new Metadata.SetAttributes(5, 0x81ED, 7, 8, 1L << 33, -1, 1_000_000_000_000, 255, true, true)),
         ["WriteExtents"] = Envelope(new WriteExtents(5, [new Extent(0, 4096, Chunk, 128), new Extent(8192, 3, default, 0, [1, 2, 3])], 9000, 77, [new ByteRange(4096, 4096)])),
         ["SetXattr"] = Envelope(new Metadata.SetXattr(5, Name("user.k"), [0, 0xFF], 1, false)),
         ["RemoveXattr"] = Envelope(new Metadata.RemoveXattr(5, Name("user.k"))),

@@ -23,7 +23,7 @@ public class MutationGoldenBytesTests
         ["RemoveEntry"] = "9792029402c4036f6c64c392070992c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         ["Rename"] = "9792039602c4016103c4016202910b92c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         ["Link"] = "979204930502c4046861726492c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-        ["SetAttributes"] = "9792059905cd81ed0708cf0000000200000000ffcf000000e8d4a51000ccffc392c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ["SetAttributes"] = "9792059a05cd81ed0708cf0000000200000000ffcf000000e8d4a51000ccffc3c392c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         ["WriteExtents"] = "9792069505929500cd1000c420000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1fcc80c095cd200003c000c403010203cd23284d9192cd1000cd100092c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         ["SetXattr"] = "9792079505c406757365722e6bc40200ff01c292c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         ["RemoveXattr"] = "9792089205c406757365722e6b92c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
@@ -34,7 +34,7 @@ public class MutationGoldenBytesTests
         ["SetVoters"] = "97920d9192c420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac420bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb92c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         ["SetAccessTime"] = "97920e9205d3800000000000000092c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         ["Noop (bare envelope)"] = "97920a90c0000000c0c0",
-        ["SetAttributes (defaults)"] = "9792059905c0c0c0c0c0c0c0c2c0000000c0c0",
+        ["SetAttributes (defaults)"] = "9792059a05c0c0c0c0c0c0c0c2c2c0000000c0c0",
         ["WriteExtents (defaults)"] = "97920695059000c0c0c0000000c0c0",
     };
 

@@ -66,11 +66,45 @@ public sealed class DispatcherTests
                      InitFlags.PosixAcl, InitFlags.MaxPages, InitFlags.CacheSymlinks, InitFlags.ExportSupport, InitFlags.SetxattrExt,
                  })
             Assert.True(flags.HasFlag(wanted), $"{wanted} not negotiated");
+        // HANDLE_KILLPRIV_V2 only for a filesystem that says it clears set-id bits itself (the next test).
         foreach (var unwanted in new[] { InitFlags.AutoInvalData, InitFlags.HandleKillpriv, InitFlags.HandleKillprivV2, InitFlags.SecurityCtx, InitFlags.CreateSuppGroup })
             Assert.False(flags.HasFlag(unwanted), $"{unwanted} negotiated");
         Assert.NotNull(raised);
         Assert.Equal(45u, raised.KernelMinor);
         Assert.Contains(_logger.Entries, e => e.Level == LogLevel.Information && e.Message.Contains("WritebackCache", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Init_AsksForHandleKillprivV2_WhenTheFileSystemClearsSetIdBitsItself_AndNeverForV1()
+    {
+        var dispatcher = Create(new ScriptedFileSystem(), new FuseMountOptions { HandleKillPriv = true }, initialized: false);
+
+        Dispatch(dispatcher, Request.Build(FuseOpcode.Init, 7, 0, Request.Struct(KernelInit(45))));
+
+        var init = Request.Read<FuseInitOut>(_device.Single().Payload);
+        var flags = (InitFlags)(init.Flags | ((ulong)init.Flags2 << 32));
+        Assert.True(flags.HasFlag(InitFlags.HandleKillprivV2), "HandleKillprivV2 not negotiated");
+        // v1 would hand us the clearing for writers with CAP_FSETID too, and keep the GETXATTR before every write.
+        Assert.False(flags.HasFlag(InitFlags.HandleKillpriv), "HandleKillpriv (v1) negotiated");
+    }
+
+    [Fact]
+    public void Open_Create_And_Write_PassTheKernelsKillSuidGidFlags()
+    {
+        var fs = new ScriptedFileSystem();
+        var dispatcher = Create(fs, new FuseMountOptions { HandleKillPriv = true });
+        const int oWrOnlyTrunc = 0x201;
+
+        Dispatch(dispatcher, Request.Build(FuseOpcode.Open, 2, 33, Request.Struct(new FuseOpenIn { Flags = oWrOnlyTrunc, OpenFlags = FuseOpenFlags.KillSuidGid })));
+        Dispatch(dispatcher, Request.Build(FuseOpcode.Create, 3, 1,
+            Request.Struct(new FuseCreateIn { Flags = oWrOnlyTrunc | 0x40, Mode = 0x81A4, OpenFlags = FuseOpenFlags.KillSuidGid }), Request.Name("f")));
+        Dispatch(dispatcher, Request.Build(FuseOpcode.Write, 4, 33,
+            Request.Struct(new FuseWriteIn { Fh = 9, Size = 1, WriteFlags = FuseWriteFlags.KillSuidGid }), [7]));
+
+        Assert.All(_device.Messages, m => Assert.Equal(0, RecordingDevice.Split(m).Header.Error));
+        Assert.Equal((33ul, oWrOnlyTrunc, FuseOpenFlags.KillSuidGid), Assert.Single(fs.Opens));
+        Assert.Equal(("f", oWrOnlyTrunc | 0x40, FuseOpenFlags.KillSuidGid), Assert.Single(fs.Creates));
+        Assert.Equal(FuseWriteFlags.KillSuidGid, Assert.Single(fs.Writes).WriteFlags);
     }
 
     [Fact]

@@ -17,7 +17,11 @@ internal sealed class ScriptedFileSystem : FuseFileSystemBase
 
     public ConcurrentQueue<(string Name, byte[] Value, int Flags, uint SetXattrFlags)> SetXattrs { get; } = new();
 
-    public ConcurrentQueue<(ulong Ino, ulong Fh, long Offset, byte[] Data)> Writes { get; } = new();
+    public ConcurrentQueue<(ulong Ino, ulong Fh, long Offset, byte[] Data, uint WriteFlags)> Writes { get; } = new();
+
+    public ConcurrentQueue<(ulong Ino, int Flags, uint OpenFlags)> Opens { get; } = new();
+
+    public ConcurrentQueue<(string Name, int Flags, uint OpenFlags)> Creates { get; } = new();
 
     public override void Forget(ulong ino, ulong nlookup) => Forgets.Enqueue((ino, nlookup));
 
@@ -51,7 +55,20 @@ internal sealed class ScriptedFileSystem : FuseFileSystemBase
 
     public override ValueTask<FuseResult<int>> WriteAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data, uint writeFlags)
     {
-        Writes.Enqueue((ino, fileHandle, offset, data.ToArray()));
+        Writes.Enqueue((ino, fileHandle, offset, data.ToArray(), writeFlags));
         return ValueTask.FromResult<FuseResult<int>>(data.Length);
+    }
+
+    public override ValueTask<FuseResult<OpenReply>> OpenAsync(FuseContext ctx, ulong ino, int flags, uint openFlags)
+    {
+        Opens.Enqueue((ino, flags, openFlags));
+        return ValueTask.FromResult<FuseResult<OpenReply>>(new OpenReply(9, OpenReplyFlags.None));
+    }
+
+    public override ValueTask<FuseResult<CreateReply>> CreateAsync(FuseContext ctx, ulong parent, ReadOnlyMemory<byte> name, uint mode, int flags, uint umask, uint openFlags)
+    {
+        Creates.Enqueue((System.Text.Encoding.UTF8.GetString(name.Span), flags, openFlags));
+        var entry = new EntryReply(5, 0, new FileAttributes { Ino = 5, Mode = 0x81A4, NLink = 1 }, TimeSpan.Zero, TimeSpan.Zero);
+        return ValueTask.FromResult<FuseResult<CreateReply>>(new CreateReply(entry, new OpenReply(9, OpenReplyFlags.None)));
     }
 }

@@ -7,6 +7,9 @@ namespace DinoMesh.Core.Metadata;
 /// <summary>
 /// chmod/chown/truncate/utimensat. Only the fields that are set change. <paramref name="KillSuidGid"/> is the kernel's
 /// request to drop setuid (and setgid when group-executable) from whatever the mode is when this applies.
+/// <paramref name="KillCapability"/> removes the <c>security.capability</c> xattr if the file has one when this applies:
+/// what a write, truncate or chown does on Linux (file capabilities must not survive a change of the file's contents
+/// or owner). A mutation with only the two intents is how a write drops privileges (FUSE_HANDLE_KILLPRIV_V2).
 /// </summary>
 [MessagePackObject]
 public sealed record SetAttributes(
@@ -18,7 +21,8 @@ public sealed record SetAttributes(
     [property: Key(5)] long? ATimeNs = null,
     [property: Key(6)] long? MTimeNs = null,
     [property: Key(7)] long? CTimeNs = null,
-    [property: Key(8)] bool KillSuidGid = false) : MutationKind;
+    [property: Key(8)] bool KillSuidGid = false,
+    [property: Key(9)] bool KillCapability = false) : MutationKind;
 
 /// <summary>
 /// New contents for ranges of a file: <paramref name="Holes"/> are cut out first (punch hole, zero range, a copied
