@@ -111,6 +111,56 @@ public class ChunkReplicatorTests
     }
 
     [Fact]
+    public async Task A_push_to_a_placement_node_that_hangs_is_given_up_once_it_is_declared_dead_not_at_the_put_deadline()
+    {
+        // A hung machine keeps its connections up and answers nothing: the put would wait its whole deadline (here 60 s,
+        // longer than the test waits), holding the close that needs the copy.
+        var cluster = new MemoryCluster(4, Options with { TransferDeadline = TimeSpan.FromSeconds(60), ReplicationTimeout = TimeSpan.FromSeconds(120) });
+        var writer = cluster.Nodes[0];
+        var bytes = Peers.RandomBytes(3000, 600);
+        var id = writer.Store.Add(bytes);
+        var hung = SecondHolder(id, cluster, writer.Peer);
+        cluster.Network.Hang(hung.Id);
+        writer.Service.Replicator.Offer(id, bytes);
+        await PutAskedOfAsync(cluster, hung.Id, 1);
+
+        // SWIM declares it dead.
+        cluster.Live.Remove(hung.Id);
+
+        Assert.True(await writer.Service.Replicator.ReplicateAsync([id], CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal([SecondHolder(id, cluster, writer.Peer)], cluster.Holders(id).Select(n => n.Peer).Where(p => p != writer.Peer));
+    }
+
+    [Fact]
+    public async Task A_push_that_waited_for_a_slot_is_not_sent_to_a_member_declared_dead_meanwhile()
+    {
+        // One push slot: the second chunk's push ranks its targets, then waits behind the first one's put to the hung
+        // node. By the time it gets the slot that node is dead, and its ranking from before the wait is stale.
+        var cluster = new MemoryCluster(4, Options with { TransferDeadline = TimeSpan.FromSeconds(60), ReplicationTimeout = TimeSpan.FromSeconds(120), MaxPushes = 1 });
+        var writer = cluster.Nodes[0];
+        var hung = cluster.Nodes[1].Peer;
+        var chunks = Enumerable.Range(0, 200).Select(i => Peers.RandomBytes(1500, 700 + i))
+            .Where(b => SecondHolder(ChunkId.Of(b), cluster, writer.Peer) == hung).Take(2).ToList();
+        Assert.Equal(2, chunks.Count);
+        cluster.Network.Hang(hung.Id);
+        var ids = chunks.Select(b => writer.Store.Add(b)).ToList();
+        writer.Service.Replicator.Offer(ids[0], chunks[0]);
+        await PutAskedOfAsync(cluster, hung.Id, 1);
+        writer.Service.Replicator.Offer(ids[1], chunks[1]);
+
+        cluster.Live.Remove(hung.Id);
+
+        Assert.True(await writer.Service.Replicator.ReplicateAsync(ids, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Single(cluster.Network.AskedFor<PutChunk>(), to => to == hung.Id);
+    }
+
+    private static async Task PutAskedOfAsync(MemoryCluster cluster, PeerId peer, int count)
+    {
+        for (var i = 0; i < 500 && cluster.Network.AskedFor<PutChunk>().Count(to => to == peer) < count; i++) await Task.Delay(10);
+        Assert.Equal(count, cluster.Network.AskedFor<PutChunk>().Count(to => to == peer));
+    }
+
+    [Fact]
     public async Task A_commit_that_cannot_reach_R_copies_fails_with_EIO_and_commits_nothing()
     {
         var cluster = new MemoryCluster(3, Options with { ReplicationTimeout = TimeSpan.FromMilliseconds(300) });

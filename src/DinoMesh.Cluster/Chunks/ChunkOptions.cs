@@ -43,6 +43,14 @@ public sealed record ChunkOptions
 
     public long MaxPendingPushBytes { get; init; } = 64L << 20;
 
+    /// <summary>
+    /// How often a put still waiting for its answer checks that its target is a live member: a target declared dead (or
+    /// gone) meanwhile is given up on then, not at the put's deadline, and the chunk goes to the next in its ranking. A
+    /// hung peer (its connections still up, nothing answered) otherwise held every close that pushed to it, and every
+    /// push waiting behind it for a slot, for the whole <see cref="TransferDeadline"/>.
+    /// </summary>
+    public TimeSpan PushLivenessCheck { get; init; } = TimeSpan.FromMilliseconds(200);
+
     /// <summary>How often repair looks for chunks this node should hold and lacks (also after every membership change).</summary>
     public TimeSpan RepairInterval { get; init; } = TimeSpan.FromSeconds(30);
 

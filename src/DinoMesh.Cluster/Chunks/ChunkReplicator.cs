@@ -260,7 +260,17 @@ public sealed class ChunkReplicator
         ChunkCall call;
         try
         {
-            call = await _network.CallAsync(target, new PutChunk(id, bytes), _options.TransferDeadline, ct).ConfigureAwait(false);
+            // The ranking was read before the wait for a slot, which lasts as long as the pushes ahead (up to their
+            // deadline when their target hangs): a target declared dead meanwhile is not sent to, the next round ranks anew.
+            if (!IsLive(target.Id))
+            {
+                _logger.LogDebug("chunk {Chunk} not pushed to {Peer}: no longer a live member", id, target);
+                return false;
+            }
+            using var callOff = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var put = _network.CallAsync(target, new PutChunk(id, bytes), _options.TransferDeadline, callOff.Token);
+            await GiveUpOnceGoneAsync(put, target, callOff).ConfigureAwait(false);
+            call = await put.ConfigureAwait(false);
         }
         finally
         {
@@ -275,6 +285,32 @@ public sealed class ChunkReplicator
             return true;
         }
         _logger.LogWarning("peer {Peer} did not take chunk {Chunk}: {Answer}", target, id, call.Answer is PutAnswer answer ? answer.Outcome.ToString() : call.Failure);
+        return false;
+    }
+
+    /// <summary>
+    /// Waits for <paramref name="put"/>, and calls it off once its target is no longer a live member (SWIM declared it
+    /// dead, or it left): a copy there would not count (<see cref="HasCopies"/> counts live holders only), and a hung
+    /// peer answers nothing until the put's deadline. Most puts end before the first check.
+    /// </summary>
+    private async Task GiveUpOnceGoneAsync(Task<ChunkCall> put, ChunkPeer target, CancellationTokenSource callOff)
+    {
+        while (!put.IsCompleted)
+        {
+            await ((Task)put).WaitAsync(_options.PushLivenessCheck).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (put.IsCompleted || IsLive(target.Id)) continue;
+            _logger.LogInformation("push of a chunk to {Peer} called off: it is no longer a live member", target);
+            callOff.Cancel();
+            return;
+        }
+    }
+
+    private bool IsLive(PeerId peer)
+    {
+        foreach (var p in _cluster.Live())
+        {
+            if (p.Id == peer) return true;
+        }
         return false;
     }
 
