@@ -142,6 +142,15 @@ public sealed class ClusterCommitter : IMetadataCommitter
                     _logger.LogWarning("metadata: {Kind} still waiting for a holder and a majority (attempt {Attempt})", mutation.KindName, attempt);
                 }
             }
+            // Applied here means committed: the caller is owed its result, not ETIMEDOUT (a create answered "timed out"
+            // whose file exists). Its answer comes when the thread that announces the round gets to it, after the
+            // listeners and answers of the changes before it; a commit that waited out its time elsewhere (a loaded
+            // machine, a lock held over a slow disk) may find its change applied and the answer on its way.
+            if (proposed && Current.IsDuplicate(mutation))
+            {
+                await WaitAsync(waiter.Task, timing.CommitTimeout, CancellationToken.None);
+                if (waiter.Task.IsCompleted) return await waiter.Task;
+            }
             LogTimeout(mutation, op, waiter, timing.CommitTimeout, attempts, lastOutcome);
             return ApplyResult.Fail(FsError.TimedOut, Current);
         }
