@@ -225,7 +225,7 @@ public sealed class ClusterCommitter : IMetadataCommitter
 
     /// <summary>
     /// Says what a commit that ran out of time waited for: no holder at all, or a holder that took it (appended, or
-    /// already had it) while this node never saw it applied. Only the first is "no holder reachable".
+    /// already had it) whose answer never came here. Only the first is "no holder reachable".
     /// </summary>
     private void LogTimeout(Mutation mutation, OpId op, TaskCompletionSource<ApplyResult> waiter, TimeSpan timeout, int attempts, ProposeOutcome? lastOutcome)
     {
@@ -234,13 +234,13 @@ public sealed class ClusterCommitter : IMetadataCommitter
         var expected = _waiting.ContainsKey(WaiterKey.Of(op));
         bool queued;
         lock (_answerGate) queued = _answers.Exists(a => a.Waiter == waiter);
-        var answered = $"{(waiter.Task.IsCompleted ? "answered" : expected ? "expected" : queued ? "queued" : "lost")}";
+        var answer = waiter.Task.IsCompleted ? "answered" : expected ? "expected" : queued ? "queued" : "lost";
         var glance = _lease.Glance;
         var applied = Current.IsDuplicate(mutation);
         if (lastOutcome is ProposeOutcome.Appended or ProposeOutcome.Duplicate)
         {
-            _logger.LogWarning("metadata: {Kind} timed out after {Timeout}: the holder {Holder} took it ({Outcome}, {Attempts} attempts) but it was not seen applied here (applied {Applied}, answered {Answered}, version {Version}, commit {Commit})",
-                mutation.KindName, timeout, glance.Holder.IsEmpty ? "-" : glance.Holder.Short, lastOutcome, attempts, applied, answered, Current.Version, glance.Commit);
+            _logger.LogWarning("metadata: {Kind} timed out after {Timeout}: the holder {Holder} took it ({Outcome}, {Attempts} attempts) but its answer did not come (applied here {Applied}, answer {Answer}, version {Version}, commit {Commit})",
+                mutation.KindName, timeout, glance.Holder.IsEmpty ? "-" : glance.Holder.Short, lastOutcome, attempts, applied, answer, Current.Version, glance.Commit);
             return;
         }
         _logger.LogWarning("metadata: {Kind} timed out after {Timeout}: no holder reachable with a majority ({Attempts} attempts, last answer {Outcome}, holder {Holder})",
