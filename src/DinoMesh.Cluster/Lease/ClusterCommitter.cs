@@ -104,10 +104,13 @@ public sealed class ClusterCommitter : IMetadataCommitter
             // (a signal interrupting the syscall) would be told "nothing happened" about a change that did: an
             // O_EXCL create answered EINTR whose file then exists. From there only the commit deadline ends the wait.
             var proposed = false;
+            ProposeOutcome? lastOutcome = null;
+            var attempts = 0;
             for (var attempt = 0; DateTime.UtcNow < deadline; attempt++)
             {
                 var ct = proposed ? CancellationToken.None : cancellationToken;
                 ct.ThrowIfCancellationRequested();
+                attempts = attempt + 1;
                 var holder = _lease.Glance.Holder;
                 if (holder.IsEmpty)
                 {
@@ -119,6 +122,7 @@ public sealed class ClusterCommitter : IMetadataCommitter
                 var response = holder == Self
                     ? _lease.Propose(mutation, encoded)
                     : await _network.ProposeAsync(holder, encoded, Min(patience, deadline - DateTime.UtcNow), CancellationToken.None);
+                lastOutcome = response?.Outcome;
                 switch (response?.Outcome)
                 {
                     case ProposeOutcome.Refused:
@@ -138,7 +142,16 @@ public sealed class ClusterCommitter : IMetadataCommitter
                     _logger.LogWarning("metadata: {Kind} still waiting for a holder and a majority (attempt {Attempt})", mutation.KindName, attempt);
                 }
             }
-            _logger.LogWarning("metadata: {Kind} timed out after {Timeout}: no holder reachable with a majority", mutation.KindName, timing.CommitTimeout);
+            // Applied here means committed: the caller is owed its result, not ETIMEDOUT (a create answered "timed out"
+            // whose file exists). Its answer comes when the thread that announces the round gets to it, after the
+            // listeners and answers of the changes before it; a commit that waited out its time elsewhere (a loaded
+            // machine, a lock held over a slow disk) may find its change applied and the answer on its way.
+            if (proposed && Current.IsDuplicate(mutation))
+            {
+                await WaitAsync(waiter.Task, timing.CommitTimeout, CancellationToken.None);
+                if (waiter.Task.IsCompleted) return await waiter.Task;
+            }
+            LogTimeout(mutation, op, waiter, timing.CommitTimeout, attempts, lastOutcome);
             return ApplyResult.Fail(FsError.TimedOut, Current);
         }
         finally
@@ -208,6 +221,30 @@ public sealed class ClusterCommitter : IMetadataCommitter
                 _appliedWaiters.RemoveAt(i);
             }
         }
+    }
+
+    /// <summary>
+    /// Says what a commit that ran out of time waited for: no holder at all, or a holder that took it (appended, or
+    /// already had it) whose answer never came here. Only the first is "no holder reachable".
+    /// </summary>
+    private void LogTimeout(Mutation mutation, OpId op, TaskCompletionSource<ApplyResult> waiter, TimeSpan timeout, int attempts, ProposeOutcome? lastOutcome)
+    {
+        // Where the answer is: still expected (never applied here), or applied and queued for a round that has not
+        // answered it yet.
+        var expected = _waiting.ContainsKey(WaiterKey.Of(op));
+        bool queued;
+        lock (_answerGate) queued = _answers.Exists(a => a.Waiter == waiter);
+        var answer = waiter.Task.IsCompleted ? "answered" : expected ? "expected" : queued ? "queued" : "lost";
+        var glance = _lease.Glance;
+        var applied = Current.IsDuplicate(mutation);
+        if (lastOutcome is ProposeOutcome.Appended or ProposeOutcome.Duplicate)
+        {
+            _logger.LogWarning("metadata: {Kind} timed out after {Timeout}: the holder {Holder} took it ({Outcome}, {Attempts} attempts) but its answer did not come (applied here {Applied}, answer {Answer}, version {Version}, commit {Commit})",
+                mutation.KindName, timeout, glance.Holder.IsEmpty ? "-" : glance.Holder.Short, lastOutcome, attempts, applied, answer, Current.Version, glance.Commit);
+            return;
+        }
+        _logger.LogWarning("metadata: {Kind} timed out after {Timeout}: no holder reachable with a majority ({Attempts} attempts, last answer {Outcome}, holder {Holder})",
+            mutation.KindName, timeout, attempts, lastOutcome?.ToString() ?? "none", glance.Holder.IsEmpty ? "none" : glance.Holder.Short);
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? (a < TimeSpan.Zero ? TimeSpan.Zero : a) : (b < TimeSpan.Zero ? TimeSpan.Zero : b);
