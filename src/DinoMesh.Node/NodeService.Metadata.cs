@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 using DinoMesh.Cluster.Lease;
 using DinoMesh.Cluster.Membership;
@@ -107,10 +108,10 @@ public sealed partial class NodeService
     private async Task WaitForVolumeAsync(Storage.Replica.MetadataReplica replica, CancellationToken cancellationToken)
     {
         _logger.LogInformation("metadata: waiting for the volume's log from the lease holder");
-        var until = DateTime.UtcNow + CatchUpTimeout;
+        var started = Stopwatch.GetTimestamp();
         while (!replica.Current.HasGenesis)
         {
-            if (DateTime.UtcNow > until)
+            if (Stopwatch.GetElapsedTime(started) > CatchUpTimeout)
             {
                 throw new StartupException($"the volume's metadata did not reach this node within {CatchUpTimeout.TotalMinutes:F0} minutes; is a majority of the cluster's voters running? (see `dino-node peers` on a member)");
             }

@@ -19,6 +19,9 @@ public sealed class ClusterCommitter : IMetadataCommitter
     private readonly MetadataReplica _replica;
     private readonly ILeaseNetwork _network;
     private readonly ILogger _logger;
+    // Deadlines are measured on its monotonic timestamps, never its wall clock: a clock stepped forward (NTP, an
+    // administrator) must not fail every commit in flight, nor one stepped back stretch them.
+    private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<WaiterKey, TaskCompletionSource<ApplyResult>> _waiting = new();
     private readonly ReadIndexRounds _readIndex;
     // Callers whose changes were applied, answered once the round's events are all raised (AnswerApplied).
@@ -33,8 +36,9 @@ public sealed class ClusterCommitter : IMetadataCommitter
     /// <summary>How long a reader waits for the holder's answer, and then for this node to apply that far.</summary>
     public static readonly TimeSpan ReadBarrierTimeout = TimeSpan.FromMilliseconds(500);
 
-    public ClusterCommitter(LeaseDriver lease, MetadataReplica replica, ILeaseNetwork network, ILogger logger)
+    public ClusterCommitter(LeaseDriver lease, MetadataReplica replica, ILeaseNetwork network, ILogger logger, TimeProvider? time = null)
     {
+        _time = time ?? TimeProvider.System;
         _lease = lease;
         _replica = replica;
         _network = network;
@@ -90,7 +94,8 @@ public sealed class ClusterCommitter : IMetadataCommitter
     public async ValueTask<ApplyResult> CommitAsync(Mutation mutation, CancellationToken cancellationToken)
     {
         var timing = _lease.Timing;
-        var deadline = DateTime.UtcNow + timing.CommitTimeout;
+        var started = _time.GetTimestamp();
+        TimeSpan Left() => timing.CommitTimeout - _time.GetElapsedTime(started);
         var encoded = MutationCodec.Encode(mutation);
         if (mutation.Op is not { } op) throw new ArgumentException("a mutation from the volume carries an op id", nameof(mutation));
         // Completed by AnswerApplied, outside every lock, so its continuation may run inline there.
@@ -106,7 +111,7 @@ public sealed class ClusterCommitter : IMetadataCommitter
             var proposed = false;
             ProposeOutcome? lastOutcome = null;
             var attempts = 0;
-            for (var attempt = 0; DateTime.UtcNow < deadline; attempt++)
+            for (var attempt = 0; Left() > TimeSpan.Zero; attempt++)
             {
                 var ct = proposed ? CancellationToken.None : cancellationToken;
                 ct.ThrowIfCancellationRequested();
@@ -121,14 +126,14 @@ public sealed class ClusterCommitter : IMetadataCommitter
                 proposed = true;
                 var response = holder == Self
                     ? _lease.Propose(mutation, encoded)
-                    : await _network.ProposeAsync(holder, encoded, Min(patience, deadline - DateTime.UtcNow), CancellationToken.None);
+                    : await _network.ProposeAsync(holder, encoded, Min(patience, Left()), CancellationToken.None);
                 lastOutcome = response?.Outcome;
                 switch (response?.Outcome)
                 {
                     case ProposeOutcome.Refused:
                         return ApplyResult.Fail((FsError)response.Errno, Current);
                     case ProposeOutcome.Appended or ProposeOutcome.Duplicate:
-                        await WaitAsync(waiter.Task, Min(patience, deadline - DateTime.UtcNow), CancellationToken.None);
+                        await WaitAsync(waiter.Task, Min(patience, Left()), CancellationToken.None);
                         if (waiter.Task.IsCompleted) return await waiter.Task;
                         break;
                     default:
@@ -271,15 +276,16 @@ public sealed class ClusterCommitter : IMetadataCommitter
         var local = _replica.Sync();
         if (local != FsError.None) return local;
         var timing = _lease.Timing;
-        var deadline = DateTime.UtcNow + timing.CommitTimeout;
+        var started = _time.GetTimestamp();
+        TimeSpan Left() => timing.CommitTimeout - _time.GetElapsedTime(started);
         var version = Math.Max(_lease.Glance.Commit, Current.Version);
-        while (DateTime.UtcNow < deadline)
+        while (Left() > TimeSpan.Zero)
         {
             var holder = _lease.Glance.Holder;
             if (holder == Self && _lease.SyncOnHolder(version) is { } sync) return await sync.WaitAsync(cancellationToken);
             if (!holder.IsEmpty && holder != Self)
             {
-                var response = await _network.SyncAsync(holder, version, deadline - DateTime.UtcNow, cancellationToken);
+                var response = await _network.SyncAsync(holder, version, Left(), cancellationToken);
                 if (response is { Errno: 0 }) return FsError.None;
                 if (response is { Errno: var errno } && errno != (int)FsError.Stale) return (FsError)errno;
             }

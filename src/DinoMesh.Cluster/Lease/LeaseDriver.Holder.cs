@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using DinoMesh.Core.Identity;
 using DinoMesh.Core.Metadata;
 using DinoMesh.Core.Wire;
@@ -177,8 +178,8 @@ public sealed partial class LeaseDriver
         }
         AfterProcess();
         _logger.LogInformation("lease: handing the lease to {Peer}", target.Short);
-        var until = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < until)
+        var started = Stopwatch.GetTimestamp();
+        while (Stopwatch.GetElapsedTime(started) < timeout)
         {
             lock (_gate)
             {

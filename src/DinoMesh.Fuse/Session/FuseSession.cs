@@ -201,8 +201,8 @@ internal sealed class FuseSession
 
     private async Task EndAsync()
     {
-        var deadline = DateTime.UtcNow + DrainTimeout;
-        while (Volatile.Read(ref _pendingAsync) > 0 && DateTime.UtcNow < deadline)
+        var started = Stopwatch.GetTimestamp();
+        while (Volatile.Read(ref _pendingAsync) > 0 && Stopwatch.GetElapsedTime(started) < DrainTimeout)
             await Task.Delay(10);
         if (Volatile.Read(ref _pendingAsync) > 0)
             _logger.LogWarning("FUSE session ended with {Count} requests still running", Volatile.Read(ref _pendingAsync));
