@@ -172,6 +172,11 @@ public sealed class ChunkAccess
                     // The recent-fetch memory takes a reference of its own on the buffer the chunk was received into;
                     // this fetch's reference ends once the chunk file is written.
                     _recent.Add(chunk, fetched.Lease);
+                    // The readers waiting for this fetch copy the bytes from the recent-fetch memory: they go on now,
+                    // not after the import, which waits for the device (ChunkStore.ImportFetched writes past the page
+                    // cache). The fetch stays in _fetching until the chunk is imported, so a reader that finds it
+                    // neither there nor in the store can count on the store having it.
+                    if (_recent.Contains(id)) done.TrySetResult(FsError.None);
                     // Fetched because the store lacked it: no look again before the write (ChunkStore.ImportFetched).
                     stored = _store.ImportFetched(chunk);
                 }
