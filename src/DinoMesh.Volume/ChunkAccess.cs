@@ -22,7 +22,6 @@ public sealed class ChunkAccess
     private readonly ILogger _logger;
     private readonly RecentChunks _recent;
     private readonly ConcurrentDictionary<ChunkId, Task<FsError>> _fetching = new();
-    private int _importsBehindReaders;
     private readonly ConcurrentDictionary<ulong, long> _readEnds = new();
     // Local chunks a worker brought in lately (tick count): the window slides one chunk at a time, so each would
     // otherwise be asked 8 times; after WarmedFor a later read of the same file asks again.
@@ -158,23 +157,9 @@ public sealed class ChunkAccess
         }
     }
 
-    /// <summary>
-    /// Whether the readers of a fetched chunk may go on before it is imported: its bytes are in the recent-fetch memory
-    /// and fewer than <see cref="ChunkAccessOptions.ImportsBehindReaders"/> imports are behind readers already (then
-    /// this one counts until it is done).
-    /// </summary>
-    private bool ReadersGoOn(ChunkId id)
-    {
-        if (!_recent.Contains(id)) return false;
-        if (Interlocked.Increment(ref _importsBehindReaders) <= _options.ImportsBehindReaders) return true;
-        Interlocked.Decrement(ref _importsBehindReaders);
-        return false;
-    }
-
     private async Task RunFetchAsync(ChunkId id, TaskCompletionSource<FsError> done)
     {
         var error = FsError.Io;
-        var behind = false;
         try
         {
             // Not the reader's token: other readers may wait on this fetch, and the chunk is worth having anyway.
@@ -187,12 +172,6 @@ public sealed class ChunkAccess
                     // The recent-fetch memory takes a reference of its own on the buffer the chunk was received into;
                     // this fetch's reference ends once the chunk file is written.
                     _recent.Add(chunk, fetched.Lease);
-                    // The readers waiting for this fetch copy the bytes from the recent-fetch memory: they go on now,
-                    // not after the import, which waits for the device (ChunkStore.ImportFetched writes past the page
-                    // cache). The fetch stays in _fetching until the chunk is imported, so a reader that finds it
-                    // neither there nor in the store can count on the store having it.
-                    behind = ReadersGoOn(id);
-                    if (behind) done.TrySetResult(FsError.None);
                     // Fetched because the store lacked it: no look again before the write (ChunkStore.ImportFetched).
                     stored = _store.ImportFetched(chunk);
                 }
@@ -216,7 +195,6 @@ public sealed class ChunkAccess
         }
         finally
         {
-            if (behind) Interlocked.Decrement(ref _importsBehindReaders);
             _fetching.TryRemove(id, out _);
             done.TrySetResult(error);
         }
@@ -306,10 +284,4 @@ public sealed record ChunkAccessOptions
 
     /// <summary>Bytes of recently fetched chunks kept in memory for the reads that follow the fetch.</summary>
     public long RecentFetchedBytes { get; init; } = 64L << 20;
-
-    /// <summary>
-    /// Fetched chunks whose readers may go on before the chunk file is written (each holds its chunk's buffer until it
-    /// is); past this a fetch keeps its readers until its import is done, so a slow disk cannot make memory grow.
-    /// </summary>
-    public int ImportsBehindReaders { get; init; } = 16;
 }

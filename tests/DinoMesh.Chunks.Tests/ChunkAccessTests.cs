@@ -62,16 +62,12 @@ public sealed class ChunkAccessTests : IDisposable
         var access = new ChunkAccess(_store, NullLogger.Instance, source, new ChunkAccessOptions { ReadAheadChunks = 0 });
         var (map, contents) = File(source, 2);
         var id = ChunkId.Of(contents[1]);
-        var imported = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        access.Imported += (_, _) => imported.TrySetResult();
 
         Assert.Equal(FsError.None, await access.PrepareAsync(7, map, Mib + 100, 4096, CancellationToken.None));
         var buffer = new byte[4096];
         Assert.Equal(FsError.None, access.Load(id, 100, buffer));
 
         Assert.Equal(contents[1].AsSpan(100, 4096).ToArray(), buffer);
-        // The read goes on once the bytes are in memory; the import follows (A_read_waiting_for_a_fetch_goes_on_before_the_import).
-        await imported.Task.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.True(_store.Contains(id));
         Assert.False(_store.Contains(ChunkId.Of(contents[0])), "a chunk outside the range was fetched");
     }
@@ -134,82 +130,6 @@ public sealed class ChunkAccessTests : IDisposable
         Assert.Equal(FsError.None, await second.WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.Equal(FsError.None, await first.WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.Equal(1, source.Asked[id]);
-    }
-
-    [Fact]
-    public async Task A_read_waiting_for_a_fetch_goes_on_before_the_import()
-    {
-        // The import writes the chunk file with O_DIRECT and so waits for the device: the reader, which copies the
-        // bytes from the recent-fetch memory, must not wait for it. The import is held here (its Imported handler
-        // blocks) and the read must complete meanwhile; a second read of the chunk too, without a second fetch.
-        var source = new FakeSource();
-        var access = new ChunkAccess(_store, NullLogger.Instance, source, new ChunkAccessOptions { ReadAheadChunks = 0 });
-        var (map, contents) = File(source, 1);
-        var id = ChunkId.Of(contents[0]);
-        // The fetch ends on a pool thread (as a network fetch does), not inline on the reader's call.
-        var arrives = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        source.Gates[id] = arrives;
-        using var importing = new ManualResetEventSlim();
-        using var release = new ManualResetEventSlim();
-        access.Imported += (_, _) =>
-        {
-            importing.Set();
-            release.Wait(TimeSpan.FromSeconds(30));
-        };
-        try
-        {
-            var first = access.PrepareAsync(1, map, 0, 4096, CancellationToken.None).AsTask();
-            arrives.SetResult();
-            Assert.True(importing.Wait(TimeSpan.FromSeconds(30)), "the chunk was not imported");
-
-            Assert.Equal(FsError.None, await first.WaitAsync(TimeSpan.FromSeconds(10)));
-            Assert.Equal(FsError.None, await access.PrepareAsync(2, map, 4096, 4096, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
-            var buffer = new byte[4096];
-            Assert.Equal(FsError.None, access.Load(id, 4096, buffer));
-            Assert.Equal(contents[0].AsSpan(4096, 4096).ToArray(), buffer);
-            Assert.Equal(1, source.Asked[id]);
-        }
-        finally
-        {
-            release.Set();
-        }
-    }
-
-    [Fact]
-    public async Task With_too_many_imports_behind_readers_a_reader_waits_for_the_chunk_file()
-    {
-        // Each import let behind its readers holds its chunk's buffer until it is done: past the bound (1 here) a fetch
-        // keeps its readers until its import is done, so a slow disk cannot make memory grow without end.
-        var source = new FakeSource();
-        var access = new ChunkAccess(_store, NullLogger.Instance, source, new ChunkAccessOptions { ReadAheadChunks = 0, ImportsBehindReaders = 1 });
-        var (map, contents) = File(source, 2);
-        var arrives = new[] { new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
-        for (var i = 0; i < 2; i++) source.Gates[ChunkId.Of(contents[i])] = arrives[i];
-        var imported = 0;
-        using var release = new ManualResetEventSlim();
-        access.Imported += (_, _) =>
-        {
-            Interlocked.Increment(ref imported);
-            release.Wait(TimeSpan.FromSeconds(30));
-        };
-        try
-        {
-            var first = access.PrepareAsync(1, map, 0, 4096, CancellationToken.None).AsTask();
-            arrives[0].SetResult();
-            Assert.Equal(FsError.None, await first.WaitAsync(TimeSpan.FromSeconds(10)));
-            var second = access.PrepareAsync(2, map, Mib, 4096, CancellationToken.None).AsTask();
-            arrives[1].SetResult();
-            for (var i = 0; i < 500 && Volatile.Read(ref imported) < 2; i++) await Task.Delay(20, TestContext.Current.CancellationToken);
-            Assert.Equal(2, Volatile.Read(ref imported));
-
-            Assert.False(second.IsCompleted, "a reader went on with an import behind it past the bound");
-            release.Set();
-            Assert.Equal(FsError.None, await second.WaitAsync(TimeSpan.FromSeconds(10)));
-        }
-        finally
-        {
-            release.Set();
-        }
     }
 
     [Fact]
