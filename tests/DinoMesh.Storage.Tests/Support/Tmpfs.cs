@@ -19,7 +19,7 @@ internal sealed class Tmpfs : IDisposable
     public static Tmpfs Mount(string size) => Mount("tmpfs", $"size={size},mode=0755");
 
     /// <summary>
-    /// A ramfs instead (no size limit): a memory file system that, unlike tmpfs since Linux 6.6, refuses O_DIRECT.
+    /// A ramfs instead (no size limit): a memory file system that refuses O_DIRECT (tmpfs takes it on current kernels).
     /// </summary>
     public static Tmpfs MountRamfs() => Mount("ramfs", "mode=0755");
 
