@@ -91,10 +91,14 @@ public sealed partial class ChunkStore
     /// buffered write's copy into fresh page-cache pages, their writeback and their drop. False when the file
     /// system refused direct I/O at the first write: nothing written, the handle buffered.
     /// </summary>
-    private bool WriteDirect(SafeFileHandle handle, ReadOnlySpan<byte> content)
+    private unsafe bool WriteDirect(SafeFileHandle handle, ReadOnlySpan<byte> content)
     {
         int whole = content.Length / DirectWrite.Page * DirectWrite.Page;
-        if (DirectWrite.IsAligned(content)) return Count(DirectWrite.TryWriteAll(handle, content[..whole], content));
+        // Pinned through the write, so the alignment seen here is the memory's when it is written from.
+        fixed (byte* p = content)
+        {
+            if ((nint)p % DirectWrite.Page == 0) return Count(DirectWrite.TryWriteAll(handle, content[..whole], content));
+        }
         var buffer = _alignedBuffers.Rent(whole);
         try
         {

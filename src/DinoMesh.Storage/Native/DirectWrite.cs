@@ -13,12 +13,6 @@ internal static class DirectWrite
 {
     public const int Page = 4096;
 
-    /// <summary>Whether <paramref name="bytes"/> starts on a page (what O_DIRECT wants of the memory).</summary>
-    public static unsafe bool IsAligned(ReadOnlySpan<byte> bytes)
-    {
-        fixed (byte* p = bytes) return (nint)p % Page == 0;
-    }
-
     /// <summary>
     /// Writes <paramref name="content"/> at offset 0: its whole pages from <paramref name="pages"/> (page-aligned, the
     /// same bytes as <paramref name="content"/>'s whole pages, possibly <paramref name="content"/> itself) with O_DIRECT,
