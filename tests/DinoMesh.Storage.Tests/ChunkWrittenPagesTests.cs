@@ -64,7 +64,7 @@ public sealed partial class ChunkWrittenPagesTests
         Assert.True(condition(), "the written chunk's pages were not dropped within 10 s");
     }
 
-    private static void SkipOnTmpfs(StoreFixture fixture)
+    internal static void SkipOnTmpfs(StoreFixture fixture)
     {
         // tmpfs pages are the file itself: there is no writeback, and nothing to drop.
         const long TmpfsMagic = 0x01021994;
@@ -76,7 +76,7 @@ public sealed partial class ChunkWrittenPagesTests
     }
 
     /// <summary>Pages of the file now in the page cache.</summary>
-    private static int ResidentPages(string path)
+    internal static int ResidentPages(string path)
     {
         using var handle = File.OpenHandle(path);
         var length = (nuint)RandomAccess.GetLength(handle);

@@ -25,8 +25,15 @@ public sealed partial class ChunkStore
     /// removed) and one of the wrong length replaced, as <see cref="Import"/> does. A failing statx fewer per fetched
     /// chunk; a caller that is not sure the chunk is missing (a peer's push) should use <see cref="Import"/>, which
     /// writes nothing for a chunk already there.
+    /// <para>A large chunk (256 KiB and more) is written with O_DIRECT (docs/benchmarks.md, "Remote cold read: a
+    /// fetched chunk imported past the page cache"): the reader has the bytes in memory already (the recent-fetch
+    /// memory), so the chunk file's pages would be a second copy that the writeback worker writes back and drops
+    /// moments later. The call returns once the device has the whole pages (no device cache flush; a tail shorter
+    /// than a page goes through the page cache); durability is unchanged (<see cref="SyncAll"/>'s syncfs), and so is
+    /// what a crash leaves (a temp file, swept at start). Where the file system refuses O_DIRECT, through the page
+    /// cache as before.</para>
     /// </summary>
-    public ChunkWriteResult ImportFetched(VerifiedChunk chunk) => WriteNew(chunk.Id, chunk.Bytes.Span, lookFirst: false);
+    public ChunkWriteResult ImportFetched(VerifiedChunk chunk) => WriteNew(chunk.Id, chunk.Bytes.Span, lookFirst: false, direct: true);
 
     /// <summary>
     /// Reads the whole chunk into a new array, verified like <see cref="Read"/> (a corrupt file is quarantined and

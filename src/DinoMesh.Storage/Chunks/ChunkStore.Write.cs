@@ -30,7 +30,11 @@ public sealed partial class ChunkStore
     /// keeps a file of the right length that is there after all: for a caller that found the chunk missing moments ago
     /// (a fetch), a failing statx fewer per chunk.
     /// </param>
-    private ChunkWriteResult WriteNew(ChunkId id, ReadOnlySpan<byte> content, bool lookFirst = true)
+    /// <param name="direct">
+    /// Write a large chunk (<see cref="EarlyWritebackBytes"/> and more) with O_DIRECT (<see cref="WriteDirect"/>):
+    /// for a fetched copy, whose pages the writeback worker would otherwise write back and drop moments later.
+    /// </param>
+    private ChunkWriteResult WriteNew(ChunkId id, ReadOnlySpan<byte> content, bool lookFirst = true, bool direct = false)
     {
         string hex = id.ToString();
         string path = PathOf(hex);
@@ -40,11 +44,15 @@ public sealed partial class ChunkStore
         try
         {
             if (!unlessPresent && IsPresent(path, content.Length)) return new ChunkWriteResult(id, ChunkWriteStatus.AlreadyPresent);
-            handle = NewFile.CreateExclusive(temp, OwnerReadWriteBits);
+            direct = direct && content.Length >= EarlyWritebackBytes && Volatile.Read(ref _directImportsRefused) == 0;
+            bool asked = direct;
+            handle = NewFile.CreateExclusive(temp, OwnerReadWriteBits, ref direct);
             // The mode is given to open(2), which takes the umask from it: an fchmod is needed only when the umask
             // takes the owner's bits (read once at start; a umask that takes fewer bits changes nothing here).
             if (_umaskTakesOwnerBits) NewFile.SetMode(handle, OwnerReadWrite);
-            NewFile.WriteAll(handle, content);
+            if (direct) direct = WriteDirect(handle, content);
+            if (asked && !direct) DirectImportsRefused();
+            if (!direct) NewFile.WriteAll(handle, content);
             StoreChecksum(handle, id, content);
             if (_options.SyncEachChunk) NewFile.Sync(handle);
             // Renamed while still open (closing first promises nothing more: durability is SyncAll's, or the fsyncs
@@ -61,7 +69,9 @@ public sealed partial class ChunkStore
             {
                 Publish(hex, temp, path);
             }
-            if (Settled(path, content.Length, handle)) handle = null;
+            // A chunk written direct has no dirty pages (but a tail shorter than a page): nothing for the writeback worker.
+            if (direct) _earlyFlush.Written(content.Length);
+            else if (Settled(path, content.Length, handle)) handle = null;
             return new ChunkWriteResult(id, ChunkWriteStatus.Stored);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -72,6 +82,49 @@ public sealed partial class ChunkStore
         {
             handle?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Writes a new chunk file opened with O_DIRECT: from the chunk's own memory when it starts on a page, else
+    /// through a page-aligned buffer of the store's (a fetched chunk lies in its answer's buffer behind the answer's
+    /// envelope of a few bytes, so it does not). A copy in user space into a warm reused buffer is cheaper than the
+    /// buffered write's copy into fresh page-cache pages, their writeback and their drop. False when the file
+    /// system refused direct I/O at the first write: nothing written, the handle buffered.
+    /// </summary>
+    private unsafe bool WriteDirect(SafeFileHandle handle, ReadOnlySpan<byte> content)
+    {
+        int whole = content.Length / DirectWrite.Page * DirectWrite.Page;
+        // Pinned through the write, so the alignment seen here is the memory's when it is written from.
+        fixed (byte* p = content)
+        {
+            if ((nint)p % DirectWrite.Page == 0) return Count(DirectWrite.TryWriteAll(handle, content[..whole], content));
+        }
+        var buffer = _alignedBuffers.Rent(whole);
+        try
+        {
+            var pages = buffer.Span(whole);
+            content[..whole].CopyTo(pages);
+            return Count(DirectWrite.TryWriteAll(handle, pages, content));
+        }
+        finally
+        {
+            _alignedBuffers.Return(buffer);
+        }
+    }
+
+    private bool Count(bool written)
+    {
+        if (written) Interlocked.Increment(ref _directImports);
+        return written;
+    }
+
+    /// <summary>Chunk files written with O_DIRECT so far (for tests).</summary>
+    internal long DirectImports => Interlocked.Read(ref _directImports);
+
+    private void DirectImportsRefused()
+    {
+        if (Interlocked.Exchange(ref _directImportsRefused, 1) == 0)
+            _logger.LogInformation("The file system of {Directory} does not take O_DIRECT: fetched chunks are written through the page cache", _tempDirectory);
     }
 
     /// <summary>

@@ -37,6 +37,8 @@ public sealed partial class ChunkStore
     private int _checksumRefusalLogged;
     private int _directReadsRefused;
     private int _renameNoReplaceRefused;
+    private int _directImportsRefused;
+    private long _directImports;
     private long _presenceLookups;
     private long _identityReads;
     // When a read last had to verify a chunk by SHA-256 (Environment.TickCount64); long ago at the start.

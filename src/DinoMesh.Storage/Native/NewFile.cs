@@ -24,12 +24,40 @@ internal static class NewFile
     /// <exception cref="IOException">Any other failure, with the errno as its HResult (EEXIST, ENOSPC, ...).</exception>
     public static SafeFileHandle CreateExclusive(string path, uint mode)
     {
+        bool direct = false;
+        return CreateExclusive(path, mode, ref direct);
+    }
+
+    /// <summary>
+    /// <see cref="CreateExclusive(string, uint)"/>, with O_DIRECT when <paramref name="direct"/> is true: writes then
+    /// go from the caller's memory to the device, past the page cache (<see cref="DirectWrite"/>). A file system that
+    /// does not do direct I/O refuses the flag at open (EINVAL: ramfs, some FUSE file systems); the file is then
+    /// created without it and <paramref name="direct"/> comes back false.
+    /// </summary>
+    public static SafeFileHandle CreateExclusive(string path, uint mode, ref bool direct)
+    {
         while (true)
         {
-            int fd = LibC.Open(path, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_EXCL | LibC.O_CLOEXEC, mode);
+            int flags = LibC.O_WRONLY | LibC.O_CREAT | LibC.O_EXCL | LibC.O_CLOEXEC | (direct ? LibC.O_DIRECT : 0);
+            int fd = LibC.Open(path, flags, mode);
             if (fd >= 0) return new SafeFileHandle(fd, ownsHandle: true);
             int errno = Marshal.GetLastPInvokeError();
             if (errno == LibC.EINTR) continue;
+            // EINVAL from open(O_CREAT | O_EXCL) is the flag's refusal: nothing was created (O_DIRECT is checked
+            // after the file is made on some file systems, which then leave it behind: removed before the retry).
+            if (errno == LibC.EINVAL && direct)
+            {
+                direct = false;
+                try
+                {
+                    File.Delete(path);
+                }
+                catch (IOException)
+                {
+                    // Not there: the usual case.
+                }
+                continue;
+            }
             throw Failure("create", path, errno);
         }
     }

@@ -2,7 +2,7 @@ using DinoMesh.Storage.Native;
 
 namespace DinoMesh.Storage.Tests.Support;
 
-/// <summary>A tmpfs mounted on a fresh temp directory (root only); unmounted and removed on Dispose.</summary>
+/// <summary>A tmpfs (or ramfs) mounted on a fresh temp directory (root only); unmounted and removed on Dispose.</summary>
 internal sealed class Tmpfs : IDisposable
 {
     private readonly TempDirectory _mountPoint;
@@ -16,16 +16,23 @@ internal sealed class Tmpfs : IDisposable
     public string Path => _mountPoint.Path;
 
     /// <summary>Mounts a tmpfs of the given size (e.g. "1m"), or skips the test (fails it under CI=true).</summary>
-    public static Tmpfs Mount(string size)
+    public static Tmpfs Mount(string size) => Mount("tmpfs", $"size={size},mode=0755");
+
+    /// <summary>
+    /// A ramfs instead (no size limit): a memory file system that refuses O_DIRECT (tmpfs takes it on current kernels).
+    /// </summary>
+    public static Tmpfs MountRamfs() => Mount("ramfs", "mode=0755");
+
+    private static Tmpfs Mount(string type, string options)
     {
-        Commands.SkipUnlessAvailable(LibC.Geteuid() == 0, "mounting a tmpfs needs root");
+        Commands.SkipUnlessAvailable(LibC.Geteuid() == 0, $"mounting a {type} needs root");
         var directory = new TempDirectory();
         var tmpfs = new Tmpfs(directory);
-        var (exitCode, output) = Commands.Run("mount", "-t", "tmpfs", "-o", $"size={size},mode=0755", "tmpfs", directory.Path);
+        var (exitCode, output) = Commands.Run("mount", "-t", type, "-o", options, type, directory.Path);
         if (exitCode != 0)
         {
             directory.Dispose();
-            Commands.SkipUnlessAvailable(false, $"mount -t tmpfs is not permitted here: {output}");
+            Commands.SkipUnlessAvailable(false, $"mount -t {type} is not permitted here: {output}");
         }
         tmpfs._mounted = true;
         return tmpfs;
