@@ -77,6 +77,32 @@ public sealed class ChunkDirectImportTests
     }
 
     [Fact]
+    public void A_fetched_chunk_that_does_not_fit_is_refused_with_NoSpace_leaves_no_temp_file_and_what_was_stored_reads_back()
+    {
+        // tmpfs takes O_DIRECT on this kernel; 3 MiB holds two 1 MiB chunks with their directories, not four.
+        using var tmpfs = Tmpfs.Mount("3m");
+        using var directory = DataDirectory.Open(Path.Combine(tmpfs.Path, "data"));
+        var store = new ChunkStore(directory);
+        var stored = new List<byte[]>();
+        ChunkWriteResult? full = null;
+        for (int i = 0; i < 6 && full is null; i++)
+        {
+            byte[] content = StoreFixture.Random(MiB, seed: 90 + i);
+            var result = store.ImportFetched(Received(content, 8));
+            if (result.Succeeded) stored.Add(content);
+            else full = result;
+        }
+
+        Assert.NotNull(full);
+        Assert.Equal(ChunkWriteStatus.NoSpace, full.Value.Status);
+        Assert.False(store.Contains(full.Value.Id));
+        Assert.Empty(Directory.GetFiles(directory.TempDirectory));
+        Assert.NotEmpty(stored);
+        Assert.True(store.DirectImports > 0, "no import took the direct path: the test does not cover it");
+        foreach (var content in stored) AssertStored(store, ChunkId.Of(content), content);
+    }
+
+    [Fact]
     public void A_pushed_chunk_and_a_small_fetched_one_are_written_through_the_page_cache()
     {
         using var fixture = new StoreFixture(new ChunkStoreOptions { DropWrittenPages = false });
