@@ -5,7 +5,8 @@
 # writes 4 KiB and closes it, over and over, for STOP + 15 s; node VICTIM is stopped 5 s in and continued STOP s later.
 # Prints the number of creates, the slowest (and when), those over 100 ms, how soon the stopped node lists every
 # file after the writer stops, and the holder's warnings.
-#   sudo load/measure-stopped-follower.sh EXE [PREFIX]        # env: VICTIM=2|3 (default 2), STOP=seconds (default 40)
+#   sudo load/measure-stopped-follower.sh EXE [PREFIX]   # env: VICTIM=2|3 (default 2), STOP=seconds (default 40),
+#                                                         SLOW_MS=ms (creates slower than this are listed; 100)
 # Needs root and /dev/fuse. Bounded: the writer stops after STOP + 15 s or 200,000 files; every wait has a deadline.
 set -euo pipefail
 exe=${1:?a dino-node executable}; prefix=${2:-127.0.95}; victim=${VICTIM:-2}; stop=${STOP:-40}
@@ -48,7 +49,7 @@ sleep "$stop"; kill -CONT "${pids[$((victim - 1))]}"
 wait $writer || echo "the writer failed (see above)"
 awk -v a=5 -v b=$((5 + stop)) '{n++; if ($2 > m) {m = $2; at = $1}; if ($2 > 100) slow++; if ($1 > a && $1 < b) during++}
   END {printf "%d creates (%d while node stopped); slowest %.1f ms at %.1f s; over 100 ms: %d\n", n, during, m, at, slow}' "$work/latency"
-awk '$2 > 100 {printf "  %.1f ms at %.1f s\n", $2, $1}' "$work/latency" | head -20
+awk -v t="${SLOW_MS:-100}" '$2 > t {printf "  %.1f ms at %.1f s\n", $2, $1}' "$work/latency" | head -40
 # The stopped node must catch up: every file the writer made listed through its own mount (deadline 60 s).
 made=$(wc -l < "$work/latency"); t0=$(date +%s.%N)
 caught_up() { [ "$(ls -f "$work/n$victim/mnt/d" 2>/dev/null | grep -c '^f')" = "$made" ]; }
