@@ -9,6 +9,7 @@ namespace DinoMesh.Transport.Tests;
 /// addresses. Regression: they took all 32 reader threads for the handshake's bound, and filled the 128 handshakes
 /// the node allows at once, so a member's new connection was reset at accept until they left.
 /// </summary>
+[Collection(nameof(StrangerThreadTests))]
 public class StrangerThreadTests
 {
     private const string ReaderThread = "dino-lean-in";
@@ -115,3 +116,10 @@ public class StrangerThreadTests
         }
     }
 }
+
+/// <summary>
+/// Run alone: the tests count the process's reader threads by name (/proc/self/task), which other tests' nodes would
+/// add to, and a crowd of 500 connections is no neighbour for tests with deadlines.
+/// </summary>
+[CollectionDefinition(nameof(StrangerThreadTests), DisableParallelization = true)]
+public sealed class StrangerThreadCollection;
