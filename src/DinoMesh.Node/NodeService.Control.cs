@@ -160,7 +160,7 @@ public sealed partial class NodeService
         var peer = matches[0];
         if (peer == committer.Self) throw new ControlCommandException("a node cannot remove itself: run `dino-node leave` on it, or `remove` on another member");
         var clock = new MutationClock(TimeProvider.System, committer.Self);
-        var removed = await committer.CommitAsync(clock.Stamp(new DinoMesh.Core.Metadata.RemoveMember(peer), 0, 0), cancellationToken);
+        var removed = await clock.CommitAsync(committer, new DinoMesh.Core.Metadata.RemoveMember(peer), 0, 0, cancellationToken);
         if (!removed.Ok) throw new ControlCommandException($"could not remove {peer.Short}: {removed.Error}");
         return new RemovedAnswer(peer.Hex);
     }

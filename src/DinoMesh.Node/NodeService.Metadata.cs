@@ -89,7 +89,7 @@ public sealed partial class NodeService
         }
         try
         {
-            var result = await committer.CommitAsync(clock.Stamp(new AdmitMember(peer, address), 0, 0), cancellationToken);
+            var result = await clock.CommitAsync(committer, new AdmitMember(peer, address), 0, 0, cancellationToken);
             if (!result.Ok)
             {
                 _logger.LogWarning("metadata: the admission of {Peer} was not committed ({Error}); admitting it without a log version", peer.Short, result.Error);

@@ -19,6 +19,15 @@ public interface IAdmission
     /// </summary>
     ValueTask<AdmissionVerdict> CheckAsync(PeerId peer, long presentedVersion, CancellationToken ct) =>
         ValueTask.FromResult(IsAdmitted(peer) ? AdmissionVerdict.Yes : AdmissionVerdict.No(AdmissionVerdict.NotAdmitted));
+
+    /// <summary>
+    /// True when an admitted member is known at <paramref name="address"/> (the IP of its advertised address). Asked
+    /// at accept, before any TLS, for every incoming connection: such a connection's handshake is counted apart from
+    /// everyone else's (<c>ConnectionGate</c>), so crowds from other addresses cannot keep members out. It proves
+    /// nothing about who connects (the handshake and admission still decide); it only says whose lane to wait in.
+    /// Must be fast and thread-safe; the default knows no addresses.
+    /// </summary>
+    bool IsMemberAddress(System.Net.IPAddress address) => false;
 }
 
 /// <summary>What <see cref="IAdmission.CheckAsync"/> decided, and why not.</summary>

@@ -36,7 +36,7 @@ public sealed partial class DinoFileSystem
                 continue;
             }
             // An atime-only intent: it moves atime forward and leaves ctime (and anything committed meanwhile) alone.
-            var result = await _meta.CommitAsync(_clock.Stamp(new SetAccessTime(ino, atime), 0, 0), cancellationToken);
+            var result = await _clock.CommitAsync(_meta, new SetAccessTime(ino, atime), 0, 0, cancellationToken);
             if (result.Ok || result.Error == FsError.Stale) _atimes.Committed(ino, atime);
             else _logger.LogDebug("atime of {Ino} not committed yet: {Error}", ino, result.Error);
         }

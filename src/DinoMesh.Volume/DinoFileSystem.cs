@@ -90,20 +90,20 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     {
         var mine = _meta.Current.Orphans.Where(o => o.Value.Contains(_meta.Self)).Select(o => o.Key).ToArray();
         if (mine.Length == 0) return;
-        await _meta.CommitAsync(_clock.Stamp(new ReleaseOrphans(mine), 0, 0), cancellationToken);
+        await _clock.CommitAsync(_meta, new ReleaseOrphans(mine), 0, 0, cancellationToken);
     }
 
     private ValueTask<ApplyResult> CommitAsync(FuseContext ctx, MutationKind kind, long timeNs = 0, uint[]? groups = null) =>
-        CommitAsync(_clock.Stamp(kind, ctx.Uid, ctx.Gid, timeNs, groups), ctx.Cancellation);
+        CommitAsync(kind, ctx.Uid, ctx.Gid, ctx.Cancellation, timeNs, groups);
 
-    private async ValueTask<ApplyResult> CommitAsync(Mutation mutation, CancellationToken cancellationToken)
+    private async ValueTask<ApplyResult> CommitAsync(MutationKind kind, uint uid, uint gid, CancellationToken cancellationToken, long timeNs = 0, uint[]? groups = null)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var result = await _meta.CommitAsync(mutation, cancellationToken);
+        var result = await _clock.CommitAsync(_meta, kind, uid, gid, cancellationToken, timeNs, groups);
         VolumeMetrics.Committed(result, started);
         if (!result.Ok && result.Error is not (FsError.NoEntry or FsError.Exists or FsError.NotEmpty))
         {
-            _logger.LogDebug("{Kind} refused: {Error}", mutation.KindName, result.Error);
+            _logger.LogDebug("{Kind} refused: {Error}", kind.GetType().Name, result.Error);
         }
         return result;
     }
@@ -152,7 +152,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
         foreach (var ino in release) _contents.Discard(ino);
         try
         {
-            await CommitAsync(_clock.Stamp(new ReleaseOrphans(release), 0, 0), CancellationToken.None);
+            await CommitAsync(new ReleaseOrphans(release), 0, 0, CancellationToken.None);
         }
         catch (Exception e)
         {
@@ -163,7 +163,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
 
     /// <summary>A commit no request waits for (staged writes that piled up): stamped as the node itself.</summary>
     private async ValueTask<FsError> CommitInBackgroundAsync(MutationKind kind) =>
-        (await _meta.CommitAsync(_clock.Stamp(kind, 0, 0), CancellationToken.None)).Error;
+        (await _clock.CommitAsync(_meta, kind, 0, 0, CancellationToken.None)).Error;
 
     private static int Errno(FsError error) => (int)error;
 

@@ -121,4 +121,27 @@ public class ConnectionGateTests
         Assert.Equal(2, overflow.Count);
         Assert.Equal(LogLevel.Warning, overflow.Level);
     }
+
+    // Regression: handshakes were one pool, so a crowd from other addresses that filled it got every member's new
+    // connection reset at accept.
+    [Fact]
+    public void Handshakes_from_a_members_address_are_counted_in_a_lane_of_their_own()
+    {
+        var member = IPAddress.Parse("10.0.1.1");
+        var gate = new ConnectionGate(maxConnections: 100, maxHandshakes: 6, maxStrangers: 20, maxPerAddress: 3, isMemberAddress: a => a.Equals(member));
+        var crowd = Enumerable.Range(0, 6).Select(i => gate.TryOpen(IPAddress.Parse($"10.0.0.{1 + i / 3}"), out _)).ToList();
+        Assert.All(crowd, Assert.NotNull);
+        Assert.Null(gate.TryOpen(IPAddress.Parse("10.0.0.9"), out var why));
+        Assert.Contains("TLS handshakes under way", why, StringComparison.Ordinal);
+
+        var fromMember = gate.TryOpen(member, out _);
+        Assert.NotNull(fromMember);
+        Assert.True(fromMember.FromMemberAddress);
+        Assert.Equal((7, 7, 0), gate.Counts);
+
+        Assert.True(fromMember.Identify(admitted: true, out _));
+        crowd[0]!.Dispose();
+        Assert.Equal((6, 5, 0), gate.Counts);
+        Assert.NotNull(gate.TryOpen(IPAddress.Parse("10.0.0.9"), out _));  // the crowd's lane has room again
+    }
 }

@@ -16,6 +16,13 @@ internal sealed class SetAdmission : IAdmission
 
     public bool IsAdmitted(PeerId peer) => _members.ContainsKey(peer);
 
+    private readonly ConcurrentDictionary<IPAddress, bool> _memberAddresses = new();
+
+    /// <summary>A member is known at <paramref name="address"/> (as the node learns from its members' advertised addresses).</summary>
+    public void KnowMemberAt(IPAddress address) => _memberAddresses[address] = true;
+
+    public bool IsMemberAddress(IPAddress address) => _memberAddresses.ContainsKey(address);
+
     /// <summary>Every (peer, presented version) a check saw for a peer that was not admitted at that moment.</summary>
     public ConcurrentQueue<(PeerId Peer, long Presented)> Presented { get; } = new();
 

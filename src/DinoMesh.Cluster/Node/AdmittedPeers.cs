@@ -29,6 +29,9 @@ public sealed class AdmittedPeers : IAdmission
     private readonly TimeSpan _firstAnswerWait;
     private long _knownThrough;
     private int _waiters;
+    // The IPs members are known at (IsMemberAddress), rebuilt on the first question after a change of _peers.
+    private int _peersChanged;
+    private AddressSet _memberAddresses = new(-1, []);
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public AdmittedPeers(IEnumerable<KnownPeer> known, TimeSpan? catchUpWait = null, TimeSpan? firstAnswerWait = null)
@@ -42,6 +45,29 @@ public sealed class AdmittedPeers : IAdmission
     }
 
     public bool IsAdmitted(PeerId peer) => _peers.ContainsKey(peer) && !_evicted.ContainsKey(peer);
+
+    /// <summary>
+    /// True when an admitted member advertises <paramref name="address"/> (an IP literal; a member known by a host
+    /// name counts nowhere). The transport counts such a connection's handshake apart from strangers' (see
+    /// <see cref="IAdmission.IsMemberAddress"/>).
+    /// </summary>
+    public bool IsMemberAddress(System.Net.IPAddress address)
+    {
+        var changes = Volatile.Read(ref _peersChanged);
+        var known = Volatile.Read(ref _memberAddresses);
+        if (known.Changes != changes)
+        {
+            // Built from the peers as they are now, which includes at least every change counted so far.
+            var addresses = new HashSet<System.Net.IPAddress>();
+            foreach (var (_, advertised) in _peers)
+            {
+                if (System.Net.IPEndPoint.TryParse(advertised, out var endpoint)) addresses.Add(endpoint.Address.IsIPv4MappedToIPv6 ? endpoint.Address.MapToIPv4() : endpoint.Address);
+            }
+            known = new AddressSet(changes, addresses);
+            Volatile.Write(ref _memberAddresses, known);
+        }
+        return known.Addresses.Contains(address);
+    }
 
     /// <summary>
     /// Told the version a check waits for, when one starts waiting: the node pulls the missing log entries at once
@@ -81,6 +107,7 @@ public sealed class AdmittedPeers : IAdmission
     public bool Evict(PeerId peer)
     {
         _peers.TryRemove(peer, out _);
+        Interlocked.Increment(ref _peersChanged);
         var first = _evicted.TryAdd(peer, true);
         if (first) Signal();
         return first;
@@ -104,6 +131,7 @@ public sealed class AdmittedPeers : IAdmission
             changed = true;
             return address;
         });
+        if (changed) Interlocked.Increment(ref _peersChanged);
         if (added) Signal();
         return changed;
     }
@@ -171,4 +199,6 @@ public sealed class AdmittedPeers : IAdmission
         var old = Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
         old.TrySetResult();
     }
+
+    private sealed record AddressSet(int Changes, HashSet<System.Net.IPAddress> Addresses);
 }

@@ -8,8 +8,10 @@ public sealed record ClientWindow(ImmutableSortedSet<ulong> Recent, long LastVer
 // Duplicate detection: a retried mutation (same op id) is answered, never applied twice; the table stays bounded.
 public sealed partial record FileSystemState
 {
-    /// <summary>How many recent op sequences are remembered per client. A client has at most this many mutations in
-    /// flight, so a retry always finds its first attempt here; anything older than the window counts as applied.</summary>
+    /// <summary>How many recent op sequences are remembered per client; anything older than the window counts as
+    /// applied. Right only because a client never hands out a sequence this far above its oldest one still in flight
+    /// (the volume's <c>MutationClock</c> waits for room first): a mutation in flight then never has a full window of
+    /// later sequences applied ahead of it, and a retry always finds its first attempt here or below the window.</summary>
     public const int OpWindow = 1024;
 
     /// <summary>A client silent for this many versions...</summary>

@@ -21,6 +21,9 @@ internal sealed class DedicatedReaders
         _available = _budget;
     }
 
+    /// <summary>Threads that may run at once.</summary>
+    public int Budget => _budget;
+
     /// <summary>Threads running now.</summary>
     public int Running => _budget - Volatile.Read(ref _available);
 

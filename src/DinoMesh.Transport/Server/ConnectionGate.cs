@@ -8,19 +8,29 @@ namespace DinoMesh.Transport.Server;
 /// handshake, nobody knows who is connecting, so a connection is <em>handshaking</em>, capped in number (a
 /// handshake is bounded in time too) and per address. After the handshake it is a <em>member</em> (admitted
 /// peer: only the total cap applies) or a <em>stranger</em> (capped in total and per address). Members therefore
-/// never compete with strangers for the stranger budget, and a flood of strangers leaves room for a member's
-/// handshake. Thread-safe.
+/// never compete with strangers for the stranger budget. Handshakes are counted in two lanes, each capped at
+/// <see cref="MaxHandshakes"/>: connections from an address a member is known at, and all others. Crowds from
+/// elsewhere (a connection that sends nothing, or a ClientHello and then nothing, holds its handshake for the
+/// handshake's bound) then fill only their own lane, and a member can still connect; before the lanes, a few hundred
+/// such connections from a handful of addresses got every member's new connection reset at accept. Thread-safe.
 /// </summary>
 internal sealed class ConnectionGate
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<AddressKey, int> _unknownFrom = new(); // handshaking + strangers, per address
+    private readonly Func<IPAddress, bool>? _isMemberAddress;
     private int _open;
     private int _handshaking;
+    private int _memberAddressHandshaking;
     private int _strangers;
 
-    public ConnectionGate(int maxConnections, int maxHandshakes, int maxStrangers, int maxPerAddress)
+    /// <param name="isMemberAddress">
+    /// True for an address a member is known at (<see cref="IAdmission.IsMemberAddress"/>); its connections' handshakes
+    /// are counted in a lane of their own. Null: one lane for all.
+    /// </param>
+    public ConnectionGate(int maxConnections, int maxHandshakes, int maxStrangers, int maxPerAddress, Func<IPAddress, bool>? isMemberAddress = null)
     {
+        _isMemberAddress = isMemberAddress;
         MaxConnections = Math.Max(2, maxConnections);
         // Members always keep at least half of the connections for themselves.
         MaxHandshakes = Math.Clamp(maxHandshakes, 1, MaxConnections / 4);
@@ -42,7 +52,7 @@ internal sealed class ConnectionGate
     {
         get
         {
-            lock (_gate) return (_open, _handshaking, _strangers);
+            lock (_gate) return (_open, _handshaking + _memberAddressHandshaking, _strangers);
         }
     }
 
@@ -50,11 +60,14 @@ internal sealed class ConnectionGate
     public ConnectionTicket? TryOpen(IPAddress remote, out string refusal)
     {
         var key = AddressKey.Of(remote);
+        // Asked outside the lock: the answer comes from the membership, which the gate does not own.
+        var memberAddress = _isMemberAddress?.Invoke(remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote) == true;
         lock (_gate)
         {
             var fromThere = _unknownFrom.GetValueOrDefault(key);
+            var handshaking = memberAddress ? _memberAddressHandshaking : _handshaking;
             refusal = _open >= MaxConnections ? $"{_open} connections open, the limit is {MaxConnections}"
-                : _handshaking >= MaxHandshakes ? $"{_handshaking} TLS handshakes under way, the limit is {MaxHandshakes}"
+                : handshaking >= MaxHandshakes ? $"{handshaking} TLS handshakes under way{(memberAddress ? " from members' addresses" : "")}, the limit is {MaxHandshakes}"
                 : fromThere >= MaxPerAddress ? $"{fromThere} connections in handshake or not admitted from {key}, the limit per address is {MaxPerAddress}"
                 // No room for another stranger, and this address already holds one (or a handshake): refusing now saves
                 // a handshake that would end in a refusal anyway. An address with nothing open still gets its handshake,
@@ -63,9 +76,10 @@ internal sealed class ConnectionGate
                 : "";
             if (refusal.Length > 0) return null;
             _open++;
-            _handshaking++;
+            if (memberAddress) _memberAddressHandshaking++;
+            else _handshaking++;
             _unknownFrom[key] = fromThere + 1;
-            return new ConnectionTicket(this, key);
+            return new ConnectionTicket(this, key) { FromMemberAddress = memberAddress };
         }
     }
 
@@ -79,7 +93,7 @@ internal sealed class ConnectionGate
         lock (_gate)
         {
             if (ticket.State != TicketState.Handshaking) return ticket.State != TicketState.Closed;
-            _handshaking--;
+            HandshakeOver(ticket);
             if (admitted)
             {
                 ticket.State = TicketState.Member;
@@ -120,7 +134,7 @@ internal sealed class ConnectionGate
                 case TicketState.Closed:
                     return;
                 case TicketState.Handshaking:
-                    _handshaking--;
+                    HandshakeOver(ticket);
                     Forget(ticket.Address);
                     break;
                 case TicketState.Stranger:
@@ -134,6 +148,12 @@ internal sealed class ConnectionGate
             ticket.State = TicketState.Closed;
             _open--;
         }
+    }
+
+    private void HandshakeOver(ConnectionTicket ticket)
+    {
+        if (ticket.FromMemberAddress) _memberAddressHandshaking--;
+        else _handshaking--;
     }
 
     private void Forget(AddressKey key)
@@ -166,6 +186,9 @@ internal sealed class ConnectionTicket : IDisposable
     }
 
     public AddressKey Address { get; }
+
+    /// <summary>It came from an address a member is known at: its handshake is counted in the members' lane.</summary>
+    public bool FromMemberAddress { get; init; }
 
     /// <summary>Written under the gate's lock; read outside it only as a hint.</summary>
     public TicketState State { get; set; }

@@ -46,12 +46,19 @@ internal sealed class DirectConnections
     /// <param name="lean">Serves lean connections; null to leave them to Kestrel.</param>
     private readonly DedicatedReaders? _readers;
     private long _servedLeanOnThreads;
+    // Threads held by connections from addresses no member is known at, still in their TLS handshake or admission
+    // check: a stranger that sends a ClientHello and stalls holds one for the handshake's bound. At most a quarter of
+    // the readers' budget, so strangers never take the threads members' connections are read by; past it such a
+    // connection is served on the asynchronous path (and keeps it if it turns out to be a member).
+    private readonly int _maxUnvettedOnThreads;
+    private int _unvettedOnThreads;
 
     /// <param name="readers">Threads that may each read a lean connection of their own; null to read every one asynchronously.</param>
     public DirectConnections(BulkServer? bulk, LeanServer? lean, NodeIdentity identity, IAdmission admission, RefusalLog refusals, ILogger log, TimeSpan handshakeTimeout, TimeSpan firstRequestTimeout,
         DedicatedReaders? readers = null)
     {
         _readers = readers;
+        _maxUnvettedOnThreads = Math.Max(1, (readers?.Budget ?? 0) / 4);
         _bulk = bulk;
         _lean = lean;
         _admission = admission;
@@ -92,16 +99,27 @@ internal sealed class DirectConnections
             return;
         }
         var lean = offered == LeanWire.Alpn;
-        if (lean && unregistered && _lean is not null && _readers is not null)
+        var unvetted = !ticket.FromMemberAddress;
+        if (lean && unregistered && _lean is not null && _readers is not null && TakeThreadRoom(unvetted))
         {
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            if (_readers.TryStart("dino-lean-in", () => ServeOnThread(socket, ticket, done)))
+            if (_readers.TryStart("dino-lean-in", () => ServeOnThread(socket, ticket, done, unvetted)))
             {
                 Track(done.Task);
                 return;
             }
+            if (unvetted) Interlocked.Decrement(ref _unvettedOnThreads);
         }
         Track(Task.Run(() => ServeAsync(socket, ticket, lean)));
+    }
+
+    /// <summary>Room for one more connection on a thread before its handshake: always for one from a member's address.</summary>
+    private bool TakeThreadRoom(bool unvetted)
+    {
+        if (!unvetted) return true;
+        if (Interlocked.Increment(ref _unvettedOnThreads) <= _maxUnvettedOnThreads) return true;
+        Interlocked.Decrement(ref _unvettedOnThreads);
+        return false;
     }
 
     private void Track(Task serving)
@@ -115,8 +133,16 @@ internal sealed class DirectConnections
     /// admission check block it, then <see cref="LeanServer"/>'s session reads the connection with blocking receives,
     /// so nothing of it ever goes through the runtime's epoll thread. The same rules as <see cref="ServeAsync"/>.
     /// </summary>
-    private void ServeOnThread(Socket socket, ConnectionTicket ticket, TaskCompletionSource done)
+    /// <param name="unvetted">The connection holds one of the threads for addresses no member is known at, until its admission is decided.</param>
+    private void ServeOnThread(Socket socket, ConnectionTicket ticket, TaskCompletionSource done, bool unvetted)
     {
+        void Vetted()
+        {
+            if (!unvetted) return;
+            unvetted = false;
+            Interlocked.Decrement(ref _unvettedOnThreads);
+        }
+
         var remote = socket.RemoteEndPoint as IPEndPoint;
         var from = ticket.Address.ToString();
         var stream = new DedicatedSocketStream(socket);
@@ -140,6 +166,7 @@ internal sealed class DirectConnections
                 ? AdmissionVerdict.No(AdmissionVerdict.NotAdmitted)
                 : _admission.CheckAsync(peer, AdmissionHint.FromServerName(tls.TargetHostName), _aborting.Token).AsTask().GetAwaiter().GetResult();
             var gate = PassGate(ticket, peer, admission, "lean", from);
+            Vetted();
             if (gate == Gate.NotAdmitted) LeanServer.Refuse(tls, stream);
             if (gate != Gate.Pass) return;
             Interlocked.Increment(ref _servedLean);
@@ -157,6 +184,7 @@ internal sealed class DirectConnections
         }
         finally
         {
+            Vetted();
             tls.Dispose();
             ticket.Dispose();
             done.TrySetResult();

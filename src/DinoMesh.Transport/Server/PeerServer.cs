@@ -82,7 +82,8 @@ internal sealed class PeerServer : IAsyncDisposable
             DescriptorLimit.ConnectionBudget(descriptors, limits.DescriptorReserve, limits.MaxConnections),
             limits.MaxHandshakes,
             limits.MaxStrangerConnections,
-            limits.MaxStrangerConnectionsPerAddress);
+            limits.MaxStrangerConnectionsPerAddress,
+            _admission.IsMemberAddress);
         Gate = gate;
         _log.LogDebug("incoming connections: at most {Max} (descriptor limit {Descriptors}), {Handshakes} in handshake, {Strangers} not admitted, {PerAddress} per address",
             gate.MaxConnections, descriptors?.ToString() ?? "none", gate.MaxHandshakes, gate.MaxStrangers, gate.MaxPerAddress);

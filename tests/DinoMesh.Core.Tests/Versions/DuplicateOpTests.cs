@@ -103,4 +103,22 @@ public class DuplicateOpTests
         Assert.False(retry.Effect.Duplicate);
         Assert.True(retry.State.Get(retry.Effect.Ino).IsRegular);
     }
+
+    // The contract the proposer must keep (MutationClock's op window): a sequence in flight never has OpWindow
+    // sequences above it applied. With one fewer it is still applied; with OpWindow above it, it is answered as applied
+    // and dropped, which is why a client may not hand out a sequence that far above its oldest one in flight.
+    [Fact]
+    public void A_sequence_is_applied_below_a_window_of_later_ones_and_dropped_at_a_full_one()
+    {
+        var s = StateAssert.Fresh();
+        for (var seq = 2UL; seq <= FileSystemState.OpWindow; seq++) s = s.Ok(File(Root, $"f{seq}").WithOp(ClientA, seq));
+        var inTime = s.Apply(File(Root, "late").WithOp(ClientA, 1));
+        var full = s.Ok(File(Root, "last").WithOp(ClientA, FileSystemState.OpWindow + 1));
+        var tooLate = full.Apply(File(Root, "late").WithOp(ClientA, 1));
+
+        Assert.False(inTime.Effect.Duplicate);
+        Assert.True(inTime.State.Has(Root, "late"));
+        Assert.True(tooLate.Ok && tooLate.Effect.Duplicate);
+        Assert.False(tooLate.State.Has(Root, "late"));
+    }
 }
