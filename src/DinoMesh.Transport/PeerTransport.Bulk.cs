@@ -19,8 +19,10 @@ public sealed partial class PeerTransport
         var call = await CallBulkAsync(address, expectedPeer, protocolId, request, deadline, null, ct, maxResponseBytes);
         if (!call.Ok) return call.As<byte[]>();
         // Without a pool the answer is a plain array of its own, whole.
-        var segment = call.Value!.Segment;
-        var array = segment.Offset == 0 && segment.Count == segment.Array!.Length ? segment.Array : segment.ToArray();
+        var memory = call.Value!.Memory;
+        var array = System.Runtime.InteropServices.MemoryMarshal.TryGetArray<byte>(memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : memory.ToArray();
         return CallResult<byte[]>.Success(array, call.Peer, call.Elapsed);
     }
 
