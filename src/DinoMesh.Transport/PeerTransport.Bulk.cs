@@ -19,10 +19,8 @@ public sealed partial class PeerTransport
         var call = await CallBulkAsync(address, expectedPeer, protocolId, request, deadline, null, ct, maxResponseBytes);
         if (!call.Ok) return call.As<byte[]>();
         // Without a pool the answer is a plain array of its own, whole.
-        var memory = call.Value!.Memory;
-        var array = System.Runtime.InteropServices.MemoryMarshal.TryGetArray<byte>(memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
-            ? segment.Array
-            : memory.ToArray();
+        var segment = call.Value!.Segment;
+        var array = segment.Offset == 0 && segment.Count == segment.Array!.Length ? segment.Array : segment.ToArray();
         return CallResult<byte[]>.Success(array, call.Peer, call.Elapsed);
     }
 

@@ -9,9 +9,6 @@ namespace DinoMesh.Core.Buffers;
 /// reference releases it exactly once (<see cref="PooledBuffer.Release"/>); the last release gives the buffer back, and
 /// only then may it be lent again. A reference that is never released costs nothing but the reuse: the collector takes
 /// the buffer, so forgetting is safe and releasing early is the one mistake.</para>
-/// <para>Buffers for whole chunks (512 KiB to 2 MiB) lie on huge pages (<see cref="HugePageSlab"/>), several to a slab, so
-/// an O_DIRECT read or write of a chunk from one pins a folio or two and goes to the disk as one request; smaller
-/// (and larger) ones are pinned arrays.</para>
 /// </summary>
 public sealed class BufferPool
 {
@@ -74,51 +71,11 @@ public sealed class BufferPool
         {
             _rented++;
             if (_free.TryGetValue(capacity, out var stack) && stack.TryPop(out buffer)) _keptBytes -= capacity;
-            else
-            {
-                _allocated++;
-                buffer = FromSlab(capacity);
-            }
+            else _allocated++;
         }
         buffer ??= new PooledBuffer(this, capacity);
         buffer.Lend(length, alignedAt);
         return buffer;
-    }
-
-    /// <summary>Whole chunks (and their answers) get buffers on huge pages (<see cref="HugePageSlab"/>); other sizes arrays.</summary>
-    private const int SlabMinimum = 512 * 1024;
-
-    // The slab being carved for each capacity, and its next free buffer. Carved stretches are never carved again: a
-    // buffer the pool drops (over its bound) keeps its slab mapped until every buffer of the slab is collected.
-    private readonly Dictionary<int, (HugePageSlab Slab, int Next)> _carving = [];
-    private bool _slabsRefused;
-    private long _slabs;
-
-    /// <summary>Huge-page slabs mapped so far (for tests).</summary>
-    public long Slabs
-    {
-        get
-        {
-            lock (_gate) return _slabs;
-        }
-    }
-
-    /// <summary>A new buffer carved from a huge-page slab, or null for an array (a size slabs do not hold, or no mapping to be had). Under the lock.</summary>
-    private PooledBuffer? FromSlab(int capacity)
-    {
-        if (_slabsRefused || capacity < SlabMinimum || capacity > HugePageSlab.Size / 2) return null;
-        if (!_carving.TryGetValue(capacity, out var carving) || (long)(carving.Next + 1) * capacity > HugePageSlab.Size)
-        {
-            if (HugePageSlab.TryMap() is not { } slab)
-            {
-                _slabsRefused = true;
-                return null;
-            }
-            _slabs++;
-            carving = (slab, 0);
-        }
-        _carving[capacity] = (carving.Slab, carving.Next + 1);
-        return new PooledBuffer(this, carving.Slab.Carve(carving.Next, capacity), capacity);
     }
 
     /// <summary>The last reference was released: keep the buffer for the next <see cref="Rent"/>, within the bound.</summary>

@@ -9,9 +9,7 @@ namespace DinoMesh.Core.Buffers;
 public sealed class PooledBuffer
 {
     private readonly BufferPool? _pool;
-    // The memory: a stretch of a huge-page slab (whole-chunk sizes), or an array.
-    private readonly HugePageSlab.Region? _region;
-    private readonly byte[]? _array;
+    private readonly byte[] _array;
     // The page-aligned start of the usable part of the array; a lending's bytes start at _start + _lead.
     private readonly int _start;
     private HolderCount _holders;
@@ -28,14 +26,6 @@ public sealed class PooledBuffer
         {
             _start = (int)((BufferPool.Alignment - (long)p % BufferPool.Alignment) % BufferPool.Alignment);
         }
-    }
-
-    /// <summary>A pooled buffer over a stretch of a huge-page slab, <paramref name="region"/>'s length long.</summary>
-    internal PooledBuffer(BufferPool pool, HugePageSlab.Region region, int capacity)
-    {
-        _pool = pool;
-        _region = region;
-        Capacity = capacity;
     }
 
     private PooledBuffer(byte[] array)
@@ -62,10 +52,10 @@ public sealed class PooledBuffer
     public int References => _holders.Count;
 
     /// <summary>The lent bytes. Only valid while the caller holds a reference.</summary>
-    public Memory<byte> Memory => _region is { } region ? region.Memory.Slice(_lead, _length) : _array.AsMemory(_start + _lead, _length);
+    public Memory<byte> Memory => _array.AsMemory(_start + _lead, _length);
 
-    /// <summary>Whether the buffer lies on a huge-page slab (<see cref="HugePageSlab"/>) rather than in an array; for tests.</summary>
-    public bool OnHugePageSlab => _region is not null;
+    /// <summary>The lent bytes as an array segment (the same memory as <see cref="Memory"/>).</summary>
+    public ArraySegment<byte> Segment => new(_array, _start + _lead, _length);
 
     /// <summary>One more reference, for a second holder; the caller must hold one already (so the buffer cannot be in the pool).</summary>
     public void Retain() => _holders.Retain("a buffer");
