@@ -70,8 +70,8 @@ public sealed class PooledBuffer
     /// <param name="alignedAt">The byte of the lent bytes that starts a page (<see cref="BufferPool.Rent"/>).</param>
     internal void Lend(int length, int alignedAt = 0)
     {
-        // The lent bytes start alignedAt bytes before a page boundary: at most a page into the array's usable part, which
-        // the pool makes a page longer than any length it lends from it.
+        // The lent bytes start alignedAt bytes before the usable part's second page, so that byte alignedAt starts it: less
+        // than a page in, and the pool makes every buffer a page longer than any length it lends from it.
         int lead = alignedAt == 0 ? 0 : BufferPool.Alignment - alignedAt;
         if (lead + length > Capacity) throw new ArgumentOutOfRangeException(nameof(length), $"{length} bytes from {lead} in a buffer of {Capacity}");
         _length = length;
