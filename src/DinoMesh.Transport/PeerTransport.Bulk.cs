@@ -28,10 +28,12 @@ public sealed partial class PeerTransport
     /// <see cref="CallBulkAsync(string, PeerId?, string, ReadOnlyMemory{byte}, TimeSpan, CancellationToken, int)"/>
     /// with the answer received into a buffer from <paramref name="answers"/> (a plain array when null or over HTTP/2),
     /// whose one reference the caller owns on success: release it once done with the answer. On failure nothing is lent.
+    /// <paramref name="alignedAt"/>(length): which byte of a pooled answer of that length starts a page
+    /// (<see cref="BufferPool.Rent"/>; 0, the first, when null).
     /// </summary>
     public async Task<CallResult<PooledBuffer>> CallBulkAsync(
         string address, PeerId? expectedPeer, string protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline,
-        BufferPool? answers, CancellationToken ct = default, int maxResponseBytes = 0)
+        BufferPool? answers, CancellationToken ct = default, int maxResponseBytes = 0, Func<int, int>? alignedAt = null)
     {
         if (!ProtocolIds.IsValid(protocolId)) throw new ArgumentException($"bad protocol id '{protocolId}'", nameof(protocolId));
         CheckDeadline(deadline);
@@ -44,7 +46,7 @@ public sealed partial class PeerTransport
         var since = Stopwatch.GetTimestamp();
         try
         {
-            var (outcome, failure, answer, detail) = await link.Bulk.CallAsync(protocolId, request, deadline, maxResponse, timer.Token, answers);
+            var (outcome, failure, answer, detail) = await link.Bulk.CallAsync(protocolId, request, deadline, maxResponse, timer.Token, answers, alignedAt);
             var elapsed = Stopwatch.GetElapsedTime(since);
             if (outcome == Client.BulkOutcome.NotSent)
             {

@@ -116,6 +116,30 @@ public class ChunkCodecTests
             ChunkCodec.Encode(new ChunkFound(answer.AsMemory(at + 1, size - 1))));
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(255)]
+    [InlineData(256)]
+    [InlineData(65535)]
+    [InlineData(65536)]
+    [InlineData(1 << 20)]
+    [InlineData(ChunkCodec.MaxChunkBytes)]
+    public void The_chunk_offset_of_a_found_answer_is_known_from_the_answers_length_alone(int size)
+    {
+        // The fetcher lends the receive buffer of a get's answer so that this byte starts a page, before any byte came.
+        var answer = ChunkCodec.Encode(new ChunkFound(new byte[size]));
+        Assert.Equal(ChunkCodec.FoundEnvelope(size), ChunkCodec.FoundChunkOffset(answer.Length));
+        Assert.Equal(answer.Length - size, ChunkCodec.FoundChunkOffset(answer.Length));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(4)]
+    [InlineData(261)] // bin8 would say 256 (bin16), bin16 would say 255 (bin8): no found answer is this long
+    [InlineData(65543)] // the same between bin16 and bin32
+    public void A_length_no_found_answer_has_has_no_chunk_offset(int length) => Assert.Equal(0, ChunkCodec.FoundChunkOffset(length));
+
     [Fact]
     public void A_full_size_chunk_round_trips_and_one_byte_more_is_refused()
     {

@@ -101,6 +101,43 @@ public sealed class PooledChunkTests : IAsyncDisposable
         Assert.Equal(1, reader.Answers.Counters.Allocated);
     }
 
+    /// <summary>Whether the memory starts on a page (what an O_DIRECT write wants of the memory it writes from).</summary>
+    private static unsafe bool OnAPage(ReadOnlyMemory<byte> memory)
+    {
+        using var pin = memory.Pin();
+        return (nint)pin.Pointer % BufferPool.Alignment == 0;
+    }
+
+    [Theory]
+    [InlineData(Mib)]
+    [InlineData(300 * 1024 + 123)]
+    public async Task A_fetched_chunk_lands_on_a_page_of_its_buffer_and_is_imported_from_there_with_its_checksum(int length)
+    {
+        var holder = await Node();
+        var reader = await Node();
+        var bytes = Peers.RandomBytes(length, 5);
+        var id = holder.Store.Add(bytes);
+
+        var fetched = await Fetcher(reader, new ChunkLocations(), holder).FetchAsync(id, TestContext.Current.CancellationToken);
+
+        Assert.True(fetched.Ok, fetched.Detail);
+        var chunk = fetched.Chunk!.Value;
+        // The chunk, not the answer in front of it, starts a page: the import writes the chunk file with O_DIRECT from
+        // where the bytes were received, with no copy into aligned memory first.
+        Assert.True(OnAPage(chunk.Bytes), "the fetched chunk does not start on a page");
+        Assert.False(OnAPage(fetched.Lease!.Memory), "the answer's envelope should lie in front of the page");
+        using var data = DataDirectory.Open(_dir.FullName);
+        var store = new ChunkStore(data);
+        Assert.Equal(ChunkWriteStatus.Stored, store.ImportFetched(chunk).Status);
+        fetched.Lease.Release();
+        // The buffer went back (and may be lent again) before the read: the bytes come from the chunk file, checked.
+        // That the file carries its at-rest checksum is ChunkDirectImportTests' to show.
+        var read = new byte[length];
+        Assert.Equal(ChunkReadStatus.Ok, store.Read(id, 0, read).Status);
+        Assert.Equal(bytes, read);
+        await AllBack(reader.Answers);
+    }
+
     [Fact]
     public async Task The_nodes_own_registration_waits_for_the_chunk_server_and_then_sends_each_chunk_from_its_lent_buffer()
     {
@@ -180,6 +217,7 @@ public sealed class PooledChunkTests : IAsyncDisposable
         Assert.True(fetched.Ok, fetched.Detail);
         Assert.Equal(1, fetcher.Counters.BadAnswers);
         Assert.Equal(bytes, fetched.Chunk!.Value.Bytes.ToArray());
+        Assert.True(OnAPage(fetched.Chunk.Value.Bytes), "the good answer's chunk does not start on a page");
         // Two answers received, the bad one given back before the good one was: the good one landed in the same buffer,
         // over the bad bytes, and what the caller holds is what was verified.
         Assert.Equal(2, reader.Answers.Counters.Rented);

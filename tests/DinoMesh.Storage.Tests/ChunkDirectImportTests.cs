@@ -30,6 +30,8 @@ public sealed class ChunkDirectImportTests
 
         string path = fixture.Store.PathOf(chunk.Id);
         Assert.Equal(1, fixture.Store.DirectImports);
+        // Written from where it lies when that starts a page (as a fetched chunk's answer is received), else copied first.
+        Assert.Equal(offset == 0 ? 0 : 1, fixture.Store.DirectImportCopies);
         Assert.Equal(0, ChunkWrittenPagesTests.ResidentPages(path));
         Assert.Equal(0, fixture.Store.WritebacksStarted);
         Assert.Empty(fixture.TempFiles());

@@ -59,6 +59,22 @@ public static class ChunkCodec
     public static int FoundEnvelope(int chunkLength) => LengthWithChunk(FoundPrefix.Length, 0, chunkLength) - chunkLength;
 
     /// <summary>
+    /// Where the chunk bytes would start in a found answer of <paramref name="answerLength"/> bytes (its envelope's
+    /// length), or 0 when no found answer is that long. Known from the length alone, before a byte of the answer has
+    /// arrived: the fetcher receives an answer so that its chunk starts on a page (<see cref="Core.Buffers.BufferPool.Rent"/>).
+    /// </summary>
+    public static int FoundChunkOffset(int answerLength)
+    {
+        // The bin header's form follows from the chunk's length, so at most one of the three forms adds up.
+        for (int binHeader = 2; binHeader <= 5; binHeader++)
+        {
+            int envelope = FoundPrefix.Length + binHeader;
+            if (binHeader != 4 && answerLength >= envelope && BinHeaderOf(answerLength - envelope) == binHeader) return envelope;
+        }
+        return 0;
+    }
+
+    /// <summary>
     /// Lays out the encoding of a put of <paramref name="chunk"/> at the start of <paramref name="into"/> (at least
     /// <see cref="PutEnvelope"/> + the chunk's length long) and returns the put, whose bytes are the slice of
     /// <paramref name="into"/> behind its envelope: sending it then copies nothing (<see cref="TryEncoded(PutChunk, out ReadOnlyMemory{byte})"/>).

@@ -46,10 +46,14 @@ public sealed class TransportChunkNetwork : IChunkNetwork
     /// <summary>
     /// A get whose answer is received into a pooled buffer and decoded in place: a found chunk's bytes are a slice of it,
     /// and the buffer goes to the caller with the answer. Any other answer (missing, undecodable) gives it back here.
+    /// The buffer is lent so that a found chunk's first byte (not the answer's) starts a page: the import writes the
+    /// chunk file with O_DIRECT straight from it (<see cref="Storage.Chunks.ChunkStore.ImportFetched"/>), with no copy into
+    /// aligned memory first.
     /// </summary>
     private async Task<ChunkCall> GetAsync(ChunkPeer peer, ChunkRequest request, TimeSpan deadline, CancellationToken cancellationToken)
     {
-        var call = await _transport.CallBulkAsync(peer.Address, peer.Id, ProtocolIds.Chunk, ChunkCodec.Encode(request), deadline, _answers, cancellationToken, ChunkCodec.MaxMessageBytes);
+        var call = await _transport.CallBulkAsync(peer.Address, peer.Id, ProtocolIds.Chunk, ChunkCodec.Encode(request), deadline, _answers, cancellationToken,
+            ChunkCodec.MaxMessageBytes, ChunkCodec.FoundChunkOffset);
         if (!call.Ok) return ChunkCall.Failed($"{call.Failure}: {call.Detail}");
         var buffer = call.Value!;
         var handedOver = false;

@@ -52,9 +52,18 @@ public sealed class BufferPool
     }
 
     /// <summary>A buffer of exactly <paramref name="length"/> bytes (<see cref="PooledBuffer.Memory"/>), with one reference, the caller's.</summary>
-    public PooledBuffer Rent(int length)
+    /// <param name="length">The bytes asked for.</param>
+    /// <param name="alignedAt">
+    /// Which byte of the buffer starts a page (0 to <see cref="Alignment"/> - 1; 0: the buffer itself does): for a
+    /// message whose payload follows a header of known length, such as a fetched chunk behind its answer's envelope,
+    /// so the payload can go to an O_DIRECT write from where it was received, with no copy into aligned memory.
+    /// Only pooled sizes are aligned; a smaller buffer is a plain array wherever the collector put it.
+    /// </param>
+    public PooledBuffer Rent(int length, int alignedAt = 0)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentOutOfRangeException.ThrowIfNegative(alignedAt);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(alignedAt, Alignment);
         if (length < MinimumPooled) return PooledBuffer.Unpooled(GC.AllocateUninitializedArray<byte>(length));
         var capacity = (int)Math.Min(int.MaxValue - 2 * Alignment, ((long)length + Alignment + Step - 1) / Step * Step);
         PooledBuffer? buffer = null;
@@ -65,7 +74,7 @@ public sealed class BufferPool
             else _allocated++;
         }
         buffer ??= new PooledBuffer(this, capacity);
-        buffer.Lend(length);
+        buffer.Lend(length, alignedAt);
         return buffer;
     }
 

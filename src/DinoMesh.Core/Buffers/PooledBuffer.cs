@@ -10,9 +10,11 @@ public sealed class PooledBuffer
 {
     private readonly BufferPool? _pool;
     private readonly byte[] _array;
+    // The page-aligned start of the usable part of the array; a lending's bytes start at _start + _lead.
     private readonly int _start;
     private HolderCount _holders;
     private int _length;
+    private int _lead;
 
     internal unsafe PooledBuffer(BufferPool pool, int capacity)
     {
@@ -50,10 +52,10 @@ public sealed class PooledBuffer
     public int References => _holders.Count;
 
     /// <summary>The lent bytes. Only valid while the caller holds a reference.</summary>
-    public Memory<byte> Memory => _array.AsMemory(_start, _length);
+    public Memory<byte> Memory => _array.AsMemory(_start + _lead, _length);
 
     /// <summary>The lent bytes as an array segment (the same memory as <see cref="Memory"/>).</summary>
-    public ArraySegment<byte> Segment => new(_array, _start, _length);
+    public ArraySegment<byte> Segment => new(_array, _start + _lead, _length);
 
     /// <summary>One more reference, for a second holder; the caller must hold one already (so the buffer cannot be in the pool).</summary>
     public void Retain() => _holders.Retain("a buffer");
@@ -64,10 +66,16 @@ public sealed class PooledBuffer
         if (_holders.Release("a pooled buffer")) _pool?.Return(this);
     }
 
-    internal void Lend(int length)
+    /// <param name="length">Bytes lent.</param>
+    /// <param name="alignedAt">The byte of the lent bytes that starts a page (<see cref="BufferPool.Rent"/>).</param>
+    internal void Lend(int length, int alignedAt = 0)
     {
-        if (length > Capacity) throw new ArgumentOutOfRangeException(nameof(length), $"{length} bytes in a buffer of {Capacity}");
+        // The lent bytes start alignedAt bytes before the usable part's second page, so that byte alignedAt starts it: less
+        // than a page in, and the pool makes every buffer a page longer than any length it lends from it.
+        int lead = alignedAt == 0 ? 0 : BufferPool.Alignment - alignedAt;
+        if (lead + length > Capacity) throw new ArgumentOutOfRangeException(nameof(length), $"{length} bytes from {lead} in a buffer of {Capacity}");
         _length = length;
+        _lead = lead;
         _holders.Lend("a buffer");
     }
 }

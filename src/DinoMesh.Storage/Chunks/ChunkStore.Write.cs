@@ -85,9 +85,9 @@ public sealed partial class ChunkStore
     }
 
     /// <summary>
-    /// Writes a new chunk file opened with O_DIRECT: from the chunk's own memory when it starts on a page, else
-    /// through a page-aligned buffer of the store's (a fetched chunk lies in its answer's buffer behind the answer's
-    /// envelope of a few bytes, so it does not). A copy in user space into a warm reused buffer is cheaper than the
+    /// Writes a new chunk file opened with O_DIRECT: from the chunk's own memory when it starts on a page (a fetched
+    /// chunk does: its answer is received so that the chunk behind the envelope starts one, TransportChunkNetwork),
+    /// else through a page-aligned buffer of the store's. A copy in user space into a warm reused buffer is cheaper than the
     /// buffered write's copy into fresh page-cache pages, their writeback and their drop. False when the file
     /// system refused direct I/O at the first write: nothing written, the handle buffered.
     /// </summary>
@@ -99,6 +99,7 @@ public sealed partial class ChunkStore
         {
             if ((nint)p % DirectWrite.Page == 0) return Count(DirectWrite.TryWriteAll(handle, content[..whole], content));
         }
+        Interlocked.Increment(ref _directImportCopies);
         var buffer = _alignedBuffers.Rent(whole);
         try
         {
@@ -120,6 +121,9 @@ public sealed partial class ChunkStore
 
     /// <summary>Chunk files written with O_DIRECT so far (for tests).</summary>
     internal long DirectImports => Interlocked.Read(ref _directImports);
+
+    /// <summary>O_DIRECT imports whose chunk did not start on a page and was copied into an aligned buffer first (for tests).</summary>
+    internal long DirectImportCopies => Interlocked.Read(ref _directImportCopies);
 
     private void DirectImportsRefused()
     {

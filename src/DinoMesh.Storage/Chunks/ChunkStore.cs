@@ -39,6 +39,7 @@ public sealed partial class ChunkStore
     private int _renameNoReplaceRefused;
     private int _directImportsRefused;
     private long _directImports;
+    private long _directImportCopies;
     private long _presenceLookups;
     private long _identityReads;
     // When a read last had to verify a chunk by SHA-256 (Environment.TickCount64); long ago at the start.

@@ -59,9 +59,12 @@ internal sealed class BulkPool : IDisposable
     /// without the path): the caller may send it another way. A reused connection that turns out closed is replaced
     /// once, transparently. A successful answer is received into a buffer from <paramref name="answers"/> (a plain
     /// array without one) whose one reference is the caller's; on every other way out the buffer is released here.
+    /// <paramref name="alignedAt"/>(length) names the byte of a successful answer of that length that is to start a page
+    /// (<see cref="BufferPool.Rent"/>), so a payload behind a header can be written with O_DIRECT from where it landed.
     /// </summary>
     public async Task<(BulkOutcome Outcome, CallFailure Failure, PooledBuffer? Answer, string Detail)> CallAsync(
-        string protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline, int maxAnswerBytes, CancellationToken ct, BufferPool? answers = null)
+        string protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline, int maxAnswerBytes, CancellationToken ct, BufferPool? answers = null,
+        Func<int, int>? alignedAt = null)
     {
         var header = BulkWire.RequestHeader(protocolId, deadline, request.Length);
         for (var attempt = 0; ; attempt++)
@@ -102,7 +105,7 @@ internal sealed class BulkPool : IDisposable
                 // releases it. The TLS stream decrypts into the buffer only inside a read, so once a read has ended (even
                 // cancelled or failed) nothing writes to it any more and releasing it is safe.
                 received = status == CallFailure.None && answers is not null
-                    ? answers.Rent((int)length)
+                    ? answers.Rent((int)length, alignedAt?.Invoke((int)length) ?? 0)
                     : PooledBuffer.Unpooled(length == 0 ? [] : GC.AllocateUninitializedArray<byte>((int)length));
                 if (length > 0 && !await BulkWire.ReadExactlyOrEndAsync(connection.Tls, received.Memory, ct)) throw new EndOfStreamException("the peer closed the connection inside an answer");
                 // After a failure the server may end the connection (it does after a refusal, an unknown protocol or
