@@ -105,6 +105,23 @@ public sealed partial class PeerTransport : IAsyncDisposable
     }
 
     /// <summary>
+    /// Serves a request/response protocol whose handler answers before it finishes (<see cref="AnswerThen"/>): on the
+    /// lean path it runs inline on the connection's reader, the answer is written, and then the rest of its work runs on
+    /// that thread. Elsewhere (HTTP/2, bulk) the rest runs before the answer is written.
+    /// </summary>
+    public void RegisterAnswerThen(string protocolId, int maxRequestBytes, AnswerThenHandler handler)
+    {
+        ThrowIfStarted();
+        UnaryHandler whole = (peer, request, ct) =>
+        {
+            var (answer, then) = handler(peer, request, ct);
+            then?.Invoke();
+            return ValueTask.FromResult(answer);
+        };
+        _protocols.Add(new ProtocolRegistration(protocolId, maxRequestBytes, OpenToNonMembers: false, whole, null, Inline: true, AnswerThen: handler));
+    }
+
+    /// <summary>
     /// Serves a request/response protocol whose answers may lend a pooled buffer (<see cref="LentAnswer"/>): the bulk
     /// path writes such an answer straight from the buffer and then releases it; HTTP/2 and the lean path get a copy.
     /// </summary>

@@ -80,6 +80,8 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     private int _failureAnnounced;
     // Set while a call's messages are handled: what the machine says to that caller goes back in the call's answer.
     private (PeerId Peer, List<LeaseMessage> Messages)? _answerTo;
+    // AfterProcess as a delegate made once: a call's answer hands it to the transport to run after the answer left.
+    private readonly Action _afterProcess;
 
     public LeaseDriver(PeerId self, MetadataReplica replica, ILeaseNetwork network, LeaseTiming timing, ILogger logger)
         : this(self, replica, network, timing, logger, HoldBackClocks.Create)
@@ -91,6 +93,7 @@ public sealed partial class LeaseDriver : IAsyncDisposable
         HoldBackClockFactory holdBackClock)
     {
         _holdBackClock = holdBackClock(OnHoldBackDue);
+        _afterProcess = AfterProcess;
         Self = self;
         _replica = replica;
         _log = replica.Log;
@@ -301,13 +304,37 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     /// Messages from <paramref name="from"/>, answered in the same call: whatever the machine has for the sender after
     /// handling them (an append's acknowledgement, a vote) is returned instead of queued, so a replication round costs
     /// one call, not one each way. Sent only after the entries they acknowledge are in the log, as queued ones are.
+    /// The round's after-work (applying what is committed, sending to other peers) is done before this returns; see
+    /// the overload with <c>afterAnswer</c> for the order the transport uses.
     /// </summary>
     public IReadOnlyList<LeaseMessage> ReceiveAndAnswer(PeerId from, IReadOnlyList<LeaseMessage> messages)
     {
+        var answers = ReceiveAndAnswer(from, messages, out var afterAnswer);
+        afterAnswer();
+        return answers;
+    }
+
+    /// <summary>
+    /// As <see cref="ReceiveAndAnswer(PeerId, IReadOnlyList{LeaseMessage})"/>, but the round's after-work is left to
+    /// <paramref name="afterAnswer"/>, which the caller runs once the answers have left (the transport: on the same
+    /// thread, right after writing them). What an answer says — entries in the log, synced, the term and vote durable —
+    /// is all done before it is returned; applying the entries the round committed is not, and does not need to be:
+    /// no answer says anything about this node's applied state, and nobody on this node waits for those entries before
+    /// the apply (a proposer and a reader wait for the replica's announcement, which the apply makes). On a follower
+    /// under one writer that apply (the previous change, whose commit rode on this append) was a fifth of the time from
+    /// the append's arrival to its acknowledgement, on the commit's critical path (docs/benchmarks.md).
+    /// </summary>
+    public IReadOnlyList<LeaseMessage> ReceiveAndAnswer(PeerId from, IReadOnlyList<LeaseMessage> messages, out Action afterAnswer)
+    {
         var answers = new List<LeaseMessage>();
+        afterAnswer = _afterProcess;
         lock (_gate)
         {
-            if (_failure is not null || _machine is null) return answers;
+            if (_failure is not null || _machine is null)
+            {
+                afterAnswer = Nothing;
+                return answers;
+            }
             _answerTo = (from, answers);
             try
             {
@@ -326,8 +353,11 @@ public sealed partial class LeaseDriver : IAsyncDisposable
             // A driver that failed answers nothing, not even what it had said before the failure in this call.
             if (_failure is not null) answers.Clear();
         }
-        AfterProcess();
         return answers;
+    }
+
+    private static void Nothing()
+    {
     }
 
     /// <summary>The newest version this node recorded as committed (a restart replays its log up to here).</summary>

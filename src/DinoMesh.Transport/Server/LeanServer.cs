@@ -412,7 +412,7 @@ internal sealed class LeanServer
             _socket?.Interrupt();
         }
 
-        private readonly record struct HandlerStart(UnaryHandler Handler, PeerContext Context, byte[] Request, TimeSpan Deadline, bool Inline);
+        private readonly record struct HandlerStart(UnaryHandler Handler, PeerContext Context, byte[] Request, TimeSpan Deadline, bool Inline, AnswerThenHandler? AnswerThen);
 
         /// <summary>What the frame at the start of a buffer asks for; Length 0 while it is not all there.</summary>
         private readonly record struct Frame(long Length, uint Id, HandlerStart? Start);
@@ -485,7 +485,7 @@ internal sealed class LeanServer
             }
             var request = buffer.Slice(LeanWire.CallHeaderFixed + idLength, length).ToArray();
             var deadline = TimeSpan.FromMilliseconds(Math.Min(deadlineMs, (long)WireHeaders.MaxDeadline.TotalMilliseconds));
-            return new Frame(frameLength, id, new HandlerStart(handler, Context(registration.ProtocolId), request, deadline, registration.Inline));
+            return new Frame(frameLength, id, new HandlerStart(handler, Context(registration.ProtocolId), request, deadline, registration.Inline || registration.AnswerThen is not null, registration.AnswerThen));
         }
 
         /// <summary>
@@ -494,7 +494,7 @@ internal sealed class LeanServer
         /// </summary>
         private async Task RunHandlerAsync(uint id, long key, HandlerStart start, CancellationToken closed)
         {
-            var (handler, context, request, deadline, inline) = start;
+            var (handler, context, request, deadline, inline, answerThen) = start;
             var began = System.Diagnostics.Stopwatch.GetTimestamp();
             // Off the reader loop at once, unless registered inline: a handler that runs synchronously must not hold up
             // the calls behind it.
@@ -504,6 +504,11 @@ internal sealed class LeanServer
                 using var timer = CancellationTokenSource.CreateLinkedTokenSource(closed);
                 try
                 {
+                    if (answerThen is not null)
+                    {
+                        AnswerThenRun(id, context, request, answerThen, timer.Token);
+                        return;
+                    }
                     var pending = handler(context, request, timer.Token);
                     // The deadline's timer is armed only for a handler that did not finish at once, for the time left:
                     // most handlers here (SWIM, lease) answer synchronously, and a timer armed and dropped per call
@@ -535,6 +540,28 @@ internal sealed class LeanServer
                 _running.TryRemove(key, out _);
                 _activity.End();
                 _slots.Release();
+            }
+        }
+
+        /// <summary>
+        /// Runs a handler that answers before it finishes: its answer is queued and written (from this thread when
+        /// nobody else is writing, as any answer), and only then does the rest of its work run, here. That work does not
+        /// wait for a write another thread finishes: the answer is queued before it, and its order is all it needs.
+        /// </summary>
+        private void AnswerThenRun(uint id, PeerContext context, byte[] request, AnswerThenHandler handler, CancellationToken ct)
+        {
+            var (answer, then) = handler(context, request, ct);
+            if (id != 0) Send(new Outgoing(LeanWire.Answer, id, CallFailure.None, answer));
+            TransportMetrics.Exchanged(_peer, context.ProtocolId, answer.Length, request.Length);
+            if (then is null) return;
+            try
+            {
+                then();
+            }
+            catch (Exception e)
+            {
+                // The caller has its answer: nothing to tell it; the failure is the handler's to report.
+                _server._logFailure(context, e, ct);
             }
         }
 

@@ -7,6 +7,8 @@ namespace DinoMesh.Transport.Server;
 /// <paramref name="Inline"/> unary handler runs on the lean connection's reader, without a hop to the thread pool. A
 /// unary protocol may also have a <paramref name="Lending"/> handler, which the bulk path calls instead of
 /// <paramref name="Unary"/> (then <paramref name="Unary"/> is the same handler with its answer copied into an array).
+/// A unary protocol with an <paramref name="AnswerThen"/> handler is inline; the lean path calls that handler and
+/// writes the answer before the handler's remaining work (then <paramref name="Unary"/> does both, that work first).
 /// </summary>
 internal sealed record ProtocolRegistration(
     string ProtocolId,
@@ -15,7 +17,8 @@ internal sealed record ProtocolRegistration(
     UnaryHandler? Unary,
     StreamHandler? Stream,
     bool Inline = false,
-    LendingUnaryHandler? Lending = null);
+    LendingUnaryHandler? Lending = null,
+    AnswerThenHandler? AnswerThen = null);
 
 /// <summary>The protocols this node serves, by id (= request path).</summary>
 internal sealed class ProtocolTable

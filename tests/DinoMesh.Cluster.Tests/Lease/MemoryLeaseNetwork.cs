@@ -8,8 +8,9 @@ namespace DinoMesh.Cluster.Tests.Lease;
 
 /// <summary>
 /// The lease drivers of one test, wired in memory the way the transport wires them: a message one driver sends reaches
-/// its receiver through <see cref="LeaseDriver.ReceiveAndAnswer"/> on a thread of its own, as a call would, and the
-/// answers go straight back to the sender on that thread (as the transport's reader hands them over). The calls to the
+/// its receiver through <see cref="LeaseDriver.ReceiveAndAnswer(PeerId, IReadOnlyList{LeaseMessage}, out Action)"/> on a
+/// thread of its own, as a call would, and the answers go straight back to the sender on that thread (as the transport's
+/// reader hands them over); the receiver's after-work (its apply) follows on that thread, as the transport runs it. The calls to the
 /// holder answer null (not reached): the tests here propose on the holder itself.
 /// <para>By default a message leaves as it is sent. With <c>deliverOnFlush</c> it waits until its sender flushes (see
 /// <see cref="ILeaseNetwork.Flush"/>), as the transport sends a round's messages, so a test can see what a round left
@@ -81,19 +82,45 @@ internal sealed class MemoryLeaseNetwork(bool deliverOnFlush = false)
         }
     }
 
+    /// <summary>
+    /// Called on the delivering thread once a receiver has answered a message and before it does the round's
+    /// after-work (its apply): receiver, sender, the message, the answers.
+    /// </summary>
+    public Action<PeerId, PeerId, LeaseMessage, IReadOnlyList<LeaseMessage>>? Answering { get; set; }
+
+    /// <summary>Called on the delivering thread once a receiver has done the after-work of a message's round.</summary>
+    public Action<PeerId, PeerId, LeaseMessage>? AfterAnswer { get; set; }
+
+    // As the transport: the answer is handed back first, and the receiver's after-work (its apply) runs after it on the
+    // same thread (an answer held back by the test does not hold that work back).
     private void Deliver(PeerId from, PeerId to, LeaseMessage message) => _ = Task.Run(() =>
     {
         if (!Drivers.TryGetValue(to, out var receiver) || !Drivers.TryGetValue(from, out var sender)) return;
-        var answers = receiver.ReceiveAndAnswer(from, [message]);
-        if (answers.Count == 0) return;
+        var answers = receiver.ReceiveAndAnswer(from, [message], out var afterAnswer);
+        Answering?.Invoke(to, from, message, answers);
+        if (answers.Count == 0)
+        {
+            Settle(afterAnswer, to, from, message);
+            return;
+        }
         Interlocked.Add(ref _answered, answers.Count(a => a is AppendResponse));
         if (!_answersFree.IsSet)
         {
+            Settle(afterAnswer, to, from, message);
             Interlocked.Increment(ref _held);
             _answersFree.Wait(TimeSpan.FromSeconds(10));
+            sender.Receive(to, answers);
+            return;
         }
         sender.Receive(to, answers);
+        Settle(afterAnswer, to, from, message);
     });
+
+    private void Settle(Action afterAnswer, PeerId receiver, PeerId from, LeaseMessage message)
+    {
+        afterAnswer();
+        AfterAnswer?.Invoke(receiver, from, message);
+    }
 
     private sealed class Endpoint(MemoryLeaseNetwork network, PeerId self) : ILeaseNetwork
     {
