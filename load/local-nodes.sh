@@ -1,6 +1,7 @@
 # Sourced by the load/measure-*.sh scripts: dino-nodes on loopback addresses of this machine, in a temp directory.
 # The caller sets `node` (the command array), `prefix` (first three octets) and `work` (from mktemp -d), then calls
-# `trap cleanup_nodes EXIT`, `start_node I [OPTIONS...]` and `founder_token`. Every wait has a deadline.
+# `trap cleanup_nodes EXIT`, `start_node I [OPTIONS...]` or (with `port` set) `start_member I REPLICAS [OPTIONS...]`,
+# and `founder_token`; `wait_for` and `all_alive` poll with a deadline. Every wait has a deadline.
 pids=()
 
 # Kills the nodes, lazily unmounts their mounts and removes the temp directory. The mount table, not a glob: a glob
@@ -38,4 +39,21 @@ founder_token() {
   done
   [ -n "$token" ] || { echo "the founder did not hand out a join token" >&2; exit 1; }
   echo "$token"
+}
+
+# Runs "$@" every 0.2 s until it succeeds or LIMIT seconds have passed (then returns 1).
+wait_for() { local limit=$1; shift; local end=$((SECONDS + limit)); until "$@"; do [ $SECONDS -lt $end ] || return 1; sleep 0.2; done; }
+
+# True when node 1 lists N members (default 3) as alive.
+all_alive() { [ "$(timeout 10 "${node[@]}" peers --json --data-dir "$work/n1/data" 2>/dev/null | jq '[.[] | select(.state == "alive")] | length')" = "${1:-3}" ]; }
+
+# Member I on $prefix.I:$port, advertised there, with the local membership profile and --replicas REPLICAS, killed
+# with this script (pdeathsig); waits up to 60 s for its mount and exits the script when it does not come.
+start_member() {
+  local i=$1 replicas=$2; shift 2
+  mkdir -p "$work/n$i/mnt" "$work/n$i/data"
+  setpriv --pdeathsig KILL -- "${node[@]}" --mount "$work/n$i/mnt" --data-dir "$work/n$i/data" --listen "$prefix.$i:$port" \
+    --advertise "$prefix.$i:$port" --membership-profile local --replicas "$replicas" "$@" > "$work/n$i/log" 2>&1 &
+  pids+=($!)
+  wait_for 60 mountpoint -q "$work/n$i/mnt" || { echo "node$i did not mount:" >&2; tail -5 "$work/n$i/log" >&2; exit 1; }
 }

@@ -29,11 +29,9 @@ cleanup() { cleanup_nodes; rm -rf "$src"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_for() { local limit=$1; shift; local end=$((SECONDS + limit)); until "$@"; do [ $SECONDS -lt $end ] || return 1; sleep 0.2; done; }
 ticks() { local t=0 p; for p in "${pids[@]}"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
 now() { date +%s.%N; }
 rate() { awk -v a="$1" -v b="$2" -v m="$size_mib" 'BEGIN{printf "%6.0f ms %5.0f MiB/s", (b-a)*1000, m/(b-a)}'; }
-all_alive() { [ "$(timeout 10 "${node[@]}" peers --json --data-dir "$work/n1/data" 2>/dev/null | jq '[.[] | select(.state == "alive")] | length')" = "3" ]; }
 # PERF_FILE=N PERF_DIR=D: `perf record -g` of the three nodes during file N's write and read (D/write.data, D/read.data);
 # start the nodes with DOTNET_PerfMapEnabled=1 in the environment for managed symbols. PERF_EVENTS=E records E
 # (e.g. sched:sched_switch) instead of CPU samples.
@@ -56,18 +54,10 @@ unpstat() { local p; for p in "${perfstat_pids[@]}"; do kill -INT "$p"; wait "$p
 size_on() { [ "$(stat -c %s "$work/n$1/mnt/$2" 2>/dev/null || echo 0)" = "$((size_mib << 20))" ]; }
 
 for f in $(seq 1 "$files"); do head -c "$((size_mib << 20))" /dev/urandom > "$src/f$f"; done
-start_one() { # i, extra...
-  local i=$1; shift
-  mkdir -p "$work/n$i/mnt" "$work/n$i/data"
-  setpriv --pdeathsig KILL -- "${node[@]}" --mount "$work/n$i/mnt" --data-dir "$work/n$i/data" --listen "$prefix.$i:$port" \
-    --advertise "$prefix.$i:$port" --membership-profile local --replicas "$replicas" "$@" > "$work/n$i/log" 2>&1 &
-  pids+=($!)
-  wait_for 60 mountpoint -q "$work/n$i/mnt" || { echo "node$i did not mount:" >&2; tail -5 "$work/n$i/log" >&2; exit 1; }
-}
-start_one 1
+start_member 1 "$replicas"
 (umask 077; "${node[@]}" token --data-dir "$work/n1/data" > "$work/token")
-start_one 2 --join "$prefix.1:$port" --token-file "$work/token"
-start_one 3 --join "$prefix.1:$port" --token-file "$work/token"
+start_member 2 "$replicas" --join "$prefix.1:$port" --token-file "$work/token"
+start_member 3 "$replicas" --join "$prefix.1:$port" --token-file "$work/token"
 wait_for 120 all_alive || { echo "the nodes did not list each other alive" >&2; exit 1; }
 echo "# $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg); R=$replicas, $files x $size_mib MiB, $prefix.1-3, ${node[*]}"
 

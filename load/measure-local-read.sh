@@ -24,7 +24,6 @@ cleanup() { cleanup_nodes; rm -rf "$src"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_for() { local limit=$1; shift; local end=$((SECONDS + limit)); until "$@"; do [ $SECONDS -lt $end ] || return 1; sleep 0.2; done; }
 now() { date +%s.%N; }
 ticks_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 

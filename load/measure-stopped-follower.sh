@@ -14,20 +14,10 @@ exe=${1:?a dino-node executable}; prefix=${2:-127.0.95}; victim=${VICTIM:-2}; st
 node=("$exe"); work=$(mktemp -d "${WORK_DIR:-/var/tmp}/dino-stopped-XXXXXX"); port=7946
 source "$(dirname "${BASH_SOURCE[0]}")/local-nodes.sh"
 trap 'kill -CONT "${pids[@]}" 2>/dev/null || true; cleanup_nodes' EXIT
-wait_for() { local limit=$1; shift; local end=$((SECONDS + limit)); until "$@"; do [ $SECONDS -lt $end ] || return 1; sleep 0.2; done; }
-all_alive() { [ "$(timeout 10 "${node[@]}" peers --json --data-dir "$work/n1/data" 2>/dev/null | jq '[.[] | select(.state == "alive")] | length')" = "3" ]; }
-start_one() {
-  local i=$1; shift
-  mkdir -p "$work/n$i/mnt" "$work/n$i/data"
-  setpriv --pdeathsig KILL -- "${node[@]}" --mount "$work/n$i/mnt" --data-dir "$work/n$i/data" --listen "$prefix.$i:$port" \
-    --advertise "$prefix.$i:$port" --membership-profile local --replicas 1 "$@" > "$work/n$i/log" 2>&1 &
-  pids+=($!)
-  wait_for 60 mountpoint -q "$work/n$i/mnt" || { echo "node$i did not mount:" >&2; tail -5 "$work/n$i/log" >&2; exit 1; }
-}
-start_one 1
+start_member 1 1
 (umask 077; "${node[@]}" token --data-dir "$work/n1/data" > "$work/token")
-start_one 2 --join "$prefix.1:$port" --token-file "$work/token"
-start_one 3 --join "$prefix.1:$port" --token-file "$work/token"
+start_member 2 1 --join "$prefix.1:$port" --token-file "$work/token"
+start_member 3 1 --join "$prefix.1:$port" --token-file "$work/token"
 wait_for 120 all_alive || { echo "the nodes did not list each other alive" >&2; exit 1; }
 mkdir "$work/n1/mnt/d"
 echo "# $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg); node$victim stopped for $stop s; $exe"
