@@ -10,13 +10,15 @@ namespace DinoMesh.Cluster.Tests.Lease;
 /// The lease drivers of one test, wired in memory the way the transport wires them: a message one driver sends reaches
 /// its receiver through <see cref="LeaseDriver.ReceiveAndAnswer(PeerId, IReadOnlyList{LeaseMessage}, out Action)"/> on a
 /// thread of its own, as a call would, and the answers go straight back to the sender on that thread (as the transport's
-/// reader hands them over); the receiver's after-work (its apply) follows on that thread, as the transport runs it. The calls to the
-/// holder answer null (not reached): the tests here propose on the holder itself.
+/// reader hands them over); the receiver's after-work follows on that thread, as the transport runs it (on a follower
+/// that only signals its driver's after-work thread, which applies). The calls to the holder answer null (not
+/// reached), unless <c>proposeToHolder</c>: then a proposal goes to the holder's driver, as the transport's propose
+/// call would take it there.
 /// <para>By default a message leaves as it is sent. With <c>deliverOnFlush</c> it waits until its sender flushes (see
 /// <see cref="ILeaseNetwork.Flush"/>), as the transport sends a round's messages, so a test can see what a round left
 /// unsent. Either way every message sent is recorded, and acknowledgements are counted by the way they travelled.</para>
 /// </summary>
-internal sealed class MemoryLeaseNetwork(bool deliverOnFlush = false)
+internal sealed class MemoryLeaseNetwork(bool deliverOnFlush = false, bool proposeToHolder = false)
 {
     private readonly ConcurrentQueue<(PeerId From, PeerId To, LeaseMessage Message)> _sent = new();
     private readonly ConcurrentDictionary<PeerId, ConcurrentQueue<(PeerId To, LeaseMessage Message)>> _unflushed = new();
@@ -88,7 +90,10 @@ internal sealed class MemoryLeaseNetwork(bool deliverOnFlush = false)
     /// </summary>
     public Action<PeerId, PeerId, LeaseMessage, IReadOnlyList<LeaseMessage>>? Answering { get; set; }
 
-    /// <summary>Called on the delivering thread once a receiver has done the after-work of a message's round.</summary>
+    /// <summary>
+    /// Called on the delivering thread once a receiver was handed the after-work of a message's round (on a holder it
+    /// has done it; a follower has only signalled its after-work thread).
+    /// </summary>
     public Action<PeerId, PeerId, LeaseMessage>? AfterAnswer { get; set; }
 
     // As the transport: the answer is handed back first, and the receiver's after-work (its apply) runs after it on the
@@ -122,6 +127,9 @@ internal sealed class MemoryLeaseNetwork(bool deliverOnFlush = false)
         AfterAnswer?.Invoke(receiver, from, message);
     }
 
+    private ProposeResponse? Propose(PeerId holder, byte[] mutation) =>
+        proposeToHolder && Drivers.TryGetValue(holder, out var driver) ? driver.Propose(Core.Wire.MutationCodec.Decode(mutation), mutation) : null;
+
     private sealed class Endpoint(MemoryLeaseNetwork network, PeerId self) : ILeaseNetwork
     {
         public void Send(PeerId to, LeaseMessage message) => network.Send(self, to, message);
@@ -129,7 +137,7 @@ internal sealed class MemoryLeaseNetwork(bool deliverOnFlush = false)
         public void Flush() => network.Flush(self);
 
         public Task<ProposeResponse?> ProposeAsync(PeerId holder, byte[] mutation, TimeSpan deadline, CancellationToken ct) =>
-            Task.FromResult<ProposeResponse?>(null);
+            Task.FromResult(network.Propose(holder, mutation));
 
         public Task<SyncResponse?> SyncAsync(PeerId holder, long version, TimeSpan deadline, CancellationToken ct) =>
             Task.FromResult<SyncResponse?>(null);
