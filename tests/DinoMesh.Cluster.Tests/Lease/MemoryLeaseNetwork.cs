@@ -90,14 +90,8 @@ internal sealed class MemoryLeaseNetwork(bool deliverOnFlush = false, bool propo
     /// </summary>
     public Action<PeerId, PeerId, LeaseMessage, IReadOnlyList<LeaseMessage>>? Answering { get; set; }
 
-    /// <summary>
-    /// Called on the delivering thread once a receiver was handed the after-work of a message's round (on a holder it
-    /// has done it; a follower has only signalled its after-work thread).
-    /// </summary>
-    public Action<PeerId, PeerId, LeaseMessage>? AfterAnswer { get; set; }
-
-    // As the transport: the answer is handed back first, and the receiver's after-work (its apply) runs after it on the
-    // same thread (an answer held back by the test does not hold that work back).
+    // As the transport: the answer is handed back first, and the receiver's after-work runs after it on the same thread
+    // (on a follower: the signal to its after-work thread; an answer held back by the test does not hold it back).
     private void Deliver(PeerId from, PeerId to, LeaseMessage message) => _ = Task.Run(() =>
     {
         if (!Drivers.TryGetValue(to, out var receiver) || !Drivers.TryGetValue(from, out var sender)) return;
@@ -105,27 +99,21 @@ internal sealed class MemoryLeaseNetwork(bool deliverOnFlush = false, bool propo
         Answering?.Invoke(to, from, message, answers);
         if (answers.Count == 0)
         {
-            Settle(afterAnswer, to, from, message);
+            afterAnswer();
             return;
         }
         Interlocked.Add(ref _answered, answers.Count(a => a is AppendResponse));
         if (!_answersFree.IsSet)
         {
-            Settle(afterAnswer, to, from, message);
+            afterAnswer();
             Interlocked.Increment(ref _held);
             _answersFree.Wait(TimeSpan.FromSeconds(10));
             sender.Receive(to, answers);
             return;
         }
         sender.Receive(to, answers);
-        Settle(afterAnswer, to, from, message);
-    });
-
-    private void Settle(Action afterAnswer, PeerId receiver, PeerId from, LeaseMessage message)
-    {
         afterAnswer();
-        AfterAnswer?.Invoke(receiver, from, message);
-    }
+    });
 
     private ProposeResponse? Propose(PeerId holder, byte[] mutation) =>
         proposeToHolder && Drivers.TryGetValue(holder, out var driver) ? driver.Propose(Core.Wire.MutationCodec.Decode(mutation), mutation) : null;
