@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 
 namespace DinoMesh.Cluster.Lease;
@@ -15,7 +16,7 @@ namespace DinoMesh.Cluster.Lease;
 /// on, whichever thread calls it), not this thread's. Nobody waits for a run synchronously: a proposer or a reader on
 /// this node waits for the replica's announcement, which the run makes.</para>
 /// </summary>
-internal sealed class AfterWork : IDisposable
+internal sealed unsafe partial class AfterWork : IDisposable
 {
     private readonly Action _work;
     private readonly ILogger _logger;
@@ -58,6 +59,20 @@ internal sealed class AfterWork : IDisposable
 
     private void Loop()
     {
+        // SCHED_IDLE: the apply runs only when no other thread wants this CPU, so it never goes before the holder's
+        // answer thread that the same call woke on this CPU (docs/benchmarks.md); where the kernel refuses, as before.
+        if (OperatingSystem.IsLinux())
+        {
+            try
+            {
+                var priority = 0;
+                _ = SchedSetScheduler(0, SchedIdle, &priority);
+            }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+            {
+                // Not glibc: the thread keeps the normal policy.
+            }
+        }
         while (true)
         {
             _wake.Wait();
@@ -76,6 +91,11 @@ internal sealed class AfterWork : IDisposable
             }
         }
     }
+
+    private const int SchedIdle = 5;
+
+    [LibraryImport("libc", EntryPoint = "sched_setscheduler", SetLastError = true)]
+    private static partial int SchedSetScheduler(int pid, int policy, int* param);
 
     /// <summary>Stops the thread (bounded wait); what is still pending is dropped, as the driver is stopping.</summary>
     public void Dispose()
