@@ -80,11 +80,8 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     private int _failureAnnounced;
     // Set while a call's messages are handled: what the machine says to that caller goes back in the call's answer.
     private (PeerId Peer, List<LeaseMessage> Messages)? _answerTo;
-    // AfterProcess as a delegate made once: a holder's answer hands it to the transport to run after the answer left.
+    // AfterProcess as a delegate made once: a call's answer hands it to the transport to run after the answer left.
     private readonly Action _afterProcess;
-    // A follower's after-work of the calls it answers, on a thread of its own; its Signal as a delegate made once.
-    private readonly AfterWork _afterWork;
-    private readonly Action _signalAfterWork;
 
     public LeaseDriver(PeerId self, MetadataReplica replica, ILeaseNetwork network, LeaseTiming timing, ILogger logger)
         : this(self, replica, network, timing, logger, HoldBackClocks.Create)
@@ -97,8 +94,6 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     {
         _holdBackClock = holdBackClock(OnHoldBackDue);
         _afterProcess = AfterProcess;
-        _afterWork = new AfterWork(_afterProcess, logger);
-        _signalAfterWork = _afterWork.Signal;
         Self = self;
         _replica = replica;
         _log = replica.Log;
@@ -309,13 +304,13 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     /// Messages from <paramref name="from"/>, answered in the same call: whatever the machine has for the sender after
     /// handling them (an append's acknowledgement, a vote) is returned instead of queued, so a replication round costs
     /// one call, not one each way. Sent only after the entries they acknowledge are in the log, as queued ones are.
-    /// The round's after-work (applying what is committed, sending to other peers) is done on this thread before this
-    /// returns; see the overload with <c>afterAnswer</c> for the order the transport uses.
+    /// The round's after-work (applying what is committed, sending to other peers) is done before this returns; see
+    /// the overload with <c>afterAnswer</c> for the order the transport uses.
     /// </summary>
     public IReadOnlyList<LeaseMessage> ReceiveAndAnswer(PeerId from, IReadOnlyList<LeaseMessage> messages)
     {
-        var answers = Answer(from, messages, out var stepped, out _);
-        if (stepped) AfterProcess();
+        var answers = ReceiveAndAnswer(from, messages, out var afterAnswer);
+        afterAnswer();
         return answers;
     }
 
@@ -328,31 +323,18 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     /// the apply (a proposer and a reader wait for the replica's announcement, which the apply makes). On a follower
     /// under one writer that apply (the previous change, whose commit rode on this append) was a fifth of the time from
     /// the append's arrival to its acknowledgement, on the commit's critical path (docs/benchmarks.md).
-    /// <para>On a node that does not hold the lease after the round, <paramref name="afterAnswer"/> only signals the
-    /// driver's after-work thread (<see cref="AfterWork"/>), so the reader goes straight back to reading and the apply
-    /// runs where the scheduler finds a CPU. On the holder it is the after-work itself: there the apply answers this
-    /// node's proposers, whose commits wait for it.</para>
     /// </summary>
     public IReadOnlyList<LeaseMessage> ReceiveAndAnswer(PeerId from, IReadOnlyList<LeaseMessage> messages, out Action afterAnswer)
     {
-        var answers = Answer(from, messages, out var stepped, out var holder);
-        afterAnswer = !stepped ? Nothing : holder ? _afterProcess : _signalAfterWork;
-        return answers;
-    }
-
-    /// <summary>
-    /// Steps the machine with a call's messages and returns what it has for the caller; <paramref name="stepped"/> is
-    /// false when the driver took nothing (failed before, or not started), and <paramref name="holder"/> whether this
-    /// node holds the lease after the round.
-    /// </summary>
-    private List<LeaseMessage> Answer(PeerId from, IReadOnlyList<LeaseMessage> messages, out bool stepped, out bool holder)
-    {
         var answers = new List<LeaseMessage>();
-        stepped = holder = false;
+        afterAnswer = _afterProcess;
         lock (_gate)
         {
-            if (_failure is not null || _machine is null) return answers;
-            stepped = true;
+            if (_failure is not null || _machine is null)
+            {
+                afterAnswer = Nothing;
+                return answers;
+            }
             _answerTo = (from, answers);
             try
             {
@@ -368,7 +350,6 @@ public sealed partial class LeaseDriver : IAsyncDisposable
             {
                 _answerTo = null;
             }
-            holder = _machine.IsHolder;
             // A driver that failed answers nothing, not even what it had said before the failure in this call.
             if (_failure is not null) answers.Clear();
         }
@@ -403,8 +384,6 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     {
         await _stopping.CancelAsync();
         await _ticker;
-        // Before the node closes the log: a run under way may be applying from it (bounded wait; pending runs are dropped).
-        _afterWork.Dispose();
         lock (_gate)
         {
             foreach (var (_, done, _) in _syncWaiters) done.TrySetResult(FsError.Io);

@@ -135,14 +135,13 @@ public sealed class TransportLeaseNetwork : ILeaseNetwork, IAsyncDisposable
     /// The protocols this node serves: lease messages, proposals and sync requests for its driver (which exists only
     /// once the node has started; until then a caller is told "not the holder"). All but the sync run on the lean
     /// connection's reader (inline): they take the driver's lock, append to the log (syncing it only when a vote or an
-    /// fsync asks for it) and answer; a lease call's apply of what it committed follows its answer (on the holder on
-    /// that thread, on a follower on its driver's after-work thread); cache invalidations go to their own task.
+    /// fsync asks for it) and answer; a lease call's apply of what it committed follows its answer on that thread;
+    /// cache invalidations go to their own task.
     /// </summary>
     public static void Register(PeerTransport transport, Func<LeaseDriver?> driver, ILogger logger)
     {
         // The answer leaves before the round's apply (LeaseDriver.ReceiveAndAnswer with afterAnswer): on a follower the
-        // acknowledgement is on the commit's path, the apply of what the append's notice committed is not (there the
-        // after-answer only signals the driver's after-work thread).
+        // acknowledgement is on the commit's path, the apply of what the append's notice committed is not.
         transport.RegisterAnswerThen(LeaseProtocols.Lease, LeaseProtocols.MaxLeaseBytes, (peer, body, ct) =>
         {
             var batch = LeaseCodec.Decode<LeaseBatch>(body, LeaseProtocols.MaxLeaseBytes);

@@ -10,15 +10,13 @@ namespace DinoMesh.Cluster.Tests.Lease;
 /// The lease drivers of one test, wired in memory the way the transport wires them: a message one driver sends reaches
 /// its receiver through <see cref="LeaseDriver.ReceiveAndAnswer(PeerId, IReadOnlyList{LeaseMessage}, out Action)"/> on a
 /// thread of its own, as a call would, and the answers go straight back to the sender on that thread (as the transport's
-/// reader hands them over); the receiver's after-work follows on that thread, as the transport runs it (on a follower
-/// that only signals its driver's after-work thread, which applies). The calls to the holder answer null (not
-/// reached), unless <c>proposeToHolder</c>: then a proposal goes to the holder's driver, as the transport's propose
-/// call would take it there.
+/// reader hands them over); the receiver's after-work (its apply) follows on that thread, as the transport runs it. The calls to the
+/// holder answer null (not reached): the tests here propose on the holder itself.
 /// <para>By default a message leaves as it is sent. With <c>deliverOnFlush</c> it waits until its sender flushes (see
 /// <see cref="ILeaseNetwork.Flush"/>), as the transport sends a round's messages, so a test can see what a round left
 /// unsent. Either way every message sent is recorded, and acknowledgements are counted by the way they travelled.</para>
 /// </summary>
-internal sealed class MemoryLeaseNetwork(bool deliverOnFlush = false, bool proposeToHolder = false)
+internal sealed class MemoryLeaseNetwork(bool deliverOnFlush = false)
 {
     private readonly ConcurrentQueue<(PeerId From, PeerId To, LeaseMessage Message)> _sent = new();
     private readonly ConcurrentDictionary<PeerId, ConcurrentQueue<(PeerId To, LeaseMessage Message)>> _unflushed = new();
@@ -90,8 +88,11 @@ internal sealed class MemoryLeaseNetwork(bool deliverOnFlush = false, bool propo
     /// </summary>
     public Action<PeerId, PeerId, LeaseMessage, IReadOnlyList<LeaseMessage>>? Answering { get; set; }
 
-    // As the transport: the answer is handed back first, and the receiver's after-work runs after it on the same thread
-    // (on a follower: the signal to its after-work thread; an answer held back by the test does not hold it back).
+    /// <summary>Called on the delivering thread once a receiver has done the after-work of a message's round.</summary>
+    public Action<PeerId, PeerId, LeaseMessage>? AfterAnswer { get; set; }
+
+    // As the transport: the answer is handed back first, and the receiver's after-work (its apply) runs after it on the
+    // same thread (an answer held back by the test does not hold that work back).
     private void Deliver(PeerId from, PeerId to, LeaseMessage message) => _ = Task.Run(() =>
     {
         if (!Drivers.TryGetValue(to, out var receiver) || !Drivers.TryGetValue(from, out var sender)) return;
@@ -99,24 +100,27 @@ internal sealed class MemoryLeaseNetwork(bool deliverOnFlush = false, bool propo
         Answering?.Invoke(to, from, message, answers);
         if (answers.Count == 0)
         {
-            afterAnswer();
+            Settle(afterAnswer, to, from, message);
             return;
         }
         Interlocked.Add(ref _answered, answers.Count(a => a is AppendResponse));
         if (!_answersFree.IsSet)
         {
-            afterAnswer();
+            Settle(afterAnswer, to, from, message);
             Interlocked.Increment(ref _held);
             _answersFree.Wait(TimeSpan.FromSeconds(10));
             sender.Receive(to, answers);
             return;
         }
         sender.Receive(to, answers);
-        afterAnswer();
+        Settle(afterAnswer, to, from, message);
     });
 
-    private ProposeResponse? Propose(PeerId holder, byte[] mutation) =>
-        proposeToHolder && Drivers.TryGetValue(holder, out var driver) ? driver.Propose(Core.Wire.MutationCodec.Decode(mutation), mutation) : null;
+    private void Settle(Action afterAnswer, PeerId receiver, PeerId from, LeaseMessage message)
+    {
+        afterAnswer();
+        AfterAnswer?.Invoke(receiver, from, message);
+    }
 
     private sealed class Endpoint(MemoryLeaseNetwork network, PeerId self) : ILeaseNetwork
     {
@@ -125,7 +129,7 @@ internal sealed class MemoryLeaseNetwork(bool deliverOnFlush = false, bool propo
         public void Flush() => network.Flush(self);
 
         public Task<ProposeResponse?> ProposeAsync(PeerId holder, byte[] mutation, TimeSpan deadline, CancellationToken ct) =>
-            Task.FromResult(network.Propose(holder, mutation));
+            Task.FromResult<ProposeResponse?>(null);
 
         public Task<SyncResponse?> SyncAsync(PeerId holder, long version, TimeSpan deadline, CancellationToken ct) =>
             Task.FromResult<SyncResponse?>(null);
