@@ -8,14 +8,19 @@ arrives (t2); that thread wakes the writer when the FUSE reply is written (t3). 
 the next: `holder send` t1-t0, `follower answer` t2-t1, `holder reply` t3-t2, `round` t3-t0 (scheduling delays
 included: they are part of the path); and `follower after`, from the follower's answer until its thread sleeps (or
 is switched out): its work after the answer, off the path unless it delays the next round. Requests the reader answers itself (no follower woken first) are not rounds.
-Prints the count and the median, p25 and p75 of each hop, in microseconds."""
+Where a follower hands its after-work to its `dino-afterwork` thread, `follower apply` is from its answer until that
+thread (woken by the follower's reader right after the answer) sleeps or is switched out.
+Prints the count and the median, p25 and p75 of each hop, in microseconds; then, per kind of thread on the chain, the
+median scheduling delay (`sch delay`) of its switch-ins and how many there were."""
 import re
 import statistics
 import sys
 
 LINE = re.compile(r"^\s*(\d+\.\d+)\s+\[\d+\]\s+(.+?)\[(\d+)/\d+\]\s+awakened:\s+(.+?)\[(\d+)/\d+\]")
 # A task switched out: its time slice ended at this time.
-SWITCH = re.compile(r"^\s*(\d+\.\d+)\s+\[\d+\]\s+(.+?)\[(\d+)/\d+\]\s+[\d.]+\s+[\d.]+\s+[\d.]+\s*$")
+SWITCH = re.compile(r"^\s*(\d+\.\d+)\s+\[\d+\]\s+(.+?)\[(\d+)/\d+\]\s+[\d.]+\s+([\d.]+)\s+[\d.]+\s*$")
+# The threads of the chain whose scheduling delays are summed up, by the start of their names.
+KINDS = ("fuse-reader", "dino-lean-in", "dino-lean-out", "dino-afterwork")
 
 
 def quartiles(values):
@@ -27,12 +32,16 @@ def quartiles(values):
 
 def main():
     events = []   # (time, waker name, waker tid, wakee name, wakee tid); a switch-out is (time, name, tid, None, None)
+    delays = {k: [] for k in KINDS}   # sch delay (ms in the trace) of each switch-out's time slice, by kind of thread
     for line in sys.stdin:
         m = LINE.match(line)
         if m:
             events.append((float(m[1]), m[2].strip(), m[3], m[4].strip(), m[5]))
         elif s := SWITCH.match(line):
             events.append((float(s[1]), s[2].strip(), s[3], None, None))
+            kind = next((k for k in KINDS if s[2].strip().startswith(k)), None)
+            if kind:
+                delays[kind].append(float(s[4]) * 1000)
     # The writer: whoever wakes a FUSE reader most often.
     wakers = {}
     for t, wn, wt, en, et in events:
@@ -42,7 +51,7 @@ def main():
         print("no FUSE reader woken: no one-writer run in this trace")
         return
     writer = max(wakers, key=wakers.get)
-    hops = {"holder send": [], "follower answer": [], "holder reply": [], "round": [], "follower after": []}
+    hops = {"holder send": [], "follower answer": [], "holder reply": [], "round": [], "follower after": [], "follower apply": []}
     i = 0
     while i < len(events):
         t0, wn, wt, en, reader = events[i]
@@ -68,10 +77,19 @@ def main():
             hops[name].append(v * 1e6)
         if off is not None and events[off][0] - t2 < 0.005:
             hops["follower after"].append((events[off][0] - t2) * 1e6)
+        # The follower's after-work thread, when the reader woke one before it slept.
+        stop = off if off is not None else len(events)
+        w = next((w for w in range(k + 1, stop) if events[w][2] == follower and (events[w][3] or "").startswith("dino-afterwork")), None)
+        if w is not None:
+            worker = events[w][4]
+            end = next((e for e in range(w + 1, len(events)) if events[e][2] == worker and events[e][3] is None), None)
+            if end is not None and events[end][0] - t2 < 0.005:
+                hops["follower apply"].append((events[end][0] - t2) * 1e6)
         i = m + 1
     for name, values in hops.items():
         med, p25, p75 = quartiles(values)
         print(f"{name:16} n={len(values):4}  median {med:6.0f} us  (p25 {p25:5.0f}, p75 {p75:5.0f})")
+    print("sch delay: " + ", ".join(f"{k} {statistics.median(v):.0f} us (n={len(v)})" for k, v in delays.items() if v))
 
 
 main()
