@@ -74,6 +74,26 @@ public sealed class AdmissionHintTests
         if (lean) Assert.DoesNotContain(a.Admission.Presented, p => p.Presented != 42);
         Assert.False(a.Log.Contains(AdmissionVerdict.NotAdmitted), string.Join('\n', a.Log.Lines));
         Assert.Equal(lean ? WireHeaders.Lean : WireHeaders.H2, Assert.Single(b.Transport.Links).Transport);
+        // Its check waited without the reader thread; once admitted it is read by a thread of its own again.
+        if (lean) Assert.Equal(1, a.Transport.DirectLeanConnectionsOnThreads);
+    }
+
+    [Fact]
+    public async Task A_caller_whose_check_waited_and_then_refused_it_is_told_why()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var a = await new TestNode("A", Options()).StartWithEchoAsync();
+        await using var b = await new TestNode("B", Options()).StartWithEchoAsync();
+        b.Transport.AdmissionHint.Version = 42;
+        // a's log passes version 42 without b's admission: the check waited, and refuses.
+        a.Admission.WhileNotAdmitted = (_, presented) => presented == 42 ? Task.Delay(200, ct) : Task.CompletedTask;
+
+        var call = await b.Transport.CallAsync(a.Address, a.Id, TestNode.Echo, new byte[] { 1 }, TimeSpan.FromSeconds(10), ct);
+
+        Assert.Equal(CallFailure.Refused, call.Failure);
+        Assert.Contains(AdmissionVerdict.NotAdmitted, call.Detail, StringComparison.Ordinal);
+        // Refused on the lean connection first (after the wait, without a thread), then over HTTP/2 with the reason.
+        Assert.True(a.Log.Contains("refused a lean connection"), string.Join('\n', a.Log.Lines));
     }
 
     [Fact]

@@ -17,14 +17,18 @@ internal static class RawLean
 {
     /// <summary>A lean connection to <paramref name="address"/> (host:port) with <paramref name="caller"/>'s certificate, nothing sent on it yet.</summary>
     /// <param name="server">The key the server must present; null for any.</param>
-    public static async Task<SslStream> DialAsync(NodeIdentity caller, string address, Core.Identity.PeerId? server, CancellationToken ct)
+    /// <param name="from">The address to dial from (for the per-address caps); null for the system's choice.</param>
+    /// <param name="presented">The log version the caller presents as admitted at, in the server name (<see cref="AdmissionHint"/>); 0 for none.</param>
+    public static async Task<SslStream> DialAsync(NodeIdentity caller, string address, Core.Identity.PeerId? server, CancellationToken ct,
+        IPAddress? from = null, long presented = 0)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        if (from is not null) socket.Bind(new IPEndPoint(from, 0));
         await socket.ConnectAsync(IPEndPoint.Parse(address), ct);
         var tls = new SslStream(new NetworkStream(socket, ownsSocket: true));
         await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
         {
-            TargetHost = "dinomesh",
+            TargetHost = AdmissionHint.ServerName(presented) ?? "dinomesh",
             EnabledSslProtocols = SslProtocols.Tls13,
             ApplicationProtocols = [LeanWire.Alpn],
             ClientCertificateContext = SslStreamCertificateContext.Create(caller.Certificate, null, offline: true),

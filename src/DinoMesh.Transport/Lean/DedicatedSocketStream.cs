@@ -8,7 +8,8 @@ namespace DinoMesh.Transport.Lean;
 /// makes it non-blocking nor registers it with its epoll thread. A message that arrives then wakes exactly one thread,
 /// the one blocked in <c>recv</c>, instead of the epoll thread and then a thread-pool worker it hands the completion to
 /// (about half of a commit's context switches on a lease holder: docs/benchmarks.md). The asynchronous methods are the
-/// blocking ones with a completed task, so the TLS stream and the pipe above them never leave the reading thread.
+/// blocking ones with a completed task, so the TLS stream and the pipe above them never leave the reading thread
+/// (until <see cref="GoAsynchronous"/>, for a connection handed to the asynchronous path).
 /// <para>Such a read cannot be cancelled by a token. <see cref="Interrupt"/> asks the reader to give up at its next
 /// <see cref="Tick"/> (the socket's receive timeout) when no byte is buffered; disposing the stream ends every blocked
 /// call at once (on Linux, closing a socket unblocks its callers).</para>
@@ -147,11 +148,24 @@ internal sealed class DedicatedSocketStream : Stream
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
+    private volatile bool _asynchronous;
+
+    /// <summary>
+    /// From now on the asynchronous methods are truly asynchronous (the socket's own, which make it non-blocking and
+    /// register it with the runtime's epoll thread for good), for a connection no thread of its own reads any more: one
+    /// whose admission check had to wait, or that is refused (<c>DirectConnections</c>), so that the wait or the
+    /// refusal's drain holds no thread. Bytes already buffered are read first. One way; the owner calls it while no
+    /// operation is under way.
+    /// </summary>
+    public void GoAsynchronous() => _asynchronous = true;
+
     public override ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult(Read(destination.Span));
+        _asynchronous && _start == _end && destination.Length > 0
+            ? _socket.ReceiveAsync(destination, SocketFlags.None, cancellationToken)
+            : ValueTask.FromResult(Read(destination.Span));
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        Task.FromResult(Read(buffer.AsSpan(offset, count)));
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override void Write(ReadOnlySpan<byte> source)
     {
@@ -167,15 +181,22 @@ internal sealed class DedicatedSocketStream : Stream
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
     {
+        if (_asynchronous) return SendAsync(source, cancellationToken);
         Write(source.Span);
         return ValueTask.CompletedTask;
     }
 
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+    private async ValueTask SendAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken)
     {
-        Write(buffer.AsSpan(offset, count));
-        return Task.CompletedTask;
+        while (!source.IsEmpty)
+        {
+            var sent = await _socket.SendAsync(source, SocketFlags.None, cancellationToken);
+            source = source[sent..];
+        }
     }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

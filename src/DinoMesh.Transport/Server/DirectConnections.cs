@@ -129,9 +129,14 @@ internal sealed class DirectConnections
     }
 
     /// <summary>
-    /// A lean connection served on the thread it was given (<see cref="DedicatedReaders"/>): the TLS handshake and the
-    /// admission check block it, then <see cref="LeanServer"/>'s session reads the connection with blocking receives,
-    /// so nothing of it ever goes through the runtime's epoll thread. The same rules as <see cref="ServeAsync"/>.
+    /// A lean connection served on the thread it was given (<see cref="DedicatedReaders"/>): the TLS handshake blocks it,
+    /// then <see cref="LeanServer"/>'s session reads the connection with blocking receives, so nothing of it ever goes
+    /// through the runtime's epoll thread. The same rules as <see cref="ServeAsync"/>. The thread is held only for what
+    /// is bounded and short: the handshake (<see cref="TransportOptions.ConnectTimeout"/>) and a member's session. An
+    /// admission check that has to wait (a peer not known yet that presents a later log version: up to 5-10 s, see
+    /// <see cref="IAdmission.CheckAsync"/>) and a refusal (which reads until the caller hangs up, up to
+    /// <see cref="LeanServer.DrainTimeout"/>) go on without a thread (<see cref="AfterCheckAsync"/>): before
+    /// 2026-12-06 both ran here, so strangers with a certificate held reader threads for seconds each.
     /// </summary>
     /// <param name="unvetted">The connection holds one of the threads for addresses no member is known at, until its admission is decided.</param>
     private void ServeOnThread(Socket socket, ConnectionTicket ticket, TaskCompletionSource done, bool unvetted)
@@ -144,50 +149,158 @@ internal sealed class DirectConnections
         }
 
         var remote = socket.RemoteEndPoint as IPEndPoint;
-        var from = ticket.Address.ToString();
         var stream = new DedicatedSocketStream(socket);
-        var tls = new SslStream(stream, leaveInnerStreamOpen: false);
-        // The handshake's bound, whole: each receive is bounded too, but a peer could trickle bytes.
-        using var handshakeBound = new Timer(static state => ((Stream)state!).Dispose(), stream, _handshakeTimeout, Timeout.InfiniteTimeSpan);
-        using var abort = _aborting.Token.Register(static state => ((Stream)state!).Dispose(), stream);
+        var connection = new OnThread(stream, new SslStream(stream, leaveInnerStreamOpen: false), ticket, done, ticket.Address.ToString(), remote);
+        var handedOver = false;
         try
         {
-            stream.Handshaking = true;
-            stream.BoundReceives(_handshakeTimeout);
-            tls.AuthenticateAsServer(_tls);
-            stream.Handshaking = false;
-            handshakeBound.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            // The handshake's bound, whole: each receive is bounded too, but a peer could trickle bytes.
+            using (new Timer(static state => ((Stream)state!).Dispose(), stream, _handshakeTimeout, Timeout.InfiniteTimeSpan))
+            using (_aborting.Token.Register(static state => ((Stream)state!).Dispose(), stream))
+            {
+                stream.Handshaking = true;
+                stream.BoundReceives(_handshakeTimeout);
+                connection.Tls.AuthenticateAsServer(_tls);
+                stream.Handshaking = false;
+            }
             stream.BoundReceives(DedicatedSocketStream.Tick);
             Interlocked.Increment(ref _handshakes);
-            if (tls.NegotiatedApplicationProtocol != LeanWire.Alpn) return;
-            var peer = tls.RemoteCertificate is { } certificate ? PeerCertificate.PeerIdOf(certificate) : default;
-            // This thread is the connection's alone: waiting here for the log to reach a newcomer's admission holds up nobody.
-            var admission = peer.IsEmpty
-                ? AdmissionVerdict.No(AdmissionVerdict.NotAdmitted)
-                : _admission.CheckAsync(peer, AdmissionHint.FromServerName(tls.TargetHostName), _aborting.Token).AsTask().GetAwaiter().GetResult();
-            var gate = PassGate(ticket, peer, admission, "lean", from);
+            if (connection.Tls.NegotiatedApplicationProtocol != LeanWire.Alpn) return;
+            var peer = connection.Tls.RemoteCertificate is { } certificate ? PeerCertificate.PeerIdOf(certificate) : default;
+            var check = peer.IsEmpty
+                ? ValueTask.FromResult(AdmissionVerdict.No(AdmissionVerdict.NotAdmitted))
+                : _admission.CheckAsync(peer, AdmissionHint.FromServerName(connection.Tls.TargetHostName), _aborting.Token);
+            if (!check.IsCompletedSuccessfully)
+            {
+                // The check waits (for this node's log to reach the version the peer presents): not on this thread.
+                Vetted();
+                handedOver = true;
+                Track(AfterCheckAsync(check, connection, peer));
+                return;
+            }
+            var gate = PassGate(ticket, peer, check.Result, "lean", connection.From);
             Vetted();
-            if (gate == Gate.NotAdmitted) LeanServer.Refuse(tls, stream);
+            if (gate == Gate.NotAdmitted)
+            {
+                // The refusal reads until the caller hangs up: not on this thread either.
+                handedOver = true;
+                Track(RefuseOffThreadAsync(connection));
+                return;
+            }
             if (gate != Gate.Pass) return;
-            Interlocked.Increment(ref _servedLean);
-            Interlocked.Increment(ref _servedLeanOnThreads);
-            // Every await of the session's reading completes at once over this stream, so it runs here, to its end.
-            _lean!.Serve(tls, peer, remote, new ConnectionActivity(), _aborting.Token, _stopping.Token, _firstRequestTimeout, stream);
+            ServeSession(connection, peer);
         }
         catch (Exception e) when (e is IOException or AuthenticationException or OperationCanceledException or ObjectDisposedException or SocketException)
         {
-            _log.LogDebug("{Path} connection from {Remote} ended: {Reason}", "lean (own thread)", from, e.Message);
+            _log.LogDebug("{Path} connection from {Remote} ended: {Reason}", "lean (own thread)", connection.From, e.Message);
         }
         catch (Exception e)
         {
-            _log.LogError(e, "{Path} connection from {Remote} failed", "lean (own thread)", from);
+            _log.LogError(e, "{Path} connection from {Remote} failed", "lean (own thread)", connection.From);
         }
         finally
         {
             Vetted();
-            tls.Dispose();
-            ticket.Dispose();
-            done.TrySetResult();
+            if (!handedOver) connection.End();
+        }
+    }
+
+    /// <summary>
+    /// The rest of a lean connection taken on a thread of its own whose admission check had to wait: it waits without a
+    /// thread; then an admitted peer is served on a new thread of its own (its socket is still untouched by the
+    /// runtime's epoll thread), or asynchronously when none is free; anyone else is refused asynchronously.
+    /// </summary>
+    private async Task AfterCheckAsync(ValueTask<AdmissionVerdict> check, OnThread connection, Core.Identity.PeerId peer)
+    {
+        var ownsConnection = true;
+        try
+        {
+            var gate = PassGate(connection.Ticket, peer, await check, "lean", connection.From);
+            if (gate == Gate.NotAdmitted)
+            {
+                ownsConnection = false;
+                await RefuseOffThreadAsync(connection);
+                return;
+            }
+            if (gate != Gate.Pass) return;
+            if (_readers!.TryStart("dino-lean-in", () => ServeSessionThenEnd(connection, peer)))
+            {
+                ownsConnection = false;
+                return;
+            }
+            connection.Stream.GoAsynchronous();
+            Interlocked.Increment(ref _servedLean);
+            await _lean!.ServeAsync(connection.Tls, peer, connection.Remote, new ConnectionActivity(), _aborting.Token, _stopping.Token, _firstRequestTimeout);
+        }
+        catch (Exception e) when (e is IOException or AuthenticationException or OperationCanceledException or ObjectDisposedException or SocketException)
+        {
+            _log.LogDebug("{Path} connection from {Remote} ended: {Reason}", "lean (after its admission check)", connection.From, e.Message);
+        }
+        catch (Exception e)
+        {
+            _log.LogError(e, "{Path} connection from {Remote} failed", "lean (after its admission check)", connection.From);
+        }
+        finally
+        {
+            if (ownsConnection) connection.End();
+        }
+    }
+
+    /// <summary>A refused lean connection (see <see cref="LeanServer.RefuseAsync(Stream, CancellationToken)"/>), told and drained without a thread; ends it.</summary>
+    private async Task RefuseOffThreadAsync(OnThread connection)
+    {
+        try
+        {
+            connection.Stream.GoAsynchronous();
+            await LeanServer.RefuseAsync(connection.Tls, _aborting.Token);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or SocketException)
+        {
+            _log.LogDebug("{Path} connection from {Remote} ended: {Reason}", "lean (refused)", connection.From, e.Message);
+        }
+        finally
+        {
+            connection.End();
+        }
+    }
+
+    private void ServeSessionThenEnd(OnThread connection, Core.Identity.PeerId peer)
+    {
+        try
+        {
+            ServeSession(connection, peer);
+        }
+        catch (Exception e) when (e is IOException or AuthenticationException or OperationCanceledException or ObjectDisposedException or SocketException)
+        {
+            _log.LogDebug("{Path} connection from {Remote} ended: {Reason}", "lean (own thread)", connection.From, e.Message);
+        }
+        catch (Exception e)
+        {
+            _log.LogError(e, "{Path} connection from {Remote} failed", "lean (own thread)", connection.From);
+        }
+        finally
+        {
+            connection.End();
+        }
+    }
+
+    /// <summary>An admitted member's session, read by the calling thread (a thread of its own) until the connection ends.</summary>
+    private void ServeSession(OnThread connection, Core.Identity.PeerId peer)
+    {
+        Interlocked.Increment(ref _servedLean);
+        Interlocked.Increment(ref _servedLeanOnThreads);
+        // Every await of the session's reading completes at once over this stream, so it runs here, to its end.
+        _lean!.Serve(connection.Tls, peer, connection.Remote, new ConnectionActivity(), _aborting.Token, _stopping.Token, _firstRequestTimeout, connection.Stream);
+    }
+
+    /// <summary>A lean connection taken on a thread of its own, and what ends it (once, by whoever serves it last).</summary>
+    private sealed record OnThread(DedicatedSocketStream Stream, SslStream Tls, ConnectionTicket Ticket, TaskCompletionSource Done, string From, IPEndPoint? Remote)
+    {
+        public void End()
+        {
+            Tls.Dispose();
+            Ticket.Dispose();
+            Done.TrySetResult();
         }
     }
 

@@ -203,26 +203,6 @@ internal sealed class LeanServer
         await output.CompleteAsync();
     }
 
-    /// <summary>
-    /// The same for a connection read by a thread of its own, on that thread (never a pool thread): the drain reads the
-    /// socket itself, bounded.
-    /// </summary>
-    public static void Refuse(Stream tls, DedicatedSocketStream socket)
-    {
-        var output = PipeWriter.Create(tls, new StreamPipeWriterOptions(leaveOpen: true));
-        try
-        {
-            WriteRefusal(output);
-            // Over the blocking stream the flush has completed when it returns: this is the connection's own thread.
-            output.FlushAsync().AsTask().GetAwaiter().GetResult();
-            socket.Drain(DrainTimeout);
-        }
-        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
-        {
-        }
-        output.Complete();
-    }
-
     private static async Task RefuseAsync(PipeReader input, PipeWriter output, CancellationToken closed)
     {
         try
