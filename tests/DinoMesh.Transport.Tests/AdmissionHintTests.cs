@@ -97,6 +97,38 @@ public sealed class AdmissionHintTests
     }
 
     [Fact]
+    public async Task The_requests_of_one_http2_connection_share_one_waiting_check()
+    {
+        const int calls = 16;
+        var ct = TestContext.Current.CancellationToken;
+        await using var a = await new TestNode("A", Options()).StartWithEchoAsync();
+        await using var b = await new TestNode("B", Options(callLean: false)).StartWithEchoAsync();
+        b.Transport.AdmissionHint.Version = 42;
+        var logReached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        a.Admission.WhileNotAdmitted = async (peer, presented) =>
+        {
+            if (presented != 42) return;
+            await logReached.Task;
+            a.Admission.Admit(peer);
+        };
+        int Checks() => a.Admission.Presented.Count(p => p.Presented == 42);
+
+        var pending = Enumerable.Range(0, calls)
+            .Select(i => b.Transport.CallAsync(a.Address, a.Id, TestNode.Echo, new[] { (byte)i }, TimeSpan.FromSeconds(10), ct))
+            .ToArray();
+        // Time for every request to reach a (each one used to start a check of its own), bounded.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (Checks() < calls && clock.Elapsed < TimeSpan.FromSeconds(2)) await Task.Delay(20, ct);
+        var checks = Checks();
+        logReached.SetResult();
+        var results = await Task.WhenAll(pending);
+
+        Assert.Equal(1, checks);
+        Assert.All(results, r => Assert.True(r.Ok, r.ToString()));
+        Assert.Equal(WireHeaders.H2, Assert.Single(b.Transport.Links).Transport);
+    }
+
+    [Fact]
     public async Task A_bulk_call_presents_the_version_too()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -57,6 +57,7 @@ internal sealed class ConnectionWatch
         var peer = certificate is null ? default : PeerCertificate.PeerIdOf(certificate);
         var activity = new ConnectionActivity();
         context.Features.Set(activity);
+        context.Features.Set(new ConnectionAdmission(context.ConnectionClosed));
         // A peer this node does not know yet may present the log version it was admitted at (in the TLS server name):
         // if this node's log is behind it, the check waits (bounded, without a thread) for the log instead of refusing
         // a newcomer that every up-to-date member accepts. Meanwhile the connection is not served.

@@ -205,7 +205,10 @@ internal sealed class PeerServer : IAsyncDisposable
             // A caller not known yet may present the log version it was admitted at: wait (bounded) for this node's
             // log to reach it before deciding, instead of refusing a newcomer every up-to-date member accepts.
             var presented = AdmissionHint.FromHeader(http.Request.Headers[AdmissionHint.Header].ToString());
-            var admission = presented > 0 ? await _admission.CheckAsync(peer, presented, http.RequestAborted) : AdmissionVerdict.No(AdmissionVerdict.NotAdmitted);
+            // One check under way per connection; the connection's other requests share it (ConnectionAdmission).
+            var admission = presented <= 0 ? AdmissionVerdict.No(AdmissionVerdict.NotAdmitted)
+                : http.Features.Get<ConnectionAdmission>() is { } shared ? await shared.CheckAsync(_admission, peer, presented).WaitAsync(http.RequestAborted)
+                : await _admission.CheckAsync(peer, presented, http.RequestAborted);
             if (!admission.Admitted)
             {
                 await RefuseAsync(http, peer, path, admission.Reason);
