@@ -89,6 +89,9 @@ public sealed partial class PeerTransport : IAsyncDisposable
     /// <summary>TLS handshakes of incoming connections done past Kestrel (admitted or refused) since the start.</summary>
     internal long DirectHandshakes => _server.DirectHandshakes;
 
+    /// <summary>The server's listener factories whose connections would not pass the connection caps (none).</summary>
+    internal IReadOnlyList<string> UngatedListenerFactories => _server.UngatedListenerFactories;
+
     /// <summary>Outgoing links with their transport and last round trip.</summary>
     public IReadOnlyCollection<PeerLink> Links => _links.Values.Select(l => l.Snapshot()).ToArray();
 

@@ -31,6 +31,18 @@ public class ConnectionLimitTests
     private static async Task<SilentTlsClient?> OpenSilentAsync(TestNode server, IPAddress local, X509Certificate2 certificate, CancellationToken ct) =>
         (await SilentTlsClient.OpenAsync(server.Transport.ListenEndPoint!, local, SslStreamCertificateContext.Create(certificate, null, offline: true), TimeSpan.FromSeconds(10), ct)).Client;
 
+    /// <summary>
+    /// A guard, not a regression: the caps are taken at accept by our TCP listener, so a listener of another kind
+    /// (Kestrel's QUIC transport, which <c>UseKestrel</c> would register) would take connections past every cap.
+    /// </summary>
+    [Fact]
+    public async Task Every_listener_of_the_server_passes_the_connection_gate()
+    {
+        await using var a = await new TestNode("A", Options(new ConnectionLimits())).StartWithEchoAsync();
+
+        Assert.Empty(a.Transport.UngatedListenerFactories);
+    }
+
     [Fact]
     public async Task A_TLS_client_that_never_sends_the_preface_is_closed_after_the_first_request_deadline()
     {

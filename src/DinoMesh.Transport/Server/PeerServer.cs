@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Quic;
 using System.Net.Security;
 using System.Security.Authentication;
 using DinoMesh.Core.Identity;
@@ -68,14 +67,25 @@ internal sealed class PeerServer : IAsyncDisposable
     /// <summary>TLS handshakes done past Kestrel (admitted or refused) since the start.</summary>
     public long DirectHandshakes => _direct?.Handshakes ?? 0;
 
-    /// <summary>True when incoming connections may also use HTTP/3 over QUIC.</summary>
-    public bool QuicEnabled { get; private set; }
+    /// <summary>
+    /// True when incoming connections may also use HTTP/3 over QUIC: never. The host is built with
+    /// <c>UseKestrelCore</c>, which registers no QUIC transport (<c>UseKestrel</c> adds one through <c>UseQuic</c>), so
+    /// Kestrel binds no QUIC listener even where libmsquic exists; asking it for HTTP/3 as well (as this class did until
+    /// 2026-12-06) was silently ignored. A QUIC transport added later would take connections past the caps: the gate
+    /// wraps only the TCP listener factory (<see cref="PeerListenerFactory"/>), and <see cref="ConnectionWatch"/> is TCP
+    /// connection middleware. docs/protocol.md ("Incoming connections") lists what it would need;
+    /// <see cref="UngatedListenerFactories"/> is the guard.
+    /// </summary>
+    public bool QuicEnabled => false;
+
+    /// <summary>The host's listener factories whose connections do not pass <see cref="ConnectionGate"/>: none (tests assert it).</summary>
+    internal IReadOnlyList<string> UngatedListenerFactories =>
+        _app is null ? []
+        : [.. _app.Services.GetServices<IMultiplexedConnectionListenerFactory>().Select(f => f.GetType().FullName ?? "?"),
+           .. _app.Services.GetServices<IConnectionListenerFactory>().Where(f => f is not PeerListenerFactory).Select(f => f.GetType().FullName ?? "?")];
 
     public async Task<IPEndPoint> StartAsync(CancellationToken ct)
     {
-#pragma warning disable CA1416 // IsSupported is itself the platform check
-        QuicEnabled = _options.EnableQuic && QuicListener.IsSupported;
-#pragma warning restore CA1416
         var limits = _options.Limits;
         var descriptors = DescriptorLimit.Current();
         var gate = new ConnectionGate(
@@ -135,7 +145,8 @@ internal sealed class PeerServer : IAsyncDisposable
         var extra = ExtraAlpn();
         kestrel.Listen(_options.Listen, listen =>
         {
-            listen.Protocols = QuicEnabled ? HttpProtocols.Http2 | HttpProtocols.Http3 : HttpProtocols.Http2;
+            // HTTP/2 only: see QuicEnabled.
+            listen.Protocols = HttpProtocols.Http2;
             // Order matters: the count wraps the whole connection; the watch sees it once TLS knows who it is.
             listen.Use(watch.Count);
             listen.UseHttps(new HttpsConnectionAdapterOptions
