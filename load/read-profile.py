@@ -31,7 +31,7 @@ RULES = [
     ("memmove: SslStream decrypted copy", lambda leaf, st: "memmove" in leaf and "CopyDecryptedData" in st),
     ("memmove: RecentChunks.TryCopy", lambda leaf, st: "memmove" in leaf and "RecentChunks__TryCopy" in st),
     ("memmove: other", lambda leaf, st: "memmove" in leaf or "memcpy" in leaf),
-    ("xxh3 (at-rest checksum)", lambda leaf, st: "XxHash" in leaf or "XxHash" in st.split(";", 3)[-1][:0] ),
+    ("xxh3 (at-rest checksum)", lambda leaf, st: "XxHash" in leaf),
     ("kernel: FUSE (/dev/fuse copies, requests)", lambda leaf, st: leaf.startswith("k:") and ("fuse_" in st)),
     ("kernel: page fault", lambda leaf, st: leaf.startswith("k:") and "exc_page_fault" in st),
     ("kernel: ext4/iomap/block (chunk files)", lambda leaf, st: leaf.startswith("k:") and re.search(r"ext4_|iomap|blk_|bio_|submit_bio|do_renameat|filemap_|vfs_write|pread|ksys_pwrite|do_filp_open|__x64_sys_openat|fsetxattr|getxattr|statx", st)),

@@ -106,18 +106,6 @@ public sealed class ChunkAccess
     }
 
     /// <summary>
-    /// Lends bytes [offset, offset + length) of a chunk fetched lately where they lie, instead of copying them (see
-    /// <see cref="RecentChunks.TryLend"/>); null when it is not in the recent-fetch memory, and the caller uses
-    /// <see cref="Load"/>. The bytes are the ones verified against the chunk's id when it was fetched.
-    /// </summary>
-    public ChunkLoan? TryLend(ChunkId id, long offset, int length)
-    {
-        var loan = _recent.TryLend(id, offset, length);
-        if (loan is not null) Used?.Invoke(id);
-        return loan;
-    }
-
-    /// <summary>
     /// Waits until every chunk that bytes [offset, offset + length) of <paramref name="extents"/> need can be read
     /// here: each one missing locally is fetched (once, however many readers want it), verified and imported. Only the
     /// chunks of this range are waited for. When <paramref name="ino"/> is read sequentially, the next chunks are

@@ -140,22 +140,6 @@ public sealed partial class DinoFileSystem
         return error == FsError.None ? count : Fail<int>(error);
     }
 
-    /// <summary>
-    /// A READ whose range is one chunk fetched lately is answered with that chunk's verified bytes where they lie (the
-    /// reply written from them, no copy into the reply buffer); any other READ fills <paramref name="buffer"/> as
-    /// <see cref="ReadAsync"/> does.
-    /// </summary>
-    public async ValueTask<FuseResult<LentRead>> ReadOrLendAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, Memory<byte> buffer)
-    {
-        var inode = _meta.Current.Find(ino);
-        if (inode is null) return Fail<LentRead>(FsError.Stale);
-        if (!inode.IsRegular) return Fail<LentRead>(inode.IsDirectory ? FsError.IsADirectory : FsError.Invalid);
-        var (error, count, loan) = await ReadOrLendContentsAsync(inode, offset, buffer, ctx.Cancellation);
-        if (error != FsError.None) return Fail<LentRead>(error);
-        _atimes.Accessed(inode, _clock.NowNs());
-        return loan is not null ? LentRead.Lending(loan.Bytes, loan) : LentRead.Filled(count);
-    }
-
     public override ValueTask<FuseResult<int>> WriteAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data, uint writeFlags)
     {
         var inode = _meta.Current.Find(ino);

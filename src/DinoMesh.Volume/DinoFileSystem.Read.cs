@@ -25,23 +25,6 @@ public sealed partial class DinoFileSystem
     }
 
     /// <summary>
-    /// As <see cref="ReadContentsAsync"/>, but once the range's chunks are readable, a range that is one chunk held in
-    /// the recent-fetch memory is lent rather than copied (<see cref="FileContents.TryLend"/>).
-    /// </summary>
-    private async ValueTask<(FsError Error, int Count, ChunkLoan? Loan)> ReadOrLendContentsAsync(Inode inode, long offset, Memory<byte> buffer, CancellationToken ct)
-    {
-        var length = Math.Min(buffer.Length, Math.Max(0, inode.Size - offset));
-        for (var attempt = 0; ; attempt++)
-        {
-            var prepared = await _chunks.PrepareAsync(inode.Ino, inode.Extents, offset, length, ct);
-            if (prepared != FsError.None) return (prepared, 0, null);
-            if (_contents.TryLend(inode, offset, (int)length) is { } loan) return (FsError.None, loan.Bytes.Length, loan);
-            var (error, count) = _contents.Read(inode, offset, buffer.Span);
-            if (error != FsError.Io || attempt > 0 || !_chunks.CanFetch) return (error, count, null);
-        }
-    }
-
-    /// <summary>
     /// Chunks written here that no committed state references yet (staged extents awaiting their commit): garbage
     /// collection keeps them whatever their age.
     /// </summary>

@@ -11,7 +11,7 @@ namespace DinoMesh.Volume;
 /// <see cref="IMetadataCommitter"/>; file contents go through <see cref="FileContents"/>. Errors leave here as errno.
 /// Operations on an inode that no longer exists answer ESTALE; a missing name answers ENOENT.
 /// </summary>
-public sealed partial class DinoFileSystem : FuseFileSystemBase, IFuseReadLender
+public sealed partial class DinoFileSystem : FuseFileSystemBase
 {
     private readonly IMetadataCommitter _meta;
     private readonly FileContents _contents;

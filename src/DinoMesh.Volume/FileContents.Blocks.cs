@@ -37,24 +37,6 @@ internal sealed partial class FileContents
         }
     }
 
-    /// <summary>
-    /// The bytes [offset, offset + length) lent where they lie, when all of them are one committed extent's bytes held in
-    /// the recent-fetch memory and the file has nothing staged (staged bytes are laid over committed ones); null
-    /// otherwise, and the caller reads with <see cref="Read"/>.
-    /// </summary>
-    public ChunkLoan? TryLend(Inode inode, long offset, int length)
-    {
-        if (length <= 0 || offset < 0 || offset + length > inode.Size || _staged.ContainsKey(inode.Ino)) return null;
-        Extent? only = null;
-        foreach (var extent in inode.Extents.Overlapping(offset, offset + length))
-        {
-            if (only is not null) return null;
-            only = extent;
-        }
-        if (only is not { } e || e.Inline is not null || e.Offset > offset || e.End < offset + length) return null;
-        return _chunks.TryLend(e.Chunk, e.ChunkOffset + (offset - e.Offset), length);
-    }
-
     /// <summary>Copies the written ranges of <paramref name="block"/> that fall inside the read.</summary>
     private void CopyStaged(DirtyBlock block, long offset, Span<byte> output)
     {

@@ -55,27 +55,6 @@ internal sealed class RecentChunks
     }
 
     /// <summary>
-    /// Lends bytes [offset, offset + length) of the chunk where they lie, with a reference of the lease's own on their
-    /// buffer, so they stay the verified bytes until the lease is disposed even if the chunk is evicted meanwhile; null
-    /// when the chunk is not held or the range is not inside it.
-    /// </summary>
-    public ChunkLoan? TryLend(ChunkId id, long offset, int length)
-    {
-        Entry entry;
-        lock (_gate)
-        {
-            if (!_entries.TryGetValue(id, out var node)) return null;
-            entry = node.Value;
-            if (offset < 0 || length < 0 || offset + length > entry.Chunk.Length) return null;
-            _recency.Remove(node);
-            _recency.AddFirst(node);
-            // While held here the entry's reference keeps the buffer lent, so this one cannot fail.
-            entry.Lease?.Retain();
-        }
-        return new ChunkLoan(entry.Chunk.Bytes.Slice((int)offset, length), entry.Lease);
-    }
-
-    /// <summary>
     /// Keeps the chunk. When its bytes lie in <paramref name="lease"/>, a reference of its own is taken on it (the
     /// caller keeps, and later releases, its own); none when the chunk is not kept.
     /// </summary>

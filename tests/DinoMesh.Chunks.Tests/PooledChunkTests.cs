@@ -308,50 +308,6 @@ public sealed class PooledChunkTests : IAsyncDisposable
         Assert.Equal(1, source.Lent[ids[2]].References);
     }
 
-    [Fact]
-    public async Task A_lent_read_holds_the_fetched_buffer_past_its_eviction_and_gives_it_back_once_when_the_loan_ends()
-    {
-        using var data = DataDirectory.Open(_dir.FullName);
-        var store = new ChunkStore(data);
-        var pool = new BufferPool();
-        var source = new PooledSource(pool);
-        var access = new ChunkAccess(store, NullLogger.Instance, source, new ChunkAccessOptions { ReadAheadChunks = 0, RecentFetchedBytes = Mib });
-        var contents = new[] { Peers.RandomBytes(Mib, 20), Peers.RandomBytes(Mib, 21) };
-        var ids = contents.Select(c => ChunkId.Of(c)).ToArray();
-        var map = ExtentMap.Empty;
-        for (var i = 0; i < 2; i++)
-        {
-            source.Held[ids[i]] = contents[i];
-            map = map.Write(new Extent((long)i * Mib, Mib, ids[i], 0));
-        }
-        Assert.Equal(FsError.None, await access.PrepareAsync(1, map, 0, Mib, CancellationToken.None));
-
-        var loan = access.TryLend(ids[0], 4096, 131_072);
-
-        // Lent where the verified bytes lie: the fetched buffer itself, with a reference of the loan's own.
-        Assert.NotNull(loan);
-        var buffer = source.Lent[ids[0]];
-        Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(loan.Bytes, out var lentArray));
-        Assert.Same(buffer.Segment.Array, lentArray.Array);
-        Assert.Equal(contents[0].AsSpan(4096, 131_072).ToArray(), loan.Bytes.ToArray());
-        Assert.Equal(2, buffer.References);
-        // A range outside the chunk, or a chunk not held, lends nothing.
-        Assert.Null(access.TryLend(ids[0], Mib - 4096, 8192));
-        Assert.Null(access.TryLend(ids[1], 0, 4096));
-
-        // The next fetch evicts the first chunk (1 MiB of room): the loan still holds its buffer, so it is not reused.
-        Assert.Equal(FsError.None, await access.PrepareAsync(1, map, Mib, Mib, CancellationToken.None));
-        Assert.Null(access.TryLend(ids[0], 0, 4096));
-        Assert.Equal(1, buffer.References);
-        Assert.Equal(0, pool.Counters.Returned);
-        Assert.Equal(contents[0].AsSpan(4096, 131_072).ToArray(), loan.Bytes.ToArray());
-
-        loan.Dispose();
-        loan.Dispose();
-        Assert.Equal(0, buffer.References);
-        Assert.Equal(1, pool.Counters.Returned);
-    }
-
     public async ValueTask DisposeAsync()
     {
         foreach (var n in _nodes) await n.DisposeAsync();

@@ -186,48 +186,6 @@ public sealed class VolumeClusterTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task A_file_whose_chunks_are_fetched_is_answered_with_the_fetched_bytes_lent_and_reads_back_with_the_same_SHA256()
-    {
-        var (a, c) = Cluster(3, new ChunkOptions { Replicas = 1, RepairBytesPerSecond = 0 }) switch { var n => (n[0], n[2]) };
-        var content = Content(8, 11);
-        await a.WriteFileAsync("f", content);
-        var fetchedBefore = c.Service.Fetcher.Counters.Fetched;
-
-        var (errno, read, lent) = await c.ReadFileLendingAsync("f");
-
-        Assert.Equal(0, errno);
-        Assert.Equal(Sha(content), Sha(read));
-        // With R = 1 the writer keeps the only copy: C fetches every chunk, and every 128 KiB READ lies in one of them.
-        Assert.Equal(8, c.Service.Fetcher.Counters.Fetched - fetchedBefore);
-        Assert.Equal(64, lent);
-    }
-
-    [Fact]
-    public async Task A_peer_that_serves_corrupt_bytes_is_caught_and_a_lending_read_returns_the_right_bytes()
-    {
-        var (a, c) = Cluster(3, new ChunkOptions { Replicas = 1, RepairBytesPerSecond = 0 }) switch { var n => (n[0], n[2]) };
-        var content = Content(4, 12);
-        await a.WriteFileAsync("f", content);
-        // A holds the only copy: its damaged answers are refused and the read fails rather than lend them.
-        _network.Tamper = (to, _, answer) => to == a.Peer.Id && answer is ChunkFound found
-            ? new ChunkFound(found.Bytes.ToArray().Select((x, i) => i == 0 ? (byte)~x : x).ToArray())
-            : null;
-
-        var (errno, _, lent) = await c.ReadFileLendingAsync("f");
-
-        Assert.Equal(Errno.EIO, errno);
-        Assert.Equal(0, lent);
-        Assert.True(c.Service.Fetcher.Counters.BadAnswers > 0);
-
-        // Once A answers honestly again (avoided peers are asked last, not never), the same read lends the verified bytes.
-        _network.Tamper = null;
-        var (errnoAfter, readAfter, lentAfter) = await c.ReadFileLendingAsync("f");
-        Assert.Equal(0, errnoAfter);
-        Assert.Equal(Sha(content), Sha(readAfter));
-        Assert.Equal(32, lentAfter);
-    }
-
-    [Fact]
     public async Task Deleting_files_gives_the_space_back_on_every_node_after_the_grace_period_but_an_open_file_keeps_its_chunks()
     {
         // The grace period runs on a clock the test moves: the collectors see an hour pass without the test waiting one.

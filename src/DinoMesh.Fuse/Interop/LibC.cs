@@ -41,9 +41,6 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, EntryPoint = "write", SetLastError = true)]
     public static partial nint Write(SafeHandle fd, byte* buffer, nint count);
 
-    [LibraryImport(Lib, EntryPoint = "writev", SetLastError = true)]
-    public static partial nint Writev(SafeHandle fd, IoVec* iov, int count);
-
     [LibraryImport(Lib, EntryPoint = "mount", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Mount(string source, string target, string fileSystemType, ulong flags, string data);
 

@@ -44,27 +44,6 @@ internal sealed unsafe class FuseDevice(FuseDeviceHandle handle) : IFuseDevice, 
         }
     }
 
-    public int Write(ReadOnlySpan<byte> head, ReadOnlySpan<byte> payload)
-    {
-        try
-        {
-            fixed (byte* h = head)
-            fixed (byte* p = payload)
-            {
-                // One writev is one message to the kernel, as one write is.
-                var parts = stackalloc LibC.IoVec[2];
-                parts[0] = new LibC.IoVec { Base = h, Len = (nuint)head.Length };
-                parts[1] = new LibC.IoVec { Base = p, Len = (nuint)payload.Length };
-                nint n = LibC.Writev(handle, parts, payload.Length > 0 ? 2 : 1);
-                return n < 0 ? Marshal.GetLastPInvokeError() : 0;
-            }
-        }
-        catch (ObjectDisposedException)
-        {
-            return Errno.ENODEV;
-        }
-    }
-
     /// <summary>Makes reads answer EAGAIN instead of sleeping when no request is queued.</summary>
     public void MakeNonBlocking()
     {

@@ -64,11 +64,6 @@ internal sealed partial class FuseDispatcher
         var reply = _readReplies.Rent(size);
         try
         {
-            if (fs is IFuseReadLender lender)
-            {
-                await ReadOrLend(request, lender, read, reply, size);
-                return;
-            }
             var result = await fs.ReadAsync(request.Context, request.NodeId, read.Fh, (long)read.Offset, reply.Data(size));
             if (!result.Ok)
             {
@@ -81,34 +76,6 @@ internal sealed partial class FuseDispatcher
         finally
         {
             _readReplies.Return(reply);
-        }
-    }
-
-    /// <summary>A READ the file system may answer with bytes it lends: header and those bytes in one writev.</summary>
-    private async ValueTask ReadOrLend(FuseRequest request, IFuseReadLender lender, FuseReadIn read, ReadReplyBuffer reply, int size)
-    {
-        var result = await lender.ReadOrLendAsync(request.Context, request.NodeId, read.Fh, (long)read.Offset, reply.Data(size));
-        if (!result.Ok)
-        {
-            Reply(request, result.Errno);
-            return;
-        }
-        var answer = result.Value;
-        if (!answer.IsLent)
-        {
-            Send(request, reply.Message(Math.Clamp(answer.Count, 0, size)), 0);
-            return;
-        }
-        try
-        {
-            var lent = answer.Lent.Span;
-            if (lent.Length > size) lent = lent[..size];
-            Span<byte> head = stackalloc byte[Wire.OutHeaderSize];
-            Send(request, head, lent);
-        }
-        finally
-        {
-            answer.Lease!.Dispose();
         }
     }
 

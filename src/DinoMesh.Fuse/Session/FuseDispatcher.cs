@@ -171,35 +171,16 @@ internal sealed partial class FuseDispatcher(IFuseFileSystem fs, IFuseDevice dev
     /// <summary>Writes a message whose payload already sits after <see cref="Wire.OutHeaderSize"/> reserved bytes.</summary>
     public void Send(FuseRequest request, Span<byte> message, int errno)
     {
-        if (!StartReply(request)) return;
-        if (errno != 0)
-            message = message[..Wire.OutHeaderSize];
-        Wire.Write(message, new FuseOutHeader { Len = (uint)message.Length, Error = -errno, Unique = request.Unique });
-        Sent(request, device.Write(message), errno);
-    }
-
-    /// <summary>A successful reply whose payload lies apart from its header: one message, written in one call.</summary>
-    public void Send(FuseRequest request, Span<byte> head, ReadOnlySpan<byte> payload)
-    {
-        if (!StartReply(request)) return;
-        head = head[..Wire.OutHeaderSize];
-        Wire.Write(head, new FuseOutHeader { Len = (uint)(head.Length + payload.Length), Error = 0, Unique = request.Unique });
-        Sent(request, device.Write(head, payload), 0);
-    }
-
-    private bool StartReply(FuseRequest request)
-    {
         if (request.Replied)
         {
             logger.LogWarning("FUSE {Operation} #{Unique}: second reply suppressed", Operation(request.Header.Opcode).Name, request.Unique);
-            return false;
+            return;
         }
         request.Replied = true;
-        return true;
-    }
-
-    private void Sent(FuseRequest request, int result, int errno)
-    {
+        if (errno != 0)
+            message = message[..Wire.OutHeaderSize];
+        Wire.Write(message, new FuseOutHeader { Len = (uint)message.Length, Error = -errno, Unique = request.Unique });
+        int result = device.Write(message);
         FuseMetrics.Replied(request.Header.Opcode, errno, request.Started);
         switch (result)
         {

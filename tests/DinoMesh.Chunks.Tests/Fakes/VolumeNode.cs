@@ -93,37 +93,6 @@ internal sealed class VolumeNode : IAsyncDisposable
         return (0, content);
     }
 
-    /// <summary>
-    /// Reads the file as the FUSE session does when the file system lends (<see cref="DinoFileSystem.ReadOrLendAsync"/>):
-    /// lent bytes are copied out before their lease ends. Returns how many READs were answered with lent bytes.
-    /// </summary>
-    public async Task<(int Errno, byte[] Content, int Lent)> ReadFileLendingAsync(string name, int readSize = 128 * 1024)
-    {
-        var (error, inode) = Tree.State.Lookup(FileSystemState.RootIno, FileName.FromString(name));
-        if (error != FsError.None) return ((int)error, [], 0);
-        var content = new byte[inode!.Size];
-        var lent = 0;
-        for (long at = 0; at < content.Length; at += readSize)
-        {
-            var piece = content.AsMemory((int)at, (int)Math.Min(readSize, content.Length - at));
-            var buffer = new byte[piece.Length];
-            var read = await Fs.ReadOrLendAsync(Root, inode.Ino, 0, at, buffer);
-            if (read.Errno != 0) return (read.Errno, [], lent);
-            if (read.Value.IsLent)
-            {
-                read.Value.Lent.CopyTo(piece);
-                read.Value.Lease!.Dispose();
-                lent++;
-            }
-            else
-            {
-                buffer.AsMemory(0, read.Value.Count).CopyTo(piece);
-            }
-            Assert.Equal(piece.Length, read.Value.Count);
-        }
-        return (0, content, lent);
-    }
-
     public async Task<int> UnlinkAsync(string name) => await Fs.UnlinkAsync(Root, FileSystemState.RootIno, Encoding.UTF8.GetBytes(name));
 
     /// <summary>Chunk files on disk (quarantine excluded).</summary>

@@ -11,19 +11,9 @@ internal sealed class RecordingDevice : IFuseDevice
 {
     public ConcurrentQueue<byte[]> Messages { get; } = new();
 
-    /// <summary>Messages written in two parts (a header and bytes lent by the file system).</summary>
-    public int GatheredWrites;
-
     public int Write(ReadOnlySpan<byte> message)
     {
         Messages.Enqueue(message.ToArray());
-        return 0;
-    }
-
-    public int Write(ReadOnlySpan<byte> head, ReadOnlySpan<byte> payload)
-    {
-        Interlocked.Increment(ref GatheredWrites);
-        Messages.Enqueue([.. head, .. payload]);
         return 0;
     }
 
