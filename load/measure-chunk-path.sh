@@ -34,9 +34,10 @@ now() { date +%s.%N; }
 rate() { awk -v a="$1" -v b="$2" -v m="$size_mib" 'BEGIN{printf "%6.0f ms %5.0f MiB/s", (b-a)*1000, m/(b-a)}'; }
 # PERF_FILE=N PERF_DIR=D: `perf record -g` of the three nodes during file N's write and read (D/write.data, D/read.data);
 # start the nodes with DOTNET_PerfMapEnabled=1 in the environment for managed symbols. PERF_EVENTS=E records E
-# (e.g. sched:sched_switch) instead of CPU samples.
+# (e.g. sched:sched_switch) instead of CPU samples. PERF_ALL=1 records the whole machine (-a: dd, kernel threads and
+# softirqs too), PERF_FREQ=F samples at F Hz.
 perf_pid=""
-profile() { [ "${PERF_FILE:-0}" = "$1" ] || return 0; perf record -q -g ${PERF_EVENTS:+-e "$PERF_EVENTS"} -o "$PERF_DIR/$2.data" -p "$(IFS=,; echo "${pids[*]}")" 2>/dev/null & perf_pid=$!; sleep 1; }
+profile() { [ "${PERF_FILE:-0}" = "$1" ] || return 0; local who=(-p "$(IFS=,; echo "${pids[*]}")"); [ "${PERF_ALL:-0}" = 1 ] && who=(-a); perf record -q -g ${PERF_FREQ:+-F "$PERF_FREQ"} ${PERF_EVENTS:+-e "$PERF_EVENTS"} -o "$PERF_DIR/$2.data" "${who[@]}" 2>/dev/null & perf_pid=$!; sleep 1; }
 unprofile() { [ -n "$perf_pid" ] || return 0; kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; perf_pid=""; }
 # STRACE_FILE=N STRACE_DIR=D: `strace -c -f` of node1 (the serving node with R = 1) and node3 (the reader) during file
 # N's read, a count of system calls by kind (D/read-node1.txt, D/read-node3.txt); the read is much slower under it.
