@@ -248,12 +248,18 @@ public sealed partial class LeaseDriver
         return [(piece.Id, verified)];
     }
 
+    /// <summary>
+    /// Installs the holder's snapshot, which the machine asks for only past its commit and when its log does not hold
+    /// the snapshot's version in its term. The log keeps what Raft keeps (<see cref="SnapshotInstall"/>): entries from the
+    /// version on go only when they contradict it, and those before it go with the save, not before.
+    /// </summary>
     private void InstallSnapshotLocked(long version, long term, byte[] state)
     {
-        // Entries after what this node applied were never committed here (else the snapshot would not be needed):
-        // they go, so the snapshot can supersede the log.
-        var applied = _replica.Current.Version;
-        if (_log.LastVersion > applied && applied + 1 > _log.SnapshotVersion) _log.TruncateSuffix(applied + 1);
+        if (SnapshotInstall.DropContradicted(_log, version, term) is { } from)
+        {
+            _logger.LogInformation("lease: dropping entries from version {From}: the holder's snapshot at that version is of term {Term}", from, term);
+            _view.Truncated(from);
+        }
         _replica.InstallSnapshot(term, state);
         _view.SnapshotChanged();
         _applyTarget = Math.Max(_applyTarget, version);

@@ -108,7 +108,7 @@ public sealed partial class LeaseLog
         }
         if (!Diverged && TermAt(s.Version) == s.VersionTerm)
         {
-            // The log already holds it: just commit up to it.
+            // The log already holds it (a late or repeated copy): just commit up to it, and keep what follows.
             Commit = s.Version;
             Send(from, new AppendResponse(Term, true, s.Version, _synced, Life));
             return;
@@ -173,7 +173,10 @@ public sealed partial class LeaseLog
 
     private void InstallSnapshot(PeerId from, long version, long versionTerm, PeerId[] voterIds)
     {
-        // Checked again: the commit version may have moved while the pieces came (the log reached it another way).
+        // Checked again: the commit version may have moved while the pieces came, or the log reached the version (an
+        // append late on the way, even one stepped in the round of the last piece). A snapshot installed over a log that
+        // holds it would supersede the entries after it, which this node may have acknowledged and the holder counted
+        // towards a majority (LeaseSnapshotInstallGuardTests): it only moves the commit up.
         if (!Diverged && version <= Commit)
         {
             Send(from, new AppendResponse(Term, true, Commit, _synced, Life));

@@ -22,7 +22,8 @@ public sealed class LeaseReady
 
     /// <summary>
     /// Install the snapshot this node assembled from pieces (its driver holds the bytes; the last piece was checked):
-    /// the state as of Version, of Term.
+    /// the state as of Version, of Term. Asked for only past the commit and when the log does not hold Version in Term;
+    /// the log keeps what Raft keeps (<see cref="SnapshotInstall"/>): nothing from Version on, nothing before it once saved.
     /// </summary>
     public (long Version, long Term)? Snapshot { get; init; }
 

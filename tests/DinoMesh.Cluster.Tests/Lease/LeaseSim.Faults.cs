@@ -49,7 +49,12 @@ internal sealed partial class LeaseSim
         if (!node.Up) return;
         node.Up = false;
         node.MachineDown = powerLoss || machineGone;
-        if (powerLoss) node.Log.LoseUnsynced();
+        if (powerLoss)
+        {
+            node.Log.LoseUnsynced();
+            // Answers go before the fsync: what was acknowledged and not synced may be gone (the holder learns so from the life).
+            node.Acknowledged = default;
+        }
     }
 
     public void Restart(LeaseSimNode node)

@@ -58,22 +58,35 @@ internal sealed partial class LeaseSim
                     throw new Xunit.Sdk.XunitException(Fail($"{node} installs a snapshot at {snap.Version} it has not assembled ({node.Assembling}, {node.Assembly.Count} bytes)"));
                 }
                 var state = node.Assembly.ToArray();
+                if (!ready.SnapshotReplaces) CheckInstallMovesForward(node, snap);
                 if (ready.SnapshotReplaces)
                 {
                     node.Log.ReplaceWithSnapshot(snap.Version, snap.Term, state);
                     Replaced++;
                 }
-                else node.Log.InstallSnapshot(snap.Version, snap.Term, state);
+                else
+                {
+                    node.Log.InstallSnapshot(snap.Version, snap.Term, state);
+                    CheckKeptAcknowledged(node, $"installed a snapshot at {snap.Version}");
+                }
                 node.Install(snap.Version, state);
                 SnapshotsInstalled++;
                 PiecesPerInstall.Add(node.AssemblyPieces);
                 DiscardAssembly(node);
                 CheckApplied(node);
             }
-            if (ready.TruncateFrom is { } from) node.Log.TruncateFrom(from);
+            if (ready.TruncateFrom is { } from)
+            {
+                node.Log.TruncateFrom(from);
+                CheckKeptAcknowledged(node, $"dropped its log from {from}");
+            }
             node.Log.Append(ready.Entries);
             if (ready.SyncLog) node.Log.Sync();
-            foreach (var message in ready.Messages) Send(node, Counted(node, message));
+            foreach (var message in ready.Messages)
+            {
+                NoteAcknowledged(node, message.Message);
+                Send(node, Counted(node, message));
+            }
             foreach (var piece in ready.PiecesToSend)
             {
                 // A piece of a snapshot this node has since replaced is not sent (the driver no longer has its file).

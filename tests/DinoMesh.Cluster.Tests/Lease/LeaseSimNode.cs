@@ -42,6 +42,9 @@ internal sealed class LeaseSimNode
 
     public long Applied { get; private set; }
 
+    /// <summary>The most this node acknowledged holding (a successful answer's match), and in which term; a power cut forgets it.</summary>
+    public (long Term, long Match) Acknowledged { get; set; }
+
     public byte[] StateHash { get; private set; } = new byte[32];
 
     /// <summary>The voters as of the applied state (a restart starts from these).</summary>

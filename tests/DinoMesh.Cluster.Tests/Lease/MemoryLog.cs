@@ -59,7 +59,10 @@ internal sealed class MemoryLog : ILogView
 
     public void Sync() => Synced = LastVersion;
 
-    /// <summary>A snapshot beyond or inside the log: entries it covers go.</summary>
+    /// <summary>
+    /// A snapshot beyond or inside the log, by the rule the driver follows (<see cref="SnapshotInstall"/>, Raft's): a log
+    /// that holds the snapshot's version in its term keeps the entries after it; any other log is superseded whole.
+    /// </summary>
     public void InstallSnapshot(long version, long term, byte[] state)
     {
         if (version <= Snapshot.Version) return;
