@@ -48,6 +48,24 @@ public sealed partial class LeaseLog
 
     private long _lastCommitHandedOut;
 
+    /// <summary>
+    /// A holder's messages, taken out before the Ready that persists its new entries, so the driver can send them first
+    /// and write its own log while the followers write theirs (Raft thesis §10.2.1: the leader may append to its disk in
+    /// parallel with replicating). What a holder sends (appends, commit notices, a leadership transfer, refusals of votes)
+    /// depends on none of its own unpersisted entries: its entries count towards a majority only once persisted
+    /// (<see cref="MaybeCommit"/> takes this node's own value from the log view, not from the entries in memory), and it
+    /// applies only what is in its own log (<see cref="LeaseReady.CommittedTo"/>). They do depend on its term and vote
+    /// (an append in a term this node's disk does not hold yet must not leave), so nothing is taken while those wait to be
+    /// synced; then the Ready sends everything, after the sync, as before. Empty on a node that does not hold the lease.
+    /// </summary>
+    public IReadOnlyList<LeaseEnvelope> TakeMessagesBeforePersist()
+    {
+        if (!IsHolder || _handedOut is not null || _hardStateMustSync || _outbox.Count == 0) return [];
+        var messages = _outbox.ToArray();
+        _outbox.Clear();
+        return messages;
+    }
+
     /// <summary>The driver did everything <paramref name="ready"/> asked.</summary>
     public void Advance(LeaseReady ready)
     {

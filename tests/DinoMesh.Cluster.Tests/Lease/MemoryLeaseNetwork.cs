@@ -78,9 +78,16 @@ internal sealed class MemoryLeaseNetwork(bool deliverOnFlush = false)
         while (queue.TryDequeue(out var item))
         {
             _flushed.AddOrUpdate(from, 1, (_, n) => n + 1);
+            Flushing?.Invoke(from, item.To, item.Message);
             Deliver(from, item.To, item.Message);
         }
     }
+
+    /// <summary>
+    /// Called on the flushing thread as a message leaves on a flush (only with <c>deliverOnFlush</c>): sender, receiver,
+    /// the message.
+    /// </summary>
+    public Action<PeerId, PeerId, LeaseMessage>? Flushing { get; set; }
 
     /// <summary>
     /// Called on the delivering thread once a receiver has answered a message and before it does the round's
