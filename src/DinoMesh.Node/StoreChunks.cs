@@ -32,7 +32,11 @@ internal sealed class StoreChunks : ILocalChunks
         return (Map(status), chunk);
     }
 
-    public LocalWrite Import(VerifiedChunk chunk) => _store.Import(chunk).Status switch
+    public LocalWrite Import(VerifiedChunk chunk) => Map(_store.Import(chunk).Status);
+
+    public LocalWrite ImportPushed(VerifiedChunk chunk) => Map(_store.ImportPushed(chunk).Status);
+
+    private static LocalWrite Map(ChunkWriteStatus status) => status switch
     {
         ChunkWriteStatus.Stored => LocalWrite.Stored,
         ChunkWriteStatus.AlreadyPresent => LocalWrite.AlreadyPresent,
