@@ -32,11 +32,7 @@ internal sealed class StoreChunks : ILocalChunks
         return (Map(status), chunk);
     }
 
-    public LocalWrite Import(VerifiedChunk chunk) => Map(_store.Import(chunk).Status);
-
-    public LocalWrite ImportPushed(VerifiedChunk chunk) => Map(_store.ImportPushed(chunk).Status);
-
-    private static LocalWrite Map(ChunkWriteStatus status) => status switch
+    public LocalWrite Import(VerifiedChunk chunk) => _store.Import(chunk).Status switch
     {
         ChunkWriteStatus.Stored => LocalWrite.Stored,
         ChunkWriteStatus.AlreadyPresent => LocalWrite.AlreadyPresent,

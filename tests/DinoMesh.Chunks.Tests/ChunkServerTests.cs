@@ -32,50 +32,6 @@ public class ChunkServerTests
         public bool Sync() => inner.Sync();
     }
 
-    /// <summary>Chunks in memory that count the imports of each kind.</summary>
-    private sealed class ImportCountingChunks(InMemoryChunks inner) : ILocalChunks
-    {
-        public int Imports, PushedImports;
-
-        public (LocalRead Status, byte[]? Bytes) Read(ChunkId id) => inner.Read(id);
-
-        public LocalWrite Import(VerifiedChunk chunk)
-        {
-            Imports++;
-            return inner.Import(chunk);
-        }
-
-        public LocalWrite ImportPushed(VerifiedChunk chunk)
-        {
-            PushedImports++;
-            return inner.Import(chunk);
-        }
-
-        public bool Contains(ChunkId id) => inner.Contains(id);
-
-        public bool Delete(ChunkId id) => inner.Delete(id);
-
-        public IEnumerable<LocalChunk> Inventory() => inner.Inventory();
-
-        public bool Sync() => inner.Sync();
-    }
-
-    [Fact]
-    public async Task A_put_is_stored_as_a_pushed_chunk_which_the_store_may_write_past_its_caches()
-    {
-        var memory = new InMemoryChunks();
-        var chunks = new ImportCountingChunks(memory);
-        var server = new ChunkServer(chunks, new ChunkInventory(TimeProvider.System), () => new UsageAnswer(0, 0, 0, 0, 0, 0), NullLogger.Instance);
-        var bytes = Peers.RandomBytes(1 << 20, 12);
-        var id = ChunkId.Of(bytes);
-
-        var answer = await server.HandleAsync(Peers.Id("writer"), new PutChunk(id, bytes), CancellationToken.None);
-
-        Assert.Equal(PutOutcome.Stored, Assert.IsType<PutAnswer>(answer).Outcome);
-        Assert.Equal((0, 1), (chunks.Imports, chunks.PushedImports));
-        Assert.True(memory.Contains(id));
-    }
-
     [Fact]
     public void A_served_chunk_is_read_on_the_thread_its_request_came_on_and_lent_whole()
     {

@@ -119,30 +119,6 @@ public sealed class ChunkDirectImportTests
         Assert.Equal(16, ChunkWrittenPagesTests.ResidentPages(fixture.Store.PathOf(ChunkId.Of(small))));
     }
 
-    [Fact]
-    public void A_pushed_chunk_is_written_past_the_page_cache_and_one_already_here_is_not_written_again()
-    {
-        using var fixture = new StoreFixture(new ChunkStoreOptions { DropWrittenPages = false });
-        ChunkWrittenPagesTests.SkipOnTmpfs(fixture);
-        byte[] content = StoreFixture.Random(MiB, seed: 96);
-        // As a received put holds it: behind its 42-byte envelope, not on a page.
-        var chunk = Received(content, 42);
-
-        Assert.Equal(ChunkWriteStatus.Stored, fixture.Store.ImportPushed(chunk).Status);
-
-        string path = fixture.Store.PathOf(chunk.Id);
-        Assert.Equal(1, fixture.Store.DirectImports);
-        Assert.Equal(1, fixture.Store.DirectImportCopies);
-        Assert.Equal(0, ChunkWrittenPagesTests.ResidentPages(path));
-        Assert.Equal(0, fixture.Store.WritebacksStarted);
-        Assert.Empty(fixture.TempFiles());
-        AssertStored(fixture.Store, chunk.Id, content);
-
-        // A peer may push a chunk this node holds (a retried put): looked for first, nothing written.
-        Assert.Equal(ChunkWriteStatus.AlreadyPresent, fixture.Store.ImportPushed(chunk).Status);
-        Assert.Equal(1, fixture.Store.DirectImports);
-    }
-
     /// <summary>The chunk as a slice at <paramref name="offset"/> of a larger array, as a received answer holds it.</summary>
     private static VerifiedChunk Received(byte[] content, int offset)
     {

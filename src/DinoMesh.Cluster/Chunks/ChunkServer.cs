@@ -144,7 +144,7 @@ public sealed class ChunkServer
         }
         // In use before it is written, so garbage collection cannot take a copy that a commit is about to reference.
         _inventory.Pushed(put.Id, chunk.Value.Length, from);
-        var outcome = _store.ImportPushed(chunk.Value) switch
+        var outcome = _store.Import(chunk.Value) switch
         {
             LocalWrite.Stored => PutOutcome.Stored,
             LocalWrite.AlreadyPresent => PutOutcome.AlreadyPresent,

@@ -51,12 +51,6 @@ public interface ILocalChunks
     /// <summary>Stores verified bytes (temp file and rename on disk).</summary>
     LocalWrite Import(VerifiedChunk chunk);
 
-    /// <summary>
-    /// <see cref="Import"/> of a chunk a peer pushed here as one of its R copies: nothing on this node reads it soon, so
-    /// a store may write it past its caches.
-    /// </summary>
-    LocalWrite ImportPushed(VerifiedChunk chunk) => Import(chunk);
-
     bool Contains(ChunkId id);
 
     /// <summary>Removes the chunk; false when it was not there.</summary>

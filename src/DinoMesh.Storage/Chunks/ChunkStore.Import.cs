@@ -19,19 +19,6 @@ public sealed partial class ChunkStore
     public ChunkWriteResult Import(VerifiedChunk chunk) => WriteNew(chunk.Id, chunk.Bytes.Span);
 
     /// <summary>
-    /// <see cref="Import"/> of a chunk a peer pushed (its writer's copy is one of the R, this one the other): looked for
-    /// first like <see cref="Import"/> (a peer may push a chunk this node holds), and a large one (256 KiB and more)
-    /// written with O_DIRECT, as <see cref="ImportFetched"/> writes its chunks. Nobody here reads a pushed chunk soon
-    /// (it is a replica), so its page-cache pages were only filled, written back and dropped again by the writeback
-    /// worker: a kernel copy into fresh pages, a sync_file_range and a fadvise per chunk, and the kernel's writeback,
-    /// against one user-space copy into a warm aligned buffer here (a put's chunk lies behind its envelope, not on a
-    /// page) and a wait for the device on the receiving worker, off the writer's path (docs/benchmarks.md, "R = 2
-    /// write: chunk files created in a block group of their own, pushed chunks imported past the page cache").
-    /// Durability is unchanged (<see cref="SyncAll"/>'s syncfs), and so is what a crash leaves.
-    /// </summary>
-    public ChunkWriteResult ImportPushed(VerifiedChunk chunk) => WriteNew(chunk.Id, chunk.Bytes.Span, direct: true);
-
-    /// <summary>
     /// <see cref="Import"/> of a chunk the caller found missing here moments ago (it fetched it for that reason): the
     /// store does not look again before writing. The file is published with renameat2(RENAME_NOREPLACE), so a copy of
     /// the right length that arrived meanwhile is kept (<see cref="ChunkWriteStatus.AlreadyPresent"/>, the new file
