@@ -1,3 +1,4 @@
+using DinoMesh.Storage.Native;
 using DinoMesh.Storage.Tests.Support;
 
 namespace DinoMesh.Storage.Tests;
@@ -24,6 +25,22 @@ public sealed class DataDirectoryTests
         Assert.Equal(Path.Combine(root, "tmp"), directory.TempDirectory);
         Assert.StartsWith(Path.Combine(root, "meta") + "/", directory.MetadataPath, StringComparison.Ordinal);
         Assert.Equal($"{Environment.ProcessId}", UnlockedFile.ReadAllText(directory.LockPath).Trim());
+    }
+
+    [Fact]
+    public void Open_MarksTheDataDirectoryAsTheTopOfAHierarchy_SoItsTempFilesGetABlockGroupOfTheirOwn()
+    {
+        using var temp = new TempDirectory();
+        if (DirectoryPlacement.SpreadsSubdirectories(temp.Path) is null) Assert.Skip("the test directory's file system has no inode flags (FS_IOC_GETFLAGS)");
+        string root = temp.Combine("data");
+        Directory.CreateDirectory(root);
+        Assert.False(DirectoryPlacement.SpreadsSubdirectories(root));
+
+        using var directory = DataDirectory.Open(root);
+
+        // ext4's Orlov allocator places the subdirectories of a directory marked FS_TOPDIR_FL apart from it.
+        Assert.True(DirectoryPlacement.SpreadsSubdirectories(root));
+        Assert.False(DirectoryPlacement.SpreadsSubdirectories(directory.TempDirectory));
     }
 
     [Fact]
