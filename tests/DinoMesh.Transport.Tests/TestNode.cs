@@ -36,7 +36,18 @@ internal sealed class SetAdmission : IAdmission
     {
         if (IsAdmitted(peer)) return AdmissionVerdict.Yes;
         Presented.Enqueue((peer, presentedVersion));
-        if (WhileNotAdmitted is { } wait) await wait(peer, presentedVersion);
+        if (WhileNotAdmitted is { } wait)
+        {
+            try
+            {
+                await wait(peer, presentedVersion).WaitAsync(ct);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                // As the node's check: the connection closed meanwhile, so it is refused.
+                return AdmissionVerdict.No(AdmissionVerdict.NotAdmitted);
+            }
+        }
         return IsAdmitted(peer) ? AdmissionVerdict.Yes : AdmissionVerdict.No(AdmissionVerdict.NotAdmitted);
     }
 }

@@ -28,11 +28,17 @@ public sealed class AdmittedPeers : IAdmission
     private readonly TimeSpan _catchUpWait;
     private readonly TimeSpan _firstAnswerWait;
     private long _knownThrough;
+    // The checks waiting, ordered by the version each waits for: applying version v wakes only those at or below v, so
+    // a crowd of strangers presenting far versions costs nothing per applied entry. _waiters is their count, read
+    // without the lock by Advance's fast path.
+    private readonly Lock _waitGate = new();
+    private readonly SortedSet<Waiter> _waiting = new(Waiter.ByVersion);
+    private long _nextWaiter;
     private int _waiters;
+    private long _wakes;
     // The IPs members are known at (IsMemberAddress), rebuilt on the first question after a change of _peers.
     private int _peersChanged;
     private AddressSet _memberAddresses = new(-1, []);
-    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public AdmittedPeers(IEnumerable<KnownPeer> known, TimeSpan? catchUpWait = null, TimeSpan? firstAnswerWait = null)
     {
@@ -96,7 +102,7 @@ public sealed class AdmittedPeers : IAdmission
             var seen = Interlocked.CompareExchange(ref _knownThrough, version, known);
             if (seen == known)
             {
-                Signal();
+                WakeThrough(version);
                 return;
             }
             known = seen;
@@ -109,7 +115,7 @@ public sealed class AdmittedPeers : IAdmission
         _peers.TryRemove(peer, out _);
         Interlocked.Increment(ref _peersChanged);
         var first = _evicted.TryAdd(peer, true);
-        if (first) Signal();
+        if (first) WakePeer(peer);
         return first;
     }
 
@@ -132,7 +138,7 @@ public sealed class AdmittedPeers : IAdmission
             return address;
         });
         if (changed) Interlocked.Increment(ref _peersChanged);
-        if (added) Signal();
+        if (added) WakePeer(peer);
         return changed;
     }
 
@@ -152,19 +158,20 @@ public sealed class AdmittedPeers : IAdmission
         var started = Stopwatch.GetTimestamp();
         var wait = KnownThrough == 0 ? _firstAnswerWait : _catchUpWait;
         if (Behind is { } behind) ThreadPool.UnsafeQueueUserWorkItem(static state => state.behind(state.presentedVersion), (behind, presentedVersion), preferLocal: false);
-        Interlocked.Increment(ref _waiters);
+        var waiter = Enlist(peer, presentedVersion);
         try
         {
             while (true)
             {
-                // Taken before the state is read: a change after the read completes this task, so none is missed.
-                var changed = Volatile.Read(ref _changed).Task;
+                // Read after the waiter is enlisted: a change after the read wakes it, so none is missed.
                 var left = wait - Stopwatch.GetElapsedTime(started);
                 var step = Step(peer, presentedVersion, left > TimeSpan.Zero);
                 if (step != AdmissionStep.Wait) return Verdict(step, presentedVersion, wait);
+                // Woken yet undecided (not reached: a wake decides): wait again, enlisted anew.
+                if (waiter.Woken.Task.IsCompleted) waiter = Enlist(peer, presentedVersion);
                 try
                 {
-                    await changed.WaitAsync(left, ct);
+                    await waiter.Woken.Task.WaitAsync(left, ct);
                 }
                 catch (TimeoutException)
                 {
@@ -177,9 +184,15 @@ public sealed class AdmittedPeers : IAdmission
         }
         finally
         {
-            Interlocked.Decrement(ref _waiters);
+            Withdraw(waiter);
         }
     }
+
+    /// <summary>
+    /// Waiting checks woken to look again, since the start: by the log reaching the version a check waits for, or by a
+    /// change of its peer's membership (admitted, evicted). Each costs a continuation on the thread pool.
+    /// </summary>
+    public long Wakes => Interlocked.Read(ref _wakes);
 
     private AdmissionStep Step(PeerId peer, long presented, bool timeLeft) =>
         AdmissionRule.Decide(IsAdmitted(peer), IsEvicted(peer), presented, KnownThrough, timeLeft);
@@ -192,12 +205,75 @@ public sealed class AdmittedPeers : IAdmission
         _ => AdmissionVerdict.No(AdmissionVerdict.NotAdmitted),
     };
 
-    // Wakes every waiting check to look again. Interlocked reads order the caller's change before the waiter count.
-    private void Signal()
+    private Waiter Enlist(PeerId peer, long version)
+    {
+        var waiter = new Waiter(peer, version, Interlocked.Increment(ref _nextWaiter));
+        lock (_waitGate)
+        {
+            _waiting.Add(waiter);
+            // Interlocked: orders the count before the caller's next read of the state (see WakeThrough).
+            Interlocked.Increment(ref _waiters);
+        }
+        return waiter;
+    }
+
+    private void Withdraw(Waiter waiter)
+    {
+        lock (_waitGate)
+        {
+            if (_waiting.Remove(waiter)) Interlocked.Decrement(ref _waiters);
+        }
+    }
+
+    /// <summary>Wakes the checks waiting for a version up to <paramref name="version"/>, which this node now knows through.</summary>
+    private void WakeThrough(long version)
+    {
+        // Interlocked read after the caller's interlocked write of _knownThrough: a check enlisted after this read
+        // reads the new version itself.
+        if (Interlocked.CompareExchange(ref _waiters, 0, 0) == 0) return;
+        lock (_waitGate)
+        {
+            while (_waiting.Count > 0 && _waiting.Min!.Version <= version)
+            {
+                var waiter = _waiting.Min;
+                _waiting.Remove(waiter);
+                Wake(waiter);
+            }
+        }
+    }
+
+    /// <summary>Wakes the checks of <paramref name="peer"/>, just admitted or evicted (rare: a scan will do).</summary>
+    private void WakePeer(PeerId peer)
     {
         if (Interlocked.CompareExchange(ref _waiters, 0, 0) == 0) return;
-        var old = Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        old.TrySetResult();
+        lock (_waitGate)
+        {
+            var decided = _waiting.Where(w => w.Peer == peer).ToList();
+            foreach (var waiter in decided)
+            {
+                _waiting.Remove(waiter);
+                Wake(waiter);
+            }
+        }
+    }
+
+    private void Wake(Waiter waiter)
+    {
+        Interlocked.Decrement(ref _waiters);
+        Interlocked.Increment(ref _wakes);
+        waiter.Woken.TrySetResult();
+    }
+
+    /// <summary>A check waiting for the log to reach <see cref="Version"/>; <see cref="Sequence"/> tells apart those waiting for the same one.</summary>
+    private sealed class Waiter(PeerId peer, long version, long sequence)
+    {
+        public static readonly IComparer<Waiter> ByVersion = Comparer<Waiter>.Create(static (a, b) =>
+            a.Version != b.Version ? a.Version.CompareTo(b.Version) : a.Sequence.CompareTo(b.Sequence));
+
+        public PeerId Peer { get; } = peer;
+        public long Version { get; } = version;
+        public long Sequence { get; } = sequence;
+        public TaskCompletionSource Woken { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private sealed record AddressSet(int Changes, HashSet<System.Net.IPAddress> Addresses);

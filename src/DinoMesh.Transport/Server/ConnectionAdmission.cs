@@ -6,8 +6,8 @@ namespace DinoMesh.Transport.Server;
 /// The admission checks of one HTTP/2 connection's requests from a caller not known yet (a connection feature, set by
 /// <see cref="ConnectionWatch"/>). A check that presents a later log version waits up to 5-10 s
 /// (<see cref="IAdmission.CheckAsync"/>); the connection caps bound how many connections may wait so, but every request
-/// of a connection could start a wait of its own (up to 512 streams each), and every waiting check is woken by every
-/// log entry this node applies. So a connection has at most one check under way: requests that come while it waits
+/// of a connection could start a wait of its own (up to 512 streams each), each holding a timer and a place among the
+/// node's waiting checks. So a connection has at most one check under way: requests that come while it waits
 /// share its verdict (the peer is the connection's, fixed by its certificate, and a newcomer presents the same
 /// version on every request). Once it is decided, the next request starts a new one. Thread-safe.
 /// </summary>

@@ -134,7 +134,7 @@ internal sealed class DirectConnections
     /// through the runtime's epoll thread. The same rules as <see cref="ServeAsync"/>. The thread is held only for what
     /// is bounded and short: the handshake (<see cref="TransportOptions.ConnectTimeout"/>) and a member's session. An
     /// admission check that has to wait (a peer not known yet that presents a later log version: up to 5-10 s, see
-    /// <see cref="IAdmission.CheckAsync"/>) and a refusal (which reads until the caller hangs up, up to
+    /// <see cref="IAdmission.CheckAsync"/>, cut short if the peer hangs up: <see cref="HangUpWatch"/>) and a refusal (which reads until the caller hangs up, up to
     /// <see cref="LeanServer.DrainTimeout"/>) go on without a thread (<see cref="AfterCheckAsync"/>): before
     /// 2026-12-06 both ran here, so strangers with a certificate held reader threads for seconds each.
     /// </summary>
@@ -167,17 +167,21 @@ internal sealed class DirectConnections
             Interlocked.Increment(ref _handshakes);
             if (connection.Tls.NegotiatedApplicationProtocol != LeanWire.Alpn) return;
             var peer = connection.Tls.RemoteCertificate is { } certificate ? PeerCertificate.PeerIdOf(certificate) : default;
+            var hangUp = new HangUpWatch(socket, _aborting.Token);
             var check = peer.IsEmpty
                 ? ValueTask.FromResult(AdmissionVerdict.No(AdmissionVerdict.NotAdmitted))
-                : _admission.CheckAsync(peer, AdmissionHint.FromServerName(connection.Tls.TargetHostName), _aborting.Token);
+                : _admission.CheckAsync(peer, AdmissionHint.FromServerName(connection.Tls.TargetHostName), hangUp.Token);
             if (!check.IsCompletedSuccessfully)
             {
-                // The check waits (for this node's log to reach the version the peer presents): not on this thread.
+                // The check waits (for this node's log to reach the version the peer presents): not on this thread,
+                // and no longer than the peer stays.
+                hangUp.Start();
                 Vetted();
                 handedOver = true;
-                Track(AfterCheckAsync(check, connection, peer));
+                Track(AfterCheckAsync(check, hangUp, connection, peer));
                 return;
             }
+            hangUp.Dispose();
             var gate = PassGate(ticket, peer, check.Result, "lean", connection.From);
             Vetted();
             if (gate == Gate.NotAdmitted)
@@ -210,12 +214,15 @@ internal sealed class DirectConnections
     /// thread; then an admitted peer is served on a new thread of its own (its socket is still untouched by the
     /// runtime's epoll thread), or asynchronously when none is free; anyone else is refused asynchronously.
     /// </summary>
-    private async Task AfterCheckAsync(ValueTask<AdmissionVerdict> check, OnThread connection, Core.Identity.PeerId peer)
+    /// <param name="hangUp">Cancels the check when the peer hangs up; disposed here once it is decided.</param>
+    private async Task AfterCheckAsync(ValueTask<AdmissionVerdict> check, HangUpWatch hangUp, OnThread connection, Core.Identity.PeerId peer)
     {
         var ownsConnection = true;
         try
         {
-            var gate = PassGate(connection.Ticket, peer, await check, "lean", connection.From);
+            AdmissionVerdict verdict;
+            using (hangUp) verdict = await check;
+            var gate = PassGate(connection.Ticket, peer, verdict, "lean", connection.From);
             if (gate == Gate.NotAdmitted)
             {
                 ownsConnection = false;
@@ -326,7 +333,7 @@ internal sealed class DirectConnections
             path = lean ? "lean" : "bulk";
             var peer = tls.RemoteCertificate is { } certificate ? PeerCertificate.PeerIdOf(certificate) : default;
             // As on Kestrel's path (ConnectionWatch): a peer not known yet that presents its admission version waits for this node's log.
-            var admission = peer.IsEmpty ? AdmissionVerdict.No(AdmissionVerdict.NotAdmitted) : await _admission.CheckAsync(peer, AdmissionHint.FromServerName(tls.TargetHostName), _aborting.Token);
+            var admission = peer.IsEmpty ? AdmissionVerdict.No(AdmissionVerdict.NotAdmitted) : await CheckAsync(socket, peer, AdmissionHint.FromServerName(tls.TargetHostName));
             var gate = PassGate(ticket, peer, admission, path, from);
             // A lean caller is told it is refused and that nothing was read, so it tries HTTP/2 at once whatever its protocol.
             if (gate == Gate.NotAdmitted && lean) await LeanServer.RefuseAsync(tls, _aborting.Token);
@@ -356,6 +363,15 @@ internal sealed class DirectConnections
             await tls.DisposeAsync();
             ticket.Dispose();
         }
+    }
+
+    /// <summary>The admission check of a connection on the asynchronous path, cancelled if its peer hangs up while it waits.</summary>
+    private async ValueTask<AdmissionVerdict> CheckAsync(Socket socket, Core.Identity.PeerId peer, long presented)
+    {
+        using var hangUp = new HangUpWatch(socket, _aborting.Token);
+        var check = _admission.CheckAsync(peer, presented, hangUp.Token);
+        if (!check.IsCompleted) hangUp.Start();
+        return await check;
     }
 
     private enum Gate
