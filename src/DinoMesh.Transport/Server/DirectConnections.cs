@@ -194,13 +194,9 @@ internal sealed class DirectConnections
             if (gate != Gate.Pass) return;
             ServeSession(connection, peer);
         }
-        catch (Exception e) when (e is IOException or AuthenticationException or OperationCanceledException or ObjectDisposedException or SocketException)
-        {
-            _log.LogDebug("{Path} connection from {Remote} ended: {Reason}", "lean (own thread)", connection.From, e.Message);
-        }
         catch (Exception e)
         {
-            _log.LogError(e, "{Path} connection from {Remote} failed", "lean (own thread)", connection.From);
+            LogEnded(e, "lean (own thread)", connection.From);
         }
         finally
         {
@@ -239,13 +235,9 @@ internal sealed class DirectConnections
             Interlocked.Increment(ref _servedLean);
             await _lean!.ServeAsync(connection.Tls, peer, connection.Remote, new ConnectionActivity(), _aborting.Token, _stopping.Token, _firstRequestTimeout);
         }
-        catch (Exception e) when (e is IOException or AuthenticationException or OperationCanceledException or ObjectDisposedException or SocketException)
-        {
-            _log.LogDebug("{Path} connection from {Remote} ended: {Reason}", "lean (after its admission check)", connection.From, e.Message);
-        }
         catch (Exception e)
         {
-            _log.LogError(e, "{Path} connection from {Remote} failed", "lean (after its admission check)", connection.From);
+            LogEnded(e, "lean (after its admission check)", connection.From);
         }
         finally
         {
@@ -277,17 +269,29 @@ internal sealed class DirectConnections
         {
             ServeSession(connection, peer);
         }
-        catch (Exception e) when (e is IOException or AuthenticationException or OperationCanceledException or ObjectDisposedException or SocketException)
-        {
-            _log.LogDebug("{Path} connection from {Remote} ended: {Reason}", "lean (own thread)", connection.From, e.Message);
-        }
         catch (Exception e)
         {
-            _log.LogError(e, "{Path} connection from {Remote} failed", "lean (own thread)", connection.From);
+            LogEnded(e, "lean (own thread)", connection.From);
         }
         finally
         {
             connection.End();
+        }
+    }
+
+    /// <summary>
+    /// How a connection's end is logged: a handshake that failed or timed out, a caller gone or a stop is routine (nothing
+    /// to answer, as Kestrel would not), anything else is a defect worth an error.
+    /// </summary>
+    private void LogEnded(Exception e, string path, string from)
+    {
+        if (e is IOException or AuthenticationException or OperationCanceledException or ObjectDisposedException or SocketException)
+        {
+            _log.LogDebug("{Path} connection from {Remote} ended: {Reason}", path, from, e.Message);
+        }
+        else
+        {
+            _log.LogError(e, "{Path} connection from {Remote} failed", path, from);
         }
     }
 
@@ -349,14 +353,9 @@ internal sealed class DirectConnections
                 await _bulk!.ServeAsync(tls, tls, peer, remote, new ConnectionActivity(), _aborting.Token, _stopping.Token, _firstRequestTimeout);
             }
         }
-        catch (Exception e) when (e is IOException or AuthenticationException or OperationCanceledException or ObjectDisposedException or SocketException)
-        {
-            // A handshake that failed or timed out, or a caller gone: nothing to answer, as Kestrel would not.
-            _log.LogDebug("{Path} connection from {Remote} ended: {Reason}", path, from, e.Message);
-        }
         catch (Exception e)
         {
-            _log.LogError(e, "{Path} connection from {Remote} failed", path, from);
+            LogEnded(e, path, from);
         }
         finally
         {
