@@ -44,8 +44,10 @@ public sealed partial class PeerTransport : IAsyncDisposable
         _log = loggerFactory.CreateLogger("DinoMesh.Transport");
         _readers = new Lean.DedicatedReaders(options.DedicatedLeanReaders);
         _server = new PeerServer(identity, options, admission, _protocols, loggerFactory, _readers);
+        // Dial HTTP/3 only where nodes serve it: no node does yet (PeerServer.QuicEnabled), and a link that tries it
+        // first would pay a failed QUIC attempt (a timeout where UDP is dropped) before every fallback to HTTP/2.
 #pragma warning disable CA1416 // IsSupported is itself the platform check
-        _quic = options.EnableQuic && QuicConnection.IsSupported;
+        _quic = options.EnableQuic && _server.QuicEnabled && QuicConnection.IsSupported;
 #pragma warning restore CA1416
         RegisterUnary(ProtocolIds.Ping, PingBytes, AnswerPing);
     }
@@ -68,8 +70,11 @@ public sealed partial class PeerTransport : IAsyncDisposable
     /// <summary>host:port peers should dial: <see cref="TransportOptions.Advertise"/> or the bound address.</summary>
     public string Advertise => _options.Advertise ?? (ListenEndPoint is { } ep ? ep.ToString() : "");
 
-    /// <summary>"h3/quic" when this platform has QUIC (libmsquic), else "h2/tls1.3": what new links will use.</summary>
+    /// <summary>"h3/quic" when nodes serve HTTP/3 and this platform has QUIC (libmsquic), else "h2/tls1.3": what new links will use.</summary>
     public string PreferredTransport => _quic ? WireHeaders.H3 : WireHeaders.H2;
+
+    /// <summary>Whether this node accepts HTTP/3 over QUIC: not yet (see <c>PeerServer.QuicEnabled</c>).</summary>
+    public bool ServesQuic => _server.QuicEnabled;
 
     /// <summary>Incoming connections now: open, in their TLS handshake, and of peers that are not admitted.</summary>
     public IncomingConnections IncomingConnections =>

@@ -18,7 +18,8 @@ public sealed record TransportOptions
     public TimeSpan DefaultDeadline { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// Use HTTP/3 over QUIC where the platform supports it (libmsquic present); HTTP/2 over TLS 1.3 otherwise.
+    /// Use HTTP/3 over QUIC where the platform supports it (libmsquic present) and nodes serve it; HTTP/2 over TLS 1.3
+    /// otherwise. No node serves HTTP/3 yet (see <c>PeerServer.QuicEnabled</c>), so today every link is HTTP/2 or lean.
     /// </summary>
     public bool EnableQuic { get; init; } = true;
 
