@@ -39,18 +39,29 @@ public sealed partial class MetadataLog
     public IEnumerable<LogRecord> ReadFrom(long fromVersion)
     {
         ThrowIfDisposed();
-        return Stream(Math.Max(1, fromVersion));
+        return Stream(Math.Max(1, fromVersion), long.MaxValue);
     }
 
-    private IEnumerable<LogRecord> Stream(long next)
+    /// <summary>
+    /// As <see cref="ReadFrom(long)"/>, but ends at <paramref name="toVersion"/> without reading the record after it. The
+    /// apply of committed entries uses it: the record past the commit may be truncated and written again under it (a
+    /// new holder's entries replacing uncommitted ones), and a read of those bytes would find them torn.
+    /// </summary>
+    public IEnumerable<LogRecord> ReadRange(long fromVersion, long toVersion)
     {
-        if (next < FirstVersion) yield break;
+        ThrowIfDisposed();
+        return Stream(Math.Max(1, fromVersion), toVersion);
+    }
+
+    private IEnumerable<LogRecord> Stream(long next, long last)
+    {
+        if (next > last || next < FirstVersion) yield break;
         // The newest records come from memory; the segment files serve only what is older than that.
         var recent = new List<LogRecord>(RecentBatch);
-        while (true)
+        while (next <= last)
         {
             recent.Clear();
-            _recent.CopyFrom(next, RecentBatch, recent);
+            _recent.CopyFrom(next, (int)Math.Min(RecentBatch, last - next + 1), recent);
             if (recent.Count == 0) break;
             foreach (var record in recent)
             {
@@ -60,7 +71,7 @@ public sealed partial class MetadataLog
         }
         // A record is kept in memory before the log's last version names it, so past the last version there is nothing
         // on disk either.
-        if (next > LastVersion) yield break;
+        if (next > last || next > LastVersion) yield break;
         var segments = Volatile.Read(ref _segments);
         int at = IndexOfSegmentHolding(segments, next);
         if (at < 0) yield break;
@@ -73,6 +84,7 @@ public sealed partial class MetadataLog
             long version = indexed;
             while (true)
             {
+                if (next > last) yield break;
                 var status = cursor.Next(segment.Length);
                 if (status == RecordStatus.Ok)
                 {

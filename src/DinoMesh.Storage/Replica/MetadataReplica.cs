@@ -132,9 +132,8 @@ public sealed class MetadataReplica : IDisposable
         {
             var state = _state;
             if (version <= state.Version) return 0;
-            foreach (var record in Log.ReadFrom(state.Version + 1))
+            foreach (var record in Log.ReadRange(state.Version + 1, version))
             {
-                if (record.Version > version) break;
                 if (ahead is null || !ahead.TryTake(record, state, out var mutation, out var result))
                 {
                     mutation = MutationCodec.Decode(record.Payload);
