@@ -20,16 +20,6 @@ public class StrangerAdmissionThreadTests
 {
     private const string ReaderThread = "dino-lean-in";
 
-    private static TransportOptions Options() => new()
-    {
-        Listen = new IPEndPoint(IPAddress.Loopback, 0),
-        ConnectTimeout = TimeSpan.FromSeconds(20),
-        DefaultDeadline = TimeSpan.FromSeconds(10),
-    };
-
-    /// <summary>Host <paramref name="i"/> of a crowd: 12 connections per address, under the per-address cap of 16.</summary>
-    private static IPAddress Host(byte subnet, int i) => new([127, 0, subnet, (byte)(1 + i / 12)]);
-
     /// <summary>Waits (bounded) for <paramref name="count"/> to reach 0, and returns what it is at the end.</summary>
     private static async Task<int> SettledAsync(Func<int> count, TimeSpan bound, CancellationToken ct)
     {
@@ -43,41 +33,25 @@ public class StrangerAdmissionThreadTests
     {
         const int crowd = 24;
         var ct = TestContext.Current.CancellationToken;
-        await using var server = await new TestNode("A", Options()).StartWithEchoAsync();
-        var logReached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await new TestNode("A", WaitingStrangers.ServerOptions()).StartWithEchoAsync();
         // Every stranger presents a version this node's log has not reached: its check waits until the test ends (the
         // node's waits up to 5 s, 10 s while it knows no admission), then refuses it.
-        server.Admission.WhileNotAdmitted = (_, presented) => presented > 0 ? logReached.Task : Task.CompletedTask;
-        using var dir = new TempDirectory();
-        using var stranger = NodeIdentity.LoadOrCreate(dir.Path);
-        var strangers = new List<SslStream>();
-        try
-        {
-            strangers.AddRange(await Task.WhenAll(Enumerable.Range(0, crowd).Select(i =>
-                RawLean.DialAsync(stranger, server.Address, server.Id, ct, Host(2, i), presented: 1_000_000))));
-            await Poll.UntilAsync(() => server.Admission.Presented.Count >= crowd, TimeSpan.FromSeconds(20), ct);
+        await using var strangers = await WaitingStrangers.DialAsync(server, crowd, subnet: 2, ct);
+        // A connection's thread ends a moment after its check starts waiting.
+        var readers = await SettledAsync(() => server.Transport.DedicatedLeanReaders, TimeSpan.FromSeconds(5), ct);
+        Assert.Equal(0, readers);
+        Assert.Equal(0, StalledHello.ThreadsNamed(ReaderThread));
 
-            // A connection's thread ends a moment after its check starts waiting.
-            var readers = await SettledAsync(() => server.Transport.DedicatedLeanReaders, TimeSpan.FromSeconds(5), ct);
-            Assert.Equal(0, readers);
-            Assert.Equal(0, StalledHello.ThreadsNamed(ReaderThread));
+        // A member that dials from an address the server knows no member at (127.0.0.1 here): the strangers' lane.
+        await using var member = await new TestNode("B", WaitingStrangers.ServerOptions()).StartWithEchoAsync();
+        server.Admission.Admit(member.Id);
+        var call = await member.Transport.CallAsync(server.Address, server.Id, TestNode.Echo, new byte[] { 1 }, TimeSpan.FromSeconds(10), ct);
 
-            // A member that dials from an address the server knows no member at (127.0.0.1 here): the strangers' lane.
-            await using var member = await new TestNode("B", Options()).StartWithEchoAsync();
-            server.Admission.Admit(member.Id);
-            var call = await member.Transport.CallAsync(server.Address, server.Id, TestNode.Echo, new byte[] { 1 }, TimeSpan.FromSeconds(10), ct);
-
-            Assert.True(call.Ok, call.ToString());
-            Assert.Equal(WireHeaders.Lean, Assert.Single(member.Transport.Links).Transport);
-            Assert.Equal(1, server.Transport.DirectLeanConnectionsOnThreads);
-            // The strangers still wait, each in a handshake slot of its lane, none on a thread.
-            Assert.True(server.Transport.IncomingConnections.Handshaking >= crowd, $"{server.Transport.IncomingConnections.Handshaking} in handshake");
-        }
-        finally
-        {
-            logReached.TrySetResult();
-            foreach (var tls in strangers) await tls.DisposeAsync();
-        }
+        Assert.True(call.Ok, call.ToString());
+        Assert.Equal(WireHeaders.Lean, Assert.Single(member.Transport.Links).Transport);
+        Assert.Equal(1, server.Transport.DirectLeanConnectionsOnThreads);
+        // The strangers still wait, each in a handshake slot of its lane, none on a thread.
+        Assert.True(server.Transport.IncomingConnections.Handshaking >= crowd, $"{server.Transport.IncomingConnections.Handshaking} in handshake");
     }
 
     [Fact]
@@ -85,7 +59,7 @@ public class StrangerAdmissionThreadTests
     {
         const int crowd = 30;
         var ct = TestContext.Current.CancellationToken;
-        await using var server = await new TestNode("A", Options()).StartWithEchoAsync();
+        await using var server = await new TestNode("A", WaitingStrangers.ServerOptions()).StartWithEchoAsync();
         var budget = server.Transport.Options.DedicatedLeanReaders;
         using var dir = new TempDirectory();
         using var stranger = NodeIdentity.LoadOrCreate(dir.Path);
@@ -95,7 +69,7 @@ public class StrangerAdmissionThreadTests
             // One after another, so each gets a thread for its handshake; each reads its refusal and stays connected.
             for (var i = 0; i < crowd; i++)
             {
-                var tls = await RawLean.DialAsync(stranger, server.Address, server.Id, ct, Host(3, i));
+                var tls = await RawLean.DialAsync(stranger, server.Address, server.Id, ct, WaitingStrangers.Host(3, i));
                 strangers.Add(tls);
                 var (id, status, _) = await RawLean.ReadAnswerAsync(tls, ct);
                 Assert.Equal((0u, (byte)CallFailure.Refused), (id, status));

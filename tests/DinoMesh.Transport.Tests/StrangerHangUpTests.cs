@@ -1,7 +1,3 @@
-using System.Net;
-using System.Net.Security;
-using DinoMesh.Transport.Identity;
-
 namespace DinoMesh.Transport.Tests;
 
 /// <summary>
@@ -14,46 +10,21 @@ namespace DinoMesh.Transport.Tests;
 [Collection(nameof(StrangerThreadTests))]
 public class StrangerHangUpTests
 {
-    private static TransportOptions Options() => new()
-    {
-        Listen = new IPEndPoint(IPAddress.Loopback, 0),
-        ConnectTimeout = TimeSpan.FromSeconds(20),
-        DefaultDeadline = TimeSpan.FromSeconds(10),
-    };
-
-    /// <summary>Host <paramref name="i"/> of the crowd: 12 connections per address, under the per-address cap of 16.</summary>
-    private static IPAddress Host(int i) => new([127, 0, 4, (byte)(1 + i / 12)]);
-
     [Fact]
     public async Task Strangers_that_hang_up_while_their_admission_check_waits_free_their_slots()
     {
         const int crowd = 24;
         var ct = TestContext.Current.CancellationToken;
-        await using var server = await new TestNode("A", Options()).StartWithEchoAsync();
-        var logReached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await new TestNode("A", WaitingStrangers.ServerOptions()).StartWithEchoAsync();
         // Every check waits until the test ends (the node's would wait 5-10 s): only the hang-up can end it sooner.
-        server.Admission.WhileNotAdmitted = (_, presented) => presented > 0 ? logReached.Task : Task.CompletedTask;
-        using var dir = new TempDirectory();
-        using var stranger = NodeIdentity.LoadOrCreate(dir.Path);
-        var strangers = new List<SslStream>();
-        try
-        {
-            strangers.AddRange(await Task.WhenAll(Enumerable.Range(0, crowd).Select(i =>
-                RawLean.DialAsync(stranger, server.Address, server.Id, ct, Host(i), presented: 1_000_000))));
-            await Poll.UntilAsync(() => server.Admission.Presented.Count >= crowd, TimeSpan.FromSeconds(20), ct);
-            Assert.True(server.Transport.IncomingConnections.Handshaking >= crowd, $"{server.Transport.IncomingConnections}");
+        await using var strangers = await WaitingStrangers.DialAsync(server, crowd, subnet: 4, ct);
+        Assert.True(server.Transport.IncomingConnections.Handshaking >= crowd, $"{server.Transport.IncomingConnections}");
 
-            foreach (var tls in strangers) await tls.DisposeAsync();
+        await strangers.HangUpAsync();
 
-            // Well before any check's end (never, here): every slot is back.
-            await Poll.UntilAsync(() => server.Transport.IncomingConnections is { Open: 0, Handshaking: 0, Strangers: 0 }, TimeSpan.FromSeconds(10), ct);
-            Assert.Equal(0, server.Transport.IncomingConnections.Open);
-            Assert.False(logReached.Task.IsCompleted);
-        }
-        finally
-        {
-            logReached.TrySetResult();
-            foreach (var tls in strangers) await tls.DisposeAsync();
-        }
+        // Well before any check's end (never, here): every slot is back.
+        await Poll.UntilAsync(() => server.Transport.IncomingConnections is { Open: 0, Handshaking: 0, Strangers: 0 }, TimeSpan.FromSeconds(10), ct);
+        Assert.Equal(0, server.Transport.IncomingConnections.Open);
+        Assert.False(strangers.Released);
     }
 }
