@@ -41,4 +41,22 @@ public class MetadataLogTruncateTests
         Assert.Equal(10, fixture.Log.LastVersion);
         Assert.Equal(1, fixture.Log.TermAt(10));
     }
+
+    // Regression: lowering log.synced wrote one of its two slots, and open takes the higher of them, so a restart (a
+    // clean one too) after a truncation below the synced version and before the next Sync was refused as a lost log.
+    [Fact]
+    public void A_truncation_below_the_synced_version_is_not_taken_for_a_lost_log_at_the_next_open()
+    {
+        using var fixture = new LogFixture(segmentSize: 8 * 1024);
+        fixture.AppendRange(1, 1000, term: 1);
+        fixture.Log.Sync();
+        fixture.Log.TruncateSuffix(500);
+
+        var reopened = fixture.Reopen();
+
+        Assert.Equal(499, reopened.LastVersion);
+        reopened.Append(500, 2, LogFixture.Payload(500));
+        reopened.Sync();
+        Assert.Equal(500, fixture.Reopen().LastVersion);
+    }
 }

@@ -106,6 +106,7 @@ public sealed partial class MetadataLog
         try
         {
             created = SegmentFile.Create(_segmentDirectory, version, _reserve);
+            Created(created);
         }
         catch (LogFullException) when (_active is { } full && full.Segment.NextVersion == version)
         {
@@ -115,7 +116,7 @@ public sealed partial class MetadataLog
         {
             try
             {
-                previous.DataSync();
+                DataSync(previous);
             }
             catch
             {

@@ -1,5 +1,3 @@
-using DinoMesh.Storage.Native;
-
 namespace DinoMesh.Storage.Metadata;
 
 public sealed partial class MetadataLog
@@ -27,19 +25,19 @@ public sealed partial class MetadataLog
                 lock (_writeLock)
                 {
                     ThrowIfDisposed();
-                    _synced.Record(0, 0);
+                    RecordSynced(0, 0);
                     _recent.Clear();
                     _active?.Dispose();
                     _active = null;
                     foreach (var segment in _segments) SegmentFile.TryDelete(segment.Path);
                     Volatile.Write(ref _segments, []);
-                    Durability.FsyncDirectory(_segmentDirectory);
+                    FsyncSegmentDirectory();
                     NameSnapshotLocked(version, term, file, moveFloor: true, ref mayBeNamed);
                     Volatile.Write(ref _snapshot, new SnapshotMark(version, term));
                     Interlocked.Exchange(ref _floor, version);
                     Interlocked.Exchange(ref _lastTerm, term);
                     Interlocked.Exchange(ref _lastVersion, version);
-                    _synced.Record(version, term);
+                    RecordSynced(version, term);
                 }
             }
             catch

@@ -1,5 +1,3 @@
-using DinoMesh.Storage.Native;
-
 namespace DinoMesh.Storage.Metadata;
 
 public sealed partial class MetadataLog
@@ -186,7 +184,7 @@ public sealed partial class MetadataLog
         foreach (var segment in covered) SegmentFile.TryDelete(segment.Path);
         try
         {
-            Durability.FsyncDirectory(_segmentDirectory);
+            FsyncSegmentDirectory();
         }
         catch (IOException)
         {

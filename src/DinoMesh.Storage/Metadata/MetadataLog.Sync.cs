@@ -1,3 +1,5 @@
+using DinoMesh.Storage.Native;
+
 namespace DinoMesh.Storage.Metadata;
 
 public sealed partial class MetadataLog
@@ -16,10 +18,44 @@ public sealed partial class MetadataLog
             ThrowIfDisposed();
             if (!_unsynced) return;
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
-            _active?.DataSync();
-            _synced.Record(_lastVersion, _lastTerm);
+            if (_active is { } active) DataSync(active);
+            RecordSynced(_lastVersion, _lastTerm);
             StorageMetrics.LogSynced(started);
             _unsynced = false;
         }
+    }
+
+    /// <summary>
+    /// Tests: called after each fsync or fdatasync the log makes of a segment file, of the segment directory or of
+    /// <c>log.synced</c> (with that path), under the write lock; lets a test model a power cut as losing everything
+    /// the log changed in those files since (the tests' <c>PowerCut</c>).
+    /// </summary>
+    internal Action<string>? MadeDurable { get; set; }
+
+    private void DataSync(SegmentFile file)
+    {
+        file.DataSync();
+        MadeDurable?.Invoke(file.Segment.Path);
+    }
+
+    /// <summary>Makes the creations and unlinks of segment files durable.</summary>
+    private void FsyncSegmentDirectory()
+    {
+        Durability.FsyncDirectory(_segmentDirectory);
+        MadeDurable?.Invoke(_segmentDirectory);
+    }
+
+    /// <summary>A segment file just created: its header and its name are durable (<see cref="SegmentFile.Create"/>).</summary>
+    private void Created(SegmentFile file)
+    {
+        MadeDurable?.Invoke(file.Segment.Path);
+        MadeDurable?.Invoke(_segmentDirectory);
+    }
+
+    /// <summary>Records <paramref name="version"/> in <c>log.synced</c> (fdatasynced).</summary>
+    private void RecordSynced(long version, long term)
+    {
+        _synced.Record(version, term);
+        MadeDurable?.Invoke(_synced.Path);
     }
 }

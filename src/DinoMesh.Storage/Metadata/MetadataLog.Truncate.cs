@@ -4,8 +4,15 @@ public sealed partial class MetadataLog
 {
     /// <summary>
     /// Drops every record from <paramref name="version"/> on: a lease holder of a later term replaced them (they were
-    /// never committed). Versions at or below the snapshot or the floor cannot be dropped. Not synced: after a power
-    /// cut the old records may come back, which is as if this node had never heard of the replacement.
+    /// never committed). Versions at or below the snapshot or the floor cannot be dropped. Durable when this returns, so
+    /// that the records appended after it, once synced, can never come back with the dropped ones beside them.
+    /// <para>Crash order: <c>log.synced</c> is lowered first (it must never promise records the log no longer holds);
+    /// then whole segments go, newest first, each unlink made durable by a directory fsync before the next; then the
+    /// segment that straddles the version is cut back and fdatasynced. A power cut at any point leaves a prefix of the
+    /// log as it was, never a hole. Without the syncs a power cut after later appends and their Sync could bring
+    /// deleted segments back behind the new records (the cut-back segment's fdatasync keeps those): the log then held
+    /// the replaced records after the new ones, or failed to open.</para>
+    /// <para>Costs a directory fsync per dropped segment and one fdatasync; truncations are rare (after an election).</para>
     /// </summary>
     public void TruncateSuffix(long version)
     {
@@ -16,22 +23,26 @@ public sealed partial class MetadataLog
             if (version <= Math.Max(_floor, covered))
                 throw new ArgumentOutOfRangeException(nameof(version), version, $"metadata log: cannot drop records from {version}: the snapshot covers up to {covered}");
             if (version > _lastVersion) return;
+            long keptTerm = TermOfLocked(version - 1);
+            // What was synced past the cut is going: the marker must not promise it, or the next open refuses the log.
+            if (_synced.Version >= version) RecordSynced(version - 1, keptTerm);
             _recent.CutFrom(version);
             var segments = _segments;
             var keep = new List<LogSegment>();
             foreach (var segment in segments)
             {
-                if (segment.FirstVersion >= version)
+                if (segment.FirstVersion < version) keep.Add(segment);
+            }
+            for (int i = segments.Length - 1; i >= keep.Count; i--)
+            {
+                var segment = segments[i];
+                if (_active?.Segment == segment)
                 {
-                    if (_active?.Segment == segment)
-                    {
-                        _active.Dispose();
-                        _active = null;
-                    }
-                    SegmentFile.TryDelete(segment.Path);
-                    continue;
+                    _active.Dispose();
+                    _active = null;
                 }
-                keep.Add(segment);
+                File.Delete(segment.Path);
+                FsyncSegmentDirectory();
             }
             if (keep.Count > 0 && keep[^1].LastVersion >= version)
             {
@@ -42,14 +53,14 @@ public sealed partial class MetadataLog
                     _active?.Dispose();
                     _active = SegmentFile.Open(segment, _reserve);
                 }
-                _active.CutBack(offset);
+                // Readers first stop short of the records, then the file loses them.
                 segment.Cut(offset, version - 1);
+                _active.CutBack(offset);
+                DataSync(_active);
             }
             Volatile.Write(ref _segments, [.. keep]);
             _lastVersion = version - 1;
-            _lastTerm = TermOfLocked(version - 1);
-            // What was synced past the cut is gone: the marker must not promise it, or the next open refuses the log.
-            if (_synced.Version > _lastVersion) _synced.Record(_lastVersion, _lastTerm);
+            _lastTerm = keptTerm;
         }
     }
 

@@ -94,10 +94,25 @@ internal sealed class SyncedVersionFile : IDisposable
         return (BinaryPrimitives.ReadInt64LittleEndian(slot[8..]), BinaryPrimitives.ReadInt64LittleEndian(slot[16..]));
     }
 
-    /// <summary>Records <paramref name="version"/> as durable: one slot written in place, then fdatasync.</summary>
+    /// <summary>
+    /// Records <paramref name="version"/> as durable: one slot written in place, then fdatasync. A lower version than
+    /// the one recorded (a truncation dropped synced records, or the log was replaced) goes into both slots in turn, each
+    /// fdatasynced: open takes the higher of the two, so one slot alone would leave the old version counting, and the
+    /// log that no longer reaches it refused. Until the second write is durable the old version may still count, so the
+    /// caller lowers the marker before it drops the records.
+    /// </summary>
     public void Record(long version, long term)
     {
         if (version == Version && term == Term) return;
+        bool lower = version < Version;
+        WriteSlot(version, term);
+        if (lower) WriteSlot(version, term);
+        Version = version;
+        Term = term;
+    }
+
+    private void WriteSlot(long version, long term)
+    {
         Span<byte> slot = stackalloc byte[SlotSize];
         slot.Clear();
         Magic.CopyTo(slot);
@@ -114,8 +129,6 @@ internal sealed class SyncedVersionFile : IDisposable
         }
         DataSync();
         _nextSlot ^= 1;
-        Version = version;
-        Term = term;
     }
 
     private void DataSync()
