@@ -50,6 +50,31 @@ public class MetadataLogTruncatePowerCutTests
     }
 
     /// <summary>
+    /// The records that replaced the suffix were not synced yet when the power went. The log must end before the
+    /// dropped version, not hold the dropped records again: the commit a follower wrote down (<c>lease.vote</c>, made
+    /// durable with its next vote) may already cover the replacing versions, and a restart replays the log up to it, so
+    /// a dropped record back in its place would be applied as committed. Before the truncation was synced the whole old
+    /// log came back (the cut-back size and the unlinks lost), as if the node had never heard of the replacement.
+    /// </summary>
+    [Fact]
+    public void A_power_cut_before_the_replacing_records_were_synced_leaves_the_log_ending_before_the_dropped_version()
+    {
+        using var fixture = new LogFixture(segmentSize: 8 * 1024);
+        var (from, _) = LogWithAReplaceableSuffix(fixture, replacedTerm: 3);
+        var cut = new PowerCut(fixture.Log, fixture.SegmentDirectory, fixture.SyncedPath);
+
+        fixture.Log.TruncateSuffix(from);
+        for (var v = from; v < from + 20; v++) fixture.Log.Append(v, ReplacingTerm, LogFixture.Payload(v, 8));
+        fixture.Log.Dispose();
+        cut.Restore();
+
+        var reopened = fixture.Reopen();
+
+        Assert.Equal(from - 1, reopened.LastVersion);
+        Assert.All(reopened.ReadFrom(1), r => Assert.Equal(1, r.Term));
+    }
+
+    /// <summary>
     /// The truncation itself is made durable step by step: the synced marker goes down first, then whole segments go,
     /// newest first, then the segment that straddles the version is cut back. A power cut after any step leaves a log
     /// that opens, holding a prefix of what it held (never a hole between segments, never less than the marker).
