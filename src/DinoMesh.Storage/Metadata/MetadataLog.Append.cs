@@ -106,12 +106,12 @@ public sealed partial class MetadataLog
         try
         {
             created = SegmentFile.Create(_segmentDirectory, version, _reserve);
-            Created(created);
         }
         catch (LogFullException) when (_active is { } full && full.Segment.NextVersion == version)
         {
             return full;
         }
+        Created(created);
         if (_active is { } previous)
         {
             try

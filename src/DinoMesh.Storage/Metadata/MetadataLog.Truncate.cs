@@ -12,6 +12,8 @@ public sealed partial class MetadataLog
     /// log as it was, never a hole. Without the syncs a power cut after later appends and their Sync could bring
     /// deleted segments back behind the new records (the cut-back segment's fdatasync keeps those): the log then held
     /// the replaced records after the new ones, or failed to open.</para>
+    /// <para>An unlink or a sync that fails throws (the lease driver then stops for good): a segment left behind would
+    /// come back at the next open behind whatever is appended here.</para>
     /// <para>Costs a directory fsync per dropped segment and one fdatasync; truncations are rare (after an election).</para>
     /// </summary>
     public void TruncateSuffix(long version)
