@@ -2,6 +2,8 @@ using BenchmarkDotNet.Running;
 
 // dotnet run -c Release --project load/DinoMesh.Load.Micro -- --filter '*' --job short
 // dotnet run -c Release --project load/DinoMesh.Load.Micro -- snapshot-stall   (commit latency while a 100k-inode snapshot is taken)
+// dotnet run -c Release --project load/DinoMesh.Load.Micro -- commit-round-allocs   (bytes allocated per commit round, by step)
 if (args is ["snapshot-stall", .. var rest]) return DinoMesh.Load.Micro.SnapshotStall.Run(rest);
+if (args is ["commit-round-allocs", .. var more]) return DinoMesh.Load.Micro.CommitRoundAllocs.Run(more);
 BenchmarkSwitcher.FromAssembly(typeof(DinoMesh.Load.Micro.MutationBenchmarks).Assembly).Run(args);
 return 0;

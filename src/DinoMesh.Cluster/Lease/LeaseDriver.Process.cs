@@ -71,7 +71,8 @@ public sealed partial class LeaseDriver
             }
             // Pieces are in the file before their acknowledgements leave; the last one is checked with the whole.
             List<(SnapshotId Id, bool Verified)>? assembled = null;
-            foreach (var piece in ready.PiecesReceived) (assembled ??= []).AddRange(WritePieceLocked(piece));
+            // By index throughout: a foreach over the Ready's lists (interfaces) allocates an enumerator each, every round.
+            for (var i = 0; i < ready.PiecesReceived.Count; i++) (assembled ??= []).AddRange(WritePieceLocked(ready.PiecesReceived[i]));
             if (ready.Snapshot is { } snapshot)
             {
                 var state = _assembler.ReadAll(snapshot.Version);
@@ -89,7 +90,9 @@ public sealed partial class LeaseDriver
             {
                 // Whatever the holder ordered must go in (the reserve included): a full disk is checked before a
                 // change is accepted, not after it is in the log of a majority.
-                _log.AppendBatch([.. ready.Entries.Select(e => new LogRecord(e.Version, e.Term, e.Payload))], mayUseReserve: true);
+                var records = new LogRecord[ready.Entries.Count];
+                for (var i = 0; i < records.Length; i++) records[i] = new LogRecord(ready.Entries[i].Version, ready.Entries[i].Term, ready.Entries[i].Payload);
+                _log.AppendBatch(records, mayUseReserve: true);
                 _view.Appended(ready.Entries);
             }
             if (ready.SyncLog)
@@ -97,15 +100,16 @@ public sealed partial class LeaseDriver
                 var synced = _replica.Sync();
                 if (synced != FsError.None) _logger.LogError("lease: log sync failed: {Error}", synced);
             }
-            foreach (var message in ready.Messages)
+            for (var i = 0; i < ready.Messages.Count; i++)
             {
+                var message = ready.Messages[i];
                 if (_answerTo is { } answer && answer.Peer == message.Peer) answer.Messages.Add(message.Message);
                 else _network.Send(message.Peer, message.Message);
             }
-            foreach (var peer in ready.SnapshotsToSend) _snapshotRequests.Add(peer);
+            for (var i = 0; i < ready.SnapshotsToSend.Count; i++) _snapshotRequests.Add(ready.SnapshotsToSend[i]);
             _piecesToSend.AddRange(ready.PiecesToSend);
             _applyTarget = Math.Max(_applyTarget, ready.CommittedTo);
-            foreach (var probe in ready.Probes) StartProbeLocked(probe);
+            for (var i = 0; i < ready.Probes.Count; i++) StartProbeLocked(ready.Probes[i]);
             _machine.Advance(ready);
             // Only now: the machine takes no input between Ready and Advance.
             if (assembled is not null) foreach (var (id, verified) in assembled) _machine.SnapshotAssembled(id, verified);
@@ -135,9 +139,10 @@ public sealed partial class LeaseDriver
         PeerId holder;
         lock (_gate)
         {
-            snapshotsFor = [.. _snapshotRequests];
+            // Mostly empty: the shared empty array then, not a new one per round.
+            snapshotsFor = _snapshotRequests.Count == 0 ? [] : [.. _snapshotRequests];
             _snapshotRequests.Clear();
-            pieces = [.. _piecesToSend];
+            pieces = _piecesToSend.Count == 0 ? [] : [.. _piecesToSend];
             _piecesToSend.Clear();
             role = _machine.Role;
             holder = _machine.Holder;

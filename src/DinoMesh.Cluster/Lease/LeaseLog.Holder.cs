@@ -16,7 +16,7 @@ public sealed partial class LeaseLog
         if (!IsHolder || Transferring || payloads.Count == 0) return -1;
         WakeLease();
         var first = LastVersion + 1;
-        foreach (var payload in payloads) AppendLocal(payload);
+        for (var i = 0; i < payloads.Count; i++) AppendLocal(payloads[i]);
         // Noted, not told yet: a notice it is owed now rides on the append below (TellCommit sends what is left).
         if (!proposer.IsEmpty && proposer != Self && _progress.TryGetValue(proposer, out var waiting))
         {

@@ -142,8 +142,10 @@ public sealed partial class LeaseLog
         var fit = 0;
         var ahead = 0;
         var peerFit = FitToBeQuick(p);
-        foreach (var voter in voters.Voters)
+        // By index, here and in CreditQuorum: a foreach over the voters' interface allocates an enumerator every round.
+        for (var i = 0; i < voters.Voters.Count; i++)
         {
+            var voter = voters.Voters[i];
             if (voter == Self || !_progress.TryGetValue(voter, out var q) || !FitToBeQuick(q)) continue;
             fit++;
             if (voter != peer && peerFit && RanksAbove(voter, q, peer, p)) ahead++;
@@ -168,8 +170,9 @@ public sealed partial class LeaseLog
     /// </summary>
     private void CreditQuorum(PeerId completer)
     {
-        foreach (var voter in Voters.Voters)
+        for (var i = 0; i < Voters.Voters.Count; i++)
         {
+            var voter = Voters.Voters[i];
             if (voter == Self || !_progress.TryGetValue(voter, out var q)) continue;
             q.QuorumShare = q.QuorumShare * (1 - QuorumShareWeight) + (voter == completer ? QuorumShareWeight : 0);
         }

@@ -20,10 +20,16 @@ public sealed partial class LeaseLog
         if (_handedOut is not null) throw new InvalidOperationException("lease: Ready called twice without Advance");
         var syncLog = _syncWanted && (LastVersion > _synced);
         var syncedAfter = syncLog ? LastVersion : _synced;
-        // Answers leave after the log was synced (when asked), so they may say so.
-        var messages = _outbox.Select(m => m.Message is AppendResponse r && r.Success
-            ? m with { Message = r with { Synced = Math.Max(r.Synced, Math.Min(syncedAfter, r.Match)) } }
-            : m).ToList();
+        // Answers leave after the log was synced (when asked), so they may say so. A loop, not LINQ: this runs on every
+        // round of every node (docs/benchmarks.md, allocations per commit round).
+        var messages = _outbox.Count == 0 ? [] : new LeaseEnvelope[_outbox.Count];
+        for (var i = 0; i < messages.Length; i++)
+        {
+            var m = _outbox[i];
+            messages[i] = m.Message is AppendResponse r && r.Success
+                ? m with { Message = r with { Synced = Math.Max(r.Synced, Math.Min(syncedAfter, r.Match)) } }
+                : m;
+        }
         var persistedEnd = _unstable.Count > 0 ? LastVersion : _truncateFrom is { } t ? t - 1 : _stable.LastVersion;
         if (_snapshotToInstall is { } snap) persistedEnd = Math.Max(persistedEnd, snap.Version);
         var ready = new LeaseReady
@@ -33,18 +39,21 @@ public sealed partial class LeaseLog
             Snapshot = _snapshotToInstall is { } s ? (s.Version, s.Term) : null,
             SnapshotReplaces = _snapshotToInstall is { Replaces: true },
             TruncateFrom = _truncateFrom,
-            Entries = [.. _unstable],
+            Entries = Copy(_unstable),
             SyncLog = syncLog,
             Messages = messages,
-            SnapshotsToSend = [.. _snapshotsToSend],
-            PiecesToSend = [.. _piecesOut],
-            PiecesReceived = [.. _piecesIn],
+            SnapshotsToSend = Copy(_snapshotsToSend),
+            PiecesToSend = Copy(_piecesOut),
+            PiecesReceived = Copy(_piecesIn),
             CommittedTo = Math.Min(Commit, persistedEnd),
-            Probes = [.. _probes],
+            Probes = Copy(_probes),
         };
         _handedOut = ready;
         return ready;
     }
+
+    /// <summary>A copy of <paramref name="items"/>, or the shared empty array when there are none (most lists, most rounds).</summary>
+    private static T[] Copy<T>(List<T> items) => items.Count == 0 ? [] : items.ToArray();
 
     private long _lastCommitHandedOut;
 

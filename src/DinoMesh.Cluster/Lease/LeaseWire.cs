@@ -110,16 +110,36 @@ public static class LeaseCodec
     /// a last flag that does not match the range, a last piece without its hash or voters). Nils the machine handles
     /// (no entries, no voters) pass.
     /// </summary>
+    // Loops, not LINQ: every batch of a commit round, both ways, is checked here.
     private static string? Flaw(object value) => value switch
     {
-        LeaseBatch { Messages: { } messages } => messages.Select((m, i) => m is null ? $"message {i} is nil or of an unknown kind" : Flaw(m)).FirstOrDefault(f => f is not null),
-        Append { Entries: { } entries } => entries.Any(e => e?.Payload is null) ? "an entry or its payload is nil" : null,
-        LogEntries { Entries: { } entries } => entries.Any(e => e?.Payload is null) ? "an entry or its payload is nil" : null,
+        LeaseBatch { Messages: { } messages } => BatchFlaw(messages),
+        Append { Entries: { } entries } => EntriesFlaw(entries),
+        LogEntries { Entries: { } entries } => EntriesFlaw(entries),
         SnapshotPiece piece => PieceFlaw(piece),
         SnapshotAck { Offset: < 0 } => "a snapshot acknowledgement of a negative offset",
         ProposeRequest { Mutation: null } => "a proposal without its mutation",
         _ => null,
     };
+
+    private static string? BatchFlaw(LeaseMessage[] messages)
+    {
+        for (var i = 0; i < messages.Length; i++)
+        {
+            if (messages[i] is null) return $"message {i} is nil or of an unknown kind";
+            if (Flaw(messages[i]) is { } flaw) return flaw;
+        }
+        return null;
+    }
+
+    private static string? EntriesFlaw(LogEntry[] entries)
+    {
+        foreach (var entry in entries)
+        {
+            if (entry?.Payload is null) return "an entry or its payload is nil";
+        }
+        return null;
+    }
 
     private static string? PieceFlaw(SnapshotPiece p) => p switch
     {

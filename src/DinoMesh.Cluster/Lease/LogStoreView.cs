@@ -66,8 +66,10 @@ internal sealed class LogStoreView : ILogView
 
     public void Appended(IReadOnlyList<LogEntry> entries)
     {
-        foreach (var e in entries)
+        // By index: a foreach over the interface allocates an enumerator, and this runs on every append.
+        for (var i = 0; i < entries.Count; i++)
         {
+            var e = entries[i];
             if (_runs.Count == 0 || _runs[^1].Term != e.Term) _runs.Add((e.Version, e.Term));
         }
     }

@@ -40,10 +40,30 @@ internal sealed class ChunkRefChanges
     public ImmutableDictionary<ChunkId, int> Refs => _refs.ToImmutable();
 
     /// <summary>Chunks referenced before and by nothing now.</summary>
-    public IReadOnlyList<ChunkId> Freed() => [.. _delta.Where(d => d.Value < 0 && !_refs.ContainsKey(d.Key)).Select(d => d.Key)];
+    public IReadOnlyList<ChunkId> Freed()
+    {
+        // Loops, not LINQ, and nothing at all for an apply that moved no count (an inline write, most creates): this
+        // runs on every apply, twice per change on the lease holder.
+        if (_delta.Count == 0) return [];
+        List<ChunkId>? freed = null;
+        foreach (var (chunk, delta) in _delta)
+        {
+            if (delta < 0 && !_refs.ContainsKey(chunk)) (freed ??= []).Add(chunk);
+        }
+        return freed is null ? [] : freed;
+    }
 
     /// <summary>Chunks referenced now and by nothing before.</summary>
-    public IReadOnlyList<ChunkId> Added() => [.. _delta.Where(d => d.Value > 0 && _refs[d.Key] == d.Value).Select(d => d.Key)];
+    public IReadOnlyList<ChunkId> Added()
+    {
+        if (_delta.Count == 0) return [];
+        List<ChunkId>? added = null;
+        foreach (var (chunk, delta) in _delta)
+        {
+            if (delta > 0 && _refs[chunk] == delta) (added ??= []).Add(chunk);
+        }
+        return added is null ? [] : added;
+    }
 
     /// <summary>The counts a tree implies, from scratch (a snapshot carries no counts).</summary>
     public static ImmutableDictionary<ChunkId, int> Count(IEnumerable<Inode> inodes)

@@ -1,9 +1,7 @@
-using System.Collections.Immutable;
-
 namespace DinoMesh.Core.Metadata;
 
 /// <summary>The op sequences one client has had applied recently, and when it was last heard of.</summary>
-public sealed record ClientWindow(ImmutableSortedSet<ulong> Recent, long LastVersion, long LastTimeNs);
+public sealed record ClientWindow(OpSequenceSet Recent, long LastVersion, long LastTimeNs);
 
 // Duplicate detection: a retried mutation (same op id) is answered, never applied twice; the table stays bounded.
 public sealed partial record FileSystemState
@@ -36,8 +34,7 @@ public sealed partial record FileSystemState
         var clients = Clients;
         if (mutation.Op is { } op && client is not null)
         {
-            var recent = (clients.TryGetValue(client, out var window) ? window.Recent : ImmutableSortedSet<ulong>.Empty).Add(op.Seq);
-            if (recent.Count > OpWindow) recent = recent.Remove(recent.Min);
+            var recent = (clients.TryGetValue(client, out var window) ? window.Recent : OpSequenceSet.Empty).Add(op.Seq, OpWindow);
             clients = clients.SetItem(client, new ClientWindow(recent, Version, Math.Max(window?.LastTimeNs ?? long.MinValue, mutation.TimeNs)));
         }
         if (Version % PruneEvery == 0 && clients.Count > 0)

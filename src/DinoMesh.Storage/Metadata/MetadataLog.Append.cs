@@ -44,8 +44,10 @@ public sealed partial class MetadataLog
         {
             ThrowIfDisposed();
             long version = _lastVersion, term = _lastTerm, size = 0;
-            foreach (var record in records)
+            // By index throughout: a foreach over the interface allocates an enumerator each time, on every append.
+            for (var i = 0; i < records.Count; i++)
             {
+                var record = records[i];
                 CheckFollows(record.Version, record.Term, version, term);
                 (version, term) = (record.Version, record.Term);
                 size += SegmentFormat.RecordSize(record.Payload.Length);
@@ -54,8 +56,9 @@ public sealed partial class MetadataLog
 
             var buffer = RecordBuffer((int)size);
             int at = 0;
-            foreach (var record in records)
+            for (var i = 0; i < records.Count; i++)
             {
+                var record = records[i];
                 SegmentFormat.WriteRecord(buffer.AsSpan(at), record.Version, record.Term, record.Payload);
                 at += SegmentFormat.RecordSize(record.Payload.Length);
             }
@@ -64,13 +67,14 @@ public sealed partial class MetadataLog
             long tail = file.Segment.Length;
             file.Write(buffer.AsSpan(0, at), mayUseReserve);
             long offset = tail;
-            foreach (var record in records)
+            for (var i = 0; i < records.Count; i++)
             {
+                var record = records[i];
                 file.Segment.Index(record.Version, offset);
                 offset += SegmentFormat.RecordSize(record.Payload.Length);
             }
             file.Segment.Publish(offset, version);
-            foreach (var record in records) _recent.Add(record);
+            for (var i = 0; i < records.Count; i++) _recent.Add(records[i]);
             Committed(version, term);
             StorageMetrics.LogAppended(records.Count, at);
         }

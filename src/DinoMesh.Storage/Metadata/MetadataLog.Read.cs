@@ -57,7 +57,9 @@ public sealed partial class MetadataLog
     {
         if (next > last || next < FirstVersion) yield break;
         // The newest records come from memory; the segment files serve only what is older than that.
-        var recent = new List<LogRecord>(RecentBatch);
+        // Sized to the range: the apply of a commit reads one or two records, for which a list of RecentBatch was most
+        // of what a commit round allocated on a follower (docs/benchmarks.md).
+        var recent = new List<LogRecord>((int)Math.Min(RecentBatch, last - next + 1));
         while (next <= last)
         {
             recent.Clear();

@@ -404,12 +404,14 @@ internal sealed class LeanServer
         private Frame Parse(ReadOnlySequence<byte> buffer, CancellationToken closed)
         {
             if (buffer.Length < LeanWire.ControlSize) return default;
-            var head = new byte[7];
+            // The frame's head and the call's header on the stack: this runs for every call (docs/benchmarks.md,
+            // allocations per commit round).
+            Span<byte> head = stackalloc byte[7];
             buffer.Slice(0, Math.Min(7, buffer.Length)).CopyTo(head);
             var kind = head[0];
             if (kind == LeanWire.Ping)
             {
-                Send(new Outgoing(LeanWire.Pong, BinaryPrimitives.ReadUInt32BigEndian(head.AsSpan(1)), CallFailure.None, null));
+                Send(new Outgoing(LeanWire.Pong, BinaryPrimitives.ReadUInt32BigEndian(head[1..]), CallFailure.None, null));
                 return new Frame(LeanWire.ControlSize, 0, null);
             }
             if (kind != LeanWire.Call)
@@ -418,8 +420,8 @@ internal sealed class LeanServer
                 return default;
             }
             if (buffer.Length < 7) return default;
-            var id = BinaryPrimitives.ReadUInt32BigEndian(head.AsSpan(1));
-            var idLength = BinaryPrimitives.ReadUInt16BigEndian(head.AsSpan(5));
+            var id = BinaryPrimitives.ReadUInt32BigEndian(head[1..]);
+            var idLength = BinaryPrimitives.ReadUInt16BigEndian(head[5..]);
             if (idLength is 0 or > LeanWire.MaxProtocolIdBytes)
             {
                 Answer(id, CallFailure.BadRequest, $"protocol id of {idLength} bytes");
@@ -427,10 +429,12 @@ internal sealed class LeanServer
                 return default;
             }
             if (buffer.Length < LeanWire.CallHeaderFixed + idLength) return default;
-            var header = buffer.Slice(7, idLength + 8).ToArray();
-            var deadlineMs = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(idLength));
-            var length = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(idLength + 4));
-            var protocolId = Encoding.UTF8.GetString(header, 0, idLength);
+            Span<byte> header = stackalloc byte[LeanWire.MaxProtocolIdBytes + 8];
+            header = header[..(idLength + 8)];
+            buffer.Slice(7, idLength + 8).CopyTo(header);
+            var deadlineMs = BinaryPrimitives.ReadUInt32BigEndian(header[idLength..]);
+            var length = BinaryPrimitives.ReadUInt32BigEndian(header[(idLength + 4)..]);
+            var protocolId = ProtocolIdOf(header[..idLength]);
             if (length > LeanWire.MaxRequestBytes)
             {
                 // A caller never sends this much here; the bytes are not read, so the connection cannot go on.
@@ -481,23 +485,26 @@ internal sealed class LeanServer
             if (!inline) await Task.Yield();
             try
             {
-                using var timer = CancellationTokenSource.CreateLinkedTokenSource(closed);
+                // A handler that answers before it finishes runs inline with no deadline armed: it gets the connection's
+                // token as it is, not a linked source made and dropped per call.
+                using var timer = answerThen is null ? CancellationTokenSource.CreateLinkedTokenSource(closed) : null;
+                var token = timer?.Token ?? closed;
                 try
                 {
                     if (answerThen is not null)
                     {
-                        AnswerThenRun(id, context, request, answerThen, timer.Token);
+                        AnswerThenRun(id, context, request, answerThen, token);
                         return;
                     }
-                    var pending = handler(context, request, timer.Token);
+                    var pending = handler(context, request, token);
                     // The deadline's timer is armed only for a handler that did not finish at once, for the time left:
                     // most handlers here (SWIM, lease) answer synchronously, and a timer armed and dropped per call
                     // still wakes the timer thread when it was due.
                     if (!pending.IsCompleted)
                     {
                         var left = deadline - System.Diagnostics.Stopwatch.GetElapsedTime(began);
-                        if (left > TimeSpan.Zero) timer.CancelAfter(left);
-                        else timer.Cancel();
+                        if (left > TimeSpan.Zero) timer!.CancelAfter(left);
+                        else timer!.Cancel();
                     }
                     var answer = await pending;
                     if (id != 0) await SendAsync(new Outgoing(LeanWire.Answer, id, CallFailure.None, answer));
@@ -505,8 +512,8 @@ internal sealed class LeanServer
                 }
                 catch (Exception e) when (!closed.IsCancellationRequested)
                 {
-                    _server._logFailure(context, e, timer.Token);
-                    var (failure, detail) = PeerServer.Classify(e, timer.Token);
+                    _server._logFailure(context, e, token);
+                    var (failure, detail) = PeerServer.Classify(e, token);
                     if (id != 0 || failure == CallFailure.Refused) Answer(id, failure, detail);
                     if (failure == CallFailure.Refused) Stop("a handler refused the caller");
                 }
@@ -556,7 +563,27 @@ internal sealed class LeanServer
             return WriteQueuedAsync();
         }
 
-        private PeerContext Context(string protocolId) => new(_peer, true, _remote, protocolId, WireHeaders.Lean);
+        private PeerContext Context(string protocolId)
+        {
+            // One context per protocol and connection, made once: it says who calls, over what, and never changes.
+            if (_lastContext is { } last && string.Equals(last.ProtocolId, protocolId, StringComparison.Ordinal)) return last;
+            return _lastContext = new PeerContext(_peer, true, _remote, protocolId, WireHeaders.Lean);
+        }
+
+        /// <summary>
+        /// The protocol id a call names, as a string: the previous call's when the bytes are the same (a connection
+        /// mostly carries one protocol: lease calls, or SWIM), so a run of calls decodes it once.
+        /// </summary>
+        private string ProtocolIdOf(ReadOnlySpan<byte> bytes)
+        {
+            if (_lastProtocolId is { } last && bytes.SequenceEqual(_lastProtocolIdBytes)) return last;
+            _lastProtocolIdBytes = bytes.ToArray();
+            return _lastProtocolId = Encoding.UTF8.GetString(bytes);
+        }
+
+        private byte[] _lastProtocolIdBytes = [];
+        private string? _lastProtocolId;
+        private PeerContext? _lastContext;
 
         /// <summary>
         /// Writes whatever is queued and flushes once. The handler that finds nobody writing does it (a flush of a few

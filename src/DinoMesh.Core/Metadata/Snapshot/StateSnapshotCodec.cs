@@ -145,9 +145,9 @@ public static class StateSnapshotCodec
             var client = Convert.ToHexStringLower(ReadBytes(ref r));
             var lastVersion = r.ReadInt64();
             var lastTime = r.ReadInt64();
-            var recent = ImmutableSortedSet.CreateBuilder<ulong>();
+            var recent = new List<ulong>();
             for (var k = r.ReadArrayHeader(); k > 0; k--) recent.Add(r.ReadUInt64());
-            clients[client] = new ClientWindow(recent.ToImmutable(), lastVersion, lastTime);
+            clients[client] = new ClientWindow(OpSequenceSet.From(recent), lastVersion, lastTime);
         }
         var orphans = ImmutableDictionary.CreateBuilder<ulong, ImmutableSortedSet<PeerId>>();
         for (var n = r.ReadArrayHeader(); n > 0; n--)
