@@ -15,7 +15,8 @@ public sealed partial class MetadataLog
     /// so. Oldest first with one fsync at the end, a cut could keep later segments whose older ones were gone.</para>
     /// <para>An unlink or a sync that fails throws before the snapshot is named (the log is then left as a prefix of
     /// the old one and must be reopened): a segment left behind past the new floor would come back at the next open as
-    /// records after the snapshot that are not the cluster's. Costs a directory fsync per segment; replacements are
+    /// records after the snapshot that are not the cluster's (open drops those whose term is older than the snapshot's,
+    /// a second line of defence: <c>SegmentRecovery.DropStale</c>). Costs a directory fsync per segment; replacements are
     /// rare (a divergence after a majority power loss).</para>
     /// </summary>
     public void ReplaceWithSnapshot(long version, long term, ReadOnlySpan<byte> state)
