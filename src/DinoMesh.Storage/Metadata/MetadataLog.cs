@@ -147,7 +147,7 @@ public sealed partial class MetadataLog : IDisposable
             foreach (string leftover in SnapshotFile.RemoveAllBut(snapshotDirectory, snapshotFile))
                 logger.LogWarning("metadata log repaired at open: removed {File} from {Directory}, a snapshot file the database does not name (a save interrupted by a crash, or the snapshot it replaced)", leftover, snapshotDirectory);
 
-            var recovered = SegmentRecovery.Recover(segmentDirectory, floor, snapshotVersion, synced.Version, synced.Path);
+            var recovered = SegmentRecovery.Recover(segmentDirectory, floor, snapshotVersion, snapshotTerm, synced.Version, synced.Path);
             var (lastVersion, lastTerm) = recovered.LastVersion >= snapshotVersion
                 ? (recovered.LastVersion, recovered.LastTerm)
                 : (snapshotVersion, snapshotTerm);

@@ -16,7 +16,9 @@ internal sealed record RecoveredSegments(LogSegment[] Segments, long LastVersion
 /// power cut kept the new file size but not all of its data), i.e. a bad record in the newest segment that nothing
 /// valid follows: it runs to the end of the file, or only zeros follow it; the file is cut there. A newest segment too
 /// short for its header, or all zeros, whose creation was cut short: deleted. Segments that the floor covers (a
-/// TruncatePrefix or a snapshot installed beyond the log had recorded the floor but not yet deleted them): deleted.</para>
+/// TruncatePrefix or a snapshot installed beyond the log had recorded the floor but not yet deleted them): deleted.
+/// Records after the snapshot whose first is of an older term than the snapshot's (segments a replacing snapshot
+/// dropped, back after a crash): deleted (see <see cref="DropStale"/>).</para>
 /// <para>A repair never drops a version at or below <c>synced</c> (the newest version a Sync made durable): there a
 /// torn or missing tail is not a crash's leftover but lost records, and the scan refuses without changing any file.</para>
 /// <para>Everything else (a bad record with valid data after it, a hole between segments, a header that does not match
@@ -26,7 +28,7 @@ internal static class SegmentRecovery
 {
     private const int ScanBufferSize = 1 << 20;
 
-    public static RecoveredSegments Recover(string directory, long floor, long snapshotVersion, long synced = 0, string? syncedPath = null)
+    public static RecoveredSegments Recover(string directory, long floor, long snapshotVersion, long snapshotTerm = 0, long synced = 0, string? syncedPath = null)
     {
         var repairs = new List<string>();
         var named = new List<(long First, string Path)>();
@@ -73,7 +75,55 @@ internal static class SegmentRecovery
                     ? $"it starts at version {kept[i].FirstVersion}, but the log before it ends at {expected - 1}"
                     : $"it starts at version {kept[i].FirstVersion}, but the segment before it ends at {expected - 1}");
         }
+        if (kept.Count > 0 && snapshotVersion > 0 && kept[^1].LastVersion > snapshotVersion)
+        {
+            var (segment, term) = FirstAfter(kept, snapshotVersion);
+            if (term < snapshotTerm)
+            {
+                DropStale(directory, kept, segment, snapshotVersion, snapshotTerm, term, floor, new Promise(synced, syncedPath), repairs);
+                return new RecoveredSegments([], 0, 0, repairs);
+            }
+        }
         return new RecoveredSegments([.. kept], lastVersion, lastTerm, repairs);
+    }
+
+    /// <summary>The segment that holds the first record after <paramref name="snapshotVersion"/>, and that record's term.</summary>
+    private static (LogSegment Segment, long Term) FirstAfter(List<LogSegment> kept, long snapshotVersion)
+    {
+        long version = snapshotVersion + 1;
+        var segment = kept.First(s => s.LastVersion >= version);
+        var (indexed, offset) = segment.Seek(version);
+        using var cursor = SegmentCursor.TryOpen(segment.Path, offset, 64 * 1024)
+            ?? throw new IOException($"metadata log segment {segment.Path} vanished during the scan at open");
+        for (var v = indexed; v <= version; v++)
+        {
+            if (cursor.Next(segment.Length) != RecordStatus.Ok) throw Damaged(segment.Path, $"record {v} is unreadable");
+        }
+        return (segment, cursor.Term);
+    }
+
+    /// <summary>
+    /// Records after the snapshot of an older term than the snapshot's: segments a snapshot replaced (a diverged log
+    /// that <c>ReplaceWithSnapshot</c> or a snapshot install dropped) that a crash brought back, an unlink lost or
+    /// failed. A log never holds them otherwise: terms never go down along the log, and the snapshot's term is that of
+    /// the record at its version. They are dropped, not refused: the snapshot is the cluster's state and these records
+    /// contradict it, so there is nothing in them to keep and nothing an operator could do but delete them; the node
+    /// is then behind, and catches up. Two cases are not such leftovers and are refused as damage: records between the
+    /// floor and the snapshot (the log was not replaced, so the record at the snapshot's version is in it, and its term
+    /// is not the snapshot's), and a synced marker that promises the stale records (a replacement lowers it first).
+    /// Newest first, each unlink made durable before the next: a crash in this repair leaves a prefix, dropped again.
+    /// </summary>
+    private static void DropStale(string directory, List<LogSegment> kept, LogSegment segment, long snapshotVersion, long snapshotTerm, long term, long floor, Promise promise, List<string> repairs)
+    {
+        string what = $"record {snapshotVersion + 1} follows the snapshot at version {snapshotVersion} of term {snapshotTerm} but is of the older term {term}";
+        if (floor < snapshotVersion) throw Damaged(segment.Path, what);
+        promise.Check(segment.Path, what, snapshotVersion);
+        for (int i = kept.Count - 1; i >= 0; i--)
+        {
+            File.Delete(kept[i].Path);
+            Durability.FsyncDirectory(directory);
+        }
+        repairs.Add($"deleted {string.Join(", ", kept.Select(s => s.Path))} ({what}: segments the snapshot replaced, back after a crash): versions {snapshotVersion + 1} to {kept[^1].LastVersion} are dropped, log.synced does not promise them");
     }
 
     /// <summary>The newest version a Sync made durable, and the file that says so.</summary>
