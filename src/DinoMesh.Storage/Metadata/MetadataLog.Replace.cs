@@ -32,24 +32,27 @@ public sealed partial class MetadataLog
                 lock (_writeLock)
                 {
                     ThrowIfDisposed();
-                    RecordSynced(0, 0);
-                    _recent.Clear();
-                    _active?.Dispose();
-                    _active = null;
-                    var segments = _segments;
-                    for (int i = segments.Length - 1; i >= 0; i--)
+                    Destructive($"replacing the log with the snapshot at {version}", () =>
                     {
-                        // Readers first stop short of the segment, then it goes.
-                        Volatile.Write(ref _segments, segments[..i]);
-                        File.Delete(segments[i].Path);
-                        FsyncSegmentDirectory();
-                    }
-                    NameSnapshotLocked(version, term, file, moveFloor: true, ref mayBeNamed);
-                    Volatile.Write(ref _snapshot, new SnapshotMark(version, term));
-                    Interlocked.Exchange(ref _floor, version);
-                    Interlocked.Exchange(ref _lastTerm, term);
-                    Interlocked.Exchange(ref _lastVersion, version);
-                    RecordSynced(version, term);
+                        RecordSynced(0, 0);
+                        _recent.Clear();
+                        _active?.Dispose();
+                        _active = null;
+                        var segments = _segments;
+                        for (int i = segments.Length - 1; i >= 0; i--)
+                        {
+                            // Readers first stop short of the segment, then it goes.
+                            Volatile.Write(ref _segments, segments[..i]);
+                            File.Delete(segments[i].Path);
+                            FsyncSegmentDirectory();
+                        }
+                        NameSnapshotLocked(version, term, file, moveFloor: true, ref mayBeNamed);
+                        Volatile.Write(ref _snapshot, new SnapshotMark(version, term));
+                        Interlocked.Exchange(ref _floor, version);
+                        Interlocked.Exchange(ref _lastTerm, term);
+                        Interlocked.Exchange(ref _lastVersion, version);
+                        RecordSynced(version, term);
+                    });
                 }
             }
             catch

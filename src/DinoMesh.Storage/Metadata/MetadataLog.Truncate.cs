@@ -28,41 +28,44 @@ public sealed partial class MetadataLog
             long keptTerm = TermOfLocked(version - 1);
             // What was synced past the cut is going: the marker must not promise it, or the next open refuses the log.
             if (_synced.Version >= version) RecordSynced(version - 1, keptTerm);
-            _recent.CutFrom(version);
-            var segments = _segments;
-            var keep = new List<LogSegment>();
-            foreach (var segment in segments)
+            Destructive($"dropping records from {version} on", () =>
             {
-                if (segment.FirstVersion < version) keep.Add(segment);
-            }
-            for (int i = segments.Length - 1; i >= keep.Count; i--)
-            {
-                var segment = segments[i];
-                if (_active?.Segment == segment)
+                _recent.CutFrom(version);
+                var segments = _segments;
+                var keep = new List<LogSegment>();
+                foreach (var segment in segments)
                 {
-                    _active.Dispose();
-                    _active = null;
+                    if (segment.FirstVersion < version) keep.Add(segment);
                 }
-                File.Delete(segment.Path);
-                FsyncSegmentDirectory();
-            }
-            if (keep.Count > 0 && keep[^1].LastVersion >= version)
-            {
-                var segment = keep[^1];
-                var offset = OffsetOf(segment, version);
-                if (_active?.Segment != segment)
+                for (int i = segments.Length - 1; i >= keep.Count; i--)
                 {
-                    _active?.Dispose();
-                    _active = SegmentFile.Open(segment, _reserve);
+                    var segment = segments[i];
+                    if (_active?.Segment == segment)
+                    {
+                        _active.Dispose();
+                        _active = null;
+                    }
+                    File.Delete(segment.Path);
+                    FsyncSegmentDirectory();
                 }
-                // Readers first stop short of the records, then the file loses them.
-                segment.Cut(offset, version - 1);
-                _active.CutBack(offset);
-                DataSync(_active);
-            }
-            Volatile.Write(ref _segments, [.. keep]);
-            _lastVersion = version - 1;
-            _lastTerm = keptTerm;
+                if (keep.Count > 0 && keep[^1].LastVersion >= version)
+                {
+                    var segment = keep[^1];
+                    var offset = OffsetOf(segment, version);
+                    if (_active?.Segment != segment)
+                    {
+                        _active?.Dispose();
+                        _active = SegmentFile.Open(segment, _reserve);
+                    }
+                    // Readers first stop short of the records, then the file loses them.
+                    segment.Cut(offset, version - 1);
+                    _active.CutBack(offset);
+                    DataSync(_active);
+                }
+                Volatile.Write(ref _segments, [.. keep]);
+                _lastVersion = version - 1;
+                _lastTerm = keptTerm;
+            });
         }
     }
 

@@ -261,7 +261,36 @@ public sealed partial class MetadataLog : IDisposable
         public static readonly SnapshotMark None = new(0, 0);
     }
 
-    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+    /// <summary>
+    /// Refuses a disposed log, and a log a destructive change left half done (<see cref="Unusable"/>): its segments
+    /// and its idea of its last version no longer agree, so an append would leave a hole; only a reopen, which reads
+    /// the files as they are, can say what the log holds.
+    /// </summary>
+    private void ThrowIfDisposed()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_unusable is { } why) throw new IOException($"metadata log: unusable until the node restarts: {why}");
+    }
+
+    /// <summary>Why the log refuses every further use, once a truncation or a replacement failed part-way.</summary>
+    private string? _unusable;
+
+    /// <summary>
+    /// Runs a change that deletes or cuts segment files; should it fail part-way, the log refuses every further use
+    /// (the lease driver stops on the failure too, but nothing else may go on writing after it either).
+    /// </summary>
+    private void Destructive(string what, Action change)
+    {
+        try
+        {
+            change();
+        }
+        catch (Exception e)
+        {
+            _unusable = $"{what} failed part-way ({e.Message})";
+            throw;
+        }
+    }
 
     /// <summary>Closes the files. Does not fsync: what was not synced is as durable as it was before (page cache).</summary>
     public void Dispose()
