@@ -2,7 +2,7 @@ using BenchmarkDotNet.Running;
 
 // dotnet run -c Release --project load/DinoMesh.Load.Micro -- --filter '*' --job short
 // dotnet run -c Release --project load/DinoMesh.Load.Micro -- snapshot-stall   (commit latency while a 100k-inode snapshot is taken)
-// dotnet run -c Release --project load/DinoMesh.Load.Micro -- tls-link [--suites aes128,aes256,chacha] [--streams bulk,socket] [--rounds 5] [--mib 256]
+// dotnet run -c Release --project load/DinoMesh.Load.Micro -- tls-link [--suites aes128,aes256,chacha] [--streams bulk,direct,socket] [--ciphers] [--rounds 5] [--mib 256]
 if (args is ["tls-link", .. var tlsArgs]) return DinoMesh.Load.Micro.TlsLinkCost.Run(tlsArgs);
 if (args is ["snapshot-stall", .. var rest]) return DinoMesh.Load.Micro.SnapshotStall.Run(rest);
 BenchmarkSwitcher.FromAssembly(typeof(DinoMesh.Load.Micro.MutationBenchmarks).Assembly).Run(args);

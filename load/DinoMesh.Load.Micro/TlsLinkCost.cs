@@ -155,12 +155,13 @@ internal static class TlsLinkCost
         return (cpuMs, wallMs, reader.NegotiatedCipherSuite);
     }
 
-    /// <summary>The stream under each end's TLS: <c>bulk</c> as bulk connections have it, <c>socket</c> a plain <see cref="NetworkStream"/>.</summary>
+    /// <summary>The stream under each end's TLS: <c>bulk</c> as bulk connections have it, <c>direct</c> the same without its receive buffer, <c>socket</c> a plain <see cref="NetworkStream"/>.</summary>
     private static Stream Under(Socket socket, string stream) => stream switch
     {
         "bulk" => new BulkSocketStream(socket),
+        "direct" => new StraightSocketStream(socket),
         "socket" => new NetworkStream(socket, ownsSocket: true),
-        _ => throw new ArgumentException($"unknown stream {stream} (bulk, socket)"),
+        _ => throw new ArgumentException($"unknown stream {stream} (bulk, direct, socket)"),
     };
 
     private static X509Certificate2 Certificate()
