@@ -72,16 +72,9 @@ public class MetadataLogReplacePowerCutTests
     public void A_failed_unlink_throws_and_leaves_the_old_log_cut_short()
     {
         using var fixture = LogToReplace();
-        var pinned = fixture.SegmentFiles().Last(f => SegmentFormat.ParseFileName(Path.GetFileName(f)) <= 700);
-        var (code, output) = Commands.Run("chattr", "+i", pinned);
-        Commands.SkipUnlessAvailable(code == 0, $"chattr +i failed here: {output}");
-        try
+        using (ImmutableFile.Pin(fixture.SegmentFiles().Last(f => SegmentFormat.ParseFileName(Path.GetFileName(f)) <= 700)))
         {
             Assert.Throws<UnauthorizedAccessException>(() => fixture.Log.ReplaceWithSnapshot(SnapshotVersion, SnapshotTerm, [5]));
-        }
-        finally
-        {
-            Commands.Run("chattr", "-i", pinned);
         }
 
         var reopened = fixture.Reopen();

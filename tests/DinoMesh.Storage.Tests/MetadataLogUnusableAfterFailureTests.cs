@@ -17,7 +17,7 @@ public sealed class MetadataLogUnusableAfterFailureTests
     public void A_truncation_that_failed_part_way_refuses_appends_and_syncs_until_the_log_is_reopened()
     {
         using var fixture = SyncedLog();
-        using var pinned = Pin(fixture.SegmentFiles().First(f => SegmentFormat.ParseFileName(Path.GetFileName(f)) > 400));
+        using var pinned = ImmutableFile.Pin(fixture.SegmentFiles().First(f => SegmentFormat.ParseFileName(Path.GetFileName(f)) > 400));
 
         Assert.Throws<UnauthorizedAccessException>(() => fixture.Log.TruncateSuffix(300));
 
@@ -39,7 +39,7 @@ public sealed class MetadataLogUnusableAfterFailureTests
     public void A_replacement_that_failed_part_way_refuses_appends_until_the_log_is_reopened()
     {
         using var fixture = SyncedLog();
-        using var pinned = Pin(fixture.SegmentFiles().Last(f => SegmentFormat.ParseFileName(Path.GetFileName(f)) <= 700));
+        using var pinned = ImmutableFile.Pin(fixture.SegmentFiles().Last(f => SegmentFormat.ParseFileName(Path.GetFileName(f)) <= 700));
 
         Assert.Throws<UnauthorizedAccessException>(() => fixture.Log.ReplaceWithSnapshot(500, 2, [5]));
 
@@ -73,25 +73,5 @@ public sealed class MetadataLogUnusableAfterFailureTests
         fixture.Log.Sync();
         Assert.InRange(fixture.SegmentFiles().Length, 6, 40);
         return fixture;
-    }
-
-    /// <summary>Makes <paramref name="path"/> immutable until disposed (root only; the test says so when it cannot).</summary>
-    private static Immutable Pin(string path)
-    {
-        var (code, output) = Commands.Run("chattr", "+i", path);
-        Commands.SkipUnlessAvailable(code == 0, $"chattr +i failed here: {output}");
-        return new Immutable(path);
-    }
-
-    private sealed class Immutable(string path) : IDisposable
-    {
-        private bool _released;
-
-        public void Dispose()
-        {
-            if (_released) return;
-            _released = true;
-            Commands.Run("chattr", "-i", path);
-        }
     }
 }
