@@ -342,6 +342,13 @@ internal sealed class LeanServer
                             if (_socket is not null) _slots.Wait(closed);
                             else await _slots.WaitAsync(closed);
                             _activity.Begin();
+                            if (start.AnswerThen is { } answerThen)
+                            {
+                                // Runs to its end here, before the loop goes on and before AdvanceTo: its request
+                                // may be the pipe's own bytes (see Parse).
+                                RunAnswerThen(frame.Id, start.Context, start.Request, start.Rented, answerThen, closed);
+                                continue;
+                            }
                             var key = frame.Id != 0 ? frame.Id : -++_posts;
                             var running = RunHandlerAsync(frame.Id, key, start, closed);
                             // An inline handler has usually answered by now (and removed itself): nothing to wait for.
@@ -392,7 +399,12 @@ internal sealed class LeanServer
             _socket?.Interrupt();
         }
 
-        private readonly record struct HandlerStart(UnaryHandler Handler, PeerContext Context, byte[] Request, TimeSpan Deadline, bool Inline, AnswerThenHandler? AnswerThen);
+        /// <param name="Request">
+        /// An array of its own for a handler that may outlive the reader's pass over the frame; for an answer-then
+        /// handler, which runs to its end on the reader before the pipe is advanced, the pipe's own bytes (or
+        /// <paramref name="Rented"/>, a pooled copy, when the body spans two of the pipe's segments).
+        /// </param>
+        private readonly record struct HandlerStart(UnaryHandler Handler, PeerContext Context, ReadOnlyMemory<byte> Request, byte[]? Rented, TimeSpan Deadline, bool Inline, AnswerThenHandler? AnswerThen);
 
         /// <summary>What the frame at the start of a buffer asks for; Length 0 while it is not all there.</summary>
         private readonly record struct Frame(long Length, uint Id, HandlerStart? Start);
@@ -467,9 +479,31 @@ internal sealed class LeanServer
                 Answer(id, CallFailure.TooLarge, tooLarge.Message);
                 return new Frame(frameLength, id, null);
             }
-            var request = buffer.Slice(LeanWire.CallHeaderFixed + idLength, length).ToArray();
+            var body = buffer.Slice(LeanWire.CallHeaderFixed + idLength, length);
+            ReadOnlyMemory<byte> request;
+            byte[]? rented = null;
+            if (registration.AnswerThen is null)
+            {
+                // Copied: this handler may run (or finish) after the reader has advanced the pipe past its frame, and
+                // a request is lent to it until its task completes.
+                request = body.ToArray();
+            }
+            else if (body.IsSingleSegment)
+            {
+                // Lent as it is (no copy: the lease calls' bodies, about 2.2 KB per commit round on a follower, were
+                // copied here): an answer-then handler runs to its end, Then included, before the reader goes on
+                // (RunAnswerThen), and the pipe keeps these bytes until AdvanceTo, which comes after that.
+                request = body.First;
+            }
+            else
+            {
+                // Spans two segments: one contiguous copy, in a pooled array returned once the handler has finished.
+                rented = ArrayPool<byte>.Shared.Rent((int)length);
+                body.CopyTo(rented);
+                request = rented.AsMemory(0, (int)length);
+            }
             var deadline = TimeSpan.FromMilliseconds(Math.Min(deadlineMs, (long)WireHeaders.MaxDeadline.TotalMilliseconds));
-            return new Frame(frameLength, id, new HandlerStart(handler, Context(registration.ProtocolId), request, deadline, registration.Inline || registration.AnswerThen is not null, registration.AnswerThen));
+            return new Frame(frameLength, id, new HandlerStart(handler, Context(registration.ProtocolId), request, rented, deadline, registration.Inline || registration.AnswerThen is not null, registration.AnswerThen));
         }
 
         /// <summary>
@@ -478,24 +512,17 @@ internal sealed class LeanServer
         /// </summary>
         private async Task RunHandlerAsync(uint id, long key, HandlerStart start, CancellationToken closed)
         {
-            var (handler, context, request, deadline, inline, answerThen) = start;
+            var (handler, context, request, _, deadline, inline, _) = start;
             var began = System.Diagnostics.Stopwatch.GetTimestamp();
             // Off the reader loop at once, unless registered inline: a handler that runs synchronously must not hold up
             // the calls behind it.
             if (!inline) await Task.Yield();
             try
             {
-                // A handler that answers before it finishes runs inline with no deadline armed: it gets the connection's
-                // token as it is, not a linked source made and dropped per call.
-                using var timer = answerThen is null ? CancellationTokenSource.CreateLinkedTokenSource(closed) : null;
-                var token = timer?.Token ?? closed;
+                using var timer = CancellationTokenSource.CreateLinkedTokenSource(closed);
+                var token = timer.Token;
                 try
                 {
-                    if (answerThen is not null)
-                    {
-                        AnswerThenRun(id, context, request, answerThen, token);
-                        return;
-                    }
                     var pending = handler(context, request, token);
                     // The deadline's timer is armed only for a handler that did not finish at once, for the time left:
                     // most handlers here (SWIM, lease) answer synchronously, and a timer armed and dropped per call
@@ -503,8 +530,8 @@ internal sealed class LeanServer
                     if (!pending.IsCompleted)
                     {
                         var left = deadline - System.Diagnostics.Stopwatch.GetElapsedTime(began);
-                        if (left > TimeSpan.Zero) timer!.CancelAfter(left);
-                        else timer!.Cancel();
+                        if (left > TimeSpan.Zero) timer.CancelAfter(left);
+                        else timer.Cancel();
                     }
                     var answer = await pending;
                     if (id != 0) await SendAsync(new Outgoing(LeanWire.Answer, id, CallFailure.None, answer));
@@ -531,11 +558,44 @@ internal sealed class LeanServer
         }
 
         /// <summary>
+        /// Runs an answer-then handler and answers it, on the reader, to its end: synchronous (not async) so that
+        /// nothing of it can run after the reader goes on and advances the pipe, whose bytes its request may be. It
+        /// gets the connection's token as it is, no deadline armed (it never waits).
+        /// </summary>
+        private void RunAnswerThen(uint id, PeerContext context, ReadOnlyMemory<byte> request, byte[]? rented, AnswerThenHandler handler, CancellationToken closed)
+        {
+            try
+            {
+                try
+                {
+                    AnswerThenRun(id, context, request, handler, closed);
+                }
+                catch (Exception e) when (!closed.IsCancellationRequested)
+                {
+                    _server._logFailure(context, e, closed);
+                    var (failure, detail) = PeerServer.Classify(e, closed);
+                    if (id != 0 || failure == CallFailure.Refused) Answer(id, failure, detail);
+                    if (failure == CallFailure.Refused) Stop("a handler refused the caller");
+                }
+            }
+            catch (Exception)
+            {
+                // The connection is gone: nobody to answer.
+            }
+            finally
+            {
+                if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
+                _activity.End();
+                _slots.Release();
+            }
+        }
+
+        /// <summary>
         /// Runs a handler that answers before it finishes: its answer is queued and written (from this thread when
         /// nobody else is writing, as any answer), and only then does the rest of its work run, here. That work does not
         /// wait for a write another thread finishes: the answer is queued before it, and its order is all it needs.
         /// </summary>
-        private void AnswerThenRun(uint id, PeerContext context, byte[] request, AnswerThenHandler handler, CancellationToken ct)
+        private void AnswerThenRun(uint id, PeerContext context, ReadOnlyMemory<byte> request, AnswerThenHandler handler, CancellationToken ct)
         {
             var (answer, then) = handler(context, request, ct);
             if (id != 0) Send(new Outgoing(LeanWire.Answer, id, CallFailure.None, answer));
