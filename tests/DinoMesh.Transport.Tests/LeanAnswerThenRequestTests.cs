@@ -24,11 +24,7 @@ public class LeanAnswerThenRequestTests
             return new AnswerThen(request.ToArray());
         });
         await using var server = await a.StartWithEchoAsync();
-        await using var b = await new TestNode("B").StartWithEchoAsync();
-        server.Admission.Admit(b.Id);
-        var warm = await b.Transport.CallAsync(server.Address, server.Id, TestNode.Echo, new byte[] { 1 }, TimeSpan.FromSeconds(10), ct);
-        Assert.True(warm.Ok, warm.ToString());
-        Assert.Equal(WireHeaders.Lean, Assert.Single(b.Transport.Links).Transport);
+        await using var b = await TestNode.LeanCallerOfAsync(server);
 
         for (var i = 0; i < 20; i++)
         {
@@ -48,11 +44,7 @@ public class LeanAnswerThenRequestTests
         // The answer is a copy made while the request is lent: what the caller gets back is what the handler saw.
         a.Transport.RegisterAnswerThen(Lent, 1 << 20, (_, request, _) => new AnswerThen(request.ToArray()));
         await using var server = await a.StartWithEchoAsync();
-        await using var b = await new TestNode("B").StartWithEchoAsync();
-        server.Admission.Admit(b.Id);
-        var warm = await b.Transport.CallAsync(server.Address, server.Id, TestNode.Echo, new byte[] { 1 }, TimeSpan.FromSeconds(10), ct);
-        Assert.True(warm.Ok, warm.ToString());
-        Assert.Equal(WireHeaders.Lean, Assert.Single(b.Transport.Links).Transport);
+        await using var b = await TestNode.LeanCallerOfAsync(server);
 
         // Sizes from a byte to past the reader's 16 KiB segments, many calls written back to back: some bodies share a
         // read with others, some span two segments (the pooled copy).

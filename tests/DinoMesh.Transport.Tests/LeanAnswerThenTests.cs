@@ -26,11 +26,7 @@ public class LeanAnswerThenTests
             Interlocked.Exchange(ref thenEnded, 1);
         }));
         await using var server = await a.StartWithEchoAsync();
-        await using var b = await new TestNode("B").StartWithEchoAsync();
-        server.Admission.Admit(b.Id);
-        var warm = await b.Transport.CallAsync(server.Address, server.Id, TestNode.Echo, new byte[] { 1 }, TimeSpan.FromSeconds(10), ct);
-        Assert.True(warm.Ok, warm.ToString());
-        Assert.Equal(WireHeaders.Lean, Assert.Single(b.Transport.Links).Transport);
+        await using var b = await TestNode.LeanCallerOfAsync(server);
 
         var first = b.Transport.CallAsync(server.Address, server.Id, AnswerFirst, new byte[] { 2 }, TimeSpan.FromSeconds(20), ct);
         await Task.WhenAny(first, Task.Delay(TimeSpan.FromSeconds(5), ct));

@@ -99,6 +99,20 @@ internal sealed class TestNode : IAsyncDisposable
         return this;
     }
 
+    /// <summary>
+    /// A node started as a caller of <paramref name="server"/>, admitted there, whose first call (an echo) went over
+    /// one lean link: the set-up of every test of the lean path's handlers.
+    /// </summary>
+    public static async Task<TestNode> LeanCallerOfAsync(TestNode server, string name = "B")
+    {
+        var caller = await new TestNode(name).StartWithEchoAsync();
+        server.Admission.Admit(caller.Id);
+        var warm = await caller.Transport.CallAsync(server.Address, server.Id, Echo, new byte[] { 1 }, TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        Assert.True(warm.Ok, warm.ToString());
+        Assert.Equal(WireHeaders.Lean, Assert.Single(caller.Transport.Links).Transport);
+        return caller;
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Transport.DisposeAsync();

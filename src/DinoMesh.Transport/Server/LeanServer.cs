@@ -539,10 +539,7 @@ internal sealed class LeanServer
                 }
                 catch (Exception e) when (!closed.IsCancellationRequested)
                 {
-                    _server._logFailure(context, e, token);
-                    var (failure, detail) = PeerServer.Classify(e, token);
-                    if (id != 0 || failure == CallFailure.Refused) Answer(id, failure, detail);
-                    if (failure == CallFailure.Refused) Stop("a handler refused the caller");
+                    HandlerFailed(id, context, e, token);
                 }
             }
             catch (Exception)
@@ -555,6 +552,18 @@ internal sealed class LeanServer
                 _activity.End();
                 _slots.Release();
             }
+        }
+
+        /// <summary>
+        /// A handler threw: logged, answered with what it means (a post is answered only when it refused the caller),
+        /// and a refusal ends the connection.
+        /// </summary>
+        private void HandlerFailed(uint id, PeerContext context, Exception e, CancellationToken token)
+        {
+            _server._logFailure(context, e, token);
+            var (failure, detail) = PeerServer.Classify(e, token);
+            if (id != 0 || failure == CallFailure.Refused) Answer(id, failure, detail);
+            if (failure == CallFailure.Refused) Stop("a handler refused the caller");
         }
 
         /// <summary>
@@ -572,10 +581,7 @@ internal sealed class LeanServer
                 }
                 catch (Exception e) when (!closed.IsCancellationRequested)
                 {
-                    _server._logFailure(context, e, closed);
-                    var (failure, detail) = PeerServer.Classify(e, closed);
-                    if (id != 0 || failure == CallFailure.Refused) Answer(id, failure, detail);
-                    if (failure == CallFailure.Refused) Stop("a handler refused the caller");
+                    HandlerFailed(id, context, e, closed);
                 }
             }
             catch (Exception)
