@@ -66,4 +66,38 @@ public class LeanAnswerThenRequestTests
             }
         }
     }
+
+    [Fact]
+    public async Task A_hostile_body_the_handler_refuses_is_answered_and_the_link_keeps_serving_lent_bodies()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var a = new TestNode("A");
+        // As the lease handler does on bytes that do not decode: it throws on the lent body. The caller's end of each
+        // call's connection is kept: a refusal that cost the connection would show as a second one.
+        var callers = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>();
+        a.Transport.RegisterAnswerThen(Lent, 1 << 20, (peer, request, _) =>
+        {
+            callers[peer.RemoteEndPoint?.ToString() ?? "?"] = true;
+            return request.Span[0] == 0xFF ? throw new PeerCallException(CallFailure.BadRequest, "not a batch") : new AnswerThen(request.ToArray());
+        });
+        await using var server = await a.StartWithEchoAsync();
+        await using var b = await TestNode.LeanCallerOfAsync(server);
+
+        // Small and large (past a 16 KiB segment: the pooled copy) refused bodies, each followed by a good one.
+        foreach (var size in new[] { 1, 100, 30_000 })
+        {
+            var hostile = new byte[size];
+            Array.Fill(hostile, (byte)0xFF);
+            var refused = await b.Transport.CallAsync(server.Address, server.Id, Lent, hostile, TimeSpan.FromSeconds(10), ct);
+            Assert.False(refused.Ok);
+            Assert.Equal(CallFailure.BadRequest, refused.Failure);
+
+            var good = Enumerable.Range(0, size).Select(k => (byte)(k % 200)).ToArray();
+            var served = await b.Transport.CallAsync(server.Address, server.Id, Lent, good, TimeSpan.FromSeconds(10), ct);
+            Assert.True(served.Ok, served.ToString());
+            Assert.Equal(good, served.Value);
+        }
+        Assert.Equal(WireHeaders.Lean, Assert.Single(b.Transport.Links).Transport);
+        Assert.Single(callers);
+    }
 }
