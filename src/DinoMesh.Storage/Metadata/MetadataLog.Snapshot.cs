@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace DinoMesh.Storage.Metadata;
 
 public sealed partial class MetadataLog
@@ -168,20 +170,27 @@ public sealed partial class MetadataLog
 
     /// <summary>
     /// Deletes the segments whose records are all at or below the floor. Readers still inside one see it leave the
-    /// list and stop. A delete that fails leaves a file the scan at open deletes (the floor is already durable).
+    /// list and stop. A delete that fails is logged and retried at every later drop; it is harmless meanwhile (the floor
+    /// is already durable, and the scan at open deletes what it covers), but its space is not given back until then.
     /// </summary>
     private void DropSegmentsCoveredBy(long floor)
     {
         var segments = _segments;
         var covered = segments.Where(s => s.IsCoveredBy(floor)).ToList();
-        if (covered.Count == 0) return;
+        if (covered.Count == 0 && _undeleted.Count == 0) return;
         if (_active is not null && covered.Contains(_active.Segment))
         {
             _active.Dispose();
             _active = null;
         }
         Volatile.Write(ref _segments, [.. segments.Except(covered)]);
-        foreach (var segment in covered) SegmentFile.TryDelete(segment.Path);
+        RetryUndeleted();
+        foreach (var segment in covered)
+        {
+            if (SegmentFile.TryDelete(segment.Path, out var error)) continue;
+            _undeleted.Add(segment.Path);
+            _logger.LogWarning("metadata log: could not delete {Segment}, which the snapshot at {Floor} covers ({Error}); its space stays taken until a later compaction or the next start deletes it", segment.Path, floor, error!.Message);
+        }
         try
         {
             FsyncSegmentDirectory();
@@ -189,6 +198,16 @@ public sealed partial class MetadataLog
         catch (IOException)
         {
             // The floor is durable; a deletion lost to a power cut is redone at open.
+        }
+    }
+
+    private void RetryUndeleted()
+    {
+        for (int i = _undeleted.Count - 1; i >= 0; i--)
+        {
+            if (!SegmentFile.TryDelete(_undeleted[i], out _)) continue;
+            _logger.LogInformation("metadata log: deleted {Segment} at last (an earlier delete had failed)", _undeleted[i]);
+            _undeleted.RemoveAt(i);
         }
     }
 }

@@ -66,6 +66,11 @@ public sealed partial class MetadataLog : IDisposable
     private SnapshotMark _snapshot = SnapshotMark.None;
     private bool _unsynced;
     private bool _disposed;
+    private ILogger _logger = NullLogger.Instance;
+
+    // Covered segments whose unlink failed: retried at every later drop, so a passing failure does not keep their
+    // space until the next restart (whose scan would delete them too).
+    private readonly List<string> _undeleted = [];
 
     private MetadataLog(string path, string segmentDirectory, string snapshotDirectory, long segmentSize, long reserve, SqliteConnection writer, SyncedVersionFile synced, LeaseVoteFile vote, LogSegment[] segments)
     {
@@ -165,6 +170,7 @@ public sealed partial class MetadataLog : IDisposable
                 _floor = floor,
                 _lastVersion = lastVersion,
                 _lastTerm = lastTerm,
+                _logger = logger,
             };
             if (recovered.Segments.Length > 0) log._active = SegmentFile.Open(recovered.Segments[^1], reserve);
             return log;

@@ -160,15 +160,23 @@ internal sealed class SegmentFile : IDisposable
     public static IOException Translate(IOException e, string file) =>
         e is LogFullException ? e : IsNoSpace(e) ? new LogFullException($"metadata log {file}: no space left on device", e) : e;
 
-    public static void TryDelete(string path)
+    /// <summary>Deletes the file if it can; a failure is left for the scan at open.</summary>
+    public static void TryDelete(string path) => TryDelete(path, out _);
+
+    /// <summary>Deletes the file; false (and why) when it could not. A file already gone counts as deleted.</summary>
+    public static bool TryDelete(string path, out Exception? error)
     {
         try
         {
             File.Delete(path);
+            error = null;
+            return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // A leftover segment is harmless: the scan at open deletes what the floor covers, and an empty one.
+            error = e;
+            return false;
         }
     }
 
