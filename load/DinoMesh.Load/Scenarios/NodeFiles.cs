@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DinoMesh.Load.Platform;
 using DinoMesh.Load.Runner;
 using Microsoft.Win32.SafeHandles;
 
@@ -7,13 +8,11 @@ namespace DinoMesh.Load.Scenarios;
 /// <summary>File operations the cluster scenarios share: stamped writes, verified reads, bounded waits for another node.</summary>
 public static class NodeFiles
 {
-    /// <summary>Creates <paramref name="path"/> (it must not exist) and writes <paramref name="length"/> stamped bytes; closing is part of it.</summary>
+    /// <summary>Creates <paramref name="path"/> (it must not exist) and writes <paramref name="length"/> stamped bytes; closing is part of it, and its error counts.</summary>
     public static StepResult CreateStamped(string path, byte[] buffer, int length, long stamp)
     {
         Payload.Stamp(buffer, stamp, length);
-        using var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write);
-        RandomAccess.Write(handle, buffer.AsSpan(0, length), 0);
-        return StepResult.Ok(length);
+        return Posix.CreateExclusive(path, buffer.AsSpan(0, length)) is { } error ? StepResult.Fail(error) : StepResult.Ok(length);
     }
 
     /// <summary>Reads the whole small file and checks it is <paramref name="length"/> bytes stamped with <paramref name="stamp"/>.</summary>

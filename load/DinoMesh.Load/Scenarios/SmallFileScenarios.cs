@@ -33,9 +33,7 @@ public sealed class SmallFileScenarios(FsWorkload workload, Payload payload, Cac
         {
             var buffer = buffers[context.Copy].AsSpan(0, workload.SmallFileSize);
             Payload.Stamp(buffer, stamps + context.Iteration, buffer.Length);
-            using var handle = File.OpenHandle(files[context.Iteration], FileMode.CreateNew, FileAccess.Write);
-            RandomAccess.Write(handle, buffer, 0);
-            return StepResult.Ok(buffer.Length);
+            return Posix.CreateExclusive(files[context.Iteration], buffer) is { } error ? StepResult.Fail(error) : StepResult.Ok(buffer.Length);
         });
         return new Scenario(ScenarioNames.SmallCreate, [create], load, Headline.OperationsPerSecond)
         {
