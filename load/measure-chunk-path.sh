@@ -48,9 +48,10 @@ untrace() { local p; for p in "${strace_pids[@]}"; do kill -INT "$p"; wait "$p" 
 # PERFSTAT_FILE=N PERFSTAT_DIR=D: `perf stat` of node1 (the serving node with R = 1) and node3 (the reader) during file
 # N's read: system calls, context switches, task clock, and the calls the socket engine waits and receives with
 # (D/read-node1.txt, D/read-node3.txt), and the connects (bulk connections dialled; accept4 counts EAGAIN too),
-# statx and sync_file_range calls. Costs the nodes little, unlike strace.
+# statx and sync_file_range calls. Costs the nodes little, unlike strace. PERFSTAT_EVENTS=E counts E instead (e.g.
+# 'syscalls:sys_enter_*,context-switches,task-clock': every system call by kind, without slowing the read as strace does).
 perfstat_pids=()
-pstat() { [ "${PERFSTAT_FILE:-0}" = "$1" ] || return 0; local i; for i in 1 3; do perf stat -e raw_syscalls:sys_enter,context-switches,task-clock,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_setsockopt,syscalls:sys_enter_connect,syscalls:sys_enter_accept4,syscalls:sys_enter_statx,syscalls:sys_enter_sync_file_range -o "$PERFSTAT_DIR/$2-node$i.txt" -p "${pids[$((i - 1))]}" 2>/dev/null & perfstat_pids+=($!); done; sleep 1; }
+pstat() { [ "${PERFSTAT_FILE:-0}" = "$1" ] || return 0; local i; for i in 1 3; do perf stat -e "${PERFSTAT_EVENTS:-raw_syscalls:sys_enter,context-switches,task-clock,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_setsockopt,syscalls:sys_enter_connect,syscalls:sys_enter_accept4,syscalls:sys_enter_statx,syscalls:sys_enter_sync_file_range}" -o "$PERFSTAT_DIR/$2-node$i.txt" -p "${pids[$((i - 1))]}" 2>/dev/null & perfstat_pids+=($!); done; sleep 1; }
 unpstat() { local p; for p in "${perfstat_pids[@]}"; do kill -INT "$p"; wait "$p" 2>/dev/null || true; done; perfstat_pids=(); }
 size_on() { [ "$(stat -c %s "$work/n$1/mnt/$2" 2>/dev/null || echo 0)" = "$((size_mib << 20))" ]; }
 

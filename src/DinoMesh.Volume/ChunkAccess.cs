@@ -122,16 +122,8 @@ public sealed class ChunkAccess
         foreach (var extent in extents.Overlapping(offset, end))
         {
             if (extent.Inline is not null || _recent.Contains(extent.Chunk)) continue;
-            // A chunk whose fetch is under way (read-ahead started most of them) is waited on without asking the store:
-            // it is not there yet, and a failing lookup costs a system call per READ. A fetch that ends between the two
-            // looks has imported its chunk before it left _fetching, so the store has it.
-            if (_fetching.TryGetValue(extent.Chunk, out var running))
-            {
-                (waits ??= []).Add(running);
-                continue;
-            }
-            if (_store.Contains(extent.Chunk)) continue;
-            (waits ??= []).Add(FetchOnce(extent.Chunk));
+            // A chunk whose fetch is under way (read-ahead started most of them) is waited on without asking the store.
+            if (FetchUnlessHere(extent.Chunk) is { } fetch) (waits ??= []).Add(fetch);
         }
         if (waits is null) return FsError.None;
         foreach (var wait in waits)
@@ -144,18 +136,53 @@ public sealed class ChunkAccess
 
     public (long Total, long Free) Capacity() => _store.Capacity();
 
-    /// <summary>One fetch per chunk at a time; later readers of the same chunk wait on the first.</summary>
-    private Task<FsError> FetchOnce(ChunkId id)
+    /// <summary>
+    /// The fetch of a chunk the store lacks, or null when the store holds it. One fetch per chunk at a time, and one
+    /// look in the store per chunk however many readers reach it together: the chunk is claimed in <c>_fetching</c>
+    /// before the store is asked, so a reader that comes while the look is under way waits on the claim instead of
+    /// asking the store again (the kernel sends a file's READs on several threads at once, and their read-ahead windows
+    /// overlap: without the claim about 1.6 failing statx per fetched chunk, docs/benchmarks.md, "Remote cold read:
+    /// the system calls of a fetched and of a served chunk counted again"). A claim whose chunk turns out to be here
+    /// is completed with <see cref="FsError.None"/>: its waiters read the chunk from the store. A fetch that ends
+    /// imports its chunk before it leaves <c>_fetching</c>, so a reader that comes after it finds the chunk here.
+    /// </summary>
+    private Task<FsError>? FetchUnlessHere(ChunkId id)
     {
         while (true)
         {
             if (_fetching.TryGetValue(id, out var running)) return running;
-            var started = new TaskCompletionSource<FsError>(TaskCreationOptions.RunContinuationsAsynchronously);
-            if (!_fetching.TryAdd(id, started.Task)) continue;
-            _ = RunFetchAsync(id, started);
-            return started.Task;
+            var claim = new TaskCompletionSource<FsError>(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (!_fetching.TryAdd(id, claim.Task)) continue;
+            var fetching = false;
+            try
+            {
+                if (IsHere(id)) return null;
+                _ = RunFetchAsync(id, claim);
+                fetching = true;
+                return claim.Task;
+            }
+            finally
+            {
+                if (!fetching)
+                {
+                    _fetching.TryRemove(new KeyValuePair<ChunkId, Task<FsError>>(id, claim.Task));
+                    claim.TrySetResult(FsError.None);
+                }
+            }
         }
     }
+
+    /// <summary>Asks the store whether it holds the chunk (a statx), counted (<see cref="StoreLooks"/>).</summary>
+    private bool IsHere(ChunkId id)
+    {
+        Interlocked.Increment(ref _storeLooks);
+        return _store.Contains(id);
+    }
+
+    private long _storeLooks;
+
+    /// <summary>How many times the read path asked the store whether it holds a chunk (for tests).</summary>
+    internal long StoreLooks => Interlocked.Read(ref _storeLooks);
 
     private async Task RunFetchAsync(ChunkId id, TaskCompletionSource<FsError> done)
     {
@@ -228,11 +255,9 @@ public sealed class ChunkAccess
             var id = extent.Chunk;
             if (_recent.Contains(id) || _fetching.ContainsKey(id)) continue;
             if (_warmed.TryGetValue(id, out var warmedAt) && Environment.TickCount64 - warmedAt < WarmedForMs) continue;
-            if (!_store.Contains(id))
-            {
-                if (_remote is not null) _ = FetchOnce(id);
-            }
-            else if (warmLocal) (local ??= []).Add(id);
+            // Missing here: fetched (FetchUnlessHere started it), or nothing to do without peers.
+            if (_remote is not null ? FetchUnlessHere(id) is not null : !IsHere(id)) continue;
+            if (warmLocal) (local ??= []).Add(id);
             // Local and nothing to do ahead: not looked at again for a while either.
             else _warmed[id] = Environment.TickCount64;
         }
