@@ -1,3 +1,4 @@
+using DinoMesh.Core.Identity;
 using DinoMesh.Core.Metadata;
 using static DinoMesh.Core.Tests.Support.Mutations;
 
@@ -8,7 +9,7 @@ namespace DinoMesh.Core.Tests.Apply;
 /// each change, and its garbage is what a follower's gen0 collections, which stop the commit chain, are made of
 /// (docs/benchmarks.md, allocations per commit round). Bounds, not timings: the bytes are deterministic for a given
 /// state. The files are the one-writer benchmark's: a create in one directory, then 4 KiB written inline, one client
-/// with a 16-byte id, as a volume's.
+/// with a 16-byte id, as a volume's, and a proposer named, as every change has.
 /// </summary>
 public class ApplyAllocationTests
 {
@@ -17,6 +18,7 @@ public class ApplyAllocationTests
     private const int FilesMeasured = 500;
 
     private static readonly byte[] Client = [.. Enumerable.Range(1, 16).Select(i => (byte)i)];
+    private static readonly PeerId Proposer = new(new string('a', 64));
     private static readonly byte[] Content = new byte[Metadata.Extent.MaxInline];
 
     [Fact]
@@ -59,8 +61,8 @@ public class ApplyAllocationTests
     private static FileSystemState AddFile(FileSystemState state, int i, ref ulong seq, out long createBytes, out long writeBytes)
     {
         // The mutations are made before the count starts: only the applies are measured.
-        var create = File(Root, $"f{i}", time: DefaultTime + i).WithOp(Client, ++seq);
-        var write = Write(state.NextIno, DefaultTime + i, new Metadata.Extent(0, Content.Length, default, 0, Content)).WithOp(Client, ++seq);
+        var create = File(Root, $"f{i}", time: DefaultTime + i).WithOp(Client, ++seq) with { Proposer = Proposer };
+        var write = Write(state.NextIno, DefaultTime + i, new Metadata.Extent(0, Content.Length, default, 0, Content)).WithOp(Client, ++seq) with { Proposer = Proposer };
         var before = GC.GetAllocatedBytesForCurrentThread();
         var created = state.Apply(create);
         createBytes = GC.GetAllocatedBytesForCurrentThread() - before;
