@@ -96,7 +96,8 @@ internal static class CommitRoundAllocs
     /// <summary>Creates file i in the root, then writes 4 KiB into it inline: the two commits of one file.</summary>
     private sealed class OneWriter(LeaseDriver holder, MetadataReplica replica, StepAllocations steps)
     {
-        private static readonly byte[] Client = [7];
+        // 16 bytes, as the volume's MutationClock makes a client id (the op window is keyed by it).
+        private static readonly byte[] Client = [7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7];
         private readonly byte[] _content = new byte[Extent.MaxInline];
 
         public void File(int i)

@@ -108,6 +108,30 @@ public class MetadataLogRecentTests
         Assert.Equal(Enumerable.Range(1, 20).Select(i => (long)i), seen);
     }
 
+    [Fact]
+    public void A_recent_record_is_the_one_a_range_read_returns_and_nothing_outside_what_memory_keeps()
+    {
+        using var fixture = new LogFixture();
+        fixture.AppendRange(1, 1200);   // more than memory keeps (1,024 records): the oldest are in the files only
+
+        Assert.True(fixture.Log.TryReadRecent(1200, out var last));
+        Assert.Same(fixture.Log.ReadRange(1200, 1200).Single(), last);
+        Assert.True(fixture.Log.TryReadRecent(500, out var middle));
+        Assert.Equal(500L, middle.Version);
+        Assert.Equal(LogFixture.Payload(500), middle.Payload);
+        Assert.False(fixture.Log.TryReadRecent(1, out _));
+        Assert.False(fixture.Log.TryReadRecent(1201, out _));
+        Assert.False(fixture.Log.TryReadRecent(0, out _));
+
+        // A cut suffix is gone from memory too; its replacement is what is served.
+        fixture.Log.TruncateSuffix(1100);
+        Assert.False(fixture.Log.TryReadRecent(1100, out _));
+        fixture.Log.Append(1100, 2, [9, 9]);
+        Assert.True(fixture.Log.TryReadRecent(1100, out var replaced));
+        Assert.Equal(2L, replaced.Term);
+        Assert.Equal([9, 9], replaced.Payload);
+    }
+
     private static byte[] Payload(Random random, long version)
     {
         var bytes = new byte[random.Next(1, 3000)];

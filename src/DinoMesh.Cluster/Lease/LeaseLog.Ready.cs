@@ -5,6 +5,9 @@ public sealed partial class LeaseLog
 {
     private LeaseReady? _handedOut;
 
+    // Filled anew by each Ready: the driver acts on a Ready and advances before it asks for the next.
+    private readonly LeaseReady _ready = new();
+
     /// <summary>True when <see cref="Ready"/> has something to do.</summary>
     public bool HasReady => _hardStateDirty || _snapshotToInstall is not null || _truncateFrom is not null || _unstable.Count > 0
         || _outbox.Count > 0 || _snapshotsToSend.Count > 0 || _piecesOut.Count > 0 || _piecesIn.Count > 0 || _probes.Count > 0 || (_syncWanted && LastVersion > _synced) || Math.Min(Commit, _stable.LastVersion) > _appliedHandedOut;
@@ -26,28 +29,27 @@ public sealed partial class LeaseLog
         for (var i = 0; i < messages.Length; i++)
         {
             var m = _outbox[i];
-            messages[i] = m.Message is AppendResponse r && r.Success
-                ? m with { Message = r with { Synced = Math.Max(r.Synced, Math.Min(syncedAfter, r.Match)) } }
+            // Copied only when the sync moved what it may say (an answer says what was synced when it was made).
+            messages[i] = m.Message is AppendResponse { Success: true } r && Math.Max(r.Synced, Math.Min(syncedAfter, r.Match)) is var synced && synced != r.Synced
+                ? m with { Message = r with { Synced = synced } }
                 : m;
         }
         var persistedEnd = _unstable.Count > 0 ? LastVersion : _truncateFrom is { } t ? t - 1 : _stable.LastVersion;
         if (_snapshotToInstall is { } snap) persistedEnd = Math.Max(persistedEnd, snap.Version);
-        var ready = new LeaseReady
-        {
-            HardState = _hardStateDirty || Commit != _lastCommitHandedOut ? new HardState(Term, Vote, Commit) : null,
-            HardStateMustSync = _hardStateMustSync,
-            Snapshot = _snapshotToInstall is { } s ? (s.Version, s.Term) : null,
-            SnapshotReplaces = _snapshotToInstall is { Replaces: true },
-            TruncateFrom = _truncateFrom,
-            Entries = Copy(_unstable),
-            SyncLog = syncLog,
-            Messages = messages,
-            SnapshotsToSend = Copy(_snapshotsToSend),
-            PiecesToSend = Copy(_piecesOut),
-            PiecesReceived = Copy(_piecesIn),
-            CommittedTo = Math.Min(Commit, persistedEnd),
-            Probes = Copy(_probes),
-        };
+        var ready = _ready;
+        ready.HardState = _hardStateDirty || Commit != _lastCommitHandedOut ? new HardState(Term, Vote, Commit) : null;
+        ready.HardStateMustSync = _hardStateMustSync;
+        ready.Snapshot = _snapshotToInstall is { } s ? (s.Version, s.Term) : null;
+        ready.SnapshotReplaces = _snapshotToInstall is { Replaces: true };
+        ready.TruncateFrom = _truncateFrom;
+        ready.Entries = Copy(_unstable);
+        ready.SyncLog = syncLog;
+        ready.Messages = messages;
+        ready.SnapshotsToSend = Copy(_snapshotsToSend);
+        ready.PiecesToSend = Copy(_piecesOut);
+        ready.PiecesReceived = Copy(_piecesIn);
+        ready.CommittedTo = Math.Min(Commit, persistedEnd);
+        ready.Probes = Copy(_probes);
         _handedOut = ready;
         return ready;
     }

@@ -7,44 +7,48 @@ namespace DinoMesh.Core.Metadata;
 /// The reference counts of chunks as one apply changes them. Local to that apply (the state stays immutable); at the
 /// end it yields the new table and the chunks that lost their last reference or gained their first.
 /// </summary>
-internal sealed class ChunkRefChanges
+internal sealed class ChunkRefChanges(ImmutableDictionary<ChunkId, int> refs)
 {
-    private readonly ImmutableDictionary<ChunkId, int>.Builder _refs;
-    private readonly Dictionary<ChunkId, int> _delta = [];
-
-    public ChunkRefChanges(ImmutableDictionary<ChunkId, int> refs) => _refs = refs.ToBuilder();
+    // Made at the first count that moves: an inline write, the usual small one, moves none, and the builder and the
+    // delta table were most of what its apply allocated besides the tree's own nodes.
+    private ImmutableDictionary<ChunkId, int>.Builder? _refs;
+    private Dictionary<ChunkId, int>? _delta;
 
     public void Add(in Extent extent)
     {
         if (extent.Inline is not null) return;
-        _refs[extent.Chunk] = _refs.GetValueOrDefault(extent.Chunk) + 1;
-        _delta[extent.Chunk] = _delta.GetValueOrDefault(extent.Chunk) + 1;
+        var (table, delta) = Tables();
+        table[extent.Chunk] = table.GetValueOrDefault(extent.Chunk) + 1;
+        delta[extent.Chunk] = delta.GetValueOrDefault(extent.Chunk) + 1;
     }
 
     public void Remove(in Extent extent)
     {
         if (extent.Inline is not null) return;
-        var left = _refs.GetValueOrDefault(extent.Chunk) - 1;
-        if (left <= 0) _refs.Remove(extent.Chunk);
-        else _refs[extent.Chunk] = left;
-        _delta[extent.Chunk] = _delta.GetValueOrDefault(extent.Chunk) - 1;
+        var (table, delta) = Tables();
+        var left = table.GetValueOrDefault(extent.Chunk) - 1;
+        if (left <= 0) table.Remove(extent.Chunk);
+        else table[extent.Chunk] = left;
+        delta[extent.Chunk] = delta.GetValueOrDefault(extent.Chunk) - 1;
     }
+
+    private (ImmutableDictionary<ChunkId, int>.Builder, Dictionary<ChunkId, int>) Tables() => (_refs ??= refs.ToBuilder(), _delta ??= []);
 
     public void RemoveAll(ExtentMap extents)
     {
         foreach (var e in extents) Remove(e);
     }
 
-    public bool Changed => _delta.Count > 0;
+    public bool Changed => _delta is { Count: > 0 };
 
-    public ImmutableDictionary<ChunkId, int> Refs => _refs.ToImmutable();
+    public ImmutableDictionary<ChunkId, int> Refs => _refs?.ToImmutable() ?? refs;
 
     /// <summary>Chunks referenced before and by nothing now.</summary>
     public IReadOnlyList<ChunkId> Freed()
     {
         // Loops, not LINQ, and nothing at all for an apply that moved no count (an inline write, most creates): this
         // runs on every apply, twice per change on the lease holder.
-        if (_delta.Count == 0) return [];
+        if (_delta is not { Count: > 0 } || _refs is null) return [];
         List<ChunkId>? freed = null;
         foreach (var (chunk, delta) in _delta)
         {
@@ -56,7 +60,7 @@ internal sealed class ChunkRefChanges
     /// <summary>Chunks referenced now and by nothing before.</summary>
     public IReadOnlyList<ChunkId> Added()
     {
-        if (_delta.Count == 0) return [];
+        if (_delta is not { Count: > 0 } || _refs is null) return [];
         List<ChunkId>? added = null;
         foreach (var (chunk, delta) in _delta)
         {

@@ -40,7 +40,14 @@ public sealed class ExtentMap : IEnumerable<Extent>
     private ExtentMap Replace(long from, long to, Extent? extent, ChunkRefChanges? refs)
     {
         var index = FirstEndingAfter(from);
-        if (extent is null && (index >= _extents.Count || _extents[index].Offset >= to)) return this;
+        if (index >= _extents.Count || _extents[index].Offset >= to)
+        {
+            // Nothing overlaps (a first write, an append past the end): one insert, without the builder, the list of
+            // pieces and its sort, which made a small file's write apply about 450 bytes instead of about 170.
+            if (extent is not { } only) return this;
+            refs?.Add(only);
+            return new ExtentMap(_extents.Insert(index, only), AllocatedBytes + only.Length);
+        }
         var builder = _extents.ToBuilder();
         var allocated = AllocatedBytes;
         var replaced = new List<Extent>(3);

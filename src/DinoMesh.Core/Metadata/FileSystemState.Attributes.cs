@@ -79,13 +79,16 @@ public sealed partial record FileSystemState
             MTime = w.MTimeNs ?? m.TimeNs,
             CTime = m.TimeNs,
         };
-        return Done(With(next) with { ChunkRefs = refs.Refs }, new Effect
+        // One copy of the state; one array for the two lists that name the same inode (nobody changes an effect's lists).
+        ulong[] written = [w.Ino];
+        return Done(this with { Inodes = Inodes.SetItem(w.Ino, next), ChunkRefs = refs.Refs }, new Effect
         {
             Ino = w.Ino,
-            Touched = [w.Ino],
-            ContentChanged = [w.Ino],
+            Touched = written,
+            ContentChanged = written,
             FreedChunks = refs.Freed(),
             AddedChunks = refs.Added(),
+            Proposer = m.Proposer,
         });
     }
 

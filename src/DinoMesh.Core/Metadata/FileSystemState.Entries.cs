@@ -55,11 +55,13 @@ public sealed partial record FileSystemState
             MTime = m.TimeNs,
             CTime = m.TimeNs,
         };
-        return Done(With(inode, newDir) with { NextIno = ino + 1 }, new Effect
+        // One copy of the state for both inodes and the next number.
+        return Done(this with { Inodes = Inodes.SetItem(ino, inode).SetItem(c.Parent, newDir), NextIno = ino + 1 }, new Effect
         {
             Ino = ino,
             Touched = [c.Parent],
             Entries = [new EntryChange(c.Parent, c.Name, 0, ino)],
+            Proposer = m.Proposer,
         });
     }
 

@@ -1,3 +1,5 @@
+using System.Collections.Immutable;
+
 namespace DinoMesh.Core.Metadata;
 
 /// <summary>The op sequences one client has had applied recently, and when it was last heard of.</summary>
@@ -22,30 +24,32 @@ public sealed partial record FileSystemState
     public const long PruneEvery = 4096;
 
     /// <summary>True when <paramref name="mutation"/> carries an op id this state has already applied.</summary>
-    public bool IsDuplicate(Mutation mutation) => IsDuplicate(mutation.Op, ClientKeyOf(mutation));
+    public bool IsDuplicate(Mutation mutation) => mutation.Op is { } op && IsDuplicate(op);
 
-    // The client's key is built once per apply (a hex string of the client id) and passed to both uses.
-    private bool IsDuplicate(OpId? op, string? client) =>
-        op is { } id && client is not null && Clients.TryGetValue(client, out var window)
-        && (window.Recent.Contains(id.Seq) || (window.Recent.Count >= OpWindow && id.Seq < window.Recent.Min));
+    private bool IsDuplicate(OpId op) =>
+        Clients.TryGetValue(new ClientKey(op.Client), out var window)
+        && (window.Recent.Contains(op.Seq) || (window.Recent.Count >= OpWindow && op.Seq < window.Recent.Min));
 
-    private FileSystemState RememberOp(Mutation mutation, string? client)
+    /// <summary>
+    /// The client table once <paramref name="mutation"/> is applied at <paramref name="version"/>: its op remembered,
+    /// and every <see cref="PruneEvery"/> versions the clients silent for long forgotten.
+    /// </summary>
+    private ImmutableDictionary<ClientKey, ClientWindow> RememberOp(Mutation mutation, long version)
     {
         var clients = Clients;
-        if (mutation.Op is { } op && client is not null)
+        if (mutation.Op is { } op)
         {
+            var client = new ClientKey(op.Client);
             var recent = (clients.TryGetValue(client, out var window) ? window.Recent : OpSequenceSet.Empty).Add(op.Seq, OpWindow);
-            clients = clients.SetItem(client, new ClientWindow(recent, Version, Math.Max(window?.LastTimeNs ?? long.MinValue, mutation.TimeNs)));
+            clients = clients.SetItem(client, new ClientWindow(recent, version, Math.Max(window?.LastTimeNs ?? long.MinValue, mutation.TimeNs)));
         }
-        if (Version % PruneEvery == 0 && clients.Count > 0)
+        if (version % PruneEvery == 0 && clients.Count > 0)
         {
             foreach (var (key, window) in clients)
             {
-                if (Version - window.LastVersion > IdleClientVersions && mutation.TimeNs - window.LastTimeNs > IdleClientNs) clients = clients.Remove(key);
+                if (version - window.LastVersion > IdleClientVersions && mutation.TimeNs - window.LastTimeNs > IdleClientNs) clients = clients.Remove(key);
             }
         }
-        return ReferenceEquals(clients, Clients) ? this : this with { Clients = clients };
+        return clients;
     }
-
-    private static string? ClientKeyOf(Mutation mutation) => mutation.Op is { } op ? Convert.ToHexStringLower(op.Client) : null;
 }

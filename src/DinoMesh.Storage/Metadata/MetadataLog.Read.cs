@@ -53,6 +53,19 @@ public sealed partial class MetadataLog
         return Stream(Math.Max(1, fromVersion), toVersion);
     }
 
+    /// <summary>
+    /// The record at <paramref name="version"/> when it is among the newest, kept in memory (what <see cref="ReadRange"/>
+    /// would yield for it first); false otherwise, and the caller reads the range. The apply of a commit reads one or
+    /// two records just appended: this serves them without the range's enumerator and list, which were about 500 bytes
+    /// of every commit round on each node (docs/benchmarks.md).
+    /// </summary>
+    public bool TryReadRecent(long version, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out LogRecord? record)
+    {
+        ThrowIfDisposed();
+        record = null;
+        return version >= 1 && _recent.TryGet(version, out record);
+    }
+
     private IEnumerable<LogRecord> Stream(long next, long last)
     {
         if (next > last || next < FirstVersion) yield break;

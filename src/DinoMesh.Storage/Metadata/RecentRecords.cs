@@ -73,6 +73,20 @@ internal sealed class RecentRecords(int maxCount, long maxBytes)
         }
     }
 
+    /// <summary>The record at <paramref name="version"/> when it is kept; as <see cref="CopyFrom"/> for one record, without a list.</summary>
+    public bool TryGet(long version, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out LogRecord? record)
+    {
+        lock (_gate)
+        {
+            record = null;
+            if (_count == 0) return false;
+            long first = _ring[_start]!.Version;
+            if (version < first || version >= first + _count) return false;
+            record = _ring[(_start + (int)(version - first)) % _ring.Length]!;
+            return true;
+        }
+    }
+
     // The run is contiguous, so the first version plus the count names the next one.
     private long NextLocked() => _ring[_start]!.Version + _count;
 

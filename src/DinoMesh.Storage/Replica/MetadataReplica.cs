@@ -131,24 +131,34 @@ public sealed class MetadataReplica : IDisposable
         lock (_applyGate)
         {
             var state = _state;
-            if (version <= state.Version) return 0;
-            foreach (var record in Log.ReadRange(state.Version + 1, version))
+            var from = state.Version;
+            if (version <= from) return 0;
+            // The records just appended are in the log's memory: taken one by one, and the range read only for the rest.
+            var next = state.Version + 1;
+            for (; next <= version && Log.TryReadRecent(next, out var recent); next++) state = ApplyLocked(state, recent, ahead);
+            if (next <= version)
             {
-                if (ahead is null || !ahead.TryTake(record, state, out var mutation, out var result))
-                {
-                    mutation = MutationCodec.Decode(record.Payload);
-                    result = state.Apply(mutation);
-                    if (!result.Ok) throw new InvalidDataException($"committed entry {record.Version} does not apply to version {state.Version} ({result.Error})");
-                }
-                state = result.State;
-                Volatile.Write(ref _state, state);
-                _unannounced.Enqueue((mutation, result));
-                applied++;
+                foreach (var record in Log.ReadRange(next, version)) state = ApplyLocked(state, record, ahead);
             }
+            applied = (int)(state.Version - from);
         }
         var announced = Announce();
         AfterApply(applied);
         return announced;
+    }
+
+    /// <summary>Applies one committed record to <paramref name="state"/> and publishes the result. Caller holds the apply gate.</summary>
+    private FileSystemState ApplyLocked(FileSystemState state, LogRecord record, AppliedAhead? ahead)
+    {
+        if (ahead is null || !ahead.TryTake(record, state, out var mutation, out var result))
+        {
+            mutation = MutationCodec.Decode(record.Payload);
+            result = state.Apply(mutation);
+            if (!result.Ok) throw new InvalidDataException($"committed entry {record.Version} does not apply to version {state.Version} ({result.Error})");
+        }
+        Volatile.Write(ref _state, result.State);
+        _unannounced.Enqueue((mutation, result));
+        return result.State;
     }
 
     /// <summary>

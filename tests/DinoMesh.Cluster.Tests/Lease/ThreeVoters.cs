@@ -40,6 +40,9 @@ internal sealed class ThreeVoters
 
     public LeaseLog Node(PeerId id) => _nodes[id];
 
+    /// <summary>The log <paramref name="id"/>'s machine reads as persisted (for a test that acts on a Ready itself).</summary>
+    public MemoryLog Log(PeerId id) => _logs[id];
+
     /// <summary>What <paramref name="from"/> has queued for <paramref name="to"/> (after draining its output).</summary>
     public List<LeaseMessage> Queued(PeerId from, PeerId to)
     {

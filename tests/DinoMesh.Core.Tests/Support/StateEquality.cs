@@ -14,7 +14,7 @@ internal static class StateEquality
     {
         Assert.Equal(expected.Version, actual.Version);
         Assert.Equal(expected.NextIno, actual.NextIno);
-        Assert.Equal(expected.Clients.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => (c.Key, string.Join(",", c.Value))), actual.Clients.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => (c.Key, string.Join(",", c.Value))));
+        Assert.Equal(expected.Clients.OrderBy(c => c.Key).Select(c => (c.Key, string.Join(",", c.Value))), actual.Clients.OrderBy(c => c.Key).Select(c => (c.Key, string.Join(",", c.Value))));
         Assert.Equal(expected.Inodes.Keys.Order(), actual.Inodes.Keys.Order());
         foreach (var (ino, inode) in expected.Inodes) AssertEqual(inode, actual.Inodes[ino]);
     }

@@ -47,10 +47,11 @@ public static class StateSnapshotCodec
         w.WriteArrayHeader(state.Inodes.Count);
         foreach (var inode in state.Inodes.Values.OrderBy(i => i.Ino)) WriteInode(ref w, inode, options);
         w.WriteArrayHeader(state.Clients.Count);
-        foreach (var (client, window) in state.Clients.OrderBy(c => c.Key, StringComparer.Ordinal))
+        // Byte order, which is the order of the lowercase hex keys this table had before: the same bytes.
+        foreach (var (client, window) in state.Clients.OrderBy(c => c.Key))
         {
             w.WriteArrayHeader(4);
-            w.Write(Convert.FromHexString(client));
+            w.Write(client.Bytes);
             w.Write(window.LastVersion);
             w.Write(window.LastTimeNs);
             w.WriteArrayHeader(window.Recent.Count);
@@ -138,11 +139,11 @@ public static class StateSnapshotCodec
             var inode = ReadInode(ref r, options);
             inodes[inode.Ino] = inode;
         }
-        var clients = ImmutableDictionary.CreateBuilder<string, ClientWindow>();
+        var clients = ImmutableDictionary.CreateBuilder<ClientKey, ClientWindow>();
         for (var n = r.ReadArrayHeader(); n > 0; n--)
         {
             if (r.ReadArrayHeader() != 4) throw new InvalidDataException("a client record has 4 fields");
-            var client = Convert.ToHexStringLower(ReadBytes(ref r));
+            var client = new ClientKey(ReadBytes(ref r));
             var lastVersion = r.ReadInt64();
             var lastTime = r.ReadInt64();
             var recent = new List<ulong>();
