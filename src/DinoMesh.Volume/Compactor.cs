@@ -1,0 +1,267 @@
+using System.Buffers;
+using DinoMesh.Core.Chunks;
+using DinoMesh.Core.Metadata;
+using Microsoft.Extensions.Logging;
+
+namespace DinoMesh.Volume;
+
+/// <summary>
+/// Background compaction of files grown by small flushed writes (an append + fsync loop leaves one extent per flush,
+/// for ever: thousands of small chunks or inline pieces per MiB, each a chunk file, a fetch and an entry in every node's
+/// state). After this node commits a write, the chunk-size blocks it touched only partly are queued; one worker looks
+/// at each, and when a block holds <see cref="VolumeOptions.CompactionThreshold"/> committed extents or more it reads a
+/// hole-free run of them through the normal read path, stores the bytes as one chunk (inline when small) through the
+/// normal store, and commits <see cref="CompactExtents"/>, which replaces the run only if it is still exactly what was
+/// read: a write from any node that lands there meanwhile wins, and the compaction becomes a no-op whose chunk the
+/// garbage collector reclaims. Never on a syscall's path: <see cref="Written"/> only queues.
+/// <para>Which run (<see cref="Choose"/>): of the block's hole-free runs the one with most extents; of it, the last
+/// half-threshold extents, extended backwards while the next older extent is no longer than what is merged so far. The
+/// sizes then grow like a binary counter, so a byte is rewritten about log2(appends per block / threshold) times —
+/// 1.7x for 8 KiB appends, 3.7x for 200 B ones (simulated; see docs/benchmarks.md) — where merging the whole run each
+/// time costs 4x and 175x, and a block never holds more than the threshold of extents once the worker caught up.</para>
+/// </summary>
+internal sealed class Compactor
+{
+    private readonly Func<FileSystemState> _state;
+    private readonly FileContents _contents;
+    private readonly ChunkAccess _chunks;
+    private readonly Func<MutationKind, CancellationToken, ValueTask<ApplyResult>> _commit;
+    private readonly VolumeOptions _options;
+    private readonly ILogger _logger;
+    private readonly Lock _gate = new();
+    private readonly Queue<(ulong Ino, long Block)> _queue = new();
+    private readonly HashSet<(ulong Ino, long Block)> _queued = [];
+    private readonly HashSet<ChunkId> _storing = [];
+    private readonly SemaphoreSlim _signal = new(0);
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _worker;
+    private long _compacted, _raced, _merged, _rewritten, _dropped;
+    private long _lastReportTicks = Environment.TickCount64;
+    private long _reportedCompacted;
+
+    /// <summary>Blocks waiting at most; past it a block is dropped (the next write to it queues it again).</summary>
+    public const int MaxQueued = 4096;
+
+    private static readonly TimeSpan ReportEvery = TimeSpan.FromMinutes(1);
+
+    public Compactor(Func<FileSystemState> state, FileContents contents, ChunkAccess chunks,
+        Func<MutationKind, CancellationToken, ValueTask<ApplyResult>> commit, VolumeOptions options, ILogger logger)
+    {
+        _state = state;
+        _contents = contents;
+        _chunks = chunks;
+        _commit = commit;
+        _options = options;
+        _logger = logger;
+    }
+
+    /// <summary>What the compactor did since start.</summary>
+    public CompactionCounts Counts => new(Interlocked.Read(ref _compacted), Interlocked.Read(ref _raced), Interlocked.Read(ref _merged),
+        Interlocked.Read(ref _rewritten), Interlocked.Read(ref _dropped));
+
+    /// <summary>
+    /// This node committed <paramref name="write"/>: queue the blocks its extents cover only in part (a block one extent
+    /// covers whole holds just that extent). Cheap, never waits: it runs on the flush's path.
+    /// </summary>
+    public void Written(WriteExtents write)
+    {
+        if (_options.CompactionThreshold < 2) return;
+        long size = _options.ChunkSize;
+        foreach (var e in write.Extents)
+        {
+            if (e.Length <= 0) continue;
+            // Blocks strictly between the first and the last are covered whole: only the two ends can be fragments.
+            var first = e.Offset / size;
+            var last = (e.End - 1) / size;
+            if (e.Offset % size != 0 || (first == last && e.End % size != 0)) Enqueue(write.Ino, first);
+            if (last != first && e.End % size != 0) Enqueue(write.Ino, last);
+        }
+    }
+
+    /// <summary>Chunks stored for a compaction whose commit has not finished: garbage collection must keep them.</summary>
+    public void AddStoring(HashSet<ChunkId> into)
+    {
+        lock (_gate) into.UnionWith(_storing);
+    }
+
+    public void Stop()
+    {
+        _stopping.Cancel();
+        try
+        {
+            _worker?.Wait(TimeSpan.FromSeconds(10));
+        }
+        catch (AggregateException)
+        {
+            // Cancelled: nothing to finish. A compaction cut short leaves its chunk to garbage collection.
+        }
+    }
+
+    private void Enqueue(ulong ino, long block)
+    {
+        lock (_gate)
+        {
+            if (_stopping.IsCancellationRequested || _queued.Contains((ino, block))) return;
+            if (_queued.Count >= MaxQueued)
+            {
+                _dropped++;
+                return;
+            }
+            _queued.Add((ino, block));
+            _queue.Enqueue((ino, block));
+            _worker ??= Task.Run(() => RunAsync(_stopping.Token));
+        }
+        _signal.Release();
+    }
+
+    private async Task RunAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            await _signal.WaitAsync(ct).ConfigureAwait(false);
+            (ulong Ino, long Block) next;
+            lock (_gate)
+            {
+                if (!_queue.TryDequeue(out next)) continue;
+                // Out of the set before the work: a write committed meanwhile queues the block for another look.
+                _queued.Remove(next);
+            }
+            long rewritten = 0;
+            try
+            {
+                rewritten = await CompactAsync(next.Ino, next.Block, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                _logger.LogWarning(e, "compacting block {Block} of inode {Ino} failed; a later write to it tries again", next.Block, next.Ino);
+            }
+            Report();
+            // The rate bound: background rewriting must not crowd out the writers it is cleaning up after.
+            if (rewritten > 0 && _options.CompactionBytesPerSecond > 0)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(rewritten / (double)_options.CompactionBytesPerSecond), ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Compacts one run of the block if it is fragmented enough; returns the bytes rewritten (0 when nothing was).</summary>
+    private async Task<long> CompactAsync(ulong ino, long block, CancellationToken ct)
+    {
+        if (_state().Find(ino) is not { IsRegular: true } inode) return 0;
+        long size = _options.ChunkSize;
+        var start = block * size;
+        var inBlock = inode.Extents.Touching(start, start + size).ToList();
+        if (inBlock.Count < _options.CompactionThreshold) return 0;
+        if (Choose(inBlock, start, start + size, _options.CompactionThreshold) is not { } run) return 0;
+        var from = run[0].Offset;
+        var length = run[^1].End - from;
+        // Staged bytes there would overwrite the result at their commit (which queues the block again).
+        if (_contents.HasStagedIn(ino, from, from + length)) return 0;
+        var prepared = await _chunks.PrepareAsync(0, inode.Extents, from, length, ct).ConfigureAwait(false);
+        if (prepared != FsError.None) return Gave(ino, from, length, $"its bytes could not be read ({prepared})");
+        var buffer = ArrayPool<byte>.Shared.Rent((int)length);
+        ChunkId? stored = null;
+        try
+        {
+            var bytes = buffer.AsSpan(0, (int)length);
+            var read = _contents.ReadCommitted(run, from, bytes);
+            if (read != FsError.None) return Gave(ino, from, length, $"its bytes could not be read ({read})");
+            Extent replacement;
+            if (length <= Extent.MaxInline) replacement = new Extent(from, length, default, 0, bytes.ToArray());
+            else
+            {
+                var (error, id) = _chunks.Store(bytes);
+                if (error != FsError.None) return Gave(ino, from, length, $"its chunk could not be stored ({error})");
+                lock (_gate) _storing.Add(id);
+                stored = id;
+                replacement = new Extent(from, length, id, 0);
+            }
+            var compaction = new CompactExtents(ino, new ByteRange(from, length), ExtentDigest.Of(run), replacement);
+            var result = await _commit(compaction, ct).ConfigureAwait(false);
+            VolumeMetrics.Compacted(!result.Ok ? "refused" : result.Effect.Ino == ino ? "compacted" : "raced", length);
+            Interlocked.Add(ref _rewritten, length);
+            if (!result.Ok) return Gave(ino, from, length, $"the commit was refused ({result.Error})", length);
+            if (result.Effect.Ino != ino)
+            {
+                // Someone wrote into the run after it was read: their write stands, this chunk is garbage.
+                Interlocked.Increment(ref _raced);
+                _logger.LogDebug("compaction of inode {Ino} [{From}, +{Length}) lost to a concurrent write", ino, from, length);
+                return length;
+            }
+            Interlocked.Increment(ref _compacted);
+            Interlocked.Add(ref _merged, run.Count);
+            _logger.LogDebug("compacted inode {Ino} [{From}, +{Length}): {Count} extents into one", ino, from, length, run.Count);
+            // Several runs in one block (holes between them): the next may still be over the threshold.
+            if (inBlock.Count - run.Count + 1 >= _options.CompactionThreshold) Enqueue(ino, block);
+            return length;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            if (stored is { } id) lock (_gate) _storing.Remove(id);
+        }
+    }
+
+    private long Gave(ulong ino, long from, long length, string why, long rewritten = 0)
+    {
+        _logger.LogDebug("compaction of inode {Ino} [{From}, +{Length}) given up: {Why}", ino, from, length, why);
+        return rewritten;
+    }
+
+    /// <summary>
+    /// The extents to merge, in order, or null: of the hole-free runs of extents lying wholly in [start, end), the one
+    /// with most extents (the later on a tie: an appended file's tail); of that run the last half-threshold extents,
+    /// extended backwards while the next older extent is no longer than the merged bytes so far.
+    /// </summary>
+    internal static IReadOnlyList<Extent>? Choose(IReadOnlyList<Extent> extents, long start, long end, int threshold)
+    {
+        int bestFrom = 0, bestCount = 0, runFrom = 0, runCount = 0;
+        for (var i = 0; i < extents.Count; i++)
+        {
+            var x = extents[i];
+            var inside = x.Offset >= start && x.End <= end;
+            if (inside && runCount > 0 && extents[i - 1].End == x.Offset) runCount++;
+            else if (inside)
+            {
+                runFrom = i;
+                runCount = 1;
+            }
+            else runCount = 0;
+            if (runCount >= bestCount)
+            {
+                bestFrom = runFrom;
+                bestCount = runCount;
+            }
+        }
+        if (bestCount < 2) return null;
+        var take = Math.Min(bestCount, Math.Max(2, threshold / 2));
+        var first = bestFrom + bestCount - take;
+        long merged = 0;
+        for (var i = first; i < bestFrom + bestCount; i++) merged += extents[i].Length;
+        while (first > bestFrom && extents[first - 1].Length <= merged)
+        {
+            first--;
+            merged += extents[first].Length;
+        }
+        return [.. extents.Skip(first).Take(bestFrom + bestCount - first)];
+    }
+
+    private void Report()
+    {
+        var now = Environment.TickCount64;
+        if (now - Interlocked.Read(ref _lastReportTicks) < ReportEvery.TotalMilliseconds) return;
+        Interlocked.Exchange(ref _lastReportTicks, now);
+        var counts = Counts;
+        if (counts.Compacted == Interlocked.Exchange(ref _reportedCompacted, counts.Compacted)) return;
+        _logger.LogInformation(
+            "compaction since start: {Compacted} runs compacted ({Merged} extents into {Compacted2}), {Bytes} bytes rewritten, {Raced} lost to concurrent writes, {Dropped} blocks dropped from a full queue",
+            counts.Compacted, counts.ExtentsMerged, counts.Compacted, counts.BytesRewritten, counts.Raced, counts.Dropped);
+    }
+}
+
+/// <summary>What the compactor did since start: runs replaced, runs lost to a concurrent write, extents merged, bytes rewritten, blocks dropped from a full queue.</summary>
+public readonly record struct CompactionCounts(long Compacted, long Raced, long ExtentsMerged, long BytesRewritten, long Dropped);
