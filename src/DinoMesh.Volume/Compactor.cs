@@ -18,7 +18,10 @@ namespace DinoMesh.Volume;
 /// half-threshold extents, extended backwards while the next older extent is no longer than what is merged so far. The
 /// sizes then grow like a binary counter, so a byte is rewritten about log2(appends per block / threshold) times —
 /// 1.7x for 8 KiB appends, 3.7x for 200 B ones (simulated; see docs/benchmarks.md) — where merging the whole run each
-/// time costs 4x and 175x, and a block never holds more than the threshold of extents once the worker caught up.</para>
+/// time costs 4x and 175x, and a block never holds more than the threshold of extents once the worker caught up.
+/// And when a write fills a block up to its end (an appender moving on to the next block) and the block's extents
+/// cover it whole, the block becomes one chunk: one rewrite more per byte, for a file that reads back as whole 1 MiB
+/// chunks (each remote chunk is a fetch, and read-ahead counts chunks).</para>
 /// </summary>
 internal sealed class Compactor
 {
@@ -30,7 +33,8 @@ internal sealed class Compactor
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
     private readonly Queue<(ulong Ino, long Block)> _queue = new();
-    private readonly HashSet<(ulong Ino, long Block)> _queued = [];
+    // Queued blocks, and whether a write that filled the block up to its end was among those that queued it.
+    private readonly Dictionary<(ulong Ino, long Block), bool> _queued = [];
     private readonly HashSet<ChunkId> _storing = [];
     private readonly SemaphoreSlim _signal = new(0);
     private readonly CancellationTokenSource _stopping = new();
@@ -73,8 +77,9 @@ internal sealed class Compactor
             // Blocks strictly between the first and the last are covered whole: only the two ends can be fragments.
             var first = e.Offset / size;
             var last = (e.End - 1) / size;
-            if (e.Offset % size != 0 || (first == last && e.End % size != 0)) Enqueue(write.Ino, first);
-            if (last != first && e.End % size != 0) Enqueue(write.Ino, last);
+            var endsAtBoundary = e.End % size == 0;
+            if (e.Offset % size != 0 || (first == last && !endsAtBoundary)) Enqueue(write.Ino, first, first != last || endsAtBoundary);
+            if (last != first && !endsAtBoundary) Enqueue(write.Ino, last, false);
         }
     }
 
@@ -97,17 +102,22 @@ internal sealed class Compactor
         }
     }
 
-    private void Enqueue(ulong ino, long block)
+    private void Enqueue(ulong ino, long block, bool filled)
     {
         lock (_gate)
         {
-            if (_stopping.IsCancellationRequested || _queued.Contains((ino, block))) return;
+            if (_stopping.IsCancellationRequested) return;
+            if (_queued.TryGetValue((ino, block), out var was))
+            {
+                _queued[(ino, block)] = was || filled;
+                return;
+            }
             if (_queued.Count >= MaxQueued)
             {
                 _dropped++;
                 return;
             }
-            _queued.Add((ino, block));
+            _queued.Add((ino, block), filled);
             _queue.Enqueue((ino, block));
             _worker ??= Task.Run(() => RunAsync(_stopping.Token));
         }
@@ -120,16 +130,17 @@ internal sealed class Compactor
         {
             await _signal.WaitAsync(ct).ConfigureAwait(false);
             (ulong Ino, long Block) next;
+            bool filled;
             lock (_gate)
             {
                 if (!_queue.TryDequeue(out next)) continue;
                 // Out of the set before the work: a write committed meanwhile queues the block for another look.
-                _queued.Remove(next);
+                _queued.Remove(next, out filled);
             }
             long rewritten = 0;
             try
             {
-                rewritten = await CompactAsync(next.Ino, next.Block, ct).ConfigureAwait(false);
+                rewritten = await CompactAsync(next.Ino, next.Block, filled, ct).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -148,15 +159,20 @@ internal sealed class Compactor
         }
     }
 
-    /// <summary>Compacts one run of the block if it is fragmented enough; returns the bytes rewritten (0 when nothing was).</summary>
-    private async Task<long> CompactAsync(ulong ino, long block, CancellationToken ct)
+    /// <summary>
+    /// Compacts one run of the block if it is fragmented enough, or all of it when a write just filled it to its end
+    /// (<paramref name="filled"/>) and its extents cover it whole; returns the bytes rewritten (0 when nothing was).
+    /// </summary>
+    private async Task<long> CompactAsync(ulong ino, long block, bool filled, CancellationToken ct)
     {
         if (_state().Find(ino) is not { IsRegular: true } inode) return 0;
         long size = _options.ChunkSize;
         var start = block * size;
         var inBlock = inode.Extents.Touching(start, start + size).ToList();
-        if (inBlock.Count < _options.CompactionThreshold) return 0;
-        if (Choose(inBlock, start, start + size, _options.CompactionThreshold) is not { } run) return 0;
+        var run = filled && Whole(inBlock, start, start + size) ? inBlock
+            : inBlock.Count >= _options.CompactionThreshold ? Choose(inBlock, start, start + size, _options.CompactionThreshold)
+            : null;
+        if (run is null) return 0;
         var from = run[0].Offset;
         var length = run[^1].End - from;
         // Staged bytes there would overwrite the result at their commit (which queues the block again).
@@ -196,7 +212,7 @@ internal sealed class Compactor
             Interlocked.Add(ref _merged, run.Count);
             _logger.LogDebug("compacted inode {Ino} [{From}, +{Length}): {Count} extents into one", ino, from, length, run.Count);
             // Several runs in one block (holes between them): the next may still be over the threshold.
-            if (inBlock.Count - run.Count + 1 >= _options.CompactionThreshold) Enqueue(ino, block);
+            if (inBlock.Count - run.Count + 1 >= _options.CompactionThreshold) Enqueue(ino, block, false);
             return length;
         }
         finally
@@ -248,6 +264,19 @@ internal sealed class Compactor
             merged += extents[first].Length;
         }
         return [.. extents.Skip(first).Take(bestFrom + bestCount - first)];
+    }
+
+    /// <summary>Two or more extents that cover [start, end) exactly, with no hole and nothing reaching outside.</summary>
+    internal static bool Whole(IReadOnlyList<Extent> extents, long start, long end)
+    {
+        if (extents.Count < 2) return false;
+        var position = start;
+        foreach (var x in extents)
+        {
+            if (x.Offset != position) return false;
+            position = x.End;
+        }
+        return position == end;
     }
 
     private void Report()
