@@ -62,7 +62,7 @@ internal sealed class Compactor
     public static readonly TimeSpan QuietPeriod = TimeSpan.FromMilliseconds(500);
 
     /// <summary>How many times the threshold a busy file's block may hold before it is compacted anyway (the bound on a steady appender).</summary>
-    public const int BusyFactor = 8;
+    public const int BusyFactor = 16;
 
     public Compactor(Func<FileSystemState> state, FileContents contents, ChunkAccess chunks,
         Func<MutationKind, CancellationToken, ValueTask<ApplyResult>> commit, VolumeOptions options, ILogger logger)
