@@ -122,7 +122,10 @@ public sealed partial class NodeService
             lease?.LastVersion ?? 0,
             lease?.NoQuorum ?? false,
             _chunkService?.Status(),
-            _lease?.HoldBack);
+            _lease?.HoldBack,
+            // Walks every file: status is asked rarely, and this is how fragmentation is seen from outside.
+            state?.Inodes.Values.Sum(i => (long)i.Extents.Count) ?? 0,
+            _fs?.Compaction);
     }
 
     /// <summary>holder, voter or learner (by the log's voter set), or "member" while the lease is not running.</summary>

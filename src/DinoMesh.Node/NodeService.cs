@@ -35,6 +35,7 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
     private ClusterCommitter? _committer;
     private ChunkService? _chunkService;
     private FuseMount? _mount;
+    private DinoFileSystem? _fs;
     private ControlServer? _control;
     private IdleMemoryTrim? _trim;
     private bool _leaving;
@@ -117,6 +118,7 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         var volumeLogger = _loggers.CreateLogger("volume");
         var (meta, chunkAccess) = StartChunks(chunkService);
         var fs = new DinoFileSystem(meta, chunkAccess, clock, new VolumeOptions { Atime = _options.Atime }, volumeLogger);
+        _fs = fs;
         _chunkService!.Start(fs.StagedChunks);
         await fs.ReclaimOrphansAsync(cancellationToken);
         try

@@ -28,5 +28,12 @@ public sealed partial class DinoFileSystem
     /// Chunks written here that no committed state references yet (staged extents awaiting their commit): garbage
     /// collection keeps them whatever their age.
     /// </summary>
-    public IReadOnlySet<ChunkId> StagedChunks() => _contents.StagedChunks();
+    public IReadOnlySet<ChunkId> StagedChunks()
+    {
+        var chunks = _contents.StagedChunks();
+        // A compaction's chunk between its store and its commit is in the same position.
+        var all = chunks as HashSet<ChunkId> ?? [.. chunks];
+        _compactor.AddStoring(all);
+        return all;
+    }
 }

@@ -34,6 +34,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     private readonly DirectoryAttributes _directoryAttributes = new();
     private readonly NegativeAnswers _negativeAnswers;
     private readonly OrphanReleases _orphanReleases;
+    private readonly Compactor _compactor;
     private Task? _atimeFlusher;
     private long _nextHandle;
 
@@ -50,8 +51,12 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
         _invalidator = new CacheInvalidator(logger, _lookupAnswers, _kernelInodes, _negativeAnswers, _directoryAttributes);
         _atimes = new AccessTimes(options.Atime);
         _orphanReleases = new OrphanReleases(ReleaseUnheldAsync, options.OrphanReleaseLinger, TimeProvider.System);
+        _compactor = new Compactor(() => _meta.Current, _contents, chunks, (kind, ct) => CommitAsync(kind, 0, 0, ct), options, logger);
         _meta.AppliedRemotely += OnAppliedRemotely;
     }
+
+    /// <summary>What background compaction did since start.</summary>
+    public CompactionCounts Compaction => _compactor.Counts;
 
     private sealed record OpenHandle(ulong Ino, int Flags)
     {
@@ -70,6 +75,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     {
         _invalidator.Stop();
         _stopping.Cancel();
+        _compactor.Stop();
         // The last recorded reads are committed while the committer still runs (it is closed after the mount).
         try
         {
@@ -101,6 +107,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var result = await _clock.CommitAsync(_meta, kind, uid, gid, cancellationToken, timeNs, groups);
         VolumeMetrics.Committed(result, started);
+        Written(kind, result);
         if (!result.Ok && result.Error is not (FsError.NoEntry or FsError.Exists or FsError.NotEmpty))
         {
             _logger.LogDebug("{Kind} refused: {Error}", kind.GetType().Name, result.Error);
@@ -162,8 +169,18 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     }
 
     /// <summary>A commit no request waits for (staged writes that piled up): stamped as the node itself.</summary>
-    private async ValueTask<FsError> CommitInBackgroundAsync(MutationKind kind) =>
-        (await _clock.CommitAsync(_meta, kind, 0, 0, CancellationToken.None)).Error;
+    private async ValueTask<FsError> CommitInBackgroundAsync(MutationKind kind)
+    {
+        var result = await _clock.CommitAsync(_meta, kind, 0, 0, CancellationToken.None);
+        Written(kind, result);
+        return result.Error;
+    }
+
+    /// <summary>A write this node committed: the compactor looks at the blocks it left fragmented, later, on its own task.</summary>
+    private void Written(MutationKind kind, ApplyResult result)
+    {
+        if (kind is WriteExtents write && result.Ok && !result.Effect.Duplicate) _compactor.Written(write);
+    }
 
     private static int Errno(FsError error) => (int)error;
 

@@ -348,6 +348,41 @@ internal sealed partial class FileContents
 
     public bool HasStaged(ulong ino) => _staged.ContainsKey(ino);
 
+    /// <summary>
+    /// True when bytes of [<paramref name="from"/>, <paramref name="to"/>) of the file are written here and not committed
+    /// yet (pending extents, blocks in flight, dirty blocks): a compaction of that range would be overwritten at the next
+    /// commit, so it is not worth doing now.
+    /// </summary>
+    public bool HasStagedIn(ulong ino, long from, long to)
+    {
+        if (!_staged.TryGetValue(ino, out var staged)) return false;
+        lock (staged.Gate)
+        {
+            if (staged.PendingMap.Overlapping(from, to).Any()) return true;
+            foreach (var sealing in staged.InFlight) if (Overlaps(sealing.Block, from, to)) return true;
+            foreach (var block in staged.Blocks.Values) if (Overlaps(block, from, to)) return true;
+            return false;
+        }
+    }
+
+    private bool Overlaps(DirtyBlock block, long from, long to)
+    {
+        var start = block.Index * _options.ChunkSize;
+        foreach (var (s, e) in block.Ranges) if (start + s < to && start + e > from) return true;
+        return false;
+    }
+
+    /// <summary>Reads committed bytes of <paramref name="extents"/> (each wholly inside <paramref name="into"/>'s range from <paramref name="offset"/>).</summary>
+    public FsError ReadCommitted(IReadOnlyList<Extent> extents, long offset, Span<byte> into)
+    {
+        foreach (var e in extents)
+        {
+            var loaded = LoadExtent(e, into.Slice((int)(e.Offset - offset), (int)e.Length));
+            if (loaded != FsError.None) return loaded;
+        }
+        return FsError.None;
+    }
+
     /// <summary>The chunks of every file's extents that are stored but not committed yet.</summary>
     public IReadOnlySet<ChunkId> StagedChunks()
     {

@@ -22,6 +22,15 @@ internal static class VolumeMetrics
     private static readonly Counter<long> ChunkReads = Meter.CreateCounter<long>("dinomesh.chunk.reads", "{read}", "Reads from chunks, by result (ok or failed)");
     private static readonly Counter<long> ChunkReadBytes = Meter.CreateCounter<long>("dinomesh.chunk.read", "By", "Bytes read from chunks");
 
+    private static readonly Counter<long> Compactions = Meter.CreateCounter<long>("dinomesh.compactions", "{run}", "Background compactions committed, by result (compacted, raced: a write landed there first, refused)");
+    private static readonly Counter<long> CompactionRewritten = Meter.CreateCounter<long>("dinomesh.compaction.rewritten", "By", "Bytes the compactor read and stored again");
+
+    public static void Compacted(string outcome, long bytes)
+    {
+        Compactions.Add(1, new KeyValuePair<string, object?>("result", outcome));
+        CompactionRewritten.Add(bytes);
+    }
+
     public static void Committed(ApplyResult result, long started)
     {
         if (!Commits.Enabled) return;

@@ -31,6 +31,15 @@ public sealed record VolumeOptions
     public TimeSpan AtimeFlushInterval { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// Committed extents in one chunk-size block at which this node's compactor merges some of them (<see cref="Compactor"/>);
+    /// below 2, no compaction. Bounds the extents per block of a file grown by small flushed writes.
+    /// </summary>
+    public int CompactionThreshold { get; init; } = 16;
+
+    /// <summary>Bytes per second the compactor may rewrite at most (0: no bound).</summary>
+    public long CompactionBytesPerSecond { get; init; } = 32L << 20;
+
+    /// <summary>
     /// How long orphans that other nodes' removals left waiting here gather before one commit releases them all
     /// (<see cref="OrphanReleases"/>): a removal elsewhere then costs this node a fraction of a commit, not one each.
     /// </summary>

@@ -32,8 +32,14 @@ public sealed class ReplicatingCommitter : IMetadataCommitter
 
     public async ValueTask<ApplyResult> CommitAsync(Mutation mutation, CancellationToken cancellationToken)
     {
-        if (mutation.Kind is WriteExtents write && Introduced(write, _inner.Current) is { Count: > 0 } chunks
-            && !await _replicator.ReplicateAsync(chunks, cancellationToken))
+        var introduced = mutation.Kind switch
+        {
+            WriteExtents write => Introduced(write, _inner.Current),
+            // A compaction's new chunk is placed like a write's: once committed, the chunks it replaces may be collected.
+            CompactExtents compact => Introduced(compact, _inner.Current),
+            _ => null,
+        };
+        if (introduced is { Count: > 0 } chunks && !await _replicator.ReplicateAsync(chunks, cancellationToken))
         {
             return ApplyResult.Fail(FsError.Io, _inner.Current);
         }
@@ -75,4 +81,8 @@ public sealed class ReplicatingCommitter : IMetadataCommitter
         }
         return chunks;
     }
+
+    /// <summary>The replacement chunk of a compaction, when the tree does not reference it yet.</summary>
+    public static List<ChunkId> Introduced(CompactExtents compact, FileSystemState state) =>
+        compact.Replacement is { Inline: null, Chunk: var chunk } && !state.ChunkRefs.ContainsKey(chunk) ? [chunk] : [];
 }

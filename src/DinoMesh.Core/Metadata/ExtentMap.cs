@@ -105,6 +105,12 @@ public sealed class ExtentMap : IEnumerable<Extent>
         }
     }
 
+    /// <summary>The extents overlapping [from, to) as they are stored (not clipped), in offset order.</summary>
+    public IEnumerable<Extent> Touching(long from, long to)
+    {
+        for (var i = FirstEndingAfter(from); i < _extents.Count && _extents[i].Offset < to; i++) yield return _extents[i];
+    }
+
     /// <summary>First data at or after <paramref name="offset"/> (SEEK_DATA), or -1 when only holes follow.</summary>
     public long NextData(long offset)
     {

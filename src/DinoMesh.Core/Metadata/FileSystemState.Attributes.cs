@@ -92,6 +92,50 @@ public sealed partial record FileSystemState
         });
     }
 
+    /// <summary>
+    /// Background compaction (<see cref="CompactExtents"/>): malformed input is refused as a write's would be; a range whose
+    /// extents changed since the compactor read them is left alone (a successful no-op). Size, mtime and ctime stay: the
+    /// bytes are the same, so no cache needs dropping (no ContentChanged, no Touched) and no user wrote anything.
+    /// </summary>
+    private ApplyResult ApplyCompact(CompactExtents c)
+    {
+        if (Find(c.Ino) is not { } inode) return Fail(FsError.Stale);
+        if (inode.IsDirectory) return Fail(FsError.IsADirectory);
+        if (!inode.IsRegular) return Fail(FsError.Invalid);
+        var range = c.Range;
+        var e = c.Replacement;
+        if (c.ExpectedDigest is not { Length: ExtentDigest.Size }) return Fail(FsError.Invalid);
+        if (range.Offset < 0 || range.Length <= 0 || e.ChunkOffset < 0) return Fail(FsError.Invalid);
+        if (range.Offset > MaxFileSize || range.Length > MaxFileSize - range.Offset) return Fail(FsError.TooBig);
+        if (e.Offset != range.Offset || e.Length != range.Length) return Fail(FsError.Invalid);
+        if (e.Inline is { } inline && (inline.Length > Extent.MaxInline || e.ChunkOffset > inline.Length || e.Length > inline.Length - e.ChunkOffset)) return Fail(FsError.Invalid);
+        if (e.ChunkOffset > long.MaxValue - e.Length) return Fail(FsError.Invalid);
+        if (!TilesExactly(inode.Extents, range) || !ExtentDigest.Of(inode.Extents.Touching(range.Offset, range.End)).AsSpan().SequenceEqual(c.ExpectedDigest))
+        {
+            return Done(this, Effect.None);
+        }
+        var refs = new ChunkRefChanges(ChunkRefs);
+        var next = inode with { Extents = inode.Extents.Write(e, refs) };
+        return Done(With(next) with { ChunkRefs = refs.Refs }, new Effect
+        {
+            Ino = c.Ino,
+            FreedChunks = refs.Freed(),
+            AddedChunks = refs.Added(),
+        });
+    }
+
+    /// <summary>True when the extents overlapping <paramref name="range"/> lie wholly inside it and cover it with no hole.</summary>
+    private static bool TilesExactly(ExtentMap extents, ByteRange range)
+    {
+        var position = range.Offset;
+        foreach (var x in extents.Touching(range.Offset, range.End))
+        {
+            if (x.Offset != position) return false;
+            position = x.End;
+        }
+        return position == range.End;
+    }
+
     private ApplyResult ApplySetXattr(Mutation m, SetXattr x)
     {
         if (Find(x.Ino) is not { } inode) return Fail(FsError.Stale);

@@ -109,6 +109,7 @@ public sealed partial record FileSystemState
             Link l => ApplyLink(mutation, l),
             SetAttributes s => ApplySetAttributes(mutation, s),
             WriteExtents w => ApplyWrite(mutation, w),
+            CompactExtents c => ApplyCompact(c),
             SetXattr x => ApplySetXattr(mutation, x),
             RemoveXattr x => ApplyRemoveXattr(mutation, x),
             SetAccessTime a => ApplySetAccessTime(a),

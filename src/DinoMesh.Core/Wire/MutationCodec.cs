@@ -48,6 +48,7 @@ public static class MutationCodec
         { Kind: SetVoters { Voters: null } } => "voters without a list",
         { Kind: WriteExtents { Extents: null } } => "write without an extent list",
         { Kind: SetXattr { Value: null } } => "setxattr without a value",
+        { Kind: CompactExtents { ExpectedDigest: null } } => "compaction without a digest",
         _ => null,
     };
 

@@ -118,6 +118,7 @@ public sealed class MutationFormatter : IMessagePackFormatter<Mutation?>
             case RemoveMember r: writer.Write(12); Write(ref writer, r, options); break;
             case SetVoters s: writer.Write(13); Write(ref writer, s, options); break;
             case SetAccessTime s: writer.Write(14); Write(ref writer, s, options); break;
+            case CompactExtents c: writer.Write(15); Write(ref writer, c, options); break;
             default: throw new MessagePackSerializationException($"a mutation kind without a union tag: {kind.GetType().Name}");
         }
     }
@@ -145,6 +146,7 @@ public sealed class MutationFormatter : IMessagePackFormatter<Mutation?>
             12 => r.Read<RemoveMember>(),
             13 => r.Read<SetVoters>(),
             14 => r.Read<SetAccessTime>(),
+            15 => r.Read<CompactExtents>(),
             _ => Skipped(ref r),
         };
         r.DepthLeave();

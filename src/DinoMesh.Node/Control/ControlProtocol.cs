@@ -65,4 +65,6 @@ public sealed record NodeStatus(
     long LogVersion = 0,
     bool NoQuorum = false,
     DinoMesh.Cluster.Chunks.ChunkStatus? Chunks = null,
-    DinoMesh.Cluster.Lease.LeaseHoldBack? HoldBack = null);
+    DinoMesh.Cluster.Lease.LeaseHoldBack? HoldBack = null,
+    long Extents = 0,
+    DinoMesh.Volume.CompactionCounts? Compaction = null);

@@ -61,7 +61,7 @@ internal sealed class StaleProposer(PeerId self, byte[] client, Random random)
         // The proposer's own open handles: a random guess at which children it does not hold open.
         ulong[]? NotOpenHere(ulong child) => random.Next(3) == 0 ? null : [child];
 
-        switch (random.Next(17))
+        switch (random.Next(18))
         {
             case 0 or 1:
             {
@@ -117,9 +117,30 @@ internal sealed class StaleProposer(PeerId self, byte[] client, Random random)
                 return new ReleaseOrphans([.. View.Orphans.Keys.Where(_ => random.Next(2) == 0).Append(AnyIno())]);
             case 15:
                 return new Noop();
+            case 16:
+                return Compaction(files);
             default:
                 return new CreateNode(Dir().Ino, NewName(), FileMode.Regular | 0x1B6, 0x12, 1000, 200);
         }
+    }
+
+    /// <summary>
+    /// A compaction of two or three extents of a file as this (stale) view has them: applies if nobody wrote there since,
+    /// a no-op otherwise. Its replacement chunk is made up: the state never looks at chunk bytes.
+    /// </summary>
+    private MutationKind Compaction(Inode[] files)
+    {
+        var withExtents = files.Where(f => f.Extents.Count >= 2).ToArray();
+        if (withExtents.Length == 0) return new Noop();
+        var file = withExtents[random.Next(withExtents.Length)];
+        var extents = file.Extents.ToList();
+        var first = random.Next(extents.Count - 1);
+        var run = extents.Skip(first).Take(random.Next(2, 4)).ToList();
+        var range = new ByteRange(run[0].Offset, run[^1].End - run[0].Offset);
+        var replacement = random.Next(2) == 0 && range.Length <= Metadata.Extent.MaxInline
+            ? new Extent(range.Offset, range.Length, default, 0, new byte[range.Length])
+            : new Extent(range.Offset, range.Length, ChunkId.Of(BitConverter.GetBytes(random.Next(4))), 0);
+        return new CompactExtents(file.Ino, range, ExtentDigest.Of(run), replacement);
     }
 
     private Extent Extent()

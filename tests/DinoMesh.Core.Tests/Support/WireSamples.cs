@@ -48,6 +48,7 @@ internal static class WireSamples
         ["RemoveMember"] = Envelope(new RemoveMember(B)),
         ["SetVoters"] = Envelope(new SetVoters([A, B])),
         ["SetAccessTime"] = Envelope(new SetAccessTime(5, long.MinValue)),
+        ["CompactExtents"] = Envelope(new CompactExtents(5, new ByteRange(4096, 8192), [.. Enumerable.Range(0x40, 32).Select(i => (byte)i)], new Extent(4096, 8192, Chunk, 0))),
         // An envelope with nothing but the kind: nil op, nil groups, no proposer.
         ["Noop (bare envelope)"] = new Mutation { Kind = new Noop() },
         // The defaults of a kind's optional fields as they travel: nil arrays, nil nullables, zero.

@@ -33,6 +33,8 @@ public class VersionTests
             File(2, "f"),                              // ino 3
             Symlink(2, "l", "f"),                      // ino 4
             Write(3, 0, [1, 2, 3]),
+            Write(3, 3, [4, 5]),
+            At(1, new CompactExtents(3, new ByteRange(0, 5), ExtentDigest.Of([Extent(0, [1, 2, 3]), Extent(3, [4, 5])]), Extent(0, [1, 2, 3, 4, 5]))),
             Truncate(3, 1),
             Chmod(3, 0x180),
             SetXattr(3, "user.x", [1]),

@@ -54,7 +54,9 @@ public class MutationHostileInputTests
         ["inline extent bytes over the inline bound"] = [.. Hex("97 92 06 92 05 91 95 00 00 c0 00 c5 2000"), .. new byte[0x2000], .. Hex(BareTail)],
 
         // Union tags that name nothing, or the wrong thing.
-        ["unknown union tag 15"] = InEnvelope("92 0f 90"),
+        ["unknown union tag 16"] = InEnvelope("92 10 90"),
+        ["compaction without a digest"] = InEnvelope("92 0f 91 05"),
+        ["compaction with a nil digest"] = InEnvelope("92 0f 94 05 92 00 01 c0 95 00 01 c0 00 c4 01 61"),
         ["unknown union tag 127"] = InEnvelope("92 7f 90"),
         ["negative union tag -1"] = InEnvelope("92 ff 90"),
         ["negative union tag int32 min"] = InEnvelope("92 d2 80000000 90"),

@@ -37,6 +37,20 @@ public sealed record WriteExtents(
     [property: Key(3)] long? MTimeNs = null,
     [property: Key(4)] ByteRange[]? Holes = null) : MutationKind;
 
+/// <summary>
+/// Background compaction: the extents of <paramref name="Range"/> become the one extent <paramref name="Replacement"/>
+/// (the same bytes, stored as one chunk or inline), but only if they are still exactly the extents the compactor read —
+/// they tile the range with no hole and nothing straddling its ends, and their <see cref="ExtentDigest"/> equals
+/// <paramref name="ExpectedDigest"/>. Otherwise someone wrote there meanwhile and it applies as a no-op, so it can never
+/// undo a concurrent write from any node. Size and times do not change: no user wrote anything.
+/// </summary>
+[MessagePackObject]
+public sealed record CompactExtents(
+    [property: Key(0)] ulong Ino,
+    [property: Key(1)] ByteRange Range,
+    [property: Key(2)] byte[] ExpectedDigest,
+    [property: Key(3)] Extent Replacement) : MutationKind;
+
 /// <summary>Bytes [Offset, Offset + Length) of a file.</summary>
 [MessagePackObject]
 public readonly record struct ByteRange([property: Key(0)] long Offset, [property: Key(1)] long Length)

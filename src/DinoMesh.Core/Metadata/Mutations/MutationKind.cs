@@ -21,4 +21,5 @@ namespace DinoMesh.Core.Metadata;
 [Union(12, typeof(RemoveMember))]
 [Union(13, typeof(SetVoters))]
 [Union(14, typeof(SetAccessTime))]
+[Union(15, typeof(CompactExtents))]
 public abstract record MutationKind;

@@ -1,0 +1,327 @@
+using System.Buffers;
+using DinoMesh.Core.Chunks;
+using DinoMesh.Core.Metadata;
+using Microsoft.Extensions.Logging;
+
+namespace DinoMesh.Volume;
+
+/// <summary>
+/// Background compaction of files grown by small flushed writes (an append + fsync loop leaves one extent per flush,
+/// for ever: thousands of small chunks or inline pieces per MiB, each a chunk file, a fetch and an entry in every node's
+/// state). After this node commits a write, the chunk-size blocks it touched only partly are queued; one worker looks
+/// at each, and when a block holds <see cref="VolumeOptions.CompactionThreshold"/> committed extents or more it reads a
+/// hole-free run of them through the normal read path, stores the bytes as one chunk (inline when small) through the
+/// normal store, and commits <see cref="CompactExtents"/>, which replaces the run only if it is still exactly what was
+/// read: a write from any node that lands there meanwhile wins, and the compaction becomes a no-op whose chunk the
+/// garbage collector reclaims. Never on a syscall's path: <see cref="Written"/> only queues.
+/// <para>Which run (<see cref="Choose"/>): of the block's hole-free runs the one with most extents; of it, the last
+/// half-threshold extents, extended backwards while the next older extent is no longer than what is merged so far. The
+/// sizes then grow like a binary counter, so a byte is rewritten about log2(appends per block / threshold) times —
+/// 1.7x for 8 KiB appends, 3.7x for 200 B ones (simulated; see docs/benchmarks.md) — where merging the whole run each
+/// time costs 4x and 175x, and a block never holds more than the threshold of extents once the worker caught up.
+/// And when a write fills a block up to its end (an appender moving on to the next block) and the block's extents
+/// cover it whole, the block becomes one chunk: one rewrite more per byte, for a file that reads back as whole 1 MiB
+/// chunks (each remote chunk is a fetch, and read-ahead counts chunks).</para>
+/// <para>When: a file this node committed a write to in the last <see cref="QuietPeriod"/> is left alone until it is
+/// quiet, unless a block of it holds <see cref="BusyFactor"/> times the threshold (then the same rule with that
+/// threshold): every fsync flushes the whole chunk disk, so bytes rewritten under a flushing writer are paid for by it.</para>
+/// </summary>
+internal sealed class Compactor
+{
+    private readonly Func<FileSystemState> _state;
+    private readonly FileContents _contents;
+    private readonly ChunkAccess _chunks;
+    private readonly Func<MutationKind, CancellationToken, ValueTask<ApplyResult>> _commit;
+    private readonly VolumeOptions _options;
+    private readonly ILogger _logger;
+    private readonly Lock _gate = new();
+    private readonly Queue<(ulong Ino, long Block)> _queue = new();
+    // Queued blocks, and whether a write that filled the block up to its end was among those that queued it.
+    private readonly Dictionary<(ulong Ino, long Block), bool> _queued = [];
+    private readonly HashSet<ChunkId> _storing = [];
+    // When this node last committed a write to each file (Environment.TickCount64), to leave a busy file alone.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, long> _lastWrite = new();
+    private readonly SemaphoreSlim _signal = new(0);
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _worker;
+    private long _compacted, _raced, _merged, _rewritten, _dropped;
+    private long _lastReportTicks = Environment.TickCount64;
+    private long _reportedCompacted;
+
+    /// <summary>Blocks waiting at most; past it a block is dropped (the next write to it queues it again).</summary>
+    public const int MaxQueued = 4096;
+
+    private static readonly TimeSpan ReportEvery = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// A file this node wrote to less than this long ago is busy: its blocks wait, unless one holds
+    /// <see cref="BusyFactor"/> times the threshold of extents. Each fsync is a syncfs of the chunk disk here (and a sync
+    /// on the peers that took chunks), so what the compactor writes while a writer is flushing is flushed on that
+    /// writer's time: measured, a compactor that kept up with 8 KiB appends cost them 13-35 % of their rate.
+    /// </summary>
+    public static readonly TimeSpan QuietPeriod = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How many times the threshold a busy file's block may hold before it is compacted anyway (the bound on a steady appender).</summary>
+    public const int BusyFactor = 16;
+
+    public Compactor(Func<FileSystemState> state, FileContents contents, ChunkAccess chunks,
+        Func<MutationKind, CancellationToken, ValueTask<ApplyResult>> commit, VolumeOptions options, ILogger logger)
+    {
+        _state = state;
+        _contents = contents;
+        _chunks = chunks;
+        _commit = commit;
+        _options = options;
+        _logger = logger;
+    }
+
+    /// <summary>What the compactor did since start.</summary>
+    public CompactionCounts Counts => new(Interlocked.Read(ref _compacted), Interlocked.Read(ref _raced), Interlocked.Read(ref _merged),
+        Interlocked.Read(ref _rewritten), Interlocked.Read(ref _dropped));
+
+    /// <summary>
+    /// This node committed <paramref name="write"/>: queue the blocks its extents cover only in part (a block one extent
+    /// covers whole holds just that extent). Cheap, never waits: it runs on the flush's path.
+    /// </summary>
+    public void Written(WriteExtents write)
+    {
+        if (_options.CompactionThreshold < 2) return;
+        _lastWrite[write.Ino] = Environment.TickCount64;
+        if (_lastWrite.Count > MaxQueued) _lastWrite.Clear();
+        long size = _options.ChunkSize;
+        foreach (var e in write.Extents)
+        {
+            if (e.Length <= 0) continue;
+            // Blocks strictly between the first and the last are covered whole: only the two ends can be fragments.
+            var first = e.Offset / size;
+            var last = (e.End - 1) / size;
+            var endsAtBoundary = e.End % size == 0;
+            if (e.Offset % size != 0 || (first == last && !endsAtBoundary)) Enqueue(write.Ino, first, first != last || endsAtBoundary);
+            if (last != first && !endsAtBoundary) Enqueue(write.Ino, last, false);
+        }
+    }
+
+    /// <summary>Chunks stored for a compaction whose commit has not finished: garbage collection must keep them.</summary>
+    public void AddStoring(HashSet<ChunkId> into)
+    {
+        lock (_gate) into.UnionWith(_storing);
+    }
+
+    public void Stop()
+    {
+        _stopping.Cancel();
+        try
+        {
+            _worker?.Wait(TimeSpan.FromSeconds(10));
+        }
+        catch (AggregateException)
+        {
+            // Cancelled: nothing to finish. A compaction cut short leaves its chunk to garbage collection.
+        }
+    }
+
+    private void Enqueue(ulong ino, long block, bool filled)
+    {
+        lock (_gate)
+        {
+            if (_stopping.IsCancellationRequested) return;
+            if (_queued.TryGetValue((ino, block), out var was))
+            {
+                _queued[(ino, block)] = was || filled;
+                return;
+            }
+            if (_queued.Count >= MaxQueued)
+            {
+                _dropped++;
+                return;
+            }
+            _queued.Add((ino, block), filled);
+            _queue.Enqueue((ino, block));
+            _worker ??= Task.Run(() => RunAsync(_stopping.Token));
+        }
+        _signal.Release();
+    }
+
+    private async Task RunAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            await _signal.WaitAsync(ct).ConfigureAwait(false);
+            (ulong Ino, long Block) next;
+            bool filled;
+            lock (_gate)
+            {
+                if (!_queue.TryDequeue(out next)) continue;
+                // Out of the set before the work: a write committed meanwhile queues the block for another look.
+                _queued.Remove(next, out filled);
+            }
+            long rewritten = 0;
+            try
+            {
+                rewritten = await CompactAsync(next.Ino, next.Block, filled, ct).ConfigureAwait(false);
+                if (rewritten == Later)
+                {
+                    // The file is busy: back in the queue (keeping what queued it), looked at again a moment later.
+                    rewritten = 0;
+                    Enqueue(next.Ino, next.Block, filled);
+                    await Task.Delay(QuietPeriod / 5, ct).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                _logger.LogWarning(e, "compacting block {Block} of inode {Ino} failed; a later write to it tries again", next.Block, next.Ino);
+            }
+            Report();
+            // The rate bound: background rewriting must not crowd out the writers it is cleaning up after.
+            if (rewritten > 0 && _options.CompactionBytesPerSecond > 0)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(rewritten / (double)_options.CompactionBytesPerSecond), ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Compacts one run of the block if it is fragmented enough, or all of it when a write just filled it to its end
+    /// (<paramref name="filled"/>) and its extents cover it whole; returns the bytes rewritten (0 when nothing was).
+    /// </summary>
+    private async Task<long> CompactAsync(ulong ino, long block, bool filled, CancellationToken ct)
+    {
+        if (_state().Find(ino) is not { IsRegular: true } inode) return 0;
+        long size = _options.ChunkSize;
+        var start = block * size;
+        var inBlock = inode.Extents.Touching(start, start + size).ToList();
+        var threshold = _options.CompactionThreshold;
+        var busy = _lastWrite.TryGetValue(ino, out var last) && Environment.TickCount64 - last < QuietPeriod.TotalMilliseconds;
+        if (busy && inBlock.Count < threshold * BusyFactor) return inBlock.Count >= threshold || filled ? Later : 0;
+        var run = !busy && filled && Whole(inBlock, start, start + size) ? inBlock
+            : inBlock.Count >= threshold ? Choose(inBlock, start, start + size, busy ? threshold * BusyFactor : threshold)
+            : null;
+        if (run is null) return 0;
+        var from = run[0].Offset;
+        var length = run[^1].End - from;
+        // Staged bytes there would overwrite the result at their commit (which queues the block again).
+        if (_contents.HasStagedIn(ino, from, from + length)) return 0;
+        var prepared = await _chunks.PrepareAsync(0, inode.Extents, from, length, ct).ConfigureAwait(false);
+        if (prepared != FsError.None) return Gave(ino, from, length, $"its bytes could not be read ({prepared})");
+        var buffer = ArrayPool<byte>.Shared.Rent((int)length);
+        ChunkId? stored = null;
+        try
+        {
+            var bytes = buffer.AsSpan(0, (int)length);
+            var read = _contents.ReadCommitted(run, from, bytes);
+            if (read != FsError.None) return Gave(ino, from, length, $"its bytes could not be read ({read})");
+            Extent replacement;
+            if (length <= Extent.MaxInline) replacement = new Extent(from, length, default, 0, bytes.ToArray());
+            else
+            {
+                var (error, id) = _chunks.Store(bytes);
+                if (error != FsError.None) return Gave(ino, from, length, $"its chunk could not be stored ({error})");
+                lock (_gate) _storing.Add(id);
+                stored = id;
+                replacement = new Extent(from, length, id, 0);
+            }
+            var compaction = new CompactExtents(ino, new ByteRange(from, length), ExtentDigest.Of(run), replacement);
+            var result = await _commit(compaction, ct).ConfigureAwait(false);
+            VolumeMetrics.Compacted(!result.Ok ? "refused" : result.Effect.Ino == ino ? "compacted" : "raced", length);
+            Interlocked.Add(ref _rewritten, length);
+            if (!result.Ok) return Gave(ino, from, length, $"the commit was refused ({result.Error})", length);
+            if (result.Effect.Ino != ino)
+            {
+                // Someone wrote into the run after it was read: their write stands, this chunk is garbage.
+                Interlocked.Increment(ref _raced);
+                _logger.LogDebug("compaction of inode {Ino} [{From}, +{Length}) lost to a concurrent write", ino, from, length);
+                return length;
+            }
+            Interlocked.Increment(ref _compacted);
+            Interlocked.Add(ref _merged, run.Count);
+            _logger.LogDebug("compacted inode {Ino} [{From}, +{Length}): {Count} extents into one", ino, from, length, run.Count);
+            // Several runs in one block (holes between them): the next may still be over the threshold.
+            if (inBlock.Count - run.Count + 1 >= _options.CompactionThreshold) Enqueue(ino, block, false);
+            return length;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            if (stored is { } id) lock (_gate) _storing.Remove(id);
+        }
+    }
+
+    /// <summary>What <see cref="CompactAsync"/> answers for a block of a busy file that is to be looked at again later.</summary>
+    private const long Later = -1;
+
+    private long Gave(ulong ino, long from, long length, string why, long rewritten = 0)
+    {
+        _logger.LogDebug("compaction of inode {Ino} [{From}, +{Length}) given up: {Why}", ino, from, length, why);
+        return rewritten;
+    }
+
+    /// <summary>
+    /// The extents to merge, in order, or null: of the hole-free runs of extents lying wholly in [start, end), the one
+    /// with most extents (the later on a tie: an appended file's tail); of that run the last half-threshold extents,
+    /// extended backwards while the next older extent is no longer than the merged bytes so far.
+    /// </summary>
+    internal static IReadOnlyList<Extent>? Choose(IReadOnlyList<Extent> extents, long start, long end, int threshold)
+    {
+        int bestFrom = 0, bestCount = 0, runFrom = 0, runCount = 0;
+        for (var i = 0; i < extents.Count; i++)
+        {
+            var x = extents[i];
+            var inside = x.Offset >= start && x.End <= end;
+            if (inside && runCount > 0 && extents[i - 1].End == x.Offset) runCount++;
+            else if (inside)
+            {
+                runFrom = i;
+                runCount = 1;
+            }
+            else runCount = 0;
+            if (runCount >= bestCount)
+            {
+                bestFrom = runFrom;
+                bestCount = runCount;
+            }
+        }
+        if (bestCount < 2) return null;
+        var take = Math.Min(bestCount, Math.Max(2, threshold / 2));
+        var first = bestFrom + bestCount - take;
+        long merged = 0;
+        for (var i = first; i < bestFrom + bestCount; i++) merged += extents[i].Length;
+        while (first > bestFrom && extents[first - 1].Length <= merged)
+        {
+            first--;
+            merged += extents[first].Length;
+        }
+        return [.. extents.Skip(first).Take(bestFrom + bestCount - first)];
+    }
+
+    /// <summary>Two or more extents that cover [start, end) exactly, with no hole and nothing reaching outside.</summary>
+    internal static bool Whole(IReadOnlyList<Extent> extents, long start, long end)
+    {
+        if (extents.Count < 2) return false;
+        var position = start;
+        foreach (var x in extents)
+        {
+            if (x.Offset != position) return false;
+            position = x.End;
+        }
+        return position == end;
+    }
+
+    private void Report()
+    {
+        var now = Environment.TickCount64;
+        if (now - Interlocked.Read(ref _lastReportTicks) < ReportEvery.TotalMilliseconds) return;
+        Interlocked.Exchange(ref _lastReportTicks, now);
+        var counts = Counts;
+        if (counts.Compacted == Interlocked.Exchange(ref _reportedCompacted, counts.Compacted)) return;
+        _logger.LogInformation(
+            "compaction since start: {Compacted} runs compacted ({Merged} extents into {Compacted2}), {Bytes} bytes rewritten, {Raced} lost to concurrent writes, {Dropped} blocks dropped from a full queue",
+            counts.Compacted, counts.ExtentsMerged, counts.Compacted, counts.BytesRewritten, counts.Raced, counts.Dropped);
+    }
+}
+
+/// <summary>What the compactor did since start: runs replaced, runs lost to a concurrent write, extents merged, bytes rewritten, blocks dropped from a full queue.</summary>
+public readonly record struct CompactionCounts(long Compacted, long Raced, long ExtentsMerged, long BytesRewritten, long Dropped);
