@@ -73,4 +73,23 @@ public sealed class DinoNode_CompactionTests : TrackedTargets
         node.Restart();
         Assert.Equal(written, Sha256Of(path));
     }
+
+    [Fact]
+    public void A_node_killed_while_it_compacts_keeps_every_fsynced_byte()
+    {
+        var node = Make(() => DinoNodeTarget.Mount("--atime", "noatime"));
+        var path = Path.Combine(node.Root, "log");
+        const int Count = 2000, Size = 8192;
+
+        var written = AppendWithFsync(path, Count, Size);
+        // Kill as soon as the first run is committed: the worker is then storing and committing the next ones.
+        var deadline = DateTime.UtcNow + CatchUp;
+        while (Status(node).GetProperty("compaction").GetProperty("compacted").GetInt64() == 0 && DateTime.UtcNow < deadline) Thread.Sleep(20);
+        Assert.True(Status(node).GetProperty("compaction").GetProperty("compacted").GetInt64() > 0, $"no compaction within {CatchUp.TotalSeconds} s\n{node.Diagnostics()}");
+        node.Kill9();
+        node.Start();
+
+        Assert.Equal((long)Count * Size, new FileInfo(path).Length);
+        Assert.Equal(written, Sha256Of(path));
+    }
 }
