@@ -1,4 +1,5 @@
 using System.Globalization;
+using DinoMesh.Cluster.Chunks;
 using DinoMesh.Cluster.Lease;
 
 namespace DinoMesh.Node;
@@ -18,6 +19,29 @@ internal static class HiddenSettings
 
     /// <summary>Seconds between two looks of the idle memory trim (<see cref="IdleMemoryTrim.CheckEvery"/>, 30 by default).</summary>
     public const string TrimCheckSecondsVariable = "DINOMESH_TRIM_CHECK_SECONDS";
+
+    /// <summary>
+    /// Bytes per chunk this node cuts files into (<see cref="DinoMesh.Volume.VolumeOptions.ChunkSize"/>, 1 MiB by
+    /// default): a power of two from 64 KiB to the 4 MiB a chunk message carries (<see cref="ChunkCodec.MaxChunkBytes"/>).
+    /// Only what this node writes changes: extents carry their own lengths, so nodes of different sizes read each other.
+    /// </summary>
+    public const string ChunkSizeVariable = "DINOMESH_CHUNK_SIZE";
+
+    /// <summary>Smallest chunk size <see cref="ChunkSizeVariable"/> takes: below it a chunk file costs more than its bytes.</summary>
+    public const int MinChunkSize = 64 * 1024;
+
+    public static int? ChunkSize
+    {
+        get
+        {
+            var value = Read(ChunkSizeVariable, MinChunkSize, ChunkCodec.MaxChunkBytes);
+            if (value is { } size && !System.Numerics.BitOperations.IsPow2(size))
+            {
+                throw new StartupException($"{ChunkSizeVariable}={size}: expected a power of two from {MinChunkSize} to {ChunkCodec.MaxChunkBytes}");
+            }
+            return value;
+        }
+    }
 
     public static int? SnapshotPieceBytes => Read(SnapshotPieceBytesVariable, 1, LeaseConfig.MaxSnapshotPieceBytes);
 

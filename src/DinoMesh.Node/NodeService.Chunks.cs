@@ -2,6 +2,7 @@ using DinoMesh.Cluster.Chunks;
 using DinoMesh.Core.Buffers;
 using DinoMesh.Core.Metadata;
 using DinoMesh.Volume;
+using Microsoft.Extensions.Logging;
 
 namespace DinoMesh.Node;
 
@@ -13,10 +14,15 @@ public sealed partial class NodeService
     /// and returns what the volume uses: the commit policy that replicates new chunks first, and the chunk access that
     /// fetches what this node lacks.
     /// </summary>
+    /// <summary>The size this node cuts files into: the volume's blocks and the read-ahead's step (checked at start).</summary>
+    private static int ChunkSize => HiddenSettings.ChunkSize ?? new VolumeOptions().ChunkSize;
+
     private (IMetadataCommitter Meta, ChunkAccess Access) StartChunks(TaskCompletionSource<ChunkService> served)
     {
         var cluster = _cluster!;
         var replica = _replica!;
+        // Said only when set: a benchmark or test that sets it sees in the log that the node took it.
+        if (HiddenSettings.ChunkSize is { } size) _logger.LogInformation("chunk size {Size} bytes ({Variable})", size, HiddenSettings.ChunkSizeVariable);
         // One pool for the chunks this node serves and the ones it fetches: both are whole chunks, sent or received.
         var buffers = new BufferPool();
         var service = new ChunkService(
@@ -31,7 +37,7 @@ public sealed partial class NodeService
         _chunkService = service;
         served.TrySetResult(service);
         replica.Applied += service.OnApplied;
-        var access = new ChunkAccess(_chunks!, _loggers.CreateLogger("volume"), service.Fetcher);
+        var access = new ChunkAccess(_chunks!, _loggers.CreateLogger("volume"), service.Fetcher, new ChunkAccessOptions { ChunkSize = ChunkSize });
         access.Stored += service.OnStored;
         access.Imported += service.OnImported;
         access.Lost += service.OnLost;

@@ -117,7 +117,7 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         }
         var volumeLogger = _loggers.CreateLogger("volume");
         var (meta, chunkAccess) = StartChunks(chunkService);
-        var fs = new DinoFileSystem(meta, chunkAccess, clock, new VolumeOptions { Atime = _options.Atime }, volumeLogger);
+        var fs = new DinoFileSystem(meta, chunkAccess, clock, new VolumeOptions { Atime = _options.Atime, ChunkSize = ChunkSize }, volumeLogger);
         _fs = fs;
         _chunkService!.Start(fs.StagedChunks);
         await fs.ReclaimOrphansAsync(cancellationToken);
@@ -164,6 +164,7 @@ public sealed partial class NodeService : IHostedService, IAsyncDisposable
         var snapshotEvery = HiddenSettings.SnapshotEvery ?? MetadataReplica.DefaultSnapshotEvery;
         _ = HiddenSettings.SnapshotPieceBytes;
         _ = HiddenSettings.TrimCheckSeconds;
+        _ = HiddenSettings.ChunkSize;
         try
         {
             _log = MetadataLog.Open(data.MetadataPath, metadataLogger);
