@@ -76,15 +76,19 @@ public sealed class FailedStartTests : IDisposable
         Assert.Equal(before, Entries(node.DataDir));
     }
 
-    [Fact]
-    public void A_hidden_setting_out_of_range_refuses_the_start_with_one_line_and_leaves_no_data_directory()
+    [Theory]
+    [InlineData("DINOMESH_SNAPSHOT_PIECE_BYTES", "0")]
+    [InlineData("DINOMESH_CHUNK_SIZE", "1000000")]   // not a power of two: chunks are cut at multiples of it
+    [InlineData("DINOMESH_CHUNK_SIZE", "8388608")]   // more than a chunk message carries (4 MiB)
+    [InlineData("DINOMESH_CHUNK_SIZE", "32768")]     // less than 64 KiB
+    public void A_hidden_setting_out_of_range_refuses_the_start_with_one_line_and_leaves_no_data_directory(string variable, string value)
     {
         var node = _cluster.Add("hidden", "127.0.0.33");
-        var daemon = node.Launch(env: new Dictionary<string, string?> { ["DINOMESH_SNAPSHOT_PIECE_BYTES"] = "0" });
+        var daemon = node.Launch(env: new Dictionary<string, string?> { [variable] = value });
         var code = daemon.WaitForExit(ExitTimeout);
         Check.True(code == 3, () => $"exit {code}\n{node.Diagnostics()}");
         var errors = daemon.Lines.Where(l => l.IsError && l.Text.Contains("error", StringComparison.Ordinal)).Select(l => l.Text).ToList();
-        Assert.True(errors.Count == 1 && errors[0].Contains("DINOMESH_SNAPSHOT_PIECE_BYTES=0", StringComparison.Ordinal), string.Join("\n", errors));
+        Assert.True(errors.Count == 1 && errors[0].Contains($"{variable}={value}", StringComparison.Ordinal), string.Join("\n", errors));
         Assert.False(MountTable.IsFuseMounted(node.MountPoint), "the refused node left a mount behind");
         Assert.False(Directory.Exists(node.DataDir), $"the refused start left {node.DataDir} behind: {string.Join(", ", Entries(node.DataDir))}");
     }
