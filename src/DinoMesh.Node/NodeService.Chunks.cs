@@ -9,14 +9,14 @@ namespace DinoMesh.Node;
 // The chunk layer between the volume and the cluster: fetch through peers, replicate before commit, repair, GC, cache.
 public sealed partial class NodeService
 {
+    /// <summary>The size this node cuts files into: the volume's blocks and the read-ahead's step (checked at start).</summary>
+    private static int ChunkSize => HiddenSettings.ChunkSize ?? new VolumeOptions().ChunkSize;
+
     /// <summary>
     /// Builds the chunk service over the disk store and the peer transport, hands it to the chunk protocol's handler,
     /// and returns what the volume uses: the commit policy that replicates new chunks first, and the chunk access that
     /// fetches what this node lacks.
     /// </summary>
-    /// <summary>The size this node cuts files into: the volume's blocks and the read-ahead's step (checked at start).</summary>
-    private static int ChunkSize => HiddenSettings.ChunkSize ?? new VolumeOptions().ChunkSize;
-
     private (IMetadataCommitter Meta, ChunkAccess Access) StartChunks(TaskCompletionSource<ChunkService> served)
     {
         var cluster = _cluster!;
