@@ -38,21 +38,21 @@ public static class NodeCommandLine
     {
         var mount = new Option<string>("--mount") { Description = "Directory to mount the shared volume on" };
         var config = new Option<string>(ConfigFile.Option) { Description = "A file of 'name = value' settings named like these options (the command line wins)", Recursive = true };
-        var dataDir = new Option<string>("--data-dir") { Description = "Where this node keeps chunks, the metadata log and its key (default: /var/lib/dinomesh as root, ~/.local/share/dinomesh otherwise)", Recursive = true };
+        var dataDir = new Option<string>("--data-dir") { Description = "Where this node keeps chunks, the metadata log and its key (default: /var/lib/dinomesh as root, else $XDG_DATA_HOME/dinomesh or ~/.local/share/dinomesh)", Recursive = true };
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Trace, Debug, Information, Warning, Error", DefaultValueFactory = _ => LogLevel.Information };
         var noAllowOther = new Option<bool>("--no-allow-other") { Description = "Mount without allow_other (only the mounting user sees the volume)" };
         var join = new Option<string>("--join") { Description = "HOST:PORT of a member of the cluster to join" };
         var token = new Option<string>("--token") { Description = $"The cluster's join credential (visible in ps: prefer {Credential.EnvironmentVariable} or --token-file)" };
         var tokenFile = new Option<string>("--token-file") { Description = "A file holding the join credential (must not be accessible to other users)" };
         var listen = new Option<string>("--listen") { Description = "HOST:PORT to accept peer connections on (default: the --advertise address, else 0.0.0.0:7946)" };
-        var advertise = new Option<string>("--advertise") { Description = "HOST:PORT other nodes should dial (default: the listen address, or this host's first IPv4 address)" };
+        var advertise = new Option<string>("--advertise") { Description = "HOST:PORT other nodes should dial (default: the listen address, or this host's first non-loopback IPv4 address)" };
         var metrics = new Option<string>("--metrics") { Description = "HOST:PORT to serve Prometheus metrics (/metrics) and the status page (/) on, e.g. 127.0.0.1:9464 (off by default)" };
         var profile = new Option<string>("--membership-profile") { Description = "lan (1 s probes, default) or local (200 ms probes, for one machine)", DefaultValueFactory = _ => "lan" };
         var writeback = new Option<bool>("--writeback-cache") { Description = "Let the kernel cache writes (faster small writes; sizes changed on other nodes show late on open files)" };
         var busyPoll = new Option<int>("--busy-poll") { Description = "Microseconds the FUSE reader keeps polling after a request before it sleeps (0: several sleeping readers instead)", DefaultValueFactory = _ => 50 };
         var fsname = new Option<string>("--fsname") { Description = "The mount's source as mount, findmnt and df show it (default: dinomesh:<cluster id>)" };
         var atime = new Option<string>("--atime") { Description = "relatime (default: reads move atime once per change, or daily), strictatime (every read) or noatime (never)", DefaultValueFactory = _ => "relatime" };
-        var commitTimeout = new Option<int>("--commit-timeout") { Description = "Seconds a metadata change waits for a lease holder and a majority before failing with ETIMEDOUT (default 10)", DefaultValueFactory = _ => 10 };
+        var commitTimeout = new Option<int>("--commit-timeout") { Description = "Seconds a metadata change waits for a lease holder and a majority before failing with ETIMEDOUT (1-3600)", DefaultValueFactory = _ => 10 };
         var replicas = new Option<int>("--replicas") { Description = "Copies of every chunk, on as many machines (capped by the cluster's size)", DefaultValueFactory = _ => 2 };
         var cacheSize = new Option<string>("--cache-size") { Description = "Disk kept for chunks beyond this node's share, e.g. 8G (least recently used go first)", DefaultValueFactory = _ => "8G" };
         var gcGrace = new Option<string>("--gc-grace") { Description = "How long chunks nothing references stay before they are deleted, e.g. 1h, 10m, 30s", DefaultValueFactory = _ => "1h" };
