@@ -9,7 +9,7 @@ namespace DinoMesh.Load.Micro;
 
 /// <summary>
 /// What the compactor's scan after a start costs on a large state: the walk <c>Compactor.ScanPassAsync</c> makes
-/// (every inode; the files with the threshold of extents or more walked extent by extent by
+/// (every inode; the files with the threshold of extents or more, unchanged for 2 s, walked extent by extent by
 /// <see cref="FragmentedBlocks.Of"/>, each picked by <see cref="FragmentedBlocks.FirstFor"/>), without its yields,
 /// its waits for room and its queue. And the enqueue gate's count (<see cref="ExtentMap.CountTouching"/>) on a file of
 /// many extents. States: the 100k-file tree of the snapshot benchmarks (one extent per file), then the same with
@@ -77,12 +77,14 @@ internal static class CompactionScanCost
     private static int Pass(FileSystemState state, out long walked, out int candidates)
     {
         var blocks = new List<(long Block, bool Filled)>();
+        var nowNs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000;
         var found = 0;
         walked = 0;
         candidates = 0;
         foreach (var (ino, inode) in state.Inodes)
         {
             if (!inode.IsRegular || inode.Extents.Count < Threshold) continue;
+            if (!FragmentedBlocks.QuietFor(inode, nowNs, Compactor.FirstQuiet)) continue;
             if (!FragmentedBlocks.FirstFor(state, Self, ino)) continue;
             candidates++;
             walked += inode.Extents.Count;

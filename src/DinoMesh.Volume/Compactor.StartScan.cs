@@ -14,11 +14,18 @@ internal sealed partial class Compactor
     public static readonly TimeSpan ScanAfter = TimeSpan.FromSeconds(3);
 
     /// <summary>
-    /// Time after its own files before a node queues the others' files that are still fragmented: the member chosen
+    /// Time after its own files before a node queues every file still fragmented, the others' too: the member chosen
     /// first for a file (<see cref="FragmentedBlocks.FirstFor"/>) may not have restarted, and so never scans. When all
-    /// restart at once, each has compacted its own share by then, and the second pass finds those blocks done.
+    /// restart at once, each has compacted its own share by then, and the second pass finds those blocks done. It also
+    /// takes only files unchanged for as long (a file some node is writing is that node's compactor's business).
     /// </summary>
     public static readonly TimeSpan OthersAfter = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long a file of this node's share must have been unchanged for the first pass to take it: 4 quiet periods,
+    /// so that its writer's compactor, if the writer lives, has had its turn.
+    /// </summary>
+    public static readonly TimeSpan FirstQuiet = QuietPeriod * 4;
 
     /// <summary>Inodes looked at between two yields of the scan (a pause of a millisecond or more each).</summary>
     private const int ScanBatch = 1024;
@@ -39,9 +46,9 @@ internal sealed partial class Compactor
         {
             await Task.Delay(ScanAfter, ct).ConfigureAwait(false);
             var waited = TimeSpan.Zero;
-            waited = await ScanPassAsync(self, firstForSelf: true, waited, ct).ConfigureAwait(false);
+            waited = await ScanPassAsync(self, onlyFirstForSelf: true, FirstQuiet, waited, ct).ConfigureAwait(false);
             await Task.Delay(OthersAfter, ct).ConfigureAwait(false);
-            await ScanPassAsync(self, firstForSelf: false, waited, ct).ConfigureAwait(false);
+            await ScanPassAsync(self, onlyFirstForSelf: false, OthersAfter, waited, ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -59,12 +66,14 @@ internal sealed partial class Compactor
 
     /// <summary>
     /// One walk over the inodes of the state as it is now (immutable: writes go on meanwhile), queuing the fragmented
-    /// blocks of the files this node is first for, or of the others'. Yields every <see cref="ScanBatch"/> inodes, and
-    /// leaves half the queue to writes. Returns the time it waited for room so far (bounded by <see cref="RoomWait"/>).
+    /// blocks of the files unchanged for <paramref name="quiet"/>, of those this node is first for or of all. Yields
+    /// every <see cref="ScanBatch"/> inodes, and leaves half the queue to writes. Returns the time it waited for room
+    /// so far (bounded by <see cref="RoomWait"/>).
     /// </summary>
-    private async Task<TimeSpan> ScanPassAsync(PeerId self, bool firstForSelf, TimeSpan waited, CancellationToken ct)
+    private async Task<TimeSpan> ScanPassAsync(PeerId self, bool onlyFirstForSelf, TimeSpan quiet, TimeSpan waited, CancellationToken ct)
     {
         var state = _state();
+        var nowNs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000;
         long size = _options.ChunkSize;
         var threshold = _options.CompactionThreshold;
         var blocks = new List<(long Block, bool Filled)>();
@@ -73,7 +82,8 @@ internal sealed partial class Compactor
         {
             if (++seen % ScanBatch == 0) await Task.Delay(1, ct).ConfigureAwait(false);
             if (!inode.IsRegular || inode.Extents.Count < threshold) continue;
-            if (FragmentedBlocks.FirstFor(state, self, ino) != firstForSelf) continue;
+            if (!FragmentedBlocks.QuietFor(inode, nowNs, quiet)) continue;
+            if (onlyFirstForSelf && !FragmentedBlocks.FirstFor(state, self, ino)) continue;
             FragmentedBlocks.Of(inode, size, threshold, blocks);
             foreach (var (block, filled) in blocks)
             {
@@ -87,7 +97,7 @@ internal sealed partial class Compactor
             }
             blocks.Clear();
         }
-        _logger.LogDebug("scan for fragmented blocks ({Whose}): {Inodes} inodes at version {Version}", firstForSelf ? "first for this node" : "the others'", seen, state.Version);
+        _logger.LogDebug("scan for fragmented blocks ({Whose}): {Inodes} inodes at version {Version}", onlyFirstForSelf ? "this node's share" : "all", seen, state.Version);
         return waited;
     }
 }

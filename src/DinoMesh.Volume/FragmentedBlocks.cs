@@ -50,6 +50,14 @@ internal static class FragmentedBlocks
     }
 
     /// <summary>
+    /// Whether nothing changed <paramref name="inode"/> (its ctime: every write moves it, a compaction does not) for
+    /// <paramref name="quiet"/> before <paramref name="nowNs"/>. A file changed more recently has a writer, somewhere,
+    /// whose own compactor looks after it and waits for it to be quiet; a scan that merged its blocks under it would
+    /// rewrite them while it flushes. A ctime ahead of this node's clock counts as recent.
+    /// </summary>
+    public static bool QuietFor(Inode inode, long nowNs, TimeSpan quiet) => nowNs - inode.CTime >= quiet.Ticks * TimeSpan.NanosecondsPerTick;
+
+    /// <summary>
     /// Whether <paramref name="self"/> is the member to compact <paramref name="ino"/> first: the members in their
     /// (replicated, so common) order, one picked by a mix of the inode number. Extents do not record which node wrote
     /// them, so this spreads the files over the members and lets all of them restart at once without each rewriting

@@ -55,6 +55,17 @@ public class FragmentedBlocksTests
     }
 
     [Fact]
+    public void A_file_changed_less_than_the_quiet_time_ago_or_ahead_of_the_clock_is_not_quiet()
+    {
+        var inode = File(100, Pieces(0, 100, 1)) with { CTime = 10_000_000_000 };
+        var quiet = TimeSpan.FromSeconds(2);
+
+        Assert.True(FragmentedBlocks.QuietFor(inode, 12_000_000_000, quiet));
+        Assert.False(FragmentedBlocks.QuietFor(inode, 11_999_999_999, quiet));
+        Assert.False(FragmentedBlocks.QuietFor(inode, 9_000_000_000, quiet));
+    }
+
+    [Fact]
     public void Exactly_one_member_is_first_for_each_file()
     {
         var members = Enumerable.Range(1, 3).Select(i => new PeerId(new string((char)('a' + i), 64))).ToArray();
