@@ -25,8 +25,11 @@ namespace DinoMesh.Volume;
 /// <para>When: a file this node committed a write to in the last <see cref="QuietPeriod"/> is left alone until it is
 /// quiet, unless a block of it holds <see cref="BusyFactor"/> times the threshold (then the same rule with that
 /// threshold): every fsync flushes the whole chunk disk, so bytes rewritten under a flushing writer are paid for by it.</para>
+/// <para>Which blocks are queued: only those that the worker would act on, judged on the committed state right after
+/// the write (<see cref="Written"/>): a small file's one write queues nothing. Blocks left fragmented when the node
+/// stopped are found by a scan after the start (Compactor.StartScan.cs).</para>
 /// </summary>
-internal sealed class Compactor
+internal sealed partial class Compactor
 {
     private readonly Func<FileSystemState> _state;
     private readonly FileContents _contents;
@@ -44,7 +47,7 @@ internal sealed class Compactor
     private readonly SemaphoreSlim _signal = new(0);
     private readonly CancellationTokenSource _stopping = new();
     private Task? _worker;
-    private long _compacted, _raced, _merged, _rewritten, _dropped;
+    private long _compacted, _raced, _merged, _rewritten, _dropped, _queuedLooks, _foundAtStart;
     private long _lastReportTicks = Environment.TickCount64;
     private long _reportedCompacted;
 
@@ -77,15 +80,20 @@ internal sealed class Compactor
 
     /// <summary>What the compactor did since start.</summary>
     public CompactionCounts Counts => new(Interlocked.Read(ref _compacted), Interlocked.Read(ref _raced), Interlocked.Read(ref _merged),
-        Interlocked.Read(ref _rewritten), Interlocked.Read(ref _dropped));
+        Interlocked.Read(ref _rewritten), Interlocked.Read(ref _dropped), Interlocked.Read(ref _queuedLooks), Interlocked.Read(ref _foundAtStart));
 
     /// <summary>
-    /// This node committed <paramref name="write"/>: queue the blocks its extents cover only in part (a block one extent
-    /// covers whole holds just that extent). Cheap, never waits: it runs on the flush's path.
+    /// This node committed <paramref name="write"/>, giving <paramref name="committed"/>: queue the blocks its extents
+    /// cover only in part (a block one extent covers whole holds just that extent) and that the worker would act on
+    /// there. Cheap, never waits, allocates nothing for a file that queues nothing: it runs on the flush's path, once
+    /// per small file's close.
     /// </summary>
-    public void Written(WriteExtents write)
+    public void Written(WriteExtents write, FileSystemState committed)
     {
         if (_options.CompactionThreshold < 2) return;
+        // A file of one extent has nothing to merge in any block, now or in a look queued before: nor is there anything
+        // the busy rule would hold back (a small file's create + write + close ends here).
+        if (committed.Find(write.Ino) is not { IsRegular: true } inode || inode.Extents.Count < 2) return;
         _lastWrite[write.Ino] = Environment.TickCount64;
         if (_lastWrite.Count > MaxQueued) _lastWrite.Clear();
         long size = _options.ChunkSize;
@@ -96,9 +104,22 @@ internal sealed class Compactor
             var first = e.Offset / size;
             var last = (e.End - 1) / size;
             var endsAtBoundary = e.End % size == 0;
-            if (e.Offset % size != 0 || (first == last && !endsAtBoundary)) Enqueue(write.Ino, first, first != last || endsAtBoundary);
-            if (last != first && !endsAtBoundary) Enqueue(write.Ino, last, false);
+            if (e.Offset % size != 0 || (first == last && !endsAtBoundary)) Consider(inode.Extents, write.Ino, first, first != last || endsAtBoundary);
+            if (last != first && !endsAtBoundary) Consider(inode.Extents, write.Ino, last, false);
         }
+    }
+
+    /// <summary>
+    /// Queues the block only if <see cref="CompactAsync"/> would do something with it on these extents: it holds the
+    /// threshold or more (merged, or looked at again later while the file is busy), or a write filled it to its end and
+    /// it holds two or more (merged whole if they cover it). Anything less the worker drops at once, after a wake-up.
+    /// Extents are only added to a block by writes, and each of this node's writes comes through here again.
+    /// </summary>
+    private void Consider(ExtentMap extents, ulong ino, long block, bool filled)
+    {
+        long size = _options.ChunkSize;
+        var count = extents.CountTouching(block * size, (block + 1) * size);
+        if (count >= _options.CompactionThreshold || (filled && count >= 2)) Enqueue(ino, block, filled);
     }
 
     /// <summary>Chunks stored for a compaction whose commit has not finished: garbage collection must keep them.</summary>
@@ -120,26 +141,38 @@ internal sealed class Compactor
         }
     }
 
-    private void Enqueue(ulong ino, long block, bool filled)
+    /// <summary>Queues a look at the block (one wake-up of the worker); false when it was queued already or the queue is full.</summary>
+    private bool Enqueue(ulong ino, long block, bool filled)
     {
         lock (_gate)
         {
-            if (_stopping.IsCancellationRequested) return;
+            if (_stopping.IsCancellationRequested) return false;
             if (_queued.TryGetValue((ino, block), out var was))
             {
                 _queued[(ino, block)] = was || filled;
-                return;
+                return false;
             }
             if (_queued.Count >= MaxQueued)
             {
                 _dropped++;
-                return;
+                return false;
             }
             _queued.Add((ino, block), filled);
             _queue.Enqueue((ino, block));
+            _queuedLooks++;
             _worker ??= Task.Run(() => RunAsync(_stopping.Token));
         }
         _signal.Release();
+        return true;
+    }
+
+    /// <summary>Blocks waiting for a look now.</summary>
+    private int Waiting
+    {
+        get
+        {
+            lock (_gate) return _queued.Count;
+        }
     }
 
     private async Task RunAsync(CancellationToken ct)
@@ -323,5 +356,10 @@ internal sealed class Compactor
     }
 }
 
-/// <summary>What the compactor did since start: runs replaced, runs lost to a concurrent write, extents merged, bytes rewritten, blocks dropped from a full queue.</summary>
-public readonly record struct CompactionCounts(long Compacted, long Raced, long ExtentsMerged, long BytesRewritten, long Dropped);
+/// <summary>
+/// What the compactor did since start: runs replaced, runs lost to a concurrent write, extents merged, bytes rewritten,
+/// blocks dropped from a full queue, looks queued (each a wake-up of the worker; a busy block's look queued again counts
+/// again), and blocks the scan after the start found fragmented and queued.
+/// </summary>
+public readonly record struct CompactionCounts(long Compacted, long Raced, long ExtentsMerged, long BytesRewritten, long Dropped,
+    long Queued = 0, long FoundAtStart = 0);

@@ -69,6 +69,8 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
         _notifier = notifier;
         _invalidator.Start(notifier);
         _atimeFlusher = Task.Run(() => FlushAtimesPeriodicallyAsync(_stopping.Token));
+        // Blocks left fragmented when the node last stopped: looked for in the background, after the start.
+        _compactor.ScanAfterStart(_meta.Self);
     }
 
     public override void Unmounted()
@@ -179,7 +181,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     /// <summary>A write this node committed: the compactor looks at the blocks it left fragmented, later, on its own task.</summary>
     private void Written(MutationKind kind, ApplyResult result)
     {
-        if (kind is WriteExtents write && result.Ok && !result.Effect.Duplicate) _compactor.Written(write);
+        if (kind is WriteExtents write && result.Ok && !result.Effect.Duplicate) _compactor.Written(write, result.State);
     }
 
     private static int Errno(FsError error) => (int)error;

@@ -111,6 +111,12 @@ public sealed class ExtentMap : IEnumerable<Extent>
         for (var i = FirstEndingAfter(from); i < _extents.Count && _extents[i].Offset < to; i++) yield return _extents[i];
     }
 
+    /// <summary>
+    /// How many extents <see cref="Touching"/> would give for [from, to), by two binary searches: no allocation and no
+    /// walk of the extents, so a commit on the small-file path can ask it (the compactor's enqueue gate).
+    /// </summary>
+    public int CountTouching(long from, long to) => Math.Max(0, FirstStartingAtOrAfter(to) - FirstEndingAfter(from));
+
     /// <summary>First data at or after <paramref name="offset"/> (SEEK_DATA), or -1 when only holes follow.</summary>
     public long NextData(long offset)
     {
@@ -138,6 +144,19 @@ public sealed class ExtentMap : IEnumerable<Extent>
         {
             var mid = (lo + hi) >>> 1;
             if (_extents[mid].End <= offset) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo;
+    }
+
+    /// <summary>Index of the first extent starting at or after <paramref name="offset"/> (extents do not overlap, so starts are sorted too).</summary>
+    private int FirstStartingAtOrAfter(long offset)
+    {
+        int lo = 0, hi = _extents.Count;
+        while (lo < hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (_extents[mid].Offset < offset) lo = mid + 1;
             else hi = mid;
         }
         return lo;

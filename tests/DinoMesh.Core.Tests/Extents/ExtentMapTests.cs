@@ -26,6 +26,21 @@ public class ExtentMapTests
     }
 
     [Fact]
+    public void CountTouching_counts_what_Touching_gives_for_every_range()
+    {
+        // Holes, touching extents, ranges that start or end inside an extent, and empty or reversed ranges.
+        var m = Three().Write(E(45, 5, A)).Write(E(50, 1, B));
+        for (long from = -2; from < 55; from++)
+        {
+            for (long to = from - 1; to < 56; to++)
+            {
+                Assert.Equal(m.Touching(from, to).Count(), m.CountTouching(from, to));
+            }
+        }
+        Assert.Equal(0, ExtentMap.Empty.CountTouching(0, 100));
+    }
+
+    [Fact]
     public void Writes_in_any_order_are_kept_sorted()
     {
         var m = ExtentMap.Empty.Write(E(30, 10, C)).Write(E(0, 10, A)).Write(E(20, 10, B));

@@ -75,6 +75,32 @@ public sealed class DinoNode_CompactionTests : TrackedTargets
     }
 
     [Fact]
+    public void A_file_left_fragmented_by_a_kill_during_its_quiet_period_is_compacted_after_the_restart_without_a_new_write()
+    {
+        var node = Make(() => DinoNodeTarget.Mount("--atime", "noatime"));
+        var path = Path.Combine(node.Root, "log");
+        const int Count = 2000, Size = 8192;
+
+        var written = AppendWithFsync(path, Count, Size);
+        // At once: the compactor leaves the file alone until it has been quiet for 500 ms, and 128 extents per block
+        // are below its busy cap (256), so every block is still fragmented when the process dies.
+        node.Kill9();
+        node.Start();
+
+        var blocks = ((long)Count * Size + MiB - 1) / MiB;
+        var bound = blocks * MaxExtentsPerBlock;
+        var extents = SettledExtents(node, bound);
+        var compaction = Status(node).GetProperty("compaction");
+        Assert.True(extents <= bound, $"{extents} extents for {blocks} blocks {CatchUp.TotalSeconds} s after the restart (at most {bound})\n{compaction}\n{node.Diagnostics()}");
+        // The restarted process did it: its counters start at zero, and it found the blocks by its scan.
+        Assert.True(compaction.GetProperty("foundAtStart").GetInt64() > 0, compaction.ToString());
+        Assert.Equal((long)Count * Size, new FileInfo(path).Length);
+        Assert.Equal(written, Sha256Of(path));
+        node.Restart();
+        Assert.Equal(written, Sha256Of(path));
+    }
+
+    [Fact]
     public void A_node_killed_while_it_compacts_keeps_every_fsynced_byte()
     {
         var node = Make(() => DinoNodeTarget.Mount("--atime", "noatime"));
