@@ -10,7 +10,7 @@ namespace DinoMesh.Load.Micro;
 /// <summary>
 /// What the compactor's scan after a start costs on a large state: the walk <c>Compactor.ScanPassAsync</c> makes
 /// (every inode; the files with the threshold of extents or more, unchanged for 2 s, walked extent by extent by
-/// <see cref="FragmentedBlocks.Of"/>, each picked by <see cref="FragmentedBlocks.FirstFor"/>), without its yields,
+/// <see cref="FragmentedBlocks.Of"/>, each picked by <see cref="FragmentedBlocks.Takes"/>), without its yields,
 /// its waits for room and its queue. And the enqueue gate's count (<see cref="ExtentMap.CountTouching"/>) on a file of
 /// many extents. States: the 100k-file tree of the snapshot benchmarks (one extent per file), then the same with
 /// fragmented files added. Not a BenchmarkDotNet benchmark (a one-off pass per start); the median of
@@ -85,7 +85,7 @@ internal static class CompactionScanCost
         {
             if (!inode.IsRegular || inode.Extents.Count < Threshold) continue;
             if (!FragmentedBlocks.QuietFor(inode, nowNs, Compactor.FirstQuiet)) continue;
-            if (!FragmentedBlocks.FirstFor(state, Self, ino)) continue;
+            if (!FragmentedBlocks.Takes(state, Self, ino, 0)) continue;
             candidates++;
             walked += inode.Extents.Count;
             FragmentedBlocks.Of(inode, Block, Threshold, blocks);
