@@ -86,7 +86,8 @@ internal static class FragmentedBlocks
         var key = Mix(ino);
         var mine = Mix(key ^ self.Prefix);
         var rank = 0;
-        foreach (var member in members.Keys)
+        // The dictionary's own (struct) enumerator: Keys is an interface, whose enumerator is allocated per file.
+        foreach (var (member, _) in members)
         {
             if (member == self) continue;
             var score = Mix(key ^ member.Prefix);
