@@ -10,7 +10,7 @@ namespace DinoMesh.Load.Micro;
 /// <summary>
 /// What the compactor's scan after a start costs on a large state: the walk <c>Compactor.ScanPassAsync</c> makes
 /// (every inode; the files with the threshold of extents or more, unchanged for 2 s, walked extent by extent by
-/// <see cref="FragmentedBlocks.Of"/>, each picked by <see cref="FragmentedBlocks.FirstFor"/>), without its yields,
+/// <see cref="FragmentedBlocks.Of"/>, each picked by <see cref="FragmentedBlocks.Takes"/>), without its yields,
 /// its waits for room and its queue. And the enqueue gate's count (<see cref="ExtentMap.CountTouching"/>) on a file of
 /// many extents. States: the 100k-file tree of the snapshot benchmarks (one extent per file), then the same with
 /// fragmented files added. Not a BenchmarkDotNet benchmark (a one-off pass per start); the median of
@@ -30,10 +30,19 @@ internal static class CompactionScanCost
         Measure("100k files, 1 extent each", tree, passes);
         Measure("+ 100 files of 2,000 x 8 KiB (16 blocks of 128 extents each)", With(tree, 100, 2_000, 8192), passes);
         Measure("+ 1,000 files of 2,000 x 8 KiB", With(tree, 1_000, 2_000, 8192), passes);
+        Measure("+ 1,000 files of 2,000 x 8 KiB, 5 members (this node's share of a turn)", Members(With(tree, 1_000, 2_000, 8192), 5), passes);
         Measure("+ 10 files of 200,000 x 200 B (39 blocks of 5,243 extents each)", With(tree, 10, 200_000, 200), passes);
         GateCount(With(tree, 1, 200_000, 200));
         Console.WriteLine($"load average at end: {File.ReadAllText("/proc/loadavg").Trim()}");
         return 0;
+    }
+
+    /// <summary>The state with <paramref name="count"/> members, this node among them: each pass ranks them per fragmented file.</summary>
+    private static FileSystemState Members(FileSystemState state, int count)
+    {
+        var members = state.Members.SetItem(Self, "");
+        for (var i = 1; i < count; i++) members = members.SetItem(new PeerId(new string((char)('a' + i), 64)), "");
+        return state with { Members = members };
     }
 
     /// <summary>The tree with <paramref name="files"/> more regular files of <paramref name="pieces"/> extents of <paramref name="size"/> bytes.</summary>
@@ -73,7 +82,7 @@ internal static class CompactionScanCost
         Console.WriteLine($"{name}: {state.Inodes.Count:N0} inodes, {extents:N0} extents walked, {found:N0} blocks found; pass {times[times.Count / 2]:F1} ms median (min {times[0]:F1}, max {times[^1]:F1}); {allocated:N0} B allocated per pass");
     }
 
-    /// <summary>The scan's walk as ScanPassAsync makes it for a lone member (first for every file).</summary>
+    /// <summary>The scan's walk as ScanPassAsync makes it in turn 0 (a lone member takes every file).</summary>
     private static int Pass(FileSystemState state, out long walked, out int candidates)
     {
         var blocks = new List<(long Block, bool Filled)>();
@@ -85,7 +94,7 @@ internal static class CompactionScanCost
         {
             if (!inode.IsRegular || inode.Extents.Count < Threshold) continue;
             if (!FragmentedBlocks.QuietFor(inode, nowNs, Compactor.FirstQuiet)) continue;
-            if (!FragmentedBlocks.FirstFor(state, Self, ino)) continue;
+            if (!FragmentedBlocks.Takes(state, Self, ino, 0)) continue;
             candidates++;
             walked += inode.Extents.Count;
             FragmentedBlocks.Of(inode, Block, Threshold, blocks);

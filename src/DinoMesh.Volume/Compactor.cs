@@ -27,7 +27,8 @@ namespace DinoMesh.Volume;
 /// threshold): every fsync flushes the whole chunk disk, so bytes rewritten under a flushing writer are paid for by it.</para>
 /// <para>Which blocks are queued: only those that the worker would act on, judged on the committed state right after
 /// the write (<see cref="Written"/>): a small file's one write queues nothing. Blocks left fragmented when the node
-/// stopped are found by a scan after the start (Compactor.StartScan.cs).</para>
+/// stopped, or by a node gone for good, are found by scans of the committed state after the start and periodically
+/// (Compactor.StartScan.cs).</para>
 /// </summary>
 internal sealed partial class Compactor
 {
@@ -47,7 +48,7 @@ internal sealed partial class Compactor
     private readonly SemaphoreSlim _signal = new(0);
     private readonly CancellationTokenSource _stopping = new();
     private Task? _worker;
-    private long _compacted, _raced, _merged, _rewritten, _dropped, _queuedLooks, _foundAtStart;
+    private long _compacted, _raced, _merged, _rewritten, _dropped, _queuedLooks, _foundAtStart, _foundPeriodically;
     private long _lastReportTicks = Environment.TickCount64;
     private long _reportedCompacted;
 
@@ -80,7 +81,8 @@ internal sealed partial class Compactor
 
     /// <summary>What the compactor did since start.</summary>
     public CompactionCounts Counts => new(Interlocked.Read(ref _compacted), Interlocked.Read(ref _raced), Interlocked.Read(ref _merged),
-        Interlocked.Read(ref _rewritten), Interlocked.Read(ref _dropped), Interlocked.Read(ref _queuedLooks), Interlocked.Read(ref _foundAtStart));
+        Interlocked.Read(ref _rewritten), Interlocked.Read(ref _dropped), Interlocked.Read(ref _queuedLooks), Interlocked.Read(ref _foundAtStart),
+        Interlocked.Read(ref _foundPeriodically));
 
     /// <summary>
     /// This node committed <paramref name="write"/>, giving <paramref name="committed"/>: queue the blocks its extents
@@ -359,7 +361,7 @@ internal sealed partial class Compactor
 /// <summary>
 /// What the compactor did since start: runs replaced, runs lost to a concurrent write, extents merged, bytes rewritten,
 /// blocks dropped from a full queue, looks queued (each a wake-up of the worker; a busy block's look queued again counts
-/// again), and blocks the scan after the start found fragmented and queued.
+/// again), blocks the scan after the start found fragmented and queued, and those the periodic scan did.
 /// </summary>
 public readonly record struct CompactionCounts(long Compacted, long Raced, long ExtentsMerged, long BytesRewritten, long Dropped,
-    long Queued = 0, long FoundAtStart = 0);
+    long Queued = 0, long FoundAtStart = 0, long FoundPeriodically = 0);

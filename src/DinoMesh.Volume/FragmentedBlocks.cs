@@ -6,7 +6,7 @@ namespace DinoMesh.Volume;
 /// <summary>
 /// What the scan after a start looks for: the chunk-size blocks of a file that hold the compaction threshold of
 /// extents or more (as <see cref="ExtentMap.Touching"/> counts them: an extent reaching over a block boundary counts
-/// in both blocks), and which member of the cluster is to compact a file first. Pure: a state in, blocks out.
+/// in both blocks), and which member of the cluster takes a file in each scan. Pure: a state in, blocks out.
 /// </summary>
 internal static class FragmentedBlocks
 {
@@ -58,22 +58,53 @@ internal static class FragmentedBlocks
     public static bool QuietFor(Inode inode, long nowNs, TimeSpan quiet) => nowNs - inode.CTime >= quiet.Ticks * TimeSpan.NanosecondsPerTick;
 
     /// <summary>
-    /// Whether <paramref name="self"/> is the member to compact <paramref name="ino"/> first: the members in their
-    /// (replicated, so common) order, one picked by a mix of the inode number. Extents do not record which node wrote
-    /// them, so this spreads the files over the members and lets all of them restart at once without each rewriting
-    /// every block. A node that knows no members (or is not among them) counts as the only one.
+    /// Whether <paramref name="self"/> is the member to look at <paramref name="ino"/> in the scan of turn
+    /// <paramref name="turn"/>: the one ranked <c>turn mod members</c> for this file (<see cref="RankOf"/>). Each file's
+    /// ranking is an order of all the members, so in one turn exactly one member takes each file, and over any
+    /// <c>members</c> consecutive turns each member takes it once. Extents do not record which node wrote them, so this
+    /// spreads the files over the members and lets all of them scan at once without each rewriting every block. A node
+    /// that knows no members (or is not among them) counts as the only one: it takes every file in every turn.
     /// </summary>
-    public static bool FirstFor(FileSystemState state, PeerId self, ulong ino)
+    public static bool Takes(FileSystemState state, PeerId self, ulong ino, long turn)
     {
         var members = state.Members;
         if (members.Count == 0 || !members.ContainsKey(self)) return true;
-        var pick = (int)(Mix(ino) % (ulong)members.Count);
-        var i = 0;
-        foreach (var member in members.Keys)
+        var wanted = (int)(((turn % members.Count) + members.Count) % members.Count);
+        return RankOf(state, self, ino) == wanted;
+    }
+
+    /// <summary>
+    /// Where <paramref name="self"/> stands, from 0, in <paramref name="ino"/>'s ranking of the members (rendezvous
+    /// hashing: each member scored by a mix of the inode number and its id, highest first; equal scores in the members'
+    /// replicated order). Every node computes the same ranking from the replicated member list, and a member joining or
+    /// leaving moves only the files it ranks above others in. 0 for a node that is not a member.
+    /// </summary>
+    public static int RankOf(FileSystemState state, PeerId self, ulong ino)
+    {
+        var members = state.Members;
+        if (!members.ContainsKey(self)) return 0;
+        var key = Mix(ino);
+        var mine = Mix(key ^ self.Prefix);
+        var rank = 0;
+        // The dictionary's own (struct) enumerator: Keys is an interface, whose enumerator is allocated per file.
+        foreach (var (member, _) in members)
         {
-            if (i++ == pick) return member == self;
+            if (member == self) continue;
+            var score = Mix(key ^ member.Prefix);
+            if (score > mine || (score == mine && member < self)) rank++;
         }
-        return false;
+        return rank;
+    }
+
+    /// <summary>
+    /// The turn of the periodic scan at <paramref name="unixMs"/>: the number of the <paramref name="every"/>-long
+    /// window of the wall clock nearest to it. Every node scans at the start of each window, so all of them use the same
+    /// turn there even when their clocks or timers are off by less than half a window.
+    /// </summary>
+    public static long TurnAt(long unixMs, TimeSpan every)
+    {
+        var ms = Math.Max(1, (long)every.TotalMilliseconds);
+        return (unixMs + (ms / 2)) / ms;
     }
 
     /// <summary>SplitMix64's finaliser: neighbouring inode numbers land on unrelated members.</summary>

@@ -40,6 +40,13 @@ public sealed record VolumeOptions
     public long CompactionBytesPerSecond { get; init; } = 32L << 20;
 
     /// <summary>
+    /// How often the compactor scans the committed state for fragmented blocks of files unchanged for as long, beyond
+    /// the passes after the start: those a node that died for good left (0 or less: never). One member takes each file
+    /// per scan (Compactor.StartScan.cs).
+    /// </summary>
+    public TimeSpan CompactionScanEvery { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
     /// How long orphans that other nodes' removals left waiting here gather before one commit releases them all
     /// (<see cref="OrphanReleases"/>): a removal elsewhere then costs this node a fraction of a commit, not one each.
     /// </summary>

@@ -4,7 +4,7 @@ using DinoMesh.Core.Metadata;
 
 namespace DinoMesh.Volume.Tests;
 
-// What the scan after a start finds (FragmentedBlocks.Of) and which member compacts a file first (FirstFor).
+// What the scan after a start finds (FragmentedBlocks.Of) and which member takes a file in each scan (Takes).
 public class FragmentedBlocksTests
 {
     private const long Block = 1 << 20;
@@ -65,22 +65,103 @@ public class FragmentedBlocksTests
         Assert.False(FragmentedBlocks.QuietFor(inode, 9_000_000_000, quiet));
     }
 
-    [Fact]
-    public void Exactly_one_member_is_first_for_each_file()
+    private static PeerId Member(int i) => new(new string((char)('a' + i), 64));
+
+    /// <summary>A state whose replicated member list is these, admitted in the given order after the founder.</summary>
+    private static FileSystemState WithMembers(PeerId founder, IEnumerable<PeerId> others)
     {
-        var members = Enumerable.Range(1, 3).Select(i => new PeerId(new string((char)('a' + i), 64))).ToArray();
-        var state = FileSystemState.Genesis(1, members[0]);
-        foreach (var m in members.Skip(1)) state = state.Apply(new Mutation { Kind = new AdmitMember(m, "127.0.0.1:1"), TimeNs = 2 }).State;
-        var firsts = new int[members.Length];
+        var state = FileSystemState.Genesis(1, founder);
+        foreach (var m in others) state = state.Apply(new Mutation { Kind = new AdmitMember(m, "127.0.0.1:1"), TimeNs = 2 }).State;
+        return state;
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(5)]
+    public void In_every_turn_exactly_one_member_takes_each_file_and_over_as_many_turns_as_members_each_takes_it_once(int count)
+    {
+        var members = Enumerable.Range(1, count).Select(Member).ToArray();
+        var state = WithMembers(members[0], members.Skip(1));
 
         for (ulong ino = 2; ino < 302; ino++)
         {
-            var first = members.Where(m => FragmentedBlocks.FirstFor(state, m, ino)).ToArray();
-            Assert.Single(first);
-            firsts[Array.IndexOf(members, first[0])]++;
+            var takers = new List<PeerId>();
+            for (long turn = 0; turn < 2L * count; turn++)
+            {
+                var taking = members.Where(m => FragmentedBlocks.Takes(state, m, ino, turn)).ToArray();
+                Assert.Single(taking);
+                takers.Add(taking[0]);
+            }
+            // Turns 0..N-1 go through the members, one each, and turns N..2N-1 repeat them in the same order.
+            Assert.Equal(members.OrderBy(m => m), takers.Take(count).OrderBy(m => m));
+            Assert.Equal(takers.Take(count), takers.Skip(count));
+            Assert.Equal(members.Select(m => FragmentedBlocks.RankOf(state, m, ino)).Order(), Enumerable.Range(0, count));
         }
+    }
+
+    [Fact]
+    public void The_member_taking_a_file_first_is_spread_over_the_members()
+    {
+        var members = Enumerable.Range(1, 3).Select(Member).ToArray();
+        var state = WithMembers(members[0], members.Skip(1));
+        var firsts = new int[members.Length];
+
+        for (ulong ino = 2; ino < 302; ino++) firsts[Array.FindIndex(members, m => FragmentedBlocks.Takes(state, m, ino, 0))]++;
 
         // Spread over all three (a fixed mix: 300 files give each member a share).
         Assert.All(firsts, n => Assert.InRange(n, 60, 140));
+    }
+
+    [Fact]
+    public void Who_takes_a_file_depends_on_the_replicated_member_list_not_on_the_order_members_joined()
+    {
+        var members = Enumerable.Range(1, 4).Select(Member).ToArray();
+        var joined = WithMembers(members[0], members.Skip(1));
+        var reversed = WithMembers(members[0], members.Skip(1).Reverse());
+
+        for (ulong ino = 2; ino < 202; ino++)
+        {
+            foreach (var m in members) Assert.Equal(FragmentedBlocks.RankOf(joined, m, ino), FragmentedBlocks.RankOf(reversed, m, ino));
+        }
+    }
+
+    [Fact]
+    public void A_member_leaving_moves_only_the_files_it_ranked_before_the_others()
+    {
+        var members = Enumerable.Range(1, 4).Select(Member).ToArray();
+        var all = WithMembers(members[0], members.Skip(1));
+        var without = WithMembers(members[0], members.Skip(1).SkipLast(1));
+        var gone = members[^1];
+
+        for (ulong ino = 2; ino < 202; ino++)
+        {
+            foreach (var m in members.SkipLast(1))
+            {
+                var before = FragmentedBlocks.RankOf(all, m, ino);
+                var expected = FragmentedBlocks.RankOf(all, gone, ino) < before ? before - 1 : before;
+                Assert.Equal(expected, FragmentedBlocks.RankOf(without, m, ino));
+            }
+        }
+    }
+
+    [Fact]
+    public void A_node_outside_the_member_list_takes_every_file_in_every_turn()
+    {
+        var state = WithMembers(Member(1), [Member(2)]);
+
+        for (long turn = 0; turn < 4; turn++) Assert.True(FragmentedBlocks.Takes(state, Member(5), 42, turn));
+    }
+
+    [Fact]
+    public void The_periodic_turn_is_the_window_nearest_the_clock_so_nodes_a_little_early_or_late_agree()
+    {
+        var every = TimeSpan.FromMinutes(10);
+        const long Window = 600_000;
+
+        Assert.Equal(1000, FragmentedBlocks.TurnAt(1000 * Window, every));
+        Assert.Equal(1000, FragmentedBlocks.TurnAt((1000 * Window) - 2_000, every));
+        Assert.Equal(1000, FragmentedBlocks.TurnAt((1000 * Window) + 2_000, every));
+        Assert.Equal(1001, FragmentedBlocks.TurnAt(1001 * Window, every));
     }
 }
