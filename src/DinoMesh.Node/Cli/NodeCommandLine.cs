@@ -129,9 +129,14 @@ public static class NodeCommandLine
         });
 
         var peers = new Command("peers", "List the cluster's members as this node sees them") { json, watch };
-        peers.SetAction((parse, ct) => parse.GetValue(watch)
-            ? PeersWatch.RunAsync(DataDirectoryOf(parse.GetValue(dataDir)), ct)
-            : ControlCommandAsync("peers", parse.GetValue(dataDir), parse.GetValue(json), ct));
+        peers.SetAction(async (parse, ct) =>
+        {
+            // The watch redraws a table for people; a script that asked for JSON would otherwise get that table.
+            if (parse.GetValue(watch) && parse.GetValue(json)) return await FailAsync("peers: --watch draws a table for people and cannot be combined with --json (run `peers --json` in a loop instead)", ExitCodes.Usage);
+            return parse.GetValue(watch)
+                ? await PeersWatch.RunAsync(DataDirectoryOf(parse.GetValue(dataDir)), ct)
+                : await ControlCommandAsync("peers", parse.GetValue(dataDir), parse.GetValue(json), ct);
+        });
         var status = new Command("status", "Summarize the running node") { json };
         status.SetAction((parse, ct) => ControlCommandAsync("status", parse.GetValue(dataDir), parse.GetValue(json), ct));
         var tokenCommand = new Command("token", "Print the running cluster's join credential (secret: it admits a machine to the cluster)") { command };

@@ -53,6 +53,10 @@ public sealed class ExitCodeTests : IDisposable
         AssertOneErrorLine(DinoNodeCli.Run("peers", "--data-dir", DataDir, "--bogus"), Usage);
 
     [Fact]
+    public void Peers_watch_with_json_is_a_usage_error_not_a_table() =>
+        Assert.Contains("--json", AssertOneErrorLine(DinoNodeCli.Run("peers", "--data-dir", DataDir, "--watch", "--json"), Usage), StringComparison.Ordinal);
+
+    [Fact]
     public void A_malformed_credential_is_a_usage_error()
     {
         var line = AssertOneErrorLine(DinoNodeCli.Run(["--mount", Mount, "--data-dir", DataDir, "--join", "127.0.0.1:1"],
