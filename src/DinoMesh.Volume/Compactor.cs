@@ -333,17 +333,8 @@ internal sealed partial class Compactor
     }
 
     /// <summary>Two or more extents that cover [start, end) exactly, with no hole and nothing reaching outside.</summary>
-    internal static bool Whole(IReadOnlyList<Extent> extents, long start, long end)
-    {
-        if (extents.Count < 2) return false;
-        var position = start;
-        foreach (var x in extents)
-        {
-            if (x.Offset != position) return false;
-            position = x.End;
-        }
-        return position == end;
-    }
+    internal static bool Whole(IReadOnlyList<Extent> extents, long start, long end) =>
+        extents.Count >= 2 && ExtentMap.Tiles(extents, start, end);
 
     private void Report()
     {

@@ -32,8 +32,7 @@ public sealed partial class DinoFileSystem
     {
         var chunks = _contents.StagedChunks();
         // A compaction's chunk between its store and its commit is in the same position.
-        var all = chunks as HashSet<ChunkId> ?? [.. chunks];
-        _compactor.AddStoring(all);
-        return all;
+        _compactor.AddStoring(chunks);
+        return chunks;
     }
 }

@@ -383,8 +383,8 @@ internal sealed partial class FileContents
         return FsError.None;
     }
 
-    /// <summary>The chunks of every file's extents that are stored but not committed yet.</summary>
-    public IReadOnlySet<ChunkId> StagedChunks()
+    /// <summary>The chunks of every file's extents that are stored but not committed yet, in a new set the caller may add to.</summary>
+    public HashSet<ChunkId> StagedChunks()
     {
         var chunks = new HashSet<ChunkId>();
         foreach (var staged in _staged.Values)

@@ -112,6 +112,22 @@ public sealed class ExtentMap : IEnumerable<Extent>
     }
 
     /// <summary>
+    /// True when <paramref name="extents"/>, in offset order, cover [<paramref name="from"/>, <paramref name="to"/>)
+    /// exactly: the first starts at <paramref name="from"/>, each starts where the one before ends, the last ends at
+    /// <paramref name="to"/> (no hole, nothing reaching outside).
+    /// </summary>
+    public static bool Tiles(IEnumerable<Extent> extents, long from, long to)
+    {
+        var position = from;
+        foreach (var x in extents)
+        {
+            if (x.Offset != position) return false;
+            position = x.End;
+        }
+        return position == to;
+    }
+
+    /// <summary>
     /// How many extents <see cref="Touching"/> would give for [from, to), by two binary searches: no allocation and no
     /// walk of the extents, so a commit on the small-file path can ask it (the compactor's enqueue gate).
     /// </summary>

@@ -65,10 +65,7 @@ public sealed partial record FileSystemState
         }
         foreach (var e in w.Extents)
         {
-            if (e.Length <= 0 || e.Offset < 0 || e.ChunkOffset < 0) return Fail(FsError.Invalid);
-            if (e.Inline is { } inline && (inline.Length > Extent.MaxInline || e.ChunkOffset > inline.Length || e.Length > inline.Length - e.ChunkOffset)) return Fail(FsError.Invalid);
-            if (e.Offset > MaxFileSize || e.Length > MaxFileSize - e.Offset) return Fail(FsError.TooBig);
-            if (e.ChunkOffset > long.MaxValue - e.Length) return Fail(FsError.Invalid);
+            if (ExtentError(e) is var error and not FsError.None) return Fail(error);
             extents = extents.Write(e, refs);
             size = Math.Max(size, e.End);
         }
@@ -108,9 +105,8 @@ public sealed partial record FileSystemState
         if (range.Offset < 0 || range.Length <= 0 || e.ChunkOffset < 0) return Fail(FsError.Invalid);
         if (range.Offset > MaxFileSize || range.Length > MaxFileSize - range.Offset) return Fail(FsError.TooBig);
         if (e.Offset != range.Offset || e.Length != range.Length) return Fail(FsError.Invalid);
-        if (e.Inline is { } inline && (inline.Length > Extent.MaxInline || e.ChunkOffset > inline.Length || e.Length > inline.Length - e.ChunkOffset)) return Fail(FsError.Invalid);
-        if (e.ChunkOffset > long.MaxValue - e.Length) return Fail(FsError.Invalid);
-        if (!TilesExactly(inode.Extents, range) || !ExtentDigest.Of(inode.Extents.Touching(range.Offset, range.End)).AsSpan().SequenceEqual(c.ExpectedDigest))
+        if (ExtentError(e) is var error and not FsError.None) return Fail(error);
+        if (!ExtentMap.Tiles(inode.Extents.Touching(range.Offset, range.End), range.Offset, range.End) || !ExtentDigest.Of(inode.Extents.Touching(range.Offset, range.End)).AsSpan().SequenceEqual(c.ExpectedDigest))
         {
             return Done(this, Effect.None);
         }
@@ -124,16 +120,17 @@ public sealed partial record FileSystemState
         });
     }
 
-    /// <summary>True when the extents overlapping <paramref name="range"/> lie wholly inside it and cover it with no hole.</summary>
-    private static bool TilesExactly(ExtentMap extents, ByteRange range)
+    /// <summary>
+    /// What is wrong with an extent a writer or the compactor sends, as the errno to answer: a negative or empty place,
+    /// inline bytes that do not hold it, a chunk offset that overflows (Invalid), or a place past the largest file (TooBig).
+    /// </summary>
+    private static FsError ExtentError(Extent e)
     {
-        var position = range.Offset;
-        foreach (var x in extents.Touching(range.Offset, range.End))
-        {
-            if (x.Offset != position) return false;
-            position = x.End;
-        }
-        return position == range.End;
+        if (e.Length <= 0 || e.Offset < 0 || e.ChunkOffset < 0) return FsError.Invalid;
+        if (e.Inline is { } inline && (inline.Length > Extent.MaxInline || e.ChunkOffset > inline.Length || e.Length > inline.Length - e.ChunkOffset)) return FsError.Invalid;
+        if (e.Offset > MaxFileSize || e.Length > MaxFileSize - e.Offset) return FsError.TooBig;
+        if (e.ChunkOffset > long.MaxValue - e.Length) return FsError.Invalid;
+        return FsError.None;
     }
 
     private ApplyResult ApplySetXattr(Mutation m, SetXattr x)
