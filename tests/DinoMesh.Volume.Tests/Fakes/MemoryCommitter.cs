@@ -48,6 +48,12 @@ internal sealed class MemoryCommitter : IMetadataCommitter
         lock (_gate) _interjections.Enqueue(kind);
     }
 
+    /// <summary>
+    /// While set, a commit of this node whose kind it answers with an error is refused with that error and changes
+    /// nothing, as a commit that timed out on a minority side of a partition (ETIMEDOUT) or hit a full log (ENOSPC).
+    /// </summary>
+    public Func<MutationKind, FsError?>? Refuse { get; set; }
+
     /// <summary>Applies a change <see cref="Other"/> committed, as one arriving from the log, and raises its event.</summary>
     public ApplyResult ApplyRemote(MutationKind kind)
     {
@@ -65,6 +71,7 @@ internal sealed class MemoryCommitter : IMetadataCommitter
     public ValueTask<ApplyResult> CommitAsync(Mutation mutation, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        if (Refuse?.Invoke(mutation.Kind) is { } refused) return ValueTask.FromResult(ApplyResult.Fail(refused, Current));
         ApplyResult? remote = null;
         ApplyResult result;
         lock (_gate)
