@@ -48,7 +48,7 @@ internal sealed partial class Compactor
     private readonly SemaphoreSlim _signal = new(0);
     private readonly CancellationTokenSource _stopping = new();
     private Task? _worker;
-    private long _compacted, _raced, _merged, _rewritten, _dropped, _queuedLooks, _foundAtStart, _foundPeriodically;
+    private long _compacted, _raced, _merged, _rewritten, _dropped, _queuedLooks, _foundAtStart, _foundPeriodically, _noSpace;
     private long _lastReportTicks = Environment.TickCount64;
     private long _reportedCompacted;
 
@@ -82,7 +82,7 @@ internal sealed partial class Compactor
     /// <summary>What the compactor did since start.</summary>
     public CompactionCounts Counts => new(Interlocked.Read(ref _compacted), Interlocked.Read(ref _raced), Interlocked.Read(ref _merged),
         Interlocked.Read(ref _rewritten), Interlocked.Read(ref _dropped), Interlocked.Read(ref _queuedLooks), Interlocked.Read(ref _foundAtStart),
-        Interlocked.Read(ref _foundPeriodically));
+        Interlocked.Read(ref _foundPeriodically), Interlocked.Read(ref _noSpace));
 
     /// <summary>
     /// This node committed <paramref name="write"/>, giving <paramref name="committed"/>: queue the blocks its extents
@@ -201,6 +201,18 @@ internal sealed partial class Compactor
                     Enqueue(next.Ino, next.Block, filled);
                     await Task.Delay(QuietPeriod / 5, ct).ConfigureAwait(false);
                 }
+                else if (rewritten == NoSpaceLeft)
+                {
+                    // A full disk (or log) stays full for a while, and a merge needs room for its chunk before garbage
+                    // collection frees the pieces': nothing is stored for a pause, and the block waits in the queue.
+                    rewritten = 0;
+                    var times = Interlocked.Increment(ref _noSpace);
+                    Enqueue(next.Ino, next.Block, filled);
+                    _logger.LogWarning(
+                        "compaction paused for {Seconds} s: no space left for the merged run of block {Block} of inode {Ino} ({Times} times since start); the file keeps its pieces",
+                        _options.CompactionNoSpacePause.TotalSeconds, next.Block, next.Ino, times);
+                    await Task.Delay(_options.CompactionNoSpacePause, ct).ConfigureAwait(false);
+                }
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -254,6 +266,7 @@ internal sealed partial class Compactor
             else
             {
                 var (error, id) = _chunks.Store(bytes);
+                if (error == FsError.NoSpace) return NoSpaceLeft;
                 if (error != FsError.None) return Gave(ino, from, length, $"its chunk could not be stored ({error})");
                 lock (_gate) _storing.Add(id);
                 stored = id;
@@ -263,6 +276,7 @@ internal sealed partial class Compactor
             var result = await _commit(compaction, ct).ConfigureAwait(false);
             VolumeMetrics.Compacted(!result.Ok ? "refused" : result.Effect.Ino == ino ? "compacted" : "raced", length);
             Interlocked.Add(ref _rewritten, length);
+            if (result is { Ok: false, Error: FsError.NoSpace }) return NoSpaceLeft;
             if (!result.Ok) return Gave(ino, from, length, $"the commit was refused ({result.Error})", length);
             if (result.Effect.Ino != ino)
             {
@@ -287,6 +301,9 @@ internal sealed partial class Compactor
 
     /// <summary>What <see cref="CompactAsync"/> answers for a block of a busy file that is to be looked at again later.</summary>
     private const long Later = -1;
+
+    /// <summary>What <see cref="CompactAsync"/> answers when the chunk store or the log had no space for the run (ENOSPC).</summary>
+    private const long NoSpaceLeft = -2;
 
     private long Gave(ulong ino, long from, long length, string why, long rewritten = 0)
     {
@@ -352,7 +369,8 @@ internal sealed partial class Compactor
 /// <summary>
 /// What the compactor did since start: runs replaced, runs lost to a concurrent write, extents merged, bytes rewritten,
 /// blocks dropped from a full queue, looks queued (each a wake-up of the worker; a busy block's look queued again counts
-/// again), blocks the scan after the start found fragmented and queued, and those the periodic scan did.
+/// again), blocks the scan after the start found fragmented and queued, those the periodic scan did, and runs given up
+/// because the chunk store or the log had no space left (each followed by a pause, <see cref="VolumeOptions.CompactionNoSpacePause"/>).
 /// </summary>
 public readonly record struct CompactionCounts(long Compacted, long Raced, long ExtentsMerged, long BytesRewritten, long Dropped,
-    long Queued = 0, long FoundAtStart = 0, long FoundPeriodically = 0);
+    long Queued = 0, long FoundAtStart = 0, long FoundPeriodically = 0, long NoSpace = 0);

@@ -47,6 +47,13 @@ public sealed record VolumeOptions
     public TimeSpan CompactionScanEvery { get; init; } = TimeSpan.FromMinutes(10);
 
     /// <summary>
+    /// How long the compactor stores nothing after the chunk store (or the metadata log) answered ENOSPC to one of its
+    /// runs; the run's block stays queued for the look after the pause. Without it every append to a busy block of
+    /// inline pieces, and every scan, would read the block and fail to store it again while the disk stays full.
+    /// </summary>
+    public TimeSpan CompactionNoSpacePause { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
     /// How long orphans that other nodes' removals left waiting here gather before one commit releases them all
     /// (<see cref="OrphanReleases"/>): a removal elsewhere then costs this node a fraction of a commit, not one each.
     /// </summary>

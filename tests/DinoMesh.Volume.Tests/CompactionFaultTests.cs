@@ -15,7 +15,12 @@ public sealed class CompactionFaultTests : IDisposable
 {
     private static readonly FuseContext Owner = Caller(1000, 1000);
     private const int Pieces = 32, PieceBytes = 1024;
-    private readonly TestVolume _volume = new(new VolumeOptions { CompactionScanEvery = TimeSpan.FromMilliseconds(100) });
+    // A refusal with ENOSPC pauses the compactor (CompactionNoSpacePause): short here, so it retries within the test.
+    private readonly TestVolume _volume = new(new VolumeOptions
+    {
+        CompactionScanEvery = TimeSpan.FromMilliseconds(100),
+        CompactionNoSpacePause = TimeSpan.FromMilliseconds(100),
+    });
 
     [Theory]
     [InlineData(FsError.TimedOut)]

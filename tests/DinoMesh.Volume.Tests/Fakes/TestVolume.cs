@@ -21,9 +21,10 @@ internal sealed class TestVolume : IDisposable
 
     private readonly DataDirectory _data;
 
-    public TestVolume(VolumeOptions? options = null)
+    /// <param name="dataPath">Where the data directory (the chunk store) goes, created here: a fresh temp directory when null.</param>
+    public TestVolume(VolumeOptions? options = null, string? dataPath = null)
     {
-        Path = Directory.CreateTempSubdirectory("dinomesh-volume-tests-").FullName;
+        Path = dataPath ?? Directory.CreateTempSubdirectory("dinomesh-volume-tests-").FullName;
         _data = DataDirectory.Open(Path);
         Store = new ChunkStore(_data);
         Meta = new MemoryCommitter(Self, 1_700_000_000_000_000_000);
