@@ -4,23 +4,29 @@ using DinoMesh.Core.Metadata;
 namespace DinoMesh.Volume;
 
 /// <summary>
-/// What the scan after a start looks for: the chunk-size blocks of a file that hold the compaction threshold of
-/// extents or more (as <see cref="ExtentMap.Touching"/> counts them: an extent reaching over a block boundary counts
-/// in both blocks), and which member of the cluster takes a file in each scan. Pure: a state in, blocks out.
+/// What the scans look for: the chunk-size blocks of a file that hold the compaction threshold of extents or more (as
+/// <see cref="ExtentMap.Touching"/> counts them: an extent reaching over a block boundary counts in both blocks) and a
+/// hole-free run of two or more to merge, and which member of the cluster takes a file in each scan. Pure: a state in, blocks out.
 /// </summary>
 internal static class FragmentedBlocks
 {
     /// <summary>
-    /// Adds to <paramref name="into"/> each block of <paramref name="inode"/> holding <paramref name="threshold"/>
-    /// extents or more, and whether it lies wholly below the file's size (an appender moved past it: the compactor then
-    /// makes it one chunk if its extents cover it, as when the write that filled it had queued it). One walk over the
-    /// file's extents; a file with fewer extents than the threshold in all is not walked at all.
+    /// Adds to <paramref name="into"/> each block of <paramref name="inode"/> that the compactor would act on: one holding
+    /// <paramref name="threshold"/> extents or more of which two or more lie wholly in the block with no hole between
+    /// them (a run <see cref="Compactor.Choose"/> can merge), and whether it lies wholly below the file's size (an
+    /// appender moved past it: the compactor then makes it one chunk if its extents cover it, as when the write that
+    /// filled it had queued it). A sparse block whose extents are all split by holes is left out: holes are never
+    /// filled, so the worker would look at it and drop it at every scan. One walk over the file's extents; a file with
+    /// fewer extents than the threshold in all is not walked at all.
     /// </summary>
     public static void Of(Inode inode, long blockSize, int threshold, List<(long Block, bool Filled)> into)
     {
         if (!inode.IsRegular || inode.Extents.Count < threshold) return;
         long current = -1;
         var count = 0;
+        var mergeable = false;
+        // The extent before this one, when it lay wholly in one block: where it ended, and in which block.
+        long insideEnd = -1, insideBlock = -1;
         foreach (var e in inode.Extents)
         {
             if (e.Length <= 0) continue;
@@ -28,25 +34,33 @@ internal static class FragmentedBlocks
             var last = (e.End - 1) / blockSize;
             if (first != current)
             {
-                Add(inode, blockSize, threshold, current, count, into);
+                Add(inode, blockSize, threshold, current, count, mergeable, into);
                 current = first;
                 count = 0;
+                mergeable = false;
             }
             count++;
-            // The blocks strictly between hold this extent alone; the last one starts with it.
-            if (last != first)
+            if (first == last)
             {
-                Add(inode, blockSize, threshold, current, count, into);
-                current = last;
-                count = 1;
+                // Two neighbours with no hole between them, both inside this block: a run Choose would merge.
+                if (insideBlock == first && insideEnd == e.Offset) mergeable = true;
+                (insideEnd, insideBlock) = (e.End, first);
+                continue;
             }
+            // Reaching over a boundary, it is in no block's run. The blocks strictly between hold this extent alone;
+            // the last one starts with it.
+            insideBlock = -1;
+            Add(inode, blockSize, threshold, current, count, mergeable, into);
+            current = last;
+            count = 1;
+            mergeable = false;
         }
-        Add(inode, blockSize, threshold, current, count, into);
+        Add(inode, blockSize, threshold, current, count, mergeable, into);
     }
 
-    private static void Add(Inode inode, long blockSize, int threshold, long block, int count, List<(long Block, bool Filled)> into)
+    private static void Add(Inode inode, long blockSize, int threshold, long block, int count, bool mergeable, List<(long Block, bool Filled)> into)
     {
-        if (block >= 0 && count >= threshold) into.Add((block, (block + 1) * blockSize <= inode.Size));
+        if (block >= 0 && count >= threshold && mergeable) into.Add((block, (block + 1) * blockSize <= inode.Size));
     }
 
     /// <summary>

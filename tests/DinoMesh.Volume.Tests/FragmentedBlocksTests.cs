@@ -49,6 +49,34 @@ public class FragmentedBlocksTests
     }
 
     [Fact]
+    public void A_block_whose_extents_are_all_split_by_holes_is_not_found_as_the_worker_would_merge_nothing_there()
+    {
+        // 20 pieces of 4 KiB with a 4 KiB hole after each: 20 extents in block 0, no two of them neighbours.
+        var sparse = Enumerable.Range(0, 20).Select(i => new Extent(i * 8192L, 4096, ChunkId.Of(BitConverter.GetBytes(i)), 0)).ToList();
+        Assert.Empty(Found(File(20 * 8192, sparse)));
+        Assert.Null(Compactor.Choose(sparse, 0, Block, 16));
+
+        // One hole closed: a run of two, which the worker merges, so the block is found.
+        var closed = sparse.Select((e, i) => i == 1 ? e with { Offset = 4096 } : e).ToList();
+        Assert.NotNull(Compactor.Choose(closed, 0, Block, 16));
+        Assert.Equal([(0L, false)], Found(File(20 * 8192, closed)));
+    }
+
+    [Fact]
+    public void A_neighbour_reaching_over_the_block_boundary_makes_no_run_in_the_block()
+    {
+        // Block 1: an extent from block 0 reaching into it, the piece right after it, then 15 pieces each after a hole.
+        var spanning = new Extent(Block - 4096, 8192, ChunkId.Of([9]), 0);
+        var inside = Enumerable.Range(0, 16).Select(i => new Extent(Block + 4096 + (i * 8192L), 4096, ChunkId.Of(BitConverter.GetBytes(i)), 0));
+        List<Extent> extents = [spanning, .. inside];
+        var inode = File(3 * Block, extents);
+
+        Assert.Equal(17, inode.Extents.CountTouching(Block, 2 * Block));
+        Assert.Null(Compactor.Choose([.. inode.Extents.Touching(Block, 2 * Block)], Block, 2 * Block, 16));
+        Assert.Empty(Found(inode));
+    }
+
+    [Fact]
     public void A_file_with_fewer_extents_than_the_threshold_is_not_looked_into()
     {
         Assert.Empty(Found(File(15 * 100, Pieces(0, 100, 15))));

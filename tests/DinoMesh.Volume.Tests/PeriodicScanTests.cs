@@ -7,7 +7,8 @@ namespace DinoMesh.Volume.Tests;
 
 /// <summary>
 /// The compactor's periodic scan: a block left fragmented by writes this node never saw (another node's, which died
-/// before its compactor merged them) is found and compacted with no write here and no restart.
+/// before its compactor merged them) is found and compacted with no write here and no restart; a block split by holes,
+/// where the worker would merge nothing, is queued by no scan.
 /// </summary>
 public sealed class PeriodicScanTests : IDisposable
 {
@@ -37,6 +38,35 @@ public sealed class PeriodicScanTests : IDisposable
         var expected = Enumerable.Range(0, 32).SelectMany(i => Bytes(100, (byte)i)).ToArray();
         var fh = await _volume.OpenAsync(Owner, ino);
         Assert.Equal(expected, await _volume.ReadAsync(Owner, ino, fh, 0, 3200));
+    }
+
+    [Fact]
+    public async Task A_block_whose_pieces_are_all_split_by_holes_is_queued_by_no_scan()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        _volume.Fs.Mounted(new NoKernel());
+        var sparse = await _volume.WriteFileAsync(Owner, "sparse", Bytes(100, 0));
+        // 31 more pieces of 100 B from another node, each after a hole of 100 B: 32 extents in block 0, no two
+        // neighbours, so nothing the compactor would merge (holes are never filled).
+        var pieces = Enumerable.Range(1, 31).Select(i => new Extent(i * 200L, 100, default, 0, Bytes(100, (byte)i))).ToArray();
+        _volume.Meta.ApplyRemote(new WriteExtents(sparse, pieces));
+
+        // Past the scan after the start (Compactor.ScanAfter) and some thirty periodic passes.
+        await Task.Delay(Compactor.ScanAfter + TimeSpan.FromSeconds(1), ct);
+        var counts = _volume.Fs.Compaction;
+        Assert.Equal(0, counts.FoundAtStart);
+        Assert.Equal(0, counts.FoundPeriodically);
+        Assert.Equal(0, counts.Queued);
+        Assert.Equal(32, _volume.Meta.Current.Find(sparse)!.Extents.Count);
+
+        // The scans do run: a file whose pieces are neighbours is found by the next periodic pass and compacted.
+        var dense = await _volume.WriteFileAsync(Owner, "dense", Bytes(100, 0));
+        _volume.Meta.ApplyRemote(new WriteExtents(dense, [.. Enumerable.Range(1, 31).Select(i => new Extent(i * 100L, 100, default, 0, Bytes(100, (byte)i)))]));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (_volume.Fs.Compaction.Compacted == 0 && DateTime.UtcNow < deadline) await Task.Delay(20, ct);
+        Assert.True(_volume.Fs.Compaction.FoundPeriodically > 0, _volume.Fs.Compaction.ToString());
+        Assert.True(_volume.Meta.Current.Find(dense)!.Extents.Count < 32, _volume.Fs.Compaction.ToString());
+        Assert.Equal(32, _volume.Meta.Current.Find(sparse)!.Extents.Count);
     }
 
     public void Dispose()
