@@ -44,7 +44,7 @@ internal sealed partial class Compactor
     private readonly Dictionary<(ulong Ino, long Block), bool> _queued = [];
     private readonly HashSet<ChunkId> _storing = [];
     // When this node last committed a write to each file (Environment.TickCount64), to leave a busy file alone.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, long> _lastWrite = new();
+    private readonly BusyFiles _busy = new(QuietPeriod, MaxQueued);
     private readonly SemaphoreSlim _signal = new(0);
     private readonly CancellationTokenSource _stopping = new();
     private Task? _worker;
@@ -96,8 +96,7 @@ internal sealed partial class Compactor
         // A file of one extent has nothing to merge in any block, now or in a look queued before: nor is there anything
         // the busy rule would hold back (a small file's create + write + close ends here).
         if (committed.Find(write.Ino) is not { IsRegular: true } inode || inode.Extents.Count < 2) return;
-        _lastWrite[write.Ino] = Environment.TickCount64;
-        if (_lastWrite.Count > MaxQueued) _lastWrite.Clear();
+        _busy.Wrote(write.Ino, Environment.TickCount64);
         long size = _options.ChunkSize;
         foreach (var e in write.Extents)
         {
@@ -242,7 +241,7 @@ internal sealed partial class Compactor
         var start = block * size;
         var inBlock = inode.Extents.Touching(start, start + size).ToList();
         var threshold = _options.CompactionThreshold;
-        var busy = _lastWrite.TryGetValue(ino, out var last) && Environment.TickCount64 - last < QuietPeriod.TotalMilliseconds;
+        var busy = _busy.IsBusy(ino, Environment.TickCount64);
         if (busy && inBlock.Count < threshold * BusyFactor) return inBlock.Count >= threshold || filled ? Later : 0;
         var run = !busy && filled && Whole(inBlock, start, start + size) ? inBlock
             : inBlock.Count >= threshold ? Choose(inBlock, start, start + size, busy ? threshold * BusyFactor : threshold)
