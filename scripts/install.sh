@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs dino-node as a command: a Release publish of the node under $PREFIX/lib/dinomesh, $PREFIX/bin/dino-node on
-# the PATH, the systemd unit, and (only if absent) the config file. Run it again to upgrade; scripts/uninstall.sh
-# takes it away again.
+# the PATH, the systemd unit, the mount(8) helper (/sbin/mount.fuse.dinomesh, and $PREFIX/sbin/dinomesh for fuse3's
+# mount.fuse), and (only if absent) the config file. Run it again to upgrade; scripts/uninstall.sh takes it away again.
 #
 #   bash scripts/install.sh                    # as root: /usr/local/bin/dino-node, /etc/dinomesh/dino-node.conf
 #   PREFIX=$HOME/.local bash scripts/install.sh
@@ -10,16 +10,19 @@
 # PREFIX      default /usr/local
 # SYSCONFDIR  default /etc/dinomesh ($PREFIX/etc/dinomesh when PREFIX is not /usr or /usr/local)
 # UNITDIR     default $PREFIX/lib/systemd/system (a directory systemd reads for /usr and /usr/local)
+# HELPERDIR   where mount.fuse.dinomesh goes: default /sbin, the one place mount(8) looks ($PREFIX/sbin when PREFIX is
+#             not /usr or /usr/local)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 PREFIX=${PREFIX:-/usr/local}
 PREFIX=${PREFIX%/}
 case "$PREFIX" in
-  /usr|/usr/local) SYSCONFDIR=${SYSCONFDIR:-/etc/dinomesh} ;;
-  *) SYSCONFDIR=${SYSCONFDIR:-$PREFIX/etc/dinomesh} ;;
+  /usr|/usr/local) SYSCONFDIR=${SYSCONFDIR:-/etc/dinomesh}; HELPERDIR=${HELPERDIR:-/sbin} ;;
+  *) SYSCONFDIR=${SYSCONFDIR:-$PREFIX/etc/dinomesh}; HELPERDIR=${HELPERDIR:-$PREFIX/sbin} ;;
 esac
 UNITDIR=${UNITDIR:-$PREFIX/lib/systemd/system}
 bindir=$PREFIX/bin
+sbindir=$PREFIX/sbin
 libdir=$PREFIX/lib/dinomesh
 
 command -v dotnet >/dev/null || { echo "install: the .NET 10 SDK is needed (dotnet is not on the PATH)" >&2; exit 1; }
@@ -58,7 +61,7 @@ cp "$repo/README.md" "$stage/lib/README.md"
 chmod 0755 "$stage/lib/unmount-stale"
 
 # Swap the whole directory in at once: a running node keeps its open files, the next start gets the new build.
-mkdir -p "$PREFIX/lib" "$bindir" "$UNITDIR" "$SYSCONFDIR"
+mkdir -p "$PREFIX/lib" "$bindir" "$sbindir" "$HELPERDIR" "$UNITDIR" "$SYSCONFDIR"
 rm -rf "$libdir.new"
 cp -a "$stage/lib" "$libdir.new"
 rm -rf "$libdir.old"
@@ -77,6 +80,16 @@ WRAPPER
 chmod 0755 "$bindir/dino-node.new"
 mv "$bindir/dino-node.new" "$bindir/dino-node"
 
+# The mount(8) helper, as mount.fuse.dinomesh where mount(8) looks for type fuse.dinomesh, and as dinomesh on root's
+# PATH, the name fuse3's mount.fuse runs for it. It is told where this dino-node is: mount(8) runs it with no PATH.
+helper() {
+  sed -e "s|^installed_node=\"\"|installed_node=\"$bindir/dino-node\"|" "$repo/scripts/mount.fuse.dinomesh" >"$1.new"
+  chmod 0755 "$1.new"
+  mv "$1.new" "$1"
+}
+helper "$HELPERDIR/mount.fuse.dinomesh"
+helper "$sbindir/dinomesh"
+
 fill() { sed -e "s|@BINDIR@|$bindir|g" -e "s|@LIBDIR@|$libdir|g" -e "s|@SYSCONFDIR@|$SYSCONFDIR|g" "$1"; }
 fill "$repo/scripts/systemd/dino-node.service.in" >"$UNITDIR/dino-node.service"
 chmod 0644 "$UNITDIR/dino-node.service"
@@ -94,6 +107,7 @@ cat <<DONE
 install: dino-node is installed
   command  $bindir/dino-node -> $libdir
   unit     $UNITDIR/dino-node.service
+  mount    $HELPERDIR/mount.fuse.dinomesh, $sbindir/dinomesh (mount -t fuse.dinomesh, /etc/fstab)
   config   $SYSCONFDIR/dino-node.conf ($config_note)
 Run it in the foreground:   dino-node --mount /mnt/dino
 Or as a service:            edit $SYSCONFDIR/dino-node.conf, mkdir -p /mnt/dino, then systemctl enable --now dino-node
