@@ -32,15 +32,18 @@ internal sealed partial class FuseSession
     private long _readAfterAnswer;
 
     /// <summary>
-    /// Called by the thread that has just written an asynchronous answer, with that request's buffer, now free. In
-    /// polling mode, while the reader sleeps and no other thread does this, reads the device for up to the poll
-    /// budget after the answer (and after each request it handles synchronously), and dispatches what it reads as the
-    /// reader would. It never waits for a handler: once one goes asynchronous, the request keeps the buffer and this
-    /// returns. Returns the buffer when it is still free, null when a request kept it.
+    /// Called by the thread that has just written an asynchronous answer, with that request's buffer, now free (it
+    /// still holds the request). In polling mode, while the reader sleeps and no other thread does this, reads the
+    /// device for up to the poll budget after the answer (and after each request it handles synchronously), and
+    /// dispatches what it reads as the reader would. It never waits for a handler: once one goes asynchronous, the
+    /// request keeps the buffer and this returns. Returns the buffer when it is still free, null when a request kept it.
+    /// Not after a request the reader handed to the thread pool (<see cref="MayBlock"/>): a READ answered there is
+    /// followed by the kernel's next readahead, not by its caller's next call, and a spin after each would take CPU from
+    /// reads that are CPU-bound.
     /// </summary>
     private byte[]? AnswerThenRead(byte[] buffer)
     {
-        if (_pollTicks <= 0 || !Volatile.Read(ref _readerAsleep) || Interlocked.CompareExchange(ref _answererReading, 1, 0) != 0)
+        if (_pollTicks <= 0 || !Volatile.Read(ref _readerAsleep) || MayBlock(buffer) || Interlocked.CompareExchange(ref _answererReading, 1, 0) != 0)
             return buffer;
         try
         {
