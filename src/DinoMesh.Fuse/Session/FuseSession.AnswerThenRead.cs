@@ -47,7 +47,8 @@ internal sealed partial class FuseSession
             return buffer;
         try
         {
-            long until = Stopwatch.GetTimestamp() + _pollTicks;
+            long spin = _pollTicks / 2;
+            long until = Stopwatch.GetTimestamp() + spin;
             for (int handled = 0; handled < MaxReadAfterAnswer;)
             {
                 int length = _device.Read(buffer, out int errno);
@@ -72,7 +73,7 @@ internal sealed partial class FuseSession
                     return null;
                 }
                 pending.GetAwaiter().GetResult();
-                until = Stopwatch.GetTimestamp() + _pollTicks;
+                until = Stopwatch.GetTimestamp() + spin;
             }
             return buffer;
         }
