@@ -18,21 +18,11 @@ internal static class FuseMetrics
     private static readonly Histogram<double> Duration = Meter.CreateHistogram<double>(
         "dinomesh.fuse.request.duration", "s", "Time from reading a FUSE request to writing its reply, by operation and errno (0 = success)");
 
-    private static readonly Counter<long> ReadAfterAnswerCount = Meter.CreateCounter<long>(
-        "dinomesh.fuse.request.read_after_answer", "{request}",
-        "Requests read from /dev/fuse by the thread that had just written an asynchronous answer, instead of the sleeping reader");
-
     // Tag values made once: the hot path allocates nothing.
     private static readonly Dictionary<int, string> OperationNames =
         Enum.GetValues<FuseOpcode>().DistinctBy(o => (int)o).ToDictionary(o => (int)o, o => o.ToString().ToLowerInvariant());
 
     private static readonly string[] ErrnoNames = [.. Enumerable.Range(0, 256).Select(e => e.ToString(System.Globalization.CultureInfo.InvariantCulture))];
-
-    /// <summary>Counts one request read by the thread that had just answered asynchronously.</summary>
-    public static void ReadAfterAnswer()
-    {
-        if (ReadAfterAnswerCount.Enabled) ReadAfterAnswerCount.Add(1);
-    }
 
     /// <summary>Records one reply to a request that arrived at <paramref name="started"/> (a <see cref="Stopwatch"/> timestamp).</summary>
     public static void Replied(uint opcode, int errno, long started)

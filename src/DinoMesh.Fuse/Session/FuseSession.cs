@@ -8,11 +8,9 @@ namespace DinoMesh.Fuse.Session;
 /// One FUSE connection: dedicated reader threads, each blocking in read(2) on /dev/fuse with its own pooled buffer.
 /// A request whose handler completes synchronously is answered on the reader thread and the buffer is reused at once.
 /// A handler that goes asynchronous keeps the buffer (its arguments point into it) until it has replied; the thread
-/// takes a fresh buffer and reads on. The session ends when every reader has seen ENODEV (unmounted or aborted). In
-/// polling mode the thread that writes an asynchronous answer may read the caller's next request itself
-/// (FuseSession.AnswerThenRead.cs).
+/// takes a fresh buffer and reads on. The session ends when every reader has seen ENODEV (unmounted or aborted).
 /// </summary>
-internal sealed partial class FuseSession
+internal sealed class FuseSession
 {
     /// <summary>How long the end of a session waits for asynchronous handlers still running.</summary>
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
@@ -25,7 +23,6 @@ internal sealed partial class FuseSession
     private readonly ILogger _logger;
     private readonly TaskCompletionSource<FuseConnectionInfo> _initialized = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly long _pollTicks;
     private int _runningReaders;
     private int _pendingAsync;
     private int _started;
@@ -36,7 +33,6 @@ internal sealed partial class FuseSession
         _fs = fs;
         _options = options;
         _logger = logger;
-        _pollTicks = (long)(options.BusyPoll.TotalSeconds * Stopwatch.Frequency);
         // Room for the largest WRITE: max_write of data plus the request and write headers (well within one page).
         _pool = new RequestBufferPool(checked((int)options.MaxWrite + Protocol.InitNegotiation.PageSize), Math.Max(1, options.ReaderThreads) * 2 + 4);
         _dispatcher = new FuseDispatcher(fs, _device, options, logger);
@@ -97,19 +93,17 @@ internal sealed partial class FuseSession
     /// <c>BusyPoll</c> after each request before it sleeps in poll(2). A program's next call usually arrives a few
     /// microseconds after our reply (lookup, create, write, flush, release), and then it finds this thread awake
     /// instead of paying a thread wake-up per request. After a request that goes on elsewhere (answered later by
-    /// another thread), only while such answers have lately come within the poll; otherwise it sleeps at once, and the
-    /// thread that writes the answer polls in its place (<see cref="AnswerThenRead"/>). Requests that may take long (see
-    /// <see cref="MayBlock"/>) go to the thread pool so they never hold up the ones behind them.</para>
+    /// another thread), only while such answers have lately come within the poll; otherwise it sleeps at once. Requests that may take long (see <see cref="MayBlock"/>) go
+    /// to the thread pool so they never hold up the ones behind them.</para>
     /// </summary>
     // How long answers given off the reader thread have lately taken (Stopwatch ticks, a moving average).
     private long _asyncAnswerTicks;
 
     private void ReadLoop()
     {
-        long pollFor = _pollTicks;
+        long pollFor = (long)(_options.BusyPoll.TotalSeconds * Stopwatch.Frequency);
         var buffer = _pool.Rent();
         long busyUntil = 0;
-        bool woken = false;
         try
         {
             while (true)
@@ -119,18 +113,10 @@ internal sealed partial class FuseSession
                 {
                     if (errno == Errno.EAGAIN && pollFor > 0)
                     {
-                        // Woken for a request that is gone already: the thread that answered the caller's last request
-                        // read it (AnswerThenRead), and reads on while the caller keeps coming. Sleep again rather
-                        // than spin beside it.
-                        if (woken) busyUntil = 0;
-                        woken = false;
                         if (Stopwatch.GetTimestamp() < busyUntil) Thread.SpinWait(20);
                         else
                         {
-                            Volatile.Write(ref _readerAsleep, true);
                             _device.WaitReadable(1000);
-                            Volatile.Write(ref _readerAsleep, false);
-                            woken = true;
                             busyUntil = Stopwatch.GetTimestamp() + pollFor;
                         }
                         continue;
@@ -147,9 +133,11 @@ internal sealed partial class FuseSession
                 if (length == 0)
                     return;
 
-                woken = false;
                 if (pollFor > 0) busyUntil = Stopwatch.GetTimestamp() + pollFor;
-                var pending = Dispatch(buffer, length);
+                var message = buffer.AsMemory(0, length);
+                var pending = pollFor > 0 && MayBlock(buffer)
+                    ? new ValueTask(Task.Run(() => _dispatcher.DispatchAsync(message).AsTask()))
+                    : _dispatcher.DispatchAsync(message);
                 if (pending.IsCompleted)
                 {
                     pending.GetAwaiter().GetResult();
@@ -179,15 +167,6 @@ internal sealed partial class FuseSession
         }
     }
 
-    /// <summary>Hands one request to the dispatcher; in polling mode one that may block goes to the thread pool.</summary>
-    private ValueTask Dispatch(byte[] buffer, int length)
-    {
-        var message = buffer.AsMemory(0, length);
-        return _pollTicks > 0 && MayBlock(buffer)
-            ? new ValueTask(Task.Run(() => _dispatcher.DispatchAsync(message).AsTask()))
-            : _dispatcher.DispatchAsync(message);
-    }
-
     /// <summary>
     /// Requests whose handler may wait on the disk or copy a lot: reads (a chunk may have to be read and verified),
     /// fsyncs and copy_file_range (unaligned edges are read and written, the whole range copied). In polling mode they
@@ -204,21 +183,18 @@ internal sealed partial class FuseSession
 
     private async Task ReturnWhenDoneAsync(ValueTask pending, byte[] buffer, long dispatched)
     {
-        byte[]? free = buffer;
         try
         {
             await pending;
+        }
+        finally
+        {
             // A moving average (weight 1/8) of how long answers given off the reader take; racing updates from two
             // threads may lose one sample, which an average can afford.
             long took = Stopwatch.GetTimestamp() - dispatched;
             long average = Volatile.Read(ref _asyncAnswerTicks);
             Volatile.Write(ref _asyncAnswerTicks, average + (took - average) / 8);
-            // Still counted in _pendingAsync, so the end of the session waits for whatever this thread reads.
-            free = AnswerThenRead(buffer);
-        }
-        finally
-        {
-            if (free is not null) _pool.Return(free);
+            _pool.Return(buffer);
             Interlocked.Decrement(ref _pendingAsync);
         }
     }
@@ -245,7 +221,7 @@ internal sealed partial class FuseSession
             }
         }
         _device.Dispose();
-        _logger.LogInformation("FUSE session ended ({Read} requests read by the thread that had answered the one before)", Interlocked.Read(ref _readAfterAnswer));
+        _logger.LogInformation("FUSE session ended");
         _completion.TrySetResult();
     }
 }

@@ -37,9 +37,6 @@ internal sealed class MemoryFileSystem : FuseFileSystemBase
     /// <summary>A name whose LOOKUP waits until the kernel interrupts it (or 30 s pass), then answers EINTR.</summary>
     public string? SlowLookupName { get; init; }
 
-    /// <summary>When set, CREATE is answered by this thread after its delay (as a commit to a majority would be).</summary>
-    public LateAnswerer? CreateAnswerer { get; init; }
-
     public IFuseNotifier? Notifier { get; private set; }
 
     public bool WasUnmounted { get; private set; }
@@ -226,8 +223,7 @@ internal sealed class MemoryFileSystem : FuseFileSystemBase
             int errno = AddNode(ctx, parent, name, S_IFREG | (mode & ~umask & 0xFFF), target: null, out var node);
             if (errno != 0)
                 return Fail<CreateReply>(errno);
-            FuseResult<CreateReply> created = new CreateReply(Entry(node!, countLookup: true), new OpenReply(node!.Ino, OpenFlags));
-            return CreateAnswerer is { } answerer ? answerer.Later(created) : ValueTask.FromResult(created);
+            return Ok(new CreateReply(Entry(node!, countLookup: true), new OpenReply(node!.Ino, OpenFlags)));
         }
     }
 
