@@ -16,7 +16,7 @@ internal static class FuseMetrics
     private static readonly Meter Meter = new(MeterName);
 
     private static readonly Histogram<double> Duration = Meter.CreateHistogram<double>(
-        "dinomesh.fuse.request.duration", "s", "Time from reading a FUSE request to writing its reply, by operation and errno (0 = success)");
+        "dinomesh.fuse.request.duration", "s", "Time from reading a FUSE request to handing its reply to the kernel (measured just before the write), by operation and errno (0 = success)");
 
     // Tag values made once: the hot path allocates nothing.
     private static readonly Dictionary<int, string> OperationNames =

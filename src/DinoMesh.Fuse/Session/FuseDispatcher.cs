@@ -180,8 +180,10 @@ internal sealed partial class FuseDispatcher(IFuseFileSystem fs, IFuseDevice dev
         if (errno != 0)
             message = message[..Wire.OutHeaderSize];
         Wire.Write(message, new FuseOutHeader { Len = (uint)message.Length, Error = -errno, Unique = request.Unique });
-        int result = device.Write(message);
+        // Counted before the write: once the caller's syscall returns, its request is in the counters (a test or a
+        // script that reads them right after a syscall sees it; counted after, the last one could be missing).
         FuseMetrics.Replied(request.Header.Opcode, errno, request.Started);
+        int result = device.Write(message);
         switch (result)
         {
             case 0:
