@@ -21,14 +21,14 @@ public sealed partial class LeaseDriver
     /// machine counts this node towards a majority, and applies, only what is in its log
     /// (<see cref="LeaseLog.TakeMessagesBeforePersist"/>). An answer that comes back before the write finds the lock
     /// held, or the round still this proposer's (below), and is handled after the write.</para>
-    /// <para>This order is for latency only, not for safety: Raft lets a leader write its entry before, after or while
-    /// its appends travel (thesis §10.2.1), since it counts itself and applies only from its log. What keeps it: while
-    /// the appends are being flushed (between the two turns under the lock) no other thread acts on the machine's
-    /// output (<see cref="ProcessLocked"/> waits for <see cref="_proposalsFlushing"/>), because that output holds this
-    /// entry and acting on it writes it: an answer, a tick or a hold-back deadline that took the lock in that gap wrote
-    /// the entry first and the appends left after it. The proposer acts on everything right after its flush. Flushing
-    /// under the lock instead would put the transport's TLS write (and an answer it may run inline, which calls back
-    /// into this driver) under the lock. With another proposal's appends still flushing, this one's entry is written
+    /// <para>This order is for latency only, not for safety: Raft lets a leader write its entry before, after or while its
+    /// appends travel (thesis §10.2.1), since it counts itself and applies only from its log. What keeps it: while the
+    /// appends are being flushed (between the two turns under the lock) no other thread acts on the machine's output
+    /// (<see cref="ProcessLocked"/> leaves it to the proposer while <see cref="_proposalsFlushing"/> is not 0), because that
+    /// output holds this entry and acting on it writes it: an answer, a tick or a hold-back deadline that took the lock in
+    /// that gap wrote the entry first and the appends left after it. The proposer acts on everything right after its flush.
+    /// Flushing under the lock instead would put the transport's TLS write (and an answer it may run inline, which calls
+    /// back into this driver) under the lock. With another proposal's appends still flushing, this one's entry is written
     /// by that proposal's thread, after this returns.</para>
     /// </summary>
     public ProposeResponse Propose(Mutation mutation, byte[] encoded)
