@@ -20,7 +20,16 @@ public sealed partial class LeaseDriver
     /// tenth of the holder's part of a commit round (docs/benchmarks.md). Nothing is counted or applied earlier: the
     /// machine counts this node towards a majority, and applies, only what is in its log
     /// (<see cref="LeaseLog.TakeMessagesBeforePersist"/>). An answer that comes back before the write finds the lock
-    /// held and is handled after it, by whichever thread gets the lock.</para>
+    /// held, or the round still this proposer's (below), and is handled after the write.</para>
+    /// <para>This order is for latency only, not for safety: Raft lets a leader write its entry before, after or while its
+    /// appends travel (thesis §10.2.1), since it counts itself and applies only from its log. What keeps it: while the
+    /// appends are being flushed (between the two turns under the lock) no other thread acts on the machine's output
+    /// (<see cref="ProcessLocked"/> leaves it to the proposer while <see cref="_proposalsFlushing"/> is not 0), because that
+    /// output holds this entry and acting on it writes it: an answer, a tick or a hold-back deadline that took the lock in
+    /// that gap wrote the entry first and the appends left after it. The proposer acts on everything right after its flush.
+    /// Flushing under the lock instead would put the transport's TLS write (and an answer it may run inline, which calls
+    /// back into this driver) under the lock. With another proposal's appends still flushing, this one's entry is written
+    /// by that proposal's thread, after this returns.</para>
     /// </summary>
     public ProposeResponse Propose(Mutation mutation, byte[] encoded)
     {
@@ -35,12 +44,24 @@ public sealed partial class LeaseDriver
             // Nothing changed for a refusal; an appended (or retried) change has appends and notices to send.
             if (response.Outcome is not (ProposeOutcome.Appended or ProposeOutcome.Duplicate)) return response;
             sentFirst = QueueSendsBeforePersistLocked();
-            if (!sentFirst) ProcessLocked();
+            if (sentFirst) _proposalsFlushing++;
+            else ProcessLocked();
         }
         if (sentFirst)
         {
-            _network.Flush();
-            lock (_gate) ProcessLocked();
+            try
+            {
+                _network.Flush();
+            }
+            finally
+            {
+                // Always: until this count is back, no other thread acts on the machine's output.
+                lock (_gate)
+                {
+                    _proposalsFlushing--;
+                    ProcessLocked();
+                }
+            }
         }
         AfterProcess();
         return response;
@@ -111,7 +132,10 @@ public sealed partial class LeaseDriver
     private FileSystemState TipLocked()
     {
         if (_tip is not null && _tipTerm == _machine.Term && !_ahead.Broken) return _tip;
-        ProcessLocked();
+        // The log must hold every entry before the tip is rebuilt from it: written now even while another proposal's
+        // appends are flushing (rare: a rebuild is once per term or after an apply that did not take the tip's result),
+        // which then costs that proposal its overlap, nothing more.
+        ProcessNowLocked();
         _ahead.Restart();
         var state = _replica.Current;
         foreach (var record in _log.ReadFrom(state.Version + 1))

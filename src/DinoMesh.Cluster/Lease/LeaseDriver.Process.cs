@@ -16,8 +16,22 @@ public sealed partial class LeaseDriver
 
     private long _lastCommitPersistTicks;
 
-    /// <summary>Drains every Ready. Caller holds the lock. A failure to act on one stops the driver for good.</summary>
+    // Proposals whose appends are being flushed before their entries are written (LeaseDriver.Propose): while there are
+    // any, the machine's output waits for their threads.
+    private int _proposalsFlushing;
+
+    /// <summary>
+    /// Drains every Ready, unless a proposal's appends are being flushed (<see cref="_proposalsFlushing"/>): its thread
+    /// drains right after, this input's round with its own. Caller holds the lock.
+    /// </summary>
     private void ProcessLocked()
+    {
+        if (_proposalsFlushing > 0) return;
+        ProcessNowLocked();
+    }
+
+    /// <summary>Drains every Ready. Caller holds the lock. A failure to act on one stops the driver for good.</summary>
+    private void ProcessNowLocked()
     {
         if (_failure is not null) return;
         try

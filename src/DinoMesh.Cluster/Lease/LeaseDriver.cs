@@ -304,6 +304,8 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     /// Messages from <paramref name="from"/>, answered in the same call: whatever the machine has for the sender after
     /// handling them (an append's acknowledgement, a vote) is returned instead of queued, so a replication round costs
     /// one call, not one each way. Sent only after the entries they acknowledge are in the log, as queued ones are.
+    /// (On a holder whose proposal's appends are being flushed at that moment, the round waits for the proposer's
+    /// thread, and what it says to the sender is queued instead: see <see cref="Propose"/>.)
     /// The round's after-work (applying what is committed, sending to other peers) is done before this returns; see
     /// the overload with <c>afterAnswer</c> for the order the transport uses.
     /// </summary>

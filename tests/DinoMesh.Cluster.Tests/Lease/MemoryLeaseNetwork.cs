@@ -72,16 +72,35 @@ internal sealed class MemoryLeaseNetwork(bool deliverOnFlush = false)
         else Deliver(from, to, message);
     }
 
+    // A flush takes what its sender queued and hands it over in one step, as the transport's outbox does (a message its
+    // sender took is on its way): another flush of the same sender waits for it, so a flush never returns while a
+    // message queued before it is still between the queue and Flushing on another thread.
     private void Flush(PeerId from)
     {
+        BeforeFlush?.Invoke(from);
         if (!_unflushed.TryGetValue(from, out var queue)) return;
-        while (queue.TryDequeue(out var item))
+        lock (_flushGates.GetOrAdd(from, _ => new Lock()))
         {
-            _flushed.AddOrUpdate(from, 1, (_, n) => n + 1);
-            Flushing?.Invoke(from, item.To, item.Message);
-            Deliver(from, item.To, item.Message);
+            while (queue.TryDequeue(out var item))
+            {
+                _flushed.AddOrUpdate(from, 1, (_, n) => n + 1);
+                Flushing?.Invoke(from, item.To, item.Message);
+                Deliver(from, item.To, item.Message);
+            }
         }
     }
+
+    private readonly ConcurrentDictionary<PeerId, Lock> _flushGates = new();
+
+    /// <summary>
+    /// Called on the flushing thread as a flush starts, before it takes anything (only with <c>deliverOnFlush</c>): the
+    /// sender. A test can let another thread act on the sender there, between a round's queueing and its flush.
+    /// </summary>
+    public Action<PeerId>? BeforeFlush { get; set; }
+
+    /// <summary>What <paramref name="from"/> queued that waits for its next flush (only with <c>deliverOnFlush</c>).</summary>
+    public LeaseMessage[] UnflushedFrom(PeerId from) =>
+        _unflushed.TryGetValue(from, out var queue) ? [.. queue.Select(item => item.Message)] : [];
 
     /// <summary>
     /// Called on the flushing thread as a message leaves on a flush (only with <c>deliverOnFlush</c>): sender, receiver,
