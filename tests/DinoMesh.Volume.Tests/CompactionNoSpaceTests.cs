@@ -22,7 +22,15 @@ public sealed class CompactionNoSpaceTests
     {
         var ct = TestContext.Current.CancellationToken;
         using var disk = SmallTmpfs.Mount(megabytes: 2);
-        var options = new VolumeOptions { CompactionScanEvery = TimeSpan.FromMilliseconds(100), CompactionNoSpacePause = Pause };
+        // No reserve (the default's 64 MiB would hold back every store on this 2 MiB disk before any ENOSPC) and a pause
+        // that does not grow: this test is about the store's own ENOSPC (CompactionLowSpaceTests: the reserve).
+        var options = new VolumeOptions
+        {
+            CompactionScanEvery = TimeSpan.FromMilliseconds(100),
+            CompactionNoSpacePause = Pause,
+            CompactionNoSpacePauseMax = Pause,
+            CompactionFreeSpaceReserve = 0,
+        };
         using var volume = new TestVolume(options, Path.Combine(disk.Path, "data"));
         volume.Fs.Mounted(new NoKernel());
         try
