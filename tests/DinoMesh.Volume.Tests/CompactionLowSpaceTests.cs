@@ -1,5 +1,6 @@
 using DinoMesh.Fuse;
 using DinoMesh.Volume.Tests.Fakes;
+using Microsoft.Extensions.Logging;
 using static DinoMesh.Volume.Tests.Fakes.TestVolume;
 
 namespace DinoMesh.Volume.Tests;
@@ -33,7 +34,8 @@ public sealed class CompactionLowSpaceTests
             CompactionNoSpacePause = Pause,
             CompactionNoSpacePauseMax = 2 * Pause,
         };
-        using var volume = new TestVolume(options, Path.Combine(disk.Path, "data"));
+        var log = new LogLines();
+        using var volume = new TestVolume(options, Path.Combine(disk.Path, "data"), log);
         volume.Fs.Mounted(new NoKernel());
         try
         {
@@ -58,6 +60,9 @@ public sealed class CompactionLowSpaceTests
             // No chunk was written: the free space is what the user found.
             Assert.Empty(volume.Store.Enumerate());
             Assert.Equal(Free, volume.Store.Capacity().Free);
+            // One info line per pause, nothing louder: nothing failed.
+            Assert.Empty(log.AtLeast(LogLevel.Warning));
+            Assert.Contains(log.Lines, l => l.Level == LogLevel.Information && l.Message.Contains("kept free for writes"));
 
             // The user's write (a chunk of 3 pages) fits: the merged chunk would have left 1-2 pages.
             var (user, userFh) = await volume.CreateAsync(Owner, "user");
