@@ -59,19 +59,24 @@ public sealed class ChunkAccess
     public bool CanFetch => _remote is not null;
 
     /// <param name="lendable">The same bytes in a shared array a handler may keep (<see cref="ChunkStoredHandler"/>), if the writer has them so.</param>
-    public (FsError Error, ChunkId Id) Store(ReadOnlySpan<byte> content, LendableBytes? lendable = null)
+    /// <param name="background">
+    /// Background work that reports a full disk itself (the compactor: one line per pause): ENOSPC is logged at Debug
+    /// here and in the store. A user's write leaves it false, and its ENOSPC is logged as an error as before.
+    /// </param>
+    public (FsError Error, ChunkId Id) Store(ReadOnlySpan<byte> content, LendableBytes? lendable = null, bool background = false)
     {
-        var result = _store.Put(content);
+        var result = _store.Put(content, background);
         VolumeMetrics.ChunkWritten(result.Status == ChunkWriteStatus.AlreadyPresent ? "deduplicated" : result.Succeeded ? "stored" : "failed", content.Length);
         if (result.Succeeded)
         {
             Stored?.Invoke(result.Id, content, lendable);
             // Garbage collection may have removed the copy this write deduplicated against just before the handler
             // marked the chunk as in use; once marked, it stays, so one more look settles it.
-            if (result.Status == ChunkWriteStatus.AlreadyPresent && !_store.Contains(result.Id)) result = _store.Put(content);
+            if (result.Status == ChunkWriteStatus.AlreadyPresent && !_store.Contains(result.Id)) result = _store.Put(content, background);
         }
         if (result.Succeeded) return (FsError.None, result.Id);
-        _logger.LogError("chunk write failed: {Status} {Error}", result.Status, result.Error);
+        var quiet = background && result.Status == ChunkWriteStatus.NoSpace;
+        _logger.Log(quiet ? LogLevel.Debug : LogLevel.Error, "chunk write failed: {Status} {Error}", result.Status, result.Error);
         return (result.Status == ChunkWriteStatus.NoSpace ? FsError.NoSpace : FsError.Io, default);
     }
 

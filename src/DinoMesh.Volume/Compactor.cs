@@ -38,6 +38,10 @@ internal sealed partial class Compactor
     private readonly Func<MutationKind, CancellationToken, ValueTask<ApplyResult>> _commit;
     private readonly VolumeOptions _options;
     private readonly ILogger _logger;
+    // The chunk store's free bytes, as statfs reads them (FreeSpaceGauge: one statvfs per 100 ms at most).
+    private readonly Func<long> _freeBytes;
+    private long _reserve = -1;
+    private readonly CompactionPause _pause;
     private readonly Lock _gate = new();
     private readonly Queue<(ulong Ino, long Block)> _queue = new();
     // Queued blocks, and whether a write that filled the block up to its end was among those that queued it.
@@ -48,7 +52,7 @@ internal sealed partial class Compactor
     private readonly SemaphoreSlim _signal = new(0);
     private readonly CancellationTokenSource _stopping = new();
     private Task? _worker;
-    private long _compacted, _raced, _merged, _rewritten, _dropped, _queuedLooks, _foundAtStart, _foundPeriodically, _noSpace;
+    private long _compacted, _raced, _merged, _rewritten, _dropped, _queuedLooks, _foundAtStart, _foundPeriodically, _noSpace, _lowSpace;
     private long _lastReportTicks = Environment.TickCount64;
     private long _reportedCompacted;
 
@@ -68,9 +72,12 @@ internal sealed partial class Compactor
     /// <summary>How many times the threshold a busy file's block may hold before it is compacted anyway (the bound on a steady appender).</summary>
     public const int BusyFactor = 16;
 
+    /// <param name="freeBytes">The chunk store's free bytes, read cheaply (no statvfs of its own per run): for the reserve.</param>
     public Compactor(Func<FileSystemState> state, FileContents contents, ChunkAccess chunks,
-        Func<MutationKind, CancellationToken, ValueTask<ApplyResult>> commit, VolumeOptions options, ILogger logger)
+        Func<MutationKind, CancellationToken, ValueTask<ApplyResult>> commit, VolumeOptions options, ILogger logger, Func<long> freeBytes)
     {
+        _freeBytes = freeBytes;
+        _pause = new CompactionPause(options.CompactionNoSpacePause, options.CompactionNoSpacePauseMax);
         _state = state;
         _contents = contents;
         _chunks = chunks;
@@ -82,7 +89,7 @@ internal sealed partial class Compactor
     /// <summary>What the compactor did since start.</summary>
     public CompactionCounts Counts => new(Interlocked.Read(ref _compacted), Interlocked.Read(ref _raced), Interlocked.Read(ref _merged),
         Interlocked.Read(ref _rewritten), Interlocked.Read(ref _dropped), Interlocked.Read(ref _queuedLooks), Interlocked.Read(ref _foundAtStart),
-        Interlocked.Read(ref _foundPeriodically), Interlocked.Read(ref _noSpace));
+        Interlocked.Read(ref _foundPeriodically), Interlocked.Read(ref _noSpace), Interlocked.Read(ref _lowSpace));
 
     /// <summary>
     /// This node committed <paramref name="write"/>, giving <paramref name="committed"/>: queue the blocks its extents
@@ -200,17 +207,30 @@ internal sealed partial class Compactor
                     Enqueue(next.Ino, next.Block, filled);
                     await Task.Delay(QuietPeriod / 5, ct).ConfigureAwait(false);
                 }
-                else if (rewritten == NoSpaceLeft)
+                else if (rewritten is NoSpaceLeft or BelowReserve)
                 {
                     // A full disk (or log) stays full for a while, and a merge needs room for its chunk before garbage
-                    // collection frees the pieces': nothing is stored for a pause, and the block waits in the queue.
+                    // collection frees the pieces': nothing is stored for a pause (longer at each failure in a row),
+                    // and the block waits in the queue. One line per pause: the store and ChunkAccess log the
+                    // compactor's ENOSPC at Debug (ChunkAccess.Store's background).
+                    var full = rewritten == NoSpaceLeft;
                     rewritten = 0;
-                    var times = Interlocked.Increment(ref _noSpace);
+                    var times = full ? Interlocked.Increment(ref _noSpace) : Interlocked.Increment(ref _lowSpace);
                     Enqueue(next.Ino, next.Block, filled);
-                    _logger.LogWarning(
-                        "compaction paused for {Seconds} s: no space left for the merged run of block {Block} of inode {Ino} ({Times} times since start); the file keeps its pieces",
-                        _options.CompactionNoSpacePause.TotalSeconds, next.Block, next.Ino, times);
-                    await Task.Delay(_options.CompactionNoSpacePause, ct).ConfigureAwait(false);
+                    var pause = _pause.Failed();
+                    if (full)
+                    {
+                        _logger.LogWarning(
+                            "compaction paused for {Seconds} s: no space left for the merged run of block {Block} of inode {Ino} ({Times} times since start); the file keeps its pieces",
+                            pause.TotalSeconds, next.Block, next.Ino, times);
+                    }
+                    else
+                    {
+                        _logger.LogInformation(
+                            "compaction paused for {Seconds} s: a merged run of block {Block} of inode {Ino} would leave less than the {Reserve} bytes kept free for writes ({Times} times since start); the file keeps its pieces",
+                            pause.TotalSeconds, next.Block, next.Ino, Interlocked.Read(ref _reserve), times);
+                    }
+                    await Task.Delay(pause, ct).ConfigureAwait(false);
                 }
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -251,6 +271,8 @@ internal sealed partial class Compactor
         var length = run[^1].End - from;
         // Staged bytes there would overwrite the result at their commit (which queues the block again).
         if (_contents.HasStagedIn(ino, from, from + length)) return 0;
+        // A merged chunk is new space now, its pieces are freed an hour later: never take what users' writes need.
+        if (length > Extent.MaxInline && !LeavesReserve(length)) return BelowReserve;
         var prepared = await _chunks.PrepareAsync(0, inode.Extents, from, length, ct).ConfigureAwait(false);
         if (prepared != FsError.None) return Gave(ino, from, length, $"its bytes could not be read ({prepared})");
         var buffer = ArrayPool<byte>.Shared.Rent((int)length);
@@ -264,7 +286,7 @@ internal sealed partial class Compactor
             if (length <= Extent.MaxInline) replacement = new Extent(from, length, default, 0, bytes.ToArray());
             else
             {
-                var (error, id) = _chunks.Store(bytes);
+                var (error, id) = _chunks.Store(bytes, background: true);
                 if (error == FsError.NoSpace) return NoSpaceLeft;
                 if (error != FsError.None) return Gave(ino, from, length, $"its chunk could not be stored ({error})");
                 lock (_gate) _storing.Add(id);
@@ -286,6 +308,7 @@ internal sealed partial class Compactor
             }
             Interlocked.Increment(ref _compacted);
             Interlocked.Add(ref _merged, run.Count);
+            if (stored is not null) _pause.Stored();
             _logger.LogDebug("compacted inode {Ino} [{From}, +{Length}): {Count} extents into one", ino, from, length, run.Count);
             // Several runs in one block (holes between them): the next may still be over the threshold.
             if (inBlock.Count - run.Count + 1 >= _options.CompactionThreshold) Enqueue(ino, block, false);
@@ -303,6 +326,34 @@ internal sealed partial class Compactor
 
     /// <summary>What <see cref="CompactAsync"/> answers when the chunk store or the log had no space for the run (ENOSPC).</summary>
     private const long NoSpaceLeft = -2;
+
+    /// <summary>What <see cref="CompactAsync"/> answers when the run's chunk would leave less free than the reserve.</summary>
+    private const long BelowReserve = -3;
+
+    /// <summary>
+    /// Whether a chunk of <paramref name="bytes"/> leaves the reserve free (<see cref="VolumeOptions.CompactionFreeSpaceReserve"/>,
+    /// by default <see cref="CompactionReserve.For"/> the filesystem's size, read once). A free space that cannot be
+    /// read holds nothing back: the store's own ENOSPC still pauses the compactor.
+    /// </summary>
+    private bool LeavesReserve(long bytes)
+    {
+        try
+        {
+            var reserve = Interlocked.Read(ref _reserve);
+            if (reserve < 0)
+            {
+                reserve = _options.CompactionFreeSpaceReserve ?? CompactionReserve.For(_chunks.Capacity().Total);
+                Interlocked.Exchange(ref _reserve, reserve);
+            }
+            // No reserve: no look at the free space either; the store's own ENOSPC is the only guard.
+            return reserve <= 0 || CompactionReserve.Leaves(_freeBytes(), bytes, reserve);
+        }
+        catch (IOException e)
+        {
+            _logger.LogDebug("compaction: the chunk store's free space is unknown ({Error}); no reserve kept", e.Message);
+            return true;
+        }
+    }
 
     private long Gave(ulong ino, long from, long length, string why, long rewritten = 0)
     {
@@ -369,7 +420,9 @@ internal sealed partial class Compactor
 /// What the compactor did since start: runs replaced, runs lost to a concurrent write, extents merged, bytes rewritten,
 /// blocks dropped from a full queue, looks queued (each a wake-up of the worker; a busy block's look queued again counts
 /// again), blocks the scan after the start found fragmented and queued, those the periodic scan did, and runs given up
-/// because the chunk store or the log had no space left (each followed by a pause, <see cref="VolumeOptions.CompactionNoSpacePause"/>).
+/// because the chunk store or the log had no space left, and runs not stored because their chunk would have left less free
+/// space than the reserve (<see cref="VolumeOptions.CompactionFreeSpaceReserve"/>); each of the last two is followed by
+/// a pause (<see cref="CompactionPause"/>).
 /// </summary>
 public readonly record struct CompactionCounts(long Compacted, long Raced, long ExtentsMerged, long BytesRewritten, long Dropped,
-    long Queued = 0, long FoundAtStart = 0, long FoundPeriodically = 0, long NoSpace = 0);
+    long Queued = 0, long FoundAtStart = 0, long FoundPeriodically = 0, long NoSpace = 0, long LowSpace = 0);

@@ -51,7 +51,8 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
         _invalidator = new CacheInvalidator(logger, _lookupAnswers, _kernelInodes, _negativeAnswers, _directoryAttributes);
         _atimes = new AccessTimes(options.Atime);
         _orphanReleases = new OrphanReleases(ReleaseUnheldAsync, options.OrphanReleaseLinger, TimeProvider.System);
-        _compactor = new Compactor(() => _meta.Current, _contents, chunks, (kind, ct) => CommitAsync(kind, 0, 0, ct), options, logger);
+        _compactor = new Compactor(() => _meta.Current, _contents, chunks, (kind, ct) => CommitAsync(kind, 0, 0, ct), options, logger,
+            _freeSpace.Free);
         _meta.AppliedRemotely += OnAppliedRemotely;
     }
 

@@ -54,6 +54,22 @@ public sealed record VolumeOptions
     public TimeSpan CompactionNoSpacePause { get; init; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
+    /// The longest pause after ENOSPC or the free-space reserve (<see cref="CompactionFreeSpaceReserve"/>): each further
+    /// failure in a row doubles the pause from <see cref="CompactionNoSpacePause"/> up to this; a compaction that stores
+    /// its merged chunk starts again from the first (<see cref="CompactionPause"/>). A disk that stays full then costs a
+    /// read of the block and one log line every 16 min, not every minute.
+    /// </summary>
+    public TimeSpan CompactionNoSpacePauseMax { get; init; } = TimeSpan.FromMinutes(16);
+
+    /// <summary>
+    /// Free bytes the compactor leaves on the chunk store's filesystem: it does not store a merged chunk that would leave
+    /// less (counted as <see cref="CompactionCounts.LowSpace"/>, then paused as after ENOSPC). Null: the default of
+    /// <see cref="CompactionReserve.For"/> (the larger of 64 MiB and 1 % of the filesystem, at most 1 GiB). Only the
+    /// compactor's own stores are held back, never a user's write. 0: no reserve (only the store's ENOSPC stops it).
+    /// </summary>
+    public long? CompactionFreeSpaceReserve { get; init; }
+
+    /// <summary>
     /// How long orphans that other nodes' removals left waiting here gather before one commit releases them all
     /// (<see cref="OrphanReleases"/>): a removal elsewhere then costs this node a fraction of a commit, not one each.
     /// </summary>

@@ -1,5 +1,6 @@
 using DinoMesh.Fuse;
 using DinoMesh.Volume.Tests.Fakes;
+using Microsoft.Extensions.Logging;
 using static DinoMesh.Volume.Tests.Fakes.TestVolume;
 
 namespace DinoMesh.Volume.Tests;
@@ -22,8 +23,17 @@ public sealed class CompactionNoSpaceTests
     {
         var ct = TestContext.Current.CancellationToken;
         using var disk = SmallTmpfs.Mount(megabytes: 2);
-        var options = new VolumeOptions { CompactionScanEvery = TimeSpan.FromMilliseconds(100), CompactionNoSpacePause = Pause };
-        using var volume = new TestVolume(options, Path.Combine(disk.Path, "data"));
+        // No reserve (the default's 64 MiB would hold back every store on this 2 MiB disk before any ENOSPC) and a pause
+        // that does not grow: this test is about the store's own ENOSPC (CompactionLowSpaceTests: the reserve).
+        var options = new VolumeOptions
+        {
+            CompactionScanEvery = TimeSpan.FromMilliseconds(100),
+            CompactionNoSpacePause = Pause,
+            CompactionNoSpacePauseMax = Pause,
+            CompactionFreeSpaceReserve = 0,
+        };
+        var log = new LogLines();
+        using var volume = new TestVolume(options, Path.Combine(disk.Path, "data"), log);
         volume.Fs.Mounted(new NoKernel());
         try
         {
@@ -50,6 +60,10 @@ public sealed class CompactionNoSpaceTests
             Assert.True(counts.NoSpace <= bound, $"{counts.NoSpace} compactions failed on the full disk in {full.TotalSeconds:F1} s (at most {bound}): {counts}");
             Assert.Equal(0, counts.Compacted);
             Assert.Equal(Pieces, volume.Meta.Current.Find(ino)!.Extents.Count);
+            // One warning per failed store, the compactor's: the store and ChunkAccess log its ENOSPC at Debug.
+            var warnings = log.AtLeast(LogLevel.Warning);
+            Assert.All(warnings, w => Assert.StartsWith("compaction paused", w));
+            Assert.InRange(warnings.Count, counts.NoSpace - 1, volume.Fs.Compaction.NoSpace); // -1: counted, not yet logged
             // Every byte is there, read through the volume, which still serves reads.
             Assert.Equal(expected, await volume.ReadAsync(Owner, ino, fh, 0, Pieces * PieceBytes));
             await volume.CloseAsync(Owner, ino, fh);

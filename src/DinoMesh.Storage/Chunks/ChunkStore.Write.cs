@@ -13,7 +13,12 @@ public sealed partial class ChunkStore
     /// nothing is left behind. Durable at once only with <see cref="ChunkStoreOptions.SyncEachChunk"/>, otherwise at the
     /// next <see cref="SyncAll"/>.
     /// </summary>
-    public ChunkWriteResult Put(ReadOnlySpan<byte> content) => WriteNew(ChunkId.Of(content), content);
+    /// <param name="background">
+    /// The writer is background work that reports a full disk itself (the volume's compactor, which logs one line per
+    /// pause): its ENOSPC is logged here at Debug, not as a warning. A user's write passes false and is logged as before.
+    /// </param>
+    public ChunkWriteResult Put(ReadOnlySpan<byte> content, bool background = false) =>
+        WriteNew(ChunkId.Of(content), content, background: background);
 
     /// <summary>
     /// The chunk file of bytes checked against <paramref name="id"/>, written under a temp name and published by rename
@@ -34,7 +39,7 @@ public sealed partial class ChunkStore
     /// Write a large chunk (<see cref="EarlyWritebackBytes"/> and more) with O_DIRECT (<see cref="WriteDirect"/>):
     /// for a fetched copy, whose pages the writeback worker would otherwise write back and drop moments later.
     /// </param>
-    private ChunkWriteResult WriteNew(ChunkId id, ReadOnlySpan<byte> content, bool lookFirst = true, bool direct = false)
+    private ChunkWriteResult WriteNew(ChunkId id, ReadOnlySpan<byte> content, bool lookFirst = true, bool direct = false, bool background = false)
     {
         string hex = id.ToString();
         string path = PathOf(hex);
@@ -76,7 +81,7 @@ public sealed partial class ChunkStore
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return Fail(id, temp, e);
+            return Fail(id, temp, e, background);
         }
         finally
         {
@@ -277,12 +282,12 @@ public sealed partial class ChunkStore
         return true;
     }
 
-    private ChunkWriteResult Fail(ChunkId id, string temp, Exception e)
+    private ChunkWriteResult Fail(ChunkId id, string temp, Exception e, bool background = false)
     {
         TryDelete(temp);
         if (IsNoSpace(e))
         {
-            _logger.LogWarning("No space left to store chunk {Chunk} in {Directory}", id, _chunkDirectory);
+            _logger.Log(background ? LogLevel.Debug : LogLevel.Warning, "No space left to store chunk {Chunk} in {Directory}", id, _chunkDirectory);
             return new ChunkWriteResult(id, ChunkWriteStatus.NoSpace, $"no space left on device for chunk {id}");
         }
         _logger.LogError(e, "Cannot store chunk {Chunk} in {Directory}", id, _chunkDirectory);

@@ -62,6 +62,22 @@ internal sealed class SmallTmpfs : IDisposable
         throw new InvalidOperationException($"{path}: 1 GiB written without ENOSPC");
     }
 
+    /// <summary>
+    /// Fills the disk with a file at <paramref name="path"/> (<see cref="Fill"/>), then gives back whole pages (tmpfs
+    /// counts pages) until <paramref name="bytes"/> are free, a multiple of 4 KiB.
+    /// </summary>
+    public static void LeaveFree(string path, long bytes)
+    {
+        const int page = 4096;
+        if (bytes % page != 0) throw new ArgumentException($"{bytes} is not a multiple of {page}", nameof(bytes));
+        var written = Fill(path);
+        // Full: every page is taken, the file's last one perhaps in part. Cut whole pages off its end.
+        var pages = (written + page - 1) / page;
+        if (pages * page < bytes) throw new InvalidOperationException($"{path}: only {written} bytes filled, {bytes} to give back");
+        using var file = new FileStream(path, System.IO.FileMode.Open, FileAccess.Write);
+        file.SetLength(pages * page - bytes);
+    }
+
     public void Dispose()
     {
         if (MountTable.FsTypeAt(Path) is not null && Tool.TryRun("umount", [Path], TimeSpan.FromSeconds(15)).ExitCode != 0)

@@ -4,6 +4,7 @@ using DinoMesh.Core.Metadata;
 using DinoMesh.Fuse;
 using DinoMesh.Storage;
 using DinoMesh.Storage.Chunks;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace DinoMesh.Volume.Tests.Fakes;
@@ -22,13 +23,14 @@ internal sealed class TestVolume : IDisposable
     private readonly DataDirectory _data;
 
     /// <param name="dataPath">Where the data directory (the chunk store) goes, created here: a fresh temp directory when null.</param>
-    public TestVolume(VolumeOptions? options = null, string? dataPath = null)
+    /// <param name="logger">Where the store, the chunk access and the volume log: nowhere when null.</param>
+    public TestVolume(VolumeOptions? options = null, string? dataPath = null, ILogger? logger = null)
     {
         Path = dataPath ?? Directory.CreateTempSubdirectory("dinomesh-volume-tests-").FullName;
         _data = DataDirectory.Open(Path);
-        Store = new ChunkStore(_data);
+        logger ??= NullLogger.Instance;
+        Store = new ChunkStore(_data, logger: logger);
         Meta = new MemoryCommitter(Self, 1_700_000_000_000_000_000);
-        var logger = NullLogger.Instance;
         Chunks = new ChunkAccess(Store, logger);
         Fs = new DinoFileSystem(Meta, Chunks, new MutationClock(TimeProvider.System, Self), options ?? new VolumeOptions(), logger);
     }
