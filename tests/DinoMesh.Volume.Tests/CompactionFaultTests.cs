@@ -63,26 +63,9 @@ public sealed class CompactionFaultTests : IDisposable
         return await _volume.ReadAsync(Owner, ino, fh, 0, Pieces * PieceBytes);
     }
 
-    private static async Task Until(Func<bool> done, string what, CancellationToken ct)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!done())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"not within 10 s: {what}");
-            await Task.Delay(20, ct);
-        }
-    }
-
     public void Dispose()
     {
         _volume.Fs.Unmounted();
         _volume.Dispose();
-    }
-
-    private sealed class NoKernel : IFuseNotifier
-    {
-        public int InvalidateInode(ulong ino, long offset, long length) => 0;
-        public int InvalidateEntry(ulong parent, ReadOnlySpan<byte> name) => 0;
-        public int Delete(ulong parent, ulong child, ReadOnlySpan<byte> name) => 0;
     }
 }

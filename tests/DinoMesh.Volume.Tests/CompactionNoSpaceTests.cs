@@ -81,21 +81,4 @@ public sealed class CompactionNoSpaceTests
     }
 
     private static byte[] Piece(int i) => Bytes(PieceBytes, (byte)i);
-
-    private static async Task Until(Func<bool> done, string what, CancellationToken ct)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!done())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"not within 10 s: {what}");
-            await Task.Delay(20, ct);
-        }
-    }
-
-    private sealed class NoKernel : IFuseNotifier
-    {
-        public int InvalidateInode(ulong ino, long offset, long length) => 0;
-        public int InvalidateEntry(ulong parent, ReadOnlySpan<byte> name) => 0;
-        public int Delete(ulong parent, ulong child, ReadOnlySpan<byte> name) => 0;
-    }
 }

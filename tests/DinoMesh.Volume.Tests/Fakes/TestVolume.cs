@@ -96,6 +96,17 @@ internal sealed class TestVolume : IDisposable
         return ino;
     }
 
+    /// <summary>Waits until <paramref name="done"/> holds, failing the test after 10 s with what was awaited.</summary>
+    public static async Task Until(Func<bool> done, string what, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!done())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"not within 10 s: {what}");
+            await Task.Delay(20, ct);
+        }
+    }
+
     public static byte[] Bytes(int length, byte seed)
     {
         var bytes = new byte[length];
