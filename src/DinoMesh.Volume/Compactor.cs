@@ -54,12 +54,11 @@ internal sealed partial class Compactor
     private Task? _worker;
     private long _compacted, _raced, _merged, _rewritten, _dropped, _queuedLooks, _foundAtStart, _foundPeriodically, _noSpace, _lowSpace;
     private long _lastReportTicks = Environment.TickCount64;
-    private long _reportedCompacted;
+    private long _reportedDone;
 
     /// <summary>Blocks waiting at most; past it a block is dropped (the next write to it queues it again).</summary>
     public const int MaxQueued = 4096;
 
-    private static readonly TimeSpan ReportEvery = TimeSpan.FromMinutes(1);
 
     /// <summary>
     /// A file this node wrote to less than this long ago is busy: its blocks wait, unless one holds
@@ -406,13 +405,17 @@ internal sealed partial class Compactor
     private void Report()
     {
         var now = Environment.TickCount64;
-        if (now - Interlocked.Read(ref _lastReportTicks) < ReportEvery.TotalMilliseconds) return;
-        Interlocked.Exchange(ref _lastReportTicks, now);
+        if (now - Interlocked.Read(ref _lastReportTicks) < _options.CompactionReportEvery.TotalMilliseconds) return;
         var counts = Counts;
-        if (counts.Compacted == Interlocked.Exchange(ref _reportedCompacted, counts.Compacted)) return;
+        // Runs given up for space count as progress to report: a disk that stays full compacts nothing, and the summary
+        // is then the one place that says how often the worker came back to it. The clock starts only at a line
+        // written, so the first run after a quiet spell is reported at once, not up to a minute later.
+        var done = counts.Compacted + counts.NoSpace + counts.LowSpace;
+        if (done == Interlocked.Exchange(ref _reportedDone, done)) return;
+        Interlocked.Exchange(ref _lastReportTicks, now);
         _logger.LogInformation(
-            "compaction since start: {Compacted} runs compacted ({Merged} extents into {Compacted2}), {Bytes} bytes rewritten, {Raced} lost to concurrent writes, {Dropped} blocks dropped from a full queue",
-            counts.Compacted, counts.ExtentsMerged, counts.Compacted, counts.BytesRewritten, counts.Raced, counts.Dropped);
+            "compaction since start: {Compacted} runs compacted ({Merged} extents into {Compacted2}), {Bytes} bytes rewritten, {Raced} lost to concurrent writes, {Dropped} blocks dropped from a full queue, {NoSpace} given up on a full disk, {LowSpace} held back by the free-space reserve",
+            counts.Compacted, counts.ExtentsMerged, counts.Compacted, counts.BytesRewritten, counts.Raced, counts.Dropped, counts.NoSpace, counts.LowSpace);
     }
 }
 

@@ -47,6 +47,12 @@ public sealed record VolumeOptions
     public TimeSpan CompactionScanEvery { get; init; } = TimeSpan.FromMinutes(10);
 
     /// <summary>
+    /// The shortest time between two of the compactor's summary lines ("compaction since start: …"); a line is written
+    /// only when a run was compacted or given up for space since the last one.
+    /// </summary>
+    public TimeSpan CompactionReportEvery { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
     /// How long the compactor stores nothing after the chunk store (or the metadata log) answered ENOSPC to one of its
     /// runs; the run's block stays queued for the look after the pause. Without it every append to a busy block of
     /// inline pieces, and every scan, would read the block and fail to store it again while the disk stays full.
