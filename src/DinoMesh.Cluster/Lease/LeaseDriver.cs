@@ -410,4 +410,9 @@ public readonly record struct LeaseGlance(PeerId Holder, long Commit, bool NoQuo
 /// </summary>
 public sealed record LeaseStatus(LeaseRole Role, long Term, PeerId Holder, long Commit, long Applied, long LastVersion,
     IReadOnlyList<PeerId> Voters, IReadOnlyDictionary<PeerId, long> Matches, bool NoQuorum, bool IdleLease = false,
-    bool Quorum = false, int Learners = 0);
+    bool Quorum = false, int Learners = 0)
+{
+    /// <summary>On the holder: how far each follower is behind, its commit version minus the follower's match (0 when ahead).</summary>
+    public IEnumerable<KeyValuePair<PeerId, long>> ReplicationLags =>
+        Matches.Select(m => KeyValuePair.Create(m.Key, Math.Max(0, Commit - m.Value)));
+}

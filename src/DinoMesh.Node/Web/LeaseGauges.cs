@@ -60,7 +60,7 @@ internal static class LeaseGauges
     }
 
     private static Measurement<long>[] Lags(LeaseStatus s) =>
-        [.. s.Matches.Select(m => Tagged(Math.Max(0, s.Commit - m.Value), "peer", m.Key.Short))];
+        [.. s.ReplicationLags.Select(l => Tagged(l.Value, "peer", l.Key.Short))];
 
     private static IEnumerable<Measurement<long>> Status(Func<LeaseDriver?> lease, Func<LeaseStatus, Measurement<long>[]> values) =>
         lease() is { } driver ? values(driver.Status) : [];
