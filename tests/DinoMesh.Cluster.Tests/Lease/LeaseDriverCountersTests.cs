@@ -25,11 +25,12 @@ public sealed class LeaseDriverCountersTests : IDisposable
         var ct = TestContext.Current.CancellationToken;
         var wire = new MemoryLeaseNetwork();
         await using var a = wire.Join(A, _replicas.Founded(A));
-        await using var b = wire.Join(B, _replicas.Open());
         // The only voter campaigns at once: one pre-vote, one vote, one win, one holder (itself).
         a.Start([A, B]);
         await LeaseDriverWaits.HolderSettledAsync(a, ct);
         Assert.Equal(new LeaseCounters(PreVotesStarted: 1, VotesStarted: 1, ElectionsWon: 1, HolderChangesSeen: 1), a.Counters);
+        // Joined only now: a driver disposed before it started fails in its disposal, which would hide the assert's message.
+        await using var b = wire.Join(B, _replicas.Open());
         b.Start([A, B]);
         await LeaseDriverWaits.MakeVoterAsync(a, B, ct);
         await Until(() => b.Status.Holder == A && b.Status.Commit == a.Status.Commit, () => $"b follows {b.Status.Holder.Short} at {b.Status.Commit}", ct);
