@@ -56,6 +56,12 @@ public sealed partial class NodeService
         return (Status(), Peers());
     }
 
+    /// <summary>The lease driver, once the metadata layer runs (for metrics).</summary>
+    public DinoMesh.Cluster.Lease.LeaseDriver? Lease => _lease;
+
+    /// <summary>Lifeguard's local health score of this node (0 = healthy), once the cluster runs (for metrics).</summary>
+    public int? LocalHealth => _cluster?.Membership.LocalHealth;
+
     /// <summary>" --data-dir D" when the node runs on a data directory the control commands would not find by default.</summary>
     private string DataDirArgument() =>
         Path.GetFullPath(DataDirectory.DefaultPath()) == Path.GetFullPath(_options.DataDirectory) ? "" : " --data-dir " + JoinCommand.ShellWord(_options.DataDirectory);
@@ -125,7 +131,9 @@ public sealed partial class NodeService
             _lease?.HoldBack,
             // Walks every file: status is asked rarely, and this is how fragmentation is seen from outside.
             state?.Inodes.Values.Sum(i => (long)i.Extents.Count) ?? 0,
-            _fs?.Compaction);
+            _fs?.Compaction,
+            _lease?.Counters,
+            cluster.Membership.LocalHealth);
     }
 
     /// <summary>holder, voter or learner (by the log's voter set), or "member" while the lease is not running.</summary>

@@ -120,7 +120,7 @@ public sealed class ClusterCommitter : IMetadataCommitter
                 if (holder.IsEmpty)
                 {
                     await WaitAsync(waiter.Task, timing.Tick * 2, ct);
-                    if (waiter.Task.IsCompleted) return await waiter.Task;
+                    if (waiter.Task.IsCompleted) return await Committed(waiter.Task);
                     continue;
                 }
                 proposed = true;
@@ -131,15 +131,16 @@ public sealed class ClusterCommitter : IMetadataCommitter
                 switch (response?.Outcome)
                 {
                     case ProposeOutcome.Refused:
+                        _lease.CountCommitEnd(CommitEnd.Refused);
                         return ApplyResult.Fail((FsError)response.Errno, Current);
                     case ProposeOutcome.Appended or ProposeOutcome.Duplicate:
                         await WaitAsync(waiter.Task, Min(patience, Left()), CancellationToken.None);
-                        if (waiter.Task.IsCompleted) return await waiter.Task;
+                        if (waiter.Task.IsCompleted) return await Committed(waiter.Task);
                         break;
                     default:
                         // Not the holder (any more), or unreachable: give the lease a moment to settle.
                         await WaitAsync(waiter.Task, timing.Tick * 2, CancellationToken.None);
-                        if (waiter.Task.IsCompleted) return await waiter.Task;
+                        if (waiter.Task.IsCompleted) return await Committed(waiter.Task);
                         break;
                 }
                 if (attempt > 0 && attempt % 10 == 0)
@@ -154,9 +155,10 @@ public sealed class ClusterCommitter : IMetadataCommitter
             if (proposed && Current.IsDuplicate(mutation))
             {
                 await WaitAsync(waiter.Task, timing.CommitTimeout, CancellationToken.None);
-                if (waiter.Task.IsCompleted) return await waiter.Task;
+                if (waiter.Task.IsCompleted) return await Committed(waiter.Task);
             }
             LogTimeout(mutation, op, waiter, timing.CommitTimeout, attempts, lastOutcome);
+            _lease.CountCommitEnd(lastOutcome is ProposeOutcome.Appended or ProposeOutcome.Duplicate ? CommitEnd.TimedOut : CommitEnd.NoQuorum);
             return ApplyResult.Fail(FsError.TimedOut, Current);
         }
         finally
@@ -250,6 +252,13 @@ public sealed class ClusterCommitter : IMetadataCommitter
         }
         _logger.LogWarning("metadata: {Kind} timed out after {Timeout}: no holder reachable with a majority ({Attempts} attempts, last answer {Outcome}, holder {Holder})",
             mutation.KindName, timeout, attempts, lastOutcome?.ToString() ?? "none", glance.Holder.IsEmpty ? "none" : glance.Holder.Short);
+    }
+
+    /// <summary>The result of a change this node applied, counted as committed.</summary>
+    private Task<ApplyResult> Committed(Task<ApplyResult> applied)
+    {
+        _lease.CountCommitEnd(CommitEnd.Committed);
+        return applied;
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? (a < TimeSpan.Zero ? TimeSpan.Zero : a) : (b < TimeSpan.Zero ? TimeSpan.Zero : b);

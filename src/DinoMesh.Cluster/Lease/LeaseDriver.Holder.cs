@@ -39,8 +39,13 @@ public sealed partial class LeaseDriver
         {
             if (_failure is not null || _machine is null) return new ProposeResponse(ProposeOutcome.NotHolder, 0, 0, default);
             AdvanceLocked();
-            if (!_machine.IsHolder || _machine.Transferring) return new ProposeResponse(ProposeOutcome.NotHolder, 0, 0, _machine.Holder);
+            if (!_machine.IsHolder || _machine.Transferring)
+            {
+                _proposalsNotHolder++;
+                return new ProposeResponse(ProposeOutcome.NotHolder, 0, 0, _machine.Holder);
+            }
             response = ProposeLocked(mutation, encoded);
+            CountProposalLocked(response.Outcome);
             // Nothing changed for a refusal; an appended (or retried) change has appends and notices to send.
             if (response.Outcome is not (ProposeOutcome.Appended or ProposeOutcome.Duplicate)) return response;
             sentFirst = QueueSendsBeforePersistLocked();
@@ -65,6 +70,17 @@ public sealed partial class LeaseDriver
         }
         AfterProcess();
         return response;
+    }
+
+    private void CountProposalLocked(ProposeOutcome outcome)
+    {
+        switch (outcome)
+        {
+            case ProposeOutcome.Appended: _proposalsAppended++; break;
+            case ProposeOutcome.Duplicate: _proposalsRetried++; break;
+            case ProposeOutcome.Refused: _proposalsRefused++; break;
+            default: _proposalsNotHolder++; break;
+        }
     }
 
     /// <summary>

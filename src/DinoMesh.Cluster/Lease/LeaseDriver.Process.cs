@@ -26,7 +26,11 @@ public sealed partial class LeaseDriver
     /// </summary>
     private void ProcessLocked()
     {
-        if (_proposalsFlushing > 0) return;
+        if (_proposalsFlushing > 0)
+        {
+            _roundsDeferred++;
+            return;
+        }
         ProcessNowLocked();
     }
 
@@ -281,6 +285,7 @@ public sealed partial class LeaseDriver
         }
         _replica.InstallSnapshot(term, state);
         _view.SnapshotChanged();
+        _snapshotsInstalled++;
         _applyTarget = Math.Max(_applyTarget, version);
     }
 
@@ -294,6 +299,7 @@ public sealed partial class LeaseDriver
         _replica.ReplaceState(term, state);
         _view.Truncated(0);
         _view.SnapshotChanged();
+        _snapshotsInstalled++;
         Interlocked.Exchange(ref _applyTarget, version);
     }
 

@@ -155,7 +155,7 @@ public sealed partial class LeaseDriver : IAsyncDisposable
                 AdvanceLocked();
                 return new LeaseStatus(_machine.Role, _machine.Term, _machine.Holder, _machine.Commit, _replica.Current.Version,
                     _machine.LastVersion, _machine.Voters.Voters, _machine.Matches,
-                    _machine.HolderLost, _machine.IdleLease);
+                    _machine.HolderLost, _machine.IdleLease, _machine.InQuorum, _machine.Learners);
             }
         }
     }
@@ -404,6 +404,15 @@ public sealed partial class LeaseDriver : IAsyncDisposable
 /// <summary>The part of <see cref="LeaseStatus"/> that a commit or a read barrier needs, without copies.</summary>
 public readonly record struct LeaseGlance(PeerId Holder, long Commit, bool NoQuorum);
 
-/// <summary>What the lease machine knows, for `dino-node status` and `peers`.</summary>
+/// <summary>
+/// What the lease machine knows, for `dino-node status`, `peers` and metrics. <see cref="NoQuorum"/> is a follower's
+/// (no live holder heard); <see cref="Quorum"/> is any node's, the holder's included (see <see cref="LeaseLog.InQuorum"/>).
+/// </summary>
 public sealed record LeaseStatus(LeaseRole Role, long Term, PeerId Holder, long Commit, long Applied, long LastVersion,
-    IReadOnlyList<PeerId> Voters, IReadOnlyDictionary<PeerId, long> Matches, bool NoQuorum, bool IdleLease = false);
+    IReadOnlyList<PeerId> Voters, IReadOnlyDictionary<PeerId, long> Matches, bool NoQuorum, bool IdleLease = false,
+    bool Quorum = false, int Learners = 0)
+{
+    /// <summary>On the holder: how far each follower is behind, its commit version minus the follower's match (0 when ahead).</summary>
+    public IEnumerable<KeyValuePair<PeerId, long>> ReplicationLags =>
+        Matches.Select(m => KeyValuePair.Create(m.Key, Math.Max(0, Commit - m.Value)));
+}

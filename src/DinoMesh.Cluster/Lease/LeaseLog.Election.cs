@@ -26,10 +26,12 @@ public sealed partial class LeaseLog
         if (preVote)
         {
             Role = LeaseRole.PreCandidate;
+            PreVotesStarted++;
         }
         else
         {
             Role = LeaseRole.Candidate;
+            VotesStarted++;
             SetHardState(Term + 1, Self);
         }
         ResetElectionTimeout();
@@ -87,6 +89,7 @@ public sealed partial class LeaseLog
     private void BecomeHolder()
     {
         Role = LeaseRole.Holder;
+        ElectionsWon++;
         Holder = Self;
         _quickCampaigns = 0;
         _idle = false;

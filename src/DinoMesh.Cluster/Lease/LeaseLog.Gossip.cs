@@ -71,7 +71,9 @@ public sealed partial class LeaseLog
         var entries = (m.Entries ?? []).TakeWhile(e => e.Term <= Term).ToArray();
         if (entries.Length == 0) return;
         var before = Commit;
+        var last = LastVersion;
         Accept(m.PrevVersion, m.PrevTerm, entries, Math.Min(m.Commit, entries[^1].Version), fromHolder: false, out _);
+        EntriesPulled += Math.Max(0, LastVersion - last);
         if (Commit > before && m.Commit > Commit && entries.Length == m.Entries!.Length)
         {
             // More where these came from: go on at once rather than wait for the next round of gossip.

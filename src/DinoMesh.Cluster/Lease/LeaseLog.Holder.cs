@@ -50,6 +50,7 @@ public sealed partial class LeaseLog
         WakeLease();
         _transferTarget = target;
         _transferElapsed = 0;
+        TransfersStarted++;
         if (p.Match == LastVersion) Send(target, new TimeoutNow(Term));
         else SendAppend(target, p, heartbeat: false);
         return true;
@@ -78,7 +79,12 @@ public sealed partial class LeaseLog
                 BecomeFollower(Term, default);
                 return;
             }
-            foreach (var p in _progress.Values) p.RecentlyActive = false;
+            foreach (var p in _progress.Values)
+            {
+                // Kept for one more window: InQuorum asks about the last election timeout, not since this check.
+                p.ActiveLastWindow = p.RecentlyActive;
+                p.RecentlyActive = false;
+            }
         }
         MaybeProbeVoters();
         if (_heartbeatElapsed >= HeartbeatInterval)

@@ -32,6 +32,7 @@ public sealed partial class LeaseLog
         else
         {
             p.Transfer = new SnapshotSending(meta);
+            SnapshotsStarted++;
         }
         p.SnapshotTicks = 0;
         SendPieces(peer, p);

@@ -80,9 +80,6 @@ public sealed partial class LeaseLog
 
     public PeerId Vote { get; private set; }
 
-    /// <summary>The holder of the current term as far as this node knows (empty when unknown).</summary>
-    public PeerId Holder { get; private set; }
-
     /// <summary>The newest version known to be committed (on a majority of voters' logs).</summary>
     public long Commit { get; private set; }
 

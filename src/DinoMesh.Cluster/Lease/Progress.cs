@@ -81,6 +81,9 @@ internal sealed class Progress
     /// <summary>Heard from within the current check-quorum window.</summary>
     public bool RecentlyActive { get; set; }
 
+    /// <summary>Heard from within the check-quorum window before the current one (for metrics: LeaseLog.InQuorum).</summary>
+    public bool ActiveLastWindow { get; set; }
+
     /// <summary>Ticks since the holder last heard from it (a voter the holder probes once its answers are late).</summary>
     public int Silent { get; set; }
 

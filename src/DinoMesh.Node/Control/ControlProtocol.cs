@@ -67,4 +67,6 @@ public sealed record NodeStatus(
     DinoMesh.Cluster.Chunks.ChunkStatus? Chunks = null,
     DinoMesh.Cluster.Lease.LeaseHoldBack? HoldBack = null,
     long Extents = 0,
-    DinoMesh.Volume.CompactionCounts? Compaction = null);
+    DinoMesh.Volume.CompactionCounts? Compaction = null,
+    DinoMesh.Cluster.Lease.LeaseCounters? Lease = null,
+    int LocalHealth = 0);

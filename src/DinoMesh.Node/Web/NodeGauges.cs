@@ -5,7 +5,7 @@ namespace DinoMesh.Node.Web;
 
 /// <summary>
 /// The running node's gauges, read when metrics are collected: members by state, applied log version, inodes, bytes
-/// stored and free, uptime. Unlike the per-layer counters these need the live node, so this meter belongs to it and
+/// stored and free, uptime, the lease's state and counts and the local health score (<see cref="LeaseGauges"/>). Unlike the per-layer counters these need the live node, so this meter belongs to it and
 /// is disposed with it.
 /// </summary>
 public sealed class NodeGauges : IDisposable
@@ -16,8 +16,9 @@ public sealed class NodeGauges : IDisposable
 
     private readonly Meter _meter = new(MeterName);
 
-    public NodeGauges(Func<(NodeStatus Status, IReadOnlyList<PeerRow> Peers)?> snapshot)
+    public NodeGauges(Func<(NodeStatus Status, IReadOnlyList<PeerRow> Peers)?> snapshot, Func<DinoMesh.Cluster.Lease.LeaseDriver?> lease, Func<int?> localHealth)
     {
+        LeaseGauges.AddTo(_meter, lease, localHealth);
         _meter.CreateObservableGauge("dinomesh.members", () =>
         {
             var peers = snapshot()?.Peers ?? [];

@@ -50,7 +50,7 @@ public sealed class StatusServer : IHostedService, IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         _export = PrometheusExport.Start();
-        _gauges = new NodeGauges(_node.Snapshot);
+        _gauges = new NodeGauges(_node.Snapshot, () => _node.Lease, () => _node.LocalHealth);
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.Services.AddSingleton(_loggers);
         builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
