@@ -311,7 +311,8 @@ public sealed partial class LeaseDriver
     {
         // A failed driver writes nothing more: its log is what failed (or was closed under it), and the stop at
         // disposal must not throw that failure a second time.
-        if (_failure is not null) return;
+        // Nor does one never started (disposed before Start: no machine, nothing to record).
+        if (_failure is not null || _machine is null) return;
         var commit = Math.Min(_machine.Commit, _log.LastVersion);
         if (commit == _persistedCommit) return;
         var now = Environment.TickCount64;

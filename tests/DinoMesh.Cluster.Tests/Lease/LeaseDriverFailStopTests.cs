@@ -49,6 +49,18 @@ public sealed class LeaseDriverFailStopTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_driver_disposed_before_it_started_stops_quietly()
+    {
+        // A node whose start fails after the driver is made (a mount refused, say) disposes it unstarted; that must not
+        // throw over the failure that caused it.
+        var replica = _replicas.Open();
+        LeaseDriver.Found(replica, new Mutation { Kind = new Genesis(new byte[16], A), Proposer = A, TimeNs = 1 });
+        var driver = new MemoryLeaseNetwork().Join(A, replica);
+        await driver.DisposeAsync();
+        Assert.False(driver.HasFailed);
+    }
+
     private static Mutation Noop(ulong seq) => new() { Kind = new Noop(), Proposer = A, Op = new OpId([1], seq) };
 
     private static async Task<bool> Until(Func<bool> condition, CancellationToken ct)
