@@ -11,7 +11,28 @@ namespace DinoMesh.Node.Tests.RandomOps;
 /// </summary>
 public static class AppliedVersion
 {
+    /// <summary>
+    /// The applied version; a refused connection is tried again for up to 10 s: a node restarted after kill -9 is
+    /// mounted (what <c>NodeProcess.WaitUntilUp</c> waits for, the dead life's socket file still being there) a moment
+    /// before its control socket listens.
+    /// </summary>
     public static long Of(string dataDir)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                return Ask(dataDir);
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionRefused or SocketError.AddressNotAvailable && clock.Elapsed < TimeSpan.FromSeconds(10))
+            {
+                Thread.Sleep(20);
+            }
+        }
+    }
+
+    private static long Ask(string dataDir)
     {
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         socket.ReceiveTimeout = socket.SendTimeout = 10_000;

@@ -13,16 +13,24 @@ namespace DinoMesh.Node.Tests.RandomOps;
 /// </summary>
 public sealed class RandomOpsTests(ITestOutputHelper output)
 {
-    private static readonly int[] CiSeeds = [1, 2];
+    private static readonly int[] CiSeeds = [1, 2, 3];
 
     [Fact]
     public void Random_ops_on_three_nodes_agree_with_a_native_directory()
     {
         var seeds = Environment.GetEnvironmentVariable("DINOMESH_RANDOMOPS_SEED") is { Length: > 0 } text ? ParseSeeds(text) : CiSeeds;
-        var ops = int.TryParse(Environment.GetEnvironmentVariable("DINOMESH_RANDOMOPS_OPS"), out var n) ? n : 150;
+        var ops = int.TryParse(Environment.GetEnvironmentVariable("DINOMESH_RANDOMOPS_OPS"), out var n) ? n : 200;
         var budget = TimeSpan.FromSeconds(int.TryParse(Environment.GetEnvironmentVariable("DINOMESH_RANDOMOPS_SECONDS"), out var s) ? s : 45);
         RunSeeds(seeds, ops, budget);
     }
+
+    /// <summary>
+    /// Seed 59: a name created on c right after a had missed it (its kernel caching the miss) was still missing on a
+    /// once a's status said the create was applied (a race: this seed hit it in one of its first
+    /// three runs; <see cref="AppliedMeansVisibleTests"/> is the focused test of it).
+    /// </summary>
+    [Fact]
+    public void Seed_59_a_name_created_elsewhere_is_found_once_the_node_reports_it_applied() => RunSeeds([59], 63, TimeSpan.FromSeconds(60));
 
     /// <summary>Runs each seed in a directory of its own on one cluster, until the ops or the time budget run out.</summary>
     private void RunSeeds(IReadOnlyList<int> seeds, int ops, TimeSpan budget)
