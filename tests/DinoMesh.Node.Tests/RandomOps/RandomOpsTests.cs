@@ -8,7 +8,12 @@ namespace DinoMesh.Node.Tests.RandomOps;
 /// <see cref="RandomOpsRun"/> for the consistency rule relied on. In CI a couple of fixed seeds run within about a
 /// minute; by hand, <c>DINOMESH_RANDOMOPS_SEED</c> (one seed, a list "1,5,9" or a range "1-40") replays or explores,
 /// <c>DINOMESH_RANDOMOPS_OPS</c> sets the ops per seed and <c>DINOMESH_RANDOMOPS_SECONDS</c> the time bound of the
-/// whole run. An odd seed also kills a node that does not hold the lease (SIGKILL) at a seeded op and restarts it on
+/// whole run; <c>DINOMESH_RANDOMOPS_CLOSE_TO_OPEN=1</c> issues reads that no name change preceded without waiting
+/// (close-to-open alone). Known defect, not fixed: with it, seed 400 (300 ops per seed, run after seeds 300-399 on one
+/// cluster) read a file that node a had just truncated to 2,098,384 bytes as 3,145,728 bytes on node b, which had
+/// written it before (b's kernel kept the old size: the open only marks cached attributes stale, a read within the
+/// stale size does not refresh them, and the size a short read would set is dropped when an invalidation raced it, so
+/// the read ran on as zeros to the next 1 MiB request). It did not replay in 2 runs of that seed alone. An odd seed also kills a node that does not hold the lease (SIGKILL) at a seeded op and restarts it on
 /// its data directory later; it must converge to the oracle's tree.
 /// </summary>
 public sealed class RandomOpsTests(ITestOutputHelper output)
@@ -19,15 +24,15 @@ public sealed class RandomOpsTests(ITestOutputHelper output)
     public void Random_ops_on_three_nodes_agree_with_a_native_directory()
     {
         var seeds = Environment.GetEnvironmentVariable("DINOMESH_RANDOMOPS_SEED") is { Length: > 0 } text ? ParseSeeds(text) : CiSeeds;
-        var ops = int.TryParse(Environment.GetEnvironmentVariable("DINOMESH_RANDOMOPS_OPS"), out var n) ? n : 200;
+        var ops = int.TryParse(Environment.GetEnvironmentVariable("DINOMESH_RANDOMOPS_OPS"), out var n) ? n : 400;
         var budget = TimeSpan.FromSeconds(int.TryParse(Environment.GetEnvironmentVariable("DINOMESH_RANDOMOPS_SECONDS"), out var s) ? s : 45);
         RunSeeds(seeds, ops, budget);
     }
 
     /// <summary>
     /// Seed 59: a name created on c right after a had missed it (its kernel caching the miss) was still missing on a
-    /// once a's status said the create was applied (a race: this seed hit it in one of its first
-    /// three runs; <see cref="AppliedMeansVisibleTests"/> is the focused test of it).
+    /// once a's status said the create was applied (a race: this seed hit it in 1 of 8 runs on
+    /// the old build, so this test passing says little; the focused test is Volume.Tests' InvalidationWrittenTests).
     /// </summary>
     [Fact]
     public void Seed_59_a_name_created_elsewhere_is_found_once_the_node_reports_it_applied() => RunSeeds([59], 63, TimeSpan.FromSeconds(60));
@@ -58,6 +63,7 @@ public sealed class RandomOpsTests(ITestOutputHelper output)
                 {
                     Subdirectory = subdirectory,
                     KillAt = seed % 2 == 1 ? random.Next(ops / 4, ops / 2 + 1) : null,
+                    CloseToOpenReads = Environment.GetEnvironmentVariable("DINOMESH_RANDOMOPS_CLOSE_TO_OPEN") == "1",
                 };
                 total += run.Run(ops, budget - clock.Elapsed);
                 ran++;
