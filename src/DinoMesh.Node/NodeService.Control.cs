@@ -25,7 +25,13 @@ public sealed partial class NodeService
                 if (_chunkService is { } chunks) await chunks.PeerUsage.LookAsync(TimeSpan.FromSeconds(2), cancellationToken);
                 return Peers();
             case "status":
-                return Status();
+                {
+                    // Applied means visible through the mount: the version whose listeners all ran (announced), once
+                    // the kernel was told what those changes made stale (the invalidator writes on its own task).
+                    var announced = _replica?.AnnouncedVersion;
+                    if (_fs is { } fs) await fs.WaitForInvalidationsAsync(TimeSpan.FromSeconds(1), cancellationToken);
+                    return Status(announced);
+                }
             case "token":
                 return new TokenAnswer(cluster.Token, cluster.ClusterId, JoinCommand.For(cluster.Advertise, cluster.Token, _mount?.MountPoint ?? _options.MountPoint));
             case "statehash":
@@ -97,7 +103,8 @@ public sealed partial class NodeService
         return [.. rows.OrderByDescending(r => r.Self).ThenBy(r => r.Address, StringComparer.Ordinal)];
     }
 
-    private NodeStatus Status()
+    /// <summary>This node's status; <paramref name="applied"/> (when given) is the applied version to report.</summary>
+    private NodeStatus Status(long? applied = null)
     {
         var cluster = _cluster!;
         var members = cluster.Membership.Members;
@@ -110,7 +117,7 @@ public sealed partial class NodeService
             _data?.Root ?? _options.DataDirectory,
             cluster.Advertise,
             cluster.ClusterId,
-            state?.Version ?? 0,
+            applied ?? state?.Version ?? 0,
             state?.Inodes.Count ?? 0,
             QuorumText(lease),
             alive,

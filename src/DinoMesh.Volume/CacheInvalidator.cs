@@ -27,6 +27,7 @@ internal sealed class CacheInvalidator
     private readonly DirectoryAttributes _directories;
     private Task? _worker;
     private long _queued;
+    private long _written;
 
     public CacheInvalidator(ILogger logger, LookupAnswers answers, KernelInodes kernel, NegativeAnswers negatives, DirectoryAttributes directories)
     {
@@ -55,6 +56,27 @@ internal sealed class CacheInvalidator
 
     /// <summary>Effects queued for the worker, each a wake-up of it (diagnostics, tests).</summary>
     internal long Queued => Interlocked.Read(ref _queued);
+
+    /// <summary>Effects the worker is done with: their notifications were written to the kernel (or failed).</summary>
+    internal long Written => Interlocked.Read(ref _written);
+
+    /// <summary>
+    /// Waits until every effect queued before the call has been said to the kernel, polling each millisecond for at
+    /// most <paramref name="bound"/>; true when it has. A version is visible through the mount only then: until the
+    /// worker writes an effect's notifications, the kernel may still answer from what the change made stale (a
+    /// negative dentry of a name just created, a dentry of one just removed) without asking this node.
+    /// </summary>
+    public async ValueTask<bool> WaitWrittenAsync(TimeSpan bound, CancellationToken cancellationToken)
+    {
+        var target = Queued;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (Written < target)
+        {
+            if (clock.Elapsed >= bound) return false;
+            await Task.Delay(1, cancellationToken);
+        }
+        return true;
+    }
 
     /// <summary>
     /// The worker's own tests, made before it is woken: a follower of a busy writer would otherwise wake it for every
@@ -115,6 +137,10 @@ internal sealed class CacheInvalidator
             catch (Exception e)
             {
                 _logger.LogWarning(e, "cache invalidation failed");
+            }
+            finally
+            {
+                Interlocked.Increment(ref _written);
             }
         }
     }

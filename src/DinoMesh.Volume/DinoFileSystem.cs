@@ -126,6 +126,14 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
         return error;
     }
 
+    /// <summary>
+    /// Waits (at most <paramref name="bound"/>) until the kernel has been told of every change applied here so far that
+    /// another node made; true when it has. What this node reports as applied (<c>dino-node status</c>) is visible
+    /// through its mount only after this (see <see cref="CacheInvalidator.WaitWrittenAsync"/>).
+    /// </summary>
+    public ValueTask<bool> WaitForInvalidationsAsync(TimeSpan bound, CancellationToken cancellationToken) =>
+        _invalidator.WaitWrittenAsync(bound, cancellationToken);
+
     /// <summary>A change another node made: drop what the kernel cached of it, and release orphans not open here.</summary>
     private void OnAppliedRemotely(ApplyResult result)
     {
