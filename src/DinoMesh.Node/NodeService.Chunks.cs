@@ -37,7 +37,8 @@ public sealed partial class NodeService
         _chunkService = service;
         served.TrySetResult(service);
         replica.Applied += service.OnApplied;
-        var access = new ChunkAccess(_chunks!, _loggers.CreateLogger("volume"), service.Fetcher, new ChunkAccessOptions { ChunkSize = ChunkSize });
+        var access = new ChunkAccess(_chunks!, _loggers.CreateLogger("volume"), service.Fetcher, new ChunkAccessOptions { ChunkSize = ChunkSize },
+            new CacheRoom(service.Cache));
         access.Stored += service.OnStored;
         access.Imported += service.OnImported;
         access.Lost += service.OnLost;
