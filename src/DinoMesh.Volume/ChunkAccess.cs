@@ -71,7 +71,8 @@ public sealed class ChunkAccess
     /// </param>
     public (FsError Error, ChunkId Id) Store(ReadOnlySpan<byte> content, LendableBytes? lendable = null, bool background = false)
     {
-        var result = _store.Put(content, background);
+        // With a room to make, a first ENOSPC is no news yet (logged at Debug): the retry's outcome is what counts.
+        var result = _store.Put(content, background || _room is not null);
         if (result.Status == ChunkWriteStatus.NoSpace && !background && MakeRoom(content.Length)) result = _store.Put(content);
         VolumeMetrics.ChunkWritten(result.Status == ChunkWriteStatus.AlreadyPresent ? "deduplicated" : result.Succeeded ? "stored" : "failed", content.Length);
         if (result.Succeeded)
@@ -224,7 +225,7 @@ public sealed class ChunkAccess
                     // this fetch's reference ends once the chunk file is written.
                     _recent.Add(chunk, fetched.Lease);
                     // Fetched because the store lacked it: no look again before the write (ChunkStore.ImportFetched).
-                    stored = _store.ImportFetched(chunk);
+                    stored = _store.ImportFetched(chunk, background: _room is not null);
                     // A full disk: the cache may give up older chunks for this one (the bytes are still this fetch's).
                     if (stored.Status == ChunkWriteStatus.NoSpace && MakeRoom(chunk.Length)) stored = _store.ImportFetched(chunk);
                 }

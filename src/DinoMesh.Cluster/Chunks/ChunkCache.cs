@@ -108,7 +108,9 @@ public sealed class ChunkCache
         await _roomGate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            if (Interlocked.Read(ref _forSpaceBytes) != before) return true;
+            // Another write's eviction (or the sweep's) made room while this one waited: enough for this write too,
+            // when the disk says so (writers that hit ENOSPC together each need room of their own).
+            if (Interlocked.Read(ref _forSpaceBytes) != before && (_store.Capacity() is not { } disk || disk.Free >= bytes)) return true;
             if (_inventory.NowNs < Volatile.Read(ref _fruitlessUntilNs)) return false;
             if (!_inventory.Loaded || Cached() is not { } cached) return false;
             var reserve = Reserve();
