@@ -73,7 +73,10 @@ public sealed class ChunkAccess
     {
         // With a room to make, a first ENOSPC is no news yet (logged at Debug): the retry's outcome is what counts.
         var result = _store.Put(content, background || _room is not null);
-        if (result.Status == ChunkWriteStatus.NoSpace && !background && MakeRoom(content.Length)) result = _store.Put(content);
+        for (var tries = 0; result.Status == ChunkWriteStatus.NoSpace && !background && tries < RoomTries && MakeRoom(content.Length); tries++)
+        {
+            result = _store.Put(content);
+        }
         VolumeMetrics.ChunkWritten(result.Status == ChunkWriteStatus.AlreadyPresent ? "deduplicated" : result.Succeeded ? "stored" : "failed", content.Length);
         if (result.Succeeded)
         {
@@ -148,6 +151,14 @@ public sealed class ChunkAccess
     }
 
     public (long Total, long Free) Capacity() => _store.Capacity();
+
+    /// <summary>
+    /// How many times a store that found the disk full asks for room and tries again. Once is the rule; the other two are
+    /// for writers that hit ENOSPC together (a file's seal workers, a read's fetches, another file's first try): the room
+    /// one eviction made for all of them can be taken by a store that never asked, and the one that loses asks again.
+    /// Each ask that makes no room ends the tries at once.
+    /// </summary>
+    private const int RoomTries = 3;
 
     /// <summary>
     /// Asks the cache to free <paramref name="bytes"/> on the chunk disk now (<see cref="IChunkRoom"/>); true when it
@@ -227,7 +238,10 @@ public sealed class ChunkAccess
                     // Fetched because the store lacked it: no look again before the write (ChunkStore.ImportFetched).
                     stored = _store.ImportFetched(chunk, background: _room is not null);
                     // A full disk: the cache may give up older chunks for this one (the bytes are still this fetch's).
-                    if (stored.Status == ChunkWriteStatus.NoSpace && MakeRoom(chunk.Length)) stored = _store.ImportFetched(chunk);
+                    for (var tries = 0; stored.Status == ChunkWriteStatus.NoSpace && tries < RoomTries && MakeRoom(chunk.Length); tries++)
+                    {
+                        stored = _store.ImportFetched(chunk);
+                    }
                 }
                 finally
                 {

@@ -32,6 +32,8 @@ public sealed class ChunkCache
     // One eviction for room at a time: writers that hit ENOSPC together wait for the first one's and then retry.
     private readonly SemaphoreSlim _roomGate = new(1, 1);
     private long _evicted, _evictedBytes, _forSpace, _forSpaceBytes;
+    // Bytes the writes in MakeRoomAsync (waiting or evicting) need, together.
+    private long _roomWanted;
     // Said once per stretch of a disk short of its reserve with nothing to give up, not at every sweep.
     private volatile bool _saidNothingToGive;
     // After a look for room that found nothing to give up, writes that come within a second are told so at once: on a
@@ -97,33 +99,45 @@ public sealed class ChunkCache
 
     /// <summary>
     /// A write found the chunk disk full: evicts least recently used cached chunks now (by the same rule as the sweep)
-    /// until <paramref name="bytes"/> are freed, and on to the reserve when the disk is that far short of it, so the
-    /// writes that follow do not each find it full. True when room was made (by this call, or by another while this
-    /// one waited for it): the write should try once more. <paramref name="ct"/> is the write's deadline; what was
+    /// until <paramref name="bytes"/> are freed (with what the writes waiting beside it need), and on to the reserve when
+    /// the disk is that far short of it, so the writes that follow do not each find it full. True when room was made (by
+    /// this call, or by another while this one waited for it): the write should try once more. <paramref name="ct"/> is the write's deadline; what was
     /// evicted before it passed stays evicted.
     /// </summary>
     public async Task<bool> MakeRoomAsync(long bytes, CancellationToken ct)
     {
         var before = Interlocked.Read(ref _forSpaceBytes);
-        await _roomGate.WaitAsync(ct).ConfigureAwait(false);
+        Interlocked.Add(ref _roomWanted, bytes);
         try
         {
-            // Another write's eviction (or the sweep's) made room while this one waited: enough for this write too,
-            // when the disk says so (writers that hit ENOSPC together each need room of their own).
-            if (Interlocked.Read(ref _forSpaceBytes) != before && (_store.Capacity() is not { } disk || disk.Free >= bytes)) return true;
-            if (_inventory.NowNs < Volatile.Read(ref _fruitlessUntilNs)) return false;
-            if (!_inventory.Loaded || Cached() is not { } cached) return false;
-            var reserve = Reserve();
-            var target = Math.Max(bytes, reserve is { } r ? r.Reserve - r.Free : 0);
-            var (chunks, freed) = await EvictLeastRecentlyUsedAsync(cached, target, ct).ConfigureAwait(false);
-            Counted(chunks, freed, forSpace: true);
-            SayEvictedForSpace("a write found the chunk disk full", chunks, freed, reserve ?? (0, 0));
-            if (freed == 0 && !ct.IsCancellationRequested) Volatile.Write(ref _fruitlessUntilNs, _inventory.NowNs + FruitlessForNs);
-            return freed > 0;
+            await _roomGate.WaitAsync(ct).ConfigureAwait(false);
+            try
+            {
+                // What every write waiting here needs: writers that hit ENOSPC together (a file's seal workers, a read's
+                // fetches) each need room of their own, and the first eviction makes it for all of them.
+                var wanted = Interlocked.Read(ref _roomWanted);
+                var disk = _store.Capacity();
+                var free = disk?.Free ?? 0;
+                // Another write's eviction (or the sweep's) made room while this one waited, enough for every waiter.
+                if (Interlocked.Read(ref _forSpaceBytes) != before && (disk is null || free >= wanted)) return true;
+                if (_inventory.NowNs < Volatile.Read(ref _fruitlessUntilNs)) return false;
+                if (!_inventory.Loaded || Cached() is not { } cached) return false;
+                var reserve = Reserve();
+                var target = Math.Max(Math.Max(bytes, wanted - free), reserve is { } r ? r.Reserve - r.Free : 0);
+                var (chunks, freed) = await EvictLeastRecentlyUsedAsync(cached, target, ct).ConfigureAwait(false);
+                Counted(chunks, freed, forSpace: true);
+                SayEvictedForSpace("a write found the chunk disk full", chunks, freed, reserve ?? (0, free));
+                if (freed == 0 && !ct.IsCancellationRequested) Volatile.Write(ref _fruitlessUntilNs, _inventory.NowNs + FruitlessForNs);
+                return freed > 0;
+            }
+            finally
+            {
+                _roomGate.Release();
+            }
         }
         finally
         {
-            _roomGate.Release();
+            Interlocked.Add(ref _roomWanted, -bytes);
         }
     }
 
