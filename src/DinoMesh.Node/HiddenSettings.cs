@@ -27,6 +27,14 @@ internal static class HiddenSettings
     /// </summary>
     public const string ChunkSizeVariable = "DINOMESH_CHUNK_SIZE";
 
+    /// <summary>
+    /// Bytes the chunk cache keeps free on the chunk disk (<see cref="ChunkOptions.FreeSpaceReserve"/>; by default
+    /// max(64 MiB, 1 %) of the disk, at most 1 GiB; 0 turns the reserve off): tests on a small disk set it.
+    /// </summary>
+    public const string ChunkFreeReserveVariable = "DINOMESH_CHUNK_FREE_RESERVE";
+
+    public static int? ChunkFreeReserve => Read(ChunkFreeReserveVariable, 0, int.MaxValue);
+
     /// <summary>Smallest chunk size <see cref="ChunkSizeVariable"/> takes: below it a chunk file costs more than its bytes.</summary>
     public const int MinChunkSize = 64 * 1024;
 

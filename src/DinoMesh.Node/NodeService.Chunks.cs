@@ -23,6 +23,12 @@ public sealed partial class NodeService
         var replica = _replica!;
         // Said only when set: a benchmark or test that sets it sees in the log that the node took it.
         if (HiddenSettings.ChunkSize is { } size) _logger.LogInformation("chunk size {Size} bytes ({Variable})", size, HiddenSettings.ChunkSizeVariable);
+        var options = _options.Chunks;
+        if (HiddenSettings.ChunkFreeReserve is { } reserve)
+        {
+            _logger.LogInformation("chunk disk free-space reserve {Reserve} bytes ({Variable})", reserve, HiddenSettings.ChunkFreeReserveVariable);
+            options = options with { FreeSpaceReserve = reserve };
+        }
         // One pool for the chunks this node serves and the ones it fetches: both are whole chunks, sent or received.
         var buffers = new BufferPool();
         var service = new ChunkService(
@@ -30,14 +36,15 @@ public sealed partial class NodeService
             new TransportChunkNetwork(cluster.Transport, buffers),
             new MembershipChunkCluster(cluster.Self, () => replica.Current, () => cluster.Membership.Members),
             () => replica.Current,
-            _options.Chunks,
+            options,
             TimeProvider.System,
             _loggers,
             buffers);
         _chunkService = service;
         served.TrySetResult(service);
         replica.Applied += service.OnApplied;
-        var access = new ChunkAccess(_chunks!, _loggers.CreateLogger("volume"), service.Fetcher, new ChunkAccessOptions { ChunkSize = ChunkSize });
+        var access = new ChunkAccess(_chunks!, _loggers.CreateLogger("volume"), service.Fetcher, new ChunkAccessOptions { ChunkSize = ChunkSize },
+            new CacheRoom(service.Cache));
         access.Stored += service.OnStored;
         access.Imported += service.OnImported;
         access.Lost += service.OnLost;

@@ -46,6 +46,18 @@ internal sealed class StoreChunks : ILocalChunks
 
     public IEnumerable<LocalChunk> Inventory() => _store.Inventory().Select(c => new LocalChunk(c.Id, c.Length, c.ModifiedNs));
 
+    public (long Total, long Free)? Capacity()
+    {
+        try
+        {
+            return _store.Capacity();
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
     public bool Sync()
     {
         try

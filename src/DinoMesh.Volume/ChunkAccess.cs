@@ -12,12 +12,15 @@ namespace DinoMesh.Volume;
 /// this node lacks or holds only a damaged copy of. Reads are two steps: <see cref="PrepareAsync"/> waits (without a
 /// thread) until every chunk of the range is readable here — fetched, verified and imported where needed — and starts
 /// fetching (or verifying) the chunks after it when the file is read sequentially; then <see cref="Load"/> copies bytes
-/// synchronously. Storage outcomes become errno-shaped <see cref="FsError"/>s here and nowhere else.
+/// synchronously. Storage outcomes become errno-shaped <see cref="FsError"/>s here and nowhere else. A user's store, or
+/// the import of a fetched chunk, that finds the disk full asks <see cref="IChunkRoom"/> (the node's cache) to make room
+/// and tries once more before it gives up.
 /// </summary>
 public sealed class ChunkAccess
 {
     private readonly ChunkStore _store;
     private readonly IChunkSource? _remote;
+    private readonly IChunkRoom? _room;
     private readonly ChunkAccessOptions _options;
     private readonly ILogger _logger;
     private readonly RecentChunks _recent;
@@ -29,9 +32,10 @@ public sealed class ChunkAccess
     private const long WarmedForMs = 10_000;
     private readonly SemaphoreSlim _warming;
 
-    public ChunkAccess(ChunkStore store, ILogger logger, IChunkSource? remote = null, ChunkAccessOptions? options = null)
+    public ChunkAccess(ChunkStore store, ILogger logger, IChunkSource? remote = null, ChunkAccessOptions? options = null, IChunkRoom? room = null)
     {
         _store = store;
+        _room = room;
         _logger = logger;
         _remote = remote;
         _options = options ?? new ChunkAccessOptions();
@@ -61,11 +65,18 @@ public sealed class ChunkAccess
     /// <param name="lendable">The same bytes in a shared array a handler may keep (<see cref="ChunkStoredHandler"/>), if the writer has them so.</param>
     /// <param name="background">
     /// Background work that reports a full disk itself (the compactor: one line per pause): ENOSPC is logged at Debug
-    /// here and in the store. A user's write leaves it false, and its ENOSPC is logged as an error as before.
+    /// here and in the store, and no room is made for it (a compaction must not evict what readers cache). A user's
+    /// write leaves it false: on ENOSPC the cache is asked to make room and the store tried once more; an ENOSPC that
+    /// stays is logged as an error as before.
     /// </param>
     public (FsError Error, ChunkId Id) Store(ReadOnlySpan<byte> content, LendableBytes? lendable = null, bool background = false)
     {
-        var result = _store.Put(content, background);
+        // With a room to make, a first ENOSPC is no news yet (logged at Debug): the retry's outcome is what counts.
+        var result = _store.Put(content, background || _room is not null);
+        for (var tries = 0; result.Status == ChunkWriteStatus.NoSpace && !background && tries < RoomTries && MakeRoom(content.Length); tries++)
+        {
+            result = _store.Put(content);
+        }
         VolumeMetrics.ChunkWritten(result.Status == ChunkWriteStatus.AlreadyPresent ? "deduplicated" : result.Succeeded ? "stored" : "failed", content.Length);
         if (result.Succeeded)
         {
@@ -142,6 +153,26 @@ public sealed class ChunkAccess
     public (long Total, long Free) Capacity() => _store.Capacity();
 
     /// <summary>
+    /// How many times a store that found the disk full asks for room and tries again. Once is the rule; the other two are
+    /// for writers that hit ENOSPC together (a file's seal workers, a read's fetches, another file's first try): the room
+    /// one eviction made for all of them can be taken by a store that never asked, and the one that loses asks again.
+    /// Each ask that makes no room ends the tries at once.
+    /// </summary>
+    private const int RoomTries = 3;
+
+    /// <summary>
+    /// Asks the cache to free <paramref name="bytes"/> on the chunk disk now (<see cref="IChunkRoom"/>); true when it
+    /// made room. Blocks for at most the room's deadline; false at once without a room.
+    /// </summary>
+    public bool MakeRoom(long bytes)
+    {
+        if (_room is null) return false;
+        var made = _room.TryMakeRoom(bytes);
+        _logger.LogDebug("the chunk disk was full for {Bytes} bytes: {Outcome}", bytes, made ? "room made, trying again" : "no room could be made");
+        return made;
+    }
+
+    /// <summary>
     /// The fetch of a chunk the store lacks, or null when the store holds it. One fetch per chunk at a time, and one
     /// look in the store per chunk however many readers reach it together: the chunk is claimed in <c>_fetching</c>
     /// before the store is asked, so a reader that comes while the look is under way waits on the claim instead of
@@ -205,7 +236,12 @@ public sealed class ChunkAccess
                     // this fetch's reference ends once the chunk file is written.
                     _recent.Add(chunk, fetched.Lease);
                     // Fetched because the store lacked it: no look again before the write (ChunkStore.ImportFetched).
-                    stored = _store.ImportFetched(chunk);
+                    stored = _store.ImportFetched(chunk, background: _room is not null);
+                    // A full disk: the cache may give up older chunks for this one (the bytes are still this fetch's).
+                    for (var tries = 0; stored.Status == ChunkWriteStatus.NoSpace && tries < RoomTries && MakeRoom(chunk.Length); tries++)
+                    {
+                        stored = _store.ImportFetched(chunk);
+                    }
                 }
                 finally
                 {

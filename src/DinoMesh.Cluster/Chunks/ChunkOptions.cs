@@ -13,6 +13,19 @@ public sealed record ChunkOptions
     public long CacheBytes { get; init; } = 8L << 30;
 
     /// <summary>
+    /// Free bytes the cache leaves on the chunk disk for users' writes: below it, the sweep evicts least recently used
+    /// cached chunks (by the same rule as over <see cref="CacheBytes"/>) until it is free again or nothing can go. Null:
+    /// <see cref="DinoMesh.Core.Chunks.ChunkDiskReserve.For"/> of the disk's size (max(64 MiB, 1 %), at most 1 GiB); 0: none.
+    /// </summary>
+    public long? FreeSpaceReserve { get; init; }
+
+    /// <summary>
+    /// How long a write (or a fetched chunk's import) that found the chunk disk full waits for the cache to give chunks
+    /// up before it fails with ENOSPC as it would without a cache: a has-query of the placement nodes and the deletes.
+    /// </summary>
+    public TimeSpan MakeRoomDeadline { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
     /// How long a chunk no committed state references stays before it is deleted (--gc-grace). Long enough for a commit
     /// delayed by a lease change to still find its chunks; a restart starts the period afresh.
     /// </summary>

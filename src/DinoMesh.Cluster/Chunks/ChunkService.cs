@@ -134,12 +134,14 @@ public sealed class ChunkService : IAsyncDisposable
         var (repaired, repairedBytes, _) = Repairer.Counters;
         var (collected, collectedBytes) = Collector.Collected;
         var (evicted, evictedBytes) = Cache.Evicted;
+        var (forSpace, forSpaceBytes) = Cache.EvictedForSpace;
         return new ChunkStatus(
             ChunkPlacement.Effective(_options.Replicas, live.Count), live.Count,
             usage.PlacementChunks, usage.PlacementBytes, usage.CachedChunks, usage.CachedBytes, _options.CacheBytes,
             usage.UnreferencedChunks, usage.UnreferencedBytes, _options.GcGrace.TotalSeconds,
             missing, Repairer.Queued, repaired, repairedBytes, collected, collectedBytes, evicted, evictedBytes,
-            fetched, fetchedBytes, bad, pushed, pushedBytes, served, servedBytes);
+            fetched, fetchedBytes, bad, pushed, pushedBytes, served, servedBytes,
+            forSpace, forSpaceBytes, Cache.Reserve()?.Reserve);
     }
 
     /// <summary>This node's held bytes by kind (what a peer's usage query gets).</summary>

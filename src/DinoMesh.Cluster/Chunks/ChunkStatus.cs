@@ -7,6 +7,8 @@ namespace DinoMesh.Cluster.Chunks;
 /// chunks this node should hold as a placement node and lacks — under-replicated as seen from here — which the repair
 /// queue is copying back; for up to a repair interval after a write, that includes new chunks whose writer was not a
 /// placement node and stood in for this one (they have R copies, the writer's among them, and are pulled at the next scan).
+/// Evicted counts every chunk the cache gave up; EvictedForSpace those of them given up because the chunk disk was short
+/// of space (under FreeReserveBytes free, or a write's ENOSPC).
 /// </summary>
 public sealed record ChunkStatus(
     int Replicas,
@@ -33,4 +35,7 @@ public sealed record ChunkStatus(
     long Pushed,
     long PushedBytes,
     long Served,
-    long ServedBytes);
+    long ServedBytes,
+    long EvictedForSpace = 0,
+    long EvictedForSpaceBytes = 0,
+    long? FreeReserveBytes = null);

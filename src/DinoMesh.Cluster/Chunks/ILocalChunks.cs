@@ -59,6 +59,12 @@ public interface ILocalChunks
     /// <summary>Every chunk held (a directory walk on disk: for start-up and rare reconciliation only).</summary>
     IEnumerable<LocalChunk> Inventory();
 
+    /// <summary>
+    /// Size and free space of the disk the chunks are on, in bytes; null when unknown (an in-memory store, or the
+    /// disk could not be asked). The cache keeps a reserve of it free (<see cref="ChunkOptions.FreeSpaceReserve"/>).
+    /// </summary>
+    (long Total, long Free)? Capacity() => null;
+
     /// <summary>Makes every chunk stored so far durable (syncfs on disk); false on a writeback error.</summary>
     bool Sync();
 }

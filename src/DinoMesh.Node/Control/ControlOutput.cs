@@ -75,5 +75,5 @@ public static class ControlOutput
     private static string ChunkLines(DinoMesh.Cluster.Chunks.ChunkStatus? c) => c is null ? "chunks     -" : string.Join('\n',
         $"chunks     {c.PlacementChunks} held for placement ({HumanFormat.Bytes(c.PlacementBytes)}), {c.CachedChunks} cached ({HumanFormat.Bytes(c.CachedBytes)} of {HumanFormat.Bytes(c.CacheLimitBytes)}), {c.UnreferencedChunks} unreferenced ({HumanFormat.Bytes(c.UnreferencedBytes)}, deleted after {c.GcGraceSeconds:F0} s)",
         $"replicas   {c.Replicas} over {c.LiveMembers} live members; {c.Missing} under-replicated here, repair queue {c.RepairQueue} ({c.Repaired} repaired)",
-        $"collected  {c.Collected} chunks ({HumanFormat.Bytes(c.CollectedBytes)}), evicted {c.Evicted} ({HumanFormat.Bytes(c.EvictedBytes)})");
+        $"collected  {c.Collected} chunks ({HumanFormat.Bytes(c.CollectedBytes)}), evicted {c.Evicted} ({HumanFormat.Bytes(c.EvictedBytes)}), {c.EvictedForSpace} of them for space ({HumanFormat.Bytes(c.EvictedForSpaceBytes)}; reserve {(c.FreeReserveBytes is { } r ? HumanFormat.Bytes(r) : "off")})");
 }

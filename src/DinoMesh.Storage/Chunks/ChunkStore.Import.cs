@@ -33,7 +33,7 @@ public sealed partial class ChunkStore
     /// what a crash leaves (a temp file, swept at start). Where the file system refuses O_DIRECT, through the page
     /// cache as before.</para>
     /// </summary>
-    public ChunkWriteResult ImportFetched(VerifiedChunk chunk) => WriteNew(chunk.Id, chunk.Bytes.Span, lookFirst: false, direct: true);
+    public ChunkWriteResult ImportFetched(VerifiedChunk chunk, bool background = false) => WriteNew(chunk.Id, chunk.Bytes.Span, lookFirst: false, direct: true, background: background);
 
     /// <summary>
     /// Reads the whole chunk into a new array, verified like <see cref="Read"/> (a corrupt file is quarantined and

@@ -16,6 +16,11 @@ internal sealed class InMemoryChunks : ILocalChunks
 
     public int Count => _chunks.Count;
 
+    /// <summary>When set, the size of the disk this store pretends to be on: its free space is what its chunks leave.</summary>
+    public long? DiskBytes;
+
+    public (long Total, long Free)? Capacity() => DiskBytes is { } total ? (total, total - _chunks.Values.Sum(c => (long)c.Length)) : null;
+
     public IEnumerable<ChunkId> Ids => _chunks.Keys;
 
     public (LocalRead Status, byte[]? Bytes) Read(ChunkId id)

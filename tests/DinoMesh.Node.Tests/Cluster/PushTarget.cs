@@ -21,6 +21,19 @@ public static class PushTarget
         return candidates.Where(c => c != target).All(c => Score(key, c) < mine);
     }
 
+    /// <summary>
+    /// True when <paramref name="peer"/> ranks last among <paramref name="members"/> for these bytes: with R = members - 1
+    /// it is the one member that is no placement node of the chunk, and holds it only as cache.
+    /// </summary>
+    public static bool RanksLast(ReadOnlySpan<byte> chunk, string peer, IReadOnlyList<string> members)
+    {
+        Span<byte> id = stackalloc byte[32];
+        SHA256.HashData(chunk, id);
+        var key = BinaryPrimitives.ReadUInt64BigEndian(id);
+        var mine = Score(key, peer);
+        return members.Where(m => m != peer).All(m => Score(key, m) > mine);
+    }
+
     private static ulong Score(ulong chunkKey, string peerIdHex)
     {
         var member = BinaryPrimitives.ReadUInt64BigEndian(Convert.FromHexString(peerIdHex.AsSpan(0, 16)));

@@ -1,0 +1,130 @@
+using DinoMesh.Chunks.Tests.Fakes;
+using DinoMesh.Cluster.Chunks;
+using DinoMesh.Core.Chunks;
+
+namespace DinoMesh.Chunks.Tests;
+
+/// <summary>
+/// The cache gives chunks back when the chunk disk is short of space, whatever its bound: at once for a write that
+/// found the disk full (<see cref="ChunkCache.MakeRoomAsync"/>), and in the sweep while the disk is under its free-space
+/// reserve. Always by the cache's rule: least recently used first, only chunks every placement node confirms it holds,
+/// never one placed here.
+/// </summary>
+public sealed class CacheSpaceTests
+{
+    private const int ChunkBytes = 1000;
+
+    /// <summary>
+    /// 40 chunks of 1,000 B on node 0 of three (R = 1), every one referenced: those placed on node 0 are its duty; of
+    /// the rest (cached) every fourth is missing at its placement node. Cached chunks were read one second apart in
+    /// list order. The cache bound is far above what is held, so only space can make the cache give anything up.
+    /// </summary>
+    private sealed record Setup(MemoryCluster Cluster, MemoryNode Node, List<ChunkId> Cached, List<ChunkId> PlacedHere, List<ChunkId> Unconfirmed)
+    {
+        public List<ChunkId> Confirmed => [.. Cached.Except(Unconfirmed)];
+
+        public ChunkCache Cache => Node.Service.Cache;
+    }
+
+    private static Setup Build(long? reserve, bool confirmNone = false)
+    {
+        var time = new ManualTime();
+        var cluster = new MemoryCluster(3, new ChunkOptions { Replicas = 1, CacheBytes = 1L << 30, FreeSpaceReserve = reserve }, time);
+        var node = cluster.Nodes[0];
+        var chunks = Enumerable.Range(0, 40).Select(i => Peers.RandomBytes(ChunkBytes, i)).ToList();
+        var ids = chunks.Select(node.Store.Add).ToList();
+        cluster.State = MemoryCluster.TreeReferencing(ids);
+        var (cached, placedHere, unconfirmed) = (new List<ChunkId>(), new List<ChunkId>(), new List<ChunkId>());
+        for (var i = 0; i < ids.Count; i++)
+        {
+            var owner = ChunkPlacement.For(ids[i], cluster.Live.Members, 1)[0];
+            if (owner == node.Peer)
+            {
+                placedHere.Add(ids[i]);
+                continue;
+            }
+            if (confirmNone || cached.Count % 4 == 3) unconfirmed.Add(ids[i]);
+            else cluster.Nodes.Single(n => n.Peer == owner).Store.Add(chunks[i]);
+            cached.Add(ids[i]);
+        }
+        cluster.LoadInventories();
+        foreach (var id in cached)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            node.Service.Inventory.Used(id);
+        }
+        // The disk is exactly full.
+        node.Store.DiskBytes = ids.Count * ChunkBytes;
+        return new Setup(cluster, node, cached, placedHere, unconfirmed);
+    }
+
+    private static void AssertOnlyTheOldestConfirmedWentFirst(Setup s, int evicted)
+    {
+        var gone = s.Confirmed.Where(id => !s.Node.Store.Contains(id)).ToList();
+        Assert.Equal(s.Confirmed.Take(evicted), gone);
+        Assert.All(s.PlacedHere, id => Assert.True(s.Node.Store.Contains(id), "a chunk this node holds for placement was evicted"));
+        Assert.All(s.Unconfirmed, id => Assert.True(s.Node.Store.Contains(id), "a chunk its placement node lacks was evicted"));
+    }
+
+    [Fact]
+    public async Task A_write_that_finds_the_disk_full_makes_the_cache_give_up_its_least_recently_used_confirmed_chunks_at_once()
+    {
+        var s = Build(reserve: 0);
+
+        Assert.True(await s.Cache.MakeRoomAsync(2_500, TestContext.Current.CancellationToken));
+
+        // Whole chunks until 2,500 B are free: three.
+        AssertOnlyTheOldestConfirmedWentFirst(s, 3);
+        Assert.Equal((3L, 3L * ChunkBytes), s.Cache.EvictedForSpace);
+        Assert.Equal((3L, 3L * ChunkBytes), s.Cache.Evicted);
+        Assert.Equal(3 * ChunkBytes, s.Node.Store.Capacity()!.Value.Free);
+    }
+
+    [Fact]
+    public async Task Room_made_for_a_write_reaches_the_free_space_reserve_so_the_next_writes_do_not_find_the_disk_full()
+    {
+        var s = Build(reserve: 6 * ChunkBytes);
+
+        Assert.True(await s.Cache.MakeRoomAsync(ChunkBytes, TestContext.Current.CancellationToken));
+
+        AssertOnlyTheOldestConfirmedWentFirst(s, 6);
+        Assert.Equal(6 * ChunkBytes, s.Node.Store.Capacity()!.Value.Free);
+    }
+
+    [Fact]
+    public async Task With_nothing_it_may_give_up_the_cache_says_no_and_deletes_nothing()
+    {
+        var s = Build(reserve: 0, confirmNone: true);
+        var held = s.Node.Store.Count;
+
+        Assert.False(await s.Cache.MakeRoomAsync(2_500, TestContext.Current.CancellationToken));
+
+        Assert.Equal(held, s.Node.Store.Count);
+        Assert.Equal((0L, 0L), s.Cache.EvictedForSpace);
+    }
+
+    [Fact]
+    public async Task Under_its_free_space_reserve_the_sweep_evicts_cached_chunks_until_the_reserve_is_free_again()
+    {
+        var s = Build(reserve: 4 * ChunkBytes);
+
+        var freed = await s.Cache.EvictAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(4 * ChunkBytes, freed);
+        AssertOnlyTheOldestConfirmedWentFirst(s, 4);
+        Assert.Equal((4L, 4L * ChunkBytes), s.Cache.EvictedForSpace);
+        // Back at the reserve: the next sweep gives nothing more up.
+        Assert.Equal(0, await s.Cache.EvictAsync(TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task Without_a_reserve_a_full_disk_under_the_cache_bound_keeps_every_chunk_in_the_sweep()
+    {
+        var s = Build(reserve: 0);
+        var held = s.Node.Store.Count;
+
+        Assert.Equal(0, await s.Cache.EvictAsync(TestContext.Current.CancellationToken));
+
+        Assert.Equal(held, s.Node.Store.Count);
+    }
+}

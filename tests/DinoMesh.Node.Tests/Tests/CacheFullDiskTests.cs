@@ -1,0 +1,132 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using DinoMesh.Node.Tests.Cluster;
+
+namespace DinoMesh.Node.Tests.Tests;
+
+/// <summary>
+/// A chunk disk full of cache never fails a write (issue 10): node c's data directory is a small tmpfs, filled with
+/// chunks it fetched to read a file of a (chunks placed on a and b with R = 2, so c holds them only as cache). A file
+/// then written on c needs that space: the cache gives up its least recently used chunks at once and the write
+/// succeeds (on a node without this, the close fails with ENOSPC). The evicted chunks read back on c (fetched again),
+/// and a and b still hold every one of them.
+/// </summary>
+public sealed class CacheFullDiskTests(ITestOutputHelper output)
+{
+    private const int DiskMib = 40;
+    // More than the 64 MiB of recently fetched chunks a node keeps in memory, so the first ones are read from disk again.
+    private const int CachedMib = 80;
+    private const int NewMib = 16;
+    private const int Mib = 1 << 20;
+
+    [Fact]
+    public void A_write_on_a_disk_full_of_cached_chunks_evicts_them_and_succeeds_and_they_read_back_from_their_placement_nodes()
+    {
+        Requirement.RootAndFuse();
+        using var cluster = new TestCluster(output);
+        var (a, b, c) = (cluster.Add("a", "127.0.0.11"), cluster.Add("b", "127.0.0.12"), cluster.Add("c", "127.0.0.13"));
+        using var disk = DataDirTmpfs.MountAt(c.DataDir, DiskMib);
+        // No free-space reserve: only a write's ENOSPC makes room here, so this checks that path (the sweep's reserve has tests of its own).
+        cluster.FormWith(["--replicas", "2"], new Dictionary<string, string?> { ["DINOMESH_CHUNK_FREE_RESERVE"] = "0" }, a, b, c);
+        cluster.WaitForViews([a, b, c], v => TestCluster.AllAlive(v, [a, b, c]), TimeSpan.FromSeconds(30), "every node sees every other alive");
+
+        // A file on a whose every chunk is placed on a and b: on c it can only be cache.
+        var members = new[] { a.PeerId!, b.PeerId!, c.PeerId! };
+        var pieces = CachedOnlyOn(c.PeerId!, members, CachedMib);
+        var cachedSha = Write(Path.Combine(a.MountPoint, "cached"), pieces);
+        cluster.Log($"wrote {CachedMib} MiB on a, every chunk placed on a and b");
+
+        // Read on c: every chunk is fetched and imported until c's disk is full.
+        WaitForSize(Path.Combine(c.MountPoint, "cached"), (long)CachedMib * Mib);
+        Assert.Equal(cachedSha, Sha256Of(Path.Combine(c.MountPoint, "cached")));
+        cluster.Log($"read on c; c's disk has {disk.FreeBytes()} bytes free");
+        Assert.True(disk.FreeBytes() < NewMib * Mib, $"c's disk is not full of cache: {disk.FreeBytes()} bytes free");
+
+        // A new file on c needs room the cache holds.
+        var fresh = Pieces(NewMib, seed: 7);
+        var freshSha = Write(Path.Combine(c.MountPoint, "fresh"), fresh);
+        cluster.Log($"wrote {NewMib} MiB on c; its disk has {disk.FreeBytes()} bytes free");
+        var chunks = Chunks(c);
+        Assert.True(chunks.GetProperty("evictedForSpace").GetInt64() > 0, chunks.GetRawText());
+        WaitForSize(Path.Combine(a.MountPoint, "fresh"), (long)NewMib * Mib);
+        Assert.Equal(freshSha, Sha256Of(Path.Combine(a.MountPoint, "fresh")));
+
+        // The evicted chunks read back on c: fetched again from a or b.
+        var fetchedBefore = Chunks(c).GetProperty("fetched").GetInt64();
+        File.WriteAllText("/proc/sys/vm/drop_caches", "1");
+        Assert.Equal(cachedSha, Sha256Of(Path.Combine(c.MountPoint, "cached")));
+        Assert.True(Chunks(c).GetProperty("fetched").GetInt64() > fetchedBefore, "no chunk of the cached file was fetched again on c");
+
+        // Every chunk keeps its two copies: the cached file's on a and b, the new file's on two nodes.
+        foreach (var piece in pieces)
+        {
+            var id = Hex(piece);
+            Assert.True(Holds(a, id) && Holds(b, id), $"chunk {id} is not on both its placement nodes");
+        }
+        foreach (var piece in fresh)
+        {
+            var id = Hex(piece);
+            Assert.True(new[] { a, b, c }.Count(n => Holds(n, id)) >= 2, $"chunk {id} of the new file has fewer than two copies");
+        }
+    }
+
+    /// <summary><paramref name="mib"/> random 1 MiB pieces (chunks) that <paramref name="peer"/> ranks last for among <paramref name="members"/>.</summary>
+    private static List<byte[]> CachedOnlyOn(string peer, string[] members, int mib)
+    {
+        var random = new Random(1);
+        var pieces = new List<byte[]>();
+        // About one in three qualifies; bounded all the same.
+        for (var tries = 0; pieces.Count < mib && tries < 100 * mib; tries++)
+        {
+            var piece = new byte[Mib];
+            random.NextBytes(piece);
+            if (PushTarget.RanksLast(piece, peer, members)) pieces.Add(piece);
+        }
+        Assert.Equal(mib, pieces.Count);
+        return pieces;
+    }
+
+    private static List<byte[]> Pieces(int mib, int seed)
+    {
+        var random = new Random(seed);
+        return [.. Enumerable.Range(0, mib).Select(_ =>
+        {
+            var piece = new byte[Mib];
+            random.NextBytes(piece);
+            return piece;
+        })];
+    }
+
+    /// <summary>Writes the pieces in order (one 1 MiB write each: one chunk each) and closes; the SHA-256 of the whole.</summary>
+    private static string Write(string path, List<byte[]> pieces)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0))
+        {
+            foreach (var piece in pieces)
+            {
+                file.Write(piece);
+                sha.AppendData(piece);
+            }
+        }
+        return Convert.ToHexString(sha.GetHashAndReset());
+    }
+
+    private static string Sha256Of(string path)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, Mib);
+        return Convert.ToHexString(SHA256.HashData(file));
+    }
+
+    private static void WaitForSize(string path, long bytes) =>
+        Assert.True(Poll.Until(() => File.Exists(path) && new FileInfo(path).Length == bytes, TimeSpan.FromSeconds(30)) is not null,
+            $"{path} did not reach {bytes} bytes within 30 s");
+
+    private static JsonElement Chunks(NodeProcess node) => node.Status().GetProperty("chunks");
+
+    private static string Hex(byte[] piece) => Convert.ToHexStringLower(SHA256.HashData(piece));
+
+    /// <summary>Whether the node's chunk store holds the chunk (its file, out of quarantine).</summary>
+    private static bool Holds(NodeProcess node, string id) =>
+        Directory.EnumerateFiles(Path.Combine(node.DataDir, "chunks"), id, SearchOption.AllDirectories).Any(f => !f.Contains("quarantine"));
+}
