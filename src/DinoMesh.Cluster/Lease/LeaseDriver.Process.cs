@@ -1,3 +1,4 @@
+using System.Buffers;
 using DinoMesh.Core.Identity;
 using DinoMesh.Core.Metadata;
 using DinoMesh.Storage.Metadata;
@@ -93,10 +94,17 @@ public sealed partial class LeaseDriver
             for (var i = 0; i < ready.PiecesReceived.Count; i++) (assembled ??= []).AddRange(WritePieceLocked(ready.PiecesReceived[i]));
             if (ready.Snapshot is { } snapshot)
             {
-                var state = _assembler.ReadAll(snapshot.Version);
-                _assembler.Discard();
-                if (ready.SnapshotReplaces) ReplaceStateLocked(snapshot.Version, snapshot.Term, state);
-                else InstallSnapshotLocked(snapshot.Version, snapshot.Term, state);
+                // Installed from the transfer's file, mapped: the snapshot may be larger than any array.
+                try
+                {
+                    using var state = _assembler.Open(snapshot.Version);
+                    if (ready.SnapshotReplaces) ReplaceStateLocked(snapshot.Version, snapshot.Term, state.Bytes);
+                    else InstallSnapshotLocked(snapshot.Version, snapshot.Term, state.Bytes);
+                }
+                finally
+                {
+                    _assembler.Discard();
+                }
             }
             if (ready.TruncateFrom is { } from)
             {
@@ -276,7 +284,7 @@ public sealed partial class LeaseDriver
     /// the snapshot's version in its term. The log keeps what Raft keeps (<see cref="SnapshotInstall"/>): entries from the
     /// version on go only when they contradict it, and those before it go with the save, not before.
     /// </summary>
-    private void InstallSnapshotLocked(long version, long term, byte[] state)
+    private void InstallSnapshotLocked(long version, long term, ReadOnlySequence<byte> state)
     {
         if (SnapshotInstall.DropContradicted(_log, version, term) is { } from)
         {
@@ -293,7 +301,7 @@ public sealed partial class LeaseDriver
     /// This node diverged (its applied state holds entries a majority power loss took back): the holder's snapshot
     /// replaces the log and the state, and nothing past it is applied until the holder commits it again.
     /// </summary>
-    private void ReplaceStateLocked(long version, long term, byte[] state)
+    private void ReplaceStateLocked(long version, long term, ReadOnlySequence<byte> state)
     {
         _logger.LogWarning("lease: the holder's log contradicts entries this node applied (a majority of voters lost power since the last fsync); taking its snapshot at version {Version}", version);
         _replica.ReplaceState(term, state);

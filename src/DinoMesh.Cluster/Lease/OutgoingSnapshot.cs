@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using DinoMesh.Core.Metadata;
 using Microsoft.Win32.SafeHandles;
 
@@ -39,15 +38,19 @@ internal sealed class OutgoingSnapshot : IDisposable
             var current = state();
             var term = termAt(current.Version);
             if (term < 0) return null;
-            var bytes = StateSnapshotCodec.Encode(current);
             var path = Path.Combine(_directory, $"{FilePrefix}{current.Version}.tmp");
+            long length;
+            byte[] hash;
             // A temp file, never fsynced: a crash leaves it to be removed at the next start. Owner-only, like the
-            // rest of the metadata (it holds names and small files' bytes).
-            using (var stream = new FileStream(path, new FileStreamOptions { Mode = System.IO.FileMode.Create, Access = FileAccess.Write, UnixCreateMode = OwnerOnly }))
+            // rest of the metadata (it holds names and small files' bytes). Encoded straight into it, hashed on the
+            // way, a piece at a time: a large tree's snapshot does not fit in an array.
+            using (var stream = new FileStream(path, new FileStreamOptions { Mode = System.IO.FileMode.Create, Access = FileAccess.Write, UnixCreateMode = OwnerOnly, BufferSize = 0 }))
+            using (var hashing = new HashingStream(stream))
             {
-                stream.Write(bytes);
+                length = StateSnapshotCodec.Encode(current, hashing);
+                hash = hashing.GetHashAndReset();
             }
-            var meta = new SnapshotMeta(current.Version, term, bytes.Length, SHA256.HashData(bytes), [.. current.Voters]);
+            var meta = new SnapshotMeta(current.Version, term, length, hash, [.. current.Voters]);
             var file = File.OpenHandle(path, System.IO.FileMode.Open, FileAccess.Read);
             (SafeFileHandle? File, string? Path) old;
             lock (_gate)

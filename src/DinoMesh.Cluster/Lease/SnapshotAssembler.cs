@@ -1,3 +1,4 @@
+using DinoMesh.Core.Metadata;
 using System.Security.Cryptography;
 using Microsoft.Win32.SafeHandles;
 
@@ -5,8 +6,7 @@ namespace DinoMesh.Cluster.Lease;
 
 /// <summary>
 /// Where a follower puts a snapshot's pieces as they come (in order: the machine lets no other through): a temp file
-/// next to the log, so a snapshot larger than memory allows is never one array until it is installed, and then only
-/// one. The whole is checked (length and SHA-256, read back from the file) before the machine lets it be installed.
+/// next to the log, so a snapshot is never one array: it is installed from the file, memory-mapped. The whole is checked (length and SHA-256, read back from the file) before the machine lets it be installed.
 /// A crash leaves only the temp file, which the next start removes: nothing is installed half.
 /// </summary>
 internal sealed class SnapshotAssembler : IDisposable
@@ -85,18 +85,14 @@ internal sealed class SnapshotAssembler : IDisposable
         return why.Length == 0;
     }
 
-    /// <summary>The assembled (and checked) snapshot, read into the one array the install decodes.</summary>
-    public byte[] ReadAll(long version)
+    /// <summary>
+    /// The assembled (and checked) snapshot, memory-mapped from the temp file for the install to decode and copy a
+    /// piece at a time (it may be larger than any array). The caller disposes it before <see cref="Discard"/>.
+    /// </summary>
+    public MappedBytes Open(long version)
     {
         if (_id is not { } id || id.Version != version || Handle is null || _written != id.Length) throw new InvalidOperationException($"no assembled snapshot at version {version}");
-        var bytes = new byte[id.Length];
-        for (var done = 0; done < bytes.Length;)
-        {
-            var read = RandomAccess.Read(Handle, bytes.AsSpan(done), done);
-            if (read == 0) throw new IOException($"{_path} ends at {done} of {bytes.Length} bytes");
-            done += read;
-        }
-        return bytes;
+        return new MappedBytes(Handle, 0, id.Length);
     }
 
     /// <summary>Drops what is assembled (installed, or superseded).</summary>
@@ -119,7 +115,7 @@ internal sealed class SnapshotAssembler : IDisposable
             // Owner-only, like the rest of the metadata.
             _stream = new FileStream(_path, new FileStreamOptions
             {
-                Mode = FileMode.Create, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 0, UnixCreateMode = OutgoingSnapshot.OwnerOnly,
+                Mode = System.IO.FileMode.Create, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 0, UnixCreateMode = OutgoingSnapshot.OwnerOnly,
             });
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -21,11 +21,23 @@ public sealed partial class MetadataLog
     /// </summary>
     public void ReplaceWithSnapshot(long version, long term, ReadOnlySpan<byte> state)
     {
+        // Small callers (tests): one copy, since a lambda cannot hold a span.
+        var bytes = state.ToArray();
+        ReplaceWithSnapshot(version, term, stream => stream.Write(bytes));
+    }
+
+    /// <summary>
+    /// As <see cref="ReplaceWithSnapshot(long, long, ReadOnlySpan{byte})"/>, with the state written by
+    /// <paramref name="writeState"/> to the stream it is given, in pieces: the node's path (a snapshot may be larger
+    /// than an array).
+    /// </summary>
+    public void ReplaceWithSnapshot(long version, long term, Action<Stream> writeState)
+    {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(version);
         lock (_saveGate)
         {
             ThrowIfDisposed();
-            string file = SnapshotFile.Write(_snapshotDirectory, version, term, state);
+            string file = SnapshotFile.Write(_snapshotDirectory, version, term, writeState);
             bool mayBeNamed = false;
             try
             {

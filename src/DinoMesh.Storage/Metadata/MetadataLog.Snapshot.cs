@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.Extensions.Logging;
 
 namespace DinoMesh.Storage.Metadata;
@@ -20,6 +21,18 @@ public sealed partial class MetadataLog
     /// </summary>
     public void SaveSnapshot(long version, long term, ReadOnlySpan<byte> state)
     {
+        // Small callers (tests): one copy, since a lambda cannot hold a span.
+        var bytes = state.ToArray();
+        SaveSnapshot(version, term, stream => stream.Write(bytes));
+    }
+
+    /// <summary>
+    /// As <see cref="SaveSnapshot(long, long, ReadOnlySpan{byte})"/>, with the state written by
+    /// <paramref name="writeState"/> to the stream it is given, in pieces (see <see cref="SnapshotFile"/>): the node's
+    /// path, where a large tree's snapshot does not fit in an array. Not called when the snapshot would be ignored.
+    /// </summary>
+    public void SaveSnapshot(long version, long term, Action<Stream> writeState)
+    {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(version);
         // Saves are serialised here, not under the write lock: only a save moves the snapshot version, so the check
         // below stays true until this save is done.
@@ -27,7 +40,7 @@ public sealed partial class MetadataLog
         {
             ThrowIfDisposed();
             if (version <= Volatile.Read(ref _snapshot).Version) return;
-            string file = SnapshotFile.Write(_snapshotDirectory, version, term, state);
+            string file = SnapshotFile.Write(_snapshotDirectory, version, term, writeState);
             bool mayBeNamed = false;
             try
             {
@@ -97,9 +110,21 @@ public sealed partial class MetadataLog
     internal Action<string>? SnapshotFileWritten { get; set; }
 
     /// <summary>
-    /// The newest saved snapshot, or null. Throws <see cref="MetadataDamagedException"/> when its file is not whole.
+    /// The newest saved snapshot, or null, read into memory (tests and small tools; the node maps it:
+    /// <see cref="OpenSnapshot"/>). Throws <see cref="MetadataDamagedException"/> when its file is not whole.
     /// </summary>
     public Snapshot? LoadSnapshot()
+    {
+        using var saved = OpenSnapshot();
+        return saved is null ? null : new Snapshot(saved.Version, saved.Term, saved.State.ToArray());
+    }
+
+    /// <summary>
+    /// The newest saved snapshot, or null: its state memory-mapped from its file and checked whole, never one array (a
+    /// large tree's snapshot is larger than an array can be). The caller disposes it once it has decoded the state.
+    /// Throws <see cref="MetadataDamagedException"/> when its file is not whole.
+    /// </summary>
+    public SavedSnapshot? OpenSnapshot()
     {
         ThrowIfDisposed();
         // A save can replace the file between reading the row and opening the file; the row, read again, then names
@@ -109,10 +134,10 @@ public sealed partial class MetadataLog
         {
             var (version, term, file, payload) = ReadSnapshot();
             if (version == 0) return null;
-            if (file is null) return new Snapshot(version, term, payload);
+            if (file is null) return new SavedSnapshot(version, term, new System.Buffers.ReadOnlySequence<byte>(payload), null);
             if (file == missing)
                 throw new MetadataDamagedException($"metadata snapshot {System.IO.Path.Combine(_snapshotDirectory, file)}", $"the database names it as the snapshot at version {version}, but it does not exist");
-            if (SnapshotFile.Read(_snapshotDirectory, file, version, term) is { } state) return new Snapshot(version, term, state);
+            if (SnapshotFile.Open(_snapshotDirectory, file, version, term) is { } state) return new SavedSnapshot(version, term, state.Bytes, state);
             missing = file;
         }
         throw new IOException($"metadata log {_path}: the snapshot was replaced 16 times while it was being loaded");

@@ -81,8 +81,11 @@ internal static class SegmentFormat
     /// <summary>CRC-32C of <paramref name="data"/> (also what guards the synced-version file's slots).</summary>
     public static uint Crc32C(ReadOnlySpan<byte> data) => ~Crc32C(uint.MaxValue, data);
 
-    /// <summary>CRC-32C through the CPU's crc32 instruction where there is one, 8 bytes at a time.</summary>
-    private static uint Crc32C(uint crc, ReadOnlySpan<byte> data)
+    /// <summary>
+    /// CRC-32C through the CPU's crc32 instruction where there is one, 8 bytes at a time; carried on from
+    /// <paramref name="crc"/> (start at <see cref="uint.MaxValue"/>, finish with <c>~</c>) for data written in pieces.
+    /// </summary>
+    internal static uint Crc32C(uint crc, ReadOnlySpan<byte> data)
     {
         while (data.Length >= 8)
         {

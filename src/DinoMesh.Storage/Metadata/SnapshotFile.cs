@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using System.Buffers;
 using DinoMesh.Storage.Native;
 using Microsoft.Win32.SafeHandles;
 
@@ -7,7 +8,8 @@ namespace DinoMesh.Storage.Metadata;
 
 /// <summary>
 /// A saved snapshot's bytes in a file of their own under <c>&lt;meta&gt;/snapshots/</c>, so that writing and syncing
-/// several megabytes happens outside the log's write lock; the database only names the current file.
+/// megabytes or gigabytes happens outside the log's write lock; the database only names the current file. Written as a
+/// stream and read through a memory map: a snapshot is never one array here, whatever its size.
 /// <para>Named after its version (<c>00000000000000000042.snap</c>, 20 digits); written as <c>….snap.tmp</c>, made
 /// durable (fdatasync), renamed and the directory fsynced, so a name without <c>.tmp</c> is always a whole file. A file
 /// that the database does not name is left over from a save a crash interrupted, or from the snapshot it replaced, and
@@ -32,10 +34,12 @@ internal static class SnapshotFile
 
     /// <summary>
     /// Writes the snapshot under its final name in <paramref name="directory"/>, durable (file and directory entry) when
-    /// this returns; returns the file name. On failure nothing is left under the final name and the temp file is
-    /// removed; a full disk is a <see cref="LogFullException"/> naming the file.
+    /// this returns; returns the file name. <paramref name="writePayload"/> writes the payload to the stream it is given
+    /// in as many pieces as it likes (the codec spills 1 MiB at a time): its length and checksum are counted on the way
+    /// and the header is written last, so a payload of any size is never in memory whole. On failure nothing is left
+    /// under the final name and the temp file is removed; a full disk is a <see cref="LogFullException"/> naming the file.
     /// </summary>
-    public static string Write(string directory, long version, long term, ReadOnlySpan<byte> payload)
+    public static string Write(string directory, long version, long term, Action<Stream> writePayload)
     {
         string name = FileName(version);
         string path = Path.Combine(directory, name);
@@ -45,10 +49,11 @@ internal static class SnapshotFile
             using (var file = File.OpenHandle(temp, FileMode.Create, FileAccess.Write, FileShare.None))
             {
                 File.SetUnixFileMode(file, OwnerReadWrite);
+                var payload = new PayloadStream(file, HeaderSize);
+                writePayload(payload);
                 Span<byte> header = stackalloc byte[HeaderSize];
-                WriteHeader(header, version, term, payload);
+                WriteHeader(header, version, term, payload.Length, payload.Crc);
                 RandomAccess.Write(file, header, 0);
-                RandomAccess.Write(file, payload, HeaderSize);
                 int error = Durability.DataSync(file);
                 if (error != 0) throw new IOException($"snapshot {temp}: fdatasync failed: {LibC.Describe(error)}", error);
             }
@@ -61,6 +66,11 @@ internal static class SnapshotFile
             SegmentFile.TryDelete(temp);
             throw SegmentFile.Translate(e, path);
         }
+        catch
+        {
+            SegmentFile.TryDelete(temp);
+            throw;
+        }
     }
 
     /// <summary>
@@ -69,6 +79,16 @@ internal static class SnapshotFile
     /// again). Throws <see cref="MetadataDamagedException"/> when it is not that snapshot, whole.
     /// </summary>
     public static byte[]? Read(string directory, string name, long version, long term)
+    {
+        using var mapped = Open(directory, name, version, term);
+        return mapped?.Bytes.ToArray();
+    }
+
+    /// <summary>
+    /// As <see cref="Read"/>, but the payload stays in the file, memory-mapped (a snapshot of several GiB is larger
+    /// than any array): checked whole (its CRC-32C, a pass over the mapping) before it is returned. The caller disposes it.
+    /// </summary>
+    public static DinoMesh.Core.Metadata.MappedBytes? Open(string directory, string name, long version, long term)
     {
         string path = Path.Combine(directory, name);
         SafeFileHandle file;
@@ -80,13 +100,23 @@ internal static class SnapshotFile
         {
             return null;
         }
+        // The mapping outlives the handle (and a rename or unlink of the name): closing the file here is fine.
         using (file)
         {
             var (length, payloadCrc) = CheckHeader(file, path, version, term);
-            var payload = new byte[length];
-            if (PositionedRead.ReadAt(file, HeaderSize, payload) != length) throw Damaged(path, $"it ends before its {length} bytes of payload");
-            if (SegmentFormat.Crc32C(payload) != payloadCrc) throw Damaged(path, "the payload's checksum does not match");
-            return payload;
+            var mapped = new DinoMesh.Core.Metadata.MappedBytes(file, HeaderSize, length);
+            try
+            {
+                uint crc = uint.MaxValue;
+                foreach (var piece in mapped.Bytes) crc = SegmentFormat.Crc32C(crc, piece.Span);
+                if (~crc != payloadCrc) throw Damaged(path, "the payload's checksum does not match");
+                return mapped;
+            }
+            catch
+            {
+                mapped.Dispose();
+                throw;
+            }
         }
     }
 
@@ -128,18 +158,18 @@ internal static class SnapshotFile
         return removed;
     }
 
-    private static void WriteHeader(Span<byte> header, long version, long term, ReadOnlySpan<byte> payload)
+    private static void WriteHeader(Span<byte> header, long version, long term, long payloadLength, uint payloadCrc)
     {
         Magic.CopyTo(header);
         BinaryPrimitives.WriteInt64LittleEndian(header[8..], version);
         BinaryPrimitives.WriteInt64LittleEndian(header[16..], term);
-        BinaryPrimitives.WriteInt64LittleEndian(header[24..], payload.Length);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[32..], SegmentFormat.Crc32C(payload));
+        BinaryPrimitives.WriteInt64LittleEndian(header[24..], payloadLength);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[32..], payloadCrc);
         BinaryPrimitives.WriteUInt32LittleEndian(header[36..], SegmentFormat.Crc32C(header[..36]));
     }
 
     /// <summary>The payload length and CRC the header states, once the header is checked against the database row.</summary>
-    private static (int Length, uint PayloadCrc) CheckHeader(SafeFileHandle file, string path, long version, long term)
+    private static (long Length, uint PayloadCrc) CheckHeader(SafeFileHandle file, string path, long version, long term)
     {
         Span<byte> header = stackalloc byte[HeaderSize];
         if (PositionedRead.ReadAt(file, 0, header) != HeaderSize) throw Damaged(path, "it is shorter than a snapshot header");
@@ -150,9 +180,48 @@ internal static class SnapshotFile
         if (stated != version || statedTerm != term)
             throw Damaged(path, $"it holds the snapshot at version {stated} (term {statedTerm}), but the database names it for version {version} (term {term})");
         long length = BinaryPrimitives.ReadInt64LittleEndian(header[24..]);
-        if (length < 0 || length > Array.MaxLength || HeaderSize + length != RandomAccess.GetLength(file))
+        if (length < 0 || HeaderSize + length != RandomAccess.GetLength(file))
             throw Damaged(path, $"its size {RandomAccess.GetLength(file)} does not match the {length} bytes of payload its header states");
-        return ((int)length, BinaryPrimitives.ReadUInt32LittleEndian(header[32..]));
+        return (length, BinaryPrimitives.ReadUInt32LittleEndian(header[32..]));
+    }
+
+    /// <summary>
+    /// The payload's part of the temp file: each write goes straight to the file at the next offset (the writer already
+    /// buffers), its CRC-32C and length counted as it passes.
+    /// </summary>
+    private sealed class PayloadStream(SafeFileHandle file, long start) : Stream
+    {
+        private uint _crc = uint.MaxValue;
+        private long _length;
+
+        public uint Crc => ~_crc;
+        public override long Length => _length;
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+
+        public override long Position
+        {
+            get => _length;
+            set => throw new NotSupportedException();
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            RandomAccess.Write(file, buffer, start + _length);
+            _crc = SegmentFormat.Crc32C(_crc, buffer);
+            _length += buffer.Length;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
     }
 
     private static MetadataDamagedException Damaged(string path, string damage) => new($"metadata snapshot {path}", damage);

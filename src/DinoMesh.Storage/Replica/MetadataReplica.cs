@@ -1,3 +1,4 @@
+using System.Buffers;
 using DinoMesh.Core.Metadata;
 using DinoMesh.Core.Wire;
 using DinoMesh.Storage.Chunks;
@@ -76,8 +77,14 @@ public sealed class MetadataReplica : IDisposable
     /// </summary>
     public static MetadataReplica Open(MetadataLog log, ChunkStore chunks, ILogger logger, long replayUpTo = long.MaxValue, int snapshotEvery = DefaultSnapshotEvery)
     {
-        var snapshot = log.LoadSnapshot();
-        var state = snapshot is null ? FileSystemState.Empty : StateSnapshotCodec.Decode(snapshot.State);
+        FileSystemState state;
+        long snapshotVersion;
+        // Decoded from the mapped file, a piece at a time: a large tree's snapshot is larger than any array.
+        using (var snapshot = log.OpenSnapshot())
+        {
+            state = snapshot is null ? FileSystemState.Empty : StateSnapshotCodec.Decode(snapshot.State);
+            snapshotVersion = snapshot?.Version ?? 0;
+        }
         var replayed = 0;
         foreach (var record in log.ReadFrom(state.Version + 1))
         {
@@ -96,7 +103,7 @@ public sealed class MetadataReplica : IDisposable
         {
             _announced = state.Version,
             _sinceSnapshot = replayed,
-            SnapshotVersion = snapshot?.Version ?? 0,
+            SnapshotVersion = snapshotVersion,
             Replayed = replayed,
             SnapshotEvery = snapshotEvery,
         };
@@ -203,7 +210,13 @@ public sealed class MetadataReplica : IDisposable
     /// is announced as a replacement (<see cref="StateReplaced"/>) by the next <see cref="Announce"/>: the kernel may
     /// cache files the entries skipped over changed.
     /// </summary>
-    public void InstallSnapshot(long term, byte[] snapshot)
+    public void InstallSnapshot(long term, byte[] snapshot) => InstallSnapshot(term, new ReadOnlySequence<byte>(snapshot));
+
+    /// <summary>
+    /// As <see cref="InstallSnapshot(long, byte[])"/>, from bytes in pieces (the node's path: the transfer's file,
+    /// memory-mapped); they are decoded and copied to the log's snapshot file a piece at a time, never as one array.
+    /// </summary>
+    public void InstallSnapshot(long term, ReadOnlySequence<byte> snapshot)
     {
         var state = StateSnapshotCodec.Decode(snapshot);
         if (state.Version <= Current.Version) return;
@@ -213,7 +226,7 @@ public sealed class MetadataReplica : IDisposable
         lock (_applyGate)
         {
             if (state.Version <= _state.Version) return;
-            Log.SaveSnapshot(state.Version, term, snapshot);
+            Log.SaveSnapshot(state.Version, term, stream => CopyTo(snapshot, stream));
             var before = _state;
             Volatile.Write(ref _state, state);
             _unannounced.Enqueue((null, new ApplyResult(FsError.None, state, StateReplacement.Between(before, state))));
@@ -234,7 +247,10 @@ public sealed class MetadataReplica : IDisposable
     /// differs is announced (<see cref="StateReplaced"/>) by the next <see cref="Announce"/>, which the caller makes
     /// once it holds no lock a listener may need.
     /// </summary>
-    public ApplyResult ReplaceState(long term, byte[] snapshot)
+    public ApplyResult ReplaceState(long term, byte[] snapshot) => ReplaceState(term, new ReadOnlySequence<byte>(snapshot));
+
+    /// <summary>As <see cref="ReplaceState(long, byte[])"/>, from bytes in pieces (the node's path, as <see cref="InstallSnapshot(long, ReadOnlySequence{byte})"/>).</summary>
+    public ApplyResult ReplaceState(long term, ReadOnlySequence<byte> snapshot)
     {
         var state = StateSnapshotCodec.Decode(snapshot);
         _chunks.SyncAll();
@@ -243,7 +259,7 @@ public sealed class MetadataReplica : IDisposable
         lock (_applyGate)
         {
             before = _state;
-            Log.ReplaceWithSnapshot(state.Version, term, snapshot);
+            Log.ReplaceWithSnapshot(state.Version, term, stream => CopyTo(snapshot, stream));
             Volatile.Write(ref _state, state);
             effect = StateReplacement.Between(before, state);
             _unannounced.Enqueue((null, new ApplyResult(FsError.None, state, effect)));
@@ -253,6 +269,11 @@ public sealed class MetadataReplica : IDisposable
             + "it held changes a power loss of a majority took back; {Touched} inodes and {Entries} names differ",
             before.Version, state.Version, effect.Touched.Count + effect.Removed.Count, effect.Entries.Count);
         return new ApplyResult(FsError.None, state, effect);
+    }
+
+    private static void CopyTo(ReadOnlySequence<byte> bytes, Stream stream)
+    {
+        foreach (var piece in bytes) stream.Write(piece.Span);
     }
 
     /// <summary>Chunks first, then the log: a durable entry must never point at a chunk that a power cut could lose.</summary>
@@ -311,18 +332,18 @@ public sealed class MetadataReplica : IDisposable
     private void WriteSnapshot(FileSystemState state)
     {
         if (state.Version == 0 || state.Version <= Log.SnapshotVersion) return;
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var bytes = StateSnapshotCodec.Encode(state);
-        var encoded = System.Diagnostics.Stopwatch.GetElapsedTime(started);
         // The snapshot is durable when saved, so the chunks it points at must be first.
         _chunks.SyncAll();
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var previous = Log.SnapshotVersion;
-        Log.SaveSnapshot(state.Version, Log.TermAt(state.Version), bytes);
+        long bytes = 0;
+        // Encoded straight into the file, a piece at a time: a large tree's snapshot does not fit in an array.
+        Log.SaveSnapshot(state.Version, Log.TermAt(state.Version), stream => bytes = StateSnapshotCodec.Encode(state, stream));
         // Entries up to the previous snapshot can go: one interval stays for replicas that are a little behind, and
         // the log's open no longer scans everything ever appended.
         if (previous > 0) Log.TruncatePrefix(previous);
-        _logger.LogInformation("metadata: snapshot at version {Version} ({Bytes} bytes; encoded in {Encode:F0} ms, {Total:F0} ms in all)",
-            state.Version, bytes.Length, encoded.TotalMilliseconds, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        _logger.LogInformation("metadata: snapshot at version {Version} ({Bytes} bytes; encoded and written in {Total:F0} ms)",
+            state.Version, bytes, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 
     /// <summary>Waits for a snapshot in progress and writes a final one if anything was applied since the last.</summary>

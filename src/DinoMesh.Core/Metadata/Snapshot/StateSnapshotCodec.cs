@@ -9,7 +9,8 @@ namespace DinoMesh.Core.Metadata;
 
 /// <summary>
 /// A whole <see cref="FileSystemState"/> as one MessagePack array (for restart, and for a node that catches up from a
-/// peer). Written by hand rather than through generated formatters: a snapshot holds every inode, and this keeps it one
+/// peer). The node writes it to a stream and reads it from a mapped file, a piece at a time: a large tree's snapshot is
+/// larger than any one array. Written by hand rather than through generated formatters: a snapshot holds every inode, and this keeps it one
 /// pass with no intermediate records. The layout is in docs/protocol.md; <see cref="FormatVersion"/> changes with it.
 /// </summary>
 public static class StateSnapshotCodec
@@ -25,10 +26,38 @@ public static class StateSnapshotCodec
     private static readonly PeerIdFormatter Peers = new();
     private static readonly FileNameFormatter Names = new();
 
+    /// <summary>
+    /// The snapshot as one array: for small states (tests, tools). The node streams (<see cref="Encode(FileSystemState,
+    /// Stream)"/>): a large tree's snapshot does not fit in an array.
+    /// </summary>
     public static byte[] Encode(FileSystemState state)
     {
         var buffer = new ArrayBufferWriter<byte>(Math.Max(4096, state.Inodes.Count * 96));
         var w = new MessagePackWriter(buffer);
+        Write(ref w, state);
+        w.Flush();
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>
+    /// Writes the snapshot to <paramref name="destination"/> a bounded piece at a time (the same bytes as
+    /// <see cref="Encode(FileSystemState)"/>); returns how many. The whole encoding is never in memory.
+    /// </summary>
+    public static long Encode(FileSystemState state, Stream destination) => Encode(state, destination, SpillingBufferWriter.DefaultPieceSize);
+
+    /// <summary>Tests: a small <paramref name="pieceSize"/> spills at many places, inside inodes and their bytes.</summary>
+    internal static long Encode(FileSystemState state, Stream destination, int pieceSize)
+    {
+        using var buffer = new SpillingBufferWriter(destination, pieceSize);
+        var w = new MessagePackWriter(buffer);
+        Write(ref w, state);
+        w.Flush();
+        buffer.Flush();
+        return buffer.Spilled;
+    }
+
+    private static void Write(ref MessagePackWriter w, FileSystemState state)
+    {
         var options = MutationCodec.Options;
         w.WriteArrayHeader(TopFields);
         w.Write(Magic);
@@ -67,8 +96,6 @@ public static class StateSnapshotCodec
         }
         w.WriteArrayHeader(state.Evicted.Count);
         foreach (var evicted in state.Evicted) Peers.Serialize(ref w, evicted, options);
-        w.Flush();
-        return buffer.WrittenSpan.ToArray();
     }
 
     private static void WriteInode(ref MessagePackWriter w, Inode inode, MessagePackSerializerOptions options)
@@ -104,7 +131,13 @@ public static class StateSnapshotCodec
     }
 
     /// <summary>Reads a snapshot; damage or another format is an <see cref="InvalidDataException"/> that says what it found.</summary>
-    public static FileSystemState Decode(ReadOnlyMemory<byte> bytes)
+    public static FileSystemState Decode(ReadOnlyMemory<byte> bytes) => Decode(new ReadOnlySequence<byte>(bytes));
+
+    /// <summary>
+    /// Reads a snapshot held in pieces (a memory-mapped file: <see cref="MappedBytes"/>); damage or another format is an
+    /// <see cref="InvalidDataException"/>, as for one array. Whatever the state keeps is copied out of the pieces.
+    /// </summary>
+    public static FileSystemState Decode(ReadOnlySequence<byte> bytes)
     {
         try
         {
@@ -116,7 +149,7 @@ public static class StateSnapshotCodec
         }
     }
 
-    private static FileSystemState Read(ReadOnlyMemory<byte> bytes)
+    private static FileSystemState Read(ReadOnlySequence<byte> bytes)
     {
         var r = new MessagePackReader(bytes);
         var options = MutationCodec.Options;
@@ -225,7 +258,12 @@ public static class StateSnapshotCodec
         r.ReadBytes() is { } bytes ? bytes.ToArray() : throw new InvalidDataException("expected bin");
 
     /// <summary>SHA-256 over the canonical snapshot: equal on every node that applied the same log.</summary>
-    public static string StateHash(FileSystemState state) =>
+    /// <remarks>The bytes are hashed as they are encoded, a piece at a time: no copy of the whole snapshot.</remarks>
+    public static string StateHash(FileSystemState state)
+    {
         // The duplicate table and the orphans are state too: two nodes that disagree on them would apply a retry differently.
-        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encode(state)));
+        using var hash = new HashingStream();
+        Encode(state, hash);
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
 }
