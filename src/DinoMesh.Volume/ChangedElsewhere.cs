@@ -36,5 +36,8 @@ internal sealed class ChangedElsewhere
         return true;
     }
 
+    /// <summary>Whether <paramref name="ino"/> changed elsewhere since it was last taken (it stays).</summary>
+    public bool Contains(ulong ino) => _inodes.ContainsKey(ino);
+
     public int Count => Volatile.Read(ref _added);
 }

@@ -69,14 +69,20 @@ public sealed partial class DinoFileSystem
     public override ValueTask<FuseResult<OpenReply>> OpenAsync(FuseContext ctx, ulong ino, int flags) => OpenAsync(ctx, ino, flags, 0);
 
     /// <summary>An O_TRUNC open truncates here (ATOMIC_O_TRUNC) and drops privileges as a truncate does (<see cref="FuseOpenFlags"/>).</summary>
-    public override async ValueTask<FuseResult<OpenReply>> OpenAsync(FuseContext ctx, ulong ino, int flags, uint openFlags)
+    public override ValueTask<FuseResult<OpenReply>> OpenAsync(FuseContext ctx, ulong ino, int flags, uint openFlags) =>
+        OpenAsync(ctx, ino, flags, openFlags, kernelMayHoldSize: true);
+
+    /// <param name="kernelMayHoldSize">False for a create that found the name taken: the kernel asked to create it, so
+    /// it holds no size of it to refresh (<see cref="NeedsFreshSize"/>), and a create is not retried on ESTALE.</param>
+    private async ValueTask<FuseResult<OpenReply>> OpenAsync(FuseContext ctx, ulong ino, int flags, uint openFlags, bool kernelMayHoldSize)
     {
         // Close-to-open: what another node closed before this open began is applied here first, and the kernel drops
         // what that made stale (its cached size would otherwise cut the read short, its pages show old bytes).
         await _meta.ReadBarrierAsync(ctx.Cancellation);
-        var changedElsewhere = ForgetIfChangedElsewhere(ino);
         var inode = _meta.Current.Find(ino);
         if (inode is null) return Fail<OpenReply>(FsError.Stale);
+        if (kernelMayHoldSize && NeedsFreshSize(inode, flags)) return Fail<OpenReply>(FsError.Stale);
+        var changedElsewhere = ForgetIfChangedElsewhere(ino);
         if (inode.IsDirectory && (flags & OAccMode) != 0) return Fail<OpenReply>(FsError.IsADirectory);
         if ((flags & OTrunc) != 0 && (flags & OAccMode) is OWrOnly or ORdWr && inode.IsRegular)
         {
@@ -92,6 +98,24 @@ public sealed partial class DinoFileSystem
             ? OpenReplyFlags.None
             : OpenReplyFlags.KeepCache;
         return new OpenReply(AddHandle(new OpenHandle(ino, flags)), keep);
+    }
+
+    /// <summary>
+    /// A regular file another node changed since its last open here, opened for the first time since: the kernel may
+    /// still hold its old size, which nothing it does on a read within that size refreshes (without AUTO_INVAL_DATA,
+    /// which would also drop the pages of a file this node writes and reads). Reads past the new end then go out
+    /// together, and the kernel takes the size from whichever short answer comes first: measured, 12 of 30 files
+    /// shrunk on another node read as 3 MiB with zeros past their real end of 2,098,384 bytes (ShrunkElsewhereTests).
+    /// So the first open answers ESTALE after dropping the kernel's attributes: the VFS retries the open once with every
+    /// name looked up again, the lookup's answer carries the current size, and the retry (<see cref="SizeRefreshes"/>)
+    /// opens as before, dropping the cached pages. An O_TRUNC open sets the size itself.
+    /// </summary>
+    private bool NeedsFreshSize(Inode inode, int flags)
+    {
+        if (!inode.IsRegular || (flags & OTrunc) != 0 || !_changedElsewhere.Contains(inode.Ino)) return false;
+        if (!_sizeRefreshes.Ask(inode.Ino, Environment.TickCount64)) return false;
+        _notifier?.InvalidateInode(inode.Ino, -1, 0);
+        return true;
     }
 
     /// <summary>
@@ -121,7 +145,7 @@ public sealed partial class DinoFileSystem
             var (error, existing) = _meta.Current.Lookup(parent, FileName.FromBytes(name.Span));
             if (existing is null) return Fail<CreateReply>(error);
             if (existing.IsDirectory) return Fail<CreateReply>(FsError.IsADirectory);
-            var opened = await OpenAsync(ctx, existing.Ino, flags & ~(OCreat | OExcl), openFlags);
+            var opened = await OpenAsync(ctx, existing.Ino, flags & ~(OCreat | OExcl), openFlags, kernelMayHoldSize: false);
             return opened.Ok ? new CreateReply(Entry(existing), opened.Value) : Fail<CreateReply>((FsError)opened.Errno);
         }
         if (!entry.Ok) return FuseResult<CreateReply>.Fail(entry.Errno);

@@ -26,6 +26,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     private readonly ConcurrentDictionary<ulong, Inode> _unlinkedDirectories = new();
     private readonly CacheInvalidator _invalidator;
     private readonly ChangedElsewhere _changedElsewhere = new();
+    private readonly SizeRefreshes _sizeRefreshes = new();
     private readonly AccessTimes _atimes;
     private readonly CancellationTokenSource _stopping = new();
     private IFuseNotifier? _notifier;

@@ -4,19 +4,18 @@ namespace DinoMesh.Node.Tests.RandomOps;
 
 /// <summary>
 /// Seed 400 on its own: a file a node wrote, truncated on another node, then read on the first with plain read(2)
-/// calls (no stat first) after the truncate returned, must read as its new size (close-to-open). Known defect, not
-/// fixed yet: 12 and 14 of 30 files read as 3,145,728 bytes (zeros past the new end) on this build and on main's
-/// b98f2c6. The writer's kernel keeps the old, larger size: the open only marks its cached attributes stale, a read
-/// within that size does not refresh them, and of the concurrent async reads the one at 3 MiB answers 0 bytes first
-/// and sets the size to 3 MiB, after which the short read that would set 2,098,384 is dropped as older. Asking the
-/// kernel for FUSE_AUTO_INVAL_DATA (it then refreshes stale attributes on read) made this pass (0 of 30), but it is a
-/// deliberate absence (architecture.md, DispatcherTests) and was not benchmarked, so it is not in.
+/// calls (no stat first) after the truncate returned, must read as its new size (close-to-open). Before the fix, 12 and
+/// 14 of 30 files read as 3,145,728 bytes (zeros past the new end): the writer's kernel kept the old, larger size (an
+/// open only marked its cached attributes stale, and a read within that size does not refresh them), and of the
+/// concurrent reads the one at 3 MiB answered 0 bytes first and set the size to 3 MiB, after which the short read that
+/// would set 2,098,384 was dropped as older. Now the first open of a file changed elsewhere answers ESTALE, the VFS
+/// looks the name up again (taking the new size from that answer) and retries the open (DinoFileSystem.NeedsFreshSize).
 /// </summary>
 public sealed class ShrunkElsewhereTests(ITestOutputHelper output)
 {
     private const int Files = 30;
 
-    [Fact(Skip = "known close-to-open defect (seed 400), not fixed yet: see the class comment")]
+    [Fact]
     public void A_file_truncated_on_another_node_reads_to_its_new_end_on_the_node_that_wrote_it()
     {
         Requirement.RootAndFuse();

@@ -53,9 +53,15 @@ internal sealed class TestVolume : IDisposable
         return (created.Value.Entry.NodeId, created.Value.Open.FileHandle);
     }
 
+    /// <summary>
+    /// Opens as the kernel's VFS does: an ESTALE answer is retried once (it then looks the name up again, which the
+    /// volume answers from its state; here there is no kernel cache to refresh). The volume answers ESTALE to the first
+    /// open of a file another node changed (DinoFileSystem.NeedsFreshSize).
+    /// </summary>
     public async Task<ulong> OpenAsync(FuseContext ctx, ulong ino, int flags = ORdWr)
     {
         var opened = await Fs.OpenAsync(ctx, ino, flags);
+        if (opened.Errno == (int)FsError.Stale) opened = await Fs.OpenAsync(ctx, ino, flags);
         Assert.True(opened.Ok, $"open {ino}: errno {opened.Errno}");
         return opened.Value.FileHandle;
     }
