@@ -35,7 +35,9 @@ public sealed partial class DinoFileSystem
     {
         var state = _meta.Current;
         var dir = state.Find(ino);
-        if (dir is null) return ValueTask.FromResult(Errno(FsError.Stale));
+        // Removed since it was opened (on another node; this node's own rmdir makes the kernel stop asking): no entries
+        // left, as Linux lists a removed directory, where ESTALE failed the walk of rm -rf, find or tar.
+        if (dir is null) return ValueTask.FromResult(0);
         _atimes.Accessed(dir, _clock.NowNs());
         var handle = Handle(fileHandle);
         // Offsets index the listing taken at opendir; offset 0 (rewinddir) takes a fresh one.

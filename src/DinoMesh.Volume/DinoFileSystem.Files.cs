@@ -78,12 +78,17 @@ public sealed partial class DinoFileSystem
         var inode = _meta.Current.Find(ino);
         if (inode is null) return Fail<OpenReply>(FsError.Stale);
         if (inode.IsDirectory && (flags & OAccMode) != 0) return Fail<OpenReply>(FsError.IsADirectory);
+        // Counted before an O_TRUNC: a file whose name went elsewhere is neither opened nor truncated here.
+        if (!TryOpened(ino)) return Fail<OpenReply>(FsError.Stale);
         if ((flags & OTrunc) != 0 && (flags & OAccMode) is OWrOnly or ORdWr && inode.IsRegular)
         {
             var truncated = await TruncateToZeroAsync(ctx, inode, (openFlags & FuseOpenFlags.KillSuidGid) != 0);
-            if (truncated != FsError.None) return Fail<OpenReply>(truncated);
+            if (truncated != FsError.None)
+            {
+                await ClosedAsync(ctx, ino);
+                return Fail<OpenReply>(truncated);
+            }
         }
-        Opened(ino);
         // The page cache stays valid across opens: this node sees every local change, and a change from a peer
         // arrives with an explicit invalidation. The exceptions: the file changed elsewhere since its last open here
         // (that invalidation may still be queued), or a read through this open is due to move atime, which only a READ
