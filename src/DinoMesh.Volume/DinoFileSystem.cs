@@ -28,6 +28,9 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     private readonly Lock _openGate = new();
     private readonly ConcurrentDictionary<ulong, int> _openDirectories = new();
     private readonly ConcurrentDictionary<ulong, Inode> _unlinkedDirectories = new();
+
+    /// <summary>Directories open here as of their last opendir: their attributes outlive a removal by another node.</summary>
+    private readonly ConcurrentDictionary<ulong, Inode> _openedDirectories = new();
     private readonly CacheInvalidator _invalidator;
     private readonly ChangedElsewhere _changedElsewhere = new();
     private readonly AccessTimes _atimes;
@@ -136,7 +139,11 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
         _invalidator.Enqueue(result.Effect);
         foreach (var ino in result.Effect.ContentChanged) _changedElsewhere.Add(ino);
         foreach (var ino in result.Effect.Touched) _changedElsewhere.Add(ino);
-        foreach (var ino in result.Effect.Removed) _contents.Discard(ino);
+        foreach (var ino in result.Effect.Removed)
+        {
+            _contents.Discard(ino);
+            KeepRemovedOpenDirectory(ino);
+        }
         if (result.Effect.Orphaned.Count > 0) _orphanReleases.Add(result.Effect.Orphaned);
     }
 

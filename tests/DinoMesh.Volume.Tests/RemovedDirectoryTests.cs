@@ -8,7 +8,8 @@ namespace DinoMesh.Volume.Tests;
 /// <summary>
 /// A directory another node emptied and removed, reached here through a descriptor (or a name the kernel still has
 /// cached): lookup, unlink and rmdir in it answer ENOENT and its listing is empty, as Linux answers in a removed
-/// directory, not ESTALE. Two `rm -rf` of one tree on two nodes at once each walk directories the other removes, and
+/// directory, not ESTALE; open here, it keeps its attributes with nlink 0 (the kernel asks for them to check the
+/// caller's permission before each of those). Two `rm -rf` of one tree on two nodes at once each walk directories the other removes, and
 /// rm forgives only ENOENT: it printed "Stale file handle" and failed (2026-12-07).
 /// </summary>
 public sealed class RemovedDirectoryTests
@@ -30,6 +31,9 @@ public sealed class RemovedDirectoryTests
         volume.Meta.ApplyRemote(new RemoveEntry(FileSystemState.RootIno, FileName.FromString("d"), true));
         Assert.Null(volume.Meta.Current.Find(dir));
 
+        var attributes = await volume.GetAttrAsync(dir);
+        Assert.True(attributes.Ok, $"getattr of the removed directory open here: errno {attributes.Errno}");
+        Assert.Equal(0u, attributes.Value.Attributes.NLink);
         Assert.Equal(ENOENT, (await volume.Fs.LookupAsync(Root, dir, Name("f"))).Errno);
         Assert.Equal(ENOENT, await volume.Fs.UnlinkAsync(Root, dir, Name("f")));
         Assert.Equal(ENOENT, await volume.Fs.RmDirAsync(Root, dir, Name("sub")));
