@@ -150,7 +150,8 @@ public sealed partial class DinoFileSystem
         var inode = _meta.Current.Find(ino);
         if (inode is null) return ValueTask.FromResult(Fail<int>(FsError.Stale));
         if (!inode.IsRegular) return ValueTask.FromResult(Fail<int>(FsError.Invalid));
-        if (Handle(fileHandle) is { } handle && (handle.Flags & OAppend) != 0) offset = AppendAt(inode, offset);
+        // Not a write-back from the page cache (mmap, --writeback-cache): its handle is any writable one the kernel picked.
+        if ((writeFlags & FuseWriteFlags.Cache) == 0 && Handle(fileHandle) is { } handle && (handle.Flags & OAppend) != 0) offset = AppendAt(inode, offset);
         // Only a file with set-id bits or capabilities pays a commit here; a plain file's writes stay staged.
         if (PrivilegesToDrop(inode, (writeFlags & FuseWriteFlags.KillSuidGid) != 0) is { } drop)
             return WriteAfterDroppingAsync(ctx, ino, fileHandle, offset, data, drop);

@@ -31,6 +31,22 @@ public sealed class AppendWriteTests
     }
 
     [Fact]
+    public async Task A_page_written_back_through_an_O_APPEND_handle_lands_where_the_kernel_said()
+    {
+        // Dirty pages (a shared mmap elsewhere) go out through any writable handle, with FUSE_WRITE_CACHE.
+        using var volume = new TestVolume();
+        var ino = await volume.WriteFileAsync(Owner, "mapped", Bytes(100, 1));
+        var fh = await volume.OpenAsync(Owner, ino, OWrOnly | OAppend);
+        Assert.Equal(10, (await volume.Fs.WriteAsync(Owner, ino, fh, 40, Bytes(10, 9), FuseWriteFlags.Cache)).Value);
+        await volume.CloseAsync(Owner, ino, fh);
+
+        var expected = Bytes(100, 1);
+        Bytes(10, 9).CopyTo(expected, 40);
+        var reader = await volume.OpenAsync(Owner, ino, 0);
+        Assert.Equal(expected, await volume.ReadAsync(Owner, ino, reader, 0, 200));
+    }
+
+    [Fact]
     public async Task A_write_without_O_APPEND_lands_where_the_kernel_said()
     {
         using var volume = new TestVolume();
