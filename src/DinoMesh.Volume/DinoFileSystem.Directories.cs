@@ -17,6 +17,7 @@ public sealed partial class DinoFileSystem
         if (inode is null) return Fail<OpenReply>(FsError.Stale);
         if (!inode.IsDirectory) return Fail<OpenReply>(FsError.NotADirectory);
         var handle = new OpenHandle(ino, flags) { Listing = Listing(inode) };
+        _openedDirectories[ino] = inode;
         _openDirectories.AddOrUpdate(ino, 1, static (_, n) => n + 1);
         return new OpenReply(AddHandle(handle), OpenReplyFlags.None);
     }
@@ -35,7 +36,9 @@ public sealed partial class DinoFileSystem
     {
         var state = _meta.Current;
         var dir = state.Find(ino);
-        if (dir is null) return ValueTask.FromResult(Errno(FsError.Stale));
+        // Removed since it was opened (on another node; this node's own rmdir makes the kernel stop asking): no entries
+        // left, as Linux lists a removed directory, where ESTALE failed the walk of rm -rf, find or tar.
+        if (dir is null) return ValueTask.FromResult(0);
         _atimes.Accessed(dir, _clock.NowNs());
         var handle = Handle(fileHandle);
         // Offsets index the listing taken at opendir; offset 0 (rewinddir) takes a fresh one.
@@ -62,6 +65,7 @@ public sealed partial class DinoFileSystem
         if (_handles.TryRemove(fileHandle, out _) && _openDirectories.AddOrUpdate(ino, 0, static (_, n) => Math.Max(0, n - 1)) == 0)
         {
             _openDirectories.TryRemove(new KeyValuePair<ulong, int>(ino, 0));
+            _openedDirectories.TryRemove(ino, out _);
             _unlinkedDirectories.TryRemove(ino, out _);
         }
         return ValueTask.FromResult(0);
@@ -80,6 +84,19 @@ public sealed partial class DinoFileSystem
             _unlinkedDirectories[ino] = dir with { NLink = 0, CTime = ctime };
             _atimes.Forget(ino);
         }
+    }
+
+    /// <summary>
+    /// A directory another node removed while it is open here keeps the attributes it had at its last opendir, with
+    /// nlink 0, as one this node removed does: the kernel checks the caller's permission on it (a GETATTR once its
+    /// cached attributes were dropped) before each unlink, lookup or open through its descriptor, and ESTALE there
+    /// failed `rm -rf` racing another node's `rm -rf` of the same tree where Linux answers the name ENOENT.
+    /// </summary>
+    private void KeepRemovedOpenDirectory(ulong ino)
+    {
+        if (!_openDirectories.ContainsKey(ino) || !_openedDirectories.TryGetValue(ino, out var dir)) return;
+        _unlinkedDirectories[ino] = dir with { NLink = 0 };
+        _atimes.Forget(ino);
     }
 
     public override async ValueTask<int> FsyncDirAsync(FuseContext ctx, ulong ino, ulong fileHandle, bool dataOnly)

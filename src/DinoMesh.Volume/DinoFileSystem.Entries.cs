@@ -10,8 +10,19 @@ public sealed partial class DinoFileSystem
     {
         var (error, inode) = _meta.Current.Lookup(parent, FileName.FromBytes(name.Span));
         if (error == FsError.NoEntry) return LookupMissAsync(ctx, parent, name);
-        return ValueTask.FromResult(inode is null ? Fail<EntryReply>(error) : Entry(inode));
+        return ValueTask.FromResult(inode is null ? Fail<EntryReply>(InRemovedDirectory(error)) : Entry(inode));
     }
+
+    /// <summary>
+    /// A directory another node removed has no names, and takes none away: a lookup, unlink or rmdir in it answers
+    /// ENOENT, as Linux does in a removed directory, not ESTALE (its inode is gone). This kernel marks the directory
+    /// dead only when the removal's invalidation reaches it; until then a walk through the descriptor of that directory
+    /// (`rm -rf`, `find`, `tar` beside another node's `rm -rf` of the same tree) got ESTALE, which the kernel's retry of
+    /// a stale lookup cannot mend (it starts again from the same descriptor) and which those tools report as an error
+    /// where they forgive ENOENT. A walk by path that still had the old directory cached is within what cached names
+    /// allow (<c>protocol.md</c>, kernel caches) and finds the new one once the invalidation lands.
+    /// </summary>
+    private static FsError InRemovedDirectory(FsError error) => error == FsError.Stale ? FsError.NoEntry : error;
 
     /// <summary>
     /// A miss is cached by the kernel as a negative entry (a create anywhere invalidates it), so before trusting one
@@ -31,7 +42,7 @@ public sealed partial class DinoFileSystem
             (error, inode) = _meta.Current.Lookup(parent, fileName);
             if (error == FsError.NoEntry) return NegativeEntry();
         }
-        return inode is null ? Fail<EntryReply>(error) : Entry(inode);
+        return inode is null ? Fail<EntryReply>(InRemovedDirectory(error)) : Entry(inode);
     }
 
     public override ValueTask<FuseResult<EntryReply>> MkNodAsync(FuseContext ctx, ulong parent, ReadOnlyMemory<byte> name, uint mode, uint rdev, uint umask)
@@ -68,7 +79,7 @@ public sealed partial class DinoFileSystem
         var fileName = FileName.FromBytes(name.Span);
         var before = _meta.Current;
         var result = await CommitAsync(ctx, new RemoveEntry(parent, fileName, directory, NotOpenHere(parent, fileName)));
-        if (!result.Ok) return Errno(result.Error);
+        if (!result.Ok) return Errno(InRemovedDirectory(result.Error));
         KeepUnlinkedDirectories(before, result, parent);
         if (result.Effect.Removed.Contains(result.Effect.Ino)) _contents.Discard(result.Effect.Ino);
         else if (!directory) await ReclaimIfOrphanAsync(ctx, result.Effect.Ino);

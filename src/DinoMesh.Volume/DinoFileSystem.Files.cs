@@ -6,7 +6,7 @@ namespace DinoMesh.Volume;
 // Attributes and file contents: getattr/setattr, open/create, read/write, flush/release/fsync, lseek.
 public sealed partial class DinoFileSystem
 {
-    private const int OAccMode = 3, OWrOnly = 1, ORdWr = 2, OCreat = 0x40, OExcl = 0x80, OTrunc = 0x200;
+    private const int OAccMode = 3, OWrOnly = 1, ORdWr = 2, OCreat = 0x40, OExcl = 0x80, OTrunc = 0x200, OAppend = 0x400;
 
     /// <summary>O_DIRECT as the kernel passes it in open flags (asm-generic and x86 differ).</summary>
     private static readonly int ODirect = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture
@@ -84,12 +84,17 @@ public sealed partial class DinoFileSystem
         if (kernelMayHoldSize && NeedsFreshSize(inode, flags)) return Fail<OpenReply>(FsError.Stale);
         var changedElsewhere = ForgetIfChangedElsewhere(ino);
         if (inode.IsDirectory && (flags & OAccMode) != 0) return Fail<OpenReply>(FsError.IsADirectory);
+        // Counted before an O_TRUNC: a file whose name went elsewhere is neither opened nor truncated here.
+        if (!TryOpened(ino)) return Fail<OpenReply>(FsError.Stale);
         if ((flags & OTrunc) != 0 && (flags & OAccMode) is OWrOnly or ORdWr && inode.IsRegular)
         {
             var truncated = await TruncateToZeroAsync(ctx, inode, (openFlags & FuseOpenFlags.KillSuidGid) != 0);
-            if (truncated != FsError.None) return Fail<OpenReply>(truncated);
+            if (truncated != FsError.None)
+            {
+                await ClosedAsync(ctx, ino);
+                return Fail<OpenReply>(truncated);
+            }
         }
-        Opened(ino);
         // The page cache stays valid across opens: this node sees every local change, and a change from a peer
         // arrives with an explicit invalidation. The exceptions: the file changed elsewhere since its last open here
         // (that invalidation may still be queued), or a read through this open is due to move atime, which only a READ
@@ -169,10 +174,27 @@ public sealed partial class DinoFileSystem
         var inode = _meta.Current.Find(ino);
         if (inode is null) return ValueTask.FromResult(Fail<int>(FsError.Stale));
         if (!inode.IsRegular) return ValueTask.FromResult(Fail<int>(FsError.Invalid));
+        // Not a write-back from the page cache (mmap, --writeback-cache): its handle is any writable one the kernel picked.
+        if ((writeFlags & FuseWriteFlags.Cache) == 0 && Handle(fileHandle) is { } handle && (handle.Flags & OAppend) != 0) offset = AppendAt(inode, offset);
         // Only a file with set-id bits or capabilities pays a commit here; a plain file's writes stay staged.
         if (PrivilegesToDrop(inode, (writeFlags & FuseWriteFlags.KillSuidGid) != 0) is { } drop)
             return WriteAfterDroppingAsync(ctx, ino, fileHandle, offset, data, drop);
         return Stage(ino, fileHandle, offset, data);
+    }
+
+    /// <summary>
+    /// Where an O_APPEND write lands: the end of the file as this node knows it. The kernel appends at its cached size,
+    /// and without the writeback cache it does not ask for the size before an append; an open after another node's
+    /// append and close drops that size (close-to-open) but does not replace it, so `echo line >> log` taking turns on
+    /// two nodes wrote each line over the other node's last one (a third of 300 lines lost). When the kernel's offset is
+    /// not this end, its cached size and the page it just wrote there are wrong: both are dropped once the write is
+    /// answered (asynchronously: the kernel holds that page locked until then).
+    /// </summary>
+    private long AppendAt(Inode inode, long offset)
+    {
+        var end = _contents.VisibleSize(inode);
+        if (end != offset) _invalidator.Enqueue(new Effect { Ino = inode.Ino, Touched = [inode.Ino], ContentChanged = [inode.Ino] });
+        return end;
     }
 
     /// <summary>As on Linux, privileges go before the bytes land; a write whose drop fails writes nothing.</summary>

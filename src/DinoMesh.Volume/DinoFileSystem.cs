@@ -9,7 +9,8 @@ namespace DinoMesh.Volume;
 /// <summary>
 /// The DinoMesh volume as the FUSE layer sees it: every metadata change becomes one mutation committed through
 /// <see cref="IMetadataCommitter"/>; file contents go through <see cref="FileContents"/>. Errors leave here as errno.
-/// Operations on an inode that no longer exists answer ESTALE; a missing name answers ENOENT.
+/// Operations on an inode that no longer exists answer ESTALE; a missing name, or a name in a directory removed
+/// elsewhere, answers ENOENT.
 /// </summary>
 public sealed partial class DinoFileSystem : FuseFileSystemBase
 {
@@ -22,8 +23,14 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<ulong, OpenHandle> _handles = new();
     private readonly ConcurrentDictionary<ulong, int> _openCounts = new();
+
+    /// <summary>Orders an open's check of a file's last name against a release of orphans picking what is not open here.</summary>
+    private readonly Lock _openGate = new();
     private readonly ConcurrentDictionary<ulong, int> _openDirectories = new();
     private readonly ConcurrentDictionary<ulong, Inode> _unlinkedDirectories = new();
+
+    /// <summary>Directories open here as of their last opendir: their attributes outlive a removal by another node.</summary>
+    private readonly ConcurrentDictionary<ulong, Inode> _openedDirectories = new();
     private readonly CacheInvalidator _invalidator;
     private readonly ChangedElsewhere _changedElsewhere = new();
     private readonly SizeRefreshes _sizeRefreshes = new();
@@ -141,7 +148,11 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
         _invalidator.Enqueue(result.Effect);
         foreach (var ino in result.Effect.ContentChanged) _changedElsewhere.Add(ino);
         foreach (var ino in result.Effect.Touched) _changedElsewhere.Add(ino);
-        foreach (var ino in result.Effect.Removed) _contents.Discard(ino);
+        foreach (var ino in result.Effect.Removed)
+        {
+            _contents.Discard(ino);
+            KeepRemovedOpenDirectory(ino);
+        }
         if (result.Effect.Orphaned.Count > 0) _orphanReleases.Add(result.Effect.Orphaned);
     }
 
@@ -165,8 +176,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     /// </summary>
     private async Task ReleaseUnheldAsync(ulong[] inos)
     {
-        var orphans = _meta.Current.Orphans;
-        var release = inos.Where(i => !IsOpen(i) && orphans.TryGetValue(i, out var holders) && holders.Contains(_meta.Self)).ToArray();
+        var release = UnheldOrphans(inos);
         if (release.Length == 0) return;
         foreach (var ino in release) _contents.Discard(ino);
         try
@@ -272,6 +282,35 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
 
     private void Opened(ulong ino) => _openCounts.AddOrUpdate(ino, 1, static (_, n) => n + 1);
 
+    /// <summary>
+    /// Counts an open of <paramref name="ino"/>, unless its last name is gone (another node removed it or renamed over
+    /// it) and nothing here holds it open: then false, and the open answers ESTALE, so the kernel, which reached the
+    /// file through a name it still had cached, looks the name up again (ENOENT, or the file that replaced it), as an
+    /// open that began after the removal must. Decided under <see cref="_openGate"/>, where the releases of orphans
+    /// pick theirs: an orphan a release took can no longer be opened here, and one opened here is not taken (opened
+    /// between the pick and its commit, the file went with the commit and every read answered ESTALE).
+    /// </summary>
+    private bool TryOpened(ulong ino)
+    {
+        lock (_openGate)
+        {
+            var current = _meta.Current;
+            if (current.Find(ino) is null || (!IsOpen(ino) && current.Orphans.ContainsKey(ino))) return false;
+            Opened(ino);
+            return true;
+        }
+    }
+
+    /// <summary>Those of <paramref name="inos"/> that wait on this node and are not open here, which nothing here can open from now on.</summary>
+    private ulong[] UnheldOrphans(IEnumerable<ulong> inos)
+    {
+        lock (_openGate)
+        {
+            var orphans = _meta.Current.Orphans;
+            return [.. inos.Where(i => !IsOpen(i) && orphans.TryGetValue(i, out var holders) && holders.Contains(_meta.Self))];
+        }
+    }
+
     private bool IsOpen(ulong ino) => _openCounts.TryGetValue(ino, out var n) && n > 0;
 
     private async ValueTask ClosedAsync(FuseContext ctx, ulong ino)
@@ -302,8 +341,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     /// <summary>The last link is gone and nothing here holds the file open: release it (it goes once nobody holds it).</summary>
     private async ValueTask ReclaimIfOrphanAsync(FuseContext ctx, ulong ino)
     {
-        if (ino == 0 || IsOpen(ino)) return;
-        if (!_meta.Current.Orphans.TryGetValue(ino, out var holders) || !holders.Contains(_meta.Self)) return;
+        if (ino == 0 || UnheldOrphans([ino]).Length == 0) return;
         _contents.Discard(ino);
         await CommitAsync(ctx, new ReleaseOrphans([ino]));
     }

@@ -1,0 +1,240 @@
+using System.Collections.Concurrent;
+using DinoMesh.Node.Tests.Cluster;
+
+namespace DinoMesh.Node.Tests.Tests;
+
+/// <summary>
+/// Real tools on three real dino-nodes (`--replicas 2`), the way users run them, each compared with the same tool on a
+/// native directory: a tree unpacked by `tar` on one node archives byte for byte as the native tree on the others and
+/// `rsync --checksum` finds nothing to change; an sqlite3 database written on one node is intact on the next and takes
+/// writes there; lines appended by `>>` in turn on three nodes are all kept; two `rm -rf` of one tree on two nodes at
+/// once both succeed; an open that begins after another node removed the file finds nothing, one from before reads it
+/// whole. The tests share one cluster, each in names of its own.
+/// </summary>
+public sealed class RealToolsTests : IClassFixture<ClassCluster>, IDisposable
+{
+    private static readonly TimeSpan Visible = TimeSpan.FromSeconds(10);
+    private readonly ClassCluster _shared;
+    private readonly ITestOutputHelper _output;
+
+    /// <summary>Native directories of the test (the tree to compare with), deleted at the end.</summary>
+    private readonly string _scratch = Directory.CreateTempSubdirectory("dinomesh-realtools-").FullName;
+
+    public RealToolsTests(ClassCluster shared, ITestOutputHelper output)
+    {
+        Requirement.RootAndFuse();
+        _shared = shared;
+        _output = output;
+    }
+
+    private (NodeProcess A, NodeProcess B, NodeProcess C) Three()
+    {
+        var (_, nodes) = _shared.Get(c =>
+        {
+            var three = new[] { c.Add("n1", "127.0.0.11"), c.Add("n2", "127.0.0.12"), c.Add("n3", "127.0.0.13") };
+            c.FormWith(["--replicas", "2"], three);
+            return three;
+        });
+        return (nodes[0], nodes[1], nodes[2]);
+    }
+
+    private static string On(NodeProcess node, string relative) => Path.Combine(node.MountPoint, relative);
+
+    [Fact]
+    public void A_tree_unpacked_by_tar_on_one_node_archives_as_the_native_tree_on_the_others_and_rsync_finds_no_difference()
+    {
+        Need("tar", "rsync", "setfacl", "setfattr", "sha256sum");
+        var (a, b, c) = Three();
+        var native = Path.Combine(_scratch, "native");
+        MakeTree(native);
+        var archive = Path.Combine(_scratch, "tree.tar");
+        Sh($"tar --xattrs --acls -cf {archive} -C {native} .");
+        Directory.CreateDirectory(On(a, "tar"));
+        Sh($"tar --xattrs --acls -xpf {archive} -C {On(a, "tar")}", TimeSpan.FromSeconds(120));
+
+        var expected = ArchiveDigest(native);
+        foreach (var node in new[] { b, c })
+        {
+            Assert.Equal(expected, ArchiveDigest(On(node, "tar")));
+        }
+        // rsync compares every byte (--checksum), owner, mode, time, hard link, ACL and xattr, and would change nothing.
+        Assert.Equal("", Sh($"rsync -aHAX --checksum --dry-run --itemize-changes --delete {On(b, "tar")}/ {native}/"));
+        Assert.Equal("", Sh($"rsync -aHAX --checksum --dry-run --itemize-changes --delete {native}/ {On(c, "tar")}/"));
+    }
+
+    /// <summary>
+    /// About 1,300 entries: small files of many sizes, a 3 MiB one, hard links, relative, absolute and dangling symlinks,
+    /// odd modes (set-id, sticky, none), old mtimes, a fifo, an ACL and user xattrs, and names no text encoding fits.
+    /// </summary>
+    private static void MakeTree(string root)
+    {
+        Directory.CreateDirectory(root);
+        for (var d = 0; d < 25; d++)
+        {
+            var dir = Directory.CreateDirectory(Path.Combine(root, $"d{d}", "sub")).FullName;
+            for (var f = 0; f < 50; f++)
+            {
+                var bytes = new byte[(d * 50 + f) * 37 % 20_000];
+                new Random(d * 1000 + f).NextBytes(bytes);
+                File.WriteAllBytes(Path.Combine(dir, $"f{f}"), bytes);
+            }
+        }
+        var big = new byte[3 << 20];
+        new Random(7).NextBytes(big);
+        File.WriteAllBytes(Path.Combine(root, "big"), big);
+        Sh($"""
+            cd {root} && mkdir special && cd special &&
+            echo hello > a && ln a b && ln a c && ln -s ../big rel && ln -s /etc/hostname abs && ln -s missing dangling &&
+            for m in 0 400 1777 2755 4755 6711 640; do echo $m > f$m; chmod $m f$m; done && mkdir d700 && chmod 700 d700 &&
+            mkfifo fifo && touch -d '1999-01-02 03:04:05.123456789' f400 && touch -h -d '2001-01-01' rel &&
+            setfattr -n user.color -v blue a && setfacl -m u:nobody:rw f640 && chown nobody f640 &&
+            printf x > "$(printf 'bad\377name')" && printf y > "$(printf 'new\nline')"
+            """);
+    }
+
+    /// <summary>SHA-256 of the tree's archive in name order, without atime and ctime (which no copy keeps).</summary>
+    private static string ArchiveDigest(string dir) =>
+        Sh($"tar --sort=name --xattrs --acls --pax-option=delete=atime,delete=ctime,exthdr.name=%d/PaxHeaders/%f -cf - -C {dir} . | sha256sum").Trim();
+
+    [Fact]
+    public void An_sqlite_database_written_on_one_node_is_intact_on_the_next_and_takes_its_writes()
+    {
+        Need("sqlite3");
+        var (a, b, c) = Three();
+        Directory.CreateDirectory(On(a, "sqlite"));
+        var db = "sqlite/app.db";
+        // Many small transactions on a, each a journal file made, written, fsynced and removed.
+        Sqlite(On(a, db), "CREATE TABLE t(id INTEGER PRIMARY KEY, k TEXT, v BLOB); CREATE INDEX tk ON t(k);" +
+            string.Concat(Enumerable.Range(0, 200).Select(i => $"BEGIN; INSERT INTO t(k, v) VALUES('a{i}', randomblob({i * 37 % 5000})); UPDATE t SET k = k || 'x' WHERE id = {i / 2 + 1}; COMMIT;")));
+        // Opened on b after a closed it: whole and consistent; then b writes.
+        Assert.Equal("ok\n200", Sqlite(On(b, db), "PRAGMA integrity_check; SELECT count(*) FROM t;").Trim());
+        Sqlite(On(b, db), string.Concat(Enumerable.Range(0, 100).Select(i => $"BEGIN; INSERT INTO t(k, v) VALUES('b{i}', randomblob(3000)); DELETE FROM t WHERE id = {i * 2 + 1}; COMMIT;")));
+        Assert.Equal("ok\n200", Sqlite(On(c, db), "PRAGMA integrity_check; SELECT count(*) FROM t;").Trim());
+        var dumps = new[] { a, b, c }.Select(n => Sqlite(On(n, db), ".dump")).ToList();
+        Assert.All(dumps, d => Assert.Equal(dumps[1], d));
+    }
+
+    private static string Sqlite(string db, string sql) => Tool.Run("sqlite3", [db, sql], TimeSpan.FromSeconds(120)).Stdout;
+
+    [Fact]
+    public void Lines_appended_by_the_shell_in_turn_on_three_nodes_are_all_there_in_order()
+    {
+        var (a, b, c) = Three();
+        const int Lines = 90;
+        var mounts = string.Join(' ', new[] { a, b, c }.Select(n => n.MountPoint));
+        // Each `>>` is an open with O_APPEND, one write and a close, on the next node of the three in turn.
+        Sh($"m=({mounts}); for i in $(seq 1 {Lines}); do echo \"line $i\" >> ${{m[$((i % 3))]}}/appended.log; done");
+        var expected = string.Concat(Enumerable.Range(1, Lines).Select(i => $"line {i}\n"));
+        foreach (var node in new[] { a, b, c })
+        {
+            Assert.Equal(expected, File.ReadAllText(On(node, "appended.log")));
+        }
+    }
+
+    [Fact]
+    public async Task Two_rm_rf_of_one_tree_on_two_nodes_at_once_both_succeed_and_leave_nothing()
+    {
+        var (a, b, c) = Three();
+        for (var d = 0; d < 30; d++)
+        {
+            Directory.CreateDirectory(On(a, $"rmrf/d{d}/sub"));
+            for (var f = 0; f < 30; f++) File.WriteAllText(On(a, $"rmrf/d{d}/sub/f{f}"), "x");
+        }
+        Assert.NotNull(Poll.Until(() => File.Exists(On(b, "rmrf/d29/sub/f29")), Visible));
+
+        // Each walks the tree through directory descriptors and removes what it finds; the other empties and removes
+        // directories under it. Natively (two processes, one tree) both exit 0 with nothing on stderr.
+        var removals = new[] { a, b }.Select(n => Task.Run(() => Tool.TryRun("rm", ["-rf", On(n, "rmrf")], TimeSpan.FromSeconds(120)))).ToArray();
+        var results = await Task.WhenAll(removals);
+        foreach (var r in results)
+        {
+            Assert.True(r.ExitCode == 0 && r.Stderr.Length == 0, r.ToString());
+        }
+        foreach (var node in new[] { a, b, c })
+        {
+            Assert.NotNull(Poll.Until(() => !Directory.Exists(On(node, "rmrf")), Visible));
+        }
+    }
+
+    [Fact]
+    public void An_open_after_another_node_removed_the_file_finds_nothing_and_one_from_before_reads_it_whole()
+    {
+        var (a, b, c) = Three();
+        const int Files = 100;
+        Directory.CreateDirectory(On(a, "removed"));
+        var contents = Enumerable.Range(0, Files).Select(i =>
+        {
+            var bytes = new byte[500 + i * 97];
+            new Random(i).NextBytes(bytes);
+            File.WriteAllBytes(On(a, $"removed/f{i}"), bytes);
+            return bytes;
+        }).ToList();
+        // c looks every file up first (its kernel keeps the names, as a walk by find or tar leaves them), and opens the
+        // even ones before they go.
+        Assert.NotNull(Poll.Until(() => File.Exists(On(c, $"removed/f{Files - 1}")), Visible));
+        Assert.NotNull(Poll.Until(() => File.Exists(On(b, $"removed/f{Files - 1}")), Visible));
+        for (var i = 0; i < Files; i++) _ = new FileInfo(On(c, $"removed/f{i}")).Length;
+        var early = Enumerable.Range(0, Files).Where(i => i % 2 == 0).ToDictionary(i => i, i => File.OpenRead(On(c, $"removed/f{i}")));
+
+        var foundAfterRemoval = new ConcurrentBag<int>();
+        try
+        {
+            for (var i = 0; i < Files; i++)
+            {
+                File.Delete(On(b, $"removed/f{i}"));
+                if (i % 2 == 1 && TryOpen(On(c, $"removed/f{i}")) is { } late)
+                {
+                    late.Dispose();
+                    foundAfterRemoval.Add(i);
+                }
+            }
+            // Removal is committed before unlink returns: an open that begins afterwards, anywhere, must not find it.
+            Assert.True(foundAfterRemoval.IsEmpty,
+                $"{foundAfterRemoval.Count} of {Files / 2} files opened on {c.Name} after {b.Name} removed them, e.g. f{string.Join(", f", foundAfterRemoval.Take(5))}");
+            // Deleted while open: the descriptors from before read every byte.
+            foreach (var (i, stream) in early)
+            {
+                using var reader = new MemoryStream();
+                stream.CopyTo(reader);
+                Assert.True(reader.ToArray().AsSpan().SequenceEqual(contents[i]), $"f{i}, open on {c.Name} before the removal, read {reader.Length} bytes of {contents[i].Length}");
+            }
+        }
+        finally
+        {
+            foreach (var stream in early.Values) stream.Dispose();
+        }
+    }
+
+    private static FileStream? TryOpen(string path)
+    {
+        try
+        {
+            return File.OpenRead(path);
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Runs a bash script; fails with its output unless it exits 0; its stdout.</summary>
+    private static string Sh(string script, TimeSpan? timeout = null) => Tool.Run("bash", ["-c", script], timeout ?? TimeSpan.FromSeconds(60)).Stdout;
+
+    private static void Need(params string[] programs)
+    {
+        foreach (var program in programs)
+        {
+            if (Requirement.Which(program) is null) Requirement.Unavailable($"{program} is not installed (scripts/install-deps.sh installs it)");
+        }
+    }
+
+    public void Dispose()
+    {
+        if (TestContext.Current.TestState?.Result is TestResult.Failed)
+        {
+            _output.WriteLine(_shared.Diagnostics());
+        }
+        // rm, not Directory.Delete: .NET cannot name a file whose name is not UTF-8 (the tree has one).
+        Tool.TryRun("rm", ["-rf", _scratch], TimeSpan.FromSeconds(60));
+    }
+}
