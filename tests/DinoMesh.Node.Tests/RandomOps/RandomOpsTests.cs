@@ -9,7 +9,8 @@ namespace DinoMesh.Node.Tests.RandomOps;
 /// minute; by hand, <c>DINOMESH_RANDOMOPS_SEED</c> (one seed, a list "1,5,9" or a range "1-40") replays or explores,
 /// <c>DINOMESH_RANDOMOPS_OPS</c> sets the ops per seed and <c>DINOMESH_RANDOMOPS_SECONDS</c> the time bound of the
 /// whole run; <c>DINOMESH_RANDOMOPS_CLOSE_TO_OPEN=1</c> issues reads that no name change preceded without waiting
-/// (close-to-open alone). Known defect, not fixed: with it, seed 400 (300 ops per seed, run after seeds 300-399 on one
+/// (close-to-open alone). With it, before the fix of 2026-12-07 (DinoFileSystem.NeedsFreshSize: the first open of a
+/// file changed elsewhere answers ESTALE so the kernel takes the new size from a lookup), seed 400 (300 ops per seed, run after seeds 300-399 on one
 /// cluster) read a file that node a had just truncated to 2,098,384 bytes as 3,145,728 bytes on node b, which had
 /// written it before (b's kernel kept the old size: the open only marks cached attributes stale, a read within the
 /// stale size does not refresh them, and the size a short read would set is dropped when an invalidation raced it, so
