@@ -159,6 +159,38 @@ public sealed class DispatcherTests
         Assert.Empty(payload);
     }
 
+    /// <summary>
+    /// With the writeback cache the kernel seeks without writing its dirty pages back, so the filesystem's answer would
+    /// call bytes it never saw a hole (stress-ng --seek, WritebackSeekTests in Node.Tests): LSEEK answers ENOSYS
+    /// there, without asking the filesystem, and the kernel seeks over its own size; without it the filesystem answers.
+    /// </summary>
+    [Theory]
+    [InlineData(true, -Errno.ENOSYS, 0)]
+    [InlineData(false, 0, 1)]
+    public void Lseek_IsENOSYS_OnlyWithTheWritebackCache(bool writeback, int error, int asked)
+    {
+        var fs = new SeekingFileSystem();
+        var dispatcher = Create(fs, new FuseMountOptions { WritebackCache = writeback });
+
+        Dispatch(dispatcher, Request.Build(FuseOpcode.Lseek, 6, 33, Request.Struct(new FuseLseekIn { Fh = 1, Offset = 0, Whence = 3 })));
+
+        var (header, payload) = _device.Single();
+        Assert.Equal(error, header.Error);
+        Assert.Equal(asked, fs.Asked);
+        if (error == 0) Assert.Equal(4096ul, Request.Read<FuseLseekOut>(payload).Offset);
+    }
+
+    private sealed class SeekingFileSystem : FuseFileSystemBase
+    {
+        public int Asked { get; private set; }
+
+        public override ValueTask<FuseResult<long>> LseekAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, int whence)
+        {
+            Asked++;
+            return ValueTask.FromResult<FuseResult<long>>(4096L);
+        }
+    }
+
     [Fact]
     public void OperationTheFilesystemDoesNotImplement_IsENOSYS()
     {

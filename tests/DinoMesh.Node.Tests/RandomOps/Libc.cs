@@ -50,6 +50,16 @@ public static partial class Libc
     }
 
     public static int Close(int fd) => Errno(close(fd));
+    public static int Ftruncate(int fd, long length) => Errno(ftruncate(fd, length));
+
+    public const int SEEK_DATA = 3, SEEK_HOLE = 4;
+
+    /// <summary>lseek(2); <paramref name="position"/> is the new offset when it answers 0.</summary>
+    public static int Lseek(int fd, long offset, int whence, out long position)
+    {
+        position = lseek(fd, offset, whence);
+        return Errno(position);
+    }
     public static int Fsync(int fd) => Errno(fsync(fd));
 
     /// <summary>pwrite(2) of all of <paramref name="data"/>, looping over short writes (bounded).</summary>
@@ -167,6 +177,10 @@ public static partial class Libc
     private static partial int close(int fd);
     [LibraryImport("libc", SetLastError = true)]
     private static partial int fsync(int fd);
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int ftruncate(int fd, long length);
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial long lseek(int fd, long offset, int whence);
     [LibraryImport("libc", SetLastError = true)]
     private static unsafe partial nint pwrite(int fd, byte* buf, nint count, long offset);
     [LibraryImport("libc", SetLastError = true)]
