@@ -44,5 +44,12 @@ public sealed class WritebackSeekTests(ITestOutputHelper output)
         {
             Libc.Close(fd);
         }
+
+        // The stressor that found it (it seeks on the descriptor it writes through).
+        if (Requirement.Which("stress-ng") is null) Requirement.Unavailable("stress-ng is not installed (scripts/install-deps.sh installs it)");
+        var directory = Directory.CreateDirectory(Path.Combine(node.MountPoint, "stress")).FullName;
+        var stress = Tool.TryRun("stress-ng", ["--temp-path", directory, "--verify", "--timeout", "20s", "--seek", "1", "--seek-ops", "300", "--seek-size", "4m"],
+            TimeSpan.FromSeconds(60));
+        Assert.True(stress.ExitCode == 0, stress.ToString());
     }
 }
