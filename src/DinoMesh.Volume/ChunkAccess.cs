@@ -70,7 +70,8 @@ public sealed class ChunkAccess
     /// </param>
     public (FsError Error, ChunkId Id) Store(ReadOnlySpan<byte> content, LendableBytes? lendable = null, bool background = false)
     {
-        var result = ChunkRoom.Write(_room, content.Length, content, (bytes, roomMayFollow) => _store.Put(bytes, background || roomMayFollow), NoSpace);
+        var result = ChunkRoom.Write(_room, content.Length, new PutArguments(_store, content, background),
+            static (put, roomMayFollow) => put.Store.Put(put.Content, put.Background || roomMayFollow), NoSpace);
         VolumeMetrics.ChunkWritten(result.Status == ChunkWriteStatus.AlreadyPresent ? "deduplicated" : result.Succeeded ? "stored" : "failed", content.Length);
         if (result.Succeeded)
         {
@@ -148,6 +149,14 @@ public sealed class ChunkAccess
 
     private static bool NoSpace(ChunkWriteResult result) => result.Status == ChunkWriteStatus.NoSpace;
 
+    /// <summary>A store's arguments in one value, so the write <see cref="ChunkRoom.Write"/> repeats captures nothing (one per sealed block).</summary>
+    private readonly ref struct PutArguments(ChunkStore store, ReadOnlySpan<byte> content, bool background)
+    {
+        public ChunkStore Store { get; } = store;
+        public ReadOnlySpan<byte> Content { get; } = content;
+        public bool Background { get; } = background;
+    }
+
     /// <summary>
     /// The fetch of a chunk the store lacks, or null when the store holds it. One fetch per chunk at a time, and one
     /// look in the store per chunk however many readers reach it together: the chunk is claimed in <c>_fetching</c>
@@ -213,7 +222,8 @@ public sealed class ChunkAccess
                     _recent.Add(chunk, fetched.Lease);
                     // Fetched because the store lacked it: no look again before the write (ChunkStore.ImportFetched). A
                     // full disk: the cache may give up older chunks for this one (the bytes are still this fetch's).
-                    stored = ChunkRoom.Write(_room, chunk.Length, chunk, (fetchedChunk, roomMayFollow) => _store.ImportFetched(fetchedChunk, background: roomMayFollow), NoSpace);
+                    stored = ChunkRoom.Write(_room, chunk.Length, (_store, chunk),
+                        static (import, roomMayFollow) => import._store.ImportFetched(import.chunk, background: roomMayFollow), NoSpace);
                 }
                 finally
                 {
