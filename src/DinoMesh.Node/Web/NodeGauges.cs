@@ -15,18 +15,12 @@ public sealed class NodeGauges : IDisposable
     private static readonly string[] States = ["alive", "suspect", "dead", "left"];
 
     private readonly Meter _meter = new(MeterName);
-    private readonly ScrapeMemo<(NodeStatus Status, IReadOnlyList<PeerRow> Peers)?> _status;
 
-    /// <summary>How many times the node's status was built for the gauges (for tests).</summary>
-    internal int StatusReads => _status.Reads;
-
-    public NodeGauges(Func<(NodeStatus Status, IReadOnlyList<PeerRow> Peers)?> snapshot, Func<DinoMesh.Cluster.Lease.LeaseDriver?> lease, Func<int?> localHealth,
-        TimeProvider? time = null)
+    public NodeGauges(Func<(NodeStatus Status, IReadOnlyList<PeerRow> Peers)?> snapshot, Func<DinoMesh.Cluster.Lease.LeaseDriver?> lease, Func<int?> localHealth)
     {
         LeaseGauges.AddTo(_meter, lease, localHealth);
         // One status per collection, not one per instrument (ScrapeMemo): the gauges below all read the same one.
-        _status = new ScrapeMemo<(NodeStatus Status, IReadOnlyList<PeerRow> Peers)?>(snapshot, time ?? TimeProvider.System);
-        snapshot = _status.Get;
+        snapshot = new ScrapeMemo<(NodeStatus Status, IReadOnlyList<PeerRow> Peers)?>(snapshot, TimeProvider.System).Get;
         _meter.CreateObservableGauge("dinomesh.members", () =>
         {
             var peers = snapshot()?.Peers ?? [];

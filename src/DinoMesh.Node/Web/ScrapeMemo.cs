@@ -14,9 +14,6 @@ internal sealed class ScrapeMemo<T>(Func<T> read, TimeProvider time)
     private readonly Lock _gate = new();
     private (long At, T Value)? _last;
 
-    /// <summary>Times <c>read</c> ran (for tests).</summary>
-    public int Reads { get; private set; }
-
     public T Get()
     {
         lock (_gate)
@@ -24,7 +21,6 @@ internal sealed class ScrapeMemo<T>(Func<T> read, TimeProvider time)
             var now = time.GetTimestamp();
             if (_last is { } last && time.GetElapsedTime(last.At, now) < Window) return last.Value;
             var value = read();
-            Reads++;
             _last = (now, value);
             return value;
         }
