@@ -44,7 +44,7 @@ public sealed partial class NodeService
         served.TrySetResult(service);
         replica.Applied += service.OnApplied;
         var access = new ChunkAccess(_chunks!, _loggers.CreateLogger("volume"), service.Fetcher, new ChunkAccessOptions { ChunkSize = ChunkSize },
-            new CacheRoom(service.Cache));
+            service.Room);
         access.Stored += service.OnStored;
         access.Imported += service.OnImported;
         access.Lost += service.OnLost;

@@ -12,9 +12,9 @@ namespace DinoMesh.Volume;
 /// this node lacks or holds only a damaged copy of. Reads are two steps: <see cref="PrepareAsync"/> waits (without a
 /// thread) until every chunk of the range is readable here — fetched, verified and imported where needed — and starts
 /// fetching (or verifying) the chunks after it when the file is read sequentially; then <see cref="Load"/> copies bytes
-/// synchronously. Storage outcomes become errno-shaped <see cref="FsError"/>s here and nowhere else. A user's store, or
-/// the import of a fetched chunk, that finds the disk full asks <see cref="IChunkRoom"/> (the node's cache) to make room
-/// and tries once more before it gives up.
+/// synchronously. Storage outcomes become errno-shaped <see cref="FsError"/>s here and nowhere else. A store (a user's or
+/// the compactor's), or the import of a fetched chunk, that finds the disk full asks <see cref="IChunkRoom"/> (the
+/// node's cache) to make room and tries again before it gives up (<see cref="ChunkRoom.Write"/>).
 /// </summary>
 public sealed class ChunkAccess
 {
@@ -65,18 +65,13 @@ public sealed class ChunkAccess
     /// <param name="lendable">The same bytes in a shared array a handler may keep (<see cref="ChunkStoredHandler"/>), if the writer has them so.</param>
     /// <param name="background">
     /// Background work that reports a full disk itself (the compactor: one line per pause): ENOSPC is logged at Debug
-    /// here and in the store, and no room is made for it (a compaction must not evict what readers cache). A user's
-    /// write leaves it false: on ENOSPC the cache is asked to make room and the store tried once more; an ENOSPC that
-    /// stays is logged as an error as before.
+    /// here and in the store. Either way, on ENOSPC the cache is asked to make room and the store tried again
+    /// (<see cref="ChunkRoom.Write"/>); a user's ENOSPC that stays is logged as an error as before.
     /// </param>
     public (FsError Error, ChunkId Id) Store(ReadOnlySpan<byte> content, LendableBytes? lendable = null, bool background = false)
     {
-        // With a room to make, a first ENOSPC is no news yet (logged at Debug): the retry's outcome is what counts.
-        var result = _store.Put(content, background || _room is not null);
-        for (var tries = 0; result.Status == ChunkWriteStatus.NoSpace && !background && tries < RoomTries && MakeRoom(content.Length); tries++)
-        {
-            result = _store.Put(content);
-        }
+        var result = ChunkRoom.Write(_room, content.Length, new PutArguments(_store, content, background),
+            static (put, roomMayFollow) => put.Store.Put(put.Content, put.Background || roomMayFollow), NoSpace);
         VolumeMetrics.ChunkWritten(result.Status == ChunkWriteStatus.AlreadyPresent ? "deduplicated" : result.Succeeded ? "stored" : "failed", content.Length);
         if (result.Succeeded)
         {
@@ -152,24 +147,14 @@ public sealed class ChunkAccess
 
     public (long Total, long Free) Capacity() => _store.Capacity();
 
-    /// <summary>
-    /// How many times a store that found the disk full asks for room and tries again. Once is the rule; the other two are
-    /// for writers that hit ENOSPC together (a file's seal workers, a read's fetches, another file's first try): the room
-    /// one eviction made for all of them can be taken by a store that never asked, and the one that loses asks again.
-    /// Each ask that makes no room ends the tries at once.
-    /// </summary>
-    private const int RoomTries = 3;
+    private static bool NoSpace(ChunkWriteResult result) => result.Status == ChunkWriteStatus.NoSpace;
 
-    /// <summary>
-    /// Asks the cache to free <paramref name="bytes"/> on the chunk disk now (<see cref="IChunkRoom"/>); true when it
-    /// made room. Blocks for at most the room's deadline; false at once without a room.
-    /// </summary>
-    public bool MakeRoom(long bytes)
+    /// <summary>A store's arguments in one value, so the write <see cref="ChunkRoom.Write"/> repeats captures nothing (one per sealed block).</summary>
+    private readonly ref struct PutArguments(ChunkStore store, ReadOnlySpan<byte> content, bool background)
     {
-        if (_room is null) return false;
-        var made = _room.TryMakeRoom(bytes);
-        _logger.LogDebug("the chunk disk was full for {Bytes} bytes: {Outcome}", bytes, made ? "room made, trying again" : "no room could be made");
-        return made;
+        public ChunkStore Store { get; } = store;
+        public ReadOnlySpan<byte> Content { get; } = content;
+        public bool Background { get; } = background;
     }
 
     /// <summary>
@@ -235,13 +220,10 @@ public sealed class ChunkAccess
                     // The recent-fetch memory takes a reference of its own on the buffer the chunk was received into;
                     // this fetch's reference ends once the chunk file is written.
                     _recent.Add(chunk, fetched.Lease);
-                    // Fetched because the store lacked it: no look again before the write (ChunkStore.ImportFetched).
-                    stored = _store.ImportFetched(chunk, background: _room is not null);
-                    // A full disk: the cache may give up older chunks for this one (the bytes are still this fetch's).
-                    for (var tries = 0; stored.Status == ChunkWriteStatus.NoSpace && tries < RoomTries && MakeRoom(chunk.Length); tries++)
-                    {
-                        stored = _store.ImportFetched(chunk);
-                    }
+                    // Fetched because the store lacked it: no look again before the write (ChunkStore.ImportFetched). A
+                    // full disk: the cache may give up older chunks for this one (the bytes are still this fetch's).
+                    stored = ChunkRoom.Write(_room, chunk.Length, (_store, chunk),
+                        static (import, roomMayFollow) => import._store.ImportFetched(import.chunk, background: roomMayFollow), NoSpace);
                 }
                 finally
                 {

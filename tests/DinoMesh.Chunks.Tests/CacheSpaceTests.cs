@@ -29,7 +29,7 @@ public sealed class CacheSpaceTests
     private static Setup Build(long? reserve, bool confirmNone = false)
     {
         var time = new ManualTime();
-        var cluster = new MemoryCluster(3, new ChunkOptions { Replicas = 1, CacheBytes = 1L << 30, FreeSpaceReserve = reserve }, time);
+        var cluster = new MemoryCluster(3, new ChunkOptions { Replicas = 1, CacheBytes = 1L << 30, FreeSpaceReserve = reserve, RepairBytesPerSecond = 0 }, time);
         var node = cluster.Nodes[0];
         var chunks = Enumerable.Range(0, 40).Select(i => Peers.RandomBytes(ChunkBytes, i)).ToList();
         var ids = chunks.Select(node.Store.Add).ToList();
@@ -89,6 +89,59 @@ public sealed class CacheSpaceTests
 
         AssertOnlyTheOldestConfirmedWentFirst(s, 6);
         Assert.Equal(6 * ChunkBytes, s.Node.Store.Capacity()!.Value.Free);
+    }
+
+    /// <summary>
+    /// A chunk placed on node 0 that only another node holds (a writer's copy, or a member that left): node 0's repair
+    /// pulls it onto a disk full of cache. The pull asks the cache for room like a user's write does, and is stored.
+    /// </summary>
+    private static ChunkId OwedByNode0(Setup s, int seed)
+    {
+        var others = s.Cluster.Nodes.Where(n => n != s.Node).ToList();
+        for (var i = seed; ; i++)
+        {
+            var bytes = Peers.RandomBytes(ChunkBytes, 1000 + i);
+            var id = ChunkId.Of(bytes);
+            if (ChunkPlacement.For(id, s.Cluster.Live.Members, 1)[0] != s.Node.Peer) continue;
+            others[0].Store.Add(bytes);
+            return id;
+        }
+    }
+
+    [Fact]
+    public async Task A_repair_pull_onto_a_disk_full_of_cache_makes_the_cache_give_up_its_least_recently_used_chunk_and_is_stored()
+    {
+        var s = Build(reserve: 0);
+        var owed = OwedByNode0(s, 0);
+        s.Cluster.State = MemoryCluster.TreeReferencing([.. s.Cached, .. s.PlacedHere, owed]);
+        s.Node.Store.RefuseWhenFull = true;
+
+        Assert.Equal(1, s.Node.Service.Repairer.Scan());
+        Assert.Equal(1, await s.Node.Service.Repairer.RepairQueuedAsync(TestContext.Current.CancellationToken));
+
+        Assert.True(s.Node.Store.Contains(owed), "the chunk repair pulled was not stored");
+        Assert.Equal(1, s.Node.Store.Refused);
+        AssertOnlyTheOldestConfirmedWentFirst(s, 1);
+        Assert.Equal((1L, 0L, 0L), (s.Node.Service.Repairer.Counters.Chunks, s.Node.Service.Repairer.Counters.Failed, (long)s.Node.Service.Repairer.Queued));
+    }
+
+    [Fact]
+    public async Task A_repair_pull_onto_a_disk_full_of_chunks_placed_here_fails_as_before_and_stays_for_the_next_scan()
+    {
+        var s = Build(reserve: 0, confirmNone: true);
+        var owed = OwedByNode0(s, 0);
+        s.Cluster.State = MemoryCluster.TreeReferencing([.. s.Cached, .. s.PlacedHere, owed]);
+        s.Node.Store.RefuseWhenFull = true;
+        var held = s.Node.Store.Count;
+
+        s.Node.Service.Repairer.Scan();
+        Assert.Equal(0, await s.Node.Service.Repairer.RepairQueuedAsync(TestContext.Current.CancellationToken));
+
+        Assert.False(s.Node.Store.Contains(owed));
+        Assert.Equal(held, s.Node.Store.Count);
+        Assert.Equal(1L, s.Node.Service.Repairer.Counters.Failed);
+        // Found missing again by the next scan.
+        Assert.Equal(1, s.Node.Service.Repairer.Scan());
     }
 
     [Fact]

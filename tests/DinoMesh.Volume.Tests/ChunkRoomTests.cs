@@ -9,8 +9,8 @@ namespace DinoMesh.Volume.Tests;
 
 /// <summary>
 /// A store that finds the chunk disk (a small tmpfs, really full) out of space asks <see cref="IChunkRoom"/> to make room
-/// and tries once more: a user's write and the import of a fetched chunk do; the compactor's background store does not
-/// (it must not evict what readers cached). The room here stands in for the node's cache by deleting a filler file.
+/// and tries again (<see cref="ChunkRoom.Write"/>): a user's write, the import of a fetched chunk and the compactor's
+/// background store alike. The room here stands in for the node's cache by deleting a filler file.
 /// </summary>
 public sealed class ChunkRoomTests : IDisposable
 {
@@ -79,14 +79,46 @@ public sealed class ChunkRoomTests : IDisposable
     }
 
     [Fact]
-    public void The_compactors_background_store_never_asks_for_room()
+    public void The_compactors_background_store_asks_for_room_too_and_is_stored_once_room_is_made()
     {
         var room = new FillerRoom(_filler);
         var access = new ChunkAccess(_store, NullLogger.Instance, room: room);
+        var bytes = Chunk(3);
 
-        Assert.Equal(FsError.NoSpace, access.Store(Chunk(3), background: true).Error);
-        Assert.Equal(0, room.Asked);
-        Assert.True(File.Exists(_filler));
+        var (error, id) = access.Store(bytes, background: true);
+
+        Assert.Equal(FsError.None, error);
+        Assert.Equal(1, room.Asked);
+        Assert.True(_store.Contains(id));
+        Assert.False(File.Exists(_filler));
+    }
+
+    /// <summary>
+    /// Says room was made each time, but the first <paramref name="steals"/> times another writer took it before the
+    /// asker's store came back (the disk stays full); after that the filler goes.
+    /// </summary>
+    private sealed class ContestedRoom(string filler, int steals) : IChunkRoom
+    {
+        public int Asked;
+
+        public bool TryMakeRoom(long bytes)
+        {
+            if (++Asked > steals) File.Delete(filler);
+            return true;
+        }
+    }
+
+    [Fact]
+    public void A_store_whose_room_is_taken_asks_again_up_to_three_times_in_all()
+    {
+        var won = new ContestedRoom(_filler, steals: 2);
+        Assert.Equal(FsError.None, new ChunkAccess(_store, NullLogger.Instance, room: won).Store(Chunk(5)).Error);
+        Assert.Equal(3, won.Asked);
+
+        SmallTmpfs.LeaveFree(_filler, 16 * 4096);
+        var lost = new ContestedRoom(_filler, steals: 3);
+        Assert.Equal(FsError.NoSpace, new ChunkAccess(_store, NullLogger.Instance, room: lost).Store(Chunk(6)).Error);
+        Assert.Equal(ChunkRoom.Tries, lost.Asked);
     }
 
     /// <summary>Serves one chunk.</summary>

@@ -11,7 +11,9 @@ namespace DinoMesh.Cluster.Chunks;
 /// node having to know who held what. A chunk quarantined as corrupt is missing too, and comes back the same way. So is
 /// a new chunk whose writer is not one of its placement nodes: the writer's copy counted as one of the R at the commit
 /// (<see cref="ChunkReplicator"/>), and the placement node left out pulls the chunk at its next scan, off the write path.
-/// Copying is rate-limited (<see cref="ChunkOptions.RepairBytesPerSecond"/>) so foreground reads stay fast.
+/// Copying is rate-limited (<see cref="ChunkOptions.RepairBytesPerSecond"/>) so foreground reads stay fast. A pulled
+/// chunk that finds the disk full asks the room (the cache: chunks held here beyond duty) and is tried again
+/// (<see cref="ChunkRoom.Write"/>): a copy this node owes comes before one it only caches.
 /// </summary>
 public sealed class ChunkRepairer
 {
@@ -23,6 +25,7 @@ public sealed class ChunkRepairer
     private readonly ChunkOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly IChunkRoom? _room;
     private readonly Lock _gate = new();
     private readonly Queue<ChunkId> _queue = new();
     private readonly HashSet<ChunkId> _queued = [];
@@ -30,8 +33,9 @@ public sealed class ChunkRepairer
     private long _repaired, _repairedBytes, _failed;
 
     public ChunkRepairer(IChunkSource source, ILocalChunks store, ChunkInventory inventory, IChunkCluster cluster, Func<FileSystemState> state,
-        ChunkOptions options, TimeProvider time, ILogger logger)
+        ChunkOptions options, TimeProvider time, ILogger logger, IChunkRoom? room = null)
     {
+        _room = room;
         _source = source;
         _store = store;
         _inventory = inventory;
@@ -136,7 +140,8 @@ public sealed class ChunkRepairer
         LocalWrite stored;
         try
         {
-            stored = _store.Import(chunk);
+            // A repair worker waits here (at most the room's deadline per ask) while the cache evicts: the disk is full.
+            stored = ChunkRoom.Write(_room, chunk.Length, chunk, (pulled, _) => _store.Import(pulled), static s => s == LocalWrite.NoSpace);
         }
         finally
         {

@@ -43,8 +43,9 @@ public sealed class ChunkService : IAsyncDisposable
         Fetcher = new ChunkFetcher(network, cluster, Locations, options, time, _logger);
         Replicator = new ChunkReplicator(network, cluster, store, Locations, options, _logger);
         Collector = new ChunkCollector(Inventory, store, state, () => _staged(), options, _logger);
-        Repairer = new ChunkRepairer(Fetcher, store, Inventory, cluster, state, options, time, _logger);
         Cache = new ChunkCache(Inventory, store, network, cluster, state, () => _staged(), options, _logger);
+        Room = new CacheRoom(Cache, _logger);
+        Repairer = new ChunkRepairer(Fetcher, store, Inventory, cluster, state, options, time, _logger, Room);
         PeerUsage = new PeerUsagePoll(network, cluster, options, time, _logger);
     }
 
@@ -57,6 +58,9 @@ public sealed class ChunkService : IAsyncDisposable
     public ChunkCollector Collector { get; }
     public ChunkRepairer Repairer { get; }
     public ChunkCache Cache { get; }
+
+    /// <summary>Room the cache makes for a chunk writer that found the disk full: the volume's stores and imports, and repair.</summary>
+    public IChunkRoom Room { get; }
     public PeerUsagePoll PeerUsage { get; }
 
     /// <summary>

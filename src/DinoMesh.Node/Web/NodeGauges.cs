@@ -19,6 +19,8 @@ public sealed class NodeGauges : IDisposable
     public NodeGauges(Func<(NodeStatus Status, IReadOnlyList<PeerRow> Peers)?> snapshot, Func<DinoMesh.Cluster.Lease.LeaseDriver?> lease, Func<int?> localHealth)
     {
         LeaseGauges.AddTo(_meter, lease, localHealth);
+        // One status per collection, not one per instrument (ScrapeMemo): the gauges below all read the same one.
+        snapshot = new ScrapeMemo<(NodeStatus Status, IReadOnlyList<PeerRow> Peers)?>(snapshot, TimeProvider.System).Get;
         _meter.CreateObservableGauge("dinomesh.members", () =>
         {
             var peers = snapshot()?.Peers ?? [];

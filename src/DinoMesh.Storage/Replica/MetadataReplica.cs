@@ -316,16 +316,30 @@ public sealed class MetadataReplica : IDisposable
         }
     }
 
+    /// <summary>
+    /// Writes a snapshot and never throws: it runs on a task nobody observes (or in <see cref="Dispose"/>), so every
+    /// failure is logged here, once, in one line. The log is complete without the snapshot (it only shortens the next
+    /// start's replay), commits go on, and the next snapshot, <see cref="SnapshotEvery"/> entries on, tries again.
+    /// </summary>
     private void TrySnapshot(FileSystemState state, bool final)
     {
         try
         {
             WriteSnapshot(state);
         }
-        catch (Exception e) when (e is IOException or Microsoft.Data.Sqlite.SqliteException)
+        catch (Exception e)
         {
-            // The log is complete without it; a snapshot only shortens the next start's replay.
-            _logger.LogWarning("metadata: {Which}snapshot skipped: {Error}", final ? "final " : "", e.Message);
+            var which = final ? "final " : "";
+            if (e is IOException or Microsoft.Data.Sqlite.SqliteException)
+            {
+                // A full or failing disk: expected now and then.
+                _logger.LogWarning("metadata: {Which}snapshot skipped: {Error}", which, e.Message);
+                return;
+            }
+            // Anything else is a defect (the codec, a chunk sync, a hook): said as an error, the stack at Debug.
+            _logger.LogError("metadata: {Which}snapshot at version {Version} failed: {Type}: {Error}; the log is complete without it, the next snapshot tries again",
+                which, state.Version, e.GetType().Name, e.Message);
+            _logger.LogDebug(e, "metadata: the {Which}snapshot's failure", which);
         }
     }
 
@@ -351,14 +365,8 @@ public sealed class MetadataReplica : IDisposable
     {
         lock (_snapshotGate)
         {
-            try
-            {
-                _snapshotTask.Wait();
-            }
-            catch (AggregateException)
-            {
-                // Already logged by the task.
-            }
+            // Never faulted: TrySnapshot logs every failure itself.
+            _snapshotTask.Wait();
             if (Current.Version > Log.SnapshotVersion) TrySnapshot(Current, final: true);
         }
     }

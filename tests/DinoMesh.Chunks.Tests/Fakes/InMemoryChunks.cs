@@ -31,8 +31,21 @@ internal sealed class InMemoryChunks : ILocalChunks
         return (LocalRead.Corrupt, null);
     }
 
-    public LocalWrite Import(VerifiedChunk chunk) =>
-        _chunks.TryAdd(chunk.Id, chunk.Bytes.ToArray()) ? LocalWrite.Stored : LocalWrite.AlreadyPresent;
+    /// <summary>When set (with <see cref="DiskBytes"/>), an import that does not fit in the free space answers ENOSPC, as a full disk does.</summary>
+    public volatile bool RefuseWhenFull;
+
+    /// <summary>Imports that answered ENOSPC.</summary>
+    public int Refused;
+
+    public LocalWrite Import(VerifiedChunk chunk)
+    {
+        if (RefuseWhenFull && !Contains(chunk.Id) && Capacity() is { } disk && disk.Free < chunk.Length)
+        {
+            Interlocked.Increment(ref Refused);
+            return LocalWrite.NoSpace;
+        }
+        return _chunks.TryAdd(chunk.Id, chunk.Bytes.ToArray()) ? LocalWrite.Stored : LocalWrite.AlreadyPresent;
+    }
 
     public bool Contains(ChunkId id) => _chunks.ContainsKey(id);
 

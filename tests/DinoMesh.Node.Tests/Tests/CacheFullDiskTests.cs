@@ -9,7 +9,7 @@ namespace DinoMesh.Node.Tests.Tests;
 /// chunks it fetched to read a file of a (chunks placed on a and b with R = 2, so c holds them only as cache). A file
 /// then written on c needs that space: the cache gives up its least recently used chunks at once and the write
 /// succeeds (on a node without this, the close fails with ENOSPC). The evicted chunks read back on c (fetched again),
-/// and a and b still hold every one of them.
+/// and a and b still hold every one of them. Repair's pull of a chunk placed on c asks for room the same way.
 /// </summary>
 public sealed class CacheFullDiskTests(ITestOutputHelper output)
 {
@@ -68,6 +68,60 @@ public sealed class CacheFullDiskTests(ITestOutputHelper output)
             var id = Hex(piece);
             Assert.True(new[] { a, b, c }.Count(n => Holds(n, id)) >= 2, $"chunk {id} of the new file has fewer than two copies");
         }
+    }
+
+    [Fact]
+    public void A_repair_pull_onto_a_disk_full_of_cached_chunks_evicts_them_and_completes()
+    {
+        Requirement.RootAndFuse();
+        using var cluster = new TestCluster(output);
+        var (a, b, c) = (cluster.Add("a", "127.0.0.11"), cluster.Add("b", "127.0.0.12"), cluster.Add("c", "127.0.0.13"));
+        using var disk = DataDirTmpfs.MountAt(c.DataDir, DiskMib);
+        // No free-space reserve: only the pull's ENOSPC makes room here (the sweep would otherwise evict on its own).
+        cluster.FormWith(["--replicas", "2"], new Dictionary<string, string?> { ["DINOMESH_CHUNK_FREE_RESERVE"] = "0" }, a, b, c);
+        cluster.WaitForViews([a, b, c], v => TestCluster.AllAlive(v, [a, b, c]), TimeSpan.FromSeconds(30), "every node sees every other alive");
+        var members = new[] { a.PeerId!, b.PeerId!, c.PeerId! };
+
+        // c's disk full of cache, as above.
+        var cachedSha = Write(Path.Combine(a.MountPoint, "cached"), CachedOnlyOn(c.PeerId!, members, CachedMib));
+        WaitForSize(Path.Combine(c.MountPoint, "cached"), (long)CachedMib * Mib);
+        Assert.Equal(cachedSha, Sha256Of(Path.Combine(c.MountPoint, "cached")));
+        Assert.True(disk.FreeBytes() < NewMib * Mib, $"c's disk is not full of cache: {disk.FreeBytes()} bytes free");
+        cluster.Log($"read on c; c's disk has {disk.FreeBytes()} bytes free");
+
+        // A file written on a whose chunks are placed on b and c, and pushed to b: c lacks them until its repair pulls them.
+        var owed = OwedTo(c.PeerId!, writer: a.PeerId!, pushedTo: b.PeerId!, members, NewMib);
+        var owedSha = Write(Path.Combine(a.MountPoint, "owed"), owed);
+        cluster.Log($"wrote {NewMib} MiB on a, placed on b and c, pushed to b");
+
+        // Repair scans every 30 s: within two scans c holds every chunk it owes (without room it never does).
+        var pulled = Poll.Until(() => owed.All(p => Holds(c, Hex(p))), TimeSpan.FromSeconds(90));
+        var chunks = Chunks(c);
+        Assert.True(pulled is not null, $"c did not pull the chunks placed on it within 90 s: {owed.Count(p => Holds(c, Hex(p)))} of {owed.Count}; {chunks.GetRawText()}");
+        Assert.True(chunks.GetProperty("evictedForSpace").GetInt64() > 0, chunks.GetRawText());
+        cluster.Log($"c pulled every chunk it owes; its disk has {disk.FreeBytes()} bytes free");
+        Assert.Equal(owedSha, Sha256Of(Path.Combine(c.MountPoint, "owed")));
+        // What was evicted is still on its placement nodes.
+        Assert.Equal(cachedSha, Sha256Of(Path.Combine(a.MountPoint, "cached")));
+    }
+
+    /// <summary>
+    /// <paramref name="mib"/> random 1 MiB pieces that <paramref name="writer"/> ranks last for (placed on the other two
+    /// with R = 2) and that the writer pushes to <paramref name="pushedTo"/>: <paramref name="peer"/> must pull them.
+    /// </summary>
+    private static List<byte[]> OwedTo(string peer, string writer, string pushedTo, string[] members, int mib)
+    {
+        var random = new Random(11);
+        var pieces = new List<byte[]>();
+        // About one in six qualifies; bounded all the same.
+        for (var tries = 0; pieces.Count < mib && tries < 100 * mib; tries++)
+        {
+            var piece = new byte[Mib];
+            random.NextBytes(piece);
+            if (PushTarget.RanksLast(piece, writer, members) && PushTarget.Is(piece, pushedTo, [pushedTo, peer])) pieces.Add(piece);
+        }
+        Assert.Equal(mib, pieces.Count);
+        return pieces;
     }
 
     /// <summary><paramref name="mib"/> random 1 MiB pieces (chunks) that <paramref name="peer"/> ranks last for among <paramref name="members"/>.</summary>

@@ -80,6 +80,10 @@ public sealed partial class StatusPageTests : IClassFixture<ClassCluster>, IDisp
         Assert.Matches(Series("dinomesh_lease_deferred_appends_total", "outcome=\"merged\"", @"\d+"), text);
         Assert.Matches(Series("dinomesh_lease_quick_voters_demoted_total", "", @"\d+"), text);
         Assert.DoesNotContain("dmt1.", text, StringComparison.Ordinal);
+        // The node's gauges share one status per collection (ScrapeMemo): each still says what `status` says.
+        var inodes = a.Status().GetProperty("inodes").GetInt64();
+        Assert.Matches(Series("dinomesh_inodes", "", inodes.ToString(System.Globalization.CultureInfo.InvariantCulture)), text);
+        Assert.Matches(Series("dinomesh_members", "state=\"dead\"", "0"), text);
     }
 
     private static Regex Series(string name, string label, string value) =>

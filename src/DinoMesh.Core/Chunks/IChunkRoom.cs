@@ -1,10 +1,11 @@
-namespace DinoMesh.Volume;
+namespace DinoMesh.Core.Chunks;
 
 /// <summary>
 /// Space on the chunk disk that this node can free by giving up chunk copies it holds beyond its duty (in a cluster,
-/// cached chunks whose placement nodes hold them). <see cref="ChunkAccess"/> asks it when a user's write, or the import
-/// of a chunk fetched for a read, finds the disk full, and tries the store once more when it says room was made. The
-/// volume does not know what a cache or a placement node is; the node hands in the cluster's cache behind this.
+/// cached chunks whose placement nodes hold them). Every writer of a chunk asks it through <see cref="ChunkRoom.Write"/>
+/// when the disk is full: a user's store, the import of a chunk fetched for a read, repair's pull of a chunk placed
+/// here and the compactor's merged chunk. The writers do not know what a cache or a placement node is; the node hands
+/// in the cluster's cache behind this (<c>CacheRoom</c>).
 /// </summary>
 public interface IChunkRoom
 {
