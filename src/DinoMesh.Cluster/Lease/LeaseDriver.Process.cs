@@ -284,12 +284,15 @@ public sealed partial class LeaseDriver
                 _logger.LogInformation("lease: dropping entries from version {From}: the holder's snapshot at that version is of term {Term}", from, term);
                 _view.Truncated(from);
             }
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             if (prepared is not null) _replica.InstallSnapshot(prepared);
             else
             {
                 using var mapped = _assembler.Open(version);
                 _replica.InstallSnapshot(term, mapped.Bytes);
             }
+            _logger.LogInformation("lease: snapshot at version {Version} installed in {Ms:F0} ms under the lock ({How})", version,
+                System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, prepared is not null ? "prepared ahead" : "decoded and copied here");
             _view.SnapshotChanged();
             _snapshotsInstalled++;
             _applyTarget = Math.Max(_applyTarget, version);
