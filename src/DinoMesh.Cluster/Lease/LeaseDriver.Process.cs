@@ -88,24 +88,11 @@ public sealed partial class LeaseDriver
                 // Term and vote are on disk (written in place, fdatasynced) before any message that depends on them leaves.
                 _log.RecordLeaseVote(new LeaseVote(hs.Term, hs.Vote.ToBytes(), _persistedCommit, _life), sync: true);
             }
-            // Pieces are in the file before their acknowledgements leave; the last one is checked with the whole.
-            List<(SnapshotId Id, bool Verified)>? assembled = null;
+            // Pieces are in the file before their acknowledgements leave; the last one starts the check of the whole,
+            // off the lock (LeaseDriver.SnapshotPrepare), which tells the machine when it is done.
             // By index throughout: a foreach over the Ready's lists (interfaces) allocates an enumerator each, every round.
-            for (var i = 0; i < ready.PiecesReceived.Count; i++) (assembled ??= []).AddRange(WritePieceLocked(ready.PiecesReceived[i]));
-            if (ready.Snapshot is { } snapshot)
-            {
-                // Installed from the transfer's file, mapped: the snapshot may be larger than any array.
-                try
-                {
-                    using var state = _assembler.Open(snapshot.Version);
-                    if (ready.SnapshotReplaces) ReplaceStateLocked(snapshot.Version, snapshot.Term, state.Bytes);
-                    else InstallSnapshotLocked(snapshot.Version, snapshot.Term, state.Bytes);
-                }
-                finally
-                {
-                    _assembler.Discard();
-                }
-            }
+            for (var i = 0; i < ready.PiecesReceived.Count; i++) WritePieceLocked(ready.PiecesReceived[i]);
+            if (ready.Snapshot is { } snapshot) InstallAssembledLocked(snapshot.Version, snapshot.Term, ready.SnapshotReplaces);
             if (ready.TruncateFrom is { } from)
             {
                 _logger.LogInformation("lease: dropping uncommitted entries from version {From} (a later holder replaced them)", from);
@@ -137,11 +124,9 @@ public sealed partial class LeaseDriver
             _applyTarget = Math.Max(_applyTarget, ready.CommittedTo);
             for (var i = 0; i < ready.Probes.Count; i++) StartProbeLocked(ready.Probes[i]);
             _machine.Advance(ready);
-            // Only now: the machine takes no input between Ready and Advance.
-            if (assembled is not null) foreach (var (id, verified) in assembled) _machine.SnapshotAssembled(id, verified);
         }
         // A snapshot assembled but not installed (the log reached its version meanwhile) is of no further use.
-        if (_assembler.Written > 0 && !_machine.AssemblingSnapshot && !_machine.HasReady) _assembler.Discard();
+        if (!_machine.AssemblingSnapshot && !_machine.HasReady) DropAssembledLocked();
         PersistCommit(force: false);
         CompleteSyncWaitersLocked();
         RescheduleLocked();
@@ -262,49 +247,71 @@ public sealed partial class LeaseDriver
     /// Writes a piece of the snapshot this follower assembles; after the last, checks the whole (length, SHA-256) and
     /// returns the verdict for the machine.
     /// </summary>
-    private IEnumerable<(SnapshotId, bool)> WritePieceLocked(ReceivedPiece piece)
+    private void WritePieceLocked(ReceivedPiece piece)
     {
         if (piece.Offset == 0)
         {
             _logger.LogInformation("lease: receiving a snapshot at version {Version} ({Bytes} bytes) from the holder", piece.Id.Version, piece.Id.Length);
         }
         _assembler.Write(piece);
-        if (!piece.Last) return [];
-        var verified = _assembler.Check(piece.Id, piece.Hash!, out var why);
-        if (!verified)
-        {
-            _logger.LogWarning("lease: the snapshot at version {Version} does not check out ({Why}); asking for it again", piece.Id.Version, why);
-            _assembler.Discard();
-        }
-        return [(piece.Id, verified)];
+        if (piece.Last) StartPreparingLocked(piece.Id, piece.Hash!);
     }
 
     /// <summary>
     /// Installs the holder's snapshot, which the machine asks for only past its commit and when its log does not hold
     /// the snapshot's version in its term. The log keeps what Raft keeps (<see cref="SnapshotInstall"/>): entries from the
-    /// version on go only when they contradict it, and those before it go with the save, not before.
+    /// version on go only when they contradict it, and those before it go with the save, not before. What the
+    /// preparation made (the decoded state, the log's copy written ahead) is used when it is of this snapshot; otherwise
+    /// (never on the node's path, kept as the safe way) it is decoded and copied here, from the transfer's file, mapped.
     /// </summary>
-    private void InstallSnapshotLocked(long version, long term, ReadOnlySequence<byte> state)
+    private void InstallAssembledLocked(long version, long term, bool replaces)
     {
-        if (SnapshotInstall.DropContradicted(_log, version, term) is { } from)
+        var prepared = _prepared is { } p && p.Version == version && p.Term == term ? p : null;
+        if (prepared is null && _prepared is { } other) _replica.Abandon(other);
+        _prepared = null;
+        try
         {
-            _logger.LogInformation("lease: dropping entries from version {From}: the holder's snapshot at that version is of term {Term}", from, term);
-            _view.Truncated(from);
+            if (replaces)
+            {
+                // The diverged node's replacement rewrites the whole log: the copy written ahead is not the one it keeps.
+                if (prepared is not null) _replica.Abandon(prepared);
+                using var mapped = _assembler.Open(version);
+                ReplaceStateLocked(version, term, prepared?.State, mapped.Bytes);
+                return;
+            }
+            if (SnapshotInstall.DropContradicted(_log, version, term) is { } from)
+            {
+                _logger.LogInformation("lease: dropping entries from version {From}: the holder's snapshot at that version is of term {Term}", from, term);
+                _view.Truncated(from);
+            }
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            if (prepared is not null) _replica.InstallSnapshot(prepared);
+            else
+            {
+                using var mapped = _assembler.Open(version);
+                _replica.InstallSnapshot(term, mapped.Bytes);
+            }
+            _logger.LogInformation("lease: snapshot at version {Version} installed in {Ms:F0} ms under the lock ({How})", version,
+                System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, prepared is not null ? "prepared ahead" : "decoded and copied here");
+            _view.SnapshotChanged();
+            _snapshotsInstalled++;
+            _applyTarget = Math.Max(_applyTarget, version);
         }
-        _replica.InstallSnapshot(term, state);
-        _view.SnapshotChanged();
-        _snapshotsInstalled++;
-        _applyTarget = Math.Max(_applyTarget, version);
+        finally
+        {
+            _assembler.Discard();
+        }
     }
 
     /// <summary>
     /// This node diverged (its applied state holds entries a majority power loss took back): the holder's snapshot
     /// replaces the log and the state, and nothing past it is applied until the holder commits it again.
     /// </summary>
-    private void ReplaceStateLocked(long version, long term, ReadOnlySequence<byte> state)
+    private void ReplaceStateLocked(long version, long term, FileSystemState? decoded, ReadOnlySequence<byte> state)
     {
         _logger.LogWarning("lease: the holder's log contradicts entries this node applied (a majority of voters lost power since the last fsync); taking its snapshot at version {Version}", version);
-        _replica.ReplaceState(term, state);
+        if (decoded is not null) _replica.ReplaceState(term, decoded, state);
+        else _replica.ReplaceState(term, state);
         _view.Truncated(0);
         _view.SnapshotChanged();
         _snapshotsInstalled++;

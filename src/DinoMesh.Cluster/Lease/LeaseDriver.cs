@@ -386,6 +386,7 @@ public sealed partial class LeaseDriver : IAsyncDisposable
     {
         await _stopping.CancelAsync();
         await _ticker;
+        await StopPreparingAsync();
         lock (_gate)
         {
             foreach (var (_, done, _) in _syncWaiters) done.TrySetResult(FsError.Io);

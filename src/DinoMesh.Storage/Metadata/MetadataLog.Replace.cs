@@ -72,7 +72,7 @@ public sealed partial class MetadataLog
                 if (!mayBeNamed) SegmentFile.TryDelete(System.IO.Path.Combine(_snapshotDirectory, file));
                 throw;
             }
-            SnapshotFile.RemoveAllBut(_snapshotDirectory, file);
+            SnapshotFile.RemoveAllBut(_snapshotDirectory, file, _pendingSnapshots);
         }
     }
 }

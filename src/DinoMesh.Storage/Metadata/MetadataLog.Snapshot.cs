@@ -41,35 +41,44 @@ public sealed partial class MetadataLog
             ThrowIfDisposed();
             if (version <= Volatile.Read(ref _snapshot).Version) return;
             string file = SnapshotFile.Write(_snapshotDirectory, version, term, writeState);
-            bool mayBeNamed = false;
-            try
+            SnapshotFileWritten?.Invoke(file);
+            NameWrittenSnapshotLocked(version, term, file);
+        }
+    }
+
+    /// <summary>
+    /// Makes the written and synced <paramref name="file"/> the current snapshot. Caller holds the save gate, and no
+    /// snapshot at or past <paramref name="version"/> is current.
+    /// </summary>
+    private void NameWrittenSnapshotLocked(long version, long term, string file)
+    {
+        bool mayBeNamed = false;
+        try
+        {
+            lock (_writeLock)
             {
-                SnapshotFileWritten?.Invoke(file);
-                lock (_writeLock)
+                ThrowIfDisposed();
+                bool beyondLog = version > _lastVersion;
+                NameSnapshotLocked(version, term, file, moveFloor: beyondLog, ref mayBeNamed);
+                Volatile.Write(ref _snapshot, new SnapshotMark(version, term));
+                if (beyondLog)
                 {
-                    ThrowIfDisposed();
-                    bool beyondLog = version > _lastVersion;
-                    NameSnapshotLocked(version, term, file, moveFloor: beyondLog, ref mayBeNamed);
-                    Volatile.Write(ref _snapshot, new SnapshotMark(version, term));
-                    if (beyondLog)
-                    {
-                        Interlocked.Exchange(ref _floor, version);
-                        _recent.Clear();
-                        DropSegmentsCoveredBy(version);
-                        Interlocked.Exchange(ref _lastTerm, term);
-                        Interlocked.Exchange(ref _lastVersion, version);
-                    }
+                    Interlocked.Exchange(ref _floor, version);
+                    _recent.Clear();
+                    DropSegmentsCoveredBy(version);
+                    Interlocked.Exchange(ref _lastTerm, term);
+                    Interlocked.Exchange(ref _lastVersion, version);
                 }
             }
-            catch
-            {
-                if (!mayBeNamed) SegmentFile.TryDelete(System.IO.Path.Combine(_snapshotDirectory, file));
-                throw;
-            }
-            // The replaced snapshot's file (and a file a failed save had to leave) is named by nothing now. Not fsynced:
-            // a deletion lost to a power cut is redone at open.
-            SnapshotFile.RemoveAllBut(_snapshotDirectory, file);
         }
+        catch
+        {
+            if (!mayBeNamed) SegmentFile.TryDelete(System.IO.Path.Combine(_snapshotDirectory, file));
+            throw;
+        }
+        // The replaced snapshot's file (and a file a failed save had to leave) is named by nothing now. Not fsynced:
+        // a deletion lost to a power cut is redone at open. Files written ahead of their naming stay.
+        SnapshotFile.RemoveAllBut(_snapshotDirectory, file, _pendingSnapshots);
     }
 
     /// <summary>

@@ -141,17 +141,17 @@ internal static class SnapshotFile
     }
 
     /// <summary>
-    /// Deletes every file in <paramref name="directory"/> except <paramref name="keep"/> (null: keep none): temp files
-    /// and snapshots that are not current. Returns the names it deleted. Only the one process that holds the data
+    /// Deletes every file in <paramref name="directory"/> except <paramref name="keep"/> (null: keep none) and
+    /// <paramref name="alsoKeep"/> (files written ahead of their naming): temp files and snapshots that are not current. Returns the names it deleted. Only the one process that holds the data
     /// directory writes here, and not while this runs.
     /// </summary>
-    public static List<string> RemoveAllBut(string directory, string? keep)
+    public static List<string> RemoveAllBut(string directory, string? keep, IReadOnlyCollection<string>? alsoKeep = null)
     {
         var removed = new List<string>();
         foreach (string path in Directory.EnumerateFiles(directory))
         {
             string name = Path.GetFileName(path);
-            if (name == keep) continue;
+            if (name == keep || (alsoKeep is not null && alsoKeep.Contains(name))) continue;
             SegmentFile.TryDelete(path);
             removed.Add(name);
         }

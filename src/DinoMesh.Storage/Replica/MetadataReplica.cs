@@ -216,23 +216,58 @@ public sealed class MetadataReplica : IDisposable
     /// As <see cref="InstallSnapshot(long, byte[])"/>, from bytes in pieces (the node's path: the transfer's file,
     /// memory-mapped); they are decoded and copied to the log's snapshot file a piece at a time, never as one array.
     /// </summary>
-    public void InstallSnapshot(long term, ReadOnlySequence<byte> snapshot)
+    public void InstallSnapshot(long term, ReadOnlySequence<byte> snapshot) => InstallSnapshot(PrepareInstall(term, snapshot));
+
+    /// <summary>
+    /// The slow half of an install, which takes no lock of the replica's: decodes the snapshot, syncs the chunks it
+    /// names (syncfs) and writes and syncs its copy as the log's next snapshot file, not yet current. A large tree's
+    /// snapshot takes a minute here (2.5 GB); the lease driver runs this off its lock so the node keeps answering its
+    /// peers meanwhile. Then <see cref="InstallSnapshot(PreparedSnapshot)"/>, or <see cref="Abandon"/>.
+    /// </summary>
+    public PreparedSnapshot PrepareInstall(long term, ReadOnlySequence<byte> snapshot)
     {
         var state = StateSnapshotCodec.Decode(snapshot);
-        if (state.Version <= Current.Version) return;
-        // The chunks it names must be durable before the snapshot is. syncfs flushes the whole filesystem: done before
-        // the gate, so entries applied meanwhile do not wait for it (syncing a little more than needed is harmless).
+        // The chunks it names must be durable before the snapshot is. syncfs flushes the whole filesystem (a little
+        // more than needed is harmless); the install syncs again what came since.
+        _chunks.SyncAll();
+        var file = state.Version > Current.Version ? Log.BeginSnapshot(state.Version, term, stream => CopyTo(snapshot, stream)) : null;
+        return new PreparedSnapshot(state, term, file);
+    }
+
+    /// <summary>
+    /// The quick half of an install: the prepared snapshot's file becomes the log's current snapshot and its state
+    /// replaces this one, unless this replica reached its version meanwhile (then the file goes).
+    /// </summary>
+    public void InstallSnapshot(PreparedSnapshot prepared)
+    {
+        var state = prepared.State;
+        if (state.Version <= Current.Version || prepared.File is not { } file)
+        {
+            Abandon(prepared);
+            return;
+        }
+        // Usually nothing: what was written since the preparation's syncfs.
         _chunks.SyncAll();
         lock (_applyGate)
         {
-            if (state.Version <= _state.Version) return;
-            Log.SaveSnapshot(state.Version, term, stream => CopyTo(snapshot, stream));
+            if (state.Version <= _state.Version)
+            {
+                Log.AbandonSnapshot(file);
+                return;
+            }
+            Log.CompleteSnapshot(file);
             var before = _state;
             Volatile.Write(ref _state, state);
             _unannounced.Enqueue((null, new ApplyResult(FsError.None, state, StateReplacement.Between(before, state))));
             _sinceSnapshot = 0;
         }
         _logger.LogInformation("metadata: installed a snapshot at version {Version} ({Inodes} inodes)", state.Version, state.Inodes.Count);
+    }
+
+    /// <summary>Drops what <see cref="PrepareInstall"/> wrote for an install that will not happen.</summary>
+    public void Abandon(PreparedSnapshot prepared)
+    {
+        if (prepared.File is { } file) Log.AbandonSnapshot(file);
     }
 
     /// <summary>
@@ -250,9 +285,11 @@ public sealed class MetadataReplica : IDisposable
     public ApplyResult ReplaceState(long term, byte[] snapshot) => ReplaceState(term, new ReadOnlySequence<byte>(snapshot));
 
     /// <summary>As <see cref="ReplaceState(long, byte[])"/>, from bytes in pieces (the node's path, as <see cref="InstallSnapshot(long, ReadOnlySequence{byte})"/>).</summary>
-    public ApplyResult ReplaceState(long term, ReadOnlySequence<byte> snapshot)
+    public ApplyResult ReplaceState(long term, ReadOnlySequence<byte> snapshot) => ReplaceState(term, StateSnapshotCodec.Decode(snapshot), snapshot);
+
+    /// <summary>As <see cref="ReplaceState(long, ReadOnlySequence{byte})"/>, with the snapshot already decoded into <paramref name="state"/>.</summary>
+    public ApplyResult ReplaceState(long term, FileSystemState state, ReadOnlySequence<byte> snapshot)
     {
-        var state = StateSnapshotCodec.Decode(snapshot);
         _chunks.SyncAll();
         FileSystemState before;
         Effect effect;

@@ -48,6 +48,8 @@ internal sealed partial class LeaseSim
     {
         if (!node.Up) return;
         node.Up = false;
+        // The preparation of an assembled snapshot dies with the process.
+        node.HeldVerdicts.Clear();
         node.MachineDown = powerLoss || machineGone;
         if (powerLoss)
         {

@@ -29,6 +29,9 @@ internal sealed partial class LeaseSim
             message = piece with { Data = data };
             PiecesCorrupted++;
         }
+        // Nothing a protocol does in one schedule needs this many messages on the way: more is a storm (an answer
+        // that provokes more than one message, answered again), which would otherwise run the test out of memory.
+        if (_network.Count > MaxInFlight) throw new Xunit.Sdk.XunitException(Fail($"{_network.Count} messages in flight: a message storm, the last {message.GetType().Name} from {from} to {to}"));
         for (var i = 0; i < copies; i++)
         {
             _network.Enqueue((to.Index, from.Id, message), (NowMs + Random.Next(1, Faults.MaxDelayMs + 1), _order++));
@@ -107,7 +110,11 @@ internal sealed partial class LeaseSim
             node.Machine.Advance(ready);
             // What a driver does after Advance: report the check of an assembled snapshot, and hand over the snapshot it
             // made ready for followers (the real driver encodes it off the lock, later; here at once).
-            foreach (var (id, verified) in assembled) node.Machine.SnapshotAssembled(id, verified);
+            foreach (var (id, verified) in assembled)
+            {
+                if (Faults.MaxVerdictDelayTicks > 0) node.HeldVerdicts.Add((id, verified, Random.Next(Faults.MaxVerdictDelayTicks + 1)));
+                else node.Machine.SnapshotAssembled(id, verified);
+            }
             foreach (var peer in ready.SnapshotsToSend)
             {
                 if (PrepareSnapshot(node) is { } meta) node.Machine.SnapshotPrepared(peer, meta);
@@ -120,6 +127,8 @@ internal sealed partial class LeaseSim
         ArmNoticeDeadline(node);
         Watch?.Invoke();
     }
+
+    private const int MaxInFlight = 50_000;
 
     /// <summary>Called after every round of any node (a test that times something watches here).</summary>
     public Action? Watch { get; set; }
@@ -160,6 +169,27 @@ internal sealed partial class LeaseSim
         }
         return (piece.Id, verified);
     }
+
+    /// <summary>Tells the machine the verdicts whose delay ran out (at a tick, as the driver's preparation ends at any time).</summary>
+    private void DeliverDueVerdicts(LeaseSimNode node)
+    {
+        for (var i = 0; i < node.HeldVerdicts.Count; i++)
+        {
+            var (id, verified, left) = node.HeldVerdicts[i];
+            if (left > 0)
+            {
+                node.HeldVerdicts[i] = (id, verified, left - 1);
+                continue;
+            }
+            node.HeldVerdicts.RemoveAt(i--);
+            LateVerdicts++;
+            node.Machine.SnapshotAssembled(id, verified);
+            Process(node);
+        }
+    }
+
+    /// <summary>Verdicts told to a machine ticks after the snapshot's last piece (<see cref="LeaseFaults.MaxVerdictDelayTicks"/>).</summary>
+    public int LateVerdicts { get; private set; }
 
     private static void DiscardAssembly(LeaseSimNode node)
     {

@@ -16,6 +16,13 @@ internal sealed record LeaseFaults
     public double CorruptPiece { get; init; }
 
     /// <summary>
+    /// The verdict on an assembled snapshot reaches the machine up to this many ticks after its last piece (the driver
+    /// checks and prepares a snapshot off its lock, and a large one takes a minute), while messages and ticks go on;
+    /// 0: at once, after the Advance of the round that carried the last piece.
+    /// </summary>
+    public int MaxVerdictDelayTicks { get; init; }
+
+    /// <summary>
     /// Partitions and cut links reject instead of dropping (a firewall's REJECT): a probe of a holder across the cut is
     /// refused although the holder lives, which is false evidence that it is gone.
     /// </summary>
@@ -136,6 +143,7 @@ internal sealed partial class LeaseSim
                     node.Stalled--;
                     continue;
                 }
+                DeliverDueVerdicts(node);
                 TickChecked(node);
                 Process(node);
             }

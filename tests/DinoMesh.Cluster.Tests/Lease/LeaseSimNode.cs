@@ -91,5 +91,8 @@ internal sealed class LeaseSimNode
 
     public int AssemblyPieces { get; set; }
 
+    /// <summary>Verdicts on assembled snapshots not yet told to the machine, with the ticks left until they are.</summary>
+    public List<(SnapshotId Id, bool Verified, int TicksLeft)> HeldVerdicts { get; } = [];
+
     public override string ToString() => $"n{Index}";
 }
