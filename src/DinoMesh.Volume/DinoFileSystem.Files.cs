@@ -169,17 +169,28 @@ public sealed partial class DinoFileSystem
         return error == FsError.None ? count : Fail<int>(error);
     }
 
-    public override ValueTask<FuseResult<int>> WriteAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data, uint writeFlags)
+    /// <summary>A write without the file's flags at write time: those it was opened with stand in for them.</summary>
+    public override ValueTask<FuseResult<int>> WriteAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data, uint writeFlags) =>
+        WriteAsync(ctx, ino, fileHandle, offset, data, writeFlags, Handle(fileHandle)?.Flags ?? 0);
+
+    /// <summary>
+    /// <paramref name="fileFlags"/> are the file's flags at this write, not at its open: fcntl(F_SETFL) switches
+    /// O_APPEND and O_DIRECT on an open descriptor, and the kernel's next write follows the switch.
+    /// </summary>
+    public override ValueTask<FuseResult<int>> WriteAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data, uint writeFlags, int fileFlags)
     {
         var inode = _meta.Current.Find(ino);
         if (inode is null) return ValueTask.FromResult(Fail<int>(FsError.Stale));
         if (!inode.IsRegular) return ValueTask.FromResult(Fail<int>(FsError.Invalid));
-        // Not a write-back from the page cache (mmap, --writeback-cache): its handle is any writable one the kernel picked.
-        if ((writeFlags & FuseWriteFlags.Cache) == 0 && Handle(fileHandle) is { } handle && (handle.Flags & OAppend) != 0) offset = AppendAt(inode, offset);
+        // A write-back from the page cache (mmap, --writeback-cache) lands where the kernel says, whatever handle it
+        // picked: it is neither an append nor a direct write.
+        var written = (writeFlags & FuseWriteFlags.Cache) == 0 ? fileFlags : 0;
+        if ((written & OAppend) != 0) offset = AppendAt(inode, offset);
+        var direct = (written & ODirect) != 0;
         // Only a file with set-id bits or capabilities pays a commit here; a plain file's writes stay staged.
         if (PrivilegesToDrop(inode, (writeFlags & FuseWriteFlags.KillSuidGid) != 0) is { } drop)
-            return WriteAfterDroppingAsync(ctx, ino, fileHandle, offset, data, drop);
-        return Stage(ino, fileHandle, offset, data);
+            return WriteAfterDroppingAsync(ctx, ino, offset, data, direct, drop);
+        return Stage(ino, offset, data, direct);
     }
 
     /// <summary>
@@ -198,18 +209,18 @@ public sealed partial class DinoFileSystem
     }
 
     /// <summary>As on Linux, privileges go before the bytes land; a write whose drop fails writes nothing.</summary>
-    private async ValueTask<FuseResult<int>> WriteAfterDroppingAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data, SetAttributes drop)
+    private async ValueTask<FuseResult<int>> WriteAfterDroppingAsync(FuseContext ctx, ulong ino, long offset, ReadOnlyMemory<byte> data, bool direct, SetAttributes drop)
     {
         var dropped = await DropPrivilegesAsync(ctx, drop);
         if (dropped != FsError.None) return Fail<int>(dropped);
-        return await Stage(ino, fileHandle, offset, data);
+        return await Stage(ino, offset, data, direct);
     }
 
-    private ValueTask<FuseResult<int>> Stage(ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data)
+    private ValueTask<FuseResult<int>> Stage(ulong ino, long offset, ReadOnlyMemory<byte> data, bool direct)
     {
         var error = _contents.Write(ino, offset, data.Span, _clock.NowNs(), out var room);
         if (error != FsError.None) return ValueTask.FromResult(Fail<int>(error));
-        if (Handle(fileHandle) is { } handle && (handle.Flags & ODirect) != 0) return DropCachedPagesAsync(ino, offset, data.Length, room);
+        if (direct) return DropCachedPagesAsync(ino, offset, data.Length, room);
         if (!room.IsCompleted) return AnsweredWithRoomAsync(room, data.Length);
         room.GetAwaiter().GetResult();
         return ValueTask.FromResult<FuseResult<int>>(data.Length);

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using DinoMesh.Node.Tests.Cluster;
+using DinoMesh.Node.Tests.RandomOps;
+using DinoMesh.Node.Tests.Support;
 
 namespace DinoMesh.Node.Tests.Tests;
 
@@ -128,6 +130,48 @@ public sealed class RealToolsTests : IClassFixture<ClassCluster>, IDisposable
         foreach (var node in new[] { a, b, c })
         {
             Assert.Equal(expected, File.ReadAllText(On(node, "appended.log")));
+        }
+    }
+
+    /// <summary>
+    /// Two processes, on b and c, keep one log open each, opened without O_APPEND and switched to it with
+    /// fcntl(F_SETFL), as a logger that sets its flags after the open does; they take turns writing a line and
+    /// fsyncing it, each turn beginning once the writer's node has applied the other's line. The kernel appends at its
+    /// cached size, which the other node's line left behind; only the file's flags at the write (fuse_write_in.flags)
+    /// say that the write is an append: the flags of the open do not. Before that every line landed over the other
+    /// node's previous one.
+    /// </summary>
+    [Fact]
+    public void Lines_appended_in_turn_on_two_nodes_through_descriptors_switched_to_O_APPEND_by_fcntl_are_all_there_in_order()
+    {
+        var (a, b, c) = Three();
+        const int Lines = 60;
+        File.WriteAllText(On(a, "fcntl-append.log"), "");
+        Assert.NotNull(Poll.Until(() => File.Exists(On(b, "fcntl-append.log")) && File.Exists(On(c, "fcntl-append.log")), Visible));
+
+        using var onB = Descriptor.Open(On(b, "fcntl-append.log"), Descriptor.O_WRONLY);
+        using var onC = Descriptor.Open(On(c, "fcntl-append.log"), Descriptor.O_WRONLY);
+        onB.AddStatusFlags(Descriptor.O_APPEND);
+        onC.AddStatusFlags(Descriptor.O_APPEND);
+        Assert.True((onB.StatusFlags() & Descriptor.O_APPEND) != 0 && (onC.StatusFlags() & Descriptor.O_APPEND) != 0);
+        var newest = AppliedVersion.Of(a.DataDir);
+        for (var i = 1; i <= Lines; i++)
+        {
+            var (writer, descriptor) = i % 2 == 1 ? (b, onB) : (c, onC);
+            var reached = AppliedVersion.WaitFor(writer.DataDir, newest, Visible);
+            Assert.True(reached >= newest, $"{writer.Name} applied {reached}, not {newest}, before line {i}");
+            descriptor.Write(System.Text.Encoding.ASCII.GetBytes($"line {i}\n"));
+            descriptor.Fsync();
+            newest = AppliedVersion.Of(writer.DataDir);
+        }
+        onB.Dispose();
+        onC.Dispose();
+
+        var expected = string.Concat(Enumerable.Range(1, Lines).Select(i => $"line {i}\n"));
+        foreach (var node in new[] { a, b, c })
+        {
+            Assert.NotNull(Poll.Until(() => AppliedVersion.Of(node.DataDir) >= newest, Visible));
+            Assert.Equal(expected, File.ReadAllText(On(node, "fcntl-append.log")));
         }
     }
 
