@@ -15,7 +15,7 @@ public sealed partial class DinoFileSystem
     public override ValueTask<FuseResult<AttrReply>> GetAttrAsync(FuseContext ctx, ulong ino, ulong? fileHandle)
     {
         // A directory removed while open lives on for fstat with nlink 0, as on a local filesystem.
-        var inode = _meta.Current.Find(ino) ?? _unlinkedDirectories.GetValueOrDefault(ino);
+        var inode = _meta.Current.Find(ino) ?? _openDirectories.Gone(ino);
         if (inode is { IsDirectory: true })
         {
             // Marked before the state the reply is made from is read (see DirectoryAttributes).
