@@ -8,6 +8,9 @@ public sealed partial class DinoFileSystem
 {
     private const int OAccMode = 3, OWrOnly = 1, ORdWr = 2, OCreat = 0x40, OExcl = 0x80, OTrunc = 0x200, OAppend = 0x400;
 
+    /// <summary>O_DSYNC (O_SYNC includes it): on a WRITE, the file's or this write's (RWF_DSYNC, RWF_SYNC) ask for durability.</summary>
+    private const int ODsync = 0x1000;
+
     /// <summary>O_DIRECT as the kernel passes it in open flags (asm-generic and x86 differ).</summary>
     private static readonly int ODirect = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture
         is System.Runtime.InteropServices.Architecture.Arm64 ? 0x10000 : 0x4000;
@@ -188,9 +191,27 @@ public sealed partial class DinoFileSystem
         if ((written & OAppend) != 0) offset = AppendAt(inode, offset);
         var direct = (written & ODirect) != 0;
         // Only a file with set-id bits or capabilities pays a commit here; a plain file's writes stay staged.
-        if (PrivilegesToDrop(inode, (writeFlags & FuseWriteFlags.KillSuidGid) != 0) is { } drop)
-            return WriteAfterDroppingAsync(ctx, ino, offset, data, direct, drop);
-        return Stage(ino, offset, data, direct);
+        var staged = PrivilegesToDrop(inode, (writeFlags & FuseWriteFlags.KillSuidGid) != 0) is { } drop
+            ? WriteAfterDroppingAsync(ctx, ino, offset, data, direct, drop)
+            : Stage(ino, offset, data, direct);
+        return direct && (written & ODsync) != 0 ? WrittenThroughAsync(ctx, ino, staged) : staged;
+    }
+
+    /// <summary>
+    /// A data-synchronous O_DIRECT write is durable before it is answered, as an fsync makes it. The kernel follows a
+    /// synchronous one with FSYNC itself (as it does every buffered O_DSYNC write, which therefore stays staged here), but
+    /// not an asynchronous one that does not extend the file (io_submit, io_uring: fuse_aio_complete completes it without
+    /// generic_write_sync): without this, such writes stayed staged in this node's memory, and a kill -9 after they
+    /// completed lost them (SyncWriteTests). A synchronous one pays for a second sync, with nothing new in it, when
+    /// the kernel's FSYNC follows.
+    /// </summary>
+    private async ValueTask<FuseResult<int>> WrittenThroughAsync(FuseContext ctx, ulong ino, ValueTask<FuseResult<int>> staged)
+    {
+        var result = await staged;
+        if (!result.Ok) return result;
+        var error = await FlushInodeAsync(ctx, ino);
+        if (error == FsError.None) error = await SyncAsync(ctx.Cancellation);
+        return error == FsError.None ? result : Fail<int>(error);
     }
 
     /// <summary>

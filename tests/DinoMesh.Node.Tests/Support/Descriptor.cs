@@ -8,7 +8,7 @@ namespace DinoMesh.Node.Tests.Support;
 /// </summary>
 public sealed partial class Descriptor : IDisposable
 {
-    public const int O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0x40, O_APPEND = 0x400;
+    public const int O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0x40, O_APPEND = 0x400, O_DSYNC = 0x1000;
     /// <summary>RWF_DSYNC: this write alone is data-synchronous, as if the file were open with O_DSYNC.</summary>
     public const int RWF_DSYNC = 2;
     private const int F_GETFL = 3, F_SETFL = 4;
@@ -65,6 +65,17 @@ public sealed partial class Descriptor : IDisposable
     public void Fsync()
     {
         if (fsync(_fd) != 0) throw Failed("fsync");
+    }
+
+    /// <summary>The descriptor number, for syscalls this class does not wrap.</summary>
+    public int Fd => _fd;
+
+    /// <summary>Closes the descriptor and ignores the outcome (its mount's daemon may be gone).</summary>
+    public void Abandon()
+    {
+        if (_fd < 0) return;
+        _ = close(_fd);
+        _fd = -1;
     }
 
     public void Dispose()

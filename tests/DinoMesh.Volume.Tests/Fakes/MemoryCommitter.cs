@@ -108,5 +108,14 @@ internal sealed class MemoryCommitter : IMetadataCommitter
         return ValueTask.FromResult(result);
     }
 
-    public ValueTask<FsError> SyncAsync(CancellationToken cancellationToken) => ValueTask.FromResult(FsError.None);
+    /// <summary>How many times the volume asked for everything committed to be made durable (fsync).</summary>
+    public int Syncs => Volatile.Read(ref _syncs);
+
+    private int _syncs;
+
+    public ValueTask<FsError> SyncAsync(CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _syncs);
+        return ValueTask.FromResult(FsError.None);
+    }
 }
