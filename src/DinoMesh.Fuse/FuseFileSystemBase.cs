@@ -27,6 +27,7 @@ public abstract class FuseFileSystemBase : IFuseFileSystem
     public virtual ValueTask<FuseResult<CreateReply>> CreateAsync(FuseContext ctx, ulong parent, ReadOnlyMemory<byte> name, uint mode, int flags, uint umask, uint openFlags) => CreateAsync(ctx, parent, name, mode, flags, umask);
     public virtual ValueTask<FuseResult<int>> ReadAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, Memory<byte> buffer) => NotImplemented<int>();
     public virtual ValueTask<FuseResult<int>> WriteAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data, uint writeFlags) => NotImplemented<int>();
+    public virtual ValueTask<FuseResult<int>> WriteAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data, uint writeFlags, int fileFlags) => WriteAsync(ctx, ino, fileHandle, offset, data, writeFlags);
     public virtual ValueTask<int> FlushAsync(FuseContext ctx, ulong ino, ulong fileHandle, ulong lockOwner) => NotImplementedErrno;
     public virtual ValueTask<int> ReleaseAsync(FuseContext ctx, ulong ino, ulong fileHandle, int flags) => ValueTask.FromResult(0);
     public virtual ValueTask<int> FsyncAsync(FuseContext ctx, ulong ino, ulong fileHandle, bool dataOnly) => NotImplementedErrno;

@@ -67,6 +67,16 @@ public interface IFuseFileSystem
     /// </summary>
     ValueTask<FuseResult<int>> WriteAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data, uint writeFlags);
 
+    /// <summary>
+    /// WRITE with the file's open(2) flags as they are at this write (<paramref name="fileFlags"/>, fuse_write_in.flags):
+    /// the kernel sends the file's f_flags, which fcntl(F_SETFL) may have changed since the open (O_APPEND, O_DIRECT,
+    /// O_NONBLOCK), plus O_DSYNC for a data-synchronous write (RWF_DSYNC, O_DSYNC, O_SYNC) and O_SYNC for RWF_SYNC.
+    /// A page written back from the page cache (<see cref="FuseWriteFlags.Cache"/>) carries 0. The protocol layer always
+    /// calls this overload; by default it forwards to the one without.
+    /// </summary>
+    ValueTask<FuseResult<int>> WriteAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data, uint writeFlags, int fileFlags) =>
+        WriteAsync(ctx, ino, fileHandle, offset, data, writeFlags);
+
     ValueTask<int> FlushAsync(FuseContext ctx, ulong ino, ulong fileHandle, ulong lockOwner);
 
     ValueTask<int> ReleaseAsync(FuseContext ctx, ulong ino, ulong fileHandle, int flags);

@@ -17,8 +17,7 @@ public sealed partial class DinoFileSystem
         if (inode is null) return Fail<OpenReply>(FsError.Stale);
         if (!inode.IsDirectory) return Fail<OpenReply>(FsError.NotADirectory);
         var handle = new OpenHandle(ino, flags) { Listing = Listing(inode) };
-        _openedDirectories[ino] = inode;
-        _openDirectories.AddOrUpdate(ino, 1, static (_, n) => n + 1);
+        _openDirectories.Opened(inode);
         return new OpenReply(AddHandle(handle), OpenReplyFlags.None);
     }
 
@@ -62,12 +61,7 @@ public sealed partial class DinoFileSystem
 
     public override ValueTask<int> ReleaseDirAsync(FuseContext ctx, ulong ino, ulong fileHandle)
     {
-        if (_handles.TryRemove(fileHandle, out _) && _openDirectories.AddOrUpdate(ino, 0, static (_, n) => Math.Max(0, n - 1)) == 0)
-        {
-            _openDirectories.TryRemove(new KeyValuePair<ulong, int>(ino, 0));
-            _openedDirectories.TryRemove(ino, out _);
-            _unlinkedDirectories.TryRemove(ino, out _);
-        }
+        if (_handles.TryRemove(fileHandle, out _)) _openDirectories.Closed(ino);
         return ValueTask.FromResult(0);
     }
 
@@ -79,24 +73,11 @@ public sealed partial class DinoFileSystem
     {
         foreach (var ino in result.Effect.Removed)
         {
-            if (!_openDirectories.ContainsKey(ino) || before.Find(ino) is not { IsDirectory: true } dir) continue;
+            if (!_openDirectories.IsOpen(ino) || before.Find(ino) is not { IsDirectory: true } dir) continue;
             var ctime = result.State.Find(parent)?.CTime ?? dir.CTime;
-            _unlinkedDirectories[ino] = dir with { NLink = 0, CTime = ctime };
+            _openDirectories.RemovedHere(dir with { NLink = 0, CTime = ctime });
             _atimes.Forget(ino);
         }
-    }
-
-    /// <summary>
-    /// A directory another node removed while it is open here keeps the attributes it had at its last opendir, with
-    /// nlink 0, as one this node removed does: the kernel checks the caller's permission on it (a GETATTR once its
-    /// cached attributes were dropped) before each unlink, lookup or open through its descriptor, and ESTALE there
-    /// failed `rm -rf` racing another node's `rm -rf` of the same tree where Linux answers the name ENOENT.
-    /// </summary>
-    private void KeepRemovedOpenDirectory(ulong ino)
-    {
-        if (!_openDirectories.ContainsKey(ino) || !_openedDirectories.TryGetValue(ino, out var dir)) return;
-        _unlinkedDirectories[ino] = dir with { NLink = 0 };
-        _atimes.Forget(ino);
     }
 
     public override async ValueTask<int> FsyncDirAsync(FuseContext ctx, ulong ino, ulong fileHandle, bool dataOnly)

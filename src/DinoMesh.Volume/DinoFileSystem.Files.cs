@@ -8,6 +8,9 @@ public sealed partial class DinoFileSystem
 {
     private const int OAccMode = 3, OWrOnly = 1, ORdWr = 2, OCreat = 0x40, OExcl = 0x80, OTrunc = 0x200, OAppend = 0x400;
 
+    /// <summary>O_DSYNC (O_SYNC includes it): on a WRITE, the file's or this write's (RWF_DSYNC, RWF_SYNC) ask for durability.</summary>
+    private const int ODsync = 0x1000;
+
     /// <summary>O_DIRECT as the kernel passes it in open flags (asm-generic and x86 differ).</summary>
     private static readonly int ODirect = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture
         is System.Runtime.InteropServices.Architecture.Arm64 ? 0x10000 : 0x4000;
@@ -15,7 +18,7 @@ public sealed partial class DinoFileSystem
     public override ValueTask<FuseResult<AttrReply>> GetAttrAsync(FuseContext ctx, ulong ino, ulong? fileHandle)
     {
         // A directory removed while open lives on for fstat with nlink 0, as on a local filesystem.
-        var inode = _meta.Current.Find(ino) ?? _unlinkedDirectories.GetValueOrDefault(ino);
+        var inode = _meta.Current.Find(ino) ?? _openDirectories.Gone(ino);
         if (inode is { IsDirectory: true })
         {
             // Marked before the state the reply is made from is read (see DirectoryAttributes).
@@ -169,17 +172,46 @@ public sealed partial class DinoFileSystem
         return error == FsError.None ? count : Fail<int>(error);
     }
 
-    public override ValueTask<FuseResult<int>> WriteAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data, uint writeFlags)
+    /// <summary>A write without the file's flags at write time: those it was opened with stand in for them.</summary>
+    public override ValueTask<FuseResult<int>> WriteAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data, uint writeFlags) =>
+        WriteAsync(ctx, ino, fileHandle, offset, data, writeFlags, Handle(fileHandle)?.Flags ?? 0);
+
+    /// <summary>
+    /// <paramref name="fileFlags"/> are the file's flags at this write, not at its open: fcntl(F_SETFL) switches
+    /// O_APPEND and O_DIRECT on an open descriptor, and the kernel's next write follows the switch.
+    /// </summary>
+    public override ValueTask<FuseResult<int>> WriteAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data, uint writeFlags, int fileFlags)
     {
         var inode = _meta.Current.Find(ino);
         if (inode is null) return ValueTask.FromResult(Fail<int>(FsError.Stale));
         if (!inode.IsRegular) return ValueTask.FromResult(Fail<int>(FsError.Invalid));
-        // Not a write-back from the page cache (mmap, --writeback-cache): its handle is any writable one the kernel picked.
-        if ((writeFlags & FuseWriteFlags.Cache) == 0 && Handle(fileHandle) is { } handle && (handle.Flags & OAppend) != 0) offset = AppendAt(inode, offset);
+        // A write-back from the page cache (mmap, --writeback-cache) lands where the kernel says, whatever handle it
+        // picked: it is neither an append nor a direct write.
+        var written = (writeFlags & FuseWriteFlags.Cache) == 0 ? fileFlags : 0;
+        if ((written & OAppend) != 0) offset = AppendAt(inode, offset);
+        var direct = (written & ODirect) != 0;
         // Only a file with set-id bits or capabilities pays a commit here; a plain file's writes stay staged.
-        if (PrivilegesToDrop(inode, (writeFlags & FuseWriteFlags.KillSuidGid) != 0) is { } drop)
-            return WriteAfterDroppingAsync(ctx, ino, fileHandle, offset, data, drop);
-        return Stage(ino, fileHandle, offset, data);
+        var staged = PrivilegesToDrop(inode, (writeFlags & FuseWriteFlags.KillSuidGid) != 0) is { } drop
+            ? WriteAfterDroppingAsync(ctx, ino, offset, data, direct, drop)
+            : Stage(ino, offset, data, direct);
+        return direct && (written & ODsync) != 0 ? WrittenThroughAsync(ctx, ino, staged) : staged;
+    }
+
+    /// <summary>
+    /// A data-synchronous O_DIRECT write is durable before it is answered, as an fsync makes it. The kernel follows a
+    /// synchronous one with FSYNC itself (as it does every buffered O_DSYNC write, which therefore stays staged here), but
+    /// not an asynchronous one that does not extend the file (io_submit, io_uring: fuse_aio_complete completes it without
+    /// generic_write_sync): without this, such writes stayed staged in this node's memory, and a kill -9 after they
+    /// completed lost them (SyncWriteTests). A synchronous one pays for a second sync, with nothing new in it, when
+    /// the kernel's FSYNC follows.
+    /// </summary>
+    private async ValueTask<FuseResult<int>> WrittenThroughAsync(FuseContext ctx, ulong ino, ValueTask<FuseResult<int>> staged)
+    {
+        var result = await staged;
+        if (!result.Ok) return result;
+        var error = await FlushInodeAsync(ctx, ino);
+        if (error == FsError.None) error = await SyncAsync(ctx.Cancellation);
+        return error == FsError.None ? result : Fail<int>(error);
     }
 
     /// <summary>
@@ -198,18 +230,18 @@ public sealed partial class DinoFileSystem
     }
 
     /// <summary>As on Linux, privileges go before the bytes land; a write whose drop fails writes nothing.</summary>
-    private async ValueTask<FuseResult<int>> WriteAfterDroppingAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data, SetAttributes drop)
+    private async ValueTask<FuseResult<int>> WriteAfterDroppingAsync(FuseContext ctx, ulong ino, long offset, ReadOnlyMemory<byte> data, bool direct, SetAttributes drop)
     {
         var dropped = await DropPrivilegesAsync(ctx, drop);
         if (dropped != FsError.None) return Fail<int>(dropped);
-        return await Stage(ino, fileHandle, offset, data);
+        return await Stage(ino, offset, data, direct);
     }
 
-    private ValueTask<FuseResult<int>> Stage(ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data)
+    private ValueTask<FuseResult<int>> Stage(ulong ino, long offset, ReadOnlyMemory<byte> data, bool direct)
     {
         var error = _contents.Write(ino, offset, data.Span, _clock.NowNs(), out var room);
         if (error != FsError.None) return ValueTask.FromResult(Fail<int>(error));
-        if (Handle(fileHandle) is { } handle && (handle.Flags & ODirect) != 0) return DropCachedPagesAsync(ino, offset, data.Length, room);
+        if (direct) return DropCachedPagesAsync(ino, offset, data.Length, room);
         if (!room.IsCompleted) return AnsweredWithRoomAsync(room, data.Length);
         room.GetAwaiter().GetResult();
         return ValueTask.FromResult<FuseResult<int>>(data.Length);

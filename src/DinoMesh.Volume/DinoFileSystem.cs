@@ -26,11 +26,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
 
     /// <summary>Orders an open's check of a file's last name against a release of orphans picking what is not open here.</summary>
     private readonly Lock _openGate = new();
-    private readonly ConcurrentDictionary<ulong, int> _openDirectories = new();
-    private readonly ConcurrentDictionary<ulong, Inode> _unlinkedDirectories = new();
-
-    /// <summary>Directories open here as of their last opendir: their attributes outlive a removal by another node.</summary>
-    private readonly ConcurrentDictionary<ulong, Inode> _openedDirectories = new();
+    private readonly OpenDirectories _openDirectories = new();
     private readonly CacheInvalidator _invalidator;
     private readonly ChangedElsewhere _changedElsewhere = new();
     private readonly SizeRefreshes _sizeRefreshes = new();
@@ -151,7 +147,8 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
         foreach (var ino in result.Effect.Removed)
         {
             _contents.Discard(ino);
-            KeepRemovedOpenDirectory(ino);
+            // A directory open here answers fstat from its last attributes (OpenDirectories.Gone); no atime is due.
+            if (_openDirectories.IsOpen(ino)) _atimes.Forget(ino);
         }
         if (result.Effect.Orphaned.Count > 0) _orphanReleases.Add(result.Effect.Orphaned);
     }

@@ -31,6 +31,36 @@ public sealed class AppendWriteTests
     }
 
     [Fact]
+    public async Task An_append_through_a_handle_switched_to_O_APPEND_after_its_open_lands_at_the_end()
+    {
+        // fcntl(fd, F_SETFL, O_APPEND) after an O_WRONLY open: only the write's own flags (fuse_write_in.flags) say so.
+        using var volume = new TestVolume();
+        var ino = await volume.WriteFileAsync(Owner, "log", Bytes(100, 1));
+        var fh = await volume.OpenAsync(Owner, ino, OWrOnly);
+        Assert.Equal(10, (await volume.Fs.WriteAsync(Owner, ino, fh, 40, Bytes(10, 9), 0, OWrOnly | OAppend)).Value);
+        await volume.CloseAsync(Owner, ino, fh);
+
+        byte[] expected = [.. Bytes(100, 1), .. Bytes(10, 9)];
+        var reader = await volume.OpenAsync(Owner, ino, 0);
+        Assert.Equal(expected, await volume.ReadAsync(Owner, ino, reader, 0, 200));
+    }
+
+    [Fact]
+    public async Task A_write_through_a_handle_switched_off_O_APPEND_after_its_open_lands_where_the_kernel_said()
+    {
+        using var volume = new TestVolume();
+        var ino = await volume.WriteFileAsync(Owner, "data", Bytes(100, 1));
+        var fh = await volume.OpenAsync(Owner, ino, OWrOnly | OAppend);
+        Assert.Equal(10, (await volume.Fs.WriteAsync(Owner, ino, fh, 40, Bytes(10, 9), 0, OWrOnly)).Value);
+        await volume.CloseAsync(Owner, ino, fh);
+
+        var expected = Bytes(100, 1);
+        Bytes(10, 9).CopyTo(expected, 40);
+        var reader = await volume.OpenAsync(Owner, ino, 0);
+        Assert.Equal(expected, await volume.ReadAsync(Owner, ino, reader, 0, 200));
+    }
+
+    [Fact]
     public async Task A_page_written_back_through_an_O_APPEND_handle_lands_where_the_kernel_said()
     {
         // Dirty pages (a shared mmap elsewhere) go out through any writable handle, with FUSE_WRITE_CACHE.

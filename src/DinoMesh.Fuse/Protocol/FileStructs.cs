@@ -71,6 +71,7 @@ internal struct FuseWriteIn
     public uint Size;
     public uint WriteFlags;
     public ulong LockOwner;
+    /// <summary>The file's f_flags at this write (after any fcntl F_SETFL), plus O_DSYNC / O_SYNC for a synchronous write.</summary>
     public uint Flags;
     public uint Padding;
 }

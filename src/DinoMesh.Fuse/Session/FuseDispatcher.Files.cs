@@ -84,7 +84,7 @@ internal sealed partial class FuseDispatcher
         var write = Wire.Read<FuseWriteIn>(request.Args.Span);
         var payload = Wire.After<FuseWriteIn>(request.Args);
         var data = payload[..(int)Math.Min(write.Size, (uint)payload.Length)];
-        var result = await fs.WriteAsync(request.Context, request.NodeId, write.Fh, (long)write.Offset, data, write.WriteFlags);
+        var result = await fs.WriteAsync(request.Context, request.NodeId, write.Fh, (long)write.Offset, data, write.WriteFlags, (int)write.Flags);
         if (result.Ok)
             Reply(request, new FuseWriteOut { Size = (uint)Math.Clamp(result.Value, 0, data.Length) });
         else

@@ -108,6 +108,23 @@ public sealed class DispatcherTests
     }
 
     [Fact]
+    public void Write_PassesTheFilesFlagsAtTheWrite()
+    {
+        // fuse_write_in.flags: the file's f_flags now (O_APPEND switched on by fcntl after an O_WRONLY open), plus
+        // O_DSYNC for an RWF_DSYNC write.
+        var fs = new ScriptedFileSystem();
+        var dispatcher = Create(fs);
+        const int oWrOnlyAppendDsync = 0x1 | 0x400 | 0x1000;
+
+        Dispatch(dispatcher, Request.Build(FuseOpcode.Write, 4, 33,
+            Request.Struct(new FuseWriteIn { Fh = 9, Size = 1, Flags = oWrOnlyAppendDsync }), [7]));
+
+        Assert.Equal(0, RecordingDevice.Split(Assert.Single(_device.Messages)).Header.Error);
+        Assert.Equal(oWrOnlyAppendDsync, Assert.Single(fs.WriteFileFlags));
+        Assert.Equal([(byte)7], Assert.Single(fs.Writes).Data);
+    }
+
+    [Fact]
     public void Init_OnlyAsksForWhatTheKernelOffersAndTheOptionsAllow()
     {
         var dispatcher = Create(new ScriptedFileSystem(), new FuseMountOptions { WritebackCache = false, PosixAcl = false }, initialized: false);

@@ -18,6 +18,8 @@ internal sealed class ScriptedFileSystem : FuseFileSystemBase
     public ConcurrentQueue<(string Name, byte[] Value, int Flags, uint SetXattrFlags)> SetXattrs { get; } = new();
 
     public ConcurrentQueue<(ulong Ino, ulong Fh, long Offset, byte[] Data, uint WriteFlags)> Writes { get; } = new();
+    /// <summary>The file's flags at each write (fuse_write_in.flags), in order.</summary>
+    public ConcurrentQueue<int> WriteFileFlags { get; } = new();
 
     public ConcurrentQueue<(ulong Ino, int Flags, uint OpenFlags)> Opens { get; } = new();
 
@@ -57,6 +59,12 @@ internal sealed class ScriptedFileSystem : FuseFileSystemBase
     {
         Writes.Enqueue((ino, fileHandle, offset, data.ToArray(), writeFlags));
         return ValueTask.FromResult<FuseResult<int>>(data.Length);
+    }
+
+    public override ValueTask<FuseResult<int>> WriteAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, ReadOnlyMemory<byte> data, uint writeFlags, int fileFlags)
+    {
+        WriteFileFlags.Enqueue(fileFlags);
+        return WriteAsync(ctx, ino, fileHandle, offset, data, writeFlags);
     }
 
     public override ValueTask<FuseResult<OpenReply>> OpenAsync(FuseContext ctx, ulong ino, int flags, uint openFlags)

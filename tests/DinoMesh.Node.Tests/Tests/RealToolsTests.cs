@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using DinoMesh.Node.Tests.Cluster;
+using DinoMesh.Node.Tests.RandomOps;
+using DinoMesh.Node.Tests.Support;
 
 namespace DinoMesh.Node.Tests.Tests;
 
@@ -131,6 +133,48 @@ public sealed class RealToolsTests : IClassFixture<ClassCluster>, IDisposable
         }
     }
 
+    /// <summary>
+    /// Two processes, on b and c, keep one log open each, opened without O_APPEND and switched to it with
+    /// fcntl(F_SETFL), as a logger that sets its flags after the open does; they take turns writing a line and
+    /// fsyncing it, each turn beginning once the writer's node has applied the other's line. The kernel appends at its
+    /// cached size, which the other node's line left behind; only the file's flags at the write (fuse_write_in.flags)
+    /// say that the write is an append: the flags of the open do not. Before that every line landed over the other
+    /// node's previous one.
+    /// </summary>
+    [Fact]
+    public void Lines_appended_in_turn_on_two_nodes_through_descriptors_switched_to_O_APPEND_by_fcntl_are_all_there_in_order()
+    {
+        var (a, b, c) = Three();
+        const int Lines = 60;
+        File.WriteAllText(On(a, "fcntl-append.log"), "");
+        Assert.NotNull(Poll.Until(() => File.Exists(On(b, "fcntl-append.log")) && File.Exists(On(c, "fcntl-append.log")), Visible));
+
+        using var onB = Descriptor.Open(On(b, "fcntl-append.log"), Descriptor.O_WRONLY);
+        using var onC = Descriptor.Open(On(c, "fcntl-append.log"), Descriptor.O_WRONLY);
+        onB.AddStatusFlags(Descriptor.O_APPEND);
+        onC.AddStatusFlags(Descriptor.O_APPEND);
+        Assert.True((onB.StatusFlags() & Descriptor.O_APPEND) != 0 && (onC.StatusFlags() & Descriptor.O_APPEND) != 0);
+        var newest = AppliedVersion.Of(a.DataDir);
+        for (var i = 1; i <= Lines; i++)
+        {
+            var (writer, descriptor) = i % 2 == 1 ? (b, onB) : (c, onC);
+            var reached = AppliedVersion.WaitFor(writer.DataDir, newest, Visible);
+            Assert.True(reached >= newest, $"{writer.Name} applied {reached}, not {newest}, before line {i}");
+            descriptor.Write(System.Text.Encoding.ASCII.GetBytes($"line {i}\n"));
+            descriptor.Fsync();
+            newest = AppliedVersion.Of(writer.DataDir);
+        }
+        onB.Dispose();
+        onC.Dispose();
+
+        var expected = string.Concat(Enumerable.Range(1, Lines).Select(i => $"line {i}\n"));
+        foreach (var node in new[] { a, b, c })
+        {
+            Assert.NotNull(Poll.Until(() => AppliedVersion.Of(node.DataDir) >= newest, Visible));
+            Assert.Equal(expected, File.ReadAllText(On(node, "fcntl-append.log")));
+        }
+    }
+
     [Fact]
     public async Task Two_rm_rf_of_one_tree_on_two_nodes_at_once_both_succeed_and_leave_nothing()
     {
@@ -153,6 +197,38 @@ public sealed class RealToolsTests : IClassFixture<ClassCluster>, IDisposable
         foreach (var node in new[] { a, b, c })
         {
             Assert.NotNull(Poll.Until(() => !Directory.Exists(On(node, "rmrf")), Visible));
+        }
+    }
+
+    /// <summary>
+    /// `tar c` on c while b's `rm -rf` removes the same tree, which c walked first (its kernel keeps the names). Natively
+    /// tar warns "File removed before we read it" and "file changed as we read it", or "Cannot stat: No such file or
+    /// directory"; an ESTALE from the mount (the fstat of a directory tar holds open, answered between the removal's
+    /// publication and its listener) printed "Cannot stat: Stale file handle". Three rounds, tar starting at different
+    /// depths of the removal.
+    /// </summary>
+    [Fact]
+    public async Task Tar_on_one_node_during_rm_rf_of_the_tree_on_another_never_sees_a_stale_file_handle()
+    {
+        var (a, b, c) = Three();
+        foreach (var round in new[] { 0, 5, 12 })
+        {
+            var root = $"tarrm{round}";
+            Sh($"cd {On(a, "")} && for d in $(seq 0 19); do mkdir -p {root}/d$d/sub && (cd {root}/d$d/sub && for f in $(seq 0 19); do head -c $((d * 20 + f)) /dev/zero > f$f; done; ln -s f0 l); done");
+            Assert.NotNull(Poll.Until(() => File.Exists(On(b, $"{root}/d19/sub/f19")) && File.Exists(On(c, $"{root}/d19/sub/f19")), Visible));
+            Sh($"find {On(c, root)} > /dev/null");
+
+            var removal = Task.Run(() => Tool.TryRun("rm", ["-rf", On(b, root)], TimeSpan.FromSeconds(120)));
+            // tar begins once the removal has reached directory d{round} (rm -rf goes in listing order, not by name, so
+            // this is only roughly how far it got).
+            Assert.NotNull(Poll.Until(() => !File.Exists(On(c, $"{root}/d{round}/sub/f0")) || removal.IsCompleted, Visible, TimeSpan.FromMilliseconds(5)));
+            var tar = Tool.TryRun("tar", ["-cf", "/dev/null", "-C", On(c, ""), root], TimeSpan.FromSeconds(120));
+            var removed = await removal;
+
+            Assert.True(removed.ExitCode == 0 && removed.Stderr.Length == 0, removed.ToString());
+            Assert.True(tar.ExitCode is 0 or 1 or 2, tar.ToString());
+            Assert.DoesNotContain("Stale file handle", tar.Stderr);
+            _output.WriteLine($"round {round}: tar exit {tar.ExitCode}, {tar.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length} warnings");
         }
     }
 

@@ -57,6 +57,17 @@ internal sealed class MemoryCommitter : IMetadataCommitter
     /// <summary>Applies a change <see cref="Other"/> committed, as one arriving from the log, and raises its event.</summary>
     public ApplyResult ApplyRemote(MutationKind kind)
     {
+        var applied = PublishRemote(kind);
+        Announce(applied);
+        return applied;
+    }
+
+    /// <summary>
+    /// Applies a change <see cref="Other"/> committed and publishes its state, without raising its event yet: a replica
+    /// publishes a change's state before its listeners run (<see cref="Announce"/> runs them).
+    /// </summary>
+    public ApplyResult PublishRemote(MutationKind kind)
+    {
         ApplyResult applied;
         lock (_gate)
         {
@@ -64,9 +75,11 @@ internal sealed class MemoryCommitter : IMetadataCommitter
             if (!applied.Ok) throw new InvalidOperationException($"the remote {kind.GetType().Name} was refused: {applied.Error}");
             Volatile.Write(ref _state, applied.State);
         }
-        AppliedRemotely?.Invoke(applied);
         return applied;
     }
+
+    /// <summary>Raises the event of a change <see cref="PublishRemote"/> published.</summary>
+    public void Announce(ApplyResult applied) => AppliedRemotely?.Invoke(applied);
 
     public ValueTask<ApplyResult> CommitAsync(Mutation mutation, CancellationToken cancellationToken)
     {
@@ -95,5 +108,14 @@ internal sealed class MemoryCommitter : IMetadataCommitter
         return ValueTask.FromResult(result);
     }
 
-    public ValueTask<FsError> SyncAsync(CancellationToken cancellationToken) => ValueTask.FromResult(FsError.None);
+    /// <summary>How many times the volume asked for everything committed to be made durable (fsync).</summary>
+    public int Syncs => Volatile.Read(ref _syncs);
+
+    private int _syncs;
+
+    public ValueTask<FsError> SyncAsync(CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _syncs);
+        return ValueTask.FromResult(FsError.None);
+    }
 }
