@@ -39,7 +39,7 @@ public sealed class LeaseDriverSnapshotOffLockTests : IDisposable
             ulong seq = 0;
             for (var round = 0; round < 2; round++)
             {
-                for (var i = 0; i < 40; i++) await ProposeAsync(holder, holderReplica, TempReplicas.CreateInRoot($"f{seq}", ++seq, A), ct);
+                for (var i = 0; i < 40; i++) await LeaseDriverWaits.ProposeAndApplyAsync(holder, holderReplica, TempReplicas.CreateInRoot($"f{seq}", ++seq, A), ct);
                 holderReplica.Snapshot();
             }
             Assert.True(holderReplica.Log.FirstVersion > 1, $"the holder's log still starts at {holderReplica.Log.FirstVersion}");
@@ -75,14 +75,6 @@ public sealed class LeaseDriverSnapshotOffLockTests : IDisposable
         Assert.Equal(Convert.ToHexString(StateSnapshotCodec.Encode(holderReplica.Current)), Convert.ToHexString(StateSnapshotCodec.Encode(followerReplica.Current)));
     }
 
-    private static async Task ProposeAsync(LeaseDriver holder, MetadataReplica replica, Mutation mutation, CancellationToken ct)
-    {
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (holder.Status.Role != LeaseRole.Holder && DateTime.UtcNow < until) await Task.Delay(10, ct);
-        var answer = holder.Propose(mutation, Core.Wire.MutationCodec.Encode(mutation));
-        Assert.Equal(ProposeOutcome.Appended, answer.Outcome);
-        while (replica.Current.Version < answer.Version && DateTime.UtcNow < until) await Task.Delay(5, ct);
-    }
 
     public void Dispose() => _replicas.Dispose();
 }

@@ -39,7 +39,7 @@ public sealed class LeaseDriverSnapshotTests : IDisposable
         ulong seq = 0;
         for (var round = 0; round < 2; round++)
         {
-            for (var i = 0; i < 40; i++) await ProposeAsync(holder, holderReplica, new Mutation { Kind = new Noop(), Proposer = A, Op = new OpId([1], ++seq) }, ct);
+            for (var i = 0; i < 40; i++) await LeaseDriverWaits.ProposeAndApplyAsync(holder, holderReplica, new Mutation { Kind = new Noop(), Proposer = A, Op = new OpId([1], ++seq) }, ct);
             holderReplica.Snapshot();
         }
         Assert.True(holderReplica.Log.FirstVersion > 1, $"the holder's log still starts at {holderReplica.Log.FirstVersion}");
@@ -63,14 +63,6 @@ public sealed class LeaseDriverSnapshotTests : IDisposable
         Assert.False(File.Exists(leftover), "the assembled snapshot's temp file is still there after the install");
     }
 
-    private static async Task ProposeAsync(LeaseDriver holder, MetadataReplica replica, Mutation mutation, CancellationToken ct)
-    {
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (holder.Status.Role != LeaseRole.Holder && DateTime.UtcNow < until) await Task.Delay(10, ct);
-        var answer = holder.Propose(mutation, Core.Wire.MutationCodec.Encode(mutation));
-        Assert.Equal(ProposeOutcome.Appended, answer.Outcome);
-        while (replica.Current.Version < answer.Version && DateTime.UtcNow < until) await Task.Delay(5, ct);
-    }
 
     private MetadataReplica OpenReplica() => _replicas.Open();
 

@@ -32,6 +32,16 @@ internal static class LeaseDriverWaits
         return holder.Propose(mutation, Core.Wire.MutationCodec.Encode(mutation)).Outcome;
     }
 
+    /// <summary>Proposes <paramref name="mutation"/> on <paramref name="holder"/> and waits until its replica applied it.</summary>
+    public static async Task ProposeAndApplyAsync(LeaseDriver holder, Storage.Replica.MetadataReplica replica, Mutation mutation, CancellationToken ct)
+    {
+        var until = DateTime.UtcNow + Deadline;
+        while (holder.Status.Role != LeaseRole.Holder && DateTime.UtcNow < until) await Task.Delay(10, ct);
+        var answer = holder.Propose(mutation, Core.Wire.MutationCodec.Encode(mutation));
+        Assert.Equal(ProposeOutcome.Appended, answer.Outcome);
+        while (replica.Current.Version < answer.Version && DateTime.UtcNow < until) await Task.Delay(5, ct);
+    }
+
     /// <summary>
     /// Admits <paramref name="member"/> and makes the founder and it the voters, each change committed before the next,
     /// so a commit needs its answer (the founder alone is a majority of one).
