@@ -35,6 +35,14 @@ internal static class HiddenSettings
 
     public static int? ChunkFreeReserve => Read(ChunkFreeReserveVariable, 0, int.MaxValue);
 
+    /// <summary>
+    /// Seconds between two repair scans (<see cref="ChunkOptions.RepairInterval"/>, 30 by default): a test that waits for
+    /// a repair pull sets it lower rather than wait half a minute.
+    /// </summary>
+    public const string RepairSecondsVariable = "DINOMESH_REPAIR_SECONDS";
+
+    public static int? RepairSeconds => Read(RepairSecondsVariable, 1, 3600);
+
     /// <summary>Smallest chunk size <see cref="ChunkSizeVariable"/> takes: below it a chunk file costs more than its bytes.</summary>
     public const int MinChunkSize = 64 * 1024;
 

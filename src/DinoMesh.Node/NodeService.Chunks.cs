@@ -29,6 +29,11 @@ public sealed partial class NodeService
             _logger.LogInformation("chunk disk free-space reserve {Reserve} bytes ({Variable})", reserve, HiddenSettings.ChunkFreeReserveVariable);
             options = options with { FreeSpaceReserve = reserve };
         }
+        if (HiddenSettings.RepairSeconds is { } seconds)
+        {
+            _logger.LogInformation("repair scan every {Seconds} s ({Variable})", seconds, HiddenSettings.RepairSecondsVariable);
+            options = options with { RepairInterval = TimeSpan.FromSeconds(seconds) };
+        }
         // One pool for the chunks this node serves and the ones it fetches: both are whole chunks, sent or received.
         var buffers = new BufferPool();
         var service = new ChunkService(
