@@ -34,6 +34,24 @@ public sealed class MetadataLogPendingSnapshotTests
     }
 
     [Fact]
+    public void A_crash_before_a_pending_snapshot_is_completed_leaves_the_old_snapshot_current_and_no_file()
+    {
+        // kill -9 of a node while its install is being prepared off the lease lock: the copy was written, never named.
+        using var fixture = new LogFixture();
+        fixture.AppendRange(1, 10);
+        fixture.Log.SaveSnapshot(10, 1, State(10));
+        var pending = fixture.Log.BeginSnapshot(50, 2, stream => stream.Write(State(50)))!;
+
+        var log = fixture.Reopen();
+
+        Assert.Equal(10, log.SnapshotVersion);
+        Assert.Equal(10, log.LastVersion);
+        Assert.Equal(State(10), log.LoadSnapshot()!.State);
+        Assert.DoesNotContain(pending.File, fixture.SnapshotFiles());
+        Assert.Single(fixture.SnapshotFiles());
+    }
+
+    [Fact]
     public void An_abandoned_pending_snapshot_leaves_no_file_and_the_current_one_stays()
     {
         using var fixture = new LogFixture();
