@@ -26,8 +26,7 @@ public sealed class AppendWriteTests
         await volume.CloseAsync(Owner, ino, fh);
 
         byte[] expected = [.. Bytes(100, 1), .. Bytes(10, 9)];
-        var reader = await volume.OpenAsync(Owner, ino, 0);
-        Assert.Equal(expected, await volume.ReadAsync(Owner, ino, reader, 0, 200));
+        await ReadsBackAsync(volume, ino, expected);
     }
 
     [Fact]
@@ -41,8 +40,7 @@ public sealed class AppendWriteTests
         await volume.CloseAsync(Owner, ino, fh);
 
         byte[] expected = [.. Bytes(100, 1), .. Bytes(10, 9)];
-        var reader = await volume.OpenAsync(Owner, ino, 0);
-        Assert.Equal(expected, await volume.ReadAsync(Owner, ino, reader, 0, 200));
+        await ReadsBackAsync(volume, ino, expected);
     }
 
     [Fact]
@@ -56,8 +54,7 @@ public sealed class AppendWriteTests
 
         var expected = Bytes(100, 1);
         Bytes(10, 9).CopyTo(expected, 40);
-        var reader = await volume.OpenAsync(Owner, ino, 0);
-        Assert.Equal(expected, await volume.ReadAsync(Owner, ino, reader, 0, 200));
+        await ReadsBackAsync(volume, ino, expected);
     }
 
     [Fact]
@@ -72,8 +69,7 @@ public sealed class AppendWriteTests
 
         var expected = Bytes(100, 1);
         Bytes(10, 9).CopyTo(expected, 40);
-        var reader = await volume.OpenAsync(Owner, ino, 0);
-        Assert.Equal(expected, await volume.ReadAsync(Owner, ino, reader, 0, 200));
+        await ReadsBackAsync(volume, ino, expected);
     }
 
     [Fact]
@@ -87,6 +83,12 @@ public sealed class AppendWriteTests
 
         var expected = Bytes(100, 1);
         Bytes(10, 9).CopyTo(expected, 40);
+        await ReadsBackAsync(volume, ino, expected);
+    }
+
+    /// <summary>The whole file, read through a handle of its own, is <paramref name="expected"/>.</summary>
+    private static async Task ReadsBackAsync(TestVolume volume, ulong ino, byte[] expected)
+    {
         var reader = await volume.OpenAsync(Owner, ino, 0);
         Assert.Equal(expected, await volume.ReadAsync(Owner, ino, reader, 0, 200));
     }
