@@ -22,7 +22,7 @@ public sealed partial class DinoFileSystem
         var inode = _meta.Current.Find(ino);
         if (inode is null) return Errno(FsError.Stale);
         var key = Encoding.UTF8.GetString(name.Span);
-        var set = new SetXattr(ino, FileName.FromBytes(name.Span), value.ToArray(), (uint)flags);
+        var set = new SetXattr(ino, FileName.FromBytes(name.Span), value.ToArray(), (uint)flags, Bounded: true);
         uint[]? groups = null;
         switch (Namespace(key))
         {

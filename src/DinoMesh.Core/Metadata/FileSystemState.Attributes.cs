@@ -10,6 +10,19 @@ public sealed partial record FileSystemState
     public const int MaxXattrValue = 64 * 1024;
     public const int MaxXattrName = 255;
 
+    /// <summary>
+    /// The most one inode's xattr names may take as listxattr returns them (each name and its NUL): the kernel's
+    /// XATTR_LIST_MAX, past which listxattr could not list them at all.
+    /// </summary>
+    public const int MaxXattrNamesList = 64 * 1024;
+
+    /// <summary>
+    /// The most one inode's xattr names and values may take together. Every node keeps them in memory, in every
+    /// snapshot and in the log; without a bound one user could grow all of that through one file. ext4 allows one
+    /// block, CephFS 64 KiB; this allows four values of the largest size.
+    /// </summary>
+    public const int MaxXattrBytes = 256 * 1024;
+
     private ApplyResult ApplySetAttributes(Mutation m, SetAttributes s)
     {
         if (Find(s.Ino) is not { } inode) return Fail(FsError.Stale);
@@ -140,6 +153,7 @@ public sealed partial record FileSystemState
         if (x.Name.ByteLength > MaxXattrName) return Fail(FsError.Range);
         if (x.Value is null) return Fail(FsError.Invalid);
         if (x.Value.Length > MaxXattrValue) return Fail(FsError.ArgumentTooLong);
+        if (x.Bounded && !FitsXattrTotals(inode, x.Name, x.Value)) return Fail(FsError.NoSpace);
         if (x.Name == AccessAclName) return ApplySetAccessAcl(m, x, inode);
         if (x.Name == DefaultAclName)
         {
@@ -152,6 +166,29 @@ public sealed partial record FileSystemState
         if ((x.Flags & XattrReplace) != 0 && !exists) return Fail(FsError.NoData);
         var next = inode with { Xattrs = inode.Xattrs.SetItem(x.Name, x.Value), CTime = m.TimeNs };
         return Done(With(next), new Effect { Ino = x.Ino, Touched = [x.Ino] });
+    }
+
+    /// <summary>
+    /// Whether the inode's xattrs may hold <paramref name="value"/> under <paramref name="name"/>: within the per-inode
+    /// totals afterwards, or no larger than before (an inode past them from before they existed may still shrink).
+    /// </summary>
+    private static bool FitsXattrTotals(Inode inode, FileName name, byte[] value)
+    {
+        long names = 0, bytes = 0, oldNames = 0, oldBytes = 0;
+        foreach (var (n, v) in inode.Xattrs)
+        {
+            if (n == name)
+            {
+                oldNames = n.ByteLength + 1;
+                oldBytes = n.ByteLength + v.Length;
+                continue;
+            }
+            names += n.ByteLength + 1;
+            bytes += n.ByteLength + v.Length;
+        }
+        long newNames = name.ByteLength + 1, newBytes = name.ByteLength + value.Length;
+        if (names + newNames <= MaxXattrNamesList && bytes + newBytes <= MaxXattrBytes) return true;
+        return newNames <= oldNames && newBytes <= oldBytes;
     }
 
     /// <summary>

@@ -84,6 +84,55 @@ public class XattrTests
         s.Fails(SetXattr(f, "user.a", new byte[(64 * 1024) + 1]), FsError.ArgumentTooLong);
     }
 
+    private static Mutation Bounded(ulong ino, string name, byte[] value) =>
+        At(DefaultTime, new SetXattr(ino, FileName.FromString(name), value, Bounded: true));
+
+    [Fact]
+    public void A_bounded_set_past_the_inodes_total_bytes_is_ENOSPC_and_changes_nothing()
+    {
+        var (s, f) = NewFile();
+        // Three full values and a fourth short by the four names' bytes fill the 256 KiB exactly.
+        for (var i = 0; i < 3; i++) s = s.Ok(Bounded(f, $"user.{i}", new byte[FileSystemState.MaxXattrValue]));
+        var room = FileSystemState.MaxXattrBytes - 3 * FileSystemState.MaxXattrValue - 4 * "user.0".Length;
+        s = s.Ok(Bounded(f, "user.3", new byte[room]));
+        s.Fails(Bounded(f, "user.4", []), FsError.NoSpace);
+        s.Fails(Bounded(f, "user.3", new byte[room + 1]), FsError.NoSpace);
+        Assert.Equal(4, s.Get(f).Xattrs.Count);
+        Assert.Equal(room, s.Get(f).Xattrs[FileName.FromString("user.3")].Length);
+    }
+
+    [Fact]
+    public void A_bounded_replace_counts_the_old_value_out()
+    {
+        var (s, f) = NewFile();
+        for (var i = 0; i < 3; i++) s = s.Ok(Bounded(f, $"user.{i}", new byte[FileSystemState.MaxXattrValue]));
+        s = s.Ok(Bounded(f, "user.3", new byte[FileSystemState.MaxXattrValue - 1000]));
+        s = s.Ok(Bounded(f, "user.0", new byte[FileSystemState.MaxXattrValue]));   // the same size again fits
+        s = s.Ok(RemoveXattr(f, "user.0")).Ok(Bounded(f, "user.new", new byte[1000]));
+        Assert.Equal(4, s.Get(f).Xattrs.Count);
+    }
+
+    [Fact]
+    public void Bounded_names_must_fit_one_listxattr_and_the_next_name_is_ENOSPC()
+    {
+        var (s, f) = NewFile();
+        // 255-byte names with empty values: 256 bytes each in the list, so 256 of them fill XATTR_LIST_MAX.
+        var prefix = "user." + new string('n', 246);                     // 251 bytes + 4 digits = 255
+        for (var i = 0; i < FileSystemState.MaxXattrNamesList / 256; i++) s = s.Ok(Bounded(f, prefix + i.ToString("D4"), []));
+        s.Fails(Bounded(f, "user.x", []), FsError.NoSpace);
+        Assert.Equal(256, s.Get(f).Xattrs.Count);
+    }
+
+    [Fact]
+    public void An_entry_from_before_the_bound_applies_past_it_as_it_did_then()
+    {
+        var (s, f) = NewFile();
+        for (var i = 0; i < 5; i++) s = s.Ok(SetXattr(f, $"user.{i}", new byte[FileSystemState.MaxXattrValue]));
+        Assert.Equal(5, s.Get(f).Xattrs.Count);
+        s.Fails(Bounded(f, "user.5", [1]), FsError.NoSpace);
+        s.Ok(Bounded(f, "user.0", [1]));                                  // shrinking is always allowed back under
+    }
+
     /// <summary>An ACL in the kernel's xattr encoding: version 2, then (tag, perm, id) entries.</summary>
     private static byte[] Acl(params (ushort Tag, ushort Perm, uint Id)[] entries)
     {

@@ -40,7 +40,7 @@ internal static class WireSamples
         ["Link"] = Envelope(new Metadata.Link(5, 2, Name("hard"))),
         ["SetAttributes"] = Envelope(new Metadata.SetAttributes(5, 0x81ED, 7, 8, 1L << 33, -1, 1_000_000_000_000, 255, true, true)),
         ["WriteExtents"] = Envelope(new WriteExtents(5, [new Extent(0, 4096, Chunk, 128), new Extent(8192, 3, default, 0, [1, 2, 3])], 9000, 77, [new ByteRange(4096, 4096)])),
-        ["SetXattr"] = Envelope(new Metadata.SetXattr(5, Name("user.k"), [0, 0xFF], 1, false)),
+        ["SetXattr"] = Envelope(new Metadata.SetXattr(5, Name("user.k"), [0, 0xFF], 1, false, true)),
         ["RemoveXattr"] = Envelope(new Metadata.RemoveXattr(5, Name("user.k"))),
         ["ReleaseOrphans"] = Envelope(new ReleaseOrphans([3, ulong.MaxValue])),
         ["Noop"] = Envelope(new Noop()),

@@ -25,7 +25,7 @@ public class MutationGoldenBytesTests
         ["Link"] = "979204930502c4046861726492c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         ["SetAttributes"] = "9792059a05cd81ed0708cf0000000200000000ffcf000000e8d4a51000ccffc3c392c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         ["WriteExtents"] = "9792069505929500cd1000c420000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1fcc80c095cd200003c000c403010203cd23284d9192cd1000cd100092c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-        ["SetXattr"] = "9792079505c406757365722e6bc40200ff01c292c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ["SetXattr"] = "9792079605c406757365722e6bc40200ff01c2c392c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         ["RemoveXattr"] = "9792089205c406757365722e6b92c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         ["ReleaseOrphans"] = "979209919203cfffffffffffffffff92c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         ["Noop"] = "97920a9092c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",

@@ -43,6 +43,34 @@ public abstract partial class PosixTests
         }
     }
 
+    /// <summary>
+    /// One file's xattrs are bounded, as on every local filesystem (ext4: one block; DinoMesh: 256 KiB, names within
+    /// one listxattr): past the bound a set is ENOSPC, and everything set before stays listed and readable.
+    /// </summary>
+    [Fact]
+    public void Xattrs_of_one_file_are_bounded_with_ENOSPC_and_stay_listable()
+    {
+        Touch(P("f"));
+        var value = Enumerable.Range(0, 1024).Select(i => (byte)i).ToArray();
+        var set = new List<string>();
+        var refused = Errno.OK;
+        for (var i = 0; i < 1000 && refused == Errno.OK; i++)
+        {
+            var name = $"user.k{i:D4}";
+            refused = Posix.SetXattr(P("f"), name, value);
+            if (refused == Errno.OK) set.Add(name);
+        }
+        Assert.Equal(Errno.ENOSPC, refused);
+        Assert.NotEmpty(set);
+        Assert.Equal(Errno.OK, Posix.ListXattr(P("f"), out var names));
+        Assert.Equal(set, names.Where(n => n.StartsWith("user.k", StringComparison.Ordinal)).Order());
+        Assert.Equal(Errno.OK, Posix.GetXattr(P("f"), set[^1], out var last));
+        Assert.Equal(value, last);
+        // Room made is room to use.
+        AssertOk(Posix.RemoveXattr(P("f"), set[0]), "removexattr");
+        AssertOk(Posix.SetXattr(P("f"), "user.again", value), "setxattr after a removal");
+    }
+
     [Fact]
     public void Xattr_create_and_replace_flags_give_EEXIST_and_ENODATA()
     {

@@ -62,7 +62,10 @@ public readonly record struct ByteRange([property: Key(0)] long Offset, [propert
 /// setxattr. For <c>system.posix_acl_access</c> the value is an ACL: apply sets the permission bits it implies (keeping
 /// only the mode when the ACL says no more), and drops setgid when the caller is neither privileged nor in the file's
 /// group, as Linux does — as the kernel decided it (<paramref name="KillSetGid"/>, when the kernel says), else by the
-/// caller's groups against the file's group as it is then.
+/// caller's groups against the file's group as it is then. <paramref name="Bounded"/>: apply holds the inode's
+/// xattrs to the per-inode totals (<see cref="FileSystemState.MaxXattrNamesList"/>,
+/// <see cref="FileSystemState.MaxXattrBytes"/>); every node sets it, and entries written before the totals existed
+/// (without the key) apply as they did then, so replaying an old log gives the state it gave.
 /// </summary>
 [MessagePackObject]
 public sealed record SetXattr(
@@ -70,7 +73,8 @@ public sealed record SetXattr(
     [property: Key(1)] FileName Name,
     [property: Key(2)] byte[] Value,
     [property: Key(3)] uint Flags = 0,
-    [property: Key(4)] bool? KillSetGid = null) : MutationKind;
+    [property: Key(4)] bool? KillSetGid = null,
+    [property: Key(5)] bool Bounded = false) : MutationKind;
 
 /// <summary>
 /// A read moved the access time (relatime, strictatime): only atime changes — not ctime, as on a local filesystem —
