@@ -198,6 +198,19 @@ public sealed class CacheSpaceTests
     }
 
     [Fact]
+    public async Task The_sweep_evicts_under_its_reserve_then_counts_what_is_left_from_the_same_walk()
+    {
+        var s = Build(reserve: 4 * ChunkBytes);
+
+        var (freed, evictable) = await s.Cache.SweepAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(4 * ChunkBytes, freed);
+        AssertOnlyTheOldestConfirmedWentFirst(s, 4);
+        Assert.Equal((s.Confirmed.Count - 4) * ChunkBytes, evictable);
+        Assert.Equal(evictable, s.Cache.Evictable);
+    }
+
+    [Fact]
     public async Task A_cache_none_of_whose_chunks_its_placement_nodes_confirm_counts_nothing_evictable()
     {
         var s = Build(reserve: 0, confirmNone: true);

@@ -86,9 +86,22 @@ public sealed class ChunkCache
     /// live members changed, or every ten minutes) are asked of their placement nodes, one has-query per placement node
     /// per 256 chunks; the confirmed ones still cached make up the count. Run by the sweep after its eviction.
     /// </summary>
-    public async Task<long> CountEvictableAsync(CancellationToken ct)
+    public Task<long> CountEvictableAsync(CancellationToken ct) => CountEvictableAsync(_inventory.Loaded ? Cached() : null, ct);
+
+    /// <summary>
+    /// The sweep's work on the cache: <see cref="EvictAsync"/>, then <see cref="CountEvictableAsync"/> over the same walk
+    /// of the inventory (the chunks evicted meanwhile are skipped by the count), which is most of the cost of each.
+    /// </summary>
+    public async Task<(long Freed, long Evictable)> SweepAsync(CancellationToken ct)
     {
-        if (!_inventory.Loaded || Cached() is not { } cached)
+        var cached = _inventory.Loaded ? Cached() : null;
+        var freed = cached is null ? 0 : await EvictAsync(cached, ct).ConfigureAwait(false);
+        return (freed, await CountEvictableAsync(cached, ct).ConfigureAwait(false));
+    }
+
+    private async Task<long> CountEvictableAsync(CachedChunks? cached, CancellationToken ct)
+    {
+        if (cached is null)
         {
             _confirmed = [];
             Interlocked.Exchange(ref _evictable, 0);
@@ -132,9 +145,11 @@ public sealed class ChunkCache
     /// Evicts least recently used cached chunks until the cache fits its bound and the chunk disk has its reserve free
     /// (or nothing more may go); returns the bytes freed.
     /// </summary>
-    public async Task<long> EvictAsync(CancellationToken ct)
+    public async Task<long> EvictAsync(CancellationToken ct) =>
+        _inventory.Loaded && Cached() is { } cached ? await EvictAsync(cached, ct).ConfigureAwait(false) : 0;
+
+    private async Task<long> EvictAsync(CachedChunks cached, CancellationToken ct)
     {
-        if (!_inventory.Loaded || Cached() is not { } cached) return 0;
         var overBound = cached.Bytes - _options.CacheBytes;
         var reserve = Reserve();
         var shortOfReserve = reserve is { } r ? r.Reserve - r.Free : 0;

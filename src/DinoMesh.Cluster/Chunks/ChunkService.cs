@@ -222,9 +222,8 @@ public sealed class ChunkService : IAsyncDisposable
             {
                 await Task.Delay(_options.SweepEvery, _time, ct);
                 await Task.Run(Collector.Sweep, ct);
-                await Cache.EvictAsync(ct);
-                // What is left to give up, counted after the eviction: statfs and fallocate count it as free.
-                await Cache.CountEvictableAsync(ct);
+                // Evicts, then counts what is left to give up (statfs and fallocate count it as free), from one walk.
+                await Cache.SweepAsync(ct);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
