@@ -147,6 +147,36 @@ public sealed class ChunkAccess
 
     public (long Total, long Free) Capacity() => _store.Capacity();
 
+    /// <summary>
+    /// Bytes the room (the node's cache) could give up now, as last counted: statfs and fallocate count them as free
+    /// (<see cref="ChunkDiskSpace"/>). 0 without a room.
+    /// </summary>
+    public long Evictable => _room?.Evictable ?? 0;
+
+    /// <summary>
+    /// fallocate's check that <paramref name="bytes"/> more fit on the chunk disk: at once when its free space holds
+    /// them; ENOSPC at once when not even every evictable byte of the cache would (nothing is evicted for an allocation
+    /// that cannot succeed); otherwise the room is asked for what the disk lacks, by the rule every chunk writer follows
+    /// (<see cref="ChunkRoom.WriteAsync"/>: up to three asks while each makes room, the free space read again after
+    /// each), and ENOSPC only when that cannot make room. Nothing is reserved: the writes into the range can still meet
+    /// ENOSPC if others take the space first (they then ask for room themselves).
+    /// </summary>
+    public async ValueTask<FsError> EnsureRoomAsync(long bytes, CancellationToken ct)
+    {
+        var (total, free) = _store.Capacity();
+        var space = new ChunkDiskSpace(total, free, Evictable);
+        switch (space.RoomFor(bytes))
+        {
+            case RoomFor.Fits:
+                return FsError.None;
+            case RoomFor.None:
+                return FsError.NoSpace;
+        }
+        var fits = await ChunkRoom.WriteAsync(_room, space.Shortfall(bytes), _ => bytes <= _store.Capacity().Free, static fit => !fit, ct)
+            .ConfigureAwait(false);
+        return fits ? FsError.None : FsError.NoSpace;
+    }
+
     private static bool NoSpace(ChunkWriteResult result) => result.Status == ChunkWriteStatus.NoSpace;
 
     /// <summary>A store's arguments in one value, so the write <see cref="ChunkRoom.Write"/> repeats captures nothing (one per sealed block).</summary>

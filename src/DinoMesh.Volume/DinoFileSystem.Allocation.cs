@@ -10,8 +10,9 @@ public sealed partial class DinoFileSystem
 
     /// <summary>
     /// Mode 0 and KEEP_SIZE reserve nothing, because chunks are made (and deduplicated) only when bytes are written:
-    /// they check that the range's unallocated bytes fit in the chunk store's free space now (ENOSPC otherwise, as
-    /// ext4 answers), and mode 0 then extends the size. The range stays a hole. PUNCH_HOLE and ZERO_RANGE cut the range
+    /// they check that the range's unallocated bytes fit in the chunk store's free space now, counting what the cache
+    /// could give up and asking it to when the disk's own free space is short (ENOSPC when even that cannot make room,
+    /// as ext4 answers; <see cref="ChunkAccess.EnsureRoomAsync"/>), and mode 0 then extends the size. The range stays a hole. PUNCH_HOLE and ZERO_RANGE cut the range
     /// out of the extent map, which frees it (holes cost nothing); ZERO_RANGE without KEEP_SIZE also extends the size.
     /// Each is one metadata commit, after the file's staged writes are committed (so none of them lands on the hole).
     /// </summary>
@@ -33,7 +34,11 @@ public sealed partial class DinoFileSystem
         if (punch || zero) return Errno(await ClearRangeAsync(ctx, ino, offset, length, extendTo: keepSize ? 0 : offset + length));
 
         var unallocated = length - inode.Extents.Overlapping(offset, offset + length).Sum(e => e.Length);
-        if (unallocated > _chunks.Capacity().Free) return Errno(FsError.NoSpace);
+        if (unallocated > 0)
+        {
+            var room = await _chunks.EnsureRoomAsync(unallocated, ctx.Cancellation);
+            if (room != FsError.None) return Errno(room);
+        }
         if (keepSize || offset + length <= _contents.VisibleSize(inode)) return 0;
         var flushed = await FlushInodeAsync(ctx, ino);
         if (flushed != FsError.None) return Errno(flushed);

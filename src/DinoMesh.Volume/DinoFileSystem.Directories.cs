@@ -1,3 +1,4 @@
+using DinoMesh.Core.Chunks;
 using DinoMesh.Core.Metadata;
 using DinoMesh.Fuse;
 
@@ -87,13 +88,16 @@ public sealed partial class DinoFileSystem
 
     public override ValueTask<FuseResult<StatFsReply>> StatFsAsync(FuseContext ctx, ulong ino)
     {
-        // df: used = the volume's own stored bytes, available = free space under the data directory, size = the two
-        // together. Free and available are equal, so the host disk's reserved blocks never show up as used. The free
-        // space may be up to FreeSpaceGauge.MaxAge old (one statvfs per file opened was a cost of every small file).
+        // df: used = the volume's own stored bytes, available = free space under the data directory and what the cache
+        // could give up (cached chunks other members hold: a write gets that space on demand), capped by what the disk
+        // holds (ChunkDiskSpace); size = used and available together. Free and available are equal, so the host disk's
+        // reserved blocks never show up as used. The free space may be up to FreeSpaceGauge.MaxAge old (one statvfs per
+        // file opened was a cost of every small file); the cache's count is a field read, counted after each sweep.
         const uint blockSize = 4096;
         var state = _meta.Current;
         var used = (ulong)state.StoredBytes / blockSize;
-        var free = (ulong)_freeSpace.Free() / blockSize;
+        var (total, disk) = _freeSpace.Disk();
+        var free = (ulong)new ChunkDiskSpace(total, disk, _chunks.Evictable).Available / blockSize;
         var files = (ulong)state.Inodes.Count;
         const ulong fileLimit = 1UL << 32;
         return ValueTask.FromResult<FuseResult<StatFsReply>>(new StatFsReply(

@@ -46,7 +46,7 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     {
         _meta = meta;
         _chunks = chunks;
-        _freeSpace = new FreeSpaceGauge(() => chunks.Capacity().Free, FreeSpaceGauge.DefaultMaxAge, TimeProvider.System);
+        _freeSpace = new FreeSpaceGauge(chunks.Capacity, FreeSpaceGauge.DefaultMaxAge, TimeProvider.System);
         _clock = clock;
         _options = options;
         _logger = logger;

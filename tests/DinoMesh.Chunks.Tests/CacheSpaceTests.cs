@@ -180,4 +180,92 @@ public sealed class CacheSpaceTests
 
         Assert.Equal(held, s.Node.Store.Count);
     }
+
+    [Fact]
+    public async Task The_evictable_count_is_the_bytes_of_cached_chunks_every_placement_node_confirms_and_drops_by_what_is_evicted()
+    {
+        var s = Build(reserve: 0);
+        var ct = TestContext.Current.CancellationToken;
+        Assert.Equal(0, s.Cache.Evictable);
+
+        Assert.Equal(s.Confirmed.Count * ChunkBytes, await s.Cache.CountEvictableAsync(ct));
+        Assert.Equal(s.Confirmed.Count * ChunkBytes, s.Cache.Evictable);
+
+        // Evicted for a write: on the disk's free space now, no longer in the count (statfs would count it twice).
+        Assert.True(await s.Cache.MakeRoomAsync(2_500, ct));
+        Assert.Equal((s.Confirmed.Count - 3) * ChunkBytes, s.Cache.Evictable);
+        Assert.Equal((s.Confirmed.Count - 3) * ChunkBytes, await s.Cache.CountEvictableAsync(ct));
+    }
+
+    [Fact]
+    public async Task The_sweep_evicts_under_its_reserve_then_counts_what_is_left_from_the_same_walk()
+    {
+        var s = Build(reserve: 4 * ChunkBytes);
+
+        var (freed, evictable) = await s.Cache.SweepAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(4 * ChunkBytes, freed);
+        AssertOnlyTheOldestConfirmedWentFirst(s, 4);
+        Assert.Equal((s.Confirmed.Count - 4) * ChunkBytes, evictable);
+        Assert.Equal(evictable, s.Cache.Evictable);
+    }
+
+    [Fact]
+    public async Task A_cache_none_of_whose_chunks_its_placement_nodes_confirm_counts_nothing_evictable()
+    {
+        var s = Build(reserve: 0, confirmNone: true);
+
+        Assert.Equal(0, await s.Cache.CountEvictableAsync(TestContext.Current.CancellationToken));
+        Assert.Equal(0, s.Cache.Evictable);
+    }
+
+    [Fact]
+    public async Task A_chunk_its_placement_node_gains_later_is_counted_at_the_next_count()
+    {
+        var s = Build(reserve: 0);
+        var ct = TestContext.Current.CancellationToken;
+        await s.Cache.CountEvictableAsync(ct);
+        // The placement node of one unconfirmed chunk pulls it (repair): the next count asks again and finds it.
+        var pulled = s.Unconfirmed[0];
+        var owner = ChunkPlacement.For(pulled, s.Cluster.Live.Members, 1)[0];
+        s.Cluster.Nodes.Single(n => n.Peer == owner).Store.Add(s.Node.Store.Read(pulled).Bytes!);
+
+        Assert.Equal((s.Confirmed.Count + 1) * ChunkBytes, await s.Cache.CountEvictableAsync(ct));
+    }
+
+    /// <summary>
+    /// A chunk a writer pushes to node 0 (its placement node, or the next in its ranking) onto a disk full of cache: the
+    /// put asks the cache for room as node 0's own writers do, and is stored; it answered NoSpace before, and the writer
+    /// pushed to the next member instead.
+    /// </summary>
+    [Fact]
+    public async Task A_chunk_pushed_onto_a_disk_full_of_cache_makes_the_cache_give_up_its_least_recently_used_chunk_and_is_stored()
+    {
+        var s = Build(reserve: 0);
+        s.Node.Store.RefuseWhenFull = true;
+        var bytes = Peers.RandomBytes(ChunkBytes, 5_000);
+        var id = ChunkId.Of(bytes);
+
+        var answer = await s.Node.Service.Server.HandleAsync(s.Cluster.Nodes[1].Peer.Id, new PutChunk(id, bytes), TestContext.Current.CancellationToken);
+
+        Assert.Equal(PutOutcome.Stored, Assert.IsType<PutAnswer>(answer).Outcome);
+        Assert.True(s.Node.Store.Contains(id), "the pushed chunk was not stored");
+        Assert.Equal(1, s.Node.Store.Refused);
+        AssertOnlyTheOldestConfirmedWentFirst(s, 1);
+    }
+
+    [Fact]
+    public async Task A_chunk_pushed_onto_a_disk_full_of_chunks_placed_here_is_answered_NoSpace_and_nothing_is_deleted()
+    {
+        var s = Build(reserve: 0, confirmNone: true);
+        s.Node.Store.RefuseWhenFull = true;
+        var held = s.Node.Store.Count;
+        var bytes = Peers.RandomBytes(ChunkBytes, 5_000);
+
+        var answer = await s.Node.Service.Server.HandleAsync(s.Cluster.Nodes[1].Peer.Id, new PutChunk(ChunkId.Of(bytes), bytes), TestContext.Current.CancellationToken);
+
+        Assert.Equal(PutOutcome.NoSpace, Assert.IsType<PutAnswer>(answer).Outcome);
+        Assert.Equal(held, s.Node.Store.Count);
+        Assert.False(s.Node.Service.Inventory.Contains(ChunkId.Of(bytes)));
+    }
 }

@@ -11,7 +11,7 @@ public sealed class FreeSpaceGaugeTests
     {
         var time = new FakeTimeProvider();
         var reads = 0;
-        var gauge = new FreeSpaceGauge(() => 1000 + Interlocked.Increment(ref reads), TimeSpan.FromMilliseconds(100), time);
+        var gauge = new FreeSpaceGauge(() => (1L << 20, 1000 + Interlocked.Increment(ref reads)), TimeSpan.FromMilliseconds(100), time);
 
         var answers = Enumerable.Range(0, 100).Select(_ =>
         {
@@ -28,7 +28,7 @@ public sealed class FreeSpaceGaugeTests
     {
         var time = new FakeTimeProvider();
         var reads = 0;
-        var gauge = new FreeSpaceGauge(() => 1000 + Interlocked.Increment(ref reads), TimeSpan.FromMilliseconds(20), time);
+        var gauge = new FreeSpaceGauge(() => (1L << 20, 1000 + Interlocked.Increment(ref reads)), TimeSpan.FromMilliseconds(20), time);
         Assert.Equal(1001, gauge.Free());
 
         time.Advance(TimeSpan.FromMilliseconds(19));

@@ -16,6 +16,9 @@ namespace DinoMesh.Cluster.Chunks;
 /// <para>The cache is also the first thing given up when the chunk disk fills: the sweep evicts (by the same rule)
 /// while the disk has less than <see cref="ChunkOptions.FreeSpaceReserve"/> free, and a user's write that hits ENOSPC
 /// asks <see cref="MakeRoomAsync"/> to evict at once before it fails. A full cache never makes a write wait otherwise.</para>
+/// <para>Since that space is a write's for the asking, statfs and fallocate count it as free: <see cref="Evictable"/>,
+/// the bytes of cached chunks every placement node confirmed holding, counted after each sweep
+/// (<see cref="CountEvictableAsync"/>) and lowered at once by what is evicted.</para>
 /// </summary>
 public sealed class ChunkCache
 {
@@ -41,6 +44,15 @@ public sealed class ChunkCache
     // the placement nodes again.
     private long _fruitlessUntilNs = long.MinValue;
     private static readonly long FruitlessForNs = 1_000_000_000L;
+    // The cached chunks every placement node confirmed at the last count, over which members (a change of the live
+    // members moves placement, so the count starts afresh), and when the whole set was last asked again; replaced whole
+    // by each count, only read between counts.
+    private volatile HashSet<ChunkId> _confirmed = [];
+    private string _confirmedOver = "";
+    private long _confirmedAllAtNs = long.MinValue;
+    private long _evictable;
+    // Everything is asked again this often: a placement node can lose a copy it once confirmed (a disk, a quarantine).
+    private static readonly long ConfirmAllEveryNs = 10L * 60 * 1_000_000_000;
 
     public ChunkCache(ChunkInventory inventory, ILocalChunks store, IChunkNetwork network, IChunkCluster cluster, Func<FileSystemState> state,
         Func<IReadOnlySet<ChunkId>> staged, ChunkOptions options, ILogger logger)
@@ -63,6 +75,65 @@ public sealed class ChunkCache
     /// <summary>Of <see cref="Evicted"/>, those evicted because the chunk disk was short of space (its reserve, or a write's ENOSPC).</summary>
     public (long Chunks, long Bytes) EvictedForSpace => (Interlocked.Read(ref _forSpace), Interlocked.Read(ref _forSpaceBytes));
 
+    /// <summary>
+    /// Bytes of cached chunks every placement node confirmed holding at the last count (<see cref="CountEvictableAsync"/>),
+    /// less what was evicted since: what the cache could give up now. Chunks cached since the count are not in it yet.
+    /// </summary>
+    public long Evictable => Math.Max(0, Interlocked.Read(ref _evictable));
+
+    /// <summary>
+    /// Counts <see cref="Evictable"/> afresh: the cached chunks not confirmed at the last count (all of them when the
+    /// live members changed, or every ten minutes) are asked of their placement nodes, one has-query per placement node
+    /// per 256 chunks; the confirmed ones still cached make up the count. Run by the sweep after its eviction.
+    /// </summary>
+    public Task<long> CountEvictableAsync(CancellationToken ct) => CountEvictableAsync(_inventory.Loaded ? Cached() : null, ct);
+
+    /// <summary>
+    /// The sweep's work on the cache: <see cref="EvictAsync"/>, then <see cref="CountEvictableAsync"/> over the same walk
+    /// of the inventory (the chunks evicted meanwhile are skipped by the count), which is most of the cost of each.
+    /// </summary>
+    public async Task<(long Freed, long Evictable)> SweepAsync(CancellationToken ct)
+    {
+        var cached = _inventory.Loaded ? Cached() : null;
+        var freed = cached is null ? 0 : await EvictAsync(cached, ct).ConfigureAwait(false);
+        return (freed, await CountEvictableAsync(cached, ct).ConfigureAwait(false));
+    }
+
+    private async Task<long> CountEvictableAsync(CachedChunks? cached, CancellationToken ct)
+    {
+        if (cached is null)
+        {
+            _confirmed = [];
+            Interlocked.Exchange(ref _evictable, 0);
+            return 0;
+        }
+        var over = cached.Replicas + ":" + string.Join(",", cached.Live.Select(p => p.Id.Hex).Order(StringComparer.Ordinal));
+        var now = _inventory.NowNs;
+        var fresh = over != _confirmedOver || now - _confirmedAllAtNs >= ConfirmAllEveryNs;
+        HashSet<ChunkId> known = fresh ? [] : _confirmed;
+        var unknown = cached.Chunks.Where(c => !known.Contains(c.Id)).Select(c => c.Id).ToList();
+        var confirmed = new HashSet<ChunkId>();
+        for (var at = 0; at < unknown.Count; at += Batch)
+        {
+            confirmed.UnionWith(await ConfirmedElsewhereAsync(unknown.GetRange(at, Math.Min(Batch, unknown.Count - at)), cached.Live, cached.Replicas, ct)
+                .ConfigureAwait(false));
+        }
+        long bytes = 0;
+        foreach (var (id, entry) in cached.Chunks)
+        {
+            if (!known.Contains(id) && !confirmed.Contains(id)) continue;
+            // Evicted while the placement nodes were asked: no longer here to give up.
+            if (!_inventory.Contains(id)) continue;
+            confirmed.Add(id);
+            bytes += entry.Length;
+        }
+        _confirmed = confirmed;
+        _confirmedOver = over;
+        if (fresh) _confirmedAllAtNs = now;
+        Interlocked.Exchange(ref _evictable, bytes);
+        return bytes;
+    }
+
     /// <summary>The free space the cache keeps on the chunk disk now, and what is free; null when the disk's size is unknown.</summary>
     public (long Reserve, long Free)? Reserve()
     {
@@ -74,9 +145,11 @@ public sealed class ChunkCache
     /// Evicts least recently used cached chunks until the cache fits its bound and the chunk disk has its reserve free
     /// (or nothing more may go); returns the bytes freed.
     /// </summary>
-    public async Task<long> EvictAsync(CancellationToken ct)
+    public async Task<long> EvictAsync(CancellationToken ct) =>
+        _inventory.Loaded && Cached() is { } cached ? await EvictAsync(cached, ct).ConfigureAwait(false) : 0;
+
+    private async Task<long> EvictAsync(CachedChunks cached, CancellationToken ct)
     {
-        if (!_inventory.Loaded || Cached() is not { } cached) return 0;
         var overBound = cached.Bytes - _options.CacheBytes;
         var reserve = Reserve();
         var shortOfReserve = reserve is { } r ? r.Reserve - r.Free : 0;
@@ -222,6 +295,8 @@ public sealed class ChunkCache
                 {
                     freed += entry.Length;
                     chunks++;
+                    // Counted as evictable: now free on the disk instead, so statfs does not count it twice.
+                    if (_confirmed.Contains(id)) Interlocked.Add(ref _evictable, -entry.Length);
                 }
             }
         }

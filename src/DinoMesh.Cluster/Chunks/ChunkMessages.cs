@@ -60,7 +60,7 @@ public enum PutOutcome
     AlreadyPresent = 1,
     /// <summary>The bytes do not hash to the id: nothing was kept.</summary>
     Corrupt = 2,
-    /// <summary>The receiver's disk is full.</summary>
+    /// <summary>The receiver's disk is full, and its cache could make no room (since 2026-12-07 a put asks it first).</summary>
     NoSpace = 3,
     /// <summary>Any other failure to store.</summary>
     Failed = 4,

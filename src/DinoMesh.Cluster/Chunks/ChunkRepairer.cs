@@ -13,7 +13,7 @@ namespace DinoMesh.Cluster.Chunks;
 /// (<see cref="ChunkReplicator"/>), and the placement node left out pulls the chunk at its next scan, off the write path.
 /// Copying is rate-limited (<see cref="ChunkOptions.RepairBytesPerSecond"/>) so foreground reads stay fast. A pulled
 /// chunk that finds the disk full asks the room (the cache: chunks held here beyond duty) and is tried again
-/// (<see cref="ChunkRoom.Write"/>): a copy this node owes comes before one it only caches.
+/// (<see cref="ChunkRoom.WriteAsync"/>): a copy this node owes comes before one it only caches.
 /// </summary>
 public sealed class ChunkRepairer
 {
@@ -140,8 +140,9 @@ public sealed class ChunkRepairer
         LocalWrite stored;
         try
         {
-            // A repair worker waits here (at most the room's deadline per ask) while the cache evicts: the disk is full.
-            stored = ChunkRoom.Write(_room, chunk.Length, chunk, (pulled, _) => _store.Import(pulled), static s => s == LocalWrite.NoSpace);
+            // While the cache evicts (the disk is full) the worker awaits it, at most the room's deadline per ask, and
+            // holds no pool thread meanwhile.
+            stored = await ChunkRoom.WriteAsync(_room, chunk.Length, _ => _store.Import(chunk), static s => s == LocalWrite.NoSpace, ct).ConfigureAwait(false);
         }
         finally
         {

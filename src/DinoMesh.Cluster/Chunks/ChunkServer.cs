@@ -9,7 +9,10 @@ namespace DinoMesh.Cluster.Chunks;
 /// <summary>
 /// Serves this node's chunks to peers (<c>/dinomesh/chunk/1</c>): get by id (verified before it leaves, so a corrupt
 /// local copy is quarantined rather than sent), put (verified before it is kept), has, sync and usage. Reads of whole
-/// chunks are bounded in number, so a burst of fetches cannot hold unbounded memory.
+/// chunks are bounded in number, so a burst of fetches cannot hold unbounded memory. A put that finds the disk full asks
+/// the room (the cache) and tries again (<see cref="ChunkRoom.WriteAsync"/>), as this node's own writers do: a chunk a
+/// writer pushes here is one of its R copies, and comes before one this node only caches. NoSpace is answered only when
+/// no room could be made.
 /// </summary>
 public sealed class ChunkServer
 {
@@ -19,11 +22,15 @@ public sealed class ChunkServer
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _reads;
     private readonly BufferPool _buffers;
+    private readonly IChunkRoom? _room;
     private long _served, _servedBytes, _received, _receivedBytes;
 
     /// <param name="buffers">Where served chunks are read to be sent from (a pool of its own when null).</param>
-    public ChunkServer(ILocalChunks store, ChunkInventory inventory, Func<UsageAnswer> usage, ILogger logger, int maxConcurrentReads = 16, BufferPool? buffers = null)
+    /// <param name="room">Asked for room when a pushed chunk finds the disk full (none: NoSpace at once).</param>
+    public ChunkServer(ILocalChunks store, ChunkInventory inventory, Func<UsageAnswer> usage, ILogger logger, int maxConcurrentReads = 16, BufferPool? buffers = null,
+        IChunkRoom? room = null)
     {
+        _room = room;
         _store = store;
         _inventory = inventory;
         _usage = usage;
@@ -93,7 +100,8 @@ public sealed class ChunkServer
                     chunk.Release();
                 }
             case PutChunk put:
-                return await Task.Run(() => Put(from, put), ct);
+                // Off the connection's reader: the hash and the write take a while, and a full disk waits for the room.
+                return await Task.Run(() => PutAsync(from, put, ct), ct);
             case HasChunks has:
                 return new HasAnswer([.. has.Ids.Select(_store.Contains)]);
             case SyncChunks:
@@ -135,7 +143,7 @@ public sealed class ChunkServer
         }
     }
 
-    private PutAnswer Put(PeerId from, PutChunk put)
+    private async Task<PutAnswer> PutAsync(PeerId from, PutChunk put, CancellationToken ct)
     {
         if (!VerifiedChunk.TryVerify(put.Id, put.Bytes, out var chunk))
         {
@@ -144,7 +152,11 @@ public sealed class ChunkServer
         }
         // In use before it is written, so garbage collection cannot take a copy that a commit is about to reference.
         _inventory.Pushed(put.Id, chunk.Value.Length, from);
-        var outcome = _store.Import(chunk.Value) switch
+        var verified = chunk.Value;
+        // The room is awaited, not waited for: puts come in on pool threads, up to a writer's pushes at once per peer.
+        var written = await ChunkRoom.WriteAsync(_room, verified.Length, _ => _store.Import(verified), static w => w == LocalWrite.NoSpace, ct)
+            .ConfigureAwait(false);
+        var outcome = written switch
         {
             LocalWrite.Stored => PutOutcome.Stored,
             LocalWrite.AlreadyPresent => PutOutcome.AlreadyPresent,

@@ -39,12 +39,12 @@ public sealed class ChunkService : IAsyncDisposable
         _logger = loggers.CreateLogger("chunks");
         Inventory = new ChunkInventory(time);
         Locations = new ChunkLocations();
-        Server = new ChunkServer(store, Inventory, Usage, _logger, buffers: buffers);
+        Cache = new ChunkCache(Inventory, store, network, cluster, state, () => _staged(), options, _logger);
+        Room = new CacheRoom(Cache, _logger);
+        Server = new ChunkServer(store, Inventory, Usage, _logger, buffers: buffers, room: Room);
         Fetcher = new ChunkFetcher(network, cluster, Locations, options, time, _logger);
         Replicator = new ChunkReplicator(network, cluster, store, Locations, options, _logger);
         Collector = new ChunkCollector(Inventory, store, state, () => _staged(), options, _logger);
-        Cache = new ChunkCache(Inventory, store, network, cluster, state, () => _staged(), options, _logger);
-        Room = new CacheRoom(Cache, _logger);
         Repairer = new ChunkRepairer(Fetcher, store, Inventory, cluster, state, options, time, _logger, Room);
         PeerUsage = new PeerUsagePoll(network, cluster, options, time, _logger);
     }
@@ -59,7 +59,10 @@ public sealed class ChunkService : IAsyncDisposable
     public ChunkRepairer Repairer { get; }
     public ChunkCache Cache { get; }
 
-    /// <summary>Room the cache makes for a chunk writer that found the disk full: the volume's stores and imports, and repair.</summary>
+    /// <summary>
+    /// Room the cache makes for a chunk writer that found the disk full (the volume's stores and imports, repair, a
+    /// chunk a peer pushes here, fallocate), and what it could make (statfs counts it as free).
+    /// </summary>
     public IChunkRoom Room { get; }
     public PeerUsagePoll PeerUsage { get; }
 
@@ -145,7 +148,7 @@ public sealed class ChunkService : IAsyncDisposable
             usage.UnreferencedChunks, usage.UnreferencedBytes, _options.GcGrace.TotalSeconds,
             missing, Repairer.Queued, repaired, repairedBytes, collected, collectedBytes, evicted, evictedBytes,
             fetched, fetchedBytes, bad, pushed, pushedBytes, served, servedBytes,
-            forSpace, forSpaceBytes, Cache.Reserve()?.Reserve);
+            forSpace, forSpaceBytes, Cache.Reserve()?.Reserve, Cache.Evictable);
     }
 
     /// <summary>This node's held bytes by kind (what a peer's usage query gets).</summary>
@@ -219,7 +222,8 @@ public sealed class ChunkService : IAsyncDisposable
             {
                 await Task.Delay(_options.SweepEvery, _time, ct);
                 await Task.Run(Collector.Sweep, ct);
-                await Cache.EvictAsync(ct);
+                // Evicts, then counts what is left to give up (statfs and fallocate count it as free), from one walk.
+                await Cache.SweepAsync(ct);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {

@@ -8,7 +8,8 @@ namespace DinoMesh.Cluster.Chunks;
 /// queue is copying back; for up to a repair interval after a write, that includes new chunks whose writer was not a
 /// placement node and stood in for this one (they have R copies, the writer's among them, and are pulled at the next scan).
 /// Evicted counts every chunk the cache gave up; EvictedForSpace those of them given up because the chunk disk was short
-/// of space (under FreeReserveBytes free, or a write's ENOSPC).
+/// of space (under FreeReserveBytes free, or a write's ENOSPC). EvictableBytes is what the cache could give up now (cached
+/// chunks every placement node confirmed, as last counted): statfs and fallocate count it as free.
 /// </summary>
 public sealed record ChunkStatus(
     int Replicas,
@@ -38,4 +39,5 @@ public sealed record ChunkStatus(
     long ServedBytes,
     long EvictedForSpace = 0,
     long EvictedForSpaceBytes = 0,
-    long? FreeReserveBytes = null);
+    long? FreeReserveBytes = null,
+    long EvictableBytes = 0);

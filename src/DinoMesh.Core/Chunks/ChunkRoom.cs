@@ -5,8 +5,8 @@ namespace DinoMesh.Core.Chunks;
 /// and try again, up to <see cref="Tries"/> times while each ask makes room. Writers that hit ENOSPC together (a file's
 /// seal workers, a read's fetches, repair's workers) share one eviction that makes room for all of them, and a store
 /// that never asked can take that room first: the one that loses asks again. An ask that makes no room ends the tries
-/// at once. Kept in one place so the user's store, the fetched chunk's import, repair's pull and the compactor's merged
-/// chunk cannot drift apart.
+/// at once. Kept in one place so the user's store, the fetched chunk's import, repair's pull, the compactor's merged
+/// chunk, a pushed chunk's put and fallocate's check cannot drift apart.
 /// </summary>
 public static class ChunkRoom
 {
@@ -26,6 +26,21 @@ public static class ChunkRoom
         for (var tries = 0; room is not null && tries < Tries && noSpace(result) && room.TryMakeRoom(bytes); tries++)
         {
             result = write(chunk, false);
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// <see cref="Write"/> for writers that must not hold a thread while the room is made (a chunk a peer pushes here,
+    /// repair's pull, fallocate's check): the same tries, the room asked with <see cref="IChunkRoom.MakeRoomAsync"/>.
+    /// </summary>
+    public static async Task<TResult> WriteAsync<TResult>(IChunkRoom? room, long bytes, Func<bool, TResult> write, Func<TResult, bool> noSpace,
+        CancellationToken cancellationToken)
+    {
+        var result = write(room is not null);
+        for (var tries = 0; room is not null && tries < Tries && noSpace(result) && await room.MakeRoomAsync(bytes, cancellationToken).ConfigureAwait(false); tries++)
+        {
+            result = write(false);
         }
         return result;
     }

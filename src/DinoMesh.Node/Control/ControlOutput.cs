@@ -73,7 +73,7 @@ public static class ControlOutput
         $"appends {(h.DeferringAppends ? "deferred" : "sent at once")} (switched {h.DeferralPolicyFlips} times; {h.DeferralsMerged} merged, {h.DeferralsAlone} alone; {h.QuickVotersDemoted} quick voters demoted)";
 
     private static string ChunkLines(DinoMesh.Cluster.Chunks.ChunkStatus? c) => c is null ? "chunks     -" : string.Join('\n',
-        $"chunks     {c.PlacementChunks} held for placement ({HumanFormat.Bytes(c.PlacementBytes)}), {c.CachedChunks} cached ({HumanFormat.Bytes(c.CachedBytes)} of {HumanFormat.Bytes(c.CacheLimitBytes)}), {c.UnreferencedChunks} unreferenced ({HumanFormat.Bytes(c.UnreferencedBytes)}, deleted after {c.GcGraceSeconds:F0} s)",
+        $"chunks     {c.PlacementChunks} held for placement ({HumanFormat.Bytes(c.PlacementBytes)}), {c.CachedChunks} cached ({HumanFormat.Bytes(c.CachedBytes)} of {HumanFormat.Bytes(c.CacheLimitBytes)}) of which {HumanFormat.Bytes(c.EvictableBytes)} held elsewhere counts as free, {c.UnreferencedChunks} unreferenced ({HumanFormat.Bytes(c.UnreferencedBytes)}, deleted after {c.GcGraceSeconds:F0} s)",
         $"replicas   {c.Replicas} over {c.LiveMembers} live members; {c.Missing} under-replicated here, repair queue {c.RepairQueue} ({c.Repaired} repaired)",
         $"collected  {c.Collected} chunks ({HumanFormat.Bytes(c.CollectedBytes)}), evicted {c.Evicted} ({HumanFormat.Bytes(c.EvictedBytes)}), {c.EvictedForSpace} of them for space ({HumanFormat.Bytes(c.EvictedForSpaceBytes)}; reserve {(c.FreeReserveBytes is { } r ? HumanFormat.Bytes(r) : "off")})");
 }

@@ -9,7 +9,9 @@ namespace DinoMesh.Node.Tests.Tests;
 /// chunks it fetched to read a file of a (chunks placed on a and b with R = 2, so c holds them only as cache). A file
 /// then written on c needs that space: the cache gives up its least recently used chunks at once and the write
 /// succeeds (on a node without this, the close fails with ENOSPC). The evicted chunks read back on c (fetched again),
-/// and a and b still hold every one of them. Repair's pull of a chunk placed on c asks for room the same way.
+/// and a and b still hold every one of them. Repair's pull of a chunk placed on c asks for room the same way, and so
+/// does a chunk a writer pushes to c; fallocate on c asks for what the disk lacks, and df on c counts the cache that
+/// other members hold as available.
 /// </summary>
 public sealed class CacheFullDiskTests(ITestOutputHelper output)
 {
@@ -107,6 +109,114 @@ public sealed class CacheFullDiskTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// Three nodes, R = 2, no free-space reserve (only a write's ENOSPC makes room); c's data directory a 40 MiB tmpfs,
+    /// filled with cache by reading on c a file of a whose every chunk is placed on a and b.
+    /// </summary>
+    private static (NodeProcess A, NodeProcess B, NodeProcess C, string[] Members) FormWithCFullOfCache(TestCluster cluster, DataDirTmpfs disk)
+    {
+        var (a, b, c) = (cluster.Nodes[0], cluster.Nodes[1], cluster.Nodes[2]);
+        cluster.FormWith(["--replicas", "2"], new Dictionary<string, string?> { ["DINOMESH_CHUNK_FREE_RESERVE"] = "0" }, a, b, c);
+        cluster.WaitForViews([a, b, c], v => TestCluster.AllAlive(v, [a, b, c]), TimeSpan.FromSeconds(30), "every node sees every other alive");
+        var members = new[] { a.PeerId!, b.PeerId!, c.PeerId! };
+        var cachedSha = Write(Path.Combine(a.MountPoint, "cached"), CachedOnlyOn(c.PeerId!, members, CachedMib));
+        WaitForSize(Path.Combine(c.MountPoint, "cached"), (long)CachedMib * Mib);
+        Assert.Equal(cachedSha, Sha256Of(Path.Combine(c.MountPoint, "cached")));
+        Assert.True(disk.FreeBytes() < NewMib * Mib, $"c's disk is not full of cache: {disk.FreeBytes()} bytes free");
+        cluster.Log($"read on c; c's disk has {disk.FreeBytes()} bytes free");
+        return (a, b, c, members);
+    }
+
+    /// <summary>What df shows of a mount: size, used and available bytes.</summary>
+    private static (long Size, long Used, long Available) Df(string mount)
+    {
+        var line = Tool.Run("df", "-B1", "--output=size,used,avail", mount).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[1];
+        var df = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(long.Parse).ToArray();
+        return (df[0], df[1], df[2]);
+    }
+
+    [Fact]
+    public void Df_on_a_node_whose_disk_is_full_of_cache_shows_the_cache_as_available()
+    {
+        Requirement.RootAndFuse();
+        using var cluster = new TestCluster(output);
+        var (_, _, c) = (cluster.Add("a", "127.0.0.11"), cluster.Add("b", "127.0.0.12"), cluster.Add("c", "127.0.0.13"));
+        using var disk = DataDirTmpfs.MountAt(c.DataDir, DiskMib);
+        FormWithCFullOfCache(cluster, disk);
+        var diskSize = new DriveInfo(disk.Path).TotalSize;
+
+        // The cache is counted after the sweep (every 10 s) has asked a and b: within a few sweeps df shows it.
+        var shown = Poll.Until(() => Df(c.MountPoint).Available >= disk.FreeBytes() + 24L * Mib, TimeSpan.FromSeconds(40));
+        var last = Df(c.MountPoint);
+        cluster.Log($"df on c: size {last.Size}, used {last.Used}, available {last.Available}; the disk has {disk.FreeBytes()} of {diskSize} bytes free");
+        Assert.True(shown is not null, $"df on c shows {last.Available} bytes available with {disk.FreeBytes()} free on a disk full of cache; {Chunks(c).GetRawText()}");
+        Assert.True(last.Available <= diskSize, $"df shows {last.Available} bytes available on a disk of {diskSize}");
+        Assert.Equal(last.Size, last.Used + last.Available);
+        Assert.True(Chunks(c).GetProperty("evictableBytes").GetInt64() >= 24L * Mib, Chunks(c).GetRawText());
+    }
+
+    [Fact]
+    public void Fallocate_on_a_disk_full_of_cache_of_more_than_is_free_evicts_and_succeeds_and_the_file_reads_back()
+    {
+        Requirement.RootAndFuse();
+        using var cluster = new TestCluster(output);
+        var (_, _, c) = (cluster.Add("a", "127.0.0.11"), cluster.Add("b", "127.0.0.12"), cluster.Add("c", "127.0.0.13"));
+        using var disk = DataDirTmpfs.MountAt(c.DataDir, DiskMib);
+        FormWithCFullOfCache(cluster, disk);
+        // Waits (without asserting: on a node without this df never shows it) until c has counted its cache.
+        Poll.Until(() => Df(c.MountPoint).Available >= (NewMib + 4L) * Mib, TimeSpan.FromSeconds(40));
+        var free = disk.FreeBytes();
+        var evictedBefore = Chunks(c).GetProperty("evictedForSpace").GetInt64();
+
+        var path = Path.Combine(c.MountPoint, "preallocated");
+        var fallocate = Tool.TryRun("fallocate", "-l", $"{NewMib}MiB", path);
+        cluster.Log($"fallocate -l {NewMib}MiB on c with {free} bytes free: {fallocate.ExitCode} {fallocate.Stderr.Trim()}; now {disk.FreeBytes()} free");
+
+        Assert.True(fallocate.ExitCode == 0, fallocate.ToString());
+        Assert.True(free < NewMib * Mib, $"the disk had room without the cache: {free} bytes free");
+        Assert.True(Chunks(c).GetProperty("evictedForSpace").GetInt64() > evictedBefore, Chunks(c).GetRawText());
+        Assert.True(disk.FreeBytes() >= NewMib * Mib, $"fallocate made no room: {disk.FreeBytes()} bytes free");
+        Assert.Equal((long)NewMib * Mib, new FileInfo(path).Length);
+        Assert.Equal(Convert.ToHexString(SHA256.HashData(new byte[NewMib * Mib])), Sha256Of(path));
+        // Its range written as a preallocator would, and read back on another node.
+        var pieces = Pieces(NewMib, seed: 5);
+        using (var file = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.None, bufferSize: 0))
+        {
+            foreach (var piece in pieces) file.Write(piece);
+        }
+        var sha = Convert.ToHexString(SHA256.HashData(pieces.SelectMany(p => p).ToArray()));
+        Assert.Equal(sha, Sha256Of(path));
+        var onA = Path.Combine(cluster.Nodes[0].MountPoint, "preallocated");
+        Assert.True(Poll.Until(() => File.Exists(onA) && new FileInfo(onA).Length == (long)NewMib * Mib && Sha256Of(onA) == sha, TimeSpan.FromSeconds(30)) is not null,
+            "the file written into the preallocated range does not read back on a");
+    }
+
+    [Fact]
+    public void A_replicated_write_whose_push_target_is_full_of_cache_lands_there()
+    {
+        Requirement.RootAndFuse();
+        using var cluster = new TestCluster(output);
+        cluster.Add("a", "127.0.0.11");
+        cluster.Add("b", "127.0.0.12");
+        var c = cluster.Add("c", "127.0.0.13");
+        using var disk = DataDirTmpfs.MountAt(c.DataDir, DiskMib);
+        var (a, b, _, members) = FormWithCFullOfCache(cluster, disk);
+
+        // A file written on a whose chunks are placed on a and c (b ranks last): a pushes each to c, whose disk is full
+        // of cache. On a node without this c answers NoSpace and a pushes to b instead, which is no placement node.
+        var pieces = CachedOnlyOn(b.PeerId!, members, NewMib, seed: 3);
+        var evictedBefore = Chunks(c).GetProperty("evictedForSpace").GetInt64();
+        var sha = Write(Path.Combine(a.MountPoint, "pushed"), pieces);
+        cluster.Log($"wrote {NewMib} MiB on a, placed on a and c; c's disk has {disk.FreeBytes()} bytes free");
+
+        var onC = pieces.Count(p => Holds(c, Hex(p)));
+        var onB = pieces.Count(p => Holds(b, Hex(p)));
+        Assert.True(onB == 0 && onC == pieces.Count, $"of {pieces.Count} chunks c holds {onC} and b {onB}; {Chunks(c).GetRawText()}");
+        Assert.True(Chunks(c).GetProperty("evictedForSpace").GetInt64() > evictedBefore, Chunks(c).GetRawText());
+        WaitForSize(Path.Combine(c.MountPoint, "pushed"), (long)NewMib * Mib);
+        Assert.Equal(sha, Sha256Of(Path.Combine(c.MountPoint, "pushed")));
+    }
+
+    /// <summary>
     /// <paramref name="mib"/> random 1 MiB pieces that <paramref name="writer"/> ranks last for (placed on the other two
     /// with R = 2) and that the writer pushes to <paramref name="pushedTo"/>: <paramref name="peer"/> must pull them.
     /// </summary>
@@ -126,9 +236,9 @@ public sealed class CacheFullDiskTests(ITestOutputHelper output)
     }
 
     /// <summary><paramref name="mib"/> random 1 MiB pieces (chunks) that <paramref name="peer"/> ranks last for among <paramref name="members"/>.</summary>
-    private static List<byte[]> CachedOnlyOn(string peer, string[] members, int mib)
+    private static List<byte[]> CachedOnlyOn(string peer, string[] members, int mib, int seed = 1)
     {
-        var random = new Random(1);
+        var random = new Random(seed);
         var pieces = new List<byte[]>();
         // About one in three qualifies; bounded all the same.
         for (var tries = 0; pieces.Count < mib && tries < 100 * mib; tries++)

@@ -1,4 +1,5 @@
 using System.Text;
+using DinoMesh.Core.Chunks;
 using DinoMesh.Core.Identity;
 using DinoMesh.Core.Metadata;
 using DinoMesh.Fuse;
@@ -24,14 +25,15 @@ internal sealed class TestVolume : IDisposable
 
     /// <param name="dataPath">Where the data directory (the chunk store) goes, created here: a fresh temp directory when null.</param>
     /// <param name="logger">Where the store, the chunk access and the volume log: nowhere when null.</param>
-    public TestVolume(VolumeOptions? options = null, string? dataPath = null, ILogger? logger = null)
+    /// <param name="room">What the chunk access asks for room on a full disk (the node's cache): none when null.</param>
+    public TestVolume(VolumeOptions? options = null, string? dataPath = null, ILogger? logger = null, IChunkRoom? room = null)
     {
         Path = dataPath ?? Directory.CreateTempSubdirectory("dinomesh-volume-tests-").FullName;
         _data = DataDirectory.Open(Path);
         logger ??= NullLogger.Instance;
         Store = new ChunkStore(_data, logger: logger);
         Meta = new MemoryCommitter(Self, 1_700_000_000_000_000_000);
-        Chunks = new ChunkAccess(Store, logger);
+        Chunks = new ChunkAccess(Store, logger, room: room);
         Fs = new DinoFileSystem(Meta, Chunks, new MutationClock(TimeProvider.System, Self), options ?? new VolumeOptions(), logger);
     }
 
