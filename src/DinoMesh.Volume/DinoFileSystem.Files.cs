@@ -273,7 +273,7 @@ public sealed partial class DinoFileSystem
     public override async ValueTask<int> ReleaseAsync(FuseContext ctx, ulong ino, ulong fileHandle, int flags)
     {
         var error = await FlushInodeAsync(ctx, ino);
-        if (_handles.TryRemove(fileHandle, out _)) await ClosedAsync(ctx, ino);
+        if (_handles.TryRemove(fileHandle, out _)) await ClosedAsync(ctx, ino, error);
         return Errno(error);
     }
 
