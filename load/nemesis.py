@@ -35,6 +35,7 @@ import json
 import os
 import random
 import re
+import shlex
 import shutil
 import signal
 import statistics
@@ -141,7 +142,7 @@ class Network:
 # while that node was mounted, so a write can never land in the empty directory under a dead node's mount point.
 
 class Node:
-    def __init__(self, index: int, exe: str, work: str, net: Network, extra: list[str]):
+    def __init__(self, index: int, exe: list[str], work: str, net: Network, extra: list[str]):
         self.index, self.exe, self.net, self.extra = index, exe, net, extra
         self.dir = os.path.join(work, f"n{index}")
         self.mount = os.path.join(self.dir, "mnt")
@@ -165,7 +166,7 @@ class Node:
         return self.proc is not None and self.proc.poll() is None
 
     def launch(self, join: str | None = None, token: str | None = None) -> None:
-        args = [*self.net.launcher(self.index), "setpriv", "--pdeathsig", "KILL", "--", self.exe,
+        args = [*self.net.launcher(self.index), "setpriv", "--pdeathsig", "KILL", "--", *self.exe,
                 "--mount", self.mount, "--data-dir", self.data, "--listen", f"{self.net.address(self.index)}:{PORT}",
                 "--membership-profile", "local", *self.extra]
         env = dict(os.environ)
@@ -214,7 +215,7 @@ class Node:
         from the host's namespace); None when the node does not answer."""
         as_json = [] if command == "statehash" else ["--json"]
         try:
-            r = subprocess.run([self.exe, command, *as_json, "--data-dir", self.data], capture_output=True, text=True, timeout=timeout)
+            r = subprocess.run([*self.exe, command, *as_json, "--data-dir", self.data], capture_output=True, text=True, timeout=timeout)
             if r.returncode != 0 or not r.stdout.strip():
                 return None
             if command == "statehash":
@@ -661,6 +662,7 @@ def check_appends(data: bytes | None, clients: list[Client]) -> list[str]:
 def run_seed(args, seed: int, out_dir: str) -> dict:
     history = History(args.verbose)
     work = tempfile.mkdtemp(prefix=f"nemesis-{seed}-", dir=args.work_dir)
+    os.makedirs(os.path.join(out_dir, f"seed-{seed}"), exist_ok=True)
     net = nodes = None
     result: dict = {"seed": seed, "nodes": args.nodes}
     stop = threading.Event()
@@ -671,7 +673,7 @@ def run_seed(args, seed: int, out_dir: str) -> dict:
         except (SetupError, FileNotFoundError) as e:
             raise SetupError(f"network namespaces cannot be made here: {e}") from e
         extra = ["--commit-timeout", str(args.commit_timeout), *args.node_arg]
-        nodes = [Node(i, args.node, work, net, extra) for i in range(1, args.nodes + 1)]
+        nodes = [Node(i, shlex.split(args.node), work, net, extra) for i in range(1, args.nodes + 1)]
         nodes[0].launch()
         nodes[0].wait_up()
         token = nodes[0].token()
@@ -716,7 +718,14 @@ def run_seed(args, seed: int, out_dir: str) -> dict:
             violations.append(f"no convergence within {args.converge} s of the heal: " + "; ".join(views))
         else:
             result["version"] = state[0]
+            if args.sabotage:
+                sabotage(args.sabotage, nodes, clients, history)
             violations += check(nodes, clients, history)
+        for n in nodes:
+            try:
+                shutil.copy(os.path.join(n.mount, SHARED), os.path.join(out_dir, f"seed-{seed}", f"{SHARED}.{n.name}"))
+            except OSError:
+                pass
         result["creates_ack"] = sum(1 for c in clients for f in c.log.files if f.settled)
         result["files_indeterminate"] = sum(1 for c in clients for f in c.log.files if not f.settled)
         result["appends_ack"] = sum(1 for c in clients for v in c.log.appends.values() if v == "ack")
@@ -751,6 +760,25 @@ def run_seed(args, seed: int, out_dir: str) -> dict:
         result.setdefault("violations", ["the run did not finish"])
 
 
+def sabotage(kind: str, nodes: list[Node], clients: list[Client], history: History) -> None:
+    """Breaks the outcome on purpose, after convergence and before the check, to show that the check catches it:
+    an acknowledged append line written a second time by hand, or an acknowledged create's content changed."""
+    node = nodes[0]
+    if kind == "duplicate-append":
+        key = next(k for c in clients for k, v in c.log.appends.items() if v == "ack")
+        with open(os.path.join(node.mount, SHARED), "ab") as f:
+            f.write(f"{key[0]} {key[1]}\n".encode())
+        history.add("harness", f"sabotage: wrote append {key} a second time on {node.name}")
+    elif kind == "change-create":
+        name = next(next(iter(f.outcomes[0])) for c in clients for f in c.log.files if f.settled and len(f.outcomes[0]) == 1)
+        with open(os.path.join(node.mount, name), "ab") as f:
+            f.write(b"x")
+        history.add("harness", f"sabotage: appended a byte to {name} on {node.name}")
+    # Let the change reach every node before the mounts are read.
+    time.sleep(0.5)
+    wait_for(lambda: converged(nodes), 20, 0.5)
+
+
 def parse_seeds(text: str) -> list[int]:
     seeds = []
     for part in text.split(","):
@@ -761,7 +789,8 @@ def parse_seeds(text: str) -> list[int]:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--node", default=os.environ.get("DINOMESH_TEST_NODE"), help="the dino-node executable (Native AOT)")
+    p.add_argument("--node", default=os.environ.get("DINOMESH_TEST_NODE"),
+                   help="the dino-node command: the Native AOT executable, or 'dotnet .../dino-node.dll'")
     p.add_argument("--seed", type=int)
     p.add_argument("--seeds", help="a list or range of seeds: 1-20 or 3,7,9")
     p.add_argument("--nodes", type=int, default=3, choices=[3, 5])
@@ -773,11 +802,15 @@ def main() -> int:
                    help="turns: one client appends at a time (what the product promises); concurrent: all at once")
     p.add_argument("--commit-timeout", type=int, default=4)
     p.add_argument("--node-arg", action="append", default=[], help="one more dino-node argument (repeatable)")
+    p.add_argument("--sabotage", choices=["duplicate-append", "change-create"],
+                   help="break the outcome on purpose before the check (it must then fail)")
     p.add_argument("--verbose", action="store_true", help="print the faults and failed calls as they happen")
     p.add_argument("--work-dir", default="/var/tmp")
     p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "nemesis"))
     args = p.parse_args()
     faulthandler.register(signal.SIGUSR1)  # kill -USR1 PID prints every thread's stack
+    # SIGTERM (a test's timeout, a kill) unwinds like Ctrl+C, so the nodes, mounts and namespaces are cleaned up.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if not args.node:
         p.error("--node (or DINOMESH_TEST_NODE) is required")
     seeds = parse_seeds(args.seeds) if args.seeds else [args.seed if args.seed is not None else 1]
