@@ -32,6 +32,7 @@ import errno
 import faulthandler
 import hashlib
 import json
+import multiprocessing
 import os
 import random
 import re
@@ -152,10 +153,9 @@ class Node:
         os.makedirs(self.data)
         self.proc: subprocess.Popen | None = None
         self.stopped = False
-        self.root_fd: int | None = None
-        self.old_fds: list[int] = []
-        self.generation = 0
-        self.changed = threading.Condition()
+        # Raised at every mount, read by this node's client process (which opens the mount itself: the nemesis
+        # process holds no file of any mount, see Client).
+        self.generation = multiprocessing.get_context("fork").Value("i", 0)
 
     @property
     def name(self) -> str:
@@ -183,15 +183,8 @@ class Node:
         ok = wait_for(lambda: not self.up or (fuse_mounted(self.mount) and os.path.exists(os.path.join(self.data, "control.sock"))), limit, 0.1)
         if not ok or not self.up:
             raise SetupError(f"{self.name} did not come up within {limit:.0f} s:\n{self.tail()}")
-        fd = os.open(self.mount, os.O_RDONLY | os.O_DIRECTORY)
-        with self.changed:
-            # The old descriptor stays open until the end: a client may still hold its number, and a number closed
-            # here could be reused by an unrelated open.
-            if self.root_fd is not None:
-                self.old_fds.append(self.root_fd)
-            self.root_fd = fd
-            self.generation += 1
-            self.changed.notify_all()
+        with self.generation.get_lock():
+            self.generation.value += 1
 
     def kill9(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -254,10 +247,14 @@ class FileRecord:
     history leaves one; an indeterminate operation two). A file with an indeterminate operation is left alone."""
     node: int
     n: int
-    content: bytes
+    size: int
     names: list[str]
     outcomes: list[frozenset[str]]
     settled: bool = True
+
+    @property
+    def content(self) -> bytes:
+        return content_of(self.node, self.n, self.size)
 
 
 @dataclass
@@ -276,11 +273,33 @@ class History:
         self.events: list[Event] = []
         self.lock = threading.Lock()
 
-    def add(self, who: str, what: str) -> None:
+    def add(self, who: str, what: str, at: float | None = None) -> None:
+        t = (at if at is not None else time.monotonic()) - self.start
         with self.lock:
-            self.events.append(Event(time.monotonic() - self.start, who, what))
+            self.events.append(Event(t, who, what))
         if self.echo and not (who.startswith("client") and what.endswith(" ok")):
-            print(f"{time.monotonic() - self.start:8.3f} {who:8} {what}", file=sys.stderr, flush=True)
+            print(f"{t:8.3f} {who:8} {what}", file=sys.stderr, flush=True)
+
+    def drain(self, queue, stop: threading.Event) -> None:
+        """Moves the clients' events (CLOCK_MONOTONIC is one clock for every process) into the history."""
+        while not (stop.is_set() and queue.empty()):
+            try:
+                at, who, what = queue.get(timeout=0.2)
+            except Exception:
+                continue
+            self.add(who, what, at)
+        with self.lock:
+            self.events.sort(key=lambda e: e.t)
+
+
+class EventSink:
+    """The client process's side of the history: events go to the nemesis process through a queue."""
+
+    def __init__(self, queue):
+        self.queue = queue
+
+    def add(self, who: str, what: str) -> None:
+        self.queue.put((time.monotonic(), who, what))
 
 
 def content_of(node: int, n: int, size: int) -> bytes:
@@ -295,16 +314,31 @@ def err_name(e: OSError) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 # A client: one per node, through that node's mount only.
 
-class Client(threading.Thread):
-    def __init__(self, node: Node, seed: int, budget: int, stop: threading.Event, history: History, turn: threading.Lock | None):
+class Client(multiprocessing.get_context("fork").Process):
+    """A process of its own, not a thread of the nemesis: the kernel sends FUSE a FLUSH for every close of a file
+    descriptor, and a fork + exec closes every descriptor the forking process holds. With the clients as threads, a
+    CLI call of the nemesis while a client held a file open on a SIGSTOPped node blocked in that FLUSH, so the nemesis
+    never sent the SIGCONT (seen: seed 1 hung for minutes). The nemesis process now opens no file of any mount while
+    the clients run."""
+
+    def __init__(self, node: Node, seed: int, budget: int, stop, events, results, turn):
         super().__init__(name=f"client-{node.index}", daemon=True)
-        self.node, self.budget, self.stop, self.history, self.turn = node, budget, stop, history, turn
+        self.node, self.budget, self.stop, self.turn, self.results = node, budget, stop, turn, results
+        self.history = EventSink(events)
         self.rng = random.Random(f"{seed}/client/{node.index}")
         self.log = ClientLog()
         self.who = f"client{node.index}"
         self.current = "idle"
+        self._fd: int | None = None
+        self._generation = 0
 
     def run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self.results.put(self.log)
+
+    def _loop(self) -> None:
         creates = appends = 0
         while not self.stop.is_set() and self.log.ops < self.budget:
             fd, generation = self._root()
@@ -337,12 +371,33 @@ class Client(threading.Thread):
         self.current = "done"
 
     def _root(self):
-        with self.node.changed:
-            return self.node.root_fd, self.node.generation
+        """A descriptor of the node's mount of the current generation, or (None, generation). The directory opened
+        must be the FUSE mount (another device than its parent), never the empty directory under a dead node's mount
+        point: a create there would succeed on the local disk."""
+        generation = self.node.generation.value
+        if self._fd is not None and generation == self._generation:
+            return self._fd, generation
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        try:
+            fd = os.open(self.node.mount, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            return None, generation
+        if os.fstat(fd).st_dev == os.stat(os.path.dirname(self.node.mount)).st_dev:
+            os.close(fd)
+            return None, generation
+        self._fd, self._generation = fd, generation
+        return fd, generation
 
     def _wait_new_generation(self, generation: int) -> None:
-        with self.node.changed:
-            self.node.changed.wait_for(lambda: self.node.generation != generation or self.stop.is_set(), timeout=1.0)
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self._generation = generation
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end and self.node.generation.value == generation and not self.stop.is_set():
+            time.sleep(0.05)
 
     def _step(self, what: str, action):
         """Runs one system call; records it; returns (ok, result, error name)."""
@@ -361,7 +416,7 @@ class Client(threading.Thread):
         name = f"c{self.node.index}-{n}"
         size = self.rng.choice([0, 1, 100, 4096, 5000, 65536, 200_000, self.rng.randrange(1, 300_000)])
         data = content_of(self.node.index, n, size)
-        record = FileRecord(self.node.index, n, data, [name], [frozenset([name])])
+        record = FileRecord(self.node.index, n, size, [name], [frozenset([name])])
         self.log.files.append(record)
         try:
             ok, fd, why = self._step(f"create {name}", lambda: os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644, dir_fd=root))
@@ -683,7 +738,7 @@ def run_seed(args, seed: int, out_dir: str) -> dict:
             n.wait_up()
         if not wait_for(lambda: all((p := n.cli("peers", timeout=5)) and sum(1 for r in p if r.get("role") in ("holder", "voter") and r.get("state") == "alive") == len(nodes) for n in nodes), 60, 0.5):
             raise SetupError("the cluster never reached every node alive as a voter:\n" + "\n".join(n.tail(5) for n in nodes))
-        fd = os.open(SHARED, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644, dir_fd=nodes[0].root_fd)
+        fd = os.open(os.path.join(nodes[0].mount, SHARED), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         os.fsync(fd)
         os.close(fd)
         if not wait_for(lambda: all(os.path.exists(os.path.join(n.mount, SHARED)) for n in nodes), 20):
@@ -692,10 +747,15 @@ def run_seed(args, seed: int, out_dir: str) -> dict:
 
         # Appends from several nodes at the same moment may overlap (docs/protocol.md, O_APPEND: the later commit
         # wins); appends that take turns must keep every line. "turns" lets one client append at a time.
-        turn = threading.Lock() if args.appends == "turns" else None
-        clients = [Client(n, seed, args.ops, stop, history, turn) for n in nodes]
+        mp = multiprocessing.get_context("fork")
+        turn = mp.Lock() if args.appends == "turns" else None
+        stop_clients, events = mp.Event(), mp.Queue()
+        clients = [Client(n, seed, args.ops, stop_clients, events, mp.Queue(), turn) for n in nodes]
         for c in clients:
             c.start()
+        drained = threading.Event()
+        drainer = threading.Thread(target=history.drain, args=(events, drained), daemon=True)
+        drainer.start()
         nemesis = Nemesis(seed, nodes, net, history)
         nemesis.run(args.faults, threading.Event())
         healed = time.monotonic()
@@ -704,10 +764,18 @@ def run_seed(args, seed: int, out_dir: str) -> dict:
         # The clients run on for a moment on the healed cluster, then stop (bounded: a client stuck in a call past
         # the deadline is a liveness failure of its node).
         time.sleep(args.settle)
-        stop.set()
+        stop_clients.set()
+        stuck = []
+        deadline = time.monotonic() + args.converge
         for c in clients:
-            c.join(args.converge)
-        stuck = [f"client {c.node.index} is stuck in '{c.current}'" for c in clients if c.is_alive()]
+            try:
+                c.log = c.results.get(timeout=max(1.0, deadline - time.monotonic()))
+                c.join(10)
+            except Exception:
+                last = [e for e in history.events if e.who == c.who][-1:]
+                stuck.append(f"client {c.node.index} did not finish within {args.converge} s of the heal (last: {last})")
+        drained.set()
+        drainer.join(10)
         state = wait_for(lambda: converged(nodes), args.converge, 0.5)
         result["converge_s"] = round(time.monotonic() - healed - args.settle, 1) if state else None
         violations = stuck + nemesis.problems
@@ -736,6 +804,9 @@ def run_seed(args, seed: int, out_dir: str) -> dict:
         return result
     finally:
         stop.set()
+        for c in clients:
+            if c.is_alive():
+                c.kill()
         seed_dir = os.path.join(out_dir, f"seed-{seed}")
         os.makedirs(seed_dir, exist_ok=True)
         with open(os.path.join(seed_dir, "history.txt"), "w") as f:
@@ -751,8 +822,6 @@ def run_seed(args, seed: int, out_dir: str) -> dict:
                 shutil.copy(n.log, os.path.join(seed_dir, f"{n.name}.log"))
         for n in nodes or []:
             subprocess.run(["umount", "-l", n.mount], capture_output=True)
-            for fd in [*n.old_fds, *([n.root_fd] if n.root_fd is not None else [])]:
-                os.close(fd)
         if net:
             net.close()
         if wait_for(lambda: not any(f" {work}/" in line for line in open("/proc/mounts")), 10):
