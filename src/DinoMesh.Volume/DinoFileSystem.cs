@@ -67,6 +67,12 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     {
         /// <summary>Directories: the listing as of opendir/rewinddir, so offsets stay stable while it changes.</summary>
         public (byte[] Name, ulong Ino)[]? Listing { get; set; }
+
+        /// <summary>
+        /// The error of this handle's last FLUSH (a close that could not commit), or None. Its RELEASE then does not
+        /// try the commit again (see <c>ReleaseAsync</c>).
+        /// </summary>
+        public FsError FailedFlush { get; set; }
     }
 
     public override void Mounted(IFuseNotifier notifier)

@@ -37,6 +37,29 @@ public sealed class FailedLastCloseTests : IDisposable
         Assert.Empty(_volume.Meta.CommittedOf<WriteExtents>());
     }
 
+    /// <summary>
+    /// The kernel sends RELEASE after close(2) returned the FLUSH's error. By then the partition may have healed and
+    /// another node appended at the end this file had: committing the bytes now would lay them over that node's
+    /// acknowledged line (load/nemesis.py, seeds 1 and 2). The release must not commit them.
+    /// </summary>
+    [Fact]
+    public async Task The_release_after_a_close_that_could_not_commit_does_not_commit_the_bytes_late()
+    {
+        var (ino, fh) = await _volume.CreateAsync(Owner, "late");
+        await _volume.WriteAsync(Owner, ino, fh, 0, Bytes(5, 1));
+        _volume.Meta.Refuse = kind => kind is WriteExtents ? FsError.TimedOut : null;
+        Assert.Equal((int)FsError.TimedOut, await _volume.Fs.FlushAsync(Owner, ino, fh, 0));
+        _volume.Meta.Refuse = null;
+        // Another node appends at the end the file has (0), and its line is acknowledged.
+        _volume.Meta.ApplyRemote(new WriteExtents(ino, [new Extent(0, 5, default, 0, Bytes(5, 2))], 5));
+
+        Assert.Equal((int)FsError.TimedOut, await _volume.Fs.ReleaseAsync(Owner, ino, fh, 0));
+        Assert.Empty(_volume.Meta.CommittedOf<WriteExtents>());
+        var again = await _volume.OpenAsync(Owner, ino);
+        Assert.Equal(Bytes(5, 2), await _volume.ReadAsync(Owner, ino, again, 0, 100));
+        await _volume.CloseAsync(Owner, ino, again);
+    }
+
     [Fact]
     public async Task A_failed_close_that_is_not_the_last_keeps_the_bytes_for_the_next_flush()
     {

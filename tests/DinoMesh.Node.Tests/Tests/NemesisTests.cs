@@ -25,7 +25,7 @@ public sealed class NemesisTests
     [Fact]
     public void Two_seeds_of_faults_keep_every_acknowledged_create_and_append_and_end_in_one_tree()
     {
-        var run = Nemesis("--seeds", "3,4", "--faults", "6", "--ops", "120", "--converge", "40");
+        var run = Nemesis("--seeds", "3,4", "--faults", "5", "--ops", "120", "--converge", "40");
         Assert.True(run.ExitCode == 0, $"nemesis exit {run.ExitCode}:\n{run.Stdout}\n{run.Stderr}");
         Assert.Equal(2, run.Stdout.Split('\n').Count(l => l.StartsWith("seed ", StringComparison.Ordinal) && l.Contains(": ok;", StringComparison.Ordinal)));
     }
