@@ -81,7 +81,15 @@ public sealed partial class DinoFileSystem
     {
         // Close-to-open: what another node closed before this open began is applied here first, and the kernel drops
         // what that made stale (its cached size would otherwise cut the read short, its pages show old bytes).
-        await _meta.ReadBarrierAsync(ctx.Cancellation);
+        // An appender must know the end of the file as committed anywhere: its writes land there (AppendAt).
+        if ((flags & OAppend) != 0 && (flags & OAccMode) != 0)
+        {
+            if (!await _meta.StrictReadBarrierAsync(ctx.Cancellation)) return Fail<OpenReply>(FsError.TimedOut);
+        }
+        else
+        {
+            await _meta.ReadBarrierAsync(ctx.Cancellation);
+        }
         var inode = _meta.Current.Find(ino);
         if (inode is null) return Fail<OpenReply>(FsError.Stale);
         if (kernelMayHoldSize && NeedsFreshSize(inode, flags)) return Fail<OpenReply>(FsError.Stale);
