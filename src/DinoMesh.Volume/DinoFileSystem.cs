@@ -67,6 +67,12 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     {
         /// <summary>Directories: the listing as of opendir/rewinddir, so offsets stay stable while it changes.</summary>
         public (byte[] Name, ulong Ino)[]? Listing { get; set; }
+
+        /// <summary>
+        /// The error of this handle's last FLUSH (a close that could not commit), or None. Its RELEASE then does not
+        /// try the commit again (see <c>ReleaseAsync</c>).
+        /// </summary>
+        public FsError FailedFlush { get; set; }
     }
 
     public override void Mounted(IFuseNotifier notifier)
@@ -310,15 +316,33 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
 
     private bool IsOpen(ulong ino) => _openCounts.TryGetValue(ino, out var n) && n > 0;
 
-    private async ValueTask ClosedAsync(FuseContext ctx, ulong ino)
+    private async ValueTask ClosedAsync(FuseContext ctx, ulong ino, FsError flushError = FsError.None)
     {
         var left = _openCounts.AddOrUpdate(ino, 0, static (_, n) => Math.Max(0, n - 1));
         if (left == 0)
         {
             _openCounts.TryRemove(new KeyValuePair<ulong, int>(ino, 0));
             DropUnstorable(ino);
+            if (flushError != FsError.None) await DropUncommittedAsync(ino, flushError);
             await ReclaimIfOrphanAsync(ctx, ino);
         }
+    }
+
+    /// <summary>
+    /// The last handle is closed and its flush failed to commit (ETIMEDOUT on a minority side, ENOSPC from a full log):
+    /// the close reported it, and no one is left to flush again. The staged bytes would otherwise stay in this node's
+    /// memory for ever, read here (reads merge staged bytes) and nowhere else, and be lost at the next restart: after
+    /// a partition healed, this mount kept showing a file's 64 KiB while the two others, at the same state hash, showed
+    /// it empty (load/nemesis.py, seed 1). So they are given up, and the kernel's cached pages with them, and the file
+    /// reads as what is committed, here as on every node. (If the timed-out commit did land after all, it arrives
+    /// through the log like any other node's change.)
+    /// </summary>
+    private async ValueTask DropUncommittedAsync(ulong ino, FsError error)
+    {
+        if (!_contents.HasStaged(ino)) return;
+        _logger.LogWarning("inode {Ino}: the last close could not commit its writes ({Error}); they are dropped and the file keeps its committed content", ino, error);
+        await _contents.DiscardAfterCommitsAsync(ino);
+        _invalidator.Enqueue(new Effect { Ino = ino, Touched = [ino], ContentChanged = [ino] });
     }
 
     /// <summary>

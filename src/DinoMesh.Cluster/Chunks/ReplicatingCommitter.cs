@@ -48,6 +48,8 @@ public sealed class ReplicatingCommitter : IMetadataCommitter
 
     public ValueTask ReadBarrierAsync(CancellationToken cancellationToken) => _inner.ReadBarrierAsync(cancellationToken);
 
+    public ValueTask<bool> StrictReadBarrierAsync(CancellationToken cancellationToken) => _inner.StrictReadBarrierAsync(cancellationToken);
+
     /// <summary>
     /// fsync: this node's tier (its chunks and log, then the log on a majority) and the peers that took chunks, at once.
     /// They are independent conditions, each a device flush somewhere, and fsync returns only when all of them hold;

@@ -27,6 +27,14 @@ public interface IMetadataCommitter
     /// </summary>
     ValueTask ReadBarrierAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
+    /// <summary>
+    /// <see cref="ReadBarrierAsync"/> without its fallback: true once this node has applied every change acknowledged
+    /// anywhere before the call, false when it could not learn that within the commit timeout (no holder, cut off from
+    /// it). An O_APPEND open needs it: its writes land at the end of the file as this node knows it, and an end known
+    /// from a stale state puts them over lines other nodes appended and had acknowledged.
+    /// </summary>
+    ValueTask<bool> StrictReadBarrierAsync(CancellationToken cancellationToken) => ValueTask.FromResult(true);
+
     /// <summary>Raised after a change another node proposed was applied here, for cache invalidation and orphan release.</summary>
     event Action<ApplyResult>? AppliedRemotely;
 }

@@ -54,6 +54,11 @@ internal sealed class MemoryCommitter : IMetadataCommitter
     /// </summary>
     public Func<MutationKind, FsError?>? Refuse { get; set; }
 
+    /// <summary>While set, this node cannot learn the cluster's commit version (cut off from the holder).</summary>
+    public bool CutOffFromHolder { get; set; }
+
+    public ValueTask<bool> StrictReadBarrierAsync(CancellationToken cancellationToken) => ValueTask.FromResult(!CutOffFromHolder);
+
     /// <summary>Applies a change <see cref="Other"/> committed, as one arriving from the log, and raises its event.</summary>
     public ApplyResult ApplyRemote(MutationKind kind)
     {
