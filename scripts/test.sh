@@ -10,6 +10,8 @@ cd "$repo"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 bash scripts/install-deps.sh || { echo "test: installing Debian packages failed" >&2; }
 
+# Each step says how long it took (docs/benchmarks.md, "The test command's time", keeps the figures).
+started=$SECONDS
 if ! dotnet build -c Release DinoMesh.sln -nologo -v q 2>&1 | tail -n 30; then :; fi
 if [ "${PIPESTATUS[0]}" != 0 ] || ! [ -f src/DinoMesh.Node/bin/Release/net10.0/dino-node.dll ]; then
   echo "test: build failed" >&2
@@ -20,7 +22,11 @@ fi
 # The cluster tests run the node as users install it: the Native AOT publish of scripts/install.sh, with the same
 # command, so install.sh's own publish in InstallTests later finds it up to date (seconds, not minutes). A JIT'd
 # node spends seconds of this 2-core machine compiling itself at every start and every CLI call a test polls with.
-# Should the publish fail, the tests run the built dino-node.dll (and InstallTests reports the failure).
+# Should the publish fail, the tests run the built dino-node.dll (and InstallTests reports the failure). The libraries
+# the build just compiled are not compiled again: Directory.Build.props builds them with the analyzers the publish runs
+# and keeps its -p:PublishAot=true out of them (only the node is compiled for the RID, then the AOT compiler runs).
+echo "build: $((SECONDS - started)) s"
+started=$SECONDS
 aot_dir=src/DinoMesh.Node/bin/Release/test-aot
 rm -rf "$aot_dir"
 if dotnet publish src/DinoMesh.Node -c Release -r linux-x64 -p:PublishAot=true -o "$aot_dir" -nologo -v q >"${TMPDIR:-/tmp}/dinomesh-test-aot.log" 2>&1 \
@@ -31,6 +37,7 @@ else
   grep -m5 -E 'error' "${TMPDIR:-/tmp}/dinomesh-test-aot.log" >&2
 fi
 rm -f "${TMPDIR:-/tmp}/dinomesh-test-aot.log"
+echo "Native AOT publish: $((SECONDS - started)) s"
 
 passed=0 failed=0 skipped=0
 results=$(mktemp -d)

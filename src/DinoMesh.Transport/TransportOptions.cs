@@ -77,6 +77,12 @@ public sealed record TransportOptions
     /// <summary>See <see cref="KeepAlivePingDelay"/>.</summary>
     public TimeSpan KeepAlivePingTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Silence after which a post on a lean connection takes a ping along (<see cref="Client.LeanConnection.DefaultPostLivenessInterval"/>,
+    /// 20 s; the node never changes it): the test of a peer gone silent sets it shorter rather than wait 20 s.
+    /// </summary>
+    public TimeSpan PostLivenessInterval { get; init; } = Client.LeanConnection.DefaultPostLivenessInterval;
+
     /// <summary>Largest response message a unary call accepts unless the call says otherwise.</summary>
     public int DefaultMaxResponseBytes { get; init; } = 16 * 1024 * 1024;
 

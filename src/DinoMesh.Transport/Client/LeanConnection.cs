@@ -53,9 +53,11 @@ internal sealed class LeanConnection : IDisposable
     /// The stream under <paramref name="tls"/> blocks (a thread of its own reads it: see <see cref="DedicatedReaders"/>):
     /// no reader starts here, and the thread that dialled reads with <see cref="ReadHere"/>.
     /// </param>
-    public LeanConnection(SslStream tls, bool readOnCaller = false)
+    /// <param name="postLiveness">See <see cref="DefaultPostLivenessInterval"/>; null: that default.</param>
+    public LeanConnection(SslStream tls, bool readOnCaller = false, TimeSpan? postLiveness = null)
     {
         _tls = tls;
+        _postLiveness = postLiveness ?? DefaultPostLivenessInterval;
         _reader = readOnCaller ? Task.CompletedTask : ReadLoopAsync();
     }
 
@@ -105,9 +107,11 @@ internal sealed class LeanConnection : IDisposable
     /// A connection that only carries posts hears nothing back, so nothing would notice that it silently died (a peer
     /// gone without a reset): a post sent after this long without a frame from the peer takes a ping along, and
     /// <see cref="Usable"/> ends the connection when its pong does not come. Long, so pongs stay rare next to the
-    /// answers posts save.
+    /// answers posts save. <see cref="TransportOptions.PostLivenessInterval"/>; a test of the ping sets it shorter.
     /// </summary>
-    public static readonly TimeSpan PostLivenessInterval = TimeSpan.FromSeconds(20);
+    public static readonly TimeSpan DefaultPostLivenessInterval = TimeSpan.FromSeconds(20);
+
+    private readonly TimeSpan _postLiveness;
 
     /// <summary>
     /// Queues a post (a call with no answer: see <see cref="LeanWire"/>); false when this connection takes no more. True
@@ -116,7 +120,7 @@ internal sealed class LeanConnection : IDisposable
     public bool Post(byte[] protocolId, ReadOnlyMemory<byte> request, TimeSpan deadline)
     {
         if (!Enqueue(Pending.Post(protocolId, request, deadline))) return false;
-        if (Stopwatch.GetElapsedTime(Volatile.Read(ref _lastReceived)) > PostLivenessInterval &&
+        if (Stopwatch.GetElapsedTime(Volatile.Read(ref _lastReceived)) > _postLiveness &&
             Interlocked.CompareExchange(ref _pingSent, Stopwatch.GetTimestamp(), 0) == 0)
         {
             Enqueue(Pending.Ping());

@@ -27,6 +27,7 @@ internal sealed class LeanLink : IDisposable
     private readonly SslClientAuthenticationOptions _tls;
     private readonly TimeSpan _connectTimeout;
     private readonly TimeSpan _pingTimeout;
+    private readonly TimeSpan? _postLiveness;
     private readonly System.Net.IPAddress? _source;
     private readonly AdmissionHint _hint;
     private readonly SemaphoreSlim _dialing = new(1, 1);
@@ -38,9 +39,11 @@ internal sealed class LeanLink : IDisposable
 
     /// <param name="source">The local address to dial from (<see cref="DialSource"/>), or null for the kernel's choice.</param>
     /// <param name="hint">The admission version this node presents on every new connection.</param>
+    /// <param name="postLiveness">See <see cref="LeanConnection.DefaultPostLivenessInterval"/>; null: that default.</param>
     public LeanLink(Uri peer, SslStreamCertificateContext certificate, RemoteCertificateValidationCallback validateServer, TimeSpan connectTimeout, TimeSpan pingTimeout, System.Net.IPAddress? source = null, AdmissionHint? hint = null,
-        Lean.DedicatedReaders? readers = null)
+        Lean.DedicatedReaders? readers = null, TimeSpan? postLiveness = null)
     {
+        _postLiveness = postLiveness;
         _readers = readers;
         _source = source;
         _hint = hint ?? new AdmissionHint();
@@ -160,7 +163,7 @@ internal sealed class LeanLink : IDisposable
             _unsupported = true;
             return null;
         }
-        return new LeanConnection(tls);
+        return new LeanConnection(tls, postLiveness: _postLiveness);
     }
 
     /// <summary>The body of a reader thread: the dial, then the connection's reads until it ends.</summary>
@@ -171,7 +174,7 @@ internal sealed class LeanLink : IDisposable
         {
             if (PeerTls.Dial(_host, _port, _source, options, LeanWire.Alpn, _connectTimeout, ct) is var (tls, _))
             {
-                connection = new LeanConnection(tls, readOnCaller: true);
+                connection = new LeanConnection(tls, readOnCaller: true, _postLiveness);
             }
         }
         catch (Exception e)

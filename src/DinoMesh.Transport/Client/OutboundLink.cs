@@ -36,7 +36,7 @@ internal sealed class OutboundLink : IDisposable
         var certificate = SslStreamCertificateContext.Create(identity.Certificate, null, offline: true);
         var source = DialSource.For(options.Listen.Address, BaseUri.DnsSafeHost);
         Bulk = new BulkPool(BaseUri, certificate, ValidateServer, options.ConnectTimeout, options.BulkConnectionsPerPeer, source, Hint);
-        Lean = new LeanLink(BaseUri, certificate, ValidateServer, options.ConnectTimeout, options.KeepAlivePingTimeout, source, Hint, readers);
+        Lean = new LeanLink(BaseUri, certificate, ValidateServer, options.ConnectTimeout, options.KeepAlivePingTimeout, source, Hint, readers, options.PostLivenessInterval);
         var handler = new SocketsHttpHandler
         {
             ConnectTimeout = options.ConnectTimeout,
