@@ -285,7 +285,13 @@ public sealed partial class LeaseDriver
                 _view.Truncated(from);
             }
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
-            if (prepared is not null) _replica.InstallSnapshot(prepared);
+            if (prepared is not null)
+            {
+                // The prepared copy holds everything: the transfer's file goes before the new state is published, so
+                // whoever sees the version also sees the file gone.
+                _assembler.Discard();
+                _replica.InstallSnapshot(prepared);
+            }
             else
             {
                 using var mapped = _assembler.Open(version);
