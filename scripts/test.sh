@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests drive (Debian packages), builds Release (and the node as Native AOT, which
-# the cluster tests run: DINOMESH_TEST_NODE), runs every test project one
-# after another (FUSE mounts and clusters need the machine's two cores to themselves), and ends with one line:
+# the cluster tests run: DINOMESH_TEST_NODE), runs every test project one after another (FUSE mounts and clusters
+# need the machine's two cores to themselves; only the in-process library tests run while the node publishes), and
+# ends with one line:
 #   N passed, N failed, N skipped
 # Extra arguments go to every `dotnet test` call (for example: --filter "Category!=Large").
 set -uo pipefail
@@ -26,18 +27,6 @@ fi
 # the build just compiled are not compiled again: Directory.Build.props builds them with the analyzers the publish runs
 # and keeps its -p:PublishAot=true out of them (only the node is compiled for the RID, then the AOT compiler runs).
 echo "build: $((SECONDS - started)) s"
-started=$SECONDS
-aot_dir=src/DinoMesh.Node/bin/Release/test-aot
-rm -rf "$aot_dir"
-if dotnet publish src/DinoMesh.Node -c Release -r linux-x64 -p:PublishAot=true -o "$aot_dir" -nologo -v q >"${TMPDIR:-/tmp}/dinomesh-test-aot.log" 2>&1 \
-    && [ -x "$aot_dir/dino-node" ]; then
-  export DINOMESH_TEST_NODE="$repo/$aot_dir/dino-node"
-else
-  echo "test: the Native AOT publish failed; the tests run dino-node.dll:" >&2
-  grep -m5 -E 'error' "${TMPDIR:-/tmp}/dinomesh-test-aot.log" >&2
-fi
-rm -f "${TMPDIR:-/tmp}/dinomesh-test-aot.log"
-echo "Native AOT publish: $((SECONDS - started)) s"
 
 passed=0 failed=0 skipped=0
 results=$(mktemp -d)
@@ -46,14 +35,16 @@ results=$(mktemp -d)
 # and sticky like /tmp: the unprivileged FUSE tests run as nobody.
 suite_tmp=$(mktemp -d /tmp/dinomesh-suite-XXXXXX)
 chmod 1777 "$suite_tmp"
-export TMPDIR=$suite_tmp
-for project in tests/*/*.csproj load/*.Tests/*.csproj; do
+
+# One test project: its failures with their messages, its skips, and one summary line; the counts add up.
+run_project() {
+  local project=$1 name log started rc total p f s
   name=$(basename "$project" .csproj)
   echo "=== $name"
   log="$results/$name.log"
   started=$SECONDS
-  timeout --kill-after=30 "${DINOMESH_TEST_TIMEOUT:-1500}" \
-    dotnet test "$project" -c Release --no-build -nologo --logger "console;verbosity=normal" "$@" >"$log" 2>&1
+  TMPDIR=$suite_tmp timeout --kill-after=30 "${DINOMESH_TEST_TIMEOUT:-1500}" \
+    dotnet test "$project" -c Release --no-build -nologo --logger "console;verbosity=normal" "${test_args[@]}" >"$log" 2>&1
   rc=$?
   # A project that failed keeps its whole log (a cluster test's failure message carries every node's log, which the
   # summary below cuts to a few lines): DINOMESH_TEST_LOGS, by default /tmp/dinomesh-test-logs.
@@ -77,6 +68,43 @@ for project in tests/*/*.csproj load/*.Tests/*.csproj; do
     echo "test: $name produced no summary (exit $rc):"; tail -n 60 "$log"
     failed=$((failed + 1))
   fi
+}
+test_args=("$@")
+
+# The cluster tests run the node as users install it: the Native AOT publish of scripts/install.sh, with the same
+# command, so install.sh's own publish in InstallTests later finds it up to date (seconds, not minutes). A JIT'd
+# node spends seconds of this 2-core machine compiling itself at every start and every CLI call a test polls with.
+# Should the publish fail, the tests run the built dino-node.dll (and InstallTests reports the failure). The libraries
+# the build just compiled are not compiled again: Directory.Build.props builds them with the analyzers the publish runs
+# and keeps its -p:PublishAot=true out of them (only the node is compiled for the RID, then the AOT compiler runs).
+# The projects that never start a node (in-process tests of the libraries) run while it publishes: 141 s for both
+# against 64 + 104 s one after the other (docs/benchmarks.md, "The test command's time").
+aot_dir=src/DinoMesh.Node/bin/Release/test-aot
+aot_log=$(mktemp)
+rm -rf "$aot_dir"
+publish_started=$SECONDS
+dotnet publish src/DinoMesh.Node -c Release -r linux-x64 -p:PublishAot=true -o "$aot_dir" -nologo -v q >"$aot_log" 2>&1 &
+publish_pid=$!
+in_process=(Chunks Core Fuse Storage Volume Cluster)
+for which in "${in_process[@]}"; do run_project "tests/DinoMesh.$which.Tests/DinoMesh.$which.Tests.csproj"; done
+wait "$publish_pid"
+publish_rc=$?
+echo "Native AOT publish: $((SECONDS - publish_started)) s (beside the in-process tests)"
+if [ "$publish_rc" = 0 ] && [ -x "$aot_dir/dino-node" ]; then
+  export DINOMESH_TEST_NODE="$repo/$aot_dir/dino-node"
+else
+  echo "test: the Native AOT publish failed; the tests run dino-node.dll:" >&2
+  grep -m5 -E 'error' "$aot_log" >&2
+fi
+rm -f "$aot_log"
+
+export TMPDIR=$suite_tmp
+for project in tests/*/*.csproj load/*.Tests/*.csproj; do
+  name=$(basename "$project" .csproj)
+  short=${name#DinoMesh.}
+  short=${short%.Tests}
+  [[ " ${in_process[*]} " == *" $short "* ]] && continue   # already run beside the publish
+  run_project "$project"
 done
 # Nothing may be left mounted by the suite: a mount left under its TMPDIR is a failure.
 leftover=$(bash scripts/lib/fuse-mounts-under.sh "$suite_tmp")
