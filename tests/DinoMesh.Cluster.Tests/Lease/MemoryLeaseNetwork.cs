@@ -160,7 +160,11 @@ internal sealed class MemoryLeaseNetwork(bool deliverOnFlush = false)
         public Task<SyncResponse?> SyncAsync(PeerId holder, long version, TimeSpan deadline, CancellationToken ct) =>
             Task.FromResult<SyncResponse?>(null);
 
+        // As the transport's handler answers: the holder's commit version, marked for the asker; nothing when the
+        // holder is not on the wire (a cut) or does not hold the lease.
         public Task<ReadIndexResponse?> ReadIndexAsync(PeerId holder, TimeSpan deadline, CancellationToken ct) =>
-            Task.FromResult<ReadIndexResponse?>(null);
+            Task.FromResult(network.Drivers.TryGetValue(holder, out var driver) && driver.ReadIndexOnHolder(self) is { } commit
+                ? new ReadIndexResponse(commit, holder)
+                : null);
     }
 }
