@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using DinoMesh.Cluster.Lease;
 using DinoMesh.Core.Identity;
+using DinoMesh.Storage.Replica;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace DinoMesh.Cluster.Tests.Lease;
@@ -24,14 +25,9 @@ public sealed class StrictReadBarrierTests : IDisposable
         var ct = TestContext.Current.CancellationToken;
         var (holderReplica, followerReplica) = (_replicas.Founded(A), _replicas.Open());
         var wire = new MemoryLeaseNetwork();
-        var holder = wire.Join(A, holderReplica, Timing);
-        var follower = wire.Join(B, followerReplica, Timing);
+        var (holder, follower) = await HolderAndVoterAsync(wire, holderReplica, followerReplica, ct);
         await using var _ = holder;
         await using var __ = follower;
-        holder.Start([A, B]);
-        follower.Start([A, B]);
-        await LeaseDriverWaits.HolderSettledAsync(holder, ct);
-        await LeaseDriverWaits.MakeVoterAsync(holder, B, ct);
         var onHolder = new ClusterCommitter(holder, holderReplica, wire.From(A), NullLogger.Instance);
         var onFollower = new ClusterCommitter(follower, followerReplica, wire.From(B), NullLogger.Instance);
 
@@ -48,14 +44,9 @@ public sealed class StrictReadBarrierTests : IDisposable
         var ct = TestContext.Current.CancellationToken;
         var (holderReplica, followerReplica) = (_replicas.Founded(A), _replicas.Open());
         var wire = new MemoryLeaseNetwork();
-        var holder = wire.Join(A, holderReplica, Timing);
-        var follower = wire.Join(B, followerReplica, Timing);
+        var (holder, follower) = await HolderAndVoterAsync(wire, holderReplica, followerReplica, ct);
         await using var _ = holder;
         await using var __ = follower;
-        holder.Start([A, B]);
-        follower.Start([A, B]);
-        await LeaseDriverWaits.HolderSettledAsync(holder, ct);
-        await LeaseDriverWaits.MakeVoterAsync(holder, B, ct);
         var onFollower = new ClusterCommitter(follower, followerReplica, wire.From(B), NullLogger.Instance);
         Assert.True(await onFollower.StrictReadBarrierAsync(ct));
 
@@ -72,6 +63,19 @@ public sealed class StrictReadBarrierTests : IDisposable
         Assert.False(learned, "the strict barrier returned true on a node no answer reaches");
         Assert.True(strict.Elapsed >= Timing.CommitTimeout - TimeSpan.FromMilliseconds(200), $"the strict barrier gave up after {strict.ElapsedMilliseconds} ms, before the commit timeout");
         Assert.True(plain.Elapsed < Timing.CommitTimeout, $"the plain barrier took {plain.ElapsedMilliseconds} ms: it should go on with the local state");
+    }
+
+    /// <summary>A holder on A and a voter on B, both started on <paramref name="wire"/>.</summary>
+    private static async Task<(LeaseDriver Holder, LeaseDriver Follower)> HolderAndVoterAsync(
+        MemoryLeaseNetwork wire, MetadataReplica holderReplica, MetadataReplica followerReplica, CancellationToken ct)
+    {
+        var holder = wire.Join(A, holderReplica, Timing);
+        var follower = wire.Join(B, followerReplica, Timing);
+        holder.Start([A, B]);
+        follower.Start([A, B]);
+        await LeaseDriverWaits.HolderSettledAsync(holder, ct);
+        await LeaseDriverWaits.MakeVoterAsync(holder, B, ct);
+        return (holder, follower);
     }
 
     public void Dispose() => _replicas.Dispose();
