@@ -259,12 +259,14 @@ internal sealed partial class Compactor
         long size = _options.ChunkSize;
         var start = block * size;
         var inBlock = inode.Extents.Touching(start, start + size).ToList();
-        var threshold = _options.CompactionThreshold;
-        var busy = _busy.IsBusy(ino, Environment.TickCount64);
-        if (busy && inBlock.Count < threshold * BusyFactor) return inBlock.Count >= threshold || filled ? Later : 0;
-        var run = !busy && filled && Whole(inBlock, start, start + size) ? inBlock
-            : inBlock.Count >= threshold ? Choose(inBlock, start, start + size, busy ? threshold * BusyFactor : threshold)
-            : null;
+        var look = Decide(inBlock, start, start + size, filled, _busy.IsBusy(ino, Environment.TickCount64), _options.CompactionThreshold);
+        if (look.Kind == LookKind.Later) return Later;
+        var run = look.Kind switch
+        {
+            LookKind.Whole => inBlock,
+            LookKind.Run => Choose(inBlock, start, start + size, look.Threshold),
+            _ => null,
+        };
         if (run is null) return 0;
         var from = run[0].Offset;
         var length = run[^1].End - from;
@@ -309,8 +311,9 @@ internal sealed partial class Compactor
             Interlocked.Add(ref _merged, run.Count);
             if (stored is not null) _pause.Stored();
             _logger.LogDebug("compacted inode {Ino} [{From}, +{Length}): {Count} extents into one", ino, from, length, run.Count);
-            // Several runs in one block (holes between them): the next may still be over the threshold.
-            if (inBlock.Count - run.Count + 1 >= _options.CompactionThreshold) Enqueue(ino, block, false);
+            // Several runs in one block (holes between them): the next may still be over the threshold. And a fill to
+            // the block's end that a busy file's run could not serve waits for the file to be quiet.
+            if (look.FillWaits || inBlock.Count - run.Count + 1 >= _options.CompactionThreshold) Enqueue(ino, block, look.FillWaits);
             return length;
         }
         finally
@@ -318,6 +321,23 @@ internal sealed partial class Compactor
             ArrayPool<byte>.Shared.Return(buffer);
             if (stored is { } id) lock (_gate) _storing.Remove(id);
         }
+    }
+
+    /// <summary>
+    /// What one look at a block does, on its extents (<paramref name="inBlock"/>, those touching [start, end)), whether a
+    /// write filled it to its end, whether the file is busy, and the threshold: nothing; later (a busy file under its
+    /// bound); the whole block as one chunk (a quiet file, filled, its extents covering the block); or a run chosen at
+    /// the threshold (times <see cref="BusyFactor"/> while busy). A busy file's run leaves a fill unserved: then
+    /// <see cref="BlockLook.FillWaits"/>, and the block is queued again as filled, to become one chunk once quiet — else an
+    /// appender slower than the worker, whose filling write's look is folded into one taken for the busy bound, leaves
+    /// the block in two or more extents for good.
+    /// </summary>
+    internal static BlockLook Decide(IReadOnlyList<Extent> inBlock, long start, long end, bool filled, bool busy, int threshold)
+    {
+        if (busy && inBlock.Count < threshold * BusyFactor) return new(inBlock.Count >= threshold || filled ? LookKind.Later : LookKind.None);
+        if (!busy && filled && Whole(inBlock, start, end)) return new(LookKind.Whole);
+        if (inBlock.Count < threshold) return new(LookKind.None);
+        return new(LookKind.Run, busy ? threshold * BusyFactor : threshold, FillWaits: busy && filled);
     }
 
     /// <summary>What <see cref="CompactAsync"/> answers for a block of a busy file that is to be looked at again later.</summary>
@@ -429,3 +449,9 @@ internal sealed partial class Compactor
 /// </summary>
 public readonly record struct CompactionCounts(long Compacted, long Raced, long ExtentsMerged, long BytesRewritten, long Dropped,
     long Queued = 0, long FoundAtStart = 0, long FoundPeriodically = 0, long NoSpace = 0, long LowSpace = 0);
+
+/// <summary>What a look at a block does (<see cref="Compactor.Decide"/>).</summary>
+internal enum LookKind { None, Later, Whole, Run }
+
+/// <summary>One look's decision: its kind, the threshold a run is chosen at, and whether a fill still waits after the run.</summary>
+internal readonly record struct BlockLook(LookKind Kind, int Threshold = 0, bool FillWaits = false);

@@ -69,4 +69,36 @@ public class CompactionPolicyTests
         Assert.False(Compactor.Whole(Run(1, Block / 2, Block / 2 - 1), 0, Block));          // a hole at the start
         Assert.False(Compactor.Whole(Run(0, Block / 2, Block / 2 + 1), 0, Block));          // reaches into the next block
     }
+
+    // Compactor.Decide: what one look does. Threshold 16, so a busy file's bound is 256 extents.
+
+    [Fact]
+    public void A_busy_file_under_its_bound_is_looked_at_later_when_filled_or_over_the_threshold()
+    {
+        Assert.Equal(LookKind.Later, Compactor.Decide(Run(0, Repeat(8192, 20)), 0, Block, filled: false, busy: true, 16).Kind);
+        Assert.Equal(LookKind.Later, Compactor.Decide(Run(0, Repeat(Block / 2, 2)), 0, Block, filled: true, busy: true, 16).Kind);
+        Assert.Equal(LookKind.None, Compactor.Decide(Run(0, Repeat(8192, 3)), 0, Block, filled: false, busy: true, 16).Kind);
+    }
+
+    [Fact]
+    public void A_quiet_filled_block_its_extents_cover_becomes_one_chunk_and_one_with_a_hole_does_not()
+    {
+        Assert.Equal(LookKind.Whole, Compactor.Decide(Run(0, Repeat(Block / 4, 4)), 0, Block, filled: true, busy: false, 16).Kind);
+        Assert.Equal(LookKind.None, Compactor.Decide(Run(4096, Repeat(Block / 4, 3)), 0, Block, filled: true, busy: false, 16).Kind);
+    }
+
+    [Fact]
+    public void A_busy_filled_block_over_the_bound_merges_a_run_and_its_fill_waits_for_the_file_to_be_quiet()
+    {
+        // A slow 8 KiB appender on a 4 MiB block (the worker folds the filling write's look into the one queued at the
+        // bound): the run merged now leaves the block in two extents, so the fill is queued again, and once the file
+        // is quiet the block is whole.
+        var busyLook = Compactor.Decide(Run(0, [2 * Block, .. Repeat(8192, 256)]), 0, 4 * Block, filled: true, busy: true, 16);
+        Assert.Equal(new BlockLook(LookKind.Run, 256, FillWaits: true), busyLook);
+        Assert.Equal(LookKind.Whole, Compactor.Decide(Run(0, 2 * Block, 2 * Block), 0, 4 * Block, filled: true, busy: false, 16).Kind);
+
+        // Not filled, or quiet: nothing waits.
+        Assert.False(Compactor.Decide(Run(0, Repeat(8192, 256)), 0, 4 * Block, filled: false, busy: true, 16).FillWaits);
+        Assert.Equal(new BlockLook(LookKind.Run, 16), Compactor.Decide(Run(4096, Repeat(8192, 20)), 0, Block, filled: true, busy: false, 16));
+    }
 }
