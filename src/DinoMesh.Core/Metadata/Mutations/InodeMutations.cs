@@ -47,30 +47,40 @@ public sealed record WriteExtents(
     /// <summary>
     /// Where the extents of this write land when the file is <paramref name="size"/> long as it applies, and by how much
     /// the appended ones moved: the same extents (and 0) without <see cref="AppendedAt"/>. The bytes below it keep their
-    /// offsets (an extent across it is split there), the rest move by <c>end − AppendedAt</c>, where end is the size
-    /// once the bytes below it are laid: the end of file in log order. One pure function, so the state machine and a
-    /// writer that wants to know where its bytes went (the compactor's hint) agree.
+    /// offsets, the rest move by <c>end − AppendedAt</c>, where end is the size once the bytes below it are laid: the end
+    /// of the file in log order. One pure function, so every node lays the same bytes at the same place.
     /// </summary>
     public (Extent[] Extents, ulong MinSize, long Shift) Appended(long size)
     {
         if (AppendedAt is not { } at) return (Extents, MinSize, 0);
-        var extents = new List<Extent>(Extents.Length + 1);
         var end = Math.Max(size, MinSize <= (ulong)at ? (long)MinSize : 0);
         foreach (var e in Extents)
         {
-            if (e.Clip(e.Offset, at) is { } below)
-            {
-                extents.Add(below);
-                end = Math.Max(end, below.End);
-            }
+            if (e.Offset < at) end = Math.Max(end, Math.Min(e.End, at));
         }
-        var shift = end - at;
+        var moved = Moved(end - at);
+        return (moved.Extents, moved.MinSize, end - at);
+    }
+
+    /// <summary>
+    /// This write as a plain one (no <see cref="AppendedAt"/>) that lays its bytes where they landed when the appended
+    /// ones moved by <paramref name="shift"/>: the bytes below the append point first, at their offsets (an extent
+    /// across it split there), then the rest, moved. Apply uses it; so does a writer that wants to know where its bytes went.
+    /// </summary>
+    public WriteExtents Moved(long shift)
+    {
+        if (AppendedAt is not { } at) return this;
+        var extents = new List<Extent>(Extents.Length + 1);
+        foreach (var e in Extents)
+        {
+            if (e.Clip(e.Offset, at) is { } below) extents.Add(below);
+        }
         foreach (var e in Extents)
         {
             if (e.Clip(at, long.MaxValue) is { } above) extents.Add(above with { Offset = above.Offset + shift });
         }
         var minSize = MinSize > (ulong)at ? (ulong)Math.Max(0, (long)MinSize + shift) : MinSize;
-        return ([.. extents], minSize, shift);
+        return this with { Extents = [.. extents], MinSize = minSize, AppendedAt = null };
     }
 }
 
