@@ -243,11 +243,10 @@ internal sealed partial class FileContents
         lock (staged.Gate)
         {
             // After a truncate the list was cut in place: keep it all; committing those extents again lays the same bytes.
-            if (staged.Generation == next.Generation)
-            {
-                staged.RemoveCommitted(next.Count, next.Cut);
-                staged.AppendCommitted(next.Claimed);
-            }
+            // Not so for an append, which would land again after itself: what is left of the run's committed part goes.
+            if (staged.Generation == next.Generation) staged.RemoveCommitted(next.Count, next.Cut);
+            else if (next.Mutation.AppendedAt is { } from) staged.ForgetPending(from, next.Claimed);
+            staged.AppendCommitted(next.Claimed);
             if (staged.End <= next.Claimed) staged.End = 0;
             if (staged.IsClean) Detach(ino, staged);
         }

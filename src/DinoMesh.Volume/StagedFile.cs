@@ -195,6 +195,20 @@ internal sealed class StagedFile
         RebuildPendingMap();
     }
 
+    /// <summary>Forgets the pending bytes in [<paramref name="from"/>, <paramref name="to"/>) (committed, though the list changed since).</summary>
+    public void ForgetPending(long from, long to)
+    {
+        var kept = new List<Extent>(Pending.Count);
+        foreach (var e in Pending)
+        {
+            if (e.Clip(0, from) is { } below) kept.Add(below);
+            if (e.Clip(to, long.MaxValue) is { } above) kept.Add(above);
+        }
+        Pending.Clear();
+        Pending.AddRange(kept);
+        RebuildPendingMap();
+    }
+
     public void RebuildPendingMap()
     {
         PendingMap = ExtentMap.Empty;
