@@ -320,11 +320,16 @@ public sealed partial class DinoFileSystem
         return Errno(await SyncAsync(ctx.Cancellation));
     }
 
-    /// <summary>Commits the inode's staged writes as one range-based mutation.</summary>
-    private ValueTask<FsError> FlushInodeAsync(FuseContext ctx, ulong ino)
+    /// <summary>
+    /// Commits the inode's staged writes as one range-based mutation. An append whose commit timed out was given up
+    /// (<c>FileContents.Unsettled</c>): the kernel may hold its pages, so they are dropped.
+    /// </summary>
+    private async ValueTask<FsError> FlushInodeAsync(FuseContext ctx, ulong ino)
     {
-        if (!_contents.HasStaged(ino)) return ValueTask.FromResult(FsError.None);
-        return _contents.FlushAsync(ino, async write => (await CommitAsync(ctx, write)).Error);
+        if (!_contents.HasStaged(ino)) return _contents.TakeUnsettledAppend(ino);
+        var error = await _contents.FlushAsync(ino, async write => (await CommitAsync(ctx, write)).Error);
+        if (error == FsError.TimedOut) AppendLanded(ino);
+        return error;
     }
 
     public override async ValueTask<FuseResult<long>> LseekAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, int whence)

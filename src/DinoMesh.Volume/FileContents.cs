@@ -18,6 +18,9 @@ namespace DinoMesh.Volume;
 internal sealed partial class FileContents
 {
     private readonly ConcurrentDictionary<ulong, StagedFile> _staged = new();
+
+    /// <summary>Files whose append commit timed out and was given up (<see cref="Unsettled"/>), until a flush reports it.</summary>
+    private readonly ConcurrentDictionary<ulong, FsError> _unsettledAppends = new();
     private readonly ChunkAccess _chunks;
     private readonly VolumeOptions _options;
     private readonly Func<MutationKind, ValueTask<FsError>> _backgroundCommit;
@@ -170,6 +173,18 @@ internal sealed partial class FileContents
     /// </summary>
     public async ValueTask<FsError> FlushAsync(ulong ino, Func<MutationKind, ValueTask<FsError>> commit)
     {
+        var error = await FlushStagedAsync(ino, commit).ConfigureAwait(false);
+        return error != FsError.None ? error : TakeUnsettledAppend(ino);
+    }
+
+    /// <summary>
+    /// The error of an append commit of this file that timed out since the last flush that reported one
+    /// (<see cref="Unsettled"/>), once, or <see cref="FsError.None"/>.
+    /// </summary>
+    public FsError TakeUnsettledAppend(ulong ino) => _unsettledAppends.TryRemove(ino, out var error) ? error : FsError.None;
+
+    private async ValueTask<FsError> FlushStagedAsync(ulong ino, Func<MutationKind, ValueTask<FsError>> commit)
+    {
         if (!_staged.TryGetValue(ino, out var staged)) return FsError.None;
         await staged.CommitGate.WaitAsync().ConfigureAwait(false);
         try
@@ -207,7 +222,11 @@ internal sealed partial class FileContents
             // The commit itself runs outside the lock (it may wait on the network); a write racing with it stays staged
             // and is committed by the next flush, because only what was captured above is removed below.
             var result = await commit(next.Mutation).ConfigureAwait(false);
-            if (result != FsError.None) return result;
+            if (result != FsError.None)
+            {
+                Unsettled(ino, staged, next, result);
+                return result;
+            }
             Committed(ino, staged, next);
             return FsError.None;
         }
@@ -252,6 +271,29 @@ internal sealed partial class FileContents
         }
     }
 
+    /// <summary>
+    /// A commit failed. Committing the same bytes again is harmless for a plain write (they land where they landed), so
+    /// they stay staged for the next flush, as always. Not for an append whose commit timed out: the holder may have
+    /// taken it, and it may still land, so a second commit under a new op id would land after it and the bytes would be
+    /// there twice (load/nemesis.py --appends concurrent: an fsync that timed out, then the close committed the line
+    /// again). So the appended bytes of that commit are given up here, as a last close gives up what it could not commit:
+    /// they are in the file once if the first commit lands, and not at all otherwise. The next flush of the file reports
+    /// the error too (<see cref="TakeUnsettledAppend"/>), so a close after the failed fsync does not say all went well;
+    /// the rest of the run goes on from where the given-up part ended, and lands after it if it landed.
+    /// </summary>
+    private void Unsettled(ulong ino, StagedFile staged, NextCommit next, FsError error)
+    {
+        if (error != FsError.TimedOut || next.Mutation.AppendedAt is not { } from) return;
+        lock (staged.Gate)
+        {
+            staged.ForgetPending(from, next.Claimed);
+            staged.AppendCommitted(next.Claimed);
+            if (staged.End <= next.Claimed) staged.End = 0;
+            if (staged.IsClean) Detach(ino, staged);
+        }
+        _unsettledAppends[ino] = error;
+    }
+
     /// <summary>Lets go of a clean entry (under its lock); a writer that still holds it sees <see cref="StagedFile.Detached"/>.</summary>
     private void Detach(ulong ino, StagedFile staged)
     {
@@ -281,6 +323,7 @@ internal sealed partial class FileContents
                 var result = await _backgroundCommit(next.Mutation).ConfigureAwait(false);
                 if (result != FsError.None)
                 {
+                    Unsettled(ino, staged, next, result);
                     _logger.LogDebug("background commit of inode {Ino} failed ({Error}); the next flush tries again", ino, result);
                     return;
                 }
@@ -355,6 +398,7 @@ internal sealed partial class FileContents
     /// <summary>Drops all staged data of a file that no longer exists (or whose staged bytes are given up).</summary>
     public void Discard(ulong ino)
     {
+        _unsettledAppends.TryRemove(ino, out _);
         if (!_staged.TryRemove(ino, out var staged)) return;
         lock (staged.Gate)
         {

@@ -108,6 +108,35 @@ public sealed class ConcurrentAppendTests
         await ReadsBackAsync(volume, ino, [.. Bytes(100, 1), .. Bytes(10, 9)]);
     }
 
+    /// <summary>
+    /// An fsync whose commit timed out, though the holder took the proposal and it landed: the close that follows must
+    /// not commit the line again. A plain write committed twice lands twice at one place; an append lands after itself
+    /// (load/nemesis.py --appends concurrent, seeds 2 and 3: a line whose fsync timed out was in the file twice). The
+    /// close reports the error, so the program does not take the line as written.
+    /// </summary>
+    [Fact]
+    public async Task An_append_whose_commit_timed_out_but_landed_is_not_committed_again_by_the_close()
+    {
+        using var volume = new TestVolume();
+        var ino = await volume.WriteFileAsync(Owner, "log", Bytes(100, 1));
+        var writes = volume.Meta.CommittedOf<WriteExtents>().Count;
+        var fh = await volume.OpenAsync(Owner, ino, OWrOnly | OAppend);
+        await volume.WriteAsync(Owner, ino, fh, 100, Bytes(10, 9));
+        volume.Meta.Refuse = kind =>
+        {
+            if (kind is not WriteExtents) return null;
+            volume.Meta.ApplyRemote(kind);      // the holder took it; the answer did not come back in time
+            return FsError.TimedOut;
+        };
+        Assert.Equal((int)FsError.TimedOut, await volume.Fs.FsyncAsync(Owner, ino, fh, false));
+        volume.Meta.Refuse = null;
+
+        Assert.Equal((int)FsError.TimedOut, await volume.Fs.FlushAsync(Owner, ino, fh, 0));
+        Assert.Equal((int)FsError.TimedOut, await volume.Fs.ReleaseAsync(Owner, ino, fh, 0));
+        Assert.Equal(writes, volume.Meta.CommittedOf<WriteExtents>().Count);
+        await ReadsBackAsync(volume, ino, [.. Bytes(100, 1), .. Bytes(10, 9)]);
+    }
+
     /// <summary>The whole file, read through a handle of its own, is <paramref name="expected"/>.</summary>
     private static async Task ReadsBackAsync(TestVolume volume, ulong ino, byte[] expected)
     {
