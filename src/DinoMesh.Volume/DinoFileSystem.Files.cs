@@ -199,12 +199,12 @@ public sealed partial class DinoFileSystem
         // New bytes after a failed flush (through a dup'd descriptor, or written back from a mapping) are this handle's
         // to commit at its release, as any others.
         if (Handle(fileHandle) is { FailedFlush: not FsError.None } handle) handle.FailedFlush = FsError.None;
-        if ((written & OAppend) != 0) offset = AppendAt(inode, offset);
+        var append = (written & OAppend) != 0 ? inode : null;
         var direct = (written & ODirect) != 0;
         // Only a file with set-id bits or capabilities pays a commit here; a plain file's writes stay staged.
         var staged = PrivilegesToDrop(inode, (writeFlags & FuseWriteFlags.KillSuidGid) != 0) is { } drop
-            ? WriteAfterDroppingAsync(ctx, ino, offset, data, direct, drop)
-            : Stage(ino, offset, data, direct);
+            ? WriteAfterDroppingAsync(ctx, ino, offset, data, direct, append, drop)
+            : Stage(ino, offset, data, direct, append);
         return direct && (written & ODsync) != 0 ? WrittenThroughAsync(ctx, ino, staged) : staged;
     }
 
@@ -226,31 +226,42 @@ public sealed partial class DinoFileSystem
     }
 
     /// <summary>
-    /// Where an O_APPEND write lands: the end of the file as this node knows it. The kernel appends at its cached size,
-    /// and without the writeback cache it does not ask for the size before an append; an open after another node's
-    /// append and close drops that size (close-to-open) but does not replace it, so `echo line >> log` taking turns on
-    /// two nodes wrote each line over the other node's last one (a third of 300 lines lost). When the kernel's offset is
-    /// not this end, its cached size and the page it just wrote there are wrong: both are dropped once the write is
-    /// answered (asynchronously: the kernel holds that page locked until then).
+    /// Where an O_APPEND write is staged: the end of the file as this node knows it (<see cref="FileContents.Append"/>).
+    /// The kernel appends at its cached size, and without the writeback cache it does not ask for the size before an
+    /// append; an open after another node's append and close drops that size (close-to-open) but does not replace it,
+    /// so `echo line >> log` taking turns on two nodes wrote each line over the other node's last one (a third of 300
+    /// lines lost). When the kernel's offset is not this end, its cached size and the page it just wrote there are
+    /// wrong: both are dropped once the write is answered (asynchronously: the kernel holds that page locked until
+    /// then). Where the bytes finally land is decided later, in log order (<see cref="WriteExtents.AppendedAt"/>): the
+    /// end as this node knows it may be overtaken by another node's append before this one commits
+    /// (<see cref="AppendLanded"/>).
     /// </summary>
-    private long AppendAt(Inode inode, long offset)
+    private void AppendStaged(ulong ino, long kernelOffset, long offset)
     {
-        var end = _contents.VisibleSize(inode);
-        if (end != offset) _invalidator.Enqueue(new Effect { Ino = inode.Ino, Touched = [inode.Ino], ContentChanged = [inode.Ino] });
-        return end;
+        if (offset != kernelOffset) _invalidator.Enqueue(new Effect { Ino = ino, Touched = [ino], ContentChanged = [ino] });
     }
 
     /// <summary>As on Linux, privileges go before the bytes land; a write whose drop fails writes nothing.</summary>
-    private async ValueTask<FuseResult<int>> WriteAfterDroppingAsync(FuseContext ctx, ulong ino, long offset, ReadOnlyMemory<byte> data, bool direct, SetAttributes drop)
+    private async ValueTask<FuseResult<int>> WriteAfterDroppingAsync(FuseContext ctx, ulong ino, long offset, ReadOnlyMemory<byte> data, bool direct, Inode? append, SetAttributes drop)
     {
         var dropped = await DropPrivilegesAsync(ctx, drop);
         if (dropped != FsError.None) return Fail<int>(dropped);
-        return await Stage(ino, offset, data, direct);
+        return await Stage(ino, offset, data, direct, append is null ? null : _meta.Current.Find(ino) ?? append);
     }
 
-    private ValueTask<FuseResult<int>> Stage(ulong ino, long offset, ReadOnlyMemory<byte> data, bool direct)
+    /// <param name="append">The inode, for an O_APPEND write: <paramref name="offset"/> (the kernel's) is then only
+    /// compared with where the bytes are staged.</param>
+    private ValueTask<FuseResult<int>> Stage(ulong ino, long offset, ReadOnlyMemory<byte> data, bool direct, Inode? append)
     {
-        var error = _contents.Write(ino, offset, data.Span, _clock.NowNs(), out var room);
+        FsError error;
+        ValueTask room;
+        if (append is null) error = _contents.Write(ino, offset, data.Span, _clock.NowNs(), out room);
+        else
+        {
+            error = _contents.Append(append, data.Span, _clock.NowNs(), out room, out var at);
+            if (error == FsError.None) AppendStaged(ino, offset, at);
+            offset = at;
+        }
         if (error != FsError.None) return ValueTask.FromResult(Fail<int>(error));
         if (direct) return DropCachedPagesAsync(ino, offset, data.Length, room);
         if (!room.IsCompleted) return AnsweredWithRoomAsync(room, data.Length);
@@ -309,11 +320,16 @@ public sealed partial class DinoFileSystem
         return Errno(await SyncAsync(ctx.Cancellation));
     }
 
-    /// <summary>Commits the inode's staged writes as one range-based mutation.</summary>
-    private ValueTask<FsError> FlushInodeAsync(FuseContext ctx, ulong ino)
+    /// <summary>
+    /// Commits the inode's staged writes as one range-based mutation. An append whose commit timed out was given up
+    /// (<c>FileContents.Unsettled</c>): the kernel may hold its pages, so they are dropped.
+    /// </summary>
+    private async ValueTask<FsError> FlushInodeAsync(FuseContext ctx, ulong ino)
     {
-        if (!_contents.HasStaged(ino)) return ValueTask.FromResult(FsError.None);
-        return _contents.FlushAsync(ino, async write => (await CommitAsync(ctx, write)).Error);
+        if (!_contents.HasStaged(ino)) return _contents.TakeUnsettledAppend(ino);
+        var error = await _contents.FlushAsync(ino, async write => (await CommitAsync(ctx, write)).Error);
+        if (error == FsError.TimedOut) AppendLanded(ino);
+        return error;
     }
 
     public override async ValueTask<FuseResult<long>> LseekAsync(FuseContext ctx, ulong ino, ulong fileHandle, long offset, int whence)

@@ -204,8 +204,18 @@ public sealed partial class DinoFileSystem : FuseFileSystemBase
     /// <summary>A write this node committed: the compactor looks at the blocks it left fragmented, later, on its own task.</summary>
     private void Written(MutationKind kind, ApplyResult result)
     {
-        if (kind is WriteExtents write && result.Ok && !result.Effect.Duplicate) _compactor.Written(write, result.State);
+        if (kind is not WriteExtents write || !result.Ok || result.Effect.Duplicate) return;
+        if (result.Effect.AppendShift != 0) AppendLanded(write.Ino);
+        _compactor.Written(write.Moved(result.Effect.AppendShift), result.State);
     }
+
+    /// <summary>
+    /// This node's append landed elsewhere than it was staged (another node's append, or a truncate, came first in the
+    /// log; <see cref="WriteExtents.AppendedAt"/>): the kernel here holds its pages and its size of the file as staged.
+    /// Both are dropped, as for a change another node made.
+    /// </summary>
+    private void AppendLanded(ulong ino) =>
+        _invalidator.Enqueue(new Effect { Ino = ino, Touched = [ino], ContentChanged = [ino] });
 
     private static int Errno(FsError error) => (int)error;
 

@@ -18,6 +18,9 @@ namespace DinoMesh.Volume;
 internal sealed partial class FileContents
 {
     private readonly ConcurrentDictionary<ulong, StagedFile> _staged = new();
+
+    /// <summary>Files whose append commit timed out and was given up (<see cref="Unsettled"/>), until a flush reports it.</summary>
+    private readonly ConcurrentDictionary<ulong, FsError> _unsettledAppends = new();
     private readonly ChunkAccess _chunks;
     private readonly VolumeOptions _options;
     private readonly Func<MutationKind, ValueTask<FsError>> _backgroundCommit;
@@ -50,7 +53,7 @@ internal sealed partial class FileContents
     /// </summary>
     public FsError Write(ulong ino, long offset, ReadOnlySpan<byte> data, long nowNs)
     {
-        var error = Stage(ino, offset, data, nowNs, out var staged);
+        var error = Stage(ino, ref offset, data, nowNs, null, out var staged);
         while (Crowded(staged) is { } oldest) oldest.Wait();
         return error;
     }
@@ -63,7 +66,21 @@ internal sealed partial class FileContents
     /// </summary>
     public FsError Write(ulong ino, long offset, ReadOnlySpan<byte> data, long nowNs, out ValueTask room)
     {
-        var error = Stage(ino, offset, data, nowNs, out var staged);
+        var error = Stage(ino, ref offset, data, nowNs, null, out var staged);
+        room = error == FsError.None && Crowded(staged) is not null ? RoomAsync(staged) : ValueTask.CompletedTask;
+        return error;
+    }
+
+    /// <summary>
+    /// An O_APPEND write: staged at the end of the file as this node knows it (the end of its uncommitted append run, or
+    /// else the committed size or the end of staged writes), decided under the file's lock, and committed so that it
+    /// lands at the end of the file as the log orders it (<see cref="StagedFile.AppendFrom"/>). <paramref name="offset"/>
+    /// is where it was staged. Otherwise as <see cref="Write(ulong, long, ReadOnlySpan{byte}, long, out ValueTask)"/>.
+    /// </summary>
+    public FsError Append(Inode inode, ReadOnlySpan<byte> data, long nowNs, out ValueTask room, out long offset)
+    {
+        offset = inode.Size;
+        var error = Stage(inode.Ino, ref offset, data, nowNs, inode, out var staged);
         room = error == FsError.None && Crowded(staged) is not null ? RoomAsync(staged) : ValueTask.CompletedTask;
         return error;
     }
@@ -84,10 +101,11 @@ internal sealed partial class FileContents
         }
     }
 
-    private FsError Stage(ulong ino, long offset, ReadOnlySpan<byte> data, long nowNs, out StagedFile? written)
+    /// <param name="appendTo">An O_APPEND write to this inode: <paramref name="offset"/> is decided here, under the lock.</param>
+    private FsError Stage(ulong ino, ref long offset, ReadOnlySpan<byte> data, long nowNs, Inode? appendTo, out StagedFile? written)
     {
         written = null;
-        if (offset < 0 || data.Length > FileSystemState.MaxFileSize - offset) return FsError.TooBig;
+        if (appendTo is null && (offset < 0 || data.Length > FileSystemState.MaxFileSize - offset)) return FsError.TooBig;
         if (data.IsEmpty) return FsError.None;
         var size = _options.ChunkSize;
         var staged = _staged.GetOrAdd(ino, static _ => new StagedFile());
@@ -103,6 +121,12 @@ internal sealed partial class FileContents
         {
             staged.Reap();
             if (!staged.Retry(ChunkBlock)) return staged.Error;
+            var length = data.Length;
+            if (appendTo is not null)
+            {
+                offset = staged.AppendFrom is null ? Math.Max(appendTo.Size, staged.End) : staged.AppendEnd;
+                if (data.Length > FileSystemState.MaxFileSize - offset) return FsError.TooBig;
+            }
             var position = offset;
             while (!data.IsEmpty)
             {
@@ -121,11 +145,14 @@ internal sealed partial class FileContents
                 position += count;
             }
             staged.End = Math.Max(staged.End, position);
+            if (appendTo is not null) staged.Appended(offset, length, size);
             staged.LastWriteNs = nowNs;
             while (staged.Blocks.Count > _options.MaxDirtyBlocksPerFile) StartSeal(staged, staged.Blocks.First().Value);
             staged.Reap();
             written = staged;
-            if (staged.Pending.Count >= _options.PendingExtentsBeforeCommit && !staged.BackgroundCommit && staged.Error == FsError.None)
+            // Not while the pending extents end inside an append: that commit would cut it in two (StagedFile.AppendCrossings).
+            if (staged.Pending.Count >= _options.PendingExtentsBeforeCommit && !staged.BackgroundCommit && staged.Error == FsError.None
+                && staged.AppendCut() == long.MaxValue)
             {
                 staged.BackgroundCommit = true;
                 _ = Task.Run(() => CommitPendingAsync(ino, staged));
@@ -145,6 +172,18 @@ internal sealed partial class FileContents
     /// returned.
     /// </summary>
     public async ValueTask<FsError> FlushAsync(ulong ino, Func<MutationKind, ValueTask<FsError>> commit)
+    {
+        var error = await FlushStagedAsync(ino, commit).ConfigureAwait(false);
+        return error != FsError.None ? error : TakeUnsettledAppend(ino);
+    }
+
+    /// <summary>
+    /// The error of an append commit of this file that timed out since the last flush that reported one
+    /// (<see cref="Unsettled"/>), once, or <see cref="FsError.None"/>.
+    /// </summary>
+    public FsError TakeUnsettledAppend(ulong ino) => _unsettledAppends.TryRemove(ino, out var error) ? error : FsError.None;
+
+    private async ValueTask<FsError> FlushStagedAsync(ulong ino, Func<MutationKind, ValueTask<FsError>> commit)
     {
         if (!_staged.TryGetValue(ino, out var staged)) return FsError.None;
         await staged.CommitGate.WaitAsync().ConfigureAwait(false);
@@ -166,8 +205,7 @@ internal sealed partial class FileContents
                 sealing = [.. staged.InFlight.Select(f => f.Work)];
             }
             if (sealing.Length > 0) await Task.WhenAll(sealing).ConfigureAwait(false);
-            WriteExtents mutation;
-            long claimed, generation;
+            NextCommit next;
             lock (staged.Gate)
             {
                 staged.Reap();
@@ -178,13 +216,18 @@ internal sealed partial class FileContents
                     return FsError.None;
                 }
                 if (staged.Pending.Count == 0) return FsError.None;
-                (mutation, claimed, generation) = PendingMutation(ino, staged);
+                next = PendingMutation(ino, staged);
             }
+            if (next.Mutation.Extents.Length == 0) return FsError.None;
             // The commit itself runs outside the lock (it may wait on the network); a write racing with it stays staged
             // and is committed by the next flush, because only what was captured above is removed below.
-            var result = await commit(mutation).ConfigureAwait(false);
-            if (result != FsError.None) return result;
-            Committed(ino, staged, mutation.Extents.Length, claimed, generation);
+            var result = await commit(next.Mutation).ConfigureAwait(false);
+            if (result != FsError.None)
+            {
+                Unsettled(ino, staged, next, result);
+                return result;
+            }
+            Committed(ino, staged, next);
             return FsError.None;
         }
         finally
@@ -197,18 +240,58 @@ internal sealed partial class FileContents
     /// The mutation that commits every pending extent. Its size claim ends where the extents end: bytes still in
     /// memory (a block in flight, or one that failed) are not claimed, so a crash cannot turn them into zeros.
     /// </summary>
-    private static (WriteExtents Mutation, long Claimed, long Generation) PendingMutation(ulong ino, StagedFile staged) =>
-        (new WriteExtents(ino, [.. staged.Pending], (ulong)staged.PendingEnd, staged.LastWriteNs), staged.PendingEnd, staged.Generation);
+    /// <remarks>
+    /// An append run in it (<see cref="StagedFile.AppendFrom"/>) makes it an append: its bytes at and past the run's
+    /// start move to the end of the file as the log orders it, the rest stay where they were written (a pwrite below
+    /// the run through another descriptor). A write through a plain descriptor staged inside the run moves with it.
+    /// When the pending extents end inside an append (a block sealed while the rest of that write is still in memory),
+    /// the commit stops at that append's start, so its two parts are never committed apart.
+    /// </remarks>
+    private static NextCommit PendingMutation(ulong ino, StagedFile staged)
+    {
+        var cut = staged.AppendCut();
+        var extents = cut == long.MaxValue ? [.. staged.Pending] : staged.Pending.Select(e => e.Clip(0, cut)).OfType<Extent>().ToArray();
+        var claimed = cut == long.MaxValue ? staged.PendingEnd : extents.Select(e => e.End).DefaultIfEmpty(0).Max();
+        var appendedAt = staged.AppendFrom is { } from && claimed > from ? from : (long?)null;
+        var mutation = new WriteExtents(ino, extents, (ulong)claimed, staged.LastWriteNs, AppendedAt: appendedAt);
+        return new NextCommit(mutation, staged.Pending.Count, cut, claimed, staged.Generation);
+    }
 
-    private void Committed(ulong ino, StagedFile staged, int count, long claimed, long generation)
+    private void Committed(ulong ino, StagedFile staged, NextCommit next)
     {
         lock (staged.Gate)
         {
             // After a truncate the list was cut in place: keep it all; committing those extents again lays the same bytes.
-            if (staged.Generation == generation) staged.RemoveCommitted(count);
-            if (staged.End <= claimed) staged.End = 0;
+            // Not so for an append, which would land again after itself: what is left of the run's committed part goes.
+            if (staged.Generation == next.Generation) staged.RemoveCommitted(next.Count, next.Cut);
+            else if (next.Mutation.AppendedAt is { } from) staged.ForgetPending(from, next.Claimed);
+            staged.AppendCommitted(next.Claimed);
+            if (staged.End <= next.Claimed) staged.End = 0;
             if (staged.IsClean) Detach(ino, staged);
         }
+    }
+
+    /// <summary>
+    /// A commit failed. Committing the same bytes again is harmless for a plain write (they land where they landed), so
+    /// they stay staged for the next flush, as always. Not for an append whose commit timed out: the holder may have
+    /// taken it, and it may still land, so a second commit under a new op id would land after it and the bytes would be
+    /// there twice (load/nemesis.py --appends concurrent: an fsync that timed out, then the close committed the line
+    /// again). So the appended bytes of that commit are given up here, as a last close gives up what it could not commit:
+    /// they are in the file once if the first commit lands, and not at all otherwise. The next flush of the file reports
+    /// the error too (<see cref="TakeUnsettledAppend"/>), so a close after the failed fsync does not say all went well;
+    /// the rest of the run goes on from where the given-up part ended, and lands after it if it landed.
+    /// </summary>
+    private void Unsettled(ulong ino, StagedFile staged, NextCommit next, FsError error)
+    {
+        if (error != FsError.TimedOut || next.Mutation.AppendedAt is not { } from) return;
+        lock (staged.Gate)
+        {
+            staged.ForgetPending(from, next.Claimed);
+            staged.AppendCommitted(next.Claimed);
+            if (staged.End <= next.Claimed) staged.End = 0;
+            if (staged.IsClean) Detach(ino, staged);
+        }
+        _unsettledAppends[ino] = error;
     }
 
     /// <summary>Lets go of a clean entry (under its lock); a writer that still holds it sees <see cref="StagedFile.Detached"/>.</summary>
@@ -229,21 +312,22 @@ internal sealed partial class FileContents
             await staged.CommitGate.WaitAsync().ConfigureAwait(false);
             try
             {
-                WriteExtents mutation;
-                long claimed, generation;
+                NextCommit next;
                 lock (staged.Gate)
                 {
                     staged.Reap();
                     if (staged.Pending.Count == 0 || staged.Error != FsError.None) return;
-                    (mutation, claimed, generation) = PendingMutation(ino, staged);
+                    next = PendingMutation(ino, staged);
                 }
-                var result = await _backgroundCommit(mutation).ConfigureAwait(false);
+                if (next.Mutation.Extents.Length == 0) return;
+                var result = await _backgroundCommit(next.Mutation).ConfigureAwait(false);
                 if (result != FsError.None)
                 {
+                    Unsettled(ino, staged, next, result);
                     _logger.LogDebug("background commit of inode {Ino} failed ({Error}); the next flush tries again", ino, result);
                     return;
                 }
-                Committed(ino, staged, mutation.Extents.Length, claimed, generation);
+                Committed(ino, staged, next);
             }
             finally
             {
@@ -298,6 +382,7 @@ internal sealed partial class FileContents
             }
             staged.RebuildPendingMap();
             staged.End = Math.Min(staged.End, size);
+            staged.AppendTruncated(size);
         }
     }
 
@@ -313,6 +398,7 @@ internal sealed partial class FileContents
     /// <summary>Drops all staged data of a file that no longer exists (or whose staged bytes are given up).</summary>
     public void Discard(ulong ino)
     {
+        _unsettledAppends.TryRemove(ino, out _);
         if (!_staged.TryRemove(ino, out var staged)) return;
         lock (staged.Gate)
         {
@@ -325,6 +411,7 @@ internal sealed partial class FileContents
             staged.Pending.Clear();
             staged.RebuildPendingMap();
             staged.End = 0;
+            staged.EndAppendRun();
         }
     }
 
@@ -424,3 +511,9 @@ internal sealed partial class FileContents
         }
     }
 }
+
+/// <summary>
+/// One commit of a file's pending extents: the mutation, how many pending extents it took (<see cref="Cut"/>: all but
+/// their parts at or past it), the size it claims in this node's frame, and the generation it was taken at.
+/// </summary>
+internal readonly record struct NextCommit(WriteExtents Mutation, int Count, long Cut, long Claimed, long Generation);

@@ -60,7 +60,81 @@ internal sealed class StagedFile
     /// <summary>No longer in the table (flushed clean, or discarded): a writer that raced with that must look again.</summary>
     public bool Detached;
 
+    /// <summary>
+    /// Where the uncommitted O_APPEND run starts, as this node took the end of the file to be (null: none). Its bytes
+    /// are staged from here to <see cref="AppendEnd"/>, one after the other, and committed with
+    /// <see cref="WriteExtents.AppendedAt"/> = this, so they land at the end of the file as the log orders it: they
+    /// are laid in this node's frame and moved at apply (see docs/architecture.md, "Where an O_APPEND write lands").
+    /// </summary>
+    public long? AppendFrom;
+
+    /// <summary>Where the next append of this run lands in this node's frame: the end of the run.</summary>
+    public long AppendEnd;
+
+    /// <summary>
+    /// Appends of the run that cross a block boundary. A commit of the sealed blocks only (a background one, or one that
+    /// raced with a write) must not cut one of them in two: the two parts would move apart if another node's append
+    /// came between their commits (a torn line). So such a commit stops at the start of the append it would cut.
+    /// </summary>
+    public readonly List<ByteRange> AppendCrossings = [];
+
     public bool IsClean => Blocks.Count == 0 && Pending.Count == 0 && InFlight.Count == 0 && End == 0;
+
+    /// <summary>Where a commit of the pending extents must stop so as not to cut an append in two (long.MaxValue: nowhere).</summary>
+    public long AppendCut()
+    {
+        var cut = long.MaxValue;
+        foreach (var c in AppendCrossings)
+        {
+            if (c.Offset < PendingEnd && PendingEnd < c.End) cut = Math.Min(cut, c.Offset);
+        }
+        return cut;
+    }
+
+    /// <summary>An append of <paramref name="length"/> bytes staged at <paramref name="offset"/>, the end of the run.</summary>
+    public void Appended(long offset, long length, long blockSize)
+    {
+        AppendFrom ??= offset;
+        AppendEnd = Math.Max(AppendEnd, offset + length);
+        if (length > 0 && offset / blockSize != (offset + length - 1) / blockSize) AppendCrossings.Add(new ByteRange(offset, length));
+    }
+
+    /// <summary>
+    /// A commit of the run's bytes up to <paramref name="claimed"/> (this node's frame) landed: the run ends there, or
+    /// what is left of it starts there (it moves by as much as the part committed, or further if another node's append
+    /// came between).
+    /// </summary>
+    public void AppendCommitted(long claimed)
+    {
+        if (AppendFrom is not { } from || claimed <= from) return;
+        if (AppendEnd <= claimed)
+        {
+            EndAppendRun();
+            return;
+        }
+        AppendFrom = claimed;
+        AppendCrossings.RemoveAll(c => c.End <= claimed);
+    }
+
+    /// <summary>Bytes at or past <paramref name="size"/> are gone (truncate): so is that part of the run.</summary>
+    public void AppendTruncated(long size)
+    {
+        if (AppendFrom is not { } from) return;
+        if (size <= from)
+        {
+            EndAppendRun();
+            return;
+        }
+        AppendEnd = Math.Min(AppendEnd, size);
+        AppendCrossings.RemoveAll(c => c.End > size);
+    }
+
+    public void EndAppendRun()
+    {
+        AppendFrom = null;
+        AppendEnd = 0;
+        AppendCrossings.Clear();
+    }
 
     /// <summary>
     /// The error of a block that could not be stored, or <see cref="FsError.None"/>. It sticks: every write, flush and
@@ -108,10 +182,30 @@ internal sealed class StagedFile
         PendingEnd = Math.Max(PendingEnd, extent.End);
     }
 
-    /// <summary>Forgets the first <paramref name="count"/> pending extents (they were committed).</summary>
-    public void RemoveCommitted(int count)
+    /// <summary>
+    /// Forgets the first <paramref name="count"/> pending extents (they were committed), but for their parts at or past
+    /// <paramref name="cut"/>, which the commit left out (see <see cref="AppendCut()"/>) and which stay first in line.
+    /// </summary>
+    public void RemoveCommitted(int count, long cut = long.MaxValue)
     {
-        Pending.RemoveRange(0, Math.Min(count, Pending.Count));
+        count = Math.Min(count, Pending.Count);
+        var kept = cut == long.MaxValue ? [] : Pending.Take(count).Select(e => e.Clip(cut, long.MaxValue)).OfType<Extent>().ToList();
+        Pending.RemoveRange(0, count);
+        Pending.InsertRange(0, kept);
+        RebuildPendingMap();
+    }
+
+    /// <summary>Forgets the pending bytes in [<paramref name="from"/>, <paramref name="to"/>) (committed, though the list changed since).</summary>
+    public void ForgetPending(long from, long to)
+    {
+        var kept = new List<Extent>(Pending.Count);
+        foreach (var e in Pending)
+        {
+            if (e.Clip(0, from) is { } below) kept.Add(below);
+            if (e.Clip(to, long.MaxValue) is { } above) kept.Add(above);
+        }
+        Pending.Clear();
+        Pending.AddRange(kept);
         RebuildPendingMap();
     }
 

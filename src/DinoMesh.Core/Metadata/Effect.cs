@@ -43,6 +43,13 @@ public sealed record Effect
     /// <summary>The node that proposed the mutation.</summary>
     public PeerId Proposer { get; init; }
 
+    /// <summary>
+    /// How far the appended bytes of a write moved from where their writer staged them (<see cref="WriteExtents.AppendedAt"/>):
+    /// not 0 when another node's append (or a truncate) came first in the log. The writer's kernel then holds pages and a
+    /// size of its own bytes at the wrong place.
+    /// </summary>
+    public long AppendShift { get; init; }
+
     /// <summary>True when the mutation's op id had already been applied: nothing changed.</summary>
     public bool Duplicate { get; init; }
 }

@@ -67,16 +67,29 @@ public sealed partial record FileSystemState
         if (!inode.IsRegular) return Fail(FsError.Invalid);
         if (w.MinSize > MaxFileSize) return Fail(FsError.TooBig);
         if (w.Extents is null) return Fail(FsError.Invalid);
+        if (w.AppendedAt is { } appendedAt)
+        {
+            // Checked before they are split and moved (an entry without the key is checked as it always was, below).
+            if (appendedAt < 0 || appendedAt > MaxFileSize) return Fail(FsError.Invalid);
+            foreach (var e in w.Extents)
+            {
+                if (ExtentError(e) is var error and not FsError.None) return Fail(error);
+            }
+        }
+        // An append lands at the end of the file as the log orders it (WriteExtents.AppendedAt); without the key the
+        // extents are laid where they say, as every entry written before it existed was.
+        var (laid, minSize, shift) = w.Appended(inode.Size);
+        if (minSize > MaxFileSize) return Fail(FsError.TooBig);
         var extents = inode.Extents;
         var refs = new ChunkRefChanges(ChunkRefs);
-        var size = Math.Max(inode.Size, (long)w.MinSize);
+        var size = Math.Max(inode.Size, (long)minSize);
         foreach (var hole in w.Holes ?? [])
         {
             if (hole.Offset < 0 || hole.Length < 0) return Fail(FsError.Invalid);
             if (hole.Offset > MaxFileSize || hole.Length > MaxFileSize - hole.Offset) return Fail(FsError.TooBig);
             extents = extents.Punch(hole.Offset, hole.End, refs);
         }
-        foreach (var e in w.Extents)
+        foreach (var e in laid)
         {
             if (ExtentError(e) is var error and not FsError.None) return Fail(error);
             extents = extents.Write(e, refs);
@@ -99,6 +112,7 @@ public sealed partial record FileSystemState
             FreedChunks = refs.Freed(),
             AddedChunks = refs.Added(),
             Proposer = m.Proposer,
+            AppendShift = shift,
         });
     }
 

@@ -18,7 +18,7 @@ public sealed class MutationFormatter : IMessagePackFormatter<Mutation?>
 {
     private const int EnvelopeFields = 7;
     private const int CreateNodeFields = 8;
-    private const int WriteExtentsFields = 5;
+    private const int WriteExtentsFields = 6;
 
     private static readonly PeerIdFormatter PeerIds = new();
     private static readonly FileNameFormatter Names = new();
@@ -227,6 +227,8 @@ public sealed class MutationFormatter : IMessagePackFormatter<Mutation?>
             }
         }
         else writer.WriteNil();
+        if (w.AppendedAt is { } appendedAt) writer.Write(appendedAt);
+        else writer.WriteNil();
     }
 
     private static WriteExtents? ReadWriteExtents(ref SpanReader r)
@@ -238,6 +240,7 @@ public sealed class MutationFormatter : IMessagePackFormatter<Mutation?>
         Extent[]? extents = null;
         long? mtime = null;
         ByteRange[]? holes = null;
+        long? appendedAt = null;
         for (var i = 0; i < fields; i++)
         {
             switch (i)
@@ -247,11 +250,12 @@ public sealed class MutationFormatter : IMessagePackFormatter<Mutation?>
                 case 2: minSize = r.ReadUInt64(); break;
                 case 3: mtime = r.TryReadNil() ? null : r.ReadInt64(); break;
                 case 4: holes = ReadHoles(ref r); break;
+                case 5: appendedAt = r.TryReadNil() ? null : r.ReadInt64(); break;
                 default: r.Skip(); break;
             }
         }
         r.DepthLeave();
-        return new WriteExtents(ino, extents!, minSize, mtime, holes);
+        return new WriteExtents(ino, extents!, minSize, mtime, holes, appendedAt);
     }
 
     private static Extent[]? ReadExtents(ref SpanReader r)

@@ -54,5 +54,6 @@ internal static class WireSamples
         // The defaults of a kind's optional fields as they travel: nil arrays, nil nullables, zero.
         ["SetAttributes (defaults)"] = new Mutation { Kind = new Metadata.SetAttributes(5) },
         ["WriteExtents (defaults)"] = new Mutation { Kind = new WriteExtents(5, []) },
+        ["WriteExtents (append)"] = new Mutation { Kind = new WriteExtents(5, [new Extent(8192, 3, default, 0, [1, 2, 3])], 8195, AppendedAt: 8192) },
     };
 }

@@ -24,7 +24,7 @@ public class MutationGoldenBytesTests
         ["Rename"] = "9792039602c4016103c4016202910b92c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         ["Link"] = "979204930502c4046861726492c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         ["SetAttributes"] = "9792059a05cd81ed0708cf0000000200000000ffcf000000e8d4a51000ccffc3c392c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-        ["WriteExtents"] = "9792069505929500cd1000c420000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1fcc80c095cd200003c000c403010203cd23284d9192cd1000cd100092c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ["WriteExtents"] = "9792069605929500cd1000c420000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1fcc80c095cd200003c000c403010203cd23284d9192cd1000cd1000c092c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         ["SetXattr"] = "9792079605c406757365722e6bc40200ff01c2c392c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         ["RemoveXattr"] = "9792089205c406757365722e6b92c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         ["ReleaseOrphans"] = "979209919203cfffffffffffffffff92c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
@@ -36,7 +36,8 @@ public class MutationGoldenBytesTests
         ["CompactExtents"] = "97920f940592cd1000cd2000c420404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f95cd1000cd2000c420000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f00c092c404c11e47012acf17979cfe3d85cd15cd03e86492041bc420aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         ["Noop (bare envelope)"] = "97920a90c0000000c0c0",
         ["SetAttributes (defaults)"] = "9792059a05c0c0c0c0c0c0c0c2c2c0000000c0c0",
-        ["WriteExtents (defaults)"] = "97920695059000c0c0c0000000c0c0",
+        ["WriteExtents (defaults)"] = "97920696059000c0c0c0c0000000c0c0",
+        ["WriteExtents (append)"] = "97920696059195cd200003c000c403010203cd2003c0c0cd2000c0000000c0c0",
     };
 
     public static TheoryData<string> Samples() => [.. WireSamples.All.Keys];

@@ -134,6 +134,50 @@ public sealed class RealToolsTests : IClassFixture<ClassCluster>, IDisposable
     }
 
     /// <summary>
+    /// Two shell loops, on b and on c at the same time, each appending its own lines with `>>` to one log, as two
+    /// loggers on two machines do: no turns. Each append is staged at the end of the file as its node knows it, and
+    /// both nodes often know the same end; the bytes land at the end as the log orders the commits
+    /// (WriteExtents.AppendedAt). Before, both wrote at that end and the later commit laid its line over the other's,
+    /// acknowledged, line. Every line must be there exactly once, whole, each loop's lines in their order.
+    /// </summary>
+    [Fact]
+    public async Task Lines_appended_by_two_shell_loops_on_two_nodes_at_once_are_each_there_exactly_once()
+    {
+        var (a, b, c) = Three();
+        const int Lines = 150;
+        File.WriteAllText(On(a, "concurrent-append.log"), "");
+        Assert.NotNull(Poll.Until(() => File.Exists(On(b, "concurrent-append.log")) && File.Exists(On(c, "concurrent-append.log")), Visible));
+
+        var loops = new[] { b, c }.Select(n => Task.Run(() => Tool.TryRun("bash",
+            ["-c", $"for i in $(seq 1 {Lines}); do echo \"{n.Name} $i\" >> {On(n, "concurrent-append.log")} || exit 1; done"],
+            TimeSpan.FromSeconds(180)))).ToArray();
+        foreach (var r in await Task.WhenAll(loops)) Assert.True(r.ExitCode == 0 && r.Stderr.Length == 0, r.ToString());
+        var newest = Math.Max(AppliedVersion.Of(b.DataDir), AppliedVersion.Of(c.DataDir));
+
+        foreach (var node in new[] { a, b, c })
+        {
+            Assert.NotNull(Poll.Until(() => AppliedVersion.Of(node.DataDir) >= newest, Visible));
+            var text = File.ReadAllText(On(node, "concurrent-append.log"));
+            var problems = new List<string>();
+            if (text.Length > 0 && !text.EndsWith('\n')) problems.Add($"ends in a torn line: {text[^Math.Min(40, text.Length)..]}");
+            var lines = text.Split('\n')[..^1];
+            foreach (var writer in new[] { b, c })
+            {
+                var own = lines.Where(l => l.StartsWith(writer.Name + " ", StringComparison.Ordinal)).ToList();
+                var expected = Enumerable.Range(1, Lines).Select(i => $"{writer.Name} {i}").ToList();
+                if (!own.SequenceEqual(expected))
+                {
+                    var missing = expected.Except(own).ToList();
+                    problems.Add($"{writer.Name}'s lines: {own.Count} of {Lines}, {missing.Count} missing (first: {string.Join(", ", missing.Take(5))}), {own.Count - own.Distinct().Count()} twice");
+                }
+            }
+            var foreign = lines.Where(l => !l.StartsWith(b.Name + " ", StringComparison.Ordinal) && !l.StartsWith(c.Name + " ", StringComparison.Ordinal)).ToList();
+            if (foreign.Count > 0) problems.Add($"{foreign.Count} torn or foreign lines (first: {foreign[0]})");
+            Assert.True(problems.Count == 0, $"on {node.Name}, {lines.Length} lines:\n{string.Join('\n', problems)}");
+        }
+    }
+
+    /// <summary>
     /// Two processes, on b and c, keep one log open each, opened without O_APPEND and switched to it with
     /// fcntl(F_SETFL), as a logger that sets its flags after the open does; they take turns writing a line and
     /// fsyncing it, each turn beginning once the writer's node has applied the other's line. The kernel appends at its

@@ -28,6 +28,12 @@ public sealed record SetAttributes(
 /// New contents for ranges of a file: <paramref name="Holes"/> are cut out first (punch hole, zero range, a copied
 /// hole), then each extent is laid over the file's map in order (later ones win), so two nodes writing disjoint ranges
 /// both survive. The file is at least <paramref name="MinSize"/> long afterwards.
+/// <para><paramref name="AppendedAt"/> (absent in entries written before it existed, which apply as they did): the
+/// bytes at and past it were appended (O_APPEND) by a writer that took the end of the file to be there. Apply lays
+/// them at the file's end as it is in log order instead: the bytes below it (and the holes) land first, at their
+/// offsets, then every extent at or past it, and a <paramref name="MinSize"/> past it, move by (size then − AppendedAt).
+/// So two nodes that both appended at what each took to be the end land one after the other, and an append whose
+/// commit came late lands after what was acknowledged meanwhile, never over it (see <see cref="Appended"/>).</para>
 /// </summary>
 [MessagePackObject]
 public sealed record WriteExtents(
@@ -35,7 +41,48 @@ public sealed record WriteExtents(
     [property: Key(1)] Extent[] Extents,
     [property: Key(2)] ulong MinSize = 0,
     [property: Key(3)] long? MTimeNs = null,
-    [property: Key(4)] ByteRange[]? Holes = null) : MutationKind;
+    [property: Key(4)] ByteRange[]? Holes = null,
+    [property: Key(5)] long? AppendedAt = null) : MutationKind
+{
+    /// <summary>
+    /// Where the extents of this write land when the file is <paramref name="size"/> long as it applies, and by how much
+    /// the appended ones moved: the same extents (and 0) without <see cref="AppendedAt"/>. The bytes below it keep their
+    /// offsets, the rest move by <c>end − AppendedAt</c>, where end is the size once the bytes below it are laid: the end
+    /// of the file in log order. One pure function, so every node lays the same bytes at the same place.
+    /// </summary>
+    public (Extent[] Extents, ulong MinSize, long Shift) Appended(long size)
+    {
+        if (AppendedAt is not { } at) return (Extents, MinSize, 0);
+        var end = Math.Max(size, MinSize <= (ulong)at ? (long)MinSize : 0);
+        foreach (var e in Extents)
+        {
+            if (e.Offset < at) end = Math.Max(end, Math.Min(e.End, at));
+        }
+        var moved = Moved(end - at);
+        return (moved.Extents, moved.MinSize, end - at);
+    }
+
+    /// <summary>
+    /// This write as a plain one (no <see cref="AppendedAt"/>) that lays its bytes where they landed when the appended
+    /// ones moved by <paramref name="shift"/>: the bytes below the append point first, at their offsets (an extent
+    /// across it split there), then the rest, moved. Apply uses it; so does a writer that wants to know where its bytes went.
+    /// </summary>
+    public WriteExtents Moved(long shift)
+    {
+        if (AppendedAt is not { } at) return this;
+        var extents = new List<Extent>(Extents.Length + 1);
+        foreach (var e in Extents)
+        {
+            if (e.Clip(e.Offset, at) is { } below) extents.Add(below);
+        }
+        foreach (var e in Extents)
+        {
+            if (e.Clip(at, long.MaxValue) is { } above) extents.Add(above with { Offset = above.Offset + shift });
+        }
+        var minSize = MinSize > (ulong)at ? (ulong)Math.Max(0, (long)MinSize + shift) : MinSize;
+        return this with { Extents = [.. extents], MinSize = minSize, AppendedAt = null };
+    }
+}
 
 /// <summary>
 /// Background compaction: the extents of <paramref name="Range"/> become the one extent <paramref name="Replacement"/>
