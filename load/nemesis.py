@@ -902,8 +902,8 @@ class HolderWatch:
 
 
 def run_restart_cut(args, out_dir: str) -> dict:
-    """--scenario restart-cut: restart one node (kill -9, back after --down s), then cut its link to one other node for
-    --cut s, and measure the longest time without a followed holder from the restart on. With --stop-holder S, first
+    """--scenario restart-cut: restart one node (kill -9, back after --down s), then cut its link to one other node (or
+    the link --cut-link names) for --cut s, and measure the longest time without a followed holder from the restart on. With --stop-holder S, first
     the sequence of the nemesis run of 2026-12-07: the holder is stopped (SIGSTOP) for S s, long enough for SWIM to
     declare it dead; the node that takes the lease is the one killed 3 s later and restarted --down s after the stopped
     one resumed, and its link to the third node is cut. A majority of the nodes is connected from the resume on (the
@@ -953,12 +953,14 @@ def run_restart_cut(args, out_dir: str) -> dict:
         victim.launch()
         victim.wait_up(60)
         history.add("scenario", f"restart {victim.name}: mounted again")
-        if args.stop_holder > 0:
-            other = next(n for n in nodes if n is not victim and n is not stopped)
+        if args.cut_link:
+            a, b = (by_name[f"n{i}"] for i in args.cut_link.split("-"))
+        elif args.stop_holder > 0:
+            a, b = victim, next(n for n in nodes if n is not victim and n is not stopped)
         else:
-            other = by_name.get(f"n{args.cut_to}") or nodes[2]
-        net.split({victim.index}, {other.index})
-        history.add("scenario", f"cut the link {victim.name} - {other.name} for {args.cut:.0f} s")
+            a, b = victim, by_name.get(f"n{args.cut_to}") or nodes[2]
+        net.split({a.index}, {b.index})
+        history.add("scenario", f"cut the link {a.name} - {b.name} for {args.cut:.0f} s")
         time.sleep(args.cut)
         end = time.monotonic()
         net.heal()
@@ -1046,6 +1048,7 @@ def main() -> int:
                    help="restart-cut: first stop the holder this long (s) and kill the node that takes over")
     p.add_argument("--restart", type=int, default=2, help="restart-cut without --stop-holder: the node restarted")
     p.add_argument("--cut-to", type=int, default=3, help="restart-cut without --stop-holder: its link to this node is cut")
+    p.add_argument("--cut-link", help="restart-cut: cut this link instead (\"1-2\": between n1 and n2)")
     p.add_argument("--down", type=float, default=4.0, help="restart-cut: seconds the killed node stays down")
     p.add_argument("--cut", type=float, default=20.0, help="restart-cut: seconds the link stays cut")
     p.add_argument("--bound", type=float, default=6.0,
