@@ -40,7 +40,10 @@ public static class VoterPolicy
         var target = Math.Min(Core.Metadata.FileSystemState.MaxVoters, healthy % 2 == 0 ? healthy - 1 : healthy);
         // Growing from an odd count to the next even one adds no safety but costs an extra ack: wait for a second learner.
         // A dead voter's place counts as free; the set may not grow past the most voters the log allows.
-        if (candidates.Count > 0 && live < target && voters.Count < Core.Metadata.FileSystemState.MaxVoters) return [.. voters, candidates[0]];
+        if (candidates.Count > 0 && live < target && voters.Count < Core.Metadata.FileSystemState.MaxVoters)
+        {
+            return [.. voters, candidates[0]];
+        }
         if (dead.Count == 0) return null;
         // Not while the live voters are no majority of the smaller set: the change could not commit, and a configuration
         // entry counts from the moment it is appended, so a holder about to step down would leave it in its log and need
@@ -51,7 +54,10 @@ public static class VoterPolicy
         return Tolerated(eventual, eventual) > Tolerated(voters.Count, live) ? Without(voters, dead[0]) : null;
     }
 
-    /// <summary>How many more voters of <paramref name="voters"/> may fail, <paramref name="live"/> of them alive, before no majority is left (negative: none is now).</summary>
+    /// <summary>
+    /// How many more of <paramref name="voters"/> voters, <paramref name="live"/> of them alive, may fail before no majority
+    /// is left (negative: none is left now).
+    /// </summary>
     private static int Tolerated(int voters, int live) => live - (voters / 2 + 1);
 
     private static PeerId[] Without(IReadOnlyList<PeerId> voters, PeerId voter) => [.. voters.Where(v => v != voter)];
