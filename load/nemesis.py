@@ -23,6 +23,9 @@ a strong hint, not an exact replay: run it a few times.
 Usage (root, /dev/fuse, iproute2, nsenter, nftables):
   load/nemesis.py --node /tmp/aot-x/dino-node --seed 7
   load/nemesis.py --node /tmp/aot-x/dino-node --seeds 1-20 [--nodes 5] [--faults 30] [--out load/results/nemesis]
+  load/nemesis.py --node /tmp/aot-x/dino-node --scenario restart-cut [--stop-holder 14.5] [--down 4] [--cut 20]
+    (no clients: kill -9 and restart one node, cut its link to another, and measure the longest time a connected
+    majority had no followed holder, polling `dino-node status --json` on every node; see run_restart_cut)
 Exit status: 0 when every seed passed, 1 when one found a violation, 2 when the run could not be set up.
 """
 from __future__ import annotations
@@ -722,6 +725,22 @@ def check_appends(data: bytes | None, clients: list[Client]) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------------------------
 
+def form_cluster(args, work: str, net: Network) -> list[Node]:
+    """Starts the nodes (n1 founds, the others join) and waits until every node sees every node alive as a voter."""
+    extra = ["--commit-timeout", str(args.commit_timeout), *args.node_arg]
+    nodes = [Node(i, shlex.split(args.node), work, net, extra) for i in range(1, args.nodes + 1)]
+    nodes[0].launch()
+    nodes[0].wait_up()
+    token = nodes[0].token()
+    for n in nodes[1:]:
+        n.launch(join=f"{net.address(1)}:{PORT}", token=token)
+    for n in nodes[1:]:
+        n.wait_up()
+    if not wait_for(lambda: all((p := n.cli("peers", timeout=5)) and sum(1 for r in p if r.get("role") in ("holder", "voter") and r.get("state") == "alive") == len(nodes) for n in nodes), 60, 0.5):
+        raise SetupError("the cluster never reached every node alive as a voter:\n" + "\n".join(n.tail(5) for n in nodes))
+    return nodes
+
+
 def run_seed(args, seed: int, out_dir: str) -> dict:
     history = History(args.verbose)
     work = tempfile.mkdtemp(prefix=f"nemesis-{seed}-", dir=args.work_dir)
@@ -735,17 +754,7 @@ def run_seed(args, seed: int, out_dir: str) -> dict:
             net = Network(args.nodes)
         except (SetupError, FileNotFoundError) as e:
             raise SetupError(f"network namespaces cannot be made here: {e}") from e
-        extra = ["--commit-timeout", str(args.commit_timeout), *args.node_arg]
-        nodes = [Node(i, shlex.split(args.node), work, net, extra) for i in range(1, args.nodes + 1)]
-        nodes[0].launch()
-        nodes[0].wait_up()
-        token = nodes[0].token()
-        for n in nodes[1:]:
-            n.launch(join=f"{net.address(1)}:{PORT}", token=token)
-        for n in nodes[1:]:
-            n.wait_up()
-        if not wait_for(lambda: all((p := n.cli("peers", timeout=5)) and sum(1 for r in p if r.get("role") in ("holder", "voter") and r.get("state") == "alive") == len(nodes) for n in nodes), 60, 0.5):
-            raise SetupError("the cluster never reached every node alive as a voter:\n" + "\n".join(n.tail(5) for n in nodes))
+        nodes = form_cluster(args, work, net)
         fd = os.open(os.path.join(nodes[0].mount, SHARED), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         os.fsync(fd)
         os.close(fd)
@@ -838,6 +847,163 @@ def run_seed(args, seed: int, out_dir: str) -> dict:
         result.setdefault("violations", ["the run did not finish"])
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# A fixed scenario instead of a seeded schedule: one cut link after a restart, and how long no holder is followed.
+
+class HolderWatch:
+    """Polls `dino-node status --json` on every node (each on its own thread, so a stopped node holds up nobody) and
+    keeps, per poll round, whether a holder is followed: a node that reports role holder whose id a majority of the
+    nodes (itself included) report as their holder in its term."""
+
+    def __init__(self, nodes: list[Node], history: History, every: float = 0.25):
+        self.nodes, self.history, self.every = nodes, history, every
+        self.samples: list[tuple[float, str | None]] = []  # (monotonic time, the followed holder's name or None)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _loop(self) -> None:
+        last = "?"
+        while not self._stop.is_set():
+            started = time.monotonic()
+            views: dict[int, dict | None] = {}
+            threads = [threading.Thread(target=lambda n=n: views.__setitem__(n.index, n.cli("status", timeout=1) if n.up and not n.stopped else None))
+                       for n in self.nodes]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(2)
+            followed = None
+            for n in self.nodes:
+                v = views.get(n.index)
+                if not v or v.get("role") != "holder":
+                    continue
+                me, term = v.get("peerId"), v.get("term")
+                votes = sum(1 for w in views.values() if w and w.get("term") == term and (w.get("holder") == me or w.get("peerId") == me))
+                if votes > len(self.nodes) // 2:
+                    followed = n.name
+            self.samples.append((started, followed))
+            if followed != last:
+                self.history.add("watch", f"followed holder: {followed or 'none'}")
+                last = followed
+            self._stop.wait(max(0.0, self.every - (time.monotonic() - started)))
+
+    def longest_without(self, since: float, until: float) -> float:
+        """The longest stretch in [since, until] during which no poll found a followed holder (s)."""
+        longest, began = 0.0, None
+        for t, followed in self.samples:
+            if t < since or t > until:
+                continue
+            if followed is None:
+                began = t if began is None else began
+                longest = max(longest, t - began)
+            else:
+                began = None
+        if began is not None:
+            longest = max(longest, until - began)
+        return longest
+
+
+def run_restart_cut(args, out_dir: str) -> dict:
+    """--scenario restart-cut: restart one node (kill -9, back after --down s), then cut its link to one other node (or
+    the link --cut-link names) for --cut s, and measure the longest time without a followed holder from the restart on. With --stop-holder S, first
+    the sequence of the nemesis run of 2026-12-07: the holder is stopped (SIGSTOP) for S s, long enough for SWIM to
+    declare it dead; the node that takes the lease is the one killed 3 s later and restarted --down s after the stopped
+    one resumed, and its link to the third node is cut. A majority of the nodes is connected from the resume on (the
+    stopped node reaches both), so a holder must be followed within a few election timeouts of it: the verdict is the
+    longest stretch without one against --bound."""
+    history = History(args.verbose)
+    work = tempfile.mkdtemp(prefix="nemesis-restart-cut-", dir=args.work_dir)
+    result: dict = {"scenario": "restart-cut", "stop_holder_s": args.stop_holder, "down_s": args.down, "cut_s": args.cut}
+    seed_dir = os.path.join(out_dir, "restart-cut")
+    os.makedirs(seed_dir, exist_ok=True)
+    net = nodes = watch = None
+    try:
+        try:
+            net = Network(3)
+        except (SetupError, FileNotFoundError) as e:
+            raise SetupError(f"network namespaces cannot be made here: {e}") from e
+        nodes = form_cluster(args, work, net)
+        history.add("harness", "cluster of 3 up")
+        watch = HolderWatch(nodes, history)
+        watch.start()
+        if not wait_for(lambda: watch.samples and watch.samples[-1][1], 20, 0.2):
+            raise SetupError("no holder followed by a majority after forming the cluster")
+        by_name = {n.name: n for n in nodes}
+        if args.stop_holder > 0:
+            stopped = by_name[watch.samples[-1][1]]
+            stopped.pause()
+            resume_at = time.monotonic() + args.stop_holder
+            history.add("scenario", f"SIGSTOP {stopped.name} (the holder) for {args.stop_holder:.1f} s")
+            if not wait_for(lambda: watch.samples[-1][1] not in (None, stopped.name), 10, 0.1):
+                raise SetupError(f"no other holder within 10 s of stopping {stopped.name}")
+            victim = by_name[watch.samples[-1][1]]
+            time.sleep(3)
+            t = time.monotonic()
+            victim.kill9()
+            history.add("scenario", f"kill -9 {victim.name} (the new holder; reaped in {time.monotonic() - t:.1f} s)")
+            time.sleep(max(0.0, resume_at - time.monotonic()))
+            stopped.resume()
+            history.add("scenario", f"SIGCONT {stopped.name}")
+            connected = time.monotonic()
+            time.sleep(args.down)
+        else:
+            victim = by_name.get(f"n{args.restart}") or nodes[1]
+            victim.kill9()
+            history.add("scenario", f"kill -9 {victim.name}")
+            connected = time.monotonic()
+            time.sleep(args.down)
+        victim.launch()
+        victim.wait_up(60)
+        history.add("scenario", f"restart {victim.name}: mounted again")
+        if args.cut_link:
+            a, b = (by_name[f"n{i}"] for i in args.cut_link.split("-"))
+        elif args.stop_holder > 0:
+            a, b = victim, next(n for n in nodes if n is not victim and n is not stopped)
+        else:
+            a, b = victim, by_name.get(f"n{args.cut_to}") or nodes[2]
+        net.split({a.index}, {b.index})
+        history.add("scenario", f"cut the link {a.name} - {b.name} for {args.cut:.0f} s")
+        time.sleep(args.cut)
+        end = time.monotonic()
+        net.heal()
+        history.add("scenario", "heal the network")
+        wait_for(lambda: watch.samples[-1][1] is not None, 20, 0.2)
+        watch.stop()
+        longest = watch.longest_without(connected, end)
+        result["longest_without_holder_s"] = round(longest, 2)
+        result["violations"] = [] if longest <= args.bound else [
+            f"no followed holder for {longest:.1f} s (bound {args.bound:.1f} s) while a majority of the nodes was connected"]
+        return result
+    finally:
+        if watch:
+            watch.stop()
+        with open(os.path.join(seed_dir, "history.txt"), "w") as f:
+            f.writelines(f"{e.t:8.3f} {e.who:8} {e.what}\n" for e in history.events)
+        with open(os.path.join(seed_dir, "result.json"), "w") as f:
+            json.dump(result, f, indent=1, default=str)
+        for n in nodes or []:
+            if n.up:
+                os.kill(n.proc.pid, signal.SIGCONT)
+                n.proc.kill()
+                n.proc.wait(30)
+            if os.path.exists(n.log):
+                shutil.copy(n.log, os.path.join(seed_dir, f"{n.name}.log"))
+        for n in nodes or []:
+            subprocess.run(["umount", "-l", n.mount], capture_output=True)
+        if net:
+            net.close()
+        if wait_for(lambda: not any(f" {work}/" in line for line in open("/proc/mounts")), 10):
+            shutil.rmtree(work, ignore_errors=True)
+        result.setdefault("violations", ["the run did not finish"])
+
+
 def sabotage(kind: str, nodes: list[Node], clients: list[Client], history: History) -> None:
     """Breaks the outcome on purpose, after convergence and before the check, to show that the check catches it:
     an acknowledged append line written a second time by hand, or an acknowledged create's content changed."""
@@ -885,12 +1051,34 @@ def main() -> int:
     p.add_argument("--verbose", action="store_true", help="print the faults and failed calls as they happen")
     p.add_argument("--work-dir", default="/var/tmp")
     p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "nemesis"))
+    p.add_argument("--scenario", choices=["restart-cut"],
+                   help="instead of seeded faults, a fixed scenario (see run_restart_cut): restart-cut")
+    p.add_argument("--stop-holder", type=float, default=0.0,
+                   help="restart-cut: first stop the holder this long (s) and kill the node that takes over")
+    p.add_argument("--restart", type=int, default=2, help="restart-cut without --stop-holder: the node restarted")
+    p.add_argument("--cut-to", type=int, default=3, help="restart-cut without --stop-holder: its link to this node is cut")
+    p.add_argument("--cut-link", help="restart-cut: cut this link instead (\"1-2\": between n1 and n2)")
+    p.add_argument("--down", type=float, default=4.0, help="restart-cut: seconds the killed node stays down")
+    p.add_argument("--cut", type=float, default=20.0, help="restart-cut: seconds the link stays cut")
+    p.add_argument("--bound", type=float, default=6.0,
+                   help="restart-cut: the longest a connected majority may go without a followed holder (s)")
     args = p.parse_args()
     faulthandler.register(signal.SIGUSR1)  # kill -USR1 PID prints every thread's stack
     # SIGTERM (a test's timeout, a kill) unwinds like Ctrl+C, so the nodes, mounts and namespaces are cleaned up.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     if not args.node:
         p.error("--node (or DINOMESH_TEST_NODE) is required")
+    if args.scenario == "restart-cut":
+        try:
+            r = run_restart_cut(args, args.out)
+        except SetupError as e:
+            print(f"restart-cut: cannot set up: {e}", file=sys.stderr)
+            return 2
+        verdict = "ok" if not r["violations"] else "; ".join(r["violations"])
+        print(f"restart-cut (stop holder {args.stop_holder:.1f} s, down {args.down:.1f} s, cut {args.cut:.0f} s): longest without a "
+              f"followed holder {r.get('longest_without_holder_s')} s: {verdict} (history in {args.out}/restart-cut/)", flush=True)
+        print("RESULT " + json.dumps(r, default=str))
+        return 1 if r["violations"] else 0
     seeds = parse_seeds(args.seeds) if args.seeds else [args.seed if args.seed is not None else 1]
     results, failed = [], False
     for seed in seeds:

@@ -27,7 +27,7 @@ public sealed record LeaseConfig
 
     /// <summary>
     /// An idle log's lease runs this many times slower: once nothing has been proposed for <see cref="IdleAfterRounds"/>
-    /// heartbeat rounds and every voter holds the whole log, the holder heartbeats this many times less often and says so
+    /// heartbeat rounds and every voter that answers holds the whole log, the holder heartbeats this many times less often and says so
     /// in its appends; a follower told so stretches its election timeout and its lease by the same factor, and the holder stretches its check-quorum window once a majority of voters has acknowledged the idle
     /// heartbeats. The first proposal ends it at once (its appends say "not idle", and the holder's window shrinks
     /// first). An idle cluster of 32 made about 45 lease calls a second at its holder with 4 voters renewed every
@@ -60,7 +60,7 @@ public sealed record LeaseConfig
     public int HolderGoneCampaignTicks { get; init; } = 6;
 
     /// <summary>
-    /// Quiet heartbeat rounds (no proposal, no fsync waiting, every voter caught up) before the lease idles; also the
+    /// Quiet heartbeat rounds (no proposal, no fsync waiting, every voter that answers caught up) before the lease idles; also the
     /// gossip rounds without a new commit before gossip slows.
     /// </summary>
     public int IdleAfterRounds { get; init; } = 7;

@@ -40,7 +40,7 @@ public sealed partial class LeaseLog
 
     /// <summary>
     /// At each heartbeat round on the holder: one more quiet round when nothing is under way (every entry committed,
-    /// every voter holding all of it, no fsync waiting, no transfer); the lease idles after enough of them.
+    /// every voter that answers holding all of it, no fsync waiting, no transfer); the lease idles after enough of them.
     /// </summary>
     private void NoteHeartbeatRound()
     {
@@ -60,7 +60,12 @@ public sealed partial class LeaseLog
         foreach (var voter in Voters.Voters)
         {
             if (voter == Self) continue;
-            if (!_progress.TryGetValue(voter, out var p) || p.Match != LastVersion || p.SnapshotPending) return false;
+            if (!_progress.TryGetValue(voter, out var p)) return false;
+            // A voter silent for a whole check-quorum window, or whose process is gone, waits for nothing the holder
+            // sends: a dead voter is kept while dropping it would not help (VoterPolicy), and must not keep the log
+            // awake for good. Once it answers again it lags, and the lease wakes.
+            if (p.Gone || (!p.RecentlyActive && !p.ActiveLastWindow)) continue;
+            if (p.Match != LastVersion || p.SnapshotPending) return false;
         }
         return true;
     }

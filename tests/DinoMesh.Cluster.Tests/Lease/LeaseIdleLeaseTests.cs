@@ -56,6 +56,35 @@ public class LeaseIdleLeaseTests
         Assert.True(holder.Machine.IdleLease, sim.Replay);
     }
 
+    /// <summary>
+    /// A voter that dies for good is kept among three voters (dropping it would not let the two live ones survive more
+    /// failures: <see cref="VoterPolicy"/>), so it must not keep the log awake: after a check-quorum window or two of
+    /// silence it no longer counts for the quiet rounds and the lease idles. Back, it lags: the lease wakes, brings it
+    /// up to date, and idles again.
+    /// </summary>
+    [Fact]
+    public void A_dead_voter_kept_among_three_does_not_keep_the_log_awake()
+    {
+        var sim = IdleCluster(35, voters: 3, learners: 0);
+        var holder = Assert.Single(sim.Holders);
+        sim.ProposeAnywhere();
+        sim.Run(500);
+        var dead = sim.Nodes.First(n => n != holder);
+        sim.Crash(dead, machineGone: true);
+        for (var i = 0; i < 10; i++) sim.Run(50, proposalsPerTick: 1);
+        Assert.False(holder.Machine.IdleLease, sim.Replay);
+        var quiet = Config.IdleAfterRounds * Config.HeartbeatTicks * LeaseSim.TickMs + 2 * Config.ElectionTicks * LeaseSim.TickMs + 2 * IdleHeartbeatMs;
+        sim.Run(quiet);
+        Assert.Same(holder, Assert.Single(sim.Holders));
+        Assert.True(holder.Machine.IdleLease, $"the holder does not idle with {dead} dead [{sim.Describe()}]; {sim.Replay}");
+
+        sim.Restart(dead);
+        sim.Run(quiet);
+        Assert.Same(holder, Assert.Single(sim.Holders));
+        Assert.Equal(holder.Machine.LastVersion, dead.Machine.LastVersion);
+        Assert.True(holder.Machine.IdleLease, $"the holder does not idle again once {dead} is back [{sim.Describe()}]; {sim.Replay}");
+    }
+
     [Fact]
     public void A_holder_whose_machine_dies_while_the_log_is_idle_is_replaced_after_the_stretched_timeout_not_before()
     {
