@@ -741,6 +741,28 @@ def form_cluster(args, work: str, net: Network) -> list[Node]:
     return nodes
 
 
+def tear_down(seed_dir, history, result, nodes, net, work):
+    """Keeps a run's history, result and node logs in seed_dir, then stops its nodes, unmounts and removes its network."""
+    with open(os.path.join(seed_dir, "history.txt"), "w") as f:
+        f.writelines(f"{e.t:8.3f} {e.who:8} {e.what}\n" for e in history.events)
+    with open(os.path.join(seed_dir, "result.json"), "w") as f:
+        json.dump(result, f, indent=1, default=str)
+    for n in nodes or []:
+        if n.up:
+            os.kill(n.proc.pid, signal.SIGCONT)
+            n.proc.kill()
+            n.proc.wait(30)
+        if os.path.exists(n.log):
+            shutil.copy(n.log, os.path.join(seed_dir, f"{n.name}.log"))
+    for n in nodes or []:
+        subprocess.run(["umount", "-l", n.mount], capture_output=True)
+    if net:
+        net.close()
+    if wait_for(lambda: not any(f" {work}/" in line for line in open("/proc/mounts")), 10):
+        shutil.rmtree(work, ignore_errors=True)
+    result.setdefault("violations", ["the run did not finish"])
+
+
 def run_seed(args, seed: int, out_dir: str) -> dict:
     history = History(args.verbose)
     work = tempfile.mkdtemp(prefix=f"nemesis-{seed}-", dir=args.work_dir)
@@ -827,24 +849,7 @@ def run_seed(args, seed: int, out_dir: str) -> dict:
                 c.kill()
         seed_dir = os.path.join(out_dir, f"seed-{seed}")
         os.makedirs(seed_dir, exist_ok=True)
-        with open(os.path.join(seed_dir, "history.txt"), "w") as f:
-            f.writelines(f"{e.t:8.3f} {e.who:8} {e.what}\n" for e in history.events)
-        with open(os.path.join(seed_dir, "result.json"), "w") as f:
-            json.dump(result, f, indent=1, default=str)
-        for n in nodes or []:
-            if n.up:
-                os.kill(n.proc.pid, signal.SIGCONT)
-                n.proc.kill()
-                n.proc.wait(30)
-            if os.path.exists(n.log):
-                shutil.copy(n.log, os.path.join(seed_dir, f"{n.name}.log"))
-        for n in nodes or []:
-            subprocess.run(["umount", "-l", n.mount], capture_output=True)
-        if net:
-            net.close()
-        if wait_for(lambda: not any(f" {work}/" in line for line in open("/proc/mounts")), 10):
-            shutil.rmtree(work, ignore_errors=True)
-        result.setdefault("violations", ["the run did not finish"])
+        tear_down(seed_dir, history, result, nodes, net, work)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -984,24 +989,7 @@ def run_restart_cut(args, out_dir: str) -> dict:
     finally:
         if watch:
             watch.stop()
-        with open(os.path.join(seed_dir, "history.txt"), "w") as f:
-            f.writelines(f"{e.t:8.3f} {e.who:8} {e.what}\n" for e in history.events)
-        with open(os.path.join(seed_dir, "result.json"), "w") as f:
-            json.dump(result, f, indent=1, default=str)
-        for n in nodes or []:
-            if n.up:
-                os.kill(n.proc.pid, signal.SIGCONT)
-                n.proc.kill()
-                n.proc.wait(30)
-            if os.path.exists(n.log):
-                shutil.copy(n.log, os.path.join(seed_dir, f"{n.name}.log"))
-        for n in nodes or []:
-            subprocess.run(["umount", "-l", n.mount], capture_output=True)
-        if net:
-            net.close()
-        if wait_for(lambda: not any(f" {work}/" in line for line in open("/proc/mounts")), 10):
-            shutil.rmtree(work, ignore_errors=True)
-        result.setdefault("violations", ["the run did not finish"])
+        tear_down(seed_dir, history, result, nodes, net, work)
 
 
 def sabotage(kind: str, nodes: list[Node], clients: list[Client], history: History) -> None:
